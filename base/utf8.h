@@ -1,0 +1,35 @@
+// File: base/utf8.h
+// -----------------------------------------------------------------------------
+// UTF-8 helpers shared by the tokenizer, the chat-template renderer and the
+// task checkers. Pure functions; thread-safe.
+#ifndef EVALD_BASE_UTF8_H_
+#define EVALD_BASE_UTF8_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+
+namespace evald::base {
+
+// Byte offset of the first invalid UTF-8 sequence in `s` (overlong forms,
+// surrogates and code points past U+10FFFF are invalid), or nullopt if valid.
+std::optional<size_t> FindInvalidUtf8(absl::string_view s);
+inline bool IsValidUtf8(absl::string_view s) { return !FindInvalidUtf8(s).has_value(); }
+
+// Decodes the code point at s[*pos] and advances *pos. An invalid sequence
+// yields U+FFFD and advances by one byte.
+uint32_t DecodeUtf8At(absl::string_view s, size_t* pos);
+
+// Appends the UTF-8 encoding of `cp` (REQUIRES: cp <= 0x10FFFF).
+void AppendUtf8(uint32_t cp, std::string* out);
+
+// Code points of `s` (invalid bytes become U+FFFD).
+std::vector<uint32_t> DecodeUtf8(absl::string_view s);
+std::string EncodeUtf8(const std::vector<uint32_t>& cps);
+
+}  // namespace evald::base
+
+#endif  // EVALD_BASE_UTF8_H_

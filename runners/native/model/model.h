@@ -1,0 +1,101 @@
+// File: runners/native/model/model.h
+// -----------------------------------------------------------------------------
+// The model seam of the native engine: a decoder-only transformer that runs a
+// forward pass over a batch of sequence chunks against a paged KV cache.
+//
+// The engine (scheduler, block pool, prefix cache) owns the bookkeeping: which
+// physical KV block holds which 16 positions of which sequence. The model owns
+// the tensors: it writes the K/V of the new tokens into the blocks named by the
+// block table and attends over positions [0, start_pos + n).
+//
+// Determinism contract: the logits of a row depend only on the tokens of its
+// own sequence up to that row - never on the other entries of the batch, the
+// chunking of the prompt, or whether earlier positions were computed in this
+// call or came from the cache. Kernels reduce in a fixed order to make this
+// hold bit for bit.
+//
+// Thread-safety: Forward() calls must not overlap on one Model; the model may
+// use several threads internally. Weights are immutable after Load.
+#ifndef EVALD_RUNNERS_NATIVE_MODEL_MODEL_H_
+#define EVALD_RUNNERS_NATIVE_MODEL_MODEL_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "runners/native/model/model_config.h"
+
+namespace evald::engine {
+
+inline constexpr int kKvBlockSize = 16;  // tokens per KV block
+
+// One sequence's chunk of new tokens in a forward batch.
+struct SeqChunk {
+  // Tokens at positions [start_pos, start_pos + tokens.size()).
+  absl::Span<const int32_t> tokens;
+  int start_pos = 0;
+  // Physical KV block ids; block_table[i] holds positions [16 i, 16 i + 16).
+  // Must cover every position up to start_pos + tokens.size().
+  absl::Span<const int32_t> block_table;
+  // Rows of `tokens` (0-based within the chunk) whose logits are wanted, in
+  // increasing order.
+  std::vector<int> logit_rows;
+};
+
+// Logits for the requested rows of each chunk, in batch order then row order:
+// logits[k] is a [vocab_size] vector.
+struct ForwardOutput {
+  std::vector<std::vector<float>> logits;
+};
+
+// A paged KV cache: for each layer, K and V blocks of
+// [kKvBlockSize, num_kv_heads, head_dim] floats. Owned by the engine, shaped
+// by the model (AllocateKvCache).
+class KvCache {
+ public:
+  virtual ~KvCache() = default;
+  virtual int num_blocks() const = 0;
+  virtual size_t bytes() const = 0;
+};
+
+struct LoadOptions {
+  // Worker threads for the CPU backend; 0 = all hardware threads.
+  int num_threads = 0;
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  // Loads a Hugging Face checkpoint folder (config.json + safetensors). The
+  // architecture is picked from config.json `architectures[0]` through the
+  // registry; an unknown one is an InvalidArgument naming it and the known
+  // ones. Errors name the file at fault.
+  static absl::StatusOr<std::unique_ptr<Model>> Load(const std::string& dir,
+                                                     const LoadOptions& options);
+
+  virtual const ModelConfig& config() const = 0;
+  // Bytes of weights held in memory (mapped or converted).
+  virtual size_t weight_bytes() const = 0;
+  // Bytes of KV per token (all layers, K and V).
+  virtual size_t kv_bytes_per_token() const = 0;
+
+  virtual absl::StatusOr<std::unique_ptr<KvCache>> AllocateKvCache(int num_blocks) const = 0;
+
+  // Runs the batch. REQUIRES: every chunk's positions < config().max_position.
+  virtual absl::Status Forward(absl::Span<const SeqChunk> batch, KvCache* kv,
+                               ForwardOutput* out) = 0;
+
+ protected:
+  Model() = default;
+};
+
+}  // namespace evald::engine
+
+#endif  // EVALD_RUNNERS_NATIVE_MODEL_MODEL_H_

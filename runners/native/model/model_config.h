@@ -1,0 +1,45 @@
+// File: runners/native/model/model_config.h
+// -----------------------------------------------------------------------------
+// The parsed config.json of a decoder-only checkpoint, architecture-neutral.
+#ifndef EVALD_RUNNERS_NATIVE_MODEL_MODEL_CONFIG_H_
+#define EVALD_RUNNERS_NATIVE_MODEL_MODEL_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace evald::engine {
+
+struct RopeScaling {
+  std::string type;  // "" (none), "llama3", "linear"
+  double factor = 1.0;
+  double low_freq_factor = 1.0;
+  double high_freq_factor = 4.0;
+  int original_max_position_embeddings = 8192;
+};
+
+struct ModelConfig {
+  std::string architecture;  // e.g. "LlamaForCausalLM"
+  std::string model_type;    // e.g. "llama"
+  int vocab_size = 0;
+  int hidden_size = 0;
+  int intermediate_size = 0;
+  int num_layers = 0;
+  int num_heads = 0;
+  int num_kv_heads = 0;
+  int head_dim = 0;
+  double rms_norm_eps = 1e-6;
+  double rope_theta = 10000.0;
+  RopeScaling rope_scaling;
+  int max_position_embeddings = 2048;
+  bool tie_word_embeddings = false;
+  bool attention_bias = false;  // q/k/v biases (Qwen2)
+  bool qk_norm = false;         // per-head RMSNorm on q and k (Qwen3)
+  std::string torch_dtype;      // "bfloat16", "float16", "float32"
+  std::vector<int32_t> bos_token_ids;
+  std::vector<int32_t> eos_token_ids;
+};
+
+}  // namespace evald::engine
+
+#endif  // EVALD_RUNNERS_NATIVE_MODEL_MODEL_CONFIG_H_

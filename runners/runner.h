@@ -1,0 +1,123 @@
+// File: runners/runner.h
+// -----------------------------------------------------------------------------
+// The Runner interface: what tasks and the judge see of a model. A Runner
+// serves two request kinds in batches (so the engine can order and share
+// prefixes): loglikelihood(context, continuation) and generate(prompt).
+//
+// Tokenisation rules (the Runner owns them, tasks pass text):
+//   loglikelihood follows lm-evaluation-harness: trailing whitespace of the
+//   context moves to the front of the continuation; context+continuation is
+//   encoded whole (with the tokenizer's default special tokens, i.e. BOS for
+//   Llama) and split at the token count of the encoded context; an empty
+//   context is replaced by the BOS (or EOS) token.
+//
+// Thread-safety: implementations are thread-safe; concurrent calls are served
+// together (their requests share the engine's batches). Result callbacks of
+// one call are never invoked concurrently with each other, and all of them
+// have returned when the call returns.
+#ifndef EVALD_RUNNERS_RUNNER_H_
+#define EVALD_RUNNERS_RUNNER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+
+namespace evald::runners {
+
+struct LoglikelihoodRequest {
+  std::string context;
+  std::string continuation;
+};
+
+struct LoglikelihoodResult {
+  double logprob = 0;       // sum of the continuation tokens' log-probabilities
+  bool is_greedy = false;   // every continuation token was the argmax
+  int context_tokens = 0;   // tokens of the context (including BOS)
+  std::vector<int32_t> continuation_token_ids;
+  int cached_tokens = 0;    // context tokens served from the prefix cache
+};
+
+struct SamplingParams {
+  double temperature = 0;   // 0 = greedy
+  double top_p = 1.0;
+  int top_k = 0;            // 0 = off
+  uint64_t seed = 0;        // with temperature > 0: same seed, same text
+};
+
+struct GenerateRequest {
+  std::string prompt;                 // sent as is (chat template already applied)
+  std::vector<std::string> stop;      // generation ends before the first match
+  int max_new_tokens = 256;
+  SamplingParams sampling;
+};
+
+enum class FinishReason { kStop, kLength, kEos, kCancelled };
+
+struct GenerateResult {
+  std::string text;                   // decoded, cut before the stop string
+  std::vector<int32_t> token_ids;     // generated ids
+  FinishReason finish_reason = FinishReason::kLength;
+  int prompt_tokens = 0;
+  int cached_tokens = 0;
+};
+
+struct ChatMessage {
+  std::string role;     // "system", "user", "assistant"
+  std::string content;
+};
+
+// Cumulative counters since the runner was created.
+struct RunnerStats {
+  int64_t prompt_tokens = 0;         // prompt tokens of all requests
+  int64_t cached_prompt_tokens = 0;  // of which served from the prefix cache
+  int64_t generated_tokens = 0;
+  double busy_seconds = 0;           // wall time spent computing
+};
+
+struct CallOptions {
+  // When set and it becomes true, remaining requests finish with
+  // absl::CancelledError and the call returns promptly.
+  const std::atomic<bool>* cancelled = nullptr;
+};
+
+template <typename T>
+using ResultCallback = std::function<void(size_t index, absl::StatusOr<T> result)>;
+
+class Runner {
+ public:
+  virtual ~Runner() = default;
+
+  // A stable identity of the model served (e.g. its folder path or endpoint
+  // model name).
+  virtual std::string model_name() const = 0;
+  // Context window in tokens.
+  virtual int max_context() const = 0;
+
+  // Scores every request; `on_result(i, ...)` is called once per request i as
+  // it finishes, in any order. A per-request problem (prompt too long,
+  // invalid UTF-8) is reported through its callback; the returned status is
+  // for failures of the whole call.
+  virtual absl::Status Loglikelihood(absl::Span<const LoglikelihoodRequest> requests,
+                                     const CallOptions& options,
+                                     const ResultCallback<LoglikelihoodResult>& on_result) = 0;
+
+  virtual absl::Status Generate(absl::Span<const GenerateRequest> requests,
+                                const CallOptions& options,
+                                const ResultCallback<GenerateResult>& on_result) = 0;
+
+  // Renders the model's chat template over `messages`.
+  virtual absl::StatusOr<std::string> ApplyChatTemplate(absl::Span<const ChatMessage> messages,
+                                                        bool add_generation_prompt) const = 0;
+
+  virtual RunnerStats stats() const = 0;
+};
+
+}  // namespace evald::runners
+
+#endif  // EVALD_RUNNERS_RUNNER_H_

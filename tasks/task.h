@@ -1,0 +1,114 @@
+// File: tasks/task.h
+// -----------------------------------------------------------------------------
+// A Task turns a dataset into Runner requests, scores each document, and
+// aggregates per-document results into metrics. Tasks see only the Runner
+// interface.
+//
+// The daemon drives a task in three steps, which is what makes runs
+// resumable: DocIds() lists the documents; Run() evaluates a subset of them
+// (the ones not already stored), calling `on_sample` as each document
+// finishes; Aggregate() turns all stored samples into metrics. A resumed run
+// therefore aggregates exactly the samples an uninterrupted run would.
+//
+// Thread-safety: a Task is immutable after Create(); Run() may be called from
+// one thread at a time.
+#ifndef EVALD_TASKS_TASK_H_
+#define EVALD_TASKS_TASK_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "runners/runner.h"
+
+namespace evald::tasks {
+
+// Options a suite gives a task (suite.yaml `tasks:` entries).
+struct TaskOptions {
+  std::string data_path;      // dataset folder or file
+  int shots = -1;             // -1: the task's default
+  int64_t limit = 0;          // 0: all documents; else the first N
+  std::string variant;        // "" or a named variant (e.g. "cot")
+  bool chat_template = false; // apply the model's chat template (lm-eval rules)
+  std::string system_instruction;
+  uint64_t seed = 1234;       // few-shot sampler seed where the task samples
+};
+
+struct DatasetFile {
+  std::string path;
+  std::string sha256;
+};
+
+// What the fingerprint records of a task.
+struct TaskInfo {
+  std::string name;           // e.g. "mmlu", "gsm8k_cot"
+  std::string version;        // task version as lm-eval names it
+  int shots = 0;
+  std::string prompt_format_hash;  // sha256 of the prompt-building rules/strings
+  std::string generation_settings; // human-readable, e.g. "greedy, max 256, stop [...]"
+  std::vector<DatasetFile> datasets;
+};
+
+// One evaluated document. Everything needed to re-aggregate without the model.
+struct SampleResult {
+  std::string doc_id;                       // stable id (see `evalctl prompt`)
+  std::string subtask;                      // e.g. MMLU subject; "" if none
+  std::string prompt;                       // the context/prompt sent
+  std::string target;                       // the reference answer
+  std::vector<std::string> responses;       // generations or per-choice summaries
+  std::map<std::string, double> metrics;    // e.g. {"acc": 1}
+  std::string extracted;                    // extracted answer(s), for people
+  int64_t prompt_tokens = 0;
+  int64_t cached_tokens = 0;
+  int64_t generated_tokens = 0;
+  double wall_seconds = 0;
+  std::string error;                        // non-empty: the sample failed
+};
+
+// One reported number.
+struct MetricResult {
+  std::string name;      // e.g. "acc", "exact_match,strict-match"
+  std::string group;     // "" for the task itself, or e.g. "stem", "humanities"
+  double value = 0;
+  double stderr_value = 0;
+  int64_t count = 0;     // documents aggregated
+  std::string aggregation;  // "micro" / "macro" / "mean" where it matters
+};
+
+struct RunContext {
+  const std::atomic<bool>* cancelled = nullptr;
+};
+
+class Task {
+ public:
+  virtual ~Task() = default;
+  virtual const TaskInfo& info() const = 0;
+  virtual std::vector<std::string> DocIds() const = 0;
+
+  // Evaluates the documents at `doc_indices` (indices into DocIds()).
+  // `on_sample` is called once per finished document; a non-OK return from
+  // it aborts the run with that status.
+  virtual absl::Status Run(runners::Runner& runner, absl::Span<const size_t> doc_indices,
+                           const RunContext& context,
+                           const std::function<absl::Status(SampleResult)>& on_sample) = 0;
+
+  virtual std::vector<MetricResult> Aggregate(absl::Span<const SampleResult> samples) const = 0;
+};
+
+// Registry: tasks register a factory by name; the daemon and evalctl create
+// tasks by name. Unknown names are NotFound errors that list the known ones.
+using TaskFactory = std::function<absl::StatusOr<std::unique_ptr<Task>>(const TaskOptions&)>;
+void RegisterTask(const std::string& name, TaskFactory factory);
+absl::StatusOr<std::unique_ptr<Task>> CreateTask(const std::string& name,
+                                                 const TaskOptions& options);
+std::vector<std::string> RegisteredTasks();
+
+}  // namespace evald::tasks
+
+#endif  // EVALD_TASKS_TASK_H_

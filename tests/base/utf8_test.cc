@@ -1,0 +1,29 @@
+#include "base/utf8.h"
+
+#include <gtest/gtest.h>
+
+namespace evald::base {
+namespace {
+
+TEST(Utf8Test, ValidatesStrictly) {
+  EXPECT_TRUE(IsValidUtf8("plain ascii"));
+  EXPECT_TRUE(IsValidUtf8("\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80"));
+  EXPECT_EQ(FindInvalidUtf8("ab\xff"), 2u);
+  EXPECT_EQ(FindInvalidUtf8("\xc0\xaf"), 0u);          // overlong '/'
+  EXPECT_EQ(FindInvalidUtf8("x\xed\xa0\x80"), 1u);     // surrogate
+  EXPECT_EQ(FindInvalidUtf8("\xf4\x90\x80\x80"), 0u);  // > U+10FFFF
+  EXPECT_EQ(FindInvalidUtf8("\xe4\xb8"), 0u);          // truncated
+}
+
+TEST(Utf8Test, DecodeEncodeRoundTrip) {
+  std::string s = "a\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80";
+  std::vector<uint32_t> cps = DecodeUtf8(s);
+  ASSERT_EQ(cps.size(), 4u);
+  EXPECT_EQ(cps[1], 0xE9u);
+  EXPECT_EQ(cps[3], 0x1F600u);
+  EXPECT_EQ(EncodeUtf8(cps), s);
+  EXPECT_EQ(DecodeUtf8("\xff")[0], 0xFFFDu);
+}
+
+}  // namespace
+}  // namespace evald::base

@@ -116,6 +116,10 @@ class Runner {
                                                         bool add_generation_prompt) const = 0;
 
   virtual RunnerStats stats() const = 0;
+
+  // Memory the runner holds resident (weights + KV pool), for `evalctl
+  // models`; 0 when it holds none (e.g. a remote endpoint).
+  virtual size_t resident_bytes() const { return 0; }
 };
 
 }  // namespace evald::runners

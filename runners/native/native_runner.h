@@ -1,0 +1,38 @@
+// File: runners/native/native_runner.h
+// -----------------------------------------------------------------------------
+// The in-process engine behind the Runner interface: loads a Hugging Face
+// checkpoint folder and serves loglikelihood/generate requests through the
+// scheduler, the paged KV cache and the prefix cache.
+#ifndef EVALD_RUNNERS_NATIVE_NATIVE_RUNNER_H_
+#define EVALD_RUNNERS_NATIVE_NATIVE_RUNNER_H_
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "runners/runner.h"
+
+namespace evald::runners {
+
+struct NativeRunnerOptions {
+  // Hugging Face checkpoint folder (config.json, *.safetensors, tokenizer.json).
+  std::string model_dir;
+  // CPU worker threads; 0 = all hardware threads.
+  int num_threads = 0;
+  // Bytes for the paged KV pool; 0 = a default sized from the model
+  // (enough for max_batch_tokens plus a prefix cache working set).
+  size_t kv_cache_bytes = 0;
+  // Token budget of one engine step (prefill chunks + decodes).
+  int max_batch_tokens = 2048;
+  // Reuse KV blocks across requests with identical prefixes.
+  bool prefix_cache = true;
+  // Context window; 0 = the model's max_position_embeddings.
+  int max_context = 0;
+};
+
+absl::StatusOr<std::unique_ptr<Runner>> CreateNativeRunner(const NativeRunnerOptions& options);
+
+}  // namespace evald::runners
+
+#endif  // EVALD_RUNNERS_NATIVE_NATIVE_RUNNER_H_

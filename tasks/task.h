@@ -31,7 +31,9 @@ namespace evald::tasks {
 
 // Options a suite gives a task (suite.yaml `tasks:` entries).
 struct TaskOptions {
-  std::string data_path;      // dataset folder or file
+  // Dataset folder or file. The daemon defaults it to
+  // <data-dir>/datasets/<dataset name> (where `evalctl datasets fetch` puts it).
+  std::string data_path;
   int shots = -1;             // -1: the task's default
   int64_t limit = 0;          // 0: all documents; else the first N
   std::string variant;        // "" or a named variant (e.g. "cot")
@@ -81,6 +83,16 @@ struct MetricResult {
   std::string aggregation;  // "micro" / "macro" / "mean" where it matters
 };
 
+// What a task sends for one document, without a model (`evalctl prompt`).
+struct PromptView {
+  std::string doc_id;
+  std::string context;                     // the prompt / context string
+  std::vector<std::string> continuations;  // loglikelihood tasks: one per choice
+  std::string target;                      // reference answer
+  std::vector<std::string> stop;           // generation tasks
+  int max_new_tokens = 0;                  // generation tasks
+};
+
 struct RunContext {
   const std::atomic<bool>* cancelled = nullptr;
 };
@@ -99,6 +111,16 @@ class Task {
                            const std::function<absl::Status(SampleResult)>& on_sample) = 0;
 
   virtual std::vector<MetricResult> Aggregate(absl::Span<const SampleResult> samples) const = 0;
+
+  // The plain-text prompt of one document (no chat template), offline.
+  virtual absl::StatusOr<PromptView> BuildPrompt(size_t doc_index) const = 0;
+
+  // Scores a response produced elsewhere (`evalctl score`). Generation tasks
+  // implement it; loglikelihood tasks return Unimplemented.
+  virtual absl::StatusOr<SampleResult> ScoreResponse(size_t doc_index,
+                                                     const std::string& response) const {
+    return absl::UnimplementedError(info().name + ": scoring external responses is not supported");
+  }
 };
 
 // Registry: tasks register a factory by name; the daemon and evalctl create

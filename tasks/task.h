@@ -40,6 +40,9 @@ struct TaskOptions {
   bool chat_template = false; // apply the model's chat template (lm-eval rules)
   std::string system_instruction;
   uint64_t seed = 1234;       // few-shot sampler seed where the task samples
+  // Task-specific options from the suite's `options:` map (e.g. ifeval's
+  // punkt_path). Unknown keys are the task's to reject.
+  std::map<std::string, std::string> options;
 };
 
 struct DatasetFile {

@@ -1,0 +1,197 @@
+// File: daemon/cli/score_cmd.cc
+// -----------------------------------------------------------------------------
+// `evalctl score TASK --data PATH --responses FILE [--json]`: scores
+// responses produced elsewhere, offline. FILE is JSONL; each line names its
+// document by {"doc": ID} (a doc id as `evalctl prompt` prints it, or the
+// line index as a number) or by {"prompt": TEXT} (the exact prompt, as in
+// IFEval's official response files), and carries {"response": TEXT}.
+// Prints per-document results and the task's aggregates.
+#include <map>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "base/file.h"
+#include "base/json.h"
+#include "daemon/cli/command.h"
+#include "tasks/dataset.h"
+#include "tasks/task.h"
+
+namespace evald::cli {
+namespace {
+
+using base::Json;
+
+std::string DefaultDataPath(const std::string& task, const std::string& data_dir) {
+  // Task names extend their dataset's name: gsm8k_cot reads gsm8k. The
+  // default data dir is evald's: $HOME/.local/share/evald.
+  std::string dataset = task.substr(0, task.find('_'));
+  std::string dir = data_dir;
+  if (dir.empty()) {
+    const char* home = std::getenv("HOME");
+    dir = absl::StrCat(home != nullptr ? home : ".", "/.local/share/evald");
+  }
+  return absl::StrCat(dir, "/datasets/", dataset);
+}
+
+int Usage(CommandContext& context, const std::string& message) {
+  context.err << "evalctl score: " << message << "\n"
+              << "usage: evalctl score TASK --data PATH --responses FILE [--shots N] [--variant V] [--json]\n";
+  return kExitInvalidInput;
+}
+
+int ScoreCommand(CommandContext& context) {
+  std::string task_name;
+  std::string responses_path;
+  bool json = context.global.json;
+  tasks::TaskOptions options;
+  std::string data_dir = context.global.data_dir;
+  const std::vector<std::string>& args = context.args;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](std::string* out) {
+      if (i + 1 >= args.size()) return false;
+      *out = args[++i];
+      return true;
+    };
+    if (a == "--json") {
+      json = true;
+    } else if (a == "--data-dir") {
+      if (!value(&data_dir)) return Usage(context, "--data-dir needs a value");
+    } else if (a == "--data") {
+      if (!value(&options.data_path)) return Usage(context, "--data needs a value");
+    } else if (a == "--responses") {
+      if (!value(&responses_path)) return Usage(context, "--responses needs a value");
+    } else if (a == "--variant") {
+      if (!value(&options.variant)) return Usage(context, "--variant needs a value");
+    } else if (a == "--shots") {
+      std::string v;
+      if (!value(&v) || !absl::SimpleAtoi(v, &options.shots) || options.shots < 0) {
+        return Usage(context, "--shots needs a non-negative integer");
+      }
+    } else if (a.rfind("--", 0) == 0) {
+      return Usage(context, absl::StrCat("unknown flag ", a));
+    } else if (task_name.empty()) {
+      task_name = a;
+    } else {
+      return Usage(context, absl::StrCat("unexpected argument ", a));
+    }
+  }
+  if (task_name.empty()) return Usage(context, "missing TASK");
+  if (responses_path.empty()) return Usage(context, "missing --responses FILE");
+  if (options.data_path.empty()) options.data_path = DefaultDataPath(task_name, data_dir);
+
+  auto task = tasks::CreateTask(task_name, options);
+  if (!task.ok()) {
+    context.err << "evalctl score: " << task.status().message() << "\n";
+    return kExitInvalidInput;
+  }
+  auto records = tasks::ReadJsonl(responses_path);
+  if (!records.ok()) {
+    context.err << "evalctl score: " << records.status().message() << "\n";
+    return kExitInvalidInput;
+  }
+  const std::vector<std::string> ids = (*task)->DocIds();
+  std::map<std::string, size_t> by_id;
+  for (size_t i = 0; i < ids.size(); ++i) by_id[ids[i]] = i;
+  std::map<std::string, size_t> by_prompt;  // built on first use
+  std::vector<bool> seen(ids.size(), false);
+
+  std::vector<tasks::SampleResult> samples;
+  for (const tasks::JsonlRecord& record : *records) {
+    auto fail = [&](const std::string& message) {
+      context.err << "evalctl score: " << responses_path << ":" << record.line << ": " << message << "\n";
+      return kExitInvalidInput;
+    };
+    const Json* response = record.value.Find("response");
+    if (response == nullptr || !response->is_string()) return fail("response: missing or not a string");
+    size_t index = 0;
+    if (const Json* doc = record.value.Find("doc"); doc != nullptr) {
+      std::string id;
+      if (doc->is_string()) {
+        id = doc->string_value();
+      } else if (doc->is_int()) {
+        id = absl::StrCat(doc->int_value());
+      } else {
+        return fail("doc: expected a string or an integer");
+      }
+      auto it = by_id.find(id);
+      if (it == by_id.end()) return fail(absl::StrCat("doc: ", task_name, " has no document \"", id, "\""));
+      index = it->second;
+    } else if (const Json* prompt = record.value.Find("prompt"); prompt != nullptr && prompt->is_string()) {
+      if (by_prompt.empty()) {
+        for (size_t i = 0; i < ids.size(); ++i) {
+          auto view = (*task)->BuildPrompt(i);
+          if (view.ok()) by_prompt.emplace(view->context, i);
+        }
+      }
+      auto it = by_prompt.find(prompt->string_value());
+      if (it == by_prompt.end()) return fail("prompt: matches no document of the dataset");
+      index = it->second;
+    } else {
+      return fail("expected a \"doc\" or a \"prompt\" field");
+    }
+    if (seen[index]) return fail(absl::StrCat("doc: ", ids[index], " is scored twice"));
+    seen[index] = true;
+    auto sample = (*task)->ScoreResponse(index, response->string_value());
+    if (!sample.ok()) return fail(std::string(sample.status().message()));
+    samples.push_back(*std::move(sample));
+  }
+  const std::vector<tasks::MetricResult> metrics = (*task)->Aggregate(samples);
+
+  if (json) {
+    Json out = Json::MakeObject();
+    out.Set("task", Json::String(task_name));
+    Json samples_json = Json::MakeArray();
+    for (const tasks::SampleResult& s : samples) {
+      Json item = Json::MakeObject();
+      item.Set("doc", Json::String(s.doc_id));
+      item.Set("target", Json::String(s.target));
+      item.Set("extracted", Json::String(s.extracted));
+      Json m = Json::MakeObject();
+      for (const auto& [name, value] : s.metrics) m.Set(name, Json::Double(value));
+      item.Set("metrics", std::move(m));
+      if (!s.error.empty()) item.Set("error", Json::String(s.error));
+      samples_json.Push(std::move(item));
+    }
+    out.Set("samples", std::move(samples_json));
+    Json metrics_json = Json::MakeArray();
+    for (const tasks::MetricResult& m : metrics) {
+      Json item = Json::MakeObject();
+      item.Set("name", Json::String(m.name));
+      item.Set("group", Json::String(m.group));
+      item.Set("value", Json::Double(m.value));
+      item.Set("stderr", Json::Double(m.stderr_value));
+      item.Set("count", Json::Int(m.count));
+      item.Set("aggregation", Json::String(m.aggregation));
+      metrics_json.Push(std::move(item));
+    }
+    out.Set("metrics", std::move(metrics_json));
+    context.out << out.Dump() << "\n";
+    return kExitOk;
+  }
+  for (const tasks::SampleResult& s : samples) {
+    std::vector<std::string> parts;
+    for (const auto& [name, value] : s.metrics) parts.push_back(absl::StrFormat("%s=%g", name, value));
+    context.out << s.doc_id << "\t" << absl::StrJoin(parts, " ") << "\t" << s.extracted
+                << (s.error.empty() ? "" : "\terror: " + s.error) << "\n";
+  }
+  context.out << "--- " << task_name << ": " << samples.size() << " of " << ids.size() << " documents scored\n";
+  for (const tasks::MetricResult& m : metrics) {
+    context.out << absl::StrFormat("%-32s %-16s %.4f", m.name, m.group.empty() ? "(task)" : m.group, m.value);
+    if (m.stderr_value > 0) context.out << absl::StrFormat(" ± %.4f", m.stderr_value);
+    context.out << absl::StrFormat("  n=%d %s\n", m.count, m.aggregation);
+  }
+  return kExitOk;
+}
+
+const bool kRegistered = RegisterCommand(
+    {"score", "score TASK --data PATH --responses FILE [--json]",
+     "score responses produced elsewhere against a task's dataset (offline)", ScoreCommand});
+
+}  // namespace
+}  // namespace evald::cli

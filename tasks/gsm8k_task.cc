@@ -1,0 +1,419 @@
+// File: tasks/gsm8k_task.cc
+#include "tasks/gsm8k_task.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "base/logging.h"
+#include "base/sha256.h"
+#include "base/status_macros.h"
+#include "tasks/dataset.h"
+#include "tasks/py_regex.h"
+#include "tasks/python_random.h"
+#include "tasks/task_util.h"
+
+namespace evald::tasks {
+namespace {
+
+constexpr char kFallback[] = "[invalid]";
+constexpr char kFlexibleRegex[] = "(-?[$0-9.,]{2,})|(-?[0-9]+)";
+constexpr int kMaxNewTokens = 256;
+
+// The 8 chain-of-thought exemplars (Wei et al. 2022) as lm-eval's
+// gsm8k-cot.yaml lists them; the Llama variant ends each target with
+// "The final answer is N" instead of "The answer is N.".
+struct Exemplar {
+  const char* question;
+  const char* reasoning;  // target text before "The answer is"
+  const char* answer;
+};
+constexpr Exemplar kExemplars[8] = {
+    {"There are 15 trees in the grove. Grove workers will plant trees in the grove today. After they are "
+     "done, there will be 21 trees. How many trees did the grove workers plant today?",
+     "There are 15 trees originally. Then there were 21 trees after some more were planted. So there must "
+     "have been 21 - 15 = 6.",
+     "6"},
+    {"If there are 3 cars in the parking lot and 2 more cars arrive, how many cars are in the parking lot?",
+     "There are originally 3 cars. 2 more cars arrive. 3 + 2 = 5.", "5"},
+    {"Leah had 32 chocolates and her sister had 42. If they ate 35, how many pieces do they have left in "
+     "total?",
+     "Originally, Leah had 32 chocolates. Her sister had 42. So in total they had 32 + 42 = 74. After "
+     "eating 35, they had 74 - 35 = 39.",
+     "39"},
+    {"Jason had 20 lollipops. He gave Denny some lollipops. Now Jason has 12 lollipops. How many "
+     "lollipops did Jason give to Denny?",
+     "Jason started with 20 lollipops. Then he had 12 after giving some to Denny. So he gave Denny 20 - 12 "
+     "= 8.",
+     "8"},
+    {"Shawn has five toys. For Christmas, he got two toys each from his mom and dad. How many toys does "
+     "he have now?",
+     "Shawn started with 5 toys. If he got 2 toys each from his mom and dad, then that is 4 more toys. 5 + "
+     "4 = 9.",
+     "9"},
+    {"There were nine computers in the server room. Five more computers were installed each day, from "
+     "monday to thursday. How many computers are now in the server room?",
+     "There were originally 9 computers. For each of 4 days, 5 more computers were added. So 5 * 4 = 20 "
+     "computers were added. 9 + 20 is 29.",
+     "29"},
+    {"Michael had 58 golf balls. On tuesday, he lost 23 golf balls. On wednesday, he lost 2 more. How "
+     "many golf balls did he have at the end of wednesday?",
+     "Michael started with 58 golf balls. After losing 23 on tuesday, he had 58 - 23 = 35. After losing 2 "
+     "more, he had 35 - 2 = 33 golf balls.",
+     "33"},
+    {"Olivia has $23. She bought five bagels for $3 each. How much money does she have left?",
+     "Olivia had 23 dollars. 5 bagels for 3 dollars each will be 5 x 3 = 15 dollars. So she has 23 - 15 "
+     "dollars left. 23 - 15 is 8.",
+     "8"},
+};
+
+enum class Kind { kRandomShots, kCot, kCotLlama };
+
+struct Variant {
+  Kind kind;
+  std::string name;
+  std::string version;
+  int default_shots;
+  std::string doc_to_text_template;  // recorded in the prompt-format hash
+  std::string target_delimiter;
+  std::vector<std::string> stop;
+  std::string strict_regex;
+  int strict_group_select;
+};
+
+const Variant& GetVariant(Kind kind) {
+  static const auto* const kVariants = new std::map<Kind, Variant>{
+      {Kind::kRandomShots,
+       {Kind::kRandomShots, "gsm8k", "3.0", 5, "Question: {{question}}\nAnswer:", " ",
+        {"Question:", "</s>", "<|im_end|>"}, "#### (\\-?[0-9\\.\\,]+)", 0}},
+      {Kind::kCot,
+       {Kind::kCot, "gsm8k_cot", "3.0", 8, "Q: {{question}}\nA:", " ", {"Q:", "</s>", "<|im_end|>"},
+        "The answer is (\\-?[0-9\\.\\,]+).", 0}},
+      {Kind::kCotLlama,
+       {Kind::kCotLlama, "gsm8k_cot_llama", "4.0", 8,
+        "Given the following problem, reason and give a final answer to the problem.\nProblem: "
+        "{{question}}\nYour response should end with \"The final answer is [answer]\" where [answer] is "
+        "the response to the problem.\n",
+        "",
+        {"<|eot_id|>", "<|start_header_id|>user<|end_header_id|>", "Q:", "</s>", "<|im_end|>"},
+        "The final answer is ((-?[$0-9.,]{2,})|(-?[0-9]+))", -1}},
+  };
+  return kVariants->at(kind);
+}
+
+std::string DocToText(const Variant& variant, const std::string& question) {
+  switch (variant.kind) {
+    case Kind::kRandomShots:
+      return absl::StrCat("Question: ", question, "\nAnswer:");
+    case Kind::kCot:
+      return absl::StrCat("Q: ", question, "\nA:");
+    case Kind::kCotLlama:
+      return absl::StrCat(
+          "Given the following problem, reason and give a final answer to the problem.\nProblem: ", question,
+          "\nYour response should end with \"The final answer is [answer]\" where [answer] is the response "
+          "to the problem.\n");
+  }
+  return "";
+}
+
+// Compiled regexes are cached per pattern: the set is small and fixed.
+const PyRegex& CachedRegex(absl::string_view pattern) {
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* const cache = new std::map<std::string, std::unique_ptr<PyRegex>>();
+  absl::MutexLock lock(&mu);
+  auto it = cache->find(std::string(pattern));
+  if (it == cache->end()) {
+    auto compiled = PyRegex::Compile(pattern);
+    // The patterns are compile-time constants of this file.
+    CHECK(compiled.ok()) << compiled.status();
+    it = cache->emplace(std::string(pattern), std::make_unique<PyRegex>(*std::move(compiled))).first;
+  }
+  return *it->second;
+}
+
+}  // namespace
+
+std::string ApplyRegexFilter(absl::string_view pattern, int group_select, absl::string_view response) {
+  const PyRegex& regex = CachedRegex(pattern);
+  std::vector<std::vector<std::string>> matches = regex.FindAll(response);
+  if (matches.empty()) return kFallback;
+  const int n = static_cast<int>(matches.size());
+  int index = group_select < 0 ? n + group_select : group_select;
+  // Python raises IndexError here; lm-eval's patterns never hit it.
+  if (index < 0 || index >= n) return kFallback;
+  const std::vector<std::string>& match = matches[index];
+  std::string picked;
+  if (regex.group_count() <= 1) {
+    picked = match[0];
+  } else {
+    picked = kFallback;
+    for (const std::string& group : match) {
+      if (!group.empty()) {
+        picked = group;
+        break;
+      }
+    }
+  }
+  return PyStrip(picked);
+}
+
+std::string Gsm8kNormalize(absl::string_view text) {
+  static constexpr const char* kIgnore[] = {",", "\\$", "(?s).*#### ", "\\.$"};
+  std::string out(text);
+  for (const char* pattern : kIgnore) out = CachedRegex(pattern).Sub(out, "");
+  // ignore_case: the compared strings are numbers or "[invalid]", where
+  // ASCII lowering equals numpy's Unicode lower().
+  return absl::AsciiStrToLower(out);
+}
+
+double Gsm8kExactMatch(absl::string_view prediction, absl::string_view reference) {
+  return Gsm8kNormalize(prediction) == Gsm8kNormalize(reference) ? 1.0 : 0.0;
+}
+
+namespace {
+
+class Gsm8kTask : public Task {
+ public:
+  Gsm8kTask(const Variant& variant, TaskOptions options, Gsm8kDataset data, int shots,
+            std::vector<std::vector<uint64_t>> shot_indices)
+      : variant_(variant),
+        options_(std::move(options)),
+        data_(std::move(data)),
+        shots_(shots),
+        shot_indices_(std::move(shot_indices)) {
+    num_docs_ = data_.test.size();
+    if (options_.limit > 0) num_docs_ = std::min<size_t>(num_docs_, static_cast<size_t>(options_.limit));
+    info_.name = variant_.name;
+    info_.version = variant_.version;
+    info_.shots = shots_;
+    info_.datasets = data_.files;
+    info_.generation_settings = absl::StrCat("greedy, max ", kMaxNewTokens, " new tokens, stop [\"",
+                                             absl::StrJoin(variant_.stop, "\", \""), "\"]");
+    std::string rules = absl::StrCat(
+        variant_.name, "/", variant_.version, "\ndoc_to_text=", variant_.doc_to_text_template,
+        "\ntarget_delimiter=", variant_.target_delimiter, "\nfewshot_delimiter=\n\n\nshots=", shots_,
+        variant_.kind == Kind::kRandomShots ? absl::StrCat("\nsampler=random.Random(", options_.seed, ").sample(train)")
+                                            : std::string("\nsampler=first_n(cot exemplars)"),
+        "\nstrict=", variant_.strict_regex, " group_select ", variant_.strict_group_select,
+        "\nflexible=", kFlexibleRegex, " group_select -1",
+        "\nregexes_to_ignore=,|\\$|(?s).*#### |\\.$ ignore_case=1 ignore_punctuation=0",
+        "\nchat_template=", options_.chat_template ? 1 : 0, "\nfewshot_as_multiturn=1\nsystem_instruction=",
+        options_.system_instruction);
+    info_.prompt_format_hash = base::Sha256Hex(rules);
+  }
+
+  const TaskInfo& info() const override { return info_; }
+
+  std::vector<std::string> DocIds() const override {
+    std::vector<std::string> ids;
+    for (size_t i = 0; i < num_docs_; ++i) ids.push_back(absl::StrCat(i));
+    return ids;
+  }
+
+  absl::StatusOr<PromptView> BuildPrompt(size_t doc_index) const override {
+    RETURN_IF_ERROR(CheckIndex(doc_index));
+    PromptView view;
+    view.doc_id = absl::StrCat(doc_index);
+    view.context = RenderPlainContext(Parts(doc_index), options_.system_instruction);
+    view.target = Target(doc_index);
+    view.stop = variant_.stop;
+    view.max_new_tokens = kMaxNewTokens;
+    return view;
+  }
+
+  absl::StatusOr<SampleResult> ScoreResponse(size_t doc_index, const std::string& response) const override {
+    RETURN_IF_ERROR(CheckIndex(doc_index));
+    SampleResult sample;
+    sample.doc_id = absl::StrCat(doc_index);
+    sample.prompt = RenderPlainContext(Parts(doc_index), options_.system_instruction);
+    Score(doc_index, response, &sample);
+    return sample;
+  }
+
+  absl::Status Run(runners::Runner& runner, absl::Span<const size_t> doc_indices,
+                   const RunContext& context,
+                   const std::function<absl::Status(SampleResult)>& on_sample) override {
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<runners::GenerateRequest> requests;
+    requests.reserve(doc_indices.size());
+    for (size_t doc_index : doc_indices) {
+      RETURN_IF_ERROR(CheckIndex(doc_index));
+      runners::GenerateRequest request;
+      if (options_.chat_template) {
+        ASSIGN_OR_RETURN(request.prompt,
+                         RenderChat(runner, BuildChatMessages(Parts(doc_index), options_.system_instruction,
+                                                              /*fewshot_as_multiturn=*/true)));
+      } else {
+        request.prompt = RenderPlainContext(Parts(doc_index), options_.system_instruction);
+      }
+      request.stop = variant_.stop;
+      request.max_new_tokens = kMaxNewTokens;
+      requests.push_back(std::move(request));
+    }
+    if (requests.empty()) return absl::OkStatus();
+    CancelRelay relay(context.cancelled);
+    absl::Status sink_status;
+    runners::CallOptions call_options;
+    call_options.cancelled = relay.flag();
+    absl::Status call_status = runner.Generate(
+        requests, call_options, [&](size_t r, absl::StatusOr<runners::GenerateResult> result) {
+          if (r >= doc_indices.size() || !sink_status.ok()) return;
+          // A cancelled document is not stored, so a resumed run redoes it.
+          if (!result.ok() && absl::IsCancelled(result.status())) return;
+          if (result.ok() && result->finish_reason == runners::FinishReason::kCancelled) return;
+          const size_t doc_index = doc_indices[r];
+          SampleResult sample;
+          sample.doc_id = absl::StrCat(doc_index);
+          sample.prompt = requests[r].prompt;
+          sample.wall_seconds =
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+          if (!result.ok()) {
+            sample.target = Target(doc_index);
+            sample.error = result.status().ToString();
+          } else {
+            sample.prompt_tokens = result->prompt_tokens;
+            sample.cached_tokens = result->cached_tokens;
+            sample.generated_tokens = static_cast<int64_t>(result->token_ids.size());
+            Score(doc_index, result->text, &sample);
+          }
+          absl::Status st = on_sample(std::move(sample));
+          if (!st.ok()) {
+            sink_status = st;
+            relay.Cancel();
+          }
+        });
+    RETURN_IF_ERROR(sink_status);
+    RETURN_IF_ERROR(call_status);
+    if (relay.outer_cancelled()) return absl::CancelledError(variant_.name + ": run cancelled");
+    return absl::OkStatus();
+  }
+
+  std::vector<MetricResult> Aggregate(absl::Span<const SampleResult> samples) const override {
+    std::vector<MetricResult> out;
+    for (const char* name : {"exact_match,strict-match", "exact_match,flexible-extract"}) {
+      std::vector<double> values;
+      for (const SampleResult& sample : samples) {
+        if (!sample.error.empty()) continue;
+        auto it = sample.metrics.find(name);
+        if (it != sample.metrics.end()) values.push_back(it->second);
+      }
+      if (values.empty()) continue;
+      out.push_back({name, "", Mean(values), MeanStderr(values), static_cast<int64_t>(values.size()), "mean"});
+    }
+    return out;
+  }
+
+ private:
+  absl::Status CheckIndex(size_t doc_index) const {
+    if (doc_index >= num_docs_) {
+      return absl::OutOfRangeError(absl::StrCat(variant_.name, ": document index ", doc_index,
+                                                " out of range (", num_docs_, " documents)"));
+    }
+    return absl::OkStatus();
+  }
+
+  // The reference answer as lm-eval's doc_to_target gives it: the whole
+  // solution for gsm8k, the text after "####" (stripped) for the CoT tasks.
+  std::string Target(size_t doc_index) const {
+    const std::string& answer = data_.test[doc_index].answer;
+    if (variant_.kind == Kind::kRandomShots) return answer;
+    std::vector<absl::string_view> pieces = absl::StrSplit(answer, "####");
+    return PyStrip(pieces.back());
+  }
+
+  PromptParts Parts(size_t doc_index) const {
+    PromptParts parts;
+    parts.target_delimiter = variant_.target_delimiter;
+    if (variant_.kind == Kind::kRandomShots) {
+      for (uint64_t t : shot_indices_[doc_index]) {
+        parts.shots.push_back({DocToText(variant_, data_.train[t].question), data_.train[t].answer});
+      }
+    } else {
+      for (int k = 0; k < shots_; ++k) {
+        const Exemplar& e = kExemplars[k];
+        std::string target = variant_.kind == Kind::kCot
+                                 ? absl::StrCat(e.reasoning, " The answer is ", e.answer, ".")
+                                 : absl::StrCat(e.reasoning, " The final answer is ", e.answer);
+        parts.shots.push_back({DocToText(variant_, e.question), std::move(target)});
+      }
+    }
+    parts.question = DocToText(variant_, data_.test[doc_index].question);
+    return parts;
+  }
+
+  void Score(size_t doc_index, const std::string& response, SampleResult* sample) const {
+    const std::string target = Target(doc_index);
+    const std::string strict = ApplyRegexFilter(variant_.strict_regex, variant_.strict_group_select, response);
+    const std::string flexible = ApplyRegexFilter(kFlexibleRegex, -1, response);
+    sample->target = target;
+    sample->responses = {response};
+    sample->extracted = absl::StrCat("strict-match: ", strict, "; flexible-extract: ", flexible);
+    sample->metrics["exact_match,strict-match"] = Gsm8kExactMatch(strict, target);
+    sample->metrics["exact_match,flexible-extract"] = Gsm8kExactMatch(flexible, target);
+  }
+
+  const Variant& variant_;
+  TaskOptions options_;
+  Gsm8kDataset data_;
+  int shots_;
+  std::vector<std::vector<uint64_t>> shot_indices_;  // per test doc (gsm8k only)
+  size_t num_docs_ = 0;
+  TaskInfo info_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Task>> CreateGsm8kTask(const std::string& name, const TaskOptions& options) {
+  Kind kind;
+  std::string variant = options.variant;
+  if (name == "gsm8k" && variant.empty()) {
+    kind = Kind::kRandomShots;
+  } else if ((name == "gsm8k" && variant == "cot") || (name == "gsm8k_cot" && variant.empty())) {
+    kind = Kind::kCot;
+  } else if ((name == "gsm8k" && variant == "cot_llama") || (name == "gsm8k_cot_llama" && variant.empty())) {
+    kind = Kind::kCotLlama;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(name, ": unknown variant \"", variant,
+                                                   "\" (gsm8k knows \"cot\" and \"cot_llama\")"));
+  }
+  const Variant& v = GetVariant(kind);
+  const int shots = options.shots < 0 ? v.default_shots : options.shots;
+  if (kind != Kind::kRandomShots && shots > 8) {
+    return absl::InvalidArgumentError(absl::StrCat(v.name, ": at most 8 shots (the fixed exemplars), ", shots,
+                                                   " asked"));
+  }
+  ASSIGN_OR_RETURN(Gsm8kDataset data, LoadGsm8k(options.data_path, kind == Kind::kRandomShots && shots > 0));
+  std::vector<std::vector<uint64_t>> shot_indices;
+  if (kind == Kind::kRandomShots) {
+    // One generator for the whole task, drawn document by document in test
+    // order: document i's examples depend on every earlier draw, as in
+    // lm-eval (so --limit keeps the first documents' examples unchanged).
+    PythonRandom rng(options.seed);
+    shot_indices.resize(data.test.size());
+    if (shots > 0) {
+      for (auto& indices : shot_indices) {
+        ASSIGN_OR_RETURN(indices, rng.Sample(data.train.size(), static_cast<uint64_t>(shots)));
+      }
+    }
+  }
+  return std::unique_ptr<Task>(new Gsm8kTask(v, options, std::move(data), shots, std::move(shot_indices)));
+}
+
+namespace {
+const bool kRegistered = [] {
+  for (const char* name : {"gsm8k", "gsm8k_cot", "gsm8k_cot_llama"}) {
+    std::string task_name = name;
+    RegisterTask(task_name, [task_name](const TaskOptions& options) { return CreateGsm8kTask(task_name, options); });
+  }
+  return true;
+}();
+}  // namespace
+
+}  // namespace evald::tasks

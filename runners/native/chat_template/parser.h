@@ -1,0 +1,36 @@
+// File: runners/native/chat_template/parser.h
+// -----------------------------------------------------------------------------
+// Lexer and parser for the Jinja subset (internal to the renderer). The
+// whitespace rules are those Hugging Face renders chat templates with:
+// trim_blocks and lstrip_blocks on, one trailing newline of the template
+// dropped, `-` markers stripping whitespace on their side.
+//
+// Errors are InvalidArgument "line L, column C: ..." pointing into `source`.
+// Nesting is bounded (ParseOptions::max_depth) so hostile input cannot
+// overflow the stack. Pure functions; thread-safe.
+#ifndef EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_PARSER_H_
+#define EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_PARSER_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "runners/native/chat_template/ast.h"
+
+namespace evald::engine::jinja {
+
+struct ParseOptions {
+  // Deepest nesting of expressions and block statements.
+  int max_depth = 128;
+};
+
+absl::StatusOr<Body> ParseTemplate(absl::string_view source, const ParseOptions& options);
+
+// Whether a filter / test of that name exists (unknown names fail at parse
+// time, as in jinja2). Defined with the builtins.
+bool IsKnownFilter(absl::string_view name);
+bool IsKnownTest(absl::string_view name);
+
+}  // namespace evald::engine::jinja
+
+#endif  // EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_PARSER_H_

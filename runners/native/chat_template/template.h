@@ -1,0 +1,64 @@
+// File: runners/native/chat_template/template.h
+// -----------------------------------------------------------------------------
+// A Jinja template compiled once and rendered many times: the subset of
+// jinja2 that model chat templates use (if/for/set/macro/call/filter/raw,
+// loop variables, namespaces, filters, tests, Python string methods) with the
+// environment Hugging Face renders them in (trim_blocks, lstrip_blocks,
+// undefined values print empty and are falsy). Chat templates and judge
+// prompts share it.
+//
+// Errors (syntax, unknown filter or test, raise_exception, type errors) are
+// InvalidArgument "line L, column C: ..."; exceeding a RenderOptions limit is
+// ResourceExhausted. Hostile templates cannot hang or exhaust memory: loop
+// steps, output size and call depth are bounded.
+//
+// Thread-safety: a Template is immutable after Parse; Render is const and may
+// run on many threads at once.
+#ifndef EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_TEMPLATE_H_
+#define EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_TEMPLATE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "base/clock.h"
+#include "base/json.h"
+
+namespace evald::engine {
+
+struct RenderOptions {
+  // Largest rendered output (and largest string built on the way), in bytes.
+  size_t max_output_bytes = 16 << 20;
+  // Budget of interpreter steps (statements, loop iterations, calls).
+  int64_t max_steps = 5'000'000;
+  // Deepest macro call nesting.
+  int max_call_depth = 64;
+  // When set, the template sees `strftime_now(format)` formatting this
+  // clock's time in UTC. Borrowed; must outlive the Render call.
+  const base::Clock* clock = nullptr;
+};
+
+class Template {
+ public:
+  // Compiles `source`. Errors carry the line and column of the fault.
+  static absl::StatusOr<Template> Parse(absl::string_view source);
+
+  // Renders with the members of `context` (a JSON object) as variables.
+  absl::StatusOr<std::string> Render(const base::Json& context, const RenderOptions& options = {}) const;
+
+  Template(Template&&) noexcept;
+  Template& operator=(Template&&) noexcept;
+  ~Template();
+
+ private:
+  struct Impl;
+  explicit Template(std::shared_ptr<const Impl> impl);
+  std::shared_ptr<const Impl> impl_;
+};
+
+}  // namespace evald::engine
+
+#endif  // EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_TEMPLATE_H_

@@ -12,10 +12,13 @@ function(evald_cc_library name)
   endif()
 endfunction()
 
-# evald_cc_test(NAME SRCS a_test.cc DEPS ... LABELS unit|integration|cuda [TIMEOUT s])
+# evald_cc_test(NAME SRCS a_test.cc DEPS ... LABELS unit|integration|cuda [TIMEOUT s]
+#               [RESOURCE_LOCK name])
 # A GoogleTest binary registered with ctest through gtest_discover_tests.
+# RESOURCE_LOCK keeps its tests from running concurrently with other tests
+# holding the same lock (e.g. tests sharing an npm install directory).
 function(evald_cc_test name)
-  cmake_parse_arguments(ARG "" "TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "" "TIMEOUT;RESOURCE_LOCK" "SRCS;DEPS;LABELS" ${ARGN})
   if(NOT EVALD_BUILD_TESTS)
     return()
   endif()
@@ -29,9 +32,13 @@ function(evald_cc_test name)
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 300)
   endif()
+  set(lock_props "")
+  if(ARG_RESOURCE_LOCK)
+    set(lock_props RESOURCE_LOCK ${ARG_RESOURCE_LOCK})
+  endif()
   gtest_discover_tests(${name}
     WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
-    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
+    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT} ${lock_props}
                ENVIRONMENT "EVALD_BIN_DIR=${CMAKE_BINARY_DIR}/bin;EVALD_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
     DISCOVERY_TIMEOUT 60)
 endfunction()

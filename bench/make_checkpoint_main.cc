@@ -1,0 +1,127 @@
+// evald-make-checkpoint: writes a random-weight Hugging Face checkpoint
+// folder of a given shape (see runners/native/model/checkpoint_writer.h).
+//
+//   evald-make-checkpoint --preset llama-3.2-1b --out /tmp/llama1b
+//   evald-make-checkpoint --arch qwen3 --hidden 128 --layers 2 --heads 4
+//     --kv-heads 2 --intermediate 256 --vocab 1024 --dtype f32 --seed 7 --out DIR
+//
+// Flags given after --preset override the preset's values.
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "runners/native/model/checkpoint_writer.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: evald-make-checkpoint [--preset tiny|llama-3.2-1b|llama-3.1-8b|llama-3.1-70b]\n"
+    "         [--arch llama|mistral|qwen2|qwen3] [--hidden N] [--layers N] [--heads N]\n"
+    "         [--kv-heads N] [--head-dim N] [--intermediate N] [--vocab N]\n"
+    "         [--max-position N] [--dtype bf16|f16|f32] [--seed S] [--tie-embeddings]\n"
+    "         [--rope-scaling llama3|none] [--rope-factor F] [--rope-theta T]\n"
+    "         [--norm-jitter X] [--max-shard-mb N] --out DIR\n";
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "evald-make-checkpoint: %s\n%s", message.c_str(), kUsage);
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using evald::engine::CheckpointSpec;
+  CheckpointSpec spec;
+  std::string out;
+  // A preset is applied first wherever it appears, so later flags override it.
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::string(argv[i]) == "--preset") {
+      auto preset = evald::engine::CheckpointPreset(argv[i + 1]);
+      if (!preset.ok()) return Fail(std::string(preset.status().message()));
+      spec = *preset;
+    }
+  }
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (flag == "--help" || flag == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (flag == "--tie-embeddings") {
+      spec.tie_embeddings = true;
+      continue;
+    }
+    if (i + 1 >= argc) return Fail(absl::StrCat("flag ", flag, " needs a value"));
+    const std::string value = argv[++i];
+    auto int_flag = [&](int* dst) {
+      return absl::SimpleAtoi(value, dst) && *dst > 0;
+    };
+    bool ok = true;
+    if (flag == "--preset") {
+      // already applied
+    } else if (flag == "--arch") {
+      spec.arch = value;
+    } else if (flag == "--hidden") {
+      ok = int_flag(&spec.hidden);
+    } else if (flag == "--layers") {
+      ok = int_flag(&spec.layers);
+    } else if (flag == "--heads") {
+      ok = int_flag(&spec.heads);
+    } else if (flag == "--kv-heads") {
+      ok = int_flag(&spec.kv_heads);
+    } else if (flag == "--head-dim") {
+      ok = int_flag(&spec.head_dim);
+    } else if (flag == "--intermediate") {
+      ok = int_flag(&spec.intermediate);
+    } else if (flag == "--vocab") {
+      ok = int_flag(&spec.vocab);
+    } else if (flag == "--max-position") {
+      ok = int_flag(&spec.max_position);
+    } else if (flag == "--dtype") {
+      if (value == "bf16") {
+        spec.dtype = evald::engine::DType::kBF16;
+      } else if (value == "f16") {
+        spec.dtype = evald::engine::DType::kF16;
+      } else if (value == "f32") {
+        spec.dtype = evald::engine::DType::kF32;
+      } else {
+        ok = false;
+      }
+    } else if (flag == "--seed") {
+      ok = absl::SimpleAtoi(value, &spec.seed);
+    } else if (flag == "--rope-scaling") {
+      if (value == "llama3") {
+        spec.rope_scaling = "llama3";
+      } else if (value == "none") {
+        spec.rope_scaling = "";
+      } else {
+        ok = false;
+      }
+    } else if (flag == "--rope-factor") {
+      ok = absl::SimpleAtod(value, &spec.rope_factor) && spec.rope_factor > 0;
+    } else if (flag == "--rope-theta") {
+      ok = absl::SimpleAtod(value, &spec.rope_theta) && spec.rope_theta > 0;
+    } else if (flag == "--norm-jitter") {
+      ok = absl::SimpleAtod(value, &spec.norm_jitter) && spec.norm_jitter >= 0;
+    } else if (flag == "--max-shard-mb") {
+      int mb = 0;
+      ok = int_flag(&mb);
+      spec.max_shard_bytes = static_cast<uint64_t>(mb) << 20;
+    } else if (flag == "--out") {
+      out = value;
+    } else {
+      return Fail(absl::StrCat("unknown flag ", flag));
+    }
+    if (!ok) return Fail(absl::StrCat("bad value '", value, "' for ", flag));
+  }
+  if (out.empty()) return Fail("--out DIR is required");
+  absl::Status status = evald::engine::WriteCheckpoint(spec, out);
+  if (!status.ok()) {
+    std::fprintf(stderr, "evald-make-checkpoint: %s\n", std::string(status.message()).c_str());
+    return 1;
+  }
+  std::printf("wrote %s checkpoint to %s\n", spec.arch.c_str(), out.c_str());
+  return 0;
+}

@@ -1,0 +1,415 @@
+#include "runners/native/model/checkpoint_writer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "base/file.h"
+#include "base/json.h"
+#include "base/status_macros.h"
+#include "runners/native/model/tokenizer_writer.h"
+
+namespace evald::engine {
+namespace {
+
+constexpr int64_t kFillChunk = 1 << 20;  // elements generated per write
+
+uint64_t Mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+uint64_t NameKey(uint64_t seed, absl::string_view name) {
+  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a
+  for (unsigned char c : name) h = (h ^ c) * 0x100000001b3ull;
+  return Mix64(h ^ Mix64(seed + 0x9e3779b97f4a7c15ull));
+}
+
+// Element i of a tensor's stream: uniform in [-1, 1), counter-based so that
+// any chunk can be produced independently.
+inline float UniformAt(uint64_t key, int64_t i) {
+  const uint64_t r = Mix64(key + static_cast<uint64_t>(i + 1) * 0x9e3779b97f4a7c15ull);
+  return static_cast<float>(r >> 40) * (2.0f / 16777216.0f) - 1.0f;
+}
+
+void StoreAs(DType dtype, const float* values, int64_t count, uint8_t* out) {
+  for (int64_t i = 0; i < count; ++i) {
+    if (dtype == DType::kF32) {
+      std::memcpy(out + 4 * i, &values[i], 4);
+    } else {
+      const uint16_t h = dtype == DType::kBF16 ? FloatToBf16(values[i]) : FloatToF16(values[i]);
+      out[2 * i] = static_cast<uint8_t>(h & 0xff);
+      out[2 * i + 1] = static_cast<uint8_t>(h >> 8);
+    }
+  }
+}
+
+// uniform * sqrt(3) has std 1.
+TensorToWrite RandomTensor(std::string name, DType dtype, std::vector<int64_t> shape,
+                           uint64_t seed, float center, float stddev) {
+  TensorToWrite t;
+  const uint64_t key = NameKey(seed, name);
+  t.name = std::move(name);
+  t.dtype = dtype;
+  t.shape = std::move(shape);
+  const float scale = stddev * std::sqrt(3.0f);
+  t.fill = [key, dtype, center, scale](int64_t offset, int64_t count, uint8_t* out) {
+    std::vector<float> values(count);
+    for (int64_t i = 0; i < count; ++i) values[i] = center + scale * UniformAt(key, offset + i);
+    StoreAs(dtype, values.data(), count, out);
+  };
+  return t;
+}
+
+int64_t NumElements(const TensorToWrite& t) {
+  int64_t n = 1;
+  for (int64_t d : t.shape) n *= d;
+  return n;
+}
+
+std::vector<TensorToWrite> SpecTensors(const CheckpointSpec& s, const ModelConfig& c) {
+  const DType dt = s.dtype;
+  const int64_t h = c.hidden_size, hd = c.head_dim, v = c.vocab_size, in = c.intermediate_size;
+  const float norm_std = static_cast<float>(s.norm_jitter);
+  const float wstd = 1.0f / std::sqrt(static_cast<float>(h));
+  std::vector<TensorToWrite> out;
+  out.push_back(RandomTensor("model.embed_tokens.weight", dt, {v, h}, s.seed, 0, wstd));
+  for (int l = 0; l < c.num_layers; ++l) {
+    const std::string p = absl::StrCat("model.layers.", l, ".");
+    out.push_back(RandomTensor(p + "input_layernorm.weight", dt, {h}, s.seed, 1, norm_std));
+    out.push_back(RandomTensor(p + "self_attn.q_proj.weight", dt, {c.num_heads * hd, h}, s.seed, 0, wstd));
+    out.push_back(RandomTensor(p + "self_attn.k_proj.weight", dt, {c.num_kv_heads * hd, h}, s.seed, 0, wstd));
+    out.push_back(RandomTensor(p + "self_attn.v_proj.weight", dt, {c.num_kv_heads * hd, h}, s.seed, 0, wstd));
+    if (c.attention_bias) {
+      const float b = static_cast<float>(s.bias_std);
+      out.push_back(RandomTensor(p + "self_attn.q_proj.bias", dt, {c.num_heads * hd}, s.seed, 0, b));
+      out.push_back(RandomTensor(p + "self_attn.k_proj.bias", dt, {c.num_kv_heads * hd}, s.seed, 0, b));
+      out.push_back(RandomTensor(p + "self_attn.v_proj.bias", dt, {c.num_kv_heads * hd}, s.seed, 0, b));
+    }
+    if (c.qk_norm) {
+      out.push_back(RandomTensor(p + "self_attn.q_norm.weight", dt, {hd}, s.seed, 1, norm_std));
+      out.push_back(RandomTensor(p + "self_attn.k_norm.weight", dt, {hd}, s.seed, 1, norm_std));
+    }
+    out.push_back(RandomTensor(p + "self_attn.o_proj.weight", dt, {h, c.num_heads * hd}, s.seed, 0,
+                               1.0f / std::sqrt(static_cast<float>(c.num_heads * hd))));
+    out.push_back(RandomTensor(p + "post_attention_layernorm.weight", dt, {h}, s.seed, 1, norm_std));
+    out.push_back(RandomTensor(p + "mlp.gate_proj.weight", dt, {in, h}, s.seed, 0, wstd));
+    out.push_back(RandomTensor(p + "mlp.up_proj.weight", dt, {in, h}, s.seed, 0, wstd));
+    out.push_back(RandomTensor(p + "mlp.down_proj.weight", dt, {h, in}, s.seed, 0,
+                               1.0f / std::sqrt(static_cast<float>(in))));
+  }
+  out.push_back(RandomTensor("model.norm.weight", dt, {h}, s.seed, 1, norm_std));
+  if (!c.tie_word_embeddings) {
+    out.push_back(RandomTensor("lm_head.weight", dt, {v, h}, s.seed, 0, wstd));
+  }
+  return out;
+}
+
+const char* DTypeTorchName(DType d) {
+  switch (d) {
+    case DType::kBF16:
+      return "bfloat16";
+    case DType::kF16:
+      return "float16";
+    default:
+      return "float32";
+  }
+}
+
+base::Json IdList(const std::vector<int32_t>& ids) {
+  base::Json a = base::Json::MakeArray();
+  for (int32_t id : ids) a.Push(base::Json::Int(id));
+  return a;
+}
+
+std::string ConfigJson(const CheckpointSpec& s, const ModelConfig& c) {
+  base::Json j = base::Json::MakeObject();
+  base::Json archs = base::Json::MakeArray();
+  archs.Push(base::Json::String(c.architecture));
+  j.Set("architectures", std::move(archs));
+  j.Set("model_type", base::Json::String(c.model_type));
+  j.Set("attention_bias", base::Json::Bool(c.attention_bias));
+  j.Set("attention_dropout", base::Json::Double(0.0));
+  j.Set("bos_token_id", base::Json::Int(c.bos_token_ids.at(0)));
+  j.Set("eos_token_id", IdList(c.eos_token_ids));
+  j.Set("head_dim", base::Json::Int(c.head_dim));
+  j.Set("hidden_act", base::Json::String("silu"));
+  j.Set("hidden_size", base::Json::Int(c.hidden_size));
+  j.Set("initializer_range", base::Json::Double(0.02));
+  j.Set("intermediate_size", base::Json::Int(c.intermediate_size));
+  j.Set("max_position_embeddings", base::Json::Int(c.max_position_embeddings));
+  j.Set("mlp_bias", base::Json::Bool(false));
+  j.Set("num_attention_heads", base::Json::Int(c.num_heads));
+  j.Set("num_hidden_layers", base::Json::Int(c.num_layers));
+  j.Set("num_key_value_heads", base::Json::Int(c.num_kv_heads));
+  j.Set("rms_norm_eps", base::Json::Double(c.rms_norm_eps));
+  if (c.rope_scaling.type.empty()) {
+    j.Set("rope_scaling", base::Json::Null());
+  } else {
+    base::Json r = base::Json::MakeObject();
+    r.Set("factor", base::Json::Double(c.rope_scaling.factor));
+    r.Set("high_freq_factor", base::Json::Double(c.rope_scaling.high_freq_factor));
+    r.Set("low_freq_factor", base::Json::Double(c.rope_scaling.low_freq_factor));
+    r.Set("original_max_position_embeddings",
+          base::Json::Int(c.rope_scaling.original_max_position_embeddings));
+    r.Set("rope_type", base::Json::String(c.rope_scaling.type));
+    j.Set("rope_scaling", std::move(r));
+  }
+  j.Set("rope_theta", base::Json::Double(c.rope_theta));
+  if (s.arch == "mistral" || s.arch == "qwen2" || s.arch == "qwen3") {
+    j.Set("sliding_window", base::Json::Null());
+    if (s.arch != "mistral") j.Set("use_sliding_window", base::Json::Bool(false));
+  }
+  j.Set("tie_word_embeddings", base::Json::Bool(c.tie_word_embeddings));
+  j.Set("torch_dtype", base::Json::String(c.torch_dtype));
+  j.Set("use_cache", base::Json::Bool(true));
+  j.Set("vocab_size", base::Json::Int(c.vocab_size));
+  base::Json::DumpOptions dump;
+  dump.indent = 2;
+  return j.Dump(dump) + "\n";
+}
+
+std::string GenerationConfigJson(const ModelConfig& c) {
+  base::Json j = base::Json::MakeObject();
+  j.Set("bos_token_id", base::Json::Int(c.bos_token_ids.at(0)));
+  j.Set("eos_token_id", IdList(c.eos_token_ids));
+  j.Set("do_sample", base::Json::Bool(false));
+  base::Json::DumpOptions dump;
+  dump.indent = 2;
+  return j.Dump(dump) + "\n";
+}
+
+absl::Status WriteAll(int fd, const uint8_t* data, size_t size, const std::string& path) {
+  while (size > 0) {
+    const ssize_t n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return absl::InternalError(absl::StrCat(path, ": write failed: ", std::strerror(errno)));
+    }
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+// Vocabulary size of the tokenizer part: the model's vocab.
+int TokenizerVocab(const CheckpointSpec& s) { return s.vocab; }
+
+}  // namespace
+
+absl::StatusOr<CheckpointSpec> CheckpointPreset(absl::string_view name) {
+  CheckpointSpec s;
+  if (name == "tiny") {
+    return s;
+  }
+  s.arch = "llama";
+  s.vocab = 128256;
+  s.rope_scaling = "llama3";
+  s.rope_theta = 500000.0;
+  s.rms_norm_eps = 1e-5;
+  s.max_position = 131072;
+  s.dtype = DType::kBF16;
+  if (name == "llama-3.2-1b") {
+    s.hidden = 2048;
+    s.layers = 16;
+    s.heads = 32;
+    s.kv_heads = 8;
+    s.intermediate = 8192;
+    s.tie_embeddings = true;
+    s.rope_factor = 32.0;
+    return s;
+  }
+  if (name == "llama-3.1-8b") {
+    s.hidden = 4096;
+    s.layers = 32;
+    s.heads = 32;
+    s.kv_heads = 8;
+    s.intermediate = 14336;
+    return s;
+  }
+  if (name == "llama-3.1-70b") {
+    s.hidden = 8192;
+    s.layers = 80;
+    s.heads = 64;
+    s.kv_heads = 8;
+    s.intermediate = 28672;
+    return s;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown preset '", name, "' (known: tiny, llama-3.2-1b, llama-3.1-8b, llama-3.1-70b)"));
+}
+
+ModelConfig SpecToModelConfig(const CheckpointSpec& s) {
+  ModelConfig c;
+  if (s.arch == "mistral") {
+    c.architecture = "MistralForCausalLM";
+    c.model_type = "mistral";
+  } else if (s.arch == "qwen2") {
+    c.architecture = "Qwen2ForCausalLM";
+    c.model_type = "qwen2";
+    c.attention_bias = true;
+  } else if (s.arch == "qwen3") {
+    c.architecture = "Qwen3ForCausalLM";
+    c.model_type = "qwen3";
+    c.qk_norm = true;
+  } else {
+    c.architecture = "LlamaForCausalLM";
+    c.model_type = "llama";
+  }
+  c.vocab_size = s.vocab;
+  c.hidden_size = s.hidden;
+  c.intermediate_size = s.intermediate;
+  c.num_layers = s.layers;
+  c.num_heads = s.heads;
+  c.num_kv_heads = s.kv_heads;
+  c.head_dim = s.head_dim > 0 ? s.head_dim : (s.heads > 0 ? s.hidden / s.heads : 0);
+  c.rms_norm_eps = s.rms_norm_eps;
+  c.rope_theta = s.rope_theta;
+  if (s.rope_scaling == "llama3") {
+    c.rope_scaling.type = "llama3";
+    c.rope_scaling.factor = s.rope_factor;
+    c.rope_scaling.low_freq_factor = s.rope_low_freq_factor;
+    c.rope_scaling.high_freq_factor = s.rope_high_freq_factor;
+    c.rope_scaling.original_max_position_embeddings = s.rope_original_max_position;
+  }
+  c.max_position_embeddings = s.max_position;
+  c.tie_word_embeddings = s.tie_embeddings;
+  c.torch_dtype = DTypeTorchName(s.dtype);
+  return c;
+}
+
+absl::Status WriteSafetensors(const std::string& path, const std::vector<TensorToWrite>& tensors) {
+  base::Json header = base::Json::MakeObject();
+  base::Json meta = base::Json::MakeObject();
+  meta.Set("format", base::Json::String("pt"));
+  header.Set("__metadata__", std::move(meta));
+  uint64_t offset = 0;
+  for (const TensorToWrite& t : tensors) {
+    const uint64_t bytes = static_cast<uint64_t>(NumElements(t)) * DTypeSize(t.dtype);
+    base::Json e = base::Json::MakeObject();
+    e.Set("dtype", base::Json::String(std::string(DTypeName(t.dtype))));
+    base::Json shape = base::Json::MakeArray();
+    for (int64_t d : t.shape) shape.Push(base::Json::Int(d));
+    e.Set("shape", std::move(shape));
+    base::Json offsets = base::Json::MakeArray();
+    offsets.Push(base::Json::Int(static_cast<int64_t>(offset)));
+    offsets.Push(base::Json::Int(static_cast<int64_t>(offset + bytes)));
+    e.Set("data_offsets", std::move(offsets));
+    header.Set(t.name, std::move(e));
+    offset += bytes;
+  }
+  std::string text = header.Dump();
+  while ((8 + text.size()) % 8 != 0) text.push_back(' ');
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return absl::InternalError(absl::StrCat(tmp, ": cannot create: ", std::strerror(errno)));
+  }
+  struct FdCloser {
+    int fd;
+    ~FdCloser() { ::close(fd); }
+  } closer{fd};
+  uint8_t len[8];
+  const uint64_t n = text.size();
+  for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(n >> (8 * i));
+  RETURN_IF_ERROR(WriteAll(fd, len, 8, tmp));
+  RETURN_IF_ERROR(WriteAll(fd, reinterpret_cast<const uint8_t*>(text.data()), text.size(), tmp));
+  std::vector<uint8_t> buffer;
+  for (const TensorToWrite& t : tensors) {
+    const int64_t total = NumElements(t);
+    const size_t esize = DTypeSize(t.dtype);
+    for (int64_t start = 0; start < total; start += kFillChunk) {
+      const int64_t count = std::min<int64_t>(kFillChunk, total - start);
+      buffer.resize(static_cast<size_t>(count) * esize);
+      t.fill(start, count, buffer.data());
+      RETURN_IF_ERROR(WriteAll(fd, buffer.data(), buffer.size(), tmp));
+    }
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat(path, ": rename failed: ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteCheckpoint(const CheckpointSpec& spec, const std::string& dir) {
+  if (spec.arch != "llama" && spec.arch != "mistral" && spec.arch != "qwen2" &&
+      spec.arch != "qwen3") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown arch '", spec.arch, "' (known: llama, mistral, qwen2, qwen3)"));
+  }
+  if (spec.dtype != DType::kBF16 && spec.dtype != DType::kF16 && spec.dtype != DType::kF32) {
+    return absl::InvalidArgumentError("dtype must be bf16, f16 or f32");
+  }
+  if (spec.hidden <= 0 || spec.layers <= 0 || spec.heads <= 0 || spec.kv_heads <= 0 ||
+      spec.intermediate <= 0 || spec.vocab <= 0 || spec.heads % spec.kv_heads != 0) {
+    return absl::InvalidArgumentError(
+        "hidden, layers, heads, kv-heads, intermediate and vocab must be positive and kv-heads "
+        "must divide heads");
+  }
+  if (spec.head_dim <= 0 && spec.hidden % spec.heads != 0) {
+    return absl::InvalidArgumentError("hidden must be a multiple of heads (or give head_dim)");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat(dir, ": cannot create: ", ec.message()));
+
+  ASSIGN_OR_RETURN(SyntheticTokenizer tok,
+                   BuildSyntheticTokenizer(TokenizerVocab(spec), spec.max_position));
+  ModelConfig config = SpecToModelConfig(spec);
+  config.bos_token_ids = {tok.bos_id};
+  config.eos_token_ids = {tok.eos_id, tok.eot_id};
+
+  RETURN_IF_ERROR(base::WriteFileAtomically(dir + "/config.json", ConfigJson(spec, config)));
+  RETURN_IF_ERROR(
+      base::WriteFileAtomically(dir + "/generation_config.json", GenerationConfigJson(config)));
+  RETURN_IF_ERROR(base::WriteFileAtomically(dir + "/tokenizer.json", tok.tokenizer_json));
+  RETURN_IF_ERROR(
+      base::WriteFileAtomically(dir + "/tokenizer_config.json", tok.tokenizer_config_json));
+
+  std::vector<TensorToWrite> tensors = SpecTensors(spec, config);
+  // Greedy sharding in tensor order.
+  std::vector<std::vector<TensorToWrite>> shards(1);
+  uint64_t shard_bytes = 0, total_bytes = 0;
+  for (TensorToWrite& t : tensors) {
+    const uint64_t bytes = static_cast<uint64_t>(NumElements(t)) * DTypeSize(t.dtype);
+    if (!shards.back().empty() && shard_bytes + bytes > spec.max_shard_bytes) {
+      shards.emplace_back();
+      shard_bytes = 0;
+    }
+    shard_bytes += bytes;
+    total_bytes += bytes;
+    shards.back().push_back(std::move(t));
+  }
+  std::filesystem::remove(dir + "/model.safetensors", ec);
+  std::filesystem::remove(dir + "/model.safetensors.index.json", ec);
+  if (shards.size() == 1) {
+    return WriteSafetensors(dir + "/model.safetensors", shards[0]);
+  }
+  base::Json weight_map = base::Json::MakeObject();
+  for (size_t i = 0; i < shards.size(); ++i) {
+    char name[64];
+    std::snprintf(name, sizeof(name), "model-%05zu-of-%05zu.safetensors", i + 1, shards.size());
+    for (const TensorToWrite& t : shards[i]) weight_map.Set(t.name, base::Json::String(name));
+    RETURN_IF_ERROR(WriteSafetensors(dir + "/" + name, shards[i]));
+  }
+  base::Json index = base::Json::MakeObject();
+  base::Json meta = base::Json::MakeObject();
+  meta.Set("total_size", base::Json::Int(static_cast<int64_t>(total_bytes)));
+  index.Set("metadata", std::move(meta));
+  index.Set("weight_map", std::move(weight_map));
+  base::Json::DumpOptions dump;
+  dump.indent = 2;
+  return base::WriteFileAtomically(dir + "/model.safetensors.index.json", index.Dump(dump) + "\n");
+}
+
+}  // namespace evald::engine

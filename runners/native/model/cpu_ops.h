@@ -1,0 +1,62 @@
+// File: runners/native/model/cpu_ops.h
+// -----------------------------------------------------------------------------
+// The CPU backend's non-GEMM kernels: RMSNorm, rotary embeddings (HF
+// rotate_half convention, llama3 frequency scaling), SwiGLU, and causal GQA
+// attention over the paged KV cache with a fixed-order online softmax.
+//
+// Every kernel computes each output element from its own inputs in one fixed
+// order (reductions use DotCanonical), so results do not depend on batch
+// composition or threads. Elementwise steps use explicit fused multiply-adds
+// on every instruction set, which keeps the AVX-512 and portable paths equal.
+//
+// Thread-safety: stateless; Attention uses `pool` and splits by (row, head).
+#ifndef EVALD_RUNNERS_NATIVE_MODEL_CPU_OPS_H_
+#define EVALD_RUNNERS_NATIVE_MODEL_CPU_OPS_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/types/span.h"
+#include "runners/native/model/model_config.h"
+#include "runners/native/model/thread_pool.h"
+
+namespace evald::engine {
+
+// out[i] = weight[i] * (x[i] / sqrt(mean(x^2) + eps)); out may alias x.
+void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* out);
+
+// Inverse frequencies [head_dim / 2] for the config's rope_theta and
+// rope_scaling (none, linear, llama3).
+std::vector<double> RopeInverseFrequencies(const ModelConfig& config);
+
+// cos/sin of position * inv_freq, each [head_dim / 2].
+void RopeCosSin(absl::Span<const double> inv_freq, int position, float* cos_out, float* sin_out);
+
+// Rotates `num_heads` heads of `head_dim` in place:
+//   x1' = x1 cos - x2 sin, x2' = x2 cos + x1 sin (x1, x2 the two halves).
+void ApplyRope(float* x, int num_heads, int head_dim, const float* cos, const float* sin);
+
+// gate[i] = silu(gate[i]) * up[i].
+void SiluMul(float* gate, const float* up, int64_t n);
+
+// One query row of the batch for Attention.
+struct AttentionRow {
+  int position = 0;                 // attends to [0, position]
+  const int32_t* block_table = nullptr;  // physical blocks of its sequence
+};
+
+// Paged K or V of one layer: [num_blocks, kKvBlockSize, num_kv_heads, head_dim].
+struct AttentionShape {
+  int num_heads = 0;
+  int num_kv_heads = 0;
+  int head_dim = 0;
+};
+
+// out[r, h, :] = softmax(q[r, h] . K[0..pos] / sqrt(d)) V[0..pos] for every
+// row r and head h; q and out are [rows, num_heads * head_dim].
+void Attention(const float* q, absl::Span<const AttentionRow> rows, const float* k_cache,
+               const float* v_cache, const AttentionShape& shape, float* out, ThreadPool* pool);
+
+}  // namespace evald::engine
+
+#endif  // EVALD_RUNNERS_NATIVE_MODEL_CPU_OPS_H_

@@ -1,0 +1,284 @@
+#include "runners/native/model/decoder_model.h"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "runners/native/model/cpu_gemm.h"
+#include "runners/native/model/cpu_ops.h"
+#include "runners/native/model/thread_pool.h"
+
+namespace evald::engine {
+namespace {
+
+// K and V of every layer: [num_blocks, kKvBlockSize, num_kv_heads, head_dim]
+// floats each.
+class CpuKvCache : public KvCache {
+ public:
+  CpuKvCache(int num_layers, int num_blocks, int64_t block_floats)
+      : num_blocks_(num_blocks), block_floats_(block_floats) {
+    for (int l = 0; l < num_layers; ++l) {
+      k_.emplace_back(static_cast<size_t>(num_blocks) * block_floats, 0.0f);
+      v_.emplace_back(static_cast<size_t>(num_blocks) * block_floats, 0.0f);
+    }
+  }
+  int num_blocks() const override { return num_blocks_; }
+  size_t bytes() const override {
+    return 2 * k_.size() * static_cast<size_t>(num_blocks_) * block_floats_ * sizeof(float);
+  }
+  int num_layers() const { return static_cast<int>(k_.size()); }
+  int64_t block_floats() const { return block_floats_; }
+  float* k(int layer) { return k_[layer].data(); }
+  float* v(int layer) { return v_[layer].data(); }
+
+ private:
+  int num_blocks_;
+  int64_t block_floats_;
+  std::vector<std::vector<float>> k_;
+  std::vector<std::vector<float>> v_;
+};
+
+// One token of the flattened batch.
+struct Row {
+  int32_t token = 0;
+  int position = 0;
+  const int32_t* block_table = nullptr;
+};
+
+class DecoderModel : public Model {
+ public:
+  DecoderModel(ModelConfig config, std::unique_ptr<TensorStore> store, DecoderWeights weights,
+               const LoadOptions& options)
+      : config_(std::move(config)),
+        store_(std::move(store)),
+        weights_(std::move(weights)),
+        pool_(options.num_threads),
+        bf16_activations_(options.bf16_activations),
+        inv_freq_(RopeInverseFrequencies(config_)) {}
+
+  const ModelConfig& config() const override { return config_; }
+  size_t weight_bytes() const override { return weights_.bytes; }
+  size_t kv_bytes_per_token() const override {
+    return static_cast<size_t>(config_.num_layers) * 2 * config_.num_kv_heads *
+           config_.head_dim * sizeof(float);
+  }
+
+  absl::StatusOr<std::unique_ptr<KvCache>> AllocateKvCache(int num_blocks) const override {
+    if (num_blocks <= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("kv cache needs a positive number of blocks, got ", num_blocks));
+    }
+    return std::make_unique<CpuKvCache>(config_.num_layers, num_blocks, BlockFloats());
+  }
+
+  absl::Status Forward(absl::Span<const SeqChunk> batch, KvCache* kv,
+                       ForwardOutput* out) override;
+
+ private:
+  int64_t BlockFloats() const {
+    return static_cast<int64_t>(kKvBlockSize) * config_.num_kv_heads * config_.head_dim;
+  }
+  absl::Status Validate(absl::Span<const SeqChunk> batch, const CpuKvCache& kv) const;
+
+  ModelConfig config_;
+  std::unique_ptr<TensorStore> store_;
+  DecoderWeights weights_;
+  // Every product x * W^T of the forward pass.
+  void Gemm(const float* x, int64_t m, absl::Span<const MatMulTarget> targets) {
+    if (bf16_activations_) {
+      MatMulManyBf16(x, m, targets, &pool_);
+    } else {
+      MatMulMany(x, m, targets, &pool_);
+    }
+  }
+
+  ThreadPool pool_;
+  bool bf16_activations_;
+  std::vector<double> inv_freq_;
+};
+
+absl::Status DecoderModel::Validate(absl::Span<const SeqChunk> batch,
+                                    const CpuKvCache& kv) const {
+  if (kv.num_layers() != config_.num_layers || kv.block_floats() != BlockFloats()) {
+    return absl::InvalidArgumentError("kv cache was not allocated by this model");
+  }
+  for (size_t c = 0; c < batch.size(); ++c) {
+    const SeqChunk& chunk = batch[c];
+    const int64_t n = static_cast<int64_t>(chunk.tokens.size());
+    if (chunk.start_pos < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("batch entry ", c, ": negative start_pos ", chunk.start_pos));
+    }
+    const int64_t end = chunk.start_pos + n;
+    if (end > config_.max_position_embeddings) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "batch entry ", c, ": positions up to ", end, " exceed the model's context of ",
+          config_.max_position_embeddings, " tokens"));
+    }
+    const int64_t blocks_needed = (end + kKvBlockSize - 1) / kKvBlockSize;
+    if (static_cast<int64_t>(chunk.block_table.size()) < blocks_needed) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "batch entry ", c, ": block table has ", chunk.block_table.size(),
+          " blocks, positions up to ", end, " need ", blocks_needed));
+    }
+    for (int64_t b = 0; b < blocks_needed; ++b) {
+      if (chunk.block_table[b] < 0 || chunk.block_table[b] >= kv.num_blocks()) {
+        return absl::InvalidArgumentError(absl::StrCat("batch entry ", c, ": block id ",
+                                                       chunk.block_table[b], " out of range [0, ",
+                                                       kv.num_blocks(), ")"));
+      }
+    }
+    for (int32_t t : chunk.tokens) {
+      if (t < 0 || t >= config_.vocab_size) {
+        return absl::InvalidArgumentError(absl::StrCat("batch entry ", c, ": token id ", t,
+                                                       " out of range [0, ", config_.vocab_size,
+                                                       ")"));
+      }
+    }
+    int prev = -1;
+    for (int r : chunk.logit_rows) {
+      if (r <= prev || r >= n) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "batch entry ", c, ": logit row ", r, " is not increasing within [0, ", n, ")"));
+      }
+      prev = r;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DecoderModel::Forward(absl::Span<const SeqChunk> batch, KvCache* kv_base,
+                                   ForwardOutput* out) {
+  auto* kv = dynamic_cast<CpuKvCache*>(kv_base);
+  if (kv == nullptr) return absl::InvalidArgumentError("kv cache is not a CPU kv cache");
+  RETURN_IF_ERROR(Validate(batch, *kv));
+  out->logits.clear();
+
+  const ModelConfig& c = config_;
+  const int64_t hidden = c.hidden_size;
+  const int hd = c.head_dim;
+  const int half = hd / 2;
+  const int64_t q_dim = static_cast<int64_t>(c.num_heads) * hd;
+  const int64_t kv_dim = static_cast<int64_t>(c.num_kv_heads) * hd;
+  const float eps = static_cast<float>(c.rms_norm_eps);
+
+  std::vector<Row> rows;
+  std::vector<int64_t> logit_rows;  // flat row indices, batch then row order
+  for (const SeqChunk& chunk : batch) {
+    for (size_t i = 0; i < chunk.tokens.size(); ++i) {
+      if (std::binary_search(chunk.logit_rows.begin(), chunk.logit_rows.end(),
+                             static_cast<int>(i))) {
+        logit_rows.push_back(static_cast<int64_t>(rows.size()));
+      }
+      rows.push_back(Row{chunk.tokens[i], chunk.start_pos + static_cast<int>(i),
+                         chunk.block_table.data()});
+    }
+  }
+  const int64_t t_rows = static_cast<int64_t>(rows.size());
+  if (t_rows == 0) return absl::OkStatus();
+
+  std::vector<float> h(t_rows * hidden), xn(t_rows * hidden);
+  std::vector<float> q(t_rows * q_dim), k(t_rows * kv_dim), v(t_rows * kv_dim);
+  std::vector<float> att(t_rows * q_dim), proj(t_rows * hidden);
+  std::vector<float> gate(t_rows * c.intermediate_size), up(t_rows * c.intermediate_size);
+  std::vector<float> cos(t_rows * half), sin(t_rows * half);
+  std::vector<AttentionRow> att_rows(t_rows);
+  for (int64_t r = 0; r < t_rows; ++r) {
+    ReadRow(weights_.embed, rows[r].token, &h[r * hidden]);
+    RopeCosSin(inv_freq_, rows[r].position, &cos[r * half], &sin[r * half]);
+    att_rows[r] = AttentionRow{rows[r].position, rows[r].block_table};
+  }
+  const AttentionShape shape{c.num_heads, c.num_kv_heads, hd};
+  const int64_t slot_floats = kv_dim;
+
+  for (int layer = 0; layer < c.num_layers; ++layer) {
+    const LayerWeights& lw = weights_.layers[layer];
+    pool_.ParallelRange(t_rows, 1, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        RmsNorm(&h[r * hidden], lw.input_norm.data(), hidden, eps, &xn[r * hidden]);
+      }
+    });
+    const MatMulTarget qkv[] = {{&lw.q, q.data()}, {&lw.k, k.data()}, {&lw.v, v.data()}};
+    Gemm(xn.data(), t_rows, qkv);
+    float* k_cache = kv->k(layer);
+    float* v_cache = kv->v(layer);
+    pool_.ParallelRange(t_rows, 1, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        float* qr = &q[r * q_dim];
+        float* kr = &k[r * kv_dim];
+        float* vr = &v[r * kv_dim];
+        if (!lw.q_bias.empty()) {
+          for (int64_t i = 0; i < q_dim; ++i) qr[i] += lw.q_bias[i];
+          for (int64_t i = 0; i < kv_dim; ++i) kr[i] += lw.k_bias[i];
+          for (int64_t i = 0; i < kv_dim; ++i) vr[i] += lw.v_bias[i];
+        }
+        if (!lw.q_norm.empty()) {
+          for (int hh = 0; hh < c.num_heads; ++hh) {
+            RmsNorm(qr + hh * hd, lw.q_norm.data(), hd, eps, qr + hh * hd);
+          }
+          for (int hh = 0; hh < c.num_kv_heads; ++hh) {
+            RmsNorm(kr + hh * hd, lw.k_norm.data(), hd, eps, kr + hh * hd);
+          }
+        }
+        ApplyRope(qr, c.num_heads, hd, &cos[r * half], &sin[r * half]);
+        ApplyRope(kr, c.num_kv_heads, hd, &cos[r * half], &sin[r * half]);
+        const int pos = rows[r].position;
+        const int64_t slot = static_cast<int64_t>(rows[r].block_table[pos / kKvBlockSize]) *
+                                 kKvBlockSize +
+                             pos % kKvBlockSize;
+        std::memcpy(k_cache + slot * slot_floats, kr, kv_dim * sizeof(float));
+        std::memcpy(v_cache + slot * slot_floats, vr, kv_dim * sizeof(float));
+      }
+    });
+    Attention(q.data(), att_rows, k_cache, v_cache, shape, att.data(), &pool_);
+    Gemm(att.data(), t_rows, {{&lw.o, proj.data()}});
+    pool_.ParallelRange(t_rows, 1, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        for (int64_t i = 0; i < hidden; ++i) h[r * hidden + i] += proj[r * hidden + i];
+        RmsNorm(&h[r * hidden], lw.post_norm.data(), hidden, eps, &xn[r * hidden]);
+      }
+    });
+    const MatMulTarget gate_up[] = {{&lw.gate, gate.data()}, {&lw.up, up.data()}};
+    Gemm(xn.data(), t_rows, gate_up);
+    const int64_t inter = c.intermediate_size;
+    pool_.ParallelRange(t_rows, 1, [&](int64_t b, int64_t e) {
+      SiluMul(&gate[b * inter], &up[b * inter], (e - b) * inter);
+    });
+    Gemm(gate.data(), t_rows, {{&lw.down, proj.data()}});
+    pool_.ParallelRange(t_rows * hidden, 16, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) h[i] += proj[i];
+    });
+  }
+
+  const int64_t n_logits = static_cast<int64_t>(logit_rows.size());
+  if (n_logits == 0) return absl::OkStatus();
+  std::vector<float> selected(n_logits * hidden);
+  for (int64_t i = 0; i < n_logits; ++i) {
+    RmsNorm(&h[logit_rows[i] * hidden], weights_.final_norm.data(), hidden, eps,
+            &selected[i * hidden]);
+  }
+  std::vector<float> logits(n_logits * static_cast<int64_t>(c.vocab_size));
+  Gemm(selected.data(), n_logits, {{&weights_.lm_head, logits.data()}});
+  out->logits.resize(n_logits);
+  for (int64_t i = 0; i < n_logits; ++i) {
+    out->logits[i].assign(logits.begin() + i * c.vocab_size,
+                          logits.begin() + (i + 1) * c.vocab_size);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Model>> CreateDecoderModel(ModelConfig config,
+                                                          std::unique_ptr<TensorStore> store,
+                                                          DecoderWeights weights,
+                                                          const LoadOptions& options) {
+  return std::unique_ptr<Model>(
+      new DecoderModel(std::move(config), std::move(store), std::move(weights), options));
+}
+
+}  // namespace evald::engine

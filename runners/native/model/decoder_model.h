@@ -1,0 +1,28 @@
+// File: runners/native/model/decoder_model.h
+// -----------------------------------------------------------------------------
+// The CPU implementation of Model for pre-norm decoder transformers (the
+// Llama family): every registered architecture produces DecoderWeights and
+// runs through this one forward pass.
+//
+// Ownership: the model owns the TensorStore (the mmaps) and the weights that
+// point into it. Thread-safety: as Model (Forward calls must not overlap).
+#ifndef EVALD_RUNNERS_NATIVE_MODEL_DECODER_MODEL_H_
+#define EVALD_RUNNERS_NATIVE_MODEL_DECODER_MODEL_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "runners/native/model/decoder_weights.h"
+#include "runners/native/model/model.h"
+#include "runners/native/model/safetensors.h"
+
+namespace evald::engine {
+
+absl::StatusOr<std::unique_ptr<Model>> CreateDecoderModel(ModelConfig config,
+                                                          std::unique_ptr<TensorStore> store,
+                                                          DecoderWeights weights,
+                                                          const LoadOptions& options);
+
+}  // namespace evald::engine
+
+#endif  // EVALD_RUNNERS_NATIVE_MODEL_DECODER_MODEL_H_

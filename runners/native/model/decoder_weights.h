@@ -1,0 +1,81 @@
+// File: runners/native/model/decoder_weights.h
+// -----------------------------------------------------------------------------
+// The weights of a pre-norm decoder-only transformer (Llama family), and the
+// loader that an architecture file uses to fill them from a checkpoint with
+// every shape checked.
+//
+// Matrices stay where the checkpoint put them: BF16 and FP32 tensors are used
+// in place from the mmap; FP16 tensors are widened once to FP32 buffers owned
+// by DecoderWeights. Small vectors (norms, biases) are always copied to FP32.
+//
+// Thread-safety: DecoderWeights is immutable after loading. WeightLoader is
+// single-threaded.
+#ifndef EVALD_RUNNERS_NATIVE_MODEL_DECODER_WEIGHTS_H_
+#define EVALD_RUNNERS_NATIVE_MODEL_DECODER_WEIGHTS_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "runners/native/model/cpu_gemm.h"
+#include "runners/native/model/model_config.h"
+#include "runners/native/model/safetensors.h"
+
+namespace evald::engine {
+
+struct LayerWeights {
+  std::vector<float> input_norm;  // [hidden]
+  WeightMatrix q;                 // [heads * head_dim, hidden]
+  WeightMatrix k;                 // [kv_heads * head_dim, hidden]
+  WeightMatrix v;                 // [kv_heads * head_dim, hidden]
+  std::vector<float> q_bias;      // [heads * head_dim] or empty
+  std::vector<float> k_bias;      // [kv_heads * head_dim] or empty
+  std::vector<float> v_bias;      // [kv_heads * head_dim] or empty
+  std::vector<float> q_norm;      // [head_dim] or empty (per-head RMSNorm)
+  std::vector<float> k_norm;      // [head_dim] or empty
+  WeightMatrix o;                 // [hidden, heads * head_dim]
+  std::vector<float> post_norm;   // [hidden]
+  WeightMatrix gate;              // [intermediate, hidden]
+  WeightMatrix up;                // [intermediate, hidden]
+  WeightMatrix down;              // [hidden, intermediate]
+};
+
+struct DecoderWeights {
+  WeightMatrix embed;  // [vocab, hidden]
+  std::vector<LayerWeights> layers;
+  std::vector<float> final_norm;  // [hidden]
+  WeightMatrix lm_head;           // [vocab, hidden]; == embed when tied
+  // Converted copies that the matrices above may point into.
+  std::vector<std::unique_ptr<std::vector<float>>> owned;
+  size_t bytes = 0;  // weight bytes in memory (mapped or owned)
+};
+
+class WeightLoader {
+ public:
+  // `store` is borrowed and must outlive the weights built from it.
+  explicit WeightLoader(const TensorStore* store) : store_(store) {}
+
+  bool Has(absl::string_view name) const { return store_->Find(name) != nullptr; }
+  // A [rows, cols] matrix; a missing tensor, a wrong shape or an unsupported
+  // dtype is an InvalidArgument naming the tensor and its file.
+  absl::StatusOr<WeightMatrix> Matrix(absl::string_view name, int64_t rows, int64_t cols,
+                                      DecoderWeights* weights);
+  absl::StatusOr<std::vector<float>> Vector(absl::string_view name, int64_t n,
+                                            DecoderWeights* weights);
+
+ private:
+  absl::StatusOr<const TensorInfo*> Get(absl::string_view name, std::vector<int64_t> shape);
+  const TensorStore* store_;
+};
+
+// The common Llama-family naming (model.embed_tokens, model.layers.N.self_attn
+// .q_proj, ..., model.norm, lm_head). Biases and q/k norms are loaded when the
+// config asks for them.
+absl::StatusOr<DecoderWeights> LoadLlamaStyleWeights(const ModelConfig& config,
+                                                     WeightLoader* loader);
+
+}  // namespace evald::engine
+
+#endif  // EVALD_RUNNERS_NATIVE_MODEL_DECODER_WEIGHTS_H_

@@ -1,0 +1,175 @@
+#!/usr/bin/python3
+"""Reference forward pass for evald's numerics tests.
+
+Reads a JSON request on stdin:
+    {"model": DIR, "prompts": [[token ids], ...]}
+and writes JSON on stdout:
+    {"next_logprobs": [[log p(t[i+1] | t[..i]) for i < n-1], ...],
+     "last_logprobs": [[log-softmax over the vocabulary at the last position], ...]}
+
+The model is rebuilt from the Hugging Face architecture definitions of
+LlamaForCausalLM / MistralForCausalLM / Qwen2ForCausalLM / Qwen3ForCausalLM
+with plain torch ops in float64 (weights widened from their stored dtype), so
+it is an independent, higher-precision reference for the C++ forward pass.
+The safetensors files are read directly (no safetensors package needed).
+"""
+import json
+import math
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+
+DT = torch.float64
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    base = 8 + n
+    tensors = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        begin, end = info["data_offsets"]
+        raw = data[base + begin:base + end]
+        shape = info["shape"]
+        dtype = info["dtype"]
+        if dtype == "F32":
+            arr = np.frombuffer(raw, dtype="<f4").astype(np.float64)
+        elif dtype == "F16":
+            arr = np.frombuffer(raw, dtype="<f2").astype(np.float64)
+        elif dtype == "BF16":
+            u = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16
+            arr = u.view(np.float32).astype(np.float64)
+        else:
+            raise ValueError("unsupported dtype " + dtype)
+        tensors[name] = torch.from_numpy(arr.reshape(shape).copy())
+    return tensors
+
+
+def load_weights(model_dir):
+    index = os.path.join(model_dir, "model.safetensors.index.json")
+    if os.path.exists(index):
+        with open(index) as f:
+            files = sorted(set(json.load(f)["weight_map"].values()))
+        out = {}
+        for name in files:
+            out.update(read_safetensors(os.path.join(model_dir, name)))
+        return out
+    return read_safetensors(os.path.join(model_dir, "model.safetensors"))
+
+
+def rope_inv_freq(cfg, head_dim):
+    theta = cfg.get("rope_theta", 10000.0)
+    inv = [1.0 / (theta ** (2 * i / head_dim)) for i in range(head_dim // 2)]
+    rs = cfg.get("rope_scaling") or {}
+    kind = rs.get("rope_type", rs.get("type", ""))
+    if kind == "linear":
+        inv = [f / rs["factor"] for f in inv]
+    elif kind == "llama3":
+        factor = rs["factor"]
+        low = rs.get("low_freq_factor", 1.0)
+        high = rs.get("high_freq_factor", 4.0)
+        old = rs.get("original_max_position_embeddings", 8192)
+        low_wavelen = old / low
+        high_wavelen = old / high
+        out = []
+        for f in inv:
+            wavelen = 2 * math.pi / f
+            if wavelen < high_wavelen:
+                out.append(f)
+            elif wavelen > low_wavelen:
+                out.append(f / factor)
+            else:
+                smooth = (old / wavelen - low) / (high - low)
+                out.append((1 - smooth) * f / factor + smooth * f)
+        inv = out
+    return torch.tensor(inv, dtype=DT)
+
+
+def rms_norm(x, w, eps):
+    var = x.pow(2).mean(-1, keepdim=True)
+    return w * (x * torch.rsqrt(var + eps))
+
+
+def rotate_half(x):
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+def forward(cfg, w, tokens):
+    arch = cfg["architectures"][0]
+    hidden = cfg["hidden_size"]
+    n_heads = cfg["num_attention_heads"]
+    n_kv = cfg.get("num_key_value_heads") or n_heads
+    head_dim = cfg.get("head_dim") or hidden // n_heads
+    eps = cfg.get("rms_norm_eps", 1e-6)
+    qkv_bias = arch == "Qwen2ForCausalLM" or cfg.get("attention_bias", False)
+    qk_norm = arch == "Qwen3ForCausalLM"
+    T = len(tokens)
+
+    h = w["model.embed_tokens.weight"][torch.tensor(tokens)]
+    pos = torch.arange(T, dtype=DT)
+    freqs = torch.outer(pos, rope_inv_freq(cfg, head_dim))
+    emb = torch.cat((freqs, freqs), dim=-1)
+    cos, sin = emb.cos(), emb.sin()  # [T, head_dim]
+    mask = torch.full((T, T), float("-inf"), dtype=DT).triu(1)
+
+    for l in range(cfg["num_hidden_layers"]):
+        p = "model.layers.%d." % l
+        x = rms_norm(h, w[p + "input_layernorm.weight"], eps)
+        q = x @ w[p + "self_attn.q_proj.weight"].T
+        k = x @ w[p + "self_attn.k_proj.weight"].T
+        v = x @ w[p + "self_attn.v_proj.weight"].T
+        if qkv_bias:
+            q = q + w[p + "self_attn.q_proj.bias"]
+            k = k + w[p + "self_attn.k_proj.bias"]
+            v = v + w[p + "self_attn.v_proj.bias"]
+        q = q.view(T, n_heads, head_dim).transpose(0, 1)  # [H, T, D]
+        k = k.view(T, n_kv, head_dim).transpose(0, 1)
+        v = v.view(T, n_kv, head_dim).transpose(0, 1)
+        if qk_norm:
+            q = rms_norm(q, w[p + "self_attn.q_norm.weight"], eps)
+            k = rms_norm(k, w[p + "self_attn.k_norm.weight"], eps)
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        group = n_heads // n_kv
+        k = k.repeat_interleave(group, dim=0)
+        v = v.repeat_interleave(group, dim=0)
+        scores = (q @ k.transpose(1, 2)) / math.sqrt(head_dim) + mask
+        att = torch.softmax(scores, dim=-1) @ v  # [H, T, D]
+        att = att.transpose(0, 1).reshape(T, n_heads * head_dim)
+        h = h + att @ w[p + "self_attn.o_proj.weight"].T
+        x = rms_norm(h, w[p + "post_attention_layernorm.weight"], eps)
+        g = x @ w[p + "mlp.gate_proj.weight"].T
+        u = x @ w[p + "mlp.up_proj.weight"].T
+        h = h + (torch.nn.functional.silu(g) * u) @ w[p + "mlp.down_proj.weight"].T
+
+    h = rms_norm(h, w["model.norm.weight"], eps)
+    head = w.get("lm_head.weight")
+    if head is None:
+        head = w["model.embed_tokens.weight"]
+    return torch.log_softmax(h @ head.T, dim=-1)  # [T, V]
+
+
+def main():
+    req = json.load(sys.stdin)
+    with open(os.path.join(req["model"], "config.json")) as f:
+        cfg = json.load(f)
+    w = load_weights(req["model"])
+    next_lp, last_lp = [], []
+    with torch.no_grad():
+        for tokens in req["prompts"]:
+            lp = forward(cfg, w, tokens)
+            next_lp.append([lp[i, tokens[i + 1]].item() for i in range(len(tokens) - 1)])
+            last_lp.append(lp[-1].tolist())
+    json.dump({"next_logprobs": next_lp, "last_logprobs": last_lp}, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+#include "daemon/cli/command.h"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+
+#include "base/logging.h"
+
+namespace evald::cli {
+namespace {
+
+// Function-local so registration from other translation units' static
+// initializers never sees it unconstructed.
+std::map<std::string, CommandInfo>& Registry() {
+  static auto* registry = new std::map<std::string, CommandInfo>();
+  return *registry;
+}
+
+}  // namespace
+
+bool RegisterCommand(CommandInfo info) {
+  CHECK(!info.name.empty()) << "a command needs a name";
+  auto [it, inserted] = Registry().emplace(info.name, std::move(info));
+  CHECK(inserted) << "evalctl command '" << it->first << "' registered twice";
+  return true;
+}
+
+const CommandInfo* FindCommand(const std::string& name) {
+  auto it = Registry().find(name);
+  return it == Registry().end() ? nullptr : &it->second;
+}
+
+std::vector<const CommandInfo*> AllCommands() {
+  std::vector<const CommandInfo*> out;
+  for (const auto& [name, info] : Registry()) out.push_back(&info);
+  return out;
+}
+
+}  // namespace evald::cli

@@ -1,0 +1,239 @@
+#include "daemon/cli/evalctl_util.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "base/file.h"
+#include "base/status_macros.h"
+#include "daemon/queries.h"
+#include "daemon/status_convert.h"
+#include "store/store.h"
+
+namespace evald::cli {
+
+std::string ParsedArgs::Get(const std::string& flag, const std::string& fallback) const {
+  auto it = values.find(flag);
+  return it == values.end() || it->second.empty() ? fallback : it->second.back();
+}
+
+std::vector<std::string> ParsedArgs::GetAll(const std::string& flag) const {
+  auto it = values.find(flag);
+  return it == values.end() ? std::vector<std::string>{} : it->second;
+}
+
+absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
+                                     const std::set<std::string>& value_flags,
+                                     const std::set<std::string>& switch_flags) {
+  ParsedArgs parsed;
+  bool only_positionals = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (only_positionals || !absl::StartsWith(arg, "--") || arg == "-") {
+      parsed.positionals.push_back(arg);
+      continue;
+    }
+    if (arg == "--") {
+      only_positionals = true;
+      continue;
+    }
+    std::string name = arg;
+    std::string value;
+    bool inline_value = false;
+    if (size_t eq = arg.find('='); eq != std::string::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+      inline_value = true;
+    }
+    if (switch_flags.count(name) > 0 && !inline_value) {
+      parsed.switches.insert(name);
+    } else if (value_flags.count(name) > 0) {
+      if (!inline_value) {
+        if (i + 1 >= args.size()) return absl::InvalidArgumentError(name + " needs a value");
+        value = args[++i];
+      }
+      parsed.values[name].push_back(value);
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("unknown option '", name, "'"));
+    }
+  }
+  return parsed;
+}
+
+std::string DaemonAddress(const GlobalOptions& global) {
+  if (!global.addr.empty()) return global.addr;
+  if (!global.data_dir.empty()) return absl::StrCat("unix:", global.data_dir, "/evald.sock");
+  const char* home = std::getenv("HOME");
+  return absl::StrCat("unix:", home != nullptr ? home : "", "/.local/share/evald/evald.sock");
+}
+
+absl::StatusOr<std::unique_ptr<Client>> Client::Create(const GlobalOptions& global) {
+  std::string token;
+  if (!global.token_file.empty()) {
+    auto text = base::ReadFileToString(global.token_file);
+    if (!text.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--token-file: ", text.status().message()));
+    }
+    token = std::string(absl::StripAsciiWhitespace(*text));
+  }
+  const std::string addr = DaemonAddress(global);
+  grpc::ChannelArguments channel_args;
+  channel_args.SetMaxReceiveMessageSize(-1);
+  auto channel = grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), channel_args);
+  if (channel == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("bad daemon address '", addr, "'"));
+  }
+  return std::unique_ptr<Client>(
+      new Client(addr, std::move(token), v1::EvalService::NewStub(channel)));
+}
+
+void Client::Prepare(grpc::ClientContext* context, int timeout_s) const {
+  if (!token_.empty()) context->AddMetadata("authorization", "Bearer " + token_);
+  if (timeout_s > 0) {
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout_s));
+  }
+}
+
+absl::Status Client::Convert(const grpc::Status& status) const {
+  if (status.ok()) return absl::OkStatus();
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot reach evald at ", addr_, ": ", status.error_message()));
+  }
+  if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+    return absl::UnauthenticatedError(absl::StrCat("evald at ", addr_, " refused the call: ",
+                                                   status.error_message(), " (see --token-file)"));
+  }
+  return daemon::FromGrpcStatus(status);
+}
+
+namespace {
+
+class DaemonReader : public RunReader {
+ public:
+  explicit DaemonReader(std::unique_ptr<Client> client) : client_(std::move(client)) {}
+
+  absl::StatusOr<v1::ListRunsResponse> ListRuns(const v1::ListRunsRequest& request) override {
+    grpc::ClientContext context;
+    client_->Prepare(&context, 60);
+    v1::ListRunsResponse response;
+    RETURN_IF_ERROR(client_->Convert(client_->stub().ListRuns(&context, request, &response)));
+    return response;
+  }
+  absl::StatusOr<v1::GetResultsResponse> GetResults(const std::string& run_id) override {
+    grpc::ClientContext context;
+    client_->Prepare(&context, 60);
+    v1::GetResultsRequest request;
+    request.set_run_id(run_id);
+    v1::GetResultsResponse response;
+    RETURN_IF_ERROR(client_->Convert(client_->stub().GetResults(&context, request, &response)));
+    return response;
+  }
+  absl::StatusOr<v1::ListSamplesResponse> ListSamples(
+      const v1::ListSamplesRequest& request) override {
+    grpc::ClientContext context;
+    client_->Prepare(&context, 120);
+    v1::ListSamplesResponse response;
+    RETURN_IF_ERROR(client_->Convert(client_->stub().ListSamples(&context, request, &response)));
+    return response;
+  }
+  absl::StatusOr<v1::GetEnvironmentResponse> GetEnvironment(const std::string& run_id) override {
+    grpc::ClientContext context;
+    client_->Prepare(&context, 60);
+    v1::GetEnvironmentRequest request;
+    request.set_run_id(run_id);
+    v1::GetEnvironmentResponse response;
+    RETURN_IF_ERROR(
+        client_->Convert(client_->stub().GetEnvironment(&context, request, &response)));
+    return response;
+  }
+
+ private:
+  std::unique_ptr<Client> client_;
+};
+
+class StoreReader : public RunReader {
+ public:
+  explicit StoreReader(std::unique_ptr<store::Store> store) : store_(std::move(store)) {}
+
+  absl::StatusOr<v1::ListRunsResponse> ListRuns(const v1::ListRunsRequest& request) override {
+    return daemon::ReadRuns(*store_, request);
+  }
+  absl::StatusOr<v1::GetResultsResponse> GetResults(const std::string& run_id) override {
+    return daemon::ReadResults(*store_, run_id);
+  }
+  absl::StatusOr<v1::ListSamplesResponse> ListSamples(
+      const v1::ListSamplesRequest& request) override {
+    return daemon::ReadSamples(*store_, request);
+  }
+  absl::StatusOr<v1::GetEnvironmentResponse> GetEnvironment(const std::string& run_id) override {
+    if (run_id.empty()) {
+      return absl::InvalidArgumentError("env: name a RUN (the store has no current environment)");
+    }
+    return daemon::ReadEnvironment(*store_, run_id);
+  }
+
+ private:
+  std::unique_ptr<store::Store> store_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RunReader>> OpenReader(const GlobalOptions& global) {
+  if (!global.data_dir.empty()) {
+    const std::string path = daemon::StorePath(global.data_dir);
+    if (!base::IsDirectory(path)) {
+      return absl::NotFoundError(
+          absl::StrCat("--data-dir ", global.data_dir, ": no evald store at ", path));
+    }
+    store::StoreOptions options;
+    options.path = path;
+    options.read_only = true;
+    options.create_if_missing = false;
+    ASSIGN_OR_RETURN(std::unique_ptr<store::Store> store, store::Store::Open(options));
+    return std::unique_ptr<RunReader>(new StoreReader(std::move(store)));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<Client> client, Client::Create(global));
+  return std::unique_ptr<RunReader>(new DaemonReader(std::move(client)));
+}
+
+int ExitCodeFor(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kOk: return kExitOk;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kUnimplemented:
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kOutOfRange:
+      return kExitInvalidInput;
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+      return kExitUnreachable;
+    default:
+      return kExitRunFailed;
+  }
+}
+
+int ReportError(CommandContext& context, const absl::Status& status) {
+  std::string message(status.message());
+  for (char& c : message) {
+    if (c == '\n') c = ' ';
+  }
+  context.err << "evalctl: " << message << "\n";
+  return ExitCodeFor(status);
+}
+
+bool IsTerminal(const std::ostream& out) {
+  if (&out == &std::cout) return isatty(STDOUT_FILENO) != 0;
+  if (&out == &std::cerr) return isatty(STDERR_FILENO) != 0;
+  return false;
+}
+
+}  // namespace evald::cli

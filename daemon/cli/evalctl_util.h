@@ -1,0 +1,95 @@
+// File: daemon/cli/evalctl_util.h
+// -----------------------------------------------------------------------------
+// What evalctl's commands share: argument parsing, the daemon connection
+// (address, bearer token), the reader that answers from the daemon or, with
+// --data-dir, straight from the store (read-only, no daemon), and the one
+// mapping from errors to exit codes and one-line messages.
+//
+// Thread-safety: single-threaded command-line use.
+#ifndef EVALD_DAEMON_CLI_EVALCTL_UTIL_H_
+#define EVALD_DAEMON_CLI_EVALCTL_UTIL_H_
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "daemon/cli/command.h"
+#include "proto/service.grpc.pb.h"
+
+namespace evald::cli {
+
+// Parsed command arguments: --flag VALUE / --flag=VALUE, boolean --switches,
+// repeated flags, positionals.
+struct ParsedArgs {
+  std::map<std::string, std::vector<std::string>> values;
+  std::set<std::string> switches;
+  std::vector<std::string> positionals;
+
+  bool Has(const std::string& flag) const { return switches.count(flag) > 0; }
+  // The last value of `flag`, or `fallback`.
+  std::string Get(const std::string& flag, const std::string& fallback = "") const;
+  std::vector<std::string> GetAll(const std::string& flag) const;
+};
+
+// `value_flags` take a value, `switch_flags` do not; anything else starting
+// with "--" is an InvalidArgument error naming it.
+absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
+                                     const std::set<std::string>& value_flags,
+                                     const std::set<std::string>& switch_flags);
+
+// The daemon address evalctl uses: --addr, EVALD_ADDR (read by main), else
+// unix:<data dir>/evald.sock, else unix:$HOME/.local/share/evald/evald.sock.
+std::string DaemonAddress(const GlobalOptions& global);
+
+// A connected stub plus what every call needs.
+class Client {
+ public:
+  // The token is read from global.token_file when given.
+  static absl::StatusOr<std::unique_ptr<Client>> Create(const GlobalOptions& global);
+  v1::EvalService::Stub& stub() { return *stub_; }
+  const std::string& addr() const { return addr_; }
+  // Adds the bearer token (and, when > 0, a deadline) to a call.
+  void Prepare(grpc::ClientContext* context, int timeout_s = 0) const;
+  // A call's status as an absl::Status; an unreachable daemon becomes
+  // Unavailable "cannot reach evald at ADDR: reason".
+  absl::Status Convert(const grpc::Status& status) const;
+
+ private:
+  Client(std::string addr, std::string token, std::unique_ptr<v1::EvalService::Stub> stub)
+      : addr_(std::move(addr)), token_(std::move(token)), stub_(std::move(stub)) {}
+  std::string addr_;
+  std::string token_;
+  std::unique_ptr<v1::EvalService::Stub> stub_;
+};
+
+// Answers the read-only questions from the daemon or from a store.
+class RunReader {
+ public:
+  virtual ~RunReader() = default;
+  virtual absl::StatusOr<v1::ListRunsResponse> ListRuns(const v1::ListRunsRequest& request) = 0;
+  virtual absl::StatusOr<v1::GetResultsResponse> GetResults(const std::string& run_id) = 0;
+  virtual absl::StatusOr<v1::ListSamplesResponse> ListSamples(
+      const v1::ListSamplesRequest& request) = 0;
+  virtual absl::StatusOr<v1::GetEnvironmentResponse> GetEnvironment(const std::string& run_id) = 0;
+};
+// With global.data_dir: the store opened read-only; otherwise the daemon.
+absl::StatusOr<std::unique_ptr<RunReader>> OpenReader(const GlobalOptions& global);
+
+// 2 for bad input (InvalidArgument, NotFound, FailedPrecondition, ...),
+// 3 for an unreachable daemon, 1 otherwise.
+int ExitCodeFor(const absl::Status& status);
+// Prints "evalctl: <message>" to context.err and returns ExitCodeFor(status).
+int ReportError(CommandContext& context, const absl::Status& status);
+
+// True when `out` is a terminal (live progress bars instead of lines).
+bool IsTerminal(const std::ostream& out);
+
+}  // namespace evald::cli
+
+#endif  // EVALD_DAEMON_CLI_EVALCTL_UTIL_H_

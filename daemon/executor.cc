@@ -1,0 +1,408 @@
+#include "daemon/executor.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "base/logging.h"
+#include "base/status_macros.h"
+#include "daemon/run_validation.h"
+#include "tasks/task.h"
+
+namespace evald::daemon {
+namespace {
+
+bool IsFinal(v1::RunState s) {
+  return s == v1::SUCCEEDED || s == v1::FAILED || s == v1::CANCELLED;
+}
+
+v1::SampleRecord ToRecord(const std::string& run_id, const std::string& task, int64_t doc_index,
+                          tasks::SampleResult r, int64_t now_ms) {
+  v1::SampleRecord s;
+  s.set_run_id(run_id);
+  s.set_task(task);
+  s.set_doc_index(doc_index);
+  s.set_doc_id(std::move(r.doc_id));
+  s.set_subtask(std::move(r.subtask));
+  s.set_prompt(std::move(r.prompt));
+  s.set_target(std::move(r.target));
+  for (std::string& resp : r.responses) s.add_responses(std::move(resp));
+  for (const auto& [k, v] : r.metrics) (*s.mutable_metrics())[k] = v;
+  s.set_extracted(std::move(r.extracted));
+  s.set_prompt_tokens(r.prompt_tokens);
+  s.set_cached_tokens(r.cached_tokens);
+  s.set_generated_tokens(r.generated_tokens);
+  s.set_wall_s(r.wall_seconds);
+  s.set_error(std::move(r.error));
+  s.set_finished_unix_ms(now_ms);
+  return s;
+}
+
+tasks::SampleResult FromRecord(const v1::SampleRecord& s) {
+  tasks::SampleResult r;
+  r.doc_id = s.doc_id();
+  r.subtask = s.subtask();
+  r.prompt = s.prompt();
+  r.target = s.target();
+  r.responses.assign(s.responses().begin(), s.responses().end());
+  for (const auto& [k, v] : s.metrics()) r.metrics[k] = v;
+  r.extracted = s.extracted();
+  r.prompt_tokens = s.prompt_tokens();
+  r.cached_tokens = s.cached_tokens();
+  r.generated_tokens = s.generated_tokens();
+  r.wall_seconds = s.wall_s();
+  r.error = s.error();
+  return r;
+}
+
+}  // namespace
+
+struct Executor::LiveState {
+  std::string task;
+  std::shared_ptr<runners::Runner> runner;
+  runners::RunnerStats stats_at_start;
+  int64_t started_mono_ns = 0;
+  int64_t done_this_attempt = 0;
+  int64_t remaining = 0;  // documents left in the whole run
+};
+
+Executor::Executor(ExecutorOptions options, store::Store* store, ModelCache* models,
+                   const base::Clock* clock)
+    : options_(std::move(options)), store_(store), models_(models), clock_(clock) {}
+
+Executor::~Executor() { Drain(); }
+
+absl::Status Executor::Recover() {
+  ASSIGN_OR_RETURN(std::vector<v1::QueueEntry> queue, store_->ListQueue());
+  std::set<std::string> queued;
+  for (const v1::QueueEntry& e : queue) queued.insert(e.run_id());
+  for (v1::RunState state : {v1::RUNNING, v1::QUEUED}) {
+    store::RunFilter filter;
+    filter.state = state;
+    ASSIGN_OR_RETURN(std::vector<v1::RunRecord> runs, store_->ListRuns(filter));
+    // Oldest first, so re-queued runs keep their relative order.
+    std::reverse(runs.begin(), runs.end());
+    for (v1::RunRecord& run : runs) {
+      if (queued.count(run.id()) > 0) continue;
+      if (run.state() == v1::RUNNING) {
+        LOG(INFO) << "resuming run " << run.id() << " left running by a previous daemon";
+        run.set_state(v1::QUEUED);
+        run.clear_fingerprint();  // PutRun keeps the stored one
+        RETURN_IF_ERROR(store_->PutRun(run));
+      }
+      absl::Status queued_now = store_->Enqueue(run.id(), run.spec().priority());
+      if (!queued_now.ok() && !absl::IsAlreadyExists(queued_now)) return queued_now;
+      queued.insert(run.id());
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Executor::Start() { worker_ = std::thread([this] { Loop(); }); }
+
+void Executor::Drain() {
+  {
+    absl::MutexLock lock(&mu_);
+    draining_ = true;
+    if (!current_run_.empty() && stop_reason_ == StopReason::kNone) {
+      stop_reason_ = StopReason::kDrain;
+      stop_current_.store(true);
+    }
+  }
+  if (worker_.joinable()) worker_.join();
+}
+
+void Executor::Wake() {
+  absl::MutexLock lock(&mu_);
+  woken_ = true;
+}
+
+void Executor::Notify() {
+  absl::MutexLock lock(&notify_mu_);
+  ++version_;
+  notify_cv_.SignalAll();
+}
+
+uint64_t Executor::WaitForChange(uint64_t seen, absl::Duration timeout) const {
+  absl::MutexLock lock(&notify_mu_);
+  const absl::Time deadline = absl::Now() + timeout;
+  while (version_ == seen) {
+    if (notify_cv_.WaitWithDeadline(&notify_mu_, deadline)) break;
+  }
+  return version_;
+}
+
+absl::StatusOr<v1::RunState> Executor::Cancel(const std::string& run_id) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(v1::RunRecord run, store_->GetRun(run_id));
+  if (IsFinal(run.state())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("run ", run_id, " already ", run.state() == v1::SUCCEEDED ? "succeeded"
+                                                  : run.state() == v1::FAILED ? "failed"
+                                                                              : "was cancelled"));
+  }
+  if (current_run_ == run_id) {
+    stop_reason_ = StopReason::kCancel;
+    stop_current_.store(true);
+    return v1::RUNNING;  // becomes CANCELLED as soon as the worker stops
+  }
+  absl::Status removed = store_->RemoveFromQueue(run_id);
+  if (!removed.ok() && !absl::IsNotFound(removed)) return removed;
+  run.set_state(v1::CANCELLED);
+  run.set_finished_unix_ms(clock_->NowUnixNanos() / 1'000'000);
+  run.set_error("cancelled before it started");
+  run.clear_fingerprint();
+  RETURN_IF_ERROR(store_->PutRun(run));
+  Notify();
+  return v1::CANCELLED;
+}
+
+std::optional<Executor::Live> Executor::LiveStatus(const std::string& run_id) const {
+  absl::MutexLock lock(&mu_);
+  if (current_run_ != run_id || live_ == nullptr) return std::nullopt;
+  Live live;
+  live.task = live_->task;
+  if (live_->runner == nullptr) return live;
+  const runners::RunnerStats now = live_->runner->stats();
+  const double elapsed =
+      static_cast<double>(clock_->MonotonicNanos() - live_->started_mono_ns) / 1e9;
+  const int64_t prompt = now.prompt_tokens - live_->stats_at_start.prompt_tokens;
+  const int64_t cached = now.cached_prompt_tokens - live_->stats_at_start.cached_prompt_tokens;
+  const int64_t generated = now.generated_tokens - live_->stats_at_start.generated_tokens;
+  if (elapsed > 0) live.tokens_per_s = static_cast<double>(prompt + generated) / elapsed;
+  if (prompt > 0) live.prefix_cache_hit_rate = static_cast<double>(cached) / static_cast<double>(prompt);
+  if (live_->done_this_attempt > 0) {
+    live.eta_s = elapsed / static_cast<double>(live_->done_this_attempt) *
+                 static_cast<double>(live_->remaining);
+  }
+  return live;
+}
+
+void Executor::Loop() {
+  while (true) {
+    std::string run_id;
+    {
+      absl::MutexLock lock(&mu_);
+      if (draining_) return;
+      auto head = store_->Dequeue();
+      if (!head.ok()) {
+        LOG(ERROR) << "reading the queue: " << head.status();
+      } else if (head->has_value()) {
+        run_id = (*head)->run_id();
+        current_run_ = run_id;
+        stop_reason_ = StopReason::kNone;
+        stop_current_.store(false);
+      }
+      if (run_id.empty()) {
+        auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return woken_ || draining_; };
+        mu_.AwaitWithTimeout(absl::Condition(&wake), absl::Seconds(1));
+        woken_ = false;
+        continue;
+      }
+    }
+    Execute(run_id);
+    {
+      absl::MutexLock lock(&mu_);
+      current_run_.clear();
+      live_.reset();
+    }
+    Notify();
+  }
+}
+
+void Executor::Execute(const std::string& run_id) {
+  auto got = store_->GetRun(run_id);
+  if (!got.ok()) {
+    LOG(ERROR) << "run " << run_id << " dequeued but unreadable: " << got.status();
+    return;
+  }
+  v1::RunRecord run = std::move(*got);
+  run.clear_fingerprint();  // PutRun keeps the stored one
+  if (IsFinal(run.state())) return;
+  const int64_t now_ms = clock_->NowUnixNanos() / 1'000'000;
+  run.set_state(v1::RUNNING);
+  run.set_attempt(run.attempt() + 1);
+  run.set_error("");
+  if (run.started_unix_ms() == 0) {
+    run.set_started_unix_ms(now_ms);
+    run.mutable_phases()->set_queue_s(static_cast<double>(now_ms - run.created_unix_ms()) / 1e3);
+  }
+  if (absl::Status s = store_->PutRun(run); !s.ok()) {
+    LOG(ERROR) << "run " << run_id << ": " << s;
+    return;
+  }
+  Notify();
+  LOG(INFO) << "run " << run_id << " (" << run.spec().name() << ") starting, attempt "
+            << run.attempt();
+
+  absl::StatusOr<v1::RunState> final_state;
+  auto lease = models_->Get(run.spec().candidate());
+  if (!lease.ok()) {
+    final_state = absl::Status(lease.status().code(),
+                               absl::StrCat("loading candidate model ", run.spec().candidate().path(),
+                                            ": ", lease.status().message()));
+  } else {
+    run.mutable_phases()->set_model_load_s(run.phases().model_load_s() + lease->load_seconds);
+    {
+      absl::MutexLock lock(&mu_);
+      live_ = std::make_unique<LiveState>();
+      live_->runner = lease->runner;
+      live_->stats_at_start = lease->runner->stats();
+      live_->started_mono_ns = clock_->MonotonicNanos();
+    }
+    const runners::RunnerStats before = lease->runner->stats();
+    final_state = ExecuteTasks(run, *lease->runner);
+    const runners::RunnerStats after = lease->runner->stats();
+    v1::EngineStats* st = run.mutable_stats();
+    st->set_prompt_tokens(st->prompt_tokens() + after.prompt_tokens - before.prompt_tokens);
+    st->set_cached_prompt_tokens(st->cached_prompt_tokens() + after.cached_prompt_tokens -
+                                 before.cached_prompt_tokens);
+    st->set_generated_tokens(st->generated_tokens() + after.generated_tokens -
+                             before.generated_tokens);
+    st->set_busy_s(st->busy_s() + after.busy_seconds - before.busy_seconds);
+  }
+
+  StopReason reason;
+  {
+    absl::MutexLock lock(&mu_);
+    reason = stop_reason_;
+  }
+  const int64_t end_ms = clock_->NowUnixNanos() / 1'000'000;
+  if (reason == StopReason::kDrain && !(final_state.ok() && *final_state == v1::SUCCEEDED)) {
+    // Back to the queue: the next daemon resumes from the stored samples.
+    run.set_state(v1::QUEUED);
+    LOG(INFO) << "run " << run_id << " drained; it resumes when evald restarts";
+    if (absl::Status s = store_->PutRun(run); !s.ok()) LOG(ERROR) << s;
+    if (absl::Status s = store_->Enqueue(run_id, run.spec().priority()); !s.ok()) {
+      LOG(ERROR) << "re-queueing run " << run_id << ": " << s;
+    }
+    return;
+  }
+  if (reason == StopReason::kCancel && !(final_state.ok() && *final_state == v1::SUCCEEDED)) {
+    run.set_state(v1::CANCELLED);
+    run.set_error("cancelled by request");
+  } else if (!final_state.ok()) {
+    run.set_state(v1::FAILED);
+    run.set_error(std::string(final_state.status().message()));
+  } else {
+    run.set_state(*final_state);
+  }
+  run.set_finished_unix_ms(end_ms);
+  run.mutable_phases()->set_total_s(static_cast<double>(end_ms - run.created_unix_ms()) / 1e3);
+  LOG(INFO) << "run " << run_id << " " << v1::RunState_Name(run.state())
+            << (run.error().empty() ? "" : ": ") << run.error();
+  if (absl::Status s = store_->PutRun(run); !s.ok()) LOG(ERROR) << "run " << run_id << ": " << s;
+}
+
+absl::StatusOr<v1::RunState> Executor::ExecuteTasks(v1::RunRecord& run, runners::Runner& runner) {
+  const v1::RunSpec& spec = run.spec();
+  // Create every task first: a bad dataset fails the run before any work.
+  std::vector<std::unique_ptr<tasks::Task>> task_objects;
+  std::vector<std::vector<std::string>> doc_ids;
+  int64_t remaining = 0;
+  std::vector<std::set<int64_t>> done_sets;
+  run.clear_progress();
+  for (const v1::TaskSpec& t : spec.tasks()) {
+    auto task = tasks::CreateTask(t.name(), TaskOptionsFor(spec, t, options_.data_dir));
+    if (!task.ok()) {
+      return absl::Status(task.status().code(),
+                          absl::StrCat("task '", t.name(), "': ", task.status().message()));
+    }
+    std::vector<std::string> ids = (*task)->DocIds();
+    if (t.limit() > 0 && static_cast<int64_t>(ids.size()) > t.limit()) ids.resize(t.limit());
+    ASSIGN_OR_RETURN(std::set<int64_t> done, store_->DoneDocIndices(run.id(), t.name()));
+    remaining += static_cast<int64_t>(ids.size()) - static_cast<int64_t>(done.size());
+    v1::TaskProgress* p = run.add_progress();
+    p->set_task(t.name());
+    p->set_total(static_cast<int64_t>(ids.size()));
+    p->set_done(static_cast<int64_t>(done.size()));
+    task_objects.push_back(std::move(*task));
+    doc_ids.push_back(std::move(ids));
+    done_sets.push_back(std::move(done));
+  }
+  RETURN_IF_ERROR(store_->PutRun(run));
+  {
+    absl::MutexLock lock(&mu_);
+    if (live_ != nullptr) live_->remaining = remaining;
+  }
+  Notify();
+
+  tasks::RunContext context{.cancelled = &stop_current_};
+  for (size_t i = 0; i < task_objects.size(); ++i) {
+    const std::string& name = spec.tasks(static_cast<int>(i)).name();
+    tasks::Task& task = *task_objects[i];
+    const std::vector<std::string>& ids = doc_ids[i];
+    std::map<std::string, int64_t> index_of;
+    for (size_t d = 0; d < ids.size(); ++d) index_of.emplace(ids[d], static_cast<int64_t>(d));
+    std::vector<size_t> todo;
+    for (size_t d = 0; d < ids.size(); ++d) {
+      if (done_sets[i].count(static_cast<int64_t>(d)) == 0) todo.push_back(d);
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      if (live_ != nullptr) live_->task = name;
+    }
+    if (!todo.empty()) {
+      if (stop_current_.load()) return absl::CancelledError("stopped");
+      absl::Status status = task.Run(
+          runner, todo, context, [&](tasks::SampleResult result) -> absl::Status {
+            auto it = index_of.find(result.doc_id);
+            if (it == index_of.end()) {
+              return absl::InternalError(absl::StrCat("task '", name, "' returned unknown doc id '",
+                                                      result.doc_id, "'"));
+            }
+            RETURN_IF_ERROR(store_->PutSample(ToRecord(run.id(), name, it->second,
+                                                       std::move(result),
+                                                       clock_->NowUnixNanos() / 1'000'000)));
+            {
+              absl::MutexLock lock(&mu_);
+              if (live_ != nullptr) {
+                ++live_->done_this_attempt;
+                --live_->remaining;
+              }
+            }
+            Notify();
+            return absl::OkStatus();
+          });
+      if (stop_current_.load()) return absl::CancelledError("stopped");
+      if (!status.ok()) {
+        return absl::Status(status.code(),
+                            absl::StrCat("task '", name, "': ", status.message()));
+      }
+    }
+    // Aggregate from everything stored, whichever attempt computed it.
+    const int64_t t_score = clock_->MonotonicNanos();
+    ASSIGN_OR_RETURN(std::vector<v1::SampleRecord> stored, store_->ListSamples(run.id(), name));
+    if (stored.size() != ids.size()) {
+      return absl::InternalError(absl::StrCat("task '", name, "': ", stored.size(),
+                                              " samples stored, expected ", ids.size()));
+    }
+    std::vector<tasks::SampleResult> samples;
+    samples.reserve(stored.size());
+    for (const v1::SampleRecord& s : stored) samples.push_back(FromRecord(s));
+    std::vector<tasks::MetricResult> metrics = task.Aggregate(samples);
+    v1::TaskScores scores;
+    scores.set_run_id(run.id());
+    scores.set_task(name);
+    for (const tasks::MetricResult& m : metrics) {
+      v1::Metric* out = scores.add_metrics();
+      out->set_name(m.name);
+      out->set_group(m.group);
+      out->set_value(m.value);
+      out->set_std_error(m.stderr_value);
+      out->set_count(m.count);
+      out->set_aggregation(m.aggregation);
+    }
+    RETURN_IF_ERROR(store_->PutScores(scores));
+    run.mutable_phases()->set_scoring_s(
+        run.phases().scoring_s() +
+        static_cast<double>(clock_->MonotonicNanos() - t_score) / 1e9);
+    Notify();
+  }
+  return v1::SUCCEEDED;
+}
+
+}  // namespace evald::daemon

@@ -1,0 +1,381 @@
+#include "daemon/fingerprint.h"
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "base/json.h"
+#include "base/sha256.h"
+#include "base/status_macros.h"
+
+#ifndef EVALD_VERSION
+#define EVALD_VERSION "unknown"
+#endif
+#ifndef EVALD_GIT_COMMIT
+#define EVALD_GIT_COMMIT "unknown"
+#endif
+#ifndef EVALD_BUILD_TYPE
+#define EVALD_BUILD_TYPE "unknown"
+#endif
+
+namespace evald::daemon {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A dlopen() handle closed on destruction.
+class SharedLibrary {
+ public:
+  explicit SharedLibrary(std::initializer_list<const char*> names) {
+    for (const char* name : names) {
+      handle_ = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+      if (handle_ != nullptr) break;
+    }
+  }
+  ~SharedLibrary() {
+    if (handle_ != nullptr) dlclose(handle_);
+  }
+  SharedLibrary(const SharedLibrary&) = delete;
+  SharedLibrary& operator=(const SharedLibrary&) = delete;
+
+  bool loaded() const { return handle_ != nullptr; }
+  template <typename Fn>
+  Fn Get(const char* symbol) const {
+    return handle_ == nullptr ? nullptr : reinterpret_cast<Fn>(dlsym(handle_, symbol));
+  }
+
+ private:
+  void* handle_ = nullptr;
+};
+
+// The few NVML declarations used here (ABI-stable since NVML 5).
+using NvmlReturn = int;
+using NvmlDevice = void*;
+struct NvmlMemory {
+  unsigned long long total;
+  unsigned long long free;
+  unsigned long long used;
+};
+
+void CollectNvml(v1::Fingerprint* fp) {
+  fp->set_driver_version("none");
+  SharedLibrary nvml({"libnvidia-ml.so.1", "libnvidia-ml.so"});
+  if (!nvml.loaded()) return;
+  auto init = nvml.Get<NvmlReturn (*)()>("nvmlInit_v2");
+  auto shutdown = nvml.Get<NvmlReturn (*)()>("nvmlShutdown");
+  auto driver = nvml.Get<NvmlReturn (*)(char*, unsigned)>("nvmlSystemGetDriverVersion");
+  auto count = nvml.Get<NvmlReturn (*)(unsigned*)>("nvmlDeviceGetCount_v2");
+  auto handle = nvml.Get<NvmlReturn (*)(unsigned, NvmlDevice*)>("nvmlDeviceGetHandleByIndex_v2");
+  auto name = nvml.Get<NvmlReturn (*)(NvmlDevice, char*, unsigned)>("nvmlDeviceGetName");
+  auto uuid = nvml.Get<NvmlReturn (*)(NvmlDevice, char*, unsigned)>("nvmlDeviceGetUUID");
+  auto memory = nvml.Get<NvmlReturn (*)(NvmlDevice, NvmlMemory*)>("nvmlDeviceGetMemoryInfo");
+  auto cc = nvml.Get<NvmlReturn (*)(NvmlDevice, int*, int*)>("nvmlDeviceGetCudaComputeCapability");
+  if (init == nullptr || driver == nullptr || init() != 0) return;
+  char buf[256] = {0};
+  if (driver(buf, sizeof(buf)) == 0) fp->set_driver_version(buf);
+  unsigned n = 0;
+  if (count != nullptr && handle != nullptr && count(&n) == 0) {
+    for (unsigned i = 0; i < n; ++i) {
+      NvmlDevice dev = nullptr;
+      if (handle(i, &dev) != 0) continue;
+      v1::GpuInfo* gpu = fp->add_gpus();
+      if (name != nullptr && name(dev, buf, sizeof(buf)) == 0) gpu->set_name(buf);
+      if (uuid != nullptr && uuid(dev, buf, sizeof(buf)) == 0) gpu->set_uuid(buf);
+      NvmlMemory mem{};
+      if (memory != nullptr && memory(dev, &mem) == 0) gpu->set_memory_bytes(mem.total);
+      int major = 0, minor = 0;
+      if (cc != nullptr && cc(dev, &major, &minor) == 0) {
+        gpu->set_compute_capability(absl::StrCat(major, ".", minor));
+      }
+    }
+  }
+  if (shutdown != nullptr) shutdown();
+}
+
+std::string CudaVersionString(int v) { return absl::StrCat(v / 1000, ".", (v % 1000) / 10); }
+
+void CollectCuda(v1::Fingerprint* fp) {
+  fp->set_cuda_runtime_version("none");
+  SharedLibrary cudart({"libcudart.so", "libcudart.so.13", "libcudart.so.12", "libcudart.so.11.0",
+                        "/usr/local/cuda/lib64/libcudart.so"});
+  if (cudart.loaded()) {
+    auto version = cudart.Get<int (*)(int*)>("cudaRuntimeGetVersion");
+    int v = 0;
+    if (version != nullptr && version(&v) == 0 && v > 0) {
+      fp->set_cuda_runtime_version(CudaVersionString(v));
+    }
+  }
+  fp->set_cuda_toolkit_version("none");
+  auto text = base::ReadFileToString("/usr/local/cuda/version.json");
+  if (text.ok()) {
+    auto json = base::ParseJson(*text);
+    if (json.ok()) {
+      const base::Json* cuda = json->Find("cuda");
+      const base::Json* version = cuda != nullptr ? cuda->Find("version") : nullptr;
+      if (version != nullptr && version->is_string()) {
+        fp->set_cuda_toolkit_version(version->string_value());
+      }
+    }
+  }
+}
+
+std::string CpuModel() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (absl::StartsWith(line, "model name")) {
+      size_t colon = line.find(':');
+      if (colon != std::string::npos) {
+        return std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+      }
+    }
+  }
+  return "unknown";
+}
+
+bool IsModelFile(const std::string& name) {
+  static const char* const kSuffixes[] = {".safetensors", ".json", ".model", ".tiktoken",
+                                          ".jinja", ".txt"};
+  for (const char* s : kSuffixes) {
+    if (absl::EndsWith(name, s)) return true;
+  }
+  return false;
+}
+
+std::string LinesDigest(const google::protobuf::RepeatedPtrField<v1::FileHash>& files) {
+  base::Sha256 h;
+  for (const v1::FileHash& f : files) h.Update(absl::StrCat(f.name(), " ", f.sha256(), "\n"));
+  return h.HexDigest();
+}
+
+std::string StripSha(absl::string_view s) {
+  return std::string(absl::StripPrefix(s, "sha256:"));
+}
+
+// A found version matches a pinned one when equal or more precise
+// ("13.0.48" matches a pin of "13.0").
+bool VersionMatches(const std::string& expected, const std::string& found) {
+  return found == expected || absl::StartsWith(found, expected + ".");
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> HashFileCached(const std::string& path, FileHashCache* cache) {
+  ASSIGN_OR_RETURN(base::FileIdentity identity, base::StatFile(path));
+  if (cache != nullptr) {
+    if (std::optional<std::string> hit = cache->Lookup(path, identity)) return *hit;
+  }
+  ASSIGN_OR_RETURN(std::string sha, base::Sha256File(path));
+  if (cache != nullptr) cache->Remember(path, identity, sha);
+  return sha;
+}
+
+v1::Fingerprint CollectHostFingerprint() {
+  v1::Fingerprint fp;
+  CollectNvml(&fp);
+  CollectCuda(&fp);
+  fp.set_cpu_model(CpuModel());
+  fp.set_evald_version(EVALD_VERSION);
+  fp.set_git_commit(EVALD_GIT_COMMIT);
+  fp.set_compiler(absl::StrCat("g++ ", __VERSION__));
+  fp.set_build_type(EVALD_BUILD_TYPE);
+  char host[256] = {0};
+  if (gethostname(host, sizeof(host) - 1) == 0) fp.set_hostname(host);
+  return fp;
+}
+
+std::string ReadChatTemplate(const std::string& model_dir) {
+  auto text = base::ReadFileToString(model_dir + "/tokenizer_config.json");
+  if (text.ok()) {
+    auto json = base::ParseJson(*text);
+    const base::Json* t = json.ok() ? json->Find("chat_template") : nullptr;
+    if (t != nullptr && t->is_string()) return t->string_value();
+    if (t != nullptr && t->is_array()) {
+      for (const base::Json& entry : t->array()) {
+        const base::Json* name = entry.Find("name");
+        const base::Json* body = entry.Find("template");
+        if (name != nullptr && name->is_string() && name->string_value() == "default" &&
+            body != nullptr && body->is_string()) {
+          return body->string_value();
+        }
+      }
+    }
+  }
+  auto jinja = base::ReadFileToString(model_dir + "/chat_template.jinja");
+  return jinja.ok() ? *jinja : std::string();
+}
+
+absl::StatusOr<v1::ModelFingerprint> FingerprintModel(const std::string& role,
+                                                      const v1::ModelSpec& model,
+                                                      FileHashCache* cache) {
+  v1::ModelFingerprint out;
+  out.set_role(role);
+  out.set_dtype(model.dtype());
+  if (model.kind() == "openai") {
+    out.set_path(absl::StrCat(model.endpoint(), "#", model.model()));
+    return out;
+  }
+  const std::string& dir = model.path();
+  out.set_path(dir);
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return absl::NotFoundError(
+        absl::StrCat(role, " model folder ", dir, ": not found or not a directory"));
+  }
+  if (!fs::exists(fs::path(dir) / "config.json", ec)) {
+    return absl::NotFoundError(absl::StrCat(role, " model folder ", dir,
+                                            ": no config.json (expected a Hugging Face checkpoint)"));
+  }
+  std::vector<std::string> names;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (e.is_regular_file(ec) && IsModelFile(name)) names.push_back(name);
+  }
+  if (ec) return absl::InternalError(absl::StrCat(role, " model folder ", dir, ": ", ec.message()));
+  std::sort(names.begin(), names.end());
+  for (const std::string& name : names) {
+    const std::string path = absl::StrCat(dir, "/", name);
+    ASSIGN_OR_RETURN(base::FileIdentity identity, base::StatFile(path));
+    ASSIGN_OR_RETURN(std::string sha, HashFileCached(path, cache));
+    v1::FileHash* f = out.add_files();
+    f->set_name(name);
+    f->set_size(identity.size);
+    f->set_sha256(sha);
+  }
+  const std::string tmpl = ReadChatTemplate(dir);
+  out.set_chat_template_sha256(tmpl.empty() ? "none" : base::Sha256Hex(tmpl));
+  return out;
+}
+
+v1::TaskFingerprint TaskFingerprintFromInfo(const tasks::TaskInfo& info, uint64_t seed) {
+  v1::TaskFingerprint t;
+  t.set_name(info.name);
+  t.set_version(info.version);
+  t.set_shots(info.shots);
+  t.set_prompt_format_hash(info.prompt_format_hash);
+  t.set_generation_settings(info.generation_settings);
+  t.set_seed(seed);
+  for (const tasks::DatasetFile& d : info.datasets) {
+    v1::FileHash* f = t.add_dataset_files();
+    f->set_name(d.path);
+    f->set_sha256(d.sha256);
+    auto identity = base::StatFile(d.path);
+    if (identity.ok()) f->set_size(identity->size);
+  }
+  return t;
+}
+
+std::string DatasetDigest(const v1::TaskFingerprint& task) {
+  if (task.dataset_files_size() == 1) return task.dataset_files(0).sha256();
+  return LinesDigest(task.dataset_files());
+}
+
+std::string ModelDigest(const v1::ModelFingerprint& model) { return LinesDigest(model.files()); }
+
+std::vector<v1::Drift> CheckPins(const v1::PinSpec& pin, const v1::Fingerprint& fp) {
+  std::vector<v1::Drift> drift;
+  auto add = [&](std::string field, std::string expected, std::string found) {
+    v1::Drift d;
+    d.set_field(std::move(field));
+    d.set_expected(std::move(expected));
+    d.set_found(std::move(found));
+    drift.push_back(std::move(d));
+  };
+  if (!pin.driver().empty() && !VersionMatches(pin.driver(), fp.driver_version())) {
+    add("pin.driver", pin.driver(), fp.driver_version());
+  }
+  if (!pin.cuda().empty()) {
+    const std::string found = fp.cuda_runtime_version() != "none" && !fp.cuda_runtime_version().empty()
+                                  ? fp.cuda_runtime_version()
+                                  : fp.cuda_toolkit_version();
+    if (!VersionMatches(pin.cuda(), found)) add("pin.cuda", pin.cuda(), found);
+  }
+  // Deterministic order: protobuf maps iterate in unspecified order.
+  std::vector<std::pair<std::string, std::string>> datasets(pin.datasets().begin(),
+                                                            pin.datasets().end());
+  std::sort(datasets.begin(), datasets.end());
+  for (const auto& [key, value] : datasets) {
+    const std::string expected = StripSha(value);
+    std::string found = "not in this run";
+    for (const v1::TaskFingerprint& t : fp.tasks()) {
+      if (t.name() == key) found = DatasetDigest(t);
+      for (const v1::FileHash& f : t.dataset_files()) {
+        if (f.name() == key || fs::path(f.name()).filename() == key) found = f.sha256();
+      }
+    }
+    if (found != expected) {
+      add(absl::StrCat("pin.datasets.", key), "sha256:" + expected,
+          found.size() == 64 ? "sha256:" + found : found);
+    }
+  }
+  std::vector<std::pair<std::string, std::string>> models(pin.models().begin(),
+                                                          pin.models().end());
+  std::sort(models.begin(), models.end());
+  for (const auto& [key, value] : models) {
+    const std::string expected = StripSha(value);
+    std::string found = "not in this run";
+    for (const v1::ModelFingerprint& m : fp.models()) {
+      if (m.role() == key || m.path() == key) found = ModelDigest(m);
+    }
+    if (found != expected) {
+      add(absl::StrCat("pin.models.", key), "sha256:" + expected,
+          found.size() == 64 ? "sha256:" + found : found);
+    }
+  }
+  return drift;
+}
+
+std::string FormatFingerprint(const v1::Fingerprint& fp) {
+  std::string out;
+  absl::StrAppend(&out, "driver:        ", fp.driver_version(), "\n");
+  absl::StrAppend(&out, "cuda runtime:  ", fp.cuda_runtime_version(), "\n");
+  absl::StrAppend(&out, "cuda toolkit:  ", fp.cuda_toolkit_version(), "\n");
+  if (fp.gpus_size() == 0) absl::StrAppend(&out, "gpu:           none\n");
+  for (const v1::GpuInfo& g : fp.gpus()) {
+    absl::StrAppendFormat(&out, "gpu:           %s (%s, cc %s, %.1f GiB)\n", g.name(), g.uuid(),
+                          g.compute_capability(),
+                          static_cast<double>(g.memory_bytes()) / (1024.0 * 1024 * 1024));
+  }
+  absl::StrAppend(&out, "cpu:           ", fp.cpu_model(), "\n");
+  absl::StrAppend(&out, "host:          ", fp.hostname(), "\n");
+  absl::StrAppend(&out, "evald:         ", fp.evald_version(), " (", fp.git_commit(), ", ",
+                  fp.build_type(), ")\n");
+  absl::StrAppend(&out, "compiler:      ", fp.compiler(), "\n");
+  if (!fp.decoding_mode().empty()) {
+    absl::StrAppend(&out, "decoding:      ", fp.decoding_mode(),
+                    fp.batch_invariant() ? ", batch-invariant" : "", "\n");
+  }
+  for (const v1::ModelFingerprint& m : fp.models()) {
+    absl::StrAppend(&out, "model ", m.role(), ": ", m.path(), " (dtype ", m.dtype(), ")\n");
+    absl::StrAppend(&out, "  model sha256      ", ModelDigest(m), "  (what pin.models.", m.role(),
+                    " compares)\n");
+    absl::StrAppend(&out, "  chat template     ", m.chat_template_sha256(), "\n");
+    for (const v1::FileHash& f : m.files()) {
+      absl::StrAppendFormat(&out, "  %-40s %12d  %s\n", f.name(), f.size(), f.sha256());
+    }
+  }
+  for (const v1::TaskFingerprint& t : fp.tasks()) {
+    absl::StrAppend(&out, "task ", t.name(), ": version ", t.version(), ", ", t.shots(),
+                    " shots, seed ", t.seed(), "\n");
+    absl::StrAppend(&out, "  dataset sha256    ", DatasetDigest(t), "  (what pin.datasets.",
+                    t.name(), " compares)\n");
+    absl::StrAppend(&out, "  prompt format     ", t.prompt_format_hash(), "\n");
+    absl::StrAppend(&out, "  generation        ", t.generation_settings(), "\n");
+    for (const v1::FileHash& f : t.dataset_files()) {
+      absl::StrAppend(&out, "  ", f.name(), "  ", f.sha256(), "\n");
+    }
+  }
+  return out;
+}
+
+}  // namespace evald::daemon

@@ -1,0 +1,222 @@
+// evald: the evaluation daemon.
+//
+//   evald --data-dir DIR [--listen unix:PATH | HOST:PORT] [--token-file FILE]
+//         [--threads N] [--max-resident N]
+//
+// Default listen address: unix:DIR/evald.sock (mode 0600). TCP listens where
+// told (use 127.0.0.1:PORT for loopback) and always requires a bearer token.
+// SIGTERM/SIGINT drain: the running run finishes its current sample and goes
+// back to the queue, then the daemon exits 0.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "base/clock.h"
+#include "base/file.h"
+#include "base/logging.h"
+#include "daemon/data_dir_lock.h"
+#include "daemon/executor.h"
+#include "daemon/fingerprint.h"
+#include "daemon/model_cache.h"
+#include "daemon/queries.h"
+#include "daemon/service.h"
+#include "store/store.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: evald --data-dir DIR [--listen unix:PATH | HOST:PORT] [--token-file FILE]\n"
+    "             [--threads N] [--max-resident N]\n";
+
+struct Flags {
+  std::string data_dir;
+  std::string listen;
+  std::string token_file;
+  int threads = 0;
+  int max_resident = 2;
+};
+
+int Fail(int code, const std::string& message) {
+  std::cerr << "evald: " << message << "\n";
+  return code;
+}
+
+bool ParseFlags(int argc, char** argv, Flags* flags, std::string* error) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    std::string value;
+    bool has_value = false;
+    if (size_t eq = arg.find('='); absl::StartsWith(arg, "--") && eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_value = true;
+    }
+    auto take = [&](std::string* out) {
+      if (has_value) {
+        *out = value;
+        return true;
+      }
+      if (i + 1 >= argc) {
+        *error = arg + " needs a value";
+        return false;
+      }
+      *out = argv[++i];
+      return true;
+    };
+    auto take_int = [&](int* out) {
+      std::string s;
+      if (!take(&s)) return false;
+      if (!absl::SimpleAtoi(s, out) || *out < 0) {
+        *error = absl::StrCat(arg, ": expected a non-negative integer, got '", s, "'");
+        return false;
+      }
+      return true;
+    };
+    if (arg == "--data-dir") {
+      if (!take(&flags->data_dir)) return false;
+    } else if (arg == "--listen") {
+      if (!take(&flags->listen)) return false;
+    } else if (arg == "--token-file") {
+      if (!take(&flags->token_file)) return false;
+    } else if (arg == "--threads") {
+      if (!take_int(&flags->threads)) return false;
+    } else if (arg == "--max-resident") {
+      if (!take_int(&flags->max_resident)) return false;
+    } else if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      std::exit(0);
+    } else {
+      *error = "unknown argument '" + arg + "'";
+      return false;
+    }
+  }
+  if (flags->data_dir.empty()) {
+    *error = "--data-dir is required";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace evald;  // NOLINT(build/namespaces): main only
+  Flags flags;
+  std::string error;
+  if (!ParseFlags(argc, argv, &flags, &error)) {
+    std::cerr << "evald: " << error << "\n" << kUsage;
+    return 2;
+  }
+  std::error_code ec;
+  std::filesystem::path data_dir = std::filesystem::absolute(flags.data_dir, ec);
+  if (ec) return Fail(2, absl::StrCat("--data-dir ", flags.data_dir, ": ", ec.message()));
+  data_dir = data_dir.lexically_normal();
+  std::string dir = data_dir.string();
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+
+  // Where to listen, and whether a token is needed.
+  std::string listen = flags.listen.empty() ? "unix:" + dir + "/evald.sock" : flags.listen;
+  std::string socket_path;
+  bool tcp = false;
+  if (absl::StartsWith(listen, "unix:")) {
+    socket_path = listen.substr(5);
+    if (socket_path.empty()) return Fail(2, "--listen unix:PATH needs a path");
+    socket_path = std::filesystem::absolute(socket_path).lexically_normal().string();
+    listen = "unix:" + socket_path;
+  } else {
+    tcp = true;
+    if (listen.find(':') == std::string::npos) {
+      return Fail(2, absl::StrCat("--listen ", listen, ": expected unix:PATH or HOST:PORT"));
+    }
+    if (listen.front() == ':') listen = "127.0.0.1" + listen;
+  }
+  std::string token;
+  if (!flags.token_file.empty()) {
+    auto text = base::ReadFileToString(flags.token_file);
+    if (!text.ok()) return Fail(2, absl::StrCat("--token-file: ", text.status().message()));
+    token = std::string(absl::StripAsciiWhitespace(*text));
+    if (token.empty()) return Fail(2, absl::StrCat("--token-file ", flags.token_file, ": empty"));
+  }
+  if (tcp && token.empty()) {
+    return Fail(2, absl::StrCat("--listen ", listen,
+                                ": TCP always requires a bearer token; pass --token-file FILE"));
+  }
+
+  // Signals are taken by sigwait() in this thread; block them everywhere
+  // (threads inherit the mask) before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto lock = daemon::DataDirLock::Acquire(dir);
+  if (!lock.ok()) return Fail(1, std::string(lock.status().message()));
+
+  store::StoreOptions store_options;
+  store_options.path = daemon::StorePath(dir);
+  auto store = store::Store::Open(store_options);
+  if (!store.ok()) return Fail(1, absl::StrCat("opening the store: ", store.status().message()));
+
+  const base::Clock* clock = base::Clock::Real();
+  v1::Fingerprint host = daemon::CollectHostFingerprint();
+  LOG(INFO) << "evald " << host.evald_version() << " (" << host.git_commit() << "), driver "
+            << host.driver_version() << ", " << host.gpus_size() << " GPU(s), cpu "
+            << host.cpu_model();
+
+  daemon::ModelCache models(daemon::DefaultRunnerFactory(flags.threads), flags.max_resident,
+                            clock);
+  daemon::Executor executor(daemon::ExecutorOptions{.data_dir = dir}, store->get(), &models,
+                            clock);
+  if (absl::Status s = executor.Recover(); !s.ok()) {
+    return Fail(1, absl::StrCat("recovering the queue: ", s.message()));
+  }
+  daemon::EvalServiceImpl service(daemon::ServiceOptions{.data_dir = dir, .token = token},
+                                  store->get(), &executor, &models, host, clock);
+
+  if (!socket_path.empty()) {
+    // We hold the data-dir lock, so a socket file left here is stale.
+    unlink(socket_path.c_str());
+  }
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), tcp ? &port : nullptr);
+  builder.RegisterService(&service);
+  builder.SetMaxReceiveMessageSize(64 << 20);
+  builder.SetMaxSendMessageSize(-1);
+  const mode_t old_umask = umask(0077);  // the socket is created 0600
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  umask(old_umask);
+  if (server == nullptr || (tcp && port == 0)) {
+    return Fail(1, absl::StrCat("cannot listen on ", listen));
+  }
+  if (!socket_path.empty()) chmod(socket_path.c_str(), 0600);
+  std::cerr << "evald: listening on "
+            << (tcp ? absl::StrCat(listen.substr(0, listen.rfind(':')), ":", port) : listen)
+            << " (pid " << getpid() << ", data dir " << dir << ")" << std::endl;
+  executor.Start();
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  std::cerr << "evald: " << (sig == SIGTERM ? "SIGTERM" : "SIGINT")
+            << ": draining (the running run resumes on restart)" << std::endl;
+  service.BeginShutdown();
+  executor.Drain();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  server->Wait();
+  if (!socket_path.empty()) unlink(socket_path.c_str());
+  std::cerr << "evald: stopped" << std::endl;
+  return 0;
+}

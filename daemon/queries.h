@@ -1,0 +1,37 @@
+// File: daemon/queries.h
+// -----------------------------------------------------------------------------
+// Read-side operations over a Store, shared by the gRPC service and by
+// evalctl's offline mode (`--data-dir DIR` with the daemon stopped), so both
+// answer with the same messages.
+//
+// Thread-safety: as thread-safe as the Store they are given (which is).
+#ifndef EVALD_DAEMON_QUERIES_H_
+#define EVALD_DAEMON_QUERIES_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "proto/service.pb.h"
+#include "store/store.h"
+
+namespace evald::daemon {
+
+// The store folder inside a data dir.
+std::string StorePath(absl::string_view data_dir);
+
+absl::StatusOr<v1::ListRunsResponse> ReadRuns(store::Store& store,
+                                               const v1::ListRunsRequest& request);
+absl::StatusOr<v1::GetResultsResponse> ReadResults(store::Store& store, absl::string_view run_id);
+// failed_only keeps samples with an error or any metric equal to 0.
+absl::StatusOr<v1::ListSamplesResponse> ReadSamples(store::Store& store,
+                                                    const v1::ListSamplesRequest& request);
+absl::StatusOr<v1::GetEnvironmentResponse> ReadEnvironment(store::Store& store,
+                                                           absl::string_view run_id);
+
+// "since" durations for `list --since`: "7d", "12h", "30m", "90s".
+absl::StatusOr<int64_t> ParseSinceMillis(absl::string_view text);
+
+}  // namespace evald::daemon
+
+#endif  // EVALD_DAEMON_QUERIES_H_

@@ -1,0 +1,119 @@
+#include "daemon/run_validation.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/file.h"
+#include "base/status_macros.h"
+#include "daemon/suite.h"
+
+namespace evald::daemon {
+
+std::optional<std::string> StoreHashCache::Lookup(const std::string& path,
+                                                  const base::FileIdentity& identity) {
+  auto hit = store_->GetHash(path, identity);
+  if (!hit.ok()) return std::nullopt;
+  return *hit;
+}
+
+void StoreHashCache::Remember(const std::string& path, const base::FileIdentity& identity,
+                              const std::string& sha256) {
+  v1::HashCacheEntry entry;
+  entry.set_path(path);
+  entry.set_size(identity.size);
+  entry.set_mtime_ns(identity.mtime_ns);
+  entry.set_inode(identity.inode);
+  entry.set_device(identity.device);
+  entry.set_sha256(sha256);
+  // A failed cache write only costs a re-hash next time.
+  (void)store_->PutHash(entry);
+}
+
+tasks::TaskOptions TaskOptionsFor(const v1::RunSpec& spec, const v1::TaskSpec& task,
+                                  const std::string& data_dir) {
+  tasks::TaskOptions options;
+  options.data_path = task.data_path().empty()
+                          ? absl::StrCat(data_dir, "/datasets/", DefaultDatasetName(task.name()))
+                          : task.data_path();
+  options.shots = task.shots();
+  options.limit = task.limit();
+  options.variant = task.variant();
+  options.chat_template = spec.candidate().chat_template();
+  options.system_instruction = task.system_instruction();
+  options.seed = spec.seed();
+  for (const auto& [key, value] : task.options()) options.options[key] = value;
+  return options;
+}
+
+absl::StatusOr<PreparedRun> PrepareRun(const v1::RunSpec& spec, const std::string& data_dir,
+                                       const v1::Fingerprint& host, FileHashCache* cache) {
+  if (spec.tasks_size() == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("suite '", spec.name(), "': no tasks"));
+  }
+  if (spec.candidate().kind() == "openai") {
+    return absl::UnimplementedError(absl::StrCat(
+        "field 'candidate.endpoint' (", spec.candidate().endpoint(),
+        "): OpenAI-compatible endpoints are not supported yet; use a local 'model' folder"));
+  }
+  if (spec.has_judge() && spec.judge().kind() == "openai") {
+    return absl::UnimplementedError(absl::StrCat(
+        "field 'judge.endpoint' (", spec.judge().endpoint(),
+        "): OpenAI-compatible endpoints are not supported yet"));
+  }
+  PreparedRun prepared;
+  prepared.fingerprint = host;
+  {
+    auto model = FingerprintModel("candidate", spec.candidate(), cache);
+    if (!model.ok()) {
+      return absl::Status(model.status().code(),
+                          absl::StrCat("field 'candidate.model': ", model.status().message()));
+    }
+    *prepared.fingerprint.add_models() = std::move(*model);
+  }
+  if (spec.has_judge()) {
+    auto model = FingerprintModel("judge", spec.judge(), cache);
+    if (!model.ok()) {
+      return absl::Status(model.status().code(),
+                          absl::StrCat("field 'judge.model': ", model.status().message()));
+    }
+    *prepared.fingerprint.add_models() = std::move(*model);
+  }
+  for (int i = 0; i < spec.tasks_size(); ++i) {
+    const v1::TaskSpec& t = spec.tasks(i);
+    const std::string field = absl::StrCat("tasks[", i, "]");
+    tasks::TaskOptions options = TaskOptionsFor(spec, t, data_dir);
+    if (!base::PathExists(options.data_path)) {
+      return absl::NotFoundError(absl::StrCat(
+          "field '", field, ".data': dataset path ", options.data_path, " of task '", t.name(),
+          "' does not exist",
+          t.data_path().empty() ? " (set 'data:' or run `evalctl datasets fetch`)" : ""));
+    }
+    auto task = tasks::CreateTask(t.name(), options);
+    if (!task.ok()) {
+      return absl::Status(task.status().code(), absl::StrCat("field '", field, "' (task '",
+                                                             t.name(), "'): ",
+                                                             task.status().message()));
+    }
+    v1::TaskFingerprint tf = TaskFingerprintFromInfo((*task)->info(), spec.seed());
+    for (v1::FileHash& f : *tf.mutable_dataset_files()) {
+      if (f.sha256().empty()) {
+        auto sha = HashFileCached(f.name(), cache);
+        if (sha.ok()) f.set_sha256(*sha);
+      }
+    }
+    *prepared.fingerprint.add_tasks() = std::move(tf);
+  }
+  prepared.fingerprint.set_decoding_mode("greedy (tasks' own generation settings)");
+  prepared.drift = CheckPins(spec.pin(), prepared.fingerprint);
+  if (!prepared.drift.empty() && !spec.allow_drift()) {
+    std::vector<std::string> parts;
+    for (const v1::Drift& d : prepared.drift) {
+      parts.push_back(absl::StrCat(d.field(), ": expected ", d.expected(), ", found ", d.found()));
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        "environment does not match the suite's pin (", absl::StrJoin(parts, "; "),
+        "); pass --allow-drift to run anyway"));
+  }
+  return prepared;
+}
+
+}  // namespace evald::daemon

@@ -1,0 +1,272 @@
+#include "daemon/service.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "base/logging.h"
+#include "base/status_macros.h"
+#include "daemon/queries.h"
+#include "daemon/status_convert.h"
+
+namespace evald::daemon {
+namespace {
+
+bool IsFinal(v1::RunState s) {
+  return s == v1::SUCCEEDED || s == v1::FAILED || s == v1::CANCELLED;
+}
+
+// Compares without an early exit, so timing does not reveal the token.
+bool ConstantTimeEquals(const std::string& a, const std::string& b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
+  }
+  return diff == 0;
+}
+
+const char* FinishReasonName(runners::FinishReason r) {
+  switch (r) {
+    case runners::FinishReason::kStop: return "stop";
+    case runners::FinishReason::kLength: return "length";
+    case runners::FinishReason::kEos: return "eos";
+    case runners::FinishReason::kCancelled: return "cancelled";
+  }
+  return "unknown";
+}
+
+v1::ModelSpec LocalModel(const std::string& path) {
+  v1::ModelSpec m;
+  m.set_kind("native");
+  m.set_path(path);
+  m.set_dtype("auto");
+  return m;
+}
+
+}  // namespace
+
+EvalServiceImpl::EvalServiceImpl(ServiceOptions options, store::Store* store, Executor* executor,
+                                 ModelCache* models, v1::Fingerprint host,
+                                 const base::Clock* clock)
+    : options_(std::move(options)), store_(store), executor_(executor), models_(models),
+      host_(std::move(host)), clock_(clock), hash_cache_(store) {}
+
+grpc::Status EvalServiceImpl::CheckAuth(const grpc::ServerContext* context) const {
+  if (options_.token.empty()) return grpc::Status::OK;
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "missing bearer token (metadata 'authorization: Bearer <token>')");
+  }
+  const std::string got(it->second.data(), it->second.size());
+  if (!ConstantTimeEquals(got, "Bearer " + options_.token)) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "wrong bearer token");
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status EvalServiceImpl::Submit(grpc::ServerContext* context,
+                                     const v1::SubmitRequest* request,
+                                     v1::SubmitResponse* response) {
+  if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
+  const v1::RunSpec& spec = request->spec();
+  if (spec.name().empty()) {
+    return ToGrpcStatus(absl::InvalidArgumentError("submit: the spec has no name"));
+  }
+  auto prepared = PrepareRun(spec, options_.data_dir, host_, &hash_cache_);
+  if (!prepared.ok()) return ToGrpcStatus(prepared.status());
+  v1::RunRecord run;
+  *run.mutable_spec() = spec;
+  run.set_state(v1::QUEUED);
+  *run.mutable_fingerprint() = std::move(prepared->fingerprint);
+  for (v1::Drift& d : prepared->drift) *run.add_drift() = d;
+  run.set_drifted(!prepared->drift.empty());
+  auto created = store_->CreateRun(std::move(run));
+  if (!created.ok()) return ToGrpcStatus(created.status());
+  executor_->Wake();
+  response->set_run_id(created->id());
+  *response->mutable_drift() = created->drift();
+  auto queue = store_->ListQueue();
+  if (queue.ok()) {
+    int position = 0;
+    for (const v1::QueueEntry& e : *queue) {
+      if (e.run_id() == created->id()) break;
+      ++position;
+    }
+    response->set_queue_position(position);
+  }
+  LOG(INFO) << "submitted run " << created->id() << " (" << spec.name() << ")"
+            << (created->drifted() ? " [drifted]" : "");
+  return grpc::Status::OK;
+}
+
+grpc::Status EvalServiceImpl::Watch(grpc::ServerContext* context, const v1::WatchRequest* request,
+                                    grpc::ServerWriter<v1::WatchEvent>* writer) {
+  if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
+  uint64_t seen = executor_->WaitForChange(~uint64_t{0}, absl::ZeroDuration());
+  while (!context->IsCancelled() && !shutting_down_.load()) {
+    auto run = store_->GetRun(request->run_id());
+    if (!run.ok()) return ToGrpcStatus(run.status());
+    v1::WatchEvent event;
+    run->clear_fingerprint();
+    event.set_eta_s(-1);
+    if (std::optional<Executor::Live> live = executor_->LiveStatus(request->run_id())) {
+      event.set_current_task(live->task);
+      event.set_tokens_per_s(live->tokens_per_s);
+      event.set_prefix_cache_hit_rate(live->prefix_cache_hit_rate);
+      event.set_eta_s(live->eta_s);
+    }
+    const bool final_state = IsFinal(run->state());
+    *event.mutable_run() = std::move(*run);
+    event.set_unix_ms(clock_->NowUnixNanos() / 1'000'000);
+    // A failed write means the client went away; that ends this call only.
+    if (!writer->Write(event)) return grpc::Status::OK;
+    if (final_state) return grpc::Status::OK;
+    seen = executor_->WaitForChange(seen, absl::Milliseconds(500));
+    // At most a few events a second, however fast samples finish.
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE, "evald is shutting down");
+}
+
+grpc::Status EvalServiceImpl::GetRun(grpc::ServerContext* context,
+                                     const v1::GetRunRequest* request, v1::RunRecord* response) {
+  if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
+  auto run = store_->GetRun(request->run_id());
+  if (!run.ok()) return ToGrpcStatus(run.status());
+  *response = std::move(*run);
+  return grpc::Status::OK;
+}
+
+grpc::Status EvalServiceImpl::ListRuns(grpc::ServerContext* context,
+                                       const v1::ListRunsRequest* request,
+                                       v1::ListRunsResponse* response) {
+  if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
+  auto runs = ReadRuns(*store_, *request);
+  if (!runs.ok()) return ToGrpcStatus(runs.status());
+  *response = std::move(*runs);
+  return grpc::Status::OK;
+}
+
+grpc::Status EvalServiceImpl::Cancel(grpc::ServerContext* context,
+                                     const v1::CancelRequest* request,
+                                     v1::CancelResponse* response) {
+  if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
+  auto state = executor_->Cancel(request->run_id());
+  if (!state.ok()) return ToGrpcStatus(state.status());
+  response->set_state(*state);
+  return grpc::Status::OK;
+}
+
+grpc::Status EvalServiceImpl::GetResults(grpc::ServerContext* context,
+                                         const v1::GetResultsRequest* request,
+                                         v1::GetResultsResponse* response) {
+  if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
+  auto results = ReadResults(*store_, request->run_id());
+  if (!results.ok()) return ToGrpcStatus(results.status());
+  *response = std::move(*results);
+  return grpc::Status::OK;
+}
+
+grpc::Status EvalServiceImpl::ListSamples(grpc::ServerContext* context,
+                                          const v1::ListSamplesRequest* request,
+                                          v1::ListSamplesResponse* response) {
+  if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
+  auto samples = ReadSamples(*store_, *request);
+  if (!samples.ok()) return ToGrpcStatus(samples.status());
+  *response = std::move(*samples);
+  return grpc::Status::OK;
+}
+
+grpc::Status EvalServiceImpl::GetEnvironment(grpc::ServerContext* context,
+                                             const v1::GetEnvironmentRequest* request,
+                                             v1::GetEnvironmentResponse* response) {
+  if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
+  if (request->run_id().empty()) {
+    *response->mutable_fingerprint() = host_;
+    return grpc::Status::OK;
+  }
+  auto env = ReadEnvironment(*store_, request->run_id());
+  if (!env.ok()) return ToGrpcStatus(env.status());
+  *response = std::move(*env);
+  return grpc::Status::OK;
+}
+
+grpc::Status EvalServiceImpl::Generate(grpc::ServerContext* context,
+                                       const v1::GenerateCallRequest* request,
+                                       v1::GenerateCallResponse* response) {
+  if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
+  if (request->model_path().empty()) {
+    return ToGrpcStatus(absl::InvalidArgumentError("generate: --model is required"));
+  }
+  auto lease = models_->Get(LocalModel(request->model_path()));
+  if (!lease.ok()) return ToGrpcStatus(lease.status());
+  runners::GenerateRequest gen;
+  gen.prompt = request->prompt();
+  if (request->chat()) {
+    std::vector<runners::ChatMessage> messages = {{.role = "user", .content = request->prompt()}};
+    auto rendered = lease->runner->ApplyChatTemplate(messages, /*add_generation_prompt=*/true);
+    if (!rendered.ok()) return ToGrpcStatus(rendered.status());
+    gen.prompt = std::move(*rendered);
+  }
+  gen.stop.assign(request->stop().begin(), request->stop().end());
+  gen.max_new_tokens = request->max_new_tokens() > 0 ? request->max_new_tokens() : 256;
+  gen.sampling.temperature = request->temperature();
+  gen.sampling.top_p = request->top_p() > 0 ? request->top_p() : 1.0;
+  gen.sampling.top_k = request->top_k();
+  gen.sampling.seed = request->seed();
+  absl::StatusOr<runners::GenerateResult> result = absl::InternalError("generate: no result");
+  const int64_t t0 = clock_->MonotonicNanos();
+  absl::Status call = lease->runner->Generate(
+      absl::MakeConstSpan(&gen, 1), runners::CallOptions{},
+      [&](size_t, absl::StatusOr<runners::GenerateResult> r) { result = std::move(r); });
+  if (!call.ok()) return ToGrpcStatus(call);
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  response->set_text(result->text);
+  for (int32_t id : result->token_ids) response->add_token_ids(id);
+  response->set_finish_reason(FinishReasonName(result->finish_reason));
+  response->set_prompt_tokens(result->prompt_tokens);
+  response->set_cached_tokens(result->cached_tokens);
+  response->set_wall_s(static_cast<double>(clock_->MonotonicNanos() - t0) / 1e9);
+  return grpc::Status::OK;
+}
+
+grpc::Status EvalServiceImpl::Loglikelihood(grpc::ServerContext* context,
+                                            const v1::LoglikelihoodCallRequest* request,
+                                            v1::LoglikelihoodCallResponse* response) {
+  if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
+  if (request->model_path().empty()) {
+    return ToGrpcStatus(absl::InvalidArgumentError("loglikelihood: --model is required"));
+  }
+  auto lease = models_->Get(LocalModel(request->model_path()));
+  if (!lease.ok()) return ToGrpcStatus(lease.status());
+  runners::LoglikelihoodRequest req{.context = request->context(),
+                                    .continuation = request->continuation()};
+  absl::StatusOr<runners::LoglikelihoodResult> result =
+      absl::InternalError("loglikelihood: no result");
+  absl::Status call = lease->runner->Loglikelihood(
+      absl::MakeConstSpan(&req, 1), runners::CallOptions{},
+      [&](size_t, absl::StatusOr<runners::LoglikelihoodResult> r) { result = std::move(r); });
+  if (!call.ok()) return ToGrpcStatus(call);
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  response->set_logprob(result->logprob);
+  response->set_is_greedy(result->is_greedy);
+  for (int32_t id : result->continuation_token_ids) response->add_token_ids(id);
+  response->set_context_tokens(result->context_tokens);
+  response->set_cached_tokens(result->cached_tokens);
+  return grpc::Status::OK;
+}
+
+grpc::Status EvalServiceImpl::ListModels(grpc::ServerContext* context,
+                                         const v1::ListModelsRequest* request,
+                                         v1::ListModelsResponse* response) {
+  if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
+  for (v1::ResidentModel& m : models_->List()) *response->add_models() = std::move(m);
+  response->set_max_resident(models_->max_resident());
+  return grpc::Status::OK;
+}
+
+}  // namespace evald::daemon

@@ -1,0 +1,79 @@
+// File: daemon/service.h
+// -----------------------------------------------------------------------------
+// The EvalService implementation (proto/service.proto) over the store, the
+// executor and the resident-model cache. Every call is authenticated with a
+// bearer token when one is configured (always on TCP).
+//
+// Thread-safety: gRPC calls handlers concurrently; the parts it uses are
+// thread-safe. Borrowed objects must outlive the server.
+#ifndef EVALD_DAEMON_SERVICE_H_
+#define EVALD_DAEMON_SERVICE_H_
+
+#include <atomic>
+#include <string>
+
+#include "base/clock.h"
+#include "daemon/executor.h"
+#include "daemon/model_cache.h"
+#include "daemon/run_validation.h"
+#include "proto/service.grpc.pb.h"
+#include "store/store.h"
+
+namespace evald::daemon {
+
+struct ServiceOptions {
+  std::string data_dir;
+  // Required in the "authorization: Bearer <token>" metadata of every call
+  // when non-empty.
+  std::string token;
+};
+
+class EvalServiceImpl final : public v1::EvalService::Service {
+ public:
+  EvalServiceImpl(ServiceOptions options, store::Store* store, Executor* executor,
+                  ModelCache* models, v1::Fingerprint host, const base::Clock* clock);
+
+  // Ends open Watch streams (the server is going down).
+  void BeginShutdown() { shutting_down_.store(true); }
+
+  grpc::Status Submit(grpc::ServerContext* context, const v1::SubmitRequest* request,
+                      v1::SubmitResponse* response) override;
+  grpc::Status Watch(grpc::ServerContext* context, const v1::WatchRequest* request,
+                     grpc::ServerWriter<v1::WatchEvent>* writer) override;
+  grpc::Status GetRun(grpc::ServerContext* context, const v1::GetRunRequest* request,
+                      v1::RunRecord* response) override;
+  grpc::Status ListRuns(grpc::ServerContext* context, const v1::ListRunsRequest* request,
+                        v1::ListRunsResponse* response) override;
+  grpc::Status Cancel(grpc::ServerContext* context, const v1::CancelRequest* request,
+                      v1::CancelResponse* response) override;
+  grpc::Status GetResults(grpc::ServerContext* context, const v1::GetResultsRequest* request,
+                          v1::GetResultsResponse* response) override;
+  grpc::Status ListSamples(grpc::ServerContext* context, const v1::ListSamplesRequest* request,
+                           v1::ListSamplesResponse* response) override;
+  grpc::Status GetEnvironment(grpc::ServerContext* context,
+                              const v1::GetEnvironmentRequest* request,
+                              v1::GetEnvironmentResponse* response) override;
+  grpc::Status Generate(grpc::ServerContext* context, const v1::GenerateCallRequest* request,
+                        v1::GenerateCallResponse* response) override;
+  grpc::Status Loglikelihood(grpc::ServerContext* context,
+                             const v1::LoglikelihoodCallRequest* request,
+                             v1::LoglikelihoodCallResponse* response) override;
+  grpc::Status ListModels(grpc::ServerContext* context, const v1::ListModelsRequest* request,
+                          v1::ListModelsResponse* response) override;
+
+ private:
+  grpc::Status CheckAuth(const grpc::ServerContext* context) const;
+
+  const ServiceOptions options_;
+  store::Store* store_;
+  Executor* executor_;
+  ModelCache* models_;
+  const v1::Fingerprint host_;
+  const base::Clock* clock_;
+  StoreHashCache hash_cache_;
+  std::atomic<bool> shutting_down_{false};
+};
+
+}  // namespace evald::daemon
+
+#endif  // EVALD_DAEMON_SERVICE_H_

@@ -1,0 +1,505 @@
+#include "daemon/suite.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <initializer_list>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/file.h"
+#include "base/status_macros.h"
+
+namespace evald::daemon {
+namespace {
+
+namespace fs = std::filesystem;
+
+// One `--set` override: where it points and what the user typed.
+struct Override {
+  std::string field;  // e.g. "tasks[0].limit"
+  std::string text;   // e.g. "tasks[0].limit=5"
+};
+
+// One step of a field path: a map key or a list index.
+struct PathStep {
+  std::string key;
+  bool is_index = false;
+  size_t index = 0;
+};
+
+absl::StatusOr<std::vector<PathStep>> ParseFieldPath(absl::string_view path,
+                                                     absl::string_view text) {
+  std::vector<PathStep> steps;
+  size_t i = 0;
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--set ", text, ": ", why, " (expected a field path such as "
+                     "'candidate.model' or 'tasks[0].limit')"));
+  };
+  while (i < path.size()) {
+    if (path[i] == '[') {
+      size_t close = path.find(']', i);
+      if (close == absl::string_view::npos) return bad("unclosed '['");
+      size_t index = 0;
+      if (!absl::SimpleAtoi(path.substr(i + 1, close - i - 1), &index)) {
+        return bad("list index is not a number");
+      }
+      steps.push_back(PathStep{.key = "", .is_index = true, .index = index});
+      i = close + 1;
+      if (i < path.size() && path[i] == '.') ++i;
+      continue;
+    }
+    size_t end = path.find_first_of(".[", i);
+    if (end == absl::string_view::npos) end = path.size();
+    if (end == i) return bad("empty field name");
+    steps.push_back(PathStep{.key = std::string(path.substr(i, end - i))});
+    i = end;
+    if (i < path.size() && path[i] == '.') {
+      ++i;
+      if (i == path.size()) return bad("trailing '.'");
+    }
+  }
+  if (steps.empty()) return bad("empty field path");
+  return steps;
+}
+
+absl::Status ApplyOverride(YAML::Node& root, const Override& ov, absl::string_view value) {
+  ASSIGN_OR_RETURN(std::vector<PathStep> steps, ParseFieldPath(ov.field, ov.text));
+  YAML::Node parsed;
+  try {
+    parsed = value.empty() ? YAML::Node(std::string()) : YAML::Load(std::string(value));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--set ", ov.text, ": invalid value: ", e.msg));
+  }
+  if (!root.IsDefined() || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  YAML::Node cur;
+  cur.reset(root);
+  std::string walked;
+  for (size_t s = 0; s < steps.size(); ++s) {
+    const PathStep& step = steps[s];
+    const bool last = s + 1 == steps.size();
+    if (step.is_index) {
+      if (!cur.IsSequence() || step.index >= cur.size()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--set ", ov.text, ": field '", walked, "' has no element [", step.index, "]"));
+      }
+      if (last) {
+        cur[step.index] = parsed;
+        return absl::OkStatus();
+      }
+      YAML::Node next;
+      next.reset(cur[step.index]);
+      cur.reset(next);
+      absl::StrAppend(&walked, "[", step.index, "]");
+      continue;
+    }
+    if (cur.IsScalar() && absl::StartsWith(walked, "tasks[")) {
+      // "- mmlu" is short for "- name: mmlu"; expand it so fields can be set.
+      YAML::Node expanded(YAML::NodeType::Map);
+      expanded["name"] = cur.Scalar();
+      cur = expanded;
+    }
+    if (cur.IsDefined() && !cur.IsNull() && !cur.IsMap()) {
+      return absl::InvalidArgumentError(absl::StrCat("--set ", ov.text, ": field '", walked,
+                                                     "' is not a mapping"));
+    }
+    if (last) {
+      cur[step.key] = parsed;
+      return absl::OkStatus();
+    }
+    if (!cur[step.key] || cur[step.key].IsNull()) {
+      cur[step.key] = YAML::Node(YAML::NodeType::Map);
+    }
+    YAML::Node next;
+    next.reset(cur[step.key]);
+    cur.reset(next);
+    absl::StrAppend(&walked, walked.empty() ? "" : ".", step.key);
+  }
+  return absl::OkStatus();
+}
+
+std::string Describe(const YAML::Node& node) {
+  if (!node.IsDefined() || node.IsNull()) return "nothing";
+  if (node.IsSequence()) return "a list";
+  if (node.IsMap()) return "a mapping";
+  return absl::StrCat("'", node.Scalar(), "'");
+}
+
+std::string ResolvePath(const std::string& base_dir, const std::string& p) {
+  fs::path path(p);
+  if (path.is_relative()) {
+    fs::path base = base_dir.empty() ? fs::current_path() : fs::path(base_dir);
+    if (base.is_relative()) base = fs::current_path() / base;
+    path = base / path;
+  }
+  return path.lexically_normal().string();
+}
+
+// Validates a parsed document against schema v1 and fills a RunSpec.
+class SuiteParser {
+ public:
+  SuiteParser(const SuiteSource& source, std::vector<Override> overrides)
+      : source_(source), overrides_(std::move(overrides)) {}
+
+  absl::StatusOr<v1::RunSpec> Parse(const YAML::Node& root) {
+    v1::RunSpec spec;
+    if (!root.IsDefined() || root.IsNull()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source_.display_name, ": the suite is empty (expected a mapping with "
+                                             "'name', 'candidate' and 'tasks')"));
+    }
+    if (!root.IsMap()) return Error(root, "", "expected a mapping, got " + Describe(root));
+    RETURN_IF_ERROR(CheckKeys(root, "",
+                              {"version", "name", "candidate", "judge", "tasks", "seed", "limit",
+                               "pin", "labels"}));
+    if (root["version"]) {
+      ASSIGN_OR_RETURN(int64_t version, Int(root["version"], "version"));
+      if (version != 1) {
+        return Error(root["version"], "version",
+                     absl::StrCat("unsupported schema version ", version, " (this evald reads 1)"));
+      }
+    }
+    ASSIGN_OR_RETURN(*spec.mutable_name(), RequiredString(root, "name", ""));
+    if (spec.name().empty()) return Error(root["name"], "name", "must not be empty");
+    if (!root["candidate"]) return Error(root, "candidate", "required field is missing");
+    RETURN_IF_ERROR(ParseModel(root["candidate"], "candidate", spec.mutable_candidate()));
+    if (root["judge"] && !root["judge"].IsNull()) {
+      RETURN_IF_ERROR(ParseModel(root["judge"], "judge", spec.mutable_judge()));
+    }
+    spec.set_seed(1234);
+    if (root["seed"]) {
+      ASSIGN_OR_RETURN(int64_t seed, Int(root["seed"], "seed"));
+      if (seed < 0) return Error(root["seed"], "seed", "must not be negative");
+      spec.set_seed(static_cast<uint64_t>(seed));
+    }
+    if (root["limit"]) {
+      ASSIGN_OR_RETURN(int64_t limit, Int(root["limit"], "limit"));
+      if (limit < 0) return Error(root["limit"], "limit", "must not be negative");
+      spec.set_limit(limit);
+    }
+    const YAML::Node tasks = root["tasks"];
+    if (!tasks) return Error(root, "tasks", "required field is missing");
+    if (!tasks.IsSequence()) {
+      return Error(tasks, "tasks", "expected a list of tasks, got " + Describe(tasks));
+    }
+    if (tasks.size() == 0) return Error(tasks, "tasks", "must list at least one task");
+    for (size_t i = 0; i < tasks.size(); ++i) {
+      RETURN_IF_ERROR(ParseTask(tasks[i], absl::StrCat("tasks[", i, "]"), spec.limit(),
+                                spec.add_tasks()));
+    }
+    std::set<std::string> names;
+    for (size_t i = 0; i < static_cast<size_t>(spec.tasks_size()); ++i) {
+      const v1::TaskSpec& t = spec.tasks(static_cast<int>(i));
+      // Samples and scores are stored per task name, so a name runs once.
+      if (!names.insert(t.name()).second) {
+        return Error(tasks[i], absl::StrCat("tasks[", i, "]"),
+                     absl::StrCat("task '", t.name(), "' is listed twice"));
+      }
+    }
+    if (root["pin"] && !root["pin"].IsNull()) {
+      RETURN_IF_ERROR(ParsePin(root["pin"], spec.mutable_pin()));
+    }
+    if (root["labels"] && !root["labels"].IsNull()) {
+      RETURN_IF_ERROR(StringMap(root["labels"], "labels", spec.mutable_labels()));
+    }
+    spec.set_suite_yaml(source_.text);
+    return spec;
+  }
+
+ private:
+  absl::Status Error(const YAML::Node& node, absl::string_view field, absl::string_view what) {
+    std::string where;
+    for (const Override& ov : overrides_) {
+      if (!field.empty() &&
+          (field == ov.field || absl::StartsWith(field, ov.field + ".") ||
+           absl::StartsWith(field, ov.field + "["))) {
+        where = absl::StrCat("--set ", ov.text);
+      }
+    }
+    if (where.empty()) {
+      const YAML::Mark mark = node.IsDefined() ? node.Mark() : YAML::Mark::null_mark();
+      where = mark.is_null() ? source_.display_name
+                             : absl::StrCat(source_.display_name, ":", mark.line + 1, ":",
+                                            mark.column + 1);
+    }
+    if (field.empty()) return absl::InvalidArgumentError(absl::StrCat(where, ": ", what));
+    return absl::InvalidArgumentError(absl::StrCat(where, ": field '", field, "': ", what));
+  }
+
+  static std::string Join(absl::string_view prefix, absl::string_view key) {
+    return prefix.empty() ? std::string(key) : absl::StrCat(prefix, ".", key);
+  }
+
+  absl::Status CheckKeys(const YAML::Node& map, absl::string_view prefix,
+                         std::initializer_list<const char*> allowed) {
+    std::set<std::string> seen;
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      if (!it->first.IsScalar()) {
+        return Error(it->first, prefix, "keys must be plain names");
+      }
+      const std::string key = it->first.Scalar();
+      bool known = false;
+      for (const char* a : allowed) known = known || key == a;
+      if (!known) {
+        return Error(it->first, Join(prefix, key),
+                     absl::StrCat("unknown key (expected one of: ", absl::StrJoin(allowed, ", "),
+                                  ")"));
+      }
+      if (!seen.insert(key).second) {
+        return Error(it->first, Join(prefix, key), "key is given twice");
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::string> String(const YAML::Node& node, absl::string_view field) {
+    if (!node.IsScalar()) {
+      return Error(node, field, "expected a string, got " + Describe(node));
+    }
+    return node.Scalar();
+  }
+
+  absl::StatusOr<std::string> RequiredString(const YAML::Node& map, const char* key,
+                                             absl::string_view prefix) {
+    const YAML::Node node = map[key];
+    if (!node) return Error(map, Join(prefix, key), "required field is missing");
+    return String(node, Join(prefix, key));
+  }
+
+  absl::StatusOr<int64_t> Int(const YAML::Node& node, absl::string_view field) {
+    int64_t v = 0;
+    if (!node.IsScalar() || !absl::SimpleAtoi(node.Scalar(), &v)) {
+      return Error(node, field, "expected an integer, got " + Describe(node));
+    }
+    return v;
+  }
+
+  absl::StatusOr<bool> Bool(const YAML::Node& node, absl::string_view field) {
+    if (node.IsScalar()) {
+      const std::string s = absl::AsciiStrToLower(node.Scalar());
+      if (s == "true" || s == "yes" || s == "on") return true;
+      if (s == "false" || s == "no" || s == "off") return false;
+    }
+    return Error(node, field, "expected true or false, got " + Describe(node));
+  }
+
+  absl::Status StringMap(const YAML::Node& node, absl::string_view field,
+                         google::protobuf::Map<std::string, std::string>* out) {
+    if (!node.IsMap()) return Error(node, field, "expected a mapping, got " + Describe(node));
+    std::set<std::string> seen;
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      if (!it->first.IsScalar()) return Error(it->first, field, "keys must be plain names");
+      const std::string key = it->first.Scalar();
+      if (!seen.insert(key).second) {
+        return Error(it->first, Join(field, key), "key is given twice");
+      }
+      ASSIGN_OR_RETURN((*out)[key], String(it->second, Join(field, key)));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ParseModel(const YAML::Node& node, absl::string_view field, v1::ModelSpec* model) {
+    if (!node.IsMap()) {
+      return Error(node, field, "expected a mapping with 'model' (a folder) or 'endpoint', got " +
+                                    Describe(node));
+    }
+    RETURN_IF_ERROR(CheckKeys(node, field,
+                              {"model", "endpoint", "api_key_env", "dtype", "chat_template",
+                               "max_context"}));
+    if (node["endpoint"]) {
+      model->set_kind("openai");
+      ASSIGN_OR_RETURN(*model->mutable_endpoint(), String(node["endpoint"], Join(field, "endpoint")));
+      ASSIGN_OR_RETURN(*model->mutable_model(), RequiredString(node, "model", field));
+      if (node["api_key_env"]) {
+        ASSIGN_OR_RETURN(*model->mutable_api_key_env(),
+                         String(node["api_key_env"], Join(field, "api_key_env")));
+      }
+    } else {
+      model->set_kind("native");
+      if (!node["model"]) {
+        return Error(node, Join(field, "model"),
+                     "required field is missing (a checkpoint folder, or 'endpoint' + 'model')");
+      }
+      ASSIGN_OR_RETURN(std::string dir, String(node["model"], Join(field, "model")));
+      if (dir.empty()) return Error(node["model"], Join(field, "model"), "must not be empty");
+      model->set_path(ResolvePath(source_.base_dir, dir));
+      if (node["api_key_env"]) {
+        return Error(node["api_key_env"], Join(field, "api_key_env"),
+                     "only meaningful with 'endpoint'");
+      }
+    }
+    if (node["dtype"]) {
+      ASSIGN_OR_RETURN(std::string dtype, String(node["dtype"], Join(field, "dtype")));
+      static const char* const kDtypes[] = {"auto", "float32", "bfloat16", "float16"};
+      bool ok = false;
+      for (const char* d : kDtypes) ok = ok || dtype == d;
+      if (!ok) {
+        return Error(node["dtype"], Join(field, "dtype"),
+                     absl::StrCat("expected one of auto, float32, bfloat16, float16, got '", dtype,
+                                  "'"));
+      }
+      model->set_dtype(dtype);
+    } else {
+      model->set_dtype("auto");
+    }
+    if (node["chat_template"]) {
+      ASSIGN_OR_RETURN(bool chat, Bool(node["chat_template"], Join(field, "chat_template")));
+      model->set_chat_template(chat);
+    }
+    if (node["max_context"]) {
+      ASSIGN_OR_RETURN(int64_t n, Int(node["max_context"], Join(field, "max_context")));
+      if (n < 0) return Error(node["max_context"], Join(field, "max_context"), "must not be negative");
+      model->set_max_context(n);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ParseTask(const YAML::Node& node, const std::string& field, int64_t default_limit,
+                         v1::TaskSpec* task) {
+    task->set_shots(-1);
+    task->set_limit(default_limit);
+    if (node.IsScalar()) {  // "- mmlu" is short for "- name: mmlu"
+      task->set_name(node.Scalar());
+      if (task->name().empty()) return Error(node, Join(field, "name"), "must not be empty");
+      return absl::OkStatus();
+    }
+    if (!node.IsMap()) {
+      return Error(node, field, "expected a task name or a mapping, got " + Describe(node));
+    }
+    RETURN_IF_ERROR(CheckKeys(node, field,
+                              {"name", "shots", "limit", "variant", "data",
+                               "system_instruction", "options"}));
+    ASSIGN_OR_RETURN(*task->mutable_name(), RequiredString(node, "name", field));
+    if (task->name().empty()) return Error(node["name"], Join(field, "name"), "must not be empty");
+    if (node["shots"]) {
+      ASSIGN_OR_RETURN(int64_t shots, Int(node["shots"], Join(field, "shots")));
+      if (shots < 0 || shots > 1000) {
+        return Error(node["shots"], Join(field, "shots"), "must be between 0 and 1000");
+      }
+      task->set_shots(static_cast<int32_t>(shots));
+    }
+    if (node["limit"]) {
+      ASSIGN_OR_RETURN(int64_t limit, Int(node["limit"], Join(field, "limit")));
+      if (limit < 0) return Error(node["limit"], Join(field, "limit"), "must not be negative");
+      task->set_limit(limit);
+    }
+    if (node["variant"]) {
+      ASSIGN_OR_RETURN(*task->mutable_variant(), String(node["variant"], Join(field, "variant")));
+    }
+    if (node["data"]) {
+      ASSIGN_OR_RETURN(std::string data, String(node["data"], Join(field, "data")));
+      if (data.empty()) return Error(node["data"], Join(field, "data"), "must not be empty");
+      task->set_data_path(ResolvePath(source_.base_dir, data));
+    }
+    if (node["system_instruction"]) {
+      ASSIGN_OR_RETURN(*task->mutable_system_instruction(),
+                       String(node["system_instruction"], Join(field, "system_instruction")));
+    }
+    if (node["options"] && !node["options"].IsNull()) {
+      RETURN_IF_ERROR(StringMap(node["options"], Join(field, "options"), task->mutable_options()));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ParsePin(const YAML::Node& node, v1::PinSpec* pin) {
+    if (!node.IsMap()) return Error(node, "pin", "expected a mapping, got " + Describe(node));
+    RETURN_IF_ERROR(CheckKeys(node, "pin", {"driver", "cuda", "datasets", "models"}));
+    if (node["driver"]) {
+      ASSIGN_OR_RETURN(*pin->mutable_driver(), String(node["driver"], "pin.driver"));
+    }
+    if (node["cuda"]) {
+      ASSIGN_OR_RETURN(*pin->mutable_cuda(), String(node["cuda"], "pin.cuda"));
+    }
+    for (const char* key : {"datasets", "models"}) {
+      const YAML::Node m = node[key];
+      if (!m || m.IsNull()) continue;
+      auto* out = std::string(key) == "datasets" ? pin->mutable_datasets() : pin->mutable_models();
+      RETURN_IF_ERROR(StringMap(m, Join("pin", key), out));
+      for (auto it = m.begin(); it != m.end(); ++it) {
+        std::string hex = it->second.Scalar();
+        if (absl::StartsWith(hex, "sha256:")) hex = hex.substr(7);
+        bool ok = hex.size() == 64;
+        for (char c : hex) ok = ok && absl::ascii_isxdigit(static_cast<unsigned char>(c));
+        if (!ok) {
+          return Error(it->second, Join(Join("pin", key), it->first.Scalar()),
+                       "expected 'sha256:' and 64 hex digits, got " + Describe(it->second));
+        }
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  const SuiteSource& source_;
+  std::vector<Override> overrides_;
+};
+
+}  // namespace
+
+absl::StatusOr<v1::RunSpec> ParseSuite(const SuiteSource& source,
+                                       absl::Span<const std::string> overrides) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(source.text);
+  } catch (const YAML::ParserException& e) {
+    return absl::InvalidArgumentError(absl::StrCat(source.display_name, ":", e.mark.line + 1, ":",
+                                                   e.mark.column + 1, ": invalid YAML: ", e.msg));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source.display_name, ": invalid YAML: ", e.msg));
+  }
+  std::vector<Override> parsed_overrides;
+  try {
+    for (const std::string& text : overrides) {
+      size_t eq = text.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--set ", text, ": expected FIELD=VALUE (e.g. candidate.model=/ckpt/1200)"));
+      }
+      Override ov{.field = text.substr(0, eq), .text = text};
+      RETURN_IF_ERROR(ApplyOverride(root, ov, absl::string_view(text).substr(eq + 1)));
+      parsed_overrides.push_back(std::move(ov));
+    }
+    SuiteParser parser(source, std::move(parsed_overrides));
+    return parser.Parse(root);
+  } catch (const YAML::Exception& e) {
+    // yaml-cpp throws on some malformed accesses; keep it inside this module.
+    return absl::InvalidArgumentError(
+        absl::StrCat(source.display_name, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ",
+                     e.msg));
+  }
+}
+
+absl::StatusOr<v1::RunSpec> ParseSuiteFile(const std::string& path,
+                                           absl::Span<const std::string> overrides) {
+  ASSIGN_OR_RETURN(std::string text, base::ReadFileToString(path));
+  std::error_code ec;
+  fs::path abs = fs::absolute(fs::path(path), ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat(path, ": ", ec.message()));
+  abs = abs.lexically_normal();
+  SuiteSource source{.text = std::move(text),
+                     .display_name = path,
+                     .base_dir = abs.parent_path().string()};
+  ASSIGN_OR_RETURN(v1::RunSpec spec, ParseSuite(source, overrides));
+  spec.set_suite_path(abs.string());
+  return spec;
+}
+
+std::string DefaultDatasetName(absl::string_view task_name) {
+  if (absl::StartsWith(task_name, "gsm8k")) return "gsm8k";
+  if (absl::StartsWith(task_name, "mmlu")) return "mmlu";
+  if (absl::StartsWith(task_name, "ifeval")) return "ifeval";
+  return std::string(task_name);
+}
+
+}  // namespace evald::daemon

@@ -1,0 +1,48 @@
+// File: daemon/suite.h
+// -----------------------------------------------------------------------------
+// suite.yaml (schema v1) → RunSpec. The schema is documented in
+// daemon/SUITE.md. Parsing is strict: unknown keys, wrong types, duplicate
+// keys and missing required fields are InvalidArgument errors of one line,
+//   "suite.yaml:LINE:COL: field 'tasks[1].shots': expected an integer, got 'five'"
+// `--set a.b=c` overrides are applied to the document before validation; an
+// error in an overridden value names the override instead of a line.
+// Relative paths (model folders, task data) resolve against the folder of the
+// suite file, and come out absolute.
+//
+// Thread-safety: free functions without shared state.
+#ifndef EVALD_DAEMON_SUITE_H_
+#define EVALD_DAEMON_SUITE_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "proto/store.pb.h"
+
+namespace evald::daemon {
+
+struct SuiteSource {
+  // The YAML text.
+  std::string text;
+  // How errors name the file (usually the path as the user typed it).
+  std::string display_name = "suite.yaml";
+  // Folder that relative paths resolve against; "" = the current directory.
+  std::string base_dir;
+};
+
+// Parses `source` with `overrides` ("a.b=c", "tasks[0].limit=5") applied.
+// The returned spec has suite_yaml set to the text; suite_path is left empty.
+absl::StatusOr<v1::RunSpec> ParseSuite(const SuiteSource& source,
+                                       absl::Span<const std::string> overrides);
+
+// Reads `path` and parses it; suite_path is the absolute path of the file.
+absl::StatusOr<v1::RunSpec> ParseSuiteFile(const std::string& path,
+                                           absl::Span<const std::string> overrides);
+
+// The dataset folder name a task reads by default (gsm8k_cot* → gsm8k).
+std::string DefaultDatasetName(absl::string_view task_name);
+
+}  // namespace evald::daemon
+
+#endif  // EVALD_DAEMON_SUITE_H_

@@ -1,0 +1,514 @@
+// End to end through the real evald + evalctl + native engine on a tiny
+// random-weight checkpoint (written by evald-make-checkpoint) and small
+// datasets this test writes: completion, cancel, SIGKILL + resume, SIGTERM
+// drain, watch disconnects, priorities, pins, and 32 concurrent clients.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "base/json.h"
+#include "base/sha256.h"
+#include "tests/daemon/process.h"
+#include "tests/testing/temp_dir.h"
+
+namespace evald::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Shared by every test: one checkpoint and the datasets.
+TempDir* g_fixture = nullptr;
+
+std::string GsmLine(int a, int b) {
+  return absl::StrCat(R"({"question": "Sam has )", a, " apples and buys ", b,
+                      R"( more. How many apples does Sam have now?", "answer": "Sam has )", a,
+                      " + ", b, " = <<", a, "+", b, "=", a + b, ">>", a + b,
+                      R"( apples.\n#### )", a + b, "\"}\n");
+}
+
+void WriteDatasets(const std::string& root, int gsm_docs) {
+  std::string test, train;
+  for (int i = 0; i < gsm_docs; ++i) test += GsmLine(i + 3, 2 * i + 1);
+  for (int i = 0; i < 8; ++i) train += GsmLine(i + 10, i + 2);
+  WriteTestFile(root + "/gsm8k/test.jsonl", test);
+  WriteTestFile(root + "/gsm8k/train.jsonl", train);
+  std::string mmlu_test, mmlu_dev;
+  for (int i = 0; i < 12; ++i) {
+    mmlu_test += absl::StrCat("What is ", i, " plus ", i + 1, "?,", 2 * i, ",", 2 * i + 1, ",",
+                              2 * i + 2, ",", 2 * i + 3, ",", std::string(1, "ABCD"[i % 4]), "\n");
+  }
+  for (int i = 0; i < 5; ++i) {
+    mmlu_dev += absl::StrCat("What is ", i, " times 2?,", 2 * i, ",", i, ",", i + 2, ",1,A\n");
+  }
+  WriteTestFile(root + "/mmlu/test/high_school_mathematics_test.csv", mmlu_test);
+  WriteTestFile(root + "/mmlu/dev/high_school_mathematics_dev.csv", mmlu_dev);
+}
+
+class E2eTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (g_fixture != nullptr) return;
+    g_fixture = new TempDir();
+    ProcessResult made = RunProcess({BinDir() + "/evald-make-checkpoint", "--preset", "tiny",
+                                     "--seed", "1", "--out", g_fixture->Join("model")});
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+    WriteDatasets(g_fixture->Join("small"), 6);
+    WriteDatasets(g_fixture->Join("long"), 160);
+  }
+
+  void SetUp() override { StartDaemon(); }
+
+  void StartDaemon() {
+    data_dir_ = tmp_.Join("data");
+    addr_ = "unix:" + data_dir_ + "/evald.sock";
+    daemon_ = std::make_unique<DaemonProcess>();
+    ASSERT_TRUE(daemon_->Start(data_dir_, {"--threads", "2"})) << daemon_->log();
+  }
+
+  // A suite over the fixture: `size` "small" or "long".
+  std::string WriteSuite(const std::string& name, const std::string& size,
+                         const std::string& extra = "") {
+    const std::string path = tmp_.Join(name + ".yaml");
+    WriteTestFile(path, absl::StrCat("name: ", name, "\ncandidate:\n  model: ",
+                                     g_fixture->Join("model"), "\ntasks:\n",
+                                     "  - {name: mmlu, shots: 2, data: ", g_fixture->Join(size),
+                                     "/mmlu}\n", "  - {name: gsm8k, shots: 3, data: ",
+                                     g_fixture->Join(size), "/gsm8k}\n", extra));
+    return path;
+  }
+
+  ProcessResult Ctl(std::vector<std::string> args, int timeout_s = 300) {
+    args.insert(args.begin(), {BinDir() + "/evalctl", "--addr", addr_});
+    return RunProcess(args, {}, timeout_s);
+  }
+  ProcessResult Offline(std::vector<std::string> args) {
+    args.insert(args.begin(), {BinDir() + "/evalctl", "--data-dir", data_dir_});
+    return RunProcess(args, {}, 120);
+  }
+
+  std::string Submit(const std::string& suite, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"submit", suite};
+    args.insert(args.end(), extra.begin(), extra.end());
+    ProcessResult r = Ctl(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return std::string(absl::StripAsciiWhitespace(r.out));
+  }
+
+  // `results RUN --json`, parsed (offline when the daemon is down).
+  base::Json Results(const std::string& run, bool offline = false) {
+    ProcessResult r = offline ? Offline({"--json", "results", run}) : Ctl({"--json", "results", run});
+    auto json = base::ParseJson(r.out);
+    EXPECT_TRUE(json.ok()) << r.out << r.err;
+    return json.ok() ? *json : base::Json();
+  }
+
+  static int64_t Int(const base::Json* j) {
+    if (j == nullptr) return 0;
+    if (j->is_int()) return j->int_value();
+    int64_t v = 0;
+    if (j->is_string()) (void)absl::SimpleAtoi(j->string_value(), &v);
+    return v;
+  }
+  static std::string State(const base::Json& results) {
+    const base::Json* run = results.Find("run");
+    const base::Json* state = run != nullptr ? run->Find("state") : nullptr;
+    return state != nullptr && state->is_string() ? state->string_value() : "";
+  }
+  static int64_t Done(const base::Json& results) {
+    int64_t done = 0;
+    const base::Json* run = results.Find("run");
+    const base::Json* progress = run != nullptr ? run->Find("progress") : nullptr;
+    if (progress == nullptr || !progress->is_array()) return 0;
+    for (const base::Json& p : progress->array()) done += Int(p.Find("done"));
+    return done;
+  }
+
+  bool WaitFor(const std::function<bool()>& predicate, int timeout_s = 240) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (predicate()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+
+  // doc_index -> (finished_unix_ms, responses) of a task's stored samples.
+  std::map<int64_t, std::string> SampleFacts(const std::string& run, const std::string& task,
+                                             bool offline) {
+    ProcessResult r = offline ? Offline({"--json", "samples", run, task})
+                              : Ctl({"--json", "samples", run, task});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::map<int64_t, std::string> facts;
+    auto json = base::ParseJson(r.out);
+    if (!json.ok()) return facts;
+    const base::Json* samples = json->Find("samples");
+    if (samples == nullptr || !samples->is_array()) return facts;
+    for (const base::Json& s : samples->array()) {
+      const int64_t index = Int(s.Find("doc_index"));
+      EXPECT_EQ(facts.count(index), 0u) << "doc " << index << " stored twice";
+      facts[index] = absl::StrCat(Int(s.Find("finished_unix_ms")), " ",
+                                  s.Find("responses") ? s.Find("responses")->Dump() : "");
+    }
+    return facts;
+  }
+
+  // Every task's metrics, without the run id.
+  static std::string Scores(const base::Json& results) {
+    const base::Json* scores = results.Find("scores");
+    if (scores == nullptr || !scores->is_array()) return "";
+    std::string out;
+    for (const base::Json& s : scores->array()) {
+      absl::StrAppend(&out, s.Find("task") ? s.Find("task")->Dump() : "", ":",
+                      s.Find("metrics") ? s.Find("metrics")->Dump() : "", "\n");
+    }
+    return out;
+  }
+
+  // doc_index -> responses and metrics: what the model produced per document.
+  std::map<int64_t, std::string> SampleContent(const std::string& run, const std::string& task) {
+    ProcessResult r = Ctl({"--json", "samples", run, task});
+    std::map<int64_t, std::string> content;
+    auto json = base::ParseJson(r.out);
+    const base::Json* samples = json.ok() ? json->Find("samples") : nullptr;
+    if (samples == nullptr || !samples->is_array()) return content;
+    for (const base::Json& s : samples->array()) {
+      content[Int(s.Find("doc_index"))] =
+          absl::StrCat(s.Find("prompt") ? s.Find("prompt")->Dump() : "", "\n",
+                       s.Find("responses") ? s.Find("responses")->Dump() : "", " ",
+                       s.Find("metrics") ? s.Find("metrics")->Dump() : "");
+    }
+    return content;
+  }
+
+  void SigkillResumeBody(bool compare_outputs);
+
+  TempDir tmp_;
+  std::string data_dir_;
+  std::string addr_;
+  std::unique_ptr<DaemonProcess> daemon_;
+};
+
+TEST_F(E2eTest, RunCompletesWithScoresSamplesAndEnvironment) {
+  ProcessResult r = Ctl({"--json", "submit", WriteSuite("small", "small"), "--wait",
+                         "--set", "labels.checkpoint=1200"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto submitted = base::ParseJson(r.out);
+  ASSERT_TRUE(submitted.ok()) << r.out;
+  const std::string run = submitted->Find("run")->Find("id")->string_value();
+  ProcessResult table = Ctl({"results", run});
+  EXPECT_EQ(table.exit_code, 0);
+  EXPECT_THAT(table.out, HasSubstr("succeeded"));
+  EXPECT_THAT(table.out, HasSubstr("exact_match,strict-match"));
+  ProcessResult list = Ctl({"list", "--label", "checkpoint=1200"});
+  ASSERT_EQ(list.exit_code, 0);
+  EXPECT_THAT(list.out, HasSubstr(run));
+  base::Json results = Results(run);
+  EXPECT_EQ(State(results), "SUCCEEDED");
+  EXPECT_EQ(Done(results), 12 + 6);
+  EXPECT_EQ(SampleFacts(run, "gsm8k", false).size(), 6u);
+  EXPECT_EQ(Ctl({"list", "--label", "checkpoint=999"}).out, "no runs\n");
+
+  // The fingerprint hashes the model's files as they are on disk.
+  ProcessResult env = Ctl({"--json", "env", run});
+  ASSERT_EQ(env.exit_code, 0) << env.err;
+  auto weights = base::Sha256File(g_fixture->Join("model/model.safetensors"));
+  ASSERT_TRUE(weights.ok());
+  EXPECT_THAT(env.out, HasSubstr(*weights));
+  EXPECT_THAT(env.out, HasSubstr("\"driver_version\":\""));
+
+  // The store reads offline with the daemon stopped.
+  ASSERT_EQ(daemon_->Signal(SIGTERM, true), 0);
+  ProcessResult offline = Offline({"results", run});
+  EXPECT_EQ(offline.exit_code, 0) << offline.err;
+  EXPECT_THAT(offline.out, HasSubstr("gsm8k"));
+  EXPECT_EQ(Scores(Results(run, /*offline=*/true)), Scores(results));
+  EXPECT_EQ(Offline({"samples", run, "gsm8k", "--limit", "2"}).exit_code, 0);
+}
+
+TEST_F(E2eTest, SigkillMidRunResumesWithoutRecomputingAndScoresMatch) {
+  SigkillResumeBody(/*compare_outputs=*/false);
+}
+
+// TODO(#3): the native engine's generations are not yet batch-invariant on
+// this workload (same prompts, different outputs when batched differently),
+// so per-document outputs of a resumed run can differ from an uninterrupted
+// run's. Enable once the engine guarantees bit-identical outputs.
+TEST_F(E2eTest, DISABLED_ResumedRunOutputsEqualUninterruptedRunPerDocument) {
+  SigkillResumeBody(/*compare_outputs=*/true);
+}
+
+// SIGKILL mid-run, restart, finish; with `compare_outputs` every document's
+// prompt and output must also equal the uninterrupted run's.
+void E2eTest::SigkillResumeBody(bool compare_outputs) {
+  // The reference: the same suite, uninterrupted.
+  const std::string suite = WriteSuite("long", "long");
+  ProcessResult ref_run = Ctl({"--json", "submit", suite, "--wait"});
+  ASSERT_EQ(ref_run.exit_code, 0) << ref_run.err;
+  auto ref = base::ParseJson(ref_run.out);
+  ASSERT_TRUE(ref.ok()) << ref_run.out;
+  const std::string ref_scores = Scores(*ref);
+  ASSERT_THAT(ref_scores, HasSubstr("exact_match"));
+  const std::string ref_id = ref->Find("run")->Find("id")->string_value();
+  const std::map<int64_t, std::string> ref_mmlu = SampleContent(ref_id, "mmlu");
+  const std::map<int64_t, std::string> ref_gsm = SampleContent(ref_id, "gsm8k");
+  ASSERT_EQ(ref_gsm.size(), 160u);
+
+  const std::string run = Submit(suite);
+  ASSERT_TRUE(WaitFor([&] { return Done(Results(run)) >= 20; })) << daemon_->log();
+  ASSERT_EQ(daemon_->Signal(SIGKILL, true), -1);
+  base::Json killed = Results(run, /*offline=*/true);
+  ASSERT_EQ(State(killed), "RUNNING");
+  const int64_t done_at_kill = Done(killed);
+  ASSERT_LT(done_at_kill, 12 + 160) << "the run finished before the kill";
+  std::map<int64_t, std::string> mmlu_before = SampleFacts(run, "mmlu", true);
+  std::map<int64_t, std::string> gsm_before = SampleFacts(run, "gsm8k", true);
+  EXPECT_EQ(static_cast<int64_t>(mmlu_before.size() + gsm_before.size()), done_at_kill);
+
+  StartDaemon();
+  ProcessResult watch = Ctl({"watch", run});
+  EXPECT_EQ(watch.exit_code, 0) << watch.out << watch.err;
+  base::Json resumed = Results(run);
+  EXPECT_EQ(State(resumed), "SUCCEEDED");
+  ASSERT_NE(resumed.Find("run"), nullptr);
+  EXPECT_EQ(Int(resumed.Find("run")->Find("attempt")), 2);
+  EXPECT_EQ(Scores(resumed), ref_scores);
+  std::map<int64_t, std::string> mmlu_after = SampleFacts(run, "mmlu", false);
+  std::map<int64_t, std::string> gsm_after = SampleFacts(run, "gsm8k", false);
+  EXPECT_EQ(mmlu_after.size(), 12u);
+  EXPECT_EQ(gsm_after.size(), 160u);
+  // Samples finished before the kill were kept, not computed again.
+  for (const auto& [index, facts] : mmlu_before) EXPECT_EQ(mmlu_after[index], facts) << index;
+  for (const auto& [index, facts] : gsm_before) EXPECT_EQ(gsm_after[index], facts) << index;
+  if (!compare_outputs) return;
+  // Every document's output equals the uninterrupted run's.
+  for (const auto& [task, ref_content] :
+       {std::pair{std::string("mmlu"), ref_mmlu}, std::pair{std::string("gsm8k"), ref_gsm}}) {
+    const std::map<int64_t, std::string> content = SampleContent(run, task);
+    const std::map<int64_t, std::string>& before = task == "mmlu" ? mmlu_before : gsm_before;
+    EXPECT_EQ(content.size(), ref_content.size()) << task;
+    std::string differing;
+    for (const auto& [index, text] : ref_content) {
+      auto it = content.find(index);
+      if (it == content.end() || it->second != text) {
+        const bool same_prompt =
+            it != content.end() && it->second.substr(0, it->second.find('\n')) ==
+                                       text.substr(0, text.find('\n'));
+        absl::StrAppend(&differing, " ", index, before.count(index) ? "(before kill)" : "",
+                        same_prompt ? "" : "(prompt)");
+      }
+    }
+    EXPECT_EQ(differing, "") << task << " documents whose output differs from the reference";
+  }
+}
+
+TEST_F(E2eTest, CancelMidRunStopsPromptlyAndKeepsSamples) {
+  const std::string run = Submit(WriteSuite("long", "long"));
+  ASSERT_TRUE(WaitFor([&] { return Done(Results(run)) >= 15; }));
+  const auto t0 = std::chrono::steady_clock::now();
+  ProcessResult cancel = Ctl({"cancel", run});
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.err;
+  ASSERT_TRUE(WaitFor([&] { return State(Results(run)) == "CANCELLED"; }, 60));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(30));
+  const int64_t done = Done(Results(run));
+  EXPECT_GE(done, 15);
+  EXPECT_LT(done, 12 + 160);
+  EXPECT_EQ(Ctl({"watch", run}).exit_code, 1);
+  EXPECT_EQ(Ctl({"results", run}).exit_code, 1);
+  // Cancelling again is an input error; the daemon still serves runs.
+  EXPECT_EQ(Ctl({"cancel", run}).exit_code, 2);
+  EXPECT_EQ(Ctl({"submit", WriteSuite("small", "small"), "--wait"}).exit_code, 0);
+}
+
+TEST_F(E2eTest, SigtermDrainsAndTheRunResumes) {
+  const std::string run = Submit(WriteSuite("long", "long"));
+  ASSERT_TRUE(WaitFor([&] { return Done(Results(run)) >= 15; }));
+  ASSERT_EQ(daemon_->Signal(SIGTERM, true), 0) << daemon_->log();
+  base::Json drained = Results(run, /*offline=*/true);
+  EXPECT_EQ(State(drained), "QUEUED");
+  StartDaemon();
+  EXPECT_EQ(Ctl({"watch", run}).exit_code, 0);
+  base::Json done = Results(run);
+  EXPECT_EQ(State(done), "SUCCEEDED");
+  EXPECT_EQ(Done(done), 12 + 160);
+}
+
+TEST_F(E2eTest, WatchClientsThatVanishLeaveTheDaemonHealthy) {
+  // Two long runs: the second waits behind the first, so its watchers are
+  // mid-stream when they are killed, a second after they start.
+  const std::string first = Submit(WriteSuite("long", "long"));
+  const std::string run = Submit(WriteSuite("long2", "long"));
+  std::vector<std::thread> watchers;
+  std::vector<int> codes(4, 0);
+  for (int i = 0; i < 4; ++i) {
+    watchers.emplace_back([&, i] { codes[i] = Ctl({"watch", run}, /*timeout_s=*/1).exit_code; });
+  }
+  for (std::thread& w : watchers) w.join();
+  for (int code : codes) EXPECT_EQ(code, -1);
+  EXPECT_EQ(Ctl({"watch", first}).exit_code, 0);
+  EXPECT_EQ(Ctl({"status"}).exit_code, 0);
+  EXPECT_EQ(Ctl({"watch", run}).exit_code, 0);
+  EXPECT_EQ(State(Results(run)), "SUCCEEDED");
+}
+
+TEST_F(E2eTest, PriorityThenFifo) {
+  const std::string blocker = Submit(WriteSuite("long", "long"));
+  const std::string low = Submit(WriteSuite("low", "small"));
+  const std::string high = Submit(WriteSuite("high", "small"), {"--priority", "5"});
+  const std::string low2 = Submit(WriteSuite("low2", "small"));
+  for (const std::string& run : {blocker, low, high, low2}) {
+    EXPECT_EQ(Ctl({"watch", run}).exit_code, 0) << run;
+  }
+  auto started = [&](const std::string& run) {
+    base::Json r = Results(run);
+    return r.Find("run") != nullptr ? Int(r.Find("run")->Find("started_unix_ms")) : 0;
+  };
+  EXPECT_LE(started(high), started(low));
+  EXPECT_LE(started(low), started(low2));
+}
+
+TEST_F(E2eTest, PinMismatchRefusesUnlessDriftIsAllowed) {
+  const std::string suite = WriteSuite("pinned", "small", "pin:\n  driver: \"999.99\"\n");
+  ProcessResult refused = Ctl({"submit", suite});
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_THAT(refused.err, HasSubstr("pin.driver: expected 999.99, found "));
+  ProcessResult allowed = Ctl({"submit", suite, "--allow-drift", "--wait"});
+  EXPECT_EQ(allowed.exit_code, 0) << allowed.err;
+  EXPECT_THAT(allowed.err, HasSubstr("DRIFTED"));
+  EXPECT_THAT(Ctl({"list"}).out, HasSubstr("DRIFTED"));
+
+  // Pins computed independently from the files on disk are accepted: the
+  // gsm8k pin is sha256 over "path sha256" lines of its files, the model pin
+  // the same over the model's files.
+  auto run_json = base::ParseJson(Ctl({"--json", "list"}).out);
+  ASSERT_TRUE(run_json.ok());
+  const std::string run = run_json->Find("runs")->array()[0].Find("id")->string_value();
+  auto env = base::ParseJson(Ctl({"--json", "env", run}).out);
+  ASSERT_TRUE(env.ok());
+  std::string gsm_digest, model_digest;
+  for (const base::Json& t : env->Find("fingerprint")->Find("tasks")->array()) {
+    if (t.Find("name")->string_value() != "gsm8k") continue;
+    base::Sha256 h;
+    for (const base::Json& f : t.Find("dataset_files")->array()) {
+      const std::string path = f.Find("name")->string_value();
+      auto sha = base::Sha256File(path);
+      ASSERT_TRUE(sha.ok());
+      h.Update(absl::StrCat(path, " ", *sha, "\n"));
+    }
+    gsm_digest = h.HexDigest();
+  }
+  for (const base::Json& m : env->Find("fingerprint")->Find("models")->array()) {
+    base::Sha256 h;
+    for (const base::Json& f : m.Find("files")->array()) {
+      const std::string name = f.Find("name")->string_value();
+      auto sha = base::Sha256File(g_fixture->Join("model/" + name));
+      ASSERT_TRUE(sha.ok());
+      h.Update(absl::StrCat(name, " ", *sha, "\n"));
+    }
+    model_digest = h.HexDigest();
+  }
+  ASSERT_EQ(gsm_digest.size(), 64u);
+  const std::string good = WriteSuite(
+      "pinned_ok", "small",
+      absl::StrCat("pin:\n  datasets: {gsm8k: 'sha256:", gsm_digest, "'}\n  models: {candidate: '",
+                   "sha256:", model_digest, "'}\n"));
+  ProcessResult ok = Ctl({"submit", good, "--wait"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_THAT(ok.err, Not(HasSubstr("DRIFTED")));
+  ProcessResult bad = Ctl({"submit", good, "--set", "pin.models.candidate=sha256:" + gsm_digest});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("pin.models.candidate: expected sha256:" + gsm_digest +
+                                 ", found sha256:" + model_digest));
+}
+
+TEST_F(E2eTest, ThirtyTwoConcurrentSubmitsAllComplete) {
+  const std::string suite = tmp_.Join("tiny.yaml");
+  WriteTestFile(suite, absl::StrCat("name: tiny\ncandidate: {model: ", g_fixture->Join("model"),
+                                    "}\ntasks:\n  - {name: mmlu, shots: 0, limit: 2, data: ",
+                                    g_fixture->Join("small"), "/mmlu}\n"));
+  std::vector<std::thread> clients;
+  std::vector<ProcessResult> results(32);
+  for (int i = 0; i < 32; ++i) {
+    clients.emplace_back([&, i] { results[i] = Ctl({"submit", suite}); });
+  }
+  for (std::thread& t : clients) t.join();
+  std::set<std::string> ids;
+  for (const ProcessResult& r : results) {
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    ids.insert(std::string(absl::StripAsciiWhitespace(r.out)));
+  }
+  EXPECT_EQ(ids.size(), 32u);
+  for (const std::string& run : ids) {
+    EXPECT_EQ(Ctl({"watch", run}).exit_code, 0) << run;
+    EXPECT_EQ(State(Results(run)), "SUCCEEDED") << run;
+  }
+}
+
+}  // namespace
+}  // namespace evald::testing
+
+namespace evald::testing {
+namespace {
+
+TEST_F(E2eTest, ModelCallsUseOneResidentModel) {
+  const std::string model = g_fixture->Join("model");
+  ProcessResult g1 = Ctl({"--json", "generate", "--model", model, "--max-tokens", "6", "Hello"});
+  ASSERT_EQ(g1.exit_code, 0) << g1.err;
+  auto gen = base::ParseJson(g1.out);
+  ASSERT_TRUE(gen.ok()) << g1.out;
+  ASSERT_NE(gen->Find("token_ids"), nullptr);
+  EXPECT_GE(gen->Find("token_ids")->array().size(), 1u);
+  EXPECT_LE(gen->Find("token_ids")->array().size(), 6u);
+  EXPECT_NE(gen->Find("finish_reason"), nullptr);
+  // Greedy is deterministic.
+  ProcessResult g2 = Ctl({"--json", "generate", "--model", model, "--max-tokens", "6", "Hello"});
+  auto gen2 = base::ParseJson(g2.out);
+  ASSERT_TRUE(gen2.ok());
+  EXPECT_EQ(gen2->Find("token_ids")->Dump(), gen->Find("token_ids")->Dump());
+
+  ProcessResult ll = Ctl({"--json", "loglikelihood", "--model", model, "--context",
+                          "The sky is", "--continuation", " blue"});
+  ASSERT_EQ(ll.exit_code, 0) << ll.err;
+  auto llj = base::ParseJson(ll.out);
+  ASSERT_TRUE(llj.ok()) << ll.out;
+  ASSERT_NE(llj->Find("logprob"), nullptr);
+  EXPECT_LT(llj->Find("logprob")->number_value(), 0);
+
+  ProcessResult models = Ctl({"--json", "models"});
+  ASSERT_EQ(models.exit_code, 0) << models.err;
+  auto mj = base::ParseJson(models.out);
+  ASSERT_TRUE(mj.ok());
+  ASSERT_NE(mj->Find("models"), nullptr);
+  ASSERT_EQ(mj->Find("models")->array().size(), 1u);  // both calls shared one load
+  EXPECT_EQ(mj->Find("models")->array()[0].Find("path")->string_value(), model);
+
+  EXPECT_EQ(Ctl({"generate", "--model", tmp_.Join("nope"), "hi"}).exit_code, 2);
+
+  // tokenize works without any daemon.
+  ProcessResult plain = RunProcess({BinDir() + "/evalctl", "--addr", "unix:/nonexistent.sock",
+                                    "--json", "tokenize", "--model", model, "Hello world"});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  ProcessResult special = RunProcess({BinDir() + "/evalctl", "--json", "tokenize", "--model", model,
+                                      "--add-special", "Hello world"});
+  ASSERT_EQ(special.exit_code, 0) << special.err;
+  auto pj = base::ParseJson(plain.out);
+  auto sj = base::ParseJson(special.out);
+  ASSERT_TRUE(pj.ok() && sj.ok());
+  EXPECT_GE(pj->Find("ids")->array().size(), 1u);
+  EXPECT_EQ(sj->Find("ids")->array().size(), pj->Find("ids")->array().size() + 1);  // BOS
+}
+
+}  // namespace
+}  // namespace evald::testing

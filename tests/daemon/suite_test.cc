@@ -1,0 +1,209 @@
+#include "daemon/suite.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace evald::daemon {
+namespace {
+
+using ::evald::testing::StatusIs;
+using ::testing::HasSubstr;
+
+constexpr char kSuite[] = R"(name: nightly
+candidate:
+  model: ckpt/step-1200
+  dtype: bfloat16
+  chat_template: true
+  max_context: 4096
+judge:
+  endpoint: http://127.0.0.1:8000/v1
+  model: llama-70b
+tasks:
+  - name: mmlu
+    shots: 5
+  - name: gsm8k
+    limit: 50
+    variant: cot
+    data: /data/gsm8k
+  - ifeval
+seed: 7
+limit: 100
+pin:
+  driver: "580.159.04"
+  datasets:
+    mmlu: sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+labels:
+  checkpoint: "1200"
+  branch: main
+)";
+
+absl::StatusOr<v1::RunSpec> Parse(const std::string& text,
+                                  std::vector<std::string> overrides = {}) {
+  return ParseSuite(SuiteSource{.text = text, .display_name = "suite.yaml", .base_dir = "/base"},
+                    overrides);
+}
+
+std::string Replace(std::string text, const std::string& from, const std::string& to) {
+  size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return text.replace(at, from.size(), to);
+}
+
+TEST(SuiteTest, ParsesFullExample) {
+  ASSERT_OK_AND_ASSIGN(v1::RunSpec spec, Parse(kSuite));
+  EXPECT_EQ(spec.name(), "nightly");
+  EXPECT_EQ(spec.candidate().kind(), "native");
+  EXPECT_EQ(spec.candidate().path(), "/base/ckpt/step-1200");
+  EXPECT_EQ(spec.candidate().dtype(), "bfloat16");
+  EXPECT_TRUE(spec.candidate().chat_template());
+  EXPECT_EQ(spec.candidate().max_context(), 4096);
+  ASSERT_TRUE(spec.has_judge());
+  EXPECT_EQ(spec.judge().kind(), "openai");
+  EXPECT_EQ(spec.judge().endpoint(), "http://127.0.0.1:8000/v1");
+  EXPECT_EQ(spec.judge().model(), "llama-70b");
+  ASSERT_EQ(spec.tasks_size(), 3);
+  EXPECT_EQ(spec.tasks(0).name(), "mmlu");
+  EXPECT_EQ(spec.tasks(0).shots(), 5);
+  EXPECT_EQ(spec.tasks(0).limit(), 100);  // the suite-wide limit
+  EXPECT_EQ(spec.tasks(1).shots(), -1);   // the task's default
+  EXPECT_EQ(spec.tasks(1).limit(), 50);
+  EXPECT_EQ(spec.tasks(1).variant(), "cot");
+  EXPECT_EQ(spec.tasks(1).data_path(), "/data/gsm8k");
+  EXPECT_EQ(spec.tasks(2).name(), "ifeval");
+  EXPECT_EQ(spec.seed(), 7u);
+  EXPECT_EQ(spec.pin().driver(), "580.159.04");
+  EXPECT_EQ(spec.pin().datasets().at("mmlu").size(), 7u + 64u);
+  EXPECT_EQ(spec.labels().at("checkpoint"), "1200");
+  EXPECT_EQ(spec.labels().at("branch"), "main");
+  EXPECT_EQ(spec.suite_yaml(), kSuite);
+}
+
+TEST(SuiteTest, WrongTypeNamesLineColumnAndField) {
+  std::string text = Replace(kSuite, "    limit: 50", "    shots: five");
+  EXPECT_THAT(Parse(text),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "suite.yaml:14:12: field 'tasks[1].shots': expected an integer, "
+                       "got 'five'"));
+}
+
+TEST(SuiteTest, UnknownKeyNamesLineColumnAndField) {
+  std::string text = Replace(kSuite, "  dtype: bfloat16", "  dtpye: bfloat16");
+  EXPECT_THAT(Parse(text), StatusIs(absl::StatusCode::kInvalidArgument,
+                                    HasSubstr("suite.yaml:4:3: field 'candidate.dtpye': "
+                                              "unknown key")));
+}
+
+TEST(SuiteTest, MissingRequiredFields) {
+  EXPECT_THAT(Parse("name: x\ntasks: [mmlu]\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("suite.yaml:1:1: field 'candidate': required")));
+  EXPECT_THAT(Parse("name: x\ncandidate: {dtype: auto}\ntasks: [mmlu]\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("field 'candidate.model': required")));
+  EXPECT_THAT(Parse("name: x\ncandidate: {model: m}\ntasks:\n  - shots: 5\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("suite.yaml:4:5: field 'tasks[0].name': required")));
+  EXPECT_THAT(Parse("name: x\ncandidate: {model: m}\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("field 'tasks'")));
+  EXPECT_THAT(Parse(""), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("empty")));
+}
+
+TEST(SuiteTest, MalformedYamlNamesLine) {
+  EXPECT_THAT(Parse("name: x\ncandidate: {model: m\ntasks: [mmlu]\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::MatchesRegex("suite\\.yaml:[0-9]+:[0-9]+: invalid YAML: .*")));
+}
+
+TEST(SuiteTest, DuplicateKeysAndTasksAreErrors) {
+  EXPECT_THAT(Parse("name: x\nname: y\ncandidate: {model: m}\ntasks: [mmlu]\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("suite.yaml:2:1: field 'name': key is given twice")));
+  EXPECT_THAT(Parse("name: x\ncandidate: {model: m}\ntasks: [mmlu, mmlu]\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("listed twice")));
+}
+
+TEST(SuiteTest, OtherTypeErrors) {
+  EXPECT_THAT(Parse(Replace(kSuite, "chat_template: true", "chat_template: maybe")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("suite.yaml:5:18: field 'candidate.chat_template': expected "
+                                 "true or false, got 'maybe'")));
+  EXPECT_THAT(Parse(Replace(kSuite, "  branch: main", "  branch: [a, b]")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("field 'labels.branch': expected a string, got a list")));
+  EXPECT_THAT(Parse(Replace(kSuite, "mmlu: sha256:0123", "mmlu: sha256:zz23")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("field 'pin.datasets.mmlu'")));
+  EXPECT_THAT(Parse(Replace(kSuite, "dtype: bfloat16", "dtype: int3")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("candidate.dtype")));
+}
+
+TEST(SuiteTest, OverridesApplyBeforeValidation) {
+  ASSERT_OK_AND_ASSIGN(
+      v1::RunSpec spec,
+      Parse(kSuite, {"candidate.model=/ckpt/1400", "labels.checkpoint=1400", "tasks[0].limit=5",
+                     "labels.new=yes", "seed=9"}));
+  EXPECT_EQ(spec.candidate().path(), "/ckpt/1400");
+  EXPECT_EQ(spec.labels().at("checkpoint"), "1400");
+  EXPECT_EQ(spec.labels().at("new"), "yes");
+  EXPECT_EQ(spec.tasks(0).limit(), 5);
+  EXPECT_EQ(spec.seed(), 9u);
+}
+
+TEST(SuiteTest, BadOverridesNameTheOverride) {
+  EXPECT_THAT(Parse(kSuite, {"tasks[0].limit=lots"}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "--set tasks[0].limit=lots: field 'tasks[0].limit': expected an integer, "
+                       "got 'lots'"));
+  EXPECT_THAT(Parse(kSuite, {"tasks[7].limit=1"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("has no element [7]")));
+  EXPECT_THAT(Parse(kSuite, {"candidate.weights=/x"}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--set candidate.weights=/x: field 'candidate.weights': "
+                                 "unknown key")));
+  EXPECT_THAT(Parse(kSuite, {"novalue"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("expected FIELD=VALUE")));
+}
+
+TEST(SuiteTest, FileRelativePathsResolveAgainstSuiteFolder) {
+  testing::TempDir dir;
+  testing::WriteTestFile(dir.Join("suites/s.yaml"),
+                         "name: s\ncandidate:\n  model: ../models/m\ntasks:\n"
+                         "  - name: gsm8k\n    data: data/g\n");
+  ASSERT_OK_AND_ASSIGN(v1::RunSpec spec, ParseSuiteFile(dir.Join("suites/s.yaml"), {}));
+  EXPECT_EQ(spec.candidate().path(), dir.Join("models/m"));
+  EXPECT_EQ(spec.tasks(0).data_path(), dir.Join("suites/data/g"));
+  EXPECT_EQ(spec.suite_path(), dir.Join("suites/s.yaml"));
+  EXPECT_THAT(ParseSuiteFile(dir.Join("nope.yaml"), {}),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("nope.yaml")));
+}
+
+TEST(SuiteTest, DefaultDatasetNames) {
+  EXPECT_EQ(DefaultDatasetName("gsm8k_cot_llama"), "gsm8k");
+  EXPECT_EQ(DefaultDatasetName("mmlu"), "mmlu");
+  EXPECT_EQ(DefaultDatasetName("ifeval"), "ifeval");
+}
+
+}  // namespace
+}  // namespace evald::daemon
+
+namespace evald::daemon {
+namespace {
+
+TEST(SuiteTest, OverrideExpandsShortTaskEntries) {
+  ASSERT_OK_AND_ASSIGN(
+      v1::RunSpec spec,
+      ParseSuite(SuiteSource{.text = "name: x\ncandidate: {model: /m}\ntasks: [mmlu, gsm8k]\n"},
+                 {"tasks[1].limit=3"}));
+  EXPECT_EQ(spec.tasks(0).limit(), 0);
+  EXPECT_EQ(spec.tasks(1).name(), "gsm8k");
+  EXPECT_EQ(spec.tasks(1).limit(), 3);
+}
+
+}  // namespace
+}  // namespace evald::daemon

@@ -1,0 +1,421 @@
+#include "runners/native/engine/engine.h"
+
+#include <algorithm>
+#include <optional>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "base/logging.h"
+#include "base/status_macros.h"
+#include "runners/native/engine/block_hash.h"
+#include "runners/native/engine/kv_cache_manager.h"
+#include "runners/native/engine/sampler.h"
+#include "runners/native/engine/scheduler.h"
+#include "runners/native/engine/sequence.h"
+#include "runners/native/model/model.h"
+#include "runners/native/tokenizer/tokenizer.h"
+
+namespace evald::engine {
+
+struct Engine::Request {
+  Sequence seq;
+  const std::atomic<bool>* cancelled = nullptr;
+  bool counted = false;  // prompt tokens added to the stats
+
+  // Score.
+  std::vector<ScoreTarget> targets;
+  std::vector<int> by_row;  // target indices sorted by row
+  ScoreOutput score;
+  Callback<ScoreOutput> score_done;
+
+  // Generate.
+  int max_new_tokens = 0;
+  runners::SamplingParams sampling;
+  std::vector<std::string> stop;
+  std::vector<int32_t> eos_ids;
+  std::optional<TokenRng> rng;
+  runners::GenerateResult gen;
+  Callback<runners::GenerateResult> gen_done;
+
+  bool is_score() const { return seq.kind == Sequence::Kind::kScore; }
+
+  void Fail(absl::Status status) {
+    if (is_score()) {
+      score_done(std::move(status));
+    } else {
+      gen_done(std::move(status));
+    }
+  }
+};
+
+// The engine thread's state: everything here is touched by that thread only.
+class Engine::Loop {
+ public:
+  explicit Loop(Engine* engine)
+      : root_(RootBlockHash(engine->options_.model_id)),
+        e_(engine),
+        kv_(engine->options_.num_kv_blocks, engine->options_.prefix_cache),
+        scheduler_({.max_batch_tokens = engine->options_.max_batch_tokens,
+                    .max_num_seqs = engine->options_.max_num_seqs},
+                   &kv_) {}
+
+  void Add(std::unique_ptr<Request> r) {
+    Sequence* seq = &r->seq;
+    requests_.emplace(seq->id, std::move(r));
+    scheduler_.Add(seq);
+  }
+
+  bool HasWork() const { return scheduler_.HasWork(); }
+  // Tokens generated since the loop started.
+  int64_t generated() const { return generated_; }
+
+  void SweepCancelled() {
+    std::vector<Request*> cancelled;
+    for (auto& [id, r] : requests_) {
+      if (r->cancelled != nullptr && r->cancelled->load(std::memory_order_relaxed)) {
+        cancelled.push_back(r.get());
+      }
+    }
+    for (Request* r : cancelled) {
+      Finish(r, absl::CancelledError(absl::StrCat("request ", r->seq.id, " cancelled")));
+    }
+  }
+
+  void FailAll(const absl::Status& status) {
+    std::vector<Request*> all;
+    for (auto& [id, r] : requests_) all.push_back(r.get());
+    for (Request* r : all) Finish(r, status);
+  }
+
+  void Step();
+
+ private:
+  // Removes the request and reports `status` (OK: its result).
+  void Finish(Request* r, absl::Status status) {
+    scheduler_.Finish(&r->seq);
+    std::unique_ptr<Request> owned = std::move(requests_[r->seq.id]);
+    requests_.erase(r->seq.id);
+    owned->score.prompt_tokens = owned->seq.num_prompt_tokens;
+    owned->score.cached_tokens = owned->seq.cached_prompt_tokens;
+    owned->gen.cached_tokens = owned->seq.cached_prompt_tokens;
+    if (!status.ok()) {
+      owned->Fail(std::move(status));
+    } else if (owned->is_score()) {
+      owned->score_done(std::move(owned->score));
+    } else {
+      owned->gen_done(std::move(owned->gen));
+    }
+  }
+
+  void ScoreRow(Request* r, int pos, absl::Span<const float> logits) {
+    auto it = std::lower_bound(r->by_row.begin(), r->by_row.end(), pos,
+                               [&](int t, int p) { return r->targets[t].row < p; });
+    std::optional<int32_t> argmax;
+    for (; it != r->by_row.end() && r->targets[*it].row == pos; ++it) {
+      const ScoreTarget& t = r->targets[*it];
+      if (!argmax.has_value()) argmax = Argmax(logits);
+      r->score.logprobs[*it] = TokenLogprob(logits, t.token);
+      r->score.is_greedy[*it] = *argmax == t.token;
+    }
+  }
+
+  // Takes the next token; returns true when the request is done.
+  bool AppendToken(Request* r, absl::Span<const float> logits) {
+    const int32_t token = SampleToken(logits, r->sampling, &*r->rng);
+    r->gen.token_ids.push_back(token);
+    ++generated_;
+    if (std::find(r->eos_ids.begin(), r->eos_ids.end(), token) != r->eos_ids.end()) {
+      r->gen.finish_reason = runners::FinishReason::kEos;
+      r->gen.text = Decode(r);
+      return true;
+    }
+    if (!r->stop.empty()) {
+      std::string text = Decode(r);
+      size_t cut = std::string::npos;
+      for (const std::string& s : r->stop) {
+        if (s.empty()) continue;
+        cut = std::min(cut, text.find(s));
+      }
+      if (cut != std::string::npos) {
+        text.resize(cut);
+        r->gen.text = std::move(text);
+        r->gen.finish_reason = runners::FinishReason::kStop;
+        return true;
+      }
+    }
+    if (static_cast<int>(r->gen.token_ids.size()) >= r->max_new_tokens) {
+      r->gen.finish_reason = runners::FinishReason::kLength;
+      r->gen.text = Decode(r);
+      return true;
+    }
+    r->seq.tokens.push_back(token);
+    ExtendBlockHashes(root_, r->seq.tokens, &r->seq.block_hashes);
+    return false;
+  }
+
+  std::string Decode(const Request* r) const {
+    if (e_->tokenizer_ == nullptr) return "";
+    return e_->tokenizer_->Decode(r->gen.token_ids, /*skip_special_tokens=*/true);
+  }
+
+  const BlockHash root_;  // chain root of this model's block hashes
+  int64_t generated_ = 0;
+  Engine* const e_;
+  KvCacheManager kv_;
+  Scheduler scheduler_;
+  absl::flat_hash_map<int64_t, std::unique_ptr<Request>> requests_;
+};
+
+void Engine::Loop::Step() {
+  StepPlan plan = scheduler_.Schedule();
+  int64_t prompt = 0;
+  int64_t cached = 0;
+  for (const ScheduledChunk& c : plan.chunks) {
+    Request* r = requests_.at(c.seq->id).get();
+    if (!r->counted) {
+      r->counted = true;
+      prompt += r->seq.num_prompt_tokens;
+      cached += r->seq.cached_prompt_tokens;
+    }
+  }
+  if (plan.chunks.empty() && plan.num_preempted > 0) return;  // retried next step
+  if (plan.chunks.empty()) {
+    // Every request was checked to fit the pool alone, so an empty plan with
+    // work left is a bookkeeping fault: fail loudly rather than spin.
+    FailAll(absl::InternalError("engine scheduler made no progress"));
+    return;
+  }
+  std::vector<SeqChunk> batch;
+  batch.reserve(plan.chunks.size());
+  for (const ScheduledChunk& c : plan.chunks) {
+    SeqChunk chunk;
+    chunk.tokens = absl::MakeConstSpan(c.seq->tokens).subspan(c.start_pos, c.num_tokens);
+    chunk.start_pos = c.start_pos;
+    chunk.block_table = kv_.BlockTable(c.seq->id);
+    chunk.logit_rows = c.logit_rows;
+    batch.push_back(std::move(chunk));
+  }
+  ForwardOutput out;
+  const absl::Status st = e_->model_->Forward(batch, e_->kv_.get(), &out);
+  size_t expected_rows = 0;
+  for (const ScheduledChunk& c : plan.chunks) expected_rows += c.logit_rows.size();
+  {
+    absl::MutexLock l(&e_->mu_);
+    e_->stats_.prompt_tokens += prompt;
+    e_->stats_.cached_prompt_tokens += cached;
+    e_->stats_.computed_tokens += plan.num_tokens();
+    e_->stats_.steps += 1;
+    e_->stats_.preemptions += plan.num_preempted;
+  }
+  if (!st.ok() || out.logits.size() != expected_rows) {
+    const absl::Status err =
+        !st.ok() ? st
+                 : absl::InternalError(absl::StrCat("model forward returned ", out.logits.size(),
+                                                    " logit rows, expected ", expected_rows));
+    for (const ScheduledChunk& c : plan.chunks) {
+      auto it = requests_.find(c.seq->id);
+      if (it != requests_.end()) Finish(it->second.get(), err);
+    }
+    return;
+  }
+  scheduler_.OnStepComputed(plan);
+
+  size_t k = 0;
+  std::vector<Request*> done;
+  for (const ScheduledChunk& c : plan.chunks) {
+    Request* r = requests_.at(c.seq->id).get();
+    bool finished = false;
+    for (int row : c.logit_rows) {
+      absl::Span<const float> logits = out.logits[k++];
+      const int pos = c.start_pos + row;
+      if (r->is_score()) {
+        ScoreRow(r, pos, logits);
+      } else if (pos == r->seq.num_tokens() - 1) {
+        finished = AppendToken(r, logits);
+      }
+    }
+    if (r->is_score() && r->seq.num_computed_tokens == r->seq.num_tokens()) finished = true;
+    if (finished) done.push_back(r);
+  }
+  for (Request* r : done) Finish(r, absl::OkStatus());
+}
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(Model* model, const Tokenizer* tokenizer,
+                                                       const EngineOptions& options) {
+  if (model == nullptr) return absl::InvalidArgumentError("engine: model is null");
+  if (options.num_kv_blocks < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("engine: num_kv_blocks must be at least 2, got ", options.num_kv_blocks));
+  }
+  if (options.max_batch_tokens < 1 || options.max_num_seqs < 1) {
+    return absl::InvalidArgumentError("engine: max_batch_tokens and max_num_seqs must be positive");
+  }
+  const int model_max = model->config().max_position_embeddings;
+  int max_context = options.max_context > 0 ? std::min(options.max_context, model_max) : model_max;
+  if (max_context < 1) return absl::InvalidArgumentError("engine: model has no context window");
+  ASSIGN_OR_RETURN(std::unique_ptr<KvCache> kv, model->AllocateKvCache(options.num_kv_blocks));
+  return std::unique_ptr<Engine>(new Engine(model, tokenizer, options, std::move(kv), max_context));
+}
+
+Engine::Engine(Model* model, const Tokenizer* tokenizer, const EngineOptions& options,
+               std::unique_ptr<KvCache> kv, int max_context)
+    : model_(model),
+      tokenizer_(tokenizer),
+      options_(options),
+      kv_(std::move(kv)),
+      max_context_(max_context),
+      vocab_size_(model->config().vocab_size) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+Engine::~Engine() {
+  {
+    absl::MutexLock l(&mu_);
+    stop_ = true;
+  }
+  thread_.join();
+}
+
+size_t Engine::kv_cache_bytes() const { return kv_->bytes(); }
+
+EngineStats Engine::stats() const {
+  absl::MutexLock l(&mu_);
+  return stats_;
+}
+
+absl::Status Engine::SubmitScore(ScoreRequest request, Callback<ScoreOutput> done) {
+  const int n = static_cast<int>(request.tokens.size());
+  if (n == 0) return absl::InvalidArgumentError("score request has no tokens");
+  if (n > max_context_) {
+    return absl::InvalidArgumentError(absl::StrCat("score request has ", n,
+                                                   " tokens, the context window is ",
+                                                   max_context_));
+  }
+  if (request.targets.empty()) return absl::InvalidArgumentError("score request has no targets");
+  for (const ScoreTarget& t : request.targets) {
+    if (t.row < 0 || t.row >= n || t.token < 0 || t.token >= vocab_size_) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("score target (row ", t.row, ", token ", t.token, ") is out of range"));
+    }
+  }
+  auto r = std::make_unique<Request>();
+  r->seq.kind = Sequence::Kind::kScore;
+  r->seq.tokens = std::move(request.tokens);
+  r->targets = std::move(request.targets);
+  r->by_row.resize(r->targets.size());
+  for (size_t i = 0; i < r->by_row.size(); ++i) r->by_row[i] = static_cast<int>(i);
+  std::stable_sort(r->by_row.begin(), r->by_row.end(),
+                   [&](int a, int b) { return r->targets[a].row < r->targets[b].row; });
+  for (int t : r->by_row) {
+    const int row = r->targets[t].row;
+    if (r->seq.logit_rows.empty() || r->seq.logit_rows.back() != row) {
+      r->seq.logit_rows.push_back(row);
+    }
+  }
+  r->score.logprobs.assign(r->targets.size(), 0.0);
+  r->score.is_greedy.assign(r->targets.size(), false);
+  r->cancelled = request.cancelled;
+  r->score_done = std::move(done);
+  return Enqueue(std::move(r));
+}
+
+absl::Status Engine::SubmitGenerate(GenerateTokensRequest request,
+                                    Callback<runners::GenerateResult> done) {
+  const int n = static_cast<int>(request.prompt.size());
+  if (n == 0) return absl::InvalidArgumentError("generate request has an empty prompt");
+  if (n >= max_context_) {
+    return absl::InvalidArgumentError(absl::StrCat("generate request prompt has ", n,
+                                                   " tokens, the context window is ",
+                                                   max_context_));
+  }
+  if (request.max_new_tokens < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("generate request max_new_tokens must be positive, got ",
+                     request.max_new_tokens));
+  }
+  if (!request.stop.empty() && tokenizer_ == nullptr) {
+    return absl::InvalidArgumentError("generate request has stop strings but no tokenizer");
+  }
+  const auto& s = request.sampling;
+  if (s.temperature < 0 || !(s.top_p > 0 && s.top_p <= 1) || s.top_k < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "generate request sampling is invalid (temperature ", s.temperature, ", top_p ", s.top_p,
+        ", top_k ", s.top_k, ")"));
+  }
+  auto r = std::make_unique<Request>();
+  r->seq.kind = Sequence::Kind::kGenerate;
+  r->seq.tokens = std::move(request.prompt);
+  r->max_new_tokens = std::min(request.max_new_tokens, max_context_ - n);
+  r->sampling = request.sampling;
+  r->rng.emplace(request.sampling.seed);
+  r->stop = std::move(request.stop);
+  r->eos_ids = std::move(request.eos_ids);
+  r->cancelled = request.cancelled;
+  r->gen.prompt_tokens = n;
+  r->gen_done = std::move(done);
+  return Enqueue(std::move(r));
+}
+
+absl::Status Engine::Enqueue(std::unique_ptr<Request> r) {
+  Sequence& seq = r->seq;
+  for (int32_t t : seq.tokens) {
+    if (t < 0 || t >= vocab_size_) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("token id ", t, " is outside the vocabulary of ", vocab_size_));
+    }
+  }
+  // The longest the sequence can grow: its K/V must fit the pool alone.
+  const int longest = r->is_score() ? seq.num_tokens() : seq.num_tokens() + r->max_new_tokens - 1;
+  const int need = KvCacheManager::BlocksFor(longest);
+  if (need > options_.num_kv_blocks - 1) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("request needs ", need, " kv blocks (", longest, " tokens), the pool has ",
+                     options_.num_kv_blocks - 1));
+  }
+  seq.num_prompt_tokens = seq.num_tokens();
+  seq.id = next_id_.fetch_add(1);
+  // Hash on the caller's thread: callers run in parallel, the engine does not.
+  ExtendBlockHashes(RootBlockHash(options_.model_id), seq.tokens, &seq.block_hashes);
+  absl::MutexLock l(&mu_);
+  if (stop_) return absl::CancelledError("engine is shutting down");
+  incoming_.push_back(std::move(r));
+  return absl::OkStatus();
+}
+
+void Engine::Run() {
+  const base::Clock* clock = options_.clock != nullptr ? options_.clock : base::Clock::Real();
+  Loop loop(this);
+  while (true) {
+    std::vector<std::unique_ptr<Request>> incoming;
+    {
+      absl::MutexLock l(&mu_);
+      if (!loop.HasWork()) {
+        mu_.Await(absl::Condition(
+            +[](Engine* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) {
+              return e->stop_ || !e->incoming_.empty();
+            },
+            this));
+      }
+      if (stop_) {
+        incoming.swap(incoming_);
+        for (auto& r : incoming) loop.Add(std::move(r));
+        break;
+      }
+      incoming.swap(incoming_);
+    }
+    for (auto& r : incoming) loop.Add(std::move(r));
+    loop.SweepCancelled();
+    if (!loop.HasWork()) continue;
+    const int64_t t0 = clock->MonotonicNanos();
+    const int64_t generated_before = loop.generated();
+    loop.Step();
+    const int64_t t1 = clock->MonotonicNanos();
+    absl::MutexLock l(&mu_);
+    stats_.busy_seconds += static_cast<double>(t1 - t0) * 1e-9;
+    stats_.generated_tokens += loop.generated() - generated_before;
+  }
+  loop.FailAll(absl::CancelledError("engine shut down"));
+}
+
+}  // namespace evald::engine

@@ -1,0 +1,397 @@
+#include "runners/native/native_runner.h"
+
+#include <algorithm>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "base/status_macros.h"
+#include "base/utf8.h"
+#include "runners/native/chat_template/chat_template.h"
+#include "runners/native/engine/engine.h"
+#include "runners/native/model/model.h"
+#include "runners/native/model/model_config.h"
+#include "runners/native/tokenizer/tokenizer.h"
+
+namespace evald::runners {
+namespace {
+
+using engine::Engine;
+using engine::Model;
+using engine::Tokenizer;
+
+// Python's str.isspace() code points (what lm-eval's context.rstrip() strips).
+bool IsPythonSpace(uint32_t cp) {
+  return (cp >= 0x09 && cp <= 0x0d) || (cp >= 0x1c && cp <= 0x20) || cp == 0x85 || cp == 0xa0 ||
+         cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 ||
+         cp == 0x202f || cp == 0x205f || cp == 0x3000;
+}
+
+// Byte offset where the trailing run of whitespace of `s` starts.
+// REQUIRES: s is valid UTF-8.
+size_t TrailingSpaceStart(absl::string_view s) {
+  size_t pos = 0;
+  size_t start = 0;
+  while (pos < s.size()) {
+    const uint32_t cp = base::DecodeUtf8At(s, &pos);
+    if (!IsPythonSpace(cp)) start = pos;
+  }
+  return start;
+}
+
+absl::Status CheckUtf8(absl::string_view what, size_t index, absl::string_view field,
+                       absl::string_view text) {
+  if (std::optional<size_t> bad = base::FindInvalidUtf8(text); bad.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " request ", index, ": ", field,
+                                                   " is not valid UTF-8 (byte ", *bad, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Annotate(absl::string_view what, size_t index, const absl::Status& s) {
+  return absl::Status(s.code(), absl::StrCat(what, " request ", index, ": ", s.message()));
+}
+
+// Results of one call, produced on the engine thread and handed to the
+// caller's callback on the calling thread, one at a time.
+template <typename T>
+class CallResults {
+ public:
+  void Push(size_t index, absl::StatusOr<T> result) {
+    absl::MutexLock l(&mu_);
+    queue_.emplace_back(index, std::move(result));
+  }
+
+  // Delivers results until `total` have been delivered.
+  void Drain(size_t total, const ResultCallback<T>& on_result) {
+    for (size_t delivered = 0; delivered < total; ++delivered) {
+      std::pair<size_t, absl::StatusOr<T>> next{0, absl::UnknownError("")};
+      {
+        absl::MutexLock l(&mu_);
+        mu_.Await(absl::Condition(
+            +[](std::deque<std::pair<size_t, absl::StatusOr<T>>>* q) { return !q->empty(); },
+            &queue_));
+        next = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      on_result(next.first, std::move(next.second));
+    }
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::deque<std::pair<size_t, absl::StatusOr<T>>> queue_ ABSL_GUARDED_BY(mu_);
+};
+
+class NativeRunner final : public Runner {
+ public:
+  NativeRunner(std::string name, std::unique_ptr<Model> model,
+               std::unique_ptr<Tokenizer> tokenizer)
+      : name_(std::move(name)), model_(std::move(model)), tokenizer_(std::move(tokenizer)) {
+    for (int32_t id : model_->config().eos_token_ids) eos_ids_.push_back(id);
+    if (auto eos = tokenizer_->eos_id(); eos.has_value() &&
+        std::find(eos_ids_.begin(), eos_ids_.end(), *eos) == eos_ids_.end()) {
+      eos_ids_.push_back(*eos);
+    }
+  }
+
+  absl::Status Start(const engine::EngineOptions& options) {
+    ASSIGN_OR_RETURN(engine_, Engine::Create(model_.get(), tokenizer_.get(), options));
+    return absl::OkStatus();
+  }
+
+  std::string model_name() const override { return name_; }
+  int max_context() const override { return engine_->max_context(); }
+
+  absl::Status Loglikelihood(absl::Span<const LoglikelihoodRequest> requests,
+                             const CallOptions& options,
+                             const ResultCallback<LoglikelihoodResult>& on_result) override;
+  absl::Status Generate(absl::Span<const GenerateRequest> requests, const CallOptions& options,
+                        const ResultCallback<GenerateResult>& on_result) override;
+  absl::StatusOr<std::string> ApplyChatTemplate(absl::Span<const ChatMessage> messages,
+                                                bool add_generation_prompt) const override;
+
+  RunnerStats stats() const override {
+    const engine::EngineStats s = engine_->stats();
+    return RunnerStats{.prompt_tokens = s.prompt_tokens,
+                       .cached_prompt_tokens = s.cached_prompt_tokens,
+                       .generated_tokens = s.generated_tokens,
+                       .busy_seconds = s.busy_seconds};
+  }
+
+  size_t resident_bytes() const override {
+    return model_->weight_bytes() + engine_->kv_cache_bytes();
+  }
+
+ private:
+  // One scoring sequence shared by the requests with identical fed tokens.
+  struct Member {
+    size_t index;
+    int context_tokens;
+    std::vector<int32_t> continuation;
+    size_t first_target;  // its targets in the group's request
+  };
+
+  absl::StatusOr<std::vector<int32_t>> Encode(absl::string_view text, bool add_special) const {
+    return tokenizer_->Encode(text, add_special);
+  }
+
+  const std::string name_;
+  const std::unique_ptr<Model> model_;
+  const std::unique_ptr<Tokenizer> tokenizer_;
+  std::vector<int32_t> eos_ids_;
+  std::unique_ptr<Engine> engine_;  // last: borrows model_ and tokenizer_
+};
+
+absl::Status NativeRunner::Loglikelihood(absl::Span<const LoglikelihoodRequest> requests,
+                                         const CallOptions& options,
+                                         const ResultCallback<LoglikelihoodResult>& on_result) {
+  auto results = std::make_shared<CallResults<LoglikelihoodResult>>();
+  // Requests whose fed tokens agree (e.g. the choices of a multiple-choice
+  // question with one-token answers) share one sequence and one forward.
+  struct Group {
+    engine::ScoreRequest request;
+    std::vector<Member> members;
+  };
+  std::vector<Group> groups;
+  absl::flat_hash_map<std::vector<int32_t>, size_t> group_of;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    auto fail = [&](absl::Status s) {
+      results->Push(i, std::move(s));
+    };
+    const LoglikelihoodRequest& req = requests[i];
+    if (absl::Status s = CheckUtf8("loglikelihood", i, "context", req.context); !s.ok()) {
+      fail(s);
+      continue;
+    }
+    if (absl::Status s = CheckUtf8("loglikelihood", i, "continuation", req.continuation);
+        !s.ok()) {
+      fail(s);
+      continue;
+    }
+    // lm-eval's split: trailing context whitespace joins the continuation.
+    const size_t cut = TrailingSpaceStart(req.context);
+    const std::string context = req.context.substr(0, cut);
+    const std::string continuation = req.context.substr(cut) + req.continuation;
+    std::vector<int32_t> context_enc;
+    std::vector<int32_t> continuation_enc;
+    if (context.empty()) {
+      std::optional<int32_t> prefix = tokenizer_->bos_id();
+      if (!prefix.has_value()) prefix = tokenizer_->eos_id();
+      if (!prefix.has_value()) {
+        fail(absl::InvalidArgumentError(absl::StrCat(
+            "loglikelihood request ", i, ": empty context and the tokenizer has no bos or eos")));
+        continue;
+      }
+      context_enc = {*prefix};
+      absl::StatusOr<std::vector<int32_t>> c = Encode(continuation, /*add_special=*/false);
+      if (!c.ok()) {
+        fail(Annotate("loglikelihood", i, c.status()));
+        continue;
+      }
+      continuation_enc = *std::move(c);
+    } else {
+      absl::StatusOr<std::vector<int32_t>> whole = Encode(context + continuation, true);
+      absl::StatusOr<std::vector<int32_t>> ctx = Encode(context, true);
+      if (!whole.ok() || !ctx.ok()) {
+        fail(Annotate("loglikelihood", i, !whole.ok() ? whole.status() : ctx.status()));
+        continue;
+      }
+      context_enc = *std::move(ctx);
+      const size_t n = std::min(context_enc.size(), whole->size());
+      continuation_enc.assign(whole->begin() + n, whole->end());
+    }
+    LoglikelihoodResult base;
+    base.context_tokens = static_cast<int>(context_enc.size());
+    base.continuation_token_ids = continuation_enc;
+    if (continuation_enc.empty()) {
+      // Nothing to score: log 1 = 0, and trivially greedy.
+      base.is_greedy = true;
+      results->Push(i, std::move(base));
+      continue;
+    }
+    std::vector<int32_t> fed = context_enc;
+    fed.insert(fed.end(), continuation_enc.begin(), continuation_enc.end() - 1);
+    if (static_cast<int>(fed.size()) > engine_->max_context()) {
+      fail(absl::InvalidArgumentError(absl::StrCat(
+          "loglikelihood request ", i, ": ", context_enc.size() + continuation_enc.size(),
+          " tokens (context ", context_enc.size(), " + continuation ", continuation_enc.size(),
+          ") exceed the context window of ", engine_->max_context())));
+      continue;
+    }
+    auto [it, inserted] = group_of.try_emplace(fed, groups.size());
+    if (inserted) {
+      groups.emplace_back();
+      groups.back().request.tokens = std::move(fed);
+      groups.back().request.cancelled = options.cancelled;
+    }
+    Group& g = groups[it->second];
+    Member m{i, base.context_tokens, continuation_enc, g.request.targets.size()};
+    for (size_t j = 0; j < continuation_enc.size(); ++j) {
+      g.request.targets.push_back(
+          {static_cast<int>(context_enc.size() + j) - 1, continuation_enc[j]});
+    }
+    g.members.push_back(std::move(m));
+  }
+
+  for (Group& g : groups) {
+    auto members = std::make_shared<std::vector<Member>>(std::move(g.members));
+    const absl::Status s = engine_->SubmitScore(
+        std::move(g.request), [results, members](absl::StatusOr<engine::ScoreOutput> out) {
+          for (const Member& m : *members) {
+            if (!out.ok()) {
+              results->Push(m.index, Annotate("loglikelihood", m.index, out.status()));
+              continue;
+            }
+            LoglikelihoodResult r;
+            r.context_tokens = m.context_tokens;
+            r.continuation_token_ids = m.continuation;
+            r.cached_tokens = std::min(out->cached_tokens, m.context_tokens);
+            r.is_greedy = true;
+            for (size_t j = 0; j < m.continuation.size(); ++j) {
+              r.logprob += out->logprobs[m.first_target + j];
+              r.is_greedy = r.is_greedy && out->is_greedy[m.first_target + j];
+            }
+            results->Push(m.index, std::move(r));
+          }
+        });
+    if (!s.ok()) {
+      for (const Member& m : *members) results->Push(m.index, Annotate("loglikelihood", m.index, s));
+    }
+  }
+  results->Drain(requests.size(), on_result);
+  return absl::OkStatus();
+}
+
+absl::Status NativeRunner::Generate(absl::Span<const GenerateRequest> requests,
+                                    const CallOptions& options,
+                                    const ResultCallback<GenerateResult>& on_result) {
+  auto results = std::make_shared<CallResults<GenerateResult>>();
+  const std::optional<int32_t> bos = tokenizer_->bos_id();
+  const std::string bos_text = tokenizer_->bos_token();
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const GenerateRequest& req = requests[i];
+    if (absl::Status s = CheckUtf8("generate", i, "prompt", req.prompt); !s.ok()) {
+      results->Push(i, s);
+      continue;
+    }
+    absl::Status stop_ok = absl::OkStatus();
+    for (const std::string& stop : req.stop) {
+      if (stop_ok.ok()) stop_ok = CheckUtf8("generate", i, "stop string", stop);
+    }
+    if (!stop_ok.ok()) {
+      results->Push(i, stop_ok);
+      continue;
+    }
+    absl::StatusOr<std::vector<int32_t>> prompt = Encode(req.prompt, /*add_special=*/true);
+    if (!prompt.ok()) {
+      results->Push(i, Annotate("generate", i, prompt.status()));
+      continue;
+    }
+    // A rendered chat template already starts with the BOS text; the
+    // tokenizer's own BOS would double it.
+    if (bos.has_value() && !bos_text.empty() && prompt->size() >= 2 && (*prompt)[0] == *bos &&
+        (*prompt)[1] == *bos && absl::string_view(req.prompt).substr(0, bos_text.size()) == bos_text) {
+      prompt->erase(prompt->begin());
+    }
+    const int n = static_cast<int>(prompt->size());
+    if (n >= engine_->max_context()) {
+      results->Push(i, absl::InvalidArgumentError(absl::StrCat(
+                           "generate request ", i, ": prompt is ", n,
+                           " tokens, the context window is ", engine_->max_context())));
+      continue;
+    }
+    engine::GenerateTokensRequest g;
+    g.prompt = *std::move(prompt);
+    g.max_new_tokens = req.max_new_tokens;
+    g.sampling = req.sampling;
+    g.stop = req.stop;
+    g.eos_ids = eos_ids_;
+    g.cancelled = options.cancelled;
+    const absl::Status s = engine_->SubmitGenerate(
+        std::move(g), [results, i](absl::StatusOr<GenerateResult> out) {
+          results->Push(i, out.ok() ? std::move(out) : Annotate("generate", i, out.status()));
+        });
+    if (!s.ok()) results->Push(i, Annotate("generate", i, s));
+  }
+  results->Drain(requests.size(), on_result);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> NativeRunner::ApplyChatTemplate(absl::Span<const ChatMessage> messages,
+                                                            bool add_generation_prompt) const {
+  const std::string& tmpl = tokenizer_->chat_template();
+  if (tmpl.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("model ", name_, " has no chat_template in tokenizer_config.json"));
+  }
+  base::Json::Array list;
+  for (const ChatMessage& m : messages) {
+    list.push_back(base::Json::MakeObject(
+        {{"role", base::Json::String(m.role)}, {"content", base::Json::String(m.content)}}));
+  }
+  engine::ChatTemplateInputs inputs;
+  inputs.messages = base::Json::MakeArray(std::move(list));
+  inputs.add_generation_prompt = add_generation_prompt;
+  inputs.bos_token = tokenizer_->bos_token();
+  inputs.eos_token = tokenizer_->eos_token();
+  return engine::RenderChatTemplate(tmpl, inputs);
+}
+
+// KV pool default: room for a full context plus a step's worth of tokens,
+// and beyond that a prefix-cache working set, within a cap.
+size_t DefaultKvBytes(const Model& model, int max_context, int max_batch_tokens) {
+  const size_t per_token = model.kv_bytes_per_token();
+  const size_t floor_tokens = static_cast<size_t>(max_context) + max_batch_tokens;
+  const size_t want_tokens =
+      std::max<size_t>({floor_tokens, 4 * static_cast<size_t>(max_batch_tokens), 16384});
+  const size_t cap = size_t{2} << 30;
+  return std::max(floor_tokens * per_token, std::min(want_tokens * per_token, cap));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Runner>> CreateNativeRunner(const NativeRunnerOptions& options) {
+  if (options.model_dir.empty()) return absl::InvalidArgumentError("native runner: model_dir is empty");
+  ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
+                   Model::Load(options.model_dir, {.num_threads = options.num_threads}));
+  ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer,
+                   Tokenizer::FromDirectory(options.model_dir));
+  const engine::ModelConfig& config = model->config();
+  const int max_context = options.max_context > 0
+                              ? std::min(options.max_context, config.max_position_embeddings)
+                              : config.max_position_embeddings;
+  const size_t per_token = model->kv_bytes_per_token();
+  if (per_token == 0) {
+    return absl::InternalError(absl::StrCat("model ", options.model_dir, " reports 0 kv bytes per token"));
+  }
+  const size_t kv_bytes = options.kv_cache_bytes > 0
+                              ? options.kv_cache_bytes
+                              : DefaultKvBytes(*model, max_context, options.max_batch_tokens);
+  const size_t block_bytes = per_token * engine::kKvBlockSize;
+  const size_t blocks = kv_bytes / block_bytes;
+  if (blocks < 2) {
+    return absl::InvalidArgumentError(absl::StrCat("native runner: kv_cache_bytes ", kv_bytes,
+                                                   " holds fewer than 2 blocks of ", block_bytes,
+                                                   " bytes"));
+  }
+  engine::EngineOptions eo;
+  eo.max_batch_tokens = options.max_batch_tokens;
+  eo.num_kv_blocks = static_cast<int>(std::min<size_t>(blocks, size_t{1} << 22));
+  eo.prefix_cache = options.prefix_cache;
+  eo.max_context = max_context;
+  eo.model_id = options.model_dir;
+  auto runner = std::make_unique<NativeRunner>(options.model_dir, std::move(model),
+                                               std::move(tokenizer));
+  RETURN_IF_ERROR(runner->Start(eo));
+  return std::unique_ptr<Runner>(std::move(runner));
+}
+
+}  // namespace evald::runners

@@ -1,0 +1,183 @@
+// File: tests/runners/native/engine/toy_model.h
+// -----------------------------------------------------------------------------
+// A small deterministic Model for engine tests that honours the paged-KV
+// contract for real: Forward writes each new position's key vector into the
+// block named by the block table and computes a row's logits by reading every
+// earlier position back *from the KV blocks*. Unwritten slots hold NaN, so a
+// wrong block table, a stale cache hit or a missed write shows up as NaN or as
+// logits that differ from ReferenceLogits(), which recomputes from the tokens
+// alone with the same summation order (bit-identical when all is well).
+//
+// Also a byte tokenizer (id = byte value, plus BOS/EOS ids) for stop strings.
+#ifndef EVALD_TESTS_RUNNERS_NATIVE_ENGINE_TOY_MODEL_H_
+#define EVALD_TESTS_RUNNERS_NATIVE_ENGINE_TOY_MODEL_H_
+
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "runners/native/model/model.h"
+#include "runners/native/tokenizer/tokenizer.h"
+
+namespace evald::engine::testing {
+
+inline constexpr int kToyDim = 8;
+
+class ToyKvCache : public KvCache {
+ public:
+  explicit ToyKvCache(int num_blocks)
+      : num_blocks_(num_blocks),
+        keys_(static_cast<size_t>(num_blocks) * kKvBlockSize * kToyDim,
+              std::numeric_limits<float>::quiet_NaN()) {}
+  int num_blocks() const override { return num_blocks_; }
+  size_t bytes() const override { return keys_.size() * sizeof(float); }
+  float* slot(int block, int offset) {
+    return &keys_[(static_cast<size_t>(block) * kKvBlockSize + offset) * kToyDim];
+  }
+
+ private:
+  int num_blocks_;
+  std::vector<float> keys_;
+};
+
+class ToyModel : public Model {
+ public:
+  explicit ToyModel(int vocab = 300, int max_position = 4096) {
+    config_.architecture = "ToyForTesting";
+    config_.vocab_size = vocab;
+    config_.max_position_embeddings = max_position;
+    config_.num_layers = 1;
+    config_.num_kv_heads = 1;
+    config_.head_dim = kToyDim;
+  }
+
+  static float Embed(int32_t token, int d) {
+    return std::sin(0.37f * static_cast<float>(token) + 1.3f * static_cast<float>(d));
+  }
+  static void Key(int32_t token, int pos, float* k) {
+    for (int d = 0; d < kToyDim; ++d) {
+      k[d] = Embed(token, d) + 0.25f * std::cos(0.11f * static_cast<float>(pos) * (d + 1));
+    }
+  }
+  // logits[v] from the keys of positions 0..p, in position order.
+  static void Logits(const std::vector<const float*>& keys, int vocab, std::vector<float>* out) {
+    float h[kToyDim] = {};
+    for (const float* k : keys) {
+      for (int d = 0; d < kToyDim; ++d) h[d] = 0.8f * h[d] + k[d];
+    }
+    out->assign(vocab, 0.0f);
+    for (int v = 0; v < vocab; ++v) {
+      float acc = 0;
+      for (int d = 0; d < kToyDim; ++d) acc += h[d] * Embed(v, d);
+      (*out)[v] = 2.0f * acc;
+    }
+  }
+
+  // What Forward must produce for the last position of `tokens`.
+  std::vector<float> ReferenceLogits(const std::vector<int32_t>& tokens) const {
+    std::vector<std::vector<float>> k(tokens.size(), std::vector<float>(kToyDim));
+    std::vector<const float*> ptrs;
+    for (size_t p = 0; p < tokens.size(); ++p) {
+      Key(tokens[p], static_cast<int>(p), k[p].data());
+      ptrs.push_back(k[p].data());
+    }
+    std::vector<float> out;
+    Logits(ptrs, config_.vocab_size, &out);
+    return out;
+  }
+
+  const ModelConfig& config() const override { return config_; }
+  size_t weight_bytes() const override { return 1000; }
+  size_t kv_bytes_per_token() const override { return kToyDim * sizeof(float); }
+  absl::StatusOr<std::unique_ptr<KvCache>> AllocateKvCache(int num_blocks) const override {
+    return std::make_unique<ToyKvCache>(num_blocks);
+  }
+
+  absl::Status Forward(absl::Span<const SeqChunk> batch, KvCache* kv_base,
+                       ForwardOutput* out) override {
+    auto* kv = static_cast<ToyKvCache*>(kv_base);
+    out->logits.clear();
+    int tokens = 0;
+    for (const SeqChunk& c : batch) {
+      tokens += static_cast<int>(c.tokens.size());
+      const int end = c.start_pos + static_cast<int>(c.tokens.size());
+      if (static_cast<int>(c.block_table.size()) * kKvBlockSize < end) {
+        return absl::InternalError("block table too short");
+      }
+      for (int32_t b : c.block_table) {
+        if (b <= 0 || b >= kv->num_blocks()) return absl::InternalError(absl::StrCat("bad block ", b));
+      }
+      for (size_t i = 0; i < c.tokens.size(); ++i) {
+        const int p = c.start_pos + static_cast<int>(i);
+        Key(c.tokens[i], p, kv->slot(c.block_table[p / kKvBlockSize], p % kKvBlockSize));
+      }
+      for (int row : c.logit_rows) {
+        const int p = c.start_pos + row;
+        std::vector<const float*> keys;
+        for (int q = 0; q <= p; ++q) {
+          keys.push_back(kv->slot(c.block_table[q / kKvBlockSize], q % kKvBlockSize));
+        }
+        out->logits.emplace_back();
+        Logits(keys, config_.vocab_size, &out->logits.back());
+      }
+    }
+    forwarded_tokens_ += tokens;
+    max_step_tokens_ = std::max(max_step_tokens_.load(), tokens);
+    ++calls_;
+    return absl::OkStatus();
+  }
+
+  int64_t forwarded_tokens() const { return forwarded_tokens_; }
+  int max_step_tokens() const { return max_step_tokens_; }
+  int64_t calls() const { return calls_; }
+
+ private:
+  ModelConfig config_;
+  std::atomic<int64_t> forwarded_tokens_{0};
+  std::atomic<int> max_step_tokens_{0};
+  std::atomic<int64_t> calls_{0};
+};
+
+// Byte tokenizer: ids 0..255 are bytes; 256 = BOS, 257 = EOS.
+class ByteTokenizer : public Tokenizer {
+ public:
+  absl::StatusOr<std::vector<int32_t>> Encode(absl::string_view text,
+                                              bool add_special_tokens) const override {
+    std::vector<int32_t> ids;
+    if (add_special_tokens) ids.push_back(256);
+    for (unsigned char c : text) ids.push_back(c);
+    return ids;
+  }
+  std::string Decode(absl::Span<const int32_t> ids, bool skip_special_tokens) const override {
+    std::string s;
+    for (int32_t id : ids) {
+      if (id < 256) s.push_back(static_cast<char>(id));
+      else if (!skip_special_tokens) s += id == 256 ? "<s>" : "</s>";
+    }
+    return s;
+  }
+  std::string TokenBytes(int32_t id) const override {
+    return id < 256 ? std::string(1, static_cast<char>(id)) : "";
+  }
+  int vocab_size() const override { return 258; }
+  std::optional<int32_t> TokenToId(absl::string_view) const override { return std::nullopt; }
+  std::optional<std::string> IdToToken(int32_t) const override { return std::nullopt; }
+  bool IsSpecial(int32_t id) const override { return id >= 256; }
+  std::optional<int32_t> bos_id() const override { return 256; }
+  std::optional<int32_t> eos_id() const override { return 257; }
+  std::string bos_token() const override { return "<s>"; }
+  std::string eos_token() const override { return "</s>"; }
+  const std::string& chat_template() const override { return empty_; }
+
+ private:
+  std::string empty_;
+};
+
+}  // namespace evald::engine::testing
+
+#endif  // EVALD_TESTS_RUNNERS_NATIVE_ENGINE_TOY_MODEL_H_

@@ -306,6 +306,10 @@ void E2eTest::SigkillResumeBody(bool compare_outputs) {
         const bool same_prompt =
             it != content.end() && it->second.substr(0, it->second.find('\n')) ==
                                        text.substr(0, text.find('\n'));
+        if (differing.empty() && it != content.end()) {
+          ADD_FAILURE() << "first difference, doc " << index << "\nreference: " << text
+                        << "\nresumed:   " << it->second;
+        }
         absl::StrAppend(&differing, " ", index, before.count(index) ? "(before kill)" : "",
                         same_prompt ? "" : "(prompt)");
       }
@@ -512,3 +516,4 @@ TEST_F(E2eTest, ModelCallsUseOneResidentModel) {
 
 }  // namespace
 }  // namespace evald::testing
+

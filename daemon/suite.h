@@ -1,7 +1,7 @@
 // File: daemon/suite.h
 // -----------------------------------------------------------------------------
 // suite.yaml (schema v1) → RunSpec. The schema is documented in
-// daemon/SUITE.md. Parsing is strict: unknown keys, wrong types, duplicate
+// docs/suite.md. Parsing is strict: unknown keys, wrong types, duplicate
 // keys and missing required fields are InvalidArgument errors of one line,
 //   "suite.yaml:LINE:COL: field 'tasks[1].shots': expected an integer, got 'five'"
 // `--set a.b=c` overrides are applied to the document before validation; an

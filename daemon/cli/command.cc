@@ -1,6 +1,7 @@
 #include "daemon/cli/command.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <memory>
 
@@ -34,6 +35,16 @@ std::vector<const CommandInfo*> AllCommands() {
   std::vector<const CommandInfo*> out;
   for (const auto& [name, info] : Registry()) out.push_back(&info);
   return out;
+}
+
+std::string DefaultDataDir() {
+  const char* home = std::getenv("HOME");
+  return std::string(home != nullptr ? home : ".") + "/.local/share/evald";
+}
+
+std::string DefaultDatasetPath(const std::string& task, const std::string& data_dir) {
+  const std::string dataset = task.substr(0, task.find('_'));
+  return (data_dir.empty() ? DefaultDataDir() : data_dir) + "/datasets/" + dataset;
 }
 
 }  // namespace evald::cli

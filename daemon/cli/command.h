@@ -46,6 +46,15 @@ struct CommandInfo {
   CommandFn fn;
 };
 
+// evald's default data dir, $HOME/.local/share/evald, used when neither
+// --data-dir nor EVALD_DATA_DIR is given.
+std::string DefaultDataDir();
+
+// Where `evalctl datasets fetch` puts a task's dataset: <data_dir>/datasets/
+// <dataset>, where a task name extends its dataset's (gsm8k_cot reads gsm8k).
+// An empty `data_dir` means DefaultDataDir().
+std::string DefaultDatasetPath(const std::string& task, const std::string& data_dir);
+
 // Registers a command (call from a static initializer in the command's file;
 // link the command library with WHOLE_ARCHIVE so the registration is kept).
 bool RegisterCommand(CommandInfo info);

@@ -348,10 +348,7 @@ int DatasetsCommand(CommandContext& context) {
     }
   }
   if (positionals.empty()) return Usage(context, "missing fetch|verify");
-  if (data_dir.empty()) {
-    const char* home = std::getenv("HOME");
-    data_dir = absl::StrCat(home != nullptr ? home : ".", "/.local/share/evald");
-  }
+  if (data_dir.empty()) data_dir = DefaultDataDir();
   const std::string verb = positionals[0];
   std::vector<std::string> names(positionals.begin() + 1, positionals.end());
   for (const std::string& name : names) {

@@ -67,8 +67,7 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
 std::string DaemonAddress(const GlobalOptions& global) {
   if (!global.addr.empty()) return global.addr;
   if (!global.data_dir.empty()) return absl::StrCat("unix:", global.data_dir, "/evald.sock");
-  const char* home = std::getenv("HOME");
-  return absl::StrCat("unix:", home != nullptr ? home : "", "/.local/share/evald/evald.sock");
+  return absl::StrCat("unix:", DefaultDataDir(), "/evald.sock");
 }
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Create(const GlobalOptions& global) {

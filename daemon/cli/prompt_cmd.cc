@@ -21,18 +21,6 @@ namespace {
 using base::Json;
 
 // The dataset folder a task reads by default (`evalctl datasets fetch`).
-std::string DefaultDataPath(const std::string& task, const std::string& data_dir) {
-  // Task names extend their dataset's name: gsm8k_cot reads gsm8k. The
-  // default data dir is evald's: $HOME/.local/share/evald.
-  std::string dataset = task.substr(0, task.find('_'));
-  std::string dir = data_dir;
-  if (dir.empty()) {
-    const char* home = std::getenv("HOME");
-    dir = absl::StrCat(home != nullptr ? home : ".", "/.local/share/evald");
-  }
-  return absl::StrCat(dir, "/datasets/", dataset);
-}
-
 Json StringArray(const std::vector<std::string>& values) {
   Json out = Json::MakeArray();
   for (const std::string& v : values) out.Push(Json::String(v));
@@ -87,7 +75,7 @@ int PromptCommand(CommandContext& context) {
   }
   if (task_name.empty()) return Usage(context, "missing TASK");
   if (doc.empty()) return Usage(context, "missing --doc ID|all");
-  if (options.data_path.empty()) options.data_path = DefaultDataPath(task_name, data_dir);
+  if (options.data_path.empty()) options.data_path = DefaultDatasetPath(task_name, data_dir);
 
   auto task = tasks::CreateTask(task_name, options);
   if (!task.ok()) {

@@ -26,18 +26,6 @@ namespace {
 
 using base::Json;
 
-std::string DefaultDataPath(const std::string& task, const std::string& data_dir) {
-  // Task names extend their dataset's name: gsm8k_cot reads gsm8k. The
-  // default data dir is evald's: $HOME/.local/share/evald.
-  std::string dataset = task.substr(0, task.find('_'));
-  std::string dir = data_dir;
-  if (dir.empty()) {
-    const char* home = std::getenv("HOME");
-    dir = absl::StrCat(home != nullptr ? home : ".", "/.local/share/evald");
-  }
-  return absl::StrCat(dir, "/datasets/", dataset);
-}
-
 int Usage(CommandContext& context, const std::string& message) {
   context.err << "evalctl score: " << message << "\n"
               << "usage: evalctl score TASK --data PATH --responses FILE [--shots N] [--variant V] [--json]\n";
@@ -83,7 +71,7 @@ int ScoreCommand(CommandContext& context) {
   }
   if (task_name.empty()) return Usage(context, "missing TASK");
   if (responses_path.empty()) return Usage(context, "missing --responses FILE");
-  if (options.data_path.empty()) options.data_path = DefaultDataPath(task_name, data_dir);
+  if (options.data_path.empty()) options.data_path = DefaultDatasetPath(task_name, data_dir);
 
   auto task = tasks::CreateTask(task_name, options);
   if (!task.ok()) {

@@ -1,9 +1,13 @@
 #include "daemon/render.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/type_resolver_util.h>
 
 #include <algorithm>
 #include <map>
+#include <memory>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -42,8 +46,24 @@ std::string ToJson(const google::protobuf::Message& message) {
   options.preserve_proto_field_names = true;
   options.always_print_primitive_fields = true;
   options.add_whitespace = false;
+  // Map fields (metrics, labels) must print in a fixed order so the same run
+  // always renders the same bytes: serialise deterministically (maps sorted
+  // by key), then convert that binary form to JSON.
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
+  static constexpr char kUrlPrefix[] = "type.googleapis.com";
+  std::unique_ptr<google::protobuf::util::TypeResolver> resolver(
+      google::protobuf::util::NewTypeResolverForDescriptorPool(
+          kUrlPrefix, message.GetDescriptor()->file()->pool()));
   std::string out;
-  auto status = google::protobuf::util::MessageToJsonString(message, &out, options);
+  auto status = google::protobuf::util::BinaryToJsonString(
+      resolver.get(), absl::StrCat(kUrlPrefix, "/", message.GetDescriptor()->full_name()), bytes,
+      &out, options);
   if (!status.ok()) return absl::StrCat("{\"error\":\"cannot render json\"}");
   return out;
 }

@@ -15,6 +15,8 @@
 #include "base/clock.h"
 #include "base/file.h"
 #include "base/status_macros.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "rocksdb/db.h"
 #include "rocksdb/env.h"
 #include "rocksdb/options.h"
@@ -32,6 +34,19 @@ using ::evald::v1::TaskProgress;
 using ::evald::v1::TaskScores;
 
 namespace {
+
+// Stored bytes are a pure function of the record: map fields (metrics,
+// labels) are written sorted by key, so the same run stores the same bytes.
+std::string DeterministicBytes(const google::protobuf::MessageLite& message) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }  // The coded stream flushes into `bytes` here.
+  return bytes;
+}
 
 // The schema this code writes. A store written by a newer schema is refused
 // rather than misread.
@@ -386,12 +401,12 @@ absl::Status Store::AddRunToBatch(const RunRecord& run,
   if (run.has_fingerprint()) {
     RETURN_IF_ERROR(
         FromRocks(batch->Put(handles_->cf(ColumnFamily::kFingerprints),
-                             run.id(), run.fingerprint().SerializeAsString()),
+                             run.id(), DeterministicBytes(run.fingerprint())),
                   "batch fingerprint"));
     stored.clear_fingerprint();
   }
   return FromRocks(batch->Put(handles_->cf(ColumnFamily::kRuns), run.id(),
-                              stored.SerializeAsString()),
+                              DeterministicBytes(stored)),
                    "batch run");
 }
 
@@ -542,7 +557,7 @@ absl::Status Store::PutSample(const SampleRecord& sample) {
                    Get(ColumnFamily::kSamples, key, where));
   rocksdb::WriteBatch batch;
   RETURN_IF_ERROR(FromRocks(batch.Put(handles_->cf(ColumnFamily::kSamples), key,
-                                      sample.SerializeAsString()),
+                                      DeterministicBytes(sample)),
                             where));
   if (!previous) {
     ASSIGN_OR_RETURN(std::optional<std::string> marker_bytes,
@@ -558,7 +573,7 @@ absl::Status Store::PutSample(const SampleRecord& sample) {
     marker.set_done(marker.done() + 1);
     RETURN_IF_ERROR(
         FromRocks(batch.Put(handles_->cf(ColumnFamily::kMeta), progress_key,
-                            marker.SerializeAsString()),
+                            DeterministicBytes(marker)),
                   where));
   }
   return Write(&batch, absl::StrCat("write ", where));
@@ -622,7 +637,7 @@ absl::Status Store::PutScores(const TaskScores& scores) {
   RETURN_IF_ERROR(
       FromRocks(batch.Put(handles_->cf(ColumnFamily::kScores),
                           keys::ScoresKey(scores.run_id(), scores.task()),
-                          scores.SerializeAsString()),
+                          DeterministicBytes(scores)),
                 what));
   return Write(&batch, absl::StrCat("write ", what));
 }
@@ -674,7 +689,7 @@ absl::Status Store::AddToQueueLocked(absl::string_view run_id, int32_t priority,
   entry.set_seq(next_queue_seq_++);
   RETURN_IF_ERROR(FromRocks(batch->Put(handles_->cf(ColumnFamily::kQueue),
                                        keys::QueueKey(priority, entry.seq()),
-                                       entry.SerializeAsString()),
+                                       DeterministicBytes(entry)),
                             "batch queue entry"));
   return FromRocks(batch->Put(handles_->cf(ColumnFamily::kMeta),
                               std::string(keys::kNextQueueSeqKey),
@@ -731,7 +746,7 @@ absl::StatusOr<std::optional<RunRecord>> Store::ClaimNextRun() {
     if (run.started_unix_ms() == 0)
       run.set_started_unix_ms(absl::ToUnixMillis(Now()));
     RETURN_IF_ERROR(FromRocks(batch.Put(handles_->cf(ColumnFamily::kRuns),
-                                        run.id(), run.SerializeAsString()),
+                                        run.id(), DeterministicBytes(run)),
                               what));
     claimed = std::move(run);
     break;
@@ -804,7 +819,7 @@ absl::Status Store::PutHash(const HashCacheEntry& entry) {
     stored.set_hashed_unix_ms(absl::ToUnixMillis(Now()));
   rocksdb::WriteBatch batch;
   RETURN_IF_ERROR(FromRocks(batch.Put(handles_->cf(ColumnFamily::kHashCache),
-                                      entry.path(), stored.SerializeAsString()),
+                                      entry.path(), DeterministicBytes(stored)),
                             what));
   return Write(&batch, absl::StrCat("write ", what));
 }

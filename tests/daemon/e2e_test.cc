@@ -242,11 +242,9 @@ TEST_F(E2eTest, SigkillMidRunResumesWithoutRecomputingAndScoresMatch) {
   SigkillResumeBody(/*compare_outputs=*/false);
 }
 
-// TODO(#3): the native engine's generations are not yet batch-invariant on
-// this workload (same prompts, different outputs when batched differently),
-// so per-document outputs of a resumed run can differ from an uninterrupted
-// run's. Enable once the engine guarantees bit-identical outputs.
-TEST_F(E2eTest, DISABLED_ResumedRunOutputsEqualUninterruptedRunPerDocument) {
+// Reproducibility: every document's prompt, output and metrics in a resumed
+// run equal the uninterrupted run's, byte for byte.
+TEST_F(E2eTest, ResumedRunOutputsEqualUninterruptedRunPerDocument) {
   SigkillResumeBody(/*compare_outputs=*/true);
 }
 

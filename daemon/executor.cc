@@ -263,6 +263,10 @@ void Executor::Execute(const std::string& run_id) {
     st->set_generated_tokens(st->generated_tokens() + after.generated_tokens -
                              before.generated_tokens);
     st->set_busy_s(st->busy_s() + after.busy_seconds - before.busy_seconds);
+    run.mutable_phases()->set_prefill_s(run.phases().prefill_s() + after.prefill_seconds -
+                                        before.prefill_seconds);
+    run.mutable_phases()->set_decode_s(run.phases().decode_s() + after.decode_seconds -
+                                       before.decode_seconds);
   }
 
   StopReason reason;

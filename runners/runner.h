@@ -78,6 +78,8 @@ struct RunnerStats {
   int64_t cached_prompt_tokens = 0;  // of which served from the prefix cache
   int64_t generated_tokens = 0;
   double busy_seconds = 0;           // wall time spent computing
+  double prefill_seconds = 0;        // of which computing prompt tokens
+  double decode_seconds = 0;         // of which computing generated tokens
 };
 
 struct CallOptions {

@@ -123,7 +123,9 @@ class NativeRunner final : public Runner {
     return RunnerStats{.prompt_tokens = s.prompt_tokens,
                        .cached_prompt_tokens = s.cached_prompt_tokens,
                        .generated_tokens = s.generated_tokens,
-                       .busy_seconds = s.busy_seconds};
+                       .busy_seconds = s.busy_seconds,
+                       .prefill_seconds = s.prefill_seconds,
+                       .decode_seconds = s.decode_seconds};
   }
 
   size_t resident_bytes() const override {

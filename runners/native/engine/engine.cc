@@ -69,6 +69,10 @@ class Engine::Loop {
   bool HasWork() const { return scheduler_.HasWork(); }
   // Tokens generated since the loop started.
   int64_t generated() const { return generated_; }
+  // Tokens the last Step() computed at prompt positions and at generated
+  // positions, to split its wall time between prefill and decode.
+  int64_t last_prefill_tokens() const { return last_prefill_tokens_; }
+  int64_t last_decode_tokens() const { return last_decode_tokens_; }
 
   void SweepCancelled() {
     std::vector<Request*> cancelled;
@@ -91,6 +95,8 @@ class Engine::Loop {
   void Step();
 
  private:
+  int64_t last_prefill_tokens_ = 0;
+  int64_t last_decode_tokens_ = 0;
   // Removes the request and reports `status` (OK: its result).
   void Finish(Request* r, absl::Status status) {
     scheduler_.Finish(&r->seq);
@@ -178,6 +184,14 @@ void Engine::Loop::Step() {
       prompt += r->seq.num_prompt_tokens;
       cached += r->seq.cached_prompt_tokens;
     }
+  }
+  last_prefill_tokens_ = 0;
+  last_decode_tokens_ = 0;
+  for (const ScheduledChunk& c : plan.chunks) {
+    const int prompt_part =
+        std::clamp(c.seq->num_prompt_tokens - c.start_pos, 0, c.num_tokens);
+    last_prefill_tokens_ += prompt_part;
+    last_decode_tokens_ += c.num_tokens - prompt_part;
   }
   if (plan.chunks.empty() && plan.num_preempted > 0) return;  // retried next step
   if (plan.chunks.empty()) {
@@ -412,7 +426,15 @@ void Engine::Run() {
     loop.Step();
     const int64_t t1 = clock->MonotonicNanos();
     absl::MutexLock l(&mu_);
-    stats_.busy_seconds += static_cast<double>(t1 - t0) * 1e-9;
+    const double seconds = static_cast<double>(t1 - t0) * 1e-9;
+    stats_.busy_seconds += seconds;
+    const int64_t prefill = loop.last_prefill_tokens();
+    const int64_t decode = loop.last_decode_tokens();
+    if (prefill + decode > 0) {
+      const double prefill_share = static_cast<double>(prefill) / static_cast<double>(prefill + decode);
+      stats_.prefill_seconds += seconds * prefill_share;
+      stats_.decode_seconds += seconds * (1.0 - prefill_share);
+    }
     stats_.generated_tokens += loop.generated() - generated_before;
   }
   loop.FailAll(absl::CancelledError("engine shut down"));

@@ -99,6 +99,9 @@ struct EngineStats {
   int64_t steps = 0;
   int64_t preemptions = 0;
   double busy_seconds = 0;
+  // busy_seconds split by the share of prompt and generated tokens per step.
+  double prefill_seconds = 0;
+  double decode_seconds = 0;
 };
 
 class Engine {

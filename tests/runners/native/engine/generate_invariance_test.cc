@@ -66,6 +66,12 @@ TEST(GenerateInvarianceTest, SameTextAcrossBatchingCacheStateAndPoolPressure) {
   const auto reqs = Workload();
   auto reference_runner = make(false, 0, 2048);
   const std::vector<std::string> ref = GenerateAll(reference_runner.get(), reqs, 1);
+  // Compute time splits into prefill and decode, adding up to the busy time.
+  const RunnerStats stats = reference_runner->stats();
+  EXPECT_GT(stats.prefill_seconds, 0);
+  EXPECT_GT(stats.decode_seconds, 0);
+  EXPECT_NEAR(stats.prefill_seconds + stats.decode_seconds, stats.busy_seconds,
+              1e-9 * (1 + stats.busy_seconds));
   struct Case {
     bool cache;
     size_t kv_bytes;

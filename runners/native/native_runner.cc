@@ -363,7 +363,8 @@ size_t DefaultKvBytes(const Model& model, int max_context, int max_batch_tokens)
 absl::StatusOr<std::unique_ptr<Runner>> CreateNativeRunner(const NativeRunnerOptions& options) {
   if (options.model_dir.empty()) return absl::InvalidArgumentError("native runner: model_dir is empty");
   ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
-                   Model::Load(options.model_dir, {.num_threads = options.num_threads}));
+                   Model::Load(options.model_dir,
+                               {.device = options.device, .num_threads = options.num_threads}));
   ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer,
                    Tokenizer::FromDirectory(options.model_dir));
   const engine::ModelConfig& config = model->config();

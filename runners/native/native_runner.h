@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "runners/native/model/model.h"
 #include "runners/runner.h"
 
 namespace evald::runners {
@@ -18,6 +19,8 @@ namespace evald::runners {
 struct NativeRunnerOptions {
   // Hugging Face checkpoint folder (config.json, *.safetensors, tokenizer.json).
   std::string model_dir;
+  // Backend: "auto" (the GPU when present), "cpu" or "cuda".
+  engine::Device device = engine::Device::kAuto;
   // CPU worker threads; 0 = all hardware threads.
   int num_threads = 0;
   // Bytes for the paged KV pool; 0 = a default sized from the model

@@ -62,7 +62,16 @@ class KvCache {
   virtual size_t bytes() const = 0;
 };
 
+// Where a model's weights live and its forward pass runs.
+enum class Device {
+  kAuto,  // CUDA when this build has it and a GPU is present, else CPU
+  kCpu,
+  kCuda,  // an error when the build or the machine has no GPU
+};
+
 struct LoadOptions {
+  Device device = Device::kAuto;
+  int cuda_device = 0;  // ordinal of the GPU to use
   // Worker threads for the CPU backend; 0 = all hardware threads.
   int num_threads = 0;
   // CPU: round GEMM inputs to BF16 and use the AVX512_BF16 dot products for

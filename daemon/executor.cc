@@ -397,6 +397,7 @@ absl::StatusOr<v1::RunState> Executor::ExecuteTasks(v1::RunRecord& run, runners:
       out->set_group(m.group);
       out->set_value(m.value);
       out->set_std_error(m.stderr_value);
+      out->set_std_error_na(m.stderr_na);
       out->set_count(m.count);
       out->set_aggregation(m.aggregation);
     }

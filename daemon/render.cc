@@ -127,7 +127,7 @@ std::string FormatResults(const v1::GetResultsResponse& results) {
   for (const v1::TaskScores& s : results.scores()) {
     for (const v1::Metric& m : s.metrics()) {
       rows.push_back({s.task(), m.name(), m.group().empty() ? "-" : m.group(),
-                      absl::StrFormat("%.4f", m.value()), absl::StrFormat("± %.4f", m.std_error()),
+                      absl::StrFormat("%.4f", m.value()), m.std_error_na() ? std::string("N/A") : absl::StrFormat("± %.4f", m.std_error()),
                       absl::StrCat(m.count())});
     }
   }

@@ -109,6 +109,27 @@ uint64_t PythonRandom::GetRandBits(int k) {
   return (high << 32) | low;
 }
 
+double PythonRandom::Random() {
+  const uint32_t a = NextUint32() >> 5;
+  const uint32_t b = NextUint32() >> 6;
+  return (a * 67108864.0 + b) * (1.0 / 9007199254740992.0);
+}
+
+double PythonRandom::Gauss(double mu, double sigma) {
+  double z;
+  if (has_gauss_next_) {
+    z = gauss_next_;
+    has_gauss_next_ = false;
+  } else {
+    const double x2pi = Random() * 2.0 * M_PI;
+    const double g2rad = std::sqrt(-2.0 * std::log(1.0 - Random()));
+    z = std::cos(x2pi) * g2rad;
+    gauss_next_ = std::sin(x2pi) * g2rad;
+    has_gauss_next_ = true;
+  }
+  return mu + z * sigma;
+}
+
 uint64_t PythonRandom::RandBelow(uint64_t n) {
   const int k = BitLength(n);
   uint64_t r = GetRandBits(k);

@@ -3,9 +3,9 @@
 // A bit-exact reproduction of CPython's `random.Random` for the parts
 // lm-evaluation-harness uses to draw few-shot examples: seeding from an
 // integer (MT19937 init_by_array over the 32-bit words of |seed|),
-// getrandbits, _randbelow (rejection sampling) and Random.sample over
-// range(n), including its choice between the pool-based and the set-based
-// algorithm. Same seed and same calls give the same numbers as CPython 3.x.
+// getrandbits, _randbelow (rejection sampling), random(), gauss() and
+// Random.sample over range(n), including its choice between the pool-based
+// and the set-based algorithm. Same seed and same calls give the same numbers as CPython 3.x.
 //
 // Thread-safety: not thread-safe; one generator per thread.
 #ifndef EVALD_TASKS_PYTHON_RANDOM_H_
@@ -28,6 +28,11 @@ class PythonRandom {
   uint64_t GetRandBits(int k);
   // Random._randbelow(n): uniform in [0, n). REQUIRES: n >= 1.
   uint64_t RandBelow(uint64_t n);
+  // random.random(): 53 random bits as a double in [0, 1).
+  double Random();
+  // random.gauss(mu, sigma), including CPython's caching of the second value
+  // of each Box-Muller pair.
+  double Gauss(double mu, double sigma);
   // Random.sample(range(n), k): k distinct indices in selection order.
   // InvalidArgument when k > n (CPython raises ValueError).
   absl::StatusOr<std::vector<uint64_t>> Sample(uint64_t n, uint64_t k);
@@ -40,6 +45,8 @@ class PythonRandom {
   static constexpr int kN = 624;
   std::array<uint32_t, kN> mt_{};
   int mti_ = kN + 1;
+  bool has_gauss_next_ = false;
+  double gauss_next_ = 0;
 };
 
 }  // namespace evald::tasks

@@ -84,6 +84,7 @@ struct MetricResult {
   double stderr_value = 0;
   int64_t count = 0;     // documents aggregated
   std::string aggregation;  // "micro" / "macro" / "mean" where it matters
+  bool stderr_na = false;   // no stderr is defined (lm-eval prints "N/A")
 };
 
 // What a task sends for one document, without a model (`evalctl prompt`).

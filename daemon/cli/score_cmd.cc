@@ -153,7 +153,7 @@ int ScoreCommand(CommandContext& context) {
       item.Set("name", Json::String(m.name));
       item.Set("group", Json::String(m.group));
       item.Set("value", Json::Double(m.value));
-      item.Set("stderr", Json::Double(m.stderr_value));
+      item.Set("stderr", m.stderr_na ? Json::String("N/A") : Json::Double(m.stderr_value));
       item.Set("count", Json::Int(m.count));
       item.Set("aggregation", Json::String(m.aggregation));
       metrics_json.Push(std::move(item));
@@ -171,7 +171,11 @@ int ScoreCommand(CommandContext& context) {
   context.out << "--- " << task_name << ": " << samples.size() << " of " << ids.size() << " documents scored\n";
   for (const tasks::MetricResult& m : metrics) {
     context.out << absl::StrFormat("%-32s %-16s %.4f", m.name, m.group.empty() ? "(task)" : m.group, m.value);
-    if (m.stderr_value > 0) context.out << absl::StrFormat(" ± %.4f", m.stderr_value);
+    if (m.stderr_na) {
+      context.out << " ± N/A";
+    } else if (m.stderr_value > 0) {
+      context.out << absl::StrFormat(" ± %.4f", m.stderr_value);
+    }
     context.out << absl::StrFormat("  n=%d %s\n", m.count, m.aggregation);
   }
   return kExitOk;

@@ -13,6 +13,7 @@
 #include "base/json.h"
 #include "base/sha256.h"
 #include "base/status_macros.h"
+#include "tasks/ifeval/langdetect.h"
 #include "tasks/task_util.h"
 
 namespace evald::tasks::ifeval {
@@ -25,6 +26,8 @@ constexpr char kTaskName[] = "ifeval";
 // target_hash) is str(0).
 constexpr char kTarget[] = "0";
 constexpr char kTaskVersion[] = "4.0";
+// Where Debian's python3-langdetect keeps its profiles and tables.
+constexpr char kDebianLangdetectDir[] = "/usr/lib/python3/dist-packages/langdetect";
 // Names every rule that shapes prompts or scores, so the fingerprint changes
 // when any of them does.
 constexpr char kPromptFormat[] =
@@ -46,7 +49,7 @@ std::string Dirname(const std::string& path) {
 }
 
 absl::StatusOr<IfevalDoc> ParseDoc(const Json& row, const std::string& where,
-                                   const PunktTokenizer* punkt) {
+                                   const CheckerData& data) {
   if (!row.is_object())
     return absl::InvalidArgumentError(
         absl::StrCat(where, ": not a JSON object"));
@@ -85,7 +88,7 @@ absl::StatusOr<IfevalDoc> ParseDoc(const Json& row, const std::string& where,
           where, ": field 'instruction_id_list[", i, "]': not a string"));
     }
     absl::StatusOr<std::unique_ptr<Instruction>> inst =
-        BuildInstruction(id.string_value(), kwargs->array()[i], punkt);
+        BuildInstruction(id.string_value(), kwargs->array()[i], data);
     if (!inst.ok()) {
       std::string field =
           absl::IsNotFound(inst.status())
@@ -133,9 +136,11 @@ SampleResult MakeSample(const IfevalDoc& doc, const std::string& context,
 class IfevalTask : public Task {
  public:
   IfevalTask(TaskOptions options, std::unique_ptr<PunktTokenizer> punkt,
+             std::unique_ptr<LanguageDetector> language,
              std::vector<IfevalDoc> docs, TaskInfo info)
       : options_(std::move(options)),
         punkt_(std::move(punkt)),
+        language_(std::move(language)),
         docs_(std::move(docs)),
         info_(std::move(info)) {}
 
@@ -255,6 +260,8 @@ class IfevalTask : public Task {
 
   TaskOptions options_;
   std::unique_ptr<PunktTokenizer> punkt_;  // used by docs_' instructions
+  // Used by docs_' instructions; null when they use the CLD2 fallback.
+  std::unique_ptr<LanguageDetector> language_;
   std::vector<IfevalDoc> docs_;
   TaskInfo info_;
 };
@@ -263,6 +270,11 @@ class IfevalTask : public Task {
 
 absl::StatusOr<std::vector<IfevalDoc>> LoadIfevalDataset(
     const std::string& path, const PunktTokenizer* punkt) {
+  return LoadIfevalDataset(path, CheckerData{punkt, &Cld2Detector()});
+}
+
+absl::StatusOr<std::vector<IfevalDoc>> LoadIfevalDataset(
+    const std::string& path, const CheckerData& data) {
   ASSIGN_OR_RETURN(std::string contents, base::ReadFileToString(path));
   std::vector<IfevalDoc> docs;
   std::set<int64_t> keys;
@@ -276,7 +288,7 @@ absl::StatusOr<std::vector<IfevalDoc>> LoadIfevalDataset(
       return absl::InvalidArgumentError(
           absl::StrCat(where, ": ", row.status().message()));
     }
-    ASSIGN_OR_RETURN(IfevalDoc doc, ParseDoc(*row, where, punkt));
+    ASSIGN_OR_RETURN(IfevalDoc doc, ParseDoc(*row, where, data));
     if (!keys.insert(doc.key).second) {
       return absl::InvalidArgumentError(
           absl::StrCat(where, ": field 'key': duplicate key ", doc.key));
@@ -358,17 +370,54 @@ std::vector<MetricResult> AggregateIfeval(
   std::vector<MetricResult> out;
   out.push_back({"prompt_level_strict_acc", "", Mean(prompt_strict),
                  MeanStderr(prompt_strict), n, "mean"});
-  out.push_back({"inst_level_strict_acc", "",
-                 inst_total > 0 ? inst_strict / inst_total : 0, 0,
-                 static_cast<int64_t>(inst_total),
-                 "flattened mean over instructions"});
+  out.push_back({.name = "inst_level_strict_acc",
+                 .group = "",
+                 .value = inst_total > 0 ? inst_strict / inst_total : 0,
+                 .count = static_cast<int64_t>(inst_total),
+                 .aggregation = "flattened mean over instructions",
+                 .stderr_na = true});
   out.push_back({"prompt_level_loose_acc", "", Mean(prompt_loose),
                  MeanStderr(prompt_loose), n, "mean"});
-  out.push_back({"inst_level_loose_acc", "",
-                 inst_total > 0 ? inst_loose / inst_total : 0, 0,
-                 static_cast<int64_t>(inst_total),
-                 "flattened mean over instructions"});
+  out.push_back({.name = "inst_level_loose_acc",
+                 .group = "",
+                 .value = inst_total > 0 ? inst_loose / inst_total : 0,
+                 .count = static_cast<int64_t>(inst_total),
+                 .aggregation = "flattened mean over instructions",
+                 .stderr_na = true});
   return out;
+}
+
+absl::StatusOr<std::unique_ptr<LanguageDetector>> LoadLanguageDetector(
+    const std::string& data_path, const std::string& language_id,
+    const std::string& langdetect_path) {
+  if (language_id == "cld2") return std::unique_ptr<LanguageDetector>();
+  if (!language_id.empty() && language_id != "langdetect") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ifeval: option 'language_id': unknown detector '", language_id,
+        "' (known: langdetect, cld2)"));
+  }
+  std::vector<std::string> candidates;
+  if (!langdetect_path.empty()) {
+    candidates.push_back(langdetect_path);
+  } else {
+    std::string dir =
+        base::IsDirectory(data_path) ? data_path : Dirname(data_path);
+    candidates = {dir + "/../langdetect", dir + "/langdetect",
+                  std::string(kDebianLangdetectDir)};
+  }
+  for (const std::string& candidate : candidates) {
+    if (!base::IsDirectory(candidate)) continue;
+    ASSIGN_OR_RETURN(std::unique_ptr<LangDetect> detector,
+                     LangDetect::Load(candidate));
+    return std::unique_ptr<LanguageDetector>(std::move(detector));
+  }
+  if (!language_id.empty() || !langdetect_path.empty()) {
+    return absl::NotFoundError(absl::StrCat(
+        "ifeval: langdetect profiles not found (tried ",
+        absl::StrJoin(candidates, ", "),
+        "); install python3-langdetect or give option 'langdetect_path'"));
+  }
+  return std::unique_ptr<LanguageDetector>();  // the CLD2 fallback
 }
 
 absl::StatusOr<std::unique_ptr<Task>> CreateIfevalTask(
@@ -394,8 +443,21 @@ absl::StatusOr<std::unique_ptr<Task>> CreateIfevalTask(
   }
   ASSIGN_OR_RETURN(std::unique_ptr<PunktTokenizer> punkt,
                    PunktTokenizer::Load(punkt_dir));
+  auto option = [&](const char* name) {
+    auto it = options.options.find(name);
+    return it == options.options.end() ? std::string() : it->second;
+  };
+  ASSIGN_OR_RETURN(std::unique_ptr<LanguageDetector> language,
+                   LoadLanguageDetector(options.data_path, option("language_id"),
+                                        option("langdetect_path")));
+  const LanguageDetector& detector =
+      language != nullptr ? *language : Cld2Detector();
   ASSIGN_OR_RETURN(std::vector<IfevalDoc> docs,
-                   LoadIfevalDataset(data_file, punkt.get()));
+                   LoadIfevalDataset(data_file, CheckerData{punkt.get(), &detector}));
+  const std::string language_id =
+      detector.sha256().empty()
+          ? detector.name()
+          : absl::StrCat(detector.name(), " (profiles sha256 ", detector.sha256(), ")");
   if (options.limit > 0 && static_cast<size_t>(options.limit) < docs.size()) {
     docs.resize(static_cast<size_t>(options.limit));
   }
@@ -407,12 +469,12 @@ absl::StatusOr<std::unique_ptr<Task>> CreateIfevalTask(
   info.prompt_format_hash = base::Sha256Hex(absl::StrCat(
       kPromptFormat, "\nchat_template=", options.chat_template ? 1 : 0,
       "\nsystem_instruction=", options.system_instruction,
-      "\npunkt_sha256=", punkt->sha256()));
+      "\npunkt_sha256=", punkt->sha256(), "\nlanguage_id=", language_id));
   info.generation_settings =
       absl::StrCat("greedy, max ", kMaxNewTokens,
                    ", stop [] (EOS only); sentence splitter "
                    "punkt_tab english (sha256 ",
-                   punkt->sha256(), ")");
+                   punkt->sha256(), "); language id ", language_id);
   ASSIGN_OR_RETURN(std::string data_sha, base::Sha256File(data_file));
   info.datasets.push_back({data_file, data_sha});
   for (const char* name : {"abbrev_types.txt", "collocations.tab",
@@ -422,12 +484,21 @@ absl::StatusOr<std::unique_ptr<Task>> CreateIfevalTask(
     info.datasets.push_back({path, sha});
   }
   return std::unique_ptr<Task>(new IfevalTask(
-      options, std::move(punkt), std::move(docs), std::move(info)));
+      options, std::move(punkt), std::move(language), std::move(docs),
+      std::move(info)));
 }
 
 namespace {
 const bool kRegistered = [] {
-  RegisterTask(kTaskName, [](const TaskOptions& options) {
+  RegisterTask(kTaskName, [](const TaskOptions& options)
+                              -> absl::StatusOr<std::unique_ptr<Task>> {
+    for (const auto& [key, value] : options.options) {
+      if (key != "punkt_path" && key != "language_id" && key != "langdetect_path") {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "ifeval: unknown option '", key,
+            "' (known: punkt_path, language_id, langdetect_path)"));
+      }
+    }
     auto it = options.options.find("punkt_path");
     return CreateIfevalTask(options, it == options.options.end() ? "" : it->second);
   });

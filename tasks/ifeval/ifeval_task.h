@@ -15,7 +15,9 @@
 // parameters (punkt_tab English) come from `punkt_path` when given, else from
 // the first of <dir>/../punkt/english, <dir>/../punkt/punkt_tab/english,
 // <dir>/../punkt_tab/english, <dir>/punkt/english that exists, where <dir> is
-// the dataset folder. The dataset file, the four Punkt files and their
+// the dataset folder. Language identification follows LoadLanguageDetector
+// below; the detector and its data hash are part of the prompt-format hash.
+// The dataset file, the four Punkt files and their
 // sha256s are recorded in TaskInfo; the whole dataset is read and every
 // instruction built before the task exists, so a bad line (errors name file,
 // line and field) stops it from starting.
@@ -54,9 +56,21 @@ struct IfevalScore {
   bool prompt_loose = false;
 };
 
-// Reads and validates a dataset file; `punkt` must outlive the documents.
+// Reads and validates a dataset file; `data`'s members must outlive the
+// documents. The overload taking only Punkt uses the CLD2 language fallback.
+absl::StatusOr<std::vector<IfevalDoc>> LoadIfevalDataset(
+    const std::string& path, const CheckerData& data);
 absl::StatusOr<std::vector<IfevalDoc>> LoadIfevalDataset(
     const std::string& path, const PunktTokenizer* punkt);
+
+// The language detector the options ask for: option `language_id`
+// "langdetect" (the reference's algorithm; profiles from `langdetect_path`,
+// else <dir>/../langdetect, <dir>/langdetect or Debian's python3-langdetect
+// package), "cld2", or unset (langdetect when its profiles are found, else
+// CLD2). Null means the CLD2 fallback (Cld2Detector()).
+absl::StatusOr<std::unique_ptr<LanguageDetector>> LoadLanguageDetector(
+    const std::string& data_path, const std::string& language_id,
+    const std::string& langdetect_path);
 
 // Scores one response to one document (lm-eval's process_results).
 IfevalScore ScoreIfevalResponse(const IfevalDoc& doc,

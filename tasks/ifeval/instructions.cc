@@ -135,7 +135,7 @@ class FnInstruction : public Instruction {
 
 using Check = std::function<bool(absl::string_view)>;
 using Builder =
-    std::function<absl::StatusOr<Check>(const Kwargs&, const PunktTokenizer*)>;
+    std::function<absl::StatusOr<Check>(const Kwargs&, const CheckerData&)>;
 
 const Regex& Re(const char* pattern, ReFlags flags = {}) {
   // A fixed pattern, compiled once: every caller keeps the result in a
@@ -145,15 +145,16 @@ const Regex& Re(const char* pattern, ReFlags flags = {}) {
 
 // language:response_language, english_capital, english_lowercase: a detector
 // exception (no letters) counts as followed.
-bool LanguageIs(absl::string_view text, absl::string_view code) {
-  std::optional<std::string> lang = DetectLanguage(text);
+bool LanguageIs(const LanguageDetector* detector, absl::string_view text,
+                absl::string_view code) {
+  std::optional<std::string> lang = detector->Detect(text);
   return !lang.has_value() || *lang == code;
 }
 
 const std::map<std::string, Builder>& Builders() {
   static const auto* builders = new std::map<std::string, Builder>{
       {"keywords:existence",
-       [](const Kwargs& kw, const PunktTokenizer*) -> absl::StatusOr<Check> {
+       [](const Kwargs& kw, const CheckerData&) -> absl::StatusOr<Check> {
          ASSIGN_OR_RETURN(std::vector<std::string> words,
                           kw.StringList("keywords"));
          std::vector<Regex> res;
@@ -168,7 +169,7 @@ const std::map<std::string, Builder>& Builders() {
          });
        }},
       {"keywords:frequency",
-       [](const Kwargs& kw, const PunktTokenizer*) -> absl::StatusOr<Check> {
+       [](const Kwargs& kw, const CheckerData&) -> absl::StatusOr<Check> {
          ASSIGN_OR_RETURN(std::string keyword, kw.String("keyword"));
          ASSIGN_OR_RETURN(double frequency, kw.Number("frequency"));
          ASSIGN_OR_RETURN(bool less, kw.LessThan("relation"));
@@ -180,7 +181,7 @@ const std::map<std::string, Builder>& Builders() {
          });
        }},
       {"keywords:forbidden_words",
-       [](const Kwargs& kw, const PunktTokenizer*) -> absl::StatusOr<Check> {
+       [](const Kwargs& kw, const CheckerData&) -> absl::StatusOr<Check> {
          ASSIGN_OR_RETURN(std::vector<std::string> words,
                           kw.StringList("forbidden_words"));
          std::vector<Regex> res;
@@ -198,7 +199,7 @@ const std::map<std::string, Builder>& Builders() {
          });
        }},
       {"keywords:letter_frequency",
-       [](const Kwargs& kw, const PunktTokenizer*) -> absl::StatusOr<Check> {
+       [](const Kwargs& kw, const CheckerData&) -> absl::StatusOr<Check> {
          ASSIGN_OR_RETURN(std::string letter, kw.String("letter"));
          ASSIGN_OR_RETURN(double frequency, kw.Number("let_frequency"));
          ASSIGN_OR_RETURN(bool less, kw.LessThan("let_relation"));
@@ -217,15 +218,16 @@ const std::map<std::string, Builder>& Builders() {
          });
        }},
       {"language:response_language",
-       [](const Kwargs& kw, const PunktTokenizer*) -> absl::StatusOr<Check> {
+       [](const Kwargs& kw, const CheckerData& data) -> absl::StatusOr<Check> {
          ASSIGN_OR_RETURN(std::string language, kw.String("language"));
-         return Check([language](absl::string_view r) {
-           return LanguageIs(r, language);
+         return Check([detector = data.language, language](absl::string_view r) {
+           return LanguageIs(detector, r, language);
          });
        }},
       {"length_constraints:number_sentences",
        [](const Kwargs& kw,
-          const PunktTokenizer* punkt) -> absl::StatusOr<Check> {
+          const CheckerData& data) -> absl::StatusOr<Check> {
+         const PunktTokenizer* punkt = data.punkt;
          ASSIGN_OR_RETURN(double n, kw.Number("num_sentences"));
          ASSIGN_OR_RETURN(bool less, kw.LessThan("relation"));
          return Check([punkt, n, less](absl::string_view r) {
@@ -234,7 +236,7 @@ const std::map<std::string, Builder>& Builders() {
          });
        }},
       {"length_constraints:number_paragraphs",
-       [](const Kwargs& kw, const PunktTokenizer*) -> absl::StatusOr<Check> {
+       [](const Kwargs& kw, const CheckerData&) -> absl::StatusOr<Check> {
          ASSIGN_OR_RETURN(double n, kw.Number("num_paragraphs"));
          return Check([n](absl::string_view r) {
            static const Regex& re = Re(R"(\s?\*\*\*\s?)");
@@ -252,7 +254,7 @@ const std::map<std::string, Builder>& Builders() {
          });
        }},
       {"length_constraints:number_words",
-       [](const Kwargs& kw, const PunktTokenizer*) -> absl::StatusOr<Check> {
+       [](const Kwargs& kw, const CheckerData&) -> absl::StatusOr<Check> {
          ASSIGN_OR_RETURN(double n, kw.Number("num_words"));
          ASSIGN_OR_RETURN(bool less, kw.LessThan("relation"));
          return Check([n, less](absl::string_view r) {
@@ -260,7 +262,7 @@ const std::map<std::string, Builder>& Builders() {
          });
        }},
       {"length_constraints:nth_paragraph_first_word",
-       [](const Kwargs& kw, const PunktTokenizer*) -> absl::StatusOr<Check> {
+       [](const Kwargs& kw, const CheckerData&) -> absl::StatusOr<Check> {
          ASSIGN_OR_RETURN(double num_paragraphs, kw.Number("num_paragraphs"));
          ASSIGN_OR_RETURN(double nth, kw.Number("nth_paragraph"));
          ASSIGN_OR_RETURN(std::string first_word, kw.String("first_word"));
@@ -297,7 +299,7 @@ const std::map<std::string, Builder>& Builders() {
          });
        }},
       {"detectable_content:number_placeholders",
-       [](const Kwargs& kw, const PunktTokenizer*) -> absl::StatusOr<Check> {
+       [](const Kwargs& kw, const CheckerData&) -> absl::StatusOr<Check> {
          ASSIGN_OR_RETURN(double n, kw.Number("num_placeholders"));
          return Check([n](absl::string_view r) {
            static const Regex& re = Re(R"(\[.*?\])");
@@ -305,7 +307,7 @@ const std::map<std::string, Builder>& Builders() {
          });
        }},
       {"detectable_content:postscript",
-       [](const Kwargs& kw, const PunktTokenizer*) -> absl::StatusOr<Check> {
+       [](const Kwargs& kw, const CheckerData&) -> absl::StatusOr<Check> {
          ASSIGN_OR_RETURN(std::string marker, kw.String("postscript_marker"));
          marker = std::string(PyStrip(marker));
          std::string pattern;
@@ -323,7 +325,7 @@ const std::map<std::string, Builder>& Builders() {
              [re](absl::string_view r) { return re.Search(PyLower(r)); });
        }},
       {"detectable_format:number_bullet_lists",
-       [](const Kwargs& kw, const PunktTokenizer*) -> absl::StatusOr<Check> {
+       [](const Kwargs& kw, const CheckerData&) -> absl::StatusOr<Check> {
          ASSIGN_OR_RETURN(double n, kw.Number("num_bullets"));
          return Check([n](absl::string_view r) {
            static const Regex& star =
@@ -333,7 +335,7 @@ const std::map<std::string, Builder>& Builders() {
          });
        }},
       {"detectable_format:constrained_response",
-       [](const Kwargs&, const PunktTokenizer*) -> absl::StatusOr<Check> {
+       [](const Kwargs&, const CheckerData&) -> absl::StatusOr<Check> {
          return Check([](absl::string_view r) {
            absl::string_view s = PyStrip(r);
            for (const char* option : {"My answer is yes.", "My answer is no.",
@@ -344,7 +346,7 @@ const std::map<std::string, Builder>& Builders() {
          });
        }},
       {"detectable_format:number_highlighted_sections",
-       [](const Kwargs& kw, const PunktTokenizer*) -> absl::StatusOr<Check> {
+       [](const Kwargs& kw, const CheckerData&) -> absl::StatusOr<Check> {
          ASSIGN_OR_RETURN(double n, kw.Number("num_highlights"));
          return Check([n](absl::string_view r) {
            static const Regex& single = Re(R"(\*[^\n\*]*\*)");
@@ -362,7 +364,7 @@ const std::map<std::string, Builder>& Builders() {
          });
        }},
       {"detectable_format:multiple_sections",
-       [](const Kwargs& kw, const PunktTokenizer*) -> absl::StatusOr<Check> {
+       [](const Kwargs& kw, const CheckerData&) -> absl::StatusOr<Check> {
          ASSIGN_OR_RETURN(std::string splitter, kw.String("section_spliter"));
          ASSIGN_OR_RETURN(double n, kw.Number("num_sections"));
          ASSIGN_OR_RETURN(
@@ -376,7 +378,7 @@ const std::map<std::string, Builder>& Builders() {
          });
        }},
       {"detectable_format:json_format",
-       [](const Kwargs&, const PunktTokenizer*) -> absl::StatusOr<Check> {
+       [](const Kwargs&, const CheckerData&) -> absl::StatusOr<Check> {
          return Check([](absl::string_view r) {
            absl::string_view v = PyStrip(r);
            for (const char* prefix : {"```json", "```Json", "```JSON", "```"}) {
@@ -393,7 +395,7 @@ const std::map<std::string, Builder>& Builders() {
          });
        }},
       {"detectable_format:title",
-       [](const Kwargs&, const PunktTokenizer*) -> absl::StatusOr<Check> {
+       [](const Kwargs&, const CheckerData&) -> absl::StatusOr<Check> {
          return Check([](absl::string_view r) {
            static const Regex& re = Re(R"(<<[^\n]+>>)");
            for (const ReMatch& m : re.FindAll(r)) {
@@ -405,7 +407,7 @@ const std::map<std::string, Builder>& Builders() {
          });
        }},
       {"combination:two_responses",
-       [](const Kwargs&, const PunktTokenizer*) -> absl::StatusOr<Check> {
+       [](const Kwargs&, const CheckerData&) -> absl::StatusOr<Check> {
          return Check([](absl::string_view r) {
            std::vector<std::string> parts = PySplit(r, "******");
            std::vector<std::string> valid;
@@ -420,7 +422,7 @@ const std::map<std::string, Builder>& Builders() {
          });
        }},
       {"combination:repeat_prompt",
-       [](const Kwargs& kw, const PunktTokenizer*) -> absl::StatusOr<Check> {
+       [](const Kwargs& kw, const CheckerData&) -> absl::StatusOr<Check> {
          ASSIGN_OR_RETURN(std::string prompt, kw.String("prompt_to_repeat"));
          std::string want = PyLower(PyStrip(prompt));
          return Check([want](absl::string_view r) {
@@ -428,7 +430,7 @@ const std::map<std::string, Builder>& Builders() {
          });
        }},
       {"startend:end_checker",
-       [](const Kwargs& kw, const PunktTokenizer*) -> absl::StatusOr<Check> {
+       [](const Kwargs& kw, const CheckerData&) -> absl::StatusOr<Check> {
          ASSIGN_OR_RETURN(std::string phrase, kw.String("end_phrase"));
          std::string want = PyLower(PyStrip(phrase));
          return Check([want](absl::string_view r) {
@@ -436,7 +438,7 @@ const std::map<std::string, Builder>& Builders() {
          });
        }},
       {"startend:quotation",
-       [](const Kwargs&, const PunktTokenizer*) -> absl::StatusOr<Check> {
+       [](const Kwargs&, const CheckerData&) -> absl::StatusOr<Check> {
          return Check([](absl::string_view r) {
            absl::string_view s = PyStrip(r);
            return PyLen(s) > 1 && s.front() == '"' && s.back() == '"';
@@ -444,7 +446,8 @@ const std::map<std::string, Builder>& Builders() {
        }},
       {"change_case:capital_word_frequency",
        [](const Kwargs& kw,
-          const PunktTokenizer* punkt) -> absl::StatusOr<Check> {
+          const CheckerData& data) -> absl::StatusOr<Check> {
+         const PunktTokenizer* punkt = data.punkt;
          ASSIGN_OR_RETURN(double n, kw.Number("capital_frequency"));
          ASSIGN_OR_RETURN(bool less, kw.LessThan("capital_relation"));
          return Check([punkt, n, less](absl::string_view r) {
@@ -456,19 +459,19 @@ const std::map<std::string, Builder>& Builders() {
          });
        }},
       {"change_case:english_capital",
-       [](const Kwargs&, const PunktTokenizer*) -> absl::StatusOr<Check> {
-         return Check([](absl::string_view r) {
-           return PyIsUpper(r) && LanguageIs(r, "en");
+       [](const Kwargs&, const CheckerData& data) -> absl::StatusOr<Check> {
+         return Check([detector = data.language](absl::string_view r) {
+           return PyIsUpper(r) && LanguageIs(detector, r, "en");
          });
        }},
       {"change_case:english_lowercase",
-       [](const Kwargs&, const PunktTokenizer*) -> absl::StatusOr<Check> {
-         return Check([](absl::string_view r) {
-           return PyIsLower(r) && LanguageIs(r, "en");
+       [](const Kwargs&, const CheckerData& data) -> absl::StatusOr<Check> {
+         return Check([detector = data.language](absl::string_view r) {
+           return PyIsLower(r) && LanguageIs(detector, r, "en");
          });
        }},
       {"punctuation:no_comma",
-       [](const Kwargs&, const PunktTokenizer*) -> absl::StatusOr<Check> {
+       [](const Kwargs&, const CheckerData&) -> absl::StatusOr<Check> {
          return Check(
              [](absl::string_view r) { return !absl::StrContains(r, ","); });
        }},
@@ -480,7 +483,7 @@ const std::map<std::string, Builder>& Builders() {
 
 absl::StatusOr<std::unique_ptr<Instruction>> BuildInstruction(
     absl::string_view id, const base::Json& kwargs,
-    const PunktTokenizer* punkt) {
+    const CheckerData& data) {
   auto it = Builders().find(std::string(id));
   if (it == Builders().end()) {
     return absl::NotFoundError(
@@ -489,7 +492,7 @@ absl::StatusOr<std::unique_ptr<Instruction>> BuildInstruction(
   if (!kwargs.is_null() && !kwargs.is_object()) {
     return absl::InvalidArgumentError("kwargs: must be an object");
   }
-  ASSIGN_OR_RETURN(Check check, it->second(Kwargs(kwargs), punkt));
+  ASSIGN_OR_RETURN(Check check, it->second(Kwargs(kwargs), data));
   return std::make_unique<FnInstruction>(std::move(check));
 }
 

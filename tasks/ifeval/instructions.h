@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "base/json.h"
+#include "tasks/ifeval/language.h"
 #include "tasks/ifeval/punkt.h"
 
 namespace evald::tasks::ifeval {
@@ -36,13 +37,24 @@ class Instruction {
   virtual bool CheckFollowing(absl::string_view response) const = 0;
 };
 
+// What the checkers consult besides the response. Both are borrowed and must
+// outlive the instructions built with them.
+struct CheckerData {
+  const PunktTokenizer* punkt = nullptr;      // required
+  const LanguageDetector* language = nullptr; // required
+};
+
 // Builds the checker for `id`. `kwargs` is the JSON object of the document
 // (null is treated as {}). Errors (InvalidArgument) name the offending field
-// as "kwargs.<name>"; an unknown id is NotFound. `punkt` must be non-null and
-// outlive the result.
+// as "kwargs.<name>"; an unknown id is NotFound.
 absl::StatusOr<std::unique_ptr<Instruction>> BuildInstruction(
+    absl::string_view id, const base::Json& kwargs, const CheckerData& data);
+// The same with the CLD2 language fallback.
+inline absl::StatusOr<std::unique_ptr<Instruction>> BuildInstruction(
     absl::string_view id, const base::Json& kwargs,
-    const PunktTokenizer* punkt);
+    const PunktTokenizer* punkt) {
+  return BuildInstruction(id, kwargs, CheckerData{punkt, &Cld2Detector()});
+}
 
 // The registered ids, sorted.
 std::vector<std::string> InstructionIds();

@@ -39,4 +39,22 @@ std::optional<std::string> DetectLanguage(absl::string_view text) {
   return code;
 }
 
+namespace {
+
+class Cld2LanguageDetector : public LanguageDetector {
+ public:
+  std::optional<std::string> Detect(absl::string_view text) const override {
+    return DetectLanguage(text);
+  }
+  std::string name() const override { return "cld2"; }
+  std::string sha256() const override { return ""; }
+};
+
+}  // namespace
+
+const LanguageDetector& Cld2Detector() {
+  static const auto* detector = new Cld2LanguageDetector();
+  return *detector;
+}
+
 }  // namespace evald::tasks::ifeval

@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "tests/tasks/task_test_util.h"
 #include "tests/testing/status_matchers.h"
 
@@ -73,6 +75,38 @@ TEST(PythonRandomTest, GetRandBitsAndRandBelowMatchCPython) {
   EXPECT_EQ(absl::StrJoin(bits, " "), line);
   std::getline(expected, line);
   EXPECT_EQ(absl::StrJoin(below, " "), line);
+}
+
+TEST(PythonRandomTest, RandomAndGaussMatchCPython) {
+  // gauss() keeps the second value of each pair for the next call, so an odd
+  // number of calls between random() calls checks the caching too.
+  std::string script =
+      "import random\n"
+      "r = random.Random(0)\n"
+      "print(repr(r.random()))\n"
+      "print(' '.join(repr(r.gauss(0.5, 0.05)) for _ in range(5)))\n"
+      "print(repr(r.random()))\n"
+      "print(' '.join(repr(r.gauss(0.0, 1.0)) for _ in range(3)))\n";
+  std::istringstream expected(RunPython(script));
+  PythonRandom rng(0);
+  auto parse = [](const std::string& line) {
+    std::vector<double> out;
+    for (absl::string_view part : absl::StrSplit(line, ' ')) {
+      double v = 0;
+      EXPECT_TRUE(absl::SimpleAtod(part, &v)) << part;
+      out.push_back(v);
+    }
+    return out;
+  };
+  std::string line;
+  std::getline(expected, line);
+  EXPECT_EQ(rng.Random(), parse(line)[0]);
+  std::getline(expected, line);
+  for (double want : parse(line)) EXPECT_EQ(rng.Gauss(0.5, 0.05), want);
+  std::getline(expected, line);
+  EXPECT_EQ(rng.Random(), parse(line)[0]);
+  std::getline(expected, line);
+  for (double want : parse(line)) EXPECT_EQ(rng.Gauss(0.0, 1.0), want);
 }
 
 TEST(PythonRandomTest, SampleLargerThanPopulationIsAnError) {

@@ -1,7 +1,7 @@
 // File: tasks/ifeval/tools/ifeval_score_main.cc
 // -----------------------------------------------------------------------------
 // ifeval_score --data INPUT.jsonl --responses RESPONSES.jsonl [--punkt DIR]
-//              [--details OUT.tsv]
+//              [--language langdetect|cld2] [--langdetect DIR] [--details OUT.tsv]
 // Scores the official {"prompt", "response"} JSONL against an IFEval dataset
 // with the task's own scorer and prints the four metrics (in %). --details
 // writes one line per document: key, prompt-strict, prompt-loose, and each
@@ -28,7 +28,7 @@ int Fail(const std::string& message) {
 
 int main(int argc, char** argv) {
   using namespace evald;
-  std::string data, responses_path, punkt_dir, details_path;
+  std::string data, responses_path, punkt_dir, details_path, language_id, langdetect_dir;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--data")
@@ -39,13 +39,17 @@ int main(int argc, char** argv) {
       punkt_dir = argv[i + 1];
     else if (flag == "--details")
       details_path = argv[i + 1];
+    else if (flag == "--language")
+      language_id = argv[i + 1];
+    else if (flag == "--langdetect")
+      langdetect_dir = argv[i + 1];
     else
       return Fail("unknown flag " + flag);
   }
   if (data.empty() || responses_path.empty()) {
     return Fail(
         "usage: --data INPUT.jsonl --responses RESPONSES.jsonl [--punkt DIR] "
-        "[--details OUT]");
+        "[--language langdetect|cld2] [--langdetect DIR] [--details OUT]");
   }
   if (punkt_dir.empty()) {
     absl::StatusOr<std::string> dir = tasks::ifeval::ResolvePunktDir(data);
@@ -54,7 +58,14 @@ int main(int argc, char** argv) {
   }
   auto punkt = tasks::ifeval::PunktTokenizer::Load(punkt_dir);
   if (!punkt.ok()) return Fail(punkt.status().ToString());
-  auto docs = tasks::ifeval::LoadIfevalDataset(data, punkt->get());
+  auto language =
+      tasks::ifeval::LoadLanguageDetector(data, language_id, langdetect_dir);
+  if (!language.ok()) return Fail(language.status().ToString());
+  const tasks::ifeval::LanguageDetector& detector =
+      *language != nullptr ? **language : tasks::ifeval::Cld2Detector();
+  std::fprintf(stderr, "language id: %s\n", detector.name().c_str());
+  auto docs = tasks::ifeval::LoadIfevalDataset(
+      data, tasks::ifeval::CheckerData{punkt->get(), &detector});
   if (!docs.ok()) return Fail(docs.status().ToString());
   std::map<std::string, size_t> by_prompt;
   for (size_t i = 0; i < docs->size(); ++i) by_prompt[(*docs)[i].prompt] = i;

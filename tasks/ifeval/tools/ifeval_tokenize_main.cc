@@ -1,24 +1,41 @@
 // File: tasks/ifeval/tools/ifeval_tokenize_main.cc
 // -----------------------------------------------------------------------------
-// ifeval_tokenize --punkt DIR < texts.jsonl > out.jsonl
+// ifeval_tokenize --punkt DIR [--langdetect DIR] < texts.jsonl > out.jsonl
 // For each input line (a JSON string), prints one JSON object with the Punkt
 // sentences, nltk.word_tokenize tokens, the \w+ word count and the detected
-// language, so they can be compared with NLTK and langdetect on real text.
+// language (langdetect with --langdetect, else CLD2), so they can be compared
+// with NLTK and langdetect on real text.
 #include <cstdio>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "base/json.h"
+#include "tasks/ifeval/langdetect.h"
 #include "tasks/ifeval/language.h"
 #include "tasks/ifeval/nltk_words.h"
 #include "tasks/ifeval/punkt.h"
 
 int main(int argc, char** argv) {
   using namespace evald;
-  if (argc != 3 || std::string(argv[1]) != "--punkt") {
-    std::fprintf(stderr, "usage: ifeval_tokenize --punkt DIR < texts.jsonl\n");
+  if ((argc != 3 && argc != 5) || std::string(argv[1]) != "--punkt" ||
+      (argc == 5 && std::string(argv[3]) != "--langdetect")) {
+    std::fprintf(stderr,
+                 "usage: ifeval_tokenize --punkt DIR [--langdetect DIR] < texts.jsonl\n");
     return 1;
   }
+  std::unique_ptr<tasks::ifeval::LangDetect> langdetect;
+  if (argc == 5) {
+    auto loaded = tasks::ifeval::LangDetect::Load(argv[4]);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "ifeval_tokenize: %s\n", loaded.status().ToString().c_str());
+      return 1;
+    }
+    langdetect = *std::move(loaded);
+  }
+  const tasks::ifeval::LanguageDetector& detector =
+      langdetect != nullptr ? *langdetect : tasks::ifeval::Cld2Detector();
   auto punkt = tasks::ifeval::PunktTokenizer::Load(argv[2]);
   if (!punkt.ok()) {
     std::fprintf(stderr, "ifeval_tokenize: %s\n",
@@ -51,7 +68,7 @@ int main(int argc, char** argv) {
             base::Json::Int(static_cast<int64_t>(
                 tasks::ifeval::CountWords(text->string_value()))));
     std::optional<std::string> lang =
-        tasks::ifeval::DetectLanguage(text->string_value());
+        detector.Detect(text->string_value());
     out.Set("language", lang ? base::Json::String(*lang) : base::Json::Null());
     std::cout << out.Dump() << "\n";
   }

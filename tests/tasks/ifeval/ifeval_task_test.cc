@@ -122,6 +122,10 @@ TEST_F(IfevalTaskTest, ScoresAndAggregates) {
   EXPECT_NEAR(Find(metrics, "inst_level_loose_acc").value, 0.75, 1e-12);
   EXPECT_EQ(Find(metrics, "inst_level_loose_acc").count, 4);
   EXPECT_EQ(Find(metrics, "prompt_level_loose_acc").count, 3);
+  // lm-eval reports no stderr for the flattened instruction-level means.
+  EXPECT_TRUE(Find(metrics, "inst_level_strict_acc").stderr_na);
+  EXPECT_TRUE(Find(metrics, "inst_level_loose_acc").stderr_na);
+  EXPECT_FALSE(Find(metrics, "prompt_level_strict_acc").stderr_na);
 }
 
 TEST_F(IfevalTaskTest, EmptyResponseFollowsNothing) {
@@ -182,6 +186,18 @@ TEST_F(IfevalTaskTest, RegisteredByName) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Task> task,
                        CreateTask("ifeval", options));
   EXPECT_EQ(task->DocIds().size(), 2u);
+  // The language detector is part of the prompt format: cld2 and langdetect
+  // runs are told apart by their fingerprints.
+  options.options["language_id"] = "cld2";
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Task> cld2, CreateTask("ifeval", options));
+  EXPECT_THAT(cld2->info().generation_settings, HasSubstr("language id cld2"));
+  options.options["language_id"] = "langdetect";
+  options.options["langdetect_path"] = data_dir_ + "/no-such-dir";
+  EXPECT_THAT(CreateTask("ifeval", options).status().message(),
+              HasSubstr("langdetect profiles not found"));
+  options.options = {{"punkt_pth", "x"}};
+  EXPECT_THAT(CreateTask("ifeval", options).status().message(),
+              HasSubstr("unknown option 'punkt_pth'"));
 }
 
 // Answers each prompt with a fixed text chosen by the prompt, and records the

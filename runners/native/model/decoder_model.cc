@@ -106,49 +106,7 @@ absl::Status DecoderModel::Validate(absl::Span<const SeqChunk> batch,
   if (kv.num_layers() != config_.num_layers || kv.block_floats() != BlockFloats()) {
     return absl::InvalidArgumentError("kv cache was not allocated by this model");
   }
-  for (size_t c = 0; c < batch.size(); ++c) {
-    const SeqChunk& chunk = batch[c];
-    const int64_t n = static_cast<int64_t>(chunk.tokens.size());
-    if (chunk.start_pos < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("batch entry ", c, ": negative start_pos ", chunk.start_pos));
-    }
-    const int64_t end = chunk.start_pos + n;
-    if (end > config_.max_position_embeddings) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "batch entry ", c, ": positions up to ", end, " exceed the model's context of ",
-          config_.max_position_embeddings, " tokens"));
-    }
-    const int64_t blocks_needed = (end + kKvBlockSize - 1) / kKvBlockSize;
-    if (static_cast<int64_t>(chunk.block_table.size()) < blocks_needed) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "batch entry ", c, ": block table has ", chunk.block_table.size(),
-          " blocks, positions up to ", end, " need ", blocks_needed));
-    }
-    for (int64_t b = 0; b < blocks_needed; ++b) {
-      if (chunk.block_table[b] < 0 || chunk.block_table[b] >= kv.num_blocks()) {
-        return absl::InvalidArgumentError(absl::StrCat("batch entry ", c, ": block id ",
-                                                       chunk.block_table[b], " out of range [0, ",
-                                                       kv.num_blocks(), ")"));
-      }
-    }
-    for (int32_t t : chunk.tokens) {
-      if (t < 0 || t >= config_.vocab_size) {
-        return absl::InvalidArgumentError(absl::StrCat("batch entry ", c, ": token id ", t,
-                                                       " out of range [0, ", config_.vocab_size,
-                                                       ")"));
-      }
-    }
-    int prev = -1;
-    for (int r : chunk.logit_rows) {
-      if (r <= prev || r >= n) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "batch entry ", c, ": logit row ", r, " is not increasing within [0, ", n, ")"));
-      }
-      prev = r;
-    }
-  }
-  return absl::OkStatus();
+  return ValidateBatch(config_, batch, kv.num_blocks());
 }
 
 absl::Status DecoderModel::Forward(absl::Span<const SeqChunk> batch, KvCache* kv_base,

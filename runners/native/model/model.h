@@ -72,6 +72,11 @@ enum class Device {
 struct LoadOptions {
   Device device = Device::kAuto;
   int cuda_device = 0;  // ordinal of the GPU to use
+  // GPU: one GEMM algorithm per matrix shape whatever the number of rows, so
+  // a row's logits never depend on its batch (runners/native/cuda/gemm.h).
+  // Off trades that guarantee for faster small batches. The CPU backend is
+  // always batch-invariant.
+  bool batch_invariant = true;
   // Worker threads for the CPU backend; 0 = all hardware threads.
   int num_threads = 0;
   // CPU: round GEMM inputs to BF16 and use the AVX512_BF16 dot products for
@@ -96,8 +101,12 @@ class Model {
                                                      const LoadOptions& options);
 
   virtual const ModelConfig& config() const = 0;
-  // Bytes of weights held in memory (mapped or converted).
+  // Bytes of weights held in memory (mapped or converted; device memory for
+  // a GPU model).
   virtual size_t weight_bytes() const = 0;
+  // Where the forward pass runs, for logs and fingerprints: "cpu" or e.g.
+  // "cuda:0 (NVIDIA H100 80GB HBM3)".
+  virtual std::string backend() const { return "cpu"; }
   // Bytes of KV per token (all layers, K and V).
   virtual size_t kv_bytes_per_token() const = 0;
 
@@ -110,6 +119,13 @@ class Model {
  protected:
   Model() = default;
 };
+
+// Checks a batch against the model's config and a KV pool of `num_blocks`
+// blocks (positions within the context, block tables long enough and in
+// range, token ids within the vocabulary, logit rows increasing); the error
+// names the batch entry. Every backend's Forward starts with it.
+absl::Status ValidateBatch(const ModelConfig& config, absl::Span<const SeqChunk> batch,
+                           int num_blocks);
 
 }  // namespace evald::engine
 

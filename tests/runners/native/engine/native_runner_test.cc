@@ -127,7 +127,7 @@ TEST_F(NativeRunnerTest, ScoresMatchADirectForwardWithTheLmEvalSplit) {
   auto runner = Make();
   ASSERT_NE(runner, nullptr);
   ASSERT_OK_AND_ASSIGN(auto tok, engine::Tokenizer::FromDirectory(ModelDir()));
-  ASSERT_OK_AND_ASSIGN(auto model, engine::Model::Load(ModelDir(), {.num_threads = 1}));
+  ASSERT_OK_AND_ASSIGN(auto model, engine::Model::Load(ModelDir(), {.device = engine::Device::kCpu, .num_threads = 1}));
   ASSERT_OK_AND_ASSIGN(auto kv, model->AllocateKvCache(64));
 
   const std::vector<LoglikelihoodRequest> reqs = {

@@ -41,6 +41,7 @@ class DeterminismTest : public ::testing::Test {
     spec.norm_jitter = 0.1;
     ASSERT_OK(WriteCheckpoint(spec, dir_.path()));
     LoadOptions one, two;
+    one.device = two.device = Device::kCpu;  // the CPU backend's contract
     one.num_threads = 1;
     two.num_threads = 2;
     ASSERT_OK_AND_ASSIGN(model1_, Model::Load(dir_.path(), one));
@@ -139,6 +140,7 @@ TEST_F(DeterminismTest, DecodeStepsInABatchMatchPrefill) {
 
 TEST_F(DeterminismTest, Bf16ActivationPathIsBatchInvariantToo) {
   LoadOptions options;
+  options.device = Device::kCpu;
   options.num_threads = 2;
   options.bf16_activations = true;
   ASSERT_OK_AND_ASSIGN(auto model, Model::Load(dir_.path(), options));

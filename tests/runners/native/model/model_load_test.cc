@@ -39,7 +39,7 @@ class ModelLoadTest : public ::testing::Test {
 };
 
 TEST_F(ModelLoadTest, LoadsAndReportsSizes) {
-  ASSERT_OK_AND_ASSIGN(auto model, Model::Load(dir_.path(), LoadOptions()));
+  ASSERT_OK_AND_ASSIGN(auto model, Model::Load(dir_.path(), LoadOptions{.device = Device::kCpu}));
   EXPECT_EQ(model->config().architecture, "LlamaForCausalLM");
   EXPECT_EQ(model->config().hidden_size, 128);
   // embed + lm_head + 2 layers of (q,k,v,o,gate,up,down) in BF16, norms in FP32.
@@ -57,7 +57,7 @@ TEST_F(ModelLoadTest, RegistryKnowsEveryArchitecture) {
 
 TEST_F(ModelLoadTest, UnknownArchitectureNamesItAndTheKnownOnes) {
   EditConfig("LlamaForCausalLM", "GPTNeoXForCausalLM");
-  EXPECT_THAT(Model::Load(dir_.path(), LoadOptions()).status(),
+  EXPECT_THAT(Model::Load(dir_.path(), LoadOptions{.device = Device::kCpu}).status(),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        AllOf(HasSubstr("config.json"), HasSubstr("GPTNeoXForCausalLM"),
                              HasSubstr("Qwen3ForCausalLM"))));
@@ -65,13 +65,13 @@ TEST_F(ModelLoadTest, UnknownArchitectureNamesItAndTheKnownOnes) {
 
 TEST_F(ModelLoadTest, MissingConfigFieldIsNamed) {
   EditConfig("\"num_hidden_layers\"", "\"num_layers_renamed\"");
-  EXPECT_THAT(Model::Load(dir_.path(), LoadOptions()).status(),
+  EXPECT_THAT(Model::Load(dir_.path(), LoadOptions{.device = Device::kCpu}).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'num_hidden_layers'")));
 }
 
 TEST_F(ModelLoadTest, ShapeMismatchNamesTensorExpectedAndFound) {
   EditConfig("\"intermediate_size\": 256", "\"intermediate_size\": 300");
-  EXPECT_THAT(Model::Load(dir_.path(), LoadOptions()).status(),
+  EXPECT_THAT(Model::Load(dir_.path(), LoadOptions{.device = Device::kCpu}).status(),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        AllOf(HasSubstr("model.layers.0.mlp.gate_proj.weight"),
                              HasSubstr("[256, 128]"), HasSubstr("expected [300, 128]"))));
@@ -79,20 +79,20 @@ TEST_F(ModelLoadTest, ShapeMismatchNamesTensorExpectedAndFound) {
 
 TEST_F(ModelLoadTest, MissingTensorIsNamed) {
   EditConfig("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3");
-  EXPECT_THAT(Model::Load(dir_.path(), LoadOptions()).status(),
+  EXPECT_THAT(Model::Load(dir_.path(), LoadOptions{.device = Device::kCpu}).status(),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("missing tensor 'model.layers.2.input_layernorm.weight'")));
 }
 
 TEST_F(ModelLoadTest, MissingBiasOfQwen2IsNamed) {
   EditConfig("LlamaForCausalLM", "Qwen2ForCausalLM");
-  EXPECT_THAT(Model::Load(dir_.path(), LoadOptions()).status(),
+  EXPECT_THAT(Model::Load(dir_.path(), LoadOptions{.device = Device::kCpu}).status(),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("'model.layers.0.self_attn.q_proj.bias'")));
 }
 
 TEST_F(ModelLoadTest, BadForwardInputsAreErrors) {
-  ASSERT_OK_AND_ASSIGN(auto model, Model::Load(dir_.path(), LoadOptions()));
+  ASSERT_OK_AND_ASSIGN(auto model, Model::Load(dir_.path(), LoadOptions{.device = Device::kCpu}));
   ASSERT_OK_AND_ASSIGN(auto kv, model->AllocateKvCache(4));
   const std::vector<int32_t> tokens = {1, 2, 3};
   const std::vector<int32_t> blocks = {0, 1};
@@ -121,12 +121,12 @@ TEST_F(ModelLoadTest, BadForwardInputsAreErrors) {
 }
 
 TEST_F(ModelLoadTest, KvCacheOfAnotherShapeIsRejected) {
-  ASSERT_OK_AND_ASSIGN(auto model, Model::Load(dir_.path(), LoadOptions()));
+  ASSERT_OK_AND_ASSIGN(auto model, Model::Load(dir_.path(), LoadOptions{.device = Device::kCpu}));
   evald::testing::TempDir other_dir;
   CheckpointSpec other = spec_;
   other.layers = 3;
   ASSERT_OK(WriteCheckpoint(other, other_dir.path()));
-  ASSERT_OK_AND_ASSIGN(auto other_model, Model::Load(other_dir.path(), LoadOptions()));
+  ASSERT_OK_AND_ASSIGN(auto other_model, Model::Load(other_dir.path(), LoadOptions{.device = Device::kCpu}));
   ASSERT_OK_AND_ASSIGN(auto kv, other_model->AllocateKvCache(4));
   const std::vector<int32_t> tokens = {1};
   const std::vector<int32_t> blocks = {0};

@@ -64,6 +64,7 @@ TEST_P(NumericsTest, MatchesTorchReference) {
   }
   ASSERT_OK(WriteCheckpoint(spec, dir.path()));
   LoadOptions options;
+  options.device = Device::kCpu;
   options.num_threads = 2;
   options.bf16_activations = tc.bf16_activations;
   if (tc.bf16_activations && !Bf16ActivationsSupported()) {

@@ -1,0 +1,255 @@
+// evald-cuda-bench: the CUDA backend against yardsticks measured in the same
+// run on the same GPU.
+//
+//   decode:  tokens/s at batch 1 after a 512-token prompt, as a fraction of
+//            the HBM roofline = measured device-to-device copy bandwidth /
+//            bytes of weights read per token (every matrix; one embedding
+//            row);
+//   prefill: tokens/s of one 2048-token chunk, as a fraction of the cuBLAS
+//            FP16 GEMM peak (an 8192^3 product) over 2 x matrix parameters
+//            per token;
+//   mmlu:    wall time of a 5-shot MMLU-shaped workload through the
+//            NativeRunner with the prefix cache: 57 subjects, 14,042
+//            questions, four one-token choices each, a ~600-token shared
+//            prefix per subject (--questions scales it down).
+//
+//   evald-cuda-bench --model DIR [--decode N] [--questions N] [--fast-gemm]
+//
+// DIR is a Hugging Face checkpoint, e.g. written by
+// `evald-make-checkpoint --preset llama-3.1-8b --out DIR` (random weights).
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "runners/native/cuda/gemm.h"
+#include "runners/native/model/dtype.h"
+#include "runners/native/model/model.h"
+#include "runners/native/native_runner.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace evald;
+
+double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "evald-cuda-bench: %s\n", message.c_str());
+  return 1;
+}
+
+// Bytes moved per second by cudaMemcpy device-to-device (read + write).
+double CopyBandwidth() {
+  const size_t bytes = size_t{2} << 30;
+  void* a = nullptr;
+  void* b = nullptr;
+  if (cudaMalloc(&a, bytes) != cudaSuccess || cudaMalloc(&b, bytes) != cudaSuccess) return 0;
+  cudaMemcpy(b, a, bytes, cudaMemcpyDeviceToDevice);
+  cudaDeviceSynchronize();
+  double best = 1e30;
+  for (int i = 0; i < 5; ++i) {
+    const auto t0 = Clock::now();
+    cudaMemcpy(b, a, bytes, cudaMemcpyDeviceToDevice);
+    cudaDeviceSynchronize();
+    best = std::min(best, Seconds(t0, Clock::now()));
+  }
+  cudaFree(a);
+  cudaFree(b);
+  return 2.0 * bytes / best;
+}
+
+// FLOP/s of an n^3 FP16 product with FP32 output through the backend's own
+// cuBLASLt wrapper (heuristic algorithm choice).
+double GemmPeak(int64_t n) {
+  auto gemm = engine::cuda::Gemm::Create(/*batch_invariant=*/false);
+  if (!gemm.ok()) return 0;
+  void* w = nullptr;
+  void* x = nullptr;
+  float* y = nullptr;
+  cudaMalloc(&w, n * n * 2);
+  cudaMalloc(&x, n * n * 2);
+  cudaMalloc(reinterpret_cast<void**>(&y), n * n * 4);
+  // Random values in [-1, 1): tensor cores draw more power (and clock lower)
+  // on real data than on zeros.
+  std::vector<uint16_t> host(static_cast<size_t>(n) * n);
+  std::mt19937 rng(7);
+  for (uint16_t& v : host) v = engine::FloatToF16(static_cast<float>(rng() % 2048) / 1024.0f - 1.0f);
+  cudaMemcpy(w, host.data(), n * n * 2, cudaMemcpyHostToDevice);
+  cudaMemcpy(x, host.data(), n * n * 2, cudaMemcpyHostToDevice);
+  double best = 1e30;
+  for (int i = 0; i < 6; ++i) {
+    const auto t0 = Clock::now();
+    absl::Status s = (*gemm)->Run(w, n, n, x, n, y, false, nullptr);
+    cudaDeviceSynchronize();
+    if (!s.ok()) return 0;
+    if (i > 0) best = std::min(best, Seconds(t0, Clock::now()));
+  }
+  cudaFree(w);
+  cudaFree(x);
+  cudaFree(y);
+  return 2.0 * n * n * n / best;
+}
+
+std::vector<int32_t> Blocks(int first, int count) {
+  std::vector<int32_t> b(count);
+  for (int i = 0; i < count; ++i) b[i] = first + i;
+  return b;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string model_dir;
+  int decode_steps = 64;
+  int questions = 14042;
+  bool fast_gemm = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (flag == "--model") {
+      model_dir = value();
+    } else if (flag == "--decode") {
+      if (!absl::SimpleAtoi(value(), &decode_steps)) return Fail("--decode: not a number");
+    } else if (flag == "--questions") {
+      if (!absl::SimpleAtoi(value(), &questions)) return Fail("--questions: not a number");
+    } else if (flag == "--fast-gemm") {
+      fast_gemm = true;
+    } else {
+      return Fail("unknown flag " + flag);
+    }
+  }
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // lines appear even if the run is cut short
+  if (model_dir.empty()) return Fail("usage: evald-cuda-bench --model DIR [--decode N] [--questions N] [--fast-gemm]");
+  cudaDeviceProp prop{};
+  if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) return Fail("no usable GPU");
+  std::printf("device: %s\n", prop.name);
+  const double bw = CopyBandwidth();
+  const double peak = GemmPeak(8192);
+  std::printf("yardsticks: d2d copy %.0f GB/s, fp16 gemm (8192^3) %.1f TFLOP/s\n", bw / 1e9,
+              peak / 1e12);
+
+  engine::LoadOptions options{.device = engine::Device::kCuda, .batch_invariant = !fast_gemm};
+  const auto t_load = Clock::now();
+  auto model = engine::Model::Load(model_dir, options);
+  if (!model.ok()) return Fail(std::string(model.status().message()));
+  const engine::ModelConfig& c = (*model)->config();
+  std::printf("model: %s, %d layers, hidden %d, %.2f GB of weights on %s, loaded in %.1f s, gemm %s\n",
+              model_dir.c_str(), c.num_layers, c.hidden_size, (*model)->weight_bytes() / 1e9,
+              (*model)->backend().c_str(), Seconds(t_load, Clock::now()),
+              fast_gemm ? "heuristic per shape" : "batch-invariant");
+  const double embed_bytes = 2.0 * c.vocab_size * c.hidden_size;
+  const double bytes_per_token = (*model)->weight_bytes() - embed_bytes;
+  const double matrix_params = bytes_per_token / 2.0;
+
+  auto kv = (*model)->AllocateKvCache(512);
+  if (!kv.ok()) return Fail(std::string(kv.status().message()));
+  std::mt19937 rng(1);
+  std::vector<int32_t> tokens(2048 + decode_steps);
+  for (int32_t& t : tokens) t = static_cast<int32_t>(rng() % c.vocab_size);
+
+  // Prefill: one 2048-token chunk, logits of the last row only.
+  {
+    const std::vector<int32_t> table = Blocks(1, 128);
+    engine::SeqChunk chunk;
+    chunk.tokens = absl::MakeConstSpan(tokens.data(), 2048);
+    chunk.block_table = table;
+    chunk.logit_rows = {2047};
+    engine::ForwardOutput out;
+    double best = 1e30;
+    for (int rep = 0; rep < 3; ++rep) {
+      const auto t0 = Clock::now();
+      absl::Status s = (*model)->Forward({&chunk, 1}, kv->get(), &out);
+      if (!s.ok()) return Fail(std::string(s.message()));
+      best = std::min(best, Seconds(t0, Clock::now()));
+    }
+    const double tps = 2048 / best;
+    const double flops = 2.0 * matrix_params * tps;
+    std::printf("prefill: %.0f tokens/s, %.1f TFLOP/s = %.2f of the gemm peak\n", tps, flops / 1e12,
+                flops / peak);
+  }
+  // Decode at batch 1 after 512 prompt tokens.
+  {
+    const std::vector<int32_t> table = Blocks(200, 64);
+    engine::SeqChunk chunk;
+    chunk.tokens = absl::MakeConstSpan(tokens.data(), 512);
+    chunk.block_table = table;
+    chunk.logit_rows = {511};
+    engine::ForwardOutput out;
+    absl::Status s = (*model)->Forward({&chunk, 1}, kv->get(), &out);
+    if (!s.ok()) return Fail(std::string(s.message()));
+    const auto t0 = Clock::now();
+    for (int i = 0; i < decode_steps; ++i) {
+      chunk.tokens = absl::MakeConstSpan(tokens.data() + 512 + i, 1);
+      chunk.start_pos = 512 + i;
+      chunk.logit_rows = {0};
+      s = (*model)->Forward({&chunk, 1}, kv->get(), &out);
+      if (!s.ok()) return Fail(std::string(s.message()));
+    }
+    const double tps = decode_steps / Seconds(t0, Clock::now());
+    const double roofline = bw / bytes_per_token;
+    std::printf("decode (batch 1): %.1f tokens/s (%.2f ms/token); roofline %.1f tokens/s; %.2f of it\n",
+                tps, 1000 / tps, roofline, tps / roofline);
+  }
+  model->reset();
+  kv->reset();
+
+  // The MMLU-shaped workload through the runner (prefix cache on).
+  if (questions > 0) {
+    runners::NativeRunnerOptions ro;
+    ro.model_dir = model_dir;
+    ro.device = engine::Device::kCuda;
+    ro.kv_cache_bytes = size_t{8} << 30;
+    ro.max_batch_tokens = 8192;
+    auto runner = runners::CreateNativeRunner(ro);
+    if (!runner.ok()) return Fail(std::string(runner.status().message()));
+    const char* words[] = {"energy", "cell", "law", "market", "theory", "river", "number",
+                           "protein", "court", "signal", "history", "force", "value", "system"};
+    auto sentence = [&](int n) {
+      std::string s;
+      for (int i = 0; i < n; ++i) absl::StrAppend(&s, i ? " " : "", words[rng() % 14]);
+      return s;
+    };
+    std::vector<runners::LoglikelihoodRequest> requests;
+    const int subjects = 57;
+    for (int sub = 0; sub < subjects; ++sub) {
+      std::string prefix = absl::StrCat("The following are multiple choice questions (with answers) about subject ",
+                                        sub, ".\n\n");
+      for (int shot = 0; shot < 5; ++shot) {
+        absl::StrAppend(&prefix, sentence(40), "?\nA. ", sentence(4), "\nB. ", sentence(4), "\nC. ",
+                        sentence(4), "\nD. ", sentence(4), "\nAnswer: B\n\n");
+      }
+      const int n = questions / subjects + (sub < questions % subjects ? 1 : 0);
+      for (int q = 0; q < n; ++q) {
+        const std::string context = absl::StrCat(prefix, sentence(30), "?\nA. ", sentence(4), "\nB. ",
+                                                 sentence(4), "\nC. ", sentence(4), "\nD. ",
+                                                 sentence(4), "\nAnswer:");
+        for (const char* choice : {" A", " B", " C", " D"}) requests.push_back({context, choice});
+      }
+    }
+    const auto t0 = Clock::now();
+    int failed = 0;
+    absl::Status s = (*runner)->Loglikelihood(
+        requests, {}, [&](size_t, absl::StatusOr<runners::LoglikelihoodResult> r) {
+          if (!r.ok()) ++failed;
+        });
+    const double wall = Seconds(t0, Clock::now());
+    if (!s.ok()) return Fail(std::string(s.message()));
+    const runners::RunnerStats st = (*runner)->stats();
+    std::printf(
+        "mmlu-shaped: %d questions (%zu requests, %d failed) in %.1f s wall; %lld prompt tokens, "
+        "%.1f%% from the prefix cache\n",
+        questions, requests.size(), failed, wall, static_cast<long long>(st.prompt_tokens),
+        100.0 * st.cached_prompt_tokens / std::max<int64_t>(1, st.prompt_tokens));
+  }
+  return 0;
+}

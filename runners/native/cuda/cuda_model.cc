@@ -1,0 +1,420 @@
+// File: runners/native/cuda/cuda_model.cc
+// -----------------------------------------------------------------------------
+// The CUDA implementation of Model for the same pre-norm decoders the CPU
+// backend runs (it starts from the DecoderWeights every architecture loads).
+//
+// Matrices are uploaded once as FP16 (BF16 values convert exactly in the
+// range weights live in; FP32 checkpoints round once); the embedding table
+// stays BF16 for the gather. q/k/v and gate/up are stored concatenated so
+// each pair is one GEMM. The residual stream and every GEMM output are FP32;
+// GEMM inputs are FP16 (finer than BF16 activations: the log-probs stay
+// within 1e-2 of the FP32 CPU backend on the test models). The KV cache is
+// FP16, [blocks, 16, kv_heads, head_dim] per layer, the CPU cache's layout. Logits come back to the host as FP32 for the requested
+// rows only.
+//
+// Registers itself as the GPU backend (model/backend.h); Model::Load picks
+// it by LoadOptions.device.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "runners/native/cuda/gemm.h"
+#include "runners/native/cuda/kernels.h"
+#include "runners/native/model/backend.h"
+#include "runners/native/model/cpu_ops.h"
+#include "runners/native/model/dtype.h"
+
+namespace evald::engine::cuda {
+namespace {
+
+#define CUDA_RETURN_IF_ERROR(expr, what) RETURN_IF_ERROR(CudaStatus((expr), what))
+
+// A device allocation freed with the owner.
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  ~DeviceBuffer() { cudaFree(ptr_); }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+
+  absl::Status Allocate(size_t bytes, const char* what) {
+    cudaFree(ptr_);
+    ptr_ = nullptr;
+    bytes_ = 0;
+    if (bytes == 0) return absl::OkStatus();
+    cudaError_t error = cudaMalloc(&ptr_, bytes);
+    if (error != cudaSuccess) {
+      cudaGetLastError();  // clear the sticky-free error state
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "cuda: cannot allocate ", bytes, " bytes of device memory for ", what, ": ",
+          cudaGetErrorString(error)));
+    }
+    bytes_ = bytes;
+    return absl::OkStatus();
+  }
+  // Grows (never shrinks) to at least `bytes`; contents are not kept.
+  absl::Status Reserve(size_t bytes, const char* what) {
+    return bytes <= bytes_ ? absl::OkStatus() : Allocate(bytes + bytes / 4, what);
+  }
+  template <typename T>
+  T* as() const {
+    return static_cast<T*>(ptr_);
+  }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  void* ptr_ = nullptr;
+  size_t bytes_ = 0;
+};
+
+struct DeviceMatrix {
+  std::shared_ptr<DeviceBuffer> buffer;  // FP16 (or BF16: the embedding) [rows, cols]
+  int64_t rows = 0;
+  int64_t cols = 0;
+  const void* data() const { return buffer->as<void>(); }
+};
+
+struct DeviceLayer {
+  DeviceMatrix qkv, o, gate_up, down;
+  std::unique_ptr<DeviceBuffer> input_norm, post_norm;
+  std::unique_ptr<DeviceBuffer> q_bias, k_bias, v_bias, q_norm, k_norm;  // may be empty
+};
+
+class CudaKvCache : public KvCache {
+ public:
+  int num_blocks() const override { return num_blocks_; }
+  size_t bytes() const override { return bytes_; }
+  absl::Status Allocate(int num_layers, int num_blocks, int64_t kv_dim) {
+    num_blocks_ = num_blocks;
+    const size_t per = static_cast<size_t>(num_blocks) * kKvBlockSize * kv_dim * sizeof(f16_t);
+    for (int l = 0; l < num_layers; ++l) {
+      k_.push_back(std::make_unique<DeviceBuffer>());
+      v_.push_back(std::make_unique<DeviceBuffer>());
+      RETURN_IF_ERROR(k_.back()->Allocate(per, "the kv cache"));
+      RETURN_IF_ERROR(v_.back()->Allocate(per, "the kv cache"));
+      bytes_ += 2 * per;
+    }
+    return absl::OkStatus();
+  }
+  f16_t* k(int layer) const { return k_[layer]->as<f16_t>(); }
+  f16_t* v(int layer) const { return v_[layer]->as<f16_t>(); }
+  int num_layers() const { return static_cast<int>(k_.size()); }
+
+ private:
+  int num_blocks_ = 0;
+  size_t bytes_ = 0;
+  std::vector<std::unique_ptr<DeviceBuffer>> k_, v_;
+};
+
+// Uploads matrices stacked by rows (same cols) as one device matrix: FP16
+// when `to_f16`, else BF16 (the embedding table, read by the gather).
+absl::StatusOr<DeviceMatrix> UploadStacked(std::initializer_list<const WeightMatrix*> parts,
+                                           bool to_f16, size_t* total_bytes) {
+  DeviceMatrix m;
+  m.cols = (*parts.begin())->cols;
+  for (const WeightMatrix* p : parts) m.rows += p->rows;
+  m.buffer = std::make_shared<DeviceBuffer>();
+  const size_t bytes = static_cast<size_t>(m.rows) * m.cols * sizeof(uint16_t);
+  RETURN_IF_ERROR(m.buffer->Allocate(bytes, "weights"));
+  *total_bytes += bytes;
+  size_t offset = 0;
+  DeviceBuffer staging;
+  std::vector<uint16_t> host;
+  for (const WeightMatrix* p : parts) {
+    if (p->cols != m.cols) return absl::InternalError("cuda backend: stacked matrices differ in width");
+    if (p->format != WeightFormat::kDense) {
+      return absl::UnimplementedError(
+          "cuda backend: AWQ INT4 matrices are not supported on the GPU yet");
+    }
+    const size_t count = static_cast<size_t>(p->rows) * p->cols;
+    char* dst = m.buffer->as<char>() + offset;
+    offset += count * sizeof(uint16_t);
+    if (p->dtype == DType::kBF16) {
+      if (!to_f16) {
+        CUDA_RETURN_IF_ERROR(cudaMemcpy(dst, p->data, count * 2, cudaMemcpyHostToDevice),
+                             "upload weights");
+        continue;
+      }
+      // BF16 -> FP16 on the device, through a staging copy.
+      RETURN_IF_ERROR(staging.Reserve(count * 2, "weight staging"));
+      CUDA_RETURN_IF_ERROR(
+          cudaMemcpy(staging.as<void>(), p->data, count * 2, cudaMemcpyHostToDevice),
+          "upload weights");
+      Bf16ToF16(staging.as<bf16_t>(), static_cast<int64_t>(count), reinterpret_cast<f16_t*>(dst),
+                nullptr);
+      CUDA_RETURN_IF_ERROR(cudaDeviceSynchronize(), "convert weights");
+      continue;
+    }
+    if (p->dtype != DType::kF32) {
+      return absl::UnimplementedError(
+          absl::StrCat("cuda backend: weight dtype ", DTypeName(p->dtype), " is not supported"));
+    }
+    const float* src = static_cast<const float*>(p->data);
+    host.resize(count);
+    for (size_t i = 0; i < count; ++i) host[i] = to_f16 ? FloatToF16(src[i]) : FloatToBf16(src[i]);
+    CUDA_RETURN_IF_ERROR(cudaMemcpy(dst, host.data(), count * 2, cudaMemcpyHostToDevice),
+                         "upload weights");
+  }
+  return m;
+}
+
+absl::StatusOr<std::unique_ptr<DeviceBuffer>> UploadVector(const std::vector<float>& v,
+                                                           size_t* total_bytes) {
+  auto buffer = std::make_unique<DeviceBuffer>();
+  if (v.empty()) return buffer;
+  RETURN_IF_ERROR(buffer->Allocate(v.size() * sizeof(float), "weights"));
+  *total_bytes += v.size() * sizeof(float);
+  CUDA_RETURN_IF_ERROR(
+      cudaMemcpy(buffer->as<void>(), v.data(), v.size() * sizeof(float), cudaMemcpyHostToDevice),
+      "upload vector");
+  return buffer;
+}
+
+absl::Status DeviceAvailable(int device) {
+  int count = 0;
+  cudaError_t error = cudaGetDeviceCount(&count);
+  if (error != cudaSuccess) {
+    cudaGetLastError();
+    return absl::UnavailableError(
+        absl::StrCat("no usable GPU: ", cudaGetErrorString(error)));
+  }
+  if (device < 0 || device >= count) {
+    return absl::UnavailableError(
+        absl::StrCat("no GPU with ordinal ", device, " (", count, " present)"));
+  }
+  return absl::OkStatus();
+}
+
+class CudaDecoderModel : public Model {
+ public:
+  static absl::StatusOr<std::unique_ptr<Model>> Create(ModelConfig config,
+                                                       std::unique_ptr<TensorStore> store,
+                                                       DecoderWeights weights,
+                                                       const LoadOptions& options) {
+    RETURN_IF_ERROR(DeviceAvailable(options.cuda_device));
+    if (config.head_dim > 256 || config.head_dim % 2 != 0) {
+      return absl::UnimplementedError(absl::StrCat(
+          "cuda backend: head_dim ", config.head_dim, " is not supported (even, at most 256)"));
+    }
+    std::unique_ptr<CudaDecoderModel> model(new CudaDecoderModel(std::move(config), options));
+    RETURN_IF_ERROR(model->Upload(weights));
+    // The mmap is no longer needed: everything lives on the device.
+    store.reset();
+    return std::unique_ptr<Model>(std::move(model));
+  }
+
+  ~CudaDecoderModel() override {
+    if (stream_ != nullptr) cudaStreamDestroy(stream_);
+  }
+
+  const ModelConfig& config() const override { return config_; }
+  size_t weight_bytes() const override { return weight_bytes_; }
+  std::string backend() const override { return backend_; }
+  size_t kv_bytes_per_token() const override {
+    return static_cast<size_t>(config_.num_layers) * 2 * KvDim() * sizeof(f16_t);
+  }
+
+  absl::StatusOr<std::unique_ptr<KvCache>> AllocateKvCache(int num_blocks) const override {
+    if (num_blocks <= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("kv cache needs a positive number of blocks, got ", num_blocks));
+    }
+    CUDA_RETURN_IF_ERROR(cudaSetDevice(device_), "set device");
+    auto kv = std::make_unique<CudaKvCache>();
+    RETURN_IF_ERROR(kv->Allocate(config_.num_layers, num_blocks, KvDim()));
+    return std::unique_ptr<KvCache>(std::move(kv));
+  }
+
+  absl::Status Forward(absl::Span<const SeqChunk> batch, KvCache* kv_base,
+                       ForwardOutput* out) override;
+
+ private:
+  CudaDecoderModel(ModelConfig config, const LoadOptions& options)
+      : config_(std::move(config)),
+        device_(options.cuda_device),
+        batch_invariant_(options.batch_invariant) {}
+
+  int64_t KvDim() const { return static_cast<int64_t>(config_.num_kv_heads) * config_.head_dim; }
+  int64_t QDim() const { return static_cast<int64_t>(config_.num_heads) * config_.head_dim; }
+
+  absl::Status Upload(const DecoderWeights& w);
+
+  ModelConfig config_;
+  int device_;
+  bool batch_invariant_;
+  std::string backend_;
+  cudaStream_t stream_ = nullptr;
+  std::unique_ptr<Gemm> gemm_;
+  size_t weight_bytes_ = 0;
+  DeviceMatrix embed_, lm_head_;
+  std::unique_ptr<DeviceBuffer> final_norm_;
+  std::vector<DeviceLayer> layers_;
+  DeviceBuffer inv_freq_;
+  // Per-step buffers, grown on demand.
+  DeviceBuffer meta_, h_, xn_, qkv_, q_, att_, gate_up_, act_, logits_;
+  std::vector<float> host_logits_;
+};
+
+absl::Status CudaDecoderModel::Upload(const DecoderWeights& w) {
+  CUDA_RETURN_IF_ERROR(cudaSetDevice(device_), "set device");
+  cudaDeviceProp prop{};
+  CUDA_RETURN_IF_ERROR(cudaGetDeviceProperties(&prop, device_), "device properties");
+  backend_ = absl::StrCat("cuda:", device_, " (", prop.name, ")");
+  CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "stream");
+  ASSIGN_OR_RETURN(gemm_, Gemm::Create(batch_invariant_));
+  ASSIGN_OR_RETURN(embed_, UploadStacked({&w.embed}, /*to_f16=*/false, &weight_bytes_));
+  // A tied lm_head is uploaded again, as FP16 for the GEMM.
+  ASSIGN_OR_RETURN(lm_head_, UploadStacked({&w.lm_head}, /*to_f16=*/true, &weight_bytes_));
+  ASSIGN_OR_RETURN(final_norm_, UploadVector(w.final_norm, &weight_bytes_));
+  for (const LayerWeights& lw : w.layers) {
+    DeviceLayer d;
+    ASSIGN_OR_RETURN(d.qkv, UploadStacked({&lw.q, &lw.k, &lw.v}, true, &weight_bytes_));
+    ASSIGN_OR_RETURN(d.o, UploadStacked({&lw.o}, true, &weight_bytes_));
+    ASSIGN_OR_RETURN(d.gate_up, UploadStacked({&lw.gate, &lw.up}, true, &weight_bytes_));
+    ASSIGN_OR_RETURN(d.down, UploadStacked({&lw.down}, true, &weight_bytes_));
+    ASSIGN_OR_RETURN(d.input_norm, UploadVector(lw.input_norm, &weight_bytes_));
+    ASSIGN_OR_RETURN(d.post_norm, UploadVector(lw.post_norm, &weight_bytes_));
+    ASSIGN_OR_RETURN(d.q_bias, UploadVector(lw.q_bias, &weight_bytes_));
+    ASSIGN_OR_RETURN(d.k_bias, UploadVector(lw.k_bias, &weight_bytes_));
+    ASSIGN_OR_RETURN(d.v_bias, UploadVector(lw.v_bias, &weight_bytes_));
+    ASSIGN_OR_RETURN(d.q_norm, UploadVector(lw.q_norm, &weight_bytes_));
+    ASSIGN_OR_RETURN(d.k_norm, UploadVector(lw.k_norm, &weight_bytes_));
+    layers_.push_back(std::move(d));
+  }
+  const std::vector<double> inv_freq = RopeInverseFrequencies(config_);
+  RETURN_IF_ERROR(inv_freq_.Allocate(inv_freq.size() * sizeof(double), "rope frequencies"));
+  CUDA_RETURN_IF_ERROR(cudaMemcpy(inv_freq_.as<void>(), inv_freq.data(),
+                                  inv_freq.size() * sizeof(double), cudaMemcpyHostToDevice),
+                       "upload rope frequencies");
+  return absl::OkStatus();
+}
+
+absl::Status CudaDecoderModel::Forward(absl::Span<const SeqChunk> batch, KvCache* kv_base,
+                                       ForwardOutput* out) {
+  auto* kv = dynamic_cast<CudaKvCache*>(kv_base);
+  if (kv == nullptr || kv->num_layers() != config_.num_layers) {
+    return absl::InvalidArgumentError("kv cache was not allocated by this cuda model");
+  }
+  RETURN_IF_ERROR(ValidateBatch(config_, batch, kv->num_blocks()));
+  out->logits.clear();
+  CUDA_RETURN_IF_ERROR(cudaSetDevice(device_), "set device");
+
+  // Host-side metadata: one RowInfo per token, the block tables, the rows
+  // whose logits are wanted.
+  std::vector<RowInfo> rows;
+  std::vector<int32_t> tables;
+  std::vector<int32_t> gather;
+  for (const SeqChunk& chunk : batch) {
+    const int32_t offset = static_cast<int32_t>(tables.size());
+    const int end = chunk.start_pos + static_cast<int>(chunk.tokens.size());
+    const int blocks = (end + kKvBlockSize - 1) / kKvBlockSize;
+    tables.insert(tables.end(), chunk.block_table.begin(), chunk.block_table.begin() + blocks);
+    size_t next_logit = 0;
+    for (size_t i = 0; i < chunk.tokens.size(); ++i) {
+      const int pos = chunk.start_pos + static_cast<int>(i);
+      if (next_logit < chunk.logit_rows.size() &&
+          chunk.logit_rows[next_logit] == static_cast<int>(i)) {
+        gather.push_back(static_cast<int32_t>(rows.size()));
+        ++next_logit;
+      }
+      rows.push_back(RowInfo{chunk.tokens[i], pos, offset,
+                             chunk.block_table[pos / kKvBlockSize] * kKvBlockSize +
+                                 pos % kKvBlockSize});
+    }
+  }
+  const int t = static_cast<int>(rows.size());
+  if (t == 0) return absl::OkStatus();
+  const int n_logits = static_cast<int>(gather.size());
+
+  const ModelConfig& c = config_;
+  const int64_t hidden = c.hidden_size;
+  const int64_t inter = c.intermediate_size;
+  const int64_t q_dim = QDim();
+  const int64_t kv_dim = KvDim();
+  const int64_t qkv_dim = q_dim + 2 * kv_dim;
+  const float eps = static_cast<float>(c.rms_norm_eps);
+  const QkvShape shape{c.num_heads, c.num_kv_heads, c.head_dim, eps};
+
+  const size_t rows_bytes = rows.size() * sizeof(RowInfo);
+  const size_t tables_bytes = tables.size() * sizeof(int32_t);
+  const size_t gather_bytes = gather.size() * sizeof(int32_t);
+  std::vector<char> meta(rows_bytes + tables_bytes + gather_bytes);
+  std::memcpy(meta.data(), rows.data(), rows_bytes);
+  std::memcpy(meta.data() + rows_bytes, tables.data(), tables_bytes);
+  std::memcpy(meta.data() + rows_bytes + tables_bytes, gather.data(), gather_bytes);
+  RETURN_IF_ERROR(meta_.Reserve(meta.size(), "step metadata"));
+  RETURN_IF_ERROR(h_.Reserve(t * hidden * sizeof(float), "activations"));
+  RETURN_IF_ERROR(xn_.Reserve(t * std::max(hidden, inter) * sizeof(f16_t), "activations"));
+  RETURN_IF_ERROR(qkv_.Reserve(t * qkv_dim * sizeof(float), "activations"));
+  RETURN_IF_ERROR(q_.Reserve(t * q_dim * sizeof(float), "activations"));
+  RETURN_IF_ERROR(att_.Reserve(t * q_dim * sizeof(f16_t), "activations"));
+  RETURN_IF_ERROR(gate_up_.Reserve(t * 2 * inter * sizeof(float), "activations"));
+  RETURN_IF_ERROR(act_.Reserve(t * inter * sizeof(f16_t), "activations"));
+  CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(meta_.as<void>(), meta.data(), meta.size(),
+                                       cudaMemcpyHostToDevice, stream_),
+                       "upload step metadata");
+  const RowInfo* d_rows = meta_.as<RowInfo>();
+  const int32_t* d_tables = reinterpret_cast<const int32_t*>(meta_.as<char>() + rows_bytes);
+  const int32_t* d_gather =
+      reinterpret_cast<const int32_t*>(meta_.as<char>() + rows_bytes + tables_bytes);
+
+  float* h = h_.as<float>();
+  f16_t* xn = xn_.as<f16_t>();
+  EmbedGather(embed_.buffer->as<bf16_t>(), d_rows, t, static_cast<int>(hidden), h, stream_);
+  for (int layer = 0; layer < c.num_layers; ++layer) {
+    const DeviceLayer& lw = layers_[layer];
+    RmsNormToF16(h, nullptr, lw.input_norm->as<float>(), t, static_cast<int>(hidden), eps, xn,
+                  stream_);
+    RETURN_IF_ERROR(gemm_->Run(lw.qkv.data(), qkv_dim, hidden, xn, t, qkv_.as<float>(),
+                               /*accumulate=*/false, stream_));
+    QkvPost(qkv_.as<float>(), d_rows, t, shape, lw.q_bias->as<float>(), lw.k_bias->as<float>(),
+            lw.v_bias->as<float>(), lw.q_norm->as<float>(), lw.k_norm->as<float>(),
+            inv_freq_.as<double>(), q_.as<float>(), kv->k(layer), kv->v(layer), stream_);
+    PagedAttention(q_.as<float>(), d_rows, d_tables, t, shape, kv->k(layer), kv->v(layer),
+                   att_.as<f16_t>(), stream_);
+    // h += att * Wo^T, in the GEMM's epilogue.
+    RETURN_IF_ERROR(gemm_->Run(lw.o.data(), hidden, q_dim, att_.as<f16_t>(), t, h,
+                               /*accumulate=*/true, stream_));
+    RmsNormToF16(h, nullptr, lw.post_norm->as<float>(), t, static_cast<int>(hidden), eps, xn,
+                  stream_);
+    RETURN_IF_ERROR(gemm_->Run(lw.gate_up.data(), 2 * inter, hidden, xn, t, gate_up_.as<float>(),
+                               /*accumulate=*/false, stream_));
+    SiluMulToF16(gate_up_.as<float>(), t, static_cast<int>(inter), act_.as<f16_t>(), stream_);
+    RETURN_IF_ERROR(gemm_->Run(lw.down.data(), hidden, inter, act_.as<f16_t>(), t, h,
+                               /*accumulate=*/true, stream_));
+  }
+  CUDA_RETURN_IF_ERROR(cudaGetLastError(), "forward kernels");
+  if (n_logits == 0) {
+    return CudaStatus(cudaStreamSynchronize(stream_), "forward");
+  }
+  RmsNormToF16(h, d_gather, final_norm_->as<float>(), n_logits, static_cast<int>(hidden), eps,
+                xn, stream_);
+  const int64_t vocab = c.vocab_size;
+  RETURN_IF_ERROR(logits_.Reserve(n_logits * vocab * sizeof(float), "logits"));
+  RETURN_IF_ERROR(gemm_->Run(lm_head_.data(), vocab, hidden, xn, n_logits, logits_.as<float>(),
+                             /*accumulate=*/false, stream_));
+  host_logits_.resize(static_cast<size_t>(n_logits) * vocab);
+  CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host_logits_.data(), logits_.as<void>(),
+                                       host_logits_.size() * sizeof(float),
+                                       cudaMemcpyDeviceToHost, stream_),
+                       "download logits");
+  CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_), "forward");
+  out->logits.resize(n_logits);
+  for (int i = 0; i < n_logits; ++i) {
+    out->logits[i].assign(host_logits_.begin() + i * vocab, host_logits_.begin() + (i + 1) * vocab);
+  }
+  return absl::OkStatus();
+}
+
+[[maybe_unused]] const bool kRegistered = RegisterGpuBackend(GpuBackend{
+    .name = "cuda", .available = &DeviceAvailable, .create = &CudaDecoderModel::Create});
+
+}  // namespace
+}  // namespace evald::engine::cuda

@@ -1,0 +1,200 @@
+// The CUDA backend against the CPU backend (its numerical reference) and the
+// determinism contract of model.h on the GPU. Every test that needs a GPU
+// skips with the reason when none is usable (CI machines have none).
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "runners/native/model/backend.h"
+#include "runners/native/model/checkpoint_writer.h"
+#include "runners/native/model/model.h"
+#include "runners/native/native_runner.h"
+#include "tests/runners/native/model/model_test_util.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace evald::engine {
+namespace {
+
+using Logits = std::vector<std::vector<float>>;
+using ::testing::HasSubstr;
+
+// Empty when a GPU is usable, else why not.
+std::string NoGpuReason() {
+  const GpuBackend* gpu = FindGpuBackend();
+  if (gpu == nullptr) return "this build has no CUDA backend";
+  absl::Status available = gpu->available(0);
+  return available.ok() ? "" : std::string(available.message());
+}
+
+#define SKIP_WITHOUT_GPU()                                               \
+  do {                                                                   \
+    const std::string reason = NoGpuReason();                            \
+    if (!reason.empty()) GTEST_SKIP() << "no CUDA device: " << reason;   \
+  } while (0)
+
+bool BitEqual(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+CheckpointSpec Spec(const std::string& arch, uint64_t seed) {
+  CheckpointSpec spec;
+  spec.arch = arch;
+  spec.hidden = 256;
+  spec.layers = 3;
+  spec.heads = 8;
+  spec.kv_heads = 2;
+  spec.head_dim = arch == "qwen3" ? 64 : 0;
+  spec.intermediate = 520;
+  spec.vocab = 777;
+  spec.dtype = DType::kBF16;
+  spec.seed = seed;
+  spec.norm_jitter = 0.1;
+  if (arch == "llama") spec.rope_scaling = "llama3";
+  return spec;
+}
+
+TEST(CudaBackendTest, DeviceCudaWithoutGpuIsAClearError) {
+  if (NoGpuReason().empty()) GTEST_SKIP() << "a GPU is present; this checks the refusal without one";
+  evald::testing::TempDir dir;
+  ASSERT_OK(WriteCheckpoint(Spec("llama", 1), dir.path()));
+  absl::StatusOr<std::unique_ptr<Model>> model =
+      Model::Load(dir.path(), LoadOptions{.device = Device::kCuda});
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(model.status().message(), HasSubstr("--device cuda:"));
+  // kAuto falls back to the CPU.
+  ASSERT_OK_AND_ASSIGN(auto cpu, Model::Load(dir.path(), LoadOptions{}));
+  EXPECT_EQ(cpu->backend(), "cpu");
+}
+
+class CudaVsCpuTest : public ::testing::TestWithParam<std::string> {};
+
+// Per-token log-probs of three prompts on the GPU and the CPU; the bound is
+// the 2e-2 (BF16 activations and KV on the GPU, FP32 on the CPU).
+TEST_P(CudaVsCpuTest, LogprobsWithinBoundOfCpu) {
+  SKIP_WITHOUT_GPU();
+  evald::testing::TempDir dir;
+  ASSERT_OK(WriteCheckpoint(Spec(GetParam(), 3), dir.path()));
+  ASSERT_OK_AND_ASSIGN(auto gpu, Model::Load(dir.path(), LoadOptions{.device = Device::kCuda}));
+  ASSERT_OK_AND_ASSIGN(auto cpu, Model::Load(dir.path(), LoadOptions{.device = Device::kCpu}));
+  EXPECT_THAT(gpu->backend(), HasSubstr("cuda:0"));
+  ASSERT_OK_AND_ASSIGN(auto gpu_kv, gpu->AllocateKvCache(40));
+  ASSERT_OK_AND_ASSIGN(auto cpu_kv, cpu->AllocateKvCache(40));
+  double worst = 0;
+  for (uint64_t seed : {11, 12, 13}) {
+    const std::vector<int32_t> tokens = testing::RandomTokens(150 + 40 * seed % 3, 777, seed);
+    std::vector<int32_t> blocks;
+    for (int b = 0; b < 12; ++b) blocks.push_back(39 - 3 * b);  // scattered
+    ASSERT_OK_AND_ASSIGN(Logits g, testing::RunPrompt(gpu.get(), gpu_kv.get(), tokens, blocks, 0));
+    ASSERT_OK_AND_ASSIGN(Logits c, testing::RunPrompt(cpu.get(), cpu_kv.get(), tokens, blocks, 0));
+    ASSERT_EQ(g.size(), c.size());
+    for (size_t r = 0; r + 1 < g.size(); ++r) {
+      const double lg = testing::LogSoftmax(g[r])[tokens[r + 1]];
+      const double lc = testing::LogSoftmax(c[r])[tokens[r + 1]];
+      worst = std::max(worst, std::abs(lg - lc));
+    }
+  }
+  std::printf("[ %s ] max |gpu - cpu| next-token log-prob: %.3e\n", GetParam().c_str(), worst);
+  EXPECT_LE(worst, 2e-2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Architectures, CudaVsCpuTest,
+                         ::testing::Values("llama", "qwen2", "qwen3", "mistral"));
+
+SeqChunk Chunk(const std::vector<int32_t>& tokens, int start, int len,
+               const std::vector<int32_t>& blocks) {
+  SeqChunk c;
+  c.tokens = absl::MakeConstSpan(tokens.data() + start, len);
+  c.start_pos = start;
+  c.block_table = blocks;
+  for (int i = 0; i < len; ++i) c.logit_rows.push_back(i);
+  return c;
+}
+
+// A sequence's logits are bit-equal whether it runs alone in one chunk, in
+// chunks of 7, or inside a batch with other sequences.
+TEST(CudaDeterminismTest, BatchAndChunkingDoNotChangeBits) {
+  SKIP_WITHOUT_GPU();
+  evald::testing::TempDir dir;
+  ASSERT_OK(WriteCheckpoint(Spec("qwen2", 5), dir.path()));
+  ASSERT_OK_AND_ASSIGN(auto model, Model::Load(dir.path(), LoadOptions{.device = Device::kCuda}));
+  const std::vector<int32_t> a = testing::RandomTokens(70, 777, 21);
+  const std::vector<int32_t> b = testing::RandomTokens(45, 777, 22);
+  const std::vector<int32_t> c = testing::RandomTokens(30, 777, 23);
+  ASSERT_OK_AND_ASSIGN(auto kv, model->AllocateKvCache(64));
+  ASSERT_OK_AND_ASSIGN(Logits alone_a, testing::RunPrompt(model.get(), kv.get(), a, {1, 2, 3, 4, 5}, 0));
+  ASSERT_OK_AND_ASSIGN(Logits chunked_a,
+                       testing::RunPrompt(model.get(), kv.get(), a, {9, 8, 7, 6, 10}, 7));
+  ASSERT_EQ(alone_a.size(), chunked_a.size());
+  for (size_t r = 0; r < alone_a.size(); ++r) {
+    EXPECT_TRUE(BitEqual(alone_a[r], chunked_a[r])) << "row " << r << " differs when chunked";
+  }
+  ASSERT_OK_AND_ASSIGN(Logits alone_c, testing::RunPrompt(model.get(), kv.get(), c, {20, 21}, 0));
+  // One step with a, b and c together (a's blocks elsewhere again).
+  const std::vector<int32_t> blocks_a = {30, 31, 32, 33, 34};
+  const std::vector<int32_t> blocks_b = {40, 41, 42};
+  const std::vector<int32_t> blocks_c = {50, 51};
+  std::vector<SeqChunk> batch = {Chunk(b, 0, static_cast<int>(b.size()), blocks_b),
+                                 Chunk(a, 0, static_cast<int>(a.size()), blocks_a),
+                                 Chunk(c, 0, static_cast<int>(c.size()), blocks_c)};
+  ForwardOutput out;
+  ASSERT_OK(model->Forward(batch, kv.get(), &out));
+  ASSERT_EQ(out.logits.size(), a.size() + b.size() + c.size());
+  for (size_t r = 0; r < a.size(); ++r) {
+    EXPECT_TRUE(BitEqual(out.logits[b.size() + r], alone_a[r])) << "a row " << r;
+  }
+  for (size_t r = 0; r < c.size(); ++r) {
+    EXPECT_TRUE(BitEqual(out.logits[a.size() + b.size() + r], alone_c[r])) << "c row " << r;
+  }
+  // A decode step of a (one new token after the cached 70) inside a batch
+  // equals the same step alone.
+  std::vector<int32_t> a_next = a;
+  a_next.push_back(5);
+  std::vector<SeqChunk> decode = {Chunk(a_next, 70, 1, blocks_a)};
+  ForwardOutput alone_step;
+  ASSERT_OK(model->Forward(decode, kv.get(), &alone_step));
+  std::vector<int32_t> c_next = c;
+  c_next.push_back(9);
+  decode = {Chunk(c_next, 30, 1, blocks_c), Chunk(a_next, 70, 1, blocks_a)};
+  ForwardOutput batched_step;
+  ASSERT_OK(model->Forward(decode, kv.get(), &batched_step));
+  ASSERT_EQ(batched_step.logits.size(), 2u);
+  EXPECT_TRUE(BitEqual(batched_step.logits[1], alone_step.logits[0]));
+}
+
+// The NativeRunner on the GPU: loglikelihood and greedy generation close to
+// the CPU runner's.
+TEST(CudaRunnerTest, LoglikelihoodMatchesCpuRunner) {
+  SKIP_WITHOUT_GPU();
+  evald::testing::TempDir dir;
+  ASSERT_OK_AND_ASSIGN(CheckpointSpec spec, CheckpointPreset("tiny"));
+  ASSERT_OK(WriteCheckpoint(spec, dir.path()));
+  std::vector<runners::LoglikelihoodRequest> requests = {
+      {"The capital of France is", " Paris"}, {"Question: 2+2=?\nAnswer:", " 4"},
+      {"", "hello world"}};
+  std::vector<double> results[2];
+  for (int i = 0; i < 2; ++i) {
+    runners::NativeRunnerOptions options;
+    options.model_dir = dir.path();
+    options.device = i == 0 ? Device::kCuda : Device::kCpu;
+    ASSERT_OK_AND_ASSIGN(auto runner, runners::CreateNativeRunner(options));
+    results[i].resize(requests.size());
+    ASSERT_OK(runner->Loglikelihood(requests, {},
+                                    [&](size_t k, absl::StatusOr<runners::LoglikelihoodResult> r) {
+                                      ASSERT_OK(r.status());
+                                      results[i][k] = r->logprob;
+                                    }));
+  }
+  for (size_t k = 0; k < requests.size(); ++k) {
+    EXPECT_NEAR(results[0][k], results[1][k], 2e-2 * 8) << "request " << k;
+  }
+}
+
+}  // namespace
+}  // namespace evald::engine

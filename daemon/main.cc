@@ -1,7 +1,7 @@
 // evald: the evaluation daemon.
 //
 //   evald --data-dir DIR [--listen unix:PATH | HOST:PORT] [--token-file FILE]
-//         [--threads N] [--max-resident N]
+//         [--threads N] [--max-resident N] [--device auto|cpu|cuda]
 //
 // Default listen address: unix:DIR/evald.sock (mode 0600). TCP listens where
 // told (use 127.0.0.1:PORT for loopback) and always requires a bearer token.
@@ -37,7 +37,7 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: evald --data-dir DIR [--listen unix:PATH | HOST:PORT] [--token-file FILE]\n"
-    "             [--threads N] [--max-resident N]\n";
+    "             [--threads N] [--max-resident N] [--device auto|cpu|cuda]\n";
 
 struct Flags {
   std::string data_dir;
@@ -45,6 +45,7 @@ struct Flags {
   std::string token_file;
   int threads = 0;
   int max_resident = 2;
+  std::string device = "auto";  // where native models run: the GPU when present
 };
 
 int Fail(int code, const std::string& message) {
@@ -93,6 +94,12 @@ bool ParseFlags(int argc, char** argv, Flags* flags, std::string* error) {
       if (!take_int(&flags->threads)) return false;
     } else if (arg == "--max-resident") {
       if (!take_int(&flags->max_resident)) return false;
+    } else if (arg == "--device") {
+      if (!take(&flags->device)) return false;
+      if (flags->device != "auto" && flags->device != "cpu" && flags->device != "cuda") {
+        *error = absl::StrCat("--device: expected auto, cpu or cuda, got '", flags->device, "'");
+        return false;
+      }
     } else if (arg == "--help" || arg == "-h") {
       std::cout << kUsage;
       std::exit(0);
@@ -176,7 +183,7 @@ int main(int argc, char** argv) {
             << host.driver_version() << ", " << host.gpus_size() << " GPU(s), cpu "
             << host.cpu_model();
 
-  daemon::ModelCache models(daemon::DefaultRunnerFactory(flags.threads), flags.max_resident,
+  daemon::ModelCache models(daemon::DefaultRunnerFactory(flags.threads, flags.device), flags.max_resident,
                             clock);
   daemon::Executor executor(daemon::ExecutorOptions{.data_dir = dir}, store->get(), &models,
                             clock);

@@ -20,8 +20,8 @@ std::string OptionsKey(const v1::ModelSpec& model) {
 
 }  // namespace
 
-RunnerFactory DefaultRunnerFactory(int num_threads) {
-  return [num_threads](const v1::ModelSpec& model)
+RunnerFactory DefaultRunnerFactory(int num_threads, const std::string& device) {
+  return [num_threads, device](const v1::ModelSpec& model)
              -> absl::StatusOr<std::unique_ptr<runners::Runner>> {
     if (model.kind() == "openai") {
       return absl::UnimplementedError(absl::StrCat(
@@ -32,6 +32,9 @@ RunnerFactory DefaultRunnerFactory(int num_threads) {
     runners::NativeRunnerOptions options;
     options.model_dir = model.path();
     options.num_threads = num_threads;
+    options.device = device == "cpu"    ? engine::Device::kCpu
+                     : device == "cuda" ? engine::Device::kCuda
+                                        : engine::Device::kAuto;
     options.max_context = static_cast<int>(model.max_context());
     return runners::CreateNativeRunner(options);
 #else

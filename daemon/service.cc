@@ -195,6 +195,26 @@ grpc::Status EvalServiceImpl::GetEnvironment(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status EvalServiceImpl::PutTag(grpc::ServerContext* context,
+                                     const v1::PutTagRequest* request, v1::PutTagResponse*) {
+  if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
+  if (request->name().empty()) {
+    return ToGrpcStatus(absl::InvalidArgumentError("tag: the name is empty"));
+  }
+  auto run = store_->GetRun(request->run_id());
+  if (!run.ok()) return ToGrpcStatus(run.status());
+  return ToGrpcStatus(store_->PutTag(request->name(), request->run_id()));
+}
+
+grpc::Status EvalServiceImpl::ListTags(grpc::ServerContext* context, const v1::ListTagsRequest*,
+                                       v1::ListTagsResponse* response) {
+  if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
+  auto tags = store_->ListTags();
+  if (!tags.ok()) return ToGrpcStatus(tags.status());
+  for (const auto& [name, run] : *tags) (*response->mutable_tags())[name] = run;
+  return grpc::Status::OK;
+}
+
 grpc::Status EvalServiceImpl::Generate(grpc::ServerContext* context,
                                        const v1::GenerateCallRequest* request,
                                        v1::GenerateCallResponse* response) {

@@ -53,6 +53,10 @@ class EvalServiceImpl final : public v1::EvalService::Service {
   grpc::Status GetEnvironment(grpc::ServerContext* context,
                               const v1::GetEnvironmentRequest* request,
                               v1::GetEnvironmentResponse* response) override;
+  grpc::Status PutTag(grpc::ServerContext* context, const v1::PutTagRequest* request,
+                      v1::PutTagResponse* response) override;
+  grpc::Status ListTags(grpc::ServerContext* context, const v1::ListTagsRequest* request,
+                        v1::ListTagsResponse* response) override;
   grpc::Status Generate(grpc::ServerContext* context, const v1::GenerateCallRequest* request,
                         v1::GenerateCallResponse* response) override;
   grpc::Status Loglikelihood(grpc::ServerContext* context,

@@ -150,6 +150,22 @@ class DaemonReader : public RunReader {
         client_->Convert(client_->stub().GetEnvironment(&context, request, &response)));
     return response;
   }
+  absl::StatusOr<std::map<std::string, std::string>> ListTags() override {
+    grpc::ClientContext context;
+    client_->Prepare(&context, 60);
+    v1::ListTagsResponse response;
+    RETURN_IF_ERROR(client_->Convert(client_->stub().ListTags(&context, {}, &response)));
+    return std::map<std::string, std::string>(response.tags().begin(), response.tags().end());
+  }
+  absl::Status PutTag(const std::string& name, const std::string& run_id) override {
+    grpc::ClientContext context;
+    client_->Prepare(&context, 60);
+    v1::PutTagRequest request;
+    request.set_name(name);
+    request.set_run_id(run_id);
+    v1::PutTagResponse response;
+    return client_->Convert(client_->stub().PutTag(&context, request, &response));
+  }
 
  private:
   std::unique_ptr<Client> client_;
@@ -157,7 +173,26 @@ class DaemonReader : public RunReader {
 
 class StoreReader : public RunReader {
  public:
-  explicit StoreReader(std::unique_ptr<store::Store> store) : store_(std::move(store)) {}
+  StoreReader(std::unique_ptr<store::Store> store, std::string path)
+      : store_(std::move(store)), path_(std::move(path)) {}
+
+  absl::StatusOr<std::map<std::string, std::string>> ListTags() override {
+    ASSIGN_OR_RETURN(auto tags, store_->ListTags());
+    return std::map<std::string, std::string>(tags.begin(), tags.end());
+  }
+  absl::Status PutTag(const std::string& name, const std::string& run_id) override {
+    store::StoreOptions options;
+    options.path = path_;
+    options.create_if_missing = false;
+    absl::StatusOr<std::unique_ptr<store::Store>> writable = store::Store::Open(options);
+    if (!writable.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "tag: cannot open ", path_, " for writing (is evald running? then tag through it, "
+          "without --data-dir): ", writable.status().message()));
+    }
+    RETURN_IF_ERROR((*writable)->GetRun(run_id).status());
+    return (*writable)->PutTag(name, run_id);
+  }
 
   absl::StatusOr<v1::ListRunsResponse> ListRuns(const v1::ListRunsRequest& request) override {
     return daemon::ReadRuns(*store_, request);
@@ -178,9 +213,17 @@ class StoreReader : public RunReader {
 
  private:
   std::unique_ptr<store::Store> store_;
+  std::string path_;
 };
 
 }  // namespace
+
+absl::StatusOr<std::string> RunReader::ResolveTag(const std::string& name) {
+  ASSIGN_OR_RETURN(auto tags, ListTags());
+  auto it = tags.find(name);
+  if (it == tags.end()) return absl::NotFoundError(absl::StrCat("unknown tag '", name, "'"));
+  return it->second;
+}
 
 absl::StatusOr<std::unique_ptr<RunReader>> OpenReader(const GlobalOptions& global) {
   if (!global.data_dir.empty()) {
@@ -194,7 +237,7 @@ absl::StatusOr<std::unique_ptr<RunReader>> OpenReader(const GlobalOptions& globa
     options.read_only = true;
     options.create_if_missing = false;
     ASSIGN_OR_RETURN(std::unique_ptr<store::Store> store, store::Store::Open(options));
-    return std::unique_ptr<RunReader>(new StoreReader(std::move(store)));
+    return std::unique_ptr<RunReader>(new StoreReader(std::move(store), path));
   }
   ASSIGN_OR_RETURN(std::unique_ptr<Client> client, Client::Create(global));
   return std::unique_ptr<RunReader>(new DaemonReader(std::move(client)));

@@ -77,6 +77,12 @@ class RunReader {
   virtual absl::StatusOr<v1::ListSamplesResponse> ListSamples(
       const v1::ListSamplesRequest& request) = 0;
   virtual absl::StatusOr<v1::GetEnvironmentResponse> GetEnvironment(const std::string& run_id) = 0;
+  // Tags: name -> run id. NotFound names an unknown tag.
+  virtual absl::StatusOr<std::map<std::string, std::string>> ListTags() = 0;
+  absl::StatusOr<std::string> ResolveTag(const std::string& name);
+  // Offline this opens the store for writing, which fails while a daemon
+  // holds it (then tag through the daemon).
+  virtual absl::Status PutTag(const std::string& name, const std::string& run_id) = 0;
 };
 // With global.data_dir: the store opened read-only; otherwise the daemon.
 absl::StatusOr<std::unique_ptr<RunReader>> OpenReader(const GlobalOptions& global);

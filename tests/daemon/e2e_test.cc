@@ -19,6 +19,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/file.h"
 #include "base/json.h"
 #include "base/sha256.h"
 #include "tests/daemon/process.h"
@@ -236,6 +237,70 @@ TEST_F(E2eTest, RunCompletesWithScoresSamplesAndEnvironment) {
   EXPECT_THAT(offline.out, HasSubstr("gsm8k"));
   EXPECT_EQ(Scores(Results(run, /*offline=*/true)), Scores(results));
   EXPECT_EQ(Offline({"samples", run, "gsm8k", "--limit", "2"}).exit_code, 0);
+}
+
+// A/A: two runs of the same model, suite and seed pass the gate against each
+// other (identical documents, p = 1); tags and label references resolve; the
+// JUnit and Markdown outputs are written.
+TEST_F(E2eTest, GateAaRunsPassAndTagsResolve) {
+  const std::string suite = WriteSuite("aa", "small");
+  auto submit = [&](const std::string& checkpoint) {
+    ProcessResult r = Ctl({"--json", "submit", suite, "--wait", "--set",
+                           "labels.checkpoint=" + checkpoint});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    auto json = base::ParseJson(r.out);
+    return json.ok() ? json->Find("run")->Find("id")->string_value() : std::string();
+  };
+  const std::string a = submit("100");
+  const std::string b = submit("200");
+  ASSERT_FALSE(a.empty());
+  ASSERT_FALSE(b.empty());
+  ProcessResult tag = Ctl({"tag", a, "release-3"});
+  ASSERT_EQ(tag.exit_code, 0) << tag.err;
+  EXPECT_THAT(Ctl({"tag", "--list"}).out, HasSubstr("release-3\t" + a));
+
+  // The fixture has 12 + 6 documents: lower the minimum of shared documents.
+  const std::string rules = tmp_.Join("gate.yaml");
+  WriteTestFile(rules, "min_shared: 5\nmetrics:\n  mmlu/acc: 0.01\n  gsm8k/exact_match,strict-match: 0.02\n");
+  ProcessResult gate = Ctl({"gate", b, "--baseline", "tag:release-3", "--rules", rules, "--junit",
+                            tmp_.Join("gate.xml"), "--markdown", tmp_.Join("gate.md")});
+  EXPECT_EQ(gate.exit_code, 0) << gate.out << gate.err;
+  EXPECT_THAT(gate.out, HasSubstr(": PASS"));
+  EXPECT_THAT(gate.out, HasSubstr("mmlu/acc"));
+  auto junit = base::ReadFileToString(tmp_.Join("gate.xml"));
+  ASSERT_TRUE(junit.ok());
+  EXPECT_THAT(*junit, HasSubstr("failures=\"0\""));
+  auto md = base::ReadFileToString(tmp_.Join("gate.md"));
+  ASSERT_TRUE(md.ok());
+  EXPECT_THAT(*md, HasSubstr("## evald gate: PASS"));
+
+  ProcessResult by_label =
+      Ctl({"--json", "gate", b, "--baseline", "label:checkpoint=100", "--rules", rules});
+  EXPECT_EQ(by_label.exit_code, 0) << by_label.err;
+  auto json = base::ParseJson(by_label.out);
+  ASSERT_TRUE(json.ok()) << by_label.out;
+  EXPECT_EQ(json->Find("baseline")->string_value(), a);
+  for (const base::Json& rule : json->Find("rules")->array()) {
+    EXPECT_EQ(rule.Find("p")->number_value(), 1.0) << rule.Dump();
+    EXPECT_EQ(rule.Find("difference")->number_value(), 0.0);
+  }
+
+  ProcessResult compare = Ctl({"compare", a, b, "--flips"});
+  EXPECT_EQ(compare.exit_code, 0) << compare.err;
+  EXPECT_THAT(compare.out, HasSubstr("flips: 0 right -> wrong, 0 wrong -> right"));
+
+  EXPECT_EQ(Ctl({"gate", b, "--baseline", "tag:nope"}).exit_code, 2);
+  EXPECT_THAT(Ctl({"gate", b, "--baseline", "nope"}).err, HasSubstr("no run or tag named 'nope'"));
+  WriteTestFile(tmp_.Join("bad.yaml"), "metrics:\n  mmlu/acc: lots\n");
+  ProcessResult bad = Ctl({"gate", b, "--baseline", a, "--rules", tmp_.Join("bad.yaml")});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("bad.yaml:2:"));
+
+  // Offline, with the daemon stopped, the same verdict from the store.
+  ASSERT_EQ(daemon_->Signal(SIGTERM, true), 0);
+  EXPECT_EQ(Offline({"gate", b, "--baseline", "release-3", "--rules", rules}).exit_code, 0);
+  // Without the rules the defaults ask for 20 shared documents: inconclusive.
+  EXPECT_EQ(Offline({"gate", b, "--baseline", "release-3"}).exit_code, 4);
 }
 
 TEST_F(E2eTest, SigkillMidRunResumesWithoutRecomputingAndScoresMatch) {

@@ -11,6 +11,7 @@ packages=(
   libpcre2-dev libicu-dev libcld2-dev libcurl4-openssl-dev libarchive-dev libopenblas-dev
   python3 python3-torch python3-numpy python3-jinja2 python3-langdetect
   nodejs
+  chromium
 )
 
 missing=()

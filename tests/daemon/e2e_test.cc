@@ -296,6 +296,24 @@ TEST_F(E2eTest, GateAaRunsPassAndTagsResolve) {
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_THAT(bad.err, HasSubstr("bad.yaml:2:"));
 
+  // The research report over the two runs, in both formats.
+  ProcessResult html = Ctl({"report", "--since", "1d", "--out", tmp_.Join("week.html")});
+  ASSERT_EQ(html.exit_code, 0) << html.err;
+  EXPECT_THAT(html.out, HasSubstr("2 runs"));
+  auto page = base::ReadFileToString(tmp_.Join("week.html"));
+  ASSERT_TRUE(page.ok());
+  EXPECT_THAT(*page, HasSubstr("<svg class=\"chart\""));
+  EXPECT_THAT(*page, HasSubstr(a));
+  ProcessResult md_report = Ctl({"report", "--since", "1d", "--label", "checkpoint=200", "--out",
+                                 tmp_.Join("week.md")});
+  ASSERT_EQ(md_report.exit_code, 0) << md_report.err;
+  EXPECT_THAT(md_report.out, HasSubstr("1 runs"));
+  ProcessResult empty = Ctl({"report", "--since", "2000-01-01", "--until", "2000-01-02", "--out",
+                             tmp_.Join("empty.md")});
+  EXPECT_EQ(empty.exit_code, 2);
+  EXPECT_THAT(empty.err, HasSubstr("no runs between 2000-01-01 00:00 and 2000-01-02 00:00"));
+  EXPECT_EQ(Ctl({"report", "--since", "1d", "--out", tmp_.Join("week.pdf")}).exit_code, 2);
+
   // Offline, with the daemon stopped, the same verdict from the store.
   ASSERT_EQ(daemon_->Signal(SIGTERM, true), 0);
   EXPECT_EQ(Offline({"gate", b, "--baseline", "release-3", "--rules", rules}).exit_code, 0);

@@ -2,6 +2,7 @@
 //
 //   evald --data-dir DIR [--listen unix:PATH | HOST:PORT] [--token-file FILE]
 //         [--threads N] [--max-resident N] [--device auto|cpu|cuda]
+//         [--memory-budget SIZE | --device-memory SIZE]
 //
 // Default listen address: unix:DIR/evald.sock (mode 0600). TCP listens where
 // told (use 127.0.0.1:PORT for loopback) and always requires a bearer token.
@@ -17,6 +18,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <tuple>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -37,7 +39,8 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: evald --data-dir DIR [--listen unix:PATH | HOST:PORT] [--token-file FILE]\n"
-    "             [--threads N] [--max-resident N] [--device auto|cpu|cuda]\n";
+    "             [--threads N] [--max-resident N] [--device auto|cpu|cuda]\n"
+    "             [--memory-budget SIZE | --device-memory SIZE]\n";
 
 struct Flags {
   std::string data_dir;
@@ -46,6 +49,8 @@ struct Flags {
   int threads = 0;
   int max_resident = 2;
   std::string device = "auto";  // where native models run: the GPU when present
+  std::string memory_budget;    // CPU budget for the planner; "" = 80% of RAM
+  std::string device_memory;    // plan against GPU memory of this size instead
 };
 
 int Fail(int code, const std::string& message) {
@@ -94,6 +99,10 @@ bool ParseFlags(int argc, char** argv, Flags* flags, std::string* error) {
       if (!take_int(&flags->threads)) return false;
     } else if (arg == "--max-resident") {
       if (!take_int(&flags->max_resident)) return false;
+    } else if (arg == "--memory-budget") {
+      if (!take(&flags->memory_budget)) return false;
+    } else if (arg == "--device-memory") {
+      if (!take(&flags->device_memory)) return false;
     } else if (arg == "--device") {
       if (!take(&flags->device)) return false;
       if (flags->device != "auto" && flags->device != "cpu" && flags->device != "cuda") {
@@ -159,6 +168,16 @@ int main(int argc, char** argv) {
     return Fail(2, absl::StrCat("--listen ", listen,
                                 ": TCP always requires a bearer token; pass --token-file FILE"));
   }
+  daemon::PlanOptions plan;
+  for (const auto& [flag, value, device] :
+       {std::make_tuple("--memory-budget", flags.memory_budget, daemon::PlanDevice::kCpu),
+        std::make_tuple("--device-memory", flags.device_memory, daemon::PlanDevice::kGpu)}) {
+    if (value.empty()) continue;
+    auto bytes = daemon::ParseByteSize(value);
+    if (!bytes.ok()) return Fail(2, absl::StrCat(flag, ": ", bytes.status().message()));
+    plan.device = device;
+    plan.budget_bytes = *bytes;
+  }
 
   // Signals are taken by sigwait() in this thread; block them everywhere
   // (threads inherit the mask) before any thread starts.
@@ -190,7 +209,18 @@ int main(int argc, char** argv) {
   if (absl::Status s = executor.Recover(); !s.ok()) {
     return Fail(1, absl::StrCat("recovering the queue: ", s.message()));
   }
-  daemon::EvalServiceImpl service(daemon::ServiceOptions{.data_dir = dir, .token = token},
+  if (plan.budget_bytes == 0) {
+    // Models run on the GPU when one is present and allowed, else the CPU.
+    if (host.gpus_size() > 0 && flags.device != "cpu") {
+      plan.device = daemon::PlanDevice::kGpu;
+      plan.budget_bytes = static_cast<int64_t>(host.gpus(0).memory_bytes());
+    } else {
+      plan.budget_bytes = daemon::DefaultCpuBudget();
+    }
+  }
+  LOG(INFO) << "memory budget for resident models: " << daemon::FormatBytes(plan.budget_bytes)
+            << (plan.device == daemon::PlanDevice::kGpu ? " of GPU memory" : " of RAM");
+  daemon::EvalServiceImpl service(daemon::ServiceOptions{.data_dir = dir, .token = token, .plan = plan},
                                   store->get(), &executor, &models, host, clock);
 
   if (!socket_path.empty()) {

@@ -76,6 +76,16 @@ grpc::Status EvalServiceImpl::Submit(grpc::ServerContext* context,
   if (spec.name().empty()) {
     return ToGrpcStatus(absl::InvalidArgumentError("submit: the spec has no name"));
   }
+  if (options_.plan.budget_bytes > 0) {
+    auto plan = PlanModels(spec, options_.plan);
+    if (!plan.ok()) return ToGrpcStatus(plan.status());
+    if (!plan->fits) {
+      return ToGrpcStatus(absl::FailedPreconditionError(absl::StrCat(
+          "submit: the suite's models do not fit in memory: needed ", FormatBytes(plan->needed_bytes),
+          " (weights + workspaces + minimum KV pools) vs ", FormatBytes(plan->budget_bytes),
+          " available; see `evalctl plan`")));
+    }
+  }
   auto prepared = PrepareRun(spec, options_.data_dir, host_, &hash_cache_);
   if (!prepared.ok()) return ToGrpcStatus(prepared.status());
   v1::RunRecord run;

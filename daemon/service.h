@@ -14,6 +14,7 @@
 
 #include "base/clock.h"
 #include "daemon/executor.h"
+#include "daemon/planner.h"
 #include "daemon/model_cache.h"
 #include "daemon/run_validation.h"
 #include "proto/service.grpc.pb.h"
@@ -26,6 +27,9 @@ struct ServiceOptions {
   // Required in the "authorization: Bearer <token>" metadata of every call
   // when non-empty.
   std::string token;
+  // Suites whose resident models do not fit this plan's budget are refused at
+  // submit, before anything loads (daemon/planner.h). Budget 0: no check.
+  PlanOptions plan;
 };
 
 class EvalServiceImpl final : public v1::EvalService::Service {

@@ -1,0 +1,85 @@
+// File: daemon/planner.h
+// -----------------------------------------------------------------------------
+// The memory planner: whether a suite's resident models (candidate and judge)
+// fit a memory budget, computed from the checkpoints' config.json and
+// safetensors headers without loading any weights.
+//
+// Per model:
+//   weights    exact: the sum of the tensor sizes in the safetensors headers
+//              (sharded checkpoints through model.safetensors.index.json);
+//              AWQ INT4 checkpoints count their packed qweight/qzeros/scales.
+//   kv/token   layers x 2 (K and V) x kv_heads x head_dim x the KV element
+//              size: 4 bytes on the CPU (FP32), 2 on the GPU (FP16).
+//   workspace  activations of one engine step of max_batch_tokens tokens:
+//              max_batch_tokens x (24 x hidden + 10 x intermediate) bytes, plus
+//              the logits of up to 256 rows (256 x vocab x 4 bytes), plus 32 MiB
+//              of GEMM workspace on the GPU.
+//   kv pool    at least `min_kv_tokens` (the model's context window when the
+//              suite caps it with max_context, else 8,192 tokens); what the
+//              budget has left after weights, workspaces, minimum pools and (on
+//              the GPU) a 512 MiB CUDA context reserve is shared between the
+//              models in proportion to their minimum pools.
+// A plan that cannot give every model its minimum pool does not fit; the
+// refusal names needed and available bytes.
+//
+// Thread-safety: stateless functions.
+#ifndef EVALD_DAEMON_PLANNER_H_
+#define EVALD_DAEMON_PLANNER_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "proto/store.pb.h"
+
+namespace evald::daemon {
+
+enum class PlanDevice { kCpu, kGpu };
+
+struct ModelPlan {
+  std::string role;  // "candidate" | "judge"
+  std::string path;
+  std::string format;  // "bf16", "fp16", "fp32", "awq-int4", ...
+  int64_t weight_bytes = 0;
+  int64_t kv_bytes_per_token = 0;
+  int64_t workspace_bytes = 0;
+  int64_t min_kv_tokens = 0;
+  int64_t kv_pool_bytes = 0;   // the pool it gets (0 when the plan does not fit)
+  int64_t kv_tokens = 0;       // kv_pool_bytes / kv_bytes_per_token
+  bool endpoint = false;       // served elsewhere: no memory here
+};
+
+struct MemoryPlan {
+  PlanDevice device = PlanDevice::kCpu;
+  int64_t budget_bytes = 0;
+  int64_t reserve_bytes = 0;  // CUDA context on the GPU
+  int64_t needed_bytes = 0;   // weights + workspaces + minimum pools + reserve
+  bool fits = false;
+  std::vector<ModelPlan> models;
+};
+
+struct PlanOptions {
+  PlanDevice device = PlanDevice::kCpu;
+  int64_t budget_bytes = 0;
+  int max_batch_tokens = 2048;
+};
+
+// InvalidArgument/NotFound naming the file or field when a checkpoint cannot
+// be read; a plan that does not fit is not an error (fits = false).
+absl::StatusOr<MemoryPlan> PlanModels(const v1::RunSpec& spec, const PlanOptions& options);
+
+// "24GiB", "80 GB", "512MiB", "1073741824": bytes.
+absl::StatusOr<int64_t> ParseByteSize(absl::string_view text);
+std::string FormatBytes(int64_t bytes);  // "15.0 GiB"
+
+// 80% of the machine's memory (MemTotal in /proc/meminfo), the default CPU
+// budget of evald and `evalctl plan`.
+int64_t DefaultCpuBudget();
+
+std::string FormatPlan(const MemoryPlan& plan);
+
+}  // namespace evald::daemon
+
+#endif  // EVALD_DAEMON_PLANNER_H_

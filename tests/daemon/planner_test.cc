@@ -1,0 +1,236 @@
+// The memory planner on the real shapes of Llama-3.1-8B (BF16) and
+// Llama-3.1-70B AWQ-INT4: config.json files as the model cards give them and
+// safetensors files whose headers list every tensor (data left sparse), so
+// the planner reads exact sizes without gigabytes on disk.
+#include "daemon/planner.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "base/file.h"
+#include "base/json.h"
+#include "tests/daemon/process.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace evald::daemon {
+namespace {
+
+using ::evald::testing::TempDir;
+using ::evald::testing::WriteTestFile;
+using ::testing::HasSubstr;
+
+struct Tensor {
+  std::string name;
+  std::string dtype;  // "BF16", "F16", "I32"
+  std::vector<int64_t> shape;
+};
+
+int64_t Bytes(const Tensor& t) {
+  int64_t n = t.dtype == "I32" ? 4 : 2;
+  for (int64_t d : t.shape) n *= d;
+  return n;
+}
+
+// Writes `tensors` as one safetensors file: a real header, then a sparse
+// data section of the right length.
+void WriteSparseSafetensors(const std::string& path, const std::vector<Tensor>& tensors) {
+  base::Json header = base::Json::MakeObject();
+  int64_t offset = 0;
+  for (const Tensor& t : tensors) {
+    base::Json info = base::Json::MakeObject();
+    info.Set("dtype", base::Json::String(t.dtype));
+    base::Json shape = base::Json::MakeArray();
+    for (int64_t d : t.shape) shape.Push(base::Json::Int(d));
+    info.Set("shape", std::move(shape));
+    base::Json offsets = base::Json::MakeArray();
+    offsets.Push(base::Json::Int(offset));
+    offset += Bytes(t);
+    offsets.Push(base::Json::Int(offset));
+    info.Set("data_offsets", std::move(offsets));
+    header.Set(t.name, std::move(info));
+  }
+  const std::string text = header.Dump();
+  std::string bytes(8, '\0');
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((text.size() >> (8 * i)) & 0xff);
+  bytes += text;
+  WriteTestFile(path, bytes);
+  ASSERT_EQ(truncate(path.c_str(), static_cast<off_t>(bytes.size() + offset)), 0);
+}
+
+// Llama-3.1-style tensors; `awq` packs the seven projections as AutoAWQ does
+// (qweight int32 [in, out/8], qzeros int32 [in/128, out/8], scales fp16
+// [in/128, out]).
+std::vector<Tensor> LlamaTensors(int layers, int64_t hidden, int64_t inter, int64_t kv_dim,
+                                 int64_t vocab, bool awq) {
+  const std::string dense = awq ? "F16" : "BF16";
+  std::vector<Tensor> t = {{"model.embed_tokens.weight", dense, {vocab, hidden}},
+                           {"lm_head.weight", dense, {vocab, hidden}},
+                           {"model.norm.weight", dense, {hidden}}};
+  for (int l = 0; l < layers; ++l) {
+    const std::string p = absl::StrCat("model.layers.", l, ".");
+    t.push_back({p + "input_layernorm.weight", dense, {hidden}});
+    t.push_back({p + "post_attention_layernorm.weight", dense, {hidden}});
+    const std::vector<std::tuple<std::string, int64_t, int64_t>> projections = {
+        {"self_attn.q_proj", hidden, hidden}, {"self_attn.k_proj", hidden, kv_dim},
+        {"self_attn.v_proj", hidden, kv_dim}, {"self_attn.o_proj", hidden, hidden},
+        {"mlp.gate_proj", hidden, inter},     {"mlp.up_proj", hidden, inter},
+        {"mlp.down_proj", inter, hidden}};
+    for (const auto& [name, in, out] : projections) {
+      if (awq) {
+        t.push_back({p + name + ".qweight", "I32", {in, out / 8}});
+        t.push_back({p + name + ".qzeros", "I32", {in / 128, out / 8}});
+        t.push_back({p + name + ".scales", "F16", {in / 128, out}});
+      } else {
+        t.push_back({p + name + ".weight", dense, {out, in}});
+      }
+    }
+  }
+  return t;
+}
+
+constexpr char kConfig8b[] = R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 4096,
+  "intermediate_size": 14336, "num_attention_heads": 32, "num_hidden_layers": 32,
+  "num_key_value_heads": 8, "vocab_size": 128256, "max_position_embeddings": 131072,
+  "torch_dtype": "bfloat16"})";
+constexpr char kConfig70bAwq[] = R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 8192,
+  "intermediate_size": 28672, "num_attention_heads": 64, "num_hidden_layers": 80,
+  "num_key_value_heads": 8, "vocab_size": 128256, "max_position_embeddings": 131072,
+  "torch_dtype": "float16", "quantization_config": {"quant_method": "awq", "bits": 4,
+  "group_size": 128, "zero_point": true, "version": "gemm"}})";
+
+class PlannerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    WriteTestFile(dir_.Join("8b/config.json"), kConfig8b);
+    WriteSparseSafetensors(dir_.Join("8b/model.safetensors"),
+                           LlamaTensors(32, 4096, 14336, 1024, 128256, false));
+    WriteTestFile(dir_.Join("70b/config.json"), kConfig70bAwq);
+    // Two shards and an index, as large checkpoints come.
+    std::vector<Tensor> all = LlamaTensors(80, 8192, 28672, 1024, 128256, true);
+    std::vector<Tensor> first(all.begin(), all.begin() + all.size() / 2);
+    std::vector<Tensor> second(all.begin() + all.size() / 2, all.end());
+    WriteSparseSafetensors(dir_.Join("70b/model-00001-of-00002.safetensors"), first);
+    WriteSparseSafetensors(dir_.Join("70b/model-00002-of-00002.safetensors"), second);
+    base::Json map = base::Json::MakeObject();
+    for (const Tensor& t : first) map.Set(t.name, base::Json::String("model-00001-of-00002.safetensors"));
+    for (const Tensor& t : second) map.Set(t.name, base::Json::String("model-00002-of-00002.safetensors"));
+    base::Json index = base::Json::MakeObject();
+    index.Set("weight_map", std::move(map));
+    WriteTestFile(dir_.Join("70b/model.safetensors.index.json"), index.Dump());
+    spec_.mutable_candidate()->set_path(dir_.Join("8b"));
+    spec_.mutable_judge()->set_path(dir_.Join("70b"));
+  }
+
+  TempDir dir_;
+  v1::RunSpec spec_;
+};
+
+// Hand computation (independent of the header walk):
+//   8B: 8,030,261,248 parameters (the model card's 8.03B) x 2 bytes.
+//   70B AWQ: per layer the projections hold 8192 x (8192 + 1024 + 1024 + 8192 +
+//   28672 + 28672) + 28672 x 8192 = 855,638,016 weights at 4 bits (0.5 byte),
+//   plus zeros (4 bits) and fp16 scales per 128 inputs: 1/128 x (0.5 + 2) bytes
+//   per weight; plus 2 x 8192 fp16 norms; embed + lm_head 2 x 128256 x 8192 x 2
+//   bytes and the final norm.
+constexpr int64_t kWeights8b = int64_t{8030261248} * 2;
+constexpr int64_t kLayerWeights70b = int64_t{855638016};
+constexpr int64_t kWeights70b = 80 * (kLayerWeights70b / 2 + kLayerWeights70b / 128 * 5 / 2 +
+                                      2 * 8192 * 2) +
+                                2 * int64_t{128256} * 8192 * 2 + 8192 * 2;
+
+TEST_F(PlannerTest, ExactWeightsAndGpuFitFor8bPlus70bAwq) {
+  PlanOptions options;
+  options.device = PlanDevice::kGpu;
+  options.budget_bytes = int64_t{80} << 30;
+  ASSERT_OK_AND_ASSIGN(MemoryPlan fits, PlanModels(spec_, options));
+  ASSERT_EQ(fits.models.size(), 2u);
+  EXPECT_EQ(fits.models[0].weight_bytes, kWeights8b);
+  EXPECT_EQ(fits.models[1].weight_bytes, kWeights70b);
+  EXPECT_EQ(fits.models[1].format, "awq-int4");
+  // FP16 KV on the GPU: 32 x 2 x 8 x 128 x 2 and 80 x 2 x 8 x 128 x 2 bytes.
+  EXPECT_EQ(fits.models[0].kv_bytes_per_token, 131072);
+  EXPECT_EQ(fits.models[1].kv_bytes_per_token, 327680);
+  EXPECT_TRUE(fits.fits);
+  EXPECT_GT(fits.models[0].kv_tokens, 8192);
+  EXPECT_GT(fits.models[1].kv_tokens, 8192);
+  // Everything handed out stays within the budget.
+  int64_t used = fits.reserve_bytes;
+  for (const ModelPlan& m : fits.models) used += m.weight_bytes + m.workspace_bytes + m.kv_pool_bytes;
+  EXPECT_LE(used, fits.budget_bytes);
+  EXPECT_GT(used, fits.budget_bytes - 1024);
+
+  for (int64_t gib : {24, 48}) {
+    options.budget_bytes = gib << 30;
+    ASSERT_OK_AND_ASSIGN(MemoryPlan no, PlanModels(spec_, options));
+    EXPECT_FALSE(no.fits) << gib;
+    EXPECT_THAT(FormatPlan(no), HasSubstr("does not fit: needed"));
+  }
+  // The CPU keeps FP32 KV: twice the bytes per token.
+  options.device = PlanDevice::kCpu;
+  ASSERT_OK_AND_ASSIGN(MemoryPlan cpu, PlanModels(spec_, options));
+  EXPECT_EQ(cpu.models[0].kv_bytes_per_token, 262144);
+  EXPECT_EQ(cpu.reserve_bytes, 0);
+}
+
+TEST_F(PlannerTest, BadCheckpointsAndSizesNameTheFault) {
+  WriteTestFile(dir_.Join("8b/config.json"), R"({"hidden_size": 4096})");
+  EXPECT_THAT(PlanModels(spec_, {}).status().message(),
+              HasSubstr("8b/config.json: field 'num_hidden_layers' is missing"));
+  WriteTestFile(dir_.Join("8b/config.json"), kConfig8b);
+  WriteTestFile(dir_.Join("8b/model.safetensors"), std::string("\xff\xff\xff\xff\xff\xff\xff\x7f", 8));
+  EXPECT_THAT(PlanModels(spec_, {}).status().message(),
+              HasSubstr("model.safetensors: safetensors header length"));
+  EXPECT_THAT(ParseByteSize("24 potatoes").status().message(), HasSubstr("unknown unit 'potatoes'"));
+  EXPECT_EQ(*ParseByteSize("24GiB"), int64_t{24} << 30);
+  EXPECT_EQ(*ParseByteSize("80 GB"), int64_t{80000000000});
+  EXPECT_EQ(*ParseByteSize("512MiB"), int64_t{512} << 20);
+}
+
+TEST_F(PlannerTest, EvalctlPlanPrintsThePlanAndExitsByFit) {
+  const std::string suite = dir_.Join("suite.yaml");
+  WriteTestFile(suite, absl::StrCat("name: judge-pair\ncandidate:\n  model: ", dir_.Join("8b"),
+                                    "\njudge:\n  model: ", dir_.Join("70b"),
+                                    "\ntasks:\n  - {name: mmlu}\n"));
+  const std::string evalctl = evald::testing::BinDir() + "/evalctl";
+  evald::testing::ProcessResult small =
+      evald::testing::RunProcess({evalctl, "plan", suite, "--device-memory", "48GiB"});
+  EXPECT_EQ(small.exit_code, 1) << small.err;
+  EXPECT_THAT(small.out, HasSubstr("does not fit: needed"));
+  EXPECT_THAT(small.out, HasSubstr("awq-int4"));
+  evald::testing::ProcessResult big =
+      evald::testing::RunProcess({evalctl, "plan", suite, "--device-memory", "80GiB"});
+  EXPECT_EQ(big.exit_code, 0) << big.err;
+  EXPECT_THAT(big.out, HasSubstr("fits: needed"));
+  std::cout << small.out << big.out;  // the plans, for whoever reads the log
+  evald::testing::ProcessResult bad =
+      evald::testing::RunProcess({evalctl, "plan", suite, "--device-memory", "lots"});
+  EXPECT_EQ(bad.exit_code, 2);
+}
+
+// evald refuses a suite that does not fit its budget at submit, with the
+// numbers, before loading anything (the sparse checkpoints are never read).
+TEST_F(PlannerTest, DaemonRefusesASuiteThatDoesNotFit) {
+  const std::string suite = dir_.Join("suite.yaml");
+  WriteTestFile(suite, absl::StrCat("name: too-big\ncandidate:\n  model: ", dir_.Join("8b"),
+                                    "\ntasks:\n  - {name: mmlu}\n"));
+  evald::testing::DaemonProcess daemon;
+  ASSERT_TRUE(daemon.Start(dir_.Join("data"), {"--memory-budget", "8GiB"})) << daemon.log();
+  evald::testing::ProcessResult r = evald::testing::RunProcess(
+      {evald::testing::BinDir() + "/evalctl", "--addr", "unix:" + dir_.Join("data/evald.sock"),
+       "submit", suite});
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_THAT(r.err, HasSubstr("do not fit in memory: needed 17.54 GiB"));
+  EXPECT_THAT(r.err, HasSubstr("vs 8.00 GiB available"));
+}
+
+}  // namespace
+}  // namespace evald::daemon

@@ -12,6 +12,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "base/file.h"
+#include "report/text.h"
 #include "yaml-cpp/yaml.h"
 
 namespace evald::report {
@@ -324,6 +326,13 @@ absl::StatusOr<GateRules> ParseGateRules(const std::string& path, const std::str
   return rules;
 }
 
+absl::StatusOr<GateRules> ReadGateRules(const std::string& path) {
+  if (path.empty()) return GateRules();
+  absl::StatusOr<std::string> text = base::ReadFileToString(path);
+  if (!text.ok()) return text.status();
+  return ParseGateRules(path, *text);
+}
+
 absl::StatusOr<GateResult> EvaluateGate(const RunData& run, const RunData& baseline,
                                         const GateRules& rules, bool allow_drift) {
   GateResult result;
@@ -417,35 +426,7 @@ absl::StatusOr<GateResult> EvaluateGate(const RunData& run, const RunData& basel
 
 namespace {
 
-std::string XmlEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default:
-        // Control characters other than tab/newline are not allowed in XML 1.0.
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') {
-          out += ' ';
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
-}
 
-std::string MdEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '|' || c == '\\' || c == '`' || c == '*' || c == '_' || c == '<' || c == '>') out += '\\';
-    out += c == '\n' ? ' ' : c;
-  }
-  return out;
-}
 
 std::string DriftText(const FingerprintDifference& d) {
   return absl::StrCat(d.kind, ": ", d.field, ": ", d.a, " -> ", d.b);
@@ -465,7 +446,7 @@ std::string GateJunitXml(const GateResult& result, const std::string& run_id,
   failures += drift_fails;
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   absl::StrAppend(&out, "<testsuites>\n  <testsuite name=\"",
-                  XmlEscape(absl::StrCat("evald gate ", run_id, " vs ", baseline_id)),
+                  EscapeXml(absl::StrCat("evald gate ", run_id, " vs ", baseline_id)),
                   "\" tests=\"", tests, "\" failures=\"", failures, "\" skipped=\"", skipped,
                   "\">\n");
   if (!result.drift.empty()) {
@@ -475,22 +456,22 @@ std::string GateJunitXml(const GateResult& result, const std::string& run_id,
     const std::string text = absl::StrJoin(lines, "\n");
     if (drift_fails) {
       absl::StrAppend(&out, "      <failure message=\"the baseline ran in a different environment\">",
-                      XmlEscape(text), "</failure>\n");
+                      EscapeXml(text), "</failure>\n");
     } else {
-      absl::StrAppend(&out, "      <system-out>", XmlEscape("allowed drift:\n" + text),
+      absl::StrAppend(&out, "      <system-out>", EscapeXml("allowed drift:\n" + text),
                       "</system-out>\n");
     }
     absl::StrAppend(&out, "    </testcase>\n");
   }
   for (const RuleResult& r : result.rules) {
-    absl::StrAppend(&out, "    <testcase classname=\"evald.gate\" name=\"", XmlEscape(r.name), "\">\n");
+    absl::StrAppend(&out, "    <testcase classname=\"evald.gate\" name=\"", EscapeXml(r.name), "\">\n");
     if (r.verdict == Verdict::kFail) {
-      absl::StrAppend(&out, "      <failure message=\"", XmlEscape(r.detail), "\"/>\n");
+      absl::StrAppend(&out, "      <failure message=\"", EscapeXml(r.detail), "\"/>\n");
     } else if (r.verdict == Verdict::kInconclusive) {
-      absl::StrAppend(&out, "      <skipped message=\"", XmlEscape("inconclusive: " + r.detail),
+      absl::StrAppend(&out, "      <skipped message=\"", EscapeXml("inconclusive: " + r.detail),
                       "\"/>\n");
     } else {
-      absl::StrAppend(&out, "      <system-out>", XmlEscape(r.detail), "</system-out>\n");
+      absl::StrAppend(&out, "      <system-out>", EscapeXml(r.detail), "</system-out>\n");
     }
     absl::StrAppend(&out, "    </testcase>\n");
   }
@@ -501,13 +482,13 @@ std::string GateJunitXml(const GateResult& result, const std::string& run_id,
 std::string GateMarkdown(const GateResult& result, const std::string& run_id,
                          const std::string& baseline_id) {
   std::string out = absl::StrCat("## evald gate: ", VerdictName(result.overall), "\n\n`",
-                                 MdEscape(run_id), "` against baseline `", MdEscape(baseline_id),
+                                 EscapeMarkdown(run_id), "` against baseline `", EscapeMarkdown(baseline_id),
                                  "`\n\n");
   if (!result.drift.empty()) {
     absl::StrAppend(&out, result.drift_allowed ? "**Environment drift (allowed):**\n\n"
                                                : "**Environment drift (fails the gate):**\n\n");
     for (const FingerprintDifference& d : result.drift) {
-      absl::StrAppend(&out, "- ", MdEscape(DriftText(d)), "\n");
+      absl::StrAppend(&out, "- ", EscapeMarkdown(DriftText(d)), "\n");
     }
     absl::StrAppend(&out, "\n");
   }
@@ -522,13 +503,13 @@ std::string GateMarkdown(const GateResult& result, const std::string& run_id,
   size_t k = 0;
   for (const RuleResult& r : result.rules) {
     if (r.comparison < 0) {
-      absl::StrAppend(&out, "| ", MdEscape(r.name), " | | | | | | | **", VerdictName(r.verdict),
-                      "** ", MdEscape(r.detail), " |\n");
+      absl::StrAppend(&out, "| ", EscapeMarkdown(r.name), " | | | | | | | **", VerdictName(r.verdict),
+                      "** ", EscapeMarkdown(r.detail), " |\n");
       continue;
     }
     const MetricComparison& m = result.comparison.metrics[r.comparison];
     absl::StrAppendFormat(&out, "| %s | %.4f | %.4f | %+.4f | [%+.4f, %+.4f] | %.3g | %d | **%s** |\n",
-                          MdEscape(r.name), m.mean_a, m.mean_b, m.difference, m.interval.low,
+                          EscapeMarkdown(r.name), m.mean_a, m.mean_b, m.difference, m.interval.low,
                           m.interval.high, holm[k++], m.shared, VerdictName(r.verdict));
   }
   return out;

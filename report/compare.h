@@ -102,6 +102,8 @@ struct GateRules {
 // The rules file (YAML, documented in docs/gate.md); errors name the file,
 // line and column or the field.
 absl::StatusOr<GateRules> ParseGateRules(const std::string& path, const std::string& text);
+// Reads and parses a rules file; "" gives the defaults.
+absl::StatusOr<GateRules> ReadGateRules(const std::string& path);
 
 enum class Verdict { kPass, kFail, kInconclusive };
 const char* VerdictName(Verdict verdict);

@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "report/text.h"
 
 namespace evald::report {
 namespace {
@@ -66,32 +67,7 @@ bool HasTask(const RunData& r, const std::string& task) {
   return false;
 }
 
-std::string HtmlEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
-std::string MdEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '|' || c == '\\' || c == '`' || c == '*' || c == '_' || c == '<' || c == '>' ||
-        c == '[' || c == ']') {
-      out += '\\';
-    }
-    out += (c == '\n' || c == '\r') ? ' ' : c;
-  }
-  return out;
-}
 
 std::string Seconds(double s) { return absl::StrFormat("%.1f", s); }
 
@@ -235,9 +211,9 @@ std::string TrendSvg(const Trend& t) {
   std::string svg = absl::StrFormat(
       "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %.0f %.0f\" "
       "width=\"%.0f\" height=\"%.0f\" role=\"img\" aria-label=\"%s\">\n",
-      w, h, w, h, HtmlEscape(t.task + " " + t.metric));
+      w, h, w, h, EscapeXml(t.task + " " + t.metric));
   absl::StrAppendFormat(&svg, "<text x=\"%.0f\" y=\"16\" class=\"title\">%s / %s</text>\n", left,
-                        HtmlEscape(t.task), HtmlEscape(t.metric));
+                        EscapeXml(t.task), EscapeXml(t.metric));
   for (int k = 0; k <= 4; ++k) {
     const double v = lo + (hi - lo) * k / 4.0;
     absl::StrAppendFormat(&svg,
@@ -265,11 +241,11 @@ std::string TrendSvg(const Trend& t) {
                           "&#177; %.4f</title></circle>\n",
                           x(i), x(i), y(p.value + kZ95 * p.stderr_value),
                           y(p.value - kZ95 * p.stderr_value), x(i), y(p.value),
-                          HtmlEscape(p.x_label), p.value, kZ95 * p.stderr_value);
+                          EscapeXml(p.x_label), p.value, kZ95 * p.stderr_value);
     if (i % label_every == 0 || i + 1 == n) {
       std::string label = p.x_label.size() > 16 ? p.x_label.substr(0, 16) : p.x_label;
       absl::StrAppendFormat(&svg, "<text x=\"%.1f\" y=\"%.1f\" class=\"tick\" text-anchor=\"middle\">%s</text>\n",
-                            x(i), h - bottom + 16, HtmlEscape(label));
+                            x(i), h - bottom + 16, EscapeXml(label));
     }
   }
   absl::StrAppendFormat(&svg, "<text x=\"%.1f\" y=\"%.1f\" class=\"axis\" text-anchor=\"middle\">checkpoint</text>\n",
@@ -304,9 +280,9 @@ code { font-size: 12px; }
 
 std::string RenderHtml(const Report& r) {
   std::string out = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
-  absl::StrAppend(&out, "<title>", HtmlEscape(r.title), "</title>\n<style>", kCss,
+  absl::StrAppend(&out, "<title>", EscapeXml(r.title), "</title>\n<style>", kCss,
                   "</style>\n</head>\n<body>\n");
-  absl::StrAppend(&out, "<h1>", HtmlEscape(r.title), "</h1>\n<p class=\"sub\">", r.runs.size(),
+  absl::StrAppend(&out, "<h1>", EscapeXml(r.title), "</h1>\n<p class=\"sub\">", r.runs.size(),
                   " runs, ", r.trends.size(), " task metrics, ", r.regressions.size(),
                   " flagged changes, ", r.env_changes.size(), " environment changes</p>\n");
 
@@ -315,9 +291,9 @@ std::string RenderHtml(const Report& r) {
                         "<th>wall s</th><th>load s</th><th>prefill s</th><th>decode s</th>"
                         "<th>scoring s</th><th>judge s</th><th>prefix-cache hits</th></tr>\n");
   for (const RunRow& row : r.runs) {
-    absl::StrAppend(&out, "<tr><td><code>", HtmlEscape(row.id), "</code>",
-                    row.drifted ? " (drifted)" : "", "</td><td>", HtmlEscape(row.name), "</td><td>",
-                    HtmlEscape(row.checkpoint), "</td><td>", HtmlEscape(row.state), "</td><td>",
+    absl::StrAppend(&out, "<tr><td><code>", EscapeXml(row.id), "</code>",
+                    row.drifted ? " (drifted)" : "", "</td><td>", EscapeXml(row.name), "</td><td>",
+                    EscapeXml(row.checkpoint), "</td><td>", EscapeXml(row.state), "</td><td>",
                     TimeText(row.created_unix_ms), "</td>");
     for (double s : {row.phases.total_s(), row.phases.model_load_s(), row.phases.prefill_s(),
                      row.phases.decode_s(), row.phases.scoring_s(), row.phases.judge_s()}) {
@@ -335,7 +311,7 @@ std::string RenderHtml(const Report& r) {
       absl::StrAppendFormat(&out,
                             "<tr><td>%s</td><td><code>%s</code></td><td class=\"num\">%.4f</td>"
                             "<td class=\"num\">[%.4f, %.4f]</td></tr>\n",
-                            HtmlEscape(p.x_label), HtmlEscape(p.run_id), p.value,
+                            EscapeXml(p.x_label), EscapeXml(p.run_id), p.value,
                             p.value - kZ95 * p.stderr_value, p.value + kZ95 * p.stderr_value);
     }
     absl::StrAppend(&out, "</table>\n</div>\n");
@@ -348,10 +324,10 @@ std::string RenderHtml(const Report& r) {
                           "<th>verdict</th><th>detail</th></tr>\n");
     for (const Regression& g : r.regressions) {
       const bool fail = g.verdict == Verdict::kFail;
-      absl::StrAppend(&out, "<tr><td>", HtmlEscape(g.task_metric), "</td><td><code>",
-                      HtmlEscape(g.from_run), "</code></td><td><code>", HtmlEscape(g.to_run),
+      absl::StrAppend(&out, "<tr><td>", EscapeXml(g.task_metric), "</td><td><code>",
+                      EscapeXml(g.from_run), "</code></td><td><code>", EscapeXml(g.to_run),
                       "</code></td><td class=\"", fail ? "fail" : "inconclusive", "\">",
-                      VerdictName(g.verdict), "</td><td>", HtmlEscape(g.detail), "</td></tr>\n");
+                      VerdictName(g.verdict), "</td><td>", EscapeXml(g.detail), "</td></tr>\n");
     }
     absl::StrAppend(&out, "</table>\n");
   }
@@ -362,10 +338,10 @@ std::string RenderHtml(const Report& r) {
     absl::StrAppend(&out, "<table class=\"env\"><tr><th>from</th><th>to</th><th>kind</th>"
                           "<th>field</th><th>before</th><th>after</th></tr>\n");
     for (const EnvChange& e : r.env_changes) {
-      absl::StrAppend(&out, "<tr><td><code>", HtmlEscape(e.from_run), "</code></td><td><code>",
-                      HtmlEscape(e.to_run), "</code></td><td>", HtmlEscape(e.difference.kind),
-                      "</td><td>", HtmlEscape(e.difference.field), "</td><td>",
-                      HtmlEscape(e.difference.a), "</td><td>", HtmlEscape(e.difference.b),
+      absl::StrAppend(&out, "<tr><td><code>", EscapeXml(e.from_run), "</code></td><td><code>",
+                      EscapeXml(e.to_run), "</code></td><td>", EscapeXml(e.difference.kind),
+                      "</td><td>", EscapeXml(e.difference.field), "</td><td>",
+                      EscapeXml(e.difference.a), "</td><td>", EscapeXml(e.difference.b),
                       "</td></tr>\n");
     }
     absl::StrAppend(&out, "</table>\n");
@@ -385,7 +361,7 @@ std::string RenderHtml(const Report& r) {
       absl::StrAppendFormat(&out,
                             "<tr><td>%s</td><td>%s</td><td><code>%s</code></td><td class=\"num\">%g"
                             "</td><td class=\"num\">%g</td></tr>\n",
-                            HtmlEscape(d.task), HtmlEscape(d.metric), HtmlEscape(d.doc_id), d.first,
+                            EscapeXml(d.task), EscapeXml(d.metric), EscapeXml(d.doc_id), d.first,
                             d.last);
     }
     absl::StrAppend(&out, "</table>\n");
@@ -395,7 +371,7 @@ std::string RenderHtml(const Report& r) {
 }
 
 std::string RenderMarkdown(const Report& r) {
-  std::string out = absl::StrCat("# ", MdEscape(r.title), "\n\n", r.runs.size(), " runs, ",
+  std::string out = absl::StrCat("# ", EscapeMarkdown(r.title), "\n\n", r.runs.size(), " runs, ",
                                  r.trends.size(), " task metrics, ", r.regressions.size(),
                                  " flagged changes, ", r.env_changes.size(),
                                  " environment changes.\n\n## Runs\n\n");
@@ -404,7 +380,7 @@ std::string RenderMarkdown(const Report& r) {
                         "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const RunRow& row : r.runs) {
     absl::StrAppend(&out, "| `", row.id, "`", row.drifted ? " (drifted)" : "", " | ",
-                    MdEscape(row.name), " | ", MdEscape(row.checkpoint), " | ", row.state, " | ",
+                    EscapeMarkdown(row.name), " | ", EscapeMarkdown(row.checkpoint), " | ", row.state, " | ",
                     TimeText(row.created_unix_ms));
     for (double s : {row.phases.total_s(), row.phases.model_load_s(), row.phases.prefill_s(),
                      row.phases.decode_s(), row.phases.scoring_s(), row.phases.judge_s()}) {
@@ -414,10 +390,10 @@ std::string RenderMarkdown(const Report& r) {
   }
   absl::StrAppend(&out, "\n## Scores over checkpoints\n\n95% intervals: +-1.96 standard errors.\n");
   for (const Trend& t : r.trends) {
-    absl::StrAppend(&out, "\n### ", MdEscape(t.task), " / ", MdEscape(t.metric),
+    absl::StrAppend(&out, "\n### ", EscapeMarkdown(t.task), " / ", EscapeMarkdown(t.metric),
                     "\n\n| checkpoint | run | value | 95% interval |\n|---|---|---:|---|\n");
     for (const TrendPoint& p : t.points) {
-      absl::StrAppendFormat(&out, "| %s | `%s` | %.4f | [%.4f, %.4f] |\n", MdEscape(p.x_label),
+      absl::StrAppendFormat(&out, "| %s | `%s` | %.4f | [%.4f, %.4f] |\n", EscapeMarkdown(p.x_label),
                             p.run_id, p.value, p.value - kZ95 * p.stderr_value,
                             p.value + kZ95 * p.stderr_value);
     }
@@ -428,8 +404,8 @@ std::string RenderMarkdown(const Report& r) {
   } else {
     absl::StrAppend(&out, "| metric | from | to | verdict | detail |\n|---|---|---|---|---|\n");
     for (const Regression& g : r.regressions) {
-      absl::StrAppend(&out, "| ", MdEscape(g.task_metric), " | `", g.from_run, "` | `", g.to_run,
-                      "` | **", VerdictName(g.verdict), "** | ", MdEscape(g.detail), " |\n");
+      absl::StrAppend(&out, "| ", EscapeMarkdown(g.task_metric), " | `", g.from_run, "` | `", g.to_run,
+                      "` | **", VerdictName(g.verdict), "** | ", EscapeMarkdown(g.detail), " |\n");
     }
   }
   absl::StrAppend(&out, "\n## Environment changes\n\n");
@@ -439,8 +415,8 @@ std::string RenderMarkdown(const Report& r) {
     absl::StrAppend(&out, "| from | to | kind | field | before | after |\n|---|---|---|---|---|---|\n");
     for (const EnvChange& e : r.env_changes) {
       absl::StrAppend(&out, "| `", e.from_run, "` | `", e.to_run, "` | ", e.difference.kind, " | ",
-                      MdEscape(e.difference.field), " | ", MdEscape(e.difference.a), " | ",
-                      MdEscape(e.difference.b), " |\n");
+                      EscapeMarkdown(e.difference.field), " | ", EscapeMarkdown(e.difference.a), " | ",
+                      EscapeMarkdown(e.difference.b), " |\n");
     }
   }
   absl::StrAppend(&out, "\n## Documents that moved (first vs last run of each task)\n");
@@ -454,8 +430,8 @@ std::string RenderMarkdown(const Report& r) {
     }
     absl::StrAppend(&out, "| task | metric | document | first | last |\n|---|---|---|---:|---:|\n");
     for (const MovedDocument& d : *docs) {
-      absl::StrAppendFormat(&out, "| %s | %s | %s | %g | %g |\n", MdEscape(d.task),
-                            MdEscape(d.metric), MdEscape(d.doc_id), d.first, d.last);
+      absl::StrAppendFormat(&out, "| %s | %s | %s | %g | %g |\n", EscapeMarkdown(d.task),
+                            EscapeMarkdown(d.metric), EscapeMarkdown(d.doc_id), d.first, d.last);
     }
   }
   return out;

@@ -195,14 +195,8 @@ int Gate(CommandContext& context) {
                                     "usage: gate RUN --baseline REF [--rules gate.yaml] "
                                     "[--junit FILE] [--markdown FILE] [--allow-drift]"));
   }
-  report::GateRules rules;
-  if (const std::string path = args->Get("--rules"); !path.empty()) {
-    auto text = base::ReadFileToString(path);
-    if (!text.ok()) return ReportError(context, text.status());
-    auto parsed = report::ParseGateRules(path, *text);
-    if (!parsed.ok()) return ReportError(context, parsed.status());
-    rules = *parsed;
-  }
+  auto rules = report::ReadGateRules(args->Get("--rules"));
+  if (!rules.ok()) return ReportError(context, rules.status());
   auto reader = OpenReader(context.global);
   if (!reader.ok()) return ReportError(context, reader.status());
   auto run_id = ResolveRef(**reader, args->positionals[0]);
@@ -213,7 +207,7 @@ int Gate(CommandContext& context) {
   if (!run.ok()) return ReportError(context, run.status());
   auto base = LoadRun(**reader, *base_id);
   if (!base.ok()) return ReportError(context, base.status());
-  auto result = report::EvaluateGate(*run, *base, rules, args->Has("--allow-drift"));
+  auto result = report::EvaluateGate(*run, *base, *rules, args->Has("--allow-drift"));
   if (!result.ok()) return ReportError(context, result.status());
 
   if (const std::string path = args->Get("--junit"); !path.empty()) {

@@ -66,14 +66,8 @@ int Report(CommandContext& context) {
   if (until <= *since) {
     return ReportError(context, absl::InvalidArgumentError("--until must be after --since"));
   }
-  report::GateRules rules;
-  if (const std::string path = args->Get("--rules"); !path.empty()) {
-    auto text = base::ReadFileToString(path);
-    if (!text.ok()) return ReportError(context, text.status());
-    auto parsed = report::ParseGateRules(path, *text);
-    if (!parsed.ok()) return ReportError(context, parsed.status());
-    rules = *parsed;
-  }
+  auto rules = report::ReadGateRules(args->Get("--rules"));
+  if (!rules.ok()) return ReportError(context, rules.status());
   v1::ListRunsRequest request;
   request.set_since_unix_ms(*since);
   for (const std::string& label : args->GetAll("--label")) {
@@ -109,7 +103,7 @@ int Report(CommandContext& context) {
     }
     runs.push_back(std::move(data));
   }
-  auto built = report::BuildReport(std::move(runs), rules, *since, until);
+  auto built = report::BuildReport(std::move(runs), *rules, *since, until);
   if (!built.ok()) return ReportError(context, built.status());
   const std::string text = html ? report::RenderHtml(*built) : report::RenderMarkdown(*built);
   absl::Status written = base::WriteFileAtomically(out_path, text);

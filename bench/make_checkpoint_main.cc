@@ -2,27 +2,31 @@
 // folder of a given shape (see runners/native/model/checkpoint_writer.h).
 //
 //   evald-make-checkpoint --preset llama-3.2-1b --out /tmp/llama1b
+//   evald-make-checkpoint --config llama70b/config.json --dtype awq-int4 --out DIR
 //   evald-make-checkpoint --arch qwen3 --hidden 128 --layers 2 --heads 4
 //     --kv-heads 2 --intermediate 256 --vocab 1024 --dtype f32 --seed 7 --out DIR
 //
-// Flags given after --preset override the preset's values.
+// Flags given after --preset or --config override their values.
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/file.h"
 #include "runners/native/model/checkpoint_writer.h"
+#include "runners/native/model/config_parser.h"
 
 namespace {
 
 constexpr char kUsage[] =
-    "usage: evald-make-checkpoint [--preset tiny|llama-3.2-1b|llama-3.1-8b|llama-3.1-70b]\n"
+    "usage: evald-make-checkpoint [--preset tiny|llama-3.2-1b|llama-3.1-8b|llama-3.1-70b|\n"
+    "         llama-3.1-70b-awq] [--config HF_CONFIG_JSON]\n"
     "         [--arch llama|mistral|qwen2|qwen3] [--hidden N] [--layers N] [--heads N]\n"
     "         [--kv-heads N] [--head-dim N] [--intermediate N] [--vocab N]\n"
-    "         [--max-position N] [--dtype bf16|f16|f32] [--seed S] [--tie-embeddings]\n"
+    "         [--max-position N] [--dtype bf16|f16|f32|awq-int4] [--seed S] [--tie-embeddings]\n"
     "         [--rope-scaling llama3|none] [--rope-factor F] [--rope-theta T]\n"
-    "         [--norm-jitter X] [--max-shard-mb N] --out DIR\n";
+    "         [--norm-jitter X] [--max-shard-mb N] [--awq-group-size N] --out DIR\n";
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "evald-make-checkpoint: %s\n%s", message.c_str(), kUsage);
@@ -42,6 +46,15 @@ int main(int argc, char** argv) {
       if (!preset.ok()) return Fail(std::string(preset.status().message()));
       spec = *preset;
     }
+    if (std::string(argv[i]) == "--config") {
+      auto text = evald::base::ReadFileToString(argv[i + 1]);
+      if (!text.ok()) return Fail(std::string(text.status().message()));
+      auto config = evald::engine::ParseModelConfig(*text, argv[i + 1]);
+      if (!config.ok()) return Fail(std::string(config.status().message()));
+      auto from_config = evald::engine::SpecFromModelConfig(*config);
+      if (!from_config.ok()) return Fail(std::string(from_config.status().message()));
+      spec = *from_config;
+    }
   }
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
@@ -59,7 +72,7 @@ int main(int argc, char** argv) {
       return absl::SimpleAtoi(value, dst) && *dst > 0;
     };
     bool ok = true;
-    if (flag == "--preset") {
+    if (flag == "--preset" || flag == "--config") {
       // already applied
     } else if (flag == "--arch") {
       spec.arch = value;
@@ -80,12 +93,17 @@ int main(int argc, char** argv) {
     } else if (flag == "--max-position") {
       ok = int_flag(&spec.max_position);
     } else if (flag == "--dtype") {
+      spec.awq_int4 = false;
       if (value == "bf16") {
         spec.dtype = evald::engine::DType::kBF16;
       } else if (value == "f16") {
         spec.dtype = evald::engine::DType::kF16;
       } else if (value == "f32") {
         spec.dtype = evald::engine::DType::kF32;
+      } else if (value == "awq-int4") {
+        // Projections in AWQ INT4, everything else BF16.
+        spec.dtype = evald::engine::DType::kBF16;
+        spec.awq_int4 = true;
       } else {
         ok = false;
       }
@@ -109,6 +127,8 @@ int main(int argc, char** argv) {
       int mb = 0;
       ok = int_flag(&mb);
       spec.max_shard_bytes = static_cast<uint64_t>(mb) << 20;
+    } else if (flag == "--awq-group-size") {
+      ok = int_flag(&spec.awq_group_size);
     } else if (flag == "--out") {
       out = value;
     } else {

@@ -4,12 +4,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -77,19 +80,113 @@ int64_t NumElements(const TensorToWrite& t) {
   return n;
 }
 
+// The three AWQ tensors of one projection [rows, cols], quantised from the
+// BF16 stream RandomTensor(base + ".weight", kBF16, ...) would write. Each
+// fill produces the group parameters it needs from that stream (cached per
+// group row, since fills arrive in order), so nothing larger than one group
+// row of parameters is held.
+void AppendAwqProjection(std::vector<TensorToWrite>* out, const std::string& base, int64_t rows,
+                         int64_t cols, int group, uint64_t seed, float stddev) {
+  struct State {
+    uint64_t key;
+    int64_t rows, cols;
+    int group;
+    float scale;
+    int64_t cached_group = -1;
+    std::vector<AwqGroupParams> params;  // [rows] of cached_group
+    float WeightAt(int64_t n, int64_t k) const {
+      return Bf16ToFloat(FloatToBf16(scale * UniformAt(key, n * cols + k)));
+    }
+    const std::vector<AwqGroupParams>& Group(int64_t g) {
+      if (g != cached_group) {
+        params.resize(rows);
+        std::vector<float> w(group);
+        for (int64_t n = 0; n < rows; ++n) {
+          for (int i = 0; i < group; ++i) w[i] = WeightAt(n, g * group + i);
+          params[n] = AwqQuantizeGroupParams(w.data(), group);
+        }
+        cached_group = g;
+      }
+      return params;
+    }
+  };
+  const int64_t words = rows / 8, groups = cols / group;
+  auto make_state = [&] {
+    auto st = std::make_shared<State>();
+    st->key = NameKey(seed, base + ".weight");
+    st->rows = rows;
+    st->cols = cols;
+    st->group = group;
+    st->scale = stddev * std::sqrt(3.0f);
+    return st;
+  };
+  TensorToWrite qweight;
+  qweight.name = base + ".qweight";
+  qweight.dtype = DType::kI32;
+  qweight.shape = {cols, words};
+  qweight.fill = [st = make_state(), words](int64_t offset, int64_t count, uint8_t* out) {
+    for (int64_t i = 0; i < count; ++i) {
+      const int64_t k = (offset + i) / words, c = (offset + i) % words;
+      const std::vector<AwqGroupParams>& p = st->Group(k / st->group);
+      int logical[8];
+      for (int j = 0; j < 8; ++j) {
+        logical[j] = AwqQuantizeValue(st->WeightAt(8 * c + j, k), p[8 * c + j]);
+      }
+      const uint32_t word = static_cast<uint32_t>(AwqPackWord(logical));
+      std::memcpy(out + 4 * i, &word, 4);
+    }
+  };
+  TensorToWrite qzeros;
+  qzeros.name = base + ".qzeros";
+  qzeros.dtype = DType::kI32;
+  qzeros.shape = {groups, words};
+  qzeros.fill = [st = make_state(), words](int64_t offset, int64_t count, uint8_t* out) {
+    for (int64_t i = 0; i < count; ++i) {
+      const int64_t g = (offset + i) / words, c = (offset + i) % words;
+      const std::vector<AwqGroupParams>& p = st->Group(g);
+      int logical[8];
+      for (int j = 0; j < 8; ++j) logical[j] = p[8 * c + j].zero;
+      const uint32_t word = static_cast<uint32_t>(AwqPackWord(logical));
+      std::memcpy(out + 4 * i, &word, 4);
+    }
+  };
+  TensorToWrite scales;
+  scales.name = base + ".scales";
+  scales.dtype = DType::kF16;
+  scales.shape = {groups, rows};
+  scales.fill = [st = make_state(), rows](int64_t offset, int64_t count, uint8_t* out) {
+    for (int64_t i = 0; i < count; ++i) {
+      const int64_t g = (offset + i) / rows, n = (offset + i) % rows;
+      const uint16_t h = st->Group(g)[n].scale_f16;
+      out[2 * i] = static_cast<uint8_t>(h & 0xff);
+      out[2 * i + 1] = static_cast<uint8_t>(h >> 8);
+    }
+  };
+  out->push_back(std::move(qweight));
+  out->push_back(std::move(qzeros));
+  out->push_back(std::move(scales));
+}
+
 std::vector<TensorToWrite> SpecTensors(const CheckpointSpec& s, const ModelConfig& c) {
   const DType dt = s.dtype;
   const int64_t h = c.hidden_size, hd = c.head_dim, v = c.vocab_size, in = c.intermediate_size;
   const float norm_std = static_cast<float>(s.norm_jitter);
   const float wstd = 1.0f / std::sqrt(static_cast<float>(h));
   std::vector<TensorToWrite> out;
+  auto proj = [&](const std::string& base, int64_t rows, int64_t cols, float stddev) {
+    if (s.awq_int4) {
+      AppendAwqProjection(&out, base, rows, cols, s.awq_group_size, s.seed, stddev);
+    } else {
+      out.push_back(RandomTensor(base + ".weight", dt, {rows, cols}, s.seed, 0, stddev));
+    }
+  };
   out.push_back(RandomTensor("model.embed_tokens.weight", dt, {v, h}, s.seed, 0, wstd));
   for (int l = 0; l < c.num_layers; ++l) {
     const std::string p = absl::StrCat("model.layers.", l, ".");
     out.push_back(RandomTensor(p + "input_layernorm.weight", dt, {h}, s.seed, 1, norm_std));
-    out.push_back(RandomTensor(p + "self_attn.q_proj.weight", dt, {c.num_heads * hd, h}, s.seed, 0, wstd));
-    out.push_back(RandomTensor(p + "self_attn.k_proj.weight", dt, {c.num_kv_heads * hd, h}, s.seed, 0, wstd));
-    out.push_back(RandomTensor(p + "self_attn.v_proj.weight", dt, {c.num_kv_heads * hd, h}, s.seed, 0, wstd));
+    proj(p + "self_attn.q_proj", c.num_heads * hd, h, wstd);
+    proj(p + "self_attn.k_proj", c.num_kv_heads * hd, h, wstd);
+    proj(p + "self_attn.v_proj", c.num_kv_heads * hd, h, wstd);
     if (c.attention_bias) {
       const float b = static_cast<float>(s.bias_std);
       out.push_back(RandomTensor(p + "self_attn.q_proj.bias", dt, {c.num_heads * hd}, s.seed, 0, b));
@@ -100,13 +197,12 @@ std::vector<TensorToWrite> SpecTensors(const CheckpointSpec& s, const ModelConfi
       out.push_back(RandomTensor(p + "self_attn.q_norm.weight", dt, {hd}, s.seed, 1, norm_std));
       out.push_back(RandomTensor(p + "self_attn.k_norm.weight", dt, {hd}, s.seed, 1, norm_std));
     }
-    out.push_back(RandomTensor(p + "self_attn.o_proj.weight", dt, {h, c.num_heads * hd}, s.seed, 0,
-                               1.0f / std::sqrt(static_cast<float>(c.num_heads * hd))));
+    proj(p + "self_attn.o_proj", h, c.num_heads * hd,
+         1.0f / std::sqrt(static_cast<float>(c.num_heads * hd)));
     out.push_back(RandomTensor(p + "post_attention_layernorm.weight", dt, {h}, s.seed, 1, norm_std));
-    out.push_back(RandomTensor(p + "mlp.gate_proj.weight", dt, {in, h}, s.seed, 0, wstd));
-    out.push_back(RandomTensor(p + "mlp.up_proj.weight", dt, {in, h}, s.seed, 0, wstd));
-    out.push_back(RandomTensor(p + "mlp.down_proj.weight", dt, {h, in}, s.seed, 0,
-                               1.0f / std::sqrt(static_cast<float>(in))));
+    proj(p + "mlp.gate_proj", in, h, wstd);
+    proj(p + "mlp.up_proj", in, h, wstd);
+    proj(p + "mlp.down_proj", h, in, 1.0f / std::sqrt(static_cast<float>(in)));
   }
   out.push_back(RandomTensor("model.norm.weight", dt, {h}, s.seed, 1, norm_std));
   if (!c.tie_word_embeddings) {
@@ -174,6 +270,16 @@ std::string ConfigJson(const CheckpointSpec& s, const ModelConfig& c) {
   j.Set("torch_dtype", base::Json::String(c.torch_dtype));
   j.Set("use_cache", base::Json::Bool(true));
   j.Set("vocab_size", base::Json::Int(c.vocab_size));
+  if (s.awq_int4) {
+    base::Json q = base::Json::MakeObject();
+    q.Set("bits", base::Json::Int(4));
+    q.Set("group_size", base::Json::Int(s.awq_group_size));
+    q.Set("modules_to_not_convert", base::Json::Null());
+    q.Set("quant_method", base::Json::String("awq"));
+    q.Set("version", base::Json::String("gemm"));
+    q.Set("zero_point", base::Json::Bool(true));
+    j.Set("quantization_config", std::move(q));
+  }
   base::Json::DumpOptions dump;
   dump.indent = 2;
   return j.Dump(dump) + "\n";
@@ -207,6 +313,32 @@ int TokenizerVocab(const CheckpointSpec& s) { return s.vocab; }
 
 }  // namespace
 
+AwqGroupParams AwqQuantizeGroupParams(const float* w, int64_t n) {
+  float lo = w[0], hi = w[0];
+  for (int64_t i = 1; i < n; ++i) {
+    lo = std::min(lo, w[i]);
+    hi = std::max(hi, w[i]);
+  }
+  AwqGroupParams p;
+  p.scale_f16 = FloatToF16(std::max(hi - lo, 1e-5f) / 15.0f);
+  const float scale = F16ToFloat(p.scale_f16);
+  p.zero = static_cast<int>(std::clamp(std::nearbyint(-lo / scale), 0.0f, 15.0f));
+  return p;
+}
+
+int AwqQuantizeValue(float w, const AwqGroupParams& p) {
+  const float scale = F16ToFloat(p.scale_f16);
+  return static_cast<int>(std::clamp(std::nearbyint(w / scale) + static_cast<float>(p.zero),
+                                     0.0f, 15.0f));
+}
+
+int32_t AwqPackWord(const int nibbles[8]) {
+  static constexpr int kOrder[8] = {0, 2, 4, 6, 1, 3, 5, 7};
+  uint32_t word = 0;
+  for (int i = 0; i < 8; ++i) word |= static_cast<uint32_t>(nibbles[kOrder[i]] & 15) << (4 * i);
+  return static_cast<int32_t>(word);
+}
+
 absl::StatusOr<CheckpointSpec> CheckpointPreset(absl::string_view name) {
   CheckpointSpec s;
   if (name == "tiny") {
@@ -237,6 +369,16 @@ absl::StatusOr<CheckpointSpec> CheckpointPreset(absl::string_view name) {
     s.intermediate = 14336;
     return s;
   }
+  if (name == "llama-3.1-70b-awq") {
+    s.hidden = 8192;
+    s.layers = 80;
+    s.heads = 64;
+    s.kv_heads = 8;
+    s.intermediate = 28672;
+    s.awq_int4 = true;
+    s.awq_group_size = 128;
+    return s;
+  }
   if (name == "llama-3.1-70b") {
     s.hidden = 8192;
     s.layers = 80;
@@ -246,7 +388,47 @@ absl::StatusOr<CheckpointSpec> CheckpointPreset(absl::string_view name) {
     return s;
   }
   return absl::InvalidArgumentError(absl::StrCat(
-      "unknown preset '", name, "' (known: tiny, llama-3.2-1b, llama-3.1-8b, llama-3.1-70b)"));
+      "unknown preset '", name, "' (known: tiny, llama-3.2-1b, llama-3.1-8b, llama-3.1-70b, llama-3.1-70b-awq)"));
+}
+
+absl::StatusOr<CheckpointSpec> SpecFromModelConfig(const ModelConfig& c) {
+  CheckpointSpec s;
+  if (c.model_type != "llama" && c.model_type != "mistral" && c.model_type != "qwen2" &&
+      c.model_type != "qwen3") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config.json: model_type '", c.model_type, "' is not supported (llama, mistral, qwen2, "
+        "qwen3)"));
+  }
+  s.arch = c.model_type;
+  s.hidden = c.hidden_size;
+  s.layers = c.num_layers;
+  s.heads = c.num_heads;
+  s.kv_heads = c.num_kv_heads;
+  s.head_dim = c.head_dim;
+  s.intermediate = c.intermediate_size;
+  s.vocab = c.vocab_size;
+  s.max_position = c.max_position_embeddings;
+  s.tie_embeddings = c.tie_word_embeddings;
+  s.rope_theta = c.rope_theta;
+  s.rms_norm_eps = c.rms_norm_eps;
+  s.dtype = c.torch_dtype == "float32" ? DType::kF32
+            : c.torch_dtype == "float16" ? DType::kF16
+                                         : DType::kBF16;
+  if (c.rope_scaling.type == "llama3") {
+    s.rope_scaling = "llama3";
+    s.rope_factor = c.rope_scaling.factor;
+    s.rope_low_freq_factor = c.rope_scaling.low_freq_factor;
+    s.rope_high_freq_factor = c.rope_scaling.high_freq_factor;
+    s.rope_original_max_position = c.rope_scaling.original_max_position_embeddings;
+  } else if (!c.rope_scaling.type.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config.json: rope_scaling type '", c.rope_scaling.type, "' cannot be written (llama3)"));
+  }
+  if (c.quantization.awq) {
+    s.awq_int4 = true;
+    s.awq_group_size = c.quantization.group_size;
+  }
+  return s;
 }
 
 ModelConfig SpecToModelConfig(const CheckpointSpec& s) {
@@ -356,6 +538,17 @@ absl::Status WriteCheckpoint(const CheckpointSpec& spec, const std::string& dir)
         "hidden, layers, heads, kv-heads, intermediate and vocab must be positive and kv-heads "
         "must divide heads");
   }
+  if (spec.awq_int4) {
+    const int64_t hd = spec.head_dim > 0 ? spec.head_dim : spec.hidden / spec.heads;
+    const int g = spec.awq_group_size;
+    if (g <= 0 || spec.hidden % g != 0 || spec.intermediate % g != 0 ||
+        (spec.heads * hd) % g != 0 || spec.hidden % 8 != 0 || spec.intermediate % 8 != 0 ||
+        (spec.kv_heads * hd) % 8 != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "awq-int4: group size ", g, " must divide hidden, intermediate and heads * head_dim, "
+          "and every projection's output size must be a multiple of 8"));
+    }
+  }
   if (spec.head_dim <= 0 && spec.hidden % spec.heads != 0) {
     return absl::InvalidArgumentError("hidden must be a multiple of heads (or give head_dim)");
   }
@@ -396,12 +589,29 @@ absl::Status WriteCheckpoint(const CheckpointSpec& spec, const std::string& dir)
     return WriteSafetensors(dir + "/model.safetensors", shards[0]);
   }
   base::Json weight_map = base::Json::MakeObject();
+  std::vector<std::string> names(shards.size());
   for (size_t i = 0; i < shards.size(); ++i) {
     char name[64];
     std::snprintf(name, sizeof(name), "model-%05zu-of-%05zu.safetensors", i + 1, shards.size());
+    names[i] = name;
     for (const TensorToWrite& t : shards[i]) weight_map.Set(t.name, base::Json::String(name));
-    RETURN_IF_ERROR(WriteSafetensors(dir + "/" + name, shards[i]));
   }
+  // Shards are independent files and every fill keeps its own state, so they
+  // are generated in parallel (a 70B checkpoint is CPU-bound on generation).
+  std::vector<absl::Status> results(shards.size());
+  std::atomic<size_t> next{0};
+  const size_t workers =
+      std::min<size_t>(shards.size(), std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> threads;
+  for (size_t w = 0; w < workers; ++w) {
+    threads.emplace_back([&] {
+      for (size_t i; (i = next.fetch_add(1)) < shards.size();) {
+        results[i] = WriteSafetensors(dir + "/" + names[i], shards[i]);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (const absl::Status& r : results) RETURN_IF_ERROR(r);
   base::Json index = base::Json::MakeObject();
   base::Json meta = base::Json::MakeObject();
   meta.Set("total_size", base::Json::Int(static_cast<int64_t>(total_bytes)));

@@ -58,13 +58,39 @@ struct CheckpointSpec {
   double bias_std = 0.1;
   // Files above this are split into shards.
   uint64_t max_shard_bytes = 2ull << 30;
+  // Writes the seven projections as AWQ "gemm" INT4 (qweight/qzeros/scales,
+  // zero point, this group size) quantised from the BF16 weights that the
+  // same spec without AWQ would write; embeddings, norms and lm_head stay in
+  // `dtype`.
+  bool awq_int4 = false;
+  int awq_group_size = 128;
 };
 
-// Known presets: "tiny", "llama-3.2-1b", "llama-3.1-8b", "llama-3.1-70b".
+// Known presets: "tiny", "llama-3.2-1b", "llama-3.1-8b", "llama-3.1-70b",
+// "llama-3.1-70b-awq" (70B with awq_int4).
 absl::StatusOr<CheckpointSpec> CheckpointPreset(absl::string_view name);
+
+// The shape of a parsed Hugging Face config.json (real model shapes): arch
+// from model_type (llama, mistral, qwen2, qwen3), sizes, RoPE and norm
+// settings; an AWQ quantization_config turns on awq_int4. Other model types
+// are an InvalidArgument naming model_type.
+absl::StatusOr<CheckpointSpec> SpecFromModelConfig(const ModelConfig& config);
 
 // The ModelConfig the spec describes (what config.json will say).
 ModelConfig SpecToModelConfig(const CheckpointSpec& spec);
+
+// AWQ INT4 quantisation of one group of weights (AutoAWQ's zero-point math):
+// scale = max(max - min, 1e-5) / 15 rounded to FP16, zero = clamp(round(-min /
+// scale), 0, 15), q = clamp(round(w / scale) + zero, 0, 15).
+struct AwqGroupParams {
+  uint16_t scale_f16 = 0;
+  int zero = 0;
+};
+AwqGroupParams AwqQuantizeGroupParams(const float* w, int64_t n);
+int AwqQuantizeValue(float w, const AwqGroupParams& p);
+// Packs 8 nibbles (logical output columns 8c..8c+7) into one AWQ word with the
+// order {0, 2, 4, 6, 1, 3, 5, 7}.
+int32_t AwqPackWord(const int nibbles[8]);
 
 // Writes the folder `dir` (created if missing; existing files replaced).
 absl::Status WriteCheckpoint(const CheckpointSpec& spec, const std::string& dir);

@@ -1,5 +1,7 @@
 #include "runners/native/model/config_parser.h"
 
+#include <cctype>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "base/file.h"
@@ -159,6 +161,34 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text,
         return s.Error("high_freq_factor", "must exceed low_freq_factor");
       }
     }
+  }
+  const base::Json* quant = json->Find("quantization_config");
+  if (quant != nullptr && !quant->is_null()) {
+    if (!quant->is_object()) return r.Error("quantization_config", "is not an object");
+    const FieldReader q(*quant, file_name, "quantization_config.");
+    ASSIGN_OR_RETURN(std::string method, q.StringOr("quant_method", ""));
+    if (method != "awq") {
+      return q.Error("quant_method", absl::StrCat("'", method, "' is not supported (awq)"));
+    }
+    ASSIGN_OR_RETURN(c.quantization.bits, q.PositiveIntOr("bits", 4));
+    if (c.quantization.bits != 4) {
+      return q.Error("bits", absl::StrCat("is ", c.quantization.bits, "; only 4 is supported"));
+    }
+    ASSIGN_OR_RETURN(c.quantization.group_size, q.PositiveIntOr("group_size", 128));
+    ASSIGN_OR_RETURN(const bool zero_point, q.BoolOr("zero_point", true));
+    if (!zero_point) return q.Error("zero_point", "is false; only zero-point AWQ is supported");
+    ASSIGN_OR_RETURN(std::string version, q.StringOr("version", "gemm"));
+    for (char& ch : version) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (version != "gemm") {
+      return q.Error("version", absl::StrCat("'", version, "' is not supported (gemm)"));
+    }
+    const int g = c.quantization.group_size;
+    if (c.hidden_size % g != 0 || c.intermediate_size % g != 0) {
+      return q.Error("group_size", absl::StrCat("(", g, ") does not divide hidden_size (",
+                                                c.hidden_size, ") and intermediate_size (",
+                                                c.intermediate_size, ")"));
+    }
+    c.quantization.awq = true;
   }
   return c;
 }

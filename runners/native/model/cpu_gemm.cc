@@ -54,13 +54,13 @@ inline float LoadWeight(DType dtype, const void* w, int64_t index) {
 }
 
 void PortableTile(const float* x, int64_t ldx, int mr, const WeightMatrix& w, int64_t n0, int nr,
-                  float* y, int64_t ldy) {
+                  float* y, int64_t ldy, int64_t data_row0) {
   const int64_t k_total = w.cols;
   for (int m = 0; m < mr; ++m) {
     for (int n = 0; n < nr; ++n) {
       float lanes[kLanes] = {};
       const float* xr = x + m * ldx;
-      const int64_t wrow = (n0 + n) * w.cols;
+      const int64_t wrow = (n0 + n - data_row0) * w.cols;
       for (int64_t k = 0; k < k_total; k += kLanes) {
         for (int l = 0; l < kLanes; ++l) {
           const bool in = k + l < k_total;
@@ -324,7 +324,9 @@ bool Bf16ActivationsSupported() { return HasAvx512Bf16(); }
 void MatMulManyBf16(const float* x, int64_t m, absl::Span<const MatMulTarget> targets,
                     ThreadPool* pool) {
   bool all_bf16 = true;
-  for (const MatMulTarget& t : targets) all_bf16 = all_bf16 && t.w->dtype == DType::kBF16;
+  for (const MatMulTarget& t : targets) {
+    all_bf16 = all_bf16 && t.w->dtype == DType::kBF16 && t.w->format == WeightFormat::kDense;
+  }
   if (!HasAvx512Bf16() || !all_bf16 || force_portable.load() || m <= 0) {
     MatMulMany(x, m, targets, pool);
     return;
@@ -372,6 +374,10 @@ float DotCanonical(const float* a, const float* b, int64_t n) {
 }
 
 void ReadRow(const WeightMatrix& w, int64_t row, float* out) {
+  if (w.format == WeightFormat::kAwqInt4) {
+    DequantizeAwqRows(w, row, row + 1, out);
+    return;
+  }
   if (w.dtype == DType::kBF16) {
     const uint16_t* src = static_cast<const uint16_t*>(w.data) + row * w.cols;
     for (int64_t i = 0; i < w.cols; ++i) out[i] = Bf16ToFloat(src[i]);
@@ -380,8 +386,12 @@ void ReadRow(const WeightMatrix& w, int64_t row, float* out) {
   }
 }
 
-void MatMulColumns(const float* x, int64_t m_total, const WeightMatrix& w, float* y,
-                   int64_t n_begin, int64_t n_end) {
+namespace {
+
+// The dense kernels over output columns [n_begin, n_end); `w.data` holds rows
+// from `data_row0` on (a dequantised slice), while y keeps stride w.rows.
+void DenseColumns(const float* x, int64_t m_total, const WeightMatrix& w, float* y,
+                  int64_t n_begin, int64_t n_end, int64_t data_row0) {
   const int64_t k_total = w.cols;
   const int64_t ldy = w.rows;
   const bool bf16 = w.dtype == DType::kBF16;
@@ -391,7 +401,7 @@ void MatMulColumns(const float* x, int64_t m_total, const WeightMatrix& w, float
       const int mr = static_cast<int>(std::min<int64_t>(kMr, m_total - m));
       for (int64_t n = n_begin; n < n_end; n += kNr) {
         const int nr = static_cast<int>(std::min<int64_t>(kNr, n_end - n));
-        PortableTile(x + m * k_total, k_total, mr, w, n, nr, y + m * ldy, ldy);
+        PortableTile(x + m * k_total, k_total, mr, w, n, nr, y + m * ldy, ldy, data_row0);
       }
     }
     return;
@@ -416,7 +426,7 @@ void MatMulColumns(const float* x, int64_t m_total, const WeightMatrix& w, float
       for (int64_t n = n_begin, nt = 0; n < n_end; n += kNr, ++nt) {
         const int nr = static_cast<int>(std::min<int64_t>(kNr, n_end - n));
         const uint8_t* wn = static_cast<const uint8_t*>(w.data) +
-                            (static_cast<size_t>(n) * k_total + k0) * esize;
+                            (static_cast<size_t>(n - data_row0) * k_total + k0) * esize;
         for (int64_t m = mc, mt = 0; m < mc_end; m += kMr, ++mt) {
           const int mr = static_cast<int>(std::min<int64_t>(kMr, mc_end - m));
           float* slot = k_passes > 1
@@ -428,6 +438,59 @@ void MatMulColumns(const float* x, int64_t m_total, const WeightMatrix& w, float
         }
       }
     }
+  }
+}
+
+// Output rows dequantised per step of the AWQ path: a multiple of kNr so the
+// dense tiles line up, small enough that the FP32 slice stays in L2.
+constexpr int64_t kAwqRowsPerSlice = 24;
+
+void AwqColumns(const float* x, int64_t m_total, const WeightMatrix& w, float* y,
+                int64_t n_begin, int64_t n_end) {
+  thread_local std::vector<float> slice;
+  for (int64_t n0 = n_begin; n0 < n_end; n0 += kAwqRowsPerSlice) {
+    const int64_t n1 = std::min(n_end, n0 + kAwqRowsPerSlice);
+    slice.resize(static_cast<size_t>((n1 - n0) * w.cols));
+    DequantizeAwqRows(w, n0, n1, slice.data());
+    WeightMatrix dense;
+    dense.dtype = DType::kF32;
+    dense.data = slice.data();
+    dense.rows = w.rows;
+    dense.cols = w.cols;
+    // The same dense kernel and K order as an FP32 matrix, so the AWQ result
+    // equals a dense FP32 product with the dequantised weights, bit for bit.
+    DenseColumns(x, m_total, dense, y, n0, n1, n0);
+  }
+}
+
+}  // namespace
+
+void DequantizeAwqRows(const WeightMatrix& w, int64_t n_begin, int64_t n_end, float* out) {
+  // Physical nibble of logical column j within its word (inverse of the AWQ
+  // packing order {0, 2, 4, 6, 1, 3, 5, 7}).
+  static constexpr int kNibbleOf[8] = {0, 4, 1, 5, 2, 6, 3, 7};
+  const int64_t words = w.rows / 8;
+  const int64_t cols = w.cols;
+  for (int64_t k = 0; k < cols; ++k) {
+    const int64_t g = k / w.group_size;
+    const int32_t* qrow = w.qweight + k * words;
+    const int32_t* zrow = w.qzeros + g * words;
+    const uint16_t* srow = w.scales + g * w.rows;
+    for (int64_t n = n_begin; n < n_end; ++n) {
+      const int shift = 4 * kNibbleOf[n & 7];
+      const int q = static_cast<int>((static_cast<uint32_t>(qrow[n >> 3]) >> shift) & 15u);
+      const int z = static_cast<int>((static_cast<uint32_t>(zrow[n >> 3]) >> shift) & 15u);
+      out[(n - n_begin) * cols + k] = static_cast<float>(q - z) * F16ToFloat(srow[n]);
+    }
+  }
+}
+
+void MatMulColumns(const float* x, int64_t m_total, const WeightMatrix& w, float* y,
+                   int64_t n_begin, int64_t n_end) {
+  if (w.format == WeightFormat::kAwqInt4) {
+    AwqColumns(x, m_total, w, y, n_begin, n_end);
+  } else {
+    DenseColumns(x, m_total, w, y, n_begin, n_end, 0);
   }
 }
 

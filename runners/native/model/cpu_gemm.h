@@ -14,7 +14,9 @@
 // across all of them.
 //
 // Weights are read in their stored dtype (BF16 widened to FP32 on the fly, or
-// FP32); activations and accumulation are FP32.
+// FP32); activations and accumulation are FP32. AWQ INT4 matrices are
+// dequantised to FP32 a few output rows at a time and then take the FP32
+// kernels, so they keep the same order and batch invariance.
 //
 // Thread-safety: stateless; MatMul uses `pool` and splits by output columns.
 #ifndef EVALD_RUNNERS_NATIVE_MODEL_CPU_GEMM_H_
@@ -86,6 +88,11 @@ void MatMulColumns(const float* x, int64_t m, const WeightMatrix& w, float* y, i
 
 // sum_i a[i] * b[i] in the canonical order above.
 float DotCanonical(const float* a, const float* b, int64_t n);
+
+// Dequantises output rows [n_begin, n_end) of an AWQ INT4 matrix to FP32:
+// out[(n - n_begin) * w.cols + k] = (q - z) * s, the FP16 scale widened
+// exactly, so every value is the exact FP32 product.
+void DequantizeAwqRows(const WeightMatrix& w, int64_t n_begin, int64_t n_end, float* out);
 
 // Widens row `row` of an embedding-style matrix into `out` (w.cols floats).
 void ReadRow(const WeightMatrix& w, int64_t row, float* out);

@@ -1,5 +1,6 @@
 #include "runners/native/model/decoder_weights.h"
 
+#include <cstdint>
 #include <cstring>
 
 #include "absl/status/status.h"
@@ -60,6 +61,58 @@ absl::StatusOr<WeightMatrix> WeightLoader::Matrix(absl::string_view name, int64_
   return m;
 }
 
+absl::StatusOr<const TensorInfo*> WeightLoader::GetTyped(absl::string_view name,
+                                                         std::vector<int64_t> shape, DType dtype,
+                                                         size_t alignment) {
+  const TensorInfo* t = store_->Find(name);
+  if (t == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "checkpoint is missing tensor '", name, "' (expected shape ", ShapeString(shape), ")"));
+  }
+  if (t->shape != shape) {
+    return absl::InvalidArgumentError(absl::StrCat(t->file, ": tensor '", name, "' has shape ",
+                                                   ShapeString(t->shape), ", expected ",
+                                                   ShapeString(shape)));
+  }
+  if (t->dtype != dtype) {
+    return absl::InvalidArgumentError(absl::StrCat(t->file, ": tensor '", name, "' has dtype ",
+                                                   DTypeName(t->dtype), ", expected ",
+                                                   DTypeName(dtype)));
+  }
+  if (reinterpret_cast<uintptr_t>(t->data) % alignment != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        t->file, ": tensor '", name, "' is not ", alignment, "-byte aligned in the file"));
+  }
+  return t;
+}
+
+absl::StatusOr<WeightMatrix> WeightLoader::AwqMatrix(absl::string_view prefix, int64_t rows,
+                                                     int64_t cols, int group_size,
+                                                     DecoderWeights* weights) {
+  if (rows % 8 != 0 || group_size <= 0 || cols % group_size != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "awq tensor '", prefix, "': shape [", rows, ", ", cols,
+        "] needs out_features % 8 == 0 and in_features % group_size (", group_size, ") == 0"));
+  }
+  const int64_t groups = cols / group_size;
+  ASSIGN_OR_RETURN(const TensorInfo* qw,
+                   GetTyped(absl::StrCat(prefix, ".qweight"), {cols, rows / 8}, DType::kI32, 4));
+  ASSIGN_OR_RETURN(const TensorInfo* qz,
+                   GetTyped(absl::StrCat(prefix, ".qzeros"), {groups, rows / 8}, DType::kI32, 4));
+  ASSIGN_OR_RETURN(const TensorInfo* sc,
+                   GetTyped(absl::StrCat(prefix, ".scales"), {groups, rows}, DType::kF16, 2));
+  WeightMatrix m;
+  m.format = WeightFormat::kAwqInt4;
+  m.rows = rows;
+  m.cols = cols;
+  m.qweight = reinterpret_cast<const int32_t*>(qw->data);
+  m.qzeros = reinterpret_cast<const int32_t*>(qz->data);
+  m.scales = reinterpret_cast<const uint16_t*>(sc->data);
+  m.group_size = group_size;
+  weights->bytes += qw->size_bytes + qz->size_bytes + sc->size_bytes;
+  return m;
+}
+
 absl::StatusOr<std::vector<float>> WeightLoader::Vector(absl::string_view name, int64_t n,
                                                         DecoderWeights* weights) {
   ASSIGN_OR_RETURN(const TensorInfo* t, Get(name, {n}));
@@ -83,14 +136,21 @@ absl::StatusOr<DecoderWeights> LoadLlamaStyleWeights(const ModelConfig& c, Weigh
   const int64_t q_dim = static_cast<int64_t>(c.num_heads) * c.head_dim;
   const int64_t kv_dim = static_cast<int64_t>(c.num_kv_heads) * c.head_dim;
   const int64_t inter = c.intermediate_size;
+  // The seven projections are AWQ INT4 when the config says so; embeddings,
+  // norms and lm_head stay dense.
+  auto proj = [&](const std::string& name, int64_t rows, int64_t cols) {
+    return c.quantization.awq
+               ? loader->AwqMatrix(name, rows, cols, c.quantization.group_size, &w)
+               : loader->Matrix(name + ".weight", rows, cols, &w);
+  };
   ASSIGN_OR_RETURN(w.embed, loader->Matrix("model.embed_tokens.weight", c.vocab_size, h, &w));
   for (int l = 0; l < c.num_layers; ++l) {
     const std::string p = absl::StrCat("model.layers.", l, ".");
     LayerWeights lw;
     ASSIGN_OR_RETURN(lw.input_norm, loader->Vector(p + "input_layernorm.weight", h, &w));
-    ASSIGN_OR_RETURN(lw.q, loader->Matrix(p + "self_attn.q_proj.weight", q_dim, h, &w));
-    ASSIGN_OR_RETURN(lw.k, loader->Matrix(p + "self_attn.k_proj.weight", kv_dim, h, &w));
-    ASSIGN_OR_RETURN(lw.v, loader->Matrix(p + "self_attn.v_proj.weight", kv_dim, h, &w));
+    ASSIGN_OR_RETURN(lw.q, proj(p + "self_attn.q_proj", q_dim, h));
+    ASSIGN_OR_RETURN(lw.k, proj(p + "self_attn.k_proj", kv_dim, h));
+    ASSIGN_OR_RETURN(lw.v, proj(p + "self_attn.v_proj", kv_dim, h));
     if (c.attention_bias) {
       ASSIGN_OR_RETURN(lw.q_bias, loader->Vector(p + "self_attn.q_proj.bias", q_dim, &w));
       ASSIGN_OR_RETURN(lw.k_bias, loader->Vector(p + "self_attn.k_proj.bias", kv_dim, &w));
@@ -100,11 +160,11 @@ absl::StatusOr<DecoderWeights> LoadLlamaStyleWeights(const ModelConfig& c, Weigh
       ASSIGN_OR_RETURN(lw.q_norm, loader->Vector(p + "self_attn.q_norm.weight", c.head_dim, &w));
       ASSIGN_OR_RETURN(lw.k_norm, loader->Vector(p + "self_attn.k_norm.weight", c.head_dim, &w));
     }
-    ASSIGN_OR_RETURN(lw.o, loader->Matrix(p + "self_attn.o_proj.weight", h, q_dim, &w));
+    ASSIGN_OR_RETURN(lw.o, proj(p + "self_attn.o_proj", h, q_dim));
     ASSIGN_OR_RETURN(lw.post_norm, loader->Vector(p + "post_attention_layernorm.weight", h, &w));
-    ASSIGN_OR_RETURN(lw.gate, loader->Matrix(p + "mlp.gate_proj.weight", inter, h, &w));
-    ASSIGN_OR_RETURN(lw.up, loader->Matrix(p + "mlp.up_proj.weight", inter, h, &w));
-    ASSIGN_OR_RETURN(lw.down, loader->Matrix(p + "mlp.down_proj.weight", h, inter, &w));
+    ASSIGN_OR_RETURN(lw.gate, proj(p + "mlp.gate_proj", inter, h));
+    ASSIGN_OR_RETURN(lw.up, proj(p + "mlp.up_proj", inter, h));
+    ASSIGN_OR_RETURN(lw.down, proj(p + "mlp.down_proj", h, inter));
     w.layers.push_back(std::move(lw));
   }
   ASSIGN_OR_RETURN(w.final_norm, loader->Vector("model.norm.weight", h, &w));

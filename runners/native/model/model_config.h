@@ -18,6 +18,14 @@ struct RopeScaling {
   int original_max_position_embeddings = 8192;
 };
 
+// config.json "quantization_config"; only AWQ "gemm" INT4 with zero points
+// is accepted, so `awq` alone says whether projections are quantised.
+struct QuantizationConfig {
+  bool awq = false;
+  int bits = 0;
+  int group_size = 0;
+};
+
 struct ModelConfig {
   std::string architecture;  // e.g. "LlamaForCausalLM"
   std::string model_type;    // e.g. "llama"
@@ -38,6 +46,7 @@ struct ModelConfig {
   std::string torch_dtype;      // "bfloat16", "float16", "float32"
   std::vector<int32_t> bos_token_ids;
   std::vector<int32_t> eos_token_ids;
+  QuantizationConfig quantization;
 };
 
 }  // namespace evald::engine

@@ -1,0 +1,43 @@
+// File: runners/native/cuda/int4_gemm.h
+// -----------------------------------------------------------------------------
+// AWQ "gemm" INT4 matrix products on the GPU (layout: runners/native/model/
+// cpu_gemm.h, WeightMatrix): y[m, rows] (FP32) = x[m, cols] (BF16) * W^T with
+// W[n, k] = (q[k, n] - z[k / g, n]) * s[k / g, n] dequantised to FP32 in
+// registers and FP32 accumulation.
+//
+// Batch invariance: every output element is reduced in one fixed order that
+// depends only on the matrix shape (8 K slices of cols / 8, each summed
+// serially, then the slices added 0..7), never on m, so a row's result is the
+// same whatever it is batched with. The numerical reference is the CPU
+// dequantising MatMul; results agree with it to FP32 rounding, not bit for bit.
+//
+// Thread-safety: stateless; launches on `stream` and returns the launch error.
+#ifndef EVALD_RUNNERS_NATIVE_CUDA_INT4_GEMM_H_
+#define EVALD_RUNNERS_NATIVE_CUDA_INT4_GEMM_H_
+
+#include <cstdint>
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+namespace evald::engine::cuda {
+
+// Device pointers, borrowed. rows % 8 == 0 (packed words); cols % group_size
+// == 0.
+struct DeviceAwqMatrix {
+  const int32_t* qweight;  // [cols, rows / 8]
+  const int32_t* qzeros;   // [cols / group_size, rows / 8]
+  const uint16_t* scales;  // fp16 [cols / group_size, rows]
+  int64_t rows;            // out_features
+  int64_t cols;            // in_features
+  int group_size;
+};
+
+// y[m, w.rows] = x[m, w.cols] * W^T. Returns cudaErrorInvalidValue for a bad
+// shape, else the launch status.
+cudaError_t AwqMatMul(const DeviceAwqMatrix& w, const __nv_bfloat16* x, int64_t m, float* y,
+                      cudaStream_t stream);
+
+}  // namespace evald::engine::cuda
+
+#endif  // EVALD_RUNNERS_NATIVE_CUDA_INT4_GEMM_H_

@@ -1,0 +1,121 @@
+// AwqMatMul on the GPU against the CPU dequantising MatMul (the numerical
+// reference), across decode and prefill row counts, plus batch invariance.
+// Skips, saying why, where there is no GPU.
+#include "runners/native/cuda/int4_gemm.h"
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "runners/native/model/cpu_gemm.h"
+#include "runners/native/model/dtype.h"
+#include "runners/native/model/thread_pool.h"
+
+namespace evald::engine::cuda {
+namespace {
+
+uint64_t Hash(uint64_t i, uint64_t salt) {
+  uint64_t z = (i + 1) * 0x9e3779b97f4a7c15ull ^ salt;
+  z = (z ^ (z >> 31)) * 0xbf58476d1ce4e5b9ull;
+  return z ^ (z >> 29);
+}
+
+bool HaveGpu(std::string* why) {
+  int n = 0;
+  const cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess || n == 0) {
+    *why = std::string("no CUDA device: ") + cudaGetErrorString(e);
+    return false;
+  }
+  return true;
+}
+
+template <typename T>
+T* ToDevice(const std::vector<T>& v) {
+  T* d = nullptr;
+  if (cudaMalloc(&d, v.size() * sizeof(T)) != cudaSuccess) return nullptr;
+  cudaMemcpy(d, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice);
+  return d;
+}
+
+struct Case {
+  int64_t rows, cols;
+  int group;
+};
+
+class AwqGemmTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(AwqGemmTest, MatchesCpuReferenceAndIsBatchInvariant) {
+  std::string why;
+  if (!HaveGpu(&why)) GTEST_SKIP() << why;
+  const Case p = GetParam();
+  const int64_t words = p.rows / 8, groups = p.cols / p.group;
+  std::vector<int32_t> qweight(p.cols * words), qzeros(groups * words);
+  std::vector<uint16_t> scales(groups * p.rows);
+  for (size_t i = 0; i < qweight.size(); ++i) qweight[i] = static_cast<int32_t>(Hash(i, 1));
+  for (size_t i = 0; i < qzeros.size(); ++i) qzeros[i] = static_cast<int32_t>(Hash(i, 2));
+  for (size_t i = 0; i < scales.size(); ++i) {
+    scales[i] = FloatToF16(0.002f + static_cast<float>(Hash(i, 3) % 1000) * 2e-5f);
+  }
+  const int64_t m_max = 37;
+  std::vector<uint16_t> xb(m_max * p.cols);
+  std::vector<float> xf(xb.size());
+  for (size_t i = 0; i < xb.size(); ++i) {
+    xb[i] = FloatToBf16(static_cast<float>(Hash(i, 4) >> 40) / 16777216.0f * 2.0f - 1.0f);
+    xf[i] = Bf16ToFloat(xb[i]);
+  }
+  WeightMatrix cw;
+  cw.format = WeightFormat::kAwqInt4;
+  cw.rows = p.rows;
+  cw.cols = p.cols;
+  cw.qweight = qweight.data();
+  cw.qzeros = qzeros.data();
+  cw.scales = scales.data();
+  cw.group_size = p.group;
+  ThreadPool pool(2);
+  std::vector<float> ref(m_max * p.rows);
+  MatMul(xf.data(), m_max, cw, ref.data(), &pool);
+
+  DeviceAwqMatrix dw{ToDevice(qweight), ToDevice(qzeros), ToDevice(scales), p.rows, p.cols,
+                     p.group};
+  const __nv_bfloat16* dx = reinterpret_cast<const __nv_bfloat16*>(ToDevice(xb));
+  float* dy = nullptr;
+  ASSERT_EQ(cudaMalloc(&dy, ref.size() * sizeof(float)), cudaSuccess);
+  ASSERT_TRUE(dw.qweight && dw.qzeros && dw.scales && dx);
+
+  std::vector<float> full(ref.size());
+  ASSERT_EQ(AwqMatMul(dw, dx, m_max, dy, nullptr), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(full.data(), dy, full.size() * 4, cudaMemcpyDeviceToHost), cudaSuccess);
+  for (size_t i = 0; i < ref.size(); ++i) {
+    // |x| <= 1, |w| <= 15 * 0.022: the sums are O(sqrt(cols)); FP32 rounding
+    // of two different orders stays well under 1e-5 relative to that scale.
+    ASSERT_NEAR(full[i], ref[i], 1e-5 * std::sqrt(static_cast<double>(p.cols)) * 4 + 1e-4)
+        << "element " << i;
+  }
+  for (int64_t m : {1, 2, 5, 16}) {
+    std::vector<float> part(m * p.rows);
+    ASSERT_EQ(AwqMatMul(dw, dx, m, dy, nullptr), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(part.data(), dy, part.size() * 4, cudaMemcpyDeviceToHost), cudaSuccess);
+    EXPECT_EQ(0, std::memcmp(part.data(), full.data(), part.size() * 4)) << "m=" << m;
+  }
+  cudaFree(const_cast<int32_t*>(dw.qweight));
+  cudaFree(const_cast<int32_t*>(dw.qzeros));
+  cudaFree(const_cast<uint16_t*>(dw.scales));
+  cudaFree(const_cast<__nv_bfloat16*>(dx));
+  cudaFree(dy);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, AwqGemmTest,
+                         ::testing::Values(Case{64, 128, 128}, Case{1024, 4096, 128},
+                                           Case{264, 384, 64}));
+
+TEST(AwqGemmShapeTest, RejectsRowsNotAMultipleOf8) {
+  DeviceAwqMatrix w{nullptr, nullptr, nullptr, 12, 128, 128};
+  EXPECT_EQ(AwqMatMul(w, nullptr, 1, nullptr, nullptr), cudaErrorInvalidValue);
+}
+
+}  // namespace
+}  // namespace evald::engine::cuda

@@ -1,0 +1,249 @@
+// File: judge/judge.cc
+#include "judge/judge.h"
+
+#include <cmath>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "base/file.h"
+#include "base/status_macros.h"
+#include "yaml-cpp/yaml.h"
+
+namespace evald::judge {
+namespace {
+
+constexpr char kSystem[] =
+    "You are a careful, impartial grader of answers written by AI assistants.";
+
+const JudgeTemplate& Single() {
+  static const auto* t = new JudgeTemplate{
+      "single", Mode::kSingle, kSystem,
+      "Grade the assistant's answer to the question below for helpfulness, correctness, depth and "
+      "clarity. Explain your assessment in a few sentences, then give a score from 1 (worst) to 10 "
+      "(best) on its own line in exactly this form: Rating: [[N]], for example Rating: [[6]].\n\n"
+      "### Question\n{question}\n\n### Assistant's answer\n{answer}\n\n### End of answer"};
+  return *t;
+}
+
+const JudgeTemplate& Pairwise() {
+  static const auto* t = new JudgeTemplate{
+      "pairwise", Mode::kPairwise, kSystem,
+      "Two assistants, A and B, answered the question below. Decide which answer serves the user "
+      "better. Judge content only: the order in which the answers appear, their length and the "
+      "assistants' names must not sway you. Explain briefly, then end with exactly one verdict: "
+      "[[A]] if A is better, [[B]] if B is better, [[C]] if they are equally good.\n\n"
+      "### Question\n{question}\n\n### Answer of assistant A\n{answer_a}\n\n"
+      "### Answer of assistant B\n{answer_b}\n\n### End of answers"};
+  return *t;
+}
+
+const JudgeTemplate& Reference() {
+  static const auto* t = new JudgeTemplate{
+      "reference", Mode::kReference, kSystem,
+      "Compare the assistant's final answer with the reference answer. Only the final result "
+      "matters, not the wording or the method. Explain briefly, then end with exactly one verdict: "
+      "[[CORRECT]] if the final answer agrees with the reference, [[INCORRECT]] otherwise.\n\n"
+      "### Question\n{question}\n\n### Reference answer\n{reference}\n\n"
+      "### Assistant's answer\n{answer}\n\n### End of answer"};
+  return *t;
+}
+
+constexpr char kReminder[] =
+    "\n\nYour previous reply did not end with a verdict in the required form. Reply again and end "
+    "with the verdict exactly as asked.";
+
+std::set<std::string> Needed(Mode mode) {
+  switch (mode) {
+    case Mode::kSingle: return {"question", "answer"};
+    case Mode::kPairwise: return {"question", "answer_a", "answer_b"};
+    case Mode::kReference: return {"question", "answer", "reference"};
+  }
+  return {};
+}
+
+}  // namespace
+
+const JudgeTemplate& DefaultTemplate(Mode mode) {
+  switch (mode) {
+    case Mode::kSingle: return Single();
+    case Mode::kPairwise: return Pairwise();
+    case Mode::kReference: return Reference();
+  }
+  return Single();
+}
+
+absl::StatusOr<JudgeTemplate> ParseTemplate(const std::string& path, const std::string& yaml) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
+  }
+  if (!root.IsMap()) return absl::InvalidArgumentError(absl::StrCat(path, ": expected a mapping"));
+  JudgeTemplate t;
+  auto text = [&](const char* field, bool required) -> absl::StatusOr<std::string> {
+    const YAML::Node n = root[field];
+    if (!n) {
+      if (required) return absl::InvalidArgumentError(absl::StrCat(path, ": field '", field, "' is missing"));
+      return std::string();
+    }
+    if (!n.IsScalar()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ":", n.Mark().line + 1, ": field '",
+                                                     field, "': expected text"));
+    }
+    return n.as<std::string>();
+  };
+  for (const auto& entry : root) {
+    const std::string key = entry.first.as<std::string>();
+    if (key != "name" && key != "mode" && key != "system" && key != "prompt") {
+      return absl::InvalidArgumentError(absl::StrCat(path, ":", entry.first.Mark().line + 1,
+                                                     ": unknown field '", key,
+                                                     "' (known: name, mode, system, prompt)"));
+    }
+  }
+  ASSIGN_OR_RETURN(t.name, text("name", false));
+  ASSIGN_OR_RETURN(std::string mode, text("mode", true));
+  if (mode == "single") {
+    t.mode = Mode::kSingle;
+  } else if (mode == "pairwise") {
+    t.mode = Mode::kPairwise;
+  } else if (mode == "reference") {
+    t.mode = Mode::kReference;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": field 'mode': '", mode, "' is not single, pairwise or reference"));
+  }
+  ASSIGN_OR_RETURN(t.system, text("system", false));
+  ASSIGN_OR_RETURN(t.prompt, text("prompt", true));
+  // Every {name} must be one the mode fills, and every one it needs present.
+  const std::set<std::string> needed = Needed(t.mode);
+  std::set<std::string> found;
+  for (size_t pos = t.prompt.find('{'); pos != std::string::npos; pos = t.prompt.find('{', pos + 1)) {
+    const size_t end = t.prompt.find('}', pos);
+    if (end == std::string::npos) break;
+    const std::string name = t.prompt.substr(pos + 1, end - pos - 1);
+    if (name.empty() || name.find_first_of(" \n{") != std::string::npos) continue;
+    if (needed.count(name) == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": field 'prompt': unknown placeholder {",
+                                                     name, "} for mode ", mode));
+    }
+    found.insert(name);
+  }
+  for (const std::string& n : needed) {
+    if (found.count(n) == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": field 'prompt': mode ", mode, " needs the placeholder {", n, "}"));
+    }
+  }
+  if (t.name.empty()) t.name = path;
+  return t;
+}
+
+absl::StatusOr<JudgeTemplate> LoadTemplate(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, base::ReadFileToString(path));
+  return ParseTemplate(path, text);
+}
+
+std::string Judge::RenderPrompt(const JudgeItem& item) const {
+  // One pass, so text inside an answer that looks like a placeholder stays.
+  return absl::StrReplaceAll(template_.prompt, {{"{question}", item.question},
+                                                {"{answer}", item.answer},
+                                                {"{answer_a}", item.answer},
+                                                {"{answer_b}", item.answer_b},
+                                                {"{reference}", item.reference}});
+}
+
+absl::StatusOr<std::string> Judge::ChatPrompt(const std::string& user) const {
+  std::vector<runners::ChatMessage> messages;
+  if (!template_.system.empty()) messages.push_back({"system", template_.system});
+  messages.push_back({"user", user});
+  absl::StatusOr<std::string> rendered = runner_->ApplyChatTemplate(messages, true);
+  if (rendered.ok() || template_.system.empty()) return rendered;
+  // Templates without a system role: the instructions go first in the user turn.
+  return runner_->ApplyChatTemplate({{"user", template_.system + "\n\n" + user}}, true);
+}
+
+void Judge::Parse(const std::string& reply, JudgeRecord* record) const {
+  switch (template_.mode) {
+    case Mode::kSingle:
+      if (std::optional<double> r = ParseRating(reply)) {
+        record->rating = *r;
+        record->parsed = true;
+      }
+      break;
+    case Mode::kPairwise:
+      record->pair = ParsePairwise(reply);
+      record->parsed = record->pair.has_value();
+      break;
+    case Mode::kReference:
+      record->correct = ParseCorrectness(reply);
+      record->parsed = record->correct.has_value();
+      break;
+  }
+}
+
+absl::StatusOr<std::vector<JudgeRecord>> Judge::Grade(absl::Span<const JudgeItem> items,
+                                                      const runners::CallOptions& options) const {
+  std::vector<JudgeRecord> records(items.size());
+  std::vector<runners::GenerateRequest> requests(items.size());
+  std::vector<std::string> users(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    users[i] = RenderPrompt(items[i]);
+    ASSIGN_OR_RETURN(records[i].prompt, ChatPrompt(users[i]));
+    requests[i].prompt = records[i].prompt;
+    requests[i].max_new_tokens = max_new_tokens_;
+  }
+  auto collect = [&](const std::vector<size_t>& which,
+                     const std::vector<runners::GenerateRequest>& batch) -> absl::Status {
+    return runner_->Generate(batch, options,
+                             [&](size_t k, absl::StatusOr<runners::GenerateResult> result) {
+                               JudgeRecord& record = records[which[k]];
+                               if (!result.ok()) {
+                                 record.error = std::string(result.status().message());
+                                 return;
+                               }
+                               record.raw.push_back(result->text);
+                               Parse(result->text, &record);
+                             });
+  };
+  std::vector<size_t> all(items.size());
+  for (size_t i = 0; i < items.size(); ++i) all[i] = i;
+  RETURN_IF_ERROR(collect(all, requests));
+  std::vector<size_t> retry;
+  std::vector<runners::GenerateRequest> again;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (records[i].parsed || !records[i].error.empty()) continue;
+    ASSIGN_OR_RETURN(std::string prompt, ChatPrompt(users[i] + kReminder));
+    runners::GenerateRequest r = requests[i];
+    r.prompt = std::move(prompt);
+    retry.push_back(i);
+    again.push_back(std::move(r));
+  }
+  if (!retry.empty()) RETURN_IF_ERROR(collect(retry, again));
+  return records;
+}
+
+RateInterval WinRate(absl::Span<const Outcome> outcomes) {
+  RateInterval r;
+  r.n = static_cast<int64_t>(outcomes.size());
+  if (r.n == 0) return r;
+  double score = 0;
+  for (Outcome o : outcomes) score += o == Outcome::kWin ? 1.0 : o == Outcome::kTie ? 0.5 : 0.0;
+  const double n = static_cast<double>(r.n);
+  const double p = score / n;
+  const double z = 1.959963984540054;
+  const double denom = 1 + z * z / n;
+  const double center = (p + z * z / (2 * n)) / denom;
+  const double half = z * std::sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom;
+  r.rate = p;
+  r.low = center - half;
+  r.high = center + half;
+  return r;
+}
+
+}  // namespace evald::judge

@@ -18,7 +18,10 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -26,11 +29,13 @@
 #include "absl/strings/str_cat.h"
 #include "base/clock.h"
 #include "base/file.h"
+#include "base/http/http_server.h"
 #include "base/logging.h"
 #include "daemon/data_dir_lock.h"
 #include "daemon/executor.h"
 #include "daemon/fingerprint.h"
 #include "daemon/model_cache.h"
+#include "daemon/openai/openai_server.h"
 #include "daemon/queries.h"
 #include "daemon/service.h"
 #include "store/store.h"
@@ -40,17 +45,51 @@ namespace {
 constexpr char kUsage[] =
     "usage: evald --data-dir DIR [--listen unix:PATH | HOST:PORT] [--token-file FILE]\n"
     "             [--threads N] [--max-resident N] [--device auto|cpu|cuda]\n"
-    "             [--memory-budget SIZE | --device-memory SIZE]\n";
+    "             [--memory-budget SIZE | --device-memory SIZE]\n"
+    "             [--http-listen [HOST:]PORT [--http-token-file FILE] [--serve-model NAME=PATH]...]\n";
 
 struct Flags {
   std::string data_dir;
   std::string listen;
   std::string token_file;
+  // OpenAI-compatible HTTP endpoint: [HOST:]PORT (off when empty).
+  std::string http_listen;
+  std::string http_token_file;
+  std::vector<std::pair<std::string, std::string>> serve_models;  // name, path
   int threads = 0;
   int max_resident = 2;
   std::string device = "auto";  // where native models run: the GPU when present
   std::string memory_budget;    // CPU budget for the planner; "" = 80% of RAM
   std::string device_memory;    // plan against GPU memory of this size instead
+};
+
+// The models the /v1 endpoint serves, by name, from the shared resident
+// model cache (so runs and HTTP requests use one copy of each model).
+class ServedModels : public evald::daemon::openai::ModelProvider {
+ public:
+  ServedModels(evald::daemon::ModelCache* cache, std::vector<std::pair<std::string, std::string>> models)
+      : cache_(cache), models_(std::move(models)) {}
+  std::vector<std::string> ModelNames() const override {
+    std::vector<std::string> names;
+    for (const auto& [name, path] : models_) names.push_back(name);
+    return names;
+  }
+  absl::StatusOr<std::shared_ptr<evald::runners::Runner>> Get(const std::string& name) override {
+    for (const auto& [served, path] : models_) {
+      if (served != name) continue;
+      evald::v1::ModelSpec spec;
+      spec.set_kind("native");
+      spec.set_path(path);
+      auto lease = cache_->Get(spec);
+      if (!lease.ok()) return lease.status();
+      return lease->runner;
+    }
+    return absl::NotFoundError(absl::StrCat("model '", name, "' is not served here"));
+  }
+
+ private:
+  evald::daemon::ModelCache* cache_;
+  const std::vector<std::pair<std::string, std::string>> models_;
 };
 
 int Fail(int code, const std::string& message) {
@@ -95,6 +134,19 @@ bool ParseFlags(int argc, char** argv, Flags* flags, std::string* error) {
       if (!take(&flags->listen)) return false;
     } else if (arg == "--token-file") {
       if (!take(&flags->token_file)) return false;
+    } else if (arg == "--http-listen") {
+      if (!take(&flags->http_listen)) return false;
+    } else if (arg == "--http-token-file") {
+      if (!take(&flags->http_token_file)) return false;
+    } else if (arg == "--serve-model") {
+      std::string spec;
+      if (!take(&spec)) return false;
+      const size_t eq = spec.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
+        *error = absl::StrCat("--serve-model: expected NAME=PATH, got '", spec, "'");
+        return false;
+      }
+      flags->serve_models.emplace_back(spec.substr(0, eq), spec.substr(eq + 1));
     } else if (arg == "--threads") {
       if (!take_int(&flags->threads)) return false;
     } else if (arg == "--max-resident") {
@@ -245,10 +297,62 @@ int main(int argc, char** argv) {
             << " (pid " << getpid() << ", data dir " << dir << ")" << std::endl;
   executor.Start();
 
+  // The OpenAI-compatible endpoint. Loopback needs no token; any other
+  // address requires --http-token-file.
+  std::unique_ptr<base::http::HttpServer> http_server;
+  std::unique_ptr<daemon::openai::OpenAiHandler> http_handler;
+  std::thread preload;
+  if (!flags.http_listen.empty()) {
+    base::http::HttpServerOptions http_options;
+    std::string port_text = flags.http_listen;
+    if (size_t colon = flags.http_listen.rfind(':'); colon != std::string::npos) {
+      http_options.host = flags.http_listen.substr(0, colon);
+      port_text = flags.http_listen.substr(colon + 1);
+    }
+    if (http_options.host == "localhost") http_options.host = "127.0.0.1";
+    if (!absl::SimpleAtoi(port_text, &http_options.port)) {
+      return Fail(2, absl::StrCat("--http-listen: bad port in '", flags.http_listen, "'"));
+    }
+    daemon::openai::OpenAiServerOptions openai_options;
+    if (!flags.http_token_file.empty()) {
+      auto text = base::ReadFileToString(flags.http_token_file);
+      if (!text.ok()) return Fail(2, absl::StrCat("--http-token-file: ", text.status().message()));
+      openai_options.bearer_token = std::string(absl::StripAsciiWhitespace(*text));
+      if (openai_options.bearer_token.empty()) {
+        return Fail(2, absl::StrCat("--http-token-file ", flags.http_token_file, ": empty"));
+      }
+    } else if (!absl::StartsWith(http_options.host, "127.")) {
+      return Fail(2, "--http-listen on a non-loopback address requires --http-token-file");
+    }
+    http_handler = std::make_unique<daemon::openai::OpenAiHandler>(
+        openai_options, std::make_shared<ServedModels>(&models, flags.serve_models));
+    auto started = base::http::HttpServer::Start(
+        http_options, [h = http_handler.get()](const base::http::HttpRequest& request,
+                                               base::http::ResponseWriter& writer) {
+          h->Handle(request, writer);
+        });
+    if (!started.ok()) return Fail(1, absl::StrCat("--http-listen: ", started.status().message()));
+    http_server = *std::move(started);
+    std::cerr << "evald: openai endpoint on http://" << http_options.host << ":"
+              << http_server->port() << "/v1" << std::endl;
+    // Preload the served models so the first request does not pay the load.
+    preload = std::thread([&models, served = flags.serve_models] {
+      for (const auto& [name, path] : served) {
+        v1::ModelSpec spec;
+        spec.set_kind("native");
+        spec.set_path(path);
+        auto lease = models.Get(spec);
+        if (!lease.ok()) LOG(WARNING) << "--serve-model " << name << ": " << lease.status();
+      }
+    });
+  }
+
   int sig = 0;
   sigwait(&signals, &sig);
   std::cerr << "evald: " << (sig == SIGTERM ? "SIGTERM" : "SIGINT")
             << ": draining (the running run resumes on restart)" << std::endl;
+  if (http_server != nullptr) http_server->Shutdown();
+  if (preload.joinable()) preload.join();
   service.BeginShutdown();
   executor.Drain();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -122,6 +123,31 @@ class Runner {
   // Memory the runner holds resident (weights + KV pool), for `evalctl
   // models`; 0 when it holds none (e.g. a remote endpoint).
   virtual size_t resident_bytes() const { return 0; }
+
+  // Token-level access for serving (e.g. an OpenAI-compatible endpoint).
+  // Runners that cannot offer it keep these defaults (Unimplemented).
+
+  // Encodes `text`; with `add_special_tokens` the tokenizer's default
+  // special tokens (BOS for Llama) are added.
+  virtual absl::StatusOr<std::vector<int32_t>> Tokenize(const std::string& text,
+                                                        bool add_special_tokens) const {
+    return absl::UnimplementedError("tokenize is not supported by this runner");
+  }
+  // The decoded text piece of one token id.
+  virtual absl::StatusOr<std::string> TokenText(int32_t id) const {
+    return absl::UnimplementedError("token text is not supported by this runner");
+  }
+  // Per position p >= 1 of `token_ids`: the log-probability of token p given
+  // tokens [0, p) and the `top_k` most likely (id, logprob) there. Position 0
+  // has no prediction; its entry holds logprob 0 and no alternatives.
+  struct TokenLogprob {
+    double logprob = 0;
+    std::vector<std::pair<int32_t, double>> top;  // most likely first
+  };
+  virtual absl::StatusOr<std::vector<TokenLogprob>> PromptLogprobs(
+      absl::Span<const int32_t> token_ids, int top_k, const CallOptions& options) {
+    return absl::UnimplementedError("prompt logprobs are not supported by this runner");
+  }
 };
 
 }  // namespace evald::runners

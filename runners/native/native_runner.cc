@@ -132,6 +132,20 @@ class NativeRunner final : public Runner {
     return model_->weight_bytes() + engine_->kv_cache_bytes();
   }
 
+  absl::StatusOr<std::vector<int32_t>> Tokenize(const std::string& text,
+                                                bool add_special_tokens) const override {
+    return Encode(text, add_special_tokens);
+  }
+  absl::StatusOr<std::string> TokenText(int32_t id) const override {
+    if (id < 0 || id >= model_->config().vocab_size) {
+      return absl::InvalidArgumentError(absl::StrCat("token id ", id, " is out of range"));
+    }
+    return tokenizer_->Decode(absl::MakeConstSpan(&id, 1), /*skip_special_tokens=*/false);
+  }
+  absl::StatusOr<std::vector<TokenLogprob>> PromptLogprobs(absl::Span<const int32_t> token_ids,
+                                                           int top_k,
+                                                           const CallOptions& options) override;
+
  private:
   // One scoring sequence shared by the requests with identical fed tokens.
   struct Member {
@@ -270,6 +284,37 @@ absl::Status NativeRunner::Loglikelihood(absl::Span<const LoglikelihoodRequest> 
   }
   results->Drain(requests.size(), on_result);
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Runner::TokenLogprob>> NativeRunner::PromptLogprobs(
+    absl::Span<const int32_t> token_ids, int top_k, const CallOptions& options) {
+  std::vector<TokenLogprob> out(token_ids.size());
+  if (token_ids.size() < 2) return out;
+  if (static_cast<int>(token_ids.size()) - 1 > engine_->max_context()) {
+    return absl::InvalidArgumentError(absl::StrCat("prompt of ", token_ids.size(),
+                                                   " tokens exceeds the context window of ",
+                                                   engine_->max_context()));
+  }
+  engine::ScoreRequest request;
+  request.tokens.assign(token_ids.begin(), token_ids.end() - 1);
+  for (size_t p = 1; p < token_ids.size(); ++p) {
+    request.targets.push_back({static_cast<int>(p) - 1, token_ids[p]});
+  }
+  request.cancelled = options.cancelled;
+  request.top_k = top_k;
+  auto done = std::make_shared<CallResults<engine::ScoreOutput>>();
+  RETURN_IF_ERROR(engine_->SubmitScore(std::move(request),
+                                       [done](absl::StatusOr<engine::ScoreOutput> result) {
+                                         done->Push(0, std::move(result));
+                                       }));
+  absl::StatusOr<engine::ScoreOutput> result = absl::InternalError("prompt logprobs: no result");
+  done->Drain(1, [&](size_t, absl::StatusOr<engine::ScoreOutput> r) { result = std::move(r); });
+  RETURN_IF_ERROR(result.status());
+  for (size_t p = 1; p < token_ids.size(); ++p) {
+    out[p].logprob = result->logprobs[p - 1];
+    if (top_k > 0) out[p].top = std::move(result->top[p - 1]);
+  }
+  return out;
 }
 
 absl::Status NativeRunner::Generate(absl::Span<const GenerateRequest> requests,

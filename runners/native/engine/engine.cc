@@ -26,6 +26,7 @@ struct Engine::Request {
   // Score.
   std::vector<ScoreTarget> targets;
   std::vector<int> by_row;  // target indices sorted by row
+  int top_k = 0;
   ScoreOutput score;
   Callback<ScoreOutput> score_done;
 
@@ -123,7 +124,21 @@ class Engine::Loop {
       if (!argmax.has_value()) argmax = Argmax(logits);
       r->score.logprobs[*it] = TokenLogprob(logits, t.token);
       r->score.is_greedy[*it] = *argmax == t.token;
+      if (r->top_k > 0) r->score.top[*it] = TopLogprobs(logits, r->top_k);
     }
+  }
+
+  static std::vector<std::pair<int32_t, double>> TopLogprobs(absl::Span<const float> logits,
+                                                             int k) {
+    std::vector<int32_t> ids(logits.size());
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(i);
+    k = std::min<int>(k, static_cast<int>(ids.size()));
+    std::partial_sort(ids.begin(), ids.begin() + k, ids.end(), [&](int32_t a, int32_t b) {
+      return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+    });
+    std::vector<std::pair<int32_t, double>> top;
+    for (int i = 0; i < k; ++i) top.emplace_back(ids[i], TokenLogprob(logits, ids[i]));
+    return top;
   }
 
   // Takes the next token; returns true when the request is done.
@@ -317,6 +332,7 @@ absl::Status Engine::SubmitScore(ScoreRequest request, Callback<ScoreOutput> don
   r->seq.kind = Sequence::Kind::kScore;
   r->seq.tokens = std::move(request.tokens);
   r->targets = std::move(request.targets);
+  r->top_k = request.top_k;
   r->by_row.resize(r->targets.size());
   for (size_t i = 0; i < r->by_row.size(); ++i) r->by_row[i] = static_cast<int>(i);
   std::stable_sort(r->by_row.begin(), r->by_row.end(),
@@ -329,6 +345,7 @@ absl::Status Engine::SubmitScore(ScoreRequest request, Callback<ScoreOutput> don
   }
   r->score.logprobs.assign(r->targets.size(), 0.0);
   r->score.is_greedy.assign(r->targets.size(), false);
+  if (r->top_k > 0) r->score.top.assign(r->targets.size(), {});
   r->cancelled = request.cancelled;
   r->score_done = std::move(done);
   return Enqueue(std::move(r));

@@ -73,11 +73,15 @@ struct ScoreRequest {
   std::vector<ScoreTarget> targets;
   // Polled once per step; when true the request ends with CancelledError.
   const std::atomic<bool>* cancelled = nullptr;
+  // When > 0, ScoreOutput::top holds the top_k most likely tokens per target.
+  int top_k = 0;
 };
 
 struct ScoreOutput {
   std::vector<double> logprobs;  // per target, in request order
   std::vector<bool> is_greedy;   // per target: token was the argmax
+  // Per target when ScoreRequest::top_k > 0: (id, logprob), most likely first.
+  std::vector<std::vector<std::pair<int32_t, double>>> top;
   int prompt_tokens = 0;
   int cached_tokens = 0;         // fed tokens served from the prefix cache
 };

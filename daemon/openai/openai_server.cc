@@ -1,0 +1,546 @@
+// File: daemon/openai/openai_server.cc
+#include "daemon/openai/openai_server.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "base/json.h"
+
+namespace evald::daemon::openai {
+namespace {
+
+using base::Json;
+using base::http::HttpRequest;
+using base::http::ResponseWriter;
+
+struct ApiError {
+  int http = 400;
+  std::string message;
+  std::string param;  // the request field at fault, if any
+  std::string code;
+  std::string type = "invalid_request_error";
+};
+
+ApiError BadField(std::string param, std::string message) {
+  return ApiError{400, std::move(message), std::move(param), "invalid_value"};
+}
+
+ApiError FromStatus(const absl::Status& s, std::string param = "") {
+  ApiError e;
+  e.message = std::string(s.message());
+  e.param = std::move(param);
+  switch (s.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kFailedPrecondition:
+      e.http = 400;
+      e.code = "invalid_value";
+      break;
+    case absl::StatusCode::kNotFound:
+      e.http = 404;
+      e.code = "model_not_found";
+      break;
+    case absl::StatusCode::kUnavailable:
+      e.http = 503;
+      e.code = "model_loading";
+      e.type = "server_error";
+      break;
+    case absl::StatusCode::kUnauthenticated:
+      e.http = 401;
+      e.code = "invalid_api_key";
+      break;
+    case absl::StatusCode::kUnimplemented:
+      e.http = 501;
+      e.code = "unsupported";
+      break;
+    case absl::StatusCode::kCancelled:
+      e.http = 499;
+      e.code = "cancelled";
+      break;
+    default:
+      e.http = 500;
+      e.code = "internal_error";
+      e.type = "server_error";
+  }
+  return e;
+}
+
+Json StrOrNull(const std::string& s) {
+  return s.empty() ? Json::Null() : Json::String(s);
+}
+
+void SendJson(ResponseWriter& writer, int status, const Json& body) {
+  writer.Send(status, "application/json", body.Dump() + "\n");
+}
+
+void SendError(ResponseWriter& writer, const ApiError& e) {
+  Json err = Json::MakeObject({{"message", Json::String(e.message)},
+                               {"type", Json::String(e.type)},
+                               {"param", StrOrNull(e.param)},
+                               {"code", StrOrNull(e.code)}});
+  SendJson(writer, e.http, Json::MakeObject({{"error", std::move(err)}}));
+}
+
+// Sends `chunks` as server-sent events followed by [DONE].
+void SendStream(ResponseWriter& writer, const std::vector<Json>& chunks) {
+  if (!writer.StartChunked(200, "text/event-stream",
+                           {{"Cache-Control", "no-cache"}}))
+    return;
+  for (const Json& c : chunks) {
+    if (!writer.WriteChunk(absl::StrCat("data: ", c.Dump(), "\n\n"))) return;
+  }
+  writer.WriteChunk("data: [DONE]\n\n");
+  writer.EndChunked();
+}
+
+int64_t NowUnix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string NextId(absl::string_view prefix) {
+  static std::atomic<uint64_t> counter{0};
+  return absl::StrCat(prefix, NowUnix(), "-", counter.fetch_add(1));
+}
+
+const Json* Field(const Json& body, absl::string_view key) {
+  const Json* v = body.Find(key);
+  return v == nullptr || v->is_null() ? nullptr : v;
+}
+
+std::optional<ApiError> GetInt(const Json& body, const std::string& key,
+                               int64_t* out) {
+  const Json* v = Field(body, key);
+  if (v == nullptr) return std::nullopt;
+  if (!v->is_int())
+    return BadField(key, absl::StrCat("'", key, "' must be an integer"));
+  *out = v->int_value();
+  return std::nullopt;
+}
+
+std::optional<ApiError> GetDouble(const Json& body, const std::string& key,
+                                  double* out) {
+  const Json* v = Field(body, key);
+  if (v == nullptr) return std::nullopt;
+  if (!v->is_number())
+    return BadField(key, absl::StrCat("'", key, "' must be a number"));
+  *out = v->number_value();
+  return std::nullopt;
+}
+
+std::optional<ApiError> GetBool(const Json& body, const std::string& key,
+                                bool* out) {
+  const Json* v = Field(body, key);
+  if (v == nullptr) return std::nullopt;
+  if (!v->is_bool())
+    return BadField(key, absl::StrCat("'", key, "' must be a boolean"));
+  *out = v->bool_value();
+  return std::nullopt;
+}
+
+// Fields shared by both endpoints: sampling, stop, n.
+std::optional<ApiError> GetSampling(const Json& body,
+                                    runners::SamplingParams* sampling,
+                                    std::vector<std::string>* stop) {
+  if (auto e = GetDouble(body, "temperature", &sampling->temperature)) return e;
+  if (sampling->temperature < 0)
+    return BadField("temperature", "'temperature' must be >= 0");
+  if (auto e = GetDouble(body, "top_p", &sampling->top_p)) return e;
+  if (sampling->top_p <= 0 || sampling->top_p > 1) {
+    return BadField("top_p", "'top_p' must be in (0, 1]");
+  }
+  int64_t seed = 0;
+  if (auto e = GetInt(body, "seed", &seed)) return e;
+  sampling->seed = static_cast<uint64_t>(seed);
+  int64_t n = 1;
+  if (auto e = GetInt(body, "n", &n)) return e;
+  if (n != 1) return BadField("n", "only 'n' = 1 is supported");
+  if (const Json* s = Field(body, "stop")) {
+    if (s->is_string()) {
+      if (!s->string_value().empty()) stop->push_back(s->string_value());
+    } else if (s->is_array()) {
+      for (const Json& x : s->array()) {
+        if (!x.is_string())
+          return BadField("stop",
+                          "'stop' must be a string or a list of strings");
+        if (!x.string_value().empty()) stop->push_back(x.string_value());
+      }
+    } else {
+      return BadField("stop", "'stop' must be a string or a list of strings");
+    }
+  }
+  return std::nullopt;
+}
+
+std::string FinishReasonName(runners::FinishReason r) {
+  switch (r) {
+    case runners::FinishReason::kLength:
+      return "length";
+    case runners::FinishReason::kCancelled:
+      return "cancelled";
+    default:
+      return "stop";
+  }
+}
+
+absl::StatusOr<runners::GenerateResult> GenerateOne(
+    runners::Runner& runner, runners::GenerateRequest request) {
+  absl::StatusOr<runners::GenerateResult> out =
+      absl::InternalError("generate returned no result");
+  absl::Status s =
+      runner.Generate(absl::MakeConstSpan(&request, 1), runners::CallOptions(),
+                      [&](size_t, absl::StatusOr<runners::GenerateResult> r) {
+                        out = std::move(r);
+                      });
+  if (!s.ok()) return s;
+  return out;
+}
+
+struct Prompt {
+  bool is_text = false;
+  std::string text;
+  std::vector<int32_t> ids;
+};
+
+std::optional<ApiError> ParseIds(const Json& arr, std::vector<int32_t>* ids) {
+  for (const Json& x : arr.array()) {
+    if (!x.is_int() || x.int_value() < 0 || x.int_value() > INT32_MAX) {
+      return BadField("prompt",
+                      "token-id prompts must hold non-negative integers");
+    }
+    ids->push_back(static_cast<int32_t>(x.int_value()));
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiError> ParsePrompts(const Json& body,
+                                     std::vector<Prompt>* prompts) {
+  const Json* p = Field(body, "prompt");
+  if (p == nullptr) return BadField("prompt", "'prompt' is required");
+  if (p->is_string()) {
+    prompts->push_back({true, p->string_value(), {}});
+    return std::nullopt;
+  }
+  const ApiError shape = BadField("prompt",
+                                  "'prompt' must be a string, a list of "
+                                  "strings, a list of token ids or a list of "
+                                  "token-id lists");
+  if (!p->is_array() || p->array().empty()) return shape;
+  const Json& first = p->array()[0];
+  if (first.is_int()) {
+    Prompt one;
+    if (auto e = ParseIds(*p, &one.ids)) return e;
+    prompts->push_back(std::move(one));
+    return std::nullopt;
+  }
+  for (const Json& x : p->array()) {
+    if (first.is_string() && x.is_string()) {
+      prompts->push_back({true, x.string_value(), {}});
+    } else if (first.is_array() && x.is_array()) {
+      Prompt one;
+      if (auto e = ParseIds(x, &one.ids)) return e;
+      if (one.ids.empty())
+        return BadField("prompt", "a token-id prompt is empty");
+      prompts->push_back(std::move(one));
+    } else {
+      return shape;
+    }
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<std::string> TokensText(const runners::Runner& runner,
+                                       absl::Span<const int32_t> ids) {
+  std::string text;
+  for (int32_t id : ids) {
+    absl::StatusOr<std::string> t = runner.TokenText(id);
+    if (!t.ok()) return t.status();
+    text += *t;
+  }
+  return text;
+}
+
+// Legacy completions logprobs for positions [start, ids.size()) of `ids`;
+// text offsets count from `offset0`.
+absl::StatusOr<Json> LegacyLogprobs(runners::Runner& runner,
+                                    const std::vector<int32_t>& ids,
+                                    size_t start, int top_k, size_t offset0) {
+  absl::StatusOr<std::vector<runners::Runner::TokenLogprob>> lp =
+      runner.PromptLogprobs(ids, top_k, runners::CallOptions());
+  if (!lp.ok()) return lp.status();
+  Json tokens = Json::MakeArray(), token_logprobs = Json::MakeArray(),
+       top_logprobs = Json::MakeArray(), offsets = Json::MakeArray();
+  size_t offset = offset0;
+  for (size_t p = start; p < ids.size(); ++p) {
+    absl::StatusOr<std::string> text = runner.TokenText(ids[p]);
+    if (!text.ok()) return text.status();
+    tokens.Push(Json::String(*text));
+    offsets.Push(Json::Int(static_cast<int64_t>(offset)));
+    offset += text->size();
+    if (p == 0) {
+      token_logprobs.Push(Json::Null());
+      top_logprobs.Push(Json::Null());
+      continue;
+    }
+    token_logprobs.Push(Json::Double((*lp)[p].logprob));
+    Json top = Json::MakeObject();
+    for (const auto& [id, logprob] : (*lp)[p].top) {
+      absl::StatusOr<std::string> t = runner.TokenText(id);
+      if (!t.ok()) return t.status();
+      if (top.Find(*t) == nullptr) top.Set(*t, Json::Double(logprob));
+    }
+    top_logprobs.Push(std::move(top));
+  }
+  return Json::MakeObject({{"tokens", std::move(tokens)},
+                           {"token_logprobs", std::move(token_logprobs)},
+                           {"top_logprobs", std::move(top_logprobs)},
+                           {"text_offset", std::move(offsets)}});
+}
+
+}  // namespace
+
+void OpenAiHandler::Handle(const HttpRequest& request, ResponseWriter& writer) {
+  if (!options_.bearer_token.empty() &&
+      request.Header("authorization") !=
+          absl::StrCat("Bearer ", options_.bearer_token)) {
+    SendError(
+        writer,
+        ApiError{401,
+                 "missing or wrong bearer token in the authorization header",
+                 "", "invalid_api_key"});
+    return;
+  }
+  if (request.path == "/v1/models" && request.method == "GET") {
+    Json data = Json::MakeArray();
+    for (const std::string& name : provider_->ModelNames()) {
+      data.Push(Json::MakeObject({{"id", Json::String(name)},
+                                  {"object", Json::String("model")},
+                                  {"created", Json::Int(0)},
+                                  {"owned_by", Json::String("evald")}}));
+    }
+    SendJson(writer, 200,
+             Json::MakeObject({{"object", Json::String("list")},
+                               {"data", std::move(data)}}));
+    return;
+  }
+  const bool completions = request.path == "/v1/completions";
+  const bool chat = request.path == "/v1/chat/completions";
+  if (!completions && !chat) {
+    SendError(writer, ApiError{404,
+                               absl::StrCat("no route for ", request.method,
+                                            " ", request.path),
+                               "", "not_found"});
+    return;
+  }
+  if (request.method != "POST") {
+    SendError(writer, ApiError{405, absl::StrCat(request.path, " takes POST"),
+                               "", "method_not_allowed"});
+    return;
+  }
+  absl::StatusOr<Json> body = base::ParseJson(request.body);
+  if (!body.ok() || !body->is_object()) {
+    SendError(writer,
+              ApiError{400,
+                       absl::StrCat(
+                           "request body is not a json object: ",
+                           body.ok() ? "wrong type" : body.status().message()),
+                       "", "invalid_json"});
+    return;
+  }
+  const Json* model = Field(*body, "model");
+  if (model == nullptr || !model->is_string()) {
+    SendError(writer, BadField("model", "'model' (a string) is required"));
+    return;
+  }
+  absl::StatusOr<std::shared_ptr<runners::Runner>> runner =
+      provider_->Get(model->string_value());
+  if (!runner.ok()) {
+    SendError(writer, FromStatus(runner.status(), "model"));
+    return;
+  }
+  runners::Runner& r = **runner;
+  bool stream = false;
+  if (auto e = GetBool(*body, "stream", &stream)) return SendError(writer, *e);
+  runners::SamplingParams sampling;
+  std::vector<std::string> stop;
+  if (auto e = GetSampling(*body, &sampling, &stop))
+    return SendError(writer, *e);
+  const std::string& model_name = model->string_value();
+
+  if (completions) {
+    std::vector<Prompt> prompts;
+    if (auto e = ParsePrompts(*body, &prompts)) return SendError(writer, *e);
+    int64_t max_tokens = 16;
+    if (auto e = GetInt(*body, "max_tokens", &max_tokens))
+      return SendError(writer, *e);
+    if (max_tokens < 0)
+      return SendError(writer,
+                       BadField("max_tokens", "'max_tokens' must be >= 0"));
+    bool echo = false;
+    if (auto e = GetBool(*body, "echo", &echo)) return SendError(writer, *e);
+    int64_t logprobs = -1;
+    if (auto e = GetInt(*body, "logprobs", &logprobs))
+      return SendError(writer, *e);
+    if (logprobs > options_.max_logprobs) {
+      return SendError(
+          writer, BadField("logprobs", absl::StrCat("'logprobs' must be <= ",
+                                                    options_.max_logprobs)));
+    }
+    Json choices = Json::MakeArray();
+    int64_t prompt_tokens = 0, completion_tokens = 0;
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      Prompt& p = prompts[i];
+      if (p.is_text) {
+        absl::StatusOr<std::vector<int32_t>> ids = r.Tokenize(p.text, true);
+        if (!ids.ok())
+          return SendError(writer, FromStatus(ids.status(), "prompt"));
+        p.ids = *std::move(ids);
+      } else {
+        absl::StatusOr<std::string> text = TokensText(r, p.ids);
+        if (!text.ok())
+          return SendError(writer, FromStatus(text.status(), "prompt"));
+        p.text = *std::move(text);
+      }
+      std::string completion;
+      std::vector<int32_t> generated;
+      std::string finish = "length";
+      if (max_tokens > 0) {
+        runners::GenerateRequest g;
+        g.prompt = p.text;
+        g.stop = stop;
+        g.max_new_tokens = static_cast<int>(max_tokens);
+        g.sampling = sampling;
+        absl::StatusOr<runners::GenerateResult> out =
+            GenerateOne(r, std::move(g));
+        if (!out.ok())
+          return SendError(writer, FromStatus(out.status(), "prompt"));
+        completion = out->text;
+        generated = out->token_ids;
+        finish = FinishReasonName(out->finish_reason);
+      }
+      prompt_tokens += static_cast<int64_t>(p.ids.size());
+      completion_tokens += static_cast<int64_t>(generated.size());
+      Json lp = Json::Null();
+      if (logprobs >= 0 && (echo || !generated.empty())) {
+        std::vector<int32_t> all = p.ids;
+        all.insert(all.end(), generated.begin(), generated.end());
+        absl::StatusOr<Json> j = LegacyLogprobs(r, all, echo ? 0 : p.ids.size(),
+                                                static_cast<int>(logprobs),
+                                                echo ? 0 : p.text.size());
+        if (!j.ok()) return SendError(writer, FromStatus(j.status(), "prompt"));
+        lp = *std::move(j);
+      }
+      choices.Push(Json::MakeObject(
+          {{"text", Json::String(echo ? p.text + completion : completion)},
+           {"index", Json::Int(static_cast<int64_t>(i))},
+           {"logprobs", std::move(lp)},
+           {"finish_reason", Json::String(finish)}}));
+    }
+    Json response = Json::MakeObject(
+        {{"id", Json::String(NextId("cmpl-"))},
+         {"object", Json::String("text_completion")},
+         {"created", Json::Int(NowUnix())},
+         {"model", Json::String(model_name)},
+         {"choices", std::move(choices)},
+         {"usage",
+          Json::MakeObject({{"prompt_tokens", Json::Int(prompt_tokens)},
+                            {"completion_tokens", Json::Int(completion_tokens)},
+                            {"total_tokens",
+                             Json::Int(prompt_tokens + completion_tokens)}})}});
+    if (stream) return SendStream(writer, {response});
+    return SendJson(writer, 200, response);
+  }
+
+  // Chat.
+  const Json* messages = Field(*body, "messages");
+  if (messages == nullptr || !messages->is_array() ||
+      messages->array().empty()) {
+    return SendError(
+        writer, BadField("messages", "'messages' must be a non-empty list"));
+  }
+  std::vector<runners::ChatMessage> chat_messages;
+  for (const Json& m : messages->array()) {
+    const Json* role = m.is_object() ? m.Find("role") : nullptr;
+    const Json* content = m.is_object() ? m.Find("content") : nullptr;
+    if (role == nullptr || !role->is_string() || content == nullptr ||
+        !content->is_string()) {
+      return SendError(
+          writer, BadField("messages",
+                           "each message needs string 'role' and 'content'"));
+    }
+    chat_messages.push_back({role->string_value(), content->string_value()});
+  }
+  int64_t max_tokens = -1;
+  if (auto e = GetInt(*body, "max_completion_tokens", &max_tokens))
+    return SendError(writer, *e);
+  if (max_tokens < 0) {
+    if (auto e = GetInt(*body, "max_tokens", &max_tokens))
+      return SendError(writer, *e);
+  }
+  if (max_tokens == 0)
+    return SendError(writer,
+                     BadField("max_tokens", "'max_tokens' must be > 0"));
+  bool want_logprobs = false;
+  if (auto e = GetBool(*body, "logprobs", &want_logprobs))
+    return SendError(writer, *e);
+  if (want_logprobs) {
+    return SendError(writer,
+                     BadField("logprobs",
+                              "logprobs are not supported on chat completions; "
+                              "use /v1/completions"));
+  }
+  absl::StatusOr<std::string> prompt = r.ApplyChatTemplate(chat_messages, true);
+  if (!prompt.ok())
+    return SendError(writer, FromStatus(prompt.status(), "messages"));
+  runners::GenerateRequest g;
+  g.prompt = *prompt;
+  g.stop = stop;
+  g.max_new_tokens =
+      max_tokens > 0 ? static_cast<int>(max_tokens) : r.max_context();
+  g.sampling = sampling;
+  absl::StatusOr<runners::GenerateResult> out = GenerateOne(r, std::move(g));
+  if (!out.ok()) return SendError(writer, FromStatus(out.status(), "messages"));
+  const int64_t completion_tokens = static_cast<int64_t>(out->token_ids.size());
+  Json usage = Json::MakeObject(
+      {{"prompt_tokens", Json::Int(out->prompt_tokens)},
+       {"completion_tokens", Json::Int(completion_tokens)},
+       {"total_tokens", Json::Int(out->prompt_tokens + completion_tokens)}});
+  const std::string id = NextId("chatcmpl-");
+  const std::string finish = FinishReasonName(out->finish_reason);
+  if (stream) {
+    Json delta = Json::MakeObject({{"role", Json::String("assistant")},
+                                   {"content", Json::String(out->text)}});
+    Json chunk = Json::MakeObject(
+        {{"id", Json::String(id)},
+         {"object", Json::String("chat.completion.chunk")},
+         {"created", Json::Int(NowUnix())},
+         {"model", Json::String(model_name)},
+         {"choices", Json::MakeArray({Json::MakeObject(
+                         {{"index", Json::Int(0)},
+                          {"delta", std::move(delta)},
+                          {"finish_reason", Json::String(finish)}})})},
+         {"usage", std::move(usage)}});
+    return SendStream(writer, {chunk});
+  }
+  Json message = Json::MakeObject({{"role", Json::String("assistant")},
+                                   {"content", Json::String(out->text)}});
+  SendJson(writer, 200,
+           Json::MakeObject(
+               {{"id", Json::String(id)},
+                {"object", Json::String("chat.completion")},
+                {"created", Json::Int(NowUnix())},
+                {"model", Json::String(model_name)},
+                {"choices", Json::MakeArray({Json::MakeObject(
+                                {{"index", Json::Int(0)},
+                                 {"message", std::move(message)},
+                                 {"logprobs", Json::Null()},
+                                 {"finish_reason", Json::String(finish)}})})},
+                {"usage", std::move(usage)}}));
+}
+
+}  // namespace evald::daemon::openai

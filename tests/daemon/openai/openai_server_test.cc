@@ -1,0 +1,312 @@
+// The /v1 endpoint over real sockets (libcurl) and a real tiny native model
+// written by evald-make-checkpoint; expected values come from the same
+// model through the Runner interface.
+#include "daemon/openai/openai_server.h"
+
+#include <curl/curl.h>
+
+#include <cmath>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "base/json.h"
+#include "gtest/gtest.h"
+#include "runners/native/native_runner.h"
+#include "tests/daemon/process.h"
+#include "tests/testing/temp_dir.h"
+
+namespace evald::daemon::openai {
+namespace {
+
+using base::Json;
+using testing::ProcessResult;
+using testing::RunProcess;
+using testing::TempDir;
+
+struct Reply {
+  long status = 0;
+  std::string body;
+  Json json;
+};
+
+size_t Collect(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+class OneModel : public ModelProvider {
+ public:
+  OneModel(std::string name, std::shared_ptr<runners::Runner> runner)
+      : name_(std::move(name)), runner_(std::move(runner)) {}
+  std::vector<std::string> ModelNames() const override {
+    return {name_, "loading-model"};
+  }
+  absl::StatusOr<std::shared_ptr<runners::Runner>> Get(
+      const std::string& name) override {
+    if (name == name_) return runner_;
+    if (name == "loading-model")
+      return absl::UnavailableError("model loading-model is loading");
+    return absl::NotFoundError(
+        absl::StrCat("model '", name, "' is not served"));
+  }
+
+ private:
+  std::string name_;
+  std::shared_ptr<runners::Runner> runner_;
+};
+
+class OpenAiServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    ProcessResult made =
+        RunProcess({testing::BinDir() + "/evald-make-checkpoint", "--preset",
+                    "tiny", "--seed", "3", "--out", dir_->Join("model")});
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+    runners::NativeRunnerOptions options;
+    options.model_dir = dir_->Join("model");
+    options.device = engine::Device::kCpu;
+    options.num_threads = 2;
+    auto runner = runners::CreateNativeRunner(options);
+    ASSERT_TRUE(runner.ok()) << runner.status();
+    runner_ = std::shared_ptr<runners::Runner>(std::move(*runner));
+    OpenAiServerOptions server_options;
+    server_options.bearer_token = "sekrit";
+    handler_ = new OpenAiHandler(server_options,
+                                 std::make_shared<OneModel>("tiny", runner_));
+    base::http::HttpServerOptions http;
+    http.max_body_bytes = 1 << 20;
+    auto server = base::http::HttpServer::Start(
+        http, [](const base::http::HttpRequest& r,
+                 base::http::ResponseWriter& w) { handler_->Handle(r, w); });
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+  }
+  static void TearDownTestSuite() {
+    server_.reset();
+    delete handler_;
+    runner_.reset();
+    delete dir_;
+  }
+
+  Reply Call(const std::string& path, const std::string* body,
+             const std::string& token = "sekrit") {
+    Reply reply;
+    CURL* curl = curl_easy_init();
+    std::string url = absl::StrCat("http://127.0.0.1:", server_->port(), path);
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply.body);
+    curl_slist* headers = nullptr;
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    if (!token.empty()) {
+      headers = curl_slist_append(
+          headers, absl::StrCat("Authorization: Bearer ", token).c_str());
+    }
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    if (body != nullptr) {
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body->data());
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                       static_cast<curl_off_t>(body->size()));
+    }
+    CURLcode rc = curl_easy_perform(curl);
+    EXPECT_EQ(rc, CURLE_OK) << curl_easy_strerror(rc);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.status);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+    auto json = base::ParseJson(reply.body);
+    if (json.ok()) reply.json = *std::move(json);
+    return reply;
+  }
+  Reply Post(const std::string& path, const Json& body) {
+    std::string text = body.Dump();
+    return Call(path, &text);
+  }
+
+  static runners::LoglikelihoodResult Loglikelihood(
+      const std::string& context, const std::string& continuation) {
+    runners::LoglikelihoodRequest req{context, continuation};
+    runners::LoglikelihoodResult out;
+    EXPECT_TRUE(
+        runner_
+            ->Loglikelihood(
+                absl::MakeConstSpan(&req, 1), {},
+                [&](size_t, absl::StatusOr<runners::LoglikelihoodResult> r) {
+                  ASSERT_TRUE(r.ok()) << r.status();
+                  out = *r;
+                })
+            .ok());
+    return out;
+  }
+  static runners::GenerateResult Generate(const std::string& prompt,
+                                          int max_new_tokens) {
+    runners::GenerateRequest req;
+    req.prompt = prompt;
+    req.max_new_tokens = max_new_tokens;
+    runners::GenerateResult out;
+    EXPECT_TRUE(
+        runner_
+            ->Generate(absl::MakeConstSpan(&req, 1), {},
+                       [&](size_t, absl::StatusOr<runners::GenerateResult> r) {
+                         ASSERT_TRUE(r.ok()) << r.status();
+                         out = *r;
+                       })
+            .ok());
+    return out;
+  }
+
+  static TempDir* dir_;
+  static std::shared_ptr<runners::Runner> runner_;
+  static OpenAiHandler* handler_;
+  static std::unique_ptr<base::http::HttpServer> server_;
+};
+
+TempDir* OpenAiServerTest::dir_ = nullptr;
+std::shared_ptr<runners::Runner> OpenAiServerTest::runner_;
+OpenAiHandler* OpenAiServerTest::handler_ = nullptr;
+std::unique_ptr<base::http::HttpServer> OpenAiServerTest::server_;
+
+TEST_F(OpenAiServerTest, ListsModels) {
+  Reply r = Call("/v1/models", nullptr);
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_NE(r.json.Find("data"), nullptr) << r.body;
+  ASSERT_EQ(r.json.Find("data")->array().size(), 2u);
+  EXPECT_EQ(r.json.Find("data")->array()[0].Find("id")->string_value(), "tiny");
+}
+
+// What lm-eval's local-completions sends for loglikelihood: token ids of
+// context+continuation, echo, max_tokens 0, logprobs 1; it sums the
+// continuation's token_logprobs and compares top_logprobs for greediness.
+TEST_F(OpenAiServerTest, EchoLogprobsMatchRunnerLoglikelihood) {
+  const std::string context = "The quick brown fox";
+  const std::string continuation = " jumps over";
+  runners::LoglikelihoodResult expected = Loglikelihood(context, continuation);
+  ASSERT_GT(expected.continuation_token_ids.size(), 0u);
+  auto context_ids = runner_->Tokenize(context, true);
+  ASSERT_TRUE(context_ids.ok());
+  Json prompt = Json::MakeArray();
+  for (int32_t id : *context_ids) prompt.Push(Json::Int(id));
+  for (int32_t id : expected.continuation_token_ids) prompt.Push(Json::Int(id));
+  // Older harness versions send max_tokens 0, newer ones 1 (and drop the
+  // generated token's entry); both must score the continuation the same.
+  for (int max_tokens : {0, 1}) {
+    SCOPED_TRACE(max_tokens);
+    Reply r = Post("/v1/completions",
+                   Json::MakeObject({{"model", Json::String("tiny")},
+                                     {"prompt", Json::MakeArray({prompt})},
+                                     {"max_tokens", Json::Int(max_tokens)},
+                                     {"echo", Json::Bool(true)},
+                                     {"temperature", Json::Int(0)},
+                                     {"logprobs", Json::Int(1)}}));
+    ASSERT_EQ(r.status, 200) << r.body;
+    const Json& lp = *r.json.Find("choices")->array()[0].Find("logprobs");
+    const auto& token_logprobs = lp.Find("token_logprobs")->array();
+    const auto& top = lp.Find("top_logprobs")->array();
+    const auto& tokens = lp.Find("tokens")->array();
+    ASSERT_EQ(token_logprobs.size(), prompt.array().size() + max_tokens);
+    EXPECT_TRUE(token_logprobs[0].is_null());
+    double sum = 0;
+    bool greedy = true;
+    for (size_t p = context_ids->size(); p < prompt.array().size(); ++p) {
+      sum += token_logprobs[p].number_value();
+      ASSERT_EQ(top[p].object().size(), 1u);
+      greedy = greedy && top[p].object()[0].first == tokens[p].string_value();
+    }
+    EXPECT_EQ(sum, expected.logprob);
+    EXPECT_EQ(greedy, expected.is_greedy);
+    EXPECT_EQ(r.json.Find("usage")->Find("prompt_tokens")->int_value(),
+              static_cast<int64_t>(prompt.array().size()));
+  }
+}
+
+TEST_F(OpenAiServerTest, GreedyCompletionMatchesRunnerGenerate) {
+  const std::string prompt = "Once upon a time";
+  runners::GenerateResult expected = Generate(prompt, 8);
+  Reply r = Post("/v1/completions",
+                 Json::MakeObject({{"model", Json::String("tiny")},
+                                   {"prompt", Json::String(prompt)},
+                                   {"max_tokens", Json::Int(8)},
+                                   {"temperature", Json::Int(0)},
+                                   {"logprobs", Json::Int(2)}}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  const Json& choice = r.json.Find("choices")->array()[0];
+  EXPECT_EQ(choice.Find("text")->string_value(), expected.text);
+  EXPECT_EQ(r.json.Find("usage")->Find("completion_tokens")->int_value(),
+            static_cast<int64_t>(expected.token_ids.size()));
+  const auto& tops = choice.Find("logprobs")->Find("top_logprobs")->array();
+  ASSERT_EQ(tops.size(), expected.token_ids.size());
+  // Greedy: every generated token is the top-1 alternative.
+  const auto& tokens = choice.Find("logprobs")->Find("tokens")->array();
+  for (size_t i = 0; i < tops.size(); ++i) {
+    EXPECT_EQ(tops[i].object()[0].first, tokens[i].string_value()) << i;
+  }
+}
+
+TEST_F(OpenAiServerTest, ChatCompletionAppliesTemplate) {
+  std::vector<runners::ChatMessage> messages = {{"user", "Hello there"}};
+  auto templated = runner_->ApplyChatTemplate(messages, true);
+  ASSERT_TRUE(templated.ok()) << templated.status();
+  runners::GenerateResult expected = Generate(*templated, 6);
+  Reply r =
+      Post("/v1/chat/completions",
+           Json::MakeObject(
+               {{"model", Json::String("tiny")},
+                {"messages", Json::MakeArray({Json::MakeObject(
+                                 {{"role", Json::String("user")},
+                                  {"content", Json::String("Hello there")}})})},
+                {"max_tokens", Json::Int(6)}}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json.Find("choices")
+                ->array()[0]
+                .Find("message")
+                ->Find("content")
+                ->string_value(),
+            expected.text);
+}
+
+TEST_F(OpenAiServerTest, StreamsServerSentEvents) {
+  std::string body =
+      R"({"model": "tiny", "prompt": "abc", "max_tokens": 3, "stream": true})";
+  Reply r = Call("/v1/completions", &body);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body.rfind("data: {", 0), 0u) << r.body;
+  EXPECT_NE(r.body.find("data: [DONE]\n\n"), std::string::npos) << r.body;
+}
+
+TEST_F(OpenAiServerTest, ErrorsHaveOpenAiShapeAndCodes) {
+  std::string bad = "{not json";
+  Reply r = Call("/v1/completions", &bad);
+  EXPECT_EQ(r.status, 400);
+  ASSERT_NE(r.json.Find("error"), nullptr) << r.body;
+  EXPECT_TRUE(r.json.Find("error")->Find("message")->is_string());
+
+  r = Post("/v1/completions",
+           Json::MakeObject({{"model", Json::String("nope")},
+                             {"prompt", Json::String("x")}}));
+  EXPECT_EQ(r.status, 404) << r.body;
+  EXPECT_EQ(r.json.Find("error")->Find("param")->string_value(), "model");
+
+  r = Post("/v1/completions",
+           Json::MakeObject({{"model", Json::String("loading-model")},
+                             {"prompt", Json::String("x")}}));
+  EXPECT_EQ(r.status, 503) << r.body;
+
+  r = Post("/v1/completions",
+           Json::MakeObject({{"model", Json::String("tiny")},
+                             {"prompt", Json::String("x")},
+                             {"max_tokens", Json::String("ten")}}));
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(r.json.Find("error")->Find("param")->string_value(), "max_tokens");
+
+  std::string ok_body = R"({"model": "tiny", "prompt": "x", "max_tokens": 1})";
+  EXPECT_EQ(Call("/v1/completions", &ok_body, "").status, 401);
+  EXPECT_EQ(Call("/v1/completions", &ok_body, "wrong").status, 401);
+
+  std::string huge = absl::StrCat(R"({"model": "tiny", "prompt": ")",
+                                  std::string(2 << 20, 'a'), "\"}");
+  EXPECT_EQ(Call("/v1/completions", &huge).status, 413);
+}
+
+}  // namespace
+}  // namespace evald::daemon::openai

@@ -9,6 +9,9 @@
 #ifdef EVALD_HAVE_NATIVE_RUNNER
 #include "runners/native/native_runner.h"
 #endif
+#ifdef EVALD_HAVE_OPENAI_RUNNER
+#include "runners/openai/openai_runner.h"
+#endif
 
 namespace evald::daemon {
 namespace {
@@ -24,9 +27,20 @@ RunnerFactory DefaultRunnerFactory(int num_threads, const std::string& device) {
   return [num_threads, device](const v1::ModelSpec& model)
              -> absl::StatusOr<std::unique_ptr<runners::Runner>> {
     if (model.kind() == "openai") {
+#ifdef EVALD_HAVE_OPENAI_RUNNER
+      runners::OpenAiRunnerOptions options;
+      options.endpoint = model.endpoint();
+      options.model = model.model();
+      options.api_key_env = model.api_key_env();
+      options.max_context = static_cast<int>(model.max_context());
+      if (model.max_concurrency() > 0) options.max_concurrency = model.max_concurrency();
+      if (model.timeout_s() > 0) options.timeout_s = model.timeout_s();
+      return runners::CreateOpenAiRunner(options);
+#else
       return absl::UnimplementedError(absl::StrCat(
           "model endpoint ", model.endpoint(),
           ": OpenAI-compatible endpoints are not supported yet (use a local 'model' folder)"));
+#endif
     }
 #ifdef EVALD_HAVE_NATIVE_RUNNER
     runners::NativeRunnerOptions options;

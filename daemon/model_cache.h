@@ -31,7 +31,7 @@ using RunnerFactory =
     std::function<absl::StatusOr<std::unique_ptr<runners::Runner>>(const v1::ModelSpec& model)>;
 
 // The production factory: native models through the engine when this binary
-// has it; endpoints are not supported yet. `num_threads` 0 = all cores;
+// has it, OpenAI-compatible endpoints through runners/openai. `num_threads` 0 = all cores;
 // `device` "auto" (the GPU when the build and the machine have one), "cpu" or
 // "cuda" (loading fails with a clear error where there is no GPU).
 RunnerFactory DefaultRunnerFactory(int num_threads, const std::string& device = "auto");

@@ -49,16 +49,16 @@ absl::StatusOr<PreparedRun> PrepareRun(const v1::RunSpec& spec, const std::strin
   if (spec.tasks_size() == 0) {
     return absl::InvalidArgumentError(absl::StrCat("suite '", spec.name(), "': no tasks"));
   }
-  if (spec.candidate().kind() == "openai") {
-    return absl::UnimplementedError(absl::StrCat(
-        "field 'candidate.endpoint' (", spec.candidate().endpoint(),
-        "): OpenAI-compatible endpoints are not supported yet; use a local 'model' folder"));
+#ifndef EVALD_HAVE_OPENAI_RUNNER
+  for (const auto& [field, model] :
+       {std::make_pair("candidate", &spec.candidate()), std::make_pair("judge", &spec.judge())}) {
+    if (model->kind() == "openai") {
+      return absl::UnimplementedError(absl::StrCat("field '", field, ".endpoint' (",
+                                                   model->endpoint(),
+                                                   "): this evald was built without libcurl"));
+    }
   }
-  if (spec.has_judge() && spec.judge().kind() == "openai") {
-    return absl::UnimplementedError(absl::StrCat(
-        "field 'judge.endpoint' (", spec.judge().endpoint(),
-        "): OpenAI-compatible endpoints are not supported yet"));
-  }
+#endif
   PreparedRun prepared;
   prepared.fingerprint = host;
   {

@@ -316,7 +316,7 @@ class SuiteParser {
     }
     RETURN_IF_ERROR(CheckKeys(node, field,
                               {"model", "endpoint", "api_key_env", "dtype", "chat_template",
-                               "max_context"}));
+                               "max_context", "max_concurrency", "timeout"}));
     if (node["endpoint"]) {
       model->set_kind("openai");
       ASSIGN_OR_RETURN(*model->mutable_endpoint(), String(node["endpoint"], Join(field, "endpoint")));
@@ -324,6 +324,21 @@ class SuiteParser {
       if (node["api_key_env"]) {
         ASSIGN_OR_RETURN(*model->mutable_api_key_env(),
                          String(node["api_key_env"], Join(field, "api_key_env")));
+      }
+      if (node["max_concurrency"]) {
+        ASSIGN_OR_RETURN(int64_t n, Int(node["max_concurrency"], Join(field, "max_concurrency")));
+        if (n < 1 || n > 1024) {
+          return Error(node["max_concurrency"], Join(field, "max_concurrency"),
+                       "must be between 1 and 1024");
+        }
+        model->set_max_concurrency(static_cast<int32_t>(n));
+      }
+      if (node["timeout"]) {
+        ASSIGN_OR_RETURN(int64_t n, Int(node["timeout"], Join(field, "timeout")));
+        if (n < 1 || n > 86400) {
+          return Error(node["timeout"], Join(field, "timeout"), "must be between 1 and 86400 seconds");
+        }
+        model->set_timeout_s(static_cast<int32_t>(n));
       }
     } else {
       model->set_kind("native");
@@ -337,6 +352,9 @@ class SuiteParser {
       if (node["api_key_env"]) {
         return Error(node["api_key_env"], Join(field, "api_key_env"),
                      "only meaningful with 'endpoint'");
+      }
+      for (const char* key : {"max_concurrency", "timeout"}) {
+        if (node[key]) return Error(node[key], Join(field, key), "only meaningful with 'endpoint'");
       }
     }
     if (node["dtype"]) {

@@ -164,8 +164,9 @@ TEST_F(DaemonTest, SubmitRejectsBadRunsWithExit2AndStoresNothing) {
        "field 'tasks[0]' (task 'nosuchtask')"},
       {"name: x\ncandidate: {model: model}\ntasks: [{name: mmlu, data: nodata}]\n",
        "field 'tasks[0].data': dataset path " + tmp_.Join("nodata")},
+      // An endpoint candidate is accepted; the missing default dataset is not.
       {"name: x\ncandidate: {endpoint: 'http://127.0.0.1:1/v1', model: m}\ntasks: [mmlu]\n",
-       "not supported yet"},
+       "of task 'mmlu' does not exist"},
   };
   for (const Case& c : cases) {
     WriteTestFile(tmp_.Join("s.yaml"), c.yaml);

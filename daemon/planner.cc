@@ -231,6 +231,9 @@ absl::StatusOr<int64_t> ParseByteSize(absl::string_view text) {
 }
 
 std::string FormatBytes(int64_t bytes) {
+  if (bytes < (int64_t{1} << 30)) {
+    return absl::StrFormat("%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024));
+  }
   return absl::StrFormat("%.2f GiB", static_cast<double>(bytes) / (1024.0 * 1024 * 1024));
 }
 

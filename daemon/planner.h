@@ -72,7 +72,7 @@ absl::StatusOr<MemoryPlan> PlanModels(const v1::RunSpec& spec, const PlanOptions
 
 // "24GiB", "80 GB", "512MiB", "1073741824": bytes.
 absl::StatusOr<int64_t> ParseByteSize(absl::string_view text);
-std::string FormatBytes(int64_t bytes);  // "15.0 GiB"
+std::string FormatBytes(int64_t bytes);  // "14.96 GiB", "612.3 MiB"
 
 // 80% of the machine's memory (MemTotal in /proc/meminfo), the default CPU
 // budget of evald and `evalctl plan`.

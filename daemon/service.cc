@@ -76,18 +76,19 @@ grpc::Status EvalServiceImpl::Submit(grpc::ServerContext* context,
   if (spec.name().empty()) {
     return ToGrpcStatus(absl::InvalidArgumentError("submit: the spec has no name"));
   }
+  auto prepared = PrepareRun(spec, options_.data_dir, host_, &hash_cache_);
+  if (!prepared.ok()) return ToGrpcStatus(prepared.status());
+  // The memory plan, once the suite is known to be valid. A checkpoint the
+  // planner cannot read is left to the loader, whose error names it.
   if (options_.plan.budget_bytes > 0) {
     auto plan = PlanModels(spec, options_.plan);
-    if (!plan.ok()) return ToGrpcStatus(plan.status());
-    if (!plan->fits) {
+    if (plan.ok() && !plan->fits) {
       return ToGrpcStatus(absl::FailedPreconditionError(absl::StrCat(
           "submit: the suite's models do not fit in memory: needed ", FormatBytes(plan->needed_bytes),
           " (weights + workspaces + minimum KV pools) vs ", FormatBytes(plan->budget_bytes),
           " available; see `evalctl plan`")));
     }
   }
-  auto prepared = PrepareRun(spec, options_.data_dir, host_, &hash_cache_);
-  if (!prepared.ok()) return ToGrpcStatus(prepared.status());
   v1::RunRecord run;
   *run.mutable_spec() = spec;
   run.set_state(v1::QUEUED);

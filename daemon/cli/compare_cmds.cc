@@ -59,6 +59,9 @@ absl::StatusOr<report::RunData> LoadRun(RunReader& reader, const std::string& ru
   report::RunData data;
   ASSIGN_OR_RETURN(v1::GetResultsResponse results, reader.GetResults(run_id));
   data.run = results.run();
+  // Results leave the fingerprint out; the environment call has it.
+  ASSIGN_OR_RETURN(v1::GetEnvironmentResponse env, reader.GetEnvironment(run_id));
+  *data.run.mutable_fingerprint() = env.fingerprint();
   data.scores.assign(results.scores().begin(), results.scores().end());
   for (const v1::TaskSpec& task : data.run.spec().tasks()) {
     v1::ListSamplesRequest request;

@@ -91,6 +91,9 @@ int Report(CommandContext& context) {
       auto results = (*reader)->GetResults(record.id());
       if (!results.ok()) return ReportError(context, results.status());
       data.run = results->run();
+      auto env = (*reader)->GetEnvironment(record.id());
+      if (!env.ok()) return ReportError(context, env.status());
+      *data.run.mutable_fingerprint() = env->fingerprint();
       data.scores.assign(results->scores().begin(), results->scores().end());
       for (const v1::TaskSpec& task : record.spec().tasks()) {
         v1::ListSamplesRequest samples_request;

@@ -289,6 +289,20 @@ TEST_F(E2eTest, GateAaRunsPassAndTagsResolve) {
   EXPECT_EQ(compare.exit_code, 0) << compare.err;
   EXPECT_THAT(compare.out, HasSubstr("flips: 0 right -> wrong, 0 wrong -> right"));
 
+  // A run with another prompt format (3 shots instead of 2) drifts: the gate
+  // fails closed and names the field, unless drift is allowed.
+  const std::string c = submit("300");
+  ProcessResult shots = Ctl({"--json", "submit", WriteSuite("aa3", "small"), "--wait", "--set",
+                             "tasks[0].shots=3"});
+  ASSERT_EQ(shots.exit_code, 0) << shots.err;
+  auto shots_json = base::ParseJson(shots.out);
+  ASSERT_TRUE(shots_json.ok());
+  const std::string d = shots_json->Find("run")->Find("id")->string_value();
+  ProcessResult drift = Ctl({"gate", d, "--baseline", c, "--rules", rules});
+  EXPECT_EQ(drift.exit_code, 1) << drift.out << drift.err;
+  EXPECT_THAT(drift.out, HasSubstr("mmlu shots: 2 -> 3"));
+  EXPECT_NE(Ctl({"gate", d, "--baseline", c, "--rules", rules, "--allow-drift"}).exit_code, 1);
+
   EXPECT_EQ(Ctl({"gate", b, "--baseline", "tag:nope"}).exit_code, 2);
   EXPECT_THAT(Ctl({"gate", b, "--baseline", "nope"}).err, HasSubstr("no run or tag named 'nope'"));
   WriteTestFile(tmp_.Join("bad.yaml"), "metrics:\n  mmlu/acc: lots\n");
@@ -299,7 +313,7 @@ TEST_F(E2eTest, GateAaRunsPassAndTagsResolve) {
   // The research report over the two runs, in both formats.
   ProcessResult html = Ctl({"report", "--since", "1d", "--out", tmp_.Join("week.html")});
   ASSERT_EQ(html.exit_code, 0) << html.err;
-  EXPECT_THAT(html.out, HasSubstr("2 runs"));
+  EXPECT_THAT(html.out, HasSubstr("4 runs"));
   auto page = base::ReadFileToString(tmp_.Join("week.html"));
   ASSERT_TRUE(page.ok());
   EXPECT_THAT(*page, HasSubstr("<svg class=\"chart\""));

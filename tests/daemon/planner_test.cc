@@ -217,19 +217,30 @@ TEST_F(PlannerTest, EvalctlPlanPrintsThePlanAndExitsByFit) {
 }
 
 // evald refuses a suite that does not fit its budget at submit, with the
-// numbers, before loading anything (the sparse checkpoints are never read).
+// numbers, before loading anything.
 TEST_F(PlannerTest, DaemonRefusesASuiteThatDoesNotFit) {
+  const std::string model = dir_.Join("tiny");
+  evald::testing::ProcessResult made = evald::testing::RunProcess(
+      {evald::testing::BinDir() + "/evald-make-checkpoint", "--preset", "tiny", "--out", model});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  WriteTestFile(dir_.Join("mmlu/dev/anatomy_dev.csv"), "q,a,b,c,d,A\nq,a,b,c,d,B\n");
+  WriteTestFile(dir_.Join("mmlu/test/anatomy_test.csv"), "q,a,b,c,d,C\n");
   const std::string suite = dir_.Join("suite.yaml");
-  WriteTestFile(suite, absl::StrCat("name: too-big\ncandidate:\n  model: ", dir_.Join("8b"),
-                                    "\ntasks:\n  - {name: mmlu}\n"));
+  WriteTestFile(suite, absl::StrCat("name: too-big\ncandidate:\n  model: ", model,
+                                    "\ntasks:\n  - {name: mmlu, shots: 1, data: ",
+                                    dir_.Join("mmlu"), "}\n"));
   evald::testing::DaemonProcess daemon;
-  ASSERT_TRUE(daemon.Start(dir_.Join("data"), {"--memory-budget", "8GiB"})) << daemon.log();
+  ASSERT_TRUE(daemon.Start(dir_.Join("data"), {"--memory-budget", "4MiB"})) << daemon.log();
   evald::testing::ProcessResult r = evald::testing::RunProcess(
       {evald::testing::BinDir() + "/evalctl", "--addr", "unix:" + dir_.Join("data/evald.sock"),
        "submit", suite});
   EXPECT_EQ(r.exit_code, 2) << r.out;
-  EXPECT_THAT(r.err, HasSubstr("do not fit in memory: needed 17.54 GiB"));
-  EXPECT_THAT(r.err, HasSubstr("vs 8.00 GiB available"));
+  EXPECT_THAT(r.err, HasSubstr("do not fit in memory: needed "));
+  EXPECT_THAT(r.err, HasSubstr("vs 4.0 MiB available"));
+  EXPECT_THAT(evald::testing::RunProcess({evald::testing::BinDir() + "/evalctl", "--addr",
+                                          "unix:" + dir_.Join("data/evald.sock"), "list"})
+                  .out,
+              HasSubstr("no runs"));
 }
 
 }  // namespace

@@ -56,7 +56,7 @@ TEST(ModelCacheTest, KeepsModelsResidentAndEvictsLeastRecentlyUsed) {
   EXPECT_NE(s.runner.get(), a3.runner.get());
 }
 
-TEST(ModelCacheTest, LoadErrorsAndEndpointsAreErrors) {
+TEST(ModelCacheTest, LoadErrorsNameTheModel) {
   testing::TempDir dir;
   ModelCache cache(DefaultRunnerFactory(1), 2, base::Clock::Real());
   absl::StatusOr<ModelCache::Lease> missing = cache.Get(Native(dir.Join("absent")));
@@ -65,8 +65,14 @@ TEST(ModelCacheTest, LoadErrorsAndEndpointsAreErrors) {
   v1::ModelSpec endpoint;
   endpoint.set_kind("openai");
   endpoint.set_endpoint("http://127.0.0.1:1/v1");
-  EXPECT_THAT(cache.Get(endpoint), StatusIs(absl::StatusCode::kUnimplemented,
-                                            HasSubstr("not supported yet")));
+  // Endpoints go through the OpenAI runner: a spec without a model name and
+  // an endpoint that does not answer are errors naming what is wrong.
+  EXPECT_THAT(cache.Get(endpoint), StatusIs(absl::StatusCode::kInvalidArgument,
+                                            HasSubstr("model is empty")));
+  endpoint.set_model("m");
+  absl::StatusOr<ModelCache::Lease> unreachable = cache.Get(endpoint);
+  ASSERT_FALSE(unreachable.ok());
+  EXPECT_THAT(std::string(unreachable.status().message()), HasSubstr("127.0.0.1:1"));
   EXPECT_TRUE(cache.List().empty());
 }
 

@@ -17,8 +17,8 @@ std::string ShapeString(const std::vector<int64_t>& shape) {
 
 }  // namespace
 
-absl::StatusOr<const TensorInfo*> WeightLoader::Get(absl::string_view name,
-                                                    std::vector<int64_t> shape) {
+absl::StatusOr<const TensorInfo*> WeightLoader::Find(absl::string_view name,
+                                                     const std::vector<int64_t>& shape) {
   const TensorInfo* t = store_->Find(name);
   if (t == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -29,6 +29,12 @@ absl::StatusOr<const TensorInfo*> WeightLoader::Get(absl::string_view name,
                                                    ShapeString(t->shape), ", expected ",
                                                    ShapeString(shape)));
   }
+  return t;
+}
+
+absl::StatusOr<const TensorInfo*> WeightLoader::Get(absl::string_view name,
+                                                    std::vector<int64_t> shape) {
+  ASSIGN_OR_RETURN(const TensorInfo* t, Find(name, shape));
   if (t->dtype != DType::kBF16 && t->dtype != DType::kF16 && t->dtype != DType::kF32) {
     return absl::InvalidArgumentError(absl::StrCat(t->file, ": tensor '", name, "' has dtype ",
                                                    DTypeName(t->dtype),
@@ -64,16 +70,7 @@ absl::StatusOr<WeightMatrix> WeightLoader::Matrix(absl::string_view name, int64_
 absl::StatusOr<const TensorInfo*> WeightLoader::GetTyped(absl::string_view name,
                                                          std::vector<int64_t> shape, DType dtype,
                                                          size_t alignment) {
-  const TensorInfo* t = store_->Find(name);
-  if (t == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "checkpoint is missing tensor '", name, "' (expected shape ", ShapeString(shape), ")"));
-  }
-  if (t->shape != shape) {
-    return absl::InvalidArgumentError(absl::StrCat(t->file, ": tensor '", name, "' has shape ",
-                                                   ShapeString(t->shape), ", expected ",
-                                                   ShapeString(shape)));
-  }
+  ASSIGN_OR_RETURN(const TensorInfo* t, Find(name, shape));
   if (t->dtype != dtype) {
     return absl::InvalidArgumentError(absl::StrCat(t->file, ": tensor '", name, "' has dtype ",
                                                    DTypeName(t->dtype), ", expected ",

@@ -71,6 +71,8 @@ class WeightLoader {
                                             DecoderWeights* weights);
 
  private:
+  // The tensor `name` with exactly `shape`; errors name the tensor and file.
+  absl::StatusOr<const TensorInfo*> Find(absl::string_view name, const std::vector<int64_t>& shape);
   absl::StatusOr<const TensorInfo*> Get(absl::string_view name, std::vector<int64_t> shape);
   absl::StatusOr<const TensorInfo*> GetTyped(absl::string_view name, std::vector<int64_t> shape,
                                              DType dtype, size_t alignment);

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -15,7 +17,9 @@
 #include "base/logging.h"
 #include "base/sha256.h"
 #include "base/status_macros.h"
+#include "judge/judge.h"
 #include "tasks/dataset.h"
+#include "tasks/judging.h"
 #include "tasks/py_regex.h"
 #include "tasks/python_random.h"
 #include "tasks/task_util.h"
@@ -26,6 +30,8 @@ namespace {
 constexpr char kFallback[] = "[invalid]";
 constexpr char kFlexibleRegex[] = "(-?[$0-9.,]{2,})|(-?[0-9]+)";
 constexpr int kMaxNewTokens = 256;
+constexpr int kJudgeMaxNewTokens = 512;  // judge_check replies
+constexpr char kJudgeFallbackMetric[] = "exact_match,flexible-extract";
 
 // The 8 chain-of-thought exemplars (Wei et al. 2022) as lm-eval's
 // gsm8k-cot.yaml lists them; the Llama variant ends each target with
@@ -206,7 +212,18 @@ class Gsm8kTask : public Task {
         "\nregexes_to_ignore=,|\\$|(?s).*#### |\\.$ ignore_case=1 ignore_punctuation=0",
         "\nchat_template=", options_.chat_template ? 1 : 0, "\nfewshot_as_multiturn=1\nsystem_instruction=",
         options_.system_instruction);
+    if (judge_check_) {
+      // Only with judge_check, so the hash of plain gsm8k stays as it was.
+      absl::StrAppend(&rules, "\njudge_check=1 consulted_when=strict-match [invalid] template=",
+                      judge_template_.system, "\n", judge_template_.prompt);
+    }
     info_.prompt_format_hash = base::Sha256Hex(rules);
+    info_.needs_judge = judge_check_;
+  }
+
+  void EnableJudgeCheck(judge::JudgeTemplate tmpl) {
+    judge_check_ = true;
+    judge_template_ = std::move(tmpl);
   }
 
   const TaskInfo& info() const override { return info_; }
@@ -240,6 +257,10 @@ class Gsm8kTask : public Task {
   absl::Status Run(runners::Runner& runner, absl::Span<const size_t> doc_indices,
                    const RunContext& context,
                    const std::function<absl::Status(SampleResult)>& on_sample) override {
+    if (judge_check_ && context.judge == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(variant_.name, ": option judge_check needs a judge model (suite field 'judge')"));
+    }
     const auto start = std::chrono::steady_clock::now();
     std::vector<runners::GenerateRequest> requests;
     requests.reserve(doc_indices.size());
@@ -259,12 +280,37 @@ class Gsm8kTask : public Task {
     }
     if (requests.empty()) return absl::OkStatus();
     CancelRelay relay(context.cancelled);
+    // Samples reach `on_sample` from the runner's callback and, with
+    // judge_check, from the judging thread: one at a time.
+    absl::Mutex sink_mu;
     absl::Status sink_status;
+    auto emit = [&](SampleResult sample) -> absl::Status {
+      absl::MutexLock lock(&sink_mu);
+      if (!sink_status.ok()) return sink_status;
+      sink_status = on_sample(std::move(sample));
+      if (!sink_status.ok()) relay.Cancel();
+      return sink_status;
+    };
+    std::optional<judge::Judge> judge;
+    std::optional<JudgingQueue> queue;
+    RunContext judge_context = context;
+    judge_context.cancelled = relay.flag();
+    std::vector<SampleResult> parked(judge_check_ ? doc_indices.size() : 0);
+    if (judge_check_) {
+      judge.emplace(context.judge, judge_template_, kJudgeMaxNewTokens);
+      queue.emplace(&*judge, &judge_context,
+                    [&](size_t r, std::vector<judge::JudgeRecord> records) -> absl::Status {
+                      SampleResult sample = std::move(parked[r]);
+                      ApplyJudge(records[0], &sample);
+                      return emit(std::move(sample));
+                    });
+    }
     runners::CallOptions call_options;
     call_options.cancelled = relay.flag();
     absl::Status call_status = runner.Generate(
         requests, call_options, [&](size_t r, absl::StatusOr<runners::GenerateResult> result) {
-          if (r >= doc_indices.size() || !sink_status.ok()) return;
+          if (r >= doc_indices.size()) return;
+          if (queue.has_value() && queue->failed()) relay.Cancel();
           // A cancelled document is not stored, so a resumed run redoes it.
           if (!result.ok() && absl::IsCancelled(result.status())) return;
           if (result.ok() && result->finish_reason == runners::FinishReason::kCancelled) return;
@@ -281,17 +327,31 @@ class Gsm8kTask : public Task {
             sample.prompt_tokens = result->prompt_tokens;
             sample.cached_tokens = result->cached_tokens;
             sample.generated_tokens = static_cast<int64_t>(result->token_ids.size());
-            Score(doc_index, result->text, &sample);
+            const std::string strict = Score(doc_index, result->text, &sample);
+            if (judge_check_) {
+              if (strict == kFallback) {
+                // The strict filter found no answer: the judge decides.
+                parked[r] = std::move(sample);
+                queue->Add(r, {{data_.test[doc_index].question, result->text, "",
+                                FinalAnswer(doc_index)}});
+                return;
+              }
+              sample.metrics["exact_match,judge"] = sample.metrics["exact_match,strict-match"];
+            }
           }
-          absl::Status st = on_sample(std::move(sample));
-          if (!st.ok()) {
-            sink_status = st;
-            relay.Cancel();
-          }
+          (void)emit(std::move(sample));
         });
-    RETURN_IF_ERROR(sink_status);
+    absl::Status judge_status;
+    if (queue.has_value()) judge_status = queue->Finish();
+    {
+      absl::MutexLock lock(&sink_mu);
+      RETURN_IF_ERROR(sink_status);
+    }
     RETURN_IF_ERROR(call_status);
     if (relay.outer_cancelled()) return absl::CancelledError(variant_.name + ": run cancelled");
+    if (!judge_status.ok()) {
+      return absl::Status(judge_status.code(), absl::StrCat(variant_.name, ": judge: ", judge_status.message()));
+    }
     return absl::OkStatus();
   }
 
@@ -307,6 +367,7 @@ class Gsm8kTask : public Task {
       if (values.empty()) continue;
       out.push_back({name, "", Mean(values), MeanStderr(values), static_cast<int64_t>(values.size()), "mean"});
     }
+    if (judge_check_) AggregateJudge(samples, &out);
     return out;
   }
 
@@ -317,6 +378,62 @@ class Gsm8kTask : public Task {
                                                 " out of range (", num_docs_, " documents)"));
     }
     return absl::OkStatus();
+  }
+
+  // judge_check: the judge's verdict on a response the strict filter could
+  // not read. An unparsable verdict (or a judge error) falls back to the
+  // flexible-extract result and is counted.
+  void ApplyJudge(const judge::JudgeRecord& record, SampleResult* sample) const {
+    sample->judge.push_back(ToJudgeCall(judge::Mode::kReference, record, ""));
+    sample->metrics["judge_consulted"] = 1;
+    const double flexible = sample->metrics[kJudgeFallbackMetric];
+    if (record.parsed) {
+      const double verdict = *record.correct ? 1.0 : 0.0;
+      sample->metrics["exact_match,judge"] = verdict;
+      sample->metrics["judge_agreed"] = verdict == flexible ? 1.0 : 0.0;
+    } else {
+      sample->metrics["exact_match,judge"] = flexible;
+      sample->metrics["judge_unparsable"] = 1;
+    }
+    absl::StrAppend(&sample->extracted, "; judge: ", sample->judge.back().verdict);
+  }
+
+  void AggregateJudge(absl::Span<const SampleResult> samples, std::vector<MetricResult>* out) const {
+    std::vector<double> values;
+    int64_t consulted = 0, decided = 0, agreed = 0, unparsable = 0;
+    for (const SampleResult& sample : samples) {
+      if (!sample.error.empty()) continue;
+      auto it = sample.metrics.find("exact_match,judge");
+      if (it == sample.metrics.end()) continue;
+      values.push_back(it->second);
+      if (sample.metrics.count("judge_consulted") == 0) continue;
+      ++consulted;
+      if (sample.metrics.count("judge_unparsable") > 0) {
+        ++unparsable;
+        continue;
+      }
+      ++decided;
+      auto a = sample.metrics.find("judge_agreed");
+      agreed += a != sample.metrics.end() && a->second > 0 ? 1 : 0;
+    }
+    if (values.empty()) return;
+    const int64_t n = static_cast<int64_t>(values.size());
+    out->push_back({"exact_match,judge", "", Mean(values), MeanStderr(values), n, "mean"});
+    auto count = [&](const char* name, double value, int64_t of, const char* aggregation) {
+      MetricResult m{name, "", value, 0, of, aggregation};
+      m.stderr_na = true;
+      out->push_back(m);
+    };
+    count("judge_consulted", static_cast<double>(consulted), n, "count");
+    count("judge_agreement", decided > 0 ? static_cast<double>(agreed) / static_cast<double>(decided) : 0,
+          decided, "share of decided consultations equal to flexible-extract");
+    count("judge_unparsable", static_cast<double>(unparsable), consulted, "count");
+  }
+
+  // The final number of the reference solution (the text after "####").
+  std::string FinalAnswer(size_t doc_index) const {
+    std::vector<absl::string_view> pieces = absl::StrSplit(data_.test[doc_index].answer, "####");
+    return PyStrip(pieces.back());
   }
 
   // The reference answer as lm-eval's doc_to_target gives it: the whole
@@ -348,7 +465,8 @@ class Gsm8kTask : public Task {
     return parts;
   }
 
-  void Score(size_t doc_index, const std::string& response, SampleResult* sample) const {
+  // Scores `response` into `sample`; returns the strict-match extraction.
+  std::string Score(size_t doc_index, const std::string& response, SampleResult* sample) const {
     const std::string target = Target(doc_index);
     const std::string strict = ApplyRegexFilter(variant_.strict_regex, variant_.strict_group_select, response);
     const std::string flexible = ApplyRegexFilter(kFlexibleRegex, -1, response);
@@ -357,6 +475,7 @@ class Gsm8kTask : public Task {
     sample->extracted = absl::StrCat("strict-match: ", strict, "; flexible-extract: ", flexible);
     sample->metrics["exact_match,strict-match"] = Gsm8kExactMatch(strict, target);
     sample->metrics["exact_match,flexible-extract"] = Gsm8kExactMatch(flexible, target);
+    return strict;
   }
 
   const Variant& variant_;
@@ -365,6 +484,8 @@ class Gsm8kTask : public Task {
   int shots_;
   std::vector<std::vector<uint64_t>> shot_indices_;  // per test doc (gsm8k only)
   size_t num_docs_ = 0;
+  bool judge_check_ = false;
+  judge::JudgeTemplate judge_template_;
   TaskInfo info_;
 };
 
@@ -403,7 +524,34 @@ absl::StatusOr<std::unique_ptr<Task>> CreateGsm8kTask(const std::string& name, c
       }
     }
   }
-  return std::unique_ptr<Task>(new Gsm8kTask(v, options, std::move(data), shots, std::move(shot_indices)));
+  bool judge_check = false;
+  std::optional<judge::JudgeTemplate> judge_template;
+  for (const auto& [key, value] : options.options) {
+    if (key == "judge_check") {
+      if (value != "true" && value != "false") {
+        return absl::InvalidArgumentError(absl::StrCat(
+            v.name, ": option 'judge_check': expected true or false, got '", value, "'"));
+      }
+      judge_check = value == "true";
+    } else if (key == "judge_template") {
+      ASSIGN_OR_RETURN(judge_template, judge::LoadTemplate(value));
+      if (judge_template->mode != judge::Mode::kReference) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            v.name, ": option 'judge_template': ", value, " must be a reference-mode template"));
+      }
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          v.name, ": unknown option '", key, "' (known: judge_check, judge_template)"));
+    }
+  }
+  if (judge_template.has_value() && !judge_check) {
+    return absl::InvalidArgumentError(absl::StrCat(v.name, ": option 'judge_template' needs judge_check: true"));
+  }
+  auto task = std::make_unique<Gsm8kTask>(v, options, std::move(data), shots, std::move(shot_indices));
+  if (judge_check) {
+    task->EnableJudgeCheck(judge_template.value_or(judge::DefaultTemplate(judge::Mode::kReference)));
+  }
+  return std::unique_ptr<Task>(std::move(task));
 }
 
 namespace {

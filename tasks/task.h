@@ -15,6 +15,7 @@
 #ifndef EVALD_TASKS_TASK_H_
 #define EVALD_TASKS_TASK_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -58,6 +59,23 @@ struct TaskInfo {
   std::string prompt_format_hash;  // sha256 of the prompt-building rules/strings
   std::string generation_settings; // human-readable, e.g. "greedy, max 256, stop [...]"
   std::vector<DatasetFile> datasets;
+  // The task grades with the suite's judge model (judged tasks, gsm8k with
+  // judge_check); a suite without `judge:` is refused at submit.
+  bool needs_judge = false;
+  // Option keys whose values name a baseline run (pairwise judged tasks);
+  // the daemon resolves them to a run id at submit.
+  bool needs_baseline = false;
+};
+
+// One judge call made for a sample, stored with it.
+struct JudgeCall {
+  std::string order;             // "" or, pairwise, "candidate_first" / "baseline_first"
+  std::string prompt;            // the judge prompt as sent (first attempt)
+  std::vector<std::string> raw;  // the judge's reply per attempt (1 or 2)
+  // "1".."10" (single), "A" / "B" / "tie" (pairwise), "correct" /
+  // "incorrect" (reference), "unparsable", or "error" (see `error`).
+  std::string verdict;
+  std::string error;
 };
 
 // One evaluated document. Everything needed to re-aggregate without the model.
@@ -74,6 +92,7 @@ struct SampleResult {
   int64_t generated_tokens = 0;
   double wall_seconds = 0;
   std::string error;                        // non-empty: the sample failed
+  std::vector<JudgeCall> judge;             // judge calls, in order
 };
 
 // One reported number.
@@ -97,8 +116,25 @@ struct PromptView {
   int max_new_tokens = 0;                  // generation tasks
 };
 
+// Live judge figures of a run, updated by tasks as they grade (read by
+// `evalctl watch`) and summed into the run's phase times.
+struct JudgeProgress {
+  std::atomic<int64_t> queued{0};     // samples waiting for or in grading
+  std::atomic<int64_t> graded{0};     // samples graded
+  // Wall seconds the judge spent grading, and the part of it that ran while
+  // the candidate was still generating, in microseconds.
+  std::atomic<int64_t> busy_us{0};
+  std::atomic<int64_t> overlap_us{0};
+};
+
 struct RunContext {
   const std::atomic<bool>* cancelled = nullptr;
+  // The suite's judge model; null without `judge:`.
+  runners::Runner* judge = nullptr;
+  // Pairwise judged tasks: the baseline run's id and its responses by doc id.
+  std::string baseline_run;
+  const std::map<std::string, std::string>* baseline_responses = nullptr;
+  JudgeProgress* judge_progress = nullptr;  // may be null
 };
 
 class Task {

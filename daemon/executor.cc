@@ -38,6 +38,14 @@ v1::SampleRecord ToRecord(const std::string& run_id, const std::string& task, in
   s.set_wall_s(r.wall_seconds);
   s.set_error(std::move(r.error));
   s.set_finished_unix_ms(now_ms);
+  for (tasks::JudgeCall& call : r.judge) {
+    v1::JudgeCallRecord* j = s.add_judge();
+    j->set_order(std::move(call.order));
+    j->set_prompt(std::move(call.prompt));
+    for (std::string& raw : call.raw) j->add_raw(std::move(raw));
+    j->set_verdict(std::move(call.verdict));
+    j->set_error(std::move(call.error));
+  }
   return s;
 }
 
@@ -55,10 +63,43 @@ tasks::SampleResult FromRecord(const v1::SampleRecord& s) {
   r.generated_tokens = s.generated_tokens();
   r.wall_seconds = s.wall_s();
   r.error = s.error();
+  for (const v1::JudgeCallRecord& j : s.judge()) {
+    tasks::JudgeCall call;
+    call.order = j.order();
+    call.prompt = j.prompt();
+    call.raw.assign(j.raw().begin(), j.raw().end());
+    call.verdict = j.verdict();
+    call.error = j.error();
+    r.judge.push_back(std::move(call));
+  }
   return r;
 }
 
+std::string ModelName(const v1::ModelSpec& model) {
+  return model.kind() == "openai" ? absl::StrCat(model.model(), " at ", model.endpoint()) : model.path();
+}
+
 }  // namespace
+
+absl::StatusOr<std::map<std::string, std::string>> Executor::BaselineResponses(
+    const std::string& run_id, const std::string& task) {
+  auto baseline_run = store_->GetRun(run_id);
+  if (!baseline_run.ok()) {
+    return absl::Status(baseline_run.status().code(),
+                        absl::StrCat("task '", task, "': baseline run ", run_id, ": ",
+                                     baseline_run.status().message()));
+  }
+  ASSIGN_OR_RETURN(std::vector<v1::SampleRecord> samples, store_->ListSamples(run_id, task));
+  std::map<std::string, std::string> responses;
+  for (const v1::SampleRecord& s : samples) {
+    if (s.error().empty() && s.responses_size() > 0) responses[s.doc_id()] = s.responses(0);
+  }
+  if (responses.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "task '", task, "': baseline run ", run_id, " has no answers of task '", task, "'"));
+  }
+  return responses;
+}
 
 struct Executor::LiveState {
   std::string task;
@@ -67,6 +108,7 @@ struct Executor::LiveState {
   int64_t started_mono_ns = 0;
   int64_t done_this_attempt = 0;
   int64_t remaining = 0;  // documents left in the whole run
+  std::shared_ptr<tasks::JudgeProgress> judge;
 };
 
 Executor::Executor(ExecutorOptions options, store::Store* store, ModelCache* models,
@@ -165,6 +207,10 @@ std::optional<Executor::Live> Executor::LiveStatus(const std::string& run_id) co
   if (current_run_ != run_id || live_ == nullptr) return std::nullopt;
   Live live;
   live.task = live_->task;
+  if (live_->judge != nullptr) {
+    live.judge_queued = live_->judge->queued.load();
+    live.judge_graded = live_->judge->graded.load();
+  }
   if (live_->runner == nullptr) return live;
   const runners::RunnerStats now = live_->runner->stats();
   const double elapsed =
@@ -240,21 +286,44 @@ void Executor::Execute(const std::string& run_id) {
 
   absl::StatusOr<v1::RunState> final_state;
   auto lease = models_->Get(run.spec().candidate());
+  // Both models are resident for the whole run: the judge grades while the
+  // candidate generates.
+  absl::StatusOr<ModelCache::Lease> judge_lease = absl::NotFoundError("no judge");
+  if (lease.ok() && run.spec().has_judge()) {
+    judge_lease = models_->Get(run.spec().judge());
+    if (!judge_lease.ok()) {
+      lease = absl::Status(judge_lease.status().code(),
+                           absl::StrCat("loading judge model ", ModelName(run.spec().judge()), ": ",
+                                        judge_lease.status().message()));
+    } else {
+      run.mutable_phases()->set_model_load_s(run.phases().model_load_s() +
+                                             judge_lease->load_seconds);
+    }
+  } else if (!lease.ok()) {
+    lease = absl::Status(lease.status().code(),
+                         absl::StrCat("loading candidate model ", ModelName(run.spec().candidate()),
+                                      ": ", lease.status().message()));
+  }
   if (!lease.ok()) {
-    final_state = absl::Status(lease.status().code(),
-                               absl::StrCat("loading candidate model ", run.spec().candidate().path(),
-                                            ": ", lease.status().message()));
+    final_state = lease.status();
   } else {
     run.mutable_phases()->set_model_load_s(run.phases().model_load_s() + lease->load_seconds);
+    auto judge_progress = std::make_shared<tasks::JudgeProgress>();
     {
       absl::MutexLock lock(&mu_);
       live_ = std::make_unique<LiveState>();
       live_->runner = lease->runner;
       live_->stats_at_start = lease->runner->stats();
       live_->started_mono_ns = clock_->MonotonicNanos();
+      live_->judge = judge_progress;
     }
     const runners::RunnerStats before = lease->runner->stats();
-    final_state = ExecuteTasks(run, *lease->runner);
+    runners::Runner* judge = judge_lease.ok() ? judge_lease->runner.get() : nullptr;
+    final_state = ExecuteTasks(run, *lease->runner, judge, judge_progress.get());
+    run.mutable_phases()->set_judge_s(run.phases().judge_s() +
+                                      static_cast<double>(judge_progress->busy_us.load()) / 1e6);
+    run.mutable_phases()->set_judge_overlap_s(
+        run.phases().judge_overlap_s() + static_cast<double>(judge_progress->overlap_us.load()) / 1e6);
     const runners::RunnerStats after = lease->runner->stats();
     v1::EngineStats* st = run.mutable_stats();
     st->set_prompt_tokens(st->prompt_tokens() + after.prompt_tokens - before.prompt_tokens);
@@ -301,7 +370,9 @@ void Executor::Execute(const std::string& run_id) {
   if (absl::Status s = store_->PutRun(run); !s.ok()) LOG(ERROR) << "run " << run_id << ": " << s;
 }
 
-absl::StatusOr<v1::RunState> Executor::ExecuteTasks(v1::RunRecord& run, runners::Runner& runner) {
+absl::StatusOr<v1::RunState> Executor::ExecuteTasks(v1::RunRecord& run, runners::Runner& runner,
+                                                    runners::Runner* judge,
+                                                    tasks::JudgeProgress* judge_progress) {
   const v1::RunSpec& spec = run.spec();
   // Create every task first: a bad dataset fails the run before any work.
   std::vector<std::unique_ptr<tasks::Task>> task_objects;
@@ -334,10 +405,23 @@ absl::StatusOr<v1::RunState> Executor::ExecuteTasks(v1::RunRecord& run, runners:
   }
   Notify();
 
-  tasks::RunContext context{.cancelled = &stop_current_};
   for (size_t i = 0; i < task_objects.size(); ++i) {
     const std::string& name = spec.tasks(static_cast<int>(i)).name();
     tasks::Task& task = *task_objects[i];
+    tasks::RunContext context;
+    context.cancelled = &stop_current_;
+    context.judge = judge;
+    context.judge_progress = judge_progress;
+    std::map<std::string, std::string> baseline;
+    if (task.info().needs_baseline) {
+      const auto& options = spec.tasks(static_cast<int>(i)).options();
+      auto it = options.find("baseline");
+      if (it != options.end()) {
+        ASSIGN_OR_RETURN(baseline, BaselineResponses(it->second, name));
+        context.baseline_run = it->second;
+        context.baseline_responses = &baseline;
+      }
+    }
     const std::vector<std::string>& ids = doc_ids[i];
     std::map<std::string, int64_t> index_of;
     for (size_t d = 0; d < ids.size(); ++d) index_of.emplace(ids[d], static_cast<int64_t>(d));

@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +33,7 @@
 #include "daemon/model_cache.h"
 #include "proto/service.pb.h"
 #include "store/store.h"
+#include "tasks/task.h"
 
 namespace evald::daemon {
 
@@ -68,6 +70,8 @@ class Executor {
     double tokens_per_s = 0;
     double prefix_cache_hit_rate = 0;
     double eta_s = -1;
+    int64_t judge_queued = 0;  // samples waiting for the judge
+    int64_t judge_graded = 0;
   };
   std::optional<Live> LiveStatus(const std::string& run_id) const;
 
@@ -82,7 +86,12 @@ class Executor {
   void Loop();
   void Execute(const std::string& run_id);
   // Runs every task; returns the state the run ends in (or an error).
-  absl::StatusOr<v1::RunState> ExecuteTasks(v1::RunRecord& run, runners::Runner& runner);
+  absl::StatusOr<v1::RunState> ExecuteTasks(v1::RunRecord& run, runners::Runner& runner,
+                                            runners::Runner* judge,
+                                            tasks::JudgeProgress* judge_progress);
+  // A pairwise baseline's answers by doc id (its stored samples of `task`).
+  absl::StatusOr<std::map<std::string, std::string>> BaselineResponses(const std::string& run_id,
+                                                                       const std::string& task);
   void Notify();
 
   const ExecutorOptions options_;

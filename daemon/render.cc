@@ -139,9 +139,12 @@ std::string FormatResults(const v1::GetResultsResponse& results) {
   const v1::PhaseTimes& p = r.phases();
   absl::StrAppendFormat(&out,
                         "wall time: total %.1fs (queue %.1fs, model load %.1fs, prefill %.1fs, "
-                        "decode %.1fs, scoring %.1fs, judge %.1fs)\n",
+                        "decode %.1fs, scoring %.1fs, judge %.1fs%s)\n",
                         p.total_s(), p.queue_s(), p.model_load_s(), p.prefill_s(), p.decode_s(),
-                        p.scoring_s(), p.judge_s());
+                        p.scoring_s(), p.judge_s(),
+                        p.judge_s() > 0 ? absl::StrFormat(" of which %.1fs while the candidate generated",
+                                                          p.judge_overlap_s())
+                                        : std::string());
   const v1::EngineStats& st = r.stats();
   if (st.prompt_tokens() > 0 || st.generated_tokens() > 0) {
     absl::StrAppendFormat(
@@ -172,6 +175,14 @@ std::string FormatSamples(const v1::ListSamplesResponse& samples) {
       absl::StrAppend(&out, "  response:  ", Shorten(r, 160), "\n");
     }
     if (!s.extracted().empty()) absl::StrAppend(&out, "  extracted: ", Shorten(s.extracted(), 160), "\n");
+    for (const v1::JudgeCallRecord& j : s.judge()) {
+      absl::StrAppend(&out, "  judge", j.order().empty() ? "" : absl::StrCat(" (", j.order(), ")"),
+                      ": ", j.verdict(), j.raw_size() > 1 ? " after a retry" : "",
+                      j.error().empty() ? "" : absl::StrCat(" (", j.error(), ")"), "\n");
+      if (j.raw_size() > 0) {
+        absl::StrAppend(&out, "    reply:   ", Shorten(j.raw(j.raw_size() - 1), 160), "\n");
+      }
+    }
     if (!s.error().empty()) absl::StrAppend(&out, "  error:     ", s.error(), "\n");
   }
   if (out.empty()) out = "no samples\n";
@@ -214,6 +225,10 @@ std::string FormatProgressLine(const v1::WatchEvent& event, int bar_width) {
     parts.push_back(absl::StrFormat("%.1f tok/s", event.tokens_per_s()));
     parts.push_back(absl::StrFormat("cache %.0f%%", 100 * event.prefix_cache_hit_rate()));
     if (event.eta_s() >= 0) parts.push_back(absl::StrFormat("ETA %.0fs", event.eta_s()));
+    if (event.judge_queued() > 0 || event.judge_graded() > 0) {
+      parts.push_back(absl::StrCat("judge ", event.judge_graded(), " graded, ", event.judge_queued(),
+                                   " waiting"));
+    }
   }
   return absl::StrJoin(parts, " | ");
 }

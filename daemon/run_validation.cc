@@ -1,5 +1,6 @@
 #include "daemon/run_validation.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/file.h"
@@ -42,6 +43,43 @@ tasks::TaskOptions TaskOptionsFor(const v1::RunSpec& spec, const v1::TaskSpec& t
   options.seed = spec.seed();
   for (const auto& [key, value] : task.options()) options.options[key] = value;
   return options;
+}
+
+absl::Status ResolveBaselines(v1::RunSpec* spec, store::Store* store) {
+  for (int i = 0; i < spec->tasks_size(); ++i) {
+    v1::TaskSpec* t = spec->mutable_tasks(i);
+    auto it = t->mutable_options()->find("baseline");
+    if (it == t->mutable_options()->end()) continue;
+    const std::string field = absl::StrCat("field 'tasks[", i, "].options.baseline'");
+    const std::string ref = it->second;
+    std::string run_id;
+    if (absl::StartsWith(ref, "tag:")) {
+      auto tagged = store->ResolveTag(ref.substr(4));
+      if (!tagged.ok()) return absl::NotFoundError(absl::StrCat(field, ": no tag '", ref.substr(4), "'"));
+      run_id = *tagged;
+    } else if (store->GetRun(ref).ok()) {
+      run_id = ref;
+    } else if (auto tagged = store->ResolveTag(ref); tagged.ok()) {
+      run_id = *tagged;
+    } else {
+      return absl::NotFoundError(absl::StrCat(field, ": no run or tag '", ref, "' in the store"));
+    }
+    auto run = store->GetRun(run_id);
+    if (!run.ok()) return absl::NotFoundError(absl::StrCat(field, ": run ", run_id, " is not in the store"));
+    if (run->state() != v1::SUCCEEDED) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          field, ": baseline run ", run_id, " is ", v1::RunState_Name(run->state()),
+          "; a baseline must have succeeded"));
+    }
+    auto samples = store->ListSamples(run_id, t->name());
+    if (!samples.ok()) return samples.status();
+    if (samples->empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(field, ": baseline run ", run_id,
+                                                        " has no samples of task '", t->name(), "'"));
+    }
+    it->second = run_id;
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<PreparedRun> PrepareRun(const v1::RunSpec& spec, const std::string& data_dir,
@@ -92,6 +130,11 @@ absl::StatusOr<PreparedRun> PrepareRun(const v1::RunSpec& spec, const std::strin
       return absl::Status(task.status().code(), absl::StrCat("field '", field, "' (task '",
                                                              t.name(), "'): ",
                                                              task.status().message()));
+    }
+    if ((*task)->info().needs_judge && !spec.has_judge()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "field '", field, "' (task '", t.name(),
+          "'): grades with a judge model, but the suite has no 'judge:' section"));
     }
     v1::TaskFingerprint tf = TaskFingerprintFromInfo((*task)->info(), spec.seed());
     for (v1::FileHash& f : *tf.mutable_dataset_files()) {

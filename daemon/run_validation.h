@@ -47,6 +47,12 @@ struct PreparedRun {
 // InvalidArgument/NotFound naming the field (unknown task, missing folder),
 // Unimplemented for endpoints, FailedPrecondition listing pin mismatches
 // (field, expected, found) unless spec.allow_drift.
+// Resolves every task option `baseline` (a run id, "tag:NAME" or a bare tag)
+// to the id of a stored, finished run that has samples of that task, and
+// writes the id back into `spec`, so the run records exactly which answers
+// it was compared with. Errors name the field.
+absl::Status ResolveBaselines(v1::RunSpec* spec, store::Store* store);
+
 absl::StatusOr<PreparedRun> PrepareRun(const v1::RunSpec& spec, const std::string& data_dir,
                                        const v1::Fingerprint& host, FileHashCache* cache);
 

@@ -72,9 +72,12 @@ grpc::Status EvalServiceImpl::Submit(grpc::ServerContext* context,
                                      const v1::SubmitRequest* request,
                                      v1::SubmitResponse* response) {
   if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
-  const v1::RunSpec& spec = request->spec();
+  v1::RunSpec spec = request->spec();
   if (spec.name().empty()) {
     return ToGrpcStatus(absl::InvalidArgumentError("submit: the spec has no name"));
+  }
+  if (absl::Status resolved = ResolveBaselines(&spec, store_); !resolved.ok()) {
+    return ToGrpcStatus(resolved);
   }
   auto prepared = PrepareRun(spec, options_.data_dir, host_, &hash_cache_);
   if (!prepared.ok()) return ToGrpcStatus(prepared.status());
@@ -129,6 +132,8 @@ grpc::Status EvalServiceImpl::Watch(grpc::ServerContext* context, const v1::Watc
       event.set_tokens_per_s(live->tokens_per_s);
       event.set_prefix_cache_hit_rate(live->prefix_cache_hit_rate);
       event.set_eta_s(live->eta_s);
+      event.set_judge_queued(live->judge_queued);
+      event.set_judge_graded(live->judge_graded);
     }
     const bool final_state = IsFinal(run->state());
     *event.mutable_run() = std::move(*run);

@@ -389,6 +389,7 @@ class JudgedTask : public Task {
       all.push_back(it->second);
       if (!s.subtask.empty()) by_category[s.subtask].push_back(it->second);
     }
+    if (all.empty()) return;  // no verdict parsed: only the counts below are reported
     out->push_back({name, "", Mean(all), MeanStderr(all), static_cast<int64_t>(all.size()), "mean"});
     if (by_category.size() < 2) return;
     for (const auto& [category, values] : by_category) {
@@ -414,6 +415,7 @@ class JudgedTask : public Task {
       auto d = s.metrics.find("order_disagreement");
       disagreements += d != s.metrics.end() && d->second > 0 ? 1 : 0;
     }
+    if (outcomes.empty()) return;
     const judge::RateInterval rate = judge::WinRate(outcomes);
     const double n = static_cast<double>(rate.n);
     MetricResult win_rate{"win_rate", "", rate.rate,

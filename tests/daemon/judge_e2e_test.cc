@@ -274,6 +274,35 @@ TEST_F(JudgeE2eTest, PairwiseAgainstAStoredBaselineUsesBothOrders) {
   EXPECT_EQ(task->Find("options")->Find("baseline")->string_value(), base);
 }
 
+// Two native models resident in one evald: the candidate and a judge (here a
+// random-weight one, whose replies never hold a verdict: every sample is
+// retried once, then stored and counted as unparsable, none dropped).
+TEST_F(JudgeE2eTest, NativeJudgeIsResidentBesideTheCandidate) {
+  const std::string path = tmp_.Join("native.yaml");
+  WriteTestFile(path, absl::StrCat("name: native\ncandidate:\n  model: ", tmp_.Join("cand"),
+                                   "\njudge:\n  model: ", tmp_.Join("other"),
+                                   "\ntasks:\n  - name: judged\n    data: ", tmp_.Join("prompts.jsonl"),
+                                   "\n    options: {max_new_tokens: 8, judge_max_new_tokens: 8}\n"));
+  const std::string run = Run(path);
+  ASSERT_FALSE(run.empty());
+  std::map<std::string, double> m = Metrics(run);
+  EXPECT_EQ(m.count("rating"), 0u);
+  EXPECT_EQ(m["judge_unparsable"], 5);
+  EXPECT_EQ(m["judge_errors"], 0);
+  std::map<std::string, base::Json> samples = Samples(run);
+  ASSERT_EQ(samples.size(), 5u);
+  for (const auto& [id, s] : samples) {
+    const base::Json& call = s.Find("judge")->array()[0];
+    EXPECT_EQ(call.Find("verdict")->string_value(), "unparsable") << id;
+    EXPECT_EQ(call.Find("raw")->array().size(), 2u) << id;
+    // The judge's own chat template framed the prompt.
+    EXPECT_THAT(call.Find("prompt")->string_value(), HasSubstr("<|start_header_id|>system")) << id;
+  }
+  ProcessResult models = Ctl({"models"});
+  EXPECT_THAT(models.out, HasSubstr(tmp_.Join("cand")));
+  EXPECT_THAT(models.out, HasSubstr(tmp_.Join("other")));
+}
+
 TEST_F(JudgeE2eTest, BadJudgeSetupsAreRefusedAtSubmit) {
   // A baseline that does not exist.
   ProcessResult r = Ctl({"submit", Suite("nobase", "cand", "mode: pairwise, baseline: r-missing")});

@@ -34,6 +34,11 @@ TEST(RenderTest, ProgressLineSumsTasksIntoTheBar) {
   EXPECT_EQ(FormatProgressLine(event),
             "r1 running | mmlu 3/4 | gsm8k 0/4 | 12.5 tok/s | cache 50%");
   EXPECT_THAT(FormatProgressLine(event, 8), HasSubstr("r1 running [###.....] |"));
+  // A run with a judge shows the grading beside the candidate's progress.
+  event.set_judge_graded(2);
+  event.set_judge_queued(1);
+  EXPECT_EQ(FormatProgressLine(event),
+            "r1 running | mmlu 3/4 | gsm8k 0/4 | 12.5 tok/s | cache 50% | judge 2 graded, 1 waiting");
 }
 
 TEST(RenderTest, ResultsShowDriftAndErrors) {

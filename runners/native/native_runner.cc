@@ -16,6 +16,7 @@
 #include "base/utf8.h"
 #include "runners/native/chat_template/chat_template.h"
 #include "runners/native/engine/engine.h"
+#include "runners/native/engine/step_turns.h"
 #include "runners/native/model/model.h"
 #include "runners/native/model/model_config.h"
 #include "runners/native/tokenizer/tokenizer.h"
@@ -436,6 +437,8 @@ absl::StatusOr<std::unique_ptr<Runner>> CreateNativeRunner(const NativeRunnerOpt
   eo.prefix_cache = options.prefix_cache;
   eo.max_context = max_context;
   eo.model_id = options.model_dir;
+  // Every model of this process shares the device: steps take turns.
+  eo.turns = engine::StepTurns::Shared();
   auto runner = std::make_unique<NativeRunner>(options.model_dir, std::move(model),
                                                std::move(tokenizer));
   RETURN_IF_ERROR(runner->Start(eo));

@@ -13,6 +13,7 @@
 #include "runners/native/engine/sampler.h"
 #include "runners/native/engine/scheduler.h"
 #include "runners/native/engine/sequence.h"
+#include "runners/native/engine/step_turns.h"
 #include "runners/native/model/model.h"
 #include "runners/native/tokenizer/tokenizer.h"
 
@@ -438,6 +439,7 @@ void Engine::Run() {
     for (auto& r : incoming) loop.Add(std::move(r));
     loop.SweepCancelled();
     if (!loop.HasWork()) continue;
+    StepTurn turn(options_.turns);
     const int64_t t0 = clock->MonotonicNanos();
     const int64_t generated_before = loop.generated();
     loop.Step();

@@ -42,6 +42,7 @@ namespace evald::engine {
 
 class Model;
 class KvCache;
+class StepTurns;
 class Tokenizer;
 
 struct EngineOptions {
@@ -59,6 +60,9 @@ struct EngineOptions {
   std::string model_id;
   // Source of time for busy_seconds; nullptr = the real clock.
   const base::Clock* clock = nullptr;
+  // Forward steps take turns with the other engines sharing the device
+  // (step_turns.h); nullptr = no arbitration. Waiting is not busy time.
+  StepTurns* turns = nullptr;
 };
 
 // The log-probability of `token` at position `row + 1`, i.e. read from the

@@ -10,6 +10,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "runners/native/engine/sampler.h"
+#include "runners/native/engine/step_turns.h"
 #include "tests/runners/native/engine/toy_model.h"
 #include "tests/testing/status_matchers.h"
 
@@ -341,6 +342,74 @@ TEST(EngineTest, ManyCallerThreadsShareTheEngine) {
       EXPECT_EQ(per_thread[t][i]->logprobs, per_thread[0][i]->logprobs);
     }
   }
+}
+
+// Turns are granted in arrival order: a holder that asks again after another
+// caller queued waits behind it, so two busy engines alternate.
+TEST(StepTurnsTest, TurnsGoInArrivalOrder) {
+  StepTurns turns;
+  std::vector<char> order;
+  absl::Mutex order_mu;
+  turns.Acquire();  // "A" holds the device
+  std::thread b([&] {
+    turns.Acquire();
+    {
+      absl::MutexLock l(&order_mu);
+      order.push_back('B');
+    }
+    turns.Release();
+  });
+  while (turns.waiting() < 1) std::this_thread::yield();
+  std::thread a_again([&] {
+    turns.Acquire();
+    {
+      absl::MutexLock l(&order_mu);
+      order.push_back('A');
+    }
+    turns.Release();
+  });
+  while (turns.waiting() < 2) std::this_thread::yield();
+  turns.Release();
+  b.join();
+  a_again.join();
+  EXPECT_EQ(order, (std::vector<char>{'B', 'A'}));
+  EXPECT_EQ(turns.granted(), 3);
+  EXPECT_EQ(turns.waiting(), 0);
+}
+
+// Two engines on one StepTurns (a candidate and a judge): every forward step
+// of either takes a turn, and the outputs equal those of each engine alone.
+TEST(StepTurnsTest, TwoEnginesShareTheDeviceStepByStep) {
+  ToyModel model_a(/*vocab=*/258), model_b(/*vocab=*/258);
+  ByteTokenizer tok;
+  StepTurns turns;
+  EngineOptions shared = Options(64, true, 16);
+  shared.turns = &turns;
+  ASSERT_OK_AND_ASSIGN(auto a, Engine::Create(&model_a, &tok, shared));
+  ASSERT_OK_AND_ASSIGN(auto b, Engine::Create(&model_b, &tok, shared));
+  ToyModel model_solo(/*vocab=*/258);
+  ASSERT_OK_AND_ASSIGN(auto solo, Engine::Create(&model_solo, &tok, Options(64, true, 16)));
+  Collector<runners::GenerateResult> ca(6), cb(6);
+  std::vector<GenerateTokensRequest> requests;
+  for (int i = 0; i < 6; ++i) {
+    GenerateTokensRequest r;
+    r.prompt = Seq(3, 20, 50 + i, 4);
+    r.max_new_tokens = 12;
+    requests.push_back(r);
+    ASSERT_OK(a->SubmitGenerate(r, ca.For(i)));
+    ASSERT_OK(b->SubmitGenerate(r, cb.For(i)));
+  }
+  auto ra = ca.Wait();
+  auto rb = cb.Wait();
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_OK(ra[i].status());
+    ASSERT_OK(rb[i].status());
+    ASSERT_OK_AND_ASSIGN(runners::GenerateResult alone, GenerateOne(solo.get(), requests[i]));
+    EXPECT_EQ(ra[i]->token_ids, alone.token_ids) << i;
+    EXPECT_EQ(rb[i]->token_ids, alone.token_ids) << i;
+  }
+  EXPECT_EQ(turns.granted(), a->stats().steps + b->stats().steps);
+  EXPECT_EQ(turns.waiting(), 0);
 }
 
 }  // namespace

@@ -8,48 +8,38 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "base/file.h"
+#include "base/logging.h"
 #include "base/status_macros.h"
 #include "yaml-cpp/yaml.h"
 
 namespace evald::judge {
 namespace {
 
-constexpr char kSystem[] =
-    "You are a careful, impartial grader of answers written by AI assistants.";
+// The built-in templates, judge/templates/*.yaml embedded at build time:
+// {"single", "..."}, {"pairwise", "..."}, {"reference", "..."}.
+struct EmbeddedTemplate {
+  const char* name;
+  const char* yaml;
+};
+constexpr EmbeddedTemplate kEmbedded[] = {
+#include "judge_templates.inc"
+};
 
-const JudgeTemplate& Single() {
-  static const auto* t = new JudgeTemplate{
-      "single", Mode::kSingle, kSystem,
-      "Grade the assistant's answer to the question below for helpfulness, correctness, depth and "
-      "clarity. Explain your assessment in a few sentences, then give a score from 1 (worst) to 10 "
-      "(best) on its own line in exactly this form: Rating: [[N]], for example Rating: [[6]].\n\n"
-      "### Question\n{question}\n\n### Assistant's answer\n{answer}\n\n### End of answer"};
-  return *t;
-}
-
-const JudgeTemplate& Pairwise() {
-  static const auto* t = new JudgeTemplate{
-      "pairwise", Mode::kPairwise, kSystem,
-      "Two assistants, A and B, answered the question below. Decide which answer serves the user "
-      "better. Judge content only: the order in which the answers appear, their length and the "
-      "assistants' names must not sway you. Explain briefly, then end with exactly one verdict: "
-      "[[A]] if A is better, [[B]] if B is better, [[C]] if they are equally good.\n\n"
-      "### Question\n{question}\n\n### Answer of assistant A\n{answer_a}\n\n"
-      "### Answer of assistant B\n{answer_b}\n\n### End of answers"};
-  return *t;
-}
-
-const JudgeTemplate& Reference() {
-  static const auto* t = new JudgeTemplate{
-      "reference", Mode::kReference, kSystem,
-      "Compare the assistant's final answer with the reference answer. Only the final result "
-      "matters, not the wording or the method. Explain briefly, then end with exactly one verdict: "
-      "[[CORRECT]] if the final answer agrees with the reference, [[INCORRECT]] otherwise.\n\n"
-      "### Question\n{question}\n\n### Reference answer\n{reference}\n\n"
-      "### Assistant's answer\n{answer}\n\n### End of answer"};
-  return *t;
+const JudgeTemplate& Builtin(Mode mode) {
+  static const auto* const templates = [] {
+    auto* parsed = new std::map<Mode, JudgeTemplate>;
+    for (const EmbeddedTemplate& e : kEmbedded) {
+      absl::StatusOr<JudgeTemplate> t =
+          ParseTemplate(absl::StrCat("judge/templates/", e.name, ".yaml"), e.yaml);
+      CHECK(t.ok()) << t.status();  // build-time data, covered by judge_test
+      (*parsed)[t->mode] = *std::move(t);
+    }
+    return parsed;
+  }();
+  return templates->at(mode);
 }
 
 constexpr char kReminder[] =
@@ -67,13 +57,16 @@ std::set<std::string> Needed(Mode mode) {
 
 }  // namespace
 
-const JudgeTemplate& DefaultTemplate(Mode mode) {
-  switch (mode) {
-    case Mode::kSingle: return Single();
-    case Mode::kPairwise: return Pairwise();
-    case Mode::kReference: return Reference();
+const JudgeTemplate& DefaultTemplate(Mode mode) { return Builtin(mode); }
+
+absl::StatusOr<std::string> BuiltinTemplateText(absl::string_view name) {
+  std::vector<std::string> names;
+  for (const EmbeddedTemplate& e : kEmbedded) {
+    if (name == e.name) return std::string(e.yaml);
+    names.push_back(e.name);
   }
-  return Single();
+  return absl::NotFoundError(absl::StrCat("no built-in judge template '", name, "' (known: ",
+                                          absl::StrJoin(names, ", "), ")"));
 }
 
 absl::StatusOr<JudgeTemplate> ParseTemplate(const std::string& path, const std::string& yaml) {

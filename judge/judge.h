@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "judge/verdict.h"
 #include "runners/runner.h"
@@ -38,8 +39,12 @@ struct JudgeTemplate {
   std::string prompt;
 };
 
-// The built-in templates: "single", "pairwise", "reference".
+// The built-in templates: "single", "pairwise", "reference" (the files
+// judge/templates/*.yaml, embedded at build time).
 const JudgeTemplate& DefaultTemplate(Mode mode);
+// The YAML text of a built-in template, to copy and edit
+// (`evalctl judge template NAME`).
+absl::StatusOr<std::string> BuiltinTemplateText(absl::string_view name);
 
 // A template file (YAML: name, mode, system, prompt); errors name the file
 // and the field (unknown mode, a placeholder the mode needs but the prompt

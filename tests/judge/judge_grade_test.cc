@@ -106,5 +106,28 @@ TEST(JudgeGradeTest, PairwiseAndReferenceModes) {
   EXPECT_TRUE(absl::StrContains((*r)[0].prompt, "41"));
 }
 
+// The shipped template files are what DefaultTemplate uses, and a copy of
+// one (what `evalctl judge template` prints) loads as a user template.
+TEST(JudgeTemplateTest, BuiltinFilesAreTheDefaultsAndLoadAsUserTemplates) {
+  const std::pair<const char*, Mode> kBuiltins[] = {
+      {"single", Mode::kSingle}, {"pairwise", Mode::kPairwise}, {"reference", Mode::kReference}};
+  for (const auto& [name, mode] : kBuiltins) {
+    absl::StatusOr<std::string> text = BuiltinTemplateText(name);
+    ASSERT_TRUE(text.ok()) << text.status();
+    absl::StatusOr<JudgeTemplate> copy = ParseTemplate("my.yaml", *text);
+    ASSERT_TRUE(copy.ok()) << copy.status();
+    EXPECT_EQ(copy->mode, mode);
+    EXPECT_EQ(copy->prompt, DefaultTemplate(mode).prompt) << name;
+    EXPECT_EQ(copy->system, DefaultTemplate(mode).system) << name;
+    EXPECT_EQ(DefaultTemplate(mode).name, name);
+  }
+  EXPECT_EQ(BuiltinTemplateText("mtbench").status().code(), absl::StatusCode::kNotFound);
+  // A template whose prompt lacks a placeholder its mode needs is refused.
+  absl::StatusOr<JudgeTemplate> bad =
+      ParseTemplate("bad.yaml", "mode: pairwise\nprompt: \"{question} {answer_a}\"\n");
+  EXPECT_FALSE(bad.ok());
+  EXPECT_TRUE(absl::StrContains(bad.status().message(), "{answer_b}"));
+}
+
 }  // namespace
 }  // namespace evald::judge

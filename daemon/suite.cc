@@ -426,6 +426,13 @@ class SuiteParser {
     }
     if (node["options"] && !node["options"].IsNull()) {
       RETURN_IF_ERROR(StringMap(node["options"], Join(field, "options"), task->mutable_options()));
+      // Options that name files resolve like `data:`.
+      for (auto& [key, value] : *task->mutable_options()) {
+        if ((key == "template" || key == "judge_template" || absl::EndsWith(key, "_path")) &&
+            !value.empty()) {
+          value = ResolvePath(source_.base_dir, value);
+        }
+      }
     }
     return absl::OkStatus();
   }

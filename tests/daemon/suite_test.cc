@@ -183,6 +183,19 @@ TEST(SuiteTest, FileRelativePathsResolveAgainstSuiteFolder) {
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("nope.yaml")));
 }
 
+TEST(SuiteTest, FileOptionsResolveAgainstSuiteFolder) {
+  ASSERT_OK_AND_ASSIGN(v1::RunSpec spec,
+                       Parse("name: s\ncandidate:\n  model: m\ntasks:\n"
+                             "  - name: judged\n    options: {template: t/single.yaml, mode: single}\n"
+                             "  - name: gsm8k\n    options: {judge_check: true, judge_template: /abs/r.yaml}\n"
+                             "  - name: ifeval\n    options: {punkt_path: punkt}\n"));
+  EXPECT_EQ(spec.tasks(0).options().at("template"), "/base/t/single.yaml");
+  EXPECT_EQ(spec.tasks(0).options().at("mode"), "single");
+  EXPECT_EQ(spec.tasks(1).options().at("judge_template"), "/abs/r.yaml");
+  EXPECT_EQ(spec.tasks(1).options().at("judge_check"), "true");
+  EXPECT_EQ(spec.tasks(2).options().at("punkt_path"), "/base/punkt");
+}
+
 TEST(SuiteTest, DefaultDatasetNames) {
   EXPECT_EQ(DefaultDatasetName("gsm8k_cot_llama"), "gsm8k");
   EXPECT_EQ(DefaultDatasetName("mmlu"), "mmlu");

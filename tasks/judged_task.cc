@@ -34,19 +34,24 @@ struct Item {
   std::string category;
 };
 
-absl::StatusOr<std::string> OneString(const base::Json& value, absl::string_view where) {
+// A string, or a list of strings of which the first is taken when
+// `first_turn` (MT-Bench's turns) and which must otherwise have one entry.
+absl::StatusOr<std::string> OneString(const base::Json& value, absl::string_view where,
+                                      bool first_turn) {
   if (value.is_string()) return value.string_value();
-  if (value.is_array() && value.array().size() == 1 && value.array()[0].is_string()) {
+  if (value.is_array() && !value.array().empty() && value.array()[0].is_string() &&
+      (value.array().size() == 1 || first_turn)) {
     return value.array()[0].string_value();
   }
   if (value.is_array() && value.array().size() > 1) {
     return absl::InvalidArgumentError(absl::StrCat(
-        where, "has ", value.array().size(), " entries; multi-turn prompts are not supported"));
+        where, "has ", value.array().size(),
+        " entries; multi-turn prompts are not supported (option first_turn: true uses the first)"));
   }
   return absl::InvalidArgumentError(absl::StrCat(where, "expected a string"));
 }
 
-absl::StatusOr<std::vector<Item>> LoadItems(const std::string& path) {
+absl::StatusOr<std::vector<Item>> LoadItems(const std::string& path, bool first_turn) {
   ASSIGN_OR_RETURN(std::vector<JsonlRecord> records, ReadJsonl(path));
   std::vector<Item> items;
   std::set<std::string> seen;
@@ -85,13 +90,13 @@ absl::StatusOr<std::vector<Item>> LoadItems(const std::string& path) {
       return absl::InvalidArgumentError(absl::StrCat(
           path, ":", record.line, ": missing field 'prompt' (or 'question', or one-entry 'turns')"));
     }
-    ASSIGN_OR_RETURN(item.prompt, OneString(*prompt, where(prompt_field)));
+    ASSIGN_OR_RETURN(item.prompt, OneString(*prompt, where(prompt_field), first_turn));
     if (item.prompt.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(where(prompt_field), "is empty"));
     }
     if (const base::Json* reference = record.value.Find("reference");
         reference != nullptr && !reference->is_null()) {
-      ASSIGN_OR_RETURN(item.reference, OneString(*reference, where("reference")));
+      ASSIGN_OR_RETURN(item.reference, OneString(*reference, where("reference"), first_turn));
     }
     if (const base::Json* category = record.value.Find("category");
         category != nullptr && !category->is_null()) {
@@ -156,6 +161,7 @@ class JudgedTask : public Task {
         "judged ", kVersion, "\nmode=", ModeName(template_.mode), "\ntemplate_system=",
         template_.system, "\ntemplate_prompt=", template_.prompt, "\ntemplate_file_sha256=",
         template_sha, "\nbaseline=", baseline == options_.options.end() ? "" : baseline->second,
+        "\nfirst_turn=", options_.options.count("first_turn") > 0 ? options_.options.at("first_turn") : "",
         "\nchat_template=", options_.chat_template ? 1 : 0, "\nsystem_instruction=",
         options_.system_instruction));
     info_.generation_settings =
@@ -451,7 +457,7 @@ class JudgedTask : public Task {
 
 absl::StatusOr<std::unique_ptr<Task>> CreateJudgedTask(const TaskOptions& options) {
   static const std::set<std::string> kKnown = {"mode", "template", "baseline", "max_new_tokens",
-                                               "judge_max_new_tokens"};
+                                               "judge_max_new_tokens", "first_turn"};
   for (const auto& [key, value] : options.options) {
     if (kKnown.count(key) == 0) {
       return absl::InvalidArgumentError(absl::StrCat("unknown option '", key, "' (known: ",
@@ -493,9 +499,17 @@ absl::StatusOr<std::unique_ptr<Task>> CreateJudgedTask(const TaskOptions& option
   ASSIGN_OR_RETURN(int max_new_tokens, PositiveOption(options.options, "max_new_tokens", 1024));
   ASSIGN_OR_RETURN(int judge_max_new_tokens,
                    PositiveOption(options.options, "judge_max_new_tokens", 1024));
+  bool first_turn = false;
+  if (auto f = options.options.find("first_turn"); f != options.options.end()) {
+    if (f->second != "true" && f->second != "false") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("option 'first_turn': expected true or false, got '", f->second, "'"));
+    }
+    first_turn = f->second == "true";
+  }
   std::string path = options.data_path;
   if (base::IsDirectory(path)) path += "/prompts.jsonl";
-  ASSIGN_OR_RETURN(std::vector<Item> items, LoadItems(path));
+  ASSIGN_OR_RETURN(std::vector<Item> items, LoadItems(path, first_turn));
   if (mode == judge::Mode::kReference) {
     for (size_t i = 0; i < items.size(); ++i) {
       if (items[i].reference.empty()) {

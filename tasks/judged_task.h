@@ -6,8 +6,9 @@
 // Dataset: JSONL, one prompt per line:
 //   {"id": "q1", "prompt": "...", "reference": "...", "category": "math"}
 // `id` may be `question_id` (a number or a string; default: the line
-// number); `prompt` may be `question`, or `turns` with exactly one entry
-// (MT-Bench's question.jsonl); `reference` may be a one-entry list; other
+// number); `prompt` may be `question`, or `turns` with one entry (or more
+// with option first_turn; MT-Bench's question.jsonl); `reference` may be a
+// one-entry list; other
 // fields are ignored. Errors name the file, the line and the field.
 //
 // Options (suite `options:`):
@@ -17,6 +18,8 @@
 //                         run id at submit (a run id, tag:NAME or a bare tag)
 //   max_new_tokens: N     candidate answer length (default 1024)
 //   judge_max_new_tokens: N   judge reply length (default 1024)
+//   first_turn: true      multi-turn `turns` (and `reference` lists): take the
+//                         first entry instead of refusing the line
 //
 // Metrics (unparsable verdicts and judge errors are never dropped silently:
 // they are excluded from the score and reported as counts):

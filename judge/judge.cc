@@ -89,10 +89,14 @@ absl::StatusOr<JudgeTemplate> ParseTemplate(const std::string& path, const std::
       return absl::InvalidArgumentError(absl::StrCat(path, ":", n.Mark().line + 1, ": field '",
                                                      field, "': expected text"));
     }
-    return n.as<std::string>();
+    return n.Scalar();
   };
   for (const auto& entry : root) {
-    const std::string key = entry.first.as<std::string>();
+    if (!entry.first.IsScalar()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ":", entry.first.Mark().line + 1,
+                                                     ": expected a field name"));
+    }
+    const std::string key = entry.first.Scalar();
     if (key != "name" && key != "mode" && key != "system" && key != "prompt") {
       return absl::InvalidArgumentError(absl::StrCat(path, ":", entry.first.Mark().line + 1,
                                                      ": unknown field '", key,

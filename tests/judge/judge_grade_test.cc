@@ -127,6 +127,10 @@ TEST(JudgeTemplateTest, BuiltinFilesAreTheDefaultsAndLoadAsUserTemplates) {
       ParseTemplate("bad.yaml", "mode: pairwise\nprompt: \"{question} {answer_a}\"\n");
   EXPECT_FALSE(bad.ok());
   EXPECT_TRUE(absl::StrContains(bad.status().message(), "{answer_b}"));
+  // Found by fuzz/judge_fuzzer: a complex (null) key once threw out of the parser.
+  absl::StatusOr<JudgeTemplate> null_key = ParseTemplate("k.yaml", "\n\n?\n\n: siomftr}\"\n");
+  EXPECT_FALSE(null_key.ok());
+  EXPECT_TRUE(absl::StrContains(null_key.status().message(), "k.yaml"));
 }
 
 }  // namespace

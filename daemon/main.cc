@@ -29,6 +29,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/clock.h"
 #include "base/file.h"
+#include "base/json.h"
 #include "base/http/http_server.h"
 #include "base/logging.h"
 #include "daemon/data_dir_lock.h"
@@ -85,6 +86,21 @@ class ServedModels : public evald::daemon::openai::ModelProvider {
       return lease->runner;
     }
     return absl::NotFoundError(absl::StrCat("model '", name, "' is not served here"));
+  }
+  // max_position_embeddings of the model's config.json (read, not loaded).
+  int MaxModelLen(const std::string& name) const override {
+    for (const auto& [served, path] : models_) {
+      if (served != name) continue;
+      auto text = evald::base::ReadFileToString(path + "/config.json");
+      if (!text.ok()) return 0;
+      auto config = evald::base::ParseJson(*text);
+      if (!config.ok()) return 0;
+      const evald::base::Json* n = config->Find("max_position_embeddings");
+      return n != nullptr && n->is_int() && n->int_value() > 0 && n->int_value() < (1LL << 31)
+                 ? static_cast<int>(n->int_value())
+                 : 0;
+    }
+    return 0;
   }
 
  private:

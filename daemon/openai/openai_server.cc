@@ -318,10 +318,14 @@ void OpenAiHandler::Handle(const HttpRequest& request, ResponseWriter& writer) {
   if (request.path == "/v1/models" && request.method == "GET") {
     Json data = Json::MakeArray();
     for (const std::string& name : provider_->ModelNames()) {
-      data.Push(Json::MakeObject({{"id", Json::String(name)},
-                                  {"object", Json::String("model")},
-                                  {"created", Json::Int(0)},
-                                  {"owned_by", Json::String("evald")}}));
+      Json entry = Json::MakeObject({{"id", Json::String(name)},
+                                     {"object", Json::String("model")},
+                                     {"created", Json::Int(0)},
+                                     {"owned_by", Json::String("evald")}});
+      if (const int len = provider_->MaxModelLen(name); len > 0) {
+        entry.Set("max_model_len", Json::Int(len));
+      }
+      data.Push(std::move(entry));
     }
     SendJson(writer, 200,
              Json::MakeObject({{"object", Json::String("list")},

@@ -33,6 +33,10 @@ class ModelProvider {
   // still loading.
   virtual absl::StatusOr<std::shared_ptr<runners::Runner>> Get(
       const std::string& name) = 0;
+  // The context window of `name` in tokens, without loading it; 0 when
+  // unknown. /v1/models lists it as max_model_len, which clients (evald's
+  // OpenAI runner, lm-eval) use to fit prompts.
+  virtual int MaxModelLen(const std::string& name) const { return 0; }
 };
 
 struct OpenAiServerOptions {

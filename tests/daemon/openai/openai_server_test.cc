@@ -50,6 +50,9 @@ class OneModel : public ModelProvider {
     return absl::NotFoundError(
         absl::StrCat("model '", name, "' is not served"));
   }
+  int MaxModelLen(const std::string& name) const override {
+    return name == name_ ? runner_->max_context() : 0;
+  }
 
  private:
   std::string name_;
@@ -173,6 +176,10 @@ TEST_F(OpenAiServerTest, ListsModels) {
   ASSERT_NE(r.json.Find("data"), nullptr) << r.body;
   ASSERT_EQ(r.json.Find("data")->array().size(), 2u);
   EXPECT_EQ(r.json.Find("data")->array()[0].Find("id")->string_value(), "tiny");
+  // The context window, for clients that fit prompts to it.
+  ASSERT_NE(r.json.Find("data")->array()[0].Find("max_model_len"), nullptr) << r.body;
+  EXPECT_EQ(r.json.Find("data")->array()[0].Find("max_model_len")->int_value(), runner_->max_context());
+  EXPECT_EQ(r.json.Find("data")->array()[1].Find("max_model_len"), nullptr);
 }
 
 // What lm-eval's local-completions sends for loglikelihood: token ids of

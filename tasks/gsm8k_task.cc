@@ -282,15 +282,7 @@ class Gsm8kTask : public Task {
     CancelRelay relay(context.cancelled);
     // Samples reach `on_sample` from the runner's callback and, with
     // judge_check, from the judging thread: one at a time.
-    absl::Mutex sink_mu;
-    absl::Status sink_status;
-    auto emit = [&](SampleResult sample) -> absl::Status {
-      absl::MutexLock lock(&sink_mu);
-      if (!sink_status.ok()) return sink_status;
-      sink_status = on_sample(std::move(sample));
-      if (!sink_status.ok()) relay.Cancel();
-      return sink_status;
-    };
+    SampleSink sink(&on_sample, &relay);
     std::optional<judge::Judge> judge;
     std::optional<JudgingQueue> queue;
     RunContext judge_context = context;
@@ -302,7 +294,7 @@ class Gsm8kTask : public Task {
                     [&](size_t r, std::vector<judge::JudgeRecord> records) -> absl::Status {
                       SampleResult sample = std::move(parked[r]);
                       ApplyJudge(records[0], &sample);
-                      return emit(std::move(sample));
+                      return sink.Emit(std::move(sample));
                     });
     }
     runners::CallOptions call_options;
@@ -339,14 +331,11 @@ class Gsm8kTask : public Task {
               sample.metrics["exact_match,judge"] = sample.metrics["exact_match,strict-match"];
             }
           }
-          (void)emit(std::move(sample));
+          (void)sink.Emit(std::move(sample));
         });
     absl::Status judge_status;
     if (queue.has_value()) judge_status = queue->Finish();
-    {
-      absl::MutexLock lock(&sink_mu);
-      RETURN_IF_ERROR(sink_status);
-    }
+    RETURN_IF_ERROR(sink.status());
     RETURN_IF_ERROR(call_status);
     if (relay.outer_cancelled()) return absl::CancelledError(variant_.name + ": run cancelled");
     if (!judge_status.ok()) {

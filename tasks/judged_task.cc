@@ -225,21 +225,13 @@ class JudgedTask : public Task {
     judge_context.cancelled = relay.flag();
     // Samples reach `on_sample` from the runner's callback (failed ones) and
     // from the judging thread (graded ones): one at a time.
-    absl::Mutex sink_mu;
-    absl::Status sink_status;
-    auto emit = [&](SampleResult sample) -> absl::Status {
-      absl::MutexLock lock(&sink_mu);
-      if (!sink_status.ok()) return sink_status;
-      sink_status = on_sample(std::move(sample));
-      if (!sink_status.ok()) relay.Cancel();
-      return sink_status;
-    };
+    SampleSink sink(&on_sample, &relay);
     std::vector<SampleResult> pending(doc_indices.size());
     JudgingQueue queue(&judge, &judge_context,
                        [&](size_t r, std::vector<judge::JudgeRecord> records) -> absl::Status {
                          SampleResult sample = std::move(pending[r]);
                          Score(records, &sample);
-                         return emit(std::move(sample));
+                         return sink.Emit(std::move(sample));
                        });
     absl::Status call_status = runner.Generate(
         requests, runners::CallOptions{relay.flag()},
@@ -260,7 +252,7 @@ class JudgedTask : public Task {
           if (!result.ok()) {
             // The candidate failed on this prompt: stored as failed, not judged.
             sample.error = result.status().ToString();
-            (void)emit(std::move(sample));
+            (void)sink.Emit(std::move(sample));
             return;
           }
           sample.prompt_tokens = result->prompt_tokens;
@@ -273,7 +265,7 @@ class JudgedTask : public Task {
             if (it == context.baseline_responses->end()) {
               sample.error = absl::StrCat("baseline run ", context.baseline_run,
                                           " has no answer for document '", item.id, "'");
-              (void)emit(std::move(sample));
+              (void)sink.Emit(std::move(sample));
               return;
             }
             sample.responses.push_back(it->second);
@@ -286,10 +278,7 @@ class JudgedTask : public Task {
         });
     queue.ProducerDone();
     absl::Status judge_status = queue.Finish();
-    {
-      absl::MutexLock lock(&sink_mu);
-      RETURN_IF_ERROR(sink_status);
-    }
+    RETURN_IF_ERROR(sink.status());
     RETURN_IF_ERROR(call_status);
     if (relay.outer_cancelled()) return absl::CancelledError("judged: run cancelled");
     if (!judge_status.ok()) {

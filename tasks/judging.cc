@@ -111,6 +111,19 @@ void JudgingQueue::Loop() {
   }
 }
 
+absl::Status SampleSink::Emit(SampleResult sample) {
+  absl::MutexLock lock(&mu_);
+  if (!status_.ok()) return status_;
+  status_ = (*on_sample_)(std::move(sample));
+  if (!status_.ok()) relay_->Cancel();
+  return status_;
+}
+
+absl::Status SampleSink::status() const {
+  absl::MutexLock lock(&mu_);
+  return status_;
+}
+
 std::string VerdictText(judge::Mode mode, const judge::JudgeRecord& record) {
   if (!record.error.empty()) return "error";
   if (!record.parsed) return "unparsable";

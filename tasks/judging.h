@@ -34,6 +34,7 @@
 #include "absl/synchronization/mutex.h"
 #include "judge/judge.h"
 #include "tasks/task.h"
+#include "tasks/task_util.h"
 
 namespace evald::tasks {
 
@@ -76,6 +77,24 @@ class JudgingQueue {
   absl::Status status_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> failed_{false};
   std::thread worker_;
+};
+
+// Hands samples to a task's `on_sample` from several threads (the runner's
+// callback and the judging thread), one at a time. The first error is kept,
+// raises `relay` (so the runner call stops) and is returned for every later
+// sample.
+class SampleSink {
+ public:
+  SampleSink(const std::function<absl::Status(SampleResult)>* on_sample, CancelRelay* relay)
+      : on_sample_(on_sample), relay_(relay) {}
+  absl::Status Emit(SampleResult sample);
+  absl::Status status() const;
+
+ private:
+  const std::function<absl::Status(SampleResult)>* on_sample_;
+  CancelRelay* relay_;
+  mutable absl::Mutex mu_;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
 };
 
 // The verdict text a JudgeCall stores for a record of `mode`.

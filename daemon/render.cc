@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "daemon/fingerprint.h"
+#include "report/text.h"
 
 namespace evald::daemon {
 namespace {
@@ -68,16 +69,7 @@ std::string ToJson(const google::protobuf::Message& message) {
   return out;
 }
 
-std::string StateName(v1::RunState state) {
-  switch (state) {
-    case v1::QUEUED: return "queued";
-    case v1::RUNNING: return "running";
-    case v1::SUCCEEDED: return "succeeded";
-    case v1::FAILED: return "failed";
-    case v1::CANCELLED: return "cancelled";
-    default: return "unknown";
-  }
-}
+std::string StateName(v1::RunState state) { return report::RunStateText(state); }
 
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> widths;

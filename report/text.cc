@@ -35,4 +35,15 @@ std::string EscapeMarkdown(const std::string& s) {
   return out;
 }
 
+const char* RunStateText(v1::RunState state) {
+  switch (state) {
+    case v1::QUEUED: return "queued";
+    case v1::RUNNING: return "running";
+    case v1::SUCCEEDED: return "succeeded";
+    case v1::FAILED: return "failed";
+    case v1::CANCELLED: return "cancelled";
+    default: return "unknown";
+  }
+}
+
 }  // namespace evald::report

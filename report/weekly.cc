@@ -30,16 +30,6 @@ std::string Checkpoint(const v1::RunRecord& run) {
   return it == run.spec().labels().end() ? "" : it->second;
 }
 
-const char* StateText(v1::RunState s) {
-  switch (s) {
-    case v1::QUEUED: return "queued";
-    case v1::RUNNING: return "running";
-    case v1::SUCCEEDED: return "succeeded";
-    case v1::FAILED: return "failed";
-    case v1::CANCELLED: return "cancelled";
-    default: return "unknown";
-  }
-}
 
 // Orders runs by numeric checkpoint when every run has one, else by
 // submission time.
@@ -91,7 +81,7 @@ absl::StatusOr<Report> BuildReport(std::vector<RunData> runs, const GateRules& r
     row.id = r.run.id();
     row.name = r.run.spec().name();
     row.checkpoint = Checkpoint(r.run);
-    row.state = StateText(r.run.state());
+    row.state = RunStateText(r.run.state());
     row.created_unix_ms = r.run.created_unix_ms();
     row.drifted = r.run.drifted();
     row.phases = r.run.phases();

@@ -276,7 +276,6 @@ class JudgedTask : public Task {
           }
           queue.Add(r, std::move(judge_items));
         });
-    queue.ProducerDone();
     absl::Status judge_status = queue.Finish();
     RETURN_IF_ERROR(sink.status());
     RETURN_IF_ERROR(call_status);
@@ -341,14 +340,10 @@ class JudgedTask : public Task {
         const judge::Outcome o = judge::CombineOrders(*records[0].pair, *records[1].pair);
         const double score = o == judge::Outcome::kWin ? 1.0 : o == judge::Outcome::kTie ? 0.5 : 0.0;
         sample->metrics["win"] = score;
-        // The orders disagree when one names the candidate and the other the baseline
-        // or a tie: position bias.
-        const bool agree = (*records[0].pair == judge::PairVerdict::kA &&
-                            *records[1].pair == judge::PairVerdict::kB) ||
-                           (*records[0].pair == judge::PairVerdict::kB &&
-                            *records[1].pair == judge::PairVerdict::kA) ||
-                           (*records[0].pair == judge::PairVerdict::kTie &&
-                            *records[1].pair == judge::PairVerdict::kTie);
+        // The orders agree when both name the same answer (a win or a loss)
+        // or both say tie; anything else is position bias.
+        const bool agree = o != judge::Outcome::kTie || (*records[0].pair == judge::PairVerdict::kTie &&
+                                                         *records[1].pair == judge::PairVerdict::kTie);
         sample->metrics["order_disagreement"] = agree ? 0 : 1;
         sample->extracted = absl::StrCat(o == judge::Outcome::kWin    ? "win"
                                          : o == judge::Outcome::kLoss ? "loss"

@@ -36,6 +36,9 @@
 #include "daemon/executor.h"
 #include "daemon/fingerprint.h"
 #include "daemon/model_cache.h"
+#include "daemon/planner.h"
+#include "runners/native/planner/footprint.h"
+#include "runners/native/planner/kv_budget.h"
 #include "daemon/openai/openai_server.h"
 #include "daemon/queries.h"
 #include "daemon/service.h"
@@ -270,13 +273,6 @@ int main(int argc, char** argv) {
             << host.driver_version() << ", " << host.gpus_size() << " GPU(s), cpu "
             << host.cpu_model();
 
-  daemon::ModelCache models(daemon::DefaultRunnerFactory(flags.threads, flags.device), flags.max_resident,
-                            clock);
-  daemon::Executor executor(daemon::ExecutorOptions{.data_dir = dir}, store->get(), &models,
-                            clock);
-  if (absl::Status s = executor.Recover(); !s.ok()) {
-    return Fail(1, absl::StrCat("recovering the queue: ", s.message()));
-  }
   if (plan.budget_bytes == 0) {
     // Models run on the GPU when one is present and allowed, else the CPU.
     if (host.gpus_size() > 0 && flags.device != "cpu") {
@@ -288,6 +284,18 @@ int main(int argc, char** argv) {
   }
   LOG(INFO) << "memory budget for resident models: " << daemon::FormatBytes(plan.budget_bytes)
             << (plan.device == daemon::PlanDevice::kGpu ? " of GPU memory" : " of RAM");
+  // One ledger of that memory for every resident model: weights are
+  // reserved, KV pools grow and shrink against each other.
+  native::KvBudget memory_ledger(
+      plan.budget_bytes - (plan.device == daemon::PlanDevice::kGpu ? native::kCudaContextReserve : 0));
+  daemon::ModelCache models(
+      daemon::DefaultRunnerFactory(flags.threads, flags.device, &memory_ledger),
+      flags.max_resident, clock);
+  daemon::Executor executor(daemon::ExecutorOptions{.data_dir = dir}, store->get(), &models,
+                            clock);
+  if (absl::Status s = executor.Recover(); !s.ok()) {
+    return Fail(1, absl::StrCat("recovering the queue: ", s.message()));
+  }
   daemon::EvalServiceImpl service(daemon::ServiceOptions{.data_dir = dir, .token = token, .plan = plan},
                                   store->get(), &executor, &models, host, clock);
 

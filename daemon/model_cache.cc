@@ -23,8 +23,9 @@ std::string OptionsKey(const v1::ModelSpec& model) {
 
 }  // namespace
 
-RunnerFactory DefaultRunnerFactory(int num_threads, const std::string& device) {
-  return [num_threads, device](const v1::ModelSpec& model)
+RunnerFactory DefaultRunnerFactory(int num_threads, const std::string& device,
+                                   native::KvBudget* kv_budget) {
+  return [num_threads, device, kv_budget](const v1::ModelSpec& model)
              -> absl::StatusOr<std::unique_ptr<runners::Runner>> {
     if (model.kind() == "openai") {
 #ifdef EVALD_HAVE_OPENAI_RUNNER
@@ -50,6 +51,7 @@ RunnerFactory DefaultRunnerFactory(int num_threads, const std::string& device) {
                      : device == "cuda" ? engine::Device::kCuda
                                         : engine::Device::kAuto;
     options.max_context = static_cast<int>(model.max_context());
+    options.kv_budget = kv_budget;
     return runners::CreateNativeRunner(options);
 #else
     return absl::UnimplementedError(absl::StrCat(
@@ -82,7 +84,15 @@ absl::StatusOr<ModelCache::Lease> ModelCache::Get(const v1::ModelSpec& model) {
     entries_.pop_back();
   }
   const int64_t t0 = clock_->MonotonicNanos();
-  ASSIGN_OR_RETURN(std::unique_ptr<runners::Runner> runner, factory_(model));
+  absl::StatusOr<std::unique_ptr<runners::Runner>> loaded = factory_(model);
+  while (!loaded.ok() && absl::IsResourceExhausted(loaded.status()) && !entries_.empty()) {
+    LOG(INFO) << "evicting resident model " << entries_.back().key << " to make room: "
+              << loaded.status().message();
+    entries_.pop_back();
+    loaded = factory_(model);
+  }
+  if (!loaded.ok()) return loaded.status();
+  std::unique_ptr<runners::Runner> runner = *std::move(loaded);
   const double seconds = static_cast<double>(clock_->MonotonicNanos() - t0) / 1e9;
   LOG(INFO) << "loaded model " << key << " in " << seconds << "s";
   entries_.push_front(Entry{.key = key,
@@ -109,6 +119,8 @@ std::vector<v1::ResidentModel> ModelCache::List() const {
     m.mutable_stats()->set_cached_prompt_tokens(st.cached_prompt_tokens);
     m.mutable_stats()->set_generated_tokens(st.generated_tokens);
     m.mutable_stats()->set_busy_s(st.busy_seconds);
+    m.set_kv_bytes(st.kv_bytes);
+    m.set_kv_min_bytes(st.kv_min_bytes);
     out.push_back(std::move(m));
   }
   return out;

@@ -23,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "base/clock.h"
 #include "proto/service.pb.h"
+#include "runners/native/planner/kv_budget.h"
 #include "runners/runner.h"
 
 namespace evald::daemon {
@@ -34,7 +35,11 @@ using RunnerFactory =
 // has it, OpenAI-compatible endpoints through runners/openai. `num_threads` 0 = all cores;
 // `device` "auto" (the GPU when the build and the machine have one), "cpu" or
 // "cuda" (loading fails with a clear error where there is no GPU).
-RunnerFactory DefaultRunnerFactory(int num_threads, const std::string& device = "auto");
+// `kv_budget` (borrowed, may be null): the memory ledger shared by every
+// native model it loads, so their KV pools grow and shrink against each
+// other (runners/native/planner/kv_budget.h).
+RunnerFactory DefaultRunnerFactory(int num_threads, const std::string& device = "auto",
+                                   native::KvBudget* kv_budget = nullptr);
 
 class ModelCache {
  public:
@@ -47,6 +52,8 @@ class ModelCache {
     double load_seconds = 0;  // 0 when it was already resident
   };
   // The resident runner for `model`, loading it (and evicting) if needed.
+  // A load refused for memory (ResourceExhausted) is retried after each
+  // eviction of a less recently used model, until none is left.
   absl::StatusOr<Lease> Get(const v1::ModelSpec& model);
 
   std::vector<v1::ResidentModel> List() const;

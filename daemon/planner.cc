@@ -17,14 +17,11 @@
 #include "base/file.h"
 #include "base/json.h"
 #include "base/status_macros.h"
+#include "runners/native/planner/footprint.h"
 
 namespace evald::daemon {
 namespace {
 
-constexpr int64_t kDefaultMinKvTokens = 8192;
-constexpr int64_t kCudaReserve = int64_t{512} << 20;
-constexpr int64_t kGemmWorkspace = int64_t{32} << 20;
-constexpr int64_t kLogitRows = 256;
 constexpr uint64_t kMaxHeaderBytes = uint64_t{100} << 20;
 
 struct Shape {
@@ -154,7 +151,7 @@ absl::StatusOr<MemoryPlan> PlanModels(const v1::RunSpec& spec, const PlanOptions
   MemoryPlan plan;
   plan.device = options.device;
   plan.budget_bytes = options.budget_bytes;
-  plan.reserve_bytes = options.device == PlanDevice::kGpu ? kCudaReserve : 0;
+  plan.reserve_bytes = options.device == PlanDevice::kGpu ? native::kCudaContextReserve : 0;
   std::vector<std::pair<std::string, const v1::ModelSpec*>> models = {{"candidate", &spec.candidate()}};
   if (spec.has_judge()) models.push_back({"judge", &spec.judge()});
   const int64_t kv_elem = options.device == PlanDevice::kGpu ? 2 : 4;
@@ -175,10 +172,10 @@ absl::StatusOr<MemoryPlan> PlanModels(const v1::RunSpec& spec, const PlanOptions
     ASSIGN_OR_RETURN(m.weight_bytes, WeightBytes(m.path));
     m.format = s.format;
     m.kv_bytes_per_token = s.layers * 2 * s.kv_heads * s.head_dim * kv_elem;
-    m.workspace_bytes = int64_t{options.max_batch_tokens} * (24 * s.hidden + 10 * s.intermediate) +
-                        kLogitRows * s.vocab * 4 +
-                        (options.device == PlanDevice::kGpu ? kGemmWorkspace : 0);
-    m.min_kv_tokens = model->max_context() > 0 ? model->max_context() : kDefaultMinKvTokens;
+    m.workspace_bytes = native::WorkspaceBytes(s.hidden, s.intermediate, s.vocab,
+                                               options.max_batch_tokens,
+                                               options.device == PlanDevice::kGpu);
+    m.min_kv_tokens = native::MinKvTokens(model->max_context());
     needed += m.weight_bytes + m.workspace_bytes + m.min_kv_tokens * m.kv_bytes_per_token;
     min_pools += m.min_kv_tokens * m.kv_bytes_per_token;
     plan.models.push_back(m);

@@ -81,6 +81,9 @@ struct RunnerStats {
   double busy_seconds = 0;           // wall time spent computing
   double prefill_seconds = 0;        // of which computing prompt tokens
   double decode_seconds = 0;         // of which computing generated tokens
+  int64_t kv_bytes = 0;              // KV memory held now (native engines)
+  int64_t kv_min_bytes = 0;          // of which guaranteed for good
+  int64_t kv_grown_bytes = 0;        // borrowed from a shared budget, in all
 };
 
 struct CallOptions {

@@ -136,10 +136,17 @@ int Models(CommandContext& context) {
     context.out << daemon::ToJson(response) << "\n";
     return kExitOk;
   }
-  std::vector<std::vector<std::string>> rows = {{"MODEL", "OPTIONS", "MEMORY", "TOKENS"}};
+  // KV: held now / guaranteed; the difference is borrowed from the
+  // device's shared budget and goes back when the model idles.
+  auto mib = [](uint64_t bytes) {
+    return absl::StrFormat("%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  };
+  std::vector<std::vector<std::string>> rows = {
+      {"MODEL", "OPTIONS", "MEMORY", "KV (NOW / GUARANTEED)", "TOKENS"}};
   for (const v1::ResidentModel& m : response.models()) {
-    rows.push_back({m.path(), m.options(),
-                    absl::StrFormat("%.1f MiB", static_cast<double>(m.resident_bytes()) / (1 << 20)),
+    rows.push_back({m.path(), m.options(), mib(m.resident_bytes()),
+                    m.kv_min_bytes() > 0 ? absl::StrCat(mib(m.kv_bytes()), " / ", mib(m.kv_min_bytes()))
+                                         : "-",
                     absl::StrCat(m.stats().prompt_tokens() + m.stats().generated_tokens())});
   }
   context.out << response.models_size() << " resident model(s), at most "

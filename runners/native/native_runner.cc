@@ -19,6 +19,7 @@
 #include "runners/native/engine/step_turns.h"
 #include "runners/native/model/model.h"
 #include "runners/native/model/model_config.h"
+#include "runners/native/planner/footprint.h"
 #include "runners/native/tokenizer/tokenizer.h"
 
 namespace evald::runners {
@@ -126,7 +127,13 @@ class NativeRunner final : public Runner {
                        .generated_tokens = s.generated_tokens,
                        .busy_seconds = s.busy_seconds,
                        .prefill_seconds = s.prefill_seconds,
-                       .decode_seconds = s.decode_seconds};
+                       .decode_seconds = s.decode_seconds,
+                       .kv_bytes = s.kv_blocks * KvBlockBytes(),
+                       .kv_min_bytes = s.kv_min_blocks * KvBlockBytes(),
+                       .kv_grown_bytes = s.kv_grown_blocks * KvBlockBytes()};
+  }
+  int64_t KvBlockBytes() const {
+    return static_cast<int64_t>(model_->kv_bytes_per_token()) * engine::kKvBlockSize;
   }
 
   size_t resident_bytes() const override {
@@ -421,10 +428,16 @@ absl::StatusOr<std::unique_ptr<Runner>> CreateNativeRunner(const NativeRunnerOpt
   if (per_token == 0) {
     return absl::InternalError(absl::StrCat("model ", options.model_dir, " reports 0 kv bytes per token"));
   }
-  const size_t kv_bytes = options.kv_cache_bytes > 0
-                              ? options.kv_cache_bytes
-                              : DefaultKvBytes(*model, max_context, options.max_batch_tokens);
+  size_t kv_bytes = options.kv_cache_bytes > 0
+                        ? options.kv_cache_bytes
+                        : DefaultKvBytes(*model, max_context, options.max_batch_tokens);
   const size_t block_bytes = per_token * engine::kKvBlockSize;
+  if (options.kv_budget != nullptr) {
+    // The planner's minimum, plus the null block.
+    kv_bytes = (static_cast<size_t>(native::MinKvTokens(options.max_context)) +
+                engine::kKvBlockSize) *
+               per_token;
+  }
   const size_t blocks = kv_bytes / block_bytes;
   if (blocks < 2) {
     return absl::InvalidArgumentError(absl::StrCat("native runner: kv_cache_bytes ", kv_bytes,
@@ -437,6 +450,11 @@ absl::StatusOr<std::unique_ptr<Runner>> CreateNativeRunner(const NativeRunnerOpt
   eo.prefix_cache = options.prefix_cache;
   eo.max_context = max_context;
   eo.model_id = options.model_dir;
+  eo.kv_budget = options.kv_budget;
+  eo.resident_bytes = static_cast<int64_t>(model->weight_bytes()) +
+                      native::WorkspaceBytes(config.hidden_size, config.intermediate_size,
+                                             config.vocab_size, options.max_batch_tokens,
+                                             model->backend() != "cpu");
   // Every model of this process shares the device: steps take turns.
   eo.turns = engine::StepTurns::Shared();
   auto runner = std::make_unique<NativeRunner>(options.model_dir, std::move(model),

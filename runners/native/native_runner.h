@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "runners/native/model/model.h"
+#include "runners/native/planner/kv_budget.h"
 #include "runners/runner.h"
 
 namespace evald::runners {
@@ -32,6 +33,13 @@ struct NativeRunnerOptions {
   bool prefix_cache = true;
   // Context window; 0 = the model's max_position_embeddings.
   int max_context = 0;
+  // The memory ledger of the device, shared with the other resident models
+  // (borrowed; outlives the runner). When set, the model's weights and
+  // workspaces are reserved in it, its KV pool is guaranteed the planner's
+  // minimum (max_context, else 8,192 tokens; runners/native/planner/
+  // footprint.h) and grows beyond that while memory is free, giving it back
+  // when idle (engine/elastic_kv.h). kv_cache_bytes is ignored then.
+  native::KvBudget* kv_budget = nullptr;
 };
 
 absl::StatusOr<std::unique_ptr<Runner>> CreateNativeRunner(const NativeRunnerOptions& options);

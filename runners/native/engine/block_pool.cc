@@ -51,13 +51,46 @@ std::vector<int32_t> FreeBlockQueue::IdsForTesting() const {
   return ids;
 }
 
-BlockPool::BlockPool(int num_blocks, bool enable_caching)
+BlockPool::BlockPool(int num_blocks, bool enable_caching, int active_blocks)
     : enable_caching_(enable_caching), blocks_(num_blocks) {
   CHECK_GE(num_blocks, 2);
-  for (int i = 0; i < num_blocks; ++i) blocks_[i].id = i;
+  num_active_ = active_blocks > 0 ? active_blocks : num_blocks;
+  CHECK_GE(num_active_, 2);
+  CHECK_LE(num_active_, num_blocks);
+  for (int i = 0; i < num_blocks; ++i) {
+    blocks_[i].id = i;
+    blocks_[i].active = i < num_active_;
+  }
   // The null block is permanently referenced so it is never handed out.
   blocks_[0].ref_cnt = 1;
-  for (int i = 1; i < num_blocks; ++i) free_.PushBack(&blocks_[i]);
+  for (int i = 1; i < num_active_; ++i) free_.PushBack(&blocks_[i]);
+}
+
+void BlockPool::ActivateBlocks(int32_t first, int n) {
+  CHECK(first >= 1 && n >= 0 && first + n <= num_blocks());
+  for (int32_t i = first; i < first + n; ++i) {
+    KvBlock& b = blocks_[i];
+    CHECK(!b.active) << "kv block " << i << " is already in use";
+    b.active = true;
+    free_.PushFront(&b);
+  }
+  num_active_ += n;
+}
+
+bool BlockPool::DeactivateBlocks(int32_t first, int n) {
+  CHECK(first >= 1 && n >= 0 && first + n <= num_blocks());
+  for (int32_t i = first; i < first + n; ++i) {
+    CHECK(blocks_[i].active) << "kv block " << i << " is not in use";
+    if (blocks_[i].ref_cnt != 0) return false;
+  }
+  for (int32_t i = first; i < first + n; ++i) {
+    KvBlock& b = blocks_[i];
+    EvictCachedHash(&b);
+    free_.Remove(&b);
+    b.active = false;
+  }
+  num_active_ -= n;
+  return true;
 }
 
 std::optional<std::vector<KvBlock*>> BlockPool::GetNewBlocks(int n) {

@@ -10,6 +10,11 @@
 //                 and evicts its cached hash. A cached block with ref_cnt 0
 //                 stays findable until it is popped (LRU eviction).
 //   cached_:      BlockHash -> block, for full computed blocks.
+//   active:       a pool may start with only some of its ids in use and
+//                 grow or shrink by ranges of ids (ActivateBlocks /
+//                 DeactivateBlocks) when its memory is shared with another
+//                 model (elastic_kv.h). Inactive blocks are neither free nor
+//                 referenced; they are never handed out.
 //
 // Callers free a sequence's blocks deepest first, so among blocks freed at
 // the same moment the deepest (least shareable) are evicted first.
@@ -32,6 +37,7 @@ struct KvBlock {
   int32_t id = 0;
   int32_t ref_cnt = 0;
   std::optional<BlockHash> hash;  // set while the block is in the prefix cache
+  bool active = true;             // usable (backed by memory)
   // Free-queue links; both null when the block is not in the queue.
   KvBlock* prev_free = nullptr;
   KvBlock* next_free = nullptr;
@@ -62,8 +68,10 @@ class FreeBlockQueue {
 
 class BlockPool {
  public:
-  // REQUIRES: num_blocks >= 2 (the null block plus one usable block).
-  BlockPool(int num_blocks, bool enable_caching);
+  // Ids [0, num_blocks); the first `active_blocks` (all when <= 0) are in
+  // use. REQUIRES: num_blocks >= 2 and active_blocks >= 2 when set (the null
+  // block plus one usable block).
+  BlockPool(int num_blocks, bool enable_caching, int active_blocks = 0);
   BlockPool(const BlockPool&) = delete;
   BlockPool& operator=(const BlockPool&) = delete;
 
@@ -71,6 +79,8 @@ class BlockPool {
   // Blocks that can be handed out now (free, cached or not).
   int num_free_blocks() const { return free_.size(); }
   int num_cached_blocks() const { return static_cast<int>(cached_.size()); }
+  // Ids in use, the null block included.
+  int num_active_blocks() const { return num_active_; }
   bool caching_enabled() const { return enable_caching_; }
   const KvBlock* null_block() const { return &blocks_[0]; }
   const KvBlock& block(int32_t id) const { return blocks_[id]; }
@@ -96,6 +106,14 @@ class BlockPool {
   // hold nothing worth keeping).
   void FreeBlocks(absl::Span<KvBlock* const> blocks);
 
+  // Puts ids [first, first + n) into use as free, uncached blocks.
+  // REQUIRES: they are inactive and within num_blocks().
+  void ActivateBlocks(int32_t first, int n);
+  // Takes ids [first, first + n) out of use, evicting their cached
+  // prefixes, when none of them is referenced; returns false and changes
+  // nothing otherwise. REQUIRES: they are active and not the null block.
+  bool DeactivateBlocks(int32_t first, int n);
+
   // Forgets every cached hash (blocks stay allocated). Returns false, doing
   // nothing, if any non-null block is still referenced.
   bool ResetPrefixCache();
@@ -105,6 +123,7 @@ class BlockPool {
 
   const bool enable_caching_;
   std::vector<KvBlock> blocks_;
+  int num_active_ = 0;
   FreeBlockQueue free_;
   absl::flat_hash_map<BlockHash, KvBlock*> cached_;
 };

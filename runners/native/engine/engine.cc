@@ -1,7 +1,9 @@
 #include "runners/native/engine/engine.h"
 
 #include <algorithm>
+#include <atomic>
 #include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -9,6 +11,7 @@
 #include "base/logging.h"
 #include "base/status_macros.h"
 #include "runners/native/engine/block_hash.h"
+#include "runners/native/engine/elastic_kv.h"
 #include "runners/native/engine/kv_cache_manager.h"
 #include "runners/native/engine/sampler.h"
 #include "runners/native/engine/scheduler.h"
@@ -18,6 +21,26 @@
 #include "runners/native/tokenizer/tokenizer.h"
 
 namespace evald::engine {
+
+// The KV tensors and the blocks the pool may use: fixed, or elastic under a
+// budget shared with the other models of the device.
+struct Engine::KvPool {
+  std::unique_ptr<KvCache> cache;
+  std::unique_ptr<ElasticKv> elastic;  // null for a fixed pool
+  int capacity = 0;                    // block ids
+  int min_blocks = 0;                  // in use from the start; a request must fit alone
+  // A fixed pool counted in a shared budget is unregistered with the pool.
+  native::KvBudget* fixed_budget = nullptr;
+  std::string fixed_name;
+
+  KvPool() = default;
+  KvPool(const KvPool&) = delete;
+  KvPool& operator=(const KvPool&) = delete;
+  ~KvPool() {
+    elastic.reset();
+    if (fixed_budget != nullptr) fixed_budget->Unregister(fixed_name);
+  }
+};
 
 struct Engine::Request {
   Sequence seq;
@@ -57,7 +80,8 @@ class Engine::Loop {
   explicit Loop(Engine* engine)
       : root_(RootBlockHash(engine->options_.model_id)),
         e_(engine),
-        kv_(engine->options_.num_kv_blocks, engine->options_.prefix_cache),
+        kv_(engine->pool_->capacity, engine->options_.prefix_cache, engine->pool_->min_blocks,
+            engine->pool_->elastic.get()),
         scheduler_({.max_batch_tokens = engine->options_.max_batch_tokens,
                     .max_num_seqs = engine->options_.max_num_seqs},
                    &kv_) {}
@@ -95,6 +119,15 @@ class Engine::Loop {
   }
 
   void Step();
+
+  // After a step, and when the engine goes idle: an elastic pool gives back
+  // the borrowed blocks it can spare.
+  void AfterStep() {
+    if (e_->pool_->elastic != nullptr) e_->pool_->elastic->AfterStep(kv_.mutable_pool());
+  }
+  void OnIdle() {
+    if (e_->pool_->elastic != nullptr) e_->pool_->elastic->ShrinkUnused(kv_.mutable_pool());
+  }
 
  private:
   int64_t last_prefill_tokens_ = 0;
@@ -227,7 +260,7 @@ void Engine::Loop::Step() {
     batch.push_back(std::move(chunk));
   }
   ForwardOutput out;
-  const absl::Status st = e_->model_->Forward(batch, e_->kv_.get(), &out);
+  const absl::Status st = e_->model_->Forward(batch, e_->pool_->cache.get(), &out);
   size_t expected_rows = 0;
   for (const ScheduledChunk& c : plan.chunks) expected_rows += c.logit_rows.size();
   {
@@ -284,16 +317,51 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(Model* model, const Token
   const int model_max = model->config().max_position_embeddings;
   int max_context = options.max_context > 0 ? std::min(options.max_context, model_max) : model_max;
   if (max_context < 1) return absl::InvalidArgumentError("engine: model has no context window");
-  ASSIGN_OR_RETURN(std::unique_ptr<KvCache> kv, model->AllocateKvCache(options.num_kv_blocks));
-  return std::unique_ptr<Engine>(new Engine(model, tokenizer, options, std::move(kv), max_context));
+  auto pool = std::make_unique<KvPool>();
+  pool->capacity = options.num_kv_blocks;
+  pool->min_blocks = options.num_kv_blocks;
+  if (options.kv_budget != nullptr) {
+    // Unique per engine: one folder may be loaded twice with other options.
+    static std::atomic<int64_t> next_engine{1};
+    const std::string name = absl::StrCat(options.model_id, "#", next_engine.fetch_add(1));
+    const int64_t block_bytes =
+        static_cast<int64_t>(model->kv_bytes_per_token()) * kKvBlockSize;
+    const int64_t capacity = std::min<int64_t>(
+        int64_t{1} << 22, std::max<int64_t>(0, options.kv_budget->total_bytes() -
+                                                   options.resident_bytes) /
+                              std::max<int64_t>(1, block_bytes));
+    absl::StatusOr<std::unique_ptr<KvCache>> reserved =
+        capacity > options.num_kv_blocks ? model->ReserveKvCache(static_cast<int>(capacity))
+                                         : absl::UnimplementedError("no room to grow");
+    if (reserved.ok() && (*reserved)->commit_unit() > 0) {
+      pool->cache = *std::move(reserved);
+      ASSIGN_OR_RETURN(pool->elastic,
+                       ElasticKv::Create(options.kv_budget, name, pool->cache.get(),
+                                         options.num_kv_blocks, block_bytes,
+                                         options.resident_bytes));
+      const int unit = pool->cache->commit_unit();
+      pool->capacity = pool->cache->num_blocks() / unit * unit;
+      pool->min_blocks = pool->elastic->min_blocks();
+    } else {
+      RETURN_IF_ERROR(options.kv_budget->Register(
+          name, block_bytes * options.num_kv_blocks, options.resident_bytes));
+      pool->fixed_budget = options.kv_budget;
+      pool->fixed_name = name;
+    }
+  }
+  if (pool->cache == nullptr) {
+    ASSIGN_OR_RETURN(pool->cache, model->AllocateKvCache(options.num_kv_blocks));
+  }
+  return std::unique_ptr<Engine>(
+      new Engine(model, tokenizer, options, std::move(pool), max_context));
 }
 
 Engine::Engine(Model* model, const Tokenizer* tokenizer, const EngineOptions& options,
-               std::unique_ptr<KvCache> kv, int max_context)
+               std::unique_ptr<KvPool> pool, int max_context)
     : model_(model),
       tokenizer_(tokenizer),
       options_(options),
-      kv_(std::move(kv)),
+      pool_(std::move(pool)),
       max_context_(max_context),
       vocab_size_(model->config().vocab_size) {
   thread_ = std::thread([this] { Run(); });
@@ -307,11 +375,32 @@ Engine::~Engine() {
   thread_.join();
 }
 
-size_t Engine::kv_cache_bytes() const { return kv_->bytes(); }
+size_t Engine::kv_cache_bytes() const { return pool_->cache->bytes(); }
+
+void Engine::WaitUntilIdle() const {
+  absl::MutexLock l(&mu_);
+  mu_.Await(absl::Condition(
+      +[](const Engine* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) {
+        return e->stop_ || (e->idle_ && e->incoming_.empty());
+      },
+      this));
+}
 
 EngineStats Engine::stats() const {
-  absl::MutexLock l(&mu_);
-  return stats_;
+  EngineStats s;
+  {
+    absl::MutexLock l(&mu_);
+    s = stats_;
+  }
+  s.kv_min_blocks = pool_->min_blocks;
+  if (pool_->elastic != nullptr) {
+    s.kv_blocks = pool_->elastic->committed_blocks();
+    s.kv_grown_blocks = pool_->elastic->grown_blocks();
+    s.kv_shrunk_blocks = pool_->elastic->shrunk_blocks();
+  } else {
+    s.kv_blocks = pool_->capacity;
+  }
+  return s;
 }
 
 absl::Status Engine::SubmitScore(ScoreRequest request, Callback<ScoreOutput> done) {
@@ -400,10 +489,10 @@ absl::Status Engine::Enqueue(std::unique_ptr<Request> r) {
   // The longest the sequence can grow: its K/V must fit the pool alone.
   const int longest = r->is_score() ? seq.num_tokens() : seq.num_tokens() + r->max_new_tokens - 1;
   const int need = KvCacheManager::BlocksFor(longest);
-  if (need > options_.num_kv_blocks - 1) {
+  if (need > pool_->min_blocks - 1) {
     return absl::ResourceExhaustedError(
         absl::StrCat("request needs ", need, " kv blocks (", longest, " tokens), the pool has ",
-                     options_.num_kv_blocks - 1));
+                     pool_->min_blocks - 1));
   }
   seq.num_prompt_tokens = seq.num_tokens();
   seq.id = next_id_.fetch_add(1);
@@ -419,10 +508,20 @@ void Engine::Run() {
   const base::Clock* clock = options_.clock != nullptr ? options_.clock : base::Clock::Real();
   Loop loop(this);
   while (true) {
+    if (!loop.HasWork()) {
+      bool idle;
+      {
+        absl::MutexLock l(&mu_);
+        idle = incoming_.empty() && !stop_;
+      }
+      // About to wait: borrowed KV goes back to the models sharing the device.
+      if (idle) loop.OnIdle();
+    }
     std::vector<std::unique_ptr<Request>> incoming;
     {
       absl::MutexLock l(&mu_);
       if (!loop.HasWork()) {
+        idle_ = incoming_.empty() && !stop_;
         mu_.Await(absl::Condition(
             +[](Engine* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) {
               return e->stop_ || !e->incoming_.empty();
@@ -434,6 +533,7 @@ void Engine::Run() {
         for (auto& r : incoming) loop.Add(std::move(r));
         break;
       }
+      idle_ = false;
       incoming.swap(incoming_);
     }
     for (auto& r : incoming) loop.Add(std::move(r));
@@ -443,6 +543,7 @@ void Engine::Run() {
     const int64_t t0 = clock->MonotonicNanos();
     const int64_t generated_before = loop.generated();
     loop.Step();
+    loop.AfterStep();
     const int64_t t1 = clock->MonotonicNanos();
     absl::MutexLock l(&mu_);
     const double seconds = static_cast<double>(t1 - t0) * 1e-9;

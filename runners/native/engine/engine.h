@@ -36,12 +36,14 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "base/clock.h"
+#include "runners/native/planner/kv_budget.h"
 #include "runners/runner.h"
 
 namespace evald::engine {
 
 class Model;
 class KvCache;
+class ElasticKv;
 class StepTurns;
 class Tokenizer;
 
@@ -51,7 +53,19 @@ struct EngineOptions {
   // Sequences in flight at once.
   int max_num_seqs = 256;
   // KV blocks of kKvBlockSize tokens, including one reserved null block.
+  // With kv_budget: the guaranteed minimum the pool starts with.
   int num_kv_blocks = 0;
+  // The memory ledger of the device this model shares with other resident
+  // models (the candidate and a judge). When set, the KV pool grows beyond
+  // num_kv_blocks as far as the budget grants and gives borrowed blocks back
+  // when idle or when another model is starved (elastic_kv.h); a backend
+  // without an elastic cache gets a fixed pool, still counted in the budget.
+  // nullptr = a fixed pool of num_kv_blocks. Borrowed; must outlive the
+  // engine.
+  native::KvBudget* kv_budget = nullptr;
+  // Bytes the model holds beside its KV (weights, workspaces), reserved in
+  // kv_budget for the engine's life.
+  int64_t resident_bytes = 0;
   // Share full KV blocks across requests with identical prefixes.
   bool prefix_cache = true;
   // Longest sequence served; 0 = the model's max_position_embeddings.
@@ -110,6 +124,12 @@ struct EngineStats {
   // busy_seconds split by the share of prompt and generated tokens per step.
   double prefill_seconds = 0;
   double decode_seconds = 0;
+  // KV pool: blocks backed by memory now, the guaranteed minimum, and the
+  // blocks borrowed from and given back to a shared budget so far.
+  int64_t kv_blocks = 0;
+  int64_t kv_min_blocks = 0;
+  int64_t kv_grown_blocks = 0;
+  int64_t kv_shrunk_blocks = 0;
 };
 
 class Engine {
@@ -135,21 +155,25 @@ class Engine {
 
   EngineStats stats() const;
   size_t kv_cache_bytes() const;
+  // Blocks until no request is queued or running and an elastic pool has
+  // given back the blocks it borrowed.
+  void WaitUntilIdle() const;
   int max_context() const { return max_context_; }
 
  private:
   struct Request;
   class Loop;
 
+  struct KvPool;
   Engine(Model* model, const Tokenizer* tokenizer, const EngineOptions& options,
-         std::unique_ptr<KvCache> kv, int max_context);
+         std::unique_ptr<KvPool> pool, int max_context);
   absl::Status Enqueue(std::unique_ptr<Request> request);
   void Run();
 
   Model* const model_;
   const Tokenizer* const tokenizer_;
   const EngineOptions options_;
-  const std::unique_ptr<KvCache> kv_;
+  const std::unique_ptr<KvPool> pool_;
   const int max_context_;
   const int vocab_size_;
   std::atomic<int64_t> next_id_{1};
@@ -157,6 +181,7 @@ class Engine {
   mutable absl::Mutex mu_;
   std::vector<std::unique_ptr<Request>> incoming_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool idle_ ABSL_GUARDED_BY(mu_) = false;  // the loop waits with nothing to do
   EngineStats stats_ ABSL_GUARDED_BY(mu_);
 
   std::thread thread_;  // last: started after everything above exists

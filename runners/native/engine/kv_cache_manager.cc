@@ -7,8 +7,9 @@
 
 namespace evald::engine {
 
-KvCacheManager::KvCacheManager(int num_blocks, bool enable_caching)
-    : pool_(num_blocks, enable_caching) {}
+KvCacheManager::KvCacheManager(int num_blocks, bool enable_caching, int active_blocks,
+                               KvGrowth* growth)
+    : pool_(num_blocks, enable_caching, active_blocks), growth_(growth) {}
 
 int KvCacheManager::BlocksFor(int num_tokens) {
   return (num_tokens + kKvBlockSize - 1) / kKvBlockSize;
@@ -44,7 +45,12 @@ std::optional<std::vector<int32_t>> KvCacheManager::AllocateSlots(int64_t seq_id
   // Hit blocks that sit in the free queue stop being free when touched.
   int hits_in_free_queue = 0;
   for (const KvBlock* b : computed.blocks) hits_in_free_queue += b->ref_cnt == 0 ? 1 : 0;
-  if (need + hits_in_free_queue > pool_.num_free_blocks()) return std::nullopt;
+  while (need + hits_in_free_queue > pool_.num_free_blocks()) {
+    if (growth_ == nullptr ||
+        !growth_->Grow(need + hits_in_free_queue - pool_.num_free_blocks(), &pool_)) {
+      return std::nullopt;
+    }
+  }
 
   seq = &seqs_[seq_id];
   if (!computed.blocks.empty()) {

@@ -26,6 +26,16 @@
 
 namespace evald::engine {
 
+// More blocks for a pool that runs short (elastic_kv.h): Grow makes some of
+// the pool's inactive ids usable through BlockPool::ActivateBlocks.
+class KvGrowth {
+ public:
+  virtual ~KvGrowth() = default;
+  // The pool lacks `short_blocks` free blocks for an allocation. Returns
+  // false when it could add none.
+  virtual bool Grow(int short_blocks, BlockPool* pool) = 0;
+};
+
 // A prefix-cache hit: the leading computed blocks of a prompt.
 struct ComputedBlocks {
   std::vector<KvBlock*> blocks;
@@ -34,8 +44,11 @@ struct ComputedBlocks {
 
 class KvCacheManager {
  public:
-  // `num_blocks` includes the null block.
-  KvCacheManager(int num_blocks, bool enable_caching);
+  // `num_blocks` includes the null block. With `active_blocks` > 0 only
+  // that many ids start in use and `growth` (borrowed, may be null) is asked
+  // for more when an allocation runs short.
+  KvCacheManager(int num_blocks, bool enable_caching, int active_blocks = 0,
+                 KvGrowth* growth = nullptr);
   KvCacheManager(const KvCacheManager&) = delete;
   KvCacheManager& operator=(const KvCacheManager&) = delete;
 
@@ -75,6 +88,7 @@ class KvCacheManager {
   int num_usable_blocks() const { return pool_.num_blocks() - 1; }
   bool caching_enabled() const { return pool_.caching_enabled(); }
   const BlockPool& pool() const { return pool_; }
+  BlockPool* mutable_pool() { return &pool_; }
   bool ResetPrefixCache() { return pool_.ResetPrefixCache(); }
 
  private:
@@ -85,6 +99,7 @@ class KvCacheManager {
   };
 
   BlockPool pool_;
+  KvGrowth* const growth_;
   absl::flat_hash_map<int64_t, SeqBlocks> seqs_;
 };
 

@@ -1,6 +1,10 @@
 #include "runners/native/model/decoder_model.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -16,30 +20,83 @@ namespace evald::engine {
 namespace {
 
 // K and V of every layer: [num_blocks, kKvBlockSize, num_kv_heads, head_dim]
-// floats each.
+// floats each, in one anonymous mapping: layer l's K, then its V. The kernel
+// backs pages when they are first written, so an elastic cache (unit > 0)
+// reserves address space for its whole capacity and costs memory only where
+// blocks are used; Decommit hands pages back (MADV_DONTNEED).
 class CpuKvCache : public KvCache {
  public:
-  CpuKvCache(int num_layers, int num_blocks, int64_t block_floats)
-      : num_blocks_(num_blocks), block_floats_(block_floats) {
-    for (int l = 0; l < num_layers; ++l) {
-      k_.emplace_back(static_cast<size_t>(num_blocks) * block_floats, 0.0f);
-      v_.emplace_back(static_cast<size_t>(num_blocks) * block_floats, 0.0f);
+  static constexpr int kCommitUnit = 64;  // blocks; 4096 x kv_dim bytes, page-aligned
+
+  static absl::StatusOr<std::unique_ptr<CpuKvCache>> Create(int num_layers, int num_blocks,
+                                                            int64_t block_floats, bool elastic) {
+    const size_t region = static_cast<size_t>(num_blocks) * block_floats * sizeof(float);
+    const size_t bytes = region * 2 * num_layers;
+    void* base = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "kv cache: cannot map ", bytes, " bytes for ", num_blocks, " blocks: ", strerror(errno)));
     }
+    return std::unique_ptr<CpuKvCache>(new CpuKvCache(static_cast<float*>(base), bytes, num_layers,
+                                                      num_blocks, block_floats, elastic));
   }
+  ~CpuKvCache() override { munmap(base_, mapped_bytes_); }
+  CpuKvCache(const CpuKvCache&) = delete;
+  CpuKvCache& operator=(const CpuKvCache&) = delete;
+
   int num_blocks() const override { return num_blocks_; }
   size_t bytes() const override {
-    return 2 * k_.size() * static_cast<size_t>(num_blocks_) * block_floats_ * sizeof(float);
+    return static_cast<size_t>(committed_) * 2 * num_layers_ * block_floats_ * sizeof(float);
   }
-  int num_layers() const { return static_cast<int>(k_.size()); }
+  int commit_unit() const override { return elastic_ ? kCommitUnit : 0; }
+  absl::Status Commit(int first, int n) override {
+    if (!elastic_) return absl::OkStatus();
+    if (first < 0 || n < 0 || first % kCommitUnit != 0 || n % kCommitUnit != 0 ||
+        first + n > num_blocks_) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("kv cache: commit of blocks [", first, ", ", first + n, ") is not aligned"));
+    }
+    committed_ += n;  // pages are backed on first write
+    return absl::OkStatus();
+  }
+  void Decommit(int first, int n) override {
+    if (!elastic_) return;
+    const size_t offset = static_cast<size_t>(first) * block_floats_;
+    const size_t len = static_cast<size_t>(n) * block_floats_ * sizeof(float);
+    for (int l = 0; l < num_layers_; ++l) {
+      madvise(k(l) + offset, len, MADV_DONTNEED);
+      madvise(v(l) + offset, len, MADV_DONTNEED);
+    }
+    committed_ -= n;
+  }
+
+  int num_layers() const { return num_layers_; }
   int64_t block_floats() const { return block_floats_; }
-  float* k(int layer) { return k_[layer].data(); }
-  float* v(int layer) { return v_[layer].data(); }
+  float* k(int layer) const { return base_ + (2 * static_cast<size_t>(layer)) * region_floats(); }
+  float* v(int layer) const {
+    return base_ + (2 * static_cast<size_t>(layer) + 1) * region_floats();
+  }
 
  private:
-  int num_blocks_;
-  int64_t block_floats_;
-  std::vector<std::vector<float>> k_;
-  std::vector<std::vector<float>> v_;
+  CpuKvCache(float* base, size_t mapped_bytes, int num_layers, int num_blocks,
+             int64_t block_floats, bool elastic)
+      : base_(base),
+        mapped_bytes_(mapped_bytes),
+        num_layers_(num_layers),
+        num_blocks_(num_blocks),
+        block_floats_(block_floats),
+        elastic_(elastic),
+        committed_(elastic ? 0 : num_blocks) {}
+  size_t region_floats() const { return static_cast<size_t>(num_blocks_) * block_floats_; }
+
+  float* const base_;
+  const size_t mapped_bytes_;
+  const int num_layers_;
+  const int num_blocks_;
+  const int64_t block_floats_;
+  const bool elastic_;
+  std::atomic<int> committed_;  // written by the engine thread, read by any
 };
 
 // One token of the flattened batch.
@@ -72,7 +129,21 @@ class DecoderModel : public Model {
       return absl::InvalidArgumentError(
           absl::StrCat("kv cache needs a positive number of blocks, got ", num_blocks));
     }
-    return std::make_unique<CpuKvCache>(config_.num_layers, num_blocks, BlockFloats());
+    ASSIGN_OR_RETURN(std::unique_ptr<CpuKvCache> kv,
+                     CpuKvCache::Create(config_.num_layers, num_blocks, BlockFloats(), false));
+    return std::unique_ptr<KvCache>(std::move(kv));
+  }
+
+  absl::StatusOr<std::unique_ptr<KvCache>> ReserveKvCache(int capacity_blocks) const override {
+    const int capacity = capacity_blocks / CpuKvCache::kCommitUnit * CpuKvCache::kCommitUnit;
+    if (capacity <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "elastic kv cache needs at least ", CpuKvCache::kCommitUnit, " blocks, got ",
+          capacity_blocks));
+    }
+    ASSIGN_OR_RETURN(std::unique_ptr<CpuKvCache> kv,
+                     CpuKvCache::Create(config_.num_layers, capacity, BlockFloats(), true));
+    return std::unique_ptr<KvCache>(std::move(kv));
   }
 
   absl::Status Forward(absl::Span<const SeqChunk> batch, KvCache* kv,

@@ -55,11 +55,28 @@ struct ForwardOutput {
 // A paged KV cache: for each layer, K and V blocks of
 // [kKvBlockSize, num_kv_heads, head_dim] floats. Owned by the engine, shaped
 // by the model (AllocateKvCache).
+//
+// A cache from AllocateKvCache is backed by memory in full. One from
+// ReserveKvCache is elastic: it has ids for many blocks but memory only for
+// those committed, in aligned units of commit_unit() blocks, so an engine
+// can grow and shrink its pool while another model on the device takes the
+// memory it gives back (runners/native/engine/elastic_kv.h).
 class KvCache {
  public:
   virtual ~KvCache() = default;
+  // Block ids valid in block tables: [0, num_blocks()).
   virtual int num_blocks() const = 0;
+  // Bytes of memory backing the cache now.
   virtual size_t bytes() const = 0;
+  // 0 for a cache backed in full; else the alignment and size unit of
+  // Commit and Decommit, in blocks.
+  virtual int commit_unit() const { return 0; }
+  // Backs blocks [first, first + n) with memory. Their contents are
+  // undefined until written (the engine writes a position before reading
+  // it). REQUIRES: aligned to commit_unit() and not committed.
+  virtual absl::Status Commit(int /*first*/, int /*n*/) { return absl::OkStatus(); }
+  // Returns the memory of committed blocks [first, first + n).
+  virtual void Decommit(int /*first*/, int /*n*/) {}
 };
 
 // Where a model's weights live and its forward pass runs.
@@ -111,6 +128,12 @@ class Model {
   virtual size_t kv_bytes_per_token() const = 0;
 
   virtual absl::StatusOr<std::unique_ptr<KvCache>> AllocateKvCache(int num_blocks) const = 0;
+  // An elastic cache with ids for `capacity_blocks` blocks and no memory
+  // committed yet. Backends that cannot commit memory lazily keep this
+  // default, and engines then allocate a fixed pool.
+  virtual absl::StatusOr<std::unique_ptr<KvCache>> ReserveKvCache(int /*capacity_blocks*/) const {
+    return absl::UnimplementedError("this backend has no elastic kv cache");
+  }
 
   // Runs the batch. REQUIRES: every chunk's positions < config().max_position.
   virtual absl::Status Forward(absl::Span<const SeqChunk> batch, KvCache* kv,

@@ -228,6 +228,50 @@ TEST_F(NativeRunnerTest, BitIdenticalAcrossBatchSizesChunkingAndCacheState) {
        Call<GenerateRequest, GenerateResult>(chunked.get(), gen, 64), "24-token steps");
 }
 
+// A candidate and a judge on one memory budget (the CPU backend's elastic
+// cache): the KV pool grows past its guaranteed minimum for a wide batch,
+// goes back to it when idle, and every output stays bit-identical to a
+// runner with a pool of its own.
+TEST_F(NativeRunnerTest, SharedMemoryBudgetGrowsAndShrinksThePoolWithoutChangingOutputs) {
+  const auto ll = MmluShaped();
+  const auto gen = Generations();
+  auto reference = Make(/*prefix_cache=*/false);
+  ASSERT_NE(reference, nullptr);
+  const auto ref_ll =
+      Call<LoglikelihoodRequest, LoglikelihoodResult>(reference.get(), ll, ll.size());
+  const auto ref_gen = Call<GenerateRequest, GenerateResult>(reference.get(), gen, gen.size());
+
+  native::KvBudget budget(int64_t{96} << 20);
+  NativeRunnerOptions o;
+  o.model_dir = ModelDir();
+  o.num_threads = 2;
+  o.max_context = 512;
+  o.kv_budget = &budget;
+  ASSERT_OK_AND_ASSIGN(auto candidate, CreateNativeRunner(o));
+  ASSERT_OK_AND_ASSIGN(auto judge, CreateNativeRunner(o));
+  const RunnerStats idle = candidate->stats();
+  EXPECT_GT(idle.kv_min_bytes, 0);
+  EXPECT_EQ(idle.kv_bytes, idle.kv_min_bytes);
+  EXPECT_LT(budget.SharedFree(), budget.total_bytes() - 2 * idle.kv_min_bytes);  // weights too
+
+  const auto got_ll = Call<LoglikelihoodRequest, LoglikelihoodResult>(candidate.get(), ll, ll.size());
+  const auto got_gen = Call<GenerateRequest, GenerateResult>(judge.get(), gen, gen.size());
+  for (size_t i = 0; i < ll.size(); ++i) {
+    ASSERT_OK(got_ll[i].status()) << i;
+    EXPECT_EQ(got_ll[i]->logprob, ref_ll[i]->logprob) << i;
+  }
+  for (size_t i = 0; i < gen.size(); ++i) {
+    ASSERT_OK(got_gen[i].status()) << i;
+    EXPECT_EQ(got_gen[i]->token_ids, ref_gen[i]->token_ids) << i;
+  }
+  // 75 prompts at once need more blocks than the 64-block minimum.
+  EXPECT_GT(candidate->stats().kv_grown_bytes, 0);
+  EXPECT_LE(candidate->stats().kv_bytes + judge->stats().kv_bytes, budget.total_bytes());
+  const int64_t shared_before = budget.SharedFree();
+  candidate.reset();
+  EXPECT_GT(budget.SharedFree(), shared_before);  // weights and KV are back
+}
+
 TEST_F(NativeRunnerTest, PrefixCacheServesTheSharedHeader) {
   auto runner = Make();
   ASSERT_NE(runner, nullptr);

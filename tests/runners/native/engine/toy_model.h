@@ -28,20 +28,58 @@ namespace evald::engine::testing {
 
 inline constexpr int kToyDim = 8;
 
+// With `commit_unit` > 0 the cache is elastic: blocks start uncommitted,
+// Decommit wipes them back to NaN, and Forward fails on a block table that
+// names an uncommitted block (memory the engine does not hold).
 class ToyKvCache : public KvCache {
  public:
-  explicit ToyKvCache(int num_blocks)
+  explicit ToyKvCache(int num_blocks, int commit_unit = 0)
       : num_blocks_(num_blocks),
+        unit_(commit_unit),
+        committed_(num_blocks, commit_unit == 0),
         keys_(static_cast<size_t>(num_blocks) * kKvBlockSize * kToyDim,
               std::numeric_limits<float>::quiet_NaN()) {}
   int num_blocks() const override { return num_blocks_; }
-  size_t bytes() const override { return keys_.size() * sizeof(float); }
+  size_t bytes() const override {
+    size_t n = 0;
+    for (bool c : committed_) n += c ? 1 : 0;
+    return n * kKvBlockSize * kToyDim * sizeof(float);
+  }
+  int commit_unit() const override { return unit_; }
+  absl::Status Commit(int first, int n) override {
+    if (unit_ == 0) return absl::OkStatus();
+    if (first % unit_ != 0 || n % unit_ != 0 || first + n > num_blocks_) {
+      return absl::InvalidArgumentError(absl::StrCat("unaligned commit ", first, "+", n));
+    }
+    for (int b = first; b < first + n; ++b) {
+      if (committed_[b]) return absl::InternalError(absl::StrCat("block ", b, " committed twice"));
+      committed_[b] = true;
+    }
+    ++commits_;
+    return absl::OkStatus();
+  }
+  void Decommit(int first, int n) override {
+    for (int b = first; b < first + n; ++b) {
+      committed_[b] = false;
+      for (int o = 0; o < kKvBlockSize; ++o) {
+        for (int d = 0; d < kToyDim; ++d) slot(b, o)[d] = std::numeric_limits<float>::quiet_NaN();
+      }
+    }
+    ++decommits_;
+  }
+  bool committed(int block) const { return committed_[block]; }
+  int commits() const { return commits_; }
+  int decommits() const { return decommits_; }
   float* slot(int block, int offset) {
     return &keys_[(static_cast<size_t>(block) * kKvBlockSize + offset) * kToyDim];
   }
 
  private:
   int num_blocks_;
+  int unit_;
+  std::vector<bool> committed_;
+  int commits_ = 0;
+  int decommits_ = 0;
   std::vector<float> keys_;
 };
 
@@ -97,6 +135,13 @@ class ToyModel : public Model {
   absl::StatusOr<std::unique_ptr<KvCache>> AllocateKvCache(int num_blocks) const override {
     return std::make_unique<ToyKvCache>(num_blocks);
   }
+  // Elastic caches in units of `unit` blocks when set_elastic_unit(unit > 0).
+  absl::StatusOr<std::unique_ptr<KvCache>> ReserveKvCache(int capacity_blocks) const override {
+    if (elastic_unit_ == 0) return absl::UnimplementedError("toy model: no elastic cache");
+    return std::make_unique<ToyKvCache>(capacity_blocks / elastic_unit_ * elastic_unit_,
+                                        elastic_unit_);
+  }
+  void set_elastic_unit(int unit) { elastic_unit_ = unit; }
 
   absl::Status Forward(absl::Span<const SeqChunk> batch, KvCache* kv_base,
                        ForwardOutput* out) override {
@@ -111,6 +156,7 @@ class ToyModel : public Model {
       }
       for (int32_t b : c.block_table) {
         if (b <= 0 || b >= kv->num_blocks()) return absl::InternalError(absl::StrCat("bad block ", b));
+        if (!kv->committed(b)) return absl::InternalError(absl::StrCat("uncommitted block ", b));
       }
       for (size_t i = 0; i < c.tokens.size(); ++i) {
         const int p = c.start_pos + static_cast<int>(i);
@@ -138,6 +184,7 @@ class ToyModel : public Model {
 
  private:
   ModelConfig config_;
+  int elastic_unit_ = 0;
   std::atomic<int64_t> forwarded_tokens_{0};
   std::atomic<int> max_step_tokens_{0};
   std::atomic<int64_t> calls_{0};

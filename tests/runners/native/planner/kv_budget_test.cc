@@ -44,6 +44,42 @@ TEST(KvBudgetTest, IdleJudgeLendsItsShareToTheCandidate) {
   EXPECT_EQ(budget.Acquire("nobody", 1).status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST(KvBudgetTest, FixedReservationsAreNeverLentAndGrantsComeInWholeUnits) {
+  KvBudget budget(100);
+  ASSERT_TRUE(budget.Register("candidate", 10, /*fixed_bytes=*/40).ok());
+  EXPECT_EQ(budget.SharedFree(), 50);
+  // A judge whose weights and minimum together exceed what is left.
+  absl::Status status = budget.Register("judge", 20, 35);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(status.message().find("judge"), std::string::npos);
+  ASSERT_TRUE(budget.Register("judge", 20, 30).ok());
+  // 60 wanted in units of 8: own minimum 10 + shared 0 = 10, so one unit.
+  auto grant = budget.Acquire("candidate", 64, 8);
+  ASSERT_TRUE(grant.ok());
+  EXPECT_EQ(*grant, 8);
+  EXPECT_EQ(budget.Acquire("candidate", 8, 0).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(KvBudgetTest, AShortGrantMarksTheModelStarvedForTheOthersToSee) {
+  KvBudget budget(100);
+  ASSERT_TRUE(budget.Register("candidate", 10).ok());
+  ASSERT_TRUE(budget.Register("judge", 10).ok());
+  ASSERT_TRUE(budget.Acquire("candidate", 90).ok());
+  EXPECT_FALSE(budget.OthersStarved("candidate"));
+  auto grant = budget.Acquire("judge", 30);
+  ASSERT_TRUE(grant.ok());
+  EXPECT_EQ(*grant, 10);
+  EXPECT_TRUE(budget.OthersStarved("candidate"));
+  EXPECT_FALSE(budget.OthersStarved("judge"));
+  // The candidate gives back what it does not use; the judge's next request
+  // is met in full and it is no longer starved.
+  ASSERT_TRUE(budget.Release("candidate", 40).ok());
+  ASSERT_TRUE(budget.Acquire("judge", 20).ok());
+  EXPECT_FALSE(budget.OthersStarved("candidate"));
+  budget.Unregister("judge");
+  EXPECT_EQ(budget.SharedFree(), 50);
+}
+
 TEST(KvBudgetTest, ConcurrentBorrowersNeverExceedTheTotal) {
   KvBudget budget(1000);
   ASSERT_TRUE(budget.Register("a", 100).ok());

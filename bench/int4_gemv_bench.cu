@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
     const int64_t words = s.rows / 8, groups = s.cols / group;
     int32_t *qw, *qz;
     uint16_t* sc;
-    __nv_bfloat16* x;
+    uint16_t* x;  // FP16 bits
     float* y;
     CHECK_CUDA(cudaMalloc(&qw, s.cols * words * 4));
     CHECK_CUDA(cudaMalloc(&qz, groups * words * 4));
@@ -73,13 +73,13 @@ int main(int argc, char** argv) {
     CHECK_CUDA(cudaMemset(sc, 0x10, groups * s.rows * 2));
     CHECK_CUDA(cudaMemset(x, 0x3c, m * s.cols * 2));
     const evald::engine::cuda::DeviceAwqMatrix w{qw, qz, sc, s.rows, s.cols, group};
-    CHECK_CUDA(evald::engine::cuda::AwqMatMul(w, x, m, y, nullptr));
+    CHECK_CUDA(evald::engine::cuda::AwqMatMul(w, x, m, y, /*accumulate=*/false, nullptr));
     CHECK_CUDA(cudaDeviceSynchronize());
     cudaEvent_t t0, t1;
     cudaEventCreate(&t0);
     cudaEventCreate(&t1);
     cudaEventRecord(t0);
-    for (int i = 0; i < iters; ++i) evald::engine::cuda::AwqMatMul(w, x, m, y, nullptr);
+    for (int i = 0; i < iters; ++i) evald::engine::cuda::AwqMatMul(w, x, m, y, /*accumulate=*/false, nullptr);
     cudaEventRecord(t1);
     CHECK_CUDA(cudaEventSynchronize(t1));
     float ms = 0;

@@ -5,12 +5,16 @@
 //
 // Matrices are uploaded once as FP16 (BF16 values convert exactly in the
 // range weights live in; FP32 checkpoints round once); the embedding table
-// stays BF16 for the gather. q/k/v and gate/up are stored concatenated so
-// each pair is one GEMM. The residual stream and every GEMM output are FP32;
-// GEMM inputs are FP16 (finer than BF16 activations: the log-probs stay
-// within 1e-2 of the FP32 CPU backend on the test models). The KV cache is
-// FP16, [blocks, 16, kv_heads, head_dim] per layer, the CPU cache's layout. Logits come back to the host as FP32 for the requested
-// rows only.
+// stays in its 16-bit checkpoint type for the gather. AWQ INT4 projections
+// stay packed as in the checkpoint and go through the INT4 kernel
+// (int4_gemm.h) at every batch size; their embedding and lm_head are FP16.
+// q/k/v and gate/up are stored concatenated so each pair is one product.
+// The residual stream and every GEMM output are FP32; GEMM inputs are FP16
+// (finer than BF16 activations: the log-probs stay within 1e-2 of the FP32
+// CPU backend on the test models). The KV cache is FP16, [blocks, 16,
+// kv_heads, head_dim] per layer, the CPU cache's layout, fixed or elastic
+// (virtual_memory.h). Logits come back to the host as FP32 for the
+// requested rows only.
 //
 // Registers itself as the GPU backend (model/backend.h); Model::Load picks
 // it by LoadOptions.device.
@@ -18,6 +22,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <numeric>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,7 +31,9 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "runners/native/cuda/gemm.h"
+#include "runners/native/cuda/int4_gemm.h"
 #include "runners/native/cuda/kernels.h"
+#include "runners/native/cuda/virtual_memory.h"
 #include "runners/native/model/backend.h"
 #include "runners/native/model/cpu_ops.h"
 #include "runners/native/model/dtype.h"
@@ -74,11 +81,21 @@ class DeviceBuffer {
   size_t bytes_ = 0;
 };
 
+// A matrix on the device: dense FP16 (BF16 for the embedding table when the
+// checkpoint is BF16), or AWQ INT4 packed as in the checkpoint (then
+// `buffer` is empty and the three packed arrays are set).
 struct DeviceMatrix {
-  std::shared_ptr<DeviceBuffer> buffer;  // FP16 (or BF16: the embedding) [rows, cols]
+  std::shared_ptr<DeviceBuffer> buffer;  // dense [rows, cols]
+  std::shared_ptr<DeviceBuffer> qweight, qzeros, scales;  // AWQ
   int64_t rows = 0;
   int64_t cols = 0;
+  int group_size = 0;
+  bool awq() const { return qweight != nullptr; }
   const void* data() const { return buffer->as<void>(); }
+  DeviceAwqMatrix awq_matrix() const {
+    return DeviceAwqMatrix{qweight->as<int32_t>(), qzeros->as<int32_t>(),
+                           scales->as<uint16_t>(), rows, cols, group_size};
+  }
 };
 
 struct DeviceLayer {
@@ -87,36 +104,157 @@ struct DeviceLayer {
   std::unique_ptr<DeviceBuffer> q_bias, k_bias, v_bias, q_norm, k_norm;  // may be empty
 };
 
+// K and V per layer, [blocks, 16, kv_heads, head_dim] FP16 each. A fixed
+// cache is one allocation per layer; an elastic one (ReserveKvCache) is one
+// reserved address range holding layer l's K then V, each `capacity` blocks
+// long, with pages mapped per commit unit - the base pointers never move, so
+// the kernels index it as they index a fixed cache.
 class CudaKvCache : public KvCache {
  public:
   int num_blocks() const override { return num_blocks_; }
-  size_t bytes() const override { return bytes_; }
+  size_t bytes() const override {
+    return range_ != nullptr ? range_->mapped_bytes() : bytes_;
+  }
+  int commit_unit() const override { return unit_; }
+
   absl::Status Allocate(int num_layers, int num_blocks, int64_t kv_dim) {
     num_blocks_ = num_blocks;
     const size_t per = static_cast<size_t>(num_blocks) * kKvBlockSize * kv_dim * sizeof(f16_t);
     for (int l = 0; l < num_layers; ++l) {
-      k_.push_back(std::make_unique<DeviceBuffer>());
-      v_.push_back(std::make_unique<DeviceBuffer>());
-      RETURN_IF_ERROR(k_.back()->Allocate(per, "the kv cache"));
-      RETURN_IF_ERROR(v_.back()->Allocate(per, "the kv cache"));
+      buffers_.push_back(std::make_unique<DeviceBuffer>());
+      RETURN_IF_ERROR(buffers_.back()->Allocate(per, "the kv cache"));
+      k_.push_back(buffers_.back()->as<f16_t>());
+      buffers_.push_back(std::make_unique<DeviceBuffer>());
+      RETURN_IF_ERROR(buffers_.back()->Allocate(per, "the kv cache"));
+      v_.push_back(buffers_.back()->as<f16_t>());
       bytes_ += 2 * per;
     }
     return absl::OkStatus();
   }
-  f16_t* k(int layer) const { return k_[layer]->as<f16_t>(); }
-  f16_t* v(int layer) const { return v_[layer]->as<f16_t>(); }
+
+  // Reserves address space for about `capacity` blocks (rounded down to the
+  // commit unit: the blocks whose bytes per layer fill whole pages).
+  absl::Status Reserve(int device, int num_layers, int capacity, int64_t kv_dim) {
+    ASSIGN_OR_RETURN(const size_t granularity, VirtualDeviceRange::Granularity(device));
+    block_layer_bytes_ = static_cast<size_t>(kKvBlockSize) * kv_dim * sizeof(f16_t);
+    unit_ = static_cast<int>(granularity / std::gcd(granularity, block_layer_bytes_));
+    num_blocks_ = capacity / unit_ * unit_;
+    if (num_blocks_ == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "elastic kv cache needs at least ", unit_, " blocks, got ", capacity));
+    }
+    region_bytes_ = static_cast<size_t>(num_blocks_) * block_layer_bytes_;
+    num_layers_ = num_layers;
+    ASSIGN_OR_RETURN(range_, VirtualDeviceRange::Reserve(device, 2 * num_layers * region_bytes_));
+    for (int l = 0; l < num_layers; ++l) {
+      k_.push_back(reinterpret_cast<f16_t*>(static_cast<char*>(range_->base()) +
+                                            (2 * l) * region_bytes_));
+      v_.push_back(reinterpret_cast<f16_t*>(static_cast<char*>(range_->base()) +
+                                            (2 * l + 1) * region_bytes_));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Commit(int first, int n) override {
+    if (range_ == nullptr) return absl::OkStatus();
+    if (first % unit_ != 0 || n % unit_ != 0 || first + n > num_blocks_) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("kv cache: commit of blocks [", first, ", ", first + n, ") is not aligned"));
+    }
+    const size_t offset = static_cast<size_t>(first) * block_layer_bytes_;
+    const size_t len = static_cast<size_t>(n) * block_layer_bytes_;
+    for (int r = 0; r < 2 * num_layers_; ++r) {
+      absl::Status st = range_->Map(r * region_bytes_ + offset, len);
+      if (!st.ok()) {
+        for (int u = 0; u < r; ++u) range_->Unmap(u * region_bytes_ + offset, len);
+        return st;
+      }
+    }
+    return absl::OkStatus();
+  }
+  void Decommit(int first, int n) override {
+    if (range_ == nullptr) return;
+    const size_t offset = static_cast<size_t>(first) * block_layer_bytes_;
+    const size_t len = static_cast<size_t>(n) * block_layer_bytes_;
+    for (int r = 0; r < 2 * num_layers_; ++r) range_->Unmap(r * region_bytes_ + offset, len);
+  }
+
+  f16_t* k(int layer) const { return k_[layer]; }
+  f16_t* v(int layer) const { return v_[layer]; }
   int num_layers() const { return static_cast<int>(k_.size()); }
 
  private:
   int num_blocks_ = 0;
   size_t bytes_ = 0;
-  std::vector<std::unique_ptr<DeviceBuffer>> k_, v_;
+  std::vector<std::unique_ptr<DeviceBuffer>> buffers_;  // fixed cache
+  std::unique_ptr<VirtualDeviceRange> range_;            // elastic cache
+  int unit_ = 0;
+  int num_layers_ = 0;
+  size_t block_layer_bytes_ = 0;
+  size_t region_bytes_ = 0;
+  std::vector<f16_t*> k_, v_;
 };
 
+absl::Status Upload(const void* src, size_t bytes, DeviceBuffer* dst, size_t* total_bytes) {
+  RETURN_IF_ERROR(dst->Allocate(bytes, "weights"));
+  *total_bytes += bytes;
+  CUDA_RETURN_IF_ERROR(cudaMemcpy(dst->as<void>(), src, bytes, cudaMemcpyHostToDevice),
+                       "upload weights");
+  return absl::OkStatus();
+}
+
+// AWQ matrices stacked by output rows (q/k/v, gate/up): the packed arrays are
+// [in, out / 8] (qweight), [groups, out / 8] (qzeros) and [groups, out]
+// (scales), so stacking outputs concatenates each of their rows.
+absl::StatusOr<DeviceMatrix> UploadStackedAwq(std::initializer_list<const WeightMatrix*> parts,
+                                              size_t* total_bytes) {
+  DeviceMatrix m;
+  const WeightMatrix& first = **parts.begin();
+  m.cols = first.cols;
+  m.group_size = first.group_size;
+  for (const WeightMatrix* p : parts) {
+    if (p->format != WeightFormat::kAwqInt4 || p->cols != m.cols ||
+        p->group_size != m.group_size || p->rows % 8 != 0) {
+      return absl::UnimplementedError(
+          "cuda backend: a fused projection mixes AWQ INT4 and dense matrices, or AWQ group sizes");
+    }
+    m.rows += p->rows;
+  }
+  const int64_t groups = m.cols / m.group_size;
+  auto concat = [&](auto member, int64_t height, auto width_of, size_t elem,
+                    std::shared_ptr<DeviceBuffer>* out) -> absl::Status {
+    int64_t total_width = 0;
+    for (const WeightMatrix* p : parts) total_width += width_of(*p);
+    std::vector<char> host(static_cast<size_t>(height) * total_width * elem);
+    int64_t col = 0;
+    for (const WeightMatrix* p : parts) {
+      const int64_t w = width_of(*p);
+      const char* src = reinterpret_cast<const char*>(p->*member);
+      for (int64_t r = 0; r < height; ++r) {
+        std::memcpy(host.data() + (r * total_width + col) * elem, src + r * w * elem, w * elem);
+      }
+      col += w;
+    }
+    *out = std::make_shared<DeviceBuffer>();
+    return Upload(host.data(), host.size(), out->get(), total_bytes);
+  };
+  auto words = [](const WeightMatrix& p) { return p.rows / 8; };
+  auto outs = [](const WeightMatrix& p) { return p.rows; };
+  RETURN_IF_ERROR(concat(&WeightMatrix::qweight, m.cols, words, sizeof(int32_t), &m.qweight));
+  RETURN_IF_ERROR(concat(&WeightMatrix::qzeros, groups, words, sizeof(int32_t), &m.qzeros));
+  RETURN_IF_ERROR(concat(&WeightMatrix::scales, groups, outs, sizeof(uint16_t), &m.scales));
+  return m;
+}
+
 // Uploads matrices stacked by rows (same cols) as one device matrix: FP16
-// when `to_f16`, else BF16 (the embedding table, read by the gather).
+// when `to_f16`, else the 16-bit type of the checkpoint (the embedding
+// table, read by the gather; FP32 tables become BF16). AWQ parts go to
+// UploadStackedAwq.
 absl::StatusOr<DeviceMatrix> UploadStacked(std::initializer_list<const WeightMatrix*> parts,
                                            bool to_f16, size_t* total_bytes) {
+  if ((*parts.begin())->format == WeightFormat::kAwqInt4) {
+    return UploadStackedAwq(parts, total_bytes);
+  }
   DeviceMatrix m;
   m.cols = (*parts.begin())->cols;
   for (const WeightMatrix* p : parts) m.rows += p->rows;
@@ -131,11 +269,17 @@ absl::StatusOr<DeviceMatrix> UploadStacked(std::initializer_list<const WeightMat
     if (p->cols != m.cols) return absl::InternalError("cuda backend: stacked matrices differ in width");
     if (p->format != WeightFormat::kDense) {
       return absl::UnimplementedError(
-          "cuda backend: AWQ INT4 matrices are not supported on the GPU yet");
+          "cuda backend: a fused projection mixes AWQ INT4 and dense matrices");
     }
     const size_t count = static_cast<size_t>(p->rows) * p->cols;
     char* dst = m.buffer->as<char>() + offset;
     offset += count * sizeof(uint16_t);
+    if (p->dtype == DType::kF16) {
+      // FP16 is the GEMM type, and the gather reads FP16 tables as they are.
+      CUDA_RETURN_IF_ERROR(cudaMemcpy(dst, p->data, count * 2, cudaMemcpyHostToDevice),
+                           "upload weights");
+      continue;
+    }
     if (p->dtype == DType::kBF16) {
       if (!to_f16) {
         CUDA_RETURN_IF_ERROR(cudaMemcpy(dst, p->data, count * 2, cudaMemcpyHostToDevice),
@@ -232,6 +376,13 @@ class CudaDecoderModel : public Model {
     return std::unique_ptr<KvCache>(std::move(kv));
   }
 
+  absl::StatusOr<std::unique_ptr<KvCache>> ReserveKvCache(int capacity_blocks) const override {
+    CUDA_RETURN_IF_ERROR(cudaSetDevice(device_), "set device");
+    auto kv = std::make_unique<CudaKvCache>();
+    RETURN_IF_ERROR(kv->Reserve(device_, config_.num_layers, capacity_blocks, KvDim()));
+    return std::unique_ptr<KvCache>(std::move(kv));
+  }
+
   absl::Status Forward(absl::Span<const SeqChunk> batch, KvCache* kv_base,
                        ForwardOutput* out) override;
 
@@ -245,6 +396,15 @@ class CudaDecoderModel : public Model {
   int64_t QDim() const { return static_cast<int64_t>(config_.num_heads) * config_.head_dim; }
 
   absl::Status Upload(const DecoderWeights& w);
+  // y[t, w.rows] (+)= x[t, w.cols] * w^T through cuBLASLt (dense) or the
+  // INT4 kernel (AWQ; batch-invariant at every t).
+  absl::Status Linear(const DeviceMatrix& w, const f16_t* x, int64_t t, float* y,
+                      bool accumulate) {
+    if (w.awq()) {
+      return CudaStatus(AwqMatMul(w.awq_matrix(), x, t, y, accumulate, stream_), "int4 matmul");
+    }
+    return gemm_->Run(w.data(), w.rows, w.cols, x, t, y, accumulate, stream_);
+  }
 
   ModelConfig config_;
   int device_;
@@ -254,6 +414,7 @@ class CudaDecoderModel : public Model {
   std::unique_ptr<Gemm> gemm_;
   size_t weight_bytes_ = 0;
   DeviceMatrix embed_, lm_head_;
+  bool embed_f16_ = false;  // the table is FP16 (AWQ checkpoints), else BF16
   std::unique_ptr<DeviceBuffer> final_norm_;
   std::vector<DeviceLayer> layers_;
   DeviceBuffer inv_freq_;
@@ -270,6 +431,7 @@ absl::Status CudaDecoderModel::Upload(const DecoderWeights& w) {
   CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "stream");
   ASSIGN_OR_RETURN(gemm_, Gemm::Create(batch_invariant_));
   ASSIGN_OR_RETURN(embed_, UploadStacked({&w.embed}, /*to_f16=*/false, &weight_bytes_));
+  embed_f16_ = w.embed.dtype == DType::kF16;
   // A tied lm_head is uploaded again, as FP16 for the GEMM.
   ASSIGN_OR_RETURN(lm_head_, UploadStacked({&w.lm_head}, /*to_f16=*/true, &weight_bytes_));
   ASSIGN_OR_RETURN(final_norm_, UploadVector(w.final_norm, &weight_bytes_));
@@ -367,28 +529,25 @@ absl::Status CudaDecoderModel::Forward(absl::Span<const SeqChunk> batch, KvCache
 
   float* h = h_.as<float>();
   f16_t* xn = xn_.as<f16_t>();
-  EmbedGather(embed_.buffer->as<bf16_t>(), d_rows, t, static_cast<int>(hidden), h, stream_);
+  EmbedGather(embed_.buffer->as<bf16_t>(), embed_f16_, d_rows, t, static_cast<int>(hidden), h,
+              stream_);
   for (int layer = 0; layer < c.num_layers; ++layer) {
     const DeviceLayer& lw = layers_[layer];
     RmsNormToF16(h, nullptr, lw.input_norm->as<float>(), t, static_cast<int>(hidden), eps, xn,
                   stream_);
-    RETURN_IF_ERROR(gemm_->Run(lw.qkv.data(), qkv_dim, hidden, xn, t, qkv_.as<float>(),
-                               /*accumulate=*/false, stream_));
+    RETURN_IF_ERROR(Linear(lw.qkv, xn, t, qkv_.as<float>(), /*accumulate=*/false));
     QkvPost(qkv_.as<float>(), d_rows, t, shape, lw.q_bias->as<float>(), lw.k_bias->as<float>(),
             lw.v_bias->as<float>(), lw.q_norm->as<float>(), lw.k_norm->as<float>(),
             inv_freq_.as<double>(), q_.as<float>(), kv->k(layer), kv->v(layer), stream_);
     PagedAttention(q_.as<float>(), d_rows, d_tables, t, shape, kv->k(layer), kv->v(layer),
                    att_.as<f16_t>(), stream_);
     // h += att * Wo^T, in the GEMM's epilogue.
-    RETURN_IF_ERROR(gemm_->Run(lw.o.data(), hidden, q_dim, att_.as<f16_t>(), t, h,
-                               /*accumulate=*/true, stream_));
+    RETURN_IF_ERROR(Linear(lw.o, att_.as<f16_t>(), t, h, /*accumulate=*/true));
     RmsNormToF16(h, nullptr, lw.post_norm->as<float>(), t, static_cast<int>(hidden), eps, xn,
                   stream_);
-    RETURN_IF_ERROR(gemm_->Run(lw.gate_up.data(), 2 * inter, hidden, xn, t, gate_up_.as<float>(),
-                               /*accumulate=*/false, stream_));
+    RETURN_IF_ERROR(Linear(lw.gate_up, xn, t, gate_up_.as<float>(), /*accumulate=*/false));
     SiluMulToF16(gate_up_.as<float>(), t, static_cast<int>(inter), act_.as<f16_t>(), stream_);
-    RETURN_IF_ERROR(gemm_->Run(lw.down.data(), hidden, inter, act_.as<f16_t>(), t, h,
-                               /*accumulate=*/true, stream_));
+    RETURN_IF_ERROR(Linear(lw.down, act_.as<f16_t>(), t, h, /*accumulate=*/true));
   }
   CUDA_RETURN_IF_ERROR(cudaGetLastError(), "forward kernels");
   if (n_logits == 0) {
@@ -398,8 +557,7 @@ absl::Status CudaDecoderModel::Forward(absl::Span<const SeqChunk> batch, KvCache
                 xn, stream_);
   const int64_t vocab = c.vocab_size;
   RETURN_IF_ERROR(logits_.Reserve(n_logits * vocab * sizeof(float), "logits"));
-  RETURN_IF_ERROR(gemm_->Run(lm_head_.data(), vocab, hidden, xn, n_logits, logits_.as<float>(),
-                             /*accumulate=*/false, stream_));
+  RETURN_IF_ERROR(Linear(lm_head_, xn, n_logits, logits_.as<float>(), /*accumulate=*/false));
   host_logits_.resize(static_cast<size_t>(n_logits) * vocab);
   CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host_logits_.data(), logits_.as<void>(),
                                        host_logits_.size() * sizeof(float),

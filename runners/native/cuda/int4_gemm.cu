@@ -7,27 +7,38 @@ namespace {
 
 constexpr int kWordsPerBlock = 32;  // threadIdx.x: one packed word = 8 outputs
 constexpr int kKSlices = 8;         // threadIdx.y: fixed split of K
+constexpr int kRowsPerBlock = 8;    // blockIdx.y: rows of x sharing one weight read
 
-// One thread owns 8 output columns (one packed word) and a fixed K slice; the
-// slices are then added in order 0..7. Consecutive threads read consecutive
-// qweight words, so every K step is one coalesced row read; x is broadcast.
-__global__ void AwqGemvKernel(const int32_t* __restrict__ qweight,
+// One thread owns 8 output columns (one packed word) of up to 8 rows of x
+// and a fixed K slice: it dequantises each weight once and applies it to
+// every row of its tile. The slices are then added in order 0..7. Each
+// output element's sum runs over the same K order whatever rows share the
+// tile, so the result of a row never depends on its batch. Consecutive
+// threads read consecutive qweight words, so every K step is one coalesced
+// row read; x is broadcast.
+__global__ void AwqGemmKernel(const int32_t* __restrict__ qweight,
                               const int32_t* __restrict__ qzeros,
                               const uint16_t* __restrict__ scales, int64_t rows, int64_t cols,
-                              int group_size, const __nv_bfloat16* __restrict__ x,
-                              float* __restrict__ y) {
+                              int group_size, const __half* __restrict__ x, int64_t m,
+                              float* __restrict__ y, bool accumulate) {
   __shared__ float partial[kKSlices][kWordsPerBlock][8];
   const int64_t words = rows / 8;
   const int64_t c = static_cast<int64_t>(blockIdx.x) * kWordsPerBlock + threadIdx.x;
-  const int64_t i = blockIdx.y;
+  const int64_t row0 = static_cast<int64_t>(blockIdx.y) * kRowsPerBlock;
+  const int tile = static_cast<int>(min(static_cast<int64_t>(kRowsPerBlock), m - row0));
   const int64_t slice = (cols + kKSlices - 1) / kKSlices;
   const int64_t k0 = threadIdx.y * slice;
   const int64_t k1 = min(cols, k0 + slice);
   // Physical nibble of logical column j (inverse of {0, 2, 4, 6, 1, 3, 5, 7}).
   constexpr int kNibbleOf[8] = {0, 4, 1, 5, 2, 6, 3, 7};
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  float acc[kRowsPerBlock][8];
+#pragma unroll
+  for (int r = 0; r < kRowsPerBlock; ++r) {
+#pragma unroll
+    for (int j = 0; j < 8; ++j) acc[r][j] = 0.0f;
+  }
   if (c < words) {
-    const __nv_bfloat16* xr = x + i * cols;
+    const __half* x0 = x + row0 * cols;
     int64_t group = -1;
     float s[8];
     float z[8];
@@ -36,48 +47,63 @@ __global__ void AwqGemvKernel(const int32_t* __restrict__ qweight,
       if (g != group) {
         group = g;
         const uint32_t zw = static_cast<uint32_t>(__ldg(qzeros + g * words + c));
+#pragma unroll
         for (int j = 0; j < 8; ++j) {
           z[j] = static_cast<float>((zw >> (4 * kNibbleOf[j])) & 15u);
           s[j] = __half2float(__ushort_as_half(__ldg(scales + g * rows + 8 * c + j)));
         }
       }
       const uint32_t qw = static_cast<uint32_t>(__ldg(qweight + k * words + c));
-      const float xv = __bfloat162float(xr[k]);
+      float w[8];
 #pragma unroll
       for (int j = 0; j < 8; ++j) {
-        const float q = static_cast<float>((qw >> (4 * kNibbleOf[j])) & 15u);
-        acc[j] = fmaf(xv, (q - z[j]) * s[j], acc[j]);
+        w[j] = (static_cast<float>((qw >> (4 * kNibbleOf[j])) & 15u) - z[j]) * s[j];
+      }
+#pragma unroll
+      for (int r = 0; r < kRowsPerBlock; ++r) {
+        if (r < tile) {
+          const float xv = __half2float(x0[r * cols + k]);
+#pragma unroll
+          for (int j = 0; j < 8; ++j) acc[r][j] = fmaf(xv, w[j], acc[r][j]);
+        }
       }
     }
   }
 #pragma unroll
-  for (int j = 0; j < 8; ++j) partial[threadIdx.y][threadIdx.x][j] = acc[j];
-  __syncthreads();
-  if (threadIdx.y == 0 && c < words) {
+  for (int r = 0; r < kRowsPerBlock; ++r) {
+    if (r >= tile) break;  // the same for every thread of the block
 #pragma unroll
-    for (int j = 0; j < 8; ++j) {
-      float sum = partial[0][threadIdx.x][j];
-      for (int sl = 1; sl < kKSlices; ++sl) sum += partial[sl][threadIdx.x][j];
-      y[i * rows + 8 * c + j] = sum;
+    for (int j = 0; j < 8; ++j) partial[threadIdx.y][threadIdx.x][j] = acc[r][j];
+    __syncthreads();
+    if (threadIdx.y == 0 && c < words) {
+      float* yr = y + (row0 + r) * rows + 8 * c;
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+        float sum = partial[0][threadIdx.x][j];
+        for (int sl = 1; sl < kKSlices; ++sl) sum += partial[sl][threadIdx.x][j];
+        yr[j] = accumulate ? yr[j] + sum : sum;
+      }
     }
+    __syncthreads();
   }
 }
 
 }  // namespace
 
-cudaError_t AwqMatMul(const DeviceAwqMatrix& w, const __nv_bfloat16* x, int64_t m, float* y,
-                      cudaStream_t stream) {
+cudaError_t AwqMatMul(const DeviceAwqMatrix& w, const uint16_t* x, int64_t m, float* y,
+                      bool accumulate, cudaStream_t stream) {
   if (m < 0 || w.rows <= 0 || w.rows % 8 != 0 || w.group_size <= 0 ||
-      w.cols % w.group_size != 0 || m > 65535) {
+      w.cols % w.group_size != 0 || (m + kRowsPerBlock - 1) / kRowsPerBlock > 65535) {
     return cudaErrorInvalidValue;
   }
   if (m == 0) return cudaSuccess;
   const int64_t words = w.rows / 8;
   const dim3 block(kWordsPerBlock, kKSlices);
   const dim3 grid(static_cast<unsigned>((words + kWordsPerBlock - 1) / kWordsPerBlock),
-                  static_cast<unsigned>(m));
-  AwqGemvKernel<<<grid, block, 0, stream>>>(w.qweight, w.qzeros, w.scales, w.rows, w.cols,
-                                            w.group_size, x, y);
+                  static_cast<unsigned>((m + kRowsPerBlock - 1) / kRowsPerBlock));
+  AwqGemmKernel<<<grid, block, 0, stream>>>(w.qweight, w.qzeros, w.scales, w.rows, w.cols,
+                                            w.group_size, reinterpret_cast<const __half*>(x), m,
+                                            y, accumulate);
   return cudaGetLastError();
 }
 

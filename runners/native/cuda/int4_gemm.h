@@ -1,15 +1,20 @@
 // File: runners/native/cuda/int4_gemm.h
 // -----------------------------------------------------------------------------
 // AWQ "gemm" INT4 matrix products on the GPU (layout: runners/native/model/
-// cpu_gemm.h, WeightMatrix): y[m, rows] (FP32) = x[m, cols] (BF16) * W^T with
-// W[n, k] = (q[k, n] - z[k / g, n]) * s[k / g, n] dequantised to FP32 in
-// registers and FP32 accumulation.
+// cpu_gemm.h, WeightMatrix): y[m, rows] (FP32) = x[m, cols] (FP16, the CUDA
+// model's GEMM input) * W^T with W[n, k] = (q[k, n] - z[k / g, n]) *
+// s[k / g, n] dequantised to FP32 in registers and FP32 accumulation. One
+// kernel serves decode and prefill: rows of x come in tiles of 8 that share
+// each dequantised weight, so a prefill chunk reads the packed weights
+// m / 8 times, not m times. It runs on CUDA cores (no tensor cores), which
+// bounds prefill of an INT4 model by FP32 throughput.
 //
 // Batch invariance: every output element is reduced in one fixed order that
 // depends only on the matrix shape (8 K slices of cols / 8, each summed
-// serially, then the slices added 0..7), never on m, so a row's result is the
-// same whatever it is batched with. The numerical reference is the CPU
-// dequantising MatMul; results agree with it to FP32 rounding, not bit for bit.
+// serially, then the slices added 0..7), never on m or on which rows share a
+// tile, so a row's result is the same whatever it is batched with. The
+// numerical reference is the CPU dequantising MatMul; results agree with it
+// to FP32 rounding, not bit for bit.
 //
 // Thread-safety: stateless; launches on `stream` and returns the launch error.
 #ifndef EVALD_RUNNERS_NATIVE_CUDA_INT4_GEMM_H_
@@ -33,10 +38,11 @@ struct DeviceAwqMatrix {
   int group_size;
 };
 
-// y[m, w.rows] = x[m, w.cols] * W^T. Returns cudaErrorInvalidValue for a bad
-// shape, else the launch status.
-cudaError_t AwqMatMul(const DeviceAwqMatrix& w, const __nv_bfloat16* x, int64_t m, float* y,
-                      cudaStream_t stream);
+// y[m, w.rows] = x[m, w.cols] * W^T, or y += that with `accumulate` (the
+// residual stream). `x` holds FP16 bits. Returns cudaErrorInvalidValue for a
+// bad shape, else the launch status.
+cudaError_t AwqMatMul(const DeviceAwqMatrix& w, const uint16_t* x, int64_t m, float* y,
+                      bool accumulate, cudaStream_t stream);
 
 }  // namespace evald::engine::cuda
 

@@ -44,12 +44,14 @@ __device__ float BlockSum(float v, float* scratch) {
   return total;
 }
 
-__global__ void EmbedGatherKernel(const bf16_t* embed, const RowInfo* rows, int hidden,
-                                  float* h) {
+__global__ void EmbedGatherKernel(const bf16_t* embed, bool f16, const RowInfo* rows,
+                                  int hidden, float* h) {
   const int r = blockIdx.x;
-  const bf16_t* src = embed + static_cast<int64_t>(rows[r].token) * hidden;
+  const uint16_t* src = embed + static_cast<int64_t>(rows[r].token) * hidden;
   float* dst = h + static_cast<int64_t>(r) * hidden;
-  for (int i = threadIdx.x; i < hidden; i += blockDim.x) dst[i] = Bf16ToF32(src[i]);
+  for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
+    dst[i] = f16 ? F16ToF32(src[i]) : Bf16ToF32(src[i]);
+  }
 }
 
 __global__ void RmsNormKernel(const float* x, const int32_t* gather, const float* w, int n,
@@ -249,10 +251,10 @@ __global__ void Bf16ToF16Kernel(const bf16_t* src, int64_t n, f16_t* dst) {
 
 }  // namespace
 
-void EmbedGather(const bf16_t* embed, const RowInfo* rows, int num_rows, int hidden, float* h,
-                 cudaStream_t stream) {
+void EmbedGather(const bf16_t* embed, bool f16, const RowInfo* rows, int num_rows, int hidden,
+                 float* h, cudaStream_t stream) {
   if (num_rows == 0) return;
-  EmbedGatherKernel<<<num_rows, 256, 0, stream>>>(embed, rows, hidden, h);
+  EmbedGatherKernel<<<num_rows, 256, 0, stream>>>(embed, f16, rows, hidden, h);
 }
 
 void RmsNormToF16(const float* x, const int32_t* gather, const float* w, int num_rows, int n,

@@ -36,9 +36,10 @@ struct RowInfo {
 // activations 8x more finely than BF16 would. Conversions saturate at
 // +-65504 instead of overflowing to infinity.
 
-// h[r, :] = embed[rows[r].token, :] (BF16 widened to FP32).
-void EmbedGather(const bf16_t* embed, const RowInfo* rows, int num_rows, int hidden, float* h,
-                 cudaStream_t stream);
+// h[r, :] = embed[rows[r].token, :] (BF16, or FP16 when `f16`, widened to
+// FP32).
+void EmbedGather(const bf16_t* embed, bool f16, const RowInfo* rows, int num_rows, int hidden,
+                 float* h, cudaStream_t stream);
 
 // out[r, :] = f16(w * x[src(r), :] / rms(x[src(r), :])), where src(r) =
 // gather[r] when `gather` is non-null, else r.

@@ -10,11 +10,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "runners/native/model/backend.h"
 #include "runners/native/model/checkpoint_writer.h"
 #include "runners/native/model/model.h"
 #include "runners/native/native_runner.h"
+#include "runners/native/planner/kv_budget.h"
 #include "tests/runners/native/model/model_test_util.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -43,7 +45,11 @@ bool BitEqual(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
-CheckpointSpec Spec(const std::string& arch, uint64_t seed) {
+// "llama", "qwen2", ...; a "-awq" suffix writes the projections as AWQ INT4
+// (group 128; the intermediate size becomes a multiple of it).
+CheckpointSpec Spec(const std::string& name, uint64_t seed) {
+  const bool awq = absl::EndsWith(name, "-awq");
+  const std::string arch = awq ? name.substr(0, name.size() - 4) : name;
   CheckpointSpec spec;
   spec.arch = arch;
   spec.hidden = 256;
@@ -57,6 +63,11 @@ CheckpointSpec Spec(const std::string& arch, uint64_t seed) {
   spec.seed = seed;
   spec.norm_jitter = 0.1;
   if (arch == "llama") spec.rope_scaling = "llama3";
+  if (awq) {
+    spec.awq_int4 = true;
+    spec.awq_group_size = 128;
+    spec.intermediate = 512;
+  }
   return spec;
 }
 
@@ -105,7 +116,8 @@ TEST_P(CudaVsCpuTest, LogprobsWithinBoundOfCpu) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Architectures, CudaVsCpuTest,
-                         ::testing::Values("llama", "qwen2", "qwen3", "mistral"));
+                         ::testing::Values("llama", "qwen2", "qwen3", "mistral", "llama-awq",
+                                           "qwen2-awq"));
 
 SeqChunk Chunk(const std::vector<int32_t>& tokens, int start, int len,
                const std::vector<int32_t>& blocks) {
@@ -118,11 +130,14 @@ SeqChunk Chunk(const std::vector<int32_t>& tokens, int start, int len,
 }
 
 // A sequence's logits are bit-equal whether it runs alone in one chunk, in
-// chunks of 7, or inside a batch with other sequences.
-TEST(CudaDeterminismTest, BatchAndChunkingDoNotChangeBits) {
+// chunks of 7, or inside a batch with other sequences: with dense FP16
+// GEMMs and with the AWQ INT4 kernel.
+class CudaDeterminismTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CudaDeterminismTest, BatchAndChunkingDoNotChangeBits) {
   SKIP_WITHOUT_GPU();
   evald::testing::TempDir dir;
-  ASSERT_OK(WriteCheckpoint(Spec("qwen2", 5), dir.path()));
+  ASSERT_OK(WriteCheckpoint(Spec(GetParam(), 5), dir.path()));
   ASSERT_OK_AND_ASSIGN(auto model, Model::Load(dir.path(), LoadOptions{.device = Device::kCuda}));
   const std::vector<int32_t> a = testing::RandomTokens(70, 777, 21);
   const std::vector<int32_t> b = testing::RandomTokens(45, 777, 22);
@@ -166,6 +181,50 @@ TEST(CudaDeterminismTest, BatchAndChunkingDoNotChangeBits) {
   ASSERT_OK(model->Forward(decode, kv.get(), &batched_step));
   ASSERT_EQ(batched_step.logits.size(), 2u);
   EXPECT_TRUE(BitEqual(batched_step.logits[1], alone_step.logits[0]));
+}
+
+INSTANTIATE_TEST_SUITE_P(Weights, CudaDeterminismTest, ::testing::Values("qwen2", "qwen2-awq"));
+
+// Two runners sharing one GPU memory budget: the KV pool is elastic
+// (virtual memory mapped per unit), grows for a wide batch, and changes no
+// bit of the results against a runner with a fixed pool.
+TEST(CudaElasticKvTest, SharedBudgetGrowsThePoolAndKeepsResultsBitIdentical) {
+  SKIP_WITHOUT_GPU();
+  evald::testing::TempDir dir;
+  ASSERT_OK(WriteCheckpoint(Spec("llama", 8), dir.path()));
+  // 160 greedy answers of up to 200 tokens at once: far more KV than the
+  // guaranteed minimum (one 1,024-block commit unit for this small model).
+  std::vector<runners::GenerateRequest> requests;
+  for (int i = 0; i < 160; ++i) {
+    runners::GenerateRequest g;
+    g.prompt = absl::StrCat("Question ", i, ": which is larger, ", i * 7, " or ", i * 13, "?");
+    g.max_new_tokens = 200;
+    requests.push_back(g);
+  }
+  std::vector<std::vector<int32_t>> tokens[2];
+  native::KvBudget budget(int64_t{4} << 30);
+  runners::RunnerStats elastic_stats;
+  for (int i = 0; i < 2; ++i) {
+    runners::NativeRunnerOptions options;
+    options.model_dir = dir.path();
+    options.device = Device::kCuda;
+    options.max_context = 256;
+    options.kv_cache_bytes = size_t{1} << 30;  // the fixed pool: ample
+    if (i == 1) options.kv_budget = &budget;
+    ASSERT_OK_AND_ASSIGN(auto runner, runners::CreateNativeRunner(options));
+    tokens[i].resize(requests.size());
+    ASSERT_OK(runner->Generate(requests, {},
+                               [&](size_t k, absl::StatusOr<runners::GenerateResult> r) {
+                                 ASSERT_OK(r.status());
+                                 tokens[i][k] = r->token_ids;
+                               }));
+    if (i == 1) elastic_stats = runner->stats();
+  }
+  for (size_t k = 0; k < requests.size(); ++k) EXPECT_EQ(tokens[0][k], tokens[1][k]) << k;
+  std::printf("elastic kv: %lld bytes guaranteed, %lld borrowed in all\n",
+              static_cast<long long>(elastic_stats.kv_min_bytes),
+              static_cast<long long>(elastic_stats.kv_grown_bytes));
+  EXPECT_GT(elastic_stats.kv_grown_bytes, 0);
 }
 
 // The NativeRunner on the GPU: loglikelihood and greedy generation close to

@@ -64,8 +64,8 @@ TEST_P(AwqGemmTest, MatchesCpuReferenceAndIsBatchInvariant) {
   std::vector<uint16_t> xb(m_max * p.cols);
   std::vector<float> xf(xb.size());
   for (size_t i = 0; i < xb.size(); ++i) {
-    xb[i] = FloatToBf16(static_cast<float>(Hash(i, 4) >> 40) / 16777216.0f * 2.0f - 1.0f);
-    xf[i] = Bf16ToFloat(xb[i]);
+    xb[i] = FloatToF16(static_cast<float>(Hash(i, 4) >> 40) / 16777216.0f * 2.0f - 1.0f);
+    xf[i] = F16ToFloat(xb[i]);
   }
   WeightMatrix cw;
   cw.format = WeightFormat::kAwqInt4;
@@ -81,13 +81,13 @@ TEST_P(AwqGemmTest, MatchesCpuReferenceAndIsBatchInvariant) {
 
   DeviceAwqMatrix dw{ToDevice(qweight), ToDevice(qzeros), ToDevice(scales), p.rows, p.cols,
                      p.group};
-  const __nv_bfloat16* dx = reinterpret_cast<const __nv_bfloat16*>(ToDevice(xb));
+  const uint16_t* dx = ToDevice(xb);
   float* dy = nullptr;
   ASSERT_EQ(cudaMalloc(&dy, ref.size() * sizeof(float)), cudaSuccess);
   ASSERT_TRUE(dw.qweight && dw.qzeros && dw.scales && dx);
 
   std::vector<float> full(ref.size());
-  ASSERT_EQ(AwqMatMul(dw, dx, m_max, dy, nullptr), cudaSuccess);
+  ASSERT_EQ(AwqMatMul(dw, dx, m_max, dy, /*accumulate=*/false, nullptr), cudaSuccess);
   ASSERT_EQ(cudaMemcpy(full.data(), dy, full.size() * 4, cudaMemcpyDeviceToHost), cudaSuccess);
   for (size_t i = 0; i < ref.size(); ++i) {
     // |x| <= 1, |w| <= 15 * 0.022: the sums are O(sqrt(cols)); FP32 rounding
@@ -95,16 +95,32 @@ TEST_P(AwqGemmTest, MatchesCpuReferenceAndIsBatchInvariant) {
     ASSERT_NEAR(full[i], ref[i], 1e-5 * std::sqrt(static_cast<double>(p.cols)) * 4 + 1e-4)
         << "element " << i;
   }
-  for (int64_t m : {1, 2, 5, 16}) {
+  // Any batch size, and a row batched at another place in its tile (rows
+  // 3.. of x computed as rows 0.. of a shorter launch): bit-identical.
+  for (int64_t m : {1, 2, 5, 8, 9, 16}) {
     std::vector<float> part(m * p.rows);
-    ASSERT_EQ(AwqMatMul(dw, dx, m, dy, nullptr), cudaSuccess);
+    ASSERT_EQ(AwqMatMul(dw, dx, m, dy, false, nullptr), cudaSuccess);
     ASSERT_EQ(cudaMemcpy(part.data(), dy, part.size() * 4, cudaMemcpyDeviceToHost), cudaSuccess);
     EXPECT_EQ(0, std::memcmp(part.data(), full.data(), part.size() * 4)) << "m=" << m;
   }
+  {
+    const int64_t m = 11;
+    std::vector<float> shifted(m * p.rows);
+    ASSERT_EQ(AwqMatMul(dw, dx + 3 * p.cols, m, dy, false, nullptr), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(shifted.data(), dy, shifted.size() * 4, cudaMemcpyDeviceToHost),
+              cudaSuccess);
+    EXPECT_EQ(0, std::memcmp(shifted.data(), full.data() + 3 * p.rows, shifted.size() * 4));
+  }
+  // accumulate adds to what y holds: y = full + full.
+  ASSERT_EQ(cudaMemcpy(dy, full.data(), full.size() * 4, cudaMemcpyHostToDevice), cudaSuccess);
+  ASSERT_EQ(AwqMatMul(dw, dx, m_max, dy, /*accumulate=*/true, nullptr), cudaSuccess);
+  std::vector<float> twice(full.size());
+  ASSERT_EQ(cudaMemcpy(twice.data(), dy, twice.size() * 4, cudaMemcpyDeviceToHost), cudaSuccess);
+  for (size_t i = 0; i < full.size(); ++i) ASSERT_EQ(twice[i], full[i] + full[i]) << i;
   cudaFree(const_cast<int32_t*>(dw.qweight));
   cudaFree(const_cast<int32_t*>(dw.qzeros));
   cudaFree(const_cast<uint16_t*>(dw.scales));
-  cudaFree(const_cast<__nv_bfloat16*>(dx));
+  cudaFree(const_cast<uint16_t*>(dx));
   cudaFree(dy);
 }
 
@@ -114,7 +130,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, AwqGemmTest,
 
 TEST(AwqGemmShapeTest, RejectsRowsNotAMultipleOf8) {
   DeviceAwqMatrix w{nullptr, nullptr, nullptr, 12, 128, 128};
-  EXPECT_EQ(AwqMatMul(w, nullptr, 1, nullptr, nullptr), cudaErrorInvalidValue);
+  EXPECT_EQ(AwqMatMul(w, nullptr, 1, nullptr, false, nullptr), cudaErrorInvalidValue);
 }
 
 }  // namespace

@@ -191,6 +191,7 @@ absl::StatusOr<MemoryPlan> PlanModels(const v1::RunSpec& spec, const PlanOptions
           min_pools > 0 ? static_cast<int64_t>(static_cast<long double>(spare) * min_pool / min_pools) : 0;
       m.kv_pool_bytes = min_pool + share;
       m.kv_tokens = m.kv_pool_bytes / m.kv_bytes_per_token;
+      m.kv_max_tokens = (min_pool + spare) / m.kv_bytes_per_token;
     }
   }
   return plan;
@@ -266,6 +267,17 @@ std::string FormatPlan(const MemoryPlan& plan) {
   }
   if (plan.reserve_bytes > 0) {
     absl::StrAppendFormat(&out, "  CUDA context reserve %s\n", FormatBytes(plan.reserve_bytes));
+  }
+  int native_models = 0;
+  for (const ModelPlan& m : plan.models) native_models += m.endpoint ? 0 : 1;
+  if (plan.fits && native_models > 1) {
+    std::string lend;
+    for (const ModelPlan& m : plan.models) {
+      if (m.endpoint) continue;
+      absl::StrAppend(&lend, lend.empty() ? "" : ", ", m.role, " up to ", m.kv_max_tokens);
+    }
+    absl::StrAppendFormat(&out, "  KV pools are shared: with the other model idle, %s KV tokens\n",
+                          lend);
   }
   absl::StrAppendFormat(&out, "%s: needed %s (weights + workspaces + minimum KV pools%s) vs %s available\n",
                         plan.fits ? "fits" : "does not fit", FormatBytes(plan.needed_bytes),

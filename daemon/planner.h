@@ -18,7 +18,9 @@
 //              suite caps it with max_context, else 8,192 tokens); what the
 //              budget has left after weights, workspaces, minimum pools and (on
 //              the GPU) a 512 MiB CUDA context reserve is shared between the
-//              models in proportion to their minimum pools.
+//              models in proportion to their minimum pools; that is each
+//              model's share when all are busy, and a model whose peers are
+//              idle can borrow all of it (kv_max_tokens).
 // A plan that cannot give every model its minimum pool does not fit; the
 // refusal names needed and available bytes.
 //
@@ -48,6 +50,9 @@ struct ModelPlan {
   int64_t min_kv_tokens = 0;
   int64_t kv_pool_bytes = 0;   // the pool it gets (0 when the plan does not fit)
   int64_t kv_tokens = 0;       // kv_pool_bytes / kv_bytes_per_token
+  // The tokens its pool can grow to while the other models sit at their
+  // minimums (idle): KV pools are elastic (runners/native/engine/elastic_kv.h).
+  int64_t kv_max_tokens = 0;
   bool endpoint = false;       // served elsewhere: no memory here
 };
 

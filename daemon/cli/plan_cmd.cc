@@ -68,6 +68,7 @@ int Plan(CommandContext& context) {
       j.Set("min_kv_tokens", base::Json::Int(m.min_kv_tokens));
       j.Set("kv_pool_bytes", base::Json::Int(m.kv_pool_bytes));
       j.Set("kv_tokens", base::Json::Int(m.kv_tokens));
+      j.Set("kv_max_tokens", base::Json::Int(m.kv_max_tokens));
       models.Push(std::move(j));
     }
     out.Set("models", std::move(models));

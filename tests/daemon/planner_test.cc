@@ -162,6 +162,16 @@ TEST_F(PlannerTest, ExactWeightsAndGpuFitFor8bPlus70bAwq) {
   EXPECT_TRUE(fits.fits);
   EXPECT_GT(fits.models[0].kv_tokens, 8192);
   EXPECT_GT(fits.models[1].kv_tokens, 8192);
+  // With the judge idle the candidate may borrow the judge's share: its own
+  // pool plus the judge's pool above the judge's minimum.
+  const ModelPlan& judge = fits.models[1];
+  EXPECT_NEAR(fits.models[0].kv_max_tokens,
+              (fits.models[0].kv_pool_bytes + judge.kv_pool_bytes -
+               judge.min_kv_tokens * judge.kv_bytes_per_token) /
+                  131072,
+              1);
+  EXPECT_THAT(FormatPlan(fits), HasSubstr("KV pools are shared: with the other model idle, "
+                                          "candidate up to "));
   // Everything handed out stays within the budget.
   int64_t used = fits.reserve_bytes;
   for (const ModelPlan& m : fits.models) used += m.weight_bytes + m.workspace_bytes + m.kv_pool_bytes;

@@ -11,20 +11,33 @@
 //   mmlu:    wall time of a 5-shot MMLU-shaped workload through the
 //            NativeRunner with the prefix cache: 57 subjects, 14,042
 //            questions, four one-token choices each, a ~600-token shared
-//            prefix per subject (--questions scales it down).
+//            prefix per subject (--questions scales it down);
+//   gsm8k:   wall time of a 5-shot GSM8K-shaped workload: 1,319 greedy
+//            generations of up to 256 tokens after a shared ~700-token
+//            prefix (--gsm8k scales it down);
+//   judge:   with --judge DIR, the candidate and a judge resident together
+//            on one memory budget (elastic KV pools), the judge grading
+//            while the candidate generates: wall time, each model's tokens/s
+//            and KV held, device memory in use.
 //
-//   evald-cuda-bench --model DIR [--decode N] [--questions N] [--fast-gemm]
+//   evald-cuda-bench --model DIR [--decode N] [--questions N] [--gsm8k N]
+//                    [--judge DIR [--judge-prompts N]] [--fast-gemm]
 //
+// Matrix parameters (for the FLOP count) come from config.json; bytes per
+// decoded token from the weights the model holds on the device, so an AWQ
+// INT4 model's roofline counts its packed weights, scales and zeros.
 // DIR is a Hugging Face checkpoint, e.g. written by
 // `evald-make-checkpoint --preset llama-3.1-8b --out DIR` (random weights).
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -33,6 +46,8 @@
 #include "runners/native/model/dtype.h"
 #include "runners/native/model/model.h"
 #include "runners/native/native_runner.h"
+#include "runners/native/planner/footprint.h"
+#include "runners/native/planner/kv_budget.h"
 
 namespace {
 
@@ -100,6 +115,74 @@ double GemmPeak(int64_t n) {
   return 2.0 * n * n * n / best;
 }
 
+// Multiply-adds per token in the decoder layers' matrices (attention and
+// MLP), from the config: the prefill FLOP count is twice this (the lm_head
+// runs for the chunk's last row only).
+double MatrixParams(const engine::ModelConfig& c) {
+  const double hidden = c.hidden_size;
+  const double q = static_cast<double>(c.num_heads) * c.head_dim;
+  const double kv = static_cast<double>(c.num_kv_heads) * c.head_dim;
+  const double per_layer = hidden * (2 * q + 2 * kv) + 3 * hidden * c.intermediate_size;
+  return c.num_layers * per_layer;
+}
+
+// Random English-looking filler from a fixed word list.
+class Filler {
+ public:
+  explicit Filler(uint32_t seed) : rng_(seed) {}
+  std::string Words(int n) {
+    static const char* words[] = {"energy", "cell",   "law",   "market", "theory",
+                                  "river",  "number", "protein", "court", "signal",
+                                  "history", "force", "value", "system"};
+    std::string s;
+    for (int i = 0; i < n; ++i) absl::StrAppend(&s, i ? " " : "", words[rng_() % 14]);
+    return s;
+  }
+
+ private:
+  std::mt19937 rng_;
+};
+
+// GSM8K-shaped 5-shot prompts: a shared prefix of five worked examples, then
+// the question.
+std::vector<runners::GenerateRequest> GsmShaped(int n, int max_new_tokens, Filler* f) {
+  std::string prefix;
+  for (int shot = 0; shot < 5; ++shot) {
+    absl::StrAppend(&prefix, "Question: ", f->Words(45), "?\nAnswer: ", f->Words(70),
+                    ". The answer is ", 17 * shot + 3, ".\n\n");
+  }
+  std::vector<runners::GenerateRequest> out;
+  for (int i = 0; i < n; ++i) {
+    runners::GenerateRequest g;
+    g.prompt = absl::StrCat(prefix, "Question: ", f->Words(40), "?\nAnswer:");
+    g.max_new_tokens = max_new_tokens;
+    g.stop = {"Question:", "</s>", "<|im_end|>"};
+    out.push_back(std::move(g));
+  }
+  return out;
+}
+
+struct GenerateFigures {
+  double wall = 0;
+  int64_t generated = 0;
+  int failed = 0;
+};
+
+GenerateFigures RunGenerate(runners::Runner* runner,
+                            const std::vector<runners::GenerateRequest>& requests) {
+  GenerateFigures f;
+  const int64_t before = runner->stats().generated_tokens;
+  const auto t0 = Clock::now();
+  absl::Status s = runner->Generate(requests, {},
+                                    [&](size_t, absl::StatusOr<runners::GenerateResult> r) {
+                                      if (!r.ok()) ++f.failed;
+                                    });
+  f.wall = Seconds(t0, Clock::now());
+  if (!s.ok()) f.failed = static_cast<int>(requests.size());
+  f.generated = runner->stats().generated_tokens - before;
+  return f;
+}
+
 std::vector<int32_t> Blocks(int first, int count) {
   std::vector<int32_t> b(count);
   for (int i = 0; i < count; ++i) b[i] = first + i;
@@ -112,6 +195,9 @@ int main(int argc, char** argv) {
   std::string model_dir;
   int decode_steps = 64;
   int questions = 14042;
+  int gsm8k = 1319;
+  std::string judge_dir;
+  int judge_prompts = 256;
   bool fast_gemm = false;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
@@ -122,6 +208,12 @@ int main(int argc, char** argv) {
       if (!absl::SimpleAtoi(value(), &decode_steps)) return Fail("--decode: not a number");
     } else if (flag == "--questions") {
       if (!absl::SimpleAtoi(value(), &questions)) return Fail("--questions: not a number");
+    } else if (flag == "--gsm8k") {
+      if (!absl::SimpleAtoi(value(), &gsm8k)) return Fail("--gsm8k: not a number");
+    } else if (flag == "--judge") {
+      judge_dir = value();
+    } else if (flag == "--judge-prompts") {
+      if (!absl::SimpleAtoi(value(), &judge_prompts)) return Fail("--judge-prompts: not a number");
     } else if (flag == "--fast-gemm") {
       fast_gemm = true;
     } else {
@@ -129,7 +221,11 @@ int main(int argc, char** argv) {
     }
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // lines appear even if the run is cut short
-  if (model_dir.empty()) return Fail("usage: evald-cuda-bench --model DIR [--decode N] [--questions N] [--fast-gemm]");
+  if (model_dir.empty()) {
+    return Fail(
+        "usage: evald-cuda-bench --model DIR [--decode N] [--questions N] [--gsm8k N] "
+        "[--judge DIR [--judge-prompts N]] [--fast-gemm]");
+  }
   cudaDeviceProp prop{};
   if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) return Fail("no usable GPU");
   std::printf("device: %s\n", prop.name);
@@ -147,9 +243,11 @@ int main(int argc, char** argv) {
               model_dir.c_str(), c.num_layers, c.hidden_size, (*model)->weight_bytes() / 1e9,
               (*model)->backend().c_str(), Seconds(t_load, Clock::now()),
               fast_gemm ? "heuristic per shape" : "batch-invariant");
+  // Every weight is read once per decoded token but the embedding table, of
+  // which one row is.
   const double embed_bytes = 2.0 * c.vocab_size * c.hidden_size;
   const double bytes_per_token = (*model)->weight_bytes() - embed_bytes;
-  const double matrix_params = bytes_per_token / 2.0;
+  const double matrix_params = MatrixParams(c);
 
   auto kv = (*model)->AllocateKvCache(512);
   if (!kv.ok()) return Fail(std::string(kv.status().message()));
@@ -178,7 +276,7 @@ int main(int argc, char** argv) {
                 flops / peak);
   }
   // Decode at batch 1 after 512 prompt tokens.
-  {
+  if (decode_steps > 0) {
     const std::vector<int32_t> table = Blocks(200, 64);
     engine::SeqChunk chunk;
     chunk.tokens = absl::MakeConstSpan(tokens.data(), 512);
@@ -212,13 +310,8 @@ int main(int argc, char** argv) {
     ro.max_batch_tokens = 8192;
     auto runner = runners::CreateNativeRunner(ro);
     if (!runner.ok()) return Fail(std::string(runner.status().message()));
-    const char* words[] = {"energy", "cell", "law", "market", "theory", "river", "number",
-                           "protein", "court", "signal", "history", "force", "value", "system"};
-    auto sentence = [&](int n) {
-      std::string s;
-      for (int i = 0; i < n; ++i) absl::StrAppend(&s, i ? " " : "", words[rng() % 14]);
-      return s;
-    };
+    Filler filler(2);
+    auto sentence = [&](int n) { return filler.Words(n); };
     std::vector<runners::LoglikelihoodRequest> requests;
     const int subjects = 57;
     for (int sub = 0; sub < subjects; ++sub) {
@@ -250,6 +343,80 @@ int main(int argc, char** argv) {
         "%.1f%% from the prefix cache\n",
         questions, requests.size(), failed, wall, static_cast<long long>(st.prompt_tokens),
         100.0 * st.cached_prompt_tokens / std::max<int64_t>(1, st.prompt_tokens));
+  }
+
+  // The GSM8K-shaped workload: greedy generation, prefix cache on.
+  if (gsm8k > 0) {
+    runners::NativeRunnerOptions ro;
+    ro.model_dir = model_dir;
+    ro.device = engine::Device::kCuda;
+    ro.kv_cache_bytes = size_t{16} << 30;
+    ro.max_batch_tokens = 8192;
+    auto runner = runners::CreateNativeRunner(ro);
+    if (!runner.ok()) return Fail(std::string(runner.status().message()));
+    Filler filler(3);
+    const GenerateFigures f = RunGenerate(runner->get(), GsmShaped(gsm8k, 256, &filler));
+    const runners::RunnerStats st = (*runner)->stats();
+    std::printf(
+        "gsm8k-shaped: %d generations (%d failed) in %.1f s wall; %lld tokens generated "
+        "(%.0f tokens/s); %.1f%% of prompt tokens from the prefix cache\n",
+        gsm8k, f.failed, f.wall, static_cast<long long>(f.generated), f.generated / f.wall,
+        100.0 * st.cached_prompt_tokens / std::max<int64_t>(1, st.prompt_tokens));
+  }
+
+  // Candidate and judge resident together on one budget; the judge grades
+  // (prefill of a long prompt, a short verdict) while the candidate
+  // generates, the two engines taking forward steps in turn.
+  if (!judge_dir.empty()) {
+    size_t free_bytes = 0, total_bytes = 0;
+    cudaMemGetInfo(&free_bytes, &total_bytes);
+    native::KvBudget budget(static_cast<int64_t>(total_bytes) - native::kCudaContextReserve);
+    runners::NativeRunnerOptions ro;
+    ro.device = engine::Device::kCuda;
+    ro.max_batch_tokens = 8192;
+    ro.max_context = 4096;
+    ro.kv_budget = &budget;
+    ro.model_dir = model_dir;
+    const auto t_load = Clock::now();
+    auto candidate = runners::CreateNativeRunner(ro);
+    if (!candidate.ok()) return Fail("candidate: " + std::string(candidate.status().message()));
+    ro.model_dir = judge_dir;
+    auto judge = runners::CreateNativeRunner(ro);
+    if (!judge.ok()) return Fail("judge: " + std::string(judge.status().message()));
+    cudaMemGetInfo(&free_bytes, &total_bytes);
+    std::printf("co-resident: candidate %.2f GB + judge %.2f GB resident, loaded in %.1f s; "
+                "device memory in use %.2f of %.2f GB\n",
+                (*candidate)->resident_bytes() / 1e9, (*judge)->resident_bytes() / 1e9,
+                Seconds(t_load, Clock::now()), (total_bytes - free_bytes) / 1e9,
+                total_bytes / 1e9);
+    Filler filler(4);
+    const std::vector<runners::GenerateRequest> answers = GsmShaped(judge_prompts, 256, &filler);
+    std::vector<runners::GenerateRequest> verdicts;
+    for (int i = 0; i < judge_prompts; ++i) {
+      runners::GenerateRequest g;
+      g.prompt = absl::StrCat("[Instruction]\nPlease act as an impartial judge and rate the answer "
+                              "on a scale of 1 to 10.\n\n[Question]\n", filler.Words(60),
+                              "\n\n[The Start of Assistant's Answer]\n", filler.Words(300),
+                              "\n[The End of Assistant's Answer]\n");
+      g.max_new_tokens = 64;
+      verdicts.push_back(std::move(g));
+    }
+    GenerateFigures cand, judged;
+    const auto t0 = Clock::now();
+    std::thread grader([&] { judged = RunGenerate(judge->get(), verdicts); });
+    cand = RunGenerate(candidate->get(), answers);
+    grader.join();
+    const double wall = Seconds(t0, Clock::now());
+    const runners::RunnerStats cs = (*candidate)->stats(), js = (*judge)->stats();
+    std::printf(
+        "co-resident: %.1f s wall; candidate %d answers, %lld tokens in %.1f s (%.0f tokens/s, "
+        "%d failed); judge %d verdicts, %lld tokens in %.1f s (%d failed); busy %.1f + %.1f s; "
+        "kv borrowed %.2f + %.2f GB over guaranteed %.2f + %.2f GB\n",
+        wall, judge_prompts, static_cast<long long>(cand.generated), cand.wall,
+        cand.generated / cand.wall, cand.failed, judge_prompts,
+        static_cast<long long>(judged.generated), judged.wall, judged.failed, cs.busy_seconds,
+        js.busy_seconds, cs.kv_grown_bytes / 1e9, js.kv_grown_bytes / 1e9, cs.kv_min_bytes / 1e9,
+        js.kv_min_bytes / 1e9);
   }
   return 0;
 }

@@ -490,9 +490,12 @@ absl::Status Engine::Enqueue(std::unique_ptr<Request> r) {
   const int longest = r->is_score() ? seq.num_tokens() : seq.num_tokens() + r->max_new_tokens - 1;
   const int need = KvCacheManager::BlocksFor(longest);
   if (need > pool_->min_blocks - 1) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("request needs ", need, " kv blocks (", longest, " tokens), the pool has ",
-                     pool_->min_blocks - 1));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "request needs ", need, " kv blocks (", longest, " tokens), the pool has ",
+        pool_->min_blocks - 1,
+        options_.kv_budget != nullptr
+            ? " guaranteed (set the model's max_context in the suite to guarantee more)"
+            : ""));
   }
   seq.num_prompt_tokens = seq.num_tokens();
   seq.id = next_id_.fetch_add(1);

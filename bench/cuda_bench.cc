@@ -183,6 +183,17 @@ GenerateFigures RunGenerate(runners::Runner* runner,
   return f;
 }
 
+// A runner of its own on the GPU with a fixed KV pool of `kv_bytes`.
+absl::StatusOr<std::unique_ptr<runners::Runner>> SoloRunner(const std::string& dir,
+                                                            size_t kv_bytes) {
+  runners::NativeRunnerOptions ro;
+  ro.model_dir = dir;
+  ro.device = engine::Device::kCuda;
+  ro.kv_cache_bytes = kv_bytes;
+  ro.max_batch_tokens = 8192;
+  return runners::CreateNativeRunner(ro);
+}
+
 std::vector<int32_t> Blocks(int first, int count) {
   std::vector<int32_t> b(count);
   for (int i = 0; i < count; ++i) b[i] = first + i;
@@ -303,12 +314,7 @@ int main(int argc, char** argv) {
 
   // The MMLU-shaped workload through the runner (prefix cache on).
   if (questions > 0) {
-    runners::NativeRunnerOptions ro;
-    ro.model_dir = model_dir;
-    ro.device = engine::Device::kCuda;
-    ro.kv_cache_bytes = size_t{8} << 30;
-    ro.max_batch_tokens = 8192;
-    auto runner = runners::CreateNativeRunner(ro);
+    auto runner = SoloRunner(model_dir, size_t{8} << 30);
     if (!runner.ok()) return Fail(std::string(runner.status().message()));
     Filler filler(2);
     auto sentence = [&](int n) { return filler.Words(n); };
@@ -347,12 +353,7 @@ int main(int argc, char** argv) {
 
   // The GSM8K-shaped workload: greedy generation, prefix cache on.
   if (gsm8k > 0) {
-    runners::NativeRunnerOptions ro;
-    ro.model_dir = model_dir;
-    ro.device = engine::Device::kCuda;
-    ro.kv_cache_bytes = size_t{16} << 30;
-    ro.max_batch_tokens = 8192;
-    auto runner = runners::CreateNativeRunner(ro);
+    auto runner = SoloRunner(model_dir, size_t{16} << 30);
     if (!runner.ok()) return Fail(std::string(runner.status().message()));
     Filler filler(3);
     const GenerateFigures f = RunGenerate(runner->get(), GsmShaped(gsm8k, 256, &filler));

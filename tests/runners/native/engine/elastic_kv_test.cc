@@ -15,6 +15,7 @@
 #include "runners/native/engine/engine.h"
 #include "runners/native/engine/sampler.h"
 #include "runners/native/planner/kv_budget.h"
+#include "tests/runners/native/engine/collector.h"
 #include "tests/runners/native/engine/toy_model.h"
 #include "tests/testing/status_matchers.h"
 
@@ -23,6 +24,7 @@ namespace {
 
 using ::evald::testing::StatusIs;
 using testing::ToyKvCache;
+using testing::Collector;
 using testing::ToyModel;
 
 constexpr int64_t kBlockBytes = kKvBlockSize * testing::kToyDim * sizeof(float);
@@ -138,29 +140,6 @@ TEST(ElasticKvTest, MinimumThatCannotBeGuaranteedIsRefusedWithTheModelNamed) {
 }
 
 // --- Two engines on one budget -------------------------------------------
-
-template <typename T>
-class Collector {
- public:
-  explicit Collector(size_t n) : results_(n, absl::UnknownError("not delivered")), left_(n) {}
-  Engine::Callback<T> For(size_t i) {
-    return [this, i](absl::StatusOr<T> r) {
-      absl::MutexLock l(&mu_);
-      results_[i] = std::move(r);
-      --left_;
-    };
-  }
-  std::vector<absl::StatusOr<T>> Wait() {
-    absl::MutexLock l(&mu_);
-    mu_.Await(absl::Condition(+[](size_t* left) { return *left == 0; }, &left_));
-    return results_;
-  }
-
- private:
-  absl::Mutex mu_;
-  std::vector<absl::StatusOr<T>> results_;
-  size_t left_;
-};
 
 // `n` distinct score requests of `len` tokens, the last 3 rows scored.
 std::vector<ScoreRequest> Burst(int n, int len, int salt) {

@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "runners/native/engine/sampler.h"
 #include "runners/native/engine/step_turns.h"
+#include "tests/runners/native/engine/collector.h"
 #include "tests/runners/native/engine/toy_model.h"
 #include "tests/testing/status_matchers.h"
 
@@ -19,31 +20,8 @@ namespace {
 
 using ::evald::testing::StatusIs;
 using testing::ByteTokenizer;
+using testing::Collector;
 using testing::ToyModel;
-
-// Collects callbacks (which run on the engine thread) for the test thread.
-template <typename T>
-class Collector {
- public:
-  explicit Collector(size_t n) : results_(n, absl::UnknownError("not delivered")), left_(n) {}
-  Engine::Callback<T> For(size_t i) {
-    return [this, i](absl::StatusOr<T> r) {
-      absl::MutexLock l(&mu_);
-      results_[i] = std::move(r);
-      --left_;
-    };
-  }
-  std::vector<absl::StatusOr<T>> Wait() {
-    absl::MutexLock l(&mu_);
-    mu_.Await(absl::Condition(+[](size_t* left) { return *left == 0; }, &left_));
-    return results_;
-  }
-
- private:
-  absl::Mutex mu_;
-  std::vector<absl::StatusOr<T>> results_;
-  size_t left_;
-};
 
 std::vector<int32_t> Seq(int header, int header_len, int tail, int tail_len) {
   std::vector<int32_t> t;

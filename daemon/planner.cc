@@ -174,7 +174,8 @@ absl::StatusOr<MemoryPlan> PlanModels(const v1::RunSpec& spec, const PlanOptions
     m.kv_bytes_per_token = s.layers * 2 * s.kv_heads * s.head_dim * kv_elem;
     m.workspace_bytes = native::WorkspaceBytes(s.hidden, s.intermediate, s.vocab,
                                                options.max_batch_tokens,
-                                               options.device == PlanDevice::kGpu);
+                                               options.device == PlanDevice::kGpu,
+                                               s.format == "awq-int4");
     m.min_kv_tokens = native::MinKvTokens(model->max_context());
     needed += m.weight_bytes + m.workspace_bytes + m.min_kv_tokens * m.kv_bytes_per_token;
     min_pools += m.min_kv_tokens * m.kv_bytes_per_token;

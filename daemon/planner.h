@@ -13,7 +13,8 @@
 //   workspace  activations of one engine step of max_batch_tokens tokens:
 //              max_batch_tokens x (24 x hidden + 10 x intermediate) bytes, plus
 //              the logits of up to 256 rows (256 x vocab x 4 bytes), plus 32 MiB
-//              of GEMM workspace on the GPU.
+//              of GEMM workspace on the GPU (and 128 MiB of INT4 workspace for
+//              an AWQ model there).
 //   kv pool    at least `min_kv_tokens` (the model's context window when the
 //              suite caps it with max_context, else 8,192 tokens); what the
 //              budget has left after weights, workspaces, minimum pools and (on

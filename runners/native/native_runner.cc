@@ -454,7 +454,7 @@ absl::StatusOr<std::unique_ptr<Runner>> CreateNativeRunner(const NativeRunnerOpt
   eo.resident_bytes = static_cast<int64_t>(model->weight_bytes()) +
                       native::WorkspaceBytes(config.hidden_size, config.intermediate_size,
                                              config.vocab_size, options.max_batch_tokens,
-                                             model->backend() != "cpu");
+                                             model->backend() != "cpu", config.quantization.awq);
   // Every model of this process shares the device: steps take turns.
   eo.turns = engine::StepTurns::Shared();
   auto runner = std::make_unique<NativeRunner>(options.model_dir, std::move(model),

@@ -401,7 +401,9 @@ class CudaDecoderModel : public Model {
   absl::Status Linear(const DeviceMatrix& w, const f16_t* x, int64_t t, float* y,
                       bool accumulate) {
     if (w.awq()) {
-      return CudaStatus(AwqMatMul(w.awq_matrix(), x, t, y, accumulate, stream_), "int4 matmul");
+      return CudaStatus(AwqMatMul(w.awq_matrix(), x, t, y, accumulate, awq_workspace_.as<float>(),
+                                  awq_workspace_.bytes(), stream_),
+                        "int4 matmul");
     }
     return gemm_->Run(w.data(), w.rows, w.cols, x, t, y, accumulate, stream_);
   }
@@ -414,6 +416,7 @@ class CudaDecoderModel : public Model {
   std::unique_ptr<Gemm> gemm_;
   size_t weight_bytes_ = 0;
   DeviceMatrix embed_, lm_head_;
+  DeviceBuffer awq_workspace_;  // split-K partials of the INT4 products
   bool embed_f16_ = false;  // the table is FP16 (AWQ checkpoints), else BF16
   std::unique_ptr<DeviceBuffer> final_norm_;
   std::vector<DeviceLayer> layers_;
@@ -450,6 +453,13 @@ absl::Status CudaDecoderModel::Upload(const DecoderWeights& w) {
     ASSIGN_OR_RETURN(d.k_norm, UploadVector(lw.k_norm, &weight_bytes_));
     layers_.push_back(std::move(d));
   }
+  size_t workspace = 0;
+  for (const DeviceLayer& d : layers_) {
+    for (const DeviceMatrix* m : {&d.qkv, &d.o, &d.gate_up, &d.down}) {
+      if (m->awq()) workspace = std::max(workspace, AwqWorkspaceBytes(m->awq_matrix()));
+    }
+  }
+  RETURN_IF_ERROR(awq_workspace_.Allocate(workspace, "int4 workspace"));
   const std::vector<double> inv_freq = RopeInverseFrequencies(config_);
   RETURN_IF_ERROR(inv_freq_.Allocate(inv_freq.size() * sizeof(double), "rope frequencies"));
   CUDA_RETURN_IF_ERROR(cudaMemcpy(inv_freq_.as<void>(), inv_freq.data(),

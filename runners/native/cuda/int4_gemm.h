@@ -10,9 +10,10 @@
 // bounds prefill of an INT4 model by FP32 throughput.
 //
 // Batch invariance: every output element is reduced in one fixed order that
-// depends only on the matrix shape (8 K slices of cols / 8, each summed
-// serially, then the slices added 0..7), never on m or on which rows share a
-// tile, so a row's result is the same whatever it is batched with. The
+// depends only on the matrix shape (AwqSplits parts of K, each cut into 8
+// slices summed serially, the slices added 0..7, then the parts added in
+// order), never on m or on which rows share a tile, so a row's result is the
+// same whatever it is batched with. The
 // numerical reference is the CPU dequantising MatMul; results agree with it
 // to FP32 rounding, not bit for bit.
 //
@@ -38,11 +39,21 @@ struct DeviceAwqMatrix {
   int group_size;
 };
 
+// How many parts the K range of `w` is cut into (a function of the shape
+// only): more when the matrix has few column blocks, so that decode keeps
+// the GPU busy. The parts are summed in a fixed order.
+int AwqSplits(const DeviceAwqMatrix& w);
+// Device workspace AwqMatMul needs for `w` (0 when it is not split).
+size_t AwqWorkspaceBytes(const DeviceAwqMatrix& w);
+
 // y[m, w.rows] = x[m, w.cols] * W^T, or y += that with `accumulate` (the
-// residual stream). `x` holds FP16 bits. Returns cudaErrorInvalidValue for a
-// bad shape, else the launch status.
+// residual stream). `x` holds FP16 bits. `workspace` (FP32, at least
+// AwqWorkspaceBytes(w)) may be null when that is 0. Returns
+// cudaErrorInvalidValue for a bad shape or a short workspace, else the
+// launch status.
 cudaError_t AwqMatMul(const DeviceAwqMatrix& w, const uint16_t* x, int64_t m, float* y,
-                      bool accumulate, cudaStream_t stream);
+                      bool accumulate, float* workspace, size_t workspace_bytes,
+                      cudaStream_t stream);
 
 }  // namespace evald::engine::cuda
 

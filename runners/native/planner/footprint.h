@@ -18,6 +18,10 @@ inline constexpr int64_t kDefaultMinKvTokens = 8192;
 inline constexpr int64_t kCudaContextReserve = int64_t{512} << 20;
 // cuBLASLt workspace per model on the GPU.
 inline constexpr int64_t kGemmWorkspaceBytes = int64_t{32} << 20;
+// Split-K partials of the GPU's INT4 products (runners/native/cuda/
+// int4_gemm.h: at most 16 parts x 256 rows of the widest AWQ projection;
+// 117 MiB for Llama-3.1-70B's gate/up).
+inline constexpr int64_t kInt4WorkspaceBytes = int64_t{128} << 20;
 // Rows of FP32 logits one step may bring back.
 inline constexpr int64_t kLogitRows = 256;
 
@@ -28,11 +32,12 @@ inline int64_t MinKvTokens(int64_t max_context) {
 }
 
 // Activations of one engine step of `max_batch_tokens` tokens, the logits of
-// kLogitRows rows, and on the GPU the GEMM workspace.
+// kLogitRows rows, and on the GPU the GEMM workspace (and the INT4 one for
+// an AWQ model).
 inline int64_t WorkspaceBytes(int64_t hidden, int64_t intermediate, int64_t vocab,
-                              int64_t max_batch_tokens, bool gpu) {
+                              int64_t max_batch_tokens, bool gpu, bool awq = false) {
   return max_batch_tokens * (24 * hidden + 10 * intermediate) + kLogitRows * vocab * 4 +
-         (gpu ? kGemmWorkspaceBytes : 0);
+         (gpu ? kGemmWorkspaceBytes : 0) + (gpu && awq ? kInt4WorkspaceBytes : 0);
 }
 
 }  // namespace evald::native

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
@@ -84,10 +85,21 @@ TEST_P(AwqGemmTest, MatchesCpuReferenceAndIsBatchInvariant) {
   const uint16_t* dx = ToDevice(xb);
   float* dy = nullptr;
   ASSERT_EQ(cudaMalloc(&dy, ref.size() * sizeof(float)), cudaSuccess);
+  const size_t ws_bytes = AwqWorkspaceBytes(dw);
+  float* ws = nullptr;
+  if (ws_bytes > 0) {
+    ASSERT_EQ(cudaMalloc(&ws, ws_bytes), cudaSuccess);
+  }
+  std::printf("[ %lldx%lld ] %d K splits\n", static_cast<long long>(p.rows),
+              static_cast<long long>(p.cols), AwqSplits(dw));
+  if (ws_bytes > 0) {
+    // A short workspace is refused, not overrun.
+    EXPECT_EQ(AwqMatMul(dw, dx, 1, dy, false, ws, ws_bytes - 4, nullptr), cudaErrorInvalidValue);
+  }
   ASSERT_TRUE(dw.qweight && dw.qzeros && dw.scales && dx);
 
   std::vector<float> full(ref.size());
-  ASSERT_EQ(AwqMatMul(dw, dx, m_max, dy, /*accumulate=*/false, nullptr), cudaSuccess);
+  ASSERT_EQ(AwqMatMul(dw, dx, m_max, dy, /*accumulate=*/false, ws, ws_bytes, nullptr), cudaSuccess);
   ASSERT_EQ(cudaMemcpy(full.data(), dy, full.size() * 4, cudaMemcpyDeviceToHost), cudaSuccess);
   for (size_t i = 0; i < ref.size(); ++i) {
     // |x| <= 1, |w| <= 15 * 0.022: the sums are O(sqrt(cols)); FP32 rounding
@@ -99,21 +111,21 @@ TEST_P(AwqGemmTest, MatchesCpuReferenceAndIsBatchInvariant) {
   // 3.. of x computed as rows 0.. of a shorter launch): bit-identical.
   for (int64_t m : {1, 2, 5, 8, 9, 16}) {
     std::vector<float> part(m * p.rows);
-    ASSERT_EQ(AwqMatMul(dw, dx, m, dy, false, nullptr), cudaSuccess);
+    ASSERT_EQ(AwqMatMul(dw, dx, m, dy, false, ws, ws_bytes, nullptr), cudaSuccess);
     ASSERT_EQ(cudaMemcpy(part.data(), dy, part.size() * 4, cudaMemcpyDeviceToHost), cudaSuccess);
     EXPECT_EQ(0, std::memcmp(part.data(), full.data(), part.size() * 4)) << "m=" << m;
   }
   {
     const int64_t m = 11;
     std::vector<float> shifted(m * p.rows);
-    ASSERT_EQ(AwqMatMul(dw, dx + 3 * p.cols, m, dy, false, nullptr), cudaSuccess);
+    ASSERT_EQ(AwqMatMul(dw, dx + 3 * p.cols, m, dy, false, ws, ws_bytes, nullptr), cudaSuccess);
     ASSERT_EQ(cudaMemcpy(shifted.data(), dy, shifted.size() * 4, cudaMemcpyDeviceToHost),
               cudaSuccess);
     EXPECT_EQ(0, std::memcmp(shifted.data(), full.data() + 3 * p.rows, shifted.size() * 4));
   }
   // accumulate adds to what y holds: y = full + full.
   ASSERT_EQ(cudaMemcpy(dy, full.data(), full.size() * 4, cudaMemcpyHostToDevice), cudaSuccess);
-  ASSERT_EQ(AwqMatMul(dw, dx, m_max, dy, /*accumulate=*/true, nullptr), cudaSuccess);
+  ASSERT_EQ(AwqMatMul(dw, dx, m_max, dy, /*accumulate=*/true, ws, ws_bytes, nullptr), cudaSuccess);
   std::vector<float> twice(full.size());
   ASSERT_EQ(cudaMemcpy(twice.data(), dy, twice.size() * 4, cudaMemcpyDeviceToHost), cudaSuccess);
   for (size_t i = 0; i < full.size(); ++i) ASSERT_EQ(twice[i], full[i] + full[i]) << i;
@@ -122,15 +134,31 @@ TEST_P(AwqGemmTest, MatchesCpuReferenceAndIsBatchInvariant) {
   cudaFree(const_cast<uint16_t*>(dw.scales));
   cudaFree(const_cast<uint16_t*>(dx));
   cudaFree(dy);
+  cudaFree(ws);
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, AwqGemmTest,
                          ::testing::Values(Case{64, 128, 128}, Case{1024, 4096, 128},
-                                           Case{264, 384, 64}));
+                                           Case{264, 384, 64}, Case{256, 16384, 128}));
+
+// The split count depends on the shape only, and narrow 70B matrices get
+// enough of them to fill a GPU at decode.
+TEST(AwqGemmShapeTest, SplitsFollowTheShape) {
+  DeviceAwqMatrix o{nullptr, nullptr, nullptr, 8192, 8192, 128};
+  DeviceAwqMatrix down{nullptr, nullptr, nullptr, 8192, 28672, 128};
+  DeviceAwqMatrix gate_up{nullptr, nullptr, nullptr, 2 * 28672, 8192, 128};
+  EXPECT_EQ(AwqSplits(o), 8);
+  EXPECT_EQ(AwqSplits(down), 8);
+  EXPECT_EQ(AwqSplits(gate_up), 2);
+  DeviceAwqMatrix tiny{nullptr, nullptr, nullptr, 64, 128, 128};
+  EXPECT_EQ(AwqSplits(tiny), 1);
+  EXPECT_EQ(AwqWorkspaceBytes(tiny), 0u);
+  EXPECT_EQ(AwqWorkspaceBytes(o), size_t{8} * 256 * 8192 * 4);
+}
 
 TEST(AwqGemmShapeTest, RejectsRowsNotAMultipleOf8) {
   DeviceAwqMatrix w{nullptr, nullptr, nullptr, 12, 128, 128};
-  EXPECT_EQ(AwqMatMul(w, nullptr, 1, nullptr, false, nullptr), cudaErrorInvalidValue);
+  EXPECT_EQ(AwqMatMul(w, nullptr, 1, nullptr, false, nullptr, 0, nullptr), cudaErrorInvalidValue);
 }
 
 }  // namespace

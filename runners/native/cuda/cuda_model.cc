@@ -347,6 +347,11 @@ class CudaDecoderModel : public Model {
       return absl::UnimplementedError(absl::StrCat(
           "cuda backend: head_dim ", config.head_dim, " is not supported (even, at most 256)"));
     }
+    if (options.tiled_attention && !TiledAttentionFits(config.head_dim, options.cuda_device)) {
+      return absl::UnimplementedError(absl::StrCat(
+          "cuda backend: tiled attention does not fit this GPU's shared memory at head_dim ",
+          config.head_dim));
+    }
     std::unique_ptr<CudaDecoderModel> model(new CudaDecoderModel(std::move(config), options));
     RETURN_IF_ERROR(model->Upload(weights));
     // The mmap is no longer needed: everything lives on the device.
@@ -390,7 +395,8 @@ class CudaDecoderModel : public Model {
   CudaDecoderModel(ModelConfig config, const LoadOptions& options)
       : config_(std::move(config)),
         device_(options.cuda_device),
-        batch_invariant_(options.batch_invariant) {}
+        batch_invariant_(options.batch_invariant),
+        tiled_attention_(options.tiled_attention) {}
 
   int64_t KvDim() const { return static_cast<int64_t>(config_.num_kv_heads) * config_.head_dim; }
   int64_t QDim() const { return static_cast<int64_t>(config_.num_heads) * config_.head_dim; }
@@ -411,6 +417,7 @@ class CudaDecoderModel : public Model {
   ModelConfig config_;
   int device_;
   bool batch_invariant_;
+  bool tiled_attention_;
   std::string backend_;
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<Gemm> gemm_;
@@ -503,6 +510,18 @@ absl::Status CudaDecoderModel::Forward(absl::Span<const SeqChunk> batch, KvCache
   }
   const int t = static_cast<int>(rows.size());
   if (t == 0) return absl::OkStatus();
+  // Attention tiles: runs of consecutive rows of one chunk.
+  std::vector<RowTile> tiles;
+  if (tiled_attention_) {
+    int32_t first = 0;
+    for (const SeqChunk& chunk : batch) {
+      const int32_t n = static_cast<int32_t>(chunk.tokens.size());
+      for (int32_t i = 0; i < n; i += kAttentionTileRows) {
+        tiles.push_back(RowTile{first + i, std::min<int32_t>(kAttentionTileRows, n - i)});
+      }
+      first += n;
+    }
+  }
   const int n_logits = static_cast<int>(gather.size());
 
   const ModelConfig& c = config_;
@@ -517,10 +536,12 @@ absl::Status CudaDecoderModel::Forward(absl::Span<const SeqChunk> batch, KvCache
   const size_t rows_bytes = rows.size() * sizeof(RowInfo);
   const size_t tables_bytes = tables.size() * sizeof(int32_t);
   const size_t gather_bytes = gather.size() * sizeof(int32_t);
-  std::vector<char> meta(rows_bytes + tables_bytes + gather_bytes);
+  const size_t tiles_bytes = tiles.size() * sizeof(RowTile);
+  std::vector<char> meta(rows_bytes + tables_bytes + gather_bytes + tiles_bytes);
   std::memcpy(meta.data(), rows.data(), rows_bytes);
   std::memcpy(meta.data() + rows_bytes, tables.data(), tables_bytes);
   std::memcpy(meta.data() + rows_bytes + tables_bytes, gather.data(), gather_bytes);
+  std::memcpy(meta.data() + rows_bytes + tables_bytes + gather_bytes, tiles.data(), tiles_bytes);
   RETURN_IF_ERROR(meta_.Reserve(meta.size(), "step metadata"));
   RETURN_IF_ERROR(h_.Reserve(t * hidden * sizeof(float), "activations"));
   RETURN_IF_ERROR(xn_.Reserve(t * std::max(hidden, inter) * sizeof(f16_t), "activations"));
@@ -536,6 +557,8 @@ absl::Status CudaDecoderModel::Forward(absl::Span<const SeqChunk> batch, KvCache
   const int32_t* d_tables = reinterpret_cast<const int32_t*>(meta_.as<char>() + rows_bytes);
   const int32_t* d_gather =
       reinterpret_cast<const int32_t*>(meta_.as<char>() + rows_bytes + tables_bytes);
+  const RowTile* d_tiles = reinterpret_cast<const RowTile*>(meta_.as<char>() + rows_bytes +
+                                                             tables_bytes + gather_bytes);
 
   float* h = h_.as<float>();
   f16_t* xn = xn_.as<f16_t>();
@@ -549,8 +572,16 @@ absl::Status CudaDecoderModel::Forward(absl::Span<const SeqChunk> batch, KvCache
     QkvPost(qkv_.as<float>(), d_rows, t, shape, lw.q_bias->as<float>(), lw.k_bias->as<float>(),
             lw.v_bias->as<float>(), lw.q_norm->as<float>(), lw.k_norm->as<float>(),
             inv_freq_.as<double>(), q_.as<float>(), kv->k(layer), kv->v(layer), stream_);
-    PagedAttention(q_.as<float>(), d_rows, d_tables, t, shape, kv->k(layer), kv->v(layer),
-                   att_.as<f16_t>(), stream_);
+    if (tiled_attention_) {
+      CUDA_RETURN_IF_ERROR(PagedAttentionTiled(q_.as<float>(), d_rows, d_tiles,
+                                               static_cast<int>(tiles.size()), d_tables, shape,
+                                               kv->k(layer), kv->v(layer), att_.as<f16_t>(),
+                                               stream_),
+                           "tiled attention");
+    } else {
+      PagedAttention(q_.as<float>(), d_rows, d_tables, t, shape, kv->k(layer), kv->v(layer),
+                     att_.as<f16_t>(), stream_);
+    }
     // h += att * Wo^T, in the GEMM's epilogue.
     RETURN_IF_ERROR(Linear(lw.o, att_.as<f16_t>(), t, h, /*accumulate=*/true));
     RmsNormToF16(h, nullptr, lw.post_norm->as<float>(), t, static_cast<int>(hidden), eps, xn,

@@ -69,6 +69,23 @@ void PagedAttention(const float* q, const RowInfo* rows, const int32_t* block_ta
                     int num_rows, const QkvShape& shape, const f16_t* k_cache,
                     const f16_t* v_cache, f16_t* out, cudaStream_t stream);
 
+// The same attention with up to kAttentionTileRows consecutive rows of one
+// sequence per tile sharing each load of K and V (attention_tiled.cu):
+// bit-identical to PagedAttention, far less cache traffic in prefill.
+// `tiles` cover every row once; a tile's rows share one block table (one
+// sequence) and its last row has the highest position.
+inline constexpr int kAttentionTileRows = 8;
+struct RowTile {
+  int32_t first;  // first row of the tile
+  int32_t count;  // 1..kAttentionTileRows
+};
+// Whether the tiled kernel's shared memory fits `device` at `head_dim`.
+bool TiledAttentionFits(int head_dim, int device);
+cudaError_t PagedAttentionTiled(const float* q, const RowInfo* rows, const RowTile* tiles,
+                                int num_tiles, const int32_t* block_tables, const QkvShape& shape,
+                                const f16_t* k_cache, const f16_t* v_cache, f16_t* out,
+                                cudaStream_t stream);
+
 // out[r, i] = f16(silu(gu[r, i]) * gu[r, inter + i]).
 void SiluMulToF16(const float* gate_up, int num_rows, int inter, f16_t* out,
                   cudaStream_t stream);

@@ -94,6 +94,11 @@ struct LoadOptions {
   // Off trades that guarantee for faster small batches. The CPU backend is
   // always batch-invariant.
   bool batch_invariant = true;
+  // GPU: attention with query rows in tiles that share each K/V load
+  // (runners/native/cuda/attention_tiled.cu). Bit-identical to the per-row
+  // kernel by construction and much lighter on the cache in prefill; off by
+  // default until its conformance tests have run on a GPU.
+  bool tiled_attention = false;
   // Worker threads for the CPU backend; 0 = all hardware threads.
   int num_threads = 0;
   // CPU: round GEMM inputs to BF16 and use the AVX512_BF16 dot products for

@@ -183,6 +183,30 @@ TEST_P(CudaDeterminismTest, BatchAndChunkingDoNotChangeBits) {
   EXPECT_TRUE(BitEqual(batched_step.logits[1], alone_step.logits[0]));
 }
 
+// The tiled attention kernel changes no bit of a model's logits.
+TEST_P(CudaDeterminismTest, TiledAttentionIsBitIdentical) {
+  SKIP_WITHOUT_GPU();
+  evald::testing::TempDir dir;
+  ASSERT_OK(WriteCheckpoint(Spec(GetParam(), 6), dir.path()));
+  ASSERT_OK_AND_ASSIGN(auto plain, Model::Load(dir.path(), LoadOptions{.device = Device::kCuda}));
+  LoadOptions tiled_options{.device = Device::kCuda};
+  tiled_options.tiled_attention = true;
+  ASSERT_OK_AND_ASSIGN(auto tiled, Model::Load(dir.path(), tiled_options));
+  const std::vector<int32_t> a = testing::RandomTokens(150, 777, 31);
+  ASSERT_OK_AND_ASSIGN(auto kv_plain, plain->AllocateKvCache(64));
+  ASSERT_OK_AND_ASSIGN(auto kv_tiled, tiled->AllocateKvCache(64));
+  for (int chunk : {0, 7, 64}) {
+    std::vector<int32_t> blocks;
+    for (int b = 0; b < 10; ++b) blocks.push_back(60 - 5 * b);
+    ASSERT_OK_AND_ASSIGN(Logits p, testing::RunPrompt(plain.get(), kv_plain.get(), a, blocks, chunk));
+    ASSERT_OK_AND_ASSIGN(Logits q, testing::RunPrompt(tiled.get(), kv_tiled.get(), a, blocks, chunk));
+    ASSERT_EQ(p.size(), q.size());
+    for (size_t r = 0; r < p.size(); ++r) {
+      EXPECT_TRUE(BitEqual(p[r], q[r])) << "chunk " << chunk << " row " << r;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Weights, CudaDeterminismTest, ::testing::Values("qwen2", "qwen2-awq"));
 
 // Two runners sharing one GPU memory budget: the KV pool is elastic

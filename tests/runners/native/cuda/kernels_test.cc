@@ -6,6 +6,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -260,6 +262,26 @@ TEST(CudaKernelsTest, PagedAttentionMatchesCpuAndIgnoresTheBatch) {
   const std::vector<uint16_t> all = out.Host();
   for (size_t i = 0; i < want.size(); ++i) {
     ASSERT_NEAR(F16ToFloat(all[i]), want[i], 2e-3 * std::abs(want[i]) + 2e-4) << "element " << i;
+  }
+  // The tiled kernel (rows of a sequence sharing each K/V load) gives the
+  // same bits, with tiles of any size up to kAttentionTileRows.
+  if (TiledAttentionFits(hd, 0)) {
+    for (int tile : {1, 4, 6}) {
+      std::vector<RowTile> tiles;
+      for (int first = 0; first < 6; first += tile) tiles.push_back({first, std::min(tile, 6 - first)});
+      tiles.push_back({6, 1});
+      Dev<RowTile> d_tiles(tiles);
+      Dev<uint16_t> tiled(t * heads * hd);
+      ASSERT_EQ(PagedAttentionTiled(dq.get(), d_rows.get(), d_tiles.get(),
+                                    static_cast<int>(tiles.size()), d_tables.get(),
+                                    QkvShape{heads, kv_heads, hd, 1e-5f}, dk.get(), dv.get(),
+                                    tiled.get(), nullptr),
+                cudaSuccess);
+      const std::vector<uint16_t> got = tiled.Host();
+      EXPECT_EQ(0, std::memcmp(got.data(), all.data(), all.size() * 2)) << "tiles of " << tile;
+    }
+  } else {
+    std::printf("tiled attention does not fit this GPU at head_dim %d\n", hd);
   }
   // The decode row alone gives the same bits as among the prefill rows.
   Dev<RowInfo> alone_row(std::vector<RowInfo>{rows.back()});

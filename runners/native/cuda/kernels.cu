@@ -2,33 +2,23 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include "runners/native/cuda/device_math.cuh"
 #include "runners/native/cuda/kernels.h"
 
 namespace evald::engine::cuda {
 namespace {
 
+using device::F16ToF32;
+using device::F32ToF16;
+using device::kAttnWarps;
+using device::kKvBlock;
+using device::kWarp;
+using device::WarpSum;
+
 constexpr int kNormThreads = 256;
-constexpr int kWarp = 32;
-constexpr int kMaxHeadDimPerLane = 8;  // head_dim <= 256
-constexpr int kKvBlock = 16;
 
 __device__ __forceinline__ float Bf16ToF32(bf16_t v) {
   return __uint_as_float(static_cast<unsigned>(v) << 16);
-}
-
-__device__ __forceinline__ f16_t F32ToF16(float v) {
-  __half h = __float2half_rn(fminf(fmaxf(v, -65504.0f), 65504.0f));
-  return __half_as_ushort(h);
-}
-
-__device__ __forceinline__ float F16ToF32(f16_t v) { return __half2float(__ushort_as_half(v)); }
-
-// Sum over a warp by a fixed xor-butterfly; every lane gets the same value.
-__device__ __forceinline__ float WarpSum(float v) {
-  for (int offset = kWarp / 2; offset > 0; offset /= 2) {
-    v += __shfl_xor_sync(0xffffffffu, v, offset);
-  }
-  return v;
 }
 
 // Sum over a block of kNormThreads threads in a fixed order: warp sums, then
@@ -133,17 +123,14 @@ __global__ void QkvPostKernel(const float* qkv, const RowInfo* rows, QkvShape sh
 // 32 absolute positions; warp w takes chunks w, w + kAttnWarps, ... and each
 // lane scores one key of a chunk, so a chunk costs one round of loads. Each
 // warp keeps an online softmax over its chunks in chunk order; the warps'
-// partial results are then merged in warp order. The partition depends only
-// on the row's own position, never on the batch or the prefill chunking.
-constexpr int kAttnWarps = 4;
-
+// partial results are then merged in warp order (device_math.cuh). The
+// partition depends only on the row's own position, never on the batch or
+// the prefill chunking.
 __global__ void PagedAttentionKernel(const float* q, const RowInfo* rows,
                                      const int32_t* block_tables, QkvShape shape,
                                      const f16_t* k_cache, const f16_t* v_cache, f16_t* out) {
   __shared__ float q_s[256];
-  __shared__ float part_m[kAttnWarps];
-  __shared__ float part_l[kAttnWarps];
-  __shared__ float part_acc[kAttnWarps][256];
+  __shared__ float parts[kAttnWarps][256 + 2];  // acc, m, l per warp
   const int r = blockIdx.x;
   const int head = blockIdx.y;
   const int warp = threadIdx.x / kWarp;
@@ -158,77 +145,22 @@ __global__ void PagedAttentionKernel(const float* q, const RowInfo* rows,
   __syncthreads();
   const int32_t* table = block_tables + rows[r].table_offset;
   const int last = rows[r].position;
-  float acc[kMaxHeadDimPerLane];
-#pragma unroll
-  for (int j = 0; j < kMaxHeadDimPerLane; ++j) acc[j] = 0.0f;
-  float m = -INFINITY;
-  float l = 0.0f;
+  device::SoftmaxState st;
   for (int chunk = warp; chunk * kWarp <= last; chunk += kAttnWarps) {
     const int key = chunk * kWarp + lane;
-    const bool valid = key <= last;
     int64_t slot = 0;
-    float s = -INFINITY;
-    if (valid) {
-      slot = static_cast<int64_t>(table[key / kKvBlock]) * kKvBlock + key % kKvBlock;
-      const __half2* kp =
-          reinterpret_cast<const __half2*>(k_cache + slot * kv_dim + kv_head * hd);
-      float dot = 0.0f;
-      for (int d = 0; d < hd / 2; ++d) {
-        const float2 kv = __half22float2(kp[d]);
-        dot = fmaf(q_s[2 * d], kv.x, dot);
-        dot = fmaf(q_s[2 * d + 1], kv.y, dot);
-      }
-      s = dot * scale;
-    }
-    float chunk_max = s;
-    for (int offset = kWarp / 2; offset > 0; offset /= 2) {
-      chunk_max = fmaxf(chunk_max, __shfl_xor_sync(0xffffffffu, chunk_max, offset));
-    }
-    const float m_new = fmaxf(m, chunk_max);
-    const float correction = __expf(m - m_new);
-    const float p = valid ? __expf(s - m_new) : 0.0f;
-    l = l * correction + WarpSum(p);
-#pragma unroll
-    for (int j = 0; j < kMaxHeadDimPerLane; ++j) acc[j] *= correction;
-    const int keys = min(kWarp, last - chunk * kWarp + 1);
-    for (int k = 0; k < keys; ++k) {
-      const float pk = __shfl_sync(0xffffffffu, p, k);
-      const int64_t slot_k = __shfl_sync(0xffffffffu, slot, k);
-      const f16_t* vp = v_cache + slot_k * kv_dim + kv_head * hd;
-#pragma unroll
-      for (int j = 0; j < kMaxHeadDimPerLane; ++j) {
-        const int d = lane + j * kWarp;
-        if (d < hd) acc[j] = fmaf(pk, F16ToF32(vp[d]), acc[j]);
-      }
-    }
-    m = m_new;
+    if (key <= last) slot = static_cast<int64_t>(table[key / kKvBlock]) * kKvBlock + key % kKvBlock;
+    const f16_t* k_row = k_cache + slot * kv_dim + kv_head * hd;
+    auto v_row = [&](int k) {
+      return v_cache + __shfl_sync(0xffffffffu, slot, k) * kv_dim + kv_head * hd;
+    };
+    device::AttendChunk(chunk, last, q_s, k_row, v_row, hd, scale, &st);
   }
-  if (lane == 0) {
-    part_m[warp] = m;
-    part_l[warp] = l;
-  }
-#pragma unroll
-  for (int j = 0; j < kMaxHeadDimPerLane; ++j) {
-    const int d = lane + j * kWarp;
-    if (d < hd) part_acc[warp][d] = acc[j];
-  }
+  device::StorePartial(st, hd, parts[warp]);
   __syncthreads();
   if (warp != 0) return;
-  float big_m = -INFINITY;
-  for (int w = 0; w < kAttnWarps; ++w) big_m = fmaxf(big_m, part_m[w]);
-  float total_l = 0.0f;
-  float weight[kAttnWarps];
-  for (int w = 0; w < kAttnWarps; ++w) {
-    weight[w] = part_l[w] > 0.0f ? __expf(part_m[w] - big_m) : 0.0f;
-    total_l = fmaf(part_l[w], weight[w], total_l);
-  }
-  const float inv = 1.0f / total_l;
-  f16_t* o = out + static_cast<int64_t>(r) * shape.num_heads * hd + head * hd;
-  for (int d = lane; d < hd; d += kWarp) {
-    float sum = 0.0f;
-    for (int w = 0; w < kAttnWarps; ++w) sum = fmaf(part_acc[w][d], weight[w], sum);
-    o[d] = F32ToF16(sum * inv);
-  }
+  device::MergePartials(&parts[0][0], 256 + 2, hd,
+                        out + static_cast<int64_t>(r) * shape.num_heads * hd + head * hd);
 }
 
 __global__ void SiluMulKernel(const float* gate_up, int inter, f16_t* out) {

@@ -428,16 +428,15 @@ absl::StatusOr<std::unique_ptr<Runner>> CreateNativeRunner(const NativeRunnerOpt
   if (per_token == 0) {
     return absl::InternalError(absl::StrCat("model ", options.model_dir, " reports 0 kv bytes per token"));
   }
-  size_t kv_bytes = options.kv_cache_bytes > 0
-                        ? options.kv_cache_bytes
-                        : DefaultKvBytes(*model, max_context, options.max_batch_tokens);
+  // With a shared budget the pool starts at the planner's minimum (plus the
+  // null block) and grows from there.
+  const size_t kv_bytes =
+      options.kv_budget != nullptr
+          ? (static_cast<size_t>(native::MinKvTokens(options.max_context)) + engine::kKvBlockSize) *
+                per_token
+      : options.kv_cache_bytes > 0 ? options.kv_cache_bytes
+                                   : DefaultKvBytes(*model, max_context, options.max_batch_tokens);
   const size_t block_bytes = per_token * engine::kKvBlockSize;
-  if (options.kv_budget != nullptr) {
-    // The planner's minimum, plus the null block.
-    kv_bytes = (static_cast<size_t>(native::MinKvTokens(options.max_context)) +
-                engine::kKvBlockSize) *
-               per_token;
-  }
   const size_t blocks = kv_bytes / block_bytes;
   if (blocks < 2) {
     return absl::InvalidArgumentError(absl::StrCat("native runner: kv_cache_bytes ", kv_bytes,

@@ -41,6 +41,27 @@ std::optional<size_t> FindInvalidUtf8(absl::string_view s) {
   return std::nullopt;
 }
 
+std::string EscapeInvalidUtf8(absl::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    const size_t len = ValidSequenceLength(s, i);
+    if (len == 0) {
+      const auto c = static_cast<unsigned char>(s[i]);
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+      ++i;
+      continue;
+    }
+    out.append(s.data() + i, len);
+    i += len;
+  }
+  return out;
+}
+
 uint32_t DecodeUtf8At(absl::string_view s, size_t* pos) {
   size_t i = *pos;
   size_t len = ValidSequenceLength(s, i);

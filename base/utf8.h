@@ -19,6 +19,11 @@ namespace evald::base {
 std::optional<size_t> FindInvalidUtf8(absl::string_view s);
 inline bool IsValidUtf8(absl::string_view s) { return !FindInvalidUtf8(s).has_value(); }
 
+// `s` with every byte that is not part of a valid UTF-8 sequence written as
+// the four characters "\xNN" (lowercase hex); valid input is returned as is.
+// The result is always valid UTF-8, and the bytes stay visible to people.
+std::string EscapeInvalidUtf8(absl::string_view s);
+
 // Decodes the code point at s[*pos] and advances *pos. An invalid sequence
 // yields U+FFFD and advances by one byte.
 uint32_t DecodeUtf8At(absl::string_view s, size_t* pos);

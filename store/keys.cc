@@ -143,6 +143,18 @@ std::string ProgressKey(absl::string_view run_id, absl::string_view task) {
   return Join({"progress", run_id, task});
 }
 
+std::string FiguresKey(absl::string_view run_id, int32_t attempt) {
+  std::string key = FiguresPrefix(run_id);
+  AppendBigEndian64(static_cast<uint64_t>(attempt), &key);
+  return key;
+}
+
+std::string FiguresPrefix(absl::string_view run_id) {
+  std::string key = Join({"figures", run_id});
+  key.push_back(kSep);
+  return key;
+}
+
 std::string ProgressPrefix(absl::string_view run_id) {
   std::string key = Join({"progress", run_id});
   key.push_back(kSep);

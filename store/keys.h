@@ -65,6 +65,10 @@ std::string QueueKey(int32_t priority, uint64_t seq);
 std::string ProgressKey(absl::string_view run_id, absl::string_view task);
 std::string ProgressPrefix(absl::string_view run_id);
 
+// meta: "figures" \0 run_id \0 be64(attempt) -> AttemptFigures.
+std::string FiguresKey(absl::string_view run_id, int32_t attempt);
+std::string FiguresPrefix(absl::string_view run_id);
+
 // Fixed meta keys.
 inline constexpr absl::string_view kSchemaVersionKey = "schema_version";
 inline constexpr absl::string_view kNextQueueSeqKey = "next_queue_seq";

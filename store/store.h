@@ -41,6 +41,31 @@ class WriteBatch;
 
 namespace evald::store {
 
+// Records a read could not parse, one line each ("run \"r...\": unreadable
+// record (...)"), for the caller to report.
+using Unreadable = std::vector<std::string>;
+
+// What DeleteRun removed.
+struct DeletedRun {
+  int64_t samples = 0;
+  int64_t scores = 0;
+  bool was_queued = false;
+  std::vector<std::string> tags;  // tags that pointed at the run
+};
+
+// One finding of Store::Check.
+struct CheckProblem {
+  std::string record;  // e.g. "run \"r20261122T084512Z-0007\"", "sample ... doc 3"
+  std::string problem;
+  std::string repair;  // what repair did (or would do)
+};
+
+struct CheckReport {
+  int64_t records = 0;  // records read
+  std::vector<CheckProblem> problems;
+  bool repaired = false;  // the repairs were written
+};
+
 class Store {
  public:
   // Opens (and by default creates) the store at options.path.
@@ -65,34 +90,68 @@ class Store {
   absl::StatusOr<evald::v1::RunRecord> CreateRun(evald::v1::RunRecord run);
   // Overwrites a run record. A record without a fingerprint keeps the stored
   // one. progress[].done is maintained by PutSample and need not be passed.
-  absl::Status PutRun(const evald::v1::RunRecord& run);
-  // The run with its fingerprint and per-task progress. NotFound names the id.
-  absl::StatusOr<evald::v1::RunRecord> GetRun(absl::string_view run_id);
-  // Runs matching `filter`, newest first.
+  // With `fold_figures` the run's AttemptFigures records are removed in the
+  // same write: the caller's run.stats and .phases include them.
+  absl::Status PutRun(const evald::v1::RunRecord& run, bool fold_figures = false);
+  // Adds the figures of the run's attempts not yet folded into its record
+  // (the running attempt's, or a killed one's) to run->stats and ->phases:
+  // the run's totals for people, or what to fold with PutRun.
+  absl::Status AddUnfoldedFigures(evald::v1::RunRecord* run, Unreadable* unreadable = nullptr);
+  // The run with its fingerprint and per-task progress. NotFound names the
+  // id; DataLoss when the run's own record cannot be read (a damaged
+  // fingerprint or progress marker is left out and named in `unreadable`).
+  absl::StatusOr<evald::v1::RunRecord> GetRun(absl::string_view run_id,
+                                              Unreadable* unreadable = nullptr);
+  // Runs matching `filter`, newest first. A record that cannot be read is
+  // skipped and named in `unreadable` (and logged), never an error.
   absl::StatusOr<std::vector<evald::v1::RunRecord>> ListRuns(
-      const RunFilter& filter);
+      const RunFilter& filter, Unreadable* unreadable = nullptr);
   absl::StatusOr<evald::v1::Fingerprint> GetFingerprint(
       absl::string_view run_id);
+  // Removes a run and everything of it: record, fingerprint, samples,
+  // scores, progress markers, queue entries and the tags that point at it,
+  // in one atomic write. Works on a run whose record cannot be read.
+  // NotFound names an unknown id. The caller decides whether the run may be
+  // deleted (the daemon refuses a running one).
+  absl::StatusOr<DeletedRun> DeleteRun(absl::string_view run_id);
 
   // ---- Samples -------------------------------------------------------------
   // Stores one finished document and advances the (run, task) progress marker
   // in the same WriteBatch, so a crash never separates them. Rewriting a doc
-  // already stored replaces it without counting it twice.
-  absl::Status PutSample(const evald::v1::SampleRecord& sample);
-  // Samples of (run, task) in doc_index order.
+  // already stored replaces it without counting it twice. `figures` (may be
+  // null): the running attempt's figures so far, written in the same batch.
+  absl::Status PutSample(const evald::v1::SampleRecord& sample,
+                         const evald::v1::AttemptFigures* figures = nullptr);
+  // Samples of (run, task) in doc_index order; unreadable ones are skipped
+  // and named in `unreadable`.
   absl::StatusOr<std::vector<evald::v1::SampleRecord>> ListSamples(
-      absl::string_view run_id, absl::string_view task);
+      absl::string_view run_id, absl::string_view task,
+      Unreadable* unreadable = nullptr);
   absl::StatusOr<int64_t> CountSamples(absl::string_view run_id,
                                        absl::string_view task);
-  // The doc indices of (run, task) already stored: what a resumed run skips.
+  // The doc indices of (run, task) stored and readable: what a resumed run
+  // skips (an unreadable sample is computed again and overwritten).
   absl::StatusOr<std::set<int64_t>> DoneDocIndices(absl::string_view run_id,
                                                    absl::string_view task);
 
   // ---- Scores --------------------------------------------------------------
   absl::Status PutScores(const evald::v1::TaskScores& scores);
-  // Every task's scores of a run, in task-name order (empty if none yet).
+  // Every task's scores of a run, in task-name order (empty if none yet);
+  // unreadable ones are skipped and named in `unreadable`.
   absl::StatusOr<std::vector<evald::v1::TaskScores>> GetScores(
-      absl::string_view run_id);
+      absl::string_view run_id, Unreadable* unreadable = nullptr);
+
+  // ---- Integrity -----------------------------------------------------------
+  // Reads every record of every column family and reports what is wrong:
+  // records that do not parse, records of runs that do not exist, progress
+  // markers that disagree with the samples, queue entries and tags that
+  // point nowhere. With `repair` it also mends them in one atomic write:
+  // invalid UTF-8 (written before the store escaped it) is escaped, records
+  // that cannot be read at all are removed (a run with everything of it),
+  // orphans are removed and markers recounted. Records of runs in `skip`
+  // (the daemon's running run) are checked but never changed.
+  absl::StatusOr<CheckReport> Check(bool repair,
+                                    const std::set<std::string>& skip = {});
 
   // ---- Queue: highest priority first, then first in, first out -------------
   absl::Status Enqueue(absl::string_view run_id, int32_t priority);
@@ -149,7 +208,12 @@ class Store {
   absl::Status RequireRun(absl::string_view run_id);
   absl::Status AddRunToBatch(const evald::v1::RunRecord& run,
                              rocksdb::WriteBatch* batch);
-  absl::Status AttachProgress(evald::v1::RunRecord* run);
+  absl::Status AttachProgress(evald::v1::RunRecord* run,
+                              Unreadable* unreadable);
+  // Adds the deletion of every record of `run_id` to `batch`.
+  absl::Status AddRunDeletionToBatch(absl::string_view run_id,
+                                     rocksdb::WriteBatch* batch,
+                                     DeletedRun* deleted);
   // (key, entry) of the first `max` queue entries in queue order; 0: all.
   absl::StatusOr<std::vector<std::pair<std::string, evald::v1::QueueEntry>>>
   ScanQueue(size_t max);

@@ -25,5 +25,17 @@ TEST(Utf8Test, DecodeEncodeRoundTrip) {
   EXPECT_EQ(DecodeUtf8("\xff")[0], 0xFFFDu);
 }
 
+TEST(Utf8Test, EscapeInvalidUtf8WritesEachBadByteVisibly) {
+  EXPECT_EQ(EscapeInvalidUtf8("plain \xc3\xa9"), "plain \xc3\xa9");
+  EXPECT_EQ(EscapeInvalidUtf8("ab\xff"), "ab\\xff");
+  // A truncated sequence escapes byte by byte; what follows is kept.
+  EXPECT_EQ(EscapeInvalidUtf8("\xe4\xb8z"), "\\xe4\\xb8z");
+  EXPECT_EQ(EscapeInvalidUtf8("\xc0\xaf"), "\\xc0\\xaf");
+  EXPECT_EQ(EscapeInvalidUtf8(""), "");
+  for (const std::string s : {"\xff\xfe", "x\xed\xa0\x80", "\xf4\x90\x80\x80\xe4"}) {
+    EXPECT_TRUE(IsValidUtf8(EscapeInvalidUtf8(s))) << s;
+  }
+}
+
 }  // namespace
 }  // namespace evald::base

@@ -90,6 +90,10 @@ struct CallOptions {
   // When set and it becomes true, remaining requests finish with
   // absl::CancelledError and the call returns promptly.
   const std::atomic<bool>* cancelled = nullptr;
+  // When set and it becomes true, requests the runner has not started yet
+  // finish with absl::CancelledError while started ones run to the end: a
+  // draining daemon keeps the work in flight instead of throwing it away.
+  const std::atomic<bool>* stop_admitting = nullptr;
 };
 
 template <typename T>

@@ -299,6 +299,7 @@ class Gsm8kTask : public Task {
     }
     runners::CallOptions call_options;
     call_options.cancelled = relay.flag();
+    call_options.stop_admitting = context.draining;
     absl::Status call_status = runner.Generate(
         requests, call_options, [&](size_t r, absl::StatusOr<runners::GenerateResult> result) {
           if (r >= doc_indices.size()) return;

@@ -234,7 +234,7 @@ class JudgedTask : public Task {
                          return sink.Emit(std::move(sample));
                        });
     absl::Status call_status = runner.Generate(
-        requests, runners::CallOptions{relay.flag()},
+        requests, runners::CallOptions{.cancelled = relay.flag(), .stop_admitting = context.draining},
         [&](size_t r, absl::StatusOr<runners::GenerateResult> result) {
           if (r >= doc_indices.size()) return;
           if (queue.failed()) relay.Cancel();  // the judge cannot grade: stop early

@@ -121,6 +121,7 @@ class MmluTask : public Task {
     absl::Status sink_status;
     runners::CallOptions call_options;
     call_options.cancelled = relay.flag();
+    call_options.stop_admitting = context.draining;
     absl::Status call_status = runner.Loglikelihood(
         requests, call_options, [&](size_t r, absl::StatusOr<runners::LoglikelihoodResult> result) {
           const size_t d = r / 4;

@@ -129,6 +129,9 @@ struct JudgeProgress {
 
 struct RunContext {
   const std::atomic<bool>* cancelled = nullptr;
+  // The daemon is draining: start no new document, finish (and hand over)
+  // the ones in flight. Tasks pass it on as CallOptions::stop_admitting.
+  const std::atomic<bool>* draining = nullptr;
   // The suite's judge model; null without `judge:`.
   runners::Runner* judge = nullptr;
   // Pairwise judged tasks: the baseline run's id and its responses by doc id.

@@ -255,6 +255,7 @@ absl::Status NativeRunner::Loglikelihood(absl::Span<const LoglikelihoodRequest> 
       groups.emplace_back();
       groups.back().request.tokens = std::move(fed);
       groups.back().request.cancelled = options.cancelled;
+      groups.back().request.stop_admitting = options.stop_admitting;
     }
     Group& g = groups[it->second];
     Member m{i, base.context_tokens, continuation_enc, g.request.targets.size()};
@@ -309,6 +310,7 @@ absl::StatusOr<std::vector<Runner::TokenLogprob>> NativeRunner::PromptLogprobs(
     request.targets.push_back({static_cast<int>(p) - 1, token_ids[p]});
   }
   request.cancelled = options.cancelled;
+  request.stop_admitting = options.stop_admitting;
   request.top_k = top_k;
   auto done = std::make_shared<CallResults<engine::ScoreOutput>>();
   RETURN_IF_ERROR(engine_->SubmitScore(std::move(request),
@@ -370,6 +372,7 @@ absl::Status NativeRunner::Generate(absl::Span<const GenerateRequest> requests,
     g.stop = req.stop;
     g.eos_ids = eos_ids_;
     g.cancelled = options.cancelled;
+    g.stop_admitting = options.stop_admitting;
     const absl::Status s = engine_->SubmitGenerate(
         std::move(g), [results, i](absl::StatusOr<GenerateResult> out) {
           results->Push(i, out.ok() ? std::move(out) : Annotate("generate", i, out.status()));
@@ -445,6 +448,9 @@ absl::StatusOr<std::unique_ptr<Runner>> CreateNativeRunner(const NativeRunnerOpt
   }
   engine::EngineOptions eo;
   eo.max_batch_tokens = options.max_batch_tokens;
+  eo.max_num_seqs = options.max_num_seqs > 0 ? options.max_num_seqs
+                    : model->backend() == "cpu" ? 16
+                                                : 256;
   eo.num_kv_blocks = static_cast<int>(std::min<size_t>(blocks, size_t{1} << 22));
   eo.prefix_cache = options.prefix_cache;
   eo.max_context = max_context;

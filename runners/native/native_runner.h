@@ -29,6 +29,11 @@ struct NativeRunnerOptions {
   size_t kv_cache_bytes = 0;
   // Token budget of one engine step (prefill chunks + decodes).
   int max_batch_tokens = 2048;
+  // Sequences computed at once (the rest of a call's requests wait, not yet
+  // started); 0 = 256 on a GPU, where decode needs a wide batch to fill the
+  // device, and 16 on the CPU, where a wider batch adds little throughput
+  // but makes each step, and so the work a kill or a drain can lose, long.
+  int max_num_seqs = 0;
   // Reuse KV blocks across requests with identical prefixes.
   bool prefix_cache = true;
   // Context window; 0 = the model's max_position_embeddings.

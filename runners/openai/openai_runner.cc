@@ -80,6 +80,12 @@ bool IsCancelled(const CallOptions& options) {
   return options.cancelled != nullptr && options.cancelled->load();
 }
 
+// A request not yet sent once the call stops admitting new ones.
+bool IsNotAdmitted(const CallOptions& options) {
+  return IsCancelled(options) ||
+         (options.stop_admitting != nullptr && options.stop_admitting->load());
+}
+
 class OpenAiRunner : public Runner {
  public:
   explicit OpenAiRunner(OpenAiRunnerOptions options)
@@ -179,7 +185,7 @@ class OpenAiRunner : public Runner {
     auto worker = [&] {
       CURL* curl = curl_easy_init();
       for (size_t i = next++; i < n; i = next++) {
-        absl::StatusOr<T> result = IsCancelled(options)
+        absl::StatusOr<T> result = IsNotAdmitted(options)
                                        ? absl::StatusOr<T>(absl::CancelledError("call cancelled"))
                                        : one(curl, i);
         std::lock_guard<std::mutex> lock(callback_mu);

@@ -210,6 +210,7 @@ class IfevalTask : public Task {
     absl::Status sink_status;
     runners::CallOptions call_options;
     call_options.cancelled = relay.flag();
+    call_options.stop_admitting = context.draining;
     absl::Status call_status = runner.Generate(
         requests, call_options,
         [&](size_t r, absl::StatusOr<runners::GenerateResult> result) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <optional>
 #include <string>
 #include <utility>
@@ -45,6 +46,8 @@ struct Engine::KvPool {
 struct Engine::Request {
   Sequence seq;
   const std::atomic<bool>* cancelled = nullptr;
+  // Once true, the request ends with CancelledError if it has not started.
+  const std::atomic<bool>* stop_admitting = nullptr;
   bool counted = false;  // prompt tokens added to the stats
 
   // Score.
@@ -93,8 +96,6 @@ class Engine::Loop {
   }
 
   bool HasWork() const { return scheduler_.HasWork(); }
-  // Tokens generated since the loop started.
-  int64_t generated() const { return generated_; }
   // Tokens the last Step() computed at prompt positions and at generated
   // positions, to split its wall time between prefill and decode.
   int64_t last_prefill_tokens() const { return last_prefill_tokens_; }
@@ -105,6 +106,9 @@ class Engine::Loop {
     for (auto& [id, r] : requests_) {
       if (r->cancelled != nullptr && r->cancelled->load(std::memory_order_relaxed)) {
         cancelled.push_back(r.get());
+      } else if (r->stop_admitting != nullptr && !r->seq.ever_admitted &&
+                 r->stop_admitting->load(std::memory_order_relaxed)) {
+        cancelled.push_back(r.get());  // never started: nothing computed is lost
       }
     }
     for (Request* r : cancelled) {
@@ -129,11 +133,21 @@ class Engine::Loop {
     if (e_->pool_->elastic != nullptr) e_->pool_->elastic->ShrinkUnused(kv_.mutable_pool());
   }
 
+  // Adds the tokens generated since the last call to the engine's stats, so
+  // a caller that reads stats() once its results have arrived counts them.
+  void PublishGenerated() {
+    if (generated_ == published_generated_) return;
+    absl::MutexLock l(&e_->mu_);
+    e_->stats_.generated_tokens += generated_ - published_generated_;
+    published_generated_ = generated_;
+  }
+
  private:
   int64_t last_prefill_tokens_ = 0;
   int64_t last_decode_tokens_ = 0;
   // Removes the request and reports `status` (OK: its result).
   void Finish(Request* r, absl::Status status) {
+    PublishGenerated();
     scheduler_.Finish(&r->seq);
     std::unique_ptr<Request> owned = std::move(requests_[r->seq.id]);
     requests_.erase(r->seq.id);
@@ -216,6 +230,7 @@ class Engine::Loop {
 
   const BlockHash root_;  // chain root of this model's block hashes
   int64_t generated_ = 0;
+  int64_t published_generated_ = 0;  // of generated_, added to the stats
   Engine* const e_;
   KvCacheManager kv_;
   Scheduler scheduler_;
@@ -437,6 +452,7 @@ absl::Status Engine::SubmitScore(ScoreRequest request, Callback<ScoreOutput> don
   r->score.is_greedy.assign(r->targets.size(), false);
   if (r->top_k > 0) r->score.top.assign(r->targets.size(), {});
   r->cancelled = request.cancelled;
+  r->stop_admitting = request.stop_admitting;
   r->score_done = std::move(done);
   return Enqueue(std::move(r));
 }
@@ -459,7 +475,8 @@ absl::Status Engine::SubmitGenerate(GenerateTokensRequest request,
     return absl::InvalidArgumentError("generate request has stop strings but no tokenizer");
   }
   const auto& s = request.sampling;
-  if (s.temperature < 0 || !(s.top_p > 0 && s.top_p <= 1) || s.top_k < 0) {
+  if (!(s.temperature >= 0) || std::isinf(s.temperature) || !(s.top_p > 0 && s.top_p <= 1) ||
+      s.top_k < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "generate request sampling is invalid (temperature ", s.temperature, ", top_p ", s.top_p,
         ", top_k ", s.top_k, ")"));
@@ -473,6 +490,7 @@ absl::Status Engine::SubmitGenerate(GenerateTokensRequest request,
   r->stop = std::move(request.stop);
   r->eos_ids = std::move(request.eos_ids);
   r->cancelled = request.cancelled;
+  r->stop_admitting = request.stop_admitting;
   r->gen.prompt_tokens = n;
   r->gen_done = std::move(done);
   return Enqueue(std::move(r));
@@ -544,9 +562,9 @@ void Engine::Run() {
     if (!loop.HasWork()) continue;
     StepTurn turn(options_.turns);
     const int64_t t0 = clock->MonotonicNanos();
-    const int64_t generated_before = loop.generated();
     loop.Step();
     loop.AfterStep();
+    loop.PublishGenerated();
     const int64_t t1 = clock->MonotonicNanos();
     absl::MutexLock l(&mu_);
     const double seconds = static_cast<double>(t1 - t0) * 1e-9;
@@ -558,7 +576,6 @@ void Engine::Run() {
       stats_.prefill_seconds += seconds * prefill_share;
       stats_.decode_seconds += seconds * (1.0 - prefill_share);
     }
-    stats_.generated_tokens += loop.generated() - generated_before;
   }
   loop.FailAll(absl::CancelledError("engine shut down"));
 }

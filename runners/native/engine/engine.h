@@ -91,6 +91,9 @@ struct ScoreRequest {
   std::vector<ScoreTarget> targets;
   // Polled once per step; when true the request ends with CancelledError.
   const std::atomic<bool>* cancelled = nullptr;
+  // Polled once per step; when true and the request has not been admitted
+  // yet, it ends with CancelledError (runners::CallOptions::stop_admitting).
+  const std::atomic<bool>* stop_admitting = nullptr;
   // When > 0, ScoreOutput::top holds the top_k most likely tokens per target.
   int top_k = 0;
 };
@@ -111,6 +114,7 @@ struct GenerateTokensRequest {
   std::vector<std::string> stop;  // cut before the earliest match
   std::vector<int32_t> eos_ids;   // ends generation (the id is kept in token_ids)
   const std::atomic<bool>* cancelled = nullptr;
+  const std::atomic<bool>* stop_admitting = nullptr;  // as ScoreRequest's
 };
 
 struct EngineStats {

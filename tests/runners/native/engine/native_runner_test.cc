@@ -335,6 +335,81 @@ TEST_F(NativeRunnerTest, CancelledCallReturnsCancelledErrors) {
   for (const auto& r : g) EXPECT_THAT(r.status(), StatusIs(absl::StatusCode::kCancelled));
 }
 
+// Many generations at once, with distinct prompts of known token counts.
+std::vector<GenerateRequest> ManyGenerations(int n) {
+  std::vector<GenerateRequest> out;
+  for (int i = 0; i < n; ++i) {
+    GenerateRequest g;
+    g.prompt = absl::StrCat("Document ", i, " of many: continue the text after this line.");
+    g.max_new_tokens = 24;
+    out.push_back(g);
+  }
+  return out;
+}
+
+// On the CPU a call's requests are not all started at once: the first
+// result arrives while most prompts have not been computed, so a run stores
+// samples steadily and a kill loses at most the few in flight.
+TEST_F(NativeRunnerTest, OnTheCpuFewSequencesRunAtOnceSoResultsArriveSteadily) {
+  const std::vector<GenerateRequest> gen = ManyGenerations(64);
+  for (const int max_num_seqs : {0, 256}) {
+    SCOPED_TRACE(absl::StrCat("max_num_seqs ", max_num_seqs));
+    NativeRunnerOptions o;
+    o.model_dir = ModelDir();
+    o.num_threads = 2;
+    o.max_num_seqs = max_num_seqs;
+    auto runner = CreateNativeRunner(o);
+    ASSERT_OK(runner);
+    int64_t total_prompt = 0;
+    for (const GenerateRequest& g : gen) {
+      auto ids = (*runner)->Tokenize(g.prompt, true);
+      ASSERT_OK(ids);
+      total_prompt += static_cast<int64_t>(ids->size());
+    }
+    int64_t prompt_at_first_result = -1;
+    ASSERT_OK((*runner)->Generate(gen, {}, [&](size_t, absl::StatusOr<GenerateResult> r) {
+      EXPECT_OK(r);
+      if (prompt_at_first_result < 0) prompt_at_first_result = (*runner)->stats().prompt_tokens;
+    }));
+    if (max_num_seqs == 0) {
+      // 16 of 64 started: about a quarter of the prompt tokens.
+      EXPECT_LT(prompt_at_first_result * 3, total_prompt);
+    } else {
+      EXPECT_EQ(prompt_at_first_result, total_prompt);  // everything started first
+    }
+  }
+}
+
+// A draining call (stop_admitting) finishes the requests already started,
+// with the outputs they would have had, and cancels only the others.
+TEST_F(NativeRunnerTest, StopAdmittingFinishesStartedRequestsAndCancelsTheRest) {
+  auto runner = Make();
+  ASSERT_NE(runner, nullptr);
+  const std::vector<GenerateRequest> gen = ManyGenerations(64);
+  const auto reference = Call<GenerateRequest, GenerateResult>(runner.get(), gen, gen.size());
+  std::atomic<bool> stop{false};
+  std::vector<absl::StatusOr<GenerateResult>> got(gen.size(), absl::UnknownError("missing"));
+  ASSERT_OK(runner->Generate(gen, {.stop_admitting = &stop},
+                             [&](size_t i, absl::StatusOr<GenerateResult> r) {
+                               got[i] = std::move(r);
+                               stop.store(true);  // drain from the first result on
+                             }));
+  int finished = 0, cancelled = 0;
+  for (size_t i = 0; i < gen.size(); ++i) {
+    if (got[i].ok()) {
+      ++finished;
+      ASSERT_OK(reference[i]);
+      EXPECT_EQ(got[i]->token_ids, reference[i]->token_ids) << i;
+    } else {
+      EXPECT_THAT(got[i].status(), StatusIs(absl::StatusCode::kCancelled)) << i;
+      ++cancelled;
+    }
+  }
+  EXPECT_GE(finished, 16) << "requests in flight were thrown away";
+  EXPECT_GT(cancelled, 0) << "requests not started were started anyway";
+  EXPECT_EQ(finished + cancelled, 64);
+}
+
 TEST_F(NativeRunnerTest, ChatTemplateUsesTheModelsTemplateAndTokens) {
   auto runner = Make();
   ASSERT_NE(runner, nullptr);

@@ -11,6 +11,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace evald::daemon {
 
@@ -46,6 +47,39 @@ absl::StatusOr<std::unique_ptr<DataDirLock>> DataDirLock::Acquire(const std::str
     // The lock holds regardless; only the message of a second daemon suffers.
   }
   return std::unique_ptr<DataDirLock>(new DataDirLock(fd));
+}
+
+absl::StatusOr<std::vector<std::string>> MakeDataDirPrivate(const std::string& data_dir) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> changed;
+  auto tighten = [&](const fs::path& path, fs::perms keep) -> absl::Status {
+    std::error_code ec;
+    const fs::perms now = fs::status(path, ec).permissions();
+    if (ec) return absl::OkStatus();  // gone meanwhile: nothing to protect
+    if ((now & ~keep) == fs::perms::none) return absl::OkStatus();
+    fs::permissions(path, now & keep, fs::perm_options::replace, ec);
+    if (ec) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot make ", path.string(), " private (others could read its runs): ", ec.message()));
+    }
+    changed.push_back(absl::StrFormat("%s: mode %04o -> %04o", path.string(),
+                                      static_cast<unsigned>(now),
+                                      static_cast<unsigned>(now & keep)));
+    return absl::OkStatus();
+  };
+  const fs::perms owner_dir = fs::perms::owner_all;
+  const fs::perms owner_file = fs::perms::owner_read | fs::perms::owner_write;
+  if (absl::Status s = tighten(data_dir, owner_dir); !s.ok()) return s;
+  const fs::path store = fs::path(data_dir) / "store";
+  std::error_code ec;
+  if (fs::is_directory(store, ec)) {
+    if (absl::Status s = tighten(store, owner_dir); !s.ok()) return s;
+    for (const fs::directory_entry& e : fs::directory_iterator(store, ec)) {
+      if (!e.is_regular_file(ec)) continue;
+      if (absl::Status s = tighten(e.path(), owner_file); !s.ok()) return s;
+    }
+  }
+  return changed;
 }
 
 DataDirLock::~DataDirLock() {

@@ -9,10 +9,19 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
 namespace evald::daemon {
+
+// The data dir holds every prompt and output of every run: only its owner
+// may read it. Sets the folder `data_dir` and its store folder to 0700 and
+// the store's files to 0600 where they are more open (a data dir made by an
+// older evald, or by hand). Returns one line per path it tightened, for the
+// log. An error names the path it could not change (e.g. owned by another
+// user).
+absl::StatusOr<std::vector<std::string>> MakeDataDirPrivate(const std::string& data_dir);
 
 class DataDirLock {
  public:

@@ -7,8 +7,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
+#include "daemon/fingerprint.h"
+#include "daemon/queries.h"
 #include "daemon/run_validation.h"
 #include "tasks/task.h"
 
@@ -19,10 +22,11 @@ bool IsFinal(v1::RunState s) {
   return s == v1::SUCCEEDED || s == v1::FAILED || s == v1::CANCELLED;
 }
 
-v1::SampleRecord ToRecord(const std::string& run_id, const std::string& task, int64_t doc_index,
-                          tasks::SampleResult r, int64_t now_ms) {
+v1::SampleRecord ToRecord(const std::string& run_id, int32_t attempt, const std::string& task,
+                          int64_t doc_index, tasks::SampleResult r, int64_t now_ms) {
   v1::SampleRecord s;
   s.set_run_id(run_id);
+  s.set_attempt(attempt);
   s.set_task(task);
   s.set_doc_index(doc_index);
   s.set_doc_id(std::move(r.doc_id));
@@ -151,6 +155,14 @@ void Executor::Drain() {
     draining_ = true;
     if (!current_run_.empty() && stop_reason_ == StopReason::kNone) {
       stop_reason_ = StopReason::kDrain;
+      drain_current_.store(true);
+    }
+    // The documents in flight finish and are stored; what is still running
+    // when the time is up is cancelled (a resumed run computes it again).
+    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return current_run_.empty(); };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&idle), options_.drain_timeout)) {
+      LOG(WARNING) << "drain: run " << current_run_ << " still has work in flight after "
+                   << absl::FormatDuration(options_.drain_timeout) << "; cancelling it";
       stop_current_.store(true);
     }
   }
@@ -202,6 +214,25 @@ absl::StatusOr<v1::RunState> Executor::Cancel(const std::string& run_id) {
   return v1::CANCELLED;
 }
 
+absl::StatusOr<v1::DeleteRunResponse> Executor::Delete(const std::string& run_id) {
+  absl::MutexLock lock(&mu_);
+  if (current_run_ == run_id) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "run ", run_id, " is running; cancel it first (`evalctl cancel ", run_id, "`)"));
+  }
+  ASSIGN_OR_RETURN(v1::DeleteRunResponse deleted, DeleteStoredRun(*store_, run_id));
+  LOG(INFO) << "deleted run " << run_id << " (" << deleted.samples() << " samples)";
+  Notify();
+  return deleted;
+}
+
+absl::StatusOr<v1::CheckStoreResponse> Executor::CheckStore(bool repair) {
+  absl::MutexLock lock(&mu_);
+  std::set<std::string> skip;
+  if (!current_run_.empty()) skip.insert(current_run_);
+  return CheckStoredRecords(*store_, repair, skip);
+}
+
 std::optional<Executor::Live> Executor::LiveStatus(const std::string& run_id) const {
   absl::MutexLock lock(&mu_);
   if (current_run_ != run_id || live_ == nullptr) return std::nullopt;
@@ -241,6 +272,7 @@ void Executor::Loop() {
         current_run_ = run_id;
         stop_reason_ = StopReason::kNone;
         stop_current_.store(false);
+        drain_current_.store(false);
       }
       if (run_id.empty()) {
         auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return woken_ || draining_; };
@@ -266,6 +298,12 @@ void Executor::Execute(const std::string& run_id) {
     return;
   }
   v1::RunRecord run = std::move(*got);
+  // A killed attempt's figures become part of the run's record now.
+  if (absl::Status s = store_->AddUnfoldedFigures(&run); !s.ok()) {
+    LOG(ERROR) << "run " << run_id << ": " << s;
+    return;
+  }
+  const v1::Fingerprint stored_fingerprint = run.fingerprint();
   run.clear_fingerprint();  // PutRun keeps the stored one
   if (IsFinal(run.state())) return;
   const int64_t now_ms = clock_->NowUnixNanos() / 1'000'000;
@@ -276,7 +314,7 @@ void Executor::Execute(const std::string& run_id) {
     run.set_started_unix_ms(now_ms);
     run.mutable_phases()->set_queue_s(static_cast<double>(now_ms - run.created_unix_ms()) / 1e3);
   }
-  if (absl::Status s = store_->PutRun(run); !s.ok()) {
+  if (absl::Status s = store_->PutRun(run, /*fold_figures=*/true); !s.ok()) {
     LOG(ERROR) << "run " << run_id << ": " << s;
     return;
   }
@@ -285,6 +323,106 @@ void Executor::Execute(const std::string& run_id) {
             << run.attempt();
 
   absl::StatusOr<v1::RunState> final_state;
+  if (absl::Status inputs = CheckInputs(run, stored_fingerprint); !inputs.ok()) {
+    final_state = inputs;
+  } else {
+    final_state = RunAttempt(run);
+  }
+
+  StopReason reason;
+  {
+    absl::MutexLock lock(&mu_);
+    reason = stop_reason_;
+  }
+  const int64_t end_ms = clock_->NowUnixNanos() / 1'000'000;
+  if (reason == StopReason::kDrain && !(final_state.ok() && *final_state == v1::SUCCEEDED)) {
+    // Back to the queue: the next daemon resumes from the stored samples.
+    run.set_state(v1::QUEUED);
+    LOG(INFO) << "run " << run_id << " drained; it resumes when evald restarts";
+    if (absl::Status s = store_->PutRun(run, /*fold_figures=*/true); !s.ok()) LOG(ERROR) << s;
+    if (absl::Status s = store_->Enqueue(run_id, run.spec().priority()); !s.ok()) {
+      LOG(ERROR) << "re-queueing run " << run_id << ": " << s;
+    }
+    return;
+  }
+  if (reason == StopReason::kCancel && !(final_state.ok() && *final_state == v1::SUCCEEDED)) {
+    run.set_state(v1::CANCELLED);
+    run.set_error("cancelled by request");
+  } else if (!final_state.ok()) {
+    run.set_state(v1::FAILED);
+    run.set_error(std::string(final_state.status().message()));
+  } else {
+    run.set_state(*final_state);
+  }
+  run.set_finished_unix_ms(end_ms);
+  run.mutable_phases()->set_total_s(static_cast<double>(end_ms - run.created_unix_ms()) / 1e3);
+  LOG(INFO) << "run " << run_id << " " << v1::RunState_Name(run.state())
+            << (run.error().empty() ? "" : ": ") << run.error();
+  if (absl::Status s = store_->PutRun(run, /*fold_figures=*/true); !s.ok()) {
+    LOG(ERROR) << "run " << run_id << ": " << s;
+  }
+}
+
+absl::Status Executor::CheckInputs(v1::RunRecord& run, const v1::Fingerprint& stored) {
+  StoreHashCache cache(store_);
+  absl::StatusOr<PreparedRun> fresh = PrepareRun(run.spec(), options_.data_dir, options_.host, &cache);
+  if (!fresh.ok()) {
+    return absl::Status(fresh.status().code(),
+                        absl::StrCat("checking the inputs before attempt ", run.attempt(), ": ",
+                                     fresh.status().message()));
+  }
+  // A run stored without a fingerprint (made by a client that set none)
+  // has nothing to compare with.
+  const bool had_fingerprint = stored.models_size() > 0 || stored.tasks_size() > 0;
+  const std::vector<v1::Drift> changes =
+      had_fingerprint ? DiffFingerprints(stored, fresh->fingerprint) : std::vector<v1::Drift>();
+  int64_t stored_samples = 0;
+  for (const v1::TaskProgress& p : run.progress()) stored_samples += p.done();
+  if (!changes.empty() && stored_samples > 0) {
+    std::vector<std::string> parts;
+    for (const v1::Drift& d : changes) {
+      parts.push_back(absl::StrCat(d.field(), ": ", d.expected(), " -> ", d.found()));
+    }
+    const std::string what = absl::StrJoin(parts, "; ");
+    if (!run.spec().allow_drift()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "attempt ", run.attempt(), " refused to resume: the run's inputs changed after ",
+          stored_samples, " of its samples were stored (", what,
+          "); mixing them would make its scores mean nothing. Submit it again as a new run, "
+          "or with --allow-drift to continue and record the change"));
+    }
+    LOG(WARNING) << "run " << run.id() << ": inputs changed before attempt " << run.attempt()
+                 << " (allowed, recorded): " << what;
+    v1::ResumeChange* change = run.add_resume_changes();
+    change->set_attempt(run.attempt());
+    change->set_unix_ms(clock_->NowUnixNanos() / 1'000'000);
+    for (const v1::Drift& d : changes) *change->add_changes() = d;
+    for (const v1::TaskProgress& p : run.progress()) {
+      v1::TaskProgress* before = change->add_samples_before();
+      before->set_task(p.task());
+      before->set_done(p.done());
+    }
+    run.set_drifted(true);
+  } else if (!changes.empty()) {
+    LOG(INFO) << "run " << run.id() << ": inputs changed before any sample was stored; "
+              << "fingerprinted again (" << changes.size() << " difference(s))";
+  }
+  // Pin mismatches found now (allowed, or PrepareRun would have refused).
+  for (const v1::Drift& d : fresh->drift) {
+    bool known = false;
+    for (const v1::Drift& have : run.drift()) {
+      known = known || (have.field() == d.field() && have.found() == d.found());
+    }
+    if (!known) *run.add_drift() = d;
+  }
+  if (!fresh->drift.empty()) run.set_drifted(true);
+  *run.mutable_fingerprint() = std::move(fresh->fingerprint);
+  absl::Status stored_ok = store_->PutRun(run);
+  run.clear_fingerprint();  // PutRun keeps the stored one from here on
+  return stored_ok;
+}
+
+absl::StatusOr<v1::RunState> Executor::RunAttempt(v1::RunRecord& run) {
   auto lease = models_->Get(run.spec().candidate());
   // Both models are resident for the whole run: the judge grades while the
   // candidate generates.
@@ -304,75 +442,59 @@ void Executor::Execute(const std::string& run_id) {
                          absl::StrCat("loading candidate model ", ModelName(run.spec().candidate()),
                                       ": ", lease.status().message()));
   }
-  if (!lease.ok()) {
-    final_state = lease.status();
-  } else {
-    run.mutable_phases()->set_model_load_s(run.phases().model_load_s() + lease->load_seconds);
-    auto judge_progress = std::make_shared<tasks::JudgeProgress>();
-    {
-      absl::MutexLock lock(&mu_);
-      live_ = std::make_unique<LiveState>();
-      live_->runner = lease->runner;
-      live_->stats_at_start = lease->runner->stats();
-      live_->started_mono_ns = clock_->MonotonicNanos();
-      live_->judge = judge_progress;
-    }
-    const runners::RunnerStats before = lease->runner->stats();
-    runners::Runner* judge = judge_lease.ok() ? judge_lease->runner.get() : nullptr;
-    final_state = ExecuteTasks(run, *lease->runner, judge, judge_progress.get());
-    run.mutable_phases()->set_judge_s(run.phases().judge_s() +
-                                      static_cast<double>(judge_progress->busy_us.load()) / 1e6);
-    run.mutable_phases()->set_judge_overlap_s(
-        run.phases().judge_overlap_s() + static_cast<double>(judge_progress->overlap_us.load()) / 1e6);
-    const runners::RunnerStats after = lease->runner->stats();
-    v1::EngineStats* st = run.mutable_stats();
-    st->set_prompt_tokens(st->prompt_tokens() + after.prompt_tokens - before.prompt_tokens);
-    st->set_cached_prompt_tokens(st->cached_prompt_tokens() + after.cached_prompt_tokens -
-                                 before.cached_prompt_tokens);
-    st->set_generated_tokens(st->generated_tokens() + after.generated_tokens -
-                             before.generated_tokens);
-    st->set_busy_s(st->busy_s() + after.busy_seconds - before.busy_seconds);
-    run.mutable_phases()->set_prefill_s(run.phases().prefill_s() + after.prefill_seconds -
-                                        before.prefill_seconds);
-    run.mutable_phases()->set_decode_s(run.phases().decode_s() + after.decode_seconds -
-                                       before.decode_seconds);
-  }
-
-  StopReason reason;
+  if (!lease.ok()) return lease.status();
+  run.mutable_phases()->set_model_load_s(run.phases().model_load_s() + lease->load_seconds);
+  auto judge_progress = std::make_shared<tasks::JudgeProgress>();
   {
     absl::MutexLock lock(&mu_);
-    reason = stop_reason_;
+    live_ = std::make_unique<LiveState>();
+    live_->runner = lease->runner;
+    live_->stats_at_start = lease->runner->stats();
+    live_->started_mono_ns = clock_->MonotonicNanos();
+    live_->judge = judge_progress;
   }
-  const int64_t end_ms = clock_->NowUnixNanos() / 1'000'000;
-  if (reason == StopReason::kDrain && !(final_state.ok() && *final_state == v1::SUCCEEDED)) {
-    // Back to the queue: the next daemon resumes from the stored samples.
-    run.set_state(v1::QUEUED);
-    LOG(INFO) << "run " << run_id << " drained; it resumes when evald restarts";
-    if (absl::Status s = store_->PutRun(run); !s.ok()) LOG(ERROR) << s;
-    if (absl::Status s = store_->Enqueue(run_id, run.spec().priority()); !s.ok()) {
-      LOG(ERROR) << "re-queueing run " << run_id << ": " << s;
-    }
-    return;
-  }
-  if (reason == StopReason::kCancel && !(final_state.ok() && *final_state == v1::SUCCEEDED)) {
-    run.set_state(v1::CANCELLED);
-    run.set_error("cancelled by request");
-  } else if (!final_state.ok()) {
-    run.set_state(v1::FAILED);
-    run.set_error(std::string(final_state.status().message()));
-  } else {
-    run.set_state(*final_state);
-  }
-  run.set_finished_unix_ms(end_ms);
-  run.mutable_phases()->set_total_s(static_cast<double>(end_ms - run.created_unix_ms()) / 1e3);
-  LOG(INFO) << "run " << run_id << " " << v1::RunState_Name(run.state())
-            << (run.error().empty() ? "" : ": ") << run.error();
-  if (absl::Status s = store_->PutRun(run); !s.ok()) LOG(ERROR) << "run " << run_id << ": " << s;
+  // This attempt's own figures so far. They go into the store with each of
+  // its samples, so an attempt killed with SIGKILL still counts its work,
+  // and into the run's record when it ends.
+  const runners::RunnerStats before = lease->runner->stats();
+  runners::Runner& runner = *lease->runner;
+  auto attempt_figures = [&] {
+    const runners::RunnerStats now = runner.stats();
+    v1::AttemptFigures f;
+    f.set_attempt(run.attempt());
+    v1::EngineStats* st = f.mutable_stats();
+    st->set_prompt_tokens(now.prompt_tokens - before.prompt_tokens);
+    st->set_cached_prompt_tokens(now.cached_prompt_tokens - before.cached_prompt_tokens);
+    st->set_generated_tokens(now.generated_tokens - before.generated_tokens);
+    st->set_busy_s(now.busy_seconds - before.busy_seconds);
+    v1::PhaseTimes* ph = f.mutable_phases();
+    ph->set_prefill_s(now.prefill_seconds - before.prefill_seconds);
+    ph->set_decode_s(now.decode_seconds - before.decode_seconds);
+    ph->set_judge_s(static_cast<double>(judge_progress->busy_us.load()) / 1e6);
+    ph->set_judge_overlap_s(static_cast<double>(judge_progress->overlap_us.load()) / 1e6);
+    return f;
+  };
+  runners::Runner* judge = judge_lease.ok() ? judge_lease->runner.get() : nullptr;
+  absl::StatusOr<v1::RunState> final_state =
+      ExecuteTasks(run, runner, judge, judge_progress.get(), attempt_figures);
+  const v1::AttemptFigures f = attempt_figures();
+  v1::EngineStats* st = run.mutable_stats();
+  st->set_prompt_tokens(st->prompt_tokens() + f.stats().prompt_tokens());
+  st->set_cached_prompt_tokens(st->cached_prompt_tokens() + f.stats().cached_prompt_tokens());
+  st->set_generated_tokens(st->generated_tokens() + f.stats().generated_tokens());
+  st->set_busy_s(st->busy_s() + f.stats().busy_s());
+  v1::PhaseTimes* ph = run.mutable_phases();
+  ph->set_prefill_s(ph->prefill_s() + f.phases().prefill_s());
+  ph->set_decode_s(ph->decode_s() + f.phases().decode_s());
+  ph->set_judge_s(ph->judge_s() + f.phases().judge_s());
+  ph->set_judge_overlap_s(ph->judge_overlap_s() + f.phases().judge_overlap_s());
+  return final_state;
 }
 
 absl::StatusOr<v1::RunState> Executor::ExecuteTasks(v1::RunRecord& run, runners::Runner& runner,
                                                     runners::Runner* judge,
-                                                    tasks::JudgeProgress* judge_progress) {
+                                                    tasks::JudgeProgress* judge_progress,
+                                                    const std::function<v1::AttemptFigures()>& figures) {
   const v1::RunSpec& spec = run.spec();
   // Create every task first: a bad dataset fails the run before any work.
   std::vector<std::unique_ptr<tasks::Task>> task_objects;
@@ -386,8 +508,9 @@ absl::StatusOr<v1::RunState> Executor::ExecuteTasks(v1::RunRecord& run, runners:
       return absl::Status(task.status().code(),
                           absl::StrCat("task '", t.name(), "': ", task.status().message()));
     }
+    // The task applies `limit` itself, with its own meaning (mmlu: per
+    // subject, as lm-eval's --limit); its DocIds() are the documents to run.
     std::vector<std::string> ids = (*task)->DocIds();
-    if (t.limit() > 0 && static_cast<int64_t>(ids.size()) > t.limit()) ids.resize(t.limit());
     ASSIGN_OR_RETURN(std::set<int64_t> done, store_->DoneDocIndices(run.id(), t.name()));
     remaining += static_cast<int64_t>(ids.size()) - static_cast<int64_t>(done.size());
     v1::TaskProgress* p = run.add_progress();
@@ -410,6 +533,7 @@ absl::StatusOr<v1::RunState> Executor::ExecuteTasks(v1::RunRecord& run, runners:
     tasks::Task& task = *task_objects[i];
     tasks::RunContext context;
     context.cancelled = &stop_current_;
+    context.draining = &drain_current_;
     context.judge = judge;
     context.judge_progress = judge_progress;
     std::map<std::string, std::string> baseline;
@@ -434,7 +558,7 @@ absl::StatusOr<v1::RunState> Executor::ExecuteTasks(v1::RunRecord& run, runners:
       if (live_ != nullptr) live_->task = name;
     }
     if (!todo.empty()) {
-      if (stop_current_.load()) return absl::CancelledError("stopped");
+      if (stop_current_.load() || drain_current_.load()) return absl::CancelledError("stopped");
       absl::Status status = task.Run(
           runner, todo, context, [&](tasks::SampleResult result) -> absl::Status {
             auto it = index_of.find(result.doc_id);
@@ -442,9 +566,11 @@ absl::StatusOr<v1::RunState> Executor::ExecuteTasks(v1::RunRecord& run, runners:
               return absl::InternalError(absl::StrCat("task '", name, "' returned unknown doc id '",
                                                       result.doc_id, "'"));
             }
-            RETURN_IF_ERROR(store_->PutSample(ToRecord(run.id(), name, it->second,
+            const v1::AttemptFigures so_far = figures();
+            RETURN_IF_ERROR(store_->PutSample(ToRecord(run.id(), run.attempt(), name, it->second,
                                                        std::move(result),
-                                                       clock_->NowUnixNanos() / 1'000'000)));
+                                                       clock_->NowUnixNanos() / 1'000'000),
+                                              &so_far));
             {
               absl::MutexLock lock(&mu_);
               if (live_ != nullptr) {
@@ -455,7 +581,9 @@ absl::StatusOr<v1::RunState> Executor::ExecuteTasks(v1::RunRecord& run, runners:
             Notify();
             return absl::OkStatus();
           });
-      if (stop_current_.load()) return absl::CancelledError("stopped");
+      // Drained: the documents that did not start are not stored; the run
+      // resumes them.
+      if (stop_current_.load() || drain_current_.load()) return absl::CancelledError("stopped");
       if (!status.ok()) {
         return absl::Status(status.code(),
                             absl::StrCat("task '", name, "': ", status.message()));

@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -40,6 +41,12 @@ namespace evald::daemon {
 struct ExecutorOptions {
   // The daemon's data dir (default dataset folders live under it).
   std::string data_dir;
+  // The daemon's host facts (CollectHostFingerprint): every attempt
+  // fingerprints its inputs again on top of them.
+  v1::Fingerprint host;
+  // How long Drain() lets the work in flight finish (and be stored) before
+  // it cancels the rest.
+  absl::Duration drain_timeout = absl::Seconds(20);
 };
 
 class Executor {
@@ -54,8 +61,9 @@ class Executor {
   // Re-queues runs left RUNNING, and QUEUED runs missing from the queue.
   absl::Status Recover();
   void Start();
-  // Stops taking runs; the current run finishes its current sample, goes back
-  // to the queue, and the worker is joined.
+  // Stops taking runs and documents: the current run's documents in flight
+  // finish and are stored (for at most drain_timeout, then the rest is
+  // cancelled), the run goes back to the queue, and the worker is joined.
   void Drain();
   // A new run was queued.
   void Wake();
@@ -63,6 +71,13 @@ class Executor {
   // Cancels a queued or running run; returns its state after the request.
   // FailedPrecondition when it already finished.
   absl::StatusOr<v1::RunState> Cancel(const std::string& run_id);
+
+  // Removes a run with everything stored of it; FailedPrecondition for the
+  // running run (cancel it first). Atomic with respect to the worker taking
+  // the next run.
+  absl::StatusOr<v1::DeleteRunResponse> Delete(const std::string& run_id);
+  // Checks (with `repair`, mends) the store, leaving the running run alone.
+  absl::StatusOr<v1::CheckStoreResponse> CheckStore(bool repair);
 
   // Progress figures of the running run (nullopt when `run_id` is not running).
   struct Live {
@@ -85,10 +100,23 @@ class Executor {
 
   void Loop();
   void Execute(const std::string& run_id);
+  // Fingerprints the run's inputs again (models, datasets, host) and
+  // compares them with `stored`, what its stored samples were made with. A
+  // difference while samples are stored fails the attempt (naming file, old
+  // and new hash) unless the run allows drift, in which case it is recorded
+  // in run.resume_changes; either way `run`'s stored fingerprint becomes the
+  // new one. Pins are checked again.
+  absl::Status CheckInputs(v1::RunRecord& run, const v1::Fingerprint& stored);
+  // Loads the run's models and runs every task, adding this attempt's
+  // model-load, judge and engine figures to `run`.
+  absl::StatusOr<v1::RunState> RunAttempt(v1::RunRecord& run);
   // Runs every task; returns the state the run ends in (or an error).
+  // `figures` gives the attempt's engine figures so far, stored with each
+  // sample.
   absl::StatusOr<v1::RunState> ExecuteTasks(v1::RunRecord& run, runners::Runner& runner,
                                             runners::Runner* judge,
-                                            tasks::JudgeProgress* judge_progress);
+                                            tasks::JudgeProgress* judge_progress,
+                                            const std::function<v1::AttemptFigures()>& figures);
   // A pairwise baseline's answers by doc id (its stored samples of `task`).
   absl::StatusOr<std::map<std::string, std::string>> BaselineResponses(const std::string& run_id,
                                                                        const std::string& task);
@@ -105,8 +133,10 @@ class Executor {
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   bool woken_ ABSL_GUARDED_BY(mu_) = false;
   std::unique_ptr<LiveState> live_ ABSL_GUARDED_BY(mu_);
-  // Read by tasks and the runner without the lock.
+  // Read by tasks and the runner without the lock: stop now (cancel), or
+  // start nothing new (drain).
   std::atomic<bool> stop_current_{false};
+  std::atomic<bool> drain_current_{false};
 
   mutable absl::Mutex notify_mu_;
   mutable absl::CondVar notify_cv_;

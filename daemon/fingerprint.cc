@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -333,6 +334,87 @@ std::vector<v1::Drift> CheckPins(const v1::PinSpec& pin, const v1::Fingerprint& 
     }
   }
   return drift;
+}
+
+std::vector<v1::Drift> DiffFingerprints(const v1::Fingerprint& before, const v1::Fingerprint& now) {
+  std::vector<v1::Drift> out;
+  auto diff = [&](std::string field, const std::string& a, const std::string& b) {
+    if (a == b) return;
+    v1::Drift d;
+    d.set_field(std::move(field));
+    d.set_expected(a.empty() ? "absent" : a);
+    d.set_found(b.empty() ? "absent" : b);
+    out.push_back(std::move(d));
+  };
+  // name -> sha256 of both sides, in name order.
+  auto diff_files = [&](const std::string& prefix,
+                        const google::protobuf::RepeatedPtrField<v1::FileHash>& a,
+                        const google::protobuf::RepeatedPtrField<v1::FileHash>& b) {
+    std::map<std::string, std::pair<std::string, std::string>> files;
+    for (const v1::FileHash& f : a) files[f.name()].first = f.sha256();
+    for (const v1::FileHash& f : b) files[f.name()].second = f.sha256();
+    for (const auto& [name, shas] : files) diff(absl::StrCat(prefix, name), shas.first, shas.second);
+  };
+  diff("driver", before.driver_version(), now.driver_version());
+  diff("cuda runtime", before.cuda_runtime_version(), now.cuda_runtime_version());
+  auto gpus = [](const v1::Fingerprint& fp) {
+    std::string s;
+    for (const v1::GpuInfo& g : fp.gpus()) absl::StrAppend(&s, s.empty() ? "" : ", ", g.name());
+    return s.empty() ? std::string("none") : s;
+  };
+  diff("gpus", gpus(before), gpus(now));
+  diff("cpu", before.cpu_model(), now.cpu_model());
+  diff("evald version", before.evald_version(), now.evald_version());
+  diff("evald commit", before.git_commit(), now.git_commit());
+  diff("decoding", absl::StrCat(before.decoding_mode(), before.batch_invariant() ? ", batch-invariant" : ""),
+       absl::StrCat(now.decoding_mode(), now.batch_invariant() ? ", batch-invariant" : ""));
+  std::map<std::string, std::pair<const v1::ModelFingerprint*, const v1::ModelFingerprint*>> models;
+  for (const v1::ModelFingerprint& m : before.models()) models[m.role()].first = &m;
+  for (const v1::ModelFingerprint& m : now.models()) models[m.role()].second = &m;
+  const v1::ModelFingerprint none;
+  for (const auto& [role, pair] : models) {
+    const v1::ModelFingerprint& a = pair.first != nullptr ? *pair.first : none;
+    const v1::ModelFingerprint& b = pair.second != nullptr ? *pair.second : none;
+    const std::string prefix = absl::StrCat(role, " model: ");
+    diff(absl::StrCat(role, " model path"), a.path(), b.path());
+    diff(absl::StrCat(role, " model dtype"), a.dtype(), b.dtype());
+    diff(absl::StrCat(role, " chat template"), a.chat_template_sha256(), b.chat_template_sha256());
+    diff_files(prefix, a.files(), b.files());
+  }
+  std::map<std::string, std::pair<const v1::TaskFingerprint*, const v1::TaskFingerprint*>> tasks;
+  for (const v1::TaskFingerprint& t : before.tasks()) tasks[t.name()].first = &t;
+  for (const v1::TaskFingerprint& t : now.tasks()) tasks[t.name()].second = &t;
+  const v1::TaskFingerprint no_task;
+  for (const auto& [name, pair] : tasks) {
+    const v1::TaskFingerprint& a = pair.first != nullptr ? *pair.first : no_task;
+    const v1::TaskFingerprint& b = pair.second != nullptr ? *pair.second : no_task;
+    const std::string prefix = absl::StrCat("task ", name, ": ");
+    diff(prefix + "version", a.version(), b.version());
+    diff(prefix + "shots", absl::StrCat(a.shots()), absl::StrCat(b.shots()));
+    diff(prefix + "prompt format", a.prompt_format_hash(), b.prompt_format_hash());
+    diff(prefix + "generation", a.generation_settings(), b.generation_settings());
+    diff(prefix + "seed", absl::StrCat(a.seed()), absl::StrCat(b.seed()));
+    diff_files(prefix + "dataset ", a.dataset_files(), b.dataset_files());
+  }
+  return out;
+}
+
+std::string ModelFilesIdentity(const std::string& model_dir) {
+  std::error_code ec;
+  std::vector<std::string> names;
+  for (const fs::directory_entry& e : fs::directory_iterator(model_dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (e.is_regular_file(ec) && IsModelFile(name)) names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  base::Sha256 h;
+  for (const std::string& name : names) {
+    absl::StatusOr<base::FileIdentity> id = base::StatFile(absl::StrCat(model_dir, "/", name));
+    if (!id.ok()) continue;
+    h.Update(absl::StrCat(name, " ", id->size, " ", id->mtime_ns, " ", id->inode, " ",
+                          id->device, "\n"));
+  }
+  return h.HexDigest();
 }
 
 std::string FormatFingerprint(const v1::Fingerprint& fp) {

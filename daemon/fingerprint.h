@@ -68,6 +68,22 @@ std::string DatasetDigest(const v1::TaskFingerprint& task);
 // One sha256 for a model: sha256 over "name sha256\n" lines in file order.
 std::string ModelDigest(const v1::ModelFingerprint& model);
 
+// What differs between two fingerprints in anything that can change a
+// sample: model files, dtype and chat template per role; per task its
+// version, dataset files, shots, prompt format, generation settings and seed;
+// the driver, CUDA runtime, GPUs, CPU, evald version and commit, and the
+// decoding mode. One Drift per difference: field names the thing
+// ("candidate model: model.safetensors", "task gsm8k: dataset test.jsonl",
+// "evald commit"), expected is `before`'s value, found is `now`'s ("absent"
+// for a file only one side has).
+std::vector<v1::Drift> DiffFingerprints(const v1::Fingerprint& before, const v1::Fingerprint& now);
+
+// A cheap stand-in for a model folder's content: sha256 over the name, size,
+// mtime and inode of each file FingerprintModel hashes (stat only, nothing
+// read). It changes whenever a file is replaced or rewritten, so a resident
+// model loaded from older files is never served as the new ones.
+std::string ModelFilesIdentity(const std::string& model_dir);
+
 // "Driver 580.1, CUDA 13.0 ..." multi-line text for people (`evalctl env`).
 std::string FormatFingerprint(const v1::Fingerprint& fingerprint);
 

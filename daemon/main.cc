@@ -6,8 +6,9 @@
 //
 // Default listen address: unix:DIR/evald.sock (mode 0600). TCP listens where
 // told (use 127.0.0.1:PORT for loopback) and always requires a bearer token.
-// SIGTERM/SIGINT drain: the running run finishes its current sample and goes
-// back to the queue, then the daemon exits 0.
+// SIGTERM/SIGINT drain: the running run starts no new document, finishes and
+// stores the ones in flight (for at most --drain-timeout seconds, default 20)
+// and goes back to the queue, then the daemon exits 0.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -49,7 +50,7 @@ namespace {
 constexpr char kUsage[] =
     "usage: evald --data-dir DIR [--listen unix:PATH | HOST:PORT] [--token-file FILE]\n"
     "             [--threads N] [--max-resident N] [--device auto|cpu|cuda]\n"
-    "             [--memory-budget SIZE | --device-memory SIZE]\n"
+    "             [--memory-budget SIZE | --device-memory SIZE] [--drain-timeout SECONDS]\n"
     "             [--http-listen [HOST:]PORT [--http-token-file FILE] [--serve-model NAME=PATH]...]\n";
 
 struct Flags {
@@ -65,6 +66,8 @@ struct Flags {
   std::string device = "auto";  // where native models run: the GPU when present
   std::string memory_budget;    // CPU budget for the planner; "" = 80% of RAM
   std::string device_memory;    // plan against GPU memory of this size instead
+  // SIGTERM: seconds the documents in flight get to finish and be stored.
+  int drain_timeout_s = 20;
 };
 
 // The models the /v1 endpoint serves, by name, from the shared resident
@@ -170,6 +173,8 @@ bool ParseFlags(int argc, char** argv, Flags* flags, std::string* error) {
       if (!take_int(&flags->threads)) return false;
     } else if (arg == "--max-resident") {
       if (!take_int(&flags->max_resident)) return false;
+    } else if (arg == "--drain-timeout") {
+      if (!take_int(&flags->drain_timeout_s)) return false;
     } else if (arg == "--memory-budget") {
       if (!take(&flags->memory_budget)) return false;
     } else if (arg == "--device-memory") {
@@ -199,11 +204,25 @@ bool ParseFlags(int argc, char** argv, Flags* flags, std::string* error) {
 
 int main(int argc, char** argv) {
   using namespace evald;  // NOLINT(build/namespaces): main only
+  // Runs hold every prompt and output: whatever evald creates (the data dir,
+  // the store's files, the socket) is its owner's alone.
+  umask(0077);
   Flags flags;
   std::string error;
   if (!ParseFlags(argc, argv, &flags, &error)) {
     std::cerr << "evald: " << error << "\n" << kUsage;
     return 2;
+  }
+  // An endpoint others can reach without a token is refused before anything
+  // starts (the store is not even opened).
+  if (!flags.http_listen.empty() && flags.http_token_file.empty()) {
+    const size_t colon = flags.http_listen.rfind(':');
+    const std::string host =
+        colon == std::string::npos ? "127.0.0.1" : flags.http_listen.substr(0, colon);
+    if (host != "localhost" && !absl::StartsWith(host, "127.")) {
+      return Fail(2, absl::StrCat("--http-listen ", flags.http_listen,
+                                  ": a non-loopback address requires --http-token-file"));
+    }
   }
   std::error_code ec;
   std::filesystem::path data_dir = std::filesystem::absolute(flags.data_dir, ec);
@@ -261,6 +280,11 @@ int main(int argc, char** argv) {
 
   auto lock = daemon::DataDirLock::Acquire(dir);
   if (!lock.ok()) return Fail(1, std::string(lock.status().message()));
+  auto made_private = daemon::MakeDataDirPrivate(dir);
+  if (!made_private.ok()) return Fail(1, std::string(made_private.status().message()));
+  for (const std::string& change : *made_private) {
+    LOG(WARNING) << "made the data dir private: " << change;
+  }
 
   store::StoreOptions store_options;
   store_options.path = daemon::StorePath(dir);
@@ -291,7 +315,10 @@ int main(int argc, char** argv) {
   daemon::ModelCache models(
       daemon::DefaultRunnerFactory(flags.threads, flags.device, &memory_ledger),
       flags.max_resident, clock);
-  daemon::Executor executor(daemon::ExecutorOptions{.data_dir = dir}, store->get(), &models,
+  daemon::Executor executor(daemon::ExecutorOptions{
+                                .data_dir = dir,
+                                .host = host,
+                                .drain_timeout = absl::Seconds(flags.drain_timeout_s)}, store->get(), &models,
                             clock);
   if (absl::Status s = executor.Recover(); !s.ok()) {
     return Fail(1, absl::StrCat("recovering the queue: ", s.message()));

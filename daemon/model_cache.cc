@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
+#include "daemon/fingerprint.h"
 
 #ifdef EVALD_HAVE_NATIVE_RUNNER
 #include "runners/native/native_runner.h"
@@ -68,15 +69,23 @@ absl::StatusOr<ModelCache::Lease> ModelCache::Get(const v1::ModelSpec& model) {
   const std::string options = OptionsKey(model);
   const std::string path = model.kind() == "openai" ? model.endpoint() + "#" + model.model()
                                                      : model.path();
+  // A folder whose files were replaced or rewritten is a different model:
+  // the identity of its files is part of the key, and a resident copy of
+  // the older files is let go.
+  const std::string identity = model.kind() == "openai" ? "" : ModelFilesIdentity(model.path());
   const std::string key = absl::StrCat(path, "|", options);
   absl::MutexLock lock(&mu_);
   const int64_t now_ms = clock_->NowUnixNanos() / 1'000'000;
   for (auto it = entries_.begin(); it != entries_.end(); ++it) {
-    if (it->key == key) {
-      it->last_used_unix_ms = now_ms;
-      entries_.splice(entries_.begin(), entries_, it);
-      return Lease{.runner = entries_.front().runner, .load_seconds = 0};
+    if (it->key != key) continue;
+    if (it->identity != identity) {
+      LOG(INFO) << "the files of resident model " << key << " changed; loading them again";
+      entries_.erase(it);
+      break;
     }
+    it->last_used_unix_ms = now_ms;
+    entries_.splice(entries_.begin(), entries_, it);
+    return Lease{.runner = entries_.front().runner, .load_seconds = 0};
   }
   // Make room first: on one GPU the new model may need the evicted one's memory.
   while (static_cast<int>(entries_.size()) >= max_resident_) {
@@ -96,6 +105,7 @@ absl::StatusOr<ModelCache::Lease> ModelCache::Get(const v1::ModelSpec& model) {
   const double seconds = static_cast<double>(clock_->MonotonicNanos() - t0) / 1e9;
   LOG(INFO) << "loaded model " << key << " in " << seconds << "s";
   entries_.push_front(Entry{.key = key,
+                            .identity = identity,
                             .path = path,
                             .options = options,
                             .runner = std::shared_ptr<runners::Runner>(std::move(runner)),

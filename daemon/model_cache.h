@@ -62,6 +62,7 @@ class ModelCache {
  private:
   struct Entry {
     std::string key;
+    std::string identity;  // ModelFilesIdentity when loaded ("" for endpoints)
     std::string path;
     std::string options;
     std::shared_ptr<runners::Runner> runner;

@@ -3,6 +3,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "base/utf8.h"
 
 namespace evald::daemon {
 
@@ -14,18 +15,28 @@ absl::StatusOr<v1::ListRunsResponse> ReadRuns(store::Store& store,
   for (const auto& [k, v] : request.labels()) filter.labels[k] = v;
   if (request.since_unix_ms() > 0) filter.since_unix_ms = request.since_unix_ms();
   if (request.limit() > 0) filter.limit = static_cast<size_t>(request.limit());
-  ASSIGN_OR_RETURN(std::vector<v1::RunRecord> runs, store.ListRuns(filter));
+  store::Unreadable unreadable;
+  ASSIGN_OR_RETURN(std::vector<v1::RunRecord> runs, store.ListRuns(filter, &unreadable));
   v1::ListRunsResponse response;
-  for (v1::RunRecord& run : runs) *response.add_runs() = std::move(run);
+  for (v1::RunRecord& run : runs) {
+    RETURN_IF_ERROR(store.AddUnfoldedFigures(&run, &unreadable));
+    // The suite text can be large; `results` and `env` show a run whole.
+    run.mutable_spec()->clear_suite_yaml();
+    *response.add_runs() = std::move(run);
+  }
+  for (std::string& u : unreadable) response.add_unreadable(std::move(u));
   return response;
 }
 
 absl::StatusOr<v1::GetResultsResponse> ReadResults(store::Store& store, absl::string_view run_id) {
   v1::GetResultsResponse response;
-  ASSIGN_OR_RETURN(*response.mutable_run(), store.GetRun(run_id));
+  store::Unreadable unreadable;
+  ASSIGN_OR_RETURN(*response.mutable_run(), store.GetRun(run_id, &unreadable));
+  RETURN_IF_ERROR(store.AddUnfoldedFigures(response.mutable_run(), &unreadable));
   response.mutable_run()->clear_fingerprint();  // `env` shows it; results stay small
-  ASSIGN_OR_RETURN(std::vector<v1::TaskScores> scores, store.GetScores(run_id));
+  ASSIGN_OR_RETURN(std::vector<v1::TaskScores> scores, store.GetScores(run_id, &unreadable));
   for (v1::TaskScores& s : scores) *response.add_scores() = std::move(s);
+  for (std::string& u : unreadable) response.add_unreadable(std::move(u));
   return response;
 }
 
@@ -42,9 +53,11 @@ absl::StatusOr<v1::ListSamplesResponse> ReadSamples(store::Store& store,
     return absl::NotFoundError(absl::StrCat("run ", request.run_id(), " has no task '",
                                             request.task(), "' (its tasks: ", names, ")"));
   }
+  store::Unreadable unreadable;
   ASSIGN_OR_RETURN(std::vector<v1::SampleRecord> samples,
-                   store.ListSamples(request.run_id(), request.task()));
+                   store.ListSamples(request.run_id(), request.task(), &unreadable));
   v1::ListSamplesResponse response;
+  for (std::string& u : unreadable) response.add_unreadable(std::move(u));
   for (v1::SampleRecord& s : samples) {
     if (request.failed_only()) {
       bool failed = !s.error().empty();
@@ -59,12 +72,62 @@ absl::StatusOr<v1::ListSamplesResponse> ReadSamples(store::Store& store,
 
 absl::StatusOr<v1::GetEnvironmentResponse> ReadEnvironment(store::Store& store,
                                                            absl::string_view run_id) {
-  ASSIGN_OR_RETURN(v1::RunRecord run, store.GetRun(run_id));
+  store::Unreadable unreadable;
+  ASSIGN_OR_RETURN(v1::RunRecord run, store.GetRun(run_id, &unreadable));
   v1::GetEnvironmentResponse response;
+  for (std::string& u : unreadable) response.add_unreadable(std::move(u));
   *response.mutable_fingerprint() = run.fingerprint();
   *response.mutable_drift() = run.drift();
   response.set_drifted(run.drifted());
+  *response.mutable_resume_changes() = run.resume_changes();
   return response;
+}
+
+absl::StatusOr<v1::DeleteRunResponse> DeleteStoredRun(store::Store& store,
+                                                      absl::string_view run_id) {
+  ASSIGN_OR_RETURN(store::DeletedRun deleted, store.DeleteRun(run_id));
+  v1::DeleteRunResponse response;
+  response.set_samples(deleted.samples);
+  response.set_scores(deleted.scores);
+  response.set_was_queued(deleted.was_queued);
+  for (std::string& t : deleted.tags) response.add_tags(std::move(t));
+  return response;
+}
+
+absl::StatusOr<v1::CheckStoreResponse> CheckStoredRecords(store::Store& store, bool repair,
+                                                          const std::set<std::string>& skip) {
+  ASSIGN_OR_RETURN(store::CheckReport report, store.Check(repair, skip));
+  v1::CheckStoreResponse response;
+  response.set_records(report.records);
+  response.set_repaired(report.repaired);
+  for (store::CheckProblem& p : report.problems) {
+    v1::StoreProblem* out = response.add_problems();
+    out->set_record(std::move(p.record));
+    out->set_problem(std::move(p.problem));
+    out->set_repair(std::move(p.repair));
+  }
+  return response;
+}
+
+absl::Status ValidateTagName(absl::string_view name) {
+  const std::string shown = base::EscapeInvalidUtf8(name.substr(0, 40));
+  const std::string quoted = absl::StrCat("tag name '", shown, name.size() > 40 ? "...'" : "'");
+  if (name.empty()) return absl::InvalidArgumentError("tag name is empty");
+  if (name.size() > kMaxTagBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(quoted, ": ", name.size(),
+                                                   " bytes; a tag is at most ", kMaxTagBytes));
+  }
+  if (!base::IsValidUtf8(name)) {
+    return absl::InvalidArgumentError(absl::StrCat(quoted, ": not valid UTF-8"));
+  }
+  for (const char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f || c == ':' || c == '/') {
+      return absl::InvalidArgumentError(
+          absl::StrCat(quoted, ": no spaces, control characters, ':' or '/'"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int64_t> ParseSinceMillis(absl::string_view text) {

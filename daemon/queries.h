@@ -8,6 +8,7 @@
 #ifndef EVALD_DAEMON_QUERIES_H_
 #define EVALD_DAEMON_QUERIES_H_
 
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -20,6 +21,8 @@ namespace evald::daemon {
 // The store folder inside a data dir.
 std::string StorePath(absl::string_view data_dir);
 
+// Runs as people see them: stats and phases include the figures of
+// attempts still running or killed (store::Store::AddUnfoldedFigures).
 absl::StatusOr<v1::ListRunsResponse> ReadRuns(store::Store& store,
                                                const v1::ListRunsRequest& request);
 absl::StatusOr<v1::GetResultsResponse> ReadResults(store::Store& store, absl::string_view run_id);
@@ -28,6 +31,20 @@ absl::StatusOr<v1::ListSamplesResponse> ReadSamples(store::Store& store,
                                                     const v1::ListSamplesRequest& request);
 absl::StatusOr<v1::GetEnvironmentResponse> ReadEnvironment(store::Store& store,
                                                            absl::string_view run_id);
+
+// Removes a run with everything stored of it (store::Store::DeleteRun).
+absl::StatusOr<v1::DeleteRunResponse> DeleteStoredRun(store::Store& store,
+                                                      absl::string_view run_id);
+// Checks (and with `repair` mends) the store; runs in `skip` are not changed.
+absl::StatusOr<v1::CheckStoreResponse> CheckStoredRecords(store::Store& store, bool repair,
+                                                          const std::set<std::string>& skip);
+
+// The longest tag name.
+inline constexpr size_t kMaxTagBytes = 128;
+// A tag name: 1..kMaxTagBytes bytes of printable UTF-8 text without spaces,
+// ':' (which starts "tag:NAME" references) or '/'. The error quotes at most
+// the name's first 40 bytes.
+absl::Status ValidateTagName(absl::string_view name);
 
 // "since" durations for `list --since`: "7d", "12h", "30m", "90s".
 absl::StatusOr<int64_t> ParseSinceMillis(absl::string_view text);

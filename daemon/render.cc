@@ -189,6 +189,19 @@ std::string FormatEnvironment(const v1::GetEnvironmentResponse& env) {
   for (const v1::Drift& d : env.drift()) {
     absl::StrAppend(&out, "  ", d.field(), ": expected ", d.expected(), ", found ", d.found(), "\n");
   }
+  for (const v1::ResumeChange& c : env.resume_changes()) {
+    std::string before;
+    for (const v1::TaskProgress& p : c.samples_before()) {
+      absl::StrAppend(&before, before.empty() ? "" : ", ", p.task(), " ", p.done());
+    }
+    absl::StrAppend(&out, "inputs changed when attempt ", c.attempt(),
+                    " resumed the run; the samples of earlier attempts (",
+                    before.empty() ? "none" : before,
+                    ") were made with the old values, the fingerprint above is the new one:\n");
+    for (const v1::Drift& d : c.changes()) {
+      absl::StrAppend(&out, "  ", d.field(), ": ", d.expected(), " -> ", d.found(), "\n");
+    }
+  }
   return out;
 }
 

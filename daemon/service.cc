@@ -1,5 +1,6 @@
 #include "daemon/service.h"
 
+#include <cmath>
 #include <string>
 #include <utility>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "base/status_macros.h"
 #include "daemon/queries.h"
 #include "daemon/status_convert.h"
+#include "daemon/suite.h"
 
 namespace evald::daemon {
 namespace {
@@ -35,6 +37,20 @@ const char* FinishReasonName(runners::FinishReason r) {
     case runners::FinishReason::kCancelled: return "cancelled";
   }
   return "unknown";
+}
+
+// What a direct generate call may ask for; evalctl checks the same.
+absl::Status ValidateGenerateCall(const v1::GenerateCallRequest& r) {
+  if (!std::isfinite(r.temperature()) || r.temperature() < 0) {
+    return absl::InvalidArgumentError("generate: temperature must be a finite number >= 0");
+  }
+  if (!std::isfinite(r.top_p()) || r.top_p() < 0 || r.top_p() > 1) {
+    return absl::InvalidArgumentError("generate: top_p must be in (0, 1] (0: the default, 1)");
+  }
+  if (r.max_new_tokens() < 0 || r.top_k() < 0) {
+    return absl::InvalidArgumentError("generate: max_new_tokens and top_k must be >= 0");
+  }
+  return absl::OkStatus();
 }
 
 v1::ModelSpec LocalModel(const std::string& path) {
@@ -75,6 +91,9 @@ grpc::Status EvalServiceImpl::Submit(grpc::ServerContext* context,
   v1::RunSpec spec = request->spec();
   if (spec.name().empty()) {
     return ToGrpcStatus(absl::InvalidArgumentError("submit: the spec has no name"));
+  }
+  if (absl::Status bounds = ValidateSpecBounds(spec); !bounds.ok()) {
+    return ToGrpcStatus(bounds);
   }
   if (absl::Status resolved = ResolveBaselines(&spec, store_); !resolved.ok()) {
     return ToGrpcStatus(resolved);
@@ -124,6 +143,7 @@ grpc::Status EvalServiceImpl::Watch(grpc::ServerContext* context, const v1::Watc
   while (!context->IsCancelled() && !shutting_down_.load()) {
     auto run = store_->GetRun(request->run_id());
     if (!run.ok()) return ToGrpcStatus(run.status());
+    if (absl::Status s = store_->AddUnfoldedFigures(&*run); !s.ok()) return ToGrpcStatus(s);
     v1::WatchEvent event;
     run->clear_fingerprint();
     event.set_eta_s(-1);
@@ -153,6 +173,7 @@ grpc::Status EvalServiceImpl::GetRun(grpc::ServerContext* context,
   if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
   auto run = store_->GetRun(request->run_id());
   if (!run.ok()) return ToGrpcStatus(run.status());
+  if (absl::Status s = store_->AddUnfoldedFigures(&*run); !s.ok()) return ToGrpcStatus(s);
   *response = std::move(*run);
   return grpc::Status::OK;
 }
@@ -214,8 +235,8 @@ grpc::Status EvalServiceImpl::GetEnvironment(grpc::ServerContext* context,
 grpc::Status EvalServiceImpl::PutTag(grpc::ServerContext* context,
                                      const v1::PutTagRequest* request, v1::PutTagResponse*) {
   if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
-  if (request->name().empty()) {
-    return ToGrpcStatus(absl::InvalidArgumentError("tag: the name is empty"));
+  if (absl::Status valid = ValidateTagName(request->name()); !valid.ok()) {
+    return ToGrpcStatus(valid);
   }
   auto run = store_->GetRun(request->run_id());
   if (!run.ok()) return ToGrpcStatus(run.status());
@@ -237,6 +258,9 @@ grpc::Status EvalServiceImpl::Generate(grpc::ServerContext* context,
   if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
   if (request->model_path().empty()) {
     return ToGrpcStatus(absl::InvalidArgumentError("generate: --model is required"));
+  }
+  if (absl::Status valid = ValidateGenerateCall(*request); !valid.ok()) {
+    return ToGrpcStatus(valid);
   }
   auto lease = models_->Get(LocalModel(request->model_path()));
   if (!lease.ok()) return ToGrpcStatus(lease.status());
@@ -302,6 +326,26 @@ grpc::Status EvalServiceImpl::ListModels(grpc::ServerContext* context,
   if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
   for (v1::ResidentModel& m : models_->List()) *response->add_models() = std::move(m);
   response->set_max_resident(models_->max_resident());
+  return grpc::Status::OK;
+}
+
+grpc::Status EvalServiceImpl::DeleteRun(grpc::ServerContext* context,
+                                        const v1::DeleteRunRequest* request,
+                                        v1::DeleteRunResponse* response) {
+  if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
+  auto deleted = executor_->Delete(request->run_id());
+  if (!deleted.ok()) return ToGrpcStatus(deleted.status());
+  *response = std::move(*deleted);
+  return grpc::Status::OK;
+}
+
+grpc::Status EvalServiceImpl::CheckStore(grpc::ServerContext* context,
+                                         const v1::CheckStoreRequest* request,
+                                         v1::CheckStoreResponse* response) {
+  if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
+  auto report = executor_->CheckStore(request->repair());
+  if (!report.ok()) return ToGrpcStatus(report.status());
+  *response = std::move(*report);
   return grpc::Status::OK;
 }
 

@@ -68,6 +68,10 @@ class EvalServiceImpl final : public v1::EvalService::Service {
                              v1::LoglikelihoodCallResponse* response) override;
   grpc::Status ListModels(grpc::ServerContext* context, const v1::ListModelsRequest* request,
                           v1::ListModelsResponse* response) override;
+  grpc::Status DeleteRun(grpc::ServerContext* context, const v1::DeleteRunRequest* request,
+                         v1::DeleteRunResponse* response) override;
+  grpc::Status CheckStore(grpc::ServerContext* context, const v1::CheckStoreRequest* request,
+                          v1::CheckStoreResponse* response) override;
 
  private:
   grpc::Status CheckAuth(const grpc::ServerContext* context) const;

@@ -2,9 +2,11 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <initializer_list>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -18,6 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "base/file.h"
 #include "base/status_macros.h"
+#include "base/utf8.h"
 
 namespace evald::daemon {
 namespace {
@@ -212,6 +215,13 @@ class SuiteParser {
     }
     if (root["labels"] && !root["labels"].IsNull()) {
       RETURN_IF_ERROR(StringMap(root["labels"], "labels", spec.mutable_labels()));
+      for (const auto& [key, value] : spec.labels()) {
+        if (key.size() > kMaxLabelKeyBytes || value.size() > kMaxLabelValueBytes) {
+          return Error(root["labels"], absl::StrCat("labels.", key.substr(0, 40)),
+                       absl::StrCat("label keys are at most ", kMaxLabelKeyBytes,
+                                    " bytes and values at most ", kMaxLabelValueBytes));
+        }
+      }
     }
     spec.set_suite_yaml(source_.text);
     return spec;
@@ -471,8 +481,62 @@ class SuiteParser {
 
 }  // namespace
 
+absl::Status ValidateSpecBounds(const v1::RunSpec& spec) {
+  if (spec.suite_yaml().size() > kMaxSuiteBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "suite '", base::EscapeInvalidUtf8(spec.name().substr(0, 80)), "': the suite text is ",
+        spec.suite_yaml().size(), " bytes; a suite is at most ", kMaxSuiteBytes,
+        " bytes (1 MiB)"));
+  }
+  for (const auto& [key, value] : spec.labels()) {
+    if (key.size() > kMaxLabelKeyBytes || value.size() > kMaxLabelValueBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "field 'labels.", base::EscapeInvalidUtf8(key.substr(0, 40)), "': label keys are at most ",
+          kMaxLabelKeyBytes, " bytes and values at most ", kMaxLabelValueBytes));
+    }
+  }
+  // Every string of the spec is stored with the run; say which one is not
+  // text rather than storing an escaped copy.
+  std::string bad;
+  auto check = [&](absl::string_view field, absl::string_view value) {
+    if (bad.empty() && !base::IsValidUtf8(value)) {
+      bad = absl::StrCat("field '", field, "' is not valid UTF-8 (byte ",
+                         *base::FindInvalidUtf8(value), ")");
+    }
+  };
+  check("name", spec.name());
+  for (const auto& [role, m] :
+       {std::pair<const char*, const v1::ModelSpec*>{"candidate", &spec.candidate()},
+        std::pair<const char*, const v1::ModelSpec*>{"judge", &spec.judge()}}) {
+    check(absl::StrCat(role, ".model"), m->path());
+    check(absl::StrCat(role, ".endpoint"), m->endpoint());
+    check(absl::StrCat(role, ".model"), m->model());
+  }
+  for (int i = 0; i < spec.tasks_size(); ++i) {
+    const v1::TaskSpec& t = spec.tasks(i);
+    check(absl::StrCat("tasks[", i, "].name"), t.name());
+    check(absl::StrCat("tasks[", i, "].data"), t.data_path());
+    check(absl::StrCat("tasks[", i, "].system_instruction"), t.system_instruction());
+    for (const auto& [k, v] : t.options()) check(absl::StrCat("tasks[", i, "].options.", k), v);
+  }
+  for (const auto& [k, v] : spec.labels()) check(absl::StrCat("labels.", k), v);
+  check("suite text", spec.suite_yaml());
+  if (!bad.empty()) return absl::InvalidArgumentError(bad);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<v1::RunSpec> ParseSuite(const SuiteSource& source,
                                        absl::Span<const std::string> overrides) {
+  if (source.text.size() > kMaxSuiteBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source.display_name, ": ", source.text.size(), " bytes; a suite is at most ",
+        kMaxSuiteBytes, " bytes (1 MiB)"));
+  }
+  if (std::optional<size_t> bad = base::FindInvalidUtf8(source.text)) {
+    const size_t line = 1 + std::count(source.text.begin(), source.text.begin() + *bad, '\n');
+    return absl::InvalidArgumentError(absl::StrCat(source.display_name, ":", line,
+                                                   ": not valid UTF-8 (byte ", *bad, ")"));
+  }
   YAML::Node root;
   try {
     root = YAML::Load(source.text);
@@ -507,6 +571,13 @@ absl::StatusOr<v1::RunSpec> ParseSuite(const SuiteSource& source,
 
 absl::StatusOr<v1::RunSpec> ParseSuiteFile(const std::string& path,
                                            absl::Span<const std::string> overrides) {
+  // A suite file far too large is refused before it is read.
+  if (absl::StatusOr<base::FileIdentity> id = base::StatFile(path);
+      id.ok() && id->size > kMaxSuiteBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", id->size,
+                                                   " bytes; a suite is at most ", kMaxSuiteBytes,
+                                                   " bytes (1 MiB)"));
+  }
   ASSIGN_OR_RETURN(std::string text, base::ReadFileToString(path));
   std::error_code ec;
   fs::path abs = fs::absolute(fs::path(path), ec);

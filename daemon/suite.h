@@ -31,6 +31,17 @@ struct SuiteSource {
   std::string base_dir;
 };
 
+// The largest suite text accepted (it is stored with every run it starts).
+inline constexpr size_t kMaxSuiteBytes = 1 << 20;
+// Labels are listed and filtered on; they stay short.
+inline constexpr size_t kMaxLabelKeyBytes = 128;
+inline constexpr size_t kMaxLabelValueBytes = 1024;
+
+// The checks every run spec passes before it is stored, whether it came from
+// ParseSuite or from another gRPC client: sizes within the limits above and
+// every string valid UTF-8 (errors name the field). ParseSuite applies them.
+absl::Status ValidateSpecBounds(const v1::RunSpec& spec);
+
 // Parses `source` with `overrides` ("a.b=c", "tasks[0].limit=5") applied.
 // The returned spec has suite_yaml set to the text; suite_path is left empty.
 absl::StatusOr<v1::RunSpec> ParseSuite(const SuiteSource& source,

@@ -17,6 +17,7 @@
 #include "base/status_macros.h"
 #include "daemon/cli/command.h"
 #include "daemon/cli/evalctl_util.h"
+#include "daemon/queries.h"
 #include "report/compare.h"
 
 namespace evald::cli {
@@ -279,9 +280,8 @@ int Tag(CommandContext& context) {
     return ReportError(context, absl::InvalidArgumentError("usage: tag RUN NAME | tag --list"));
   }
   const std::string& name = args->positionals[1];
-  if (name.empty() || name.find_first_of(" \t\n:/") != std::string::npos) {
-    return ReportError(context, absl::InvalidArgumentError(absl::StrCat(
-                                    "tag name '", name, "': no spaces, ':' or '/'")));
+  if (absl::Status valid = daemon::ValidateTagName(name); !valid.ok()) {
+    return ReportError(context, valid);
   }
   auto run_id = ResolveRef(**reader, args->positionals[0]);
   if (!run_id.ok()) return ReportError(context, run_id.status());

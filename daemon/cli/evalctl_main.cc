@@ -7,10 +7,12 @@
 // 4 gate inconclusive.
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "base/utf8.h"
 #include "daemon/cli/command.h"
 
 namespace {
@@ -34,6 +36,15 @@ std::string Env(const char* name) {
 
 int main(int argc, char** argv) {
   using evald::cli::kExitInvalidInput;
+  // Everything evalctl sends or stores is text: refuse bytes that are not
+  // UTF-8 here, naming the argument, rather than deep in a request.
+  for (int a = 1; a < argc; ++a) {
+    if (std::optional<size_t> bad = evald::base::FindInvalidUtf8(argv[a])) {
+      std::cerr << "evalctl: argument " << a << " ('" << evald::base::EscapeInvalidUtf8(argv[a])
+                << "') is not valid UTF-8 (byte " << *bad << ")\n";
+      return kExitInvalidInput;
+    }
+  }
   evald::cli::GlobalOptions global;
   global.addr = Env("EVALD_ADDR");
   global.data_dir = Env("EVALD_DATA_DIR");

@@ -166,6 +166,24 @@ class DaemonReader : public RunReader {
     v1::PutTagResponse response;
     return client_->Convert(client_->stub().PutTag(&context, request, &response));
   }
+  absl::StatusOr<v1::DeleteRunResponse> DeleteRun(const std::string& run_id) override {
+    grpc::ClientContext context;
+    client_->Prepare(&context, 120);
+    v1::DeleteRunRequest request;
+    request.set_run_id(run_id);
+    v1::DeleteRunResponse response;
+    RETURN_IF_ERROR(client_->Convert(client_->stub().DeleteRun(&context, request, &response)));
+    return response;
+  }
+  absl::StatusOr<v1::CheckStoreResponse> CheckStore(bool repair) override {
+    grpc::ClientContext context;
+    client_->Prepare(&context, 600);
+    v1::CheckStoreRequest request;
+    request.set_repair(repair);
+    v1::CheckStoreResponse response;
+    RETURN_IF_ERROR(client_->Convert(client_->stub().CheckStore(&context, request, &response)));
+    return response;
+  }
 
  private:
   std::unique_ptr<Client> client_;
@@ -181,17 +199,18 @@ class StoreReader : public RunReader {
     return std::map<std::string, std::string>(tags.begin(), tags.end());
   }
   absl::Status PutTag(const std::string& name, const std::string& run_id) override {
-    store::StoreOptions options;
-    options.path = path_;
-    options.create_if_missing = false;
-    absl::StatusOr<std::unique_ptr<store::Store>> writable = store::Store::Open(options);
-    if (!writable.ok()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "tag: cannot open ", path_, " for writing (is evald running? then tag through it, "
-          "without --data-dir): ", writable.status().message()));
-    }
-    RETURN_IF_ERROR((*writable)->GetRun(run_id).status());
-    return (*writable)->PutTag(name, run_id);
+    ASSIGN_OR_RETURN(std::unique_ptr<store::Store> writable, OpenWritable("tag"));
+    RETURN_IF_ERROR(writable->GetRun(run_id).status());
+    return writable->PutTag(name, run_id);
+  }
+  absl::StatusOr<v1::DeleteRunResponse> DeleteRun(const std::string& run_id) override {
+    ASSIGN_OR_RETURN(std::unique_ptr<store::Store> writable, OpenWritable("delete"));
+    return daemon::DeleteStoredRun(*writable, run_id);
+  }
+  absl::StatusOr<v1::CheckStoreResponse> CheckStore(bool repair) override {
+    if (!repair) return daemon::CheckStoredRecords(*store_, false, {});
+    ASSIGN_OR_RETURN(std::unique_ptr<store::Store> writable, OpenWritable("fsck --repair"));
+    return daemon::CheckStoredRecords(*writable, true, {});
   }
 
   absl::StatusOr<v1::ListRunsResponse> ListRuns(const v1::ListRunsRequest& request) override {
@@ -212,6 +231,20 @@ class StoreReader : public RunReader {
   }
 
  private:
+  // The store opened for writing, which only works while no daemon holds it.
+  absl::StatusOr<std::unique_ptr<store::Store>> OpenWritable(absl::string_view command) {
+    store::StoreOptions options;
+    options.path = path_;
+    options.create_if_missing = false;
+    absl::StatusOr<std::unique_ptr<store::Store>> writable = store::Store::Open(options);
+    if (!writable.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          command, ": cannot open ", path_, " for writing (is evald running? then run it through "
+          "the daemon, without --data-dir): ", writable.status().message()));
+    }
+    return writable;
+  }
+
   std::unique_ptr<store::Store> store_;
   std::string path_;
 };
@@ -270,6 +303,11 @@ int ReportError(CommandContext& context, const absl::Status& status) {
   }
   context.err << "evalctl: " << message << "\n";
   return ExitCodeFor(status);
+}
+
+void WarnUnreadable(CommandContext& context,
+                    const google::protobuf::RepeatedPtrField<std::string>& unreadable) {
+  for (const std::string& u : unreadable) context.err << "evalctl: warning: skipped " << u << "\n";
 }
 
 bool IsTerminal(const std::ostream& out) {

@@ -83,6 +83,10 @@ class RunReader {
   // Offline this opens the store for writing, which fails while a daemon
   // holds it (then tag through the daemon).
   virtual absl::Status PutTag(const std::string& name, const std::string& run_id) = 0;
+  // Operator commands; offline they open the store for writing (delete,
+  // repair), which fails while a daemon holds it.
+  virtual absl::StatusOr<v1::DeleteRunResponse> DeleteRun(const std::string& run_id) = 0;
+  virtual absl::StatusOr<v1::CheckStoreResponse> CheckStore(bool repair) = 0;
 };
 // With global.data_dir: the store opened read-only; otherwise the daemon.
 absl::StatusOr<std::unique_ptr<RunReader>> OpenReader(const GlobalOptions& global);
@@ -92,6 +96,11 @@ absl::StatusOr<std::unique_ptr<RunReader>> OpenReader(const GlobalOptions& globa
 int ExitCodeFor(const absl::Status& status);
 // Prints "evalctl: <message>" to context.err and returns ExitCodeFor(status).
 int ReportError(CommandContext& context, const absl::Status& status);
+
+// Prints "evalctl: warning: ..." to context.err for each record the store
+// could not read, with the way out.
+void WarnUnreadable(CommandContext& context,
+                    const google::protobuf::RepeatedPtrField<std::string>& unreadable);
 
 // True when `out` is a terminal (live progress bars instead of lines).
 bool IsTerminal(const std::ostream& out);

@@ -1,5 +1,6 @@
 // evalctl commands that call the daemon's resident models directly:
 // generate, loglikelihood, models.
+#include <cmath>
 #include <filesystem>
 #include <string>
 
@@ -51,15 +52,22 @@ int Generate(CommandContext& context) {
     return ReportError(context, absl::InvalidArgumentError("--max-tokens: expected a positive integer"));
   }
   if (args->values.count("--temperature") &&
-      (!absl::SimpleAtod(args->Get("--temperature"), &temperature) || temperature < 0)) {
-    return ReportError(context, absl::InvalidArgumentError("--temperature: expected a number >= 0"));
+      (!absl::SimpleAtod(args->Get("--temperature"), &temperature) ||
+       !std::isfinite(temperature) || temperature < 0)) {
+    return ReportError(context, absl::InvalidArgumentError(absl::StrCat(
+                                    "--temperature: expected a finite number >= 0, got '",
+                                    args->Get("--temperature"), "'")));
   }
   if (args->values.count("--top-p") &&
-      (!absl::SimpleAtod(args->Get("--top-p"), &top_p) || top_p <= 0 || top_p > 1)) {
-    return ReportError(context, absl::InvalidArgumentError("--top-p: expected a number in (0, 1]"));
+      (!absl::SimpleAtod(args->Get("--top-p"), &top_p) || !std::isfinite(top_p) || top_p <= 0 ||
+       top_p > 1)) {
+    return ReportError(context, absl::InvalidArgumentError(absl::StrCat(
+                                    "--top-p: expected a number in (0, 1], got '",
+                                    args->Get("--top-p"), "'")));
   }
-  if (args->values.count("--top-k") && !absl::SimpleAtoi(args->Get("--top-k"), &top_k)) {
-    return ReportError(context, absl::InvalidArgumentError("--top-k: expected an integer"));
+  if (args->values.count("--top-k") &&
+      (!absl::SimpleAtoi(args->Get("--top-k"), &top_k) || top_k < 0)) {
+    return ReportError(context, absl::InvalidArgumentError("--top-k: expected an integer >= 0"));
   }
   if (args->values.count("--seed") && !absl::SimpleAtoi(args->Get("--seed"), &seed)) {
     return ReportError(context, absl::InvalidArgumentError("--seed: expected an integer"));

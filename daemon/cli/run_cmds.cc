@@ -209,6 +209,7 @@ int List(CommandContext& context) {
   if (!reader.ok()) return ReportError(context, reader.status());
   auto runs = (*reader)->ListRuns(request);
   if (!runs.ok()) return ReportError(context, runs.status());
+  WarnUnreadable(context, runs->unreadable());
   if (context.global.json) {
     for (v1::RunRecord& r : *runs->mutable_runs()) r.clear_fingerprint();
     context.out << ToJson(*runs) << "\n";
@@ -228,6 +229,7 @@ int Results(CommandContext& context) {
   if (!reader.ok()) return ReportError(context, reader.status());
   auto results = (*reader)->GetResults(args->positionals[0]);
   if (!results.ok()) return ReportError(context, results.status());
+  WarnUnreadable(context, results->unreadable());
   context.out << (context.global.json ? ToJson(*results) + "\n" : daemon::FormatResults(*results));
   const v1::RunState state = results->run().state();
   return state == v1::FAILED || state == v1::CANCELLED ? kExitRunFailed : kExitOk;
@@ -255,6 +257,7 @@ int Samples(CommandContext& context) {
   if (!reader.ok()) return ReportError(context, reader.status());
   auto samples = (*reader)->ListSamples(request);
   if (!samples.ok()) return ReportError(context, samples.status());
+  WarnUnreadable(context, samples->unreadable());
   context.out << (context.global.json ? ToJson(*samples) + "\n" : daemon::FormatSamples(*samples));
   return kExitOk;
 }
@@ -294,6 +297,7 @@ int Env(CommandContext& context) {
   if (!reader.ok()) return ReportError(context, reader.status());
   auto env = (*reader)->GetEnvironment(args->positionals.empty() ? "" : args->positionals[0]);
   if (!env.ok()) return ReportError(context, env.status());
+  WarnUnreadable(context, env->unreadable());
   context.out << (context.global.json ? ToJson(*env) + "\n" : daemon::FormatEnvironment(*env));
   return kExitOk;
 }

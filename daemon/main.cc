@@ -51,6 +51,7 @@ constexpr char kUsage[] =
     "usage: evald --data-dir DIR [--listen unix:PATH | HOST:PORT] [--token-file FILE]\n"
     "             [--threads N] [--max-resident N] [--device auto|cpu|cuda]\n"
     "             [--memory-budget SIZE | --device-memory SIZE] [--drain-timeout SECONDS]\n"
+    "             [--max-seqs N]\n"
     "             [--http-listen [HOST:]PORT [--http-token-file FILE] [--serve-model NAME=PATH]...]\n";
 
 struct Flags {
@@ -68,6 +69,8 @@ struct Flags {
   std::string device_memory;    // plan against GPU memory of this size instead
   // SIGTERM: seconds the documents in flight get to finish and be stored.
   int drain_timeout_s = 20;
+  // Sequences a native model computes at once; 0: 16 on the CPU, 256 on a GPU.
+  int max_seqs = 0;
 };
 
 // The models the /v1 endpoint serves, by name, from the shared resident
@@ -175,6 +178,8 @@ bool ParseFlags(int argc, char** argv, Flags* flags, std::string* error) {
       if (!take_int(&flags->max_resident)) return false;
     } else if (arg == "--drain-timeout") {
       if (!take_int(&flags->drain_timeout_s)) return false;
+    } else if (arg == "--max-seqs") {
+      if (!take_int(&flags->max_seqs)) return false;
     } else if (arg == "--memory-budget") {
       if (!take(&flags->memory_budget)) return false;
     } else if (arg == "--device-memory") {
@@ -313,7 +318,7 @@ int main(int argc, char** argv) {
   native::KvBudget memory_ledger(
       plan.budget_bytes - (plan.device == daemon::PlanDevice::kGpu ? native::kCudaContextReserve : 0));
   daemon::ModelCache models(
-      daemon::DefaultRunnerFactory(flags.threads, flags.device, &memory_ledger),
+      daemon::DefaultRunnerFactory(flags.threads, flags.device, &memory_ledger, flags.max_seqs),
       flags.max_resident, clock);
   daemon::Executor executor(daemon::ExecutorOptions{
                                 .data_dir = dir,

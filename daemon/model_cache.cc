@@ -25,8 +25,8 @@ std::string OptionsKey(const v1::ModelSpec& model) {
 }  // namespace
 
 RunnerFactory DefaultRunnerFactory(int num_threads, const std::string& device,
-                                   native::KvBudget* kv_budget) {
-  return [num_threads, device, kv_budget](const v1::ModelSpec& model)
+                                   native::KvBudget* kv_budget, int max_num_seqs) {
+  return [num_threads, device, kv_budget, max_num_seqs](const v1::ModelSpec& model)
              -> absl::StatusOr<std::unique_ptr<runners::Runner>> {
     if (model.kind() == "openai") {
 #ifdef EVALD_HAVE_OPENAI_RUNNER
@@ -53,6 +53,7 @@ RunnerFactory DefaultRunnerFactory(int num_threads, const std::string& device,
                                         : engine::Device::kAuto;
     options.max_context = static_cast<int>(model.max_context());
     options.kv_budget = kv_budget;
+    options.max_num_seqs = max_num_seqs;
     return runners::CreateNativeRunner(options);
 #else
     return absl::UnimplementedError(absl::StrCat(

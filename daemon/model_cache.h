@@ -37,9 +37,10 @@ using RunnerFactory =
 // "cuda" (loading fails with a clear error where there is no GPU).
 // `kv_budget` (borrowed, may be null): the memory ledger shared by every
 // native model it loads, so their KV pools grow and shrink against each
-// other (runners/native/planner/kv_budget.h).
+// other (runners/native/planner/kv_budget.h). `max_num_seqs`: sequences each
+// native model computes at once (0: the runner's default for its device).
 RunnerFactory DefaultRunnerFactory(int num_threads, const std::string& device = "auto",
-                                   native::KvBudget* kv_budget = nullptr);
+                                   native::KvBudget* kv_budget = nullptr, int max_num_seqs = 0);
 
 class ModelCache {
  public:

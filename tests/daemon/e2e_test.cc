@@ -23,6 +23,7 @@
 #include "base/json.h"
 #include "base/sha256.h"
 #include "tests/daemon/process.h"
+#include "tests/testing/fixtures.h"
 #include "tests/testing/temp_dir.h"
 
 namespace evald::testing {
@@ -33,19 +34,8 @@ using ::testing::HasSubstr;
 // Shared by every test: one checkpoint and the datasets.
 TempDir* g_fixture = nullptr;
 
-std::string GsmLine(int a, int b) {
-  return absl::StrCat(R"({"question": "Sam has )", a, " apples and buys ", b,
-                      R"( more. How many apples does Sam have now?", "answer": "Sam has )", a,
-                      " + ", b, " = <<", a, "+", b, "=", a + b, ">>", a + b,
-                      R"( apples.\n#### )", a + b, "\"}\n");
-}
-
 void WriteDatasets(const std::string& root, int gsm_docs) {
-  std::string test, train;
-  for (int i = 0; i < gsm_docs; ++i) test += GsmLine(i + 3, 2 * i + 1);
-  for (int i = 0; i < 8; ++i) train += GsmLine(i + 10, i + 2);
-  WriteTestFile(root + "/gsm8k/test.jsonl", test);
-  WriteTestFile(root + "/gsm8k/train.jsonl", train);
+  WriteGsm8kFixture(root + "/gsm8k", gsm_docs);
   std::string mmlu_test, mmlu_dev;
   for (int i = 0; i < 12; ++i) {
     mmlu_test += absl::StrCat("What is ", i, " plus ", i + 1, "?,", 2 * i, ",", 2 * i + 1, ",",

@@ -28,9 +28,9 @@
 #include "base/file.h"
 #include "base/json.h"
 #include "proto/store.pb.h"
-#include "rocksdb/db.h"
-#include "rocksdb/options.h"
 #include "tests/daemon/process.h"
+#include "tests/testing/raw_store.h"
+#include "tests/testing/fixtures.h"
 #include "tests/testing/temp_dir.h"
 
 namespace evald::testing {
@@ -41,21 +41,6 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 TempDir* g_fixture = nullptr;
-
-std::string GsmLine(int a, int b) {
-  return absl::StrCat(R"({"question": "Sam has )", a, " apples and buys ", b,
-                      R"( more. How many apples does Sam have now?", "answer": "Sam has )", a,
-                      " + ", b, " = <<", a, "+", b, "=", a + b, ">>", a + b,
-                      R"( apples.\n#### )", a + b, "\"}\n");
-}
-
-void WriteGsm8k(const std::string& dir, int docs) {
-  std::string test, train;
-  for (int i = 0; i < docs; ++i) test += GsmLine(i + 3, 2 * i + 1);
-  for (int i = 0; i < 8; ++i) train += GsmLine(i + 10, i + 2);
-  WriteTestFile(dir + "/test.jsonl", test);
-  WriteTestFile(dir + "/train.jsonl", train);
-}
 
 // Two MMLU subjects of `per_subject` questions each.
 void WriteMmlu(const std::string& dir, int per_subject) {
@@ -81,24 +66,6 @@ void CopyDir(const std::string& from, const std::string& to) {
   fs::copy(from, to, fs::copy_options::recursive);
 }
 
-// Writes `value` at `key` of column family `cf` straight into the store at
-// `path` (no daemon may hold it): damage as a disk or an older evald leaves.
-void WriteRaw(const std::string& path, const std::string& cf, const std::string& key,
-              const std::string& value) {
-  std::vector<std::string> names;
-  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names).ok());
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const std::string& n : names) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* db = nullptr;
-  ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), path, descriptors, &handles, &db).ok());
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == cf) EXPECT_TRUE(db->Put(rocksdb::WriteOptions(), handles[i], key, value).ok());
-  }
-  for (rocksdb::ColumnFamilyHandle* h : handles) db->DestroyColumnFamilyHandle(h);
-  delete db;
-}
-
 class TrustE2eTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -106,7 +73,7 @@ class TrustE2eTest : public ::testing::Test {
     g_fixture = new TempDir();
     MakeCheckpoint(g_fixture->Join("model"), 1);
     MakeCheckpoint(g_fixture->Join("model-other"), 2);
-    WriteGsm8k(g_fixture->Join("gsm8k-long"), 60);
+    WriteGsm8kFixture(g_fixture->Join("gsm8k-long"), 60);
     WriteMmlu(g_fixture->Join("mmlu"), 5);
   }
 
@@ -284,8 +251,8 @@ TEST_F(TrustE2eTest, DamagedRecordsAreSkippedNamedAndRepairedByTheOperator) {
   record.set_error("loading candidate model: unknown architecture 'Ll\xff\xfe" "aForCausalLM'");
   std::string raw;
   record.SerializeToString(&raw);
-  WriteRaw(data_dir_ + "/store", "runs", mended, raw);
-  WriteRaw(data_dir_ + "/store", "runs", garbage, std::string("\x0a\xff\xff\xff\x0f junk", 10));
+  WriteRawRecord(data_dir_ + "/store", "runs", mended, raw);
+  WriteRawRecord(data_dir_ + "/store", "runs", garbage, std::string("\x0a\xff\xff\xff\x0f junk", 10));
 
   StartDaemon();  // start-up survives both
   ProcessResult list = Ctl({"list"});
@@ -542,7 +509,7 @@ TEST_F(TrustE2eTest, ADrainStoresTheWorkInFlightInsteadOfDiscardingIt) {
 // engine figures of the killed attempts stay in the run's totals.
 TEST_F(TrustE2eTest, TwentyRandomSigkillsLoseNothingAndChangeNothing) {
   constexpr int kDocs = 800;
-  WriteGsm8k(tmp_.Join("gsm8k-kills"), kDocs);
+  WriteGsm8kFixture(tmp_.Join("gsm8k-kills"), kDocs);
   const std::string suite = tmp_.Join("kills.yaml");
   WriteTestFile(suite, absl::StrCat("name: kills\ncandidate:\n  model: ", g_fixture->Join("model"),
                                     "\ntasks:\n  - {name: gsm8k, shots: 3, data: ",

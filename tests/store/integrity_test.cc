@@ -13,12 +13,11 @@
 #include "absl/strings/str_cat.h"
 #include "base/clock.h"
 #include "proto/store.pb.h"
-#include "rocksdb/db.h"
-#include "rocksdb/options.h"
 #include "store/keys.h"
 #include "store/store.h"
 #include "store/utf8_fields.h"
 #include "tests/store/test_samples.h"
+#include "tests/testing/raw_store.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -26,6 +25,7 @@ namespace evald::store {
 namespace {
 
 using ::evald::store::testing::MakeTestSample;
+using ::evald::testing::WriteRawRecord;
 using ::evald::testing::StatusIs;
 using ::evald::v1::RunRecord;
 using ::evald::v1::SampleRecord;
@@ -42,24 +42,6 @@ std::string RawBytes(const google::protobuf::Message& m) {
   std::string out;
   m.SerializeToString(&out);
   return out;
-}
-
-// Writes `value` at `key` of column family `cf` straight into the database
-// at `path` (which no Store may hold open).
-void WriteRaw(const std::string& path, const std::string& cf, const std::string& key,
-              const std::string& value) {
-  std::vector<std::string> names;
-  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names).ok());
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const std::string& n : names) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* db = nullptr;
-  ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), path, descriptors, &handles, &db).ok());
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == cf) EXPECT_TRUE(db->Put(rocksdb::WriteOptions(), handles[i], key, value).ok());
-  }
-  for (rocksdb::ColumnFamilyHandle* h : handles) db->DestroyColumnFamilyHandle(h);
-  delete db;
 }
 
 class StoreIntegrityTest : public ::testing::Test {
@@ -173,11 +155,11 @@ TEST_F(StoreIntegrityTest, UnreadableRecordsAreSkippedAndNamedNeverFatal) {
   bad.set_id(bad_id);
   bad.set_state(v1::FAILED);
   bad.set_error(kBadBytes);
-  WriteRaw(path_, "runs", bad_id, RawBytes(bad));
-  WriteRaw(path_, "runs", garbage_id, "\x0a\xff\xff\xff\x0f garbage");
+  WriteRawRecord(path_, "runs", bad_id, RawBytes(bad));
+  WriteRawRecord(path_, "runs", garbage_id, "\x0a\xff\xff\xff\x0f garbage");
   SampleRecord bad_sample = MakeTestSample(good_id, "gsm8k", 1);
   bad_sample.set_prompt("\xff");
-  WriteRaw(path_, "samples", keys::SampleKey(good_id, "gsm8k", 1), RawBytes(bad_sample));
+  WriteRawRecord(path_, "samples", keys::SampleKey(good_id, "gsm8k", 1), RawBytes(bad_sample));
 
   // Opening (what evald start-up does) works.
   auto store = Open();
@@ -241,13 +223,13 @@ TEST_F(StoreIntegrityTest, CheckFindsOrphansAndWrongCountsAndLeavesSkippedRunsAl
   v1::TaskProgress wrong;
   wrong.set_task("gsm8k");
   wrong.set_done(9);
-  WriteRaw(path_, "meta", keys::ProgressKey(a, "gsm8k"), RawBytes(wrong));
-  WriteRaw(path_, "samples", keys::SampleKey("r-gone", "gsm8k", 0),
+  WriteRawRecord(path_, "meta", keys::ProgressKey(a, "gsm8k"), RawBytes(wrong));
+  WriteRawRecord(path_, "samples", keys::SampleKey("r-gone", "gsm8k", 0),
            RawBytes(MakeTestSample("r-gone", "gsm8k", 0)));
-  WriteRaw(path_, "tags", "dangling", "r-gone");
+  WriteRawRecord(path_, "tags", "dangling", "r-gone");
   SampleRecord bad = MakeTestSample(b, "gsm8k", 0);
   bad.set_target("\xff");
-  WriteRaw(path_, "samples", keys::SampleKey(b, "gsm8k", 0), RawBytes(bad));
+  WriteRawRecord(path_, "samples", keys::SampleKey(b, "gsm8k", 0), RawBytes(bad));
 
   auto store = Open();
   auto report = store->Check(/*repair=*/true, /*skip=*/{b});
@@ -312,7 +294,7 @@ TEST_F(StoreIntegrityTest, ClaimNextRunSkipsAnUnreadableQueuedRun) {
     bad = store->CreateRun(MakeRun("bad"))->id();
     good = store->CreateRun(MakeRun("good"))->id();
   }
-  WriteRaw(path_, "runs", bad, "\x0a\xff\xff\xff\x0f");
+  WriteRawRecord(path_, "runs", bad, "\x0a\xff\xff\xff\x0f");
   auto store = Open();
   auto claimed = store->ClaimNextRun();
   ASSERT_OK(claimed);

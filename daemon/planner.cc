@@ -5,162 +5,113 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
-#include <set>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "base/file.h"
-#include "base/json.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "base/status_macros.h"
+#include "runners/native/model/architecture.h"
+#include "runners/native/model/config_parser.h"
+#include "runners/native/model/model_config.h"
+#include "runners/native/model/safetensors.h"
 #include "runners/native/planner/footprint.h"
+#include "runners/native/tokenizer/tokenizer.h"
 
 namespace evald::daemon {
 namespace {
 
-constexpr uint64_t kMaxHeaderBytes = uint64_t{100} << 20;
-
-struct Shape {
-  int64_t layers = 0, hidden = 0, intermediate = 0, heads = 0, kv_heads = 0, head_dim = 0,
-          vocab = 0;
-  std::string format;
+// What the planner needs of a checkpoint that can load.
+struct Checkpoint {
+  engine::ModelConfig config;  // after the architecture's FinalizeConfig
+  int64_t weight_bytes = 0;    // the sum of the tensors' byte spans
 };
 
-absl::StatusOr<int64_t> Int(const base::Json& root, const std::string& path, const char* field,
-                            int64_t fallback = -1) {
-  const base::Json* v = root.Find(field);
-  if (v == nullptr || v->is_null()) {
-    if (fallback >= 0) return fallback;
-    return absl::InvalidArgumentError(absl::StrCat(path, ": field '", field, "' is missing"));
-  }
-  if (!v->is_int() || v->int_value() <= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": field '", field, "': expected a positive integer"));
-  }
-  return v->int_value();
+// One line naming the role, the folder and, from the reader's message, the
+// file: "candidate model /m: tokenizer.json: cannot open: ...".
+absl::Status InModel(absl::string_view role, const std::string& dir, const absl::Status& s) {
+  absl::string_view what = s.message();
+  absl::ConsumePrefix(&what, dir + "/");
+  return absl::Status(s.code(), absl::StrCat(role, " model ", dir, ": ", what));
 }
 
-absl::StatusOr<Shape> ReadShape(const std::string& dir) {
-  const std::string path = dir + "/config.json";
-  ASSIGN_OR_RETURN(std::string text, base::ReadFileToString(path));
-  absl::StatusOr<base::Json> root = base::ParseJson(text);
-  if (!root.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", root.status().message()));
-  Shape s;
-  ASSIGN_OR_RETURN(s.layers, Int(*root, path, "num_hidden_layers"));
-  ASSIGN_OR_RETURN(s.hidden, Int(*root, path, "hidden_size"));
-  ASSIGN_OR_RETURN(s.intermediate, Int(*root, path, "intermediate_size"));
-  ASSIGN_OR_RETURN(s.heads, Int(*root, path, "num_attention_heads"));
-  ASSIGN_OR_RETURN(s.kv_heads, Int(*root, path, "num_key_value_heads", s.heads));
-  ASSIGN_OR_RETURN(s.head_dim, Int(*root, path, "head_dim", s.hidden / s.heads));
-  ASSIGN_OR_RETURN(s.vocab, Int(*root, path, "vocab_size"));
-  const base::Json* dtype = root->Find("torch_dtype");
-  s.format = dtype != nullptr && dtype->is_string() ? dtype->string_value() : "unknown";
-  if (s.format == "bfloat16") s.format = "bf16";
-  if (s.format == "float16") s.format = "fp16";
-  if (s.format == "float32") s.format = "fp32";
-  if (const base::Json* q = root->Find("quantization_config"); q != nullptr && q->is_object()) {
-    const base::Json* method = q->Find("quant_method");
-    const base::Json* bits = q->Find("bits");
-    if (method == nullptr || !method->is_string()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": field 'quantization_config.quant_method' is missing"));
-    }
-    s.format = absl::StrCat(method->string_value(), "-int",
-                            bits != nullptr && bits->is_int() ? bits->int_value() : 0);
+// The loader's own readers (Model::Load, Tokenizer::FromDirectory), up to the
+// point where weights would be read: the safetensors files are mapped, not
+// read, and only their headers are touched.
+absl::StatusOr<Checkpoint> ReadCheckpoint(const std::string& dir) {
+  Checkpoint c;
+  const std::string config_path = dir + "/config.json";
+  ASSIGN_OR_RETURN(c.config, engine::LoadModelConfig(dir));
+  const engine::Architecture* arch = engine::FindArchitecture(c.config.architecture);
+  if (arch == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        config_path, ": field 'architectures': '", c.config.architecture,
+        "' is not supported by this evald (supported: ",
+        absl::StrJoin(engine::RegisteredArchitectures(), ", "), ")"));
   }
-  return s;
+  if (absl::Status s = arch->FinalizeConfig(&c.config); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat(config_path, ": ", s.message()));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<engine::Tokenizer> tokenizer,
+                   engine::Tokenizer::FromDirectory(dir));
+  ASSIGN_OR_RETURN(std::unique_ptr<engine::TensorStore> store, engine::TensorStore::Open(dir));
+  for (const std::string& name : store->Names()) {
+    c.weight_bytes += static_cast<int64_t>(store->Find(name)->size_bytes);
+  }
+  return c;
 }
 
-// Sum of the tensor byte sizes of one safetensors file, from its header.
-absl::StatusOr<int64_t> HeaderBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  unsigned char len_bytes[8];
-  if (!in.read(reinterpret_cast<char*>(len_bytes), 8)) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": shorter than a safetensors header"));
-  }
-  uint64_t len = 0;
-  for (int i = 7; i >= 0; --i) len = (len << 8) | len_bytes[i];
-  if (len == 0 || len > kMaxHeaderBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": safetensors header length ", len, " is not plausible"));
-  }
-  std::string header(len, '\0');
-  if (!in.read(header.data(), static_cast<std::streamsize>(len))) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": truncated safetensors header"));
-  }
-  absl::StatusOr<base::Json> json = base::ParseJson(header);
-  if (!json.ok() || !json->is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": safetensors header is not a JSON object"));
-  }
-  int64_t total = 0;
-  for (const auto& [name, info] : json->object()) {
-    if (name == "__metadata__") continue;
-    const base::Json* offsets = info.is_object() ? info.Find("data_offsets") : nullptr;
-    if (offsets == nullptr || !offsets->is_array() || offsets->array().size() != 2 ||
-        !offsets->array()[0].is_int() || !offsets->array()[1].is_int() ||
-        offsets->array()[1].int_value() < offsets->array()[0].int_value()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": tensor '", name, "': bad data_offsets"));
-    }
-    total += offsets->array()[1].int_value() - offsets->array()[0].int_value();
-  }
-  return total;
+std::string FormatOf(const engine::ModelConfig& config) {
+  if (config.quantization.awq) return absl::StrCat("awq-int", config.quantization.bits);
+  if (config.torch_dtype == "bfloat16") return "bf16";
+  if (config.torch_dtype == "float16") return "fp16";
+  if (config.torch_dtype == "float32") return "fp32";
+  return config.torch_dtype.empty() ? "unknown" : config.torch_dtype;
 }
 
-absl::StatusOr<int64_t> WeightBytes(const std::string& dir) {
-  const std::string index = dir + "/model.safetensors.index.json";
-  std::set<std::string> files;
-  if (base::PathExists(index)) {
-    ASSIGN_OR_RETURN(std::string text, base::ReadFileToString(index));
-    absl::StatusOr<base::Json> json = base::ParseJson(text);
-    const base::Json* map = json.ok() ? json->Find("weight_map") : nullptr;
-    if (map == nullptr || !map->is_object()) {
-      return absl::InvalidArgumentError(absl::StrCat(index, ": field 'weight_map' is missing"));
-    }
-    for (const auto& [tensor, file] : map->object()) {
-      if (!file.is_string()) {
-        return absl::InvalidArgumentError(absl::StrCat(index, ": weight_map.", tensor, ": not a file name"));
-      }
-      files.insert(file.string_value());
-    }
-  } else {
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-      const std::string name = entry.path().filename().string();
-      if (name.size() > 12 && name.substr(name.size() - 12) == ".safetensors") files.insert(name);
-    }
-    if (ec) return absl::NotFoundError(absl::StrCat(dir, ": ", ec.message()));
-  }
-  if (files.empty()) return absl::NotFoundError(absl::StrCat(dir, ": no *.safetensors files"));
-  int64_t total = 0;
-  for (const std::string& f : files) {
-    ASSIGN_OR_RETURN(int64_t bytes, HeaderBytes(dir + "/" + f));
-    total += bytes;
-  }
-  return total;
+bool IsEndpoint(const v1::ModelSpec& model) {
+  return model.kind() == "openai" || (!model.endpoint().empty() && model.path().empty());
+}
+
+std::vector<std::pair<std::string, const v1::ModelSpec*>> Models(const v1::RunSpec& spec) {
+  std::vector<std::pair<std::string, const v1::ModelSpec*>> models = {
+      {"candidate", &spec.candidate()}};
+  if (spec.has_judge()) models.push_back({"judge", &spec.judge()});
+  return models;
 }
 
 }  // namespace
+
+absl::Status CheckCheckpoint(absl::string_view role, const std::string& dir) {
+  absl::StatusOr<Checkpoint> checkpoint = ReadCheckpoint(dir);
+  if (!checkpoint.ok()) return InModel(role, dir, checkpoint.status());
+  return absl::OkStatus();
+}
+
+absl::Status CheckModels(const v1::RunSpec& spec) {
+  for (const auto& [role, model] : Models(spec)) {
+    if (IsEndpoint(*model)) continue;
+    RETURN_IF_ERROR(CheckCheckpoint(role, model->path()));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<MemoryPlan> PlanModels(const v1::RunSpec& spec, const PlanOptions& options) {
   MemoryPlan plan;
   plan.device = options.device;
   plan.budget_bytes = options.budget_bytes;
   plan.reserve_bytes = options.device == PlanDevice::kGpu ? native::kCudaContextReserve : 0;
-  std::vector<std::pair<std::string, const v1::ModelSpec*>> models = {{"candidate", &spec.candidate()}};
-  if (spec.has_judge()) models.push_back({"judge", &spec.judge()});
   const int64_t kv_elem = options.device == PlanDevice::kGpu ? 2 : 4;
   int64_t needed = plan.reserve_bytes;
   int64_t min_pools = 0;
-  for (const auto& [role, model] : models) {
+  for (const auto& [role, model] : Models(spec)) {
     ModelPlan m;
     m.role = role;
-    if (model->kind() == "openai" || (!model->endpoint().empty() && model->path().empty())) {
+    if (IsEndpoint(*model)) {
       m.endpoint = true;
       m.path = model->endpoint();
       m.format = "endpoint";
@@ -168,14 +119,16 @@ absl::StatusOr<MemoryPlan> PlanModels(const v1::RunSpec& spec, const PlanOptions
       continue;
     }
     m.path = model->path();
-    ASSIGN_OR_RETURN(Shape s, ReadShape(m.path));
-    ASSIGN_OR_RETURN(m.weight_bytes, WeightBytes(m.path));
-    m.format = s.format;
-    m.kv_bytes_per_token = s.layers * 2 * s.kv_heads * s.head_dim * kv_elem;
-    m.workspace_bytes = native::WorkspaceBytes(s.hidden, s.intermediate, s.vocab,
+    absl::StatusOr<Checkpoint> checkpoint = ReadCheckpoint(m.path);
+    if (!checkpoint.ok()) return InModel(role, m.path, checkpoint.status());
+    const engine::ModelConfig& c = checkpoint->config;
+    m.weight_bytes = checkpoint->weight_bytes;
+    m.format = FormatOf(c);
+    m.kv_bytes_per_token = int64_t{c.num_layers} * 2 * c.num_kv_heads * c.head_dim * kv_elem;
+    m.workspace_bytes = native::WorkspaceBytes(c.hidden_size, c.intermediate_size, c.vocab_size,
                                                options.max_batch_tokens,
                                                options.device == PlanDevice::kGpu,
-                                               s.format == "awq-int4");
+                                               c.quantization.awq);
     m.min_kv_tokens = native::MinKvTokens(model->max_context());
     needed += m.weight_bytes + m.workspace_bytes + m.min_kv_tokens * m.kv_bytes_per_token;
     min_pools += m.min_kv_tokens * m.kv_bytes_per_token;

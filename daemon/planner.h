@@ -2,7 +2,9 @@
 // -----------------------------------------------------------------------------
 // The memory planner: whether a suite's resident models (candidate and judge)
 // fit a memory budget, computed from the checkpoints' config.json and
-// safetensors headers without loading any weights.
+// safetensors headers without loading any weights; and whether those
+// checkpoints can load at all (CheckModels), judged by the same reads, so
+// `evalctl plan` and submit refuse the same broken checkpoints.
 //
 // Per model:
 //   weights    exact: the sum of the tensor sizes in the safetensors headers
@@ -72,8 +74,23 @@ struct PlanOptions {
   int max_batch_tokens = 2048;
 };
 
-// InvalidArgument/NotFound naming the file or field when a checkpoint cannot
-// be read; a plan that does not fit is not an error (fits = false).
+// Whether the native checkpoint in `dir` can load, judged with the engine's
+// own readers from headers alone (the safetensors files are mapped, no
+// weight is read; tokenizer.json is parsed once): config.json is JSON with
+// the required fields, names an architecture this build registers
+// (EVALD_REGISTER_ARCHITECTURE) and that accepts it; tokenizer.json (with
+// tokenizer_config.json) builds; every safetensors header fits its file
+// (offsets inside the data section, sizes matching shapes, shards as the
+// index says). The reader's code (InvalidArgument, NotFound, ...) is kept;
+// the message is one line, "<role> model <dir>: <file>: <what>".
+absl::Status CheckCheckpoint(absl::string_view role, const std::string& dir);
+
+// CheckCheckpoint for the candidate and the judge of `spec`; endpoint models
+// (kind "openai") are not checked.
+absl::Status CheckModels(const v1::RunSpec& spec);
+
+// Makes the checks of CheckModels first, with the same errors; a plan that
+// does not fit is not an error (fits = false).
 absl::StatusOr<MemoryPlan> PlanModels(const v1::RunSpec& spec, const PlanOptions& options);
 
 // "24GiB", "80 GB", "512MiB", "1073741824": bytes.

@@ -100,11 +100,15 @@ grpc::Status EvalServiceImpl::Submit(grpc::ServerContext* context,
   }
   auto prepared = PrepareRun(spec, options_.data_dir, host_, &hash_cache_);
   if (!prepared.ok()) return ToGrpcStatus(prepared.status());
-  // The memory plan, once the suite is known to be valid. A checkpoint the
-  // planner cannot read is left to the loader, whose error names it.
-  if (options_.plan.budget_bytes > 0) {
+  // The checkpoints and the memory plan, once the suite is known to be
+  // valid. A checkpoint that cannot load is refused now, with the error
+  // `evalctl plan` gives, not when the run reaches the front of the queue.
+  if (options_.plan.budget_bytes <= 0) {
+    if (absl::Status checked = CheckModels(spec); !checked.ok()) return ToGrpcStatus(checked);
+  } else {
     auto plan = PlanModels(spec, options_.plan);
-    if (plan.ok() && !plan->fits) {
+    if (!plan.ok()) return ToGrpcStatus(plan.status());
+    if (!plan->fits) {
       return ToGrpcStatus(absl::FailedPreconditionError(absl::StrCat(
           "submit: the suite's models do not fit in memory: needed ", FormatBytes(plan->needed_bytes),
           " (weights + workspaces + minimum KV pools) vs ", FormatBytes(plan->budget_bytes),

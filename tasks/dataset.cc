@@ -3,21 +3,72 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <system_error>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/file.h"
 #include "base/sha256.h"
 #include "base/status_macros.h"
+#include "base/utf8.h"
 #include "tasks/task_util.h"
 
 namespace evald::tasks {
 namespace fs = std::filesystem;
 
-absl::StatusOr<std::vector<CsvRecord>> ParseCsv(absl::string_view text, absl::string_view file) {
+namespace {
+
+// A string of a JSON row that is not valid UTF-8.
+struct BadUtf8 {
+  std::string field;  // key path, e.g. "choices[2]"
+  size_t byte = 0;    // offset of the fault in the string
+  bool in_name = false;
+};
+
+// Depth first in file order; `path` is the key path of `value`.
+std::optional<BadUtf8> FindBadUtf8(const base::Json& value, const std::string& path) {
+  if (value.is_string()) {
+    if (std::optional<size_t> bad = base::FindInvalidUtf8(value.string_value())) {
+      return BadUtf8{path, *bad, false};
+    }
+  } else if (value.is_array()) {
+    for (size_t i = 0; i < value.array().size(); ++i) {
+      if (auto bad = FindBadUtf8(value.array()[i], absl::StrCat(path, "[", i, "]"))) return bad;
+    }
+  } else if (value.is_object()) {
+    const std::string prefix = path.empty() ? "" : path + ".";
+    for (const auto& [key, member] : value.object()) {
+      if (std::optional<size_t> bad = base::FindInvalidUtf8(key)) {
+        // The name itself cannot be printed as it is.
+        return BadUtf8{prefix + absl::CHexEscape(key), *bad, true};
+      }
+      if (auto bad = FindBadUtf8(member, prefix + key)) return bad;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+absl::Status CheckJsonUtf8(const base::Json& value, absl::string_view where) {
+  std::optional<BadUtf8> bad = FindBadUtf8(value, "");
+  if (!bad.has_value()) return absl::OkStatus();
+  if (bad->in_name) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": the name of field '", bad->field,
+                                                   "' is not valid UTF-8 (byte ", bad->byte,
+                                                   " of the name)"));
+  }
+  return absl::InvalidArgumentError(absl::StrCat(where, ": field '", bad->field,
+                                                 "' is not valid UTF-8 (byte ", bad->byte,
+                                                 " of its value)"));
+}
+
+absl::StatusOr<std::vector<CsvRecord>> ParseCsv(absl::string_view text, absl::string_view file,
+                                                absl::Span<const absl::string_view> column_names) {
   std::vector<CsvRecord> records;
   size_t pos = 0;
   int line = 1;
@@ -34,6 +85,7 @@ absl::StatusOr<std::vector<CsvRecord>> ParseCsv(absl::string_view text, absl::st
     record.line = line;
     while (true) {
       std::string field;
+      const int field_line = line;
       if (pos < n && text[pos] == '"') {
         const int quote_line = line;
         ++pos;
@@ -70,6 +122,16 @@ absl::StatusOr<std::vector<CsvRecord>> ParseCsv(absl::string_view text, absl::st
           ++pos;
         }
       }
+      if (std::optional<size_t> bad = base::FindInvalidUtf8(field); bad.has_value()) {
+        const size_t column = record.fields.size();
+        const int bad_line =
+            field_line + static_cast<int>(std::count(field.begin(), field.begin() + *bad, '\n'));
+        return absl::InvalidArgumentError(absl::StrCat(
+            file, ":", bad_line, ": field ",
+            column < column_names.size() ? absl::StrCat("'", column_names[column], "'")
+                                         : absl::StrCat(column + 1),
+            " is not valid UTF-8 (byte ", *bad, " of its value)"));
+      }
       record.fields.push_back(std::move(field));
       if (pos < n && text[pos] == ',') {
         ++pos;
@@ -103,6 +165,7 @@ absl::StatusOr<std::vector<JsonlRecord>> ReadJsonl(const std::string& path) {
     if (!parsed->is_object()) {
       return absl::InvalidArgumentError(absl::StrCat(path, ":", line, ": expected a JSON object"));
     }
+    RETURN_IF_ERROR(CheckJsonUtf8(*parsed, absl::StrCat(path, ":", line)));
     records.push_back({line, *std::move(parsed)});
   }
   return records;
@@ -188,7 +251,8 @@ absl::Status AddFile(const std::string& path, std::vector<DatasetFile>* files) {
 
 absl::StatusOr<std::vector<MmluQuestion>> ReadMmluCsv(const std::string& path) {
   ASSIGN_OR_RETURN(std::string text, base::ReadFileToString(path));
-  ASSIGN_OR_RETURN(std::vector<CsvRecord> records, ParseCsv(text, path));
+  static constexpr absl::string_view kColumns[] = {"question", "A", "B", "C", "D", "answer"};
+  ASSIGN_OR_RETURN(std::vector<CsvRecord> records, ParseCsv(text, path, kColumns));
   std::vector<MmluQuestion> out;
   for (CsvRecord& record : records) {
     if (record.fields.size() != 6) {

@@ -3,7 +3,9 @@
 // Dataset readers for the built-in tasks. Each reader loads and validates a
 // whole dataset before returning, so a task never starts on a half-read
 // file; errors name the file, the line and the field at fault. Every file
-// read is listed with its sha256 (TaskInfo.datasets).
+// read is listed with its sha256 (TaskInfo.datasets). Every string a reader
+// accepts is valid UTF-8: a bad byte is refused at load, naming the field,
+// instead of reaching the prompts and the stored samples.
 //
 //   MMLU, Hendrycks layout: <dir>/dev/<subject>_dev.csv and
 //     <dir>/test/<subject>_test.csv, no header, columns question,A,B,C,D,
@@ -24,6 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "base/json.h"
 #include "tasks/task.h"
 
@@ -31,19 +34,30 @@ namespace evald::tasks {
 
 // RFC 4180 CSV: returns the records of `text`, each with the 1-based line
 // it starts on. `file` names the file in errors (unterminated quote, stray
-// quote inside an unquoted field).
+// quote inside an unquoted field, a field that is not valid UTF-8: named by
+// `column_names[i]` when given, else by its 1-based number, on the line of
+// the bad byte).
 struct CsvRecord {
   int line = 0;
   std::vector<std::string> fields;
 };
-absl::StatusOr<std::vector<CsvRecord>> ParseCsv(absl::string_view text, absl::string_view file);
+absl::StatusOr<std::vector<CsvRecord>> ParseCsv(
+    absl::string_view text, absl::string_view file,
+    absl::Span<const absl::string_view> column_names = {});
 
-// One JSON object per non-blank line; errors name file and line.
+// One JSON object per non-blank line; errors name file and line, and the
+// field (CheckJsonUtf8) when a string is not valid UTF-8.
 struct JsonlRecord {
   int line = 0;
   base::Json value;
 };
 absl::StatusOr<std::vector<JsonlRecord>> ReadJsonl(const std::string& path);
+
+// OK when every string of `value`, member names included, is valid UTF-8;
+// else InvalidArgument "<where>: field 'kwargs[0].keywords[1]' is not valid
+// UTF-8 (byte 3 of its value)". The JSON parser passes raw bytes through, so
+// a JSONL reader calls this on each row; `where` is e.g. "file:line".
+absl::Status CheckJsonUtf8(const base::Json& value, absl::string_view where);
 
 struct MmluQuestion {
   std::string question;

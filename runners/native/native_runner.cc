@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "base/status_macros.h"
 #include "base/utf8.h"
+#include "runners/loglikelihood_split.h"
 #include "runners/native/chat_template/chat_template.h"
 #include "runners/native/engine/engine.h"
 #include "runners/native/engine/step_turns.h"
@@ -28,25 +29,6 @@ namespace {
 using engine::Engine;
 using engine::Model;
 using engine::Tokenizer;
-
-// Python's str.isspace() code points (what lm-eval's context.rstrip() strips).
-bool IsPythonSpace(uint32_t cp) {
-  return (cp >= 0x09 && cp <= 0x0d) || (cp >= 0x1c && cp <= 0x20) || cp == 0x85 || cp == 0xa0 ||
-         cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 ||
-         cp == 0x202f || cp == 0x205f || cp == 0x3000;
-}
-
-// Byte offset where the trailing run of whitespace of `s` starts.
-// REQUIRES: s is valid UTF-8.
-size_t TrailingSpaceStart(absl::string_view s) {
-  size_t pos = 0;
-  size_t start = 0;
-  while (pos < s.size()) {
-    const uint32_t cp = base::DecodeUtf8At(s, &pos);
-    if (!IsPythonSpace(cp)) start = pos;
-  }
-  return start;
-}
 
 absl::Status CheckUtf8(absl::string_view what, size_t index, absl::string_view field,
                        absl::string_view text) {
@@ -201,9 +183,7 @@ absl::Status NativeRunner::Loglikelihood(absl::Span<const LoglikelihoodRequest> 
       continue;
     }
     // lm-eval's split: trailing context whitespace joins the continuation.
-    const size_t cut = TrailingSpaceStart(req.context);
-    const std::string context = req.context.substr(0, cut);
-    const std::string continuation = req.context.substr(cut) + req.continuation;
+    const auto [context, continuation] = SplitContextContinuation(req.context, req.continuation);
     std::vector<int32_t> context_enc;
     std::vector<int32_t> continuation_enc;
     if (context.empty()) {

@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/json.h"
 #include "base/status_macros.h"
+#include "runners/loglikelihood_split.h"
 
 namespace evald::runners {
 namespace {
@@ -319,12 +320,8 @@ class OpenAiRunner : public Runner {
           "endpoint (it applies its own template)");
     }
     // lm-eval: the context's trailing whitespace belongs to the continuation.
-    std::string context = request.context;
-    std::string continuation = request.continuation;
-    size_t keep = context.size();
-    while (keep > 0 && absl::ascii_isspace(static_cast<unsigned char>(context[keep - 1]))) --keep;
-    continuation = context.substr(keep) + continuation;
-    context.resize(keep);
+    const auto [context, continuation] =
+        SplitContextContinuation(request.context, request.continuation);
 
     Json body = Json::MakeObject();
     body.Set("model", Json::String(options_.model));

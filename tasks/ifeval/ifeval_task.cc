@@ -13,6 +13,7 @@
 #include "base/json.h"
 #include "base/sha256.h"
 #include "base/status_macros.h"
+#include "tasks/dataset.h"
 #include "tasks/ifeval/langdetect.h"
 #include "tasks/task_util.h"
 
@@ -289,6 +290,7 @@ absl::StatusOr<std::vector<IfevalDoc>> LoadIfevalDataset(
       return absl::InvalidArgumentError(
           absl::StrCat(where, ": ", row.status().message()));
     }
+    RETURN_IF_ERROR(CheckJsonUtf8(*row, where));
     ASSIGN_OR_RETURN(IfevalDoc doc, ParseDoc(*row, where, data));
     if (!keys.insert(doc.key).second) {
       return absl::InvalidArgumentError(

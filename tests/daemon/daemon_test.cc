@@ -44,7 +44,8 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
-// A model folder that passes submit's checks (config.json present).
+// A model folder that gets past fingerprinting (config.json present); every
+// submit below fails before the checkpoint itself is checked.
 void WriteFakeModelFolder(const std::string& dir) {
   WriteTestFile(dir + "/config.json", R"({"architectures": ["LlamaForCausalLM"]})");
   WriteTestFile(dir + "/tokenizer_config.json", "{}");

@@ -1,7 +1,9 @@
 // The memory planner on the real shapes of Llama-3.1-8B (BF16) and
 // Llama-3.1-70B AWQ-INT4: config.json files as the model cards give them and
 // safetensors files whose headers list every tensor (data left sparse), so
-// the planner reads exact sizes without gigabytes on disk.
+// the planner reads exact sizes without gigabytes on disk; and the
+// checkpoint checks that plan and submit share, on each kind of broken
+// checkpoint.
 #include "daemon/planner.h"
 
 #include <fcntl.h>
@@ -15,8 +17,10 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "base/file.h"
 #include "base/json.h"
+#include "runners/native/model/tokenizer_writer.h"
 #include "tests/daemon/process.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -58,7 +62,10 @@ void WriteSparseSafetensors(const std::string& path, const std::vector<Tensor>& 
     info.Set("data_offsets", std::move(offsets));
     header.Set(t.name, std::move(info));
   }
-  const std::string text = header.Dump();
+  // Padded with spaces so the data starts 8-byte aligned, as real writers do
+  // (the loader refuses data that is not aligned to its elements).
+  std::string text = header.Dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
   std::string bytes(8, '\0');
   for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((text.size() >> (8 * i)) & 0xff);
   bytes += text;
@@ -107,9 +114,19 @@ constexpr char kConfig70bAwq[] = R"({"architectures": ["LlamaForCausalLM"], "hid
   "torch_dtype": "float16", "quantization_config": {"quant_method": "awq", "bits": 4,
   "group_size": 128, "zero_point": true, "version": "gemm"}})";
 
+// A small real tokenizer: the checks build the tokenizer as the loader does.
+void WriteTokenizer(const std::string& dir) {
+  absl::StatusOr<engine::SyntheticTokenizer> tok = engine::BuildSyntheticTokenizer(600, 2048);
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  WriteTestFile(dir + "/tokenizer.json", tok->tokenizer_json);
+  WriteTestFile(dir + "/tokenizer_config.json", tok->tokenizer_config_json);
+}
+
 class PlannerTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    WriteTokenizer(dir_.Join("8b"));
+    WriteTokenizer(dir_.Join("70b"));
     WriteTestFile(dir_.Join("8b/config.json"), kConfig8b);
     WriteSparseSafetensors(dir_.Join("8b/model.safetensors"),
                            LlamaTensors(32, 4096, 14336, 1024, 128256, false));
@@ -192,17 +209,74 @@ TEST_F(PlannerTest, ExactWeightsAndGpuFitFor8bPlus70bAwq) {
 }
 
 TEST_F(PlannerTest, BadCheckpointsAndSizesNameTheFault) {
-  WriteTestFile(dir_.Join("8b/config.json"), R"({"hidden_size": 4096})");
+  WriteTestFile(dir_.Join("8b/config.json"),
+                R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 4096})");
   EXPECT_THAT(PlanModels(spec_, {}).status().message(),
-              HasSubstr("8b/config.json: field 'num_hidden_layers' is missing"));
+              HasSubstr("candidate model " + dir_.Join("8b") +
+                        ": config.json: field 'vocab_size' is missing"));
   WriteTestFile(dir_.Join("8b/config.json"), kConfig8b);
   WriteTestFile(dir_.Join("8b/model.safetensors"), std::string("\xff\xff\xff\xff\xff\xff\xff\x7f", 8));
   EXPECT_THAT(PlanModels(spec_, {}).status().message(),
-              HasSubstr("model.safetensors: safetensors header length"));
+              HasSubstr(": model.safetensors: header length 9223372036854775807 runs past the end"));
   EXPECT_THAT(ParseByteSize("24 potatoes").status().message(), HasSubstr("unknown unit 'potatoes'"));
   EXPECT_EQ(*ParseByteSize("24GiB"), int64_t{24} << 30);
   EXPECT_EQ(*ParseByteSize("80 GB"), int64_t{80000000000});
   EXPECT_EQ(*ParseByteSize("512MiB"), int64_t{512} << 20);
+}
+
+// Each kind of checkpoint that cannot load is named by one line with the
+// role, the folder and the file, and plan and the submit check agree.
+TEST_F(PlannerTest, CheckpointsThatCannotLoadAreNamedByRoleFolderAndFile) {
+  const std::string dir = dir_.Join("8b");
+  auto expect_refused = [&](absl::StatusCode code, const std::string& what) {
+    const absl::Status checked = CheckModels(spec_);
+    EXPECT_EQ(checked.code(), code) << checked;
+    EXPECT_THAT(std::string(checked.message()), HasSubstr("candidate model " + dir + ": " + what));
+    EXPECT_EQ(checked.message().find('\n'), absl::string_view::npos);
+    // The plan reports exactly the same error.
+    EXPECT_EQ(PlanModels(spec_, {}).status(), checked);
+  };
+  ASSERT_OK(CheckModels(spec_));
+
+  WriteTestFile(dir + "/config.json",
+                absl::StrReplaceAll(kConfig8b, {{"LlamaForCausalLM", "GPT2LMHeadModel"}}));
+  expect_refused(absl::StatusCode::kInvalidArgument,
+                 "config.json: field 'architectures': 'GPT2LMHeadModel' is not supported by this "
+                 "evald (supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, "
+                 "Qwen3ForCausalLM)");
+  WriteTestFile(dir + "/config.json", "{\"architectures\": [\"LlamaForCausalLM\"], ");
+  expect_refused(absl::StatusCode::kInvalidArgument, "config.json: not valid JSON: ");
+  WriteTestFile(dir + "/config.json", R"({"architectures": ["LlamaForCausalLM"], "vocab_size": 128256,
+      "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32})");
+  expect_refused(absl::StatusCode::kInvalidArgument,
+                 "config.json: field 'num_attention_heads' is missing");
+  WriteTestFile(dir + "/config.json", kConfig8b);
+
+  ASSERT_EQ(unlink((dir + "/tokenizer.json").c_str()), 0);
+  expect_refused(absl::StatusCode::kNotFound, "tokenizer.json: cannot open");
+  WriteTestFile(dir + "/tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": ");
+  expect_refused(absl::StatusCode::kInvalidArgument, "tokenizer.json: ");
+  WriteTokenizer(dir);
+
+  // A header whose tensors claim more bytes than the file holds.
+  const std::string weights = dir + "/model.safetensors";
+  ASSERT_OK_AND_ASSIGN(base::FileIdentity full, base::StatFile(weights));
+  ASSERT_EQ(truncate(weights.c_str(), static_cast<off_t>(full.size - 2)), 0);
+  expect_refused(absl::StatusCode::kInvalidArgument,
+                 "model.safetensors: tensor 'model.layers.31.mlp.down_proj.weight': data_offsets [");
+  ASSERT_EQ(truncate(weights.c_str(), static_cast<off_t>(full.size)), 0);
+  ASSERT_OK(CheckModels(spec_));
+
+  // The judge is checked too, and named as the judge.
+  ASSERT_EQ(unlink(dir_.Join("70b/model-00002-of-00002.safetensors").c_str()), 0);
+  const absl::Status judge = CheckModels(spec_);
+  EXPECT_EQ(judge.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(judge.message()),
+              HasSubstr("judge model " + dir_.Join("70b") + ": model-00002-of-00002.safetensors: "));
+  // An endpoint model is not a folder to check.
+  spec_.mutable_judge()->set_kind("openai");
+  spec_.mutable_judge()->set_endpoint("http://127.0.0.1:1/v1");
+  EXPECT_OK(CheckModels(spec_));
 }
 
 TEST_F(PlannerTest, EvalctlPlanPrintsThePlanAndExitsByFit) {

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "base/json.h"
 #include "base/sha256.h"
 #include "tests/tasks/task_test_util.h"
 #include "tests/testing/status_matchers.h"
@@ -36,6 +37,71 @@ TEST(CsvTest, UnterminatedQuoteNamesFileAndLine) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bad.csv:2: field 2: unterminated")));
   EXPECT_THAT(ParseCsv("\"x\"y,b", "bad.csv"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bad.csv:1: field 1")));
+}
+
+// Bytes that are not UTF-8 are refused where they are read, naming the line
+// of the bad byte and the column, not carried into prompts and samples.
+TEST(CsvTest, InvalidUtf8NamesLineAndColumn) {
+  const std::string text = "ok,fine\n\"two\nlines \xff\",x\n";
+  EXPECT_THAT(ParseCsv(text, "bad.csv"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("bad.csv:3: field 1 is not valid UTF-8 (byte 10 of its value)")));
+  const absl::string_view names[] = {"question", "A"};
+  EXPECT_THAT(ParseCsv("q,a\nq,\xe3\x80\n", "bad.csv", names),  // U+3000 cut short
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("bad.csv:2: field 'A' is not valid UTF-8 (byte 0 of its value)")));
+  // Valid multi-byte text passes through unchanged.
+  ASSERT_OK_AND_ASSIGN(std::vector<CsvRecord> ok, ParseCsv("caf\xc3\xa9,\xe3\x80\x80\n", "ok.csv"));
+  EXPECT_EQ(ok[0].fields[0], "caf\xc3\xa9");
+}
+
+TEST(JsonUtf8Test, NamesTheKeyPathOfTheBadString) {
+  ASSERT_OK_AND_ASSIGN(base::Json row,
+                       base::ParseJson("{\"a\": \"ok\", \"kwargs\": [{}, {\"words\": [\"x\", \"y\\u00e9\xc0\xaf\"]}]}"));
+  EXPECT_THAT(CheckJsonUtf8(row, "f.jsonl:7"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("f.jsonl:7: field 'kwargs[1].words[1]' is not valid UTF-8 "
+                                 "(byte 3 of its value)")));
+  ASSERT_OK_AND_ASSIGN(base::Json bad_name, base::ParseJson("{\"ok\": {\"n\xff\": 1}}"));
+  EXPECT_THAT(CheckJsonUtf8(bad_name, "f.jsonl:2"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("f.jsonl:2: the name of field 'ok.n\\xff' is not valid UTF-8")));
+  ASSERT_OK_AND_ASSIGN(base::Json good, base::ParseJson("{\"q\": \"\xe2\x80\xa8 \\ud83d\\ude00\"}"));
+  EXPECT_OK(CheckJsonUtf8(good, "f.jsonl:1"));
+}
+
+TEST(MmluDatasetTest, InvalidUtf8IsRefusedAtLoadInBothLayouts) {
+  TempDir csv;
+  testing::WriteMmluSubject(csv.path(), "anatomy", "d,a,b,c,d,A\n",
+                            "Q,a,b,c,d,A\nQ2,a,b,\"c\xed\xa0\x80\",d,B\n");  // a surrogate
+  EXPECT_THAT(LoadMmlu(csv.path()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("anatomy_test.csv:2: field 'C' is not valid UTF-8 (byte 1 of its value)")));
+  TempDir jsonl;
+  WriteTestFile(jsonl.Join("test.jsonl"),
+                "{\"question\": \"Q?\", \"subject\": \"virology\", \"choices\": [\"a\", \"b\", \"c\", \"d\"], "
+                "\"answer\": 2}\n{\"question\": \"Q?\", \"subject\": \"virology\", \"choices\": [\"a\", \"\xff" "b\", "
+                "\"c\", \"d\"], \"answer\": 1}\n");
+  EXPECT_THAT(LoadMmlu(jsonl.path()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("test.jsonl:2: field 'choices[1]' is not valid UTF-8 (byte 0 of its value)")));
+}
+
+TEST(Gsm8kDatasetTest, InvalidUtf8IsRefusedWithFileLineAndField) {
+  TempDir dir;
+  const std::string good = "{\"question\": \"q\", \"answer\": \"a\\n#### 3\"}\n";
+  WriteTestFile(dir.Join("gsm8k/test.jsonl"),
+                good + good + "{\"question\": \"Sam has 3 apples \xe9 and\", \"answer\": \"a\\n#### 3\"}\n");
+  EXPECT_THAT(LoadGsm8k(dir.Join("gsm8k"), false),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("gsm8k/test.jsonl:3: field 'question' is not valid UTF-8 "
+                                 "(byte 17 of its value)")));
+  // The train split too, and fields the reader does not use.
+  WriteTestFile(dir.Join("gsm8k/test.jsonl"), good);
+  WriteTestFile(dir.Join("gsm8k/train.jsonl"), "{\"question\": \"q\", \"answer\": \"a\\n#### 3\", \"note\": \"\x80\"}\n");
+  EXPECT_THAT(LoadGsm8k(dir.Join("gsm8k"), true),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("gsm8k/train.jsonl:1: field 'note' is not valid UTF-8")));
 }
 
 TEST(MmluDatasetTest, ReadsCsvFoldersAndHashesEveryFile) {

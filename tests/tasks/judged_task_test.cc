@@ -63,6 +63,15 @@ TEST_F(JudgedTaskTest, DatasetFormsAndErrorsNameFileLineAndField) {
   EXPECT_EQ((*plain)->DocIds(), (std::vector<std::string>{"line1", "line3"}));
 }
 
+TEST_F(JudgedTaskTest, InvalidUtf8IsRefusedNamingLineAndField) {
+  EXPECT_THAT(CreateJudgedTask(Options("{\"prompt\": \"x\"}\n{\"prompt\": \"Explain \xed\xa0\x80.\"}\n")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("p.jsonl:2: field 'prompt' is not valid UTF-8 (byte 8 of its value)")));
+  EXPECT_THAT(CreateJudgedTask(Options("{\"prompt\": \"x\", \"reference\": [\"r\xf8\"]}\n")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("p.jsonl:1: field 'reference[0]' is not valid UTF-8 (byte 1 of its value)")));
+}
+
 TEST_F(JudgedTaskTest, OptionsAreChecked) {
   const std::string one = "{\"id\": \"a\", \"prompt\": \"x\"}\n";
   EXPECT_THAT(CreateJudgedTask(Options(one, {{"rubric", "x"}})),

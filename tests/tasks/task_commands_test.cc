@@ -216,6 +216,36 @@ TEST(ScoreCommandTest, ScoresResponsesAndReportsAggregates) {
   EXPECT_THAT(r.out, HasSubstr("1 of 2 documents scored"));
 }
 
+// A dataset or responses file holding bytes that are not UTF-8 is bad
+// input: one line naming the file, the line and the field, exit 2.
+TEST(PromptAndScoreCommandTest, InvalidUtf8IsBadInputNamingFileLineAndField) {
+  TempDir dir;
+  WriteTestFile(dir.Join("gsm8k/test.jsonl"),
+                std::string(kTest) + "{\"question\": \"How \xff?\", \"answer\": \"x\\n#### 1\"}\n");
+  for (const char* command : {"prompt", "score"}) {
+    std::vector<std::string> args = {"gsm8k_cot", "--data", dir.Join("gsm8k"), "--shots", "0"};
+    if (std::string(command) == "prompt") {
+      args.insert(args.end(), {"--doc", "all"});
+    } else {
+      args.insert(args.end(), {"--responses", dir.Join("unused.jsonl")});
+    }
+    CommandResult r = RunCommand(command, args);
+    EXPECT_EQ(r.code, kExitInvalidInput) << command;
+    EXPECT_EQ(r.out, "") << command;
+    EXPECT_EQ(r.err, absl::StrCat("evalctl ", command, ": ", dir.Join("gsm8k/test.jsonl"),
+                                  ":3: field 'question' is not valid UTF-8 (byte 4 of its value)\n"));
+  }
+  WriteTestFile(dir.Join("gsm8k/test.jsonl"), kTest);
+  WriteTestFile(dir.Join("responses.jsonl"),
+                "{\"doc\": 0, \"response\": \"7\"}\n{\"doc\": 1, \"response\": \"The answer is \xc0\xaf\"}\n");
+  CommandResult r = RunCommand("score", {"gsm8k_cot", "--data", dir.Join("gsm8k"), "--shots", "0",
+                                         "--responses", dir.Join("responses.jsonl")});
+  EXPECT_EQ(r.code, kExitInvalidInput);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, absl::StrCat("evalctl score: ", dir.Join("responses.jsonl"),
+                                ":2: field 'response' is not valid UTF-8 (byte 14 of its value)\n"));
+}
+
 TEST(DatasetsCommandTest, FetchVerifiesPinsAndLeavesNothingHalfWritten) {
   const std::string dev = "d1,a,b,c,d,A\nd2,a,b,c,d,B\nd3,a,b,c,d,C\nd4,a,b,c,d,D\nd5,a,b,c,d,A\n";
   const std::string test = "Bone?,a,b,c,d,B\n";

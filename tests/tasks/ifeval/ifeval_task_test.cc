@@ -164,6 +164,19 @@ TEST_F(IfevalTaskTest, BadLinesNameFileLineAndField) {
                        HasSubstr("duplicate key 1")));
 }
 
+TEST_F(IfevalTaskTest, InvalidUtf8IsRefusedNamingLineAndField) {
+  EXPECT_THAT(Make(std::string(kDataset) +
+                   "{\"key\": 4, \"prompt\": \"caf\xc3\", \"instruction_id_list\": [], \"kwargs\": []}\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("input_data.jsonl: line 4: field 'prompt' is not valid UTF-8 "
+                                 "(byte 3 of its value)")));
+  EXPECT_THAT(
+      Make("{\"key\": 1, \"prompt\": \"p\", \"instruction_id_list\": [\"keywords:existence\"], "
+           "\"kwargs\": [{\"keywords\": [\"sun\", \"m\xedoon\"]}]}\n"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("line 1: field 'kwargs[0].keywords[1]' is not valid UTF-8")));
+}
+
 TEST_F(IfevalTaskTest, MissingPunktIsReported) {
   TaskOptions options;
   options.data_path = data_dir_ + "/input_data.jsonl";

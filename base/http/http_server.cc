@@ -56,13 +56,6 @@ void SendSimple(int fd, int status, absl::string_view message) {
 
 }  // namespace
 
-std::string HttpRequest::Header(absl::string_view name) const {
-  for (const auto& [k, v] : headers) {
-    if (k == name) return v;
-  }
-  return "";
-}
-
 absl::string_view StatusText(int status) {
   switch (status) {
     case 100:

@@ -29,21 +29,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "base/http/request_parser.h"
 
 namespace evald::base::http {
-
-struct HttpRequest {
-  std::string method;  // "GET", "POST", ...
-  std::string target;  // as sent, e.g. "/v1/models?x=1"
-  std::string path;    // target before '?'
-  std::string query;   // target after '?', or empty
-  std::vector<std::pair<std::string, std::string>> headers;  // names lowercased
-  std::string body;
-  std::string peer;  // "ip:port" of the client
-
-  // The value of header `name` (lowercase), or empty.
-  std::string Header(absl::string_view name) const;
-};
 
 // Writes one response. Either Send() once, or StartChunked() then any number
 // of WriteChunk() and EndChunked(). Writes report false once the client is

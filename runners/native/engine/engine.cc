@@ -59,6 +59,7 @@ struct Engine::Request {
   runners::SamplingParams sampling;
   std::vector<std::string> stop;
   std::vector<int32_t> eos_ids;
+  std::function<void(absl::string_view)> on_text;
   std::optional<TokenRng> rng;
   runners::GenerateResult gen;
   Callback<runners::GenerateResult> gen_done;
@@ -185,8 +186,10 @@ class Engine::Loop {
       r->gen.text = Decode(r);
       return true;
     }
+    // Stop strings and streaming both need the text so far: decode once.
+    std::string text;
+    if (!r->stop.empty() || r->on_text) text = Decode(r);
     if (!r->stop.empty()) {
-      std::string text = Decode(r);
       size_t cut = std::string::npos;
       for (const std::string& s : r->stop) {
         if (s.empty()) continue;
@@ -201,9 +204,10 @@ class Engine::Loop {
     }
     if (static_cast<int>(r->gen.token_ids.size()) >= r->max_new_tokens) {
       r->gen.finish_reason = runners::FinishReason::kLength;
-      r->gen.text = Decode(r);
+      r->gen.text = r->on_text || !r->stop.empty() ? std::move(text) : Decode(r);
       return true;
     }
+    if (r->on_text) r->on_text(text);
     r->seq.tokens.push_back(token);
     ExtendBlockHashes(root_, r->seq.tokens, &r->seq.block_hashes);
     return false;
@@ -458,6 +462,9 @@ absl::Status Engine::SubmitGenerate(GenerateTokensRequest request,
   if (!request.stop.empty() && tokenizer_ == nullptr) {
     return absl::InvalidArgumentError("generate request has stop strings but no tokenizer");
   }
+  if (request.on_text && tokenizer_ == nullptr) {
+    return absl::InvalidArgumentError("generate request streams text but has no tokenizer");
+  }
   const auto& s = request.sampling;
   if (s.temperature < 0 || !(s.top_p > 0 && s.top_p <= 1) || s.top_k < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -472,6 +479,7 @@ absl::Status Engine::SubmitGenerate(GenerateTokensRequest request,
   r->rng.emplace(request.sampling.seed);
   r->stop = std::move(request.stop);
   r->eos_ids = std::move(request.eos_ids);
+  r->on_text = std::move(request.on_text);
   r->cancelled = request.cancelled;
   r->gen.prompt_tokens = n;
   r->gen_done = std::move(done);

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <utility>
@@ -127,8 +128,9 @@ std::optional<ApiError> GetDouble(const Json& body, const std::string& key,
                                   double* out) {
   const Json* v = Field(body, key);
   if (v == nullptr) return std::nullopt;
-  if (!v->is_number())
-    return BadField(key, absl::StrCat("'", key, "' must be a number"));
+  // 1e999 parses as infinity; nothing downstream makes sense of it.
+  if (!v->is_number() || !std::isfinite(v->number_value()))
+    return BadField(key, absl::StrCat("'", key, "' must be a finite number"));
   *out = v->number_value();
   return std::nullopt;
 }
@@ -199,6 +201,22 @@ absl::StatusOr<runners::GenerateResult> GenerateOne(
                       });
   if (!s.ok()) return s;
   return out;
+}
+
+// `max_tokens` (named `field`) must be >= 0 and fit the model's context
+// window; a larger value could only be clamped or, as a 32-bit count, wrap.
+std::optional<ApiError> CheckMaxTokens(const std::string& field, int64_t value,
+                                       int max_context) {
+  if (value < 0)
+    return BadField(field, absl::StrCat("'", field, "' must be >= 0"));
+  const int64_t limit = max_context > 0 ? max_context : INT32_MAX;
+  if (value > limit) {
+    return BadField(field, absl::StrCat("'", field, "' is ", value,
+                                        ", above the model's context window "
+                                        "of ",
+                                        limit, " tokens"));
+  }
+  return std::nullopt;
 }
 
 struct Prompt {
@@ -382,9 +400,8 @@ void OpenAiHandler::Handle(const HttpRequest& request, ResponseWriter& writer) {
     int64_t max_tokens = 16;
     if (auto e = GetInt(*body, "max_tokens", &max_tokens))
       return SendError(writer, *e);
-    if (max_tokens < 0)
-      return SendError(writer,
-                       BadField("max_tokens", "'max_tokens' must be >= 0"));
+    if (auto e = CheckMaxTokens("max_tokens", max_tokens, r.max_context()))
+      return SendError(writer, *e);
     bool echo = false;
     if (auto e = GetBool(*body, "echo", &echo)) return SendError(writer, *e);
     int64_t logprobs = -1;
@@ -479,16 +496,23 @@ void OpenAiHandler::Handle(const HttpRequest& request, ResponseWriter& writer) {
     }
     chat_messages.push_back({role->string_value(), content->string_value()});
   }
+  // The newer name wins when both are sent.
+  const std::string max_field = Field(*body, "max_completion_tokens") != nullptr
+                                    ? "max_completion_tokens"
+                                    : "max_tokens";
   int64_t max_tokens = -1;
-  if (auto e = GetInt(*body, "max_completion_tokens", &max_tokens))
+  if (auto e = GetInt(*body, max_field, &max_tokens))
     return SendError(writer, *e);
-  if (max_tokens < 0) {
-    if (auto e = GetInt(*body, "max_tokens", &max_tokens))
+  const bool max_given = Field(*body, max_field) != nullptr;
+  if (max_given) {
+    if (max_tokens == 0) {
+      return SendError(
+          writer,
+          BadField(max_field, absl::StrCat("'", max_field, "' must be > 0")));
+    }
+    if (auto e = CheckMaxTokens(max_field, max_tokens, r.max_context()))
       return SendError(writer, *e);
   }
-  if (max_tokens == 0)
-    return SendError(writer,
-                     BadField("max_tokens", "'max_tokens' must be > 0"));
   bool want_logprobs = false;
   if (auto e = GetBool(*body, "logprobs", &want_logprobs))
     return SendError(writer, *e);
@@ -504,8 +528,7 @@ void OpenAiHandler::Handle(const HttpRequest& request, ResponseWriter& writer) {
   runners::GenerateRequest g;
   g.prompt = *prompt;
   g.stop = stop;
-  g.max_new_tokens =
-      max_tokens > 0 ? static_cast<int>(max_tokens) : r.max_context();
+  g.max_new_tokens = max_given ? static_cast<int>(max_tokens) : r.max_context();
   g.sampling = sampling;
   absl::StatusOr<runners::GenerateResult> out = GenerateOne(r, std::move(g));
   if (!out.ok()) return SendError(writer, FromStatus(out.status(), "messages"));

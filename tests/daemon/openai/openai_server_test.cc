@@ -8,6 +8,7 @@
 #include <cmath>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "base/json.h"
@@ -177,8 +178,10 @@ TEST_F(OpenAiServerTest, ListsModels) {
   ASSERT_EQ(r.json.Find("data")->array().size(), 2u);
   EXPECT_EQ(r.json.Find("data")->array()[0].Find("id")->string_value(), "tiny");
   // The context window, for clients that fit prompts to it.
-  ASSERT_NE(r.json.Find("data")->array()[0].Find("max_model_len"), nullptr) << r.body;
-  EXPECT_EQ(r.json.Find("data")->array()[0].Find("max_model_len")->int_value(), runner_->max_context());
+  ASSERT_NE(r.json.Find("data")->array()[0].Find("max_model_len"), nullptr)
+      << r.body;
+  EXPECT_EQ(r.json.Find("data")->array()[0].Find("max_model_len")->int_value(),
+            runner_->max_context());
   EXPECT_EQ(r.json.Find("data")->array()[1].Find("max_model_len"), nullptr);
 }
 
@@ -279,6 +282,91 @@ TEST_F(OpenAiServerTest, StreamsServerSentEvents) {
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.body.rfind("data: {", 0), 0u) << r.body;
   EXPECT_NE(r.body.find("data: [DONE]\n\n"), std::string::npos) << r.body;
+}
+
+Json ChatBody(const std::string& content, int max_tokens, bool stream,
+              const std::vector<std::string>& stop = {}) {
+  Json body = Json::MakeObject(
+      {{"model", Json::String("tiny")},
+       {"messages", Json::MakeArray({Json::MakeObject(
+                        {{"role", Json::String("user")},
+                         {"content", Json::String(content)}})})},
+       {"max_tokens", Json::Int(max_tokens)},
+       {"temperature", Json::Int(0)},
+       {"stream", Json::Bool(stream)}});
+  if (!stop.empty()) {
+    Json list = Json::MakeArray();
+    for (const std::string& s : stop) list.Push(Json::String(s));
+    body.Set("stop", std::move(list));
+  }
+  return body;
+}
+
+// max_tokens is an int64 on the wire; a value past the context window (or
+// 32 bits) is refused by name rather than clamped or wrapped.
+TEST_F(OpenAiServerTest, RefusesMaxTokensThatDoNotFit) {
+  const int64_t too_many[] = {4294967299LL, int64_t{runner_->max_context()} + 1,
+                              int64_t{1} << 40};
+  for (int64_t n : too_many) {
+    SCOPED_TRACE(n);
+    Reply r = Post("/v1/completions",
+                   Json::MakeObject({{"model", Json::String("tiny")},
+                                     {"prompt", Json::String("x")},
+                                     {"max_tokens", Json::Int(n)}}));
+    EXPECT_EQ(r.status, 400) << r.body;
+    ASSERT_NE(r.json.Find("error"), nullptr) << r.body;
+    EXPECT_EQ(r.json.Find("error")->Find("param")->string_value(),
+              "max_tokens");
+
+    Json chat = ChatBody("hi", 1, false);
+    chat.Set("max_tokens", Json::Int(n));
+    r = Post("/v1/chat/completions", chat);
+    EXPECT_EQ(r.status, 400) << r.body;
+    ASSERT_NE(r.json.Find("error"), nullptr) << r.body;
+    EXPECT_EQ(r.json.Find("error")->Find("param")->string_value(),
+              "max_tokens");
+
+    chat.Set("max_completion_tokens", Json::Int(n));
+    r = Post("/v1/chat/completions", chat);
+    EXPECT_EQ(r.status, 400) << r.body;
+    ASSERT_NE(r.json.Find("error"), nullptr) << r.body;
+    EXPECT_EQ(r.json.Find("error")->Find("param")->string_value(),
+              "max_completion_tokens");
+  }
+  Json chat = ChatBody("hi", 1, false);
+  chat.Set("max_tokens", Json::Int(-3));
+  Reply r = Post("/v1/chat/completions", chat);
+  EXPECT_EQ(r.status, 400) << r.body;
+  // The context window itself is fine.
+  r = Post("/v1/completions",
+           Json::MakeObject({{"model", Json::String("tiny")},
+                             {"prompt", Json::String("x")},
+                             {"max_tokens", Json::Int(runner_->max_context())},
+                             {"stop", Json::String("e")}}));
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
+// Numbers past the double range parse as infinity; sampling parameters must
+// be finite.
+TEST_F(OpenAiServerTest, RefusesSamplingParametersThatAreNotFinite) {
+  for (const char* field : {"temperature", "top_p"}) {
+    for (const char* path : {"/v1/completions", "/v1/chat/completions"}) {
+      SCOPED_TRACE(absl::StrCat(field, " ", path));
+      const bool chat = std::string(path) == "/v1/chat/completions";
+      std::string body =
+          chat
+              ? absl::StrCat(
+                    R"({"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, ")",
+                    field, R"(": 1e999})")
+              : absl::StrCat(
+                    R"({"model": "tiny", "prompt": "hi", "max_tokens": 2, ")",
+                    field, R"(": 1e999})");
+      Reply r = Call(path, &body);
+      EXPECT_EQ(r.status, 400) << r.body;
+      ASSERT_NE(r.json.Find("error"), nullptr) << r.body;
+      EXPECT_EQ(r.json.Find("error")->Find("param")->string_value(), field);
+    }
+  }
 }
 
 TEST_F(OpenAiServerTest, ErrorsHaveOpenAiShapeAndCodes) {

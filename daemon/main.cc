@@ -348,6 +348,10 @@ int main(int argc, char** argv) {
     } else if (!absl::StartsWith(http_options.host, "127.")) {
       return Fail(2, "--http-listen on a non-loopback address requires --http-token-file");
     }
+    // The server checks the token as soon as its header line arrives, before
+    // the request is read whole; the handler checks it again.
+    http_options.bearer_token = openai_options.bearer_token;
+    http_options.error_body = daemon::openai::OpenAiErrorBody;
     http_handler = std::make_unique<daemon::openai::OpenAiHandler>(
         openai_options, std::make_shared<ServedModels>(&models, flags.serve_models));
     auto started = base::http::HttpServer::Start(

@@ -66,9 +66,14 @@ size_t StableTextLength(absl::string_view text,
 }
 
 void TextStream::Update(absl::string_view text_so_far) {
+  const size_t stable = StableTextLength(text_so_far, stop_);
   absl::MutexLock lock(&mu_);
-  latest_.assign(text_so_far.data(), text_so_far.size());
-  ++version_;
+  // Text that no longer continues what was sent is left for the final
+  // check; nothing sent can be taken back.
+  if (stable <= sent_.size() || !absl::StartsWith(text_so_far, sent_)) return;
+  std::string delta(text_so_far.substr(sent_.size(), stable - sent_.size()));
+  sent_ += delta;
+  deltas_.push_back(std::move(delta));
 }
 
 void TextStream::Finish(absl::StatusOr<runners::GenerateResult> result) {
@@ -77,40 +82,27 @@ void TextStream::Finish(absl::StatusOr<runners::GenerateResult> result) {
 }
 
 TextStream::Delta TextStream::Next() {
-  std::string latest;
-  {
-    absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(
-        +[](TextStream* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
-          return s->finished_.has_value() || s->version_ != s->seen_version_;
-        },
-        this));
-    if (finished_.has_value()) {
-      result_ = std::move(finished_);
-    } else {
-      latest = latest_;
-      seen_version_ = version_;
-    }
-  }
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](TextStream* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
+        return s->finished_.has_value() || !s->deltas_.empty();
+      },
+      this));
   Delta delta;
-  if (result_.has_value()) {
-    delta.finished = true;
-    if (result_->ok()) {
-      const std::string& final_text = (*result_)->text;
-      if (absl::StartsWith(final_text, sent_)) {
-        delta.text = final_text.substr(sent_.size());
-      } else {
-        diverged_ = true;
-      }
-    }
+  if (!deltas_.empty()) {
+    delta.text = std::move(deltas_.front());
+    deltas_.pop_front();
     return delta;
   }
-  const size_t stable = StableTextLength(latest, stop_);
-  // Text that no longer continues what was sent is left for the final
-  // check; nothing sent can be taken back.
-  if (stable > sent_.size() && absl::StartsWith(latest, sent_)) {
-    delta.text = latest.substr(sent_.size(), stable - sent_.size());
-    sent_ += delta.text;
+  delta.finished = true;
+  result_ = std::move(finished_);
+  if (result_->ok()) {
+    const std::string& final_text = (*result_)->text;
+    if (absl::StartsWith(final_text, sent_)) {
+      delta.text = final_text.substr(sent_.size());
+    } else {
+      diverged_ = true;
+    }
   }
   return delta;
 }

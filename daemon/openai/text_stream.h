@@ -5,7 +5,7 @@
 // and decides how much of it is safe to send: the concatenated deltas must
 // equal the final, non-streamed text, which is cut before a stop string.
 //
-// Ownership: owns copies of the stop strings and the latest text.
+// Ownership: owns copies of the stop strings and the deltas not yet taken.
 // Thread-safety: Update() and Finish() (one producer) and Next() (one
 // consumer) may run concurrently.
 #ifndef EVALD_DAEMON_OPENAI_TEXT_STREAM_H_
@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,8 +44,9 @@ class TextStream {
  public:
   explicit TextStream(std::vector<std::string> stop) : stop_(std::move(stop)) {}
 
-  // Producer: the decoded text so far. Keeps only the latest, so a slow
-  // client makes deltas larger, never the engine slower.
+  // Producer: the decoded text so far. Queues what became stable since the
+  // last call as one delta; never waits, so a slow client delays its own
+  // deltas, never the engine. The queue holds at most the text itself.
   void Update(absl::string_view text_so_far);
   // Producer: the generation ended.
   void Finish(absl::StatusOr<runners::GenerateResult> result);
@@ -53,8 +55,9 @@ class TextStream {
     std::string text;       // to send now; may be empty
     bool finished = false;  // result() is set; nothing more will come
   };
-  // Consumer: waits for news and returns the text not yet sent that is
-  // stable; once finished, the rest of the final text.
+  // Consumer: waits for the next queued delta, in order; after the last one,
+  // returns the rest of the final text with `finished`. Not to be called
+  // again after that.
   Delta Next();
 
   // REQUIRES: Next() returned finished.
@@ -68,13 +71,11 @@ class TextStream {
  private:
   const std::vector<std::string> stop_;
   absl::Mutex mu_;
-  std::string latest_ ABSL_GUARDED_BY(mu_);
-  uint64_t version_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string sent_ ABSL_GUARDED_BY(mu_);  // all deltas queued so far
+  std::deque<std::string> deltas_ ABSL_GUARDED_BY(mu_);
   std::optional<absl::StatusOr<runners::GenerateResult>> finished_
       ABSL_GUARDED_BY(mu_);
   // Consumer side only.
-  uint64_t seen_version_ = 0;
-  std::string sent_;
   std::optional<absl::StatusOr<runners::GenerateResult>> result_;
   bool diverged_ = false;
 };

@@ -75,6 +75,25 @@ TEST(TextStreamTest, DeltasAddUpToTheFinalText) {
   }
 }
 
+// Each update that adds stable text is a delta of its own, however late the
+// consumer reads: one chunk per token, whatever the timing.
+TEST(TextStreamTest, KeepsOneDeltaPerUpdateForASlowConsumer) {
+  TextStream stream({"STOP"});
+  for (const char* text : {"a", "ab", "abS", "abST", "abSTx", "abSTxy"}) {
+    stream.Update(text);
+  }
+  runners::GenerateResult result;
+  result.text = "abSTxyz";
+  stream.Finish(result);
+  std::vector<std::string> got;
+  while (true) {
+    TextStream::Delta d = stream.Next();
+    got.push_back(d.text);
+    if (d.finished) break;
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{"a", "b", "STx", "y", "z"}));
+}
+
 TEST(TextStreamTest, ReportsAFinalTextThatDoesNotContinueTheSentOne) {
   TextStream stream({});
   stream.Update("hello world");

@@ -218,16 +218,36 @@ int main(int argc, char** argv) {
     std::cerr << "evald: " << error << "\n" << kUsage;
     return 2;
   }
-  // An endpoint others can reach without a token is refused before anything
-  // starts (the store is not even opened).
-  if (!flags.http_listen.empty() && flags.http_token_file.empty()) {
-    const size_t colon = flags.http_listen.rfind(':');
-    const std::string host =
-        colon == std::string::npos ? "127.0.0.1" : flags.http_listen.substr(0, colon);
-    if (host != "localhost" && !absl::StartsWith(host, "127.")) {
+  // The HTTP endpoint's flags are checked before anything starts (the store
+  // is not even opened): a bad port or token file, and an address others can
+  // reach without a token, are refused here.
+  base::http::HttpServerOptions http_options;
+  daemon::openai::OpenAiServerOptions openai_options;
+  if (!flags.http_listen.empty()) {
+    std::string port_text = flags.http_listen;
+    if (size_t colon = flags.http_listen.rfind(':'); colon != std::string::npos) {
+      http_options.host = flags.http_listen.substr(0, colon);
+      port_text = flags.http_listen.substr(colon + 1);
+    }
+    if (http_options.host == "localhost") http_options.host = "127.0.0.1";
+    if (!absl::SimpleAtoi(port_text, &http_options.port)) {
+      return Fail(2, absl::StrCat("--http-listen: bad port in '", flags.http_listen, "'"));
+    }
+    if (!flags.http_token_file.empty()) {
+      auto text = base::ReadFileToString(flags.http_token_file);
+      if (!text.ok()) return Fail(2, absl::StrCat("--http-token-file: ", text.status().message()));
+      openai_options.bearer_token = std::string(absl::StripAsciiWhitespace(*text));
+      if (openai_options.bearer_token.empty()) {
+        return Fail(2, absl::StrCat("--http-token-file ", flags.http_token_file, ": empty"));
+      }
+    } else if (!absl::StartsWith(http_options.host, "127.")) {
       return Fail(2, absl::StrCat("--http-listen ", flags.http_listen,
                                   ": a non-loopback address requires --http-token-file"));
     }
+    // The server checks the token as soon as its header line arrives, before
+    // the request is read whole; the handler checks it again.
+    http_options.bearer_token = openai_options.bearer_token;
+    http_options.error_body = daemon::openai::OpenAiErrorBody;
   }
   std::error_code ec;
   std::filesystem::path data_dir = std::filesystem::absolute(flags.data_dir, ec);
@@ -359,27 +379,6 @@ int main(int argc, char** argv) {
   std::unique_ptr<daemon::openai::OpenAiHandler> http_handler;
   std::thread preload;
   if (!flags.http_listen.empty()) {
-    base::http::HttpServerOptions http_options;
-    std::string port_text = flags.http_listen;
-    if (size_t colon = flags.http_listen.rfind(':'); colon != std::string::npos) {
-      http_options.host = flags.http_listen.substr(0, colon);
-      port_text = flags.http_listen.substr(colon + 1);
-    }
-    if (http_options.host == "localhost") http_options.host = "127.0.0.1";
-    if (!absl::SimpleAtoi(port_text, &http_options.port)) {
-      return Fail(2, absl::StrCat("--http-listen: bad port in '", flags.http_listen, "'"));
-    }
-    daemon::openai::OpenAiServerOptions openai_options;
-    if (!flags.http_token_file.empty()) {
-      auto text = base::ReadFileToString(flags.http_token_file);
-      if (!text.ok()) return Fail(2, absl::StrCat("--http-token-file: ", text.status().message()));
-      openai_options.bearer_token = std::string(absl::StripAsciiWhitespace(*text));
-      if (openai_options.bearer_token.empty()) {
-        return Fail(2, absl::StrCat("--http-token-file ", flags.http_token_file, ": empty"));
-      }
-    } else if (!absl::StartsWith(http_options.host, "127.")) {
-      return Fail(2, "--http-listen on a non-loopback address requires --http-token-file");
-    }
     http_handler = std::make_unique<daemon::openai::OpenAiHandler>(
         openai_options, std::make_shared<ServedModels>(&models, flags.serve_models));
     auto started = base::http::HttpServer::Start(

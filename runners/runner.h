@@ -27,6 +27,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 
 namespace evald::runners {
@@ -56,6 +57,13 @@ struct GenerateRequest {
   std::vector<std::string> stop;      // generation ends before the first match
   int max_new_tokens = 256;
   SamplingParams sampling;
+  // Optional, for streaming: called after each generated token that does not
+  // end the generation, with the decoded text of the tokens so far. That text
+  // may end in part of a character or of a stop string; the result's `text`
+  // is the final word. Called on the runner's engine thread, so it must be
+  // quick and must not call into the runner. Runners that cannot stream
+  // never call it.
+  std::function<void(absl::string_view text_so_far)> on_text;
 };
 
 enum class FinishReason { kStop, kLength, kEos, kCancelled };

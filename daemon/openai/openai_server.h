@@ -6,7 +6,8 @@
 // POST /v1/chat/completions. Errors are OpenAI-shaped:
 //   {"error": {"message", "type", "param", "code"}} with 400 (field at fault
 //   named in `param`), 401, 404 (unknown model), 413, 503 (model loading).
-// `stream: true` is answered as server-sent events once the result is ready.
+// `stream: true` is answered as server-sent events that carry the text as
+// it is generated (see text_stream.h for what is held back and why).
 //
 // Ownership: borrows nothing; the ModelProvider is shared.
 // Thread-safety: Handle() is called concurrently from the HTTP workers.
@@ -41,9 +42,16 @@ class ModelProvider {
 
 struct OpenAiServerOptions {
   // When non-empty, requests must carry "Authorization: Bearer <token>".
+  // The HTTP server should check it too (HttpServerOptions::bearer_token),
+  // before the request is read whole; this is the second line.
   std::string bearer_token;
   int max_logprobs = 20;  // largest accepted top-k
 };
+
+// The HTTP server's own error responses (401, 408, 429, ...) in the
+// OpenAI shape, for HttpServerOptions::error_body.
+base::http::HttpErrorBody OpenAiErrorBody(int status,
+                                          absl::string_view message);
 
 class OpenAiHandler {
  public:

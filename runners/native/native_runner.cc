@@ -353,6 +353,7 @@ absl::Status NativeRunner::Generate(absl::Span<const GenerateRequest> requests,
     g.eos_ids = eos_ids_;
     g.cancelled = options.cancelled;
     g.stop_admitting = options.stop_admitting;
+    g.on_text = req.on_text;
     const absl::Status s = engine_->SubmitGenerate(
         std::move(g), [results, i](absl::StatusOr<GenerateResult> out) {
           results->Push(i, out.ok() ? std::move(out) : Annotate("generate", i, out.status()));

@@ -62,6 +62,7 @@ struct Engine::Request {
   runners::SamplingParams sampling;
   std::vector<std::string> stop;
   std::vector<int32_t> eos_ids;
+  std::function<void(absl::string_view)> on_text;
   std::optional<TokenRng> rng;
   runners::GenerateResult gen;
   Callback<runners::GenerateResult> gen_done;
@@ -199,8 +200,10 @@ class Engine::Loop {
       r->gen.text = Decode(r);
       return true;
     }
+    // Stop strings and streaming both need the text so far: decode once.
+    std::string text;
+    if (!r->stop.empty() || r->on_text) text = Decode(r);
     if (!r->stop.empty()) {
-      std::string text = Decode(r);
       size_t cut = std::string::npos;
       for (const std::string& s : r->stop) {
         if (s.empty()) continue;
@@ -215,9 +218,10 @@ class Engine::Loop {
     }
     if (static_cast<int>(r->gen.token_ids.size()) >= r->max_new_tokens) {
       r->gen.finish_reason = runners::FinishReason::kLength;
-      r->gen.text = Decode(r);
+      r->gen.text = r->on_text || !r->stop.empty() ? std::move(text) : Decode(r);
       return true;
     }
+    if (r->on_text) r->on_text(text);
     r->seq.tokens.push_back(token);
     ExtendBlockHashes(root_, r->seq.tokens, &r->seq.block_hashes);
     return false;
@@ -474,6 +478,9 @@ absl::Status Engine::SubmitGenerate(GenerateTokensRequest request,
   if (!request.stop.empty() && tokenizer_ == nullptr) {
     return absl::InvalidArgumentError("generate request has stop strings but no tokenizer");
   }
+  if (request.on_text && tokenizer_ == nullptr) {
+    return absl::InvalidArgumentError("generate request streams text but has no tokenizer");
+  }
   const auto& s = request.sampling;
   if (!(s.temperature >= 0) || std::isinf(s.temperature) || !(s.top_p > 0 && s.top_p <= 1) ||
       s.top_k < 0) {
@@ -489,6 +496,7 @@ absl::Status Engine::SubmitGenerate(GenerateTokensRequest request,
   r->rng.emplace(request.sampling.seed);
   r->stop = std::move(request.stop);
   r->eos_ids = std::move(request.eos_ids);
+  r->on_text = std::move(request.on_text);
   r->cancelled = request.cancelled;
   r->stop_admitting = request.stop_admitting;
   r->gen.prompt_tokens = n;

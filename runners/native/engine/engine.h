@@ -34,6 +34,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "base/clock.h"
 #include "runners/native/planner/kv_budget.h"
@@ -115,6 +116,10 @@ struct GenerateTokensRequest {
   std::vector<int32_t> eos_ids;   // ends generation (the id is kept in token_ids)
   const std::atomic<bool>* cancelled = nullptr;
   const std::atomic<bool>* stop_admitting = nullptr;  // as ScoreRequest's
+  // When set, called on the engine thread after each token that does not end
+  // the request, with the decoded text so far (runners::GenerateRequest::
+  // on_text). Needs the tokenizer.
+  std::function<void(absl::string_view text_so_far)> on_text;
 };
 
 struct EngineStats {

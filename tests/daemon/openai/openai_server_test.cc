@@ -8,6 +8,7 @@
 #include <cmath>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "base/json.h"
@@ -80,6 +81,8 @@ class OpenAiServerTest : public ::testing::Test {
                                  std::make_shared<OneModel>("tiny", runner_));
     base::http::HttpServerOptions http;
     http.max_body_bytes = 1 << 20;
+    http.bearer_token = "sekrit";
+    http.error_body = OpenAiErrorBody;
     auto server = base::http::HttpServer::Start(
         http, [](const base::http::HttpRequest& r,
                  base::http::ResponseWriter& w) { handler_->Handle(r, w); });
@@ -177,8 +180,10 @@ TEST_F(OpenAiServerTest, ListsModels) {
   ASSERT_EQ(r.json.Find("data")->array().size(), 2u);
   EXPECT_EQ(r.json.Find("data")->array()[0].Find("id")->string_value(), "tiny");
   // The context window, for clients that fit prompts to it.
-  ASSERT_NE(r.json.Find("data")->array()[0].Find("max_model_len"), nullptr) << r.body;
-  EXPECT_EQ(r.json.Find("data")->array()[0].Find("max_model_len")->int_value(), runner_->max_context());
+  ASSERT_NE(r.json.Find("data")->array()[0].Find("max_model_len"), nullptr)
+      << r.body;
+  EXPECT_EQ(r.json.Find("data")->array()[0].Find("max_model_len")->int_value(),
+            runner_->max_context());
   EXPECT_EQ(r.json.Find("data")->array()[1].Find("max_model_len"), nullptr);
 }
 
@@ -281,6 +286,255 @@ TEST_F(OpenAiServerTest, StreamsServerSentEvents) {
   EXPECT_NE(r.body.find("data: [DONE]\n\n"), std::string::npos) << r.body;
 }
 
+// The events of an SSE body: the JSON of each "data:" line, and whether it
+// ended with [DONE].
+struct Events {
+  std::vector<Json> chunks;
+  bool done = false;
+};
+
+Events ParseEvents(const std::string& body) {
+  Events out;
+  size_t at = 0;
+  while (at < body.size()) {
+    size_t end = body.find("\n\n", at);
+    if (end == std::string::npos) {
+      ADD_FAILURE() << "unterminated event: " << body.substr(at);
+      break;
+    }
+    const std::string event = body.substr(at, end - at);
+    at = end + 2;
+    EXPECT_EQ(event.rfind("data: ", 0), 0u) << event;
+    EXPECT_FALSE(out.done) << "an event after [DONE]: " << event;
+    const std::string data = event.substr(6);
+    if (data == "[DONE]") {
+      out.done = true;
+      continue;
+    }
+    auto json = base::ParseJson(data);
+    EXPECT_TRUE(json.ok()) << data;
+    if (json.ok()) out.chunks.push_back(*std::move(json));
+  }
+  return out;
+}
+
+// What a streamed answer adds up to.
+struct Streamed {
+  std::string text;
+  int content_chunks = 0;  // chunks carrying some text
+  std::string finish_reason;
+  int64_t completion_tokens = -1;
+  bool done = false;
+};
+
+Streamed Collect(const Events& events, bool chat) {
+  Streamed s;
+  s.done = events.done;
+  for (const Json& c : events.chunks) {
+    const Json* choices = c.Find("choices");
+    if (choices == nullptr || choices->array().empty()) continue;
+    const Json& choice = choices->array()[0];
+    const Json* text =
+        chat ? choice.Find("delta")->Find("content") : choice.Find("text");
+    if (text != nullptr && !text->string_value().empty()) {
+      s.text += text->string_value();
+      ++s.content_chunks;
+    }
+    const Json* finish = choice.Find("finish_reason");
+    if (finish != nullptr && !finish->is_null()) {
+      EXPECT_TRUE(s.finish_reason.empty()) << "two finish chunks";
+      s.finish_reason = finish->string_value();
+      EXPECT_NE(c.Find("usage"), nullptr) << "usage comes with the finish";
+      if (c.Find("usage") != nullptr)
+        s.completion_tokens =
+            c.Find("usage")->Find("completion_tokens")->int_value();
+    }
+  }
+  return s;
+}
+
+Json CompletionBody(const std::string& prompt, int max_tokens, bool stream,
+                    const std::vector<std::string>& stop = {}) {
+  Json body = Json::MakeObject({{"model", Json::String("tiny")},
+                                {"prompt", Json::String(prompt)},
+                                {"max_tokens", Json::Int(max_tokens)},
+                                {"temperature", Json::Int(0)},
+                                {"stream", Json::Bool(stream)}});
+  if (!stop.empty()) {
+    Json list = Json::MakeArray();
+    for (const std::string& s : stop) list.Push(Json::String(s));
+    body.Set("stop", std::move(list));
+  }
+  return body;
+}
+
+Json ChatBody(const std::string& content, int max_tokens, bool stream,
+              const std::vector<std::string>& stop = {}) {
+  Json body = Json::MakeObject(
+      {{"model", Json::String("tiny")},
+       {"messages", Json::MakeArray({Json::MakeObject(
+                        {{"role", Json::String("user")},
+                         {"content", Json::String(content)}})})},
+       {"max_tokens", Json::Int(max_tokens)},
+       {"temperature", Json::Int(0)},
+       {"stream", Json::Bool(stream)}});
+  if (!stop.empty()) {
+    Json list = Json::MakeArray();
+    for (const std::string& s : stop) list.Push(Json::String(s));
+    body.Set("stop", std::move(list));
+  }
+  return body;
+}
+
+// stream: true sends the text as it is generated, in more than one chunk,
+// and the chunks add up to the non-streamed text of the same greedy request,
+// also when a stop string cuts it.
+TEST_F(OpenAiServerTest, StreamsCompletionTokensAsGenerated) {
+  const std::string prompt = "Once upon a time";
+  Reply plain = Post("/v1/completions", CompletionBody(prompt, 24, false));
+  ASSERT_EQ(plain.status, 200) << plain.body;
+  const std::string want =
+      plain.json.Find("choices")->array()[0].Find("text")->string_value();
+  ASSERT_GT(want.size(), 8u);
+
+  Reply streamed = Post("/v1/completions", CompletionBody(prompt, 24, true));
+  ASSERT_EQ(streamed.status, 200) << streamed.body;
+  Streamed s = Collect(ParseEvents(streamed.body), /*chat=*/false);
+  EXPECT_TRUE(s.done);
+  EXPECT_EQ(s.text, want);
+  EXPECT_GT(s.content_chunks, 1) << streamed.body;
+  EXPECT_EQ(s.finish_reason, "length");
+  EXPECT_EQ(s.completion_tokens,
+            plain.json.Find("usage")->Find("completion_tokens")->int_value());
+
+  // A stop string from the middle of the text: the stream stops short of it
+  // exactly where the plain answer does.
+  const std::string stop = want.substr(want.size() / 2, 2);
+  Reply plain_stop =
+      Post("/v1/completions", CompletionBody(prompt, 24, false, {stop}));
+  ASSERT_EQ(plain_stop.status, 200) << plain_stop.body;
+  const std::string want_stop =
+      plain_stop.json.Find("choices")->array()[0].Find("text")->string_value();
+  EXPECT_EQ(want_stop, want.substr(0, want.find(stop)));
+  Reply streamed_stop =
+      Post("/v1/completions", CompletionBody(prompt, 24, true, {stop}));
+  Streamed ss = Collect(ParseEvents(streamed_stop.body), false);
+  EXPECT_EQ(ss.text, want_stop);
+  EXPECT_EQ(ss.finish_reason, "stop");
+  EXPECT_TRUE(ss.done);
+}
+
+TEST_F(OpenAiServerTest, StreamsChatTokensAsGenerated) {
+  Reply plain =
+      Post("/v1/chat/completions", ChatBody("Hello there", 24, false));
+  ASSERT_EQ(plain.status, 200) << plain.body;
+  const std::string want = plain.json.Find("choices")
+                               ->array()[0]
+                               .Find("message")
+                               ->Find("content")
+                               ->string_value();
+  ASSERT_GT(want.size(), 8u);
+  Reply streamed =
+      Post("/v1/chat/completions", ChatBody("Hello there", 24, true));
+  ASSERT_EQ(streamed.status, 200) << streamed.body;
+  Events events = ParseEvents(streamed.body);
+  ASSERT_FALSE(events.chunks.empty());
+  EXPECT_EQ(events.chunks[0]
+                .Find("choices")
+                ->array()[0]
+                .Find("delta")
+                ->Find("role")
+                ->string_value(),
+            "assistant");
+  Streamed s = Collect(events, /*chat=*/true);
+  EXPECT_TRUE(s.done);
+  EXPECT_EQ(s.text, want);
+  EXPECT_GT(s.content_chunks, 1) << streamed.body;
+
+  const std::string stop = want.substr(want.size() / 2, 2);
+  Reply plain_stop =
+      Post("/v1/chat/completions", ChatBody("Hello there", 24, false, {stop}));
+  const std::string want_stop = plain_stop.json.Find("choices")
+                                    ->array()[0]
+                                    .Find("message")
+                                    ->Find("content")
+                                    ->string_value();
+  Streamed ss =
+      Collect(ParseEvents(Post("/v1/chat/completions",
+                               ChatBody("Hello there", 24, true, {stop}))
+                              .body),
+              true);
+  EXPECT_EQ(ss.text, want_stop);
+  EXPECT_EQ(ss.finish_reason, "stop");
+}
+
+// max_tokens is an int64 on the wire; a value past the context window (or
+// 32 bits) is refused by name rather than clamped or wrapped.
+TEST_F(OpenAiServerTest, RefusesMaxTokensThatDoNotFit) {
+  const int64_t too_many[] = {4294967299LL, int64_t{runner_->max_context()} + 1,
+                              int64_t{1} << 40};
+  for (int64_t n : too_many) {
+    SCOPED_TRACE(n);
+    Reply r = Post("/v1/completions",
+                   Json::MakeObject({{"model", Json::String("tiny")},
+                                     {"prompt", Json::String("x")},
+                                     {"max_tokens", Json::Int(n)}}));
+    EXPECT_EQ(r.status, 400) << r.body;
+    ASSERT_NE(r.json.Find("error"), nullptr) << r.body;
+    EXPECT_EQ(r.json.Find("error")->Find("param")->string_value(),
+              "max_tokens");
+
+    Json chat = ChatBody("hi", 1, false);
+    chat.Set("max_tokens", Json::Int(n));
+    r = Post("/v1/chat/completions", chat);
+    EXPECT_EQ(r.status, 400) << r.body;
+    ASSERT_NE(r.json.Find("error"), nullptr) << r.body;
+    EXPECT_EQ(r.json.Find("error")->Find("param")->string_value(),
+              "max_tokens");
+
+    chat.Set("max_completion_tokens", Json::Int(n));
+    r = Post("/v1/chat/completions", chat);
+    EXPECT_EQ(r.status, 400) << r.body;
+    ASSERT_NE(r.json.Find("error"), nullptr) << r.body;
+    EXPECT_EQ(r.json.Find("error")->Find("param")->string_value(),
+              "max_completion_tokens");
+  }
+  Json chat = ChatBody("hi", 1, false);
+  chat.Set("max_tokens", Json::Int(-3));
+  Reply r = Post("/v1/chat/completions", chat);
+  EXPECT_EQ(r.status, 400) << r.body;
+  // The context window itself is fine.
+  r = Post("/v1/completions",
+           Json::MakeObject({{"model", Json::String("tiny")},
+                             {"prompt", Json::String("x")},
+                             {"max_tokens", Json::Int(runner_->max_context())},
+                             {"stop", Json::String("e")}}));
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
+// Numbers past the double range parse as infinity; sampling parameters must
+// be finite.
+TEST_F(OpenAiServerTest, RefusesSamplingParametersThatAreNotFinite) {
+  for (const char* field : {"temperature", "top_p"}) {
+    for (const char* path : {"/v1/completions", "/v1/chat/completions"}) {
+      SCOPED_TRACE(absl::StrCat(field, " ", path));
+      const bool chat = std::string(path) == "/v1/chat/completions";
+      std::string body =
+          chat
+              ? absl::StrCat(
+                    R"({"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, ")",
+                    field, R"(": 1e999})")
+              : absl::StrCat(
+                    R"({"model": "tiny", "prompt": "hi", "max_tokens": 2, ")",
+                    field, R"(": 1e999})");
+      Reply r = Call(path, &body);
+      EXPECT_EQ(r.status, 400) << r.body;
+      ASSERT_NE(r.json.Find("error"), nullptr) << r.body;
+      EXPECT_EQ(r.json.Find("error")->Find("param")->string_value(), field);
+    }
+  }
+}
+
 TEST_F(OpenAiServerTest, ErrorsHaveOpenAiShapeAndCodes) {
   std::string bad = "{not json";
   Reply r = Call("/v1/completions", &bad);
@@ -307,8 +561,14 @@ TEST_F(OpenAiServerTest, ErrorsHaveOpenAiShapeAndCodes) {
   EXPECT_EQ(r.json.Find("error")->Find("param")->string_value(), "max_tokens");
 
   std::string ok_body = R"({"model": "tiny", "prompt": "x", "max_tokens": 1})";
-  EXPECT_EQ(Call("/v1/completions", &ok_body, "").status, 401);
-  EXPECT_EQ(Call("/v1/completions", &ok_body, "wrong").status, 401);
+  for (const char* token : {"", "wrong"}) {
+    r = Call("/v1/completions", &ok_body, token);
+    EXPECT_EQ(r.status, 401);
+    // Refused by the HTTP server, still in the OpenAI shape.
+    ASSERT_NE(r.json.Find("error"), nullptr) << r.body;
+    EXPECT_EQ(r.json.Find("error")->Find("code")->string_value(),
+              "invalid_api_key");
+  }
 
   std::string huge = absl::StrCat(R"({"model": "tiny", "prompt": ")",
                                   std::string(2 << 20, 'a'), "\"}");

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -250,6 +251,73 @@ TEST(EngineTest, SampledTextDependsOnSeedNotOnBatchOrPoolPressure) {
   r.sampling.seed = 99;
   ASSERT_OK_AND_ASSIGN(runners::GenerateResult other_seed, GenerateOne(alone.get(), r));
   EXPECT_NE(other_seed.token_ids, solo.token_ids);
+}
+
+// Streaming: after every token but the last, on_text gets the decoded text
+// of the tokens so far, on the engine thread; the same under preemption.
+TEST(EngineTest, OnTextSeesTheTextSoFarAfterEachToken) {
+  ToyModel model(258);
+  ByteTokenizer tok;
+  ASSERT_OK_AND_ASSIGN(auto engine, Engine::Create(&model, &tok, Options(64, true, 16)));
+  const std::vector<int32_t> prompt = Seq(3, 40, 1, 5);
+  const std::vector<int32_t> want = ReferenceGreedy(model, prompt, 20);
+
+  std::vector<std::string> seen;
+  GenerateTokensRequest r;
+  r.prompt = prompt;
+  r.max_new_tokens = 20;
+  r.on_text = [&seen](absl::string_view text) { seen.emplace_back(text); };
+  ASSERT_OK_AND_ASSIGN(runners::GenerateResult full, GenerateOne(engine.get(), r));
+  EXPECT_EQ(full.token_ids, want);
+  ASSERT_EQ(seen.size(), 19u);
+  for (size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i], tok.Decode(absl::MakeConstSpan(want).subspan(0, i + 1), true)) << i;
+  }
+  EXPECT_EQ(full.text, tok.Decode(want, true));
+
+  // With a stop string the last call comes before the token that completes
+  // it, so no call sees the stop string.
+  const std::string text = tok.Decode(want, true);
+  const std::string stop = text.substr(7, 2);
+  seen.clear();
+  r.stop = {stop};
+  ASSERT_OK_AND_ASSIGN(runners::GenerateResult stopped, GenerateOne(engine.get(), r));
+  EXPECT_EQ(seen.size(), stopped.token_ids.size() - 1);
+  for (const std::string& t : seen) EXPECT_EQ(t.find(stop), std::string::npos) << t;
+
+  // Preempted and recomputed: the same calls, none repeated.
+  ToyModel model2(258);
+  ASSERT_OK_AND_ASSIGN(auto busy, Engine::Create(&model2, &tok, Options(20, true, 64)));
+  std::vector<std::string> busy_seen;
+  Collector<runners::GenerateResult> c(25);
+  for (int i = 0; i < 25; ++i) {
+    GenerateTokensRequest other;
+    other.prompt = Seq(5, 30, 100 + i, 3);
+    other.max_new_tokens = 40;
+    if (i == 12) {
+      other.prompt = prompt;
+      other.max_new_tokens = 20;
+      other.on_text = [&busy_seen](absl::string_view text) { busy_seen.emplace_back(text); };
+    }
+    ASSERT_OK(busy->SubmitGenerate(other, c.For(i)));
+  }
+  auto results = c.Wait();
+  EXPECT_GT(busy->stats().preemptions, 0);
+  ASSERT_OK(results[12].status());
+  std::vector<std::string> alone;
+  for (size_t i = 0; i + 1 < want.size(); ++i) {
+    alone.push_back(tok.Decode(absl::MakeConstSpan(want).subspan(0, i + 1), true));
+  }
+  EXPECT_EQ(busy_seen, alone);
+
+  // Without a tokenizer there is no text to stream.
+  ToyModel model3(258);
+  ASSERT_OK_AND_ASSIGN(auto bare, Engine::Create(&model3, nullptr, Options(64)));
+  GenerateTokensRequest g;
+  g.prompt = {1, 2};
+  g.on_text = [](absl::string_view) {};
+  EXPECT_THAT(bare->SubmitGenerate(g, [](absl::StatusOr<runners::GenerateResult>) {}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(EngineTest, PreemptionUnderPoolPressureKeepsScoresExact) {

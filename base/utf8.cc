@@ -62,6 +62,15 @@ std::string EscapeInvalidUtf8(absl::string_view s) {
   return out;
 }
 
+size_t CountCodePoints(absl::string_view s) {
+  size_t count = 0;
+  for (size_t i = 0; i < s.size(); ++count) {
+    const size_t len = ValidSequenceLength(s, i);
+    i += len == 0 ? 1 : len;
+  }
+  return count;
+}
+
 uint32_t DecodeUtf8At(absl::string_view s, size_t* pos) {
   size_t i = *pos;
   size_t len = ValidSequenceLength(s, i);

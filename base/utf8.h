@@ -31,6 +31,10 @@ uint32_t DecodeUtf8At(absl::string_view s, size_t* pos);
 // Appends the UTF-8 encoding of `cp` (REQUIRES: cp <= 0x10FFFF).
 void AppendUtf8(uint32_t cp, std::string* out);
 
+// How many code points `s` holds, as Python's len() of the decoded text
+// counts them (each invalid byte counts as one U+FFFD).
+size_t CountCodePoints(absl::string_view s);
+
 // Code points of `s` (invalid bytes become U+FFFD).
 std::vector<uint32_t> DecodeUtf8(absl::string_view s);
 std::string EncodeUtf8(const std::vector<uint32_t>& cps);

@@ -14,6 +14,7 @@
 #include "base/http/bearer_token.h"
 #include "base/json.h"
 #include "base/logging.h"
+#include "base/utf8.h"
 #include "daemon/openai/text_stream.h"
 
 namespace evald::daemon::openai {
@@ -357,8 +358,10 @@ absl::StatusOr<std::string> TokensText(const runners::Runner& runner,
   return text;
 }
 
-// Legacy completions logprobs for positions [start, ids.size()) of `ids`;
-// text offsets count from `offset0`.
+// Legacy completions logprobs for positions [start, ids.size()) of `ids`:
+// each token's own text, and text_offset summing those texts in characters
+// (code points, as OpenAI's API and Python's len() count them) from
+// `offset0`.
 absl::StatusOr<Json> LegacyLogprobs(runners::Runner& runner,
                                     const std::vector<int32_t>& ids,
                                     size_t start, int top_k, size_t offset0) {
@@ -373,7 +376,7 @@ absl::StatusOr<Json> LegacyLogprobs(runners::Runner& runner,
     if (!text.ok()) return text.status();
     tokens.Push(Json::String(*text));
     offsets.Push(Json::Int(static_cast<int64_t>(offset)));
-    offset += text->size();
+    offset += base::CountCodePoints(*text);
     if (p == 0) {
       token_logprobs.Push(Json::Null());
       top_logprobs.Push(Json::Null());
@@ -508,7 +511,8 @@ void Completions(const Json& body, runners::Runner& r, const Common& common,
       all.insert(all.end(), generated.begin(), generated.end());
       absl::StatusOr<Json> j =
           LegacyLogprobs(r, all, echo ? 0 : p.ids.size(),
-                         static_cast<int>(logprobs), echo ? 0 : p.text.size());
+                         static_cast<int>(logprobs),
+                         echo ? 0 : base::CountCodePoints(p.text));
       if (!j.ok()) return fail(FromStatus(j.status(), "prompt"));
       lp = *std::move(j);
     }

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 #include <utility>
@@ -79,6 +80,42 @@ bool CutAtStop(const std::vector<std::string>& stop, std::string* text) {
 
 bool IsCancelled(const CallOptions& options) {
   return options.cancelled != nullptr && options.cancelled->load();
+}
+
+// Which echoed token starts the continuation, read from text_offset: the
+// first token at or past the context's end. Only for ASCII text: there bytes
+// and characters agree and no token holds part of a character, so whatever
+// the server counts, the offsets are exact. Some servers include the text of
+// a BOS they prepend; the offsets are taken as they are when the tokens end
+// where the prompt does, or shifted by the first token's text when they end
+// that much later. nullopt when neither lines up.
+std::optional<size_t> FirstContinuationTokenByOffset(const Json& tokens, const Json& offsets,
+                                                     size_t context_size, size_t prompt_size) {
+  const size_t n = offsets.array().size();
+  if (n == 0 || !tokens.is_array() || tokens.array().size() != n ||
+      !tokens.array()[0].is_string() || !tokens.array()[n - 1].is_string()) {
+    return std::nullopt;
+  }
+  for (const Json& off : offsets.array()) {
+    if (!off.is_number()) return std::nullopt;
+  }
+  const double end = offsets.array()[n - 1].number_value() +
+                     static_cast<double>(tokens.array()[n - 1].string_value().size());
+  const double shift = end - static_cast<double>(prompt_size);
+  if (shift != 0 && shift != static_cast<double>(tokens.array()[0].string_value().size())) {
+    return std::nullopt;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (offsets.array()[i].number_value() - shift >= static_cast<double>(context_size)) return i;
+  }
+  return std::nullopt;
+}
+
+bool IsAscii(absl::string_view s) {
+  for (const char c : s) {
+    if (static_cast<unsigned char>(c) >= 0x80) return false;
+  }
+  return true;
 }
 
 // A request not yet sent once the call stops admitting new ones.
@@ -312,6 +349,34 @@ class OpenAiRunner : public Runner {
     }
   }
 
+  // The number of tokens the endpoint encodes `prompt` to (its BOS, if it
+  // adds one, included), from an echo of the prompt alone.
+  absl::StatusOr<size_t> CountPromptTokens(CURL* curl, const std::string& prompt,
+                                           const CallOptions& options) {
+    Json body = Json::MakeObject();
+    body.Set("model", Json::String(options_.model));
+    body.Set("prompt", Json::String(prompt));
+    body.Set("echo", Json::Bool(true));
+    body.Set("max_tokens", Json::Int(0));
+    body.Set("logprobs", Json::Int(0));
+    body.Set("temperature", Json::Int(0));
+    ASSIGN_OR_RETURN(Json reply, Call(curl, "POST", "/completions", body.Dump(), options));
+    const Json* choices = reply.Find("choices");
+    const Json* logprobs = choices != nullptr && choices->is_array() && !choices->array().empty()
+                               ? choices->array()[0].Find("logprobs")
+                               : nullptr;
+    const Json* tokens = logprobs != nullptr && logprobs->is_object()
+                             ? logprobs->Find("token_logprobs")
+                             : nullptr;
+    if (tokens == nullptr || !tokens->is_array()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "openai runner: endpoint ", options_.endpoint,
+          " did not echo the tokens of a context (echo with logprobs): ",
+          Excerpt(reply.Dump())));
+    }
+    return tokens->array().size();
+  }
+
   absl::StatusOr<LoglikelihoodResult> ScoreOne(CURL* curl, const LoglikelihoodRequest& request,
                                                const CallOptions& options) {
     if (absl::StartsWith(request.context, kChatPromptMarker)) {
@@ -355,31 +420,29 @@ class OpenAiRunner : public Runner {
       return no_logprobs("tokens/token_logprobs/text_offset missing or of unequal length");
     }
     const size_t n = offsets->array().size();
-    // Some servers count the text of prepended special tokens (BOS) in
-    // text_offset; the echoed tokens end where the prompt ends, so the
-    // offsets are aligned at the end.
-    double shift = 0;
-    if (n > 0 && tokens->array().size() == n && tokens->array()[n - 1].is_string() &&
-        offsets->array()[n - 1].is_number()) {
-      const double end = offsets->array()[n - 1].number_value() +
-                         static_cast<double>(tokens->array()[n - 1].string_value().size());
-      shift = std::max(0.0, end - static_cast<double>(context.size() + continuation.size()));
+    // lm-eval's split: the context's tokens are those the context alone
+    // encodes to. The offsets give it where they are exact (ASCII); else the
+    // endpoint tokenizes the context alone (one more echo), which holds
+    // whether it counts offsets in characters or bytes and whatever it makes
+    // of a token that carries part of a character.
+    std::optional<size_t> first;
+    if (context.empty()) {
+      first = 0;
+    } else if (IsAscii(context) && IsAscii(continuation)) {
+      first = FirstContinuationTokenByOffset(*tokens, *offsets, context.size(),
+                                             context.size() + continuation.size());
     }
-    size_t first = n;
-    for (size_t i = 0; i < n; ++i) {
-      const Json& off = offsets->array()[i];
-      if (!off.is_number()) return no_logprobs("text_offset holds a non-number");
-      if (off.number_value() - shift >= static_cast<double>(context.size())) {
-        first = i;
-        break;
-      }
+    if (!first.has_value()) {
+      absl::StatusOr<size_t> context_tokens = CountPromptTokens(curl, context, options);
+      if (!context_tokens.ok()) return context_tokens.status();
+      first = std::min(*context_tokens, n);
     }
-    if (first == n) return no_logprobs("echoed tokens do not cover the continuation");
+    if (*first >= n) return no_logprobs("echoed tokens do not cover the continuation");
 
     LoglikelihoodResult result;
-    result.context_tokens = static_cast<int>(first);
+    result.context_tokens = static_cast<int>(*first);
     result.is_greedy = true;
-    for (size_t i = first; i < n; ++i) {
+    for (size_t i = *first; i < n; ++i) {
       const Json& lp = token_logprobs->array()[i];
       if (!lp.is_number()) {
         if (i == 0 && context.empty()) {

@@ -25,6 +25,13 @@ TEST(Utf8Test, DecodeEncodeRoundTrip) {
   EXPECT_EQ(DecodeUtf8("\xff")[0], 0xFFFDu);
 }
 
+TEST(Utf8Test, CountCodePointsCountsAsPythonLen) {
+  EXPECT_EQ(CountCodePoints(""), 0u);
+  EXPECT_EQ(CountCodePoints("abc"), 3u);
+  EXPECT_EQ(CountCodePoints("caf\xc3\xa9 \xe6\x97\xa5\xf0\x9f\x98\x80"), 7u);
+  EXPECT_EQ(CountCodePoints("a\xff\xe4\xb8"), 4u);  // each invalid byte is one U+FFFD
+}
+
 TEST(Utf8Test, EscapeInvalidUtf8WritesEachBadByteVisibly) {
   EXPECT_EQ(EscapeInvalidUtf8("plain \xc3\xa9"), "plain \xc3\xa9");
   EXPECT_EQ(EscapeInvalidUtf8("ab\xff"), "ab\\xff");

@@ -146,9 +146,6 @@ TEST_F(OpenAiRunnerEvaldTest, ScoresAndGreedyTextMatchNativeRunner) {
 // A context ending in the information separators \x1c-\x1f, whitespace to
 // Python's str.isspace but not to C's isspace, scores the same continuation
 // through both runners: both move them to the continuation, as lm-eval does.
-// (Multi-byte whitespace is compared in openai_runner_split_test.cc, whose
-// server reports byte offsets; evald's echo counts a token holding part of a
-// character as U+FFFD, three bytes, which shifts every later offset.)
 TEST_F(OpenAiRunnerEvaldTest, ControlWhitespaceSplitsTheSameInBothRunners) {
   struct Case {
     LoglikelihoodRequest request;
@@ -175,6 +172,29 @@ TEST_F(OpenAiRunnerEvaldTest, ControlWhitespaceSplitsTheSameInBothRunners) {
                          tokenizer->Encode(cases[i].stripped_context, true));
     EXPECT_EQ(want[i]->context_tokens, static_cast<int>(context_ids.size())) << i;
     // The OpenAI runner picks the same tokens out of the endpoint's echo.
+    EXPECT_EQ(got[i]->context_tokens, want[i]->context_tokens) << i;
+    EXPECT_NEAR(got[i]->logprob, want[i]->logprob, 1e-4) << i;
+    EXPECT_EQ(got[i]->is_greedy, want[i]->is_greedy) << i;
+  }
+}
+
+// Text that is not ASCII (accents, CJK, an emoji, no-break and ideographic
+// spaces at the split): the endpoint's offsets count characters and a token
+// may hold part of one, so the OpenAI runner asks the endpoint for the
+// context's own token count, and both runners split as lm-eval does.
+TEST_F(OpenAiRunnerEvaldTest, NonAsciiTextSplitsTheSameInBothRunners) {
+  const std::vector<LoglikelihoodRequest> reqs = {
+      {"Le caf\xc3\xa9 est", " chaud"},
+      {"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x80\x80", "\xe3\x81\xa7\xe3\x81\x99"},
+      {"Emoji \xf0\x9f\x98\x80", " done"},
+      {"Price:\xc2\xa0", "5 \xe2\x82\xac"},
+      {"Na\xc3\xafve r\xc3\xa9sum\xc3\xa9s", " \xc3\xa0 la carte"},
+  };
+  auto want = Score(native_.get(), reqs);
+  auto got = Score(remote_.get(), reqs);
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    ASSERT_OK(want[i].status()) << i;
+    ASSERT_OK(got[i].status()) << i << " " << daemon_.log();
     EXPECT_EQ(got[i]->context_tokens, want[i]->context_tokens) << i;
     EXPECT_NEAR(got[i]->logprob, want[i]->logprob, 1e-4) << i;
     EXPECT_EQ(got[i]->is_greedy, want[i]->is_greedy) << i;

@@ -22,6 +22,7 @@
 #include "base/file.h"
 #include "base/json.h"
 #include "base/sha256.h"
+#include "tests/daemon/evald_test_base.h"
 #include "tests/daemon/process.h"
 #include "tests/testing/fixtures.h"
 #include "tests/testing/temp_dir.h"
@@ -48,7 +49,7 @@ void WriteDatasets(const std::string& root, int gsm_docs) {
   WriteTestFile(root + "/mmlu/dev/high_school_mathematics_dev.csv", mmlu_dev);
 }
 
-class E2eTest : public ::testing::Test {
+class E2eTest : public EvaldTestBase {
  protected:
   static void SetUpTestSuite() {
     if (g_fixture != nullptr) return;
@@ -62,13 +63,6 @@ class E2eTest : public ::testing::Test {
 
   void SetUp() override { StartDaemon(); }
 
-  void StartDaemon() {
-    data_dir_ = tmp_.Join("data");
-    addr_ = "unix:" + data_dir_ + "/evald.sock";
-    daemon_ = std::make_unique<DaemonProcess>();
-    ASSERT_TRUE(daemon_->Start(data_dir_, {"--threads", "2"})) << daemon_->log();
-  }
-
   // A suite over the fixture: `size` "small" or "long".
   std::string WriteSuite(const std::string& name, const std::string& size,
                          const std::string& extra = "") {
@@ -79,61 +73,6 @@ class E2eTest : public ::testing::Test {
                                      "/mmlu}\n", "  - {name: gsm8k, shots: 3, data: ",
                                      g_fixture->Join(size), "/gsm8k}\n", extra));
     return path;
-  }
-
-  ProcessResult Ctl(std::vector<std::string> args, int timeout_s = 300) {
-    args.insert(args.begin(), {BinDir() + "/evalctl", "--addr", addr_});
-    return RunProcess(args, {}, timeout_s);
-  }
-  ProcessResult Offline(std::vector<std::string> args) {
-    args.insert(args.begin(), {BinDir() + "/evalctl", "--data-dir", data_dir_});
-    return RunProcess(args, {}, 120);
-  }
-
-  std::string Submit(const std::string& suite, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"submit", suite};
-    args.insert(args.end(), extra.begin(), extra.end());
-    ProcessResult r = Ctl(args);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return std::string(absl::StripAsciiWhitespace(r.out));
-  }
-
-  // `results RUN --json`, parsed (offline when the daemon is down).
-  base::Json Results(const std::string& run, bool offline = false) {
-    ProcessResult r = offline ? Offline({"--json", "results", run}) : Ctl({"--json", "results", run});
-    auto json = base::ParseJson(r.out);
-    EXPECT_TRUE(json.ok()) << r.out << r.err;
-    return json.ok() ? *json : base::Json();
-  }
-
-  static int64_t Int(const base::Json* j) {
-    if (j == nullptr) return 0;
-    if (j->is_int()) return j->int_value();
-    int64_t v = 0;
-    if (j->is_string()) (void)absl::SimpleAtoi(j->string_value(), &v);
-    return v;
-  }
-  static std::string State(const base::Json& results) {
-    const base::Json* run = results.Find("run");
-    const base::Json* state = run != nullptr ? run->Find("state") : nullptr;
-    return state != nullptr && state->is_string() ? state->string_value() : "";
-  }
-  static int64_t Done(const base::Json& results) {
-    int64_t done = 0;
-    const base::Json* run = results.Find("run");
-    const base::Json* progress = run != nullptr ? run->Find("progress") : nullptr;
-    if (progress == nullptr || !progress->is_array()) return 0;
-    for (const base::Json& p : progress->array()) done += Int(p.Find("done"));
-    return done;
-  }
-
-  bool WaitFor(const std::function<bool()>& predicate, int timeout_s = 240) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (predicate()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
   }
 
   // doc_index -> (finished_unix_ms, responses) of a task's stored samples.
@@ -186,10 +125,6 @@ class E2eTest : public ::testing::Test {
 
   void SigkillResumeBody(bool compare_outputs);
 
-  TempDir tmp_;
-  std::string data_dir_;
-  std::string addr_;
-  std::unique_ptr<DaemonProcess> daemon_;
 };
 
 TEST_F(E2eTest, RunCompletesWithScoresSamplesAndEnvironment) {

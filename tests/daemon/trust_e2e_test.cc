@@ -28,6 +28,7 @@
 #include "base/file.h"
 #include "base/json.h"
 #include "proto/store.pb.h"
+#include "tests/daemon/evald_test_base.h"
 #include "tests/daemon/process.h"
 #include "tests/testing/raw_store.h"
 #include "tests/testing/fixtures.h"
@@ -66,7 +67,7 @@ void CopyDir(const std::string& from, const std::string& to) {
   fs::copy(from, to, fs::copy_options::recursive);
 }
 
-class TrustE2eTest : public ::testing::Test {
+class TrustE2eTest : public EvaldTestBase {
  protected:
   static void SetUpTestSuite() {
     if (g_fixture != nullptr) return;
@@ -75,17 +76,6 @@ class TrustE2eTest : public ::testing::Test {
     MakeCheckpoint(g_fixture->Join("model-other"), 2);
     WriteGsm8kFixture(g_fixture->Join("gsm8k-long"), 60);
     WriteMmlu(g_fixture->Join("mmlu"), 5);
-  }
-
-  void SetUp() override {
-    data_dir_ = tmp_.Join("data");
-    addr_ = "unix:" + data_dir_ + "/evald.sock";
-  }
-
-  void StartDaemon(std::vector<std::string> extra = {}) {
-    daemon_ = std::make_unique<DaemonProcess>();
-    extra.insert(extra.begin(), {"--threads", "2"});
-    ASSERT_TRUE(daemon_->Start(data_dir_, extra)) << daemon_->log();
   }
 
   // A generation suite on `model` over the long GSM8K fixture.
@@ -98,63 +88,6 @@ class TrustE2eTest : public ::testing::Test {
     return path;
   }
 
-  ProcessResult Ctl(std::vector<std::string> args, int timeout_s = 300) {
-    args.insert(args.begin(), {BinDir() + "/evalctl", "--addr", addr_});
-    return RunProcess(args, {}, timeout_s);
-  }
-  ProcessResult Offline(std::vector<std::string> args) {
-    args.insert(args.begin(), {BinDir() + "/evalctl", "--data-dir", data_dir_});
-    return RunProcess(args, {}, 120);
-  }
-  std::string Submit(const std::string& suite, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"submit", suite};
-    args.insert(args.end(), extra.begin(), extra.end());
-    ProcessResult r = Ctl(args);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return std::string(absl::StripAsciiWhitespace(r.out));
-  }
-  base::Json Json(const ProcessResult& r) {
-    auto json = base::ParseJson(r.out);
-    EXPECT_TRUE(json.ok()) << r.out << r.err;
-    return json.ok() ? *json : base::Json();
-  }
-  base::Json Results(const std::string& run, bool offline = false) {
-    return Json(offline ? Offline({"--json", "results", run}) : Ctl({"--json", "results", run}));
-  }
-  static const base::Json* Path(const base::Json& j, std::initializer_list<const char*> keys) {
-    const base::Json* at = &j;
-    for (const char* k : keys) {
-      at = at->is_object() ? at->Find(k) : nullptr;
-      if (at == nullptr) return nullptr;
-    }
-    return at;
-  }
-  static std::string Str(const base::Json& j, std::initializer_list<const char*> keys) {
-    const base::Json* at = Path(j, keys);
-    return at != nullptr && at->is_string() ? at->string_value() : "";
-  }
-  static int64_t Int(const base::Json* j) {
-    if (j == nullptr) return 0;
-    if (j->is_int()) return j->int_value();
-    int64_t v = 0;
-    if (j->is_string()) (void)absl::SimpleAtoi(j->string_value(), &v);
-    return v;
-  }
-  static int64_t Done(const base::Json& results) {
-    int64_t done = 0;
-    const base::Json* progress = Path(results, {"run", "progress"});
-    if (progress == nullptr || !progress->is_array()) return 0;
-    for (const base::Json& p : progress->array()) done += Int(p.Find("done"));
-    return done;
-  }
-  bool WaitFor(const std::function<bool()>& predicate, int timeout_s = 240) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (predicate()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
-  }
   // doc_index -> what the model produced for it (prompt, responses, metrics).
   std::map<int64_t, std::string> Outputs(const std::string& run, const std::string& task,
                                          bool offline = false) {
@@ -183,10 +116,6 @@ class TrustE2eTest : public ::testing::Test {
     return out;
   }
 
-  TempDir tmp_;
-  std::string data_dir_;
-  std::string addr_;
-  std::unique_ptr<DaemonProcess> daemon_;
 };
 
 // Item: one stray byte in a checkpoint made a run's error unstorable and the

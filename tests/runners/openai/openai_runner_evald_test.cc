@@ -24,6 +24,7 @@
 #include "runners/native/tokenizer/tokenizer.h"
 #include "runners/openai/openai_runner.h"
 #include "tests/daemon/process.h"
+#include "tests/runners/openai/echo_reply.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -97,11 +98,7 @@ class OpenAiRunnerEvaldTest : public ::testing::Test {
 
   std::vector<absl::StatusOr<LoglikelihoodResult>> Score(
       Runner* r, const std::vector<LoglikelihoodRequest>& reqs) {
-    std::vector<absl::StatusOr<LoglikelihoodResult>> out(reqs.size(),
-                                                         absl::UnknownError("missing"));
-    EXPECT_OK(r->Loglikelihood(reqs, CallOptions(),
-                               [&](size_t i, auto res) { out[i] = std::move(res); }));
-    return out;
+    return evald::testing::ScoreAll(*r, reqs);
   }
 
   evald::testing::TempDir tmp_;

@@ -17,6 +17,7 @@
 #include "runners/native/native_runner.h"
 #include "runners/native/tokenizer/tokenizer.h"
 #include "runners/openai/openai_runner.h"
+#include "tests/runners/openai/echo_reply.h"
 #include "tests/runners/openai/fake_server.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -100,28 +101,13 @@ class OpenAiRunnerSplitTest : public ::testing::Test {
       }
       top.Push(std::move(alternatives));
     }
-    Json lp = Json::MakeObject();
-    lp.Set("tokens", std::move(tokens));
-    lp.Set("token_logprobs", std::move(logprobs));
-    lp.Set("top_logprobs", std::move(top));
-    lp.Set("text_offset", std::move(offsets));
-    Json choice = Json::MakeObject();
-    choice.Set("text", Json::String(prompt));
-    choice.Set("logprobs", std::move(lp));
-    Json choices = Json::MakeArray();
-    choices.Push(std::move(choice));
-    Json reply = Json::MakeObject();
-    reply.Set("choices", std::move(choices));
-    return {200, reply.Dump()};
+    return {200, evald::testing::EchoCompletionBody(prompt, std::move(tokens), std::move(logprobs), std::move(top),
+                                    std::move(offsets))};
   }
 
   std::vector<absl::StatusOr<LoglikelihoodResult>> Score(
       Runner* r, const std::vector<LoglikelihoodRequest>& reqs) {
-    std::vector<absl::StatusOr<LoglikelihoodResult>> out(reqs.size(),
-                                                         absl::UnknownError("missing"));
-    EXPECT_OK(r->Loglikelihood(reqs, CallOptions(),
-                               [&](size_t i, auto res) { out[i] = std::move(res); }));
-    return out;
+    return evald::testing::ScoreAll(*r, reqs);
   }
 
   evald::testing::TempDir tmp_;

@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/json.h"
+#include "tests/runners/openai/echo_reply.h"
 #include "tests/runners/openai/fake_server.h"
 #include "tests/testing/status_matchers.h"
 
@@ -88,19 +89,8 @@ FakeResponse EchoReplyWith(const FakeRequest& request, bool bos) {
     alternatives.Set(toks[i], Json::Double(TokenLogprob(toks[i])));
     top.Push(std::move(alternatives));
   }
-  Json logprobs = Json::MakeObject();
-  logprobs.Set("tokens", std::move(tokens));
-  logprobs.Set("token_logprobs", std::move(lps));
-  logprobs.Set("top_logprobs", std::move(top));
-  logprobs.Set("text_offset", std::move(offsets));
-  Json choice = Json::MakeObject();
-  choice.Set("text", Json::String(prompt));
-  choice.Set("logprobs", std::move(logprobs));
-  Json choices = Json::MakeArray();
-  choices.Push(std::move(choice));
-  Json reply = Json::MakeObject();
-  reply.Set("choices", std::move(choices));
-  return FakeResponse{200, reply.Dump()};
+  return FakeResponse{200, evald::testing::EchoCompletionBody(prompt, std::move(tokens), std::move(lps),
+                                               std::move(top), std::move(offsets))};
 }
 
 FakeResponse EchoReply(const FakeRequest& request) { return EchoReplyWith(request, false); }

@@ -13,6 +13,7 @@
 #include "daemon/fingerprint.h"
 #include "daemon/queries.h"
 #include "daemon/run_validation.h"
+#include "daemon/task_records.h"
 #include "tasks/task.h"
 
 namespace evald::daemon {
@@ -22,65 +23,10 @@ bool IsFinal(v1::RunState s) {
   return s == v1::SUCCEEDED || s == v1::FAILED || s == v1::CANCELLED;
 }
 
-v1::SampleRecord ToRecord(const std::string& run_id, int32_t attempt, const std::string& task,
-                          int64_t doc_index, tasks::SampleResult r, int64_t now_ms) {
-  v1::SampleRecord s;
-  s.set_run_id(run_id);
-  s.set_attempt(attempt);
-  s.set_task(task);
-  s.set_doc_index(doc_index);
-  s.set_doc_id(std::move(r.doc_id));
-  s.set_subtask(std::move(r.subtask));
-  s.set_prompt(std::move(r.prompt));
-  s.set_target(std::move(r.target));
-  for (std::string& resp : r.responses) s.add_responses(std::move(resp));
-  for (const auto& [k, v] : r.metrics) (*s.mutable_metrics())[k] = v;
-  s.set_extracted(std::move(r.extracted));
-  s.set_prompt_tokens(r.prompt_tokens);
-  s.set_cached_tokens(r.cached_tokens);
-  s.set_generated_tokens(r.generated_tokens);
-  s.set_wall_s(r.wall_seconds);
-  s.set_error(std::move(r.error));
-  s.set_finished_unix_ms(now_ms);
-  for (tasks::JudgeCall& call : r.judge) {
-    v1::JudgeCallRecord* j = s.add_judge();
-    j->set_order(std::move(call.order));
-    j->set_prompt(std::move(call.prompt));
-    for (std::string& raw : call.raw) j->add_raw(std::move(raw));
-    j->set_verdict(std::move(call.verdict));
-    j->set_error(std::move(call.error));
-  }
-  return s;
-}
-
-tasks::SampleResult FromRecord(const v1::SampleRecord& s) {
-  tasks::SampleResult r;
-  r.doc_id = s.doc_id();
-  r.subtask = s.subtask();
-  r.prompt = s.prompt();
-  r.target = s.target();
-  r.responses.assign(s.responses().begin(), s.responses().end());
-  for (const auto& [k, v] : s.metrics()) r.metrics[k] = v;
-  r.extracted = s.extracted();
-  r.prompt_tokens = s.prompt_tokens();
-  r.cached_tokens = s.cached_tokens();
-  r.generated_tokens = s.generated_tokens();
-  r.wall_seconds = s.wall_s();
-  r.error = s.error();
-  for (const v1::JudgeCallRecord& j : s.judge()) {
-    tasks::JudgeCall call;
-    call.order = j.order();
-    call.prompt = j.prompt();
-    call.raw.assign(j.raw().begin(), j.raw().end());
-    call.verdict = j.verdict();
-    call.error = j.error();
-    r.judge.push_back(std::move(call));
-  }
-  return r;
-}
-
 std::string ModelName(const v1::ModelSpec& model) {
-  return model.kind() == "openai" ? absl::StrCat(model.model(), " at ", model.endpoint()) : model.path();
+  return model.source_case() == v1::ModelSpec::kEndpoint
+             ? absl::StrCat(model.model(), " at ", model.endpoint())
+             : model.path();
 }
 
 }  // namespace
@@ -260,28 +206,30 @@ std::optional<Executor::Live> Executor::LiveStatus(const std::string& run_id) co
 
 void Executor::Loop() {
   while (true) {
-    std::string run_id;
+    std::optional<v1::RunRecord> claimed;
     {
       absl::MutexLock lock(&mu_);
       if (draining_) return;
-      auto head = store_->Dequeue();
-      if (!head.ok()) {
-        LOG(ERROR) << "reading the queue: " << head.status();
-      } else if (head->has_value()) {
-        run_id = (*head)->run_id();
-        current_run_ = run_id;
+      // Off the queue and RUNNING in one atomic write: a crash leaves the
+      // run either queued or running (which Recover re-queues), never lost.
+      auto next = store_->ClaimNextRun();
+      if (!next.ok()) {
+        LOG(ERROR) << "reading the queue: " << next.status();
+      } else if (next->has_value()) {
+        claimed = *std::move(*next);
+        current_run_ = claimed->id();
         stop_reason_ = StopReason::kNone;
         stop_current_.store(false);
         drain_current_.store(false);
       }
-      if (run_id.empty()) {
+      if (!claimed.has_value()) {
         auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return woken_ || draining_; };
         mu_.AwaitWithTimeout(absl::Condition(&wake), absl::Seconds(1));
         woken_ = false;
         continue;
       }
     }
-    Execute(run_id);
+    Execute(*std::move(claimed));
     {
       absl::MutexLock lock(&mu_);
       current_run_.clear();
@@ -291,13 +239,8 @@ void Executor::Loop() {
   }
 }
 
-void Executor::Execute(const std::string& run_id) {
-  auto got = store_->GetRun(run_id);
-  if (!got.ok()) {
-    LOG(ERROR) << "run " << run_id << " dequeued but unreadable: " << got.status();
-    return;
-  }
-  v1::RunRecord run = std::move(*got);
+void Executor::Execute(v1::RunRecord run) {
+  const std::string run_id = run.id();
   // A killed attempt's figures become part of the run's record now.
   if (absl::Status s = store_->AddUnfoldedFigures(&run); !s.ok()) {
     LOG(ERROR) << "run " << run_id << ": " << s;
@@ -305,14 +248,12 @@ void Executor::Execute(const std::string& run_id) {
   }
   const v1::Fingerprint stored_fingerprint = run.fingerprint();
   run.clear_fingerprint();  // PutRun keeps the stored one
-  if (IsFinal(run.state())) return;
-  const int64_t now_ms = clock_->NowUnixNanos() / 1'000'000;
-  run.set_state(v1::RUNNING);
+  // ClaimNextRun made it RUNNING and stamped its first start.
   run.set_attempt(run.attempt() + 1);
   run.set_error("");
-  if (run.started_unix_ms() == 0) {
-    run.set_started_unix_ms(now_ms);
-    run.mutable_phases()->set_queue_s(static_cast<double>(now_ms - run.created_unix_ms()) / 1e3);
+  if (run.attempt() == 1) {
+    run.mutable_phases()->set_queue_s(
+        static_cast<double>(run.started_unix_ms() - run.created_unix_ms()) / 1e3);
   }
   if (absl::Status s = store_->PutRun(run, /*fold_figures=*/true); !s.ok()) {
     LOG(ERROR) << "run " << run_id << ": " << s;
@@ -547,11 +488,12 @@ absl::StatusOr<v1::RunState> Executor::ExecuteTasks(v1::RunRecord& run, runners:
       }
     }
     const std::vector<std::string>& ids = doc_ids[i];
-    std::map<std::string, int64_t> index_of;
-    for (size_t d = 0; d < ids.size(); ++d) index_of.emplace(ids[d], static_cast<int64_t>(d));
     std::vector<size_t> todo;
+    std::vector<bool> asked(ids.size(), false);
     for (size_t d = 0; d < ids.size(); ++d) {
-      if (done_sets[i].count(static_cast<int64_t>(d)) == 0) todo.push_back(d);
+      if (done_sets[i].count(static_cast<int64_t>(d)) > 0) continue;
+      todo.push_back(d);
+      asked[d] = true;
     }
     {
       absl::MutexLock lock(&mu_);
@@ -561,16 +503,19 @@ absl::StatusOr<v1::RunState> Executor::ExecuteTasks(v1::RunRecord& run, runners:
       if (stop_current_.load() || drain_current_.load()) return absl::CancelledError("stopped");
       absl::Status status = task.Run(
           runner, todo, context, [&](tasks::SampleResult result) -> absl::Status {
-            auto it = index_of.find(result.doc_id);
-            if (it == index_of.end()) {
-              return absl::InternalError(absl::StrCat("task '", name, "' returned unknown doc id '",
-                                                      result.doc_id, "'"));
+            // Each document asked for comes back once, under its own index.
+            if (result.doc_index >= asked.size() || !asked[result.doc_index]) {
+              return absl::InternalError(absl::StrCat("task '", name, "' returned document ",
+                                                      result.doc_index, " (", result.doc_id,
+                                                      "), which it was not asked for"));
             }
+            asked[result.doc_index] = false;
             const v1::AttemptFigures so_far = figures();
-            RETURN_IF_ERROR(store_->PutSample(ToRecord(run.id(), run.attempt(), name, it->second,
-                                                       std::move(result),
-                                                       clock_->NowUnixNanos() / 1'000'000),
-                                              &so_far));
+            const SampleOrigin origin{.run_id = run.id(),
+                                      .attempt = run.attempt(),
+                                      .task = name,
+                                      .finished_unix_ms = clock_->NowUnixNanos() / 1'000'000};
+            RETURN_IF_ERROR(store_->PutSample(ToSampleRecord(origin, std::move(result)), &so_far));
             {
               absl::MutexLock lock(&mu_);
               if (live_ != nullptr) {
@@ -598,22 +543,8 @@ absl::StatusOr<v1::RunState> Executor::ExecuteTasks(v1::RunRecord& run, runners:
     }
     std::vector<tasks::SampleResult> samples;
     samples.reserve(stored.size());
-    for (const v1::SampleRecord& s : stored) samples.push_back(FromRecord(s));
-    std::vector<tasks::MetricResult> metrics = task.Aggregate(samples);
-    v1::TaskScores scores;
-    scores.set_run_id(run.id());
-    scores.set_task(name);
-    for (const tasks::MetricResult& m : metrics) {
-      v1::Metric* out = scores.add_metrics();
-      out->set_name(m.name);
-      out->set_group(m.group);
-      out->set_value(m.value);
-      out->set_std_error(m.stderr_value);
-      out->set_std_error_na(m.stderr_na);
-      out->set_count(m.count);
-      out->set_aggregation(m.aggregation);
-    }
-    RETURN_IF_ERROR(store_->PutScores(scores));
+    for (const v1::SampleRecord& s : stored) samples.push_back(FromSampleRecord(s));
+    RETURN_IF_ERROR(store_->PutScores(ToTaskScores(run.id(), name, task.Aggregate(samples))));
     run.mutable_phases()->set_scoring_s(
         run.phases().scoring_s() +
         static_cast<double>(clock_->MonotonicNanos() - t_score) / 1e9);

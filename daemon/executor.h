@@ -99,7 +99,8 @@ class Executor {
   struct LiveState;
 
   void Loop();
-  void Execute(const std::string& run_id);
+  // Runs one attempt of `run`, claimed RUNNING off the queue.
+  void Execute(v1::RunRecord run);
   // Fingerprints the run's inputs again (models, datasets, host) and
   // compares them with `stored`, what its stored samples were made with. A
   // difference while samples are stored fails the attempt (naming file, old

@@ -222,7 +222,7 @@ absl::StatusOr<v1::ModelFingerprint> FingerprintModel(const std::string& role,
   v1::ModelFingerprint out;
   out.set_role(role);
   out.set_dtype(model.dtype());
-  if (model.kind() == "openai") {
+  if (model.source_case() == v1::ModelSpec::kEndpoint) {
     out.set_path(absl::StrCat(model.endpoint(), "#", model.model()));
     return out;
   }

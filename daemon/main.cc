@@ -88,7 +88,6 @@ class ServedModels : public evald::daemon::openai::ModelProvider {
     for (const auto& [served, path] : models_) {
       if (served != name) continue;
       evald::v1::ModelSpec spec;
-      spec.set_kind("native");
       spec.set_path(path);
       auto lease = cache_->Get(spec);
       if (!lease.ok()) return lease.status();
@@ -394,7 +393,6 @@ int main(int argc, char** argv) {
     preload = std::thread([&models, served = flags.serve_models] {
       for (const auto& [name, path] : served) {
         v1::ModelSpec spec;
-        spec.set_kind("native");
         spec.set_path(path);
         auto lease = models.Get(spec);
         if (!lease.ok()) LOG(WARNING) << "--serve-model " << name << ": " << lease.status();

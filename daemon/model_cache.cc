@@ -28,7 +28,7 @@ RunnerFactory DefaultRunnerFactory(int num_threads, const std::string& device,
                                    native::KvBudget* kv_budget, int max_num_seqs) {
   return [num_threads, device, kv_budget, max_num_seqs](const v1::ModelSpec& model)
              -> absl::StatusOr<std::unique_ptr<runners::Runner>> {
-    if (model.kind() == "openai") {
+    if (model.source_case() == v1::ModelSpec::kEndpoint) {
 #ifdef EVALD_HAVE_OPENAI_RUNNER
       runners::OpenAiRunnerOptions options;
       options.endpoint = model.endpoint();
@@ -68,12 +68,13 @@ ModelCache::ModelCache(RunnerFactory factory, int max_resident, const base::Cloc
 
 absl::StatusOr<ModelCache::Lease> ModelCache::Get(const v1::ModelSpec& model) {
   const std::string options = OptionsKey(model);
-  const std::string path = model.kind() == "openai" ? model.endpoint() + "#" + model.model()
+  const bool endpoint = model.source_case() == v1::ModelSpec::kEndpoint;
+  const std::string path = endpoint ? model.endpoint() + "#" + model.model()
                                                      : model.path();
   // A folder whose files were replaced or rewritten is a different model:
   // the identity of its files is part of the key, and a resident copy of
   // the older files is let go.
-  const std::string identity = model.kind() == "openai" ? "" : ModelFilesIdentity(model.path());
+  const std::string identity = endpoint ? "" : ModelFilesIdentity(model.path());
   const std::string key = absl::StrCat(path, "|", options);
   absl::MutexLock lock(&mu_);
   const int64_t now_ms = clock_->NowUnixNanos() / 1'000'000;

@@ -74,7 +74,7 @@ std::string FormatOf(const engine::ModelConfig& config) {
 }
 
 bool IsEndpoint(const v1::ModelSpec& model) {
-  return model.kind() == "openai" || (!model.endpoint().empty() && model.path().empty());
+  return model.source_case() == v1::ModelSpec::kEndpoint;
 }
 
 std::vector<std::pair<std::string, const v1::ModelSpec*>> Models(const v1::RunSpec& spec) {

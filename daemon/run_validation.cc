@@ -90,7 +90,7 @@ absl::StatusOr<PreparedRun> PrepareRun(const v1::RunSpec& spec, const std::strin
 #ifndef EVALD_HAVE_OPENAI_RUNNER
   for (const auto& [field, model] :
        {std::make_pair("candidate", &spec.candidate()), std::make_pair("judge", &spec.judge())}) {
-    if (model->kind() == "openai") {
+    if (model->source_case() == v1::ModelSpec::kEndpoint) {
       return absl::UnimplementedError(absl::StrCat("field '", field, ".endpoint' (",
                                                    model->endpoint(),
                                                    "): this evald was built without libcurl"));

@@ -55,7 +55,6 @@ absl::Status ValidateGenerateCall(const v1::GenerateCallRequest& r) {
 
 v1::ModelSpec LocalModel(const std::string& path) {
   v1::ModelSpec m;
-  m.set_kind("native");
   m.set_path(path);
   m.set_dtype("auto");
   return m;

@@ -328,7 +328,6 @@ class SuiteParser {
                               {"model", "endpoint", "api_key_env", "dtype", "chat_template",
                                "max_context", "max_concurrency", "timeout"}));
     if (node["endpoint"]) {
-      model->set_kind("openai");
       ASSIGN_OR_RETURN(*model->mutable_endpoint(), String(node["endpoint"], Join(field, "endpoint")));
       ASSIGN_OR_RETURN(*model->mutable_model(), RequiredString(node, "model", field));
       if (node["api_key_env"]) {
@@ -351,7 +350,6 @@ class SuiteParser {
         model->set_timeout_s(static_cast<int32_t>(n));
       }
     } else {
-      model->set_kind("native");
       if (!node["model"]) {
         return Error(node, Join(field, "model"),
                      "required field is missing (a checkpoint folder, or 'endpoint' + 'model')");

@@ -155,14 +155,12 @@ std::string Judge::RenderPrompt(const JudgeItem& item) const {
                                                 {"{reference}", item.reference}});
 }
 
-absl::StatusOr<std::string> Judge::ChatPrompt(const std::string& user) const {
+absl::StatusOr<runners::ChatPrompt> Judge::JudgeTurn(const std::string& user) const {
   std::vector<runners::ChatMessage> messages;
   if (!template_.system.empty()) messages.push_back({"system", template_.system});
   messages.push_back({"user", user});
-  absl::StatusOr<std::string> rendered = runner_->ApplyChatTemplate(messages, true);
-  if (rendered.ok() || template_.system.empty()) return rendered;
-  // Templates without a system role: the instructions go first in the user turn.
-  return runner_->ApplyChatTemplate({{"user", template_.system + "\n\n" + user}}, true);
+  return runners::PrepareChat(*runner_, std::move(messages),
+                              runners::SystemTurnFallback::kMergeIntoUser);
 }
 
 void Judge::Parse(const std::string& reply, JudgeRecord* record) const {
@@ -191,8 +189,9 @@ absl::StatusOr<std::vector<JudgeRecord>> Judge::Grade(absl::Span<const JudgeItem
   std::vector<std::string> users(items.size());
   for (size_t i = 0; i < items.size(); ++i) {
     users[i] = RenderPrompt(items[i]);
-    ASSIGN_OR_RETURN(records[i].prompt, ChatPrompt(users[i]));
-    requests[i].prompt = records[i].prompt;
+    ASSIGN_OR_RETURN(runners::ChatPrompt turn, JudgeTurn(users[i]));
+    records[i].prompt = std::move(turn.text);
+    requests[i].messages = std::move(turn.messages);
     requests[i].max_new_tokens = max_new_tokens_;
   }
   auto collect = [&](const std::vector<size_t>& which,
@@ -215,9 +214,9 @@ absl::StatusOr<std::vector<JudgeRecord>> Judge::Grade(absl::Span<const JudgeItem
   std::vector<runners::GenerateRequest> again;
   for (size_t i = 0; i < items.size(); ++i) {
     if (records[i].parsed || !records[i].error.empty()) continue;
-    ASSIGN_OR_RETURN(std::string prompt, ChatPrompt(users[i] + kReminder));
+    ASSIGN_OR_RETURN(runners::ChatPrompt turn, JudgeTurn(users[i] + kReminder));
     runners::GenerateRequest r = requests[i];
-    r.prompt = std::move(prompt);
+    r.messages = std::move(turn.messages);
     retry.push_back(i);
     again.push_back(std::move(r));
   }

@@ -24,6 +24,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "judge/verdict.h"
+#include "runners/chat_prompt.h"
 #include "runners/runner.h"
 
 namespace evald::judge {
@@ -85,7 +86,9 @@ class Judge {
   const JudgeTemplate& judge_template() const { return template_; }
 
  private:
-  absl::StatusOr<std::string> ChatPrompt(const std::string& user) const;
+  // The judge turn for `user`: the template's system text as a system turn,
+  // or first in the user turn where the model's template has no system role.
+  absl::StatusOr<runners::ChatPrompt> JudgeTurn(const std::string& user) const;
   void Parse(const std::string& reply, JudgeRecord* record) const;
 
   runners::Runner* runner_;

@@ -52,8 +52,17 @@ struct SamplingParams {
   uint64_t seed = 0;        // with temperature > 0: same seed, same text
 };
 
+struct ChatMessage {
+  std::string role;     // "system", "user", "assistant"
+  std::string content;
+};
+
 struct GenerateRequest {
-  std::string prompt;                 // sent as is (chat template already applied)
+  // Either a prompt, sent as is, or chat messages: the runner applies the
+  // model's chat template to them (with the generation prompt), or an
+  // endpoint its own (runners/chat_prompt.h prepares them).
+  std::string prompt;
+  std::vector<ChatMessage> messages;
   std::vector<std::string> stop;      // generation ends before the first match
   int max_new_tokens = 256;
   SamplingParams sampling;
@@ -76,11 +85,6 @@ struct GenerateResult {
   int cached_tokens = 0;
 };
 
-struct ChatMessage {
-  std::string role;     // "system", "user", "assistant"
-  std::string content;
-};
-
 // Cumulative counters since the runner was created.
 struct RunnerStats {
   int64_t prompt_tokens = 0;         // prompt tokens of all requests
@@ -92,6 +96,7 @@ struct RunnerStats {
   int64_t kv_bytes = 0;              // KV memory held now (native engines)
   int64_t kv_min_bytes = 0;          // of which guaranteed for good
   int64_t kv_grown_bytes = 0;        // borrowed from a shared budget, in all
+  int64_t max_running_seqs = 0;      // most sequences computed at once (native engines)
 };
 
 struct CallOptions {
@@ -129,7 +134,9 @@ class Runner {
                                 const CallOptions& options,
                                 const ResultCallback<GenerateResult>& on_result) = 0;
 
-  // Renders the model's chat template over `messages`.
+  // Renders the model's chat template over `messages`. Unimplemented where
+  // the runner has no template of its own (an endpoint applies its own to
+  // GenerateRequest::messages).
   virtual absl::StatusOr<std::string> ApplyChatTemplate(absl::Span<const ChatMessage> messages,
                                                         bool add_generation_prompt) const = 0;
 

@@ -248,6 +248,7 @@ class Gsm8kTask : public Task {
   absl::StatusOr<SampleResult> ScoreResponse(size_t doc_index, const std::string& response) const override {
     RETURN_IF_ERROR(CheckIndex(doc_index));
     SampleResult sample;
+    sample.doc_index = doc_index;
     sample.doc_id = absl::StrCat(doc_index);
     sample.prompt = RenderPlainContext(Parts(doc_index), options_.system_instruction);
     Score(doc_index, response, &sample);
@@ -263,16 +264,21 @@ class Gsm8kTask : public Task {
     }
     const auto start = std::chrono::steady_clock::now();
     std::vector<runners::GenerateRequest> requests;
+    std::vector<std::string> shown;  // each request's prompt as stored
     requests.reserve(doc_indices.size());
     for (size_t doc_index : doc_indices) {
       RETURN_IF_ERROR(CheckIndex(doc_index));
       runners::GenerateRequest request;
       if (options_.chat_template) {
-        ASSIGN_OR_RETURN(request.prompt,
-                         RenderChat(runner, BuildChatMessages(Parts(doc_index), options_.system_instruction,
-                                                              /*fewshot_as_multiturn=*/true)));
+        ASSIGN_OR_RETURN(runners::ChatPrompt chat,
+                         PrepareChatRequest(runner, BuildChatMessages(Parts(doc_index),
+                                                                      options_.system_instruction,
+                                                                      /*fewshot_as_multiturn=*/true)));
+        request.messages = std::move(chat.messages);
+        shown.push_back(std::move(chat.text));
       } else {
         request.prompt = RenderPlainContext(Parts(doc_index), options_.system_instruction);
+        shown.push_back(request.prompt);
       }
       request.stop = variant_.stop;
       request.max_new_tokens = kMaxNewTokens;
@@ -309,8 +315,9 @@ class Gsm8kTask : public Task {
           if (result.ok() && result->finish_reason == runners::FinishReason::kCancelled) return;
           const size_t doc_index = doc_indices[r];
           SampleResult sample;
+          sample.doc_index = doc_index;
           sample.doc_id = absl::StrCat(doc_index);
-          sample.prompt = requests[r].prompt;
+          sample.prompt = shown[r];
           sample.wall_seconds =
               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
           if (!result.ok()) {

@@ -201,6 +201,7 @@ class JudgedTask : public Task {
     }
     const auto start = std::chrono::steady_clock::now();
     std::vector<runners::GenerateRequest> requests;
+    std::vector<std::string> shown;  // each request's prompt as stored
     for (size_t doc_index : doc_indices) {
       RETURN_IF_ERROR(CheckIndex(doc_index));
       runners::GenerateRequest request;
@@ -210,9 +211,12 @@ class JudgedTask : public Task {
           messages.push_back({"system", options_.system_instruction});
         }
         messages.push_back({"user", items_[doc_index].prompt});
-        ASSIGN_OR_RETURN(request.prompt, RenderChat(runner, messages));
+        ASSIGN_OR_RETURN(runners::ChatPrompt chat, PrepareChatRequest(runner, std::move(messages)));
+        request.messages = std::move(chat.messages);
+        shown.push_back(std::move(chat.text));
       } else {
         request.prompt = PlainPrompt(doc_index);
+        shown.push_back(request.prompt);
       }
       request.max_new_tokens = max_new_tokens_;
       requests.push_back(std::move(request));
@@ -243,9 +247,10 @@ class JudgedTask : public Task {
           const size_t doc_index = doc_indices[r];
           const Item& item = items_[doc_index];
           SampleResult& sample = pending[r];
+          sample.doc_index = doc_index;
           sample.doc_id = item.id;
           sample.subtask = item.category;
-          sample.prompt = requests[r].prompt;
+          sample.prompt = shown[r];
           sample.target = item.reference;
           sample.wall_seconds =
               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -244,6 +244,7 @@ class MmluTask : public Task {
     const auto [s, i] = docs_[doc_index];
     const MmluQuestion& q = data_.subjects[s].test[i];
     SampleResult sample;
+    sample.doc_index = doc_index;
     sample.doc_id = absl::StrCat(data_.subjects[s].name, "/", i);
     sample.subtask = data_.subjects[s].name;
     sample.prompt = ctx;

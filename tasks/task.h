@@ -80,6 +80,7 @@ struct JudgeCall {
 
 // One evaluated document. Everything needed to re-aggregate without the model.
 struct SampleResult {
+  size_t doc_index = 0;                     // the document, as an index into DocIds()
   std::string doc_id;                       // stable id (see `evalctl prompt`)
   std::string subtask;                      // e.g. MMLU subject; "" if none
   std::string prompt;                       // the context/prompt sent

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "base/status_macros.h"
 #include "base/utf8.h"
 
 namespace evald::tasks {
@@ -111,18 +112,17 @@ std::vector<runners::ChatMessage> BuildChatMessages(const PromptParts& parts,
   return messages;
 }
 
+absl::StatusOr<runners::ChatPrompt> PrepareChatRequest(const runners::Runner& runner,
+                                                       std::vector<runners::ChatMessage> messages) {
+  return runners::PrepareChat(runner, std::move(messages), runners::SystemTurnFallback::kDrop);
+}
+
 absl::StatusOr<std::string> RenderChat(const runners::Runner& runner,
                                        const std::vector<runners::ChatMessage>& messages) {
   absl::StatusOr<std::string> rendered = runner.ApplyChatTemplate(messages, /*add_generation_prompt=*/true);
-  if (rendered.ok()) return rendered;
-  std::vector<runners::ChatMessage> without_system;
-  for (const runners::ChatMessage& m : messages) {
-    if (m.role != "system") without_system.push_back(m);
-  }
-  if (without_system.size() == messages.size()) return rendered;
-  absl::StatusOr<std::string> retried = runner.ApplyChatTemplate(without_system, /*add_generation_prompt=*/true);
-  if (retried.ok()) return retried;
-  return rendered;
+  if (rendered.ok() || absl::IsUnimplemented(rendered.status())) return rendered;
+  ASSIGN_OR_RETURN(runners::ChatPrompt chat, PrepareChatRequest(runner, messages));
+  return std::move(chat.text);
 }
 
 double Mean(absl::Span<const double> values) {

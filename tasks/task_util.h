@@ -18,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
+#include "runners/chat_prompt.h"
 #include "runners/runner.h"
 
 namespace evald::tasks {
@@ -58,9 +59,15 @@ std::vector<runners::ChatMessage> BuildChatMessages(const PromptParts& parts,
                                                     absl::string_view system_instruction,
                                                     bool fewshot_as_multiturn);
 
-// Renders `messages` with the model's chat template (add_generation_prompt
-// true). As lm-eval does, a template that fails is retried once without the
-// system messages (templates with no system role reject them).
+// Chat messages for a generation request, with the text kept in the sample.
+// As lm-eval does, a template that refuses them is tried once more without
+// the system messages (templates with no system role reject them).
+absl::StatusOr<runners::ChatPrompt> PrepareChatRequest(const runners::Runner& runner,
+                                                       std::vector<runners::ChatMessage> messages);
+
+// The text `messages` render to with the model's chat template, for a
+// context to score; the same fallback. A runner without a template of its
+// own (an endpoint) cannot give it: Unimplemented.
 absl::StatusOr<std::string> RenderChat(const runners::Runner& runner,
                                        const std::vector<runners::ChatMessage>& messages);
 

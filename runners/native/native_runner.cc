@@ -15,6 +15,7 @@
 #include "base/status_macros.h"
 #include "base/utf8.h"
 #include "runners/loglikelihood_split.h"
+#include "runners/chat_prompt.h"
 #include "runners/native/chat_template/chat_template.h"
 #include "runners/native/engine/engine.h"
 #include "runners/native/engine/step_turns.h"
@@ -112,7 +113,8 @@ class NativeRunner final : public Runner {
                        .decode_seconds = s.decode_seconds,
                        .kv_bytes = s.kv_blocks * KvBlockBytes(),
                        .kv_min_bytes = s.kv_min_blocks * KvBlockBytes(),
-                       .kv_grown_bytes = s.kv_grown_blocks * KvBlockBytes()};
+                       .kv_grown_bytes = s.kv_grown_blocks * KvBlockBytes(),
+                       .max_running_seqs = s.max_running_seqs};
   }
   int64_t KvBlockBytes() const {
     return static_cast<int64_t>(model_->kv_bytes_per_token()) * engine::kKvBlockSize;
@@ -314,7 +316,27 @@ absl::Status NativeRunner::Generate(absl::Span<const GenerateRequest> requests,
   const std::optional<int32_t> bos = tokenizer_->bos_id();
   const std::string bos_text = tokenizer_->bos_token();
   for (size_t i = 0; i < requests.size(); ++i) {
-    const GenerateRequest& req = requests[i];
+    const GenerateRequest& request = requests[i];
+    // Chat messages are rendered with the model's own template.
+    std::optional<GenerateRequest> rendered;
+    if (!request.messages.empty()) {
+      absl::Status utf8 = absl::OkStatus();
+      for (const ChatMessage& m : request.messages) {
+        if (utf8.ok()) utf8 = CheckUtf8("generate", i, "chat message", m.content);
+      }
+      if (!utf8.ok()) {
+        results->Push(i, utf8);
+        continue;
+      }
+      absl::StatusOr<std::string> text = RenderedPrompt(*this, request);
+      if (!text.ok()) {
+        results->Push(i, Annotate("generate", i, text.status()));
+        continue;
+      }
+      rendered = request;
+      rendered->prompt = *std::move(text);
+    }
+    const GenerateRequest& req = rendered.has_value() ? *rendered : request;
     if (absl::Status s = CheckUtf8("generate", i, "prompt", req.prompt); !s.ok()) {
       results->Push(i, s);
       continue;

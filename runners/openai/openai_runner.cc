@@ -191,19 +191,10 @@ class OpenAiRunner : public Runner {
 
   absl::StatusOr<std::string> ApplyChatTemplate(absl::Span<const ChatMessage> messages,
                                                 bool add_generation_prompt) const override {
-    if (!add_generation_prompt) {
-      return absl::UnimplementedError(
-          "openai runner: the endpoint applies its own chat template; only prompts ending in a "
-          "generation prompt can be sent");
-    }
-    Json list = Json::MakeArray();
-    for (const ChatMessage& m : messages) {
-      Json msg = Json::MakeObject();
-      msg.Set("role", Json::String(m.role));
-      msg.Set("content", Json::String(m.content));
-      list.Push(std::move(msg));
-    }
-    return absl::StrCat(kChatPromptMarker, list.Dump());
+    return absl::UnimplementedError(absl::StrCat(
+        "openai runner: endpoint ", options_.endpoint,
+        " applies its own chat template; chat messages are sent to /chat/completions as they "
+        "are, and a chat-templated context cannot be scored"));
   }
 
   RunnerStats stats() const override {
@@ -379,11 +370,6 @@ class OpenAiRunner : public Runner {
 
   absl::StatusOr<LoglikelihoodResult> ScoreOne(CURL* curl, const LoglikelihoodRequest& request,
                                                const CallOptions& options) {
-    if (absl::StartsWith(request.context, kChatPromptMarker)) {
-      return absl::InvalidArgumentError(
-          "openai runner: loglikelihood of a chat-templated context is not available from an "
-          "endpoint (it applies its own template)");
-    }
     // lm-eval: the context's trailing whitespace belongs to the continuation.
     const auto [context, continuation] =
         SplitContextContinuation(request.context, request.continuation);
@@ -478,16 +464,15 @@ class OpenAiRunner : public Runner {
                                              const CallOptions& options) {
     Json body = Json::MakeObject();
     body.Set("model", Json::String(options_.model));
-    const bool chat = absl::StartsWith(request.prompt, kChatPromptMarker);
+    const bool chat = !request.messages.empty();
     std::string path = "/completions";
     if (chat) {
-      absl::StatusOr<Json> messages =
-          base::ParseJson(absl::string_view(request.prompt).substr(kChatPromptMarker.size()));
-      if (!messages.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "openai runner: malformed chat prompt: ", messages.status().message()));
+      Json messages = Json::MakeArray();
+      for (const ChatMessage& m : request.messages) {
+        messages.Push(Json::MakeObject(
+            {{"role", Json::String(m.role)}, {"content", Json::String(m.content)}}));
       }
-      body.Set("messages", *std::move(messages));
+      body.Set("messages", std::move(messages));
       path = "/chat/completions";
     } else {
       body.Set("prompt", Json::String(request.prompt));

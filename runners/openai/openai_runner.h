@@ -4,20 +4,18 @@
 // (vLLM, llama.cpp server, evald --http-listen, ...).
 //
 //   Loglikelihood -> POST {endpoint}/completions with echo=true, max_tokens=0,
-//     logprobs=1 and prompt = context + continuation as text. The remote
-//     tokenizer is unknown, so the continuation's tokens are found through
-//     `text_offset`: the first token whose offset is >= the byte length of
-//     the context (after the lm-eval move of the context's trailing
-//     whitespace to the continuation). is_greedy comes from top_logprobs.
+//     logprobs=1 and prompt = context + continuation as text (after the
+//     lm-eval move of the context's trailing whitespace to the
+//     continuation). The remote tokenizer is unknown, so the context's
+//     tokens are counted by the endpoint: from `text_offset` for ASCII text
+//     (the tokens before the context's end), else by one more echo of the
+//     context alone. is_greedy comes from top_logprobs.
 //     continuation_token_ids stays empty (the endpoint returns token text).
 //   Generate -> POST {endpoint}/completions with the prompt text, or POST
-//     {endpoint}/chat/completions when the prompt came from
-//     ApplyChatTemplate (see below).
-//   ApplyChatTemplate -> an endpoint applies its own template, so this
-//     returns an opaque marker string (kChatPromptMarker + the messages as
-//     JSON). Generate recognises the marker and sends the messages to the
-//     chat endpoint; a chat-templated suite therefore works unchanged.
-//     Loglikelihood rejects a marker prompt (InvalidArgument).
+//     {endpoint}/chat/completions with GenerateRequest::messages.
+//   ApplyChatTemplate -> Unimplemented: an endpoint applies its own template
+//     to the messages, so a chat-templated suite generates unchanged, and a
+//     chat-templated context cannot be scored.
 //   max_context -> `max_model_len` of the model's entry in GET
 //     {endpoint}/models, else options.max_context.
 //
@@ -56,8 +54,6 @@ struct OpenAiRunnerOptions {
   int max_context = 0;           // used when /models lists no max_model_len
 };
 
-// Prefix of the prompts ApplyChatTemplate returns.
-inline constexpr absl::string_view kChatPromptMarker = "\x1e" "evald-chat-messages\x1e";
 
 // Contacts GET {endpoint}/models to learn max_context; fails when the
 // endpoint is unreachable or neither it nor the options give a context size.

@@ -105,10 +105,11 @@ absl::StatusOr<IfevalDoc> ParseDoc(const Json& row, const std::string& where,
   return doc;
 }
 
-SampleResult MakeSample(const IfevalDoc& doc, const std::string& context,
+SampleResult MakeSample(size_t doc_index, const IfevalDoc& doc, const std::string& context,
                         const std::string& response) {
   IfevalScore score = ScoreIfevalResponse(doc, response);
   SampleResult s;
+  s.doc_index = doc_index;
   s.doc_id = absl::StrCat(doc.key);
   s.prompt = context;
   s.target = std::string(kTarget);
@@ -173,7 +174,7 @@ class IfevalTask : public Task {
       return absl::OutOfRangeError(
           absl::StrCat("ifeval: document index ", doc_index, " out of range"));
     }
-    return MakeSample(docs_[doc_index], PlainContext(docs_[doc_index]),
+    return MakeSample(doc_index, docs_[doc_index], PlainContext(docs_[doc_index]),
                       response);
   }
 
@@ -183,6 +184,7 @@ class IfevalTask : public Task {
       const std::function<absl::Status(SampleResult)>& on_sample) override {
     const auto start = std::chrono::steady_clock::now();
     std::vector<runners::GenerateRequest> requests;
+    std::vector<std::string> shown;  // each request's prompt as stored
     requests.reserve(doc_indices.size());
     for (size_t doc_index : doc_indices) {
       if (doc_index >= docs_.size()) {
@@ -194,13 +196,14 @@ class IfevalTask : public Task {
       if (options_.chat_template) {
         PromptParts parts;
         parts.question = doc.prompt;
-        ASSIGN_OR_RETURN(
-            request.prompt,
-            runner.ApplyChatTemplate(
-                BuildChatMessages(parts, options_.system_instruction, true),
-                /*add_generation_prompt=*/true));
+        ASSIGN_OR_RETURN(runners::ChatPrompt chat,
+                         PrepareChatRequest(runner, BuildChatMessages(
+                                                        parts, options_.system_instruction, true)));
+        request.messages = std::move(chat.messages);
+        shown.push_back(std::move(chat.text));
       } else {
         request.prompt = PlainContext(doc);
+        shown.push_back(request.prompt);
       }
       request.max_new_tokens =
           kMaxNewTokens;  // greedy; the runner stops at EOS
@@ -221,14 +224,15 @@ class IfevalTask : public Task {
           const IfevalDoc& doc = docs_[doc_indices[r]];
           SampleResult sample;
           if (result.ok()) {
-            sample = MakeSample(doc, requests[r].prompt, result->text);
+            sample = MakeSample(doc_indices[r], doc, shown[r], result->text);
             sample.prompt_tokens = result->prompt_tokens;
             sample.cached_tokens = result->cached_tokens;
             sample.generated_tokens =
                 static_cast<int64_t>(result->token_ids.size());
           } else {
+            sample.doc_index = doc_indices[r];
             sample.doc_id = absl::StrCat(doc.key);
-            sample.prompt = requests[r].prompt;
+            sample.prompt = shown[r];
             sample.target = std::string(kTarget);
             sample.error = result.status().ToString();
           }

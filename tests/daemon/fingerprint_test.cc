@@ -71,7 +71,6 @@ TEST(FingerprintTest, ModelFilesHashedAndCached) {
   WriteModel(dir);
   CountingCache cache;
   v1::ModelSpec spec;
-  spec.set_kind("native");
   spec.set_path(dir.Join("m"));
   spec.set_dtype("auto");
   ASSERT_OK_AND_ASSIGN(v1::ModelFingerprint fp, FingerprintModel("candidate", spec, &cache));
@@ -98,7 +97,6 @@ TEST(FingerprintTest, ModelFilesHashedAndCached) {
 TEST(FingerprintTest, MissingModelFolderIsNamed) {
   testing::TempDir dir;
   v1::ModelSpec spec;
-  spec.set_kind("native");
   spec.set_path(dir.Join("absent"));
   EXPECT_THAT(FingerprintModel("candidate", spec, nullptr),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr(dir.Join("absent"))));

@@ -17,7 +17,6 @@ using ::testing::HasSubstr;
 
 v1::ModelSpec Native(const std::string& path) {
   v1::ModelSpec m;
-  m.set_kind("native");
   m.set_path(path);
   m.set_dtype("auto");
   return m;
@@ -63,7 +62,6 @@ TEST(ModelCacheTest, LoadErrorsNameTheModel) {
   ASSERT_FALSE(missing.ok());
   EXPECT_THAT(std::string(missing.status().message()), HasSubstr(dir.Join("absent")));
   v1::ModelSpec endpoint;
-  endpoint.set_kind("openai");
   endpoint.set_endpoint("http://127.0.0.1:1/v1");
   // Endpoints go through the OpenAI runner: a spec without a model name and
   // an endpoint that does not answer are errors naming what is wrong.

@@ -274,7 +274,6 @@ TEST_F(PlannerTest, CheckpointsThatCannotLoadAreNamedByRoleFolderAndFile) {
   EXPECT_THAT(std::string(judge.message()),
               HasSubstr("judge model " + dir_.Join("70b") + ": model-00002-of-00002.safetensors: "));
   // An endpoint model is not a folder to check.
-  spec_.mutable_judge()->set_kind("openai");
   spec_.mutable_judge()->set_endpoint("http://127.0.0.1:1/v1");
   EXPECT_OK(CheckModels(spec_));
 }

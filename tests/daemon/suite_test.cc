@@ -58,13 +58,13 @@ std::string Replace(std::string text, const std::string& from, const std::string
 TEST(SuiteTest, ParsesFullExample) {
   ASSERT_OK_AND_ASSIGN(v1::RunSpec spec, Parse(kSuite));
   EXPECT_EQ(spec.name(), "nightly");
-  EXPECT_EQ(spec.candidate().kind(), "native");
+  EXPECT_EQ(spec.candidate().source_case(), v1::ModelSpec::kPath);
   EXPECT_EQ(spec.candidate().path(), "/base/ckpt/step-1200");
   EXPECT_EQ(spec.candidate().dtype(), "bfloat16");
   EXPECT_TRUE(spec.candidate().chat_template());
   EXPECT_EQ(spec.candidate().max_context(), 4096);
   ASSERT_TRUE(spec.has_judge());
-  EXPECT_EQ(spec.judge().kind(), "openai");
+  EXPECT_EQ(spec.judge().source_case(), v1::ModelSpec::kEndpoint);
   EXPECT_EQ(spec.judge().endpoint(), "http://127.0.0.1:8000/v1");
   EXPECT_EQ(spec.judge().model(), "llama-70b");
   ASSERT_EQ(spec.tasks_size(), 3);

@@ -211,7 +211,14 @@ TEST_F(TrustE2eTest, DamagedRecordsAreSkippedNamedAndRepairedByTheOperator) {
   EXPECT_EQ(deleted.exit_code, 0) << deleted.err;
   EXPECT_THAT(deleted.out, HasSubstr("2 samples"));
   EXPECT_EQ(Ctl({"results", good}).exit_code, 2);
-  const std::string running = Submit(GsmSuite("running", g_fixture->Join("model")));
+  // Long enough (400 documents) to be still running when it is deleted.
+  WriteGsm8kFixture(tmp_.Join("gsm8k-400"), 400);
+  const std::string running_suite = tmp_.Join("running.yaml");
+  WriteTestFile(running_suite,
+                absl::StrCat("name: running\ncandidate:\n  model: ", g_fixture->Join("model"),
+                             "\ntasks:\n  - {name: gsm8k, shots: 3, data: ", tmp_.Join("gsm8k-400"),
+                             "}\n"));
+  const std::string running = Submit(running_suite);
   ASSERT_TRUE(WaitFor([&] { return Done(Results(running)) >= 1; }));
   ProcessResult refused = Ctl({"delete", running});
   EXPECT_EQ(refused.exit_code, 2);
@@ -407,7 +414,12 @@ TEST_F(TrustE2eTest, TheDataDirIsPrivateAndAnOpenEndpointIsRefusedFirst) {
 // run does (and its figures count both attempts).
 TEST_F(TrustE2eTest, ADrainStoresTheWorkInFlightInsteadOfDiscardingIt) {
   StartDaemon();
-  const std::string suite = GsmSuite("drain", g_fixture->Join("model"));
+  // 300 documents: long enough to be mid-run when the signal comes.
+  WriteGsm8kFixture(tmp_.Join("gsm8k-300"), 300);
+  const std::string suite = tmp_.Join("drain.yaml");
+  WriteTestFile(suite, absl::StrCat("name: drain\ncandidate:\n  model: ", g_fixture->Join("model"),
+                                    "\ntasks:\n  - {name: gsm8k, shots: 3, data: ",
+                                    tmp_.Join("gsm8k-300"), "}\n"));
   const std::string reference = Submit(suite);
   ASSERT_EQ(Ctl({"watch", reference}).exit_code, 0);
   const int64_t ref_generated = Int(Path(Results(reference), {"run", "stats", "generated_tokens"}));
@@ -421,11 +433,11 @@ TEST_F(TrustE2eTest, ADrainStoresTheWorkInFlightInsteadOfDiscardingIt) {
   base::Json drained = Results(run, /*offline=*/true);
   EXPECT_EQ(Str(drained, {"run", "state"}), "QUEUED");
   const int64_t drained_done = Done(drained);
-  EXPECT_LT(drained_done, 60) << "the run finished before the drain";
+  EXPECT_LT(drained_done, 300) << "the run finished before the drain";
   StartDaemon();
   ASSERT_EQ(Ctl({"watch", run}).exit_code, 0);
   base::Json done = Results(run);
-  EXPECT_EQ(Done(done), 60);
+  EXPECT_EQ(Done(done), 300);
   EXPECT_EQ(Int(Path(done, {"run", "attempt"})), 2);
   EXPECT_EQ(Int(Path(done, {"run", "stats", "generated_tokens"})), ref_generated)
       << "tokens generated twice: the drain discarded work in flight";

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "judge/judge.h"
+#include "runners/chat_prompt.h"
 
 namespace evald::judge {
 namespace {
@@ -34,8 +35,10 @@ class ScriptedRunner : public runners::Runner {
     for (size_t i = 0; i < requests.size(); ++i) {
       ++requests_seen;
       runners::GenerateResult r;
+      // Chat messages rendered with this runner's template.
+      const std::string prompt = runners::RenderedPrompt(*this, requests[i]).value();
       for (auto& [question, texts] : replies) {
-        if (absl::StrContains(requests[i].prompt, question) && !texts.empty()) {
+        if (absl::StrContains(prompt, question) && !texts.empty()) {
           r.text = texts.front();
           texts.erase(texts.begin());
           break;

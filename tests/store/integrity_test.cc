@@ -99,6 +99,23 @@ TEST(Utf8FieldsTest, RepairOnWireMendsWhatParsingRefuses) {
               StatusIs(absl::StatusCode::kDataLoss));
 }
 
+// Records written when ModelSpec carried its source as a string field
+// (8: "native" | "openai") read the same under the `source` oneof.
+TEST(ModelSpecCompatTest, RecordsWithTheOldKindFieldReadTheSame) {
+  // path = "/ckpt/a" (1), kind = "native" (8).
+  const std::string native("\x0a\x07/ckpt/a\x42\x06native", 17);
+  v1::ModelSpec spec;
+  ASSERT_TRUE(spec.ParseFromString(native));
+  EXPECT_EQ(spec.source_case(), v1::ModelSpec::kPath);
+  EXPECT_EQ(spec.path(), "/ckpt/a");
+  // kind = "openai" (8) first, then endpoint (2) and model (3).
+  const std::string endpoint("\x42\x06openai\x12\x0dhttp://h:1/v1\x1a\x01m", 26);
+  ASSERT_TRUE(spec.ParseFromString(endpoint));
+  EXPECT_EQ(spec.source_case(), v1::ModelSpec::kEndpoint);
+  EXPECT_EQ(spec.endpoint(), "http://h:1/v1");
+  EXPECT_EQ(spec.model(), "m");
+}
+
 TEST_F(StoreIntegrityTest, EveryWriteStoresValidUtf8) {
   auto store = Open();
   auto run = store->CreateRun(MakeRun("bad-bytes"));

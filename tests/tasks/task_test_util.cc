@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "runners/chat_prompt.h"
 #include "tests/testing/temp_dir.h"
 
 namespace evald::tasks::testing {
@@ -36,7 +37,15 @@ absl::Status FakeRunner::Generate(absl::Span<const runners::GenerateRequest> req
                                   const runners::CallOptions& options,
                                   const runners::ResultCallback<runners::GenerateResult>& on_result) {
   ++generate_calls;
+  // Chat messages are rendered with this runner's template, as a runner with
+  // a template of its own does.
   gen_requests.assign(requests.begin(), requests.end());
+  for (runners::GenerateRequest& r : gen_requests) {
+    if (r.messages.empty()) continue;
+    absl::StatusOr<std::string> rendered = runners::RenderedPrompt(*this, r);
+    r.prompt = rendered.ok() ? *rendered : std::string(rendered.status().message());
+  }
+  requests = gen_requests;
   for (size_t k = requests.size(); k-- > 0;) {
     if (raise_before_index_flag != nullptr && k < raise_before_index) raise_before_index_flag->store(true);
     if (options.cancelled != nullptr && options.cancelled->load()) {

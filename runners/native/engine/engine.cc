@@ -289,6 +289,8 @@ void Engine::Loop::Step() {
     e_->stats_.computed_tokens += plan.num_tokens();
     e_->stats_.steps += 1;
     e_->stats_.preemptions += plan.num_preempted;
+    e_->stats_.max_running_seqs =
+        std::max<int64_t>(e_->stats_.max_running_seqs, static_cast<int64_t>(plan.chunks.size()));
   }
   if (!st.ok() || out.logits.size() != expected_rows) {
     const absl::Status err =

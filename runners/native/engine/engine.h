@@ -129,6 +129,8 @@ struct EngineStats {
   int64_t computed_tokens = 0;  // tokens run through Forward
   int64_t steps = 0;
   int64_t preemptions = 0;
+  // The most sequences one step has computed: the work in flight at once.
+  int64_t max_running_seqs = 0;
   double busy_seconds = 0;
   // busy_seconds split by the share of prompt and generated tokens per step.
   double prefill_seconds = 0;

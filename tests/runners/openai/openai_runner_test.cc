@@ -377,7 +377,7 @@ TEST(OpenAiRunnerTest, GenerateSendsSamplingAndCutsAtStop) {
   EXPECT_EQ(body.Find("model")->string_value(), "tiny");
 }
 
-TEST(OpenAiRunnerTest, ChatTemplatedPromptGoesToChatCompletions) {
+TEST(OpenAiRunnerTest, ChatMessagesGoToChatCompletions) {
   FakeServer server(Route([&](const FakeRequest&) {
     return FakeResponse{200,
                         "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"Paris\"},"
@@ -385,9 +385,11 @@ TEST(OpenAiRunnerTest, ChatTemplatedPromptGoesToChatCompletions) {
   }));
   ASSERT_OK_AND_ASSIGN(auto runner, CreateOpenAiRunner(Options(server)));
   std::vector<ChatMessage> messages = {{"system", "Be brief."}, {"user", "Capital of France?"}};
-  ASSERT_OK_AND_ASSIGN(std::string prompt, runner->ApplyChatTemplate(messages, true));
+  // The endpoint applies its own template: the runner has none to render.
+  EXPECT_THAT(runner->ApplyChatTemplate(messages, true).status(),
+              StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("its own chat template")));
   GenerateRequest req;
-  req.prompt = prompt;
+  req.messages = messages;
   auto results = Gen(runner.get(), {req});
   ASSERT_OK(results[0].status());
   EXPECT_EQ(results[0]->text, "Paris");
@@ -400,9 +402,7 @@ TEST(OpenAiRunnerTest, ChatTemplatedPromptGoesToChatCompletions) {
   ASSERT_EQ(sent->array().size(), 2u);
   EXPECT_EQ(sent->array()[1].Find("role")->string_value(), "user");
   EXPECT_EQ(sent->array()[1].Find("content")->string_value(), "Capital of France?");
-  // Scoring a chat-templated context is refused.
-  auto scored = Score(runner.get(), {{prompt, " Paris"}});
-  EXPECT_THAT(scored[0].status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(sent->array()[0].Find("role")->string_value(), "system");
 }
 
 TEST(OpenAiRunnerTest, MaxContextFallsBackToOptionOrFails) {

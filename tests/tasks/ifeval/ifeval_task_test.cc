@@ -2,6 +2,7 @@
 // the official and the Hugging Face kwargs layout), errors that name file,
 // line and field, prompts, scoring, Run() against an in-process runner, and
 // the four aggregate metrics (expected values worked out by hand below).
+#include "runners/chat_prompt.h"
 #include "tasks/ifeval/ifeval_task.h"
 
 #include <gmock/gmock.h>
@@ -231,9 +232,11 @@ class ScriptedRunner : public runners::Runner {
                             on_result) override {
     // Reverse order: results may arrive in any order.
     for (size_t i = requests.size(); i-- > 0;) {
+      // Chat messages rendered with this runner's template.
       seen.push_back(requests[i]);
+      seen.back().prompt = runners::RenderedPrompt(*this, requests[i]).value();
       runners::GenerateResult r;
-      r.text = requests[i].prompt.ends_with("Mention the sun.")
+      r.text = seen.back().prompt.ends_with("Mention the sun.")
                    ? "Clouds, no light."
                    : "no commas <<t>> bye";
       r.token_ids = {1, 2, 3};

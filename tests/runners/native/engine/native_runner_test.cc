@@ -347,9 +347,9 @@ std::vector<GenerateRequest> ManyGenerations(int n) {
   return out;
 }
 
-// On the CPU a call's requests are not all started at once: the first
-// result arrives while most prompts have not been computed, so a run stores
-// samples steadily and a kill loses at most the few in flight.
+// On the CPU a call's requests are not all started at once: at most 16 are
+// computed together, so results arrive steadily and a kill loses at most the
+// few in flight. With a wide limit every request runs at once.
 TEST_F(NativeRunnerTest, OnTheCpuFewSequencesRunAtOnceSoResultsArriveSteadily) {
   const std::vector<GenerateRequest> gen = ManyGenerations(64);
   for (const int max_num_seqs : {0, 256}) {
@@ -360,23 +360,10 @@ TEST_F(NativeRunnerTest, OnTheCpuFewSequencesRunAtOnceSoResultsArriveSteadily) {
     o.max_num_seqs = max_num_seqs;
     auto runner = CreateNativeRunner(o);
     ASSERT_OK(runner);
-    int64_t total_prompt = 0;
-    for (const GenerateRequest& g : gen) {
-      auto ids = (*runner)->Tokenize(g.prompt, true);
-      ASSERT_OK(ids);
-      total_prompt += static_cast<int64_t>(ids->size());
-    }
-    int64_t prompt_at_first_result = -1;
     ASSERT_OK((*runner)->Generate(gen, {}, [&](size_t, absl::StatusOr<GenerateResult> r) {
       EXPECT_OK(r);
-      if (prompt_at_first_result < 0) prompt_at_first_result = (*runner)->stats().prompt_tokens;
     }));
-    if (max_num_seqs == 0) {
-      // 16 of 64 started: about a quarter of the prompt tokens.
-      EXPECT_LT(prompt_at_first_result * 3, total_prompt);
-    } else {
-      EXPECT_EQ(prompt_at_first_result, total_prompt);  // everything started first
-    }
+    EXPECT_EQ((*runner)->stats().max_running_seqs, max_num_seqs == 0 ? 16 : 64);
   }
 }
 

@@ -5,6 +5,8 @@
 #include <cstring>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
 
@@ -708,6 +710,179 @@ class Parser {
 absl::StatusOr<Json> ParseJson(absl::string_view text, const JsonParseOptions& options) {
   Parser p(text, options);
   return p.ParseDocument();
+}
+
+// ---------------------------------------------------------------------------
+// Checked reads
+
+namespace {
+
+// Where a JsonReader error keeps the path of its field (JsonErrorPath).
+constexpr absl::string_view kPathPayload = "evald.base.JsonErrorPath";
+
+// Path components longer than this are cut: a vocabulary token or a prompt
+// used as a key would make the line unreadable.
+constexpr size_t kMaxKeyInPath = 64;
+constexpr size_t kMaxValueShown = 64;
+
+bool IsPlainKey(absl::string_view key) {
+  if (key.empty()) return false;
+  for (char c : key) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') return false;
+  }
+  return true;
+}
+
+// Cuts `s` to at most `n` bytes without splitting a UTF-8 sequence.
+absl::string_view CutUtf8(absl::string_view s, size_t n) {
+  if (s.size() <= n) return s;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
+// The value as an error shows it: scalars as JSON (ASCII only, so that a
+// message stays valid UTF-8 whatever the input held), containers by kind.
+std::string Describe(const Json& v) {
+  if (v.is_array()) return "an array";
+  if (v.is_object()) return "an object";
+  Json::DumpOptions options;
+  options.ensure_ascii = true;
+  std::string s = v.Dump(options);
+  if (s.size() > kMaxValueShown) {
+    s.resize(kMaxValueShown - 3);
+    s += "...";
+  }
+  return s;
+}
+
+}  // namespace
+
+JsonReader::JsonReader(const Json& value, absl::string_view where, std::string path)
+    : JsonReader(value.is_null() ? nullptr : &value, where, std::move(path)) {}
+
+JsonReader JsonReader::Field(absl::string_view key) const {
+  std::string path = path_;
+  if (IsPlainKey(key) && key.size() <= kMaxKeyInPath) {
+    if (!path.empty()) path += '.';
+    path.append(key.data(), key.size());
+  } else {
+    const absl::string_view cut = CutUtf8(key, kMaxKeyInPath);
+    path += '[';
+    AppendJsonString(cut, /*ensure_ascii=*/true, &path);
+    if (cut.size() < key.size()) path.insert(path.size() - 1, "...");
+    path += ']';
+  }
+  const Json* member = value_ != nullptr ? value_->Find(key) : nullptr;
+  return JsonReader(member != nullptr && !member->is_null() ? member : nullptr, where_,
+                    std::move(path));
+}
+
+JsonReader JsonReader::Item(size_t index) const {
+  const Json* item = nullptr;
+  if (value_ != nullptr && value_->is_array() && index < value_->array().size()) {
+    item = &value_->array()[index];
+    if (item->is_null()) item = nullptr;
+  }
+  return JsonReader(item, where_, absl::StrCat(path_, "[", index, "]"));
+}
+
+const Json& JsonReader::json() const {
+  static const Json* const kNull = new Json();
+  return value_ != nullptr ? *value_ : *kNull;
+}
+
+size_t JsonReader::size() const {
+  if (value_ == nullptr) return 0;
+  if (value_->is_array()) return value_->array().size();
+  if (value_->is_object()) return value_->object().size();
+  return 0;
+}
+
+absl::Status JsonReader::MakeError(absl::string_view separator, absl::string_view what) const {
+  std::string message(where_);
+  if (!path_.empty()) absl::StrAppend(&message, message.empty() ? "" : ": ", "field '", path_, "'");
+  absl::StrAppend(&message, message.empty() ? "" : separator, what);
+  absl::Status status = absl::InvalidArgumentError(message);
+  status.SetPayload(kPathPayload, absl::Cord(path_));
+  return status;
+}
+
+absl::Status JsonReader::Error(absl::string_view what) const { return MakeError(": ", what); }
+
+absl::Status JsonReader::Expected(absl::string_view what) const {
+  // The root is never missing: a document that is just `null` is the wrong
+  // type.
+  if (value_ == nullptr && !path_.empty()) return MakeError(" ", "is missing");
+  return Error(absl::StrCat("expected ", what, ", got ", Describe(json())));
+}
+
+absl::StatusOr<int64_t> JsonReader::Int() const {
+  if (value_ == nullptr || !value_->is_int()) return Expected("an integer");
+  return value_->int_value();
+}
+
+absl::StatusOr<int64_t> JsonReader::Int(int64_t lo, int64_t hi) const {
+  if (value_ == nullptr || !value_->is_int() || value_->int_value() < lo ||
+      value_->int_value() > hi) {
+    return Expected(absl::StrCat("an integer in [", lo, ", ", hi, "]"));
+  }
+  return value_->int_value();
+}
+
+absl::StatusOr<double> JsonReader::Number() const {
+  if (value_ == nullptr || !value_->is_number()) return Expected("a number");
+  if (!std::isfinite(value_->number_value())) return Expected("a finite number");
+  return value_->number_value();
+}
+
+absl::StatusOr<bool> JsonReader::Bool() const {
+  if (value_ == nullptr || !value_->is_bool()) return Expected("true or false");
+  return value_->bool_value();
+}
+
+absl::StatusOr<std::string> JsonReader::String() const {
+  if (value_ == nullptr || !value_->is_string()) return Expected("a string");
+  return value_->string_value();
+}
+
+absl::StatusOr<JsonReader> JsonReader::Object() const {
+  if (value_ == nullptr || !value_->is_object()) return Expected("an object");
+  return *this;
+}
+
+absl::StatusOr<JsonReader> JsonReader::Array() const {
+  if (value_ == nullptr || !value_->is_array()) return Expected("an array");
+  return *this;
+}
+
+absl::StatusOr<int64_t> JsonReader::IntOr(int64_t fallback) const {
+  if (value_ == nullptr) return fallback;
+  return Int();
+}
+
+absl::StatusOr<int64_t> JsonReader::IntOr(int64_t fallback, int64_t lo, int64_t hi) const {
+  if (value_ == nullptr) return fallback;
+  return Int(lo, hi);
+}
+
+absl::StatusOr<double> JsonReader::NumberOr(double fallback) const {
+  if (value_ == nullptr) return fallback;
+  return Number();
+}
+
+absl::StatusOr<bool> JsonReader::BoolOr(bool fallback) const {
+  if (value_ == nullptr) return fallback;
+  return Bool();
+}
+
+absl::StatusOr<std::string> JsonReader::StringOr(std::string fallback) const {
+  if (value_ == nullptr) return fallback;
+  return String();
+}
+
+std::string JsonErrorPath(const absl::Status& status) {
+  const auto path = status.GetPayload(kPathPayload);
+  return path.has_value() ? std::string(*path) : "";
 }
 
 }  // namespace evald::base

@@ -740,14 +740,38 @@ absl::string_view CutUtf8(absl::string_view s, size_t n) {
   return s.substr(0, n);
 }
 
-// The value as an error shows it: scalars as JSON (ASCII only, so that a
-// message stays valid UTF-8 whatever the input held), containers by kind.
+// Appends `v` as JSON with Python's separators, ASCII only (so that a message
+// stays valid UTF-8 whatever the input held), giving up once `out` is longer
+// than `limit`: a whole vocabulary is never written out to be cut.
+void AppendAbridged(const Json& v, size_t limit, std::string* out) {
+  if (out->size() > limit) return;
+  if (v.is_string()) {
+    AppendJsonString(CutUtf8(v.string_value(), limit + 1), /*ensure_ascii=*/true, out);
+  } else if (v.is_array()) {
+    out->push_back('[');
+    for (size_t i = 0; i < v.array().size() && out->size() <= limit; ++i) {
+      if (i > 0) out->append(", ");
+      AppendAbridged(v.array()[i], limit, out);
+    }
+    out->push_back(']');
+  } else if (v.is_object()) {
+    out->push_back('{');
+    for (size_t i = 0; i < v.object().size() && out->size() <= limit; ++i) {
+      if (i > 0) out->append(", ");
+      AppendJsonString(CutUtf8(v.object()[i].first, limit + 1), /*ensure_ascii=*/true, out);
+      out->append(": ");
+      AppendAbridged(v.object()[i].second, limit, out);
+    }
+    out->push_back('}');
+  } else {
+    out->append(v.Dump());
+  }
+}
+
+// The value as an error shows it: JSON, cut to a readable length.
 std::string Describe(const Json& v) {
-  if (v.is_array()) return "an array";
-  if (v.is_object()) return "an object";
-  Json::DumpOptions options;
-  options.ensure_ascii = true;
-  std::string s = v.Dump(options);
+  std::string s;
+  AppendAbridged(v, kMaxValueShown, &s);
   if (s.size() > kMaxValueShown) {
     s.resize(kMaxValueShown - 3);
     s += "...";

@@ -6,7 +6,6 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
 
@@ -717,9 +716,6 @@ absl::StatusOr<Json> ParseJson(absl::string_view text, const JsonParseOptions& o
 
 namespace {
 
-// Where a JsonReader error keeps the path of its field (JsonErrorPath).
-constexpr absl::string_view kPathPayload = "evald.base.JsonErrorPath";
-
 // Path components longer than this are cut: a vocabulary token or a prompt
 // used as a key would make the line unreadable.
 constexpr size_t kMaxKeyInPath = 64;
@@ -779,13 +775,9 @@ std::string Describe(const Json& v) {
   return s;
 }
 
-}  // namespace
-
-JsonReader::JsonReader(const Json& value, absl::string_view where, std::string path)
-    : JsonReader(value.is_null() ? nullptr : &value, where, std::move(path)) {}
-
-JsonReader JsonReader::Field(absl::string_view key) const {
-  std::string path = path_;
+// `parent` + ".key", or + '["key"]' for a key that is not plain.
+std::string MemberPath(const std::string& parent, absl::string_view key) {
+  std::string path = parent;
   if (IsPlainKey(key) && key.size() <= kMaxKeyInPath) {
     if (!path.empty()) path += '.';
     path.append(key.data(), key.size());
@@ -796,16 +788,30 @@ JsonReader JsonReader::Field(absl::string_view key) const {
     if (cut.size() < key.size()) path.insert(path.size() - 1, "...");
     path += ']';
   }
-  const Json* member = value_ != nullptr ? value_->Find(key) : nullptr;
-  return JsonReader(member != nullptr && !member->is_null() ? member : nullptr, where_,
-                    std::move(path));
+  return path;
+}
+
+// What a reader holds: absent and null read the same.
+const Json* Present(const Json* v) { return v != nullptr && !v->is_null() ? v : nullptr; }
+
+}  // namespace
+
+JsonReader::JsonReader(const Json& value, absl::string_view where, std::string path)
+    : JsonReader(Present(&value), where, std::move(path)) {}
+
+JsonReader JsonReader::Field(absl::string_view key) const {
+  return JsonReader(Present(value_ != nullptr ? value_->Find(key) : nullptr), where_,
+                    MemberPath(path_, key));
 }
 
 JsonReader JsonReader::Item(size_t index) const {
+  if (value_ != nullptr && value_->is_object() && index < value_->object().size()) {
+    const auto& [key, member] = value_->object()[index];
+    return JsonReader(Present(&member), where_, MemberPath(path_, key));
+  }
   const Json* item = nullptr;
   if (value_ != nullptr && value_->is_array() && index < value_->array().size()) {
-    item = &value_->array()[index];
-    if (item->is_null()) item = nullptr;
+    item = Present(&value_->array()[index]);
   }
   return JsonReader(item, where_, absl::StrCat(path_, "[", index, "]"));
 }
@@ -826,9 +832,7 @@ absl::Status JsonReader::MakeError(absl::string_view separator, absl::string_vie
   std::string message(where_);
   if (!path_.empty()) absl::StrAppend(&message, message.empty() ? "" : ": ", "field '", path_, "'");
   absl::StrAppend(&message, message.empty() ? "" : separator, what);
-  absl::Status status = absl::InvalidArgumentError(message);
-  status.SetPayload(kPathPayload, absl::Cord(path_));
-  return status;
+  return absl::InvalidArgumentError(message);
 }
 
 absl::Status JsonReader::Error(absl::string_view what) const { return MakeError(": ", what); }
@@ -902,11 +906,6 @@ absl::StatusOr<bool> JsonReader::BoolOr(bool fallback) const {
 absl::StatusOr<std::string> JsonReader::StringOr(std::string fallback) const {
   if (value_ == nullptr) return fallback;
   return String();
-}
-
-std::string JsonErrorPath(const absl::Status& status) {
-  const auto path = status.GetPayload(kPathPayload);
-  return path.has_value() ? std::string(*path) : "";
 }
 
 }  // namespace evald::base

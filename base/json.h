@@ -137,6 +137,9 @@ std::string PythonFloatRepr(double v);
 //   config.json: field 'rope_scaling.factor': expected a number, got "x"
 //   config.json: field 'hidden_size' is missing
 //
+// With no `where` (a request body), a field's error starts "field '<path>'",
+// so a caller can tell which field it is about.
+//
 //   JsonReader r(json, "config.json");
 //   ASSIGN_OR_RETURN(int64_t layers, r.Field("num_hidden_layers").Int(1, 1 << 20));
 //   ASSIGN_OR_RETURN(double theta, r.Field("rope_theta").NumberOr(10000.0));
@@ -153,9 +156,11 @@ class JsonReader {
   // `path` is the value's path within it ("" for the root).
   explicit JsonReader(const Json& value, absl::string_view where = "", std::string path = "");
 
-  // The member `key` of an object, or the item `index` of an array; absent
-  // when there is none (or the value is not of that type: check a container
-  // with Object() or Array() first, so that its own type is the error).
+  // The member `key` of an object (the first, should the key repeat), or the
+  // item `index` of an array; absent when there is none, or when this is not
+  // a container of that kind (check it with Object() or Array() first, so
+  // that its own type is the error). Item(index) of an object is the value of
+  // its index-th member, named by its key: it reads members in file order.
   JsonReader Field(absl::string_view key) const;
   JsonReader Item(size_t index) const;
 
@@ -199,18 +204,13 @@ class JsonReader {
  private:
   JsonReader(const Json* value, absl::string_view where, std::string path)
       : value_(value), where_(where), path_(std::move(path)) {}
-  // "<where>: field '<path>'" + separator + what; carries the path.
+  // "<where>: field '<path>'" + separator + what.
   absl::Status MakeError(absl::string_view separator, absl::string_view what) const;
 
   const Json* value_;  // nullptr when absent or null
   absl::string_view where_;
   std::string path_;
 };
-
-// The path of the field a JsonReader error names ("messages[0].role"), or ""
-// when `status` did not come from a JsonReader; lets a caller re-shape the
-// error (the OpenAI server names the request field as `param`).
-std::string JsonErrorPath(const absl::Status& status);
 
 }  // namespace evald::base
 

@@ -90,7 +90,24 @@ TEST(JsonReaderTest, AbsentAndNullAreMissingAndTakeTheFallback) {
   EXPECT_THAT(r.Field("a").Item(2).StringOr("z"), IsOkAndHolds("z"));
   // Asked of a value of another type, Field and Item find nothing.
   EXPECT_FALSE(r.Field("s").Field("k").present());
-  EXPECT_FALSE(r.Field("o").Item(0).present());
+  EXPECT_FALSE(r.Field("a").Field("0").present());
+  EXPECT_FALSE(r.Field("s").Item(0).present());
+}
+
+// Item(i) of an object reads its members in file order, named by key; unlike
+// Field, it reaches every member when a key repeats.
+TEST(JsonReaderTest, ItemsOfAnObjectAreItsMembersInOrder) {
+  const Json doc = Parse(R"({"v": {"a": 1, "<b>": null, "a": "two"}})");
+  const JsonReader v = JsonReader(doc, "t.json").Field("v");
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_THAT(v.Item(0).Int(), IsOkAndHolds(1));
+  EXPECT_FALSE(v.Item(1).present());
+  EXPECT_THAT(v.Item(1).Int(), StatusIs(kInvalid, R"(t.json: field 'v["<b>"]' is missing)"));
+  EXPECT_THAT(v.Item(2).Int(),
+              StatusIs(kInvalid, R"(t.json: field 'v.a': expected an integer, got "two")"));
+  EXPECT_THAT(v.Field("a").Int(), IsOkAndHolds(1));
+  EXPECT_FALSE(v.Item(3).present());
+  EXPECT_EQ(v.Item(3).path(), "v[3]");
 }
 
 TEST(JsonReaderTest, WrongTypesNameTheFieldAndWhatWasFound) {
@@ -209,17 +226,15 @@ TEST(JsonReaderTest, ValuesShownInErrorsAreShortAsciiAndOneLine) {
                        R"(c.json: field 'bytes': expected an integer, got "\ufffd\ufffd\n\u00e9")"));
 }
 
-TEST(JsonReaderTest, ErrorsCarryTheirFieldPath) {
+// Without `where`, an error starts with the field, so that a caller can tell
+// which one it is about (the OpenAI server's `param`).
+TEST(JsonReaderTest, WithoutWhereErrorsStartAtTheField) {
   const Json doc = Parse(kDoc);
-  const JsonReader r(doc, "c.json");
-  EXPECT_EQ(JsonErrorPath(r.Field("a").Item(1).Int().status()), "a[1]");
-  EXPECT_EQ(JsonErrorPath(r.Field("nope").Field("k").String().status()), "nope.k");
-  EXPECT_EQ(JsonErrorPath(r.Field("x").Error("bad")), "x");
-  EXPECT_EQ(JsonErrorPath(JsonReader(doc).Array().status()), "");
-  EXPECT_EQ(JsonErrorPath(absl::InvalidArgumentError("other")), "");
-  // Copies keep it; rewording a status is the caller's business.
-  const absl::Status copy = r.Field("s").Int().status();
-  EXPECT_EQ(JsonErrorPath(absl::Status(copy)), "s");
+  const JsonReader r(doc);
+  EXPECT_THAT(r.Field("a").Item(1).Int(),
+              StatusIs(kInvalid, R"(field 'a[1]': expected an integer, got "two")"));
+  EXPECT_THAT(r.Field("nope").Field("k").String(), StatusIs(kInvalid, "field 'nope.k' is missing"));
+  EXPECT_THAT(r.Field("x").Error("bad"), StatusIs(kInvalid, "field 'x': bad"));
 }
 
 // Every read of every field of a document, after each field is replaced by
@@ -233,28 +248,31 @@ TEST(JsonReaderTest, MutatedDocumentsReadOrFailCleanly) {
   const std::vector<std::string> replacements = {
       "null", "true", "0", "-1", "1.5", "1e999", "\"x\"", "\"\\u00e9\"", "[]", "[null]", "{}",
       "{\"factor\": []}", "9223372036854775807", "-9223372036854775808", "18446744073709551616"};
+  // Each error, with the path of the reader that gave it.
   auto read_all = [](const Json& doc) {
-    std::vector<absl::Status> errors;
+    std::vector<std::pair<absl::Status, std::string>> errors;
     const JsonReader r(doc, "c.json");
-    auto note = [&errors](const absl::Status& s) {
-      if (!s.ok()) errors.push_back(s);
+    auto note = [&errors](const absl::Status& s, const JsonReader& from) {
+      if (!s.ok()) errors.push_back({s, from.path()});
     };
-    note(r.Object().status());
+    note(r.Object().status(), r);
     for (const char* key : {"vocab_size", "rope_scaling", "eos_token_id", "tie", "name", "x"}) {
       const JsonReader f = r.Field(key);
-      note(f.Int().status());
-      note(f.Int(1, 1 << 30).status());
-      note(f.IntOr(3, 0, 5).status());
-      note(f.Number().status());
-      note(f.NumberOr(1).status());
-      note(f.Bool().status());
-      note(f.BoolOr(false).status());
-      note(f.String().status());
-      note(f.StringOr("").status());
-      note(f.Object().status());
-      note(f.Array().status());
-      note(f.Field("factor").Number().status());
-      for (size_t i = 0; i < f.size() + 1; ++i) note(f.Item(i).Int(0, INT32_MAX).status());
+      note(f.Int().status(), f);
+      note(f.Int(1, 1 << 30).status(), f);
+      note(f.IntOr(3, 0, 5).status(), f);
+      note(f.Number().status(), f);
+      note(f.NumberOr(1).status(), f);
+      note(f.Bool().status(), f);
+      note(f.BoolOr(false).status(), f);
+      note(f.String().status(), f);
+      note(f.StringOr("").status(), f);
+      note(f.Object().status(), f);
+      note(f.Array().status(), f);
+      note(f.Field("factor").Number().status(), f.Field("factor"));
+      for (size_t i = 0; i < f.size() + 1; ++i) {
+        note(f.Item(i).Int(0, INT32_MAX).status(), f.Item(i));
+      }
     }
     return errors;
   };
@@ -264,13 +282,13 @@ TEST(JsonReaderTest, MutatedDocumentsReadOrFailCleanly) {
     for (const std::string& replacement : replacements) {
       Json doc = original;
       doc.mutable_object()[m].second = Parse(replacement);
-      for (const absl::Status& s : read_all(doc)) {
+      for (const auto& [s, path] : read_all(doc)) {
         ++failures;
         EXPECT_EQ(s.code(), kInvalid) << s;
-        EXPECT_TRUE(absl::StartsWith(s.message(), "c.json: ")) << s;
+        EXPECT_TRUE(absl::StartsWith(s.message(), path.empty() ? "c.json: expected "
+                                                               : "c.json: field '" + path + "'"))
+            << s;
         EXPECT_EQ(s.message().find('\n'), absl::string_view::npos) << s;
-        const std::string path = JsonErrorPath(s);
-        if (!path.empty()) EXPECT_THAT(s.message(), HasSubstr("field '" + path + "'"));
       }
     }
   }
@@ -296,7 +314,7 @@ TEST(JsonReaderTest, MutatedDocumentsReadOrFailCleanly) {
     absl::StatusOr<Json> doc = ParseJson(text);
     if (!doc.ok()) continue;
     ++parsed;
-    for (const absl::Status& s : read_all(*doc)) {
+    for (const auto& [s, path] : read_all(*doc)) {
       EXPECT_EQ(s.code(), kInvalid) << s;
       EXPECT_EQ(s.message().find('\n'), absl::string_view::npos) << s;
     }

@@ -137,12 +137,12 @@ std::string PythonFloatRepr(double v);
 //   config.json: field 'rope_scaling.factor': expected a number, got "x"
 //   config.json: field 'hidden_size' is missing
 //
-// With no `where` (a request body), a field's error starts "field '<path>'",
-// so a caller can tell which field it is about.
-//
 //   JsonReader r(json, "config.json");
 //   ASSIGN_OR_RETURN(int64_t layers, r.Field("num_hidden_layers").Int(1, 1 << 20));
 //   ASSIGN_OR_RETURN(double theta, r.Field("rope_theta").NumberOr(10000.0));
+//
+// With no `where` (a request body), a field's error starts "field '<path>'",
+// so a caller can tell which field it is about.
 //
 // A member that is absent and one that is null read the same: both are
 // missing, and the *Or readers give their fallback for them (Hugging Face's

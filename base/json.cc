@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
 
@@ -708,6 +709,203 @@ class Parser {
 absl::StatusOr<Json> ParseJson(absl::string_view text, const JsonParseOptions& options) {
   Parser p(text, options);
   return p.ParseDocument();
+}
+
+// ---------------------------------------------------------------------------
+// Checked reads
+
+namespace {
+
+// Path components longer than this are cut: a vocabulary token or a prompt
+// used as a key would make the line unreadable.
+constexpr size_t kMaxKeyInPath = 64;
+constexpr size_t kMaxValueShown = 64;
+
+bool IsPlainKey(absl::string_view key) {
+  if (key.empty()) return false;
+  for (char c : key) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') return false;
+  }
+  return true;
+}
+
+// Cuts `s` to at most `n` bytes without splitting a UTF-8 sequence.
+absl::string_view CutUtf8(absl::string_view s, size_t n) {
+  if (s.size() <= n) return s;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
+// Appends `v` as JSON with Python's separators, ASCII only (so that a message
+// stays valid UTF-8 whatever the input held), giving up once `out` is longer
+// than `limit`: a whole vocabulary is never written out to be cut.
+void AppendAbridged(const Json& v, size_t limit, std::string* out) {
+  if (out->size() > limit) return;
+  if (v.is_string()) {
+    AppendJsonString(CutUtf8(v.string_value(), limit + 1), /*ensure_ascii=*/true, out);
+  } else if (v.is_array()) {
+    out->push_back('[');
+    for (size_t i = 0; i < v.array().size() && out->size() <= limit; ++i) {
+      if (i > 0) out->append(", ");
+      AppendAbridged(v.array()[i], limit, out);
+    }
+    out->push_back(']');
+  } else if (v.is_object()) {
+    out->push_back('{');
+    for (size_t i = 0; i < v.object().size() && out->size() <= limit; ++i) {
+      if (i > 0) out->append(", ");
+      AppendJsonString(CutUtf8(v.object()[i].first, limit + 1), /*ensure_ascii=*/true, out);
+      out->append(": ");
+      AppendAbridged(v.object()[i].second, limit, out);
+    }
+    out->push_back('}');
+  } else {
+    out->append(v.Dump());
+  }
+}
+
+// The value as an error shows it: JSON, cut to a readable length.
+std::string Describe(const Json& v) {
+  std::string s;
+  AppendAbridged(v, kMaxValueShown, &s);
+  if (s.size() > kMaxValueShown) {
+    s.resize(kMaxValueShown - 3);
+    s += "...";
+  }
+  return s;
+}
+
+// `parent` + ".key", or + '["key"]' for a key that is not plain.
+std::string MemberPath(const std::string& parent, absl::string_view key) {
+  std::string path = parent;
+  if (IsPlainKey(key) && key.size() <= kMaxKeyInPath) {
+    if (!path.empty()) path += '.';
+    path.append(key.data(), key.size());
+  } else {
+    const absl::string_view cut = CutUtf8(key, kMaxKeyInPath);
+    path += '[';
+    AppendJsonString(cut, /*ensure_ascii=*/true, &path);
+    if (cut.size() < key.size()) path.insert(path.size() - 1, "...");
+    path += ']';
+  }
+  return path;
+}
+
+// What a reader holds: absent and null read the same.
+const Json* Present(const Json* v) { return v != nullptr && !v->is_null() ? v : nullptr; }
+
+}  // namespace
+
+JsonReader::JsonReader(const Json& value, absl::string_view where, std::string path)
+    : JsonReader(Present(&value), where, std::move(path)) {}
+
+JsonReader JsonReader::Field(absl::string_view key) const {
+  return JsonReader(Present(value_ != nullptr ? value_->Find(key) : nullptr), where_,
+                    MemberPath(path_, key));
+}
+
+JsonReader JsonReader::Item(size_t index) const {
+  if (value_ != nullptr && value_->is_object() && index < value_->object().size()) {
+    const auto& [key, member] = value_->object()[index];
+    return JsonReader(Present(&member), where_, MemberPath(path_, key));
+  }
+  const Json* item = nullptr;
+  if (value_ != nullptr && value_->is_array() && index < value_->array().size()) {
+    item = Present(&value_->array()[index]);
+  }
+  return JsonReader(item, where_, absl::StrCat(path_, "[", index, "]"));
+}
+
+const Json& JsonReader::json() const {
+  static const Json* const kNull = new Json();
+  return value_ != nullptr ? *value_ : *kNull;
+}
+
+size_t JsonReader::size() const {
+  if (value_ == nullptr) return 0;
+  if (value_->is_array()) return value_->array().size();
+  if (value_->is_object()) return value_->object().size();
+  return 0;
+}
+
+absl::Status JsonReader::MakeError(absl::string_view separator, absl::string_view what) const {
+  std::string message(where_);
+  if (!path_.empty()) absl::StrAppend(&message, message.empty() ? "" : ": ", "field '", path_, "'");
+  absl::StrAppend(&message, message.empty() ? "" : separator, what);
+  return absl::InvalidArgumentError(message);
+}
+
+absl::Status JsonReader::Error(absl::string_view what) const { return MakeError(": ", what); }
+
+absl::Status JsonReader::Expected(absl::string_view what) const {
+  // The root is never missing: a document that is just `null` is the wrong
+  // type.
+  if (value_ == nullptr && !path_.empty()) return MakeError(" ", "is missing");
+  return Error(absl::StrCat("expected ", what, ", got ", Describe(json())));
+}
+
+absl::StatusOr<int64_t> JsonReader::Int() const {
+  if (value_ == nullptr || !value_->is_int()) return Expected("an integer");
+  return value_->int_value();
+}
+
+absl::StatusOr<int64_t> JsonReader::Int(int64_t lo, int64_t hi) const {
+  if (value_ == nullptr || !value_->is_int() || value_->int_value() < lo ||
+      value_->int_value() > hi) {
+    return Expected(absl::StrCat("an integer in [", lo, ", ", hi, "]"));
+  }
+  return value_->int_value();
+}
+
+absl::StatusOr<double> JsonReader::Number() const {
+  if (value_ == nullptr || !value_->is_number()) return Expected("a number");
+  if (!std::isfinite(value_->number_value())) return Expected("a finite number");
+  return value_->number_value();
+}
+
+absl::StatusOr<bool> JsonReader::Bool() const {
+  if (value_ == nullptr || !value_->is_bool()) return Expected("true or false");
+  return value_->bool_value();
+}
+
+absl::StatusOr<std::string> JsonReader::String() const {
+  if (value_ == nullptr || !value_->is_string()) return Expected("a string");
+  return value_->string_value();
+}
+
+absl::StatusOr<JsonReader> JsonReader::Object() const {
+  if (value_ == nullptr || !value_->is_object()) return Expected("an object");
+  return *this;
+}
+
+absl::StatusOr<JsonReader> JsonReader::Array() const {
+  if (value_ == nullptr || !value_->is_array()) return Expected("an array");
+  return *this;
+}
+
+absl::StatusOr<int64_t> JsonReader::IntOr(int64_t fallback) const {
+  if (value_ == nullptr) return fallback;
+  return Int();
+}
+
+absl::StatusOr<int64_t> JsonReader::IntOr(int64_t fallback, int64_t lo, int64_t hi) const {
+  if (value_ == nullptr) return fallback;
+  return Int(lo, hi);
+}
+
+absl::StatusOr<double> JsonReader::NumberOr(double fallback) const {
+  if (value_ == nullptr) return fallback;
+  return Number();
+}
+
+absl::StatusOr<bool> JsonReader::BoolOr(bool fallback) const {
+  if (value_ == nullptr) return fallback;
+  return Bool();
+}
+
+absl::StatusOr<std::string> JsonReader::StringOr(std::string fallback) const {
+  if (value_ == nullptr) return fallback;
+  return String();
 }
 
 }  // namespace evald::base

@@ -2,8 +2,10 @@
 // -----------------------------------------------------------------------------
 // A small JSON document model and strict RFC 8259 parser, used for
 // config.json, tokenizer.json, safetensors headers, JSONL datasets and
-// `--json` output. Objects keep their key order (chat templates iterate dicts
-// in file order). Integers that fit int64 are kept exactly.
+// `--json` output; and JsonReader, which reads their fields with checked types
+// and errors that name the field. Objects keep their key order (chat
+// templates iterate dicts in file order). Integers that fit int64 are kept
+// exactly.
 //
 // Parse errors carry the line and column of the fault. Parsing is bounded in
 // nesting depth so hostile input cannot overflow the stack.
@@ -19,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
@@ -50,7 +53,7 @@ class Json {
   bool is_object() const { return type_ == Type::kObject; }
 
   // Accessors. REQUIRES: the matching type (checked; wrong type aborts, so
-  // validate user input with the is_* predicates first).
+  // read untrusted input through JsonReader, or test it with is_* first).
   bool bool_value() const;
   int64_t int_value() const;  // REQUIRES: is_int()
   double number_value() const;
@@ -124,6 +127,90 @@ void AppendJsonString(absl::string_view s, bool ensure_ascii, std::string* out);
 // Formats a double as Python's repr() does (shortest round-trip digits,
 // "1e+16" style exponents, "1.0" for integral values, "nan"/"inf").
 std::string PythonFloatRepr(double v);
+
+// Checked reads of a parsed document's fields, for input that is not trusted
+// to have the right shape (config.json, tokenizer.json, request bodies). A
+// JsonReader is a view of one value and the path that leads to it; every
+// failed read is an InvalidArgument of one line naming the document and the
+// field, with what was expected and what was found:
+//
+//   config.json: field 'rope_scaling.factor': expected a number, got "x"
+//   config.json: field 'hidden_size' is missing
+//
+//   JsonReader r(json, "config.json");
+//   ASSIGN_OR_RETURN(int64_t layers, r.Field("num_hidden_layers").Int(1, 1 << 20));
+//   ASSIGN_OR_RETURN(double theta, r.Field("rope_theta").NumberOr(10000.0));
+//
+// With no `where` (a request body), a field's error starts "field '<path>'",
+// so a caller can tell which field it is about.
+//
+// A member that is absent and one that is null read the same: both are
+// missing, and the *Or readers give their fallback for them (Hugging Face's
+// and OpenAI's own readers treat null as "not given").
+//
+// Ownership: a reader borrows the value and `where`; both must outlive it and
+// the readers made from it. Thread-safety: const, so as safe as the value.
+class JsonReader {
+ public:
+  // `where` names the document in errors ("config.json"; "" for none);
+  // `path` is the value's path within it ("" for the root).
+  explicit JsonReader(const Json& value, absl::string_view where = "", std::string path = "");
+
+  // The member `key` of an object (the first, should the key repeat), or the
+  // item `index` of an array; absent when there is none, or when this is not
+  // a container of that kind (check it with Object() or Array() first, so
+  // that its own type is the error). Item(index) of an object is the value of
+  // its index-th member, named by its key: it reads members in file order.
+  JsonReader Field(absl::string_view key) const;
+  JsonReader Item(size_t index) const;
+
+  // False when absent or null.
+  bool present() const { return value_ != nullptr; }
+  // The value; a null Json when absent.
+  const Json& json() const;
+  // Items of an array, members of an object; 0 otherwise.
+  size_t size() const;
+  absl::string_view where() const { return where_; }
+  // "rope_scaling.factor", "model.merges[3]", 'vocab["<s>"]'; "" at the root.
+  const std::string& path() const { return path_; }
+
+  // Reads of this value; absent is an error ("is missing"). An integer is a
+  // number written without fraction or exponent that fits int64 (Json's
+  // is_int); a number must be finite (1e999 parses as infinity).
+  absl::StatusOr<int64_t> Int() const;
+  absl::StatusOr<int64_t> Int(int64_t lo, int64_t hi) const;  // within [lo, hi]
+  absl::StatusOr<double> Number() const;
+  absl::StatusOr<bool> Bool() const;
+  absl::StatusOr<std::string> String() const;
+  // This reader, checked to hold an object or an array.
+  absl::StatusOr<JsonReader> Object() const;
+  absl::StatusOr<JsonReader> Array() const;
+
+  // The same reads with `fallback` when absent; a value of the wrong type or
+  // out of range is still an error. The fallback itself is not checked.
+  absl::StatusOr<int64_t> IntOr(int64_t fallback) const;
+  absl::StatusOr<int64_t> IntOr(int64_t fallback, int64_t lo, int64_t hi) const;
+  absl::StatusOr<double> NumberOr(double fallback) const;
+  absl::StatusOr<bool> BoolOr(bool fallback) const;
+  absl::StatusOr<std::string> StringOr(std::string fallback) const;
+
+  // Errors about this value for the checks a caller makes itself, in the
+  // readers' form. Error: "<where>: field '<path>': <what>". Expected:
+  // "...: expected <what>, got <the value, abridged>", or "is missing" when
+  // absent.
+  absl::Status Error(absl::string_view what) const;
+  absl::Status Expected(absl::string_view what) const;
+
+ private:
+  JsonReader(const Json* value, absl::string_view where, std::string path)
+      : value_(value), where_(where), path_(std::move(path)) {}
+  // "<where>: field '<path>'" + separator + what.
+  absl::Status MakeError(absl::string_view separator, absl::string_view what) const;
+
+  const Json* value_;  // nullptr when absent or null
+  absl::string_view where_;
+  std::string path_;
+};
 
 }  // namespace evald::base
 

@@ -1,10 +1,7 @@
 // File: daemon/planner.cc
 #include "daemon/planner.h"
 
-#include <algorithm>
 #include <cctype>
-#include <cmath>
-#include <cstdio>
 #include <fstream>
 
 #include "absl/status/status.h"

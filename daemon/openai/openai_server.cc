@@ -3,7 +3,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -11,9 +10,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "base/http/bearer_token.h"
 #include "base/json.h"
 #include "base/logging.h"
+#include "base/status_macros.h"
 #include "base/utf8.h"
 #include "daemon/openai/text_stream.h"
 
@@ -21,6 +22,7 @@ namespace evald::daemon::openai {
 namespace {
 
 using base::Json;
+using base::JsonReader;
 using base::http::HttpRequest;
 using base::http::ResponseWriter;
 
@@ -31,10 +33,6 @@ struct ApiError {
   std::string code;
   std::string type = "invalid_request_error";
 };
-
-ApiError BadField(std::string param, std::string message) {
-  return ApiError{400, std::move(message), std::move(param), "invalid_value"};
-}
 
 ApiError FromStatus(const absl::Status& s, std::string param = "") {
   ApiError e;
@@ -150,74 +148,47 @@ std::string NextId(absl::string_view prefix) {
   return absl::StrCat(prefix, NowUnix(), "-", counter.fetch_add(1));
 }
 
-const Json* Field(const Json& body, absl::string_view key) {
-  const Json* v = body.Find(key);
-  return v == nullptr || v->is_null() ? nullptr : v;
-}
-
-std::optional<ApiError> GetInt(const Json& body, const std::string& key,
-                               int64_t* out) {
-  const Json* v = Field(body, key);
-  if (v == nullptr) return std::nullopt;
-  if (!v->is_int())
-    return BadField(key, absl::StrCat("'", key, "' must be an integer"));
-  *out = v->int_value();
-  return std::nullopt;
-}
-
-std::optional<ApiError> GetDouble(const Json& body, const std::string& key,
-                                  double* out) {
-  const Json* v = Field(body, key);
-  if (v == nullptr) return std::nullopt;
-  // 1e999 parses as infinity; nothing downstream makes sense of it.
-  if (!v->is_number() || !std::isfinite(v->number_value()))
-    return BadField(key, absl::StrCat("'", key, "' must be a finite number"));
-  *out = v->number_value();
-  return std::nullopt;
-}
-
-std::optional<ApiError> GetBool(const Json& body, const std::string& key,
-                                bool* out) {
-  const Json* v = Field(body, key);
-  if (v == nullptr) return std::nullopt;
-  if (!v->is_bool())
-    return BadField(key, absl::StrCat("'", key, "' must be a boolean"));
-  *out = v->bool_value();
-  return std::nullopt;
+// A request body field that cannot be read, as a 400 naming the top-level
+// field as `param`. The body is read without a file name, so each error
+// starts "field '<path>'" (base/json.h), and the path starts with the field.
+ApiError BadBody(const absl::Status& s) {
+  absl::string_view path = s.message();
+  if (!absl::ConsumePrefix(&path, "field '")) return FromStatus(s);
+  return FromStatus(s, std::string(path.substr(0, path.find_first_of(".['"))));
 }
 
 // Fields shared by both endpoints: sampling, stop, n.
-std::optional<ApiError> GetSampling(const Json& body,
-                                    runners::SamplingParams* sampling,
-                                    std::vector<std::string>* stop) {
-  if (auto e = GetDouble(body, "temperature", &sampling->temperature)) return e;
-  if (sampling->temperature < 0)
-    return BadField("temperature", "'temperature' must be >= 0");
-  if (auto e = GetDouble(body, "top_p", &sampling->top_p)) return e;
+absl::Status ReadSampling(const JsonReader& body,
+                          runners::SamplingParams* sampling,
+                          std::vector<std::string>* stop) {
+  const JsonReader temperature = body.Field("temperature");
+  ASSIGN_OR_RETURN(sampling->temperature,
+                   temperature.NumberOr(sampling->temperature));
+  if (sampling->temperature < 0) return temperature.Expected("a number >= 0");
+  const JsonReader top_p = body.Field("top_p");
+  ASSIGN_OR_RETURN(sampling->top_p, top_p.NumberOr(sampling->top_p));
   if (sampling->top_p <= 0 || sampling->top_p > 1) {
-    return BadField("top_p", "'top_p' must be in (0, 1]");
+    return top_p.Expected("a number in (0, 1]");
   }
-  int64_t seed = 0;
-  if (auto e = GetInt(body, "seed", &seed)) return e;
+  ASSIGN_OR_RETURN(const int64_t seed, body.Field("seed").IntOr(0));
   sampling->seed = static_cast<uint64_t>(seed);
-  int64_t n = 1;
-  if (auto e = GetInt(body, "n", &n)) return e;
-  if (n != 1) return BadField("n", "only 'n' = 1 is supported");
-  if (const Json* s = Field(body, "stop")) {
-    if (s->is_string()) {
-      if (!s->string_value().empty()) stop->push_back(s->string_value());
-    } else if (s->is_array()) {
-      for (const Json& x : s->array()) {
-        if (!x.is_string())
-          return BadField("stop",
-                          "'stop' must be a string or a list of strings");
-        if (!x.string_value().empty()) stop->push_back(x.string_value());
-      }
-    } else {
-      return BadField("stop", "'stop' must be a string or a list of strings");
+  const JsonReader n = body.Field("n");
+  ASSIGN_OR_RETURN(const int64_t choices, n.IntOr(1));
+  if (choices != 1) return n.Error("only 1 is supported");
+  const JsonReader s = body.Field("stop");
+  if (s.json().is_string()) {
+    if (!s.json().string_value().empty()) {
+      stop->push_back(s.json().string_value());
     }
+  } else if (s.json().is_array()) {
+    for (size_t i = 0; i < s.size(); ++i) {
+      ASSIGN_OR_RETURN(std::string one, s.Item(i).String());
+      if (!one.empty()) stop->push_back(std::move(one));
+    }
+  } else if (s.present()) {
+    return s.Expected("a string or a list of strings");
   }
-  return std::nullopt;
+  return absl::OkStatus();
 }
 
 std::string FinishReasonName(runners::FinishReason r) {
@@ -278,20 +249,20 @@ absl::StatusOr<runners::GenerateResult> GenerateStreaming(
   return stream.result();
 }
 
-// `max_tokens` (named `field`) must be >= 0 and fit the model's context
-// window; a larger value could only be clamped or, as a 32-bit count, wrap.
-std::optional<ApiError> CheckMaxTokens(const std::string& field, int64_t value,
-                                       int max_context) {
-  if (value < 0)
-    return BadField(field, absl::StrCat("'", field, "' must be >= 0"));
+// `max_tokens` (or its newer name, `field`) must be at least `least` and fit
+// the model's context window; a larger value could only be clamped or, as a
+// 32-bit count, wrap.
+absl::Status CheckMaxTokens(const JsonReader& field, int64_t value,
+                            int64_t least, int max_context) {
+  if (value < least) {
+    return field.Expected(absl::StrCat("an integer >= ", least));
+  }
   const int64_t limit = max_context > 0 ? max_context : INT32_MAX;
   if (value > limit) {
-    return BadField(field, absl::StrCat("'", field, "' is ", value,
-                                        ", above the model's context window "
-                                        "of ",
-                                        limit, " tokens"));
+    return field.Error(absl::StrCat(
+        value, " is above the model's context window of ", limit, " tokens"));
   }
-  return std::nullopt;
+  return absl::OkStatus();
 }
 
 struct Prompt {
@@ -300,51 +271,48 @@ struct Prompt {
   std::vector<int32_t> ids;
 };
 
-std::optional<ApiError> ParseIds(const Json& arr, std::vector<int32_t>* ids) {
-  for (const Json& x : arr.array()) {
-    if (!x.is_int() || x.int_value() < 0 || x.int_value() > INT32_MAX) {
-      return BadField("prompt",
-                      "token-id prompts must hold non-negative integers");
-    }
-    ids->push_back(static_cast<int32_t>(x.int_value()));
+absl::StatusOr<std::vector<int32_t>> ReadIds(const JsonReader& list) {
+  std::vector<int32_t> ids;
+  for (size_t i = 0; i < list.size(); ++i) {
+    ASSIGN_OR_RETURN(const int64_t id, list.Item(i).Int(0, INT32_MAX));
+    ids.push_back(static_cast<int32_t>(id));
   }
-  return std::nullopt;
+  return ids;
 }
 
-std::optional<ApiError> ParsePrompts(const Json& body,
-                                     std::vector<Prompt>* prompts) {
-  const Json* p = Field(body, "prompt");
-  if (p == nullptr) return BadField("prompt", "'prompt' is required");
-  if (p->is_string()) {
-    prompts->push_back({true, p->string_value(), {}});
-    return std::nullopt;
+// `prompt`: a string, a list of strings, a list of token ids or a list of
+// token-id lists; the kind of its first item decides.
+absl::StatusOr<std::vector<Prompt>> ReadPrompts(const JsonReader& p) {
+  constexpr absl::string_view kShape =
+      "a string, a list of strings, a list of token ids or a list of token-id "
+      "lists";
+  std::vector<Prompt> prompts;
+  if (p.json().is_string()) {
+    prompts.push_back({true, p.json().string_value(), {}});
+    return prompts;
   }
-  const ApiError shape = BadField("prompt",
-                                  "'prompt' must be a string, a list of "
-                                  "strings, a list of token ids or a list of "
-                                  "token-id lists");
-  if (!p->is_array() || p->array().empty()) return shape;
-  const Json& first = p->array()[0];
+  if (!p.json().is_array() || p.size() == 0) return p.Expected(kShape);
+  const Json& first = p.json().array()[0];
   if (first.is_int()) {
     Prompt one;
-    if (auto e = ParseIds(*p, &one.ids)) return e;
-    prompts->push_back(std::move(one));
-    return std::nullopt;
+    ASSIGN_OR_RETURN(one.ids, ReadIds(p));
+    prompts.push_back(std::move(one));
+    return prompts;
   }
-  for (const Json& x : p->array()) {
-    if (first.is_string() && x.is_string()) {
-      prompts->push_back({true, x.string_value(), {}});
-    } else if (first.is_array() && x.is_array()) {
+  for (size_t i = 0; i < p.size(); ++i) {
+    const JsonReader x = p.Item(i);
+    if (first.is_string() && x.json().is_string()) {
+      prompts.push_back({true, x.json().string_value(), {}});
+    } else if (first.is_array() && x.json().is_array()) {
       Prompt one;
-      if (auto e = ParseIds(x, &one.ids)) return e;
-      if (one.ids.empty())
-        return BadField("prompt", "a token-id prompt is empty");
-      prompts->push_back(std::move(one));
+      ASSIGN_OR_RETURN(one.ids, ReadIds(x));
+      if (one.ids.empty()) return x.Expected("a non-empty list of token ids");
+      prompts.push_back(std::move(one));
     } else {
-      return shape;
+      return p.Expected(kShape);
     }
   }
-  return std::nullopt;
+  return prompts;
 }
 
 absl::StatusOr<std::string> TokensText(const runners::Runner& runner,
@@ -405,6 +373,63 @@ struct Common {
   std::vector<std::string> stop;
 };
 
+// What /v1/completions reads beyond the common fields.
+struct CompletionFields {
+  std::vector<Prompt> prompts;
+  int64_t max_tokens = 16;
+  bool echo = false;
+  int64_t logprobs = -1;  // none
+};
+
+absl::StatusOr<CompletionFields> ReadCompletionFields(const JsonReader& body,
+                                                      int max_context,
+                                                      int max_logprobs) {
+  CompletionFields f;
+  ASSIGN_OR_RETURN(f.prompts, ReadPrompts(body.Field("prompt")));
+  const JsonReader max_tokens = body.Field("max_tokens");
+  ASSIGN_OR_RETURN(f.max_tokens, max_tokens.IntOr(f.max_tokens));
+  RETURN_IF_ERROR(CheckMaxTokens(max_tokens, f.max_tokens, 0, max_context));
+  ASSIGN_OR_RETURN(f.echo, body.Field("echo").BoolOr(f.echo));
+  const JsonReader logprobs = body.Field("logprobs");
+  ASSIGN_OR_RETURN(f.logprobs, logprobs.IntOr(f.logprobs));
+  if (f.logprobs > max_logprobs) {
+    return logprobs.Expected(absl::StrCat("an integer <= ", max_logprobs));
+  }
+  return f;
+}
+
+// What /v1/chat/completions reads beyond the common fields.
+struct ChatFields {
+  std::vector<runners::ChatMessage> messages;
+  std::optional<int64_t> max_tokens;  // the model's context when not given
+};
+
+absl::StatusOr<ChatFields> ReadChatFields(const JsonReader& body,
+                                          int max_context) {
+  ChatFields f;
+  ASSIGN_OR_RETURN(const JsonReader messages, body.Field("messages").Array());
+  if (messages.size() == 0) return messages.Expected("a non-empty list");
+  for (size_t i = 0; i < messages.size(); ++i) {
+    ASSIGN_OR_RETURN(const JsonReader m, messages.Item(i).Object());
+    ASSIGN_OR_RETURN(std::string role, m.Field("role").String());
+    ASSIGN_OR_RETURN(std::string content, m.Field("content").String());
+    f.messages.push_back({std::move(role), std::move(content)});
+  }
+  // The newer name wins when both are sent.
+  JsonReader max_tokens = body.Field("max_completion_tokens");
+  if (!max_tokens.present()) max_tokens = body.Field("max_tokens");
+  if (max_tokens.present()) {
+    ASSIGN_OR_RETURN(f.max_tokens, max_tokens.Int());
+    RETURN_IF_ERROR(CheckMaxTokens(max_tokens, *f.max_tokens, 1, max_context));
+  }
+  ASSIGN_OR_RETURN(const bool logprobs, body.Field("logprobs").BoolOr(false));
+  if (logprobs) {
+    return body.Field("logprobs")
+        .Error("not supported on chat completions; use /v1/completions");
+  }
+  return f;
+}
+
 Json Usage(int64_t prompt_tokens, int64_t completion_tokens) {
   return Json::MakeObject(
       {{"prompt_tokens", Json::Int(prompt_tokens)},
@@ -416,25 +441,13 @@ Json Usage(int64_t prompt_tokens, int64_t completion_tokens) {
 // generated, then a chunk with its finish_reason (the last one with usage);
 // with `logprobs` too, each choice goes out whole once scored, as the
 // logprobs need the finished sequence.
-void Completions(const Json& body, runners::Runner& r, const Common& common,
-                 int max_logprobs, ResponseWriter& writer) {
-  std::vector<Prompt> prompts;
-  if (auto e = ParsePrompts(body, &prompts)) return SendError(writer, *e);
-  int64_t max_tokens = 16;
-  if (auto e = GetInt(body, "max_tokens", &max_tokens))
-    return SendError(writer, *e);
-  if (auto e = CheckMaxTokens("max_tokens", max_tokens, r.max_context()))
-    return SendError(writer, *e);
-  bool echo = false;
-  if (auto e = GetBool(body, "echo", &echo)) return SendError(writer, *e);
-  int64_t logprobs = -1;
-  if (auto e = GetInt(body, "logprobs", &logprobs))
-    return SendError(writer, *e);
-  if (logprobs > max_logprobs) {
-    return SendError(
-        writer, BadField("logprobs",
-                         absl::StrCat("'logprobs' must be <= ", max_logprobs)));
-  }
+void Completions(const JsonReader& body, runners::Runner& r,
+                 const Common& common, int max_logprobs,
+                 ResponseWriter& writer) {
+  absl::StatusOr<CompletionFields> fields =
+      ReadCompletionFields(body, r.max_context(), max_logprobs);
+  if (!fields.ok()) return SendError(writer, BadBody(fields.status()));
+  auto& [prompts, max_tokens, echo, logprobs] = *fields;
   const std::string id = NextId("cmpl-");
   const int64_t created = NowUnix();
   auto response = [&](Json choices, std::optional<Json> usage) {
@@ -538,59 +551,19 @@ void Completions(const Json& body, runners::Runner& r, const Common& common,
 // POST /v1/chat/completions. With `stream`, a first chunk with the role,
 // content chunks as the text is generated, then one with finish_reason and
 // usage.
-void ChatCompletions(const Json& body, runners::Runner& r, const Common& common,
-                     ResponseWriter& writer) {
-  const Json* messages = Field(body, "messages");
-  if (messages == nullptr || !messages->is_array() ||
-      messages->array().empty()) {
-    return SendError(
-        writer, BadField("messages", "'messages' must be a non-empty list"));
-  }
-  std::vector<runners::ChatMessage> chat_messages;
-  for (const Json& m : messages->array()) {
-    const Json* role = m.is_object() ? m.Find("role") : nullptr;
-    const Json* content = m.is_object() ? m.Find("content") : nullptr;
-    if (role == nullptr || !role->is_string() || content == nullptr ||
-        !content->is_string()) {
-      return SendError(
-          writer, BadField("messages",
-                           "each message needs string 'role' and 'content'"));
-    }
-    chat_messages.push_back({role->string_value(), content->string_value()});
-  }
-  // The newer name wins when both are sent.
-  const std::string max_field = Field(body, "max_completion_tokens") != nullptr
-                                    ? "max_completion_tokens"
-                                    : "max_tokens";
-  int64_t max_tokens = -1;
-  if (auto e = GetInt(body, max_field, &max_tokens))
-    return SendError(writer, *e);
-  const bool max_given = Field(body, max_field) != nullptr;
-  if (max_given) {
-    if (max_tokens == 0) {
-      return SendError(
-          writer,
-          BadField(max_field, absl::StrCat("'", max_field, "' must be > 0")));
-    }
-    if (auto e = CheckMaxTokens(max_field, max_tokens, r.max_context()))
-      return SendError(writer, *e);
-  }
-  bool want_logprobs = false;
-  if (auto e = GetBool(body, "logprobs", &want_logprobs))
-    return SendError(writer, *e);
-  if (want_logprobs) {
-    return SendError(writer,
-                     BadField("logprobs",
-                              "logprobs are not supported on chat completions; "
-                              "use /v1/completions"));
-  }
-  absl::StatusOr<std::string> prompt = r.ApplyChatTemplate(chat_messages, true);
+void ChatCompletions(const JsonReader& body, runners::Runner& r,
+                     const Common& common, ResponseWriter& writer) {
+  absl::StatusOr<ChatFields> fields = ReadChatFields(body, r.max_context());
+  if (!fields.ok()) return SendError(writer, BadBody(fields.status()));
+  absl::StatusOr<std::string> prompt =
+      r.ApplyChatTemplate(fields->messages, true);
   if (!prompt.ok())
     return SendError(writer, FromStatus(prompt.status(), "messages"));
   runners::GenerateRequest g;
   g.prompt = *prompt;
   g.stop = common.stop;
-  g.max_new_tokens = max_given ? static_cast<int>(max_tokens) : r.max_context();
+  g.max_new_tokens =
+      static_cast<int>(fields->max_tokens.value_or(r.max_context()));
   g.sampling = common.sampling;
   const std::string id = NextId("chatcmpl-");
   const int64_t created = NowUnix();
@@ -734,27 +707,28 @@ void OpenAiHandler::Handle(const HttpRequest& request, ResponseWriter& writer) {
                        "", "invalid_json"});
     return;
   }
-  const Json* model = Field(*body, "model");
-  if (model == nullptr || !model->is_string()) {
-    SendError(writer, BadField("model", "'model' (a string) is required"));
-    return;
-  }
+  const JsonReader fields(*body);
+  Common common;
+  absl::StatusOr<std::string> model = fields.Field("model").String();
+  if (!model.ok()) return SendError(writer, BadBody(model.status()));
+  common.model_name = *std::move(model);
   absl::StatusOr<std::shared_ptr<runners::Runner>> runner =
-      provider_->Get(model->string_value());
+      provider_->Get(common.model_name);
   if (!runner.ok()) {
     SendError(writer, FromStatus(runner.status(), "model"));
     return;
   }
-  Common common;
-  common.model_name = model->string_value();
-  if (auto e = GetBool(*body, "stream", &common.stream))
-    return SendError(writer, *e);
-  if (auto e = GetSampling(*body, &common.sampling, &common.stop))
-    return SendError(writer, *e);
-  if (completions) {
-    return Completions(*body, **runner, common, options_.max_logprobs, writer);
+  absl::StatusOr<bool> stream = fields.Field("stream").BoolOr(false);
+  if (!stream.ok()) return SendError(writer, BadBody(stream.status()));
+  common.stream = *stream;
+  if (absl::Status s = ReadSampling(fields, &common.sampling, &common.stop);
+      !s.ok()) {
+    return SendError(writer, BadBody(s));
   }
-  ChatCompletions(*body, **runner, common, writer);
+  if (completions) {
+    return Completions(fields, **runner, common, options_.max_logprobs, writer);
+  }
+  ChatCompletions(fields, **runner, common, writer);
 }
 
 }  // namespace evald::daemon::openai

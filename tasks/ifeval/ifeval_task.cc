@@ -21,6 +21,7 @@ namespace evald::tasks::ifeval {
 namespace {
 
 using base::Json;
+using base::JsonReader;
 
 constexpr char kTaskName[] = "ifeval";
 // lm-eval's ifeval.yaml has `doc_to_target: 0`, so its logged target (and
@@ -51,55 +52,30 @@ std::string Dirname(const std::string& path) {
 
 absl::StatusOr<IfevalDoc> ParseDoc(const Json& row, const std::string& where,
                                    const CheckerData& data) {
-  if (!row.is_object())
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, ": not a JSON object"));
+  ASSIGN_OR_RETURN(const JsonReader r, JsonReader(row, where).Object());
   IfevalDoc doc;
-  const Json* key = row.Find("key");
-  if (key == nullptr || !key->is_int()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, ": field 'key': missing or not an integer"));
+  ASSIGN_OR_RETURN(doc.key, r.Field("key").Int());
+  ASSIGN_OR_RETURN(doc.prompt, r.Field("prompt").String());
+  ASSIGN_OR_RETURN(const JsonReader ids, r.Field("instruction_id_list").Array());
+  ASSIGN_OR_RETURN(const JsonReader kwargs, r.Field("kwargs").Array());
+  if (kwargs.size() != ids.size()) {
+    return kwargs.Error(absl::StrCat(kwargs.size(), " entries for ", ids.size(),
+                                     " instructions"));
   }
-  doc.key = key->int_value();
-  const Json* prompt = row.Find("prompt");
-  if (prompt == nullptr || !prompt->is_string()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, ": field 'prompt': missing or not a string"));
-  }
-  doc.prompt = prompt->string_value();
-  const Json* ids = row.Find("instruction_id_list");
-  if (ids == nullptr || !ids->is_array()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        where, ": field 'instruction_id_list': missing or not a list"));
-  }
-  const Json* kwargs = row.Find("kwargs");
-  if (kwargs == nullptr || !kwargs->is_array()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, ": field 'kwargs': missing or not a list"));
-  }
-  if (kwargs->array().size() != ids->array().size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, ": field 'kwargs': ", kwargs->array().size(),
-                     " entries for ", ids->array().size(), " instructions"));
-  }
-  for (size_t i = 0; i < ids->array().size(); ++i) {
-    const Json& id = ids->array()[i];
-    if (!id.is_string()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, ": field 'instruction_id_list[", i, "]': not a string"));
-    }
+  for (size_t i = 0; i < ids.size(); ++i) {
+    ASSIGN_OR_RETURN(std::string id, ids.Item(i).String());
     absl::StatusOr<std::unique_ptr<Instruction>> inst =
-        BuildInstruction(id.string_value(), kwargs->array()[i], data);
+        BuildInstruction(id, kwargs.json().array()[i], data);
     if (!inst.ok()) {
       std::string field =
           absl::IsNotFound(inst.status())
               ? absl::StrCat("instruction_id_list[", i, "]")
-              : absl::StrCat("kwargs[", i, "] (", id.string_value(), ")");
+              : absl::StrCat("kwargs[", i, "] (", id, ")");
       return absl::Status(inst.status().code(),
                           absl::StrCat(where, ": field '", field,
                                        "': ", inst.status().message()));
     }
-    doc.instruction_ids.push_back(id.string_value());
+    doc.instruction_ids.push_back(std::move(id));
     doc.instructions.push_back(*std::move(inst));
   }
   return doc;

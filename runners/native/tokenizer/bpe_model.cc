@@ -8,7 +8,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
-#include "runners/native/tokenizer/json_util.h"
 #include "runners/native/tokenizer/text_util.h"
 
 namespace evald::engine::tokenizer_internal {
@@ -30,30 +29,27 @@ std::string Quote(absl::string_view s) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const base::Json& model,
-                                                             absl::string_view file) {
-  if (!model.is_object()) return JsonError(file, "model", "expected an object");
-  const base::Json* type = Member(model, "type");
-  if (type != nullptr) {
-    if (!type->is_string()) return JsonError(file, "model.type", "expected a string");
-    if (type->string_value() != "BPE") {
-      return JsonError(file, "model.type",
-                       absl::StrCat("unsupported model type ", Quote(type->string_value()),
-                                    " (only BPE is supported)"));
-    }
+absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const base::JsonReader& model) {
+  RETURN_IF_ERROR(model.Object().status());
+  const base::JsonReader type = model.Field("type");
+  ASSIGN_OR_RETURN(const std::string type_name, type.StringOr("BPE"));
+  if (type_name != "BPE") {
+    return type.Error(
+        absl::StrCat("unsupported model type ", Quote(type_name), " (only BPE is supported)"));
   }
   auto m = std::unique_ptr<BpeModel>(new BpeModel);
   m->byte_ids_.fill(-1);
 
-  const base::Json* vocab = Member(model, "vocab");
-  if (vocab == nullptr) return JsonError(file, "model.vocab", "missing");
-  if (!vocab->is_object()) return JsonError(file, "model.vocab", "expected an object");
+  ASSIGN_OR_RETURN(const base::JsonReader vocab, model.Field("vocab").Object());
   int64_t max_id = -1;
-  m->vocab_.reserve(vocab->object().size());
-  for (const auto& [token, id_json] : vocab->object()) {
+  m->vocab_.reserve(vocab.size());
+  // Entries are checked in place, and a reader (which builds the entry's
+  // path) made only for an error: vocabularies run to hundreds of thousands.
+  // So are merges below.
+  for (size_t i = 0; i < vocab.size(); ++i) {
+    const auto& [token, id_json] = vocab.json().object()[i];
     if (!id_json.is_int() || id_json.int_value() < 0 || id_json.int_value() > kMaxTokenId) {
-      return JsonError(file, absl::StrCat("model.vocab[", Quote(token), "]"),
-                       absl::StrCat("expected an id in [0, ", kMaxTokenId, "]"));
+      return vocab.Item(i).Int(0, kMaxTokenId).status();
     }
     m->vocab_[token] = static_cast<int32_t>(id_json.int_value());
     max_id = std::max(max_id, id_json.int_value());
@@ -65,23 +61,20 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const base::Json& m
     m->id_present_[id] = true;
   }
 
-  const std::string empty;
   ASSIGN_OR_RETURN(m->continuing_subword_prefix_,
-                   StringMember(model, "continuing_subword_prefix", file, "model", &empty));
-  ASSIGN_OR_RETURN(m->end_of_word_suffix_,
-                   StringMember(model, "end_of_word_suffix", file, "model", &empty));
-  ASSIGN_OR_RETURN(m->fuse_unk_, BoolMember(model, "fuse_unk", false, file, "model"));
-  ASSIGN_OR_RETURN(m->byte_fallback_, BoolMember(model, "byte_fallback", false, file, "model"));
-  ASSIGN_OR_RETURN(m->ignore_merges_, BoolMember(model, "ignore_merges", false, file, "model"));
-  if (const base::Json* dropout = Member(model, "dropout"); dropout != nullptr) {
-    if (!dropout->is_number()) return JsonError(file, "model.dropout", "expected a number");
-    if (dropout->number_value() != 0.0) {
-      return JsonError(file, "model.dropout", "BPE dropout is not supported (encoding must be exact)");
-    }
+                   model.Field("continuing_subword_prefix").StringOr(""));
+  ASSIGN_OR_RETURN(m->end_of_word_suffix_, model.Field("end_of_word_suffix").StringOr(""));
+  ASSIGN_OR_RETURN(m->fuse_unk_, model.Field("fuse_unk").BoolOr(false));
+  ASSIGN_OR_RETURN(m->byte_fallback_, model.Field("byte_fallback").BoolOr(false));
+  ASSIGN_OR_RETURN(m->ignore_merges_, model.Field("ignore_merges").BoolOr(false));
+  const base::JsonReader dropout = model.Field("dropout");
+  ASSIGN_OR_RETURN(const double dropout_p, dropout.NumberOr(0.0));
+  if (dropout_p != 0.0) {
+    return dropout.Error("BPE dropout is not supported (encoding must be exact)");
   }
-  if (const base::Json* unk = Member(model, "unk_token"); unk != nullptr) {
-    if (!unk->is_string()) return JsonError(file, "model.unk_token", "expected a string");
-    auto it = m->vocab_.find(unk->string_value());
+  if (const base::JsonReader unk = model.Field("unk_token"); unk.present()) {
+    ASSIGN_OR_RETURN(const std::string unk_token, unk.String());
+    auto it = m->vocab_.find(unk_token);
     // HF tolerates an unk_token missing from the vocabulary; it is then never
     // emitted.
     if (it != m->vocab_.end()) m->unk_id_ = it->second;
@@ -91,21 +84,18 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const base::Json& m
     if (it != m->vocab_.end()) m->byte_ids_[b] = it->second;
   }
 
-  const base::Json* merges = Member(model, "merges");
-  if (merges == nullptr) return JsonError(file, "model.merges", "missing");
-  if (!merges->is_array()) return JsonError(file, "model.merges", "expected an array");
-  m->merges_.reserve(merges->array().size());
+  ASSIGN_OR_RETURN(const base::JsonReader merges, model.Field("merges").Array());
+  m->merges_.reserve(merges.size());
   const std::string& prefix = m->continuing_subword_prefix_;
   std::string merged;
-  for (size_t i = 0; i < merges->array().size(); ++i) {
-    const base::Json& merge = merges->array()[i];
-    const std::string path = IndexPath("model.merges", i);
+  for (size_t i = 0; i < merges.size(); ++i) {
+    const base::Json& merge = merges.json().array()[i];
     absl::string_view a, b;
     if (merge.is_string()) {
       const absl::string_view v = merge.string_value();
       const size_t space = v.find(' ');
       if (space == absl::string_view::npos || v.find(' ', space + 1) != absl::string_view::npos) {
-        return JsonError(file, path, absl::StrCat("expected \"left right\", got ", Quote(v)));
+        return merges.Item(i).Expected(R"("left right")");
       }
       a = v.substr(0, space);
       b = v.substr(space + 1);
@@ -114,20 +104,24 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const base::Json& m
       a = merge.array()[0].string_value();
       b = merge.array()[1].string_value();
     } else {
-      return JsonError(file, path, "expected a string or a [left, right] pair of strings");
+      return merges.Item(i).Expected("a string or a [left, right] pair of strings");
     }
     auto ia = m->vocab_.find(a);
-    if (ia == m->vocab_.end()) return JsonError(file, path, absl::StrCat("unknown token ", Quote(a)));
+    if (ia == m->vocab_.end()) {
+      return merges.Item(i).Error(absl::StrCat("unknown token ", Quote(a)));
+    }
     auto ib = m->vocab_.find(b);
-    if (ib == m->vocab_.end()) return JsonError(file, path, absl::StrCat("unknown token ", Quote(b)));
+    if (ib == m->vocab_.end()) {
+      return merges.Item(i).Error(absl::StrCat("unknown token ", Quote(b)));
+    }
     absl::string_view b_tail = b;
     if (!prefix.empty() && absl::StartsWith(b_tail, prefix)) b_tail.remove_prefix(prefix.size());
     merged.assign(a.data(), a.size());
     merged.append(b_tail.data(), b_tail.size());
     auto im = m->vocab_.find(merged);
     if (im == m->vocab_.end()) {
-      return JsonError(file, path,
-                       absl::StrCat("merge result ", Quote(merged), " is not in the vocabulary"));
+      return merges.Item(i).Error(
+          absl::StrCat("merge result ", Quote(merged), " is not in the vocabulary"));
     }
     // A repeated pair takes its last rank, as the reference's map insert does.
     m->merges_[PairKey(ia->second, ib->second)] = Merge{static_cast<int32_t>(i), im->second};

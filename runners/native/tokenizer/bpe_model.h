@@ -27,10 +27,8 @@ namespace evald::engine::tokenizer_internal {
 
 class BpeModel {
  public:
-  // `model` is the tokenizer.json "model" object; errors read
-  // "<file>: model.<field>: <what>".
-  static absl::StatusOr<std::unique_ptr<BpeModel>> FromJson(const base::Json& model,
-                                                            absl::string_view file);
+  // `model` reads the tokenizer.json "model" object.
+  static absl::StatusOr<std::unique_ptr<BpeModel>> FromJson(const base::JsonReader& model);
 
   // Appends the ids of `word` (one pre-tokenized piece) to `out`.
   void Tokenize(absl::string_view word, std::vector<int32_t>* out) const;

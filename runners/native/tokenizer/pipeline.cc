@@ -9,51 +9,40 @@
 #include "absl/strings/str_replace.h"
 #include "base/status_macros.h"
 #include "base/utf8.h"
-#include "runners/native/tokenizer/json_util.h"
 #include "runners/native/tokenizer/text_util.h"
 
 namespace evald::engine::tokenizer_internal {
 namespace {
 
 using base::Json;
+using base::JsonReader;
 using Spans = std::vector<std::pair<size_t, size_t>>;
 
-absl::StatusOr<std::string> TypeOf(const Json& j, absl::string_view file, const std::string& path) {
-  if (!j.is_object()) return JsonError(file, path, "expected an object");
-  return StringMember(j, "type", file, path);
-}
-
-absl::StatusOr<const Json::Array*> ArrayMember(const Json& j, absl::string_view key,
-                                               absl::string_view file, const std::string& path) {
-  const Json* a = Member(j, key);
-  if (a == nullptr) return JsonError(file, JoinPath(path, key), "missing");
-  if (!a->is_array()) return JsonError(file, JoinPath(path, key), "expected an array");
-  return &a->array();
+absl::StatusOr<std::string> TypeOf(const JsonReader& j) {
+  RETURN_IF_ERROR(j.Object().status());
+  return j.Field("type").String();
 }
 
 // A {"String": s} or {"Regex": r} pattern of Split / Replace.
 class Pattern {
  public:
-  static absl::StatusOr<Pattern> FromJson(const Json& j, absl::string_view file,
-                                          const std::string& path) {
-    if (!j.is_object()) return JsonError(file, path, "expected {\"String\": ...} or {\"Regex\": ...}");
+  static absl::StatusOr<Pattern> FromJson(const JsonReader& j) {
+    constexpr absl::string_view kShape = R"({"String": ...} or {"Regex": ...})";
+    if (!j.json().is_object()) return j.Expected(kShape);
     Pattern p;
-    if (const Json* s = Member(j, "String"); s != nullptr) {
-      if (!s->is_string()) return JsonError(file, JoinPath(path, "String"), "expected a string");
-      p.literal_ = s->string_value();
-      if (!base::IsValidUtf8(p.literal_)) {
-        return JsonError(file, JoinPath(path, "String"), "invalid UTF-8");
-      }
+    if (const JsonReader s = j.Field("String"); s.present()) {
+      ASSIGN_OR_RETURN(p.literal_, s.String());
+      if (!base::IsValidUtf8(p.literal_)) return s.Error("invalid UTF-8");
       return p;
     }
-    if (const Json* r = Member(j, "Regex"); r != nullptr) {
-      if (!r->is_string()) return JsonError(file, JoinPath(path, "Regex"), "expected a string");
-      auto regex = Regex::Compile(r->string_value());
-      if (!regex.ok()) return JsonError(file, JoinPath(path, "Regex"), regex.status().message());
+    if (const JsonReader r = j.Field("Regex"); r.present()) {
+      ASSIGN_OR_RETURN(const std::string source, r.String());
+      auto regex = Regex::Compile(source);
+      if (!regex.ok()) return r.Error(regex.status().message());
       p.regex_ = std::shared_ptr<Regex>(std::move(regex).value());
       return p;
     }
-    return JsonError(file, path, "expected {\"String\": ...} or {\"Regex\": ...}");
+    return j.Expected(kShape);
   }
 
   // Non-overlapping non-empty matches, left to right.
@@ -407,28 +396,24 @@ class PreTokenizerSequence : public PreTokenizer {
   std::vector<std::unique_ptr<PreTokenizer>> parts_;
 };
 
-absl::StatusOr<PrependScheme> ParsePrependScheme(const Json& j, absl::string_view file,
-                                                 const std::string& path) {
-  if (const Json* s = Member(j, "prepend_scheme"); s != nullptr) {
-    if (!s->is_string()) return JsonError(file, JoinPath(path, "prepend_scheme"), "expected a string");
-    const std::string& v = s->string_value();
+absl::StatusOr<PrependScheme> ParsePrependScheme(const JsonReader& j) {
+  if (const JsonReader s = j.Field("prepend_scheme"); s.present()) {
+    ASSIGN_OR_RETURN(const std::string v, s.String());
     if (v == "always") return PrependScheme::kAlways;
     if (v == "first") return PrependScheme::kFirst;
     if (v == "never") return PrependScheme::kNever;
-    return JsonError(file, JoinPath(path, "prepend_scheme"),
-                     absl::StrCat("unknown scheme '", v, "' (always, first or never)"));
+    return s.Error(absl::StrCat("unknown scheme '", v, "' (always, first or never)"));
   }
   // Older files state the same with add_prefix_space.
-  ASSIGN_OR_RETURN(bool add, BoolMember(j, "add_prefix_space", true, file, path));
+  ASSIGN_OR_RETURN(bool add, j.Field("add_prefix_space").BoolOr(true));
   return add ? PrependScheme::kAlways : PrependScheme::kNever;
 }
 
-absl::StatusOr<std::string> ReplacementChar(const Json& j, absl::string_view file,
-                                            const std::string& path) {
-  const std::string dflt = "\xE2\x96\x81";  // U+2581
-  ASSIGN_OR_RETURN(std::string r, StringMember(j, "replacement", file, path, &dflt));
+absl::StatusOr<std::string> ReplacementChar(const JsonReader& j) {
+  const JsonReader field = j.Field("replacement");
+  ASSIGN_OR_RETURN(std::string r, field.StringOr("\xE2\x96\x81"));  // U+2581
   if (r.empty() || !base::IsValidUtf8(r) || Utf8Len(static_cast<uint8_t>(r[0])) != r.size()) {
-    return JsonError(file, JoinPath(path, "replacement"), "expected a single character");
+    return field.Expected("a single character");
   }
   return r;
 }
@@ -659,53 +644,42 @@ class PostProcessorSequence : public PostProcessor {
 };
 
 absl::StatusOr<std::unique_ptr<PostProcessor>> TemplateFromJson(
-    const Json& j, absl::string_view file, const std::string& path,
+    const JsonReader& j,
     const std::function<std::optional<int32_t>(absl::string_view)>& token_to_id) {
-  ASSIGN_OR_RETURN(const Json::Array* single, ArrayMember(j, "single", file, path));
-  const Json* specials = Member(j, "special_tokens");
-  if (specials != nullptr && !specials->is_object()) {
-    return JsonError(file, JoinPath(path, "special_tokens"), "expected an object");
-  }
+  ASSIGN_OR_RETURN(const JsonReader single, j.Field("single").Array());
+  const JsonReader specials = j.Field("special_tokens");
+  if (specials.present()) RETURN_IF_ERROR(specials.Object().status());
   std::vector<int32_t> leading, trailing;
   bool seen_sequence = false;
-  for (size_t i = 0; i < single->size(); ++i) {
-    const Json& item = (*single)[i];
-    const std::string ipath = IndexPath(JoinPath(path, "single"), i);
-    if (!item.is_object()) return JsonError(file, ipath, "expected an object");
-    if (const Json* seq = Member(item, "Sequence"); seq != nullptr) {
-      if (!seq->is_object()) return JsonError(file, JoinPath(ipath, "Sequence"), "expected an object");
-      ASSIGN_OR_RETURN(std::string id, StringMember(*seq, "id", file, JoinPath(ipath, "Sequence")));
+  for (size_t i = 0; i < single.size(); ++i) {
+    ASSIGN_OR_RETURN(const JsonReader item, single.Item(i).Object());
+    if (const JsonReader seq = item.Field("Sequence"); seq.present()) {
+      RETURN_IF_ERROR(seq.Object().status());
+      ASSIGN_OR_RETURN(const std::string id, seq.Field("id").String());
       if (id != "A") {
-        return JsonError(file, JoinPath(ipath, "Sequence.id"),
-                         "a single-sequence template may only use sequence A");
+        return seq.Field("id").Error("a single-sequence template may only use sequence A");
       }
-      if (seen_sequence) return JsonError(file, ipath, "sequence A appears twice");
+      if (seen_sequence) return item.Error("sequence A appears twice");
       seen_sequence = true;
       continue;
     }
-    const Json* special = Member(item, "SpecialToken");
-    if (special == nullptr || !special->is_object()) {
-      return JsonError(file, ipath, "expected {\"Sequence\": ...} or {\"SpecialToken\": ...}");
+    const JsonReader special = item.Field("SpecialToken");
+    if (!special.json().is_object()) {
+      return item.Expected(R"({"Sequence": ...} or {"SpecialToken": ...})");
     }
-    const std::string spath = JoinPath(ipath, "SpecialToken");
-    ASSIGN_OR_RETURN(std::string name, StringMember(*special, "id", file, spath));
+    ASSIGN_OR_RETURN(const std::string name, special.Field("id").String());
     std::vector<int32_t> ids;
-    const Json* entry = specials != nullptr ? Member(*specials, name) : nullptr;
-    if (entry != nullptr) {
-      const std::string epath = absl::StrCat(JoinPath(path, "special_tokens"), "['", name, "']");
-      if (!entry->is_object()) return JsonError(file, epath, "expected an object");
-      ASSIGN_OR_RETURN(const Json::Array* id_list, ArrayMember(*entry, "ids", file, epath));
-      for (size_t k = 0; k < id_list->size(); ++k) {
-        const Json& v = (*id_list)[k];
-        if (!v.is_int() || v.int_value() < 0 || v.int_value() > INT32_MAX) {
-          return JsonError(file, IndexPath(JoinPath(epath, "ids"), k), "expected a token id");
-        }
-        ids.push_back(static_cast<int32_t>(v.int_value()));
+    if (const JsonReader entry = specials.Field(name); entry.present()) {
+      RETURN_IF_ERROR(entry.Object().status());
+      ASSIGN_OR_RETURN(const JsonReader id_list, entry.Field("ids").Array());
+      for (size_t k = 0; k < id_list.size(); ++k) {
+        ASSIGN_OR_RETURN(const int64_t id, id_list.Item(k).Int(0, INT32_MAX));
+        ids.push_back(static_cast<int32_t>(id));
       }
     } else {
       std::optional<int32_t> id = token_to_id(name);
       if (!id.has_value()) {
-        return JsonError(file, JoinPath(spath, "id"), absl::StrCat("unknown token '", name, "'"));
+        return special.Field("id").Error(absl::StrCat("unknown token '", name, "'"));
       }
       ids.push_back(*id);
     }
@@ -715,22 +689,19 @@ absl::StatusOr<std::unique_ptr<PostProcessor>> TemplateFromJson(
   return std::make_unique<WrapPostProcessor>(std::move(leading), std::move(trailing));
 }
 
-absl::StatusOr<int32_t> PairId(const Json& j, absl::string_view key, absl::string_view file,
-                               const std::string& path) {
-  const Json* p = Member(j, key);
-  if (p == nullptr || !p->is_array() || p->array().size() != 2 || !p->array()[1].is_int() ||
-      p->array()[1].int_value() < 0 || p->array()[1].int_value() > INT32_MAX) {
-    return JsonError(file, JoinPath(path, key), "expected [token, id]");
+absl::StatusOr<int32_t> PairId(const JsonReader& pair) {
+  const JsonReader id = pair.Item(1);
+  if (pair.size() != 2 || !id.json().is_int() || id.json().int_value() < 0 ||
+      id.json().int_value() > INT32_MAX) {
+    return pair.Expected("[token, id]");
   }
-  return static_cast<int32_t>(p->array()[1].int_value());
+  return static_cast<int32_t>(id.json().int_value());
 }
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Normalizer>> NormalizerFromJson(const Json& j,
-                                                               absl::string_view file,
-                                                               const std::string& path) {
-  ASSIGN_OR_RETURN(std::string type, TypeOf(j, file, path));
+absl::StatusOr<std::unique_ptr<Normalizer>> NormalizerFromJson(const JsonReader& j) {
+  ASSIGN_OR_RETURN(std::string type, TypeOf(j));
   if (type == "NFC") return std::make_unique<UnicodeNormalizer>(NormalForm::kNfc);
   if (type == "NFD") return std::make_unique<UnicodeNormalizer>(NormalForm::kNfd);
   if (type == "NFKC") return std::make_unique<UnicodeNormalizer>(NormalForm::kNfkc);
@@ -738,45 +709,38 @@ absl::StatusOr<std::unique_ptr<Normalizer>> NormalizerFromJson(const Json& j,
   if (type == "Lowercase") return std::make_unique<LowercaseNormalizer>();
   if (type == "StripAccents") return std::make_unique<StripAccentsNormalizer>();
   if (type == "Strip") {
-    ASSIGN_OR_RETURN(bool left, BoolMember(j, "strip_left", true, file, path));
-    ASSIGN_OR_RETURN(bool right, BoolMember(j, "strip_right", true, file, path));
+    ASSIGN_OR_RETURN(bool left, j.Field("strip_left").BoolOr(true));
+    ASSIGN_OR_RETURN(bool right, j.Field("strip_right").BoolOr(true));
     return std::make_unique<StripNormalizer>(left, right);
   }
   if (type == "Prepend") {
-    ASSIGN_OR_RETURN(std::string prepend, StringMember(j, "prepend", file, path));
-    if (!base::IsValidUtf8(prepend)) return JsonError(file, JoinPath(path, "prepend"), "invalid UTF-8");
+    ASSIGN_OR_RETURN(std::string prepend, j.Field("prepend").String());
+    if (!base::IsValidUtf8(prepend)) return j.Field("prepend").Error("invalid UTF-8");
     return std::make_unique<PrependNormalizer>(std::move(prepend));
   }
   if (type == "Replace") {
-    const Json* pj = Member(j, "pattern");
-    if (pj == nullptr) return JsonError(file, JoinPath(path, "pattern"), "missing");
-    ASSIGN_OR_RETURN(Pattern pattern, Pattern::FromJson(*pj, file, JoinPath(path, "pattern")));
-    ASSIGN_OR_RETURN(std::string content, StringMember(j, "content", file, path));
-    if (!base::IsValidUtf8(content)) return JsonError(file, JoinPath(path, "content"), "invalid UTF-8");
+    ASSIGN_OR_RETURN(Pattern pattern, Pattern::FromJson(j.Field("pattern")));
+    ASSIGN_OR_RETURN(std::string content, j.Field("content").String());
+    if (!base::IsValidUtf8(content)) return j.Field("content").Error("invalid UTF-8");
     return std::make_unique<ReplaceNormalizer>(std::move(pattern), std::move(content));
   }
   if (type == "Sequence") {
-    ASSIGN_OR_RETURN(const Json::Array* list, ArrayMember(j, "normalizers", file, path));
+    ASSIGN_OR_RETURN(const JsonReader list, j.Field("normalizers").Array());
     std::vector<std::unique_ptr<Normalizer>> parts;
-    for (size_t i = 0; i < list->size(); ++i) {
-      ASSIGN_OR_RETURN(auto part, NormalizerFromJson((*list)[i], file,
-                                                     IndexPath(JoinPath(path, "normalizers"), i)));
+    for (size_t i = 0; i < list.size(); ++i) {
+      ASSIGN_OR_RETURN(auto part, NormalizerFromJson(list.Item(i)));
       parts.push_back(std::move(part));
     }
     return std::make_unique<NormalizerSequence>(std::move(parts));
   }
-  return JsonError(file, JoinPath(path, "type"), absl::StrCat("unknown normalizer type '", type, "'"));
+  return j.Field("type").Error(absl::StrCat("unknown normalizer type '", type, "'"));
 }
 
-absl::StatusOr<std::unique_ptr<PreTokenizer>> PreTokenizerFromJson(const Json& j,
-                                                                   absl::string_view file,
-                                                                   const std::string& path) {
-  ASSIGN_OR_RETURN(std::string type, TypeOf(j, file, path));
+absl::StatusOr<std::unique_ptr<PreTokenizer>> PreTokenizerFromJson(const JsonReader& j) {
+  ASSIGN_OR_RETURN(std::string type, TypeOf(j));
   if (type == "Split") {
-    const Json* pj = Member(j, "pattern");
-    if (pj == nullptr) return JsonError(file, JoinPath(path, "pattern"), "missing");
-    ASSIGN_OR_RETURN(Pattern pattern, Pattern::FromJson(*pj, file, JoinPath(path, "pattern")));
-    ASSIGN_OR_RETURN(std::string b, StringMember(j, "behavior", file, path));
+    ASSIGN_OR_RETURN(Pattern pattern, Pattern::FromJson(j.Field("pattern")));
+    ASSIGN_OR_RETURN(std::string b, j.Field("behavior").String());
     SplitBehavior behavior;
     if (b == "Removed") {
       behavior = SplitBehavior::kRemoved;
@@ -789,14 +753,14 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> PreTokenizerFromJson(const Json& j
     } else if (b == "Contiguous") {
       behavior = SplitBehavior::kContiguous;
     } else {
-      return JsonError(file, JoinPath(path, "behavior"), absl::StrCat("unknown behavior '", b, "'"));
+      return j.Field("behavior").Error(absl::StrCat("unknown behavior '", b, "'"));
     }
-    ASSIGN_OR_RETURN(bool invert, BoolMember(j, "invert", false, file, path));
+    ASSIGN_OR_RETURN(bool invert, j.Field("invert").BoolOr(false));
     return std::make_unique<SplitPreTokenizer>(std::move(pattern), behavior, invert);
   }
   if (type == "ByteLevel") {
-    ASSIGN_OR_RETURN(bool add_prefix_space, BoolMember(j, "add_prefix_space", true, file, path));
-    ASSIGN_OR_RETURN(bool use_regex, BoolMember(j, "use_regex", true, file, path));
+    ASSIGN_OR_RETURN(bool add_prefix_space, j.Field("add_prefix_space").BoolOr(true));
+    ASSIGN_OR_RETURN(bool use_regex, j.Field("use_regex").BoolOr(true));
     std::unique_ptr<Regex> regex;
     if (use_regex) {
       ASSIGN_OR_RETURN(regex, Regex::Compile(kGpt2Pattern));
@@ -804,96 +768,86 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> PreTokenizerFromJson(const Json& j
     return std::make_unique<ByteLevelPreTokenizer>(add_prefix_space, std::move(regex));
   }
   if (type == "Metaspace") {
-    ASSIGN_OR_RETURN(std::string replacement, ReplacementChar(j, file, path));
-    ASSIGN_OR_RETURN(PrependScheme scheme, ParsePrependScheme(j, file, path));
-    ASSIGN_OR_RETURN(bool split, BoolMember(j, "split", true, file, path));
+    ASSIGN_OR_RETURN(std::string replacement, ReplacementChar(j));
+    ASSIGN_OR_RETURN(PrependScheme scheme, ParsePrependScheme(j));
+    ASSIGN_OR_RETURN(bool split, j.Field("split").BoolOr(true));
     return std::make_unique<MetaspacePreTokenizer>(std::move(replacement), scheme, split);
   }
   if (type == "WhitespaceSplit") return std::make_unique<WhitespaceSplitPreTokenizer>();
   if (type == "Digits") {
-    ASSIGN_OR_RETURN(bool individual, BoolMember(j, "individual_digits", false, file, path));
-    Json pattern = Json::MakeObject();
-    pattern.Set("Regex", Json::String("\\p{N}"));
-    ASSIGN_OR_RETURN(Pattern p, Pattern::FromJson(pattern, file, path));
+    ASSIGN_OR_RETURN(bool individual, j.Field("individual_digits").BoolOr(false));
+    const Json pattern = Json::MakeObject({{"Regex", Json::String("\\p{N}")}});
+    ASSIGN_OR_RETURN(Pattern p, Pattern::FromJson(JsonReader(pattern, j.where(), j.path())));
     return std::make_unique<SplitPreTokenizer>(
         std::move(p), individual ? SplitBehavior::kIsolated : SplitBehavior::kContiguous, false);
   }
   if (type == "Sequence") {
-    ASSIGN_OR_RETURN(const Json::Array* list, ArrayMember(j, "pretokenizers", file, path));
+    ASSIGN_OR_RETURN(const JsonReader list, j.Field("pretokenizers").Array());
     std::vector<std::unique_ptr<PreTokenizer>> parts;
-    for (size_t i = 0; i < list->size(); ++i) {
-      ASSIGN_OR_RETURN(auto part, PreTokenizerFromJson((*list)[i], file,
-                                                       IndexPath(JoinPath(path, "pretokenizers"), i)));
+    for (size_t i = 0; i < list.size(); ++i) {
+      ASSIGN_OR_RETURN(auto part, PreTokenizerFromJson(list.Item(i)));
       parts.push_back(std::move(part));
     }
     return std::make_unique<PreTokenizerSequence>(std::move(parts));
   }
-  return JsonError(file, JoinPath(path, "type"),
-                   absl::StrCat("unknown pre-tokenizer type '", type, "'"));
+  return j.Field("type").Error(absl::StrCat("unknown pre-tokenizer type '", type, "'"));
 }
 
-absl::StatusOr<std::unique_ptr<Decoder>> DecoderFromJson(const Json& j, absl::string_view file,
-                                                         const std::string& path) {
-  ASSIGN_OR_RETURN(std::string type, TypeOf(j, file, path));
+absl::StatusOr<std::unique_ptr<Decoder>> DecoderFromJson(const JsonReader& j) {
+  ASSIGN_OR_RETURN(std::string type, TypeOf(j));
   if (type == "ByteLevel") return std::make_unique<ByteLevelDecoder>();
   if (type == "ByteFallback") return std::make_unique<ByteFallbackDecoder>();
   if (type == "Fuse") return std::make_unique<FuseDecoder>();
   if (type == "Replace") {
-    const Json* pj = Member(j, "pattern");
-    if (pj == nullptr) return JsonError(file, JoinPath(path, "pattern"), "missing");
-    ASSIGN_OR_RETURN(Pattern pattern, Pattern::FromJson(*pj, file, JoinPath(path, "pattern")));
-    ASSIGN_OR_RETURN(std::string content, StringMember(j, "content", file, path));
+    ASSIGN_OR_RETURN(Pattern pattern, Pattern::FromJson(j.Field("pattern")));
+    ASSIGN_OR_RETURN(std::string content, j.Field("content").String());
     return std::make_unique<ReplaceDecoder>(std::move(pattern), std::move(content));
   }
   if (type == "Strip") {
-    ASSIGN_OR_RETURN(std::string content, StringMember(j, "content", file, path));
-    if (content.empty()) return JsonError(file, JoinPath(path, "content"), "expected a character");
-    ASSIGN_OR_RETURN(int64_t start, IntMember(j, "start", 0, file, path));
-    ASSIGN_OR_RETURN(int64_t stop, IntMember(j, "stop", 0, file, path));
+    ASSIGN_OR_RETURN(std::string content, j.Field("content").String());
+    if (content.empty()) return j.Field("content").Expected("a character");
+    ASSIGN_OR_RETURN(int64_t start, j.Field("start").IntOr(0));
+    ASSIGN_OR_RETURN(int64_t stop, j.Field("stop").IntOr(0));
     return std::make_unique<StripDecoder>(std::move(content), start, stop);
   }
   if (type == "Metaspace") {
-    ASSIGN_OR_RETURN(std::string replacement, ReplacementChar(j, file, path));
-    ASSIGN_OR_RETURN(PrependScheme scheme, ParsePrependScheme(j, file, path));
+    ASSIGN_OR_RETURN(std::string replacement, ReplacementChar(j));
+    ASSIGN_OR_RETURN(PrependScheme scheme, ParsePrependScheme(j));
     return std::make_unique<MetaspaceDecoder>(std::move(replacement), scheme);
   }
   if (type == "Sequence") {
-    ASSIGN_OR_RETURN(const Json::Array* list, ArrayMember(j, "decoders", file, path));
+    ASSIGN_OR_RETURN(const JsonReader list, j.Field("decoders").Array());
     std::vector<std::unique_ptr<Decoder>> parts;
-    for (size_t i = 0; i < list->size(); ++i) {
-      ASSIGN_OR_RETURN(auto part,
-                       DecoderFromJson((*list)[i], file, IndexPath(JoinPath(path, "decoders"), i)));
+    for (size_t i = 0; i < list.size(); ++i) {
+      ASSIGN_OR_RETURN(auto part, DecoderFromJson(list.Item(i)));
       parts.push_back(std::move(part));
     }
     return std::make_unique<DecoderSequence>(std::move(parts));
   }
-  return JsonError(file, JoinPath(path, "type"), absl::StrCat("unknown decoder type '", type, "'"));
+  return j.Field("type").Error(absl::StrCat("unknown decoder type '", type, "'"));
 }
 
 absl::StatusOr<std::unique_ptr<PostProcessor>> PostProcessorFromJson(
-    const Json& j, absl::string_view file, const std::string& path,
+    const JsonReader& j,
     const std::function<std::optional<int32_t>(absl::string_view)>& token_to_id) {
-  ASSIGN_OR_RETURN(std::string type, TypeOf(j, file, path));
+  ASSIGN_OR_RETURN(std::string type, TypeOf(j));
   if (type == "ByteLevel") return std::make_unique<NoopPostProcessor>();
-  if (type == "TemplateProcessing") return TemplateFromJson(j, file, path, token_to_id);
+  if (type == "TemplateProcessing") return TemplateFromJson(j, token_to_id);
   if (type == "BertProcessing" || type == "RobertaProcessing") {
-    ASSIGN_OR_RETURN(int32_t cls, PairId(j, "cls", file, path));
-    ASSIGN_OR_RETURN(int32_t sep, PairId(j, "sep", file, path));
+    ASSIGN_OR_RETURN(int32_t cls, PairId(j.Field("cls")));
+    ASSIGN_OR_RETURN(int32_t sep, PairId(j.Field("sep")));
     return std::make_unique<WrapPostProcessor>(std::vector<int32_t>{cls}, std::vector<int32_t>{sep});
   }
   if (type == "Sequence") {
-    ASSIGN_OR_RETURN(const Json::Array* list, ArrayMember(j, "processors", file, path));
+    ASSIGN_OR_RETURN(const JsonReader list, j.Field("processors").Array());
     std::vector<std::unique_ptr<PostProcessor>> parts;
-    for (size_t i = 0; i < list->size(); ++i) {
-      ASSIGN_OR_RETURN(auto part, PostProcessorFromJson((*list)[i], file,
-                                                        IndexPath(JoinPath(path, "processors"), i),
-                                                        token_to_id));
+    for (size_t i = 0; i < list.size(); ++i) {
+      ASSIGN_OR_RETURN(auto part, PostProcessorFromJson(list.Item(i), token_to_id));
       parts.push_back(std::move(part));
     }
     return std::make_unique<PostProcessorSequence>(std::move(parts));
   }
-  return JsonError(file, JoinPath(path, "type"),
-                   absl::StrCat("unknown post-processor type '", type, "'"));
+  return j.Field("type").Error(absl::StrCat("unknown post-processor type '", type, "'"));
 }
 
 std::unique_ptr<PostProcessor> MakeWrapPostProcessor(std::vector<int32_t> leading,

@@ -2,7 +2,8 @@
 // -----------------------------------------------------------------------------
 // The configurable stages of a tokenizer.json around the model: normalizers,
 // pre-tokenizers, decoders and post-processors, each built from its JSON
-// object with errors that name the file and JSON path. Behaviour follows HF
+// object (read through base::JsonReader, so errors name the file and the
+// field's path). Behaviour follows HF
 // `tokenizers` (offsets are not tracked; evald needs ids and text only).
 //
 // Ownership: each factory returns a uniquely owned stage; a Sequence owns its
@@ -31,9 +32,7 @@ class Normalizer {
   // REQUIRES: `s` is valid UTF-8; the result is valid UTF-8.
   virtual absl::StatusOr<std::string> Normalize(std::string s) const = 0;
 };
-absl::StatusOr<std::unique_ptr<Normalizer>> NormalizerFromJson(const base::Json& j,
-                                                               absl::string_view file,
-                                                               const std::string& path);
+absl::StatusOr<std::unique_ptr<Normalizer>> NormalizerFromJson(const base::JsonReader& j);
 
 // One piece of pre-tokenized text. `at_origin` marks the piece that starts at
 // byte 0 of the caller's input (Metaspace's prepend_scheme "first").
@@ -48,9 +47,7 @@ class PreTokenizer {
   // Replaces `pieces` by their finer split. Empty pieces are dropped.
   virtual absl::Status PreTokenize(std::vector<Piece>* pieces) const = 0;
 };
-absl::StatusOr<std::unique_ptr<PreTokenizer>> PreTokenizerFromJson(const base::Json& j,
-                                                                   absl::string_view file,
-                                                                   const std::string& path);
+absl::StatusOr<std::unique_ptr<PreTokenizer>> PreTokenizerFromJson(const base::JsonReader& j);
 
 class Decoder {
  public:
@@ -62,9 +59,7 @@ class Decoder {
   // context-dependent steps (stripping, UTF-8 repair).
   virtual void TokenBytes(std::string* token) const = 0;
 };
-absl::StatusOr<std::unique_ptr<Decoder>> DecoderFromJson(const base::Json& j,
-                                                         absl::string_view file,
-                                                         const std::string& path);
+absl::StatusOr<std::unique_ptr<Decoder>> DecoderFromJson(const base::JsonReader& j);
 
 class PostProcessor {
  public:
@@ -78,7 +73,7 @@ class PostProcessor {
 };
 // `token_to_id` resolves token names the file uses without giving ids.
 absl::StatusOr<std::unique_ptr<PostProcessor>> PostProcessorFromJson(
-    const base::Json& j, absl::string_view file, const std::string& path,
+    const base::JsonReader& j,
     const std::function<std::optional<int32_t>(absl::string_view)>& token_to_id);
 // A post-processor that puts `leading` before and `trailing` after the text
 // (the BOS/EOS rule LlamaTokenizer-style configs state with add_bos_token).

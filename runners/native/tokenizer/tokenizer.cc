@@ -14,7 +14,6 @@
 #include "base/status_macros.h"
 #include "base/utf8.h"
 #include "runners/native/tokenizer/bpe_model.h"
-#include "runners/native/tokenizer/json_util.h"
 #include "runners/native/tokenizer/pipeline.h"
 #include "runners/native/tokenizer/text_util.h"
 
@@ -22,14 +21,9 @@ namespace evald::engine {
 namespace {
 
 using base::Json;
-using tokenizer_internal::BoolMember;
+using base::JsonReader;
 using tokenizer_internal::BpeModel;
-using tokenizer_internal::IndexPath;
-using tokenizer_internal::JoinPath;
-using tokenizer_internal::JsonError;
-using tokenizer_internal::Member;
 using tokenizer_internal::Piece;
-using tokenizer_internal::StringMember;
 
 constexpr int64_t kMaxAddedTokenId = (1 << 21) - 1;
 
@@ -158,16 +152,11 @@ class AddedTokenMatcher {
 
 // The `{"content": ...}` or plain-string form of a special token in
 // tokenizer_config.json; nullopt when absent or null.
-absl::StatusOr<std::optional<std::string>> ConfigToken(const Json& config, absl::string_view key,
-                                                      absl::string_view file) {
-  const Json* j = Member(config, key);
-  if (j == nullptr) return std::nullopt;
-  if (j->is_string()) return j->string_value();
-  if (j->is_object()) {
-    ASSIGN_OR_RETURN(std::string content, StringMember(*j, "content", file, key));
-    return content;
-  }
-  return JsonError(file, key, "expected a string or an object with \"content\"");
+absl::StatusOr<std::optional<std::string>> ConfigToken(const JsonReader& token) {
+  if (!token.present()) return std::nullopt;
+  if (token.json().is_string()) return token.json().string_value();
+  if (token.json().is_object()) return token.Field("content").String();
+  return token.Expected(R"(a string or an object with "content")");
 }
 
 void CleanUpTokenization(std::string* s) {
@@ -203,8 +192,8 @@ class HfTokenizer : public Tokenizer {
   const std::string& chat_template() const override { return chat_template_; }
 
  private:
-  absl::Status ParseAddedTokens(const Json& root, absl::string_view file);
-  absl::Status ParseConfig(const Json& config, absl::string_view file);
+  absl::Status ParseAddedTokens(const JsonReader& root);
+  absl::Status ParseConfig(const JsonReader& config);
   absl::Status EncodeText(absl::string_view text, bool at_origin, std::vector<int32_t>* ids) const;
 
   std::unique_ptr<BpeModel> model_;
@@ -238,31 +227,25 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> HfTokenizer::Create(absl::string_view
   if (!root_or.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(json_label, ": ", root_or.status().message()));
   }
-  const Json& root = *root_or;
-  if (!root.is_object()) return JsonError(json_label, "$", "expected an object");
+  ASSIGN_OR_RETURN(const JsonReader root, JsonReader(*root_or, json_label).Object());
 
   auto t = std::make_unique<HfTokenizer>();
-  const Json* model = Member(root, "model");
-  if (model == nullptr) return JsonError(json_label, "model", "missing");
-  ASSIGN_OR_RETURN(t->model_, BpeModel::FromJson(*model, json_label));
-  if (const Json* j = Member(root, "normalizer"); j != nullptr) {
-    ASSIGN_OR_RETURN(t->normalizer_,
-                     tokenizer_internal::NormalizerFromJson(*j, json_label, "normalizer"));
+  ASSIGN_OR_RETURN(t->model_, BpeModel::FromJson(root.Field("model")));
+  if (const JsonReader j = root.Field("normalizer"); j.present()) {
+    ASSIGN_OR_RETURN(t->normalizer_, tokenizer_internal::NormalizerFromJson(j));
   }
-  if (const Json* j = Member(root, "pre_tokenizer"); j != nullptr) {
-    ASSIGN_OR_RETURN(t->pre_tokenizer_,
-                     tokenizer_internal::PreTokenizerFromJson(*j, json_label, "pre_tokenizer"));
+  if (const JsonReader j = root.Field("pre_tokenizer"); j.present()) {
+    ASSIGN_OR_RETURN(t->pre_tokenizer_, tokenizer_internal::PreTokenizerFromJson(j));
   }
-  if (const Json* j = Member(root, "decoder"); j != nullptr) {
-    ASSIGN_OR_RETURN(t->decoder_, tokenizer_internal::DecoderFromJson(*j, json_label, "decoder"));
+  if (const JsonReader j = root.Field("decoder"); j.present()) {
+    ASSIGN_OR_RETURN(t->decoder_, tokenizer_internal::DecoderFromJson(j));
   }
-  RETURN_IF_ERROR(t->ParseAddedTokens(root, json_label));
-  if (const Json* j = Member(root, "post_processor"); j != nullptr) {
+  RETURN_IF_ERROR(t->ParseAddedTokens(root));
+  if (const JsonReader j = root.Field("post_processor"); j.present()) {
     const HfTokenizer* self = t.get();
     ASSIGN_OR_RETURN(t->post_processor_,
                      tokenizer_internal::PostProcessorFromJson(
-                         *j, json_label, "post_processor",
-                         [self](absl::string_view tok) { return self->TokenToId(tok); }));
+                         j, [self](absl::string_view tok) { return self->TokenToId(tok); }));
   }
 
   if (!config_json.empty()) {
@@ -271,8 +254,8 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> HfTokenizer::Create(absl::string_view
       return absl::InvalidArgumentError(
           absl::StrCat(config_label, ": ", config_or.status().message()));
     }
-    if (!config_or->is_object()) return JsonError(config_label, "$", "expected an object");
-    RETURN_IF_ERROR(t->ParseConfig(*config_or, config_label));
+    ASSIGN_OR_RETURN(const JsonReader config, JsonReader(*config_or, config_label).Object());
+    RETURN_IF_ERROR(t->ParseConfig(config));
   }
   if (!t->bos_id_.has_value() && t->post_processor_ != nullptr) {
     auto leading = t->post_processor_->LeadingIds();
@@ -291,30 +274,21 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> HfTokenizer::Create(absl::string_view
   return std::unique_ptr<Tokenizer>(std::move(t));
 }
 
-absl::Status HfTokenizer::ParseAddedTokens(const Json& root, absl::string_view file) {
+absl::Status HfTokenizer::ParseAddedTokens(const JsonReader& root) {
   int64_t max_id = model_->id_limit() - 1;
-  const Json* list = Member(root, "added_tokens");
-  if (list != nullptr) {
-    if (!list->is_array()) return JsonError(file, "added_tokens", "expected an array");
-    for (size_t i = 0; i < list->array().size(); ++i) {
-      const Json& j = list->array()[i];
-      const std::string path = IndexPath("added_tokens", i);
-      if (!j.is_object()) return JsonError(file, path, "expected an object");
+  if (const JsonReader list_field = root.Field("added_tokens"); list_field.present()) {
+    ASSIGN_OR_RETURN(const JsonReader list, list_field.Array());
+    for (size_t i = 0; i < list.size(); ++i) {
+      ASSIGN_OR_RETURN(const JsonReader j, list.Item(i).Object());
       AddedToken tok;
-      ASSIGN_OR_RETURN(tok.content, StringMember(j, "content", file, path));
-      if (tok.content.empty()) return JsonError(file, JoinPath(path, "content"), "empty token");
-      const Json* id = Member(j, "id");
-      if (id == nullptr || !id->is_int() || id->int_value() < 0 ||
-          id->int_value() > kMaxAddedTokenId) {
-        return JsonError(file, JoinPath(path, "id"),
-                         absl::StrCat("expected an id in [0, ", kMaxAddedTokenId, "]"));
-      }
-      tok.id = static_cast<int32_t>(id->int_value());
-      ASSIGN_OR_RETURN(tok.special, BoolMember(j, "special", false, file, path));
-      ASSIGN_OR_RETURN(tok.single_word, BoolMember(j, "single_word", false, file, path));
-      ASSIGN_OR_RETURN(tok.lstrip, BoolMember(j, "lstrip", false, file, path));
-      ASSIGN_OR_RETURN(tok.rstrip, BoolMember(j, "rstrip", false, file, path));
-      ASSIGN_OR_RETURN(tok.normalized, BoolMember(j, "normalized", !tok.special, file, path));
+      ASSIGN_OR_RETURN(tok.content, j.Field("content").String());
+      if (tok.content.empty()) return j.Field("content").Expected("a non-empty string");
+      ASSIGN_OR_RETURN(tok.id, j.Field("id").Int(0, kMaxAddedTokenId));
+      ASSIGN_OR_RETURN(tok.special, j.Field("special").BoolOr(false));
+      ASSIGN_OR_RETURN(tok.single_word, j.Field("single_word").BoolOr(false));
+      ASSIGN_OR_RETURN(tok.lstrip, j.Field("lstrip").BoolOr(false));
+      ASSIGN_OR_RETURN(tok.rstrip, j.Field("rstrip").BoolOr(false));
+      ASSIGN_OR_RETURN(tok.normalized, j.Field("normalized").BoolOr(!tok.special));
       max_id = std::max<int64_t>(max_id, tok.id);
       const int32_t index = static_cast<int32_t>(added_.size());
       added_by_id_[tok.id] = index;
@@ -341,9 +315,9 @@ absl::Status HfTokenizer::ParseAddedTokens(const Json& root, absl::string_view f
   return absl::OkStatus();
 }
 
-absl::Status HfTokenizer::ParseConfig(const Json& config, absl::string_view file) {
-  ASSIGN_OR_RETURN(std::optional<std::string> bos, ConfigToken(config, "bos_token", file));
-  ASSIGN_OR_RETURN(std::optional<std::string> eos, ConfigToken(config, "eos_token", file));
+absl::Status HfTokenizer::ParseConfig(const JsonReader& config) {
+  ASSIGN_OR_RETURN(std::optional<std::string> bos, ConfigToken(config.Field("bos_token")));
+  ASSIGN_OR_RETURN(std::optional<std::string> eos, ConfigToken(config.Field("eos_token")));
   if (bos.has_value()) {
     bos_token_ = *bos;
     bos_id_ = TokenToId(*bos);
@@ -352,36 +326,31 @@ absl::Status HfTokenizer::ParseConfig(const Json& config, absl::string_view file
     eos_token_ = *eos;
     eos_id_ = TokenToId(*eos);
   }
-  ASSIGN_OR_RETURN(clean_up_spaces_,
-                   BoolMember(config, "clean_up_tokenization_spaces", false, file, ""));
+  ASSIGN_OR_RETURN(clean_up_spaces_, config.Field("clean_up_tokenization_spaces").BoolOr(false));
 
-  if (const Json* tmpl = Member(config, "chat_template"); tmpl != nullptr) {
-    if (tmpl->is_string()) {
-      chat_template_ = tmpl->string_value();
-    } else if (tmpl->is_array()) {
-      for (size_t i = 0; i < tmpl->array().size(); ++i) {
-        const Json& entry = tmpl->array()[i];
-        const std::string path = IndexPath("chat_template", i);
-        if (!entry.is_object()) return JsonError(file, path, "expected {name, template}");
-        ASSIGN_OR_RETURN(std::string name, StringMember(entry, "name", file, path));
-        ASSIGN_OR_RETURN(std::string text, StringMember(entry, "template", file, path));
-        if (name == "default") chat_template_ = std::move(text);
-      }
-    } else {
-      return JsonError(file, "chat_template", "expected a string or a list of {name, template}");
+  if (const JsonReader tmpl = config.Field("chat_template"); tmpl.json().is_string()) {
+    chat_template_ = tmpl.json().string_value();
+  } else if (tmpl.json().is_array()) {
+    for (size_t i = 0; i < tmpl.size(); ++i) {
+      const JsonReader entry = tmpl.Item(i);
+      if (!entry.json().is_object()) return entry.Expected("{name, template}");
+      ASSIGN_OR_RETURN(std::string name, entry.Field("name").String());
+      ASSIGN_OR_RETURN(std::string text, entry.Field("template").String());
+      if (name == "default") chat_template_ = std::move(text);
     }
+  } else if (tmpl.present()) {
+    return tmpl.Expected("a string or a list of {name, template}");
   }
 
   // LlamaTokenizer and GemmaTokenizer state their BOS/EOS rule in the config
   // (add_bos_token defaults to true); transformers rebuilds the
   // post-processor from it.
-  const Json* cls = Member(config, "tokenizer_class");
-  if (cls != nullptr && cls->is_string()) {
-    std::string name = cls->string_value();
+  if (const Json& cls = config.Field("tokenizer_class").json(); cls.is_string()) {
+    std::string name = cls.string_value();
     if (absl::EndsWith(name, "Fast")) name.resize(name.size() - 4);
     if (name == "LlamaTokenizer" || name == "GemmaTokenizer" || name == "CodeLlamaTokenizer") {
-      ASSIGN_OR_RETURN(bool add_bos, BoolMember(config, "add_bos_token", true, file, ""));
-      ASSIGN_OR_RETURN(bool add_eos, BoolMember(config, "add_eos_token", false, file, ""));
+      ASSIGN_OR_RETURN(bool add_bos, config.Field("add_bos_token").BoolOr(true));
+      ASSIGN_OR_RETURN(bool add_eos, config.Field("add_eos_token").BoolOr(false));
       if ((!add_bos || bos_id_.has_value()) && (!add_eos || eos_id_.has_value())) {
         std::vector<int32_t> leading, trailing;
         if (add_bos) leading.push_back(*bos_id_);

@@ -575,5 +575,77 @@ TEST_F(OpenAiServerTest, ErrorsHaveOpenAiShapeAndCodes) {
   EXPECT_EQ(Call("/v1/completions", &huge).status, 413);
 }
 
+// Each request field that cannot be used is a 400 whose param is the
+// top-level field and whose message names the field (item) and what was
+// found.
+TEST_F(OpenAiServerTest, BadBodyFieldsAreNamedAsParam) {
+  struct Case {
+    std::string path, body, param, message;
+  };
+  const std::string chat = "/v1/chat/completions", cmpl = "/v1/completions";
+  const std::string msgs = R"("messages": [{"role": "user", "content": "hi"}])";
+  const std::vector<Case> cases = {
+      {cmpl, R"({"prompt": "x"})", "model", "field 'model' is missing"},
+      {cmpl, R"({"model": 7, "prompt": "x"})", "model",
+       "field 'model': expected a string, got 7"},
+      {cmpl, R"({"model": "tiny", "prompt": "x", "stream": "yes"})", "stream",
+       R"(field 'stream': expected true or false, got "yes")"},
+      {cmpl, R"({"model": "tiny", "prompt": "x", "temperature": -1})",
+       "temperature", "field 'temperature': expected a number >= 0, got -1"},
+      {cmpl, R"({"model": "tiny", "prompt": "x", "top_p": 0})", "top_p",
+       "field 'top_p': expected a number in (0, 1], got 0"},
+      {cmpl, R"({"model": "tiny", "prompt": "x", "seed": 1.5})", "seed",
+       "field 'seed': expected an integer, got 1.5"},
+      {cmpl, R"({"model": "tiny", "prompt": "x", "n": 2})", "n",
+       "field 'n': only 1 is supported"},
+      {cmpl, R"({"model": "tiny", "prompt": "x", "stop": ["a", 5]})", "stop",
+       "field 'stop[1]': expected a string, got 5"},
+      {cmpl, R"({"model": "tiny", "prompt": "x", "stop": 5})", "stop",
+       "field 'stop': expected a string or a list of strings, got 5"},
+      {cmpl, R"({"model": "tiny"})", "prompt", "field 'prompt' is missing"},
+      {cmpl, R"({"model": "tiny", "prompt": []})", "prompt",
+       "field 'prompt': expected a string, a list of strings, a list of "
+       "token ids or a list of token-id lists, got []"},
+      {cmpl, R"({"model": "tiny", "prompt": [1, -2]})", "prompt",
+       "field 'prompt[1]': expected an integer in [0, 2147483647], got -2"},
+      {cmpl, R"({"model": "tiny", "prompt": [[1], []]})", "prompt",
+       "field 'prompt[1]': expected a non-empty list of token ids, got []"},
+      {cmpl, R"({"model": "tiny", "prompt": "x", "max_tokens": -1})",
+       "max_tokens", "field 'max_tokens': expected an integer >= 0, got -1"},
+      {cmpl, R"({"model": "tiny", "prompt": "x", "echo": 1})", "echo",
+       "field 'echo': expected true or false, got 1"},
+      {cmpl, R"({"model": "tiny", "prompt": "x", "logprobs": 99})", "logprobs",
+       "field 'logprobs': expected an integer <= 20, got 99"},
+      {chat, R"({"model": "tiny"})", "messages", "field 'messages' is missing"},
+      {chat, R"({"model": "tiny", "messages": []})", "messages",
+       "field 'messages': expected a non-empty list, got []"},
+      {chat, R"({"model": "tiny", "messages": [{"role": "user"}]})", "messages",
+       "field 'messages[0].content' is missing"},
+      {chat, absl::StrCat(R"({"model": "tiny", )", msgs, R"(, "max_tokens": 0})"),
+       "max_tokens", "field 'max_tokens': expected an integer >= 1, got 0"},
+      {chat,
+       absl::StrCat(R"({"model": "tiny", )", msgs,
+                    R"(, "max_tokens": 2, "max_completion_tokens": "x"})"),
+       "max_completion_tokens",
+       R"(field 'max_completion_tokens': expected an integer, got "x")"},
+      {chat, absl::StrCat(R"({"model": "tiny", )", msgs, R"(, "logprobs": true})"),
+       "logprobs",
+       "field 'logprobs': not supported on chat completions; use "
+       "/v1/completions"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.body);
+    std::string body = c.body;
+    Reply r = Call(c.path, &body);
+    EXPECT_EQ(r.status, 400) << r.body;
+    const Json* error = r.json.Find("error");
+    ASSERT_NE(error, nullptr) << r.body;
+    EXPECT_EQ(error->Find("param")->string_value(), c.param);
+    EXPECT_EQ(error->Find("message")->string_value(), c.message);
+    EXPECT_EQ(error->Find("code")->string_value(), "invalid_value");
+    EXPECT_EQ(error->Find("type")->string_value(), "invalid_request_error");
+  }
+}
+
 }  // namespace
 }  // namespace evald::daemon::openai

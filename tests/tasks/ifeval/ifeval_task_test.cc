@@ -165,6 +165,26 @@ TEST_F(IfevalTaskTest, BadLinesNameFileLineAndField) {
                        HasSubstr("duplicate key 1")));
 }
 
+TEST_F(IfevalTaskTest, FieldsOfTheWrongShapeSayWhatWasFound) {
+  EXPECT_THAT(Make(R"({"key": "1", "prompt": "p", "instruction_id_list": [], "kwargs": []})"
+                   "\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("input_data.jsonl: line 1: field 'key': expected an integer, "
+                                 R"(got "1")")));
+  EXPECT_THAT(Make(R"({"key": 1, "prompt": "p", "instruction_id_list": [7], "kwargs": [{}]})"
+                   "\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("line 1: field 'instruction_id_list[0]': expected a string, "
+                                 "got 7")));
+  EXPECT_THAT(Make(R"({"key": 1, "prompt": "p", "instruction_id_list": ["punctuation:no_comma"], )"
+                   R"("kwargs": []})"
+                   "\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("line 1: field 'kwargs': 0 entries for 1 instructions")));
+  EXPECT_THAT(Make("[1]\n"), StatusIs(absl::StatusCode::kInvalidArgument,
+                                      HasSubstr("line 1: expected an object, got [1]")));
+}
+
 TEST_F(IfevalTaskTest, InvalidUtf8IsRefusedNamingLineAndField) {
   EXPECT_THAT(Make(std::string(kDataset) +
                    "{\"key\": 4, \"prompt\": \"caf\xc3\", \"instruction_id_list\": [], \"kwargs\": []}\n"),

@@ -314,22 +314,22 @@ TEST(TokenizerLoadTest, MalformedFilesNameTheField) {
       R"("model": {"type": "BPE", "vocab": {"x": 0, "y": 1, "xy": 2}, "merges": ["x y"]})";
   const std::vector<BadCase> cases = {
       {"not json", "{", "tokenizer.json: line"},
-      {"not an object", "[]", "tokenizer.json: $: expected an object"},
-      {"no model", R"({"normalizer": null})", "tokenizer.json: model: missing"},
+      {"not an object", "[]", "tokenizer.json: expected an object, got []"},
+      {"no model", R"({"normalizer": null})", "tokenizer.json: field 'model' is missing"},
       {"unknown model", R"({"model": {"type": "Unigram", "vocab": []}})", "model.type"},
-      {"no merges", R"({"model": {"type": "BPE", "vocab": {}}})", "model.merges: missing"},
+      {"no merges", R"({"model": {"type": "BPE", "vocab": {}}})", "field 'model.merges' is missing"},
       {"bad vocab id", R"({"model": {"type": "BPE", "vocab": {"x": "0"}, "merges": []}})",
-       "model.vocab['x']"},
+       R"(field 'model.vocab.x': expected an integer in [0, 2097151], got "0")"},
       {"unknown merge token",
        R"({"model": {"type": "BPE", "vocab": {"x": 0, "y": 1, "xy": 2}, "merges": ["x y", "xy z"]}})",
-       "tokenizer.json: model.merges[1]: unknown token 'z'"},
+       "tokenizer.json: field 'model.merges[1]': unknown token 'z'"},
       {"merge result missing",
        R"({"model": {"type": "BPE", "vocab": {"x": 0, "y": 1}, "merges": [["x", "y"]]}})",
-       "model.merges[0]: merge result 'xy'"},
+       "field 'model.merges[0]': merge result 'xy'"},
       {"bad merge shape", R"({"model": {"type": "BPE", "vocab": {"x": 0}, "merges": [3]}})",
        "model.merges[0]"},
       {"unknown normalizer", absl::StrCat(R"({"normalizer": {"type": "Fancy"}, )", model, "}"),
-       "normalizer.type: unknown normalizer type 'Fancy'"},
+       "field 'normalizer.type': unknown normalizer type 'Fancy'"},
       {"unknown pre-tokenizer",
        absl::StrCat(R"({"pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Nope"}]}, )",
                     model, "}"),
@@ -349,12 +349,30 @@ TEST(TokenizerLoadTest, MalformedFilesNameTheField) {
       {"template with unknown token",
        absl::StrCat(R"({"post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<q>"}}]}, )",
                     model, "}"),
-       "post_processor.single[0].SpecialToken.id: unknown token '<q>'"},
+       "field 'post_processor.single[0].SpecialToken.id': unknown token '<q>'"},
       {"added token without id",
        absl::StrCat(R"({"added_tokens": [{"content": "<a>"}], )", model, "}"),
        "added_tokens[0].id"},
       {"normalizer not an object", absl::StrCat(R"({"normalizer": 7, )", model, "}"),
-       "normalizer: expected an object"},
+       "field 'normalizer': expected an object, got 7"},
+      {"bad merge string",
+       R"({"model": {"type": "BPE", "vocab": {"x": 0}, "merges": ["x y z"]}})",
+       R"(tokenizer.json: field 'model.merges[0]': expected "left right", got "x y z")"},
+      {"split without pattern",
+       absl::StrCat(R"({"pre_tokenizer": {"type": "Split", "behavior": "Isolated"}, )", model, "}"),
+       "tokenizer.json: field 'pre_tokenizer.pattern' is missing"},
+      {"template special ids",
+       absl::StrCat(R"({"post_processor": {"type": "TemplateProcessing", "single": )"
+                    R"([{"SpecialToken": {"id": "<s>"}}], "special_tokens": {"<s>": {"ids": [-1]}}}, )",
+                    model, "}"),
+       R"(field 'post_processor.special_tokens["<s>"].ids[0]': expected an integer in )"
+       "[0, 2147483647], got -1"},
+      {"bert pair", absl::StrCat(R"({"post_processor": {"type": "BertProcessing", "cls": "x"}, )",
+                                 model, "}"),
+       R"(field 'post_processor.cls': expected [token, id], got "x")"},
+      {"added token id out of range",
+       absl::StrCat(R"({"added_tokens": [{"content": "<a>", "id": 99999999}], )", model, "}"),
+       "field 'added_tokens[0].id': expected an integer in [0, 2097151], got 99999999"},
   };
   for (const BadCase& c : cases) {
     EXPECT_THAT(Tokenizer::FromJson(c.json, ""),
@@ -363,7 +381,8 @@ TEST(TokenizerLoadTest, MalformedFilesNameTheField) {
   }
   EXPECT_THAT(Tokenizer::FromJson(kSentencePieceJson, R"({"chat_template": 5})"),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("tokenizer_config.json: chat_template")));
+                       HasSubstr("tokenizer_config.json: field 'chat_template': expected a "
+                                 "string or a list of {name, template}, got 5")));
 }
 
 TEST(TokenizerConcurrencyTest, ParallelEncodesAgree) {

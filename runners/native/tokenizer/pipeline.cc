@@ -1,6 +1,7 @@
 #include "runners/native/tokenizer/pipeline.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -9,6 +10,7 @@
 #include "absl/strings/str_replace.h"
 #include "base/status_macros.h"
 #include "base/utf8.h"
+#include "py/re.h"
 #include "runners/native/tokenizer/json_util.h"
 #include "runners/native/tokenizer/text_util.h"
 
@@ -48,9 +50,9 @@ class Pattern {
     }
     if (const Json* r = Member(j, "Regex"); r != nullptr) {
       if (!r->is_string()) return JsonError(file, JoinPath(path, "Regex"), "expected a string");
-      auto regex = Regex::Compile(r->string_value());
+      auto regex = py::Regex::CompilePcre2(r->string_value());
       if (!regex.ok()) return JsonError(file, JoinPath(path, "Regex"), regex.status().message());
-      p.regex_ = std::shared_ptr<Regex>(std::move(regex).value());
+      p.regex_ = *std::move(regex);
       return p;
     }
     return JsonError(file, path, "expected {\"String\": ...} or {\"Regex\": ...}");
@@ -58,7 +60,7 @@ class Pattern {
 
   // Non-overlapping non-empty matches, left to right.
   absl::Status FindAll(absl::string_view s, Spans* spans) const {
-    if (regex_ != nullptr) return regex_->FindAll(s, spans);
+    if (regex_.has_value()) return regex_->FindSpans(s, spans);
     if (literal_.empty()) return absl::OkStatus();
     size_t pos = 0;
     while ((pos = s.find(literal_, pos)) != absl::string_view::npos) {
@@ -85,7 +87,7 @@ class Pattern {
 
  private:
   std::string literal_;
-  std::shared_ptr<Regex> regex_;
+  std::optional<py::Regex> regex_;
 };
 
 // ----------------------------------------------------------------------------
@@ -303,16 +305,16 @@ constexpr absl::string_view kGpt2Pattern =
 
 class ByteLevelPreTokenizer : public PreTokenizer {
  public:
-  ByteLevelPreTokenizer(bool add_prefix_space, std::unique_ptr<Regex> regex)
+  ByteLevelPreTokenizer(bool add_prefix_space, std::optional<py::Regex> regex)
       : add_prefix_space_(add_prefix_space), regex_(std::move(regex)) {}
   absl::Status PreTokenize(std::vector<Piece>* pieces) const override {
     return SplitEach(pieces, [this](Piece& p, std::vector<std::string>* parts) {
       std::string text = std::move(p.text);
       if (add_prefix_space_ && !absl::StartsWith(text, " ")) text = absl::StrCat(" ", text);
       std::vector<std::string> raw;
-      if (regex_ != nullptr) {
+      if (regex_.has_value()) {
         Spans spans;
-        RETURN_IF_ERROR(regex_->FindAll(text, &spans));
+        RETURN_IF_ERROR(regex_->FindSpans(text, &spans));
         SplitBySpans(text, spans, SplitBehavior::kIsolated, false, &raw);
       } else if (!text.empty()) {
         raw.push_back(std::move(text));
@@ -329,7 +331,7 @@ class ByteLevelPreTokenizer : public PreTokenizer {
 
  private:
   bool add_prefix_space_;
-  std::unique_ptr<Regex> regex_;  // null when use_regex is false
+  std::optional<py::Regex> regex_;  // none when use_regex is false
 };
 
 enum class PrependScheme { kAlways, kFirst, kNever };
@@ -797,9 +799,9 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> PreTokenizerFromJson(const Json& j
   if (type == "ByteLevel") {
     ASSIGN_OR_RETURN(bool add_prefix_space, BoolMember(j, "add_prefix_space", true, file, path));
     ASSIGN_OR_RETURN(bool use_regex, BoolMember(j, "use_regex", true, file, path));
-    std::unique_ptr<Regex> regex;
+    std::optional<py::Regex> regex;
     if (use_regex) {
-      ASSIGN_OR_RETURN(regex, Regex::Compile(kGpt2Pattern));
+      ASSIGN_OR_RETURN(regex, py::Regex::CompilePcre2(kGpt2Pattern));
     }
     return std::make_unique<ByteLevelPreTokenizer>(add_prefix_space, std::move(regex));
   }

@@ -1,19 +1,17 @@
 // File: py/re.h
 // -----------------------------------------------------------------------------
-// Python's `re` over PCRE2, for the regexes copied from Python code (lm-eval's
-// answer filters, IFEval's checkers, NLTK's Punkt and Treebank tokenizers) and
-// for the tokenizer's pre-tokenizer patterns. Compile() takes Python syntax and
-// rewrites what PCRE2 reads differently: \s is str.isspace()'s set, \Z is the
-// very end, \v is U+000B, \uXXXX, \UXXXXXXXX, \N{NAME}, {,n}, Python's
-// backreference/octal rule, and escapes and extensions Python rejects are
-// rejected. Matching is PCRE2's with UTF + UCP (\w, \d and \b are Unicode's, as
-// in Python 3 str patterns), LF the only newline, ^ in multiline mode matching
-// after a final newline, and successive matches advancing as Python 3.7+ does:
-// an empty match may follow a non-empty one, never another empty one at the
-// same place. Known differences: caseless matching pairs characters by
-// Unicode case folding, where Python also pairs the Turkish 'İ' and 'ı' with
-// 'i' and 'I' (the only difference among 2,978 case-related pairs); (?a) and
-// (?L) are refused.
+// Python's `re` over PCRE2: the regexes copied from Python code (lm-eval's
+// filters, IFEval's checkers, NLTK's tokenizers) match here what they match in
+// CPython, and the tokenizer's Split patterns run on the same engine.
+//
+// Compile() reads Python syntax, rewrites what PCRE2 reads otherwise (\s as
+// str.isspace, \Z, \v, \u \U \N{}, {,n}, octal vs group references, '[' and \S
+// inside classes) and refuses what Python refuses (\p, \K, (*VERB), ...).
+// Matching is UTF + UCP (Unicode \w \d \b), "\n" the only newline, multiline
+// ^ also after a final newline, and Python 3.7+'s rule for empty matches. Known
+// difference: caseless matching does not pair 'İ' and 'ı' with 'i' and 'I' as
+// Python does (the only one among 2,978 case-related pairs); (?a) and (?L) are
+// refused.
 //
 // Positions are byte offsets into the UTF-8 text; they fall on code point
 // boundaries, so they map one to one onto Python's indices. Bytes that are not
@@ -25,6 +23,7 @@
 #define EVALD_PY_RE_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>

@@ -3,24 +3,20 @@
 // The one rule that divides a loglikelihood request's text between what
 // conditions the model and what it scores, as lm-evaluation-harness does
 // (`context.rstrip()`): the context's trailing whitespace moves to the front
-// of the continuation. Whitespace is Python's str.isspace, so U+0085, U+00A0,
-// U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000 and
-// \x1c-\x1f count as well as ASCII whitespace. Every runner splits through
-// here, so one request scores the same text whichever runner serves it.
+// of the continuation. Whitespace is Python's str.isspace (py::IsSpace), so
+// U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F,
+// U+3000 and \x1c-\x1f count as well as ASCII whitespace. Every runner splits
+// through here, so one request scores the same text whichever runner serves it.
 //
 // Thread-safety: pure functions.
 #ifndef EVALD_RUNNERS_LOGLIKELIHOOD_SPLIT_H_
 #define EVALD_RUNNERS_LOGLIKELIHOOD_SPLIT_H_
 
-#include <cstdint>
 #include <string>
 
 #include "absl/strings/string_view.h"
 
 namespace evald::runners {
-
-// Python's str.isspace() for one code point.
-bool IsPythonSpace(uint32_t cp);
 
 struct ContextContinuation {
   std::string context;       // the request's context without trailing whitespace

@@ -15,7 +15,7 @@
 #include "base/sha256.h"
 #include "base/status_macros.h"
 #include "base/utf8.h"
-#include "tasks/task_util.h"
+#include "py/str.h"
 
 namespace evald::tasks {
 namespace fs = std::filesystem;
@@ -156,7 +156,7 @@ absl::StatusOr<std::vector<JsonlRecord>> ReadJsonl(const std::string& path) {
   int line = 0;
   for (absl::string_view row : absl::StrSplit(text, '\n')) {
     ++line;
-    if (PyStrip(row).empty()) continue;
+    if (py::Strip(row).empty()) continue;
     auto parsed = base::ParseJson(row);
     if (!parsed.ok()) {
       return absl::InvalidArgumentError(
@@ -260,7 +260,7 @@ absl::StatusOr<std::vector<MmluQuestion>> ReadMmluCsv(const std::string& path) {
           path, ":", record.line, ": expected 6 columns (question,A,B,C,D,answer), found ",
           record.fields.size()));
     }
-    const std::string letter = PyStrip(record.fields[5]);
+    const std::string letter(py::Strip(record.fields[5]));
     if (letter.size() != 1 || letter[0] < 'A' || letter[0] > 'D') {
       return absl::InvalidArgumentError(absl::StrCat(path, ":", record.line,
                                                      ": answer: expected a letter A-D, found \"",

@@ -18,9 +18,10 @@
 #include "base/sha256.h"
 #include "base/status_macros.h"
 #include "judge/judge.h"
+#include "py/re.h"
+#include "py/str.h"
 #include "tasks/dataset.h"
 #include "tasks/judging.h"
-#include "tasks/py_regex.h"
 #include "tasks/python_random.h"
 #include "tasks/task_util.h"
 
@@ -130,16 +131,16 @@ std::string DocToText(const Variant& variant, const std::string& question) {
 }
 
 // Compiled regexes are cached per pattern: the set is small and fixed.
-const PyRegex& CachedRegex(absl::string_view pattern) {
+const py::Regex& CachedRegex(absl::string_view pattern) {
   static absl::Mutex mu(absl::kConstInit);
-  static auto* const cache = new std::map<std::string, std::unique_ptr<PyRegex>>();
+  static auto* const cache = new std::map<std::string, std::unique_ptr<py::Regex>>();
   absl::MutexLock lock(&mu);
   auto it = cache->find(std::string(pattern));
   if (it == cache->end()) {
-    auto compiled = PyRegex::Compile(pattern);
+    auto compiled = py::Regex::Compile(pattern);
     // The patterns are compile-time constants of this file.
     CHECK(compiled.ok()) << compiled.status();
-    it = cache->emplace(std::string(pattern), std::make_unique<PyRegex>(*std::move(compiled))).first;
+    it = cache->emplace(std::string(pattern), std::make_unique<py::Regex>(*std::move(compiled))).first;
   }
   return *it->second;
 }
@@ -147,7 +148,7 @@ const PyRegex& CachedRegex(absl::string_view pattern) {
 }  // namespace
 
 std::string ApplyRegexFilter(absl::string_view pattern, int group_select, absl::string_view response) {
-  const PyRegex& regex = CachedRegex(pattern);
+  const py::Regex& regex = CachedRegex(pattern);
   std::vector<std::vector<std::string>> matches = regex.FindAll(response);
   if (matches.empty()) return kFallback;
   const int n = static_cast<int>(matches.size());
@@ -167,7 +168,7 @@ std::string ApplyRegexFilter(absl::string_view pattern, int group_select, absl::
       }
     }
   }
-  return PyStrip(picked);
+  return std::string(py::Strip(picked));
 }
 
 std::string Gsm8kNormalize(absl::string_view text) {
@@ -430,7 +431,7 @@ class Gsm8kTask : public Task {
   // The final number of the reference solution (the text after "####").
   std::string FinalAnswer(size_t doc_index) const {
     std::vector<absl::string_view> pieces = absl::StrSplit(data_.test[doc_index].answer, "####");
-    return PyStrip(pieces.back());
+    return std::string(py::Strip(pieces.back()));
   }
 
   // The reference answer as lm-eval's doc_to_target gives it: the whole
@@ -439,7 +440,7 @@ class Gsm8kTask : public Task {
     const std::string& answer = data_.test[doc_index].answer;
     if (variant_.kind == Kind::kRandomShots) return answer;
     std::vector<absl::string_view> pieces = absl::StrSplit(answer, "####");
-    return PyStrip(pieces.back());
+    return std::string(py::Strip(pieces.back()));
   }
 
   PromptParts Parts(size_t doc_index) const {

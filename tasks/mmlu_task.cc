@@ -15,6 +15,7 @@
 #include "absl/strings/str_replace.h"
 #include "base/sha256.h"
 #include "base/status_macros.h"
+#include "py/str.h"
 #include "tasks/dataset.h"
 #include "tasks/task_util.h"
 
@@ -234,7 +235,7 @@ class MmluTask : public Task {
   }
 
   static std::string DocToText(const MmluQuestion& q) {
-    return absl::StrCat(PyStrip(q.question), "\nA. ", q.choices[0], "\nB. ", q.choices[1], "\nC. ",
+    return absl::StrCat(py::Strip(q.question), "\nA. ", q.choices[0], "\nB. ", q.choices[1], "\nC. ",
                         q.choices[2], "\nD. ", q.choices[3], "\nAnswer:");
   }
 

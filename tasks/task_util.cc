@@ -6,65 +6,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "base/status_macros.h"
-#include "base/utf8.h"
+#include "py/str.h"
 
 namespace evald::tasks {
-
-bool IsPythonWhitespace(uint32_t cp) {
-  // The code points whose Unicode bidirectional class is WS, B or S, or whose
-  // category is Zs: exactly what CPython's str.isspace() accepts.
-  switch (cp) {
-    case 0x09: case 0x0A: case 0x0B: case 0x0C: case 0x0D:
-    case 0x1C: case 0x1D: case 0x1E: case 0x1F: case 0x20:
-    case 0x85: case 0xA0: case 0x1680:
-    case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000:
-      return true;
-    default:
-      return cp >= 0x2000 && cp <= 0x200A;
-  }
-}
-
-namespace {
-
-// Byte length of the whitespace prefix of `s`.
-size_t LeadingWhitespace(absl::string_view s) {
-  size_t pos = 0;
-  while (pos < s.size()) {
-    size_t next = pos;
-    if (!IsPythonWhitespace(base::DecodeUtf8At(s, &next))) break;
-    pos = next;
-  }
-  return pos;
-}
-
-// Byte offset where the whitespace suffix of `s` starts.
-size_t TrailingWhitespaceStart(absl::string_view s) {
-  size_t end = s.size();
-  while (end > 0) {
-    size_t start = end - 1;
-    while (start > 0 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) --start;
-    size_t pos = start;
-    uint32_t cp = base::DecodeUtf8At(s, &pos);
-    if (pos != end || !IsPythonWhitespace(cp)) break;
-    end = start;
-  }
-  return end;
-}
-
-}  // namespace
-
-std::string PyStrip(absl::string_view s) {
-  s.remove_prefix(LeadingWhitespace(s));
-  return std::string(s.substr(0, TrailingWhitespaceStart(s)));
-}
-
-std::string PyRStrip(absl::string_view s) { return std::string(s.substr(0, TrailingWhitespaceStart(s))); }
 
 std::string MaybeDelimit(absl::string_view a, absl::string_view b, absl::string_view delimiter) {
   if (a.empty()) return std::string(b);
   if (b.empty()) return std::string(a);
-  const bool a_ends_space = TrailingWhitespaceStart(a) != a.size();
-  const bool b_starts_space = LeadingWhitespace(b) != 0;
+  const bool a_ends_space = py::RStrip(a).size() != a.size();
+  const bool b_starts_space = py::LStrip(b).size() != b.size();
   std::string out(a);
   if (!a_ends_space && !b_starts_space) absl::StrAppend(&out, delimiter);
   absl::StrAppend(&out, b);

@@ -1,7 +1,6 @@
 // File: tasks/task_util.h
 // -----------------------------------------------------------------------------
-// Pieces every lm-eval-compatible task shares: Python str.strip() over
-// Unicode whitespace, lm-eval's prompt assembly (plain text and chat
+// Pieces every lm-eval-compatible task shares: lm-eval's prompt assembly (plain text and chat
 // messages, with its delimiter rules), the mean/stderr statistics lm-eval
 // reports, and a relay that forwards a run's cancellation flag to a Runner
 // call while the task can also stop that call itself. Pure functions and
@@ -23,14 +22,8 @@
 
 namespace evald::tasks {
 
-// Python's str.isspace() for one code point.
-bool IsPythonWhitespace(uint32_t cp);
-// Python's str.strip() / lstrip() / rstrip() with no argument.
-std::string PyStrip(absl::string_view s);
-std::string PyRStrip(absl::string_view s);
-
 // lm-eval's maybe_delimit(a, b, d): a+d+b, or a+b when `a` ends or `b` starts
-// with whitespace; either part alone when the other is empty.
+// with whitespace (str.isspace); either part alone when the other is empty.
 std::string MaybeDelimit(absl::string_view a, absl::string_view b, absl::string_view delimiter);
 
 // One few-shot example: the rendered question and its answer text.

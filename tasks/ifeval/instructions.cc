@@ -15,13 +15,17 @@
 #include "absl/strings/strip.h"
 #include "base/status_macros.h"
 #include "base/utf8.h"
+#include "py/re.h"
+#include "py/str.h"
 #include "tasks/ifeval/language.h"
 #include "tasks/ifeval/nltk_words.h"
-#include "tasks/ifeval/py_re.h"
-#include "tasks/ifeval/py_str.h"
 
 namespace evald::tasks::ifeval {
 namespace {
+
+using ::evald::py::ReFlags;
+using ::evald::py::ReMatch;
+using ::evald::py::Regex;
 
 using base::Json;
 
@@ -165,7 +169,7 @@ const std::map<std::string, Builder>& Builders() {
          }
          return Check([res](absl::string_view r) {
            return std::all_of(res.begin(), res.end(),
-                              [&](const Regex& re) { return re.Search(r); });
+                              [&](const Regex& re) { return re.Search(r).has_value(); });
          });
        }},
       {"keywords:frequency",
@@ -174,10 +178,10 @@ const std::map<std::string, Builder>& Builders() {
          ASSIGN_OR_RETURN(double frequency, kw.Number("frequency"));
          ASSIGN_OR_RETURN(bool less, kw.LessThan("relation"));
          ASSIGN_OR_RETURN(Regex re,
-                          CompileKwargRegex("keyword", PyStrip(keyword),
+                          CompileKwargRegex("keyword", py::Strip(keyword),
                                             {.ignore_case = true}));
          return Check([re, frequency, less](absl::string_view r) {
-           return Compare(static_cast<double>(re.Count(r)), frequency, less);
+           return Compare(static_cast<double>(re.FindIter(r).size()), frequency, less);
          });
        }},
       {"keywords:forbidden_words",
@@ -195,7 +199,7 @@ const std::map<std::string, Builder>& Builders() {
          }
          return Check([res](absl::string_view r) {
            return std::none_of(res.begin(), res.end(),
-                               [&](const Regex& re) { return re.Search(r); });
+                               [&](const Regex& re) { return re.Search(r).has_value(); });
          });
        }},
       {"keywords:letter_frequency",
@@ -203,7 +207,7 @@ const std::map<std::string, Builder>& Builders() {
          ASSIGN_OR_RETURN(std::string letter, kw.String("letter"));
          ASSIGN_OR_RETURN(double frequency, kw.Number("let_frequency"));
          ASSIGN_OR_RETURN(bool less, kw.LessThan("let_relation"));
-         std::string lowered = PyLower(PyStrip(letter));
+         std::string lowered = py::Lower(py::Strip(letter));
          std::vector<uint32_t> cps = base::DecodeUtf8(lowered);
          if (cps.size() != 1) {
            return absl::InvalidArgumentError(absl::StrCat(
@@ -211,7 +215,7 @@ const std::map<std::string, Builder>& Builders() {
          }
          uint32_t target = cps[0];
          return Check([target, frequency, less](absl::string_view r) {
-           std::vector<uint32_t> text = base::DecodeUtf8(PyLower(r));
+           std::vector<uint32_t> text = base::DecodeUtf8(py::Lower(r));
            double n = static_cast<double>(
                std::count(text.begin(), text.end(), target));
            return Compare(n, frequency, less);
@@ -243,7 +247,7 @@ const std::map<std::string, Builder>& Builders() {
            std::vector<std::string> paragraphs = re.Split(r);
            size_t count = paragraphs.size();
            for (size_t i = 0; i < paragraphs.size(); ++i) {
-             if (!PyStrip(paragraphs[i]).empty()) continue;
+             if (!py::Strip(paragraphs[i]).empty()) continue;
              if (i == 0 || i + 1 == paragraphs.size()) {
                --count;
              } else {
@@ -270,21 +274,21 @@ const std::map<std::string, Builder>& Builders() {
            return absl::InvalidArgumentError(
                "kwargs.nth_paragraph: must be a positive integer");
          }
-         std::string want = PyLower(first_word);
+         std::string want = py::Lower(first_word);
          return Check([num_paragraphs, nth, want](absl::string_view r) {
-           std::vector<std::string> paragraphs = PySplit(r, "\n\n");
+           std::vector<std::string> paragraphs = py::Split(r, "\n\n");
            double count = static_cast<double>(paragraphs.size());
            for (const std::string& p : paragraphs) {
-             if (PyStrip(p).empty()) count -= 1;
+             if (py::Strip(p).empty()) count -= 1;
            }
            if (nth > count) return false;
            absl::string_view paragraph =
-               PyStrip(paragraphs[static_cast<size_t>(nth) - 1]);
+               py::Strip(paragraphs[static_cast<size_t>(nth) - 1]);
            if (paragraph.empty()) return false;
-           std::vector<std::string> words = PySplitWhitespace(paragraph);
-           absl::string_view word = PyStrip(words[0]);
-           word = PyLStripChars(word, "'");
-           word = PyLStripChars(word, "\"");
+           std::vector<std::string> words = py::SplitWhitespace(paragraph);
+           absl::string_view word = py::Strip(words[0]);
+           word = py::LStrip(word, "'");
+           word = py::LStrip(word, "\"");
            std::string got;
            size_t pos = 0;
            while (pos < word.size()) {
@@ -293,7 +297,7 @@ const std::map<std::string, Builder>& Builders() {
              if (cp == '.' || cp == ',' || cp == '?' || cp == '!' ||
                  cp == '\'' || cp == '"')
                break;
-             got += PyLower(word.substr(start, pos - start));
+             got += py::Lower(word.substr(start, pos - start));
            }
            return count == num_paragraphs && got == want;
          });
@@ -303,26 +307,26 @@ const std::map<std::string, Builder>& Builders() {
          ASSIGN_OR_RETURN(double n, kw.Number("num_placeholders"));
          return Check([n](absl::string_view r) {
            static const Regex& re = Re(R"(\[.*?\])");
-           return static_cast<double>(re.Count(r)) >= n;
+           return static_cast<double>(re.FindIter(r).size()) >= n;
          });
        }},
       {"detectable_content:postscript",
        [](const Kwargs& kw, const CheckerData&) -> absl::StatusOr<Check> {
          ASSIGN_OR_RETURN(std::string marker, kw.String("postscript_marker"));
-         marker = std::string(PyStrip(marker));
+         marker = std::string(py::Strip(marker));
          std::string pattern;
          if (marker == "P.P.S") {
            pattern = R"(\s*p\.\s?p\.\s?s.*$)";
          } else if (marker == "P.S.") {
            pattern = R"(\s*p\.\s?s\..*$)";
          } else {
-           pattern = absl::StrCat(R"(\s*)", PyLower(marker), ".*$");
+           pattern = absl::StrCat(R"(\s*)", py::Lower(marker), ".*$");
          }
          ASSIGN_OR_RETURN(Regex re,
                           CompileKwargRegex("postscript_marker", pattern,
                                             {.multiline = true}));
          return Check(
-             [re](absl::string_view r) { return re.Search(PyLower(r)); });
+             [re](absl::string_view r) { return re.Search(py::Lower(r)).has_value(); });
        }},
       {"detectable_format:number_bullet_lists",
        [](const Kwargs& kw, const CheckerData&) -> absl::StatusOr<Check> {
@@ -331,13 +335,13 @@ const std::map<std::string, Builder>& Builders() {
            static const Regex& star =
                Re(R"(^\s*\*[^\*].*$)", {.multiline = true});
            static const Regex& dash = Re(R"(^\s*-.*$)", {.multiline = true});
-           return static_cast<double>(star.Count(r) + dash.Count(r)) == n;
+           return static_cast<double>(star.FindIter(r).size() + dash.FindIter(r).size()) == n;
          });
        }},
       {"detectable_format:constrained_response",
        [](const Kwargs&, const CheckerData&) -> absl::StatusOr<Check> {
          return Check([](absl::string_view r) {
-           absl::string_view s = PyStrip(r);
+           absl::string_view s = py::Strip(r);
            for (const char* option : {"My answer is yes.", "My answer is no.",
                                       "My answer is maybe."}) {
              if (absl::StrContains(s, option)) return true;
@@ -352,13 +356,13 @@ const std::map<std::string, Builder>& Builders() {
            static const Regex& single = Re(R"(\*[^\n\*]*\*)");
            static const Regex& dbl = Re(R"(\*\*[^\n\*]*\*\*)");
            int count = 0;
-           for (const ReMatch& m : single.FindAll(r)) {
-             if (!PyStrip(PyStripChars(m.group(r, 0), "*")).empty()) ++count;
+           for (const ReMatch& m : single.FindIter(r)) {
+             if (!py::Strip(py::Strip(m.group(r, 0), "*")).empty()) ++count;
            }
-           for (const ReMatch& m : dbl.FindAll(r)) {
+           for (const ReMatch& m : dbl.FindIter(r)) {
              absl::string_view h = m.group(r, 0);
              h = h.substr(2, h.size() - 4);  // removeprefix/removesuffix "**"
-             if (!PyStrip(h).empty()) ++count;
+             if (!py::Strip(h).empty()) ++count;
            }
            return count >= n;
          });
@@ -371,7 +375,7 @@ const std::map<std::string, Builder>& Builders() {
              Regex re,
              CompileKwargRegex(
                  "section_spliter",
-                 absl::StrCat(R"(\s?)", PyStrip(splitter), R"(\s?\d+\s?)"),
+                 absl::StrCat(R"(\s?)", py::Strip(splitter), R"(\s?\d+\s?)"),
                  {}));
          return Check([re, n](absl::string_view r) {
            return static_cast<double>(re.Split(r).size() - 1) >= n;
@@ -380,12 +384,12 @@ const std::map<std::string, Builder>& Builders() {
       {"detectable_format:json_format",
        [](const Kwargs&, const CheckerData&) -> absl::StatusOr<Check> {
          return Check([](absl::string_view r) {
-           absl::string_view v = PyStrip(r);
+           absl::string_view v = py::Strip(r);
            for (const char* prefix : {"```json", "```Json", "```JSON", "```"}) {
              absl::ConsumePrefix(&v, prefix);
            }
            absl::ConsumeSuffix(&v, "```");
-           v = PyStrip(v);
+           v = py::Strip(v);
            // Python's json.loads: also NaN/Infinity and lone surrogate escapes.
            base::JsonParseOptions options;
            options.allow_nan_literals = true;
@@ -398,10 +402,10 @@ const std::map<std::string, Builder>& Builders() {
        [](const Kwargs&, const CheckerData&) -> absl::StatusOr<Check> {
          return Check([](absl::string_view r) {
            static const Regex& re = Re(R"(<<[^\n]+>>)");
-           for (const ReMatch& m : re.FindAll(r)) {
+           for (const ReMatch& m : re.FindIter(r)) {
              absl::string_view t =
-                 PyRStripChars(PyLStripChars(m.group(r, 0), "<"), ">");
-             if (!PyStrip(t).empty()) return true;
+                 py::RStrip(py::LStrip(m.group(r, 0), "<"), ">");
+             if (!py::Strip(t).empty()) return true;
            }
            return false;
          });
@@ -409,39 +413,39 @@ const std::map<std::string, Builder>& Builders() {
       {"combination:two_responses",
        [](const Kwargs&, const CheckerData&) -> absl::StatusOr<Check> {
          return Check([](absl::string_view r) {
-           std::vector<std::string> parts = PySplit(r, "******");
+           std::vector<std::string> parts = py::Split(r, "******");
            std::vector<std::string> valid;
            for (size_t i = 0; i < parts.size(); ++i) {
-             if (PyStrip(parts[i]).empty()) {
+             if (py::Strip(parts[i]).empty()) {
                if (i != 0 && i + 1 != parts.size()) return false;
              } else {
                valid.push_back(parts[i]);
              }
            }
-           return valid.size() == 2 && PyStrip(valid[0]) != PyStrip(valid[1]);
+           return valid.size() == 2 && py::Strip(valid[0]) != py::Strip(valid[1]);
          });
        }},
       {"combination:repeat_prompt",
        [](const Kwargs& kw, const CheckerData&) -> absl::StatusOr<Check> {
          ASSIGN_OR_RETURN(std::string prompt, kw.String("prompt_to_repeat"));
-         std::string want = PyLower(PyStrip(prompt));
+         std::string want = py::Lower(py::Strip(prompt));
          return Check([want](absl::string_view r) {
-           return absl::StartsWith(PyLower(PyStrip(r)), want);
+           return absl::StartsWith(py::Lower(py::Strip(r)), want);
          });
        }},
       {"startend:end_checker",
        [](const Kwargs& kw, const CheckerData&) -> absl::StatusOr<Check> {
          ASSIGN_OR_RETURN(std::string phrase, kw.String("end_phrase"));
-         std::string want = PyLower(PyStrip(phrase));
+         std::string want = py::Lower(py::Strip(phrase));
          return Check([want](absl::string_view r) {
-           return absl::EndsWith(PyLower(PyStripChars(PyStrip(r), "\"")), want);
+           return absl::EndsWith(py::Lower(py::Strip(py::Strip(r), "\"")), want);
          });
        }},
       {"startend:quotation",
        [](const Kwargs&, const CheckerData&) -> absl::StatusOr<Check> {
          return Check([](absl::string_view r) {
-           absl::string_view s = PyStrip(r);
-           return PyLen(s) > 1 && s.front() == '"' && s.back() == '"';
+           absl::string_view s = py::Strip(r);
+           return base::CountCodePoints(s) > 1 && s.front() == '"' && s.back() == '"';
          });
        }},
       {"change_case:capital_word_frequency",
@@ -453,7 +457,7 @@ const std::map<std::string, Builder>& Builders() {
          return Check([punkt, n, less](absl::string_view r) {
            size_t capitals = 0;
            for (const std::string& word : NltkWordTokenize(r, *punkt)) {
-             if (PyIsUpper(word)) ++capitals;
+             if (py::IsUpper(word)) ++capitals;
            }
            return Compare(static_cast<double>(capitals), n, less);
          });
@@ -461,13 +465,13 @@ const std::map<std::string, Builder>& Builders() {
       {"change_case:english_capital",
        [](const Kwargs&, const CheckerData& data) -> absl::StatusOr<Check> {
          return Check([detector = data.language](absl::string_view r) {
-           return PyIsUpper(r) && LanguageIs(detector, r, "en");
+           return py::IsUpper(r) && LanguageIs(detector, r, "en");
          });
        }},
       {"change_case:english_lowercase",
        [](const Kwargs&, const CheckerData& data) -> absl::StatusOr<Check> {
          return Check([detector = data.language](absl::string_view r) {
-           return PyIsLower(r) && LanguageIs(detector, r, "en");
+           return py::IsLower(r) && LanguageIs(detector, r, "en");
          });
        }},
       {"punctuation:no_comma",
@@ -503,10 +507,10 @@ std::vector<std::string> InstructionIds() {
 }
 
 std::vector<std::string> LooseVariants(absl::string_view response) {
-  std::vector<std::string> lines = PySplit(response, "\n");
+  std::vector<std::string> lines = py::Split(response, "\n");
   auto join = [&](size_t begin, size_t end) {
     if (begin >= end) return std::string();
-    return std::string(PyStrip(
+    return std::string(py::Strip(
         absl::StrJoin(lines.begin() + begin, lines.begin() + end, "\n")));
   };
   std::string remove_first = join(1, lines.size());
@@ -526,13 +530,13 @@ std::vector<std::string> LooseVariants(absl::string_view response) {
 
 bool FollowedStrict(const Instruction& instruction,
                     absl::string_view response) {
-  return !PyStrip(response).empty() && instruction.CheckFollowing(response);
+  return !py::Strip(response).empty() && instruction.CheckFollowing(response);
 }
 
 bool FollowedLoose(const Instruction& instruction,
                    const std::vector<std::string>& variants) {
   for (const std::string& v : variants) {
-    if (!PyStrip(v).empty() && instruction.CheckFollowing(v)) return true;
+    if (!py::Strip(v).empty() && instruction.CheckFollowing(v)) return true;
   }
   return false;
 }

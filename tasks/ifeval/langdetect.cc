@@ -14,12 +14,14 @@
 #include "base/sha256.h"
 #include "base/status_macros.h"
 #include "base/utf8.h"
-#include "tasks/ifeval/py_re.h"
-#include "tasks/ifeval/py_str.h"
+#include "py/re.h"
+#include "py/str.h"
 #include "tasks/python_random.h"
 
 namespace evald::tasks::ifeval {
 namespace {
+
+using ::evald::py::Regex;
 
 // The detector's constants (langdetect's Detector class).
 constexpr double kAlphaDefault = 0.5;
@@ -39,7 +41,7 @@ std::u32string ToU32(absl::string_view s) {
 }
 
 bool IsUpperChar(char32_t ch) {
-  return PyIsUpper(base::EncodeUtf8(std::vector<uint32_t>{static_cast<uint32_t>(ch)}));
+  return py::IsUpper(base::EncodeUtf8(std::vector<uint32_t>{static_cast<uint32_t>(ch)}));
 }
 
 // Java-properties-style lines `key=value` with \uXXXX escapes, as the
@@ -50,7 +52,7 @@ absl::StatusOr<std::map<std::string, std::u32string>> ReadMessages(const std::st
   int line_no = 0;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     ++line_no;
-    line = PyStrip(line);
+    line = py::Strip(line);
     if (line.empty()) continue;
     const size_t eq = line.find('=');
     if (eq == absl::string_view::npos) {

@@ -4,15 +4,17 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "tasks/ifeval/py_re.h"
-#include "tasks/ifeval/py_str.h"
+#include "py/re.h"
+#include "py/str.h"
 
 namespace evald::tasks::ifeval {
 namespace {
 
+using ::evald::py::Regex;
+
 struct Rule {
   Regex re;
-  std::string replacement;  // "$N" inserts group N
+  std::string replacement;  // a re.sub template, as NLTK writes it
 };
 
 Rule MakeRule(absl::string_view pattern, absl::string_view replacement) {
@@ -30,35 +32,35 @@ const Rules& TreebankRules() {
   static const Rules* rules = [] {
     auto* r = new Rules;
     // Starting quotes.
-    r->before_pad.push_back(MakeRule("([«“‘„]|[`]+)", " $1 "));
+    r->before_pad.push_back(MakeRule("([«“‘„]|[`]+)", R"( \1 )"));
     r->before_pad.push_back(MakeRule(R"(^\")", "``"));
-    r->before_pad.push_back(MakeRule("(``)", " $1 "));
-    r->before_pad.push_back(MakeRule(R"(([ \(\[{<])(\"|\'{2}))", "$1 `` "));
+    r->before_pad.push_back(MakeRule("(``)", R"( \1 )"));
+    r->before_pad.push_back(MakeRule(R"(([ \(\[{<])(\"|\'{2}))", R"(\1 `` )"));
     r->before_pad.push_back(
-        MakeRule(R"((?i)(\')(?!re|ve|ll|m|t|s|d|n)(\w)\b)", "$1 $2"));
+        MakeRule(R"((?i)(\')(?!re|ve|ll|m|t|s|d|n)(\w)\b)", R"(\1 \2)"));
     // Punctuation.
     r->before_pad.push_back(
-        MakeRule(R"(([^\.])(\.)([\]\)}>"\']*)\s*$)", "$1 $2 $3 "));
-    r->before_pad.push_back(MakeRule(R"(([:,])([^\d]))", " $1 $2"));
-    r->before_pad.push_back(MakeRule(R"(([:,])$)", " $1 "));
-    r->before_pad.push_back(MakeRule(R"(\.{2,})", " $0 "));
-    r->before_pad.push_back(MakeRule(R"([;@#$%&])", " $0 "));
+        MakeRule(R"(([^\.])(\.)([\]\)}>"\']*)\s*$)", R"(\1 \2 \3 )"));
+    r->before_pad.push_back(MakeRule(R"(([:,])([^\d]))", R"( \1 \2)"));
+    r->before_pad.push_back(MakeRule(R"(([:,])$)", R"( \1 )"));
+    r->before_pad.push_back(MakeRule(R"(\.{2,})", R"( \g<0> )"));
+    r->before_pad.push_back(MakeRule(R"([;@#$%&])", R"( \g<0> )"));
     r->before_pad.push_back(
-        MakeRule(R"(([^\.])(\.)([\]\)}>"\']*)\s*$)", "$1 $2$3 "));
-    r->before_pad.push_back(MakeRule(R"([?!])", " $0 "));
-    r->before_pad.push_back(MakeRule(R"(([^'])' )", "$1 ' "));
-    r->before_pad.push_back(MakeRule(R"([*])", " $0 "));
+        MakeRule(R"(([^\.])(\.)([\]\)}>"\']*)\s*$)", R"(\1 \2\3 )"));
+    r->before_pad.push_back(MakeRule(R"([?!])", R"( \g<0> )"));
+    r->before_pad.push_back(MakeRule(R"(([^'])' )", R"(\1 ' )"));
+    r->before_pad.push_back(MakeRule(R"([*])", R"( \g<0> )"));
     // Brackets and double dashes.
-    r->before_pad.push_back(MakeRule(R"([\]\[\(\)\{\}<>])", " $0 "));
+    r->before_pad.push_back(MakeRule(R"([\]\[\(\)\{\}<>])", R"( \g<0> )"));
     r->before_pad.push_back(MakeRule("--", " -- "));
     // Ending quotes.
-    r->after_pad.push_back(MakeRule("([»”’])", " $1 "));
+    r->after_pad.push_back(MakeRule("([»”’])", R"( \1 )"));
     r->after_pad.push_back(MakeRule("''", " '' "));
     r->after_pad.push_back(MakeRule("\"", " '' "));
     r->after_pad.push_back(
-        MakeRule(R"(([^' ])('[sS]|'[mM]|'[dD]|') )", "$1 $2 "));
+        MakeRule(R"(([^' ])('[sS]|'[mM]|'[dD]|') )", R"(\1 \2 )"));
     r->after_pad.push_back(
-        MakeRule(R"(([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) )", "$1 $2 "));
+        MakeRule(R"(([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) )", R"(\1 \2 )"));
     // Contractions (MacIntyre's lists 2 and 3).
     for (const char* p :
          {R"((?i)\b(can)(?#X)(not)\b)", R"((?i)\b(d)(?#X)('ye)\b)",
@@ -66,7 +68,7 @@ const Rules& TreebankRules() {
           R"((?i)\b(got)(?#X)(ta)\b)", R"((?i)\b(lem)(?#X)(me)\b)",
           R"((?i)\b(more)(?#X)('n)\b)", R"((?i)\b(wan)(?#X)(na)(?=\s))",
           R"((?i) ('t)(?#X)(is)\b)", R"((?i) ('t)(?#X)(was)\b)"}) {
-      r->after_pad.push_back(MakeRule(p, " $1 $2 "));
+      r->after_pad.push_back(MakeRule(p, R"( \1 \2 )"));
     }
     return r;
   }();
@@ -83,7 +85,7 @@ std::vector<std::string> TreebankWordTokenize(absl::string_view sentence) {
   text = absl::StrCat(" ", text, " ");
   for (const Rule& rule : rules.after_pad)
     text = rule.re.Sub(text, rule.replacement);
-  return PySplitWhitespace(text);
+  return py::SplitWhitespace(text);
 }
 
 std::vector<std::string> NltkWordTokenize(absl::string_view text,
@@ -98,7 +100,7 @@ std::vector<std::string> NltkWordTokenize(absl::string_view text,
 
 size_t CountWords(absl::string_view text) {
   static const Regex* re = new Regex(Regex::CompileOrDie(R"(\w+)"));
-  return re->Count(text);
+  return re->FindIter(text).size();
 }
 
 }  // namespace evald::tasks::ifeval

@@ -10,11 +10,16 @@
 #include "base/file.h"
 #include "base/sha256.h"
 #include "base/status_macros.h"
-#include "tasks/ifeval/py_re.h"
-#include "tasks/ifeval/py_str.h"
+#include "base/utf8.h"
+#include "py/re.h"
+#include "py/str.h"
 
 namespace evald::tasks::ifeval {
 namespace {
+
+using ::evald::py::ReFlags;
+using ::evald::py::ReMatch;
+using ::evald::py::Regex;
 
 // PunktLanguageVars' patterns (English defaults). The word tokenizer accepts
 // a multi-character punctuation run, or a word that starts with a word-start
@@ -70,6 +75,14 @@ bool IsAsciiSpace(char c) {
          c == '\x0c';
 }
 
+// The first code point (Python's s[0]; "" for "").
+absl::string_view FirstChar(absl::string_view s) {
+  if (s.empty()) return s;
+  size_t next = 0;
+  base::DecodeUtf8At(s, &next);
+  return s.substr(0, next);
+}
+
 // Drops the last code point.
 absl::string_view DropLastChar(absl::string_view s) {
   if (s.empty()) return s;
@@ -106,22 +119,22 @@ struct PunktTokenizer::Token {
   bool ellipsis = false;
 
   explicit Token(std::string t) : tok(std::move(t)) {
-    std::string lower = PyLower(tok);
-    type = NumericRe().Search(lower) ? "##number##" : std::move(lower);
+    std::string lower = py::Lower(tok);
+    type = NumericRe().Search(lower).has_value() ? "##number##" : std::move(lower);
     period_final = EndsWith(tok, ".");
   }
   std::string TypeNoPeriod() const {
-    if (PyLen(type) > 1 && type.back() == '.')
+    if (base::CountCodePoints(type) > 1 && type.back() == '.')
       return type.substr(0, type.size() - 1);
     return type;
   }
   std::string TypeNoSentperiod() const {
     return sentbreak ? TypeNoPeriod() : type;
   }
-  bool FirstUpper() const { return PyIsUpper(FirstChar(tok)); }
-  bool FirstLower() const { return PyIsLower(FirstChar(tok)); }
-  bool IsEllipsis() const { return EllipsisRe().MatchAt(tok, 0).has_value(); }
-  bool IsInitial() const { return InitialRe().MatchAt(tok, 0).has_value(); }
+  bool FirstUpper() const { return py::IsUpper(FirstChar(tok)); }
+  bool FirstLower() const { return py::IsLower(FirstChar(tok)); }
+  bool IsEllipsis() const { return EllipsisRe().Match(tok).has_value(); }
+  bool IsInitial() const { return InitialRe().Match(tok).has_value(); }
 };
 
 absl::StatusOr<std::unique_ptr<PunktTokenizer>> PunktTokenizer::Load(
@@ -170,7 +183,7 @@ absl::StatusOr<std::unique_ptr<PunktTokenizer>> PunktTokenizer::Load(
 std::vector<std::string> PunktTokenizer::WordTokenize(
     absl::string_view line) const {
   std::vector<std::string> out;
-  for (const ReMatch& m : WordTokenizerRe().FindAll(line))
+  for (const ReMatch& m : WordTokenizerRe().FindIter(line))
     out.emplace_back(m.group(line, 0));
   return out;
 }
@@ -238,7 +251,7 @@ std::vector<PunktTokenizer::Token> PunktTokenizer::AnnotatedTokens(
     absl::string_view text) const {
   std::vector<Token> tokens;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (PyStrip(line).empty()) continue;
+    if (py::Strip(line).empty()) continue;
     for (std::string& word : WordTokenize(line))
       tokens.emplace_back(std::move(word));
   }
@@ -249,7 +262,7 @@ std::vector<PunktTokenizer::Token> PunktTokenizer::AnnotatedTokens(
     } else if (t.IsEllipsis()) {
       t.ellipsis = true;
     } else if (t.period_final && !EndsWith(t.tok, "..")) {
-      std::string stem = PyLower(DropLastChar(t.tok));
+      std::string stem = py::Lower(DropLastChar(t.tok));
       absl::string_view last_part = stem;
       size_t dash = last_part.rfind('-');
       if (dash != absl::string_view::npos)
@@ -293,7 +306,7 @@ std::vector<std::pair<size_t, size_t>> PunktTokenizer::SpanTokenize(
     return absl::StrCat(text.substr(start, stop - start), m.group(text, 0),
                         m.group(text, 1));
   };
-  for (ReMatch& m : PeriodContextRe().FindAll(text)) {
+  for (ReMatch& m : PeriodContextRe().FindIter(text)) {
     absl::string_view before =
         prev_stop < m.start() ? text.substr(prev_stop, m.start() - prev_stop)
                               : absl::string_view();
@@ -322,9 +335,9 @@ std::vector<std::pair<size_t, size_t>> PunktTokenizer::SpanTokenize(
   for (const Candidate& c : candidates) {
     if (!TextContainsSentbreak(c.context)) continue;
     slices.emplace_back(last_break, c.match.end());
-    last_break = c.match.has(2) ? c.match.groups[2].first : c.match.end();
+    last_break = c.match.has(2) ? c.match.start(2) : c.match.end();
   }
-  slices.emplace_back(last_break, PyRStrip(text).size());
+  slices.emplace_back(last_break, py::RStrip(text).size());
 
   // Realign boundaries: closing quotes and brackets after a break belong to
   // the sentence before it.
@@ -342,10 +355,10 @@ std::vector<std::pair<size_t, size_t>> PunktTokenizer::SpanTokenize(
         next.first < next.second
             ? text.substr(next.first, next.second - next.first)
             : absl::string_view();
-    std::optional<ReMatch> m = BoundaryRealignmentRe().MatchAt(next_text, 0);
+    std::optional<ReMatch> m = BoundaryRealignmentRe().Match(next_text);
     if (m) {
       out.emplace_back(start,
-                       next.first + PyRStrip(m->group(next_text, 0)).size());
+                       next.first + py::RStrip(m->group(next_text, 0)).size());
       realign = m->end();
     } else {
       realign = 0;

@@ -11,14 +11,6 @@
 namespace evald::tasks {
 namespace {
 
-TEST(PyStripTest, StripsUnicodeWhitespaceLikePython) {
-  // U+00A0, U+3000 and U+2028 are whitespace for str.strip(); U+200B is not.
-  EXPECT_EQ(PyStrip("\xc2\xa0\t x y \xe3\x80\x80\xe2\x80\xa8\n"), "x y");
-  EXPECT_EQ(PyStrip("\xe2\x80\x8bx"), "\xe2\x80\x8bx");
-  EXPECT_EQ(PyStrip("   "), "");
-  EXPECT_EQ(PyRStrip("  a  "), "  a");
-}
-
 TEST(MaybeDelimitTest, FollowsLmEvalRules) {
   EXPECT_EQ(MaybeDelimit("sys", "desc", "\n\n"), "sys\n\ndesc");
   EXPECT_EQ(MaybeDelimit("sys ", "desc", "\n\n"), "sys desc");

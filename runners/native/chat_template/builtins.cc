@@ -17,6 +17,8 @@
 #include "base/json.h"
 #include "base/status_macros.h"
 #include "base/utf8.h"
+#include "py/re.h"
+#include "py/str.h"
 #include "runners/native/chat_template/parser.h"
 #include "runners/native/chat_template/py_string.h"
 
@@ -25,15 +27,15 @@ namespace {
 
 using Cps = std::vector<uint32_t>;
 using py::Capitalize;
-using py::IsAscii;
-using py::JinjaTitle;
 using py::Lower;
-using py::PyTitle;
-using py::Replace;
-using py::Split;
-using py::StartsOrEnds;
-using py::Strip;
+using py::Title;
 using py::Upper;
+using pystr::IsAscii;
+using pystr::JinjaTitle;
+using pystr::Replace;
+using pystr::Split;
+using pystr::StartsOrEnds;
+using pystr::Strip;
 
 absl::Status TypeError(absl::string_view what) { return absl::InvalidArgumentError(what); }
 
@@ -77,7 +79,7 @@ Value StringMethod(const std::string& s, const std::string& name, const BuiltinL
         }
         if (name == "upper") return Value::String(Upper(s));
         if (name == "lower") return Value::String(Lower(s));
-        if (name == "title") return Value::String(PyTitle(s));
+        if (name == "title") return Value::String(Title(s));
         if (name == "capitalize") return Value::String(Capitalize(s));
         if (name == "replace") {
           const Value& to = Arg(args, kwargs, 1, "");
@@ -113,31 +115,16 @@ Value StringMethod(const std::string& s, const std::string& name, const BuiltinL
         }
         if (name == "splitlines") {
           ValueList lines;
-          size_t start = 0;
-          for (size_t i = 0; i < s.size(); ++i) {
-            if (s[i] == '\n' || s[i] == '\r') {
-              lines.push_back(Value::String(s.substr(start, i - start)));
-              if (s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n') ++i;
-              start = i + 1;
-            }
-          }
-          if (start < s.size()) lines.push_back(Value::String(s.substr(start)));
+          for (std::string& line : py::SplitLines(s)) lines.push_back(Value::String(std::move(line)));
           return Value::List(std::move(lines));
         }
         if (name == "format") return TypeError("str.format is not supported");
-        auto all = [&](auto pred) {
-          if (s.empty()) return false;
-          for (unsigned char c : s) {
-            if (!pred(c)) return false;
-          }
-          return true;
-        };
-        if (name == "isdigit") return Value::Bool(all([](unsigned char c) { return absl::ascii_isdigit(c); }));
-        if (name == "isalpha") return Value::Bool(all([](unsigned char c) { return absl::ascii_isalpha(c); }));
-        if (name == "isalnum") return Value::Bool(all([](unsigned char c) { return absl::ascii_isalnum(c); }));
-        if (name == "isspace") return Value::Bool(all([](unsigned char c) { return absl::ascii_isspace(c); }));
-        if (name == "islower") return Value::Bool(Lower(s) == s && Upper(s) != s);
-        return Value::Bool(Upper(s) == s && Lower(s) != s);  // isupper
+        if (name == "isdigit") return Value::Bool(py::IsDigit(s));
+        if (name == "isalpha") return Value::Bool(py::IsAlpha(s));
+        if (name == "isalnum") return Value::Bool(py::IsAlnum(s));
+        if (name == "isspace") return Value::Bool(py::IsSpace(s));
+        if (name == "islower") return Value::Bool(py::IsLower(s));
+        return Value::Bool(py::IsUpper(s));  // isupper
       });
 }
 
@@ -566,11 +553,9 @@ absl::StatusOr<bool> ApplyTest(absl::string_view name, const Value& v, const std
   if (name == "callable") return v.is_callable();
   if (name == "escaped") return false;
   if (name == "lower" || name == "upper") {
-    // Python's str.islower()/isupper() of str(value): some cased character
-    // and none of the other case.
+    // Python's str.islower()/isupper() of str(value).
     const std::string text = v.Str();
-    const std::string lower = Lower(text), upper = Upper(text);
-    return name == "lower" ? (lower == text && upper != text) : (upper == text && lower != text);
+    return name == "lower" ? py::IsLower(text) : py::IsUpper(text);
   }
   if (name == "filter") return arg.is_string() && IsKnownFilter(arg.string_value());
   if (name == "test") return arg.is_string() && IsKnownTest(arg.string_value());
@@ -760,15 +745,9 @@ absl::StatusOr<Value> ApplyFilter(absl::string_view name, const Value& v, std::v
   if (name == "int") return ToInt(v, Arg(args, kwargs, 0, "default"));
   if (name == "float") return ToFloat(v, Arg(args, kwargs, 0, "default"));
   if (name == "wordcount") {
-    // Runs of word characters (\w+): ASCII alphanumerics, '_' and non-ASCII.
-    int64_t words = 0;
-    bool in_word = false;
-    for (unsigned char c : v.Str()) {
-      const bool word = absl::ascii_isalnum(c) || c == '_' || c >= 0x80;
-      if (word && !in_word) ++words;
-      in_word = word;
-    }
-    return Value::Int(words);
+    // jinja2: len(re.findall(r"\w+", s)).
+    static const py::Regex* const kWord = new py::Regex(py::Regex::CompileOrDie("\\w+"));
+    return Value::Int(static_cast<int64_t>(kWord->FindIter(v.Str()).size()));
   }
   if (name == "center") {
     const std::string text = v.Str();

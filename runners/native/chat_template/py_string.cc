@@ -1,17 +1,17 @@
+// File: runners/native/chat_template/py_string.cc
 #include "runners/native/chat_template/py_string.h"
 
-#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "base/utf8.h"
+#include "py/str.h"
 
-namespace evald::engine::jinja::py {
+namespace evald::engine::jinja::pystr {
 namespace {
 
 using Cps = std::vector<uint32_t>;
@@ -23,49 +23,6 @@ absl::Status CheckSize(size_t n, size_t max_size) {
   return absl::OkStatus();
 }
 
-// Simple case mapping for ASCII, Latin-1, Latin Extended-A, Greek and
-// Cyrillic (Python maps all of Unicode; other scripts pass through).
-uint32_t ToUpperCp(uint32_t c) {
-  if (c >= 'a' && c <= 'z') return c - 32;
-  if (c < 0x80) return c;
-  if (c == 0xB5) return 0x39C;
-  if (c >= 0xE0 && c <= 0xFE && c != 0xF7) return c - 0x20;
-  if (c == 0xFF) return 0x178;
-  if ((c >= 0x100 && c <= 0x137) || (c >= 0x14A && c <= 0x177)) return c & 1 ? c - 1 : c;
-  if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E)) return c & 1 ? c : c - 1;
-  if (c == 0x131) return 'I';
-  if (c == 0x17F) return 'S';
-  if (c == 0x3C2) return 0x3A3;
-  if (c >= 0x3B1 && c <= 0x3C9) return c - 0x20;
-  if (c == 0x3AC) return 0x386;
-  if (c >= 0x3AD && c <= 0x3AF) return c - 0x25;
-  if (c == 0x3CC) return 0x38C;
-  if (c == 0x3CD || c == 0x3CE) return c - 0x3F;
-  if (c >= 0x430 && c <= 0x44F) return c - 0x20;
-  if (c >= 0x450 && c <= 0x45F) return c - 0x50;
-  return c;
-}
-
-uint32_t ToLowerCp(uint32_t c) {
-  if (c >= 'A' && c <= 'Z') return c + 32;
-  if (c < 0x80) return c;
-  if (c >= 0xC0 && c <= 0xDE && c != 0xD7) return c + 0x20;
-  if (c == 0x178) return 0xFF;
-  if ((c >= 0x100 && c <= 0x137) || (c >= 0x14A && c <= 0x177)) return c & 1 ? c : c + 1;
-  if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E)) return c & 1 ? c + 1 : c;
-  if (c == 0x130) return 'i';
-  if (c >= 0x391 && c <= 0x3A9 && c != 0x3A2) return c + 0x20;
-  if (c == 0x386) return 0x3AC;
-  if (c >= 0x388 && c <= 0x38A) return c + 0x25;
-  if (c == 0x38C) return 0x3CC;
-  if (c == 0x38E || c == 0x38F) return c + 0x3F;
-  if (c >= 0x410 && c <= 0x42F) return c + 0x20;
-  if (c >= 0x400 && c <= 0x40F) return c + 0x50;
-  return c;
-}
-
-bool IsCasedCp(uint32_t c) { return ToUpperCp(c) != c || ToLowerCp(c) != c || c == 0xDF; }
-
 }  // namespace
 
 bool IsAscii(const std::string& s) {
@@ -75,126 +32,57 @@ bool IsAscii(const std::string& s) {
   return true;
 }
 
-// Python's str.isspace() set.
-bool IsPyWhitespace(uint32_t c) {
-  return (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) || c == 0x85 || c == 0xa0 || c == 0x1680 ||
-         (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f ||
-         c == 0x3000;
-}
-
-std::string Upper(std::string s) {
-  if (IsAscii(s)) {
-    for (char& c : s) c = absl::ascii_toupper(static_cast<unsigned char>(c));
-    return s;
-  }
-  std::string out;
-  for (uint32_t c : base::DecodeUtf8(s)) {
-    if (c == 0xDF) {
-      out += "SS";
-    } else {
-      base::AppendUtf8(ToUpperCp(c), &out);
-    }
-  }
-  return out;
-}
-std::string Lower(std::string s) {
-  if (IsAscii(s)) {
-    for (char& c : s) c = absl::ascii_tolower(static_cast<unsigned char>(c));
-    return s;
-  }
-  std::string out;
-  for (uint32_t c : base::DecodeUtf8(s)) base::AppendUtf8(ToLowerCp(c), &out);
-  return out;
-}
-
-std::string Capitalize(const std::string& s) {
-  Cps cps = base::DecodeUtf8(s);
-  std::string out;
-  for (size_t i = 0; i < cps.size(); ++i) base::AppendUtf8(i == 0 ? ToUpperCp(cps[i]) : ToLowerCp(cps[i]), &out);
-  return out;
-}
-
-// Python str.title(): a letter after a non-letter starts a word.
-std::string PyTitle(const std::string& s) {
-  std::string out;
-  bool prev_cased = false;
-  for (uint32_t c : base::DecodeUtf8(s)) {
-    const bool cased = IsCasedCp(c);
-    base::AppendUtf8(cased ? (prev_cased ? ToLowerCp(c) : ToUpperCp(c)) : c, &out);
-    prev_cased = cased;
-  }
-  return out;
-}
-
-// jinja2's title filter: words start after whitespace, '-', or an opening bracket.
+// jinja2's do_title: "".join(item[0].upper() + item[1:].lower() for item in
+// re.split(r"([-\s({\[<]+)", s) if item). Separator runs have no case, so
+// only the runs between them change.
 std::string JinjaTitle(const std::string& s) {
+  auto is_separator = [](uint32_t c) {
+    return py::IsSpace(c) || c == '-' || c == '(' || c == '{' || c == '[' || c == '<';
+  };
   std::string out;
-  bool start = true;
-  for (uint32_t c : base::DecodeUtf8(s)) {
-    const bool sep = IsPyWhitespace(c) || c == '-' || c == '(' || c == '{' || c == '[' || c == '<';
-    if (sep) {
-      start = true;
-      base::AppendUtf8(c, &out);
+  size_t pos = 0;
+  while (pos < s.size()) {
+    const size_t start = pos;
+    const bool separator = is_separator(base::DecodeUtf8At(s, &pos));
+    while (pos < s.size()) {
+      size_t next = pos;
+      if (is_separator(base::DecodeUtf8At(s, &next)) != separator) break;
+      pos = next;
+    }
+    const absl::string_view item = absl::string_view(s).substr(start, pos - start);
+    if (separator) {
+      absl::StrAppend(&out, item);
       continue;
     }
-    base::AppendUtf8(start ? ToUpperCp(c) : ToLowerCp(c), &out);
-    start = false;
+    size_t first = 0;
+    base::DecodeUtf8At(item, &first);
+    absl::StrAppend(&out, py::Upper(item.substr(0, first)), py::Lower(item.substr(first)));
   }
   return out;
 }
 
-// Strips code points in `chars` (or Python whitespace when chars is null).
 std::string Strip(const std::string& s, const Value& chars, bool left, bool right) {
-  Cps cps = base::DecodeUtf8(s);
-  Cps set;
-  const bool custom = chars.is_string();
-  if (custom) set = base::DecodeUtf8(chars.string_value());
-  auto strip_it = [&](uint32_t c) {
-    return custom ? std::find(set.begin(), set.end(), c) != set.end() : IsPyWhitespace(c);
-  };
-  size_t b = 0, e = cps.size();
-  if (left) {
-    while (b < e && strip_it(cps[b])) ++b;
+  // str.strip(None) strips whitespace; any other non-string is a TypeError in
+  // Python, and whitespace here.
+  absl::string_view out = s;
+  if (chars.is_string()) {
+    if (left) out = py::LStrip(out, chars.string_value());
+    if (right) out = py::RStrip(out, chars.string_value());
+  } else {
+    if (left) out = py::LStrip(out);
+    if (right) out = py::RStrip(out);
   }
-  if (right) {
-    while (e > b && strip_it(cps[e - 1])) --e;
-  }
-  return base::EncodeUtf8(Cps(cps.begin() + b, cps.begin() + e));
+  return std::string(out);
 }
 
 absl::StatusOr<Value> Split(const std::string& s, const Value& sep, const Value& maxsplit_v) {
-  int64_t maxsplit = maxsplit_v.is_int() ? maxsplit_v.int_value() : -1;
+  const int64_t maxsplit = maxsplit_v.is_int() ? maxsplit_v.int_value() : -1;
+  if (sep.is_string() && sep.string_value().empty()) return absl::InvalidArgumentError("split: empty separator");
   ValueList parts;
-  if (!sep.is_string()) {
-    Cps cps = base::DecodeUtf8(s);
-    size_t i = 0;
-    while (true) {
-      while (i < cps.size() && IsPyWhitespace(cps[i])) ++i;
-      if (i >= cps.size()) break;
-      if (maxsplit >= 0 && static_cast<int64_t>(parts.size()) == maxsplit) {
-        size_t e = cps.size();
-        while (e > i && IsPyWhitespace(cps[e - 1])) --e;
-        parts.push_back(Value::String(base::EncodeUtf8(Cps(cps.begin() + i, cps.begin() + e))));
-        break;
-      }
-      size_t j = i;
-      while (j < cps.size() && !IsPyWhitespace(cps[j])) ++j;
-      parts.push_back(Value::String(base::EncodeUtf8(Cps(cps.begin() + i, cps.begin() + j))));
-      i = j;
-    }
-    return Value::List(std::move(parts));
+  for (std::string& part : sep.is_string() ? py::Split(s, sep.string_value(), maxsplit)
+                                           : py::SplitWhitespace(s, maxsplit)) {
+    parts.push_back(Value::String(std::move(part)));
   }
-  const std::string& d = sep.string_value();
-  if (d.empty()) return absl::InvalidArgumentError("split: empty separator");
-  size_t start = 0;
-  while (true) {
-    if (maxsplit >= 0 && static_cast<int64_t>(parts.size()) == maxsplit) break;
-    const size_t at = s.find(d, start);
-    if (at == std::string::npos) break;
-    parts.push_back(Value::String(s.substr(start, at - start)));
-    start = at + d.size();
-  }
-  parts.push_back(Value::String(s.substr(start)));
   return Value::List(std::move(parts));
 }
 
@@ -243,4 +131,4 @@ bool StartsOrEnds(const std::string& s, const Value& affix, bool ends) {
   return false;
 }
 
-}  // namespace evald::engine::jinja::py
+}  // namespace evald::engine::jinja::pystr

@@ -1,10 +1,9 @@
 // File: runners/native/chat_template/py_string.h
 // -----------------------------------------------------------------------------
-// Python str semantics for the Jinja interpreter (internal): whitespace as
-// str.isspace(), code-point aware strip/split/replace, case mapping (ASCII,
-// Latin-1, Latin Extended-A, Greek and Cyrillic; other scripts pass through)
-// and the title/capitalize variants of Python and jinja2. Pure functions;
-// thread-safe.
+// The Jinja interpreter's side of Python's str methods (internal): the
+// argument handling of strip/split/replace/startswith on template Values, and
+// jinja2's own title filter. The str semantics themselves (whitespace, case
+// mapping, character classes) are py/str.h's. Pure functions; thread-safe.
 #ifndef EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_PY_STRING_H_
 #define EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_PY_STRING_H_
 
@@ -15,17 +14,12 @@
 #include "absl/status/statusor.h"
 #include "runners/native/chat_template/value.h"
 
-namespace evald::engine::jinja::py {
+namespace evald::engine::jinja::pystr {
 
 bool IsAscii(const std::string& s);
-// Python's str.isspace() for one code point.
-bool IsPyWhitespace(uint32_t c);
 
-std::string Upper(std::string s);  // str.upper()
-std::string Lower(std::string s);  // str.lower()
-std::string Capitalize(const std::string& s);  // str.capitalize()
-std::string PyTitle(const std::string& s);     // str.title()
-// jinja2's title filter: words start after whitespace, '-' or an opening bracket.
+// jinja2's title filter: each run between whitespace, '-' and opening
+// brackets gets its first character uppercased and the rest lowercased.
 std::string JinjaTitle(const std::string& s);
 
 // str.strip/lstrip/rstrip: `chars` a string of code points, else whitespace.
@@ -38,6 +32,6 @@ absl::StatusOr<std::string> Replace(const std::string& s, const std::string& fro
 // str.startswith / str.endswith with a string or a tuple of strings.
 bool StartsOrEnds(const std::string& s, const Value& affix, bool ends);
 
-}  // namespace evald::engine::jinja::py
+}  // namespace evald::engine::jinja::pystr
 
 #endif  // EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_PY_STRING_H_

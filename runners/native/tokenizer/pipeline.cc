@@ -1,6 +1,7 @@
 #include "runners/native/tokenizer/pipeline.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -9,6 +10,7 @@
 #include "absl/strings/str_replace.h"
 #include "base/status_macros.h"
 #include "base/utf8.h"
+#include "py/re.h"
 #include "runners/native/tokenizer/text_util.h"
 
 namespace evald::engine::tokenizer_internal {
@@ -37,9 +39,9 @@ class Pattern {
     }
     if (const JsonReader r = j.Field("Regex"); r.present()) {
       ASSIGN_OR_RETURN(const std::string source, r.String());
-      auto regex = Regex::Compile(source);
+      auto regex = py::Regex::CompilePcre2(source);
       if (!regex.ok()) return r.Error(regex.status().message());
-      p.regex_ = std::shared_ptr<Regex>(std::move(regex).value());
+      p.regex_ = *std::move(regex);
       return p;
     }
     return j.Expected(kShape);
@@ -47,7 +49,7 @@ class Pattern {
 
   // Non-overlapping non-empty matches, left to right.
   absl::Status FindAll(absl::string_view s, Spans* spans) const {
-    if (regex_ != nullptr) return regex_->FindAll(s, spans);
+    if (regex_.has_value()) return regex_->FindSpans(s, spans);
     if (literal_.empty()) return absl::OkStatus();
     size_t pos = 0;
     while ((pos = s.find(literal_, pos)) != absl::string_view::npos) {
@@ -74,7 +76,7 @@ class Pattern {
 
  private:
   std::string literal_;
-  std::shared_ptr<Regex> regex_;
+  std::optional<py::Regex> regex_;
 };
 
 // ----------------------------------------------------------------------------
@@ -292,16 +294,16 @@ constexpr absl::string_view kGpt2Pattern =
 
 class ByteLevelPreTokenizer : public PreTokenizer {
  public:
-  ByteLevelPreTokenizer(bool add_prefix_space, std::unique_ptr<Regex> regex)
+  ByteLevelPreTokenizer(bool add_prefix_space, std::optional<py::Regex> regex)
       : add_prefix_space_(add_prefix_space), regex_(std::move(regex)) {}
   absl::Status PreTokenize(std::vector<Piece>* pieces) const override {
     return SplitEach(pieces, [this](Piece& p, std::vector<std::string>* parts) {
       std::string text = std::move(p.text);
       if (add_prefix_space_ && !absl::StartsWith(text, " ")) text = absl::StrCat(" ", text);
       std::vector<std::string> raw;
-      if (regex_ != nullptr) {
+      if (regex_.has_value()) {
         Spans spans;
-        RETURN_IF_ERROR(regex_->FindAll(text, &spans));
+        RETURN_IF_ERROR(regex_->FindSpans(text, &spans));
         SplitBySpans(text, spans, SplitBehavior::kIsolated, false, &raw);
       } else if (!text.empty()) {
         raw.push_back(std::move(text));
@@ -318,7 +320,7 @@ class ByteLevelPreTokenizer : public PreTokenizer {
 
  private:
   bool add_prefix_space_;
-  std::unique_ptr<Regex> regex_;  // null when use_regex is false
+  std::optional<py::Regex> regex_;  // none when use_regex is false
 };
 
 enum class PrependScheme { kAlways, kFirst, kNever };
@@ -761,9 +763,9 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> PreTokenizerFromJson(const JsonRea
   if (type == "ByteLevel") {
     ASSIGN_OR_RETURN(bool add_prefix_space, j.Field("add_prefix_space").BoolOr(true));
     ASSIGN_OR_RETURN(bool use_regex, j.Field("use_regex").BoolOr(true));
-    std::unique_ptr<Regex> regex;
+    std::optional<py::Regex> regex;
     if (use_regex) {
-      ASSIGN_OR_RETURN(regex, Regex::Compile(kGpt2Pattern));
+      ASSIGN_OR_RETURN(regex, py::Regex::CompilePcre2(kGpt2Pattern));
     }
     return std::make_unique<ByteLevelPreTokenizer>(add_prefix_space, std::move(regex));
   }

@@ -1,7 +1,5 @@
 #include "runners/native/tokenizer/text_util.h"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
 #include <unicode/bytestream.h>
 #include <unicode/locid.h>
 #include <unicode/normalizer2.h>
@@ -10,7 +8,6 @@
 
 #include <array>
 
-#include "absl/strings/str_cat.h"
 #include "base/utf8.h"
 
 namespace evald::engine::tokenizer_internal {
@@ -38,35 +35,6 @@ const ByteMap& GetByteMap() {
     return m;
   }();
   return *map;
-}
-
-// Match scratch space, one per thread so a shared Regex needs no locking.
-// One ovector pair suffices: only the whole-match span is read. The JIT stack
-// grows up to 64 MiB for long runs of one class (e.g. 100 KB of spaces).
-struct MatchState {
-  MatchState()
-      : match_data(pcre2_match_data_create(1, nullptr)),
-        context(pcre2_match_context_create(nullptr)),
-        jit_stack(pcre2_jit_stack_create(32 * 1024, 64 * 1024 * 1024, nullptr)) {
-    if (context != nullptr && jit_stack != nullptr) {
-      pcre2_jit_stack_assign(context, nullptr, jit_stack);
-    }
-  }
-  ~MatchState() {
-    pcre2_match_data_free(match_data);
-    pcre2_match_context_free(context);
-    pcre2_jit_stack_free(jit_stack);
-  }
-  MatchState(const MatchState&) = delete;
-  MatchState& operator=(const MatchState&) = delete;
-  pcre2_match_data* match_data;
-  pcre2_match_context* context;
-  pcre2_jit_stack* jit_stack;
-};
-
-MatchState& ThreadMatchState() {
-  thread_local MatchState state;
-  return state;
 }
 
 }  // namespace
@@ -176,58 +144,6 @@ bool IsWordChar(uint32_t cp) {
   if (u_hasBinaryProperty(c, UCHAR_ALPHABETIC)) return true;
   const int8_t type = u_charType(c);
   return type == U_DECIMAL_DIGIT_NUMBER || type == U_LETTER_NUMBER || type == U_OTHER_NUMBER;
-}
-
-absl::StatusOr<std::unique_ptr<Regex>> Regex::Compile(absl::string_view pattern) {
-  int error_code = 0;
-  PCRE2_SIZE error_offset = 0;
-  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                                   PCRE2_UTF | PCRE2_UCP, &error_code, &error_offset, nullptr);
-  if (code == nullptr) {
-    PCRE2_UCHAR buffer[256];
-    pcre2_get_error_message(error_code, buffer, sizeof(buffer));
-    return absl::InvalidArgumentError(absl::StrCat("regex error at offset ", error_offset, ": ",
-                                                   reinterpret_cast<const char*>(buffer)));
-  }
-  // JIT is an optimisation only; the interpreter is used when it fails.
-  pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
-  return std::unique_ptr<Regex>(new Regex(code));
-}
-
-Regex::~Regex() { pcre2_code_free(static_cast<pcre2_code*>(code_)); }
-
-absl::Status Regex::FindAll(absl::string_view s,
-                            std::vector<std::pair<size_t, size_t>>* spans) const {
-  auto* code = static_cast<pcre2_code*>(code_);
-  MatchState& state = ThreadMatchState();
-  if (state.match_data == nullptr || state.context == nullptr) {
-    return absl::ResourceExhaustedError("regex: out of memory");
-  }
-  pcre2_match_data* md = state.match_data;
-  const auto* subject = reinterpret_cast<PCRE2_SPTR>(s.data());
-  size_t offset = 0;
-  while (offset <= s.size()) {
-    const int rc =
-        pcre2_match(code, subject, s.size(), offset, PCRE2_NO_UTF_CHECK, md, state.context);
-    if (rc == PCRE2_ERROR_NOMATCH) break;
-    if (rc < 0) {
-      PCRE2_UCHAR buffer[256];
-      pcre2_get_error_message(rc, buffer, sizeof(buffer));
-      return absl::ResourceExhaustedError(
-          absl::StrCat("regex match failed: ", reinterpret_cast<const char*>(buffer)));
-    }
-    const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
-    const size_t start = ov[0], end = ov[1];
-    if (end > start) {
-      spans->emplace_back(start, end);
-      offset = end;
-    } else {
-      // An empty match yields nothing; step over one character.
-      if (start >= s.size()) break;
-      offset = start + Utf8Len(static_cast<uint8_t>(s[start]));
-    }
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace evald::engine::tokenizer_internal

@@ -2,22 +2,17 @@
 // -----------------------------------------------------------------------------
 // Text helpers private to the tokenizer: the GPT-2 byte<->character map of
 // byte-level BPE, lossy UTF-8 repair, Unicode normalization forms (ICU),
-// character classes with the meanings HF tokenizers gives them, and a PCRE2
-// regex that lists match spans.
+// and character classes with the meanings HF tokenizers gives them. The Split
+// pre-tokenizer regexes are py::Regex (py/re.h).
 //
-// Thread-safety: free functions are pure; a compiled Regex is immutable and may
-// be used from many threads at once (each call owns its match state).
+// Thread-safety: pure functions.
 #ifndef EVALD_RUNNERS_NATIVE_TOKENIZER_TEXT_UTIL_H_
 #define EVALD_RUNNERS_NATIVE_TOKENIZER_TEXT_UTIL_H_
 
+#include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <string>
-#include <utility>
-#include <vector>
 
-#include "absl/status/status.h"
-#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace evald::engine::tokenizer_internal {
@@ -51,26 +46,6 @@ inline size_t Utf8Len(uint8_t lead) {
   if ((lead >> 3) == 0x1E) return 4;
   return 1;
 }
-
-// A PCRE2 regex compiled with UTF and UCP, so \p{L}, \s and friends are
-// Unicode-aware and lookahead is available.
-class Regex {
- public:
-  // Errors name the offset in the pattern where compilation failed.
-  static absl::StatusOr<std::unique_ptr<Regex>> Compile(absl::string_view pattern);
-  ~Regex();
-  Regex(const Regex&) = delete;
-  Regex& operator=(const Regex&) = delete;
-
-  // Non-overlapping, non-empty matches of `s` (valid UTF-8) as byte spans,
-  // left to right.
-  absl::Status FindAll(absl::string_view s,
-                       std::vector<std::pair<size_t, size_t>>* spans) const;
-
- private:
-  explicit Regex(void* code) : code_(code) {}
-  void* code_;  // pcre2_code_8, owned
-};
 
 }  // namespace evald::engine::tokenizer_internal
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "base/utf8.h"
 #include "tasks/ifeval/nltk_words.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -137,6 +138,12 @@ TEST(TreebankTest, MatchesNltkWordTokenizer) {
                           "’", "tis"));
   EXPECT_THAT(TreebankWordTokenize("WHAT IS THIS? A TEST."),
               ElementsAre("WHAT", "IS", "THIS", "?", "A", "TEST", "."));
+}
+
+TEST(CountWordsTest, CountsUnicodeWords) {
+  EXPECT_EQ(CountWords("naïve café 東京 x_y 3.5"), 6u);
+  // The length checkers count code points, as Python's len().
+  EXPECT_EQ(base::CountCodePoints("é東"), 2u);
 }
 
 }  // namespace

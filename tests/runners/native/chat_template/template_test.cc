@@ -2,15 +2,19 @@
 // outputs follow jinja2's documented behaviour.
 #include "runners/native/chat_template/template.h"
 
+#include <cstdio>
 #include <string>
+#include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "base/clock.h"
+#include "absl/strings/str_cat.h"
 #include "base/json.h"
 #include "runners/native/chat_template/chat_template.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
 
 namespace evald::engine {
 namespace {
@@ -109,6 +113,43 @@ TEST(TemplateTest, StringMethods) {
             "True True HELLO hello Hello World bXb");
   EXPECT_EQ(Render("{{ 'h\xc3\xa9llo'[1] }} {{ 'h\xc3\xa9llo'|length }} {{ 'h\xc3\xa9llo'[:2] }}"),
             "\xc3\xa9 5 h\xc3\xa9");
+}
+
+// Python's str methods and jinja2's text filters, rendered by evald and by
+// jinja2 on text where ASCII-only or hand-made Unicode tables would differ.
+TEST(TemplateTest, StringMethodsAndTextFiltersMatchPythonJinja2) {
+  const std::string source =
+      "{% for t in texts %}[{{ t.upper() }}|{{ t.lower() }}|{{ t.title() }}|{{ t.capitalize() }}|{{ t|title }}|"
+      "{{ t|capitalize }}|{{ t.strip() }}|{{ t.split()|join('/') }}|{{ t.split(none, 1)|join('/') }}|"
+      "{{ t.splitlines()|join('/') }}|{{ t.isspace() }}{{ t.isdigit() }}{{ t.isalpha() }}{{ t.isalnum() }}"
+      "{{ t.islower() }}{{ t.isupper() }}{{ t is lower }}{{ t is upper }}|{{ t|wordcount }}]\n{% endfor %}";
+  const std::vector<std::string> texts = {
+      "\u01c6emal \u00dftra\u00dfe \ufb01sh \u0149", " a b  c ", "x\u001c y\u2028z\r\nw\u000bv\u0085u",
+      "\u00b2\u00b3 \u00bd 12 \u0663", "\u1fb3 \u039f\u0394\u039f\u03a3 \u0391\u03a3", "hello-world (foo) [bar]<x>",
+      "\u00aa", "na\u00efve caf\u00e9 \u6771\u4eac x_y 3.5", "\u3000 \u00a0", "ABC\u01c5", "\u01c4\u01c5", ""};
+  std::string texts_json = "[";
+  for (size_t i = 0; i < texts.size(); ++i) {
+    if (i > 0) texts_json += ", ";
+    base::AppendJsonString(texts[i], /*ensure_ascii=*/false, &texts_json);
+  }
+  texts_json += "]";
+  ::evald::testing::TempDir dir;
+  ::evald::testing::WriteTestFile(dir.Join("template.jinja"), source);
+  ::evald::testing::WriteTestFile(dir.Join("texts.json"), texts_json);
+  const std::string script = absl::StrCat(
+      "import json, sys, jinja2\n", "source = open(sys.argv[1], encoding='utf-8').read()\n",
+      "texts = json.load(open(sys.argv[2], encoding='utf-8'))\n",
+      "sys.stdout.buffer.write(jinja2.Environment().from_string(source).render(texts=texts).encode())\n");
+  ::evald::testing::WriteTestFile(dir.Join("render.py"), script);
+  const std::string command = absl::StrCat("/usr/bin/python3 ", dir.Join("render.py"), " ", dir.Join("template.jinja"),
+                                           " ", dir.Join("texts.json"), " 2>/dev/null");
+  FILE* pipe = ::popen(command.c_str(), "r");
+  std::string python;
+  char buffer[4096];
+  size_t n;
+  while (pipe != nullptr && (n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) python.append(buffer, n);
+  if (pipe == nullptr || ::pclose(pipe) != 0) GTEST_SKIP() << "no /usr/bin/python3 with jinja2 (python3-jinja2)";
+  EXPECT_EQ(Render(source, absl::StrCat("{\"texts\": ", texts_json, "}")), python);
 }
 
 TEST(TemplateTest, Filters) {

@@ -4,3 +4,9 @@
 evald_cc_library(evald_bench_scalar_sha256
   SRCS ${CMAKE_CURRENT_LIST_DIR}/scalar_sha256.cc
   DEPS absl::status absl::statusor absl::strings)
+
+if(TARGET evald_fingerprint)
+  add_executable(evald-hash-bench ${CMAKE_CURRENT_LIST_DIR}/hash_bench.cc)
+  target_link_libraries(evald-hash-bench PRIVATE evald_fingerprint evald_bench_scalar_sha256)
+  target_compile_options(evald-hash-bench PRIVATE -Wall -Wextra -Wno-unused-parameter)
+endif()

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -376,7 +377,17 @@ absl::StatusOr<std::vector<HashedFile>> HashFilesCached(const std::vector<std::s
     // this scope, before anything they wrote is read.
     std::vector<std::jthread> pool;
     pool.reserve(threads - 1);
-    for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+    for (int t = 1; t < threads; ++t) {
+      // Out of threads: hash with those there are rather than fail (or
+      // throw out of evald's code).
+      try {
+        pool.emplace_back(work);
+      } catch (const std::system_error& e) {
+        LOG(WARNING) << "hashing " << what << ": started " << t << " of " << threads
+                     << " threads: " << e.what();
+        break;
+      }
+    }
     work();
   }
   job.Finish();

@@ -177,7 +177,7 @@ bool VersionMatches(const std::string& expected, const std::string& found) {
 
 // One HashFilesCached call's progress: the hashing threads add to it, status
 // readers copy it, and whichever thread first sees that a report is due
-// makes it. Listed in an HashActivity while it lives. Thread-safe.
+// makes it. Listed in a HashActivity while it lives. Thread-safe.
 class HashJob {
  public:
   HashJob(std::string what, uint64_t bytes_total, int files_total, const HashOptions& options)

@@ -1,160 +1,186 @@
 #include "base/sha256.h"
 
 #include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/opensslv.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "base/logging.h"
 
 namespace evald::base {
 namespace {
 
-constexpr uint32_t kK[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1,
-    0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
-    0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
-    0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
-    0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
-    0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
-    0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
-    0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
-
-inline uint32_t Rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
-
-}  // namespace
-
-Sha256::Sha256()
-    : h_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f,
-         0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {}
-
-void Sha256::Block(const uint8_t* p) {
-  uint32_t w[64];
-  for (int i = 0; i < 16; ++i) {
-    w[i] = (uint32_t{p[4 * i]} << 24) | (uint32_t{p[4 * i + 1]} << 16) |
-           (uint32_t{p[4 * i + 2]} << 8) | uint32_t{p[4 * i + 3]};
-  }
-  for (int i = 16; i < 64; ++i) {
-    uint32_t s0 = Rotr(w[i - 15], 7) ^ Rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
-    uint32_t s1 = Rotr(w[i - 2], 17) ^ Rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
-    w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-  }
-  uint32_t a = h_[0], b = h_[1], c = h_[2], d = h_[3], e = h_[4], f = h_[5],
-           g = h_[6], h = h_[7];
-  for (int i = 0; i < 64; ++i) {
-    uint32_t s1 = Rotr(e, 6) ^ Rotr(e, 11) ^ Rotr(e, 25);
-    uint32_t ch = (e & f) ^ (~e & g);
-    uint32_t t1 = h + s1 + ch + kK[i] + w[i];
-    uint32_t s0 = Rotr(a, 2) ^ Rotr(a, 13) ^ Rotr(a, 22);
-    uint32_t maj = (a & b) ^ (a & c) ^ (b & c);
-    uint32_t t2 = s0 + maj;
-    h = g;
-    g = f;
-    f = e;
-    e = d + t1;
-    d = c;
-    c = b;
-    b = a;
-    a = t1 + t2;
-  }
-  h_[0] += a;
-  h_[1] += b;
-  h_[2] += c;
-  h_[3] += d;
-  h_[4] += e;
-  h_[5] += f;
-  h_[6] += g;
-  h_[7] += h;
+// The SHA-256 implementation, looked up once. OpenSSL 3 would otherwise
+// look the algorithm up in its provider tables (a lock and a hash probe) on
+// every EVP_DigestInit_ex, which costs more than hashing one KV block.
+// Never freed: it lives as long as the process, and freeing it at exit would
+// race OpenSSL's own clean-up.
+const EVP_MD* Sha256Md() {
+  static const EVP_MD* const md = [] {
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+    const EVP_MD* m = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+#else
+    const EVP_MD* m = EVP_sha256();
+#endif
+    CHECK(m != nullptr) << "OpenSSL provides no SHA-256 (libcrypto installation broken?)";
+    return m;
+  }();
+  return md;
 }
 
-void Sha256::Update(const void* data, size_t size) {
-  const uint8_t* p = static_cast<const uint8_t*>(data);
-  total_ += size;
-  if (buf_len_ > 0) {
-    size_t take = std::min(size, sizeof(buf_) - buf_len_);
-    std::memcpy(buf_ + buf_len_, p, take);
-    buf_len_ += take;
-    p += take;
-    size -= take;
-    if (buf_len_ == 64) {
-      Block(buf_);
-      buf_len_ = 0;
-    }
-  }
-  while (size >= 64) {
-    Block(p);
-    p += 64;
-    size -= 64;
-  }
-  if (size > 0) {
-    std::memcpy(buf_, p, size);
-    buf_len_ = size;
-  }
-}
-
-std::array<uint8_t, 32> Sha256::Digest() {
-  uint64_t bits = total_ * 8;
-  uint8_t pad = 0x80;
-  Update(&pad, 1);
-  uint8_t zero = 0;
-  while (buf_len_ != 56) Update(&zero, 1);
-  uint8_t len[8];
-  for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(bits >> (56 - 8 * i));
-  Update(len, 8);
-  std::array<uint8_t, 32> out;
-  for (int i = 0; i < 8; ++i) {
-    out[4 * i] = static_cast<uint8_t>(h_[i] >> 24);
-    out[4 * i + 1] = static_cast<uint8_t>(h_[i] >> 16);
-    out[4 * i + 2] = static_cast<uint8_t>(h_[i] >> 8);
-    out[4 * i + 3] = static_cast<uint8_t>(h_[i]);
-  }
-  return out;
-}
-
-std::string Sha256::HexDigest() {
+std::string Hex(const uint8_t* d, size_t n) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::array<uint8_t, 32> d = Digest();
-  std::string out(64, '0');
-  for (int i = 0; i < 32; ++i) {
+  std::string out(2 * n, '0');
+  for (size_t i = 0; i < n; ++i) {
     out[2 * i] = kHex[d[i] >> 4];
     out[2 * i + 1] = kHex[d[i] & 15];
   }
   return out;
 }
 
+absl::Status OpenError(const std::string& path, int err) {
+  std::string msg = absl::StrCat(path, ": cannot open: ", std::strerror(err));
+  if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(msg);
+  return absl::NotFoundError(msg);
+}
+
+int64_t MtimeNanos(const struct stat& st) {
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+// Closes a file descriptor on scope exit.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+void Sha256::CtxDeleter::operator()(evp_md_ctx_st* ctx) const { EVP_MD_CTX_free(ctx); }
+
+Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
+  // Only allocation can fail here; that is not a condition callers handle.
+  CHECK(ctx_ != nullptr) << "EVP_MD_CTX_new failed";
+  CHECK(EVP_DigestInit_ex(ctx_.get(), Sha256Md(), nullptr) == 1) << "EVP_DigestInit_ex failed";
+}
+
+Sha256::~Sha256() = default;
+
+Sha256::Sha256(const Sha256& other) : ctx_(EVP_MD_CTX_new()) {
+  CHECK(ctx_ != nullptr) << "EVP_MD_CTX_new failed";
+  CHECK(EVP_MD_CTX_copy_ex(ctx_.get(), other.ctx_.get()) == 1) << "EVP_MD_CTX_copy_ex failed";
+}
+
+Sha256& Sha256::operator=(const Sha256& other) {
+  if (this != &other) {
+    CHECK(EVP_MD_CTX_copy_ex(ctx_.get(), other.ctx_.get()) == 1) << "EVP_MD_CTX_copy_ex failed";
+  }
+  return *this;
+}
+
+void Sha256::Update(const void* data, size_t size) {
+  if (size == 0) return;
+  CHECK(EVP_DigestUpdate(ctx_.get(), data, size) == 1) << "EVP_DigestUpdate failed";
+}
+
+std::array<uint8_t, 32> Sha256::Digest() {
+  std::array<uint8_t, 32> out;
+  unsigned int len = 0;
+  CHECK(EVP_DigestFinal_ex(ctx_.get(), out.data(), &len) == 1 && len == out.size())
+      << "EVP_DigestFinal_ex failed";
+  return out;
+}
+
+std::string Sha256::HexDigest() {
+  std::array<uint8_t, 32> d = Digest();
+  return Hex(d.data(), d.size());
+}
+
 std::string Sha256Hex(absl::string_view data) {
-  Sha256 h;
-  h.Update(data);
-  return h.HexDigest();
+  uint8_t out[32];
+  unsigned int len = 0;
+  CHECK(EVP_Digest(data.data(), data.size(), out, &len, Sha256Md(), nullptr) == 1 &&
+        len == sizeof(out))
+      << "EVP_Digest failed";
+  return Hex(out, sizeof(out));
 }
 
 absl::StatusOr<std::string> Sha256File(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return absl::NotFoundError(
-        absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
+  return Sha256File(path, Sha256FileOptions());
+}
+
+absl::StatusOr<std::string> Sha256File(const std::string& path,
+                                       const Sha256FileOptions& options) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return OpenError(path, errno);
+  struct stat before;
+  if (::fstat(fd.get(), &before) != 0) {
+    return absl::DataLossError(absl::StrCat(path, ": cannot stat: ", std::strerror(errno)));
   }
+  if (!S_ISREG(before.st_mode)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not a regular file"));
+  }
+  // Twice the default read-ahead; advice only, so its result is ignored.
+  (void)::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  const uint64_t expected = static_cast<uint64_t>(before.st_size);
+  // A small file gets a small buffer: datasets and configs are hashed often.
+  const size_t buffer_bytes = static_cast<size_t>(std::clamp<uint64_t>(
+      expected + 1, 4096, std::max<size_t>(options.buffer_bytes, 4096)));
+  std::unique_ptr<char[]> buf(new char[buffer_bytes]);
   Sha256 h;
-  std::vector<char> buf(1 << 20);
+  uint64_t total = 0;
   while (true) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
+    ssize_t n = ::read(fd.get(), buf.get(), buffer_bytes);
     if (n < 0) {
       if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return absl::DataLossError(
-          absl::StrCat(path, ": read failed: ", std::strerror(err)));
+      return absl::DataLossError(absl::StrCat(path, ": read failed after ", total,
+                                              " bytes: ", std::strerror(errno)));
     }
     if (n == 0) break;
-    h.Update(buf.data(), static_cast<size_t>(n));
+    h.Update(buf.get(), static_cast<size_t>(n));
+    total += static_cast<uint64_t>(n);
+    if (options.on_read && !options.on_read(static_cast<size_t>(n))) {
+      return absl::CancelledError(absl::StrCat(path, ": hashing cancelled after ", total,
+                                               " of ", expected, " bytes"));
+    }
   }
-  ::close(fd);
+  // The bytes hashed must be the file as it was opened: the same size, not
+  // rewritten in place, and still the file `path` names.
+  struct stat after;
+  if (::fstat(fd.get(), &after) != 0) {
+    return absl::DataLossError(absl::StrCat(path, ": cannot stat: ", std::strerror(errno)));
+  }
+  if (total != expected || static_cast<uint64_t>(after.st_size) != expected ||
+      MtimeNanos(after) != MtimeNanos(before)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": changed while it was being hashed (", expected,
+                     " bytes at the start, ", total, " read, ", after.st_size, " now)"));
+  }
+  struct stat now;
+  if (::stat(path.c_str(), &now) != 0) {
+    return absl::NotFoundError(absl::StrCat(path, ": removed while it was being hashed (",
+                                            std::strerror(errno), ")"));
+  }
+  if (now.st_ino != before.st_ino || now.st_dev != before.st_dev) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": replaced by another file while it was being hashed"));
+  }
   return h.HexDigest();
 }
 

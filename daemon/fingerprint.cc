@@ -4,10 +4,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
+#include <system_error>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -16,6 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "base/json.h"
+#include "base/logging.h"
 #include "base/sha256.h"
 #include "base/status_macros.h"
 
@@ -171,14 +175,236 @@ bool VersionMatches(const std::string& expected, const std::string& found) {
 
 }  // namespace
 
-absl::StatusOr<std::string> HashFileCached(const std::string& path, FileHashCache* cache) {
-  ASSIGN_OR_RETURN(base::FileIdentity identity, base::StatFile(path));
-  if (cache != nullptr) {
-    if (std::optional<std::string> hit = cache->Lookup(path, identity)) return *hit;
+// One HashFilesCached call's progress: the hashing threads add to it, status
+// readers copy it, and whichever thread first sees that a report is due
+// makes it. Listed in a HashActivity while it lives. Thread-safe.
+class HashJob {
+ public:
+  HashJob(std::string what, uint64_t bytes_total, int files_total, const HashOptions& options)
+      : what_(std::move(what)),
+        bytes_total_(bytes_total),
+        files_total_(files_total),
+        options_(options),
+        clock_(options.clock != nullptr ? options.clock : base::Clock::Real()),
+        start_ns_(clock_->MonotonicNanos()),
+        every_ns_(std::max<int64_t>(absl::ToInt64Nanoseconds(options.report_every), 1)),
+        next_report_ns_(start_ns_ + every_ns_) {
+    if (options_.activity != nullptr) options_.activity->Add(this);
   }
-  ASSIGN_OR_RETURN(std::string sha, base::Sha256File(path));
-  if (cache != nullptr) cache->Remember(path, identity, sha);
+  ~HashJob() {
+    if (options_.activity != nullptr) options_.activity->Remove(this);
+  }
+  HashJob(const HashJob&) = delete;
+  HashJob& operator=(const HashJob&) = delete;
+
+  void AddBytes(uint64_t n) {
+    bytes_done_.fetch_add(n, std::memory_order_relaxed);
+    const int64_t now = clock_->MonotonicNanos();
+    int64_t due = next_report_ns_.load(std::memory_order_relaxed);
+    if (now >= due && next_report_ns_.compare_exchange_strong(due, now + every_ns_)) {
+      reported_.store(true, std::memory_order_relaxed);
+      Report(Status());
+    }
+  }
+  void FileDone() { files_done_.fetch_add(1, std::memory_order_relaxed); }
+
+  // One last report when there were any, so the log says how it ended.
+  void Finish() {
+    if (reported_.load(std::memory_order_relaxed)) Report(Status());
+  }
+
+  HashingStatus Status() const {
+    HashingStatus s;
+    s.what = what_;
+    s.bytes_done = bytes_done_.load(std::memory_order_relaxed);
+    s.bytes_total = bytes_total_;
+    s.files_done = files_done_.load(std::memory_order_relaxed);
+    s.files_total = files_total_;
+    s.elapsed_s = static_cast<double>(clock_->MonotonicNanos() - start_ns_) * 1e-9;
+    return s;
+  }
+
+ private:
+  void Report(const HashingStatus& s) const {
+    if (options_.on_progress) {
+      options_.on_progress(s);
+    } else {
+      LOG(INFO) << FormatHashingStatus(s);
+    }
+  }
+
+  const std::string what_;
+  const uint64_t bytes_total_;
+  const int files_total_;
+  const HashOptions& options_;  // outlives the job (HashFilesCached's argument)
+  const base::Clock* const clock_;
+  const int64_t start_ns_;
+  const int64_t every_ns_;
+  std::atomic<uint64_t> bytes_done_{0};
+  std::atomic<int> files_done_{0};
+  std::atomic<int64_t> next_report_ns_;
+  std::atomic<bool> reported_{false};
+};
+
+std::string FormatHashingStatus(const HashingStatus& s) {
+  const bool done = s.files_done == s.files_total;
+  return absl::StrFormat("%s %s: %.1f of %.1f GB (%d of %d files) in %.1f s, %.2f GB/s",
+                         done ? "hashed" : "hashing", s.what, s.bytes_done * 1e-9,
+                         s.bytes_total * 1e-9, s.files_done, s.files_total, s.elapsed_s,
+                         s.bytes_per_s() * 1e-9);
+}
+
+HashActivity* HashActivity::Default() {
+  static HashActivity* const activity = new HashActivity();
+  return activity;
+}
+
+std::vector<HashingStatus> HashActivity::List() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<HashingStatus> out;
+  out.reserve(jobs_.size());
+  for (const HashJob* job : jobs_) out.push_back(job->Status());
+  return out;
+}
+
+void HashActivity::Add(const HashJob* job) {
+  absl::MutexLock lock(&mu_);
+  jobs_.push_back(job);
+}
+
+void HashActivity::Remove(const HashJob* job) {
+  absl::MutexLock lock(&mu_);
+  jobs_.erase(std::remove(jobs_.begin(), jobs_.end(), job), jobs_.end());
+}
+
+namespace {
+
+// Hashes one file for HashFilesCached; gives up early once `stop` is set.
+absl::StatusOr<std::string> HashOneFile(const std::string& path,
+                                        const base::FileIdentity& identity,
+                                        const HashOptions& options, HashJob& job,
+                                        const std::atomic<bool>& stop) {
+  base::Sha256FileOptions read;
+  read.buffer_bytes = options.read_buffer_bytes;
+  read.on_read = [&](size_t n) {
+    job.AddBytes(n);
+    return !stop.load(std::memory_order_relaxed);
+  };
+  ASSIGN_OR_RETURN(std::string sha, base::Sha256File(path, read));
+  // Sha256File checks the file it opened; this also catches a file replaced
+  // between the stat that keys the cache and the open.
+  absl::StatusOr<base::FileIdentity> now = base::StatFile(path);
+  if (!now.ok()) {
+    return absl::NotFoundError(absl::StrCat(path, ": removed while it was being hashed"));
+  }
+  if (now->size != identity.size || now->mtime_ns != identity.mtime_ns ||
+      now->inode != identity.inode || now->device != identity.device) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": changed while it was being hashed"));
+  }
   return sha;
+}
+
+// Below this, a first sight of the files is not worth a line in the log.
+constexpr uint64_t kAnnounceBytes = uint64_t{1} << 30;
+constexpr int kMaxHashThreads = 8;
+
+}  // namespace
+
+absl::StatusOr<std::vector<HashedFile>> HashFilesCached(const std::vector<std::string>& paths,
+                                                        FileHashCache* cache,
+                                                        const std::string& what,
+                                                        const HashOptions& options) {
+  std::vector<HashedFile> out(paths.size());
+  std::vector<size_t> todo;
+  uint64_t todo_bytes = 0;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    ASSIGN_OR_RETURN(out[i].identity, base::StatFile(paths[i]));
+    if (cache != nullptr) {
+      if (std::optional<std::string> hit = cache->Lookup(paths[i], out[i].identity)) {
+        out[i].sha256 = std::move(*hit);
+        continue;
+      }
+    }
+    todo.push_back(i);
+    todo_bytes += out[i].identity.size;
+  }
+  if (todo.empty()) return out;
+  // Largest first, so the last file to finish is a small one and the
+  // threads end together.
+  std::stable_sort(todo.begin(), todo.end(), [&](size_t a, size_t b) {
+    return out[a].identity.size > out[b].identity.size;
+  });
+  int threads = options.max_threads;
+  if (threads <= 0) {
+    threads = std::min<int>(kMaxHashThreads,
+                            std::max<int>(1, static_cast<int>(std::thread::hardware_concurrency())));
+  }
+  threads = std::min<int>(threads, static_cast<int>(todo.size()));
+
+  HashJob job(what, todo_bytes, static_cast<int>(todo.size()), options);
+  if (todo_bytes >= kAnnounceBytes) {
+    LOG(INFO) << absl::StrFormat("hashing %s: %d files, %.1f GB not in the hash cache, on %d %s",
+                                 what, todo.size(), todo_bytes * 1e-9, threads,
+                                 threads == 1 ? "thread" : "threads");
+  }
+  std::atomic<size_t> next{0};
+  std::atomic<bool> stop{false};
+  absl::Mutex mu;
+  absl::Status first_error;  // guarded by mu
+  std::vector<char> completed(paths.size(), 0);  // each index written by one thread only
+  auto work = [&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+      const size_t k = next.fetch_add(1);
+      if (k >= todo.size()) return;
+      const size_t i = todo[k];
+      absl::StatusOr<std::string> sha = HashOneFile(paths[i], out[i].identity, options, job, stop);
+      if (!sha.ok()) {
+        absl::MutexLock lock(&mu);
+        // The first failure is the one to report; later ones are mostly
+        // the cancellations it caused.
+        if (first_error.ok()) first_error = sha.status();
+        stop.store(true);
+        return;
+      }
+      out[i].sha256 = std::move(*sha);
+      completed[i] = 1;
+      job.FileDone();
+    }
+  };
+  {
+    // The calling thread hashes too; the others are joined at the end of
+    // this scope, before anything they wrote is read.
+    std::vector<std::jthread> pool;
+    pool.reserve(threads - 1);
+    for (int t = 1; t < threads; ++t) {
+      // Out of threads: hash with those there are rather than fail (or
+      // throw out of evald's code).
+      try {
+        pool.emplace_back(work);
+      } catch (const std::system_error& e) {
+        LOG(WARNING) << "hashing " << what << ": started " << t << " of " << threads
+                     << " threads: " << e.what();
+        break;
+      }
+    }
+    work();
+  }
+  job.Finish();
+  // Hashes that completed are right even when another file failed.
+  if (cache != nullptr) {
+    for (size_t i : todo) {
+      if (completed[i]) cache->Remember(paths[i], out[i].identity, out[i].sha256);
+    }
+  }
+  absl::MutexLock lock(&mu);
+  if (!first_error.ok()) return first_error;
+  return out;
+}
+
+absl::StatusOr<std::string> HashFileCached(const std::string& path, FileHashCache* cache) {
+  ASSIGN_OR_RETURN(std::vector<HashedFile> hashed, HashFilesCached({path}, cache, path));
+  return std::move(hashed[0].sha256);
 }
 
 v1::Fingerprint CollectHostFingerprint() {
@@ -218,7 +444,8 @@ std::string ReadChatTemplate(const std::string& model_dir) {
 
 absl::StatusOr<v1::ModelFingerprint> FingerprintModel(const std::string& role,
                                                       const v1::ModelSpec& model,
-                                                      FileHashCache* cache) {
+                                                      FileHashCache* cache,
+                                                      const HashOptions& options) {
   v1::ModelFingerprint out;
   out.set_role(role);
   out.set_dtype(model.dtype());
@@ -244,14 +471,16 @@ absl::StatusOr<v1::ModelFingerprint> FingerprintModel(const std::string& role,
   }
   if (ec) return absl::InternalError(absl::StrCat(role, " model folder ", dir, ": ", ec.message()));
   std::sort(names.begin(), names.end());
-  for (const std::string& name : names) {
-    const std::string path = absl::StrCat(dir, "/", name);
-    ASSIGN_OR_RETURN(base::FileIdentity identity, base::StatFile(path));
-    ASSIGN_OR_RETURN(std::string sha, HashFileCached(path, cache));
+  std::vector<std::string> paths;
+  paths.reserve(names.size());
+  for (const std::string& name : names) paths.push_back(absl::StrCat(dir, "/", name));
+  ASSIGN_OR_RETURN(std::vector<HashedFile> hashed,
+                   HashFilesCached(paths, cache, absl::StrCat(role, " model ", dir), options));
+  for (size_t i = 0; i < names.size(); ++i) {
     v1::FileHash* f = out.add_files();
-    f->set_name(name);
-    f->set_size(identity.size);
-    f->set_sha256(sha);
+    f->set_name(names[i]);
+    f->set_size(hashed[i].identity.size);
+    f->set_sha256(std::move(hashed[i].sha256));
   }
   const std::string tmpl = ReadChatTemplate(dir);
   out.set_chat_template_sha256(tmpl.empty() ? "none" : base::Sha256Hex(tmpl));

@@ -6,18 +6,29 @@
 // build, per-model file hashes and per-task facts, plus the `pin:` check.
 //
 // File hashes go through a FileHashCache keyed by (path, size, mtime, inode,
-// device), so an unchanged 40 GB checkpoint is hashed once.
+// device), so an unchanged 140 GB checkpoint is hashed once. Files not in the
+// cache are hashed several at a time (one thread per file: SHA-256 of one
+// file is sequential, so parallelism is across a checkpoint's shards), with
+// progress in the log and in a HashActivity that status RPCs list.
 //
 // Thread-safety: the free functions are thread-safe when the cache they are
-// given is.
+// given is; the cache is only called from the calling thread. HashActivity is
+// thread-safe.
 #ifndef EVALD_DAEMON_FINGERPRINT_H_
 #define EVALD_DAEMON_FINGERPRINT_H_
 
+#include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "base/clock.h"
 #include "base/file.h"
 #include "proto/store.pb.h"
 #include "tasks/task.h"
@@ -34,6 +45,71 @@ class FileHashCache {
                         const std::string& sha256) = 0;
 };
 
+// Where one fingerprint's hashing stands (files found in the cache excluded).
+struct HashingStatus {
+  std::string what;  // "candidate model /models/llama-70b"
+  uint64_t bytes_done = 0;
+  uint64_t bytes_total = 0;
+  int files_done = 0;
+  int files_total = 0;
+  double elapsed_s = 0;
+  double bytes_per_s() const { return elapsed_s > 0 ? static_cast<double>(bytes_done) / elapsed_s : 0; }
+};
+
+// "hashing candidate model /m: 12.3 of 140.0 GB (8 of 30 files), 1.94 GB/s"
+std::string FormatHashingStatus(const HashingStatus& status);
+
+class HashJob;
+
+// The hashing in flight in this process, so that a submit (or an attempt
+// start) waiting on a first sight of a large checkpoint can be seen to make
+// progress. Thread-safe.
+class HashActivity {
+ public:
+  // The process-wide list FingerprintModel adds to unless told otherwise
+  // (never null, never freed).
+  static HashActivity* Default();
+
+  std::vector<HashingStatus> List() const;
+
+ private:
+  friend class HashJob;
+  void Add(const HashJob* job);
+  void Remove(const HashJob* job);
+
+  mutable absl::Mutex mu_;
+  std::vector<const HashJob*> jobs_ ABSL_GUARDED_BY(mu_);  // not owned; each unlists itself
+};
+
+struct HashOptions {
+  // Files hashed at once; 0: min(files to hash, hardware threads, 8).
+  int max_threads = 0;
+  // Bytes per read(2) (base::Sha256FileOptions::buffer_bytes).
+  size_t read_buffer_bytes = size_t{4} << 20;
+  // Progress is reported this often while files are hashed, and once more at
+  // the end of hashing that reported any.
+  absl::Duration report_every = absl::Seconds(5);
+  // Receives the reports, from a hashing thread; null: LOG(INFO).
+  std::function<void(const HashingStatus&)> on_progress;
+  const base::Clock* clock = nullptr;  // null: base::Clock::Real()
+  HashActivity* activity = HashActivity::Default();  // null: not listed
+};
+
+struct HashedFile {
+  std::string sha256;
+  base::FileIdentity identity;  // as stat()ed before hashing; unchanged after
+};
+
+// sha256 of each of `paths` (same order): from `cache` (may be null) where a
+// file's identity is unchanged, the others hashed in parallel. `what` names
+// the files in progress reports. The first failure stops the others and is
+// returned, naming its file (missing, unreadable, or changed or removed while
+// it was being hashed); the cache learns only hashes that completed.
+absl::StatusOr<std::vector<HashedFile>> HashFilesCached(const std::vector<std::string>& paths,
+                                                        FileHashCache* cache,
+                                                        const std::string& what,
+                                                        const HashOptions& options = {});
+
 // sha256 of `path`, from `cache` when its identity is unchanged (cache may be
 // null).
 absl::StatusOr<std::string> HashFileCached(const std::string& path, FileHashCache* cache);
@@ -43,10 +119,12 @@ absl::StatusOr<std::string> HashFileCached(const std::string& path, FileHashCach
 v1::Fingerprint CollectHostFingerprint();
 
 // Hashes every *.safetensors, *.json, tokenizer and template file of a model
-// folder and the chat template string. Errors name the folder or file.
+// folder (through HashFilesCached) and the chat template string. Errors name
+// the folder or file.
 absl::StatusOr<v1::ModelFingerprint> FingerprintModel(const std::string& role,
                                                       const v1::ModelSpec& model,
-                                                      FileHashCache* cache);
+                                                      FileHashCache* cache,
+                                                      const HashOptions& options = {});
 
 // The chat template a model folder carries (tokenizer_config.json
 // "chat_template", string or the "default" entry of a list, else

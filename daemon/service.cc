@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
+#include "daemon/fingerprint.h"
 #include "daemon/queries.h"
 #include "daemon/status_convert.h"
 #include "daemon/suite.h"
@@ -329,6 +330,17 @@ grpc::Status EvalServiceImpl::ListModels(grpc::ServerContext* context,
   if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
   for (v1::ResidentModel& m : models_->List()) *response->add_models() = std::move(m);
   response->set_max_resident(models_->max_resident());
+  // Submit and attempt starts fingerprint through the process-wide list.
+  for (const HashingStatus& h : HashActivity::Default()->List()) {
+    v1::HashingProgress* p = response->add_hashing();
+    p->set_what(h.what);
+    p->set_bytes_done(h.bytes_done);
+    p->set_bytes_total(h.bytes_total);
+    p->set_files_done(h.files_done);
+    p->set_files_total(h.files_total);
+    p->set_elapsed_s(h.elapsed_s);
+    p->set_bytes_per_s(h.bytes_per_s());
+  }
   return grpc::Status::OK;
 }
 

@@ -4,9 +4,15 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <map>
+#include <mutex>
 #include <string>
+#include <vector>
 
+#include "base/clock.h"
 #include "base/sha256.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -15,6 +21,7 @@ namespace evald::daemon {
 namespace {
 
 using ::evald::testing::StatusIs;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 // An in-memory cache that counts what it is asked.
@@ -92,6 +99,202 @@ TEST(FingerprintTest, ModelFilesHashedAndCached) {
   EXPECT_EQ(cache.hits, 7);
   EXPECT_EQ(changed.files(1).sha256(), base::Sha256Hex(std::string(1001, '\x02')));
   EXPECT_NE(ModelDigest(changed), ModelDigest(fp));
+}
+
+// Each reading of the clock moves it on by a second, so with report_every of
+// a second every read of a file is reported, without sleeping.
+class SteppingClock : public base::Clock {
+ public:
+  int64_t NowUnixNanos() const override { return MonotonicNanos(); }
+  int64_t MonotonicNanos() const override { return now_.fetch_add(1'000'000'000); }
+
+ private:
+  mutable std::atomic<int64_t> now_{0};
+};
+
+// Deterministic bytes, different per seed.
+std::string Content(size_t n, int seed) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 131 + seed * 7919 + i / 4093) & 0xff);
+  return s;
+}
+
+constexpr absl::string_view kConfig = R"({"architectures":["LlamaForCausalLM"]})";
+
+// A sharded checkpoint: config.json and shards of the given sizes.
+std::vector<std::string> WriteShardedModel(const std::string& dir, const std::vector<size_t>& sizes) {
+  std::vector<std::string> contents;
+  testing::WriteTestFile(dir + "/config.json", std::string(kConfig));
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    contents.push_back(Content(sizes[i], static_cast<int>(i)));
+    testing::WriteTestFile(absl::StrCat(dir, "/model-0000", i + 1, "-of-0000", sizes.size(),
+                                        ".safetensors"),
+                           contents.back());
+  }
+  return contents;
+}
+
+v1::ModelSpec NativeModel(const std::string& path) {
+  v1::ModelSpec spec;
+  spec.set_path(path);
+  spec.set_dtype("auto");
+  return spec;
+}
+
+// Options for tests: small reads, reports on every read, nothing logged.
+struct RecordingOptions {
+  RecordingOptions() {
+    options.read_buffer_bytes = 64 << 10;
+    options.report_every = absl::Seconds(1);
+    options.clock = &clock;
+    options.activity = &activity;
+    options.on_progress = [this](const HashingStatus& s) {
+      std::lock_guard<std::mutex> lock(mu);
+      reports.push_back(s);
+      listed.push_back(activity.List().size());
+      if (on_report) on_report(s);
+    };
+  }
+  SteppingClock clock;
+  HashActivity activity;
+  HashOptions options;
+  std::mutex mu;
+  std::vector<HashingStatus> reports;
+  std::vector<size_t> listed;  // how many jobs the activity listed at each report
+  std::function<void(const HashingStatus&)> on_report;
+};
+
+TEST(FingerprintTest, ShardsHashedInParallelEqualOneAtATime) {
+  testing::TempDir dir;
+  const std::vector<std::string> contents =
+      WriteShardedModel(dir.Join("m"), {300'000, 1'000'000, 65'536, 0, 777'777, 5});
+  CountingCache cache;
+  RecordingOptions parallel;
+  parallel.options.max_threads = 4;
+  ASSERT_OK_AND_ASSIGN(v1::ModelFingerprint fp,
+                       FingerprintModel("candidate", NativeModel(dir.Join("m")), &cache,
+                                        parallel.options));
+  ASSERT_EQ(fp.files_size(), 7);
+  EXPECT_EQ(fp.files(0).name(), "config.json");
+  for (size_t i = 0; i < contents.size(); ++i) {
+    EXPECT_EQ(fp.files(i + 1).size(), contents[i].size());
+    EXPECT_EQ(fp.files(i + 1).sha256(), base::Sha256Hex(contents[i])) << fp.files(i + 1).name();
+  }
+  RecordingOptions serial;
+  serial.options.max_threads = 1;
+  ASSERT_OK_AND_ASSIGN(v1::ModelFingerprint one,
+                       FingerprintModel("candidate", NativeModel(dir.Join("m")), nullptr,
+                                        serial.options));
+  EXPECT_EQ(one.SerializeAsString(), fp.SerializeAsString());
+  EXPECT_EQ(cache.entries.size(), 7u);
+}
+
+TEST(FingerprintTest, ProgressIsReportedAndListedWhileHashing) {
+  testing::TempDir dir;
+  const std::vector<std::string> contents = WriteShardedModel(dir.Join("m"), {500'000, 400'000});
+  const uint64_t total = 500'000 + 400'000 + kConfig.size();
+  RecordingOptions rec;
+  rec.options.max_threads = 2;
+  ASSERT_OK(FingerprintModel("candidate", NativeModel(dir.Join("m")), nullptr, rec.options));
+  ASSERT_GE(rec.reports.size(), 900'000u / (64 << 10));
+  // Bytes only grow (reports come from two threads, so in the order made).
+  uint64_t max_seen = 0;
+  for (const HashingStatus& s : rec.reports) {
+    EXPECT_EQ(s.what, "candidate model " + dir.Join("m"));
+    EXPECT_EQ(s.bytes_total, total);
+    EXPECT_EQ(s.files_total, 3);
+    EXPECT_LE(s.bytes_done, total);
+    max_seen = std::max(max_seen, s.bytes_done);
+  }
+  EXPECT_EQ(max_seen, total);
+  // The last report is the summary: everything, and a rate.
+  const HashingStatus& last = rec.reports.back();
+  EXPECT_EQ(last.bytes_done, total);
+  EXPECT_EQ(last.files_done, 3);
+  EXPECT_GT(last.elapsed_s, 0);
+  EXPECT_GT(last.bytes_per_s(), 0);
+  EXPECT_THAT(FormatHashingStatus(last),
+              HasSubstr("hashed candidate model " + dir.Join("m") + ": 0.0 of 0.0 GB (3 of 3 files)"));
+  // Listed while it ran, gone once it returned.
+  for (size_t n : rec.listed) EXPECT_EQ(n, 1u);
+  EXPECT_TRUE(rec.activity.List().empty());
+}
+
+TEST(FingerprintTest, ASecondFingerprintOfTheSameFolderReadsNothing) {
+  testing::TempDir dir;
+  WriteShardedModel(dir.Join("m"), {1'000'000, 1'000'000, 1'000'000});
+  CountingCache cache;
+  RecordingOptions first;
+  ASSERT_OK_AND_ASSIGN(v1::ModelFingerprint fp,
+                       FingerprintModel("candidate", NativeModel(dir.Join("m")), &cache,
+                                        first.options));
+  EXPECT_FALSE(first.reports.empty());
+  RecordingOptions second;
+  ASSERT_OK_AND_ASSIGN(v1::ModelFingerprint again,
+                       FingerprintModel("candidate", NativeModel(dir.Join("m")), &cache,
+                                        second.options));
+  EXPECT_EQ(again.SerializeAsString(), fp.SerializeAsString());
+  EXPECT_EQ(cache.hits, 4);
+  // Not one byte read, so not one report.
+  EXPECT_TRUE(second.reports.empty());
+}
+
+TEST(FingerprintTest, AFileRemovedWhileHashedIsNamedAndNotCached) {
+  testing::TempDir dir;
+  WriteShardedModel(dir.Join("m"), {1'000'000, 500'000});
+  const std::string big = dir.Join("m/model-00001-of-00002.safetensors");
+  const std::string medium = dir.Join("m/model-00002-of-00002.safetensors");
+  CountingCache cache;
+  RecordingOptions rec;
+  rec.options.max_threads = 1;  // largest first: the big shard, then the medium one
+  bool removed = false;
+  rec.on_report = [&](const HashingStatus& s) {
+    // Once the big shard is done and the medium one is being read.
+    if (!removed && s.bytes_done > 1'000'000) {
+      ASSERT_EQ(std::remove(medium.c_str()), 0);
+      removed = true;
+    }
+  };
+  EXPECT_THAT(FingerprintModel("candidate", NativeModel(dir.Join("m")), &cache, rec.options),
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr(medium + ": removed while it was being hashed")));
+  EXPECT_TRUE(removed);
+  // The shard that completed is remembered; the one that failed, and
+  // config.json (never started: the failure stopped the pool), are not.
+  std::vector<std::string> cached;
+  for (const auto& [path, entry] : cache.entries) cached.push_back(path);
+  EXPECT_THAT(cached, ElementsAre(big));
+  EXPECT_TRUE(rec.activity.List().empty());
+}
+
+TEST(FingerprintTest, ShardsTruncatedWhileHashedFailWithoutCaching) {
+  testing::TempDir dir;
+  WriteShardedModel(dir.Join("m"), {2'000'000, 2'000'000, 2'000'000, 2'000'000});
+  CountingCache cache;
+  RecordingOptions rec;
+  rec.options.max_threads = 2;
+  // At the first report (after one read) every shard is cut short: the two
+  // being read fail at their next read, the two not started would fail when
+  // they were (their size no longer matches). Which thread fails first is up
+  // to the scheduler, so the test asks only what does not depend on it: the
+  // error names a shard, and nothing (not even config.json, which no thread
+  // reaches) is cached.
+  bool truncated = false;
+  rec.on_report = [&](const HashingStatus&) {
+    if (truncated) return;
+    for (int i = 1; i <= 4; ++i) {
+      const std::string shard = dir.Join(absl::StrCat("m/model-0000", i, "-of-00004.safetensors"));
+      ASSERT_EQ(::truncate(shard.c_str(), 10), 0);
+    }
+    truncated = true;
+  };
+  EXPECT_THAT(FingerprintModel("candidate", NativeModel(dir.Join("m")), &cache, rec.options),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       ::testing::MatchesRegex(".*/m/model-0000[1-4]-of-00004.safetensors: "
+                                               "changed while it was being hashed.*")));
+  EXPECT_TRUE(truncated);
+  EXPECT_TRUE(cache.entries.empty());
+  EXPECT_TRUE(rec.activity.List().empty());
 }
 
 TEST(FingerprintTest, MissingModelFolderIsNamed) {

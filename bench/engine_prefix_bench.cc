@@ -23,7 +23,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "runners/native/model/checkpoint_writer.h"
+#include "runners/native/testing/checkpoint_writer.h"
 #include "runners/native/native_runner.h"
 #include "runners/native/tokenizer/tokenizer.h"
 

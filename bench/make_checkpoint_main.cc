@@ -1,5 +1,5 @@
 // evald-make-checkpoint: writes a random-weight Hugging Face checkpoint
-// folder of a given shape (see runners/native/model/checkpoint_writer.h).
+// folder of a given shape (see runners/native/testing/checkpoint_writer.h).
 //
 //   evald-make-checkpoint --preset llama-3.2-1b --out /tmp/llama1b
 //   evald-make-checkpoint --config llama70b/config.json --dtype awq-int4 --out DIR
@@ -14,7 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/file.h"
-#include "runners/native/model/checkpoint_writer.h"
+#include "runners/native/testing/checkpoint_writer.h"
 #include "runners/native/model/config_parser.h"
 
 namespace {

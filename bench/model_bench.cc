@@ -30,10 +30,10 @@
 
 #include "absl/strings/numbers.h"
 #include "base/file.h"
-#include "runners/native/model/checkpoint_writer.h"
-#include "runners/native/model/cpu_gemm.h"
+#include "runners/native/testing/checkpoint_writer.h"
+#include "runners/native/cpu/cpu_gemm.h"
 #include "runners/native/model/model.h"
-#include "runners/native/model/thread_pool.h"
+#include "runners/native/cpu/thread_pool.h"
 
 namespace {
 

@@ -20,7 +20,7 @@
 #include "absl/strings/str_replace.h"
 #include "base/file.h"
 #include "base/json.h"
-#include "runners/native/model/tokenizer_writer.h"
+#include "runners/native/testing/tokenizer_writer.h"
 #include "tests/daemon/process.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"

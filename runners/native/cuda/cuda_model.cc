@@ -35,8 +35,8 @@
 #include "runners/native/cuda/kernels.h"
 #include "runners/native/cuda/virtual_memory.h"
 #include "runners/native/model/backend.h"
-#include "runners/native/model/cpu_ops.h"
 #include "runners/native/model/dtype.h"
+#include "runners/native/model/rope.h"
 
 namespace evald::engine::cuda {
 namespace {

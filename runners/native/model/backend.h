@@ -1,10 +1,12 @@
 // File: runners/native/model/backend.h
 // -----------------------------------------------------------------------------
-// The seam between Model::Load and the optional GPU backend. The CUDA backend
-// (runners/native/cuda) registers itself from a static initializer when it is
-// part of the build; Model::Load then places a model on the GPU when
+// The seam between Model::Load and the backends that compute: the CPU
+// backend (runners/native/cpu), always part of a build that loads models, and
+// the optional CUDA backend (runners/native/cuda). Each registers itself from
+// a static initializer; Model::Load then places a model on the GPU when
 // LoadOptions.device asks for it (kCuda) or allows it (kAuto with a GPU
-// present). Builds without nvcc have no registration and load on the CPU.
+// present), else on the CPU. Builds without nvcc have no GPU registration.
+// The model library knows neither backend, so each builds on it alone.
 //
 // Thread-safety: registration happens during static initialization; lookups
 // afterwards are read-only.
@@ -36,6 +38,15 @@ struct GpuBackend {
 bool RegisterGpuBackend(const GpuBackend& backend);
 // nullptr when the build has no GPU backend.
 const GpuBackend* FindGpuBackend();
+
+// The CPU backend's Model factory.
+using CpuModelFactory = absl::StatusOr<std::unique_ptr<Model>> (*)(ModelConfig config,
+                                                                   std::unique_ptr<TensorStore> store,
+                                                                   DecoderWeights weights,
+                                                                   const LoadOptions& options);
+bool RegisterCpuBackend(CpuModelFactory create);
+// nullptr when the binary links no CPU backend (a build fault).
+CpuModelFactory FindCpuBackend();
 
 }  // namespace evald::engine
 

@@ -19,9 +19,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "runners/native/model/cpu_gemm.h"
 #include "runners/native/model/model_config.h"
 #include "runners/native/model/safetensors.h"
+#include "runners/native/model/weight_matrix.h"
 
 namespace evald::engine {
 

@@ -7,7 +7,6 @@
 #include "runners/native/model/architecture.h"
 #include "runners/native/model/backend.h"
 #include "runners/native/model/config_parser.h"
-#include "runners/native/model/decoder_model.h"
 #include "runners/native/model/safetensors.h"
 
 namespace evald::engine {
@@ -16,6 +15,11 @@ namespace {
 const GpuBackend*& GpuBackendSlot() {
   static const GpuBackend* backend = nullptr;
   return backend;
+}
+
+CpuModelFactory& CpuBackendSlot() {
+  static CpuModelFactory create = nullptr;
+  return create;
 }
 
 }  // namespace
@@ -74,6 +78,13 @@ bool RegisterGpuBackend(const GpuBackend& backend) {
 
 const GpuBackend* FindGpuBackend() { return GpuBackendSlot(); }
 
+bool RegisterCpuBackend(CpuModelFactory create) {
+  CpuBackendSlot() = create;
+  return true;
+}
+
+CpuModelFactory FindCpuBackend() { return CpuBackendSlot(); }
+
 absl::StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& dir,
                                                    const LoadOptions& options) {
   ASSIGN_OR_RETURN(ModelConfig config, LoadModelConfig(dir));
@@ -111,7 +122,11 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& dir,
   if (use_gpu) {
     return gpu->create(std::move(config), std::move(store), *std::move(weights), options);
   }
-  return CreateDecoderModel(std::move(config), std::move(store), *std::move(weights), options);
+  const CpuModelFactory cpu = FindCpuBackend();
+  if (cpu == nullptr) {
+    return absl::InternalError("this binary links no CPU backend (link evald_model, not its core)");
+  }
+  return cpu(std::move(config), std::move(store), *std::move(weights), options);
 }
 
 }  // namespace evald::engine

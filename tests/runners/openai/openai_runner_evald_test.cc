@@ -19,7 +19,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "runners/native/model/checkpoint_writer.h"
+#include "runners/native/testing/checkpoint_writer.h"
 #include "runners/native/native_runner.h"
 #include "runners/native/tokenizer/tokenizer.h"
 #include "runners/openai/openai_runner.h"

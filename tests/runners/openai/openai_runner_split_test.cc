@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "base/json.h"
-#include "runners/native/model/checkpoint_writer.h"
+#include "runners/native/testing/checkpoint_writer.h"
 #include "runners/native/native_runner.h"
 #include "runners/native/tokenizer/tokenizer.h"
 #include "runners/openai/openai_runner.h"

@@ -13,7 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "runners/native/model/backend.h"
-#include "runners/native/model/checkpoint_writer.h"
+#include "runners/native/testing/checkpoint_writer.h"
 #include "runners/native/model/model.h"
 #include "runners/native/native_runner.h"
 #include "runners/native/planner/kv_budget.h"

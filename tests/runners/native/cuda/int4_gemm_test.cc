@@ -11,9 +11,9 @@
 
 #include <gtest/gtest.h>
 
-#include "runners/native/model/cpu_gemm.h"
+#include "runners/native/cpu/cpu_gemm.h"
 #include "runners/native/model/dtype.h"
-#include "runners/native/model/thread_pool.h"
+#include "runners/native/cpu/thread_pool.h"
 
 namespace evald::engine::cuda {
 namespace {

@@ -15,10 +15,11 @@
 #include <gtest/gtest.h>
 
 #include "runners/native/cuda/gemm.h"
-#include "runners/native/model/cpu_ops.h"
+#include "runners/native/cpu/cpu_ops.h"
+#include "runners/native/model/rope.h"
 #include "runners/native/model/dtype.h"
 #include "runners/native/model/model.h"
-#include "runners/native/model/thread_pool.h"
+#include "runners/native/cpu/thread_pool.h"
 
 namespace evald::engine::cuda {
 namespace {

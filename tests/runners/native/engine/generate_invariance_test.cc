@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "runners/native/model/checkpoint_writer.h"
+#include "runners/native/testing/checkpoint_writer.h"
 #include "runners/native/native_runner.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"

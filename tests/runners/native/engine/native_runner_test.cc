@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "runners/native/model/checkpoint_writer.h"
+#include "runners/native/testing/checkpoint_writer.h"
 #include "runners/native/model/model.h"
 #include "runners/native/tokenizer/tokenizer.h"
 #include "tests/testing/status_matchers.h"

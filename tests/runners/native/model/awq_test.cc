@@ -14,9 +14,9 @@
 
 #include "absl/strings/str_replace.h"
 #include "base/file.h"
-#include "runners/native/model/checkpoint_writer.h"
+#include "runners/native/testing/checkpoint_writer.h"
 #include "runners/native/model/config_parser.h"
-#include "runners/native/model/cpu_gemm.h"
+#include "runners/native/cpu/cpu_gemm.h"
 #include "runners/native/model/model.h"
 #include "runners/native/model/safetensors.h"
 #include "tests/runners/native/model/model_test_util.h"

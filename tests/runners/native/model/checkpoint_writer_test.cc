@@ -1,4 +1,4 @@
-#include "runners/native/model/checkpoint_writer.h"
+#include "runners/native/testing/checkpoint_writer.h"
 
 #include <cmath>
 #include <set>
@@ -12,7 +12,7 @@
 #include "base/json.h"
 #include "runners/native/model/config_parser.h"
 #include "runners/native/model/safetensors.h"
-#include "runners/native/model/tokenizer_writer.h"
+#include "runners/native/testing/tokenizer_writer.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 

@@ -2,7 +2,7 @@
 // bit-identical whatever the number of rows, the rows it shares a call with,
 // the thread count, the K blocking and the instruction set; and close to a
 // float64 reference.
-#include "runners/native/model/cpu_gemm.h"
+#include "runners/native/cpu/cpu_gemm.h"
 
 #include <cmath>
 #include <cstring>

@@ -9,7 +9,7 @@
 #include "absl/strings/str_replace.h"
 #include "base/file.h"
 #include "runners/native/model/architecture.h"
-#include "runners/native/model/checkpoint_writer.h"
+#include "runners/native/testing/checkpoint_writer.h"
 #include "runners/native/model/model.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"

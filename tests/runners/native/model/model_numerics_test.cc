@@ -10,8 +10,8 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
-#include "runners/native/model/checkpoint_writer.h"
-#include "runners/native/model/cpu_gemm.h"
+#include "runners/native/testing/checkpoint_writer.h"
+#include "runners/native/cpu/cpu_gemm.h"
 #include "runners/native/model/model.h"
 #include "tests/runners/native/model/model_test_util.h"
 #include "tests/testing/status_matchers.h"

@@ -1,4 +1,4 @@
-#include "runners/native/model/cpu_gemm.h"
+#include "runners/native/cpu/cpu_gemm.h"
 
 // GCC 12 reports its own _mm512_undefined_* placeholders inside the AVX-512
 // intrinsics as uninitialized (a compiler bug); nothing here reads them.

@@ -1,4 +1,4 @@
-#include "runners/native/model/thread_pool.h"
+#include "runners/native/cpu/thread_pool.h"
 
 #include <immintrin.h>
 #include <sched.h>

@@ -1,4 +1,4 @@
-// File: runners/native/model/thread_pool.h
+// File: runners/native/cpu/thread_pool.h
 // -----------------------------------------------------------------------------
 // A fixed-size pool for the CPU kernels. ParallelFor(n, fn) calls fn(i) once
 // for every chunk i in [0, n) on the caller and the workers, and returns when
@@ -10,8 +10,8 @@
 //
 // Thread-safety: ParallelFor calls must not overlap (the model serializes
 // Forward). The destructor wakes and joins every worker.
-#ifndef EVALD_RUNNERS_NATIVE_MODEL_THREAD_POOL_H_
-#define EVALD_RUNNERS_NATIVE_MODEL_THREAD_POOL_H_
+#ifndef EVALD_RUNNERS_NATIVE_CPU_THREAD_POOL_H_
+#define EVALD_RUNNERS_NATIVE_CPU_THREAD_POOL_H_
 
 #include <atomic>
 #include <condition_variable>
@@ -64,4 +64,4 @@ class ThreadPool {
 
 }  // namespace evald::engine
 
-#endif  // EVALD_RUNNERS_NATIVE_MODEL_THREAD_POOL_H_
+#endif  // EVALD_RUNNERS_NATIVE_CPU_THREAD_POOL_H_

@@ -1,4 +1,4 @@
-// File: runners/native/model/cpu_ops.h
+// File: runners/native/cpu/cpu_ops.h
 // -----------------------------------------------------------------------------
 // The CPU backend's non-GEMM kernels: RMSNorm, rotary embeddings (HF
 // rotate_half convention, llama3 frequency scaling), SwiGLU, and causal GQA
@@ -10,24 +10,20 @@
 // on every instruction set, which keeps the AVX-512 and portable paths equal.
 //
 // Thread-safety: stateless; Attention uses `pool` and splits by (row, head).
-#ifndef EVALD_RUNNERS_NATIVE_MODEL_CPU_OPS_H_
-#define EVALD_RUNNERS_NATIVE_MODEL_CPU_OPS_H_
+#ifndef EVALD_RUNNERS_NATIVE_CPU_CPU_OPS_H_
+#define EVALD_RUNNERS_NATIVE_CPU_CPU_OPS_H_
 
 #include <cstdint>
 #include <vector>
 
 #include "absl/types/span.h"
+#include "runners/native/cpu/thread_pool.h"
 #include "runners/native/model/model_config.h"
-#include "runners/native/model/thread_pool.h"
 
 namespace evald::engine {
 
 // out[i] = weight[i] * (x[i] / sqrt(mean(x^2) + eps)); out may alias x.
 void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* out);
-
-// Inverse frequencies [head_dim / 2] for the config's rope_theta and
-// rope_scaling (none, linear, llama3).
-std::vector<double> RopeInverseFrequencies(const ModelConfig& config);
 
 // cos/sin of position * inv_freq, each [head_dim / 2].
 void RopeCosSin(absl::Span<const double> inv_freq, int position, float* cos_out, float* sin_out);
@@ -59,4 +55,4 @@ void Attention(const float* q, absl::Span<const AttentionRow> rows, const float*
 
 }  // namespace evald::engine
 
-#endif  // EVALD_RUNNERS_NATIVE_MODEL_CPU_OPS_H_
+#endif  // EVALD_RUNNERS_NATIVE_CPU_CPU_OPS_H_

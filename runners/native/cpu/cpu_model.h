@@ -1,13 +1,14 @@
-// File: runners/native/model/decoder_model.h
+// File: runners/native/cpu/cpu_model.h
 // -----------------------------------------------------------------------------
-// The CPU implementation of Model for pre-norm decoder transformers (the
-// Llama family): every registered architecture produces DecoderWeights and
-// runs through this one forward pass.
+// The CPU backend's Model for pre-norm decoder transformers (the Llama
+// family): every registered architecture produces DecoderWeights and runs
+// through this one forward pass. It registers itself with Model::Load
+// (model/backend.h); callers load models through Model::Load.
 //
 // Ownership: the model owns the TensorStore (the mmaps) and the weights that
 // point into it. Thread-safety: as Model (Forward calls must not overlap).
-#ifndef EVALD_RUNNERS_NATIVE_MODEL_DECODER_MODEL_H_
-#define EVALD_RUNNERS_NATIVE_MODEL_DECODER_MODEL_H_
+#ifndef EVALD_RUNNERS_NATIVE_CPU_CPU_MODEL_H_
+#define EVALD_RUNNERS_NATIVE_CPU_CPU_MODEL_H_
 
 #include <memory>
 
@@ -18,11 +19,11 @@
 
 namespace evald::engine {
 
-absl::StatusOr<std::unique_ptr<Model>> CreateDecoderModel(ModelConfig config,
+absl::StatusOr<std::unique_ptr<Model>> CreateCpuModel(ModelConfig config,
                                                           std::unique_ptr<TensorStore> store,
                                                           DecoderWeights weights,
                                                           const LoadOptions& options);
 
 }  // namespace evald::engine
 
-#endif  // EVALD_RUNNERS_NATIVE_MODEL_DECODER_MODEL_H_
+#endif  // EVALD_RUNNERS_NATIVE_CPU_CPU_MODEL_H_

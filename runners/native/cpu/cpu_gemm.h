@@ -1,4 +1,4 @@
-// File: runners/native/model/cpu_gemm.h
+// File: runners/native/cpu/cpu_gemm.h
 // -----------------------------------------------------------------------------
 // The CPU backend's matrix products, written for batch invariance.
 //
@@ -19,44 +19,16 @@
 // kernels, so they keep the same order and batch invariance.
 //
 // Thread-safety: stateless; MatMul uses `pool` and splits by output columns.
-#ifndef EVALD_RUNNERS_NATIVE_MODEL_CPU_GEMM_H_
-#define EVALD_RUNNERS_NATIVE_MODEL_CPU_GEMM_H_
+#ifndef EVALD_RUNNERS_NATIVE_CPU_CPU_GEMM_H_
+#define EVALD_RUNNERS_NATIVE_CPU_CPU_GEMM_H_
 
 #include <cstdint>
 
 #include "absl/types/span.h"
-#include "runners/native/model/dtype.h"
-#include "runners/native/model/thread_pool.h"
+#include "runners/native/cpu/thread_pool.h"
+#include "runners/native/model/weight_matrix.h"
 
 namespace evald::engine {
-
-// How a matrix's elements are stored.
-enum class WeightFormat {
-  kDense,    // `data` holds rows x cols elements of `dtype`
-  kAwqInt4,  // AWQ "GEMM" INT4: qweight/qzeros/scales below, `data` unused
-};
-
-// A row-major [rows, cols] weight (the Hugging Face Linear layout [out, in]).
-// Borrowed: every pointer outlives every use. Dense: dtype is kBF16 or kF32.
-//
-// AWQ INT4 (format == kAwqInt4; rows = out_features, cols = in_features):
-//   qweight int32 [cols, rows / 8]: 8 nibbles per word along the output dim,
-//     physical nibble i (bits 4i..4i+3) holding logical column
-//     8 c + {0, 2, 4, 6, 1, 3, 5, 7}[i];
-//   qzeros  int32 [cols / group_size, rows / 8], packed the same way;
-//   scales  fp16  [cols / group_size, rows];
-//   W[n, k] = (q[k, n] - z[k / group_size, n]) * s[k / group_size, n].
-struct WeightMatrix {
-  DType dtype = DType::kF32;
-  const void* data = nullptr;
-  int64_t rows = 0;
-  int64_t cols = 0;
-  WeightFormat format = WeightFormat::kDense;
-  const int32_t* qweight = nullptr;
-  const int32_t* qzeros = nullptr;
-  const uint16_t* scales = nullptr;
-  int group_size = 0;
-};
 
 // y[M, w.rows] = x[M, w.cols] * w^T; x and y are dense row-major.
 void MatMul(const float* x, int64_t m, const WeightMatrix& w, float* y, ThreadPool* pool);
@@ -108,4 +80,4 @@ void SetGemmPortableForTesting(bool portable);
 
 }  // namespace evald::engine
 
-#endif  // EVALD_RUNNERS_NATIVE_MODEL_CPU_GEMM_H_
+#endif  // EVALD_RUNNERS_NATIVE_CPU_CPU_GEMM_H_

@@ -1,4 +1,4 @@
-// File: runners/native/model/tokenizer_writer.h
+// File: runners/native/testing/tokenizer_writer.h
 // -----------------------------------------------------------------------------
 // Builds the tokenizer files of a synthetic checkpoint: a byte-level BPE in
 // Hugging Face `tokenizer.json` format (Llama 3 pre-tokenizer regex, ByteLevel
@@ -17,8 +17,8 @@
 //                       <|end_header_id|>, <|eot_id|>
 //
 // Thread-safety: stateless functions.
-#ifndef EVALD_RUNNERS_NATIVE_MODEL_TOKENIZER_WRITER_H_
-#define EVALD_RUNNERS_NATIVE_MODEL_TOKENIZER_WRITER_H_
+#ifndef EVALD_RUNNERS_NATIVE_TESTING_TOKENIZER_WRITER_H_
+#define EVALD_RUNNERS_NATIVE_TESTING_TOKENIZER_WRITER_H_
 
 #include <cstdint>
 #include <string>
@@ -46,4 +46,4 @@ std::string ByteLevelSymbol(uint8_t byte);
 
 }  // namespace evald::engine
 
-#endif  // EVALD_RUNNERS_NATIVE_MODEL_TOKENIZER_WRITER_H_
+#endif  // EVALD_RUNNERS_NATIVE_TESTING_TOKENIZER_WRITER_H_

@@ -1,4 +1,4 @@
-// File: runners/native/model/checkpoint_writer.h
+// File: runners/native/testing/checkpoint_writer.h
 // -----------------------------------------------------------------------------
 // Writes a random-weight Hugging Face checkpoint folder for a given shape:
 // config.json, generation_config.json, model.safetensors (or shards of at
@@ -13,8 +13,8 @@
 // 70B-shaped checkpoint needs no more memory than a small one.
 //
 // Thread-safety: stateless functions.
-#ifndef EVALD_RUNNERS_NATIVE_MODEL_CHECKPOINT_WRITER_H_
-#define EVALD_RUNNERS_NATIVE_MODEL_CHECKPOINT_WRITER_H_
+#ifndef EVALD_RUNNERS_NATIVE_TESTING_CHECKPOINT_WRITER_H_
+#define EVALD_RUNNERS_NATIVE_TESTING_CHECKPOINT_WRITER_H_
 
 #include <cstdint>
 #include <functional>
@@ -111,4 +111,4 @@ absl::Status WriteSafetensors(const std::string& path, const std::vector<TensorT
 
 }  // namespace evald::engine
 
-#endif  // EVALD_RUNNERS_NATIVE_MODEL_CHECKPOINT_WRITER_H_
+#endif  // EVALD_RUNNERS_NATIVE_TESTING_CHECKPOINT_WRITER_H_

@@ -1,4 +1,4 @@
-#include "runners/native/model/cpu_ops.h"
+#include "runners/native/cpu/cpu_ops.h"
 
 // GCC 12 reports its own _mm512_undefined_* placeholders inside the AVX-512
 // intrinsics as uninitialized (a compiler bug); nothing here reads them.
@@ -13,7 +13,7 @@
 #include <cstring>
 #include <limits>
 
-#include "runners/native/model/cpu_gemm.h"
+#include "runners/native/cpu/cpu_gemm.h"
 #include "runners/native/model/model.h"
 
 namespace evald::engine {
@@ -210,34 +210,6 @@ void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* o
   const float sum_sq = DotCanonical(x, x, n);
   const float inv = 1.0f / std::sqrt(sum_sq / static_cast<float>(n) + eps);
   for (int64_t i = 0; i < n; ++i) out[i] = weight[i] * (x[i] * inv);
-}
-
-std::vector<double> RopeInverseFrequencies(const ModelConfig& c) {
-  const int half = c.head_dim / 2;
-  std::vector<double> inv(half);
-  for (int i = 0; i < half; ++i) {
-    inv[i] = 1.0 / std::pow(c.rope_theta, static_cast<double>(2 * i) / c.head_dim);
-  }
-  const RopeScaling& r = c.rope_scaling;
-  if (r.type == "linear") {
-    for (double& f : inv) f /= r.factor;
-  } else if (r.type == "llama3") {
-    const double old_len = r.original_max_position_embeddings;
-    const double low_wavelen = old_len / r.low_freq_factor;
-    const double high_wavelen = old_len / r.high_freq_factor;
-    for (double& f : inv) {
-      const double wavelen = 2.0 * M_PI / f;
-      if (wavelen < high_wavelen) continue;  // high frequency: unchanged
-      if (wavelen > low_wavelen) {
-        f /= r.factor;  // low frequency: scaled
-        continue;
-      }
-      const double smooth =
-          (old_len / wavelen - r.low_freq_factor) / (r.high_freq_factor - r.low_freq_factor);
-      f = (1.0 - smooth) * f / r.factor + smooth * f;
-    }
-  }
-  return inv;
 }
 
 void RopeCosSin(absl::Span<const double> inv_freq, int position, float* cos_out,

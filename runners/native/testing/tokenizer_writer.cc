@@ -1,4 +1,4 @@
-#include "runners/native/model/tokenizer_writer.h"
+#include "runners/native/testing/tokenizer_writer.h"
 
 #include <algorithm>
 #include <map>

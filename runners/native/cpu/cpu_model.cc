@@ -1,4 +1,4 @@
-#include "runners/native/model/decoder_model.h"
+#include "runners/native/cpu/cpu_model.h"
 
 #include <sys/mman.h>
 
@@ -12,9 +12,11 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
-#include "runners/native/model/cpu_gemm.h"
-#include "runners/native/model/cpu_ops.h"
-#include "runners/native/model/thread_pool.h"
+#include "runners/native/cpu/cpu_gemm.h"
+#include "runners/native/cpu/cpu_ops.h"
+#include "runners/native/cpu/thread_pool.h"
+#include "runners/native/model/backend.h"
+#include "runners/native/model/rope.h"
 
 namespace evald::engine {
 namespace {
@@ -302,12 +304,14 @@ absl::Status DecoderModel::Forward(absl::Span<const SeqChunk> batch, KvCache* kv
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Model>> CreateDecoderModel(ModelConfig config,
+absl::StatusOr<std::unique_ptr<Model>> CreateCpuModel(ModelConfig config,
                                                           std::unique_ptr<TensorStore> store,
                                                           DecoderWeights weights,
                                                           const LoadOptions& options) {
   return std::unique_ptr<Model>(
       new DecoderModel(std::move(config), std::move(store), std::move(weights), options));
 }
+
+[[maybe_unused]] const bool kCpuBackendRegistered = RegisterCpuBackend(&CreateCpuModel);
 
 }  // namespace evald::engine

@@ -1,4 +1,4 @@
-#include "runners/native/model/checkpoint_writer.h"
+#include "runners/native/testing/checkpoint_writer.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -19,7 +19,7 @@
 #include "base/file.h"
 #include "base/json.h"
 #include "base/status_macros.h"
-#include "runners/native/model/tokenizer_writer.h"
+#include "runners/native/testing/tokenizer_writer.h"
 
 namespace evald::engine {
 namespace {

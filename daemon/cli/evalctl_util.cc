@@ -9,60 +9,14 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/file.h"
+#include "base/logging.h"
 #include "base/status_macros.h"
 #include "daemon/queries.h"
+#include "daemon/render.h"
 #include "daemon/status_convert.h"
 #include "store/store.h"
 
 namespace evald::cli {
-
-std::string ParsedArgs::Get(const std::string& flag, const std::string& fallback) const {
-  auto it = values.find(flag);
-  return it == values.end() || it->second.empty() ? fallback : it->second.back();
-}
-
-std::vector<std::string> ParsedArgs::GetAll(const std::string& flag) const {
-  auto it = values.find(flag);
-  return it == values.end() ? std::vector<std::string>{} : it->second;
-}
-
-absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
-                                     const std::set<std::string>& value_flags,
-                                     const std::set<std::string>& switch_flags) {
-  ParsedArgs parsed;
-  bool only_positionals = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (only_positionals || !absl::StartsWith(arg, "--") || arg == "-") {
-      parsed.positionals.push_back(arg);
-      continue;
-    }
-    if (arg == "--") {
-      only_positionals = true;
-      continue;
-    }
-    std::string name = arg;
-    std::string value;
-    bool inline_value = false;
-    if (size_t eq = arg.find('='); eq != std::string::npos) {
-      name = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-      inline_value = true;
-    }
-    if (switch_flags.count(name) > 0 && !inline_value) {
-      parsed.switches.insert(name);
-    } else if (value_flags.count(name) > 0) {
-      if (!inline_value) {
-        if (i + 1 >= args.size()) return absl::InvalidArgumentError(name + " needs a value");
-        value = args[++i];
-      }
-      parsed.values[name].push_back(value);
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown option '", name, "'"));
-    }
-  }
-  return parsed;
-}
 
 std::string DaemonAddress(const GlobalOptions& global) {
   if (!global.addr.empty()) return global.addr;
@@ -308,6 +262,29 @@ int ReportError(CommandContext& context, const absl::Status& status) {
 void WarnUnreadable(CommandContext& context,
                     const google::protobuf::RepeatedPtrField<std::string>& unreadable) {
   for (const std::string& u : unreadable) context.err << "evalctl: warning: skipped " << u << "\n";
+}
+
+base::Json MessageJson(const google::protobuf::Message& message) {
+  absl::StatusOr<base::Json> json = base::ParseJson(daemon::ToJson(message));
+  CHECK(json.ok()) << "protobuf printed JSON that does not parse: " << json.status();
+  return *std::move(json);
+}
+
+void PrintMessage(CommandContext& context, OutputFormat format,
+                  const google::protobuf::Message& message,
+                  const std::function<std::string()>& table) {
+  switch (format) {
+    case OutputFormat::kJson:
+    case OutputFormat::kJsonLines:
+      context.out << daemon::ToJson(message) << "\n";
+      return;
+    case OutputFormat::kYaml:
+      context.out << JsonToYaml(MessageJson(message));
+      return;
+    case OutputFormat::kTable:
+      context.out << table();
+      return;
+  }
 }
 
 bool IsTerminal(const std::ostream& out) {

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "daemon/cli/completion.h"
 #include "daemon/cli/help.h"
 #include "daemon/cli/parse.h"
 #include "daemon/version.h"
@@ -58,6 +59,11 @@ int RunEvalctl(const std::vector<std::string>& args, GlobalOptions global, std::
   CLI::App* help = root.add_subcommand("help", "show the help of evalctl or of a command");
   help->add_option("COMMAND", topic, "the command (and subcommand) to explain");
   SetExamples(*help, {"evalctl help datasets fetch"});
+  std::string shell;
+  CLI::App* completion =
+      root.add_subcommand("completion", "print the shell completion script for bash, zsh or fish");
+  completion->add_option("SHELL", shell, "the shell")->required()->type_name("bash|zsh|fish");
+  SetExamples(*completion, {"source <(evalctl completion bash)"});
 
   absl::StatusOr<ParseResult> parsed = Parse(root, args);
   if (!parsed.ok()) {
@@ -97,6 +103,15 @@ int RunEvalctl(const std::vector<std::string>& args, GlobalOptions global, std::
       shown = next;
     }
     out << HelpText(*shown, shown == &root ? RootSections() : std::vector<HelpSection>{});
+    return kExitOk;
+  }
+  if (command == completion) {
+    absl::StatusOr<std::string> script = CompletionScript(root, shell);
+    if (!script.ok()) {
+      err << "evalctl completion: " << script.status().message() << "\n";
+      return kExitInvalidInput;
+    }
+    out << *script;
     return kExitOk;
   }
   // The words after the command's name, as given (for the command's own use).

@@ -1,7 +1,8 @@
 // File: daemon/cli/evalctl_app.h
 // -----------------------------------------------------------------------------
 // evalctl's command line: the global flags, every registered command as a
-// CLI11 subcommand, and the built-in command `help [COMMAND]`.
+// CLI11 subcommand, and the built-in commands `help [COMMAND]` and
+// `completion bash|zsh|fish`.
 //
 // Thread-safety: one call at a time per stream pair; the registry is only read.
 #ifndef EVALD_DAEMON_CLI_EVALCTL_APP_H_

@@ -1,7 +1,7 @@
 // evalctl as people use it: --help on every command, one-line usage errors
-// with the nearest flag, and every output format (--json,
-// -o json|yaml|table|jsonl) of the same stored runs, read offline. Real
-// binaries, real store.
+// with the nearest flag, shell completion loaded into a real bash, and every
+// output format (--json, -o json|yaml|table|jsonl) of the same stored runs,
+// read offline. Real binaries, real store.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
@@ -61,7 +61,7 @@ TEST(EvalctlCliTest, EveryCommandHasHelpWithUsageFlagsAndAnExample) {
   const std::vector<std::string> commands = ListedCommands();
   for (const char* expected : {"submit", "watch", "status", "list", "results", "samples", "cancel",
                                "env", "prompt", "score", "datasets", "judge", "plan", "report",
-                               "compare", "gate", "tag", "delete", "fsck", "help"}) {
+                               "compare", "gate", "tag", "delete", "fsck", "completion", "help"}) {
     EXPECT_THAT(commands, ::testing::Contains(expected));
   }
   for (const std::string& command : commands) {
@@ -114,6 +114,114 @@ TEST(EvalctlCliTest, UsageErrorsAreOneLineNamingTheCommandWithExit2) {
   ProcessResult none = Evalctl({});
   EXPECT_EQ(none.exit_code, 2);
   EXPECT_THAT(none.err, StartsWith("usage: evalctl "));
+}
+
+// Runs `script` in a clean bash after loading evalctl's completion; returns
+// stdout.
+std::string InBash(const std::string& script) {
+  ProcessResult r = RunProcess(
+      {"/bin/bash", "--norc", "--noprofile", "-c",
+       absl::StrCat("source <(\"", BinDir(), "/evalctl\" completion bash) || exit 9\n", script)});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  return r.out;
+}
+
+// What `evalctl WORDS<TAB>` offers: the completion function called as bash
+// calls it, with COMP_WORDS ending in the word being completed.
+std::vector<std::string> Complete(const std::vector<std::string>& words) {
+  std::string array;
+  for (const std::string& w : words) absl::StrAppend(&array, " '", w, "'");
+  const std::string out =
+      InBash(absl::StrCat("COMP_WORDS=(evalctl", array, "); COMP_CWORD=", words.size(),
+                          "; _evalctl; printf '%s\\n' \"${COMPREPLY[@]}\""));
+  std::vector<std::string> offered = absl::StrSplit(out, '\n', absl::SkipEmpty());
+  return offered;
+}
+
+TEST(CompletionTest, BashCompletesCommandsFlagsAndValues) {
+  using ::testing::Contains;
+  using ::testing::ElementsAre;
+  using ::testing::UnorderedElementsAre;
+  EXPECT_THAT(Complete({"sub"}), ElementsAre("submit"));
+  std::vector<std::string> d = Complete({"prompt", "--d"});
+  EXPECT_THAT(d, Contains("--doc"));
+  EXPECT_THAT(d, Contains("--data"));
+  EXPECT_THAT(d, Contains("--data-dir"));  // a global flag, accepted after the command
+  EXPECT_THAT(Complete({"--addr", "unix:/s", "list", "-o", ""}),
+              UnorderedElementsAre("json", "yaml", "table"));
+  EXPECT_THAT(Complete({"samples", "--output", "j"}), UnorderedElementsAre("json", "jsonl"));
+  EXPECT_THAT(Complete({"datasets", ""}), UnorderedElementsAre("fetch", "verify"));
+  EXPECT_THAT(Complete({"datasets", "fetch", "g"}), ElementsAre("gsm8k"));
+  EXPECT_THAT(Complete({"prompt", "--doc", "a"}), ElementsAre("all"));
+  EXPECT_THAT(Complete({"completion", ""}), UnorderedElementsAre("bash", "zsh", "fish"));
+  // The script registers itself for the command.
+  EXPECT_THAT(InBash("complete -p evalctl"), HasSubstr("-F _evalctl evalctl"));
+}
+
+TEST(CompletionTest, ZshAndFishScriptsAreGeneratedFromTheSameCommands) {
+  ProcessResult zsh = Evalctl({"completion", "zsh"});
+  ProcessResult fish = Evalctl({"completion", "fish"});
+  ASSERT_EQ(zsh.exit_code, 0) << zsh.err;
+  ASSERT_EQ(fish.exit_code, 0) << fish.err;
+  EXPECT_THAT(zsh.out, StartsWith("#compdef evalctl\n"));
+  EXPECT_THAT(zsh.out, HasSubstr("'submit:queue a suite.yaml run'"));
+  EXPECT_THAT(zsh.out, HasSubstr("'--doc:the document"));
+  EXPECT_THAT(fish.out, HasSubstr("-a 'submit' -d 'queue a suite.yaml run'"));
+  EXPECT_THAT(fish.out, HasSubstr("-n \"__evalctl_at 'prompt'\" -l doc -x -a 'all'"));
+  EXPECT_EQ(Evalctl({"completion", "tcsh"}).err,
+            "evalctl completion: unknown shell 'tcsh': expected bash, zsh or fish\n");
+
+  // In the shells themselves, where they are installed (they are not build
+  // dependencies).
+  TempDir tmp;
+  std::vector<std::string> missing;
+  if (std::filesystem::exists("/usr/bin/zsh")) {
+    WriteTestFile(tmp.Join("_evalctl"), zsh.out);
+    EXPECT_EQ(RunProcess({"/usr/bin/zsh", "-n", tmp.Join("_evalctl")}).exit_code, 0);
+    // zsh's completion builtins replaced by ones that print what they are
+    // offered; the script's own logic picks the command path and the list.
+    ProcessResult r = RunProcess(
+        {"/usr/bin/zsh", "-f", "-c",
+         absl::StrCat("_describe() { local n=$4; print -l -- ${(P)n}; }\n"
+                      "compadd() { [[ $1 == -a ]] && print -l -- ${(P)2}; }\n"
+                      "_files() { print -- FILES; }\n"
+                      "source ", tmp.Join("_evalctl"), " >/dev/null\n",
+                      "words=(evalctl prompt --d); CURRENT=3; _evalctl; print -- ---\n"
+                      "words=(evalctl --addr x list -o ''); CURRENT=6; _evalctl; print -- ---\n"
+                      "words=(evalctl datasets ''); CURRENT=3; _evalctl\n")});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::vector<std::string> parts = absl::StrSplit(r.out, "---\n");
+    ASSERT_EQ(parts.size(), 3u) << r.out;
+    EXPECT_THAT(parts[0], HasSubstr("--doc:the document's id, or all\n"));
+    EXPECT_THAT(parts[0], HasSubstr("--data:"));
+    EXPECT_EQ(parts[1], "json\nyaml\ntable\n");
+    EXPECT_THAT(parts[2], StartsWith("fetch:download datasets"));
+  } else {
+    missing.push_back("zsh");
+  }
+  if (std::filesystem::exists("/usr/bin/fish")) {
+    WriteTestFile(tmp.Join("evalctl.fish"), fish.out);
+    EXPECT_EQ(RunProcess({"/usr/bin/fish", "--no-execute", tmp.Join("evalctl.fish")}).exit_code, 0);
+    ProcessResult r = RunProcess(
+        {"/usr/bin/fish", "--no-config", "-c",
+         absl::StrCat("source ", tmp.Join("evalctl.fish"), "\n",
+                      "complete -C 'evalctl sub'; echo ---\n"
+                      "complete -C 'evalctl prompt --d'; echo ---\n"
+                      "complete -C 'evalctl datasets fetch g'\n")});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::vector<std::string> parts = absl::StrSplit(r.out, "---\n");
+    ASSERT_EQ(parts.size(), 3u) << r.out;
+    EXPECT_EQ(parts[0], "submit\tqueue a suite.yaml run\n");
+    EXPECT_THAT(parts[1], HasSubstr("--doc\tthe document's id, or all\n"));
+    EXPECT_THAT(parts[1], HasSubstr("--data\t"));
+    EXPECT_EQ(parts[2], "gsm8k\n");
+  } else {
+    missing.push_back("fish");
+  }
+  if (!missing.empty()) {
+    GTEST_SKIP() << absl::StrJoin(missing, " and ") << " not installed: not run in that shell";
+  }
 }
 
 // ---- Output formats ------------------------------------------------------------

@@ -1,7 +1,7 @@
-// evalctl as people use it: --help on every command, one-line usage errors
-// with the nearest flag, shell completion loaded into a real bash, and every
-// output format (--json, -o json|yaml|table|jsonl) of the same stored runs,
-// read offline. Real binaries, real store.
+// evalctl and evald as people use them: --help on every command, --version,
+// one-line usage errors with the nearest flag, shell completion loaded into a
+// real bash, and every output format (--json, -o json|yaml|table|jsonl) of
+// the same stored runs, read offline. Real binaries, real store.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
@@ -31,6 +31,11 @@ using ::testing::StartsWith;
 ProcessResult Evalctl(std::vector<std::string> args, std::vector<std::string> env = {}) {
   args.insert(args.begin(), BinDir() + "/evalctl");
   return RunProcess(args, env);
+}
+
+ProcessResult Evald(std::vector<std::string> args) {
+  args.insert(args.begin(), BinDir() + "/evald");
+  return RunProcess(args, {}, 30);
 }
 
 int Lines(const std::string& s) {
@@ -114,6 +119,52 @@ TEST(EvalctlCliTest, UsageErrorsAreOneLineNamingTheCommandWithExit2) {
   ProcessResult none = Evalctl({});
   EXPECT_EQ(none.exit_code, 2);
   EXPECT_THAT(none.err, StartsWith("usage: evalctl "));
+}
+
+TEST(VersionTest, EvaldAndEvalctlPrintTheSameVersionCommitAndBuildType) {
+  ProcessResult ctl = Evalctl({"--version"});
+  ProcessResult daemon = Evald({"--version"});  // no --data-dir needed
+  EXPECT_EQ(ctl.exit_code, 0) << ctl.err;
+  EXPECT_EQ(daemon.exit_code, 0) << daemon.err;
+  EXPECT_THAT(ctl.out, MatchesRegex("evald [0-9]+\\.[0-9]+\\.[0-9]+ \\(commit ([0-9a-f]+|unknown), "
+                                    "[A-Za-z]+\\)\n"));
+  EXPECT_EQ(ctl.out, daemon.out);
+}
+
+TEST(EvaldFlagsTest, EvaldParsesWithTheSameParser) {
+  ProcessResult help = Evald({"--help"});
+  EXPECT_EQ(help.exit_code, 0) << help.err;
+  EXPECT_THAT(help.out, StartsWith("usage: evald --data-dir DIR [flags]\n"));
+  for (const char* flag : {"--listen ADDR", "--token-file FILE", "--threads N", "--max-resident N",
+                           "--device auto|cpu|cuda", "--memory-budget SIZE", "--device-memory SIZE",
+                           "--drain-timeout SECONDS", "--max-seqs N", "--http-listen [HOST:]PORT",
+                           "--http-token-file FILE", "--serve-model NAME=PATH", "--version"}) {
+    EXPECT_THAT(help.out, HasSubstr(std::string("  ") + flag)) << flag;
+  }
+  EXPECT_THAT(help.out, Not(HasSubstr("--help-man")));  // for the build only
+  TempDir tmp;
+  const std::string dir = tmp.Join("data");
+  struct Case {
+    std::vector<std::string> args;
+    std::string err;
+  };
+  const std::vector<Case> cases = {
+      {{}, "evald: --data-dir is required"},
+      {{"--data-dir", dir, "--max-seq", "4"},
+       "evald: unknown flag '--max-seq'; did you mean '--max-seqs'?"},
+      {{"--data-dir", dir, "--drain-timeout=soon"},
+       "evald: --drain-timeout: expected a non-negative integer, got 'soon'"},
+      {{"--data-dir", dir, "--device", "tpu"}, "evald: --device: expected auto, cpu or cuda, got 'tpu'"},
+      {{"--data-dir", dir, "--serve-model", "tiny"},
+       "evald: --serve-model: expected NAME=PATH, got 'tiny'"},
+      {{"--data-dir", dir, "--threads"}, "evald: --threads needs a value"},
+  };
+  for (const Case& c : cases) {
+    ProcessResult r = Evald(c.args);
+    EXPECT_EQ(r.exit_code, 2) << absl::StrJoin(c.args, " ");
+    EXPECT_EQ(r.err, c.err + "\n") << absl::StrJoin(c.args, " ");
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir)) << "a bad flag must stop evald before it starts";
 }
 
 // Runs `script` in a clean bash after loading evalctl's completion; returns

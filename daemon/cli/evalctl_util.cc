@@ -88,11 +88,30 @@ class DaemonReader : public RunReader {
   }
   absl::StatusOr<v1::ListSamplesResponse> ListSamples(
       const v1::ListSamplesRequest& request) override {
-    grpc::ClientContext context;
-    client_->Prepare(&context, 120);
     v1::ListSamplesResponse response;
-    RETURN_IF_ERROR(client_->Convert(client_->stub().ListSamples(&context, request, &response)));
+    RETURN_IF_ERROR(StreamSamples(request, [&](const v1::SampleChunk& chunk) {
+      response.mutable_samples()->MergeFrom(chunk.samples());
+      response.mutable_unreadable()->MergeFrom(chunk.unreadable());
+      return absl::OkStatus();
+    }));
     return response;
+  }
+  absl::Status StreamSamples(
+      const v1::ListSamplesRequest& request,
+      const std::function<absl::Status(const v1::SampleChunk& chunk)>& visit) override {
+    grpc::ClientContext context;
+    client_->Prepare(&context, 600);
+    std::unique_ptr<grpc::ClientReader<v1::SampleChunk>> reader =
+        client_->stub().StreamSamples(&context, request);
+    v1::SampleChunk chunk;
+    while (reader->Read(&chunk)) {
+      if (absl::Status s = visit(chunk); !s.ok()) {
+        context.TryCancel();
+        reader->Finish();
+        return s;
+      }
+    }
+    return client_->Convert(reader->Finish());
   }
   absl::StatusOr<v1::GetEnvironmentResponse> GetEnvironment(const std::string& run_id) override {
     grpc::ClientContext context;
@@ -176,6 +195,16 @@ class StoreReader : public RunReader {
   absl::StatusOr<v1::ListSamplesResponse> ListSamples(
       const v1::ListSamplesRequest& request) override {
     return daemon::ReadSamples(*store_, request);
+  }
+  absl::Status StreamSamples(
+      const v1::ListSamplesRequest& request,
+      const std::function<absl::Status(const v1::SampleChunk& chunk)>& visit) override {
+    // The store reads a task's samples at once; there is no message to bound.
+    ASSIGN_OR_RETURN(v1::ListSamplesResponse samples, daemon::ReadSamples(*store_, request));
+    v1::SampleChunk chunk;
+    *chunk.mutable_samples() = std::move(*samples.mutable_samples());
+    *chunk.mutable_unreadable() = std::move(*samples.mutable_unreadable());
+    return visit(chunk);
   }
   absl::StatusOr<v1::GetEnvironmentResponse> GetEnvironment(const std::string& run_id) override {
     if (run_id.empty()) {

@@ -58,8 +58,14 @@ class RunReader {
   virtual ~RunReader() = default;
   virtual absl::StatusOr<v1::ListRunsResponse> ListRuns(const v1::ListRunsRequest& request) = 0;
   virtual absl::StatusOr<v1::GetResultsResponse> GetResults(const std::string& run_id) = 0;
+  // Every sample at once (the daemon's are gathered from its stream).
   virtual absl::StatusOr<v1::ListSamplesResponse> ListSamples(
       const v1::ListSamplesRequest& request) = 0;
+  // The same samples a chunk at a time, as the daemon streams them (offline:
+  // one chunk). An error `visit` returns ends the stream and is returned.
+  virtual absl::Status StreamSamples(
+      const v1::ListSamplesRequest& request,
+      const std::function<absl::Status(const v1::SampleChunk& chunk)>& visit) = 0;
   virtual absl::StatusOr<v1::GetEnvironmentResponse> GetEnvironment(const std::string& run_id) = 0;
   // Tags: name -> run id. NotFound names an unknown tag.
   virtual absl::StatusOr<std::map<std::string, std::string>> ListTags() = 0;

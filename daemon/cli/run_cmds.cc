@@ -272,14 +272,58 @@ int Samples(CommandContext& context, const SamplesFlags& flags) {
   }
   auto reader = OpenReader(context.global);
   if (!reader.ok()) return ReportError(context, reader.status());
-  auto samples = (*reader)->ListSamples(request);
-  if (!samples.ok()) return ReportError(context, samples.status());
-  WarnUnreadable(context, samples->unreadable());
-  if (*format == OutputFormat::kJsonLines) {
-    for (const v1::SampleRecord& s : samples->samples()) context.out << ToJson(s) << "\n";
-    return kExitOk;
+  // Printed as the chunks arrive: a task of thousands of documents is never
+  // held whole. JSON keeps the shape of ListSamplesResponse:
+  // {"samples":[...],"unreadable":[...]}, written element by element.
+  int64_t printed = 0;
+  std::vector<std::string> unreadable;
+  absl::Status status = (*reader)->StreamSamples(request, [&](const v1::SampleChunk& chunk) {
+    WarnUnreadable(context, chunk.unreadable());
+    unreadable.insert(unreadable.end(), chunk.unreadable().begin(), chunk.unreadable().end());
+    for (const v1::SampleRecord& s : chunk.samples()) {
+      switch (*format) {
+        case OutputFormat::kJson:
+          context.out << (printed == 0 ? "{\"samples\":[" : ",") << ToJson(s);
+          break;
+        case OutputFormat::kJsonLines:
+          context.out << ToJson(s) << "\n";
+          break;
+        case OutputFormat::kYaml:
+          context.out << (printed == 0 ? "samples:\n" : "") << YamlSequenceItem(MessageJson(s));
+          break;
+        case OutputFormat::kTable:
+          context.out << daemon::FormatSample(s);
+          break;
+      }
+      ++printed;
+    }
+    context.out.flush();
+    return absl::OkStatus();
+  });
+  if (!status.ok()) {
+    if (printed > 0) context.out << "\n";  // end a partial line before the error
+    return ReportError(context, status);
   }
-  PrintMessage(context, *format, *samples, [&] { return daemon::FormatSamples(*samples); });
+  base::Json unreadable_json = base::Json::MakeArray();
+  for (const std::string& u : unreadable) unreadable_json.Push(base::Json::String(u));
+  switch (*format) {
+    case OutputFormat::kJson:
+      context.out << (printed == 0 ? "{\"samples\":[" : "") << "],\"unreadable\":"
+                  << unreadable_json.Dump() << "}\n";
+      break;
+    case OutputFormat::kYaml: {
+      base::Json tail = base::Json::MakeObject();
+      if (printed == 0) tail.Set("samples", base::Json::MakeArray());
+      tail.Set("unreadable", std::move(unreadable_json));
+      context.out << JsonToYaml(tail);
+      break;
+    }
+    case OutputFormat::kTable:
+      if (printed == 0) context.out << "no samples\n";
+      break;
+    case OutputFormat::kJsonLines:
+      break;
+  }
   return kExitOk;
 }
 

@@ -5,7 +5,9 @@
 //         [--memory-budget SIZE | --device-memory SIZE] ...
 //
 // `evald --help` lists every flag; they are declared once, in DeclareFlags,
-// with the parser evalctl uses (daemon/cli/parse.h).
+// with the parser evalctl uses (daemon/cli/parse.h), and the man page
+// (evald.8, written by the hidden --help-man DIR) comes from the same
+// declarations.
 //
 // Default listen address: unix:DIR/evald.sock (mode 0600). TCP listens where
 // told (use 127.0.0.1:PORT for loopback) and always requires a bearer token.
@@ -130,9 +132,10 @@ struct FlagText {
   std::string threads, max_resident, drain_timeout, max_seqs;
   std::vector<std::string> serve_models;
   bool version = false;
+  std::string help_man;  // hidden: write evald.8 into this folder
 };
 
-// evald's command line, declared once: the parser and --help.
+// evald's command line, declared once: the parser, --help and evald.8.
 void DeclareFlags(CLI::App& app, Flags* flags, FlagText* text) {
   evald::cli::ConfigureRoot(app);
   app.add_option("--data-dir", flags->data_dir,
@@ -181,6 +184,9 @@ void DeclareFlags(CLI::App& app, Flags* flags, FlagText* text) {
       ->type_name("NAME=PATH");
   evald::cli::AddEarlyFlag(app, "--version", &text->version,
                            "print the version, commit and build type");
+  evald::cli::AddEarlyOption(app, "--help-man", &text->help_man, "write evald.8 into DIR")
+      ->type_name("DIR")
+      ->group("");  // for the build, not for people
   evald::cli::SetExamples(app, {"evald --data-dir ~/.local/share/evald",
                                 "evald --data-dir /srv/evald --listen 127.0.0.1:7070 "
                                 "--token-file /etc/evald/token"});
@@ -202,7 +208,7 @@ std::vector<evald::cli::HelpSection> HelpSections() {
 }
 
 // Parses argv into `flags`. Returns the exit code when evald should stop
-// here (help, version, bad flags), else nullopt.
+// here (help, version, man page, bad flags), else nullopt.
 std::optional<int> ParseFlags(int argc, char** argv, Flags* flags) {
   CLI::App app("the evaluation daemon for LLM checkpoints. It runs the suites evalctl submits "
                "on its own inference engine and keeps every score, sample and fingerprint in "
@@ -222,6 +228,19 @@ std::optional<int> ParseFlags(int argc, char** argv, Flags* flags) {
   }
   if (text.version) {
     std::cout << evald::daemon::VersionLine() << "\n";
+    return 0;
+  }
+  if (!text.help_man.empty()) {
+    const std::string path = text.help_man + "/evald.8";
+    std::error_code ec;
+    std::filesystem::create_directories(text.help_man, ec);
+    absl::Status written = evald::base::WriteFileAtomically(
+        path, evald::cli::ManPage(app, {.title = "evald",
+                                        .section = 8,
+                                        .source = absl::StrCat("evald ", evald::daemon::Version()),
+                                        .extra = HelpSections(),
+                                        .see_also = {"evalctl(1)"}}));
+    if (!written.ok()) return Fail(1, std::string(written.message()));
     return 0;
   }
   for (const auto& [flag, value, out] :

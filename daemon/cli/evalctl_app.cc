@@ -1,11 +1,13 @@
 #include "daemon/cli/evalctl_app.h"
 
+#include <filesystem>
 #include <iostream>
 #include <map>
 
 #include <CLI/CLI.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "base/file.h"
 #include "daemon/cli/completion.h"
 #include "daemon/cli/help.h"
 #include "daemon/cli/parse.h"
@@ -23,6 +25,27 @@ std::vector<HelpSection> RootSections() {
        "0 ok (gate: PASS), 1 the run failed (gate: FAIL; fsck: damage left in place), 2 invalid "
        "input or usage, 3 daemon unreachable, 4 gate INCONCLUSIVE."},
   };
+}
+
+// Writes evalctl.1 and evalctl-COMMAND.1 for every visible command into
+// `dir`.
+absl::Status WriteManPages(const CLI::App& root, const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("help-man ", dir, ": ", ec.message()));
+  const std::string source = absl::StrCat("evald ", daemon::Version());
+  ManPageInfo info{.title = "evalctl", .section = 1, .source = source, .extra = RootSections(),
+                   .see_also = {"evald(8)"}, .commands_have_pages = true};
+  if (absl::Status s = base::WriteFileAtomically(dir + "/evalctl.1", ManPage(root, info)); !s.ok()) {
+    return s;
+  }
+  for (const CLI::App* sub : VisibleSubcommands(root)) {
+    ManPageInfo page{.title = "evalctl-" + sub->get_name(), .section = 1, .source = source,
+                     .see_also = {"evalctl(1)"}};
+    const std::string path = absl::StrCat(dir, "/", page.title, ".1");
+    if (absl::Status s = base::WriteFileAtomically(path, ManPage(*sub, page)); !s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -64,6 +87,10 @@ int RunEvalctl(const std::vector<std::string>& args, GlobalOptions global, std::
       root.add_subcommand("completion", "print the shell completion script for bash, zsh or fish");
   completion->add_option("SHELL", shell, "the shell")->required()->type_name("bash|zsh|fish");
   SetExamples(*completion, {"source <(evalctl completion bash)"});
+  std::string man_dir;
+  CLI::App* man = root.add_subcommand("help-man", "write the man pages into DIR");
+  man->group("");  // for the build, not for people
+  man->add_option("DIR", man_dir, "the folder")->required();
 
   absl::StatusOr<ParseResult> parsed = Parse(root, args);
   if (!parsed.ok()) {
@@ -112,6 +139,13 @@ int RunEvalctl(const std::vector<std::string>& args, GlobalOptions global, std::
       return kExitInvalidInput;
     }
     out << *script;
+    return kExitOk;
+  }
+  if (command == man) {
+    if (absl::Status s = WriteManPages(root, man_dir); !s.ok()) {
+      err << "evalctl: " << s.message() << "\n";
+      return kExitRunFailed;
+    }
     return kExitOk;
   }
   // The words after the command's name, as given (for the command's own use).

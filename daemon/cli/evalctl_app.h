@@ -1,8 +1,9 @@
 // File: daemon/cli/evalctl_app.h
 // -----------------------------------------------------------------------------
 // evalctl's command line: the global flags, every registered command as a
-// CLI11 subcommand, and the built-in commands `help [COMMAND]` and
-// `completion bash|zsh|fish`.
+// CLI11 subcommand, and the built-in commands `help [COMMAND]`,
+// `completion bash|zsh|fish` and the hidden `help-man DIR` (writes the man
+// pages; the build runs it).
 //
 // Thread-safety: one call at a time per stream pair; the registry is only read.
 #ifndef EVALD_DAEMON_CLI_EVALCTL_APP_H_

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "daemon/cli/parse.h"
 
@@ -149,6 +151,39 @@ std::string Paragraphs(const std::string& text, size_t indent) {
   return absl::StrJoin(out, "\n\n");
 }
 
+// ---- roff -------------------------------------------------------------------
+
+std::string Roff(const std::string& text) {
+  std::string out = absl::StrReplaceAll(text, {{"\\", "\\e"}, {"-", "\\-"}, {"'", "\\(aq"}});
+  if (!out.empty() && out[0] == '.') out = "\\&" + out;
+  return out;
+}
+
+std::string RoffEntries(const std::vector<Entry>& entries) {
+  std::string out;
+  for (const Entry& e : entries) {
+    absl::StrAppend(&out, ".TP\n.B ", Roff(e.name), "\n", Roff(e.description), "\n");
+  }
+  return out;
+}
+
+std::string RoffParagraphs(const std::string& text) {
+  std::vector<std::string> out;
+  for (absl::string_view p : absl::StrSplit(text, "\n\n")) out.push_back(Roff(std::string(p)));
+  return absl::StrJoin(out, "\n.PP\n") + "\n";
+}
+
+std::string RoffCommand(const CLI::App& command, const std::string& heading) {
+  std::string out;
+  if (std::vector<Entry> p = Positionals(command); !p.empty()) {
+    absl::StrAppend(&out, heading, "ARGUMENTS\n", RoffEntries(p));
+  }
+  if (std::vector<Entry> f = Flags(command); !f.empty()) {
+    absl::StrAppend(&out, heading, "OPTIONS\n", RoffEntries(f));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string UsageLine(const CLI::App& command) {
@@ -199,6 +234,74 @@ std::string HelpText(const CLI::App& command, const std::vector<HelpSection>& ex
   }
   for (const HelpSection& s : extra) {
     absl::StrAppend(&out, "\n", s.title, ":\n", Paragraphs(s.text, 2), "\n");
+  }
+  return out;
+}
+
+std::string ManPage(const CLI::App& command, const ManPageInfo& info) {
+  std::string out = absl::StrCat(".TH \"", Roff(absl::AsciiStrToUpper(info.title)), "\" \"",
+                                 info.section, "\" \"\" \"", Roff(info.source),
+                                 "\" \"evald manual\"\n");
+  // NAME gets the description's first sentence; DESCRIPTION the whole.
+  const std::string& description = command.get_description();
+  const size_t sentence = description.find(". ");
+  absl::StrAppend(&out, ".SH NAME\n", Roff(info.title), " \\- ",
+                  Roff(description.substr(0, sentence)), "\n.SH SYNOPSIS\n.nf\n",
+                  Roff(UsageLine(command)), "\n.fi\n");
+  if (sentence != std::string::npos) {
+    absl::StrAppend(&out, ".SH DESCRIPTION\n", RoffParagraphs(description));
+  }
+  absl::StrAppend(&out, RoffCommand(command, ".SH "));
+  if (std::vector<const CLI::App*> subs = VisibleSubcommands(command); !subs.empty()) {
+    absl::StrAppend(&out, ".SH COMMANDS\n");
+    if (info.commands_have_pages) {
+      for (const CLI::App* sub : subs) {
+        const std::string page = absl::StrCat(info.title, "-", sub->get_name());
+        absl::StrAppend(&out, ".TP\n.B ", Roff(sub->get_name()), "\n",
+                        Roff(sub->get_description()), " (see \\fB", Roff(page), "\\fR(",
+                        info.section, "))\n");
+      }
+    } else {
+      // The subcommands' own flags, here (datasets fetch, datasets verify).
+      for (const CLI::App* sub : subs) {
+        absl::StrAppend(&out, ".SS ", Roff(sub->get_name()), "\n", Roff(sub->get_description()),
+                        "\n.PP\n.nf\n", Roff(UsageLine(*sub)), "\n.fi\n");
+        if (std::vector<Entry> p = Positionals(*sub); !p.empty()) {
+          absl::StrAppend(&out, ".PP\nArguments:\n", RoffEntries(p));
+        }
+        std::vector<Entry> f = Flags(*sub);
+        f.erase(std::remove_if(f.begin(), f.end(),
+                               [](const Entry& e) { return e.name == "-h, --help"; }),
+                f.end());
+        if (!f.empty()) absl::StrAppend(&out, ".PP\nOptions:\n", RoffEntries(f));
+        if (std::vector<std::string> ex = Examples(*sub); !ex.empty()) {
+          absl::StrAppend(&out, ".PP\nExample:\n.PP\n.nf\n");
+          for (const std::string& e : ex) absl::StrAppend(&out, Roff(e), "\n");
+          absl::StrAppend(&out, ".fi\n");
+        }
+      }
+    }
+  }
+  if (std::vector<Entry> g = InheritedFlags(command); !g.empty()) {
+    absl::StrAppend(&out, ".SH GLOBAL OPTIONS\n", RoffEntries(g));
+  }
+  if (std::vector<std::string> examples = Examples(command); !examples.empty()) {
+    absl::StrAppend(&out, ".SH EXAMPLES\n.nf\n");
+    for (const std::string& e : examples) absl::StrAppend(&out, Roff(e), "\n");
+    absl::StrAppend(&out, ".fi\n");
+  }
+  for (const HelpSection& s : info.extra) {
+    absl::StrAppend(&out, ".SH ", Roff(absl::AsciiStrToUpper(s.title)), "\n",
+                    RoffParagraphs(s.text));
+  }
+  if (!info.see_also.empty()) {
+    std::vector<std::string> refs;
+    for (const std::string& ref : info.see_also) {
+      const size_t paren = ref.find('(');
+      refs.push_back(absl::StrCat("\\fB", Roff(ref.substr(0, paren)), "\\fR",
+                                  paren == std::string::npos ? "" : ref.substr(paren)));
+    }
+    absl::StrAppend(&out, ".SH SEE ALSO\n", absl::StrJoin(refs, ",\n"), "\n");
   }
   return out;
 }

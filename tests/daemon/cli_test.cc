@@ -1,6 +1,6 @@
 // The command-line machinery evald and evalctl share (daemon/cli): the
-// CLI11 parse with one-line errors, help text from the declarations, and the
-// output formats (YAML read back with yaml-cpp).
+// CLI11 parse with one-line errors, help and man text from the
+// declarations, and the output formats (YAML read back with yaml-cpp).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
@@ -171,6 +171,18 @@ TEST(CliHelpTest, HelpHasUsageArgumentsFlagsGlobalFlagsAndTheExample) {
   const std::string root = HelpText(t.root, {{"exit codes", "0 ok."}});
   EXPECT_THAT(root, HasSubstr("\ncommands:\n  generate "));
   EXPECT_THAT(root, HasSubstr("\nexit codes:\n  0 ok.\n"));
+}
+
+TEST(CliHelpTest, ManPageIsRoffWithTheSameFlags) {
+  Tree t;
+  const std::string page = ManPage(*t.prompt, {.title = "tool-prompt", .section = 1,
+                                               .source = "tool 1.0", .see_also = {"tool(1)"}});
+  EXPECT_THAT(page, HasSubstr(".TH \"TOOL\\-PROMPT\" \"1\""));
+  EXPECT_THAT(page, HasSubstr(".SH NAME\ntool\\-prompt \\- print a prompt\n"));
+  EXPECT_THAT(page, HasSubstr(".B \\-\\-doc ID|all\n"));
+  EXPECT_THAT(page, HasSubstr(".SH GLOBAL OPTIONS\n"));
+  EXPECT_THAT(page, HasSubstr(".SH EXAMPLES\n.nf\ntool prompt gsm8k \\-\\-doc 1\n.fi\n"));
+  EXPECT_THAT(page, HasSubstr("\\fBtool\\fR(1)"));
 }
 
 TEST(OutputTest, OJsonIsJsonAndContradictionsAreErrors) {

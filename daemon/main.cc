@@ -2,7 +2,12 @@
 //
 //   evald --data-dir DIR [--listen unix:PATH | HOST:PORT] [--token-file FILE]
 //         [--threads N] [--max-resident N] [--device auto|cpu|cuda]
-//         [--memory-budget SIZE | --device-memory SIZE]
+//         [--memory-budget SIZE | --device-memory SIZE] ...
+//
+// `evald --help` lists every flag; they are declared once, in DeclareFlags,
+// with the parser evalctl uses (daemon/cli/parse.h), and the man page
+// (evald.8, written by the hidden --help-man DIR) comes from the same
+// declarations.
 //
 // Default listen address: unix:DIR/evald.sock (mode 0600). TCP listens where
 // told (use 127.0.0.1:PORT for loopback) and always requires a bearer token.
@@ -15,9 +20,11 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -33,6 +40,8 @@
 #include "base/json.h"
 #include "base/http/http_server.h"
 #include "base/logging.h"
+#include "daemon/cli/help.h"
+#include "daemon/cli/parse.h"
 #include "daemon/data_dir_lock.h"
 #include "daemon/executor.h"
 #include "daemon/fingerprint.h"
@@ -43,16 +52,10 @@
 #include "daemon/openai/openai_server.h"
 #include "daemon/queries.h"
 #include "daemon/service.h"
+#include "daemon/version.h"
 #include "store/store.h"
 
 namespace {
-
-constexpr char kUsage[] =
-    "usage: evald --data-dir DIR [--listen unix:PATH | HOST:PORT] [--token-file FILE]\n"
-    "             [--threads N] [--max-resident N] [--device auto|cpu|cuda]\n"
-    "             [--memory-budget SIZE | --device-memory SIZE] [--drain-timeout SECONDS]\n"
-    "             [--max-seqs N]\n"
-    "             [--http-listen [HOST:]PORT [--http-token-file FILE] [--serve-model NAME=PATH]...]\n";
 
 struct Flags {
   std::string data_dir;
@@ -121,87 +124,145 @@ int Fail(int code, const std::string& message) {
   return code;
 }
 
-bool ParseFlags(int argc, char** argv, Flags* flags, std::string* error) {
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    std::string value;
-    bool has_value = false;
-    if (size_t eq = arg.find('='); absl::StartsWith(arg, "--") && eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-      has_value = true;
-    }
-    auto take = [&](std::string* out) {
-      if (has_value) {
-        *out = value;
-        return true;
-      }
-      if (i + 1 >= argc) {
-        *error = arg + " needs a value";
-        return false;
-      }
-      *out = argv[++i];
-      return true;
-    };
-    auto take_int = [&](int* out) {
-      std::string s;
-      if (!take(&s)) return false;
-      if (!absl::SimpleAtoi(s, out) || *out < 0) {
-        *error = absl::StrCat(arg, ": expected a non-negative integer, got '", s, "'");
-        return false;
-      }
-      return true;
-    };
-    if (arg == "--data-dir") {
-      if (!take(&flags->data_dir)) return false;
-    } else if (arg == "--listen") {
-      if (!take(&flags->listen)) return false;
-    } else if (arg == "--token-file") {
-      if (!take(&flags->token_file)) return false;
-    } else if (arg == "--http-listen") {
-      if (!take(&flags->http_listen)) return false;
-    } else if (arg == "--http-token-file") {
-      if (!take(&flags->http_token_file)) return false;
-    } else if (arg == "--serve-model") {
-      std::string spec;
-      if (!take(&spec)) return false;
-      const size_t eq = spec.find('=');
-      if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
-        *error = absl::StrCat("--serve-model: expected NAME=PATH, got '", spec, "'");
-        return false;
-      }
-      flags->serve_models.emplace_back(spec.substr(0, eq), spec.substr(eq + 1));
-    } else if (arg == "--threads") {
-      if (!take_int(&flags->threads)) return false;
-    } else if (arg == "--max-resident") {
-      if (!take_int(&flags->max_resident)) return false;
-    } else if (arg == "--drain-timeout") {
-      if (!take_int(&flags->drain_timeout_s)) return false;
-    } else if (arg == "--max-seqs") {
-      if (!take_int(&flags->max_seqs)) return false;
-    } else if (arg == "--memory-budget") {
-      if (!take(&flags->memory_budget)) return false;
-    } else if (arg == "--device-memory") {
-      if (!take(&flags->device_memory)) return false;
-    } else if (arg == "--device") {
-      if (!take(&flags->device)) return false;
-      if (flags->device != "auto" && flags->device != "cpu" && flags->device != "cuda") {
-        *error = absl::StrCat("--device: expected auto, cpu or cuda, got '", flags->device, "'");
-        return false;
-      }
-    } else if (arg == "--help" || arg == "-h") {
-      std::cout << kUsage;
-      std::exit(0);
-    } else {
-      *error = "unknown argument '" + arg + "'";
-      return false;
+// The values of flags parsed as text and checked after the parse, so their
+// errors name the flag and the value ("--threads: expected a non-negative
+// integer, got 'x'").
+struct FlagText {
+  std::string threads, max_resident, drain_timeout, max_seqs;
+  std::vector<std::string> serve_models;
+  bool version = false;
+  std::string help_man;  // hidden: write evald.8 into this folder
+};
+
+// evald's command line, declared once: the parser, --help and evald.8.
+void DeclareFlags(CLI::App& app, Flags* flags, FlagText* text) {
+  evald::cli::ConfigureRoot(app);
+  app.add_option("--data-dir", flags->data_dir,
+                 "where evald keeps its store, socket and datasets; created (or tightened) to "
+                 "mode 0700")
+      ->type_name("DIR")
+      ->required();
+  app.add_option("--listen", flags->listen,
+                 "the gRPC address: unix:PATH (default unix:DIR/evald.sock, mode 0600) or "
+                 "HOST:PORT (127.0.0.1:PORT for loopback; TCP always requires --token-file)")
+      ->type_name("ADDR");
+  app.add_option("--token-file", flags->token_file,
+                 "a file holding the bearer token every call must carry")
+      ->type_name("FILE");
+  app.add_option("--threads", text->threads, "CPU worker threads (default: all cores)")
+      ->type_name("N");
+  app.add_option("--max-resident", text->max_resident, "models kept loaded at once (default 2)")
+      ->type_name("N");
+  app.add_option("--device", flags->device,
+                 "where native models run (default auto: the GPU when the build and the machine "
+                 "have one)")
+      ->type_name("auto|cpu|cuda");
+  app.add_option("--memory-budget", flags->memory_budget,
+                 "the CPU memory resident models may use; suites that do not fit are refused at "
+                 "submit (default: 80% of RAM)")
+      ->type_name("SIZE");
+  app.add_option("--device-memory", flags->device_memory,
+                 "plan against a GPU with this much memory instead (default: the GPU's own)")
+      ->type_name("SIZE");
+  app.add_option("--drain-timeout", text->drain_timeout,
+                 "on SIGTERM, how long the documents in flight may take to finish and be stored "
+                 "(default 20)")
+      ->type_name("SECONDS");
+  app.add_option("--max-seqs", text->max_seqs,
+                 "sequences a native model computes at once (default 16 on the CPU, 256 on a GPU)")
+      ->type_name("N");
+  app.add_option("--http-listen", flags->http_listen,
+                 "also serve the resident models over an OpenAI-compatible HTTP API "
+                 "(/v1/completions, /v1/chat/completions, /v1/models)")
+      ->type_name("[HOST:]PORT");
+  app.add_option("--http-token-file", flags->http_token_file,
+                 "the bearer token of the HTTP API (required for a non-loopback address)")
+      ->type_name("FILE");
+  evald::cli::AddRepeated(app, "--serve-model", &text->serve_models,
+                          "serve the checkpoint at PATH as model NAME on the HTTP API")
+      ->type_name("NAME=PATH");
+  evald::cli::AddEarlyFlag(app, "--version", &text->version,
+                           "print the version, commit and build type");
+  evald::cli::AddEarlyOption(app, "--help-man", &text->help_man, "write evald.8 into DIR")
+      ->type_name("DIR")
+      ->group("");  // for the build, not for people
+  evald::cli::SetExamples(app, {"evald --data-dir ~/.local/share/evald",
+                                "evald --data-dir /srv/evald --listen 127.0.0.1:7070 "
+                                "--token-file /etc/evald/token"});
+}
+
+std::vector<evald::cli::HelpSection> HelpSections() {
+  return {
+      {"signals",
+       "SIGTERM and SIGINT drain: the running run starts no new document, finishes and stores "
+       "the ones in flight (for at most --drain-timeout seconds) and goes back to the queue, to "
+       "resume on restart; then evald exits 0."},
+      {"files",
+       "DIR/evald.sock: the default socket. DIR/store: the RocksDB store of runs, samples, "
+       "scores and fingerprints. DIR/datasets: the datasets `evalctl datasets fetch` stores. "
+       "Every file evald writes is mode 0600."},
+      {"exit codes", "0 stopped by a signal, 1 could not start (data dir held by another evald, "
+                     "store, listen address), 2 invalid flags."},
+  };
+}
+
+// Parses argv into `flags`. Returns the exit code when evald should stop
+// here (help, version, man page, bad flags), else nullopt.
+std::optional<int> ParseFlags(int argc, char** argv, Flags* flags) {
+  CLI::App app("the evaluation daemon for LLM checkpoints. It runs the suites evalctl submits "
+               "on its own inference engine and keeps every score, sample and fingerprint in "
+               "its store.",
+               "evald");
+  FlagText text;
+  DeclareFlags(app, flags, &text);
+  absl::StatusOr<evald::cli::ParseResult> parsed =
+      evald::cli::Parse(app, std::vector<std::string>(argv + 1, argv + argc));
+  if (!parsed.ok()) {  // one line that starts with "evald: "
+    std::cerr << parsed.status().message() << "\n";
+    return 2;
+  }
+  if (parsed->help) {
+    std::cout << evald::cli::HelpText(app, HelpSections());
+    return 0;
+  }
+  if (text.version) {
+    std::cout << evald::daemon::VersionLine() << "\n";
+    return 0;
+  }
+  if (!text.help_man.empty()) {
+    const std::string path = text.help_man + "/evald.8";
+    std::error_code ec;
+    std::filesystem::create_directories(text.help_man, ec);
+    absl::Status written = evald::base::WriteFileAtomically(
+        path, evald::cli::ManPage(app, {.title = "evald",
+                                        .section = 8,
+                                        .source = absl::StrCat("evald ", evald::daemon::Version()),
+                                        .extra = HelpSections(),
+                                        .see_also = {"evalctl(1)"}}));
+    if (!written.ok()) return Fail(1, std::string(written.message()));
+    return 0;
+  }
+  for (const auto& [flag, value, out] :
+       {std::make_tuple("--threads", &text.threads, &flags->threads),
+        std::make_tuple("--max-resident", &text.max_resident, &flags->max_resident),
+        std::make_tuple("--drain-timeout", &text.drain_timeout, &flags->drain_timeout_s),
+        std::make_tuple("--max-seqs", &text.max_seqs, &flags->max_seqs)}) {
+    if (value->empty()) continue;
+    if (!absl::SimpleAtoi(*value, out) || *out < 0) {
+      return Fail(2, absl::StrCat(flag, ": expected a non-negative integer, got '", *value, "'"));
     }
   }
-  if (flags->data_dir.empty()) {
-    *error = "--data-dir is required";
-    return false;
+  for (const std::string& spec : text.serve_models) {
+    const size_t eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
+      return Fail(2, absl::StrCat("--serve-model: expected NAME=PATH, got '", spec, "'"));
+    }
+    flags->serve_models.emplace_back(spec.substr(0, eq), spec.substr(eq + 1));
   }
-  return true;
+  if (flags->device != "auto" && flags->device != "cpu" && flags->device != "cuda") {
+    return Fail(2, absl::StrCat("--device: expected auto, cpu or cuda, got '", flags->device, "'"));
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -212,11 +273,7 @@ int main(int argc, char** argv) {
   // the store's files, the socket) is its owner's alone.
   umask(0077);
   Flags flags;
-  std::string error;
-  if (!ParseFlags(argc, argv, &flags, &error)) {
-    std::cerr << "evald: " << error << "\n" << kUsage;
-    return 2;
-  }
+  if (std::optional<int> code = ParseFlags(argc, argv, &flags)) return *code;
   // The HTTP endpoint's flags are checked before anything starts (the store
   // is not even opened): a bad port or token file, and an address others can
   // reach without a token, are refused here.

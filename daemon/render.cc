@@ -152,31 +152,35 @@ std::string FormatResults(const v1::GetResultsResponse& results) {
   return out;
 }
 
+std::string FormatSample(const v1::SampleRecord& s) {
+  std::string out;
+  std::vector<std::string> metrics;
+  std::map<std::string, double> sorted(s.metrics().begin(), s.metrics().end());
+  for (const auto& [k, v] : sorted) metrics.push_back(absl::StrFormat("%s=%g", k, v));
+  absl::StrAppend(&out, "#", s.doc_index(), " ", s.doc_id(),
+                  s.subtask().empty() ? "" : absl::StrCat(" [", s.subtask(), "]"), "  ",
+                  absl::StrJoin(metrics, " "), "\n");
+  absl::StrAppend(&out, "  prompt:    ", Shorten(s.prompt(), 160), "\n");
+  absl::StrAppend(&out, "  target:    ", Shorten(s.target(), 160), "\n");
+  for (const std::string& r : s.responses()) {
+    absl::StrAppend(&out, "  response:  ", Shorten(r, 160), "\n");
+  }
+  if (!s.extracted().empty()) absl::StrAppend(&out, "  extracted: ", Shorten(s.extracted(), 160), "\n");
+  for (const v1::JudgeCallRecord& j : s.judge()) {
+    absl::StrAppend(&out, "  judge", j.order().empty() ? "" : absl::StrCat(" (", j.order(), ")"),
+                    ": ", j.verdict(), j.raw_size() > 1 ? " after a retry" : "",
+                    j.error().empty() ? "" : absl::StrCat(" (", j.error(), ")"), "\n");
+    if (j.raw_size() > 0) {
+      absl::StrAppend(&out, "    reply:   ", Shorten(j.raw(j.raw_size() - 1), 160), "\n");
+    }
+  }
+  if (!s.error().empty()) absl::StrAppend(&out, "  error:     ", s.error(), "\n");
+  return out;
+}
+
 std::string FormatSamples(const v1::ListSamplesResponse& samples) {
   std::string out;
-  for (const v1::SampleRecord& s : samples.samples()) {
-    std::vector<std::string> metrics;
-    std::map<std::string, double> sorted(s.metrics().begin(), s.metrics().end());
-    for (const auto& [k, v] : sorted) metrics.push_back(absl::StrFormat("%s=%g", k, v));
-    absl::StrAppend(&out, "#", s.doc_index(), " ", s.doc_id(),
-                    s.subtask().empty() ? "" : absl::StrCat(" [", s.subtask(), "]"), "  ",
-                    absl::StrJoin(metrics, " "), "\n");
-    absl::StrAppend(&out, "  prompt:    ", Shorten(s.prompt(), 160), "\n");
-    absl::StrAppend(&out, "  target:    ", Shorten(s.target(), 160), "\n");
-    for (const std::string& r : s.responses()) {
-      absl::StrAppend(&out, "  response:  ", Shorten(r, 160), "\n");
-    }
-    if (!s.extracted().empty()) absl::StrAppend(&out, "  extracted: ", Shorten(s.extracted(), 160), "\n");
-    for (const v1::JudgeCallRecord& j : s.judge()) {
-      absl::StrAppend(&out, "  judge", j.order().empty() ? "" : absl::StrCat(" (", j.order(), ")"),
-                      ": ", j.verdict(), j.raw_size() > 1 ? " after a retry" : "",
-                      j.error().empty() ? "" : absl::StrCat(" (", j.error(), ")"), "\n");
-      if (j.raw_size() > 0) {
-        absl::StrAppend(&out, "    reply:   ", Shorten(j.raw(j.raw_size() - 1), 160), "\n");
-      }
-    }
-    if (!s.error().empty()) absl::StrAppend(&out, "  error:     ", s.error(), "\n");
-  }
+  for (const v1::SampleRecord& s : samples.samples()) absl::StrAppend(&out, FormatSample(s));
   if (out.empty()) out = "no samples\n";
   return out;
 }

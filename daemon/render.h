@@ -27,6 +27,8 @@ std::string FormatTable(const std::vector<std::vector<std::string>>& rows);
 std::string FormatRunList(const v1::ListRunsResponse& runs);
 std::string FormatResults(const v1::GetResultsResponse& results);
 std::string FormatSamples(const v1::ListSamplesResponse& samples);
+// One sample of FormatSamples (for printing samples as they arrive).
+std::string FormatSample(const v1::SampleRecord& sample);
 std::string FormatEnvironment(const v1::GetEnvironmentResponse& env);
 // One line: "RUN running | mmlu 40/57 | gsm8k 0/4 | 35.2 tok/s | cache 81% | ETA 12s",
 // with a "[####....]" bar of `bar_width` cells after the state when > 0.

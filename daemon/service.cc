@@ -222,6 +222,36 @@ grpc::Status EvalServiceImpl::ListSamples(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status EvalServiceImpl::StreamSamples(grpc::ServerContext* context,
+                                            const v1::ListSamplesRequest* request,
+                                            grpc::ServerWriter<v1::SampleChunk>* writer) {
+  if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
+  auto samples = ReadSamples(*store_, *request);
+  if (!samples.ok()) return ToGrpcStatus(samples.status());
+  v1::SampleChunk chunk;
+  *chunk.mutable_unreadable() = std::move(*samples->mutable_unreadable());
+  size_t bytes = 0;
+  auto flush = [&] {
+    const bool written = writer->Write(chunk);
+    chunk.Clear();
+    bytes = 0;
+    return written;
+  };
+  for (v1::SampleRecord& s : *samples->mutable_samples()) {
+    const size_t size = s.ByteSizeLong();
+    if (chunk.samples_size() > 0 &&
+        (chunk.samples_size() >= kSamplesPerChunk || bytes + size > kChunkBytes)) {
+      if (!flush()) return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
+    }
+    *chunk.add_samples() = std::move(s);
+    bytes += size;
+  }
+  if ((chunk.samples_size() > 0 || chunk.unreadable_size() > 0) && !flush()) {
+    return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status EvalServiceImpl::GetEnvironment(grpc::ServerContext* context,
                                              const v1::GetEnvironmentRequest* request,
                                              v1::GetEnvironmentResponse* response) {

@@ -54,6 +54,13 @@ class EvalServiceImpl final : public v1::EvalService::Service {
                           v1::GetResultsResponse* response) override;
   grpc::Status ListSamples(grpc::ServerContext* context, const v1::ListSamplesRequest* request,
                            v1::ListSamplesResponse* response) override;
+  // At most kSamplesPerChunk samples or about kChunkBytes per message (one
+  // larger sample goes alone). The store hands over a task's samples at once,
+  // so the daemon holds them while it streams; the client never does.
+  grpc::Status StreamSamples(grpc::ServerContext* context, const v1::ListSamplesRequest* request,
+                             grpc::ServerWriter<v1::SampleChunk>* writer) override;
+  static constexpr int kSamplesPerChunk = 64;
+  static constexpr size_t kChunkBytes = 1 << 20;
   grpc::Status GetEnvironment(grpc::ServerContext* context,
                               const v1::GetEnvironmentRequest* request,
                               v1::GetEnvironmentResponse* response) override;

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config ccache git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev librocksdb-dev libyaml-cpp-dev
+  libabsl-dev librocksdb-dev libyaml-cpp-dev libcli11-dev
   libgtest-dev libgmock-dev
   libpcre2-dev libicu-dev libcld2-dev libcurl4-openssl-dev libssl-dev libarchive-dev libopenblas-dev
   python3 python3-torch python3-numpy python3-jinja2 python3-langdetect

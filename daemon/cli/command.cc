@@ -1,11 +1,10 @@
 #include "daemon/cli/command.h"
 
-#include <algorithm>
 #include <cstdlib>
 #include <map>
-#include <memory>
 
 #include "base/logging.h"
+#include "daemon/cli/evalctl_app.h"
 
 namespace evald::cli {
 namespace {
@@ -21,7 +20,14 @@ std::map<std::string, CommandInfo>& Registry() {
 
 bool RegisterCommand(CommandInfo info) {
   CHECK(!info.name.empty()) << "a command needs a name";
-  auto [it, inserted] = Registry().emplace(info.name, std::move(info));
+  CHECK(info.setup != nullptr) << "evalctl command '" << info.name << "' has no setup";
+  const std::string name = info.name;
+  info.fn = [name](CommandContext& context) {
+    std::vector<std::string> args = {name};
+    args.insert(args.end(), context.args.begin(), context.args.end());
+    return RunEvalctl(args, context.global, context.out, context.err);
+  };
+  auto [it, inserted] = Registry().emplace(name, std::move(info));
   CHECK(inserted) << "evalctl command '" << it->first << "' registered twice";
   return true;
 }

@@ -1,11 +1,18 @@
 // File: daemon/cli/command.h
 // -----------------------------------------------------------------------------
 // evalctl subcommands register themselves here by name, so a new command is a
-// new file (no central switch). evalctl's main parses the global flags, finds
-// the command and calls it with the remaining arguments.
+// new file (no central switch). Each registration brings a setup function that
+// declares the command's flags and positionals on its own CLI11 subcommand
+// (one parser for every command: help, completion and man pages are generated
+// from those declarations) and returns the function that runs the command
+// with the values parsed into it.
 //
 // Exit codes (documented in the README): 0 success, 1 the run failed,
-// 2 invalid input, 3 daemon unreachable, 4 gate inconclusive.
+// 2 invalid input (a usage error too), 3 daemon unreachable, 4 gate
+// inconclusive.
+//
+// Thread-safety: registration happens in static initializers, before main;
+// afterwards the registry is only read.
 #ifndef EVALD_DAEMON_CLI_COMMAND_H_
 #define EVALD_DAEMON_CLI_COMMAND_H_
 
@@ -13,6 +20,10 @@
 #include <iosfwd>
 #include <string>
 #include <vector>
+
+namespace CLI {
+class App;
+}  // namespace CLI
 
 namespace evald::cli {
 
@@ -22,28 +33,34 @@ inline constexpr int kExitInvalidInput = 2;
 inline constexpr int kExitUnreachable = 3;
 inline constexpr int kExitInconclusive = 4;
 
-// Global options parsed by evalctl's main before the command name.
+// Global options: before or after the command name, or from the environment.
 struct GlobalOptions {
   std::string addr;      // --addr or EVALD_ADDR; "" = the default socket
   std::string data_dir;  // --data-dir or EVALD_DATA_DIR
   std::string token_file;
-  bool json = false;     // --json (also accepted after the command name)
+  bool json = false;     // --json
 };
 
 struct CommandContext {
   const GlobalOptions& global;
-  std::vector<std::string> args;  // arguments after the command name
+  std::vector<std::string> args;  // the words after the command name, as given
   std::ostream& out;
   std::ostream& err;
 };
 
 using CommandFn = std::function<int(CommandContext& context)>;
+// Declares the command's flags and positionals on `command` (bound to storage
+// the returned function owns) and returns the function that runs it.
+using CommandSetup = std::function<CommandFn(CLI::App& command)>;
 
 struct CommandInfo {
   std::string name;
-  std::string usage;    // one line, e.g. "prompt TASK --data PATH --doc ID|all"
-  std::string summary;  // one line
-  CommandFn fn;
+  std::string summary;  // one line, lower case, for `evalctl --help`
+  std::string example;  // one command line shown by --help and the man page
+  CommandSetup setup;
+  // Set by RegisterCommand: parses context.args as evalctl does (starting
+  // from context.global) and runs the command. For callers in process.
+  CommandFn fn = nullptr;
 };
 
 // evald's default data dir, $HOME/.local/share/evald, used when neither
@@ -59,6 +76,7 @@ std::string DefaultDatasetPath(const std::string& task, const std::string& data_
 // link the command library with WHOLE_ARCHIVE so the registration is kept).
 bool RegisterCommand(CommandInfo info);
 const CommandInfo* FindCommand(const std::string& name);
+// In name order.
 std::vector<const CommandInfo*> AllCommands();
 
 }  // namespace evald::cli

@@ -5,8 +5,11 @@
 // apply the rules. Exit codes of gate: 0 PASS, 1 FAIL, 4 INCONCLUSIVE, 2 bad
 // input (unknown run or tag, malformed rules, no shared documents).
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -17,6 +20,8 @@
 #include "base/status_macros.h"
 #include "daemon/cli/command.h"
 #include "daemon/cli/evalctl_util.h"
+#include "daemon/cli/output.h"
+#include "daemon/cli/parse.h"
 #include "daemon/queries.h"
 #include "report/compare.h"
 
@@ -123,19 +128,22 @@ void PrintDifferences(std::ostream& out, const std::vector<report::FingerprintDi
   }
 }
 
-int Compare(CommandContext& context) {
-  auto args = ParseArgs(context.args, {}, {"--flips", "--json"});
-  if (!args.ok()) return ReportError(context, args.status());
-  if (args->positionals.size() != 2) {
-    return ReportError(context, absl::InvalidArgumentError("usage: compare RUN_A RUN_B [--flips] [--json]"));
-  }
-  const bool json = context.global.json || args->Has("--json");
+struct CompareFlags {
+  std::string run_a, run_b;
+  bool flips = false;
+  std::string output;
+};
+
+int Compare(CommandContext& context, const CompareFlags& flags) {
+  auto format = ResolveOutput(context.global.json, flags.output);
+  if (!format.ok()) return ReportError(context, format.status());
+  const std::string refs[2] = {flags.run_a, flags.run_b};
   auto reader = OpenReader(context.global);
   if (!reader.ok()) return ReportError(context, reader.status());
   report::RunData runs[2];
   std::string ids[2];
   for (int i = 0; i < 2; ++i) {
-    auto id = ResolveRef(**reader, args->positionals[i]);
+    auto id = ResolveRef(**reader, refs[i]);
     if (!id.ok()) return ReportError(context, id.status());
     ids[i] = *id;
     auto data = LoadRun(**reader, ids[i]);
@@ -144,7 +152,7 @@ int Compare(CommandContext& context) {
   }
   auto result = report::Compare(runs[0], runs[1]);
   if (!result.ok()) return ReportError(context, result.status());
-  if (json) {
+  if (*format != OutputFormat::kTable) {
     Json out = Json::MakeObject();
     out.Set("run_a", Json::String(ids[0]));
     out.Set("run_b", Json::String(ids[1]));
@@ -152,7 +160,7 @@ int Compare(CommandContext& context) {
     Json metrics = Json::MakeArray();
     for (const auto& m : result->metrics) metrics.Push(ComparisonJson(m));
     out.Set("metrics", std::move(metrics));
-    if (args->Has("--flips")) {
+    if (flags.flips) {
       Json flips = Json::MakeArray();
       for (const auto& f : result->flips) {
         Json j = Json::MakeObject();
@@ -165,7 +173,7 @@ int Compare(CommandContext& context) {
       }
       out.Set("flips", std::move(flips));
     }
-    context.out << out.Dump() << "\n";
+    context.out << FormatDocument(*format, out);
     return kExitOk;
   }
   context.out << "A = " << ids[0] << "\nB = " << ids[1] << "\n";
@@ -178,7 +186,7 @@ int Compare(CommandContext& context) {
                                    m.interval.low, m.interval.high, m.shared, m.p_value, m.p_holm,
                                    m.test);
   }
-  if (args->Has("--flips")) {
+  if (flags.flips) {
     int64_t down = 0, up = 0;
     for (const auto& f : result->flips) (f.a > f.b ? down : up) += 1;
     context.out << "flips: " << down << " right -> wrong, " << up << " wrong -> right\n";
@@ -190,39 +198,43 @@ int Compare(CommandContext& context) {
   return kExitOk;
 }
 
-int Gate(CommandContext& context) {
-  auto args = ParseArgs(context.args, {"--baseline", "--rules", "--junit", "--markdown"},
-                        {"--allow-drift", "--json"});
-  if (!args.ok()) return ReportError(context, args.status());
-  if (args->positionals.size() != 1 || args->Get("--baseline").empty()) {
-    return ReportError(context, absl::InvalidArgumentError(
-                                    "usage: gate RUN --baseline REF [--rules gate.yaml] "
-                                    "[--junit FILE] [--markdown FILE] [--allow-drift]"));
-  }
-  auto rules = report::ReadGateRules(args->Get("--rules"));
+struct GateFlags {
+  std::string run;
+  std::string baseline;
+  std::string rules;
+  std::string junit;
+  std::string markdown;
+  bool allow_drift = false;
+  std::string output;
+};
+
+int Gate(CommandContext& context, const GateFlags& flags) {
+  auto format = ResolveOutput(context.global.json, flags.output);
+  if (!format.ok()) return ReportError(context, format.status());
+  auto rules = report::ReadGateRules(flags.rules);
   if (!rules.ok()) return ReportError(context, rules.status());
   auto reader = OpenReader(context.global);
   if (!reader.ok()) return ReportError(context, reader.status());
-  auto run_id = ResolveRef(**reader, args->positionals[0]);
+  auto run_id = ResolveRef(**reader, flags.run);
   if (!run_id.ok()) return ReportError(context, run_id.status());
-  auto base_id = ResolveRef(**reader, args->Get("--baseline"));
+  auto base_id = ResolveRef(**reader, flags.baseline);
   if (!base_id.ok()) return ReportError(context, base_id.status());
   auto run = LoadRun(**reader, *run_id);
   if (!run.ok()) return ReportError(context, run.status());
   auto base = LoadRun(**reader, *base_id);
   if (!base.ok()) return ReportError(context, base.status());
-  auto result = report::EvaluateGate(*run, *base, *rules, args->Has("--allow-drift"));
+  auto result = report::EvaluateGate(*run, *base, *rules, flags.allow_drift);
   if (!result.ok()) return ReportError(context, result.status());
 
-  if (const std::string path = args->Get("--junit"); !path.empty()) {
+  if (const std::string& path = flags.junit; !path.empty()) {
     absl::Status s = base::WriteFileAtomically(path, report::GateJunitXml(*result, *run_id, *base_id));
     if (!s.ok()) return ReportError(context, s);
   }
-  if (const std::string path = args->Get("--markdown"); !path.empty()) {
+  if (const std::string& path = flags.markdown; !path.empty()) {
     absl::Status s = base::WriteFileAtomically(path, report::GateMarkdown(*result, *run_id, *base_id));
     if (!s.ok()) return ReportError(context, s);
   }
-  if (context.global.json || args->Has("--json")) {
+  if (*format != OutputFormat::kTable) {
     Json out = Json::MakeObject();
     out.Set("run", Json::String(*run_id));
     out.Set("baseline", Json::String(*base_id));
@@ -239,7 +251,7 @@ int Gate(CommandContext& context) {
       rules_json.Push(std::move(j));
     }
     out.Set("rules", std::move(rules_json));
-    context.out << out.Dump() << "\n";
+    context.out << FormatDocument(*format, out);
   } else {
     context.out << "gate " << *run_id << " against baseline " << *base_id << ": "
                 << report::VerdictName(result->overall) << "\n";
@@ -265,40 +277,112 @@ int Gate(CommandContext& context) {
   return kExitRunFailed;
 }
 
-int Tag(CommandContext& context) {
-  auto args = ParseArgs(context.args, {}, {"--list", "--json"});
-  if (!args.ok()) return ReportError(context, args.status());
+struct TagFlags {
+  std::string run;
+  std::string name;
+  bool list = false;
+  std::string output;
+};
+
+int Tag(CommandContext& context, const TagFlags& flags) {
+  auto format = ResolveOutput(context.global.json, flags.output);
+  if (!format.ok()) return ReportError(context, format.status());
   auto reader = OpenReader(context.global);
   if (!reader.ok()) return ReportError(context, reader.status());
-  if (args->Has("--list")) {
+  if (flags.list) {
+    if (!flags.run.empty()) {
+      return ReportError(context, absl::InvalidArgumentError(
+                                      "tag: --list takes no RUN NAME (tag RUN NAME | tag --list)"));
+    }
     auto tags = (*reader)->ListTags();
     if (!tags.ok()) return ReportError(context, tags.status());
+    if (*format != OutputFormat::kTable) {
+      Json out = Json::MakeObject();
+      for (const auto& [name, run] : *tags) out.Set(name, Json::String(run));
+      Json doc = Json::MakeObject();
+      doc.Set("tags", std::move(out));
+      context.out << FormatDocument(*format, doc);
+      return kExitOk;
+    }
     for (const auto& [name, run] : *tags) context.out << name << "\t" << run << "\n";
     return kExitOk;
   }
-  if (args->positionals.size() != 2) {
+  if (flags.name.empty()) {
     return ReportError(context, absl::InvalidArgumentError("usage: tag RUN NAME | tag --list"));
   }
-  const std::string& name = args->positionals[1];
+  const std::string& name = flags.name;
   if (absl::Status valid = daemon::ValidateTagName(name); !valid.ok()) {
     return ReportError(context, valid);
   }
-  auto run_id = ResolveRef(**reader, args->positionals[0]);
+  auto run_id = ResolveRef(**reader, flags.run);
   if (!run_id.ok()) return ReportError(context, run_id.status());
   absl::Status s = (*reader)->PutTag(name, *run_id);
   if (!s.ok()) return ReportError(context, s);
+  if (*format != OutputFormat::kTable) {
+    Json out = Json::MakeObject();
+    out.Set("tag", Json::String(name));
+    out.Set("run_id", Json::String(*run_id));
+    context.out << FormatDocument(*format, out);
+    return kExitOk;
+  }
   context.out << "tagged " << *run_id << " as " << name << "\n";
   return kExitOk;
 }
 
 const bool kRegistered = [] {
-  RegisterCommand({"compare", "compare RUN_A RUN_B [--flips] [--json]",
-                   "paired comparison of two runs on their shared documents", Compare});
-  RegisterCommand({"gate",
-                   "gate RUN --baseline RUN|TAG|label:k=v [--rules gate.yaml] [--junit FILE] "
-                   "[--markdown FILE] [--allow-drift]",
-                   "regression gate: exit 0 pass, 1 fail, 4 inconclusive", Gate});
-  RegisterCommand({"tag", "tag RUN NAME | tag --list", "name a run (for gate baselines)", Tag});
+  RegisterCommand({
+      .name = "compare",
+      .summary = "paired comparison of two runs on their shared documents",
+      .example = "evalctl compare release-3 r20261122T084512Z-0007 --flips",
+      .setup = [](CLI::App& command) -> CommandFn {
+        auto flags = std::make_shared<CompareFlags>();
+        command.add_option("RUN_A", flags->run_a, "a run id, tag, tag:NAME or label:KEY=VALUE")
+            ->required();
+        command.add_option("RUN_B", flags->run_b, "the same, for the run compared with A")
+            ->required();
+        command.add_flag("--flips", flags->flips, "list the documents whose result changed");
+        AddOutputFlag(command, &flags->output);
+        return [flags](CommandContext& context) { return Compare(context, *flags); };
+      },
+  });
+  RegisterCommand({
+      .name = "gate",
+      .summary = "regression gate: exit 0 pass, 1 fail, 4 inconclusive",
+      .example = "evalctl gate r20261122T084512Z-0007 --baseline release-3 --rules gate.yaml "
+                 "--junit gate.xml",
+      .setup = [](CLI::App& command) -> CommandFn {
+        auto flags = std::make_shared<GateFlags>();
+        command.add_option("RUN", flags->run, "the run to judge: a run id or tag")->required();
+        command.add_option("--baseline", flags->baseline,
+                           "the run to compare with: a run id, tag, tag:NAME or label:KEY=VALUE "
+                           "(the newest finished run with the label)")
+            ->type_name("REF")
+            ->required();
+        command.add_option("--rules", flags->rules, "the gate rules (docs/gate.md; default: built in)")
+            ->type_name("FILE");
+        command.add_option("--junit", flags->junit, "also write the verdict as JUnit XML")
+            ->type_name("FILE");
+        command.add_option("--markdown", flags->markdown, "also write the verdict as Markdown")
+            ->type_name("FILE");
+        command.add_flag("--allow-drift", flags->allow_drift,
+                         "compare even when the environment, datasets or prompts differ");
+        AddOutputFlag(command, &flags->output);
+        return [flags](CommandContext& context) { return Gate(context, *flags); };
+      },
+  });
+  RegisterCommand({
+      .name = "tag",
+      .summary = "name a run (for gate baselines), or list the names",
+      .example = "evalctl tag r20261122T084512Z-0007 release-3",
+      .setup = [](CLI::App& command) -> CommandFn {
+        auto flags = std::make_shared<TagFlags>();
+        command.add_option("RUN", flags->run, "the run: a run id, tag or label:KEY=VALUE");
+        command.add_option("NAME", flags->name, "the tag");
+        command.add_flag("--list", flags->list, "list the tags and their runs");
+        AddOutputFlag(command, &flags->output);
+        return [flags](CommandContext& context) { return Tag(context, *flags); };
+      },
+  });
   return true;
 }();
 

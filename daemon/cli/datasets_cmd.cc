@@ -16,6 +16,11 @@
 // leaves the previous copy (or nothing) behind, never a half-written one.
 // --url-base replaces the origin: a file is then read from
 // <url-base>/<name>/<file name of the original URL> (mirrors, tests).
+//
+// With --json, fetch prints its progress to stderr and then one JSON object,
+// {"fetched": [{"name", "path"}]}; verify prints {"datasets": [{"name",
+// "status": "ok"|"not fetched"|"failed", "error"}]}. The exit codes do not
+// change.
 #include <archive.h>
 #include <archive_entry.h>
 #include <curl/curl.h>
@@ -30,15 +35,20 @@
 #include <system_error>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "base/file.h"
+#include "base/json.h"
 #include "base/sha256.h"
 #include "base/status_macros.h"
 #include "daemon/cli/command.h"
+#include "daemon/cli/parse.h"
 
 namespace evald::cli {
 namespace {
@@ -311,94 +321,142 @@ absl::Status Fetch(const DatasetSpec& spec, const std::string& data_dir, const s
   return absl::OkStatus();
 }
 
-int Usage(CommandContext& context, const std::string& message) {
-  context.err << "evalctl datasets: " << message << "\n"
-              << "usage: evalctl datasets fetch mmlu|gsm8k|ifeval|punkt [--data-dir DIR] [--url-base URL] "
-                 "[--pin NAME/FILE=SHA256]\n"
-              << "       evalctl datasets verify [NAME...] [--data-dir DIR]\n";
+int Usage(CommandContext& context, const std::string& verb, const std::string& message) {
+  context.err << "evalctl datasets " << verb << ": " << message << "\n";
   return kExitInvalidInput;
 }
 
-int DatasetsCommand(CommandContext& context) {
-  std::string data_dir = context.global.data_dir;
+std::string DatasetNames() {
+  std::vector<std::string> names;
+  for (const DatasetSpec& spec : Specs()) names.push_back(spec.name);
+  return absl::StrJoin(names, ", ");
+}
+
+struct DatasetsFlags {
+  std::vector<std::string> fetch_names;
+  std::vector<std::string> verify_names;
   std::string url_base;
+  std::vector<std::string> pins;
+  CLI::App* fetch = nullptr;
+  CLI::App* verify = nullptr;
+};
+
+int DatasetsCommand(CommandContext& context, const DatasetsFlags& flags) {
+  const bool fetch = flags.fetch->parsed();
+  const std::string verb = fetch ? "fetch" : "verify";
+  std::string data_dir = context.global.data_dir;
+  if (data_dir.empty()) data_dir = DefaultDataDir();
+  std::string url_base = flags.url_base;
+  while (!url_base.empty() && url_base.back() == '/') url_base.pop_back();
   std::map<std::string, std::string> pins;
-  std::vector<std::string> positionals;
-  const std::vector<std::string>& args = context.args;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&](std::string* out) {
-      if (i + 1 >= args.size()) return false;
-      *out = args[++i];
-      return true;
-    };
-    if (a == "--data-dir") {
-      if (!value(&data_dir)) return Usage(context, "--data-dir needs a value");
-    } else if (a == "--url-base") {
-      if (!value(&url_base)) return Usage(context, "--url-base needs a value");
-      while (!url_base.empty() && url_base.back() == '/') url_base.pop_back();
-    } else if (a == "--pin") {
-      std::string v;
-      if (!value(&v) || v.find('=') == std::string::npos) return Usage(context, "--pin needs NAME/FILE=SHA256");
-      pins[v.substr(0, v.find('='))] = v.substr(v.find('=') + 1);
-    } else if (a.rfind("--", 0) == 0) {
-      return Usage(context, absl::StrCat("unknown flag ", a));
-    } else {
-      positionals.push_back(a);
+  for (const std::string& v : flags.pins) {
+    if (v.find('=') == std::string::npos) {
+      return Usage(context, verb, absl::StrCat("--pin ", v, ": expected NAME/FILE=SHA256"));
+    }
+    pins[v.substr(0, v.find('='))] = v.substr(v.find('=') + 1);
+  }
+  std::vector<std::string> names = fetch ? flags.fetch_names : flags.verify_names;
+  for (const std::string& name : names) {
+    if (FindSpec(name) == nullptr) {
+      return Usage(context, verb,
+                   absl::StrCat("unknown dataset \"", name, "\" (known: ", DatasetNames(), ")"));
     }
   }
-  if (positionals.empty()) return Usage(context, "missing fetch|verify");
-  if (data_dir.empty()) data_dir = DefaultDataDir();
-  const std::string verb = positionals[0];
-  std::vector<std::string> names(positionals.begin() + 1, positionals.end());
-  for (const std::string& name : names) {
-    if (FindSpec(name) == nullptr) return Usage(context, absl::StrCat("unknown dataset \"", name, "\""));
-  }
-  if (verb == "fetch") {
-    if (names.empty()) return Usage(context, "fetch needs a dataset name");
+  const bool json = context.global.json;
+  if (fetch) {
+    base::Json fetched = base::Json::MakeArray();
     for (const std::string& name : names) {
-      absl::Status status = Fetch(*FindSpec(name), data_dir, url_base, pins, context.out);
+      absl::Status status =
+          Fetch(*FindSpec(name), data_dir, url_base, pins, json ? context.err : context.out);
       if (!status.ok()) {
         context.err << "evalctl datasets fetch: " << status.message() << "\n";
         return kExitRunFailed;
       }
+      base::Json item = base::Json::MakeObject();
+      item.Set("name", base::Json::String(name));
+      item.Set("path", base::Json::String((fs::path(data_dir) / "datasets" / name).string()));
+      fetched.Push(std::move(item));
+    }
+    if (json) {
+      base::Json out = base::Json::MakeObject();
+      out.Set("fetched", std::move(fetched));
+      context.out << out.Dump() << "\n";
     }
     return kExitOk;
   }
-  if (verb == "verify") {
-    const bool all = names.empty();
-    if (all) {
-      for (const DatasetSpec& spec : Specs()) names.push_back(spec.name);
-    }
-    int failures = 0;
-    for (const std::string& name : names) {
-      const DatasetSpec& spec = *FindSpec(name);
-      const fs::path dir = fs::path(data_dir) / "datasets" / name;
-      if (!fs::exists(dir)) {
-        context.out << name << ": not fetched\n";
-        if (!all) ++failures;
-        continue;
-      }
-      std::map<std::string, std::string> spec_pins = spec.pins;
-      for (const auto& [key, sha] : pins) {
-        if (absl::StartsWith(key, name + "/")) spec_pins[key.substr(name.size() + 1)] = sha;
-      }
-      absl::Status status = CheckPins(dir, spec_pins, name);
-      if (status.ok()) {
-        context.out << name << ": ok\n";
-      } else {
-        context.out << name << ": FAILED: " << status.message() << "\n";
-        ++failures;
-      }
-    }
-    return failures == 0 ? kExitOk : kExitRunFailed;
+  const bool all = names.empty();
+  if (all) {
+    for (const DatasetSpec& spec : Specs()) names.push_back(spec.name);
   }
-  return Usage(context, absl::StrCat("unknown subcommand \"", verb, "\""));
+  int failures = 0;
+  base::Json results = base::Json::MakeArray();
+  auto record = [&](const std::string& name, const std::string& status, const std::string& error) {
+    base::Json item = base::Json::MakeObject();
+    item.Set("name", base::Json::String(name));
+    item.Set("status", base::Json::String(status));
+    if (!error.empty()) item.Set("error", base::Json::String(error));
+    results.Push(std::move(item));
+    if (json) return;
+    context.out << name << ": " << (status == "failed" ? "FAILED: " + error : status) << "\n";
+  };
+  for (const std::string& name : names) {
+    const DatasetSpec& spec = *FindSpec(name);
+    const fs::path dir = fs::path(data_dir) / "datasets" / name;
+    if (!fs::exists(dir)) {
+      record(name, "not fetched", "");
+      if (!all) ++failures;
+      continue;
+    }
+    std::map<std::string, std::string> spec_pins = spec.pins;
+    for (const auto& [key, sha] : pins) {
+      if (absl::StartsWith(key, name + "/")) spec_pins[key.substr(name.size() + 1)] = sha;
+    }
+    absl::Status status = CheckPins(dir, spec_pins, name);
+    if (status.ok()) {
+      record(name, "ok", "");
+    } else {
+      record(name, "failed", std::string(status.message()));
+      ++failures;
+    }
+  }
+  if (json) {
+    base::Json out = base::Json::MakeObject();
+    out.Set("datasets", std::move(results));
+    context.out << out.Dump() << "\n";
+  }
+  return failures == 0 ? kExitOk : kExitRunFailed;
 }
 
-const bool kRegistered = RegisterCommand(
-    {"datasets", "datasets fetch mmlu|gsm8k|ifeval|punkt [--url-base URL] | datasets verify [NAME...]",
-     "download datasets from their public URLs and check their pinned sha256s", DatasetsCommand});
+const bool kRegistered = RegisterCommand({
+    .name = "datasets",
+    .summary = "download datasets from their public URLs and check their pinned sha256s",
+    .example = "evalctl datasets fetch mmlu gsm8k ifeval punkt",
+    .setup = [](CLI::App& command) -> CommandFn {
+      auto flags = std::make_shared<DatasetsFlags>();
+      command.require_subcommand(1);
+      const std::string names = "mmlu|gsm8k|ifeval|punkt";
+      const std::string pin_help =
+          "expect this sha256 for a file instead of the built-in pin (a mirror of another "
+          "revision); FILE is SHA256SUMS for mmlu and punkt";
+      flags->fetch = command.add_subcommand(
+          "fetch", "download datasets, check their sha256s and store them in DATA_DIR/datasets");
+      flags->fetch->add_option("NAME", flags->fetch_names, "the datasets")
+          ->type_name(names)
+          ->required();
+      flags->fetch->add_option("--url-base", flags->url_base,
+                               "read <URL>/<name>/<file> instead of the original URLs")
+          ->type_name("URL");
+      AddRepeated(*flags->fetch, "--pin", &flags->pins, pin_help)->type_name("NAME/FILE=SHA256");
+      SetExamples(*flags->fetch, {"evalctl datasets fetch gsm8k --data-dir ~/.evald"});
+      flags->verify = command.add_subcommand(
+          "verify", "hash the stored datasets again and compare with the pins");
+      flags->verify->add_option("NAME", flags->verify_names, "the datasets (default: all fetched)")
+          ->type_name(names);
+      AddRepeated(*flags->verify, "--pin", &flags->pins, pin_help)->type_name("NAME/FILE=SHA256");
+      SetExamples(*flags->verify, {"evalctl datasets verify"});
+      return [flags](CommandContext& context) { return DatasetsCommand(context, *flags); };
+    },
+});
 
 }  // namespace
 }  // namespace evald::cli

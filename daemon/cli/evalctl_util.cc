@@ -9,60 +9,14 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/file.h"
+#include "base/logging.h"
 #include "base/status_macros.h"
 #include "daemon/queries.h"
+#include "daemon/render.h"
 #include "daemon/status_convert.h"
 #include "store/store.h"
 
 namespace evald::cli {
-
-std::string ParsedArgs::Get(const std::string& flag, const std::string& fallback) const {
-  auto it = values.find(flag);
-  return it == values.end() || it->second.empty() ? fallback : it->second.back();
-}
-
-std::vector<std::string> ParsedArgs::GetAll(const std::string& flag) const {
-  auto it = values.find(flag);
-  return it == values.end() ? std::vector<std::string>{} : it->second;
-}
-
-absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
-                                     const std::set<std::string>& value_flags,
-                                     const std::set<std::string>& switch_flags) {
-  ParsedArgs parsed;
-  bool only_positionals = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (only_positionals || !absl::StartsWith(arg, "--") || arg == "-") {
-      parsed.positionals.push_back(arg);
-      continue;
-    }
-    if (arg == "--") {
-      only_positionals = true;
-      continue;
-    }
-    std::string name = arg;
-    std::string value;
-    bool inline_value = false;
-    if (size_t eq = arg.find('='); eq != std::string::npos) {
-      name = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-      inline_value = true;
-    }
-    if (switch_flags.count(name) > 0 && !inline_value) {
-      parsed.switches.insert(name);
-    } else if (value_flags.count(name) > 0) {
-      if (!inline_value) {
-        if (i + 1 >= args.size()) return absl::InvalidArgumentError(name + " needs a value");
-        value = args[++i];
-      }
-      parsed.values[name].push_back(value);
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown option '", name, "'"));
-    }
-  }
-  return parsed;
-}
 
 std::string DaemonAddress(const GlobalOptions& global) {
   if (!global.addr.empty()) return global.addr;
@@ -134,11 +88,30 @@ class DaemonReader : public RunReader {
   }
   absl::StatusOr<v1::ListSamplesResponse> ListSamples(
       const v1::ListSamplesRequest& request) override {
-    grpc::ClientContext context;
-    client_->Prepare(&context, 120);
     v1::ListSamplesResponse response;
-    RETURN_IF_ERROR(client_->Convert(client_->stub().ListSamples(&context, request, &response)));
+    RETURN_IF_ERROR(StreamSamples(request, [&](const v1::SampleChunk& chunk) {
+      response.mutable_samples()->MergeFrom(chunk.samples());
+      response.mutable_unreadable()->MergeFrom(chunk.unreadable());
+      return absl::OkStatus();
+    }));
     return response;
+  }
+  absl::Status StreamSamples(
+      const v1::ListSamplesRequest& request,
+      const std::function<absl::Status(const v1::SampleChunk& chunk)>& visit) override {
+    grpc::ClientContext context;
+    client_->Prepare(&context, 600);
+    std::unique_ptr<grpc::ClientReader<v1::SampleChunk>> reader =
+        client_->stub().StreamSamples(&context, request);
+    v1::SampleChunk chunk;
+    while (reader->Read(&chunk)) {
+      if (absl::Status s = visit(chunk); !s.ok()) {
+        context.TryCancel();
+        reader->Finish();
+        return s;
+      }
+    }
+    return client_->Convert(reader->Finish());
   }
   absl::StatusOr<v1::GetEnvironmentResponse> GetEnvironment(const std::string& run_id) override {
     grpc::ClientContext context;
@@ -222,6 +195,16 @@ class StoreReader : public RunReader {
   absl::StatusOr<v1::ListSamplesResponse> ListSamples(
       const v1::ListSamplesRequest& request) override {
     return daemon::ReadSamples(*store_, request);
+  }
+  absl::Status StreamSamples(
+      const v1::ListSamplesRequest& request,
+      const std::function<absl::Status(const v1::SampleChunk& chunk)>& visit) override {
+    // The store reads a task's samples at once; there is no message to bound.
+    ASSIGN_OR_RETURN(v1::ListSamplesResponse samples, daemon::ReadSamples(*store_, request));
+    v1::SampleChunk chunk;
+    *chunk.mutable_samples() = std::move(*samples.mutable_samples());
+    *chunk.mutable_unreadable() = std::move(*samples.mutable_unreadable());
+    return visit(chunk);
   }
   absl::StatusOr<v1::GetEnvironmentResponse> GetEnvironment(const std::string& run_id) override {
     if (run_id.empty()) {
@@ -308,6 +291,29 @@ int ReportError(CommandContext& context, const absl::Status& status) {
 void WarnUnreadable(CommandContext& context,
                     const google::protobuf::RepeatedPtrField<std::string>& unreadable) {
   for (const std::string& u : unreadable) context.err << "evalctl: warning: skipped " << u << "\n";
+}
+
+base::Json MessageJson(const google::protobuf::Message& message) {
+  absl::StatusOr<base::Json> json = base::ParseJson(daemon::ToJson(message));
+  CHECK(json.ok()) << "protobuf printed JSON that does not parse: " << json.status();
+  return *std::move(json);
+}
+
+void PrintMessage(CommandContext& context, OutputFormat format,
+                  const google::protobuf::Message& message,
+                  const std::function<std::string()>& table) {
+  switch (format) {
+    case OutputFormat::kJson:
+    case OutputFormat::kJsonLines:
+      context.out << daemon::ToJson(message) << "\n";
+      return;
+    case OutputFormat::kYaml:
+      context.out << JsonToYaml(MessageJson(message));
+      return;
+    case OutputFormat::kTable:
+      context.out << table();
+      return;
+  }
 }
 
 bool IsTerminal(const std::ostream& out) {

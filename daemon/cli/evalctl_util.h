@@ -1,17 +1,18 @@
 // File: daemon/cli/evalctl_util.h
 // -----------------------------------------------------------------------------
-// What evalctl's commands share: argument parsing, the daemon connection
-// (address, bearer token), the reader that answers from the daemon or, with
-// --data-dir, straight from the store (read-only, no daemon), and the one
-// mapping from errors to exit codes and one-line messages.
+// What evalctl's commands share: the daemon connection (address, bearer
+// token), the reader that answers from the daemon or, with --data-dir,
+// straight from the store (read-only, no daemon), printing a result in the
+// format asked for, and the one mapping from errors to exit codes and
+// one-line messages. (Flags are parsed by daemon/cli/parse.h.)
 //
 // Thread-safety: single-threaded command-line use.
 #ifndef EVALD_DAEMON_CLI_EVALCTL_UTIL_H_
 #define EVALD_DAEMON_CLI_EVALCTL_UTIL_H_
 
+#include <functional>
 #include <map>
 #include <memory>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -19,29 +20,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/json.h"
 #include "daemon/cli/command.h"
+#include "daemon/cli/output.h"
 #include "proto/service.grpc.pb.h"
 
 namespace evald::cli {
-
-// Parsed command arguments: --flag VALUE / --flag=VALUE, boolean --switches,
-// repeated flags, positionals.
-struct ParsedArgs {
-  std::map<std::string, std::vector<std::string>> values;
-  std::set<std::string> switches;
-  std::vector<std::string> positionals;
-
-  bool Has(const std::string& flag) const { return switches.count(flag) > 0; }
-  // The last value of `flag`, or `fallback`.
-  std::string Get(const std::string& flag, const std::string& fallback = "") const;
-  std::vector<std::string> GetAll(const std::string& flag) const;
-};
-
-// `value_flags` take a value, `switch_flags` do not; anything else starting
-// with "--" is an InvalidArgument error naming it.
-absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
-                                     const std::set<std::string>& value_flags,
-                                     const std::set<std::string>& switch_flags);
 
 // The daemon address evalctl uses: --addr, EVALD_ADDR (read by main), else
 // unix:<data dir>/evald.sock, else unix:$HOME/.local/share/evald/evald.sock.
@@ -74,8 +58,14 @@ class RunReader {
   virtual ~RunReader() = default;
   virtual absl::StatusOr<v1::ListRunsResponse> ListRuns(const v1::ListRunsRequest& request) = 0;
   virtual absl::StatusOr<v1::GetResultsResponse> GetResults(const std::string& run_id) = 0;
+  // Every sample at once (the daemon's are gathered from its stream).
   virtual absl::StatusOr<v1::ListSamplesResponse> ListSamples(
       const v1::ListSamplesRequest& request) = 0;
+  // The same samples a chunk at a time, as the daemon streams them (offline:
+  // one chunk). An error `visit` returns ends the stream and is returned.
+  virtual absl::Status StreamSamples(
+      const v1::ListSamplesRequest& request,
+      const std::function<absl::Status(const v1::SampleChunk& chunk)>& visit) = 0;
   virtual absl::StatusOr<v1::GetEnvironmentResponse> GetEnvironment(const std::string& run_id) = 0;
   // Tags: name -> run id. NotFound names an unknown tag.
   virtual absl::StatusOr<std::map<std::string, std::string>> ListTags() = 0;
@@ -101,6 +91,14 @@ int ReportError(CommandContext& context, const absl::Status& status);
 // could not read, with the way out.
 void WarnUnreadable(CommandContext& context,
                     const google::protobuf::RepeatedPtrField<std::string>& unreadable);
+
+// `message` as protobuf's JSON mapping (.proto field names), parsed.
+base::Json MessageJson(const google::protobuf::Message& message);
+// Prints `message` in `format`: JSON on one line (daemon::ToJson), or YAML of
+// that JSON; kTable prints what `table` returns.
+void PrintMessage(CommandContext& context, OutputFormat format,
+                  const google::protobuf::Message& message,
+                  const std::function<std::string()>& table);
 
 // True when `out` is a terminal (live progress bars instead of lines).
 bool IsTerminal(const std::ostream& out);

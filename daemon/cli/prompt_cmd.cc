@@ -2,11 +2,14 @@
 // -----------------------------------------------------------------------------
 // `evalctl prompt TASK --data PATH [--shots N] [--variant V] [--system TEXT]
 //  --doc ID|all [--json]`: prints exactly what a task sends for a document
-// (context, continuations or stop strings, target), offline.
+// (context, continuations or stop strings, target), offline. With --json:
+// one JSON object per document, one per line.
 #include <iostream>
-#include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -20,62 +23,37 @@ namespace {
 
 using base::Json;
 
-// The dataset folder a task reads by default (`evalctl datasets fetch`).
 Json StringArray(const std::vector<std::string>& values) {
   Json out = Json::MakeArray();
   for (const std::string& v : values) out.Push(Json::String(v));
   return out;
 }
 
-int Usage(CommandContext& context, const std::string& message) {
-  context.err << "evalctl prompt: " << message << "\n"
-              << "usage: evalctl prompt TASK --data PATH [--shots N] [--variant V] [--system TEXT] "
-                 "--doc ID|all [--json]\n";
-  return kExitInvalidInput;
-}
-
-int PromptCommand(CommandContext& context) {
-  std::string task_name;
+struct PromptFlags {
+  std::string task;
+  std::string data;
   std::string doc;
-  bool json = context.global.json;
+  std::string shots;
+  std::string variant;
+  std::string system;
+};
+
+int PromptCommand(CommandContext& context, const PromptFlags& flags) {
+  const std::string& task_name = flags.task;
+  const std::string& doc = flags.doc;
+  const bool json = context.global.json;
   tasks::TaskOptions options;
-  std::string data_dir = context.global.data_dir;
-  const std::vector<std::string>& args = context.args;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&](std::string* out) {
-      if (i + 1 >= args.size()) return false;
-      *out = args[++i];
-      return true;
-    };
-    std::string v;
-    if (a == "--json") {
-      json = true;
-    } else if (a == "--data-dir") {
-      if (!value(&data_dir)) return Usage(context, "--data-dir needs a value");
-    } else if (a == "--data") {
-      if (!value(&options.data_path)) return Usage(context, "--data needs a value");
-    } else if (a == "--doc") {
-      if (!value(&doc)) return Usage(context, "--doc needs a value");
-    } else if (a == "--variant") {
-      if (!value(&options.variant)) return Usage(context, "--variant needs a value");
-    } else if (a == "--system") {
-      if (!value(&options.system_instruction)) return Usage(context, "--system needs a value");
-    } else if (a == "--shots") {
-      if (!value(&v) || !absl::SimpleAtoi(v, &options.shots) || options.shots < 0) {
-        return Usage(context, "--shots needs a non-negative integer");
-      }
-    } else if (a.rfind("--", 0) == 0) {
-      return Usage(context, absl::StrCat("unknown flag ", a));
-    } else if (task_name.empty()) {
-      task_name = a;
-    } else {
-      return Usage(context, absl::StrCat("unexpected argument ", a));
-    }
+  options.data_path = flags.data;
+  options.variant = flags.variant;
+  options.system_instruction = flags.system;
+  if (!flags.shots.empty() && (!absl::SimpleAtoi(flags.shots, &options.shots) || options.shots < 0)) {
+    context.err << "evalctl prompt: --shots: expected a non-negative integer, got '" << flags.shots
+                << "'\n";
+    return kExitInvalidInput;
   }
-  if (task_name.empty()) return Usage(context, "missing TASK");
-  if (doc.empty()) return Usage(context, "missing --doc ID|all");
-  if (options.data_path.empty()) options.data_path = DefaultDatasetPath(task_name, data_dir);
+  if (options.data_path.empty()) {
+    options.data_path = DefaultDatasetPath(task_name, context.global.data_dir);
+  }
 
   auto task = tasks::CreateTask(task_name, options);
   if (!task.ok()) {
@@ -133,9 +111,29 @@ int PromptCommand(CommandContext& context) {
   return kExitOk;
 }
 
-const bool kRegistered = RegisterCommand(
-    {"prompt", "prompt TASK --data PATH [--shots N] [--variant V] --doc ID|all [--json]",
-     "print the exact prompt a task builds for a document (offline)", PromptCommand});
+const bool kRegistered = RegisterCommand({
+    .name = "prompt",
+    .summary = "print the exact prompt a task builds for a document (offline)",
+    .example = "evalctl prompt gsm8k_cot --doc 1 --shots 0 --json",
+    .setup = [](CLI::App& command) -> CommandFn {
+      auto flags = std::make_shared<PromptFlags>();
+      command.add_option("TASK", flags->task, "the task (mmlu, gsm8k, gsm8k_cot, ifeval, ...)")
+          ->required();
+      command.add_option("--doc", flags->doc, "the document's id, or all")
+          ->type_name("ID|all")
+          ->required();
+      command.add_option("--data", flags->data,
+                         "the task's dataset (default: DATA_DIR/datasets/<dataset>, as "
+                         "`datasets fetch` stores it)")
+          ->type_name("PATH");
+      command.add_option("--shots", flags->shots, "few-shot examples (default: the task's)")
+          ->type_name("N");
+      command.add_option("--variant", flags->variant, "the task's prompt variant")->type_name("V");
+      command.add_option("--system", flags->system, "a system instruction before the prompt")
+          ->type_name("TEXT");
+      return [flags](CommandContext& context) { return PromptCommand(context, *flags); };
+    },
+});
 
 }  // namespace
 }  // namespace evald::cli

@@ -2,9 +2,12 @@
 // -----------------------------------------------------------------------------
 // evalctl report: the research report of a time window as one self-contained
 // HTML file or Markdown (report/weekly.h). Reads the daemon, or the store with
-// --data-dir.
+// --data-dir. With --json it prints what it wrote as one JSON object.
+#include <memory>
 #include <string>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -12,9 +15,12 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "base/file.h"
+#include "base/json.h"
 #include "base/status_macros.h"
 #include "daemon/cli/command.h"
 #include "daemon/cli/evalctl_util.h"
+#include "daemon/cli/output.h"
+#include "daemon/cli/parse.h"
 #include "daemon/queries.h"
 #include "report/weekly.h"
 
@@ -40,37 +46,38 @@ absl::StatusOr<int64_t> ParseWhen(const std::string& flag, const std::string& te
   return now_ms - *ago;
 }
 
-int Report(CommandContext& context) {
-  auto args = ParseArgs(context.args, {"--since", "--until", "--label", "--out", "--rules"}, {});
-  if (!args.ok()) return ReportError(context, args.status());
-  const std::string out_path = args->Get("--out");
-  if (!args->positionals.empty() || out_path.empty()) {
-    return ReportError(context, absl::InvalidArgumentError(
-                                    "usage: report --since 7d|DATE [--until DATE] [--label k=v]... "
-                                    "--out week.html|week.md [--rules gate.yaml]"));
-  }
+struct ReportFlags {
+  std::string since = "7d";
+  std::string until;
+  std::vector<std::string> labels;
+  std::string out;
+  std::string rules;
+};
+
+int Report(CommandContext& context, const ReportFlags& flags) {
+  const std::string& out_path = flags.out;
   const bool html = absl::EndsWith(out_path, ".html") || absl::EndsWith(out_path, ".htm");
   if (!html && !absl::EndsWith(out_path, ".md")) {
     return ReportError(context, absl::InvalidArgumentError(absl::StrCat(
                                     "--out ", out_path, ": the name must end in .html or .md")));
   }
   const int64_t now = absl::ToUnixMillis(absl::Now());
-  auto since = ParseWhen("--since", args->Get("--since", "7d"), now);
+  auto since = ParseWhen("--since", flags.since, now);
   if (!since.ok()) return ReportError(context, since.status());
   int64_t until = now;
-  if (args->values.count("--until") > 0) {
-    auto parsed = ParseWhen("--until", args->Get("--until"), now);
+  if (!flags.until.empty()) {
+    auto parsed = ParseWhen("--until", flags.until, now);
     if (!parsed.ok()) return ReportError(context, parsed.status());
     until = *parsed;
   }
   if (until <= *since) {
     return ReportError(context, absl::InvalidArgumentError("--until must be after --since"));
   }
-  auto rules = report::ReadGateRules(args->Get("--rules"));
+  auto rules = report::ReadGateRules(flags.rules);
   if (!rules.ok()) return ReportError(context, rules.status());
   v1::ListRunsRequest request;
   request.set_since_unix_ms(*since);
-  for (const std::string& label : args->GetAll("--label")) {
+  for (const std::string& label : flags.labels) {
     std::vector<std::string> kv = absl::StrSplit(label, absl::MaxSplits('=', 1));
     if (kv.size() != 2 || kv[0].empty()) {
       return ReportError(context, absl::InvalidArgumentError(
@@ -111,17 +118,48 @@ int Report(CommandContext& context) {
   const std::string text = html ? report::RenderHtml(*built) : report::RenderMarkdown(*built);
   absl::Status written = base::WriteFileAtomically(out_path, text);
   if (!written.ok()) return ReportError(context, written);
+  if (context.global.json) {
+    base::Json out = base::Json::MakeObject();
+    out.Set("out", base::Json::String(out_path));
+    out.Set("format", base::Json::String(html ? "html" : "markdown"));
+    out.Set("since_unix_ms", base::Json::Int(*since));
+    out.Set("until_unix_ms", base::Json::Int(until));
+    out.Set("runs", base::Json::Int(static_cast<int64_t>(built->runs.size())));
+    out.Set("task_metrics", base::Json::Int(static_cast<int64_t>(built->trends.size())));
+    out.Set("flagged_changes", base::Json::Int(static_cast<int64_t>(built->regressions.size())));
+    out.Set("environment_changes",
+            base::Json::Int(static_cast<int64_t>(built->env_changes.size())));
+    context.out << out.Dump() << "\n";
+    return kExitOk;
+  }
   context.out << "wrote " << out_path << ": " << built->runs.size() << " runs, "
               << built->trends.size() << " task metrics, " << built->regressions.size()
               << " flagged changes, " << built->env_changes.size() << " environment changes\n";
   return kExitOk;
 }
 
-const bool kRegistered = RegisterCommand(
-    {"report",
-     "report --since 7d|DATE [--until DATE] [--label k=v]... --out week.html|week.md "
-     "[--rules gate.yaml]",
-     "the research report of a time window (HTML or Markdown)", Report});
+const bool kRegistered = RegisterCommand({
+    .name = "report",
+    .summary = "the research report of a time window (HTML or Markdown)",
+    .example = "evalctl report --since 7d --label branch=main --out week.html",
+    .setup = [](CLI::App& command) -> CommandFn {
+      auto flags = std::make_shared<ReportFlags>();
+      command.add_option("--out", flags->out, "the file to write; its name ends in .html or .md")
+          ->type_name("FILE")
+          ->required();
+      command.add_option("--since", flags->since,
+                         "the window's start: a duration before now (7d, 48h) or a UTC date "
+                         "(2026-11-01, 2026-11-01T08:00); default 7d")
+          ->type_name("WHEN");
+      command.add_option("--until", flags->until, "the window's end, as --since (default: now)")
+          ->type_name("WHEN");
+      AddRepeated(command, "--label", &flags->labels, "only runs with this label")
+          ->type_name("KEY=VALUE");
+      command.add_option("--rules", flags->rules, "gate rules that flag changes (docs/gate.md)")
+          ->type_name("FILE");
+      return [flags](CommandContext& context) { return Report(context, *flags); };
+    },
+});
 
 }  // namespace
 }  // namespace evald::cli

@@ -1,15 +1,21 @@
 // evalctl commands about runs: submit, watch, status, list, results, samples,
-// cancel, env.
+// cancel, env. Each declares its flags on its CLI11 subcommand (command.h).
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "base/json.h"
 #include "daemon/cli/command.h"
 #include "daemon/cli/evalctl_util.h"
+#include "daemon/cli/output.h"
+#include "daemon/cli/parse.h"
 #include "daemon/queries.h"
 #include "daemon/render.h"
 #include "daemon/suite.h"
@@ -73,26 +79,27 @@ int WatchRun(CommandContext& context, Client& client, const std::string& run_id,
   return ExitForState(state);
 }
 
-int Submit(CommandContext& context) {
-  auto args = ParseArgs(context.args, {"--set", "--priority"}, {"--allow-drift", "--wait"});
-  if (!args.ok()) return ReportError(context, args.status());
-  if (args->positionals.size() != 1) {
-    return ReportError(context, absl::InvalidArgumentError(
-                                    "usage: submit SUITE [--set k=v]... [--priority N] "
-                                    "[--allow-drift] [--wait]"));
-  }
-  auto spec = daemon::ParseSuiteFile(args->positionals[0], args->GetAll("--set"));
+struct SubmitFlags {
+  std::string suite;
+  std::vector<std::string> sets;
+  std::string priority;
+  bool allow_drift = false;
+  bool wait = false;
+};
+
+int Submit(CommandContext& context, const SubmitFlags& flags) {
+  auto spec = daemon::ParseSuiteFile(flags.suite, flags.sets);
   if (!spec.ok()) return ReportError(context, spec.status());
-  if (args->values.count("--priority") > 0) {
+  if (!flags.priority.empty()) {
     int priority = 0;
-    if (!absl::SimpleAtoi(args->Get("--priority"), &priority)) {
+    if (!absl::SimpleAtoi(flags.priority, &priority)) {
       return ReportError(context, absl::InvalidArgumentError(absl::StrCat(
-                                      "--priority: expected an integer, got '",
-                                      args->Get("--priority"), "'")));
+                                      "--priority: expected an integer, got '", flags.priority,
+                                      "'")));
     }
     spec->set_priority(priority);
   }
-  spec->set_allow_drift(args->Has("--allow-drift"));
+  spec->set_allow_drift(flags.allow_drift);
   auto client = Client::Create(context.global);
   if (!client.ok()) return ReportError(context, client.status());
   grpc::ClientContext call;
@@ -106,7 +113,7 @@ int Submit(CommandContext& context) {
     context.err << "evalctl: warning: run marked DRIFTED: " << d.field() << ": expected "
                 << d.expected() << ", found " << d.found() << "\n";
   }
-  if (!args->Has("--wait")) {
+  if (!flags.wait) {
     if (context.global.json) {
       context.out << ToJson(response) << "\n";
     } else {
@@ -134,20 +141,15 @@ int Submit(CommandContext& context) {
   return ExitForState(results.run().state());
 }
 
-int Watch(CommandContext& context) {
-  auto args = ParseArgs(context.args, {}, {});
-  if (!args.ok()) return ReportError(context, args.status());
-  if (args->positionals.size() != 1) {
-    return ReportError(context, absl::InvalidArgumentError("usage: watch RUN"));
-  }
+int Watch(CommandContext& context, const std::string& run) {
   auto client = Client::Create(context.global);
   if (!client.ok()) return ReportError(context, client.status());
-  return WatchRun(context, **client, args->positionals[0], /*quiet=*/false);
+  return WatchRun(context, **client, run, /*quiet=*/false);
 }
 
-int Status(CommandContext& context) {
-  auto args = ParseArgs(context.args, {}, {});
-  if (!args.ok()) return ReportError(context, args.status());
+int Status(CommandContext& context, const std::string& output) {
+  auto format = ResolveOutput(context.global.json, output);
+  if (!format.ok()) return ReportError(context, format.status());
   auto client = Client::Create(context.global);
   if (!client.ok()) return ReportError(context, client.status());
   grpc::ClientContext call;
@@ -166,9 +168,19 @@ int Status(CommandContext& context) {
   status = (*client)->Convert(
       (*client)->stub().ListModels(&models_call, v1::ListModelsRequest(), &models));
   if (!status.ok()) return ReportError(context, status);
-  if (context.global.json) {
-    context.out << "{\"addr\":\"" << (*client)->addr() << "\",\"active\":" << ToJson(active)
+  if (*format == OutputFormat::kJson) {
+    std::string addr;
+    base::AppendJsonString((*client)->addr(), /*ensure_ascii=*/false, &addr);
+    context.out << "{\"addr\":" << addr << ",\"active\":" << ToJson(active)
                 << ",\"models\":" << ToJson(models) << "}\n";
+    return kExitOk;
+  }
+  if (*format == OutputFormat::kYaml) {
+    base::Json doc = base::Json::MakeObject();
+    doc.Set("addr", base::Json::String((*client)->addr()));
+    doc.Set("active", MessageJson(active));
+    doc.Set("models", MessageJson(models));
+    context.out << JsonToYaml(doc);
     return kExitOk;
   }
   context.out << "evald at " << (*client)->addr() << ": " << active.runs_size()
@@ -181,11 +193,18 @@ int Status(CommandContext& context) {
   return kExitOk;
 }
 
-int List(CommandContext& context) {
-  auto args = ParseArgs(context.args, {"--label", "--since", "--limit"}, {});
-  if (!args.ok()) return ReportError(context, args.status());
+struct ListFlags {
+  std::vector<std::string> labels;
+  std::string since;
+  std::string limit;
+  std::string output;
+};
+
+int List(CommandContext& context, const ListFlags& flags) {
+  auto format = ResolveOutput(context.global.json, flags.output);
+  if (!format.ok()) return ReportError(context, format.status());
   v1::ListRunsRequest request;
-  for (const std::string& kv : args->GetAll("--label")) {
+  for (const std::string& kv : flags.labels) {
     size_t eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {
       return ReportError(context, absl::InvalidArgumentError(
@@ -193,14 +212,14 @@ int List(CommandContext& context) {
     }
     (*request.mutable_labels())[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
-  if (args->values.count("--since") > 0) {
-    auto ms = daemon::ParseSinceMillis(args->Get("--since"));
+  if (!flags.since.empty()) {
+    auto ms = daemon::ParseSinceMillis(flags.since);
     if (!ms.ok()) return ReportError(context, ms.status());
     request.set_since_unix_ms(absl::ToUnixMillis(absl::Now()) - *ms);
   }
-  if (args->values.count("--limit") > 0) {
+  if (!flags.limit.empty()) {
     int64_t limit = 0;
-    if (absl::Status s = ParseInt("--limit", args->Get("--limit"), &limit); !s.ok()) {
+    if (absl::Status s = ParseInt("--limit", flags.limit, &limit); !s.ok()) {
       return ReportError(context, s);
     }
     request.set_limit(static_cast<int32_t>(limit));
@@ -210,70 +229,111 @@ int List(CommandContext& context) {
   auto runs = (*reader)->ListRuns(request);
   if (!runs.ok()) return ReportError(context, runs.status());
   WarnUnreadable(context, runs->unreadable());
-  if (context.global.json) {
-    for (v1::RunRecord& r : *runs->mutable_runs()) r.clear_fingerprint();
-    context.out << ToJson(*runs) << "\n";
-  } else {
-    context.out << daemon::FormatRunList(*runs);
-  }
+  // The fingerprint is long and `env RUN` shows it; a listing leaves it out.
+  for (v1::RunRecord& r : *runs->mutable_runs()) r.clear_fingerprint();
+  PrintMessage(context, *format, *runs, [&] { return daemon::FormatRunList(*runs); });
   return kExitOk;
 }
 
-int Results(CommandContext& context) {
-  auto args = ParseArgs(context.args, {}, {});
-  if (!args.ok()) return ReportError(context, args.status());
-  if (args->positionals.size() != 1) {
-    return ReportError(context, absl::InvalidArgumentError("usage: results RUN"));
-  }
+int Results(CommandContext& context, const std::string& run, const std::string& output) {
+  auto format = ResolveOutput(context.global.json, output);
+  if (!format.ok()) return ReportError(context, format.status());
   auto reader = OpenReader(context.global);
   if (!reader.ok()) return ReportError(context, reader.status());
-  auto results = (*reader)->GetResults(args->positionals[0]);
+  auto results = (*reader)->GetResults(run);
   if (!results.ok()) return ReportError(context, results.status());
   WarnUnreadable(context, results->unreadable());
-  context.out << (context.global.json ? ToJson(*results) + "\n" : daemon::FormatResults(*results));
+  PrintMessage(context, *format, *results, [&] { return daemon::FormatResults(*results); });
   const v1::RunState state = results->run().state();
   return state == v1::FAILED || state == v1::CANCELLED ? kExitRunFailed : kExitOk;
 }
 
-int Samples(CommandContext& context) {
-  auto args = ParseArgs(context.args, {"--limit"}, {"--failed"});
-  if (!args.ok()) return ReportError(context, args.status());
-  if (args->positionals.size() != 2) {
-    return ReportError(context,
-                       absl::InvalidArgumentError("usage: samples RUN TASK [--failed] [--limit N]"));
-  }
+struct SamplesFlags {
+  std::string run;
+  std::string task;
+  bool failed = false;
+  std::string limit;
+  std::string output;
+};
+
+int Samples(CommandContext& context, const SamplesFlags& flags) {
+  auto format = ResolveOutput(context.global.json, flags.output, /*jsonl=*/true);
+  if (!format.ok()) return ReportError(context, format.status());
   v1::ListSamplesRequest request;
-  request.set_run_id(args->positionals[0]);
-  request.set_task(args->positionals[1]);
-  request.set_failed_only(args->Has("--failed"));
-  if (args->values.count("--limit") > 0) {
+  request.set_run_id(flags.run);
+  request.set_task(flags.task);
+  request.set_failed_only(flags.failed);
+  if (!flags.limit.empty()) {
     int64_t limit = 0;
-    if (absl::Status s = ParseInt("--limit", args->Get("--limit"), &limit); !s.ok()) {
+    if (absl::Status s = ParseInt("--limit", flags.limit, &limit); !s.ok()) {
       return ReportError(context, s);
     }
     request.set_limit(static_cast<int32_t>(limit));
   }
   auto reader = OpenReader(context.global);
   if (!reader.ok()) return ReportError(context, reader.status());
-  auto samples = (*reader)->ListSamples(request);
-  if (!samples.ok()) return ReportError(context, samples.status());
-  WarnUnreadable(context, samples->unreadable());
-  context.out << (context.global.json ? ToJson(*samples) + "\n" : daemon::FormatSamples(*samples));
+  // Printed as the chunks arrive: a task of thousands of documents is never
+  // held whole. JSON keeps the shape of ListSamplesResponse:
+  // {"samples":[...],"unreadable":[...]}, written element by element.
+  int64_t printed = 0;
+  std::vector<std::string> unreadable;
+  absl::Status status = (*reader)->StreamSamples(request, [&](const v1::SampleChunk& chunk) {
+    WarnUnreadable(context, chunk.unreadable());
+    unreadable.insert(unreadable.end(), chunk.unreadable().begin(), chunk.unreadable().end());
+    for (const v1::SampleRecord& s : chunk.samples()) {
+      switch (*format) {
+        case OutputFormat::kJson:
+          context.out << (printed == 0 ? "{\"samples\":[" : ",") << ToJson(s);
+          break;
+        case OutputFormat::kJsonLines:
+          context.out << ToJson(s) << "\n";
+          break;
+        case OutputFormat::kYaml:
+          context.out << (printed == 0 ? "samples:\n" : "") << YamlSequenceItem(MessageJson(s));
+          break;
+        case OutputFormat::kTable:
+          context.out << daemon::FormatSample(s);
+          break;
+      }
+      ++printed;
+    }
+    context.out.flush();
+    return absl::OkStatus();
+  });
+  if (!status.ok()) {
+    if (printed > 0) context.out << "\n";  // end a partial line before the error
+    return ReportError(context, status);
+  }
+  base::Json unreadable_json = base::Json::MakeArray();
+  for (const std::string& u : unreadable) unreadable_json.Push(base::Json::String(u));
+  switch (*format) {
+    case OutputFormat::kJson:
+      context.out << (printed == 0 ? "{\"samples\":[" : "") << "],\"unreadable\":"
+                  << unreadable_json.Dump() << "}\n";
+      break;
+    case OutputFormat::kYaml: {
+      base::Json tail = base::Json::MakeObject();
+      if (printed == 0) tail.Set("samples", base::Json::MakeArray());
+      tail.Set("unreadable", std::move(unreadable_json));
+      context.out << JsonToYaml(tail);
+      break;
+    }
+    case OutputFormat::kTable:
+      if (printed == 0) context.out << "no samples\n";
+      break;
+    case OutputFormat::kJsonLines:
+      break;
+  }
   return kExitOk;
 }
 
-int Cancel(CommandContext& context) {
-  auto args = ParseArgs(context.args, {}, {});
-  if (!args.ok()) return ReportError(context, args.status());
-  if (args->positionals.size() != 1) {
-    return ReportError(context, absl::InvalidArgumentError("usage: cancel RUN"));
-  }
+int Cancel(CommandContext& context, const std::string& run) {
   auto client = Client::Create(context.global);
   if (!client.ok()) return ReportError(context, client.status());
   grpc::ClientContext call;
   (*client)->Prepare(&call, 30);
   v1::CancelRequest request;
-  request.set_run_id(args->positionals[0]);
+  request.set_run_id(run);
   v1::CancelResponse response;
   absl::Status status = (*client)->Convert((*client)->stub().Cancel(&call, request, &response));
   if (!status.ok()) return ReportError(context, status);
@@ -287,32 +347,132 @@ int Cancel(CommandContext& context) {
   return kExitOk;
 }
 
-int Env(CommandContext& context) {
-  auto args = ParseArgs(context.args, {}, {});
-  if (!args.ok()) return ReportError(context, args.status());
-  if (args->positionals.size() > 1) {
-    return ReportError(context, absl::InvalidArgumentError("usage: env [RUN]"));
-  }
+int Env(CommandContext& context, const std::string& run, const std::string& output) {
+  auto format = ResolveOutput(context.global.json, output);
+  if (!format.ok()) return ReportError(context, format.status());
   auto reader = OpenReader(context.global);
   if (!reader.ok()) return ReportError(context, reader.status());
-  auto env = (*reader)->GetEnvironment(args->positionals.empty() ? "" : args->positionals[0]);
+  auto env = (*reader)->GetEnvironment(run);
   if (!env.ok()) return ReportError(context, env.status());
   WarnUnreadable(context, env->unreadable());
-  context.out << (context.global.json ? ToJson(*env) + "\n" : daemon::FormatEnvironment(*env));
+  PrintMessage(context, *format, *env, [&] { return daemon::FormatEnvironment(*env); });
   return kExitOk;
 }
 
+// A command whose only input is one RUN argument (and maybe -o).
+struct RunFlags {
+  std::string run;
+  std::string output;
+};
+
 const bool kRegistered = [] {
-  RegisterCommand({"submit", "submit SUITE [--set k=v]... [--priority N] [--allow-drift] [--wait]",
-                   "queue a suite.yaml run", Submit});
-  RegisterCommand({"watch", "watch RUN", "follow a run's progress until it ends", Watch});
-  RegisterCommand({"status", "status", "the daemon's active runs and resident models", Status});
-  RegisterCommand({"list", "list [--label k=v]... [--since 7d] [--limit N]", "list runs", List});
-  RegisterCommand({"results", "results RUN", "a run's scores with standard errors", Results});
-  RegisterCommand({"samples", "samples RUN TASK [--failed] [--limit N]",
-                   "a task's per-document samples", Samples});
-  RegisterCommand({"cancel", "cancel RUN", "cancel a queued or running run", Cancel});
-  RegisterCommand({"env", "env [RUN]", "the environment fingerprint of a run (or the daemon)", Env});
+  RegisterCommand({
+      .name = "submit",
+      .summary = "queue a suite.yaml run",
+      .example = "evalctl submit suite.yaml --set candidate.model=/ckpt/1200 --wait",
+      .setup = [](CLI::App& command) -> CommandFn {
+        auto flags = std::make_shared<SubmitFlags>();
+        command.add_option("SUITE", flags->suite, "the suite file (docs/suite.md)")->required();
+        AddRepeated(command, "--set", &flags->sets,
+                    "override a suite field, e.g. --set candidate.model=/ckpt/1200")
+            ->type_name("KEY=VALUE");
+        command.add_option("--priority", flags->priority, "queue priority, higher first (default 0)")
+            ->type_name("N");
+        command.add_flag("--allow-drift", flags->allow_drift,
+                         "run even where the environment differs from the suite's pins, "
+                         "marking the run DRIFTED");
+        command.add_flag("--wait", flags->wait,
+                         "follow the run until it ends, then print its results (exit 1 if it "
+                         "failed)");
+        return [flags](CommandContext& context) { return Submit(context, *flags); };
+      },
+  });
+  RegisterCommand({
+      .name = "watch",
+      .summary = "follow a run's progress until it ends",
+      .example = "evalctl watch r20261122T084512Z-0007",
+      .setup = [](CLI::App& command) -> CommandFn {
+        auto run = std::make_shared<std::string>();
+        command.add_option("RUN", *run, "the run id")->required();
+        return [run](CommandContext& context) { return Watch(context, *run); };
+      },
+  });
+  RegisterCommand({
+      .name = "status",
+      .summary = "the daemon's active runs and resident models",
+      .example = "evalctl status -o yaml",
+      .setup = [](CLI::App& command) -> CommandFn {
+        auto output = std::make_shared<std::string>();
+        AddOutputFlag(command, output.get());
+        return [output](CommandContext& context) { return Status(context, *output); };
+      },
+  });
+  RegisterCommand({
+      .name = "list",
+      .summary = "list runs, newest first",
+      .example = "evalctl list --label checkpoint=1200 --since 7d",
+      .setup = [](CLI::App& command) -> CommandFn {
+        auto flags = std::make_shared<ListFlags>();
+        AddRepeated(command, "--label", &flags->labels, "only runs with this label")
+            ->type_name("KEY=VALUE");
+        command.add_option("--since", flags->since, "only runs created in this window (7d, 12h, 30m)")
+            ->type_name("DURATION");
+        command.add_option("--limit", flags->limit, "at most N runs")->type_name("N");
+        AddOutputFlag(command, &flags->output);
+        return [flags](CommandContext& context) { return List(context, *flags); };
+      },
+  });
+  RegisterCommand({
+      .name = "results",
+      .summary = "a run's scores with standard errors",
+      .example = "evalctl results r20261122T084512Z-0007 -o yaml",
+      .setup = [](CLI::App& command) -> CommandFn {
+        auto flags = std::make_shared<RunFlags>();
+        command.add_option("RUN", flags->run, "the run id")->required();
+        AddOutputFlag(command, &flags->output);
+        return [flags](CommandContext& context) {
+          return Results(context, flags->run, flags->output);
+        };
+      },
+  });
+  RegisterCommand({
+      .name = "samples",
+      .summary = "a task's per-document samples",
+      .example = "evalctl samples r20261122T084512Z-0007 gsm8k --failed --limit 5",
+      .setup = [](CLI::App& command) -> CommandFn {
+        auto flags = std::make_shared<SamplesFlags>();
+        command.add_option("RUN", flags->run, "the run id")->required();
+        command.add_option("TASK", flags->task, "the task, as the suite names it")->required();
+        command.add_flag("--failed", flags->failed,
+                         "only samples with an error or a metric equal to 0");
+        command.add_option("--limit", flags->limit, "at most N samples")->type_name("N");
+        AddOutputFlag(command, &flags->output, /*jsonl=*/true);
+        return [flags](CommandContext& context) { return Samples(context, *flags); };
+      },
+  });
+  RegisterCommand({
+      .name = "cancel",
+      .summary = "cancel a queued or running run",
+      .example = "evalctl cancel r20261122T084512Z-0007",
+      .setup = [](CLI::App& command) -> CommandFn {
+        auto run = std::make_shared<std::string>();
+        command.add_option("RUN", *run, "the run id")->required();
+        return [run](CommandContext& context) { return Cancel(context, *run); };
+      },
+  });
+  RegisterCommand({
+      .name = "env",
+      .summary = "the environment fingerprint of a run (or the daemon)",
+      .example = "evalctl env r20261122T084512Z-0007",
+      .setup = [](CLI::App& command) -> CommandFn {
+        auto flags = std::make_shared<RunFlags>();
+        command.add_option("RUN", flags->run, "the run id (default: the daemon's own host)");
+        AddOutputFlag(command, &flags->output);
+        return [flags](CommandContext& context) {
+          return Env(context, flags->run, flags->output);
+        };
+      },
+  });
   return true;
 }();
 

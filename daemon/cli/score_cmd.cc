@@ -5,11 +5,15 @@
 // document by {"doc": ID} (a doc id as `evalctl prompt` prints it, or the
 // line index as a number) or by {"prompt": TEXT} (the exact prompt, as in
 // IFEval's official response files), and carries {"response": TEXT}.
-// Prints per-document results and the task's aggregates.
+// Prints per-document results and the task's aggregates; --json / -o json
+// print them as one JSON object ({"task", "samples", "metrics"}), -o yaml
+// as YAML.
 #include <map>
-#include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -18,6 +22,7 @@
 #include "base/file.h"
 #include "base/json.h"
 #include "daemon/cli/command.h"
+#include "daemon/cli/output.h"
 #include "tasks/dataset.h"
 #include "tasks/task.h"
 
@@ -26,52 +31,34 @@ namespace {
 
 using base::Json;
 
-int Usage(CommandContext& context, const std::string& message) {
-  context.err << "evalctl score: " << message << "\n"
-              << "usage: evalctl score TASK --data PATH --responses FILE [--shots N] [--variant V] [--json]\n";
-  return kExitInvalidInput;
-}
+struct ScoreFlags {
+  std::string task;
+  std::string data;
+  std::string responses;
+  std::string shots;
+  std::string variant;
+  std::string output;
+};
 
-int ScoreCommand(CommandContext& context) {
-  std::string task_name;
-  std::string responses_path;
-  bool json = context.global.json;
-  tasks::TaskOptions options;
-  std::string data_dir = context.global.data_dir;
-  const std::vector<std::string>& args = context.args;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&](std::string* out) {
-      if (i + 1 >= args.size()) return false;
-      *out = args[++i];
-      return true;
-    };
-    if (a == "--json") {
-      json = true;
-    } else if (a == "--data-dir") {
-      if (!value(&data_dir)) return Usage(context, "--data-dir needs a value");
-    } else if (a == "--data") {
-      if (!value(&options.data_path)) return Usage(context, "--data needs a value");
-    } else if (a == "--responses") {
-      if (!value(&responses_path)) return Usage(context, "--responses needs a value");
-    } else if (a == "--variant") {
-      if (!value(&options.variant)) return Usage(context, "--variant needs a value");
-    } else if (a == "--shots") {
-      std::string v;
-      if (!value(&v) || !absl::SimpleAtoi(v, &options.shots) || options.shots < 0) {
-        return Usage(context, "--shots needs a non-negative integer");
-      }
-    } else if (a.rfind("--", 0) == 0) {
-      return Usage(context, absl::StrCat("unknown flag ", a));
-    } else if (task_name.empty()) {
-      task_name = a;
-    } else {
-      return Usage(context, absl::StrCat("unexpected argument ", a));
-    }
+int ScoreCommand(CommandContext& context, const ScoreFlags& flags) {
+  const std::string& task_name = flags.task;
+  const std::string& responses_path = flags.responses;
+  absl::StatusOr<OutputFormat> format = ResolveOutput(context.global.json, flags.output);
+  if (!format.ok()) {
+    context.err << "evalctl score: " << format.status().message() << "\n";
+    return kExitInvalidInput;
   }
-  if (task_name.empty()) return Usage(context, "missing TASK");
-  if (responses_path.empty()) return Usage(context, "missing --responses FILE");
-  if (options.data_path.empty()) options.data_path = DefaultDatasetPath(task_name, data_dir);
+  tasks::TaskOptions options;
+  options.data_path = flags.data;
+  options.variant = flags.variant;
+  if (!flags.shots.empty() && (!absl::SimpleAtoi(flags.shots, &options.shots) || options.shots < 0)) {
+    context.err << "evalctl score: --shots: expected a non-negative integer, got '" << flags.shots
+                << "'\n";
+    return kExitInvalidInput;
+  }
+  if (options.data_path.empty()) {
+    options.data_path = DefaultDatasetPath(task_name, context.global.data_dir);
+  }
 
   auto task = tasks::CreateTask(task_name, options);
   if (!task.ok()) {
@@ -131,7 +118,7 @@ int ScoreCommand(CommandContext& context) {
   }
   const std::vector<tasks::MetricResult> metrics = (*task)->Aggregate(samples);
 
-  if (json) {
+  if (*format != OutputFormat::kTable) {
     Json out = Json::MakeObject();
     out.Set("task", Json::String(task_name));
     Json samples_json = Json::MakeArray();
@@ -159,7 +146,7 @@ int ScoreCommand(CommandContext& context) {
       metrics_json.Push(std::move(item));
     }
     out.Set("metrics", std::move(metrics_json));
-    context.out << out.Dump() << "\n";
+    context.out << FormatDocument(*format, out);
     return kExitOk;
   }
   for (const tasks::SampleResult& s : samples) {
@@ -181,9 +168,29 @@ int ScoreCommand(CommandContext& context) {
   return kExitOk;
 }
 
-const bool kRegistered = RegisterCommand(
-    {"score", "score TASK --data PATH --responses FILE [--json]",
-     "score responses produced elsewhere against a task's dataset (offline)", ScoreCommand});
+const bool kRegistered = RegisterCommand({
+    .name = "score",
+    .summary = "score responses produced elsewhere against a task's dataset (offline)",
+    .example = "evalctl score ifeval --responses responses.jsonl -o yaml",
+    .setup = [](CLI::App& command) -> CommandFn {
+      auto flags = std::make_shared<ScoreFlags>();
+      command.add_option("TASK", flags->task, "the task (mmlu, gsm8k, gsm8k_cot, ifeval, ...)")
+          ->required();
+      command.add_option("--responses", flags->responses,
+                         "JSONL: {\"doc\": ID or line number, or \"prompt\": TEXT} with "
+                         "{\"response\": TEXT} per line")
+          ->type_name("FILE")
+          ->required();
+      command.add_option("--data", flags->data,
+                         "the task's dataset (default: DATA_DIR/datasets/<dataset>)")
+          ->type_name("PATH");
+      command.add_option("--shots", flags->shots, "few-shot examples (default: the task's)")
+          ->type_name("N");
+      command.add_option("--variant", flags->variant, "the task's prompt variant")->type_name("V");
+      AddOutputFlag(command, &flags->output);
+      return [flags](CommandContext& context) { return ScoreCommand(context, *flags); };
+    },
+});
 
 }  // namespace
 }  // namespace evald::cli

@@ -1,26 +1,25 @@
 // evalctl commands for operators of a store: delete, fsck. Both work through
 // the daemon, or offline with --data-dir while no daemon holds the store.
+#include <memory>
 #include <string>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "daemon/cli/command.h"
 #include "daemon/cli/evalctl_util.h"
+#include "daemon/cli/output.h"
 #include "daemon/render.h"
 
 namespace evald::cli {
 namespace {
 
-int Delete(CommandContext& context) {
-  auto args = ParseArgs(context.args, {}, {});
-  if (!args.ok()) return ReportError(context, args.status());
-  if (args->positionals.empty()) {
-    return ReportError(context, absl::InvalidArgumentError("usage: delete RUN..."));
-  }
+int Delete(CommandContext& context, const std::vector<std::string>& runs) {
   auto reader = OpenReader(context.global);
   if (!reader.ok()) return ReportError(context, reader.status());
-  for (const std::string& run : args->positionals) {
+  for (const std::string& run : runs) {
     auto deleted = (*reader)->DeleteRun(run);
     if (!deleted.ok()) return ReportError(context, deleted.status());
     if (context.global.json) {
@@ -39,19 +38,21 @@ int Delete(CommandContext& context) {
   return kExitOk;
 }
 
-int Fsck(CommandContext& context) {
-  auto args = ParseArgs(context.args, {}, {"--repair"});
-  if (!args.ok()) return ReportError(context, args.status());
-  if (!args->positionals.empty()) {
-    return ReportError(context, absl::InvalidArgumentError("usage: fsck [--repair]"));
-  }
+struct FsckFlags {
+  bool repair = false;
+  std::string output;
+};
+
+int Fsck(CommandContext& context, const FsckFlags& flags) {
+  auto format = ResolveOutput(context.global.json, flags.output);
+  if (!format.ok()) return ReportError(context, format.status());
   auto reader = OpenReader(context.global);
   if (!reader.ok()) return ReportError(context, reader.status());
-  const bool repair = args->Has("--repair");
+  const bool repair = flags.repair;
   auto report = (*reader)->CheckStore(repair);
   if (!report.ok()) return ReportError(context, report.status());
-  if (context.global.json) {
-    context.out << daemon::ToJson(*report) << "\n";
+  if (*format != OutputFormat::kTable) {
+    PrintMessage(context, *format, *report, {});
   } else {
     for (const v1::StoreProblem& p : report->problems()) {
       context.out << p.record() << ": " << p.problem() << "; "
@@ -69,11 +70,29 @@ int Fsck(CommandContext& context) {
 }
 
 const bool kRegistered = [] {
-  RegisterCommand({"delete", "delete RUN...",
-                   "remove runs with their samples, scores and tags (not a running run)",
-                   Delete});
-  RegisterCommand({"fsck", "fsck [--repair]",
-                   "check every stored record; --repair mends or removes damaged ones", Fsck});
+  RegisterCommand({
+      .name = "delete",
+      .summary = "remove runs with their samples, scores and tags (not a running run)",
+      .example = "evalctl delete r20261122T084512Z-0007",
+      .setup = [](CLI::App& command) -> CommandFn {
+        auto runs = std::make_shared<std::vector<std::string>>();
+        command.add_option("RUN", *runs, "the run ids")->required();
+        return [runs](CommandContext& context) { return Delete(context, *runs); };
+      },
+  });
+  RegisterCommand({
+      .name = "fsck",
+      .summary = "check every stored record; --repair mends or removes damaged ones",
+      .example = "evalctl fsck --repair --data-dir ~/.local/share/evald",
+      .setup = [](CLI::App& command) -> CommandFn {
+        auto flags = std::make_shared<FsckFlags>();
+        command.add_flag("--repair", flags->repair,
+                         "mend what can be mended (escape invalid UTF-8, recount) and remove "
+                         "records that cannot be read");
+        AddOutputFlag(command, &flags->output);
+        return [flags](CommandContext& context) { return Fsck(context, *flags); };
+      },
+  });
   return true;
 }();
 

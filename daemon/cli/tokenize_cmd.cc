@@ -1,29 +1,36 @@
 // `evalctl tokenize --model DIR [--add-special] TEXT`: the model's own
 // tokenizer, in process (no daemon needed).
+#include <memory>
 #include <string>
+
+#include <CLI/CLI.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/json.h"
 #include "daemon/cli/command.h"
 #include "daemon/cli/evalctl_util.h"
+#include "daemon/cli/output.h"
 #include "runners/native/tokenizer/tokenizer.h"
 
 namespace evald::cli {
 namespace {
 
-int Tokenize(CommandContext& context) {
-  auto args = ParseArgs(context.args, {"--model"}, {"--add-special"});
-  if (!args.ok()) return ReportError(context, args.status());
-  if (args->positionals.size() != 1 || args->Get("--model").empty()) {
-    return ReportError(context, absl::InvalidArgumentError(
-                                    "usage: tokenize --model DIR [--add-special] TEXT"));
-  }
-  auto tokenizer = engine::Tokenizer::FromDirectory(args->Get("--model"));
+struct TokenizeFlags {
+  std::string model;
+  std::string text;
+  bool add_special = false;
+  std::string output;
+};
+
+int Tokenize(CommandContext& context, const TokenizeFlags& flags) {
+  auto format = ResolveOutput(context.global.json, flags.output);
+  if (!format.ok()) return ReportError(context, format.status());
+  auto tokenizer = engine::Tokenizer::FromDirectory(flags.model);
   if (!tokenizer.ok()) return ReportError(context, tokenizer.status());
-  auto ids = (*tokenizer)->Encode(args->positionals[0], args->Has("--add-special"));
+  auto ids = (*tokenizer)->Encode(flags.text, flags.add_special);
   if (!ids.ok()) return ReportError(context, ids.status());
-  if (context.global.json) {
+  if (*format != OutputFormat::kTable) {
     base::Json out = base::Json::MakeObject();
     base::Json list = base::Json::MakeArray();
     base::Json tokens = base::Json::MakeArray();
@@ -33,16 +40,29 @@ int Tokenize(CommandContext& context) {
     }
     out.Set("ids", std::move(list));
     out.Set("tokens", std::move(tokens));
-    context.out << out.Dump() << "\n";
+    context.out << FormatDocument(*format, out);
   } else {
     context.out << absl::StrJoin(*ids, " ") << "\n";
   }
   return kExitOk;
 }
 
-const bool kRegistered = RegisterCommand(
-    {"tokenize", "tokenize --model DIR [--add-special] TEXT",
-     "token ids of TEXT with the model's tokenizer (no daemon needed)", Tokenize});
+const bool kRegistered = RegisterCommand({
+    .name = "tokenize",
+    .summary = "token ids of TEXT with the model's tokenizer (no daemon needed)",
+    .example = "evalctl tokenize --model /models/llama --add-special 'Hello world'",
+    .setup = [](CLI::App& command) -> CommandFn {
+      auto flags = std::make_shared<TokenizeFlags>();
+      command.add_option("TEXT", flags->text, "the text")->required();
+      command.add_option("--model", flags->model, "the checkpoint folder (tokenizer.json)")
+          ->type_name("DIR")
+          ->required();
+      command.add_flag("--add-special", flags->add_special,
+                       "add the special tokens the model's tokenizer adds (BOS)");
+      AddOutputFlag(command, &flags->output);
+      return [flags](CommandContext& context) { return Tokenize(context, *flags); };
+    },
+});
 
 }  // namespace
 }  // namespace evald::cli

@@ -40,8 +40,9 @@ absl::StatusOr<v1::GetResultsResponse> ReadResults(store::Store& store, absl::st
   return response;
 }
 
-absl::StatusOr<v1::ListSamplesResponse> ReadSamples(store::Store& store,
-                                                    const v1::ListSamplesRequest& request) {
+absl::Status VisitSamples(store::Store& store, const v1::ListSamplesRequest& request,
+                          const std::function<bool(v1::SampleRecord)>& visit,
+                          store::Unreadable* unreadable) {
   ASSIGN_OR_RETURN(v1::RunRecord run, store.GetRun(request.run_id()));
   bool known = false;
   for (const v1::TaskSpec& t : run.spec().tasks()) known = known || t.name() == request.task();
@@ -53,20 +54,34 @@ absl::StatusOr<v1::ListSamplesResponse> ReadSamples(store::Store& store,
     return absl::NotFoundError(absl::StrCat("run ", request.run_id(), " has no task '",
                                             request.task(), "' (its tasks: ", names, ")"));
   }
-  store::Unreadable unreadable;
-  ASSIGN_OR_RETURN(std::vector<v1::SampleRecord> samples,
-                   store.ListSamples(request.run_id(), request.task(), &unreadable));
+  int64_t sent = 0;
+  return store.ScanSamples(
+      request.run_id(), request.task(),
+      [&](v1::SampleRecord s) {
+        if (request.failed_only()) {
+          bool failed = !s.error().empty();
+          for (const auto& [name, value] : s.metrics()) failed = failed || value == 0;
+          if (!failed) return true;
+        }
+        if (!visit(std::move(s))) return false;
+        ++sent;
+        return request.limit() <= 0 || sent < request.limit();
+      },
+      unreadable);
+}
+
+absl::StatusOr<v1::ListSamplesResponse> ReadSamples(store::Store& store,
+                                                    const v1::ListSamplesRequest& request) {
   v1::ListSamplesResponse response;
+  store::Unreadable unreadable;
+  RETURN_IF_ERROR(VisitSamples(
+      store, request,
+      [&](v1::SampleRecord s) {
+        *response.add_samples() = std::move(s);
+        return true;
+      },
+      &unreadable));
   for (std::string& u : unreadable) response.add_unreadable(std::move(u));
-  for (v1::SampleRecord& s : samples) {
-    if (request.failed_only()) {
-      bool failed = !s.error().empty();
-      for (const auto& [name, value] : s.metrics()) failed = failed || value == 0;
-      if (!failed) continue;
-    }
-    *response.add_samples() = std::move(s);
-    if (request.limit() > 0 && response.samples_size() >= request.limit()) break;
-  }
   return response;
 }
 

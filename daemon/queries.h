@@ -8,6 +8,7 @@
 #ifndef EVALD_DAEMON_QUERIES_H_
 #define EVALD_DAEMON_QUERIES_H_
 
+#include <functional>
 #include <set>
 #include <string>
 
@@ -27,6 +28,12 @@ absl::StatusOr<v1::ListRunsResponse> ReadRuns(store::Store& store,
                                                const v1::ListRunsRequest& request);
 absl::StatusOr<v1::GetResultsResponse> ReadResults(store::Store& store, absl::string_view run_id);
 // failed_only keeps samples with an error or any metric equal to 0.
+// The samples `request` asks for (failed_only, limit), handed to `visit`
+// one at a time as they are read; unreadable records go to `unreadable`.
+// `visit` returning false stops the read.
+absl::Status VisitSamples(store::Store& store, const v1::ListSamplesRequest& request,
+                          const std::function<bool(v1::SampleRecord)>& visit,
+                          store::Unreadable* unreadable);
 absl::StatusOr<v1::ListSamplesResponse> ReadSamples(store::Store& store,
                                                     const v1::ListSamplesRequest& request);
 absl::StatusOr<v1::GetEnvironmentResponse> ReadEnvironment(store::Store& store,

@@ -226,26 +226,34 @@ grpc::Status EvalServiceImpl::StreamSamples(grpc::ServerContext* context,
                                             const v1::ListSamplesRequest* request,
                                             grpc::ServerWriter<v1::SampleChunk>* writer) {
   if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
-  auto samples = ReadSamples(*store_, *request);
-  if (!samples.ok()) return ToGrpcStatus(samples.status());
+  // Read and sent a chunk at a time: neither side holds the whole task.
   v1::SampleChunk chunk;
-  *chunk.mutable_unreadable() = std::move(*samples->mutable_unreadable());
   size_t bytes = 0;
+  bool gone = false;
   auto flush = [&] {
-    const bool written = writer->Write(chunk);
+    gone = !writer->Write(chunk);
     chunk.Clear();
     bytes = 0;
-    return written;
+    return !gone;
   };
-  for (v1::SampleRecord& s : *samples->mutable_samples()) {
-    const size_t size = s.ByteSizeLong();
-    if (chunk.samples_size() > 0 &&
-        (chunk.samples_size() >= kSamplesPerChunk || bytes + size > kChunkBytes)) {
-      if (!flush()) return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
-    }
-    *chunk.add_samples() = std::move(s);
-    bytes += size;
-  }
+  store::Unreadable unreadable;
+  absl::Status read = VisitSamples(
+      *store_, *request,
+      [&](v1::SampleRecord s) {
+        const size_t size = s.ByteSizeLong();
+        if (chunk.samples_size() > 0 &&
+            (chunk.samples_size() >= kSamplesPerChunk || bytes + size > kChunkBytes) &&
+            !flush()) {
+          return false;
+        }
+        *chunk.add_samples() = std::move(s);
+        bytes += size;
+        return true;
+      },
+      &unreadable);
+  if (gone) return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
+  if (!read.ok()) return ToGrpcStatus(read);
+  for (std::string& u : unreadable) chunk.add_unreadable(std::move(u));
   if ((chunk.samples_size() > 0 || chunk.unreadable_size() > 0) && !flush()) {
     return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
   }

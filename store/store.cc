@@ -673,20 +673,36 @@ absl::Status Store::PutSample(const SampleRecord& sample, const v1::AttemptFigur
 
 absl::StatusOr<std::vector<SampleRecord>> Store::ListSamples(
     absl::string_view run_id, absl::string_view task, Unreadable* unreadable) {
+  std::vector<SampleRecord> samples;
+  RETURN_IF_ERROR(ScanSamples(
+      run_id, task,
+      [&](SampleRecord s) {
+        samples.push_back(std::move(s));
+        return true;
+      },
+      unreadable));
+  return samples;
+}
+
+absl::Status Store::ScanSamples(absl::string_view run_id, absl::string_view task,
+                                const std::function<bool(SampleRecord)>& visit,
+                                Unreadable* unreadable) {
   RETURN_IF_ERROR(RequireRun(run_id));
   RETURN_IF_ERROR(keys::ValidateName("task name", task));
   const std::string what =
       absl::StrCat("samples of run ", Quote(run_id), " task ", Quote(task));
-  std::vector<SampleRecord> samples;
-  RETURN_IF_ERROR(ScanPrefix(
-      ColumnFamily::kSamples, keys::SamplePrefix(run_id, task), what,
-      [&](absl::string_view key, absl::string_view value) -> absl::Status {
-        std::optional<SampleRecord> s =
-            ParseOrNote<SampleRecord>(value, SampleWhat(run_id, task, key), unreadable);
-        if (s) samples.push_back(*std::move(s));
-        return absl::OkStatus();
-      }));
-  return samples;
+  std::unique_ptr<rocksdb::Iterator> it(handles_->db->NewIterator(
+      rocksdb::ReadOptions(), handles_->cf(ColumnFamily::kSamples)));
+  const std::string prefix = keys::SamplePrefix(run_id, task);
+  for (it->Seek(ToSlice(prefix)); it->Valid(); it->Next()) {
+    const absl::string_view key = ToView(it->key());
+    if (!absl::StartsWith(key, prefix)) break;
+    std::optional<SampleRecord> s = ParseOrNote<SampleRecord>(
+        ToView(it->value()), SampleWhat(run_id, task, key), unreadable);
+    if (s && !visit(*std::move(s))) break;
+  }
+  return FromRocks(it->status(),
+                   absl::StrCat("store at ", options_.path, ": scan ", what));
 }
 
 absl::StatusOr<std::set<int64_t>> Store::DoneDocIndices(

@@ -127,6 +127,12 @@ class Store {
   absl::StatusOr<std::vector<evald::v1::SampleRecord>> ListSamples(
       absl::string_view run_id, absl::string_view task,
       Unreadable* unreadable = nullptr);
+  // Visits the samples of (run, task) in doc_index order, one at a time, so
+  // a task of any size is read in bounded memory; unreadable ones are skipped
+  // and named in `unreadable`. `visit` returning false stops the scan.
+  absl::Status ScanSamples(absl::string_view run_id, absl::string_view task,
+                           const std::function<bool(evald::v1::SampleRecord)>& visit,
+                           Unreadable* unreadable = nullptr);
   absl::StatusOr<int64_t> CountSamples(absl::string_view run_id,
                                        absl::string_view task);
   // The doc indices of (run, task) stored and readable: what a resumed run

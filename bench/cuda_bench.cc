@@ -52,6 +52,9 @@
 #include "runners/native/planner/footprint.h"
 #include "runners/native/planner/kv_budget.h"
 
+namespace model = ::evald::runners::native::model;
+namespace planner = ::evald::runners::native::planner;
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -89,7 +92,7 @@ double CopyBandwidth() {
 // FLOP/s of an n^3 FP16 product with FP32 output through the backend's own
 // cuBLASLt wrapper (heuristic algorithm choice).
 double GemmPeak(int64_t n) {
-  auto gemm = engine::cuda::Gemm::Create(/*batch_invariant=*/false);
+  auto gemm = runners::native::cuda::Gemm::Create(/*batch_invariant=*/false);
   if (!gemm.ok()) return 0;
   void* w = nullptr;
   void* x = nullptr;
@@ -101,7 +104,7 @@ double GemmPeak(int64_t n) {
   // on real data than on zeros.
   std::vector<uint16_t> host(static_cast<size_t>(n) * n);
   std::mt19937 rng(7);
-  for (uint16_t& v : host) v = engine::FloatToF16(static_cast<float>(rng() % 2048) / 1024.0f - 1.0f);
+  for (uint16_t& v : host) v = model::FloatToF16(static_cast<float>(rng() % 2048) / 1024.0f - 1.0f);
   cudaMemcpy(w, host.data(), n * n * 2, cudaMemcpyHostToDevice);
   cudaMemcpy(x, host.data(), n * n * 2, cudaMemcpyHostToDevice);
   double best = 1e30;
@@ -121,7 +124,7 @@ double GemmPeak(int64_t n) {
 // Multiply-adds per token in the decoder layers' matrices (attention and
 // MLP), from the config: the prefill FLOP count is twice this (the lm_head
 // runs for the chunk's last row only).
-double MatrixParams(const engine::ModelConfig& c) {
+double MatrixParams(const model::ModelConfig& c) {
   const double hidden = c.hidden_size;
   const double q = static_cast<double>(c.num_heads) * c.head_dim;
   const double kv = static_cast<double>(c.num_kv_heads) * c.head_dim;
@@ -189,12 +192,12 @@ GenerateFigures RunGenerate(runners::Runner* runner,
 // A runner of its own on the GPU with a fixed KV pool of `kv_bytes`.
 absl::StatusOr<std::unique_ptr<runners::Runner>> SoloRunner(const std::string& dir,
                                                             size_t kv_bytes) {
-  runners::NativeRunnerOptions ro;
+  runners::native::NativeRunnerOptions ro;
   ro.model_dir = dir;
-  ro.device = engine::Device::kCuda;
+  ro.device = model::Device::kCuda;
   ro.kv_cache_bytes = kv_bytes;
   ro.max_batch_tokens = 8192;
-  return runners::CreateNativeRunner(ro);
+  return runners::native::CreateNativeRunner(ro);
 }
 
 std::vector<int32_t> Blocks(int first, int count) {
@@ -251,12 +254,12 @@ int main(int argc, char** argv) {
   std::printf("yardsticks: d2d copy %.0f GB/s, fp16 gemm (8192^3) %.1f TFLOP/s\n", bw / 1e9,
               peak / 1e12);
 
-  engine::LoadOptions options{.device = engine::Device::kCuda, .batch_invariant = !fast_gemm};
+  model::LoadOptions options{.device = model::Device::kCuda, .batch_invariant = !fast_gemm};
   options.tiled_attention = tiled_attention;
   const auto t_load = Clock::now();
-  auto model = engine::Model::Load(model_dir, options);
+  auto model = model::Model::Load(model_dir, options);
   if (!model.ok()) return Fail(std::string(model.status().message()));
-  const engine::ModelConfig& c = (*model)->config();
+  const model::ModelConfig& c = (*model)->config();
   std::printf("model: %s, %d layers, hidden %d, %.2f GB of weights on %s, loaded in %.1f s, gemm %s\n",
               model_dir.c_str(), c.num_layers, c.hidden_size, (*model)->weight_bytes() / 1e9,
               (*model)->backend().c_str(), Seconds(t_load, Clock::now()),
@@ -277,11 +280,11 @@ int main(int argc, char** argv) {
   // Prefill: one 2048-token chunk, logits of the last row only.
   {
     const std::vector<int32_t> table = Blocks(1, 128);
-    engine::SeqChunk chunk;
+    model::SeqChunk chunk;
     chunk.tokens = absl::MakeConstSpan(tokens.data(), 2048);
     chunk.block_table = table;
     chunk.logit_rows = {2047};
-    engine::ForwardOutput out;
+    model::ForwardOutput out;
     double best = 1e30;
     for (int rep = 0; rep < 3; ++rep) {
       const auto t0 = Clock::now();
@@ -297,11 +300,11 @@ int main(int argc, char** argv) {
   // Decode at batch 1 after 512 prompt tokens.
   if (decode_steps > 0) {
     const std::vector<int32_t> table = Blocks(200, 64);
-    engine::SeqChunk chunk;
+    model::SeqChunk chunk;
     chunk.tokens = absl::MakeConstSpan(tokens.data(), 512);
     chunk.block_table = table;
     chunk.logit_rows = {511};
-    engine::ForwardOutput out;
+    model::ForwardOutput out;
     absl::Status s = (*model)->Forward({&chunk, 1}, kv->get(), &out);
     if (!s.ok()) return Fail(std::string(s.message()));
     const auto t0 = Clock::now();
@@ -379,18 +382,18 @@ int main(int argc, char** argv) {
   if (!judge_dir.empty()) {
     size_t free_bytes = 0, total_bytes = 0;
     cudaMemGetInfo(&free_bytes, &total_bytes);
-    native::KvBudget budget(static_cast<int64_t>(total_bytes) - native::kCudaContextReserve);
-    runners::NativeRunnerOptions ro;
-    ro.device = engine::Device::kCuda;
+    planner::KvBudget budget(static_cast<int64_t>(total_bytes) - planner::kCudaContextReserve);
+    runners::native::NativeRunnerOptions ro;
+    ro.device = model::Device::kCuda;
     ro.max_batch_tokens = 8192;
     ro.max_context = 4096;
     ro.kv_budget = &budget;
     ro.model_dir = model_dir;
     const auto t_load = Clock::now();
-    auto candidate = runners::CreateNativeRunner(ro);
+    auto candidate = runners::native::CreateNativeRunner(ro);
     if (!candidate.ok()) return Fail("candidate: " + std::string(candidate.status().message()));
     ro.model_dir = judge_dir;
-    auto judge = runners::CreateNativeRunner(ro);
+    auto judge = runners::native::CreateNativeRunner(ro);
     if (!judge.ok()) return Fail("judge: " + std::string(judge.status().message()));
     cudaMemGetInfo(&free_bytes, &total_bytes);
     std::printf("co-resident: candidate %.2f GB + judge %.2f GB resident, loaded in %.1f s; "

@@ -89,12 +89,12 @@ struct RunResult {
 RunResult Run(const std::string& model_dir, bool prefix_cache, int threads, int max_batch_tokens,
               const Workload& w) {
   RunResult out;
-  evald::runners::NativeRunnerOptions o;
+  evald::runners::native::NativeRunnerOptions o;
   o.model_dir = model_dir;
   o.num_threads = threads;
   o.prefix_cache = prefix_cache;
   o.max_batch_tokens = max_batch_tokens;
-  auto runner = evald::runners::CreateNativeRunner(o);
+  auto runner = evald::runners::native::CreateNativeRunner(o);
   if (!runner.ok()) {
     std::fprintf(stderr, "engine-prefix-bench: %s\n", std::string(runner.status().message()).c_str());
     out.ok = false;
@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
     temp_dir = (std::filesystem::temp_directory_path() /
                 absl::StrCat("evald_prefix_bench_", getpid()))
                    .string();
-    evald::engine::CheckpointSpec spec;
+    evald::runners::native::testing::CheckpointSpec spec;
     spec.arch = "llama";
     spec.hidden = 512;
     spec.layers = 4;
@@ -155,9 +155,9 @@ int main(int argc, char** argv) {
     spec.intermediate = 1536;
     spec.vocab = 4096;
     spec.max_position = 2048;
-    spec.dtype = evald::engine::DType::kBF16;
+    spec.dtype = evald::runners::native::model::DType::kBF16;
     spec.seed = 5;
-    if (absl::Status s = evald::engine::WriteCheckpoint(spec, temp_dir); !s.ok()) {
+    if (absl::Status s = evald::runners::native::testing::WriteCheckpoint(spec, temp_dir); !s.ok()) {
       std::fprintf(stderr, "engine-prefix-bench: %s\n", std::string(s.message()).c_str());
       return 1;
     }
@@ -169,7 +169,7 @@ int main(int argc, char** argv) {
   }
 
   // Calibrate words per token so the header is ~600 and a question ~100 tokens.
-  auto tok = evald::engine::Tokenizer::FromDirectory(model_dir);
+  auto tok = evald::runners::native::tokenizer::Tokenizer::FromDirectory(model_dir);
   if (!tok.ok()) {
     std::fprintf(stderr, "engine-prefix-bench: %s\n", std::string(tok.status().message()).c_str());
     return 1;

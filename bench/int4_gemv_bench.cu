@@ -10,6 +10,8 @@
 
 #include "runners/native/cuda/int4_gemm.h"
 
+namespace native_cuda = ::evald::runners::native::cuda;
+
 namespace {
 
 #define CHECK_CUDA(expr)                                                          \
@@ -72,11 +74,11 @@ int main(int argc, char** argv) {
     CHECK_CUDA(cudaMemset(qz, 0x77, groups * words * 4));
     CHECK_CUDA(cudaMemset(sc, 0x10, groups * s.rows * 2));
     CHECK_CUDA(cudaMemset(x, 0x3c, m * s.cols * 2));
-    const evald::engine::cuda::DeviceAwqMatrix w{qw, qz, sc, s.rows, s.cols, group};
-    const size_t ws_bytes = evald::engine::cuda::AwqWorkspaceBytes(w);
+    const native_cuda::DeviceAwqMatrix w{qw, qz, sc, s.rows, s.cols, group};
+    const size_t ws_bytes = native_cuda::AwqWorkspaceBytes(w);
     float* ws = nullptr;
     if (ws_bytes > 0) CHECK_CUDA(cudaMalloc(&ws, ws_bytes));
-    CHECK_CUDA(evald::engine::cuda::AwqMatMul(w, x, m, y, /*accumulate=*/false, ws, ws_bytes,
+    CHECK_CUDA(native_cuda::AwqMatMul(w, x, m, y, /*accumulate=*/false, ws, ws_bytes,
                                               nullptr));
     CHECK_CUDA(cudaDeviceSynchronize());
     cudaEvent_t t0, t1;
@@ -84,7 +86,7 @@ int main(int argc, char** argv) {
     cudaEventCreate(&t1);
     cudaEventRecord(t0);
     for (int i = 0; i < iters; ++i) {
-      evald::engine::cuda::AwqMatMul(w, x, m, y, /*accumulate=*/false, ws, ws_bytes, nullptr);
+      native_cuda::AwqMatMul(w, x, m, y, /*accumulate=*/false, ws, ws_bytes, nullptr);
     }
     cudaEventRecord(t1);
     CHECK_CUDA(cudaEventSynchronize(t1));
@@ -93,7 +95,7 @@ int main(int argc, char** argv) {
     const double bytes = s.cols * words * 4.0 + groups * words * 4.0 + groups * s.rows * 2.0;
     const double gbs = bytes * iters / (ms * 1e-3) / 1e9;
     std::printf("%-22s m=%lld  %d K splits  %.3f ms  %.1f GB/s  %.0f%% of copy\n", s.name,
-                static_cast<long long>(m), evald::engine::cuda::AwqSplits(w), ms / iters, gbs,
+                static_cast<long long>(m), native_cuda::AwqSplits(w), ms / iters, gbs,
                 100.0 * gbs / copy);
     cudaFree(qw);
     cudaFree(qz);

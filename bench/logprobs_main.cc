@@ -21,6 +21,8 @@
 #include "base/json.h"
 #include "runners/native/model/model.h"
 
+namespace model = ::evald::runners::native::model;
+
 namespace {
 
 int Fail(const std::string& message) {
@@ -48,11 +50,11 @@ int main(int argc, char** argv) {
   if (model_dir.empty()) {
     return Fail("usage: evald-logprobs --model DIR [--device auto|cpu|cuda] < request.json");
   }
-  engine::LoadOptions options;
+  model::LoadOptions options;
   if (device == "cpu") {
-    options.device = engine::Device::kCpu;
+    options.device = model::Device::kCpu;
   } else if (device == "cuda") {
-    options.device = engine::Device::kCuda;
+    options.device = model::Device::kCuda;
   } else if (device != "auto") {
     return Fail("--device: expected auto, cpu or cuda, got '" + device + "'");
   }
@@ -62,7 +64,7 @@ int main(int argc, char** argv) {
   const base::Json* prompts = request->Find("prompts");
   if (prompts == nullptr || !prompts->is_array()) return Fail("stdin: field 'prompts': missing or not a list");
 
-  absl::StatusOr<std::unique_ptr<engine::Model>> model = engine::Model::Load(model_dir, options);
+  absl::StatusOr<std::unique_ptr<model::Model>> model = model::Model::Load(model_dir, options);
   if (!model.ok()) return Fail(std::string(model.status().message()));
   const int vocab = (*model)->config().vocab_size;
 
@@ -80,18 +82,18 @@ int main(int argc, char** argv) {
       return Fail("stdin: prompts[" + std::to_string(p) + "]: need at least 2 token ids in [0, vocab)");
     }
     const int n = static_cast<int>(tokens.size());
-    const int blocks = (n + engine::kKvBlockSize - 1) / engine::kKvBlockSize;
+    const int blocks = (n + model::kKvBlockSize - 1) / model::kKvBlockSize;
     // Block 0 is the engine's null block by convention; use 1..blocks.
-    absl::StatusOr<std::unique_ptr<engine::KvCache>> kv = (*model)->AllocateKvCache(blocks + 1);
+    absl::StatusOr<std::unique_ptr<model::KvCache>> kv = (*model)->AllocateKvCache(blocks + 1);
     if (!kv.ok()) return Fail(std::string(kv.status().message()));
     std::vector<int32_t> table(blocks);
     for (int b = 0; b < blocks; ++b) table[b] = b + 1;
-    engine::SeqChunk chunk;
+    model::SeqChunk chunk;
     chunk.tokens = tokens;
     chunk.start_pos = 0;
     chunk.block_table = table;
     for (int r = 0; r + 1 < n; ++r) chunk.logit_rows.push_back(r);
-    engine::ForwardOutput out;
+    model::ForwardOutput out;
     absl::Status status = (*model)->Forward({&chunk, 1}, kv->get(), &out);
     if (!status.ok()) return Fail(std::string(status.message()));
     base::Json row = base::Json::MakeArray();

@@ -17,6 +17,8 @@
 #include "runners/native/testing/checkpoint_writer.h"
 #include "runners/native/model/config_parser.h"
 
+namespace model = ::evald::runners::native::model;
+
 namespace {
 
 constexpr char kUsage[] =
@@ -36,22 +38,22 @@ int Fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  using evald::engine::CheckpointSpec;
+  using evald::runners::native::testing::CheckpointSpec;
   CheckpointSpec spec;
   std::string out;
   // A preset is applied first wherever it appears, so later flags override it.
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::string(argv[i]) == "--preset") {
-      auto preset = evald::engine::CheckpointPreset(argv[i + 1]);
+      auto preset = evald::runners::native::testing::CheckpointPreset(argv[i + 1]);
       if (!preset.ok()) return Fail(std::string(preset.status().message()));
       spec = *preset;
     }
     if (std::string(argv[i]) == "--config") {
       auto text = evald::base::ReadFileToString(argv[i + 1]);
       if (!text.ok()) return Fail(std::string(text.status().message()));
-      auto config = evald::engine::ParseModelConfig(*text, argv[i + 1]);
+      auto config = model::ParseModelConfig(*text, argv[i + 1]);
       if (!config.ok()) return Fail(std::string(config.status().message()));
-      auto from_config = evald::engine::SpecFromModelConfig(*config);
+      auto from_config = evald::runners::native::testing::SpecFromModelConfig(*config);
       if (!from_config.ok()) return Fail(std::string(from_config.status().message()));
       spec = *from_config;
     }
@@ -95,14 +97,14 @@ int main(int argc, char** argv) {
     } else if (flag == "--dtype") {
       spec.awq_int4 = false;
       if (value == "bf16") {
-        spec.dtype = evald::engine::DType::kBF16;
+        spec.dtype = model::DType::kBF16;
       } else if (value == "f16") {
-        spec.dtype = evald::engine::DType::kF16;
+        spec.dtype = model::DType::kF16;
       } else if (value == "f32") {
-        spec.dtype = evald::engine::DType::kF32;
+        spec.dtype = model::DType::kF32;
       } else if (value == "awq-int4") {
         // Projections in AWQ INT4, everything else BF16.
-        spec.dtype = evald::engine::DType::kBF16;
+        spec.dtype = model::DType::kBF16;
         spec.awq_int4 = true;
       } else {
         ok = false;
@@ -137,7 +139,7 @@ int main(int argc, char** argv) {
     if (!ok) return Fail(absl::StrCat("bad value '", value, "' for ", flag));
   }
   if (out.empty()) return Fail("--out DIR is required");
-  absl::Status status = evald::engine::WriteCheckpoint(spec, out);
+  absl::Status status = evald::runners::native::testing::WriteCheckpoint(spec, out);
   if (!status.ok()) {
     std::fprintf(stderr, "evald-make-checkpoint: %s\n", std::string(status.message()).c_str());
     return 1;

@@ -35,6 +35,9 @@
 #include "runners/native/model/model.h"
 #include "runners/native/cpu/thread_pool.h"
 
+namespace cpu = ::evald::runners::native::cpu;
+namespace model = ::evald::runners::native::model;
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -69,7 +72,7 @@ __attribute__((target("avx512f"))) float SumRange(const float* p, int64_t n) {
 }
 
 // Read bandwidth over a 1 GiB buffer with the model's thread count.
-double ReadBandwidthGBs(evald::engine::ThreadPool* pool) {
+double ReadBandwidthGBs(cpu::ThreadPool* pool) {
   const int64_t n = (1ll << 30) / sizeof(float);
   std::vector<float> buf(n, 1.0f);
   double best = 1e30;
@@ -119,29 +122,29 @@ int main(int argc, char** argv) {
     model_dir = "/tmp/evald-bench-llama-3.2-1b";
     if (!evald::base::PathExists(model_dir + "/config.json")) {
       std::printf("writing a Llama-3.2-1B-shaped BF16 checkpoint to %s ...\n", model_dir.c_str());
-      auto spec = evald::engine::CheckpointPreset("llama-3.2-1b");
-      absl::Status st = evald::engine::WriteCheckpoint(*spec, model_dir);
+      auto spec = evald::runners::native::testing::CheckpointPreset("llama-3.2-1b");
+      absl::Status st = evald::runners::native::testing::WriteCheckpoint(*spec, model_dir);
       if (!st.ok()) {
         std::fprintf(stderr, "%s\n", std::string(st.message()).c_str());
         return 1;
       }
     }
   }
-  evald::engine::LoadOptions options;
+  model::LoadOptions options;
   options.num_threads = threads;
-  auto model_or = evald::engine::Model::Load(model_dir, options);
+  auto model_or = model::Model::Load(model_dir, options);
   if (!model_or.ok()) {
     std::fprintf(stderr, "%s\n", std::string(model_or.status().message()).c_str());
     return 1;
   }
-  evald::engine::Model& model = **model_or;
-  const evald::engine::ModelConfig& c = model.config();
-  evald::engine::ThreadPool pool(threads);
+  model::Model& model = **model_or;
+  const model::ModelConfig& c = model.config();
+  cpu::ThreadPool pool(threads);
   std::printf("model %s: %s hidden %d layers %d heads %d/%d vocab %d, %.2f GB weights, %d threads, "
               "kernels %s\n",
               model_dir.c_str(), c.architecture.c_str(), c.hidden_size, c.num_layers, c.num_heads,
               c.num_kv_heads, c.vocab_size, model.weight_bytes() / 1e9, pool.size(),
-              evald::engine::GemmIsa());
+              cpu::GemmIsa());
 
   // Matrix parameters per layer and the lm_head.
   const double hd = c.head_dim;
@@ -151,7 +154,7 @@ int main(int argc, char** argv) {
   const double dtype_bytes = c.torch_dtype == "float32" ? 4.0 : 2.0;
 
   const int total = prefill + decode;
-  const int blocks_needed = (total + evald::engine::kKvBlockSize - 1) / evald::engine::kKvBlockSize;
+  const int blocks_needed = (total + model::kKvBlockSize - 1) / model::kKvBlockSize;
   auto kv = model.AllocateKvCache(blocks_needed);
   std::vector<int32_t> blocks(blocks_needed);
   for (int i = 0; i < blocks_needed; ++i) blocks[i] = i;
@@ -159,14 +162,14 @@ int main(int argc, char** argv) {
   for (int i = 0; i < total; ++i) tokens[i] = (i * 7919 + 13) % c.vocab_size;
 
   // Warm the page cache and the pool with a short pass.
-  evald::engine::ForwardOutput out;
+  model::ForwardOutput out;
   {
-    evald::engine::SeqChunk warm{absl::MakeConstSpan(tokens.data(), 16), 0, blocks, {15}};
+    model::SeqChunk warm{absl::MakeConstSpan(tokens.data(), 16), 0, blocks, {15}};
     (void)model.Forward({warm}, kv->get(), &out);
   }
 
   const double sgemm = SgemmPeakGflops();
-  evald::engine::SeqChunk pre{absl::MakeConstSpan(tokens.data(), prefill), 0, blocks,
+  model::SeqChunk pre{absl::MakeConstSpan(tokens.data(), prefill), 0, blocks,
                               {prefill - 1}};
   auto t0 = Clock::now();
   absl::Status st = model.Forward({pre}, kv->get(), &out);
@@ -187,16 +190,16 @@ int main(int argc, char** argv) {
 
   // The opt-in BF16-activation path on the same prompt, and how far its
   // last-position log-probabilities move.
-  if (evald::engine::Bf16ActivationsSupported() && c.torch_dtype == "bfloat16") {
-    evald::engine::LoadOptions bf16_options = options;
+  if (cpu::Bf16ActivationsSupported() && c.torch_dtype == "bfloat16") {
+    model::LoadOptions bf16_options = options;
     bf16_options.bf16_activations = true;
-    auto fast = evald::engine::Model::Load(model_dir, bf16_options);
+    auto fast = model::Model::Load(model_dir, bf16_options);
     auto fast_kv = fast.ok() ? (*fast)->AllocateKvCache(blocks_needed)
-                             : absl::StatusOr<std::unique_ptr<evald::engine::KvCache>>(fast.status());
+                             : absl::StatusOr<std::unique_ptr<model::KvCache>>(fast.status());
     if (fast_kv.ok()) {
-      evald::engine::ForwardOutput fast_out;
+      model::ForwardOutput fast_out;
       // Its own mapping of the weights: fault the pages in before timing.
-      evald::engine::SeqChunk warm{absl::MakeConstSpan(tokens.data(), 16), 0, blocks, {15}};
+      model::SeqChunk warm{absl::MakeConstSpan(tokens.data(), 16), 0, blocks, {15}};
       (void)(*fast)->Forward({warm}, fast_kv->get(), &fast_out);
       t0 = Clock::now();
       st = (*fast)->Forward({pre}, fast_kv->get(), &fast_out);
@@ -224,7 +227,7 @@ int main(int argc, char** argv) {
   const double bandwidth = ReadBandwidthGBs(&pool);
   t0 = Clock::now();
   for (int i = 0; i < decode; ++i) {
-    evald::engine::SeqChunk step{absl::MakeConstSpan(tokens.data() + prefill + i, 1), prefill + i,
+    model::SeqChunk step{absl::MakeConstSpan(tokens.data() + prefill + i, 1), prefill + i,
                                  blocks, {0}};
     st = model.Forward({step}, kv->get(), &out);
     if (!st.ok()) {

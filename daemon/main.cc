@@ -55,6 +55,8 @@
 #include "daemon/version.h"
 #include "store/store.h"
 
+namespace planner = ::evald::runners::native::planner;
+
 namespace {
 
 struct Flags {
@@ -136,7 +138,7 @@ struct FlagText {
 
 // evald's command line, declared once: the parser, --help and evald.8.
 void DeclareFlags(CLI::App& app, Flags* flags, FlagText* text) {
-  evald::cli::ConfigureRoot(app);
+  evald::daemon::cli::ConfigureRoot(app);
   app.add_option("--data-dir", flags->data_dir,
                  "where evald keeps its store, socket and datasets; created (or tightened) to "
                  "mode 0700")
@@ -178,20 +180,20 @@ void DeclareFlags(CLI::App& app, Flags* flags, FlagText* text) {
   app.add_option("--http-token-file", flags->http_token_file,
                  "the bearer token of the HTTP API (required for a non-loopback address)")
       ->type_name("FILE");
-  evald::cli::AddRepeated(app, "--serve-model", &text->serve_models,
+  evald::daemon::cli::AddRepeated(app, "--serve-model", &text->serve_models,
                           "serve the checkpoint at PATH as model NAME on the HTTP API")
       ->type_name("NAME=PATH");
-  evald::cli::AddEarlyFlag(app, "--version", &text->version,
+  evald::daemon::cli::AddEarlyFlag(app, "--version", &text->version,
                            "print the version, commit and build type");
-  evald::cli::AddEarlyOption(app, "--help-man", &text->help_man, "write evald.8 into DIR")
+  evald::daemon::cli::AddEarlyOption(app, "--help-man", &text->help_man, "write evald.8 into DIR")
       ->type_name("DIR")
       ->group("");  // for the build, not for people
-  evald::cli::SetExamples(app, {"evald --data-dir ~/.local/share/evald",
+  evald::daemon::cli::SetExamples(app, {"evald --data-dir ~/.local/share/evald",
                                 "evald --data-dir /srv/evald --listen 127.0.0.1:7070 "
                                 "--token-file /etc/evald/token"});
 }
 
-std::vector<evald::cli::HelpSection> HelpSections() {
+std::vector<evald::daemon::cli::HelpSection> HelpSections() {
   return {
       {"signals",
        "SIGTERM and SIGINT drain: the running run starts no new document, finishes and stores "
@@ -215,14 +217,14 @@ std::optional<int> ParseFlags(int argc, char** argv, Flags* flags) {
                "evald");
   FlagText text;
   DeclareFlags(app, flags, &text);
-  absl::StatusOr<evald::cli::ParseResult> parsed =
-      evald::cli::Parse(app, std::vector<std::string>(argv + 1, argv + argc));
+  absl::StatusOr<evald::daemon::cli::ParseResult> parsed =
+      evald::daemon::cli::Parse(app, std::vector<std::string>(argv + 1, argv + argc));
   if (!parsed.ok()) {  // one line that starts with "evald: "
     std::cerr << parsed.status().message() << "\n";
     return 2;
   }
   if (parsed->help) {
-    std::cout << evald::cli::HelpText(app, HelpSections());
+    std::cout << evald::daemon::cli::HelpText(app, HelpSections());
     return 0;
   }
   if (text.version) {
@@ -234,7 +236,7 @@ std::optional<int> ParseFlags(int argc, char** argv, Flags* flags) {
     std::error_code ec;
     std::filesystem::create_directories(text.help_man, ec);
     absl::Status written = evald::base::WriteFileAtomically(
-        path, evald::cli::ManPage(app, {.title = "evald",
+        path, evald::daemon::cli::ManPage(app, {.title = "evald",
                                         .section = 8,
                                         .source = absl::StrCat("evald ", evald::daemon::Version()),
                                         .extra = HelpSections(),
@@ -391,8 +393,8 @@ int main(int argc, char** argv) {
             << (plan.device == daemon::PlanDevice::kGpu ? " of GPU memory" : " of RAM");
   // One ledger of that memory for every resident model: weights are
   // reserved, KV pools grow and shrink against each other.
-  native::KvBudget memory_ledger(
-      plan.budget_bytes - (plan.device == daemon::PlanDevice::kGpu ? native::kCudaContextReserve : 0));
+  planner::KvBudget memory_ledger(
+      plan.budget_bytes - (plan.device == daemon::PlanDevice::kGpu ? planner::kCudaContextReserve : 0));
   daemon::ModelCache models(
       daemon::DefaultRunnerFactory(flags.threads, flags.device, &memory_ledger, flags.max_seqs),
       flags.max_resident, clock);

@@ -15,6 +15,8 @@
 #endif
 
 namespace evald::daemon {
+
+namespace model = ::evald::runners::native::model;
 namespace {
 
 std::string OptionsKey(const v1::ModelSpec& model) {
@@ -25,19 +27,19 @@ std::string OptionsKey(const v1::ModelSpec& model) {
 }  // namespace
 
 RunnerFactory DefaultRunnerFactory(int num_threads, const std::string& device,
-                                   native::KvBudget* kv_budget, int max_num_seqs) {
+                                   runners::native::planner::KvBudget* kv_budget, int max_num_seqs) {
   return [num_threads, device, kv_budget, max_num_seqs](const v1::ModelSpec& model)
              -> absl::StatusOr<std::unique_ptr<runners::Runner>> {
     if (model.source_case() == v1::ModelSpec::kEndpoint) {
 #ifdef EVALD_HAVE_OPENAI_RUNNER
-      runners::OpenAiRunnerOptions options;
+      runners::openai::OpenAiRunnerOptions options;
       options.endpoint = model.endpoint();
       options.model = model.model();
       options.api_key_env = model.api_key_env();
       options.max_context = static_cast<int>(model.max_context());
       if (model.max_concurrency() > 0) options.max_concurrency = model.max_concurrency();
       if (model.timeout_s() > 0) options.timeout_s = model.timeout_s();
-      return runners::CreateOpenAiRunner(options);
+      return runners::openai::CreateOpenAiRunner(options);
 #else
       return absl::UnimplementedError(absl::StrCat(
           "model endpoint ", model.endpoint(),
@@ -45,16 +47,16 @@ RunnerFactory DefaultRunnerFactory(int num_threads, const std::string& device,
 #endif
     }
 #ifdef EVALD_HAVE_NATIVE_RUNNER
-    runners::NativeRunnerOptions options;
+    runners::native::NativeRunnerOptions options;
     options.model_dir = model.path();
     options.num_threads = num_threads;
-    options.device = device == "cpu"    ? engine::Device::kCpu
-                     : device == "cuda" ? engine::Device::kCuda
-                                        : engine::Device::kAuto;
+    options.device = device == "cpu"    ? model::Device::kCpu
+                     : device == "cuda" ? model::Device::kCuda
+                                        : model::Device::kAuto;
     options.max_context = static_cast<int>(model.max_context());
     options.kv_budget = kv_budget;
     options.max_num_seqs = max_num_seqs;
-    return runners::CreateNativeRunner(options);
+    return runners::native::CreateNativeRunner(options);
 #else
     return absl::UnimplementedError(absl::StrCat(
         "model ", model.path(), ": this evald was built without the native engine"));

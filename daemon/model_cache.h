@@ -40,7 +40,7 @@ using RunnerFactory =
 // other (runners/native/planner/kv_budget.h). `max_num_seqs`: sequences each
 // native model computes at once (0: the runner's default for its device).
 RunnerFactory DefaultRunnerFactory(int num_threads, const std::string& device = "auto",
-                                   native::KvBudget* kv_budget = nullptr, int max_num_seqs = 0);
+                                   runners::native::planner::KvBudget* kv_budget = nullptr, int max_num_seqs = 0);
 
 class ModelCache {
  public:

@@ -20,11 +20,15 @@
 #include "runners/native/tokenizer/tokenizer.h"
 
 namespace evald::daemon {
+
+namespace model = ::evald::runners::native::model;
+namespace planner = ::evald::runners::native::planner;
+namespace tokenizer = ::evald::runners::native::tokenizer;
 namespace {
 
 // What the planner needs of a checkpoint that can load.
 struct Checkpoint {
-  engine::ModelConfig config;  // after the architecture's FinalizeConfig
+  model::ModelConfig config;  // after the architecture's FinalizeConfig
   int64_t weight_bytes = 0;    // the sum of the tensors' byte spans
 };
 
@@ -42,27 +46,27 @@ absl::Status InModel(absl::string_view role, const std::string& dir, const absl:
 absl::StatusOr<Checkpoint> ReadCheckpoint(const std::string& dir) {
   Checkpoint c;
   const std::string config_path = dir + "/config.json";
-  ASSIGN_OR_RETURN(c.config, engine::LoadModelConfig(dir));
-  const engine::Architecture* arch = engine::FindArchitecture(c.config.architecture);
+  ASSIGN_OR_RETURN(c.config, model::LoadModelConfig(dir));
+  const model::Architecture* arch = model::FindArchitecture(c.config.architecture);
   if (arch == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(
         config_path, ": field 'architectures': '", c.config.architecture,
         "' is not supported by this evald (supported: ",
-        absl::StrJoin(engine::RegisteredArchitectures(), ", "), ")"));
+        absl::StrJoin(model::RegisteredArchitectures(), ", "), ")"));
   }
   if (absl::Status s = arch->FinalizeConfig(&c.config); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat(config_path, ": ", s.message()));
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<engine::Tokenizer> tokenizer,
-                   engine::Tokenizer::FromDirectory(dir));
-  ASSIGN_OR_RETURN(std::unique_ptr<engine::TensorStore> store, engine::TensorStore::Open(dir));
+  ASSIGN_OR_RETURN(std::unique_ptr<tokenizer::Tokenizer> tokenizer,
+                   tokenizer::Tokenizer::FromDirectory(dir));
+  ASSIGN_OR_RETURN(std::unique_ptr<model::TensorStore> store, model::TensorStore::Open(dir));
   for (const std::string& name : store->Names()) {
     c.weight_bytes += static_cast<int64_t>(store->Find(name)->size_bytes);
   }
   return c;
 }
 
-std::string FormatOf(const engine::ModelConfig& config) {
+std::string FormatOf(const model::ModelConfig& config) {
   if (config.quantization.awq) return absl::StrCat("awq-int", config.quantization.bits);
   if (config.torch_dtype == "bfloat16") return "bf16";
   if (config.torch_dtype == "float16") return "fp16";
@@ -101,7 +105,7 @@ absl::StatusOr<MemoryPlan> PlanModels(const v1::RunSpec& spec, const PlanOptions
   MemoryPlan plan;
   plan.device = options.device;
   plan.budget_bytes = options.budget_bytes;
-  plan.reserve_bytes = options.device == PlanDevice::kGpu ? native::kCudaContextReserve : 0;
+  plan.reserve_bytes = options.device == PlanDevice::kGpu ? planner::kCudaContextReserve : 0;
   const int64_t kv_elem = options.device == PlanDevice::kGpu ? 2 : 4;
   int64_t needed = plan.reserve_bytes;
   int64_t min_pools = 0;
@@ -118,15 +122,15 @@ absl::StatusOr<MemoryPlan> PlanModels(const v1::RunSpec& spec, const PlanOptions
     m.path = model->path();
     absl::StatusOr<Checkpoint> checkpoint = ReadCheckpoint(m.path);
     if (!checkpoint.ok()) return InModel(role, m.path, checkpoint.status());
-    const engine::ModelConfig& c = checkpoint->config;
+    const model::ModelConfig& c = checkpoint->config;
     m.weight_bytes = checkpoint->weight_bytes;
     m.format = FormatOf(c);
     m.kv_bytes_per_token = int64_t{c.num_layers} * 2 * c.num_kv_heads * c.head_dim * kv_elem;
-    m.workspace_bytes = native::WorkspaceBytes(c.hidden_size, c.intermediate_size, c.vocab_size,
+    m.workspace_bytes = planner::WorkspaceBytes(c.hidden_size, c.intermediate_size, c.vocab_size,
                                                options.max_batch_tokens,
                                                options.device == PlanDevice::kGpu,
                                                c.quantization.awq);
-    m.min_kv_tokens = native::MinKvTokens(model->max_context());
+    m.min_kv_tokens = planner::MinKvTokens(model->max_context());
     needed += m.weight_bytes + m.workspace_bytes + m.min_kv_tokens * m.kv_bytes_per_token;
     min_pools += m.min_kv_tokens * m.kv_bytes_per_token;
     plan.models.push_back(m);

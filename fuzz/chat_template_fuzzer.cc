@@ -10,6 +10,8 @@
 #include "base/json.h"
 #include "runners/native/chat_template/chat_template.h"
 
+namespace chat_template = ::evald::runners::native::chat_template;
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const evald::base::Json* const kMessages = [] {
     auto json = evald::base::ParseJson(
@@ -19,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return new evald::base::Json(*json);
   }();
   static evald::base::FakeClock clock;
-  evald::engine::ChatTemplateInputs inputs;
+  chat_template::ChatTemplateInputs inputs;
   inputs.messages = *kMessages;
   inputs.add_generation_prompt = (size & 1) != 0;
   inputs.bos_token = "<s>";
@@ -28,7 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   inputs.limits.max_output_bytes = 1 << 20;
   inputs.limits.max_steps = 100'000;
   inputs.limits.max_call_depth = 16;
-  auto result = evald::engine::RenderChatTemplate(
+  auto result = chat_template::RenderChatTemplate(
       absl::string_view(reinterpret_cast<const char*>(data), size), inputs);
   (void)result;
   return 0;

@@ -7,10 +7,12 @@
 
 #include "runners/native/model/safetensors.h"
 
+namespace model = ::evald::runners::native::model;
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  auto header = evald::engine::ParseSafetensors(absl::MakeConstSpan(data, size), "fuzz.safetensors");
+  auto header = model::ParseSafetensors(absl::MakeConstSpan(data, size), "fuzz.safetensors");
   if (!header.ok()) return 0;
-  for (const evald::engine::TensorInfo& t : header->tensors) {
+  for (const model::TensorInfo& t : header->tensors) {
     if (t.size_bytes == 0) continue;
     if (t.data < data || t.data + t.size_bytes > data + size) std::abort();
     // Touch the first and last byte so ASan checks the bounds too.

@@ -9,7 +9,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view json(reinterpret_cast<const char*>(data), size);
-  auto tokenizer = evald::engine::Tokenizer::FromJson(json, "");
+  auto tokenizer = evald::runners::native::tokenizer::Tokenizer::FromJson(json, "");
   if (!tokenizer.ok()) return 0;
   static const char* const kInputs[] = {
       "", "hello world", "  spaced\n\ttext  ", "<s>special</s>", "€ é e\xCC\x81 你好 👍🏽",

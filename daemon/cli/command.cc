@@ -6,7 +6,7 @@
 #include "base/logging.h"
 #include "daemon/cli/evalctl_app.h"
 
-namespace evald::cli {
+namespace evald::daemon::cli {
 namespace {
 
 // Function-local so registration from other translation units' static
@@ -53,4 +53,4 @@ std::string DefaultDatasetPath(const std::string& task, const std::string& data_
   return (data_dir.empty() ? DefaultDataDir() : data_dir) + "/datasets/" + dataset;
 }
 
-}  // namespace evald::cli
+}  // namespace evald::daemon::cli

@@ -25,7 +25,7 @@ namespace CLI {
 class App;
 }  // namespace CLI
 
-namespace evald::cli {
+namespace evald::daemon::cli {
 
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitRunFailed = 1;
@@ -79,6 +79,6 @@ const CommandInfo* FindCommand(const std::string& name);
 // In name order.
 std::vector<const CommandInfo*> AllCommands();
 
-}  // namespace evald::cli
+}  // namespace evald::daemon::cli
 
 #endif  // EVALD_DAEMON_CLI_COMMAND_H_

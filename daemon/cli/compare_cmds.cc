@@ -25,7 +25,7 @@
 #include "daemon/queries.h"
 #include "report/compare.h"
 
-namespace evald::cli {
+namespace evald::daemon::cli {
 namespace {
 
 using base::Json;
@@ -387,4 +387,4 @@ const bool kRegistered = [] {
 }();
 
 }  // namespace
-}  // namespace evald::cli
+}  // namespace evald::daemon::cli

@@ -9,7 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "daemon/cli/parse.h"
 
-namespace evald::cli {
+namespace evald::daemon::cli {
 namespace {
 
 struct Flag {
@@ -364,4 +364,4 @@ absl::StatusOr<std::string> CompletionScript(const CLI::App& root, const std::st
       absl::StrCat("unknown shell '", shell, "': expected bash, zsh or fish"));
 }
 
-}  // namespace evald::cli
+}  // namespace evald::daemon::cli

@@ -16,12 +16,12 @@
 
 #include "absl/status/statusor.h"
 
-namespace evald::cli {
+namespace evald::daemon::cli {
 
 // The script for `shell` ("bash", "zsh" or "fish"); InvalidArgument names
 // an unknown shell.
 absl::StatusOr<std::string> CompletionScript(const CLI::App& root, const std::string& shell);
 
-}  // namespace evald::cli
+}  // namespace evald::daemon::cli
 
 #endif  // EVALD_DAEMON_CLI_COMPLETION_H_

@@ -50,7 +50,7 @@
 #include "daemon/cli/command.h"
 #include "daemon/cli/parse.h"
 
-namespace evald::cli {
+namespace evald::daemon::cli {
 namespace {
 
 namespace fs = std::filesystem;
@@ -459,4 +459,4 @@ const bool kRegistered = RegisterCommand({
 });
 
 }  // namespace
-}  // namespace evald::cli
+}  // namespace evald::daemon::cli

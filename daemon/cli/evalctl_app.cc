@@ -13,7 +13,7 @@
 #include "daemon/cli/parse.h"
 #include "daemon/version.h"
 
-namespace evald::cli {
+namespace evald::daemon::cli {
 namespace {
 
 std::vector<HelpSection> RootSections() {
@@ -160,4 +160,4 @@ int RunEvalctl(const std::vector<std::string>& args, GlobalOptions global, std::
   return runs[command](context);
 }
 
-}  // namespace evald::cli
+}  // namespace evald::daemon::cli

@@ -15,13 +15,13 @@
 
 #include "daemon/cli/command.h"
 
-namespace evald::cli {
+namespace evald::daemon::cli {
 
 // Runs evalctl on `args` (argv without argv[0]), starting from `global` (the
 // values the environment gave); returns the exit code.
 int RunEvalctl(const std::vector<std::string>& args, GlobalOptions global, std::ostream& out,
                std::ostream& err);
 
-}  // namespace evald::cli
+}  // namespace evald::daemon::cli
 
 #endif  // EVALD_DAEMON_CLI_EVALCTL_APP_H_

@@ -32,13 +32,13 @@ int main(int argc, char** argv) {
     if (std::optional<size_t> bad = evald::base::FindInvalidUtf8(argv[a])) {
       std::cerr << "evalctl: argument " << a << " ('" << evald::base::EscapeInvalidUtf8(argv[a])
                 << "') is not valid UTF-8 (byte " << *bad << ")\n";
-      return evald::cli::kExitInvalidInput;
+      return evald::daemon::cli::kExitInvalidInput;
     }
   }
-  evald::cli::GlobalOptions global;
+  evald::daemon::cli::GlobalOptions global;
   global.addr = Env("EVALD_ADDR");
   global.data_dir = Env("EVALD_DATA_DIR");
   global.token_file = Env("EVALD_TOKEN_FILE");
-  return evald::cli::RunEvalctl(std::vector<std::string>(argv + 1, argv + argc), global, std::cout,
+  return evald::daemon::cli::RunEvalctl(std::vector<std::string>(argv + 1, argv + argc), global, std::cout,
                                 std::cerr);
 }

@@ -16,7 +16,7 @@
 #include "daemon/status_convert.h"
 #include "store/store.h"
 
-namespace evald::cli {
+namespace evald::daemon::cli {
 
 std::string DaemonAddress(const GlobalOptions& global) {
   if (!global.addr.empty()) return global.addr;
@@ -322,4 +322,4 @@ bool IsTerminal(const std::ostream& out) {
   return false;
 }
 
-}  // namespace evald::cli
+}  // namespace evald::daemon::cli

@@ -25,7 +25,7 @@
 #include "daemon/cli/output.h"
 #include "proto/service.grpc.pb.h"
 
-namespace evald::cli {
+namespace evald::daemon::cli {
 
 // The daemon address evalctl uses: --addr, EVALD_ADDR (read by main), else
 // unix:<data dir>/evald.sock, else unix:$HOME/.local/share/evald/evald.sock.
@@ -103,6 +103,6 @@ void PrintMessage(CommandContext& context, OutputFormat format,
 // True when `out` is a terminal (live progress bars instead of lines).
 bool IsTerminal(const std::ostream& out);
 
-}  // namespace evald::cli
+}  // namespace evald::daemon::cli
 
 #endif  // EVALD_DAEMON_CLI_EVALCTL_UTIL_H_

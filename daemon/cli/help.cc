@@ -9,7 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "daemon/cli/parse.h"
 
-namespace evald::cli {
+namespace evald::daemon::cli {
 namespace {
 
 constexpr size_t kWidth = 100;      // terminal help wraps here
@@ -306,4 +306,4 @@ std::string ManPage(const CLI::App& command, const ManPageInfo& info) {
   return out;
 }
 
-}  // namespace evald::cli
+}  // namespace evald::daemon::cli

@@ -14,7 +14,7 @@
 
 #include <CLI/CLI.hpp>
 
-namespace evald::cli {
+namespace evald::daemon::cli {
 
 // A section a root adds to its help and man page ("exit codes", "environment").
 struct HelpSection {
@@ -44,6 +44,6 @@ struct ManPageInfo {
 };
 std::string ManPage(const CLI::App& command, const ManPageInfo& info);
 
-}  // namespace evald::cli
+}  // namespace evald::daemon::cli
 
 #endif  // EVALD_DAEMON_CLI_HELP_H_

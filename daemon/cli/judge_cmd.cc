@@ -15,7 +15,7 @@
 #include "daemon/cli/parse.h"
 #include "judge/judge.h"
 
-namespace evald::cli {
+namespace evald::daemon::cli {
 namespace {
 
 int JudgeTemplate(CommandContext& context, const std::string& name) {
@@ -52,4 +52,4 @@ const bool kRegistered = RegisterCommand({
 });
 
 }  // namespace
-}  // namespace evald::cli
+}  // namespace evald::daemon::cli

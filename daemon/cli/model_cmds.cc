@@ -18,7 +18,7 @@
 #include "daemon/cli/parse.h"
 #include "daemon/render.h"
 
-namespace evald::cli {
+namespace evald::daemon::cli {
 namespace {
 
 // The daemon may run elsewhere in the file system view; send absolute paths.
@@ -223,4 +223,4 @@ const bool kRegistered = [] {
 }();
 
 }  // namespace
-}  // namespace evald::cli
+}  // namespace evald::daemon::cli

@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
-namespace evald::cli {
+namespace evald::daemon::cli {
 namespace {
 
 // Strings a YAML reader would take for a number, a boolean or null, or that
@@ -144,4 +144,4 @@ std::string FormatDocument(OutputFormat format, const base::Json& value) {
   return absl::StrCat(value.Dump(), "\n");
 }
 
-}  // namespace evald::cli
+}  // namespace evald::daemon::cli

@@ -19,7 +19,7 @@ namespace CLI {
 class App;
 }  // namespace CLI
 
-namespace evald::cli {
+namespace evald::daemon::cli {
 
 enum class OutputFormat { kTable, kJson, kYaml, kJsonLines };
 
@@ -45,6 +45,6 @@ std::string YamlSequenceItem(const base::Json& value);
 // newline. REQUIRES: format is kJson or kYaml.
 std::string FormatDocument(OutputFormat format, const base::Json& value);
 
-}  // namespace evald::cli
+}  // namespace evald::daemon::cli
 
 #endif  // EVALD_DAEMON_CLI_OUTPUT_H_

@@ -9,7 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 
-namespace evald::cli {
+namespace evald::daemon::cli {
 namespace {
 
 // Optimal string alignment distance: Levenshtein plus adjacent swaps, the
@@ -240,4 +240,4 @@ absl::StatusOr<ParseResult> Parse(CLI::App& root, const std::vector<std::string>
   return result;
 }
 
-}  // namespace evald::cli
+}  // namespace evald::daemon::cli

@@ -17,7 +17,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace evald::cli {
+namespace evald::daemon::cli {
 
 // Settings for a root app, inherited by the subcommands added afterwards:
 // the root's flags are accepted after a subcommand's name too (fallthrough),
@@ -67,6 +67,6 @@ std::vector<std::string> AcceptedFlagNames(const CLI::App& command);
 // three characters), or "" when none is near enough to be a likely typo.
 std::string Nearest(const std::string& word, const std::vector<std::string>& candidates);
 
-}  // namespace evald::cli
+}  // namespace evald::daemon::cli
 
 #endif  // EVALD_DAEMON_CLI_PARSE_H_

@@ -18,7 +18,7 @@
 #include "daemon/planner.h"
 #include "daemon/suite.h"
 
-namespace evald::cli {
+namespace evald::daemon::cli {
 namespace {
 
 struct PlanFlags {
@@ -110,4 +110,4 @@ const bool kRegistered = RegisterCommand({
 });
 
 }  // namespace
-}  // namespace evald::cli
+}  // namespace evald::daemon::cli

@@ -18,7 +18,7 @@
 #include "daemon/cli/command.h"
 #include "tasks/task.h"
 
-namespace evald::cli {
+namespace evald::daemon::cli {
 namespace {
 
 using base::Json;
@@ -136,4 +136,4 @@ const bool kRegistered = RegisterCommand({
 });
 
 }  // namespace
-}  // namespace evald::cli
+}  // namespace evald::daemon::cli

@@ -24,7 +24,7 @@
 #include "daemon/queries.h"
 #include "report/weekly.h"
 
-namespace evald::cli {
+namespace evald::daemon::cli {
 namespace {
 
 // "7d" / "48h" (that long before now) or a UTC date "2026-11-01" or
@@ -162,4 +162,4 @@ const bool kRegistered = RegisterCommand({
 });
 
 }  // namespace
-}  // namespace evald::cli
+}  // namespace evald::daemon::cli

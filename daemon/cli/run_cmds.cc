@@ -20,7 +20,7 @@
 #include "daemon/render.h"
 #include "daemon/suite.h"
 
-namespace evald::cli {
+namespace evald::daemon::cli {
 namespace {
 
 using daemon::StateName;
@@ -477,4 +477,4 @@ const bool kRegistered = [] {
 }();
 
 }  // namespace
-}  // namespace evald::cli
+}  // namespace evald::daemon::cli

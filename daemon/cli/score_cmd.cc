@@ -26,7 +26,7 @@
 #include "tasks/dataset.h"
 #include "tasks/task.h"
 
-namespace evald::cli {
+namespace evald::daemon::cli {
 namespace {
 
 using base::Json;
@@ -193,4 +193,4 @@ const bool kRegistered = RegisterCommand({
 });
 
 }  // namespace
-}  // namespace evald::cli
+}  // namespace evald::daemon::cli

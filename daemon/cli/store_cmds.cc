@@ -13,7 +13,7 @@
 #include "daemon/cli/output.h"
 #include "daemon/render.h"
 
-namespace evald::cli {
+namespace evald::daemon::cli {
 namespace {
 
 int Delete(CommandContext& context, const std::vector<std::string>& runs) {
@@ -97,4 +97,4 @@ const bool kRegistered = [] {
 }();
 
 }  // namespace
-}  // namespace evald::cli
+}  // namespace evald::daemon::cli

@@ -13,7 +13,7 @@
 #include "daemon/cli/output.h"
 #include "runners/native/tokenizer/tokenizer.h"
 
-namespace evald::cli {
+namespace evald::daemon::cli {
 namespace {
 
 struct TokenizeFlags {
@@ -26,7 +26,7 @@ struct TokenizeFlags {
 int Tokenize(CommandContext& context, const TokenizeFlags& flags) {
   auto format = ResolveOutput(context.global.json, flags.output);
   if (!format.ok()) return ReportError(context, format.status());
-  auto tokenizer = engine::Tokenizer::FromDirectory(flags.model);
+  auto tokenizer = runners::native::tokenizer::Tokenizer::FromDirectory(flags.model);
   if (!tokenizer.ok()) return ReportError(context, tokenizer.status());
   auto ids = (*tokenizer)->Encode(flags.text, flags.add_special);
   if (!ids.ok()) return ReportError(context, ids.status());
@@ -65,4 +65,4 @@ const bool kRegistered = RegisterCommand({
 });
 
 }  // namespace
-}  // namespace evald::cli
+}  // namespace evald::daemon::cli

@@ -24,12 +24,12 @@
 #include "runners/native/planner/footprint.h"
 #include "runners/native/tokenizer/tokenizer.h"
 
-namespace evald::runners {
+namespace evald::runners::native {
 namespace {
 
 using engine::Engine;
-using engine::Model;
-using engine::Tokenizer;
+using model::Model;
+using tokenizer::Tokenizer;
 
 absl::Status CheckUtf8(absl::string_view what, size_t index, absl::string_view field,
                        absl::string_view text) {
@@ -117,7 +117,7 @@ class NativeRunner final : public Runner {
                        .max_running_seqs = s.max_running_seqs};
   }
   int64_t KvBlockBytes() const {
-    return static_cast<int64_t>(model_->kv_bytes_per_token()) * engine::kKvBlockSize;
+    return static_cast<int64_t>(model_->kv_bytes_per_token()) * model::kKvBlockSize;
   }
 
   size_t resident_bytes() const override {
@@ -398,12 +398,12 @@ absl::StatusOr<std::string> NativeRunner::ApplyChatTemplate(absl::Span<const Cha
     list.push_back(base::Json::MakeObject(
         {{"role", base::Json::String(m.role)}, {"content", base::Json::String(m.content)}}));
   }
-  engine::ChatTemplateInputs inputs;
+  chat_template::ChatTemplateInputs inputs;
   inputs.messages = base::Json::MakeArray(std::move(list));
   inputs.add_generation_prompt = add_generation_prompt;
   inputs.bos_token = tokenizer_->bos_token();
   inputs.eos_token = tokenizer_->eos_token();
-  return engine::RenderChatTemplate(tmpl, inputs);
+  return chat_template::RenderChatTemplate(tmpl, inputs);
 }
 
 // KV pool default: room for a full context plus a step's worth of tokens,
@@ -426,7 +426,7 @@ absl::StatusOr<std::unique_ptr<Runner>> CreateNativeRunner(const NativeRunnerOpt
                                {.device = options.device, .num_threads = options.num_threads}));
   ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer,
                    Tokenizer::FromDirectory(options.model_dir));
-  const engine::ModelConfig& config = model->config();
+  const model::ModelConfig& config = model->config();
   const int max_context = options.max_context > 0
                               ? std::min(options.max_context, config.max_position_embeddings)
                               : config.max_position_embeddings;
@@ -438,11 +438,11 @@ absl::StatusOr<std::unique_ptr<Runner>> CreateNativeRunner(const NativeRunnerOpt
   // null block) and grows from there.
   const size_t kv_bytes =
       options.kv_budget != nullptr
-          ? (static_cast<size_t>(native::MinKvTokens(options.max_context)) + engine::kKvBlockSize) *
+          ? (static_cast<size_t>(planner::MinKvTokens(options.max_context)) + model::kKvBlockSize) *
                 per_token
       : options.kv_cache_bytes > 0 ? options.kv_cache_bytes
                                    : DefaultKvBytes(*model, max_context, options.max_batch_tokens);
-  const size_t block_bytes = per_token * engine::kKvBlockSize;
+  const size_t block_bytes = per_token * model::kKvBlockSize;
   const size_t blocks = kv_bytes / block_bytes;
   if (blocks < 2) {
     return absl::InvalidArgumentError(absl::StrCat("native runner: kv_cache_bytes ", kv_bytes,
@@ -460,7 +460,7 @@ absl::StatusOr<std::unique_ptr<Runner>> CreateNativeRunner(const NativeRunnerOpt
   eo.model_id = options.model_dir;
   eo.kv_budget = options.kv_budget;
   eo.resident_bytes = static_cast<int64_t>(model->weight_bytes()) +
-                      native::WorkspaceBytes(config.hidden_size, config.intermediate_size,
+                      planner::WorkspaceBytes(config.hidden_size, config.intermediate_size,
                                              config.vocab_size, options.max_batch_tokens,
                                              model->backend() != "cpu", config.quantization.awq);
   // Every model of this process shares the device: steps take turns.
@@ -471,4 +471,4 @@ absl::StatusOr<std::unique_ptr<Runner>> CreateNativeRunner(const NativeRunnerOpt
   return std::unique_ptr<Runner>(std::move(runner));
 }
 
-}  // namespace evald::runners
+}  // namespace evald::runners::native

@@ -15,13 +15,13 @@
 #include "runners/native/planner/kv_budget.h"
 #include "runners/runner.h"
 
-namespace evald::runners {
+namespace evald::runners::native {
 
 struct NativeRunnerOptions {
   // Hugging Face checkpoint folder (config.json, *.safetensors, tokenizer.json).
   std::string model_dir;
   // Backend: "auto" (the GPU when present), "cpu" or "cuda".
-  engine::Device device = engine::Device::kAuto;
+  model::Device device = model::Device::kAuto;
   // CPU worker threads; 0 = all hardware threads.
   int num_threads = 0;
   // Bytes for the paged KV pool; 0 = a default sized from the model
@@ -44,11 +44,11 @@ struct NativeRunnerOptions {
   // minimum (max_context, else 8,192 tokens; runners/native/planner/
   // footprint.h) and grows beyond that while memory is free, giving it back
   // when idle (engine/elastic_kv.h). kv_cache_bytes is ignored then.
-  native::KvBudget* kv_budget = nullptr;
+  planner::KvBudget* kv_budget = nullptr;
 };
 
 absl::StatusOr<std::unique_ptr<Runner>> CreateNativeRunner(const NativeRunnerOptions& options);
 
-}  // namespace evald::runners
+}  // namespace evald::runners::native
 
 #endif  // EVALD_RUNNERS_NATIVE_NATIVE_RUNNER_H_

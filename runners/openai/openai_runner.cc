@@ -22,7 +22,7 @@
 #include "base/status_macros.h"
 #include "runners/loglikelihood_split.h"
 
-namespace evald::runners {
+namespace evald::runners::openai {
 namespace {
 
 using base::Json;
@@ -551,4 +551,4 @@ absl::StatusOr<std::unique_ptr<Runner>> CreateOpenAiRunner(const OpenAiRunnerOpt
   return std::unique_ptr<Runner>(std::move(runner));
 }
 
-}  // namespace evald::runners
+}  // namespace evald::runners::openai

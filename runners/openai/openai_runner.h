@@ -38,7 +38,7 @@
 #include "absl/strings/string_view.h"
 #include "runners/runner.h"
 
-namespace evald::runners {
+namespace evald::runners::openai {
 
 struct OpenAiRunnerOptions {
   std::string endpoint;          // base URL, e.g. "http://host:8000/v1"
@@ -59,6 +59,6 @@ struct OpenAiRunnerOptions {
 // endpoint is unreachable or neither it nor the options give a context size.
 absl::StatusOr<std::unique_ptr<Runner>> CreateOpenAiRunner(const OpenAiRunnerOptions& options);
 
-}  // namespace evald::runners
+}  // namespace evald::runners::openai
 
 #endif  // EVALD_RUNNERS_OPENAI_OPENAI_RUNNER_H_

@@ -16,7 +16,7 @@
 #include "daemon/cli/parse.h"
 #include "tests/testing/status_matchers.h"
 
-namespace evald::cli {
+namespace evald::daemon::cli {
 namespace {
 
 using ::evald::testing::IsOkAndHolds;
@@ -269,4 +269,4 @@ TEST(OutputTest, JsonIsOneLine) {
 }
 
 }  // namespace
-}  // namespace evald::cli
+}  // namespace evald::daemon::cli

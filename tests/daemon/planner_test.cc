@@ -116,7 +116,7 @@ constexpr char kConfig70bAwq[] = R"({"architectures": ["LlamaForCausalLM"], "hid
 
 // A small real tokenizer: the checks build the tokenizer as the loader does.
 void WriteTokenizer(const std::string& dir) {
-  absl::StatusOr<engine::SyntheticTokenizer> tok = engine::BuildSyntheticTokenizer(600, 2048);
+  absl::StatusOr<runners::native::testing::SyntheticTokenizer> tok = runners::native::testing::BuildSyntheticTokenizer(600, 2048);
   ASSERT_TRUE(tok.ok()) << tok.status();
   WriteTestFile(dir + "/tokenizer.json", tok->tokenizer_json);
   WriteTestFile(dir + "/tokenizer_config.json", tok->tokenizer_config_json);

@@ -27,7 +27,7 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
-namespace evald::cli {
+namespace evald::daemon::cli {
 namespace {
 
 using ::evald::testing::TempDir;
@@ -312,4 +312,4 @@ TEST(DatasetsCommandTest, FetchVerifiesPinsAndLeavesNothingHalfWritten) {
 }
 
 }  // namespace
-}  // namespace evald::cli
+}  // namespace evald::daemon::cli

@@ -14,7 +14,7 @@
 
 #include "runners/native/chat_template/value.h"
 
-namespace evald::engine::jinja {
+namespace evald::runners::native::chat_template::jinja {
 
 struct Expr {
   enum class Kind {
@@ -82,6 +82,6 @@ struct Node {
   Body else_body;
 };
 
-}  // namespace evald::engine::jinja
+}  // namespace evald::runners::native::chat_template::jinja
 
 #endif  // EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_AST_H_

@@ -22,7 +22,7 @@
 #include "runners/native/chat_template/parser.h"
 #include "runners/native/chat_template/py_string.h"
 
-namespace evald::engine::jinja {
+namespace evald::runners::native::chat_template::jinja {
 namespace {
 
 using Cps = std::vector<uint32_t>;
@@ -913,4 +913,4 @@ std::string FormatTime(int64_t unix_seconds, absl::string_view format) {
   return out;
 }
 
-}  // namespace evald::engine::jinja
+}  // namespace evald::runners::native::chat_template::jinja

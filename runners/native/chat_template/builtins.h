@@ -16,7 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "runners/native/chat_template/value.h"
 
-namespace evald::engine::jinja {
+namespace evald::runners::native::chat_template::jinja {
 
 struct BuiltinLimits {
   // Largest string or list a builtin may build.
@@ -48,6 +48,6 @@ absl::StatusOr<Value> BinaryOp(absl::string_view op, const Value& a, const Value
 // Python datetime.strftime for a UTC instant (C locale names).
 std::string FormatTime(int64_t unix_seconds, absl::string_view format);
 
-}  // namespace evald::engine::jinja
+}  // namespace evald::runners::native::chat_template::jinja
 
 #endif  // EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_BUILTINS_H_

@@ -5,7 +5,7 @@
 #include "absl/status/status.h"
 #include "base/status_macros.h"
 
-namespace evald::engine {
+namespace evald::runners::native::chat_template {
 
 absl::StatusOr<std::string> RenderChatTemplate(const Template& tmpl, const ChatTemplateInputs& inputs) {
   if (!inputs.messages.is_array()) return absl::InvalidArgumentError("chat template: messages must be a JSON array");
@@ -30,4 +30,4 @@ absl::StatusOr<std::string> RenderChatTemplate(absl::string_view tmpl, const Cha
   return RenderChatTemplate(parsed, inputs);
 }
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::chat_template

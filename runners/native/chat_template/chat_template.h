@@ -20,7 +20,7 @@
 #include "base/json.h"
 #include "runners/native/chat_template/template.h"
 
-namespace evald::engine {
+namespace evald::runners::native::chat_template {
 
 struct ChatTemplateInputs {
   // A JSON array of message objects ({"role", "content", ...}); every member
@@ -50,6 +50,6 @@ absl::StatusOr<std::string> RenderChatTemplate(absl::string_view tmpl, const Cha
 // Same with a template parsed once (reuse it across requests).
 absl::StatusOr<std::string> RenderChatTemplate(const Template& tmpl, const ChatTemplateInputs& inputs);
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::chat_template
 
 #endif  // EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_CHAT_TEMPLATE_H_

@@ -13,7 +13,7 @@
 #include "base/status_macros.h"
 #include "base/utf8.h"
 
-namespace evald::engine::jinja {
+namespace evald::runners::native::chat_template::jinja {
 namespace {
 
 bool IsNameStart(char c) { return absl::ascii_isalpha(static_cast<unsigned char>(c)) || c == '_'; }
@@ -319,4 +319,4 @@ absl::StatusOr<std::vector<Token>> Tokenize(absl::string_view source, const Posi
   return lexer.Run();
 }
 
-}  // namespace evald::engine::jinja
+}  // namespace evald::runners::native::chat_template::jinja

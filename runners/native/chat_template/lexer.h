@@ -19,7 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
-namespace evald::engine::jinja {
+namespace evald::runners::native::chat_template::jinja {
 
 // Token kinds: template text, tag delimiters, and the tokens inside tags.
 enum class Tok { kText, kBlockBegin, kBlockEnd, kVarBegin, kVarEnd, kName, kString, kInt, kFloat, kOp, kEof };
@@ -68,6 +68,6 @@ class Positions {
 // characters).
 absl::StatusOr<std::vector<Token>> Tokenize(absl::string_view source, const Positions& positions);
 
-}  // namespace evald::engine::jinja
+}  // namespace evald::runners::native::chat_template::jinja
 
 #endif  // EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_LEXER_H_

@@ -11,7 +11,7 @@
 #include "base/status_macros.h"
 #include "runners/native/chat_template/lexer.h"
 
-namespace evald::engine::jinja {
+namespace evald::runners::native::chat_template::jinja {
 namespace {
 
 class Parser {
@@ -782,4 +782,4 @@ absl::StatusOr<Body> ParseTemplate(absl::string_view raw_source, const ParseOpti
   return parser.Run();
 }
 
-}  // namespace evald::engine::jinja
+}  // namespace evald::runners::native::chat_template::jinja

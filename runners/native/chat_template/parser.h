@@ -17,7 +17,7 @@
 #include "absl/strings/string_view.h"
 #include "runners/native/chat_template/ast.h"
 
-namespace evald::engine::jinja {
+namespace evald::runners::native::chat_template::jinja {
 
 struct ParseOptions {
   // Deepest nesting of expressions and block statements.
@@ -31,6 +31,6 @@ absl::StatusOr<Body> ParseTemplate(absl::string_view source, const ParseOptions&
 bool IsKnownFilter(absl::string_view name);
 bool IsKnownTest(absl::string_view name);
 
-}  // namespace evald::engine::jinja
+}  // namespace evald::runners::native::chat_template::jinja
 
 #endif  // EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_PARSER_H_

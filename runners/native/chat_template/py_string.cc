@@ -11,7 +11,7 @@
 #include "base/utf8.h"
 #include "py/str.h"
 
-namespace evald::engine::jinja::pystr {
+namespace evald::runners::native::chat_template::jinja::pystr {
 namespace {
 
 using Cps = std::vector<uint32_t>;
@@ -131,4 +131,4 @@ bool StartsOrEnds(const std::string& s, const Value& affix, bool ends) {
   return false;
 }
 
-}  // namespace evald::engine::jinja::pystr
+}  // namespace evald::runners::native::chat_template::jinja::pystr

@@ -14,7 +14,7 @@
 #include "absl/status/statusor.h"
 #include "runners/native/chat_template/value.h"
 
-namespace evald::engine::jinja::pystr {
+namespace evald::runners::native::chat_template::jinja::pystr {
 
 bool IsAscii(const std::string& s);
 
@@ -32,6 +32,6 @@ absl::StatusOr<std::string> Replace(const std::string& s, const std::string& fro
 // str.startswith / str.endswith with a string or a tuple of strings.
 bool StartsOrEnds(const std::string& s, const Value& affix, bool ends);
 
-}  // namespace evald::engine::jinja::pystr
+}  // namespace evald::runners::native::chat_template::jinja::pystr
 
 #endif  // EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_PY_STRING_H_

@@ -13,7 +13,7 @@
 #include "runners/native/chat_template/parser.h"
 #include "runners/native/chat_template/value.h"
 
-namespace evald::engine {
+namespace evald::runners::native::chat_template {
 
 using jinja::Body;
 using jinja::Expr;
@@ -592,4 +592,4 @@ absl::StatusOr<std::string> Template::Render(const base::Json& context, const Re
   return interpreter.Run(impl_->body, context);
 }
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::chat_template

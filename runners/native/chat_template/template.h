@@ -27,7 +27,7 @@
 #include "base/clock.h"
 #include "base/json.h"
 
-namespace evald::engine {
+namespace evald::runners::native::chat_template {
 
 struct RenderOptions {
   // Largest rendered output (and largest string built on the way), in bytes.
@@ -59,6 +59,6 @@ class Template {
   std::shared_ptr<const Impl> impl_;
 };
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::chat_template
 
 #endif  // EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_TEMPLATE_H_

@@ -8,7 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
 
-namespace evald::engine::jinja {
+namespace evald::runners::native::chat_template::jinja {
 
 Value Value::None() {
   Value v;
@@ -362,4 +362,4 @@ absl::StatusOr<int> CompareValues(const Value& a, const Value& b) {
                                                  b.TypeName()));
 }
 
-}  // namespace evald::engine::jinja
+}  // namespace evald::runners::native::chat_template::jinja

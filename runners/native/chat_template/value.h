@@ -23,7 +23,7 @@
 #include "absl/strings/string_view.h"
 #include "base/json.h"
 
-namespace evald::engine::jinja {
+namespace evald::runners::native::chat_template::jinja {
 
 class Value;
 using ValueList = std::vector<Value>;
@@ -118,6 +118,6 @@ class Value {
 // kinds are not comparable (a str with an int, ...).
 absl::StatusOr<int> CompareValues(const Value& a, const Value& b);
 
-}  // namespace evald::engine::jinja
+}  // namespace evald::runners::native::chat_template::jinja
 
 #endif  // EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_VALUE_H_

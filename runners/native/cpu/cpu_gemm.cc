@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-namespace evald::engine {
+namespace evald::runners::native::cpu {
 namespace {
 
 constexpr int kLanes = 16;
@@ -48,12 +48,12 @@ inline float ReduceLanes(const float* l) {
   return c[0] + c[1];
 }
 
-inline float LoadWeight(DType dtype, const void* w, int64_t index) {
-  if (dtype == DType::kBF16) return Bf16ToFloat(static_cast<const uint16_t*>(w)[index]);
+inline float LoadWeight(model::DType dtype, const void* w, int64_t index) {
+  if (dtype == model::DType::kBF16) return model::Bf16ToFloat(static_cast<const uint16_t*>(w)[index]);
   return static_cast<const float*>(w)[index];
 }
 
-void PortableTile(const float* x, int64_t ldx, int mr, const WeightMatrix& w, int64_t n0, int nr,
+void PortableTile(const float* x, int64_t ldx, int mr, const model::WeightMatrix& w, int64_t n0, int nr,
                   float* y, int64_t ldy, int64_t data_row0) {
   const int64_t k_total = w.cols;
   for (int m = 0; m < mr; ++m) {
@@ -267,7 +267,7 @@ constexpr auto MakeBf16Table(std::integer_sequence<int, MRs...>) {
 
 const auto kBf16x16Tiles = MakeBf16Table(std::make_integer_sequence<int, kMr>());
 
-void MatMulColumnsBf16(const uint16_t* x, int64_t m_total, const WeightMatrix& w, float* y,
+void MatMulColumnsBf16(const uint16_t* x, int64_t m_total, const model::WeightMatrix& w, float* y,
                        int64_t n_begin, int64_t n_end) {
   const int64_t k_total = w.cols;
   const int64_t ldy = w.rows;
@@ -325,7 +325,7 @@ void MatMulManyBf16(const float* x, int64_t m, absl::Span<const MatMulTarget> ta
                     ThreadPool* pool) {
   bool all_bf16 = true;
   for (const MatMulTarget& t : targets) {
-    all_bf16 = all_bf16 && t.w->dtype == DType::kBF16 && t.w->format == WeightFormat::kDense;
+    all_bf16 = all_bf16 && t.w->dtype == model::DType::kBF16 && t.w->format == model::WeightFormat::kDense;
   }
   if (!HasAvx512Bf16() || !all_bf16 || force_portable.load() || m <= 0) {
     MatMulMany(x, m, targets, pool);
@@ -334,7 +334,7 @@ void MatMulManyBf16(const float* x, int64_t m, absl::Span<const MatMulTarget> ta
   const int64_t k_total = targets[0].w->cols;
   thread_local std::vector<uint16_t> xb;
   xb.resize(static_cast<size_t>(m * k_total));
-  for (int64_t i = 0; i < m * k_total; ++i) xb[i] = FloatToBf16(x[i]);
+  for (int64_t i = 0; i < m * k_total; ++i) xb[i] = model::FloatToBf16(x[i]);
   int64_t total_rows = 0;
   for (const MatMulTarget& t : targets) total_rows += t.w->rows;
   const int64_t want = pool->size() == 1 ? 1 : 4 * pool->size();
@@ -373,14 +373,14 @@ float DotCanonical(const float* a, const float* b, int64_t n) {
   return ReduceLanes(lanes);
 }
 
-void ReadRow(const WeightMatrix& w, int64_t row, float* out) {
-  if (w.format == WeightFormat::kAwqInt4) {
+void ReadRow(const model::WeightMatrix& w, int64_t row, float* out) {
+  if (w.format == model::WeightFormat::kAwqInt4) {
     DequantizeAwqRows(w, row, row + 1, out);
     return;
   }
-  if (w.dtype == DType::kBF16) {
+  if (w.dtype == model::DType::kBF16) {
     const uint16_t* src = static_cast<const uint16_t*>(w.data) + row * w.cols;
-    for (int64_t i = 0; i < w.cols; ++i) out[i] = Bf16ToFloat(src[i]);
+    for (int64_t i = 0; i < w.cols; ++i) out[i] = model::Bf16ToFloat(src[i]);
   } else {
     std::memcpy(out, static_cast<const float*>(w.data) + row * w.cols, w.cols * sizeof(float));
   }
@@ -390,11 +390,11 @@ namespace {
 
 // The dense kernels over output columns [n_begin, n_end); `w.data` holds rows
 // from `data_row0` on (a dequantised slice), while y keeps stride w.rows.
-void DenseColumns(const float* x, int64_t m_total, const WeightMatrix& w, float* y,
+void DenseColumns(const float* x, int64_t m_total, const model::WeightMatrix& w, float* y,
                   int64_t n_begin, int64_t n_end, int64_t data_row0) {
   const int64_t k_total = w.cols;
   const int64_t ldy = w.rows;
-  const bool bf16 = w.dtype == DType::kBF16;
+  const bool bf16 = w.dtype == model::DType::kBF16;
   const size_t esize = bf16 ? 2 : 4;
   if (!UseAvx512()) {
     for (int64_t m = 0; m < m_total; m += kMr) {
@@ -445,15 +445,15 @@ void DenseColumns(const float* x, int64_t m_total, const WeightMatrix& w, float*
 // dense tiles line up, small enough that the FP32 slice stays in L2.
 constexpr int64_t kAwqRowsPerSlice = 24;
 
-void AwqColumns(const float* x, int64_t m_total, const WeightMatrix& w, float* y,
+void AwqColumns(const float* x, int64_t m_total, const model::WeightMatrix& w, float* y,
                 int64_t n_begin, int64_t n_end) {
   thread_local std::vector<float> slice;
   for (int64_t n0 = n_begin; n0 < n_end; n0 += kAwqRowsPerSlice) {
     const int64_t n1 = std::min(n_end, n0 + kAwqRowsPerSlice);
     slice.resize(static_cast<size_t>((n1 - n0) * w.cols));
     DequantizeAwqRows(w, n0, n1, slice.data());
-    WeightMatrix dense;
-    dense.dtype = DType::kF32;
+    model::WeightMatrix dense;
+    dense.dtype = model::DType::kF32;
     dense.data = slice.data();
     dense.rows = w.rows;
     dense.cols = w.cols;
@@ -465,7 +465,7 @@ void AwqColumns(const float* x, int64_t m_total, const WeightMatrix& w, float* y
 
 }  // namespace
 
-void DequantizeAwqRows(const WeightMatrix& w, int64_t n_begin, int64_t n_end, float* out) {
+void DequantizeAwqRows(const model::WeightMatrix& w, int64_t n_begin, int64_t n_end, float* out) {
   // Physical nibble of logical column j within its word (inverse of the AWQ
   // packing order {0, 2, 4, 6, 1, 3, 5, 7}).
   static constexpr int kNibbleOf[8] = {0, 4, 1, 5, 2, 6, 3, 7};
@@ -480,14 +480,14 @@ void DequantizeAwqRows(const WeightMatrix& w, int64_t n_begin, int64_t n_end, fl
       const int shift = 4 * kNibbleOf[n & 7];
       const int q = static_cast<int>((static_cast<uint32_t>(qrow[n >> 3]) >> shift) & 15u);
       const int z = static_cast<int>((static_cast<uint32_t>(zrow[n >> 3]) >> shift) & 15u);
-      out[(n - n_begin) * cols + k] = static_cast<float>(q - z) * F16ToFloat(srow[n]);
+      out[(n - n_begin) * cols + k] = static_cast<float>(q - z) * model::F16ToFloat(srow[n]);
     }
   }
 }
 
-void MatMulColumns(const float* x, int64_t m_total, const WeightMatrix& w, float* y,
+void MatMulColumns(const float* x, int64_t m_total, const model::WeightMatrix& w, float* y,
                    int64_t n_begin, int64_t n_end) {
-  if (w.format == WeightFormat::kAwqInt4) {
+  if (w.format == model::WeightFormat::kAwqInt4) {
     AwqColumns(x, m_total, w, y, n_begin, n_end);
   } else {
     DenseColumns(x, m_total, w, y, n_begin, n_end, 0);
@@ -519,9 +519,9 @@ void MatMulMany(const float* x, int64_t m, absl::Span<const MatMulTarget> target
   });
 }
 
-void MatMul(const float* x, int64_t m, const WeightMatrix& w, float* y, ThreadPool* pool) {
+void MatMul(const float* x, int64_t m, const model::WeightMatrix& w, float* y, ThreadPool* pool) {
   const MatMulTarget target{&w, y};
   MatMulMany(x, m, absl::MakeConstSpan(&target, 1), pool);
 }
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::cpu

@@ -28,15 +28,15 @@
 #include "runners/native/cpu/thread_pool.h"
 #include "runners/native/model/weight_matrix.h"
 
-namespace evald::engine {
+namespace evald::runners::native::cpu {
 
 // y[M, w.rows] = x[M, w.cols] * w^T; x and y are dense row-major.
-void MatMul(const float* x, int64_t m, const WeightMatrix& w, float* y, ThreadPool* pool);
+void MatMul(const float* x, int64_t m, const model::WeightMatrix& w, float* y, ThreadPool* pool);
 
 // Several products of the same x in one parallel step (q/k/v, gate/up):
 // targets[i].y = x * targets[i].w^T.
 struct MatMulTarget {
-  const WeightMatrix* w;
+  const model::WeightMatrix* w;
   float* y;
 };
 void MatMulMany(const float* x, int64_t m, absl::Span<const MatMulTarget> targets,
@@ -55,7 +55,7 @@ bool Bf16ActivationsSupported();
 
 // Single-threaded MatMul restricted to output columns [n_begin, n_end); y
 // keeps its full row stride w.rows.
-void MatMulColumns(const float* x, int64_t m, const WeightMatrix& w, float* y, int64_t n_begin,
+void MatMulColumns(const float* x, int64_t m, const model::WeightMatrix& w, float* y, int64_t n_begin,
                    int64_t n_end);
 
 // sum_i a[i] * b[i] in the canonical order above.
@@ -64,10 +64,10 @@ float DotCanonical(const float* a, const float* b, int64_t n);
 // Dequantises output rows [n_begin, n_end) of an AWQ INT4 matrix to FP32:
 // out[(n - n_begin) * w.cols + k] = (q - z) * s, the FP16 scale widened
 // exactly, so every value is the exact FP32 product.
-void DequantizeAwqRows(const WeightMatrix& w, int64_t n_begin, int64_t n_end, float* out);
+void DequantizeAwqRows(const model::WeightMatrix& w, int64_t n_begin, int64_t n_end, float* out);
 
 // Widens row `row` of an embedding-style matrix into `out` (w.cols floats).
-void ReadRow(const WeightMatrix& w, int64_t row, float* out);
+void ReadRow(const model::WeightMatrix& w, int64_t row, float* out);
 
 // Which kernels MatMul uses ("avx512" or "portable"), for logs and benches.
 const char* GemmIsa();
@@ -78,6 +78,6 @@ bool UseAvx512Kernels();
 // Forces the portable kernels (tests compare the two paths).
 void SetGemmPortableForTesting(bool portable);
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::cpu
 
 #endif  // EVALD_RUNNERS_NATIVE_CPU_CPU_GEMM_H_

@@ -18,7 +18,19 @@
 #include "runners/native/model/backend.h"
 #include "runners/native/model/rope.h"
 
-namespace evald::engine {
+namespace evald::runners::native::cpu {
+
+using model::DecoderWeights;
+using model::KvCache;
+using model::LayerWeights;
+using model::LoadOptions;
+using model::Model;
+using model::ModelConfig;
+using model::RopeInverseFrequencies;
+using model::SeqChunk;
+using model::TensorStore;
+using model::ValidateBatch;
+using model::kKvBlockSize;
 namespace {
 
 // K and V of every layer: [num_blocks, kKvBlockSize, num_kv_heads, head_dim]
@@ -119,24 +131,24 @@ class DecoderModel : public Model {
         bf16_activations_(options.bf16_activations),
         inv_freq_(RopeInverseFrequencies(config_)) {}
 
-  const ModelConfig& config() const override { return config_; }
+  const model::ModelConfig& config() const override { return config_; }
   size_t weight_bytes() const override { return weights_.bytes; }
   size_t kv_bytes_per_token() const override {
     return static_cast<size_t>(config_.num_layers) * 2 * config_.num_kv_heads *
            config_.head_dim * sizeof(float);
   }
 
-  absl::StatusOr<std::unique_ptr<KvCache>> AllocateKvCache(int num_blocks) const override {
+  absl::StatusOr<std::unique_ptr<model::KvCache>> AllocateKvCache(int num_blocks) const override {
     if (num_blocks <= 0) {
       return absl::InvalidArgumentError(
           absl::StrCat("kv cache needs a positive number of blocks, got ", num_blocks));
     }
     ASSIGN_OR_RETURN(std::unique_ptr<CpuKvCache> kv,
                      CpuKvCache::Create(config_.num_layers, num_blocks, BlockFloats(), false));
-    return std::unique_ptr<KvCache>(std::move(kv));
+    return std::unique_ptr<model::KvCache>(std::move(kv));
   }
 
-  absl::StatusOr<std::unique_ptr<KvCache>> ReserveKvCache(int capacity_blocks) const override {
+  absl::StatusOr<std::unique_ptr<model::KvCache>> ReserveKvCache(int capacity_blocks) const override {
     const int capacity = capacity_blocks / CpuKvCache::kCommitUnit * CpuKvCache::kCommitUnit;
     if (capacity <= 0) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -145,21 +157,21 @@ class DecoderModel : public Model {
     }
     ASSIGN_OR_RETURN(std::unique_ptr<CpuKvCache> kv,
                      CpuKvCache::Create(config_.num_layers, capacity, BlockFloats(), true));
-    return std::unique_ptr<KvCache>(std::move(kv));
+    return std::unique_ptr<model::KvCache>(std::move(kv));
   }
 
-  absl::Status Forward(absl::Span<const SeqChunk> batch, KvCache* kv,
-                       ForwardOutput* out) override;
+  absl::Status Forward(absl::Span<const SeqChunk> batch, model::KvCache* kv,
+                       model::ForwardOutput* out) override;
 
  private:
   int64_t BlockFloats() const {
-    return static_cast<int64_t>(kKvBlockSize) * config_.num_kv_heads * config_.head_dim;
+    return static_cast<int64_t>(model::kKvBlockSize) * config_.num_kv_heads * config_.head_dim;
   }
   absl::Status Validate(absl::Span<const SeqChunk> batch, const CpuKvCache& kv) const;
 
-  ModelConfig config_;
-  std::unique_ptr<TensorStore> store_;
-  DecoderWeights weights_;
+  model::ModelConfig config_;
+  std::unique_ptr<model::TensorStore> store_;
+  model::DecoderWeights weights_;
   // Every product x * W^T of the forward pass.
   void Gemm(const float* x, int64_t m, absl::Span<const MatMulTarget> targets) {
     if (bf16_activations_) {
@@ -182,8 +194,8 @@ absl::Status DecoderModel::Validate(absl::Span<const SeqChunk> batch,
   return ValidateBatch(config_, batch, kv.num_blocks());
 }
 
-absl::Status DecoderModel::Forward(absl::Span<const SeqChunk> batch, KvCache* kv_base,
-                                   ForwardOutput* out) {
+absl::Status DecoderModel::Forward(absl::Span<const SeqChunk> batch, model::KvCache* kv_base,
+                                   model::ForwardOutput* out) {
   auto* kv = dynamic_cast<CpuKvCache*>(kv_base);
   if (kv == nullptr) return absl::InvalidArgumentError("kv cache is not a CPU kv cache");
   RETURN_IF_ERROR(Validate(batch, *kv));
@@ -304,14 +316,14 @@ absl::Status DecoderModel::Forward(absl::Span<const SeqChunk> batch, KvCache* kv
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Model>> CreateCpuModel(ModelConfig config,
-                                                          std::unique_ptr<TensorStore> store,
-                                                          DecoderWeights weights,
-                                                          const LoadOptions& options) {
-  return std::unique_ptr<Model>(
+absl::StatusOr<std::unique_ptr<model::Model>> CreateCpuModel(model::ModelConfig config,
+                                                          std::unique_ptr<model::TensorStore> store,
+                                                          model::DecoderWeights weights,
+                                                          const model::LoadOptions& options) {
+  return std::unique_ptr<model::Model>(
       new DecoderModel(std::move(config), std::move(store), std::move(weights), options));
 }
 
-[[maybe_unused]] const bool kCpuBackendRegistered = RegisterCpuBackend(&CreateCpuModel);
+[[maybe_unused]] const bool kCpuBackendRegistered = model::RegisterCpuBackend(&CreateCpuModel);
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::cpu

@@ -17,13 +17,13 @@
 #include "runners/native/model/model.h"
 #include "runners/native/model/safetensors.h"
 
-namespace evald::engine {
+namespace evald::runners::native::cpu {
 
-absl::StatusOr<std::unique_ptr<Model>> CreateCpuModel(ModelConfig config,
-                                                          std::unique_ptr<TensorStore> store,
-                                                          DecoderWeights weights,
-                                                          const LoadOptions& options);
+absl::StatusOr<std::unique_ptr<model::Model>> CreateCpuModel(model::ModelConfig config,
+                                                          std::unique_ptr<model::TensorStore> store,
+                                                          model::DecoderWeights weights,
+                                                          const model::LoadOptions& options);
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::cpu
 
 #endif  // EVALD_RUNNERS_NATIVE_CPU_CPU_MODEL_H_

@@ -16,7 +16,7 @@
 #include "runners/native/cpu/cpu_gemm.h"
 #include "runners/native/model/model.h"
 
-namespace evald::engine {
+namespace evald::runners::native::cpu {
 namespace {
 
 #define EVALD_AVX512 __attribute__((target("avx512f,fma,avx2")))
@@ -86,20 +86,20 @@ void AttendGroupImpl<false>(const float* q, int group, const AttentionRow& row, 
                             float* out) {
   const int d = s.head_dim;
   const int64_t slot_stride = static_cast<int64_t>(s.num_kv_heads) * d;
-  const int64_t block_stride = slot_stride * kKvBlockSize;
+  const int64_t block_stride = slot_stride * model::kKvBlockSize;
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   float m[kMaxGroup], l[kMaxGroup];
-  float scores[kMaxGroup][kKvBlockSize];
+  float scores[kMaxGroup][model::kKvBlockSize];
   for (int i = 0; i < group; ++i) {
     m[i] = -std::numeric_limits<float>::infinity();
     l[i] = 0.0f;
   }
   std::fill(out, out + static_cast<int64_t>(group) * d, 0.0f);
-  const int num_blocks = row.position / kKvBlockSize + 1;
+  const int num_blocks = row.position / model::kKvBlockSize + 1;
   for (int b = 0; b < num_blocks; ++b) {
     const int64_t base = static_cast<int64_t>(row.block_table[b]) * block_stride +
                          static_cast<int64_t>(kv_head) * d;
-    const int count = std::min(kKvBlockSize, row.position + 1 - b * kKvBlockSize);
+    const int count = std::min(model::kKvBlockSize, row.position + 1 - b * model::kKvBlockSize);
     for (int j = 0; j < count; ++j) {
       for (int i = 0; i < group; ++i) {
         scores[i][j] = DotCanonical(q + i * d, k_cache + base + j * slot_stride, d) * scale;
@@ -138,20 +138,20 @@ EVALD_AVX512 void AttendGroupImpl<true>(const float* q, int group, const Attenti
   const int d = s.head_dim;
   const int nv = d / 16;
   const int64_t slot_stride = static_cast<int64_t>(s.num_kv_heads) * d;
-  const int64_t block_stride = slot_stride * kKvBlockSize;
+  const int64_t block_stride = slot_stride * model::kKvBlockSize;
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   float m[kMaxGroup], l[kMaxGroup];
-  alignas(64) float scores[kMaxGroup][kKvBlockSize];
+  alignas(64) float scores[kMaxGroup][model::kKvBlockSize];
   for (int i = 0; i < group; ++i) {
     m[i] = -std::numeric_limits<float>::infinity();
     l[i] = 0.0f;
   }
   std::fill(out, out + static_cast<int64_t>(group) * d, 0.0f);
-  const int num_blocks = row.position / kKvBlockSize + 1;
+  const int num_blocks = row.position / model::kKvBlockSize + 1;
   for (int b = 0; b < num_blocks; ++b) {
     const int64_t base = static_cast<int64_t>(row.block_table[b]) * block_stride +
                          static_cast<int64_t>(kv_head) * d;
-    const int count = std::min(kKvBlockSize, row.position + 1 - b * kKvBlockSize);
+    const int count = std::min(model::kKvBlockSize, row.position + 1 - b * model::kKvBlockSize);
     for (int j = 0; j < count; ++j) {
       const float* kj = k_cache + base + j * slot_stride;
       for (int i = 0; i < group; ++i) {
@@ -268,4 +268,4 @@ void Attention(const float* q, absl::Span<const AttentionRow> rows, const float*
   });
 }
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::cpu

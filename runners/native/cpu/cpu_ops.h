@@ -20,7 +20,7 @@
 #include "runners/native/cpu/thread_pool.h"
 #include "runners/native/model/model_config.h"
 
-namespace evald::engine {
+namespace evald::runners::native::cpu {
 
 // out[i] = weight[i] * (x[i] / sqrt(mean(x^2) + eps)); out may alias x.
 void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* out);
@@ -53,6 +53,6 @@ struct AttentionShape {
 void Attention(const float* q, absl::Span<const AttentionRow> rows, const float* k_cache,
                const float* v_cache, const AttentionShape& shape, float* out, ThreadPool* pool);
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::cpu
 
 #endif  // EVALD_RUNNERS_NATIVE_CPU_CPU_OPS_H_

@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-namespace evald::engine {
+namespace evald::runners::native::cpu {
 namespace {
 
 // Polls before a worker sleeps, or before a waiting caller starts yielding.
@@ -112,4 +112,4 @@ void ThreadPool::ParallelRange(int64_t n, int64_t align,
   });
 }
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::cpu

@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-namespace evald::engine {
+namespace evald::runners::native::cpu {
 
 class ThreadPool {
  public:
@@ -62,6 +62,6 @@ class ThreadPool {
   std::atomic<bool> stop_{false};
 };
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::cpu
 
 #endif  // EVALD_RUNNERS_NATIVE_CPU_THREAD_POOL_H_

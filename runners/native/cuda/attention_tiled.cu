@@ -15,7 +15,7 @@
 #include "runners/native/cuda/device_math.cuh"
 #include "runners/native/cuda/kernels.h"
 
-namespace evald::engine::cuda {
+namespace evald::runners::native::cuda {
 namespace {
 
 using device::kAttnWarps;
@@ -132,4 +132,4 @@ cudaError_t PagedAttentionTiled(const float* q, const RowInfo* rows, const RowTi
   return cudaGetLastError();
 }
 
-}  // namespace evald::engine::cuda
+}  // namespace evald::runners::native::cuda

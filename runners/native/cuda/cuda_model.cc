@@ -38,7 +38,21 @@
 #include "runners/native/model/dtype.h"
 #include "runners/native/model/rope.h"
 
-namespace evald::engine::cuda {
+namespace evald::runners::native::cuda {
+
+using model::DType;
+using model::DTypeName;
+using model::FloatToBf16;
+using model::FloatToF16;
+using model::KvCache;
+using model::LoadOptions;
+using model::Model;
+using model::ModelConfig;
+using model::SeqChunk;
+using model::ValidateBatch;
+using model::WeightFormat;
+using model::WeightMatrix;
+using model::kKvBlockSize;
 namespace {
 
 #define CUDA_RETURN_IF_ERROR(expr, what) RETURN_IF_ERROR(CudaStatus((expr), what))
@@ -119,7 +133,7 @@ class CudaKvCache : public KvCache {
 
   absl::Status Allocate(int num_layers, int num_blocks, int64_t kv_dim) {
     num_blocks_ = num_blocks;
-    const size_t per = static_cast<size_t>(num_blocks) * kKvBlockSize * kv_dim * sizeof(f16_t);
+    const size_t per = static_cast<size_t>(num_blocks) * model::kKvBlockSize * kv_dim * sizeof(f16_t);
     for (int l = 0; l < num_layers; ++l) {
       buffers_.push_back(std::make_unique<DeviceBuffer>());
       RETURN_IF_ERROR(buffers_.back()->Allocate(per, "the kv cache"));
@@ -136,7 +150,7 @@ class CudaKvCache : public KvCache {
   // commit unit: the blocks whose bytes per layer fill whole pages).
   absl::Status Reserve(int device, int num_layers, int capacity, int64_t kv_dim) {
     ASSIGN_OR_RETURN(const size_t granularity, VirtualDeviceRange::Granularity(device));
-    block_layer_bytes_ = static_cast<size_t>(kKvBlockSize) * kv_dim * sizeof(f16_t);
+    block_layer_bytes_ = static_cast<size_t>(model::kKvBlockSize) * kv_dim * sizeof(f16_t);
     unit_ = static_cast<int>(granularity / std::gcd(granularity, block_layer_bytes_));
     num_blocks_ = capacity / unit_ * unit_;
     if (num_blocks_ == 0) {
@@ -338,10 +352,10 @@ absl::Status DeviceAvailable(int device) {
 
 class CudaDecoderModel : public Model {
  public:
-  static absl::StatusOr<std::unique_ptr<Model>> Create(ModelConfig config,
-                                                       std::unique_ptr<TensorStore> store,
-                                                       DecoderWeights weights,
-                                                       const LoadOptions& options) {
+  static absl::StatusOr<std::unique_ptr<model::Model>> Create(model::ModelConfig config,
+                                                       std::unique_ptr<model::TensorStore> store,
+                                                       model::DecoderWeights weights,
+                                                       const model::LoadOptions& options) {
     RETURN_IF_ERROR(DeviceAvailable(options.cuda_device));
     if (config.head_dim > 256 || config.head_dim % 2 != 0) {
       return absl::UnimplementedError(absl::StrCat(
@@ -356,21 +370,21 @@ class CudaDecoderModel : public Model {
     RETURN_IF_ERROR(model->Upload(weights));
     // The mmap is no longer needed: everything lives on the device.
     store.reset();
-    return std::unique_ptr<Model>(std::move(model));
+    return std::unique_ptr<model::Model>(std::move(model));
   }
 
   ~CudaDecoderModel() override {
     if (stream_ != nullptr) cudaStreamDestroy(stream_);
   }
 
-  const ModelConfig& config() const override { return config_; }
+  const model::ModelConfig& config() const override { return config_; }
   size_t weight_bytes() const override { return weight_bytes_; }
   std::string backend() const override { return backend_; }
   size_t kv_bytes_per_token() const override {
     return static_cast<size_t>(config_.num_layers) * 2 * KvDim() * sizeof(f16_t);
   }
 
-  absl::StatusOr<std::unique_ptr<KvCache>> AllocateKvCache(int num_blocks) const override {
+  absl::StatusOr<std::unique_ptr<model::KvCache>> AllocateKvCache(int num_blocks) const override {
     if (num_blocks <= 0) {
       return absl::InvalidArgumentError(
           absl::StrCat("kv cache needs a positive number of blocks, got ", num_blocks));
@@ -378,18 +392,18 @@ class CudaDecoderModel : public Model {
     CUDA_RETURN_IF_ERROR(cudaSetDevice(device_), "set device");
     auto kv = std::make_unique<CudaKvCache>();
     RETURN_IF_ERROR(kv->Allocate(config_.num_layers, num_blocks, KvDim()));
-    return std::unique_ptr<KvCache>(std::move(kv));
+    return std::unique_ptr<model::KvCache>(std::move(kv));
   }
 
-  absl::StatusOr<std::unique_ptr<KvCache>> ReserveKvCache(int capacity_blocks) const override {
+  absl::StatusOr<std::unique_ptr<model::KvCache>> ReserveKvCache(int capacity_blocks) const override {
     CUDA_RETURN_IF_ERROR(cudaSetDevice(device_), "set device");
     auto kv = std::make_unique<CudaKvCache>();
     RETURN_IF_ERROR(kv->Reserve(device_, config_.num_layers, capacity_blocks, KvDim()));
-    return std::unique_ptr<KvCache>(std::move(kv));
+    return std::unique_ptr<model::KvCache>(std::move(kv));
   }
 
-  absl::Status Forward(absl::Span<const SeqChunk> batch, KvCache* kv_base,
-                       ForwardOutput* out) override;
+  absl::Status Forward(absl::Span<const SeqChunk> batch, model::KvCache* kv_base,
+                       model::ForwardOutput* out) override;
 
  private:
   CudaDecoderModel(ModelConfig config, const LoadOptions& options)
@@ -401,7 +415,7 @@ class CudaDecoderModel : public Model {
   int64_t KvDim() const { return static_cast<int64_t>(config_.num_kv_heads) * config_.head_dim; }
   int64_t QDim() const { return static_cast<int64_t>(config_.num_heads) * config_.head_dim; }
 
-  absl::Status Upload(const DecoderWeights& w);
+  absl::Status Upload(const model::DecoderWeights& w);
   // y[t, w.rows] (+)= x[t, w.cols] * w^T through cuBLASLt (dense) or the
   // INT4 kernel (AWQ; batch-invariant at every t).
   absl::Status Linear(const DeviceMatrix& w, const f16_t* x, int64_t t, float* y,
@@ -414,7 +428,7 @@ class CudaDecoderModel : public Model {
     return gemm_->Run(w.data(), w.rows, w.cols, x, t, y, accumulate, stream_);
   }
 
-  ModelConfig config_;
+  model::ModelConfig config_;
   int device_;
   bool batch_invariant_;
   bool tiled_attention_;
@@ -433,7 +447,7 @@ class CudaDecoderModel : public Model {
   std::vector<float> host_logits_;
 };
 
-absl::Status CudaDecoderModel::Upload(const DecoderWeights& w) {
+absl::Status CudaDecoderModel::Upload(const model::DecoderWeights& w) {
   CUDA_RETURN_IF_ERROR(cudaSetDevice(device_), "set device");
   cudaDeviceProp prop{};
   CUDA_RETURN_IF_ERROR(cudaGetDeviceProperties(&prop, device_), "device properties");
@@ -441,11 +455,11 @@ absl::Status CudaDecoderModel::Upload(const DecoderWeights& w) {
   CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "stream");
   ASSIGN_OR_RETURN(gemm_, Gemm::Create(batch_invariant_));
   ASSIGN_OR_RETURN(embed_, UploadStacked({&w.embed}, /*to_f16=*/false, &weight_bytes_));
-  embed_f16_ = w.embed.dtype == DType::kF16;
+  embed_f16_ = w.embed.dtype == model::DType::kF16;
   // A tied lm_head is uploaded again, as FP16 for the GEMM.
   ASSIGN_OR_RETURN(lm_head_, UploadStacked({&w.lm_head}, /*to_f16=*/true, &weight_bytes_));
   ASSIGN_OR_RETURN(final_norm_, UploadVector(w.final_norm, &weight_bytes_));
-  for (const LayerWeights& lw : w.layers) {
+  for (const model::LayerWeights& lw : w.layers) {
     DeviceLayer d;
     ASSIGN_OR_RETURN(d.qkv, UploadStacked({&lw.q, &lw.k, &lw.v}, true, &weight_bytes_));
     ASSIGN_OR_RETURN(d.o, UploadStacked({&lw.o}, true, &weight_bytes_));
@@ -467,7 +481,7 @@ absl::Status CudaDecoderModel::Upload(const DecoderWeights& w) {
     }
   }
   RETURN_IF_ERROR(awq_workspace_.Allocate(workspace, "int4 workspace"));
-  const std::vector<double> inv_freq = RopeInverseFrequencies(config_);
+  const std::vector<double> inv_freq = model::RopeInverseFrequencies(config_);
   RETURN_IF_ERROR(inv_freq_.Allocate(inv_freq.size() * sizeof(double), "rope frequencies"));
   CUDA_RETURN_IF_ERROR(cudaMemcpy(inv_freq_.as<void>(), inv_freq.data(),
                                   inv_freq.size() * sizeof(double), cudaMemcpyHostToDevice),
@@ -475,8 +489,8 @@ absl::Status CudaDecoderModel::Upload(const DecoderWeights& w) {
   return absl::OkStatus();
 }
 
-absl::Status CudaDecoderModel::Forward(absl::Span<const SeqChunk> batch, KvCache* kv_base,
-                                       ForwardOutput* out) {
+absl::Status CudaDecoderModel::Forward(absl::Span<const SeqChunk> batch, model::KvCache* kv_base,
+                                       model::ForwardOutput* out) {
   auto* kv = dynamic_cast<CudaKvCache*>(kv_base);
   if (kv == nullptr || kv->num_layers() != config_.num_layers) {
     return absl::InvalidArgumentError("kv cache was not allocated by this cuda model");
@@ -612,8 +626,8 @@ absl::Status CudaDecoderModel::Forward(absl::Span<const SeqChunk> batch, KvCache
   return absl::OkStatus();
 }
 
-[[maybe_unused]] const bool kRegistered = RegisterGpuBackend(GpuBackend{
+[[maybe_unused]] const bool kRegistered = model::RegisterGpuBackend(model::GpuBackend{
     .name = "cuda", .available = &DeviceAvailable, .create = &CudaDecoderModel::Create});
 
 }  // namespace
-}  // namespace evald::engine::cuda
+}  // namespace evald::runners::native::cuda

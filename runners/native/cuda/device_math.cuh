@@ -16,7 +16,7 @@
 
 #include "runners/native/cuda/kernels.h"
 
-namespace evald::engine::cuda::device {
+namespace evald::runners::native::cuda::device {
 
 inline constexpr int kWarp = 32;
 inline constexpr int kKvBlock = 16;
@@ -125,6 +125,6 @@ __device__ __forceinline__ void MergePartials(const float* parts, size_t stride,
   }
 }
 
-}  // namespace evald::engine::cuda::device
+}  // namespace evald::runners::native::cuda::device
 
 #endif  // EVALD_RUNNERS_NATIVE_CUDA_DEVICE_MATH_CUH_

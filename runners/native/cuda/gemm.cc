@@ -4,7 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 
-namespace evald::engine::cuda {
+namespace evald::runners::native::cuda {
 namespace {
 
 constexpr size_t kWorkspaceBytes = size_t{32} << 20;
@@ -161,4 +161,4 @@ absl::Status Gemm::Run(const void* w, int64_t n, int64_t k, const void* x, int64
                       "matmul");
 }
 
-}  // namespace evald::engine::cuda
+}  // namespace evald::runners::native::cuda

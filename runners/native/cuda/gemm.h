@@ -28,7 +28,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-namespace evald::engine::cuda {
+namespace evald::runners::native::cuda {
 
 // A CUDA runtime error as a Status naming `what`.
 absl::Status CudaStatus(cudaError_t error, const char* what);
@@ -72,6 +72,6 @@ class Gemm {
   std::map<std::tuple<int64_t, int64_t, int64_t>, Plan> plans_;           // (n, k, m)
 };
 
-}  // namespace evald::engine::cuda
+}  // namespace evald::runners::native::cuda
 
 #endif  // EVALD_RUNNERS_NATIVE_CUDA_GEMM_H_

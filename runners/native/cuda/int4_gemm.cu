@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-namespace evald::engine::cuda {
+namespace evald::runners::native::cuda {
 namespace {
 
 constexpr int kWordsPerBlock = 32;  // threadIdx.x: one packed word = 8 outputs
@@ -174,4 +174,4 @@ cudaError_t AwqMatMul(const DeviceAwqMatrix& w, const uint16_t* x, int64_t m, fl
   return cudaGetLastError();
 }
 
-}  // namespace evald::engine::cuda
+}  // namespace evald::runners::native::cuda

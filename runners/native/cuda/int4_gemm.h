@@ -26,7 +26,7 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
-namespace evald::engine::cuda {
+namespace evald::runners::native::cuda {
 
 // Device pointers, borrowed. rows % 8 == 0 (packed words); cols % group_size
 // == 0.
@@ -55,6 +55,6 @@ cudaError_t AwqMatMul(const DeviceAwqMatrix& w, const uint16_t* x, int64_t m, fl
                       bool accumulate, float* workspace, size_t workspace_bytes,
                       cudaStream_t stream);
 
-}  // namespace evald::engine::cuda
+}  // namespace evald::runners::native::cuda
 
 #endif  // EVALD_RUNNERS_NATIVE_CUDA_INT4_GEMM_H_

@@ -5,7 +5,7 @@
 #include "runners/native/cuda/device_math.cuh"
 #include "runners/native/cuda/kernels.h"
 
-namespace evald::engine::cuda {
+namespace evald::runners::native::cuda {
 namespace {
 
 using device::F16ToF32;
@@ -226,4 +226,4 @@ void Bf16ToF16(const bf16_t* src, int64_t n, f16_t* dst, cudaStream_t stream) {
   Bf16ToF16Kernel<<<1024, 256, 0, stream>>>(src, n, dst);
 }
 
-}  // namespace evald::engine::cuda
+}  // namespace evald::runners::native::cuda

@@ -18,7 +18,7 @@
 
 #include <cstdint>
 
-namespace evald::engine::cuda {
+namespace evald::runners::native::cuda {
 
 using bf16_t = uint16_t;  // __nv_bfloat16's bits, for host-side declarations
 using f16_t = uint16_t;   // __half's bits
@@ -93,6 +93,6 @@ void SiluMulToF16(const float* gate_up, int num_rows, int inter, f16_t* out,
 // dst[i] = f16(bf16 src[i]) for n elements (weights at upload).
 void Bf16ToF16(const bf16_t* src, int64_t n, f16_t* dst, cudaStream_t stream);
 
-}  // namespace evald::engine::cuda
+}  // namespace evald::runners::native::cuda
 
 #endif  // EVALD_RUNNERS_NATIVE_CUDA_KERNELS_H_

@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
 
-namespace evald::engine::cuda {
+namespace evald::runners::native::cuda {
 namespace {
 
 // The driver entry points, resolved once.
@@ -167,4 +167,4 @@ void VirtualDeviceRange::Unmap(size_t offset, size_t bytes) {
   mappings_.erase(it);
 }
 
-}  // namespace evald::engine::cuda
+}  // namespace evald::runners::native::cuda

@@ -24,7 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-namespace evald::engine::cuda {
+namespace evald::runners::native::cuda {
 
 class VirtualDeviceRange {
  public:
@@ -61,6 +61,6 @@ class VirtualDeviceRange {
   std::map<size_t, std::pair<uint64_t, size_t>> mappings_;
 };
 
-}  // namespace evald::engine::cuda
+}  // namespace evald::runners::native::cuda
 
 #endif  // EVALD_RUNNERS_NATIVE_CUDA_VIRTUAL_MEMORY_H_

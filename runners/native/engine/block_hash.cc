@@ -7,7 +7,7 @@
 #include "base/sha256.h"
 #include "runners/native/model/model.h"
 
-namespace evald::engine {
+namespace evald::runners::native::engine {
 namespace {
 
 BlockHash FromDigest(const std::array<uint8_t, 32>& d) {
@@ -33,12 +33,12 @@ BlockHash RootBlockHash(absl::string_view model_id) {
 }
 
 BlockHash HashBlock(const BlockHash& parent, absl::Span<const int32_t> tokens) {
-  CHECK_EQ(tokens.size(), static_cast<size_t>(kKvBlockSize));
+  CHECK_EQ(tokens.size(), static_cast<size_t>(model::kKvBlockSize));
   // Little-endian serialisation so the hash does not depend on the host.
-  uint8_t buf[16 + 4 * kKvBlockSize];
+  uint8_t buf[16 + 4 * model::kKvBlockSize];
   PutU64(parent.hi, buf);
   PutU64(parent.lo, buf + 8);
-  for (int i = 0; i < kKvBlockSize; ++i) {
+  for (int i = 0; i < model::kKvBlockSize; ++i) {
     const uint32_t t = static_cast<uint32_t>(tokens[i]);
     for (int b = 0; b < 4; ++b) buf[16 + 4 * i + b] = static_cast<uint8_t>(t >> (8 * b));
   }
@@ -49,12 +49,12 @@ BlockHash HashBlock(const BlockHash& parent, absl::Span<const int32_t> tokens) {
 
 void ExtendBlockHashes(const BlockHash& root, absl::Span<const int32_t> tokens,
                        std::vector<BlockHash>* hashes) {
-  const size_t full = tokens.size() / kKvBlockSize;
+  const size_t full = tokens.size() / model::kKvBlockSize;
   while (hashes->size() < full) {
     const size_t i = hashes->size();
     const BlockHash& parent = i == 0 ? root : (*hashes)[i - 1];
-    hashes->push_back(HashBlock(parent, tokens.subspan(i * kKvBlockSize, kKvBlockSize)));
+    hashes->push_back(HashBlock(parent, tokens.subspan(i * model::kKvBlockSize, model::kKvBlockSize)));
   }
 }
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::engine

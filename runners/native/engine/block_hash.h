@@ -22,7 +22,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 
-namespace evald::engine {
+namespace evald::runners::native::engine {
 
 struct BlockHash {
   uint64_t hi = 0;
@@ -50,6 +50,6 @@ BlockHash HashBlock(const BlockHash& parent, absl::Span<const int32_t> tokens);
 void ExtendBlockHashes(const BlockHash& root, absl::Span<const int32_t> tokens,
                        std::vector<BlockHash>* hashes);
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::engine
 
 #endif  // EVALD_RUNNERS_NATIVE_ENGINE_BLOCK_HASH_H_

@@ -2,7 +2,7 @@
 
 #include "base/logging.h"
 
-namespace evald::engine {
+namespace evald::runners::native::engine {
 
 FreeBlockQueue::FreeBlockQueue() {
   head_.next_free = &tail_;
@@ -155,4 +155,4 @@ void BlockPool::EvictCachedHash(KvBlock* block) {
   block->hash.reset();
 }
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::engine

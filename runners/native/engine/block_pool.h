@@ -31,7 +31,7 @@
 #include "absl/types/span.h"
 #include "runners/native/engine/block_hash.h"
 
-namespace evald::engine {
+namespace evald::runners::native::engine {
 
 struct KvBlock {
   int32_t id = 0;
@@ -128,6 +128,6 @@ class BlockPool {
   absl::flat_hash_map<BlockHash, KvBlock*> cached_;
 };
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::engine
 
 #endif  // EVALD_RUNNERS_NATIVE_ENGINE_BLOCK_POOL_H_

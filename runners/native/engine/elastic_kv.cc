@@ -8,10 +8,10 @@
 #include "base/logging.h"
 #include "base/status_macros.h"
 
-namespace evald::engine {
+namespace evald::runners::native::engine {
 
-absl::StatusOr<std::unique_ptr<ElasticKv>> ElasticKv::Create(native::KvBudget* budget,
-                                                             std::string name, KvCache* cache,
+absl::StatusOr<std::unique_ptr<ElasticKv>> ElasticKv::Create(planner::KvBudget* budget,
+                                                             std::string name, model::KvCache* cache,
                                                              int min_blocks, int64_t block_bytes,
                                                              int64_t fixed_bytes) {
   const int unit = cache->commit_unit();
@@ -41,7 +41,7 @@ absl::StatusOr<std::unique_ptr<ElasticKv>> ElasticKv::Create(native::KvBudget* b
   return kv;
 }
 
-ElasticKv::ElasticKv(native::KvBudget* budget, std::string name, KvCache* cache, int unit,
+ElasticKv::ElasticKv(planner::KvBudget* budget, std::string name, model::KvCache* cache, int unit,
                      int min_units, int capacity_units, int64_t block_bytes)
     : budget_(budget),
       name_(std::move(name)),
@@ -120,4 +120,4 @@ void ElasticKv::AfterStep(BlockPool* pool) {
   if (budget_->OthersStarved(name_)) ShrinkUnused(pool);
 }
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::engine

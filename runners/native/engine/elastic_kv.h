@@ -1,7 +1,7 @@
 // File: runners/native/engine/elastic_kv.h
 // -----------------------------------------------------------------------------
 // ElasticKv: an engine's share of a device's KV memory when that memory is
-// shared with other resident models through a native::KvBudget (the
+// shared with other resident models through a planner::KvBudget (the
 // candidate and a judge on one GPU).
 //
 // The engine's KV cache is elastic (Model::ReserveKvCache): block ids for the
@@ -38,7 +38,7 @@
 #include "runners/native/model/model.h"
 #include "runners/native/planner/kv_budget.h"
 
-namespace evald::engine {
+namespace evald::runners::native::engine {
 
 class ElasticKv : public KvGrowth {
  public:
@@ -46,8 +46,8 @@ class ElasticKv : public KvGrowth {
   // committed now; `fixed_bytes` (weights, workspaces) is reserved in the
   // budget beside it. Fails when the budget cannot guarantee both
   // (ResourceExhausted, naming `name`) or the memory cannot be committed.
-  static absl::StatusOr<std::unique_ptr<ElasticKv>> Create(native::KvBudget* budget,
-                                                           std::string name, KvCache* cache,
+  static absl::StatusOr<std::unique_ptr<ElasticKv>> Create(planner::KvBudget* budget,
+                                                           std::string name, model::KvCache* cache,
                                                            int min_blocks, int64_t block_bytes,
                                                            int64_t fixed_bytes);
   ~ElasticKv() override;
@@ -72,12 +72,12 @@ class ElasticKv : public KvGrowth {
   const std::string& name() const { return name_; }
 
  private:
-  ElasticKv(native::KvBudget* budget, std::string name, KvCache* cache, int unit, int min_units,
+  ElasticKv(planner::KvBudget* budget, std::string name, model::KvCache* cache, int unit, int min_units,
             int capacity_units, int64_t block_bytes);
 
-  native::KvBudget* const budget_;
+  planner::KvBudget* const budget_;
   const std::string name_;
-  KvCache* const cache_;
+  model::KvCache* const cache_;
   const int unit_;            // blocks per commit unit
   const int min_units_;
   const int64_t unit_bytes_;
@@ -89,6 +89,6 @@ class ElasticKv : public KvGrowth {
   std::atomic<int64_t> shrunk_blocks_{0};
 };
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::engine
 
 #endif  // EVALD_RUNNERS_NATIVE_ENGINE_ELASTIC_KV_H_

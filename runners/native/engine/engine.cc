@@ -21,17 +21,19 @@
 #include "runners/native/model/model.h"
 #include "runners/native/tokenizer/tokenizer.h"
 
-namespace evald::engine {
+namespace evald::runners::native::engine {
+using model::Model;
+using tokenizer::Tokenizer;
 
 // The KV tensors and the blocks the pool may use: fixed, or elastic under a
 // budget shared with the other models of the device.
 struct Engine::KvPool {
-  std::unique_ptr<KvCache> cache;
+  std::unique_ptr<model::KvCache> cache;
   std::unique_ptr<ElasticKv> elastic;  // null for a fixed pool
   int capacity = 0;                    // block ids
   int min_blocks = 0;                  // in use from the start; a request must fit alone
   // A fixed pool counted in a shared budget is unregistered with the pool.
-  native::KvBudget* fixed_budget = nullptr;
+  planner::KvBudget* fixed_budget = nullptr;
   std::string fixed_name;
 
   KvPool() = default;
@@ -268,17 +270,17 @@ void Engine::Loop::Step() {
     FailAll(absl::InternalError("engine scheduler made no progress"));
     return;
   }
-  std::vector<SeqChunk> batch;
+  std::vector<model::SeqChunk> batch;
   batch.reserve(plan.chunks.size());
   for (const ScheduledChunk& c : plan.chunks) {
-    SeqChunk chunk;
+    model::SeqChunk chunk;
     chunk.tokens = absl::MakeConstSpan(c.seq->tokens).subspan(c.start_pos, c.num_tokens);
     chunk.start_pos = c.start_pos;
     chunk.block_table = kv_.BlockTable(c.seq->id);
     chunk.logit_rows = c.logit_rows;
     batch.push_back(std::move(chunk));
   }
-  ForwardOutput out;
+  model::ForwardOutput out;
   const absl::Status st = e_->model_->Forward(batch, e_->pool_->cache.get(), &out);
   size_t expected_rows = 0;
   for (const ScheduledChunk& c : plan.chunks) expected_rows += c.logit_rows.size();
@@ -325,7 +327,7 @@ void Engine::Loop::Step() {
   for (Request* r : done) Finish(r, absl::OkStatus());
 }
 
-absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(Model* model, const Tokenizer* tokenizer,
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(model::Model* model, const tokenizer::Tokenizer* tokenizer,
                                                        const EngineOptions& options) {
   if (model == nullptr) return absl::InvalidArgumentError("engine: model is null");
   if (options.num_kv_blocks < 2) {
@@ -346,12 +348,12 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(Model* model, const Token
     static std::atomic<int64_t> next_engine{1};
     const std::string name = absl::StrCat(options.model_id, "#", next_engine.fetch_add(1));
     const int64_t block_bytes =
-        static_cast<int64_t>(model->kv_bytes_per_token()) * kKvBlockSize;
+        static_cast<int64_t>(model->kv_bytes_per_token()) * model::kKvBlockSize;
     const int64_t capacity = std::min<int64_t>(
         int64_t{1} << 22, std::max<int64_t>(0, options.kv_budget->total_bytes() -
                                                    options.resident_bytes) /
                               std::max<int64_t>(1, block_bytes));
-    absl::StatusOr<std::unique_ptr<KvCache>> reserved =
+    absl::StatusOr<std::unique_ptr<model::KvCache>> reserved =
         capacity > options.num_kv_blocks ? model->ReserveKvCache(static_cast<int>(capacity))
                                          : absl::UnimplementedError("no room to grow");
     if (reserved.ok() && (*reserved)->commit_unit() > 0) {
@@ -590,4 +592,4 @@ void Engine::Run() {
   loop.FailAll(absl::CancelledError("engine shut down"));
 }
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::engine

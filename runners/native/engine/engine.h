@@ -40,13 +40,20 @@
 #include "runners/native/planner/kv_budget.h"
 #include "runners/runner.h"
 
-namespace evald::engine {
-
-class Model;
+namespace evald::runners::native {
+namespace model {
 class KvCache;
+class Model;
+}  // namespace model
+namespace tokenizer {
+class Tokenizer;
+}  // namespace tokenizer
+}  // namespace evald::runners::native
+
+namespace evald::runners::native::engine {
+
 class ElasticKv;
 class StepTurns;
-class Tokenizer;
 
 struct EngineOptions {
   // Tokens (prefill chunks + decodes) per forward step.
@@ -63,7 +70,7 @@ struct EngineOptions {
   // without an elastic cache gets a fixed pool, still counted in the budget.
   // nullptr = a fixed pool of num_kv_blocks. Borrowed; must outlive the
   // engine.
-  native::KvBudget* kv_budget = nullptr;
+  planner::KvBudget* kv_budget = nullptr;
   // Bytes the model holds beside its KV (weights, workspaces), reserved in
   // kv_budget for the engine's life.
   int64_t resident_bytes = 0;
@@ -150,7 +157,7 @@ class Engine {
 
   // REQUIRES: model and tokenizer outlive the engine. The tokenizer may be
   // null when no request uses stop strings.
-  static absl::StatusOr<std::unique_ptr<Engine>> Create(Model* model, const Tokenizer* tokenizer,
+  static absl::StatusOr<std::unique_ptr<Engine>> Create(model::Model* model, const tokenizer::Tokenizer* tokenizer,
                                                         const EngineOptions& options);
   ~Engine();
   Engine(const Engine&) = delete;
@@ -176,13 +183,13 @@ class Engine {
   class Loop;
 
   struct KvPool;
-  Engine(Model* model, const Tokenizer* tokenizer, const EngineOptions& options,
+  Engine(model::Model* model, const tokenizer::Tokenizer* tokenizer, const EngineOptions& options,
          std::unique_ptr<KvPool> pool, int max_context);
   absl::Status Enqueue(std::unique_ptr<Request> request);
   void Run();
 
-  Model* const model_;
-  const Tokenizer* const tokenizer_;
+  model::Model* const model_;
+  const tokenizer::Tokenizer* const tokenizer_;
   const EngineOptions options_;
   const std::unique_ptr<KvPool> pool_;
   const int max_context_;
@@ -198,6 +205,6 @@ class Engine {
   std::thread thread_;  // last: started after everything above exists
 };
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::engine
 
 #endif  // EVALD_RUNNERS_NATIVE_ENGINE_ENGINE_H_

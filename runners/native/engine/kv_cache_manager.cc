@@ -5,14 +5,14 @@
 #include "base/logging.h"
 #include "runners/native/model/model.h"
 
-namespace evald::engine {
+namespace evald::runners::native::engine {
 
 KvCacheManager::KvCacheManager(int num_blocks, bool enable_caching, int active_blocks,
                                KvGrowth* growth)
     : pool_(num_blocks, enable_caching, active_blocks), growth_(growth) {}
 
 int KvCacheManager::BlocksFor(int num_tokens) {
-  return (num_tokens + kKvBlockSize - 1) / kKvBlockSize;
+  return (num_tokens + model::kKvBlockSize - 1) / model::kKvBlockSize;
 }
 
 ComputedBlocks KvCacheManager::GetComputedBlocks(absl::Span<const BlockHash> hashes,
@@ -20,13 +20,13 @@ ComputedBlocks KvCacheManager::GetComputedBlocks(absl::Span<const BlockHash> has
   ComputedBlocks out;
   if (!pool_.caching_enabled() || max_cached_tokens <= 0) return out;
   const size_t max_blocks =
-      std::min(hashes.size(), static_cast<size_t>(max_cached_tokens / kKvBlockSize));
+      std::min(hashes.size(), static_cast<size_t>(max_cached_tokens / model::kKvBlockSize));
   for (size_t i = 0; i < max_blocks; ++i) {
     KvBlock* b = pool_.GetCachedBlock(hashes[i]);
     if (b == nullptr) break;
     out.blocks.push_back(b);
   }
-  out.num_tokens = static_cast<int>(out.blocks.size()) * kKvBlockSize;
+  out.num_tokens = static_cast<int>(out.blocks.size()) * model::kKvBlockSize;
   return out;
 }
 
@@ -80,7 +80,7 @@ void KvCacheManager::CacheBlocks(int64_t seq_id, absl::Span<const BlockHash> has
   auto it = seqs_.find(seq_id);
   if (it == seqs_.end()) return;
   SeqBlocks& seq = it->second;
-  const int full = std::min<int>({num_computed_tokens / kKvBlockSize,
+  const int full = std::min<int>({num_computed_tokens / model::kKvBlockSize,
                                   static_cast<int>(hashes.size()),
                                   static_cast<int>(seq.blocks.size())});
   for (int i = seq.num_cached_blocks; i < full; ++i) pool_.CacheFullBlock(seq.blocks[i], hashes[i]);
@@ -101,4 +101,4 @@ absl::Span<const int32_t> KvCacheManager::BlockTable(int64_t seq_id) const {
   return it->second.ids;
 }
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::engine

@@ -24,7 +24,7 @@
 #include "runners/native/engine/block_hash.h"
 #include "runners/native/engine/block_pool.h"
 
-namespace evald::engine {
+namespace evald::runners::native::engine {
 
 // More blocks for a pool that runs short (elastic_kv.h): Grow makes some of
 // the pool's inactive ids usable through BlockPool::ActivateBlocks.
@@ -103,6 +103,6 @@ class KvCacheManager {
   absl::flat_hash_map<int64_t, SeqBlocks> seqs_;
 };
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::engine
 
 #endif  // EVALD_RUNNERS_NATIVE_ENGINE_KV_CACHE_MANAGER_H_

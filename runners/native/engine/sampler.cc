@@ -7,7 +7,7 @@
 
 #include "base/logging.h"
 
-namespace evald::engine {
+namespace evald::runners::native::engine {
 
 double TokenLogprob(absl::Span<const float> logits, int32_t token) {
   CHECK(token >= 0 && static_cast<size_t>(token) < logits.size());
@@ -74,4 +74,4 @@ int32_t SampleToken(absl::Span<const float> logits, const runners::SamplingParam
   return ids[keep - 1];
 }
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::engine

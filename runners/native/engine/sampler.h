@@ -17,7 +17,7 @@
 #include "absl/types/span.h"
 #include "runners/runner.h"
 
-namespace evald::engine {
+namespace evald::runners::native::engine {
 
 // log_softmax(logits)[token], computed in double.
 double TokenLogprob(absl::Span<const float> logits, int32_t token);
@@ -42,6 +42,6 @@ class TokenRng {
 int32_t SampleToken(absl::Span<const float> logits, const runners::SamplingParams& params,
                     TokenRng* rng);
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::engine
 
 #endif  // EVALD_RUNNERS_NATIVE_ENGINE_SAMPLER_H_

@@ -6,7 +6,7 @@
 #include "base/logging.h"
 #include "runners/native/model/model.h"
 
-namespace evald::engine {
+namespace evald::runners::native::engine {
 
 int StepPlan::num_tokens() const {
   int n = 0;
@@ -103,7 +103,7 @@ StepPlan Scheduler::Schedule() {
   // 2. Admission. Blocks that running sequences are about to compute.
   absl::flat_hash_set<BlockHash> pending;
   for (const Sequence* s : running_) {
-    for (size_t i = s->num_computed_tokens / kKvBlockSize; i < s->block_hashes.size(); ++i) {
+    for (size_t i = s->num_computed_tokens / model::kKvBlockSize; i < s->block_hashes.size(); ++i) {
       pending.insert(s->block_hashes[i]);
     }
   }
@@ -204,4 +204,4 @@ std::vector<Sequence*> Scheduler::AllSequences() const {
   return all;
 }
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::engine

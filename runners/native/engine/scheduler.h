@@ -36,7 +36,7 @@
 #include "runners/native/engine/kv_cache_manager.h"
 #include "runners/native/engine/sequence.h"
 
-namespace evald::engine {
+namespace evald::runners::native::engine {
 
 struct SchedulerOptions {
   // Tokens (prefill chunks + decodes) in one step.
@@ -108,6 +108,6 @@ class Scheduler {
   Sequence cursor_;                         // tokens of the last admission
 };
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::engine
 
 #endif  // EVALD_RUNNERS_NATIVE_ENGINE_SCHEDULER_H_

@@ -14,7 +14,7 @@
 
 #include "runners/native/engine/block_hash.h"
 
-namespace evald::engine {
+namespace evald::runners::native::engine {
 
 struct Sequence {
   enum class Kind { kScore, kGenerate };
@@ -42,6 +42,6 @@ struct Sequence {
   int num_uncomputed() const { return num_tokens() - num_computed_tokens; }
 };
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::engine
 
 #endif  // EVALD_RUNNERS_NATIVE_ENGINE_SEQUENCE_H_

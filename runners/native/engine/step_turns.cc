@@ -1,7 +1,7 @@
 // File: runners/native/engine/step_turns.cc
 #include "runners/native/engine/step_turns.h"
 
-namespace evald::engine {
+namespace evald::runners::native::engine {
 
 StepTurns* StepTurns::Shared() {
   static StepTurns* const turns = new StepTurns;  // never destroyed: engines may outlive statics
@@ -34,4 +34,4 @@ int64_t StepTurns::granted() const {
   return static_cast<int64_t>(serving_) + (held_ ? 1 : 0);
 }
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::engine

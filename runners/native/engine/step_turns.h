@@ -20,7 +20,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 
-namespace evald::engine {
+namespace evald::runners::native::engine {
 
 class StepTurns {
  public:
@@ -64,6 +64,6 @@ class StepTurn {
   StepTurns* const turns_;
 };
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::engine
 
 #endif  // EVALD_RUNNERS_NATIVE_ENGINE_STEP_TURNS_H_

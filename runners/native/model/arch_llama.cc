@@ -3,7 +3,7 @@
 #include "absl/status/status.h"
 #include "runners/native/model/architecture.h"
 
-namespace evald::engine {
+namespace evald::runners::native::model {
 namespace {
 
 class LlamaArchitecture : public Architecture {
@@ -22,4 +22,4 @@ class LlamaArchitecture : public Architecture {
 EVALD_REGISTER_ARCHITECTURE("LlamaForCausalLM", LlamaArchitecture);
 
 }  // namespace
-}  // namespace evald::engine
+}  // namespace evald::runners::native::model

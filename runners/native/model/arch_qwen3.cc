@@ -3,7 +3,7 @@
 #include "absl/status/status.h"
 #include "runners/native/model/architecture.h"
 
-namespace evald::engine {
+namespace evald::runners::native::model {
 namespace {
 
 class Qwen3Architecture : public Architecture {
@@ -22,4 +22,4 @@ class Qwen3Architecture : public Architecture {
 EVALD_REGISTER_ARCHITECTURE("Qwen3ForCausalLM", Qwen3Architecture);
 
 }  // namespace
-}  // namespace evald::engine
+}  // namespace evald::runners::native::model

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <map>
 
-namespace evald::engine {
+namespace evald::runners::native::model {
 namespace {
 
 std::map<std::string, std::unique_ptr<Architecture>, std::less<>>& Registry() {
@@ -29,4 +29,4 @@ std::vector<std::string> RegisteredArchitectures() {
   return names;
 }
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::model

@@ -20,7 +20,7 @@
 #include "runners/native/model/decoder_weights.h"
 #include "runners/native/model/model_config.h"
 
-namespace evald::engine {
+namespace evald::runners::native::model {
 
 class Architecture {
  public:
@@ -41,12 +41,12 @@ bool RegisterArchitecture(const char* name, ArchitectureFactory factory);
 const Architecture* FindArchitecture(absl::string_view name);
 std::vector<std::string> RegisteredArchitectures();
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::model
 
 #define EVALD_REGISTER_ARCHITECTURE(name, type)                                          \
   [[maybe_unused]] static const bool evald_arch_registered_##type =                      \
-      ::evald::engine::RegisterArchitecture(                                             \
-          name, []() -> std::unique_ptr<::evald::engine::Architecture> {                 \
+      ::evald::runners::native::model::RegisterArchitecture(                                             \
+          name, []() -> std::unique_ptr<::evald::runners::native::model::Architecture> {                 \
             return std::make_unique<type>();                                              \
           })
 

@@ -21,7 +21,7 @@
 #include "runners/native/model/model.h"
 #include "runners/native/model/safetensors.h"
 
-namespace evald::engine {
+namespace evald::runners::native::model {
 
 struct GpuBackend {
   // "cuda"
@@ -48,6 +48,6 @@ bool RegisterCpuBackend(CpuModelFactory create);
 // nullptr when the binary links no CPU backend (a build fault).
 CpuModelFactory FindCpuBackend();
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::model
 
 #endif  // EVALD_RUNNERS_NATIVE_MODEL_BACKEND_H_

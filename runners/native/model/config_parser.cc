@@ -8,7 +8,7 @@
 #include "base/json.h"
 #include "base/status_macros.h"
 
-namespace evald::engine {
+namespace evald::runners::native::model {
 namespace {
 
 // Dimensions and counts are positive and at most 2^30, so that a product of
@@ -160,4 +160,4 @@ absl::StatusOr<ModelConfig> LoadModelConfig(const std::string& dir) {
   return ParseModelConfig(text, path);
 }
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::model

@@ -16,7 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "runners/native/model/model_config.h"
 
-namespace evald::engine {
+namespace evald::runners::native::model {
 
 // `file_name` is used only in error messages.
 absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text,
@@ -25,6 +25,6 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text,
 // Reads `dir`/config.json.
 absl::StatusOr<ModelConfig> LoadModelConfig(const std::string& dir);
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::model
 
 #endif  // EVALD_RUNNERS_NATIVE_MODEL_CONFIG_PARSER_H_

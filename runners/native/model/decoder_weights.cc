@@ -8,7 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "base/status_macros.h"
 
-namespace evald::engine {
+namespace evald::runners::native::model {
 namespace {
 
 std::string ShapeString(const std::vector<int64_t>& shape) {
@@ -174,4 +174,4 @@ absl::StatusOr<DecoderWeights> LoadLlamaStyleWeights(const ModelConfig& c, Weigh
   return w;
 }
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::model

@@ -23,7 +23,7 @@
 #include "runners/native/model/safetensors.h"
 #include "runners/native/model/weight_matrix.h"
 
-namespace evald::engine {
+namespace evald::runners::native::model {
 
 struct LayerWeights {
   std::vector<float> input_norm;  // [hidden]
@@ -85,6 +85,6 @@ class WeightLoader {
 absl::StatusOr<DecoderWeights> LoadLlamaStyleWeights(const ModelConfig& config,
                                                      WeightLoader* loader);
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::model
 
 #endif  // EVALD_RUNNERS_NATIVE_MODEL_DECODER_WEIGHTS_H_

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-namespace evald::engine {
+namespace evald::runners::native::model {
 namespace {
 
 struct DTypeEntry {
@@ -85,4 +85,4 @@ uint16_t FloatToF16(float f) {
   return static_cast<uint16_t>(sign | (biased << 10) | (units - 1024));
 }
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::model

@@ -19,7 +19,7 @@
 
 #include "absl/strings/string_view.h"
 
-namespace evald::engine {
+namespace evald::runners::native::model {
 
 enum class DType {
   kBool,
@@ -65,6 +65,6 @@ inline uint16_t FloatToBf16(float f) {
 float F16ToFloat(uint16_t v);
 uint16_t FloatToF16(float f);
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::model
 
 #endif  // EVALD_RUNNERS_NATIVE_MODEL_DTYPE_H_

@@ -9,7 +9,7 @@
 #include "runners/native/model/config_parser.h"
 #include "runners/native/model/safetensors.h"
 
-namespace evald::engine {
+namespace evald::runners::native::model {
 namespace {
 
 const GpuBackend*& GpuBackendSlot() {
@@ -129,4 +129,4 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& dir,
   return cpu(std::move(config), std::move(store), *std::move(weights), options);
 }
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::model

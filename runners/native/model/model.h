@@ -29,7 +29,7 @@
 #include "absl/types/span.h"
 #include "runners/native/model/model_config.h"
 
-namespace evald::engine {
+namespace evald::runners::native::model {
 
 inline constexpr int kKvBlockSize = 16;  // tokens per KV block
 
@@ -155,6 +155,6 @@ class Model {
 absl::Status ValidateBatch(const ModelConfig& config, absl::Span<const SeqChunk> batch,
                            int num_blocks);
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::model
 
 #endif  // EVALD_RUNNERS_NATIVE_MODEL_MODEL_H_

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace evald::engine {
+namespace evald::runners::native::model {
 
 struct RopeScaling {
   std::string type;  // "" (none), "llama3", "linear"
@@ -49,6 +49,6 @@ struct ModelConfig {
   QuantizationConfig quantization;
 };
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::model
 
 #endif  // EVALD_RUNNERS_NATIVE_MODEL_MODEL_CONFIG_H_

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-namespace evald::engine {
+namespace evald::runners::native::model {
 
 std::vector<double> RopeInverseFrequencies(const ModelConfig& c) {
   const int half = c.head_dim / 2;
@@ -32,4 +32,4 @@ std::vector<double> RopeInverseFrequencies(const ModelConfig& c) {
   return inv;
 }
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::model

@@ -9,12 +9,12 @@
 
 #include "runners/native/model/model_config.h"
 
-namespace evald::engine {
+namespace evald::runners::native::model {
 
 // Inverse frequencies [head_dim / 2] for the config's rope_theta and
 // rope_scaling (none, linear, llama3).
 std::vector<double> RopeInverseFrequencies(const ModelConfig& config);
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::model
 
 #endif  // EVALD_RUNNERS_NATIVE_MODEL_ROPE_H_

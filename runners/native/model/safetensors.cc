@@ -8,7 +8,7 @@
 #include "base/json.h"
 #include "base/status_macros.h"
 
-namespace evald::engine {
+namespace evald::runners::native::model {
 namespace {
 
 // A header beyond this is not a real checkpoint and would only cost memory.
@@ -248,4 +248,4 @@ size_t TensorStore::total_bytes() const {
   return total;
 }
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::model

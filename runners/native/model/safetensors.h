@@ -32,7 +32,7 @@
 #include "base/file.h"
 #include "runners/native/model/dtype.h"
 
-namespace evald::engine {
+namespace evald::runners::native::model {
 
 struct TensorInfo {
   std::string name;
@@ -98,6 +98,6 @@ class TensorStore {
   absl::flat_hash_map<std::string, const TensorInfo*> by_name_;
 };
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::model
 
 #endif  // EVALD_RUNNERS_NATIVE_MODEL_SAFETENSORS_H_

@@ -11,7 +11,7 @@
 
 #include "runners/native/model/dtype.h"
 
-namespace evald::engine {
+namespace evald::runners::native::model {
 
 // How a matrix's elements are stored.
 enum class WeightFormat {
@@ -41,6 +41,6 @@ struct WeightMatrix {
   int group_size = 0;
 };
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::model
 
 #endif  // EVALD_RUNNERS_NATIVE_MODEL_WEIGHT_MATRIX_H_

@@ -10,7 +10,7 @@
 
 #include <cstdint>
 
-namespace evald::native {
+namespace evald::runners::native::planner {
 
 // KV tokens a model is guaranteed when the suite does not cap its context.
 inline constexpr int64_t kDefaultMinKvTokens = 8192;
@@ -40,6 +40,6 @@ inline int64_t WorkspaceBytes(int64_t hidden, int64_t intermediate, int64_t voca
          (gpu ? kGemmWorkspaceBytes : 0) + (gpu && awq ? kInt4WorkspaceBytes : 0);
 }
 
-}  // namespace evald::native
+}  // namespace evald::runners::native::planner
 
 #endif  // EVALD_RUNNERS_NATIVE_PLANNER_FOOTPRINT_H_

@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace evald::native {
+namespace evald::runners::native::planner {
 
 absl::Status KvBudget::Register(absl::string_view model, int64_t min_bytes, int64_t fixed_bytes) {
   if (min_bytes < 0 || fixed_bytes < 0) {
@@ -98,4 +98,4 @@ bool KvBudget::OthersStarved(absl::string_view model) const {
   return false;
 }
 
-}  // namespace evald::native
+}  // namespace evald::runners::native::planner

@@ -33,7 +33,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 
-namespace evald::native {
+namespace evald::runners::native::planner {
 
 class KvBudget {
  public:
@@ -80,6 +80,6 @@ class KvBudget {
   absl::flat_hash_map<std::string, Lease> leases_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace evald::native
+}  // namespace evald::runners::native::planner
 
 #endif  // EVALD_RUNNERS_NATIVE_PLANNER_KV_BUDGET_H_

@@ -21,7 +21,7 @@
 #include "base/status_macros.h"
 #include "runners/native/testing/tokenizer_writer.h"
 
-namespace evald::engine {
+namespace evald::runners::native::testing {
 namespace {
 
 constexpr int64_t kFillChunk = 1 << 20;  // elements generated per write
@@ -45,12 +45,12 @@ inline float UniformAt(uint64_t key, int64_t i) {
   return static_cast<float>(r >> 40) * (2.0f / 16777216.0f) - 1.0f;
 }
 
-void StoreAs(DType dtype, const float* values, int64_t count, uint8_t* out) {
+void StoreAs(model::DType dtype, const float* values, int64_t count, uint8_t* out) {
   for (int64_t i = 0; i < count; ++i) {
-    if (dtype == DType::kF32) {
+    if (dtype == model::DType::kF32) {
       std::memcpy(out + 4 * i, &values[i], 4);
     } else {
-      const uint16_t h = dtype == DType::kBF16 ? FloatToBf16(values[i]) : FloatToF16(values[i]);
+      const uint16_t h = dtype == model::DType::kBF16 ? model::FloatToBf16(values[i]) : model::FloatToF16(values[i]);
       out[2 * i] = static_cast<uint8_t>(h & 0xff);
       out[2 * i + 1] = static_cast<uint8_t>(h >> 8);
     }
@@ -58,7 +58,7 @@ void StoreAs(DType dtype, const float* values, int64_t count, uint8_t* out) {
 }
 
 // uniform * sqrt(3) has std 1.
-TensorToWrite RandomTensor(std::string name, DType dtype, std::vector<int64_t> shape,
+TensorToWrite RandomTensor(std::string name, model::DType dtype, std::vector<int64_t> shape,
                            uint64_t seed, float center, float stddev) {
   TensorToWrite t;
   const uint64_t key = NameKey(seed, name);
@@ -95,7 +95,7 @@ void AppendAwqProjection(std::vector<TensorToWrite>* out, const std::string& bas
     int64_t cached_group = -1;
     std::vector<AwqGroupParams> params;  // [rows] of cached_group
     float WeightAt(int64_t n, int64_t k) const {
-      return Bf16ToFloat(FloatToBf16(scale * UniformAt(key, n * cols + k)));
+      return model::Bf16ToFloat(model::FloatToBf16(scale * UniformAt(key, n * cols + k)));
     }
     const std::vector<AwqGroupParams>& Group(int64_t g) {
       if (g != cached_group) {
@@ -122,7 +122,7 @@ void AppendAwqProjection(std::vector<TensorToWrite>* out, const std::string& bas
   };
   TensorToWrite qweight;
   qweight.name = base + ".qweight";
-  qweight.dtype = DType::kI32;
+  qweight.dtype = model::DType::kI32;
   qweight.shape = {cols, words};
   qweight.fill = [st = make_state(), words](int64_t offset, int64_t count, uint8_t* out) {
     for (int64_t i = 0; i < count; ++i) {
@@ -138,7 +138,7 @@ void AppendAwqProjection(std::vector<TensorToWrite>* out, const std::string& bas
   };
   TensorToWrite qzeros;
   qzeros.name = base + ".qzeros";
-  qzeros.dtype = DType::kI32;
+  qzeros.dtype = model::DType::kI32;
   qzeros.shape = {groups, words};
   qzeros.fill = [st = make_state(), words](int64_t offset, int64_t count, uint8_t* out) {
     for (int64_t i = 0; i < count; ++i) {
@@ -152,7 +152,7 @@ void AppendAwqProjection(std::vector<TensorToWrite>* out, const std::string& bas
   };
   TensorToWrite scales;
   scales.name = base + ".scales";
-  scales.dtype = DType::kF16;
+  scales.dtype = model::DType::kF16;
   scales.shape = {groups, rows};
   scales.fill = [st = make_state(), rows](int64_t offset, int64_t count, uint8_t* out) {
     for (int64_t i = 0; i < count; ++i) {
@@ -167,8 +167,8 @@ void AppendAwqProjection(std::vector<TensorToWrite>* out, const std::string& bas
   out->push_back(std::move(scales));
 }
 
-std::vector<TensorToWrite> SpecTensors(const CheckpointSpec& s, const ModelConfig& c) {
-  const DType dt = s.dtype;
+std::vector<TensorToWrite> SpecTensors(const CheckpointSpec& s, const model::ModelConfig& c) {
+  const model::DType dt = s.dtype;
   const int64_t h = c.hidden_size, hd = c.head_dim, v = c.vocab_size, in = c.intermediate_size;
   const float norm_std = static_cast<float>(s.norm_jitter);
   const float wstd = 1.0f / std::sqrt(static_cast<float>(h));
@@ -211,11 +211,11 @@ std::vector<TensorToWrite> SpecTensors(const CheckpointSpec& s, const ModelConfi
   return out;
 }
 
-const char* DTypeTorchName(DType d) {
+const char* DTypeTorchName(model::DType d) {
   switch (d) {
-    case DType::kBF16:
+    case model::DType::kBF16:
       return "bfloat16";
-    case DType::kF16:
+    case model::DType::kF16:
       return "float16";
     default:
       return "float32";
@@ -228,7 +228,7 @@ base::Json IdList(const std::vector<int32_t>& ids) {
   return a;
 }
 
-std::string ConfigJson(const CheckpointSpec& s, const ModelConfig& c) {
+std::string ConfigJson(const CheckpointSpec& s, const model::ModelConfig& c) {
   base::Json j = base::Json::MakeObject();
   base::Json archs = base::Json::MakeArray();
   archs.Push(base::Json::String(c.architecture));
@@ -285,7 +285,7 @@ std::string ConfigJson(const CheckpointSpec& s, const ModelConfig& c) {
   return j.Dump(dump) + "\n";
 }
 
-std::string GenerationConfigJson(const ModelConfig& c) {
+std::string GenerationConfigJson(const model::ModelConfig& c) {
   base::Json j = base::Json::MakeObject();
   j.Set("bos_token_id", base::Json::Int(c.bos_token_ids.at(0)));
   j.Set("eos_token_id", IdList(c.eos_token_ids));
@@ -320,14 +320,14 @@ AwqGroupParams AwqQuantizeGroupParams(const float* w, int64_t n) {
     hi = std::max(hi, w[i]);
   }
   AwqGroupParams p;
-  p.scale_f16 = FloatToF16(std::max(hi - lo, 1e-5f) / 15.0f);
-  const float scale = F16ToFloat(p.scale_f16);
+  p.scale_f16 = model::FloatToF16(std::max(hi - lo, 1e-5f) / 15.0f);
+  const float scale = model::F16ToFloat(p.scale_f16);
   p.zero = static_cast<int>(std::clamp(std::nearbyint(-lo / scale), 0.0f, 15.0f));
   return p;
 }
 
 int AwqQuantizeValue(float w, const AwqGroupParams& p) {
-  const float scale = F16ToFloat(p.scale_f16);
+  const float scale = model::F16ToFloat(p.scale_f16);
   return static_cast<int>(std::clamp(std::nearbyint(w / scale) + static_cast<float>(p.zero),
                                      0.0f, 15.0f));
 }
@@ -350,7 +350,7 @@ absl::StatusOr<CheckpointSpec> CheckpointPreset(absl::string_view name) {
   s.rope_theta = 500000.0;
   s.rms_norm_eps = 1e-5;
   s.max_position = 131072;
-  s.dtype = DType::kBF16;
+  s.dtype = model::DType::kBF16;
   if (name == "llama-3.2-1b") {
     s.hidden = 2048;
     s.layers = 16;
@@ -391,7 +391,7 @@ absl::StatusOr<CheckpointSpec> CheckpointPreset(absl::string_view name) {
       "unknown preset '", name, "' (known: tiny, llama-3.2-1b, llama-3.1-8b, llama-3.1-70b, llama-3.1-70b-awq)"));
 }
 
-absl::StatusOr<CheckpointSpec> SpecFromModelConfig(const ModelConfig& c) {
+absl::StatusOr<CheckpointSpec> SpecFromModelConfig(const model::ModelConfig& c) {
   CheckpointSpec s;
   if (c.model_type != "llama" && c.model_type != "mistral" && c.model_type != "qwen2" &&
       c.model_type != "qwen3") {
@@ -411,9 +411,9 @@ absl::StatusOr<CheckpointSpec> SpecFromModelConfig(const ModelConfig& c) {
   s.tie_embeddings = c.tie_word_embeddings;
   s.rope_theta = c.rope_theta;
   s.rms_norm_eps = c.rms_norm_eps;
-  s.dtype = c.torch_dtype == "float32" ? DType::kF32
-            : c.torch_dtype == "float16" ? DType::kF16
-                                         : DType::kBF16;
+  s.dtype = c.torch_dtype == "float32" ? model::DType::kF32
+            : c.torch_dtype == "float16" ? model::DType::kF16
+                                         : model::DType::kBF16;
   if (c.rope_scaling.type == "llama3") {
     s.rope_scaling = "llama3";
     s.rope_factor = c.rope_scaling.factor;
@@ -431,8 +431,8 @@ absl::StatusOr<CheckpointSpec> SpecFromModelConfig(const ModelConfig& c) {
   return s;
 }
 
-ModelConfig SpecToModelConfig(const CheckpointSpec& s) {
-  ModelConfig c;
+model::ModelConfig SpecToModelConfig(const CheckpointSpec& s) {
+  model::ModelConfig c;
   if (s.arch == "mistral") {
     c.architecture = "MistralForCausalLM";
     c.model_type = "mistral";
@@ -477,9 +477,9 @@ absl::Status WriteSafetensors(const std::string& path, const std::vector<TensorT
   header.Set("__metadata__", std::move(meta));
   uint64_t offset = 0;
   for (const TensorToWrite& t : tensors) {
-    const uint64_t bytes = static_cast<uint64_t>(NumElements(t)) * DTypeSize(t.dtype);
+    const uint64_t bytes = static_cast<uint64_t>(NumElements(t)) * model::DTypeSize(t.dtype);
     base::Json e = base::Json::MakeObject();
-    e.Set("dtype", base::Json::String(std::string(DTypeName(t.dtype))));
+    e.Set("dtype", base::Json::String(std::string(model::DTypeName(t.dtype))));
     base::Json shape = base::Json::MakeArray();
     for (int64_t d : t.shape) shape.Push(base::Json::Int(d));
     e.Set("shape", std::move(shape));
@@ -509,7 +509,7 @@ absl::Status WriteSafetensors(const std::string& path, const std::vector<TensorT
   std::vector<uint8_t> buffer;
   for (const TensorToWrite& t : tensors) {
     const int64_t total = NumElements(t);
-    const size_t esize = DTypeSize(t.dtype);
+    const size_t esize = model::DTypeSize(t.dtype);
     for (int64_t start = 0; start < total; start += kFillChunk) {
       const int64_t count = std::min<int64_t>(kFillChunk, total - start);
       buffer.resize(static_cast<size_t>(count) * esize);
@@ -529,7 +529,7 @@ absl::Status WriteCheckpoint(const CheckpointSpec& spec, const std::string& dir)
     return absl::InvalidArgumentError(absl::StrCat(
         "unknown arch '", spec.arch, "' (known: llama, mistral, qwen2, qwen3)"));
   }
-  if (spec.dtype != DType::kBF16 && spec.dtype != DType::kF16 && spec.dtype != DType::kF32) {
+  if (spec.dtype != model::DType::kBF16 && spec.dtype != model::DType::kF16 && spec.dtype != model::DType::kF32) {
     return absl::InvalidArgumentError("dtype must be bf16, f16 or f32");
   }
   if (spec.hidden <= 0 || spec.layers <= 0 || spec.heads <= 0 || spec.kv_heads <= 0 ||
@@ -558,7 +558,7 @@ absl::Status WriteCheckpoint(const CheckpointSpec& spec, const std::string& dir)
 
   ASSIGN_OR_RETURN(SyntheticTokenizer tok,
                    BuildSyntheticTokenizer(TokenizerVocab(spec), spec.max_position));
-  ModelConfig config = SpecToModelConfig(spec);
+  model::ModelConfig config = SpecToModelConfig(spec);
   config.bos_token_ids = {tok.bos_id};
   config.eos_token_ids = {tok.eos_id, tok.eot_id};
 
@@ -574,7 +574,7 @@ absl::Status WriteCheckpoint(const CheckpointSpec& spec, const std::string& dir)
   std::vector<std::vector<TensorToWrite>> shards(1);
   uint64_t shard_bytes = 0, total_bytes = 0;
   for (TensorToWrite& t : tensors) {
-    const uint64_t bytes = static_cast<uint64_t>(NumElements(t)) * DTypeSize(t.dtype);
+    const uint64_t bytes = static_cast<uint64_t>(NumElements(t)) * model::DTypeSize(t.dtype);
     if (!shards.back().empty() && shard_bytes + bytes > spec.max_shard_bytes) {
       shards.emplace_back();
       shard_bytes = 0;
@@ -622,4 +622,4 @@ absl::Status WriteCheckpoint(const CheckpointSpec& spec, const std::string& dir)
   return base::WriteFileAtomically(dir + "/model.safetensors.index.json", index.Dump(dump) + "\n");
 }
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::testing

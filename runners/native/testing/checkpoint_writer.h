@@ -27,7 +27,7 @@
 #include "runners/native/model/dtype.h"
 #include "runners/native/model/model_config.h"
 
-namespace evald::engine {
+namespace evald::runners::native::testing {
 
 struct CheckpointSpec {
   // "llama", "mistral", "qwen2" or "qwen3".
@@ -41,7 +41,7 @@ struct CheckpointSpec {
   int intermediate = 256;
   int vocab = 1024;
   int max_position = 4096;
-  DType dtype = DType::kBF16;  // kBF16, kF16 or kF32
+  model::DType dtype = model::DType::kBF16;  // kBF16, kF16 or kF32
   uint64_t seed = 0;
   bool tie_embeddings = false;
   // "" or "llama3" (factor 8 / 1 / 4 / 8192 unless changed below).
@@ -74,10 +74,10 @@ absl::StatusOr<CheckpointSpec> CheckpointPreset(absl::string_view name);
 // from model_type (llama, mistral, qwen2, qwen3), sizes, RoPE and norm
 // settings; an AWQ quantization_config turns on awq_int4. Other model types
 // are an InvalidArgument naming model_type.
-absl::StatusOr<CheckpointSpec> SpecFromModelConfig(const ModelConfig& config);
+absl::StatusOr<CheckpointSpec> SpecFromModelConfig(const model::ModelConfig& config);
 
 // The ModelConfig the spec describes (what config.json will say).
-ModelConfig SpecToModelConfig(const CheckpointSpec& spec);
+model::ModelConfig SpecToModelConfig(const CheckpointSpec& spec);
 
 // AWQ INT4 quantisation of one group of weights (AutoAWQ's zero-point math):
 // scale = max(max - min, 1e-5) / 15 rounded to FP16, zero = clamp(round(-min /
@@ -100,7 +100,7 @@ absl::Status WriteCheckpoint(const CheckpointSpec& spec, const std::string& dir)
 // `dtype` into `out`.
 struct TensorToWrite {
   std::string name;
-  DType dtype = DType::kF32;
+  model::DType dtype = model::DType::kF32;
   std::vector<int64_t> shape;
   std::function<void(int64_t offset, int64_t count, uint8_t* out)> fill;
 };
@@ -109,6 +109,6 @@ struct TensorToWrite {
 // {"format": "pt"}); tensors are laid out in the given order.
 absl::Status WriteSafetensors(const std::string& path, const std::vector<TensorToWrite>& tensors);
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::testing
 
 #endif  // EVALD_RUNNERS_NATIVE_TESTING_CHECKPOINT_WRITER_H_

@@ -11,7 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "base/json.h"
 
-namespace evald::engine {
+namespace evald::runners::native::testing {
+
 namespace {
 
 // Training text for the merges: plain English prose about everyday things,
@@ -374,4 +375,4 @@ absl::StatusOr<SyntheticTokenizer> BuildSyntheticTokenizer(int vocab_size,
   return out;
 }
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::testing

@@ -26,7 +26,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace evald::engine {
+namespace evald::runners::native::testing {
 
 struct SyntheticTokenizer {
   std::string tokenizer_json;
@@ -44,6 +44,6 @@ absl::StatusOr<SyntheticTokenizer> BuildSyntheticTokenizer(int vocab_size,
 // The GPT-2 byte-level alphabet: the UTF-8 text of the symbol for `byte`.
 std::string ByteLevelSymbol(uint8_t byte);
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::testing
 
 #endif  // EVALD_RUNNERS_NATIVE_TESTING_TOKENIZER_WRITER_H_

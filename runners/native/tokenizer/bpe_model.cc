@@ -10,7 +10,7 @@
 #include "base/status_macros.h"
 #include "runners/native/tokenizer/text_util.h"
 
-namespace evald::engine::tokenizer_internal {
+namespace evald::runners::native::tokenizer::internal {
 namespace {
 
 // Real vocabularies stay far below this; the bound keeps a hostile file from
@@ -257,4 +257,4 @@ void BpeModel::TokenizeUncached(absl::string_view word, std::vector<int32_t>* ou
   for (int32_t i = 0; i >= 0; i = symbols[i].next) out->push_back(symbols[i].id);
 }
 
-}  // namespace evald::engine::tokenizer_internal
+}  // namespace evald::runners::native::tokenizer::internal

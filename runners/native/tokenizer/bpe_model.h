@@ -23,7 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "base/json.h"
 
-namespace evald::engine::tokenizer_internal {
+namespace evald::runners::native::tokenizer::internal {
 
 class BpeModel {
  public:
@@ -67,6 +67,6 @@ class BpeModel {
   mutable absl::flat_hash_map<std::string, std::vector<int32_t>> cache_ ABSL_GUARDED_BY(cache_mu_);
 };
 
-}  // namespace evald::engine::tokenizer_internal
+}  // namespace evald::runners::native::tokenizer::internal
 
 #endif  // EVALD_RUNNERS_NATIVE_TOKENIZER_BPE_MODEL_H_

@@ -13,7 +13,8 @@
 #include "py/re.h"
 #include "runners/native/tokenizer/text_util.h"
 
-namespace evald::engine::tokenizer_internal {
+namespace evald::runners::native::tokenizer::internal {
+
 namespace {
 
 using base::Json;
@@ -857,4 +858,4 @@ std::unique_ptr<PostProcessor> MakeWrapPostProcessor(std::vector<int32_t> leadin
   return std::make_unique<WrapPostProcessor>(std::move(leading), std::move(trailing));
 }
 
-}  // namespace evald::engine::tokenizer_internal
+}  // namespace evald::runners::native::tokenizer::internal

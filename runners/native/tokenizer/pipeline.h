@@ -24,7 +24,7 @@
 #include "absl/strings/string_view.h"
 #include "base/json.h"
 
-namespace evald::engine::tokenizer_internal {
+namespace evald::runners::native::tokenizer::internal {
 
 class Normalizer {
  public:
@@ -80,6 +80,6 @@ absl::StatusOr<std::unique_ptr<PostProcessor>> PostProcessorFromJson(
 std::unique_ptr<PostProcessor> MakeWrapPostProcessor(std::vector<int32_t> leading,
                                                      std::vector<int32_t> trailing);
 
-}  // namespace evald::engine::tokenizer_internal
+}  // namespace evald::runners::native::tokenizer::internal
 
 #endif  // EVALD_RUNNERS_NATIVE_TOKENIZER_PIPELINE_H_

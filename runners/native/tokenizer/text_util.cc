@@ -10,7 +10,7 @@
 
 #include "base/utf8.h"
 
-namespace evald::engine::tokenizer_internal {
+namespace evald::runners::native::tokenizer::internal {
 namespace {
 
 struct ByteMap {
@@ -146,4 +146,4 @@ bool IsWordChar(uint32_t cp) {
   return type == U_DECIMAL_DIGIT_NUMBER || type == U_LETTER_NUMBER || type == U_OTHER_NUMBER;
 }
 
-}  // namespace evald::engine::tokenizer_internal
+}  // namespace evald::runners::native::tokenizer::internal

@@ -15,7 +15,7 @@
 
 #include "absl/strings/string_view.h"
 
-namespace evald::engine::tokenizer_internal {
+namespace evald::runners::native::tokenizer::internal {
 
 // UTF-8 of the character byte-level BPE uses for byte `b`.
 const std::string& ByteToChar(uint8_t b);
@@ -47,6 +47,6 @@ inline size_t Utf8Len(uint8_t lead) {
   return 1;
 }
 
-}  // namespace evald::engine::tokenizer_internal
+}  // namespace evald::runners::native::tokenizer::internal
 
 #endif  // EVALD_RUNNERS_NATIVE_TOKENIZER_TEXT_UTIL_H_

@@ -17,13 +17,13 @@
 #include "runners/native/tokenizer/pipeline.h"
 #include "runners/native/tokenizer/text_util.h"
 
-namespace evald::engine {
+namespace evald::runners::native::tokenizer {
 namespace {
 
 using base::Json;
 using base::JsonReader;
-using tokenizer_internal::BpeModel;
-using tokenizer_internal::Piece;
+using internal::BpeModel;
+using internal::Piece;
 
 constexpr int64_t kMaxAddedTokenId = (1 << 21) - 1;
 
@@ -109,14 +109,14 @@ class AddedTokenMatcher {
           size_t start = begin - 1;
           while (start > text_start && (static_cast<uint8_t>(s[start]) & 0xC0) == 0x80) --start;
           size_t p = start;
-          if (!tokenizer_internal::IsWhitespace(base::DecodeUtf8At(s, &p))) break;
+          if (!internal::IsWhitespace(base::DecodeUtf8At(s, &p))) break;
           begin = start;
         }
       }
       if (tok.rstrip) {
         while (end < n) {
           size_t p = end;
-          if (!tokenizer_internal::IsWhitespace(base::DecodeUtf8At(s, &p))) break;
+          if (!internal::IsWhitespace(base::DecodeUtf8At(s, &p))) break;
           end = p;
         }
       }
@@ -133,12 +133,12 @@ class AddedTokenMatcher {
     size_t start = at - 1;
     while (start > 0 && (static_cast<uint8_t>(s[start]) & 0xC0) == 0x80) --start;
     size_t p = start;
-    return !tokenizer_internal::IsWordChar(base::DecodeUtf8At(s, &p));
+    return !internal::IsWordChar(base::DecodeUtf8At(s, &p));
   }
   static bool IsBoundaryAfter(absl::string_view s, size_t at) {
     if (at >= s.size()) return true;
     size_t p = at;
-    return !tokenizer_internal::IsWordChar(base::DecodeUtf8At(s, &p));
+    return !internal::IsWordChar(base::DecodeUtf8At(s, &p));
   }
 
   struct Node {
@@ -197,10 +197,10 @@ class HfTokenizer : public Tokenizer {
   absl::Status EncodeText(absl::string_view text, bool at_origin, std::vector<int32_t>* ids) const;
 
   std::unique_ptr<BpeModel> model_;
-  std::unique_ptr<tokenizer_internal::Normalizer> normalizer_;
-  std::unique_ptr<tokenizer_internal::PreTokenizer> pre_tokenizer_;
-  std::unique_ptr<tokenizer_internal::Decoder> decoder_;
-  std::unique_ptr<tokenizer_internal::PostProcessor> post_processor_;
+  std::unique_ptr<internal::Normalizer> normalizer_;
+  std::unique_ptr<internal::PreTokenizer> pre_tokenizer_;
+  std::unique_ptr<internal::Decoder> decoder_;
+  std::unique_ptr<internal::PostProcessor> post_processor_;
 
   std::vector<AddedToken> added_;
   absl::flat_hash_map<int32_t, int32_t> added_by_id_;        // id -> index in added_
@@ -232,19 +232,19 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> HfTokenizer::Create(absl::string_view
   auto t = std::make_unique<HfTokenizer>();
   ASSIGN_OR_RETURN(t->model_, BpeModel::FromJson(root.Field("model")));
   if (const JsonReader j = root.Field("normalizer"); j.present()) {
-    ASSIGN_OR_RETURN(t->normalizer_, tokenizer_internal::NormalizerFromJson(j));
+    ASSIGN_OR_RETURN(t->normalizer_, internal::NormalizerFromJson(j));
   }
   if (const JsonReader j = root.Field("pre_tokenizer"); j.present()) {
-    ASSIGN_OR_RETURN(t->pre_tokenizer_, tokenizer_internal::PreTokenizerFromJson(j));
+    ASSIGN_OR_RETURN(t->pre_tokenizer_, internal::PreTokenizerFromJson(j));
   }
   if (const JsonReader j = root.Field("decoder"); j.present()) {
-    ASSIGN_OR_RETURN(t->decoder_, tokenizer_internal::DecoderFromJson(j));
+    ASSIGN_OR_RETURN(t->decoder_, internal::DecoderFromJson(j));
   }
   RETURN_IF_ERROR(t->ParseAddedTokens(root));
   if (const JsonReader j = root.Field("post_processor"); j.present()) {
     const HfTokenizer* self = t.get();
     ASSIGN_OR_RETURN(t->post_processor_,
-                     tokenizer_internal::PostProcessorFromJson(
+                     internal::PostProcessorFromJson(
                          j, [self](absl::string_view tok) { return self->TokenToId(tok); }));
   }
 
@@ -356,7 +356,7 @@ absl::Status HfTokenizer::ParseConfig(const JsonReader& config) {
         if (add_bos) leading.push_back(*bos_id_);
         if (add_eos) trailing.push_back(*eos_id_);
         post_processor_ =
-            tokenizer_internal::MakeWrapPostProcessor(std::move(leading), std::move(trailing));
+            internal::MakeWrapPostProcessor(std::move(leading), std::move(trailing));
       }
     }
   }
@@ -437,7 +437,7 @@ std::string HfTokenizer::Decode(absl::Span<const int32_t> ids, bool skip_special
   } else {
     out = absl::StrJoin(tokens, " ");
   }
-  out = tokenizer_internal::Utf8Lossy(out);
+  out = internal::Utf8Lossy(out);
   if (clean_up_spaces_) CleanUpTokenization(&out);
   return out;
 }
@@ -484,4 +484,4 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromDirectory(const std::s
   return HfTokenizer::Create(json, config, json_path, config_path);
 }
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::tokenizer

@@ -21,7 +21,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 
-namespace evald::engine {
+namespace evald::runners::native::tokenizer {
 
 class Tokenizer {
  public:
@@ -62,6 +62,6 @@ class Tokenizer {
   virtual const std::string& chat_template() const = 0;
 };
 
-}  // namespace evald::engine
+}  // namespace evald::runners::native::tokenizer
 
 #endif  // EVALD_RUNNERS_NATIVE_TOKENIZER_TOKENIZER_H_

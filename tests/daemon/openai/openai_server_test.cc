@@ -68,11 +68,11 @@ class OpenAiServerTest : public ::testing::Test {
         RunProcess({testing::BinDir() + "/evald-make-checkpoint", "--preset",
                     "tiny", "--seed", "3", "--out", dir_->Join("model")});
     ASSERT_EQ(made.exit_code, 0) << made.err;
-    runners::NativeRunnerOptions options;
+    runners::native::NativeRunnerOptions options;
     options.model_dir = dir_->Join("model");
-    options.device = engine::Device::kCpu;
+    options.device = runners::native::model::Device::kCpu;
     options.num_threads = 2;
-    auto runner = runners::CreateNativeRunner(options);
+    auto runner = runners::native::CreateNativeRunner(options);
     ASSERT_TRUE(runner.ok()) << runner.status();
     runner_ = std::shared_ptr<runners::Runner>(std::move(*runner));
     OpenAiServerOptions server_options;

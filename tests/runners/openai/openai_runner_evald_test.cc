@@ -28,7 +28,9 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
-namespace evald::runners {
+namespace evald::runners::openai {
+
+namespace model = ::evald::runners::native::model;
 namespace {
 
 int FreePort() {
@@ -53,7 +55,7 @@ class OpenAiRunnerEvaldTest : public ::testing::Test {
     if (!absl::StrContains(help.out + help.err, "--http-listen")) {
       GTEST_SKIP() << evald << " has no --http-listen flag (the HTTP endpoint is not built yet)";
     }
-    engine::CheckpointSpec spec;
+    runners::native::testing::CheckpointSpec spec;
     spec.arch = "llama";
     spec.hidden = 64;
     spec.layers = 2;
@@ -62,11 +64,11 @@ class OpenAiRunnerEvaldTest : public ::testing::Test {
     spec.intermediate = 128;
     spec.vocab = 600;
     spec.max_position = 512;
-    spec.dtype = engine::DType::kF32;
+    spec.dtype = model::DType::kF32;
     spec.seed = 5;
     spec.norm_jitter = 0.1;
     model_dir_ = tmp_.Join("model");
-    ASSERT_OK(engine::WriteCheckpoint(spec, model_dir_));
+    ASSERT_OK(runners::native::testing::WriteCheckpoint(spec, model_dir_));
 
     const int port = FreePort();
     ASSERT_TRUE(daemon_.Start(tmp_.Join("data"),
@@ -89,11 +91,11 @@ class OpenAiRunnerEvaldTest : public ::testing::Test {
     ASSERT_OK(remote.status()) << daemon_.log();
     remote_ = *std::move(remote);
 
-    NativeRunnerOptions n;
+    runners::native::NativeRunnerOptions n;
     n.model_dir = model_dir_;
-    n.device = engine::Device::kCpu;
+    n.device = model::Device::kCpu;
     n.num_threads = 2;
-    ASSERT_OK_AND_ASSIGN(native_, CreateNativeRunner(n));
+    ASSERT_OK_AND_ASSIGN(native_, runners::native::CreateNativeRunner(n));
   }
 
   std::vector<absl::StatusOr<LoglikelihoodResult>> Score(
@@ -159,7 +161,7 @@ TEST_F(OpenAiRunnerEvaldTest, ControlWhitespaceSplitsTheSameInBothRunners) {
   for (const Case& c : cases) reqs.push_back(c.request);
   auto want = Score(native_.get(), reqs);
   auto got = Score(remote_.get(), reqs);
-  ASSERT_OK_AND_ASSIGN(auto tokenizer, engine::Tokenizer::FromDirectory(model_dir_));
+  ASSERT_OK_AND_ASSIGN(auto tokenizer, runners::native::tokenizer::Tokenizer::FromDirectory(model_dir_));
   for (size_t i = 0; i < cases.size(); ++i) {
     ASSERT_OK(want[i].status()) << i;
     ASSERT_OK(got[i].status()) << i << " " << daemon_.log();
@@ -199,4 +201,4 @@ TEST_F(OpenAiRunnerEvaldTest, NonAsciiTextSplitsTheSameInBothRunners) {
 }
 
 }  // namespace
-}  // namespace evald::runners
+}  // namespace evald::runners::openai

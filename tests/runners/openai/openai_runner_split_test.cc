@@ -22,7 +22,10 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
-namespace evald::runners {
+namespace evald::runners::openai {
+
+namespace model = ::evald::runners::native::model;
+namespace tokenizer = ::evald::runners::native::tokenizer;
 namespace {
 
 using ::evald::base::Json;
@@ -35,7 +38,7 @@ constexpr int kMaxContext = 512;
 class OpenAiRunnerSplitTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    engine::CheckpointSpec spec;
+    runners::native::testing::CheckpointSpec spec;
     spec.arch = "llama";
     spec.hidden = 64;
     spec.layers = 2;
@@ -44,17 +47,17 @@ class OpenAiRunnerSplitTest : public ::testing::Test {
     spec.intermediate = 128;
     spec.vocab = 600;
     spec.max_position = kMaxContext;
-    spec.dtype = engine::DType::kF32;
+    spec.dtype = model::DType::kF32;
     spec.seed = 9;
     spec.norm_jitter = 0.1;
     model_dir_ = tmp_.Join("model");
-    ASSERT_OK(engine::WriteCheckpoint(spec, model_dir_));
-    NativeRunnerOptions n;
+    ASSERT_OK(runners::native::testing::WriteCheckpoint(spec, model_dir_));
+    runners::native::NativeRunnerOptions n;
     n.model_dir = model_dir_;
-    n.device = engine::Device::kCpu;
+    n.device = model::Device::kCpu;
     n.num_threads = 2;
-    ASSERT_OK_AND_ASSIGN(native_, CreateNativeRunner(n));
-    ASSERT_OK_AND_ASSIGN(tokenizer_, engine::Tokenizer::FromDirectory(model_dir_));
+    ASSERT_OK_AND_ASSIGN(native_, runners::native::CreateNativeRunner(n));
+    ASSERT_OK_AND_ASSIGN(tokenizer_, tokenizer::Tokenizer::FromDirectory(model_dir_));
 
     server_ = std::make_unique<FakeServer>([this](const FakeRequest& r) { return Serve(r); });
     ASSERT_FALSE(server_->endpoint().empty());
@@ -113,7 +116,7 @@ class OpenAiRunnerSplitTest : public ::testing::Test {
   evald::testing::TempDir tmp_;
   std::string model_dir_;
   std::unique_ptr<Runner> native_;
-  std::unique_ptr<engine::Tokenizer> tokenizer_;
+  std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
   std::unique_ptr<FakeServer> server_;  // calls native_ and tokenizer_
   std::unique_ptr<Runner> remote_;
 };
@@ -160,4 +163,4 @@ TEST_F(OpenAiRunnerSplitTest, PythonWhitespaceMovesToTheContinuationInBothRunner
 }
 
 }  // namespace
-}  // namespace evald::runners
+}  // namespace evald::runners::openai

@@ -21,7 +21,7 @@
 #include "tests/runners/openai/fake_server.h"
 #include "tests/testing/status_matchers.h"
 
-namespace evald::runners {
+namespace evald::runners::openai {
 namespace {
 
 using ::evald::base::Json;
@@ -446,4 +446,4 @@ TEST(OpenAiRunnerTest, UnreachableEndpointFailsAtCreation) {
 }
 
 }  // namespace
-}  // namespace evald::runners
+}  // namespace evald::runners::openai

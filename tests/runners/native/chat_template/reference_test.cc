@@ -26,7 +26,7 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
-namespace evald::engine {
+namespace evald::runners::native::chat_template {
 namespace {
 
 constexpr int64_t kPinnedUnixMs = 1'753'531'200'000;  // 2025-07-26 12:00:00 UTC
@@ -338,4 +338,4 @@ TEST(ChatTemplateReferenceTest, MatchesPythonJinja2ByteForByte) {
 }
 
 }  // namespace
-}  // namespace evald::engine
+}  // namespace evald::runners::native::chat_template

@@ -16,7 +16,7 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
-namespace evald::engine {
+namespace evald::runners::native::chat_template {
 namespace {
 
 using ::evald::testing::StatusIs;
@@ -251,4 +251,4 @@ TEST(ChatTemplateTest, PassesHuggingFaceVariables) {
 }
 
 }  // namespace
-}  // namespace evald::engine
+}  // namespace evald::runners::native::chat_template

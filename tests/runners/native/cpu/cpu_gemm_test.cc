@@ -10,7 +10,12 @@
 
 #include <gtest/gtest.h>
 
-namespace evald::engine {
+namespace evald::runners::native::cpu {
+
+using model::Bf16ToFloat;
+using model::DType;
+using model::FloatToBf16;
+using model::WeightMatrix;
 namespace {
 
 struct Problem {
@@ -91,9 +96,9 @@ TEST(DotCanonicalTest, MatchesPortableOrder) {
 }
 
 }  // namespace
-}  // namespace evald::engine
+}  // namespace evald::runners::native::cpu
 
-namespace evald::engine {
+namespace evald::runners::native::cpu {
 namespace {
 
 // The opt-in BF16-activation GEMM keeps the same invariances (rows alone vs
@@ -138,4 +143,4 @@ TEST(GemmBf16Test, RowsAreIndependentAndExactOnRoundedInputs) {
 }
 
 }  // namespace
-}  // namespace evald::engine
+}  // namespace evald::runners::native::cpu

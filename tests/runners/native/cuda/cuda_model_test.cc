@@ -21,7 +21,19 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
-namespace evald::engine {
+namespace evald::runners::native::cuda {
+
+using model::DType;
+using model::Device;
+using model::FindGpuBackend;
+using model::ForwardOutput;
+using model::GpuBackend;
+using model::LoadOptions;
+using model::Model;
+using model::SeqChunk;
+using testing::CheckpointPreset;
+using testing::CheckpointSpec;
+using testing::WriteCheckpoint;
 namespace {
 
 using Logits = std::vector<std::vector<float>>;
@@ -226,16 +238,16 @@ TEST(CudaElasticKvTest, SharedBudgetGrowsThePoolAndKeepsResultsBitIdentical) {
     requests.push_back(g);
   }
   std::vector<std::vector<int32_t>> tokens[2];
-  native::KvBudget budget(int64_t{4} << 30);
+  planner::KvBudget budget(int64_t{4} << 30);
   runners::RunnerStats elastic_stats;
   for (int i = 0; i < 2; ++i) {
-    runners::NativeRunnerOptions options;
+    runners::native::NativeRunnerOptions options;
     options.model_dir = dir.path();
     options.device = Device::kCuda;
     options.max_context = 256;
     options.kv_cache_bytes = size_t{1} << 30;  // the fixed pool: ample
     if (i == 1) options.kv_budget = &budget;
-    ASSERT_OK_AND_ASSIGN(auto runner, runners::CreateNativeRunner(options));
+    ASSERT_OK_AND_ASSIGN(auto runner, runners::native::CreateNativeRunner(options));
     tokens[i].resize(requests.size());
     ASSERT_OK(runner->Generate(requests, {},
                                [&](size_t k, absl::StatusOr<runners::GenerateResult> r) {
@@ -263,10 +275,10 @@ TEST(CudaRunnerTest, LoglikelihoodMatchesCpuRunner) {
       {"", "hello world"}};
   std::vector<double> results[2];
   for (int i = 0; i < 2; ++i) {
-    runners::NativeRunnerOptions options;
+    runners::native::NativeRunnerOptions options;
     options.model_dir = dir.path();
     options.device = i == 0 ? Device::kCuda : Device::kCpu;
-    ASSERT_OK_AND_ASSIGN(auto runner, runners::CreateNativeRunner(options));
+    ASSERT_OK_AND_ASSIGN(auto runner, runners::native::CreateNativeRunner(options));
     results[i].resize(requests.size());
     ASSERT_OK(runner->Loglikelihood(requests, {},
                                     [&](size_t k, absl::StatusOr<runners::LoglikelihoodResult> r) {
@@ -280,4 +292,4 @@ TEST(CudaRunnerTest, LoglikelihoodMatchesCpuRunner) {
 }
 
 }  // namespace
-}  // namespace evald::engine
+}  // namespace evald::runners::native::cuda

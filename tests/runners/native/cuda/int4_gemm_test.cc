@@ -15,7 +15,14 @@
 #include "runners/native/model/dtype.h"
 #include "runners/native/cpu/thread_pool.h"
 
-namespace evald::engine::cuda {
+namespace evald::runners::native::cuda {
+
+using cpu::MatMul;
+using cpu::ThreadPool;
+using model::F16ToFloat;
+using model::FloatToF16;
+using model::WeightFormat;
+using model::WeightMatrix;
 namespace {
 
 uint64_t Hash(uint64_t i, uint64_t salt) {
@@ -162,4 +169,4 @@ TEST(AwqGemmShapeTest, RejectsRowsNotAMultipleOf8) {
 }
 
 }  // namespace
-}  // namespace evald::engine::cuda
+}  // namespace evald::runners::native::cuda

@@ -21,7 +21,23 @@
 #include "runners/native/model/model.h"
 #include "runners/native/cpu/thread_pool.h"
 
-namespace evald::engine::cuda {
+namespace evald::runners::native::cuda {
+
+using cpu::ApplyRope;
+using cpu::Attention;
+using cpu::AttentionRow;
+using cpu::AttentionShape;
+using cpu::RmsNorm;
+using cpu::RopeCosSin;
+using cpu::SiluMul;
+using cpu::ThreadPool;
+using model::Bf16ToFloat;
+using model::F16ToFloat;
+using model::FloatToBf16;
+using model::FloatToF16;
+using model::ModelConfig;
+using model::RopeInverseFrequencies;
+using model::kKvBlockSize;
 namespace {
 
 #define SKIP_WITHOUT_GPU()                                                      \
@@ -334,4 +350,4 @@ TEST(CudaKernelsTest, GemmMatchesReferenceAccumulatesAndIsBatchInvariant) {
 }
 
 }  // namespace
-}  // namespace evald::engine::cuda
+}  // namespace evald::runners::native::cuda

@@ -11,7 +11,7 @@
 
 #include <gtest/gtest.h>
 
-namespace evald::engine::cuda {
+namespace evald::runners::native::cuda {
 namespace {
 
 TEST(VirtualDeviceRangeTest, MapsWritesUnmapsAndRemapsInPlace) {
@@ -46,4 +46,4 @@ TEST(VirtualDeviceRangeTest, MapsWritesUnmapsAndRemapsInPlace) {
 }
 
 }  // namespace
-}  // namespace evald::engine::cuda
+}  // namespace evald::runners::native::cuda

@@ -10,7 +10,7 @@
 #include "runners/native/engine/kv_cache_manager.h"
 #include "runners/native/model/model.h"
 
-namespace evald::engine {
+namespace evald::runners::native::engine {
 namespace {
 
 using ::testing::ElementsAre;
@@ -210,4 +210,4 @@ TEST(KvCacheManagerTest, CachingDisabledReturnsNoHits) {
 }
 
 }  // namespace
-}  // namespace evald::engine
+}  // namespace evald::runners::native::engine

@@ -13,13 +13,13 @@
 #include "absl/synchronization/mutex.h"
 #include "runners/native/engine/engine.h"
 
-namespace evald::engine::testing {
+namespace evald::runners::native::testing {
 
 template <typename T>
 class Collector {
  public:
   explicit Collector(size_t n) : results_(n, absl::UnknownError("not delivered")), left_(n) {}
-  Engine::Callback<T> For(size_t i) {
+  engine::Engine::Callback<T> For(size_t i) {
     return [this, i](absl::StatusOr<T> r) {
       absl::MutexLock l(&mu_);
       results_[i] = std::move(r);
@@ -38,6 +38,6 @@ class Collector {
   size_t left_;
 };
 
-}  // namespace evald::engine::testing
+}  // namespace evald::runners::native::testing
 
 #endif  // EVALD_TESTS_RUNNERS_NATIVE_ENGINE_COLLECTOR_H_

@@ -19,7 +19,9 @@
 #include "tests/runners/native/engine/toy_model.h"
 #include "tests/testing/status_matchers.h"
 
-namespace evald::engine {
+namespace evald::runners::native::engine {
+
+using model::kKvBlockSize;
 namespace {
 
 using ::evald::testing::StatusIs;
@@ -77,7 +79,7 @@ struct Side {
   std::unique_ptr<KvCacheManager> manager;
 };
 
-Side MakeSide(native::KvBudget* budget, const char* name, int capacity, int min_blocks) {
+Side MakeSide(planner::KvBudget* budget, const char* name, int capacity, int min_blocks) {
   Side s;
   s.cache = std::make_unique<ToyKvCache>(capacity, /*commit_unit=*/4);
   auto kv = ElasticKv::Create(budget, name, s.cache.get(), min_blocks, kBlockBytes, 0);
@@ -88,7 +90,7 @@ Side MakeSide(native::KvBudget* budget, const char* name, int capacity, int min_
 }
 
 TEST(ElasticKvTest, GrowsFromTheSharedRemainderAndGivesUnusedUnitsToAStarvedPeer) {
-  native::KvBudget budget(32 * kBlockBytes);
+  planner::KvBudget budget(32 * kBlockBytes);
   Side a = MakeSide(&budget, "a", 32, 5);  // minimum rounds up to 8 blocks
   Side b = MakeSide(&budget, "b", 32, 8);
   EXPECT_EQ(a.kv->min_blocks(), 8);
@@ -126,7 +128,7 @@ TEST(ElasticKvTest, GrowsFromTheSharedRemainderAndGivesUnusedUnitsToAStarvedPeer
 }
 
 TEST(ElasticKvTest, MinimumThatCannotBeGuaranteedIsRefusedWithTheModelNamed) {
-  native::KvBudget budget(16 * kBlockBytes);
+  planner::KvBudget budget(16 * kBlockBytes);
   ToyKvCache cache(16, 4);
   auto first = ElasticKv::Create(&budget, "candidate", &cache, 12, kBlockBytes, 0);
   ASSERT_OK(first.status());
@@ -168,7 +170,7 @@ void RunAndCheck(Engine* engine, const ToyModel& model, const std::vector<ScoreR
   }
 }
 
-EngineOptions Shared(native::KvBudget* budget, const char* id, int min_blocks) {
+EngineOptions Shared(planner::KvBudget* budget, const char* id, int min_blocks) {
   EngineOptions o;
   o.num_kv_blocks = min_blocks;
   o.max_batch_tokens = 4096;
@@ -183,7 +185,7 @@ TEST(ElasticEngineTest, IdleJudgeLendsItsBlocksToTheCandidateAndGetsThemBack) {
   candidate_model.set_elastic_unit(8);
   judge_model.set_elastic_unit(8);
   // 256 blocks in all; each model is guaranteed 40 (rounded to 40).
-  native::KvBudget budget(256 * kBlockBytes);
+  planner::KvBudget budget(256 * kBlockBytes);
   ASSERT_OK_AND_ASSIGN(auto candidate,
                        Engine::Create(&candidate_model, nullptr, Shared(&budget, "cand", 40)));
   ASSERT_OK_AND_ASSIGN(auto judge, Engine::Create(&judge_model, nullptr, Shared(&budget, "judge", 40)));
@@ -241,7 +243,7 @@ TEST(ElasticEngineTest, IdleJudgeLendsItsBlocksToTheCandidateAndGetsThemBack) {
 TEST(ElasticEngineTest, RequestsBeyondTheGuaranteedMinimumAreRefused) {
   ToyModel model;
   model.set_elastic_unit(8);
-  native::KvBudget budget(256 * kBlockBytes);
+  planner::KvBudget budget(256 * kBlockBytes);
   ASSERT_OK_AND_ASSIGN(auto engine, Engine::Create(&model, nullptr, Shared(&budget, "m", 16)));
   ScoreRequest r = Burst(1, 17 * kKvBlockSize, 4)[0];
   EXPECT_THAT(engine->SubmitScore(r, [](absl::StatusOr<ScoreOutput>) {}),
@@ -250,7 +252,7 @@ TEST(ElasticEngineTest, RequestsBeyondTheGuaranteedMinimumAreRefused) {
 
 TEST(ElasticEngineTest, BackendWithoutAnElasticCacheGetsAFixedPoolCountedInTheBudget) {
   ToyModel fixed_model;  // no elastic unit
-  native::KvBudget budget(100 * kBlockBytes);
+  planner::KvBudget budget(100 * kBlockBytes);
   EngineOptions o = Shared(&budget, "fixed", 60);
   o.resident_bytes = 10 * kBlockBytes;
   ASSERT_OK_AND_ASSIGN(auto engine, Engine::Create(&fixed_model, nullptr, o));
@@ -265,4 +267,4 @@ TEST(ElasticEngineTest, BackendWithoutAnElasticCacheGetsAFixedPoolCountedInTheBu
 }
 
 }  // namespace
-}  // namespace evald::engine
+}  // namespace evald::runners::native::engine

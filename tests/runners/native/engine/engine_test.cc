@@ -16,7 +16,7 @@
 #include "tests/runners/native/engine/toy_model.h"
 #include "tests/testing/status_matchers.h"
 
-namespace evald::engine {
+namespace evald::runners::native::engine {
 namespace {
 
 using ::evald::testing::StatusIs;
@@ -459,4 +459,4 @@ TEST(StepTurnsTest, TwoEnginesShareTheDeviceStepByStep) {
 }
 
 }  // namespace
-}  // namespace evald::engine
+}  // namespace evald::runners::native::engine

@@ -12,7 +12,7 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
-namespace evald::runners {
+namespace evald::runners::native::engine {
 namespace {
 
 std::vector<GenerateRequest> Workload() {
@@ -49,9 +49,9 @@ std::vector<std::string> GenerateAll(Runner* runner, const std::vector<GenerateR
 
 TEST(GenerateInvarianceTest, SameTextAcrossBatchingCacheStateAndPoolPressure) {
   evald::testing::TempDir dir;
-  ASSERT_OK_AND_ASSIGN(engine::CheckpointSpec spec, engine::CheckpointPreset("tiny"));
+  ASSERT_OK_AND_ASSIGN(testing::CheckpointSpec spec, testing::CheckpointPreset("tiny"));
   spec.seed = 1;
-  ASSERT_OK(engine::WriteCheckpoint(spec, dir.Join("model")));
+  ASSERT_OK(testing::WriteCheckpoint(spec, dir.Join("model")));
   auto make = [&](bool cache, size_t kv_bytes, int budget) {
     NativeRunnerOptions o;
     o.model_dir = dir.Join("model");
@@ -103,4 +103,4 @@ TEST(GenerateInvarianceTest, SameTextAcrossBatchingCacheStateAndPoolPressure) {
 }
 
 }  // namespace
-}  // namespace evald::runners
+}  // namespace evald::runners::native::engine

@@ -21,7 +21,7 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
-namespace evald::runners {
+namespace evald::runners::native::engine {
 namespace {
 
 using ::evald::testing::StatusIs;
@@ -31,7 +31,7 @@ class NativeRunnerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new evald::testing::TempDir();
-    engine::CheckpointSpec spec;
+    testing::CheckpointSpec spec;
     spec.arch = "llama";
     spec.hidden = 64;
     spec.layers = 2;
@@ -40,10 +40,10 @@ class NativeRunnerTest : public ::testing::Test {
     spec.intermediate = 128;
     spec.vocab = 600;
     spec.max_position = 512;
-    spec.dtype = engine::DType::kF32;
+    spec.dtype = model::DType::kF32;
     spec.seed = 11;
     spec.norm_jitter = 0.1;
-    const absl::Status s = engine::WriteCheckpoint(spec, dir_->Join("model"));
+    const absl::Status s = testing::WriteCheckpoint(spec, dir_->Join("model"));
     ASSERT_TRUE(s.ok()) << s;
   }
   static void TearDownTestSuite() {
@@ -126,8 +126,8 @@ std::vector<GenerateRequest> Generations() {
 TEST_F(NativeRunnerTest, ScoresMatchADirectForwardWithTheLmEvalSplit) {
   auto runner = Make();
   ASSERT_NE(runner, nullptr);
-  ASSERT_OK_AND_ASSIGN(auto tok, engine::Tokenizer::FromDirectory(ModelDir()));
-  ASSERT_OK_AND_ASSIGN(auto model, engine::Model::Load(ModelDir(), {.device = engine::Device::kCpu, .num_threads = 1}));
+  ASSERT_OK_AND_ASSIGN(auto tok, tokenizer::Tokenizer::FromDirectory(ModelDir()));
+  ASSERT_OK_AND_ASSIGN(auto model, model::Model::Load(ModelDir(), {.device = model::Device::kCpu, .num_threads = 1}));
   ASSERT_OK_AND_ASSIGN(auto kv, model->AllocateKvCache(64));
 
   const std::vector<LoglikelihoodRequest> reqs = {
@@ -159,9 +159,9 @@ TEST_F(NativeRunnerTest, ScoresMatchADirectForwardWithTheLmEvalSplit) {
     all.insert(all.end(), cont.begin(), cont.end() - 1);
     std::vector<int32_t> table;
     for (size_t b = 0; b * 16 < all.size(); ++b) table.push_back(static_cast<int32_t>(b + 1));
-    engine::SeqChunk chunk{.tokens = all, .start_pos = 0, .block_table = table};
+    model::SeqChunk chunk{.tokens = all, .start_pos = 0, .block_table = table};
     for (size_t j = 0; j < cont.size(); ++j) chunk.logit_rows.push_back(ctx.size() + j - 1);
-    engine::ForwardOutput out;
+    model::ForwardOutput out;
     ASSERT_OK(model->Forward({chunk}, kv.get(), &out));
     double want = 0;
     bool greedy = true;
@@ -241,7 +241,7 @@ TEST_F(NativeRunnerTest, SharedMemoryBudgetGrowsAndShrinksThePoolWithoutChanging
       Call<LoglikelihoodRequest, LoglikelihoodResult>(reference.get(), ll, ll.size());
   const auto ref_gen = Call<GenerateRequest, GenerateResult>(reference.get(), gen, gen.size());
 
-  native::KvBudget budget(int64_t{96} << 20);
+  planner::KvBudget budget(int64_t{96} << 20);
   NativeRunnerOptions o;
   o.model_dir = ModelDir();
   o.num_threads = 2;
@@ -402,7 +402,7 @@ TEST_F(NativeRunnerTest, ChatTemplateUsesTheModelsTemplateAndTokens) {
   ASSERT_NE(runner, nullptr);
   const std::vector<ChatMessage> msgs = {{"user", "Hi there"}};
   ASSERT_OK_AND_ASSIGN(std::string text, runner->ApplyChatTemplate(msgs, true));
-  ASSERT_OK_AND_ASSIGN(auto tok, engine::Tokenizer::FromDirectory(ModelDir()));
+  ASSERT_OK_AND_ASSIGN(auto tok, tokenizer::Tokenizer::FromDirectory(ModelDir()));
   EXPECT_THAT(text, HasSubstr("Hi there"));
   EXPECT_EQ(text.rfind(tok->bos_token(), 0), 0u) << text;
   // A rendered prompt already carries BOS: generation must not double it.
@@ -422,4 +422,4 @@ TEST(NativeRunnerErrorsTest, MissingFolderIsAnError) {
 }
 
 }  // namespace
-}  // namespace evald::runners
+}  // namespace evald::runners::native::engine

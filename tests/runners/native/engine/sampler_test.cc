@@ -6,7 +6,7 @@
 #include <map>
 #include <vector>
 
-namespace evald::engine {
+namespace evald::runners::native::engine {
 namespace {
 
 TEST(SamplerTest, TokenLogprobIsLogSoftmax) {
@@ -64,4 +64,4 @@ TEST(SamplerTest, TopKAndTopPRestrictTheSupport) {
 }
 
 }  // namespace
-}  // namespace evald::engine
+}  // namespace evald::runners::native::engine

@@ -13,7 +13,7 @@
 #include "runners/native/engine/block_hash.h"
 #include "runners/native/engine/kv_cache_manager.h"
 
-namespace evald::engine {
+namespace evald::runners::native::engine {
 namespace {
 
 // Drives the scheduler the way the engine does, without tensors: a score
@@ -223,4 +223,4 @@ TEST(SchedulerTest, FinishRemovesAWaitingSequence) {
 }
 
 }  // namespace
-}  // namespace evald::engine
+}  // namespace evald::runners::native::engine

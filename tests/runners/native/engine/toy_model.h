@@ -24,26 +24,26 @@
 #include "runners/native/model/model.h"
 #include "runners/native/tokenizer/tokenizer.h"
 
-namespace evald::engine::testing {
+namespace evald::runners::native::testing {
 
 inline constexpr int kToyDim = 8;
 
 // With `commit_unit` > 0 the cache is elastic: blocks start uncommitted,
 // Decommit wipes them back to NaN, and Forward fails on a block table that
 // names an uncommitted block (memory the engine does not hold).
-class ToyKvCache : public KvCache {
+class ToyKvCache : public model::KvCache {
  public:
   explicit ToyKvCache(int num_blocks, int commit_unit = 0)
       : num_blocks_(num_blocks),
         unit_(commit_unit),
         committed_(num_blocks, commit_unit == 0),
-        keys_(static_cast<size_t>(num_blocks) * kKvBlockSize * kToyDim,
+        keys_(static_cast<size_t>(num_blocks) * model::kKvBlockSize * kToyDim,
               std::numeric_limits<float>::quiet_NaN()) {}
   int num_blocks() const override { return num_blocks_; }
   size_t bytes() const override {
     size_t n = 0;
     for (bool c : committed_) n += c ? 1 : 0;
-    return n * kKvBlockSize * kToyDim * sizeof(float);
+    return n * model::kKvBlockSize * kToyDim * sizeof(float);
   }
   int commit_unit() const override { return unit_; }
   absl::Status Commit(int first, int n) override {
@@ -61,7 +61,7 @@ class ToyKvCache : public KvCache {
   void Decommit(int first, int n) override {
     for (int b = first; b < first + n; ++b) {
       committed_[b] = false;
-      for (int o = 0; o < kKvBlockSize; ++o) {
+      for (int o = 0; o < model::kKvBlockSize; ++o) {
         for (int d = 0; d < kToyDim; ++d) slot(b, o)[d] = std::numeric_limits<float>::quiet_NaN();
       }
     }
@@ -71,7 +71,7 @@ class ToyKvCache : public KvCache {
   int commits() const { return commits_; }
   int decommits() const { return decommits_; }
   float* slot(int block, int offset) {
-    return &keys_[(static_cast<size_t>(block) * kKvBlockSize + offset) * kToyDim];
+    return &keys_[(static_cast<size_t>(block) * model::kKvBlockSize + offset) * kToyDim];
   }
 
  private:
@@ -83,7 +83,7 @@ class ToyKvCache : public KvCache {
   std::vector<float> keys_;
 };
 
-class ToyModel : public Model {
+class ToyModel : public model::Model {
  public:
   explicit ToyModel(int vocab = 300, int max_position = 4096) {
     config_.architecture = "ToyForTesting";
@@ -129,29 +129,29 @@ class ToyModel : public Model {
     return out;
   }
 
-  const ModelConfig& config() const override { return config_; }
+  const model::ModelConfig& config() const override { return config_; }
   size_t weight_bytes() const override { return 1000; }
   size_t kv_bytes_per_token() const override { return kToyDim * sizeof(float); }
-  absl::StatusOr<std::unique_ptr<KvCache>> AllocateKvCache(int num_blocks) const override {
+  absl::StatusOr<std::unique_ptr<model::KvCache>> AllocateKvCache(int num_blocks) const override {
     return std::make_unique<ToyKvCache>(num_blocks);
   }
   // Elastic caches in units of `unit` blocks when set_elastic_unit(unit > 0).
-  absl::StatusOr<std::unique_ptr<KvCache>> ReserveKvCache(int capacity_blocks) const override {
+  absl::StatusOr<std::unique_ptr<model::KvCache>> ReserveKvCache(int capacity_blocks) const override {
     if (elastic_unit_ == 0) return absl::UnimplementedError("toy model: no elastic cache");
     return std::make_unique<ToyKvCache>(capacity_blocks / elastic_unit_ * elastic_unit_,
                                         elastic_unit_);
   }
   void set_elastic_unit(int unit) { elastic_unit_ = unit; }
 
-  absl::Status Forward(absl::Span<const SeqChunk> batch, KvCache* kv_base,
-                       ForwardOutput* out) override {
+  absl::Status Forward(absl::Span<const model::SeqChunk> batch, model::KvCache* kv_base,
+                       model::ForwardOutput* out) override {
     auto* kv = static_cast<ToyKvCache*>(kv_base);
     out->logits.clear();
     int tokens = 0;
-    for (const SeqChunk& c : batch) {
+    for (const model::SeqChunk& c : batch) {
       tokens += static_cast<int>(c.tokens.size());
       const int end = c.start_pos + static_cast<int>(c.tokens.size());
-      if (static_cast<int>(c.block_table.size()) * kKvBlockSize < end) {
+      if (static_cast<int>(c.block_table.size()) * model::kKvBlockSize < end) {
         return absl::InternalError("block table too short");
       }
       for (int32_t b : c.block_table) {
@@ -160,13 +160,13 @@ class ToyModel : public Model {
       }
       for (size_t i = 0; i < c.tokens.size(); ++i) {
         const int p = c.start_pos + static_cast<int>(i);
-        Key(c.tokens[i], p, kv->slot(c.block_table[p / kKvBlockSize], p % kKvBlockSize));
+        Key(c.tokens[i], p, kv->slot(c.block_table[p / model::kKvBlockSize], p % model::kKvBlockSize));
       }
       for (int row : c.logit_rows) {
         const int p = c.start_pos + row;
         std::vector<const float*> keys;
         for (int q = 0; q <= p; ++q) {
-          keys.push_back(kv->slot(c.block_table[q / kKvBlockSize], q % kKvBlockSize));
+          keys.push_back(kv->slot(c.block_table[q / model::kKvBlockSize], q % model::kKvBlockSize));
         }
         out->logits.emplace_back();
         Logits(keys, config_.vocab_size, &out->logits.back());
@@ -183,7 +183,7 @@ class ToyModel : public Model {
   int64_t calls() const { return calls_; }
 
  private:
-  ModelConfig config_;
+  model::ModelConfig config_;
   int elastic_unit_ = 0;
   std::atomic<int64_t> forwarded_tokens_{0};
   std::atomic<int> max_step_tokens_{0};
@@ -191,7 +191,7 @@ class ToyModel : public Model {
 };
 
 // Byte tokenizer: ids 0..255 are bytes; 256 = BOS, 257 = EOS.
-class ByteTokenizer : public Tokenizer {
+class ByteTokenizer : public tokenizer::Tokenizer {
  public:
   absl::StatusOr<std::vector<int32_t>> Encode(absl::string_view text,
                                               bool add_special_tokens) const override {
@@ -225,6 +225,6 @@ class ByteTokenizer : public Tokenizer {
   std::string empty_;
 };
 
-}  // namespace evald::engine::testing
+}  // namespace evald::runners::native::testing
 
 #endif  // EVALD_TESTS_RUNNERS_NATIVE_ENGINE_TOY_MODEL_H_

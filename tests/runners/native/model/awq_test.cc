@@ -23,7 +23,20 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
-namespace evald::engine {
+namespace evald::runners::native::model {
+
+using cpu::DequantizeAwqRows;
+using cpu::MatMul;
+using cpu::ReadRow;
+using cpu::SetGemmPortableForTesting;
+using cpu::ThreadPool;
+using testing::AwqGroupParams;
+using testing::AwqPackWord;
+using testing::AwqQuantizeGroupParams;
+using testing::AwqQuantizeValue;
+using testing::CheckpointSpec;
+using testing::SpecFromModelConfig;
+using testing::WriteCheckpoint;
 namespace {
 
 using ::evald::testing::StatusIs;
@@ -332,4 +345,4 @@ TEST(AwqSpecTest, SpecFromHfConfigKeepsRealShapes) {
 }
 
 }  // namespace
-}  // namespace evald::engine
+}  // namespace evald::runners::native::model

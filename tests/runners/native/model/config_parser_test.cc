@@ -5,7 +5,7 @@
 
 #include "tests/testing/status_matchers.h"
 
-namespace evald::engine {
+namespace evald::runners::native::model {
 namespace {
 
 using ::evald::testing::StatusIs;
@@ -129,4 +129,4 @@ TEST(ConfigParserTest, BadValuesSayWhatWasExpectedAndFound) {
 }
 
 }  // namespace
-}  // namespace evald::engine
+}  // namespace evald::runners::native::model

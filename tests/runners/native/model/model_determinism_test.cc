@@ -16,7 +16,11 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
-namespace evald::engine {
+namespace evald::runners::native::model {
+
+using cpu::SetGemmPortableForTesting;
+using testing::CheckpointSpec;
+using testing::WriteCheckpoint;
 namespace {
 
 using Logits = std::vector<std::vector<float>>;
@@ -172,4 +176,4 @@ TEST_F(DeterminismTest, PortableKernelsMatchAvx512Bits) {
 }
 
 }  // namespace
-}  // namespace evald::engine
+}  // namespace evald::runners::native::model

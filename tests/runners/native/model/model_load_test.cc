@@ -14,7 +14,10 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
-namespace evald::engine {
+namespace evald::runners::native::model {
+
+using testing::CheckpointSpec;
+using testing::WriteCheckpoint;
 namespace {
 
 using ::evald::testing::StatusIs;
@@ -136,4 +139,4 @@ TEST_F(ModelLoadTest, KvCacheOfAnotherShapeIsRejected) {
 }
 
 }  // namespace
-}  // namespace evald::engine
+}  // namespace evald::runners::native::model

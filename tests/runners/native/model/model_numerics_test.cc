@@ -17,7 +17,11 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
-namespace evald::engine {
+namespace evald::runners::native::model {
+
+using cpu::Bf16ActivationsSupported;
+using testing::CheckpointSpec;
+using testing::WriteCheckpoint;
 namespace {
 
 struct NumericsCase {
@@ -127,4 +131,4 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<NumericsCase>& info) { return info.param.name; });
 
 }  // namespace
-}  // namespace evald::engine
+}  // namespace evald::runners::native::model

@@ -11,7 +11,7 @@
 #include "base/status_macros.h"
 #include "tests/testing/temp_dir.h"
 
-namespace evald::engine::testing {
+namespace evald::runners::native::testing {
 namespace {
 
 std::string ScriptPath() {
@@ -45,7 +45,7 @@ std::vector<double> LogSoftmax(const std::vector<float>& logits) {
   return out;
 }
 
-absl::StatusOr<std::vector<std::vector<float>>> RunPrompt(Model* model, KvCache* kv,
+absl::StatusOr<std::vector<std::vector<float>>> RunPrompt(model::Model* model, model::KvCache* kv,
                                                           const std::vector<int32_t>& tokens,
                                                           const std::vector<int32_t>& blocks,
                                                           int chunk) {
@@ -54,12 +54,12 @@ absl::StatusOr<std::vector<std::vector<float>>> RunPrompt(Model* model, KvCache*
   const int step = chunk <= 0 ? n : chunk;
   for (int start = 0; start < n; start += step) {
     const int len = std::min(step, n - start);
-    SeqChunk c;
+    model::SeqChunk c;
     c.tokens = absl::MakeConstSpan(tokens.data() + start, len);
     c.start_pos = start;
     c.block_table = blocks;
     for (int i = 0; i < len; ++i) c.logit_rows.push_back(i);
-    ForwardOutput out;
+    model::ForwardOutput out;
     RETURN_IF_ERROR(model->Forward({c}, kv, &out));
     for (auto& l : out.logits) all.push_back(std::move(l));
   }
@@ -114,4 +114,4 @@ std::vector<int32_t> RandomTokens(int n, int vocab, uint64_t seed) {
   return out;
 }
 
-}  // namespace evald::engine::testing
+}  // namespace evald::runners::native::testing

@@ -13,7 +13,7 @@
 #include "absl/status/statusor.h"
 #include "runners/native/model/model.h"
 
-namespace evald::engine::testing {
+namespace evald::runners::native::testing {
 
 // log-softmax of `logits`.
 std::vector<double> LogSoftmax(const std::vector<float>& logits);
@@ -21,7 +21,7 @@ std::vector<double> LogSoftmax(const std::vector<float>& logits);
 // Runs `tokens` through `model` in chunks of `chunk` tokens (0 = one chunk),
 // using the physical blocks `blocks` (must cover the prompt), asking for the
 // logits of every row. Returns one logits vector per token.
-absl::StatusOr<std::vector<std::vector<float>>> RunPrompt(Model* model, KvCache* kv,
+absl::StatusOr<std::vector<std::vector<float>>> RunPrompt(model::Model* model, model::KvCache* kv,
                                                           const std::vector<int32_t>& tokens,
                                                           const std::vector<int32_t>& blocks,
                                                           int chunk);
@@ -41,6 +41,6 @@ absl::StatusOr<ReferenceResult> RunTorchReference(const std::string& model_dir,
 // Deterministic pseudo-random token ids in [0, vocab).
 std::vector<int32_t> RandomTokens(int n, int vocab, uint64_t seed);
 
-}  // namespace evald::engine::testing
+}  // namespace evald::runners::native::testing
 
 #endif  // EVALD_TESTS_RUNNERS_NATIVE_MODEL_MODEL_TEST_UTIL_H_

@@ -14,7 +14,10 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
-namespace evald::engine {
+namespace evald::runners::native::model {
+
+using testing::CheckpointSpec;
+using testing::WriteCheckpoint;
 namespace {
 
 using ::evald::testing::StatusIs;
@@ -174,4 +177,4 @@ TEST(TensorStoreTest, TruncatedFileIsNamed) {
 }
 
 }  // namespace
-}  // namespace evald::engine
+}  // namespace evald::runners::native::model

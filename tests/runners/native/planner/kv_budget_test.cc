@@ -5,7 +5,7 @@
 
 #include "gtest/gtest.h"
 
-namespace evald::native {
+namespace evald::runners::native::planner {
 namespace {
 
 TEST(KvBudgetTest, MinimumsAreGuaranteedAndOversubscriptionRefused) {
@@ -101,4 +101,4 @@ TEST(KvBudgetTest, ConcurrentBorrowersNeverExceedTheTotal) {
 }
 
 }  // namespace
-}  // namespace evald::native
+}  // namespace evald::runners::native::planner

@@ -16,7 +16,13 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
-namespace evald::engine {
+namespace evald::runners::native::testing {
+
+using model::DType;
+using model::LoadModelConfig;
+using model::ModelConfig;
+using model::TensorInfo;
+using model::TensorStore;
 namespace {
 
 using ::evald::testing::StatusIs;
@@ -184,4 +190,4 @@ TEST(TokenizerWriterTest, ByteLevelAlphabet) {
 }
 
 }  // namespace
-}  // namespace evald::engine
+}  // namespace evald::runners::native::testing

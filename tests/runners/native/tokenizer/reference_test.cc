@@ -24,7 +24,7 @@
 #include "tests/runners/native/tokenizer/corpus.h"
 #include "tests/testing/status_matchers.h"
 
-namespace evald::engine {
+namespace evald::runners::native::tokenizer {
 namespace {
 
 const char* const kModels[] = {"llama3", "llama3_1", "llama2", "qwen3", "gemma3"};
@@ -261,4 +261,4 @@ TEST_F(TokenizerReferenceTest, LongUniformInputsStayFast) {
 }
 
 }  // namespace
-}  // namespace evald::engine
+}  // namespace evald::runners::native::tokenizer

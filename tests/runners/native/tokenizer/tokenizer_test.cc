@@ -15,7 +15,8 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
-namespace evald::engine {
+namespace evald::runners::native::tokenizer {
+
 namespace {
 
 using ::evald::testing::IsOk;
@@ -403,4 +404,4 @@ TEST(TokenizerConcurrencyTest, ParallelEncodesAgree) {
 }
 
 }  // namespace
-}  // namespace evald::engine
+}  // namespace evald::runners::native::tokenizer

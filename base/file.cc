@@ -13,7 +13,8 @@
 namespace evald::base {
 namespace {
 
-absl::Status ErrnoError(const std::string& path, absl::string_view what, int err) {
+absl::Status ErrnoError(const std::string& path, absl::string_view what,
+                        int err) {
   std::string msg = absl::StrCat(path, ": ", what, ": ", std::strerror(err));
   if (err == ENOENT) return absl::NotFoundError(msg);
   if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(msg);
@@ -47,7 +48,8 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
   return out;
 }
 
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents) {
+absl::Status WriteFileAtomically(const std::string& path,
+                                 absl::string_view contents) {
   std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoError(tmp, "cannot create", errno);
@@ -90,16 +92,19 @@ bool IsDirectory(const std::string& path) {
 
 absl::StatusOr<FileIdentity> StatFile(const std::string& path) {
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return ErrnoError(path, "cannot stat", errno);
+  if (::stat(path.c_str(), &st) != 0)
+    return ErrnoError(path, "cannot stat", errno);
   FileIdentity id;
   id.size = static_cast<uint64_t>(st.st_size);
-  id.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  id.mtime_ns =
+      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   id.inode = static_cast<uint64_t>(st.st_ino);
   id.device = static_cast<uint64_t>(st.st_dev);
   return id;
 }
 
-absl::StatusOr<std::unique_ptr<MappedFile>> MappedFile::Open(const std::string& path) {
+absl::StatusOr<std::unique_ptr<MappedFile>> MappedFile::Open(
+    const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoError(path, "cannot open", errno);
   struct stat st;

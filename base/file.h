@@ -21,7 +21,8 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 
 // Writes `contents` to `path` atomically: a reader sees the old or the new
 // file, never a torn one.
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents);
+absl::Status WriteFileAtomically(const std::string& path,
+                                 absl::string_view contents);
 
 bool PathExists(const std::string& path);
 bool IsDirectory(const std::string& path);
@@ -38,7 +39,8 @@ absl::StatusOr<FileIdentity> StatFile(const std::string& path);
 // A read-only, private memory map of a whole file.
 class MappedFile {
  public:
-  static absl::StatusOr<std::unique_ptr<MappedFile>> Open(const std::string& path);
+  static absl::StatusOr<std::unique_ptr<MappedFile>> Open(
+      const std::string& path);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;

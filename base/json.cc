@@ -158,8 +158,12 @@ namespace {
 
 void AppendUtf16Escape(uint32_t unit, std::string* out) {
   static constexpr char kHex[] = "0123456789abcdef";
-  char buf[6] = {'\\', 'u', kHex[(unit >> 12) & 15], kHex[(unit >> 8) & 15],
-                 kHex[(unit >> 4) & 15], kHex[unit & 15]};
+  char buf[6] = {'\\',
+                 'u',
+                 kHex[(unit >> 12) & 15],
+                 kHex[(unit >> 8) & 15],
+                 kHex[(unit >> 4) & 15],
+                 kHex[unit & 15]};
   out->append(buf, 6);
 }
 
@@ -168,12 +172,19 @@ void AppendUtf16Escape(uint32_t unit, std::string* out) {
 // them: we return 0xFFFD) so that dumping never fails.
 uint32_t DecodeUtf8(absl::string_view s, size_t* i) {
   unsigned char c = static_cast<unsigned char>(s[*i]);
-  int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+  int len = c < 0x80         ? 1
+            : (c >> 5) == 6  ? 2
+            : (c >> 4) == 14 ? 3
+            : (c >> 3) == 30 ? 4
+                             : 0;
   if (len == 0 || *i + len > s.size()) {
     ++*i;
     return 0xFFFD;
   }
-  uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+  uint32_t cp = len == 1   ? c
+                : len == 2 ? (c & 0x1F)
+                : len == 3 ? (c & 0x0F)
+                           : (c & 0x07);
   for (int k = 1; k < len; ++k) {
     unsigned char cc = static_cast<unsigned char>(s[*i + k]);
     if ((cc & 0xC0) != 0x80) {
@@ -188,7 +199,8 @@ uint32_t DecodeUtf8(absl::string_view s, size_t* i) {
 
 }  // namespace
 
-void AppendJsonString(absl::string_view s, bool ensure_ascii, std::string* out) {
+void AppendJsonString(absl::string_view s, bool ensure_ascii,
+                      std::string* out) {
   out->push_back('"');
   size_t i = 0;
   while (i < s.size()) {
@@ -250,7 +262,8 @@ std::string PythonFloatRepr(double v) {
   // Python's float_repr_style 'short' does: exponent form when the decimal
   // exponent is < -4 or >= 16.
   char buf[64];
-  auto res = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
+  auto res =
+      std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
   std::string sci(buf, res.ptr);
   bool neg = false;
   if (!sci.empty() && sci[0] == '-') {
@@ -270,13 +283,16 @@ std::string PythonFloatRepr(double v) {
     out = digits.substr(0, 1);
     if (digits.size() > 1) out += "." + digits.substr(1);
     char eb[16];
-    std::snprintf(eb, sizeof(eb), "e%c%02d", exp < 0 ? '-' : '+', std::abs(exp));
+    std::snprintf(eb, sizeof(eb), "e%c%02d", exp < 0 ? '-' : '+',
+                  std::abs(exp));
     out += eb;
   } else if (exp < 0) {
     out = "0." + std::string(static_cast<size_t>(-exp - 1), '0') + digits;
   } else {
     if (digits.size() <= static_cast<size_t>(exp) + 1) {
-      out = digits + std::string(static_cast<size_t>(exp) + 1 - digits.size(), '0') + ".0";
+      out = digits +
+            std::string(static_cast<size_t>(exp) + 1 - digits.size(), '0') +
+            ".0";
     } else {
       out = digits.substr(0, static_cast<size_t>(exp) + 1) + "." +
             digits.substr(static_cast<size_t>(exp) + 1);
@@ -291,13 +307,16 @@ std::string Json::Dump(const DumpOptions& options) const {
   return out;
 }
 
-void Json::DumpTo(std::string* out, const DumpOptions& options, int depth) const {
+void Json::DumpTo(std::string* out, const DumpOptions& options,
+                  int depth) const {
   auto newline = [&](int d) {
     out->push_back('\n');
     out->append(static_cast<size_t>(options.indent * d), ' ');
   };
-  const char* item_sep = options.indent < 0 && options.spaced_separators ? ", " : ",";
-  const char* key_sep = (options.indent >= 0 || options.spaced_separators) ? ": " : ":";
+  const char* item_sep =
+      options.indent < 0 && options.spaced_separators ? ", " : ",";
+  const char* key_sep =
+      (options.indent >= 0 || options.spaced_separators) ? ": " : ":";
   switch (type_) {
     case Type::kNull:
       out->append("null");
@@ -396,8 +415,8 @@ class Parser {
   }
 
   void SkipWs() {
-    while (pos_ < s_.size() &&
-           (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) {
+    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' ||
+                                s_[pos_] == '\n' || s_[pos_] == '\r')) {
       ++pos_;
     }
   }
@@ -608,7 +627,8 @@ class Parser {
           if (cp >= 0xD800 && cp <= 0xDBFF) {
             size_t save = pos_;
             uint32_t lo = 0;
-            if (pos_ + 1 < s_.size() && s_[pos_] == '\\' && s_[pos_ + 1] == 'u') {
+            if (pos_ + 1 < s_.size() && s_[pos_] == '\\' &&
+                s_[pos_ + 1] == 'u') {
               pos_ += 2;
               if (!ParseHex4(&lo)) return false;
             }
@@ -616,9 +636,11 @@ class Parser {
               cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
             } else {
               pos_ = save;
-              if (!options_.allow_lone_surrogates) return Fail("lone surrogate in \\u escape");
+              if (!options_.allow_lone_surrogates)
+                return Fail("lone surrogate in \\u escape");
             }
-          } else if (cp >= 0xDC00 && cp <= 0xDFFF && !options_.allow_lone_surrogates) {
+          } else if (cp >= 0xDC00 && cp <= 0xDFFF &&
+                     !options_.allow_lone_surrogates) {
             return Fail("lone surrogate in \\u escape");
           }
           AppendUtf8(cp, out);
@@ -672,11 +694,13 @@ class Parser {
     }
     while (true) {
       SkipWs();
-      if (pos_ >= s_.size() || s_[pos_] != '"') return Fail("expected a string key in object");
+      if (pos_ >= s_.size() || s_[pos_] != '"')
+        return Fail("expected a string key in object");
       std::string key;
       if (!ParseString(&key)) return false;
       SkipWs();
-      if (pos_ >= s_.size() || s_[pos_] != ':') return Fail("expected ':' after object key");
+      if (pos_ >= s_.size() || s_[pos_] != ':')
+        return Fail("expected ':' after object key");
       ++pos_;
       SkipWs();
       Json v;
@@ -706,7 +730,8 @@ class Parser {
 
 }  // namespace
 
-absl::StatusOr<Json> ParseJson(absl::string_view text, const JsonParseOptions& options) {
+absl::StatusOr<Json> ParseJson(absl::string_view text,
+                               const JsonParseOptions& options) {
   Parser p(text, options);
   return p.ParseDocument();
 }
@@ -724,7 +749,9 @@ constexpr size_t kMaxValueShown = 64;
 bool IsPlainKey(absl::string_view key) {
   if (key.empty()) return false;
   for (char c : key) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') return false;
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' &&
+        c != '-')
+      return false;
   }
   return true;
 }
@@ -742,7 +769,8 @@ absl::string_view CutUtf8(absl::string_view s, size_t n) {
 void AppendAbridged(const Json& v, size_t limit, std::string* out) {
   if (out->size() > limit) return;
   if (v.is_string()) {
-    AppendJsonString(CutUtf8(v.string_value(), limit + 1), /*ensure_ascii=*/true, out);
+    AppendJsonString(CutUtf8(v.string_value(), limit + 1),
+                     /*ensure_ascii=*/true, out);
   } else if (v.is_array()) {
     out->push_back('[');
     for (size_t i = 0; i < v.array().size() && out->size() <= limit; ++i) {
@@ -754,7 +782,8 @@ void AppendAbridged(const Json& v, size_t limit, std::string* out) {
     out->push_back('{');
     for (size_t i = 0; i < v.object().size() && out->size() <= limit; ++i) {
       if (i > 0) out->append(", ");
-      AppendJsonString(CutUtf8(v.object()[i].first, limit + 1), /*ensure_ascii=*/true, out);
+      AppendJsonString(CutUtf8(v.object()[i].first, limit + 1),
+                       /*ensure_ascii=*/true, out);
       out->append(": ");
       AppendAbridged(v.object()[i].second, limit, out);
     }
@@ -792,25 +821,30 @@ std::string MemberPath(const std::string& parent, absl::string_view key) {
 }
 
 // What a reader holds: absent and null read the same.
-const Json* Present(const Json* v) { return v != nullptr && !v->is_null() ? v : nullptr; }
+const Json* Present(const Json* v) {
+  return v != nullptr && !v->is_null() ? v : nullptr;
+}
 
 }  // namespace
 
-JsonReader::JsonReader(const Json& value, absl::string_view where, std::string path)
+JsonReader::JsonReader(const Json& value, absl::string_view where,
+                       std::string path)
     : JsonReader(Present(&value), where, std::move(path)) {}
 
 JsonReader JsonReader::Field(absl::string_view key) const {
-  return JsonReader(Present(value_ != nullptr ? value_->Find(key) : nullptr), where_,
-                    MemberPath(path_, key));
+  return JsonReader(Present(value_ != nullptr ? value_->Find(key) : nullptr),
+                    where_, MemberPath(path_, key));
 }
 
 JsonReader JsonReader::Item(size_t index) const {
-  if (value_ != nullptr && value_->is_object() && index < value_->object().size()) {
+  if (value_ != nullptr && value_->is_object() &&
+      index < value_->object().size()) {
     const auto& [key, member] = value_->object()[index];
     return JsonReader(Present(&member), where_, MemberPath(path_, key));
   }
   const Json* item = nullptr;
-  if (value_ != nullptr && value_->is_array() && index < value_->array().size()) {
+  if (value_ != nullptr && value_->is_array() &&
+      index < value_->array().size()) {
     item = Present(&value_->array()[index]);
   }
   return JsonReader(item, where_, absl::StrCat(path_, "[", index, "]"));
@@ -828,14 +862,19 @@ size_t JsonReader::size() const {
   return 0;
 }
 
-absl::Status JsonReader::MakeError(absl::string_view separator, absl::string_view what) const {
+absl::Status JsonReader::MakeError(absl::string_view separator,
+                                   absl::string_view what) const {
   std::string message(where_);
-  if (!path_.empty()) absl::StrAppend(&message, message.empty() ? "" : ": ", "field '", path_, "'");
+  if (!path_.empty())
+    absl::StrAppend(&message, message.empty() ? "" : ": ", "field '", path_,
+                    "'");
   absl::StrAppend(&message, message.empty() ? "" : separator, what);
   return absl::InvalidArgumentError(message);
 }
 
-absl::Status JsonReader::Error(absl::string_view what) const { return MakeError(": ", what); }
+absl::Status JsonReader::Error(absl::string_view what) const {
+  return MakeError(": ", what);
+}
 
 absl::Status JsonReader::Expected(absl::string_view what) const {
   // The root is never missing: a document that is just `null` is the wrong
@@ -859,7 +898,8 @@ absl::StatusOr<int64_t> JsonReader::Int(int64_t lo, int64_t hi) const {
 
 absl::StatusOr<double> JsonReader::Number() const {
   if (value_ == nullptr || !value_->is_number()) return Expected("a number");
-  if (!std::isfinite(value_->number_value())) return Expected("a finite number");
+  if (!std::isfinite(value_->number_value()))
+    return Expected("a finite number");
   return value_->number_value();
 }
 
@@ -888,7 +928,8 @@ absl::StatusOr<int64_t> JsonReader::IntOr(int64_t fallback) const {
   return Int();
 }
 
-absl::StatusOr<int64_t> JsonReader::IntOr(int64_t fallback, int64_t lo, int64_t hi) const {
+absl::StatusOr<int64_t> JsonReader::IntOr(int64_t fallback, int64_t lo,
+                                          int64_t hi) const {
   if (value_ == nullptr) return fallback;
   return Int(lo, hi);
 }

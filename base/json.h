@@ -138,8 +138,9 @@ std::string PythonFloatRepr(double v);
 //   config.json: field 'hidden_size' is missing
 //
 //   JsonReader r(json, "config.json");
-//   ASSIGN_OR_RETURN(int64_t layers, r.Field("num_hidden_layers").Int(1, 1 << 20));
-//   ASSIGN_OR_RETURN(double theta, r.Field("rope_theta").NumberOr(10000.0));
+//   ASSIGN_OR_RETURN(int64_t layers, r.Field("num_hidden_layers").Int(1, 1 <<
+//   20)); ASSIGN_OR_RETURN(double theta,
+//   r.Field("rope_theta").NumberOr(10000.0));
 //
 // With no `where` (a request body), a field's error starts "field '<path>'",
 // so a caller can tell which field it is about.
@@ -154,7 +155,8 @@ class JsonReader {
  public:
   // `where` names the document in errors ("config.json"; "" for none);
   // `path` is the value's path within it ("" for the root).
-  explicit JsonReader(const Json& value, absl::string_view where = "", std::string path = "");
+  explicit JsonReader(const Json& value, absl::string_view where = "",
+                      std::string path = "");
 
   // The member `key` of an object (the first, should the key repeat), or the
   // item `index` of an array; absent when there is none, or when this is not
@@ -205,7 +207,8 @@ class JsonReader {
   JsonReader(const Json* value, absl::string_view where, std::string path)
       : value_(value), where_(where), path_(std::move(path)) {}
   // "<where>: field '<path>'" + separator + what.
-  absl::Status MakeError(absl::string_view separator, absl::string_view what) const;
+  absl::Status MakeError(absl::string_view separator,
+                         absl::string_view what) const;
 
   const Json* value_;  // nullptr when absent or null
   absl::string_view where_;

@@ -45,8 +45,8 @@ LogMessage::LogMessage(const char* file, int line, LogSeverity severity)
   gmtime_r(&now, &tm_buf);
   char stamp[32];
   std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm_buf);
-  stream_ << SeverityName(severity) << " " << stamp << " " << base << ":" << line
-          << "] ";
+  stream_ << SeverityName(severity) << " " << stamp << " " << base << ":"
+          << line << "] ";
 }
 
 LogMessage::~LogMessage() {

@@ -43,18 +43,19 @@ struct LogVoidify {
 #define EVALD_LOG_ERROR ::evald::base::LogSeverity::kError
 #define EVALD_LOG_FATAL ::evald::base::LogSeverity::kFatal
 
-#define LOG(severity)                                                    \
-  !(EVALD_LOG_##severity >= ::evald::base::MinLogSeverity())             \
-      ? (void)0                                                          \
-      : ::evald::base::LogVoidify() &                                    \
-            ::evald::base::LogMessage(__FILE__, __LINE__, EVALD_LOG_##severity) \
+#define LOG(severity)                                        \
+  !(EVALD_LOG_##severity >= ::evald::base::MinLogSeverity()) \
+      ? (void)0                                              \
+      : ::evald::base::LogVoidify() &                        \
+            ::evald::base::LogMessage(__FILE__, __LINE__,    \
+                                      EVALD_LOG_##severity)  \
                 .stream()
 
-#define CHECK(cond)                                                         \
-  (cond) ? (void)0                                                          \
-         : ::evald::base::LogVoidify() &                                    \
+#define CHECK(cond)                                                           \
+  (cond) ? (void)0                                                            \
+         : ::evald::base::LogVoidify() &                                      \
                ::evald::base::LogMessage(__FILE__, __LINE__, EVALD_LOG_FATAL) \
-                       .stream()                                            \
+                       .stream()                                              \
                    << "Check failed: " #cond " "
 
 #define CHECK_EQ(a, b) CHECK((a) == (b))

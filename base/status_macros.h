@@ -16,19 +16,19 @@
 
 // Evaluates `expr` (an absl::Status) and returns it from the enclosing
 // function when it is not OK.
-#define RETURN_IF_ERROR(expr)                                 \
-  do {                                                        \
-    ::absl::Status evald_status_macro_status_ = (expr);       \
-    if (!evald_status_macro_status_.ok()) {                   \
-      return evald_status_macro_status_;                      \
-    }                                                         \
+#define RETURN_IF_ERROR(expr)                           \
+  do {                                                  \
+    ::absl::Status evald_status_macro_status_ = (expr); \
+    if (!evald_status_macro_status_.ok()) {             \
+      return evald_status_macro_status_;                \
+    }                                                   \
   } while (false)
 
 // ASSIGN_OR_RETURN(lhs, expr): evaluates `expr` (an absl::StatusOr<T>); on
 // error returns its status, otherwise moves the value into `lhs`, which may be
 // a declaration (`auto x`) or an existing lvalue.
-#define ASSIGN_OR_RETURN(lhs, expr)                                          \
-  EVALD_ASSIGN_OR_RETURN_IMPL_(                                              \
+#define ASSIGN_OR_RETURN(lhs, expr) \
+  EVALD_ASSIGN_OR_RETURN_IMPL_(     \
       EVALD_STATUS_CONCAT_(evald_statusor_, __LINE__), lhs, expr)
 
 #define EVALD_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr) \

@@ -19,7 +19,8 @@ size_t ValidSequenceLength(absl::string_view s, size_t i) {
     return 3;
   }
   if (c >= 0xF0 && c <= 0xF4) {
-    if (n < 4 || (b(1) & 0xC0) != 0x80 || (b(2) & 0xC0) != 0x80 || (b(3) & 0xC0) != 0x80) {
+    if (n < 4 || (b(1) & 0xC0) != 0x80 || (b(2) & 0xC0) != 0x80 ||
+        (b(3) & 0xC0) != 0x80) {
       return 0;
     }
     if (c == 0xF0 && b(1) < 0x90) return 0;   // overlong
@@ -78,7 +79,9 @@ uint32_t DecodeUtf8At(absl::string_view s, size_t* pos) {
     *pos = i + 1;
     return 0xFFFD;
   }
-  const auto b = [&](size_t k) { return static_cast<uint32_t>(static_cast<unsigned char>(s[i + k])); };
+  const auto b = [&](size_t k) {
+    return static_cast<uint32_t>(static_cast<unsigned char>(s[i + k]));
+  };
   uint32_t cp;
   switch (len) {
     case 1:
@@ -91,7 +94,8 @@ uint32_t DecodeUtf8At(absl::string_view s, size_t* pos) {
       cp = ((b(0) & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F);
       break;
     default:
-      cp = ((b(0) & 0x07) << 18) | ((b(1) & 0x3F) << 12) | ((b(2) & 0x3F) << 6) | (b(3) & 0x3F);
+      cp = ((b(0) & 0x07) << 18) | ((b(1) & 0x3F) << 12) |
+           ((b(2) & 0x3F) << 6) | (b(3) & 0x3F);
   }
   *pos = i + len;
   return cp;

@@ -17,7 +17,9 @@ namespace evald::base {
 // Byte offset of the first invalid UTF-8 sequence in `s` (overlong forms,
 // surrogates and code points past U+10FFFF are invalid), or nullopt if valid.
 std::optional<size_t> FindInvalidUtf8(absl::string_view s);
-inline bool IsValidUtf8(absl::string_view s) { return !FindInvalidUtf8(s).has_value(); }
+inline bool IsValidUtf8(absl::string_view s) {
+  return !FindInvalidUtf8(s).has_value();
+}
 
 // `s` with every byte that is not part of a valid UTF-8 sequence written as
 // the four characters "\xNN" (lowercase hex); valid input is returned as is.

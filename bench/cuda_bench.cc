@@ -21,7 +21,8 @@
 //            and KV held, device memory in use.
 //
 //   evald-cuda-bench --model DIR [--decode N] [--questions N] [--gsm8k N]
-//                    [--judge DIR [--judge-prompts N]] [--fast-gemm] [--tiled-attention]
+//                    [--judge DIR [--judge-prompts N]] [--fast-gemm]
+//                    [--tiled-attention]
 //
 // --tiled-attention applies to the prefill and decode figures (the model
 // loaded directly); the workloads through the runner use the default kernel.
@@ -74,7 +75,9 @@ double CopyBandwidth() {
   const size_t bytes = size_t{2} << 30;
   void* a = nullptr;
   void* b = nullptr;
-  if (cudaMalloc(&a, bytes) != cudaSuccess || cudaMalloc(&b, bytes) != cudaSuccess) return 0;
+  if (cudaMalloc(&a, bytes) != cudaSuccess ||
+      cudaMalloc(&b, bytes) != cudaSuccess)
+    return 0;
   cudaMemcpy(b, a, bytes, cudaMemcpyDeviceToDevice);
   cudaDeviceSynchronize();
   double best = 1e30;
@@ -104,7 +107,8 @@ double GemmPeak(int64_t n) {
   // on real data than on zeros.
   std::vector<uint16_t> host(static_cast<size_t>(n) * n);
   std::mt19937 rng(7);
-  for (uint16_t& v : host) v = model::FloatToF16(static_cast<float>(rng() % 2048) / 1024.0f - 1.0f);
+  for (uint16_t& v : host)
+    v = model::FloatToF16(static_cast<float>(rng() % 2048) / 1024.0f - 1.0f);
   cudaMemcpy(w, host.data(), n * n * 2, cudaMemcpyHostToDevice);
   cudaMemcpy(x, host.data(), n * n * 2, cudaMemcpyHostToDevice);
   double best = 1e30;
@@ -128,7 +132,8 @@ double MatrixParams(const model::ModelConfig& c) {
   const double hidden = c.hidden_size;
   const double q = static_cast<double>(c.num_heads) * c.head_dim;
   const double kv = static_cast<double>(c.num_kv_heads) * c.head_dim;
-  const double per_layer = hidden * (2 * q + 2 * kv) + 3 * hidden * c.intermediate_size;
+  const double per_layer =
+      hidden * (2 * q + 2 * kv) + 3 * hidden * c.intermediate_size;
   return c.num_layers * per_layer;
 }
 
@@ -137,11 +142,12 @@ class Filler {
  public:
   explicit Filler(uint32_t seed) : rng_(seed) {}
   std::string Words(int n) {
-    static const char* words[] = {"energy", "cell",   "law",   "market", "theory",
-                                  "river",  "number", "protein", "court", "signal",
-                                  "history", "force", "value", "system"};
+    static const char* words[] = {
+        "energy",  "cell",  "law",    "market",  "theory", "river", "number",
+        "protein", "court", "signal", "history", "force",  "value", "system"};
     std::string s;
-    for (int i = 0; i < n; ++i) absl::StrAppend(&s, i ? " " : "", words[rng_() % 14]);
+    for (int i = 0; i < n; ++i)
+      absl::StrAppend(&s, i ? " " : "", words[rng_() % 14]);
     return s;
   }
 
@@ -151,11 +157,13 @@ class Filler {
 
 // GSM8K-shaped 5-shot prompts: a shared prefix of five worked examples, then
 // the question.
-std::vector<runners::GenerateRequest> GsmShaped(int n, int max_new_tokens, Filler* f) {
+std::vector<runners::GenerateRequest> GsmShaped(int n, int max_new_tokens,
+                                                Filler* f) {
   std::string prefix;
   for (int shot = 0; shot < 5; ++shot) {
-    absl::StrAppend(&prefix, "Question: ", f->Words(45), "?\nAnswer: ", f->Words(70),
-                    ". The answer is ", 17 * shot + 3, ".\n\n");
+    absl::StrAppend(&prefix, "Question: ", f->Words(45),
+                    "?\nAnswer: ", f->Words(70), ". The answer is ",
+                    17 * shot + 3, ".\n\n");
   }
   std::vector<runners::GenerateRequest> out;
   for (int i = 0; i < n; ++i) {
@@ -174,15 +182,16 @@ struct GenerateFigures {
   int failed = 0;
 };
 
-GenerateFigures RunGenerate(runners::Runner* runner,
-                            const std::vector<runners::GenerateRequest>& requests) {
+GenerateFigures RunGenerate(
+    runners::Runner* runner,
+    const std::vector<runners::GenerateRequest>& requests) {
   GenerateFigures f;
   const int64_t before = runner->stats().generated_tokens;
   const auto t0 = Clock::now();
-  absl::Status s = runner->Generate(requests, {},
-                                    [&](size_t, absl::StatusOr<runners::GenerateResult> r) {
-                                      if (!r.ok()) ++f.failed;
-                                    });
+  absl::Status s = runner->Generate(
+      requests, {}, [&](size_t, absl::StatusOr<runners::GenerateResult> r) {
+        if (!r.ok()) ++f.failed;
+      });
   f.wall = Seconds(t0, Clock::now());
   if (!s.ok()) f.failed = static_cast<int>(requests.size());
   f.generated = runner->stats().generated_tokens - before;
@@ -190,8 +199,8 @@ GenerateFigures RunGenerate(runners::Runner* runner,
 }
 
 // A runner of its own on the GPU with a fixed KV pool of `kv_bytes`.
-absl::StatusOr<std::unique_ptr<runners::Runner>> SoloRunner(const std::string& dir,
-                                                            size_t kv_bytes) {
+absl::StatusOr<std::unique_ptr<runners::Runner>> SoloRunner(
+    const std::string& dir, size_t kv_bytes) {
   runners::native::NativeRunnerOptions ro;
   ro.model_dir = dir;
   ro.device = model::Device::kCuda;
@@ -223,15 +232,19 @@ int main(int argc, char** argv) {
     if (flag == "--model") {
       model_dir = value();
     } else if (flag == "--decode") {
-      if (!absl::SimpleAtoi(value(), &decode_steps)) return Fail("--decode: not a number");
+      if (!absl::SimpleAtoi(value(), &decode_steps))
+        return Fail("--decode: not a number");
     } else if (flag == "--questions") {
-      if (!absl::SimpleAtoi(value(), &questions)) return Fail("--questions: not a number");
+      if (!absl::SimpleAtoi(value(), &questions))
+        return Fail("--questions: not a number");
     } else if (flag == "--gsm8k") {
-      if (!absl::SimpleAtoi(value(), &gsm8k)) return Fail("--gsm8k: not a number");
+      if (!absl::SimpleAtoi(value(), &gsm8k))
+        return Fail("--gsm8k: not a number");
     } else if (flag == "--judge") {
       judge_dir = value();
     } else if (flag == "--judge-prompts") {
-      if (!absl::SimpleAtoi(value(), &judge_prompts)) return Fail("--judge-prompts: not a number");
+      if (!absl::SimpleAtoi(value(), &judge_prompts))
+        return Fail("--judge-prompts: not a number");
     } else if (flag == "--fast-gemm") {
       fast_gemm = true;
     } else if (flag == "--tiled-attention") {
@@ -240,31 +253,40 @@ int main(int argc, char** argv) {
       return Fail("unknown flag " + flag);
     }
   }
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // lines appear even if the run is cut short
+  std::setvbuf(stdout, nullptr, _IOLBF,
+               0);  // lines appear even if the run is cut short
   if (model_dir.empty()) {
     return Fail(
-        "usage: evald-cuda-bench --model DIR [--decode N] [--questions N] [--gsm8k N] "
+        "usage: evald-cuda-bench --model DIR [--decode N] [--questions N] "
+        "[--gsm8k N] "
         "[--judge DIR [--judge-prompts N]] [--fast-gemm] [--tiled-attention]");
   }
   cudaDeviceProp prop{};
-  if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) return Fail("no usable GPU");
+  if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess)
+    return Fail("no usable GPU");
   std::printf("device: %s\n", prop.name);
   const double bw = CopyBandwidth();
   const double peak = GemmPeak(8192);
-  std::printf("yardsticks: d2d copy %.0f GB/s, fp16 gemm (8192^3) %.1f TFLOP/s\n", bw / 1e9,
-              peak / 1e12);
+  std::printf(
+      "yardsticks: d2d copy %.0f GB/s, fp16 gemm (8192^3) %.1f TFLOP/s\n",
+      bw / 1e9, peak / 1e12);
 
-  model::LoadOptions options{.device = model::Device::kCuda, .batch_invariant = !fast_gemm};
+  model::LoadOptions options{.device = model::Device::kCuda,
+                             .batch_invariant = !fast_gemm};
   options.tiled_attention = tiled_attention;
   const auto t_load = Clock::now();
   auto model = model::Model::Load(model_dir, options);
   if (!model.ok()) return Fail(std::string(model.status().message()));
   const model::ModelConfig& c = (*model)->config();
-  std::printf("model: %s, %d layers, hidden %d, %.2f GB of weights on %s, loaded in %.1f s, gemm %s\n",
-              model_dir.c_str(), c.num_layers, c.hidden_size, (*model)->weight_bytes() / 1e9,
-              (*model)->backend().c_str(), Seconds(t_load, Clock::now()),
-              fast_gemm ? "heuristic per shape" : "batch-invariant");
-  if (tiled_attention) std::printf("attention: tiled (query rows in tiles share each K/V load)\n");
+  std::printf(
+      "model: %s, %d layers, hidden %d, %.2f GB of weights on %s, loaded in "
+      "%.1f s, gemm %s\n",
+      model_dir.c_str(), c.num_layers, c.hidden_size,
+      (*model)->weight_bytes() / 1e9, (*model)->backend().c_str(),
+      Seconds(t_load, Clock::now()),
+      fast_gemm ? "heuristic per shape" : "batch-invariant");
+  if (tiled_attention)
+    std::printf("attention: tiled (query rows in tiles share each K/V load)\n");
   // Every weight is read once per decoded token but the embedding table, of
   // which one row is.
   const double embed_bytes = 2.0 * c.vocab_size * c.hidden_size;
@@ -294,8 +316,9 @@ int main(int argc, char** argv) {
     }
     const double tps = 2048 / best;
     const double flops = 2.0 * matrix_params * tps;
-    std::printf("prefill: %.0f tokens/s, %.1f TFLOP/s = %.2f of the gemm peak\n", tps, flops / 1e12,
-                flops / peak);
+    std::printf(
+        "prefill: %.0f tokens/s, %.1f TFLOP/s = %.2f of the gemm peak\n", tps,
+        flops / 1e12, flops / peak);
   }
   // Decode at batch 1 after 512 prompt tokens.
   if (decode_steps > 0) {
@@ -317,8 +340,10 @@ int main(int argc, char** argv) {
     }
     const double tps = decode_steps / Seconds(t0, Clock::now());
     const double roofline = bw / bytes_per_token;
-    std::printf("decode (batch 1): %.1f tokens/s (%.2f ms/token); roofline %.1f tokens/s; %.2f of it\n",
-                tps, 1000 / tps, roofline, tps / roofline);
+    std::printf(
+        "decode (batch 1): %.1f tokens/s (%.2f ms/token); roofline %.1f "
+        "tokens/s; %.2f of it\n",
+        tps, 1000 / tps, roofline, tps / roofline);
   }
   model->reset();
   kv->reset();
@@ -332,34 +357,42 @@ int main(int argc, char** argv) {
     std::vector<runners::LoglikelihoodRequest> requests;
     const int subjects = 57;
     for (int sub = 0; sub < subjects; ++sub) {
-      std::string prefix = absl::StrCat("The following are multiple choice questions (with answers) about subject ",
-                                        sub, ".\n\n");
+      std::string prefix = absl::StrCat(
+          "The following are multiple choice questions (with answers) about "
+          "subject ",
+          sub, ".\n\n");
       for (int shot = 0; shot < 5; ++shot) {
-        absl::StrAppend(&prefix, sentence(40), "?\nA. ", sentence(4), "\nB. ", sentence(4), "\nC. ",
-                        sentence(4), "\nD. ", sentence(4), "\nAnswer: B\n\n");
+        absl::StrAppend(&prefix, sentence(40), "?\nA. ", sentence(4), "\nB. ",
+                        sentence(4), "\nC. ", sentence(4), "\nD. ", sentence(4),
+                        "\nAnswer: B\n\n");
       }
       const int n = questions / subjects + (sub < questions % subjects ? 1 : 0);
       for (int q = 0; q < n; ++q) {
-        const std::string context = absl::StrCat(prefix, sentence(30), "?\nA. ", sentence(4), "\nB. ",
-                                                 sentence(4), "\nC. ", sentence(4), "\nD. ",
-                                                 sentence(4), "\nAnswer:");
-        for (const char* choice : {" A", " B", " C", " D"}) requests.push_back({context, choice});
+        const std::string context = absl::StrCat(
+            prefix, sentence(30), "?\nA. ", sentence(4), "\nB. ", sentence(4),
+            "\nC. ", sentence(4), "\nD. ", sentence(4), "\nAnswer:");
+        for (const char* choice : {" A", " B", " C", " D"})
+          requests.push_back({context, choice});
       }
     }
     const auto t0 = Clock::now();
     int failed = 0;
     absl::Status s = (*runner)->Loglikelihood(
-        requests, {}, [&](size_t, absl::StatusOr<runners::LoglikelihoodResult> r) {
+        requests, {},
+        [&](size_t, absl::StatusOr<runners::LoglikelihoodResult> r) {
           if (!r.ok()) ++failed;
         });
     const double wall = Seconds(t0, Clock::now());
     if (!s.ok()) return Fail(std::string(s.message()));
     const runners::RunnerStats st = (*runner)->stats();
     std::printf(
-        "mmlu-shaped: %d questions (%zu requests, %d failed) in %.1f s wall; %lld prompt tokens, "
+        "mmlu-shaped: %d questions (%zu requests, %d failed) in %.1f s wall; "
+        "%lld prompt tokens, "
         "%.1f%% from the prefix cache\n",
-        questions, requests.size(), failed, wall, static_cast<long long>(st.prompt_tokens),
-        100.0 * st.cached_prompt_tokens / std::max<int64_t>(1, st.prompt_tokens));
+        questions, requests.size(), failed, wall,
+        static_cast<long long>(st.prompt_tokens),
+        100.0 * st.cached_prompt_tokens /
+            std::max<int64_t>(1, st.prompt_tokens));
   }
 
   // The GSM8K-shaped workload: greedy generation, prefix cache on.
@@ -367,13 +400,17 @@ int main(int argc, char** argv) {
     auto runner = SoloRunner(model_dir, size_t{16} << 30);
     if (!runner.ok()) return Fail(std::string(runner.status().message()));
     Filler filler(3);
-    const GenerateFigures f = RunGenerate(runner->get(), GsmShaped(gsm8k, 256, &filler));
+    const GenerateFigures f =
+        RunGenerate(runner->get(), GsmShaped(gsm8k, 256, &filler));
     const runners::RunnerStats st = (*runner)->stats();
     std::printf(
-        "gsm8k-shaped: %d generations (%d failed) in %.1f s wall; %lld tokens generated "
+        "gsm8k-shaped: %d generations (%d failed) in %.1f s wall; %lld tokens "
+        "generated "
         "(%.0f tokens/s); %.1f%% of prompt tokens from the prefix cache\n",
-        gsm8k, f.failed, f.wall, static_cast<long long>(f.generated), f.generated / f.wall,
-        100.0 * st.cached_prompt_tokens / std::max<int64_t>(1, st.prompt_tokens));
+        gsm8k, f.failed, f.wall, static_cast<long long>(f.generated),
+        f.generated / f.wall,
+        100.0 * st.cached_prompt_tokens /
+            std::max<int64_t>(1, st.prompt_tokens));
   }
 
   // Candidate and judge resident together on one budget; the judge grades
@@ -382,7 +419,8 @@ int main(int argc, char** argv) {
   if (!judge_dir.empty()) {
     size_t free_bytes = 0, total_bytes = 0;
     cudaMemGetInfo(&free_bytes, &total_bytes);
-    planner::KvBudget budget(static_cast<int64_t>(total_bytes) - planner::kCudaContextReserve);
+    planner::KvBudget budget(static_cast<int64_t>(total_bytes) -
+                             planner::kCudaContextReserve);
     runners::native::NativeRunnerOptions ro;
     ro.device = model::Device::kCuda;
     ro.max_batch_tokens = 8192;
@@ -391,25 +429,31 @@ int main(int argc, char** argv) {
     ro.model_dir = model_dir;
     const auto t_load = Clock::now();
     auto candidate = runners::native::CreateNativeRunner(ro);
-    if (!candidate.ok()) return Fail("candidate: " + std::string(candidate.status().message()));
+    if (!candidate.ok())
+      return Fail("candidate: " + std::string(candidate.status().message()));
     ro.model_dir = judge_dir;
     auto judge = runners::native::CreateNativeRunner(ro);
-    if (!judge.ok()) return Fail("judge: " + std::string(judge.status().message()));
+    if (!judge.ok())
+      return Fail("judge: " + std::string(judge.status().message()));
     cudaMemGetInfo(&free_bytes, &total_bytes);
-    std::printf("co-resident: candidate %.2f GB + judge %.2f GB resident, loaded in %.1f s; "
-                "device memory in use %.2f of %.2f GB\n",
-                (*candidate)->resident_bytes() / 1e9, (*judge)->resident_bytes() / 1e9,
-                Seconds(t_load, Clock::now()), (total_bytes - free_bytes) / 1e9,
-                total_bytes / 1e9);
+    std::printf(
+        "co-resident: candidate %.2f GB + judge %.2f GB resident, loaded in "
+        "%.1f s; "
+        "device memory in use %.2f of %.2f GB\n",
+        (*candidate)->resident_bytes() / 1e9, (*judge)->resident_bytes() / 1e9,
+        Seconds(t_load, Clock::now()), (total_bytes - free_bytes) / 1e9,
+        total_bytes / 1e9);
     Filler filler(4);
-    const std::vector<runners::GenerateRequest> answers = GsmShaped(judge_prompts, 256, &filler);
+    const std::vector<runners::GenerateRequest> answers =
+        GsmShaped(judge_prompts, 256, &filler);
     std::vector<runners::GenerateRequest> verdicts;
     for (int i = 0; i < judge_prompts; ++i) {
       runners::GenerateRequest g;
-      g.prompt = absl::StrCat("[Instruction]\nPlease act as an impartial judge and rate the answer "
-                              "on a scale of 1 to 10.\n\n[Question]\n", filler.Words(60),
-                              "\n\n[The Start of Assistant's Answer]\n", filler.Words(300),
-                              "\n[The End of Assistant's Answer]\n");
+      g.prompt = absl::StrCat(
+          "[Instruction]\nPlease act as an impartial judge and rate the answer "
+          "on a scale of 1 to 10.\n\n[Question]\n",
+          filler.Words(60), "\n\n[The Start of Assistant's Answer]\n",
+          filler.Words(300), "\n[The End of Assistant's Answer]\n");
       g.max_new_tokens = 64;
       verdicts.push_back(std::move(g));
     }
@@ -419,16 +463,19 @@ int main(int argc, char** argv) {
     cand = RunGenerate(candidate->get(), answers);
     grader.join();
     const double wall = Seconds(t0, Clock::now());
-    const runners::RunnerStats cs = (*candidate)->stats(), js = (*judge)->stats();
+    const runners::RunnerStats cs = (*candidate)->stats(),
+                               js = (*judge)->stats();
     std::printf(
-        "co-resident: %.1f s wall; candidate %d answers, %lld tokens in %.1f s (%.0f tokens/s, "
-        "%d failed); judge %d verdicts, %lld tokens in %.1f s (%d failed); busy %.1f + %.1f s; "
+        "co-resident: %.1f s wall; candidate %d answers, %lld tokens in %.1f s "
+        "(%.0f tokens/s, "
+        "%d failed); judge %d verdicts, %lld tokens in %.1f s (%d failed); "
+        "busy %.1f + %.1f s; "
         "kv borrowed %.2f + %.2f GB over guaranteed %.2f + %.2f GB\n",
         wall, judge_prompts, static_cast<long long>(cand.generated), cand.wall,
         cand.generated / cand.wall, cand.failed, judge_prompts,
-        static_cast<long long>(judged.generated), judged.wall, judged.failed, cs.busy_seconds,
-        js.busy_seconds, cs.kv_grown_bytes / 1e9, js.kv_grown_bytes / 1e9, cs.kv_min_bytes / 1e9,
-        js.kv_min_bytes / 1e9);
+        static_cast<long long>(judged.generated), judged.wall, judged.failed,
+        cs.busy_seconds, js.busy_seconds, cs.kv_grown_bytes / 1e9,
+        js.kv_grown_bytes / 1e9, cs.kv_min_bytes / 1e9, js.kv_min_bytes / 1e9);
   }
   return 0;
 }

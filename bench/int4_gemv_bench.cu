@@ -14,13 +14,13 @@ namespace native_cuda = ::evald::runners::native::cuda;
 
 namespace {
 
-#define CHECK_CUDA(expr)                                                          \
-  do {                                                                            \
-    const cudaError_t e = (expr);                                                 \
-    if (e != cudaSuccess) {                                                       \
-      std::fprintf(stderr, "%s: %s\n", #expr, cudaGetErrorString(e));             \
-      std::exit(1);                                                               \
-    }                                                                             \
+#define CHECK_CUDA(expr)                                              \
+  do {                                                                \
+    const cudaError_t e = (expr);                                     \
+    if (e != cudaSuccess) {                                           \
+      std::fprintf(stderr, "%s: %s\n", #expr, cudaGetErrorString(e)); \
+      std::exit(1);                                                   \
+    }                                                                 \
   } while (0)
 
 double CopyGBs(size_t bytes, int iters) {
@@ -33,7 +33,8 @@ double CopyGBs(size_t bytes, int iters) {
   cudaEventCreate(&t1);
   CHECK_CUDA(cudaMemcpy(b, a, bytes, cudaMemcpyDeviceToDevice));
   cudaEventRecord(t0);
-  for (int i = 0; i < iters; ++i) cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice);
+  for (int i = 0; i < iters; ++i)
+    cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice);
   cudaEventRecord(t1);
   cudaEventSynchronize(t1);
   float ms = 0;
@@ -78,25 +79,28 @@ int main(int argc, char** argv) {
     const size_t ws_bytes = native_cuda::AwqWorkspaceBytes(w);
     float* ws = nullptr;
     if (ws_bytes > 0) CHECK_CUDA(cudaMalloc(&ws, ws_bytes));
-    CHECK_CUDA(native_cuda::AwqMatMul(w, x, m, y, /*accumulate=*/false, ws, ws_bytes,
-                                              nullptr));
+    CHECK_CUDA(native_cuda::AwqMatMul(w, x, m, y, /*accumulate=*/false, ws,
+                                      ws_bytes, nullptr));
     CHECK_CUDA(cudaDeviceSynchronize());
     cudaEvent_t t0, t1;
     cudaEventCreate(&t0);
     cudaEventCreate(&t1);
     cudaEventRecord(t0);
     for (int i = 0; i < iters; ++i) {
-      native_cuda::AwqMatMul(w, x, m, y, /*accumulate=*/false, ws, ws_bytes, nullptr);
+      native_cuda::AwqMatMul(w, x, m, y, /*accumulate=*/false, ws, ws_bytes,
+                             nullptr);
     }
     cudaEventRecord(t1);
     CHECK_CUDA(cudaEventSynchronize(t1));
     float ms = 0;
     cudaEventElapsedTime(&ms, t0, t1);
-    const double bytes = s.cols * words * 4.0 + groups * words * 4.0 + groups * s.rows * 2.0;
+    const double bytes =
+        s.cols * words * 4.0 + groups * words * 4.0 + groups * s.rows * 2.0;
     const double gbs = bytes * iters / (ms * 1e-3) / 1e9;
-    std::printf("%-22s m=%lld  %d K splits  %.3f ms  %.1f GB/s  %.0f%% of copy\n", s.name,
-                static_cast<long long>(m), native_cuda::AwqSplits(w), ms / iters, gbs,
-                100.0 * gbs / copy);
+    std::printf(
+        "%-22s m=%lld  %d K splits  %.3f ms  %.1f GB/s  %.0f%% of copy\n",
+        s.name, static_cast<long long>(m), native_cuda::AwqSplits(w),
+        ms / iters, gbs, 100.0 * gbs / copy);
     cudaFree(qw);
     cudaFree(qz);
     cudaFree(sc);

@@ -6,7 +6,8 @@
 //   evald-logprobs --model DIR [--device auto|cpu|cuda] < request.json
 //
 // request.json: {"prompts": [[token ids], ...]}
-// stdout:       {"device": "...", "next_logprobs": [[log p(t[i+1] | t[..i]), ...], ...]}
+// stdout:       {"device": "...", "next_logprobs": [[log p(t[i+1] | t[..i]),
+// ...], ...]}
 //
 // Each prompt runs alone from an empty cache, as one prefill chunk.
 #include <algorithm>
@@ -48,7 +49,9 @@ int main(int argc, char** argv) {
     }
   }
   if (model_dir.empty()) {
-    return Fail("usage: evald-logprobs --model DIR [--device auto|cpu|cuda] < request.json");
+    return Fail(
+        "usage: evald-logprobs --model DIR [--device auto|cpu|cuda] < "
+        "request.json");
   }
   model::LoadOptions options;
   if (device == "cpu") {
@@ -58,13 +61,17 @@ int main(int argc, char** argv) {
   } else if (device != "auto") {
     return Fail("--device: expected auto, cpu or cuda, got '" + device + "'");
   }
-  std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+  std::string input((std::istreambuf_iterator<char>(std::cin)),
+                    std::istreambuf_iterator<char>());
   absl::StatusOr<base::Json> request = base::ParseJson(input);
-  if (!request.ok()) return Fail("stdin: " + std::string(request.status().message()));
+  if (!request.ok())
+    return Fail("stdin: " + std::string(request.status().message()));
   const base::Json* prompts = request->Find("prompts");
-  if (prompts == nullptr || !prompts->is_array()) return Fail("stdin: field 'prompts': missing or not a list");
+  if (prompts == nullptr || !prompts->is_array())
+    return Fail("stdin: field 'prompts': missing or not a list");
 
-  absl::StatusOr<std::unique_ptr<model::Model>> model = model::Model::Load(model_dir, options);
+  absl::StatusOr<std::unique_ptr<model::Model>> model =
+      model::Model::Load(model_dir, options);
   if (!model.ok()) return Fail(std::string(model.status().message()));
   const int vocab = (*model)->config().vocab_size;
 
@@ -79,12 +86,14 @@ int main(int argc, char** argv) {
       if (valid) tokens.push_back(static_cast<int32_t>(t.int_value()));
     }
     if (!valid || tokens.size() < 2) {
-      return Fail("stdin: prompts[" + std::to_string(p) + "]: need at least 2 token ids in [0, vocab)");
+      return Fail("stdin: prompts[" + std::to_string(p) +
+                  "]: need at least 2 token ids in [0, vocab)");
     }
     const int n = static_cast<int>(tokens.size());
     const int blocks = (n + model::kKvBlockSize - 1) / model::kKvBlockSize;
     // Block 0 is the engine's null block by convention; use 1..blocks.
-    absl::StatusOr<std::unique_ptr<model::KvCache>> kv = (*model)->AllocateKvCache(blocks + 1);
+    absl::StatusOr<std::unique_ptr<model::KvCache>> kv =
+        (*model)->AllocateKvCache(blocks + 1);
     if (!kv.ok()) return Fail(std::string(kv.status().message()));
     std::vector<int32_t> table(blocks);
     for (int b = 0; b < blocks; ++b) table[b] = b + 1;
@@ -103,7 +112,8 @@ int main(int argc, char** argv) {
       for (float v : logits) max = std::max(max, static_cast<double>(v));
       double sum = 0;
       for (float v : logits) sum += std::exp(static_cast<double>(v) - max);
-      row.Push(base::Json::Double(static_cast<double>(logits[tokens[r + 1]]) - max - std::log(sum)));
+      row.Push(base::Json::Double(static_cast<double>(logits[tokens[r + 1]]) -
+                                  max - std::log(sum)));
     }
     out_list.Push(std::move(row));
   }

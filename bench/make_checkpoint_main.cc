@@ -2,9 +2,10 @@
 // folder of a given shape (see runners/native/testing/checkpoint_writer.h).
 //
 //   evald-make-checkpoint --preset llama-3.2-1b --out /tmp/llama1b
-//   evald-make-checkpoint --config llama70b/config.json --dtype awq-int4 --out DIR
-//   evald-make-checkpoint --arch qwen3 --hidden 128 --layers 2 --heads 4
-//     --kv-heads 2 --intermediate 256 --vocab 1024 --dtype f32 --seed 7 --out DIR
+//   evald-make-checkpoint --config llama70b/config.json --dtype awq-int4 --out
+//   DIR evald-make-checkpoint --arch qwen3 --hidden 128 --layers 2 --heads 4
+//     --kv-heads 2 --intermediate 256 --vocab 1024 --dtype f32 --seed 7 --out
+//     DIR
 //
 // Flags given after --preset or --config override their values.
 #include <cstdio>
@@ -14,24 +15,29 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/file.h"
-#include "runners/native/testing/checkpoint_writer.h"
 #include "runners/native/model/config_parser.h"
+#include "runners/native/testing/checkpoint_writer.h"
 
 namespace model = ::evald::runners::native::model;
 
 namespace {
 
 constexpr char kUsage[] =
-    "usage: evald-make-checkpoint [--preset tiny|llama-3.2-1b|llama-3.1-8b|llama-3.1-70b|\n"
+    "usage: evald-make-checkpoint [--preset "
+    "tiny|llama-3.2-1b|llama-3.1-8b|llama-3.1-70b|\n"
     "         llama-3.1-70b-awq] [--config HF_CONFIG_JSON]\n"
-    "         [--arch llama|mistral|qwen2|qwen3] [--hidden N] [--layers N] [--heads N]\n"
+    "         [--arch llama|mistral|qwen2|qwen3] [--hidden N] [--layers N] "
+    "[--heads N]\n"
     "         [--kv-heads N] [--head-dim N] [--intermediate N] [--vocab N]\n"
-    "         [--max-position N] [--dtype bf16|f16|f32|awq-int4] [--seed S] [--tie-embeddings]\n"
+    "         [--max-position N] [--dtype bf16|f16|f32|awq-int4] [--seed S] "
+    "[--tie-embeddings]\n"
     "         [--rope-scaling llama3|none] [--rope-factor F] [--rope-theta T]\n"
-    "         [--norm-jitter X] [--max-shard-mb N] [--awq-group-size N] --out DIR\n";
+    "         [--norm-jitter X] [--max-shard-mb N] [--awq-group-size N] --out "
+    "DIR\n";
 
 int Fail(const std::string& message) {
-  std::fprintf(stderr, "evald-make-checkpoint: %s\n%s", message.c_str(), kUsage);
+  std::fprintf(stderr, "evald-make-checkpoint: %s\n%s", message.c_str(),
+               kUsage);
   return 2;
 }
 
@@ -44,7 +50,8 @@ int main(int argc, char** argv) {
   // A preset is applied first wherever it appears, so later flags override it.
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::string(argv[i]) == "--preset") {
-      auto preset = evald::runners::native::testing::CheckpointPreset(argv[i + 1]);
+      auto preset =
+          evald::runners::native::testing::CheckpointPreset(argv[i + 1]);
       if (!preset.ok()) return Fail(std::string(preset.status().message()));
       spec = *preset;
     }
@@ -53,8 +60,10 @@ int main(int argc, char** argv) {
       if (!text.ok()) return Fail(std::string(text.status().message()));
       auto config = model::ParseModelConfig(*text, argv[i + 1]);
       if (!config.ok()) return Fail(std::string(config.status().message()));
-      auto from_config = evald::runners::native::testing::SpecFromModelConfig(*config);
-      if (!from_config.ok()) return Fail(std::string(from_config.status().message()));
+      auto from_config =
+          evald::runners::native::testing::SpecFromModelConfig(*config);
+      if (!from_config.ok())
+        return Fail(std::string(from_config.status().message()));
       spec = *from_config;
     }
   }
@@ -68,7 +77,8 @@ int main(int argc, char** argv) {
       spec.tie_embeddings = true;
       continue;
     }
-    if (i + 1 >= argc) return Fail(absl::StrCat("flag ", flag, " needs a value"));
+    if (i + 1 >= argc)
+      return Fail(absl::StrCat("flag ", flag, " needs a value"));
     const std::string value = argv[++i];
     auto int_flag = [&](int* dst) {
       return absl::SimpleAtoi(value, dst) && *dst > 0;
@@ -139,9 +149,11 @@ int main(int argc, char** argv) {
     if (!ok) return Fail(absl::StrCat("bad value '", value, "' for ", flag));
   }
   if (out.empty()) return Fail("--out DIR is required");
-  absl::Status status = evald::runners::native::testing::WriteCheckpoint(spec, out);
+  absl::Status status =
+      evald::runners::native::testing::WriteCheckpoint(spec, out);
   if (!status.ok()) {
-    std::fprintf(stderr, "evald-make-checkpoint: %s\n", std::string(status.message()).c_str());
+    std::fprintf(stderr, "evald-make-checkpoint: %s\n",
+                 std::string(status.message()).c_str());
     return 1;
   }
   std::printf("wrote %s checkpoint to %s\n", spec.arch.c_str(), out.c_str());

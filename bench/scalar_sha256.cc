@@ -34,8 +34,8 @@ inline uint32_t Rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 }  // namespace
 
 ScalarSha256::ScalarSha256()
-    : h_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f,
-         0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {}
+    : h_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+         0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {}
 
 void ScalarSha256::Block(const uint8_t* p) {
   uint32_t w[64];
@@ -108,7 +108,8 @@ std::array<uint8_t, 32> ScalarSha256::Digest() {
   uint8_t zero = 0;
   while (buf_len_ != 56) Update(&zero, 1);
   uint8_t len[8];
-  for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(bits >> (56 - 8 * i));
+  for (int i = 0; i < 8; ++i)
+    len[i] = static_cast<uint8_t>(bits >> (56 - 8 * i));
   Update(len, 8);
   std::array<uint8_t, 32> out;
   for (int i = 0; i < 8; ++i) {

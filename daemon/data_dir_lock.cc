@@ -15,7 +15,8 @@
 
 namespace evald::daemon {
 
-absl::StatusOr<std::unique_ptr<DataDirLock>> DataDirLock::Acquire(const std::string& data_dir) {
+absl::StatusOr<std::unique_ptr<DataDirLock>> DataDirLock::Acquire(
+    const std::string& data_dir) {
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   if (ec) {
@@ -34,8 +35,9 @@ absl::StatusOr<std::unique_ptr<DataDirLock>> DataDirLock::Acquire(const std::str
     ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
     close(fd);
     if (err == EWOULDBLOCK) {
-      std::string pid = n > 0 ? std::string(absl::StripAsciiWhitespace(std::string(buf, n)))
-                              : std::string("unknown");
+      std::string pid =
+          n > 0 ? std::string(absl::StripAsciiWhitespace(std::string(buf, n)))
+                : std::string("unknown");
       return absl::FailedPreconditionError(
           absl::StrCat("data dir ", data_dir, " is in use by pid ", pid));
     }
@@ -49,7 +51,8 @@ absl::StatusOr<std::unique_ptr<DataDirLock>> DataDirLock::Acquire(const std::str
   return std::unique_ptr<DataDirLock>(new DataDirLock(fd));
 }
 
-absl::StatusOr<std::vector<std::string>> MakeDataDirPrivate(const std::string& data_dir) {
+absl::StatusOr<std::vector<std::string>> MakeDataDirPrivate(
+    const std::string& data_dir) {
   namespace fs = std::filesystem;
   std::vector<std::string> changed;
   auto tighten = [&](const fs::path& path, fs::perms keep) -> absl::Status {
@@ -60,7 +63,8 @@ absl::StatusOr<std::vector<std::string>> MakeDataDirPrivate(const std::string& d
     fs::permissions(path, now & keep, fs::perm_options::replace, ec);
     if (ec) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "cannot make ", path.string(), " private (others could read its runs): ", ec.message()));
+          "cannot make ", path.string(),
+          " private (others could read its runs): ", ec.message()));
     }
     changed.push_back(absl::StrFormat("%s: mode %04o -> %04o", path.string(),
                                       static_cast<unsigned>(now),

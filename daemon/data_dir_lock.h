@@ -21,13 +21,15 @@ namespace evald::daemon {
 // older evald, or by hand). Returns one line per path it tightened, for the
 // log. An error names the path it could not change (e.g. owned by another
 // user).
-absl::StatusOr<std::vector<std::string>> MakeDataDirPrivate(const std::string& data_dir);
+absl::StatusOr<std::vector<std::string>> MakeDataDirPrivate(
+    const std::string& data_dir);
 
 class DataDirLock {
  public:
   // Creates `data_dir` when missing (mode 0700) and locks it.
   // FailedPrecondition "data dir DIR is in use by pid N" when held.
-  static absl::StatusOr<std::unique_ptr<DataDirLock>> Acquire(const std::string& data_dir);
+  static absl::StatusOr<std::unique_ptr<DataDirLock>> Acquire(
+      const std::string& data_dir);
   ~DataDirLock();
   DataDirLock(const DataDirLock&) = delete;
   DataDirLock& operator=(const DataDirLock&) = delete;

@@ -36,17 +36,20 @@ absl::StatusOr<std::map<std::string, std::string>> Executor::BaselineResponses(
   auto baseline_run = store_->GetRun(run_id);
   if (!baseline_run.ok()) {
     return absl::Status(baseline_run.status().code(),
-                        absl::StrCat("task '", task, "': baseline run ", run_id, ": ",
-                                     baseline_run.status().message()));
+                        absl::StrCat("task '", task, "': baseline run ", run_id,
+                                     ": ", baseline_run.status().message()));
   }
-  ASSIGN_OR_RETURN(std::vector<v1::SampleRecord> samples, store_->ListSamples(run_id, task));
+  ASSIGN_OR_RETURN(std::vector<v1::SampleRecord> samples,
+                   store_->ListSamples(run_id, task));
   std::map<std::string, std::string> responses;
   for (const v1::SampleRecord& s : samples) {
-    if (s.error().empty() && s.responses_size() > 0) responses[s.doc_id()] = s.responses(0);
+    if (s.error().empty() && s.responses_size() > 0)
+      responses[s.doc_id()] = s.responses(0);
   }
   if (responses.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "task '", task, "': baseline run ", run_id, " has no answers of task '", task, "'"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("task '", task, "': baseline run ", run_id,
+                     " has no answers of task '", task, "'"));
   }
   return responses;
 }
@@ -61,9 +64,12 @@ struct Executor::LiveState {
   std::shared_ptr<tasks::JudgeProgress> judge;
 };
 
-Executor::Executor(ExecutorOptions options, store::Store* store, ModelCache* models,
-                   const base::Clock* clock)
-    : options_(std::move(options)), store_(store), models_(models), clock_(clock) {}
+Executor::Executor(ExecutorOptions options, store::Store* store,
+                   ModelCache* models, const base::Clock* clock)
+    : options_(std::move(options)),
+      store_(store),
+      models_(models),
+      clock_(clock) {}
 
 Executor::~Executor() { Drain(); }
 
@@ -80,20 +86,25 @@ absl::Status Executor::Recover() {
     for (v1::RunRecord& run : runs) {
       if (queued.count(run.id()) > 0) continue;
       if (run.state() == v1::RUNNING) {
-        LOG(INFO) << "resuming run " << run.id() << " left running by a previous daemon";
+        LOG(INFO) << "resuming run " << run.id()
+                  << " left running by a previous daemon";
         run.set_state(v1::QUEUED);
         run.clear_fingerprint();  // PutRun keeps the stored one
         RETURN_IF_ERROR(store_->PutRun(run));
       }
-      absl::Status queued_now = store_->Enqueue(run.id(), run.spec().priority());
-      if (!queued_now.ok() && !absl::IsAlreadyExists(queued_now)) return queued_now;
+      absl::Status queued_now =
+          store_->Enqueue(run.id(), run.spec().priority());
+      if (!queued_now.ok() && !absl::IsAlreadyExists(queued_now))
+        return queued_now;
       queued.insert(run.id());
     }
   }
   return absl::OkStatus();
 }
 
-void Executor::Start() { worker_ = std::thread([this] { Loop(); }); }
+void Executor::Start() {
+  worker_ = std::thread([this] { Loop(); });
+}
 
 void Executor::Drain() {
   {
@@ -105,10 +116,14 @@ void Executor::Drain() {
     }
     // The documents in flight finish and are stored; what is still running
     // when the time is up is cancelled (a resumed run computes it again).
-    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return current_run_.empty(); };
+    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return current_run_.empty();
+    };
     if (!mu_.AwaitWithTimeout(absl::Condition(&idle), options_.drain_timeout)) {
-      LOG(WARNING) << "drain: run " << current_run_ << " still has work in flight after "
-                   << absl::FormatDuration(options_.drain_timeout) << "; cancelling it";
+      LOG(WARNING) << "drain: run " << current_run_
+                   << " still has work in flight after "
+                   << absl::FormatDuration(options_.drain_timeout)
+                   << "; cancelling it";
       stop_current_.store(true);
     }
   }
@@ -140,9 +155,10 @@ absl::StatusOr<v1::RunState> Executor::Cancel(const std::string& run_id) {
   ASSIGN_OR_RETURN(v1::RunRecord run, store_->GetRun(run_id));
   if (IsFinal(run.state())) {
     return absl::FailedPreconditionError(
-        absl::StrCat("run ", run_id, " already ", run.state() == v1::SUCCEEDED ? "succeeded"
-                                                  : run.state() == v1::FAILED ? "failed"
-                                                                              : "was cancelled"));
+        absl::StrCat("run ", run_id, " already ",
+                     run.state() == v1::SUCCEEDED ? "succeeded"
+                     : run.state() == v1::FAILED  ? "failed"
+                                                  : "was cancelled"));
   }
   if (current_run_ == run_id) {
     stop_reason_ = StopReason::kCancel;
@@ -160,14 +176,18 @@ absl::StatusOr<v1::RunState> Executor::Cancel(const std::string& run_id) {
   return v1::CANCELLED;
 }
 
-absl::StatusOr<v1::DeleteRunResponse> Executor::Delete(const std::string& run_id) {
+absl::StatusOr<v1::DeleteRunResponse> Executor::Delete(
+    const std::string& run_id) {
   absl::MutexLock lock(&mu_);
   if (current_run_ == run_id) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "run ", run_id, " is running; cancel it first (`evalctl cancel ", run_id, "`)"));
+        "run ", run_id, " is running; cancel it first (`evalctl cancel ",
+        run_id, "`)"));
   }
-  ASSIGN_OR_RETURN(v1::DeleteRunResponse deleted, DeleteStoredRun(*store_, run_id));
-  LOG(INFO) << "deleted run " << run_id << " (" << deleted.samples() << " samples)";
+  ASSIGN_OR_RETURN(v1::DeleteRunResponse deleted,
+                   DeleteStoredRun(*store_, run_id));
+  LOG(INFO) << "deleted run " << run_id << " (" << deleted.samples()
+            << " samples)";
   Notify();
   return deleted;
 }
@@ -179,7 +199,8 @@ absl::StatusOr<v1::CheckStoreResponse> Executor::CheckStore(bool repair) {
   return CheckStoredRecords(*store_, repair, skip);
 }
 
-std::optional<Executor::Live> Executor::LiveStatus(const std::string& run_id) const {
+std::optional<Executor::Live> Executor::LiveStatus(
+    const std::string& run_id) const {
   absl::MutexLock lock(&mu_);
   if (current_run_ != run_id || live_ == nullptr) return std::nullopt;
   Live live;
@@ -191,12 +212,19 @@ std::optional<Executor::Live> Executor::LiveStatus(const std::string& run_id) co
   if (live_->runner == nullptr) return live;
   const runners::RunnerStats now = live_->runner->stats();
   const double elapsed =
-      static_cast<double>(clock_->MonotonicNanos() - live_->started_mono_ns) / 1e9;
-  const int64_t prompt = now.prompt_tokens - live_->stats_at_start.prompt_tokens;
-  const int64_t cached = now.cached_prompt_tokens - live_->stats_at_start.cached_prompt_tokens;
-  const int64_t generated = now.generated_tokens - live_->stats_at_start.generated_tokens;
-  if (elapsed > 0) live.tokens_per_s = static_cast<double>(prompt + generated) / elapsed;
-  if (prompt > 0) live.prefix_cache_hit_rate = static_cast<double>(cached) / static_cast<double>(prompt);
+      static_cast<double>(clock_->MonotonicNanos() - live_->started_mono_ns) /
+      1e9;
+  const int64_t prompt =
+      now.prompt_tokens - live_->stats_at_start.prompt_tokens;
+  const int64_t cached =
+      now.cached_prompt_tokens - live_->stats_at_start.cached_prompt_tokens;
+  const int64_t generated =
+      now.generated_tokens - live_->stats_at_start.generated_tokens;
+  if (elapsed > 0)
+    live.tokens_per_s = static_cast<double>(prompt + generated) / elapsed;
+  if (prompt > 0)
+    live.prefix_cache_hit_rate =
+        static_cast<double>(cached) / static_cast<double>(prompt);
   if (live_->done_this_attempt > 0) {
     live.eta_s = elapsed / static_cast<double>(live_->done_this_attempt) *
                  static_cast<double>(live_->remaining);
@@ -223,7 +251,9 @@ void Executor::Loop() {
         drain_current_.store(false);
       }
       if (!claimed.has_value()) {
-        auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return woken_ || draining_; };
+        auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          return woken_ || draining_;
+        };
         mu_.AwaitWithTimeout(absl::Condition(&wake), absl::Seconds(1));
         woken_ = false;
         continue;
@@ -253,18 +283,20 @@ void Executor::Execute(v1::RunRecord run) {
   run.set_error("");
   if (run.attempt() == 1) {
     run.mutable_phases()->set_queue_s(
-        static_cast<double>(run.started_unix_ms() - run.created_unix_ms()) / 1e3);
+        static_cast<double>(run.started_unix_ms() - run.created_unix_ms()) /
+        1e3);
   }
   if (absl::Status s = store_->PutRun(run, /*fold_figures=*/true); !s.ok()) {
     LOG(ERROR) << "run " << run_id << ": " << s;
     return;
   }
   Notify();
-  LOG(INFO) << "run " << run_id << " (" << run.spec().name() << ") starting, attempt "
-            << run.attempt();
+  LOG(INFO) << "run " << run_id << " (" << run.spec().name()
+            << ") starting, attempt " << run.attempt();
 
   absl::StatusOr<v1::RunState> final_state;
-  if (absl::Status inputs = CheckInputs(run, stored_fingerprint); !inputs.ok()) {
+  if (absl::Status inputs = CheckInputs(run, stored_fingerprint);
+      !inputs.ok()) {
     final_state = inputs;
   } else {
     final_state = RunAttempt(run);
@@ -276,17 +308,21 @@ void Executor::Execute(v1::RunRecord run) {
     reason = stop_reason_;
   }
   const int64_t end_ms = clock_->NowUnixNanos() / 1'000'000;
-  if (reason == StopReason::kDrain && !(final_state.ok() && *final_state == v1::SUCCEEDED)) {
+  if (reason == StopReason::kDrain &&
+      !(final_state.ok() && *final_state == v1::SUCCEEDED)) {
     // Back to the queue: the next daemon resumes from the stored samples.
     run.set_state(v1::QUEUED);
     LOG(INFO) << "run " << run_id << " drained; it resumes when evald restarts";
-    if (absl::Status s = store_->PutRun(run, /*fold_figures=*/true); !s.ok()) LOG(ERROR) << s;
-    if (absl::Status s = store_->Enqueue(run_id, run.spec().priority()); !s.ok()) {
+    if (absl::Status s = store_->PutRun(run, /*fold_figures=*/true); !s.ok())
+      LOG(ERROR) << s;
+    if (absl::Status s = store_->Enqueue(run_id, run.spec().priority());
+        !s.ok()) {
       LOG(ERROR) << "re-queueing run " << run_id << ": " << s;
     }
     return;
   }
-  if (reason == StopReason::kCancel && !(final_state.ok() && *final_state == v1::SUCCEEDED)) {
+  if (reason == StopReason::kCancel &&
+      !(final_state.ok() && *final_state == v1::SUCCEEDED)) {
     run.set_state(v1::CANCELLED);
     run.set_error("cancelled by request");
   } else if (!final_state.ok()) {
@@ -296,7 +332,8 @@ void Executor::Execute(v1::RunRecord run) {
     run.set_state(*final_state);
   }
   run.set_finished_unix_ms(end_ms);
-  run.mutable_phases()->set_total_s(static_cast<double>(end_ms - run.created_unix_ms()) / 1e3);
+  run.mutable_phases()->set_total_s(
+      static_cast<double>(end_ms - run.created_unix_ms()) / 1e3);
   LOG(INFO) << "run " << run_id << " " << v1::RunState_Name(run.state())
             << (run.error().empty() ? "" : ": ") << run.error();
   if (absl::Status s = store_->PutRun(run, /*fold_figures=*/true); !s.ok()) {
@@ -304,36 +341,44 @@ void Executor::Execute(v1::RunRecord run) {
   }
 }
 
-absl::Status Executor::CheckInputs(v1::RunRecord& run, const v1::Fingerprint& stored) {
+absl::Status Executor::CheckInputs(v1::RunRecord& run,
+                                   const v1::Fingerprint& stored) {
   StoreHashCache cache(store_);
-  absl::StatusOr<PreparedRun> fresh = PrepareRun(run.spec(), options_.data_dir, options_.host, &cache);
+  absl::StatusOr<PreparedRun> fresh =
+      PrepareRun(run.spec(), options_.data_dir, options_.host, &cache);
   if (!fresh.ok()) {
-    return absl::Status(fresh.status().code(),
-                        absl::StrCat("checking the inputs before attempt ", run.attempt(), ": ",
-                                     fresh.status().message()));
+    return absl::Status(
+        fresh.status().code(),
+        absl::StrCat("checking the inputs before attempt ", run.attempt(), ": ",
+                     fresh.status().message()));
   }
   // A run stored without a fingerprint (made by a client that set none)
   // has nothing to compare with.
-  const bool had_fingerprint = stored.models_size() > 0 || stored.tasks_size() > 0;
+  const bool had_fingerprint =
+      stored.models_size() > 0 || stored.tasks_size() > 0;
   const std::vector<v1::Drift> changes =
-      had_fingerprint ? DiffFingerprints(stored, fresh->fingerprint) : std::vector<v1::Drift>();
+      had_fingerprint ? DiffFingerprints(stored, fresh->fingerprint)
+                      : std::vector<v1::Drift>();
   int64_t stored_samples = 0;
   for (const v1::TaskProgress& p : run.progress()) stored_samples += p.done();
   if (!changes.empty() && stored_samples > 0) {
     std::vector<std::string> parts;
     for (const v1::Drift& d : changes) {
-      parts.push_back(absl::StrCat(d.field(), ": ", d.expected(), " -> ", d.found()));
+      parts.push_back(
+          absl::StrCat(d.field(), ": ", d.expected(), " -> ", d.found()));
     }
     const std::string what = absl::StrJoin(parts, "; ");
     if (!run.spec().allow_drift()) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "attempt ", run.attempt(), " refused to resume: the run's inputs changed after ",
-          stored_samples, " of its samples were stored (", what,
-          "); mixing them would make its scores mean nothing. Submit it again as a new run, "
+          "attempt ", run.attempt(),
+          " refused to resume: the run's inputs changed after ", stored_samples,
+          " of its samples were stored (", what,
+          "); mixing them would make its scores mean nothing. Submit it again "
+          "as a new run, "
           "or with --allow-drift to continue and record the change"));
     }
-    LOG(WARNING) << "run " << run.id() << ": inputs changed before attempt " << run.attempt()
-                 << " (allowed, recorded): " << what;
+    LOG(WARNING) << "run " << run.id() << ": inputs changed before attempt "
+                 << run.attempt() << " (allowed, recorded): " << what;
     v1::ResumeChange* change = run.add_resume_changes();
     change->set_attempt(run.attempt());
     change->set_unix_ms(clock_->NowUnixNanos() / 1'000'000);
@@ -345,7 +390,8 @@ absl::Status Executor::CheckInputs(v1::RunRecord& run, const v1::Fingerprint& st
     }
     run.set_drifted(true);
   } else if (!changes.empty()) {
-    LOG(INFO) << "run " << run.id() << ": inputs changed before any sample was stored; "
+    LOG(INFO) << "run " << run.id()
+              << ": inputs changed before any sample was stored; "
               << "fingerprinted again (" << changes.size() << " difference(s))";
   }
   // Pin mismatches found now (allowed, or PrepareRun would have refused).
@@ -367,24 +413,28 @@ absl::StatusOr<v1::RunState> Executor::RunAttempt(v1::RunRecord& run) {
   auto lease = models_->Get(run.spec().candidate());
   // Both models are resident for the whole run: the judge grades while the
   // candidate generates.
-  absl::StatusOr<ModelCache::Lease> judge_lease = absl::NotFoundError("no judge");
+  absl::StatusOr<ModelCache::Lease> judge_lease =
+      absl::NotFoundError("no judge");
   if (lease.ok() && run.spec().has_judge()) {
     judge_lease = models_->Get(run.spec().judge());
     if (!judge_lease.ok()) {
-      lease = absl::Status(judge_lease.status().code(),
-                           absl::StrCat("loading judge model ", ModelName(run.spec().judge()), ": ",
-                                        judge_lease.status().message()));
+      lease = absl::Status(
+          judge_lease.status().code(),
+          absl::StrCat("loading judge model ", ModelName(run.spec().judge()),
+                       ": ", judge_lease.status().message()));
     } else {
       run.mutable_phases()->set_model_load_s(run.phases().model_load_s() +
                                              judge_lease->load_seconds);
     }
   } else if (!lease.ok()) {
     lease = absl::Status(lease.status().code(),
-                         absl::StrCat("loading candidate model ", ModelName(run.spec().candidate()),
-                                      ": ", lease.status().message()));
+                         absl::StrCat("loading candidate model ",
+                                      ModelName(run.spec().candidate()), ": ",
+                                      lease.status().message()));
   }
   if (!lease.ok()) return lease.status();
-  run.mutable_phases()->set_model_load_s(run.phases().model_load_s() + lease->load_seconds);
+  run.mutable_phases()->set_model_load_s(run.phases().model_load_s() +
+                                         lease->load_seconds);
   auto judge_progress = std::make_shared<tasks::JudgeProgress>();
   {
     absl::MutexLock lock(&mu_);
@@ -405,24 +455,29 @@ absl::StatusOr<v1::RunState> Executor::RunAttempt(v1::RunRecord& run) {
     f.set_attempt(run.attempt());
     v1::EngineStats* st = f.mutable_stats();
     st->set_prompt_tokens(now.prompt_tokens - before.prompt_tokens);
-    st->set_cached_prompt_tokens(now.cached_prompt_tokens - before.cached_prompt_tokens);
+    st->set_cached_prompt_tokens(now.cached_prompt_tokens -
+                                 before.cached_prompt_tokens);
     st->set_generated_tokens(now.generated_tokens - before.generated_tokens);
     st->set_busy_s(now.busy_seconds - before.busy_seconds);
     v1::PhaseTimes* ph = f.mutable_phases();
     ph->set_prefill_s(now.prefill_seconds - before.prefill_seconds);
     ph->set_decode_s(now.decode_seconds - before.decode_seconds);
     ph->set_judge_s(static_cast<double>(judge_progress->busy_us.load()) / 1e6);
-    ph->set_judge_overlap_s(static_cast<double>(judge_progress->overlap_us.load()) / 1e6);
+    ph->set_judge_overlap_s(
+        static_cast<double>(judge_progress->overlap_us.load()) / 1e6);
     return f;
   };
-  runners::Runner* judge = judge_lease.ok() ? judge_lease->runner.get() : nullptr;
+  runners::Runner* judge =
+      judge_lease.ok() ? judge_lease->runner.get() : nullptr;
   absl::StatusOr<v1::RunState> final_state =
       ExecuteTasks(run, runner, judge, judge_progress.get(), attempt_figures);
   const v1::AttemptFigures f = attempt_figures();
   v1::EngineStats* st = run.mutable_stats();
   st->set_prompt_tokens(st->prompt_tokens() + f.stats().prompt_tokens());
-  st->set_cached_prompt_tokens(st->cached_prompt_tokens() + f.stats().cached_prompt_tokens());
-  st->set_generated_tokens(st->generated_tokens() + f.stats().generated_tokens());
+  st->set_cached_prompt_tokens(st->cached_prompt_tokens() +
+                               f.stats().cached_prompt_tokens());
+  st->set_generated_tokens(st->generated_tokens() +
+                           f.stats().generated_tokens());
   st->set_busy_s(st->busy_s() + f.stats().busy_s());
   v1::PhaseTimes* ph = run.mutable_phases();
   ph->set_prefill_s(ph->prefill_s() + f.phases().prefill_s());
@@ -432,10 +487,10 @@ absl::StatusOr<v1::RunState> Executor::RunAttempt(v1::RunRecord& run) {
   return final_state;
 }
 
-absl::StatusOr<v1::RunState> Executor::ExecuteTasks(v1::RunRecord& run, runners::Runner& runner,
-                                                    runners::Runner* judge,
-                                                    tasks::JudgeProgress* judge_progress,
-                                                    const std::function<v1::AttemptFigures()>& figures) {
+absl::StatusOr<v1::RunState> Executor::ExecuteTasks(
+    v1::RunRecord& run, runners::Runner& runner, runners::Runner* judge,
+    tasks::JudgeProgress* judge_progress,
+    const std::function<v1::AttemptFigures()>& figures) {
   const v1::RunSpec& spec = run.spec();
   // Create every task first: a bad dataset fails the run before any work.
   std::vector<std::unique_ptr<tasks::Task>> task_objects;
@@ -444,16 +499,20 @@ absl::StatusOr<v1::RunState> Executor::ExecuteTasks(v1::RunRecord& run, runners:
   std::vector<std::set<int64_t>> done_sets;
   run.clear_progress();
   for (const v1::TaskSpec& t : spec.tasks()) {
-    auto task = tasks::CreateTask(t.name(), TaskOptionsFor(spec, t, options_.data_dir));
+    auto task =
+        tasks::CreateTask(t.name(), TaskOptionsFor(spec, t, options_.data_dir));
     if (!task.ok()) {
-      return absl::Status(task.status().code(),
-                          absl::StrCat("task '", t.name(), "': ", task.status().message()));
+      return absl::Status(
+          task.status().code(),
+          absl::StrCat("task '", t.name(), "': ", task.status().message()));
     }
     // The task applies `limit` itself, with its own meaning (mmlu: per
     // subject, as lm-eval's --limit); its DocIds() are the documents to run.
     std::vector<std::string> ids = (*task)->DocIds();
-    ASSIGN_OR_RETURN(std::set<int64_t> done, store_->DoneDocIndices(run.id(), t.name()));
-    remaining += static_cast<int64_t>(ids.size()) - static_cast<int64_t>(done.size());
+    ASSIGN_OR_RETURN(std::set<int64_t> done,
+                     store_->DoneDocIndices(run.id(), t.name()));
+    remaining +=
+        static_cast<int64_t>(ids.size()) - static_cast<int64_t>(done.size());
     v1::TaskProgress* p = run.add_progress();
     p->set_task(t.name());
     p->set_total(static_cast<int64_t>(ids.size()));
@@ -500,22 +559,26 @@ absl::StatusOr<v1::RunState> Executor::ExecuteTasks(v1::RunRecord& run, runners:
       if (live_ != nullptr) live_->task = name;
     }
     if (!todo.empty()) {
-      if (stop_current_.load() || drain_current_.load()) return absl::CancelledError("stopped");
+      if (stop_current_.load() || drain_current_.load())
+        return absl::CancelledError("stopped");
       absl::Status status = task.Run(
-          runner, todo, context, [&](tasks::SampleResult result) -> absl::Status {
+          runner, todo, context,
+          [&](tasks::SampleResult result) -> absl::Status {
             // Each document asked for comes back once, under its own index.
             if (result.doc_index >= asked.size() || !asked[result.doc_index]) {
-              return absl::InternalError(absl::StrCat("task '", name, "' returned document ",
-                                                      result.doc_index, " (", result.doc_id,
-                                                      "), which it was not asked for"));
+              return absl::InternalError(absl::StrCat(
+                  "task '", name, "' returned document ", result.doc_index,
+                  " (", result.doc_id, "), which it was not asked for"));
             }
             asked[result.doc_index] = false;
             const v1::AttemptFigures so_far = figures();
-            const SampleOrigin origin{.run_id = run.id(),
-                                      .attempt = run.attempt(),
-                                      .task = name,
-                                      .finished_unix_ms = clock_->NowUnixNanos() / 1'000'000};
-            RETURN_IF_ERROR(store_->PutSample(ToSampleRecord(origin, std::move(result)), &so_far));
+            const SampleOrigin origin{
+                .run_id = run.id(),
+                .attempt = run.attempt(),
+                .task = name,
+                .finished_unix_ms = clock_->NowUnixNanos() / 1'000'000};
+            RETURN_IF_ERROR(store_->PutSample(
+                ToSampleRecord(origin, std::move(result)), &so_far));
             {
               absl::MutexLock lock(&mu_);
               if (live_ != nullptr) {
@@ -528,23 +591,29 @@ absl::StatusOr<v1::RunState> Executor::ExecuteTasks(v1::RunRecord& run, runners:
           });
       // Drained: the documents that did not start are not stored; the run
       // resumes them.
-      if (stop_current_.load() || drain_current_.load()) return absl::CancelledError("stopped");
+      if (stop_current_.load() || drain_current_.load())
+        return absl::CancelledError("stopped");
       if (!status.ok()) {
-        return absl::Status(status.code(),
-                            absl::StrCat("task '", name, "': ", status.message()));
+        return absl::Status(
+            status.code(),
+            absl::StrCat("task '", name, "': ", status.message()));
       }
     }
     // Aggregate from everything stored, whichever attempt computed it.
     const int64_t t_score = clock_->MonotonicNanos();
-    ASSIGN_OR_RETURN(std::vector<v1::SampleRecord> stored, store_->ListSamples(run.id(), name));
+    ASSIGN_OR_RETURN(std::vector<v1::SampleRecord> stored,
+                     store_->ListSamples(run.id(), name));
     if (stored.size() != ids.size()) {
-      return absl::InternalError(absl::StrCat("task '", name, "': ", stored.size(),
-                                              " samples stored, expected ", ids.size()));
+      return absl::InternalError(
+          absl::StrCat("task '", name, "': ", stored.size(),
+                       " samples stored, expected ", ids.size()));
     }
     std::vector<tasks::SampleResult> samples;
     samples.reserve(stored.size());
-    for (const v1::SampleRecord& s : stored) samples.push_back(FromSampleRecord(s));
-    RETURN_IF_ERROR(store_->PutScores(ToTaskScores(run.id(), name, task.Aggregate(samples))));
+    for (const v1::SampleRecord& s : stored)
+      samples.push_back(FromSampleRecord(s));
+    RETURN_IF_ERROR(store_->PutScores(
+        ToTaskScores(run.id(), name, task.Aggregate(samples))));
     run.mutable_phases()->set_scoring_s(
         run.phases().scoring_s() +
         static_cast<double>(clock_->MonotonicNanos() - t_score) / 1e9);

@@ -114,13 +114,13 @@ class Executor {
   // Runs every task; returns the state the run ends in (or an error).
   // `figures` gives the attempt's engine figures so far, stored with each
   // sample.
-  absl::StatusOr<v1::RunState> ExecuteTasks(v1::RunRecord& run, runners::Runner& runner,
-                                            runners::Runner* judge,
-                                            tasks::JudgeProgress* judge_progress,
-                                            const std::function<v1::AttemptFigures()>& figures);
+  absl::StatusOr<v1::RunState> ExecuteTasks(
+      v1::RunRecord& run, runners::Runner& runner, runners::Runner* judge,
+      tasks::JudgeProgress* judge_progress,
+      const std::function<v1::AttemptFigures()>& figures);
   // A pairwise baseline's answers by doc id (its stored samples of `task`).
-  absl::StatusOr<std::map<std::string, std::string>> BaselineResponses(const std::string& run_id,
-                                                                       const std::string& task);
+  absl::StatusOr<std::map<std::string, std::string>> BaselineResponses(
+      const std::string& run_id, const std::string& task);
   void Notify();
 
   const ExecutorOptions options_;

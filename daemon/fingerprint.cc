@@ -56,7 +56,8 @@ class SharedLibrary {
   bool loaded() const { return handle_ != nullptr; }
   template <typename Fn>
   Fn Get(const char* symbol) const {
-    return handle_ == nullptr ? nullptr : reinterpret_cast<Fn>(dlsym(handle_, symbol));
+    return handle_ == nullptr ? nullptr
+                              : reinterpret_cast<Fn>(dlsym(handle_, symbol));
   }
 
  private:
@@ -78,13 +79,19 @@ void CollectNvml(v1::Fingerprint* fp) {
   if (!nvml.loaded()) return;
   auto init = nvml.Get<NvmlReturn (*)()>("nvmlInit_v2");
   auto shutdown = nvml.Get<NvmlReturn (*)()>("nvmlShutdown");
-  auto driver = nvml.Get<NvmlReturn (*)(char*, unsigned)>("nvmlSystemGetDriverVersion");
+  auto driver =
+      nvml.Get<NvmlReturn (*)(char*, unsigned)>("nvmlSystemGetDriverVersion");
   auto count = nvml.Get<NvmlReturn (*)(unsigned*)>("nvmlDeviceGetCount_v2");
-  auto handle = nvml.Get<NvmlReturn (*)(unsigned, NvmlDevice*)>("nvmlDeviceGetHandleByIndex_v2");
-  auto name = nvml.Get<NvmlReturn (*)(NvmlDevice, char*, unsigned)>("nvmlDeviceGetName");
-  auto uuid = nvml.Get<NvmlReturn (*)(NvmlDevice, char*, unsigned)>("nvmlDeviceGetUUID");
-  auto memory = nvml.Get<NvmlReturn (*)(NvmlDevice, NvmlMemory*)>("nvmlDeviceGetMemoryInfo");
-  auto cc = nvml.Get<NvmlReturn (*)(NvmlDevice, int*, int*)>("nvmlDeviceGetCudaComputeCapability");
+  auto handle = nvml.Get<NvmlReturn (*)(unsigned, NvmlDevice*)>(
+      "nvmlDeviceGetHandleByIndex_v2");
+  auto name = nvml.Get<NvmlReturn (*)(NvmlDevice, char*, unsigned)>(
+      "nvmlDeviceGetName");
+  auto uuid = nvml.Get<NvmlReturn (*)(NvmlDevice, char*, unsigned)>(
+      "nvmlDeviceGetUUID");
+  auto memory = nvml.Get<NvmlReturn (*)(NvmlDevice, NvmlMemory*)>(
+      "nvmlDeviceGetMemoryInfo");
+  auto cc = nvml.Get<NvmlReturn (*)(NvmlDevice, int*, int*)>(
+      "nvmlDeviceGetCudaComputeCapability");
   if (init == nullptr || driver == nullptr || init() != 0) return;
   char buf[256] = {0};
   if (driver(buf, sizeof(buf)) == 0) fp->set_driver_version(buf);
@@ -94,10 +101,13 @@ void CollectNvml(v1::Fingerprint* fp) {
       NvmlDevice dev = nullptr;
       if (handle(i, &dev) != 0) continue;
       v1::GpuInfo* gpu = fp->add_gpus();
-      if (name != nullptr && name(dev, buf, sizeof(buf)) == 0) gpu->set_name(buf);
-      if (uuid != nullptr && uuid(dev, buf, sizeof(buf)) == 0) gpu->set_uuid(buf);
+      if (name != nullptr && name(dev, buf, sizeof(buf)) == 0)
+        gpu->set_name(buf);
+      if (uuid != nullptr && uuid(dev, buf, sizeof(buf)) == 0)
+        gpu->set_uuid(buf);
       NvmlMemory mem{};
-      if (memory != nullptr && memory(dev, &mem) == 0) gpu->set_memory_bytes(mem.total);
+      if (memory != nullptr && memory(dev, &mem) == 0)
+        gpu->set_memory_bytes(mem.total);
       int major = 0, minor = 0;
       if (cc != nullptr && cc(dev, &major, &minor) == 0) {
         gpu->set_compute_capability(absl::StrCat(major, ".", minor));
@@ -107,11 +117,14 @@ void CollectNvml(v1::Fingerprint* fp) {
   if (shutdown != nullptr) shutdown();
 }
 
-std::string CudaVersionString(int v) { return absl::StrCat(v / 1000, ".", (v % 1000) / 10); }
+std::string CudaVersionString(int v) {
+  return absl::StrCat(v / 1000, ".", (v % 1000) / 10);
+}
 
 void CollectCuda(v1::Fingerprint* fp) {
   fp->set_cuda_runtime_version("none");
-  SharedLibrary cudart({"libcudart.so", "libcudart.so.13", "libcudart.so.12", "libcudart.so.11.0",
+  SharedLibrary cudart({"libcudart.so", "libcudart.so.13", "libcudart.so.12",
+                        "libcudart.so.11.0",
                         "/usr/local/cuda/lib64/libcudart.so"});
   if (cudart.loaded()) {
     auto version = cudart.Get<int (*)(int*)>("cudaRuntimeGetVersion");
@@ -126,7 +139,8 @@ void CollectCuda(v1::Fingerprint* fp) {
     auto json = base::ParseJson(*text);
     if (json.ok()) {
       const base::Json* cuda = json->Find("cuda");
-      const base::Json* version = cuda != nullptr ? cuda->Find("version") : nullptr;
+      const base::Json* version =
+          cuda != nullptr ? cuda->Find("version") : nullptr;
       if (version != nullptr && version->is_string()) {
         fp->set_cuda_toolkit_version(version->string_value());
       }
@@ -149,17 +163,19 @@ std::string CpuModel() {
 }
 
 bool IsModelFile(const std::string& name) {
-  static const char* const kSuffixes[] = {".safetensors", ".json", ".model", ".tiktoken",
-                                          ".jinja", ".txt"};
+  static const char* const kSuffixes[] = {".safetensors", ".json",  ".model",
+                                          ".tiktoken",    ".jinja", ".txt"};
   for (const char* s : kSuffixes) {
     if (absl::EndsWith(name, s)) return true;
   }
   return false;
 }
 
-std::string LinesDigest(const google::protobuf::RepeatedPtrField<v1::FileHash>& files) {
+std::string LinesDigest(
+    const google::protobuf::RepeatedPtrField<v1::FileHash>& files) {
   base::Sha256 h;
-  for (const v1::FileHash& f : files) h.Update(absl::StrCat(f.name(), " ", f.sha256(), "\n"));
+  for (const v1::FileHash& f : files)
+    h.Update(absl::StrCat(f.name(), " ", f.sha256(), "\n"));
   return h.HexDigest();
 }
 
@@ -180,14 +196,16 @@ bool VersionMatches(const std::string& expected, const std::string& found) {
 // makes it. Listed in a HashActivity while it lives. Thread-safe.
 class HashJob {
  public:
-  HashJob(std::string what, uint64_t bytes_total, int files_total, const HashOptions& options)
+  HashJob(std::string what, uint64_t bytes_total, int files_total,
+          const HashOptions& options)
       : what_(std::move(what)),
         bytes_total_(bytes_total),
         files_total_(files_total),
         options_(options),
         clock_(options.clock != nullptr ? options.clock : base::Clock::Real()),
         start_ns_(clock_->MonotonicNanos()),
-        every_ns_(std::max<int64_t>(absl::ToInt64Nanoseconds(options.report_every), 1)),
+        every_ns_(std::max<int64_t>(
+            absl::ToInt64Nanoseconds(options.report_every), 1)),
         next_report_ns_(start_ns_ + every_ns_) {
     if (options_.activity != nullptr) options_.activity->Add(this);
   }
@@ -201,7 +219,8 @@ class HashJob {
     bytes_done_.fetch_add(n, std::memory_order_relaxed);
     const int64_t now = clock_->MonotonicNanos();
     int64_t due = next_report_ns_.load(std::memory_order_relaxed);
-    if (now >= due && next_report_ns_.compare_exchange_strong(due, now + every_ns_)) {
+    if (now >= due &&
+        next_report_ns_.compare_exchange_strong(due, now + every_ns_)) {
       reported_.store(true, std::memory_order_relaxed);
       Report(Status());
     }
@@ -220,7 +239,8 @@ class HashJob {
     s.bytes_total = bytes_total_;
     s.files_done = files_done_.load(std::memory_order_relaxed);
     s.files_total = files_total_;
-    s.elapsed_s = static_cast<double>(clock_->MonotonicNanos() - start_ns_) * 1e-9;
+    s.elapsed_s =
+        static_cast<double>(clock_->MonotonicNanos() - start_ns_) * 1e-9;
     return s;
   }
 
@@ -248,10 +268,11 @@ class HashJob {
 
 std::string FormatHashingStatus(const HashingStatus& s) {
   const bool done = s.files_done == s.files_total;
-  return absl::StrFormat("%s %s: %.1f of %.1f GB (%d of %d files) in %.1f s, %.2f GB/s",
-                         done ? "hashed" : "hashing", s.what, s.bytes_done * 1e-9,
-                         s.bytes_total * 1e-9, s.files_done, s.files_total, s.elapsed_s,
-                         s.bytes_per_s() * 1e-9);
+  return absl::StrFormat(
+      "%s %s: %.1f of %.1f GB (%d of %d files) in %.1f s, %.2f GB/s",
+      done ? "hashed" : "hashing", s.what, s.bytes_done * 1e-9,
+      s.bytes_total * 1e-9, s.files_done, s.files_total, s.elapsed_s,
+      s.bytes_per_s() * 1e-9);
 }
 
 HashActivity* HashActivity::Default() {
@@ -282,7 +303,8 @@ namespace {
 // Hashes one file for HashFilesCached; gives up early once `stop` is set.
 absl::StatusOr<std::string> HashOneFile(const std::string& path,
                                         const base::FileIdentity& identity,
-                                        const HashOptions& options, HashJob& job,
+                                        const HashOptions& options,
+                                        HashJob& job,
                                         const std::atomic<bool>& stop) {
   base::Sha256FileOptions read;
   read.buffer_bytes = options.read_buffer_bytes;
@@ -295,7 +317,8 @@ absl::StatusOr<std::string> HashOneFile(const std::string& path,
   // between the stat that keys the cache and the open.
   absl::StatusOr<base::FileIdentity> now = base::StatFile(path);
   if (!now.ok()) {
-    return absl::NotFoundError(absl::StrCat(path, ": removed while it was being hashed"));
+    return absl::NotFoundError(
+        absl::StrCat(path, ": removed while it was being hashed"));
   }
   if (now->size != identity.size || now->mtime_ns != identity.mtime_ns ||
       now->inode != identity.inode || now->device != identity.device) {
@@ -311,17 +334,17 @@ constexpr int kMaxHashThreads = 8;
 
 }  // namespace
 
-absl::StatusOr<std::vector<HashedFile>> HashFilesCached(const std::vector<std::string>& paths,
-                                                        FileHashCache* cache,
-                                                        const std::string& what,
-                                                        const HashOptions& options) {
+absl::StatusOr<std::vector<HashedFile>> HashFilesCached(
+    const std::vector<std::string>& paths, FileHashCache* cache,
+    const std::string& what, const HashOptions& options) {
   std::vector<HashedFile> out(paths.size());
   std::vector<size_t> todo;
   uint64_t todo_bytes = 0;
   for (size_t i = 0; i < paths.size(); ++i) {
     ASSIGN_OR_RETURN(out[i].identity, base::StatFile(paths[i]));
     if (cache != nullptr) {
-      if (std::optional<std::string> hit = cache->Lookup(paths[i], out[i].identity)) {
+      if (std::optional<std::string> hit =
+              cache->Lookup(paths[i], out[i].identity)) {
         out[i].sha256 = std::move(*hit);
         continue;
       }
@@ -337,28 +360,33 @@ absl::StatusOr<std::vector<HashedFile>> HashFilesCached(const std::vector<std::s
   });
   int threads = options.max_threads;
   if (threads <= 0) {
-    threads = std::min<int>(kMaxHashThreads,
-                            std::max<int>(1, static_cast<int>(std::thread::hardware_concurrency())));
+    threads = std::min<int>(
+        kMaxHashThreads,
+        std::max<int>(1,
+                      static_cast<int>(std::thread::hardware_concurrency())));
   }
   threads = std::min<int>(threads, static_cast<int>(todo.size()));
 
   HashJob job(what, todo_bytes, static_cast<int>(todo.size()), options);
   if (todo_bytes >= kAnnounceBytes) {
-    LOG(INFO) << absl::StrFormat("hashing %s: %d files, %.1f GB not in the hash cache, on %d %s",
-                                 what, todo.size(), todo_bytes * 1e-9, threads,
-                                 threads == 1 ? "thread" : "threads");
+    LOG(INFO) << absl::StrFormat(
+        "hashing %s: %d files, %.1f GB not in the hash cache, on %d %s", what,
+        todo.size(), todo_bytes * 1e-9, threads,
+        threads == 1 ? "thread" : "threads");
   }
   std::atomic<size_t> next{0};
   std::atomic<bool> stop{false};
   absl::Mutex mu;
   absl::Status first_error;  // guarded by mu
-  std::vector<char> completed(paths.size(), 0);  // each index written by one thread only
+  std::vector<char> completed(paths.size(),
+                              0);  // each index written by one thread only
   auto work = [&] {
     while (!stop.load(std::memory_order_relaxed)) {
       const size_t k = next.fetch_add(1);
       if (k >= todo.size()) return;
       const size_t i = todo[k];
-      absl::StatusOr<std::string> sha = HashOneFile(paths[i], out[i].identity, options, job, stop);
+      absl::StatusOr<std::string> sha =
+          HashOneFile(paths[i], out[i].identity, options, job, stop);
       if (!sha.ok()) {
         absl::MutexLock lock(&mu);
         // The first failure is the one to report; later ones are mostly
@@ -383,8 +411,8 @@ absl::StatusOr<std::vector<HashedFile>> HashFilesCached(const std::vector<std::s
       try {
         pool.emplace_back(work);
       } catch (const std::system_error& e) {
-        LOG(WARNING) << "hashing " << what << ": started " << t << " of " << threads
-                     << " threads: " << e.what();
+        LOG(WARNING) << "hashing " << what << ": started " << t << " of "
+                     << threads << " threads: " << e.what();
         break;
       }
     }
@@ -394,7 +422,8 @@ absl::StatusOr<std::vector<HashedFile>> HashFilesCached(const std::vector<std::s
   // Hashes that completed are right even when another file failed.
   if (cache != nullptr) {
     for (size_t i : todo) {
-      if (completed[i]) cache->Remember(paths[i], out[i].identity, out[i].sha256);
+      if (completed[i])
+        cache->Remember(paths[i], out[i].identity, out[i].sha256);
     }
   }
   absl::MutexLock lock(&mu);
@@ -402,8 +431,10 @@ absl::StatusOr<std::vector<HashedFile>> HashFilesCached(const std::vector<std::s
   return out;
 }
 
-absl::StatusOr<std::string> HashFileCached(const std::string& path, FileHashCache* cache) {
-  ASSIGN_OR_RETURN(std::vector<HashedFile> hashed, HashFilesCached({path}, cache, path));
+absl::StatusOr<std::string> HashFileCached(const std::string& path,
+                                           FileHashCache* cache) {
+  ASSIGN_OR_RETURN(std::vector<HashedFile> hashed,
+                   HashFilesCached({path}, cache, path));
   return std::move(hashed[0].sha256);
 }
 
@@ -431,8 +462,9 @@ std::string ReadChatTemplate(const std::string& model_dir) {
       for (const base::Json& entry : t->array()) {
         const base::Json* name = entry.Find("name");
         const base::Json* body = entry.Find("template");
-        if (name != nullptr && name->is_string() && name->string_value() == "default" &&
-            body != nullptr && body->is_string()) {
+        if (name != nullptr && name->is_string() &&
+            name->string_value() == "default" && body != nullptr &&
+            body->is_string()) {
           return body->string_value();
         }
       }
@@ -442,10 +474,9 @@ std::string ReadChatTemplate(const std::string& model_dir) {
   return jinja.ok() ? *jinja : std::string();
 }
 
-absl::StatusOr<v1::ModelFingerprint> FingerprintModel(const std::string& role,
-                                                      const v1::ModelSpec& model,
-                                                      FileHashCache* cache,
-                                                      const HashOptions& options) {
+absl::StatusOr<v1::ModelFingerprint> FingerprintModel(
+    const std::string& role, const v1::ModelSpec& model, FileHashCache* cache,
+    const HashOptions& options) {
   v1::ModelFingerprint out;
   out.set_role(role);
   out.set_dtype(model.dtype());
@@ -457,25 +488,31 @@ absl::StatusOr<v1::ModelFingerprint> FingerprintModel(const std::string& role,
   out.set_path(dir);
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
-    return absl::NotFoundError(
-        absl::StrCat(role, " model folder ", dir, ": not found or not a directory"));
+    return absl::NotFoundError(absl::StrCat(role, " model folder ", dir,
+                                            ": not found or not a directory"));
   }
   if (!fs::exists(fs::path(dir) / "config.json", ec)) {
-    return absl::NotFoundError(absl::StrCat(role, " model folder ", dir,
-                                            ": no config.json (expected a Hugging Face checkpoint)"));
+    return absl::NotFoundError(
+        absl::StrCat(role, " model folder ", dir,
+                     ": no config.json (expected a Hugging Face checkpoint)"));
   }
   std::vector<std::string> names;
   for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
     const std::string name = e.path().filename().string();
     if (e.is_regular_file(ec) && IsModelFile(name)) names.push_back(name);
   }
-  if (ec) return absl::InternalError(absl::StrCat(role, " model folder ", dir, ": ", ec.message()));
+  if (ec)
+    return absl::InternalError(
+        absl::StrCat(role, " model folder ", dir, ": ", ec.message()));
   std::sort(names.begin(), names.end());
   std::vector<std::string> paths;
   paths.reserve(names.size());
-  for (const std::string& name : names) paths.push_back(absl::StrCat(dir, "/", name));
-  ASSIGN_OR_RETURN(std::vector<HashedFile> hashed,
-                   HashFilesCached(paths, cache, absl::StrCat(role, " model ", dir), options));
+  for (const std::string& name : names)
+    paths.push_back(absl::StrCat(dir, "/", name));
+  ASSIGN_OR_RETURN(
+      std::vector<HashedFile> hashed,
+      HashFilesCached(paths, cache, absl::StrCat(role, " model ", dir),
+                      options));
   for (size_t i = 0; i < names.size(); ++i) {
     v1::FileHash* f = out.add_files();
     f->set_name(names[i]);
@@ -487,7 +524,8 @@ absl::StatusOr<v1::ModelFingerprint> FingerprintModel(const std::string& role,
   return out;
 }
 
-v1::TaskFingerprint TaskFingerprintFromInfo(const tasks::TaskInfo& info, uint64_t seed) {
+v1::TaskFingerprint TaskFingerprintFromInfo(const tasks::TaskInfo& info,
+                                            uint64_t seed) {
   v1::TaskFingerprint t;
   t.set_name(info.name);
   t.set_version(info.version);
@@ -510,9 +548,12 @@ std::string DatasetDigest(const v1::TaskFingerprint& task) {
   return LinesDigest(task.dataset_files());
 }
 
-std::string ModelDigest(const v1::ModelFingerprint& model) { return LinesDigest(model.files()); }
+std::string ModelDigest(const v1::ModelFingerprint& model) {
+  return LinesDigest(model.files());
+}
 
-std::vector<v1::Drift> CheckPins(const v1::PinSpec& pin, const v1::Fingerprint& fp) {
+std::vector<v1::Drift> CheckPins(const v1::PinSpec& pin,
+                                 const v1::Fingerprint& fp) {
   std::vector<v1::Drift> drift;
   auto add = [&](std::string field, std::string expected, std::string found) {
     v1::Drift d;
@@ -521,18 +562,20 @@ std::vector<v1::Drift> CheckPins(const v1::PinSpec& pin, const v1::Fingerprint& 
     d.set_found(std::move(found));
     drift.push_back(std::move(d));
   };
-  if (!pin.driver().empty() && !VersionMatches(pin.driver(), fp.driver_version())) {
+  if (!pin.driver().empty() &&
+      !VersionMatches(pin.driver(), fp.driver_version())) {
     add("pin.driver", pin.driver(), fp.driver_version());
   }
   if (!pin.cuda().empty()) {
-    const std::string found = fp.cuda_runtime_version() != "none" && !fp.cuda_runtime_version().empty()
+    const std::string found = fp.cuda_runtime_version() != "none" &&
+                                      !fp.cuda_runtime_version().empty()
                                   ? fp.cuda_runtime_version()
                                   : fp.cuda_toolkit_version();
     if (!VersionMatches(pin.cuda(), found)) add("pin.cuda", pin.cuda(), found);
   }
   // Deterministic order: protobuf maps iterate in unspecified order.
-  std::vector<std::pair<std::string, std::string>> datasets(pin.datasets().begin(),
-                                                            pin.datasets().end());
+  std::vector<std::pair<std::string, std::string>> datasets(
+      pin.datasets().begin(), pin.datasets().end());
   std::sort(datasets.begin(), datasets.end());
   for (const auto& [key, value] : datasets) {
     const std::string expected = StripSha(value);
@@ -540,7 +583,8 @@ std::vector<v1::Drift> CheckPins(const v1::PinSpec& pin, const v1::Fingerprint& 
     for (const v1::TaskFingerprint& t : fp.tasks()) {
       if (t.name() == key) found = DatasetDigest(t);
       for (const v1::FileHash& f : t.dataset_files()) {
-        if (f.name() == key || fs::path(f.name()).filename() == key) found = f.sha256();
+        if (f.name() == key || fs::path(f.name()).filename() == key)
+          found = f.sha256();
       }
     }
     if (found != expected) {
@@ -565,9 +609,11 @@ std::vector<v1::Drift> CheckPins(const v1::PinSpec& pin, const v1::Fingerprint& 
   return drift;
 }
 
-std::vector<v1::Drift> DiffFingerprints(const v1::Fingerprint& before, const v1::Fingerprint& now) {
+std::vector<v1::Drift> DiffFingerprints(const v1::Fingerprint& before,
+                                        const v1::Fingerprint& now) {
   std::vector<v1::Drift> out;
-  auto diff = [&](std::string field, const std::string& a, const std::string& b) {
+  auto diff = [&](std::string field, const std::string& a,
+                  const std::string& b) {
     if (a == b) return;
     v1::Drift d;
     d.set_field(std::move(field));
@@ -576,52 +622,72 @@ std::vector<v1::Drift> DiffFingerprints(const v1::Fingerprint& before, const v1:
     out.push_back(std::move(d));
   };
   // name -> sha256 of both sides, in name order.
-  auto diff_files = [&](const std::string& prefix,
-                        const google::protobuf::RepeatedPtrField<v1::FileHash>& a,
-                        const google::protobuf::RepeatedPtrField<v1::FileHash>& b) {
-    std::map<std::string, std::pair<std::string, std::string>> files;
-    for (const v1::FileHash& f : a) files[f.name()].first = f.sha256();
-    for (const v1::FileHash& f : b) files[f.name()].second = f.sha256();
-    for (const auto& [name, shas] : files) diff(absl::StrCat(prefix, name), shas.first, shas.second);
-  };
+  auto diff_files =
+      [&](const std::string& prefix,
+          const google::protobuf::RepeatedPtrField<v1::FileHash>& a,
+          const google::protobuf::RepeatedPtrField<v1::FileHash>& b) {
+        std::map<std::string, std::pair<std::string, std::string>> files;
+        for (const v1::FileHash& f : a) files[f.name()].first = f.sha256();
+        for (const v1::FileHash& f : b) files[f.name()].second = f.sha256();
+        for (const auto& [name, shas] : files)
+          diff(absl::StrCat(prefix, name), shas.first, shas.second);
+      };
   diff("driver", before.driver_version(), now.driver_version());
-  diff("cuda runtime", before.cuda_runtime_version(), now.cuda_runtime_version());
+  diff("cuda runtime", before.cuda_runtime_version(),
+       now.cuda_runtime_version());
   auto gpus = [](const v1::Fingerprint& fp) {
     std::string s;
-    for (const v1::GpuInfo& g : fp.gpus()) absl::StrAppend(&s, s.empty() ? "" : ", ", g.name());
+    for (const v1::GpuInfo& g : fp.gpus())
+      absl::StrAppend(&s, s.empty() ? "" : ", ", g.name());
     return s.empty() ? std::string("none") : s;
   };
   diff("gpus", gpus(before), gpus(now));
   diff("cpu", before.cpu_model(), now.cpu_model());
   diff("evald version", before.evald_version(), now.evald_version());
   diff("evald commit", before.git_commit(), now.git_commit());
-  diff("decoding", absl::StrCat(before.decoding_mode(), before.batch_invariant() ? ", batch-invariant" : ""),
-       absl::StrCat(now.decoding_mode(), now.batch_invariant() ? ", batch-invariant" : ""));
-  std::map<std::string, std::pair<const v1::ModelFingerprint*, const v1::ModelFingerprint*>> models;
-  for (const v1::ModelFingerprint& m : before.models()) models[m.role()].first = &m;
-  for (const v1::ModelFingerprint& m : now.models()) models[m.role()].second = &m;
+  diff("decoding",
+       absl::StrCat(before.decoding_mode(),
+                    before.batch_invariant() ? ", batch-invariant" : ""),
+       absl::StrCat(now.decoding_mode(),
+                    now.batch_invariant() ? ", batch-invariant" : ""));
+  std::map<std::string,
+           std::pair<const v1::ModelFingerprint*, const v1::ModelFingerprint*>>
+      models;
+  for (const v1::ModelFingerprint& m : before.models())
+    models[m.role()].first = &m;
+  for (const v1::ModelFingerprint& m : now.models())
+    models[m.role()].second = &m;
   const v1::ModelFingerprint none;
   for (const auto& [role, pair] : models) {
     const v1::ModelFingerprint& a = pair.first != nullptr ? *pair.first : none;
-    const v1::ModelFingerprint& b = pair.second != nullptr ? *pair.second : none;
+    const v1::ModelFingerprint& b =
+        pair.second != nullptr ? *pair.second : none;
     const std::string prefix = absl::StrCat(role, " model: ");
     diff(absl::StrCat(role, " model path"), a.path(), b.path());
     diff(absl::StrCat(role, " model dtype"), a.dtype(), b.dtype());
-    diff(absl::StrCat(role, " chat template"), a.chat_template_sha256(), b.chat_template_sha256());
+    diff(absl::StrCat(role, " chat template"), a.chat_template_sha256(),
+         b.chat_template_sha256());
     diff_files(prefix, a.files(), b.files());
   }
-  std::map<std::string, std::pair<const v1::TaskFingerprint*, const v1::TaskFingerprint*>> tasks;
-  for (const v1::TaskFingerprint& t : before.tasks()) tasks[t.name()].first = &t;
+  std::map<std::string,
+           std::pair<const v1::TaskFingerprint*, const v1::TaskFingerprint*>>
+      tasks;
+  for (const v1::TaskFingerprint& t : before.tasks())
+    tasks[t.name()].first = &t;
   for (const v1::TaskFingerprint& t : now.tasks()) tasks[t.name()].second = &t;
   const v1::TaskFingerprint no_task;
   for (const auto& [name, pair] : tasks) {
-    const v1::TaskFingerprint& a = pair.first != nullptr ? *pair.first : no_task;
-    const v1::TaskFingerprint& b = pair.second != nullptr ? *pair.second : no_task;
+    const v1::TaskFingerprint& a =
+        pair.first != nullptr ? *pair.first : no_task;
+    const v1::TaskFingerprint& b =
+        pair.second != nullptr ? *pair.second : no_task;
     const std::string prefix = absl::StrCat("task ", name, ": ");
     diff(prefix + "version", a.version(), b.version());
     diff(prefix + "shots", absl::StrCat(a.shots()), absl::StrCat(b.shots()));
-    diff(prefix + "prompt format", a.prompt_format_hash(), b.prompt_format_hash());
-    diff(prefix + "generation", a.generation_settings(), b.generation_settings());
+    diff(prefix + "prompt format", a.prompt_format_hash(),
+         b.prompt_format_hash());
+    diff(prefix + "generation", a.generation_settings(),
+         b.generation_settings());
     diff(prefix + "seed", absl::StrCat(a.seed()), absl::StrCat(b.seed()));
     diff_files(prefix + "dataset ", a.dataset_files(), b.dataset_files());
   }
@@ -638,10 +704,11 @@ std::string ModelFilesIdentity(const std::string& model_dir) {
   std::sort(names.begin(), names.end());
   base::Sha256 h;
   for (const std::string& name : names) {
-    absl::StatusOr<base::FileIdentity> id = base::StatFile(absl::StrCat(model_dir, "/", name));
+    absl::StatusOr<base::FileIdentity> id =
+        base::StatFile(absl::StrCat(model_dir, "/", name));
     if (!id.ok()) continue;
-    h.Update(absl::StrCat(name, " ", id->size, " ", id->mtime_ns, " ", id->inode, " ",
-                          id->device, "\n"));
+    h.Update(absl::StrCat(name, " ", id->size, " ", id->mtime_ns, " ",
+                          id->inode, " ", id->device, "\n"));
   }
   return h.HexDigest();
 }
@@ -653,35 +720,40 @@ std::string FormatFingerprint(const v1::Fingerprint& fp) {
   absl::StrAppend(&out, "cuda toolkit:  ", fp.cuda_toolkit_version(), "\n");
   if (fp.gpus_size() == 0) absl::StrAppend(&out, "gpu:           none\n");
   for (const v1::GpuInfo& g : fp.gpus()) {
-    absl::StrAppendFormat(&out, "gpu:           %s (%s, cc %s, %.1f GiB)\n", g.name(), g.uuid(),
-                          g.compute_capability(),
-                          static_cast<double>(g.memory_bytes()) / (1024.0 * 1024 * 1024));
+    absl::StrAppendFormat(
+        &out, "gpu:           %s (%s, cc %s, %.1f GiB)\n", g.name(), g.uuid(),
+        g.compute_capability(),
+        static_cast<double>(g.memory_bytes()) / (1024.0 * 1024 * 1024));
   }
   absl::StrAppend(&out, "cpu:           ", fp.cpu_model(), "\n");
   absl::StrAppend(&out, "host:          ", fp.hostname(), "\n");
-  absl::StrAppend(&out, "evald:         ", fp.evald_version(), " (", fp.git_commit(), ", ",
-                  fp.build_type(), ")\n");
+  absl::StrAppend(&out, "evald:         ", fp.evald_version(), " (",
+                  fp.git_commit(), ", ", fp.build_type(), ")\n");
   absl::StrAppend(&out, "compiler:      ", fp.compiler(), "\n");
   if (!fp.decoding_mode().empty()) {
     absl::StrAppend(&out, "decoding:      ", fp.decoding_mode(),
                     fp.batch_invariant() ? ", batch-invariant" : "", "\n");
   }
   for (const v1::ModelFingerprint& m : fp.models()) {
-    absl::StrAppend(&out, "model ", m.role(), ": ", m.path(), " (dtype ", m.dtype(), ")\n");
-    absl::StrAppend(&out, "  model sha256      ", ModelDigest(m), "  (what pin.models.", m.role(),
-                    " compares)\n");
-    absl::StrAppend(&out, "  chat template     ", m.chat_template_sha256(), "\n");
+    absl::StrAppend(&out, "model ", m.role(), ": ", m.path(), " (dtype ",
+                    m.dtype(), ")\n");
+    absl::StrAppend(&out, "  model sha256      ", ModelDigest(m),
+                    "  (what pin.models.", m.role(), " compares)\n");
+    absl::StrAppend(&out, "  chat template     ", m.chat_template_sha256(),
+                    "\n");
     for (const v1::FileHash& f : m.files()) {
-      absl::StrAppendFormat(&out, "  %-40s %12d  %s\n", f.name(), f.size(), f.sha256());
+      absl::StrAppendFormat(&out, "  %-40s %12d  %s\n", f.name(), f.size(),
+                            f.sha256());
     }
   }
   for (const v1::TaskFingerprint& t : fp.tasks()) {
-    absl::StrAppend(&out, "task ", t.name(), ": version ", t.version(), ", ", t.shots(),
-                    " shots, seed ", t.seed(), "\n");
-    absl::StrAppend(&out, "  dataset sha256    ", DatasetDigest(t), "  (what pin.datasets.",
-                    t.name(), " compares)\n");
+    absl::StrAppend(&out, "task ", t.name(), ": version ", t.version(), ", ",
+                    t.shots(), " shots, seed ", t.seed(), "\n");
+    absl::StrAppend(&out, "  dataset sha256    ", DatasetDigest(t),
+                    "  (what pin.datasets.", t.name(), " compares)\n");
     absl::StrAppend(&out, "  prompt format     ", t.prompt_format_hash(), "\n");
-    absl::StrAppend(&out, "  generation        ", t.generation_settings(), "\n");
+    absl::StrAppend(&out, "  generation        ", t.generation_settings(),
+                    "\n");
     for (const v1::FileHash& f : t.dataset_files()) {
       absl::StrAppend(&out, "  ", f.name(), "  ", f.sha256(), "\n");
     }

@@ -39,9 +39,10 @@ namespace evald::daemon {
 class FileHashCache {
  public:
   virtual ~FileHashCache() = default;
-  virtual std::optional<std::string> Lookup(const std::string& path,
-                                            const base::FileIdentity& identity) = 0;
-  virtual void Remember(const std::string& path, const base::FileIdentity& identity,
+  virtual std::optional<std::string> Lookup(
+      const std::string& path, const base::FileIdentity& identity) = 0;
+  virtual void Remember(const std::string& path,
+                        const base::FileIdentity& identity,
                         const std::string& sha256) = 0;
 };
 
@@ -53,7 +54,9 @@ struct HashingStatus {
   int files_done = 0;
   int files_total = 0;
   double elapsed_s = 0;
-  double bytes_per_s() const { return elapsed_s > 0 ? static_cast<double>(bytes_done) / elapsed_s : 0; }
+  double bytes_per_s() const {
+    return elapsed_s > 0 ? static_cast<double>(bytes_done) / elapsed_s : 0;
+  }
 };
 
 // "hashing candidate model /m: 12.3 of 140.0 GB (8 of 30 files), 1.94 GB/s"
@@ -78,7 +81,8 @@ class HashActivity {
   void Remove(const HashJob* job);
 
   mutable absl::Mutex mu_;
-  std::vector<const HashJob*> jobs_ ABSL_GUARDED_BY(mu_);  // not owned; each unlists itself
+  std::vector<const HashJob*> jobs_
+      ABSL_GUARDED_BY(mu_);  // not owned; each unlists itself
 };
 
 struct HashOptions {
@@ -105,14 +109,14 @@ struct HashedFile {
 // the files in progress reports. The first failure stops the others and is
 // returned, naming its file (missing, unreadable, or changed or removed while
 // it was being hashed); the cache learns only hashes that completed.
-absl::StatusOr<std::vector<HashedFile>> HashFilesCached(const std::vector<std::string>& paths,
-                                                        FileHashCache* cache,
-                                                        const std::string& what,
-                                                        const HashOptions& options = {});
+absl::StatusOr<std::vector<HashedFile>> HashFilesCached(
+    const std::vector<std::string>& paths, FileHashCache* cache,
+    const std::string& what, const HashOptions& options = {});
 
 // sha256 of `path`, from `cache` when its identity is unchanged (cache may be
 // null).
-absl::StatusOr<std::string> HashFileCached(const std::string& path, FileHashCache* cache);
+absl::StatusOr<std::string> HashFileCached(const std::string& path,
+                                           FileHashCache* cache);
 
 // Host facts: driver/CUDA/GPUs (or "none"), CPU model, hostname, build.
 // Never fails: what cannot be read is recorded as "none" or "unknown".
@@ -121,10 +125,9 @@ v1::Fingerprint CollectHostFingerprint();
 // Hashes every *.safetensors, *.json, tokenizer and template file of a model
 // folder (through HashFilesCached) and the chat template string. Errors name
 // the folder or file.
-absl::StatusOr<v1::ModelFingerprint> FingerprintModel(const std::string& role,
-                                                      const v1::ModelSpec& model,
-                                                      FileHashCache* cache,
-                                                      const HashOptions& options = {});
+absl::StatusOr<v1::ModelFingerprint> FingerprintModel(
+    const std::string& role, const v1::ModelSpec& model, FileHashCache* cache,
+    const HashOptions& options = {});
 
 // The chat template a model folder carries (tokenizer_config.json
 // "chat_template", string or the "default" entry of a list, else
@@ -132,13 +135,15 @@ absl::StatusOr<v1::ModelFingerprint> FingerprintModel(const std::string& role,
 std::string ReadChatTemplate(const std::string& model_dir);
 
 // The stored form of a task's facts.
-v1::TaskFingerprint TaskFingerprintFromInfo(const tasks::TaskInfo& info, uint64_t seed);
+v1::TaskFingerprint TaskFingerprintFromInfo(const tasks::TaskInfo& info,
+                                            uint64_t seed);
 
 // Compares `pin` with `fingerprint`; one Drift per mismatching field
 // ("pin.driver", "pin.datasets.mmlu", ...). Dataset pins name a task (all of
 // its files hash-combined when there are several, see DatasetDigest) or a
 // dataset file name.
-std::vector<v1::Drift> CheckPins(const v1::PinSpec& pin, const v1::Fingerprint& fingerprint);
+std::vector<v1::Drift> CheckPins(const v1::PinSpec& pin,
+                                 const v1::Fingerprint& fingerprint);
 
 // One sha256 for a task's datasets: the file's own hash when there is one
 // file, else sha256 over "name sha256\n" lines in file order.
@@ -154,7 +159,8 @@ std::string ModelDigest(const v1::ModelFingerprint& model);
 // ("candidate model: model.safetensors", "task gsm8k: dataset test.jsonl",
 // "evald commit"), expected is `before`'s value, found is `now`'s ("absent"
 // for a file only one side has).
-std::vector<v1::Drift> DiffFingerprints(const v1::Fingerprint& before, const v1::Fingerprint& now);
+std::vector<v1::Drift> DiffFingerprints(const v1::Fingerprint& before,
+                                        const v1::Fingerprint& now);
 
 // A cheap stand-in for a model folder's content: sha256 over the name, size,
 // mtime and inode of each file FingerprintModel hashes (stat only, nothing

@@ -37,8 +37,8 @@
 #include "absl/strings/str_cat.h"
 #include "base/clock.h"
 #include "base/file.h"
-#include "base/json.h"
 #include "base/http/http_server.h"
+#include "base/json.h"
 #include "base/logging.h"
 #include "daemon/cli/help.h"
 #include "daemon/cli/parse.h"
@@ -46,13 +46,13 @@
 #include "daemon/executor.h"
 #include "daemon/fingerprint.h"
 #include "daemon/model_cache.h"
-#include "daemon/planner.h"
-#include "runners/native/planner/footprint.h"
-#include "runners/native/planner/kv_budget.h"
 #include "daemon/openai/openai_server.h"
+#include "daemon/planner.h"
 #include "daemon/queries.h"
 #include "daemon/service.h"
 #include "daemon/version.h"
+#include "runners/native/planner/footprint.h"
+#include "runners/native/planner/kv_budget.h"
 #include "store/store.h"
 
 namespace planner = ::evald::runners::native::planner;
@@ -82,14 +82,16 @@ struct Flags {
 // model cache (so runs and HTTP requests use one copy of each model).
 class ServedModels : public evald::daemon::openai::ModelProvider {
  public:
-  ServedModels(evald::daemon::ModelCache* cache, std::vector<std::pair<std::string, std::string>> models)
+  ServedModels(evald::daemon::ModelCache* cache,
+               std::vector<std::pair<std::string, std::string>> models)
       : cache_(cache), models_(std::move(models)) {}
   std::vector<std::string> ModelNames() const override {
     std::vector<std::string> names;
     for (const auto& [name, path] : models_) names.push_back(name);
     return names;
   }
-  absl::StatusOr<std::shared_ptr<evald::runners::Runner>> Get(const std::string& name) override {
+  absl::StatusOr<std::shared_ptr<evald::runners::Runner>> Get(
+      const std::string& name) override {
     for (const auto& [served, path] : models_) {
       if (served != name) continue;
       evald::v1::ModelSpec spec;
@@ -98,7 +100,8 @@ class ServedModels : public evald::daemon::openai::ModelProvider {
       if (!lease.ok()) return lease.status();
       return lease->runner;
     }
-    return absl::NotFoundError(absl::StrCat("model '", name, "' is not served here"));
+    return absl::NotFoundError(
+        absl::StrCat("model '", name, "' is not served here"));
   }
   // max_position_embeddings of the model's config.json (read, not loaded).
   int MaxModelLen(const std::string& name) const override {
@@ -109,7 +112,8 @@ class ServedModels : public evald::daemon::openai::ModelProvider {
       auto config = evald::base::ParseJson(*text);
       if (!config.ok()) return 0;
       const evald::base::Json* n = config->Find("max_position_embeddings");
-      return n != nullptr && n->is_int() && n->int_value() > 0 && n->int_value() < (1LL << 31)
+      return n != nullptr && n->is_int() && n->int_value() > 0 &&
+                     n->int_value() < (1LL << 31)
                  ? static_cast<int>(n->int_value())
                  : 0;
     }
@@ -140,85 +144,110 @@ struct FlagText {
 void DeclareFlags(CLI::App& app, Flags* flags, FlagText* text) {
   evald::daemon::cli::ConfigureRoot(app);
   app.add_option("--data-dir", flags->data_dir,
-                 "where evald keeps its store, socket and datasets; created (or tightened) to "
+                 "where evald keeps its store, socket and datasets; created "
+                 "(or tightened) to "
                  "mode 0700")
       ->type_name("DIR")
       ->required();
   app.add_option("--listen", flags->listen,
-                 "the gRPC address: unix:PATH (default unix:DIR/evald.sock, mode 0600) or "
-                 "HOST:PORT (127.0.0.1:PORT for loopback; TCP always requires --token-file)")
+                 "the gRPC address: unix:PATH (default unix:DIR/evald.sock, "
+                 "mode 0600) or "
+                 "HOST:PORT (127.0.0.1:PORT for loopback; TCP always requires "
+                 "--token-file)")
       ->type_name("ADDR");
   app.add_option("--token-file", flags->token_file,
                  "a file holding the bearer token every call must carry")
       ->type_name("FILE");
-  app.add_option("--threads", text->threads, "CPU worker threads (default: all cores)")
+  app.add_option("--threads", text->threads,
+                 "CPU worker threads (default: all cores)")
       ->type_name("N");
-  app.add_option("--max-resident", text->max_resident, "models kept loaded at once (default 2)")
+  app.add_option("--max-resident", text->max_resident,
+                 "models kept loaded at once (default 2)")
       ->type_name("N");
   app.add_option("--device", flags->device,
-                 "where native models run (default auto: the GPU when the build and the machine "
+                 "where native models run (default auto: the GPU when the "
+                 "build and the machine "
                  "have one)")
       ->type_name("auto|cpu|cuda");
   app.add_option("--memory-budget", flags->memory_budget,
-                 "the CPU memory resident models may use; suites that do not fit are refused at "
+                 "the CPU memory resident models may use; suites that do not "
+                 "fit are refused at "
                  "submit (default: 80% of RAM)")
       ->type_name("SIZE");
   app.add_option("--device-memory", flags->device_memory,
-                 "plan against a GPU with this much memory instead (default: the GPU's own)")
+                 "plan against a GPU with this much memory instead (default: "
+                 "the GPU's own)")
       ->type_name("SIZE");
   app.add_option("--drain-timeout", text->drain_timeout,
-                 "on SIGTERM, how long the documents in flight may take to finish and be stored "
+                 "on SIGTERM, how long the documents in flight may take to "
+                 "finish and be stored "
                  "(default 20)")
       ->type_name("SECONDS");
   app.add_option("--max-seqs", text->max_seqs,
-                 "sequences a native model computes at once (default 16 on the CPU, 256 on a GPU)")
+                 "sequences a native model computes at once (default 16 on the "
+                 "CPU, 256 on a GPU)")
       ->type_name("N");
-  app.add_option("--http-listen", flags->http_listen,
-                 "also serve the resident models over an OpenAI-compatible HTTP API "
-                 "(/v1/completions, /v1/chat/completions, /v1/models)")
+  app.add_option(
+         "--http-listen", flags->http_listen,
+         "also serve the resident models over an OpenAI-compatible HTTP API "
+         "(/v1/completions, /v1/chat/completions, /v1/models)")
       ->type_name("[HOST:]PORT");
   app.add_option("--http-token-file", flags->http_token_file,
-                 "the bearer token of the HTTP API (required for a non-loopback address)")
+                 "the bearer token of the HTTP API (required for a "
+                 "non-loopback address)")
       ->type_name("FILE");
-  evald::daemon::cli::AddRepeated(app, "--serve-model", &text->serve_models,
-                          "serve the checkpoint at PATH as model NAME on the HTTP API")
+  evald::daemon::cli::AddRepeated(
+      app, "--serve-model", &text->serve_models,
+      "serve the checkpoint at PATH as model NAME on the HTTP API")
       ->type_name("NAME=PATH");
   evald::daemon::cli::AddEarlyFlag(app, "--version", &text->version,
-                           "print the version, commit and build type");
-  evald::daemon::cli::AddEarlyOption(app, "--help-man", &text->help_man, "write evald.8 into DIR")
+                                   "print the version, commit and build type");
+  evald::daemon::cli::AddEarlyOption(app, "--help-man", &text->help_man,
+                                     "write evald.8 into DIR")
       ->type_name("DIR")
       ->group("");  // for the build, not for people
-  evald::daemon::cli::SetExamples(app, {"evald --data-dir ~/.local/share/evald",
-                                "evald --data-dir /srv/evald --listen 127.0.0.1:7070 "
-                                "--token-file /etc/evald/token"});
+  evald::daemon::cli::SetExamples(
+      app, {"evald --data-dir ~/.local/share/evald",
+            "evald --data-dir /srv/evald --listen 127.0.0.1:7070 "
+            "--token-file /etc/evald/token"});
 }
 
 std::vector<evald::daemon::cli::HelpSection> HelpSections() {
   return {
       {"signals",
-       "SIGTERM and SIGINT drain: the running run starts no new document, finishes and stores "
-       "the ones in flight (for at most --drain-timeout seconds) and goes back to the queue, to "
+       "SIGTERM and SIGINT drain: the running run starts no new document, "
+       "finishes and stores "
+       "the ones in flight (for at most --drain-timeout seconds) and goes back "
+       "to the queue, to "
        "resume on restart; then evald exits 0."},
       {"files",
-       "DIR/evald.sock: the default socket. DIR/store: the RocksDB store of runs, samples, "
-       "scores and fingerprints. DIR/datasets: the datasets `evalctl datasets fetch` stores. "
+       "DIR/evald.sock: the default socket. DIR/store: the RocksDB store of "
+       "runs, samples, "
+       "scores and fingerprints. DIR/datasets: the datasets `evalctl datasets "
+       "fetch` stores. "
        "Every file evald writes is mode 0600."},
-      {"exit codes", "0 stopped by a signal, 1 could not start (data dir held by another evald, "
-                     "store, listen address), 2 invalid flags."},
+      {"exit codes",
+       "0 stopped by a signal, 1 could not start (data dir held by another "
+       "evald, "
+       "store, listen address), 2 invalid flags."},
   };
 }
 
 // Parses argv into `flags`. Returns the exit code when evald should stop
 // here (help, version, man page, bad flags), else nullopt.
 std::optional<int> ParseFlags(int argc, char** argv, Flags* flags) {
-  CLI::App app("the evaluation daemon for LLM checkpoints. It runs the suites evalctl submits "
-               "on its own inference engine and keeps every score, sample and fingerprint in "
-               "its store.",
-               "evald");
+  CLI::App app(
+      "the evaluation daemon for LLM checkpoints. It runs the suites evalctl "
+      "submits "
+      "on its own inference engine and keeps every score, sample and "
+      "fingerprint in "
+      "its store.",
+      "evald");
   FlagText text;
   DeclareFlags(app, flags, &text);
   absl::StatusOr<evald::daemon::cli::ParseResult> parsed =
-      evald::daemon::cli::Parse(app, std::vector<std::string>(argv + 1, argv + argc));
+      evald::daemon::cli::Parse(
+          app, std::vector<std::string>(argv + 1, argv + argc));
   if (!parsed.ok()) {  // one line that starts with "evald: "
     std::cerr << parsed.status().message() << "\n";
     return 2;
@@ -236,33 +265,42 @@ std::optional<int> ParseFlags(int argc, char** argv, Flags* flags) {
     std::error_code ec;
     std::filesystem::create_directories(text.help_man, ec);
     absl::Status written = evald::base::WriteFileAtomically(
-        path, evald::daemon::cli::ManPage(app, {.title = "evald",
-                                        .section = 8,
-                                        .source = absl::StrCat("evald ", evald::daemon::Version()),
-                                        .extra = HelpSections(),
-                                        .see_also = {"evalctl(1)"}}));
+        path,
+        evald::daemon::cli::ManPage(
+            app, {.title = "evald",
+                  .section = 8,
+                  .source = absl::StrCat("evald ", evald::daemon::Version()),
+                  .extra = HelpSections(),
+                  .see_also = {"evalctl(1)"}}));
     if (!written.ok()) return Fail(1, std::string(written.message()));
     return 0;
   }
   for (const auto& [flag, value, out] :
        {std::make_tuple("--threads", &text.threads, &flags->threads),
-        std::make_tuple("--max-resident", &text.max_resident, &flags->max_resident),
-        std::make_tuple("--drain-timeout", &text.drain_timeout, &flags->drain_timeout_s),
+        std::make_tuple("--max-resident", &text.max_resident,
+                        &flags->max_resident),
+        std::make_tuple("--drain-timeout", &text.drain_timeout,
+                        &flags->drain_timeout_s),
         std::make_tuple("--max-seqs", &text.max_seqs, &flags->max_seqs)}) {
     if (value->empty()) continue;
     if (!absl::SimpleAtoi(*value, out) || *out < 0) {
-      return Fail(2, absl::StrCat(flag, ": expected a non-negative integer, got '", *value, "'"));
+      return Fail(2,
+                  absl::StrCat(flag, ": expected a non-negative integer, got '",
+                               *value, "'"));
     }
   }
   for (const std::string& spec : text.serve_models) {
     const size_t eq = spec.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
-      return Fail(2, absl::StrCat("--serve-model: expected NAME=PATH, got '", spec, "'"));
+      return Fail(2, absl::StrCat("--serve-model: expected NAME=PATH, got '",
+                                  spec, "'"));
     }
     flags->serve_models.emplace_back(spec.substr(0, eq), spec.substr(eq + 1));
   }
-  if (flags->device != "auto" && flags->device != "cpu" && flags->device != "cuda") {
-    return Fail(2, absl::StrCat("--device: expected auto, cpu or cuda, got '", flags->device, "'"));
+  if (flags->device != "auto" && flags->device != "cpu" &&
+      flags->device != "cuda") {
+    return Fail(2, absl::StrCat("--device: expected auto, cpu or cuda, got '",
+                                flags->device, "'"));
   }
   return std::nullopt;
 }
@@ -283,24 +321,32 @@ int main(int argc, char** argv) {
   daemon::openai::OpenAiServerOptions openai_options;
   if (!flags.http_listen.empty()) {
     std::string port_text = flags.http_listen;
-    if (size_t colon = flags.http_listen.rfind(':'); colon != std::string::npos) {
+    if (size_t colon = flags.http_listen.rfind(':');
+        colon != std::string::npos) {
       http_options.host = flags.http_listen.substr(0, colon);
       port_text = flags.http_listen.substr(colon + 1);
     }
     if (http_options.host == "localhost") http_options.host = "127.0.0.1";
     if (!absl::SimpleAtoi(port_text, &http_options.port)) {
-      return Fail(2, absl::StrCat("--http-listen: bad port in '", flags.http_listen, "'"));
+      return Fail(2, absl::StrCat("--http-listen: bad port in '",
+                                  flags.http_listen, "'"));
     }
     if (!flags.http_token_file.empty()) {
       auto text = base::ReadFileToString(flags.http_token_file);
-      if (!text.ok()) return Fail(2, absl::StrCat("--http-token-file: ", text.status().message()));
-      openai_options.bearer_token = std::string(absl::StripAsciiWhitespace(*text));
+      if (!text.ok())
+        return Fail(
+            2, absl::StrCat("--http-token-file: ", text.status().message()));
+      openai_options.bearer_token =
+          std::string(absl::StripAsciiWhitespace(*text));
       if (openai_options.bearer_token.empty()) {
-        return Fail(2, absl::StrCat("--http-token-file ", flags.http_token_file, ": empty"));
+        return Fail(2, absl::StrCat("--http-token-file ", flags.http_token_file,
+                                    ": empty"));
       }
     } else if (!absl::StartsWith(http_options.host, "127.")) {
-      return Fail(2, absl::StrCat("--http-listen ", flags.http_listen,
-                                  ": a non-loopback address requires --http-token-file"));
+      return Fail(
+          2,
+          absl::StrCat("--http-listen ", flags.http_listen,
+                       ": a non-loopback address requires --http-token-file"));
     }
     // The server checks the token as soon as its header line arrives, before
     // the request is read whole; the handler checks it again.
@@ -308,46 +354,60 @@ int main(int argc, char** argv) {
     http_options.error_body = daemon::openai::OpenAiErrorBody;
   }
   std::error_code ec;
-  std::filesystem::path data_dir = std::filesystem::absolute(flags.data_dir, ec);
-  if (ec) return Fail(2, absl::StrCat("--data-dir ", flags.data_dir, ": ", ec.message()));
+  std::filesystem::path data_dir =
+      std::filesystem::absolute(flags.data_dir, ec);
+  if (ec)
+    return Fail(
+        2, absl::StrCat("--data-dir ", flags.data_dir, ": ", ec.message()));
   data_dir = data_dir.lexically_normal();
   std::string dir = data_dir.string();
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
 
   // Where to listen, and whether a token is needed.
-  std::string listen = flags.listen.empty() ? "unix:" + dir + "/evald.sock" : flags.listen;
+  std::string listen =
+      flags.listen.empty() ? "unix:" + dir + "/evald.sock" : flags.listen;
   std::string socket_path;
   bool tcp = false;
   if (absl::StartsWith(listen, "unix:")) {
     socket_path = listen.substr(5);
     if (socket_path.empty()) return Fail(2, "--listen unix:PATH needs a path");
-    socket_path = std::filesystem::absolute(socket_path).lexically_normal().string();
+    socket_path =
+        std::filesystem::absolute(socket_path).lexically_normal().string();
     listen = "unix:" + socket_path;
   } else {
     tcp = true;
     if (listen.find(':') == std::string::npos) {
-      return Fail(2, absl::StrCat("--listen ", listen, ": expected unix:PATH or HOST:PORT"));
+      return Fail(2, absl::StrCat("--listen ", listen,
+                                  ": expected unix:PATH or HOST:PORT"));
     }
     if (listen.front() == ':') listen = "127.0.0.1" + listen;
   }
   std::string token;
   if (!flags.token_file.empty()) {
     auto text = base::ReadFileToString(flags.token_file);
-    if (!text.ok()) return Fail(2, absl::StrCat("--token-file: ", text.status().message()));
+    if (!text.ok())
+      return Fail(2, absl::StrCat("--token-file: ", text.status().message()));
     token = std::string(absl::StripAsciiWhitespace(*text));
-    if (token.empty()) return Fail(2, absl::StrCat("--token-file ", flags.token_file, ": empty"));
+    if (token.empty())
+      return Fail(2,
+                  absl::StrCat("--token-file ", flags.token_file, ": empty"));
   }
   if (tcp && token.empty()) {
-    return Fail(2, absl::StrCat("--listen ", listen,
-                                ": TCP always requires a bearer token; pass --token-file FILE"));
+    return Fail(
+        2, absl::StrCat(
+               "--listen ", listen,
+               ": TCP always requires a bearer token; pass --token-file FILE"));
   }
   daemon::PlanOptions plan;
   for (const auto& [flag, value, device] :
-       {std::make_tuple("--memory-budget", flags.memory_budget, daemon::PlanDevice::kCpu),
-        std::make_tuple("--device-memory", flags.device_memory, daemon::PlanDevice::kGpu)}) {
+       {std::make_tuple("--memory-budget", flags.memory_budget,
+                        daemon::PlanDevice::kCpu),
+        std::make_tuple("--device-memory", flags.device_memory,
+                        daemon::PlanDevice::kGpu)}) {
     if (value.empty()) continue;
     auto bytes = daemon::ParseByteSize(value);
-    if (!bytes.ok()) return Fail(2, absl::StrCat(flag, ": ", bytes.status().message()));
+    if (!bytes.ok())
+      return Fail(2, absl::StrCat(flag, ": ", bytes.status().message()));
     plan.device = device;
     plan.budget_bytes = *bytes;
   }
@@ -364,7 +424,8 @@ int main(int argc, char** argv) {
   auto lock = daemon::DataDirLock::Acquire(dir);
   if (!lock.ok()) return Fail(1, std::string(lock.status().message()));
   auto made_private = daemon::MakeDataDirPrivate(dir);
-  if (!made_private.ok()) return Fail(1, std::string(made_private.status().message()));
+  if (!made_private.ok())
+    return Fail(1, std::string(made_private.status().message()));
   for (const std::string& change : *made_private) {
     LOG(WARNING) << "made the data dir private: " << change;
   }
@@ -372,13 +433,15 @@ int main(int argc, char** argv) {
   store::StoreOptions store_options;
   store_options.path = daemon::StorePath(dir);
   auto store = store::Store::Open(store_options);
-  if (!store.ok()) return Fail(1, absl::StrCat("opening the store: ", store.status().message()));
+  if (!store.ok())
+    return Fail(1,
+                absl::StrCat("opening the store: ", store.status().message()));
 
   const base::Clock* clock = base::Clock::Real();
   v1::Fingerprint host = daemon::CollectHostFingerprint();
-  LOG(INFO) << "evald " << host.evald_version() << " (" << host.git_commit() << "), driver "
-            << host.driver_version() << ", " << host.gpus_size() << " GPU(s), cpu "
-            << host.cpu_model();
+  LOG(INFO) << "evald " << host.evald_version() << " (" << host.git_commit()
+            << "), driver " << host.driver_version() << ", " << host.gpus_size()
+            << " GPU(s), cpu " << host.cpu_model();
 
   if (plan.budget_bytes == 0) {
     // Models run on the GPU when one is present and allowed, else the CPU.
@@ -389,25 +452,32 @@ int main(int argc, char** argv) {
       plan.budget_bytes = daemon::DefaultCpuBudget();
     }
   }
-  LOG(INFO) << "memory budget for resident models: " << daemon::FormatBytes(plan.budget_bytes)
-            << (plan.device == daemon::PlanDevice::kGpu ? " of GPU memory" : " of RAM");
+  LOG(INFO) << "memory budget for resident models: "
+            << daemon::FormatBytes(plan.budget_bytes)
+            << (plan.device == daemon::PlanDevice::kGpu ? " of GPU memory"
+                                                        : " of RAM");
   // One ledger of that memory for every resident model: weights are
   // reserved, KV pools grow and shrink against each other.
-  planner::KvBudget memory_ledger(
-      plan.budget_bytes - (plan.device == daemon::PlanDevice::kGpu ? planner::kCudaContextReserve : 0));
+  planner::KvBudget memory_ledger(plan.budget_bytes -
+                                  (plan.device == daemon::PlanDevice::kGpu
+                                       ? planner::kCudaContextReserve
+                                       : 0));
   daemon::ModelCache models(
-      daemon::DefaultRunnerFactory(flags.threads, flags.device, &memory_ledger, flags.max_seqs),
+      daemon::DefaultRunnerFactory(flags.threads, flags.device, &memory_ledger,
+                                   flags.max_seqs),
       flags.max_resident, clock);
-  daemon::Executor executor(daemon::ExecutorOptions{
-                                .data_dir = dir,
-                                .host = host,
-                                .drain_timeout = absl::Seconds(flags.drain_timeout_s)}, store->get(), &models,
-                            clock);
+  daemon::Executor executor(
+      daemon::ExecutorOptions{
+          .data_dir = dir,
+          .host = host,
+          .drain_timeout = absl::Seconds(flags.drain_timeout_s)},
+      store->get(), &models, clock);
   if (absl::Status s = executor.Recover(); !s.ok()) {
     return Fail(1, absl::StrCat("recovering the queue: ", s.message()));
   }
-  daemon::EvalServiceImpl service(daemon::ServiceOptions{.data_dir = dir, .token = token, .plan = plan},
-                                  store->get(), &executor, &models, host, clock);
+  daemon::EvalServiceImpl service(
+      daemon::ServiceOptions{.data_dir = dir, .token = token, .plan = plan},
+      store->get(), &executor, &models, host, clock);
 
   if (!socket_path.empty()) {
     // We hold the data-dir lock, so a socket file left here is stale.
@@ -415,7 +485,8 @@ int main(int argc, char** argv) {
   }
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), tcp ? &port : nullptr);
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(),
+                           tcp ? &port : nullptr);
   builder.RegisterService(&service);
   builder.SetMaxReceiveMessageSize(64 << 20);
   builder.SetMaxSendMessageSize(-1);
@@ -427,7 +498,9 @@ int main(int argc, char** argv) {
   }
   if (!socket_path.empty()) chmod(socket_path.c_str(), 0600);
   std::cerr << "evald: listening on "
-            << (tcp ? absl::StrCat(listen.substr(0, listen.rfind(':')), ":", port) : listen)
+            << (tcp ? absl::StrCat(listen.substr(0, listen.rfind(':')), ":",
+                                   port)
+                    : listen)
             << " (pid " << getpid() << ", data dir " << dir << ")" << std::endl;
   executor.Start();
 
@@ -438,13 +511,17 @@ int main(int argc, char** argv) {
   std::thread preload;
   if (!flags.http_listen.empty()) {
     http_handler = std::make_unique<daemon::openai::OpenAiHandler>(
-        openai_options, std::make_shared<ServedModels>(&models, flags.serve_models));
+        openai_options,
+        std::make_shared<ServedModels>(&models, flags.serve_models));
     auto started = base::http::HttpServer::Start(
-        http_options, [h = http_handler.get()](const base::http::HttpRequest& request,
-                                               base::http::ResponseWriter& writer) {
+        http_options,
+        [h = http_handler.get()](const base::http::HttpRequest& request,
+                                 base::http::ResponseWriter& writer) {
           h->Handle(request, writer);
         });
-    if (!started.ok()) return Fail(1, absl::StrCat("--http-listen: ", started.status().message()));
+    if (!started.ok())
+      return Fail(1,
+                  absl::StrCat("--http-listen: ", started.status().message()));
     http_server = *std::move(started);
     std::cerr << "evald: openai endpoint on http://" << http_options.host << ":"
               << http_server->port() << "/v1" << std::endl;
@@ -454,7 +531,8 @@ int main(int argc, char** argv) {
         v1::ModelSpec spec;
         spec.set_path(path);
         auto lease = models.Get(spec);
-        if (!lease.ok()) LOG(WARNING) << "--serve-model " << name << ": " << lease.status();
+        if (!lease.ok())
+          LOG(WARNING) << "--serve-model " << name << ": " << lease.status();
       }
     });
   }

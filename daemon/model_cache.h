@@ -29,18 +29,21 @@
 namespace evald::daemon {
 
 using RunnerFactory =
-    std::function<absl::StatusOr<std::unique_ptr<runners::Runner>>(const v1::ModelSpec& model)>;
+    std::function<absl::StatusOr<std::unique_ptr<runners::Runner>>(
+        const v1::ModelSpec& model)>;
 
 // The production factory: native models through the engine when this binary
-// has it, OpenAI-compatible endpoints through runners/openai. `num_threads` 0 = all cores;
-// `device` "auto" (the GPU when the build and the machine have one), "cpu" or
-// "cuda" (loading fails with a clear error where there is no GPU).
+// has it, OpenAI-compatible endpoints through runners/openai. `num_threads` 0 =
+// all cores; `device` "auto" (the GPU when the build and the machine have one),
+// "cpu" or "cuda" (loading fails with a clear error where there is no GPU).
 // `kv_budget` (borrowed, may be null): the memory ledger shared by every
 // native model it loads, so their KV pools grow and shrink against each
 // other (runners/native/planner/kv_budget.h). `max_num_seqs`: sequences each
 // native model computes at once (0: the runner's default for its device).
-RunnerFactory DefaultRunnerFactory(int num_threads, const std::string& device = "auto",
-                                   runners::native::planner::KvBudget* kv_budget = nullptr, int max_num_seqs = 0);
+RunnerFactory DefaultRunnerFactory(
+    int num_threads, const std::string& device = "auto",
+    runners::native::planner::KvBudget* kv_budget = nullptr,
+    int max_num_seqs = 0);
 
 class ModelCache {
  public:

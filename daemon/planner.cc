@@ -29,12 +29,13 @@ namespace {
 // What the planner needs of a checkpoint that can load.
 struct Checkpoint {
   model::ModelConfig config;  // after the architecture's FinalizeConfig
-  int64_t weight_bytes = 0;    // the sum of the tensors' byte spans
+  int64_t weight_bytes = 0;   // the sum of the tensors' byte spans
 };
 
 // One line naming the role, the folder and, from the reader's message, the
 // file: "candidate model /m: tokenizer.json: cannot open: ...".
-absl::Status InModel(absl::string_view role, const std::string& dir, const absl::Status& s) {
+absl::Status InModel(absl::string_view role, const std::string& dir,
+                     const absl::Status& s) {
   absl::string_view what = s.message();
   absl::ConsumePrefix(&what, dir + "/");
   return absl::Status(s.code(), absl::StrCat(role, " model ", dir, ": ", what));
@@ -47,7 +48,8 @@ absl::StatusOr<Checkpoint> ReadCheckpoint(const std::string& dir) {
   Checkpoint c;
   const std::string config_path = dir + "/config.json";
   ASSIGN_OR_RETURN(c.config, model::LoadModelConfig(dir));
-  const model::Architecture* arch = model::FindArchitecture(c.config.architecture);
+  const model::Architecture* arch =
+      model::FindArchitecture(c.config.architecture);
   if (arch == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(
         config_path, ": field 'architectures': '", c.config.architecture,
@@ -59,7 +61,8 @@ absl::StatusOr<Checkpoint> ReadCheckpoint(const std::string& dir) {
   }
   ASSIGN_OR_RETURN(std::unique_ptr<tokenizer::Tokenizer> tokenizer,
                    tokenizer::Tokenizer::FromDirectory(dir));
-  ASSIGN_OR_RETURN(std::unique_ptr<model::TensorStore> store, model::TensorStore::Open(dir));
+  ASSIGN_OR_RETURN(std::unique_ptr<model::TensorStore> store,
+                   model::TensorStore::Open(dir));
   for (const std::string& name : store->Names()) {
     c.weight_bytes += static_cast<int64_t>(store->Find(name)->size_bytes);
   }
@@ -67,7 +70,8 @@ absl::StatusOr<Checkpoint> ReadCheckpoint(const std::string& dir) {
 }
 
 std::string FormatOf(const model::ModelConfig& config) {
-  if (config.quantization.awq) return absl::StrCat("awq-int", config.quantization.bits);
+  if (config.quantization.awq)
+    return absl::StrCat("awq-int", config.quantization.bits);
   if (config.torch_dtype == "bfloat16") return "bf16";
   if (config.torch_dtype == "float16") return "fp16";
   if (config.torch_dtype == "float32") return "fp32";
@@ -78,7 +82,8 @@ bool IsEndpoint(const v1::ModelSpec& model) {
   return model.source_case() == v1::ModelSpec::kEndpoint;
 }
 
-std::vector<std::pair<std::string, const v1::ModelSpec*>> Models(const v1::RunSpec& spec) {
+std::vector<std::pair<std::string, const v1::ModelSpec*>> Models(
+    const v1::RunSpec& spec) {
   std::vector<std::pair<std::string, const v1::ModelSpec*>> models = {
       {"candidate", &spec.candidate()}};
   if (spec.has_judge()) models.push_back({"judge", &spec.judge()});
@@ -101,11 +106,13 @@ absl::Status CheckModels(const v1::RunSpec& spec) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<MemoryPlan> PlanModels(const v1::RunSpec& spec, const PlanOptions& options) {
+absl::StatusOr<MemoryPlan> PlanModels(const v1::RunSpec& spec,
+                                      const PlanOptions& options) {
   MemoryPlan plan;
   plan.device = options.device;
   plan.budget_bytes = options.budget_bytes;
-  plan.reserve_bytes = options.device == PlanDevice::kGpu ? planner::kCudaContextReserve : 0;
+  plan.reserve_bytes =
+      options.device == PlanDevice::kGpu ? planner::kCudaContextReserve : 0;
   const int64_t kv_elem = options.device == PlanDevice::kGpu ? 2 : 4;
   int64_t needed = plan.reserve_bytes;
   int64_t min_pools = 0;
@@ -125,13 +132,15 @@ absl::StatusOr<MemoryPlan> PlanModels(const v1::RunSpec& spec, const PlanOptions
     const model::ModelConfig& c = checkpoint->config;
     m.weight_bytes = checkpoint->weight_bytes;
     m.format = FormatOf(c);
-    m.kv_bytes_per_token = int64_t{c.num_layers} * 2 * c.num_kv_heads * c.head_dim * kv_elem;
-    m.workspace_bytes = planner::WorkspaceBytes(c.hidden_size, c.intermediate_size, c.vocab_size,
-                                               options.max_batch_tokens,
-                                               options.device == PlanDevice::kGpu,
-                                               c.quantization.awq);
+    m.kv_bytes_per_token =
+        int64_t{c.num_layers} * 2 * c.num_kv_heads * c.head_dim * kv_elem;
+    m.workspace_bytes = planner::WorkspaceBytes(
+        c.hidden_size, c.intermediate_size, c.vocab_size,
+        options.max_batch_tokens, options.device == PlanDevice::kGpu,
+        c.quantization.awq);
     m.min_kv_tokens = planner::MinKvTokens(model->max_context());
-    needed += m.weight_bytes + m.workspace_bytes + m.min_kv_tokens * m.kv_bytes_per_token;
+    needed += m.weight_bytes + m.workspace_bytes +
+              m.min_kv_tokens * m.kv_bytes_per_token;
     min_pools += m.min_kv_tokens * m.kv_bytes_per_token;
     plan.models.push_back(m);
   }
@@ -143,7 +152,9 @@ absl::StatusOr<MemoryPlan> PlanModels(const v1::RunSpec& spec, const PlanOptions
       if (m.endpoint || m.kv_bytes_per_token == 0) continue;
       const int64_t min_pool = m.min_kv_tokens * m.kv_bytes_per_token;
       const int64_t share =
-          min_pools > 0 ? static_cast<int64_t>(static_cast<long double>(spare) * min_pool / min_pools) : 0;
+          min_pools > 0 ? static_cast<int64_t>(static_cast<long double>(spare) *
+                                               min_pool / min_pools)
+                        : 0;
       m.kv_pool_bytes = min_pool + share;
       m.kv_tokens = m.kv_pool_bytes / m.kv_bytes_per_token;
       m.kv_max_tokens = (min_pool + spare) / m.kv_bytes_per_token;
@@ -155,39 +166,56 @@ absl::StatusOr<MemoryPlan> PlanModels(const v1::RunSpec& spec, const PlanOptions
 absl::StatusOr<int64_t> ParseByteSize(absl::string_view text) {
   std::string t(absl::StripAsciiWhitespace(text));
   size_t i = 0;
-  while (i < t.size() && (std::isdigit(static_cast<unsigned char>(t[i])) || t[i] == '.')) ++i;
+  while (i < t.size() &&
+         (std::isdigit(static_cast<unsigned char>(t[i])) || t[i] == '.'))
+    ++i;
   double number = 0;
   if (i == 0 || !absl::SimpleAtod(t.substr(0, i), &number)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("size '", text, "': expected a number with an optional unit (24GiB, 80GB)"));
-  }
-  std::string unit = absl::AsciiStrToLower(absl::StripAsciiWhitespace(t.substr(i)));
-  double scale = 0;
-  if (unit.empty() || unit == "b") scale = 1;
-  else if (unit == "kib" || unit == "k") scale = 1024.0;
-  else if (unit == "mib" || unit == "m") scale = 1024.0 * 1024;
-  else if (unit == "gib" || unit == "g") scale = 1024.0 * 1024 * 1024;
-  else if (unit == "tib" || unit == "t") scale = 1024.0 * 1024 * 1024 * 1024;
-  else if (unit == "kb") scale = 1e3;
-  else if (unit == "mb") scale = 1e6;
-  else if (unit == "gb") scale = 1e9;
-  else if (unit == "tb") scale = 1e12;
-  else {
     return absl::InvalidArgumentError(absl::StrCat(
-        "size '", text, "': unknown unit '", unit, "' (B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)"));
+        "size '", text,
+        "': expected a number with an optional unit (24GiB, 80GB)"));
+  }
+  std::string unit =
+      absl::AsciiStrToLower(absl::StripAsciiWhitespace(t.substr(i)));
+  double scale = 0;
+  if (unit.empty() || unit == "b")
+    scale = 1;
+  else if (unit == "kib" || unit == "k")
+    scale = 1024.0;
+  else if (unit == "mib" || unit == "m")
+    scale = 1024.0 * 1024;
+  else if (unit == "gib" || unit == "g")
+    scale = 1024.0 * 1024 * 1024;
+  else if (unit == "tib" || unit == "t")
+    scale = 1024.0 * 1024 * 1024 * 1024;
+  else if (unit == "kb")
+    scale = 1e3;
+  else if (unit == "mb")
+    scale = 1e6;
+  else if (unit == "gb")
+    scale = 1e9;
+  else if (unit == "tb")
+    scale = 1e12;
+  else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("size '", text, "': unknown unit '", unit,
+                     "' (B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)"));
   }
   const double bytes = number * scale;
   if (!(bytes > 0) || bytes > 9e18) {
-    return absl::InvalidArgumentError(absl::StrCat("size '", text, "': out of range"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("size '", text, "': out of range"));
   }
   return static_cast<int64_t>(bytes);
 }
 
 std::string FormatBytes(int64_t bytes) {
   if (bytes < (int64_t{1} << 30)) {
-    return absl::StrFormat("%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024));
+    return absl::StrFormat("%.1f MiB",
+                           static_cast<double>(bytes) / (1024.0 * 1024));
   }
-  return absl::StrFormat("%.2f GiB", static_cast<double>(bytes) / (1024.0 * 1024 * 1024));
+  return absl::StrFormat("%.2f GiB",
+                         static_cast<double>(bytes) / (1024.0 * 1024 * 1024));
 }
 
 int64_t DefaultCpuBudget() {
@@ -202,26 +230,31 @@ int64_t DefaultCpuBudget() {
 }
 
 std::string FormatPlan(const MemoryPlan& plan) {
-  std::string out = absl::StrFormat(
-      "memory plan on the %s: budget %s\n", plan.device == PlanDevice::kGpu ? "GPU" : "CPU",
-      FormatBytes(plan.budget_bytes));
-  absl::StrAppendFormat(&out, "  %-10s %-9s %11s %11s %11s %11s %12s  %s\n", "ROLE", "FORMAT",
-                        "WEIGHTS", "KV/TOKEN", "WORKSPACE", "KV POOL", "KV TOKENS", "PATH");
+  std::string out =
+      absl::StrFormat("memory plan on the %s: budget %s\n",
+                      plan.device == PlanDevice::kGpu ? "GPU" : "CPU",
+                      FormatBytes(plan.budget_bytes));
+  absl::StrAppendFormat(&out, "  %-10s %-9s %11s %11s %11s %11s %12s  %s\n",
+                        "ROLE", "FORMAT", "WEIGHTS", "KV/TOKEN", "WORKSPACE",
+                        "KV POOL", "KV TOKENS", "PATH");
   for (const ModelPlan& m : plan.models) {
     if (m.endpoint) {
-      absl::StrAppendFormat(&out, "  %-10s %-9s %11s %11s %11s %11s %12s  %s\n", m.role, m.format,
-                            "-", "-", "-", "-", "-", m.path);
+      absl::StrAppendFormat(&out, "  %-10s %-9s %11s %11s %11s %11s %12s  %s\n",
+                            m.role, m.format, "-", "-", "-", "-", "-", m.path);
       continue;
     }
-    absl::StrAppendFormat(&out, "  %-10s %-9s %11s %9.0f KiB %11s %11s %12s  %s\n", m.role,
-                          m.format, FormatBytes(m.weight_bytes), m.kv_bytes_per_token / 1024.0,
-                          FormatBytes(m.workspace_bytes),
-                          plan.fits ? FormatBytes(m.kv_pool_bytes) : "-",
-                          plan.fits ? absl::StrCat(m.kv_tokens) : absl::StrCat(">=", m.min_kv_tokens),
-                          m.path);
+    absl::StrAppendFormat(
+        &out, "  %-10s %-9s %11s %9.0f KiB %11s %11s %12s  %s\n", m.role,
+        m.format, FormatBytes(m.weight_bytes), m.kv_bytes_per_token / 1024.0,
+        FormatBytes(m.workspace_bytes),
+        plan.fits ? FormatBytes(m.kv_pool_bytes) : "-",
+        plan.fits ? absl::StrCat(m.kv_tokens)
+                  : absl::StrCat(">=", m.min_kv_tokens),
+        m.path);
   }
   if (plan.reserve_bytes > 0) {
-    absl::StrAppendFormat(&out, "  CUDA context reserve %s\n", FormatBytes(plan.reserve_bytes));
+    absl::StrAppendFormat(&out, "  CUDA context reserve %s\n",
+                          FormatBytes(plan.reserve_bytes));
   }
   int native_models = 0;
   for (const ModelPlan& m : plan.models) native_models += m.endpoint ? 0 : 1;
@@ -229,14 +262,21 @@ std::string FormatPlan(const MemoryPlan& plan) {
     std::string lend;
     for (const ModelPlan& m : plan.models) {
       if (m.endpoint) continue;
-      absl::StrAppend(&lend, lend.empty() ? "" : ", ", m.role, " up to ", m.kv_max_tokens);
+      absl::StrAppend(&lend, lend.empty() ? "" : ", ", m.role, " up to ",
+                      m.kv_max_tokens);
     }
-    absl::StrAppendFormat(&out, "  KV pools are shared: with the other model idle, %s KV tokens\n",
-                          lend);
+    absl::StrAppendFormat(
+        &out,
+        "  KV pools are shared: with the other model idle, %s KV tokens\n",
+        lend);
   }
-  absl::StrAppendFormat(&out, "%s: needed %s (weights + workspaces + minimum KV pools%s) vs %s available\n",
-                        plan.fits ? "fits" : "does not fit", FormatBytes(plan.needed_bytes),
-                        plan.reserve_bytes > 0 ? " + reserve" : "", FormatBytes(plan.budget_bytes));
+  absl::StrAppendFormat(&out,
+                        "%s: needed %s (weights + workspaces + minimum KV "
+                        "pools%s) vs %s available\n",
+                        plan.fits ? "fits" : "does not fit",
+                        FormatBytes(plan.needed_bytes),
+                        plan.reserve_bytes > 0 ? " + reserve" : "",
+                        FormatBytes(plan.budget_bytes));
   return out;
 }
 

@@ -14,9 +14,9 @@
 //              size: 4 bytes on the CPU (FP32), 2 on the GPU (FP16).
 //   workspace  activations of one engine step of max_batch_tokens tokens:
 //              max_batch_tokens x (24 x hidden + 10 x intermediate) bytes, plus
-//              the logits of up to 256 rows (256 x vocab x 4 bytes), plus 32 MiB
-//              of GEMM workspace on the GPU (and 128 MiB of INT4 workspace for
-//              an AWQ model there).
+//              the logits of up to 256 rows (256 x vocab x 4 bytes), plus 32
+//              MiB of GEMM workspace on the GPU (and 128 MiB of INT4 workspace
+//              for an AWQ model there).
 //   kv pool    at least `min_kv_tokens` (the model's context window when the
 //              suite caps it with max_context, else 8,192 tokens); what the
 //              budget has left after weights, workspaces, minimum pools and (on
@@ -51,12 +51,12 @@ struct ModelPlan {
   int64_t kv_bytes_per_token = 0;
   int64_t workspace_bytes = 0;
   int64_t min_kv_tokens = 0;
-  int64_t kv_pool_bytes = 0;   // the pool it gets (0 when the plan does not fit)
-  int64_t kv_tokens = 0;       // kv_pool_bytes / kv_bytes_per_token
+  int64_t kv_pool_bytes = 0;  // the pool it gets (0 when the plan does not fit)
+  int64_t kv_tokens = 0;      // kv_pool_bytes / kv_bytes_per_token
   // The tokens its pool can grow to while the other models sit at their
   // minimums (idle): KV pools are elastic (runners/native/engine/elastic_kv.h).
   int64_t kv_max_tokens = 0;
-  bool endpoint = false;       // served elsewhere: no memory here
+  bool endpoint = false;  // served elsewhere: no memory here
 };
 
 struct MemoryPlan {
@@ -91,7 +91,8 @@ absl::Status CheckModels(const v1::RunSpec& spec);
 
 // Makes the checks of CheckModels first, with the same errors; a plan that
 // does not fit is not an error (fits = false).
-absl::StatusOr<MemoryPlan> PlanModels(const v1::RunSpec& spec, const PlanOptions& options);
+absl::StatusOr<MemoryPlan> PlanModels(const v1::RunSpec& spec,
+                                      const PlanOptions& options);
 
 // "24GiB", "80 GB", "512MiB", "1073741824": bytes.
 absl::StatusOr<int64_t> ParseByteSize(absl::string_view text);

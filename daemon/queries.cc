@@ -7,16 +7,20 @@
 
 namespace evald::daemon {
 
-std::string StorePath(absl::string_view data_dir) { return absl::StrCat(data_dir, "/store"); }
+std::string StorePath(absl::string_view data_dir) {
+  return absl::StrCat(data_dir, "/store");
+}
 
-absl::StatusOr<v1::ListRunsResponse> ReadRuns(store::Store& store,
-                                               const v1::ListRunsRequest& request) {
+absl::StatusOr<v1::ListRunsResponse> ReadRuns(
+    store::Store& store, const v1::ListRunsRequest& request) {
   store::RunFilter filter;
   for (const auto& [k, v] : request.labels()) filter.labels[k] = v;
-  if (request.since_unix_ms() > 0) filter.since_unix_ms = request.since_unix_ms();
+  if (request.since_unix_ms() > 0)
+    filter.since_unix_ms = request.since_unix_ms();
   if (request.limit() > 0) filter.limit = static_cast<size_t>(request.limit());
   store::Unreadable unreadable;
-  ASSIGN_OR_RETURN(std::vector<v1::RunRecord> runs, store.ListRuns(filter, &unreadable));
+  ASSIGN_OR_RETURN(std::vector<v1::RunRecord> runs,
+                   store.ListRuns(filter, &unreadable));
   v1::ListRunsResponse response;
   for (v1::RunRecord& run : runs) {
     RETURN_IF_ERROR(store.AddUnfoldedFigures(&run, &unreadable));
@@ -28,31 +32,38 @@ absl::StatusOr<v1::ListRunsResponse> ReadRuns(store::Store& store,
   return response;
 }
 
-absl::StatusOr<v1::GetResultsResponse> ReadResults(store::Store& store, absl::string_view run_id) {
+absl::StatusOr<v1::GetResultsResponse> ReadResults(store::Store& store,
+                                                   absl::string_view run_id) {
   v1::GetResultsResponse response;
   store::Unreadable unreadable;
   ASSIGN_OR_RETURN(*response.mutable_run(), store.GetRun(run_id, &unreadable));
-  RETURN_IF_ERROR(store.AddUnfoldedFigures(response.mutable_run(), &unreadable));
-  response.mutable_run()->clear_fingerprint();  // `env` shows it; results stay small
-  ASSIGN_OR_RETURN(std::vector<v1::TaskScores> scores, store.GetScores(run_id, &unreadable));
+  RETURN_IF_ERROR(
+      store.AddUnfoldedFigures(response.mutable_run(), &unreadable));
+  response.mutable_run()
+      ->clear_fingerprint();  // `env` shows it; results stay small
+  ASSIGN_OR_RETURN(std::vector<v1::TaskScores> scores,
+                   store.GetScores(run_id, &unreadable));
   for (v1::TaskScores& s : scores) *response.add_scores() = std::move(s);
   for (std::string& u : unreadable) response.add_unreadable(std::move(u));
   return response;
 }
 
-absl::Status VisitSamples(store::Store& store, const v1::ListSamplesRequest& request,
+absl::Status VisitSamples(store::Store& store,
+                          const v1::ListSamplesRequest& request,
                           const std::function<bool(v1::SampleRecord)>& visit,
                           store::Unreadable* unreadable) {
   ASSIGN_OR_RETURN(v1::RunRecord run, store.GetRun(request.run_id()));
   bool known = false;
-  for (const v1::TaskSpec& t : run.spec().tasks()) known = known || t.name() == request.task();
+  for (const v1::TaskSpec& t : run.spec().tasks())
+    known = known || t.name() == request.task();
   if (!known) {
     std::string names;
     for (const v1::TaskSpec& t : run.spec().tasks()) {
       absl::StrAppend(&names, names.empty() ? "" : ", ", t.name());
     }
-    return absl::NotFoundError(absl::StrCat("run ", request.run_id(), " has no task '",
-                                            request.task(), "' (its tasks: ", names, ")"));
+    return absl::NotFoundError(absl::StrCat("run ", request.run_id(),
+                                            " has no task '", request.task(),
+                                            "' (its tasks: ", names, ")"));
   }
   int64_t sent = 0;
   return store.ScanSamples(
@@ -60,7 +71,8 @@ absl::Status VisitSamples(store::Store& store, const v1::ListSamplesRequest& req
       [&](v1::SampleRecord s) {
         if (request.failed_only()) {
           bool failed = !s.error().empty();
-          for (const auto& [name, value] : s.metrics()) failed = failed || value == 0;
+          for (const auto& [name, value] : s.metrics())
+            failed = failed || value == 0;
           if (!failed) return true;
         }
         if (!visit(std::move(s))) return false;
@@ -70,8 +82,8 @@ absl::Status VisitSamples(store::Store& store, const v1::ListSamplesRequest& req
       unreadable);
 }
 
-absl::StatusOr<v1::ListSamplesResponse> ReadSamples(store::Store& store,
-                                                    const v1::ListSamplesRequest& request) {
+absl::StatusOr<v1::ListSamplesResponse> ReadSamples(
+    store::Store& store, const v1::ListSamplesRequest& request) {
   v1::ListSamplesResponse response;
   store::Unreadable unreadable;
   RETURN_IF_ERROR(VisitSamples(
@@ -85,8 +97,8 @@ absl::StatusOr<v1::ListSamplesResponse> ReadSamples(store::Store& store,
   return response;
 }
 
-absl::StatusOr<v1::GetEnvironmentResponse> ReadEnvironment(store::Store& store,
-                                                           absl::string_view run_id) {
+absl::StatusOr<v1::GetEnvironmentResponse> ReadEnvironment(
+    store::Store& store, absl::string_view run_id) {
   store::Unreadable unreadable;
   ASSIGN_OR_RETURN(v1::RunRecord run, store.GetRun(run_id, &unreadable));
   v1::GetEnvironmentResponse response;
@@ -98,8 +110,8 @@ absl::StatusOr<v1::GetEnvironmentResponse> ReadEnvironment(store::Store& store,
   return response;
 }
 
-absl::StatusOr<v1::DeleteRunResponse> DeleteStoredRun(store::Store& store,
-                                                      absl::string_view run_id) {
+absl::StatusOr<v1::DeleteRunResponse> DeleteStoredRun(
+    store::Store& store, absl::string_view run_id) {
   ASSIGN_OR_RETURN(store::DeletedRun deleted, store.DeleteRun(run_id));
   v1::DeleteRunResponse response;
   response.set_samples(deleted.samples);
@@ -109,8 +121,8 @@ absl::StatusOr<v1::DeleteRunResponse> DeleteStoredRun(store::Store& store,
   return response;
 }
 
-absl::StatusOr<v1::CheckStoreResponse> CheckStoredRecords(store::Store& store, bool repair,
-                                                          const std::set<std::string>& skip) {
+absl::StatusOr<v1::CheckStoreResponse> CheckStoredRecords(
+    store::Store& store, bool repair, const std::set<std::string>& skip) {
   ASSIGN_OR_RETURN(store::CheckReport report, store.Check(repair, skip));
   v1::CheckStoreResponse response;
   response.set_records(report.records);
@@ -126,14 +138,16 @@ absl::StatusOr<v1::CheckStoreResponse> CheckStoredRecords(store::Store& store, b
 
 absl::Status ValidateTagName(absl::string_view name) {
   const std::string shown = base::EscapeInvalidUtf8(name.substr(0, 40));
-  const std::string quoted = absl::StrCat("tag name '", shown, name.size() > 40 ? "...'" : "'");
+  const std::string quoted =
+      absl::StrCat("tag name '", shown, name.size() > 40 ? "...'" : "'");
   if (name.empty()) return absl::InvalidArgumentError("tag name is empty");
   if (name.size() > kMaxTagBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(quoted, ": ", name.size(),
-                                                   " bytes; a tag is at most ", kMaxTagBytes));
+    return absl::InvalidArgumentError(absl::StrCat(
+        quoted, ": ", name.size(), " bytes; a tag is at most ", kMaxTagBytes));
   }
   if (!base::IsValidUtf8(name)) {
-    return absl::InvalidArgumentError(absl::StrCat(quoted, ": not valid UTF-8"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(quoted, ": not valid UTF-8"));
   }
   for (const char c : name) {
     const auto u = static_cast<unsigned char>(c);
@@ -147,19 +161,23 @@ absl::Status ValidateTagName(absl::string_view name) {
 
 absl::StatusOr<int64_t> ParseSinceMillis(absl::string_view text) {
   if (text.size() < 2) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--since ", text, ": expected a duration such as 7d, 12h, 30m or 90s"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--since ", text, ": expected a duration such as 7d, 12h, 30m or 90s"));
   }
   int64_t n = 0;
   if (!absl::SimpleAtoi(text.substr(0, text.size() - 1), &n) || n < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--since ", text, ": expected a duration such as 7d, 12h, 30m or 90s"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--since ", text, ": expected a duration such as 7d, 12h, 30m or 90s"));
   }
   switch (text.back()) {
-    case 'd': return n * 86400 * 1000;
-    case 'h': return n * 3600 * 1000;
-    case 'm': return n * 60 * 1000;
-    case 's': return n * 1000;
+    case 'd':
+      return n * 86400 * 1000;
+    case 'h':
+      return n * 3600 * 1000;
+    case 'm':
+      return n * 60 * 1000;
+    case 's':
+      return n * 1000;
     default:
       return absl::InvalidArgumentError(
           absl::StrCat("--since ", text, ": unit must be d, h, m or s"));

@@ -24,27 +24,29 @@ std::string StorePath(absl::string_view data_dir);
 
 // Runs as people see them: stats and phases include the figures of
 // attempts still running or killed (store::Store::AddUnfoldedFigures).
-absl::StatusOr<v1::ListRunsResponse> ReadRuns(store::Store& store,
-                                               const v1::ListRunsRequest& request);
-absl::StatusOr<v1::GetResultsResponse> ReadResults(store::Store& store, absl::string_view run_id);
+absl::StatusOr<v1::ListRunsResponse> ReadRuns(
+    store::Store& store, const v1::ListRunsRequest& request);
+absl::StatusOr<v1::GetResultsResponse> ReadResults(store::Store& store,
+                                                   absl::string_view run_id);
 // failed_only keeps samples with an error or any metric equal to 0.
 // The samples `request` asks for (failed_only, limit), handed to `visit`
 // one at a time as they are read; unreadable records go to `unreadable`.
 // `visit` returning false stops the read.
-absl::Status VisitSamples(store::Store& store, const v1::ListSamplesRequest& request,
+absl::Status VisitSamples(store::Store& store,
+                          const v1::ListSamplesRequest& request,
                           const std::function<bool(v1::SampleRecord)>& visit,
                           store::Unreadable* unreadable);
-absl::StatusOr<v1::ListSamplesResponse> ReadSamples(store::Store& store,
-                                                    const v1::ListSamplesRequest& request);
-absl::StatusOr<v1::GetEnvironmentResponse> ReadEnvironment(store::Store& store,
-                                                           absl::string_view run_id);
+absl::StatusOr<v1::ListSamplesResponse> ReadSamples(
+    store::Store& store, const v1::ListSamplesRequest& request);
+absl::StatusOr<v1::GetEnvironmentResponse> ReadEnvironment(
+    store::Store& store, absl::string_view run_id);
 
 // Removes a run with everything stored of it (store::Store::DeleteRun).
 absl::StatusOr<v1::DeleteRunResponse> DeleteStoredRun(store::Store& store,
                                                       absl::string_view run_id);
 // Checks (and with `repair` mends) the store; runs in `skip` are not changed.
-absl::StatusOr<v1::CheckStoreResponse> CheckStoredRecords(store::Store& store, bool repair,
-                                                          const std::set<std::string>& skip);
+absl::StatusOr<v1::CheckStoreResponse> CheckStoredRecords(
+    store::Store& store, bool repair, const std::set<std::string>& skip);
 
 // The longest tag name.
 inline constexpr size_t kMaxTagBytes = 128;

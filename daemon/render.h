@@ -30,8 +30,9 @@ std::string FormatSamples(const v1::ListSamplesResponse& samples);
 // One sample of FormatSamples (for printing samples as they arrive).
 std::string FormatSample(const v1::SampleRecord& sample);
 std::string FormatEnvironment(const v1::GetEnvironmentResponse& env);
-// One line: "RUN running | mmlu 40/57 | gsm8k 0/4 | 35.2 tok/s | cache 81% | ETA 12s",
-// with a "[####....]" bar of `bar_width` cells after the state when > 0.
+// One line: "RUN running | mmlu 40/57 | gsm8k 0/4 | 35.2 tok/s | cache 81% |
+// ETA 12s", with a "[####....]" bar of `bar_width` cells after the state when >
+// 0.
 std::string FormatProgressLine(const v1::WatchEvent& event, int bar_width = 0);
 
 }  // namespace evald::daemon

@@ -9,14 +9,15 @@
 
 namespace evald::daemon {
 
-std::optional<std::string> StoreHashCache::Lookup(const std::string& path,
-                                                  const base::FileIdentity& identity) {
+std::optional<std::string> StoreHashCache::Lookup(
+    const std::string& path, const base::FileIdentity& identity) {
   auto hit = store_->GetHash(path, identity);
   if (!hit.ok()) return std::nullopt;
   return *hit;
 }
 
-void StoreHashCache::Remember(const std::string& path, const base::FileIdentity& identity,
+void StoreHashCache::Remember(const std::string& path,
+                              const base::FileIdentity& identity,
                               const std::string& sha256) {
   v1::HashCacheEntry entry;
   entry.set_path(path);
@@ -29,11 +30,13 @@ void StoreHashCache::Remember(const std::string& path, const base::FileIdentity&
   (void)store_->PutHash(entry);
 }
 
-tasks::TaskOptions TaskOptionsFor(const v1::RunSpec& spec, const v1::TaskSpec& task,
+tasks::TaskOptions TaskOptionsFor(const v1::RunSpec& spec,
+                                  const v1::TaskSpec& task,
                                   const std::string& data_dir) {
   tasks::TaskOptions options;
   options.data_path = task.data_path().empty()
-                          ? absl::StrCat(data_dir, "/datasets/", DefaultDatasetName(task.name()))
+                          ? absl::StrCat(data_dir, "/datasets/",
+                                         DefaultDatasetName(task.name()))
                           : task.data_path();
   options.shots = task.shots();
   options.limit = task.limit();
@@ -50,50 +53,61 @@ absl::Status ResolveBaselines(v1::RunSpec* spec, store::Store* store) {
     v1::TaskSpec* t = spec->mutable_tasks(i);
     auto it = t->mutable_options()->find("baseline");
     if (it == t->mutable_options()->end()) continue;
-    const std::string field = absl::StrCat("field 'tasks[", i, "].options.baseline'");
+    const std::string field =
+        absl::StrCat("field 'tasks[", i, "].options.baseline'");
     const std::string ref = it->second;
     std::string run_id;
     if (absl::StartsWith(ref, "tag:")) {
       auto tagged = store->ResolveTag(ref.substr(4));
-      if (!tagged.ok()) return absl::NotFoundError(absl::StrCat(field, ": no tag '", ref.substr(4), "'"));
+      if (!tagged.ok())
+        return absl::NotFoundError(
+            absl::StrCat(field, ": no tag '", ref.substr(4), "'"));
       run_id = *tagged;
     } else if (store->GetRun(ref).ok()) {
       run_id = ref;
     } else if (auto tagged = store->ResolveTag(ref); tagged.ok()) {
       run_id = *tagged;
     } else {
-      return absl::NotFoundError(absl::StrCat(field, ": no run or tag '", ref, "' in the store"));
+      return absl::NotFoundError(
+          absl::StrCat(field, ": no run or tag '", ref, "' in the store"));
     }
     auto run = store->GetRun(run_id);
-    if (!run.ok()) return absl::NotFoundError(absl::StrCat(field, ": run ", run_id, " is not in the store"));
+    if (!run.ok())
+      return absl::NotFoundError(
+          absl::StrCat(field, ": run ", run_id, " is not in the store"));
     if (run->state() != v1::SUCCEEDED) {
       return absl::FailedPreconditionError(absl::StrCat(
-          field, ": baseline run ", run_id, " is ", v1::RunState_Name(run->state()),
-          "; a baseline must have succeeded"));
+          field, ": baseline run ", run_id, " is ",
+          v1::RunState_Name(run->state()), "; a baseline must have succeeded"));
     }
     auto samples = store->ListSamples(run_id, t->name());
     if (!samples.ok()) return samples.status();
     if (samples->empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(field, ": baseline run ", run_id,
-                                                        " has no samples of task '", t->name(), "'"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(field, ": baseline run ", run_id,
+                       " has no samples of task '", t->name(), "'"));
     }
     it->second = run_id;
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<PreparedRun> PrepareRun(const v1::RunSpec& spec, const std::string& data_dir,
-                                       const v1::Fingerprint& host, FileHashCache* cache) {
+absl::StatusOr<PreparedRun> PrepareRun(const v1::RunSpec& spec,
+                                       const std::string& data_dir,
+                                       const v1::Fingerprint& host,
+                                       FileHashCache* cache) {
   if (spec.tasks_size() == 0) {
-    return absl::InvalidArgumentError(absl::StrCat("suite '", spec.name(), "': no tasks"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("suite '", spec.name(), "': no tasks"));
   }
 #ifndef EVALD_HAVE_OPENAI_RUNNER
   for (const auto& [field, model] :
-       {std::make_pair("candidate", &spec.candidate()), std::make_pair("judge", &spec.judge())}) {
+       {std::make_pair("candidate", &spec.candidate()),
+        std::make_pair("judge", &spec.judge())}) {
     if (model->source_case() == v1::ModelSpec::kEndpoint) {
-      return absl::UnimplementedError(absl::StrCat("field '", field, ".endpoint' (",
-                                                   model->endpoint(),
-                                                   "): this evald was built without libcurl"));
+      return absl::UnimplementedError(
+          absl::StrCat("field '", field, ".endpoint' (", model->endpoint(),
+                       "): this evald was built without libcurl"));
     }
   }
 #endif
@@ -102,16 +116,18 @@ absl::StatusOr<PreparedRun> PrepareRun(const v1::RunSpec& spec, const std::strin
   {
     auto model = FingerprintModel("candidate", spec.candidate(), cache);
     if (!model.ok()) {
-      return absl::Status(model.status().code(),
-                          absl::StrCat("field 'candidate.model': ", model.status().message()));
+      return absl::Status(
+          model.status().code(),
+          absl::StrCat("field 'candidate.model': ", model.status().message()));
     }
     *prepared.fingerprint.add_models() = std::move(*model);
   }
   if (spec.has_judge()) {
     auto model = FingerprintModel("judge", spec.judge(), cache);
     if (!model.ok()) {
-      return absl::Status(model.status().code(),
-                          absl::StrCat("field 'judge.model': ", model.status().message()));
+      return absl::Status(
+          model.status().code(),
+          absl::StrCat("field 'judge.model': ", model.status().message()));
     }
     *prepared.fingerprint.add_models() = std::move(*model);
   }
@@ -121,22 +137,26 @@ absl::StatusOr<PreparedRun> PrepareRun(const v1::RunSpec& spec, const std::strin
     tasks::TaskOptions options = TaskOptionsFor(spec, t, data_dir);
     if (!base::PathExists(options.data_path)) {
       return absl::NotFoundError(absl::StrCat(
-          "field '", field, ".data': dataset path ", options.data_path, " of task '", t.name(),
-          "' does not exist",
-          t.data_path().empty() ? " (set 'data:' or run `evalctl datasets fetch`)" : ""));
+          "field '", field, ".data': dataset path ", options.data_path,
+          " of task '", t.name(), "' does not exist",
+          t.data_path().empty()
+              ? " (set 'data:' or run `evalctl datasets fetch`)"
+              : ""));
     }
     auto task = tasks::CreateTask(t.name(), options);
     if (!task.ok()) {
-      return absl::Status(task.status().code(), absl::StrCat("field '", field, "' (task '",
-                                                             t.name(), "'): ",
-                                                             task.status().message()));
+      return absl::Status(task.status().code(),
+                          absl::StrCat("field '", field, "' (task '", t.name(),
+                                       "'): ", task.status().message()));
     }
     if ((*task)->info().needs_judge && !spec.has_judge()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "field '", field, "' (task '", t.name(),
-          "'): grades with a judge model, but the suite has no 'judge:' section"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("field '", field, "' (task '", t.name(),
+                       "'): grades with a judge model, but the suite has no "
+                       "'judge:' section"));
     }
-    v1::TaskFingerprint tf = TaskFingerprintFromInfo((*task)->info(), spec.seed());
+    v1::TaskFingerprint tf =
+        TaskFingerprintFromInfo((*task)->info(), spec.seed());
     for (v1::FileHash& f : *tf.mutable_dataset_files()) {
       if (f.sha256().empty()) {
         auto sha = HashFileCached(f.name(), cache);
@@ -145,16 +165,18 @@ absl::StatusOr<PreparedRun> PrepareRun(const v1::RunSpec& spec, const std::strin
     }
     *prepared.fingerprint.add_tasks() = std::move(tf);
   }
-  prepared.fingerprint.set_decoding_mode("greedy (tasks' own generation settings)");
+  prepared.fingerprint.set_decoding_mode(
+      "greedy (tasks' own generation settings)");
   prepared.drift = CheckPins(spec.pin(), prepared.fingerprint);
   if (!prepared.drift.empty() && !spec.allow_drift()) {
     std::vector<std::string> parts;
     for (const v1::Drift& d : prepared.drift) {
-      parts.push_back(absl::StrCat(d.field(), ": expected ", d.expected(), ", found ", d.found()));
+      parts.push_back(absl::StrCat(d.field(), ": expected ", d.expected(),
+                                   ", found ", d.found()));
     }
     return absl::FailedPreconditionError(absl::StrCat(
-        "environment does not match the suite's pin (", absl::StrJoin(parts, "; "),
-        "); pass --allow-drift to run anyway"));
+        "environment does not match the suite's pin (",
+        absl::StrJoin(parts, "; "), "); pass --allow-drift to run anyway"));
   }
   return prepared;
 }

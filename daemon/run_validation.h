@@ -24,8 +24,8 @@ namespace evald::daemon {
 class StoreHashCache : public FileHashCache {
  public:
   explicit StoreHashCache(store::Store* store) : store_(store) {}
-  std::optional<std::string> Lookup(const std::string& path,
-                                    const base::FileIdentity& identity) override;
+  std::optional<std::string> Lookup(
+      const std::string& path, const base::FileIdentity& identity) override;
   void Remember(const std::string& path, const base::FileIdentity& identity,
                 const std::string& sha256) override;
 
@@ -35,7 +35,8 @@ class StoreHashCache : public FileHashCache {
 
 // The options a task of `spec` is created with. A task without `data:` reads
 // <data_dir>/datasets/<dataset>.
-tasks::TaskOptions TaskOptionsFor(const v1::RunSpec& spec, const v1::TaskSpec& task,
+tasks::TaskOptions TaskOptionsFor(const v1::RunSpec& spec,
+                                  const v1::TaskSpec& task,
                                   const std::string& data_dir);
 
 struct PreparedRun {
@@ -53,8 +54,10 @@ struct PreparedRun {
 // it was compared with. Errors name the field.
 absl::Status ResolveBaselines(v1::RunSpec* spec, store::Store* store);
 
-absl::StatusOr<PreparedRun> PrepareRun(const v1::RunSpec& spec, const std::string& data_dir,
-                                       const v1::Fingerprint& host, FileHashCache* cache);
+absl::StatusOr<PreparedRun> PrepareRun(const v1::RunSpec& spec,
+                                       const std::string& data_dir,
+                                       const v1::Fingerprint& host,
+                                       FileHashCache* cache);
 
 }  // namespace evald::daemon
 

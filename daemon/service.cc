@@ -32,10 +32,14 @@ bool ConstantTimeEquals(const std::string& a, const std::string& b) {
 
 const char* FinishReasonName(runners::FinishReason r) {
   switch (r) {
-    case runners::FinishReason::kStop: return "stop";
-    case runners::FinishReason::kLength: return "length";
-    case runners::FinishReason::kEos: return "eos";
-    case runners::FinishReason::kCancelled: return "cancelled";
+    case runners::FinishReason::kStop:
+      return "stop";
+    case runners::FinishReason::kLength:
+      return "length";
+    case runners::FinishReason::kEos:
+      return "eos";
+    case runners::FinishReason::kCancelled:
+      return "cancelled";
   }
   return "unknown";
 }
@@ -43,13 +47,16 @@ const char* FinishReasonName(runners::FinishReason r) {
 // What a direct generate call may ask for; evalctl checks the same.
 absl::Status ValidateGenerateCall(const v1::GenerateCallRequest& r) {
   if (!std::isfinite(r.temperature()) || r.temperature() < 0) {
-    return absl::InvalidArgumentError("generate: temperature must be a finite number >= 0");
+    return absl::InvalidArgumentError(
+        "generate: temperature must be a finite number >= 0");
   }
   if (!std::isfinite(r.top_p()) || r.top_p() < 0 || r.top_p() > 1) {
-    return absl::InvalidArgumentError("generate: top_p must be in (0, 1] (0: the default, 1)");
+    return absl::InvalidArgumentError(
+        "generate: top_p must be in (0, 1] (0: the default, 1)");
   }
   if (r.max_new_tokens() < 0 || r.top_k() < 0) {
-    return absl::InvalidArgumentError("generate: max_new_tokens and top_k must be >= 0");
+    return absl::InvalidArgumentError(
+        "generate: max_new_tokens and top_k must be >= 0");
   }
   return absl::OkStatus();
 }
@@ -63,23 +70,31 @@ v1::ModelSpec LocalModel(const std::string& path) {
 
 }  // namespace
 
-EvalServiceImpl::EvalServiceImpl(ServiceOptions options, store::Store* store, Executor* executor,
-                                 ModelCache* models, v1::Fingerprint host,
-                                 const base::Clock* clock)
-    : options_(std::move(options)), store_(store), executor_(executor), models_(models),
-      host_(std::move(host)), clock_(clock), hash_cache_(store) {}
+EvalServiceImpl::EvalServiceImpl(ServiceOptions options, store::Store* store,
+                                 Executor* executor, ModelCache* models,
+                                 v1::Fingerprint host, const base::Clock* clock)
+    : options_(std::move(options)),
+      store_(store),
+      executor_(executor),
+      models_(models),
+      host_(std::move(host)),
+      clock_(clock),
+      hash_cache_(store) {}
 
-grpc::Status EvalServiceImpl::CheckAuth(const grpc::ServerContext* context) const {
+grpc::Status EvalServiceImpl::CheckAuth(
+    const grpc::ServerContext* context) const {
   if (options_.token.empty()) return grpc::Status::OK;
   const auto& metadata = context->client_metadata();
   auto it = metadata.find("authorization");
   if (it == metadata.end()) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "missing bearer token (metadata 'authorization: Bearer <token>')");
+    return grpc::Status(
+        grpc::StatusCode::UNAUTHENTICATED,
+        "missing bearer token (metadata 'authorization: Bearer <token>')");
   }
   const std::string got(it->second.data(), it->second.size());
   if (!ConstantTimeEquals(got, "Bearer " + options_.token)) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "wrong bearer token");
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "wrong bearer token");
   }
   return grpc::Status::OK;
 }
@@ -90,7 +105,8 @@ grpc::Status EvalServiceImpl::Submit(grpc::ServerContext* context,
   if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
   v1::RunSpec spec = request->spec();
   if (spec.name().empty()) {
-    return ToGrpcStatus(absl::InvalidArgumentError("submit: the spec has no name"));
+    return ToGrpcStatus(
+        absl::InvalidArgumentError("submit: the spec has no name"));
   }
   if (absl::Status bounds = ValidateSpecBounds(spec); !bounds.ok()) {
     return ToGrpcStatus(bounds);
@@ -104,15 +120,17 @@ grpc::Status EvalServiceImpl::Submit(grpc::ServerContext* context,
   // valid. A checkpoint that cannot load is refused now, with the error
   // `evalctl plan` gives, not when the run reaches the front of the queue.
   if (options_.plan.budget_bytes <= 0) {
-    if (absl::Status checked = CheckModels(spec); !checked.ok()) return ToGrpcStatus(checked);
+    if (absl::Status checked = CheckModels(spec); !checked.ok())
+      return ToGrpcStatus(checked);
   } else {
     auto plan = PlanModels(spec, options_.plan);
     if (!plan.ok()) return ToGrpcStatus(plan.status());
     if (!plan->fits) {
       return ToGrpcStatus(absl::FailedPreconditionError(absl::StrCat(
-          "submit: the suite's models do not fit in memory: needed ", FormatBytes(plan->needed_bytes),
-          " (weights + workspaces + minimum KV pools) vs ", FormatBytes(plan->budget_bytes),
-          " available; see `evalctl plan`")));
+          "submit: the suite's models do not fit in memory: needed ",
+          FormatBytes(plan->needed_bytes),
+          " (weights + workspaces + minimum KV pools) vs ",
+          FormatBytes(plan->budget_bytes), " available; see `evalctl plan`")));
     }
   }
   v1::RunRecord run;
@@ -140,18 +158,21 @@ grpc::Status EvalServiceImpl::Submit(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status EvalServiceImpl::Watch(grpc::ServerContext* context, const v1::WatchRequest* request,
-                                    grpc::ServerWriter<v1::WatchEvent>* writer) {
+grpc::Status EvalServiceImpl::Watch(
+    grpc::ServerContext* context, const v1::WatchRequest* request,
+    grpc::ServerWriter<v1::WatchEvent>* writer) {
   if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
   uint64_t seen = executor_->WaitForChange(~uint64_t{0}, absl::ZeroDuration());
   while (!context->IsCancelled() && !shutting_down_.load()) {
     auto run = store_->GetRun(request->run_id());
     if (!run.ok()) return ToGrpcStatus(run.status());
-    if (absl::Status s = store_->AddUnfoldedFigures(&*run); !s.ok()) return ToGrpcStatus(s);
+    if (absl::Status s = store_->AddUnfoldedFigures(&*run); !s.ok())
+      return ToGrpcStatus(s);
     v1::WatchEvent event;
     run->clear_fingerprint();
     event.set_eta_s(-1);
-    if (std::optional<Executor::Live> live = executor_->LiveStatus(request->run_id())) {
+    if (std::optional<Executor::Live> live =
+            executor_->LiveStatus(request->run_id())) {
       event.set_current_task(live->task);
       event.set_tokens_per_s(live->tokens_per_s);
       event.set_prefix_cache_hit_rate(live->prefix_cache_hit_rate);
@@ -173,11 +194,13 @@ grpc::Status EvalServiceImpl::Watch(grpc::ServerContext* context, const v1::Watc
 }
 
 grpc::Status EvalServiceImpl::GetRun(grpc::ServerContext* context,
-                                     const v1::GetRunRequest* request, v1::RunRecord* response) {
+                                     const v1::GetRunRequest* request,
+                                     v1::RunRecord* response) {
   if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
   auto run = store_->GetRun(request->run_id());
   if (!run.ok()) return ToGrpcStatus(run.status());
-  if (absl::Status s = store_->AddUnfoldedFigures(&*run); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = store_->AddUnfoldedFigures(&*run); !s.ok())
+    return ToGrpcStatus(s);
   *response = std::move(*run);
   return grpc::Status::OK;
 }
@@ -222,9 +245,9 @@ grpc::Status EvalServiceImpl::ListSamples(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status EvalServiceImpl::StreamSamples(grpc::ServerContext* context,
-                                            const v1::ListSamplesRequest* request,
-                                            grpc::ServerWriter<v1::SampleChunk>* writer) {
+grpc::Status EvalServiceImpl::StreamSamples(
+    grpc::ServerContext* context, const v1::ListSamplesRequest* request,
+    grpc::ServerWriter<v1::SampleChunk>* writer) {
   if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
   // Read and sent a chunk at a time: neither side holds the whole task.
   v1::SampleChunk chunk;
@@ -242,7 +265,8 @@ grpc::Status EvalServiceImpl::StreamSamples(grpc::ServerContext* context,
       [&](v1::SampleRecord s) {
         const size_t size = s.ByteSizeLong();
         if (chunk.samples_size() > 0 &&
-            (chunk.samples_size() >= kSamplesPerChunk || bytes + size > kChunkBytes) &&
+            (chunk.samples_size() >= kSamplesPerChunk ||
+             bytes + size > kChunkBytes) &&
             !flush()) {
           return false;
         }
@@ -251,7 +275,8 @@ grpc::Status EvalServiceImpl::StreamSamples(grpc::ServerContext* context,
         return true;
       },
       &unreadable);
-  if (gone) return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
+  if (gone)
+    return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
   if (!read.ok()) return ToGrpcStatus(read);
   for (std::string& u : unreadable) chunk.add_unreadable(std::move(u));
   if ((chunk.samples_size() > 0 || chunk.unreadable_size() > 0) && !flush()) {
@@ -260,9 +285,9 @@ grpc::Status EvalServiceImpl::StreamSamples(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status EvalServiceImpl::GetEnvironment(grpc::ServerContext* context,
-                                             const v1::GetEnvironmentRequest* request,
-                                             v1::GetEnvironmentResponse* response) {
+grpc::Status EvalServiceImpl::GetEnvironment(
+    grpc::ServerContext* context, const v1::GetEnvironmentRequest* request,
+    v1::GetEnvironmentResponse* response) {
   if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
   if (request->run_id().empty()) {
     *response->mutable_fingerprint() = host_;
@@ -275,7 +300,8 @@ grpc::Status EvalServiceImpl::GetEnvironment(grpc::ServerContext* context,
 }
 
 grpc::Status EvalServiceImpl::PutTag(grpc::ServerContext* context,
-                                     const v1::PutTagRequest* request, v1::PutTagResponse*) {
+                                     const v1::PutTagRequest* request,
+                                     v1::PutTagResponse*) {
   if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
   if (absl::Status valid = ValidateTagName(request->name()); !valid.ok()) {
     return ToGrpcStatus(valid);
@@ -285,7 +311,8 @@ grpc::Status EvalServiceImpl::PutTag(grpc::ServerContext* context,
   return ToGrpcStatus(store_->PutTag(request->name(), request->run_id()));
 }
 
-grpc::Status EvalServiceImpl::ListTags(grpc::ServerContext* context, const v1::ListTagsRequest*,
+grpc::Status EvalServiceImpl::ListTags(grpc::ServerContext* context,
+                                       const v1::ListTagsRequest*,
                                        v1::ListTagsResponse* response) {
   if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
   auto tags = store_->ListTags();
@@ -299,7 +326,8 @@ grpc::Status EvalServiceImpl::Generate(grpc::ServerContext* context,
                                        v1::GenerateCallResponse* response) {
   if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
   if (request->model_path().empty()) {
-    return ToGrpcStatus(absl::InvalidArgumentError("generate: --model is required"));
+    return ToGrpcStatus(
+        absl::InvalidArgumentError("generate: --model is required"));
   }
   if (absl::Status valid = ValidateGenerateCall(*request); !valid.ok()) {
     return ToGrpcStatus(valid);
@@ -309,22 +337,28 @@ grpc::Status EvalServiceImpl::Generate(grpc::ServerContext* context,
   runners::GenerateRequest gen;
   gen.prompt = request->prompt();
   if (request->chat()) {
-    std::vector<runners::ChatMessage> messages = {{.role = "user", .content = request->prompt()}};
-    auto rendered = lease->runner->ApplyChatTemplate(messages, /*add_generation_prompt=*/true);
+    std::vector<runners::ChatMessage> messages = {
+        {.role = "user", .content = request->prompt()}};
+    auto rendered = lease->runner->ApplyChatTemplate(
+        messages, /*add_generation_prompt=*/true);
     if (!rendered.ok()) return ToGrpcStatus(rendered.status());
     gen.prompt = std::move(*rendered);
   }
   gen.stop.assign(request->stop().begin(), request->stop().end());
-  gen.max_new_tokens = request->max_new_tokens() > 0 ? request->max_new_tokens() : 256;
+  gen.max_new_tokens =
+      request->max_new_tokens() > 0 ? request->max_new_tokens() : 256;
   gen.sampling.temperature = request->temperature();
   gen.sampling.top_p = request->top_p() > 0 ? request->top_p() : 1.0;
   gen.sampling.top_k = request->top_k();
   gen.sampling.seed = request->seed();
-  absl::StatusOr<runners::GenerateResult> result = absl::InternalError("generate: no result");
+  absl::StatusOr<runners::GenerateResult> result =
+      absl::InternalError("generate: no result");
   const int64_t t0 = clock_->MonotonicNanos();
   absl::Status call = lease->runner->Generate(
       absl::MakeConstSpan(&gen, 1), runners::CallOptions{},
-      [&](size_t, absl::StatusOr<runners::GenerateResult> r) { result = std::move(r); });
+      [&](size_t, absl::StatusOr<runners::GenerateResult> r) {
+        result = std::move(r);
+      });
   if (!call.ok()) return ToGrpcStatus(call);
   if (!result.ok()) return ToGrpcStatus(result.status());
   response->set_text(result->text);
@@ -332,16 +366,18 @@ grpc::Status EvalServiceImpl::Generate(grpc::ServerContext* context,
   response->set_finish_reason(FinishReasonName(result->finish_reason));
   response->set_prompt_tokens(result->prompt_tokens);
   response->set_cached_tokens(result->cached_tokens);
-  response->set_wall_s(static_cast<double>(clock_->MonotonicNanos() - t0) / 1e9);
+  response->set_wall_s(static_cast<double>(clock_->MonotonicNanos() - t0) /
+                       1e9);
   return grpc::Status::OK;
 }
 
-grpc::Status EvalServiceImpl::Loglikelihood(grpc::ServerContext* context,
-                                            const v1::LoglikelihoodCallRequest* request,
-                                            v1::LoglikelihoodCallResponse* response) {
+grpc::Status EvalServiceImpl::Loglikelihood(
+    grpc::ServerContext* context, const v1::LoglikelihoodCallRequest* request,
+    v1::LoglikelihoodCallResponse* response) {
   if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
   if (request->model_path().empty()) {
-    return ToGrpcStatus(absl::InvalidArgumentError("loglikelihood: --model is required"));
+    return ToGrpcStatus(
+        absl::InvalidArgumentError("loglikelihood: --model is required"));
   }
   auto lease = models_->Get(LocalModel(request->model_path()));
   if (!lease.ok()) return ToGrpcStatus(lease.status());
@@ -351,7 +387,9 @@ grpc::Status EvalServiceImpl::Loglikelihood(grpc::ServerContext* context,
       absl::InternalError("loglikelihood: no result");
   absl::Status call = lease->runner->Loglikelihood(
       absl::MakeConstSpan(&req, 1), runners::CallOptions{},
-      [&](size_t, absl::StatusOr<runners::LoglikelihoodResult> r) { result = std::move(r); });
+      [&](size_t, absl::StatusOr<runners::LoglikelihoodResult> r) {
+        result = std::move(r);
+      });
   if (!call.ok()) return ToGrpcStatus(call);
   if (!result.ok()) return ToGrpcStatus(result.status());
   response->set_logprob(result->logprob);
@@ -366,7 +404,8 @@ grpc::Status EvalServiceImpl::ListModels(grpc::ServerContext* context,
                                          const v1::ListModelsRequest* request,
                                          v1::ListModelsResponse* response) {
   if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
-  for (v1::ResidentModel& m : models_->List()) *response->add_models() = std::move(m);
+  for (v1::ResidentModel& m : models_->List())
+    *response->add_models() = std::move(m);
   response->set_max_resident(models_->max_resident());
   // Submit and attempt starts fingerprint through the process-wide list.
   for (const HashingStatus& h : HashActivity::Default()->List()) {

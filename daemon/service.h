@@ -14,8 +14,8 @@
 
 #include "base/clock.h"
 #include "daemon/executor.h"
-#include "daemon/planner.h"
 #include "daemon/model_cache.h"
+#include "daemon/planner.h"
 #include "daemon/run_validation.h"
 #include "proto/service.grpc.pb.h"
 #include "store/store.h"
@@ -34,50 +34,65 @@ struct ServiceOptions {
 
 class EvalServiceImpl final : public v1::EvalService::Service {
  public:
-  EvalServiceImpl(ServiceOptions options, store::Store* store, Executor* executor,
-                  ModelCache* models, v1::Fingerprint host, const base::Clock* clock);
+  EvalServiceImpl(ServiceOptions options, store::Store* store,
+                  Executor* executor, ModelCache* models, v1::Fingerprint host,
+                  const base::Clock* clock);
 
   // Ends open Watch streams (the server is going down).
   void BeginShutdown() { shutting_down_.store(true); }
 
-  grpc::Status Submit(grpc::ServerContext* context, const v1::SubmitRequest* request,
+  grpc::Status Submit(grpc::ServerContext* context,
+                      const v1::SubmitRequest* request,
                       v1::SubmitResponse* response) override;
-  grpc::Status Watch(grpc::ServerContext* context, const v1::WatchRequest* request,
+  grpc::Status Watch(grpc::ServerContext* context,
+                     const v1::WatchRequest* request,
                      grpc::ServerWriter<v1::WatchEvent>* writer) override;
-  grpc::Status GetRun(grpc::ServerContext* context, const v1::GetRunRequest* request,
+  grpc::Status GetRun(grpc::ServerContext* context,
+                      const v1::GetRunRequest* request,
                       v1::RunRecord* response) override;
-  grpc::Status ListRuns(grpc::ServerContext* context, const v1::ListRunsRequest* request,
+  grpc::Status ListRuns(grpc::ServerContext* context,
+                        const v1::ListRunsRequest* request,
                         v1::ListRunsResponse* response) override;
-  grpc::Status Cancel(grpc::ServerContext* context, const v1::CancelRequest* request,
+  grpc::Status Cancel(grpc::ServerContext* context,
+                      const v1::CancelRequest* request,
                       v1::CancelResponse* response) override;
-  grpc::Status GetResults(grpc::ServerContext* context, const v1::GetResultsRequest* request,
+  grpc::Status GetResults(grpc::ServerContext* context,
+                          const v1::GetResultsRequest* request,
                           v1::GetResultsResponse* response) override;
-  grpc::Status ListSamples(grpc::ServerContext* context, const v1::ListSamplesRequest* request,
+  grpc::Status ListSamples(grpc::ServerContext* context,
+                           const v1::ListSamplesRequest* request,
                            v1::ListSamplesResponse* response) override;
   // At most kSamplesPerChunk samples or about kChunkBytes per message (one
   // larger sample goes alone). The store hands over a task's samples at once,
   // so the daemon holds them while it streams; the client never does.
-  grpc::Status StreamSamples(grpc::ServerContext* context, const v1::ListSamplesRequest* request,
-                             grpc::ServerWriter<v1::SampleChunk>* writer) override;
+  grpc::Status StreamSamples(
+      grpc::ServerContext* context, const v1::ListSamplesRequest* request,
+      grpc::ServerWriter<v1::SampleChunk>* writer) override;
   static constexpr int kSamplesPerChunk = 64;
   static constexpr size_t kChunkBytes = 1 << 20;
   grpc::Status GetEnvironment(grpc::ServerContext* context,
                               const v1::GetEnvironmentRequest* request,
                               v1::GetEnvironmentResponse* response) override;
-  grpc::Status PutTag(grpc::ServerContext* context, const v1::PutTagRequest* request,
+  grpc::Status PutTag(grpc::ServerContext* context,
+                      const v1::PutTagRequest* request,
                       v1::PutTagResponse* response) override;
-  grpc::Status ListTags(grpc::ServerContext* context, const v1::ListTagsRequest* request,
+  grpc::Status ListTags(grpc::ServerContext* context,
+                        const v1::ListTagsRequest* request,
                         v1::ListTagsResponse* response) override;
-  grpc::Status Generate(grpc::ServerContext* context, const v1::GenerateCallRequest* request,
+  grpc::Status Generate(grpc::ServerContext* context,
+                        const v1::GenerateCallRequest* request,
                         v1::GenerateCallResponse* response) override;
   grpc::Status Loglikelihood(grpc::ServerContext* context,
                              const v1::LoglikelihoodCallRequest* request,
                              v1::LoglikelihoodCallResponse* response) override;
-  grpc::Status ListModels(grpc::ServerContext* context, const v1::ListModelsRequest* request,
+  grpc::Status ListModels(grpc::ServerContext* context,
+                          const v1::ListModelsRequest* request,
                           v1::ListModelsResponse* response) override;
-  grpc::Status DeleteRun(grpc::ServerContext* context, const v1::DeleteRunRequest* request,
+  grpc::Status DeleteRun(grpc::ServerContext* context,
+                         const v1::DeleteRunRequest* request,
                          v1::DeleteRunResponse* response) override;
-  grpc::Status CheckStore(grpc::ServerContext* context, const v1::CheckStoreRequest* request,
+  grpc::Status CheckStore(grpc::ServerContext* context,
+                          const v1::CheckStoreRequest* request,
                           v1::CheckStoreResponse* response) override;
 
  private:

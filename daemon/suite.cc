@@ -46,7 +46,8 @@ absl::StatusOr<std::vector<PathStep>> ParseFieldPath(absl::string_view path,
   size_t i = 0;
   auto bad = [&](absl::string_view why) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--set ", text, ": ", why, " (expected a field path such as "
+        absl::StrCat("--set ", text, ": ", why,
+                     " (expected a field path such as "
                      "'candidate.model' or 'tasks[0].limit')"));
   };
   while (i < path.size()) {
@@ -76,16 +77,20 @@ absl::StatusOr<std::vector<PathStep>> ParseFieldPath(absl::string_view path,
   return steps;
 }
 
-absl::Status ApplyOverride(YAML::Node& root, const Override& ov, absl::string_view value) {
-  ASSIGN_OR_RETURN(std::vector<PathStep> steps, ParseFieldPath(ov.field, ov.text));
+absl::Status ApplyOverride(YAML::Node& root, const Override& ov,
+                           absl::string_view value) {
+  ASSIGN_OR_RETURN(std::vector<PathStep> steps,
+                   ParseFieldPath(ov.field, ov.text));
   YAML::Node parsed;
   try {
-    parsed = value.empty() ? YAML::Node(std::string()) : YAML::Load(std::string(value));
+    parsed = value.empty() ? YAML::Node(std::string())
+                           : YAML::Load(std::string(value));
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat("--set ", ov.text, ": invalid value: ", e.msg));
   }
-  if (!root.IsDefined() || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  if (!root.IsDefined() || root.IsNull())
+    root = YAML::Node(YAML::NodeType::Map);
   YAML::Node cur;
   cur.reset(root);
   std::string walked;
@@ -94,8 +99,9 @@ absl::Status ApplyOverride(YAML::Node& root, const Override& ov, absl::string_vi
     const bool last = s + 1 == steps.size();
     if (step.is_index) {
       if (!cur.IsSequence() || step.index >= cur.size()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "--set ", ov.text, ": field '", walked, "' has no element [", step.index, "]"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("--set ", ov.text, ": field '", walked,
+                         "' has no element [", step.index, "]"));
       }
       if (last) {
         cur[step.index] = parsed;
@@ -114,8 +120,8 @@ absl::Status ApplyOverride(YAML::Node& root, const Override& ov, absl::string_vi
       cur = expanded;
     }
     if (cur.IsDefined() && !cur.IsNull() && !cur.IsMap()) {
-      return absl::InvalidArgumentError(absl::StrCat("--set ", ov.text, ": field '", walked,
-                                                     "' is not a mapping"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--set ", ov.text, ": field '", walked, "' is not a mapping"));
     }
     if (last) {
       cur[step.key] = parsed;
@@ -159,24 +165,30 @@ class SuiteParser {
     v1::RunSpec spec;
     if (!root.IsDefined() || root.IsNull()) {
       return absl::InvalidArgumentError(
-          absl::StrCat(source_.display_name, ": the suite is empty (expected a mapping with "
-                                             "'name', 'candidate' and 'tasks')"));
+          absl::StrCat(source_.display_name,
+                       ": the suite is empty (expected a mapping with "
+                       "'name', 'candidate' and 'tasks')"));
     }
-    if (!root.IsMap()) return Error(root, "", "expected a mapping, got " + Describe(root));
+    if (!root.IsMap())
+      return Error(root, "", "expected a mapping, got " + Describe(root));
     RETURN_IF_ERROR(CheckKeys(root, "",
-                              {"version", "name", "candidate", "judge", "tasks", "seed", "limit",
-                               "pin", "labels"}));
+                              {"version", "name", "candidate", "judge", "tasks",
+                               "seed", "limit", "pin", "labels"}));
     if (root["version"]) {
       ASSIGN_OR_RETURN(int64_t version, Int(root["version"], "version"));
       if (version != 1) {
         return Error(root["version"], "version",
-                     absl::StrCat("unsupported schema version ", version, " (this evald reads 1)"));
+                     absl::StrCat("unsupported schema version ", version,
+                                  " (this evald reads 1)"));
       }
     }
     ASSIGN_OR_RETURN(*spec.mutable_name(), RequiredString(root, "name", ""));
-    if (spec.name().empty()) return Error(root["name"], "name", "must not be empty");
-    if (!root["candidate"]) return Error(root, "candidate", "required field is missing");
-    RETURN_IF_ERROR(ParseModel(root["candidate"], "candidate", spec.mutable_candidate()));
+    if (spec.name().empty())
+      return Error(root["name"], "name", "must not be empty");
+    if (!root["candidate"])
+      return Error(root, "candidate", "required field is missing");
+    RETURN_IF_ERROR(
+        ParseModel(root["candidate"], "candidate", spec.mutable_candidate()));
     if (root["judge"] && !root["judge"].IsNull()) {
       RETURN_IF_ERROR(ParseModel(root["judge"], "judge", spec.mutable_judge()));
     }
@@ -188,18 +200,21 @@ class SuiteParser {
     }
     if (root["limit"]) {
       ASSIGN_OR_RETURN(int64_t limit, Int(root["limit"], "limit"));
-      if (limit < 0) return Error(root["limit"], "limit", "must not be negative");
+      if (limit < 0)
+        return Error(root["limit"], "limit", "must not be negative");
       spec.set_limit(limit);
     }
     const YAML::Node tasks = root["tasks"];
     if (!tasks) return Error(root, "tasks", "required field is missing");
     if (!tasks.IsSequence()) {
-      return Error(tasks, "tasks", "expected a list of tasks, got " + Describe(tasks));
+      return Error(tasks, "tasks",
+                   "expected a list of tasks, got " + Describe(tasks));
     }
-    if (tasks.size() == 0) return Error(tasks, "tasks", "must list at least one task");
+    if (tasks.size() == 0)
+      return Error(tasks, "tasks", "must list at least one task");
     for (size_t i = 0; i < tasks.size(); ++i) {
-      RETURN_IF_ERROR(ParseTask(tasks[i], absl::StrCat("tasks[", i, "]"), spec.limit(),
-                                spec.add_tasks()));
+      RETURN_IF_ERROR(ParseTask(tasks[i], absl::StrCat("tasks[", i, "]"),
+                                spec.limit(), spec.add_tasks()));
     }
     std::set<std::string> names;
     for (size_t i = 0; i < static_cast<size_t>(spec.tasks_size()); ++i) {
@@ -214,12 +229,15 @@ class SuiteParser {
       RETURN_IF_ERROR(ParsePin(root["pin"], spec.mutable_pin()));
     }
     if (root["labels"] && !root["labels"].IsNull()) {
-      RETURN_IF_ERROR(StringMap(root["labels"], "labels", spec.mutable_labels()));
+      RETURN_IF_ERROR(
+          StringMap(root["labels"], "labels", spec.mutable_labels()));
       for (const auto& [key, value] : spec.labels()) {
-        if (key.size() > kMaxLabelKeyBytes || value.size() > kMaxLabelValueBytes) {
-          return Error(root["labels"], absl::StrCat("labels.", key.substr(0, 40)),
-                       absl::StrCat("label keys are at most ", kMaxLabelKeyBytes,
-                                    " bytes and values at most ", kMaxLabelValueBytes));
+        if (key.size() > kMaxLabelKeyBytes ||
+            value.size() > kMaxLabelValueBytes) {
+          return Error(
+              root["labels"], absl::StrCat("labels.", key.substr(0, 40)),
+              absl::StrCat("label keys are at most ", kMaxLabelKeyBytes,
+                           " bytes and values at most ", kMaxLabelValueBytes));
         }
       }
     }
@@ -228,7 +246,8 @@ class SuiteParser {
   }
 
  private:
-  absl::Status Error(const YAML::Node& node, absl::string_view field, absl::string_view what) {
+  absl::Status Error(const YAML::Node& node, absl::string_view field,
+                     absl::string_view what) {
     std::string where;
     for (const Override& ov : overrides_) {
       if (!field.empty() &&
@@ -238,13 +257,17 @@ class SuiteParser {
       }
     }
     if (where.empty()) {
-      const YAML::Mark mark = node.IsDefined() ? node.Mark() : YAML::Mark::null_mark();
-      where = mark.is_null() ? source_.display_name
-                             : absl::StrCat(source_.display_name, ":", mark.line + 1, ":",
-                                            mark.column + 1);
+      const YAML::Mark mark =
+          node.IsDefined() ? node.Mark() : YAML::Mark::null_mark();
+      where = mark.is_null()
+                  ? source_.display_name
+                  : absl::StrCat(source_.display_name, ":", mark.line + 1, ":",
+                                 mark.column + 1);
     }
-    if (field.empty()) return absl::InvalidArgumentError(absl::StrCat(where, ": ", what));
-    return absl::InvalidArgumentError(absl::StrCat(where, ": field '", field, "': ", what));
+    if (field.empty())
+      return absl::InvalidArgumentError(absl::StrCat(where, ": ", what));
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": field '", field, "': ", what));
   }
 
   static std::string Join(absl::string_view prefix, absl::string_view key) {
@@ -263,8 +286,8 @@ class SuiteParser {
       for (const char* a : allowed) known = known || key == a;
       if (!known) {
         return Error(it->first, Join(prefix, key),
-                     absl::StrCat("unknown key (expected one of: ", absl::StrJoin(allowed, ", "),
-                                  ")"));
+                     absl::StrCat("unknown key (expected one of: ",
+                                  absl::StrJoin(allowed, ", "), ")"));
       }
       if (!seen.insert(key).second) {
         return Error(it->first, Join(prefix, key), "key is given twice");
@@ -273,17 +296,20 @@ class SuiteParser {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<std::string> String(const YAML::Node& node, absl::string_view field) {
+  absl::StatusOr<std::string> String(const YAML::Node& node,
+                                     absl::string_view field) {
     if (!node.IsScalar()) {
       return Error(node, field, "expected a string, got " + Describe(node));
     }
     return node.Scalar();
   }
 
-  absl::StatusOr<std::string> RequiredString(const YAML::Node& map, const char* key,
+  absl::StatusOr<std::string> RequiredString(const YAML::Node& map,
+                                             const char* key,
                                              absl::string_view prefix) {
     const YAML::Node node = map[key];
-    if (!node) return Error(map, Join(prefix, key), "required field is missing");
+    if (!node)
+      return Error(map, Join(prefix, key), "required field is missing");
     return String(node, Join(prefix, key));
   }
 
@@ -306,10 +332,12 @@ class SuiteParser {
 
   absl::Status StringMap(const YAML::Node& node, absl::string_view field,
                          google::protobuf::Map<std::string, std::string>* out) {
-    if (!node.IsMap()) return Error(node, field, "expected a mapping, got " + Describe(node));
+    if (!node.IsMap())
+      return Error(node, field, "expected a mapping, got " + Describe(node));
     std::set<std::string> seen;
     for (auto it = node.begin(); it != node.end(); ++it) {
-      if (!it->first.IsScalar()) return Error(it->first, field, "keys must be plain names");
+      if (!it->first.IsScalar())
+        return Error(it->first, field, "keys must be plain names");
       const std::string key = it->first.Scalar();
       if (!seen.insert(key).second) {
         return Error(it->first, Join(field, key), "key is given twice");
@@ -319,23 +347,31 @@ class SuiteParser {
     return absl::OkStatus();
   }
 
-  absl::Status ParseModel(const YAML::Node& node, absl::string_view field, v1::ModelSpec* model) {
+  absl::Status ParseModel(const YAML::Node& node, absl::string_view field,
+                          v1::ModelSpec* model) {
     if (!node.IsMap()) {
-      return Error(node, field, "expected a mapping with 'model' (a folder) or 'endpoint', got " +
-                                    Describe(node));
+      return Error(
+          node, field,
+          "expected a mapping with 'model' (a folder) or 'endpoint', got " +
+              Describe(node));
     }
-    RETURN_IF_ERROR(CheckKeys(node, field,
-                              {"model", "endpoint", "api_key_env", "dtype", "chat_template",
-                               "max_context", "max_concurrency", "timeout"}));
+    RETURN_IF_ERROR(
+        CheckKeys(node, field,
+                  {"model", "endpoint", "api_key_env", "dtype", "chat_template",
+                   "max_context", "max_concurrency", "timeout"}));
     if (node["endpoint"]) {
-      ASSIGN_OR_RETURN(*model->mutable_endpoint(), String(node["endpoint"], Join(field, "endpoint")));
-      ASSIGN_OR_RETURN(*model->mutable_model(), RequiredString(node, "model", field));
+      ASSIGN_OR_RETURN(*model->mutable_endpoint(),
+                       String(node["endpoint"], Join(field, "endpoint")));
+      ASSIGN_OR_RETURN(*model->mutable_model(),
+                       RequiredString(node, "model", field));
       if (node["api_key_env"]) {
-        ASSIGN_OR_RETURN(*model->mutable_api_key_env(),
-                         String(node["api_key_env"], Join(field, "api_key_env")));
+        ASSIGN_OR_RETURN(
+            *model->mutable_api_key_env(),
+            String(node["api_key_env"], Join(field, "api_key_env")));
       }
       if (node["max_concurrency"]) {
-        ASSIGN_OR_RETURN(int64_t n, Int(node["max_concurrency"], Join(field, "max_concurrency")));
+        ASSIGN_OR_RETURN(int64_t n, Int(node["max_concurrency"],
+                                        Join(field, "max_concurrency")));
         if (n < 1 || n > 1024) {
           return Error(node["max_concurrency"], Join(field, "max_concurrency"),
                        "must be between 1 and 1024");
@@ -343,100 +379,128 @@ class SuiteParser {
         model->set_max_concurrency(static_cast<int32_t>(n));
       }
       if (node["timeout"]) {
-        ASSIGN_OR_RETURN(int64_t n, Int(node["timeout"], Join(field, "timeout")));
+        ASSIGN_OR_RETURN(int64_t n,
+                         Int(node["timeout"], Join(field, "timeout")));
         if (n < 1 || n > 86400) {
-          return Error(node["timeout"], Join(field, "timeout"), "must be between 1 and 86400 seconds");
+          return Error(node["timeout"], Join(field, "timeout"),
+                       "must be between 1 and 86400 seconds");
         }
         model->set_timeout_s(static_cast<int32_t>(n));
       }
     } else {
       if (!node["model"]) {
         return Error(node, Join(field, "model"),
-                     "required field is missing (a checkpoint folder, or 'endpoint' + 'model')");
+                     "required field is missing (a checkpoint folder, or "
+                     "'endpoint' + 'model')");
       }
-      ASSIGN_OR_RETURN(std::string dir, String(node["model"], Join(field, "model")));
-      if (dir.empty()) return Error(node["model"], Join(field, "model"), "must not be empty");
+      ASSIGN_OR_RETURN(std::string dir,
+                       String(node["model"], Join(field, "model")));
+      if (dir.empty())
+        return Error(node["model"], Join(field, "model"), "must not be empty");
       model->set_path(ResolvePath(source_.base_dir, dir));
       if (node["api_key_env"]) {
         return Error(node["api_key_env"], Join(field, "api_key_env"),
                      "only meaningful with 'endpoint'");
       }
       for (const char* key : {"max_concurrency", "timeout"}) {
-        if (node[key]) return Error(node[key], Join(field, key), "only meaningful with 'endpoint'");
+        if (node[key])
+          return Error(node[key], Join(field, key),
+                       "only meaningful with 'endpoint'");
       }
     }
     if (node["dtype"]) {
-      ASSIGN_OR_RETURN(std::string dtype, String(node["dtype"], Join(field, "dtype")));
-      static const char* const kDtypes[] = {"auto", "float32", "bfloat16", "float16"};
+      ASSIGN_OR_RETURN(std::string dtype,
+                       String(node["dtype"], Join(field, "dtype")));
+      static const char* const kDtypes[] = {"auto", "float32", "bfloat16",
+                                            "float16"};
       bool ok = false;
       for (const char* d : kDtypes) ok = ok || dtype == d;
       if (!ok) {
-        return Error(node["dtype"], Join(field, "dtype"),
-                     absl::StrCat("expected one of auto, float32, bfloat16, float16, got '", dtype,
-                                  "'"));
+        return Error(
+            node["dtype"], Join(field, "dtype"),
+            absl::StrCat(
+                "expected one of auto, float32, bfloat16, float16, got '",
+                dtype, "'"));
       }
       model->set_dtype(dtype);
     } else {
       model->set_dtype("auto");
     }
     if (node["chat_template"]) {
-      ASSIGN_OR_RETURN(bool chat, Bool(node["chat_template"], Join(field, "chat_template")));
+      ASSIGN_OR_RETURN(
+          bool chat, Bool(node["chat_template"], Join(field, "chat_template")));
       model->set_chat_template(chat);
     }
     if (node["max_context"]) {
-      ASSIGN_OR_RETURN(int64_t n, Int(node["max_context"], Join(field, "max_context")));
-      if (n < 0) return Error(node["max_context"], Join(field, "max_context"), "must not be negative");
+      ASSIGN_OR_RETURN(int64_t n,
+                       Int(node["max_context"], Join(field, "max_context")));
+      if (n < 0)
+        return Error(node["max_context"], Join(field, "max_context"),
+                     "must not be negative");
       model->set_max_context(n);
     }
     return absl::OkStatus();
   }
 
-  absl::Status ParseTask(const YAML::Node& node, const std::string& field, int64_t default_limit,
-                         v1::TaskSpec* task) {
+  absl::Status ParseTask(const YAML::Node& node, const std::string& field,
+                         int64_t default_limit, v1::TaskSpec* task) {
     task->set_shots(-1);
     task->set_limit(default_limit);
     if (node.IsScalar()) {  // "- mmlu" is short for "- name: mmlu"
       task->set_name(node.Scalar());
-      if (task->name().empty()) return Error(node, Join(field, "name"), "must not be empty");
+      if (task->name().empty())
+        return Error(node, Join(field, "name"), "must not be empty");
       return absl::OkStatus();
     }
     if (!node.IsMap()) {
-      return Error(node, field, "expected a task name or a mapping, got " + Describe(node));
+      return Error(node, field,
+                   "expected a task name or a mapping, got " + Describe(node));
     }
     RETURN_IF_ERROR(CheckKeys(node, field,
                               {"name", "shots", "limit", "variant", "data",
                                "system_instruction", "options"}));
-    ASSIGN_OR_RETURN(*task->mutable_name(), RequiredString(node, "name", field));
-    if (task->name().empty()) return Error(node["name"], Join(field, "name"), "must not be empty");
+    ASSIGN_OR_RETURN(*task->mutable_name(),
+                     RequiredString(node, "name", field));
+    if (task->name().empty())
+      return Error(node["name"], Join(field, "name"), "must not be empty");
     if (node["shots"]) {
       ASSIGN_OR_RETURN(int64_t shots, Int(node["shots"], Join(field, "shots")));
       if (shots < 0 || shots > 1000) {
-        return Error(node["shots"], Join(field, "shots"), "must be between 0 and 1000");
+        return Error(node["shots"], Join(field, "shots"),
+                     "must be between 0 and 1000");
       }
       task->set_shots(static_cast<int32_t>(shots));
     }
     if (node["limit"]) {
       ASSIGN_OR_RETURN(int64_t limit, Int(node["limit"], Join(field, "limit")));
-      if (limit < 0) return Error(node["limit"], Join(field, "limit"), "must not be negative");
+      if (limit < 0)
+        return Error(node["limit"], Join(field, "limit"),
+                     "must not be negative");
       task->set_limit(limit);
     }
     if (node["variant"]) {
-      ASSIGN_OR_RETURN(*task->mutable_variant(), String(node["variant"], Join(field, "variant")));
+      ASSIGN_OR_RETURN(*task->mutable_variant(),
+                       String(node["variant"], Join(field, "variant")));
     }
     if (node["data"]) {
-      ASSIGN_OR_RETURN(std::string data, String(node["data"], Join(field, "data")));
-      if (data.empty()) return Error(node["data"], Join(field, "data"), "must not be empty");
+      ASSIGN_OR_RETURN(std::string data,
+                       String(node["data"], Join(field, "data")));
+      if (data.empty())
+        return Error(node["data"], Join(field, "data"), "must not be empty");
       task->set_data_path(ResolvePath(source_.base_dir, data));
     }
     if (node["system_instruction"]) {
       ASSIGN_OR_RETURN(*task->mutable_system_instruction(),
-                       String(node["system_instruction"], Join(field, "system_instruction")));
+                       String(node["system_instruction"],
+                              Join(field, "system_instruction")));
     }
     if (node["options"] && !node["options"].IsNull()) {
-      RETURN_IF_ERROR(StringMap(node["options"], Join(field, "options"), task->mutable_options()));
+      RETURN_IF_ERROR(StringMap(node["options"], Join(field, "options"),
+                                task->mutable_options()));
       // Options that name files resolve like `data:`.
       for (auto& [key, value] : *task->mutable_options()) {
-        if ((key == "template" || key == "judge_template" || absl::EndsWith(key, "_path")) &&
+        if ((key == "template" || key == "judge_template" ||
+             absl::EndsWith(key, "_path")) &&
             !value.empty()) {
           value = ResolvePath(source_.base_dir, value);
         }
@@ -446,10 +510,13 @@ class SuiteParser {
   }
 
   absl::Status ParsePin(const YAML::Node& node, v1::PinSpec* pin) {
-    if (!node.IsMap()) return Error(node, "pin", "expected a mapping, got " + Describe(node));
-    RETURN_IF_ERROR(CheckKeys(node, "pin", {"driver", "cuda", "datasets", "models"}));
+    if (!node.IsMap())
+      return Error(node, "pin", "expected a mapping, got " + Describe(node));
+    RETURN_IF_ERROR(
+        CheckKeys(node, "pin", {"driver", "cuda", "datasets", "models"}));
     if (node["driver"]) {
-      ASSIGN_OR_RETURN(*pin->mutable_driver(), String(node["driver"], "pin.driver"));
+      ASSIGN_OR_RETURN(*pin->mutable_driver(),
+                       String(node["driver"], "pin.driver"));
     }
     if (node["cuda"]) {
       ASSIGN_OR_RETURN(*pin->mutable_cuda(), String(node["cuda"], "pin.cuda"));
@@ -457,16 +524,19 @@ class SuiteParser {
     for (const char* key : {"datasets", "models"}) {
       const YAML::Node m = node[key];
       if (!m || m.IsNull()) continue;
-      auto* out = std::string(key) == "datasets" ? pin->mutable_datasets() : pin->mutable_models();
+      auto* out = std::string(key) == "datasets" ? pin->mutable_datasets()
+                                                 : pin->mutable_models();
       RETURN_IF_ERROR(StringMap(m, Join("pin", key), out));
       for (auto it = m.begin(); it != m.end(); ++it) {
         std::string hex = it->second.Scalar();
         if (absl::StartsWith(hex, "sha256:")) hex = hex.substr(7);
         bool ok = hex.size() == 64;
-        for (char c : hex) ok = ok && absl::ascii_isxdigit(static_cast<unsigned char>(c));
+        for (char c : hex)
+          ok = ok && absl::ascii_isxdigit(static_cast<unsigned char>(c));
         if (!ok) {
           return Error(it->second, Join(Join("pin", key), it->first.Scalar()),
-                       "expected 'sha256:' and 64 hex digits, got " + Describe(it->second));
+                       "expected 'sha256:' and 64 hex digits, got " +
+                           Describe(it->second));
         }
       }
     }
@@ -482,15 +552,16 @@ class SuiteParser {
 absl::Status ValidateSpecBounds(const v1::RunSpec& spec) {
   if (spec.suite_yaml().size() > kMaxSuiteBytes) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "suite '", base::EscapeInvalidUtf8(spec.name().substr(0, 80)), "': the suite text is ",
-        spec.suite_yaml().size(), " bytes; a suite is at most ", kMaxSuiteBytes,
-        " bytes (1 MiB)"));
+        "suite '", base::EscapeInvalidUtf8(spec.name().substr(0, 80)),
+        "': the suite text is ", spec.suite_yaml().size(),
+        " bytes; a suite is at most ", kMaxSuiteBytes, " bytes (1 MiB)"));
   }
   for (const auto& [key, value] : spec.labels()) {
     if (key.size() > kMaxLabelKeyBytes || value.size() > kMaxLabelValueBytes) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "field 'labels.", base::EscapeInvalidUtf8(key.substr(0, 40)), "': label keys are at most ",
-          kMaxLabelKeyBytes, " bytes and values at most ", kMaxLabelValueBytes));
+          "field 'labels.", base::EscapeInvalidUtf8(key.substr(0, 40)),
+          "': label keys are at most ", kMaxLabelKeyBytes,
+          " bytes and values at most ", kMaxLabelValueBytes));
     }
   }
   // Every string of the spec is stored with the run; say which one is not
@@ -504,7 +575,8 @@ absl::Status ValidateSpecBounds(const v1::RunSpec& spec) {
   };
   check("name", spec.name());
   for (const auto& [role, m] :
-       {std::pair<const char*, const v1::ModelSpec*>{"candidate", &spec.candidate()},
+       {std::pair<const char*, const v1::ModelSpec*>{"candidate",
+                                                     &spec.candidate()},
         std::pair<const char*, const v1::ModelSpec*>{"judge", &spec.judge()}}) {
     check(absl::StrCat(role, ".model"), m->path());
     check(absl::StrCat(role, ".endpoint"), m->endpoint());
@@ -514,8 +586,10 @@ absl::Status ValidateSpecBounds(const v1::RunSpec& spec) {
     const v1::TaskSpec& t = spec.tasks(i);
     check(absl::StrCat("tasks[", i, "].name"), t.name());
     check(absl::StrCat("tasks[", i, "].data"), t.data_path());
-    check(absl::StrCat("tasks[", i, "].system_instruction"), t.system_instruction());
-    for (const auto& [k, v] : t.options()) check(absl::StrCat("tasks[", i, "].options.", k), v);
+    check(absl::StrCat("tasks[", i, "].system_instruction"),
+          t.system_instruction());
+    for (const auto& [k, v] : t.options())
+      check(absl::StrCat("tasks[", i, "].options.", k), v);
   }
   for (const auto& [k, v] : spec.labels()) check(absl::StrCat("labels.", k), v);
   check("suite text", spec.suite_yaml());
@@ -523,24 +597,26 @@ absl::Status ValidateSpecBounds(const v1::RunSpec& spec) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::RunSpec> ParseSuite(const SuiteSource& source,
-                                       absl::Span<const std::string> overrides) {
+absl::StatusOr<v1::RunSpec> ParseSuite(
+    const SuiteSource& source, absl::Span<const std::string> overrides) {
   if (source.text.size() > kMaxSuiteBytes) {
     return absl::InvalidArgumentError(absl::StrCat(
-        source.display_name, ": ", source.text.size(), " bytes; a suite is at most ",
-        kMaxSuiteBytes, " bytes (1 MiB)"));
+        source.display_name, ": ", source.text.size(),
+        " bytes; a suite is at most ", kMaxSuiteBytes, " bytes (1 MiB)"));
   }
   if (std::optional<size_t> bad = base::FindInvalidUtf8(source.text)) {
-    const size_t line = 1 + std::count(source.text.begin(), source.text.begin() + *bad, '\n');
-    return absl::InvalidArgumentError(absl::StrCat(source.display_name, ":", line,
-                                                   ": not valid UTF-8 (byte ", *bad, ")"));
+    const size_t line =
+        1 + std::count(source.text.begin(), source.text.begin() + *bad, '\n');
+    return absl::InvalidArgumentError(absl::StrCat(
+        source.display_name, ":", line, ": not valid UTF-8 (byte ", *bad, ")"));
   }
   YAML::Node root;
   try {
     root = YAML::Load(source.text);
   } catch (const YAML::ParserException& e) {
-    return absl::InvalidArgumentError(absl::StrCat(source.display_name, ":", e.mark.line + 1, ":",
-                                                   e.mark.column + 1, ": invalid YAML: ", e.msg));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source.display_name, ":", e.mark.line + 1, ":",
+                     e.mark.column + 1, ": invalid YAML: ", e.msg));
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat(source.display_name, ": invalid YAML: ", e.msg));
@@ -550,11 +626,13 @@ absl::StatusOr<v1::RunSpec> ParseSuite(const SuiteSource& source,
     for (const std::string& text : overrides) {
       size_t eq = text.find('=');
       if (eq == std::string::npos || eq == 0) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--set ", text, ": expected FIELD=VALUE (e.g. candidate.model=/ckpt/1200)"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--set ", text,
+            ": expected FIELD=VALUE (e.g. candidate.model=/ckpt/1200)"));
       }
       Override ov{.field = text.substr(0, eq), .text = text};
-      RETURN_IF_ERROR(ApplyOverride(root, ov, absl::string_view(text).substr(eq + 1)));
+      RETURN_IF_ERROR(
+          ApplyOverride(root, ov, absl::string_view(text).substr(eq + 1)));
       parsed_overrides.push_back(std::move(ov));
     }
     SuiteParser parser(source, std::move(parsed_overrides));
@@ -562,24 +640,25 @@ absl::StatusOr<v1::RunSpec> ParseSuite(const SuiteSource& source,
   } catch (const YAML::Exception& e) {
     // yaml-cpp throws on some malformed accesses; keep it inside this module.
     return absl::InvalidArgumentError(
-        absl::StrCat(source.display_name, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ",
-                     e.msg));
+        absl::StrCat(source.display_name, ":", e.mark.line + 1, ":",
+                     e.mark.column + 1, ": ", e.msg));
   }
 }
 
-absl::StatusOr<v1::RunSpec> ParseSuiteFile(const std::string& path,
-                                           absl::Span<const std::string> overrides) {
+absl::StatusOr<v1::RunSpec> ParseSuiteFile(
+    const std::string& path, absl::Span<const std::string> overrides) {
   // A suite file far too large is refused before it is read.
   if (absl::StatusOr<base::FileIdentity> id = base::StatFile(path);
       id.ok() && id->size > kMaxSuiteBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": ", id->size,
-                                                   " bytes; a suite is at most ", kMaxSuiteBytes,
-                                                   " bytes (1 MiB)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", id->size, " bytes; a suite is at most ",
+                     kMaxSuiteBytes, " bytes (1 MiB)"));
   }
   ASSIGN_OR_RETURN(std::string text, base::ReadFileToString(path));
   std::error_code ec;
   fs::path abs = fs::absolute(fs::path(path), ec);
-  if (ec) return absl::InvalidArgumentError(absl::StrCat(path, ": ", ec.message()));
+  if (ec)
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", ec.message()));
   abs = abs.lexically_normal();
   SuiteSource source{.text = std::move(text),
                      .display_name = path,

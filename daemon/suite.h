@@ -3,7 +3,8 @@
 // suite.yaml (schema v1) → RunSpec. The schema is documented in
 // docs/suite.md. Parsing is strict: unknown keys, wrong types, duplicate
 // keys and missing required fields are InvalidArgument errors of one line,
-//   "suite.yaml:LINE:COL: field 'tasks[1].shots': expected an integer, got 'five'"
+//   "suite.yaml:LINE:COL: field 'tasks[1].shots': expected an integer, got
+//   'five'"
 // `--set a.b=c` overrides are applied to the document before validation; an
 // error in an overridden value names the override instead of a line.
 // Relative paths (model folders, task data) resolve against the folder of the
@@ -48,8 +49,8 @@ absl::StatusOr<v1::RunSpec> ParseSuite(const SuiteSource& source,
                                        absl::Span<const std::string> overrides);
 
 // Reads `path` and parses it; suite_path is the absolute path of the file.
-absl::StatusOr<v1::RunSpec> ParseSuiteFile(const std::string& path,
-                                           absl::Span<const std::string> overrides);
+absl::StatusOr<v1::RunSpec> ParseSuiteFile(
+    const std::string& path, absl::Span<const std::string> overrides);
 
 // The dataset folder name a task reads by default (gsm8k_cot* → gsm8k).
 std::string DefaultDatasetName(absl::string_view task_name);

@@ -4,7 +4,8 @@
 
 namespace evald::daemon {
 
-v1::SampleRecord ToSampleRecord(const SampleOrigin& origin, tasks::SampleResult r) {
+v1::SampleRecord ToSampleRecord(const SampleOrigin& origin,
+                                tasks::SampleResult r) {
   v1::SampleRecord s;
   s.set_run_id(origin.run_id);
   s.set_attempt(origin.attempt);

@@ -29,7 +29,8 @@ struct SampleOrigin {
   int64_t finished_unix_ms = 0;
 };
 
-v1::SampleRecord ToSampleRecord(const SampleOrigin& origin, tasks::SampleResult result);
+v1::SampleRecord ToSampleRecord(const SampleOrigin& origin,
+                                tasks::SampleResult result);
 tasks::SampleResult FromSampleRecord(const v1::SampleRecord& record);
 
 v1::TaskScores ToTaskScores(const std::string& run_id, const std::string& task,

@@ -19,7 +19,8 @@ const char* GitCommit() { return EVALD_GIT_COMMIT; }
 const char* BuildType() { return EVALD_BUILD_TYPE; }
 
 std::string VersionLine() {
-  return absl::StrCat("evald ", Version(), " (commit ", GitCommit(), ", ", BuildType(), ")");
+  return absl::StrCat("evald ", Version(), " (commit ", GitCommit(), ", ",
+                      BuildType(), ")");
 }
 
 }  // namespace evald::daemon

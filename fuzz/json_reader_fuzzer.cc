@@ -19,9 +19,10 @@ using evald::base::JsonReader;
 // it is about (or, for the root, with what was expected).
 void Check(const absl::Status& s, const JsonReader& from) {
   if (s.ok()) return;
-  const std::string start = from.path().empty()
-                                ? std::string("fuzz.json: expected ")
-                                : absl::StrCat("fuzz.json: field '", from.path(), "'");
+  const std::string start =
+      from.path().empty()
+          ? std::string("fuzz.json: expected ")
+          : absl::StrCat("fuzz.json: field '", from.path(), "'");
   if (s.code() != absl::StatusCode::kInvalidArgument ||
       s.message().find('\n') != absl::string_view::npos ||
       s.message().substr(0, start.size()) != start) {
@@ -60,7 +61,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   evald::base::JsonParseOptions options;
   options.allow_nan_literals = true;
   options.allow_lone_surrogates = true;
-  absl::StatusOr<evald::base::Json> json = evald::base::ParseJson(text, options);
+  absl::StatusOr<evald::base::Json> json =
+      evald::base::ParseJson(text, options);
   if (!json.ok()) return 0;
   Walk(JsonReader(*json, "fuzz.json"), 0);
   return 0;

@@ -22,24 +22,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)evald::judge::ParseTemplate("fuzz.yaml", input);
       break;
     case 1: {
-      if (auto r = evald::judge::ParseRating(input); r && (*r < 1 || *r > 10)) std::abort();
+      if (auto r = evald::judge::ParseRating(input); r && (*r < 1 || *r > 10))
+        std::abort();
       (void)evald::judge::ParsePairwise(input);
       (void)evald::judge::ParseCorrectness(input);
       break;
     }
     case 2: {
-      static const std::string path = "/tmp/judge_fuzzer_" + std::to_string(getpid()) + ".jsonl";
+      static const std::string path =
+          "/tmp/judge_fuzzer_" + std::to_string(getpid()) + ".jsonl";
       {
         std::ofstream out(path, std::ios::binary | std::ios::trunc);
         out << input;
       }
       evald::tasks::TaskOptions options;
       options.data_path = path;
-      options.options["mode"] = (input.size() % 2 == 0) ? "single" : "reference";
-      options.options["first_turn"] = (input.size() % 3 == 0) ? "true" : "false";
+      options.options["mode"] =
+          (input.size() % 2 == 0) ? "single" : "reference";
+      options.options["first_turn"] =
+          (input.size() % 3 == 0) ? "true" : "false";
       auto task = evald::tasks::CreateTask("judged", options);
       if (task.ok()) {
-        for (size_t i = 0; i < (*task)->DocIds().size(); ++i) (void)(*task)->BuildPrompt(i);
+        for (size_t i = 0; i < (*task)->DocIds().size(); ++i)
+          (void)(*task)->BuildPrompt(i);
       }
       break;
     }

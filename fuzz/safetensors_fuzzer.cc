@@ -10,7 +10,8 @@
 namespace model = ::evald::runners::native::model;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  auto header = model::ParseSafetensors(absl::MakeConstSpan(data, size), "fuzz.safetensors");
+  auto header = model::ParseSafetensors(absl::MakeConstSpan(data, size),
+                                        "fuzz.safetensors");
   if (!header.ok()) return 0;
   for (const model::TensorInfo& t : header->tensors) {
     if (t.size_bytes == 0) continue;

@@ -9,11 +9,17 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view json(reinterpret_cast<const char*>(data), size);
-  auto tokenizer = evald::runners::native::tokenizer::Tokenizer::FromJson(json, "");
+  auto tokenizer =
+      evald::runners::native::tokenizer::Tokenizer::FromJson(json, "");
   if (!tokenizer.ok()) return 0;
-  static const char* const kInputs[] = {
-      "", "hello world", "  spaced\n\ttext  ", "<s>special</s>", "€ é e\xCC\x81 你好 👍🏽",
-      "don't STOP 12345", "\xFF invalid", "▁▁x"};
+  static const char* const kInputs[] = {"",
+                                        "hello world",
+                                        "  spaced\n\ttext  ",
+                                        "<s>special</s>",
+                                        "€ é e\xCC\x81 你好 👍🏽",
+                                        "don't STOP 12345",
+                                        "\xFF invalid",
+                                        "▁▁x"};
   for (const char* text : kInputs) {
     for (bool special : {false, true}) {
       auto ids = (*tokenizer)->Encode(text, special);

@@ -51,7 +51,8 @@ absl::StatusOr<std::string> BuiltinTemplateText(absl::string_view name);
 // and the field (unknown mode, a placeholder the mode needs but the prompt
 // lacks, an unknown placeholder).
 absl::StatusOr<JudgeTemplate> LoadTemplate(const std::string& path);
-absl::StatusOr<JudgeTemplate> ParseTemplate(const std::string& path, const std::string& yaml);
+absl::StatusOr<JudgeTemplate> ParseTemplate(const std::string& path,
+                                            const std::string& yaml);
 
 struct JudgeItem {
   std::string question;
@@ -61,27 +62,30 @@ struct JudgeItem {
 };
 
 struct JudgeRecord {
-  std::string prompt;             // the judge prompt as sent (chat template applied)
-  std::vector<std::string> raw;   // the judge's reply per attempt (1 or 2)
+  std::string prompt;  // the judge prompt as sent (chat template applied)
+  std::vector<std::string> raw;  // the judge's reply per attempt (1 or 2)
   bool parsed = false;
-  double rating = 0;                      // single
-  std::optional<PairVerdict> pair;        // pairwise
-  std::optional<bool> correct;            // reference
-  std::string error;                      // the runner failed for this item
+  double rating = 0;                // single
+  std::optional<PairVerdict> pair;  // pairwise
+  std::optional<bool> correct;      // reference
+  std::string error;                // the runner failed for this item
 };
 
 class Judge {
  public:
   Judge(runners::Runner* runner, JudgeTemplate tmpl, int max_new_tokens = 1024)
-      : runner_(runner), template_(std::move(tmpl)), max_new_tokens_(max_new_tokens) {}
+      : runner_(runner),
+        template_(std::move(tmpl)),
+        max_new_tokens_(max_new_tokens) {}
 
   // The filled-in prompt of one item, before the chat template.
   std::string RenderPrompt(const JudgeItem& item) const;
 
   // Grades every item (one batched call, plus one for the retries); one
   // record per item, in order.
-  absl::StatusOr<std::vector<JudgeRecord>> Grade(absl::Span<const JudgeItem> items,
-                                                 const runners::CallOptions& options = {}) const;
+  absl::StatusOr<std::vector<JudgeRecord>> Grade(
+      absl::Span<const JudgeItem> items,
+      const runners::CallOptions& options = {}) const;
 
   const JudgeTemplate& judge_template() const { return template_; }
 
@@ -98,7 +102,7 @@ class Judge {
 
 struct RateInterval {
   double rate = 0;
-  double low = 0;   // Wilson 95% interval
+  double low = 0;  // Wilson 95% interval
   double high = 0;
   int64_t n = 0;
 };

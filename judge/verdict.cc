@@ -24,7 +24,8 @@ void ForEachDoubleBracket(absl::string_view text, Fn fn) {
     pos = pos + 1;
     if (end == absl::string_view::npos) continue;
     absl::string_view inner = text.substr(start, end);
-    if (inner.find('[') == absl::string_view::npos && inner.find(']') == absl::string_view::npos) {
+    if (inner.find('[') == absl::string_view::npos &&
+        inner.find(']') == absl::string_view::npos) {
       fn(inner);
     }
   }
@@ -50,7 +51,9 @@ std::optional<double> ParseRating(absl::string_view text) {
   std::optional<double> last;
   ForEachDoubleBracket(text, [&](absl::string_view inner) {
     double v = 0;
-    if (IsPlainNumber(inner) && absl::SimpleAtod(inner, &v) && v >= 1 && v <= 10) last = v;
+    if (IsPlainNumber(inner) && absl::SimpleAtod(inner, &v) && v >= 1 &&
+        v <= 10)
+      last = v;
   });
   return last;
 }
@@ -74,7 +77,8 @@ std::optional<bool> ParseCorrectness(absl::string_view text) {
   return last;
 }
 
-Outcome CombineOrders(PairVerdict candidate_first, PairVerdict candidate_second) {
+Outcome CombineOrders(PairVerdict candidate_first,
+                      PairVerdict candidate_second) {
   // In the second order the candidate is shown as B.
   const bool win1 = candidate_first == PairVerdict::kA;
   const bool loss1 = candidate_first == PairVerdict::kB;

@@ -33,7 +33,8 @@ std::optional<bool> ParseCorrectness(absl::string_view text);
 // wins in both orders, a loss when it loses in both, a tie otherwise (a
 // disagreement between the orders is a tie, as is a tie in either).
 enum class Outcome { kWin, kLoss, kTie };
-Outcome CombineOrders(PairVerdict candidate_first, PairVerdict candidate_second);
+Outcome CombineOrders(PairVerdict candidate_first,
+                      PairVerdict candidate_second);
 
 }  // namespace evald::judge
 

@@ -31,7 +31,8 @@ struct ThreadMatchState {
       : context(pcre2_match_context_create(nullptr)),
         jit_stack(pcre2_jit_stack_create(32 * 1024, 64 * 1024 * 1024, nullptr)),
         span_data(pcre2_match_data_create(1, nullptr)) {
-    if (context != nullptr && jit_stack != nullptr) pcre2_jit_stack_assign(context, nullptr, jit_stack);
+    if (context != nullptr && jit_stack != nullptr)
+      pcre2_jit_stack_assign(context, nullptr, jit_stack);
   }
   ~ThreadMatchState() {
     pcre2_match_data_free(span_data);
@@ -54,7 +55,8 @@ ThreadMatchState& MatchState() {
 // Match data with room for every group of `code`, one per call.
 class MatchData {
  public:
-  explicit MatchData(const pcre2_code* code) : data_(pcre2_match_data_create_from_pattern(code, nullptr)) {}
+  explicit MatchData(const pcre2_code* code)
+      : data_(pcre2_match_data_create_from_pattern(code, nullptr)) {}
   ~MatchData() { pcre2_match_data_free(data_); }
   MatchData(const MatchData&) = delete;
   MatchData& operator=(const MatchData&) = delete;
@@ -100,7 +102,8 @@ struct TemplatePiece {
 };
 
 // sre_parse.parse_template; see Regex::Sub for what a bad template does.
-std::vector<TemplatePiece> ParseTemplate(absl::string_view repl, const Regex& regex) {
+std::vector<TemplatePiece> ParseTemplate(absl::string_view repl,
+                                         const Regex& regex) {
   std::vector<TemplatePiece> pieces(1);
   auto literal = [&](absl::string_view text) {
     if (pieces.back().group >= 0) pieces.emplace_back();
@@ -122,7 +125,8 @@ std::vector<TemplatePiece> ParseTemplate(absl::string_view repl, const Regex& re
     i += 2;
     if (c == 'g') {
       const size_t close = repl.find('>', i);
-      if (i >= repl.size() || repl[i] != '<' || close == absl::string_view::npos) {
+      if (i >= repl.size() || repl[i] != '<' ||
+          close == absl::string_view::npos) {
         literal(repl.substr(at, i - at));
         continue;
       }
@@ -137,22 +141,28 @@ std::vector<TemplatePiece> ParseTemplate(absl::string_view repl, const Regex& re
       group(g, repl.substr(at, i - at));
     } else if (c == '0') {
       std::string digits;
-      while (digits.size() < 2 && i < repl.size() && is_octal(repl[i])) digits.push_back(repl[i++]);
-      literal(std::string(1, static_cast<char>(digits.empty() ? 0 : std::stoi(digits, nullptr, 8))));
+      while (digits.size() < 2 && i < repl.size() && is_octal(repl[i]))
+        digits.push_back(repl[i++]);
+      literal(std::string(
+          1, static_cast<char>(
+                 digits.empty() ? 0 : std::stoi(digits, nullptr, 8))));
     } else if (is_digit(c)) {
       std::string digits(1, c);
       if (i < repl.size() && is_digit(repl[i])) {
         digits.push_back(repl[i++]);
-        if (is_octal(digits[0]) && is_octal(digits[1]) && i < repl.size() && is_octal(repl[i])) {
+        if (is_octal(digits[0]) && is_octal(digits[1]) && i < repl.size() &&
+            is_octal(repl[i])) {
           digits.push_back(repl[i++]);
           const int value = std::stoi(digits, nullptr, 8);
           std::string utf8;
           if (value < 0x80) {
             utf8.push_back(static_cast<char>(value));
           } else {
-            utf8 = {static_cast<char>(0xC0 | (value >> 6)), static_cast<char>(0x80 | (value & 0x3F))};
+            utf8 = {static_cast<char>(0xC0 | (value >> 6)),
+                    static_cast<char>(0x80 | (value & 0x3F))};
           }
-          literal(value <= 0377 ? absl::string_view(utf8) : repl.substr(at, i - at));
+          literal(value <= 0377 ? absl::string_view(utf8)
+                                : repl.substr(at, i - at));
           continue;
         }
       }
@@ -163,7 +173,8 @@ std::vector<TemplatePiece> ParseTemplate(absl::string_view repl, const Regex& re
       const size_t k = kFrom.find(c);
       // Any other escape stays as written: Python keeps "\-" and rejects
       // "\q", which REQUIRES rules out.
-      literal(k != absl::string_view::npos ? kTo.substr(k, 1) : repl.substr(at, i - at));
+      literal(k != absl::string_view::npos ? kTo.substr(k, 1)
+                                           : repl.substr(at, i - at));
     }
   }
   return pieces;
@@ -171,23 +182,29 @@ std::vector<TemplatePiece> ParseTemplate(absl::string_view repl, const Regex& re
 
 }  // namespace
 
-absl::StatusOr<Regex> Regex::Build(absl::string_view pattern, absl::string_view pcre2_pattern,
-                                   const std::vector<size_t>* origin, uint32_t options) {
+absl::StatusOr<Regex> Regex::Build(absl::string_view pattern,
+                                   absl::string_view pcre2_pattern,
+                                   const std::vector<size_t>* origin,
+                                   uint32_t options) {
   pcre2_compile_context* context = pcre2_compile_context_create(nullptr);
-  if (context == nullptr) return absl::ResourceExhaustedError("regex: out of memory");
+  if (context == nullptr)
+    return absl::ResourceExhaustedError("regex: out of memory");
   // Python's '.', '$' and multiline '^' know only "\n".
   pcre2_set_newline(context, PCRE2_NEWLINE_LF);
   int error = 0;
   PCRE2_SIZE offset = 0;
-  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pcre2_pattern.data()), pcre2_pattern.size(),
-                                   options, &error, &offset, context);
+  pcre2_code* code =
+      pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pcre2_pattern.data()),
+                    pcre2_pattern.size(), options, &error, &offset, context);
   pcre2_compile_context_free(context);
   if (code == nullptr) {
     // The position in the pattern as its author wrote it.
-    const size_t position =
-        origin == nullptr ? offset : offset < origin->size() ? (*origin)[offset] : pattern.size();
-    return absl::InvalidArgumentError(
-        absl::StrCat("regex '", pattern, "': ", Pcre2Message(error), " at position ", position));
+    const size_t position = origin == nullptr         ? offset
+                            : offset < origin->size() ? (*origin)[offset]
+                                                      : pattern.size();
+    return absl::InvalidArgumentError(absl::StrCat("regex '", pattern,
+                                                   "': ", Pcre2Message(error),
+                                                   " at position ", position));
   }
   // The JIT is an optimisation only: without it the interpreter matches.
   pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
@@ -203,11 +220,14 @@ absl::StatusOr<Regex> Regex::Build(absl::string_view pattern, absl::string_view 
 }
 
 absl::StatusOr<Regex> Regex::Compile(absl::string_view pattern, ReFlags flags) {
-  absl::StatusOr<internal::Pcre2Pattern> translated = internal::TranslatePattern(pattern, flags.verbose);
+  absl::StatusOr<internal::Pcre2Pattern> translated =
+      internal::TranslatePattern(pattern, flags.verbose);
   if (!translated.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("regex '", pattern, "': ", translated.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("regex '", pattern, "': ", translated.status().message()));
   }
-  uint32_t options = PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF | PCRE2_ALT_CIRCUMFLEX;
+  uint32_t options =
+      PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF | PCRE2_ALT_CIRCUMFLEX;
   if (flags.ignore_case) options |= PCRE2_CASELESS;
   if (flags.multiline) options |= PCRE2_MULTILINE;
   if (flags.dotall) options |= PCRE2_DOTALL;
@@ -218,32 +238,39 @@ absl::StatusOr<Regex> Regex::Compile(absl::string_view pattern, ReFlags flags) {
 Regex Regex::CompileOrDie(absl::string_view pattern, ReFlags flags) {
   absl::StatusOr<Regex> regex = Compile(pattern, flags);
   if (!regex.ok()) {
-    std::fprintf(stderr, "built-in %s\n", std::string(regex.status().message()).c_str());
+    std::fprintf(stderr, "built-in %s\n",
+                 std::string(regex.status().message()).c_str());
     std::abort();
   }
   return *std::move(regex);
 }
 
 absl::StatusOr<Regex> Regex::CompilePcre2(absl::string_view pattern) {
-  return Build(pattern, pattern, nullptr, PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF);
+  return Build(pattern, pattern, nullptr,
+               PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF);
 }
 
 int Regex::GroupIndex(absl::string_view name) const {
   const std::string terminated(name);
-  const int n = pcre2_substring_number_from_name(code_->code, reinterpret_cast<PCRE2_SPTR>(terminated.c_str()));
+  const int n = pcre2_substring_number_from_name(
+      code_->code, reinterpret_cast<PCRE2_SPTR>(terminated.c_str()));
   return n > 0 ? n : -1;
 }
 
-std::optional<ReMatch> Regex::MatchFrom(absl::string_view text, size_t pos, uint32_t options) const {
+std::optional<ReMatch> Regex::MatchFrom(absl::string_view text, size_t pos,
+                                        uint32_t options) const {
   if (pos > text.size()) return std::nullopt;
   MatchData data(code_->code);
-  const int rc = pcre2_match(code_->code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), pos, options,
-                             data.get(), MatchState().context);
+  const int rc =
+      pcre2_match(code_->code, reinterpret_cast<PCRE2_SPTR>(text.data()),
+                  text.size(), pos, options, data.get(), MatchState().context);
   if (rc < 0) return std::nullopt;
   return ToMatch(data.get(), rc);
 }
 
-std::optional<ReMatch> Regex::Search(absl::string_view text, size_t pos) const { return MatchFrom(text, pos, 0); }
+std::optional<ReMatch> Regex::Search(absl::string_view text, size_t pos) const {
+  return MatchFrom(text, pos, 0);
+}
 
 std::optional<ReMatch> Regex::Match(absl::string_view text, size_t pos) const {
   return MatchFrom(text, pos, PCRE2_ANCHORED);
@@ -259,7 +286,8 @@ void Regex::ForEachMatch(absl::string_view text, Fn fn) const {
   while (pos <= text.size()) {
     // After an empty match Python searches on from the same place but wants
     // a non-empty match there (sre's must_advance).
-    const int rc = pcre2_match(code_->code, subject, text.size(), pos, after_empty ? PCRE2_NOTEMPTY_ATSTART : 0,
+    const int rc = pcre2_match(code_->code, subject, text.size(), pos,
+                               after_empty ? PCRE2_NOTEMPTY_ATSTART : 0,
                                data.get(), context);
     // No match, or a match past PCRE2's resource limits: either ends the scan.
     if (rc < 0) return;
@@ -279,7 +307,8 @@ std::vector<ReMatch> Regex::FindIter(absl::string_view text) const {
   return out;
 }
 
-std::vector<std::vector<std::string>> Regex::FindAll(absl::string_view text) const {
+std::vector<std::vector<std::string>> Regex::FindAll(
+    absl::string_view text) const {
   std::vector<std::vector<std::string>> out;
   ForEachMatch(text, [&](const ReMatch& m) {
     std::vector<std::string>& row = out.emplace_back();
@@ -295,7 +324,8 @@ std::vector<std::string> Regex::Split(absl::string_view text) const {
   size_t last = 0;
   ForEachMatch(text, [&](const ReMatch& m) {
     pieces.emplace_back(text.substr(last, m.start() - last));
-    for (int g = 1; g <= group_count_; ++g) pieces.emplace_back(m.group(text, g));
+    for (int g = 1; g <= group_count_; ++g)
+      pieces.emplace_back(m.group(text, g));
     last = m.end();
     return true;
   });
@@ -320,7 +350,9 @@ std::string Regex::Sub(absl::string_view text, absl::string_view repl) const {
   return out;
 }
 
-absl::Status Regex::FindSpans(absl::string_view text, std::vector<std::pair<size_t, size_t>>* spans) const {
+absl::Status Regex::FindSpans(
+    absl::string_view text,
+    std::vector<std::pair<size_t, size_t>>* spans) const {
   ThreadMatchState& state = MatchState();
   if (state.span_data == nullptr || state.context == nullptr) {
     return absl::ResourceExhaustedError("regex: out of memory");
@@ -328,9 +360,12 @@ absl::Status Regex::FindSpans(absl::string_view text, std::vector<std::pair<size
   const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
   size_t offset = 0;
   while (offset <= text.size()) {
-    const int rc = pcre2_match(code_->code, subject, text.size(), offset, 0, state.span_data, state.context);
+    const int rc = pcre2_match(code_->code, subject, text.size(), offset, 0,
+                               state.span_data, state.context);
     if (rc == PCRE2_ERROR_NOMATCH) break;
-    if (rc < 0) return absl::ResourceExhaustedError(absl::StrCat("regex match failed: ", Pcre2Message(rc)));
+    if (rc < 0)
+      return absl::ResourceExhaustedError(
+          absl::StrCat("regex match failed: ", Pcre2Message(rc)));
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(state.span_data);
     const size_t start = ov[0];
     const size_t end = ov[1];

@@ -51,9 +51,11 @@ struct ReMatch {
   size_t start(int g = 0) const { return spans[g].first; }
   size_t end(int g = 0) const { return spans[g].second; }
   bool has(int g) const { return spans[g].first != kUnset; }
-  // m.group(g) of a match in `text` ("" for an unset group, where Python has None).
+  // m.group(g) of a match in `text` ("" for an unset group, where Python has
+  // None).
   absl::string_view group(absl::string_view text, int g = 0) const {
-    return has(g) ? text.substr(start(g), end(g) - start(g)) : absl::string_view();
+    return has(g) ? text.substr(start(g), end(g) - start(g))
+                  : absl::string_view();
   }
 };
 
@@ -61,7 +63,8 @@ class Regex {
  public:
   // re.compile(pattern, flags). InvalidArgument names the pattern and, for
   // syntax, the position, as Python's re.error does.
-  static absl::StatusOr<Regex> Compile(absl::string_view pattern, ReFlags flags = {});
+  static absl::StatusOr<Regex> Compile(absl::string_view pattern,
+                                       ReFlags flags = {});
   // For the constant patterns of a module: aborts when `pattern` is invalid.
   static Regex CompileOrDie(absl::string_view pattern, ReFlags flags = {});
   // A pattern in PCRE2's own syntax, compiled as it stands (Hugging Face
@@ -89,7 +92,8 @@ class Regex {
   // non-empty matches left to right; after an empty match the search resumes
   // one character on. Appends to `spans`; allocates nothing else. Fails only
   // when PCRE2 runs out of its match resources.
-  absl::Status FindSpans(absl::string_view text, std::vector<std::pair<size_t, size_t>>* spans) const;
+  absl::Status FindSpans(absl::string_view text,
+                         std::vector<std::pair<size_t, size_t>>* spans) const;
 
   const std::string& pattern() const { return pattern_; }
   int group_count() const { return group_count_; }
@@ -98,11 +102,14 @@ class Regex {
 
  private:
   struct Code;
-  static absl::StatusOr<Regex> Build(absl::string_view pattern, absl::string_view pcre2_pattern,
-                                     const std::vector<size_t>* origin, uint32_t options);
+  static absl::StatusOr<Regex> Build(absl::string_view pattern,
+                                     absl::string_view pcre2_pattern,
+                                     const std::vector<size_t>* origin,
+                                     uint32_t options);
   template <typename Fn>
   void ForEachMatch(absl::string_view text, Fn fn) const;
-  std::optional<ReMatch> MatchFrom(absl::string_view text, size_t pos, uint32_t options) const;
+  std::optional<ReMatch> MatchFrom(absl::string_view text, size_t pos,
+                                   uint32_t options) const;
 
   std::string pattern_;
   int group_count_ = 0;

@@ -28,7 +28,9 @@ namespace {
 bool IsOctal(char c) { return c >= '0' && c <= '7'; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
-std::string CodePointEscape(uint32_t cp) { return absl::StrFormat("\\x{%x}", cp); }
+std::string CodePointEscape(uint32_t cp) {
+  return absl::StrFormat("\\x{%x}", cp);
+}
 
 // The members of str.isspace()'s set as PCRE2 class ranges ("\x{9}-\x{d}...").
 const std::string& SpaceMembers() {
@@ -49,7 +51,9 @@ const std::string& SpaceMembers() {
 
 class Translator {
  public:
-  Translator(absl::string_view p, bool verbose) : p_(p) { result_.verbose = verbose; }
+  Translator(absl::string_view p, bool verbose) : p_(p) {
+    result_.verbose = verbose;
+  }
 
   absl::StatusOr<Pcre2Pattern> Run() {
     PY_RETURN_IF_ERROR(LeadingFlags());
@@ -73,7 +77,8 @@ class Translator {
     while (p_.substr(i_, 2) == "(?") {
       size_t j = i_ + 2;
       while (j < p_.size() && absl::StrContains("aiLmsux", p_[j])) ++j;
-      if (j == i_ + 2 || j >= p_.size() || p_[j] != ')') return absl::OkStatus();
+      if (j == i_ + 2 || j >= p_.size() || p_[j] != ')')
+        return absl::OkStatus();
       PY_RETURN_IF_ERROR(Flags(i_ + 2, j, /*scoped=*/false));
       i_ = j + 1;
     }
@@ -86,8 +91,11 @@ class Translator {
     for (size_t k = begin; k < end; ++k) {
       const char f = p_[k];
       if (f == 'a') return Error("re.ASCII ((?a)) is not supported", k);
-      if (f == 'L') return Error("bad inline flag: cannot use 'L' flag with a str pattern", k);
-      if (f == 'u') continue;  // Unicode matching is the default for str patterns
+      if (f == 'L')
+        return Error("bad inline flag: cannot use 'L' flag with a str pattern",
+                     k);
+      if (f == 'u')
+        continue;  // Unicode matching is the default for str patterns
       if (f == 'x' && !scoped) result_.verbose = true;
       kept.push_back(f);
     }
@@ -102,13 +110,15 @@ class Translator {
   absl::Status Item() {
     const size_t at = i_;
     const char c = p_[i_];
-    if (result_.verbose && (c == '#' || absl::ascii_isspace(static_cast<unsigned char>(c)))) {
+    if (result_.verbose &&
+        (c == '#' || absl::ascii_isspace(static_cast<unsigned char>(c)))) {
       if (c == '#') {
         while (i_ < p_.size() && p_[i_] != '\n') ++i_;
       } else {
         ++i_;
       }
-      return absl::OkStatus();  // PCRE2 would skip them too, but a '[' in a comment must not open a class
+      return absl::OkStatus();  // PCRE2 would skip them too, but a '[' in a
+                                // comment must not open a class
     }
     switch (c) {
       case '\\':
@@ -131,7 +141,8 @@ class Translator {
         }
         break;
       default:
-        if (result_.verbose && static_cast<unsigned char>(c) >= 0x80) return NonAsciiLiteral();
+        if (result_.verbose && static_cast<unsigned char>(c) >= 0x80)
+          return NonAsciiLiteral();
         break;
     }
     Emit(p_.substr(i_, 1), at);
@@ -144,14 +155,18 @@ class Translator {
   absl::Status NonAsciiLiteral() {
     const size_t at = i_;
     size_t j = i_ + 1;
-    while (j < p_.size() && (static_cast<unsigned char>(p_[j]) & 0xC0) == 0x80) ++j;
+    while (j < p_.size() && (static_cast<unsigned char>(p_[j]) & 0xC0) == 0x80)
+      ++j;
     const absl::string_view ch = p_.substr(i_, j - i_);
     i_ = j;
     static constexpr struct {
       absl::string_view utf8;
       uint32_t cp;
-    } kPatternSpaces[] = {{"\u0085", 0x85},     {"\u200E", 0x200E}, {"\u200F", 0x200F},
-                          {"\u2028", 0x2028}, {"\u2029", 0x2029}};
+    } kPatternSpaces[] = {{"\u0085", 0x85},
+                          {"\u200E", 0x200E},
+                          {"\u200F", 0x200F},
+                          {"\u2028", 0x2028},
+                          {"\u2029", 0x2029}};
     for (const auto& space : kPatternSpaces) {
       if (ch == space.utf8) {
         Emit(CodePointEscape(space.cp), at);
@@ -174,13 +189,17 @@ class Translator {
     const char kind = p_[i_ + 2];
     auto copy_through = [&](char terminator) -> absl::Status {
       const size_t close = p_.find(terminator, i_ + 3);
-      if (close == absl::string_view::npos) return Error("missing group name or terminator", i_ + 3);
+      if (close == absl::string_view::npos)
+        return Error("missing group name or terminator", i_ + 3);
       Emit(p_.substr(i_, close + 1 - i_), at);
       i_ = close + 1;
       return absl::OkStatus();
     };
     switch (kind) {
-      case ':': case '=': case '!': case '>':
+      case ':':
+      case '=':
+      case '!':
+      case '>':
         Emit(p_.substr(i_, 3), at);
         i_ += 3;
         return absl::OkStatus();
@@ -188,7 +207,8 @@ class Translator {
         // A comment ends at the first ')'; it is dropped, so a quantifier
         // after it applies to the item before it, as in Python.
         const size_t close = p_.find(')', i_ + 3);
-        if (close == absl::string_view::npos) return Error("missing ), unterminated comment", i_);
+        if (close == absl::string_view::npos)
+          return Error("missing ), unterminated comment", i_);
         i_ = close + 1;
         return absl::OkStatus();
       }
@@ -198,11 +218,13 @@ class Translator {
           i_ += 4;
           return absl::OkStatus();
         }
-        return Error(absl::StrCat("unknown extension ?<", p_.substr(i_ + 3, 1)), i_ + 1);
+        return Error(absl::StrCat("unknown extension ?<", p_.substr(i_ + 3, 1)),
+                     i_ + 1);
       case 'P':
         if (i_ + 3 < p_.size() && p_[i_ + 3] == '<') return copy_through('>');
         if (i_ + 3 < p_.size() && p_[i_ + 3] == '=') return copy_through(')');
-        return Error(absl::StrCat("unknown extension ?P", p_.substr(i_ + 3, 1)), i_ + 1);
+        return Error(absl::StrCat("unknown extension ?P", p_.substr(i_ + 3, 1)),
+                     i_ + 1);
       case '(':
         return copy_through(')');  // a conditional's group number or name
       default:
@@ -211,9 +233,11 @@ class Translator {
     size_t j = i_ + 2;
     while (j < p_.size() && absl::StrContains("aiLmsux-", p_[j])) ++j;
     if (j == i_ + 2 || j >= p_.size() || (p_[j] != ':' && p_[j] != ')')) {
-      return Error(absl::StrCat("unknown extension ?", p_.substr(i_ + 2, 1)), i_ + 1);
+      return Error(absl::StrCat("unknown extension ?", p_.substr(i_ + 2, 1)),
+                   i_ + 1);
     }
-    if (p_[j] == ')') return Error("global flags not at the start of the expression", i_);
+    if (p_[j] == ')')
+      return Error("global flags not at the start of the expression", i_);
     const size_t begin = i_ + 2;
     i_ = j + 1;
     return Flags(begin, j, /*scoped=*/true);
@@ -250,8 +274,10 @@ class Translator {
         PY_RETURN_IF_ERROR(ClassEscape(&text, &is_not_space));
         if (is_not_space || text == SpaceMembers()) {
           // Python refuses a class escape as either end of a range.
-          const bool dash_after = i_ + 1 < p_.size() && p_[i_] == '-' && p_[i_ + 1] != ']';
-          if (range_dash || dash_after) return Error("bad character range", escape_at);
+          const bool dash_after =
+              i_ + 1 < p_.size() && p_[i_] == '-' && p_[i_ + 1] != ']';
+          if (range_dash || dash_after)
+            return Error("bad character range", escape_at);
         }
         range_dash = false;
         if (is_not_space) {
@@ -267,20 +293,25 @@ class Translator {
         range_dash = false;
         continue;
       }
-      range_dash = c == '-' && !members.empty() && i_ + 1 < p_.size() && p_[i_ + 1] != ']';
+      range_dash = c == '-' && !members.empty() && i_ + 1 < p_.size() &&
+                   p_[i_ + 1] != ']';
       size_t j = i_ + 1;
-      while (j < p_.size() && (static_cast<unsigned char>(p_[j]) & 0xC0) == 0x80) ++j;
+      while (j < p_.size() &&
+             (static_cast<unsigned char>(p_[j]) & 0xC0) == 0x80)
+        ++j;
       add(p_.substr(i_, j - i_), i_);
       i_ = j;
     }
     ++i_;  // ']'
     const std::string& space = SpaceMembers();
     // A '^' that came after \S would read as a negation once \S is gone.
-    if (not_space && !members.empty() && members[0] == '^') members = absl::StrCat("\\", members);
+    if (not_space && !members.empty() && members[0] == '^')
+      members = absl::StrCat("\\", members);
     if (!not_space) {
       Emit(negated ? "[^" : "[", at);
       result_.pattern += members;
-      result_.origin.insert(result_.origin.end(), member_origin.begin(), member_origin.end());
+      result_.origin.insert(result_.origin.end(), member_origin.begin(),
+                            member_origin.end());
       Emit("]", i_ - 1);
     } else if (members.empty()) {
       Emit(absl::StrCat(negated ? "[" : "[^", space, "]"), at);
@@ -300,26 +331,41 @@ class Translator {
 
   // The escape at p_[i_] ('\'). Outside a class it is emitted; inside one its
   // PCRE2 text goes to `*text` (\S sets `*not_space` instead).
-  absl::Status Escape(bool in_class, std::string* text, bool* not_space = nullptr) {
+  absl::Status Escape(bool in_class, std::string* text,
+                      bool* not_space = nullptr) {
     const size_t at = i_;
     if (i_ + 1 >= p_.size()) return Error("bad escape (end of pattern)", at);
     const char c = p_[i_ + 1];
     i_ += 2;
     std::string out;
     switch (c) {
-      case 'd': case 'D': case 'w': case 'W': case 'f': case 'n': case 'r': case 't': case 'a':
+      case 'd':
+      case 'D':
+      case 'w':
+      case 'W':
+      case 'f':
+      case 'n':
+      case 'r':
+      case 't':
+      case 'a':
         out = absl::StrCat("\\", absl::string_view(&c, 1));
         break;
-      case 'A': case 'B': case 'Z': case 'b':
+      case 'A':
+      case 'B':
+      case 'Z':
+      case 'b':
         if (in_class) {
-          if (c != 'b') return Error(absl::StrCat("bad escape \\", absl::string_view(&c, 1)), at);
+          if (c != 'b')
+            return Error(
+                absl::StrCat("bad escape \\", absl::string_view(&c, 1)), at);
           out = CodePointEscape(0x08);  // backspace inside a class
         } else {
           out = c == 'Z' ? "\\z" : absl::StrCat("\\", absl::string_view(&c, 1));
         }
         break;
       case 's':
-        out = in_class ? SpaceMembers() : absl::StrCat("[", SpaceMembers(), "]");
+        out =
+            in_class ? SpaceMembers() : absl::StrCat("[", SpaceMembers(), "]");
         break;
       case 'S':
         if (in_class) {
@@ -331,26 +377,35 @@ class Translator {
       case 'v':
         out = CodePointEscape(0x0B);
         break;
-      case 'x': case 'u': case 'U': {
+      case 'x':
+      case 'u':
+      case 'U': {
         const size_t digits = c == 'x' ? 2 : c == 'u' ? 4 : 8;
         uint32_t cp = 0;
         size_t n = 0;
-        while (n < digits && i_ < p_.size() && absl::ascii_isxdigit(static_cast<unsigned char>(p_[i_]))) {
+        while (n < digits && i_ < p_.size() &&
+               absl::ascii_isxdigit(static_cast<unsigned char>(p_[i_]))) {
           const char h = p_[i_++];
-          cp = cp * 16 + (IsDigit(h) ? h - '0' : (absl::ascii_tolower(h) - 'a' + 10));
+          cp = cp * 16 +
+               (IsDigit(h) ? h - '0' : (absl::ascii_tolower(h) - 'a' + 10));
           ++n;
         }
-        if (n != digits) return Error(absl::StrCat("incomplete escape ", p_.substr(at, i_ - at)), at);
-        if (cp > 0x10FFFF) return Error(absl::StrCat("bad escape ", p_.substr(at, i_ - at)), at);
+        if (n != digits)
+          return Error(
+              absl::StrCat("incomplete escape ", p_.substr(at, i_ - at)), at);
+        if (cp > 0x10FFFF)
+          return Error(absl::StrCat("bad escape ", p_.substr(at, i_ - at)), at);
         out = CodePointEscape(cp);
         break;
       }
       case 'N': {
         const size_t close = p_.find('}', i_);
-        if (i_ >= p_.size() || p_[i_] != '{' || close == absl::string_view::npos) {
+        if (i_ >= p_.size() || p_[i_] != '{' ||
+            close == absl::string_view::npos) {
           return Error("missing {", at);
         }
-        const std::string name = absl::AsciiStrToUpper(p_.substr(i_ + 1, close - i_ - 1));
+        const std::string name =
+            absl::AsciiStrToUpper(p_.substr(i_ + 1, close - i_ - 1));
         i_ = close + 1;
         UErrorCode status = U_ZERO_ERROR;
         UChar32 cp = u_charFromName(U_UNICODE_CHAR_NAME, name.c_str(), &status);
@@ -358,7 +413,9 @@ class Translator {
           status = U_ZERO_ERROR;
           cp = u_charFromName(U_CHAR_NAME_ALIAS, name.c_str(), &status);
         }
-        if (U_FAILURE(status)) return Error(absl::StrCat("undefined character name '", name, "'"), at);
+        if (U_FAILURE(status))
+          return Error(absl::StrCat("undefined character name '", name, "'"),
+                       at);
         out = CodePointEscape(static_cast<uint32_t>(cp));
         break;
       }
@@ -367,11 +424,14 @@ class Translator {
           PY_RETURN_IF_ERROR(Number(c, at, in_class, &out));
         } else if (absl::ascii_isalpha(static_cast<unsigned char>(c))) {
           // PCRE2 knows \h \p \K \Q \R \X ..., Python none of them.
-          return Error(absl::StrCat("bad escape \\", absl::string_view(&c, 1)), at);
+          return Error(absl::StrCat("bad escape \\", absl::string_view(&c, 1)),
+                       at);
         } else {
           // Any other character stands for itself; a non-ASCII one whole.
           size_t j = i_;
-          while (j < p_.size() && (static_cast<unsigned char>(p_[j]) & 0xC0) == 0x80) ++j;
+          while (j < p_.size() &&
+                 (static_cast<unsigned char>(p_[j]) & 0xC0) == 0x80)
+            ++j;
           out = absl::StrCat("\\", p_.substr(at + 1, j - at - 1));
           i_ = j;
         }
@@ -389,20 +449,26 @@ class Translator {
   absl::Status Number(char c, size_t at, bool in_class, std::string* out) {
     std::string digits(1, c);
     auto octal = [&]() -> absl::Status {
-      const uint32_t value = static_cast<uint32_t>(std::stoul(digits, nullptr, 8));
-      if (value > 0377) return Error(absl::StrCat("octal escape value \\", digits, " outside of range 0-0o377"), at);
+      const uint32_t value =
+          static_cast<uint32_t>(std::stoul(digits, nullptr, 8));
+      if (value > 0377)
+        return Error(absl::StrCat("octal escape value \\", digits,
+                                  " outside of range 0-0o377"),
+                     at);
       *out = CodePointEscape(value);
       return absl::OkStatus();
     };
     if (c == '0' || in_class) {
       if (!IsOctal(c)) return Error(absl::StrCat("bad escape \\", digits), at);
       // Up to three octal digits in all.
-      for (int n = 0; n < 2 && i_ < p_.size() && IsOctal(p_[i_]); ++n) digits.push_back(p_[i_++]);
+      for (int n = 0; n < 2 && i_ < p_.size() && IsOctal(p_[i_]); ++n)
+        digits.push_back(p_[i_++]);
       return octal();
     }
     if (i_ < p_.size() && IsDigit(p_[i_])) {
       digits.push_back(p_[i_++]);
-      if (IsOctal(digits[0]) && IsOctal(digits[1]) && i_ < p_.size() && IsOctal(p_[i_])) {
+      if (IsOctal(digits[0]) && IsOctal(digits[1]) && i_ < p_.size() &&
+          IsOctal(p_[i_])) {
         digits.push_back(p_[i_++]);
         return octal();
       }
@@ -419,7 +485,8 @@ class Translator {
 
 }  // namespace
 
-absl::StatusOr<Pcre2Pattern> TranslatePattern(absl::string_view pattern, bool verbose) {
+absl::StatusOr<Pcre2Pattern> TranslatePattern(absl::string_view pattern,
+                                              bool verbose) {
   return Translator(pattern, verbose).Run();
 }
 

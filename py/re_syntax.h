@@ -25,7 +25,8 @@ struct Pcre2Pattern {
 
 // InvalidArgument with Python's message and position for what Python's
 // parser rejects before PCRE2 would see it.
-absl::StatusOr<Pcre2Pattern> TranslatePattern(absl::string_view pattern, bool verbose);
+absl::StatusOr<Pcre2Pattern> TranslatePattern(absl::string_view pattern,
+                                              bool verbose);
 
 }  // namespace evald::py::internal
 

@@ -32,7 +32,9 @@ int32_t NextCodePoint(absl::string_view s, size_t* i) {
 int32_t PrevCodePoint(absl::string_view s, size_t floor, size_t* i) {
   const size_t end = *i;
   size_t start = end - 1;
-  while (start > floor && end - start < 4 && U8_IS_TRAIL(static_cast<uint8_t>(s[start]))) --start;
+  while (start > floor && end - start < 4 &&
+         U8_IS_TRAIL(static_cast<uint8_t>(s[start])))
+    --start;
   size_t next = start;
   const int32_t c = NextCodePoint(s, &next);
   if (next == end) {
@@ -49,10 +51,24 @@ bool IsSpace(uint32_t cp) {
   // CPython's _PyUnicode_IsWhitespace; the set is small and has not changed
   // since Unicode 6.3 dropped U+180E from Zs, so it is spelled out.
   switch (cp) {
-    case 0x09: case 0x0A: case 0x0B: case 0x0C: case 0x0D:
-    case 0x1C: case 0x1D: case 0x1E: case 0x1F: case 0x20:
-    case 0x85: case 0xA0: case 0x1680:
-    case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000:
+    case 0x09:
+    case 0x0A:
+    case 0x0B:
+    case 0x0C:
+    case 0x0D:
+    case 0x1C:
+    case 0x1D:
+    case 0x1E:
+    case 0x1F:
+    case 0x20:
+    case 0x85:
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000:
       return true;
     default:
       return cp >= 0x2000 && cp <= 0x200A;
@@ -61,29 +77,44 @@ bool IsSpace(uint32_t cp) {
 
 namespace {
 
-bool IsSpaceChar(int32_t c) { return c >= 0 && IsSpace(static_cast<uint32_t>(c)); }
+bool IsSpaceChar(int32_t c) {
+  return c >= 0 && IsSpace(static_cast<uint32_t>(c));
+}
 
 // CPython's per-character predicates (Objects/unicodectype.c), from ICU.
 bool IsAlphaChar(int32_t c) {
   switch (u_charType(c)) {
-    case U_UPPERCASE_LETTER: case U_LOWERCASE_LETTER: case U_TITLECASE_LETTER:
-    case U_MODIFIER_LETTER: case U_OTHER_LETTER:
+    case U_UPPERCASE_LETTER:
+    case U_LOWERCASE_LETTER:
+    case U_TITLECASE_LETTER:
+    case U_MODIFIER_LETTER:
+    case U_OTHER_LETTER:
       return true;
     default:
       return false;
   }
 }
-int32_t NumericType(int32_t c) { return u_getIntPropertyValue(c, UCHAR_NUMERIC_TYPE); }
+int32_t NumericType(int32_t c) {
+  return u_getIntPropertyValue(c, UCHAR_NUMERIC_TYPE);
+}
 bool IsDigitChar(int32_t c) {
   const int32_t t = NumericType(c);
   return t == U_NT_DECIMAL || t == U_NT_DIGIT;
 }
-bool IsAlnumChar(int32_t c) { return IsAlphaChar(c) || NumericType(c) != U_NT_NONE; }
-bool IsCased(int32_t c) { return c >= 0 && u_hasBinaryProperty(c, UCHAR_CASED); }
-bool IsCaseIgnorable(int32_t c) { return c >= 0 && u_hasBinaryProperty(c, UCHAR_CASE_IGNORABLE); }
+bool IsAlnumChar(int32_t c) {
+  return IsAlphaChar(c) || NumericType(c) != U_NT_NONE;
+}
+bool IsCased(int32_t c) {
+  return c >= 0 && u_hasBinaryProperty(c, UCHAR_CASED);
+}
+bool IsCaseIgnorable(int32_t c) {
+  return c >= 0 && u_hasBinaryProperty(c, UCHAR_CASE_IGNORABLE);
+}
 
 bool IsAscii(absl::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x80;
+  });
 }
 
 // True when `s` is not empty and every character satisfies `pred`; bytes that
@@ -105,14 +136,16 @@ bool IsCase(absl::string_view s, bool upper) {
   for (size_t i = 0; i < s.size();) {
     const int32_t c = NextCodePoint(s, &i);
     if (c == kNotUtf8) continue;
-    if ((upper ? u_isULowercase(c) : u_isUUppercase(c)) || u_istitle(c)) return false;
+    if ((upper ? u_isULowercase(c) : u_isUUppercase(c)) || u_istitle(c))
+      return false;
     if (upper ? u_isUUppercase(c) : u_isULowercase(c)) cased = true;
   }
   return cased;
 }
 
 template <typename Pred>
-absl::string_view StripIf(absl::string_view s, bool left, bool right, Pred pred) {
+absl::string_view StripIf(absl::string_view s, bool left, bool right,
+                          Pred pred) {
   size_t begin = 0;
   size_t end = s.size();
   if (left) {
@@ -140,7 +173,9 @@ struct InChars {
       if (c != kNotUtf8) set.push_back(c);
     }
   }
-  bool operator()(int32_t c) const { return std::find(set.begin(), set.end(), c) != set.end(); }
+  bool operator()(int32_t c) const {
+    return std::find(set.begin(), set.end(), c) != set.end();
+  }
 };
 
 // One of ICU's root-locale (language-independent) full case mappings over
@@ -164,9 +199,11 @@ void AppendMapped(absl::string_view s, Mapping mapping, std::string* out) {
     case Mapping::kTitle:
       // One character at a time (see Title): its titlecase mapping, with no
       // word segmentation and no search for the first cased letter.
-      icu::CaseMap::utf8ToTitle(
-          "", U_TITLECASE_WHOLE_STRING | U_TITLECASE_NO_BREAK_ADJUSTMENT | U_TITLECASE_NO_LOWERCASE,
-          nullptr, piece, sink, nullptr, status);
+      icu::CaseMap::utf8ToTitle("",
+                                U_TITLECASE_WHOLE_STRING |
+                                    U_TITLECASE_NO_BREAK_ADJUSTMENT |
+                                    U_TITLECASE_NO_LOWERCASE,
+                                nullptr, piece, sink, nullptr, status);
       break;
   }
   // Only allocation failure makes ICU fail here; keep the text unmapped.
@@ -182,8 +219,10 @@ std::string Mapped(absl::string_view s, Mapping mapping) {
 // Appends the lowercase of the character s[begin, end) as CPython's
 // lower_ucs4 does: a capital sigma becomes final sigma when a cased letter
 // precedes it and none follows (case-ignorable characters skipped both ways).
-void AppendLowerAt(absl::string_view s, size_t begin, size_t end, int32_t c, std::string* out) {
-  if (c != 0x3A3) return AppendMapped(s.substr(begin, end - begin), Mapping::kLower, out);
+void AppendLowerAt(absl::string_view s, size_t begin, size_t end, int32_t c,
+                   std::string* out) {
+  if (c != 0x3A3)
+    return AppendMapped(s.substr(begin, end - begin), Mapping::kLower, out);
   bool final_sigma = false;
   for (size_t i = begin; i > 0;) {
     const int32_t before = PrevCodePoint(s, 0, &i);
@@ -209,9 +248,15 @@ bool IsAlnum(absl::string_view s) { return All(s, IsAlnumChar); }
 bool IsLower(absl::string_view s) { return IsCase(s, /*upper=*/false); }
 bool IsUpper(absl::string_view s) { return IsCase(s, /*upper=*/true); }
 
-absl::string_view Strip(absl::string_view s) { return StripIf(s, true, true, IsSpaceChar); }
-absl::string_view LStrip(absl::string_view s) { return StripIf(s, true, false, IsSpaceChar); }
-absl::string_view RStrip(absl::string_view s) { return StripIf(s, false, true, IsSpaceChar); }
+absl::string_view Strip(absl::string_view s) {
+  return StripIf(s, true, true, IsSpaceChar);
+}
+absl::string_view LStrip(absl::string_view s) {
+  return StripIf(s, true, false, IsSpaceChar);
+}
+absl::string_view RStrip(absl::string_view s) {
+  return StripIf(s, false, true, IsSpaceChar);
+}
 absl::string_view Strip(absl::string_view s, absl::string_view chars) {
   return StripIf(s, true, true, InChars(chars));
 }
@@ -222,7 +267,8 @@ absl::string_view RStrip(absl::string_view s, absl::string_view chars) {
   return StripIf(s, false, true, InChars(chars));
 }
 
-std::vector<std::string> SplitWhitespace(absl::string_view s, int64_t maxsplit) {
+std::vector<std::string> SplitWhitespace(absl::string_view s,
+                                         int64_t maxsplit) {
   // CPython's split_whitespace, one code point at a time.
   std::vector<std::string> out;
   size_t i = 0;
@@ -249,7 +295,8 @@ std::vector<std::string> SplitWhitespace(absl::string_view s, int64_t maxsplit) 
   return out;
 }
 
-std::vector<std::string> Split(absl::string_view s, absl::string_view sep, int64_t maxsplit) {
+std::vector<std::string> Split(absl::string_view s, absl::string_view sep,
+                               int64_t maxsplit) {
   std::vector<std::string> out;
   size_t start = 0;
   while (maxsplit < 0 || static_cast<int64_t>(out.size()) < maxsplit) {
@@ -268,7 +315,8 @@ std::vector<std::string> SplitLines(absl::string_view s) {
   for (size_t i = 0; i < s.size();) {
     const size_t at = i;
     const int32_t c = NextCodePoint(s, &i);
-    const bool boundary = (c >= 0x0A && c <= 0x0D) || (c >= 0x1C && c <= 0x1E) || c == 0x85 ||
+    const bool boundary = (c >= 0x0A && c <= 0x0D) ||
+                          (c >= 0x1C && c <= 0x1E) || c == 0x85 ||
                           c == 0x2028 || c == 0x2029;
     if (!boundary) continue;
     out.emplace_back(s.substr(line, at - line));
@@ -308,8 +356,9 @@ std::string Title(absl::string_view s) {
     if (c == kNotUtf8) {
       absl::StrAppend(&out, s.substr(begin, i - begin));
     } else if (c < 0x80) {
-      out.push_back(previous_is_cased ? absl::ascii_tolower(static_cast<unsigned char>(c))
-                                      : absl::ascii_toupper(static_cast<unsigned char>(c)));
+      out.push_back(previous_is_cased
+                        ? absl::ascii_tolower(static_cast<unsigned char>(c))
+                        : absl::ascii_toupper(static_cast<unsigned char>(c)));
     } else if (previous_is_cased) {
       AppendLowerAt(s, begin, i, c, &out);
     } else {

@@ -46,14 +46,17 @@ absl::string_view RStrip(absl::string_view s, absl::string_view chars);
 // str.split(None, maxsplit): runs of whitespace separate and no piece is empty;
 // after `maxsplit` splits (negative: no limit) the rest is one piece, its
 // leading whitespace dropped and its trailing whitespace kept.
-std::vector<std::string> SplitWhitespace(absl::string_view s, int64_t maxsplit = -1);
+std::vector<std::string> SplitWhitespace(absl::string_view s,
+                                         int64_t maxsplit = -1);
 // str.split(sep, maxsplit). REQUIRES: `sep` is not empty (Python raises).
-std::vector<std::string> Split(absl::string_view s, absl::string_view sep, int64_t maxsplit = -1);
+std::vector<std::string> Split(absl::string_view s, absl::string_view sep,
+                               int64_t maxsplit = -1);
 // str.splitlines(): \n, \r, \r\n, \v, \f, \x1c-\x1e, U+0085, U+2028, U+2029.
 std::vector<std::string> SplitLines(absl::string_view s);
 
 // Full case mappings: 'ß'.upper() == "SS", 'İ'.lower() == "i̇", a final 'Σ'
-// lowers to 'ς'. Title() and Capitalize() titlecase ('ǆ' -> 'ǅ') as Python 3.8+.
+// lowers to 'ς'. Title() and Capitalize() titlecase ('ǆ' -> 'ǅ') as
+// Python 3.8+.
 std::string Upper(absl::string_view s);
 std::string Lower(absl::string_view s);
 std::string Casefold(absl::string_view s);

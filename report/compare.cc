@@ -19,9 +19,12 @@
 namespace evald::report {
 namespace {
 
-void Diff(std::vector<FingerprintDifference>* out, const char* kind, const std::string& field,
-          const std::string& a, const std::string& b) {
-  if (a != b) out->push_back({kind, field, a.empty() ? "(none)" : a, b.empty() ? "(none)" : b});
+void Diff(std::vector<FingerprintDifference>* out, const char* kind,
+          const std::string& field, const std::string& a,
+          const std::string& b) {
+  if (a != b)
+    out->push_back(
+        {kind, field, a.empty() ? "(none)" : a, b.empty() ? "(none)" : b});
 }
 
 std::string GpuNames(const v1::Fingerprint& f) {
@@ -37,7 +40,8 @@ std::map<std::string, std::string> FileHashes(
   return out;
 }
 
-void DiffFiles(std::vector<FingerprintDifference>* out, const char* kind, const std::string& prefix,
+void DiffFiles(std::vector<FingerprintDifference>* out, const char* kind,
+               const std::string& prefix,
                const std::map<std::string, std::string>& a,
                const std::map<std::string, std::string>& b) {
   std::set<std::string> names;
@@ -59,8 +63,10 @@ struct DocValues {
   double b = 0;
 };
 
-MetricComparison CompareValues(const std::string& task, const std::string& metric,
-                               const std::string& subtask, const std::vector<DocValues>& docs) {
+MetricComparison CompareValues(const std::string& task,
+                               const std::string& metric,
+                               const std::string& subtask,
+                               const std::vector<DocValues>& docs) {
   MetricComparison m;
   m.task = task;
   m.metric = metric;
@@ -101,7 +107,8 @@ MetricComparison CompareValues(const std::string& task, const std::string& metri
 
 // Stored aggregate of (metric, group) in `scores`, if any.
 std::optional<double> StoredScore(const std::vector<v1::TaskScores>& scores,
-                                  const std::string& task, const std::string& metric,
+                                  const std::string& task,
+                                  const std::string& metric,
                                   const std::string& group) {
   for (const v1::TaskScores& s : scores) {
     if (s.task() != task) continue;
@@ -114,21 +121,24 @@ std::optional<double> StoredScore(const std::vector<v1::TaskScores>& scores,
 
 }  // namespace
 
-std::vector<FingerprintDifference> FingerprintDifferences(const v1::Fingerprint& a,
-                                                          const v1::Fingerprint& b) {
+std::vector<FingerprintDifference> FingerprintDifferences(
+    const v1::Fingerprint& a, const v1::Fingerprint& b) {
   std::vector<FingerprintDifference> out;
   Diff(&out, "environment", "driver", a.driver_version(), b.driver_version());
-  Diff(&out, "environment", "cuda runtime", a.cuda_runtime_version(), b.cuda_runtime_version());
-  Diff(&out, "environment", "cuda toolkit", a.cuda_toolkit_version(), b.cuda_toolkit_version());
+  Diff(&out, "environment", "cuda runtime", a.cuda_runtime_version(),
+       b.cuda_runtime_version());
+  Diff(&out, "environment", "cuda toolkit", a.cuda_toolkit_version(),
+       b.cuda_toolkit_version());
   Diff(&out, "environment", "gpu", GpuNames(a), GpuNames(b));
   Diff(&out, "environment", "cpu", a.cpu_model(), b.cpu_model());
-  Diff(&out, "environment", "evald version", a.evald_version(), b.evald_version());
+  Diff(&out, "environment", "evald version", a.evald_version(),
+       b.evald_version());
   Diff(&out, "environment", "evald commit", a.git_commit(), b.git_commit());
   Diff(&out, "environment", "compiler", a.compiler(), b.compiler());
   Diff(&out, "environment", "build type", a.build_type(), b.build_type());
   Diff(&out, "environment", "decoding", a.decoding_mode(), b.decoding_mode());
-  Diff(&out, "environment", "batch invariant", a.batch_invariant() ? "yes" : "no",
-       b.batch_invariant() ? "yes" : "no");
+  Diff(&out, "environment", "batch invariant",
+       a.batch_invariant() ? "yes" : "no", b.batch_invariant() ? "yes" : "no");
   std::map<std::string, const v1::TaskFingerprint*> tasks_b;
   for (const v1::TaskFingerprint& t : b.tasks()) tasks_b[t.name()] = &t;
   for (const v1::TaskFingerprint& ta : a.tasks()) {
@@ -137,11 +147,14 @@ std::vector<FingerprintDifference> FingerprintDifferences(const v1::Fingerprint&
     const v1::TaskFingerprint& tb = *it->second;
     const std::string p = ta.name() + " ";
     Diff(&out, "prompt", p + "version", ta.version(), tb.version());
-    Diff(&out, "prompt", p + "shots", absl::StrCat(ta.shots()), absl::StrCat(tb.shots()));
-    Diff(&out, "prompt", p + "prompt format", ta.prompt_format_hash(), tb.prompt_format_hash());
+    Diff(&out, "prompt", p + "shots", absl::StrCat(ta.shots()),
+         absl::StrCat(tb.shots()));
+    Diff(&out, "prompt", p + "prompt format", ta.prompt_format_hash(),
+         tb.prompt_format_hash());
     Diff(&out, "prompt", p + "generation settings", ta.generation_settings(),
          tb.generation_settings());
-    Diff(&out, "prompt", p + "seed", absl::StrCat(ta.seed()), absl::StrCat(tb.seed()));
+    Diff(&out, "prompt", p + "seed", absl::StrCat(ta.seed()),
+         absl::StrCat(tb.seed()));
     DiffFiles(&out, "dataset", p + "dataset ", FileHashes(ta.dataset_files()),
               FileHashes(tb.dataset_files()));
   }
@@ -154,15 +167,18 @@ std::vector<FingerprintDifference> FingerprintDifferences(const v1::Fingerprint&
     const std::string p = ma.role() + " ";
     Diff(&out, "model", p + "path", ma.path(), mb.path());
     Diff(&out, "model", p + "dtype", ma.dtype(), mb.dtype());
-    Diff(&out, "model", p + "chat template", ma.chat_template_sha256(), mb.chat_template_sha256());
-    DiffFiles(&out, "model", p + "file ", FileHashes(ma.files()), FileHashes(mb.files()));
+    Diff(&out, "model", p + "chat template", ma.chat_template_sha256(),
+         mb.chat_template_sha256());
+    DiffFiles(&out, "model", p + "file ", FileHashes(ma.files()),
+              FileHashes(mb.files()));
   }
   return out;
 }
 
 absl::StatusOr<CompareResult> Compare(const RunData& a, const RunData& b) {
   CompareResult result;
-  result.differences = FingerprintDifferences(a.run.fingerprint(), b.run.fingerprint());
+  result.differences =
+      FingerprintDifferences(a.run.fingerprint(), b.run.fingerprint());
   std::vector<std::string> tasks;
   std::set<std::string> tasks_b;
   for (const v1::TaskSpec& t : b.run.spec().tasks()) tasks_b.insert(t.name());
@@ -170,8 +186,8 @@ absl::StatusOr<CompareResult> Compare(const RunData& a, const RunData& b) {
     if (tasks_b.count(t.name()) > 0) tasks.push_back(t.name());
   }
   if (tasks.empty()) {
-    return absl::NotFoundError(absl::StrCat("runs ", a.run.id(), " and ", b.run.id(),
-                                            " share no task"));
+    return absl::NotFoundError(absl::StrCat("runs ", a.run.id(), " and ",
+                                            b.run.id(), " share no task"));
   }
   // doc id -> sample, per run and task.
   auto index = [](const RunData& r) {
@@ -194,7 +210,9 @@ absl::StatusOr<CompareResult> Compare(const RunData& a, const RunData& b) {
       if (s.task() != task) continue;
       for (const v1::Metric& m : s.metrics()) {
         if (!m.group().empty()) continue;
-        if (std::find(metrics.begin(), metrics.end(), m.name()) != metrics.end()) continue;
+        if (std::find(metrics.begin(), metrics.end(), m.name()) !=
+            metrics.end())
+          continue;
         const v1::SampleRecord* any = ia->second.begin()->second;
         if (any->metrics().count(m.name()) > 0) metrics.push_back(m.name());
       }
@@ -207,7 +225,8 @@ absl::StatusOr<CompareResult> Compare(const RunData& a, const RunData& b) {
         if (jb == ib->second.end()) continue;
         auto va = sa->metrics().find(metric);
         auto vb = jb->second->metrics().find(metric);
-        if (va == sa->metrics().end() || vb == jb->second->metrics().end()) continue;
+        if (va == sa->metrics().end() || vb == jb->second->metrics().end())
+          continue;
         DocValues d{doc_id, va->second, vb->second};
         all.push_back(d);
         if (!sa->subtask().empty()) by_subtask[sa->subtask()].push_back(d);
@@ -217,22 +236,26 @@ absl::StatusOr<CompareResult> Compare(const RunData& a, const RunData& b) {
       }
       total_shared += static_cast<int64_t>(all.size());
       MetricComparison whole = CompareValues(task, metric, "", all);
-      whole.score_a = StoredScore(a.scores, task, metric, "").value_or(whole.mean_a);
-      whole.score_b = StoredScore(b.scores, task, metric, "").value_or(whole.mean_b);
+      whole.score_a =
+          StoredScore(a.scores, task, metric, "").value_or(whole.mean_a);
+      whole.score_b =
+          StoredScore(b.scores, task, metric, "").value_or(whole.mean_b);
       result.metrics.push_back(whole);
       if (by_subtask.size() > 1) {
         for (const auto& [subtask, docs] : by_subtask) {
           MetricComparison m = CompareValues(task, metric, subtask, docs);
-          m.score_a = StoredScore(a.scores, task, metric, subtask).value_or(m.mean_a);
-          m.score_b = StoredScore(b.scores, task, metric, subtask).value_or(m.mean_b);
+          m.score_a =
+              StoredScore(a.scores, task, metric, subtask).value_or(m.mean_a);
+          m.score_b =
+              StoredScore(b.scores, task, metric, subtask).value_or(m.mean_b);
           result.metrics.push_back(m);
         }
       }
     }
   }
   if (total_shared == 0) {
-    return absl::InvalidArgumentError(absl::StrCat("runs ", a.run.id(), " and ", b.run.id(),
-                                                   " share no scored document"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "runs ", a.run.id(), " and ", b.run.id(), " share no scored document"));
   }
   std::vector<double> p;
   for (const MetricComparison& m : result.metrics) p.push_back(m.p_value);
@@ -245,27 +268,33 @@ absl::StatusOr<CompareResult> Compare(const RunData& a, const RunData& b) {
 
 const char* VerdictName(Verdict verdict) {
   switch (verdict) {
-    case Verdict::kPass: return "PASS";
-    case Verdict::kFail: return "FAIL";
-    case Verdict::kInconclusive: return "INCONCLUSIVE";
+    case Verdict::kPass:
+      return "PASS";
+    case Verdict::kFail:
+      return "FAIL";
+    case Verdict::kInconclusive:
+      return "INCONCLUSIVE";
   }
   return "?";
 }
 
-absl::StatusOr<GateRules> ParseGateRules(const std::string& path, const std::string& text) {
+absl::StatusOr<GateRules> ParseGateRules(const std::string& path,
+                                         const std::string& text) {
   GateRules rules;
   YAML::Node root;
   try {
     root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ":", e.mark.line + 1, ":",
-                                                   e.mark.column + 1, ": ", e.msg));
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
   }
   if (!root || root.IsNull()) return rules;
   auto where = [&](const YAML::Node& n) {
     return absl::StrCat(path, ":", n.Mark().line + 1, ":", n.Mark().column + 1);
   };
-  if (!root.IsMap()) return absl::InvalidArgumentError(absl::StrCat(where(root), ": expected a mapping"));
+  if (!root.IsMap())
+    return absl::InvalidArgumentError(
+        absl::StrCat(where(root), ": expected a mapping"));
   auto number = [&](const YAML::Node& n, const std::string& field, double lo,
                     double hi) -> absl::StatusOr<double> {
     double v = 0;
@@ -276,8 +305,9 @@ absl::StatusOr<GateRules> ParseGateRules(const std::string& path, const std::str
           absl::StrCat(where(n), ": field '", field, "': expected a number"));
     }
     if (!(v >= lo && v <= hi)) {
-      return absl::InvalidArgumentError(absl::StrCat(where(n), ": field '", field, "': ", v,
-                                                     " is outside [", lo, ", ", hi, "]"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where(n), ": field '", field, "': ", v, " is outside [",
+                       lo, ", ", hi, "]"));
     }
     return v;
   };
@@ -302,25 +332,30 @@ absl::StatusOr<GateRules> ParseGateRules(const std::string& path, const std::str
       rules.max_wall_time_ratio = *v;
     } else if (key == "metrics") {
       if (!value.IsMap()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(where(value), ": field 'metrics': expected a mapping of TASK/METRIC: max drop"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            where(value),
+            ": field 'metrics': expected a mapping of TASK/METRIC: max drop"));
       }
       for (const auto& m : value) {
         const std::string name = m.first.as<std::string>();
         std::vector<std::string> parts = absl::StrSplit(name, '/');
-        if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() || parts[1].empty()) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              where(m.first), ": field 'metrics': '", name,
-              "' is not TASK/METRIC or TASK/METRIC/SUBTASK"));
+        if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() ||
+            parts[1].empty()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(where(m.first), ": field 'metrics': '", name,
+                           "' is not TASK/METRIC or TASK/METRIC/SUBTASK"));
         }
-        absl::StatusOr<double> drop = number(m.second, "metrics." + name, 0, 1e9);
+        absl::StatusOr<double> drop =
+            number(m.second, "metrics." + name, 0, 1e9);
         if (!drop.ok()) return drop.status();
-        rules.metrics.push_back({parts[0], parts[1], parts.size() == 3 ? parts[2] : "", *drop});
+        rules.metrics.push_back(
+            {parts[0], parts[1], parts.size() == 3 ? parts[2] : "", *drop});
       }
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where(entry.first), ": unknown field '", key,
-          "' (known: metrics, max_drop, alpha, min_shared, max_wall_time_ratio)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where(entry.first), ": unknown field '", key,
+                       "' (known: metrics, max_drop, alpha, min_shared, "
+                       "max_wall_time_ratio)"));
     }
   }
   return rules;
@@ -333,8 +368,10 @@ absl::StatusOr<GateRules> ReadGateRules(const std::string& path) {
   return ParseGateRules(path, *text);
 }
 
-absl::StatusOr<GateResult> EvaluateGate(const RunData& run, const RunData& baseline,
-                                        const GateRules& rules, bool allow_drift) {
+absl::StatusOr<GateResult> EvaluateGate(const RunData& run,
+                                        const RunData& baseline,
+                                        const GateRules& rules,
+                                        bool allow_drift) {
   GateResult result;
   absl::StatusOr<CompareResult> comparison = Compare(baseline, run);
   if (!comparison.ok()) return comparison.status();
@@ -348,17 +385,20 @@ absl::StatusOr<GateResult> EvaluateGate(const RunData& run, const RunData& basel
   std::vector<GateRule> wanted = rules.metrics;
   if (wanted.empty()) {
     for (const MetricComparison& m : result.comparison.metrics) {
-      if (m.subtask.empty()) wanted.push_back({m.task, m.metric, "", rules.default_max_drop});
+      if (m.subtask.empty())
+        wanted.push_back({m.task, m.metric, "", rules.default_max_drop});
     }
   }
   std::vector<double> p;
   for (const GateRule& rule : wanted) {
     RuleResult r;
-    r.name = absl::StrCat(rule.task, "/", rule.metric, rule.subtask.empty() ? "" : "/", rule.subtask);
+    r.name = absl::StrCat(rule.task, "/", rule.metric,
+                          rule.subtask.empty() ? "" : "/", rule.subtask);
     r.max_drop = rule.max_drop;
     for (size_t i = 0; i < result.comparison.metrics.size(); ++i) {
       const MetricComparison& m = result.comparison.metrics[i];
-      if (m.task == rule.task && m.metric == rule.metric && m.subtask == rule.subtask) {
+      if (m.task == rule.task && m.metric == rule.metric &&
+          m.subtask == rule.subtask) {
         r.comparison = static_cast<int>(i);
       }
     }
@@ -368,7 +408,8 @@ absl::StatusOr<GateResult> EvaluateGate(const RunData& run, const RunData& basel
           absl::StrJoin(result.comparison.metrics, ", ",
                         [](std::string* out, const MetricComparison& m) {
                           absl::StrAppend(out, m.task, "/", m.metric,
-                                          m.subtask.empty() ? "" : "/", m.subtask);
+                                          m.subtask.empty() ? "" : "/",
+                                          m.subtask);
                         }),
           ")"));
     }
@@ -382,19 +423,22 @@ absl::StatusOr<GateResult> EvaluateGate(const RunData& run, const RunData& basel
     const double drop = m.mean_a - m.mean_b;
     if (m.shared < rules.min_shared) {
       r.verdict = Verdict::kInconclusive;
-      r.detail = absl::StrFormat("only %d shared documents (min_shared %d)", m.shared,
-                                 rules.min_shared);
+      r.detail = absl::StrFormat("only %d shared documents (min_shared %d)",
+                                 m.shared, rules.min_shared);
     } else if (drop <= r.max_drop) {
       r.verdict = Verdict::kPass;
-      r.detail = absl::StrFormat("change %+.4f within the allowed drop %.4f", -drop, r.max_drop);
+      r.detail = absl::StrFormat("change %+.4f within the allowed drop %.4f",
+                                 -drop, r.max_drop);
     } else if (holm[i] < rules.alpha) {
       r.verdict = Verdict::kFail;
-      r.detail = absl::StrFormat("dropped %.4f > %.4f, p = %.3g after Holm < alpha %.3g", drop,
-                                 r.max_drop, holm[i], rules.alpha);
+      r.detail = absl::StrFormat(
+          "dropped %.4f > %.4f, p = %.3g after Holm < alpha %.3g", drop,
+          r.max_drop, holm[i], rules.alpha);
     } else {
       r.verdict = Verdict::kInconclusive;
-      r.detail = absl::StrFormat("dropped %.4f > %.4f but p = %.3g after Holm >= alpha %.3g", drop,
-                                 r.max_drop, holm[i], rules.alpha);
+      r.detail = absl::StrFormat(
+          "dropped %.4f > %.4f but p = %.3g after Holm >= alpha %.3g", drop,
+          r.max_drop, holm[i], rules.alpha);
     }
   }
   if (rules.max_wall_time_ratio > 0) {
@@ -407,9 +451,10 @@ absl::StatusOr<GateResult> EvaluateGate(const RunData& run, const RunData& basel
       r.detail = "the baseline has no recorded wall time";
     } else {
       const double ratio = now / base;
-      r.verdict = ratio > rules.max_wall_time_ratio ? Verdict::kFail : Verdict::kPass;
-      r.detail = absl::StrFormat("%.1f s vs %.1f s: ratio %.2f (max %.2f)", now, base, ratio,
-                                 rules.max_wall_time_ratio);
+      r.verdict =
+          ratio > rules.max_wall_time_ratio ? Verdict::kFail : Verdict::kPass;
+      r.detail = absl::StrFormat("%.1f s vs %.1f s: ratio %.2f (max %.2f)", now,
+                                 base, ratio, rules.max_wall_time_ratio);
     }
     result.rules.push_back(std::move(r));
   }
@@ -419,14 +464,13 @@ absl::StatusOr<GateResult> EvaluateGate(const RunData& run, const RunData& basel
     any_fail = any_fail || r.verdict == Verdict::kFail;
     any_inconclusive = any_inconclusive || r.verdict == Verdict::kInconclusive;
   }
-  result.overall =
-      any_fail ? Verdict::kFail : any_inconclusive ? Verdict::kInconclusive : Verdict::kPass;
+  result.overall = any_fail           ? Verdict::kFail
+                   : any_inconclusive ? Verdict::kInconclusive
+                                      : Verdict::kPass;
   return result;
 }
 
 namespace {
-
-
 
 std::string DriftText(const FingerprintDifference& d) {
   return absl::StrCat(d.kind, ": ", d.field, ": ", d.a, " -> ", d.b);
@@ -442,36 +486,45 @@ std::string GateJunitXml(const GateResult& result, const std::string& run_id,
     skipped += r.verdict == Verdict::kInconclusive;
   }
   const bool drift_fails = !result.drift.empty() && !result.drift_allowed;
-  const int tests = static_cast<int>(result.rules.size()) + (result.drift.empty() ? 0 : 1);
+  const int tests =
+      static_cast<int>(result.rules.size()) + (result.drift.empty() ? 0 : 1);
   failures += drift_fails;
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  absl::StrAppend(&out, "<testsuites>\n  <testsuite name=\"",
-                  EscapeXml(absl::StrCat("evald gate ", run_id, " vs ", baseline_id)),
-                  "\" tests=\"", tests, "\" failures=\"", failures, "\" skipped=\"", skipped,
-                  "\">\n");
+  absl::StrAppend(
+      &out, "<testsuites>\n  <testsuite name=\"",
+      EscapeXml(absl::StrCat("evald gate ", run_id, " vs ", baseline_id)),
+      "\" tests=\"", tests, "\" failures=\"", failures, "\" skipped=\"",
+      skipped, "\">\n");
   if (!result.drift.empty()) {
     std::vector<std::string> lines;
-    for (const FingerprintDifference& d : result.drift) lines.push_back(DriftText(d));
-    absl::StrAppend(&out, "    <testcase classname=\"evald.gate\" name=\"environment\">\n");
+    for (const FingerprintDifference& d : result.drift)
+      lines.push_back(DriftText(d));
+    absl::StrAppend(
+        &out, "    <testcase classname=\"evald.gate\" name=\"environment\">\n");
     const std::string text = absl::StrJoin(lines, "\n");
     if (drift_fails) {
-      absl::StrAppend(&out, "      <failure message=\"the baseline ran in a different environment\">",
+      absl::StrAppend(&out,
+                      "      <failure message=\"the baseline ran in a "
+                      "different environment\">",
                       EscapeXml(text), "</failure>\n");
     } else {
-      absl::StrAppend(&out, "      <system-out>", EscapeXml("allowed drift:\n" + text),
-                      "</system-out>\n");
+      absl::StrAppend(&out, "      <system-out>",
+                      EscapeXml("allowed drift:\n" + text), "</system-out>\n");
     }
     absl::StrAppend(&out, "    </testcase>\n");
   }
   for (const RuleResult& r : result.rules) {
-    absl::StrAppend(&out, "    <testcase classname=\"evald.gate\" name=\"", EscapeXml(r.name), "\">\n");
+    absl::StrAppend(&out, "    <testcase classname=\"evald.gate\" name=\"",
+                    EscapeXml(r.name), "\">\n");
     if (r.verdict == Verdict::kFail) {
-      absl::StrAppend(&out, "      <failure message=\"", EscapeXml(r.detail), "\"/>\n");
-    } else if (r.verdict == Verdict::kInconclusive) {
-      absl::StrAppend(&out, "      <skipped message=\"", EscapeXml("inconclusive: " + r.detail),
+      absl::StrAppend(&out, "      <failure message=\"", EscapeXml(r.detail),
                       "\"/>\n");
+    } else if (r.verdict == Verdict::kInconclusive) {
+      absl::StrAppend(&out, "      <skipped message=\"",
+                      EscapeXml("inconclusive: " + r.detail), "\"/>\n");
     } else {
-      absl::StrAppend(&out, "      <system-out>", EscapeXml(r.detail), "</system-out>\n");
+      absl::StrAppend(&out, "      <system-out>", EscapeXml(r.detail),
+                      "</system-out>\n");
     }
     absl::StrAppend(&out, "    </testcase>\n");
   }
@@ -481,36 +534,44 @@ std::string GateJunitXml(const GateResult& result, const std::string& run_id,
 
 std::string GateMarkdown(const GateResult& result, const std::string& run_id,
                          const std::string& baseline_id) {
-  std::string out = absl::StrCat("## evald gate: ", VerdictName(result.overall), "\n\n`",
-                                 EscapeMarkdown(run_id), "` against baseline `", EscapeMarkdown(baseline_id),
-                                 "`\n\n");
+  std::string out =
+      absl::StrCat("## evald gate: ", VerdictName(result.overall), "\n\n`",
+                   EscapeMarkdown(run_id), "` against baseline `",
+                   EscapeMarkdown(baseline_id), "`\n\n");
   if (!result.drift.empty()) {
-    absl::StrAppend(&out, result.drift_allowed ? "**Environment drift (allowed):**\n\n"
-                                               : "**Environment drift (fails the gate):**\n\n");
+    absl::StrAppend(&out, result.drift_allowed
+                              ? "**Environment drift (allowed):**\n\n"
+                              : "**Environment drift (fails the gate):**\n\n");
     for (const FingerprintDifference& d : result.drift) {
       absl::StrAppend(&out, "- ", EscapeMarkdown(DriftText(d)), "\n");
     }
     absl::StrAppend(&out, "\n");
   }
   absl::StrAppend(&out,
-                  "| rule | baseline | run | change | 95% CI | p (Holm) | shared | verdict |\n"
+                  "| rule | baseline | run | change | 95% CI | p (Holm) | "
+                  "shared | verdict |\n"
                   "|---|---:|---:|---:|---|---:|---:|---|\n");
   std::vector<double> p;
   for (const RuleResult& r : result.rules) {
-    if (r.comparison >= 0) p.push_back(result.comparison.metrics[r.comparison].p_value);
+    if (r.comparison >= 0)
+      p.push_back(result.comparison.metrics[r.comparison].p_value);
   }
   const std::vector<double> holm = HolmAdjust(p);
   size_t k = 0;
   for (const RuleResult& r : result.rules) {
     if (r.comparison < 0) {
-      absl::StrAppend(&out, "| ", EscapeMarkdown(r.name), " | | | | | | | **", VerdictName(r.verdict),
-                      "** ", EscapeMarkdown(r.detail), " |\n");
+      absl::StrAppend(&out, "| ", EscapeMarkdown(r.name), " | | | | | | | **",
+                      VerdictName(r.verdict), "** ", EscapeMarkdown(r.detail),
+                      " |\n");
       continue;
     }
     const MetricComparison& m = result.comparison.metrics[r.comparison];
-    absl::StrAppendFormat(&out, "| %s | %.4f | %.4f | %+.4f | [%+.4f, %+.4f] | %.3g | %d | **%s** |\n",
-                          EscapeMarkdown(r.name), m.mean_a, m.mean_b, m.difference, m.interval.low,
-                          m.interval.high, holm[k++], m.shared, VerdictName(r.verdict));
+    absl::StrAppendFormat(
+        &out,
+        "| %s | %.4f | %.4f | %+.4f | [%+.4f, %+.4f] | %.3g | %d | **%s** |\n",
+        EscapeMarkdown(r.name), m.mean_a, m.mean_b, m.difference,
+        m.interval.low, m.interval.high, holm[k++], m.shared,
+        VerdictName(r.verdict));
   }
   return out;
 }

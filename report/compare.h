@@ -43,21 +43,21 @@ struct FingerprintDifference {
   std::string a;
   std::string b;
 };
-std::vector<FingerprintDifference> FingerprintDifferences(const v1::Fingerprint& a,
-                                                          const v1::Fingerprint& b);
+std::vector<FingerprintDifference> FingerprintDifferences(
+    const v1::Fingerprint& a, const v1::Fingerprint& b);
 
 struct MetricComparison {
   std::string task;
   std::string metric;
-  std::string subtask;   // "" for the whole task
-  double score_a = 0;    // the stored aggregate (all of A's documents)
+  std::string subtask;  // "" for the whole task
+  double score_a = 0;   // the stored aggregate (all of A's documents)
   double score_b = 0;
-  int64_t shared = 0;    // documents scored in both runs
-  double mean_a = 0;     // over the shared documents
+  int64_t shared = 0;  // documents scored in both runs
+  double mean_a = 0;   // over the shared documents
   double mean_b = 0;
-  double difference = 0; // mean_b - mean_a
-  Interval interval;     // 95% interval of the difference
-  std::string test;      // "mcnemar" | "bootstrap" | "none" (no shared documents)
+  double difference = 0;  // mean_b - mean_a
+  Interval interval;      // 95% interval of the difference
+  std::string test;  // "mcnemar" | "bootstrap" | "none" (no shared documents)
   double p_value = 1;
   double p_holm = 1;
   int64_t right_to_wrong = 0;  // 0/1 metrics: A had 1, B has 0
@@ -94,14 +94,15 @@ struct GateRule {
 struct GateRules {
   std::vector<GateRule> metrics;  // empty: every task-level metric compared
   double default_max_drop = 0.01;
-  double alpha = 0.05;            // significance level after Holm
-  int64_t min_shared = 20;        // fewer shared documents: inconclusive
-  double max_wall_time_ratio = 0; // 0: no wall-time rule
+  double alpha = 0.05;             // significance level after Holm
+  int64_t min_shared = 20;         // fewer shared documents: inconclusive
+  double max_wall_time_ratio = 0;  // 0: no wall-time rule
 };
 
 // The rules file (YAML, documented in docs/gate.md); errors name the file,
 // line and column or the field.
-absl::StatusOr<GateRules> ParseGateRules(const std::string& path, const std::string& text);
+absl::StatusOr<GateRules> ParseGateRules(const std::string& path,
+                                         const std::string& text);
 // Reads and parses a rules file; "" gives the defaults.
 absl::StatusOr<GateRules> ReadGateRules(const std::string& path);
 
@@ -112,7 +113,8 @@ struct RuleResult {
   std::string name;  // "mmlu/acc", "mmlu/acc/anatomy", "wall_time"
   Verdict verdict = Verdict::kPass;
   std::string detail;
-  int comparison = -1;  // metric rules: index into GateResult.comparison.metrics
+  int comparison =
+      -1;  // metric rules: index into GateResult.comparison.metrics
   double max_drop = 0;
 };
 
@@ -126,8 +128,10 @@ struct GateResult {
   CompareResult comparison;  // baseline = A, candidate run = B
 };
 
-absl::StatusOr<GateResult> EvaluateGate(const RunData& run, const RunData& baseline,
-                                        const GateRules& rules, bool allow_drift);
+absl::StatusOr<GateResult> EvaluateGate(const RunData& run,
+                                        const RunData& baseline,
+                                        const GateRules& rules,
+                                        bool allow_drift);
 
 std::string GateJunitXml(const GateResult& result, const std::string& run_id,
                          const std::string& baseline_id);

@@ -39,8 +39,8 @@ struct BootstrapResult {
 // documents with replacement, drawn from a 64-bit generator (splitmix64)
 // seeded with `seed`, so the result is reproducible. Two-sided p-value =
 // 2 * min(share of resampled means <= 0, share >= 0), capped at 1.
-BootstrapResult PairedBootstrap(absl::Span<const double> differences, int resamples = 10000,
-                                uint64_t seed = 1234);
+BootstrapResult PairedBootstrap(absl::Span<const double> differences,
+                                int resamples = 10000, uint64_t seed = 1234);
 
 // Holm-Bonferroni adjusted p-values, in the input's order: the i-th smallest
 // of m p-values becomes max over j <= i of min(1, (m - j + 1) p_(j)).

@@ -82,8 +82,10 @@ struct Report {
 };
 
 // `runs` are every run of the window (any order). NotFound when empty.
-absl::StatusOr<Report> BuildReport(std::vector<RunData> runs, const GateRules& rules,
-                                   int64_t since_unix_ms, int64_t until_unix_ms);
+absl::StatusOr<Report> BuildReport(std::vector<RunData> runs,
+                                   const GateRules& rules,
+                                   int64_t since_unix_ms,
+                                   int64_t until_unix_ms);
 
 std::string RenderHtml(const Report& report);
 std::string RenderMarkdown(const Report& report);

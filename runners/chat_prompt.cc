@@ -6,11 +6,13 @@
 
 namespace evald::runners {
 
-absl::StatusOr<ChatPrompt> PrepareChat(const Runner& runner, std::vector<ChatMessage> messages,
+absl::StatusOr<ChatPrompt> PrepareChat(const Runner& runner,
+                                       std::vector<ChatMessage> messages,
                                        SystemTurnFallback fallback) {
   absl::StatusOr<std::string> rendered =
       runner.ApplyChatTemplate(messages, /*add_generation_prompt=*/true);
-  if (rendered.ok()) return ChatPrompt{std::move(messages), *std::move(rendered)};
+  if (rendered.ok())
+    return ChatPrompt{std::move(messages), *std::move(rendered)};
   if (absl::IsUnimplemented(rendered.status())) {
     std::string text = MessagesAsJson(messages);
     return ChatPrompt{std::move(messages), std::move(text)};
@@ -38,16 +40,19 @@ absl::StatusOr<ChatPrompt> PrepareChat(const Runner& runner, std::vector<ChatMes
   return ChatPrompt{std::move(others), *std::move(retried)};
 }
 
-absl::StatusOr<std::string> RenderedPrompt(const Runner& runner, const GenerateRequest& request) {
+absl::StatusOr<std::string> RenderedPrompt(const Runner& runner,
+                                           const GenerateRequest& request) {
   if (request.messages.empty()) return request.prompt;
-  return runner.ApplyChatTemplate(request.messages, /*add_generation_prompt=*/true);
+  return runner.ApplyChatTemplate(request.messages,
+                                  /*add_generation_prompt=*/true);
 }
 
 std::string MessagesAsJson(absl::Span<const ChatMessage> messages) {
   base::Json list = base::Json::MakeArray();
   for (const ChatMessage& m : messages) {
-    list.Push(base::Json::MakeObject(
-        {{"role", base::Json::String(m.role)}, {"content", base::Json::String(m.content)}}));
+    list.Push(
+        base::Json::MakeObject({{"role", base::Json::String(m.role)},
+                                {"content", base::Json::String(m.content)}}));
   }
   return list.Dump();
 }

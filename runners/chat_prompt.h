@@ -36,12 +36,14 @@ enum class SystemTurnFallback {
 // they have a system turn, applies `fallback` and tries once more (the first
 // error is returned if that fails too). A runner that cannot render
 // (Unimplemented: an endpoint) gets the messages unchanged.
-absl::StatusOr<ChatPrompt> PrepareChat(const Runner& runner, std::vector<ChatMessage> messages,
+absl::StatusOr<ChatPrompt> PrepareChat(const Runner& runner,
+                                       std::vector<ChatMessage> messages,
                                        SystemTurnFallback fallback);
 
 // The text a runner with its own chat template feeds for `request`: its
 // prompt, or its messages rendered with the generation prompt.
-absl::StatusOr<std::string> RenderedPrompt(const Runner& runner, const GenerateRequest& request);
+absl::StatusOr<std::string> RenderedPrompt(const Runner& runner,
+                                           const GenerateRequest& request);
 
 // The messages as a JSON array of {"role", "content"}.
 std::string MessagesAsJson(absl::Span<const ChatMessage> messages);

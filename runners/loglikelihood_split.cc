@@ -9,7 +9,8 @@ namespace evald::runners {
 ContextContinuation SplitContextContinuation(absl::string_view context,
                                              absl::string_view continuation) {
   const absl::string_view kept = py::RStrip(context);
-  return {std::string(kept), absl::StrCat(context.substr(kept.size()), continuation)};
+  return {std::string(kept),
+          absl::StrCat(context.substr(kept.size()), continuation)};
 }
 
 }  // namespace evald::runners

@@ -19,7 +19,7 @@
 namespace evald::runners {
 
 struct ContextContinuation {
-  std::string context;       // the request's context without trailing whitespace
+  std::string context;  // the request's context without trailing whitespace
   std::string continuation;  // that whitespace + the request's continuation
 };
 

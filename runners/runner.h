@@ -38,22 +38,22 @@ struct LoglikelihoodRequest {
 };
 
 struct LoglikelihoodResult {
-  double logprob = 0;       // sum of the continuation tokens' log-probabilities
-  bool is_greedy = false;   // every continuation token was the argmax
-  int context_tokens = 0;   // tokens of the context (including BOS)
+  double logprob = 0;      // sum of the continuation tokens' log-probabilities
+  bool is_greedy = false;  // every continuation token was the argmax
+  int context_tokens = 0;  // tokens of the context (including BOS)
   std::vector<int32_t> continuation_token_ids;
-  int cached_tokens = 0;    // context tokens served from the prefix cache
+  int cached_tokens = 0;  // context tokens served from the prefix cache
 };
 
 struct SamplingParams {
-  double temperature = 0;   // 0 = greedy
+  double temperature = 0;  // 0 = greedy
   double top_p = 1.0;
-  int top_k = 0;            // 0 = off
-  uint64_t seed = 0;        // with temperature > 0: same seed, same text
+  int top_k = 0;      // 0 = off
+  uint64_t seed = 0;  // with temperature > 0: same seed, same text
 };
 
 struct ChatMessage {
-  std::string role;     // "system", "user", "assistant"
+  std::string role;  // "system", "user", "assistant"
   std::string content;
 };
 
@@ -63,7 +63,7 @@ struct GenerateRequest {
   // endpoint its own (runners/chat_prompt.h prepares them).
   std::string prompt;
   std::vector<ChatMessage> messages;
-  std::vector<std::string> stop;      // generation ends before the first match
+  std::vector<std::string> stop;  // generation ends before the first match
   int max_new_tokens = 256;
   SamplingParams sampling;
   // Optional, for streaming: called after each generated token that does not
@@ -78,8 +78,8 @@ struct GenerateRequest {
 enum class FinishReason { kStop, kLength, kEos, kCancelled };
 
 struct GenerateResult {
-  std::string text;                   // decoded, cut before the stop string
-  std::vector<int32_t> token_ids;     // generated ids
+  std::string text;                // decoded, cut before the stop string
+  std::vector<int32_t> token_ids;  // generated ids
   FinishReason finish_reason = FinishReason::kLength;
   int prompt_tokens = 0;
   int cached_tokens = 0;
@@ -90,13 +90,14 @@ struct RunnerStats {
   int64_t prompt_tokens = 0;         // prompt tokens of all requests
   int64_t cached_prompt_tokens = 0;  // of which served from the prefix cache
   int64_t generated_tokens = 0;
-  double busy_seconds = 0;           // wall time spent computing
-  double prefill_seconds = 0;        // of which computing prompt tokens
-  double decode_seconds = 0;         // of which computing generated tokens
-  int64_t kv_bytes = 0;              // KV memory held now (native engines)
-  int64_t kv_min_bytes = 0;          // of which guaranteed for good
-  int64_t kv_grown_bytes = 0;        // borrowed from a shared budget, in all
-  int64_t max_running_seqs = 0;      // most sequences computed at once (native engines)
+  double busy_seconds = 0;     // wall time spent computing
+  double prefill_seconds = 0;  // of which computing prompt tokens
+  double decode_seconds = 0;   // of which computing generated tokens
+  int64_t kv_bytes = 0;        // KV memory held now (native engines)
+  int64_t kv_min_bytes = 0;    // of which guaranteed for good
+  int64_t kv_grown_bytes = 0;  // borrowed from a shared budget, in all
+  int64_t max_running_seqs =
+      0;  // most sequences computed at once (native engines)
 };
 
 struct CallOptions {
@@ -110,7 +111,8 @@ struct CallOptions {
 };
 
 template <typename T>
-using ResultCallback = std::function<void(size_t index, absl::StatusOr<T> result)>;
+using ResultCallback =
+    std::function<void(size_t index, absl::StatusOr<T> result)>;
 
 class Runner {
  public:
@@ -126,19 +128,21 @@ class Runner {
   // it finishes, in any order. A per-request problem (prompt too long,
   // invalid UTF-8) is reported through its callback; the returned status is
   // for failures of the whole call.
-  virtual absl::Status Loglikelihood(absl::Span<const LoglikelihoodRequest> requests,
-                                     const CallOptions& options,
-                                     const ResultCallback<LoglikelihoodResult>& on_result) = 0;
+  virtual absl::Status Loglikelihood(
+      absl::Span<const LoglikelihoodRequest> requests,
+      const CallOptions& options,
+      const ResultCallback<LoglikelihoodResult>& on_result) = 0;
 
-  virtual absl::Status Generate(absl::Span<const GenerateRequest> requests,
-                                const CallOptions& options,
-                                const ResultCallback<GenerateResult>& on_result) = 0;
+  virtual absl::Status Generate(
+      absl::Span<const GenerateRequest> requests, const CallOptions& options,
+      const ResultCallback<GenerateResult>& on_result) = 0;
 
   // Renders the model's chat template over `messages`. Unimplemented where
   // the runner has no template of its own (an endpoint applies its own to
   // GenerateRequest::messages).
-  virtual absl::StatusOr<std::string> ApplyChatTemplate(absl::Span<const ChatMessage> messages,
-                                                        bool add_generation_prompt) const = 0;
+  virtual absl::StatusOr<std::string> ApplyChatTemplate(
+      absl::Span<const ChatMessage> messages,
+      bool add_generation_prompt) const = 0;
 
   virtual RunnerStats stats() const = 0;
 
@@ -151,13 +155,14 @@ class Runner {
 
   // Encodes `text`; with `add_special_tokens` the tokenizer's default
   // special tokens (BOS for Llama) are added.
-  virtual absl::StatusOr<std::vector<int32_t>> Tokenize(const std::string& text,
-                                                        bool add_special_tokens) const {
+  virtual absl::StatusOr<std::vector<int32_t>> Tokenize(
+      const std::string& text, bool add_special_tokens) const {
     return absl::UnimplementedError("tokenize is not supported by this runner");
   }
   // The decoded text piece of one token id.
   virtual absl::StatusOr<std::string> TokenText(int32_t id) const {
-    return absl::UnimplementedError("token text is not supported by this runner");
+    return absl::UnimplementedError(
+        "token text is not supported by this runner");
   }
   // Per position p >= 1 of `token_ids`: the log-probability of token p given
   // tokens [0, p) and the `top_k` most likely (id, logprob) there. Position 0
@@ -167,8 +172,10 @@ class Runner {
     std::vector<std::pair<int32_t, double>> top;  // most likely first
   };
   virtual absl::StatusOr<std::vector<TokenLogprob>> PromptLogprobs(
-      absl::Span<const int32_t> token_ids, int top_k, const CallOptions& options) {
-    return absl::UnimplementedError("prompt logprobs are not supported by this runner");
+      absl::Span<const int32_t> token_ids, int top_k,
+      const CallOptions& options) {
+    return absl::UnimplementedError(
+        "prompt logprobs are not supported by this runner");
   }
 };
 

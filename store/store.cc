@@ -108,8 +108,9 @@ absl::StatusOr<Message> Parse(absl::string_view bytes, absl::string_view what) {
   Message m;
   if (!m.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return absl::DataLossError(absl::StrCat(
-        what, ": unreadable record in the store (`evalctl fsck` reports the damage, "
-              "`evalctl fsck --repair` mends or removes it)"));
+        what,
+        ": unreadable record in the store (`evalctl fsck` reports the damage, "
+        "`evalctl fsck --repair` mends or removes it)"));
   }
   return m;
 }
@@ -117,12 +118,14 @@ absl::StatusOr<Message> Parse(absl::string_view bytes, absl::string_view what) {
 // Parses a record a listing may skip: OK(nullopt) when it is unreadable, with
 // the reason noted in `unreadable` (when given) and in the log.
 template <typename Message>
-std::optional<Message> ParseOrNote(absl::string_view bytes, absl::string_view what,
+std::optional<Message> ParseOrNote(absl::string_view bytes,
+                                   absl::string_view what,
                                    Unreadable* unreadable) {
   absl::StatusOr<Message> m = Parse<Message>(bytes, what);
   if (m.ok()) return *std::move(m);
   LOG(WARNING) << m.status().message();
-  if (unreadable != nullptr) unreadable->push_back(std::string(m.status().message()));
+  if (unreadable != nullptr)
+    unreadable->push_back(std::string(m.status().message()));
   return std::nullopt;
 }
 
@@ -137,11 +140,12 @@ absl::string_view ToView(const rocksdb::Slice& s) {
 
 std::string Quote(absl::string_view s) { return absl::StrCat("\"", s, "\""); }
 
-std::string SampleWhat(absl::string_view run_id, absl::string_view task, absl::string_view key) {
+std::string SampleWhat(absl::string_view run_id, absl::string_view task,
+                       absl::string_view key) {
   const std::optional<uint64_t> index =
       keys::DocIndexFromSampleKey(keys::SamplePrefix(run_id, task), key);
-  return absl::StrCat("sample of run ", Quote(run_id), " task ", Quote(task), " doc ",
-                      index ? absl::StrCat(*index) : std::string("?"));
+  return absl::StrCat("sample of run ", Quote(run_id), " task ", Quote(task),
+                      " doc ", index ? absl::StrCat(*index) : std::string("?"));
 }
 
 }  // namespace
@@ -454,12 +458,13 @@ absl::Status Store::PutRun(const RunRecord& run, bool fold_figures) {
   rocksdb::WriteBatch batch;
   RETURN_IF_ERROR(AddRunToBatch(run, &batch));
   if (fold_figures) {
-    RETURN_IF_ERROR(ScanPrefix(ColumnFamily::kMeta, keys::FiguresPrefix(run.id()), what,
-                               [&](absl::string_view key, absl::string_view) {
-                                 return FromRocks(batch.Delete(handles_->cf(ColumnFamily::kMeta),
-                                                               ToSlice(key)),
-                                                  what);
-                               }));
+    RETURN_IF_ERROR(ScanPrefix(
+        ColumnFamily::kMeta, keys::FiguresPrefix(run.id()), what,
+        [&](absl::string_view key, absl::string_view) {
+          return FromRocks(
+              batch.Delete(handles_->cf(ColumnFamily::kMeta), ToSlice(key)),
+              what);
+        }));
   }
   return Write(&batch, what);
 }
@@ -470,12 +475,15 @@ absl::Status Store::AddUnfoldedFigures(RunRecord* run, Unreadable* unreadable) {
       absl::StrCat("figures of run ", Quote(run->id())),
       [&](absl::string_view, absl::string_view value) -> absl::Status {
         std::optional<v1::AttemptFigures> f = ParseOrNote<v1::AttemptFigures>(
-            value, absl::StrCat("attempt figures of run ", Quote(run->id())), unreadable);
+            value, absl::StrCat("attempt figures of run ", Quote(run->id())),
+            unreadable);
         if (!f) return absl::OkStatus();
         v1::EngineStats* st = run->mutable_stats();
         st->set_prompt_tokens(st->prompt_tokens() + f->stats().prompt_tokens());
-        st->set_cached_prompt_tokens(st->cached_prompt_tokens() + f->stats().cached_prompt_tokens());
-        st->set_generated_tokens(st->generated_tokens() + f->stats().generated_tokens());
+        st->set_cached_prompt_tokens(st->cached_prompt_tokens() +
+                                     f->stats().cached_prompt_tokens());
+        st->set_generated_tokens(st->generated_tokens() +
+                                 f->stats().generated_tokens());
         st->set_busy_s(st->busy_s() + f->stats().busy_s());
         v1::PhaseTimes* ph = run->mutable_phases();
         ph->set_model_load_s(ph->model_load_s() + f->phases().model_load_s());
@@ -483,7 +491,8 @@ absl::Status Store::AddUnfoldedFigures(RunRecord* run, Unreadable* unreadable) {
         ph->set_decode_s(ph->decode_s() + f->phases().decode_s());
         ph->set_scoring_s(ph->scoring_s() + f->phases().scoring_s());
         ph->set_judge_s(ph->judge_s() + f->phases().judge_s());
-        ph->set_judge_overlap_s(ph->judge_overlap_s() + f->phases().judge_overlap_s());
+        ph->set_judge_overlap_s(ph->judge_overlap_s() +
+                                f->phases().judge_overlap_s());
         return absl::OkStatus();
       });
 }
@@ -494,7 +503,8 @@ absl::Status Store::AttachProgress(RunRecord* run, Unreadable* unreadable) {
       absl::StrCat("progress of run ", Quote(run->id())),
       [&](absl::string_view, absl::string_view value) -> absl::Status {
         std::optional<TaskProgress> parsed = ParseOrNote<TaskProgress>(
-            value, absl::StrCat("progress marker of run ", Quote(run->id())), unreadable);
+            value, absl::StrCat("progress marker of run ", Quote(run->id())),
+            unreadable);
         if (!parsed) return absl::OkStatus();
         TaskProgress& marker = *parsed;
         for (TaskProgress& p : *run->mutable_progress()) {
@@ -525,7 +535,8 @@ absl::StatusOr<RunRecord> Store::GetRun(absl::string_view run_id,
                        absl::StrCat("fingerprint of run ", Quote(run_id))));
   if (fp) {
     if (std::optional<Fingerprint> parsed = ParseOrNote<Fingerprint>(
-            *fp, absl::StrCat("fingerprint of run ", Quote(run_id)), unreadable)) {
+            *fp, absl::StrCat("fingerprint of run ", Quote(run_id)),
+            unreadable)) {
       *run.mutable_fingerprint() = *std::move(parsed);
     }
   }
@@ -546,8 +557,8 @@ absl::StatusOr<Fingerprint> Store::GetFingerprint(absl::string_view run_id) {
                             absl::StrCat("fingerprint of run ", Quote(run_id)));
 }
 
-absl::StatusOr<std::vector<RunRecord>> Store::ListRuns(
-    const RunFilter& filter, Unreadable* unreadable) {
+absl::StatusOr<std::vector<RunRecord>> Store::ListRuns(const RunFilter& filter,
+                                                       Unreadable* unreadable) {
   // Ids made by NewRunId carry a second no earlier than the run's creation,
   // so once an id's second is before `since`'s, every older run is too.
   std::optional<absl::Time> since_second;
@@ -586,7 +597,8 @@ absl::StatusOr<std::vector<RunRecord>> Store::ListRuns(
                            absl::StrCat("fingerprint of run ", Quote(id))));
       if (fp) {
         if (std::optional<Fingerprint> f = ParseOrNote<Fingerprint>(
-                *fp, absl::StrCat("fingerprint of run ", Quote(id)), unreadable)) {
+                *fp, absl::StrCat("fingerprint of run ", Quote(id)),
+                unreadable)) {
           *run.mutable_fingerprint() = *std::move(f);
         }
       }
@@ -603,7 +615,8 @@ absl::StatusOr<std::vector<RunRecord>> Store::ListRuns(
 // ---- Samples
 // -----------------------------------------------------------------
 
-absl::Status Store::PutSample(const SampleRecord& sample, const v1::AttemptFigures* figures) {
+absl::Status Store::PutSample(const SampleRecord& sample,
+                              const v1::AttemptFigures* figures) {
   const std::string where =
       absl::StrCat("sample of run ", Quote(sample.run_id()), " task ",
                    Quote(sample.task()), " doc ", sample.doc_index());
@@ -635,7 +648,8 @@ absl::Status Store::PutSample(const SampleRecord& sample, const v1::AttemptFigur
   if (figures != nullptr) {
     RETURN_IF_ERROR(FromRocks(
         batch.Put(handles_->cf(ColumnFamily::kMeta),
-                  keys::FiguresKey(sample.run_id(), figures->attempt()), DeterministicBytes(*figures)),
+                  keys::FiguresKey(sample.run_id(), figures->attempt()),
+                  DeterministicBytes(*figures)),
         where));
   }
   if (!previous) {
@@ -645,20 +659,21 @@ absl::Status Store::PutSample(const SampleRecord& sample, const v1::AttemptFigur
     TaskProgress marker;
     std::optional<TaskProgress> parsed;
     if (marker_bytes) {
-      parsed = ParseOrNote<TaskProgress>(*marker_bytes, absl::StrCat("progress of ", where),
-                                         nullptr);
+      parsed = ParseOrNote<TaskProgress>(
+          *marker_bytes, absl::StrCat("progress of ", where), nullptr);
     }
     if (parsed) {
       marker = *std::move(parsed);
     } else if (marker_bytes) {
       // A damaged marker is counted afresh from the samples' keys.
       int64_t stored = 0;
-      RETURN_IF_ERROR(ScanPrefix(ColumnFamily::kSamples,
-                                 keys::SamplePrefix(sample.run_id(), sample.task()), where,
-                                 [&](absl::string_view, absl::string_view) {
-                                   ++stored;
-                                   return absl::OkStatus();
-                                 }));
+      RETURN_IF_ERROR(
+          ScanPrefix(ColumnFamily::kSamples,
+                     keys::SamplePrefix(sample.run_id(), sample.task()), where,
+                     [&](absl::string_view, absl::string_view) {
+                       ++stored;
+                       return absl::OkStatus();
+                     }));
       marker.set_done(stored);
     }
     marker.set_task(sample.task());
@@ -684,7 +699,8 @@ absl::StatusOr<std::vector<SampleRecord>> Store::ListSamples(
   return samples;
 }
 
-absl::Status Store::ScanSamples(absl::string_view run_id, absl::string_view task,
+absl::Status Store::ScanSamples(absl::string_view run_id,
+                                absl::string_view task,
                                 const std::function<bool(SampleRecord)>& visit,
                                 Unreadable* unreadable) {
   RETURN_IF_ERROR(RequireRun(run_id));
@@ -723,7 +739,8 @@ absl::StatusOr<std::set<int64_t>> Store::DoneDocIndices(
         }
         // An unreadable sample counts as not done: the run computes it
         // again and the new record replaces it.
-        if (!ParseOrNote<SampleRecord>(value, SampleWhat(run_id, task, key), nullptr)) {
+        if (!ParseOrNote<SampleRecord>(value, SampleWhat(run_id, task, key),
+                                       nullptr)) {
           return absl::OkStatus();
         }
         done.insert(static_cast<int64_t>(*index));
@@ -765,7 +782,8 @@ absl::StatusOr<std::vector<TaskScores>> Store::GetScores(
       ColumnFamily::kScores, keys::RunPrefix(run_id), what,
       [&](absl::string_view key, absl::string_view value) -> absl::Status {
         std::optional<TaskScores> s = ParseOrNote<TaskScores>(
-            value, absl::StrCat("scores ", Quote(absl::CHexEscape(key))), unreadable);
+            value, absl::StrCat("scores ", Quote(absl::CHexEscape(key))),
+            unreadable);
         if (s) all.push_back(*std::move(s));
         return absl::OkStatus();
       }));
@@ -783,7 +801,8 @@ Store::ScanQueue(size_t max) {
       [&](absl::string_view key, absl::string_view value) -> absl::Status {
         if (max != 0 && entries.size() >= max) return absl::OkStatus();
         std::optional<QueueEntry> e = ParseOrNote<QueueEntry>(
-            value, absl::StrCat("queue entry ", Quote(absl::CHexEscape(key))), nullptr);
+            value, absl::StrCat("queue entry ", Quote(absl::CHexEscape(key))),
+            nullptr);
         if (e) entries.emplace_back(std::string(key), *std::move(e));
         return absl::OkStatus();
       }));
@@ -856,7 +875,8 @@ absl::StatusOr<std::optional<RunRecord>> Store::ClaimNextRun() {
     ASSIGN_OR_RETURN(std::optional<std::string> bytes,
                      Get(ColumnFamily::kRuns, entry.run_id(), what));
     if (!bytes) continue;
-    std::optional<RunRecord> parsed = ParseOrNote<RunRecord>(*bytes, what, nullptr);
+    std::optional<RunRecord> parsed =
+        ParseOrNote<RunRecord>(*bytes, what, nullptr);
     if (!parsed || parsed->state() != evald::v1::QUEUED) continue;
     RunRecord& run = *parsed;
     run.set_state(evald::v1::RUNNING);
@@ -915,7 +935,8 @@ absl::StatusOr<std::optional<std::string>> Store::GetHash(
   ASSIGN_OR_RETURN(std::optional<std::string> bytes,
                    Get(ColumnFamily::kHashCache, path, what));
   if (!bytes) return std::nullopt;
-  std::optional<HashCacheEntry> parsed = ParseOrNote<HashCacheEntry>(*bytes, what, nullptr);
+  std::optional<HashCacheEntry> parsed =
+      ParseOrNote<HashCacheEntry>(*bytes, what, nullptr);
   if (!parsed) return std::nullopt;  // hashed again and rewritten
   const HashCacheEntry& e = *parsed;
   if (e.size() != identity.size || e.mtime_ns() != identity.mtime_ns ||
@@ -950,40 +971,45 @@ absl::Status Store::AddRunDeletionToBatch(absl::string_view run_id,
                                           rocksdb::WriteBatch* batch,
                                           DeletedRun* deleted) {
   const std::string what = absl::StrCat("delete run ", Quote(run_id));
-  RETURN_IF_ERROR(FromRocks(batch->Delete(handles_->cf(ColumnFamily::kRuns), ToSlice(run_id)), what));
   RETURN_IF_ERROR(FromRocks(
-      batch->Delete(handles_->cf(ColumnFamily::kFingerprints), ToSlice(run_id)), what));
+      batch->Delete(handles_->cf(ColumnFamily::kRuns), ToSlice(run_id)), what));
+  RETURN_IF_ERROR(FromRocks(
+      batch->Delete(handles_->cf(ColumnFamily::kFingerprints), ToSlice(run_id)),
+      what));
   // Samples and scores keys both start with run_id \0.
-  for (auto [cf, count] : {std::pair{ColumnFamily::kSamples, &deleted->samples},
-                           std::pair{ColumnFamily::kScores, &deleted->scores}}) {
-    RETURN_IF_ERROR(ScanPrefix(cf, keys::RunPrefix(run_id), what,
-                               [&](absl::string_view key, absl::string_view) {
-                                 ++*count;
-                                 return FromRocks(batch->Delete(handles_->cf(cf), ToSlice(key)),
-                                                  what);
-                               }));
+  for (auto [cf, count] :
+       {std::pair{ColumnFamily::kSamples, &deleted->samples},
+        std::pair{ColumnFamily::kScores, &deleted->scores}}) {
+    RETURN_IF_ERROR(ScanPrefix(
+        cf, keys::RunPrefix(run_id), what,
+        [&](absl::string_view key, absl::string_view) {
+          ++*count;
+          return FromRocks(batch->Delete(handles_->cf(cf), ToSlice(key)), what);
+        }));
   }
-  for (const std::string& prefix : {keys::ProgressPrefix(run_id), keys::FiguresPrefix(run_id)}) {
-    RETURN_IF_ERROR(ScanPrefix(ColumnFamily::kMeta, prefix, what,
-                               [&](absl::string_view key, absl::string_view) {
-                                 return FromRocks(
-                                     batch->Delete(handles_->cf(ColumnFamily::kMeta), ToSlice(key)),
-                                     what);
-                               }));
+  for (const std::string& prefix :
+       {keys::ProgressPrefix(run_id), keys::FiguresPrefix(run_id)}) {
+    RETURN_IF_ERROR(ScanPrefix(
+        ColumnFamily::kMeta, prefix, what,
+        [&](absl::string_view key, absl::string_view) {
+          return FromRocks(
+              batch->Delete(handles_->cf(ColumnFamily::kMeta), ToSlice(key)),
+              what);
+        }));
   }
   ASSIGN_OR_RETURN(auto queue, ScanQueue(0));
   for (const auto& [key, entry] : queue) {
     if (entry.run_id() != run_id) continue;
     deleted->was_queued = true;
-    RETURN_IF_ERROR(
-        FromRocks(batch->Delete(handles_->cf(ColumnFamily::kQueue), ToSlice(key)), what));
+    RETURN_IF_ERROR(FromRocks(
+        batch->Delete(handles_->cf(ColumnFamily::kQueue), ToSlice(key)), what));
   }
   ASSIGN_OR_RETURN(auto tags, ListTags());
   for (const auto& [tag, target] : tags) {
     if (target != run_id) continue;
     deleted->tags.push_back(tag);
-    RETURN_IF_ERROR(
-        FromRocks(batch->Delete(handles_->cf(ColumnFamily::kTags), ToSlice(tag)), what));
+    RETURN_IF_ERROR(FromRocks(
+        batch->Delete(handles_->cf(ColumnFamily::kTags), ToSlice(tag)), what));
   }
   return absl::OkStatus();
 }
@@ -993,7 +1019,9 @@ absl::StatusOr<DeletedRun> Store::DeleteRun(absl::string_view run_id) {
   RETURN_IF_ERROR(keys::ValidateName("run id", run_id));
   absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(bool exists, RunExists(run_id));
-  if (!exists) return absl::NotFoundError(absl::StrCat("run ", Quote(run_id), " not found"));
+  if (!exists)
+    return absl::NotFoundError(
+        absl::StrCat("run ", Quote(run_id), " not found"));
   rocksdb::WriteBatch batch;
   DeletedRun deleted;
   RETURN_IF_ERROR(AddRunDeletionToBatch(run_id, &batch, &deleted));
@@ -1010,24 +1038,30 @@ absl::string_view RunIdOfKey(absl::string_view key) {
 
 }  // namespace
 
-absl::StatusOr<CheckReport> Store::Check(bool repair, const std::set<std::string>& skip) {
+absl::StatusOr<CheckReport> Store::Check(bool repair,
+                                         const std::set<std::string>& skip) {
   if (repair) RETURN_IF_ERROR(CheckWritable("repair"));
   absl::MutexLock lock(&write_mu_);
   CheckReport report;
   rocksdb::WriteBatch batch;
   auto note = [&](std::string record, std::string problem, std::string action) {
-    LOG(WARNING) << "store check: " << record << ": " << problem << " (" << action << ")";
-    report.problems.push_back({std::move(record), std::move(problem), std::move(action)});
+    LOG(WARNING) << "store check: " << record << ": " << problem << " ("
+                 << action << ")";
+    report.problems.push_back(
+        {std::move(record), std::move(problem), std::move(action)});
   };
-  auto put = [&](ColumnFamily cf, absl::string_view key, absl::string_view value) {
-    return FromRocks(batch.Put(handles_->cf(cf), ToSlice(key), ToSlice(value)), "repair");
+  auto put = [&](ColumnFamily cf, absl::string_view key,
+                 absl::string_view value) {
+    return FromRocks(batch.Put(handles_->cf(cf), ToSlice(key), ToSlice(value)),
+                     "repair");
   };
   auto del = [&](ColumnFamily cf, absl::string_view key) {
     return FromRocks(batch.Delete(handles_->cf(cf), ToSlice(key)), "repair");
   };
   // Visits every record of `cf`.
   auto scan = [&](ColumnFamily cf,
-                  const std::function<absl::Status(absl::string_view, absl::string_view)>& visit) {
+                  const std::function<absl::Status(absl::string_view,
+                                                   absl::string_view)>& visit) {
     return ScanPrefix(cf, "", ColumnFamilyName(cf),
                       [&](absl::string_view key, absl::string_view value) {
                         ++report.records;
@@ -1037,15 +1071,20 @@ absl::StatusOr<CheckReport> Store::Check(bool repair, const std::set<std::string
   // A record that does not parse: mended by escaping its invalid UTF-8 when
   // that makes it parse, else unreadable. Returns whether it is usable (as
   // stored or mended).
-  auto check_record = [&](ColumnFamily cf, absl::string_view key, absl::string_view value,
-                          const google::protobuf::Message& prototype, const std::string& record,
-                          bool may_change) -> absl::StatusOr<bool> {
+  auto check_record =
+      [&](ColumnFamily cf, absl::string_view key, absl::string_view value,
+          const google::protobuf::Message& prototype, const std::string& record,
+          bool may_change) -> absl::StatusOr<bool> {
     std::unique_ptr<google::protobuf::Message> m(prototype.New());
-    if (m->ParseFromArray(value.data(), static_cast<int>(value.size()))) return true;
-    absl::StatusOr<std::string> mended = RepairUtf8OnWire(value, *prototype.GetDescriptor());
-    if (mended.ok() && m->ParseFromArray(mended->data(), static_cast<int>(mended->size()))) {
+    if (m->ParseFromArray(value.data(), static_cast<int>(value.size())))
+      return true;
+    absl::StatusOr<std::string> mended =
+        RepairUtf8OnWire(value, *prototype.GetDescriptor());
+    if (mended.ok() &&
+        m->ParseFromArray(mended->data(), static_cast<int>(mended->size()))) {
       note(record, "holds invalid UTF-8",
-           may_change ? "escape the invalid bytes" : "left alone: its run is running");
+           may_change ? "escape the invalid bytes"
+                      : "left alone: its run is running");
       if (repair && may_change) RETURN_IF_ERROR(put(cf, key, *mended));
       return true;
     }
@@ -1055,27 +1094,33 @@ absl::StatusOr<CheckReport> Store::Check(bool repair, const std::set<std::string
   // Runs first: the other families are checked against them.
   std::set<std::string> runs;        // usable run records
   std::set<std::string> unreadable;  // run records beyond repair
-  RETURN_IF_ERROR(scan(ColumnFamily::kRuns, [&](absl::string_view key, absl::string_view value)
-                                                -> absl::Status {
-    const std::string id(key);
-    const bool may_change = skip.count(id) == 0;
-    ASSIGN_OR_RETURN(bool usable, check_record(ColumnFamily::kRuns, key, value, RunRecord(),
-                                               absl::StrCat("run ", Quote(id)), may_change));
-    if (usable) {
-      runs.insert(id);
-      return absl::OkStatus();
-    }
-    unreadable.insert(id);
-    if (!may_change) {
-      note(absl::StrCat("run ", Quote(id)), "unreadable record", "left alone: it is running");
-      return absl::OkStatus();
-    }
-    DeletedRun deleted;
-    if (repair) RETURN_IF_ERROR(AddRunDeletionToBatch(id, &batch, &deleted));
-    note(absl::StrCat("run ", Quote(id)), "unreadable record",
-         "remove the run with its samples, scores and tags (`evalctl delete` does the same)");
-    return absl::OkStatus();
-  }));
+  RETURN_IF_ERROR(
+      scan(ColumnFamily::kRuns,
+           [&](absl::string_view key, absl::string_view value) -> absl::Status {
+             const std::string id(key);
+             const bool may_change = skip.count(id) == 0;
+             ASSIGN_OR_RETURN(
+                 bool usable,
+                 check_record(ColumnFamily::kRuns, key, value, RunRecord(),
+                              absl::StrCat("run ", Quote(id)), may_change));
+             if (usable) {
+               runs.insert(id);
+               return absl::OkStatus();
+             }
+             unreadable.insert(id);
+             if (!may_change) {
+               note(absl::StrCat("run ", Quote(id)), "unreadable record",
+                    "left alone: it is running");
+               return absl::OkStatus();
+             }
+             DeletedRun deleted;
+             if (repair)
+               RETURN_IF_ERROR(AddRunDeletionToBatch(id, &batch, &deleted));
+             note(absl::StrCat("run ", Quote(id)), "unreadable record",
+                  "remove the run with its samples, scores and tags (`evalctl "
+                  "delete` does the same)");
+             return absl::OkStatus();
+           }));
   // What belongs to a run that is gone (and not merely unreadable, which is
   // handled above) is an orphan.
   auto orphan = [&](absl::string_view run_id) {
@@ -1087,144 +1132,184 @@ absl::StatusOr<CheckReport> Store::Check(bool repair, const std::set<std::string
     return skip.count(id) == 0 && unreadable.count(id) == 0;
   };
   // A keyed record of a run: orphan, unreadable or fine.
-  auto check_owned = [&](ColumnFamily cf, absl::string_view key, absl::string_view value,
-                         absl::string_view run_id, const google::protobuf::Message& prototype,
+  auto check_owned = [&](ColumnFamily cf, absl::string_view key,
+                         absl::string_view value, absl::string_view run_id,
+                         const google::protobuf::Message& prototype,
                          const std::string& record) -> absl::StatusOr<bool> {
     if (orphan(run_id)) {
-      note(record, absl::StrCat("belongs to run ", Quote(run_id), ", which does not exist"),
+      note(record,
+           absl::StrCat("belongs to run ", Quote(run_id),
+                        ", which does not exist"),
            "remove it");
       if (repair) RETURN_IF_ERROR(del(cf, key));
       return false;
     }
-    if (unreadable.count(std::string(run_id)) > 0) return false;  // goes with its run
+    if (unreadable.count(std::string(run_id)) > 0)
+      return false;  // goes with its run
     const bool may_change = skip.count(std::string(run_id)) == 0;
-    ASSIGN_OR_RETURN(bool usable, check_record(cf, key, value, prototype, record, may_change));
+    ASSIGN_OR_RETURN(bool usable, check_record(cf, key, value, prototype,
+                                               record, may_change));
     if (!usable) {
-      note(record, "unreadable record", may_change ? "remove it" : "left alone: its run is running");
+      note(record, "unreadable record",
+           may_change ? "remove it" : "left alone: its run is running");
       if (repair && may_change) RETURN_IF_ERROR(del(cf, key));
     }
     return usable;
   };
 
-  RETURN_IF_ERROR(scan(ColumnFamily::kFingerprints,
-                       [&](absl::string_view key, absl::string_view value) {
-                         return check_owned(ColumnFamily::kFingerprints, key, value, key,
-                                            Fingerprint(),
-                                            absl::StrCat("fingerprint of run ", Quote(key)))
-                             .status();
-                       }));
+  RETURN_IF_ERROR(
+      scan(ColumnFamily::kFingerprints,
+           [&](absl::string_view key, absl::string_view value) {
+             return check_owned(ColumnFamily::kFingerprints, key, value, key,
+                                Fingerprint(),
+                                absl::StrCat("fingerprint of run ", Quote(key)))
+                 .status();
+           }));
   // Readable samples per (run, task) progress key, for the markers.
   std::map<std::string, int64_t> sample_counts;
-  RETURN_IF_ERROR(scan(ColumnFamily::kSamples, [&](absl::string_view key, absl::string_view value)
-                                                   -> absl::Status {
+  RETURN_IF_ERROR(
+      scan(ColumnFamily::kSamples,
+           [&](absl::string_view key, absl::string_view value) -> absl::Status {
+             const absl::string_view run_id = RunIdOfKey(key);
+             const absl::string_view rest =
+                 key.substr(std::min(run_id.size() + 1, key.size()));
+             const absl::string_view task = RunIdOfKey(rest);
+             ASSIGN_OR_RETURN(
+                 bool usable,
+                 check_owned(ColumnFamily::kSamples, key, value, run_id,
+                             SampleRecord(), SampleWhat(run_id, task, key)));
+             if (usable) ++sample_counts[keys::ProgressKey(run_id, task)];
+             return absl::OkStatus();
+           }));
+  RETURN_IF_ERROR(scan(ColumnFamily::kScores, [&](absl::string_view key,
+                                                  absl::string_view value) {
     const absl::string_view run_id = RunIdOfKey(key);
-    const absl::string_view rest = key.substr(std::min(run_id.size() + 1, key.size()));
-    const absl::string_view task = RunIdOfKey(rest);
-    ASSIGN_OR_RETURN(bool usable,
-                     check_owned(ColumnFamily::kSamples, key, value, run_id, SampleRecord(),
-                                 SampleWhat(run_id, task, key)));
-    if (usable) ++sample_counts[keys::ProgressKey(run_id, task)];
-    return absl::OkStatus();
-  }));
-  RETURN_IF_ERROR(scan(ColumnFamily::kScores, [&](absl::string_view key, absl::string_view value) {
-    const absl::string_view run_id = RunIdOfKey(key);
-    return check_owned(ColumnFamily::kScores, key, value, run_id, TaskScores(),
-                       absl::StrCat("scores of run ", Quote(run_id), " task ",
-                                    Quote(key.substr(std::min(run_id.size() + 1, key.size())))))
+    return check_owned(
+               ColumnFamily::kScores, key, value, run_id, TaskScores(),
+               absl::StrCat(
+                   "scores of run ", Quote(run_id), " task ",
+                   Quote(key.substr(std::min(run_id.size() + 1, key.size())))))
         .status();
   }));
   // Progress markers: one per (run, task) with samples, counting them.
   std::set<std::string> markers_seen;
-  RETURN_IF_ERROR(scan(ColumnFamily::kMeta, [&](absl::string_view key, absl::string_view value)
-                                                -> absl::Status {
-    const absl::string_view head = RunIdOfKey(key);
-    if (head == "figures") {
-      const absl::string_view rest = key.substr(std::min(head.size() + 1, key.size()));
-      const absl::string_view run_id = RunIdOfKey(rest);
-      return check_owned(ColumnFamily::kMeta, key, value, run_id, v1::AttemptFigures(),
-                         absl::StrCat("attempt figures of run ", Quote(run_id)))
-          .status();
-    }
-    if (head != "progress") return absl::OkStatus();  // schema version, counters
-    const absl::string_view rest = key.substr(std::min(head.size() + 1, key.size()));
-    const absl::string_view run_id = RunIdOfKey(rest);
-    const absl::string_view task = rest.substr(std::min(run_id.size() + 1, rest.size()));
-    const std::string record =
-        absl::StrCat("progress marker of run ", Quote(run_id), " task ", Quote(task));
-    markers_seen.insert(std::string(key));
-    TaskProgress marker;
-    if (orphan(run_id)) {
-      note(record, absl::StrCat("belongs to run ", Quote(run_id), ", which does not exist"),
-           "remove it");
-      if (repair) RETURN_IF_ERROR(del(ColumnFamily::kMeta, key));
-      return absl::OkStatus();
-    }
-    if (!changeable(run_id)) return absl::OkStatus();
-    const bool parsed = marker.ParseFromArray(value.data(), static_cast<int>(value.size()));
-    auto it = sample_counts.find(std::string(key));
-    const int64_t count = it == sample_counts.end() ? 0 : it->second;
-    if (!parsed || marker.done() != count) {
-      note(record,
-           parsed ? absl::StrCat("counts ", marker.done(), " samples, ", count, " are stored")
-                  : std::string("unreadable record"),
-           absl::StrCat("set the count to ", count));
-      if (repair) {
-        marker.set_task(std::string(task));
-        marker.set_done(count);
-        RETURN_IF_ERROR(put(ColumnFamily::kMeta, key, DeterministicBytes(marker)));
-      }
-    }
-    return absl::OkStatus();
-  }));
+  RETURN_IF_ERROR(scan(
+      ColumnFamily::kMeta,
+      [&](absl::string_view key, absl::string_view value) -> absl::Status {
+        const absl::string_view head = RunIdOfKey(key);
+        if (head == "figures") {
+          const absl::string_view rest =
+              key.substr(std::min(head.size() + 1, key.size()));
+          const absl::string_view run_id = RunIdOfKey(rest);
+          return check_owned(
+                     ColumnFamily::kMeta, key, value, run_id,
+                     v1::AttemptFigures(),
+                     absl::StrCat("attempt figures of run ", Quote(run_id)))
+              .status();
+        }
+        if (head != "progress")
+          return absl::OkStatus();  // schema version, counters
+        const absl::string_view rest =
+            key.substr(std::min(head.size() + 1, key.size()));
+        const absl::string_view run_id = RunIdOfKey(rest);
+        const absl::string_view task =
+            rest.substr(std::min(run_id.size() + 1, rest.size()));
+        const std::string record = absl::StrCat(
+            "progress marker of run ", Quote(run_id), " task ", Quote(task));
+        markers_seen.insert(std::string(key));
+        TaskProgress marker;
+        if (orphan(run_id)) {
+          note(record,
+               absl::StrCat("belongs to run ", Quote(run_id),
+                            ", which does not exist"),
+               "remove it");
+          if (repair) RETURN_IF_ERROR(del(ColumnFamily::kMeta, key));
+          return absl::OkStatus();
+        }
+        if (!changeable(run_id)) return absl::OkStatus();
+        const bool parsed =
+            marker.ParseFromArray(value.data(), static_cast<int>(value.size()));
+        auto it = sample_counts.find(std::string(key));
+        const int64_t count = it == sample_counts.end() ? 0 : it->second;
+        if (!parsed || marker.done() != count) {
+          note(record,
+               parsed ? absl::StrCat("counts ", marker.done(), " samples, ",
+                                     count, " are stored")
+                      : std::string("unreadable record"),
+               absl::StrCat("set the count to ", count));
+          if (repair) {
+            marker.set_task(std::string(task));
+            marker.set_done(count);
+            RETURN_IF_ERROR(
+                put(ColumnFamily::kMeta, key, DeterministicBytes(marker)));
+          }
+        }
+        return absl::OkStatus();
+      }));
   for (const auto& [key, count] : sample_counts) {
     if (markers_seen.count(key) > 0) continue;
-    const absl::string_view rest = absl::string_view(key).substr(sizeof("progress"));
+    const absl::string_view rest =
+        absl::string_view(key).substr(sizeof("progress"));
     const absl::string_view run_id = RunIdOfKey(rest);
     if (!changeable(run_id)) continue;
-    const absl::string_view task = rest.substr(std::min(run_id.size() + 1, rest.size()));
-    note(absl::StrCat("progress marker of run ", Quote(run_id), " task ", Quote(task)),
+    const absl::string_view task =
+        rest.substr(std::min(run_id.size() + 1, rest.size()));
+    note(absl::StrCat("progress marker of run ", Quote(run_id), " task ",
+                      Quote(task)),
          absl::StrCat("missing while ", count, " samples are stored"),
          absl::StrCat("write it with the count ", count));
     if (repair) {
       TaskProgress marker;
       marker.set_task(std::string(task));
       marker.set_done(count);
-      RETURN_IF_ERROR(put(ColumnFamily::kMeta, key, DeterministicBytes(marker)));
+      RETURN_IF_ERROR(
+          put(ColumnFamily::kMeta, key, DeterministicBytes(marker)));
     }
   }
-  RETURN_IF_ERROR(scan(ColumnFamily::kQueue, [&](absl::string_view key, absl::string_view value)
-                                                 -> absl::Status {
-    QueueEntry entry;
-    const std::string record = absl::StrCat("queue entry ", Quote(absl::CHexEscape(key)));
-    if (!entry.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-      note(record, "unreadable record", "remove it");
-      if (repair) RETURN_IF_ERROR(del(ColumnFamily::kQueue, key));
-    } else if (orphan(entry.run_id())) {
-      note(record, absl::StrCat("queues run ", Quote(entry.run_id()), ", which does not exist"),
-           "remove it");
-      if (repair) RETURN_IF_ERROR(del(ColumnFamily::kQueue, key));
-    }
-    return absl::OkStatus();
-  }));
-  RETURN_IF_ERROR(scan(ColumnFamily::kTags, [&](absl::string_view key, absl::string_view value)
-                                                -> absl::Status {
-    if (orphan(value)) {
-      note(absl::StrCat("tag ", Quote(key)),
-           absl::StrCat("points at run ", Quote(value), ", which does not exist"), "remove it");
-      if (repair) RETURN_IF_ERROR(del(ColumnFamily::kTags, key));
-    }
-    return absl::OkStatus();
-  }));
-  RETURN_IF_ERROR(scan(ColumnFamily::kHashCache,
-                       [&](absl::string_view key, absl::string_view value) -> absl::Status {
-                         HashCacheEntry entry;
-                         if (!entry.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-                           note(absl::StrCat("hash cache entry for ", Quote(absl::CHexEscape(key))),
-                                "unreadable record", "remove it (the file is hashed again)");
-                           if (repair) RETURN_IF_ERROR(del(ColumnFamily::kHashCache, key));
-                         }
-                         return absl::OkStatus();
-                       }));
+  RETURN_IF_ERROR(
+      scan(ColumnFamily::kQueue,
+           [&](absl::string_view key, absl::string_view value) -> absl::Status {
+             QueueEntry entry;
+             const std::string record =
+                 absl::StrCat("queue entry ", Quote(absl::CHexEscape(key)));
+             if (!entry.ParseFromArray(value.data(),
+                                       static_cast<int>(value.size()))) {
+               note(record, "unreadable record", "remove it");
+               if (repair) RETURN_IF_ERROR(del(ColumnFamily::kQueue, key));
+             } else if (orphan(entry.run_id())) {
+               note(record,
+                    absl::StrCat("queues run ", Quote(entry.run_id()),
+                                 ", which does not exist"),
+                    "remove it");
+               if (repair) RETURN_IF_ERROR(del(ColumnFamily::kQueue, key));
+             }
+             return absl::OkStatus();
+           }));
+  RETURN_IF_ERROR(
+      scan(ColumnFamily::kTags,
+           [&](absl::string_view key, absl::string_view value) -> absl::Status {
+             if (orphan(value)) {
+               note(absl::StrCat("tag ", Quote(key)),
+                    absl::StrCat("points at run ", Quote(value),
+                                 ", which does not exist"),
+                    "remove it");
+               if (repair) RETURN_IF_ERROR(del(ColumnFamily::kTags, key));
+             }
+             return absl::OkStatus();
+           }));
+  RETURN_IF_ERROR(scan(
+      ColumnFamily::kHashCache,
+      [&](absl::string_view key, absl::string_view value) -> absl::Status {
+        HashCacheEntry entry;
+        if (!entry.ParseFromArray(value.data(),
+                                  static_cast<int>(value.size()))) {
+          note(absl::StrCat("hash cache entry for ",
+                            Quote(absl::CHexEscape(key))),
+               "unreadable record", "remove it (the file is hashed again)");
+          if (repair) RETURN_IF_ERROR(del(ColumnFamily::kHashCache, key));
+        }
+        return absl::OkStatus();
+      }));
   if (repair && batch.Count() > 0) {
     RETURN_IF_ERROR(Write(&batch, "repair the store"));
     report.repaired = true;

@@ -55,7 +55,8 @@ struct DeletedRun {
 
 // One finding of Store::Check.
 struct CheckProblem {
-  std::string record;  // e.g. "run \"r20261122T084512Z-0007\"", "sample ... doc 3"
+  std::string
+      record;  // e.g. "run \"r20261122T084512Z-0007\"", "sample ... doc 3"
   std::string problem;
   std::string repair;  // what repair did (or would do)
 };
@@ -92,11 +93,13 @@ class Store {
   // one. progress[].done is maintained by PutSample and need not be passed.
   // With `fold_figures` the run's AttemptFigures records are removed in the
   // same write: the caller's run.stats and .phases include them.
-  absl::Status PutRun(const evald::v1::RunRecord& run, bool fold_figures = false);
+  absl::Status PutRun(const evald::v1::RunRecord& run,
+                      bool fold_figures = false);
   // Adds the figures of the run's attempts not yet folded into its record
   // (the running attempt's, or a killed one's) to run->stats and ->phases:
   // the run's totals for people, or what to fold with PutRun.
-  absl::Status AddUnfoldedFigures(evald::v1::RunRecord* run, Unreadable* unreadable = nullptr);
+  absl::Status AddUnfoldedFigures(evald::v1::RunRecord* run,
+                                  Unreadable* unreadable = nullptr);
   // The run with its fingerprint and per-task progress. NotFound names the
   // id; DataLoss when the run's own record cannot be read (a damaged
   // fingerprint or progress marker is left out and named in `unreadable`).
@@ -130,9 +133,10 @@ class Store {
   // Visits the samples of (run, task) in doc_index order, one at a time, so
   // a task of any size is read in bounded memory; unreadable ones are skipped
   // and named in `unreadable`. `visit` returning false stops the scan.
-  absl::Status ScanSamples(absl::string_view run_id, absl::string_view task,
-                           const std::function<bool(evald::v1::SampleRecord)>& visit,
-                           Unreadable* unreadable = nullptr);
+  absl::Status ScanSamples(
+      absl::string_view run_id, absl::string_view task,
+      const std::function<bool(evald::v1::SampleRecord)>& visit,
+      Unreadable* unreadable = nullptr);
   absl::StatusOr<int64_t> CountSamples(absl::string_view run_id,
                                        absl::string_view task);
   // The doc indices of (run, task) stored and readable: what a resumed run

@@ -19,8 +19,12 @@ using google::protobuf::Message;
 using google::protobuf::Reflection;
 using google::protobuf::internal::WireFormatLite;
 
-bool IsString(const FieldDescriptor& f) { return f.type() == FieldDescriptor::TYPE_STRING; }
-bool IsMessage(const FieldDescriptor& f) { return f.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE; }
+bool IsString(const FieldDescriptor& f) {
+  return f.type() == FieldDescriptor::TYPE_STRING;
+}
+bool IsMessage(const FieldDescriptor& f) {
+  return f.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE;
+}
 
 // Visits every string and sub-message field that is set. With `fix`, escapes
 // invalid strings; returns the number of invalid strings seen.
@@ -36,7 +40,9 @@ int Walk(Message* message, const Message& read, bool fix) {
           const std::string s = reflection->GetRepeatedString(read, f, i);
           if (base::IsValidUtf8(s)) continue;
           ++invalid;
-          if (fix) reflection->SetRepeatedString(message, f, i, base::EscapeInvalidUtf8(s));
+          if (fix)
+            reflection->SetRepeatedString(message, f, i,
+                                          base::EscapeInvalidUtf8(s));
         }
       } else {
         const std::string s = reflection->GetString(read, f);
@@ -51,7 +57,8 @@ int Walk(Message* message, const Message& read, bool fix) {
             Message* sub = reflection->MutableRepeatedMessage(message, f, i);
             invalid += Walk(sub, *sub, true);
           } else {
-            invalid += Walk(nullptr, reflection->GetRepeatedMessage(read, f, i), false);
+            invalid += Walk(nullptr, reflection->GetRepeatedMessage(read, f, i),
+                            false);
           }
         }
       } else if (fix) {
@@ -65,16 +72,20 @@ int Walk(Message* message, const Message& read, bool fix) {
   return invalid;
 }
 
-absl::Status RepairMessage(google::protobuf::io::CodedInputStream* in, const Descriptor& type,
-                           google::protobuf::io::CodedOutputStream* out, int depth);
+absl::Status RepairMessage(google::protobuf::io::CodedInputStream* in,
+                           const Descriptor& type,
+                           google::protobuf::io::CodedOutputStream* out,
+                           int depth);
 
 absl::Status Malformed(const Descriptor& type, absl::string_view why) {
   return absl::DataLossError(
       absl::StrCat("not a well-formed ", type.full_name(), " record: ", why));
 }
 
-absl::Status RepairMessage(google::protobuf::io::CodedInputStream* in, const Descriptor& type,
-                           google::protobuf::io::CodedOutputStream* out, int depth) {
+absl::Status RepairMessage(google::protobuf::io::CodedInputStream* in,
+                           const Descriptor& type,
+                           google::protobuf::io::CodedOutputStream* out,
+                           int depth) {
   if (depth > 64) return Malformed(type, "nested too deeply");
   while (true) {
     const uint32_t tag = in->ReadTag();
@@ -90,19 +101,22 @@ absl::Status RepairMessage(google::protobuf::io::CodedInputStream* in, const Des
       }
       case WireFormatLite::WIRETYPE_FIXED64: {
         uint64_t v = 0;
-        if (!in->ReadLittleEndian64(&v)) return Malformed(type, "truncated fixed64");
+        if (!in->ReadLittleEndian64(&v))
+          return Malformed(type, "truncated fixed64");
         out->WriteLittleEndian64(v);
         break;
       }
       case WireFormatLite::WIRETYPE_FIXED32: {
         uint32_t v = 0;
-        if (!in->ReadLittleEndian32(&v)) return Malformed(type, "truncated fixed32");
+        if (!in->ReadLittleEndian32(&v))
+          return Malformed(type, "truncated fixed32");
         out->WriteLittleEndian32(v);
         break;
       }
       case WireFormatLite::WIRETYPE_LENGTH_DELIMITED: {
         uint32_t length = 0;
-        if (!in->ReadVarint32(&length)) return Malformed(type, "truncated length");
+        if (!in->ReadVarint32(&length))
+          return Malformed(type, "truncated length");
         std::string payload;
         if (!in->ReadString(&payload, static_cast<int>(length))) {
           return Malformed(type, "field runs past the end");
@@ -110,18 +124,22 @@ absl::Status RepairMessage(google::protobuf::io::CodedInputStream* in, const Des
         const FieldDescriptor* field = type.FindFieldByNumber(number);
         if (field != nullptr && IsString(*field)) {
           payload = base::EscapeInvalidUtf8(payload);
-        } else if (field != nullptr && field->type() == FieldDescriptor::TYPE_MESSAGE) {
+        } else if (field != nullptr &&
+                   field->type() == FieldDescriptor::TYPE_MESSAGE) {
           std::string repaired;
           {
             google::protobuf::io::CodedInputStream sub_in(
-                reinterpret_cast<const uint8_t*>(payload.data()), static_cast<int>(payload.size()));
+                reinterpret_cast<const uint8_t*>(payload.data()),
+                static_cast<int>(payload.size()));
             google::protobuf::io::StringOutputStream sub_stream(&repaired);
             google::protobuf::io::CodedOutputStream sub_out(&sub_stream);
-            if (absl::Status s = RepairMessage(&sub_in, *field->message_type(), &sub_out, depth + 1);
+            if (absl::Status s = RepairMessage(&sub_in, *field->message_type(),
+                                               &sub_out, depth + 1);
                 !s.ok()) {
               return s;
             }
-            if (!sub_in.ConsumedEntireMessage()) return Malformed(type, "stray end-group tag");
+            if (!sub_in.ConsumedEntireMessage())
+              return Malformed(type, "stray end-group tag");
           }
           payload = std::move(repaired);
         }
@@ -131,26 +149,34 @@ absl::Status RepairMessage(google::protobuf::io::CodedInputStream* in, const Des
       }
       default:
         // Groups are not used by evald's schema.
-        return Malformed(type, absl::StrCat("unexpected wire type in field ", number));
+        return Malformed(
+            type, absl::StrCat("unexpected wire type in field ", number));
     }
   }
 }
 
 }  // namespace
 
-bool HasInvalidUtf8(const Message& message) { return Walk(nullptr, message, false) > 0; }
+bool HasInvalidUtf8(const Message& message) {
+  return Walk(nullptr, message, false) > 0;
+}
 
-int EscapeInvalidUtf8Fields(Message* message) { return Walk(message, *message, true); }
+int EscapeInvalidUtf8Fields(Message* message) {
+  return Walk(message, *message, true);
+}
 
-absl::StatusOr<std::string> RepairUtf8OnWire(absl::string_view bytes, const Descriptor& type) {
+absl::StatusOr<std::string> RepairUtf8OnWire(absl::string_view bytes,
+                                             const Descriptor& type) {
   std::string out;
   {
-    google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                              static_cast<int>(bytes.size()));
+    google::protobuf::io::CodedInputStream in(
+        reinterpret_cast<const uint8_t*>(bytes.data()),
+        static_cast<int>(bytes.size()));
     google::protobuf::io::StringOutputStream stream(&out);
     google::protobuf::io::CodedOutputStream coded(&stream);
     if (absl::Status s = RepairMessage(&in, type, &coded, 0); !s.ok()) return s;
-    if (!in.ConsumedEntireMessage() || in.CurrentPosition() != static_cast<int>(bytes.size())) {
+    if (!in.ConsumedEntireMessage() ||
+        in.CurrentPosition() != static_cast<int>(bytes.size())) {
       return Malformed(type, "stray end-group tag");
     }
   }

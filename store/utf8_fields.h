@@ -34,8 +34,8 @@ int EscapeInvalidUtf8Fields(google::protobuf::Message* message);
 // string fields escaped, found by walking the wire format (no parse, which
 // is exactly what fails). Fields unknown to `type` are copied as they are.
 // DataLoss when the bytes are not a well-formed message at all.
-absl::StatusOr<std::string> RepairUtf8OnWire(absl::string_view bytes,
-                                             const google::protobuf::Descriptor& type);
+absl::StatusOr<std::string> RepairUtf8OnWire(
+    absl::string_view bytes, const google::protobuf::Descriptor& type);
 
 }  // namespace evald::store
 

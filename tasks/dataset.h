@@ -99,7 +99,8 @@ struct Gsm8kDataset {
 
 // Loads GSM8K from a folder or a test file; `with_train` also loads the
 // train split (needed for random few-shot examples).
-absl::StatusOr<Gsm8kDataset> LoadGsm8k(const std::string& path, bool with_train);
+absl::StatusOr<Gsm8kDataset> LoadGsm8k(const std::string& path,
+                                       bool with_train);
 
 }  // namespace evald::tasks
 

@@ -43,40 +43,56 @@ struct Exemplar {
   const char* answer;
 };
 constexpr Exemplar kExemplars[8] = {
-    {"There are 15 trees in the grove. Grove workers will plant trees in the grove today. After they are "
-     "done, there will be 21 trees. How many trees did the grove workers plant today?",
-     "There are 15 trees originally. Then there were 21 trees after some more were planted. So there must "
+    {"There are 15 trees in the grove. Grove workers will plant trees in the "
+     "grove today. After they are "
+     "done, there will be 21 trees. How many trees did the grove workers plant "
+     "today?",
+     "There are 15 trees originally. Then there were 21 trees after some more "
+     "were planted. So there must "
      "have been 21 - 15 = 6.",
      "6"},
-    {"If there are 3 cars in the parking lot and 2 more cars arrive, how many cars are in the parking lot?",
+    {"If there are 3 cars in the parking lot and 2 more cars arrive, how many "
+     "cars are in the parking lot?",
      "There are originally 3 cars. 2 more cars arrive. 3 + 2 = 5.", "5"},
-    {"Leah had 32 chocolates and her sister had 42. If they ate 35, how many pieces do they have left in "
+    {"Leah had 32 chocolates and her sister had 42. If they ate 35, how many "
+     "pieces do they have left in "
      "total?",
-     "Originally, Leah had 32 chocolates. Her sister had 42. So in total they had 32 + 42 = 74. After "
+     "Originally, Leah had 32 chocolates. Her sister had 42. So in total they "
+     "had 32 + 42 = 74. After "
      "eating 35, they had 74 - 35 = 39.",
      "39"},
-    {"Jason had 20 lollipops. He gave Denny some lollipops. Now Jason has 12 lollipops. How many "
+    {"Jason had 20 lollipops. He gave Denny some lollipops. Now Jason has 12 "
+     "lollipops. How many "
      "lollipops did Jason give to Denny?",
-     "Jason started with 20 lollipops. Then he had 12 after giving some to Denny. So he gave Denny 20 - 12 "
+     "Jason started with 20 lollipops. Then he had 12 after giving some to "
+     "Denny. So he gave Denny 20 - 12 "
      "= 8.",
      "8"},
-    {"Shawn has five toys. For Christmas, he got two toys each from his mom and dad. How many toys does "
+    {"Shawn has five toys. For Christmas, he got two toys each from his mom "
+     "and dad. How many toys does "
      "he have now?",
-     "Shawn started with 5 toys. If he got 2 toys each from his mom and dad, then that is 4 more toys. 5 + "
+     "Shawn started with 5 toys. If he got 2 toys each from his mom and dad, "
+     "then that is 4 more toys. 5 + "
      "4 = 9.",
      "9"},
-    {"There were nine computers in the server room. Five more computers were installed each day, from "
+    {"There were nine computers in the server room. Five more computers were "
+     "installed each day, from "
      "monday to thursday. How many computers are now in the server room?",
-     "There were originally 9 computers. For each of 4 days, 5 more computers were added. So 5 * 4 = 20 "
+     "There were originally 9 computers. For each of 4 days, 5 more computers "
+     "were added. So 5 * 4 = 20 "
      "computers were added. 9 + 20 is 29.",
      "29"},
-    {"Michael had 58 golf balls. On tuesday, he lost 23 golf balls. On wednesday, he lost 2 more. How "
+    {"Michael had 58 golf balls. On tuesday, he lost 23 golf balls. On "
+     "wednesday, he lost 2 more. How "
      "many golf balls did he have at the end of wednesday?",
-     "Michael started with 58 golf balls. After losing 23 on tuesday, he had 58 - 23 = 35. After losing 2 "
+     "Michael started with 58 golf balls. After losing 23 on tuesday, he had "
+     "58 - 23 = 35. After losing 2 "
      "more, he had 35 - 2 = 33 golf balls.",
      "33"},
-    {"Olivia has $23. She bought five bagels for $3 each. How much money does she have left?",
-     "Olivia had 23 dollars. 5 bagels for 3 dollars each will be 5 x 3 = 15 dollars. So she has 23 - 15 "
+    {"Olivia has $23. She bought five bagels for $3 each. How much money does "
+     "she have left?",
+     "Olivia had 23 dollars. 5 bagels for 3 dollars each will be 5 x 3 = 15 "
+     "dollars. So she has 23 - 15 "
      "dollars left. 23 - 15 is 8.",
      "8"},
 };
@@ -98,19 +114,40 @@ struct Variant {
 const Variant& GetVariant(Kind kind) {
   static const auto* const kVariants = new std::map<Kind, Variant>{
       {Kind::kRandomShots,
-       {Kind::kRandomShots, "gsm8k", "3.0", 5, "Question: {{question}}\nAnswer:", " ",
-        {"Question:", "</s>", "<|im_end|>"}, "#### (\\-?[0-9\\.\\,]+)", 0}},
+       {Kind::kRandomShots,
+        "gsm8k",
+        "3.0",
+        5,
+        "Question: {{question}}\nAnswer:",
+        " ",
+        {"Question:", "</s>", "<|im_end|>"},
+        "#### (\\-?[0-9\\.\\,]+)",
+        0}},
       {Kind::kCot,
-       {Kind::kCot, "gsm8k_cot", "3.0", 8, "Q: {{question}}\nA:", " ", {"Q:", "</s>", "<|im_end|>"},
-        "The answer is (\\-?[0-9\\.\\,]+).", 0}},
+       {Kind::kCot,
+        "gsm8k_cot",
+        "3.0",
+        8,
+        "Q: {{question}}\nA:",
+        " ",
+        {"Q:", "</s>", "<|im_end|>"},
+        "The answer is (\\-?[0-9\\.\\,]+).",
+        0}},
       {Kind::kCotLlama,
-       {Kind::kCotLlama, "gsm8k_cot_llama", "4.0", 8,
-        "Given the following problem, reason and give a final answer to the problem.\nProblem: "
-        "{{question}}\nYour response should end with \"The final answer is [answer]\" where [answer] is "
+       {Kind::kCotLlama,
+        "gsm8k_cot_llama",
+        "4.0",
+        8,
+        "Given the following problem, reason and give a final answer to the "
+        "problem.\nProblem: "
+        "{{question}}\nYour response should end with \"The final answer is "
+        "[answer]\" where [answer] is "
         "the response to the problem.\n",
         "",
-        {"<|eot_id|>", "<|start_header_id|>user<|end_header_id|>", "Q:", "</s>", "<|im_end|>"},
-        "The final answer is ((-?[$0-9.,]{2,})|(-?[0-9]+))", -1}},
+        {"<|eot_id|>", "<|start_header_id|>user<|end_header_id|>", "Q:", "</s>",
+         "<|im_end|>"},
+        "The final answer is ((-?[$0-9.,]{2,})|(-?[0-9]+))",
+        -1}},
   };
   return kVariants->at(kind);
 }
@@ -123,8 +160,11 @@ std::string DocToText(const Variant& variant, const std::string& question) {
       return absl::StrCat("Q: ", question, "\nA:");
     case Kind::kCotLlama:
       return absl::StrCat(
-          "Given the following problem, reason and give a final answer to the problem.\nProblem: ", question,
-          "\nYour response should end with \"The final answer is [answer]\" where [answer] is the response "
+          "Given the following problem, reason and give a final answer to the "
+          "problem.\nProblem: ",
+          question,
+          "\nYour response should end with \"The final answer is [answer]\" "
+          "where [answer] is the response "
           "to the problem.\n");
   }
   return "";
@@ -133,21 +173,26 @@ std::string DocToText(const Variant& variant, const std::string& question) {
 // Compiled regexes are cached per pattern: the set is small and fixed.
 const py::Regex& CachedRegex(absl::string_view pattern) {
   static absl::Mutex mu(absl::kConstInit);
-  static auto* const cache = new std::map<std::string, std::unique_ptr<py::Regex>>();
+  static auto* const cache =
+      new std::map<std::string, std::unique_ptr<py::Regex>>();
   absl::MutexLock lock(&mu);
   auto it = cache->find(std::string(pattern));
   if (it == cache->end()) {
     auto compiled = py::Regex::Compile(pattern);
     // The patterns are compile-time constants of this file.
     CHECK(compiled.ok()) << compiled.status();
-    it = cache->emplace(std::string(pattern), std::make_unique<py::Regex>(*std::move(compiled))).first;
+    it = cache
+             ->emplace(std::string(pattern),
+                       std::make_unique<py::Regex>(*std::move(compiled)))
+             .first;
   }
   return *it->second;
 }
 
 }  // namespace
 
-std::string ApplyRegexFilter(absl::string_view pattern, int group_select, absl::string_view response) {
+std::string ApplyRegexFilter(absl::string_view pattern, int group_select,
+                             absl::string_view response) {
   const py::Regex& regex = CachedRegex(pattern);
   std::vector<std::vector<std::string>> matches = regex.FindAll(response);
   if (matches.empty()) return kFallback;
@@ -180,7 +225,8 @@ std::string Gsm8kNormalize(absl::string_view text) {
   return absl::AsciiStrToLower(out);
 }
 
-double Gsm8kExactMatch(absl::string_view prediction, absl::string_view reference) {
+double Gsm8kExactMatch(absl::string_view prediction,
+                       absl::string_view reference) {
   return Gsm8kNormalize(prediction) == Gsm8kNormalize(reference) ? 1.0 : 0.0;
 }
 
@@ -188,35 +234,47 @@ namespace {
 
 class Gsm8kTask : public Task {
  public:
-  Gsm8kTask(const Variant& variant, TaskOptions options, Gsm8kDataset data, int shots,
-            std::vector<std::vector<uint64_t>> shot_indices)
+  Gsm8kTask(const Variant& variant, TaskOptions options, Gsm8kDataset data,
+            int shots, std::vector<std::vector<uint64_t>> shot_indices)
       : variant_(variant),
         options_(std::move(options)),
         data_(std::move(data)),
         shots_(shots),
         shot_indices_(std::move(shot_indices)) {
     num_docs_ = data_.test.size();
-    if (options_.limit > 0) num_docs_ = std::min<size_t>(num_docs_, static_cast<size_t>(options_.limit));
+    if (options_.limit > 0)
+      num_docs_ =
+          std::min<size_t>(num_docs_, static_cast<size_t>(options_.limit));
     info_.name = variant_.name;
     info_.version = variant_.version;
     info_.shots = shots_;
     info_.datasets = data_.files;
-    info_.generation_settings = absl::StrCat("greedy, max ", kMaxNewTokens, " new tokens, stop [\"",
-                                             absl::StrJoin(variant_.stop, "\", \""), "\"]");
-    std::string rules = absl::StrCat(
-        variant_.name, "/", variant_.version, "\ndoc_to_text=", variant_.doc_to_text_template,
-        "\ntarget_delimiter=", variant_.target_delimiter, "\nfewshot_delimiter=\n\n\nshots=", shots_,
-        variant_.kind == Kind::kRandomShots ? absl::StrCat("\nsampler=random.Random(", options_.seed, ").sample(train)")
-                                            : std::string("\nsampler=first_n(cot exemplars)"),
-        "\nstrict=", variant_.strict_regex, " group_select ", variant_.strict_group_select,
-        "\nflexible=", kFlexibleRegex, " group_select -1",
-        "\nregexes_to_ignore=,|\\$|(?s).*#### |\\.$ ignore_case=1 ignore_punctuation=0",
-        "\nchat_template=", options_.chat_template ? 1 : 0, "\nfewshot_as_multiturn=1\nsystem_instruction=",
-        options_.system_instruction);
+    info_.generation_settings =
+        absl::StrCat("greedy, max ", kMaxNewTokens, " new tokens, stop [\"",
+                     absl::StrJoin(variant_.stop, "\", \""), "\"]");
+    std::string rules =
+        absl::StrCat(variant_.name, "/", variant_.version,
+                     "\ndoc_to_text=", variant_.doc_to_text_template,
+                     "\ntarget_delimiter=", variant_.target_delimiter,
+                     "\nfewshot_delimiter=\n\n\nshots=", shots_,
+                     variant_.kind == Kind::kRandomShots
+                         ? absl::StrCat("\nsampler=random.Random(",
+                                        options_.seed, ").sample(train)")
+                         : std::string("\nsampler=first_n(cot exemplars)"),
+                     "\nstrict=", variant_.strict_regex, " group_select ",
+                     variant_.strict_group_select,
+                     "\nflexible=", kFlexibleRegex, " group_select -1",
+                     "\nregexes_to_ignore=,|\\$|(?s).*#### |\\.$ ignore_case=1 "
+                     "ignore_punctuation=0",
+                     "\nchat_template=", options_.chat_template ? 1 : 0,
+                     "\nfewshot_as_multiturn=1\nsystem_instruction=",
+                     options_.system_instruction);
     if (judge_check_) {
       // Only with judge_check, so the hash of plain gsm8k stays as it was.
-      absl::StrAppend(&rules, "\njudge_check=1 consulted_when=strict-match [invalid] template=",
-                      judge_template_.system, "\n", judge_template_.prompt);
+      absl::StrAppend(
+          &rules,
+          "\njudge_check=1 consulted_when=strict-match [invalid] template=",
+          judge_template_.system, "\n", judge_template_.prompt);
     }
     info_.prompt_format_hash = base::Sha256Hex(rules);
     info_.needs_judge = judge_check_;
@@ -239,29 +297,34 @@ class Gsm8kTask : public Task {
     RETURN_IF_ERROR(CheckIndex(doc_index));
     PromptView view;
     view.doc_id = absl::StrCat(doc_index);
-    view.context = RenderPlainContext(Parts(doc_index), options_.system_instruction);
+    view.context =
+        RenderPlainContext(Parts(doc_index), options_.system_instruction);
     view.target = Target(doc_index);
     view.stop = variant_.stop;
     view.max_new_tokens = kMaxNewTokens;
     return view;
   }
 
-  absl::StatusOr<SampleResult> ScoreResponse(size_t doc_index, const std::string& response) const override {
+  absl::StatusOr<SampleResult> ScoreResponse(
+      size_t doc_index, const std::string& response) const override {
     RETURN_IF_ERROR(CheckIndex(doc_index));
     SampleResult sample;
     sample.doc_index = doc_index;
     sample.doc_id = absl::StrCat(doc_index);
-    sample.prompt = RenderPlainContext(Parts(doc_index), options_.system_instruction);
+    sample.prompt =
+        RenderPlainContext(Parts(doc_index), options_.system_instruction);
     Score(doc_index, response, &sample);
     return sample;
   }
 
-  absl::Status Run(runners::Runner& runner, absl::Span<const size_t> doc_indices,
-                   const RunContext& context,
-                   const std::function<absl::Status(SampleResult)>& on_sample) override {
+  absl::Status Run(
+      runners::Runner& runner, absl::Span<const size_t> doc_indices,
+      const RunContext& context,
+      const std::function<absl::Status(SampleResult)>& on_sample) override {
     if (judge_check_ && context.judge == nullptr) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(variant_.name, ": option judge_check needs a judge model (suite field 'judge')"));
+      return absl::FailedPreconditionError(absl::StrCat(
+          variant_.name,
+          ": option judge_check needs a judge model (suite field 'judge')"));
     }
     const auto start = std::chrono::steady_clock::now();
     std::vector<runners::GenerateRequest> requests;
@@ -271,14 +334,17 @@ class Gsm8kTask : public Task {
       RETURN_IF_ERROR(CheckIndex(doc_index));
       runners::GenerateRequest request;
       if (options_.chat_template) {
-        ASSIGN_OR_RETURN(runners::ChatPrompt chat,
-                         PrepareChatRequest(runner, BuildChatMessages(Parts(doc_index),
-                                                                      options_.system_instruction,
-                                                                      /*fewshot_as_multiturn=*/true)));
+        ASSIGN_OR_RETURN(
+            runners::ChatPrompt chat,
+            PrepareChatRequest(
+                runner,
+                BuildChatMessages(Parts(doc_index), options_.system_instruction,
+                                  /*fewshot_as_multiturn=*/true)));
         request.messages = std::move(chat.messages);
         shown.push_back(std::move(chat.text));
       } else {
-        request.prompt = RenderPlainContext(Parts(doc_index), options_.system_instruction);
+        request.prompt =
+            RenderPlainContext(Parts(doc_index), options_.system_instruction);
         shown.push_back(request.prompt);
       }
       request.stop = variant_.stop;
@@ -297,47 +363,55 @@ class Gsm8kTask : public Task {
     std::vector<SampleResult> parked(judge_check_ ? doc_indices.size() : 0);
     if (judge_check_) {
       judge.emplace(context.judge, judge_template_, kJudgeMaxNewTokens);
-      queue.emplace(&*judge, &judge_context,
-                    [&](size_t r, std::vector<judge::JudgeRecord> records) -> absl::Status {
-                      SampleResult sample = std::move(parked[r]);
-                      ApplyJudge(records[0], &sample);
-                      return sink.Emit(std::move(sample));
-                    });
+      queue.emplace(
+          &*judge, &judge_context,
+          [&](size_t r,
+              std::vector<judge::JudgeRecord> records) -> absl::Status {
+            SampleResult sample = std::move(parked[r]);
+            ApplyJudge(records[0], &sample);
+            return sink.Emit(std::move(sample));
+          });
     }
     runners::CallOptions call_options;
     call_options.cancelled = relay.flag();
     call_options.stop_admitting = context.draining;
     absl::Status call_status = runner.Generate(
-        requests, call_options, [&](size_t r, absl::StatusOr<runners::GenerateResult> result) {
+        requests, call_options,
+        [&](size_t r, absl::StatusOr<runners::GenerateResult> result) {
           if (r >= doc_indices.size()) return;
           if (queue.has_value() && queue->failed()) relay.Cancel();
           // A cancelled document is not stored, so a resumed run redoes it.
           if (!result.ok() && absl::IsCancelled(result.status())) return;
-          if (result.ok() && result->finish_reason == runners::FinishReason::kCancelled) return;
+          if (result.ok() &&
+              result->finish_reason == runners::FinishReason::kCancelled)
+            return;
           const size_t doc_index = doc_indices[r];
           SampleResult sample;
           sample.doc_index = doc_index;
           sample.doc_id = absl::StrCat(doc_index);
           sample.prompt = shown[r];
-          sample.wall_seconds =
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+          sample.wall_seconds = std::chrono::duration<double>(
+                                    std::chrono::steady_clock::now() - start)
+                                    .count();
           if (!result.ok()) {
             sample.target = Target(doc_index);
             sample.error = result.status().ToString();
           } else {
             sample.prompt_tokens = result->prompt_tokens;
             sample.cached_tokens = result->cached_tokens;
-            sample.generated_tokens = static_cast<int64_t>(result->token_ids.size());
+            sample.generated_tokens =
+                static_cast<int64_t>(result->token_ids.size());
             const std::string strict = Score(doc_index, result->text, &sample);
             if (judge_check_) {
               if (strict == kFallback) {
                 // The strict filter found no answer: the judge decides.
                 parked[r] = std::move(sample);
-                queue->Add(r, {{data_.test[doc_index].question, result->text, "",
-                                FinalAnswer(doc_index)}});
+                queue->Add(r, {{data_.test[doc_index].question, result->text,
+                                "", FinalAnswer(doc_index)}});
                 return;
               }
-              sample.metrics["exact_match,judge"] = sample.metrics["exact_match,strict-match"];
+              sample.metrics["exact_match,judge"] =
+                  sample.metrics["exact_match,strict-match"];
             }
           }
           (void)sink.Emit(std::move(sample));
@@ -346,16 +420,21 @@ class Gsm8kTask : public Task {
     if (queue.has_value()) judge_status = queue->Finish();
     RETURN_IF_ERROR(sink.status());
     RETURN_IF_ERROR(call_status);
-    if (relay.outer_cancelled()) return absl::CancelledError(variant_.name + ": run cancelled");
+    if (relay.outer_cancelled())
+      return absl::CancelledError(variant_.name + ": run cancelled");
     if (!judge_status.ok()) {
-      return absl::Status(judge_status.code(), absl::StrCat(variant_.name, ": judge: ", judge_status.message()));
+      return absl::Status(
+          judge_status.code(),
+          absl::StrCat(variant_.name, ": judge: ", judge_status.message()));
     }
     return absl::OkStatus();
   }
 
-  std::vector<MetricResult> Aggregate(absl::Span<const SampleResult> samples) const override {
+  std::vector<MetricResult> Aggregate(
+      absl::Span<const SampleResult> samples) const override {
     std::vector<MetricResult> out;
-    for (const char* name : {"exact_match,strict-match", "exact_match,flexible-extract"}) {
+    for (const char* name :
+         {"exact_match,strict-match", "exact_match,flexible-extract"}) {
       std::vector<double> values;
       for (const SampleResult& sample : samples) {
         if (!sample.error.empty()) continue;
@@ -363,7 +442,8 @@ class Gsm8kTask : public Task {
         if (it != sample.metrics.end()) values.push_back(it->second);
       }
       if (values.empty()) continue;
-      out.push_back({name, "", Mean(values), MeanStderr(values), static_cast<int64_t>(values.size()), "mean"});
+      out.push_back({name, "", Mean(values), MeanStderr(values),
+                     static_cast<int64_t>(values.size()), "mean"});
     }
     if (judge_check_) AggregateJudge(samples, &out);
     return out;
@@ -372,8 +452,9 @@ class Gsm8kTask : public Task {
  private:
   absl::Status CheckIndex(size_t doc_index) const {
     if (doc_index >= num_docs_) {
-      return absl::OutOfRangeError(absl::StrCat(variant_.name, ": document index ", doc_index,
-                                                " out of range (", num_docs_, " documents)"));
+      return absl::OutOfRangeError(
+          absl::StrCat(variant_.name, ": document index ", doc_index,
+                       " out of range (", num_docs_, " documents)"));
     }
     return absl::OkStatus();
   }
@@ -381,7 +462,8 @@ class Gsm8kTask : public Task {
   // judge_check: the judge's verdict on a response the strict filter could
   // not read. An unparsable verdict (or a judge error) falls back to the
   // flexible-extract result and is counted.
-  void ApplyJudge(const judge::JudgeRecord& record, SampleResult* sample) const {
+  void ApplyJudge(const judge::JudgeRecord& record,
+                  SampleResult* sample) const {
     sample->judge.push_back(ToJudgeCall(judge::Mode::kReference, record, ""));
     sample->metrics["judge_consulted"] = 1;
     const double flexible = sample->metrics[kJudgeFallbackMetric];
@@ -393,10 +475,12 @@ class Gsm8kTask : public Task {
       sample->metrics["exact_match,judge"] = flexible;
       sample->metrics["judge_unparsable"] = 1;
     }
-    absl::StrAppend(&sample->extracted, "; judge: ", sample->judge.back().verdict);
+    absl::StrAppend(&sample->extracted,
+                    "; judge: ", sample->judge.back().verdict);
   }
 
-  void AggregateJudge(absl::Span<const SampleResult> samples, std::vector<MetricResult>* out) const {
+  void AggregateJudge(absl::Span<const SampleResult> samples,
+                      std::vector<MetricResult>* out) const {
     std::vector<double> values;
     int64_t consulted = 0, decided = 0, agreed = 0, unparsable = 0;
     for (const SampleResult& sample : samples) {
@@ -416,21 +500,28 @@ class Gsm8kTask : public Task {
     }
     if (values.empty()) return;
     const int64_t n = static_cast<int64_t>(values.size());
-    out->push_back({"exact_match,judge", "", Mean(values), MeanStderr(values), n, "mean"});
-    auto count = [&](const char* name, double value, int64_t of, const char* aggregation) {
+    out->push_back(
+        {"exact_match,judge", "", Mean(values), MeanStderr(values), n, "mean"});
+    auto count = [&](const char* name, double value, int64_t of,
+                     const char* aggregation) {
       MetricResult m{name, "", value, 0, of, aggregation};
       m.stderr_na = true;
       out->push_back(m);
     };
     count("judge_consulted", static_cast<double>(consulted), n, "count");
-    count("judge_agreement", decided > 0 ? static_cast<double>(agreed) / static_cast<double>(decided) : 0,
+    count("judge_agreement",
+          decided > 0
+              ? static_cast<double>(agreed) / static_cast<double>(decided)
+              : 0,
           decided, "share of decided consultations equal to flexible-extract");
-    count("judge_unparsable", static_cast<double>(unparsable), consulted, "count");
+    count("judge_unparsable", static_cast<double>(unparsable), consulted,
+          "count");
   }
 
   // The final number of the reference solution (the text after "####").
   std::string FinalAnswer(size_t doc_index) const {
-    std::vector<absl::string_view> pieces = absl::StrSplit(data_.test[doc_index].answer, "####");
+    std::vector<absl::string_view> pieces =
+        absl::StrSplit(data_.test[doc_index].answer, "####");
     return std::string(py::Strip(pieces.back()));
   }
 
@@ -448,15 +539,18 @@ class Gsm8kTask : public Task {
     parts.target_delimiter = variant_.target_delimiter;
     if (variant_.kind == Kind::kRandomShots) {
       for (uint64_t t : shot_indices_[doc_index]) {
-        parts.shots.push_back({DocToText(variant_, data_.train[t].question), data_.train[t].answer});
+        parts.shots.push_back({DocToText(variant_, data_.train[t].question),
+                               data_.train[t].answer});
       }
     } else {
       for (int k = 0; k < shots_; ++k) {
         const Exemplar& e = kExemplars[k];
-        std::string target = variant_.kind == Kind::kCot
-                                 ? absl::StrCat(e.reasoning, " The answer is ", e.answer, ".")
-                                 : absl::StrCat(e.reasoning, " The final answer is ", e.answer);
-        parts.shots.push_back({DocToText(variant_, e.question), std::move(target)});
+        std::string target =
+            variant_.kind == Kind::kCot
+                ? absl::StrCat(e.reasoning, " The answer is ", e.answer, ".")
+                : absl::StrCat(e.reasoning, " The final answer is ", e.answer);
+        parts.shots.push_back(
+            {DocToText(variant_, e.question), std::move(target)});
       }
     }
     parts.question = DocToText(variant_, data_.test[doc_index].question);
@@ -464,15 +558,20 @@ class Gsm8kTask : public Task {
   }
 
   // Scores `response` into `sample`; returns the strict-match extraction.
-  std::string Score(size_t doc_index, const std::string& response, SampleResult* sample) const {
+  std::string Score(size_t doc_index, const std::string& response,
+                    SampleResult* sample) const {
     const std::string target = Target(doc_index);
-    const std::string strict = ApplyRegexFilter(variant_.strict_regex, variant_.strict_group_select, response);
+    const std::string strict = ApplyRegexFilter(
+        variant_.strict_regex, variant_.strict_group_select, response);
     const std::string flexible = ApplyRegexFilter(kFlexibleRegex, -1, response);
     sample->target = target;
     sample->responses = {response};
-    sample->extracted = absl::StrCat("strict-match: ", strict, "; flexible-extract: ", flexible);
-    sample->metrics["exact_match,strict-match"] = Gsm8kExactMatch(strict, target);
-    sample->metrics["exact_match,flexible-extract"] = Gsm8kExactMatch(flexible, target);
+    sample->extracted = absl::StrCat("strict-match: ", strict,
+                                     "; flexible-extract: ", flexible);
+    sample->metrics["exact_match,strict-match"] =
+        Gsm8kExactMatch(strict, target);
+    sample->metrics["exact_match,flexible-extract"] =
+        Gsm8kExactMatch(flexible, target);
     return strict;
   }
 
@@ -480,7 +579,8 @@ class Gsm8kTask : public Task {
   TaskOptions options_;
   Gsm8kDataset data_;
   int shots_;
-  std::vector<std::vector<uint64_t>> shot_indices_;  // per test doc (gsm8k only)
+  std::vector<std::vector<uint64_t>>
+      shot_indices_;  // per test doc (gsm8k only)
   size_t num_docs_ = 0;
   bool judge_check_ = false;
   judge::JudgeTemplate judge_template_;
@@ -489,26 +589,32 @@ class Gsm8kTask : public Task {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Task>> CreateGsm8kTask(const std::string& name, const TaskOptions& options) {
+absl::StatusOr<std::unique_ptr<Task>> CreateGsm8kTask(
+    const std::string& name, const TaskOptions& options) {
   Kind kind;
   std::string variant = options.variant;
   if (name == "gsm8k" && variant.empty()) {
     kind = Kind::kRandomShots;
-  } else if ((name == "gsm8k" && variant == "cot") || (name == "gsm8k_cot" && variant.empty())) {
+  } else if ((name == "gsm8k" && variant == "cot") ||
+             (name == "gsm8k_cot" && variant.empty())) {
     kind = Kind::kCot;
-  } else if ((name == "gsm8k" && variant == "cot_llama") || (name == "gsm8k_cot_llama" && variant.empty())) {
+  } else if ((name == "gsm8k" && variant == "cot_llama") ||
+             (name == "gsm8k_cot_llama" && variant.empty())) {
     kind = Kind::kCotLlama;
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(name, ": unknown variant \"", variant,
-                                                   "\" (gsm8k knows \"cot\" and \"cot_llama\")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": unknown variant \"", variant,
+                     "\" (gsm8k knows \"cot\" and \"cot_llama\")"));
   }
   const Variant& v = GetVariant(kind);
   const int shots = options.shots < 0 ? v.default_shots : options.shots;
   if (kind != Kind::kRandomShots && shots > 8) {
-    return absl::InvalidArgumentError(absl::StrCat(v.name, ": at most 8 shots (the fixed exemplars), ", shots,
-                                                   " asked"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        v.name, ": at most 8 shots (the fixed exemplars), ", shots, " asked"));
   }
-  ASSIGN_OR_RETURN(Gsm8kDataset data, LoadGsm8k(options.data_path, kind == Kind::kRandomShots && shots > 0));
+  ASSIGN_OR_RETURN(
+      Gsm8kDataset data,
+      LoadGsm8k(options.data_path, kind == Kind::kRandomShots && shots > 0));
   std::vector<std::vector<uint64_t>> shot_indices;
   if (kind == Kind::kRandomShots) {
     // One generator for the whole task, drawn document by document in test
@@ -518,7 +624,8 @@ absl::StatusOr<std::unique_ptr<Task>> CreateGsm8kTask(const std::string& name, c
     shot_indices.resize(data.test.size());
     if (shots > 0) {
       for (auto& indices : shot_indices) {
-        ASSIGN_OR_RETURN(indices, rng.Sample(data.train.size(), static_cast<uint64_t>(shots)));
+        ASSIGN_OR_RETURN(indices, rng.Sample(data.train.size(),
+                                             static_cast<uint64_t>(shots)));
       }
     }
   }
@@ -528,26 +635,32 @@ absl::StatusOr<std::unique_ptr<Task>> CreateGsm8kTask(const std::string& name, c
     if (key == "judge_check") {
       if (value != "true" && value != "false") {
         return absl::InvalidArgumentError(absl::StrCat(
-            v.name, ": option 'judge_check': expected true or false, got '", value, "'"));
+            v.name, ": option 'judge_check': expected true or false, got '",
+            value, "'"));
       }
       judge_check = value == "true";
     } else if (key == "judge_template") {
       ASSIGN_OR_RETURN(judge_template, judge::LoadTemplate(value));
       if (judge_template->mode != judge::Mode::kReference) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            v.name, ": option 'judge_template': ", value, " must be a reference-mode template"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(v.name, ": option 'judge_template': ", value,
+                         " must be a reference-mode template"));
       }
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          v.name, ": unknown option '", key, "' (known: judge_check, judge_template)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(v.name, ": unknown option '", key,
+                       "' (known: judge_check, judge_template)"));
     }
   }
   if (judge_template.has_value() && !judge_check) {
-    return absl::InvalidArgumentError(absl::StrCat(v.name, ": option 'judge_template' needs judge_check: true"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        v.name, ": option 'judge_template' needs judge_check: true"));
   }
-  auto task = std::make_unique<Gsm8kTask>(v, options, std::move(data), shots, std::move(shot_indices));
+  auto task = std::make_unique<Gsm8kTask>(v, options, std::move(data), shots,
+                                          std::move(shot_indices));
   if (judge_check) {
-    task->EnableJudgeCheck(judge_template.value_or(judge::DefaultTemplate(judge::Mode::kReference)));
+    task->EnableJudgeCheck(judge_template.value_or(
+        judge::DefaultTemplate(judge::Mode::kReference)));
   }
   return std::unique_ptr<Task>(std::move(task));
 }
@@ -556,7 +669,9 @@ namespace {
 const bool kRegistered = [] {
   for (const char* name : {"gsm8k", "gsm8k_cot", "gsm8k_cot_llama"}) {
     std::string task_name = name;
-    RegisterTask(task_name, [task_name](const TaskOptions& options) { return CreateGsm8kTask(task_name, options); });
+    RegisterTask(task_name, [task_name](const TaskOptions& options) {
+      return CreateGsm8kTask(task_name, options);
+    });
   }
   return true;
 }();

@@ -25,15 +25,18 @@ namespace evald::tasks {
 // lm-eval's RegexFilter: findall; entry `group_select` (negative counts from
 // the end); a tuple gives its first non-empty group; Python strip(); no match
 // gives "[invalid]".
-std::string ApplyRegexFilter(absl::string_view pattern, int group_select, absl::string_view response);
+std::string ApplyRegexFilter(absl::string_view pattern, int group_select,
+                             absl::string_view response);
 
 // exact_match with regexes_to_ignore [",", "\$", "(?s).*#### ", "\.$"],
 // ignore_case, ignore_punctuation false: 1 when equal after normalisation.
-double Gsm8kExactMatch(absl::string_view prediction, absl::string_view reference);
+double Gsm8kExactMatch(absl::string_view prediction,
+                       absl::string_view reference);
 // The normalisation alone (for display and tests).
 std::string Gsm8kNormalize(absl::string_view text);
 
-absl::StatusOr<std::unique_ptr<Task>> CreateGsm8kTask(const std::string& name, const TaskOptions& options);
+absl::StatusOr<std::unique_ptr<Task>> CreateGsm8kTask(
+    const std::string& name, const TaskOptions& options);
 
 }  // namespace evald::tasks
 

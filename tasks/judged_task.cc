@@ -36,22 +36,26 @@ struct Item {
 
 // A string, or a list of strings of which the first is taken when
 // `first_turn` (MT-Bench's turns) and which must otherwise have one entry.
-absl::StatusOr<std::string> OneString(const base::Json& value, absl::string_view where,
+absl::StatusOr<std::string> OneString(const base::Json& value,
+                                      absl::string_view where,
                                       bool first_turn) {
   if (value.is_string()) return value.string_value();
-  if (value.is_array() && !value.array().empty() && value.array()[0].is_string() &&
+  if (value.is_array() && !value.array().empty() &&
+      value.array()[0].is_string() &&
       (value.array().size() == 1 || first_turn)) {
     return value.array()[0].string_value();
   }
   if (value.is_array() && value.array().size() > 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        where, "has ", value.array().size(),
-        " entries; multi-turn prompts are not supported (option first_turn: true uses the first)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, "has ", value.array().size(),
+                     " entries; multi-turn prompts are not supported (option "
+                     "first_turn: true uses the first)"));
   }
   return absl::InvalidArgumentError(absl::StrCat(where, "expected a string"));
 }
 
-absl::StatusOr<std::vector<Item>> LoadItems(const std::string& path, bool first_turn) {
+absl::StatusOr<std::vector<Item>> LoadItems(const std::string& path,
+                                            bool first_turn) {
   ASSIGN_OR_RETURN(std::vector<JsonlRecord> records, ReadJsonl(path));
   std::vector<Item> items;
   std::set<std::string> seen;
@@ -73,10 +77,12 @@ absl::StatusOr<std::vector<Item>> LoadItems(const std::string& path, bool first_
     } else if (id->is_int()) {
       item.id = absl::StrCat(id->int_value());
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(where(id_field), "expected a non-empty string or an integer"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          where(id_field), "expected a non-empty string or an integer"));
     }
     if (!seen.insert(item.id).second) {
-      return absl::InvalidArgumentError(absl::StrCat(where(id_field), "duplicate id '", item.id, "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where(id_field), "duplicate id '", item.id, "'"));
     }
     const base::Json* prompt = nullptr;
     const char* prompt_field = nullptr;
@@ -88,46 +94,57 @@ absl::StatusOr<std::vector<Item>> LoadItems(const std::string& path, bool first_
     }
     if (prompt == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(
-          path, ":", record.line, ": missing field 'prompt' (or 'question', or one-entry 'turns')"));
+          path, ":", record.line,
+          ": missing field 'prompt' (or 'question', or one-entry 'turns')"));
     }
-    ASSIGN_OR_RETURN(item.prompt, OneString(*prompt, where(prompt_field), first_turn));
+    ASSIGN_OR_RETURN(item.prompt,
+                     OneString(*prompt, where(prompt_field), first_turn));
     if (item.prompt.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(where(prompt_field), "is empty"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where(prompt_field), "is empty"));
     }
     if (const base::Json* reference = record.value.Find("reference");
         reference != nullptr && !reference->is_null()) {
-      ASSIGN_OR_RETURN(item.reference, OneString(*reference, where("reference"), first_turn));
+      ASSIGN_OR_RETURN(item.reference,
+                       OneString(*reference, where("reference"), first_turn));
     }
     if (const base::Json* category = record.value.Find("category");
         category != nullptr && !category->is_null()) {
       if (!category->is_string()) {
-        return absl::InvalidArgumentError(absl::StrCat(where("category"), "expected a string"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(where("category"), "expected a string"));
       }
       item.category = category->string_value();
     }
     items.push_back(std::move(item));
   }
-  if (items.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no prompts"));
+  if (items.empty())
+    return absl::InvalidArgumentError(absl::StrCat(path, ": no prompts"));
   return items;
 }
 
-absl::StatusOr<int> PositiveOption(const std::map<std::string, std::string>& options,
-                                   const std::string& key, int fallback) {
+absl::StatusOr<int> PositiveOption(
+    const std::map<std::string, std::string>& options, const std::string& key,
+    int fallback) {
   auto it = options.find(key);
   if (it == options.end()) return fallback;
   int value = 0;
   if (!absl::SimpleAtoi(it->second, &value) || value <= 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat("option '", key, "': expected a positive integer, got '", it->second, "'"));
+        absl::StrCat("option '", key, "': expected a positive integer, got '",
+                     it->second, "'"));
   }
   return value;
 }
 
 std::string ModeName(judge::Mode mode) {
   switch (mode) {
-    case judge::Mode::kSingle: return "single";
-    case judge::Mode::kPairwise: return "pairwise";
-    case judge::Mode::kReference: return "reference";
+    case judge::Mode::kSingle:
+      return "single";
+    case judge::Mode::kPairwise:
+      return "pairwise";
+    case judge::Mode::kReference:
+      return "reference";
   }
   return "single";
 }
@@ -144,8 +161,9 @@ MetricResult Count(const std::string& name, int64_t value, int64_t of) {
 
 class JudgedTask : public Task {
  public:
-  JudgedTask(TaskOptions options, judge::JudgeTemplate tmpl, std::vector<Item> items,
-             int max_new_tokens, int judge_max_new_tokens, std::string template_sha)
+  JudgedTask(TaskOptions options, judge::JudgeTemplate tmpl,
+             std::vector<Item> items, int max_new_tokens,
+             int judge_max_new_tokens, std::string template_sha)
       : options_(std::move(options)),
         template_(std::move(tmpl)),
         items_(std::move(items)),
@@ -157,16 +175,21 @@ class JudgedTask : public Task {
     info_.needs_judge = true;
     info_.needs_baseline = template_.mode == judge::Mode::kPairwise;
     const auto baseline = options_.options.find("baseline");
-    info_.prompt_format_hash = base::Sha256Hex(absl::StrCat(
-        "judged ", kVersion, "\nmode=", ModeName(template_.mode), "\ntemplate_system=",
-        template_.system, "\ntemplate_prompt=", template_.prompt, "\ntemplate_file_sha256=",
-        template_sha, "\nbaseline=", baseline == options_.options.end() ? "" : baseline->second,
-        "\nfirst_turn=", options_.options.count("first_turn") > 0 ? options_.options.at("first_turn") : "",
-        "\nchat_template=", options_.chat_template ? 1 : 0, "\nsystem_instruction=",
-        options_.system_instruction));
-    info_.generation_settings =
-        absl::StrCat("candidate greedy, max ", max_new_tokens_, "; judge greedy, max ",
-                     judge_max_new_tokens_, ", one retry with a format reminder");
+    info_.prompt_format_hash = base::Sha256Hex(
+        absl::StrCat("judged ", kVersion, "\nmode=", ModeName(template_.mode),
+                     "\ntemplate_system=", template_.system,
+                     "\ntemplate_prompt=", template_.prompt,
+                     "\ntemplate_file_sha256=", template_sha, "\nbaseline=",
+                     baseline == options_.options.end() ? "" : baseline->second,
+                     "\nfirst_turn=",
+                     options_.options.count("first_turn") > 0
+                         ? options_.options.at("first_turn")
+                         : "",
+                     "\nchat_template=", options_.chat_template ? 1 : 0,
+                     "\nsystem_instruction=", options_.system_instruction));
+    info_.generation_settings = absl::StrCat(
+        "candidate greedy, max ", max_new_tokens_, "; judge greedy, max ",
+        judge_max_new_tokens_, ", one retry with a format reminder");
   }
 
   const TaskInfo& info() const override { return info_; }
@@ -189,13 +212,16 @@ class JudgedTask : public Task {
     return view;
   }
 
-  absl::Status Run(runners::Runner& runner, absl::Span<const size_t> doc_indices,
-                   const RunContext& context,
-                   const std::function<absl::Status(SampleResult)>& on_sample) override {
+  absl::Status Run(
+      runners::Runner& runner, absl::Span<const size_t> doc_indices,
+      const RunContext& context,
+      const std::function<absl::Status(SampleResult)>& on_sample) override {
     if (context.judge == nullptr) {
-      return absl::FailedPreconditionError("task 'judged' needs a judge model (suite field 'judge')");
+      return absl::FailedPreconditionError(
+          "task 'judged' needs a judge model (suite field 'judge')");
     }
-    if (template_.mode == judge::Mode::kPairwise && context.baseline_responses == nullptr) {
+    if (template_.mode == judge::Mode::kPairwise &&
+        context.baseline_responses == nullptr) {
       return absl::FailedPreconditionError(
           "pairwise mode needs a baseline run (option 'baseline')");
     }
@@ -211,7 +237,8 @@ class JudgedTask : public Task {
           messages.push_back({"system", options_.system_instruction});
         }
         messages.push_back({"user", items_[doc_index].prompt});
-        ASSIGN_OR_RETURN(runners::ChatPrompt chat, PrepareChatRequest(runner, std::move(messages)));
+        ASSIGN_OR_RETURN(runners::ChatPrompt chat,
+                         PrepareChatRequest(runner, std::move(messages)));
         request.messages = std::move(chat.messages);
         shown.push_back(std::move(chat.text));
       } else {
@@ -231,19 +258,25 @@ class JudgedTask : public Task {
     // from the judging thread (graded ones): one at a time.
     SampleSink sink(&on_sample, &relay);
     std::vector<SampleResult> pending(doc_indices.size());
-    JudgingQueue queue(&judge, &judge_context,
-                       [&](size_t r, std::vector<judge::JudgeRecord> records) -> absl::Status {
-                         SampleResult sample = std::move(pending[r]);
-                         Score(records, &sample);
-                         return sink.Emit(std::move(sample));
-                       });
+    JudgingQueue queue(
+        &judge, &judge_context,
+        [&](size_t r, std::vector<judge::JudgeRecord> records) -> absl::Status {
+          SampleResult sample = std::move(pending[r]);
+          Score(records, &sample);
+          return sink.Emit(std::move(sample));
+        });
     absl::Status call_status = runner.Generate(
-        requests, runners::CallOptions{.cancelled = relay.flag(), .stop_admitting = context.draining},
+        requests,
+        runners::CallOptions{.cancelled = relay.flag(),
+                             .stop_admitting = context.draining},
         [&](size_t r, absl::StatusOr<runners::GenerateResult> result) {
           if (r >= doc_indices.size()) return;
-          if (queue.failed()) relay.Cancel();  // the judge cannot grade: stop early
+          if (queue.failed())
+            relay.Cancel();  // the judge cannot grade: stop early
           if (!result.ok() && absl::IsCancelled(result.status())) return;
-          if (result.ok() && result->finish_reason == runners::FinishReason::kCancelled) return;
+          if (result.ok() &&
+              result->finish_reason == runners::FinishReason::kCancelled)
+            return;
           const size_t doc_index = doc_indices[r];
           const Item& item = items_[doc_index];
           SampleResult& sample = pending[r];
@@ -252,24 +285,28 @@ class JudgedTask : public Task {
           sample.subtask = item.category;
           sample.prompt = shown[r];
           sample.target = item.reference;
-          sample.wall_seconds =
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+          sample.wall_seconds = std::chrono::duration<double>(
+                                    std::chrono::steady_clock::now() - start)
+                                    .count();
           if (!result.ok()) {
-            // The candidate failed on this prompt: stored as failed, not judged.
+            // The candidate failed on this prompt: stored as failed, not
+            // judged.
             sample.error = result.status().ToString();
             (void)sink.Emit(std::move(sample));
             return;
           }
           sample.prompt_tokens = result->prompt_tokens;
           sample.cached_tokens = result->cached_tokens;
-          sample.generated_tokens = static_cast<int64_t>(result->token_ids.size());
+          sample.generated_tokens =
+              static_cast<int64_t>(result->token_ids.size());
           sample.responses = {result->text};
           std::vector<judge::JudgeItem> judge_items;
           if (template_.mode == judge::Mode::kPairwise) {
             auto it = context.baseline_responses->find(item.id);
             if (it == context.baseline_responses->end()) {
-              sample.error = absl::StrCat("baseline run ", context.baseline_run,
-                                          " has no answer for document '", item.id, "'");
+              sample.error =
+                  absl::StrCat("baseline run ", context.baseline_run,
+                               " has no answer for document '", item.id, "'");
               (void)sink.Emit(std::move(sample));
               return;
             }
@@ -277,21 +314,25 @@ class JudgedTask : public Task {
             judge_items.push_back({item.prompt, result->text, it->second, ""});
             judge_items.push_back({item.prompt, it->second, result->text, ""});
           } else {
-            judge_items.push_back({item.prompt, result->text, "", item.reference});
+            judge_items.push_back(
+                {item.prompt, result->text, "", item.reference});
           }
           queue.Add(r, std::move(judge_items));
         });
     absl::Status judge_status = queue.Finish();
     RETURN_IF_ERROR(sink.status());
     RETURN_IF_ERROR(call_status);
-    if (relay.outer_cancelled()) return absl::CancelledError("judged: run cancelled");
+    if (relay.outer_cancelled())
+      return absl::CancelledError("judged: run cancelled");
     if (!judge_status.ok()) {
-      return absl::Status(judge_status.code(), absl::StrCat("judge: ", judge_status.message()));
+      return absl::Status(judge_status.code(),
+                          absl::StrCat("judge: ", judge_status.message()));
     }
     return absl::OkStatus();
   }
 
-  std::vector<MetricResult> Aggregate(absl::Span<const SampleResult> samples) const override {
+  std::vector<MetricResult> Aggregate(
+      absl::Span<const SampleResult> samples) const override {
     std::vector<MetricResult> out;
     int64_t unparsable = 0, errors = 0, judged = 0;
     for (const SampleResult& s : samples) {
@@ -306,9 +347,15 @@ class JudgedTask : public Task {
       unparsable += !has_error && has_unparsable ? 1 : 0;
     }
     switch (template_.mode) {
-      case judge::Mode::kSingle: MeanMetric("rating", samples, &out); break;
-      case judge::Mode::kReference: MeanMetric("accuracy", samples, &out); break;
-      case judge::Mode::kPairwise: PairwiseMetrics(samples, &out); break;
+      case judge::Mode::kSingle:
+        MeanMetric("rating", samples, &out);
+        break;
+      case judge::Mode::kReference:
+        MeanMetric("accuracy", samples, &out);
+        break;
+      case judge::Mode::kPairwise:
+        PairwiseMetrics(samples, &out);
+        break;
     }
     out.push_back(Count("judge_unparsable", unparsable, judged));
     out.push_back(Count("judge_errors", errors, judged));
@@ -317,14 +364,17 @@ class JudgedTask : public Task {
 
  private:
   size_t NumDocs() const {
-    return options_.limit > 0 ? std::min<size_t>(items_.size(), static_cast<size_t>(options_.limit))
-                              : items_.size();
+    return options_.limit > 0
+               ? std::min<size_t>(items_.size(),
+                                  static_cast<size_t>(options_.limit))
+               : items_.size();
   }
 
   absl::Status CheckIndex(size_t doc_index) const {
     if (doc_index >= NumDocs()) {
-      return absl::OutOfRangeError(absl::StrCat("judged: document index ", doc_index,
-                                                " out of range (", NumDocs(), " documents)"));
+      return absl::OutOfRangeError(absl::StrCat("judged: document index ",
+                                                doc_index, " out of range (",
+                                                NumDocs(), " documents)"));
     }
     return absl::OkStatus();
   }
@@ -336,28 +386,35 @@ class JudgedTask : public Task {
   }
 
   // Fills the verdict, the per-sample metric and the stored judge calls.
-  void Score(const std::vector<judge::JudgeRecord>& records, SampleResult* sample) const {
+  void Score(const std::vector<judge::JudgeRecord>& records,
+             SampleResult* sample) const {
     const judge::Mode mode = template_.mode;
     if (mode == judge::Mode::kPairwise) {
       sample->judge.push_back(ToJudgeCall(mode, records[0], kCandidateFirst));
       sample->judge.push_back(ToJudgeCall(mode, records[1], kBaselineFirst));
       if (records[0].parsed && records[1].parsed) {
-        const judge::Outcome o = judge::CombineOrders(*records[0].pair, *records[1].pair);
-        const double score = o == judge::Outcome::kWin ? 1.0 : o == judge::Outcome::kTie ? 0.5 : 0.0;
+        const judge::Outcome o =
+            judge::CombineOrders(*records[0].pair, *records[1].pair);
+        const double score = o == judge::Outcome::kWin   ? 1.0
+                             : o == judge::Outcome::kTie ? 0.5
+                                                         : 0.0;
         sample->metrics["win"] = score;
         // The orders agree when both name the same answer (a win or a loss)
         // or both say tie; anything else is position bias.
-        const bool agree = o != judge::Outcome::kTie || (*records[0].pair == judge::PairVerdict::kTie &&
-                                                         *records[1].pair == judge::PairVerdict::kTie);
+        const bool agree = o != judge::Outcome::kTie ||
+                           (*records[0].pair == judge::PairVerdict::kTie &&
+                            *records[1].pair == judge::PairVerdict::kTie);
         sample->metrics["order_disagreement"] = agree ? 0 : 1;
-        sample->extracted = absl::StrCat(o == judge::Outcome::kWin    ? "win"
-                                         : o == judge::Outcome::kLoss ? "loss"
-                                                                      : "tie",
-                                         " (candidate first: ", sample->judge[0].verdict,
-                                         "; baseline first: ", sample->judge[1].verdict, ")");
+        sample->extracted =
+            absl::StrCat(o == judge::Outcome::kWin    ? "win"
+                         : o == judge::Outcome::kLoss ? "loss"
+                                                      : "tie",
+                         " (candidate first: ", sample->judge[0].verdict,
+                         "; baseline first: ", sample->judge[1].verdict, ")");
       } else {
-        sample->extracted = absl::StrCat("no verdict (candidate first: ", sample->judge[0].verdict,
-                                         "; baseline first: ", sample->judge[1].verdict, ")");
+        sample->extracted = absl::StrCat(
+            "no verdict (candidate first: ", sample->judge[0].verdict,
+            "; baseline first: ", sample->judge[1].verdict, ")");
       }
       return;
     }
@@ -373,7 +430,8 @@ class JudgedTask : public Task {
   }
 
   // Mean of a per-sample metric overall and per category.
-  void MeanMetric(const std::string& name, absl::Span<const SampleResult> samples,
+  void MeanMetric(const std::string& name,
+                  absl::Span<const SampleResult> samples,
                   std::vector<MetricResult>* out) const {
     std::map<std::string, std::vector<double>> by_category;
     std::vector<double> all;
@@ -384,8 +442,10 @@ class JudgedTask : public Task {
       all.push_back(it->second);
       if (!s.subtask.empty()) by_category[s.subtask].push_back(it->second);
     }
-    if (all.empty()) return;  // no verdict parsed: only the counts below are reported
-    out->push_back({name, "", Mean(all), MeanStderr(all), static_cast<int64_t>(all.size()), "mean"});
+    if (all.empty())
+      return;  // no verdict parsed: only the counts below are reported
+    out->push_back({name, "", Mean(all), MeanStderr(all),
+                    static_cast<int64_t>(all.size()), "mean"});
     if (by_category.size() < 2) return;
     for (const auto& [category, values] : by_category) {
       out->push_back({name, category, Mean(values), MeanStderr(values),
@@ -393,7 +453,8 @@ class JudgedTask : public Task {
     }
   }
 
-  void PairwiseMetrics(absl::Span<const SampleResult> samples, std::vector<MetricResult>* out) const {
+  void PairwiseMetrics(absl::Span<const SampleResult> samples,
+                       std::vector<MetricResult>* out) const {
     std::vector<judge::Outcome> outcomes;
     int64_t wins = 0, ties = 0, losses = 0, disagreements = 0;
     for (const SampleResult& s : samples) {
@@ -413,9 +474,10 @@ class JudgedTask : public Task {
     if (outcomes.empty()) return;
     const judge::RateInterval rate = judge::WinRate(outcomes);
     const double n = static_cast<double>(rate.n);
-    MetricResult win_rate{"win_rate", "", rate.rate,
-                          rate.n > 0 ? std::sqrt(rate.rate * (1 - rate.rate) / n) : 0, rate.n,
-                          "mean"};
+    MetricResult win_rate{
+        "win_rate", "",
+        rate.rate,  rate.n > 0 ? std::sqrt(rate.rate * (1 - rate.rate) / n) : 0,
+        rate.n,     "mean"};
     out->push_back(win_rate);
     MetricResult low = Count("win_rate_ci_low", 0, rate.n);
     low.value = rate.low;
@@ -444,13 +506,19 @@ class JudgedTask : public Task {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Task>> CreateJudgedTask(const TaskOptions& options) {
-  static const std::set<std::string> kKnown = {"mode", "template", "baseline", "max_new_tokens",
-                                               "judge_max_new_tokens", "first_turn"};
+absl::StatusOr<std::unique_ptr<Task>> CreateJudgedTask(
+    const TaskOptions& options) {
+  static const std::set<std::string> kKnown = {"mode",
+                                               "template",
+                                               "baseline",
+                                               "max_new_tokens",
+                                               "judge_max_new_tokens",
+                                               "first_turn"};
   for (const auto& [key, value] : options.options) {
     if (kKnown.count(key) == 0) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown option '", key, "' (known: ",
-                                                     absl::StrJoin(kKnown, ", "), ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown option '", key,
+                       "' (known: ", absl::StrJoin(kKnown, ", "), ")"));
     }
   }
   judge::Mode mode = judge::Mode::kSingle;
@@ -463,8 +531,9 @@ absl::StatusOr<std::unique_ptr<Task>> CreateJudgedTask(const TaskOptions& option
     } else if (mode_it->second == "reference") {
       mode = judge::Mode::kReference;
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "option 'mode': '", mode_it->second, "' is not single, pairwise or reference"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("option 'mode': '", mode_it->second,
+                       "' is not single, pairwise or reference"));
     }
   }
   judge::JudgeTemplate tmpl = judge::DefaultTemplate(mode);
@@ -472,27 +541,33 @@ absl::StatusOr<std::unique_ptr<Task>> CreateJudgedTask(const TaskOptions& option
   if (auto t = options.options.find("template"); t != options.options.end()) {
     ASSIGN_OR_RETURN(tmpl, judge::LoadTemplate(t->second));
     if (tmpl.mode != mode) {
-      return absl::InvalidArgumentError(absl::StrCat("option 'template': ", t->second, " is a ",
-                                                     ModeName(tmpl.mode), " template, the task's mode is ",
-                                                     ModeName(mode)));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "option 'template': ", t->second, " is a ", ModeName(tmpl.mode),
+          " template, the task's mode is ", ModeName(mode)));
     }
     ASSIGN_OR_RETURN(template_sha, base::Sha256File(t->second));
   }
-  if (mode == judge::Mode::kPairwise && options.options.count("baseline") == 0) {
+  if (mode == judge::Mode::kPairwise &&
+      options.options.count("baseline") == 0) {
     return absl::InvalidArgumentError(
-        "mode pairwise needs option 'baseline' (a run id or tag:NAME of a stored run of this task)");
+        "mode pairwise needs option 'baseline' (a run id or tag:NAME of a "
+        "stored run of this task)");
   }
   if (mode != judge::Mode::kPairwise && options.options.count("baseline") > 0) {
-    return absl::InvalidArgumentError("option 'baseline' applies to mode pairwise only");
+    return absl::InvalidArgumentError(
+        "option 'baseline' applies to mode pairwise only");
   }
-  ASSIGN_OR_RETURN(int max_new_tokens, PositiveOption(options.options, "max_new_tokens", 1024));
-  ASSIGN_OR_RETURN(int judge_max_new_tokens,
-                   PositiveOption(options.options, "judge_max_new_tokens", 1024));
+  ASSIGN_OR_RETURN(int max_new_tokens,
+                   PositiveOption(options.options, "max_new_tokens", 1024));
+  ASSIGN_OR_RETURN(
+      int judge_max_new_tokens,
+      PositiveOption(options.options, "judge_max_new_tokens", 1024));
   bool first_turn = false;
   if (auto f = options.options.find("first_turn"); f != options.options.end()) {
     if (f->second != "true" && f->second != "false") {
       return absl::InvalidArgumentError(
-          absl::StrCat("option 'first_turn': expected true or false, got '", f->second, "'"));
+          absl::StrCat("option 'first_turn': expected true or false, got '",
+                       f->second, "'"));
     }
     first_turn = f->second == "true";
   }
@@ -503,20 +578,24 @@ absl::StatusOr<std::unique_ptr<Task>> CreateJudgedTask(const TaskOptions& option
     for (size_t i = 0; i < items.size(); ++i) {
       if (items[i].reference.empty()) {
         return absl::InvalidArgumentError(absl::StrCat(
-            path, ": prompt '", items[i].id, "' has no 'reference' (mode reference needs one per prompt)"));
+            path, ": prompt '", items[i].id,
+            "' has no 'reference' (mode reference needs one per prompt)"));
       }
     }
   }
   ASSIGN_OR_RETURN(std::string sha, base::Sha256File(path));
-  auto task = std::make_unique<JudgedTask>(options, std::move(tmpl), std::move(items),
-                                           max_new_tokens, judge_max_new_tokens, template_sha);
+  auto task = std::make_unique<JudgedTask>(options, std::move(tmpl),
+                                           std::move(items), max_new_tokens,
+                                           judge_max_new_tokens, template_sha);
   task->set_dataset({path, sha});
   return task;
 }
 
 namespace {
 const bool kRegistered = [] {
-  RegisterTask("judged", [](const TaskOptions& options) { return CreateJudgedTask(options); });
+  RegisterTask("judged", [](const TaskOptions& options) {
+    return CreateJudgedTask(options);
+  });
   return true;
 }();
 }  // namespace

@@ -39,7 +39,8 @@
 
 namespace evald::tasks {
 
-absl::StatusOr<std::unique_ptr<Task>> CreateJudgedTask(const TaskOptions& options);
+absl::StatusOr<std::unique_ptr<Task>> CreateJudgedTask(
+    const TaskOptions& options);
 
 }  // namespace evald::tasks
 

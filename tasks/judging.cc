@@ -28,7 +28,8 @@ JudgingQueue::~JudgingQueue() { (void)Finish(); }
 
 void JudgingQueue::Add(size_t tag, std::vector<judge::JudgeItem> items) {
   if (failed_.load()) return;  // nothing more is graded
-  if (context_->judge_progress != nullptr) context_->judge_progress->queued.fetch_add(1);
+  if (context_->judge_progress != nullptr)
+    context_->judge_progress->queued.fetch_add(1);
   absl::MutexLock lock(&mu_);
   pending_.push_back({tag, std::move(items)});
 }
@@ -58,7 +59,8 @@ void JudgingQueue::Loop() {
       mu_.Await(absl::Condition(&ready));
       if (pending_.empty() || !status_.ok()) {
         if (context_->judge_progress != nullptr) {
-          context_->judge_progress->queued.fetch_sub(static_cast<int64_t>(pending_.size()));
+          context_->judge_progress->queued.fetch_sub(
+              static_cast<int64_t>(pending_.size()));
         }
         pending_.clear();
         return;
@@ -76,27 +78,33 @@ void JudgingQueue::Loop() {
     runners::CallOptions options;
     options.cancelled = context_->cancelled;
     const auto start = std::chrono::steady_clock::now();
-    absl::StatusOr<std::vector<judge::JudgeRecord>> records = judge_->Grade(items, options);
+    absl::StatusOr<std::vector<judge::JudgeRecord>> records =
+        judge_->Grade(items, options);
     const auto end = std::chrono::steady_clock::now();
     absl::Status status = records.status();
     {
       absl::MutexLock lock(&mu_);
-      const auto generation_end = producer_done_ ? std::min(producer_done_at_, end) : end;
+      const auto generation_end =
+          producer_done_ ? std::min(producer_done_at_, end) : end;
       if (context_->judge_progress != nullptr) {
         context_->judge_progress->busy_us.fetch_add(Micros(end - start));
         context_->judge_progress->overlap_us.fetch_add(
             std::max<int64_t>(0, Micros(generation_end - start)));
       }
     }
-    const bool cancelled = context_->cancelled != nullptr && context_->cancelled->load();
+    const bool cancelled =
+        context_->cancelled != nullptr && context_->cancelled->load();
     size_t next = 0;
     for (Pending& p : batch) {
-      if (context_->judge_progress != nullptr) context_->judge_progress->queued.fetch_sub(1);
+      if (context_->judge_progress != nullptr)
+        context_->judge_progress->queued.fetch_sub(1);
       if (!status.ok() || cancelled) continue;
       std::vector<judge::JudgeRecord> mine(
-          std::make_move_iterator(records->begin() + static_cast<std::ptrdiff_t>(next)),
           std::make_move_iterator(records->begin() +
-                                  static_cast<std::ptrdiff_t>(next + p.items.size())));
+                                  static_cast<std::ptrdiff_t>(next)),
+          std::make_move_iterator(
+              records->begin() +
+              static_cast<std::ptrdiff_t>(next + p.items.size())));
       next += p.items.size();
       status = on_graded_(p.tag, std::move(mine));
       if (status.ok() && context_->judge_progress != nullptr) {
@@ -128,17 +136,20 @@ std::string VerdictText(judge::Mode mode, const judge::JudgeRecord& record) {
   if (!record.error.empty()) return "error";
   if (!record.parsed) return "unparsable";
   switch (mode) {
-    case judge::Mode::kSingle: return absl::StrFormat("%g", record.rating);
+    case judge::Mode::kSingle:
+      return absl::StrFormat("%g", record.rating);
     case judge::Mode::kPairwise:
       return *record.pair == judge::PairVerdict::kA   ? "A"
              : *record.pair == judge::PairVerdict::kB ? "B"
                                                       : "tie";
-    case judge::Mode::kReference: return *record.correct ? "correct" : "incorrect";
+    case judge::Mode::kReference:
+      return *record.correct ? "correct" : "incorrect";
   }
   return "unparsable";
 }
 
-JudgeCall ToJudgeCall(judge::Mode mode, const judge::JudgeRecord& record, std::string order) {
+JudgeCall ToJudgeCall(judge::Mode mode, const judge::JudgeRecord& record,
+                      std::string order) {
   JudgeCall call;
   call.order = std::move(order);
   call.prompt = record.prompt;

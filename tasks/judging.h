@@ -41,10 +41,12 @@ namespace evald::tasks {
 class JudgingQueue {
  public:
   // `tag` is the caller's handle for the sample (e.g. its position).
-  using OnGraded = std::function<absl::Status(size_t tag, std::vector<judge::JudgeRecord> records)>;
+  using OnGraded = std::function<absl::Status(
+      size_t tag, std::vector<judge::JudgeRecord> records)>;
 
   // `judge` and `context` are borrowed and must outlive the queue.
-  JudgingQueue(const judge::Judge* judge, const RunContext* context, OnGraded on_graded);
+  JudgingQueue(const judge::Judge* judge, const RunContext* context,
+               OnGraded on_graded);
   ~JudgingQueue();
   JudgingQueue(const JudgingQueue&) = delete;
   JudgingQueue& operator=(const JudgingQueue&) = delete;
@@ -85,7 +87,8 @@ class JudgingQueue {
 // sample.
 class SampleSink {
  public:
-  SampleSink(const std::function<absl::Status(SampleResult)>* on_sample, CancelRelay* relay)
+  SampleSink(const std::function<absl::Status(SampleResult)>* on_sample,
+             CancelRelay* relay)
       : on_sample_(on_sample), relay_(relay) {}
   absl::Status Emit(SampleResult sample);
   absl::Status status() const;
@@ -101,7 +104,8 @@ class SampleSink {
 std::string VerdictText(judge::Mode mode, const judge::JudgeRecord& record);
 
 // A stored JudgeCall from a judge record.
-JudgeCall ToJudgeCall(judge::Mode mode, const judge::JudgeRecord& record, std::string order);
+JudgeCall ToJudgeCall(judge::Mode mode, const judge::JudgeRecord& record,
+                      std::string order);
 
 }  // namespace evald::tasks
 

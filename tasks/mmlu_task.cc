@@ -2,8 +2,8 @@
 #include "tasks/mmlu_task.h"
 
 #include <algorithm>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <map>
 #include <string>
 #include <utility>
@@ -26,9 +26,11 @@ constexpr char kLetters[] = "ABCD";
 constexpr int kDefaultShots = 5;
 // lm-eval's templates, recorded verbatim in the prompt-format hash.
 constexpr char kDescriptionTemplate[] =
-    "The following are multiple choice questions (with answers) about {{subject words}}.\n\n";
+    "The following are multiple choice questions (with answers) about "
+    "{{subject words}}.\n\n";
 constexpr char kDocToText[] =
-    "{{question.strip()}}\nA. {{choices[0]}}\nB. {{choices[1]}}\nC. {{choices[2]}}\nD. {{choices[3]}}\nAnswer:";
+    "{{question.strip()}}\nA. {{choices[0]}}\nB. {{choices[1]}}\nC. "
+    "{{choices[2]}}\nD. {{choices[3]}}\nAnswer:";
 
 class MmluTask : public Task {
  public:
@@ -36,22 +38,28 @@ class MmluTask : public Task {
       : options_(std::move(options)), data_(std::move(data)), shots_(shots) {
     for (size_t s = 0; s < data_.subjects.size(); ++s) {
       size_t count = data_.subjects[s].test.size();
-      if (options_.limit > 0) count = std::min<size_t>(count, static_cast<size_t>(options_.limit));
+      if (options_.limit > 0)
+        count = std::min<size_t>(count, static_cast<size_t>(options_.limit));
       for (size_t i = 0; i < count; ++i) docs_.push_back({s, i});
     }
     info_.name = "mmlu";
     info_.version = "1.0";
     info_.shots = shots_;
     info_.datasets = data_.files;
-    info_.generation_settings =
-        absl::StrCat("loglikelihood of ", options_.chat_template ? "\"A\"..\"D\"" : "\" A\"..\" D\"",
-                     " after the context; acc = argmax (first on ties); groups micro-averaged "
-                     "(lm-eval group version 2) with pooled stderr, plus macro average");
-    std::string rules = absl::StrCat(
-        "mmlu/1.0\ndescription=", kDescriptionTemplate, "\ndoc_to_text=", kDocToText,
-        "\nchoices=A|B|C|D\ntarget_delimiter= \nfewshot_delimiter=\n\n\nsampler=first_n(dev)\nshots=", shots_,
-        "\nchat_template=", options_.chat_template ? 1 : 0, "\nfewshot_as_multiturn=1\nsystem_instruction=",
-        options_.system_instruction, "\nlimit=", options_.limit);
+    info_.generation_settings = absl::StrCat(
+        "loglikelihood of ",
+        options_.chat_template ? "\"A\"..\"D\"" : "\" A\"..\" D\"",
+        " after the context; acc = argmax (first on ties); groups "
+        "micro-averaged "
+        "(lm-eval group version 2) with pooled stderr, plus macro average");
+    std::string rules =
+        absl::StrCat("mmlu/1.0\ndescription=", kDescriptionTemplate,
+                     "\ndoc_to_text=", kDocToText,
+                     "\nchoices=A|B|C|D\ntarget_delimiter= "
+                     "\nfewshot_delimiter=\n\n\nsampler=first_n(dev)\nshots=",
+                     shots_, "\nchat_template=", options_.chat_template ? 1 : 0,
+                     "\nfewshot_as_multiturn=1\nsystem_instruction=",
+                     options_.system_instruction, "\nlimit=", options_.limit);
     info_.prompt_format_hash = base::Sha256Hex(rules);
   }
 
@@ -60,34 +68,40 @@ class MmluTask : public Task {
   std::vector<std::string> DocIds() const override {
     std::vector<std::string> ids;
     ids.reserve(docs_.size());
-    for (const auto& [s, i] : docs_) ids.push_back(absl::StrCat(data_.subjects[s].name, "/", i));
+    for (const auto& [s, i] : docs_)
+      ids.push_back(absl::StrCat(data_.subjects[s].name, "/", i));
     return ids;
   }
 
   absl::StatusOr<PromptView> BuildPrompt(size_t doc_index) const override {
     if (doc_index >= docs_.size()) {
-      return absl::OutOfRangeError(absl::StrCat("mmlu: document index ", doc_index, " out of range (",
+      return absl::OutOfRangeError(absl::StrCat("mmlu: document index ",
+                                                doc_index, " out of range (",
                                                 docs_.size(), " documents)"));
     }
     const auto [s, i] = docs_[doc_index];
     PromptView view;
     view.doc_id = absl::StrCat(data_.subjects[s].name, "/", i);
     view.context = RenderPlainContext(Parts(s, i), options_.system_instruction);
-    for (int c = 0; c < 4; ++c) view.continuations.push_back(absl::StrCat(" ", std::string(1, kLetters[c])));
+    for (int c = 0; c < 4; ++c)
+      view.continuations.push_back(
+          absl::StrCat(" ", std::string(1, kLetters[c])));
     view.target = std::string(1, kLetters[data_.subjects[s].test[i].answer]);
     return view;
   }
 
-  absl::Status Run(runners::Runner& runner, absl::Span<const size_t> doc_indices,
-                   const RunContext& context,
-                   const std::function<absl::Status(SampleResult)>& on_sample) override {
+  absl::Status Run(
+      runners::Runner& runner, absl::Span<const size_t> doc_indices,
+      const RunContext& context,
+      const std::function<absl::Status(SampleResult)>& on_sample) override {
     const auto start = std::chrono::steady_clock::now();
     std::vector<runners::LoglikelihoodRequest> requests;
     std::vector<std::string> contexts;
     requests.reserve(doc_indices.size() * 4);
     for (size_t doc_index : doc_indices) {
       if (doc_index >= docs_.size()) {
-        return absl::OutOfRangeError(absl::StrCat("mmlu: document index ", doc_index, " out of range"));
+        return absl::OutOfRangeError(
+            absl::StrCat("mmlu: document index ", doc_index, " out of range"));
       }
       const auto [s, i] = docs_[doc_index];
       std::string ctx;
@@ -95,14 +109,18 @@ class MmluTask : public Task {
       if (options_.chat_template) {
         // lm-eval: chat-rendered contexts score the bare choice right after
         // the generation prompt (target delimiter "").
-        ASSIGN_OR_RETURN(ctx, RenderChat(runner, BuildChatMessages(Parts(s, i), options_.system_instruction,
-                                                                    /*fewshot_as_multiturn=*/true)));
+        ASSIGN_OR_RETURN(
+            ctx,
+            RenderChat(runner, BuildChatMessages(
+                                   Parts(s, i), options_.system_instruction,
+                                   /*fewshot_as_multiturn=*/true)));
         delimiter = "";
       } else {
         ctx = RenderPlainContext(Parts(s, i), options_.system_instruction);
       }
       for (int c = 0; c < 4; ++c) {
-        requests.push_back({ctx, absl::StrCat(delimiter, std::string(1, kLetters[c]))});
+        requests.push_back(
+            {ctx, absl::StrCat(delimiter, std::string(1, kLetters[c]))});
       }
       contexts.push_back(std::move(ctx));
     }
@@ -124,7 +142,8 @@ class MmluTask : public Task {
     call_options.cancelled = relay.flag();
     call_options.stop_admitting = context.draining;
     absl::Status call_status = runner.Loglikelihood(
-        requests, call_options, [&](size_t r, absl::StatusOr<runners::LoglikelihoodResult> result) {
+        requests, call_options,
+        [&](size_t r, absl::StatusOr<runners::LoglikelihoodResult> result) {
           const size_t d = r / 4;
           const int c = static_cast<int>(r % 4);
           if (d >= pending.size()) return;
@@ -133,21 +152,25 @@ class MmluTask : public Task {
             if (absl::IsCancelled(result.status())) {
               p.cancelled = true;
             } else if (p.error.empty()) {
-              p.error = absl::StrCat("choice ", std::string(1, kLetters[c]), ": ", result.status().ToString());
+              p.error = absl::StrCat("choice ", std::string(1, kLetters[c]),
+                                     ": ", result.status().ToString());
             }
           } else {
             p.logprob[c] = result->logprob;
             p.greedy[c] = result->is_greedy;
-            p.prompt_tokens += result->context_tokens + static_cast<int64_t>(result->continuation_token_ids.size());
+            p.prompt_tokens +=
+                result->context_tokens +
+                static_cast<int64_t>(result->continuation_token_ids.size());
             p.cached_tokens += result->cached_tokens;
           }
           if (++p.received < 4 || p.cancelled || !sink_status.ok()) return;
           // A cancelled document is not stored, so a resumed run redoes it.
-          absl::Status st = on_sample(MakeSample(doc_indices[d], contexts[d], p.logprob, p.greedy,
-                                                 p.prompt_tokens, p.cached_tokens, p.error,
-                                                 std::chrono::duration<double>(
-                                                     std::chrono::steady_clock::now() - start)
-                                                     .count()));
+          absl::Status st = on_sample(MakeSample(
+              doc_indices[d], contexts[d], p.logprob, p.greedy, p.prompt_tokens,
+              p.cached_tokens, p.error,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                            start)
+                  .count()));
           if (!st.ok()) {
             sink_status = st;
             relay.Cancel();
@@ -155,11 +178,13 @@ class MmluTask : public Task {
         });
     RETURN_IF_ERROR(sink_status);
     RETURN_IF_ERROR(call_status);
-    if (relay.outer_cancelled()) return absl::CancelledError("mmlu: run cancelled");
+    if (relay.outer_cancelled())
+      return absl::CancelledError("mmlu: run cancelled");
     return absl::OkStatus();
   }
 
-  std::vector<MetricResult> Aggregate(absl::Span<const SampleResult> samples) const override {
+  std::vector<MetricResult> Aggregate(
+      absl::Span<const SampleResult> samples) const override {
     // Per-subject accuracy lists, in subject order.
     std::map<std::string, std::vector<double>> by_subject;
     for (const SampleResult& sample : samples) {
@@ -182,7 +207,8 @@ class MmluTask : public Task {
       if (it == by_subject.end() || it->second.empty()) continue;
       Leaf leaf{subject, group, Mean(it->second), MeanStderr(it->second),
                 static_cast<int64_t>(it->second.size())};
-      out.push_back({"acc", subject, leaf.acc, leaf.stderr_value, leaf.n, "mean"});
+      out.push_back(
+          {"acc", subject, leaf.acc, leaf.stderr_value, leaf.n, "mean"});
       leaves.push_back(std::move(leaf));
     }
     auto micro = [&](const std::string& name, const std::string& group_filter) {
@@ -198,10 +224,11 @@ class MmluTask : public Task {
         sizes.push_back(leaf.n);
       }
       if (total == 0) return;
-      out.push_back({"acc", name, weighted / static_cast<double>(total), PooledStderr(stderrs, sizes),
-                     total, "micro"});
+      out.push_back({"acc", name, weighted / static_cast<double>(total),
+                     PooledStderr(stderrs, sizes), total, "micro"});
     };
-    for (const char* group : {"stem", "humanities", "social_sciences", "other"}) micro(group, group);
+    for (const char* group : {"stem", "humanities", "social_sciences", "other"})
+      micro(group, group);
     micro("", "");
     if (!leaves.empty()) {
       // The unweighted mean over subjects that model cards report; its
@@ -215,7 +242,8 @@ class MmluTask : public Task {
         total += leaf.n;
       }
       const double k = static_cast<double>(leaves.size());
-      out.push_back({"acc_macro", "", sum / k, std::sqrt(var) / k, total, "macro"});
+      out.push_back(
+          {"acc_macro", "", sum / k, std::sqrt(var) / k, total, "macro"});
     }
     return out;
   }
@@ -224,8 +252,9 @@ class MmluTask : public Task {
   PromptParts Parts(size_t s, size_t i) const {
     const MmluSubject& subject = data_.subjects[s];
     PromptParts parts;
-    parts.description = absl::StrCat("The following are multiple choice questions (with answers) about ",
-                                     absl::StrReplaceAll(subject.name, {{"_", " "}}), ".\n\n");
+    parts.description = absl::StrCat(
+        "The following are multiple choice questions (with answers) about ",
+        absl::StrReplaceAll(subject.name, {{"_", " "}}), ".\n\n");
     for (int k = 0; k < shots_; ++k) {
       const MmluQuestion& q = subject.dev[k];
       parts.shots.push_back({DocToText(q), std::string(1, kLetters[q.answer])});
@@ -235,12 +264,14 @@ class MmluTask : public Task {
   }
 
   static std::string DocToText(const MmluQuestion& q) {
-    return absl::StrCat(py::Strip(q.question), "\nA. ", q.choices[0], "\nB. ", q.choices[1], "\nC. ",
-                        q.choices[2], "\nD. ", q.choices[3], "\nAnswer:");
+    return absl::StrCat(py::Strip(q.question), "\nA. ", q.choices[0], "\nB. ",
+                        q.choices[1], "\nC. ", q.choices[2], "\nD. ",
+                        q.choices[3], "\nAnswer:");
   }
 
-  SampleResult MakeSample(size_t doc_index, const std::string& ctx, const double* logprob,
-                          const bool* greedy, int64_t prompt_tokens, int64_t cached_tokens,
+  SampleResult MakeSample(size_t doc_index, const std::string& ctx,
+                          const double* logprob, const bool* greedy,
+                          int64_t prompt_tokens, int64_t cached_tokens,
                           const std::string& error, double wall_seconds) const {
     const auto [s, i] = docs_[doc_index];
     const MmluQuestion& q = data_.subjects[s].test[i];
@@ -259,7 +290,8 @@ class MmluTask : public Task {
     }
     int best = 0;
     for (int c = 0; c < 4; ++c) {
-      sample.responses.push_back(absl::StrFormat("%c: logprob=%.6f greedy=%d", kLetters[c], logprob[c],
+      sample.responses.push_back(absl::StrFormat("%c: logprob=%.6f greedy=%d",
+                                                 kLetters[c], logprob[c],
                                                  greedy[c] ? 1 : 0));
       if (logprob[c] > logprob[best]) best = c;  // ties keep the first
     }
@@ -277,17 +309,19 @@ class MmluTask : public Task {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Task>> CreateMmluTask(const TaskOptions& options) {
+absl::StatusOr<std::unique_ptr<Task>> CreateMmluTask(
+    const TaskOptions& options) {
   if (!options.variant.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("mmlu: unknown variant \"", options.variant, "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("mmlu: unknown variant \"", options.variant, "\""));
   }
   const int shots = options.shots < 0 ? kDefaultShots : options.shots;
   ASSIGN_OR_RETURN(MmluDataset data, LoadMmlu(options.data_path));
   for (const MmluSubject& subject : data.subjects) {
     if (static_cast<int>(subject.dev.size()) < shots) {
-      return absl::InvalidArgumentError(absl::StrCat("mmlu: subject ", subject.name, " has ",
-                                                     subject.dev.size(), " dev rows, ", shots,
-                                                     " shots asked"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "mmlu: subject ", subject.name, " has ", subject.dev.size(),
+          " dev rows, ", shots, " shots asked"));
     }
   }
   return std::unique_ptr<Task>(new MmluTask(options, std::move(data), shots));

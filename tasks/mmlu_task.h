@@ -19,7 +19,8 @@
 
 namespace evald::tasks {
 
-absl::StatusOr<std::unique_ptr<Task>> CreateMmluTask(const TaskOptions& options);
+absl::StatusOr<std::unique_ptr<Task>> CreateMmluTask(
+    const TaskOptions& options);
 
 }  // namespace evald::tasks
 

@@ -42,7 +42,8 @@ PythonRandom::PythonRandom(uint64_t seed) {
 void PythonRandom::InitGenrand(uint32_t s) {
   mt_[0] = s;
   for (mti_ = 1; mti_ < kN; ++mti_) {
-    mt_[mti_] = 1812433253U * (mt_[mti_ - 1] ^ (mt_[mti_ - 1] >> 30)) + static_cast<uint32_t>(mti_);
+    mt_[mti_] = 1812433253U * (mt_[mti_ - 1] ^ (mt_[mti_ - 1] >> 30)) +
+                static_cast<uint32_t>(mti_);
   }
 }
 
@@ -52,8 +53,8 @@ void PythonRandom::InitByArray(const std::vector<uint32_t>& key) {
   size_t j = 0;
   const size_t key_length = key.size();
   for (size_t k = (kN > key_length ? kN : key_length); k != 0; --k) {
-    mt_[i] = (mt_[i] ^ ((mt_[i - 1] ^ (mt_[i - 1] >> 30)) * 1664525U)) + key[j] +
-             static_cast<uint32_t>(j);
+    mt_[i] = (mt_[i] ^ ((mt_[i - 1] ^ (mt_[i - 1] >> 30)) * 1664525U)) +
+             key[j] + static_cast<uint32_t>(j);
     ++i;
     ++j;
     if (i >= kN) {
@@ -63,7 +64,8 @@ void PythonRandom::InitByArray(const std::vector<uint32_t>& key) {
     if (j >= key_length) j = 0;
   }
   for (int k = kN - 1; k != 0; --k) {
-    mt_[i] = (mt_[i] ^ ((mt_[i - 1] ^ (mt_[i - 1] >> 30)) * 1566083941U)) - static_cast<uint32_t>(i);
+    mt_[i] = (mt_[i] ^ ((mt_[i - 1] ^ (mt_[i - 1] >> 30)) * 1566083941U)) -
+             static_cast<uint32_t>(i);
     ++i;
     if (i >= kN) {
       mt_[0] = mt_[kN - 1];
@@ -137,17 +139,20 @@ uint64_t PythonRandom::RandBelow(uint64_t n) {
   return r;
 }
 
-absl::StatusOr<std::vector<uint64_t>> PythonRandom::Sample(uint64_t n, uint64_t k) {
+absl::StatusOr<std::vector<uint64_t>> PythonRandom::Sample(uint64_t n,
+                                                           uint64_t k) {
   if (k > n) {
     return absl::InvalidArgumentError(
-        absl::StrCat("sample of ", k, " from a population of ", n, " (sample larger than population)"));
+        absl::StrCat("sample of ", k, " from a population of ", n,
+                     " (sample larger than population)"));
   }
   std::vector<uint64_t> result(k);
   // CPython's estimate of when a k-element set costs more memory than an
   // n-element list; the float arithmetic is reproduced as written there.
   double setsize = 21;
   if (k > 5) {
-    setsize += std::pow(4.0, std::ceil(std::log(static_cast<double>(k * 3)) / std::log(4.0)));
+    setsize += std::pow(
+        4.0, std::ceil(std::log(static_cast<double>(k * 3)) / std::log(4.0)));
   }
   if (static_cast<double>(n) <= setsize) {
     std::vector<uint64_t> pool(n);

@@ -5,7 +5,8 @@
 // integer (MT19937 init_by_array over the 32-bit words of |seed|),
 // getrandbits, _randbelow (rejection sampling), random(), gauss() and
 // Random.sample over range(n), including its choice between the pool-based
-// and the set-based algorithm. Same seed and same calls give the same numbers as CPython 3.x.
+// and the set-based algorithm. Same seed and same calls give the same numbers
+// as CPython 3.x.
 //
 // Thread-safety: not thread-safe; one generator per thread.
 #ifndef EVALD_TASKS_PYTHON_RANDOM_H_

@@ -33,14 +33,16 @@ namespace evald::tasks {
 // Options a suite gives a task (suite.yaml `tasks:` entries).
 struct TaskOptions {
   // Dataset folder or file. The daemon defaults it to
-  // <data-dir>/datasets/<dataset name> (where `evalctl datasets fetch` puts it).
+  // <data-dir>/datasets/<dataset name> (where `evalctl datasets fetch` puts
+  // it).
   std::string data_path;
-  int shots = -1;             // -1: the task's default
-  int64_t limit = 0;          // 0: all documents; else the first N
-  std::string variant;        // "" or a named variant (e.g. "cot")
-  bool chat_template = false; // apply the model's chat template (lm-eval rules)
+  int shots = -1;       // -1: the task's default
+  int64_t limit = 0;    // 0: all documents; else the first N
+  std::string variant;  // "" or a named variant (e.g. "cot")
+  bool chat_template =
+      false;  // apply the model's chat template (lm-eval rules)
   std::string system_instruction;
-  uint64_t seed = 1234;       // few-shot sampler seed where the task samples
+  uint64_t seed = 1234;  // few-shot sampler seed where the task samples
   // Task-specific options from the suite's `options:` map (e.g. ifeval's
   // punkt_path). Unknown keys are the task's to reject.
   std::map<std::string, std::string> options;
@@ -53,11 +55,13 @@ struct DatasetFile {
 
 // What the fingerprint records of a task.
 struct TaskInfo {
-  std::string name;           // e.g. "mmlu", "gsm8k_cot"
-  std::string version;        // task version as lm-eval names it
+  std::string name;     // e.g. "mmlu", "gsm8k_cot"
+  std::string version;  // task version as lm-eval names it
   int shots = 0;
-  std::string prompt_format_hash;  // sha256 of the prompt-building rules/strings
-  std::string generation_settings; // human-readable, e.g. "greedy, max 256, stop [...]"
+  std::string
+      prompt_format_hash;  // sha256 of the prompt-building rules/strings
+  std::string generation_settings;  // human-readable, e.g. "greedy, max 256,
+                                    // stop [...]"
   std::vector<DatasetFile> datasets;
   // The task grades with the suite's judge model (judged tasks, gsm8k with
   // judge_check); a suite without `judge:` is refused at submit.
@@ -69,8 +73,8 @@ struct TaskInfo {
 
 // One judge call made for a sample, stored with it.
 struct JudgeCall {
-  std::string order;             // "" or, pairwise, "candidate_first" / "baseline_first"
-  std::string prompt;            // the judge prompt as sent (first attempt)
+  std::string order;   // "" or, pairwise, "candidate_first" / "baseline_first"
+  std::string prompt;  // the judge prompt as sent (first attempt)
   std::vector<std::string> raw;  // the judge's reply per attempt (1 or 2)
   // "1".."10" (single), "A" / "B" / "tie" (pairwise), "correct" /
   // "incorrect" (reference), "unparsable", or "error" (see `error`).
@@ -80,29 +84,29 @@ struct JudgeCall {
 
 // One evaluated document. Everything needed to re-aggregate without the model.
 struct SampleResult {
-  size_t doc_index = 0;                     // the document, as an index into DocIds()
-  std::string doc_id;                       // stable id (see `evalctl prompt`)
-  std::string subtask;                      // e.g. MMLU subject; "" if none
-  std::string prompt;                       // the context/prompt sent
-  std::string target;                       // the reference answer
-  std::vector<std::string> responses;       // generations or per-choice summaries
-  std::map<std::string, double> metrics;    // e.g. {"acc": 1}
-  std::string extracted;                    // extracted answer(s), for people
+  size_t doc_index = 0;  // the document, as an index into DocIds()
+  std::string doc_id;    // stable id (see `evalctl prompt`)
+  std::string subtask;   // e.g. MMLU subject; "" if none
+  std::string prompt;    // the context/prompt sent
+  std::string target;    // the reference answer
+  std::vector<std::string> responses;     // generations or per-choice summaries
+  std::map<std::string, double> metrics;  // e.g. {"acc": 1}
+  std::string extracted;                  // extracted answer(s), for people
   int64_t prompt_tokens = 0;
   int64_t cached_tokens = 0;
   int64_t generated_tokens = 0;
   double wall_seconds = 0;
-  std::string error;                        // non-empty: the sample failed
-  std::vector<JudgeCall> judge;             // judge calls, in order
+  std::string error;             // non-empty: the sample failed
+  std::vector<JudgeCall> judge;  // judge calls, in order
 };
 
 // One reported number.
 struct MetricResult {
-  std::string name;      // e.g. "acc", "exact_match,strict-match"
-  std::string group;     // "" for the task itself, or e.g. "stem", "humanities"
+  std::string name;   // e.g. "acc", "exact_match,strict-match"
+  std::string group;  // "" for the task itself, or e.g. "stem", "humanities"
   double value = 0;
   double stderr_value = 0;
-  int64_t count = 0;     // documents aggregated
+  int64_t count = 0;        // documents aggregated
   std::string aggregation;  // "micro" / "macro" / "mean" where it matters
   bool stderr_na = false;   // no stderr is defined (lm-eval prints "N/A")
 };
@@ -110,18 +114,19 @@ struct MetricResult {
 // What a task sends for one document, without a model (`evalctl prompt`).
 struct PromptView {
   std::string doc_id;
-  std::string context;                     // the prompt / context string
-  std::vector<std::string> continuations;  // loglikelihood tasks: one per choice
-  std::string target;                      // reference answer
-  std::vector<std::string> stop;           // generation tasks
-  int max_new_tokens = 0;                  // generation tasks
+  std::string context;  // the prompt / context string
+  std::vector<std::string>
+      continuations;              // loglikelihood tasks: one per choice
+  std::string target;             // reference answer
+  std::vector<std::string> stop;  // generation tasks
+  int max_new_tokens = 0;         // generation tasks
 };
 
 // Live judge figures of a run, updated by tasks as they grade (read by
 // `evalctl watch`) and summed into the run's phase times.
 struct JudgeProgress {
-  std::atomic<int64_t> queued{0};     // samples waiting for or in grading
-  std::atomic<int64_t> graded{0};     // samples graded
+  std::atomic<int64_t> queued{0};  // samples waiting for or in grading
+  std::atomic<int64_t> graded{0};  // samples graded
   // Wall seconds the judge spent grading, and the part of it that ran while
   // the candidate was still generating, in microseconds.
   std::atomic<int64_t> busy_us{0};
@@ -150,26 +155,30 @@ class Task {
   // Evaluates the documents at `doc_indices` (indices into DocIds()).
   // `on_sample` is called once per finished document; a non-OK return from
   // it aborts the run with that status.
-  virtual absl::Status Run(runners::Runner& runner, absl::Span<const size_t> doc_indices,
-                           const RunContext& context,
-                           const std::function<absl::Status(SampleResult)>& on_sample) = 0;
+  virtual absl::Status Run(
+      runners::Runner& runner, absl::Span<const size_t> doc_indices,
+      const RunContext& context,
+      const std::function<absl::Status(SampleResult)>& on_sample) = 0;
 
-  virtual std::vector<MetricResult> Aggregate(absl::Span<const SampleResult> samples) const = 0;
+  virtual std::vector<MetricResult> Aggregate(
+      absl::Span<const SampleResult> samples) const = 0;
 
   // The plain-text prompt of one document (no chat template), offline.
   virtual absl::StatusOr<PromptView> BuildPrompt(size_t doc_index) const = 0;
 
   // Scores a response produced elsewhere (`evalctl score`). Generation tasks
   // implement it; loglikelihood tasks return Unimplemented.
-  virtual absl::StatusOr<SampleResult> ScoreResponse(size_t doc_index,
-                                                     const std::string& response) const {
-    return absl::UnimplementedError(info().name + ": scoring external responses is not supported");
+  virtual absl::StatusOr<SampleResult> ScoreResponse(
+      size_t doc_index, const std::string& response) const {
+    return absl::UnimplementedError(
+        info().name + ": scoring external responses is not supported");
   }
 };
 
 // Registry: tasks register a factory by name; the daemon and evalctl create
 // tasks by name. Unknown names are NotFound errors that list the known ones.
-using TaskFactory = std::function<absl::StatusOr<std::unique_ptr<Task>>(const TaskOptions&)>;
+using TaskFactory =
+    std::function<absl::StatusOr<std::unique_ptr<Task>>(const TaskOptions&)>;
 void RegisterTask(const std::string& name, TaskFactory factory);
 absl::StatusOr<std::unique_ptr<Task>> CreateTask(const std::string& name,
                                                  const TaskOptions& options);

@@ -49,9 +49,11 @@ absl::StatusOr<std::unique_ptr<Task>> CreateTask(const std::string& name,
     auto it = registry.factories.find(name);
     if (it == registry.factories.end()) {
       std::vector<std::string> known;
-      for (const auto& [known_name, unused] : registry.factories) known.push_back(known_name);
-      return absl::NotFoundError(absl::StrCat("unknown task \"", name, "\" (known: ",
-                                              absl::StrJoin(known, ", "), ")"));
+      for (const auto& [known_name, unused] : registry.factories)
+        known.push_back(known_name);
+      return absl::NotFoundError(
+          absl::StrCat("unknown task \"", name,
+                       "\" (known: ", absl::StrJoin(known, ", "), ")"));
     }
     factory = it->second;
   }

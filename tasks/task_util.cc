@@ -10,7 +10,8 @@
 
 namespace evald::tasks {
 
-std::string MaybeDelimit(absl::string_view a, absl::string_view b, absl::string_view delimiter) {
+std::string MaybeDelimit(absl::string_view a, absl::string_view b,
+                         absl::string_view delimiter) {
   if (a.empty()) return std::string(b);
   if (b.empty()) return std::string(a);
   const bool a_ends_space = py::RStrip(a).size() != a.size();
@@ -37,18 +38,21 @@ std::string FewShotText(const PromptParts& parts) {
 
 }  // namespace
 
-std::string RenderPlainContext(const PromptParts& parts, absl::string_view system_instruction) {
+std::string RenderPlainContext(const PromptParts& parts,
+                               absl::string_view system_instruction) {
   // Plain text joins every message with its own delimiter; the system part
   // is maybe_delimit(system_instruction, description) with no delimiter after.
-  return MaybeDelimit(system_instruction, parts.description, parts.fewshot_delimiter) +
+  return MaybeDelimit(system_instruction, parts.description,
+                      parts.fewshot_delimiter) +
          FewShotText(parts);
 }
 
-std::vector<runners::ChatMessage> BuildChatMessages(const PromptParts& parts,
-                                                    absl::string_view system_instruction,
-                                                    bool fewshot_as_multiturn) {
+std::vector<runners::ChatMessage> BuildChatMessages(
+    const PromptParts& parts, absl::string_view system_instruction,
+    bool fewshot_as_multiturn) {
   std::vector<runners::ChatMessage> messages;
-  std::string system = MaybeDelimit(system_instruction, parts.description, parts.fewshot_delimiter);
+  std::string system = MaybeDelimit(system_instruction, parts.description,
+                                    parts.fewshot_delimiter);
   if (!system.empty()) messages.push_back({"system", std::move(system)});
   if (fewshot_as_multiturn) {
     for (const FewShotExample& shot : parts.shots) {
@@ -62,16 +66,21 @@ std::vector<runners::ChatMessage> BuildChatMessages(const PromptParts& parts,
   return messages;
 }
 
-absl::StatusOr<runners::ChatPrompt> PrepareChatRequest(const runners::Runner& runner,
-                                                       std::vector<runners::ChatMessage> messages) {
-  return runners::PrepareChat(runner, std::move(messages), runners::SystemTurnFallback::kDrop);
+absl::StatusOr<runners::ChatPrompt> PrepareChatRequest(
+    const runners::Runner& runner, std::vector<runners::ChatMessage> messages) {
+  return runners::PrepareChat(runner, std::move(messages),
+                              runners::SystemTurnFallback::kDrop);
 }
 
-absl::StatusOr<std::string> RenderChat(const runners::Runner& runner,
-                                       const std::vector<runners::ChatMessage>& messages) {
-  absl::StatusOr<std::string> rendered = runner.ApplyChatTemplate(messages, /*add_generation_prompt=*/true);
-  if (rendered.ok() || absl::IsUnimplemented(rendered.status())) return rendered;
-  ASSIGN_OR_RETURN(runners::ChatPrompt chat, PrepareChatRequest(runner, messages));
+absl::StatusOr<std::string> RenderChat(
+    const runners::Runner& runner,
+    const std::vector<runners::ChatMessage>& messages) {
+  absl::StatusOr<std::string> rendered =
+      runner.ApplyChatTemplate(messages, /*add_generation_prompt=*/true);
+  if (rendered.ok() || absl::IsUnimplemented(rendered.status()))
+    return rendered;
+  ASSIGN_OR_RETURN(runners::ChatPrompt chat,
+                   PrepareChatRequest(runner, messages));
   return std::move(chat.text);
 }
 
@@ -88,10 +97,12 @@ double MeanStderr(absl::Span<const double> values) {
   const double mu = Mean(values);
   double ss = 0;
   for (double v : values) ss += (v - mu) * (v - mu);
-  return std::sqrt(ss / static_cast<double>(n - 1)) / std::sqrt(static_cast<double>(n));
+  return std::sqrt(ss / static_cast<double>(n - 1)) /
+         std::sqrt(static_cast<double>(n));
 }
 
-double PooledStderr(absl::Span<const double> stderrs, absl::Span<const int64_t> sizes) {
+double PooledStderr(absl::Span<const double> stderrs,
+                    absl::Span<const int64_t> sizes) {
   double numerator = 0;
   double total = 0;
   for (size_t i = 0; i < stderrs.size() && i < sizes.size(); ++i) {

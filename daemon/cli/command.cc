@@ -20,7 +20,8 @@ std::map<std::string, CommandInfo>& Registry() {
 
 bool RegisterCommand(CommandInfo info) {
   CHECK(!info.name.empty()) << "a command needs a name";
-  CHECK(info.setup != nullptr) << "evalctl command '" << info.name << "' has no setup";
+  CHECK(info.setup != nullptr)
+      << "evalctl command '" << info.name << "' has no setup";
   const std::string name = info.name;
   info.fn = [name](CommandContext& context) {
     std::vector<std::string> args = {name};
@@ -48,9 +49,11 @@ std::string DefaultDataDir() {
   return std::string(home != nullptr ? home : ".") + "/.local/share/evald";
 }
 
-std::string DefaultDatasetPath(const std::string& task, const std::string& data_dir) {
+std::string DefaultDatasetPath(const std::string& task,
+                               const std::string& data_dir) {
   const std::string dataset = task.substr(0, task.find('_'));
-  return (data_dir.empty() ? DefaultDataDir() : data_dir) + "/datasets/" + dataset;
+  return (data_dir.empty() ? DefaultDataDir() : data_dir) + "/datasets/" +
+         dataset;
 }
 
 }  // namespace evald::daemon::cli

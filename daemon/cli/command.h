@@ -38,7 +38,7 @@ struct GlobalOptions {
   std::string addr;      // --addr or EVALD_ADDR; "" = the default socket
   std::string data_dir;  // --data-dir or EVALD_DATA_DIR
   std::string token_file;
-  bool json = false;     // --json
+  bool json = false;  // --json
 };
 
 struct CommandContext {
@@ -70,7 +70,8 @@ std::string DefaultDataDir();
 // Where `evalctl datasets fetch` puts a task's dataset: <data_dir>/datasets/
 // <dataset>, where a task name extends its dataset's (gsm8k_cot reads gsm8k).
 // An empty `data_dir` means DefaultDataDir().
-std::string DefaultDatasetPath(const std::string& task, const std::string& data_dir);
+std::string DefaultDatasetPath(const std::string& task,
+                               const std::string& data_dir);
 
 // Registers a command (call from a static initializer in the command's file;
 // link the command library with WHOLE_ARCHIVE so the registration is kept).

@@ -4,12 +4,11 @@
 // with --data-dir), compare them on their shared documents and, for `gate`,
 // apply the rules. Exit codes of gate: 0 PASS, 1 FAIL, 4 INCONCLUSIVE, 2 bad
 // input (unknown run or tag, malformed rules, no shared documents).
+#include <CLI/CLI.hpp>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -32,9 +31,11 @@ using base::Json;
 
 // A run id, `label:KEY=VALUE` (the newest finished run with that label) or
 // `tag:NAME` / a bare tag name (through the tags the reader knows).
-absl::StatusOr<std::string> ResolveRef(RunReader& reader, const std::string& ref) {
+absl::StatusOr<std::string> ResolveRef(RunReader& reader,
+                                       const std::string& ref) {
   if (absl::StartsWith(ref, "label:")) {
-    std::vector<std::string> kv = absl::StrSplit(ref.substr(6), absl::MaxSplits('=', 1));
+    std::vector<std::string> kv =
+        absl::StrSplit(ref.substr(6), absl::MaxSplits('=', 1));
     if (kv.size() != 2 || kv[0].empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("baseline '", ref, "': expected label:KEY=VALUE"));
@@ -45,7 +46,8 @@ absl::StatusOr<std::string> ResolveRef(RunReader& reader, const std::string& ref
     for (const v1::RunRecord& run : runs.runs()) {  // newest first
       if (run.state() == v1::SUCCEEDED) return run.id();
     }
-    return absl::NotFoundError(absl::StrCat("no finished run has label ", kv[0], "=", kv[1]));
+    return absl::NotFoundError(
+        absl::StrCat("no finished run has label ", kv[0], "=", kv[1]));
   }
   std::string name = ref;
   const bool explicit_tag = absl::StartsWith(ref, "tag:");
@@ -61,26 +63,31 @@ absl::StatusOr<std::string> ResolveRef(RunReader& reader, const std::string& ref
   return absl::NotFoundError(absl::StrCat("no run or tag named '", name, "'"));
 }
 
-absl::StatusOr<report::RunData> LoadRun(RunReader& reader, const std::string& run_id) {
+absl::StatusOr<report::RunData> LoadRun(RunReader& reader,
+                                        const std::string& run_id) {
   report::RunData data;
   ASSIGN_OR_RETURN(v1::GetResultsResponse results, reader.GetResults(run_id));
   data.run = results.run();
   // Results leave the fingerprint out; the environment call has it.
-  ASSIGN_OR_RETURN(v1::GetEnvironmentResponse env, reader.GetEnvironment(run_id));
+  ASSIGN_OR_RETURN(v1::GetEnvironmentResponse env,
+                   reader.GetEnvironment(run_id));
   *data.run.mutable_fingerprint() = env.fingerprint();
   data.scores.assign(results.scores().begin(), results.scores().end());
   for (const v1::TaskSpec& task : data.run.spec().tasks()) {
     v1::ListSamplesRequest request;
     request.set_run_id(run_id);
     request.set_task(task.name());
-    ASSIGN_OR_RETURN(v1::ListSamplesResponse samples, reader.ListSamples(request));
-    for (v1::SampleRecord& s : *samples.mutable_samples()) data.samples.push_back(std::move(s));
+    ASSIGN_OR_RETURN(v1::ListSamplesResponse samples,
+                     reader.ListSamples(request));
+    for (v1::SampleRecord& s : *samples.mutable_samples())
+      data.samples.push_back(std::move(s));
   }
   return data;
 }
 
 std::string MetricName(const report::MetricComparison& m) {
-  return absl::StrCat(m.task, "/", m.metric, m.subtask.empty() ? "" : "/", m.subtask);
+  return absl::StrCat(m.task, "/", m.metric, m.subtask.empty() ? "" : "/",
+                      m.subtask);
 }
 
 Json ComparisonJson(const report::MetricComparison& m) {
@@ -117,7 +124,8 @@ Json DifferencesJson(const std::vector<report::FingerprintDifference>& diffs) {
   return list;
 }
 
-void PrintDifferences(std::ostream& out, const std::vector<report::FingerprintDifference>& diffs) {
+void PrintDifferences(std::ostream& out,
+                      const std::vector<report::FingerprintDifference>& diffs) {
   if (diffs.empty()) {
     out << "fingerprints: identical (environment, datasets, prompts, models)\n";
     return;
@@ -178,21 +186,24 @@ int Compare(CommandContext& context, const CompareFlags& flags) {
   }
   context.out << "A = " << ids[0] << "\nB = " << ids[1] << "\n";
   PrintDifferences(context.out, result->differences);
-  context.out << absl::StrFormat("%-40s %8s %8s %9s %21s %6s %10s %9s\n", "METRIC", "A", "B",
-                                 "B-A", "95% CI", "N", "p", "p(Holm)");
+  context.out << absl::StrFormat("%-40s %8s %8s %9s %21s %6s %10s %9s\n",
+                                 "METRIC", "A", "B", "B-A", "95% CI", "N", "p",
+                                 "p(Holm)");
   for (const auto& m : result->metrics) {
-    context.out << absl::StrFormat("%-40s %8.4f %8.4f %+9.4f [%+8.4f, %+8.4f] %6d %10.3g %9.3g  %s\n",
-                                   MetricName(m), m.mean_a, m.mean_b, m.difference,
-                                   m.interval.low, m.interval.high, m.shared, m.p_value, m.p_holm,
-                                   m.test);
+    context.out << absl::StrFormat(
+        "%-40s %8.4f %8.4f %+9.4f [%+8.4f, %+8.4f] %6d %10.3g %9.3g  %s\n",
+        MetricName(m), m.mean_a, m.mean_b, m.difference, m.interval.low,
+        m.interval.high, m.shared, m.p_value, m.p_holm, m.test);
   }
   if (flags.flips) {
     int64_t down = 0, up = 0;
     for (const auto& f : result->flips) (f.a > f.b ? down : up) += 1;
-    context.out << "flips: " << down << " right -> wrong, " << up << " wrong -> right\n";
+    context.out << "flips: " << down << " right -> wrong, " << up
+                << " wrong -> right\n";
     for (const auto& f : result->flips) {
-      context.out << "  " << f.task << " " << f.doc_id << " " << f.metric << ": "
-                  << (f.a > f.b ? "right -> wrong" : "wrong -> right") << "\n";
+      context.out << "  " << f.task << " " << f.doc_id << " " << f.metric
+                  << ": " << (f.a > f.b ? "right -> wrong" : "wrong -> right")
+                  << "\n";
     }
   }
   return kExitOk;
@@ -227,11 +238,13 @@ int Gate(CommandContext& context, const GateFlags& flags) {
   if (!result.ok()) return ReportError(context, result.status());
 
   if (const std::string& path = flags.junit; !path.empty()) {
-    absl::Status s = base::WriteFileAtomically(path, report::GateJunitXml(*result, *run_id, *base_id));
+    absl::Status s = base::WriteFileAtomically(
+        path, report::GateJunitXml(*result, *run_id, *base_id));
     if (!s.ok()) return ReportError(context, s);
   }
   if (const std::string& path = flags.markdown; !path.empty()) {
-    absl::Status s = base::WriteFileAtomically(path, report::GateMarkdown(*result, *run_id, *base_id));
+    absl::Status s = base::WriteFileAtomically(
+        path, report::GateMarkdown(*result, *run_id, *base_id));
     if (!s.ok()) return ReportError(context, s);
   }
   if (*format != OutputFormat::kTable) {
@@ -243,8 +256,9 @@ int Gate(CommandContext& context, const GateFlags& flags) {
     out.Set("drift_allowed", Json::Bool(result->drift_allowed));
     Json rules_json = Json::MakeArray();
     for (const auto& r : result->rules) {
-      Json j = r.comparison >= 0 ? ComparisonJson(result->comparison.metrics[r.comparison])
-                                 : Json::MakeObject();
+      Json j = r.comparison >= 0
+                   ? ComparisonJson(result->comparison.metrics[r.comparison])
+                   : Json::MakeObject();
       j.Set("rule", Json::String(r.name));
       j.Set("verdict", Json::String(report::VerdictName(r.verdict)));
       j.Set("detail", Json::String(r.detail));
@@ -253,26 +267,33 @@ int Gate(CommandContext& context, const GateFlags& flags) {
     out.Set("rules", std::move(rules_json));
     context.out << FormatDocument(*format, out);
   } else {
-    context.out << "gate " << *run_id << " against baseline " << *base_id << ": "
-                << report::VerdictName(result->overall) << "\n";
+    context.out << "gate " << *run_id << " against baseline " << *base_id
+                << ": " << report::VerdictName(result->overall) << "\n";
     if (!result->drift.empty()) {
       context.out << (result->drift_allowed
                           ? "environment drift (allowed by --allow-drift):\n"
-                          : "environment drift: the baseline ran with a different environment, "
-                            "dataset or prompt; pass --allow-drift to compare anyway\n");
+                          : "environment drift: the baseline ran with a "
+                            "different environment, "
+                            "dataset or prompt; pass --allow-drift to compare "
+                            "anyway\n");
       for (const auto& d : result->drift) {
-        context.out << "  " << d.kind << " " << d.field << ": " << d.a << " -> " << d.b << "\n";
+        context.out << "  " << d.kind << " " << d.field << ": " << d.a << " -> "
+                    << d.b << "\n";
       }
     }
     for (const auto& r : result->rules) {
-      context.out << absl::StrFormat("  %-12s %-36s %s\n", report::VerdictName(r.verdict), r.name,
+      context.out << absl::StrFormat("  %-12s %-36s %s\n",
+                                     report::VerdictName(r.verdict), r.name,
                                      r.detail);
     }
   }
   switch (result->overall) {
-    case report::Verdict::kPass: return kExitOk;
-    case report::Verdict::kFail: return kExitRunFailed;
-    case report::Verdict::kInconclusive: return kExitInconclusive;
+    case report::Verdict::kPass:
+      return kExitOk;
+    case report::Verdict::kFail:
+      return kExitRunFailed;
+    case report::Verdict::kInconclusive:
+      return kExitInconclusive;
   }
   return kExitRunFailed;
 }
@@ -291,8 +312,10 @@ int Tag(CommandContext& context, const TagFlags& flags) {
   if (!reader.ok()) return ReportError(context, reader.status());
   if (flags.list) {
     if (!flags.run.empty()) {
-      return ReportError(context, absl::InvalidArgumentError(
-                                      "tag: --list takes no RUN NAME (tag RUN NAME | tag --list)"));
+      return ReportError(
+          context,
+          absl::InvalidArgumentError(
+              "tag: --list takes no RUN NAME (tag RUN NAME | tag --list)"));
     }
     auto tags = (*reader)->ListTags();
     if (!tags.ok()) return ReportError(context, tags.status());
@@ -304,11 +327,13 @@ int Tag(CommandContext& context, const TagFlags& flags) {
       context.out << FormatDocument(*format, doc);
       return kExitOk;
     }
-    for (const auto& [name, run] : *tags) context.out << name << "\t" << run << "\n";
+    for (const auto& [name, run] : *tags)
+      context.out << name << "\t" << run << "\n";
     return kExitOk;
   }
   if (flags.name.empty()) {
-    return ReportError(context, absl::InvalidArgumentError("usage: tag RUN NAME | tag --list"));
+    return ReportError(context, absl::InvalidArgumentError(
+                                    "usage: tag RUN NAME | tag --list"));
   }
   const std::string& name = flags.name;
   if (absl::Status valid = daemon::ValidateTagName(name); !valid.ok()) {
@@ -336,38 +361,58 @@ const bool kRegistered = [] {
       .example = "evalctl compare release-3 r20261122T084512Z-0007 --flips",
       .setup = [](CLI::App& command) -> CommandFn {
         auto flags = std::make_shared<CompareFlags>();
-        command.add_option("RUN_A", flags->run_a, "a run id, tag, tag:NAME or label:KEY=VALUE")
+        command
+            .add_option("RUN_A", flags->run_a,
+                        "a run id, tag, tag:NAME or label:KEY=VALUE")
             ->required();
-        command.add_option("RUN_B", flags->run_b, "the same, for the run compared with A")
+        command
+            .add_option("RUN_B", flags->run_b,
+                        "the same, for the run compared with A")
             ->required();
-        command.add_flag("--flips", flags->flips, "list the documents whose result changed");
+        command.add_flag("--flips", flags->flips,
+                         "list the documents whose result changed");
         AddOutputFlag(command, &flags->output);
-        return [flags](CommandContext& context) { return Compare(context, *flags); };
+        return [flags](CommandContext& context) {
+          return Compare(context, *flags);
+        };
       },
   });
   RegisterCommand({
       .name = "gate",
       .summary = "regression gate: exit 0 pass, 1 fail, 4 inconclusive",
-      .example = "evalctl gate r20261122T084512Z-0007 --baseline release-3 --rules gate.yaml "
+      .example = "evalctl gate r20261122T084512Z-0007 --baseline release-3 "
+                 "--rules gate.yaml "
                  "--junit gate.xml",
       .setup = [](CLI::App& command) -> CommandFn {
         auto flags = std::make_shared<GateFlags>();
-        command.add_option("RUN", flags->run, "the run to judge: a run id or tag")->required();
-        command.add_option("--baseline", flags->baseline,
-                           "the run to compare with: a run id, tag, tag:NAME or label:KEY=VALUE "
-                           "(the newest finished run with the label)")
+        command
+            .add_option("RUN", flags->run, "the run to judge: a run id or tag")
+            ->required();
+        command
+            .add_option("--baseline", flags->baseline,
+                        "the run to compare with: a run id, tag, tag:NAME or "
+                        "label:KEY=VALUE "
+                        "(the newest finished run with the label)")
             ->type_name("REF")
             ->required();
-        command.add_option("--rules", flags->rules, "the gate rules (docs/gate.md; default: built in)")
+        command
+            .add_option("--rules", flags->rules,
+                        "the gate rules (docs/gate.md; default: built in)")
             ->type_name("FILE");
-        command.add_option("--junit", flags->junit, "also write the verdict as JUnit XML")
+        command
+            .add_option("--junit", flags->junit,
+                        "also write the verdict as JUnit XML")
             ->type_name("FILE");
-        command.add_option("--markdown", flags->markdown, "also write the verdict as Markdown")
+        command
+            .add_option("--markdown", flags->markdown,
+                        "also write the verdict as Markdown")
             ->type_name("FILE");
-        command.add_flag("--allow-drift", flags->allow_drift,
-                         "compare even when the environment, datasets or prompts differ");
+        command.add_flag(
+            "--allow-drift", flags->allow_drift,
+            "compare even when the environment, datasets or prompts differ");
         AddOutputFlag(command, &flags->output);
-        return [flags](CommandContext& context) { return Gate(context, *flags); };
+        return
+            [flags](CommandContext& context) { return Gate(context, *flags); };
       },
   });
   RegisterCommand({
@@ -376,11 +421,13 @@ const bool kRegistered = [] {
       .example = "evalctl tag r20261122T084512Z-0007 release-3",
       .setup = [](CLI::App& command) -> CommandFn {
         auto flags = std::make_shared<TagFlags>();
-        command.add_option("RUN", flags->run, "the run: a run id, tag or label:KEY=VALUE");
+        command.add_option("RUN", flags->run,
+                           "the run: a run id, tag or label:KEY=VALUE");
         command.add_option("NAME", flags->name, "the tag");
         command.add_flag("--list", flags->list, "list the tags and their runs");
         AddOutputFlag(command, &flags->output);
-        return [flags](CommandContext& context) { return Tag(context, *flags); };
+        return
+            [flags](CommandContext& context) { return Tag(context, *flags); };
       },
   });
   return true;

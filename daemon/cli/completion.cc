@@ -20,8 +20,10 @@ struct Flag {
 };
 
 struct Node {
-  std::string path;  // words after the program name: "", "datasets", "datasets fetch"
-  std::vector<std::pair<std::string, std::string>> subcommands;  // name, summary
+  std::string
+      path;  // words after the program name: "", "datasets", "datasets fetch"
+  std::vector<std::pair<std::string, std::string>>
+      subcommands;  // name, summary
   std::vector<Flag> flags;
   std::vector<std::string> arg_choices;  // listed values of its positionals
 };
@@ -35,7 +37,8 @@ std::vector<std::string> Choices(const std::string& type_name) {
     bool literal = !alt.empty();
     for (char c : alt) {
       literal = literal && (std::islower(static_cast<unsigned char>(c)) ||
-                            std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '_');
+                            std::isdigit(static_cast<unsigned char>(c)) ||
+                            c == '-' || c == '_');
     }
     if (literal) out.emplace_back(alt);
   }
@@ -57,28 +60,36 @@ void AddFlags(const CLI::App& app, bool inherited, std::vector<Flag>* flags) {
   }
 }
 
-void Collect(const CLI::App& app, const std::string& path, std::vector<Node>* nodes) {
+void Collect(const CLI::App& app, const std::string& path,
+             std::vector<Node>* nodes) {
   Node node;
   node.path = path;
-  for (const CLI::App* a = &app; a != nullptr; a = a->get_fallthrough() ? a->get_parent() : nullptr) {
+  for (const CLI::App* a = &app; a != nullptr;
+       a = a->get_fallthrough() ? a->get_parent() : nullptr) {
     AddFlags(*a, a != &app, &node.flags);
   }
   for (const CLI::Option* o : app.get_options()) {
     if (!o->get_positional() || o->get_group().empty()) continue;
-    for (std::string& c : Choices(o->get_type_name())) node.arg_choices.push_back(std::move(c));
+    for (std::string& c : Choices(o->get_type_name()))
+      node.arg_choices.push_back(std::move(c));
   }
   std::vector<const CLI::App*> subs = VisibleSubcommands(app);
-  for (const CLI::App* sub : subs) node.subcommands.emplace_back(sub->get_name(), sub->get_description());
+  for (const CLI::App* sub : subs)
+    node.subcommands.emplace_back(sub->get_name(), sub->get_description());
   nodes->push_back(std::move(node));
   for (const CLI::App* sub : subs) {
-    Collect(*sub, path.empty() ? sub->get_name() : absl::StrCat(path, " ", sub->get_name()), nodes);
+    Collect(*sub,
+            path.empty() ? sub->get_name()
+                         : absl::StrCat(path, " ", sub->get_name()),
+            nodes);
   }
 }
 
 // A shell function name made of the program's name.
 std::string FunctionPrefix(const std::string& program) {
   std::string out = "_";
-  for (char c : program) out += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  for (char c : program)
+    out += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
   return out;
 }
 
@@ -89,7 +100,8 @@ std::string SingleQuoted(const std::string& s) {
 // One `case` over the command paths (POSIX-shell syntax, shared by bash and
 // zsh): each path prints `lines(node)` one word or entry per line.
 template <typename LinesFn>
-std::string PathCase(const std::string& name, const std::vector<Node>& nodes, LinesFn lines) {
+std::string PathCase(const std::string& name, const std::vector<Node>& nodes,
+                     LinesFn lines) {
   std::string out = absl::StrCat(name, "() {\n  case \"$1\" in\n");
   for (const Node& node : nodes) {
     std::vector<std::string> entries = lines(node);
@@ -103,17 +115,19 @@ std::string PathCase(const std::string& name, const std::vector<Node>& nodes, Li
   return out;
 }
 
-std::string ChoicesCase(const std::string& name, const std::vector<Node>& nodes) {
+std::string ChoicesCase(const std::string& name,
+                        const std::vector<Node>& nodes) {
   std::string out = absl::StrCat(name, "() {\n  case \"$1|$2\" in\n");
   for (const Node& node : nodes) {
     for (const Flag& f : node.flags) {
       if (f.choices.empty()) continue;
       std::vector<std::string> keys;
-      for (const std::string& n : f.names) keys.push_back(SingleQuoted(absl::StrCat(node.path, "|", n)));
+      for (const std::string& n : f.names)
+        keys.push_back(SingleQuoted(absl::StrCat(node.path, "|", n)));
       std::vector<std::string> quoted;
       for (const std::string& c : f.choices) quoted.push_back(SingleQuoted(c));
-      absl::StrAppend(&out, "    ", absl::StrJoin(keys, "|"), ") printf '%s\\n' ",
-                      absl::StrJoin(quoted, " "), " ;;\n");
+      absl::StrAppend(&out, "    ", absl::StrJoin(keys, "|"),
+                      ") printf '%s\\n' ", absl::StrJoin(quoted, " "), " ;;\n");
     }
   }
   absl::StrAppend(&out, "  esac\n}\n");
@@ -127,7 +141,8 @@ std::vector<std::string> SubcommandNames(const Node& n) {
 }
 std::vector<std::string> FlagNames(const Node& n) {
   std::vector<std::string> out;
-  for (const Flag& f : n.flags) out.insert(out.end(), f.names.begin(), f.names.end());
+  for (const Flag& f : n.flags)
+    out.insert(out.end(), f.names.begin(), f.names.end());
   return out;
 }
 std::vector<std::string> ValueFlagNames(const Node& n) {
@@ -140,7 +155,8 @@ std::vector<std::string> ValueFlagNames(const Node& n) {
 
 // zsh's _describe entries: "name:description" (a colon in the name escaped).
 std::string Described(const std::string& name, const std::string& description) {
-  return absl::StrCat(absl::StrReplaceAll(name, {{":", "\\:"}}), ":", description);
+  return absl::StrCat(absl::StrReplaceAll(name, {{":", "\\:"}}), ":",
+                      description);
 }
 
 std::string Bash(const std::string& program, const std::vector<Node>& nodes) {
@@ -148,11 +164,13 @@ std::string Bash(const std::string& program, const std::vector<Node>& nodes) {
   std::string out = absl::StrCat(
       "# bash completion for ", program, ", generated by `", program,
       " completion bash` from its own flag declarations.\n"
-      "# Load it with: source <(", program, " completion bash)\n\n");
+      "# Load it with: source <(",
+      program, " completion bash)\n\n");
   absl::StrAppend(&out, PathCase(f + "_subcommands", nodes, SubcommandNames));
   absl::StrAppend(&out, PathCase(f + "_flags", nodes, FlagNames));
   absl::StrAppend(&out, PathCase(f + "_value_flags", nodes, ValueFlagNames));
-  absl::StrAppend(&out, PathCase(f + "_args", nodes, [](const Node& n) { return n.arg_choices; }));
+  absl::StrAppend(&out, PathCase(f + "_args", nodes,
+                                 [](const Node& n) { return n.arg_choices; }));
   absl::StrAppend(&out, ChoicesCase(f + "_choices", nodes));
   absl::StrAppend(&out, absl::StrReplaceAll(R"sh(
 # The command path is the words that name (sub)commands, skipping flags and
@@ -197,30 +215,36 @@ _P() {
   return 0
 }
 complete -F _P PROGRAM
-)sh", {{"_P", f}, {"PROGRAM", program}}));
+)sh",
+                                            {{"_P", f}, {"PROGRAM", program}}));
   return out;
 }
 
 std::string Zsh(const std::string& program, const std::vector<Node>& nodes) {
   const std::string f = FunctionPrefix(program);
-  std::string out = absl::StrCat("#compdef ", program, "\n# zsh completion for ", program,
-                                 ", generated by `", program,
-                                 " completion zsh` from its own flag declarations.\n\n");
-  absl::StrAppend(&out, PathCase(f + "_subcommand_names", nodes, SubcommandNames));
+  std::string out =
+      absl::StrCat("#compdef ", program, "\n# zsh completion for ", program,
+                   ", generated by `", program,
+                   " completion zsh` from its own flag declarations.\n\n");
+  absl::StrAppend(&out,
+                  PathCase(f + "_subcommand_names", nodes, SubcommandNames));
   absl::StrAppend(&out, PathCase(f + "_subcommands", nodes, [](const Node& n) {
     std::vector<std::string> out;
-    for (const auto& [name, summary] : n.subcommands) out.push_back(Described(name, summary));
+    for (const auto& [name, summary] : n.subcommands)
+      out.push_back(Described(name, summary));
     return out;
   }));
   absl::StrAppend(&out, PathCase(f + "_flags", nodes, [](const Node& n) {
     std::vector<std::string> out;
     for (const Flag& flag : n.flags) {
-      for (const std::string& name : flag.names) out.push_back(Described(name, flag.description));
+      for (const std::string& name : flag.names)
+        out.push_back(Described(name, flag.description));
     }
     return out;
   }));
   absl::StrAppend(&out, PathCase(f + "_value_flags", nodes, ValueFlagNames));
-  absl::StrAppend(&out, PathCase(f + "_args", nodes, [](const Node& n) { return n.arg_choices; }));
+  absl::StrAppend(&out, PathCase(f + "_args", nodes,
+                                 [](const Node& n) { return n.arg_choices; }));
   absl::StrAppend(&out, ChoicesCase(f + "_choices", nodes));
   absl::StrAppend(&out, absl::StrReplaceAll(R"sh(
 _P() {
@@ -260,23 +284,28 @@ _P() {
 }
 
 _P "$@"
-)sh", {{"_P", f}}));
+)sh",
+                                            {{"_P", f}}));
   return out;
 }
 
 std::string Fish(const std::string& program, const std::vector<Node>& nodes) {
-  const std::string f = "_" + FunctionPrefix(program);  // fish helpers: __evalctl_...
-  std::string out = absl::StrCat("# fish completion for ", program, ", generated by `", program,
-                                 " completion fish` from its own flag declarations.\n\n");
+  const std::string f =
+      "_" + FunctionPrefix(program);  // fish helpers: __evalctl_...
+  std::string out = absl::StrCat(
+      "# fish completion for ", program, ", generated by `", program,
+      " completion fish` from its own flag declarations.\n\n");
   auto switch_fn = [&](const std::string& name, auto lines) {
-    std::string s = absl::StrCat("function ", name, "\n  switch \"$argv[1]\"\n");
+    std::string s =
+        absl::StrCat("function ", name, "\n  switch \"$argv[1]\"\n");
     for (const Node& node : nodes) {
       std::vector<std::string> entries = lines(node);
       if (entries.empty()) continue;
       std::vector<std::string> quoted;
       for (const std::string& e : entries) quoted.push_back(SingleQuoted(e));
-      absl::StrAppend(&s, "    case ", SingleQuoted(node.path), "\n      printf '%s\\n' ",
-                      absl::StrJoin(quoted, " "), "\n");
+      absl::StrAppend(&s, "    case ", SingleQuoted(node.path),
+                      "\n      printf '%s\\n' ", absl::StrJoin(quoted, " "),
+                      "\n");
     }
     absl::StrAppend(&s, "  end\nend\n");
     return s;
@@ -319,29 +348,35 @@ function _P_at
 end
 
 complete -c PROGRAM -f
-)sh", {{"_P", f}, {"PROGRAM", program}}));
+)sh",
+                                            {{"_P", f}, {"PROGRAM", program}}));
   auto fish_quote = [](const std::string& s) {
-    return absl::StrCat("'", absl::StrReplaceAll(s, {{"\\", "\\\\"}, {"'", "\\'"}}), "'");
+    return absl::StrCat(
+        "'", absl::StrReplaceAll(s, {{"\\", "\\\\"}, {"'", "\\'"}}), "'");
   };
   for (const Node& node : nodes) {
     // Paths are command names: nothing in them needs escaping.
-    const std::string at =
-        absl::StrCat("complete -c ", program, " -n \"", f, "_at '", node.path, "'\"");
+    const std::string at = absl::StrCat("complete -c ", program, " -n \"", f,
+                                        "_at '", node.path, "'\"");
     for (const auto& [name, summary] : node.subcommands) {
-      absl::StrAppend(&out, at, " -a ", fish_quote(name), " -d ", fish_quote(summary), "\n");
+      absl::StrAppend(&out, at, " -a ", fish_quote(name), " -d ",
+                      fish_quote(summary), "\n");
     }
     if (!node.arg_choices.empty()) {
-      absl::StrAppend(&out, at, " -a ", fish_quote(absl::StrJoin(node.arg_choices, " ")), "\n");
+      absl::StrAppend(&out, at, " -a ",
+                      fish_quote(absl::StrJoin(node.arg_choices, " ")), "\n");
     } else if (node.subcommands.empty()) {
       absl::StrAppend(&out, at, " -F\n");  // positionals: file names
     }
     for (const Flag& flag : node.flags) {
       std::string line = at;
       for (const std::string& n : flag.names) {
-        absl::StrAppend(&line, n.size() == 2 ? " -s " : " -l ", n.substr(n.size() == 2 ? 1 : 2));
+        absl::StrAppend(&line, n.size() == 2 ? " -s " : " -l ",
+                        n.substr(n.size() == 2 ? 1 : 2));
       }
       if (flag.takes_value && !flag.choices.empty()) {
-        absl::StrAppend(&line, " -x -a ", fish_quote(absl::StrJoin(flag.choices, " ")));
+        absl::StrAppend(&line, " -x -a ",
+                        fish_quote(absl::StrJoin(flag.choices, " ")));
       } else if (flag.takes_value) {
         absl::StrAppend(&line, " -r -F");
       }
@@ -353,7 +388,8 @@ complete -c PROGRAM -f
 
 }  // namespace
 
-absl::StatusOr<std::string> CompletionScript(const CLI::App& root, const std::string& shell) {
+absl::StatusOr<std::string> CompletionScript(const CLI::App& root,
+                                             const std::string& shell) {
   std::vector<Node> nodes;
   Collect(root, "", &nodes);
   const std::string program = root.get_name();

@@ -10,9 +10,8 @@
 #ifndef EVALD_DAEMON_CLI_COMPLETION_H_
 #define EVALD_DAEMON_CLI_COMPLETION_H_
 
-#include <string>
-
 #include <CLI/CLI.hpp>
+#include <string>
 
 #include "absl/status/statusor.h"
 
@@ -20,7 +19,8 @@ namespace evald::daemon::cli {
 
 // The script for `shell` ("bash", "zsh" or "fish"); InvalidArgument names
 // an unknown shell.
-absl::StatusOr<std::string> CompletionScript(const CLI::App& root, const std::string& shell);
+absl::StatusOr<std::string> CompletionScript(const CLI::App& root,
+                                             const std::string& shell);
 
 }  // namespace evald::daemon::cli
 

@@ -1,10 +1,9 @@
 #include "daemon/cli/evalctl_app.h"
 
+#include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
 #include <map>
-
-#include <CLI/CLI.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "base/file.h"
@@ -19,10 +18,12 @@ namespace {
 std::vector<HelpSection> RootSections() {
   return {
       {"environment",
-       "EVALD_ADDR, EVALD_DATA_DIR and EVALD_TOKEN_FILE give --addr, --data-dir and --token-file "
+       "EVALD_ADDR, EVALD_DATA_DIR and EVALD_TOKEN_FILE give --addr, "
+       "--data-dir and --token-file "
        "when the flag is not given."},
       {"exit codes",
-       "0 ok (gate: PASS), 1 the run failed (gate: FAIL; fsck: damage left in place), 2 invalid "
+       "0 ok (gate: PASS), 1 the run failed (gate: FAIL; fsck: damage left in "
+       "place), 2 invalid "
        "input or usage, 3 daemon unreachable, 4 gate INCONCLUSIVE."},
   };
 }
@@ -32,45 +33,62 @@ std::vector<HelpSection> RootSections() {
 absl::Status WriteManPages(const CLI::App& root, const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return absl::InvalidArgumentError(absl::StrCat("help-man ", dir, ": ", ec.message()));
+  if (ec)
+    return absl::InvalidArgumentError(
+        absl::StrCat("help-man ", dir, ": ", ec.message()));
   const std::string source = absl::StrCat("evald ", daemon::Version());
-  ManPageInfo info{.title = "evalctl", .section = 1, .source = source, .extra = RootSections(),
-                   .see_also = {"evald(8)"}, .commands_have_pages = true};
-  if (absl::Status s = base::WriteFileAtomically(dir + "/evalctl.1", ManPage(root, info)); !s.ok()) {
+  ManPageInfo info{.title = "evalctl",
+                   .section = 1,
+                   .source = source,
+                   .extra = RootSections(),
+                   .see_also = {"evald(8)"},
+                   .commands_have_pages = true};
+  if (absl::Status s =
+          base::WriteFileAtomically(dir + "/evalctl.1", ManPage(root, info));
+      !s.ok()) {
     return s;
   }
   for (const CLI::App* sub : VisibleSubcommands(root)) {
-    ManPageInfo page{.title = "evalctl-" + sub->get_name(), .section = 1, .source = source,
+    ManPageInfo page{.title = "evalctl-" + sub->get_name(),
+                     .section = 1,
+                     .source = source,
                      .see_also = {"evalctl(1)"}};
     const std::string path = absl::StrCat(dir, "/", page.title, ".1");
-    if (absl::Status s = base::WriteFileAtomically(path, ManPage(*sub, page)); !s.ok()) return s;
+    if (absl::Status s = base::WriteFileAtomically(path, ManPage(*sub, page));
+        !s.ok())
+      return s;
   }
   return absl::OkStatus();
 }
 
 }  // namespace
 
-int RunEvalctl(const std::vector<std::string>& args, GlobalOptions global, std::ostream& out,
-               std::ostream& err) {
+int RunEvalctl(const std::vector<std::string>& args, GlobalOptions global,
+               std::ostream& out, std::ostream& err) {
   CLI::App root(
-      "the command-line client of evald, the evaluation daemon for LLM checkpoints. `evalctl "
+      "the command-line client of evald, the evaluation daemon for LLM "
+      "checkpoints. `evalctl "
       "COMMAND --help` shows a command's flags and an example.",
       "evalctl");
   ConfigureRoot(root);
   root.add_option("--addr", global.addr,
-                  "the daemon's address: unix:PATH or HOST:PORT (env EVALD_ADDR; default "
+                  "the daemon's address: unix:PATH or HOST:PORT (env "
+                  "EVALD_ADDR; default "
                   "unix:DATA_DIR/evald.sock)")
       ->type_name("ADDR");
   root.add_option("--data-dir", global.data_dir,
-                  "evald's data dir: read its store offline, no daemon (env EVALD_DATA_DIR); also "
+                  "evald's data dir: read its store offline, no daemon (env "
+                  "EVALD_DATA_DIR); also "
                   "where datasets live (default $HOME/.local/share/evald)")
       ->type_name("DIR");
   root.add_option("--token-file", global.token_file,
                   "the bearer token for a TCP daemon (env EVALD_TOKEN_FILE)")
       ->type_name("FILE");
-  root.add_flag("--json", global.json, "print JSON instead of text (one document on one line)");
+  root.add_flag("--json", global.json,
+                "print JSON instead of text (one document on one line)");
   bool version = false;
-  AddEarlyFlag(root, "--version", &version, "print evald's version, commit and build type");
+  AddEarlyFlag(root, "--version", &version,
+               "print evald's version, commit and build type");
 
   std::map<const CLI::App*, CommandFn> runs;
   for (const CommandInfo* info : AllCommands()) {
@@ -79,16 +97,20 @@ int RunEvalctl(const std::vector<std::string>& args, GlobalOptions global, std::
     runs[sub] = info->setup(*sub);
   }
   std::vector<std::string> topic;
-  CLI::App* help = root.add_subcommand("help", "show the help of evalctl or of a command");
+  CLI::App* help =
+      root.add_subcommand("help", "show the help of evalctl or of a command");
   help->add_option("COMMAND", topic, "the command (and subcommand) to explain");
   SetExamples(*help, {"evalctl help datasets fetch"});
   std::string shell;
-  CLI::App* completion =
-      root.add_subcommand("completion", "print the shell completion script for bash, zsh or fish");
-  completion->add_option("SHELL", shell, "the shell")->required()->type_name("bash|zsh|fish");
+  CLI::App* completion = root.add_subcommand(
+      "completion", "print the shell completion script for bash, zsh or fish");
+  completion->add_option("SHELL", shell, "the shell")
+      ->required()
+      ->type_name("bash|zsh|fish");
   SetExamples(*completion, {"source <(evalctl completion bash)"});
   std::string man_dir;
-  CLI::App* man = root.add_subcommand("help-man", "write the man pages into DIR");
+  CLI::App* man =
+      root.add_subcommand("help-man", "write the man pages into DIR");
   man->group("");  // for the build, not for people
   man->add_option("DIR", man_dir, "the folder")->required();
 
@@ -98,8 +120,9 @@ int RunEvalctl(const std::vector<std::string>& args, GlobalOptions global, std::
     return kExitInvalidInput;
   }
   if (parsed->help) {
-    out << HelpText(*parsed->command, parsed->command == &root ? RootSections()
-                                                               : std::vector<HelpSection>{});
+    out << HelpText(*parsed->command, parsed->command == &root
+                                          ? RootSections()
+                                          : std::vector<HelpSection>{});
     return kExitOk;
   }
   if (parsed->early_exit) {  // --version
@@ -123,13 +146,15 @@ int RunEvalctl(const std::vector<std::string>& args, GlobalOptions global, std::
       if (next == nullptr) {
         const std::string nearest = Nearest(name, names);
         err << "evalctl help: unknown command '" << name << "'"
-            << (nearest.empty() ? " (see evalctl --help)" : "; did you mean '" + nearest + "'?")
+            << (nearest.empty() ? " (see evalctl --help)"
+                                : "; did you mean '" + nearest + "'?")
             << "\n";
         return kExitInvalidInput;
       }
       shown = next;
     }
-    out << HelpText(*shown, shown == &root ? RootSections() : std::vector<HelpSection>{});
+    out << HelpText(
+        *shown, shown == &root ? RootSections() : std::vector<HelpSection>{});
     return kExitOk;
   }
   if (command == completion) {
@@ -152,11 +177,13 @@ int RunEvalctl(const std::vector<std::string>& args, GlobalOptions global, std::
   std::vector<std::string> rest;
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == command->get_name()) {
-      rest.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+      rest.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1,
+                  args.end());
       break;
     }
   }
-  CommandContext context{.global = global, .args = std::move(rest), .out = out, .err = err};
+  CommandContext context{
+      .global = global, .args = std::move(rest), .out = out, .err = err};
   return runs[command](context);
 }
 

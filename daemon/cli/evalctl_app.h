@@ -19,8 +19,8 @@ namespace evald::daemon::cli {
 
 // Runs evalctl on `args` (argv without argv[0]), starting from `global` (the
 // values the environment gave); returns the exit code.
-int RunEvalctl(const std::vector<std::string>& args, GlobalOptions global, std::ostream& out,
-               std::ostream& err);
+int RunEvalctl(const std::vector<std::string>& args, GlobalOptions global,
+               std::ostream& out, std::ostream& err);
 
 }  // namespace evald::daemon::cli
 

@@ -1,6 +1,7 @@
 // evalctl: the evald command-line client.
 //
-//   evalctl [--addr ADDR] [--data-dir DIR] [--token-file FILE] [--json] COMMAND [ARGS]
+//   evalctl [--addr ADDR] [--data-dir DIR] [--token-file FILE] [--json] COMMAND
+//   [ARGS]
 //
 // `evalctl --help` lists the commands, `evalctl COMMAND --help` explains one
 // (daemon/cli/evalctl_app.h). Environment: EVALD_ADDR, EVALD_DATA_DIR,
@@ -30,7 +31,8 @@ int main(int argc, char** argv) {
   // UTF-8 here, naming the argument, rather than deep in a request.
   for (int a = 1; a < argc; ++a) {
     if (std::optional<size_t> bad = evald::base::FindInvalidUtf8(argv[a])) {
-      std::cerr << "evalctl: argument " << a << " ('" << evald::base::EscapeInvalidUtf8(argv[a])
+      std::cerr << "evalctl: argument " << a << " ('"
+                << evald::base::EscapeInvalidUtf8(argv[a])
                 << "') is not valid UTF-8 (byte " << *bad << ")\n";
       return evald::daemon::cli::kExitInvalidInput;
     }
@@ -39,6 +41,7 @@ int main(int argc, char** argv) {
   global.addr = Env("EVALD_ADDR");
   global.data_dir = Env("EVALD_DATA_DIR");
   global.token_file = Env("EVALD_TOKEN_FILE");
-  return evald::daemon::cli::RunEvalctl(std::vector<std::string>(argv + 1, argv + argc), global, std::cout,
-                                std::cerr);
+  return evald::daemon::cli::RunEvalctl(
+      std::vector<std::string>(argv + 1, argv + argc), global, std::cout,
+      std::cerr);
 }

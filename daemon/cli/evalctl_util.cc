@@ -20,46 +20,54 @@ namespace evald::daemon::cli {
 
 std::string DaemonAddress(const GlobalOptions& global) {
   if (!global.addr.empty()) return global.addr;
-  if (!global.data_dir.empty()) return absl::StrCat("unix:", global.data_dir, "/evald.sock");
+  if (!global.data_dir.empty())
+    return absl::StrCat("unix:", global.data_dir, "/evald.sock");
   return absl::StrCat("unix:", DefaultDataDir(), "/evald.sock");
 }
 
-absl::StatusOr<std::unique_ptr<Client>> Client::Create(const GlobalOptions& global) {
+absl::StatusOr<std::unique_ptr<Client>> Client::Create(
+    const GlobalOptions& global) {
   std::string token;
   if (!global.token_file.empty()) {
     auto text = base::ReadFileToString(global.token_file);
     if (!text.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("--token-file: ", text.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--token-file: ", text.status().message()));
     }
     token = std::string(absl::StripAsciiWhitespace(*text));
   }
   const std::string addr = DaemonAddress(global);
   grpc::ChannelArguments channel_args;
   channel_args.SetMaxReceiveMessageSize(-1);
-  auto channel = grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), channel_args);
+  auto channel = grpc::CreateCustomChannel(
+      addr, grpc::InsecureChannelCredentials(), channel_args);
   if (channel == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("bad daemon address '", addr, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad daemon address '", addr, "'"));
   }
   return std::unique_ptr<Client>(
       new Client(addr, std::move(token), v1::EvalService::NewStub(channel)));
 }
 
 void Client::Prepare(grpc::ClientContext* context, int timeout_s) const {
-  if (!token_.empty()) context->AddMetadata("authorization", "Bearer " + token_);
+  if (!token_.empty())
+    context->AddMetadata("authorization", "Bearer " + token_);
   if (timeout_s > 0) {
-    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout_s));
+    context->set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::seconds(timeout_s));
   }
 }
 
 absl::Status Client::Convert(const grpc::Status& status) const {
   if (status.ok()) return absl::OkStatus();
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot reach evald at ", addr_, ": ", status.error_message()));
+    return absl::UnavailableError(absl::StrCat("cannot reach evald at ", addr_,
+                                               ": ", status.error_message()));
   }
   if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
-    return absl::UnauthenticatedError(absl::StrCat("evald at ", addr_, " refused the call: ",
-                                                   status.error_message(), " (see --token-file)"));
+    return absl::UnauthenticatedError(absl::StrCat(
+        "evald at ", addr_, " refused the call: ", status.error_message(),
+        " (see --token-file)"));
   }
   return daemon::FromGrpcStatus(status);
 }
@@ -68,22 +76,27 @@ namespace {
 
 class DaemonReader : public RunReader {
  public:
-  explicit DaemonReader(std::unique_ptr<Client> client) : client_(std::move(client)) {}
+  explicit DaemonReader(std::unique_ptr<Client> client)
+      : client_(std::move(client)) {}
 
-  absl::StatusOr<v1::ListRunsResponse> ListRuns(const v1::ListRunsRequest& request) override {
+  absl::StatusOr<v1::ListRunsResponse> ListRuns(
+      const v1::ListRunsRequest& request) override {
     grpc::ClientContext context;
     client_->Prepare(&context, 60);
     v1::ListRunsResponse response;
-    RETURN_IF_ERROR(client_->Convert(client_->stub().ListRuns(&context, request, &response)));
+    RETURN_IF_ERROR(client_->Convert(
+        client_->stub().ListRuns(&context, request, &response)));
     return response;
   }
-  absl::StatusOr<v1::GetResultsResponse> GetResults(const std::string& run_id) override {
+  absl::StatusOr<v1::GetResultsResponse> GetResults(
+      const std::string& run_id) override {
     grpc::ClientContext context;
     client_->Prepare(&context, 60);
     v1::GetResultsRequest request;
     request.set_run_id(run_id);
     v1::GetResultsResponse response;
-    RETURN_IF_ERROR(client_->Convert(client_->stub().GetResults(&context, request, &response)));
+    RETURN_IF_ERROR(client_->Convert(
+        client_->stub().GetResults(&context, request, &response)));
     return response;
   }
   absl::StatusOr<v1::ListSamplesResponse> ListSamples(
@@ -98,7 +111,8 @@ class DaemonReader : public RunReader {
   }
   absl::Status StreamSamples(
       const v1::ListSamplesRequest& request,
-      const std::function<absl::Status(const v1::SampleChunk& chunk)>& visit) override {
+      const std::function<absl::Status(const v1::SampleChunk& chunk)>& visit)
+      override {
     grpc::ClientContext context;
     client_->Prepare(&context, 600);
     std::unique_ptr<grpc::ClientReader<v1::SampleChunk>> reader =
@@ -113,39 +127,46 @@ class DaemonReader : public RunReader {
     }
     return client_->Convert(reader->Finish());
   }
-  absl::StatusOr<v1::GetEnvironmentResponse> GetEnvironment(const std::string& run_id) override {
+  absl::StatusOr<v1::GetEnvironmentResponse> GetEnvironment(
+      const std::string& run_id) override {
     grpc::ClientContext context;
     client_->Prepare(&context, 60);
     v1::GetEnvironmentRequest request;
     request.set_run_id(run_id);
     v1::GetEnvironmentResponse response;
-    RETURN_IF_ERROR(
-        client_->Convert(client_->stub().GetEnvironment(&context, request, &response)));
+    RETURN_IF_ERROR(client_->Convert(
+        client_->stub().GetEnvironment(&context, request, &response)));
     return response;
   }
   absl::StatusOr<std::map<std::string, std::string>> ListTags() override {
     grpc::ClientContext context;
     client_->Prepare(&context, 60);
     v1::ListTagsResponse response;
-    RETURN_IF_ERROR(client_->Convert(client_->stub().ListTags(&context, {}, &response)));
-    return std::map<std::string, std::string>(response.tags().begin(), response.tags().end());
+    RETURN_IF_ERROR(
+        client_->Convert(client_->stub().ListTags(&context, {}, &response)));
+    return std::map<std::string, std::string>(response.tags().begin(),
+                                              response.tags().end());
   }
-  absl::Status PutTag(const std::string& name, const std::string& run_id) override {
+  absl::Status PutTag(const std::string& name,
+                      const std::string& run_id) override {
     grpc::ClientContext context;
     client_->Prepare(&context, 60);
     v1::PutTagRequest request;
     request.set_name(name);
     request.set_run_id(run_id);
     v1::PutTagResponse response;
-    return client_->Convert(client_->stub().PutTag(&context, request, &response));
+    return client_->Convert(
+        client_->stub().PutTag(&context, request, &response));
   }
-  absl::StatusOr<v1::DeleteRunResponse> DeleteRun(const std::string& run_id) override {
+  absl::StatusOr<v1::DeleteRunResponse> DeleteRun(
+      const std::string& run_id) override {
     grpc::ClientContext context;
     client_->Prepare(&context, 120);
     v1::DeleteRunRequest request;
     request.set_run_id(run_id);
     v1::DeleteRunResponse response;
-    RETURN_IF_ERROR(client_->Convert(client_->stub().DeleteRun(&context, request, &response)));
+    RETURN_IF_ERROR(client_->Convert(
+        client_->stub().DeleteRun(&context, request, &response)));
     return response;
   }
   absl::StatusOr<v1::CheckStoreResponse> CheckStore(bool repair) override {
@@ -154,7 +175,8 @@ class DaemonReader : public RunReader {
     v1::CheckStoreRequest request;
     request.set_repair(repair);
     v1::CheckStoreResponse response;
-    RETURN_IF_ERROR(client_->Convert(client_->stub().CheckStore(&context, request, &response)));
+    RETURN_IF_ERROR(client_->Convert(
+        client_->stub().CheckStore(&context, request, &response)));
     return response;
   }
 
@@ -171,25 +193,32 @@ class StoreReader : public RunReader {
     ASSIGN_OR_RETURN(auto tags, store_->ListTags());
     return std::map<std::string, std::string>(tags.begin(), tags.end());
   }
-  absl::Status PutTag(const std::string& name, const std::string& run_id) override {
-    ASSIGN_OR_RETURN(std::unique_ptr<store::Store> writable, OpenWritable("tag"));
+  absl::Status PutTag(const std::string& name,
+                      const std::string& run_id) override {
+    ASSIGN_OR_RETURN(std::unique_ptr<store::Store> writable,
+                     OpenWritable("tag"));
     RETURN_IF_ERROR(writable->GetRun(run_id).status());
     return writable->PutTag(name, run_id);
   }
-  absl::StatusOr<v1::DeleteRunResponse> DeleteRun(const std::string& run_id) override {
-    ASSIGN_OR_RETURN(std::unique_ptr<store::Store> writable, OpenWritable("delete"));
+  absl::StatusOr<v1::DeleteRunResponse> DeleteRun(
+      const std::string& run_id) override {
+    ASSIGN_OR_RETURN(std::unique_ptr<store::Store> writable,
+                     OpenWritable("delete"));
     return daemon::DeleteStoredRun(*writable, run_id);
   }
   absl::StatusOr<v1::CheckStoreResponse> CheckStore(bool repair) override {
     if (!repair) return daemon::CheckStoredRecords(*store_, false, {});
-    ASSIGN_OR_RETURN(std::unique_ptr<store::Store> writable, OpenWritable("fsck --repair"));
+    ASSIGN_OR_RETURN(std::unique_ptr<store::Store> writable,
+                     OpenWritable("fsck --repair"));
     return daemon::CheckStoredRecords(*writable, true, {});
   }
 
-  absl::StatusOr<v1::ListRunsResponse> ListRuns(const v1::ListRunsRequest& request) override {
+  absl::StatusOr<v1::ListRunsResponse> ListRuns(
+      const v1::ListRunsRequest& request) override {
     return daemon::ReadRuns(*store_, request);
   }
-  absl::StatusOr<v1::GetResultsResponse> GetResults(const std::string& run_id) override {
+  absl::StatusOr<v1::GetResultsResponse> GetResults(
+      const std::string& run_id) override {
     return daemon::ReadResults(*store_, run_id);
   }
   absl::StatusOr<v1::ListSamplesResponse> ListSamples(
@@ -198,32 +227,40 @@ class StoreReader : public RunReader {
   }
   absl::Status StreamSamples(
       const v1::ListSamplesRequest& request,
-      const std::function<absl::Status(const v1::SampleChunk& chunk)>& visit) override {
+      const std::function<absl::Status(const v1::SampleChunk& chunk)>& visit)
+      override {
     // The store reads a task's samples at once; there is no message to bound.
-    ASSIGN_OR_RETURN(v1::ListSamplesResponse samples, daemon::ReadSamples(*store_, request));
+    ASSIGN_OR_RETURN(v1::ListSamplesResponse samples,
+                     daemon::ReadSamples(*store_, request));
     v1::SampleChunk chunk;
     *chunk.mutable_samples() = std::move(*samples.mutable_samples());
     *chunk.mutable_unreadable() = std::move(*samples.mutable_unreadable());
     return visit(chunk);
   }
-  absl::StatusOr<v1::GetEnvironmentResponse> GetEnvironment(const std::string& run_id) override {
+  absl::StatusOr<v1::GetEnvironmentResponse> GetEnvironment(
+      const std::string& run_id) override {
     if (run_id.empty()) {
-      return absl::InvalidArgumentError("env: name a RUN (the store has no current environment)");
+      return absl::InvalidArgumentError(
+          "env: name a RUN (the store has no current environment)");
     }
     return daemon::ReadEnvironment(*store_, run_id);
   }
 
  private:
   // The store opened for writing, which only works while no daemon holds it.
-  absl::StatusOr<std::unique_ptr<store::Store>> OpenWritable(absl::string_view command) {
+  absl::StatusOr<std::unique_ptr<store::Store>> OpenWritable(
+      absl::string_view command) {
     store::StoreOptions options;
     options.path = path_;
     options.create_if_missing = false;
-    absl::StatusOr<std::unique_ptr<store::Store>> writable = store::Store::Open(options);
+    absl::StatusOr<std::unique_ptr<store::Store>> writable =
+        store::Store::Open(options);
     if (!writable.ok()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          command, ": cannot open ", path_, " for writing (is evald running? then run it through "
-          "the daemon, without --data-dir): ", writable.status().message()));
+      return absl::FailedPreconditionError(
+          absl::StrCat(command, ": cannot open ", path_,
+                       " for writing (is evald running? then run it through "
+                       "the daemon, without --data-dir): ",
+                       writable.status().message()));
     }
     return writable;
   }
@@ -237,22 +274,25 @@ class StoreReader : public RunReader {
 absl::StatusOr<std::string> RunReader::ResolveTag(const std::string& name) {
   ASSIGN_OR_RETURN(auto tags, ListTags());
   auto it = tags.find(name);
-  if (it == tags.end()) return absl::NotFoundError(absl::StrCat("unknown tag '", name, "'"));
+  if (it == tags.end())
+    return absl::NotFoundError(absl::StrCat("unknown tag '", name, "'"));
   return it->second;
 }
 
-absl::StatusOr<std::unique_ptr<RunReader>> OpenReader(const GlobalOptions& global) {
+absl::StatusOr<std::unique_ptr<RunReader>> OpenReader(
+    const GlobalOptions& global) {
   if (!global.data_dir.empty()) {
     const std::string path = daemon::StorePath(global.data_dir);
     if (!base::IsDirectory(path)) {
-      return absl::NotFoundError(
-          absl::StrCat("--data-dir ", global.data_dir, ": no evald store at ", path));
+      return absl::NotFoundError(absl::StrCat("--data-dir ", global.data_dir,
+                                              ": no evald store at ", path));
     }
     store::StoreOptions options;
     options.path = path;
     options.read_only = true;
     options.create_if_missing = false;
-    ASSIGN_OR_RETURN(std::unique_ptr<store::Store> store, store::Store::Open(options));
+    ASSIGN_OR_RETURN(std::unique_ptr<store::Store> store,
+                     store::Store::Open(options));
     return std::unique_ptr<RunReader>(new StoreReader(std::move(store), path));
   }
   ASSIGN_OR_RETURN(std::unique_ptr<Client> client, Client::Create(global));
@@ -261,7 +301,8 @@ absl::StatusOr<std::unique_ptr<RunReader>> OpenReader(const GlobalOptions& globa
 
 int ExitCodeFor(const absl::Status& status) {
   switch (status.code()) {
-    case absl::StatusCode::kOk: return kExitOk;
+    case absl::StatusCode::kOk:
+      return kExitOk;
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kNotFound:
     case absl::StatusCode::kFailedPrecondition:
@@ -288,14 +329,17 @@ int ReportError(CommandContext& context, const absl::Status& status) {
   return ExitCodeFor(status);
 }
 
-void WarnUnreadable(CommandContext& context,
-                    const google::protobuf::RepeatedPtrField<std::string>& unreadable) {
-  for (const std::string& u : unreadable) context.err << "evalctl: warning: skipped " << u << "\n";
+void WarnUnreadable(
+    CommandContext& context,
+    const google::protobuf::RepeatedPtrField<std::string>& unreadable) {
+  for (const std::string& u : unreadable)
+    context.err << "evalctl: warning: skipped " << u << "\n";
 }
 
 base::Json MessageJson(const google::protobuf::Message& message) {
   absl::StatusOr<base::Json> json = base::ParseJson(daemon::ToJson(message));
-  CHECK(json.ok()) << "protobuf printed JSON that does not parse: " << json.status();
+  CHECK(json.ok()) << "protobuf printed JSON that does not parse: "
+                   << json.status();
   return *std::move(json);
 }
 

@@ -10,13 +10,13 @@
 #ifndef EVALD_DAEMON_CLI_EVALCTL_UTIL_H_
 #define EVALD_DAEMON_CLI_EVALCTL_UTIL_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -35,7 +35,8 @@ std::string DaemonAddress(const GlobalOptions& global);
 class Client {
  public:
   // The token is read from global.token_file when given.
-  static absl::StatusOr<std::unique_ptr<Client>> Create(const GlobalOptions& global);
+  static absl::StatusOr<std::unique_ptr<Client>> Create(
+      const GlobalOptions& global);
   v1::EvalService::Stub& stub() { return *stub_; }
   const std::string& addr() const { return addr_; }
   // Adds the bearer token (and, when > 0, a deadline) to a call.
@@ -45,8 +46,11 @@ class Client {
   absl::Status Convert(const grpc::Status& status) const;
 
  private:
-  Client(std::string addr, std::string token, std::unique_ptr<v1::EvalService::Stub> stub)
-      : addr_(std::move(addr)), token_(std::move(token)), stub_(std::move(stub)) {}
+  Client(std::string addr, std::string token,
+         std::unique_ptr<v1::EvalService::Stub> stub)
+      : addr_(std::move(addr)),
+        token_(std::move(token)),
+        stub_(std::move(stub)) {}
   std::string addr_;
   std::string token_;
   std::unique_ptr<v1::EvalService::Stub> stub_;
@@ -56,8 +60,10 @@ class Client {
 class RunReader {
  public:
   virtual ~RunReader() = default;
-  virtual absl::StatusOr<v1::ListRunsResponse> ListRuns(const v1::ListRunsRequest& request) = 0;
-  virtual absl::StatusOr<v1::GetResultsResponse> GetResults(const std::string& run_id) = 0;
+  virtual absl::StatusOr<v1::ListRunsResponse> ListRuns(
+      const v1::ListRunsRequest& request) = 0;
+  virtual absl::StatusOr<v1::GetResultsResponse> GetResults(
+      const std::string& run_id) = 0;
   // Every sample at once (the daemon's are gathered from its stream).
   virtual absl::StatusOr<v1::ListSamplesResponse> ListSamples(
       const v1::ListSamplesRequest& request) = 0;
@@ -65,21 +71,26 @@ class RunReader {
   // one chunk). An error `visit` returns ends the stream and is returned.
   virtual absl::Status StreamSamples(
       const v1::ListSamplesRequest& request,
-      const std::function<absl::Status(const v1::SampleChunk& chunk)>& visit) = 0;
-  virtual absl::StatusOr<v1::GetEnvironmentResponse> GetEnvironment(const std::string& run_id) = 0;
+      const std::function<absl::Status(const v1::SampleChunk& chunk)>&
+          visit) = 0;
+  virtual absl::StatusOr<v1::GetEnvironmentResponse> GetEnvironment(
+      const std::string& run_id) = 0;
   // Tags: name -> run id. NotFound names an unknown tag.
   virtual absl::StatusOr<std::map<std::string, std::string>> ListTags() = 0;
   absl::StatusOr<std::string> ResolveTag(const std::string& name);
   // Offline this opens the store for writing, which fails while a daemon
   // holds it (then tag through the daemon).
-  virtual absl::Status PutTag(const std::string& name, const std::string& run_id) = 0;
+  virtual absl::Status PutTag(const std::string& name,
+                              const std::string& run_id) = 0;
   // Operator commands; offline they open the store for writing (delete,
   // repair), which fails while a daemon holds it.
-  virtual absl::StatusOr<v1::DeleteRunResponse> DeleteRun(const std::string& run_id) = 0;
+  virtual absl::StatusOr<v1::DeleteRunResponse> DeleteRun(
+      const std::string& run_id) = 0;
   virtual absl::StatusOr<v1::CheckStoreResponse> CheckStore(bool repair) = 0;
 };
 // With global.data_dir: the store opened read-only; otherwise the daemon.
-absl::StatusOr<std::unique_ptr<RunReader>> OpenReader(const GlobalOptions& global);
+absl::StatusOr<std::unique_ptr<RunReader>> OpenReader(
+    const GlobalOptions& global);
 
 // 2 for bad input (InvalidArgument, NotFound, FailedPrecondition, ...),
 // 3 for an unreachable daemon, 1 otherwise.
@@ -89,8 +100,9 @@ int ReportError(CommandContext& context, const absl::Status& status);
 
 // Prints "evalctl: warning: ..." to context.err for each record the store
 // could not read, with the way out.
-void WarnUnreadable(CommandContext& context,
-                    const google::protobuf::RepeatedPtrField<std::string>& unreadable);
+void WarnUnreadable(
+    CommandContext& context,
+    const google::protobuf::RepeatedPtrField<std::string>& unreadable);
 
 // `message` as protobuf's JSON mapping (.proto field names), parsed.
 base::Json MessageJson(const google::protobuf::Message& message);

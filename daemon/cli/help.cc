@@ -12,15 +12,18 @@
 namespace evald::daemon::cli {
 namespace {
 
-constexpr size_t kWidth = 100;      // terminal help wraps here
-constexpr size_t kNameColumn = 26;  // descriptions start here when the name fits
+constexpr size_t kWidth = 100;  // terminal help wraps here
+constexpr size_t kNameColumn =
+    26;  // descriptions start here when the name fits
 
 struct Entry {
   std::string name;
   std::string description;
 };
 
-bool IsFlag(const CLI::Option& option) { return option.get_items_expected_max() == 0; }
+bool IsFlag(const CLI::Option& option) {
+  return option.get_items_expected_max() == 0;
+}
 bool IsHelp(const CLI::Option& option) {
   const auto& l = option.get_lnames();
   return std::find(l.begin(), l.end(), "help") != l.end();
@@ -60,7 +63,8 @@ std::vector<Entry> Positionals(const CLI::App& command) {
   std::vector<Entry> out;
   for (const CLI::Option* o : command.get_options()) {
     // Whether one is required shows in the usage line.
-    if (o->get_positional() && !Hidden(*o)) out.push_back({o->get_name(), o->get_description()});
+    if (o->get_positional() && !Hidden(*o))
+      out.push_back({o->get_name(), o->get_description()});
   }
   return out;
 }
@@ -76,7 +80,8 @@ std::vector<Entry> Flags(const CLI::App& command) {
     }
     out.push_back({FlagName(*o), Describe(*o)});
   }
-  if (help != nullptr) out.push_back({FlagName(*help), help->get_description()});  // last
+  if (help != nullptr)
+    out.push_back({FlagName(*help), help->get_description()});  // last
   return out;
 }
 
@@ -146,7 +151,8 @@ std::string EntryList(const std::vector<Entry>& entries) {
 std::string Paragraphs(const std::string& text, size_t indent) {
   std::vector<std::string> out;
   for (absl::string_view p : absl::StrSplit(text, "\n\n")) {
-    out.push_back(std::string(indent, ' ') + Wrap(std::string(p), indent, indent));
+    out.push_back(std::string(indent, ' ') +
+                  Wrap(std::string(p), indent, indent));
   }
   return absl::StrJoin(out, "\n\n");
 }
@@ -154,7 +160,8 @@ std::string Paragraphs(const std::string& text, size_t indent) {
 // ---- roff -------------------------------------------------------------------
 
 std::string Roff(const std::string& text) {
-  std::string out = absl::StrReplaceAll(text, {{"\\", "\\e"}, {"-", "\\-"}, {"'", "\\(aq"}});
+  std::string out =
+      absl::StrReplaceAll(text, {{"\\", "\\e"}, {"-", "\\-"}, {"'", "\\(aq"}});
   if (!out.empty() && out[0] == '.') out = "\\&" + out;
   return out;
 }
@@ -162,14 +169,16 @@ std::string Roff(const std::string& text) {
 std::string RoffEntries(const std::vector<Entry>& entries) {
   std::string out;
   for (const Entry& e : entries) {
-    absl::StrAppend(&out, ".TP\n.B ", Roff(e.name), "\n", Roff(e.description), "\n");
+    absl::StrAppend(&out, ".TP\n.B ", Roff(e.name), "\n", Roff(e.description),
+                    "\n");
   }
   return out;
 }
 
 std::string RoffParagraphs(const std::string& text) {
   std::vector<std::string> out;
-  for (absl::string_view p : absl::StrSplit(text, "\n\n")) out.push_back(Roff(std::string(p)));
+  for (absl::string_view p : absl::StrSplit(text, "\n\n"))
+    out.push_back(Roff(std::string(p)));
   return absl::StrJoin(out, "\n.PP\n") + "\n";
 }
 
@@ -192,8 +201,10 @@ std::string UsageLine(const CLI::App& command) {
   for (const CLI::Option* o : command.get_options()) {
     if (o->get_positional() || Hidden(*o) || IsHelp(*o)) continue;
     if (o->get_required()) {
-      parts.push_back(absl::StrCat("--", o->get_lnames().empty() ? o->get_snames().front()
-                                                                  : o->get_lnames().front(),
+      parts.push_back(absl::StrCat("--",
+                                   o->get_lnames().empty()
+                                       ? o->get_snames().front()
+                                       : o->get_lnames().front(),
                                    IsFlag(*o) ? "" : " " + ValueName(*o)));
     } else {
       optional_flags = true;
@@ -207,7 +218,8 @@ std::string UsageLine(const CLI::App& command) {
   return absl::StrJoin(parts, " ");
 }
 
-std::string HelpText(const CLI::App& command, const std::vector<HelpSection>& extra) {
+std::string HelpText(const CLI::App& command,
+                     const std::vector<HelpSection>& extra) {
   std::string out = absl::StrCat("usage: ", UsageLine(command), "\n");
   if (!command.get_description().empty()) {
     absl::StrAppend(&out, "\n", Paragraphs(command.get_description(), 0), "\n");
@@ -220,15 +232,18 @@ std::string HelpText(const CLI::App& command, const std::vector<HelpSection>& ex
   }
   if (std::vector<Entry> f = Flags(command); !f.empty()) {
     // A root's flags are every command's global flags.
-    absl::StrAppend(&out, command.get_parent() == nullptr && !VisibleSubcommands(command).empty()
-                              ? "\nglobal flags (before or after the command):\n"
-                              : "\nflags:\n",
-                    EntryList(f));
+    absl::StrAppend(
+        &out,
+        command.get_parent() == nullptr && !VisibleSubcommands(command).empty()
+            ? "\nglobal flags (before or after the command):\n"
+            : "\nflags:\n",
+        EntryList(f));
   }
   if (std::vector<Entry> g = InheritedFlags(command); !g.empty()) {
     absl::StrAppend(&out, "\nglobal flags:\n", EntryList(g));
   }
-  if (std::vector<std::string> examples = Examples(command); !examples.empty()) {
+  if (std::vector<std::string> examples = Examples(command);
+      !examples.empty()) {
     absl::StrAppend(&out, "\nexample", examples.size() > 1 ? "s" : "", ":\n");
     for (const std::string& e : examples) absl::StrAppend(&out, "  ", e, "\n");
   }
@@ -239,41 +254,45 @@ std::string HelpText(const CLI::App& command, const std::vector<HelpSection>& ex
 }
 
 std::string ManPage(const CLI::App& command, const ManPageInfo& info) {
-  std::string out = absl::StrCat(".TH \"", Roff(absl::AsciiStrToUpper(info.title)), "\" \"",
-                                 info.section, "\" \"\" \"", Roff(info.source),
-                                 "\" \"evald manual\"\n");
+  std::string out = absl::StrCat(
+      ".TH \"", Roff(absl::AsciiStrToUpper(info.title)), "\" \"", info.section,
+      "\" \"\" \"", Roff(info.source), "\" \"evald manual\"\n");
   // NAME gets the description's first sentence; DESCRIPTION the whole.
   const std::string& description = command.get_description();
   const size_t sentence = description.find(". ");
   absl::StrAppend(&out, ".SH NAME\n", Roff(info.title), " \\- ",
-                  Roff(description.substr(0, sentence)), "\n.SH SYNOPSIS\n.nf\n",
-                  Roff(UsageLine(command)), "\n.fi\n");
+                  Roff(description.substr(0, sentence)),
+                  "\n.SH SYNOPSIS\n.nf\n", Roff(UsageLine(command)), "\n.fi\n");
   if (sentence != std::string::npos) {
     absl::StrAppend(&out, ".SH DESCRIPTION\n", RoffParagraphs(description));
   }
   absl::StrAppend(&out, RoffCommand(command, ".SH "));
-  if (std::vector<const CLI::App*> subs = VisibleSubcommands(command); !subs.empty()) {
+  if (std::vector<const CLI::App*> subs = VisibleSubcommands(command);
+      !subs.empty()) {
     absl::StrAppend(&out, ".SH COMMANDS\n");
     if (info.commands_have_pages) {
       for (const CLI::App* sub : subs) {
         const std::string page = absl::StrCat(info.title, "-", sub->get_name());
         absl::StrAppend(&out, ".TP\n.B ", Roff(sub->get_name()), "\n",
-                        Roff(sub->get_description()), " (see \\fB", Roff(page), "\\fR(",
-                        info.section, "))\n");
+                        Roff(sub->get_description()), " (see \\fB", Roff(page),
+                        "\\fR(", info.section, "))\n");
       }
     } else {
       // The subcommands' own flags, here (datasets fetch, datasets verify).
       for (const CLI::App* sub : subs) {
-        absl::StrAppend(&out, ".SS ", Roff(sub->get_name()), "\n", Roff(sub->get_description()),
-                        "\n.PP\n.nf\n", Roff(UsageLine(*sub)), "\n.fi\n");
+        absl::StrAppend(&out, ".SS ", Roff(sub->get_name()), "\n",
+                        Roff(sub->get_description()), "\n.PP\n.nf\n",
+                        Roff(UsageLine(*sub)), "\n.fi\n");
         if (std::vector<Entry> p = Positionals(*sub); !p.empty()) {
           absl::StrAppend(&out, ".PP\nArguments:\n", RoffEntries(p));
         }
         std::vector<Entry> f = Flags(*sub);
-        f.erase(std::remove_if(f.begin(), f.end(),
-                               [](const Entry& e) { return e.name == "-h, --help"; }),
+        f.erase(std::remove_if(
+                    f.begin(), f.end(),
+                    [](const Entry& e) { return e.name == "-h, --help"; }),
                 f.end());
-        if (!f.empty()) absl::StrAppend(&out, ".PP\nOptions:\n", RoffEntries(f));
+        if (!f.empty())
+          absl::StrAppend(&out, ".PP\nOptions:\n", RoffEntries(f));
         if (std::vector<std::string> ex = Examples(*sub); !ex.empty()) {
           absl::StrAppend(&out, ".PP\nExample:\n.PP\n.nf\n");
           for (const std::string& e : ex) absl::StrAppend(&out, Roff(e), "\n");
@@ -285,7 +304,8 @@ std::string ManPage(const CLI::App& command, const ManPageInfo& info) {
   if (std::vector<Entry> g = InheritedFlags(command); !g.empty()) {
     absl::StrAppend(&out, ".SH GLOBAL OPTIONS\n", RoffEntries(g));
   }
-  if (std::vector<std::string> examples = Examples(command); !examples.empty()) {
+  if (std::vector<std::string> examples = Examples(command);
+      !examples.empty()) {
     absl::StrAppend(&out, ".SH EXAMPLES\n.nf\n");
     for (const std::string& e : examples) absl::StrAppend(&out, Roff(e), "\n");
     absl::StrAppend(&out, ".fi\n");
@@ -298,8 +318,9 @@ std::string ManPage(const CLI::App& command, const ManPageInfo& info) {
     std::vector<std::string> refs;
     for (const std::string& ref : info.see_also) {
       const size_t paren = ref.find('(');
-      refs.push_back(absl::StrCat("\\fB", Roff(ref.substr(0, paren)), "\\fR",
-                                  paren == std::string::npos ? "" : ref.substr(paren)));
+      refs.push_back(
+          absl::StrCat("\\fB", Roff(ref.substr(0, paren)), "\\fR",
+                       paren == std::string::npos ? "" : ref.substr(paren)));
     }
     absl::StrAppend(&out, ".SH SEE ALSO\n", absl::StrJoin(refs, ",\n"), "\n");
   }

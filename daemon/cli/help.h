@@ -9,10 +9,9 @@
 #ifndef EVALD_DAEMON_CLI_HELP_H_
 #define EVALD_DAEMON_CLI_HELP_H_
 
+#include <CLI/CLI.hpp>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 namespace evald::daemon::cli {
 
@@ -27,7 +26,8 @@ std::string UsageLine(const CLI::App& command);
 
 // usage, summary, arguments, flags, the flags of its parents ("global
 // flags"), subcommands, examples and `extra`, for a terminal.
-std::string HelpText(const CLI::App& command, const std::vector<HelpSection>& extra = {});
+std::string HelpText(const CLI::App& command,
+                     const std::vector<HelpSection>& extra = {});
 
 // The same as a man page in roff: NAME, SYNOPSIS, DESCRIPTION, ... with one
 // section per visible subcommand of a non-root command (`datasets fetch`).

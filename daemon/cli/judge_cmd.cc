@@ -4,10 +4,9 @@
 // pairwise, reference) as the YAML file it ships as, to copy and edit; a
 // judged task reads the copy with `options: {template: my.yaml}`. Offline.
 // With --json it prints {"name": NAME, "template": TEXT}.
+#include <CLI/CLI.hpp>
 #include <memory>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "absl/status/status.h"
 #include "base/json.h"
@@ -21,7 +20,8 @@ namespace {
 int JudgeTemplate(CommandContext& context, const std::string& name) {
   absl::StatusOr<std::string> text = judge::BuiltinTemplateText(name);
   if (!text.ok()) {
-    context.err << "evalctl judge template: " << text.status().message() << "\n";
+    context.err << "evalctl judge template: " << text.status().message()
+                << "\n";
     return kExitInvalidInput;
   }
   if (context.global.json) {
@@ -42,12 +42,15 @@ const bool kRegistered = RegisterCommand({
     .setup = [](CLI::App& command) -> CommandFn {
       command.require_subcommand(1);
       auto name = std::make_shared<std::string>();
-      CLI::App* print = command.add_subcommand("template", "print a built-in judge template");
+      CLI::App* print =
+          command.add_subcommand("template", "print a built-in judge template");
       print->add_option("NAME", *name, "the template")
           ->type_name("single|pairwise|reference")
           ->required();
       SetExamples(*print, {"evalctl judge template pairwise"});
-      return [name](CommandContext& context) { return JudgeTemplate(context, *name); };
+      return [name](CommandContext& context) {
+        return JudgeTemplate(context, *name);
+      };
     },
 });
 

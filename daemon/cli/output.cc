@@ -2,9 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <cmath>
-
 #include <CLI/CLI.hpp>
+#include <cmath>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -21,8 +20,8 @@ bool NeedsQuotes(const std::string& s) {
   double number;
   if (absl::SimpleAtod(s, &number)) return true;
   const std::string lower = absl::AsciiStrToLower(s);
-  for (const char* word : {"true", "false", "yes", "no", "on", "off", "y", "n", "null", "~",
-                           ".nan", ".inf", "-.inf", "+.inf"}) {
+  for (const char* word : {"true", "false", "yes", "no", "on", "off", "y", "n",
+                           "null", "~", ".nan", ".inf", "-.inf", "+.inf"}) {
     if (lower == word) return true;
   }
   if (s.front() == ' ' || s.back() == ' ') return true;
@@ -61,7 +60,8 @@ void Emit(YAML::Emitter& e, const base::Json& v) {
       if (v.is_int()) {
         e << v.int_value();
       } else {
-        e << NumberText(v.number_value());  // a plain scalar: reads back as a number
+        e << NumberText(
+            v.number_value());  // a plain scalar: reads back as a number
       }
       break;
     case base::Json::Type::kString:
@@ -91,14 +91,18 @@ void Emit(YAML::Emitter& e, const base::Json& v) {
 
 void AddOutputFlag(CLI::App& command, std::string* output, bool jsonl) {
   command
-      .add_option("-o,--output", *output,
-                  jsonl ? "output format: json (as --json), jsonl (one JSON object per line, "
-                          "printed as they arrive), yaml or table (the default)"
-                        : "output format: json (as --json), yaml or table (the default)")
+      .add_option(
+          "-o,--output", *output,
+          jsonl
+              ? "output format: json (as --json), jsonl (one JSON object per "
+                "line, "
+                "printed as they arrive), yaml or table (the default)"
+              : "output format: json (as --json), yaml or table (the default)")
       ->type_name(jsonl ? "json|jsonl|yaml|table" : "json|yaml|table");
 }
 
-absl::StatusOr<OutputFormat> ResolveOutput(bool json, const std::string& output, bool jsonl) {
+absl::StatusOr<OutputFormat> ResolveOutput(bool json, const std::string& output,
+                                           bool jsonl) {
   OutputFormat format = json ? OutputFormat::kJson : OutputFormat::kTable;
   if (output.empty()) return format;
   if (output == "json") {
@@ -110,12 +114,13 @@ absl::StatusOr<OutputFormat> ResolveOutput(bool json, const std::string& output,
   } else if (output == "jsonl" && jsonl) {
     format = OutputFormat::kJsonLines;
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "-o ", output, ": expected json, ", jsonl ? "jsonl, " : "", "yaml or table"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("-o ", output, ": expected json, ", jsonl ? "jsonl, " : "",
+                     "yaml or table"));
   }
   if (json && format != OutputFormat::kJson) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--json and -o ", output, " ask for different formats; give one"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--json and -o ", output, " ask for different formats; give one"));
   }
   return format;
 }

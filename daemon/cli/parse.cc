@@ -15,13 +15,15 @@ namespace {
 // Optimal string alignment distance: Levenshtein plus adjacent swaps, the
 // commonest typo ("--dco" for "--doc").
 size_t EditDistance(const std::string& a, const std::string& b) {
-  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  std::vector<std::vector<size_t>> d(a.size() + 1,
+                                     std::vector<size_t>(b.size() + 1));
   for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
   for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
   for (size_t i = 1; i <= a.size(); ++i) {
     for (size_t j = 1; j <= b.size(); ++j) {
       const size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      d[i][j] =
+          std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
       if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
         d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
       }
@@ -57,19 +59,24 @@ std::string ReadableError(const CLI::App& command, const std::string& name,
   if (name == "ArgumentMismatch" && absl::EndsWith(message, " missing")) {
     // "--priority: 1 required TEXT missing"
     const size_t colon = message.find(':');
-    if (colon != std::string::npos) return absl::StrCat(message.substr(0, colon), " needs a value");
+    if (colon != std::string::npos)
+      return absl::StrCat(message.substr(0, colon), " needs a value");
   }
-  if (name == "RequiredError" && absl::StrContains(absl::AsciiStrToLower(message), "subcommand")) {
+  if (name == "RequiredError" &&
+      absl::StrContains(absl::AsciiStrToLower(message), "subcommand")) {
     std::vector<std::string> names;
-    for (const CLI::App* sub : VisibleSubcommands(command)) names.push_back(sub->get_name());
+    for (const CLI::App* sub : VisibleSubcommands(command))
+      names.push_back(sub->get_name());
     return absl::StrCat("a command is required: ", absl::StrJoin(names, ", "));
   }
   return OneLine(message);
 }
 
-std::string WithSuggestion(const std::string& message, const std::string& suggestion,
+std::string WithSuggestion(const std::string& message,
+                           const std::string& suggestion,
                            const std::string& command_path) {
-  if (!suggestion.empty()) return absl::StrCat(message, "; did you mean '", suggestion, "'?");
+  if (!suggestion.empty())
+    return absl::StrCat(message, "; did you mean '", suggestion, "'?");
   return absl::StrCat(message, " (see ", command_path, " --help)");
 }
 
@@ -96,7 +103,8 @@ CLI::Option* AddEarlyFlag(CLI::App& app, const std::string& name, bool* seen,
       description);
 }
 
-CLI::Option* AddEarlyOption(CLI::App& app, const std::string& name, std::string* value,
+CLI::Option* AddEarlyOption(CLI::App& app, const std::string& name,
+                            std::string* value,
                             const std::string& description) {
   return app.add_option_function<std::string>(
       name,
@@ -107,7 +115,8 @@ CLI::Option* AddEarlyOption(CLI::App& app, const std::string& name, std::string*
       description);
 }
 
-CLI::Option* AddRepeated(CLI::App& app, const std::string& name, std::vector<std::string>* values,
+CLI::Option* AddRepeated(CLI::App& app, const std::string& name,
+                         std::vector<std::string>* values,
                          const std::string& description) {
   return app.add_option(name, *values, description)
       ->allow_extra_args(false)
@@ -120,7 +129,8 @@ void SetExamples(CLI::App& command, const std::vector<std::string>& examples) {
 
 std::vector<std::string> Examples(const CLI::App& command) {
   std::vector<std::string> out;
-  for (absl::string_view line : absl::StrSplit(command.get_footer(), '\n', absl::SkipEmpty())) {
+  for (absl::string_view line :
+       absl::StrSplit(command.get_footer(), '\n', absl::SkipEmpty())) {
     out.emplace_back(line);
   }
   return out;
@@ -128,7 +138,8 @@ std::vector<std::string> Examples(const CLI::App& command) {
 
 std::string CommandPath(const CLI::App& command) {
   std::vector<std::string> names;
-  for (const CLI::App* app = &command; app != nullptr; app = app->get_parent()) {
+  for (const CLI::App* app = &command; app != nullptr;
+       app = app->get_parent()) {
     names.push_back(app->get_name());
   }
   std::reverse(names.begin(), names.end());
@@ -136,8 +147,8 @@ std::string CommandPath(const CLI::App& command) {
 }
 
 std::vector<const CLI::App*> VisibleSubcommands(const CLI::App& command) {
-  std::vector<const CLI::App*> subs =
-      command.get_subcommands([](const CLI::App* sub) { return !sub->get_group().empty(); });
+  std::vector<const CLI::App*> subs = command.get_subcommands(
+      [](const CLI::App* sub) { return !sub->get_group().empty(); });
   std::sort(subs.begin(), subs.end(), [](const CLI::App* a, const CLI::App* b) {
     return a->get_name() < b->get_name();
   });
@@ -150,14 +161,17 @@ std::vector<std::string> AcceptedFlagNames(const CLI::App& command) {
        app = app->get_fallthrough() ? app->get_parent() : nullptr) {
     for (const CLI::Option* option : app->get_options()) {
       if (option->get_positional() || option->get_group().empty()) continue;
-      for (const std::string& l : option->get_lnames()) names.push_back("--" + l);
-      for (const std::string& s : option->get_snames()) names.push_back("-" + s);
+      for (const std::string& l : option->get_lnames())
+        names.push_back("--" + l);
+      for (const std::string& s : option->get_snames())
+        names.push_back("-" + s);
     }
   }
   return names;
 }
 
-std::string Nearest(const std::string& word, const std::vector<std::string>& candidates) {
+std::string Nearest(const std::string& word,
+                    const std::vector<std::string>& candidates) {
   const std::string bare = StripDashes(word);
   if (bare.empty()) return "";
   std::string best;
@@ -165,7 +179,8 @@ std::string Nearest(const std::string& word, const std::vector<std::string>& can
   for (const std::string& candidate : candidates) {
     const std::string c = StripDashes(candidate);
     size_t distance = EditDistance(bare, c);
-    if (bare.size() >= 3 && absl::StartsWith(c, bare)) distance = std::min<size_t>(distance, 1);
+    if (bare.size() >= 3 && absl::StartsWith(c, bare))
+      distance = std::min<size_t>(distance, 1);
     if (distance < best_distance) {
       best_distance = distance;
       best = candidate;
@@ -174,8 +189,10 @@ std::string Nearest(const std::string& word, const std::vector<std::string>& can
   return best;
 }
 
-absl::StatusOr<ParseResult> Parse(CLI::App& root, const std::vector<std::string>& args) {
-  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 pops from the back
+absl::StatusOr<ParseResult> Parse(CLI::App& root,
+                                  const std::vector<std::string>& args) {
+  std::vector<std::string> reversed(args.rbegin(),
+                                    args.rend());  // CLI11 pops from the back
   bool help = false;
   bool early_exit = false;
   bool failed = false;
@@ -217,25 +234,26 @@ absl::StatusOr<ParseResult> Parse(CLI::App& root, const std::vector<std::string>
       const std::string nearest = Nearest(word, AcceptedFlagNames(command));
       if (nearest == word) {  // a flag of the command, given before its name
         return absl::InvalidArgumentError(absl::StrCat(
-            path, ": '", word, "' is a flag of ", command.get_name(), ": give it after '",
-            command.get_name(), "'"));
+            path, ": '", word, "' is a flag of ", command.get_name(),
+            ": give it after '", command.get_name(), "'"));
       }
-      return absl::InvalidArgumentError(
-          WithSuggestion(absl::StrCat(path, ": unknown flag '", word, "'"), nearest, path));
+      return absl::InvalidArgumentError(WithSuggestion(
+          absl::StrCat(path, ": unknown flag '", word, "'"), nearest, path));
     }
     std::vector<const CLI::App*> subs = VisibleSubcommands(command);
     if (!subs.empty()) {
       std::vector<std::string> names;
       for (const CLI::App* sub : subs) names.push_back(sub->get_name());
-      return absl::InvalidArgumentError(WithSuggestion(
-          absl::StrCat(path, ": unknown command '", word, "'"), Nearest(word, names), path));
+      return absl::InvalidArgumentError(
+          WithSuggestion(absl::StrCat(path, ": unknown command '", word, "'"),
+                         Nearest(word, names), path));
     }
-    return absl::InvalidArgumentError(absl::StrCat(path, ": unexpected argument '", word,
-                                                   "' (see ", path, " --help)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": unexpected argument '", word, "' (see ", path, " --help)"));
   }
   if (failed) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": ", ReadableError(command, error_name, error_message)));
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": ", ReadableError(command, error_name, error_message)));
   }
   return result;
 }

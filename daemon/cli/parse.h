@@ -10,10 +10,9 @@
 #ifndef EVALD_DAEMON_CLI_PARSE_H_
 #define EVALD_DAEMON_CLI_PARSE_H_
 
+#include <CLI/CLI.hpp>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "absl/status/statusor.h"
 
@@ -30,12 +29,13 @@ void ConfigureRoot(CLI::App& root);
 // --data-dir: Parse returns with `early_exit`, the bound variable set.
 CLI::Option* AddEarlyFlag(CLI::App& app, const std::string& name, bool* seen,
                           const std::string& description);
-CLI::Option* AddEarlyOption(CLI::App& app, const std::string& name, std::string* value,
-                            const std::string& description);
+CLI::Option* AddEarlyOption(CLI::App& app, const std::string& name,
+                            std::string* value, const std::string& description);
 
 // "--NAME VALUE" that may be given several times, each adding one value (a
 // following word is never taken as a second value).
-CLI::Option* AddRepeated(CLI::App& app, const std::string& name, std::vector<std::string>* values,
+CLI::Option* AddRepeated(CLI::App& app, const std::string& name,
+                         std::vector<std::string>* values,
                          const std::string& description);
 
 // A visible subcommand's examples live in its footer, one command line per
@@ -46,14 +46,15 @@ std::vector<std::string> Examples(const CLI::App& command);
 struct ParseResult {
   // The deepest command named on the line (the root when none).
   CLI::App* command = nullptr;
-  bool help = false;  // -h/--help: show `command`'s help, run nothing
+  bool help = false;        // -h/--help: show `command`'s help, run nothing
   bool early_exit = false;  // an AddEarlyFlag/AddEarlyOption was given
 };
 
 // Parses `args` (argv without argv[0]) into the variables bound to `root`.
 // InvalidArgument, one line: "evalctl prompt: unknown flag '--dco'; did you
 // mean '--doc'?", "evalctl submit: SUITE is required", ...
-absl::StatusOr<ParseResult> Parse(CLI::App& root, const std::vector<std::string>& args);
+absl::StatusOr<ParseResult> Parse(CLI::App& root,
+                                  const std::vector<std::string>& args);
 
 // "evalctl datasets fetch": the names from the root down to `command`.
 std::string CommandPath(const CLI::App& command);
@@ -65,7 +66,8 @@ std::vector<std::string> AcceptedFlagNames(const CLI::App& command);
 
 // The candidate nearest to `word` (edit distance, or a prefix of at least
 // three characters), or "" when none is near enough to be a likely typo.
-std::string Nearest(const std::string& word, const std::vector<std::string>& candidates);
+std::string Nearest(const std::string& word,
+                    const std::vector<std::string>& candidates);
 
 }  // namespace evald::daemon::cli
 

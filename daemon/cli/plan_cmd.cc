@@ -1,13 +1,12 @@
 // File: daemon/cli/plan_cmd.cc
 // -----------------------------------------------------------------------------
-// evalctl plan: whether a suite's models fit a memory budget (daemon/planner.h),
-// offline: no daemon, no weights loaded. Exit 0 fits, 1 does not fit, 2 bad
-// input.
+// evalctl plan: whether a suite's models fit a memory budget
+// (daemon/planner.h), offline: no daemon, no weights loaded. Exit 0 fits, 1
+// does not fit, 2 bad input.
+#include <CLI/CLI.hpp>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "absl/strings/numbers.h"
 #include "base/json.h"
@@ -49,16 +48,20 @@ int Plan(CommandContext& context, const PlanFlags& flags) {
     options.budget_bytes = daemon::DefaultCpuBudget();
   }
   if (const std::string& t = flags.max_batch_tokens; !t.empty()) {
-    if (!absl::SimpleAtoi(t, &options.max_batch_tokens) || options.max_batch_tokens <= 0) {
-      return ReportError(context, absl::InvalidArgumentError(
-                                      "--max-batch-tokens: expected a positive integer"));
+    if (!absl::SimpleAtoi(t, &options.max_batch_tokens) ||
+        options.max_batch_tokens <= 0) {
+      return ReportError(
+          context, absl::InvalidArgumentError(
+                       "--max-batch-tokens: expected a positive integer"));
     }
   }
   auto plan = daemon::PlanModels(*spec, options);
   if (!plan.ok()) return ReportError(context, plan.status());
   if (*format != OutputFormat::kTable) {
     base::Json out = base::Json::MakeObject();
-    out.Set("device", base::Json::String(plan->device == daemon::PlanDevice::kGpu ? "gpu" : "cpu"));
+    out.Set("device",
+            base::Json::String(
+                plan->device == daemon::PlanDevice::kGpu ? "gpu" : "cpu"));
     out.Set("budget_bytes", base::Json::Int(plan->budget_bytes));
     out.Set("needed_bytes", base::Json::Int(plan->needed_bytes));
     out.Set("reserve_bytes", base::Json::Int(plan->reserve_bytes));
@@ -92,17 +95,24 @@ const bool kRegistered = RegisterCommand({
     .example = "evalctl plan suite.yaml --device-memory 80GiB",
     .setup = [](CLI::App& command) -> CommandFn {
       auto flags = std::make_shared<PlanFlags>();
-      command.add_option("SUITE", flags->suite, "the suite file (docs/suite.md)")->required();
-      command.add_option("--device-memory", flags->device_memory,
-                         "plan for a GPU with this much memory (80GiB, 24000MiB)")
+      command
+          .add_option("SUITE", flags->suite, "the suite file (docs/suite.md)")
+          ->required();
+      command
+          .add_option("--device-memory", flags->device_memory,
+                      "plan for a GPU with this much memory (80GiB, 24000MiB)")
           ->type_name("SIZE");
-      command.add_option("--memory-budget", flags->memory_budget,
-                         "plan for the CPU with this budget (default: 80% of RAM)")
+      command
+          .add_option("--memory-budget", flags->memory_budget,
+                      "plan for the CPU with this budget (default: 80% of RAM)")
           ->type_name("SIZE");
-      AddRepeated(command, "--set", &flags->sets, "override a suite field, as for submit")
+      AddRepeated(command, "--set", &flags->sets,
+                  "override a suite field, as for submit")
           ->type_name("KEY=VALUE");
-      command.add_option("--max-batch-tokens", flags->max_batch_tokens,
-                         "tokens one forward step may hold (the workspace estimate)")
+      command
+          .add_option(
+              "--max-batch-tokens", flags->max_batch_tokens,
+              "tokens one forward step may hold (the workspace estimate)")
           ->type_name("N");
       AddOutputFlag(command, &flags->output);
       return [flags](CommandContext& context) { return Plan(context, *flags); };

@@ -4,12 +4,11 @@
 //  --doc ID|all [--json]`: prints exactly what a task sends for a document
 // (context, continuations or stop strings, target), offline. With --json:
 // one JSON object per document, one per line.
+#include <CLI/CLI.hpp>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -46,9 +45,11 @@ int PromptCommand(CommandContext& context, const PromptFlags& flags) {
   options.data_path = flags.data;
   options.variant = flags.variant;
   options.system_instruction = flags.system;
-  if (!flags.shots.empty() && (!absl::SimpleAtoi(flags.shots, &options.shots) || options.shots < 0)) {
-    context.err << "evalctl prompt: --shots: expected a non-negative integer, got '" << flags.shots
-                << "'\n";
+  if (!flags.shots.empty() &&
+      (!absl::SimpleAtoi(flags.shots, &options.shots) || options.shots < 0)) {
+    context.err
+        << "evalctl prompt: --shots: expected a non-negative integer, got '"
+        << flags.shots << "'\n";
     return kExitInvalidInput;
   }
   if (options.data_path.empty()) {
@@ -69,9 +70,12 @@ int PromptCommand(CommandContext& context, const PromptFlags& flags) {
       if (ids[i] == doc) indices.push_back(i);
     }
     if (indices.empty()) {
-      context.err << "evalctl prompt: " << task_name << " has no document \"" << doc << "\" ("
-                  << ids.size() << " documents"
-                  << (ids.empty() ? "" : absl::StrCat(", e.g. \"", ids.front(), "\"")) << ")\n";
+      context.err << "evalctl prompt: " << task_name << " has no document \""
+                  << doc << "\" (" << ids.size() << " documents"
+                  << (ids.empty()
+                          ? ""
+                          : absl::StrCat(", e.g. \"", ids.front(), "\""))
+                  << ")\n";
       return kExitInvalidInput;
     }
   }
@@ -86,7 +90,8 @@ int PromptCommand(CommandContext& context, const PromptFlags& flags) {
       out.Set("task", Json::String(task_name));
       out.Set("doc", Json::String(view->doc_id));
       out.Set("context", Json::String(view->context));
-      if (!view->continuations.empty()) out.Set("continuations", StringArray(view->continuations));
+      if (!view->continuations.empty())
+        out.Set("continuations", StringArray(view->continuations));
       out.Set("target", Json::String(view->target));
       if (view->max_new_tokens > 0) {
         out.Set("stop", StringArray(view->stop));
@@ -99,12 +104,13 @@ int PromptCommand(CommandContext& context, const PromptFlags& flags) {
       context.out << "=== " << task_name << " doc " << view->doc_id << " ===\n"
                   << view->context << "\n=== end of context ===\n";
       if (!view->continuations.empty()) {
-        context.out << "continuations: " << StringArray(view->continuations).Dump() << "\n";
+        context.out << "continuations: "
+                    << StringArray(view->continuations).Dump() << "\n";
       }
       context.out << "target: " << Json::String(view->target).Dump() << "\n";
       if (view->max_new_tokens > 0) {
-        context.out << "stop: " << StringArray(view->stop).Dump() << "\nmax_new_tokens: " << view->max_new_tokens
-                    << "\n";
+        context.out << "stop: " << StringArray(view->stop).Dump()
+                    << "\nmax_new_tokens: " << view->max_new_tokens << "\n";
       }
     }
   }
@@ -117,21 +123,33 @@ const bool kRegistered = RegisterCommand({
     .example = "evalctl prompt gsm8k_cot --doc 1 --shots 0 --json",
     .setup = [](CLI::App& command) -> CommandFn {
       auto flags = std::make_shared<PromptFlags>();
-      command.add_option("TASK", flags->task, "the task (mmlu, gsm8k, gsm8k_cot, ifeval, ...)")
+      command
+          .add_option("TASK", flags->task,
+                      "the task (mmlu, gsm8k, gsm8k_cot, ifeval, ...)")
           ->required();
       command.add_option("--doc", flags->doc, "the document's id, or all")
           ->type_name("ID|all")
           ->required();
-      command.add_option("--data", flags->data,
-                         "the task's dataset (default: DATA_DIR/datasets/<dataset>, as "
-                         "`datasets fetch` stores it)")
+      command
+          .add_option(
+              "--data", flags->data,
+              "the task's dataset (default: DATA_DIR/datasets/<dataset>, as "
+              "`datasets fetch` stores it)")
           ->type_name("PATH");
-      command.add_option("--shots", flags->shots, "few-shot examples (default: the task's)")
+      command
+          .add_option("--shots", flags->shots,
+                      "few-shot examples (default: the task's)")
           ->type_name("N");
-      command.add_option("--variant", flags->variant, "the task's prompt variant")->type_name("V");
-      command.add_option("--system", flags->system, "a system instruction before the prompt")
+      command
+          .add_option("--variant", flags->variant, "the task's prompt variant")
+          ->type_name("V");
+      command
+          .add_option("--system", flags->system,
+                      "a system instruction before the prompt")
           ->type_name("TEXT");
-      return [flags](CommandContext& context) { return PromptCommand(context, *flags); };
+      return [flags](CommandContext& context) {
+        return PromptCommand(context, *flags);
+      };
     },
 });
 

@@ -3,11 +3,10 @@
 // evalctl report: the research report of a time window as one self-contained
 // HTML file or Markdown (report/weekly.h). Reads the daemon, or the store with
 // --data-dir. With --json it prints what it wrote as one JSON object.
+#include <CLI/CLI.hpp>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -29,8 +28,8 @@ namespace {
 
 // "7d" / "48h" (that long before now) or a UTC date "2026-11-01" or
 // "2026-11-01T08:00".
-absl::StatusOr<int64_t> ParseWhen(const std::string& flag, const std::string& text,
-                                  int64_t now_ms) {
+absl::StatusOr<int64_t> ParseWhen(const std::string& flag,
+                                  const std::string& text, int64_t now_ms) {
   absl::Time t;
   std::string error;
   for (const char* format : {"%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"}) {
@@ -41,7 +40,8 @@ absl::StatusOr<int64_t> ParseWhen(const std::string& flag, const std::string& te
   absl::StatusOr<int64_t> ago = daemon::ParseSinceMillis(text);
   if (!ago.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        flag, " ", text, ": expected a duration (7d, 48h, 30m) or a UTC date (2026-11-01)"));
+        flag, " ", text,
+        ": expected a duration (7d, 48h, 30m) or a UTC date (2026-11-01)"));
   }
   return now_ms - *ago;
 }
@@ -56,10 +56,12 @@ struct ReportFlags {
 
 int Report(CommandContext& context, const ReportFlags& flags) {
   const std::string& out_path = flags.out;
-  const bool html = absl::EndsWith(out_path, ".html") || absl::EndsWith(out_path, ".htm");
+  const bool html =
+      absl::EndsWith(out_path, ".html") || absl::EndsWith(out_path, ".htm");
   if (!html && !absl::EndsWith(out_path, ".md")) {
     return ReportError(context, absl::InvalidArgumentError(absl::StrCat(
-                                    "--out ", out_path, ": the name must end in .html or .md")));
+                                    "--out ", out_path,
+                                    ": the name must end in .html or .md")));
   }
   const int64_t now = absl::ToUnixMillis(absl::Now());
   auto since = ParseWhen("--since", flags.since, now);
@@ -71,17 +73,20 @@ int Report(CommandContext& context, const ReportFlags& flags) {
     until = *parsed;
   }
   if (until <= *since) {
-    return ReportError(context, absl::InvalidArgumentError("--until must be after --since"));
+    return ReportError(
+        context, absl::InvalidArgumentError("--until must be after --since"));
   }
   auto rules = report::ReadGateRules(flags.rules);
   if (!rules.ok()) return ReportError(context, rules.status());
   v1::ListRunsRequest request;
   request.set_since_unix_ms(*since);
   for (const std::string& label : flags.labels) {
-    std::vector<std::string> kv = absl::StrSplit(label, absl::MaxSplits('=', 1));
+    std::vector<std::string> kv =
+        absl::StrSplit(label, absl::MaxSplits('=', 1));
     if (kv.size() != 2 || kv[0].empty()) {
-      return ReportError(context, absl::InvalidArgumentError(
-                                      absl::StrCat("--label ", label, ": expected KEY=VALUE")));
+      return ReportError(context,
+                         absl::InvalidArgumentError(absl::StrCat(
+                             "--label ", label, ": expected KEY=VALUE")));
     }
     (*request.mutable_labels())[kv[0]] = kv[1];
   }
@@ -108,14 +113,16 @@ int Report(CommandContext& context, const ReportFlags& flags) {
         samples_request.set_task(task.name());
         auto samples = (*reader)->ListSamples(samples_request);
         if (!samples.ok()) return ReportError(context, samples.status());
-        for (v1::SampleRecord& s : *samples->mutable_samples()) data.samples.push_back(std::move(s));
+        for (v1::SampleRecord& s : *samples->mutable_samples())
+          data.samples.push_back(std::move(s));
       }
     }
     runs.push_back(std::move(data));
   }
   auto built = report::BuildReport(std::move(runs), *rules, *since, until);
   if (!built.ok()) return ReportError(context, built.status());
-  const std::string text = html ? report::RenderHtml(*built) : report::RenderMarkdown(*built);
+  const std::string text =
+      html ? report::RenderHtml(*built) : report::RenderMarkdown(*built);
   absl::Status written = base::WriteFileAtomically(out_path, text);
   if (!written.ok()) return ReportError(context, written);
   if (context.global.json) {
@@ -125,16 +132,19 @@ int Report(CommandContext& context, const ReportFlags& flags) {
     out.Set("since_unix_ms", base::Json::Int(*since));
     out.Set("until_unix_ms", base::Json::Int(until));
     out.Set("runs", base::Json::Int(static_cast<int64_t>(built->runs.size())));
-    out.Set("task_metrics", base::Json::Int(static_cast<int64_t>(built->trends.size())));
-    out.Set("flagged_changes", base::Json::Int(static_cast<int64_t>(built->regressions.size())));
+    out.Set("task_metrics",
+            base::Json::Int(static_cast<int64_t>(built->trends.size())));
+    out.Set("flagged_changes",
+            base::Json::Int(static_cast<int64_t>(built->regressions.size())));
     out.Set("environment_changes",
             base::Json::Int(static_cast<int64_t>(built->env_changes.size())));
     context.out << out.Dump() << "\n";
     return kExitOk;
   }
   context.out << "wrote " << out_path << ": " << built->runs.size() << " runs, "
-              << built->trends.size() << " task metrics, " << built->regressions.size()
-              << " flagged changes, " << built->env_changes.size() << " environment changes\n";
+              << built->trends.size() << " task metrics, "
+              << built->regressions.size() << " flagged changes, "
+              << built->env_changes.size() << " environment changes\n";
   return kExitOk;
 }
 
@@ -144,20 +154,30 @@ const bool kRegistered = RegisterCommand({
     .example = "evalctl report --since 7d --label branch=main --out week.html",
     .setup = [](CLI::App& command) -> CommandFn {
       auto flags = std::make_shared<ReportFlags>();
-      command.add_option("--out", flags->out, "the file to write; its name ends in .html or .md")
+      command
+          .add_option("--out", flags->out,
+                      "the file to write; its name ends in .html or .md")
           ->type_name("FILE")
           ->required();
-      command.add_option("--since", flags->since,
-                         "the window's start: a duration before now (7d, 48h) or a UTC date "
-                         "(2026-11-01, 2026-11-01T08:00); default 7d")
+      command
+          .add_option("--since", flags->since,
+                      "the window's start: a duration before now (7d, 48h) or "
+                      "a UTC date "
+                      "(2026-11-01, 2026-11-01T08:00); default 7d")
           ->type_name("WHEN");
-      command.add_option("--until", flags->until, "the window's end, as --since (default: now)")
+      command
+          .add_option("--until", flags->until,
+                      "the window's end, as --since (default: now)")
           ->type_name("WHEN");
-      AddRepeated(command, "--label", &flags->labels, "only runs with this label")
+      AddRepeated(command, "--label", &flags->labels,
+                  "only runs with this label")
           ->type_name("KEY=VALUE");
-      command.add_option("--rules", flags->rules, "gate rules that flag changes (docs/gate.md)")
+      command
+          .add_option("--rules", flags->rules,
+                      "gate rules that flag changes (docs/gate.md)")
           ->type_name("FILE");
-      return [flags](CommandContext& context) { return Report(context, *flags); };
+      return
+          [flags](CommandContext& context) { return Report(context, *flags); };
     },
 });
 

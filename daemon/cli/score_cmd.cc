@@ -8,12 +8,11 @@
 // Prints per-document results and the task's aggregates; --json / -o json
 // print them as one JSON object ({"task", "samples", "metrics"}), -o yaml
 // as YAML.
+#include <CLI/CLI.hpp>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -43,7 +42,8 @@ struct ScoreFlags {
 int ScoreCommand(CommandContext& context, const ScoreFlags& flags) {
   const std::string& task_name = flags.task;
   const std::string& responses_path = flags.responses;
-  absl::StatusOr<OutputFormat> format = ResolveOutput(context.global.json, flags.output);
+  absl::StatusOr<OutputFormat> format =
+      ResolveOutput(context.global.json, flags.output);
   if (!format.ok()) {
     context.err << "evalctl score: " << format.status().message() << "\n";
     return kExitInvalidInput;
@@ -51,9 +51,11 @@ int ScoreCommand(CommandContext& context, const ScoreFlags& flags) {
   tasks::TaskOptions options;
   options.data_path = flags.data;
   options.variant = flags.variant;
-  if (!flags.shots.empty() && (!absl::SimpleAtoi(flags.shots, &options.shots) || options.shots < 0)) {
-    context.err << "evalctl score: --shots: expected a non-negative integer, got '" << flags.shots
-                << "'\n";
+  if (!flags.shots.empty() &&
+      (!absl::SimpleAtoi(flags.shots, &options.shots) || options.shots < 0)) {
+    context.err
+        << "evalctl score: --shots: expected a non-negative integer, got '"
+        << flags.shots << "'\n";
     return kExitInvalidInput;
   }
   if (options.data_path.empty()) {
@@ -79,11 +81,13 @@ int ScoreCommand(CommandContext& context, const ScoreFlags& flags) {
   std::vector<tasks::SampleResult> samples;
   for (const tasks::JsonlRecord& record : *records) {
     auto fail = [&](const std::string& message) {
-      context.err << "evalctl score: " << responses_path << ":" << record.line << ": " << message << "\n";
+      context.err << "evalctl score: " << responses_path << ":" << record.line
+                  << ": " << message << "\n";
       return kExitInvalidInput;
     };
     const Json* response = record.value.Find("response");
-    if (response == nullptr || !response->is_string()) return fail("response: missing or not a string");
+    if (response == nullptr || !response->is_string())
+      return fail("response: missing or not a string");
     size_t index = 0;
     if (const Json* doc = record.value.Find("doc"); doc != nullptr) {
       std::string id;
@@ -95,9 +99,12 @@ int ScoreCommand(CommandContext& context, const ScoreFlags& flags) {
         return fail("doc: expected a string or an integer");
       }
       auto it = by_id.find(id);
-      if (it == by_id.end()) return fail(absl::StrCat("doc: ", task_name, " has no document \"", id, "\""));
+      if (it == by_id.end())
+        return fail(
+            absl::StrCat("doc: ", task_name, " has no document \"", id, "\""));
       index = it->second;
-    } else if (const Json* prompt = record.value.Find("prompt"); prompt != nullptr && prompt->is_string()) {
+    } else if (const Json* prompt = record.value.Find("prompt");
+               prompt != nullptr && prompt->is_string()) {
       if (by_prompt.empty()) {
         for (size_t i = 0; i < ids.size(); ++i) {
           auto view = (*task)->BuildPrompt(i);
@@ -105,12 +112,14 @@ int ScoreCommand(CommandContext& context, const ScoreFlags& flags) {
         }
       }
       auto it = by_prompt.find(prompt->string_value());
-      if (it == by_prompt.end()) return fail("prompt: matches no document of the dataset");
+      if (it == by_prompt.end())
+        return fail("prompt: matches no document of the dataset");
       index = it->second;
     } else {
       return fail("expected a \"doc\" or a \"prompt\" field");
     }
-    if (seen[index]) return fail(absl::StrCat("doc: ", ids[index], " is scored twice"));
+    if (seen[index])
+      return fail(absl::StrCat("doc: ", ids[index], " is scored twice"));
     seen[index] = true;
     auto sample = (*task)->ScoreResponse(index, response->string_value());
     if (!sample.ok()) return fail(std::string(sample.status().message()));
@@ -128,7 +137,8 @@ int ScoreCommand(CommandContext& context, const ScoreFlags& flags) {
       item.Set("target", Json::String(s.target));
       item.Set("extracted", Json::String(s.extracted));
       Json m = Json::MakeObject();
-      for (const auto& [name, value] : s.metrics) m.Set(name, Json::Double(value));
+      for (const auto& [name, value] : s.metrics)
+        m.Set(name, Json::Double(value));
       item.Set("metrics", std::move(m));
       if (!s.error.empty()) item.Set("error", Json::String(s.error));
       samples_json.Push(std::move(item));
@@ -140,7 +150,8 @@ int ScoreCommand(CommandContext& context, const ScoreFlags& flags) {
       item.Set("name", Json::String(m.name));
       item.Set("group", Json::String(m.group));
       item.Set("value", Json::Double(m.value));
-      item.Set("stderr", m.stderr_na ? Json::String("N/A") : Json::Double(m.stderr_value));
+      item.Set("stderr", m.stderr_na ? Json::String("N/A")
+                                     : Json::Double(m.stderr_value));
       item.Set("count", Json::Int(m.count));
       item.Set("aggregation", Json::String(m.aggregation));
       metrics_json.Push(std::move(item));
@@ -151,13 +162,18 @@ int ScoreCommand(CommandContext& context, const ScoreFlags& flags) {
   }
   for (const tasks::SampleResult& s : samples) {
     std::vector<std::string> parts;
-    for (const auto& [name, value] : s.metrics) parts.push_back(absl::StrFormat("%s=%g", name, value));
-    context.out << s.doc_id << "\t" << absl::StrJoin(parts, " ") << "\t" << s.extracted
-                << (s.error.empty() ? "" : "\terror: " + s.error) << "\n";
+    for (const auto& [name, value] : s.metrics)
+      parts.push_back(absl::StrFormat("%s=%g", name, value));
+    context.out << s.doc_id << "\t" << absl::StrJoin(parts, " ") << "\t"
+                << s.extracted << (s.error.empty() ? "" : "\terror: " + s.error)
+                << "\n";
   }
-  context.out << "--- " << task_name << ": " << samples.size() << " of " << ids.size() << " documents scored\n";
+  context.out << "--- " << task_name << ": " << samples.size() << " of "
+              << ids.size() << " documents scored\n";
   for (const tasks::MetricResult& m : metrics) {
-    context.out << absl::StrFormat("%-32s %-16s %.4f", m.name, m.group.empty() ? "(task)" : m.group, m.value);
+    context.out << absl::StrFormat("%-32s %-16s %.4f", m.name,
+                                   m.group.empty() ? "(task)" : m.group,
+                                   m.value);
     if (m.stderr_na) {
       context.out << " ± N/A";
     } else if (m.stderr_value > 0) {
@@ -170,25 +186,38 @@ int ScoreCommand(CommandContext& context, const ScoreFlags& flags) {
 
 const bool kRegistered = RegisterCommand({
     .name = "score",
-    .summary = "score responses produced elsewhere against a task's dataset (offline)",
+    .summary =
+        "score responses produced elsewhere against a task's dataset (offline)",
     .example = "evalctl score ifeval --responses responses.jsonl -o yaml",
     .setup = [](CLI::App& command) -> CommandFn {
       auto flags = std::make_shared<ScoreFlags>();
-      command.add_option("TASK", flags->task, "the task (mmlu, gsm8k, gsm8k_cot, ifeval, ...)")
+      command
+          .add_option("TASK", flags->task,
+                      "the task (mmlu, gsm8k, gsm8k_cot, ifeval, ...)")
           ->required();
-      command.add_option("--responses", flags->responses,
-                         "JSONL: {\"doc\": ID or line number, or \"prompt\": TEXT} with "
-                         "{\"response\": TEXT} per line")
+      command
+          .add_option(
+              "--responses", flags->responses,
+              "JSONL: {\"doc\": ID or line number, or \"prompt\": TEXT} with "
+              "{\"response\": TEXT} per line")
           ->type_name("FILE")
           ->required();
-      command.add_option("--data", flags->data,
-                         "the task's dataset (default: DATA_DIR/datasets/<dataset>)")
+      command
+          .add_option(
+              "--data", flags->data,
+              "the task's dataset (default: DATA_DIR/datasets/<dataset>)")
           ->type_name("PATH");
-      command.add_option("--shots", flags->shots, "few-shot examples (default: the task's)")
+      command
+          .add_option("--shots", flags->shots,
+                      "few-shot examples (default: the task's)")
           ->type_name("N");
-      command.add_option("--variant", flags->variant, "the task's prompt variant")->type_name("V");
+      command
+          .add_option("--variant", flags->variant, "the task's prompt variant")
+          ->type_name("V");
       AddOutputFlag(command, &flags->output);
-      return [flags](CommandContext& context) { return ScoreCommand(context, *flags); };
+      return [flags](CommandContext& context) {
+        return ScoreCommand(context, *flags);
+      };
     },
 });
 

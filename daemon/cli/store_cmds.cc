@@ -1,10 +1,9 @@
 // evalctl commands for operators of a store: delete, fsck. Both work through
 // the daemon, or offline with --data-dir while no daemon holds the store.
+#include <CLI/CLI.hpp>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -23,16 +22,17 @@ int Delete(CommandContext& context, const std::vector<std::string>& runs) {
     auto deleted = (*reader)->DeleteRun(run);
     if (!deleted.ok()) return ReportError(context, deleted.status());
     if (context.global.json) {
-      context.out << "{\"run_id\":\"" << run << "\",\"deleted\":" << daemon::ToJson(*deleted)
-                  << "}\n";
+      context.out << "{\"run_id\":\"" << run
+                  << "\",\"deleted\":" << daemon::ToJson(*deleted) << "}\n";
       continue;
     }
-    context.out << "deleted run " << run << " (" << deleted->samples() << " samples, "
-                << deleted->scores() << " task scores"
+    context.out << "deleted run " << run << " (" << deleted->samples()
+                << " samples, " << deleted->scores() << " task scores"
                 << (deleted->was_queued() ? ", taken off the queue" : "")
                 << (deleted->tags().empty()
                         ? std::string()
-                        : absl::StrCat(", tags ", absl::StrJoin(deleted->tags(), ", ")))
+                        : absl::StrCat(", tags ",
+                                       absl::StrJoin(deleted->tags(), ", ")))
                 << ")\n";
   }
   return kExitOk;
@@ -56,41 +56,49 @@ int Fsck(CommandContext& context, const FsckFlags& flags) {
   } else {
     for (const v1::StoreProblem& p : report->problems()) {
       context.out << p.record() << ": " << p.problem() << "; "
-                  << (report->repaired() ? "repaired: " : "repair: ") << p.repair() << "\n";
+                  << (report->repaired() ? "repaired: " : "repair: ")
+                  << p.repair() << "\n";
     }
-    context.out << report->records() << " records checked, " << report->problems_size()
-                << " problem(s)"
+    context.out << report->records() << " records checked, "
+                << report->problems_size() << " problem(s)"
                 << (report->problems_size() == 0 ? ""
-                    : report->repaired()         ? ", repaired"
-                                                 : "; `evalctl fsck --repair` mends them")
+                    : report->repaired()
+                        ? ", repaired"
+                        : "; `evalctl fsck --repair` mends them")
                 << "\n";
   }
   // Problems left in place make fsck fail, as fsck(8) does.
-  return report->problems_size() > 0 && !report->repaired() ? kExitRunFailed : kExitOk;
+  return report->problems_size() > 0 && !report->repaired() ? kExitRunFailed
+                                                            : kExitOk;
 }
 
 const bool kRegistered = [] {
   RegisterCommand({
       .name = "delete",
-      .summary = "remove runs with their samples, scores and tags (not a running run)",
+      .summary =
+          "remove runs with their samples, scores and tags (not a running run)",
       .example = "evalctl delete r20261122T084512Z-0007",
       .setup = [](CLI::App& command) -> CommandFn {
         auto runs = std::make_shared<std::vector<std::string>>();
         command.add_option("RUN", *runs, "the run ids")->required();
-        return [runs](CommandContext& context) { return Delete(context, *runs); };
+        return
+            [runs](CommandContext& context) { return Delete(context, *runs); };
       },
   });
   RegisterCommand({
       .name = "fsck",
-      .summary = "check every stored record; --repair mends or removes damaged ones",
+      .summary =
+          "check every stored record; --repair mends or removes damaged ones",
       .example = "evalctl fsck --repair --data-dir ~/.local/share/evald",
       .setup = [](CLI::App& command) -> CommandFn {
         auto flags = std::make_shared<FsckFlags>();
         command.add_flag("--repair", flags->repair,
-                         "mend what can be mended (escape invalid UTF-8, recount) and remove "
+                         "mend what can be mended (escape invalid UTF-8, "
+                         "recount) and remove "
                          "records that cannot be read");
         AddOutputFlag(command, &flags->output);
-        return [flags](CommandContext& context) { return Fsck(context, *flags); };
+        return
+            [flags](CommandContext& context) { return Fsck(context, *flags); };
       },
   });
   return true;

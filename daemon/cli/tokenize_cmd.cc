@@ -1,9 +1,8 @@
 // `evalctl tokenize --model DIR [--add-special] TEXT`: the model's own
 // tokenizer, in process (no daemon needed).
+#include <CLI/CLI.hpp>
 #include <memory>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -26,7 +25,8 @@ struct TokenizeFlags {
 int Tokenize(CommandContext& context, const TokenizeFlags& flags) {
   auto format = ResolveOutput(context.global.json, flags.output);
   if (!format.ok()) return ReportError(context, format.status());
-  auto tokenizer = runners::native::tokenizer::Tokenizer::FromDirectory(flags.model);
+  auto tokenizer =
+      runners::native::tokenizer::Tokenizer::FromDirectory(flags.model);
   if (!tokenizer.ok()) return ReportError(context, tokenizer.status());
   auto ids = (*tokenizer)->Encode(flags.text, flags.add_special);
   if (!ids.ok()) return ReportError(context, ids.status());
@@ -49,18 +49,25 @@ int Tokenize(CommandContext& context, const TokenizeFlags& flags) {
 
 const bool kRegistered = RegisterCommand({
     .name = "tokenize",
-    .summary = "token ids of TEXT with the model's tokenizer (no daemon needed)",
-    .example = "evalctl tokenize --model /models/llama --add-special 'Hello world'",
+    .summary =
+        "token ids of TEXT with the model's tokenizer (no daemon needed)",
+    .example =
+        "evalctl tokenize --model /models/llama --add-special 'Hello world'",
     .setup = [](CLI::App& command) -> CommandFn {
       auto flags = std::make_shared<TokenizeFlags>();
       command.add_option("TEXT", flags->text, "the text")->required();
-      command.add_option("--model", flags->model, "the checkpoint folder (tokenizer.json)")
+      command
+          .add_option("--model", flags->model,
+                      "the checkpoint folder (tokenizer.json)")
           ->type_name("DIR")
           ->required();
-      command.add_flag("--add-special", flags->add_special,
-                       "add the special tokens the model's tokenizer adds (BOS)");
+      command.add_flag(
+          "--add-special", flags->add_special,
+          "add the special tokens the model's tokenizer adds (BOS)");
       AddOutputFlag(command, &flags->output);
-      return [flags](CommandContext& context) { return Tokenize(context, *flags); };
+      return [flags](CommandContext& context) {
+        return Tokenize(context, *flags);
+      };
     },
 });
 

@@ -522,10 +522,9 @@ void Completions(const JsonReader& body, runners::Runner& r,
     if (logprobs >= 0 && (echo || !generated.empty())) {
       std::vector<int32_t> all = p.ids;
       all.insert(all.end(), generated.begin(), generated.end());
-      absl::StatusOr<Json> j =
-          LegacyLogprobs(r, all, echo ? 0 : p.ids.size(),
-                         static_cast<int>(logprobs),
-                         echo ? 0 : base::CountCodePoints(p.text));
+      absl::StatusOr<Json> j = LegacyLogprobs(
+          r, all, echo ? 0 : p.ids.size(), static_cast<int>(logprobs),
+          echo ? 0 : base::CountCodePoints(p.text));
       if (!j.ok()) return fail(FromStatus(j.status(), "prompt"));
       lp = *std::move(j);
     }

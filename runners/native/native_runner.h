@@ -18,7 +18,8 @@
 namespace evald::runners::native {
 
 struct NativeRunnerOptions {
-  // Hugging Face checkpoint folder (config.json, *.safetensors, tokenizer.json).
+  // Hugging Face checkpoint folder (config.json, *.safetensors,
+  // tokenizer.json).
   std::string model_dir;
   // Backend: "auto" (the GPU when present), "cpu" or "cuda".
   model::Device device = model::Device::kAuto;
@@ -47,7 +48,8 @@ struct NativeRunnerOptions {
   planner::KvBudget* kv_budget = nullptr;
 };
 
-absl::StatusOr<std::unique_ptr<Runner>> CreateNativeRunner(const NativeRunnerOptions& options);
+absl::StatusOr<std::unique_ptr<Runner>> CreateNativeRunner(
+    const NativeRunnerOptions& options);
 
 }  // namespace evald::runners::native
 

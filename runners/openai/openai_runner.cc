@@ -51,7 +51,8 @@ size_t ReadHeader(char* data, size_t size, size_t n, void* user) {
   if (line.size() > kName.size() &&
       absl::EqualsIgnoreCase(line.substr(0, kName.size()), kName)) {
     double seconds;
-    if (absl::SimpleAtod(absl::StripAsciiWhitespace(line.substr(kName.size())), &seconds) &&
+    if (absl::SimpleAtod(absl::StripAsciiWhitespace(line.substr(kName.size())),
+                         &seconds) &&
         seconds >= 0) {
       static_cast<HttpResponse*>(user)->retry_after_s = seconds;
     }
@@ -89,8 +90,10 @@ bool IsCancelled(const CallOptions& options) {
 // a BOS they prepend; the offsets are taken as they are when the tokens end
 // where the prompt does, or shifted by the first token's text when they end
 // that much later. nullopt when neither lines up.
-std::optional<size_t> FirstContinuationTokenByOffset(const Json& tokens, const Json& offsets,
-                                                     size_t context_size, size_t prompt_size) {
+std::optional<size_t> FirstContinuationTokenByOffset(const Json& tokens,
+                                                     const Json& offsets,
+                                                     size_t context_size,
+                                                     size_t prompt_size) {
   const size_t n = offsets.array().size();
   if (n == 0 || !tokens.is_array() || tokens.array().size() != n ||
       !tokens.array()[0].is_string() || !tokens.array()[n - 1].is_string()) {
@@ -99,14 +102,18 @@ std::optional<size_t> FirstContinuationTokenByOffset(const Json& tokens, const J
   for (const Json& off : offsets.array()) {
     if (!off.is_number()) return std::nullopt;
   }
-  const double end = offsets.array()[n - 1].number_value() +
-                     static_cast<double>(tokens.array()[n - 1].string_value().size());
+  const double end =
+      offsets.array()[n - 1].number_value() +
+      static_cast<double>(tokens.array()[n - 1].string_value().size());
   const double shift = end - static_cast<double>(prompt_size);
-  if (shift != 0 && shift != static_cast<double>(tokens.array()[0].string_value().size())) {
+  if (shift != 0 &&
+      shift != static_cast<double>(tokens.array()[0].string_value().size())) {
     return std::nullopt;
   }
   for (size_t i = 0; i < n; ++i) {
-    if (offsets.array()[i].number_value() - shift >= static_cast<double>(context_size)) return i;
+    if (offsets.array()[i].number_value() - shift >=
+        static_cast<double>(context_size))
+      return i;
   }
   return std::nullopt;
 }
@@ -138,34 +145,42 @@ class OpenAiRunner : public Runner {
   }
 
   absl::Status Init() {
-    if (options_.endpoint.empty()) return absl::InvalidArgumentError("openai runner: endpoint is empty");
-    if (options_.model.empty()) return absl::InvalidArgumentError("openai runner: model is empty");
+    if (options_.endpoint.empty())
+      return absl::InvalidArgumentError("openai runner: endpoint is empty");
+    if (options_.model.empty())
+      return absl::InvalidArgumentError("openai runner: model is empty");
     if (options_.max_concurrency < 1) {
-      return absl::InvalidArgumentError("openai runner: max_concurrency must be >= 1");
+      return absl::InvalidArgumentError(
+          "openai runner: max_concurrency must be >= 1");
     }
     if (!options_.api_key_env.empty() && api_key_.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "openai runner: environment variable ", options_.api_key_env, " (api_key_env) is not set"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("openai runner: environment variable ",
+                       options_.api_key_env, " (api_key_env) is not set"));
     }
     CURL* curl = curl_easy_init();
-    absl::StatusOr<Json> models = Call(curl, "GET", "/models", "", CallOptions());
+    absl::StatusOr<Json> models =
+        Call(curl, "GET", "/models", "", CallOptions());
     curl_easy_cleanup(curl);
     if (!models.ok()) return models.status();
     max_context_ = options_.max_context;
-    if (const Json* data = models->Find("data"); data != nullptr && data->is_array()) {
+    if (const Json* data = models->Find("data");
+        data != nullptr && data->is_array()) {
       for (const Json& entry : data->array()) {
         const Json* id = entry.Find("id");
         const Json* len = entry.Find("max_model_len");
-        if (id != nullptr && id->is_string() && id->string_value() == options_.model &&
-            len != nullptr && len->is_int() && len->int_value() > 0) {
+        if (id != nullptr && id->is_string() &&
+            id->string_value() == options_.model && len != nullptr &&
+            len->is_int() && len->int_value() > 0) {
           max_context_ = static_cast<int>(len->int_value());
         }
       }
     }
     if (max_context_ <= 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "openai runner: ", options_.endpoint, "/models gives no max_model_len for model '",
-          options_.model, "'; set max_context in the model spec"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("openai runner: ", options_.endpoint,
+                       "/models gives no max_model_len for model '",
+                       options_.model, "'; set max_context in the model spec"));
     }
     return absl::OkStatus();
   }
@@ -173,28 +188,33 @@ class OpenAiRunner : public Runner {
   std::string model_name() const override { return options_.model; }
   int max_context() const override { return max_context_; }
 
-  absl::Status Loglikelihood(absl::Span<const LoglikelihoodRequest> requests,
-                             const CallOptions& options,
-                             const ResultCallback<LoglikelihoodResult>& on_result) override {
-    return RunAll<LoglikelihoodResult>(requests.size(), options, on_result,
-                                       [&](CURL* curl, size_t i) {
-                                         return ScoreOne(curl, requests[i], options);
-                                       });
+  absl::Status Loglikelihood(
+      absl::Span<const LoglikelihoodRequest> requests,
+      const CallOptions& options,
+      const ResultCallback<LoglikelihoodResult>& on_result) override {
+    return RunAll<LoglikelihoodResult>(
+        requests.size(), options, on_result, [&](CURL* curl, size_t i) {
+          return ScoreOne(curl, requests[i], options);
+        });
   }
 
-  absl::Status Generate(absl::Span<const GenerateRequest> requests, const CallOptions& options,
-                        const ResultCallback<GenerateResult>& on_result) override {
-    return RunAll<GenerateResult>(requests.size(), options, on_result, [&](CURL* curl, size_t i) {
-      return GenerateOne(curl, requests[i], options);
-    });
+  absl::Status Generate(
+      absl::Span<const GenerateRequest> requests, const CallOptions& options,
+      const ResultCallback<GenerateResult>& on_result) override {
+    return RunAll<GenerateResult>(
+        requests.size(), options, on_result, [&](CURL* curl, size_t i) {
+          return GenerateOne(curl, requests[i], options);
+        });
   }
 
-  absl::StatusOr<std::string> ApplyChatTemplate(absl::Span<const ChatMessage> messages,
-                                                bool add_generation_prompt) const override {
-    return absl::UnimplementedError(absl::StrCat(
-        "openai runner: endpoint ", options_.endpoint,
-        " applies its own chat template; chat messages are sent to /chat/completions as they "
-        "are, and a chat-templated context cannot be scored"));
+  absl::StatusOr<std::string> ApplyChatTemplate(
+      absl::Span<const ChatMessage> messages,
+      bool add_generation_prompt) const override {
+    return absl::UnimplementedError(
+        absl::StrCat("openai runner: endpoint ", options_.endpoint,
+                     " applies its own chat template; chat messages are sent "
+                     "to /chat/completions as they "
+                     "are, and a chat-templated context cannot be scored"));
   }
 
   RunnerStats stats() const override {
@@ -206,23 +226,25 @@ class OpenAiRunner : public Runner {
   // Serves requests 0..n-1 on up to max_concurrency threads; callbacks are
   // serialised.
   template <typename T, typename Fn>
-  absl::Status RunAll(size_t n, const CallOptions& options, const ResultCallback<T>& on_result,
-                      Fn one) {
+  absl::Status RunAll(size_t n, const CallOptions& options,
+                      const ResultCallback<T>& on_result, Fn one) {
     GlobalCurlInit();
     std::atomic<size_t> next{0};
     std::mutex callback_mu;
     auto worker = [&] {
       CURL* curl = curl_easy_init();
       for (size_t i = next++; i < n; i = next++) {
-        absl::StatusOr<T> result = IsNotAdmitted(options)
-                                       ? absl::StatusOr<T>(absl::CancelledError("call cancelled"))
-                                       : one(curl, i);
+        absl::StatusOr<T> result =
+            IsNotAdmitted(options)
+                ? absl::StatusOr<T>(absl::CancelledError("call cancelled"))
+                : one(curl, i);
         std::lock_guard<std::mutex> lock(callback_mu);
         on_result(i, std::move(result));
       }
       curl_easy_cleanup(curl);
     };
-    size_t threads = std::min<size_t>(n, static_cast<size_t>(options_.max_concurrency));
+    size_t threads =
+        std::min<size_t>(n, static_cast<size_t>(options_.max_concurrency));
     std::vector<std::thread> pool;
     for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
     if (threads > 0) worker();
@@ -232,15 +254,17 @@ class OpenAiRunner : public Runner {
 
   // One HTTP exchange (no retries). A transport fault is reported as
   // status 0 with a message in `error`.
-  HttpResponse Exchange(CURL* curl, const std::string& method, const std::string& url,
-                        const std::string& body, CURLcode* code, std::string* error) {
+  HttpResponse Exchange(CURL* curl, const std::string& method,
+                        const std::string& url, const std::string& body,
+                        CURLcode* code, std::string* error) {
     HttpResponse response;
     curl_easy_reset(curl);
     curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(options_.connect_timeout_s * 1000));
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout_s * 1000));
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
+                     static_cast<long>(options_.timeout_s * 1000));
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, WriteBody);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, ReadHeader);
@@ -255,7 +279,8 @@ class OpenAiRunner : public Runner {
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     if (method == "POST") {
       curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
-      curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                       static_cast<curl_off_t>(body.size()));
     }
     *code = curl_easy_perform(curl);
     curl_slist_free_all(headers);
@@ -269,20 +294,23 @@ class OpenAiRunner : public Runner {
   }
 
   double BackoffSeconds(int attempt, double retry_after_s) {
-    double base = std::min(options_.backoff_max_s, options_.backoff_initial_s * std::pow(2.0, attempt));
+    double base = std::min(options_.backoff_max_s,
+                           options_.backoff_initial_s * std::pow(2.0, attempt));
     double jitter;
     {
       std::lock_guard<std::mutex> lock(rng_mu_);
       jitter = std::uniform_real_distribution<double>(0.5, 1.0)(rng_);
     }
     double delay = base * jitter;
-    if (retry_after_s >= 0) delay = std::max(delay, std::min(retry_after_s, options_.backoff_max_s));
+    if (retry_after_s >= 0)
+      delay = std::max(delay, std::min(retry_after_s, options_.backoff_max_s));
     return delay;
   }
 
   // Sleeps `seconds` unless the call is cancelled first; false if cancelled.
   static bool SleepUnlessCancelled(double seconds, const CallOptions& options) {
-    auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    auto until = std::chrono::steady_clock::now() +
+                 std::chrono::duration<double>(seconds);
     while (std::chrono::steady_clock::now() < until) {
       if (IsCancelled(options)) return false;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -291,8 +319,9 @@ class OpenAiRunner : public Runner {
   }
 
   // Sends one request with retries and parses the JSON reply.
-  absl::StatusOr<Json> Call(CURL* curl, const std::string& method, const std::string& path,
-                            const std::string& body, const CallOptions& options) {
+  absl::StatusOr<Json> Call(CURL* curl, const std::string& method,
+                            const std::string& path, const std::string& body,
+                            const CallOptions& options) {
     const std::string url = options_.endpoint + path;
     for (int attempt = 0;; ++attempt) {
       CURLcode code = CURLE_OK;
@@ -302,8 +331,9 @@ class OpenAiRunner : public Runner {
       std::string what;
       if (r.status == 0) {
         if (code == CURLE_OPERATION_TIMEDOUT) {
-          return absl::DeadlineExceededError(absl::StrCat(
-              "openai runner: ", method, " ", url, " timed out after ", options_.timeout_s, " s"));
+          return absl::DeadlineExceededError(
+              absl::StrCat("openai runner: ", method, " ", url,
+                           " timed out after ", options_.timeout_s, " s"));
         }
         transient = code == CURLE_COULDNT_CONNECT || code == CURLE_RECV_ERROR ||
                     code == CURLE_SEND_ERROR || code == CURLE_GOT_NOTHING ||
@@ -312,9 +342,9 @@ class OpenAiRunner : public Runner {
       } else if (r.status >= 200 && r.status < 300) {
         absl::StatusOr<Json> json = base::ParseJson(r.body);
         if (!json.ok()) {
-          return absl::DataLossError(absl::StrCat("openai runner: ", method, " ", url,
-                                                  " returned invalid JSON (", json.status().message(),
-                                                  "): ", Excerpt(r.body)));
+          return absl::DataLossError(absl::StrCat(
+              "openai runner: ", method, " ", url, " returned invalid JSON (",
+              json.status().message(), "): ", Excerpt(r.body)));
         }
         return json;
       } else {
@@ -322,11 +352,14 @@ class OpenAiRunner : public Runner {
         what = absl::StrCat("HTTP ", r.status, ": ", Excerpt(r.body));
       }
       if (!transient || attempt >= options_.max_retries) {
-        std::string message = absl::StrCat("openai runner: ", method, " ", url, " failed after ",
-                                           attempt + 1, " attempt(s): ", what);
+        std::string message =
+            absl::StrCat("openai runner: ", method, " ", url, " failed after ",
+                         attempt + 1, " attempt(s): ", what);
         if (r.status == 429) return absl::ResourceExhaustedError(message);
-        if (r.status == 0 || r.status >= 500) return absl::UnavailableError(message);
-        if (r.status == 401 || r.status == 403) return absl::PermissionDeniedError(message);
+        if (r.status == 0 || r.status >= 500)
+          return absl::UnavailableError(message);
+        if (r.status == 401 || r.status == 403)
+          return absl::PermissionDeniedError(message);
         if (r.status == 404) return absl::NotFoundError(message);
         return absl::InvalidArgumentError(message);
       }
@@ -334,7 +367,8 @@ class OpenAiRunner : public Runner {
         std::lock_guard<std::mutex> lock(stats_mu_);
         ++retries_;
       }
-      if (!SleepUnlessCancelled(BackoffSeconds(attempt, r.retry_after_s), options)) {
+      if (!SleepUnlessCancelled(BackoffSeconds(attempt, r.retry_after_s),
+                                options)) {
         return absl::CancelledError("call cancelled");
       }
     }
@@ -342,7 +376,8 @@ class OpenAiRunner : public Runner {
 
   // The number of tokens the endpoint encodes `prompt` to (its BOS, if it
   // adds one, included), from an echo of the prompt alone.
-  absl::StatusOr<size_t> CountPromptTokens(CURL* curl, const std::string& prompt,
+  absl::StatusOr<size_t> CountPromptTokens(CURL* curl,
+                                           const std::string& prompt,
                                            const CallOptions& options) {
     Json body = Json::MakeObject();
     body.Set("model", Json::String(options_.model));
@@ -351,11 +386,13 @@ class OpenAiRunner : public Runner {
     body.Set("max_tokens", Json::Int(0));
     body.Set("logprobs", Json::Int(0));
     body.Set("temperature", Json::Int(0));
-    ASSIGN_OR_RETURN(Json reply, Call(curl, "POST", "/completions", body.Dump(), options));
+    ASSIGN_OR_RETURN(Json reply,
+                     Call(curl, "POST", "/completions", body.Dump(), options));
     const Json* choices = reply.Find("choices");
-    const Json* logprobs = choices != nullptr && choices->is_array() && !choices->array().empty()
-                               ? choices->array()[0].Find("logprobs")
-                               : nullptr;
+    const Json* logprobs =
+        choices != nullptr && choices->is_array() && !choices->array().empty()
+            ? choices->array()[0].Find("logprobs")
+            : nullptr;
     const Json* tokens = logprobs != nullptr && logprobs->is_object()
                              ? logprobs->Find("token_logprobs")
                              : nullptr;
@@ -368,8 +405,9 @@ class OpenAiRunner : public Runner {
     return tokens->array().size();
   }
 
-  absl::StatusOr<LoglikelihoodResult> ScoreOne(CURL* curl, const LoglikelihoodRequest& request,
-                                               const CallOptions& options) {
+  absl::StatusOr<LoglikelihoodResult> ScoreOne(
+      CURL* curl, const LoglikelihoodRequest& request,
+      const CallOptions& options) {
     // lm-eval: the context's trailing whitespace belongs to the continuation.
     const auto [context, continuation] =
         SplitContextContinuation(request.context, request.continuation);
@@ -381,7 +419,8 @@ class OpenAiRunner : public Runner {
     body.Set("max_tokens", Json::Int(0));
     body.Set("logprobs", Json::Int(1));
     body.Set("temperature", Json::Int(0));
-    ASSIGN_OR_RETURN(Json reply, Call(curl, "POST", "/completions", body.Dump(), options));
+    ASSIGN_OR_RETURN(Json reply,
+                     Call(curl, "POST", "/completions", body.Dump(), options));
 
     auto no_logprobs = [&](absl::string_view why) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -389,21 +428,25 @@ class OpenAiRunner : public Runner {
           " cannot give prompt log-probabilities (echo with logprobs): ", why));
     };
     const Json* choices = reply.Find("choices");
-    if (choices == nullptr || !choices->is_array() || choices->array().empty()) {
-      return absl::DataLossError(absl::StrCat("openai runner: ", options_.endpoint,
-                                              "/completions reply has no choices: ",
-                                              Excerpt(reply.Dump())));
+    if (choices == nullptr || !choices->is_array() ||
+        choices->array().empty()) {
+      return absl::DataLossError(absl::StrCat(
+          "openai runner: ", options_.endpoint,
+          "/completions reply has no choices: ", Excerpt(reply.Dump())));
     }
     const Json* logprobs = choices->array()[0].Find("logprobs");
-    if (logprobs == nullptr || logprobs->is_null()) return no_logprobs("logprobs is null");
+    if (logprobs == nullptr || logprobs->is_null())
+      return no_logprobs("logprobs is null");
     const Json* tokens = logprobs->Find("tokens");
     const Json* token_logprobs = logprobs->Find("token_logprobs");
     const Json* offsets = logprobs->Find("text_offset");
     const Json* top = logprobs->Find("top_logprobs");
     if (tokens == nullptr || token_logprobs == nullptr || offsets == nullptr ||
-        !tokens->is_array() || !token_logprobs->is_array() || !offsets->is_array() ||
+        !tokens->is_array() || !token_logprobs->is_array() ||
+        !offsets->is_array() ||
         offsets->array().size() != token_logprobs->array().size()) {
-      return no_logprobs("tokens/token_logprobs/text_offset missing or of unequal length");
+      return no_logprobs(
+          "tokens/token_logprobs/text_offset missing or of unequal length");
     }
     const size_t n = offsets->array().size();
     // lm-eval's split: the context's tokens are those the context alone
@@ -415,15 +458,18 @@ class OpenAiRunner : public Runner {
     if (context.empty()) {
       first = 0;
     } else if (IsAscii(context) && IsAscii(continuation)) {
-      first = FirstContinuationTokenByOffset(*tokens, *offsets, context.size(),
-                                             context.size() + continuation.size());
+      first =
+          FirstContinuationTokenByOffset(*tokens, *offsets, context.size(),
+                                         context.size() + continuation.size());
     }
     if (!first.has_value()) {
-      absl::StatusOr<size_t> context_tokens = CountPromptTokens(curl, context, options);
+      absl::StatusOr<size_t> context_tokens =
+          CountPromptTokens(curl, context, options);
       if (!context_tokens.ok()) return context_tokens.status();
       first = std::min(*context_tokens, n);
     }
-    if (*first >= n) return no_logprobs("echoed tokens do not cover the continuation");
+    if (*first >= n)
+      return no_logprobs("echoed tokens do not cover the continuation");
 
     LoglikelihoodResult result;
     result.context_tokens = static_cast<int>(*first);
@@ -440,14 +486,16 @@ class OpenAiRunner : public Runner {
         return no_logprobs(absl::StrCat("token_logprobs[", i, "] is null"));
       }
       result.logprob += lp.number_value();
-      const Json* alternatives = top != nullptr && top->is_array() && i < top->array().size()
-                                     ? &top->array()[i]
-                                     : nullptr;
+      const Json* alternatives =
+          top != nullptr && top->is_array() && i < top->array().size()
+              ? &top->array()[i]
+              : nullptr;
       if (alternatives == nullptr || !alternatives->is_object()) {
         return no_logprobs(absl::StrCat("top_logprobs[", i, "] is missing"));
       }
       for (const auto& [token, value] : alternatives->object()) {
-        if (value.is_number() && value.number_value() > lp.number_value() + 1e-6) {
+        if (value.is_number() &&
+            value.number_value() > lp.number_value() + 1e-6) {
           result.is_greedy = false;
         }
       }
@@ -460,7 +508,8 @@ class OpenAiRunner : public Runner {
     return result;
   }
 
-  absl::StatusOr<GenerateResult> GenerateOne(CURL* curl, const GenerateRequest& request,
+  absl::StatusOr<GenerateResult> GenerateOne(CURL* curl,
+                                             const GenerateRequest& request,
                                              const CallOptions& options) {
     Json body = Json::MakeObject();
     body.Set("model", Json::String(options_.model));
@@ -469,8 +518,8 @@ class OpenAiRunner : public Runner {
     if (chat) {
       Json messages = Json::MakeArray();
       for (const ChatMessage& m : request.messages) {
-        messages.Push(Json::MakeObject(
-            {{"role", Json::String(m.role)}, {"content", Json::String(m.content)}}));
+        messages.Push(Json::MakeObject({{"role", Json::String(m.role)},
+                                        {"content", Json::String(m.content)}}));
       }
       body.Set("messages", std::move(messages));
       path = "/chat/completions";
@@ -479,10 +528,13 @@ class OpenAiRunner : public Runner {
     }
     body.Set("max_tokens", Json::Int(request.max_new_tokens));
     body.Set("temperature", Json::Double(request.sampling.temperature));
-    if (request.sampling.top_p < 1.0) body.Set("top_p", Json::Double(request.sampling.top_p));
-    if (request.sampling.top_k > 0) body.Set("top_k", Json::Int(request.sampling.top_k));
+    if (request.sampling.top_p < 1.0)
+      body.Set("top_p", Json::Double(request.sampling.top_p));
+    if (request.sampling.top_k > 0)
+      body.Set("top_k", Json::Int(request.sampling.top_k));
     if (request.sampling.temperature > 0) {
-      body.Set("seed", Json::Int(static_cast<int64_t>(request.sampling.seed & 0x7fffffffffffffff)));
+      body.Set("seed", Json::Int(static_cast<int64_t>(request.sampling.seed &
+                                                      0x7fffffffffffffff)));
     }
     if (!request.stop.empty()) {
       Json stop = Json::MakeArray();
@@ -490,11 +542,14 @@ class OpenAiRunner : public Runner {
       body.Set("stop", std::move(stop));
     }
     auto start = std::chrono::steady_clock::now();
-    ASSIGN_OR_RETURN(Json reply, Call(curl, "POST", path, body.Dump(), options));
+    ASSIGN_OR_RETURN(Json reply,
+                     Call(curl, "POST", path, body.Dump(), options));
     const Json* choices = reply.Find("choices");
-    if (choices == nullptr || !choices->is_array() || choices->array().empty()) {
-      return absl::DataLossError(absl::StrCat("openai runner: ", options_.endpoint, path,
-                                              " reply has no choices: ", Excerpt(reply.Dump())));
+    if (choices == nullptr || !choices->is_array() ||
+        choices->array().empty()) {
+      return absl::DataLossError(
+          absl::StrCat("openai runner: ", options_.endpoint, path,
+                       " reply has no choices: ", Excerpt(reply.Dump())));
     }
     const Json& choice = choices->array()[0];
     const Json* text = nullptr;
@@ -505,26 +560,31 @@ class OpenAiRunner : public Runner {
       text = choice.Find("text");
     }
     if (text == nullptr || !text->is_string()) {
-      return absl::DataLossError(absl::StrCat("openai runner: ", options_.endpoint, path,
-                                              " reply has no text: ", Excerpt(reply.Dump())));
+      return absl::DataLossError(
+          absl::StrCat("openai runner: ", options_.endpoint, path,
+                       " reply has no text: ", Excerpt(reply.Dump())));
     }
     GenerateResult result;
     result.text = text->string_value();
     const Json* finish = choice.Find("finish_reason");
-    result.finish_reason = finish != nullptr && finish->is_string() && finish->string_value() == "stop"
+    result.finish_reason = finish != nullptr && finish->is_string() &&
+                                   finish->string_value() == "stop"
                                ? FinishReason::kStop
                                : FinishReason::kLength;
     // Servers cut at stop strings already; cut again for those that do not.
-    if (CutAtStop(request.stop, &result.text)) result.finish_reason = FinishReason::kStop;
+    if (CutAtStop(request.stop, &result.text))
+      result.finish_reason = FinishReason::kStop;
     int64_t completion_tokens = 0;
     if (const Json* usage = reply.Find("usage"); usage != nullptr) {
       const Json* p = usage->Find("prompt_tokens");
       const Json* c = usage->Find("completion_tokens");
-      if (p != nullptr && p->is_int()) result.prompt_tokens = static_cast<int>(p->int_value());
+      if (p != nullptr && p->is_int())
+        result.prompt_tokens = static_cast<int>(p->int_value());
       if (c != nullptr && c->is_int()) completion_tokens = c->int_value();
     }
     double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     std::lock_guard<std::mutex> lock(stats_mu_);
     stats_.prompt_tokens += result.prompt_tokens;
     stats_.generated_tokens += completion_tokens;
@@ -544,7 +604,8 @@ class OpenAiRunner : public Runner {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Runner>> CreateOpenAiRunner(const OpenAiRunnerOptions& options) {
+absl::StatusOr<std::unique_ptr<Runner>> CreateOpenAiRunner(
+    const OpenAiRunnerOptions& options) {
   GlobalCurlInit();
   auto runner = std::make_unique<OpenAiRunner>(options);
   RETURN_IF_ERROR(runner->Init());

@@ -41,23 +41,23 @@
 namespace evald::runners::openai {
 
 struct OpenAiRunnerOptions {
-  std::string endpoint;          // base URL, e.g. "http://host:8000/v1"
-  std::string model;             // model name sent in every request
-  std::string api_key_env;       // env var holding the key; empty = no auth
-  int max_concurrency = 8;       // requests in flight
+  std::string endpoint;     // base URL, e.g. "http://host:8000/v1"
+  std::string model;        // model name sent in every request
+  std::string api_key_env;  // env var holding the key; empty = no auth
+  int max_concurrency = 8;  // requests in flight
   double connect_timeout_s = 10;
-  double timeout_s = 600;        // whole request, per attempt
-  int max_retries = 5;           // retries after the first attempt
+  double timeout_s = 600;  // whole request, per attempt
+  int max_retries = 5;     // retries after the first attempt
   double backoff_initial_s = 0.5;
   double backoff_max_s = 30;
-  uint64_t seed = 0;             // jitter source
-  int max_context = 0;           // used when /models lists no max_model_len
+  uint64_t seed = 0;    // jitter source
+  int max_context = 0;  // used when /models lists no max_model_len
 };
-
 
 // Contacts GET {endpoint}/models to learn max_context; fails when the
 // endpoint is unreachable or neither it nor the options give a context size.
-absl::StatusOr<std::unique_ptr<Runner>> CreateOpenAiRunner(const OpenAiRunnerOptions& options);
+absl::StatusOr<std::unique_ptr<Runner>> CreateOpenAiRunner(
+    const OpenAiRunnerOptions& options);
 
 }  // namespace evald::runners::openai
 

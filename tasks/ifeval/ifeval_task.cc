@@ -29,7 +29,8 @@ constexpr char kTaskName[] = "ifeval";
 constexpr char kTarget[] = "0";
 constexpr char kTaskVersion[] = "4.0";
 // Where Debian's python3-langdetect keeps its profiles and tables.
-constexpr char kDebianLangdetectDir[] = "/usr/lib/python3/dist-packages/langdetect";
+constexpr char kDebianLangdetectDir[] =
+    "/usr/lib/python3/dist-packages/langdetect";
 // Names every rule that shapes prompts or scores, so the fingerprint changes
 // when any of them does.
 constexpr char kPromptFormat[] =
@@ -56,7 +57,8 @@ absl::StatusOr<IfevalDoc> ParseDoc(const Json& row, const std::string& where,
   IfevalDoc doc;
   ASSIGN_OR_RETURN(doc.key, r.Field("key").Int());
   ASSIGN_OR_RETURN(doc.prompt, r.Field("prompt").String());
-  ASSIGN_OR_RETURN(const JsonReader ids, r.Field("instruction_id_list").Array());
+  ASSIGN_OR_RETURN(const JsonReader ids,
+                   r.Field("instruction_id_list").Array());
   ASSIGN_OR_RETURN(const JsonReader kwargs, r.Field("kwargs").Array());
   if (kwargs.size() != ids.size()) {
     return kwargs.Error(absl::StrCat(kwargs.size(), " entries for ", ids.size(),
@@ -67,10 +69,9 @@ absl::StatusOr<IfevalDoc> ParseDoc(const Json& row, const std::string& where,
     absl::StatusOr<std::unique_ptr<Instruction>> inst =
         BuildInstruction(id, kwargs.json().array()[i], data);
     if (!inst.ok()) {
-      std::string field =
-          absl::IsNotFound(inst.status())
-              ? absl::StrCat("instruction_id_list[", i, "]")
-              : absl::StrCat("kwargs[", i, "] (", id, ")");
+      std::string field = absl::IsNotFound(inst.status())
+                              ? absl::StrCat("instruction_id_list[", i, "]")
+                              : absl::StrCat("kwargs[", i, "] (", id, ")");
       return absl::Status(inst.status().code(),
                           absl::StrCat(where, ": field '", field,
                                        "': ", inst.status().message()));
@@ -81,7 +82,8 @@ absl::StatusOr<IfevalDoc> ParseDoc(const Json& row, const std::string& where,
   return doc;
 }
 
-SampleResult MakeSample(size_t doc_index, const IfevalDoc& doc, const std::string& context,
+SampleResult MakeSample(size_t doc_index, const IfevalDoc& doc,
+                        const std::string& context,
                         const std::string& response) {
   IfevalScore score = ScoreIfevalResponse(doc, response);
   SampleResult s;
@@ -150,8 +152,8 @@ class IfevalTask : public Task {
       return absl::OutOfRangeError(
           absl::StrCat("ifeval: document index ", doc_index, " out of range"));
     }
-    return MakeSample(doc_index, docs_[doc_index], PlainContext(docs_[doc_index]),
-                      response);
+    return MakeSample(doc_index, docs_[doc_index],
+                      PlainContext(docs_[doc_index]), response);
   }
 
   absl::Status Run(
@@ -172,9 +174,11 @@ class IfevalTask : public Task {
       if (options_.chat_template) {
         PromptParts parts;
         parts.question = doc.prompt;
-        ASSIGN_OR_RETURN(runners::ChatPrompt chat,
-                         PrepareChatRequest(runner, BuildChatMessages(
-                                                        parts, options_.system_instruction, true)));
+        ASSIGN_OR_RETURN(
+            runners::ChatPrompt chat,
+            PrepareChatRequest(
+                runner,
+                BuildChatMessages(parts, options_.system_instruction, true)));
         request.messages = std::move(chat.messages);
         shown.push_back(std::move(chat.text));
       } else {
@@ -375,9 +379,9 @@ absl::StatusOr<std::unique_ptr<LanguageDetector>> LoadLanguageDetector(
     const std::string& langdetect_path) {
   if (language_id == "cld2") return std::unique_ptr<LanguageDetector>();
   if (!language_id.empty() && language_id != "langdetect") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "ifeval: option 'language_id': unknown detector '", language_id,
-        "' (known: langdetect, cld2)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("ifeval: option 'language_id': unknown detector '",
+                     language_id, "' (known: langdetect, cld2)"));
   }
   std::vector<std::string> candidates;
   if (!langdetect_path.empty()) {
@@ -430,17 +434,20 @@ absl::StatusOr<std::unique_ptr<Task>> CreateIfevalTask(
     auto it = options.options.find(name);
     return it == options.options.end() ? std::string() : it->second;
   };
-  ASSIGN_OR_RETURN(std::unique_ptr<LanguageDetector> language,
-                   LoadLanguageDetector(options.data_path, option("language_id"),
-                                        option("langdetect_path")));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<LanguageDetector> language,
+      LoadLanguageDetector(options.data_path, option("language_id"),
+                           option("langdetect_path")));
   const LanguageDetector& detector =
       language != nullptr ? *language : Cld2Detector();
-  ASSIGN_OR_RETURN(std::vector<IfevalDoc> docs,
-                   LoadIfevalDataset(data_file, CheckerData{punkt.get(), &detector}));
+  ASSIGN_OR_RETURN(
+      std::vector<IfevalDoc> docs,
+      LoadIfevalDataset(data_file, CheckerData{punkt.get(), &detector}));
   const std::string language_id =
       detector.sha256().empty()
           ? detector.name()
-          : absl::StrCat(detector.name(), " (profiles sha256 ", detector.sha256(), ")");
+          : absl::StrCat(detector.name(), " (profiles sha256 ",
+                         detector.sha256(), ")");
   if (options.limit > 0 && static_cast<size_t>(options.limit) < docs.size()) {
     docs.resize(static_cast<size_t>(options.limit));
   }
@@ -466,25 +473,28 @@ absl::StatusOr<std::unique_ptr<Task>> CreateIfevalTask(
     ASSIGN_OR_RETURN(std::string sha, base::Sha256File(path));
     info.datasets.push_back({path, sha});
   }
-  return std::unique_ptr<Task>(new IfevalTask(
-      options, std::move(punkt), std::move(language), std::move(docs),
-      std::move(info)));
+  return std::unique_ptr<Task>(
+      new IfevalTask(options, std::move(punkt), std::move(language),
+                     std::move(docs), std::move(info)));
 }
 
 namespace {
 const bool kRegistered = [] {
-  RegisterTask(kTaskName, [](const TaskOptions& options)
-                              -> absl::StatusOr<std::unique_ptr<Task>> {
-    for (const auto& [key, value] : options.options) {
-      if (key != "punkt_path" && key != "language_id" && key != "langdetect_path") {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "ifeval: unknown option '", key,
-            "' (known: punkt_path, language_id, langdetect_path)"));
-      }
-    }
-    auto it = options.options.find("punkt_path");
-    return CreateIfevalTask(options, it == options.options.end() ? "" : it->second);
-  });
+  RegisterTask(
+      kTaskName,
+      [](const TaskOptions& options) -> absl::StatusOr<std::unique_ptr<Task>> {
+        for (const auto& [key, value] : options.options) {
+          if (key != "punkt_path" && key != "language_id" &&
+              key != "langdetect_path") {
+            return absl::InvalidArgumentError(absl::StrCat(
+                "ifeval: unknown option '", key,
+                "' (known: punkt_path, language_id, langdetect_path)"));
+          }
+        }
+        auto it = options.options.find("punkt_path");
+        return CreateIfevalTask(options,
+                                it == options.options.end() ? "" : it->second);
+      });
   return true;
 }();
 }  // namespace

@@ -24,8 +24,8 @@ namespace evald::tasks::ifeval {
 namespace {
 
 using ::evald::py::ReFlags;
-using ::evald::py::ReMatch;
 using ::evald::py::Regex;
+using ::evald::py::ReMatch;
 
 using base::Json;
 
@@ -168,8 +168,9 @@ const std::map<std::string, Builder>& Builders() {
            res.push_back(std::move(re));
          }
          return Check([res](absl::string_view r) {
-           return std::all_of(res.begin(), res.end(),
-                              [&](const Regex& re) { return re.Search(r).has_value(); });
+           return std::all_of(res.begin(), res.end(), [&](const Regex& re) {
+             return re.Search(r).has_value();
+           });
          });
        }},
       {"keywords:frequency",
@@ -181,7 +182,8 @@ const std::map<std::string, Builder>& Builders() {
                           CompileKwargRegex("keyword", py::Strip(keyword),
                                             {.ignore_case = true}));
          return Check([re, frequency, less](absl::string_view r) {
-           return Compare(static_cast<double>(re.FindIter(r).size()), frequency, less);
+           return Compare(static_cast<double>(re.FindIter(r).size()), frequency,
+                          less);
          });
        }},
       {"keywords:forbidden_words",
@@ -198,8 +200,9 @@ const std::map<std::string, Builder>& Builders() {
            res.push_back(std::move(re));
          }
          return Check([res](absl::string_view r) {
-           return std::none_of(res.begin(), res.end(),
-                               [&](const Regex& re) { return re.Search(r).has_value(); });
+           return std::none_of(res.begin(), res.end(), [&](const Regex& re) {
+             return re.Search(r).has_value();
+           });
          });
        }},
       {"keywords:letter_frequency",
@@ -224,13 +227,13 @@ const std::map<std::string, Builder>& Builders() {
       {"language:response_language",
        [](const Kwargs& kw, const CheckerData& data) -> absl::StatusOr<Check> {
          ASSIGN_OR_RETURN(std::string language, kw.String("language"));
-         return Check([detector = data.language, language](absl::string_view r) {
-           return LanguageIs(detector, r, language);
-         });
+         return Check(
+             [detector = data.language, language](absl::string_view r) {
+               return LanguageIs(detector, r, language);
+             });
        }},
       {"length_constraints:number_sentences",
-       [](const Kwargs& kw,
-          const CheckerData& data) -> absl::StatusOr<Check> {
+       [](const Kwargs& kw, const CheckerData& data) -> absl::StatusOr<Check> {
          const PunktTokenizer* punkt = data.punkt;
          ASSIGN_OR_RETURN(double n, kw.Number("num_sentences"));
          ASSIGN_OR_RETURN(bool less, kw.LessThan("relation"));
@@ -325,8 +328,9 @@ const std::map<std::string, Builder>& Builders() {
          ASSIGN_OR_RETURN(Regex re,
                           CompileKwargRegex("postscript_marker", pattern,
                                             {.multiline = true}));
-         return Check(
-             [re](absl::string_view r) { return re.Search(py::Lower(r)).has_value(); });
+         return Check([re](absl::string_view r) {
+           return re.Search(py::Lower(r)).has_value();
+         });
        }},
       {"detectable_format:number_bullet_lists",
        [](const Kwargs& kw, const CheckerData&) -> absl::StatusOr<Check> {
@@ -335,7 +339,8 @@ const std::map<std::string, Builder>& Builders() {
            static const Regex& star =
                Re(R"(^\s*\*[^\*].*$)", {.multiline = true});
            static const Regex& dash = Re(R"(^\s*-.*$)", {.multiline = true});
-           return static_cast<double>(star.FindIter(r).size() + dash.FindIter(r).size()) == n;
+           return static_cast<double>(star.FindIter(r).size() +
+                                      dash.FindIter(r).size()) == n;
          });
        }},
       {"detectable_format:constrained_response",
@@ -422,7 +427,8 @@ const std::map<std::string, Builder>& Builders() {
                valid.push_back(parts[i]);
              }
            }
-           return valid.size() == 2 && py::Strip(valid[0]) != py::Strip(valid[1]);
+           return valid.size() == 2 &&
+                  py::Strip(valid[0]) != py::Strip(valid[1]);
          });
        }},
       {"combination:repeat_prompt",
@@ -438,19 +444,20 @@ const std::map<std::string, Builder>& Builders() {
          ASSIGN_OR_RETURN(std::string phrase, kw.String("end_phrase"));
          std::string want = py::Lower(py::Strip(phrase));
          return Check([want](absl::string_view r) {
-           return absl::EndsWith(py::Lower(py::Strip(py::Strip(r), "\"")), want);
+           return absl::EndsWith(py::Lower(py::Strip(py::Strip(r), "\"")),
+                                 want);
          });
        }},
       {"startend:quotation",
        [](const Kwargs&, const CheckerData&) -> absl::StatusOr<Check> {
          return Check([](absl::string_view r) {
            absl::string_view s = py::Strip(r);
-           return base::CountCodePoints(s) > 1 && s.front() == '"' && s.back() == '"';
+           return base::CountCodePoints(s) > 1 && s.front() == '"' &&
+                  s.back() == '"';
          });
        }},
       {"change_case:capital_word_frequency",
-       [](const Kwargs& kw,
-          const CheckerData& data) -> absl::StatusOr<Check> {
+       [](const Kwargs& kw, const CheckerData& data) -> absl::StatusOr<Check> {
          const PunktTokenizer* punkt = data.punkt;
          ASSIGN_OR_RETURN(double n, kw.Number("capital_frequency"));
          ASSIGN_OR_RETURN(bool less, kw.LessThan("capital_relation"));
@@ -486,8 +493,7 @@ const std::map<std::string, Builder>& Builders() {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Instruction>> BuildInstruction(
-    absl::string_view id, const base::Json& kwargs,
-    const CheckerData& data) {
+    absl::string_view id, const base::Json& kwargs, const CheckerData& data) {
   auto it = Builders().find(std::string(id));
   if (it == Builders().end()) {
     return absl::NotFoundError(

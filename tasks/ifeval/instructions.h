@@ -40,8 +40,8 @@ class Instruction {
 // What the checkers consult besides the response. Both are borrowed and must
 // outlive the instructions built with them.
 struct CheckerData {
-  const PunktTokenizer* punkt = nullptr;      // required
-  const LanguageDetector* language = nullptr; // required
+  const PunktTokenizer* punkt = nullptr;       // required
+  const LanguageDetector* language = nullptr;  // required
 };
 
 // Builds the checker for `id`. `kwargs` is the JSON object of the document

@@ -36,18 +36,20 @@ constexpr int kNGram = 3;
 
 std::u32string ToU32(absl::string_view s) {
   std::u32string out;
-  for (uint32_t cp : base::DecodeUtf8(s)) out.push_back(static_cast<char32_t>(cp));
+  for (uint32_t cp : base::DecodeUtf8(s))
+    out.push_back(static_cast<char32_t>(cp));
   return out;
 }
 
 bool IsUpperChar(char32_t ch) {
-  return py::IsUpper(base::EncodeUtf8(std::vector<uint32_t>{static_cast<uint32_t>(ch)}));
+  return py::IsUpper(
+      base::EncodeUtf8(std::vector<uint32_t>{static_cast<uint32_t>(ch)}));
 }
 
 // Java-properties-style lines `key=value` with \uXXXX escapes, as the
 // reference reads messages.properties.
-absl::StatusOr<std::map<std::string, std::u32string>> ReadMessages(const std::string& path,
-                                                                  const std::string& text) {
+absl::StatusOr<std::map<std::string, std::u32string>> ReadMessages(
+    const std::string& path, const std::string& text) {
   std::map<std::string, std::u32string> out;
   int line_no = 0;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
@@ -56,7 +58,8 @@ absl::StatusOr<std::map<std::string, std::u32string>> ReadMessages(const std::st
     if (line.empty()) continue;
     const size_t eq = line.find('=');
     if (eq == absl::string_view::npos) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ":", line_no, ": expected key=value"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", line_no, ": expected key=value"));
     }
     std::u32string value;
     absl::string_view v = line.substr(eq + 1);
@@ -70,7 +73,8 @@ absl::StatusOr<std::map<std::string, std::u32string>> ReadMessages(const std::st
         value.push_back(static_cast<char32_t>(cp));
         i += 6;
       } else {
-        value.push_back(static_cast<char32_t>(static_cast<unsigned char>(v[i])));
+        value.push_back(
+            static_cast<char32_t>(static_cast<unsigned char>(v[i])));
         ++i;
       }
     }
@@ -105,7 +109,8 @@ Block BlockOf(char32_t c) {
   if (c >= 0x2000 && c <= 0x206F) return Block::kGeneralPunctuation;
   if (c >= 0x3040 && c <= 0x309F) return Block::kHiragana;
   if (c >= 0x30A0 && c <= 0x30FF) return Block::kKatakana;
-  if ((c >= 0x3100 && c <= 0x312F) || (c >= 0x31A0 && c <= 0x31BF)) return Block::kBopomofo;
+  if ((c >= 0x3100 && c <= 0x312F) || (c >= 0x31A0 && c <= 0x31BF))
+    return Block::kBopomofo;
   if (c >= 0x4E00 && c <= 0x9FFF) return Block::kCjkUnifiedIdeographs;
   if (c >= 0xAC00 && c <= 0xD7AF) return Block::kHangulSyllables;
   return Block::kOther;
@@ -113,16 +118,18 @@ Block BlockOf(char32_t c) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<LangDetect>> LangDetect::Load(const std::string& dir) {
+absl::StatusOr<std::unique_ptr<LangDetect>> LangDetect::Load(
+    const std::string& dir) {
   namespace fs = std::filesystem;
   std::string profiles = dir + "/profiles";
   std::string messages = dir + "/utils/messages.properties";
   if (!base::PathExists(profiles)) profiles = dir;
   if (!base::PathExists(messages)) messages = dir + "/messages.properties";
   if (!base::PathExists(messages)) {
-    return absl::NotFoundError(absl::StrCat("langdetect: ", dir,
-                                            ": no messages.properties (expected "
-                                            "utils/messages.properties or messages.properties)"));
+    return absl::NotFoundError(
+        absl::StrCat("langdetect: ", dir,
+                     ": no messages.properties (expected "
+                     "utils/messages.properties or messages.properties)"));
   }
   std::vector<std::string> names;
   std::error_code ec;
@@ -132,12 +139,14 @@ absl::StatusOr<std::unique_ptr<LangDetect>> LangDetect::Load(const std::string& 
     if (name == "messages.properties") continue;
     names.push_back(name);
   }
-  if (ec) return absl::NotFoundError(absl::StrCat("langdetect: cannot list ", profiles, ": ", ec.message()));
+  if (ec)
+    return absl::NotFoundError(
+        absl::StrCat("langdetect: cannot list ", profiles, ": ", ec.message()));
   std::sort(names.begin(), names.end());
   if (names.size() < 2) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("langdetect: ", profiles, ": need at least 2 language profiles, found ",
-                     names.size()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "langdetect: ", profiles, ": need at least 2 language profiles, found ",
+        names.size()));
   }
 
   auto detector = std::unique_ptr<LangDetect>(new LangDetect());
@@ -146,35 +155,41 @@ absl::StatusOr<std::unique_ptr<LangDetect>> LangDetect::Load(const std::string& 
   for (int index = 0; index < num_langs; ++index) {
     const std::string path = absl::StrCat(profiles, "/", names[index]);
     ASSIGN_OR_RETURN(std::string text, base::ReadFileToString(path));
-    digest.Update(absl::StrCat(names[index], "\n", base::Sha256Hex(text), "\n"));
+    digest.Update(
+        absl::StrCat(names[index], "\n", base::Sha256Hex(text), "\n"));
     absl::StatusOr<base::Json> json = base::ParseJson(text);
     if (!json.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": ", json.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": ", json.status().message()));
     }
     const base::Json* name = json->Find("name");
     const base::Json* freq = json->Find("freq");
     const base::Json* n_words = json->Find("n_words");
     if (name == nullptr || !name->is_string()) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": field 'name': missing or not a string"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": field 'name': missing or not a string"));
     }
     if (freq == nullptr || !freq->is_object()) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": field 'freq': missing or not an object"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": field 'freq': missing or not an object"));
     }
-    if (n_words == nullptr || !n_words->is_array() || n_words->array().size() != kNGram) {
+    if (n_words == nullptr || !n_words->is_array() ||
+        n_words->array().size() != kNGram) {
       return absl::InvalidArgumentError(
           absl::StrCat(path, ": field 'n_words': expected a list of 3 counts"));
     }
-    if (std::find(detector->languages_.begin(), detector->languages_.end(), name->string_value()) !=
-        detector->languages_.end()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": duplicate profile for '", name->string_value(), "'"));
+    if (std::find(detector->languages_.begin(), detector->languages_.end(),
+                  name->string_value()) != detector->languages_.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": duplicate profile for '", name->string_value(), "'"));
     }
     detector->languages_.push_back(name->string_value());
     double totals[kNGram];
     for (int n = 0; n < kNGram; ++n) {
       const base::Json& v = n_words->array()[n];
       if (!v.is_number()) {
-        return absl::InvalidArgumentError(absl::StrCat(path, ": field 'n_words[", n, "]': not a number"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, ": field 'n_words[", n, "]': not a number"));
       }
       totals[n] = v.number_value();
     }
@@ -186,17 +201,20 @@ absl::StatusOr<std::unique_ptr<LangDetect>> LangDetect::Load(const std::string& 
       std::u32string key = ToU32(gram);
       if (key.empty() || key.size() > kNGram) continue;
       // freq / n_words[len - 1], as the reference computes it in doubles.
-      detector->grams_[key].emplace_back(index, count.number_value() / totals[key.size() - 1]);
+      detector->grams_[key].emplace_back(
+          index, count.number_value() / totals[key.size() - 1]);
     }
   }
 
   ASSIGN_OR_RETURN(std::string messages_text, base::ReadFileToString(messages));
-  digest.Update(absl::StrCat("messages.properties\n", base::Sha256Hex(messages_text), "\n"));
+  digest.Update(absl::StrCat("messages.properties\n",
+                             base::Sha256Hex(messages_text), "\n"));
   ASSIGN_OR_RETURN(auto table, ReadMessages(messages, messages_text));
   auto get = [&](const std::string& key) -> absl::StatusOr<std::u32string> {
     auto it = table.find(key);
     if (it == table.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(messages, ": missing key '", key, "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(messages, ": missing key '", key, "'"));
     }
     return it->second;
   };
@@ -204,7 +222,8 @@ absl::StatusOr<std::unique_ptr<LangDetect>> LangDetect::Load(const std::string& 
   ASSIGN_OR_RETURN(detector->vi_letters_, get("TO_NORMALIZE_VI_CHARS"));
   ASSIGN_OR_RETURN(detector->vi_marks_, get("DMARK_CLASS"));
   for (const char* mark : {"0300", "0301", "0303", "0309", "0323"}) {
-    ASSIGN_OR_RETURN(std::u32string chars, get(absl::StrCat("NORMALIZED_VI_CHARS_", mark)));
+    ASSIGN_OR_RETURN(std::u32string chars,
+                     get(absl::StrCat("NORMALIZED_VI_CHARS_", mark)));
     detector->vi_out_.push_back(std::move(chars));
   }
   // Every NGram.KANJI_* class maps its characters to its first one. The
@@ -216,7 +235,8 @@ absl::StatusOr<std::unique_ptr<LangDetect>> LangDetect::Load(const std::string& 
     if (!absl::StartsWith(key, "NGram.KANJI_")) continue;
     std::vector<std::string> parts = absl::StrSplit(key.substr(12), '_');
     int a = 0, b = 0;
-    if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &a) || !absl::SimpleAtoi(parts[1], &b)) {
+    if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &a) ||
+        !absl::SimpleAtoi(parts[1], &b)) {
       continue;
     }
     classes.push_back({{a, b}, value});
@@ -267,8 +287,8 @@ char32_t LangDetect::Normalize(char32_t ch) const {
 
 std::u32string LangDetect::Prepare(absl::string_view text) const {
   // URLs and e-mail addresses become single spaces.
-  static const Regex* const kUrl =
-      new Regex(Regex::CompileOrDie(R"(https?://[-_.?&~;+=/#0-9A-Za-z]{1,2076})"));
+  static const Regex* const kUrl = new Regex(
+      Regex::CompileOrDie(R"(https?://[-_.?&~;+=/#0-9A-Za-z]{1,2076})"));
   static const Regex* const kMail = new Regex(Regex::CompileOrDie(
       R"([-_.0-9A-Za-z]{1,64}@[-_0-9A-Za-z]{1,255}[-_.0-9A-Za-z]{1,255})"));
   std::u32string in = ToU32(kMail->Sub(kUrl->Sub(text, " "), " "));
@@ -322,8 +342,8 @@ std::u32string LangDetect::Prepare(absl::string_view text) const {
   return out;
 }
 
-std::vector<const std::vector<std::pair<int, double>>*> LangDetect::ExtractNgrams(
-    const std::u32string& text) const {
+std::vector<const std::vector<std::pair<int, double>>*>
+LangDetect::ExtractNgrams(const std::u32string& text) const {
   std::vector<const std::vector<std::pair<int, double>>*> result;
   std::u32string grams(1, U' ');
   bool capital_word = false;
@@ -359,11 +379,12 @@ std::vector<const std::vector<std::pair<int, double>>*> LangDetect::ExtractNgram
   return result;
 }
 
-absl::StatusOr<std::vector<std::pair<std::string, double>>> LangDetect::Probabilities(
-    absl::string_view text) const {
+absl::StatusOr<std::vector<std::pair<std::string, double>>>
+LangDetect::Probabilities(absl::string_view text) const {
   const std::u32string prepared = Prepare(text);
   const auto ngrams = ExtractNgrams(prepared);
-  if (ngrams.empty()) return absl::NotFoundError("langdetect: no features in text");
+  if (ngrams.empty())
+    return absl::NotFoundError("langdetect: no features in text");
 
   const size_t num = languages_.size();
   std::vector<double> langprob(num, 0.0);
@@ -394,15 +415,18 @@ absl::StatusOr<std::vector<std::pair<std::string, double>>> LangDetect::Probabil
   }
   std::vector<std::pair<std::string, double>> out;
   for (size_t j = 0; j < num; ++j) {
-    if (langprob[j] > kProbThreshold) out.emplace_back(languages_[j], langprob[j]);
+    if (langprob[j] > kProbThreshold)
+      out.emplace_back(languages_[j], langprob[j]);
   }
-  std::stable_sort(out.begin(), out.end(),
-                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.second > b.second;
+  });
   return out;
 }
 
 std::optional<std::string> LangDetect::Detect(absl::string_view text) const {
-  absl::StatusOr<std::vector<std::pair<std::string, double>>> probs = Probabilities(text);
+  absl::StatusOr<std::vector<std::pair<std::string, double>>> probs =
+      Probabilities(text);
   if (!probs.ok()) return std::nullopt;
   if (probs->empty()) return std::string("unknown");
   return probs->front().first;

@@ -36,7 +36,8 @@ namespace evald::tasks::ifeval {
 class LangDetect : public LanguageDetector {
  public:
   // Loads the profiles and tables; errors name the file at fault.
-  static absl::StatusOr<std::unique_ptr<LangDetect>> Load(const std::string& dir);
+  static absl::StatusOr<std::unique_ptr<LangDetect>> Load(
+      const std::string& dir);
 
   // The most probable language's code, "unknown" when none has probability
   // above 0.1, nullopt when the text yields no n-gram ("No features in
@@ -61,7 +62,8 @@ class LangDetect : public LanguageDetector {
   std::vector<std::string> languages_;
   // n-gram (UTF-32) -> (language index, probability) for the languages that
   // have it.
-  absl::flat_hash_map<std::u32string, std::vector<std::pair<int, double>>> grams_;
+  absl::flat_hash_map<std::u32string, std::vector<std::pair<int, double>>>
+      grams_;
   std::u32string latin1_excluded_;
   absl::flat_hash_map<char32_t, char32_t> cjk_map_;
   std::u32string vi_letters_;           // TO_NORMALIZE_VI_CHARS

@@ -18,8 +18,8 @@ namespace evald::tasks::ifeval {
 namespace {
 
 using ::evald::py::ReFlags;
-using ::evald::py::ReMatch;
 using ::evald::py::Regex;
+using ::evald::py::ReMatch;
 
 // PunktLanguageVars' patterns (English defaults). The word tokenizer accepts
 // a multi-character punctuation run, or a word that starts with a word-start
@@ -120,7 +120,8 @@ struct PunktTokenizer::Token {
 
   explicit Token(std::string t) : tok(std::move(t)) {
     std::string lower = py::Lower(tok);
-    type = NumericRe().Search(lower).has_value() ? "##number##" : std::move(lower);
+    type =
+        NumericRe().Search(lower).has_value() ? "##number##" : std::move(lower);
     period_final = EndsWith(tok, ".");
   }
   std::string TypeNoPeriod() const {

@@ -27,9 +27,11 @@ TEST(FileTest, AtomicWriteReadAndMap) {
 
 TEST(FileTest, ErrorsNameThePath) {
   EXPECT_THAT(ReadFileToString("/nonexistent/evald"),
-              StatusIs(absl::StatusCode::kNotFound, ::testing::HasSubstr("/nonexistent/evald")));
+              StatusIs(absl::StatusCode::kNotFound,
+                       ::testing::HasSubstr("/nonexistent/evald")));
   evald::testing::TempDir dir;
-  EXPECT_THAT(MappedFile::Open(dir.path()), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(MappedFile::Open(dir.path()),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 }  // namespace

@@ -1,11 +1,11 @@
 // JsonReader: every read, its fallback, and the one-line error each failure
 // gives, then a sweep of mutated documents that must read or fail cleanly.
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -73,7 +73,8 @@ TEST(JsonReaderTest, AbsentAndNullAreMissingAndTakeTheFallback) {
     EXPECT_THAT(f.NumberOr(1.5), IsOkAndHolds(1.5));
     EXPECT_THAT(f.BoolOr(true), IsOkAndHolds(true));
     EXPECT_THAT(f.StringOr("d"), IsOkAndHolds("d"));
-    const std::string missing = absl::StrCat("c.json: field '", key, "' is missing");
+    const std::string missing =
+        absl::StrCat("c.json: field '", key, "' is missing");
     EXPECT_THAT(f.Int(), StatusIs(kInvalid, missing));
     EXPECT_THAT(f.Int(0, 1), StatusIs(kInvalid, missing));
     EXPECT_THAT(f.Number(), StatusIs(kInvalid, missing));
@@ -86,7 +87,8 @@ TEST(JsonReaderTest, AbsentAndNullAreMissingAndTakeTheFallback) {
   // Members of a missing object and items past the end are missing too.
   EXPECT_THAT(r.Field("nope").Field("deeper").Int(),
               StatusIs(kInvalid, "c.json: field 'nope.deeper' is missing"));
-  EXPECT_THAT(r.Field("a").Item(3).Int(), StatusIs(kInvalid, "c.json: field 'a[3]' is missing"));
+  EXPECT_THAT(r.Field("a").Item(3).Int(),
+              StatusIs(kInvalid, "c.json: field 'a[3]' is missing"));
   EXPECT_THAT(r.Field("a").Item(2).StringOr("z"), IsOkAndHolds("z"));
   // Asked of a value of another type, Field and Item find nothing.
   EXPECT_FALSE(r.Field("s").Field("k").present());
@@ -102,9 +104,12 @@ TEST(JsonReaderTest, ItemsOfAnObjectAreItsMembersInOrder) {
   ASSERT_EQ(v.size(), 3u);
   EXPECT_THAT(v.Item(0).Int(), IsOkAndHolds(1));
   EXPECT_FALSE(v.Item(1).present());
-  EXPECT_THAT(v.Item(1).Int(), StatusIs(kInvalid, R"(t.json: field 'v["<b>"]' is missing)"));
-  EXPECT_THAT(v.Item(2).Int(),
-              StatusIs(kInvalid, R"(t.json: field 'v.a': expected an integer, got "two")"));
+  EXPECT_THAT(v.Item(1).Int(),
+              StatusIs(kInvalid, R"(t.json: field 'v["<b>"]' is missing)"));
+  EXPECT_THAT(
+      v.Item(2).Int(),
+      StatusIs(kInvalid,
+               R"(t.json: field 'v.a': expected an integer, got "two")"));
   EXPECT_THAT(v.Field("a").Int(), IsOkAndHolds(1));
   EXPECT_FALSE(v.Item(3).present());
   EXPECT_EQ(v.Item(3).path(), "v[3]");
@@ -113,42 +118,73 @@ TEST(JsonReaderTest, ItemsOfAnObjectAreItsMembersInOrder) {
 TEST(JsonReaderTest, WrongTypesNameTheFieldAndWhatWasFound) {
   const Json doc = Parse(kDoc);
   const JsonReader r(doc, "c.json");
-  EXPECT_THAT(r.Field("s").Int(),
-              StatusIs(kInvalid, R"(c.json: field 's': expected an integer, got "text")"));
+  EXPECT_THAT(
+      r.Field("s").Int(),
+      StatusIs(kInvalid,
+               R"(c.json: field 's': expected an integer, got "text")"));
   EXPECT_THAT(r.Field("whole").Int(),
-              StatusIs(kInvalid, "c.json: field 'whole': expected an integer, got 4.0"));
-  EXPECT_THAT(r.Field("n").Int(8, 10),
-              StatusIs(kInvalid, "c.json: field 'n': expected an integer in [8, 10], got 7"));
-  EXPECT_THAT(r.Field("x").Int(0, 10),
-              StatusIs(kInvalid, "c.json: field 'x': expected an integer in [0, 10], got 2.5"));
-  EXPECT_THAT(r.Field("t").Number(),
-              StatusIs(kInvalid, "c.json: field 't': expected a number, got true"));
-  EXPECT_THAT(r.Field("inf").Number(),
-              StatusIs(kInvalid, "c.json: field 'inf': expected a finite number, got Infinity"));
-  EXPECT_THAT(r.Field("nan").NumberOr(1.0),
-              StatusIs(kInvalid, "c.json: field 'nan': expected a finite number, got NaN"));
-  EXPECT_THAT(r.Field("s").Bool(),
-              StatusIs(kInvalid, R"(c.json: field 's': expected true or false, got "text")"));
-  EXPECT_THAT(r.Field("n").String(),
-              StatusIs(kInvalid, "c.json: field 'n': expected a string, got 7"));
-  EXPECT_THAT(r.Field("a").Object(),
-              StatusIs(kInvalid, R"(c.json: field 'a': expected an object, got [1, "two", null])"));
-  EXPECT_THAT(r.Field("o").Array(),
-              StatusIs(kInvalid, R"(c.json: field 'o': expected an array, got {"inner": {"k": 1}})"));
-  EXPECT_THAT(r.Field("a").Item(1).Int(),
-              StatusIs(kInvalid, R"(c.json: field 'a[1]': expected an integer, got "two")"));
-  EXPECT_THAT(r.Field("o").Field("inner").Field("k").Bool(),
-              StatusIs(kInvalid, "c.json: field 'o.inner.k': expected true or false, got 1"));
+              StatusIs(kInvalid,
+                       "c.json: field 'whole': expected an integer, got 4.0"));
+  EXPECT_THAT(
+      r.Field("n").Int(8, 10),
+      StatusIs(kInvalid,
+               "c.json: field 'n': expected an integer in [8, 10], got 7"));
+  EXPECT_THAT(
+      r.Field("x").Int(0, 10),
+      StatusIs(kInvalid,
+               "c.json: field 'x': expected an integer in [0, 10], got 2.5"));
+  EXPECT_THAT(
+      r.Field("t").Number(),
+      StatusIs(kInvalid, "c.json: field 't': expected a number, got true"));
+  EXPECT_THAT(
+      r.Field("inf").Number(),
+      StatusIs(kInvalid,
+               "c.json: field 'inf': expected a finite number, got Infinity"));
+  EXPECT_THAT(
+      r.Field("nan").NumberOr(1.0),
+      StatusIs(kInvalid,
+               "c.json: field 'nan': expected a finite number, got NaN"));
+  EXPECT_THAT(
+      r.Field("s").Bool(),
+      StatusIs(kInvalid,
+               R"(c.json: field 's': expected true or false, got "text")"));
+  EXPECT_THAT(
+      r.Field("n").String(),
+      StatusIs(kInvalid, "c.json: field 'n': expected a string, got 7"));
+  EXPECT_THAT(
+      r.Field("a").Object(),
+      StatusIs(
+          kInvalid,
+          R"(c.json: field 'a': expected an object, got [1, "two", null])"));
+  EXPECT_THAT(
+      r.Field("o").Array(),
+      StatusIs(
+          kInvalid,
+          R"(c.json: field 'o': expected an array, got {"inner": {"k": 1}})"));
+  EXPECT_THAT(
+      r.Field("a").Item(1).Int(),
+      StatusIs(kInvalid,
+               R"(c.json: field 'a[1]': expected an integer, got "two")"));
+  EXPECT_THAT(
+      r.Field("o").Field("inner").Field("k").Bool(),
+      StatusIs(kInvalid,
+               "c.json: field 'o.inner.k': expected true or false, got 1"));
   // A fallback does not excuse a present value of the wrong type.
-  EXPECT_THAT(r.Field("s").IntOr(1), StatusIs(kInvalid, HasSubstr("expected an integer")));
-  EXPECT_THAT(r.Field("n").IntOr(1, 8, 10), StatusIs(kInvalid, HasSubstr("in [8, 10], got 7")));
-  EXPECT_THAT(r.Field("s").NumberOr(1), StatusIs(kInvalid, HasSubstr("expected a number")));
-  EXPECT_THAT(r.Field("s").BoolOr(true), StatusIs(kInvalid, HasSubstr("expected true or false")));
-  EXPECT_THAT(r.Field("n").StringOr(""), StatusIs(kInvalid, HasSubstr("expected a string")));
+  EXPECT_THAT(r.Field("s").IntOr(1),
+              StatusIs(kInvalid, HasSubstr("expected an integer")));
+  EXPECT_THAT(r.Field("n").IntOr(1, 8, 10),
+              StatusIs(kInvalid, HasSubstr("in [8, 10], got 7")));
+  EXPECT_THAT(r.Field("s").NumberOr(1),
+              StatusIs(kInvalid, HasSubstr("expected a number")));
+  EXPECT_THAT(r.Field("s").BoolOr(true),
+              StatusIs(kInvalid, HasSubstr("expected true or false")));
+  EXPECT_THAT(r.Field("n").StringOr(""),
+              StatusIs(kInvalid, HasSubstr("expected a string")));
   // Int's full range, and bounds at the edges of int64.
   EXPECT_THAT(r.Field("neg").Int(INT64_MIN, INT64_MAX), IsOkAndHolds(-3));
-  EXPECT_THAT(r.Field("neg").Int(0, INT64_MAX),
-              StatusIs(kInvalid, HasSubstr("in [0, 9223372036854775807], got -3")));
+  EXPECT_THAT(
+      r.Field("neg").Int(0, INT64_MAX),
+      StatusIs(kInvalid, HasSubstr("in [0, 9223372036854775807], got -3")));
 }
 
 TEST(JsonReaderTest, CallersChecksReadTheSame) {
@@ -156,19 +192,23 @@ TEST(JsonReaderTest, CallersChecksReadTheSame) {
   const JsonReader r(doc, "c.json");
   EXPECT_THAT(r.Field("x").Error("must exceed 'n'"),
               StatusIs(kInvalid, "c.json: field 'x': must exceed 'n'"));
-  EXPECT_THAT(r.Field("x").Expected("a number > 3"),
-              StatusIs(kInvalid, "c.json: field 'x': expected a number > 3, got 2.5"));
+  EXPECT_THAT(
+      r.Field("x").Expected("a number > 3"),
+      StatusIs(kInvalid, "c.json: field 'x': expected a number > 3, got 2.5"));
   // An error about a missing field that has a default is still about it.
-  EXPECT_THAT(r.Field("nope").Error("defaults to 0, which is odd"),
-              StatusIs(kInvalid, "c.json: field 'nope': defaults to 0, which is odd"));
+  EXPECT_THAT(
+      r.Field("nope").Error("defaults to 0, which is odd"),
+      StatusIs(kInvalid, "c.json: field 'nope': defaults to 0, which is odd"));
 }
 
 TEST(JsonReaderTest, TheRootIsNamedByWhereAlone) {
   const Json arr = Parse("[1]");
   EXPECT_THAT(JsonReader(arr, "c.json").Object(),
               StatusIs(kInvalid, "c.json: expected an object, got [1]"));
-  EXPECT_THAT(JsonReader(arr).Object(), StatusIs(kInvalid, "expected an object, got [1]"));
-  EXPECT_THAT(JsonReader(arr, "c.json").Error("is empty"), StatusIs(kInvalid, "c.json: is empty"));
+  EXPECT_THAT(JsonReader(arr).Object(),
+              StatusIs(kInvalid, "expected an object, got [1]"));
+  EXPECT_THAT(JsonReader(arr, "c.json").Error("is empty"),
+              StatusIs(kInvalid, "c.json: is empty"));
   // A document that is just null is the wrong type, not a missing field.
   const Json null;
   EXPECT_FALSE(JsonReader(null, "c.json").present());
@@ -176,21 +216,27 @@ TEST(JsonReaderTest, TheRootIsNamedByWhereAlone) {
               StatusIs(kInvalid, "c.json: expected an object, got null"));
   // Without `where`, errors start at the field (request bodies).
   const Json body = Parse(R"({"max_tokens": "ten"})");
-  EXPECT_THAT(JsonReader(body).Field("max_tokens").Int(),
-              StatusIs(kInvalid, R"(field 'max_tokens': expected an integer, got "ten")"));
+  EXPECT_THAT(
+      JsonReader(body).Field("max_tokens").Int(),
+      StatusIs(kInvalid,
+               R"(field 'max_tokens': expected an integer, got "ten")"));
   // A reader can start part-way into a document.
-  EXPECT_THAT(JsonReader(arr.array()[0], "c.json", "list[0]").String(),
-              StatusIs(kInvalid, "c.json: field 'list[0]': expected a string, got 1"));
+  EXPECT_THAT(
+      JsonReader(arr.array()[0], "c.json", "list[0]").String(),
+      StatusIs(kInvalid, "c.json: field 'list[0]': expected a string, got 1"));
   EXPECT_THAT(JsonReader(arr, "c.json", "list").Item(0).Field("k").Int(),
               StatusIs(kInvalid, "c.json: field 'list[0].k' is missing"));
 }
 
 TEST(JsonReaderTest, PathsQuoteKeysThatAreNotPlainAndAbridgeLongOnes) {
-  const Json doc = Parse(R"({"special_tokens": {"<s>": 1, "a.b": 2, "\u0120the": 3, "": 4}})");
+  const Json doc = Parse(
+      R"({"special_tokens": {"<s>": 1, "a.b": 2, "\u0120the": 3, "": 4}})");
   const JsonReader s = JsonReader(doc, "t.json").Field("special_tokens");
-  EXPECT_THAT(s.Field("<s>").String(),
-              StatusIs(kInvalid,
-                       R"(t.json: field 'special_tokens["<s>"]': expected a string, got 1)"));
+  EXPECT_THAT(
+      s.Field("<s>").String(),
+      StatusIs(
+          kInvalid,
+          R"(t.json: field 'special_tokens["<s>"]': expected a string, got 1)"));
   EXPECT_EQ(s.Field("a.b").path(), R"(special_tokens["a.b"])");
   EXPECT_EQ(s.Field("\xc4\xa0the").path(), R"(special_tokens["\u0120the"])");
   EXPECT_EQ(s.Field("").path(), R"(special_tokens[""])");
@@ -198,10 +244,12 @@ TEST(JsonReaderTest, PathsQuoteKeysThatAreNotPlainAndAbridgeLongOnes) {
   EXPECT_EQ(JsonReader(doc).Field("<s>").path(), R"(["<s>"])");
   // Long keys are cut, on a character boundary.
   const std::string long_key = std::string(63, 'k') + "\xc3\xa9" + "tail";
-  EXPECT_EQ(s.Field(long_key).path(),
-            absl::StrCat(R"(special_tokens[")", std::string(63, 'k'), R"(..."])"));
-  EXPECT_EQ(s.Field(std::string(100, 'k')).path(),
-            absl::StrCat(R"(special_tokens[")", std::string(64, 'k'), R"(..."])"));
+  EXPECT_EQ(
+      s.Field(long_key).path(),
+      absl::StrCat(R"(special_tokens[")", std::string(63, 'k'), R"(..."])"));
+  EXPECT_EQ(
+      s.Field(std::string(100, 'k')).path(),
+      absl::StrCat(R"(special_tokens[")", std::string(64, 'k'), R"(..."])"));
 }
 
 TEST(JsonReaderTest, ValuesShownInErrorsAreShortAsciiAndOneLine) {
@@ -215,15 +263,22 @@ TEST(JsonReaderTest, ValuesShownInErrorsAreShortAsciiAndOneLine) {
   EXPECT_LT(long_error.message().size(), 120u);
   // A container is shown only as far as the line allows, however large.
   Json big = Json::MakeArray();
-  for (int i = 0; i < 100000; ++i) big.Push(Json::MakeObject({{"k", Json::Int(i)}}));
+  for (int i = 0; i < 100000; ++i)
+    big.Push(Json::MakeObject({{"k", Json::Int(i)}}));
   doc.Set("big", std::move(big));
-  EXPECT_THAT(r.Field("big").Object(),
-              StatusIs(kInvalid, HasSubstr(R"(expected an object, got [{"k": 0}, {"k": 1}, {"k": 2},)")));
+  EXPECT_THAT(
+      r.Field("big").Object(),
+      StatusIs(
+          kInvalid,
+          HasSubstr(
+              R"(expected an object, got [{"k": 0}, {"k": 1}, {"k": 2},)")));
   EXPECT_LT(r.Field("big").Object().status().message().size(), 120u);
   absl::Status bytes_error = r.Field("bytes").Int().status();
-  EXPECT_THAT(bytes_error,
-              StatusIs(kInvalid,
-                       R"(c.json: field 'bytes': expected an integer, got "\ufffd\ufffd\n\u00e9")"));
+  EXPECT_THAT(
+      bytes_error,
+      StatusIs(
+          kInvalid,
+          R"(c.json: field 'bytes': expected an integer, got "\ufffd\ufffd\n\u00e9")"));
 }
 
 // Without `where`, an error starts with the field, so that a caller can tell
@@ -231,9 +286,11 @@ TEST(JsonReaderTest, ValuesShownInErrorsAreShortAsciiAndOneLine) {
 TEST(JsonReaderTest, WithoutWhereErrorsStartAtTheField) {
   const Json doc = Parse(kDoc);
   const JsonReader r(doc);
-  EXPECT_THAT(r.Field("a").Item(1).Int(),
-              StatusIs(kInvalid, R"(field 'a[1]': expected an integer, got "two")"));
-  EXPECT_THAT(r.Field("nope").Field("k").String(), StatusIs(kInvalid, "field 'nope.k' is missing"));
+  EXPECT_THAT(
+      r.Field("a").Item(1).Int(),
+      StatusIs(kInvalid, R"(field 'a[1]': expected an integer, got "two")"));
+  EXPECT_THAT(r.Field("nope").Field("k").String(),
+              StatusIs(kInvalid, "field 'nope.k' is missing"));
   EXPECT_THAT(r.Field("x").Error("bad"), StatusIs(kInvalid, "field 'x': bad"));
 }
 
@@ -245,9 +302,21 @@ TEST(JsonReaderTest, MutatedDocumentsReadOrFailCleanly) {
   const std::string base =
       R"({"vocab_size": 10, "rope_scaling": {"factor": 2.0, "type": "linear"},
           "eos_token_id": [1, 2], "tie": false, "name": "m"})";
-  const std::vector<std::string> replacements = {
-      "null", "true", "0", "-1", "1.5", "1e999", "\"x\"", "\"\\u00e9\"", "[]", "[null]", "{}",
-      "{\"factor\": []}", "9223372036854775807", "-9223372036854775808", "18446744073709551616"};
+  const std::vector<std::string> replacements = {"null",
+                                                 "true",
+                                                 "0",
+                                                 "-1",
+                                                 "1.5",
+                                                 "1e999",
+                                                 "\"x\"",
+                                                 "\"\\u00e9\"",
+                                                 "[]",
+                                                 "[null]",
+                                                 "{}",
+                                                 "{\"factor\": []}",
+                                                 "9223372036854775807",
+                                                 "-9223372036854775808",
+                                                 "18446744073709551616"};
   // Each error, with the path of the reader that gave it.
   auto read_all = [](const Json& doc) {
     std::vector<std::pair<absl::Status, std::string>> errors;
@@ -256,7 +325,8 @@ TEST(JsonReaderTest, MutatedDocumentsReadOrFailCleanly) {
       if (!s.ok()) errors.push_back({s, from.path()});
     };
     note(r.Object().status(), r);
-    for (const char* key : {"vocab_size", "rope_scaling", "eos_token_id", "tie", "name", "x"}) {
+    for (const char* key :
+         {"vocab_size", "rope_scaling", "eos_token_id", "tie", "name", "x"}) {
       const JsonReader f = r.Field(key);
       note(f.Int().status(), f);
       note(f.Int(1, 1 << 30).status(), f);
@@ -285,8 +355,9 @@ TEST(JsonReaderTest, MutatedDocumentsReadOrFailCleanly) {
       for (const auto& [s, path] : read_all(doc)) {
         ++failures;
         EXPECT_EQ(s.code(), kInvalid) << s;
-        EXPECT_TRUE(absl::StartsWith(s.message(), path.empty() ? "c.json: expected "
-                                                               : "c.json: field '" + path + "'"))
+        EXPECT_TRUE(absl::StartsWith(
+            s.message(), path.empty() ? "c.json: expected "
+                                      : "c.json: field '" + path + "'"))
             << s;
         EXPECT_EQ(s.message().find('\n'), absl::string_view::npos) << s;
       }

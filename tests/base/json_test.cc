@@ -11,7 +11,9 @@ using ::evald::testing::StatusIs;
 using ::testing::HasSubstr;
 
 TEST(JsonTest, ParsesNestedDocumentInOrder) {
-  ASSERT_OK_AND_ASSIGN(Json j, ParseJson(R"( {"b": [1, 2.5, "x"], "a": {"n": null, "t": true}} )"));
+  ASSERT_OK_AND_ASSIGN(
+      Json j,
+      ParseJson(R"( {"b": [1, 2.5, "x"], "a": {"n": null, "t": true}} )"));
   ASSERT_TRUE(j.is_object());
   ASSERT_EQ(j.object().size(), 2u);
   EXPECT_EQ(j.object()[0].first, "b");
@@ -37,7 +39,8 @@ TEST(JsonTest, DecodesEscapesAndSurrogatePairs) {
 }
 
 TEST(JsonTest, RejectsLoneSurrogateUnlessAllowed) {
-  EXPECT_THAT(ParseJson(R"("\ud800")"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseJson(R"("\ud800")"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   JsonParseOptions opts;
   opts.allow_lone_surrogates = true;
   EXPECT_OK(ParseJson(R"("\ud800")", opts));
@@ -45,11 +48,13 @@ TEST(JsonTest, RejectsLoneSurrogateUnlessAllowed) {
 
 TEST(JsonTest, ErrorsNameLineAndColumn) {
   EXPECT_THAT(ParseJson("{\n  \"a\": 1,\n  \"b\" 2\n}"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("line 3, column 7")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("line 3, column 7")));
   EXPECT_THAT(ParseJson("[1, 2"), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(ParseJson("01"), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(ParseJson("1 2"), StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(ParseJson("\"a\tb\""), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseJson("\"a\tb\""),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(ParseJson("NaN"), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 

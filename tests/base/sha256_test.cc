@@ -23,12 +23,16 @@ using ::testing::HasSubstr;
 // FIPS 180-2 appendix B and the usual extras; digests as coreutils'
 // sha256sum gives them.
 TEST(Sha256Test, KnownVectors) {
-  EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(Sha256Hex(""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(Sha256Hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   // Two blocks: the padding does not fit after 56 bytes.
-  EXPECT_EQ(Sha256Hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
-            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-  EXPECT_EQ(Sha256Hex("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnop"
+  EXPECT_EQ(
+      Sha256Hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+      "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  EXPECT_EQ(Sha256Hex("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmn"
+                      "hijklmnoijklmnopjklmnop"
                       "qklmnopqrlmnopqrsmnopqrstnopqrstu"),
             "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
   // Many blocks.
@@ -40,9 +44,11 @@ TEST(Sha256Test, KnownVectors) {
 
 TEST(Sha256Test, IncrementalEqualsOneShot) {
   std::string data(100003, 'x');
-  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 31 + 7);
+  for (size_t i = 0; i < data.size(); ++i)
+    data[i] = static_cast<char>(i * 31 + 7);
   Sha256 h;
-  for (size_t i = 0; i < data.size(); i += 777) h.Update(absl::string_view(data).substr(i, 777));
+  for (size_t i = 0; i < data.size(); i += 777)
+    h.Update(absl::string_view(data).substr(i, 777));
   EXPECT_EQ(h.HexDigest(), Sha256Hex(data));
 }
 
@@ -94,7 +100,8 @@ TEST(Sha256Test, MatchesTheFormerScalarImplementationOnRandomInputs) {
       scalar.Update(data.data() + i, n);
       i += n;
     }
-    ASSERT_EQ(h.HexDigest(), scalar.HexDigest()) << "trial " << trial << ", " << data.size() << " bytes";
+    ASSERT_EQ(h.HexDigest(), scalar.HexDigest())
+        << "trial " << trial << ", " << data.size() << " bytes";
   }
 }
 
@@ -138,8 +145,9 @@ TEST(Sha256Test, HashesFilesAndNamesMissingOnes) {
   ASSERT_OK(WriteFileAtomically(dir.Join("empty"), ""));
   ASSERT_OK_AND_ASSIGN(hex, Sha256File(dir.Join("empty")));
   EXPECT_EQ(hex, Sha256Hex(""));
-  EXPECT_THAT(Sha256File(dir.Join("nope")),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr(dir.Join("nope"))));
+  EXPECT_THAT(
+      Sha256File(dir.Join("nope")),
+      StatusIs(absl::StatusCode::kNotFound, HasSubstr(dir.Join("nope"))));
   EXPECT_THAT(Sha256File(dir.path()),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr(dir.path() + ": not a regular file")));
@@ -149,7 +157,9 @@ TEST(Sha256Test, HashesFilesAndNamesMissingOnes) {
 // it, never a digest of half the old and half the new bytes.
 class Sha256FileChangesTest : public ::testing::Test {
  protected:
-  void SetUp() override { evald::testing::WriteTestFile(path_, std::string(1 << 20, 'x')); }
+  void SetUp() override {
+    evald::testing::WriteTestFile(path_, std::string(1 << 20, 'x'));
+  }
 
   // Hashes path_ with 64 KiB reads, calling `change` once after the first.
   absl::StatusOr<std::string> HashWhile(const std::function<void()>& change) {
@@ -169,21 +179,24 @@ class Sha256FileChangesTest : public ::testing::Test {
 };
 
 TEST_F(Sha256FileChangesTest, Truncated) {
-  EXPECT_THAT(HashWhile([&] { ASSERT_EQ(::truncate(path_.c_str(), 100), 0); }),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr(path_ + ": changed while it was being hashed")));
+  EXPECT_THAT(
+      HashWhile([&] { ASSERT_EQ(::truncate(path_.c_str(), 100), 0); }),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               HasSubstr(path_ + ": changed while it was being hashed")));
 }
 
 TEST_F(Sha256FileChangesTest, Appended) {
-  EXPECT_THAT(HashWhile([&] { std::ofstream(path_, std::ios::app) << "more"; }),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr(path_ + ": changed while it was being hashed")));
+  EXPECT_THAT(
+      HashWhile([&] { std::ofstream(path_, std::ios::app) << "more"; }),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               HasSubstr(path_ + ": changed while it was being hashed")));
 }
 
 TEST_F(Sha256FileChangesTest, Removed) {
-  EXPECT_THAT(HashWhile([&] { ASSERT_EQ(std::remove(path_.c_str()), 0); }),
-              StatusIs(absl::StatusCode::kNotFound,
-                       HasSubstr(path_ + ": removed while it was being hashed")));
+  EXPECT_THAT(
+      HashWhile([&] { ASSERT_EQ(std::remove(path_.c_str()), 0); }),
+      StatusIs(absl::StatusCode::kNotFound,
+               HasSubstr(path_ + ": removed while it was being hashed")));
 }
 
 TEST_F(Sha256FileChangesTest, Replaced) {
@@ -197,7 +210,8 @@ TEST_F(Sha256FileChangesTest, CancelledByTheCallback) {
   options.buffer_bytes = 64 << 10;
   options.on_read = [](size_t) { return false; };
   EXPECT_THAT(Sha256File(path_, options),
-              StatusIs(absl::StatusCode::kCancelled, HasSubstr(path_ + ": hashing cancelled")));
+              StatusIs(absl::StatusCode::kCancelled,
+                       HasSubstr(path_ + ": hashing cancelled")));
 }
 
 }  // namespace

@@ -29,7 +29,8 @@ TEST(Utf8Test, CountCodePointsCountsAsPythonLen) {
   EXPECT_EQ(CountCodePoints(""), 0u);
   EXPECT_EQ(CountCodePoints("abc"), 3u);
   EXPECT_EQ(CountCodePoints("caf\xc3\xa9 \xe6\x97\xa5\xf0\x9f\x98\x80"), 7u);
-  EXPECT_EQ(CountCodePoints("a\xff\xe4\xb8"), 4u);  // each invalid byte is one U+FFFD
+  EXPECT_EQ(CountCodePoints("a\xff\xe4\xb8"),
+            4u);  // each invalid byte is one U+FFFD
 }
 
 TEST(Utf8Test, EscapeInvalidUtf8WritesEachBadByteVisibly) {
@@ -39,7 +40,8 @@ TEST(Utf8Test, EscapeInvalidUtf8WritesEachBadByteVisibly) {
   EXPECT_EQ(EscapeInvalidUtf8("\xe4\xb8z"), "\\xe4\\xb8z");
   EXPECT_EQ(EscapeInvalidUtf8("\xc0\xaf"), "\\xc0\\xaf");
   EXPECT_EQ(EscapeInvalidUtf8(""), "");
-  for (const std::string s : {"\xff\xfe", "x\xed\xa0\x80", "\xf4\x90\x80\x80\xe4"}) {
+  for (const std::string s :
+       {"\xff\xfe", "x\xed\xa0\x80", "\xf4\x90\x80\x80\xe4"}) {
     EXPECT_TRUE(IsValidUtf8(EscapeInvalidUtf8(s))) << s;
   }
 }

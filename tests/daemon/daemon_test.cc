@@ -47,7 +47,8 @@ int FreePort() {
 // A model folder that gets past fingerprinting (config.json present); every
 // submit below fails before the checkpoint itself is checked.
 void WriteFakeModelFolder(const std::string& dir) {
-  WriteTestFile(dir + "/config.json", R"({"architectures": ["LlamaForCausalLM"]})");
+  WriteTestFile(dir + "/config.json",
+                R"({"architectures": ["LlamaForCausalLM"]})");
   WriteTestFile(dir + "/tokenizer_config.json", "{}");
 }
 
@@ -82,26 +83,33 @@ TEST(EvalctlTest, BadSuitesAreOneLineNamingTheSpotWithExit2) {
     std::string want;  // regex of the whole stderr line
   };
   const std::vector<Case> cases = {
-      {"name: x\ncandidate: {model: m\ntasks: [mmlu]\n", ".*s\\.yaml:[0-9]+:[0-9]+: invalid YAML: .*"},
+      {"name: x\ncandidate: {model: m\ntasks: [mmlu]\n",
+       ".*s\\.yaml:[0-9]+:[0-9]+: invalid YAML: .*"},
       {"name: x\ncandidate:\n  model: m\n  dtpye: auto\ntasks: [mmlu]\n",
        ".*s\\.yaml:4:3: field 'candidate\\.dtpye': unknown key .*"},
-      {"name: x\ncandidate:\n  model: m\ntasks:\n  - name: mmlu\n    shots: five\n",
-       ".*s\\.yaml:6:12: field 'tasks\\[0\\]\\.shots': expected an integer, got 'five'"},
-      {"name: x\ntasks: [mmlu]\n", ".*s\\.yaml:1:1: field 'candidate': required field is missing"},
+      {"name: x\ncandidate:\n  model: m\ntasks:\n  - name: mmlu\n    shots: "
+       "five\n",
+       ".*s\\.yaml:6:12: field 'tasks\\[0\\]\\.shots': expected an integer, "
+       "got 'five'"},
+      {"name: x\ntasks: [mmlu]\n",
+       ".*s\\.yaml:1:1: field 'candidate': required field is missing"},
   };
   for (const Case& c : cases) {
     WriteTestFile(tmp.Join("s.yaml"), c.yaml);
-    ProcessResult r = Ctl({"--addr", "unix:" + tmp.Join("none.sock"), "submit", tmp.Join("s.yaml")});
+    ProcessResult r = Ctl({"--addr", "unix:" + tmp.Join("none.sock"), "submit",
+                           tmp.Join("s.yaml")});
     EXPECT_EQ(r.exit_code, 2) << c.yaml << r.err;
     EXPECT_EQ(CountLines(r.err), 1) << r.err;
     EXPECT_THAT(r.err, MatchesRegex("evalctl: " + c.want + "\n")) << c.yaml;
   }
   // A bad --set names the override.
-  WriteTestFile(tmp.Join("s.yaml"), "name: x\ncandidate: {model: m}\ntasks: [mmlu]\n");
-  ProcessResult r = Ctl({"--addr", "unix:" + tmp.Join("none.sock"), "submit", tmp.Join("s.yaml"),
-                         "--set", "tasks[0].limit=many"});
+  WriteTestFile(tmp.Join("s.yaml"),
+                "name: x\ncandidate: {model: m}\ntasks: [mmlu]\n");
+  ProcessResult r = Ctl({"--addr", "unix:" + tmp.Join("none.sock"), "submit",
+                         tmp.Join("s.yaml"), "--set", "tasks[0].limit=many"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_THAT(r.err, HasSubstr("--set tasks[0].limit=many: field 'tasks[0].limit'"));
+  EXPECT_THAT(r.err,
+              HasSubstr("--set tasks[0].limit=many: field 'tasks[0].limit'"));
   // A missing suite file.
   r = Ctl({"submit", tmp.Join("absent.yaml")});
   EXPECT_EQ(r.exit_code, 2);
@@ -111,16 +119,20 @@ TEST(EvalctlTest, BadSuitesAreOneLineNamingTheSpotWithExit2) {
 TEST(EvalctlTest, UnreachableDaemonExits3) {
   TempDir tmp;
   const std::string addr = "unix:" + tmp.Join("nobody.sock");
-  for (const std::vector<std::string>& cmd :
-       {std::vector<std::string>{"list"}, {"status"}, {"results", "r1"}, {"cancel", "r1"}}) {
+  for (const std::vector<std::string>& cmd : {std::vector<std::string>{"list"},
+                                              {"status"},
+                                              {"results", "r1"},
+                                              {"cancel", "r1"}}) {
     std::vector<std::string> args = {"--addr", addr};
     args.insert(args.end(), cmd.begin(), cmd.end());
     ProcessResult r = Ctl(args);
     EXPECT_EQ(r.exit_code, 3) << cmd[0] << ": " << r.err;
-    EXPECT_THAT(r.err, StartsWith("evalctl: cannot reach evald at " + addr + ": "));
+    EXPECT_THAT(r.err,
+                StartsWith("evalctl: cannot reach evald at " + addr + ": "));
     EXPECT_EQ(CountLines(r.err), 1) << r.err;
   }
-  WriteTestFile(tmp.Join("s.yaml"), "name: x\ncandidate: {model: m}\ntasks: [mmlu]\n");
+  WriteTestFile(tmp.Join("s.yaml"),
+                "name: x\ncandidate: {model: m}\ntasks: [mmlu]\n");
   ProcessResult r = Ctl({"--addr", addr, "submit", tmp.Join("s.yaml")});
   EXPECT_EQ(r.exit_code, 3) << r.err;
 }
@@ -131,8 +143,9 @@ TEST(EvalctlTest, UnknownCommandAndOptionExit2) {
   EXPECT_EQ(Ctl({"--bogus", "list"}).exit_code, 2);
   ProcessResult help = Ctl({"--help"});
   EXPECT_EQ(help.exit_code, 0);
-  for (const char* cmd : {"submit", "watch", "status", "list", "results", "samples", "cancel",
-                          "env", "generate", "loglikelihood", "models"}) {
+  for (const char* cmd :
+       {"submit", "watch", "status", "list", "results", "samples", "cancel",
+        "env", "generate", "loglikelihood", "models"}) {
     EXPECT_THAT(help.out, HasSubstr(std::string("  ") + cmd)) << cmd;
   }
 }
@@ -143,10 +156,12 @@ TEST_F(DaemonTest, SocketIsPrivateAndSecondDaemonIsRefused) {
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 
-  ProcessResult second = RunProcess({BinDir() + "/evald", "--data-dir", data_dir_}, {}, 30);
+  ProcessResult second =
+      RunProcess({BinDir() + "/evald", "--data-dir", data_dir_}, {}, 30);
   EXPECT_EQ(second.exit_code, 1);
-  EXPECT_EQ(second.err, absl::StrCat("evald: data dir ", data_dir_, " is in use by pid ",
-                                     daemon_.pid(), "\n"));
+  EXPECT_EQ(second.err,
+            absl::StrCat("evald: data dir ", data_dir_, " is in use by pid ",
+                         daemon_.pid(), "\n"));
   // The first daemon is unharmed.
   EXPECT_EQ(CtlD({"list"}).exit_code, 0);
 }
@@ -159,14 +174,19 @@ TEST_F(DaemonTest, SubmitRejectsBadRunsWithExit2AndStoresNothing) {
     std::string want;
   };
   const std::vector<Case> cases = {
-      {"name: x\ncandidate: {model: absent}\ntasks: [{name: mmlu, data: data}]\n",
-       "field 'candidate.model': candidate model folder " + tmp_.Join("absent")},
-      {"name: x\ncandidate: {model: model}\ntasks: [{name: nosuchtask, data: data}]\n",
+      {"name: x\ncandidate: {model: absent}\ntasks: [{name: mmlu, data: "
+       "data}]\n",
+       "field 'candidate.model': candidate model folder " +
+           tmp_.Join("absent")},
+      {"name: x\ncandidate: {model: model}\ntasks: [{name: nosuchtask, data: "
+       "data}]\n",
        "field 'tasks[0]' (task 'nosuchtask')"},
-      {"name: x\ncandidate: {model: model}\ntasks: [{name: mmlu, data: nodata}]\n",
+      {"name: x\ncandidate: {model: model}\ntasks: [{name: mmlu, data: "
+       "nodata}]\n",
        "field 'tasks[0].data': dataset path " + tmp_.Join("nodata")},
       // An endpoint candidate is accepted; the missing default dataset is not.
-      {"name: x\ncandidate: {endpoint: 'http://127.0.0.1:1/v1', model: m}\ntasks: [mmlu]\n",
+      {"name: x\ncandidate: {endpoint: 'http://127.0.0.1:1/v1', model: "
+       "m}\ntasks: [mmlu]\n",
        "of task 'mmlu' does not exist"},
   };
   for (const Case& c : cases) {
@@ -185,25 +205,29 @@ TEST_F(DaemonTest, SubmitRejectsBadRunsWithExit2AndStoresNothing) {
 TEST(DaemonTcpTest, TcpNeedsATokenAndEveryCallCarriesIt) {
   TempDir tmp;
   const std::string port = absl::StrCat(FreePort());
-  ProcessResult refused = RunProcess(
-      {BinDir() + "/evald", "--data-dir", tmp.Join("d0"), "--listen", "127.0.0.1:" + port}, {}, 30);
+  ProcessResult refused =
+      RunProcess({BinDir() + "/evald", "--data-dir", tmp.Join("d0"), "--listen",
+                  "127.0.0.1:" + port},
+                 {}, 30);
   EXPECT_EQ(refused.exit_code, 2);
   EXPECT_THAT(refused.err, HasSubstr("--token-file"));
 
   WriteTestFile(tmp.Join("token"), "s3cret-token\n");
   WriteTestFile(tmp.Join("wrong"), "not-it\n");
   DaemonProcess daemon;
-  ASSERT_TRUE(daemon.Start(tmp.Join("d1"),
-                           {"--listen", "127.0.0.1:" + port, "--token-file", tmp.Join("token")}))
+  ASSERT_TRUE(daemon.Start(tmp.Join("d1"), {"--listen", "127.0.0.1:" + port,
+                                            "--token-file", tmp.Join("token")}))
       << daemon.log();
   const std::string addr = "127.0.0.1:" + port;
   ProcessResult none = Ctl({"--addr", addr, "list"});
   EXPECT_EQ(none.exit_code, 2) << none.err;
   EXPECT_THAT(none.err, HasSubstr("missing bearer token"));
-  ProcessResult wrong = Ctl({"--addr", addr, "--token-file", tmp.Join("wrong"), "list"});
+  ProcessResult wrong =
+      Ctl({"--addr", addr, "--token-file", tmp.Join("wrong"), "list"});
   EXPECT_EQ(wrong.exit_code, 2) << wrong.err;
   EXPECT_THAT(wrong.err, HasSubstr("wrong bearer token"));
-  ProcessResult right = Ctl({"--addr", addr, "--token-file", tmp.Join("token"), "list"});
+  ProcessResult right =
+      Ctl({"--addr", addr, "--token-file", tmp.Join("token"), "list"});
   EXPECT_EQ(right.exit_code, 0) << right.err;
   EXPECT_EQ(right.out, "no runs\n");
 }

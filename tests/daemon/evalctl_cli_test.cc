@@ -28,7 +28,8 @@ using ::testing::MatchesRegex;
 using ::testing::Not;
 using ::testing::StartsWith;
 
-ProcessResult Evalctl(std::vector<std::string> args, std::vector<std::string> env = {}) {
+ProcessResult Evalctl(std::vector<std::string> args,
+                      std::vector<std::string> env = {}) {
   args.insert(args.begin(), BinDir() + "/evalctl");
   return RunProcess(args, env);
 }
@@ -53,7 +54,8 @@ std::vector<std::string> ListedCommands() {
   for (absl::string_view line : absl::StrSplit(help.out, '\n')) {
     if (line == "commands:") {
       in_commands = true;
-    } else if (in_commands && absl::StartsWith(line, "  ") && line.size() > 2 && line[2] != ' ') {
+    } else if (in_commands && absl::StartsWith(line, "  ") && line.size() > 2 &&
+               line[2] != ' ') {
       names.emplace_back(line.substr(2, line.find(' ', 2) - 2));
     } else if (in_commands && line.empty()) {
       break;
@@ -64,9 +66,11 @@ std::vector<std::string> ListedCommands() {
 
 TEST(EvalctlCliTest, EveryCommandHasHelpWithUsageFlagsAndAnExample) {
   const std::vector<std::string> commands = ListedCommands();
-  for (const char* expected : {"submit", "watch", "status", "list", "results", "samples", "cancel",
-                               "env", "prompt", "score", "datasets", "judge", "plan", "report",
-                               "compare", "gate", "tag", "delete", "fsck", "completion", "help"}) {
+  for (const char* expected :
+       {"submit", "watch",      "status",  "list",  "results",  "samples",
+        "cancel", "env",        "prompt",  "score", "datasets", "judge",
+        "plan",   "report",     "compare", "gate",  "tag",      "delete",
+        "fsck",   "completion", "help"}) {
     EXPECT_THAT(commands, ::testing::Contains(expected));
   }
   for (const std::string& command : commands) {
@@ -76,15 +80,18 @@ TEST(EvalctlCliTest, EveryCommandHasHelpWithUsageFlagsAndAnExample) {
       EXPECT_THAT(r.out, StartsWith("usage: evalctl " + command)) << command;
       EXPECT_THAT(r.out, HasSubstr("\nflags:\n")) << command;
       EXPECT_THAT(r.out, HasSubstr("  -h, --help ")) << command;
-      EXPECT_THAT(r.out, HasSubstr("\nglobal flags:\n  --addr ADDR ")) << command;
-      EXPECT_THAT(r.out, MatchesRegex("(.|\n)*\nexamples?:\n  .*evalctl " + command + "(.|\n)*"))
+      EXPECT_THAT(r.out, HasSubstr("\nglobal flags:\n  --addr ADDR "))
+          << command;
+      EXPECT_THAT(r.out, MatchesRegex("(.|\n)*\nexamples?:\n  .*evalctl " +
+                                      command + "(.|\n)*"))
           << command;
       EXPECT_EQ(r.err, "") << command;
     }
   }
   // `help COMMAND` is the same text.
   EXPECT_EQ(Evalctl({"help", "prompt"}).out, Evalctl({"prompt", "--help"}).out);
-  EXPECT_EQ(Evalctl({"help", "datasets", "fetch"}).out, Evalctl({"datasets", "fetch", "-h"}).out);
+  EXPECT_EQ(Evalctl({"help", "datasets", "fetch"}).out,
+            Evalctl({"datasets", "fetch", "-h"}).out);
 }
 
 TEST(EvalctlCliTest, UsageErrorsAreOneLineNamingTheCommandWithExit2) {
@@ -97,20 +104,26 @@ TEST(EvalctlCliTest, UsageErrorsAreOneLineNamingTheCommandWithExit2) {
        "evalctl prompt: unknown flag '--dco'; did you mean '--doc'?"},
       {{"prompt", "gsm8k", "--doc=1", "--shost", "2"},
        "evalctl prompt: unknown flag '--shost'; did you mean '--shots'?"},
-      {{"list", "--colour"}, "evalctl list: unknown flag '--colour' (see evalctl list --help)"},
+      {{"list", "--colour"},
+       "evalctl list: unknown flag '--colour' (see evalctl list --help)"},
       {{"samples", "r1", "gsm8k", "--failde"},
        "evalctl samples: unknown flag '--failde'; did you mean '--failed'?"},
-      {{"submt", "s.yaml"}, "evalctl: unknown command 'submt'; did you mean 'submit'?"},
+      {{"submt", "s.yaml"},
+       "evalctl: unknown command 'submt'; did you mean 'submit'?"},
       {{"submit"}, "evalctl submit: SUITE is required"},
-      {{"submit", "s.yaml", "--priority"}, "evalctl submit: --priority needs a value"},
-      {{"results", "r1", "r2"}, "evalctl results: unexpected argument 'r2' (see evalctl results --help)"},
+      {{"submit", "s.yaml", "--priority"},
+       "evalctl submit: --priority needs a value"},
+      {{"results", "r1", "r2"},
+       "evalctl results: unexpected argument 'r2' (see evalctl results "
+       "--help)"},
       {{"datasets"}, "evalctl datasets: a command is required: fetch, verify"},
       {{"list", "-o", "xml"}, "evalctl: -o xml: expected json, yaml or table"},
       {{"list", "--json", "-o", "yaml"},
        "evalctl: --json and -o yaml ask for different formats; give one"},
   };
   for (const Case& c : cases) {
-    ProcessResult r = Evalctl(c.args, {"EVALD_ADDR=unix:/nonexistent/evald.sock"});
+    ProcessResult r =
+        Evalctl(c.args, {"EVALD_ADDR=unix:/nonexistent/evald.sock"});
     EXPECT_EQ(r.exit_code, 2) << absl::StrJoin(c.args, " ") << ": " << r.err;
     EXPECT_EQ(r.err, c.err + "\n") << absl::StrJoin(c.args, " ");
     EXPECT_EQ(r.out, "");
@@ -126,8 +139,11 @@ TEST(VersionTest, EvaldAndEvalctlPrintTheSameVersionCommitAndBuildType) {
   ProcessResult daemon = Evald({"--version"});  // no --data-dir needed
   EXPECT_EQ(ctl.exit_code, 0) << ctl.err;
   EXPECT_EQ(daemon.exit_code, 0) << daemon.err;
-  EXPECT_THAT(ctl.out, MatchesRegex("evald [0-9]+\\.[0-9]+\\.[0-9]+ \\(commit ([0-9a-f]+|unknown), "
-                                    "[A-Za-z]+\\)\n"));
+  EXPECT_THAT(
+      ctl.out,
+      MatchesRegex(
+          "evald [0-9]+\\.[0-9]+\\.[0-9]+ \\(commit ([0-9a-f]+|unknown), "
+          "[A-Za-z]+\\)\n"));
   EXPECT_EQ(ctl.out, daemon.out);
 }
 
@@ -135,10 +151,12 @@ TEST(EvaldFlagsTest, EvaldParsesWithTheSameParser) {
   ProcessResult help = Evald({"--help"});
   EXPECT_EQ(help.exit_code, 0) << help.err;
   EXPECT_THAT(help.out, StartsWith("usage: evald --data-dir DIR [flags]\n"));
-  for (const char* flag : {"--listen ADDR", "--token-file FILE", "--threads N", "--max-resident N",
-                           "--device auto|cpu|cuda", "--memory-budget SIZE", "--device-memory SIZE",
-                           "--drain-timeout SECONDS", "--max-seqs N", "--http-listen [HOST:]PORT",
-                           "--http-token-file FILE", "--serve-model NAME=PATH", "--version"}) {
+  for (const char* flag :
+       {"--listen ADDR", "--token-file FILE", "--threads N", "--max-resident N",
+        "--device auto|cpu|cuda", "--memory-budget SIZE",
+        "--device-memory SIZE", "--drain-timeout SECONDS", "--max-seqs N",
+        "--http-listen [HOST:]PORT", "--http-token-file FILE",
+        "--serve-model NAME=PATH", "--version"}) {
     EXPECT_THAT(help.out, HasSubstr(std::string("  ") + flag)) << flag;
   }
   EXPECT_THAT(help.out, Not(HasSubstr("--help-man")));  // for the build only
@@ -154,7 +172,8 @@ TEST(EvaldFlagsTest, EvaldParsesWithTheSameParser) {
        "evald: unknown flag '--max-seq'; did you mean '--max-seqs'?"},
       {{"--data-dir", dir, "--drain-timeout=soon"},
        "evald: --drain-timeout: expected a non-negative integer, got 'soon'"},
-      {{"--data-dir", dir, "--device", "tpu"}, "evald: --device: expected auto, cpu or cuda, got 'tpu'"},
+      {{"--data-dir", dir, "--device", "tpu"},
+       "evald: --device: expected auto, cpu or cuda, got 'tpu'"},
       {{"--data-dir", dir, "--serve-model", "tiny"},
        "evald: --serve-model: expected NAME=PATH, got 'tiny'"},
       {{"--data-dir", dir, "--threads"}, "evald: --threads needs a value"},
@@ -164,7 +183,8 @@ TEST(EvaldFlagsTest, EvaldParsesWithTheSameParser) {
     EXPECT_EQ(r.exit_code, 2) << absl::StrJoin(c.args, " ");
     EXPECT_EQ(r.err, c.err + "\n") << absl::StrJoin(c.args, " ");
   }
-  EXPECT_FALSE(std::filesystem::exists(dir)) << "a bad flag must stop evald before it starts";
+  EXPECT_FALSE(std::filesystem::exists(dir))
+      << "a bad flag must stop evald before it starts";
 }
 
 // Runs `script` in a clean bash after loading evalctl's completion; returns
@@ -172,7 +192,8 @@ TEST(EvaldFlagsTest, EvaldParsesWithTheSameParser) {
 std::string InBash(const std::string& script) {
   ProcessResult r = RunProcess(
       {"/bin/bash", "--norc", "--noprofile", "-c",
-       absl::StrCat("source <(\"", BinDir(), "/evalctl\" completion bash) || exit 9\n", script)});
+       absl::StrCat("source <(\"", BinDir(),
+                    "/evalctl\" completion bash) || exit 9\n", script)});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err, "");
   return r.out;
@@ -183,10 +204,11 @@ std::string InBash(const std::string& script) {
 std::vector<std::string> Complete(const std::vector<std::string>& words) {
   std::string array;
   for (const std::string& w : words) absl::StrAppend(&array, " '", w, "'");
-  const std::string out =
-      InBash(absl::StrCat("COMP_WORDS=(evalctl", array, "); COMP_CWORD=", words.size(),
-                          "; _evalctl; printf '%s\\n' \"${COMPREPLY[@]}\""));
-  std::vector<std::string> offered = absl::StrSplit(out, '\n', absl::SkipEmpty());
+  const std::string out = InBash(
+      absl::StrCat("COMP_WORDS=(evalctl", array, "); COMP_CWORD=", words.size(),
+                   "; _evalctl; printf '%s\\n' \"${COMPREPLY[@]}\""));
+  std::vector<std::string> offered =
+      absl::StrSplit(out, '\n', absl::SkipEmpty());
   return offered;
 }
 
@@ -198,14 +220,18 @@ TEST(CompletionTest, BashCompletesCommandsFlagsAndValues) {
   std::vector<std::string> d = Complete({"prompt", "--d"});
   EXPECT_THAT(d, Contains("--doc"));
   EXPECT_THAT(d, Contains("--data"));
-  EXPECT_THAT(d, Contains("--data-dir"));  // a global flag, accepted after the command
+  EXPECT_THAT(
+      d, Contains("--data-dir"));  // a global flag, accepted after the command
   EXPECT_THAT(Complete({"--addr", "unix:/s", "list", "-o", ""}),
               UnorderedElementsAre("json", "yaml", "table"));
-  EXPECT_THAT(Complete({"samples", "--output", "j"}), UnorderedElementsAre("json", "jsonl"));
-  EXPECT_THAT(Complete({"datasets", ""}), UnorderedElementsAre("fetch", "verify"));
+  EXPECT_THAT(Complete({"samples", "--output", "j"}),
+              UnorderedElementsAre("json", "jsonl"));
+  EXPECT_THAT(Complete({"datasets", ""}),
+              UnorderedElementsAre("fetch", "verify"));
   EXPECT_THAT(Complete({"datasets", "fetch", "g"}), ElementsAre("gsm8k"));
   EXPECT_THAT(Complete({"prompt", "--doc", "a"}), ElementsAre("all"));
-  EXPECT_THAT(Complete({"completion", ""}), UnorderedElementsAre("bash", "zsh", "fish"));
+  EXPECT_THAT(Complete({"completion", ""}),
+              UnorderedElementsAre("bash", "zsh", "fish"));
   // The script registers itself for the command.
   EXPECT_THAT(InBash("complete -p evalctl"), HasSubstr("-F _evalctl evalctl"));
 }
@@ -219,9 +245,11 @@ TEST(CompletionTest, ZshAndFishScriptsAreGeneratedFromTheSameCommands) {
   EXPECT_THAT(zsh.out, HasSubstr("'submit:queue a suite.yaml run'"));
   EXPECT_THAT(zsh.out, HasSubstr("'--doc:the document"));
   EXPECT_THAT(fish.out, HasSubstr("-a 'submit' -d 'queue a suite.yaml run'"));
-  EXPECT_THAT(fish.out, HasSubstr("-n \"__evalctl_at 'prompt'\" -l doc -x -a 'all'"));
-  EXPECT_EQ(Evalctl({"completion", "tcsh"}).err,
-            "evalctl completion: unknown shell 'tcsh': expected bash, zsh or fish\n");
+  EXPECT_THAT(fish.out,
+              HasSubstr("-n \"__evalctl_at 'prompt'\" -l doc -x -a 'all'"));
+  EXPECT_EQ(
+      Evalctl({"completion", "tcsh"}).err,
+      "evalctl completion: unknown shell 'tcsh': expected bash, zsh or fish\n");
 
   // In the shells themselves, where they are installed (they are not build
   // dependencies).
@@ -229,18 +257,22 @@ TEST(CompletionTest, ZshAndFishScriptsAreGeneratedFromTheSameCommands) {
   std::vector<std::string> missing;
   if (std::filesystem::exists("/usr/bin/zsh")) {
     WriteTestFile(tmp.Join("_evalctl"), zsh.out);
-    EXPECT_EQ(RunProcess({"/usr/bin/zsh", "-n", tmp.Join("_evalctl")}).exit_code, 0);
+    EXPECT_EQ(
+        RunProcess({"/usr/bin/zsh", "-n", tmp.Join("_evalctl")}).exit_code, 0);
     // zsh's completion builtins replaced by ones that print what they are
     // offered; the script's own logic picks the command path and the list.
     ProcessResult r = RunProcess(
         {"/usr/bin/zsh", "-f", "-c",
-         absl::StrCat("_describe() { local n=$4; print -l -- ${(P)n}; }\n"
-                      "compadd() { [[ $1 == -a ]] && print -l -- ${(P)2}; }\n"
-                      "_files() { print -- FILES; }\n"
-                      "source ", tmp.Join("_evalctl"), " >/dev/null\n",
-                      "words=(evalctl prompt --d); CURRENT=3; _evalctl; print -- ---\n"
-                      "words=(evalctl --addr x list -o ''); CURRENT=6; _evalctl; print -- ---\n"
-                      "words=(evalctl datasets ''); CURRENT=3; _evalctl\n")});
+         absl::StrCat(
+             "_describe() { local n=$4; print -l -- ${(P)n}; }\n"
+             "compadd() { [[ $1 == -a ]] && print -l -- ${(P)2}; }\n"
+             "_files() { print -- FILES; }\n"
+             "source ",
+             tmp.Join("_evalctl"), " >/dev/null\n",
+             "words=(evalctl prompt --d); CURRENT=3; _evalctl; print -- ---\n"
+             "words=(evalctl --addr x list -o ''); CURRENT=6; _evalctl; print "
+             "-- ---\n"
+             "words=(evalctl datasets ''); CURRENT=3; _evalctl\n")});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     std::vector<std::string> parts = absl::StrSplit(r.out, "---\n");
     ASSERT_EQ(parts.size(), 3u) << r.out;
@@ -253,13 +285,16 @@ TEST(CompletionTest, ZshAndFishScriptsAreGeneratedFromTheSameCommands) {
   }
   if (std::filesystem::exists("/usr/bin/fish")) {
     WriteTestFile(tmp.Join("evalctl.fish"), fish.out);
-    EXPECT_EQ(RunProcess({"/usr/bin/fish", "--no-execute", tmp.Join("evalctl.fish")}).exit_code, 0);
-    ProcessResult r = RunProcess(
-        {"/usr/bin/fish", "--no-config", "-c",
-         absl::StrCat("source ", tmp.Join("evalctl.fish"), "\n",
-                      "complete -C 'evalctl sub'; echo ---\n"
-                      "complete -C 'evalctl prompt --d'; echo ---\n"
-                      "complete -C 'evalctl datasets fetch g'\n")});
+    EXPECT_EQ(
+        RunProcess({"/usr/bin/fish", "--no-execute", tmp.Join("evalctl.fish")})
+            .exit_code,
+        0);
+    ProcessResult r =
+        RunProcess({"/usr/bin/fish", "--no-config", "-c",
+                    absl::StrCat("source ", tmp.Join("evalctl.fish"), "\n",
+                                 "complete -C 'evalctl sub'; echo ---\n"
+                                 "complete -C 'evalctl prompt --d'; echo ---\n"
+                                 "complete -C 'evalctl datasets fetch g'\n")});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     std::vector<std::string> parts = absl::StrSplit(r.out, "---\n");
     ASSERT_EQ(parts.size(), 3u) << r.out;
@@ -271,16 +306,19 @@ TEST(CompletionTest, ZshAndFishScriptsAreGeneratedFromTheSameCommands) {
     missing.push_back("fish");
   }
   if (!missing.empty()) {
-    GTEST_SKIP() << absl::StrJoin(missing, " and ") << " not installed: not run in that shell";
+    GTEST_SKIP() << absl::StrJoin(missing, " and ")
+                 << " not installed: not run in that shell";
   }
 }
 
-// ---- Output formats ------------------------------------------------------------
+// ---- Output formats
+// ------------------------------------------------------------
 
 class OutputFormatTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    run_ = WriteFinishedRun(data_dir_, StoredRun{.task = "gsm8k", .samples = 4});
+    run_ =
+        WriteFinishedRun(data_dir_, StoredRun{.task = "gsm8k", .samples = 4});
     ASSERT_FALSE(run_.empty());
   }
   ProcessResult Offline(std::vector<std::string> args) {
@@ -300,7 +338,8 @@ class OutputFormatTest : public ::testing::Test {
 
 // `yaml` (read with yaml-cpp) holds what `json` holds: the same keys in the
 // same order, the same strings and numbers.
-void ExpectSameData(const base::Json& json, const YAML::Node& yaml, const std::string& where) {
+void ExpectSameData(const base::Json& json, const YAML::Node& yaml,
+                    const std::string& where) {
   switch (json.type()) {
     case base::Json::Type::kObject: {
       ASSERT_TRUE(yaml.IsMap()) << where;
@@ -317,7 +356,8 @@ void ExpectSameData(const base::Json& json, const YAML::Node& yaml, const std::s
       ASSERT_TRUE(yaml.IsSequence()) << where;
       ASSERT_EQ(yaml.size(), json.array().size()) << where;
       for (size_t i = 0; i < yaml.size(); ++i) {
-        ExpectSameData(json.array()[i], yaml[i], absl::StrCat(where, "[", i, "]"));
+        ExpectSameData(json.array()[i], yaml[i],
+                       absl::StrCat(where, "[", i, "]"));
       }
       break;
     case base::Json::Type::kString:
@@ -337,9 +377,14 @@ void ExpectSameData(const base::Json& json, const YAML::Node& yaml, const std::s
 
 TEST_F(OutputFormatTest, JsonYamlAndTablePrintTheSameRunsResultsAndSamples) {
   for (const std::vector<std::string>& command :
-       {std::vector<std::string>{"list"}, {"list", "--label", "checkpoint=1200"},
-        {"results", run_}, {"samples", run_, "gsm8k"}, {"samples", run_, "gsm8k", "--failed"},
-        {"env", run_}, {"fsck"}, {"tag", "--list"}}) {
+       {std::vector<std::string>{"list"},
+        {"list", "--label", "checkpoint=1200"},
+        {"results", run_},
+        {"samples", run_, "gsm8k"},
+        {"samples", run_, "gsm8k", "--failed"},
+        {"env", run_},
+        {"fsck"},
+        {"tag", "--list"}}) {
     const std::string what = absl::StrJoin(command, " ");
     std::vector<std::string> json_args = command;
     json_args.push_back("--json");
@@ -360,7 +405,8 @@ TEST_F(OutputFormatTest, JsonYamlAndTablePrintTheSameRunsResultsAndSamples) {
     try {
       node = YAML::Load(yaml.out);
     } catch (const YAML::Exception& e) {
-      FAIL() << what << ": YAML does not parse: " << e.what() << "\n" << yaml.out;
+      FAIL() << what << ": YAML does not parse: " << e.what() << "\n"
+             << yaml.out;
     }
     ExpectSameData(parsed, node, what);
 
@@ -368,17 +414,21 @@ TEST_F(OutputFormatTest, JsonYamlAndTablePrintTheSameRunsResultsAndSamples) {
     table.insert(table.end(), {"-o", "table"});
     ProcessResult text = Offline(table);
     EXPECT_EQ(text.exit_code, 0) << what;
-    EXPECT_EQ(text.out, Offline(command).out) << what << ": -o table is the default";
+    EXPECT_EQ(text.out, Offline(command).out)
+        << what << ": -o table is the default";
     EXPECT_NE(text.out, json.out) << what;
   }
   // What each one holds.
   base::Json samples = Json(Offline({"--json", "samples", run_, "gsm8k"}));
   ASSERT_NE(samples.Find("samples"), nullptr);
   ASSERT_EQ(samples.Find("samples")->array().size(), 4u);
-  EXPECT_EQ(samples.Find("samples")->array()[3].Find("doc_id")->string_value(), "3");
+  EXPECT_EQ(samples.Find("samples")->array()[3].Find("doc_id")->string_value(),
+            "3");
   ASSERT_NE(samples.Find("unreadable"), nullptr);
   EXPECT_EQ(Json(Offline({"samples", run_, "gsm8k", "--failed", "--json"}))
-                .Find("samples")->array().size(),
+                .Find("samples")
+                ->array()
+                .size(),
             2u);
   EXPECT_THAT(Offline({"list"}).out, HasSubstr(run_));
   EXPECT_THAT(Offline({"results", run_}).out, HasSubstr("exact_match"));
@@ -387,7 +437,8 @@ TEST_F(OutputFormatTest, JsonYamlAndTablePrintTheSameRunsResultsAndSamples) {
 TEST_F(OutputFormatTest, SamplesAsJsonLinesAndTheEmptyCases) {
   ProcessResult lines = Offline({"samples", run_, "gsm8k", "-o", "jsonl"});
   ASSERT_EQ(lines.exit_code, 0) << lines.err;
-  std::vector<std::string> records = absl::StrSplit(lines.out, '\n', absl::SkipEmpty());
+  std::vector<std::string> records =
+      absl::StrSplit(lines.out, '\n', absl::SkipEmpty());
   ASSERT_EQ(records.size(), 4u);
   for (size_t i = 0; i < records.size(); ++i) {
     auto record = base::ParseJson(records[i]);
@@ -395,14 +446,18 @@ TEST_F(OutputFormatTest, SamplesAsJsonLinesAndTheEmptyCases) {
     EXPECT_EQ(record->Find("doc_id")->string_value(), absl::StrCat(i));
   }
   EXPECT_EQ(Offline({"samples", run_, "gsm8k", "--json"}).out,
-            absl::StrCat("{\"samples\":[", absl::StrJoin(records, ","), "],\"unreadable\":[]}\n"));
+            absl::StrCat("{\"samples\":[", absl::StrJoin(records, ","),
+                         "],\"unreadable\":[]}\n"));
   // A run with no samples of the asked-for kind.
-  const std::string empty = WriteFinishedRun(tmp_.Join("empty"), StoredRun{.samples = 0});
+  const std::string empty =
+      WriteFinishedRun(tmp_.Join("empty"), StoredRun{.samples = 0});
   auto offline_empty = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), {"--data-dir", tmp_.Join("empty"), "samples", empty, "gsm8k"});
+    args.insert(args.begin(),
+                {"--data-dir", tmp_.Join("empty"), "samples", empty, "gsm8k"});
     return Evalctl(args);
   };
-  EXPECT_EQ(offline_empty({"--json"}).out, "{\"samples\":[],\"unreadable\":[]}\n");
+  EXPECT_EQ(offline_empty({"--json"}).out,
+            "{\"samples\":[],\"unreadable\":[]}\n");
   EXPECT_EQ(offline_empty({}).out, "no samples\n");
   YAML::Node node = YAML::Load(offline_empty({"-o", "yaml"}).out);
   EXPECT_TRUE(node["samples"].IsSequence());
@@ -413,18 +468,23 @@ TEST_F(OutputFormatTest, SamplesAsJsonLinesAndTheEmptyCases) {
 TEST_F(OutputFormatTest, DatasetsReportAndJudgeHonourJson) {
   base::Json judge = Json(Evalctl({"judge", "template", "single", "--json"}));
   EXPECT_EQ(judge.Find("name")->string_value(), "single");
-  EXPECT_EQ(judge.Find("template")->string_value(), Evalctl({"judge", "template", "single"}).out);
+  EXPECT_EQ(judge.Find("template")->string_value(),
+            Evalctl({"judge", "template", "single"}).out);
   EXPECT_EQ(Evalctl({"--json", "judge", "template", "single"}).out,
             Evalctl({"judge", "template", "single", "--json"}).out);
 
-  ProcessResult verify = Evalctl({"datasets", "verify", "gsm8k", "--json", "--data-dir", data_dir_});
+  ProcessResult verify = Evalctl(
+      {"datasets", "verify", "gsm8k", "--json", "--data-dir", data_dir_});
   EXPECT_EQ(verify.exit_code, 1);  // not fetched, asked for by name
   base::Json datasets = Json(verify);
   ASSERT_EQ(datasets.Find("datasets")->array().size(), 1u);
-  EXPECT_EQ(datasets.Find("datasets")->array()[0].Find("status")->string_value(), "not fetched");
+  EXPECT_EQ(
+      datasets.Find("datasets")->array()[0].Find("status")->string_value(),
+      "not fetched");
 
   const std::string out = tmp_.Join("week.md");
-  ProcessResult report = Offline({"report", "--since", "1d", "--out", out, "--json"});
+  ProcessResult report =
+      Offline({"report", "--since", "1d", "--out", out, "--json"});
   ASSERT_EQ(report.exit_code, 0) << report.err;
   base::Json written = Json(report);
   EXPECT_EQ(written.Find("out")->string_value(), out);

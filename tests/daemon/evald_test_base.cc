@@ -25,7 +25,8 @@ ProcessResult EvaldTestBase::Offline(std::vector<std::string> args) {
   return RunProcess(args, {}, 120);
 }
 
-std::string EvaldTestBase::Submit(const std::string& suite, std::vector<std::string> extra) {
+std::string EvaldTestBase::Submit(const std::string& suite,
+                                  std::vector<std::string> extra) {
   std::vector<std::string> args = {"submit", suite};
   args.insert(args.end(), extra.begin(), extra.end());
   ProcessResult r = Ctl(args);
@@ -40,7 +41,8 @@ base::Json EvaldTestBase::Json(const ProcessResult& r) {
 }
 
 base::Json EvaldTestBase::Results(const std::string& run, bool offline) {
-  return Json(offline ? Offline({"--json", "results", run}) : Ctl({"--json", "results", run}));
+  return Json(offline ? Offline({"--json", "results", run})
+                      : Ctl({"--json", "results", run}));
 }
 
 const base::Json* EvaldTestBase::Path(const base::Json& j,
@@ -53,7 +55,8 @@ const base::Json* EvaldTestBase::Path(const base::Json& j,
   return at;
 }
 
-std::string EvaldTestBase::Str(const base::Json& j, std::initializer_list<const char*> keys) {
+std::string EvaldTestBase::Str(const base::Json& j,
+                               std::initializer_list<const char*> keys) {
   const base::Json* at = Path(j, keys);
   return at != nullptr && at->is_string() ? at->string_value() : "";
 }
@@ -74,8 +77,10 @@ int64_t EvaldTestBase::Done(const base::Json& results) {
   return done;
 }
 
-bool EvaldTestBase::WaitFor(const std::function<bool()>& predicate, int timeout_s) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+bool EvaldTestBase::WaitFor(const std::function<bool()>& predicate,
+                            int timeout_s) {
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   while (std::chrono::steady_clock::now() < deadline) {
     if (predicate()) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));

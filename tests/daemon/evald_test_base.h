@@ -30,22 +30,28 @@ class EvaldTestBase : public ::testing::Test {
   ProcessResult Ctl(std::vector<std::string> args, int timeout_s = 300);
   ProcessResult Offline(std::vector<std::string> args);
   // `submit SUITE extra...`, expecting success; the run id.
-  std::string Submit(const std::string& suite, std::vector<std::string> extra = {});
+  std::string Submit(const std::string& suite,
+                     std::vector<std::string> extra = {});
   // stdout parsed as JSON (a failure is recorded when it does not parse).
   base::Json Json(const ProcessResult& r);
   // `results RUN --json`, parsed.
   base::Json Results(const std::string& run, bool offline = false);
 
   // The value at a path of object keys, or null.
-  static const base::Json* Path(const base::Json& j, std::initializer_list<const char*> keys);
-  static std::string Str(const base::Json& j, std::initializer_list<const char*> keys);
+  static const base::Json* Path(const base::Json& j,
+                                std::initializer_list<const char*> keys);
+  static std::string Str(const base::Json& j,
+                         std::initializer_list<const char*> keys);
   // An int64 as JSON prints it (a number, or a string for 64-bit values).
   static int64_t Int(const base::Json* j);
-  static std::string State(const base::Json& results) { return Str(results, {"run", "state"}); }
+  static std::string State(const base::Json& results) {
+    return Str(results, {"run", "state"});
+  }
   // Documents stored over every task of a `results` reply.
   static int64_t Done(const base::Json& results);
   // Polls `predicate` every 50 ms until it holds or `timeout_s` passes.
-  static bool WaitFor(const std::function<bool()>& predicate, int timeout_s = 240);
+  static bool WaitFor(const std::function<bool()>& predicate,
+                      int timeout_s = 240);
 
   TempDir tmp_;
   const std::string data_dir_ = tmp_.Join("data");

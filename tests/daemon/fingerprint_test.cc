@@ -32,7 +32,8 @@ class CountingCache : public FileHashCache {
     ++lookups;
     auto it = entries.find(path);
     if (it == entries.end() || it->second.first.size != id.size ||
-        it->second.first.mtime_ns != id.mtime_ns || it->second.first.inode != id.inode) {
+        it->second.first.mtime_ns != id.mtime_ns ||
+        it->second.first.inode != id.inode) {
       return std::nullopt;
     }
     ++hits;
@@ -48,8 +49,10 @@ class CountingCache : public FileHashCache {
 };
 
 void WriteModel(const testing::TempDir& dir) {
-  testing::WriteTestFile(dir.Join("m/config.json"), R"({"architectures":["LlamaForCausalLM"]})");
-  testing::WriteTestFile(dir.Join("m/model.safetensors"), std::string(1000, '\x01'));
+  testing::WriteTestFile(dir.Join("m/config.json"),
+                         R"({"architectures":["LlamaForCausalLM"]})");
+  testing::WriteTestFile(dir.Join("m/model.safetensors"),
+                         std::string(1000, '\x01'));
   testing::WriteTestFile(dir.Join("m/tokenizer.json"), "{}");
   testing::WriteTestFile(dir.Join("m/tokenizer_config.json"),
                          R"({"chat_template": "{{ messages }}"})");
@@ -80,7 +83,8 @@ TEST(FingerprintTest, ModelFilesHashedAndCached) {
   v1::ModelSpec spec;
   spec.set_path(dir.Join("m"));
   spec.set_dtype("auto");
-  ASSERT_OK_AND_ASSIGN(v1::ModelFingerprint fp, FingerprintModel("candidate", spec, &cache));
+  ASSERT_OK_AND_ASSIGN(v1::ModelFingerprint fp,
+                       FingerprintModel("candidate", spec, &cache));
   ASSERT_EQ(fp.files_size(), 4);  // README.md is not a model file
   EXPECT_EQ(fp.files(0).name(), "config.json");
   EXPECT_EQ(fp.files(1).name(), "model.safetensors");
@@ -89,15 +93,19 @@ TEST(FingerprintTest, ModelFilesHashedAndCached) {
   EXPECT_EQ(fp.chat_template_sha256(), base::Sha256Hex("{{ messages }}"));
   EXPECT_EQ(cache.hits, 0);
 
-  ASSERT_OK_AND_ASSIGN(v1::ModelFingerprint again, FingerprintModel("candidate", spec, &cache));
+  ASSERT_OK_AND_ASSIGN(v1::ModelFingerprint again,
+                       FingerprintModel("candidate", spec, &cache));
   EXPECT_EQ(cache.hits, 4);
   EXPECT_EQ(ModelDigest(again), ModelDigest(fp));
 
   // A changed file is hashed again, and changes the model digest.
-  testing::WriteTestFile(dir.Join("m/model.safetensors"), std::string(1001, '\x02'));
-  ASSERT_OK_AND_ASSIGN(v1::ModelFingerprint changed, FingerprintModel("candidate", spec, &cache));
+  testing::WriteTestFile(dir.Join("m/model.safetensors"),
+                         std::string(1001, '\x02'));
+  ASSERT_OK_AND_ASSIGN(v1::ModelFingerprint changed,
+                       FingerprintModel("candidate", spec, &cache));
   EXPECT_EQ(cache.hits, 7);
-  EXPECT_EQ(changed.files(1).sha256(), base::Sha256Hex(std::string(1001, '\x02')));
+  EXPECT_EQ(changed.files(1).sha256(),
+            base::Sha256Hex(std::string(1001, '\x02')));
   EXPECT_NE(ModelDigest(changed), ModelDigest(fp));
 }
 
@@ -106,7 +114,9 @@ TEST(FingerprintTest, ModelFilesHashedAndCached) {
 class SteppingClock : public base::Clock {
  public:
   int64_t NowUnixNanos() const override { return MonotonicNanos(); }
-  int64_t MonotonicNanos() const override { return now_.fetch_add(1'000'000'000); }
+  int64_t MonotonicNanos() const override {
+    return now_.fetch_add(1'000'000'000);
+  }
 
  private:
   mutable std::atomic<int64_t> now_{0};
@@ -115,20 +125,23 @@ class SteppingClock : public base::Clock {
 // Deterministic bytes, different per seed.
 std::string Content(size_t n, int seed) {
   std::string s(n, '\0');
-  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 131 + seed * 7919 + i / 4093) & 0xff);
+  for (size_t i = 0; i < n; ++i)
+    s[i] = static_cast<char>((i * 131 + seed * 7919 + i / 4093) & 0xff);
   return s;
 }
 
-constexpr absl::string_view kConfig = R"({"architectures":["LlamaForCausalLM"]})";
+constexpr absl::string_view kConfig =
+    R"({"architectures":["LlamaForCausalLM"]})";
 
 // A sharded checkpoint: config.json and shards of the given sizes.
-std::vector<std::string> WriteShardedModel(const std::string& dir, const std::vector<size_t>& sizes) {
+std::vector<std::string> WriteShardedModel(const std::string& dir,
+                                           const std::vector<size_t>& sizes) {
   std::vector<std::string> contents;
   testing::WriteTestFile(dir + "/config.json", std::string(kConfig));
   for (size_t i = 0; i < sizes.size(); ++i) {
     contents.push_back(Content(sizes[i], static_cast<int>(i)));
-    testing::WriteTestFile(absl::StrCat(dir, "/model-0000", i + 1, "-of-0000", sizes.size(),
-                                        ".safetensors"),
+    testing::WriteTestFile(absl::StrCat(dir, "/model-0000", i + 1, "-of-0000",
+                                        sizes.size(), ".safetensors"),
                            contents.back());
   }
   return contents;
@@ -160,42 +173,46 @@ struct RecordingOptions {
   HashOptions options;
   std::mutex mu;
   std::vector<HashingStatus> reports;
-  std::vector<size_t> listed;  // how many jobs the activity listed at each report
+  std::vector<size_t>
+      listed;  // how many jobs the activity listed at each report
   std::function<void(const HashingStatus&)> on_report;
 };
 
 TEST(FingerprintTest, ShardsHashedInParallelEqualOneAtATime) {
   testing::TempDir dir;
-  const std::vector<std::string> contents =
-      WriteShardedModel(dir.Join("m"), {300'000, 1'000'000, 65'536, 0, 777'777, 5});
+  const std::vector<std::string> contents = WriteShardedModel(
+      dir.Join("m"), {300'000, 1'000'000, 65'536, 0, 777'777, 5});
   CountingCache cache;
   RecordingOptions parallel;
   parallel.options.max_threads = 4;
   ASSERT_OK_AND_ASSIGN(v1::ModelFingerprint fp,
-                       FingerprintModel("candidate", NativeModel(dir.Join("m")), &cache,
-                                        parallel.options));
+                       FingerprintModel("candidate", NativeModel(dir.Join("m")),
+                                        &cache, parallel.options));
   ASSERT_EQ(fp.files_size(), 7);
   EXPECT_EQ(fp.files(0).name(), "config.json");
   for (size_t i = 0; i < contents.size(); ++i) {
     EXPECT_EQ(fp.files(i + 1).size(), contents[i].size());
-    EXPECT_EQ(fp.files(i + 1).sha256(), base::Sha256Hex(contents[i])) << fp.files(i + 1).name();
+    EXPECT_EQ(fp.files(i + 1).sha256(), base::Sha256Hex(contents[i]))
+        << fp.files(i + 1).name();
   }
   RecordingOptions serial;
   serial.options.max_threads = 1;
   ASSERT_OK_AND_ASSIGN(v1::ModelFingerprint one,
-                       FingerprintModel("candidate", NativeModel(dir.Join("m")), nullptr,
-                                        serial.options));
+                       FingerprintModel("candidate", NativeModel(dir.Join("m")),
+                                        nullptr, serial.options));
   EXPECT_EQ(one.SerializeAsString(), fp.SerializeAsString());
   EXPECT_EQ(cache.entries.size(), 7u);
 }
 
 TEST(FingerprintTest, ProgressIsReportedAndListedWhileHashing) {
   testing::TempDir dir;
-  const std::vector<std::string> contents = WriteShardedModel(dir.Join("m"), {500'000, 400'000});
+  const std::vector<std::string> contents =
+      WriteShardedModel(dir.Join("m"), {500'000, 400'000});
   const uint64_t total = 500'000 + 400'000 + kConfig.size();
   RecordingOptions rec;
   rec.options.max_threads = 2;
-  ASSERT_OK(FingerprintModel("candidate", NativeModel(dir.Join("m")), nullptr, rec.options));
+  ASSERT_OK(FingerprintModel("candidate", NativeModel(dir.Join("m")), nullptr,
+                             rec.options));
   ASSERT_GE(rec.reports.size(), 900'000u / (64 << 10));
   // Bytes only grow (reports come from two threads, so in the order made).
   uint64_t max_seen = 0;
@@ -214,7 +231,8 @@ TEST(FingerprintTest, ProgressIsReportedAndListedWhileHashing) {
   EXPECT_GT(last.elapsed_s, 0);
   EXPECT_GT(last.bytes_per_s(), 0);
   EXPECT_THAT(FormatHashingStatus(last),
-              HasSubstr("hashed candidate model " + dir.Join("m") + ": 0.0 of 0.0 GB (3 of 3 files)"));
+              HasSubstr("hashed candidate model " + dir.Join("m") +
+                        ": 0.0 of 0.0 GB (3 of 3 files)"));
   // Listed while it ran, gone once it returned.
   for (size_t n : rec.listed) EXPECT_EQ(n, 1u);
   EXPECT_TRUE(rec.activity.List().empty());
@@ -226,13 +244,13 @@ TEST(FingerprintTest, ASecondFingerprintOfTheSameFolderReadsNothing) {
   CountingCache cache;
   RecordingOptions first;
   ASSERT_OK_AND_ASSIGN(v1::ModelFingerprint fp,
-                       FingerprintModel("candidate", NativeModel(dir.Join("m")), &cache,
-                                        first.options));
+                       FingerprintModel("candidate", NativeModel(dir.Join("m")),
+                                        &cache, first.options));
   EXPECT_FALSE(first.reports.empty());
   RecordingOptions second;
   ASSERT_OK_AND_ASSIGN(v1::ModelFingerprint again,
-                       FingerprintModel("candidate", NativeModel(dir.Join("m")), &cache,
-                                        second.options));
+                       FingerprintModel("candidate", NativeModel(dir.Join("m")),
+                                        &cache, second.options));
   EXPECT_EQ(again.SerializeAsString(), fp.SerializeAsString());
   EXPECT_EQ(cache.hits, 4);
   // Not one byte read, so not one report.
@@ -246,7 +264,8 @@ TEST(FingerprintTest, AFileRemovedWhileHashedIsNamedAndNotCached) {
   const std::string medium = dir.Join("m/model-00002-of-00002.safetensors");
   CountingCache cache;
   RecordingOptions rec;
-  rec.options.max_threads = 1;  // largest first: the big shard, then the medium one
+  rec.options.max_threads =
+      1;  // largest first: the big shard, then the medium one
   bool removed = false;
   rec.on_report = [&](const HashingStatus& s) {
     // Once the big shard is done and the medium one is being read.
@@ -255,9 +274,11 @@ TEST(FingerprintTest, AFileRemovedWhileHashedIsNamedAndNotCached) {
       removed = true;
     }
   };
-  EXPECT_THAT(FingerprintModel("candidate", NativeModel(dir.Join("m")), &cache, rec.options),
-              StatusIs(absl::StatusCode::kNotFound,
-                       HasSubstr(medium + ": removed while it was being hashed")));
+  EXPECT_THAT(
+      FingerprintModel("candidate", NativeModel(dir.Join("m")), &cache,
+                       rec.options),
+      StatusIs(absl::StatusCode::kNotFound,
+               HasSubstr(medium + ": removed while it was being hashed")));
   EXPECT_TRUE(removed);
   // The shard that completed is remembered; the one that failed, and
   // config.json (never started: the failure stopped the pool), are not.
@@ -269,7 +290,8 @@ TEST(FingerprintTest, AFileRemovedWhileHashedIsNamedAndNotCached) {
 
 TEST(FingerprintTest, ShardsTruncatedWhileHashedFailWithoutCaching) {
   testing::TempDir dir;
-  WriteShardedModel(dir.Join("m"), {2'000'000, 2'000'000, 2'000'000, 2'000'000});
+  WriteShardedModel(dir.Join("m"),
+                    {2'000'000, 2'000'000, 2'000'000, 2'000'000});
   CountingCache cache;
   RecordingOptions rec;
   rec.options.max_threads = 2;
@@ -283,15 +305,18 @@ TEST(FingerprintTest, ShardsTruncatedWhileHashedFailWithoutCaching) {
   rec.on_report = [&](const HashingStatus&) {
     if (truncated) return;
     for (int i = 1; i <= 4; ++i) {
-      const std::string shard = dir.Join(absl::StrCat("m/model-0000", i, "-of-00004.safetensors"));
+      const std::string shard =
+          dir.Join(absl::StrCat("m/model-0000", i, "-of-00004.safetensors"));
       ASSERT_EQ(::truncate(shard.c_str(), 10), 0);
     }
     truncated = true;
   };
-  EXPECT_THAT(FingerprintModel("candidate", NativeModel(dir.Join("m")), &cache, rec.options),
+  EXPECT_THAT(FingerprintModel("candidate", NativeModel(dir.Join("m")), &cache,
+                               rec.options),
               StatusIs(absl::StatusCode::kFailedPrecondition,
-                       ::testing::MatchesRegex(".*/m/model-0000[1-4]-of-00004.safetensors: "
-                                               "changed while it was being hashed.*")));
+                       ::testing::MatchesRegex(
+                           ".*/m/model-0000[1-4]-of-00004.safetensors: "
+                           "changed while it was being hashed.*")));
   EXPECT_TRUE(truncated);
   EXPECT_TRUE(cache.entries.empty());
   EXPECT_TRUE(rec.activity.List().empty());
@@ -301,12 +326,14 @@ TEST(FingerprintTest, MissingModelFolderIsNamed) {
   testing::TempDir dir;
   v1::ModelSpec spec;
   spec.set_path(dir.Join("absent"));
-  EXPECT_THAT(FingerprintModel("candidate", spec, nullptr),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr(dir.Join("absent"))));
+  EXPECT_THAT(
+      FingerprintModel("candidate", spec, nullptr),
+      StatusIs(absl::StatusCode::kNotFound, HasSubstr(dir.Join("absent"))));
   testing::WriteTestFile(dir.Join("empty/x.txt"), "x");
   spec.set_path(dir.Join("empty"));
-  EXPECT_THAT(FingerprintModel("candidate", spec, nullptr),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no config.json")));
+  EXPECT_THAT(
+      FingerprintModel("candidate", spec, nullptr),
+      StatusIs(absl::StatusCode::kNotFound, HasSubstr("no config.json")));
 }
 
 TEST(FingerprintTest, PinsReportFieldExpectedAndFound) {

@@ -46,13 +46,15 @@ std::string UserText(const FakeRequest& request) {
   if (!body.ok() || body->Find("messages") == nullptr) return "";
   std::string text;
   for (const base::Json& m : body->Find("messages")->array()) {
-    if (m.Find("role")->string_value() == "user") text = m.Find("content")->string_value();
+    if (m.Find("role")->string_value() == "user")
+      text = m.Find("content")->string_value();
   }
   return text;
 }
 
 // The text between two markers of the judge prompt.
-std::string Between(const std::string& text, const std::string& from, const std::string& to) {
+std::string Between(const std::string& text, const std::string& from,
+                    const std::string& to) {
   size_t a = text.find(from);
   if (a == std::string::npos) return "";
   a += from.size();
@@ -63,52 +65,67 @@ std::string Between(const std::string& text, const std::string& from, const std:
 class JudgeE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ProcessResult made = RunProcess({BinDir() + "/evald-make-checkpoint", "--preset", "tiny",
-                                     "--seed", "1", "--out", tmp_.Join("cand")});
+    ProcessResult made =
+        RunProcess({BinDir() + "/evald-make-checkpoint", "--preset", "tiny",
+                    "--seed", "1", "--out", tmp_.Join("cand")});
     ASSERT_EQ(made.exit_code, 0) << made.err;
-    made = RunProcess({BinDir() + "/evald-make-checkpoint", "--preset", "tiny", "--seed", "7",
-                       "--out", tmp_.Join("other")});
+    made = RunProcess({BinDir() + "/evald-make-checkpoint", "--preset", "tiny",
+                       "--seed", "7", "--out", tmp_.Join("other")});
     ASSERT_EQ(made.exit_code, 0) << made.err;
-    WriteTestFile(tmp_.Join("prompts.jsonl"),
-                  "{\"id\": \"Q-a\", \"prompt\": \"Q-a: what is two plus two?\", \"reference\": \"4\", "
-                  "\"category\": \"math\"}\n"
-                  "{\"question_id\": 2, \"turns\": [\"Q-b: name a colour\"], \"reference\": [\"red\"], "
-                  "\"category\": \"writing\"}\n"
-                  "{\"id\": \"Q-c\", \"question\": \"Q-c: say hello\", \"reference\": \"hello\", "
-                  "\"category\": \"writing\"}\n"
-                  "{\"id\": \"Q-d\", \"prompt\": \"Q-d: count to three\", \"reference\": \"1 2 3\", "
-                  "\"category\": \"math\"}\n"
-                  "{\"id\": \"Q-e\", \"prompt\": \"Q-e: a question the judge fails on\", "
-                  "\"reference\": \"x\", \"category\": \"math\"}\n");
-    server_ = std::make_unique<FakeServer>([this](const FakeRequest& r) { return Reply(r); });
+    WriteTestFile(
+        tmp_.Join("prompts.jsonl"),
+        "{\"id\": \"Q-a\", \"prompt\": \"Q-a: what is two plus two?\", "
+        "\"reference\": \"4\", "
+        "\"category\": \"math\"}\n"
+        "{\"question_id\": 2, \"turns\": [\"Q-b: name a colour\"], "
+        "\"reference\": [\"red\"], "
+        "\"category\": \"writing\"}\n"
+        "{\"id\": \"Q-c\", \"question\": \"Q-c: say hello\", \"reference\": "
+        "\"hello\", "
+        "\"category\": \"writing\"}\n"
+        "{\"id\": \"Q-d\", \"prompt\": \"Q-d: count to three\", \"reference\": "
+        "\"1 2 3\", "
+        "\"category\": \"math\"}\n"
+        "{\"id\": \"Q-e\", \"prompt\": \"Q-e: a question the judge fails on\", "
+        "\"reference\": \"x\", \"category\": \"math\"}\n");
+    server_ = std::make_unique<FakeServer>(
+        [this](const FakeRequest& r) { return Reply(r); });
     ASSERT_FALSE(server_->endpoint().empty());
     data_dir_ = tmp_.Join("data");
     addr_ = "unix:" + data_dir_ + "/evald.sock";
     daemon_ = std::make_unique<DaemonProcess>();
-    ASSERT_TRUE(daemon_->Start(data_dir_, {"--threads", "2"})) << daemon_->log();
+    ASSERT_TRUE(daemon_->Start(data_dir_, {"--threads", "2"}))
+        << daemon_->log();
   }
 
   // Scripted judge. Single and reference verdicts by question; pairwise by
   // which answer is the baseline's (`baseline_answers_`).
   FakeResponse Reply(const FakeRequest& r) {
     if (r.path == "/v1/models") {
-      return FakeResponse{200, "{\"data\":[{\"id\":\"judge\",\"max_model_len\":8192}]}"};
+      return FakeResponse{
+          200, "{\"data\":[{\"id\":\"judge\",\"max_model_len\":8192}]}"};
     }
     const std::string user = UserText(r);
     const bool retry = absl::StrContains(user, "did not end with a verdict");
     const std::string question = Between(user, "### Question\n", "\n\n###");
-    if (absl::StartsWith(question, "Q-e")) return FakeResponse{400, "{\"error\":{\"message\":\"judge refused\"}}"};
+    if (absl::StartsWith(question, "Q-e"))
+      return FakeResponse{400, "{\"error\":{\"message\":\"judge refused\"}}"};
     if (absl::StrContains(user, "assistants, A and B")) {
-      const std::string a = Between(user, "### Answer of assistant A\n", "\n\n### Answer of assistant B");
+      const std::string a = Between(user, "### Answer of assistant A\n",
+                                    "\n\n### Answer of assistant B");
       std::lock_guard<std::mutex> lock(mu_);
       const bool a_is_baseline = baseline_answers_.count(a) > 0;
-      if (absl::StartsWith(question, "Q-a")) return Chat("First is better. [[A]]");  // position bias
-      if (absl::StartsWith(question, "Q-b")) return Chat(a_is_baseline ? "[[B]]" : "[[A]]");  // candidate wins
-      if (absl::StartsWith(question, "Q-c")) return Chat(a_is_baseline ? "[[A]]" : "[[B]]");  // baseline wins
+      if (absl::StartsWith(question, "Q-a"))
+        return Chat("First is better. [[A]]");  // position bias
+      if (absl::StartsWith(question, "Q-b"))
+        return Chat(a_is_baseline ? "[[B]]" : "[[A]]");  // candidate wins
+      if (absl::StartsWith(question, "Q-c"))
+        return Chat(a_is_baseline ? "[[A]]" : "[[B]]");  // baseline wins
       return Chat("Equally good. [[C]]");
     }
     if (absl::StrContains(user, "Reference answer")) {
-      if (absl::StartsWith(question, "Q-a") || absl::StartsWith(question, "Q-c")) {
+      if (absl::StartsWith(question, "Q-a") ||
+          absl::StartsWith(question, "Q-c")) {
         return Chat("Matches. [[CORRECT]]");
       }
       if (absl::StartsWith(question, "Q-d")) return Chat("no verdict at all");
@@ -116,17 +133,23 @@ class JudgeE2eTest : public ::testing::Test {
     }
     if (absl::StartsWith(question, "Q-a")) return Chat("Solid. Rating: [[8]]");
     if (absl::StartsWith(question, "Q-b")) return Chat("Weak. Rating: [[4]]");
-    if (absl::StartsWith(question, "Q-c")) return Chat(retry ? "Rating: [[6]]" : "Hmm, let me think.");
-    return Chat("I cannot rate this [[11]]");  // Q-d: out of range twice: unparsable
+    if (absl::StartsWith(question, "Q-c"))
+      return Chat(retry ? "Rating: [[6]]" : "Hmm, let me think.");
+    return Chat(
+        "I cannot rate this [[11]]");  // Q-d: out of range twice: unparsable
   }
 
-  std::string Suite(const std::string& name, const std::string& candidate, const std::string& options) {
+  std::string Suite(const std::string& name, const std::string& candidate,
+                    const std::string& options) {
     const std::string path = tmp_.Join(name + ".yaml");
-    WriteTestFile(path, absl::StrCat("name: ", name, "\ncandidate:\n  model: ", tmp_.Join(candidate),
-                                     "\njudge:\n  endpoint: ", server_->endpoint(),
-                                     "\n  model: judge\n  max_concurrency: 4\n", "tasks:\n",
-                                     "  - name: judged\n    data: ", tmp_.Join("prompts.jsonl"),
-                                     "\n    options: {max_new_tokens: 12, ", options, "}\n"));
+    WriteTestFile(
+        path,
+        absl::StrCat("name: ", name,
+                     "\ncandidate:\n  model: ", tmp_.Join(candidate),
+                     "\njudge:\n  endpoint: ", server_->endpoint(),
+                     "\n  model: judge\n  max_concurrency: 4\n", "tasks:\n",
+                     "  - name: judged\n    data: ", tmp_.Join("prompts.jsonl"),
+                     "\n    options: {max_new_tokens: 12, ", options, "}\n"));
     return path;
   }
 
@@ -152,10 +175,12 @@ class JudgeE2eTest : public ::testing::Test {
     for (const base::Json& s : json->Find("scores")->array()) {
       for (const base::Json& m : s.Find("metrics")->array()) {
         std::string key = m.Find("name")->string_value();
-        if (m.Find("group") != nullptr && !m.Find("group")->string_value().empty()) {
+        if (m.Find("group") != nullptr &&
+            !m.Find("group")->string_value().empty()) {
           key += "/" + m.Find("group")->string_value();
         }
-        out[key] = m.Find("value") != nullptr ? m.Find("value")->number_value() : 0;
+        out[key] =
+            m.Find("value") != nullptr ? m.Find("value")->number_value() : 0;
       }
     }
     return out;
@@ -231,8 +256,9 @@ TEST_F(JudgeE2eTest, ReferenceModeScoresCorrectness) {
   std::map<std::string, base::Json> samples = Samples(run);
   EXPECT_EQ(samples["Q-a"].Find("extracted")->string_value(), "correct");
   ASSERT_EQ(samples.count("2"), 1u);  // Q-b, by its question_id
-  EXPECT_THAT(samples["2"].Find("judge")->array()[0].Find("prompt")->string_value(),
-              HasSubstr("red"));
+  EXPECT_THAT(
+      samples["2"].Find("judge")->array()[0].Find("prompt")->string_value(),
+      HasSubstr("red"));
 }
 
 TEST_F(JudgeE2eTest, PairwiseAgainstAStoredBaselineUsesBothOrders) {
@@ -246,7 +272,8 @@ TEST_F(JudgeE2eTest, PairwiseAgainstAStoredBaselineUsesBothOrders) {
       baseline_answers_.insert(s.Find("responses")->array()[0].string_value());
     }
   }
-  const std::string run = Run(Suite("pair", "cand", "mode: pairwise, baseline: \"tag:baseline-v1\""));
+  const std::string run = Run(
+      Suite("pair", "cand", "mode: pairwise, baseline: \"tag:baseline-v1\""));
   ASSERT_FALSE(run.empty());
   std::map<std::string, double> m = Metrics(run);
   // Q-b win, Q-c loss, Q-a tie (orders disagree), Q-d tie; Q-e judge error.
@@ -262,15 +289,18 @@ TEST_F(JudgeE2eTest, PairwiseAgainstAStoredBaselineUsesBothOrders) {
   std::map<std::string, base::Json> samples = Samples(run);
   const base::Json& a = samples["Q-a"];
   ASSERT_EQ(a.Find("judge")->array().size(), 2u);
-  EXPECT_EQ(a.Find("judge")->array()[0].Find("order")->string_value(), "candidate_first");
-  EXPECT_EQ(a.Find("judge")->array()[1].Find("order")->string_value(), "baseline_first");
+  EXPECT_EQ(a.Find("judge")->array()[0].Find("order")->string_value(),
+            "candidate_first");
+  EXPECT_EQ(a.Find("judge")->array()[1].Find("order")->string_value(),
+            "baseline_first");
   EXPECT_THAT(a.Find("extracted")->string_value(), HasSubstr("tie"));
   ASSERT_EQ(a.Find("responses")->array().size(), 2u);  // candidate, baseline
 
   // The run records the resolved baseline run id, not the tag.
   auto results = base::ParseJson(Ctl({"--json", "results", run}).out);
   ASSERT_TRUE(results.ok());
-  const base::Json* task = &results->Find("run")->Find("spec")->Find("tasks")->array()[0];
+  const base::Json* task =
+      &results->Find("run")->Find("spec")->Find("tasks")->array()[0];
   EXPECT_EQ(task->Find("options")->Find("baseline")->string_value(), base);
 }
 
@@ -279,10 +309,13 @@ TEST_F(JudgeE2eTest, PairwiseAgainstAStoredBaselineUsesBothOrders) {
 // retried once, then stored and counted as unparsable, none dropped).
 TEST_F(JudgeE2eTest, NativeJudgeIsResidentBesideTheCandidate) {
   const std::string path = tmp_.Join("native.yaml");
-  WriteTestFile(path, absl::StrCat("name: native\ncandidate:\n  model: ", tmp_.Join("cand"),
-                                   "\njudge:\n  model: ", tmp_.Join("other"),
-                                   "\ntasks:\n  - name: judged\n    data: ", tmp_.Join("prompts.jsonl"),
-                                   "\n    options: {max_new_tokens: 8, judge_max_new_tokens: 8}\n"));
+  WriteTestFile(
+      path,
+      absl::StrCat(
+          "name: native\ncandidate:\n  model: ", tmp_.Join("cand"),
+          "\njudge:\n  model: ", tmp_.Join("other"),
+          "\ntasks:\n  - name: judged\n    data: ", tmp_.Join("prompts.jsonl"),
+          "\n    options: {max_new_tokens: 8, judge_max_new_tokens: 8}\n"));
   const std::string run = Run(path);
   ASSERT_FALSE(run.empty());
   std::map<std::string, double> m = Metrics(run);
@@ -296,7 +329,9 @@ TEST_F(JudgeE2eTest, NativeJudgeIsResidentBesideTheCandidate) {
     EXPECT_EQ(call.Find("verdict")->string_value(), "unparsable") << id;
     EXPECT_EQ(call.Find("raw")->array().size(), 2u) << id;
     // The judge's own chat template framed the prompt.
-    EXPECT_THAT(call.Find("prompt")->string_value(), HasSubstr("<|start_header_id|>system")) << id;
+    EXPECT_THAT(call.Find("prompt")->string_value(),
+                HasSubstr("<|start_header_id|>system"))
+        << id;
   }
   ProcessResult models = Ctl({"models"});
   EXPECT_THAT(models.out, HasSubstr(tmp_.Join("cand")));
@@ -305,7 +340,9 @@ TEST_F(JudgeE2eTest, NativeJudgeIsResidentBesideTheCandidate) {
 
 TEST_F(JudgeE2eTest, BadJudgeSetupsAreRefusedAtSubmit) {
   // A baseline that does not exist.
-  ProcessResult r = Ctl({"submit", Suite("nobase", "cand", "mode: pairwise, baseline: r-missing")});
+  ProcessResult r =
+      Ctl({"submit",
+           Suite("nobase", "cand", "mode: pairwise, baseline: r-missing")});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.err, HasSubstr("tasks[0].options.baseline"));
   EXPECT_THAT(r.err, HasSubstr("r-missing"));
@@ -315,17 +352,22 @@ TEST_F(JudgeE2eTest, BadJudgeSetupsAreRefusedAtSubmit) {
   EXPECT_THAT(r.err, HasSubstr("baseline"));
   // A judged task in a suite without a judge.
   const std::string path = tmp_.Join("nojudge.yaml");
-  WriteTestFile(path, absl::StrCat("name: nojudge\ncandidate:\n  model: ", tmp_.Join("cand"),
-                                   "\ntasks:\n  - name: judged\n    data: ", tmp_.Join("prompts.jsonl"), "\n"));
+  WriteTestFile(path, absl::StrCat("name: nojudge\ncandidate:\n  model: ",
+                                   tmp_.Join("cand"),
+                                   "\ntasks:\n  - name: judged\n    data: ",
+                                   tmp_.Join("prompts.jsonl"), "\n"));
   r = Ctl({"submit", path});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.err, HasSubstr("no 'judge:' section"));
   // A dataset line without a prompt names file and line.
-  WriteTestFile(tmp_.Join("bad.jsonl"), "{\"id\": \"x\", \"prompt\": \"ok\"}\n{\"id\": \"y\"}\n");
+  WriteTestFile(tmp_.Join("bad.jsonl"),
+                "{\"id\": \"x\", \"prompt\": \"ok\"}\n{\"id\": \"y\"}\n");
   const std::string bad = tmp_.Join("bad.yaml");
-  WriteTestFile(bad, absl::StrCat("name: bad\ncandidate:\n  model: ", tmp_.Join("cand"),
-                                  "\njudge:\n  model: ", tmp_.Join("cand"),
-                                  "\ntasks:\n  - name: judged\n    data: ", tmp_.Join("bad.jsonl"), "\n"));
+  WriteTestFile(
+      bad, absl::StrCat("name: bad\ncandidate:\n  model: ", tmp_.Join("cand"),
+                        "\njudge:\n  model: ", tmp_.Join("cand"),
+                        "\ntasks:\n  - name: judged\n    data: ",
+                        tmp_.Join("bad.jsonl"), "\n"));
   r = Ctl({"submit", bad});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.err, HasSubstr("bad.jsonl:2: missing field 'prompt'"));
@@ -336,15 +378,19 @@ TEST_F(JudgeE2eTest, BadJudgeSetupsAreRefusedAtSubmit) {
 TEST_F(JudgeE2eTest, Gsm8kJudgeCheckConsultsTheJudgeWhenStrictMatchFails) {
   std::string test;
   for (int i = 0; i < 6; ++i) {
-    absl::StrAppend(&test, "{\"question\": \"", i % 2 == 0 ? "Q-a" : "Q-b", " item ", i,
-                    ": how many?\", \"answer\": \"Work.\\n#### ", i + 1, "\"}\n");
+    absl::StrAppend(&test, "{\"question\": \"", i % 2 == 0 ? "Q-a" : "Q-b",
+                    " item ", i, ": how many?\", \"answer\": \"Work.\\n#### ",
+                    i + 1, "\"}\n");
   }
   WriteTestFile(tmp_.Join("gsm8k/test.jsonl"), test);
   const std::string path = tmp_.Join("gsm.yaml");
-  WriteTestFile(path, absl::StrCat("name: gsm\ncandidate:\n  model: ", tmp_.Join("cand"),
-                                   "\njudge:\n  endpoint: ", server_->endpoint(), "\n  model: judge\n",
-                                   "tasks:\n  - {name: gsm8k_cot, shots: 0, data: ", tmp_.Join("gsm8k"),
-                                   ", options: {judge_check: true}}\n"));
+  WriteTestFile(
+      path,
+      absl::StrCat(
+          "name: gsm\ncandidate:\n  model: ", tmp_.Join("cand"),
+          "\njudge:\n  endpoint: ", server_->endpoint(), "\n  model: judge\n",
+          "tasks:\n  - {name: gsm8k_cot, shots: 0, data: ", tmp_.Join("gsm8k"),
+          ", options: {judge_check: true}}\n"));
   const std::string run = Run(path);
   ASSERT_FALSE(run.empty());
   std::map<std::string, double> m = Metrics(run);
@@ -356,7 +402,8 @@ TEST_F(JudgeE2eTest, Gsm8kJudgeCheckConsultsTheJudgeWhenStrictMatchFails) {
     if (metrics->Find("judge_consulted") == nullptr) continue;
     ++consulted;
     const bool q_a = absl::StrContains(s.Find("prompt")->string_value(), "Q-a");
-    EXPECT_EQ(metrics->Find("exact_match,judge")->number_value(), q_a ? 1.0 : 0.0);
+    EXPECT_EQ(metrics->Find("exact_match,judge")->number_value(),
+              q_a ? 1.0 : 0.0);
     judged_correct += q_a ? 1 : 0;
     agreed += metrics->Find("judge_agreed")->number_value() > 0 ? 1 : 0;
     ASSERT_EQ(s.Find("judge")->array().size(), 1u);
@@ -364,7 +411,8 @@ TEST_F(JudgeE2eTest, Gsm8kJudgeCheckConsultsTheJudgeWhenStrictMatchFails) {
     EXPECT_THAT(s.Find("judge")->array()[0].Find("prompt")->string_value(),
                 HasSubstr("### Reference answer"));
   }
-  // A random-weight model never writes "The answer is N.": every response is judged.
+  // A random-weight model never writes "The answer is N.": every response is
+  // judged.
   EXPECT_EQ(consulted, 6);
   EXPECT_EQ(m["judge_consulted"], 6);
   EXPECT_DOUBLE_EQ(m["exact_match,judge"], judged_correct / 6.0);

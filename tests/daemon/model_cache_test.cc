@@ -25,9 +25,9 @@ v1::ModelSpec Native(const std::string& path) {
 TEST(ModelCacheTest, KeepsModelsResidentAndEvictsLeastRecentlyUsed) {
   testing::TempDir dir;
   for (const char* name : {"a", "b"}) {
-    testing::ProcessResult made =
-        testing::RunProcess({testing::BinDir() + "/evald-make-checkpoint", "--preset", "tiny",
-                             "--seed", name[0] == 'a' ? "1" : "2", "--out", dir.Join(name)});
+    testing::ProcessResult made = testing::RunProcess(
+        {testing::BinDir() + "/evald-make-checkpoint", "--preset", "tiny",
+         "--seed", name[0] == 'a' ? "1" : "2", "--out", dir.Join(name)});
     ASSERT_EQ(made.exit_code, 0) << made.err;
   }
   ModelCache cache(DefaultRunnerFactory(/*num_threads=*/1), /*max_resident=*/1,
@@ -58,9 +58,11 @@ TEST(ModelCacheTest, KeepsModelsResidentAndEvictsLeastRecentlyUsed) {
 TEST(ModelCacheTest, LoadErrorsNameTheModel) {
   testing::TempDir dir;
   ModelCache cache(DefaultRunnerFactory(1), 2, base::Clock::Real());
-  absl::StatusOr<ModelCache::Lease> missing = cache.Get(Native(dir.Join("absent")));
+  absl::StatusOr<ModelCache::Lease> missing =
+      cache.Get(Native(dir.Join("absent")));
   ASSERT_FALSE(missing.ok());
-  EXPECT_THAT(std::string(missing.status().message()), HasSubstr(dir.Join("absent")));
+  EXPECT_THAT(std::string(missing.status().message()),
+              HasSubstr(dir.Join("absent")));
   v1::ModelSpec endpoint;
   endpoint.set_endpoint("http://127.0.0.1:1/v1");
   // Endpoints go through the OpenAI runner: a spec without a model name and
@@ -70,7 +72,8 @@ TEST(ModelCacheTest, LoadErrorsNameTheModel) {
   endpoint.set_model("m");
   absl::StatusOr<ModelCache::Lease> unreachable = cache.Get(endpoint);
   ASSERT_FALSE(unreachable.ok());
-  EXPECT_THAT(std::string(unreachable.status().message()), HasSubstr("127.0.0.1:1"));
+  EXPECT_THAT(std::string(unreachable.status().message()),
+              HasSubstr("127.0.0.1:1"));
   EXPECT_TRUE(cache.List().empty());
 }
 

@@ -7,14 +7,13 @@
 #include "daemon/planner.h"
 
 #include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <iostream>
 #include <string>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -46,7 +45,8 @@ int64_t Bytes(const Tensor& t) {
 
 // Writes `tensors` as one safetensors file: a real header, then a sparse
 // data section of the right length.
-void WriteSparseSafetensors(const std::string& path, const std::vector<Tensor>& tensors) {
+void WriteSparseSafetensors(const std::string& path,
+                            const std::vector<Tensor>& tensors) {
   base::Json header = base::Json::MakeObject();
   int64_t offset = 0;
   for (const Tensor& t : tensors) {
@@ -67,29 +67,35 @@ void WriteSparseSafetensors(const std::string& path, const std::vector<Tensor>& 
   std::string text = header.Dump();
   text.append((8 - text.size() % 8) % 8, ' ');
   std::string bytes(8, '\0');
-  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((text.size() >> (8 * i)) & 0xff);
+  for (int i = 0; i < 8; ++i)
+    bytes[i] = static_cast<char>((text.size() >> (8 * i)) & 0xff);
   bytes += text;
   WriteTestFile(path, bytes);
-  ASSERT_EQ(truncate(path.c_str(), static_cast<off_t>(bytes.size() + offset)), 0);
+  ASSERT_EQ(truncate(path.c_str(), static_cast<off_t>(bytes.size() + offset)),
+            0);
 }
 
 // Llama-3.1-style tensors; `awq` packs the seven projections as AutoAWQ does
 // (qweight int32 [in, out/8], qzeros int32 [in/128, out/8], scales fp16
 // [in/128, out]).
-std::vector<Tensor> LlamaTensors(int layers, int64_t hidden, int64_t inter, int64_t kv_dim,
-                                 int64_t vocab, bool awq) {
+std::vector<Tensor> LlamaTensors(int layers, int64_t hidden, int64_t inter,
+                                 int64_t kv_dim, int64_t vocab, bool awq) {
   const std::string dense = awq ? "F16" : "BF16";
-  std::vector<Tensor> t = {{"model.embed_tokens.weight", dense, {vocab, hidden}},
-                           {"lm_head.weight", dense, {vocab, hidden}},
-                           {"model.norm.weight", dense, {hidden}}};
+  std::vector<Tensor> t = {
+      {"model.embed_tokens.weight", dense, {vocab, hidden}},
+      {"lm_head.weight", dense, {vocab, hidden}},
+      {"model.norm.weight", dense, {hidden}}};
   for (int l = 0; l < layers; ++l) {
     const std::string p = absl::StrCat("model.layers.", l, ".");
     t.push_back({p + "input_layernorm.weight", dense, {hidden}});
     t.push_back({p + "post_attention_layernorm.weight", dense, {hidden}});
     const std::vector<std::tuple<std::string, int64_t, int64_t>> projections = {
-        {"self_attn.q_proj", hidden, hidden}, {"self_attn.k_proj", hidden, kv_dim},
-        {"self_attn.v_proj", hidden, kv_dim}, {"self_attn.o_proj", hidden, hidden},
-        {"mlp.gate_proj", hidden, inter},     {"mlp.up_proj", hidden, inter},
+        {"self_attn.q_proj", hidden, hidden},
+        {"self_attn.k_proj", hidden, kv_dim},
+        {"self_attn.v_proj", hidden, kv_dim},
+        {"self_attn.o_proj", hidden, hidden},
+        {"mlp.gate_proj", hidden, inter},
+        {"mlp.up_proj", hidden, inter},
         {"mlp.down_proj", inter, hidden}};
     for (const auto& [name, in, out] : projections) {
       if (awq) {
@@ -104,11 +110,13 @@ std::vector<Tensor> LlamaTensors(int layers, int64_t hidden, int64_t inter, int6
   return t;
 }
 
-constexpr char kConfig8b[] = R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 4096,
+constexpr char kConfig8b[] =
+    R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 4096,
   "intermediate_size": 14336, "num_attention_heads": 32, "num_hidden_layers": 32,
   "num_key_value_heads": 8, "vocab_size": 128256, "max_position_embeddings": 131072,
   "torch_dtype": "bfloat16"})";
-constexpr char kConfig70bAwq[] = R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 8192,
+constexpr char kConfig70bAwq[] =
+    R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 8192,
   "intermediate_size": 28672, "num_attention_heads": 64, "num_hidden_layers": 80,
   "num_key_value_heads": 8, "vocab_size": 128256, "max_position_embeddings": 131072,
   "torch_dtype": "float16", "quantization_config": {"quant_method": "awq", "bits": 4,
@@ -116,7 +124,8 @@ constexpr char kConfig70bAwq[] = R"({"architectures": ["LlamaForCausalLM"], "hid
 
 // A small real tokenizer: the checks build the tokenizer as the loader does.
 void WriteTokenizer(const std::string& dir) {
-  absl::StatusOr<runners::native::testing::SyntheticTokenizer> tok = runners::native::testing::BuildSyntheticTokenizer(600, 2048);
+  absl::StatusOr<runners::native::testing::SyntheticTokenizer> tok =
+      runners::native::testing::BuildSyntheticTokenizer(600, 2048);
   ASSERT_TRUE(tok.ok()) << tok.status();
   WriteTestFile(dir + "/tokenizer.json", tok->tokenizer_json);
   WriteTestFile(dir + "/tokenizer_config.json", tok->tokenizer_config_json);
@@ -135,11 +144,15 @@ class PlannerTest : public ::testing::Test {
     std::vector<Tensor> all = LlamaTensors(80, 8192, 28672, 1024, 128256, true);
     std::vector<Tensor> first(all.begin(), all.begin() + all.size() / 2);
     std::vector<Tensor> second(all.begin() + all.size() / 2, all.end());
-    WriteSparseSafetensors(dir_.Join("70b/model-00001-of-00002.safetensors"), first);
-    WriteSparseSafetensors(dir_.Join("70b/model-00002-of-00002.safetensors"), second);
+    WriteSparseSafetensors(dir_.Join("70b/model-00001-of-00002.safetensors"),
+                           first);
+    WriteSparseSafetensors(dir_.Join("70b/model-00002-of-00002.safetensors"),
+                           second);
     base::Json map = base::Json::MakeObject();
-    for (const Tensor& t : first) map.Set(t.name, base::Json::String("model-00001-of-00002.safetensors"));
-    for (const Tensor& t : second) map.Set(t.name, base::Json::String("model-00002-of-00002.safetensors"));
+    for (const Tensor& t : first)
+      map.Set(t.name, base::Json::String("model-00001-of-00002.safetensors"));
+    for (const Tensor& t : second)
+      map.Set(t.name, base::Json::String("model-00002-of-00002.safetensors"));
     base::Json index = base::Json::MakeObject();
     index.Set("weight_map", std::move(map));
     WriteTestFile(dir_.Join("70b/model.safetensors.index.json"), index.Dump());
@@ -160,9 +173,10 @@ class PlannerTest : public ::testing::Test {
 //   bytes and the final norm.
 constexpr int64_t kWeights8b = int64_t{8030261248} * 2;
 constexpr int64_t kLayerWeights70b = int64_t{855638016};
-constexpr int64_t kWeights70b = 80 * (kLayerWeights70b / 2 + kLayerWeights70b / 128 * 5 / 2 +
-                                      2 * 8192 * 2) +
-                                2 * int64_t{128256} * 8192 * 2 + 8192 * 2;
+constexpr int64_t kWeights70b =
+    80 *
+        (kLayerWeights70b / 2 + kLayerWeights70b / 128 * 5 / 2 + 2 * 8192 * 2) +
+    2 * int64_t{128256} * 8192 * 2 + 8192 * 2;
 
 TEST_F(PlannerTest, ExactWeightsAndGpuFitFor8bPlus70bAwq) {
   PlanOptions options;
@@ -187,11 +201,13 @@ TEST_F(PlannerTest, ExactWeightsAndGpuFitFor8bPlus70bAwq) {
                judge.min_kv_tokens * judge.kv_bytes_per_token) /
                   131072,
               1);
-  EXPECT_THAT(FormatPlan(fits), HasSubstr("KV pools are shared: with the other model idle, "
-                                          "candidate up to "));
+  EXPECT_THAT(FormatPlan(fits),
+              HasSubstr("KV pools are shared: with the other model idle, "
+                        "candidate up to "));
   // Everything handed out stays within the budget.
   int64_t used = fits.reserve_bytes;
-  for (const ModelPlan& m : fits.models) used += m.weight_bytes + m.workspace_bytes + m.kv_pool_bytes;
+  for (const ModelPlan& m : fits.models)
+    used += m.weight_bytes + m.workspace_bytes + m.kv_pool_bytes;
   EXPECT_LE(used, fits.budget_bytes);
   EXPECT_GT(used, fits.budget_bytes - 1024);
 
@@ -209,16 +225,20 @@ TEST_F(PlannerTest, ExactWeightsAndGpuFitFor8bPlus70bAwq) {
 }
 
 TEST_F(PlannerTest, BadCheckpointsAndSizesNameTheFault) {
-  WriteTestFile(dir_.Join("8b/config.json"),
-                R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 4096})");
+  WriteTestFile(
+      dir_.Join("8b/config.json"),
+      R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 4096})");
   EXPECT_THAT(PlanModels(spec_, {}).status().message(),
               HasSubstr("candidate model " + dir_.Join("8b") +
                         ": config.json: field 'vocab_size' is missing"));
   WriteTestFile(dir_.Join("8b/config.json"), kConfig8b);
-  WriteTestFile(dir_.Join("8b/model.safetensors"), std::string("\xff\xff\xff\xff\xff\xff\xff\x7f", 8));
+  WriteTestFile(dir_.Join("8b/model.safetensors"),
+                std::string("\xff\xff\xff\xff\xff\xff\xff\x7f", 8));
   EXPECT_THAT(PlanModels(spec_, {}).status().message(),
-              HasSubstr(": model.safetensors: header length 9223372036854775807 runs past the end"));
-  EXPECT_THAT(ParseByteSize("24 potatoes").status().message(), HasSubstr("unknown unit 'potatoes'"));
+              HasSubstr(": model.safetensors: header length "
+                        "9223372036854775807 runs past the end"));
+  EXPECT_THAT(ParseByteSize("24 potatoes").status().message(),
+              HasSubstr("unknown unit 'potatoes'"));
   EXPECT_EQ(*ParseByteSize("24GiB"), int64_t{24} << 30);
   EXPECT_EQ(*ParseByteSize("80 GB"), int64_t{80000000000});
   EXPECT_EQ(*ParseByteSize("512MiB"), int64_t{512} << 20);
@@ -231,7 +251,8 @@ TEST_F(PlannerTest, CheckpointsThatCannotLoadAreNamedByRoleFolderAndFile) {
   auto expect_refused = [&](absl::StatusCode code, const std::string& what) {
     const absl::Status checked = CheckModels(spec_);
     EXPECT_EQ(checked.code(), code) << checked;
-    EXPECT_THAT(std::string(checked.message()), HasSubstr("candidate model " + dir + ": " + what));
+    EXPECT_THAT(std::string(checked.message()),
+                HasSubstr("candidate model " + dir + ": " + what));
     EXPECT_EQ(checked.message().find('\n'), absl::string_view::npos);
     // The plan reports exactly the same error.
     EXPECT_EQ(PlanModels(spec_, {}).status(), checked);
@@ -239,14 +260,20 @@ TEST_F(PlannerTest, CheckpointsThatCannotLoadAreNamedByRoleFolderAndFile) {
   ASSERT_OK(CheckModels(spec_));
 
   WriteTestFile(dir + "/config.json",
-                absl::StrReplaceAll(kConfig8b, {{"LlamaForCausalLM", "GPT2LMHeadModel"}}));
+                absl::StrReplaceAll(kConfig8b,
+                                    {{"LlamaForCausalLM", "GPT2LMHeadModel"}}));
   expect_refused(absl::StatusCode::kInvalidArgument,
-                 "config.json: field 'architectures': 'GPT2LMHeadModel' is not supported by this "
-                 "evald (supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, "
+                 "config.json: field 'architectures': 'GPT2LMHeadModel' is not "
+                 "supported by this "
+                 "evald (supported: LlamaForCausalLM, MistralForCausalLM, "
+                 "Qwen2ForCausalLM, "
                  "Qwen3ForCausalLM)");
-  WriteTestFile(dir + "/config.json", "{\"architectures\": [\"LlamaForCausalLM\"], ");
-  expect_refused(absl::StatusCode::kInvalidArgument, "config.json: not valid JSON: ");
-  WriteTestFile(dir + "/config.json", R"({"architectures": ["LlamaForCausalLM"], "vocab_size": 128256,
+  WriteTestFile(dir + "/config.json",
+                "{\"architectures\": [\"LlamaForCausalLM\"], ");
+  expect_refused(absl::StatusCode::kInvalidArgument,
+                 "config.json: not valid JSON: ");
+  WriteTestFile(dir + "/config.json",
+                R"({"architectures": ["LlamaForCausalLM"], "vocab_size": 128256,
       "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32})");
   expect_refused(absl::StatusCode::kInvalidArgument,
                  "config.json: field 'num_attention_heads' is missing");
@@ -254,7 +281,8 @@ TEST_F(PlannerTest, CheckpointsThatCannotLoadAreNamedByRoleFolderAndFile) {
 
   ASSERT_EQ(unlink((dir + "/tokenizer.json").c_str()), 0);
   expect_refused(absl::StatusCode::kNotFound, "tokenizer.json: cannot open");
-  WriteTestFile(dir + "/tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": ");
+  WriteTestFile(dir + "/tokenizer.json",
+                "{\"model\": {\"type\": \"BPE\", \"vocab\": ");
   expect_refused(absl::StatusCode::kInvalidArgument, "tokenizer.json: ");
   WriteTokenizer(dir);
 
@@ -263,16 +291,19 @@ TEST_F(PlannerTest, CheckpointsThatCannotLoadAreNamedByRoleFolderAndFile) {
   ASSERT_OK_AND_ASSIGN(base::FileIdentity full, base::StatFile(weights));
   ASSERT_EQ(truncate(weights.c_str(), static_cast<off_t>(full.size - 2)), 0);
   expect_refused(absl::StatusCode::kInvalidArgument,
-                 "model.safetensors: tensor 'model.layers.31.mlp.down_proj.weight': data_offsets [");
+                 "model.safetensors: tensor "
+                 "'model.layers.31.mlp.down_proj.weight': data_offsets [");
   ASSERT_EQ(truncate(weights.c_str(), static_cast<off_t>(full.size)), 0);
   ASSERT_OK(CheckModels(spec_));
 
   // The judge is checked too, and named as the judge.
-  ASSERT_EQ(unlink(dir_.Join("70b/model-00002-of-00002.safetensors").c_str()), 0);
+  ASSERT_EQ(unlink(dir_.Join("70b/model-00002-of-00002.safetensors").c_str()),
+            0);
   const absl::Status judge = CheckModels(spec_);
   EXPECT_EQ(judge.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(std::string(judge.message()),
-              HasSubstr("judge model " + dir_.Join("70b") + ": model-00002-of-00002.safetensors: "));
+              HasSubstr("judge model " + dir_.Join("70b") +
+                        ": model-00002-of-00002.safetensors: "));
   // An endpoint model is not a folder to check.
   spec_.mutable_judge()->set_endpoint("http://127.0.0.1:1/v1");
   EXPECT_OK(CheckModels(spec_));
@@ -280,22 +311,23 @@ TEST_F(PlannerTest, CheckpointsThatCannotLoadAreNamedByRoleFolderAndFile) {
 
 TEST_F(PlannerTest, EvalctlPlanPrintsThePlanAndExitsByFit) {
   const std::string suite = dir_.Join("suite.yaml");
-  WriteTestFile(suite, absl::StrCat("name: judge-pair\ncandidate:\n  model: ", dir_.Join("8b"),
+  WriteTestFile(suite, absl::StrCat("name: judge-pair\ncandidate:\n  model: ",
+                                    dir_.Join("8b"),
                                     "\njudge:\n  model: ", dir_.Join("70b"),
                                     "\ntasks:\n  - {name: mmlu}\n"));
   const std::string evalctl = evald::testing::BinDir() + "/evalctl";
-  evald::testing::ProcessResult small =
-      evald::testing::RunProcess({evalctl, "plan", suite, "--device-memory", "48GiB"});
+  evald::testing::ProcessResult small = evald::testing::RunProcess(
+      {evalctl, "plan", suite, "--device-memory", "48GiB"});
   EXPECT_EQ(small.exit_code, 1) << small.err;
   EXPECT_THAT(small.out, HasSubstr("does not fit: needed"));
   EXPECT_THAT(small.out, HasSubstr("awq-int4"));
-  evald::testing::ProcessResult big =
-      evald::testing::RunProcess({evalctl, "plan", suite, "--device-memory", "80GiB"});
+  evald::testing::ProcessResult big = evald::testing::RunProcess(
+      {evalctl, "plan", suite, "--device-memory", "80GiB"});
   EXPECT_EQ(big.exit_code, 0) << big.err;
   EXPECT_THAT(big.out, HasSubstr("fits: needed"));
   std::cout << small.out << big.out;  // the plans, for whoever reads the log
-  evald::testing::ProcessResult bad =
-      evald::testing::RunProcess({evalctl, "plan", suite, "--device-memory", "lots"});
+  evald::testing::ProcessResult bad = evald::testing::RunProcess(
+      {evalctl, "plan", suite, "--device-memory", "lots"});
   EXPECT_EQ(bad.exit_code, 2);
 }
 
@@ -304,24 +336,29 @@ TEST_F(PlannerTest, EvalctlPlanPrintsThePlanAndExitsByFit) {
 TEST_F(PlannerTest, DaemonRefusesASuiteThatDoesNotFit) {
   const std::string model = dir_.Join("tiny");
   evald::testing::ProcessResult made = evald::testing::RunProcess(
-      {evald::testing::BinDir() + "/evald-make-checkpoint", "--preset", "tiny", "--out", model});
+      {evald::testing::BinDir() + "/evald-make-checkpoint", "--preset", "tiny",
+       "--out", model});
   ASSERT_EQ(made.exit_code, 0) << made.err;
-  WriteTestFile(dir_.Join("mmlu/dev/anatomy_dev.csv"), "q,a,b,c,d,A\nq,a,b,c,d,B\n");
+  WriteTestFile(dir_.Join("mmlu/dev/anatomy_dev.csv"),
+                "q,a,b,c,d,A\nq,a,b,c,d,B\n");
   WriteTestFile(dir_.Join("mmlu/test/anatomy_test.csv"), "q,a,b,c,d,C\n");
   const std::string suite = dir_.Join("suite.yaml");
-  WriteTestFile(suite, absl::StrCat("name: too-big\ncandidate:\n  model: ", model,
-                                    "\ntasks:\n  - {name: mmlu, shots: 1, data: ",
-                                    dir_.Join("mmlu"), "}\n"));
+  WriteTestFile(suite,
+                absl::StrCat("name: too-big\ncandidate:\n  model: ", model,
+                             "\ntasks:\n  - {name: mmlu, shots: 1, data: ",
+                             dir_.Join("mmlu"), "}\n"));
   evald::testing::DaemonProcess daemon;
-  ASSERT_TRUE(daemon.Start(dir_.Join("data"), {"--memory-budget", "4MiB"})) << daemon.log();
+  ASSERT_TRUE(daemon.Start(dir_.Join("data"), {"--memory-budget", "4MiB"}))
+      << daemon.log();
   evald::testing::ProcessResult r = evald::testing::RunProcess(
-      {evald::testing::BinDir() + "/evalctl", "--addr", "unix:" + dir_.Join("data/evald.sock"),
-       "submit", suite});
+      {evald::testing::BinDir() + "/evalctl", "--addr",
+       "unix:" + dir_.Join("data/evald.sock"), "submit", suite});
   EXPECT_EQ(r.exit_code, 2) << r.out;
   EXPECT_THAT(r.err, HasSubstr("do not fit in memory: needed "));
   EXPECT_THAT(r.err, HasSubstr("vs 4.0 MiB available"));
-  EXPECT_THAT(evald::testing::RunProcess({evald::testing::BinDir() + "/evalctl", "--addr",
-                                          "unix:" + dir_.Join("data/evald.sock"), "list"})
+  EXPECT_THAT(evald::testing::RunProcess(
+                  {evald::testing::BinDir() + "/evalctl", "--addr",
+                   "unix:" + dir_.Join("data/evald.sock"), "list"})
                   .out,
               HasSubstr("no runs"));
 }

@@ -27,8 +27,9 @@ std::string Slurp(const std::string& path) {
   return ss.str();
 }
 
-pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-            const std::string& out_path, const std::string& err_path) {
+pid_t Spawn(const std::vector<std::string>& argv,
+            const std::vector<std::string>& env, const std::string& out_path,
+            const std::string& err_path) {
   pid_t pid = fork();
   if (pid != 0) return pid;
   int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -39,14 +40,16 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>
   dup2(err, 2);
   for (const std::string& kv : env) putenv(const_cast<char*>(kv.c_str()));
   std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  for (const std::string& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   execv(args[0], args.data());
   _exit(127);
 }
 
 int WaitExit(pid_t pid, int timeout_s) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   int status = 0;
   while (true) {
     pid_t r = waitpid(pid, &status, WNOHANG);
@@ -65,8 +68,8 @@ std::atomic<int> counter{0};
 
 }  // namespace
 
-ProcessResult RunProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                         int timeout_s) {
+ProcessResult RunProcess(const std::vector<std::string>& argv,
+                         const std::vector<std::string>& env, int timeout_s) {
   static TempDir* scratch = new TempDir();  // lives for the test binary
   const int n = counter.fetch_add(1);
   const std::string out_path = scratch->Join(absl::StrCat("out-", n));
@@ -83,7 +86,8 @@ DaemonProcess::~DaemonProcess() {
   if (pid_ > 0) Signal(SIGKILL, true);
 }
 
-bool DaemonProcess::Start(const std::string& data_dir, const std::vector<std::string>& extra,
+bool DaemonProcess::Start(const std::string& data_dir,
+                          const std::vector<std::string>& extra,
                           const std::string& ready_text) {
   std::vector<std::string> argv = {BinDir() + "/evald", "--data-dir", data_dir};
   argv.insert(argv.end(), extra.begin(), extra.end());
@@ -111,6 +115,8 @@ int DaemonProcess::Signal(int sig, bool wait) {
   return code;
 }
 
-std::string DaemonProcess::log() const { return log_path_.empty() ? "" : Slurp(log_path_); }
+std::string DaemonProcess::log() const {
+  return log_path_.empty() ? "" : Slurp(log_path_);
+}
 
 }  // namespace evald::testing

@@ -21,7 +21,8 @@ struct ProcessResult {
 // Runs `argv` (argv[0] a path) with `env` added ("K=V"), waiting at most
 // `timeout_s` seconds (then SIGKILL).
 ProcessResult RunProcess(const std::vector<std::string>& argv,
-                         const std::vector<std::string>& env = {}, int timeout_s = 120);
+                         const std::vector<std::string>& env = {},
+                         int timeout_s = 120);
 
 // An evald process; killed (SIGKILL) and reaped by the destructor if alive.
 class DaemonProcess {
@@ -34,7 +35,8 @@ class DaemonProcess {
   // Starts `evald --data-dir DIR [extra...]`, stderr to DIR/../evald-N.log,
   // and waits until `ready_path` exists (the socket) or `ready_text` shows in
   // its log. Returns false on timeout or early exit.
-  bool Start(const std::string& data_dir, const std::vector<std::string>& extra = {},
+  bool Start(const std::string& data_dir,
+             const std::vector<std::string>& extra = {},
              const std::string& ready_text = "listening on");
   // Sends `sig`; with wait, reaps and returns the exit code (-1 if signalled).
   int Signal(int sig, bool wait);

@@ -33,12 +33,14 @@ TEST(RenderTest, ProgressLineSumsTasksIntoTheBar) {
   event.set_eta_s(-1);
   EXPECT_EQ(FormatProgressLine(event),
             "r1 running | mmlu 3/4 | gsm8k 0/4 | 12.5 tok/s | cache 50%");
-  EXPECT_THAT(FormatProgressLine(event, 8), HasSubstr("r1 running [###.....] |"));
+  EXPECT_THAT(FormatProgressLine(event, 8),
+              HasSubstr("r1 running [###.....] |"));
   // A run with a judge shows the grading beside the candidate's progress.
   event.set_judge_graded(2);
   event.set_judge_queued(1);
   EXPECT_EQ(FormatProgressLine(event),
-            "r1 running | mmlu 3/4 | gsm8k 0/4 | 12.5 tok/s | cache 50% | judge 2 graded, 1 waiting");
+            "r1 running | mmlu 3/4 | gsm8k 0/4 | 12.5 tok/s | cache 50% | "
+            "judge 2 graded, 1 waiting");
 }
 
 TEST(RenderTest, ResultsShowDriftAndErrors) {
@@ -63,12 +65,18 @@ TEST(RenderTest, ResultsShowDriftAndErrors) {
 }
 
 TEST(QueriesTest, SinceDurations) {
-  EXPECT_THAT(ParseSinceMillis("7d"), ::evald::testing::IsOkAndHolds(7 * 86400 * 1000LL));
-  EXPECT_THAT(ParseSinceMillis("12h"), ::evald::testing::IsOkAndHolds(12 * 3600 * 1000LL));
-  EXPECT_THAT(ParseSinceMillis("90s"), ::evald::testing::IsOkAndHolds(90 * 1000LL));
-  EXPECT_THAT(ParseSinceMillis("7w"), StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(ParseSinceMillis("d"), StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(ParseSinceMillis("-1d"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseSinceMillis("7d"),
+              ::evald::testing::IsOkAndHolds(7 * 86400 * 1000LL));
+  EXPECT_THAT(ParseSinceMillis("12h"),
+              ::evald::testing::IsOkAndHolds(12 * 3600 * 1000LL));
+  EXPECT_THAT(ParseSinceMillis("90s"),
+              ::evald::testing::IsOkAndHolds(90 * 1000LL));
+  EXPECT_THAT(ParseSinceMillis("7w"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseSinceMillis("d"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseSinceMillis("-1d"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 }  // namespace

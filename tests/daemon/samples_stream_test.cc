@@ -4,9 +4,9 @@
 // ListSamples fails where the stream (and evalctl samples, which uses it)
 // succeeds.
 #include <gmock/gmock.h>
-#include <gtest/gtest.h>
 #include <grpc/grpc.h>
 #include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 
 #include <memory>
 #include <string>
@@ -32,8 +32,9 @@ namespace {
 using ::testing::HasSubstr;
 
 constexpr int kSamples = 3000;
-constexpr size_t kPromptBytes = 1024;           // about 3 MiB of samples in all
-constexpr int kMessageLimit = 256 * 1024;       // both ways, for this server and client
+constexpr size_t kPromptBytes = 1024;  // about 3 MiB of samples in all
+constexpr int kMessageLimit =
+    256 * 1024;  // both ways, for this server and client
 
 class SamplesStreamTest : public ::testing::Test {
  protected:
@@ -43,7 +44,8 @@ class SamplesStreamTest : public ::testing::Test {
   static void TearDownTestSuite() { grpc_shutdown(); }
 
   void SetUp() override {
-    run_ = WriteFinishedRun(data_dir_, StoredRun{.task = "gsm8k", .samples = kSamples,
+    run_ = WriteFinishedRun(data_dir_, StoredRun{.task = "gsm8k",
+                                                 .samples = kSamples,
                                                  .prompt_bytes = kPromptBytes});
     ASSERT_FALSE(run_.empty());
     store::StoreOptions options;
@@ -53,16 +55,18 @@ class SamplesStreamTest : public ::testing::Test {
     store_ = *std::move(store);
     const base::Clock* clock = base::Clock::Real();
     models_ = std::make_unique<daemon::ModelCache>(
-        [](const v1::ModelSpec&) -> absl::StatusOr<std::unique_ptr<runners::Runner>> {
+        [](const v1::ModelSpec&)
+            -> absl::StatusOr<std::unique_ptr<runners::Runner>> {
           return absl::UnimplementedError("no models in this test");
         },
         1, clock);
     // Never started: nothing runs, the service only reads the store.
     executor_ = std::make_unique<daemon::Executor>(
-        daemon::ExecutorOptions{.data_dir = data_dir_}, store_.get(), models_.get(), clock);
+        daemon::ExecutorOptions{.data_dir = data_dir_}, store_.get(),
+        models_.get(), clock);
     service_ = std::make_unique<daemon::EvalServiceImpl>(
-        daemon::ServiceOptions{.data_dir = data_dir_}, store_.get(), executor_.get(),
-        models_.get(), v1::Fingerprint(), clock);
+        daemon::ServiceOptions{.data_dir = data_dir_}, store_.get(),
+        executor_.get(), models_.get(), v1::Fingerprint(), clock);
     grpc::ServerBuilder builder;
     builder.AddListeningPort(addr_, grpc::InsecureServerCredentials());
     builder.RegisterService(service_.get());
@@ -71,8 +75,8 @@ class SamplesStreamTest : public ::testing::Test {
     ASSERT_NE(server_, nullptr);
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(kMessageLimit);
-    stub_ = v1::EvalService::NewStub(
-        grpc::CreateCustomChannel(addr_, grpc::InsecureChannelCredentials(), args));
+    stub_ = v1::EvalService::NewStub(grpc::CreateCustomChannel(
+        addr_, grpc::InsecureChannelCredentials(), args));
   }
   void TearDown() override {
     stub_.reset();
@@ -80,7 +84,8 @@ class SamplesStreamTest : public ::testing::Test {
   }
 
   // Every message of a StreamSamples call.
-  std::vector<v1::SampleChunk> Stream(const v1::ListSamplesRequest& request, grpc::Status* status) {
+  std::vector<v1::SampleChunk> Stream(const v1::ListSamplesRequest& request,
+                                      grpc::Status* status) {
     grpc::ClientContext context;
     auto reader = stub_->StreamSamples(&context, request);
     std::vector<v1::SampleChunk> chunks;
@@ -114,19 +119,23 @@ TEST_F(SamplesStreamTest, ATaskTooLargeForOneMessageArrivesInManySmallOnes) {
     grpc::ClientContext context;
     v1::ListSamplesResponse response;
     grpc::Status status = stub_->ListSamples(&context, Request(), &response);
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+        << status.error_message();
   }
   grpc::Status status;
   std::vector<v1::SampleChunk> chunks = Stream(Request(), &status);
   ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_GE(chunks.size(), static_cast<size_t>(kSamples / daemon::EvalServiceImpl::kSamplesPerChunk));
+  EXPECT_GE(chunks.size(),
+            static_cast<size_t>(kSamples /
+                                daemon::EvalServiceImpl::kSamplesPerChunk));
   int64_t next = 0;
   for (const v1::SampleChunk& chunk : chunks) {
     EXPECT_GT(chunk.samples_size(), 0);
     EXPECT_LE(chunk.samples_size(), daemon::EvalServiceImpl::kSamplesPerChunk);
     EXPECT_LT(chunk.ByteSizeLong(), static_cast<size_t>(kMessageLimit));
     EXPECT_EQ(chunk.unreadable_size(), 0);
-    for (const v1::SampleRecord& s : chunk.samples()) EXPECT_EQ(s.doc_index(), next++);
+    for (const v1::SampleRecord& s : chunk.samples())
+      EXPECT_EQ(s.doc_index(), next++);
   }
   EXPECT_EQ(next, kSamples);
 }
@@ -163,23 +172,26 @@ TEST_F(SamplesStreamTest, TheStreamHonoursFailedOnlyLimitAndUnknownTasks) {
 
 TEST_F(SamplesStreamTest, EvalctlSamplesPrintsWhatNoSingleMessageCouldCarry) {
   const std::string evalctl = BinDir() + "/evalctl";
-  ProcessResult json = RunProcess({evalctl, "--addr", addr_, "samples", run_, "gsm8k", "--json"});
+  ProcessResult json = RunProcess(
+      {evalctl, "--addr", addr_, "samples", run_, "gsm8k", "--json"});
   ASSERT_EQ(json.exit_code, 0) << json.err;
   auto parsed = base::ParseJson(json.out);
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   const base::Json* samples = parsed->Find("samples");
   ASSERT_NE(samples, nullptr);
   ASSERT_EQ(samples->array().size(), static_cast<size_t>(kSamples));
-  EXPECT_EQ(samples->array().back().Find("doc_id")->string_value(), absl::StrCat(kSamples - 1));
+  EXPECT_EQ(samples->array().back().Find("doc_id")->string_value(),
+            absl::StrCat(kSamples - 1));
 
-  ProcessResult lines = RunProcess({evalctl, "--addr", addr_, "samples", run_, "gsm8k", "-o", "jsonl",
-                                    "--failed"});
+  ProcessResult lines = RunProcess({evalctl, "--addr", addr_, "samples", run_,
+                                    "gsm8k", "-o", "jsonl", "--failed"});
   ASSERT_EQ(lines.exit_code, 0) << lines.err;
-  std::vector<std::string> records = absl::StrSplit(lines.out, '\n', absl::SkipEmpty());
+  std::vector<std::string> records =
+      absl::StrSplit(lines.out, '\n', absl::SkipEmpty());
   EXPECT_EQ(records.size(), static_cast<size_t>(kSamples / 2));
 
-  ProcessResult table = RunProcess({evalctl, "--addr", addr_, "samples", run_, "gsm8k", "--limit",
-                                    "70"});
+  ProcessResult table = RunProcess(
+      {evalctl, "--addr", addr_, "samples", run_, "gsm8k", "--limit", "70"});
   ASSERT_EQ(table.exit_code, 0) << table.err;
   EXPECT_THAT(table.out, HasSubstr("#69 69  exact_match=0\n"));
 }

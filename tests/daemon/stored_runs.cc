@@ -13,7 +13,8 @@
 
 namespace evald::testing {
 
-std::string WriteFinishedRun(const std::string& data_dir, const StoredRun& run) {
+std::string WriteFinishedRun(const std::string& data_dir,
+                             const StoredRun& run) {
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   store::StoreOptions options;

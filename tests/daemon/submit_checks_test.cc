@@ -36,12 +36,15 @@ std::string Read(const std::string& path) {
 class SubmitChecksTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ProcessResult made = RunProcess(
-        {BinDir() + "/evald-make-checkpoint", "--preset", "tiny", "--out", tmp_.Join("good")});
+    ProcessResult made =
+        RunProcess({BinDir() + "/evald-make-checkpoint", "--preset", "tiny",
+                    "--out", tmp_.Join("good")});
     ASSERT_EQ(made.exit_code, 0) << made.err;
-    WriteTestFile(tmp_.Join("mmlu/dev/anatomy_dev.csv"), "q,a,b,c,d,A\nq,a,b,c,d,B\n");
+    WriteTestFile(tmp_.Join("mmlu/dev/anatomy_dev.csv"),
+                  "q,a,b,c,d,A\nq,a,b,c,d,B\n");
     WriteTestFile(tmp_.Join("mmlu/test/anatomy_test.csv"), "q,a,b,c,d,C\n");
-    ASSERT_TRUE(daemon_.Start(tmp_.Join("data"), {"--threads", "1"})) << daemon_.log();
+    ASSERT_TRUE(daemon_.Start(tmp_.Join("data"), {"--threads", "1"}))
+        << daemon_.log();
     addr_ = "unix:" + tmp_.Join("data/evald.sock");
   }
 
@@ -57,10 +60,11 @@ class SubmitChecksTest : public ::testing::Test {
   std::string Suite(const std::string& name, const std::string& candidate,
                     const std::string& judge = "") {
     const std::string path = tmp_.Join(name + ".yaml");
-    WriteTestFile(path, absl::StrCat("name: ", name, "\ncandidate:\n  model: ", candidate,
-                                     judge.empty() ? "" : "\njudge:\n  model: " + judge,
-                                     "\ntasks:\n  - {name: mmlu, shots: 1, data: ",
-                                     tmp_.Join("mmlu"), "}\n"));
+    WriteTestFile(
+        path, absl::StrCat("name: ", name, "\ncandidate:\n  model: ", candidate,
+                           judge.empty() ? "" : "\njudge:\n  model: " + judge,
+                           "\ntasks:\n  - {name: mmlu, shots: 1, data: ",
+                           tmp_.Join("mmlu"), "}\n"));
     return path;
   }
 
@@ -87,29 +91,41 @@ TEST_F(SubmitChecksTest, BrokenCheckpointsAreRefusedAtSubmitAsPlanRefusesThem) {
       {"arch",
        [&](const std::string& d) {
          WriteTestFile(d + "/config.json",
-                       absl::StrReplaceAll(config, {{"LlamaForCausalLM", "GPT2LMHeadModel"}}));
+                       absl::StrReplaceAll(
+                           config, {{"LlamaForCausalLM", "GPT2LMHeadModel"}}));
        },
-       "config.json", "field 'architectures': 'GPT2LMHeadModel' is not supported by this evald"},
+       "config.json",
+       "field 'architectures': 'GPT2LMHeadModel' is not supported by this "
+       "evald"},
       {"config_not_json",
-       [](const std::string& d) { WriteTestFile(d + "/config.json", "{\"architectures\": ["); },
+       [](const std::string& d) {
+         WriteTestFile(d + "/config.json", "{\"architectures\": [");
+       },
        "config.json", "not valid JSON: "},
       {"config_missing_field",
        [&](const std::string& d) {
          WriteTestFile(d + "/config.json",
-                       absl::StrReplaceAll(config, {{"\"hidden_size\"", "\"hidden_sise\""}}));
+                       absl::StrReplaceAll(
+                           config, {{"\"hidden_size\"", "\"hidden_sise\""}}));
        },
        "config.json", "field 'hidden_size' is missing"},
       {"no_tokenizer",
-       [](const std::string& d) { ASSERT_EQ(unlink((d + "/tokenizer.json").c_str()), 0); },
+       [](const std::string& d) {
+         ASSERT_EQ(unlink((d + "/tokenizer.json").c_str()), 0);
+       },
        "tokenizer.json", "cannot open"},
       {"tokenizer_not_json",
-       [](const std::string& d) { WriteTestFile(d + "/tokenizer.json", "{\"model\": "); },
+       [](const std::string& d) {
+         WriteTestFile(d + "/tokenizer.json", "{\"model\": ");
+       },
        "tokenizer.json", ""},
       {"lying_header",
        [](const std::string& d) {
          // The header stays; the data it describes is cut short.
          const std::string weights = d + "/model.safetensors";
-         ASSERT_EQ(truncate(weights.c_str(), static_cast<off_t>(fs::file_size(weights) - 64)), 0);
+         ASSERT_EQ(truncate(weights.c_str(),
+                            static_cast<off_t>(fs::file_size(weights) - 64)),
+                   0);
        },
        "model.safetensors", "tensor '"},
   };
@@ -117,28 +133,34 @@ TEST_F(SubmitChecksTest, BrokenCheckpointsAreRefusedAtSubmitAsPlanRefusesThem) {
     SCOPED_TRACE(c.name);
     const std::string dir = BrokenCopy(c.name, c.brk);
     const std::string suite = Suite(c.name, dir);
-    const std::string line = absl::StrCat("evalctl: candidate model ", dir, ": ", c.file, ": ");
+    const std::string line =
+        absl::StrCat("evalctl: candidate model ", dir, ": ", c.file, ": ");
     ProcessResult submitted = Ctl({"submit", suite});
     EXPECT_EQ(submitted.exit_code, 2) << submitted.out << submitted.err;
     EXPECT_EQ(submitted.out, "");
     EXPECT_THAT(submitted.err, HasSubstr(line + c.what));
-    EXPECT_EQ(submitted.err.find('\n'), submitted.err.size() - 1) << submitted.err;
+    EXPECT_EQ(submitted.err.find('\n'), submitted.err.size() - 1)
+        << submitted.err;
     ProcessResult planned = RunProcess({Evalctl(), "plan", suite});
     EXPECT_EQ(planned.exit_code, 2) << planned.out << planned.err;
     EXPECT_EQ(planned.err, submitted.err);
   }
   // The judge is checked as well, and named as the judge.
-  const std::string judge = BrokenCopy(
-      "judge", [](const std::string& d) { ASSERT_EQ(unlink((d + "/tokenizer.json").c_str()), 0); });
-  ProcessResult submitted = Ctl({"submit", Suite("with_judge", tmp_.Join("good"), judge)});
+  const std::string judge = BrokenCopy("judge", [](const std::string& d) {
+    ASSERT_EQ(unlink((d + "/tokenizer.json").c_str()), 0);
+  });
+  ProcessResult submitted =
+      Ctl({"submit", Suite("with_judge", tmp_.Join("good"), judge)});
   EXPECT_EQ(submitted.exit_code, 2) << submitted.err;
-  EXPECT_THAT(submitted.err, HasSubstr("evalctl: judge model " + judge + ": tokenizer.json: "));
+  EXPECT_THAT(submitted.err, HasSubstr("evalctl: judge model " + judge +
+                                       ": tokenizer.json: "));
 
   ProcessResult list = Ctl({"list"});
   EXPECT_EQ(list.exit_code, 0) << list.err;
   EXPECT_EQ(list.out, "no runs\n");
   // The unbroken checkpoint passes the same checks.
-  ProcessResult good = RunProcess({Evalctl(), "plan", Suite("good", tmp_.Join("good"))});
+  ProcessResult good =
+      RunProcess({Evalctl(), "plan", Suite("good", tmp_.Join("good"))});
   EXPECT_EQ(good.exit_code, 0) << good.err;
 }
 

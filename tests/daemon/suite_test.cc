@@ -45,11 +45,14 @@ labels:
 
 absl::StatusOr<v1::RunSpec> Parse(const std::string& text,
                                   std::vector<std::string> overrides = {}) {
-  return ParseSuite(SuiteSource{.text = text, .display_name = "suite.yaml", .base_dir = "/base"},
-                    overrides);
+  return ParseSuite(
+      SuiteSource{
+          .text = text, .display_name = "suite.yaml", .base_dir = "/base"},
+      overrides);
 }
 
-std::string Replace(std::string text, const std::string& from, const std::string& to) {
+std::string Replace(std::string text, const std::string& from,
+                    const std::string& to) {
   size_t at = text.find(from);
   EXPECT_NE(at, std::string::npos) << from;
   return text.replace(at, from.size(), to);
@@ -86,68 +89,82 @@ TEST(SuiteTest, ParsesFullExample) {
 
 TEST(SuiteTest, WrongTypeNamesLineColumnAndField) {
   std::string text = Replace(kSuite, "    limit: 50", "    shots: five");
-  EXPECT_THAT(Parse(text),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "suite.yaml:14:12: field 'tasks[1].shots': expected an integer, "
-                       "got 'five'"));
+  EXPECT_THAT(
+      Parse(text),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               "suite.yaml:14:12: field 'tasks[1].shots': expected an integer, "
+               "got 'five'"));
 }
 
 TEST(SuiteTest, UnknownKeyNamesLineColumnAndField) {
   std::string text = Replace(kSuite, "  dtype: bfloat16", "  dtpye: bfloat16");
-  EXPECT_THAT(Parse(text), StatusIs(absl::StatusCode::kInvalidArgument,
-                                    HasSubstr("suite.yaml:4:3: field 'candidate.dtpye': "
-                                              "unknown key")));
+  EXPECT_THAT(Parse(text),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("suite.yaml:4:3: field 'candidate.dtpye': "
+                                 "unknown key")));
 }
 
 TEST(SuiteTest, MissingRequiredFields) {
-  EXPECT_THAT(Parse("name: x\ntasks: [mmlu]\n"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("suite.yaml:1:1: field 'candidate': required")));
+  EXPECT_THAT(
+      Parse("name: x\ntasks: [mmlu]\n"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("suite.yaml:1:1: field 'candidate': required")));
   EXPECT_THAT(Parse("name: x\ncandidate: {dtype: auto}\ntasks: [mmlu]\n"),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("field 'candidate.model': required")));
-  EXPECT_THAT(Parse("name: x\ncandidate: {model: m}\ntasks:\n  - shots: 5\n"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("suite.yaml:4:5: field 'tasks[0].name': required")));
-  EXPECT_THAT(Parse("name: x\ncandidate: {model: m}\n"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("field 'tasks'")));
-  EXPECT_THAT(Parse(""), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("empty")));
+  EXPECT_THAT(
+      Parse("name: x\ncandidate: {model: m}\ntasks:\n  - shots: 5\n"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("suite.yaml:4:5: field 'tasks[0].name': required")));
+  EXPECT_THAT(
+      Parse("name: x\ncandidate: {model: m}\n"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("field 'tasks'")));
+  EXPECT_THAT(Parse(""),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("empty")));
 }
 
 TEST(SuiteTest, MalformedYamlNamesLine) {
   EXPECT_THAT(Parse("name: x\ncandidate: {model: m\ntasks: [mmlu]\n"),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       ::testing::MatchesRegex("suite\\.yaml:[0-9]+:[0-9]+: invalid YAML: .*")));
+                       ::testing::MatchesRegex(
+                           "suite\\.yaml:[0-9]+:[0-9]+: invalid YAML: .*")));
 }
 
 TEST(SuiteTest, DuplicateKeysAndTasksAreErrors) {
-  EXPECT_THAT(Parse("name: x\nname: y\ncandidate: {model: m}\ntasks: [mmlu]\n"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("suite.yaml:2:1: field 'name': key is given twice")));
-  EXPECT_THAT(Parse("name: x\ncandidate: {model: m}\ntasks: [mmlu, mmlu]\n"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("listed twice")));
+  EXPECT_THAT(
+      Parse("name: x\nname: y\ncandidate: {model: m}\ntasks: [mmlu]\n"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("suite.yaml:2:1: field 'name': key is given twice")));
+  EXPECT_THAT(
+      Parse("name: x\ncandidate: {model: m}\ntasks: [mmlu, mmlu]\n"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("listed twice")));
 }
 
 TEST(SuiteTest, OtherTypeErrors) {
-  EXPECT_THAT(Parse(Replace(kSuite, "chat_template: true", "chat_template: maybe")),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("suite.yaml:5:18: field 'candidate.chat_template': expected "
-                                 "true or false, got 'maybe'")));
-  EXPECT_THAT(Parse(Replace(kSuite, "  branch: main", "  branch: [a, b]")),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("field 'labels.branch': expected a string, got a list")));
+  EXPECT_THAT(
+      Parse(Replace(kSuite, "chat_template: true", "chat_template: maybe")),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr(
+                   "suite.yaml:5:18: field 'candidate.chat_template': expected "
+                   "true or false, got 'maybe'")));
+  EXPECT_THAT(
+      Parse(Replace(kSuite, "  branch: main", "  branch: [a, b]")),
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          HasSubstr("field 'labels.branch': expected a string, got a list")));
   EXPECT_THAT(Parse(Replace(kSuite, "mmlu: sha256:0123", "mmlu: sha256:zz23")),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("field 'pin.datasets.mmlu'")));
   EXPECT_THAT(Parse(Replace(kSuite, "dtype: bfloat16", "dtype: int3")),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("candidate.dtype")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("candidate.dtype")));
 }
 
 TEST(SuiteTest, OverridesApplyBeforeValidation) {
   ASSERT_OK_AND_ASSIGN(
       v1::RunSpec spec,
-      Parse(kSuite, {"candidate.model=/ckpt/1400", "labels.checkpoint=1400", "tasks[0].limit=5",
-                     "labels.new=yes", "seed=9"}));
+      Parse(kSuite, {"candidate.model=/ckpt/1400", "labels.checkpoint=1400",
+                     "tasks[0].limit=5", "labels.new=yes", "seed=9"}));
   EXPECT_EQ(spec.candidate().path(), "/ckpt/1400");
   EXPECT_EQ(spec.labels().at("checkpoint"), "1400");
   EXPECT_EQ(spec.labels().at("new"), "yes");
@@ -158,16 +175,21 @@ TEST(SuiteTest, OverridesApplyBeforeValidation) {
 TEST(SuiteTest, BadOverridesNameTheOverride) {
   EXPECT_THAT(Parse(kSuite, {"tasks[0].limit=lots"}),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       "--set tasks[0].limit=lots: field 'tasks[0].limit': expected an integer, "
+                       "--set tasks[0].limit=lots: field 'tasks[0].limit': "
+                       "expected an integer, "
                        "got 'lots'"));
   EXPECT_THAT(Parse(kSuite, {"tasks[7].limit=1"}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("has no element [7]")));
-  EXPECT_THAT(Parse(kSuite, {"candidate.weights=/x"}),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("--set candidate.weights=/x: field 'candidate.weights': "
-                                 "unknown key")));
+                       HasSubstr("has no element [7]")));
+  EXPECT_THAT(
+      Parse(kSuite, {"candidate.weights=/x"}),
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          HasSubstr("--set candidate.weights=/x: field 'candidate.weights': "
+                    "unknown key")));
   EXPECT_THAT(Parse(kSuite, {"novalue"}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("expected FIELD=VALUE")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("expected FIELD=VALUE")));
 }
 
 TEST(SuiteTest, FileRelativePathsResolveAgainstSuiteFolder) {
@@ -175,7 +197,8 @@ TEST(SuiteTest, FileRelativePathsResolveAgainstSuiteFolder) {
   testing::WriteTestFile(dir.Join("suites/s.yaml"),
                          "name: s\ncandidate:\n  model: ../models/m\ntasks:\n"
                          "  - name: gsm8k\n    data: data/g\n");
-  ASSERT_OK_AND_ASSIGN(v1::RunSpec spec, ParseSuiteFile(dir.Join("suites/s.yaml"), {}));
+  ASSERT_OK_AND_ASSIGN(v1::RunSpec spec,
+                       ParseSuiteFile(dir.Join("suites/s.yaml"), {}));
   EXPECT_EQ(spec.candidate().path(), dir.Join("models/m"));
   EXPECT_EQ(spec.tasks(0).data_path(), dir.Join("suites/data/g"));
   EXPECT_EQ(spec.suite_path(), dir.Join("suites/s.yaml"));
@@ -184,11 +207,14 @@ TEST(SuiteTest, FileRelativePathsResolveAgainstSuiteFolder) {
 }
 
 TEST(SuiteTest, FileOptionsResolveAgainstSuiteFolder) {
-  ASSERT_OK_AND_ASSIGN(v1::RunSpec spec,
-                       Parse("name: s\ncandidate:\n  model: m\ntasks:\n"
-                             "  - name: judged\n    options: {template: t/single.yaml, mode: single}\n"
-                             "  - name: gsm8k\n    options: {judge_check: true, judge_template: /abs/r.yaml}\n"
-                             "  - name: ifeval\n    options: {punkt_path: punkt}\n"));
+  ASSERT_OK_AND_ASSIGN(
+      v1::RunSpec spec,
+      Parse("name: s\ncandidate:\n  model: m\ntasks:\n"
+            "  - name: judged\n    options: {template: t/single.yaml, mode: "
+            "single}\n"
+            "  - name: gsm8k\n    options: {judge_check: true, judge_template: "
+            "/abs/r.yaml}\n"
+            "  - name: ifeval\n    options: {punkt_path: punkt}\n"));
   EXPECT_EQ(spec.tasks(0).options().at("template"), "/base/t/single.yaml");
   EXPECT_EQ(spec.tasks(0).options().at("mode"), "single");
   EXPECT_EQ(spec.tasks(1).options().at("judge_template"), "/abs/r.yaml");
@@ -211,8 +237,11 @@ namespace {
 TEST(SuiteTest, OverrideExpandsShortTaskEntries) {
   ASSERT_OK_AND_ASSIGN(
       v1::RunSpec spec,
-      ParseSuite(SuiteSource{.text = "name: x\ncandidate: {model: /m}\ntasks: [mmlu, gsm8k]\n"},
-                 {"tasks[1].limit=3"}));
+      ParseSuite(
+          SuiteSource{
+              .text =
+                  "name: x\ncandidate: {model: /m}\ntasks: [mmlu, gsm8k]\n"},
+          {"tasks[1].limit=3"}));
   EXPECT_EQ(spec.tasks(0).limit(), 0);
   EXPECT_EQ(spec.tasks(1).name(), "gsm8k");
   EXPECT_EQ(spec.tasks(1).limit(), 3);

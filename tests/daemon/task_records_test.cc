@@ -34,7 +34,8 @@ tasks::SampleResult FullSample() {
 
 TEST(TaskRecordsTest, SamplesRoundTripWhole) {
   const tasks::SampleResult original = FullSample();
-  const SampleOrigin origin{.run_id = "r1", .attempt = 3, .task = "mmlu", .finished_unix_ms = 99};
+  const SampleOrigin origin{
+      .run_id = "r1", .attempt = 3, .task = "mmlu", .finished_unix_ms = 99};
   const v1::SampleRecord record = ToSampleRecord(origin, original);
   EXPECT_EQ(record.run_id(), "r1");
   EXPECT_EQ(record.attempt(), 3);
@@ -60,15 +61,22 @@ TEST(TaskRecordsTest, SamplesRoundTripWhole) {
   EXPECT_EQ(back.judge[0].raw, original.judge[0].raw);
   EXPECT_EQ(back.judge[0].verdict, "A");
   // And the record made again from the result it gave is the same record.
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(ToSampleRecord(origin, back),
-                                                                 record));
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+      ToSampleRecord(origin, back), record));
 }
 
 TEST(TaskRecordsTest, MetricsBecomeTaskScores) {
   const std::vector<tasks::MetricResult> metrics = {
-      {.name = "acc", .group = "stem", .value = 0.5, .stderr_value = 0.1, .count = 20,
+      {.name = "acc",
+       .group = "stem",
+       .value = 0.5,
+       .stderr_value = 0.1,
+       .count = 20,
        .aggregation = "micro"},
-      {.name = "inst_level_strict_acc", .value = 0.75, .count = 8, .stderr_na = true}};
+      {.name = "inst_level_strict_acc",
+       .value = 0.75,
+       .count = 8,
+       .stderr_na = true}};
   const v1::TaskScores scores = ToTaskScores("r1", "mmlu", metrics);
   EXPECT_EQ(scores.run_id(), "r1");
   EXPECT_EQ(scores.task(), "mmlu");

@@ -17,26 +17,30 @@ namespace {
 // retry (recognised by the prompt being longer than the first one seen).
 class ScriptedRunner : public runners::Runner {
  public:
-  std::map<std::string, std::vector<std::string>> replies;  // question -> replies
+  std::map<std::string, std::vector<std::string>>
+      replies;  // question -> replies
   int generate_calls = 0;
   int requests_seen = 0;
 
   std::string model_name() const override { return "scripted"; }
   int max_context() const override { return 4096; }
-  absl::Status Loglikelihood(absl::Span<const runners::LoglikelihoodRequest>,
-                             const runners::CallOptions&,
-                             const runners::ResultCallback<runners::LoglikelihoodResult>&) override {
+  absl::Status Loglikelihood(
+      absl::Span<const runners::LoglikelihoodRequest>,
+      const runners::CallOptions&,
+      const runners::ResultCallback<runners::LoglikelihoodResult>&) override {
     return absl::UnimplementedError("scripted runner: no loglikelihood");
   }
   absl::Status Generate(absl::Span<const runners::GenerateRequest> requests,
                         const runners::CallOptions&,
-                        const runners::ResultCallback<runners::GenerateResult>& on_result) override {
+                        const runners::ResultCallback<runners::GenerateResult>&
+                            on_result) override {
     ++generate_calls;
     for (size_t i = 0; i < requests.size(); ++i) {
       ++requests_seen;
       runners::GenerateResult r;
       // Chat messages rendered with this runner's template.
-      const std::string prompt = runners::RenderedPrompt(*this, requests[i]).value();
+      const std::string prompt =
+          runners::RenderedPrompt(*this, requests[i]).value();
       for (auto& [question, texts] : replies) {
         if (absl::StrContains(prompt, question) && !texts.empty()) {
           r.text = texts.front();
@@ -48,8 +52,8 @@ class ScriptedRunner : public runners::Runner {
     }
     return absl::OkStatus();
   }
-  absl::StatusOr<std::string> ApplyChatTemplate(absl::Span<const runners::ChatMessage> messages,
-                                                bool) const override {
+  absl::StatusOr<std::string> ApplyChatTemplate(
+      absl::Span<const runners::ChatMessage> messages, bool) const override {
     std::string out;
     for (const auto& m : messages) out += "<" + m.role + ">" + m.content + "\n";
     return out;
@@ -61,7 +65,8 @@ TEST(JudgeGradeTest, RetriesOnceThenKeepsUnparsable) {
   ScriptedRunner runner;
   runner.replies["Q-good"] = {"fine answer. Rating: [[8]]"};
   runner.replies["Q-retry"] = {"I think it is good", "Rating: [[3]]"};
-  runner.replies["Q-never"] = {"no verdict", "still none [[99]]", "[[5]] must not be asked"};
+  runner.replies["Q-never"] = {"no verdict", "still none [[99]]",
+                               "[[5]] must not be asked"};
   Judge judge(&runner, DefaultTemplate(Mode::kSingle));
   std::vector<JudgeItem> items = {{"Q-good", "a1", "", ""},
                                   {"Q-retry", "a2", "", ""},
@@ -82,7 +87,8 @@ TEST(JudgeGradeTest, RetriesOnceThenKeepsUnparsable) {
   EXPECT_FALSE((*records)[2].parsed);
   ASSERT_EQ((*records)[2].raw.size(), 2u);
   EXPECT_EQ((*records)[2].raw[1], "still none [[99]]");
-  EXPECT_EQ(runner.replies["Q-never"].size(), 1u);  // third reply never asked for
+  EXPECT_EQ(runner.replies["Q-never"].size(),
+            1u);  // third reply never asked for
 
   EXPECT_EQ(runner.generate_calls, 2);  // one batch, one retry batch
   EXPECT_EQ(runner.requests_seen, 5);
@@ -113,7 +119,9 @@ TEST(JudgeGradeTest, PairwiseAndReferenceModes) {
 // one (what `evalctl judge template` prints) loads as a user template.
 TEST(JudgeTemplateTest, BuiltinFilesAreTheDefaultsAndLoadAsUserTemplates) {
   const std::pair<const char*, Mode> kBuiltins[] = {
-      {"single", Mode::kSingle}, {"pairwise", Mode::kPairwise}, {"reference", Mode::kReference}};
+      {"single", Mode::kSingle},
+      {"pairwise", Mode::kPairwise},
+      {"reference", Mode::kReference}};
   for (const auto& [name, mode] : kBuiltins) {
     absl::StatusOr<std::string> text = BuiltinTemplateText(name);
     ASSERT_TRUE(text.ok()) << text.status();
@@ -124,14 +132,17 @@ TEST(JudgeTemplateTest, BuiltinFilesAreTheDefaultsAndLoadAsUserTemplates) {
     EXPECT_EQ(copy->system, DefaultTemplate(mode).system) << name;
     EXPECT_EQ(DefaultTemplate(mode).name, name);
   }
-  EXPECT_EQ(BuiltinTemplateText("mtbench").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(BuiltinTemplateText("mtbench").status().code(),
+            absl::StatusCode::kNotFound);
   // A template whose prompt lacks a placeholder its mode needs is refused.
-  absl::StatusOr<JudgeTemplate> bad =
-      ParseTemplate("bad.yaml", "mode: pairwise\nprompt: \"{question} {answer_a}\"\n");
+  absl::StatusOr<JudgeTemplate> bad = ParseTemplate(
+      "bad.yaml", "mode: pairwise\nprompt: \"{question} {answer_a}\"\n");
   EXPECT_FALSE(bad.ok());
   EXPECT_TRUE(absl::StrContains(bad.status().message(), "{answer_b}"));
-  // Found by fuzz/judge_fuzzer: a complex (null) key once threw out of the parser.
-  absl::StatusOr<JudgeTemplate> null_key = ParseTemplate("k.yaml", "\n\n?\n\n: siomftr}\"\n");
+  // Found by fuzz/judge_fuzzer: a complex (null) key once threw out of the
+  // parser.
+  absl::StatusOr<JudgeTemplate> null_key =
+      ParseTemplate("k.yaml", "\n\n?\n\n: siomftr}\"\n");
   EXPECT_FALSE(null_key.ok());
   EXPECT_TRUE(absl::StrContains(null_key.status().message(), "k.yaml"));
 }

@@ -37,8 +37,8 @@ TEST(ParseRatingTest, Table) {
       {"", std::nullopt},
       {"[[5", std::nullopt},
       {"[[3]] then on reflection [[6]]", 6.0},  // the last one wins
-      {"[[6]] but not [[42]]", 6.0},            // a later malformed one is skipped
-      {"[[[9]]]", 9.0},                         // "[[9]]" occurs in the text
+      {"[[6]] but not [[42]]", 6.0},  // a later malformed one is skipped
+      {"[[[9]]]", 9.0},               // "[[9]]" occurs in the text
   };
   for (const Case& c : cases) {
     EXPECT_EQ(ParseRating(c.text), c.want) << c.text;
@@ -89,15 +89,17 @@ TEST(ParseRatingTest, SeededFuzzAgainstOracle) {
   std::mt19937 rng(20261122);
   // Fragments rather than single characters, so that well-formed tokens,
   // near misses and nesting all occur often.
-  const std::vector<std::string> fragments = {
-      "[[", "]]", "[", "]", " ", "1", "7", "10", "0", "11", ".", "5", "A", "x", "\n", "-"};
+  const std::vector<std::string> fragments = {"[[", "]]", "[",  "]",  " ", "1",
+                                              "7",  "10", "0",  "11", ".", "5",
+                                              "A",  "x",  "\n", "-"};
   int parsed = 0;
   const int kIters = 20000;
   for (int iter = 0; iter < kIters; ++iter) {
     int len = std::uniform_int_distribution<int>(0, 16)(rng);
     std::string s;
     for (int k = 0; k < len; ++k) {
-      s += fragments[std::uniform_int_distribution<size_t>(0, fragments.size() - 1)(rng)];
+      s += fragments[std::uniform_int_distribution<size_t>(
+          0, fragments.size() - 1)(rng)];
     }
     std::optional<double> got = ParseRating(s);
     ASSERT_EQ(got, OracleRating(s)) << "input: '" << s << "'";
@@ -139,8 +141,8 @@ TEST(WinRateTest, WilsonWithTiesCountedHalf) {
   EXPECT_NEAR(r.high, 0.9433, 1e-4);
 
   // Two ties score like one win and one loss.
-  RateInterval ties = WinRate(std::vector<Outcome>{Outcome::kWin, Outcome::kTie, Outcome::kTie,
-                                                   Outcome::kLoss});
+  RateInterval ties = WinRate(std::vector<Outcome>{
+      Outcome::kWin, Outcome::kTie, Outcome::kTie, Outcome::kLoss});
   EXPECT_DOUBLE_EQ(ties.rate, 0.5);
   EXPECT_LT(ties.low, 0.5);
   EXPECT_GT(ties.high, 0.5);

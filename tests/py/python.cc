@@ -15,21 +15,26 @@ namespace evald::testing {
 
 absl::StatusOr<std::string> RunPythonScript(const std::string& script) {
   constexpr char kPython[] = "/usr/bin/python3";
-  if (::access(kPython, X_OK) != 0) return absl::NotFoundError(absl::StrCat("no ", kPython));
+  if (::access(kPython, X_OK) != 0)
+    return absl::NotFoundError(absl::StrCat("no ", kPython));
   TempDir dir;
   const std::string path = dir.Join("script.py");
   const std::string errors = dir.Join("stderr");
   WriteTestFile(path, script);
-  FILE* pipe = ::popen(absl::StrCat(kPython, " ", path, " 2>", errors).c_str(), "r");
-  if (pipe == nullptr) return absl::InternalError(absl::StrCat("cannot start ", kPython));
+  FILE* pipe =
+      ::popen(absl::StrCat(kPython, " ", path, " 2>", errors).c_str(), "r");
+  if (pipe == nullptr)
+    return absl::InternalError(absl::StrCat("cannot start ", kPython));
   std::string out;
   char buffer[1 << 16];
   size_t n;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
+  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0)
+    out.append(buffer, n);
   if (::pclose(pipe) != 0) {
     absl::StatusOr<std::string> stderr_text = base::ReadFileToString(errors);
     return absl::InternalError(
-        absl::StrCat(kPython, " failed: ", stderr_text.ok() ? *stderr_text : "", "\nscript:\n", script));
+        absl::StrCat(kPython, " failed: ", stderr_text.ok() ? *stderr_text : "",
+                     "\nscript:\n", script));
   }
   return out;
 }

@@ -13,7 +13,8 @@
 namespace evald::testing {
 
 // NotFound when this machine has no /usr/bin/python3 (the caller skips the
-// comparison and says so); Internal, with Python's stderr, when the script fails.
+// comparison and says so); Internal, with Python's stderr, when the script
+// fails.
 absl::StatusOr<std::string> RunPythonScript(const std::string& script);
 
 // A Python str literal of the UTF-8 text `s`: printable ASCII as it is, every

@@ -32,7 +32,9 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using Spans = std::vector<std::pair<size_t, size_t>>;
 
-std::string PyLiteral(absl::string_view s) { return testing::PythonStrLiteral(s); }
+std::string PyLiteral(absl::string_view s) {
+  return testing::PythonStrLiteral(s);
+}
 
 TEST(PyReTest, SubAllowsEmptyMatchAfterNonEmptyOneAsPython37) {
   Regex re = Regex::CompileOrDie("x*");
@@ -45,15 +47,19 @@ TEST(PyReTest, SplitKeepsEmptyPieces) {
 }
 
 TEST(PyReTest, UnicodeWordsAndBoundaries) {
-  EXPECT_FALSE(Regex::CompileOrDie(R"(\bcat\b)", {.ignore_case = true}).Search("concatenate"));
-  EXPECT_TRUE(Regex::CompileOrDie(R"(\bcat\b)", {.ignore_case = true}).Search("the CAT sat"));
-  EXPECT_TRUE(Regex::CompileOrDie(R"(\bcafé\b)", {.ignore_case = true}).Search("un café noir"));
+  EXPECT_FALSE(Regex::CompileOrDie(R"(\bcat\b)", {.ignore_case = true})
+                   .Search("concatenate"));
+  EXPECT_TRUE(Regex::CompileOrDie(R"(\bcat\b)", {.ignore_case = true})
+                  .Search("the CAT sat"));
+  EXPECT_TRUE(Regex::CompileOrDie(R"(\bcafé\b)", {.ignore_case = true})
+                  .Search("un café noir"));
 }
 
 TEST(PyReTest, CaselessMatchingFollowsUnicodeCaseFolding) {
   const Regex i = Regex::CompileOrDie("i", {.ignore_case = true});
   EXPECT_TRUE(i.Search("I"));
-  EXPECT_TRUE(Regex::CompileOrDie("k", {.ignore_case = true}).Search("\u212a"));  // KELVIN SIGN
+  EXPECT_TRUE(Regex::CompileOrDie("k", {.ignore_case = true})
+                  .Search("\u212a"));  // KELVIN SIGN
   EXPECT_TRUE(Regex::CompileOrDie("ß", {.ignore_case = true}).Search("ẞ"));
   // The documented difference: Python's re.I also pairs these with 'i'.
   EXPECT_FALSE(i.Search("İ"));
@@ -65,7 +71,8 @@ TEST(PyReTest, MultilineAnchorsAndClassesCrossNewlinesAsPython) {
   Regex re = Regex::CompileOrDie(R"(^\s*\*[^\*].*$)", {.multiline = true});
   EXPECT_EQ(re.FindIter("* a\n  * b\n** c\n*\n* d").size(), 3u);
   // Multiline '^' also matches after a final newline, as in Python.
-  EXPECT_EQ(Regex::CompileOrDie("^", {.multiline = true}).FindIter("a\n").size(), 2u);
+  EXPECT_EQ(
+      Regex::CompileOrDie("^", {.multiline = true}).FindIter("a\n").size(), 2u);
 }
 
 TEST(PyReTest, CompileErrorNamesPatternAndPosition) {
@@ -73,13 +80,16 @@ TEST(PyReTest, CompileErrorNamesPatternAndPosition) {
   ASSERT_FALSE(re.ok());
   EXPECT_THAT(std::string(re.status().message()), HasSubstr("(unclosed"));
   EXPECT_THAT(Regex::Compile(R"(ab\p{L})"),
-              testing::StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bad escape \\p at position 2")));
+              testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                HasSubstr("bad escape \\p at position 2")));
   // ASCII-only classes are not implemented: refused rather than ignored.
   EXPECT_THAT(Regex::Compile(R"((?a)\w)"),
-              testing::StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not supported")));
+              testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                HasSubstr("not supported")));
   // A PCRE2 error is placed in the pattern as written, not as rewritten.
   EXPECT_THAT(Regex::Compile(R"(\s\s(?<=a+))"),
-              testing::StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("at position")));
+              testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                HasSubstr("at position")));
 }
 
 TEST(PyReTest, MatchGroupsNamesAndTemplates) {
@@ -94,26 +104,36 @@ TEST(PyReTest, MatchGroupsNamesAndTemplates) {
   EXPECT_FALSE(re.Match("  ab-12").has_value());
   ASSERT_TRUE(re.Search("  x").has_value());
   EXPECT_FALSE(re.Search("  x")->has(2));
-  EXPECT_EQ(re.Sub("ab-12 cd", R"(<\g<num>|\2|\g<1>|\g<word>>\n)"), "<12|12|ab|ab>\n <||cd|cd>\n");
+  EXPECT_EQ(re.Sub("ab-12 cd", R"(<\g<num>|\2|\g<1>|\g<word>>\n)"),
+            "<12|12|ab|ab>\n <||cd|cd>\n");
   // A template Python would reject is copied as it stands.
   EXPECT_EQ(re.Sub("ab", R"(\q\9\g<zz>)"), R"(\q\9\g<zz>)");
 }
 
 TEST(PyReTest, FindSpansIteratesAsTheTokenizerDoes) {
-  ASSERT_OK_AND_ASSIGN(Regex gpt2, Regex::CompilePcre2(
-                                       R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)"));
+  ASSERT_OK_AND_ASSIGN(
+      Regex gpt2,
+      Regex::CompilePcre2(
+          R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)"));
   Spans spans;
   ASSERT_OK(gpt2.FindSpans("Hello world's 42  !", &spans));
-  EXPECT_THAT(spans, ElementsAre(std::pair<size_t, size_t>{0, 5}, std::pair<size_t, size_t>{5, 11},
-                                 std::pair<size_t, size_t>{11, 13}, std::pair<size_t, size_t>{13, 16},
-                                 std::pair<size_t, size_t>{16, 17}, std::pair<size_t, size_t>{17, 19}));
+  EXPECT_THAT(spans, ElementsAre(std::pair<size_t, size_t>{0, 5},
+                                 std::pair<size_t, size_t>{5, 11},
+                                 std::pair<size_t, size_t>{11, 13},
+                                 std::pair<size_t, size_t>{13, 16},
+                                 std::pair<size_t, size_t>{16, 17},
+                                 std::pair<size_t, size_t>{17, 19}));
   // Empty matches are dropped and the search moves one character on, so
   // "b" is never reached (Python's finditer would find it).
   ASSERT_OK_AND_ASSIGN(Regex empty_first, Regex::CompilePcre2("a*|b"));
   spans.clear();
-  ASSERT_OK(empty_first.FindSpans("b\xc3\xa9" "aa", &spans));
+  ASSERT_OK(
+      empty_first.FindSpans("b\xc3\xa9"
+                            "aa",
+                            &spans));
   EXPECT_THAT(spans, ElementsAre(std::pair<size_t, size_t>{3, 5}));
-  EXPECT_THAT(Regex::CompileOrDie("a*|b").FindAll("b"), ElementsAre(ElementsAre(""), ElementsAre("b"), ElementsAre("")));
+  EXPECT_THAT(Regex::CompileOrDie("a*|b").FindAll("b"),
+              ElementsAre(ElementsAre(""), ElementsAre("b"), ElementsAre("")));
   // A long run of one class stays within the JIT stack.
   spans.clear();
   ASSERT_OK(gpt2.FindSpans(std::string(200 * 1024, ' ') + "x", &spans));
@@ -147,14 +167,18 @@ TEST(PyRegexTest, FindAllAndSubMatchPython) {
   std::string script = "import re, json\nout = []\n";
   for (const std::string& p : patterns) {
     for (const std::string& t : texts) {
-      absl::StrAppend(&script, "out.append([[list(m) if isinstance(m, tuple) else [m] for m in re.findall(",
-                      PyLiteral(p), ", ", PyLiteral(t), ")], re.sub(", PyLiteral(p), ", '', ", PyLiteral(t),
-                      "), re.search(", PyLiteral(p), ", ", PyLiteral(t), ") is not None])\n");
+      absl::StrAppend(&script,
+                      "out.append([[list(m) if isinstance(m, tuple) else [m] "
+                      "for m in re.findall(",
+                      PyLiteral(p), ", ", PyLiteral(t), ")], re.sub(",
+                      PyLiteral(p), ", '', ", PyLiteral(t), "), re.search(",
+                      PyLiteral(p), ", ", PyLiteral(t), ") is not None])\n");
     }
   }
   script += "print(json.dumps(out))\n";
   absl::StatusOr<std::string> out = testing::RunPythonScript(script);
-  if (absl::IsNotFound(out.status())) GTEST_SKIP() << "no Python to compare with: " << out.status();
+  if (absl::IsNotFound(out.status()))
+    GTEST_SKIP() << "no Python to compare with: " << out.status();
   ASSERT_OK(out);
   ASSERT_OK_AND_ASSIGN(base::Json expected, base::ParseJson(*out));
   size_t i = 0;
@@ -168,24 +192,30 @@ TEST(PyRegexTest, FindAllAndSubMatchPython) {
         for (const std::string& g : match) groups.Push(base::Json::String(g));
         got_matches.Push(std::move(groups));
       }
-      EXPECT_EQ(got_matches.Dump(), row.array()[0].Dump()) << "findall " << p << " on " << t;
-      EXPECT_EQ(regex.Sub(t, ""), row.array()[1].string_value()) << "sub " << p << " on " << t;
-      EXPECT_EQ(regex.Search(t).has_value(), row.array()[2].bool_value()) << "search " << p << " on " << t;
+      EXPECT_EQ(got_matches.Dump(), row.array()[0].Dump())
+          << "findall " << p << " on " << t;
+      EXPECT_EQ(regex.Sub(t, ""), row.array()[1].string_value())
+          << "sub " << p << " on " << t;
+      EXPECT_EQ(regex.Search(t).has_value(), row.array()[2].bool_value())
+          << "search " << p << " on " << t;
     }
   }
 }
 
 TEST(PyRegexTest, FlagsAndErrors) {
-  ASSERT_OK_AND_ASSIGN(Regex ci, Regex::Compile("hello", {.ignore_case = true}));
+  ASSERT_OK_AND_ASSIGN(Regex ci,
+                       Regex::Compile("hello", {.ignore_case = true}));
   EXPECT_TRUE(ci.Search("Say HELLO"));
   ASSERT_OK_AND_ASSIGN(Regex ml, Regex::Compile("^b$", {.multiline = true}));
   EXPECT_TRUE(ml.Search("a\nb\nc"));
   ASSERT_OK_AND_ASSIGN(Regex dot, Regex::Compile("a.b", {.dotall = true}));
   EXPECT_TRUE(dot.Search("a\nb"));
-  ASSERT_OK_AND_ASSIGN(Regex verbose, Regex::Compile("a b # [comment\n c", {.verbose = true}));
+  ASSERT_OK_AND_ASSIGN(Regex verbose,
+                       Regex::Compile("a b # [comment\n c", {.verbose = true}));
   EXPECT_TRUE(verbose.Search("abc"));
   auto bad = Regex::Compile("(unclosed");
-  EXPECT_THAT(bad, testing::StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("(unclosed")));
+  EXPECT_THAT(bad, testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                     HasSubstr("(unclosed")));
 }
 
 // Code point index of each byte offset of `text` (and of its end).
@@ -227,7 +257,8 @@ TEST(PyReTest, PythonSyntaxMatchesPython) {
       {R"(^\w+)", {.multiline = true}},
       {R"(^)", {.multiline = true}},
       {R"(\w+ # a comment with [ and (
-          \d   # digits)", {.verbose = true}},
+          \d   # digits)",
+       {.verbose = true}},
       {"(?x) a [ ] b # ]", {}},
       {R"((?i)straße|ǅ)", {}},
       {R"(ß|ſ|k)", {.ignore_case = true}},
@@ -264,7 +295,8 @@ TEST(PyReTest, PythonSyntaxMatchesPython) {
   const std::vector<std::string> texts = {
       "Hello, World! ab ba aab\n\nline 2\t end\n",
       "x\x1c y\u180ez\u00a0w\u0085v\u2028u\u200bt\u3000\x0b",
-      "AÉé😀—a AA aaa aaab a{,2}b 0\x00" "8\x01A",
+      "AÉé😀—a AA aaa aaab a{,2}b 0\x00"
+      "8\x01A",
       "'quoted' \"double\" 'mixed\" ab ac c b",
       "STRASSE straße Straße ǅ ǆ Ǆ ß ẞ ſ s S k K \u212a",
       "[:alpha:] a ] b ] ab xxxy",
@@ -278,15 +310,19 @@ TEST(PyReTest, PythonSyntaxMatchesPython) {
     if (c.flags.multiline) flags += "|re.M";
     if (c.flags.dotall) flags += "|re.S";
     if (c.flags.verbose) flags += "|re.X";
-    absl::StrAppend(&script, "try:\n  p = re.compile(", PyLiteral(c.pattern), ", ", flags, ")\n",
-                    "  out.append([[[m.span(g) for g in range(p.groups + 1)] for m in p.finditer(t)] for t in ",
+    absl::StrAppend(&script, "try:\n  p = re.compile(", PyLiteral(c.pattern),
+                    ", ", flags, ")\n",
+                    "  out.append([[[m.span(g) for g in range(p.groups + 1)] "
+                    "for m in p.finditer(t)] for t in ",
                     "TEXTS])\nexcept re.error as e:\n  out.append(str(e))\n");
   }
   std::string text_list = "TEXTS = [";
-  for (const std::string& t : texts) absl::StrAppend(&text_list, PyLiteral(t), ", ");
+  for (const std::string& t : texts)
+    absl::StrAppend(&text_list, PyLiteral(t), ", ");
   script = absl::StrCat(text_list, "]\n", script, "print(json.dumps(out))\n");
   absl::StatusOr<std::string> out = testing::RunPythonScript(script);
-  if (absl::IsNotFound(out.status())) GTEST_SKIP() << "no Python to compare with: " << out.status();
+  if (absl::IsNotFound(out.status()))
+    GTEST_SKIP() << "no Python to compare with: " << out.status();
   ASSERT_OK(out);
   ASSERT_OK_AND_ASSIGN(base::Json expected, base::ParseJson(*out));
   for (size_t i = 0; i < cases.size(); ++i) {
@@ -294,7 +330,8 @@ TEST(PyReTest, PythonSyntaxMatchesPython) {
     const base::Json& python = expected.array()[i];
     absl::StatusOr<Regex> regex = Regex::Compile(c.pattern, c.flags);
     if (python.is_string()) {
-      EXPECT_FALSE(regex.ok()) << c.pattern << ": Python refuses it (" << python.string_value() << ")";
+      EXPECT_FALSE(regex.ok()) << c.pattern << ": Python refuses it ("
+                               << python.string_value() << ")";
       continue;
     }
     EXPECT_TRUE(regex.ok()) << regex.status();
@@ -312,57 +349,71 @@ TEST(PyReTest, PythonSyntaxMatchesPython) {
         }
         ours.Push(std::move(groups));
       }
-      EXPECT_EQ(ours.Dump(), python.array()[t].Dump()) << c.pattern << " on " << texts[t];
+      EXPECT_EQ(ours.Dump(), python.array()[t].Dump())
+          << c.pattern << " on " << texts[t];
     }
   }
 }
 
 TEST(PyReTest, SubAndSplitMatchPython) {
   const std::vector<std::pair<std::string, std::string>> subs = {
-      {R"((\w+) (\w+))", R"(\2 \1)"},       {R"((a)|b)", R"([\1])"},
-      {R"((?P<x>\d))", R"(<\g<x>\g<0>>)"},  {R"(x*)", "-"},
-      {R"(\b)", "|"},                       {R"(\s)", R"(\n\t\\\-\101\0)"},
-      {R"(([«“‘„]|[`]+))", R"( \1 )"},      {R"(([^\.])(\.)([\]\)}>"\']*)\s*$)", R"(\1 \2\3 )"},
+      {R"((\w+) (\w+))", R"(\2 \1)"},
+      {R"((a)|b)", R"([\1])"},
+      {R"((?P<x>\d))", R"(<\g<x>\g<0>>)"},
+      {R"(x*)", "-"},
+      {R"(\b)", "|"},
+      {R"(\s)", R"(\n\t\\\-\101\0)"},
+      {R"(([«“‘„]|[`]+))", R"( \1 )"},
+      {R"(([^\.])(\.)([\]\)}>"\']*)\s*$)", R"(\1 \2\3 )"},
       {R"([;@#$%&])", R"( \g<0> )"},
   };
-  const std::vector<std::string> splits = {R"(\s*)", R"((-)|(\+))", R"(\b)", R"(,)", R"(x*)"};
-  const std::vector<std::string> texts = {"hello big world", "a-b+c, d", "«quote» ``x`` done. ", "", "a;b@c"};
+  const std::vector<std::string> splits = {R"(\s*)", R"((-)|(\+))", R"(\b)",
+                                           R"(,)", R"(x*)"};
+  const std::vector<std::string> texts = {"hello big world", "a-b+c, d",
+                                          "«quote» ``x`` done. ", "", "a;b@c"};
   std::string script = "import re, json\nout = []\n";
   for (const auto& [p, repl] : subs) {
     for (const std::string& t : texts) {
-      absl::StrAppend(&script, "out.append(re.sub(", PyLiteral(p), ", ", PyLiteral(repl), ", ", PyLiteral(t), "))\n");
+      absl::StrAppend(&script, "out.append(re.sub(", PyLiteral(p), ", ",
+                      PyLiteral(repl), ", ", PyLiteral(t), "))\n");
     }
   }
   for (const std::string& p : splits) {
     for (const std::string& t : texts) {
-      absl::StrAppend(&script, "out.append([x if x is not None else '' for x in re.split(", PyLiteral(p), ", ",
-                      PyLiteral(t), ")])\n");
+      absl::StrAppend(
+          &script, "out.append([x if x is not None else '' for x in re.split(",
+          PyLiteral(p), ", ", PyLiteral(t), ")])\n");
     }
   }
   script += "print(json.dumps(out))\n";
   absl::StatusOr<std::string> out = testing::RunPythonScript(script);
-  if (absl::IsNotFound(out.status())) GTEST_SKIP() << "no Python to compare with: " << out.status();
+  if (absl::IsNotFound(out.status()))
+    GTEST_SKIP() << "no Python to compare with: " << out.status();
   ASSERT_OK(out);
   ASSERT_OK_AND_ASSIGN(base::Json expected, base::ParseJson(*out));
   size_t i = 0;
   for (const auto& [p, repl] : subs) {
     const Regex regex = Regex::CompileOrDie(p);
     for (const std::string& t : texts) {
-      EXPECT_EQ(regex.Sub(t, repl), expected.array()[i++].string_value()) << p << " -> " << repl << " on " << t;
+      EXPECT_EQ(regex.Sub(t, repl), expected.array()[i++].string_value())
+          << p << " -> " << repl << " on " << t;
     }
   }
   for (const std::string& p : splits) {
     const Regex regex = Regex::CompileOrDie(p);
     for (const std::string& t : texts) {
       base::Json ours = base::Json::MakeArray();
-      for (const std::string& piece : regex.Split(t)) ours.Push(base::Json::String(piece));
-      EXPECT_EQ(ours.Dump(), expected.array()[i++].Dump()) << "split " << p << " on " << t;
+      for (const std::string& piece : regex.Split(t))
+        ours.Push(base::Json::String(piece));
+      EXPECT_EQ(ours.Dump(), expected.array()[i++].Dump())
+          << "split " << p << " on " << t;
     }
   }
 }
 
 TEST(PyReTest, ClassesOverEveryCodePointMatchPython) {
-  const std::vector<std::string> patterns = {R"(\s)", R"(\S)", R"(\w)", R"(\W)", R"(\d)", R"([^\S\n])", R"(\b)"};
+  const std::vector<std::string> patterns = {
+      R"(\s)", R"(\S)", R"(\w)", R"(\W)", R"(\d)", R"([^\S\n])", R"(\b)"};
   std::string script = R"(
 import re, unicodedata
 def ranges(pred):
@@ -378,10 +429,13 @@ print(unicodedata.unidata_version)
 print(ranges(lambda c: unicodedata.category(chr(c)) != 'Cn'))
 )";
   for (const std::string& p : patterns) {
-    absl::StrAppend(&script, "m = re.compile(", PyLiteral(p), ").match\nprint(ranges(lambda c: m(chr(c)) is not None))\n");
+    absl::StrAppend(
+        &script, "m = re.compile(", PyLiteral(p),
+        ").match\nprint(ranges(lambda c: m(chr(c)) is not None))\n");
   }
   absl::StatusOr<std::string> out = testing::RunPythonScript(script);
-  if (absl::IsNotFound(out.status())) GTEST_SKIP() << "no Python to compare with: " << out.status();
+  if (absl::IsNotFound(out.status()))
+    GTEST_SKIP() << "no Python to compare with: " << out.status();
   ASSERT_OK(out);
   std::vector<absl::string_view> lines = absl::StrSplit(*out, '\n');
   ASSERT_GE(lines.size(), patterns.size() + 2);
@@ -392,46 +446,59 @@ print(ranges(lambda c: unicodedata.category(chr(c)) != 'Cn'))
   auto major_minor = [](absl::string_view v) {
     std::vector<absl::string_view> parts = absl::StrSplit(v, '.');
     int major = 0, minor = 0;
-    if (parts.size() < 2 || !absl::SimpleAtoi(parts[0], &major) || !absl::SimpleAtoi(parts[1], &minor)) return 0;
+    if (parts.size() < 2 || !absl::SimpleAtoi(parts[0], &major) ||
+        !absl::SimpleAtoi(parts[1], &minor))
+      return 0;
     return major * 100 + minor;
   };
-  const int newest = std::min(major_minor(lines[0]), major_minor(pcre2_unicode));
+  const int newest =
+      std::min(major_minor(lines[0]), major_minor(pcre2_unicode));
   std::vector<Regex> ours;
   for (const std::string& p : patterns) ours.push_back(Regex::CompileOrDie(p));
-  std::vector<std::vector<bool>> python(patterns.size(), std::vector<bool>(0x110000));
+  std::vector<std::vector<bool>> python(patterns.size(),
+                                        std::vector<bool>(0x110000));
   std::vector<bool> assigned(0x110000);
   {
     auto expand = [](absl::string_view ranges, std::vector<bool>* set) {
-      for (absl::string_view range : absl::StrSplit(ranges, ' ', absl::SkipEmpty())) {
-        std::pair<absl::string_view, absl::string_view> ends = absl::StrSplit(range, '-');
+      for (absl::string_view range :
+           absl::StrSplit(ranges, ' ', absl::SkipEmpty())) {
+        std::pair<absl::string_view, absl::string_view> ends =
+            absl::StrSplit(range, '-');
         uint32_t first = 0, last = 0;
-        ASSERT_TRUE(absl::SimpleHexAtoi(ends.first, &first) && absl::SimpleHexAtoi(ends.second, &last));
+        ASSERT_TRUE(absl::SimpleHexAtoi(ends.first, &first) &&
+                    absl::SimpleHexAtoi(ends.second, &last));
         for (uint32_t cp = first; cp <= last; ++cp) (*set)[cp] = true;
       }
     };
     expand(lines[1], &assigned);
-    for (size_t k = 0; k < patterns.size(); ++k) expand(lines[k + 2], &python[k]);
+    for (size_t k = 0; k < patterns.size(); ++k)
+      expand(lines[k + 2], &python[k]);
   }
   int compared = 0, mismatches = 0;
   for (uint32_t cp = 0; cp < 0x110000; ++cp) {
     if (cp >= 0xd800 && cp <= 0xdfff) continue;
     UVersionInfo age;
     u_charAge(static_cast<UChar32>(cp), age);
-    const bool icu_assigned = u_charType(static_cast<UChar32>(cp)) != U_UNASSIGNED;
-    if (icu_assigned != assigned[cp] || (icu_assigned && age[0] * 100 + age[1] > newest)) continue;
+    const bool icu_assigned =
+        u_charType(static_cast<UChar32>(cp)) != U_UNASSIGNED;
+    if (icu_assigned != assigned[cp] ||
+        (icu_assigned && age[0] * 100 + age[1] > newest))
+      continue;
     ++compared;
     std::string c;
     base::AppendUtf8(cp, &c);
     for (size_t k = 0; k < patterns.size(); ++k) {
       const bool matched = ours[k].Match(c).has_value();
       if (matched != python[k][cp] && ++mismatches <= 20) {
-        ADD_FAILURE() << patterns[k] << " on U+" << std::hex << cp << ": Python " << python[k][cp];
+        ADD_FAILURE() << patterns[k] << " on U+" << std::hex << cp
+                      << ": Python " << python[k][cp];
       }
     }
   }
   EXPECT_EQ(mismatches, 0);
-  std::printf("[ compared ] %d code points with Python (Unicode %s, PCRE2's %s)\n", compared,
-              std::string(lines[0]).c_str(), pcre2_unicode);
+  std::printf(
+      "[ compared ] %d code points with Python (Unicode %s, PCRE2's %s)\n",
+      compared, std::string(lines[0]).c_str(), pcre2_unicode);
   EXPECT_GT(compared, 1000000);
 }
 

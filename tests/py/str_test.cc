@@ -41,17 +41,19 @@ std::string Utf8(uint32_t cp) {
 }
 
 // Every code point for which Python's str.isspace() is true.
-constexpr uint32_t kPythonSpaces[] = {0x09,   0x0a,   0x0b,   0x0c,   0x0d,   0x1c,   0x1d,   0x1e,
-                                      0x1f,   0x20,   0x85,   0xa0,   0x1680, 0x2000, 0x2001, 0x2002,
-                                      0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a,
-                                      0x2028, 0x2029, 0x202f, 0x205f, 0x3000};
+constexpr uint32_t kPythonSpaces[] = {
+    0x09,   0x0a,   0x0b,   0x0c,   0x0d,   0x1c,   0x1d,   0x1e,
+    0x1f,   0x20,   0x85,   0xa0,   0x1680, 0x2000, 0x2001, 0x2002,
+    0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a,
+    0x2028, 0x2029, 0x202f, 0x205f, 0x3000};
 
 TEST(PyStrTest, IsSpaceIsPythonsSetWithoutAskingPython) {
   std::vector<uint32_t> ours;
   for (uint32_t cp = 0; cp <= 0x10ffff; ++cp) {
     if (IsSpace(cp)) ours.push_back(cp);
   }
-  EXPECT_EQ(ours, std::vector<uint32_t>(std::begin(kPythonSpaces), std::end(kPythonSpaces)));
+  EXPECT_EQ(ours, std::vector<uint32_t>(std::begin(kPythonSpaces),
+                                        std::end(kPythonSpaces)));
   EXPECT_FALSE(IsSpace(0x180eu));  // whitespace before Unicode 6.3
   EXPECT_FALSE(IsSpace(0x200bu));
   EXPECT_TRUE(IsSpace(" \t\xc2\xa0\xe3\x80\x80"));
@@ -109,16 +111,21 @@ TEST(PyStrTest, BytesThatAreNotUtf8AreNeverSpacesAndSurviveCaseMapping) {
 std::vector<std::pair<uint32_t, uint32_t>> ParseRanges(absl::string_view text) {
   std::vector<std::pair<uint32_t, uint32_t>> out;
   for (absl::string_view range : absl::StrSplit(text, ' ', absl::SkipEmpty())) {
-    std::pair<absl::string_view, absl::string_view> ends = absl::StrSplit(range, '-');
+    std::pair<absl::string_view, absl::string_view> ends =
+        absl::StrSplit(range, '-');
     uint32_t first = 0, last = 0;
-    EXPECT_TRUE(absl::SimpleHexAtoi(ends.first, &first) && absl::SimpleHexAtoi(ends.second, &last)) << range;
+    EXPECT_TRUE(absl::SimpleHexAtoi(ends.first, &first) &&
+                absl::SimpleHexAtoi(ends.second, &last))
+        << range;
     out.emplace_back(first, last);
   }
   return out;
 }
 
-bool InRanges(const std::vector<std::pair<uint32_t, uint32_t>>& ranges, uint32_t cp) {
-  auto it = std::upper_bound(ranges.begin(), ranges.end(), std::make_pair(cp, UINT32_MAX));
+bool InRanges(const std::vector<std::pair<uint32_t, uint32_t>>& ranges,
+              uint32_t cp) {
+  auto it = std::upper_bound(ranges.begin(), ranges.end(),
+                             std::make_pair(cp, UINT32_MAX));
   return it != ranges.begin() && std::prev(it)->second >= cp;
 }
 
@@ -149,9 +156,11 @@ for name in ['upper', 'lower', 'title', 'casefold', 'capitalize']:
         if r != chr(c): print(name, '%x' % c, ' '.join('%x' % ord(x) for x in r))
 )");
   absl::StatusOr<std::string> out = testing::RunPythonScript(script);
-  if (absl::IsNotFound(out.status())) GTEST_SKIP() << "no Python to compare with: " << out.status();
+  if (absl::IsNotFound(out.status()))
+    GTEST_SKIP() << "no Python to compare with: " << out.status();
   ASSERT_OK(out);
-  std::vector<absl::string_view> lines = absl::StrSplit(*out, '\n', absl::SkipEmpty());
+  std::vector<absl::string_view> lines =
+      absl::StrSplit(*out, '\n', absl::SkipEmpty());
   ASSERT_GT(lines.size(), 8u);
   const std::string python_unicode(lines[0]);
   const auto python_assigned = ParseRanges(lines[1]);
@@ -175,25 +184,38 @@ for name in ['upper', 'lower', 'title', 'casefold', 'capitalize']:
     python_maps[name][cp] = mapped;
   }
 
-  const std::vector<std::pair<std::string, std::function<bool(absl::string_view)>>> predicates = {
-      {"isspace", [](absl::string_view s) { return IsSpace(s); }}, {"isalpha", IsAlpha},
-      {"isdigit", IsDigit}, {"isalnum", IsAlnum}, {"islower", IsLower}, {"isupper", IsUpper}};
-  const std::vector<std::pair<std::string, std::function<std::string(absl::string_view)>>> mappings = {
-      {"upper", Upper}, {"lower", Lower}, {"title", Title}, {"casefold", Casefold}, {"capitalize", Capitalize}};
+  const std::vector<
+      std::pair<std::string, std::function<bool(absl::string_view)>>>
+      predicates = {{"isspace", [](absl::string_view s) { return IsSpace(s); }},
+                    {"isalpha", IsAlpha},
+                    {"isdigit", IsDigit},
+                    {"isalnum", IsAlnum},
+                    {"islower", IsLower},
+                    {"isupper", IsUpper}};
+  const std::vector<
+      std::pair<std::string, std::function<std::string(absl::string_view)>>>
+      mappings = {{"upper", Upper},
+                  {"lower", Lower},
+                  {"title", Title},
+                  {"casefold", Casefold},
+                  {"capitalize", Capitalize}};
   // Python and ICU may carry different Unicode versions: a code point one of
   // them has not assigned yet is left out (surrogates cannot be UTF-8), and
   // the few properties Unicode changed between the two are told apart.
   const std::set<std::pair<std::string, uint32_t>> version_changes =
       python_unicode == "14.0.0" && absl::StartsWith(U_UNICODE_VERSION, "15.")
           // Unicode 15.0 made these modifier letters Other_Lowercase.
-          ? std::set<std::pair<std::string, uint32_t>>{{"islower", 0x10fc}, {"islower", 0xa7f2},
-                                                       {"islower", 0xa7f3}, {"islower", 0xa7f4},
+          ? std::set<std::pair<std::string, uint32_t>>{{"islower", 0x10fc},
+                                                       {"islower", 0xa7f2},
+                                                       {"islower", 0xa7f3},
+                                                       {"islower", 0xa7f4},
                                                        {"islower", 0xab69}}
           : std::set<std::pair<std::string, uint32_t>>{};
   int compared = 0, skipped = 0, mismatches = 0, changed = 0;
   for (uint32_t cp = 0; cp <= 0x10ffff; ++cp) {
     if (cp >= 0xd800 && cp <= 0xdfff) continue;
-    if (InRanges(python_assigned, cp) != (u_charType(static_cast<UChar32>(cp)) != U_UNASSIGNED)) {
+    if (InRanges(python_assigned, cp) !=
+        (u_charType(static_cast<UChar32>(cp)) != U_UNASSIGNED)) {
       ++skipped;
       continue;
     }
@@ -204,26 +226,31 @@ for name in ['upper', 'lower', 'title', 'casefold', 'capitalize']:
       if (ours(c) != python && version_changes.count({name, cp}) != 0) {
         ++changed;
       } else if (ours(c) != python && ++mismatches <= 20) {
-        ADD_FAILURE() << "U+" << std::hex << cp << " " << name << ": Python " << python;
+        ADD_FAILURE() << "U+" << std::hex << cp << " " << name << ": Python "
+                      << python;
       }
     }
     for (const auto& [name, ours] : mappings) {
       auto it = python_maps[name].find(cp);
       const std::string python = it == python_maps[name].end() ? c : it->second;
       if (ours(c) != python && ++mismatches <= 20) {
-        ADD_FAILURE() << "U+" << std::hex << cp << " " << name << ": ours '" << ours(c) << "', Python '"
-                      << python << "'";
+        ADD_FAILURE() << "U+" << std::hex << cp << " " << name << ": ours '"
+                      << ours(c) << "', Python '" << python << "'";
       }
     }
   }
   EXPECT_EQ(mismatches, 0);
-  std::printf("[ compared ] %d code points with Python (Unicode %s); ICU has Unicode %s: %d assigned in only "
-              "one, %d properties that changed between the versions\n",
-              compared, python_unicode.c_str(), U_UNICODE_VERSION, skipped, changed);
+  std::printf(
+      "[ compared ] %d code points with Python (Unicode %s); ICU has Unicode "
+      "%s: %d assigned in only "
+      "one, %d properties that changed between the versions\n",
+      compared, python_unicode.c_str(), U_UNICODE_VERSION, skipped, changed);
   EXPECT_GT(compared, 1000000);
 }
 
-std::string PyLiteral(absl::string_view s) { return testing::PythonStrLiteral(s); }
+std::string PyLiteral(absl::string_view s) {
+  return testing::PythonStrLiteral(s);
+}
 
 TEST(PyStrTest, StringMethodsMatchPython) {
   const std::vector<std::string> texts = {
@@ -234,7 +261,8 @@ TEST(PyStrTest, StringMethodsMatchPython) {
       "ǆemal ǈubljana ǋ ßtraße ﬁsh ŉ 'İstanbul' ǅA",
       "they're bill's friends from the UK",
       "x1y2 3rd 4TH hello-world foo_bar",
-      " a\tb\nc\x0b d\x0c e\x1c f\x1d g\x1e h\x1f i\u0085j\u00a0k\u2028l\u2029m\u3000n\r\no\ro ",
+      " a\tb\nc\x0b d\x0c e\x1c f\x1d g\x1e h\x1f "
+      "i\u0085j\u00a0k\u2028l\u2029m\u3000n\r\no\ro ",
       "line1\n\nline3\r\n",
       "  lead and trail  \u2003",
       "数字１２３ ²³ Ⅷ ½ 一二三 ٣٤",
@@ -245,14 +273,18 @@ TEST(PyStrTest, StringMethodsMatchPython) {
   for (const std::string& t : texts) {
     const std::string s = PyLiteral(t);
     absl::StrAppend(&script, "s = ", s, "\n",
-                    "out.append([s.upper(), s.lower(), s.casefold(), s.title(), s.capitalize(), s.strip(), "
-                    "s.lstrip(), s.rstrip(), s.strip(' Ha!'), s.split(), s.split(None, 1), s.split(None, 0), "
-                    "s.split(' '), s.split(' ', 2), s.splitlines(), s.isspace(), s.isalpha(), s.isdigit(), "
+                    "out.append([s.upper(), s.lower(), s.casefold(), "
+                    "s.title(), s.capitalize(), s.strip(), "
+                    "s.lstrip(), s.rstrip(), s.strip(' Ha!'), s.split(), "
+                    "s.split(None, 1), s.split(None, 0), "
+                    "s.split(' '), s.split(' ', 2), s.splitlines(), "
+                    "s.isspace(), s.isalpha(), s.isdigit(), "
                     "s.isalnum(), s.islower(), s.isupper()])\n");
   }
   script += "print(json.dumps(out))\n";
   absl::StatusOr<std::string> out = testing::RunPythonScript(script);
-  if (absl::IsNotFound(out.status())) GTEST_SKIP() << "no Python to compare with: " << out.status();
+  if (absl::IsNotFound(out.status()))
+    GTEST_SKIP() << "no Python to compare with: " << out.status();
   ASSERT_OK(out);
   ASSERT_OK_AND_ASSIGN(base::Json expected, base::ParseJson(*out));
   auto list = [](const std::vector<std::string>& v) {
@@ -285,7 +317,9 @@ TEST(PyStrTest, StringMethodsMatchPython) {
     vec(Split(s, " "), "split(' ')");
     vec(Split(s, " ", 2), "split(' ', 2)");
     vec(SplitLines(s), "splitlines()");
-    auto flag = [&](bool ours, const char* what) { EXPECT_EQ(ours, row[k++].bool_value()) << what << " of " << s; };
+    auto flag = [&](bool ours, const char* what) {
+      EXPECT_EQ(ours, row[k++].bool_value()) << what << " of " << s;
+    };
     flag(IsSpace(s), "isspace");
     flag(IsAlpha(s), "isalpha");
     flag(IsDigit(s), "isdigit");

@@ -3,10 +3,10 @@
 // hand-worked Holm and interval examples.
 #include "report/stats.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace evald::report {
 namespace {

@@ -5,14 +5,14 @@
 // installed.
 #include "report/weekly.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <set>
 #include <string>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
 #include "base/file.h"
@@ -29,8 +29,9 @@ constexpr int kDocs = 240;
 
 // A run over MMLU-like documents at `checkpoint`; doc i is right when
 // right(i). acc is stored with its stderr.
-RunData Run(const std::string& id, const std::string& checkpoint, int64_t created_ms,
-            const std::function<bool(int)>& right, const std::string& driver = "580.1") {
+RunData Run(const std::string& id, const std::string& checkpoint,
+            int64_t created_ms, const std::function<bool(int)>& right,
+            const std::string& driver = "580.1") {
   RunData data;
   data.run.set_id(id);
   data.run.set_state(v1::SUCCEEDED);
@@ -67,9 +68,11 @@ RunData Run(const std::string& id, const std::string& checkpoint, int64_t create
 std::vector<RunData> Week() {
   std::vector<RunData> runs;
   // Submitted out of checkpoint order on purpose.
-  runs.push_back(Run("r3", "1300", 3000, [](int i) { return i % 2 == 0; }, "590.2"));
+  runs.push_back(Run(
+      "r3", "1300", 3000, [](int i) { return i % 2 == 0; }, "590.2"));
   runs.push_back(Run("r1", "1100", 2000, [](int i) { return i % 3 != 0; }));
-  runs.push_back(Run("r2", "1200", 1000, [](int i) { return i % 3 != 0 || i % 9 == 0; }));
+  runs.push_back(
+      Run("r2", "1200", 1000, [](int i) { return i % 3 != 0 || i % 9 == 0; }));
   return runs;
 }
 
@@ -117,7 +120,9 @@ TEST(WeeklyReportTest, RendersEscapedHtmlAndMarkdown) {
 TEST(WeeklyReportTest, EmptyWindowIsNotFound) {
   absl::StatusOr<Report> r = BuildReport({}, GateRules(), 0, 86400000);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(r.status().message(), HasSubstr("no runs between 1970-01-01 00:00 and 1970-01-02 00:00"));
+  EXPECT_THAT(
+      r.status().message(),
+      HasSubstr("no runs between 1970-01-01 00:00 and 1970-01-02 00:00"));
 }
 
 std::string Capture(const std::string& command) {
@@ -126,31 +131,39 @@ std::string Capture(const std::string& command) {
   std::string out;
   char buffer[4096];
   size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0)
+    out.append(buffer, n);
   pclose(pipe);
   return out;
 }
 
 TEST(WeeklyReportTest, ChromiumRendersChartsAndTables) {
   if (!base::PathExists("/usr/bin/chromium")) {
-    GTEST_SKIP() << "Debian's chromium is not installed (scripts/install-deps.sh installs it)";
+    GTEST_SKIP() << "Debian's chromium is not installed "
+                    "(scripts/install-deps.sh installs it)";
   }
   ASSERT_OK_AND_ASSIGN(Report r, BuildReport(Week(), GateRules(), 0, 10000));
   evald::testing::TempDir dir;
   const std::string html = dir.Join("week.html");
   ASSERT_OK(base::WriteFileAtomically(html, RenderHtml(r)));
   const std::string flags =
-      "--headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run "
-      "--user-data-dir=" + dir.Join("profile");
+      "--headless --no-sandbox --disable-gpu --disable-dev-shm-usage "
+      "--no-first-run "
+      "--user-data-dir=" +
+      dir.Join("profile");
   const std::string dom =
-      Capture(absl::StrCat("/usr/bin/chromium ", flags, " --dump-dom file://", html, " 2>/dev/null"));
+      Capture(absl::StrCat("/usr/bin/chromium ", flags, " --dump-dom file://",
+                           html, " 2>/dev/null"));
   int svgs = 0;
-  for (size_t p = dom.find("<svg"); p != std::string::npos; p = dom.find("<svg", p + 1)) ++svgs;
+  for (size_t p = dom.find("<svg"); p != std::string::npos;
+       p = dom.find("<svg", p + 1))
+    ++svgs;
   EXPECT_EQ(svgs, 1) << dom.substr(0, 400);
   EXPECT_THAT(dom, HasSubstr("<table class=\"runs\">"));
   EXPECT_THAT(dom, HasSubstr("<table class=\"regressions\">"));
   const std::string png = dir.Join("week.png");
-  Capture(absl::StrCat("/usr/bin/chromium ", flags, " --window-size=1100,1600 --screenshot=", png,
+  Capture(absl::StrCat("/usr/bin/chromium ", flags,
+                       " --window-size=1100,1600 --screenshot=", png,
                        " file://", html, " 2>/dev/null"));
   ASSERT_TRUE(base::PathExists(png)) << "no screenshot written";
   if (const char* keep = std::getenv("EVALD_KEEP_REPORT_SCREENSHOT")) {
@@ -167,7 +180,8 @@ TEST(WeeklyReportTest, ChromiumRendersChartsAndTables) {
       "  if t==b'IHDR': w,h,bd,ct=struct.unpack('>IIBB',c[:10])\n"
       "  if t==b'IDAT': idat+=c\n"
       "raw=zlib.decompress(idat); bpp=4 if ct==6 else 3; s=w*bpp+1\n"
-      "print(len(set(raw[r*s+1+k*bpp:r*s+1+k*bpp+bpp] for r in range(0,h,7) for k in range(0,w,3))))\" ",
+      "print(len(set(raw[r*s+1+k*bpp:r*s+1+k*bpp+bpp] for r in range(0,h,7) "
+      "for k in range(0,w,3))))\" ",
       png));
   EXPECT_GT(std::atoi(colours.c_str()), 10) << colours;
 }

@@ -27,16 +27,17 @@ std::string Utf8(uint32_t cp) {
 }
 
 // Every code point for which Python's str.isspace() is true.
-constexpr uint32_t kPythonSpaces[] = {0x09,   0x0a,   0x0b,   0x0c,   0x0d,   0x1c,   0x1d,
-                                      0x1e,   0x1f,   0x20,   0x85,   0xa0,   0x1680, 0x2000,
-                                      0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007,
-                                      0x2008, 0x2009, 0x200a, 0x2028, 0x2029, 0x202f, 0x205f,
-                                      0x3000};
+constexpr uint32_t kPythonSpaces[] = {
+    0x09,   0x0a,   0x0b,   0x0c,   0x0d,   0x1c,   0x1d,   0x1e,
+    0x1f,   0x20,   0x85,   0xa0,   0x1680, 0x2000, 0x2001, 0x2002,
+    0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a,
+    0x2028, 0x2029, 0x202f, 0x205f, 0x3000};
 
 TEST(LoglikelihoodSplitTest, EveryPythonSpaceMovesToTheContinuation) {
   for (uint32_t cp : kPythonSpaces) {
     const std::string space = Utf8(cp);
-    const ContextContinuation split = SplitContextContinuation("Answer:" + space, "B");
+    const ContextContinuation split =
+        SplitContextContinuation("Answer:" + space, "B");
     EXPECT_EQ(split.context, "Answer:") << std::hex << cp;
     EXPECT_EQ(split.continuation, space + "B") << std::hex << cp;
   }
@@ -48,7 +49,8 @@ TEST(LoglikelihoodSplitTest, NearMissesStayInTheContext) {
   // byte that is 0x85 (NEL) on its own.
   for (uint32_t cp : {0x200bu, 0x180eu, 0xfeffu, 0xadu, 0x2060u, 0x105u}) {
     const std::string tail = Utf8(cp);
-    const ContextContinuation split = SplitContextContinuation("Answer:" + tail, " B");
+    const ContextContinuation split =
+        SplitContextContinuation("Answer:" + tail, " B");
     EXPECT_EQ(split.context, "Answer:" + tail) << std::hex << cp;
     EXPECT_EQ(split.continuation, " B") << std::hex << cp;
   }
@@ -81,12 +83,16 @@ TEST(LoglikelihoodSplitTest, WhitespaceIsPythonsOverEveryCodePoint) {
   std::set<uint32_t> ours;
   for (uint32_t cp = 0; cp <= 0x10ffff; ++cp) {
     if (cp >= 0xd800 && cp <= 0xdfff) continue;  // not encodable in UTF-8
-    if (SplitContextContinuation(absl::StrCat("a", Utf8(cp)), "").context == "a") ours.insert(cp);
+    if (SplitContextContinuation(absl::StrCat("a", Utf8(cp)), "").context ==
+        "a")
+      ours.insert(cp);
   }
-  EXPECT_EQ(ours, std::set<uint32_t>(std::begin(kPythonSpaces), std::end(kPythonSpaces)));
+  EXPECT_EQ(ours, std::set<uint32_t>(std::begin(kPythonSpaces),
+                                     std::end(kPythonSpaces)));
 
   FILE* pipe = ::popen(
-      "/usr/bin/python3 -c 'import sys; print(\",\".join(str(c) for c in range(0x110000) "
+      "/usr/bin/python3 -c 'import sys; print(\",\".join(str(c) for c in "
+      "range(0x110000) "
       "if chr(c).isspace()))' 2>/dev/null",
       "r");
   std::string out;
@@ -96,9 +102,11 @@ TEST(LoglikelihoodSplitTest, WhitespaceIsPythonsOverEveryCodePoint) {
     while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
     if (::pclose(pipe) != 0) out.clear();
   }
-  if (out.empty()) GTEST_SKIP() << "no /usr/bin/python3 to compare str.isspace with";
+  if (out.empty())
+    GTEST_SKIP() << "no /usr/bin/python3 to compare str.isspace with";
   std::set<uint32_t> python;
-  for (absl::string_view field : absl::StrSplit(out, ',', absl::SkipWhitespace())) {
+  for (absl::string_view field :
+       absl::StrSplit(out, ',', absl::SkipWhitespace())) {
     uint32_t cp = 0;
     ASSERT_TRUE(absl::SimpleAtoi(field, &cp)) << field;
     python.insert(cp);

@@ -25,8 +25,8 @@ namespace evald::store {
 namespace {
 
 using ::evald::store::testing::MakeTestSample;
-using ::evald::testing::WriteRawRecord;
 using ::evald::testing::StatusIs;
+using ::evald::testing::WriteRawRecord;
 using ::evald::v1::RunRecord;
 using ::evald::v1::SampleRecord;
 using ::testing::ElementsAre;
@@ -34,7 +34,8 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
-constexpr char kBadBytes[] = "tokenizer.json: unexpected byte \xff\xfe at offset 7";
+constexpr char kBadBytes[] =
+    "tokenizer.json: unexpected byte \xff\xfe at offset 7";
 
 // Serialises without the store's escaping, as protobuf does when asked to
 // (it logs, then writes the bytes anyway).
@@ -85,17 +86,24 @@ TEST(Utf8FieldsTest, RepairOnWireMendsWhatParsingRefuses) {
   run.set_id("r20260921T000000Z-0000");
   run.set_error(kBadBytes);
   (*run.mutable_spec()->mutable_labels())["k\xff"] = "v\xfe";
-  run.mutable_fingerprint()->add_models()->add_files()->set_name("model\xff.safetensors");
+  run.mutable_fingerprint()->add_models()->add_files()->set_name(
+      "model\xff.safetensors");
   const std::string raw = RawBytes(run);
   RunRecord parsed;
-  ASSERT_FALSE(parsed.ParseFromString(raw)) << "protobuf should refuse invalid UTF-8";
-  absl::StatusOr<std::string> mended = RepairUtf8OnWire(raw, *RunRecord::descriptor());
+  ASSERT_FALSE(parsed.ParseFromString(raw))
+      << "protobuf should refuse invalid UTF-8";
+  absl::StatusOr<std::string> mended =
+      RepairUtf8OnWire(raw, *RunRecord::descriptor());
   ASSERT_OK(mended);
   ASSERT_TRUE(parsed.ParseFromString(*mended));
-  EXPECT_EQ(parsed.error(), "tokenizer.json: unexpected byte \\xff\\xfe at offset 7");
+  EXPECT_EQ(parsed.error(),
+            "tokenizer.json: unexpected byte \\xff\\xfe at offset 7");
   EXPECT_EQ(parsed.spec().labels().at("k\\xff"), "v\\xfe");
-  EXPECT_EQ(parsed.fingerprint().models(0).files(0).name(), "model\\xff.safetensors");
-  EXPECT_THAT(RepairUtf8OnWire("\x0a\x05" "ab", *RunRecord::descriptor()),
+  EXPECT_EQ(parsed.fingerprint().models(0).files(0).name(),
+            "model\\xff.safetensors");
+  EXPECT_THAT(RepairUtf8OnWire("\x0a\x05"
+                               "ab",
+                               *RunRecord::descriptor()),
               StatusIs(absl::StatusCode::kDataLoss));
 }
 
@@ -109,7 +117,8 @@ TEST(ModelSpecCompatTest, RecordsWithTheOldKindFieldReadTheSame) {
   EXPECT_EQ(spec.source_case(), v1::ModelSpec::kPath);
   EXPECT_EQ(spec.path(), "/ckpt/a");
   // kind = "openai" (8) first, then endpoint (2) and model (3).
-  const std::string endpoint("\x42\x06openai\x12\x0dhttp://h:1/v1\x1a\x01m", 26);
+  const std::string endpoint("\x42\x06openai\x12\x0dhttp://h:1/v1\x1a\x01m",
+                             26);
   ASSERT_TRUE(spec.ParseFromString(endpoint));
   EXPECT_EQ(spec.source_case(), v1::ModelSpec::kEndpoint);
   EXPECT_EQ(spec.endpoint(), "http://h:1/v1");
@@ -165,7 +174,8 @@ TEST_F(StoreIntegrityTest, UnreadableRecordsAreSkippedAndNamedNeverFatal) {
     good_id = store->CreateRun(MakeRun("good"))->id();
     bad_id = store->CreateRun(MakeRun("bad"))->id();
     garbage_id = store->CreateRun(MakeRun("garbage"))->id();
-    for (int d = 0; d < 3; ++d) ASSERT_OK(store->PutSample(MakeTestSample(good_id, "gsm8k", d)));
+    for (int d = 0; d < 3; ++d)
+      ASSERT_OK(store->PutSample(MakeTestSample(good_id, "gsm8k", d)));
     ASSERT_OK(store->PutSample(MakeTestSample(bad_id, "gsm8k", 0)));
   }
   RunRecord bad = MakeRun("bad");
@@ -176,7 +186,8 @@ TEST_F(StoreIntegrityTest, UnreadableRecordsAreSkippedAndNamedNeverFatal) {
   WriteRawRecord(path_, "runs", garbage_id, "\x0a\xff\xff\xff\x0f garbage");
   SampleRecord bad_sample = MakeTestSample(good_id, "gsm8k", 1);
   bad_sample.set_prompt("\xff");
-  WriteRawRecord(path_, "samples", keys::SampleKey(good_id, "gsm8k", 1), RawBytes(bad_sample));
+  WriteRawRecord(path_, "samples", keys::SampleKey(good_id, "gsm8k", 1),
+                 RawBytes(bad_sample));
 
   // Opening (what evald start-up does) works.
   auto store = Open();
@@ -189,7 +200,8 @@ TEST_F(StoreIntegrityTest, UnreadableRecordsAreSkippedAndNamedNeverFatal) {
   ASSERT_THAT(unreadable, SizeIs(2));
   EXPECT_THAT(unreadable[0], HasSubstr(garbage_id));
   EXPECT_THAT(unreadable[0], HasSubstr("evalctl fsck"));
-  EXPECT_THAT(store->GetRun(bad_id), StatusIs(absl::StatusCode::kDataLoss, HasSubstr(bad_id)));
+  EXPECT_THAT(store->GetRun(bad_id),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr(bad_id)));
   unreadable.clear();
   auto samples = store->ListSamples(good_id, "gsm8k", &unreadable);
   ASSERT_OK(samples);
@@ -204,9 +216,12 @@ TEST_F(StoreIntegrityTest, UnreadableRecordsAreSkippedAndNamedNeverFatal) {
   auto report = store->Check(/*repair=*/false);
   ASSERT_OK(report);
   std::string found;
-  for (const CheckProblem& p : report->problems) absl::StrAppend(&found, p.record, ": ", p.problem, "\n");
-  EXPECT_THAT(found, HasSubstr(absl::StrCat("run \"", bad_id, "\": holds invalid UTF-8")));
-  EXPECT_THAT(found, HasSubstr(absl::StrCat("run \"", garbage_id, "\": unreadable record")));
+  for (const CheckProblem& p : report->problems)
+    absl::StrAppend(&found, p.record, ": ", p.problem, "\n");
+  EXPECT_THAT(found, HasSubstr(absl::StrCat("run \"", bad_id,
+                                            "\": holds invalid UTF-8")));
+  EXPECT_THAT(found, HasSubstr(absl::StrCat("run \"", garbage_id,
+                                            "\": unreadable record")));
   EXPECT_THAT(found, HasSubstr("doc 1: holds invalid UTF-8")) << found;
   EXPECT_FALSE(report->repaired);
   EXPECT_THAT(store->GetRun(bad_id), StatusIs(absl::StatusCode::kDataLoss));
@@ -216,8 +231,10 @@ TEST_F(StoreIntegrityTest, UnreadableRecordsAreSkippedAndNamedNeverFatal) {
   EXPECT_TRUE(report->repaired);
   auto mended = store->GetRun(bad_id);
   ASSERT_OK(mended);
-  EXPECT_EQ(mended->error(), "tokenizer.json: unexpected byte \\xff\\xfe at offset 7");
-  EXPECT_THAT(mended->progress(), ElementsAre(::testing::Property(&v1::TaskProgress::done, 1)));
+  EXPECT_EQ(mended->error(),
+            "tokenizer.json: unexpected byte \\xff\\xfe at offset 7");
+  EXPECT_THAT(mended->progress(),
+              ElementsAre(::testing::Property(&v1::TaskProgress::done, 1)));
   EXPECT_THAT(store->GetRun(garbage_id), StatusIs(absl::StatusCode::kNotFound));
   unreadable.clear();
   samples = store->ListSamples(good_id, "gsm8k", &unreadable);
@@ -229,24 +246,27 @@ TEST_F(StoreIntegrityTest, UnreadableRecordsAreSkippedAndNamedNeverFatal) {
   EXPECT_THAT(report->problems, IsEmpty());
 }
 
-TEST_F(StoreIntegrityTest, CheckFindsOrphansAndWrongCountsAndLeavesSkippedRunsAlone) {
+TEST_F(StoreIntegrityTest,
+       CheckFindsOrphansAndWrongCountsAndLeavesSkippedRunsAlone) {
   std::string a, b;
   {
     auto store = Open();
     a = store->CreateRun(MakeRun("a"))->id();
     b = store->CreateRun(MakeRun("b"))->id();
-    for (int d = 0; d < 4; ++d) ASSERT_OK(store->PutSample(MakeTestSample(a, "gsm8k", d)));
+    for (int d = 0; d < 4; ++d)
+      ASSERT_OK(store->PutSample(MakeTestSample(a, "gsm8k", d)));
   }
   v1::TaskProgress wrong;
   wrong.set_task("gsm8k");
   wrong.set_done(9);
   WriteRawRecord(path_, "meta", keys::ProgressKey(a, "gsm8k"), RawBytes(wrong));
   WriteRawRecord(path_, "samples", keys::SampleKey("r-gone", "gsm8k", 0),
-           RawBytes(MakeTestSample("r-gone", "gsm8k", 0)));
+                 RawBytes(MakeTestSample("r-gone", "gsm8k", 0)));
   WriteRawRecord(path_, "tags", "dangling", "r-gone");
   SampleRecord bad = MakeTestSample(b, "gsm8k", 0);
   bad.set_target("\xff");
-  WriteRawRecord(path_, "samples", keys::SampleKey(b, "gsm8k", 0), RawBytes(bad));
+  WriteRawRecord(path_, "samples", keys::SampleKey(b, "gsm8k", 0),
+                 RawBytes(bad));
 
   auto store = Open();
   auto report = store->Check(/*repair=*/true, /*skip=*/{b});
@@ -255,14 +275,17 @@ TEST_F(StoreIntegrityTest, CheckFindsOrphansAndWrongCountsAndLeavesSkippedRunsAl
   for (const CheckProblem& p : report->problems) {
     absl::StrAppend(&found, p.record, ": ", p.problem, " -> ", p.repair, "\n");
   }
-  EXPECT_THAT(found, HasSubstr("counts 9 samples, 4 are stored -> set the count to 4"));
-  EXPECT_THAT(found, HasSubstr("run \"r-gone\", which does not exist -> remove it"));
+  EXPECT_THAT(
+      found, HasSubstr("counts 9 samples, 4 are stored -> set the count to 4"));
+  EXPECT_THAT(found,
+              HasSubstr("run \"r-gone\", which does not exist -> remove it"));
   EXPECT_THAT(found, HasSubstr("tag \"dangling\""));
   EXPECT_THAT(found, HasSubstr("left alone: its run is running")) << found;
   auto run = store->GetRun(a);
   ASSERT_OK(run);
   EXPECT_EQ(run->progress(0).done(), 4);
-  EXPECT_THAT(store->ResolveTag("dangling"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store->ResolveTag("dangling"),
+              StatusIs(absl::StatusCode::kNotFound));
   // The skipped run's damage is still there for a later check.
   Unreadable unreadable;
   ASSERT_OK(store->ListSamples(b, "gsm8k", &unreadable));
@@ -272,9 +295,11 @@ TEST_F(StoreIntegrityTest, CheckFindsOrphansAndWrongCountsAndLeavesSkippedRunsAl
 TEST_F(StoreIntegrityTest, DeleteRunRemovesEverythingOfTheRunAndNothingElse) {
   auto store = Open();
   const std::string keep = store->CreateRun(MakeRun("keep"))->id();
-  const std::string gone = store->CreateRun(MakeRun("gone"))->id();  // still queued
+  const std::string gone =
+      store->CreateRun(MakeRun("gone"))->id();  // still queued
   for (const std::string& id : {keep, gone}) {
-    for (int d = 0; d < 3; ++d) ASSERT_OK(store->PutSample(MakeTestSample(id, "gsm8k", d)));
+    for (int d = 0; d < 3; ++d)
+      ASSERT_OK(store->PutSample(MakeTestSample(id, "gsm8k", d)));
     v1::TaskScores scores;
     scores.set_run_id(id);
     scores.set_task("gsm8k");
@@ -290,7 +315,8 @@ TEST_F(StoreIntegrityTest, DeleteRunRemovesEverythingOfTheRunAndNothingElse) {
   EXPECT_TRUE(deleted->was_queued);
   EXPECT_THAT(deleted->tags, ElementsAre("release"));
   EXPECT_THAT(store->GetRun(gone), StatusIs(absl::StatusCode::kNotFound));
-  EXPECT_THAT(store->ResolveTag("release"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store->ResolveTag("release"),
+              StatusIs(absl::StatusCode::kNotFound));
   auto queue = store->ListQueue();
   ASSERT_OK(queue);
   ASSERT_THAT(*queue, SizeIs(1));

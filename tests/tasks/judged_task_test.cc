@@ -22,7 +22,8 @@ using ::testing::HasSubstr;
 
 class JudgedTaskTest : public ::testing::Test {
  protected:
-  TaskOptions Options(const std::string& jsonl, std::map<std::string, std::string> options = {}) {
+  TaskOptions Options(const std::string& jsonl,
+                      std::map<std::string, std::string> options = {}) {
     const std::string path = tmp_.Join("p.jsonl");
     evald::testing::WriteTestFile(path, jsonl);
     TaskOptions o;
@@ -35,9 +36,11 @@ class JudgedTaskTest : public ::testing::Test {
 
 TEST_F(JudgedTaskTest, DatasetFormsAndErrorsNameFileLineAndField) {
   const std::string mtbench =
-      "{\"question_id\": 81, \"category\": \"writing\", \"turns\": [\"Write a poem.\", \"Shorter.\"]}\n";
+      "{\"question_id\": 81, \"category\": \"writing\", \"turns\": [\"Write a "
+      "poem.\", \"Shorter.\"]}\n";
   EXPECT_THAT(CreateJudgedTask(Options(mtbench)),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("p.jsonl:1: field 'turns': has 2 entries")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("p.jsonl:1: field 'turns': has 2 entries")));
   auto first = CreateJudgedTask(Options(mtbench, {{"first_turn", "true"}}));
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ((*first)->DocIds(), std::vector<std::string>{"81"});
@@ -45,59 +48,87 @@ TEST_F(JudgedTaskTest, DatasetFormsAndErrorsNameFileLineAndField) {
   EXPECT_TRUE((*first)->info().needs_judge);
   EXPECT_FALSE((*first)->info().needs_baseline);
 
-  EXPECT_THAT(CreateJudgedTask(Options("{\"id\": \"a\", \"prompt\": \"x\"}\n{\"id\": \"a\", \"prompt\": \"y\"}\n")),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("p.jsonl:2: field 'id': duplicate id 'a'")));
+  EXPECT_THAT(
+      CreateJudgedTask(Options("{\"id\": \"a\", \"prompt\": \"x\"}\n{\"id\": "
+                               "\"a\", \"prompt\": \"y\"}\n")),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("p.jsonl:2: field 'id': duplicate id 'a'")));
   EXPECT_THAT(CreateJudgedTask(Options("{\"id\": 1.5, \"prompt\": \"x\"}\n")),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("p.jsonl:1: field 'id'")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("p.jsonl:1: field 'id'")));
   EXPECT_THAT(CreateJudgedTask(Options("{\"prompt\": \"\"}\n")),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("field 'prompt': is empty")));
-  EXPECT_THAT(CreateJudgedTask(Options("{\"prompt\": \"x\", \"category\": 3}\n")),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("field 'category'")));
-  EXPECT_THAT(CreateJudgedTask(Options("\n\n")),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no prompts")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("field 'prompt': is empty")));
+  EXPECT_THAT(
+      CreateJudgedTask(Options("{\"prompt\": \"x\", \"category\": 3}\n")),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("field 'category'")));
+  EXPECT_THAT(
+      CreateJudgedTask(Options("\n\n")),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no prompts")));
   EXPECT_THAT(CreateJudgedTask(Options("{\"prompt\": \"x\"")),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("p.jsonl:1: malformed JSON")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("p.jsonl:1: malformed JSON")));
   // Line ids by default.
-  auto plain = CreateJudgedTask(Options("{\"prompt\": \"x\"}\n\n{\"question\": \"y\"}\n"));
+  auto plain = CreateJudgedTask(
+      Options("{\"prompt\": \"x\"}\n\n{\"question\": \"y\"}\n"));
   ASSERT_TRUE(plain.ok()) << plain.status();
   EXPECT_EQ((*plain)->DocIds(), (std::vector<std::string>{"line1", "line3"}));
 }
 
 TEST_F(JudgedTaskTest, InvalidUtf8IsRefusedNamingLineAndField) {
-  EXPECT_THAT(CreateJudgedTask(Options("{\"prompt\": \"x\"}\n{\"prompt\": \"Explain \xed\xa0\x80.\"}\n")),
+  EXPECT_THAT(
+      CreateJudgedTask(Options(
+          "{\"prompt\": \"x\"}\n{\"prompt\": \"Explain \xed\xa0\x80.\"}\n")),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("p.jsonl:2: field 'prompt' is not valid UTF-8 (byte 8 "
+                         "of its value)")));
+  EXPECT_THAT(CreateJudgedTask(
+                  Options("{\"prompt\": \"x\", \"reference\": [\"r\xf8\"]}\n")),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("p.jsonl:2: field 'prompt' is not valid UTF-8 (byte 8 of its value)")));
-  EXPECT_THAT(CreateJudgedTask(Options("{\"prompt\": \"x\", \"reference\": [\"r\xf8\"]}\n")),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("p.jsonl:1: field 'reference[0]' is not valid UTF-8 (byte 1 of its value)")));
+                       HasSubstr("p.jsonl:1: field 'reference[0]' is not valid "
+                                 "UTF-8 (byte 1 of its value)")));
 }
 
 TEST_F(JudgedTaskTest, OptionsAreChecked) {
   const std::string one = "{\"id\": \"a\", \"prompt\": \"x\"}\n";
   EXPECT_THAT(CreateJudgedTask(Options(one, {{"rubric", "x"}})),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unknown option 'rubric'")));
-  EXPECT_THAT(CreateJudgedTask(Options(one, {{"mode", "elo"}})),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'elo' is not single, pairwise or reference")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("unknown option 'rubric'")));
+  EXPECT_THAT(
+      CreateJudgedTask(Options(one, {{"mode", "elo"}})),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("'elo' is not single, pairwise or reference")));
   EXPECT_THAT(CreateJudgedTask(Options(one, {{"mode", "reference"}})),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("prompt 'a' has no 'reference'")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("prompt 'a' has no 'reference'")));
   EXPECT_THAT(CreateJudgedTask(Options(one, {{"mode", "pairwise"}})),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("needs option 'baseline'")));
-  EXPECT_THAT(CreateJudgedTask(Options(one, {{"baseline", "r1"}})),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("pairwise only")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("needs option 'baseline'")));
+  EXPECT_THAT(
+      CreateJudgedTask(Options(one, {{"baseline", "r1"}})),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("pairwise only")));
   EXPECT_THAT(CreateJudgedTask(Options(one, {{"max_new_tokens", "0"}})),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("option 'max_new_tokens'")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("option 'max_new_tokens'")));
   const std::string pairwise_template = tmp_.Join("pair.yaml");
-  evald::testing::WriteTestFile(pairwise_template,
-                                "mode: pairwise\nprompt: \"{question} {answer_a} {answer_b}\"\n");
+  evald::testing::WriteTestFile(
+      pairwise_template,
+      "mode: pairwise\nprompt: \"{question} {answer_a} {answer_b}\"\n");
   EXPECT_THAT(CreateJudgedTask(Options(one, {{"template", pairwise_template}})),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("is a pairwise template")));
-  auto pair = CreateJudgedTask(Options(one, {{"mode", "pairwise"}, {"baseline", "r1"}, {"template", pairwise_template}}));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("is a pairwise template")));
+  auto pair = CreateJudgedTask(Options(one, {{"mode", "pairwise"},
+                                             {"baseline", "r1"},
+                                             {"template", pairwise_template}}));
   ASSERT_TRUE(pair.ok()) << pair.status();
   EXPECT_TRUE((*pair)->info().needs_baseline);
   // Another template, another prompt-format hash.
-  auto default_pair = CreateJudgedTask(Options(one, {{"mode", "pairwise"}, {"baseline", "r1"}}));
+  auto default_pair = CreateJudgedTask(
+      Options(one, {{"mode", "pairwise"}, {"baseline", "r1"}}));
   ASSERT_TRUE(default_pair.ok());
-  EXPECT_NE((*pair)->info().prompt_format_hash, (*default_pair)->info().prompt_format_hash);
+  EXPECT_NE((*pair)->info().prompt_format_hash,
+            (*default_pair)->info().prompt_format_hash);
 }
 
 TEST_F(JudgedTaskTest, RunGradesEveryAnswerAndAggregatesPerCategory) {
@@ -107,11 +138,15 @@ TEST_F(JudgedTaskTest, RunGradesEveryAnswerAndAggregatesPerCategory) {
       "{\"id\": \"c\", \"prompt\": \"gamma?\", \"category\": \"y\"}\n"));
   ASSERT_TRUE(task.ok()) << task.status();
   testing::FakeRunner candidate;
-  candidate.generate = [](const runners::GenerateRequest& r) { return "answer to " + r.prompt; };
+  candidate.generate = [](const runners::GenerateRequest& r) {
+    return "answer to " + r.prompt;
+  };
   testing::FakeRunner judge;
   judge.generate = [](const runners::GenerateRequest& r) {
-    if (absl::StrContains(r.prompt, "answer to alpha?")) return std::string("[[9]]");
-    if (absl::StrContains(r.prompt, "answer to beta?")) return std::string("[[5]]");
+    if (absl::StrContains(r.prompt, "answer to alpha?"))
+      return std::string("[[9]]");
+    if (absl::StrContains(r.prompt, "answer to beta?"))
+      return std::string("[[5]]");
     return std::string("cannot say");  // gamma: unparsable, retried once
   };
   JudgeProgress progress;
@@ -120,10 +155,13 @@ TEST_F(JudgedTaskTest, RunGradesEveryAnswerAndAggregatesPerCategory) {
   context.judge_progress = &progress;
   std::vector<SampleResult> samples;
   std::vector<size_t> all = {0, 1, 2};
-  ASSERT_TRUE((*task)->Run(candidate, all, context, [&](SampleResult s) {
-                      samples.push_back(std::move(s));
-                      return absl::OkStatus();
-                    }).ok());
+  ASSERT_TRUE((*task)
+                  ->Run(candidate, all, context,
+                        [&](SampleResult s) {
+                          samples.push_back(std::move(s));
+                          return absl::OkStatus();
+                        })
+                  .ok());
   ASSERT_EQ(samples.size(), 3u);
   EXPECT_EQ(progress.graded.load(), 3);
   int retried = 0;
@@ -137,7 +175,8 @@ TEST_F(JudgedTaskTest, RunGradesEveryAnswerAndAggregatesPerCategory) {
   }
   EXPECT_EQ(retried, 1);
   std::vector<MetricResult> metrics = (*task)->Aggregate(samples);
-  auto find = [&](const std::string& name, const std::string& group) -> const MetricResult* {
+  auto find = [&](const std::string& name,
+                  const std::string& group) -> const MetricResult* {
     for (const MetricResult& m : metrics) {
       if (m.name == name && m.group == group) return &m;
     }
@@ -152,8 +191,10 @@ TEST_F(JudgedTaskTest, RunGradesEveryAnswerAndAggregatesPerCategory) {
   EXPECT_DOUBLE_EQ(find("judge_errors", "")->value, 0.0);
 
   // Without a judge the task refuses to run.
-  EXPECT_THAT((*task)->Run(candidate, all, RunContext{}, [](SampleResult) { return absl::OkStatus(); }),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("judge")));
+  EXPECT_THAT(
+      (*task)->Run(candidate, all, RunContext{},
+                   [](SampleResult) { return absl::OkStatus(); }),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("judge")));
 }
 
 }  // namespace

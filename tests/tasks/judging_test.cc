@@ -26,12 +26,15 @@ class GatedJudge : public FakeRunner {
  public:
   absl::Status Generate(absl::Span<const runners::GenerateRequest> requests,
                         const runners::CallOptions& options,
-                        const runners::ResultCallback<runners::GenerateResult>& on_result) override {
+                        const runners::ResultCallback<runners::GenerateResult>&
+                            on_result) override {
     {
       absl::MutexLock lock(&mu_);
       call_sizes_.push_back(requests.size());
       if (call_sizes_.size() == 1) {
-        auto released = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return released_; };
+        auto released = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          return released_;
+        };
         mu_.Await(absl::Condition(&released));
       }
     }
@@ -44,7 +47,9 @@ class GatedJudge : public FakeRunner {
   }
   bool WaitForCalls(size_t n) {
     absl::MutexLock lock(&mu_);
-    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return call_sizes_.size() >= n; };
+    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return call_sizes_.size() >= n;
+    };
     return mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(30));
   }
   std::vector<size_t> call_sizes() {
@@ -59,12 +64,15 @@ class GatedJudge : public FakeRunner {
   std::vector<size_t> call_sizes_;
 };
 
-judge::JudgeItem Item(const std::string& question) { return {question, "an answer", "", ""}; }
+judge::JudgeItem Item(const std::string& question) {
+  return {question, "an answer", "", ""};
+}
 
 TEST(JudgingQueueTest, GradesWhileTheProducerRunsAndBatchesWhatAccumulated) {
   GatedJudge runner;
   runner.generate = [](const runners::GenerateRequest& r) {
-    return std::string(absl::StrContains(r.prompt, "q0") ? "Rating: [[9]]" : "Rating: [[3]]");
+    return std::string(absl::StrContains(r.prompt, "q0") ? "Rating: [[9]]"
+                                                         : "Rating: [[3]]");
   };
   judge::Judge judge(&runner, judge::DefaultTemplate(judge::Mode::kSingle));
   JudgeProgress progress;
@@ -72,12 +80,13 @@ TEST(JudgingQueueTest, GradesWhileTheProducerRunsAndBatchesWhatAccumulated) {
   context.judge_progress = &progress;
   std::set<size_t> graded;
   std::vector<double> ratings;
-  JudgingQueue queue(&judge, &context, [&](size_t tag, std::vector<judge::JudgeRecord> records) {
-    graded.insert(tag);
-    EXPECT_EQ(records.size(), 1u);
-    ratings.push_back(records[0].rating);
-    return absl::OkStatus();
-  });
+  JudgingQueue queue(&judge, &context,
+                     [&](size_t tag, std::vector<judge::JudgeRecord> records) {
+                       graded.insert(tag);
+                       EXPECT_EQ(records.size(), 1u);
+                       ratings.push_back(records[0].rating);
+                       return absl::OkStatus();
+                     });
   queue.Add(0, {Item("q0")});
   // The judge is already grading the first sample; the producer is not done.
   ASSERT_TRUE(runner.WaitForCalls(1));
@@ -107,10 +116,11 @@ TEST(JudgingQueueTest, AJudgeCallThatFailsStopsTheQueueWithItsError) {
   judge::Judge judge(&runner, judge::DefaultTemplate(judge::Mode::kSingle));
   RunContext context;
   int handed_back = 0;
-  JudgingQueue queue(&judge, &context, [&](size_t, std::vector<judge::JudgeRecord>) {
-    ++handed_back;
-    return absl::OkStatus();
-  });
+  JudgingQueue queue(&judge, &context,
+                     [&](size_t, std::vector<judge::JudgeRecord>) {
+                       ++handed_back;
+                       return absl::OkStatus();
+                     });
   queue.Add(0, {Item("q0")});
   ASSERT_TRUE(runner.WaitForCalls(1));
   absl::Status status = queue.Finish();
@@ -121,7 +131,9 @@ TEST(JudgingQueueTest, AJudgeCallThatFailsStopsTheQueueWithItsError) {
 
 TEST(JudgingQueueTest, NothingIsHandedBackOnceTheRunIsCancelled) {
   GatedJudge runner;
-  runner.generate = [](const runners::GenerateRequest&) { return std::string("[[5]]"); };
+  runner.generate = [](const runners::GenerateRequest&) {
+    return std::string("[[5]]");
+  };
   judge::Judge judge(&runner, judge::DefaultTemplate(judge::Mode::kSingle));
   std::atomic<bool> cancelled{false};
   JudgeProgress progress;
@@ -129,10 +141,11 @@ TEST(JudgingQueueTest, NothingIsHandedBackOnceTheRunIsCancelled) {
   context.cancelled = &cancelled;
   context.judge_progress = &progress;
   int handed_back = 0;
-  JudgingQueue queue(&judge, &context, [&](size_t, std::vector<judge::JudgeRecord>) {
-    ++handed_back;
-    return absl::OkStatus();
-  });
+  JudgingQueue queue(&judge, &context,
+                     [&](size_t, std::vector<judge::JudgeRecord>) {
+                       ++handed_back;
+                       return absl::OkStatus();
+                     });
   queue.Add(0, {Item("q0")});
   ASSERT_TRUE(runner.WaitForCalls(1));
   cancelled.store(true);
@@ -147,9 +160,10 @@ TEST(JudgingQueueTest, AnErrorFromTheSinkIsReturned) {
   runner.Release();
   judge::Judge judge(&runner, judge::DefaultTemplate(judge::Mode::kSingle));
   RunContext context;
-  JudgingQueue queue(&judge, &context, [&](size_t, std::vector<judge::JudgeRecord>) {
-    return absl::InternalError("store is full");
-  });
+  JudgingQueue queue(&judge, &context,
+                     [&](size_t, std::vector<judge::JudgeRecord>) {
+                       return absl::InternalError("store is full");
+                     });
   queue.Add(0, {Item("q0")});
   EXPECT_EQ(queue.Finish().code(), absl::StatusCode::kInternal);
 }

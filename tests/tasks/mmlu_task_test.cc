@@ -29,16 +29,22 @@ class MmluTaskTest : public ::testing::Test {
   void SetUp() override {
     testing::WriteMmluSubject(dir_.path(), "abstract_algebra",
                               "Find all c in Z_3.,0,1,2,3,B\n"
-                              "\" Statement 1 | x.\",\"True, True\",\"False, False\",\"True, False\",\"False, True\",A\n"
+                              "\" Statement 1 | x.\",\"True, True\",\"False, "
+                              "False\",\"True, False\",\"False, True\",A\n"
                               "Find the degree.,0,4,2,6,B\n"
                               "\"Let p = (1, 2).\nFind p.\",8, 2,24,120,C\n"
                               "\"Say \"\"ring\"\".\",yes,no,maybe,never,D\n",
-                              "Test question one?,w,x,y,z,C\n  Second?  ,a,b,c,d,A\nThird,e,f,g,h,A\n");
-    testing::WriteMmluSubject(dir_.path(), "anatomy", "a1,a,b,c,d,A\na2,a,b,c,d,B\na3,a,b,c,d,C\na4,a,b,c,d,D\na5,a,b,c,d,A\n",
+                              "Test question one?,w,x,y,z,C\n  Second?  "
+                              ",a,b,c,d,A\nThird,e,f,g,h,A\n");
+    testing::WriteMmluSubject(dir_.path(), "anatomy",
+                              "a1,a,b,c,d,A\na2,a,b,c,d,B\na3,a,b,c,d,C\na4,a,"
+                              "b,c,d,D\na5,a,b,c,d,A\n",
                               "Bone?,a,b,c,d,B\nMuscle?,a,b,c,d,A\n");
     testing::WriteMmluSubject(dir_.path(), "world_religions",
-                              "r1,a,b,c,d,A\nr2,a,b,c,d,B\nr3,a,b,c,d,C\nr4,a,b,c,d,D\nr5,a,b,c,d,A\n",
-                              "God?,a,b,c,d,A\nTemple?,a,b,c,d,D\nRite?,a,b,c,d,A\nText?,a,b,c,d,A\n");
+                              "r1,a,b,c,d,A\nr2,a,b,c,d,B\nr3,a,b,c,d,C\nr4,a,"
+                              "b,c,d,D\nr5,a,b,c,d,A\n",
+                              "God?,a,b,c,d,A\nTemple?,a,b,c,d,D\nRite?,a,b,c,"
+                              "d,A\nText?,a,b,c,d,A\n");
     options_.data_path = dir_.path();
   }
 
@@ -48,24 +54,30 @@ class MmluTaskTest : public ::testing::Test {
 
 TEST_F(MmluTaskTest, FiveShotPromptFollowsLmEvalTemplate) {
   ASSERT_OK_AND_ASSIGN(auto task, CreateTask("mmlu", options_));
-  EXPECT_THAT(task->DocIds(), ::testing::ElementsAre("abstract_algebra/0", "abstract_algebra/1", "abstract_algebra/2",
-                                                     "anatomy/0", "anatomy/1", "world_religions/0", "world_religions/1",
-                                                     "world_religions/2", "world_religions/3"));
+  EXPECT_THAT(
+      task->DocIds(),
+      ::testing::ElementsAre("abstract_algebra/0", "abstract_algebra/1",
+                             "abstract_algebra/2", "anatomy/0", "anatomy/1",
+                             "world_religions/0", "world_religions/1",
+                             "world_religions/2", "world_religions/3"));
   EXPECT_EQ(task->info().shots, 5);
   ASSERT_OK_AND_ASSIGN(PromptView view, task->BuildPrompt(1));
   // Written out by hand from the reference: description, 5 dev rows in file
   // order with " <letter>\n\n", then the test question ending "Answer:".
   const std::string expected =
-      "The following are multiple choice questions (with answers) about abstract algebra.\n\n"
+      "The following are multiple choice questions (with answers) about "
+      "abstract algebra.\n\n"
       "Find all c in Z_3.\nA. 0\nB. 1\nC. 2\nD. 3\nAnswer: B\n\n"
-      "Statement 1 | x.\nA. True, True\nB. False, False\nC. True, False\nD. False, True\nAnswer: A\n\n"
+      "Statement 1 | x.\nA. True, True\nB. False, False\nC. True, False\nD. "
+      "False, True\nAnswer: A\n\n"
       "Find the degree.\nA. 0\nB. 4\nC. 2\nD. 6\nAnswer: B\n\n"
       "Let p = (1, 2).\nFind p.\nA. 8\nB.  2\nC. 24\nD. 120\nAnswer: C\n\n"
       "Say \"ring\".\nA. yes\nB. no\nC. maybe\nD. never\nAnswer: D\n\n"
       "Second?\nA. a\nB. b\nC. c\nD. d\nAnswer:";
   EXPECT_EQ(view.context, expected);
   EXPECT_EQ(view.doc_id, "abstract_algebra/1");
-  EXPECT_THAT(view.continuations, ::testing::ElementsAre(" A", " B", " C", " D"));
+  EXPECT_THAT(view.continuations,
+              ::testing::ElementsAre(" A", " B", " C", " D"));
   EXPECT_EQ(view.target, "A");
 }
 
@@ -77,7 +89,8 @@ TEST_F(MmluTaskTest, ZeroShotSystemInstructionAndLimit) {
   EXPECT_EQ(task->DocIds().size(), 3u);  // the first document of each subject
   ASSERT_OK_AND_ASSIGN(PromptView view, task->BuildPrompt(1));
   EXPECT_EQ(view.context,
-            "Answer well.\n\nThe following are multiple choice questions (with answers) about anatomy.\n\n"
+            "Answer well.\n\nThe following are multiple choice questions (with "
+            "answers) about anatomy.\n\n"
             "Bone?\nA. a\nB. b\nC. c\nD. d\nAnswer:");
 }
 
@@ -87,7 +100,8 @@ TEST_F(MmluTaskTest, RunSendsOneBatchAndScoresArgmax) {
   // The "model" prefers " A", except that it answers every anatomy question
   // with " B"; ties (all equal) are resolved to the first choice.
   runner.score = [](const runners::LoglikelihoodRequest& r) {
-    if (absl::StrContains(r.context, "about anatomy")) return r.continuation == " B" ? -0.5 : -2.0;
+    if (absl::StrContains(r.context, "about anatomy"))
+      return r.continuation == " B" ? -0.5 : -2.0;
     if (absl::StrContains(r.context, "Third")) return -1.0;
     return r.continuation == " A" ? -0.1 : -3.0;
   };
@@ -105,9 +119,11 @@ TEST_F(MmluTaskTest, RunSendsOneBatchAndScoresArgmax) {
   for (const SampleResult& s : samples) acc[s.doc_id] = s.metrics.at("acc");
   // Test answers: algebra C,A,A; anatomy B,A; religions A,D,A,A.
   std::map<std::string, double> expected = {
-      {"abstract_algebra/0", 0}, {"abstract_algebra/1", 1}, {"abstract_algebra/2", 1},
-      {"anatomy/0", 1},          {"anatomy/1", 0},          {"world_religions/0", 1},
-      {"world_religions/1", 0},  {"world_religions/2", 1},  {"world_religions/3", 1}};
+      {"abstract_algebra/0", 0}, {"abstract_algebra/1", 1},
+      {"abstract_algebra/2", 1}, {"anatomy/0", 1},
+      {"anatomy/1", 0},          {"world_religions/0", 1},
+      {"world_religions/1", 0},  {"world_religions/2", 1},
+      {"world_religions/3", 1}};
   EXPECT_EQ(acc, expected);
   for (const SampleResult& s : samples) {
     EXPECT_EQ(s.subtask, s.doc_id.substr(0, s.doc_id.find('/')));
@@ -118,21 +134,28 @@ TEST_F(MmluTaskTest, RunSendsOneBatchAndScoresArgmax) {
   std::vector<MetricResult> metrics = task->Aggregate(samples);
   std::string script =
       "import math, statistics\n"
-      "subj = {'abstract_algebra': ('stem', [0,1,1]), 'anatomy': ('stem', [1,0]), "
+      "subj = {'abstract_algebra': ('stem', [0,1,1]), 'anatomy': ('stem', "
+      "[1,0]), "
       "'world_religions': ('humanities', [1,0,1,1])}\n"
       "def se(x): return statistics.stdev(x) / math.sqrt(len(x))\n"
       "def group(names):\n"
-      "  ns = [len(subj[s][1]) for s in names]; ses = [se(subj[s][1]) for s in names]\n"
-      "  acc = sum(statistics.mean(subj[s][1]) * n for s, n in zip(names, ns)) / sum(ns)\n"
-      "  pooled = math.sqrt(sum((n-1)*e*e*n for n, e in zip(ns, ses)) / (sum(ns) - len(ns)) / sum(ns))\n"
+      "  ns = [len(subj[s][1]) for s in names]; ses = [se(subj[s][1]) for s in "
+      "names]\n"
+      "  acc = sum(statistics.mean(subj[s][1]) * n for s, n in zip(names, ns)) "
+      "/ sum(ns)\n"
+      "  pooled = math.sqrt(sum((n-1)*e*e*n for n, e in zip(ns, ses)) / "
+      "(sum(ns) - len(ns)) / sum(ns))\n"
       "  return acc, pooled\n"
-      "for g in [['abstract_algebra','anatomy'], ['world_religions'], list(subj)]: print(*map(repr, group(g)))\n"
-      "print(repr(statistics.mean(statistics.mean(v[1]) for v in subj.values())))\n"
+      "for g in [['abstract_algebra','anatomy'], ['world_religions'], "
+      "list(subj)]: print(*map(repr, group(g)))\n"
+      "print(repr(statistics.mean(statistics.mean(v[1]) for v in "
+      "subj.values())))\n"
       "print(repr(se(subj['world_religions'][1])))\n";
   std::istringstream py(testing::RunPython(script));
   double stem, stem_se, hum, hum_se, all_acc, all_se, macro, wr_se;
   py >> stem >> stem_se >> hum >> hum_se >> all_acc >> all_se >> macro >> wr_se;
-  auto find = [&](const std::string& name, const std::string& group) -> const MetricResult* {
+  auto find = [&](const std::string& name,
+                  const std::string& group) -> const MetricResult* {
     for (const MetricResult& m : metrics) {
       if (m.name == name && m.group == group) return &m;
     }
@@ -160,10 +183,12 @@ TEST_F(MmluTaskTest, ChatTemplateUsesMultiturnShotsAndBareLetters) {
   ASSERT_OK_AND_ASSIGN(auto task, CreateTask("mmlu", options_));
   FakeRunner runner;
   std::vector<size_t> first = {1};  // anatomy/0
-  ASSERT_OK(task->Run(runner, first, RunContext(), [](SampleResult) { return absl::OkStatus(); }));
+  ASSERT_OK(task->Run(runner, first, RunContext(),
+                      [](SampleResult) { return absl::OkStatus(); }));
   ASSERT_EQ(runner.ll_requests.size(), 4u);
   EXPECT_EQ(runner.ll_requests[0].context,
-            "<|system|>The following are multiple choice questions (with answers) about anatomy.\n\n"
+            "<|system|>The following are multiple choice questions (with "
+            "answers) about anatomy.\n\n"
             "<|user|>a1\nA. a\nB. b\nC. c\nD. d\nAnswer:<|assistant|>A"
             "<|user|>a2\nA. a\nB. b\nC. c\nD. d\nAnswer:<|assistant|>B"
             "<|user|>Bone?\nA. a\nB. b\nC. c\nD. d\nAnswer:<|assistant|>");
@@ -175,9 +200,11 @@ TEST_F(MmluTaskTest, ChatTemplateUsesMultiturnShotsAndBareLetters) {
   // message, which drops the description.
   FakeRunner no_system;
   no_system.reject_system_role = true;
-  ASSERT_OK(task->Run(no_system, first, RunContext(), [](SampleResult) { return absl::OkStatus(); }));
+  ASSERT_OK(task->Run(no_system, first, RunContext(),
+                      [](SampleResult) { return absl::OkStatus(); }));
   ASSERT_EQ(no_system.ll_requests.size(), 4u);
-  EXPECT_TRUE(no_system.ll_requests[0].context.starts_with("<|user|>a1\nA. a")) << no_system.ll_requests[0].context;
+  EXPECT_TRUE(no_system.ll_requests[0].context.starts_with("<|user|>a1\nA. a"))
+      << no_system.ll_requests[0].context;
 }
 
 TEST_F(MmluTaskTest, FailedRequestsGiveErrorSamplesLeftOutOfScores) {
@@ -210,20 +237,25 @@ TEST_F(MmluTaskTest, SinkErrorAbortsTheRun) {
   FakeRunner runner;
   std::vector<size_t> docs = {0, 1, 2, 3};
   int calls = 0;
-  absl::Status status = task->Run(runner, docs, RunContext(), [&](SampleResult) {
-    ++calls;
-    return absl::InternalError("store is full");
-  });
-  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInternal, ::testing::HasSubstr("store is full")));
+  absl::Status status =
+      task->Run(runner, docs, RunContext(), [&](SampleResult) {
+        ++calls;
+        return absl::InternalError("store is full");
+      });
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInternal,
+                               ::testing::HasSubstr("store is full")));
   EXPECT_EQ(calls, 1);
 }
 
 TEST_F(MmluTaskTest, TooFewDevRowsAndBadVariantAreErrors) {
   options_.shots = 6;
-  EXPECT_THAT(CreateTask("mmlu", options_), StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("dev rows")));
+  EXPECT_THAT(CreateTask("mmlu", options_),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::HasSubstr("dev rows")));
   options_.shots = -1;
   options_.variant = "cot";
-  EXPECT_THAT(CreateTask("mmlu", options_), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(CreateTask("mmlu", options_),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 }  // namespace

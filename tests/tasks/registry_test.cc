@@ -21,18 +21,24 @@ TEST(RegistryTest, BuiltInTasksSelfRegister) {
 
 TEST(RegistryTest, UnknownTaskListsKnownOnes) {
   auto task = CreateTask("mmlu_pro", TaskOptions());
-  EXPECT_THAT(task, evald::testing::StatusIs(absl::StatusCode::kNotFound,
-                                             ::testing::AllOf(HasSubstr("mmlu_pro"), HasSubstr("gsm8k_cot"))));
+  EXPECT_THAT(
+      task, evald::testing::StatusIs(absl::StatusCode::kNotFound,
+                                     ::testing::AllOf(HasSubstr("mmlu_pro"),
+                                                      HasSubstr("gsm8k_cot"))));
 }
 
 TEST(RegistryTest, RegisterReplacesAndCreates) {
-  RegisterTask("test_only_task", [](const TaskOptions& options) -> absl::StatusOr<std::unique_ptr<Task>> {
-    return absl::InvalidArgumentError("made by the test factory: " + options.data_path);
-  });
+  RegisterTask(
+      "test_only_task",
+      [](const TaskOptions& options) -> absl::StatusOr<std::unique_ptr<Task>> {
+        return absl::InvalidArgumentError("made by the test factory: " +
+                                          options.data_path);
+      });
   TaskOptions options;
   options.data_path = "/x";
   EXPECT_THAT(CreateTask("test_only_task", options),
-              evald::testing::StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("test factory: /x")));
+              evald::testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                       HasSubstr("test factory: /x")));
 }
 
 }  // namespace

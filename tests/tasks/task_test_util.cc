@@ -10,9 +10,10 @@
 
 namespace evald::tasks::testing {
 
-absl::Status FakeRunner::Loglikelihood(absl::Span<const runners::LoglikelihoodRequest> requests,
-                                       const runners::CallOptions& options,
-                                       const runners::ResultCallback<runners::LoglikelihoodResult>& on_result) {
+absl::Status FakeRunner::Loglikelihood(
+    absl::Span<const runners::LoglikelihoodRequest> requests,
+    const runners::CallOptions& options,
+    const runners::ResultCallback<runners::LoglikelihoodResult>& on_result) {
   ++loglikelihood_calls;
   ll_requests.assign(requests.begin(), requests.end());
   for (size_t k = requests.size(); k-- > 0;) {
@@ -20,7 +21,9 @@ absl::Status FakeRunner::Loglikelihood(absl::Span<const runners::LoglikelihoodRe
       on_result(k, absl::CancelledError("cancelled"));
       continue;
     }
-    if (!fail_context_containing.empty() && requests[k].context.find(fail_context_containing) != std::string::npos) {
+    if (!fail_context_containing.empty() &&
+        requests[k].context.find(fail_context_containing) !=
+            std::string::npos) {
       on_result(k, absl::InvalidArgumentError("prompt too long"));
       continue;
     }
@@ -33,9 +36,10 @@ absl::Status FakeRunner::Loglikelihood(absl::Span<const runners::LoglikelihoodRe
   return absl::OkStatus();
 }
 
-absl::Status FakeRunner::Generate(absl::Span<const runners::GenerateRequest> requests,
-                                  const runners::CallOptions& options,
-                                  const runners::ResultCallback<runners::GenerateResult>& on_result) {
+absl::Status FakeRunner::Generate(
+    absl::Span<const runners::GenerateRequest> requests,
+    const runners::CallOptions& options,
+    const runners::ResultCallback<runners::GenerateResult>& on_result) {
   ++generate_calls;
   // Chat messages are rendered with this runner's template, as a runner with
   // a template of its own does.
@@ -43,11 +47,13 @@ absl::Status FakeRunner::Generate(absl::Span<const runners::GenerateRequest> req
   for (runners::GenerateRequest& r : gen_requests) {
     if (r.messages.empty()) continue;
     absl::StatusOr<std::string> rendered = runners::RenderedPrompt(*this, r);
-    r.prompt = rendered.ok() ? *rendered : std::string(rendered.status().message());
+    r.prompt =
+        rendered.ok() ? *rendered : std::string(rendered.status().message());
   }
   requests = gen_requests;
   for (size_t k = requests.size(); k-- > 0;) {
-    if (raise_before_index_flag != nullptr && k < raise_before_index) raise_before_index_flag->store(true);
+    if (raise_before_index_flag != nullptr && k < raise_before_index)
+      raise_before_index_flag->store(true);
     if (options.cancelled != nullptr && options.cancelled->load()) {
       on_result(k, absl::CancelledError("cancelled"));
       continue;
@@ -62,11 +68,13 @@ absl::Status FakeRunner::Generate(absl::Span<const runners::GenerateRequest> req
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> FakeRunner::ApplyChatTemplate(absl::Span<const runners::ChatMessage> messages,
-                                                          bool add_generation_prompt) const {
+absl::StatusOr<std::string> FakeRunner::ApplyChatTemplate(
+    absl::Span<const runners::ChatMessage> messages,
+    bool add_generation_prompt) const {
   std::string out;
   for (const runners::ChatMessage& m : messages) {
-    if (reject_system_role && m.role == "system") return absl::InvalidArgumentError("system role not supported");
+    if (reject_system_role && m.role == "system")
+      return absl::InvalidArgumentError("system role not supported");
     out += "<|" + m.role + "|>" + m.content;
   }
   if (add_generation_prompt) out += "<|assistant|>";
@@ -85,7 +93,8 @@ std::string RunPython(const std::string& script) {
   std::string out;
   char buffer[4096];
   size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0)
+    out.append(buffer, n);
   if (pclose(pipe) != 0) {
     std::cerr << "python failed on:\n" << script << "\n";
     std::abort();
@@ -93,10 +102,12 @@ std::string RunPython(const std::string& script) {
   return out;
 }
 
-void WriteMmluSubject(const std::string& dir, const std::string& subject, const std::string& dev_csv,
-                      const std::string& test_csv) {
-  ::evald::testing::WriteTestFile(dir + "/dev/" + subject + "_dev.csv", dev_csv);
-  ::evald::testing::WriteTestFile(dir + "/test/" + subject + "_test.csv", test_csv);
+void WriteMmluSubject(const std::string& dir, const std::string& subject,
+                      const std::string& dev_csv, const std::string& test_csv) {
+  ::evald::testing::WriteTestFile(dir + "/dev/" + subject + "_dev.csv",
+                                  dev_csv);
+  ::evald::testing::WriteTestFile(dir + "/test/" + subject + "_test.csv",
+                                  test_csv);
 }
 
 }  // namespace evald::tasks::testing

@@ -45,14 +45,19 @@ class FakeRunner : public runners::Runner {
 
   std::string model_name() const override { return "fake"; }
   int max_context() const override { return 1 << 20; }
-  absl::Status Loglikelihood(absl::Span<const runners::LoglikelihoodRequest> requests,
-                             const runners::CallOptions& options,
-                             const runners::ResultCallback<runners::LoglikelihoodResult>& on_result) override;
-  absl::Status Generate(absl::Span<const runners::GenerateRequest> requests, const runners::CallOptions& options,
-                        const runners::ResultCallback<runners::GenerateResult>& on_result) override;
+  absl::Status Loglikelihood(
+      absl::Span<const runners::LoglikelihoodRequest> requests,
+      const runners::CallOptions& options,
+      const runners::ResultCallback<runners::LoglikelihoodResult>& on_result)
+      override;
+  absl::Status Generate(absl::Span<const runners::GenerateRequest> requests,
+                        const runners::CallOptions& options,
+                        const runners::ResultCallback<runners::GenerateResult>&
+                            on_result) override;
   // Renders "<|role|>content" per message, then "<|assistant|>" when asked.
-  absl::StatusOr<std::string> ApplyChatTemplate(absl::Span<const runners::ChatMessage> messages,
-                                                bool add_generation_prompt) const override;
+  absl::StatusOr<std::string> ApplyChatTemplate(
+      absl::Span<const runners::ChatMessage> messages,
+      bool add_generation_prompt) const override;
   runners::RunnerStats stats() const override { return {}; }
 
  private:
@@ -66,8 +71,8 @@ std::string RunPython(const std::string& script);
 
 // A five-row dev file and a test file for an MMLU subject, in Hendrycks CSV
 // form, under <dir>/dev and <dir>/test.
-void WriteMmluSubject(const std::string& dir, const std::string& subject, const std::string& dev_csv,
-                      const std::string& test_csv);
+void WriteMmluSubject(const std::string& dir, const std::string& subject,
+                      const std::string& dev_csv, const std::string& test_csv);
 
 }  // namespace evald::tasks::testing
 

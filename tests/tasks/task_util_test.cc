@@ -22,10 +22,12 @@ TEST(MaybeDelimitTest, FollowsLmEvalRules) {
 TEST(PromptTest, PlainAndChatRendering) {
   // Built in one initializer (member-wise assignment of short literals trips
   // a false -Wrestrict in GCC 12).
-  const PromptParts parts{.description = std::string("D\n\n"), .shots = {{"q1", "a1"}, {"q2", "a2"}},
+  const PromptParts parts{.description = std::string("D\n\n"),
+                          .shots = {{"q1", "a1"}, {"q2", "a2"}},
                           .question = std::string("q")};
   EXPECT_EQ(RenderPlainContext(parts, ""), "D\n\nq1 a1\n\nq2 a2\n\nq");
-  EXPECT_EQ(RenderPlainContext(parts, "Be brief."), "Be brief.\n\nD\n\nq1 a1\n\nq2 a2\n\nq");
+  EXPECT_EQ(RenderPlainContext(parts, "Be brief."),
+            "Be brief.\n\nD\n\nq1 a1\n\nq2 a2\n\nq");
   auto multi = BuildChatMessages(parts, "S", true);
   ASSERT_EQ(multi.size(), 6u);
   EXPECT_EQ(multi[0].role, "system");
@@ -48,14 +50,17 @@ TEST(StatsTest, MeanStderrAndPooledStderrMatchPython) {
       "def se(x): return statistics.stdev(x) / math.sqrt(len(x))\n"
       "xs = [[1,0,1,1,0,1,0],[0,0,1],[1,1,1,0,1]]\n"
       "ses = [se(x) for x in xs]; ns = [len(x) for x in xs]\n"
-      "pooled = math.sqrt(sum((n-1)*s*s*n for n, s in zip(ns, ses)) / (sum(ns) - len(ns)) / sum(ns))\n"
+      "pooled = math.sqrt(sum((n-1)*s*s*n for n, s in zip(ns, ses)) / (sum(ns) "
+      "- len(ns)) / sum(ns))\n"
       "print(repr(statistics.mean(xs[0])), repr(ses[0]), repr(pooled))\n";
   std::istringstream expected(testing::RunPython(script));
   double mean, stderr0, pooled;
   expected >> mean >> stderr0 >> pooled;
   EXPECT_DOUBLE_EQ(Mean(a), mean);
   EXPECT_NEAR(MeanStderr(a), stderr0, 1e-15);
-  EXPECT_NEAR(PooledStderr({MeanStderr(a), MeanStderr(b), MeanStderr(c)}, {7, 3, 5}), pooled, 1e-15);
+  EXPECT_NEAR(
+      PooledStderr({MeanStderr(a), MeanStderr(b), MeanStderr(c)}, {7, 3, 5}),
+      pooled, 1e-15);
   EXPECT_EQ(MeanStderr(std::vector<double>{1.0}), 0.0);
 }
 

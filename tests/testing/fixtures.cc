@@ -7,10 +7,11 @@ namespace evald::testing {
 namespace {
 
 std::string Gsm8kLine(int a, int b) {
-  return absl::StrCat(R"({"question": "Sam has )", a, " apples and buys ", b,
-                      R"( more. How many apples does Sam have now?", "answer": "Sam has )", a,
-                      " + ", b, " = <<", a, "+", b, "=", a + b, ">>", a + b,
-                      R"( apples.\n#### )", a + b, "\"}\n");
+  return absl::StrCat(
+      R"({"question": "Sam has )", a, " apples and buys ", b,
+      R"( more. How many apples does Sam have now?", "answer": "Sam has )", a,
+      " + ", b, " = <<", a, "+", b, "=", a + b, ">>", a + b,
+      R"( apples.\n#### )", a + b, "\"}\n");
 }
 
 }  // namespace

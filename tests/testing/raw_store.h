@@ -13,8 +13,8 @@ namespace evald::testing {
 // Puts `value` at `key` of column family `cf` ("runs", "samples", "meta",
 // ...) of the store at `path`, which no process may hold open. Fails the
 // current test when the database cannot be opened.
-void WriteRawRecord(const std::string& path, const std::string& cf, const std::string& key,
-                    const std::string& value);
+void WriteRawRecord(const std::string& path, const std::string& cf,
+                    const std::string& key, const std::string& value);
 
 }  // namespace evald::testing
 

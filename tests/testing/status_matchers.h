@@ -36,8 +36,8 @@ MATCHER_P2(StatusIs, code, message_matcher, "") {
   const absl::Status& s = ::evald::testing::GetStatus(arg);
   *result_listener << "status: " << s;
   return s.code() == code &&
-         ::testing::ExplainMatchResult(message_matcher, std::string(s.message()),
-                                       result_listener);
+         ::testing::ExplainMatchResult(
+             message_matcher, std::string(s.message()), result_listener);
 }
 
 MATCHER_P(IsOkAndHolds, matcher, "") {
@@ -55,8 +55,9 @@ MATCHER_P(IsOkAndHolds, matcher, "") {
 
 #define EVALD_TEST_CONCAT_INNER_(a, b) a##b
 #define EVALD_TEST_CONCAT_(a, b) EVALD_TEST_CONCAT_INNER_(a, b)
-#define ASSERT_OK_AND_ASSIGN(lhs, expr) \
-  ASSERT_OK_AND_ASSIGN_IMPL_(EVALD_TEST_CONCAT_(evald_test_so_, __LINE__), lhs, expr)
+#define ASSERT_OK_AND_ASSIGN(lhs, expr)                                    \
+  ASSERT_OK_AND_ASSIGN_IMPL_(EVALD_TEST_CONCAT_(evald_test_so_, __LINE__), \
+                             lhs, expr)
 #define ASSERT_OK_AND_ASSIGN_IMPL_(so, lhs, expr) \
   auto so = (expr);                               \
   ASSERT_TRUE(so.ok()) << so.status();            \

@@ -12,7 +12,8 @@ namespace evald::testing {
 
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");
-  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/evald_test_XXXXXX";
+  std::string tmpl =
+      std::string(base && *base ? base : "/tmp") + "/evald_test_XXXXXX";
   char* made = ::mkdtemp(tmpl.data());
   CHECK(made != nullptr) << "mkdtemp failed for " << tmpl;
   path_ = made;
@@ -29,7 +30,8 @@ std::string BinDir() {
 }
 
 void WriteTestFile(const std::string& path, const std::string& contents) {
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::filesystem::create_directories(
+      std::filesystem::path(path).parent_path());
   std::ofstream out(path, std::ios::binary);
   CHECK(out.good()) << "cannot write " << path;
   out << contents;

@@ -45,10 +45,12 @@ struct ChatTemplateInputs {
 
 // Parses and renders `tmpl`. Errors are InvalidArgument naming the line and
 // column (syntax errors, raise_exception, bad input shapes).
-absl::StatusOr<std::string> RenderChatTemplate(absl::string_view tmpl, const ChatTemplateInputs& inputs);
+absl::StatusOr<std::string> RenderChatTemplate(
+    absl::string_view tmpl, const ChatTemplateInputs& inputs);
 
 // Same with a template parsed once (reuse it across requests).
-absl::StatusOr<std::string> RenderChatTemplate(const Template& tmpl, const ChatTemplateInputs& inputs);
+absl::StatusOr<std::string> RenderChatTemplate(
+    const Template& tmpl, const ChatTemplateInputs& inputs);
 
 }  // namespace evald::runners::native::chat_template
 

@@ -16,13 +16,21 @@
 namespace evald::runners::native::chat_template::jinja {
 namespace {
 
-bool IsNameStart(char c) { return absl::ascii_isalpha(static_cast<unsigned char>(c)) || c == '_'; }
-bool IsNameChar(char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_'; }
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+bool IsNameStart(char c) {
+  return absl::ascii_isalpha(static_cast<unsigned char>(c)) || c == '_';
+}
+bool IsNameChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_';
+}
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
+         c == '\f';
+}
 
 class Lexer {
  public:
-  Lexer(absl::string_view source, const Positions& positions) : src_(source), pos_(positions) {}
+  Lexer(absl::string_view source, const Positions& positions)
+      : src_(source), pos_(positions) {}
 
   absl::StatusOr<std::vector<Token>> Run() {
     size_t i = 0;
@@ -58,7 +66,8 @@ class Lexer {
       EmitText(std::move(text), i);
       if (kind == '#') {
         const size_t end = src_.find("#}", p);
-        if (end == absl::string_view::npos) return pos_.Error(tag, "unclosed comment");
+        if (end == absl::string_view::npos)
+          return pos_.Error(tag, "unclosed comment");
         i = end + 2;
         if (end > p && src_[end - 1] == '-') {
           lstrip_next = true;
@@ -68,11 +77,13 @@ class Lexer {
         continue;
       }
       const bool block = kind == '%';
-      tokens_.push_back(Token{block ? Tok::kBlockBegin : Tok::kVarBegin, "", 0, 0, tag});
+      tokens_.push_back(
+          Token{block ? Tok::kBlockBegin : Tok::kVarBegin, "", 0, 0, tag});
       const size_t first_token = tokens_.size();
       ASSIGN_OR_RETURN(size_t after, LexInside(p, block, tag, &lstrip_next));
       i = after;
-      if (block && tokens_.size() == first_token + 2 && tokens_[first_token].type == Tok::kName &&
+      if (block && tokens_.size() == first_token + 2 &&
+          tokens_[first_token].type == Tok::kName &&
           tokens_[first_token].value == "raw") {
         // The raw body starts right after the tag: trim_blocks does not
         // apply to it (a `-%}` still strips).
@@ -89,7 +100,9 @@ class Lexer {
  private:
   size_t FindTag(size_t from) const {
     for (size_t k = from; k + 1 < src_.size(); ++k) {
-      if (src_[k] == '{' && (src_[k + 1] == '{' || src_[k + 1] == '%' || src_[k + 1] == '#')) return k;
+      if (src_[k] == '{' &&
+          (src_[k + 1] == '{' || src_[k + 1] == '%' || src_[k + 1] == '#'))
+        return k;
     }
     return src_.size();
   }
@@ -101,21 +114,25 @@ class Lexer {
 
   // Lexes the inside of a {% %} or {{ }} tag starting at `p`; returns the
   // offset after the closing delimiter.
-  absl::StatusOr<size_t> LexInside(size_t p, bool block, size_t tag, bool* lstrip_next) {
+  absl::StatusOr<size_t> LexInside(size_t p, bool block, size_t tag,
+                                   bool* lstrip_next) {
     int depth = 0;
     const char close = block ? '%' : '}';
     while (true) {
       while (p < src_.size() && IsSpace(src_[p])) ++p;
       if (p >= src_.size()) {
-        return pos_.Error(tag, block ? "unclosed block tag (missing '%}')" : "unclosed expression (missing '}}')");
+        return pos_.Error(tag, block ? "unclosed block tag (missing '%}')"
+                                     : "unclosed expression (missing '}}')");
       }
       if (depth == 0) {
         size_t q = p;
-        const bool minus = src_[q] == '-' && q + 2 < src_.size() + 0 && src_[q + 1] == close &&
-                           q + 2 < src_.size() && src_[q + 2] == '}';
+        const bool minus = src_[q] == '-' && q + 2 < src_.size() + 0 &&
+                           src_[q + 1] == close && q + 2 < src_.size() &&
+                           src_[q + 2] == '}';
         if (minus) ++q;
         if (q + 1 < src_.size() && src_[q] == close && src_[q + 1] == '}') {
-          tokens_.push_back(Token{block ? Tok::kBlockEnd : Tok::kVarEnd, "", 0, 0, p});
+          tokens_.push_back(
+              Token{block ? Tok::kBlockEnd : Tok::kVarEnd, "", 0, 0, p});
           size_t after = q + 2;
           if (minus) {
             *lstrip_next = true;
@@ -129,7 +146,8 @@ class Lexer {
       if (IsNameStart(c)) {
         size_t q = p;
         while (q < src_.size() && IsNameChar(src_[q])) ++q;
-        tokens_.push_back(Token{Tok::kName, std::string(src_.substr(p, q - p)), 0, 0, p});
+        tokens_.push_back(
+            Token{Tok::kName, std::string(src_.substr(p, q - p)), 0, 0, p});
         p = q;
         continue;
       }
@@ -141,7 +159,8 @@ class Lexer {
         ASSIGN_OR_RETURN(p, LexString(p));
         continue;
       }
-      static constexpr absl::string_view kTwo[] = {"//", "**", "==", "!=", "<=", ">="};
+      static constexpr absl::string_view kTwo[] = {
+          "//", "**", "==", "!=", "<=", ">="};
       bool matched = false;
       for (absl::string_view op : kTwo) {
         if (src_.substr(p, 2) == op) {
@@ -152,36 +171,51 @@ class Lexer {
         }
       }
       if (matched) continue;
-      if (absl::string_view("+-*/%~<>=()[]{},.:|").find(c) != absl::string_view::npos) {
+      if (absl::string_view("+-*/%~<>=()[]{},.:|").find(c) !=
+          absl::string_view::npos) {
         if (c == '(' || c == '[' || c == '{') ++depth;
         if (c == ')' || c == ']' || c == '}') {
-          if (depth == 0) return pos_.Error(p, absl::StrCat("unexpected '", std::string(1, c), "'"));
+          if (depth == 0)
+            return pos_.Error(
+                p, absl::StrCat("unexpected '", std::string(1, c), "'"));
           --depth;
         }
         tokens_.push_back(Token{Tok::kOp, std::string(1, c), 0, 0, p});
         ++p;
         continue;
       }
-      return pos_.Error(p, absl::StrCat("unexpected character '", absl::CHexEscape(std::string(1, c)), "'"));
+      return pos_.Error(p,
+                        absl::StrCat("unexpected character '",
+                                     absl::CHexEscape(std::string(1, c)), "'"));
     }
   }
 
   absl::StatusOr<size_t> LexNumber(size_t p) {
     size_t q = p;
     bool is_float = false;
-    while (q < src_.size() && (absl::ascii_isdigit(static_cast<unsigned char>(src_[q])) || src_[q] == '_')) ++q;
-    if (q + 1 < src_.size() && src_[q] == '.' && absl::ascii_isdigit(static_cast<unsigned char>(src_[q + 1]))) {
+    while (q < src_.size() &&
+           (absl::ascii_isdigit(static_cast<unsigned char>(src_[q])) ||
+            src_[q] == '_'))
+      ++q;
+    if (q + 1 < src_.size() && src_[q] == '.' &&
+        absl::ascii_isdigit(static_cast<unsigned char>(src_[q + 1]))) {
       is_float = true;
       ++q;
-      while (q < src_.size() && (absl::ascii_isdigit(static_cast<unsigned char>(src_[q])) || src_[q] == '_')) ++q;
+      while (q < src_.size() &&
+             (absl::ascii_isdigit(static_cast<unsigned char>(src_[q])) ||
+              src_[q] == '_'))
+        ++q;
     }
     if (q < src_.size() && (src_[q] == 'e' || src_[q] == 'E')) {
       size_t r = q + 1;
       if (r < src_.size() && (src_[r] == '+' || src_[r] == '-')) ++r;
-      if (r < src_.size() && absl::ascii_isdigit(static_cast<unsigned char>(src_[r]))) {
+      if (r < src_.size() &&
+          absl::ascii_isdigit(static_cast<unsigned char>(src_[r]))) {
         is_float = true;
         q = r;
-        while (q < src_.size() && absl::ascii_isdigit(static_cast<unsigned char>(src_[q]))) ++q;
+        while (q < src_.size() &&
+               absl::ascii_isdigit(static_cast<unsigned char>(src_[q])))
+          ++q;
       }
     }
     std::string digits;
@@ -213,39 +247,69 @@ class Lexer {
         ++q;
         continue;
       }
-      if (q + 1 >= src_.size()) return pos_.Error(p, "unterminated string literal");
+      if (q + 1 >= src_.size())
+        return pos_.Error(p, "unterminated string literal");
       const char e = src_[q + 1];
       q += 2;
       switch (e) {
-        case 'n': out.push_back('\n'); break;
-        case 't': out.push_back('\t'); break;
-        case 'r': out.push_back('\r'); break;
-        case 'b': out.push_back('\b'); break;
-        case 'f': out.push_back('\f'); break;
-        case 'v': out.push_back('\v'); break;
-        case 'a': out.push_back('\a'); break;
-        case '0': out.push_back('\0'); break;
-        case '\\': out.push_back('\\'); break;
-        case '\'': out.push_back('\''); break;
-        case '"': out.push_back('"'); break;
-        case '\n': break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        case 'b':
+          out.push_back('\b');
+          break;
+        case 'f':
+          out.push_back('\f');
+          break;
+        case 'v':
+          out.push_back('\v');
+          break;
+        case 'a':
+          out.push_back('\a');
+          break;
+        case '0':
+          out.push_back('\0');
+          break;
+        case '\\':
+          out.push_back('\\');
+          break;
+        case '\'':
+          out.push_back('\'');
+          break;
+        case '"':
+          out.push_back('"');
+          break;
+        case '\n':
+          break;
         case 'x':
         case 'u':
         case 'U': {
           const size_t n = e == 'x' ? 2 : (e == 'u' ? 4 : 8);
-          if (q + n > src_.size()) return pos_.Error(q - 2, "truncated escape in string literal");
+          if (q + n > src_.size())
+            return pos_.Error(q - 2, "truncated escape in string literal");
           uint32_t cp = 0;
           for (size_t k = 0; k < n; ++k) {
             const char h = src_[q + k];
             int d;
-            if (h >= '0' && h <= '9') d = h - '0';
-            else if (h >= 'a' && h <= 'f') d = h - 'a' + 10;
-            else if (h >= 'A' && h <= 'F') d = h - 'A' + 10;
-            else return pos_.Error(q - 2, "invalid escape in string literal");
+            if (h >= '0' && h <= '9')
+              d = h - '0';
+            else if (h >= 'a' && h <= 'f')
+              d = h - 'a' + 10;
+            else if (h >= 'A' && h <= 'F')
+              d = h - 'A' + 10;
+            else
+              return pos_.Error(q - 2, "invalid escape in string literal");
             cp = cp * 16 + d;
           }
           if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-            return pos_.Error(q - 2, "invalid code point escape in string literal");
+            return pos_.Error(q - 2,
+                              "invalid code point escape in string literal");
           }
           q += n;
           base::AppendUtf8(cp, &out);
@@ -266,7 +330,8 @@ class Lexer {
     size_t search = i;
     while (true) {
       const size_t open = src_.find("{%", search);
-      if (open == absl::string_view::npos) return pos_.Error(tag, "missing {% endraw %}");
+      if (open == absl::string_view::npos)
+        return pos_.Error(tag, "missing {% endraw %}");
       size_t p = open + 2;
       const bool minus = p < src_.size() && src_[p] == '-';
       if (minus || (p < src_.size() && src_[p] == '+')) ++p;
@@ -314,7 +379,8 @@ class Lexer {
 
 }  // namespace
 
-absl::StatusOr<std::vector<Token>> Tokenize(absl::string_view source, const Positions& positions) {
+absl::StatusOr<std::vector<Token>> Tokenize(absl::string_view source,
+                                            const Positions& positions) {
   Lexer lexer(source, positions);
   return lexer.Run();
 }

@@ -22,7 +22,19 @@
 namespace evald::runners::native::chat_template::jinja {
 
 // Token kinds: template text, tag delimiters, and the tokens inside tags.
-enum class Tok { kText, kBlockBegin, kBlockEnd, kVarBegin, kVarEnd, kName, kString, kInt, kFloat, kOp, kEof };
+enum class Tok {
+  kText,
+  kBlockBegin,
+  kBlockEnd,
+  kVarBegin,
+  kVarEnd,
+  kName,
+  kString,
+  kInt,
+  kFloat,
+  kOp,
+  kEof
+};
 
 // One token; `offset` is its byte position in the source.
 struct Token {
@@ -52,11 +64,13 @@ class Positions {
         hi = mid;
       }
     }
-    return {static_cast<int>(lo + 1), static_cast<int>(offset - line_starts_[lo] + 1)};
+    return {static_cast<int>(lo + 1),
+            static_cast<int>(offset - line_starts_[lo] + 1)};
   }
   absl::Status Error(size_t offset, absl::string_view what) const {
     auto [line, column] = At(offset);
-    return absl::InvalidArgumentError(absl::StrCat("line ", line, ", column ", column, ": ", what));
+    return absl::InvalidArgumentError(
+        absl::StrCat("line ", line, ", column ", column, ": ", what));
   }
 
  private:
@@ -66,7 +80,8 @@ class Positions {
 // Tokens of `source` ending with kEof. Errors are InvalidArgument
 // "line L, column C: ..." (unclosed tags, comments or strings, bad
 // characters).
-absl::StatusOr<std::vector<Token>> Tokenize(absl::string_view source, const Positions& positions);
+absl::StatusOr<std::vector<Token>> Tokenize(absl::string_view source,
+                                            const Positions& positions);
 
 }  // namespace evald::runners::native::chat_template::jinja
 

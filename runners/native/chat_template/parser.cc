@@ -16,7 +16,8 @@ namespace {
 
 class Parser {
  public:
-  Parser(std::vector<Token> tokens, const Positions& positions, const ParseOptions& options)
+  Parser(std::vector<Token> tokens, const Positions& positions,
+         const ParseOptions& options)
       : toks_(std::move(tokens)), pos_(positions), options_(options) {}
 
   absl::StatusOr<Body> Run() {
@@ -27,26 +28,46 @@ class Parser {
 
  private:
   const Token& Cur() const { return toks_[i_]; }
-  const Token& Peek(size_t n = 1) const { return toks_[std::min(i_ + n, toks_.size() - 1)]; }
-  bool IsOp(absl::string_view op) const { return Cur().type == Tok::kOp && Cur().value == op; }
-  bool IsName(absl::string_view name) const { return Cur().type == Tok::kName && Cur().value == name; }
+  const Token& Peek(size_t n = 1) const {
+    return toks_[std::min(i_ + n, toks_.size() - 1)];
+  }
+  bool IsOp(absl::string_view op) const {
+    return Cur().type == Tok::kOp && Cur().value == op;
+  }
+  bool IsName(absl::string_view name) const {
+    return Cur().type == Tok::kName && Cur().value == name;
+  }
 
   absl::Status Error(const Token& t, absl::string_view what) const {
     std::string found;
     switch (t.type) {
-      case Tok::kEof: found = "end of template"; break;
-      case Tok::kBlockEnd: found = "'%}'"; break;
-      case Tok::kVarEnd: found = "'}}'"; break;
-      case Tok::kBlockBegin: found = "'{%'"; break;
-      case Tok::kVarBegin: found = "'{{'"; break;
-      case Tok::kText: found = "text"; break;
-      default: found = absl::StrCat("'", t.value, "'");
+      case Tok::kEof:
+        found = "end of template";
+        break;
+      case Tok::kBlockEnd:
+        found = "'%}'";
+        break;
+      case Tok::kVarEnd:
+        found = "'}}'";
+        break;
+      case Tok::kBlockBegin:
+        found = "'{%'";
+        break;
+      case Tok::kVarBegin:
+        found = "'{{'";
+        break;
+      case Tok::kText:
+        found = "text";
+        break;
+      default:
+        found = absl::StrCat("'", t.value, "'");
     }
     return pos_.Error(t.offset, absl::StrCat(what, " (found ", found, ")"));
   }
 
   absl::Status Expect(Tok type, absl::string_view what) {
-    if (Cur().type != type) return Error(Cur(), absl::StrCat("expected ", what));
+    if (Cur().type != type)
+      return Error(Cur(), absl::StrCat("expected ", what));
     ++i_;
     return absl::OkStatus();
   }
@@ -78,7 +99,8 @@ class Parser {
     int* depth_;
   };
   absl::Status CheckDepth() const {
-    if (depth_ > options_.max_depth) return Error(Cur(), "template nested too deeply");
+    if (depth_ > options_.max_depth)
+      return Error(Cur(), "template nested too deeply");
     return absl::OkStatus();
   }
 
@@ -92,7 +114,8 @@ class Parser {
       const Token& t = Cur();
       if (t.type == Tok::kEof) {
         if (!ends.empty()) {
-          return Error(t, absl::StrCat("unexpected end of template, expected '", absl::StrJoin(ends, "' or '"), "'"));
+          return Error(t, absl::StrCat("unexpected end of template, expected '",
+                                       absl::StrJoin(ends, "' or '"), "'"));
         }
         return body;
       }
@@ -132,7 +155,8 @@ class Parser {
   }
 
   absl::StatusOr<std::unique_ptr<Node>> ParseStatement(const Token& begin) {
-    if (Cur().type != Tok::kName) return Error(Cur(), "expected a statement name");
+    if (Cur().type != Tok::kName)
+      return Error(Cur(), "expected a statement name");
     const std::string keyword = Cur().value;
     auto node = std::make_unique<Node>();
     Place(node.get(), begin);
@@ -144,8 +168,11 @@ class Parser {
     if (keyword == "call") return ParseCallBlock(std::move(node));
     if (keyword == "filter") return ParseFilterBlock(std::move(node));
     if (keyword == "break" || keyword == "continue") {
-      node->kind = keyword == "break" ? Node::Kind::kBreak : Node::Kind::kContinue;
-      if (loop_depth_ == 0) return Error(toks_[i_ - 1], absl::StrCat("'", keyword, "' outside a loop"));
+      node->kind =
+          keyword == "break" ? Node::Kind::kBreak : Node::Kind::kContinue;
+      if (loop_depth_ == 0)
+        return Error(toks_[i_ - 1],
+                     absl::StrCat("'", keyword, "' outside a loop"));
       RETURN_IF_ERROR(Expect(Tok::kBlockEnd, "'%}'"));
       return node;
     }
@@ -155,7 +182,8 @@ class Parser {
       ASSIGN_OR_RETURN(node->body, ParseBody({"endgeneration"}));
       return EndTag(std::move(node));
     }
-    return Error(toks_[i_ - 1], absl::StrCat("unknown statement '", keyword, "'"));
+    return Error(toks_[i_ - 1],
+                 absl::StrCat("unknown statement '", keyword, "'"));
   }
 
   // Consumes the end tag's name and '%}'.
@@ -169,7 +197,8 @@ class Parser {
     node->kind = Node::Kind::kIf;
     while (true) {
       // As jinja2: an if/elif test takes no bare conditional expression.
-      ASSIGN_OR_RETURN(std::unique_ptr<Expr> cond, ParseTupleOrExpr(/*with_condexpr=*/false));
+      ASSIGN_OR_RETURN(std::unique_ptr<Expr> cond,
+                       ParseTupleOrExpr(/*with_condexpr=*/false));
       RETURN_IF_ERROR(Expect(Tok::kBlockEnd, "'%}'"));
       ASSIGN_OR_RETURN(Body body, ParseBody({"elif", "else", "endif"}));
       node->conditions.push_back(std::move(cond));
@@ -212,7 +241,8 @@ class Parser {
       ++i_;
       ASSIGN_OR_RETURN(node->filter, ParseExpression());
     }
-    if (IsName("recursive")) return Error(Cur(), "recursive loops are not supported");
+    if (IsName("recursive"))
+      return Error(Cur(), "recursive loops are not supported");
     RETURN_IF_ERROR(Expect(Tok::kBlockEnd, "'%}'"));
     ++loop_depth_;
     const int refs_before = loop_refs_;
@@ -231,7 +261,8 @@ class Parser {
 
   absl::StatusOr<std::unique_ptr<Node>> ParseSet(std::unique_ptr<Node> node) {
     node->kind = Node::Kind::kSet;
-    if (Cur().type == Tok::kName && Peek().type == Tok::kOp && Peek().value == ".") {
+    if (Cur().type == Tok::kName && Peek().type == Tok::kOp &&
+        Peek().value == ".") {
       auto ns = std::make_unique<Expr>();
       ns->kind = Expr::Kind::kName;
       Place(ns.get(), Cur());
@@ -291,17 +322,20 @@ class Parser {
     return EndTag(std::move(node));
   }
 
-  absl::StatusOr<std::unique_ptr<Node>> ParseCallBlock(std::unique_ptr<Node> node) {
+  absl::StatusOr<std::unique_ptr<Node>> ParseCallBlock(
+      std::unique_ptr<Node> node) {
     node->kind = Node::Kind::kCallBlock;
     if (IsOp("(")) RETURN_IF_ERROR(ParseParams(node.get()));
     ASSIGN_OR_RETURN(node->expr, ParseExpression());
-    if (node->expr->kind != Expr::Kind::kCall) return Error(Cur(), "expected a call in 'call' block");
+    if (node->expr->kind != Expr::Kind::kCall)
+      return Error(Cur(), "expected a call in 'call' block");
     RETURN_IF_ERROR(Expect(Tok::kBlockEnd, "'%}'"));
     ASSIGN_OR_RETURN(node->body, ParseBody({"endcall"}));
     return EndTag(std::move(node));
   }
 
-  absl::StatusOr<std::unique_ptr<Node>> ParseFilterBlock(std::unique_ptr<Node> node) {
+  absl::StatusOr<std::unique_ptr<Node>> ParseFilterBlock(
+      std::unique_ptr<Node> node) {
     node->kind = Node::Kind::kFilterBlock;
     auto placeholder = std::make_unique<Expr>();
     placeholder->kind = Expr::Kind::kLiteral;
@@ -315,7 +349,8 @@ class Parser {
 
   // ---- expressions (jinja2's precedence) ----
 
-  absl::StatusOr<std::unique_ptr<Expr>> ParseTupleOrExpr(bool with_condexpr = true) {
+  absl::StatusOr<std::unique_ptr<Expr>> ParseTupleOrExpr(
+      bool with_condexpr = true) {
     const Token& start = Cur();
     std::unique_ptr<Expr> first;
     if (with_condexpr) {
@@ -366,8 +401,9 @@ class Parser {
     return expr;
   }
 
-  std::unique_ptr<Expr> MakeBinary(Expr::Kind kind, std::string op, const Token& at,
-                                   std::unique_ptr<Expr> a, std::unique_ptr<Expr> b) {
+  std::unique_ptr<Expr> MakeBinary(Expr::Kind kind, std::string op,
+                                   const Token& at, std::unique_ptr<Expr> a,
+                                   std::unique_ptr<Expr> b) {
     auto e = std::make_unique<Expr>();
     e->kind = kind;
     e->name = std::move(op);
@@ -383,7 +419,8 @@ class Parser {
       const Token& at = Cur();
       ++i_;
       ASSIGN_OR_RETURN(std::unique_ptr<Expr> right, ParseAnd());
-      left = MakeBinary(Expr::Kind::kOr, "or", at, std::move(left), std::move(right));
+      left = MakeBinary(Expr::Kind::kOr, "or", at, std::move(left),
+                        std::move(right));
     }
     return left;
   }
@@ -394,7 +431,8 @@ class Parser {
       const Token& at = Cur();
       ++i_;
       ASSIGN_OR_RETURN(std::unique_ptr<Expr> right, ParseNot());
-      left = MakeBinary(Expr::Kind::kAnd, "and", at, std::move(left), std::move(right));
+      left = MakeBinary(Expr::Kind::kAnd, "and", at, std::move(left),
+                        std::move(right));
     }
     return left;
   }
@@ -421,14 +459,15 @@ class Parser {
     while (true) {
       std::string op;
       if (Cur().type == Tok::kOp &&
-          (Cur().value == "==" || Cur().value == "!=" || Cur().value == "<" || Cur().value == "<=" ||
-           Cur().value == ">" || Cur().value == ">=")) {
+          (Cur().value == "==" || Cur().value == "!=" || Cur().value == "<" ||
+           Cur().value == "<=" || Cur().value == ">" || Cur().value == ">=")) {
         op = Cur().value;
         ++i_;
       } else if (IsName("in")) {
         op = "in";
         ++i_;
-      } else if (IsName("not") && Peek().type == Tok::kName && Peek().value == "in") {
+      } else if (IsName("not") && Peek().type == Tok::kName &&
+                 Peek().value == "in") {
         op = "not in";
         i_ += 2;
       } else {
@@ -454,7 +493,8 @@ class Parser {
       const Token& at = Cur();
       ++i_;
       ASSIGN_OR_RETURN(std::unique_ptr<Expr> right, ParseConcat());
-      left = MakeBinary(Expr::Kind::kBinary, at.value, at, std::move(left), std::move(right));
+      left = MakeBinary(Expr::Kind::kBinary, at.value, at, std::move(left),
+                        std::move(right));
     }
     return left;
   }
@@ -465,7 +505,8 @@ class Parser {
       const Token& at = Cur();
       ++i_;
       ASSIGN_OR_RETURN(std::unique_ptr<Expr> right, ParseMath2());
-      left = MakeBinary(Expr::Kind::kBinary, "~", at, std::move(left), std::move(right));
+      left = MakeBinary(Expr::Kind::kBinary, "~", at, std::move(left),
+                        std::move(right));
     }
     return left;
   }
@@ -476,7 +517,8 @@ class Parser {
       const Token& at = Cur();
       ++i_;
       ASSIGN_OR_RETURN(std::unique_ptr<Expr> right, ParsePow());
-      left = MakeBinary(Expr::Kind::kBinary, at.value, at, std::move(left), std::move(right));
+      left = MakeBinary(Expr::Kind::kBinary, at.value, at, std::move(left),
+                        std::move(right));
     }
     return left;
   }
@@ -487,7 +529,8 @@ class Parser {
       const Token& at = Cur();
       ++i_;
       ASSIGN_OR_RETURN(std::unique_ptr<Expr> right, ParseUnary(true));
-      left = MakeBinary(Expr::Kind::kBinary, "**", at, std::move(left), std::move(right));
+      left = MakeBinary(Expr::Kind::kBinary, "**", at, std::move(left),
+                        std::move(right));
     }
     return left;
   }
@@ -607,7 +650,8 @@ class Parser {
     return Error(t, "expected an expression");
   }
 
-  absl::StatusOr<std::unique_ptr<Expr>> ParsePostfix(std::unique_ptr<Expr> node) {
+  absl::StatusOr<std::unique_ptr<Expr>> ParsePostfix(
+      std::unique_ptr<Expr> node) {
     while (true) {
       const Token& t = Cur();
       if (IsOp(".")) {
@@ -649,7 +693,8 @@ class Parser {
     }
   }
 
-  absl::StatusOr<std::unique_ptr<Expr>> ParseSubscript(std::unique_ptr<Expr> node, const Token& at) {
+  absl::StatusOr<std::unique_ptr<Expr>> ParseSubscript(
+      std::unique_ptr<Expr> node, const Token& at) {
     std::unique_ptr<Expr> parts[3];
     int colons = 0;
     while (!IsOp("]")) {
@@ -666,7 +711,8 @@ class Parser {
     Place(e.get(), at);
     e->args.push_back(std::move(node));
     if (colons == 0) {
-      if (parts[0] == nullptr) return Error(toks_[i_ - 1], "expected a subscript");
+      if (parts[0] == nullptr)
+        return Error(toks_[i_ - 1], "expected a subscript");
       e->kind = Expr::Kind::kGetItem;
       e->args.push_back(std::move(parts[0]));
     } else {
@@ -679,13 +725,15 @@ class Parser {
   absl::Status ParseCallArgs(Expr* e) {
     RETURN_IF_ERROR(ExpectOp("("));
     while (!IsOp(")")) {
-      if (Cur().type == Tok::kName && Peek().type == Tok::kOp && Peek().value == "=") {
+      if (Cur().type == Tok::kName && Peek().type == Tok::kOp &&
+          Peek().value == "=") {
         std::string key = Cur().value;
         i_ += 2;
         ASSIGN_OR_RETURN(std::unique_ptr<Expr> value, ParseExpression());
         e->kwargs.emplace_back(std::move(key), std::move(value));
       } else {
-        if (!e->kwargs.empty()) return Error(Cur(), "positional argument after keyword argument");
+        if (!e->kwargs.empty())
+          return Error(Cur(), "positional argument after keyword argument");
         ASSIGN_OR_RETURN(std::unique_ptr<Expr> value, ParseExpression());
         e->args.push_back(std::move(value));
       }
@@ -695,7 +743,8 @@ class Parser {
     return ExpectOp(")");
   }
 
-  absl::StatusOr<std::unique_ptr<Expr>> ParseFilterChain(std::unique_ptr<Expr> node) {
+  absl::StatusOr<std::unique_ptr<Expr>> ParseFilterChain(
+      std::unique_ptr<Expr> node) {
     while (true) {
       if (IsOp("|")) {
         ++i_;
@@ -705,7 +754,9 @@ class Parser {
           name += "." + Peek().value;
           i_ += 2;
         }
-        if (!IsKnownFilter(name)) return pos_.Error(name_tok.offset, absl::StrCat("no filter named '", name, "'"));
+        if (!IsKnownFilter(name))
+          return pos_.Error(name_tok.offset,
+                            absl::StrCat("no filter named '", name, "'"));
         auto e = std::make_unique<Expr>();
         e->kind = Expr::Kind::kFilter;
         e->name = std::move(name);
@@ -724,14 +775,18 @@ class Parser {
         const Token& name_tok = Cur();
         Place(e.get(), name_tok);
         ASSIGN_OR_RETURN(e->name, ExpectName());
-        if (!IsKnownTest(e->name)) return pos_.Error(name_tok.offset, absl::StrCat("no test named '", e->name, "'"));
+        if (!IsKnownTest(e->name))
+          return pos_.Error(name_tok.offset,
+                            absl::StrCat("no test named '", e->name, "'"));
         e->args.push_back(std::move(node));
         if (IsOp("(")) {
           RETURN_IF_ERROR(ParseCallArgs(e.get()));
-        } else if ((Cur().type == Tok::kName || Cur().type == Tok::kString || Cur().type == Tok::kInt ||
-                    Cur().type == Tok::kFloat || IsOp("[") || IsOp("{")) &&
-                   !IsName("else") && !IsName("or") && !IsName("and") && !IsName("if") && !IsName("in") &&
-                   !IsName("not") && !IsName("is")) {
+        } else if ((Cur().type == Tok::kName || Cur().type == Tok::kString ||
+                    Cur().type == Tok::kInt || Cur().type == Tok::kFloat ||
+                    IsOp("[") || IsOp("{")) &&
+                   !IsName("else") && !IsName("or") && !IsName("and") &&
+                   !IsName("if") && !IsName("in") && !IsName("not") &&
+                   !IsName("is")) {
           ASSIGN_OR_RETURN(std::unique_ptr<Expr> arg, ParsePrimary());
           ASSIGN_OR_RETURN(arg, ParsePostfix(std::move(arg)));
           e->args.push_back(std::move(arg));
@@ -761,7 +816,8 @@ class Parser {
 
 }  // namespace
 
-absl::StatusOr<Body> ParseTemplate(absl::string_view raw_source, const ParseOptions& options) {
+absl::StatusOr<Body> ParseTemplate(absl::string_view raw_source,
+                                   const ParseOptions& options) {
   // jinja2 reads "\r\n" and "\r" as "\n", then drops one trailing newline
   // (keep_trailing_newline is off).
   std::string normalized;

@@ -24,7 +24,8 @@ struct ParseOptions {
   int max_depth = 128;
 };
 
-absl::StatusOr<Body> ParseTemplate(absl::string_view source, const ParseOptions& options);
+absl::StatusOr<Body> ParseTemplate(absl::string_view source,
+                                   const ParseOptions& options);
 
 // Whether a filter / test of that name exists (unknown names fail at parse
 // time, as in jinja2). Defined with the builtins.

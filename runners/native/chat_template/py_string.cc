@@ -18,7 +18,8 @@ using Cps = std::vector<uint32_t>;
 
 absl::Status CheckSize(size_t n, size_t max_size) {
   if (n > max_size) {
-    return absl::ResourceExhaustedError(absl::StrCat("string of ", n, " bytes exceeds the limit of ", max_size));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "string of ", n, " bytes exceeds the limit of ", max_size));
   }
   return absl::OkStatus();
 }
@@ -37,7 +38,8 @@ bool IsAscii(const std::string& s) {
 // only the runs between them change.
 std::string JinjaTitle(const std::string& s) {
   auto is_separator = [](uint32_t c) {
-    return py::IsSpace(c) || c == '-' || c == '(' || c == '{' || c == '[' || c == '<';
+    return py::IsSpace(c) || c == '-' || c == '(' || c == '{' || c == '[' ||
+           c == '<';
   };
   std::string out;
   size_t pos = 0;
@@ -49,19 +51,22 @@ std::string JinjaTitle(const std::string& s) {
       if (is_separator(base::DecodeUtf8At(s, &next)) != separator) break;
       pos = next;
     }
-    const absl::string_view item = absl::string_view(s).substr(start, pos - start);
+    const absl::string_view item =
+        absl::string_view(s).substr(start, pos - start);
     if (separator) {
       absl::StrAppend(&out, item);
       continue;
     }
     size_t first = 0;
     base::DecodeUtf8At(item, &first);
-    absl::StrAppend(&out, py::Upper(item.substr(0, first)), py::Lower(item.substr(first)));
+    absl::StrAppend(&out, py::Upper(item.substr(0, first)),
+                    py::Lower(item.substr(first)));
   }
   return out;
 }
 
-std::string Strip(const std::string& s, const Value& chars, bool left, bool right) {
+std::string Strip(const std::string& s, const Value& chars, bool left,
+                  bool right) {
   // str.strip(None) strips whitespace; any other non-string is a TypeError in
   // Python, and whitespace here.
   absl::string_view out = s;
@@ -75,19 +80,24 @@ std::string Strip(const std::string& s, const Value& chars, bool left, bool righ
   return std::string(out);
 }
 
-absl::StatusOr<Value> Split(const std::string& s, const Value& sep, const Value& maxsplit_v) {
+absl::StatusOr<Value> Split(const std::string& s, const Value& sep,
+                            const Value& maxsplit_v) {
   const int64_t maxsplit = maxsplit_v.is_int() ? maxsplit_v.int_value() : -1;
-  if (sep.is_string() && sep.string_value().empty()) return absl::InvalidArgumentError("split: empty separator");
+  if (sep.is_string() && sep.string_value().empty())
+    return absl::InvalidArgumentError("split: empty separator");
   ValueList parts;
-  for (std::string& part : sep.is_string() ? py::Split(s, sep.string_value(), maxsplit)
-                                           : py::SplitWhitespace(s, maxsplit)) {
+  for (std::string& part : sep.is_string()
+                               ? py::Split(s, sep.string_value(), maxsplit)
+                               : py::SplitWhitespace(s, maxsplit)) {
     parts.push_back(Value::String(std::move(part)));
   }
   return Value::List(std::move(parts));
 }
 
-absl::StatusOr<std::string> Replace(const std::string& s, const std::string& from, const std::string& to,
-                                    int64_t count, size_t max_size) {
+absl::StatusOr<std::string> Replace(const std::string& s,
+                                    const std::string& from,
+                                    const std::string& to, int64_t count,
+                                    size_t max_size) {
   std::string out;
   int64_t done = 0;
   if (from.empty()) {
@@ -120,7 +130,8 @@ absl::StatusOr<std::string> Replace(const std::string& s, const std::string& fro
 bool StartsOrEnds(const std::string& s, const Value& affix, bool ends) {
   auto one = [&](const std::string& a) {
     if (a.size() > s.size()) return false;
-    return ends ? s.compare(s.size() - a.size(), a.size(), a) == 0 : s.compare(0, a.size(), a) == 0;
+    return ends ? s.compare(s.size() - a.size(), a.size(), a) == 0
+                : s.compare(0, a.size(), a) == 0;
   };
   if (affix.is_string()) return one(affix.string_value());
   if (affix.is_list()) {

@@ -23,12 +23,16 @@ bool IsAscii(const std::string& s);
 std::string JinjaTitle(const std::string& s);
 
 // str.strip/lstrip/rstrip: `chars` a string of code points, else whitespace.
-std::string Strip(const std::string& s, const Value& chars, bool left, bool right);
+std::string Strip(const std::string& s, const Value& chars, bool left,
+                  bool right);
 // str.split(sep, maxsplit): `sep` a string, else runs of whitespace.
-absl::StatusOr<Value> Split(const std::string& s, const Value& sep, const Value& maxsplit);
+absl::StatusOr<Value> Split(const std::string& s, const Value& sep,
+                            const Value& maxsplit);
 // str.replace(from, to, count); count < 0 replaces all. Fails past max_size.
-absl::StatusOr<std::string> Replace(const std::string& s, const std::string& from, const std::string& to,
-                                    int64_t count, size_t max_size);
+absl::StatusOr<std::string> Replace(const std::string& s,
+                                    const std::string& from,
+                                    const std::string& to, int64_t count,
+                                    size_t max_size);
 // str.startswith / str.endswith with a string or a tuple of strings.
 bool StartsOrEnds(const std::string& s, const Value& affix, bool ends);
 

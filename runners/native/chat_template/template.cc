@@ -65,7 +65,8 @@ class Interpreter {
     Scope root(nullptr);
     root_ = &root;
     AddGlobals(&root);
-    for (const auto& [key, value] : context.object()) root.Set(key, Value::FromJson(value));
+    for (const auto& [key, value] : context.object())
+      root.Set(key, Value::FromJson(value));
     std::string out;
     out_ = &out;
     ASSIGN_OR_RETURN(Flow flow, ExecBody(body, &root));
@@ -76,8 +77,11 @@ class Interpreter {
  private:
   static absl::Status At(int line, int column, const absl::Status& status) {
     if (status.ok()) return status;
-    if (status.message().rfind("line ", 0) == 0) return status;  // already located
-    return absl::Status(status.code(), absl::StrCat("line ", line, ", column ", column, ": ", status.message()));
+    if (status.message().rfind("line ", 0) == 0)
+      return status;  // already located
+    return absl::Status(status.code(),
+                        absl::StrCat("line ", line, ", column ", column, ": ",
+                                     status.message()));
   }
   template <typename T>
   static absl::Status Located(const T& node, const absl::Status& status) {
@@ -86,77 +90,118 @@ class Interpreter {
 
   absl::Status Step(int line, int column) {
     if (++steps_ > options_.max_steps) {
-      return At(line, column, absl::ResourceExhaustedError(absl::StrCat("template exceeded ", options_.max_steps,
-                                                                        " steps")));
+      return At(line, column,
+                absl::ResourceExhaustedError(absl::StrCat(
+                    "template exceeded ", options_.max_steps, " steps")));
     }
     return absl::OkStatus();
   }
 
   absl::Status Emit(absl::string_view s, int line, int column) {
     if (out_->size() + s.size() > options_.max_output_bytes) {
-      return At(line, column, absl::ResourceExhaustedError(absl::StrCat("rendered output exceeds ",
-                                                                        options_.max_output_bytes, " bytes")));
+      return At(line, column,
+                absl::ResourceExhaustedError(
+                    absl::StrCat("rendered output exceeds ",
+                                 options_.max_output_bytes, " bytes")));
     }
     out_->append(s.data(), s.size());
     return absl::OkStatus();
   }
 
   void AddGlobals(Scope* scope) {
-    scope->Set("raise_exception", Value::Function("raise_exception", [](std::vector<Value> args, KwArgs) {
-      return absl::StatusOr<Value>(absl::InvalidArgumentError(
-          absl::StrCat("raise_exception: ", args.empty() ? std::string("error") : args[0].Str())));
-    }));
+    scope->Set(
+        "raise_exception",
+        Value::Function("raise_exception", [](std::vector<Value> args, KwArgs) {
+          return absl::StatusOr<Value>(absl::InvalidArgumentError(absl::StrCat(
+              "raise_exception: ",
+              args.empty() ? std::string("error") : args[0].Str())));
+        }));
     const int64_t max_steps = options_.max_steps;
-    scope->Set("range", Value::Function("range", [max_steps](std::vector<Value> args, KwArgs) -> absl::StatusOr<Value> {
-      int64_t start = 0, stop = 0, step = 1;
-      for (const Value& a : args) {
-        if (!a.is_int()) return absl::InvalidArgumentError("range: arguments must be integers");
-      }
-      if (args.size() == 1) {
-        stop = args[0].int_value();
-      } else if (args.size() == 2 || args.size() == 3) {
-        start = args[0].int_value();
-        stop = args[1].int_value();
-        if (args.size() == 3) step = args[2].int_value();
-      } else {
-        return absl::InvalidArgumentError("range: expected 1 to 3 arguments");
-      }
-      if (step == 0) return absl::InvalidArgumentError("range: step must not be zero");
-      ValueList out;
-      for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
-        if (static_cast<int64_t>(out.size()) >= max_steps) return absl::ResourceExhaustedError("range too large");
-        out.push_back(Value::Int(i));
-        if ((step > 0 && i > INT64_MAX - step) || (step < 0 && i < INT64_MIN - step)) break;
-      }
-      return Value::List(std::move(out));
-    }));
-    scope->Set("namespace", Value::Function("namespace", [](std::vector<Value> args, KwArgs kwargs) -> absl::StatusOr<Value> {
-      ValueDict items;
-      for (const Value& a : args) {
-        if (!a.is_dict()) return absl::InvalidArgumentError("namespace: positional argument must be a mapping");
-        for (const auto& [k, v] : a.dict()) items.emplace_back(k, v);
-      }
-      for (auto& [k, v] : kwargs) items.emplace_back(Value::String(k), std::move(v));
-      return Value::Namespace(std::move(items));
-    }));
-    scope->Set("dict", Value::Function("dict", [](std::vector<Value> args, KwArgs kwargs) -> absl::StatusOr<Value> {
-      Value d = Value::Dict({});
-      for (const Value& a : args) {
-        if (!a.is_dict()) return absl::InvalidArgumentError("dict: positional argument must be a mapping");
-        for (const auto& [k, v] : a.dict()) d.mutable_dict().emplace_back(k, v);
-      }
-      for (auto& [k, v] : kwargs) d.Set(k, std::move(v));
-      return d;
-    }));
+    scope->Set("range",
+               Value::Function(
+                   "range",
+                   [max_steps](std::vector<Value> args,
+                               KwArgs) -> absl::StatusOr<Value> {
+                     int64_t start = 0, stop = 0, step = 1;
+                     for (const Value& a : args) {
+                       if (!a.is_int())
+                         return absl::InvalidArgumentError(
+                             "range: arguments must be integers");
+                     }
+                     if (args.size() == 1) {
+                       stop = args[0].int_value();
+                     } else if (args.size() == 2 || args.size() == 3) {
+                       start = args[0].int_value();
+                       stop = args[1].int_value();
+                       if (args.size() == 3) step = args[2].int_value();
+                     } else {
+                       return absl::InvalidArgumentError(
+                           "range: expected 1 to 3 arguments");
+                     }
+                     if (step == 0)
+                       return absl::InvalidArgumentError(
+                           "range: step must not be zero");
+                     ValueList out;
+                     for (int64_t i = start; step > 0 ? i < stop : i > stop;
+                          i += step) {
+                       if (static_cast<int64_t>(out.size()) >= max_steps)
+                         return absl::ResourceExhaustedError("range too large");
+                       out.push_back(Value::Int(i));
+                       if ((step > 0 && i > INT64_MAX - step) ||
+                           (step < 0 && i < INT64_MIN - step))
+                         break;
+                     }
+                     return Value::List(std::move(out));
+                   }));
+    scope->Set(
+        "namespace",
+        Value::Function(
+            "namespace",
+            [](std::vector<Value> args,
+               KwArgs kwargs) -> absl::StatusOr<Value> {
+              ValueDict items;
+              for (const Value& a : args) {
+                if (!a.is_dict())
+                  return absl::InvalidArgumentError(
+                      "namespace: positional argument must be a mapping");
+                for (const auto& [k, v] : a.dict()) items.emplace_back(k, v);
+              }
+              for (auto& [k, v] : kwargs)
+                items.emplace_back(Value::String(k), std::move(v));
+              return Value::Namespace(std::move(items));
+            }));
+    scope->Set("dict",
+               Value::Function(
+                   "dict",
+                   [](std::vector<Value> args,
+                      KwArgs kwargs) -> absl::StatusOr<Value> {
+                     Value d = Value::Dict({});
+                     for (const Value& a : args) {
+                       if (!a.is_dict())
+                         return absl::InvalidArgumentError(
+                             "dict: positional argument must be a mapping");
+                       for (const auto& [k, v] : a.dict())
+                         d.mutable_dict().emplace_back(k, v);
+                     }
+                     for (auto& [k, v] : kwargs) d.Set(k, std::move(v));
+                     return d;
+                   }));
     if (options_.clock != nullptr) {
       const base::Clock* clock = options_.clock;
-      scope->Set("strftime_now", Value::Function("strftime_now", [clock](std::vector<Value> args, KwArgs) -> absl::StatusOr<Value> {
-        if (args.size() != 1 || !args[0].is_string()) {
-          return absl::InvalidArgumentError("strftime_now: expected one format string");
-        }
-        const int64_t secs = clock->NowUnixNanos() / 1'000'000'000;
-        return Value::String(jinja::FormatTime(secs, args[0].string_value()));
-      }));
+      scope->Set(
+          "strftime_now",
+          Value::Function("strftime_now",
+                          [clock](std::vector<Value> args,
+                                  KwArgs) -> absl::StatusOr<Value> {
+                            if (args.size() != 1 || !args[0].is_string()) {
+                              return absl::InvalidArgumentError(
+                                  "strftime_now: expected one format string");
+                            }
+                            const int64_t secs =
+                                clock->NowUnixNanos() / 1'000'000'000;
+                            return Value::String(jinja::FormatTime(
+                                secs, args[0].string_value()));
+                          }));
     }
   }
 
@@ -194,29 +239,35 @@ class Interpreter {
         if (node.filter != nullptr) {
           const Value* ns = scope->Find(node.filter->name);
           if (ns == nullptr || !ns->is_namespace()) {
-            return Located(node, absl::InvalidArgumentError(
-                                     absl::StrCat("cannot assign attribute on non-namespace object '",
-                                                  node.filter->name, "'")));
+            return Located(
+                node, absl::InvalidArgumentError(absl::StrCat(
+                          "cannot assign attribute on non-namespace object '",
+                          node.filter->name, "'")));
           }
           Value target = *ns;  // shares the namespace's storage
           target.Set(node.text, std::move(v));
           return Flow::kNormal;
         }
-        RETURN_IF_ERROR(Located(node, Assign(node.targets, std::move(v), scope)));
+        RETURN_IF_ERROR(
+            Located(node, Assign(node.targets, std::move(v), scope)));
         return Flow::kNormal;
       }
       case Node::Kind::kSetBlock: {
         ASSIGN_OR_RETURN(std::string text, Capture(node.body, scope));
         Value v = Value::String(std::move(text));
         if (node.expr != nullptr) {
-          ASSIGN_OR_RETURN(v, EvalWithPlaceholder(*node.expr, std::move(v), scope));
+          ASSIGN_OR_RETURN(
+              v, EvalWithPlaceholder(*node.expr, std::move(v), scope));
         }
-        RETURN_IF_ERROR(Located(node, Assign(node.targets, std::move(v), scope)));
+        RETURN_IF_ERROR(
+            Located(node, Assign(node.targets, std::move(v), scope)));
         return Flow::kNormal;
       }
       case Node::Kind::kFilterBlock: {
         ASSIGN_OR_RETURN(std::string text, Capture(node.body, scope));
-        ASSIGN_OR_RETURN(Value v, EvalWithPlaceholder(*node.expr, Value::String(std::move(text)), scope));
+        ASSIGN_OR_RETURN(
+            Value v, EvalWithPlaceholder(
+                         *node.expr, Value::String(std::move(text)), scope));
         RETURN_IF_ERROR(Emit(v.Str(), node.line, node.column));
         return Flow::kNormal;
       }
@@ -249,17 +300,20 @@ class Interpreter {
     return captured;
   }
 
-  absl::Status Assign(const std::vector<std::string>& targets, Value v, Scope* scope) {
+  absl::Status Assign(const std::vector<std::string>& targets, Value v,
+                      Scope* scope) {
     if (targets.size() == 1) {
       scope->Set(targets[0], std::move(v));
       return absl::OkStatus();
     }
     ASSIGN_OR_RETURN(ValueList items, jinja::Iterate(v));
     if (items.size() != targets.size()) {
-      return absl::InvalidArgumentError(absl::StrCat("cannot unpack ", items.size(), " values into ",
-                                                     targets.size(), " names"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot unpack ", items.size(), " values into ",
+                       targets.size(), " names"));
     }
-    for (size_t i = 0; i < targets.size(); ++i) scope->Set(targets[i], std::move(items[i]));
+    for (size_t i = 0; i < targets.size(); ++i)
+      scope->Set(targets[i], std::move(items[i]));
     return absl::OkStatus();
   }
 
@@ -283,7 +337,8 @@ class Interpreter {
     const int64_t n = static_cast<int64_t>(items.size());
     for (int64_t i = 0; i < n; ++i) {
       RETURN_IF_ERROR(Step(node.line, node.column));
-      RETURN_IF_ERROR(Located(node, Assign(node.targets, items[i], &loop_scope)));
+      RETURN_IF_ERROR(
+          Located(node, Assign(node.targets, items[i], &loop_scope)));
       if (!node.uses_loop) {
         ASSIGN_OR_RETURN(Flow flow, ExecBody(node.body, &loop_scope));
         if (flow == Flow::kBreak) break;
@@ -299,13 +354,19 @@ class Interpreter {
       loop.emplace_back(Value::String("length"), Value::Int(n));
       loop.emplace_back(Value::String("depth"), Value::Int(1));
       loop.emplace_back(Value::String("depth0"), Value::Int(0));
-      loop.emplace_back(Value::String("previtem"), i > 0 ? items[i - 1] : Value());
-      loop.emplace_back(Value::String("nextitem"), i + 1 < n ? items[i + 1] : Value());
-      loop.emplace_back(Value::String("cycle"),
-                        Value::Function("loop.cycle", [i](std::vector<Value> args, KwArgs) -> absl::StatusOr<Value> {
-                          if (args.empty()) return absl::InvalidArgumentError("loop.cycle: no items");
-                          return args[static_cast<size_t>(i) % args.size()];
-                        }));
+      loop.emplace_back(Value::String("previtem"),
+                        i > 0 ? items[i - 1] : Value());
+      loop.emplace_back(Value::String("nextitem"),
+                        i + 1 < n ? items[i + 1] : Value());
+      loop.emplace_back(
+          Value::String("cycle"),
+          Value::Function(
+              "loop.cycle",
+              [i](std::vector<Value> args, KwArgs) -> absl::StatusOr<Value> {
+                if (args.empty())
+                  return absl::InvalidArgumentError("loop.cycle: no items");
+                return args[static_cast<size_t>(i) % args.size()];
+              }));
       loop_scope.Set("loop", Value::Namespace(std::move(loop)));
       ASSIGN_OR_RETURN(Flow flow, ExecBody(node.body, &loop_scope));
       if (flow == Flow::kBreak) break;
@@ -315,19 +376,25 @@ class Interpreter {
 
   Value MakeMacro(const Node& node) {
     const Node* def = &node;
-    return Value::Function(node.text, [this, def](std::vector<Value> args, KwArgs kwargs) -> absl::StatusOr<Value> {
-      return CallMacro(*def, std::move(args), std::move(kwargs));
-    });
+    return Value::Function(node.text,
+                           [this, def](std::vector<Value> args,
+                                       KwArgs kwargs) -> absl::StatusOr<Value> {
+                             return CallMacro(*def, std::move(args),
+                                              std::move(kwargs));
+                           });
   }
 
-  absl::StatusOr<Value> CallMacro(const Node& def, std::vector<Value> args, KwArgs kwargs) {
+  absl::StatusOr<Value> CallMacro(const Node& def, std::vector<Value> args,
+                                  KwArgs kwargs) {
     if (call_depth_ >= options_.max_call_depth) {
-      return absl::ResourceExhaustedError(absl::StrCat("macro calls nested deeper than ", options_.max_call_depth));
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "macro calls nested deeper than ", options_.max_call_depth));
     }
     Scope scope(root_);
     if (args.size() > def.targets.size()) {
-      return absl::InvalidArgumentError(absl::StrCat("macro '", def.text, "' takes ", def.targets.size(),
-                                                     " arguments, got ", args.size()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("macro '", def.text, "' takes ", def.targets.size(),
+                       " arguments, got ", args.size()));
     }
     for (size_t i = 0; i < def.targets.size(); ++i) {
       Value v;
@@ -359,12 +426,14 @@ class Interpreter {
 
   // ---- expressions ----
 
-  absl::StatusOr<Value> EvalWithPlaceholder(const Expr& chain, Value value, Scope* scope) {
+  absl::StatusOr<Value> EvalWithPlaceholder(const Expr& chain, Value value,
+                                            Scope* scope) {
     placeholder_ = std::move(value);
     return Eval(chain, scope);
   }
 
-  absl::StatusOr<std::vector<Value>> EvalArgs(const Expr& e, size_t first, Scope* scope) {
+  absl::StatusOr<std::vector<Value>> EvalArgs(const Expr& e, size_t first,
+                                              Scope* scope) {
     std::vector<Value> args;
     for (size_t i = first; i < e.args.size(); ++i) {
       ASSIGN_OR_RETURN(Value v, Eval(*e.args[i], scope));
@@ -382,19 +451,24 @@ class Interpreter {
     return kwargs;
   }
 
-  absl::StatusOr<Value> EvalCall(const Expr& e, Scope* scope, const Value* caller) {
+  absl::StatusOr<Value> EvalCall(const Expr& e, Scope* scope,
+                                 const Value* caller) {
     ASSIGN_OR_RETURN(Value callee, Eval(*e.args[0], scope));
     ASSIGN_OR_RETURN(std::vector<Value> args, EvalArgs(e, 1, scope));
     ASSIGN_OR_RETURN(KwArgs kwargs, EvalKwargs(e, scope));
     if (caller != nullptr) kwargs.emplace_back("caller", *caller);
     if (!callee.is_callable()) {
-      std::string what = e.args[0]->kind == Expr::Kind::kName ? absl::StrCat("'", e.args[0]->name, "'")
-                                                               : std::string("value");
-      if (e.args[0]->kind == Expr::Kind::kGetAttr) what = absl::StrCat("'", e.args[0]->name, "'");
-      return Located(e, absl::InvalidArgumentError(
-                            callee.is_undefined() ? absl::StrCat(what, " is undefined")
-                                                  : absl::StrCat(what, " of type ", callee.TypeName(),
-                                                                 " is not callable")));
+      std::string what = e.args[0]->kind == Expr::Kind::kName
+                             ? absl::StrCat("'", e.args[0]->name, "'")
+                             : std::string("value");
+      if (e.args[0]->kind == Expr::Kind::kGetAttr)
+        what = absl::StrCat("'", e.args[0]->name, "'");
+      return Located(
+          e, absl::InvalidArgumentError(
+                 callee.is_undefined()
+                     ? absl::StrCat(what, " is undefined")
+                     : absl::StrCat(what, " of type ", callee.TypeName(),
+                                    " is not callable")));
     }
     RETURN_IF_ERROR(Step(e.line, e.column));
     auto result = callee.function()(std::move(args), std::move(kwargs));
@@ -405,7 +479,8 @@ class Interpreter {
   absl::StatusOr<Value> Eval(const Expr& e, Scope* scope) {
     switch (e.kind) {
       case Expr::Kind::kLiteral:
-        if (e.literal.is_undefined()) return placeholder_;  // filter-block placeholder
+        if (e.literal.is_undefined())
+          return placeholder_;  // filter-block placeholder
         return e.literal;
       case Expr::Kind::kName: {
         const Value* v = scope->Find(e.name);
@@ -442,7 +517,8 @@ class Interpreter {
         ASSIGN_OR_RETURN(std::vector<Value> args, EvalArgs(e, 1, scope));
         ASSIGN_OR_RETURN(KwArgs kwargs, EvalKwargs(e, scope));
         RETURN_IF_ERROR(Step(e.line, e.column));
-        auto r = jinja::ApplyFilter(e.name, operand, std::move(args), std::move(kwargs), limits_);
+        auto r = jinja::ApplyFilter(e.name, operand, std::move(args),
+                                    std::move(kwargs), limits_);
         if (!r.ok()) return Located(e, r.status());
         return r;
       }
@@ -459,8 +535,9 @@ class Interpreter {
         if (e.kind == Expr::Kind::kPos && v.is_number()) return v;
         auto r = jinja::BinaryOp("-", Value::Int(0), v, limits_);
         if (!v.is_number() && !v.is_bool()) {
-          return Located(e, absl::InvalidArgumentError(absl::StrCat("bad operand type for unary -: '",
-                                                                    v.TypeName(), "'")));
+          return Located(
+              e, absl::InvalidArgumentError(absl::StrCat(
+                     "bad operand type for unary -: '", v.TypeName(), "'")));
         }
         if (!r.ok()) return Located(e, r.status());
         if (v.is_float()) return Value::Float(-v.float_value());
@@ -537,15 +614,18 @@ class Interpreter {
   static absl::Status UndefinedError(const Expr& undefined_expr) {
     switch (undefined_expr.kind) {
       case Expr::Kind::kName:
-        return absl::InvalidArgumentError(absl::StrCat("'", undefined_expr.name, "' is undefined"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("'", undefined_expr.name, "' is undefined"));
       case Expr::Kind::kGetAttr:
-        return absl::InvalidArgumentError(absl::StrCat("object has no attribute '", undefined_expr.name, "'"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "object has no attribute '", undefined_expr.name, "'"));
       default:
         return absl::InvalidArgumentError("value is undefined");
     }
   }
 
-  static absl::StatusOr<bool> Compare(const std::string& op, const Value& a, const Value& b) {
+  static absl::StatusOr<bool> Compare(const std::string& op, const Value& a,
+                                      const Value& b) {
     if (op == "==") return a == b;
     if (op == "!=") return !(a == b);
     if (op == "in") return jinja::Contains(b, a);
@@ -555,8 +635,9 @@ class Interpreter {
     }
     auto c = jinja::CompareValues(a, b);
     if (!c.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("'", op, "' not supported between ", a.TypeName(), " and ",
-                                                     b.TypeName()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("'", op, "' not supported between ", a.TypeName(),
+                       " and ", b.TypeName()));
     }
     if (op == "<") return *c < 0;
     if (op == "<=") return *c <= 0;
@@ -582,12 +663,15 @@ Template::~Template() = default;
 
 absl::StatusOr<Template> Template::Parse(absl::string_view source) {
   auto impl = std::make_shared<Impl>();
-  ASSIGN_OR_RETURN(impl->body, jinja::ParseTemplate(source, jinja::ParseOptions()));
+  ASSIGN_OR_RETURN(impl->body,
+                   jinja::ParseTemplate(source, jinja::ParseOptions()));
   return Template(std::move(impl));
 }
 
-absl::StatusOr<std::string> Template::Render(const base::Json& context, const RenderOptions& options) const {
-  if (!context.is_object()) return absl::InvalidArgumentError("template context must be a JSON object");
+absl::StatusOr<std::string> Template::Render(
+    const base::Json& context, const RenderOptions& options) const {
+  if (!context.is_object())
+    return absl::InvalidArgumentError("template context must be a JSON object");
   Interpreter interpreter(options);
   return interpreter.Run(impl_->body, context);
 }

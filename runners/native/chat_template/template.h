@@ -47,7 +47,8 @@ class Template {
   static absl::StatusOr<Template> Parse(absl::string_view source);
 
   // Renders with the members of `context` (a JSON object) as variables.
-  absl::StatusOr<std::string> Render(const base::Json& context, const RenderOptions& options = {}) const;
+  absl::StatusOr<std::string> Render(const base::Json& context,
+                                     const RenderOptions& options = {}) const;
 
   Template(Template&&) noexcept;
   Template& operator=(Template&&) noexcept;

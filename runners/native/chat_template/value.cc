@@ -73,7 +73,8 @@ Value Value::Namespace(ValueDict items) {
 Value Value::Function(std::string name, NativeFunction fn) {
   Value v;
   v.kind_ = Kind::kCallable;
-  v.function_ = std::make_shared<const FunctionHolder>(FunctionHolder{std::move(name), std::move(fn)});
+  v.function_ = std::make_shared<const FunctionHolder>(
+      FunctionHolder{std::move(name), std::move(fn)});
   return v;
 }
 
@@ -90,13 +91,15 @@ Value Value::FromJson(const base::Json& json) {
     case base::Json::Type::kArray: {
       ValueList items;
       items.reserve(json.array().size());
-      for (const base::Json& item : json.array()) items.push_back(FromJson(item));
+      for (const base::Json& item : json.array())
+        items.push_back(FromJson(item));
       return List(std::move(items));
     }
     case base::Json::Type::kObject: {
       ValueDict items;
       items.reserve(json.object().size());
-      for (const auto& [key, item] : json.object()) items.emplace_back(String(key), FromJson(item));
+      for (const auto& [key, item] : json.object())
+        items.emplace_back(String(key), FromJson(item));
       return Dict(std::move(items));
     }
   }
@@ -283,8 +286,8 @@ absl::StatusOr<base::Json> Value::ToJson() const {
     case Kind::kCallable:
       break;
   }
-  return absl::InvalidArgumentError(absl::StrCat("tojson: object of type ", TypeName(),
-                                                 " is not JSON serializable"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "tojson: object of type ", TypeName(), " is not JSON serializable"));
 }
 
 bool operator==(const Value& a, const Value& b) {
@@ -356,10 +359,12 @@ absl::StatusOr<int> CompareValues(const Value& a, const Value& b) {
       ASSIGN_OR_RETURN(int c, CompareValues(a.list()[i], b.list()[i]));
       if (c != 0) return c;
     }
-    return a.list().size() < b.list().size() ? -1 : (a.list().size() > b.list().size() ? 1 : 0);
+    return a.list().size() < b.list().size()
+               ? -1
+               : (a.list().size() > b.list().size() ? 1 : 0);
   }
-  return absl::InvalidArgumentError(absl::StrCat("cannot compare ", a.TypeName(), " with ",
-                                                 b.TypeName()));
+  return absl::InvalidArgumentError(
+      absl::StrCat("cannot compare ", a.TypeName(), " with ", b.TypeName()));
 }
 
 }  // namespace evald::runners::native::chat_template::jinja

@@ -31,12 +31,22 @@ using ValueDict = std::vector<std::pair<Value, Value>>;
 using KwArgs = std::vector<std::pair<std::string, Value>>;
 
 // A builtin function, bound method or macro. Arguments arrive evaluated.
-using NativeFunction =
-    std::function<absl::StatusOr<Value>(std::vector<Value> args, KwArgs kwargs)>;
+using NativeFunction = std::function<absl::StatusOr<Value>(
+    std::vector<Value> args, KwArgs kwargs)>;
 
 class Value {
  public:
-  enum class Kind { kUndefined, kNone, kBool, kInt, kFloat, kString, kList, kDict, kCallable };
+  enum class Kind {
+    kUndefined,
+    kNone,
+    kBool,
+    kInt,
+    kFloat,
+    kString,
+    kList,
+    kDict,
+    kCallable
+  };
 
   Value() = default;  // undefined
   static Value None();
@@ -45,7 +55,8 @@ class Value {
   static Value Float(double d);
   static Value String(std::string s);
   static Value List(ValueList items);
-  // A Python tuple: a list that prints with parentheses and never equals a list.
+  // A Python tuple: a list that prints with parentheses and never equals a
+  // list.
   static Value Tuple(ValueList items);
   static Value Dict(ValueDict items);
   // A jinja2 namespace(): a dict whose attributes `set ns.x = ...` may assign.
@@ -59,7 +70,9 @@ class Value {
   bool is_bool() const { return kind_ == Kind::kBool; }
   bool is_int() const { return kind_ == Kind::kInt; }
   bool is_float() const { return kind_ == Kind::kFloat; }
-  bool is_number() const { return kind_ == Kind::kInt || kind_ == Kind::kFloat; }
+  bool is_number() const {
+    return kind_ == Kind::kInt || kind_ == Kind::kFloat;
+  }
   bool is_string() const { return kind_ == Kind::kString; }
   bool is_list() const { return kind_ == Kind::kList; }
   bool is_tuple() const { return kind_ == Kind::kList && tuple_; }
@@ -69,7 +82,9 @@ class Value {
 
   bool bool_value() const { return bool_; }
   int64_t int_value() const { return int_; }
-  double float_value() const { return kind_ == Kind::kInt ? static_cast<double>(int_) : double_; }
+  double float_value() const {
+    return kind_ == Kind::kInt ? static_cast<double>(int_) : double_;
+  }
   const std::string& string_value() const { return *string_; }
   const ValueList& list() const { return *list_; }
   const ValueDict& dict() const { return *dict_; }

@@ -36,7 +36,9 @@ bool HasAvx512() {
   return has;
 }
 
-bool UseAvx512() { return HasAvx512() && !force_portable.load(std::memory_order_relaxed); }
+bool UseAvx512() {
+  return HasAvx512() && !force_portable.load(std::memory_order_relaxed);
+}
 
 // ---- portable kernels -------------------------------------------------------
 
@@ -49,12 +51,14 @@ inline float ReduceLanes(const float* l) {
 }
 
 inline float LoadWeight(model::DType dtype, const void* w, int64_t index) {
-  if (dtype == model::DType::kBF16) return model::Bf16ToFloat(static_cast<const uint16_t*>(w)[index]);
+  if (dtype == model::DType::kBF16)
+    return model::Bf16ToFloat(static_cast<const uint16_t*>(w)[index]);
   return static_cast<const float*>(w)[index];
 }
 
-void PortableTile(const float* x, int64_t ldx, int mr, const model::WeightMatrix& w, int64_t n0, int nr,
-                  float* y, int64_t ldy, int64_t data_row0) {
+void PortableTile(const float* x, int64_t ldx, int mr,
+                  const model::WeightMatrix& w, int64_t n0, int nr, float* y,
+                  int64_t ldy, int64_t data_row0) {
   const int64_t k_total = w.cols;
   for (int m = 0; m < mr; ++m) {
     for (int n = 0; n < nr; ++n) {
@@ -65,7 +69,8 @@ void PortableTile(const float* x, int64_t ldx, int mr, const model::WeightMatrix
         for (int l = 0; l < kLanes; ++l) {
           const bool in = k + l < k_total;
           const float xv = in ? xr[k + l] : 0.0f;
-          const float wv = in ? LoadWeight(w.dtype, w.data, wrow + k + l) : 0.0f;
+          const float wv =
+              in ? LoadWeight(w.dtype, w.data, wrow + k + l) : 0.0f;
           lanes[l] = std::fma(xv, wv, lanes[l]);
         }
       }
@@ -74,15 +79,18 @@ void PortableTile(const float* x, int64_t ldx, int mr, const model::WeightMatrix
   }
 }
 
-// ---- AVX-512 kernels ----------------------------------------------------------
+// ---- AVX-512 kernels
+// ----------------------------------------------------------
 
-#define EVALD_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,fma,avx2")))
+#define EVALD_AVX512 \
+  __attribute__((target("avx512f,avx512bw,avx512vl,fma,avx2")))
 
 EVALD_AVX512 inline float ReduceAvx512(__m512 v) {
   const __m256 lo = _mm512_castps512_ps256(v);
   const __m256 hi = _mm512_castps512_ps256(_mm512_shuffle_f32x4(v, v, 0x0e));
   const __m256 a = _mm256_add_ps(lo, hi);
-  const __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  const __m128 b =
+      _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
   const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
   return _mm_cvtss_f32(_mm_add_ss(c, _mm_shuffle_ps(c, c, 1)));
 }
@@ -90,20 +98,23 @@ EVALD_AVX512 inline float ReduceAvx512(__m512 v) {
 template <bool kBf16>
 EVALD_AVX512 inline __m512 LoadW16(const void* w, int64_t index) {
   if constexpr (kBf16) {
-    const __m256i raw =
-        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(w) + index));
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(raw), 16));
+    const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(
+        static_cast<const uint16_t*>(w) + index));
+    return _mm512_castsi512_ps(
+        _mm512_slli_epi32(_mm512_cvtepu16_epi32(raw), 16));
   } else {
     return _mm512_loadu_ps(static_cast<const float*>(w) + index);
   }
 }
 
 template <bool kBf16>
-EVALD_AVX512 inline __m512 LoadW16Masked(const void* w, int64_t index, __mmask16 mask) {
+EVALD_AVX512 inline __m512 LoadW16Masked(const void* w, int64_t index,
+                                         __mmask16 mask) {
   if constexpr (kBf16) {
-    const __m256i raw = _mm256_maskz_loadu_epi16(
-        mask, static_cast<const uint16_t*>(w) + index);
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(raw), 16));
+    const __m256i raw =
+        _mm256_maskz_loadu_epi16(mask, static_cast<const uint16_t*>(w) + index);
+    return _mm512_castsi512_ps(
+        _mm512_slli_epi32(_mm512_cvtepu16_epi32(raw), 16));
   } else {
     return _mm512_maskz_loadu_ps(mask, static_cast<const float*>(w) + index);
   }
@@ -113,18 +124,25 @@ EVALD_AVX512 inline __m512 LoadW16Masked(const void* w, int64_t index, __mmask16
 // the saved lane sums, and finish by reducing into y or by saving the lane
 // sums for the next K range. Splitting K this way keeps every lane's chain
 // of fused multiply-adds in the same order, so results do not change.
-enum TileMode : int { kAccZero = 0, kAccLoad = 1, kOutReduce = 0, kOutSave = 2 };
+enum TileMode : int {
+  kAccZero = 0,
+  kAccLoad = 1,
+  kOutReduce = 0,
+  kOutSave = 2
+};
 
 template <int MR, int NR, bool kBf16>
-EVALD_AVX512 void Avx512Tile(const float* x, int64_t ldx, const void* w, int64_t ldw,
-                             int64_t k_total, float* y, int64_t ldy, float* acc_io, int mode) {
+EVALD_AVX512 void Avx512Tile(const float* x, int64_t ldx, const void* w,
+                             int64_t ldw, int64_t k_total, float* y,
+                             int64_t ldy, float* acc_io, int mode) {
   __m512 acc[MR][NR];
 #pragma GCC unroll 8
   for (int m = 0; m < MR; ++m) {
 #pragma GCC unroll 8
     for (int n = 0; n < NR; ++n) {
-      acc[m][n] = (mode & kAccLoad) ? _mm512_loadu_ps(acc_io + (m * NR + n) * kLanes)
-                                    : _mm512_setzero_ps();
+      acc[m][n] = (mode & kAccLoad)
+                      ? _mm512_loadu_ps(acc_io + (m * NR + n) * kLanes)
+                      : _mm512_setzero_ps();
     }
   }
   int64_t k = 0;
@@ -134,9 +152,11 @@ EVALD_AVX512 void Avx512Tile(const float* x, int64_t ldx, const void* w, int64_t
       if ((k & 63) == 0) {
 #pragma GCC unroll 8
         for (int n = 0; n < NR; ++n) {
-          _mm_prefetch(static_cast<const char*>(w) + (n * ldw + k) * (kBf16 ? 2 : 4) + 1024,
+          _mm_prefetch(static_cast<const char*>(w) +
+                           (n * ldw + k) * (kBf16 ? 2 : 4) + 1024,
                        _MM_HINT_T0);
-          _mm_prefetch(static_cast<const char*>(w) + (n * ldw + k) * (kBf16 ? 2 : 4) + 1088,
+          _mm_prefetch(static_cast<const char*>(w) +
+                           (n * ldw + k) * (kBf16 ? 2 : 4) + 1088,
                        _MM_HINT_T0);
         }
       }
@@ -148,26 +168,30 @@ EVALD_AVX512 void Avx512Tile(const float* x, int64_t ldx, const void* w, int64_t
     for (int n = 0; n < NR; ++n) {
       const __m512 wv = LoadW16<kBf16>(w, n * ldw + k);
 #pragma GCC unroll 8
-      for (int m = 0; m < MR; ++m) acc[m][n] = _mm512_fmadd_ps(xv[m], wv, acc[m][n]);
+      for (int m = 0; m < MR; ++m)
+        acc[m][n] = _mm512_fmadd_ps(xv[m], wv, acc[m][n]);
     }
   }
   if (k < k_total) {
     const __mmask16 mask = static_cast<__mmask16>((1u << (k_total - k)) - 1u);
     __m512 xv[MR];
 #pragma GCC unroll 8
-    for (int m = 0; m < MR; ++m) xv[m] = _mm512_maskz_loadu_ps(mask, x + m * ldx + k);
+    for (int m = 0; m < MR; ++m)
+      xv[m] = _mm512_maskz_loadu_ps(mask, x + m * ldx + k);
 #pragma GCC unroll 8
     for (int n = 0; n < NR; ++n) {
       const __m512 wv = LoadW16Masked<kBf16>(w, n * ldw + k, mask);
 #pragma GCC unroll 8
-      for (int m = 0; m < MR; ++m) acc[m][n] = _mm512_fmadd_ps(xv[m], wv, acc[m][n]);
+      for (int m = 0; m < MR; ++m)
+        acc[m][n] = _mm512_fmadd_ps(xv[m], wv, acc[m][n]);
     }
   }
   if (mode & kOutSave) {
 #pragma GCC unroll 8
     for (int m = 0; m < MR; ++m) {
 #pragma GCC unroll 8
-      for (int n = 0; n < NR; ++n) _mm512_storeu_ps(acc_io + (m * NR + n) * kLanes, acc[m][n]);
+      for (int n = 0; n < NR; ++n)
+        _mm512_storeu_ps(acc_io + (m * NR + n) * kLanes, acc[m][n]);
     }
     return;
   }
@@ -178,8 +202,8 @@ EVALD_AVX512 void Avx512Tile(const float* x, int64_t ldx, const void* w, int64_t
   }
 }
 
-using TileFn = void (*)(const float*, int64_t, const void*, int64_t, int64_t, float*, int64_t,
-                       float*, int);
+using TileFn = void (*)(const float*, int64_t, const void*, int64_t, int64_t,
+                        float*, int64_t, float*, int);
 
 template <bool kBf16, int MR, int... NRs>
 constexpr auto MakeRow(std::integer_sequence<int, NRs...>) {
@@ -208,39 +232,45 @@ bool HasAvx512Bf16() {
 // As Avx512Tile, but x is BF16 too and each step takes 32 k with vdpbf16ps:
 // lane l accumulates the pairs (k, k + 1) for k = 2 l, 2 l + 32, ... in order.
 template <int MR, int NR>
-EVALD_AVX512BF16 void Bf16Tile(const uint16_t* x, int64_t ldx, const uint16_t* w, int64_t ldw,
-                               int64_t k_total, float* y, int64_t ldy, float* acc_io, int mode) {
+EVALD_AVX512BF16 void Bf16Tile(const uint16_t* x, int64_t ldx,
+                               const uint16_t* w, int64_t ldw, int64_t k_total,
+                               float* y, int64_t ldy, float* acc_io, int mode) {
   __m512 acc[MR][NR];
 #pragma GCC unroll 8
   for (int m = 0; m < MR; ++m) {
 #pragma GCC unroll 8
     for (int n = 0; n < NR; ++n) {
-      acc[m][n] = (mode & kAccLoad) ? _mm512_loadu_ps(acc_io + (m * NR + n) * kLanes)
-                                    : _mm512_setzero_ps();
+      acc[m][n] = (mode & kAccLoad)
+                      ? _mm512_loadu_ps(acc_io + (m * NR + n) * kLanes)
+                      : _mm512_setzero_ps();
     }
   }
   int64_t k = 0;
   for (; k < k_total; k += 2 * kLanes) {
     const int64_t left = k_total - k;
-    const __mmask32 mask = left >= 32 ? ~__mmask32{0}
-                                      : static_cast<__mmask32>((1u << left) - 1u);
+    const __mmask32 mask =
+        left >= 32 ? ~__mmask32{0} : static_cast<__mmask32>((1u << left) - 1u);
     __m512bh xv[MR];
 #pragma GCC unroll 8
     for (int m = 0; m < MR; ++m) {
-      xv[m] = reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi16(mask, x + m * ldx + k));
+      xv[m] = reinterpret_cast<__m512bh>(
+          _mm512_maskz_loadu_epi16(mask, x + m * ldx + k));
     }
 #pragma GCC unroll 8
     for (int n = 0; n < NR; ++n) {
-      const __m512bh wv = reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi16(mask, w + n * ldw + k));
+      const __m512bh wv = reinterpret_cast<__m512bh>(
+          _mm512_maskz_loadu_epi16(mask, w + n * ldw + k));
 #pragma GCC unroll 8
-      for (int m = 0; m < MR; ++m) acc[m][n] = _mm512_dpbf16_ps(acc[m][n], xv[m], wv);
+      for (int m = 0; m < MR; ++m)
+        acc[m][n] = _mm512_dpbf16_ps(acc[m][n], xv[m], wv);
     }
   }
   if (mode & kOutSave) {
 #pragma GCC unroll 8
     for (int m = 0; m < MR; ++m) {
 #pragma GCC unroll 8
-      for (int n = 0; n < NR; ++n) _mm512_storeu_ps(acc_io + (m * NR + n) * kLanes, acc[m][n]);
+      for (int n = 0; n < NR; ++n)
+        _mm512_storeu_ps(acc_io + (m * NR + n) * kLanes, acc[m][n]);
     }
     return;
   }
@@ -251,8 +281,8 @@ EVALD_AVX512BF16 void Bf16Tile(const uint16_t* x, int64_t ldx, const uint16_t* w
   }
 }
 
-using Bf16TileFn = void (*)(const uint16_t*, int64_t, const uint16_t*, int64_t, int64_t, float*,
-                            int64_t, float*, int);
+using Bf16TileFn = void (*)(const uint16_t*, int64_t, const uint16_t*, int64_t,
+                            int64_t, float*, int64_t, float*, int);
 
 template <int MR, int... NRs>
 constexpr auto MakeBf16Row(std::integer_sequence<int, NRs...>) {
@@ -265,36 +295,42 @@ constexpr auto MakeBf16Table(std::integer_sequence<int, MRs...>) {
       MakeBf16Row<MRs + 1>(std::make_integer_sequence<int, kNr>())...};
 }
 
-const auto kBf16x16Tiles = MakeBf16Table(std::make_integer_sequence<int, kMr>());
+const auto kBf16x16Tiles =
+    MakeBf16Table(std::make_integer_sequence<int, kMr>());
 
-void MatMulColumnsBf16(const uint16_t* x, int64_t m_total, const model::WeightMatrix& w, float* y,
-                       int64_t n_begin, int64_t n_end) {
+void MatMulColumnsBf16(const uint16_t* x, int64_t m_total,
+                       const model::WeightMatrix& w, float* y, int64_t n_begin,
+                       int64_t n_end) {
   const int64_t k_total = w.cols;
   const int64_t ldy = w.rows;
-  const int64_t k_passes = m_total <= 2 * kMr ? 1 : (k_total + 2 * kKc - 1) / (2 * kKc);
+  const int64_t k_passes =
+      m_total <= 2 * kMr ? 1 : (k_total + 2 * kKc - 1) / (2 * kKc);
   thread_local std::vector<float> carry;
   const int64_t n_tiles = (n_end - n_begin + kNr - 1) / kNr;
   const int64_t m_tiles = (kMc + kMr - 1) / kMr;
-  if (k_passes > 1) carry.resize(static_cast<size_t>(n_tiles) * m_tiles * kMr * kNr * kLanes);
+  if (k_passes > 1)
+    carry.resize(static_cast<size_t>(n_tiles) * m_tiles * kMr * kNr * kLanes);
   const uint16_t* wdata = static_cast<const uint16_t*>(w.data);
   for (int64_t mc = 0; mc < m_total; mc += kMc) {
     const int64_t mc_end = std::min(m_total, mc + kMc);
     for (int64_t pass = 0; pass < k_passes; ++pass) {
       const int64_t k0 = pass * 2 * kKc;
-      const int64_t k_len = k_passes == 1 ? k_total : std::min(2 * kKc, k_total - k0);
+      const int64_t k_len =
+          k_passes == 1 ? k_total : std::min(2 * kKc, k_total - k0);
       const int mode = (pass > 0 ? kAccLoad : kAccZero) |
                        (pass + 1 < k_passes ? kOutSave : kOutReduce);
       for (int64_t n = n_begin, nt = 0; n < n_end; n += kNr, ++nt) {
         const int nr = static_cast<int>(std::min<int64_t>(kNr, n_end - n));
         for (int64_t m = mc, mt = 0; m < mc_end; m += kMr, ++mt) {
           const int mr = static_cast<int>(std::min<int64_t>(kMr, mc_end - m));
-          float* slot = k_passes > 1
-                            ? carry.data() + (static_cast<size_t>(nt) * m_tiles + mt) * kMr *
-                                                 kNr * kLanes
-                            : nullptr;
-          kBf16x16Tiles[mr - 1][nr - 1](x + m * k_total + k0, k_total,
-                                        wdata + n * k_total + k0, k_total, k_len,
-                                        y + m * ldy + n, ldy, slot, mode);
+          float* slot =
+              k_passes > 1
+                  ? carry.data() + (static_cast<size_t>(nt) * m_tiles + mt) *
+                                       kMr * kNr * kLanes
+                  : nullptr;
+          kBf16x16Tiles[mr - 1][nr - 1](
+              x + m * k_total + k0, k_total, wdata + n * k_total + k0, k_total,
+              k_len, y + m * ldy + n, ldy, slot, mode);
         }
       }
     }
@@ -309,8 +345,8 @@ EVALD_AVX512 float DotAvx512(const float* a, const float* b, int64_t n) {
   }
   if (k < n) {
     const __mmask16 mask = static_cast<__mmask16>((1u << (n - k)) - 1u);
-    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, a + k), _mm512_maskz_loadu_ps(mask, b + k),
-                          acc);
+    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, a + k),
+                          _mm512_maskz_loadu_ps(mask, b + k), acc);
   }
   return ReduceAvx512(acc);
 }
@@ -321,11 +357,12 @@ bool UseAvx512Kernels() { return UseAvx512(); }
 
 bool Bf16ActivationsSupported() { return HasAvx512Bf16(); }
 
-void MatMulManyBf16(const float* x, int64_t m, absl::Span<const MatMulTarget> targets,
-                    ThreadPool* pool) {
+void MatMulManyBf16(const float* x, int64_t m,
+                    absl::Span<const MatMulTarget> targets, ThreadPool* pool) {
   bool all_bf16 = true;
   for (const MatMulTarget& t : targets) {
-    all_bf16 = all_bf16 && t.w->dtype == model::DType::kBF16 && t.w->format == model::WeightFormat::kDense;
+    all_bf16 = all_bf16 && t.w->dtype == model::DType::kBF16 &&
+               t.w->format == model::WeightFormat::kDense;
   }
   if (!HasAvx512Bf16() || !all_bf16 || force_portable.load() || m <= 0) {
     MatMulMany(x, m, targets, pool);
@@ -359,7 +396,9 @@ void MatMulManyBf16(const float* x, int64_t m, absl::Span<const MatMulTarget> ta
 
 const char* GemmIsa() { return UseAvx512() ? "avx512" : "portable"; }
 
-void SetGemmPortableForTesting(bool portable) { force_portable.store(portable); }
+void SetGemmPortableForTesting(bool portable) {
+  force_portable.store(portable);
+}
 
 float DotCanonical(const float* a, const float* b, int64_t n) {
   if (UseAvx512()) return DotAvx512(a, b, n);
@@ -382,7 +421,8 @@ void ReadRow(const model::WeightMatrix& w, int64_t row, float* out) {
     const uint16_t* src = static_cast<const uint16_t*>(w.data) + row * w.cols;
     for (int64_t i = 0; i < w.cols; ++i) out[i] = model::Bf16ToFloat(src[i]);
   } else {
-    std::memcpy(out, static_cast<const float*>(w.data) + row * w.cols, w.cols * sizeof(float));
+    std::memcpy(out, static_cast<const float*>(w.data) + row * w.cols,
+                w.cols * sizeof(float));
   }
 }
 
@@ -390,8 +430,8 @@ namespace {
 
 // The dense kernels over output columns [n_begin, n_end); `w.data` holds rows
 // from `data_row0` on (a dequantised slice), while y keeps stride w.rows.
-void DenseColumns(const float* x, int64_t m_total, const model::WeightMatrix& w, float* y,
-                  int64_t n_begin, int64_t n_end, int64_t data_row0) {
+void DenseColumns(const float* x, int64_t m_total, const model::WeightMatrix& w,
+                  float* y, int64_t n_begin, int64_t n_end, int64_t data_row0) {
   const int64_t k_total = w.cols;
   const int64_t ldy = w.rows;
   const bool bf16 = w.dtype == model::DType::kBF16;
@@ -401,7 +441,8 @@ void DenseColumns(const float* x, int64_t m_total, const model::WeightMatrix& w,
       const int mr = static_cast<int>(std::min<int64_t>(kMr, m_total - m));
       for (int64_t n = n_begin; n < n_end; n += kNr) {
         const int nr = static_cast<int>(std::min<int64_t>(kNr, n_end - n));
-        PortableTile(x + m * k_total, k_total, mr, w, n, nr, y + m * ldy, ldy, data_row0);
+        PortableTile(x + m * k_total, k_total, mr, w, n, nr, y + m * ldy, ldy,
+                     data_row0);
       }
     }
     return;
@@ -414,27 +455,32 @@ void DenseColumns(const float* x, int64_t m_total, const model::WeightMatrix& w,
   thread_local std::vector<float> carry;
   const int64_t n_tiles = (n_end - n_begin + kNr - 1) / kNr;
   if (k_passes > 1) {
-    carry.resize(static_cast<size_t>(n_tiles) * ((kMc + kMr - 1) / kMr) * kMr * kNr * kLanes);
+    carry.resize(static_cast<size_t>(n_tiles) * ((kMc + kMr - 1) / kMr) * kMr *
+                 kNr * kLanes);
   }
   for (int64_t mc = 0; mc < m_total; mc += kMc) {
     const int64_t mc_end = std::min(m_total, mc + kMc);
     for (int64_t pass = 0; pass < k_passes; ++pass) {
       const int64_t k0 = pass * kKc;
-      const int64_t k_len = k_passes == 1 ? k_total : std::min(kKc, k_total - k0);
+      const int64_t k_len =
+          k_passes == 1 ? k_total : std::min(kKc, k_total - k0);
       const int mode = (pass > 0 ? kAccLoad : kAccZero) |
                        (pass + 1 < k_passes ? kOutSave : kOutReduce);
       for (int64_t n = n_begin, nt = 0; n < n_end; n += kNr, ++nt) {
         const int nr = static_cast<int>(std::min<int64_t>(kNr, n_end - n));
-        const uint8_t* wn = static_cast<const uint8_t*>(w.data) +
-                            (static_cast<size_t>(n - data_row0) * k_total + k0) * esize;
+        const uint8_t* wn =
+            static_cast<const uint8_t*>(w.data) +
+            (static_cast<size_t>(n - data_row0) * k_total + k0) * esize;
         for (int64_t m = mc, mt = 0; m < mc_end; m += kMr, ++mt) {
           const int mr = static_cast<int>(std::min<int64_t>(kMr, mc_end - m));
           float* slot = k_passes > 1
-                            ? carry.data() + (static_cast<size_t>(nt) * ((kMc + kMr - 1) / kMr) +
-                                              mt) * kMr * kNr * kLanes
+                            ? carry.data() + (static_cast<size_t>(nt) *
+                                                  ((kMc + kMr - 1) / kMr) +
+                                              mt) *
+                                                 kMr * kNr * kLanes
                             : nullptr;
-          tiles[mr - 1][nr - 1](x + m * k_total + k0, k_total, wn, k_total, k_len,
-                                y + m * ldy + n, ldy, slot, mode);
+          tiles[mr - 1][nr - 1](x + m * k_total + k0, k_total, wn, k_total,
+                                k_len, y + m * ldy + n, ldy, slot, mode);
         }
       }
     }
@@ -445,8 +491,8 @@ void DenseColumns(const float* x, int64_t m_total, const model::WeightMatrix& w,
 // dense tiles line up, small enough that the FP32 slice stays in L2.
 constexpr int64_t kAwqRowsPerSlice = 24;
 
-void AwqColumns(const float* x, int64_t m_total, const model::WeightMatrix& w, float* y,
-                int64_t n_begin, int64_t n_end) {
+void AwqColumns(const float* x, int64_t m_total, const model::WeightMatrix& w,
+                float* y, int64_t n_begin, int64_t n_end) {
   thread_local std::vector<float> slice;
   for (int64_t n0 = n_begin; n0 < n_end; n0 += kAwqRowsPerSlice) {
     const int64_t n1 = std::min(n_end, n0 + kAwqRowsPerSlice);
@@ -465,7 +511,8 @@ void AwqColumns(const float* x, int64_t m_total, const model::WeightMatrix& w, f
 
 }  // namespace
 
-void DequantizeAwqRows(const model::WeightMatrix& w, int64_t n_begin, int64_t n_end, float* out) {
+void DequantizeAwqRows(const model::WeightMatrix& w, int64_t n_begin,
+                       int64_t n_end, float* out) {
   // Physical nibble of logical column j within its word (inverse of the AWQ
   // packing order {0, 2, 4, 6, 1, 3, 5, 7}).
   static constexpr int kNibbleOf[8] = {0, 4, 1, 5, 2, 6, 3, 7};
@@ -478,15 +525,19 @@ void DequantizeAwqRows(const model::WeightMatrix& w, int64_t n_begin, int64_t n_
     const uint16_t* srow = w.scales + g * w.rows;
     for (int64_t n = n_begin; n < n_end; ++n) {
       const int shift = 4 * kNibbleOf[n & 7];
-      const int q = static_cast<int>((static_cast<uint32_t>(qrow[n >> 3]) >> shift) & 15u);
-      const int z = static_cast<int>((static_cast<uint32_t>(zrow[n >> 3]) >> shift) & 15u);
-      out[(n - n_begin) * cols + k] = static_cast<float>(q - z) * model::F16ToFloat(srow[n]);
+      const int q = static_cast<int>(
+          (static_cast<uint32_t>(qrow[n >> 3]) >> shift) & 15u);
+      const int z = static_cast<int>(
+          (static_cast<uint32_t>(zrow[n >> 3]) >> shift) & 15u);
+      out[(n - n_begin) * cols + k] =
+          static_cast<float>(q - z) * model::F16ToFloat(srow[n]);
     }
   }
 }
 
-void MatMulColumns(const float* x, int64_t m_total, const model::WeightMatrix& w, float* y,
-                   int64_t n_begin, int64_t n_end) {
+void MatMulColumns(const float* x, int64_t m_total,
+                   const model::WeightMatrix& w, float* y, int64_t n_begin,
+                   int64_t n_end) {
   if (w.format == model::WeightFormat::kAwqInt4) {
     AwqColumns(x, m_total, w, y, n_begin, n_end);
   } else {
@@ -494,8 +545,8 @@ void MatMulColumns(const float* x, int64_t m_total, const model::WeightMatrix& w
   }
 }
 
-void MatMulMany(const float* x, int64_t m, absl::Span<const MatMulTarget> targets,
-                ThreadPool* pool) {
+void MatMulMany(const float* x, int64_t m,
+                absl::Span<const MatMulTarget> targets, ThreadPool* pool) {
   if (m <= 0) return;
   int64_t total_rows = 0;
   for (const MatMulTarget& t : targets) total_rows += t.w->rows;
@@ -519,7 +570,8 @@ void MatMulMany(const float* x, int64_t m, absl::Span<const MatMulTarget> target
   });
 }
 
-void MatMul(const float* x, int64_t m, const model::WeightMatrix& w, float* y, ThreadPool* pool) {
+void MatMul(const float* x, int64_t m, const model::WeightMatrix& w, float* y,
+            ThreadPool* pool) {
   const MatMulTarget target{&w, y};
   MatMulMany(x, m, absl::MakeConstSpan(&target, 1), pool);
 }

@@ -31,7 +31,8 @@
 namespace evald::runners::native::cpu {
 
 // y[M, w.rows] = x[M, w.cols] * w^T; x and y are dense row-major.
-void MatMul(const float* x, int64_t m, const model::WeightMatrix& w, float* y, ThreadPool* pool);
+void MatMul(const float* x, int64_t m, const model::WeightMatrix& w, float* y,
+            ThreadPool* pool);
 
 // Several products of the same x in one parallel step (q/k/v, gate/up):
 // targets[i].y = x * targets[i].w^T.
@@ -39,8 +40,8 @@ struct MatMulTarget {
   const model::WeightMatrix* w;
   float* y;
 };
-void MatMulMany(const float* x, int64_t m, absl::Span<const MatMulTarget> targets,
-                ThreadPool* pool);
+void MatMulMany(const float* x, int64_t m,
+                absl::Span<const MatMulTarget> targets, ThreadPool* pool);
 
 // The opt-in BF16-activation path: x is rounded to BF16 (nearest even) and
 // multiplied with BF16 weights by the AVX512_BF16 dot-product instruction,
@@ -49,14 +50,14 @@ void MatMulMany(const float* x, int64_t m, absl::Span<const MatMulTarget> target
 // the numerical reference. Falls back to MatMulMany when the CPU lacks
 // AVX512_BF16, a weight is not BF16, or the portable kernels are forced -
 // so its results depend on the machine, though never on the batch.
-void MatMulManyBf16(const float* x, int64_t m, absl::Span<const MatMulTarget> targets,
-                    ThreadPool* pool);
+void MatMulManyBf16(const float* x, int64_t m,
+                    absl::Span<const MatMulTarget> targets, ThreadPool* pool);
 bool Bf16ActivationsSupported();
 
 // Single-threaded MatMul restricted to output columns [n_begin, n_end); y
 // keeps its full row stride w.rows.
-void MatMulColumns(const float* x, int64_t m, const model::WeightMatrix& w, float* y, int64_t n_begin,
-                   int64_t n_end);
+void MatMulColumns(const float* x, int64_t m, const model::WeightMatrix& w,
+                   float* y, int64_t n_begin, int64_t n_end);
 
 // sum_i a[i] * b[i] in the canonical order above.
 float DotCanonical(const float* a, const float* b, int64_t n);
@@ -64,7 +65,8 @@ float DotCanonical(const float* a, const float* b, int64_t n);
 // Dequantises output rows [n_begin, n_end) of an AWQ INT4 matrix to FP32:
 // out[(n - n_begin) * w.cols + k] = (q - z) * s, the FP16 scale widened
 // exactly, so every value is the exact FP32 product.
-void DequantizeAwqRows(const model::WeightMatrix& w, int64_t n_begin, int64_t n_end, float* out);
+void DequantizeAwqRows(const model::WeightMatrix& w, int64_t n_begin,
+                       int64_t n_end, float* out);
 
 // Widens row `row` of an embedding-style matrix into `out` (w.cols floats).
 void ReadRow(const model::WeightMatrix& w, int64_t row, float* out);

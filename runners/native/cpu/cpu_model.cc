@@ -21,6 +21,7 @@
 namespace evald::runners::native::cpu {
 
 using model::DecoderWeights;
+using model::kKvBlockSize;
 using model::KvCache;
 using model::LayerWeights;
 using model::LoadOptions;
@@ -30,7 +31,6 @@ using model::RopeInverseFrequencies;
 using model::SeqChunk;
 using model::TensorStore;
 using model::ValidateBatch;
-using model::kKvBlockSize;
 namespace {
 
 // K and V of every layer: [num_blocks, kKvBlockSize, num_kv_heads, head_dim]
@@ -40,20 +40,24 @@ namespace {
 // blocks are used; Decommit hands pages back (MADV_DONTNEED).
 class CpuKvCache : public KvCache {
  public:
-  static constexpr int kCommitUnit = 64;  // blocks; 4096 x kv_dim bytes, page-aligned
+  static constexpr int kCommitUnit =
+      64;  // blocks; 4096 x kv_dim bytes, page-aligned
 
-  static absl::StatusOr<std::unique_ptr<CpuKvCache>> Create(int num_layers, int num_blocks,
-                                                            int64_t block_floats, bool elastic) {
-    const size_t region = static_cast<size_t>(num_blocks) * block_floats * sizeof(float);
+  static absl::StatusOr<std::unique_ptr<CpuKvCache>> Create(
+      int num_layers, int num_blocks, int64_t block_floats, bool elastic) {
+    const size_t region =
+        static_cast<size_t>(num_blocks) * block_floats * sizeof(float);
     const size_t bytes = region * 2 * num_layers;
     void* base = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (base == MAP_FAILED) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "kv cache: cannot map ", bytes, " bytes for ", num_blocks, " blocks: ", strerror(errno)));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("kv cache: cannot map ", bytes, " bytes for ",
+                       num_blocks, " blocks: ", strerror(errno)));
     }
-    return std::unique_ptr<CpuKvCache>(new CpuKvCache(static_cast<float*>(base), bytes, num_layers,
-                                                      num_blocks, block_floats, elastic));
+    return std::unique_ptr<CpuKvCache>(
+        new CpuKvCache(static_cast<float*>(base), bytes, num_layers, num_blocks,
+                       block_floats, elastic));
   }
   ~CpuKvCache() override { munmap(base_, mapped_bytes_); }
   CpuKvCache(const CpuKvCache&) = delete;
@@ -61,15 +65,17 @@ class CpuKvCache : public KvCache {
 
   int num_blocks() const override { return num_blocks_; }
   size_t bytes() const override {
-    return static_cast<size_t>(committed_) * 2 * num_layers_ * block_floats_ * sizeof(float);
+    return static_cast<size_t>(committed_) * 2 * num_layers_ * block_floats_ *
+           sizeof(float);
   }
   int commit_unit() const override { return elastic_ ? kCommitUnit : 0; }
   absl::Status Commit(int first, int n) override {
     if (!elastic_) return absl::OkStatus();
-    if (first < 0 || n < 0 || first % kCommitUnit != 0 || n % kCommitUnit != 0 ||
-        first + n > num_blocks_) {
+    if (first < 0 || n < 0 || first % kCommitUnit != 0 ||
+        n % kCommitUnit != 0 || first + n > num_blocks_) {
       return absl::InvalidArgumentError(
-          absl::StrCat("kv cache: commit of blocks [", first, ", ", first + n, ") is not aligned"));
+          absl::StrCat("kv cache: commit of blocks [", first, ", ", first + n,
+                       ") is not aligned"));
     }
     committed_ += n;  // pages are backed on first write
     return absl::OkStatus();
@@ -87,7 +93,9 @@ class CpuKvCache : public KvCache {
 
   int num_layers() const { return num_layers_; }
   int64_t block_floats() const { return block_floats_; }
-  float* k(int layer) const { return base_ + (2 * static_cast<size_t>(layer)) * region_floats(); }
+  float* k(int layer) const {
+    return base_ + (2 * static_cast<size_t>(layer)) * region_floats();
+  }
   float* v(int layer) const {
     return base_ + (2 * static_cast<size_t>(layer) + 1) * region_floats();
   }
@@ -102,7 +110,9 @@ class CpuKvCache : public KvCache {
         block_floats_(block_floats),
         elastic_(elastic),
         committed_(elastic ? 0 : num_blocks) {}
-  size_t region_floats() const { return static_cast<size_t>(num_blocks_) * block_floats_; }
+  size_t region_floats() const {
+    return static_cast<size_t>(num_blocks_) * block_floats_;
+  }
 
   float* const base_;
   const size_t mapped_bytes_;
@@ -122,8 +132,8 @@ struct Row {
 
 class DecoderModel : public Model {
  public:
-  DecoderModel(ModelConfig config, std::unique_ptr<TensorStore> store, DecoderWeights weights,
-               const LoadOptions& options)
+  DecoderModel(ModelConfig config, std::unique_ptr<TensorStore> store,
+               DecoderWeights weights, const LoadOptions& options)
       : config_(std::move(config)),
         store_(std::move(store)),
         weights_(std::move(weights)),
@@ -138,25 +148,30 @@ class DecoderModel : public Model {
            config_.head_dim * sizeof(float);
   }
 
-  absl::StatusOr<std::unique_ptr<model::KvCache>> AllocateKvCache(int num_blocks) const override {
+  absl::StatusOr<std::unique_ptr<model::KvCache>> AllocateKvCache(
+      int num_blocks) const override {
     if (num_blocks <= 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("kv cache needs a positive number of blocks, got ", num_blocks));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "kv cache needs a positive number of blocks, got ", num_blocks));
     }
     ASSIGN_OR_RETURN(std::unique_ptr<CpuKvCache> kv,
-                     CpuKvCache::Create(config_.num_layers, num_blocks, BlockFloats(), false));
+                     CpuKvCache::Create(config_.num_layers, num_blocks,
+                                        BlockFloats(), false));
     return std::unique_ptr<model::KvCache>(std::move(kv));
   }
 
-  absl::StatusOr<std::unique_ptr<model::KvCache>> ReserveKvCache(int capacity_blocks) const override {
-    const int capacity = capacity_blocks / CpuKvCache::kCommitUnit * CpuKvCache::kCommitUnit;
+  absl::StatusOr<std::unique_ptr<model::KvCache>> ReserveKvCache(
+      int capacity_blocks) const override {
+    const int capacity =
+        capacity_blocks / CpuKvCache::kCommitUnit * CpuKvCache::kCommitUnit;
     if (capacity <= 0) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "elastic kv cache needs at least ", CpuKvCache::kCommitUnit, " blocks, got ",
-          capacity_blocks));
+          "elastic kv cache needs at least ", CpuKvCache::kCommitUnit,
+          " blocks, got ", capacity_blocks));
     }
-    ASSIGN_OR_RETURN(std::unique_ptr<CpuKvCache> kv,
-                     CpuKvCache::Create(config_.num_layers, capacity, BlockFloats(), true));
+    ASSIGN_OR_RETURN(
+        std::unique_ptr<CpuKvCache> kv,
+        CpuKvCache::Create(config_.num_layers, capacity, BlockFloats(), true));
     return std::unique_ptr<model::KvCache>(std::move(kv));
   }
 
@@ -165,9 +180,11 @@ class DecoderModel : public Model {
 
  private:
   int64_t BlockFloats() const {
-    return static_cast<int64_t>(model::kKvBlockSize) * config_.num_kv_heads * config_.head_dim;
+    return static_cast<int64_t>(model::kKvBlockSize) * config_.num_kv_heads *
+           config_.head_dim;
   }
-  absl::Status Validate(absl::Span<const SeqChunk> batch, const CpuKvCache& kv) const;
+  absl::Status Validate(absl::Span<const SeqChunk> batch,
+                        const CpuKvCache& kv) const;
 
   model::ModelConfig config_;
   std::unique_ptr<model::TensorStore> store_;
@@ -188,16 +205,20 @@ class DecoderModel : public Model {
 
 absl::Status DecoderModel::Validate(absl::Span<const SeqChunk> batch,
                                     const CpuKvCache& kv) const {
-  if (kv.num_layers() != config_.num_layers || kv.block_floats() != BlockFloats()) {
-    return absl::InvalidArgumentError("kv cache was not allocated by this model");
+  if (kv.num_layers() != config_.num_layers ||
+      kv.block_floats() != BlockFloats()) {
+    return absl::InvalidArgumentError(
+        "kv cache was not allocated by this model");
   }
   return ValidateBatch(config_, batch, kv.num_blocks());
 }
 
-absl::Status DecoderModel::Forward(absl::Span<const SeqChunk> batch, model::KvCache* kv_base,
+absl::Status DecoderModel::Forward(absl::Span<const SeqChunk> batch,
+                                   model::KvCache* kv_base,
                                    model::ForwardOutput* out) {
   auto* kv = dynamic_cast<CpuKvCache*>(kv_base);
-  if (kv == nullptr) return absl::InvalidArgumentError("kv cache is not a CPU kv cache");
+  if (kv == nullptr)
+    return absl::InvalidArgumentError("kv cache is not a CPU kv cache");
   RETURN_IF_ERROR(Validate(batch, *kv));
   out->logits.clear();
 
@@ -227,7 +248,8 @@ absl::Status DecoderModel::Forward(absl::Span<const SeqChunk> batch, model::KvCa
   std::vector<float> h(t_rows * hidden), xn(t_rows * hidden);
   std::vector<float> q(t_rows * q_dim), k(t_rows * kv_dim), v(t_rows * kv_dim);
   std::vector<float> att(t_rows * q_dim), proj(t_rows * hidden);
-  std::vector<float> gate(t_rows * c.intermediate_size), up(t_rows * c.intermediate_size);
+  std::vector<float> gate(t_rows * c.intermediate_size),
+      up(t_rows * c.intermediate_size);
   std::vector<float> cos(t_rows * half), sin(t_rows * half);
   std::vector<AttentionRow> att_rows(t_rows);
   for (int64_t r = 0; r < t_rows; ++r) {
@@ -242,10 +264,12 @@ absl::Status DecoderModel::Forward(absl::Span<const SeqChunk> batch, model::KvCa
     const LayerWeights& lw = weights_.layers[layer];
     pool_.ParallelRange(t_rows, 1, [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
-        RmsNorm(&h[r * hidden], lw.input_norm.data(), hidden, eps, &xn[r * hidden]);
+        RmsNorm(&h[r * hidden], lw.input_norm.data(), hidden, eps,
+                &xn[r * hidden]);
       }
     });
-    const MatMulTarget qkv[] = {{&lw.q, q.data()}, {&lw.k, k.data()}, {&lw.v, v.data()}};
+    const MatMulTarget qkv[] = {
+        {&lw.q, q.data()}, {&lw.k, k.data()}, {&lw.v, v.data()}};
     Gemm(xn.data(), t_rows, qkv);
     float* k_cache = kv->k(layer);
     float* v_cache = kv->v(layer);
@@ -270,9 +294,10 @@ absl::Status DecoderModel::Forward(absl::Span<const SeqChunk> batch, model::KvCa
         ApplyRope(qr, c.num_heads, hd, &cos[r * half], &sin[r * half]);
         ApplyRope(kr, c.num_kv_heads, hd, &cos[r * half], &sin[r * half]);
         const int pos = rows[r].position;
-        const int64_t slot = static_cast<int64_t>(rows[r].block_table[pos / kKvBlockSize]) *
-                                 kKvBlockSize +
-                             pos % kKvBlockSize;
+        const int64_t slot =
+            static_cast<int64_t>(rows[r].block_table[pos / kKvBlockSize]) *
+                kKvBlockSize +
+            pos % kKvBlockSize;
         std::memcpy(k_cache + slot * slot_floats, kr, kv_dim * sizeof(float));
         std::memcpy(v_cache + slot * slot_floats, vr, kv_dim * sizeof(float));
       }
@@ -281,11 +306,14 @@ absl::Status DecoderModel::Forward(absl::Span<const SeqChunk> batch, model::KvCa
     Gemm(att.data(), t_rows, {{&lw.o, proj.data()}});
     pool_.ParallelRange(t_rows, 1, [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
-        for (int64_t i = 0; i < hidden; ++i) h[r * hidden + i] += proj[r * hidden + i];
-        RmsNorm(&h[r * hidden], lw.post_norm.data(), hidden, eps, &xn[r * hidden]);
+        for (int64_t i = 0; i < hidden; ++i)
+          h[r * hidden + i] += proj[r * hidden + i];
+        RmsNorm(&h[r * hidden], lw.post_norm.data(), hidden, eps,
+                &xn[r * hidden]);
       }
     });
-    const MatMulTarget gate_up[] = {{&lw.gate, gate.data()}, {&lw.up, up.data()}};
+    const MatMulTarget gate_up[] = {{&lw.gate, gate.data()},
+                                    {&lw.up, up.data()}};
     Gemm(xn.data(), t_rows, gate_up);
     const int64_t inter = c.intermediate_size;
     pool_.ParallelRange(t_rows, 1, [&](int64_t b, int64_t e) {
@@ -316,14 +344,14 @@ absl::Status DecoderModel::Forward(absl::Span<const SeqChunk> batch, model::KvCa
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<model::Model>> CreateCpuModel(model::ModelConfig config,
-                                                          std::unique_ptr<model::TensorStore> store,
-                                                          model::DecoderWeights weights,
-                                                          const model::LoadOptions& options) {
-  return std::unique_ptr<model::Model>(
-      new DecoderModel(std::move(config), std::move(store), std::move(weights), options));
+absl::StatusOr<std::unique_ptr<model::Model>> CreateCpuModel(
+    model::ModelConfig config, std::unique_ptr<model::TensorStore> store,
+    model::DecoderWeights weights, const model::LoadOptions& options) {
+  return std::unique_ptr<model::Model>(new DecoderModel(
+      std::move(config), std::move(store), std::move(weights), options));
 }
 
-[[maybe_unused]] const bool kCpuBackendRegistered = model::RegisterCpuBackend(&CreateCpuModel);
+[[maybe_unused]] const bool kCpuBackendRegistered =
+    model::RegisterCpuBackend(&CreateCpuModel);
 
 }  // namespace evald::runners::native::cpu

@@ -19,10 +19,9 @@
 
 namespace evald::runners::native::cpu {
 
-absl::StatusOr<std::unique_ptr<model::Model>> CreateCpuModel(model::ModelConfig config,
-                                                          std::unique_ptr<model::TensorStore> store,
-                                                          model::DecoderWeights weights,
-                                                          const model::LoadOptions& options);
+absl::StatusOr<std::unique_ptr<model::Model>> CreateCpuModel(
+    model::ModelConfig config, std::unique_ptr<model::TensorStore> store,
+    model::DecoderWeights weights, const model::LoadOptions& options);
 
 }  // namespace evald::runners::native::cpu
 

@@ -29,7 +29,8 @@ constexpr float kLog2e = 1.44269504088896341f;
 constexpr float kLn2Hi = 0.693359375f;
 constexpr float kLn2Lo = -2.12194440e-4f;
 constexpr float kExpMin = -87.0f;
-constexpr float kExpC[7] = {1.0f, 1.0f, 0.5f, 1.0f / 6, 1.0f / 24, 1.0f / 120, 1.0f / 720};
+constexpr float kExpC[7] = {1.0f,      1.0f,       0.5f,      1.0f / 6,
+                            1.0f / 24, 1.0f / 120, 1.0f / 720};
 
 float ExpScalar(float x) {
   x = std::max(x, kExpMin);
@@ -38,7 +39,8 @@ float ExpScalar(float x) {
   r = std::fma(n, -kLn2Lo, r);
   float p = kExpC[6];
   for (int k = 5; k >= 0; --k) p = std::fma(p, r, kExpC[k]);
-  const uint32_t bits = static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23;
+  const uint32_t bits = static_cast<uint32_t>(static_cast<int32_t>(n) + 127)
+                        << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof(scale));
   return p * scale;
@@ -46,14 +48,16 @@ float ExpScalar(float x) {
 
 EVALD_AVX512 inline __m512 ExpAvx512(__m512 x) {
   x = _mm512_max_ps(x, _mm512_set1_ps(kExpMin));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(kLog2e)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 n =
+      _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(kLog2e)),
+                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-kLn2Hi), x);
   r = _mm512_fmadd_ps(n, _mm512_set1_ps(-kLn2Lo), r);
   __m512 p = _mm512_set1_ps(kExpC[6]);
-  for (int k = 5; k >= 0; --k) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kExpC[k]));
-  const __m512i bits =
-      _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+  for (int k = 5; k >= 0; --k)
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kExpC[k]));
+  const __m512i bits = _mm512_slli_epi32(
+      _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
   return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
 }
 
@@ -61,7 +65,8 @@ EVALD_AVX512 inline float ReduceAvx512(__m512 v) {
   const __m256 lo = _mm512_castps512_ps256(v);
   const __m256 hi = _mm512_castps512_ps256(_mm512_shuffle_f32x4(v, v, 0x0e));
   const __m256 a = _mm256_add_ps(lo, hi);
-  const __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  const __m128 b =
+      _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
   const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
   return _mm_cvtss_f32(_mm_add_ss(c, _mm_shuffle_ps(c, c, 1)));
 }
@@ -76,13 +81,14 @@ constexpr int kMaxGroup = 16;
 // position. `Simd` picks the AVX-512 path (head_dim % 16 == 0) or the
 // portable one; both perform the same operations.
 template <bool kSimd>
-void AttendGroupImpl(const float* q, int group, const AttentionRow& row, int kv_head,
-                     const float* k_cache, const float* v_cache, const AttentionShape& s,
-                     float* out);
+void AttendGroupImpl(const float* q, int group, const AttentionRow& row,
+                     int kv_head, const float* k_cache, const float* v_cache,
+                     const AttentionShape& s, float* out);
 
 template <>
-void AttendGroupImpl<false>(const float* q, int group, const AttentionRow& row, int kv_head,
-                            const float* k_cache, const float* v_cache, const AttentionShape& s,
+void AttendGroupImpl<false>(const float* q, int group, const AttentionRow& row,
+                            int kv_head, const float* k_cache,
+                            const float* v_cache, const AttentionShape& s,
                             float* out) {
   const int d = s.head_dim;
   const int64_t slot_stride = static_cast<int64_t>(s.num_kv_heads) * d;
@@ -97,17 +103,22 @@ void AttendGroupImpl<false>(const float* q, int group, const AttentionRow& row, 
   std::fill(out, out + static_cast<int64_t>(group) * d, 0.0f);
   const int num_blocks = row.position / model::kKvBlockSize + 1;
   for (int b = 0; b < num_blocks; ++b) {
-    const int64_t base = static_cast<int64_t>(row.block_table[b]) * block_stride +
-                         static_cast<int64_t>(kv_head) * d;
-    const int count = std::min(model::kKvBlockSize, row.position + 1 - b * model::kKvBlockSize);
+    const int64_t base =
+        static_cast<int64_t>(row.block_table[b]) * block_stride +
+        static_cast<int64_t>(kv_head) * d;
+    const int count = std::min(model::kKvBlockSize,
+                               row.position + 1 - b * model::kKvBlockSize);
     for (int j = 0; j < count; ++j) {
       for (int i = 0; i < group; ++i) {
-        scores[i][j] = DotCanonical(q + i * d, k_cache + base + j * slot_stride, d) * scale;
+        scores[i][j] =
+            DotCanonical(q + i * d, k_cache + base + j * slot_stride, d) *
+            scale;
       }
     }
     for (int i = 0; i < group; ++i) {
       float block_max = -std::numeric_limits<float>::infinity();
-      for (int j = 0; j < count; ++j) block_max = std::max(block_max, scores[i][j]);
+      for (int j = 0; j < count; ++j)
+        block_max = std::max(block_max, scores[i][j]);
       const float m_new = std::max(m[i], block_max);
       if (m_new > m[i]) {
         const float correction = ExpScalar(m[i] - m_new);
@@ -115,13 +126,15 @@ void AttendGroupImpl<false>(const float* q, int group, const AttentionRow& row, 
         for (int c = 0; c < d; ++c) out[i * d + c] *= correction;
         m[i] = m_new;
       }
-      for (int j = 0; j < count; ++j) scores[i][j] = ExpScalar(scores[i][j] - m[i]);
+      for (int j = 0; j < count; ++j)
+        scores[i][j] = ExpScalar(scores[i][j] - m[i]);
       for (int j = 0; j < count; ++j) l[i] += scores[i][j];
     }
     for (int j = 0; j < count; ++j) {
       const float* vj = v_cache + base + j * slot_stride;
       for (int i = 0; i < group; ++i) {
-        for (int c = 0; c < d; ++c) out[i * d + c] = std::fma(scores[i][j], vj[c], out[i * d + c]);
+        for (int c = 0; c < d; ++c)
+          out[i * d + c] = std::fma(scores[i][j], vj[c], out[i * d + c]);
       }
     }
   }
@@ -132,8 +145,10 @@ void AttendGroupImpl<false>(const float* q, int group, const AttentionRow& row, 
 }
 
 template <>
-EVALD_AVX512 void AttendGroupImpl<true>(const float* q, int group, const AttentionRow& row,
-                                        int kv_head, const float* k_cache, const float* v_cache,
+EVALD_AVX512 void AttendGroupImpl<true>(const float* q, int group,
+                                        const AttentionRow& row, int kv_head,
+                                        const float* k_cache,
+                                        const float* v_cache,
                                         const AttentionShape& s, float* out) {
   const int d = s.head_dim;
   const int nv = d / 16;
@@ -149,16 +164,19 @@ EVALD_AVX512 void AttendGroupImpl<true>(const float* q, int group, const Attenti
   std::fill(out, out + static_cast<int64_t>(group) * d, 0.0f);
   const int num_blocks = row.position / model::kKvBlockSize + 1;
   for (int b = 0; b < num_blocks; ++b) {
-    const int64_t base = static_cast<int64_t>(row.block_table[b]) * block_stride +
-                         static_cast<int64_t>(kv_head) * d;
-    const int count = std::min(model::kKvBlockSize, row.position + 1 - b * model::kKvBlockSize);
+    const int64_t base =
+        static_cast<int64_t>(row.block_table[b]) * block_stride +
+        static_cast<int64_t>(kv_head) * d;
+    const int count = std::min(model::kKvBlockSize,
+                               row.position + 1 - b * model::kKvBlockSize);
     for (int j = 0; j < count; ++j) {
       const float* kj = k_cache + base + j * slot_stride;
       for (int i = 0; i < group; ++i) {
         const float* qi = q + i * d;
         __m512 acc = _mm512_setzero_ps();
         for (int c = 0; c < nv; ++c) {
-          acc = _mm512_fmadd_ps(_mm512_loadu_ps(qi + 16 * c), _mm512_loadu_ps(kj + 16 * c), acc);
+          acc = _mm512_fmadd_ps(_mm512_loadu_ps(qi + 16 * c),
+                                _mm512_loadu_ps(kj + 16 * c), acc);
         }
         scores[i][j] = ReduceAvx512(acc) * scale;
       }
@@ -166,7 +184,8 @@ EVALD_AVX512 void AttendGroupImpl<true>(const float* q, int group, const Attenti
     const __mmask16 valid = static_cast<__mmask16>((1u << count) - 1u);
     for (int i = 0; i < group; ++i) {
       float block_max = -std::numeric_limits<float>::infinity();
-      for (int j = 0; j < count; ++j) block_max = std::max(block_max, scores[i][j]);
+      for (int j = 0; j < count; ++j)
+        block_max = std::max(block_max, scores[i][j]);
       const float m_new = std::max(m[i], block_max);
       float* oi = out + i * d;
       if (m_new > m[i]) {
@@ -174,7 +193,8 @@ EVALD_AVX512 void AttendGroupImpl<true>(const float* q, int group, const Attenti
         l[i] *= correction;
         const __m512 cv = _mm512_set1_ps(correction);
         for (int c = 0; c < nv; ++c) {
-          _mm512_storeu_ps(oi + 16 * c, _mm512_mul_ps(_mm512_loadu_ps(oi + 16 * c), cv));
+          _mm512_storeu_ps(oi + 16 * c,
+                           _mm512_mul_ps(_mm512_loadu_ps(oi + 16 * c), cv));
         }
         m[i] = m_new;
       }
@@ -189,8 +209,9 @@ EVALD_AVX512 void AttendGroupImpl<true>(const float* q, int group, const Attenti
         float* oi = out + i * d;
         const __m512 p = _mm512_set1_ps(scores[i][j]);
         for (int c = 0; c < nv; ++c) {
-          _mm512_storeu_ps(oi + 16 * c, _mm512_fmadd_ps(p, _mm512_loadu_ps(vj + 16 * c),
-                                                         _mm512_loadu_ps(oi + 16 * c)));
+          _mm512_storeu_ps(oi + 16 * c,
+                           _mm512_fmadd_ps(p, _mm512_loadu_ps(vj + 16 * c),
+                                           _mm512_loadu_ps(oi + 16 * c)));
         }
       }
     }
@@ -199,14 +220,16 @@ EVALD_AVX512 void AttendGroupImpl<true>(const float* q, int group, const Attenti
     const __m512 inv = _mm512_set1_ps(1.0f / l[i]);
     float* oi = out + i * d;
     for (int c = 0; c < nv; ++c) {
-      _mm512_storeu_ps(oi + 16 * c, _mm512_mul_ps(_mm512_loadu_ps(oi + 16 * c), inv));
+      _mm512_storeu_ps(oi + 16 * c,
+                       _mm512_mul_ps(_mm512_loadu_ps(oi + 16 * c), inv));
     }
   }
 }
 
 }  // namespace
 
-void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* out) {
+void RmsNorm(const float* x, const float* weight, int64_t n, float eps,
+             float* out) {
   const float sum_sq = DotCanonical(x, x, n);
   const float inv = 1.0f / std::sqrt(sum_sq / static_cast<float>(n) + eps);
   for (int64_t i = 0; i < n; ++i) out[i] = weight[i] * (x[i] * inv);
@@ -221,7 +244,8 @@ void RopeCosSin(absl::Span<const double> inv_freq, int position, float* cos_out,
   }
 }
 
-void ApplyRope(float* x, int num_heads, int head_dim, const float* cos, const float* sin) {
+void ApplyRope(float* x, int num_heads, int head_dim, const float* cos,
+               const float* sin) {
   const int half = head_dim / 2;
   for (int h = 0; h < num_heads; ++h) {
     float* v = x + static_cast<int64_t>(h) * head_dim;
@@ -241,8 +265,9 @@ void SiluMul(float* gate, const float* up, int64_t n) {
   }
 }
 
-void Attention(const float* q, absl::Span<const AttentionRow> rows, const float* k_cache,
-               const float* v_cache, const AttentionShape& s, float* out, ThreadPool* pool) {
+void Attention(const float* q, absl::Span<const AttentionRow> rows,
+               const float* k_cache, const float* v_cache,
+               const AttentionShape& s, float* out, ThreadPool* pool) {
   const int group = s.num_heads / s.num_kv_heads;
   const int64_t row_stride = static_cast<int64_t>(s.num_heads) * s.head_dim;
   const bool simd = UseAvx512Kernels() && s.head_dim % 16 == 0;
@@ -257,12 +282,14 @@ void Attention(const float* q, absl::Span<const AttentionRow> rows, const float*
       const int slice = static_cast<int>(t % slices);
       const int first = kv_head * group + slice * kMaxGroup;
       const int n = std::min(kMaxGroup, group - slice * kMaxGroup);
-      const int64_t offset = r * row_stride + static_cast<int64_t>(first) * s.head_dim;
+      const int64_t offset =
+          r * row_stride + static_cast<int64_t>(first) * s.head_dim;
       if (simd) {
-        AttendGroupImpl<true>(q + offset, n, rows[r], kv_head, k_cache, v_cache, s, out + offset);
+        AttendGroupImpl<true>(q + offset, n, rows[r], kv_head, k_cache, v_cache,
+                              s, out + offset);
       } else {
-        AttendGroupImpl<false>(q + offset, n, rows[r], kv_head, k_cache, v_cache, s,
-                               out + offset);
+        AttendGroupImpl<false>(q + offset, n, rows[r], kv_head, k_cache,
+                               v_cache, s, out + offset);
       }
     }
   });

@@ -23,25 +23,29 @@
 namespace evald::runners::native::cpu {
 
 // out[i] = weight[i] * (x[i] / sqrt(mean(x^2) + eps)); out may alias x.
-void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* out);
+void RmsNorm(const float* x, const float* weight, int64_t n, float eps,
+             float* out);
 
 // cos/sin of position * inv_freq, each [head_dim / 2].
-void RopeCosSin(absl::Span<const double> inv_freq, int position, float* cos_out, float* sin_out);
+void RopeCosSin(absl::Span<const double> inv_freq, int position, float* cos_out,
+                float* sin_out);
 
 // Rotates `num_heads` heads of `head_dim` in place:
 //   x1' = x1 cos - x2 sin, x2' = x2 cos + x1 sin (x1, x2 the two halves).
-void ApplyRope(float* x, int num_heads, int head_dim, const float* cos, const float* sin);
+void ApplyRope(float* x, int num_heads, int head_dim, const float* cos,
+               const float* sin);
 
 // gate[i] = silu(gate[i]) * up[i].
 void SiluMul(float* gate, const float* up, int64_t n);
 
 // One query row of the batch for Attention.
 struct AttentionRow {
-  int position = 0;                 // attends to [0, position]
+  int position = 0;                      // attends to [0, position]
   const int32_t* block_table = nullptr;  // physical blocks of its sequence
 };
 
-// Paged K or V of one layer: [num_blocks, kKvBlockSize, num_kv_heads, head_dim].
+// Paged K or V of one layer: [num_blocks, kKvBlockSize, num_kv_heads,
+// head_dim].
 struct AttentionShape {
   int num_heads = 0;
   int num_kv_heads = 0;
@@ -50,8 +54,9 @@ struct AttentionShape {
 
 // out[r, h, :] = softmax(q[r, h] . K[0..pos] / sqrt(d)) V[0..pos] for every
 // row r and head h; q and out are [rows, num_heads * head_dim].
-void Attention(const float* q, absl::Span<const AttentionRow> rows, const float* k_cache,
-               const float* v_cache, const AttentionShape& shape, float* out, ThreadPool* pool);
+void Attention(const float* q, absl::Span<const AttentionRow> rows,
+               const float* k_cache, const float* v_cache,
+               const AttentionShape& shape, float* out, ThreadPool* pool);
 
 }  // namespace evald::runners::native::cpu
 

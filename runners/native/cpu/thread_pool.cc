@@ -18,9 +18,12 @@ uint32_t GenOf(uint64_t word) { return static_cast<uint32_t>(word >> 32); }
 }  // namespace
 
 ThreadPool::ThreadPool(int num_threads) {
-  size_ = num_threads > 0 ? num_threads
-                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  for (int i = 1; i < size_; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  size_ =
+      num_threads > 0
+          ? num_threads
+          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  for (int i = 1; i < size_; ++i)
+    workers_.emplace_back([this] { WorkerLoop(); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -42,7 +45,8 @@ void ThreadPool::Work(uint32_t gen) {
     const uint64_t count = gc & 0xffffffffu;
     const uint64_t index = s & 0xffffffffu;
     if (index >= count) return;
-    if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) continue;
+    if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel))
+      continue;
     // The claim is unfinished, so the caller cannot have moved on: task_
     // still belongs to `gen`.
     (*task_.load(std::memory_order_acquire))(static_cast<int64_t>(index));
@@ -61,7 +65,8 @@ void ThreadPool::WorkerLoop() {
     if (gen == seen) {
       std::unique_lock<std::mutex> lock(mu_);
       sleepers_.fetch_add(1);
-      wake_.wait(lock, [&] { return GenOf(state_.load()) != seen || stop_.load(); });
+      wake_.wait(lock,
+                 [&] { return GenOf(state_.load()) != seen || stop_.load(); });
       sleepers_.fetch_sub(1);
       gen = GenOf(state_.load());
     }
@@ -71,7 +76,8 @@ void ThreadPool::WorkerLoop() {
   }
 }
 
-void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t)>& fn) {
+void ThreadPool::ParallelFor(int64_t n,
+                             const std::function<void(int64_t)>& fn) {
   if (n <= 0) return;
   if (size_ == 1 || n == 1) {
     for (int64_t i = 0; i < n; ++i) fn(i);
@@ -80,7 +86,8 @@ void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t)>& fn) 
   const uint32_t gen = ++generation_;
   task_.store(&fn, std::memory_order_release);
   done_.store(0, std::memory_order_release);
-  gen_count_.store((static_cast<uint64_t>(gen) << 32) | static_cast<uint64_t>(n));
+  gen_count_.store((static_cast<uint64_t>(gen) << 32) |
+                   static_cast<uint64_t>(n));
   state_.store(static_cast<uint64_t>(gen) << 32);
   if (sleepers_.load() > 0) {
     { std::lock_guard<std::mutex> lock(mu_); }
@@ -96,8 +103,8 @@ void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t)>& fn) 
   }
 }
 
-void ThreadPool::ParallelRange(int64_t n, int64_t align,
-                               const std::function<void(int64_t, int64_t)>& fn) {
+void ThreadPool::ParallelRange(
+    int64_t n, int64_t align, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
   const int64_t units = (n + align - 1) / align;
   const int64_t chunks = std::min<int64_t>(units, size_ == 1 ? 1 : 4 * size_);

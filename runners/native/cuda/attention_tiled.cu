@@ -25,18 +25,23 @@ using device::kWarp;
 size_t SharedBytes(int hd) {
   const size_t q = sizeof(float) * kAttentionTileRows * hd;
   const size_t kv = sizeof(f16_t) * 2 * kAttnWarps * kWarp * hd;
-  const size_t part = sizeof(float) * kAttnWarps * kAttentionTileRows * (hd + 2);
+  const size_t part =
+      sizeof(float) * kAttnWarps * kAttentionTileRows * (hd + 2);
   return q + (kv > part ? kv : part);
 }
 
-__global__ void TiledAttentionKernel(const float* q, const RowInfo* rows, const RowTile* tiles,
-                                     const int32_t* block_tables, QkvShape shape,
-                                     const f16_t* k_cache, const f16_t* v_cache, f16_t* out) {
+__global__ void TiledAttentionKernel(const float* q, const RowInfo* rows,
+                                     const RowTile* tiles,
+                                     const int32_t* block_tables,
+                                     QkvShape shape, const f16_t* k_cache,
+                                     const f16_t* v_cache, f16_t* out) {
   extern __shared__ float smem[];
   const int hd = shape.head_dim;
-  float* q_s = smem;                                                       // [tile][hd]
-  f16_t* kv_s = reinterpret_cast<f16_t*>(smem + kAttentionTileRows * hd);  // [warp][K|V][32][hd]
-  float* part = smem + kAttentionTileRows * hd;  // after the loop: [row][warp][hd + 2]
+  float* q_s = smem;  // [tile][hd]
+  f16_t* kv_s = reinterpret_cast<f16_t*>(smem + kAttentionTileRows *
+                                                    hd);  // [warp][K|V][32][hd]
+  float* part =
+      smem + kAttentionTileRows * hd;  // after the loop: [row][warp][hd + 2]
 
   const RowTile tile = tiles[blockIdx.x];
   const int head = blockIdx.y;
@@ -47,7 +52,9 @@ __global__ void TiledAttentionKernel(const float* q, const RowInfo* rows, const 
   const int kv_dim = shape.num_kv_heads * hd;
   const float scale = 1.0f / sqrtf(static_cast<float>(hd));
   for (int i = 0; i < tile.count; ++i) {
-    const float* qr = q + static_cast<int64_t>(tile.first + i) * shape.num_heads * hd + head * hd;
+    const float* qr =
+        q + static_cast<int64_t>(tile.first + i) * shape.num_heads * hd +
+        head * hd;
     for (int d = threadIdx.x; d < hd; d += blockDim.x) q_s[i * hd + d] = qr[d];
   }
   __syncthreads();
@@ -66,7 +73,8 @@ __global__ void TiledAttentionKernel(const float* q, const RowInfo* rows, const 
     const int key = chunk * kWarp + lane;
     int64_t slot = 0;
     if (key <= last_of_tile) {
-      slot = static_cast<int64_t>(table[key / kKvBlock]) * kKvBlock + key % kKvBlock;
+      slot = static_cast<int64_t>(table[key / kKvBlock]) * kKvBlock +
+             key % kKvBlock;
     }
     // Stage the chunk: key k's K and V rows, loaded by the whole warp.
     const int keys_of_tile = min(kWarp, last_of_tile - chunk * kWarp + 1);
@@ -84,23 +92,27 @@ __global__ void TiledAttentionKernel(const float* q, const RowInfo* rows, const 
 #pragma unroll
     for (int i = 0; i < kAttentionTileRows; ++i) {
       if (chunk * kWarp > last[i]) continue;  // the same for the whole warp
-      device::AttendChunk(chunk, last[i], q_s + i * hd, k_s + lane * hd, v_row, hd, scale, &st[i]);
+      device::AttendChunk(chunk, last[i], q_s + i * hd, k_s + lane * hd, v_row,
+                          hd, scale, &st[i]);
     }
     __syncwarp();
   }
-  __syncthreads();  // the staging area becomes the partials
+  __syncthreads();               // the staging area becomes the partials
   const size_t stride = hd + 2;  // between the warps' partials of a row
 #pragma unroll
   for (int i = 0; i < kAttentionTileRows; ++i) {
     if (i >= tile.count) break;
-    device::StorePartial(st[i], hd, part + (static_cast<size_t>(i) * kAttnWarps + warp) * stride);
+    device::StorePartial(
+        st[i], hd,
+        part + (static_cast<size_t>(i) * kAttnWarps + warp) * stride);
   }
   __syncthreads();
   // Warp w merges rows w, w + 4, ...
   for (int i = warp; i < tile.count; i += kAttnWarps) {
-    device::MergePartials(part + static_cast<size_t>(i) * kAttnWarps * stride, stride, hd,
-                          out + static_cast<int64_t>(tile.first + i) * shape.num_heads * hd +
-                              head * hd);
+    device::MergePartials(
+        part + static_cast<size_t>(i) * kAttnWarps * stride, stride, hd,
+        out + static_cast<int64_t>(tile.first + i) * shape.num_heads * hd +
+            head * hd);
   }
 }
 
@@ -108,8 +120,8 @@ __global__ void TiledAttentionKernel(const float* q, const RowInfo* rows, const 
 
 bool TiledAttentionFits(int head_dim, int device) {
   int optin = 0;
-  if (cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) !=
-      cudaSuccess) {
+  if (cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin,
+                             device) != cudaSuccess) {
     cudaGetLastError();
     return false;
   }
@@ -117,18 +129,21 @@ bool TiledAttentionFits(int head_dim, int device) {
          SharedBytes(head_dim) <= static_cast<size_t>(optin);
 }
 
-cudaError_t PagedAttentionTiled(const float* q, const RowInfo* rows, const RowTile* tiles,
-                                int num_tiles, const int32_t* block_tables, const QkvShape& shape,
-                                const f16_t* k_cache, const f16_t* v_cache, f16_t* out,
+cudaError_t PagedAttentionTiled(const float* q, const RowInfo* rows,
+                                const RowTile* tiles, int num_tiles,
+                                const int32_t* block_tables,
+                                const QkvShape& shape, const f16_t* k_cache,
+                                const f16_t* v_cache, f16_t* out,
                                 cudaStream_t stream) {
   if (num_tiles == 0) return cudaSuccess;
   const size_t smem = SharedBytes(shape.head_dim);
   const cudaError_t e = cudaFuncSetAttribute(
-      TiledAttentionKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+      TiledAttentionKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+      static_cast<int>(smem));
   if (e != cudaSuccess) return e;
   const dim3 grid(num_tiles, shape.num_heads);
-  TiledAttentionKernel<<<grid, kAttnWarps * kWarp, smem, stream>>>(q, rows, tiles, block_tables, shape,
-                                                               k_cache, v_cache, out);
+  TiledAttentionKernel<<<grid, kAttnWarps * kWarp, smem, stream>>>(
+      q, rows, tiles, block_tables, shape, k_cache, v_cache, out);
   return cudaGetLastError();
 }
 

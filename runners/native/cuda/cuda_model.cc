@@ -22,8 +22,8 @@
 
 #include <algorithm>
 #include <cstring>
-#include <numeric>
 #include <memory>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -44,6 +44,7 @@ using model::DType;
 using model::DTypeName;
 using model::FloatToBf16;
 using model::FloatToF16;
+using model::kKvBlockSize;
 using model::KvCache;
 using model::LoadOptions;
 using model::Model;
@@ -52,10 +53,10 @@ using model::SeqChunk;
 using model::ValidateBatch;
 using model::WeightFormat;
 using model::WeightMatrix;
-using model::kKvBlockSize;
 namespace {
 
-#define CUDA_RETURN_IF_ERROR(expr, what) RETURN_IF_ERROR(CudaStatus((expr), what))
+#define CUDA_RETURN_IF_ERROR(expr, what) \
+  RETURN_IF_ERROR(CudaStatus((expr), what))
 
 // A device allocation freed with the owner.
 class DeviceBuffer {
@@ -74,15 +75,16 @@ class DeviceBuffer {
     if (error != cudaSuccess) {
       cudaGetLastError();  // clear the sticky-free error state
       return absl::ResourceExhaustedError(absl::StrCat(
-          "cuda: cannot allocate ", bytes, " bytes of device memory for ", what, ": ",
-          cudaGetErrorString(error)));
+          "cuda: cannot allocate ", bytes, " bytes of device memory for ", what,
+          ": ", cudaGetErrorString(error)));
     }
     bytes_ = bytes;
     return absl::OkStatus();
   }
   // Grows (never shrinks) to at least `bytes`; contents are not kept.
   absl::Status Reserve(size_t bytes, const char* what) {
-    return bytes <= bytes_ ? absl::OkStatus() : Allocate(bytes + bytes / 4, what);
+    return bytes <= bytes_ ? absl::OkStatus()
+                           : Allocate(bytes + bytes / 4, what);
   }
   template <typename T>
   T* as() const {
@@ -99,7 +101,7 @@ class DeviceBuffer {
 // checkpoint is BF16), or AWQ INT4 packed as in the checkpoint (then
 // `buffer` is empty and the three packed arrays are set).
 struct DeviceMatrix {
-  std::shared_ptr<DeviceBuffer> buffer;  // dense [rows, cols]
+  std::shared_ptr<DeviceBuffer> buffer;                   // dense [rows, cols]
   std::shared_ptr<DeviceBuffer> qweight, qzeros, scales;  // AWQ
   int64_t rows = 0;
   int64_t cols = 0;
@@ -107,15 +109,20 @@ struct DeviceMatrix {
   bool awq() const { return qweight != nullptr; }
   const void* data() const { return buffer->as<void>(); }
   DeviceAwqMatrix awq_matrix() const {
-    return DeviceAwqMatrix{qweight->as<int32_t>(), qzeros->as<int32_t>(),
-                           scales->as<uint16_t>(), rows, cols, group_size};
+    return DeviceAwqMatrix{qweight->as<int32_t>(),
+                           qzeros->as<int32_t>(),
+                           scales->as<uint16_t>(),
+                           rows,
+                           cols,
+                           group_size};
   }
 };
 
 struct DeviceLayer {
   DeviceMatrix qkv, o, gate_up, down;
   std::unique_ptr<DeviceBuffer> input_norm, post_norm;
-  std::unique_ptr<DeviceBuffer> q_bias, k_bias, v_bias, q_norm, k_norm;  // may be empty
+  std::unique_ptr<DeviceBuffer> q_bias, k_bias, v_bias, q_norm,
+      k_norm;  // may be empty
 };
 
 // K and V per layer, [blocks, 16, kv_heads, head_dim] FP16 each. A fixed
@@ -133,7 +140,8 @@ class CudaKvCache : public KvCache {
 
   absl::Status Allocate(int num_layers, int num_blocks, int64_t kv_dim) {
     num_blocks_ = num_blocks;
-    const size_t per = static_cast<size_t>(num_blocks) * model::kKvBlockSize * kv_dim * sizeof(f16_t);
+    const size_t per = static_cast<size_t>(num_blocks) * model::kKvBlockSize *
+                       kv_dim * sizeof(f16_t);
     for (int l = 0; l < num_layers; ++l) {
       buffers_.push_back(std::make_unique<DeviceBuffer>());
       RETURN_IF_ERROR(buffers_.back()->Allocate(per, "the kv cache"));
@@ -148,18 +156,24 @@ class CudaKvCache : public KvCache {
 
   // Reserves address space for about `capacity` blocks (rounded down to the
   // commit unit: the blocks whose bytes per layer fill whole pages).
-  absl::Status Reserve(int device, int num_layers, int capacity, int64_t kv_dim) {
-    ASSIGN_OR_RETURN(const size_t granularity, VirtualDeviceRange::Granularity(device));
-    block_layer_bytes_ = static_cast<size_t>(model::kKvBlockSize) * kv_dim * sizeof(f16_t);
-    unit_ = static_cast<int>(granularity / std::gcd(granularity, block_layer_bytes_));
+  absl::Status Reserve(int device, int num_layers, int capacity,
+                       int64_t kv_dim) {
+    ASSIGN_OR_RETURN(const size_t granularity,
+                     VirtualDeviceRange::Granularity(device));
+    block_layer_bytes_ =
+        static_cast<size_t>(model::kKvBlockSize) * kv_dim * sizeof(f16_t);
+    unit_ = static_cast<int>(granularity /
+                             std::gcd(granularity, block_layer_bytes_));
     num_blocks_ = capacity / unit_ * unit_;
     if (num_blocks_ == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "elastic kv cache needs at least ", unit_, " blocks, got ", capacity));
+      return absl::InvalidArgumentError(
+          absl::StrCat("elastic kv cache needs at least ", unit_,
+                       " blocks, got ", capacity));
     }
     region_bytes_ = static_cast<size_t>(num_blocks_) * block_layer_bytes_;
     num_layers_ = num_layers;
-    ASSIGN_OR_RETURN(range_, VirtualDeviceRange::Reserve(device, 2 * num_layers * region_bytes_));
+    ASSIGN_OR_RETURN(range_, VirtualDeviceRange::Reserve(
+                                 device, 2 * num_layers * region_bytes_));
     for (int l = 0; l < num_layers; ++l) {
       k_.push_back(reinterpret_cast<f16_t*>(static_cast<char*>(range_->base()) +
                                             (2 * l) * region_bytes_));
@@ -173,14 +187,16 @@ class CudaKvCache : public KvCache {
     if (range_ == nullptr) return absl::OkStatus();
     if (first % unit_ != 0 || n % unit_ != 0 || first + n > num_blocks_) {
       return absl::InvalidArgumentError(
-          absl::StrCat("kv cache: commit of blocks [", first, ", ", first + n, ") is not aligned"));
+          absl::StrCat("kv cache: commit of blocks [", first, ", ", first + n,
+                       ") is not aligned"));
     }
     const size_t offset = static_cast<size_t>(first) * block_layer_bytes_;
     const size_t len = static_cast<size_t>(n) * block_layer_bytes_;
     for (int r = 0; r < 2 * num_layers_; ++r) {
       absl::Status st = range_->Map(r * region_bytes_ + offset, len);
       if (!st.ok()) {
-        for (int u = 0; u < r; ++u) range_->Unmap(u * region_bytes_ + offset, len);
+        for (int u = 0; u < r; ++u)
+          range_->Unmap(u * region_bytes_ + offset, len);
         return st;
       }
     }
@@ -190,7 +206,8 @@ class CudaKvCache : public KvCache {
     if (range_ == nullptr) return;
     const size_t offset = static_cast<size_t>(first) * block_layer_bytes_;
     const size_t len = static_cast<size_t>(n) * block_layer_bytes_;
-    for (int r = 0; r < 2 * num_layers_; ++r) range_->Unmap(r * region_bytes_ + offset, len);
+    for (int r = 0; r < 2 * num_layers_; ++r)
+      range_->Unmap(r * region_bytes_ + offset, len);
   }
 
   f16_t* k(int layer) const { return k_[layer]; }
@@ -201,7 +218,7 @@ class CudaKvCache : public KvCache {
   int num_blocks_ = 0;
   size_t bytes_ = 0;
   std::vector<std::unique_ptr<DeviceBuffer>> buffers_;  // fixed cache
-  std::unique_ptr<VirtualDeviceRange> range_;            // elastic cache
+  std::unique_ptr<VirtualDeviceRange> range_;           // elastic cache
   int unit_ = 0;
   int num_layers_ = 0;
   size_t block_layer_bytes_ = 0;
@@ -209,19 +226,21 @@ class CudaKvCache : public KvCache {
   std::vector<f16_t*> k_, v_;
 };
 
-absl::Status Upload(const void* src, size_t bytes, DeviceBuffer* dst, size_t* total_bytes) {
+absl::Status Upload(const void* src, size_t bytes, DeviceBuffer* dst,
+                    size_t* total_bytes) {
   RETURN_IF_ERROR(dst->Allocate(bytes, "weights"));
   *total_bytes += bytes;
-  CUDA_RETURN_IF_ERROR(cudaMemcpy(dst->as<void>(), src, bytes, cudaMemcpyHostToDevice),
-                       "upload weights");
+  CUDA_RETURN_IF_ERROR(
+      cudaMemcpy(dst->as<void>(), src, bytes, cudaMemcpyHostToDevice),
+      "upload weights");
   return absl::OkStatus();
 }
 
 // AWQ matrices stacked by output rows (q/k/v, gate/up): the packed arrays are
 // [in, out / 8] (qweight), [groups, out / 8] (qzeros) and [groups, out]
 // (scales), so stacking outputs concatenates each of their rows.
-absl::StatusOr<DeviceMatrix> UploadStackedAwq(std::initializer_list<const WeightMatrix*> parts,
-                                              size_t* total_bytes) {
+absl::StatusOr<DeviceMatrix> UploadStackedAwq(
+    std::initializer_list<const WeightMatrix*> parts, size_t* total_bytes) {
   DeviceMatrix m;
   const WeightMatrix& first = **parts.begin();
   m.cols = first.cols;
@@ -230,7 +249,8 @@ absl::StatusOr<DeviceMatrix> UploadStackedAwq(std::initializer_list<const Weight
     if (p->format != WeightFormat::kAwqInt4 || p->cols != m.cols ||
         p->group_size != m.group_size || p->rows % 8 != 0) {
       return absl::UnimplementedError(
-          "cuda backend: a fused projection mixes AWQ INT4 and dense matrices, or AWQ group sizes");
+          "cuda backend: a fused projection mixes AWQ INT4 and dense matrices, "
+          "or AWQ group sizes");
     }
     m.rows += p->rows;
   }
@@ -245,7 +265,8 @@ absl::StatusOr<DeviceMatrix> UploadStackedAwq(std::initializer_list<const Weight
       const int64_t w = width_of(*p);
       const char* src = reinterpret_cast<const char*>(p->*member);
       for (int64_t r = 0; r < height; ++r) {
-        std::memcpy(host.data() + (r * total_width + col) * elem, src + r * w * elem, w * elem);
+        std::memcpy(host.data() + (r * total_width + col) * elem,
+                    src + r * w * elem, w * elem);
       }
       col += w;
     }
@@ -254,9 +275,12 @@ absl::StatusOr<DeviceMatrix> UploadStackedAwq(std::initializer_list<const Weight
   };
   auto words = [](const WeightMatrix& p) { return p.rows / 8; };
   auto outs = [](const WeightMatrix& p) { return p.rows; };
-  RETURN_IF_ERROR(concat(&WeightMatrix::qweight, m.cols, words, sizeof(int32_t), &m.qweight));
-  RETURN_IF_ERROR(concat(&WeightMatrix::qzeros, groups, words, sizeof(int32_t), &m.qzeros));
-  RETURN_IF_ERROR(concat(&WeightMatrix::scales, groups, outs, sizeof(uint16_t), &m.scales));
+  RETURN_IF_ERROR(concat(&WeightMatrix::qweight, m.cols, words, sizeof(int32_t),
+                         &m.qweight));
+  RETURN_IF_ERROR(
+      concat(&WeightMatrix::qzeros, groups, words, sizeof(int32_t), &m.qzeros));
+  RETURN_IF_ERROR(
+      concat(&WeightMatrix::scales, groups, outs, sizeof(uint16_t), &m.scales));
   return m;
 }
 
@@ -264,8 +288,9 @@ absl::StatusOr<DeviceMatrix> UploadStackedAwq(std::initializer_list<const Weight
 // when `to_f16`, else the 16-bit type of the checkpoint (the embedding
 // table, read by the gather; FP32 tables become BF16). AWQ parts go to
 // UploadStackedAwq.
-absl::StatusOr<DeviceMatrix> UploadStacked(std::initializer_list<const WeightMatrix*> parts,
-                                           bool to_f16, size_t* total_bytes) {
+absl::StatusOr<DeviceMatrix> UploadStacked(
+    std::initializer_list<const WeightMatrix*> parts, bool to_f16,
+    size_t* total_bytes) {
   if ((*parts.begin())->format == WeightFormat::kAwqInt4) {
     return UploadStackedAwq(parts, total_bytes);
   }
@@ -280,7 +305,9 @@ absl::StatusOr<DeviceMatrix> UploadStacked(std::initializer_list<const WeightMat
   DeviceBuffer staging;
   std::vector<uint16_t> host;
   for (const WeightMatrix* p : parts) {
-    if (p->cols != m.cols) return absl::InternalError("cuda backend: stacked matrices differ in width");
+    if (p->cols != m.cols)
+      return absl::InternalError(
+          "cuda backend: stacked matrices differ in width");
     if (p->format != WeightFormat::kDense) {
       return absl::UnimplementedError(
           "cuda backend: a fused projection mixes AWQ INT4 and dense matrices");
@@ -290,47 +317,53 @@ absl::StatusOr<DeviceMatrix> UploadStacked(std::initializer_list<const WeightMat
     offset += count * sizeof(uint16_t);
     if (p->dtype == DType::kF16) {
       // FP16 is the GEMM type, and the gather reads FP16 tables as they are.
-      CUDA_RETURN_IF_ERROR(cudaMemcpy(dst, p->data, count * 2, cudaMemcpyHostToDevice),
-                           "upload weights");
+      CUDA_RETURN_IF_ERROR(
+          cudaMemcpy(dst, p->data, count * 2, cudaMemcpyHostToDevice),
+          "upload weights");
       continue;
     }
     if (p->dtype == DType::kBF16) {
       if (!to_f16) {
-        CUDA_RETURN_IF_ERROR(cudaMemcpy(dst, p->data, count * 2, cudaMemcpyHostToDevice),
-                             "upload weights");
+        CUDA_RETURN_IF_ERROR(
+            cudaMemcpy(dst, p->data, count * 2, cudaMemcpyHostToDevice),
+            "upload weights");
         continue;
       }
       // BF16 -> FP16 on the device, through a staging copy.
       RETURN_IF_ERROR(staging.Reserve(count * 2, "weight staging"));
-      CUDA_RETURN_IF_ERROR(
-          cudaMemcpy(staging.as<void>(), p->data, count * 2, cudaMemcpyHostToDevice),
-          "upload weights");
-      Bf16ToF16(staging.as<bf16_t>(), static_cast<int64_t>(count), reinterpret_cast<f16_t*>(dst),
-                nullptr);
+      CUDA_RETURN_IF_ERROR(cudaMemcpy(staging.as<void>(), p->data, count * 2,
+                                      cudaMemcpyHostToDevice),
+                           "upload weights");
+      Bf16ToF16(staging.as<bf16_t>(), static_cast<int64_t>(count),
+                reinterpret_cast<f16_t*>(dst), nullptr);
       CUDA_RETURN_IF_ERROR(cudaDeviceSynchronize(), "convert weights");
       continue;
     }
     if (p->dtype != DType::kF32) {
       return absl::UnimplementedError(
-          absl::StrCat("cuda backend: weight dtype ", DTypeName(p->dtype), " is not supported"));
+          absl::StrCat("cuda backend: weight dtype ", DTypeName(p->dtype),
+                       " is not supported"));
     }
     const float* src = static_cast<const float*>(p->data);
     host.resize(count);
-    for (size_t i = 0; i < count; ++i) host[i] = to_f16 ? FloatToF16(src[i]) : FloatToBf16(src[i]);
-    CUDA_RETURN_IF_ERROR(cudaMemcpy(dst, host.data(), count * 2, cudaMemcpyHostToDevice),
-                         "upload weights");
+    for (size_t i = 0; i < count; ++i)
+      host[i] = to_f16 ? FloatToF16(src[i]) : FloatToBf16(src[i]);
+    CUDA_RETURN_IF_ERROR(
+        cudaMemcpy(dst, host.data(), count * 2, cudaMemcpyHostToDevice),
+        "upload weights");
   }
   return m;
 }
 
-absl::StatusOr<std::unique_ptr<DeviceBuffer>> UploadVector(const std::vector<float>& v,
-                                                           size_t* total_bytes) {
+absl::StatusOr<std::unique_ptr<DeviceBuffer>> UploadVector(
+    const std::vector<float>& v, size_t* total_bytes) {
   auto buffer = std::make_unique<DeviceBuffer>();
   if (v.empty()) return buffer;
   RETURN_IF_ERROR(buffer->Allocate(v.size() * sizeof(float), "weights"));
   *total_bytes += v.size() * sizeof(float);
   CUDA_RETURN_IF_ERROR(
-      cudaMemcpy(buffer->as<void>(), v.data(), v.size() * sizeof(float), cudaMemcpyHostToDevice),
+      cudaMemcpy(buffer->as<void>(), v.data(), v.size() * sizeof(float),
+                 cudaMemcpyHostToDevice),
       "upload vector");
   return buffer;
 }
@@ -352,21 +385,24 @@ absl::Status DeviceAvailable(int device) {
 
 class CudaDecoderModel : public Model {
  public:
-  static absl::StatusOr<std::unique_ptr<model::Model>> Create(model::ModelConfig config,
-                                                       std::unique_ptr<model::TensorStore> store,
-                                                       model::DecoderWeights weights,
-                                                       const model::LoadOptions& options) {
+  static absl::StatusOr<std::unique_ptr<model::Model>> Create(
+      model::ModelConfig config, std::unique_ptr<model::TensorStore> store,
+      model::DecoderWeights weights, const model::LoadOptions& options) {
     RETURN_IF_ERROR(DeviceAvailable(options.cuda_device));
     if (config.head_dim > 256 || config.head_dim % 2 != 0) {
-      return absl::UnimplementedError(absl::StrCat(
-          "cuda backend: head_dim ", config.head_dim, " is not supported (even, at most 256)"));
+      return absl::UnimplementedError(
+          absl::StrCat("cuda backend: head_dim ", config.head_dim,
+                       " is not supported (even, at most 256)"));
     }
-    if (options.tiled_attention && !TiledAttentionFits(config.head_dim, options.cuda_device)) {
-      return absl::UnimplementedError(absl::StrCat(
-          "cuda backend: tiled attention does not fit this GPU's shared memory at head_dim ",
-          config.head_dim));
+    if (options.tiled_attention &&
+        !TiledAttentionFits(config.head_dim, options.cuda_device)) {
+      return absl::UnimplementedError(
+          absl::StrCat("cuda backend: tiled attention does not fit this GPU's "
+                       "shared memory at head_dim ",
+                       config.head_dim));
     }
-    std::unique_ptr<CudaDecoderModel> model(new CudaDecoderModel(std::move(config), options));
+    std::unique_ptr<CudaDecoderModel> model(
+        new CudaDecoderModel(std::move(config), options));
     RETURN_IF_ERROR(model->Upload(weights));
     // The mmap is no longer needed: everything lives on the device.
     store.reset();
@@ -381,13 +417,15 @@ class CudaDecoderModel : public Model {
   size_t weight_bytes() const override { return weight_bytes_; }
   std::string backend() const override { return backend_; }
   size_t kv_bytes_per_token() const override {
-    return static_cast<size_t>(config_.num_layers) * 2 * KvDim() * sizeof(f16_t);
+    return static_cast<size_t>(config_.num_layers) * 2 * KvDim() *
+           sizeof(f16_t);
   }
 
-  absl::StatusOr<std::unique_ptr<model::KvCache>> AllocateKvCache(int num_blocks) const override {
+  absl::StatusOr<std::unique_ptr<model::KvCache>> AllocateKvCache(
+      int num_blocks) const override {
     if (num_blocks <= 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("kv cache needs a positive number of blocks, got ", num_blocks));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "kv cache needs a positive number of blocks, got ", num_blocks));
     }
     CUDA_RETURN_IF_ERROR(cudaSetDevice(device_), "set device");
     auto kv = std::make_unique<CudaKvCache>();
@@ -395,14 +433,17 @@ class CudaDecoderModel : public Model {
     return std::unique_ptr<model::KvCache>(std::move(kv));
   }
 
-  absl::StatusOr<std::unique_ptr<model::KvCache>> ReserveKvCache(int capacity_blocks) const override {
+  absl::StatusOr<std::unique_ptr<model::KvCache>> ReserveKvCache(
+      int capacity_blocks) const override {
     CUDA_RETURN_IF_ERROR(cudaSetDevice(device_), "set device");
     auto kv = std::make_unique<CudaKvCache>();
-    RETURN_IF_ERROR(kv->Reserve(device_, config_.num_layers, capacity_blocks, KvDim()));
+    RETURN_IF_ERROR(
+        kv->Reserve(device_, config_.num_layers, capacity_blocks, KvDim()));
     return std::unique_ptr<model::KvCache>(std::move(kv));
   }
 
-  absl::Status Forward(absl::Span<const SeqChunk> batch, model::KvCache* kv_base,
+  absl::Status Forward(absl::Span<const SeqChunk> batch,
+                       model::KvCache* kv_base,
                        model::ForwardOutput* out) override;
 
  private:
@@ -412,16 +453,21 @@ class CudaDecoderModel : public Model {
         batch_invariant_(options.batch_invariant),
         tiled_attention_(options.tiled_attention) {}
 
-  int64_t KvDim() const { return static_cast<int64_t>(config_.num_kv_heads) * config_.head_dim; }
-  int64_t QDim() const { return static_cast<int64_t>(config_.num_heads) * config_.head_dim; }
+  int64_t KvDim() const {
+    return static_cast<int64_t>(config_.num_kv_heads) * config_.head_dim;
+  }
+  int64_t QDim() const {
+    return static_cast<int64_t>(config_.num_heads) * config_.head_dim;
+  }
 
   absl::Status Upload(const model::DecoderWeights& w);
   // y[t, w.rows] (+)= x[t, w.cols] * w^T through cuBLASLt (dense) or the
   // INT4 kernel (AWQ; batch-invariant at every t).
-  absl::Status Linear(const DeviceMatrix& w, const f16_t* x, int64_t t, float* y,
-                      bool accumulate) {
+  absl::Status Linear(const DeviceMatrix& w, const f16_t* x, int64_t t,
+                      float* y, bool accumulate) {
     if (w.awq()) {
-      return CudaStatus(AwqMatMul(w.awq_matrix(), x, t, y, accumulate, awq_workspace_.as<float>(),
+      return CudaStatus(AwqMatMul(w.awq_matrix(), x, t, y, accumulate,
+                                  awq_workspace_.as<float>(),
                                   awq_workspace_.bytes(), stream_),
                         "int4 matmul");
     }
@@ -450,20 +496,26 @@ class CudaDecoderModel : public Model {
 absl::Status CudaDecoderModel::Upload(const model::DecoderWeights& w) {
   CUDA_RETURN_IF_ERROR(cudaSetDevice(device_), "set device");
   cudaDeviceProp prop{};
-  CUDA_RETURN_IF_ERROR(cudaGetDeviceProperties(&prop, device_), "device properties");
+  CUDA_RETURN_IF_ERROR(cudaGetDeviceProperties(&prop, device_),
+                       "device properties");
   backend_ = absl::StrCat("cuda:", device_, " (", prop.name, ")");
-  CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "stream");
+  CUDA_RETURN_IF_ERROR(
+      cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "stream");
   ASSIGN_OR_RETURN(gemm_, Gemm::Create(batch_invariant_));
-  ASSIGN_OR_RETURN(embed_, UploadStacked({&w.embed}, /*to_f16=*/false, &weight_bytes_));
+  ASSIGN_OR_RETURN(embed_,
+                   UploadStacked({&w.embed}, /*to_f16=*/false, &weight_bytes_));
   embed_f16_ = w.embed.dtype == model::DType::kF16;
   // A tied lm_head is uploaded again, as FP16 for the GEMM.
-  ASSIGN_OR_RETURN(lm_head_, UploadStacked({&w.lm_head}, /*to_f16=*/true, &weight_bytes_));
+  ASSIGN_OR_RETURN(
+      lm_head_, UploadStacked({&w.lm_head}, /*to_f16=*/true, &weight_bytes_));
   ASSIGN_OR_RETURN(final_norm_, UploadVector(w.final_norm, &weight_bytes_));
   for (const model::LayerWeights& lw : w.layers) {
     DeviceLayer d;
-    ASSIGN_OR_RETURN(d.qkv, UploadStacked({&lw.q, &lw.k, &lw.v}, true, &weight_bytes_));
+    ASSIGN_OR_RETURN(
+        d.qkv, UploadStacked({&lw.q, &lw.k, &lw.v}, true, &weight_bytes_));
     ASSIGN_OR_RETURN(d.o, UploadStacked({&lw.o}, true, &weight_bytes_));
-    ASSIGN_OR_RETURN(d.gate_up, UploadStacked({&lw.gate, &lw.up}, true, &weight_bytes_));
+    ASSIGN_OR_RETURN(d.gate_up,
+                     UploadStacked({&lw.gate, &lw.up}, true, &weight_bytes_));
     ASSIGN_OR_RETURN(d.down, UploadStacked({&lw.down}, true, &weight_bytes_));
     ASSIGN_OR_RETURN(d.input_norm, UploadVector(lw.input_norm, &weight_bytes_));
     ASSIGN_OR_RETURN(d.post_norm, UploadVector(lw.post_norm, &weight_bytes_));
@@ -477,23 +529,28 @@ absl::Status CudaDecoderModel::Upload(const model::DecoderWeights& w) {
   size_t workspace = 0;
   for (const DeviceLayer& d : layers_) {
     for (const DeviceMatrix* m : {&d.qkv, &d.o, &d.gate_up, &d.down}) {
-      if (m->awq()) workspace = std::max(workspace, AwqWorkspaceBytes(m->awq_matrix()));
+      if (m->awq())
+        workspace = std::max(workspace, AwqWorkspaceBytes(m->awq_matrix()));
     }
   }
   RETURN_IF_ERROR(awq_workspace_.Allocate(workspace, "int4 workspace"));
   const std::vector<double> inv_freq = model::RopeInverseFrequencies(config_);
-  RETURN_IF_ERROR(inv_freq_.Allocate(inv_freq.size() * sizeof(double), "rope frequencies"));
-  CUDA_RETURN_IF_ERROR(cudaMemcpy(inv_freq_.as<void>(), inv_freq.data(),
-                                  inv_freq.size() * sizeof(double), cudaMemcpyHostToDevice),
-                       "upload rope frequencies");
+  RETURN_IF_ERROR(
+      inv_freq_.Allocate(inv_freq.size() * sizeof(double), "rope frequencies"));
+  CUDA_RETURN_IF_ERROR(
+      cudaMemcpy(inv_freq_.as<void>(), inv_freq.data(),
+                 inv_freq.size() * sizeof(double), cudaMemcpyHostToDevice),
+      "upload rope frequencies");
   return absl::OkStatus();
 }
 
-absl::Status CudaDecoderModel::Forward(absl::Span<const SeqChunk> batch, model::KvCache* kv_base,
+absl::Status CudaDecoderModel::Forward(absl::Span<const SeqChunk> batch,
+                                       model::KvCache* kv_base,
                                        model::ForwardOutput* out) {
   auto* kv = dynamic_cast<CudaKvCache*>(kv_base);
   if (kv == nullptr || kv->num_layers() != config_.num_layers) {
-    return absl::InvalidArgumentError("kv cache was not allocated by this cuda model");
+    return absl::InvalidArgumentError(
+        "kv cache was not allocated by this cuda model");
   }
   RETURN_IF_ERROR(ValidateBatch(config_, batch, kv->num_blocks()));
   out->logits.clear();
@@ -508,7 +565,8 @@ absl::Status CudaDecoderModel::Forward(absl::Span<const SeqChunk> batch, model::
     const int32_t offset = static_cast<int32_t>(tables.size());
     const int end = chunk.start_pos + static_cast<int>(chunk.tokens.size());
     const int blocks = (end + kKvBlockSize - 1) / kKvBlockSize;
-    tables.insert(tables.end(), chunk.block_table.begin(), chunk.block_table.begin() + blocks);
+    tables.insert(tables.end(), chunk.block_table.begin(),
+                  chunk.block_table.begin() + blocks);
     size_t next_logit = 0;
     for (size_t i = 0; i < chunk.tokens.size(); ++i) {
       const int pos = chunk.start_pos + static_cast<int>(i);
@@ -517,9 +575,10 @@ absl::Status CudaDecoderModel::Forward(absl::Span<const SeqChunk> batch, model::
         gather.push_back(static_cast<int32_t>(rows.size()));
         ++next_logit;
       }
-      rows.push_back(RowInfo{chunk.tokens[i], pos, offset,
-                             chunk.block_table[pos / kKvBlockSize] * kKvBlockSize +
-                                 pos % kKvBlockSize});
+      rows.push_back(
+          RowInfo{chunk.tokens[i], pos, offset,
+                  chunk.block_table[pos / kKvBlockSize] * kKvBlockSize +
+                      pos % kKvBlockSize});
     }
   }
   const int t = static_cast<int>(rows.size());
@@ -531,7 +590,8 @@ absl::Status CudaDecoderModel::Forward(absl::Span<const SeqChunk> batch, model::
     for (const SeqChunk& chunk : batch) {
       const int32_t n = static_cast<int32_t>(chunk.tokens.size());
       for (int32_t i = 0; i < n; i += kAttentionTileRows) {
-        tiles.push_back(RowTile{first + i, std::min<int32_t>(kAttentionTileRows, n - i)});
+        tiles.push_back(
+            RowTile{first + i, std::min<int32_t>(kAttentionTileRows, n - i)});
       }
       first += n;
     }
@@ -551,68 +611,83 @@ absl::Status CudaDecoderModel::Forward(absl::Span<const SeqChunk> batch, model::
   const size_t tables_bytes = tables.size() * sizeof(int32_t);
   const size_t gather_bytes = gather.size() * sizeof(int32_t);
   const size_t tiles_bytes = tiles.size() * sizeof(RowTile);
-  std::vector<char> meta(rows_bytes + tables_bytes + gather_bytes + tiles_bytes);
+  std::vector<char> meta(rows_bytes + tables_bytes + gather_bytes +
+                         tiles_bytes);
   std::memcpy(meta.data(), rows.data(), rows_bytes);
   std::memcpy(meta.data() + rows_bytes, tables.data(), tables_bytes);
-  std::memcpy(meta.data() + rows_bytes + tables_bytes, gather.data(), gather_bytes);
-  std::memcpy(meta.data() + rows_bytes + tables_bytes + gather_bytes, tiles.data(), tiles_bytes);
+  std::memcpy(meta.data() + rows_bytes + tables_bytes, gather.data(),
+              gather_bytes);
+  std::memcpy(meta.data() + rows_bytes + tables_bytes + gather_bytes,
+              tiles.data(), tiles_bytes);
   RETURN_IF_ERROR(meta_.Reserve(meta.size(), "step metadata"));
   RETURN_IF_ERROR(h_.Reserve(t * hidden * sizeof(float), "activations"));
-  RETURN_IF_ERROR(xn_.Reserve(t * std::max(hidden, inter) * sizeof(f16_t), "activations"));
+  RETURN_IF_ERROR(
+      xn_.Reserve(t * std::max(hidden, inter) * sizeof(f16_t), "activations"));
   RETURN_IF_ERROR(qkv_.Reserve(t * qkv_dim * sizeof(float), "activations"));
   RETURN_IF_ERROR(q_.Reserve(t * q_dim * sizeof(float), "activations"));
   RETURN_IF_ERROR(att_.Reserve(t * q_dim * sizeof(f16_t), "activations"));
-  RETURN_IF_ERROR(gate_up_.Reserve(t * 2 * inter * sizeof(float), "activations"));
+  RETURN_IF_ERROR(
+      gate_up_.Reserve(t * 2 * inter * sizeof(float), "activations"));
   RETURN_IF_ERROR(act_.Reserve(t * inter * sizeof(f16_t), "activations"));
-  CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(meta_.as<void>(), meta.data(), meta.size(),
-                                       cudaMemcpyHostToDevice, stream_),
-                       "upload step metadata");
+  CUDA_RETURN_IF_ERROR(
+      cudaMemcpyAsync(meta_.as<void>(), meta.data(), meta.size(),
+                      cudaMemcpyHostToDevice, stream_),
+      "upload step metadata");
   const RowInfo* d_rows = meta_.as<RowInfo>();
-  const int32_t* d_tables = reinterpret_cast<const int32_t*>(meta_.as<char>() + rows_bytes);
-  const int32_t* d_gather =
-      reinterpret_cast<const int32_t*>(meta_.as<char>() + rows_bytes + tables_bytes);
-  const RowTile* d_tiles = reinterpret_cast<const RowTile*>(meta_.as<char>() + rows_bytes +
-                                                             tables_bytes + gather_bytes);
+  const int32_t* d_tables =
+      reinterpret_cast<const int32_t*>(meta_.as<char>() + rows_bytes);
+  const int32_t* d_gather = reinterpret_cast<const int32_t*>(
+      meta_.as<char>() + rows_bytes + tables_bytes);
+  const RowTile* d_tiles = reinterpret_cast<const RowTile*>(
+      meta_.as<char>() + rows_bytes + tables_bytes + gather_bytes);
 
   float* h = h_.as<float>();
   f16_t* xn = xn_.as<f16_t>();
-  EmbedGather(embed_.buffer->as<bf16_t>(), embed_f16_, d_rows, t, static_cast<int>(hidden), h,
-              stream_);
+  EmbedGather(embed_.buffer->as<bf16_t>(), embed_f16_, d_rows, t,
+              static_cast<int>(hidden), h, stream_);
   for (int layer = 0; layer < c.num_layers; ++layer) {
     const DeviceLayer& lw = layers_[layer];
-    RmsNormToF16(h, nullptr, lw.input_norm->as<float>(), t, static_cast<int>(hidden), eps, xn,
-                  stream_);
-    RETURN_IF_ERROR(Linear(lw.qkv, xn, t, qkv_.as<float>(), /*accumulate=*/false));
-    QkvPost(qkv_.as<float>(), d_rows, t, shape, lw.q_bias->as<float>(), lw.k_bias->as<float>(),
-            lw.v_bias->as<float>(), lw.q_norm->as<float>(), lw.k_norm->as<float>(),
-            inv_freq_.as<double>(), q_.as<float>(), kv->k(layer), kv->v(layer), stream_);
+    RmsNormToF16(h, nullptr, lw.input_norm->as<float>(), t,
+                 static_cast<int>(hidden), eps, xn, stream_);
+    RETURN_IF_ERROR(
+        Linear(lw.qkv, xn, t, qkv_.as<float>(), /*accumulate=*/false));
+    QkvPost(qkv_.as<float>(), d_rows, t, shape, lw.q_bias->as<float>(),
+            lw.k_bias->as<float>(), lw.v_bias->as<float>(),
+            lw.q_norm->as<float>(), lw.k_norm->as<float>(),
+            inv_freq_.as<double>(), q_.as<float>(), kv->k(layer), kv->v(layer),
+            stream_);
     if (tiled_attention_) {
-      CUDA_RETURN_IF_ERROR(PagedAttentionTiled(q_.as<float>(), d_rows, d_tiles,
-                                               static_cast<int>(tiles.size()), d_tables, shape,
-                                               kv->k(layer), kv->v(layer), att_.as<f16_t>(),
-                                               stream_),
-                           "tiled attention");
+      CUDA_RETURN_IF_ERROR(
+          PagedAttentionTiled(q_.as<float>(), d_rows, d_tiles,
+                              static_cast<int>(tiles.size()), d_tables, shape,
+                              kv->k(layer), kv->v(layer), att_.as<f16_t>(),
+                              stream_),
+          "tiled attention");
     } else {
-      PagedAttention(q_.as<float>(), d_rows, d_tables, t, shape, kv->k(layer), kv->v(layer),
-                     att_.as<f16_t>(), stream_);
+      PagedAttention(q_.as<float>(), d_rows, d_tables, t, shape, kv->k(layer),
+                     kv->v(layer), att_.as<f16_t>(), stream_);
     }
     // h += att * Wo^T, in the GEMM's epilogue.
     RETURN_IF_ERROR(Linear(lw.o, att_.as<f16_t>(), t, h, /*accumulate=*/true));
-    RmsNormToF16(h, nullptr, lw.post_norm->as<float>(), t, static_cast<int>(hidden), eps, xn,
-                  stream_);
-    RETURN_IF_ERROR(Linear(lw.gate_up, xn, t, gate_up_.as<float>(), /*accumulate=*/false));
-    SiluMulToF16(gate_up_.as<float>(), t, static_cast<int>(inter), act_.as<f16_t>(), stream_);
-    RETURN_IF_ERROR(Linear(lw.down, act_.as<f16_t>(), t, h, /*accumulate=*/true));
+    RmsNormToF16(h, nullptr, lw.post_norm->as<float>(), t,
+                 static_cast<int>(hidden), eps, xn, stream_);
+    RETURN_IF_ERROR(
+        Linear(lw.gate_up, xn, t, gate_up_.as<float>(), /*accumulate=*/false));
+    SiluMulToF16(gate_up_.as<float>(), t, static_cast<int>(inter),
+                 act_.as<f16_t>(), stream_);
+    RETURN_IF_ERROR(
+        Linear(lw.down, act_.as<f16_t>(), t, h, /*accumulate=*/true));
   }
   CUDA_RETURN_IF_ERROR(cudaGetLastError(), "forward kernels");
   if (n_logits == 0) {
     return CudaStatus(cudaStreamSynchronize(stream_), "forward");
   }
-  RmsNormToF16(h, d_gather, final_norm_->as<float>(), n_logits, static_cast<int>(hidden), eps,
-                xn, stream_);
+  RmsNormToF16(h, d_gather, final_norm_->as<float>(), n_logits,
+               static_cast<int>(hidden), eps, xn, stream_);
   const int64_t vocab = c.vocab_size;
   RETURN_IF_ERROR(logits_.Reserve(n_logits * vocab * sizeof(float), "logits"));
-  RETURN_IF_ERROR(Linear(lm_head_, xn, n_logits, logits_.as<float>(), /*accumulate=*/false));
+  RETURN_IF_ERROR(Linear(lm_head_, xn, n_logits, logits_.as<float>(),
+                         /*accumulate=*/false));
   host_logits_.resize(static_cast<size_t>(n_logits) * vocab);
   CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host_logits_.data(), logits_.as<void>(),
                                        host_logits_.size() * sizeof(float),
@@ -621,13 +696,16 @@ absl::Status CudaDecoderModel::Forward(absl::Span<const SeqChunk> batch, model::
   CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_), "forward");
   out->logits.resize(n_logits);
   for (int i = 0; i < n_logits; ++i) {
-    out->logits[i].assign(host_logits_.begin() + i * vocab, host_logits_.begin() + (i + 1) * vocab);
+    out->logits[i].assign(host_logits_.begin() + i * vocab,
+                          host_logits_.begin() + (i + 1) * vocab);
   }
   return absl::OkStatus();
 }
 
-[[maybe_unused]] const bool kRegistered = model::RegisterGpuBackend(model::GpuBackend{
-    .name = "cuda", .available = &DeviceAvailable, .create = &CudaDecoderModel::Create});
+[[maybe_unused]] const bool kRegistered = model::RegisterGpuBackend(
+    model::GpuBackend{.name = "cuda",
+                      .available = &DeviceAvailable,
+                      .create = &CudaDecoderModel::Create});
 
 }  // namespace
 }  // namespace evald::runners::native::cuda

@@ -21,14 +21,16 @@ namespace evald::runners::native::cuda::device {
 inline constexpr int kWarp = 32;
 inline constexpr int kKvBlock = 16;
 inline constexpr int kMaxHeadDimPerLane = 8;  // head_dim <= 256
-inline constexpr int kAttnWarps = 4;          // warp w takes key chunks w, w + 4, ...
+inline constexpr int kAttnWarps = 4;  // warp w takes key chunks w, w + 4, ...
 
 __device__ __forceinline__ f16_t F32ToF16(float v) {
   __half h = __float2half_rn(fminf(fmaxf(v, -65504.0f), 65504.0f));
   return __half_as_ushort(h);
 }
 
-__device__ __forceinline__ float F16ToF32(f16_t v) { return __half2float(__ushort_as_half(v)); }
+__device__ __forceinline__ float F16ToF32(f16_t v) {
+  return __half2float(__ushort_as_half(v));
+}
 
 // Sum over a warp by a fixed xor-butterfly; every lane gets the same value.
 __device__ __forceinline__ float WarpSum(float v) {
@@ -50,8 +52,10 @@ struct SoftmaxState {
 // only when valid, i.e. key <= last); `v_row(k)` gives key k's value row and
 // is called by every lane with the same k.
 template <typename VRow>
-__device__ __forceinline__ void AttendChunk(int chunk, int last, const float* q, const f16_t* k_row,
-                                            VRow v_row, int hd, float scale, SoftmaxState* st) {
+__device__ __forceinline__ void AttendChunk(int chunk, int last, const float* q,
+                                            const f16_t* k_row, VRow v_row,
+                                            int hd, float scale,
+                                            SoftmaxState* st) {
   const int lane = threadIdx.x % kWarp;
   const int key = chunk * kWarp + lane;
   const bool valid = key <= last;
@@ -68,7 +72,8 @@ __device__ __forceinline__ void AttendChunk(int chunk, int last, const float* q,
   }
   float chunk_max = s;
   for (int offset = kWarp / 2; offset > 0; offset /= 2) {
-    chunk_max = fmaxf(chunk_max, __shfl_xor_sync(0xffffffffu, chunk_max, offset));
+    chunk_max =
+        fmaxf(chunk_max, __shfl_xor_sync(0xffffffffu, chunk_max, offset));
   }
   const float m_new = fmaxf(st->m, chunk_max);
   const float correction = __expf(st->m - m_new);
@@ -90,7 +95,8 @@ __device__ __forceinline__ void AttendChunk(int chunk, int last, const float* q,
 }
 
 // A warp's partial for one (row, head) in shared memory: acc[hd], m, l.
-__device__ __forceinline__ void StorePartial(const SoftmaxState& st, int hd, float* part) {
+__device__ __forceinline__ void StorePartial(const SoftmaxState& st, int hd,
+                                             float* part) {
   const int lane = threadIdx.x % kWarp;
   if (lane == 0) {
     part[hd] = st.m;
@@ -105,11 +111,12 @@ __device__ __forceinline__ void StorePartial(const SoftmaxState& st, int hd, flo
 
 // One warp merges the kAttnWarps partials (warp w's at parts + w * stride)
 // in warp order and writes the FP16 output row.
-__device__ __forceinline__ void MergePartials(const float* parts, size_t stride, int hd,
-                                              f16_t* out) {
+__device__ __forceinline__ void MergePartials(const float* parts, size_t stride,
+                                              int hd, f16_t* out) {
   const int lane = threadIdx.x % kWarp;
   float big_m = -INFINITY;
-  for (int w = 0; w < kAttnWarps; ++w) big_m = fmaxf(big_m, parts[w * stride + hd]);
+  for (int w = 0; w < kAttnWarps; ++w)
+    big_m = fmaxf(big_m, parts[w * stride + hd]);
   float total_l = 0.0f;
   float weight[kAttnWarps];
   for (int w = 0; w < kAttnWarps; ++w) {
@@ -120,7 +127,8 @@ __device__ __forceinline__ void MergePartials(const float* parts, size_t stride,
   const float inv = 1.0f / total_l;
   for (int d = lane; d < hd; d += kWarp) {
     float sum = 0.0f;
-    for (int w = 0; w < kAttnWarps; ++w) sum = fmaf(parts[w * stride + d], weight[w], sum);
+    for (int w = 0; w < kAttnWarps; ++w)
+      sum = fmaf(parts[w * stride + d], weight[w], sum);
     out[d] = F32ToF16(sum * inv);
   }
 }

@@ -41,13 +41,14 @@ class Gemm {
   Gemm(const Gemm&) = delete;
   Gemm& operator=(const Gemm&) = delete;
 
-  absl::Status Run(const void* w, int64_t n, int64_t k, const void* x, int64_t m, float* y,
-                   bool accumulate, cudaStream_t stream);
+  absl::Status Run(const void* w, int64_t n, int64_t k, const void* x,
+                   int64_t m, float* y, bool accumulate, cudaStream_t stream);
 
   bool batch_invariant() const { return batch_invariant_; }
 
  private:
-  Gemm(cublasLtHandle_t handle, void* workspace, size_t workspace_bytes, bool batch_invariant)
+  Gemm(cublasLtHandle_t handle, void* workspace, size_t workspace_bytes,
+       bool batch_invariant)
       : handle_(handle),
         workspace_(workspace),
         workspace_bytes_(workspace_bytes),
@@ -62,14 +63,16 @@ class Gemm {
   };
   absl::StatusOr<Plan*> GetPlan(int64_t n, int64_t k, int64_t m);
   absl::Status MakeLayouts(int64_t n, int64_t k, int64_t m, Plan* plan);
-  absl::StatusOr<cublasLtMatmulAlgo_t> Choose(int64_t n, int64_t k, int64_t m, bool no_split_k);
+  absl::StatusOr<cublasLtMatmulAlgo_t> Choose(int64_t n, int64_t k, int64_t m,
+                                              bool no_split_k);
 
   cublasLtHandle_t handle_;
   void* workspace_;
   size_t workspace_bytes_;
   bool batch_invariant_;
-  std::map<std::tuple<int64_t, int64_t>, cublasLtMatmulAlgo_t> pinned_;  // (n, k)
-  std::map<std::tuple<int64_t, int64_t, int64_t>, Plan> plans_;           // (n, k, m)
+  std::map<std::tuple<int64_t, int64_t>, cublasLtMatmulAlgo_t>
+      pinned_;                                                   // (n, k)
+  std::map<std::tuple<int64_t, int64_t, int64_t>, Plan> plans_;  // (n, k, m)
 };
 
 }  // namespace evald::runners::native::cuda

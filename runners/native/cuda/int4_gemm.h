@@ -21,10 +21,10 @@
 #ifndef EVALD_RUNNERS_NATIVE_CUDA_INT4_GEMM_H_
 #define EVALD_RUNNERS_NATIVE_CUDA_INT4_GEMM_H_
 
-#include <cstdint>
-
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
+
+#include <cstdint>
 
 namespace evald::runners::native::cuda {
 
@@ -51,9 +51,9 @@ size_t AwqWorkspaceBytes(const DeviceAwqMatrix& w);
 // AwqWorkspaceBytes(w)) may be null when that is 0. Returns
 // cudaErrorInvalidValue for a bad shape or a short workspace, else the
 // launch status.
-cudaError_t AwqMatMul(const DeviceAwqMatrix& w, const uint16_t* x, int64_t m, float* y,
-                      bool accumulate, float* workspace, size_t workspace_bytes,
-                      cudaStream_t stream);
+cudaError_t AwqMatMul(const DeviceAwqMatrix& w, const uint16_t* x, int64_t m,
+                      float* y, bool accumulate, float* workspace,
+                      size_t workspace_bytes, cudaStream_t stream);
 
 }  // namespace evald::runners::native::cuda
 

@@ -34,8 +34,8 @@ __device__ float BlockSum(float v, float* scratch) {
   return total;
 }
 
-__global__ void EmbedGatherKernel(const bf16_t* embed, bool f16, const RowInfo* rows,
-                                  int hidden, float* h) {
+__global__ void EmbedGatherKernel(const bf16_t* embed, bool f16,
+                                  const RowInfo* rows, int hidden, float* h) {
   const int r = blockIdx.x;
   const uint16_t* src = embed + static_cast<int64_t>(rows[r].token) * hidden;
   float* dst = h + static_cast<int64_t>(r) * hidden;
@@ -44,24 +44,28 @@ __global__ void EmbedGatherKernel(const bf16_t* embed, bool f16, const RowInfo* 
   }
 }
 
-__global__ void RmsNormKernel(const float* x, const int32_t* gather, const float* w, int n,
-                              float eps, f16_t* out) {
+__global__ void RmsNormKernel(const float* x, const int32_t* gather,
+                              const float* w, int n, float eps, f16_t* out) {
   __shared__ float scratch[kNormThreads / kWarp];
   const int r = blockIdx.x;
   const int src_row = gather != nullptr ? gather[r] : r;
   const float* xr = x + static_cast<int64_t>(src_row) * n;
   float sum = 0;
-  for (int i = threadIdx.x; i < n; i += kNormThreads) sum = fmaf(xr[i], xr[i], sum);
+  for (int i = threadIdx.x; i < n; i += kNormThreads)
+    sum = fmaf(xr[i], xr[i], sum);
   sum = BlockSum(sum, scratch);
   const float inv = 1.0f / sqrtf(sum / static_cast<float>(n) + eps);
   f16_t* o = out + static_cast<int64_t>(r) * n;
-  for (int i = threadIdx.x; i < n; i += kNormThreads) o[i] = F32ToF16(w[i] * (xr[i] * inv));
+  for (int i = threadIdx.x; i < n; i += kNormThreads)
+    o[i] = F32ToF16(w[i] * (xr[i] * inv));
 }
 
-__global__ void QkvPostKernel(const float* qkv, const RowInfo* rows, QkvShape shape,
-                              const float* q_bias, const float* k_bias, const float* v_bias,
-                              const float* q_norm, const float* k_norm, const double* inv_freq,
-                              float* q_out, f16_t* k_cache, f16_t* v_cache) {
+__global__ void QkvPostKernel(const float* qkv, const RowInfo* rows,
+                              QkvShape shape, const float* q_bias,
+                              const float* k_bias, const float* v_bias,
+                              const float* q_norm, const float* k_norm,
+                              const double* inv_freq, float* q_out,
+                              f16_t* k_cache, f16_t* v_cache) {
   extern __shared__ float buf[];
   const int r = blockIdx.x;
   const int hd = shape.head_dim;
@@ -72,12 +76,15 @@ __global__ void QkvPostKernel(const float* qkv, const RowInfo* rows, QkvShape sh
   for (int i = threadIdx.x; i < width; i += blockDim.x) {
     float v = src[i];
     if (q_bias != nullptr) {
-      v += i < q_dim ? q_bias[i] : i < q_dim + kv_dim ? k_bias[i - q_dim] : v_bias[i - q_dim - kv_dim];
+      v += i < q_dim            ? q_bias[i]
+           : i < q_dim + kv_dim ? k_bias[i - q_dim]
+                                : v_bias[i - q_dim - kv_dim];
     }
     buf[i] = v;
   }
   __syncthreads();
-  const int heads = shape.num_heads + shape.num_kv_heads;  // q heads, then k heads
+  const int heads =
+      shape.num_heads + shape.num_kv_heads;  // q heads, then k heads
   if (q_norm != nullptr) {
     const int warp = threadIdx.x / kWarp;
     const int lane = threadIdx.x % kWarp;
@@ -127,8 +134,9 @@ __global__ void QkvPostKernel(const float* qkv, const RowInfo* rows, QkvShape sh
 // partition depends only on the row's own position, never on the batch or
 // the prefill chunking.
 __global__ void PagedAttentionKernel(const float* q, const RowInfo* rows,
-                                     const int32_t* block_tables, QkvShape shape,
-                                     const f16_t* k_cache, const f16_t* v_cache, f16_t* out) {
+                                     const int32_t* block_tables,
+                                     QkvShape shape, const f16_t* k_cache,
+                                     const f16_t* v_cache, f16_t* out) {
   __shared__ float q_s[256];
   __shared__ float parts[kAttnWarps][256 + 2];  // acc, m, l per warp
   const int r = blockIdx.x;
@@ -140,7 +148,8 @@ __global__ void PagedAttentionKernel(const float* q, const RowInfo* rows,
   const int kv_head = head / group;
   const int kv_dim = shape.num_kv_heads * hd;
   const float scale = 1.0f / sqrtf(static_cast<float>(hd));
-  const float* qr = q + static_cast<int64_t>(r) * shape.num_heads * hd + head * hd;
+  const float* qr =
+      q + static_cast<int64_t>(r) * shape.num_heads * hd + head * hd;
   for (int d = threadIdx.x; d < hd; d += blockDim.x) q_s[d] = qr[d];
   __syncthreads();
   const int32_t* table = block_tables + rows[r].table_offset;
@@ -149,18 +158,22 @@ __global__ void PagedAttentionKernel(const float* q, const RowInfo* rows,
   for (int chunk = warp; chunk * kWarp <= last; chunk += kAttnWarps) {
     const int key = chunk * kWarp + lane;
     int64_t slot = 0;
-    if (key <= last) slot = static_cast<int64_t>(table[key / kKvBlock]) * kKvBlock + key % kKvBlock;
+    if (key <= last)
+      slot = static_cast<int64_t>(table[key / kKvBlock]) * kKvBlock +
+             key % kKvBlock;
     const f16_t* k_row = k_cache + slot * kv_dim + kv_head * hd;
     auto v_row = [&](int k) {
-      return v_cache + __shfl_sync(0xffffffffu, slot, k) * kv_dim + kv_head * hd;
+      return v_cache + __shfl_sync(0xffffffffu, slot, k) * kv_dim +
+             kv_head * hd;
     };
     device::AttendChunk(chunk, last, q_s, k_row, v_row, hd, scale, &st);
   }
   device::StorePartial(st, hd, parts[warp]);
   __syncthreads();
   if (warp != 0) return;
-  device::MergePartials(&parts[0][0], 256 + 2, hd,
-                        out + static_cast<int64_t>(r) * shape.num_heads * hd + head * hd);
+  device::MergePartials(
+      &parts[0][0], 256 + 2, hd,
+      out + static_cast<int64_t>(r) * shape.num_heads * hd + head * hd);
 }
 
 __global__ void SiluMulKernel(const float* gate_up, int inter, f16_t* out) {
@@ -175,44 +188,51 @@ __global__ void SiluMulKernel(const float* gate_up, int inter, f16_t* out) {
 }
 
 __global__ void Bf16ToF16Kernel(const bf16_t* src, int64_t n, f16_t* dst) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+       i < n; i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     dst[i] = F32ToF16(Bf16ToF32(src[i]));
   }
 }
 
 }  // namespace
 
-void EmbedGather(const bf16_t* embed, bool f16, const RowInfo* rows, int num_rows, int hidden,
-                 float* h, cudaStream_t stream) {
+void EmbedGather(const bf16_t* embed, bool f16, const RowInfo* rows,
+                 int num_rows, int hidden, float* h, cudaStream_t stream) {
   if (num_rows == 0) return;
   EmbedGatherKernel<<<num_rows, 256, 0, stream>>>(embed, f16, rows, hidden, h);
 }
 
-void RmsNormToF16(const float* x, const int32_t* gather, const float* w, int num_rows, int n,
-                  float eps, f16_t* out, cudaStream_t stream) {
+void RmsNormToF16(const float* x, const int32_t* gather, const float* w,
+                  int num_rows, int n, float eps, f16_t* out,
+                  cudaStream_t stream) {
   if (num_rows == 0) return;
-  RmsNormKernel<<<num_rows, kNormThreads, 0, stream>>>(x, gather, w, n, eps, out);
+  RmsNormKernel<<<num_rows, kNormThreads, 0, stream>>>(x, gather, w, n, eps,
+                                                       out);
 }
 
-void QkvPost(const float* qkv, const RowInfo* rows, int num_rows, const QkvShape& shape,
-             const float* q_bias, const float* k_bias, const float* v_bias, const float* q_norm,
-             const float* k_norm, const double* inv_freq, float* q_out, f16_t* k_cache,
+void QkvPost(const float* qkv, const RowInfo* rows, int num_rows,
+             const QkvShape& shape, const float* q_bias, const float* k_bias,
+             const float* v_bias, const float* q_norm, const float* k_norm,
+             const double* inv_freq, float* q_out, f16_t* k_cache,
              f16_t* v_cache, cudaStream_t stream) {
   if (num_rows == 0) return;
   const size_t smem =
-      sizeof(float) * static_cast<size_t>(shape.num_heads + 2 * shape.num_kv_heads) * shape.head_dim;
-  QkvPostKernel<<<num_rows, 256, smem, stream>>>(qkv, rows, shape, q_bias, k_bias, v_bias, q_norm,
-                                                 k_norm, inv_freq, q_out, k_cache, v_cache);
+      sizeof(float) *
+      static_cast<size_t>(shape.num_heads + 2 * shape.num_kv_heads) *
+      shape.head_dim;
+  QkvPostKernel<<<num_rows, 256, smem, stream>>>(
+      qkv, rows, shape, q_bias, k_bias, v_bias, q_norm, k_norm, inv_freq, q_out,
+      k_cache, v_cache);
 }
 
-void PagedAttention(const float* q, const RowInfo* rows, const int32_t* block_tables,
-                    int num_rows, const QkvShape& shape, const f16_t* k_cache,
+void PagedAttention(const float* q, const RowInfo* rows,
+                    const int32_t* block_tables, int num_rows,
+                    const QkvShape& shape, const f16_t* k_cache,
                     const f16_t* v_cache, f16_t* out, cudaStream_t stream) {
   if (num_rows == 0) return;
   dim3 grid(num_rows, shape.num_heads);
-  PagedAttentionKernel<<<grid, kAttnWarps * kWarp, 0, stream>>>(q, rows, block_tables, shape,
-                                                                k_cache, v_cache, out);
+  PagedAttentionKernel<<<grid, kAttnWarps * kWarp, 0, stream>>>(
+      q, rows, block_tables, shape, k_cache, v_cache, out);
 }
 
 void SiluMulToF16(const float* gate_up, int num_rows, int inter, f16_t* out,

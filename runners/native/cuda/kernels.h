@@ -38,13 +38,14 @@ struct RowInfo {
 
 // h[r, :] = embed[rows[r].token, :] (BF16, or FP16 when `f16`, widened to
 // FP32).
-void EmbedGather(const bf16_t* embed, bool f16, const RowInfo* rows, int num_rows, int hidden,
-                 float* h, cudaStream_t stream);
+void EmbedGather(const bf16_t* embed, bool f16, const RowInfo* rows,
+                 int num_rows, int hidden, float* h, cudaStream_t stream);
 
 // out[r, :] = f16(w * x[src(r), :] / rms(x[src(r), :])), where src(r) =
 // gather[r] when `gather` is non-null, else r.
-void RmsNormToF16(const float* x, const int32_t* gather, const float* w, int num_rows, int n,
-                  float eps, f16_t* out, cudaStream_t stream);
+void RmsNormToF16(const float* x, const int32_t* gather, const float* w,
+                  int num_rows, int n, float eps, f16_t* out,
+                  cudaStream_t stream);
 
 // After the fused q/k/v product (qkv[r] = [q | k | v], FP32): adds biases
 // (nullable), applies per-head RMSNorm to q and k (nullable norms), rotary
@@ -57,16 +58,18 @@ struct QkvShape {
   int head_dim;
   float eps;
 };
-void QkvPost(const float* qkv, const RowInfo* rows, int num_rows, const QkvShape& shape,
-             const float* q_bias, const float* k_bias, const float* v_bias, const float* q_norm,
-             const float* k_norm, const double* inv_freq, float* q_out, f16_t* k_cache,
+void QkvPost(const float* qkv, const RowInfo* rows, int num_rows,
+             const QkvShape& shape, const float* q_bias, const float* k_bias,
+             const float* v_bias, const float* q_norm, const float* k_norm,
+             const double* inv_freq, float* q_out, f16_t* k_cache,
              f16_t* v_cache, cudaStream_t stream);
 
 // Causal attention of every row over positions [0, position] of its own
 // sequence, read through its block table from the paged caches; output FP16
 // [rows, heads * head_dim].
-void PagedAttention(const float* q, const RowInfo* rows, const int32_t* block_tables,
-                    int num_rows, const QkvShape& shape, const f16_t* k_cache,
+void PagedAttention(const float* q, const RowInfo* rows,
+                    const int32_t* block_tables, int num_rows,
+                    const QkvShape& shape, const f16_t* k_cache,
                     const f16_t* v_cache, f16_t* out, cudaStream_t stream);
 
 // The same attention with up to kAttentionTileRows consecutive rows of one
@@ -81,9 +84,11 @@ struct RowTile {
 };
 // Whether the tiled kernel's shared memory fits `device` at `head_dim`.
 bool TiledAttentionFits(int head_dim, int device);
-cudaError_t PagedAttentionTiled(const float* q, const RowInfo* rows, const RowTile* tiles,
-                                int num_tiles, const int32_t* block_tables, const QkvShape& shape,
-                                const f16_t* k_cache, const f16_t* v_cache, f16_t* out,
+cudaError_t PagedAttentionTiled(const float* q, const RowInfo* rows,
+                                const RowTile* tiles, int num_tiles,
+                                const int32_t* block_tables,
+                                const QkvShape& shape, const f16_t* k_cache,
+                                const f16_t* v_cache, f16_t* out,
                                 cudaStream_t stream);
 
 // out[r, i] = f16(silu(gu[r, i]) * gu[r, inter + i]).

@@ -17,13 +17,14 @@ struct Driver {
   CUresult (*address_reserve)(CUdeviceptr*, size_t, size_t, CUdeviceptr,
                               unsigned long long) = nullptr;
   CUresult (*address_free)(CUdeviceptr, size_t) = nullptr;
-  CUresult (*create)(CUmemGenericAllocationHandle*, size_t, const CUmemAllocationProp*,
-                     unsigned long long) = nullptr;
+  CUresult (*create)(CUmemGenericAllocationHandle*, size_t,
+                     const CUmemAllocationProp*, unsigned long long) = nullptr;
   CUresult (*release)(CUmemGenericAllocationHandle) = nullptr;
   CUresult (*map)(CUdeviceptr, size_t, size_t, CUmemGenericAllocationHandle,
                   unsigned long long) = nullptr;
   CUresult (*unmap)(CUdeviceptr, size_t) = nullptr;
-  CUresult (*set_access)(CUdeviceptr, size_t, const CUmemAccessDesc*, size_t) = nullptr;
+  CUresult (*set_access)(CUdeviceptr, size_t, const CUmemAccessDesc*,
+                         size_t) = nullptr;
   absl::Status status;
 };
 
@@ -31,12 +32,14 @@ template <typename Fn>
 absl::Status Resolve(const char* symbol, Fn* fn) {
   void* ptr = nullptr;
   cudaDriverEntryPointQueryResult found = cudaDriverEntryPointSymbolNotFound;
-  const cudaError_t error =
-      cudaGetDriverEntryPointByVersion(symbol, &ptr, 12000, cudaEnableDefault, &found);
-  if (error != cudaSuccess || found != cudaDriverEntryPointSuccess || ptr == nullptr) {
+  const cudaError_t error = cudaGetDriverEntryPointByVersion(
+      symbol, &ptr, 12000, cudaEnableDefault, &found);
+  if (error != cudaSuccess || found != cudaDriverEntryPointSuccess ||
+      ptr == nullptr) {
     cudaGetLastError();
-    return absl::UnavailableError(absl::StrCat("cuda virtual memory: driver symbol ", symbol,
-                                               " unavailable (", cudaGetErrorString(error), ")"));
+    return absl::UnavailableError(
+        absl::StrCat("cuda virtual memory: driver symbol ", symbol,
+                     " unavailable (", cudaGetErrorString(error), ")"));
   }
   *fn = reinterpret_cast<Fn>(ptr);
   return absl::OkStatus();
@@ -48,9 +51,11 @@ const Driver& GetDriver() {
     for (absl::Status s :
          {Resolve("cuMemGetAllocationGranularity", &d->get_granularity),
           Resolve("cuMemAddressReserve", &d->address_reserve),
-          Resolve("cuMemAddressFree", &d->address_free), Resolve("cuMemCreate", &d->create),
+          Resolve("cuMemAddressFree", &d->address_free),
+          Resolve("cuMemCreate", &d->create),
           Resolve("cuMemRelease", &d->release), Resolve("cuMemMap", &d->map),
-          Resolve("cuMemUnmap", &d->unmap), Resolve("cuMemSetAccess", &d->set_access)}) {
+          Resolve("cuMemUnmap", &d->unmap),
+          Resolve("cuMemSetAccess", &d->set_access)}) {
       if (!s.ok() && d->status.ok()) d->status = s;
     }
     return d;
@@ -69,9 +74,11 @@ CUmemAllocationProp DeviceProp(int device) {
 absl::Status DriverStatus(CUresult result, const char* what) {
   if (result == CUDA_SUCCESS) return absl::OkStatus();
   if (result == CUDA_ERROR_OUT_OF_MEMORY) {
-    return absl::ResourceExhaustedError(absl::StrCat("cuda virtual memory: ", what, ": out of memory"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cuda virtual memory: ", what, ": out of memory"));
   }
-  return absl::InternalError(absl::StrCat("cuda virtual memory: ", what, " failed (CUresult ",
+  return absl::InternalError(absl::StrCat("cuda virtual memory: ", what,
+                                          " failed (CUresult ",
                                           static_cast<int>(result), ")"));
 }
 
@@ -83,35 +90,42 @@ absl::StatusOr<size_t> VirtualDeviceRange::Granularity(int device) {
   // The runtime makes the device's primary context current.
   if (cudaError_t e = cudaSetDevice(device); e != cudaSuccess) {
     cudaGetLastError();
-    return absl::UnavailableError(absl::StrCat("cuda virtual memory: ", cudaGetErrorString(e)));
+    return absl::UnavailableError(
+        absl::StrCat("cuda virtual memory: ", cudaGetErrorString(e)));
   }
   cudaFree(nullptr);
   size_t granularity = 0;
   const CUmemAllocationProp prop = DeviceProp(device);
-  if (absl::Status s = DriverStatus(
-          d.get_granularity(&granularity, &prop, CU_MEM_ALLOC_GRANULARITY_MINIMUM), "granularity");
+  if (absl::Status s =
+          DriverStatus(d.get_granularity(&granularity, &prop,
+                                         CU_MEM_ALLOC_GRANULARITY_MINIMUM),
+                       "granularity");
       !s.ok()) {
     return s;
   }
-  if (granularity == 0) return absl::InternalError("cuda virtual memory: granularity 0");
+  if (granularity == 0)
+    return absl::InternalError("cuda virtual memory: granularity 0");
   return granularity;
 }
 
-absl::StatusOr<std::unique_ptr<VirtualDeviceRange>> VirtualDeviceRange::Reserve(int device,
-                                                                                size_t bytes) {
+absl::StatusOr<std::unique_ptr<VirtualDeviceRange>> VirtualDeviceRange::Reserve(
+    int device, size_t bytes) {
   absl::StatusOr<size_t> granularity = Granularity(device);
   if (!granularity.ok()) return granularity.status();
   if (bytes == 0 || bytes % *granularity != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("cuda virtual memory: ", bytes,
-                                                   " bytes is not a multiple of ", *granularity));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cuda virtual memory: ", bytes,
+                     " bytes is not a multiple of ", *granularity));
   }
   CUdeviceptr base = 0;
-  if (absl::Status s = DriverStatus(GetDriver().address_reserve(&base, bytes, *granularity, 0, 0),
-                                    "address reserve");
+  if (absl::Status s = DriverStatus(
+          GetDriver().address_reserve(&base, bytes, *granularity, 0, 0),
+          "address reserve");
       !s.ok()) {
     return s;
   }
-  return std::unique_ptr<VirtualDeviceRange>(new VirtualDeviceRange(device, base, bytes));
+  return std::unique_ptr<VirtualDeviceRange>(
+      new VirtualDeviceRange(device, base, bytes));
 }
 
 VirtualDeviceRange::~VirtualDeviceRange() {
@@ -126,23 +140,29 @@ VirtualDeviceRange::~VirtualDeviceRange() {
 
 absl::Status VirtualDeviceRange::Map(size_t offset, size_t bytes) {
   if (offset + bytes > size_ || mappings_.contains(offset)) {
-    return absl::InvalidArgumentError(absl::StrCat("cuda virtual memory: cannot map [", offset,
-                                                   ", ", offset + bytes, ") of ", size_));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cuda virtual memory: cannot map [", offset, ", ",
+                     offset + bytes, ") of ", size_));
   }
   const Driver& d = GetDriver();
   const CUmemAllocationProp prop = DeviceProp(device_);
   CUmemGenericAllocationHandle handle = 0;
-  if (absl::Status s = DriverStatus(d.create(&handle, bytes, &prop, 0), "create"); !s.ok()) {
+  if (absl::Status s =
+          DriverStatus(d.create(&handle, bytes, &prop, 0), "create");
+      !s.ok()) {
     return s;
   }
-  if (absl::Status s = DriverStatus(d.map(base_ + offset, bytes, 0, handle, 0), "map"); !s.ok()) {
+  if (absl::Status s =
+          DriverStatus(d.map(base_ + offset, bytes, 0, handle, 0), "map");
+      !s.ok()) {
     d.release(handle);
     return s;
   }
   CUmemAccessDesc access = {};
   access.location = prop.location;
   access.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
-  if (absl::Status s = DriverStatus(d.set_access(base_ + offset, bytes, &access, 1), "set access");
+  if (absl::Status s = DriverStatus(
+          d.set_access(base_ + offset, bytes, &access, 1), "set access");
       !s.ok()) {
     d.unmap(base_ + offset, bytes);
     d.release(handle);

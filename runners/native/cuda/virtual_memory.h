@@ -33,7 +33,8 @@ class VirtualDeviceRange {
   static absl::StatusOr<size_t> Granularity(int device);
   // Reserves `bytes` (a multiple of Granularity) of address space on
   // `device`; nothing is backed yet.
-  static absl::StatusOr<std::unique_ptr<VirtualDeviceRange>> Reserve(int device, size_t bytes);
+  static absl::StatusOr<std::unique_ptr<VirtualDeviceRange>> Reserve(
+      int device, size_t bytes);
   ~VirtualDeviceRange();
   VirtualDeviceRange(const VirtualDeviceRange&) = delete;
   VirtualDeviceRange& operator=(const VirtualDeviceRange&) = delete;

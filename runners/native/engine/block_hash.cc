@@ -40,7 +40,8 @@ BlockHash HashBlock(const BlockHash& parent, absl::Span<const int32_t> tokens) {
   PutU64(parent.lo, buf + 8);
   for (int i = 0; i < model::kKvBlockSize; ++i) {
     const uint32_t t = static_cast<uint32_t>(tokens[i]);
-    for (int b = 0; b < 4; ++b) buf[16 + 4 * i + b] = static_cast<uint8_t>(t >> (8 * b));
+    for (int b = 0; b < 4; ++b)
+      buf[16 + 4 * i + b] = static_cast<uint8_t>(t >> (8 * b));
   }
   base::Sha256 sha;
   sha.Update(buf, sizeof(buf));
@@ -53,7 +54,8 @@ void ExtendBlockHashes(const BlockHash& root, absl::Span<const int32_t> tokens,
   while (hashes->size() < full) {
     const size_t i = hashes->size();
     const BlockHash& parent = i == 0 ? root : (*hashes)[i - 1];
-    hashes->push_back(HashBlock(parent, tokens.subspan(i * model::kKvBlockSize, model::kKvBlockSize)));
+    hashes->push_back(HashBlock(
+        parent, tokens.subspan(i * model::kKvBlockSize, model::kKvBlockSize)));
   }
 }
 

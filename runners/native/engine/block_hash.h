@@ -31,7 +31,9 @@ struct BlockHash {
   friend bool operator==(const BlockHash& a, const BlockHash& b) {
     return a.hi == b.hi && a.lo == b.lo;
   }
-  friend bool operator!=(const BlockHash& a, const BlockHash& b) { return !(a == b); }
+  friend bool operator!=(const BlockHash& a, const BlockHash& b) {
+    return !(a == b);
+  }
   template <typename H>
   friend H AbslHashValue(H h, const BlockHash& b) {
     return H::combine(std::move(h), b.hi, b.lo);

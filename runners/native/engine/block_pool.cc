@@ -47,7 +47,8 @@ void FreeBlockQueue::Remove(KvBlock* b) {
 
 std::vector<int32_t> FreeBlockQueue::IdsForTesting() const {
   std::vector<int32_t> ids;
-  for (const KvBlock* b = head_.next_free; b != &tail_; b = b->next_free) ids.push_back(b->id);
+  for (const KvBlock* b = head_.next_free; b != &tail_; b = b->next_free)
+    ids.push_back(b->id);
   return ids;
 }
 

@@ -53,7 +53,7 @@ class FreeBlockQueue {
 
   void PushBack(KvBlock* b);
   void PushFront(KvBlock* b);
-  KvBlock* PopFront();  // REQUIRES: size() > 0
+  KvBlock* PopFront();      // REQUIRES: size() > 0
   void Remove(KvBlock* b);  // REQUIRES: b is in the queue
   bool Contains(const KvBlock* b) const { return b->prev_free != nullptr; }
   int size() const { return size_; }

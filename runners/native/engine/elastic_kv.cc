@@ -10,10 +10,9 @@
 
 namespace evald::runners::native::engine {
 
-absl::StatusOr<std::unique_ptr<ElasticKv>> ElasticKv::Create(planner::KvBudget* budget,
-                                                             std::string name, model::KvCache* cache,
-                                                             int min_blocks, int64_t block_bytes,
-                                                             int64_t fixed_bytes) {
+absl::StatusOr<std::unique_ptr<ElasticKv>> ElasticKv::Create(
+    planner::KvBudget* budget, std::string name, model::KvCache* cache,
+    int min_blocks, int64_t block_bytes, int64_t fixed_bytes) {
   const int unit = cache->commit_unit();
   if (unit <= 0) {
     return absl::InvalidArgumentError(
@@ -22,18 +21,22 @@ absl::StatusOr<std::unique_ptr<ElasticKv>> ElasticKv::Create(planner::KvBudget* 
   const int capacity_units = cache->num_blocks() / unit;
   const int min_units = std::max(1, (min_blocks + unit - 1) / unit);
   if (min_units > capacity_units) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "kv pool of ", name, ": the minimum of ", min_blocks, " blocks exceeds the ",
-        capacity_units * unit, " the memory budget can ever hold"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("kv pool of ", name, ": the minimum of ", min_blocks,
+                     " blocks exceeds the ", capacity_units * unit,
+                     " the memory budget can ever hold"));
   }
   const int64_t unit_bytes = block_bytes * unit;
   RETURN_IF_ERROR(budget->Register(name, min_units * unit_bytes, fixed_bytes));
-  std::unique_ptr<ElasticKv> kv(
-      new ElasticKv(budget, std::move(name), cache, unit, min_units, capacity_units, block_bytes));
-  ASSIGN_OR_RETURN(const int64_t granted,
-                   budget->Acquire(kv->name_, min_units * unit_bytes, unit_bytes));
+  std::unique_ptr<ElasticKv> kv(new ElasticKv(budget, std::move(name), cache,
+                                              unit, min_units, capacity_units,
+                                              block_bytes));
+  ASSIGN_OR_RETURN(
+      const int64_t granted,
+      budget->Acquire(kv->name_, min_units * unit_bytes, unit_bytes));
   if (granted != min_units * unit_bytes) {
-    return absl::InternalError(absl::StrCat("kv budget did not grant the minimum of ", kv->name_));
+    return absl::InternalError(
+        absl::StrCat("kv budget did not grant the minimum of ", kv->name_));
   }
   RETURN_IF_ERROR(cache->Commit(0, min_units * unit));
   for (int u = 0; u < min_units; ++u) kv->committed_[u] = true;
@@ -41,8 +44,9 @@ absl::StatusOr<std::unique_ptr<ElasticKv>> ElasticKv::Create(planner::KvBudget* 
   return kv;
 }
 
-ElasticKv::ElasticKv(planner::KvBudget* budget, std::string name, model::KvCache* cache, int unit,
-                     int min_units, int capacity_units, int64_t block_bytes)
+ElasticKv::ElasticKv(planner::KvBudget* budget, std::string name,
+                     model::KvCache* cache, int unit, int min_units,
+                     int capacity_units, int64_t block_bytes)
     : budget_(budget),
       name_(std::move(name)),
       cache_(cache),
@@ -66,13 +70,15 @@ bool ElasticKv::Grow(int short_blocks, BlockPool* pool) {
     return false;
   }
   const int64_t wanted = static_cast<int64_t>(free_units.size()) * unit_bytes_;
-  absl::StatusOr<int64_t> granted = budget_->Acquire(name_, wanted, unit_bytes_);
+  absl::StatusOr<int64_t> granted =
+      budget_->Acquire(name_, wanted, unit_bytes_);
   if (!granted.ok()) {
     LOG(WARNING) << "kv pool of " << name_ << ": " << granted.status();
     ran_short_ = true;
     return false;
   }
-  if (*granted < static_cast<int64_t>(wanted_units) * unit_bytes_) ran_short_ = true;
+  if (*granted < static_cast<int64_t>(wanted_units) * unit_bytes_)
+    ran_short_ = true;
   starved_ = starved_ || ran_short_;
   const int units = static_cast<int>(*granted / unit_bytes_);
   int added = 0;
@@ -83,7 +89,8 @@ bool ElasticKv::Grow(int short_blocks, BlockPool* pool) {
       // The budget allowed it but the device did not (another process, or
       // fragmentation): give back what could not be committed.
       LOG(WARNING) << "kv pool of " << name_ << ": " << st;
-      (void)budget_->Release(name_, static_cast<int64_t>(units - i) * unit_bytes_);
+      (void)budget_->Release(name_,
+                             static_cast<int64_t>(units - i) * unit_bytes_);
       ran_short_ = true;
       break;
     }

@@ -46,10 +46,9 @@ class ElasticKv : public KvGrowth {
   // committed now; `fixed_bytes` (weights, workspaces) is reserved in the
   // budget beside it. Fails when the budget cannot guarantee both
   // (ResourceExhausted, naming `name`) or the memory cannot be committed.
-  static absl::StatusOr<std::unique_ptr<ElasticKv>> Create(planner::KvBudget* budget,
-                                                           std::string name, model::KvCache* cache,
-                                                           int min_blocks, int64_t block_bytes,
-                                                           int64_t fixed_bytes);
+  static absl::StatusOr<std::unique_ptr<ElasticKv>> Create(
+      planner::KvBudget* budget, std::string name, model::KvCache* cache,
+      int min_blocks, int64_t block_bytes, int64_t fixed_bytes);
   ~ElasticKv() override;
   ElasticKv(const ElasticKv&) = delete;
   ElasticKv& operator=(const ElasticKv&) = delete;
@@ -66,19 +65,25 @@ class ElasticKv : public KvGrowth {
   // allocations all fitted.
   void AfterStep(BlockPool* pool);
 
-  int committed_blocks() const { return committed_blocks_.load(std::memory_order_relaxed); }
-  int64_t grown_blocks() const { return grown_blocks_.load(std::memory_order_relaxed); }
-  int64_t shrunk_blocks() const { return shrunk_blocks_.load(std::memory_order_relaxed); }
+  int committed_blocks() const {
+    return committed_blocks_.load(std::memory_order_relaxed);
+  }
+  int64_t grown_blocks() const {
+    return grown_blocks_.load(std::memory_order_relaxed);
+  }
+  int64_t shrunk_blocks() const {
+    return shrunk_blocks_.load(std::memory_order_relaxed);
+  }
   const std::string& name() const { return name_; }
 
  private:
-  ElasticKv(planner::KvBudget* budget, std::string name, model::KvCache* cache, int unit, int min_units,
-            int capacity_units, int64_t block_bytes);
+  ElasticKv(planner::KvBudget* budget, std::string name, model::KvCache* cache,
+            int unit, int min_units, int capacity_units, int64_t block_bytes);
 
   planner::KvBudget* const budget_;
   const std::string name_;
   model::KvCache* const cache_;
-  const int unit_;            // blocks per commit unit
+  const int unit_;  // blocks per commit unit
   const int min_units_;
   const int64_t unit_bytes_;
   std::vector<bool> committed_;  // per unit

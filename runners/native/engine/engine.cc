@@ -31,7 +31,7 @@ struct Engine::KvPool {
   std::unique_ptr<model::KvCache> cache;
   std::unique_ptr<ElasticKv> elastic;  // null for a fixed pool
   int capacity = 0;                    // block ids
-  int min_blocks = 0;                  // in use from the start; a request must fit alone
+  int min_blocks = 0;  // in use from the start; a request must fit alone
   // A fixed pool counted in a shared budget is unregistered with the pool.
   planner::KvBudget* fixed_budget = nullptr;
   std::string fixed_name;
@@ -86,8 +86,8 @@ class Engine::Loop {
   explicit Loop(Engine* engine)
       : root_(RootBlockHash(engine->options_.model_id)),
         e_(engine),
-        kv_(engine->pool_->capacity, engine->options_.prefix_cache, engine->pool_->min_blocks,
-            engine->pool_->elastic.get()),
+        kv_(engine->pool_->capacity, engine->options_.prefix_cache,
+            engine->pool_->min_blocks, engine->pool_->elastic.get()),
         scheduler_({.max_batch_tokens = engine->options_.max_batch_tokens,
                     .max_num_seqs = engine->options_.max_num_seqs},
                    &kv_) {}
@@ -107,15 +107,18 @@ class Engine::Loop {
   void SweepCancelled() {
     std::vector<Request*> cancelled;
     for (auto& [id, r] : requests_) {
-      if (r->cancelled != nullptr && r->cancelled->load(std::memory_order_relaxed)) {
+      if (r->cancelled != nullptr &&
+          r->cancelled->load(std::memory_order_relaxed)) {
         cancelled.push_back(r.get());
       } else if (r->stop_admitting != nullptr && !r->seq.ever_admitted &&
                  r->stop_admitting->load(std::memory_order_relaxed)) {
-        cancelled.push_back(r.get());  // never started: nothing computed is lost
+        cancelled.push_back(
+            r.get());  // never started: nothing computed is lost
       }
     }
     for (Request* r : cancelled) {
-      Finish(r, absl::CancelledError(absl::StrCat("request ", r->seq.id, " cancelled")));
+      Finish(r, absl::CancelledError(
+                    absl::StrCat("request ", r->seq.id, " cancelled")));
     }
   }
 
@@ -130,10 +133,12 @@ class Engine::Loop {
   // After a step, and when the engine goes idle: an elastic pool gives back
   // the borrowed blocks it can spare.
   void AfterStep() {
-    if (e_->pool_->elastic != nullptr) e_->pool_->elastic->AfterStep(kv_.mutable_pool());
+    if (e_->pool_->elastic != nullptr)
+      e_->pool_->elastic->AfterStep(kv_.mutable_pool());
   }
   void OnIdle() {
-    if (e_->pool_->elastic != nullptr) e_->pool_->elastic->ShrinkUnused(kv_.mutable_pool());
+    if (e_->pool_->elastic != nullptr)
+      e_->pool_->elastic->ShrinkUnused(kv_.mutable_pool());
   }
 
   // Adds the tokens generated since the last call to the engine's stats, so
@@ -167,8 +172,9 @@ class Engine::Loop {
   }
 
   void ScoreRow(Request* r, int pos, absl::Span<const float> logits) {
-    auto it = std::lower_bound(r->by_row.begin(), r->by_row.end(), pos,
-                               [&](int t, int p) { return r->targets[t].row < p; });
+    auto it =
+        std::lower_bound(r->by_row.begin(), r->by_row.end(), pos,
+                         [&](int t, int p) { return r->targets[t].row < p; });
     std::optional<int32_t> argmax;
     for (; it != r->by_row.end() && r->targets[*it].row == pos; ++it) {
       const ScoreTarget& t = r->targets[*it];
@@ -179,16 +185,18 @@ class Engine::Loop {
     }
   }
 
-  static std::vector<std::pair<int32_t, double>> TopLogprobs(absl::Span<const float> logits,
-                                                             int k) {
+  static std::vector<std::pair<int32_t, double>> TopLogprobs(
+      absl::Span<const float> logits, int k) {
     std::vector<int32_t> ids(logits.size());
     for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(i);
     k = std::min<int>(k, static_cast<int>(ids.size()));
-    std::partial_sort(ids.begin(), ids.begin() + k, ids.end(), [&](int32_t a, int32_t b) {
-      return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
-    });
+    std::partial_sort(
+        ids.begin(), ids.begin() + k, ids.end(), [&](int32_t a, int32_t b) {
+          return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+        });
     std::vector<std::pair<int32_t, double>> top;
-    for (int i = 0; i < k; ++i) top.emplace_back(ids[i], TokenLogprob(logits, ids[i]));
+    for (int i = 0; i < k; ++i)
+      top.emplace_back(ids[i], TokenLogprob(logits, ids[i]));
     return top;
   }
 
@@ -197,7 +205,8 @@ class Engine::Loop {
     const int32_t token = SampleToken(logits, r->sampling, &*r->rng);
     r->gen.token_ids.push_back(token);
     ++generated_;
-    if (std::find(r->eos_ids.begin(), r->eos_ids.end(), token) != r->eos_ids.end()) {
+    if (std::find(r->eos_ids.begin(), r->eos_ids.end(), token) !=
+        r->eos_ids.end()) {
       r->gen.finish_reason = runners::FinishReason::kEos;
       r->gen.text = Decode(r);
       return true;
@@ -220,7 +229,8 @@ class Engine::Loop {
     }
     if (static_cast<int>(r->gen.token_ids.size()) >= r->max_new_tokens) {
       r->gen.finish_reason = runners::FinishReason::kLength;
-      r->gen.text = r->on_text || !r->stop.empty() ? std::move(text) : Decode(r);
+      r->gen.text =
+          r->on_text || !r->stop.empty() ? std::move(text) : Decode(r);
       return true;
     }
     if (r->on_text) r->on_text(text);
@@ -231,7 +241,8 @@ class Engine::Loop {
 
   std::string Decode(const Request* r) const {
     if (e_->tokenizer_ == nullptr) return "";
-    return e_->tokenizer_->Decode(r->gen.token_ids, /*skip_special_tokens=*/true);
+    return e_->tokenizer_->Decode(r->gen.token_ids,
+                                  /*skip_special_tokens=*/true);
   }
 
   const BlockHash root_;  // chain root of this model's block hashes
@@ -263,7 +274,8 @@ void Engine::Loop::Step() {
     last_prefill_tokens_ += prompt_part;
     last_decode_tokens_ += c.num_tokens - prompt_part;
   }
-  if (plan.chunks.empty() && plan.num_preempted > 0) return;  // retried next step
+  if (plan.chunks.empty() && plan.num_preempted > 0)
+    return;  // retried next step
   if (plan.chunks.empty()) {
     // Every request was checked to fit the pool alone, so an empty plan with
     // work left is a bookkeeping fault: fail loudly rather than spin.
@@ -274,16 +286,19 @@ void Engine::Loop::Step() {
   batch.reserve(plan.chunks.size());
   for (const ScheduledChunk& c : plan.chunks) {
     model::SeqChunk chunk;
-    chunk.tokens = absl::MakeConstSpan(c.seq->tokens).subspan(c.start_pos, c.num_tokens);
+    chunk.tokens =
+        absl::MakeConstSpan(c.seq->tokens).subspan(c.start_pos, c.num_tokens);
     chunk.start_pos = c.start_pos;
     chunk.block_table = kv_.BlockTable(c.seq->id);
     chunk.logit_rows = c.logit_rows;
     batch.push_back(std::move(chunk));
   }
   model::ForwardOutput out;
-  const absl::Status st = e_->model_->Forward(batch, e_->pool_->cache.get(), &out);
+  const absl::Status st =
+      e_->model_->Forward(batch, e_->pool_->cache.get(), &out);
   size_t expected_rows = 0;
-  for (const ScheduledChunk& c : plan.chunks) expected_rows += c.logit_rows.size();
+  for (const ScheduledChunk& c : plan.chunks)
+    expected_rows += c.logit_rows.size();
   {
     absl::MutexLock l(&e_->mu_);
     e_->stats_.prompt_tokens += prompt;
@@ -291,14 +306,15 @@ void Engine::Loop::Step() {
     e_->stats_.computed_tokens += plan.num_tokens();
     e_->stats_.steps += 1;
     e_->stats_.preemptions += plan.num_preempted;
-    e_->stats_.max_running_seqs =
-        std::max<int64_t>(e_->stats_.max_running_seqs, static_cast<int64_t>(plan.chunks.size()));
+    e_->stats_.max_running_seqs = std::max<int64_t>(
+        e_->stats_.max_running_seqs, static_cast<int64_t>(plan.chunks.size()));
   }
   if (!st.ok() || out.logits.size() != expected_rows) {
     const absl::Status err =
         !st.ok() ? st
-                 : absl::InternalError(absl::StrCat("model forward returned ", out.logits.size(),
-                                                    " logit rows, expected ", expected_rows));
+                 : absl::InternalError(absl::StrCat(
+                       "model forward returned ", out.logits.size(),
+                       " logit rows, expected ", expected_rows));
     for (const ScheduledChunk& c : plan.chunks) {
       auto it = requests_.find(c.seq->id);
       if (it != requests_.end()) Finish(it->second.get(), err);
@@ -321,47 +337,59 @@ void Engine::Loop::Step() {
         finished = AppendToken(r, logits);
       }
     }
-    if (r->is_score() && r->seq.num_computed_tokens == r->seq.num_tokens()) finished = true;
+    if (r->is_score() && r->seq.num_computed_tokens == r->seq.num_tokens())
+      finished = true;
     if (finished) done.push_back(r);
   }
   for (Request* r : done) Finish(r, absl::OkStatus());
 }
 
-absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(model::Model* model, const tokenizer::Tokenizer* tokenizer,
-                                                       const EngineOptions& options) {
-  if (model == nullptr) return absl::InvalidArgumentError("engine: model is null");
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(
+    model::Model* model, const tokenizer::Tokenizer* tokenizer,
+    const EngineOptions& options) {
+  if (model == nullptr)
+    return absl::InvalidArgumentError("engine: model is null");
   if (options.num_kv_blocks < 2) {
     return absl::InvalidArgumentError(
-        absl::StrCat("engine: num_kv_blocks must be at least 2, got ", options.num_kv_blocks));
+        absl::StrCat("engine: num_kv_blocks must be at least 2, got ",
+                     options.num_kv_blocks));
   }
   if (options.max_batch_tokens < 1 || options.max_num_seqs < 1) {
-    return absl::InvalidArgumentError("engine: max_batch_tokens and max_num_seqs must be positive");
+    return absl::InvalidArgumentError(
+        "engine: max_batch_tokens and max_num_seqs must be positive");
   }
   const int model_max = model->config().max_position_embeddings;
-  int max_context = options.max_context > 0 ? std::min(options.max_context, model_max) : model_max;
-  if (max_context < 1) return absl::InvalidArgumentError("engine: model has no context window");
+  int max_context = options.max_context > 0
+                        ? std::min(options.max_context, model_max)
+                        : model_max;
+  if (max_context < 1)
+    return absl::InvalidArgumentError("engine: model has no context window");
   auto pool = std::make_unique<KvPool>();
   pool->capacity = options.num_kv_blocks;
   pool->min_blocks = options.num_kv_blocks;
   if (options.kv_budget != nullptr) {
     // Unique per engine: one folder may be loaded twice with other options.
     static std::atomic<int64_t> next_engine{1};
-    const std::string name = absl::StrCat(options.model_id, "#", next_engine.fetch_add(1));
+    const std::string name =
+        absl::StrCat(options.model_id, "#", next_engine.fetch_add(1));
     const int64_t block_bytes =
         static_cast<int64_t>(model->kv_bytes_per_token()) * model::kKvBlockSize;
     const int64_t capacity = std::min<int64_t>(
-        int64_t{1} << 22, std::max<int64_t>(0, options.kv_budget->total_bytes() -
-                                                   options.resident_bytes) /
-                              std::max<int64_t>(1, block_bytes));
+        int64_t{1} << 22,
+        std::max<int64_t>(
+            0, options.kv_budget->total_bytes() - options.resident_bytes) /
+            std::max<int64_t>(1, block_bytes));
     absl::StatusOr<std::unique_ptr<model::KvCache>> reserved =
-        capacity > options.num_kv_blocks ? model->ReserveKvCache(static_cast<int>(capacity))
-                                         : absl::UnimplementedError("no room to grow");
+        capacity > options.num_kv_blocks
+            ? model->ReserveKvCache(static_cast<int>(capacity))
+            : absl::UnimplementedError("no room to grow");
     if (reserved.ok() && (*reserved)->commit_unit() > 0) {
       pool->cache = *std::move(reserved);
-      ASSIGN_OR_RETURN(pool->elastic,
-                       ElasticKv::Create(options.kv_budget, name, pool->cache.get(),
-                                         options.num_kv_blocks, block_bytes,
-                                         options.resident_bytes));
+      ASSIGN_OR_RETURN(
+          pool->elastic,
+          ElasticKv::Create(options.kv_budget, name, pool->cache.get(),
+                            options.num_kv_blocks, block_bytes,
+                            options.resident_bytes));
       const int unit = pool->cache->commit_unit();
       pool->capacity = pool->cache->num_blocks() / unit * unit;
       pool->min_blocks = pool->elastic->min_blocks();
@@ -373,14 +401,16 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(model::Model* model, cons
     }
   }
   if (pool->cache == nullptr) {
-    ASSIGN_OR_RETURN(pool->cache, model->AllocateKvCache(options.num_kv_blocks));
+    ASSIGN_OR_RETURN(pool->cache,
+                     model->AllocateKvCache(options.num_kv_blocks));
   }
   return std::unique_ptr<Engine>(
       new Engine(model, tokenizer, options, std::move(pool), max_context));
 }
 
-Engine::Engine(Model* model, const Tokenizer* tokenizer, const EngineOptions& options,
-               std::unique_ptr<KvPool> pool, int max_context)
+Engine::Engine(Model* model, const Tokenizer* tokenizer,
+               const EngineOptions& options, std::unique_ptr<KvPool> pool,
+               int max_context)
     : model_(model),
       tokenizer_(tokenizer),
       options_(options),
@@ -426,19 +456,22 @@ EngineStats Engine::stats() const {
   return s;
 }
 
-absl::Status Engine::SubmitScore(ScoreRequest request, Callback<ScoreOutput> done) {
+absl::Status Engine::SubmitScore(ScoreRequest request,
+                                 Callback<ScoreOutput> done) {
   const int n = static_cast<int>(request.tokens.size());
   if (n == 0) return absl::InvalidArgumentError("score request has no tokens");
   if (n > max_context_) {
-    return absl::InvalidArgumentError(absl::StrCat("score request has ", n,
-                                                   " tokens, the context window is ",
-                                                   max_context_));
+    return absl::InvalidArgumentError(
+        absl::StrCat("score request has ", n, " tokens, the context window is ",
+                     max_context_));
   }
-  if (request.targets.empty()) return absl::InvalidArgumentError("score request has no targets");
+  if (request.targets.empty())
+    return absl::InvalidArgumentError("score request has no targets");
   for (const ScoreTarget& t : request.targets) {
     if (t.row < 0 || t.row >= n || t.token < 0 || t.token >= vocab_size_) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("score target (row ", t.row, ", token ", t.token, ") is out of range"));
+      return absl::InvalidArgumentError(absl::StrCat("score target (row ",
+                                                     t.row, ", token ", t.token,
+                                                     ") is out of range"));
     }
   }
   auto r = std::make_unique<Request>();
@@ -447,9 +480,11 @@ absl::Status Engine::SubmitScore(ScoreRequest request, Callback<ScoreOutput> don
   r->targets = std::move(request.targets);
   r->top_k = request.top_k;
   r->by_row.resize(r->targets.size());
-  for (size_t i = 0; i < r->by_row.size(); ++i) r->by_row[i] = static_cast<int>(i);
-  std::stable_sort(r->by_row.begin(), r->by_row.end(),
-                   [&](int a, int b) { return r->targets[a].row < r->targets[b].row; });
+  for (size_t i = 0; i < r->by_row.size(); ++i)
+    r->by_row[i] = static_cast<int>(i);
+  std::stable_sort(r->by_row.begin(), r->by_row.end(), [&](int a, int b) {
+    return r->targets[a].row < r->targets[b].row;
+  });
   for (int t : r->by_row) {
     const int row = r->targets[t].row;
     if (r->seq.logit_rows.empty() || r->seq.logit_rows.back() != row) {
@@ -468,11 +503,12 @@ absl::Status Engine::SubmitScore(ScoreRequest request, Callback<ScoreOutput> don
 absl::Status Engine::SubmitGenerate(GenerateTokensRequest request,
                                     Callback<runners::GenerateResult> done) {
   const int n = static_cast<int>(request.prompt.size());
-  if (n == 0) return absl::InvalidArgumentError("generate request has an empty prompt");
+  if (n == 0)
+    return absl::InvalidArgumentError("generate request has an empty prompt");
   if (n >= max_context_) {
-    return absl::InvalidArgumentError(absl::StrCat("generate request prompt has ", n,
-                                                   " tokens, the context window is ",
-                                                   max_context_));
+    return absl::InvalidArgumentError(
+        absl::StrCat("generate request prompt has ", n,
+                     " tokens, the context window is ", max_context_));
   }
   if (request.max_new_tokens < 1) {
     return absl::InvalidArgumentError(
@@ -480,17 +516,19 @@ absl::Status Engine::SubmitGenerate(GenerateTokensRequest request,
                      request.max_new_tokens));
   }
   if (!request.stop.empty() && tokenizer_ == nullptr) {
-    return absl::InvalidArgumentError("generate request has stop strings but no tokenizer");
+    return absl::InvalidArgumentError(
+        "generate request has stop strings but no tokenizer");
   }
   if (request.on_text && tokenizer_ == nullptr) {
-    return absl::InvalidArgumentError("generate request streams text but has no tokenizer");
+    return absl::InvalidArgumentError(
+        "generate request streams text but has no tokenizer");
   }
   const auto& s = request.sampling;
-  if (!(s.temperature >= 0) || std::isinf(s.temperature) || !(s.top_p > 0 && s.top_p <= 1) ||
-      s.top_k < 0) {
+  if (!(s.temperature >= 0) || std::isinf(s.temperature) ||
+      !(s.top_p > 0 && s.top_p <= 1) || s.top_k < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "generate request sampling is invalid (temperature ", s.temperature, ", top_p ", s.top_p,
-        ", top_k ", s.top_k, ")"));
+        "generate request sampling is invalid (temperature ", s.temperature,
+        ", top_p ", s.top_p, ", top_k ", s.top_k, ")"));
   }
   auto r = std::make_unique<Request>();
   r->seq.kind = Sequence::Kind::kGenerate;
@@ -512,25 +550,28 @@ absl::Status Engine::Enqueue(std::unique_ptr<Request> r) {
   Sequence& seq = r->seq;
   for (int32_t t : seq.tokens) {
     if (t < 0 || t >= vocab_size_) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("token id ", t, " is outside the vocabulary of ", vocab_size_));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "token id ", t, " is outside the vocabulary of ", vocab_size_));
     }
   }
   // The longest the sequence can grow: its K/V must fit the pool alone.
-  const int longest = r->is_score() ? seq.num_tokens() : seq.num_tokens() + r->max_new_tokens - 1;
+  const int longest = r->is_score() ? seq.num_tokens()
+                                    : seq.num_tokens() + r->max_new_tokens - 1;
   const int need = KvCacheManager::BlocksFor(longest);
   if (need > pool_->min_blocks - 1) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "request needs ", need, " kv blocks (", longest, " tokens), the pool has ",
-        pool_->min_blocks - 1,
-        options_.kv_budget != nullptr
-            ? " guaranteed (set the model's max_context in the suite to guarantee more)"
-            : ""));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("request needs ", need, " kv blocks (", longest,
+                     " tokens), the pool has ", pool_->min_blocks - 1,
+                     options_.kv_budget != nullptr
+                         ? " guaranteed (set the model's max_context in the "
+                           "suite to guarantee more)"
+                         : ""));
   }
   seq.num_prompt_tokens = seq.num_tokens();
   seq.id = next_id_.fetch_add(1);
   // Hash on the caller's thread: callers run in parallel, the engine does not.
-  ExtendBlockHashes(RootBlockHash(options_.model_id), seq.tokens, &seq.block_hashes);
+  ExtendBlockHashes(RootBlockHash(options_.model_id), seq.tokens,
+                    &seq.block_hashes);
   absl::MutexLock l(&mu_);
   if (stop_) return absl::CancelledError("engine is shutting down");
   incoming_.push_back(std::move(r));
@@ -538,7 +579,8 @@ absl::Status Engine::Enqueue(std::unique_ptr<Request> r) {
 }
 
 void Engine::Run() {
-  const base::Clock* clock = options_.clock != nullptr ? options_.clock : base::Clock::Real();
+  const base::Clock* clock =
+      options_.clock != nullptr ? options_.clock : base::Clock::Real();
   Loop loop(this);
   while (true) {
     if (!loop.HasWork()) {
@@ -584,7 +626,8 @@ void Engine::Run() {
     const int64_t prefill = loop.last_prefill_tokens();
     const int64_t decode = loop.last_decode_tokens();
     if (prefill + decode > 0) {
-      const double prefill_share = static_cast<double>(prefill) / static_cast<double>(prefill + decode);
+      const double prefill_share =
+          static_cast<double>(prefill) / static_cast<double>(prefill + decode);
       stats_.prefill_seconds += seconds * prefill_share;
       stats_.decode_seconds += seconds * (1.0 - prefill_share);
     }

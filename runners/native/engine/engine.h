@@ -112,7 +112,7 @@ struct ScoreOutput {
   // Per target when ScoreRequest::top_k > 0: (id, logprob), most likely first.
   std::vector<std::vector<std::pair<int32_t, double>>> top;
   int prompt_tokens = 0;
-  int cached_tokens = 0;         // fed tokens served from the prefix cache
+  int cached_tokens = 0;  // fed tokens served from the prefix cache
 };
 
 struct GenerateTokensRequest {
@@ -120,7 +120,8 @@ struct GenerateTokensRequest {
   int max_new_tokens = 256;
   runners::SamplingParams sampling;
   std::vector<std::string> stop;  // cut before the earliest match
-  std::vector<int32_t> eos_ids;   // ends generation (the id is kept in token_ids)
+  std::vector<int32_t>
+      eos_ids;  // ends generation (the id is kept in token_ids)
   const std::atomic<bool>* cancelled = nullptr;
   const std::atomic<bool>* stop_admitting = nullptr;  // as ScoreRequest's
   // When set, called on the engine thread after each token that does not end
@@ -157,8 +158,9 @@ class Engine {
 
   // REQUIRES: model and tokenizer outlive the engine. The tokenizer may be
   // null when no request uses stop strings.
-  static absl::StatusOr<std::unique_ptr<Engine>> Create(model::Model* model, const tokenizer::Tokenizer* tokenizer,
-                                                        const EngineOptions& options);
+  static absl::StatusOr<std::unique_ptr<Engine>> Create(
+      model::Model* model, const tokenizer::Tokenizer* tokenizer,
+      const EngineOptions& options);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -183,8 +185,9 @@ class Engine {
   class Loop;
 
   struct KvPool;
-  Engine(model::Model* model, const tokenizer::Tokenizer* tokenizer, const EngineOptions& options,
-         std::unique_ptr<KvPool> pool, int max_context);
+  Engine(model::Model* model, const tokenizer::Tokenizer* tokenizer,
+         const EngineOptions& options, std::unique_ptr<KvPool> pool,
+         int max_context);
   absl::Status Enqueue(std::unique_ptr<Request> request);
   void Run();
 

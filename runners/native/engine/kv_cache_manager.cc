@@ -7,20 +7,21 @@
 
 namespace evald::runners::native::engine {
 
-KvCacheManager::KvCacheManager(int num_blocks, bool enable_caching, int active_blocks,
-                               KvGrowth* growth)
+KvCacheManager::KvCacheManager(int num_blocks, bool enable_caching,
+                               int active_blocks, KvGrowth* growth)
     : pool_(num_blocks, enable_caching, active_blocks), growth_(growth) {}
 
 int KvCacheManager::BlocksFor(int num_tokens) {
   return (num_tokens + model::kKvBlockSize - 1) / model::kKvBlockSize;
 }
 
-ComputedBlocks KvCacheManager::GetComputedBlocks(absl::Span<const BlockHash> hashes,
-                                                 int max_cached_tokens) const {
+ComputedBlocks KvCacheManager::GetComputedBlocks(
+    absl::Span<const BlockHash> hashes, int max_cached_tokens) const {
   ComputedBlocks out;
   if (!pool_.caching_enabled() || max_cached_tokens <= 0) return out;
   const size_t max_blocks =
-      std::min(hashes.size(), static_cast<size_t>(max_cached_tokens / model::kKvBlockSize));
+      std::min(hashes.size(),
+               static_cast<size_t>(max_cached_tokens / model::kKvBlockSize));
   for (size_t i = 0; i < max_blocks; ++i) {
     KvBlock* b = pool_.GetCachedBlock(hashes[i]);
     if (b == nullptr) break;
@@ -30,24 +31,28 @@ ComputedBlocks KvCacheManager::GetComputedBlocks(absl::Span<const BlockHash> has
   return out;
 }
 
-std::optional<std::vector<int32_t>> KvCacheManager::AllocateSlots(int64_t seq_id,
-                                                                  int num_computed_tokens,
-                                                                  int num_new_tokens,
-                                                                  const ComputedBlocks& computed) {
+std::optional<std::vector<int32_t>> KvCacheManager::AllocateSlots(
+    int64_t seq_id, int num_computed_tokens, int num_new_tokens,
+    const ComputedBlocks& computed) {
   SeqBlocks* seq = nullptr;
   auto it = seqs_.find(seq_id);
-  const int have = it == seqs_.end() ? 0 : static_cast<int>(it->second.blocks.size());
+  const int have =
+      it == seqs_.end() ? 0 : static_cast<int>(it->second.blocks.size());
   CHECK(computed.blocks.empty() || have == 0)
-      << "cached blocks can only start a block table (sequence " << seq_id << ")";
-  const int total_tokens = num_computed_tokens + computed.num_tokens + num_new_tokens;
+      << "cached blocks can only start a block table (sequence " << seq_id
+      << ")";
+  const int total_tokens =
+      num_computed_tokens + computed.num_tokens + num_new_tokens;
   const int need = std::max(0, BlocksFor(total_tokens) - have -
                                    static_cast<int>(computed.blocks.size()));
   // Hit blocks that sit in the free queue stop being free when touched.
   int hits_in_free_queue = 0;
-  for (const KvBlock* b : computed.blocks) hits_in_free_queue += b->ref_cnt == 0 ? 1 : 0;
+  for (const KvBlock* b : computed.blocks)
+    hits_in_free_queue += b->ref_cnt == 0 ? 1 : 0;
   while (need + hits_in_free_queue > pool_.num_free_blocks()) {
     if (growth_ == nullptr ||
-        !growth_->Grow(need + hits_in_free_queue - pool_.num_free_blocks(), &pool_)) {
+        !growth_->Grow(need + hits_in_free_queue - pool_.num_free_blocks(),
+                       &pool_)) {
       return std::nullopt;
     }
   }
@@ -74,7 +79,8 @@ std::optional<std::vector<int32_t>> KvCacheManager::AllocateSlots(int64_t seq_id
   return new_ids;
 }
 
-void KvCacheManager::CacheBlocks(int64_t seq_id, absl::Span<const BlockHash> hashes,
+void KvCacheManager::CacheBlocks(int64_t seq_id,
+                                 absl::Span<const BlockHash> hashes,
                                  int num_computed_tokens) {
   if (!pool_.caching_enabled()) return;
   auto it = seqs_.find(seq_id);
@@ -83,14 +89,16 @@ void KvCacheManager::CacheBlocks(int64_t seq_id, absl::Span<const BlockHash> has
   const int full = std::min<int>({num_computed_tokens / model::kKvBlockSize,
                                   static_cast<int>(hashes.size()),
                                   static_cast<int>(seq.blocks.size())});
-  for (int i = seq.num_cached_blocks; i < full; ++i) pool_.CacheFullBlock(seq.blocks[i], hashes[i]);
+  for (int i = seq.num_cached_blocks; i < full; ++i)
+    pool_.CacheFullBlock(seq.blocks[i], hashes[i]);
   seq.num_cached_blocks = std::max(seq.num_cached_blocks, full);
 }
 
 void KvCacheManager::Free(int64_t seq_id) {
   auto it = seqs_.find(seq_id);
   if (it == seqs_.end()) return;
-  std::vector<KvBlock*> reversed(it->second.blocks.rbegin(), it->second.blocks.rend());
+  std::vector<KvBlock*> reversed(it->second.blocks.rbegin(),
+                                 it->second.blocks.rend());
   pool_.FreeBlocks(reversed);
   seqs_.erase(it);
 }

@@ -66,13 +66,14 @@ class KvCacheManager {
   // nullopt when the pool cannot supply them (nothing changes then).
   // `num_computed_tokens` is what the sequence has computed before this call
   // (excluding `computed`).
-  std::optional<std::vector<int32_t>> AllocateSlots(int64_t seq_id, int num_computed_tokens,
-                                                    int num_new_tokens,
-                                                    const ComputedBlocks& computed);
+  std::optional<std::vector<int32_t>> AllocateSlots(
+      int64_t seq_id, int num_computed_tokens, int num_new_tokens,
+      const ComputedBlocks& computed);
 
   // Publishes the sequence's full blocks among its first `num_computed_tokens`
   // positions in the prefix cache. REQUIRES: hashes covers those blocks.
-  void CacheBlocks(int64_t seq_id, absl::Span<const BlockHash> hashes, int num_computed_tokens);
+  void CacheBlocks(int64_t seq_id, absl::Span<const BlockHash> hashes,
+                   int num_computed_tokens);
 
   // Releases every block of the sequence, deepest first.
   void Free(int64_t seq_id);

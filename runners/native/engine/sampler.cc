@@ -27,8 +27,8 @@ int32_t Argmax(absl::Span<const float> logits) {
   return static_cast<int32_t>(best);
 }
 
-int32_t SampleToken(absl::Span<const float> logits, const runners::SamplingParams& params,
-                    TokenRng* rng) {
+int32_t SampleToken(absl::Span<const float> logits,
+                    const runners::SamplingParams& params, TokenRng* rng) {
   if (params.temperature <= 0) return Argmax(logits);
   const size_t v = logits.size();
   // Candidates ordered by probability, ties by id, so the order is total.
@@ -46,11 +46,13 @@ int32_t SampleToken(absl::Span<const float> logits, const runners::SamplingParam
   }
   // Without truncation the order stays by id, which is as total as any.
   double max = -INFINITY;
-  for (size_t i = 0; i < keep; ++i) max = std::max(max, static_cast<double>(logits[ids[i]]));
+  for (size_t i = 0; i < keep; ++i)
+    max = std::max(max, static_cast<double>(logits[ids[i]]));
   std::vector<double> p(keep);
   double sum = 0;
   for (size_t i = 0; i < keep; ++i) {
-    p[i] = std::exp((static_cast<double>(logits[ids[i]]) - max) / params.temperature);
+    p[i] = std::exp((static_cast<double>(logits[ids[i]]) - max) /
+                    params.temperature);
     sum += p[i];
   }
   if (params.top_p < 1.0) {

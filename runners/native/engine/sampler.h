@@ -39,8 +39,8 @@ class TokenRng {
 // Greedy when params.temperature == 0; otherwise temperature, then top-k,
 // then top-p (the smallest set of most probable tokens whose mass reaches
 // top_p), then one draw from `rng`.
-int32_t SampleToken(absl::Span<const float> logits, const runners::SamplingParams& params,
-                    TokenRng* rng);
+int32_t SampleToken(absl::Span<const float> logits,
+                    const runners::SamplingParams& params, TokenRng* rng);
 
 }  // namespace evald::runners::native::engine
 

@@ -14,11 +14,13 @@ int StepPlan::num_tokens() const {
   return n;
 }
 
-bool Scheduler::TokenOrder::operator()(const Sequence* a, const Sequence* b) const {
+bool Scheduler::TokenOrder::operator()(const Sequence* a,
+                                       const Sequence* b) const {
   const int c = [&] {
     const size_t n = std::min(a->tokens.size(), b->tokens.size());
     for (size_t i = 0; i < n; ++i) {
-      if (a->tokens[i] != b->tokens[i]) return a->tokens[i] < b->tokens[i] ? -1 : 1;
+      if (a->tokens[i] != b->tokens[i])
+        return a->tokens[i] < b->tokens[i] ? -1 : 1;
     }
     if (a->tokens.size() == b->tokens.size()) return 0;
     return a->tokens.size() < b->tokens.size() ? -1 : 1;
@@ -42,8 +44,10 @@ std::vector<int> Scheduler::RowsIn(const Sequence& seq, int start, int n) {
     if (start + n == seq.num_tokens()) rows.push_back(n - 1);
     return rows;
   }
-  auto it = std::lower_bound(seq.logit_rows.begin(), seq.logit_rows.end(), start);
-  for (; it != seq.logit_rows.end() && *it < start + n; ++it) rows.push_back(*it - start);
+  auto it =
+      std::lower_bound(seq.logit_rows.begin(), seq.logit_rows.end(), start);
+  for (; it != seq.logit_rows.end() && *it < start + n; ++it)
+    rows.push_back(*it - start);
   return rows;
 }
 
@@ -71,15 +75,18 @@ StepPlan Scheduler::Schedule() {
   std::vector<Sequence*> scheduled;
   for (Sequence* seq : order) {
     if (budget == 0) break;
-    if (std::find(running_.begin(), running_.end(), seq) == running_.end()) continue;  // preempted
+    if (std::find(running_.begin(), running_.end(), seq) == running_.end())
+      continue;  // preempted
     const int n = std::min(seq->num_uncomputed(), budget);
     if (n <= 0) continue;
     bool self_preempted = false;
-    while (!kv_->AllocateSlots(seq->id, seq->num_computed_tokens, n, {}).has_value()) {
+    while (!kv_->AllocateSlots(seq->id, seq->num_computed_tokens, n, {})
+                .has_value()) {
       // Victim: the latest admitted running sequence not scheduled this step.
       Sequence* victim = nullptr;
       for (auto it = running_.rbegin(); it != running_.rend(); ++it) {
-        if (*it != seq && std::find(scheduled.begin(), scheduled.end(), *it) == scheduled.end()) {
+        if (*it != seq && std::find(scheduled.begin(), scheduled.end(), *it) ==
+                              scheduled.end()) {
           victim = *it;
           break;
         }
@@ -93,7 +100,8 @@ StepPlan Scheduler::Schedule() {
       }
     }
     if (self_preempted) continue;
-    plan.chunks.push_back({seq, seq->num_computed_tokens, n, RowsIn(*seq, seq->num_computed_tokens, n)});
+    plan.chunks.push_back({seq, seq->num_computed_tokens, n,
+                           RowsIn(*seq, seq->num_computed_tokens, n)});
     scheduled.push_back(seq);
     budget -= n;
   }
@@ -103,14 +111,16 @@ StepPlan Scheduler::Schedule() {
   // 2. Admission. Blocks that running sequences are about to compute.
   absl::flat_hash_set<BlockHash> pending;
   for (const Sequence* s : running_) {
-    for (size_t i = s->num_computed_tokens / model::kKvBlockSize; i < s->block_hashes.size(); ++i) {
+    for (size_t i = s->num_computed_tokens / model::kKvBlockSize;
+         i < s->block_hashes.size(); ++i) {
       pending.insert(s->block_hashes[i]);
     }
   }
   while (!preempted_.empty() && budget > 0 &&
          static_cast<int>(running_.size()) < options_.max_num_seqs) {
     Sequence* seq = preempted_.front();
-    if (Admit(seq, /*apply_leader_rule=*/false, &budget, &pending, &plan) != AdmitResult::kAdmitted) {
+    if (Admit(seq, /*apply_leader_rule=*/false, &budget, &pending, &plan) !=
+        AdmitResult::kAdmitted) {
       return plan;
     }
     preempted_.pop_front();
@@ -123,7 +133,8 @@ StepPlan Scheduler::Schedule() {
   auto start = waiting_.lower_bound(&cursor_);
   auto it = start;
   bool wrapped = false;
-  while (budget > 0 && static_cast<int>(running_.size()) < options_.max_num_seqs) {
+  while (budget > 0 &&
+         static_cast<int>(running_.size()) < options_.max_num_seqs) {
     if (it == waiting_.end()) {
       if (wrapped || start == waiting_.begin()) break;
       wrapped = true;
@@ -131,7 +142,8 @@ StepPlan Scheduler::Schedule() {
     }
     if (wrapped && it == start) break;
     Sequence* seq = *it;
-    const AdmitResult r = Admit(seq, /*apply_leader_rule=*/true, &budget, &pending, &plan);
+    const AdmitResult r =
+        Admit(seq, /*apply_leader_rule=*/true, &budget, &pending, &plan);
     if (r == AdmitResult::kNoRoom) break;
     if (r == AdmitResult::kSkipped) {
       if (++skipped >= options_.max_skipped_per_step) break;
@@ -146,31 +158,38 @@ StepPlan Scheduler::Schedule() {
   return plan;
 }
 
-Scheduler::AdmitResult Scheduler::Admit(Sequence* seq, bool apply_leader_rule, int* budget,
-                                        absl::flat_hash_set<BlockHash>* pending, StepPlan* plan) {
+Scheduler::AdmitResult Scheduler::Admit(Sequence* seq, bool apply_leader_rule,
+                                        int* budget,
+                                        absl::flat_hash_set<BlockHash>* pending,
+                                        StepPlan* plan) {
   // Positions whose logits are wanted must be computed, not read from cache.
   int max_cached = seq->num_tokens() - 1;
   if (seq->kind == Sequence::Kind::kScore && !seq->logit_rows.empty()) {
     max_cached = std::min(max_cached, seq->logit_rows.front());
   }
-  const ComputedBlocks computed = kv_->GetComputedBlocks(seq->block_hashes, max_cached);
+  const ComputedBlocks computed =
+      kv_->GetComputedBlocks(seq->block_hashes, max_cached);
   const size_t m = computed.blocks.size();
   // Without a prefix cache nobody could read the leader's blocks.
-  if (apply_leader_rule && kv_->caching_enabled() && m < seq->block_hashes.size() &&
-      pending->contains(seq->block_hashes[m])) {
+  if (apply_leader_rule && kv_->caching_enabled() &&
+      m < seq->block_hashes.size() && pending->contains(seq->block_hashes[m])) {
     return AdmitResult::kSkipped;
   }
   const int n = std::min(seq->num_tokens() - computed.num_tokens, *budget);
-  if (!kv_->AllocateSlots(seq->id, 0, n, computed).has_value()) return AdmitResult::kNoRoom;
+  if (!kv_->AllocateSlots(seq->id, 0, n, computed).has_value())
+    return AdmitResult::kNoRoom;
   seq->num_computed_tokens = computed.num_tokens;
   if (!seq->ever_admitted) {
     seq->ever_admitted = true;
-    seq->cached_prompt_tokens = std::min(computed.num_tokens, seq->num_prompt_tokens);
+    seq->cached_prompt_tokens =
+        std::min(computed.num_tokens, seq->num_prompt_tokens);
   }
   running_.push_back(seq);
-  plan->chunks.push_back({seq, computed.num_tokens, n, RowsIn(*seq, computed.num_tokens, n)});
+  plan->chunks.push_back(
+      {seq, computed.num_tokens, n, RowsIn(*seq, computed.num_tokens, n)});
   *budget -= n;
-  for (size_t i = m; i < seq->block_hashes.size(); ++i) pending->insert(seq->block_hashes[i]);
+  for (size_t i = m; i < seq->block_hashes.size(); ++i)
+    pending->insert(seq->block_hashes[i]);
   return AdmitResult::kAdmitted;
 }
 

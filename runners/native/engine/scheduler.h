@@ -50,9 +50,10 @@ struct SchedulerOptions {
 
 struct ScheduledChunk {
   Sequence* seq = nullptr;
-  int start_pos = 0;   // first position computed in this step
+  int start_pos = 0;  // first position computed in this step
   int num_tokens = 0;
-  std::vector<int> logit_rows;  // rows (0-based in the chunk) whose logits are needed
+  std::vector<int>
+      logit_rows;  // rows (0-based in the chunk) whose logits are needed
 };
 
 struct StepPlan {
@@ -82,9 +83,13 @@ class Scheduler {
   // Removes a sequence (finished, failed or cancelled) and frees its blocks.
   void Finish(Sequence* seq);
 
-  bool HasWork() const { return !running_.empty() || !waiting_.empty() || !preempted_.empty(); }
+  bool HasWork() const {
+    return !running_.empty() || !waiting_.empty() || !preempted_.empty();
+  }
   int num_running() const { return static_cast<int>(running_.size()); }
-  int num_waiting() const { return static_cast<int>(waiting_.size() + preempted_.size()); }
+  int num_waiting() const {
+    return static_cast<int>(waiting_.size() + preempted_.size());
+  }
   // Running and waiting sequences (for cancellation sweeps).
   std::vector<Sequence*> AllSequences() const;
 
@@ -102,10 +107,10 @@ class Scheduler {
 
   const SchedulerOptions options_;
   KvCacheManager* const kv_;
-  std::vector<Sequence*> running_;          // admission order
-  std::deque<Sequence*> preempted_;         // readmitted first, oldest first
+  std::vector<Sequence*> running_;   // admission order
+  std::deque<Sequence*> preempted_;  // readmitted first, oldest first
   std::set<Sequence*, TokenOrder> waiting_;
-  Sequence cursor_;                         // tokens of the last admission
+  Sequence cursor_;  // tokens of the last admission
 };
 
 }  // namespace evald::runners::native::engine

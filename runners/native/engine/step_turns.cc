@@ -4,7 +4,8 @@
 namespace evald::runners::native::engine {
 
 StepTurns* StepTurns::Shared() {
-  static StepTurns* const turns = new StepTurns;  // never destroyed: engines may outlive statics
+  static StepTurns* const turns =
+      new StepTurns;  // never destroyed: engines may outlive statics
   return turns;
 }
 

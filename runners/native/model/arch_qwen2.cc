@@ -13,8 +13,8 @@ class Qwen2Architecture : public Architecture {
     config->qk_norm = false;
     return absl::OkStatus();
   }
-  absl::StatusOr<DecoderWeights> LoadWeights(const ModelConfig& config,
-                                             WeightLoader* loader) const override {
+  absl::StatusOr<DecoderWeights> LoadWeights(
+      const ModelConfig& config, WeightLoader* loader) const override {
     return LoadLlamaStyleWeights(config, loader);
   }
 };

@@ -7,7 +7,8 @@ namespace evald::runners::native::model {
 namespace {
 
 std::map<std::string, std::unique_ptr<Architecture>, std::less<>>& Registry() {
-  static auto* registry = new std::map<std::string, std::unique_ptr<Architecture>, std::less<>>();
+  static auto* registry =
+      new std::map<std::string, std::unique_ptr<Architecture>, std::less<>>();
   return *registry;
 }
 

@@ -29,8 +29,8 @@ class Architecture {
   // Qwen2's q/k/v biases) and rejects settings it cannot run.
   virtual absl::Status FinalizeConfig(ModelConfig* config) const = 0;
   // Maps the checkpoint's tensors into the weights struct, checking shapes.
-  virtual absl::StatusOr<DecoderWeights> LoadWeights(const ModelConfig& config,
-                                                     WeightLoader* loader) const = 0;
+  virtual absl::StatusOr<DecoderWeights> LoadWeights(
+      const ModelConfig& config, WeightLoader* loader) const = 0;
 };
 
 using ArchitectureFactory = std::unique_ptr<Architecture> (*)();
@@ -43,11 +43,13 @@ std::vector<std::string> RegisteredArchitectures();
 
 }  // namespace evald::runners::native::model
 
-#define EVALD_REGISTER_ARCHITECTURE(name, type)                                          \
-  [[maybe_unused]] static const bool evald_arch_registered_##type =                      \
-      ::evald::runners::native::model::RegisterArchitecture(                                             \
-          name, []() -> std::unique_ptr<::evald::runners::native::model::Architecture> {                 \
-            return std::make_unique<type>();                                              \
+#define EVALD_REGISTER_ARCHITECTURE(name, type)                     \
+  [[maybe_unused]] static const bool evald_arch_registered_##type = \
+      ::evald::runners::native::model::RegisterArchitecture(        \
+          name,                                                     \
+          []() -> std::unique_ptr<                                  \
+                   ::evald::runners::native::model::Architecture> { \
+            return std::make_unique<type>();                        \
           })
 
 #endif  // EVALD_RUNNERS_NATIVE_MODEL_ARCHITECTURE_H_

@@ -28,10 +28,9 @@ struct GpuBackend {
   const char* name = "";
   // OK when a usable device is present; else why not (no driver, no device).
   absl::Status (*available)(int device) = nullptr;
-  absl::StatusOr<std::unique_ptr<Model>> (*create)(ModelConfig config,
-                                                   std::unique_ptr<TensorStore> store,
-                                                   DecoderWeights weights,
-                                                   const LoadOptions& options) = nullptr;
+  absl::StatusOr<std::unique_ptr<Model>> (*create)(
+      ModelConfig config, std::unique_ptr<TensorStore> store,
+      DecoderWeights weights, const LoadOptions& options) = nullptr;
 };
 
 // Returns true so it can initialize a namespace-scope constant.
@@ -40,10 +39,9 @@ bool RegisterGpuBackend(const GpuBackend& backend);
 const GpuBackend* FindGpuBackend();
 
 // The CPU backend's Model factory.
-using CpuModelFactory = absl::StatusOr<std::unique_ptr<Model>> (*)(ModelConfig config,
-                                                                   std::unique_ptr<TensorStore> store,
-                                                                   DecoderWeights weights,
-                                                                   const LoadOptions& options);
+using CpuModelFactory = absl::StatusOr<std::unique_ptr<Model>> (*)(
+    ModelConfig config, std::unique_ptr<TensorStore> store,
+    DecoderWeights weights, const LoadOptions& options);
 bool RegisterCpuBackend(CpuModelFactory create);
 // nullptr when the binary links no CPU backend (a build fault).
 CpuModelFactory FindCpuBackend();

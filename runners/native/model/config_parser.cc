@@ -40,23 +40,28 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text,
     return absl::InvalidArgumentError(
         absl::StrCat(file_name, ": not valid JSON: ", json.status().message()));
   }
-  ASSIGN_OR_RETURN(const base::JsonReader r, base::JsonReader(*json, file_name).Object());
+  ASSIGN_OR_RETURN(const base::JsonReader r,
+                   base::JsonReader(*json, file_name).Object());
   ModelConfig c;
   const base::JsonReader archs = r.Field("architectures");
-  if (archs.size() == 0 || !archs.json().is_array() || !archs.json().array()[0].is_string()) {
+  if (archs.size() == 0 || !archs.json().is_array() ||
+      !archs.json().array()[0].is_string()) {
     return archs.Expected("a non-empty list of strings");
   }
   c.architecture = archs.json().array()[0].string_value();
   ASSIGN_OR_RETURN(c.model_type, r.Field("model_type").StringOr(""));
   ASSIGN_OR_RETURN(c.vocab_size, r.Field("vocab_size").Int(1, kMaxSize));
   ASSIGN_OR_RETURN(c.hidden_size, r.Field("hidden_size").Int(1, kMaxSize));
-  ASSIGN_OR_RETURN(c.intermediate_size, r.Field("intermediate_size").Int(1, kMaxSize));
+  ASSIGN_OR_RETURN(c.intermediate_size,
+                   r.Field("intermediate_size").Int(1, kMaxSize));
   ASSIGN_OR_RETURN(c.num_layers, r.Field("num_hidden_layers").Int(1, kMaxSize));
-  ASSIGN_OR_RETURN(c.num_heads, r.Field("num_attention_heads").Int(1, kMaxSize));
+  ASSIGN_OR_RETURN(c.num_heads,
+                   r.Field("num_attention_heads").Int(1, kMaxSize));
   const base::JsonReader kv_heads = r.Field("num_key_value_heads");
   ASSIGN_OR_RETURN(c.num_kv_heads, kv_heads.IntOr(c.num_heads, 1, kMaxSize));
   if (c.num_heads % c.num_kv_heads != 0) {
-    return kv_heads.Error(absl::StrCat(c.num_kv_heads, " does not divide num_attention_heads (",
+    return kv_heads.Error(absl::StrCat(c.num_kv_heads,
+                                       " does not divide num_attention_heads (",
                                        c.num_heads, ")"));
   }
   const base::JsonReader head_dim = r.Field("head_dim");
@@ -64,12 +69,13 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text,
       c.hidden_size % c.num_heads == 0 ? c.hidden_size / c.num_heads : 0;
   ASSIGN_OR_RETURN(c.head_dim, head_dim.IntOr(default_head_dim, 1, kMaxSize));
   if (c.head_dim == 0) {
-    return head_dim.Error(absl::StrCat("not given, and hidden_size (", c.hidden_size,
-                                       ") is not a multiple of num_attention_heads (", c.num_heads,
-                                       ")"));
+    return head_dim.Error(absl::StrCat(
+        "not given, and hidden_size (", c.hidden_size,
+        ") is not a multiple of num_attention_heads (", c.num_heads, ")"));
   }
   if (c.head_dim % 2 != 0) {
-    return head_dim.Error(absl::StrCat(c.head_dim, " is odd; RoPE rotates pairs"));
+    return head_dim.Error(
+        absl::StrCat(c.head_dim, " is odd; RoPE rotates pairs"));
   }
   const base::JsonReader eps = r.Field("rms_norm_eps");
   ASSIGN_OR_RETURN(c.rms_norm_eps, eps.NumberOr(1e-6));
@@ -79,13 +85,15 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text,
   if (c.rope_theta <= 0) return theta.Expected("a number > 0");
   ASSIGN_OR_RETURN(c.max_position_embeddings,
                    r.Field("max_position_embeddings").IntOr(2048, 1, kMaxSize));
-  ASSIGN_OR_RETURN(c.tie_word_embeddings, r.Field("tie_word_embeddings").BoolOr(false));
+  ASSIGN_OR_RETURN(c.tie_word_embeddings,
+                   r.Field("tie_word_embeddings").BoolOr(false));
   ASSIGN_OR_RETURN(c.torch_dtype, r.Field("torch_dtype").StringOr(""));
   ASSIGN_OR_RETURN(c.bos_token_ids, TokenIds(r.Field("bos_token_id")));
   ASSIGN_OR_RETURN(c.eos_token_ids, TokenIds(r.Field("eos_token_id")));
   ASSIGN_OR_RETURN(c.attention_bias, r.Field("attention_bias").BoolOr(false));
 
-  if (const base::JsonReader scaling = r.Field("rope_scaling"); scaling.present()) {
+  if (const base::JsonReader scaling = r.Field("rope_scaling");
+      scaling.present()) {
     ASSIGN_OR_RETURN(const base::JsonReader s, scaling.Object());
     base::JsonReader type_field = s.Field("rope_type");
     ASSIGN_OR_RETURN(std::string type, type_field.StringOr(""));
@@ -95,7 +103,8 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text,
     }
     if (type == "default") type = "";
     if (type != "" && type != "llama3" && type != "linear") {
-      return type_field.Error(absl::StrCat("'", type, "' is not supported (llama3, linear)"));
+      return type_field.Error(
+          absl::StrCat("'", type, "' is not supported (llama3, linear)"));
     }
     c.rope_scaling.type = type;
     if (!type.empty()) {
@@ -104,11 +113,13 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text,
       if (c.rope_scaling.factor <= 0) return factor.Expected("a number > 0");
     }
     if (type == "llama3") {
-      ASSIGN_OR_RETURN(c.rope_scaling.low_freq_factor, s.Field("low_freq_factor").NumberOr(1.0));
+      ASSIGN_OR_RETURN(c.rope_scaling.low_freq_factor,
+                       s.Field("low_freq_factor").NumberOr(1.0));
       const base::JsonReader high = s.Field("high_freq_factor");
       ASSIGN_OR_RETURN(c.rope_scaling.high_freq_factor, high.NumberOr(4.0));
-      ASSIGN_OR_RETURN(c.rope_scaling.original_max_position_embeddings,
-                       s.Field("original_max_position_embeddings").IntOr(8192, 1, kMaxSize));
+      ASSIGN_OR_RETURN(
+          c.rope_scaling.original_max_position_embeddings,
+          s.Field("original_max_position_embeddings").IntOr(8192, 1, kMaxSize));
       if (!(c.rope_scaling.high_freq_factor > c.rope_scaling.low_freq_factor)) {
         return high.Error(absl::StrCat(c.rope_scaling.high_freq_factor,
                                        " does not exceed low_freq_factor (",
@@ -116,20 +127,24 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text,
       }
     }
   }
-  if (const base::JsonReader quant = r.Field("quantization_config"); quant.present()) {
+  if (const base::JsonReader quant = r.Field("quantization_config");
+      quant.present()) {
     ASSIGN_OR_RETURN(const base::JsonReader q, quant.Object());
     const base::JsonReader method = q.Field("quant_method");
     ASSIGN_OR_RETURN(std::string method_name, method.StringOr(""));
     if (method_name != "awq") {
-      return method.Error(absl::StrCat("'", method_name, "' is not supported (awq)"));
+      return method.Error(
+          absl::StrCat("'", method_name, "' is not supported (awq)"));
     }
     const base::JsonReader bits = q.Field("bits");
     ASSIGN_OR_RETURN(c.quantization.bits, bits.IntOr(4, 1, kMaxSize));
     if (c.quantization.bits != 4) {
-      return bits.Error(absl::StrCat(c.quantization.bits, " is not supported (4)"));
+      return bits.Error(
+          absl::StrCat(c.quantization.bits, " is not supported (4)"));
     }
     const base::JsonReader group_size = q.Field("group_size");
-    ASSIGN_OR_RETURN(c.quantization.group_size, group_size.IntOr(128, 1, kMaxSize));
+    ASSIGN_OR_RETURN(c.quantization.group_size,
+                     group_size.IntOr(128, 1, kMaxSize));
     const base::JsonReader zero_point = q.Field("zero_point");
     ASSIGN_OR_RETURN(const bool has_zero_point, zero_point.BoolOr(true));
     if (!has_zero_point) {
@@ -141,13 +156,14 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text,
       ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     }
     if (version_name != "gemm") {
-      return version.Error(absl::StrCat("'", version_name, "' is not supported (gemm)"));
+      return version.Error(
+          absl::StrCat("'", version_name, "' is not supported (gemm)"));
     }
     const int g = c.quantization.group_size;
     if (c.hidden_size % g != 0 || c.intermediate_size % g != 0) {
-      return group_size.Error(absl::StrCat(g, " does not divide hidden_size (", c.hidden_size,
-                                           ") and intermediate_size (", c.intermediate_size,
-                                           ")"));
+      return group_size.Error(
+          absl::StrCat(g, " does not divide hidden_size (", c.hidden_size,
+                       ") and intermediate_size (", c.intermediate_size, ")"));
     }
     c.quantization.awq = true;
   }

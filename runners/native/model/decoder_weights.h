@@ -57,24 +57,30 @@ class WeightLoader {
   // `store` is borrowed and must outlive the weights built from it.
   explicit WeightLoader(const TensorStore* store) : store_(store) {}
 
-  bool Has(absl::string_view name) const { return store_->Find(name) != nullptr; }
+  bool Has(absl::string_view name) const {
+    return store_->Find(name) != nullptr;
+  }
   // A [rows, cols] matrix; a missing tensor, a wrong shape or an unsupported
   // dtype is an InvalidArgument naming the tensor and its file.
-  absl::StatusOr<WeightMatrix> Matrix(absl::string_view name, int64_t rows, int64_t cols,
-                                      DecoderWeights* weights);
+  absl::StatusOr<WeightMatrix> Matrix(absl::string_view name, int64_t rows,
+                                      int64_t cols, DecoderWeights* weights);
   // An AWQ INT4 [rows, cols] matrix from `<prefix>.qweight` (I32 [cols,
   // rows / 8]), `.qzeros` (I32 [cols / g, rows / 8]) and `.scales` (F16
   // [cols / g, rows]), used in place from the mapping.
-  absl::StatusOr<WeightMatrix> AwqMatrix(absl::string_view prefix, int64_t rows, int64_t cols,
-                                         int group_size, DecoderWeights* weights);
+  absl::StatusOr<WeightMatrix> AwqMatrix(absl::string_view prefix, int64_t rows,
+                                         int64_t cols, int group_size,
+                                         DecoderWeights* weights);
   absl::StatusOr<std::vector<float>> Vector(absl::string_view name, int64_t n,
                                             DecoderWeights* weights);
 
  private:
   // The tensor `name` with exactly `shape`; errors name the tensor and file.
-  absl::StatusOr<const TensorInfo*> Find(absl::string_view name, const std::vector<int64_t>& shape);
-  absl::StatusOr<const TensorInfo*> Get(absl::string_view name, std::vector<int64_t> shape);
-  absl::StatusOr<const TensorInfo*> GetTyped(absl::string_view name, std::vector<int64_t> shape,
+  absl::StatusOr<const TensorInfo*> Find(absl::string_view name,
+                                         const std::vector<int64_t>& shape);
+  absl::StatusOr<const TensorInfo*> Get(absl::string_view name,
+                                        std::vector<int64_t> shape);
+  absl::StatusOr<const TensorInfo*> GetTyped(absl::string_view name,
+                                             std::vector<int64_t> shape,
                                              DType dtype, size_t alignment);
   const TensorStore* store_;
 };

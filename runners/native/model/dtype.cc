@@ -55,7 +55,8 @@ float F16ToFloat(uint16_t v) {
   } else if (exp == 31) {
     magnitude = mant == 0 ? INFINITY : NAN;
   } else {
-    magnitude = std::ldexp(static_cast<float>(mant | 0x400u), static_cast<int>(exp) - 25);
+    magnitude = std::ldexp(static_cast<float>(mant | 0x400u),
+                           static_cast<int>(exp) - 25);
   }
   return sign ? -magnitude : magnitude;
 }
@@ -66,7 +67,8 @@ uint16_t FloatToF16(float f) {
   const uint16_t sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
   const float a = std::fabs(f);
   if (std::isnan(f)) return static_cast<uint16_t>(sign | 0x7e00u);
-  if (a >= 65520.0f) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds to inf
+  if (a >= 65520.0f)
+    return static_cast<uint16_t>(sign | 0x7c00u);  // rounds to inf
   if (a < std::ldexp(1.0f, -14)) {
     // Subnormal: units of 2^-24, round half to even (nearbyint).
     const int units = static_cast<int>(std::nearbyint(std::ldexp(a, 24)));

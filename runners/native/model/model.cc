@@ -24,20 +24,21 @@ CpuModelFactory& CpuBackendSlot() {
 
 }  // namespace
 
-absl::Status ValidateBatch(const ModelConfig& config, absl::Span<const SeqChunk> batch,
-                           int num_blocks) {
+absl::Status ValidateBatch(const ModelConfig& config,
+                           absl::Span<const SeqChunk> batch, int num_blocks) {
   for (size_t c = 0; c < batch.size(); ++c) {
     const SeqChunk& chunk = batch[c];
     const int64_t n = static_cast<int64_t>(chunk.tokens.size());
     if (chunk.start_pos < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("batch entry ", c, ": negative start_pos ", chunk.start_pos));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "batch entry ", c, ": negative start_pos ", chunk.start_pos));
     }
     const int64_t end = chunk.start_pos + n;
     if (end > config.max_position_embeddings) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "batch entry ", c, ": positions up to ", end, " exceed the model's context of ",
-          config.max_position_embeddings, " tokens"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("batch entry ", c, ": positions up to ", end,
+                       " exceed the model's context of ",
+                       config.max_position_embeddings, " tokens"));
     }
     const int64_t blocks_needed = (end + kKvBlockSize - 1) / kKvBlockSize;
     if (static_cast<int64_t>(chunk.block_table.size()) < blocks_needed) {
@@ -47,23 +48,24 @@ absl::Status ValidateBatch(const ModelConfig& config, absl::Span<const SeqChunk>
     }
     for (int64_t b = 0; b < blocks_needed; ++b) {
       if (chunk.block_table[b] < 0 || chunk.block_table[b] >= num_blocks) {
-        return absl::InvalidArgumentError(absl::StrCat("batch entry ", c, ": block id ",
-                                                       chunk.block_table[b], " out of range [0, ",
-                                                       num_blocks, ")"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("batch entry ", c, ": block id ", chunk.block_table[b],
+                         " out of range [0, ", num_blocks, ")"));
       }
     }
     for (int32_t t : chunk.tokens) {
       if (t < 0 || t >= config.vocab_size) {
-        return absl::InvalidArgumentError(absl::StrCat("batch entry ", c, ": token id ", t,
-                                                       " out of range [0, ", config.vocab_size,
-                                                       ")"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("batch entry ", c, ": token id ", t,
+                         " out of range [0, ", config.vocab_size, ")"));
       }
     }
     int prev = -1;
     for (int r : chunk.logit_rows) {
       if (r <= prev || r >= n) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "batch entry ", c, ": logit row ", r, " is not increasing within [0, ", n, ")"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("batch entry ", c, ": logit row ", r,
+                         " is not increasing within [0, ", n, ")"));
       }
       prev = r;
     }
@@ -101,7 +103,8 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& dir,
   if (options.device == Device::kCuda) {
     if (gpu == nullptr) {
       return absl::FailedPreconditionError(
-          "--device cuda: this build of evald has no CUDA backend (built without nvcc)");
+          "--device cuda: this build of evald has no CUDA backend (built "
+          "without nvcc)");
     }
     absl::Status available = gpu->available(options.cuda_device);
     if (!available.ok()) {
@@ -120,11 +123,13 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& dir,
                         absl::StrCat(dir, ": ", weights.status().message()));
   }
   if (use_gpu) {
-    return gpu->create(std::move(config), std::move(store), *std::move(weights), options);
+    return gpu->create(std::move(config), std::move(store), *std::move(weights),
+                       options);
   }
   const CpuModelFactory cpu = FindCpuBackend();
   if (cpu == nullptr) {
-    return absl::InternalError("this binary links no CPU backend (link evald_model, not its core)");
+    return absl::InternalError(
+        "this binary links no CPU backend (link evald_model, not its core)");
   }
   return cpu(std::move(config), std::move(store), *std::move(weights), options);
 }

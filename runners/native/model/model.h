@@ -74,7 +74,9 @@ class KvCache {
   // Backs blocks [first, first + n) with memory. Their contents are
   // undefined until written (the engine writes a position before reading
   // it). REQUIRES: aligned to commit_unit() and not committed.
-  virtual absl::Status Commit(int /*first*/, int /*n*/) { return absl::OkStatus(); }
+  virtual absl::Status Commit(int /*first*/, int /*n*/) {
+    return absl::OkStatus();
+  }
   // Returns the memory of committed blocks [first, first + n).
   virtual void Decommit(int /*first*/, int /*n*/) {}
 };
@@ -119,8 +121,8 @@ class Model {
   // architecture is picked from config.json `architectures[0]` through the
   // registry; an unknown one is an InvalidArgument naming it and the known
   // ones. Errors name the file at fault.
-  static absl::StatusOr<std::unique_ptr<Model>> Load(const std::string& dir,
-                                                     const LoadOptions& options);
+  static absl::StatusOr<std::unique_ptr<Model>> Load(
+      const std::string& dir, const LoadOptions& options);
 
   virtual const ModelConfig& config() const = 0;
   // Bytes of weights held in memory (mapped or converted; device memory for
@@ -132,11 +134,13 @@ class Model {
   // Bytes of KV per token (all layers, K and V).
   virtual size_t kv_bytes_per_token() const = 0;
 
-  virtual absl::StatusOr<std::unique_ptr<KvCache>> AllocateKvCache(int num_blocks) const = 0;
+  virtual absl::StatusOr<std::unique_ptr<KvCache>> AllocateKvCache(
+      int num_blocks) const = 0;
   // An elastic cache with ids for `capacity_blocks` blocks and no memory
   // committed yet. Backends that cannot commit memory lazily keep this
   // default, and engines then allocate a fixed pool.
-  virtual absl::StatusOr<std::unique_ptr<KvCache>> ReserveKvCache(int /*capacity_blocks*/) const {
+  virtual absl::StatusOr<std::unique_ptr<KvCache>> ReserveKvCache(
+      int /*capacity_blocks*/) const {
     return absl::UnimplementedError("this backend has no elastic kv cache");
   }
 
@@ -152,8 +156,8 @@ class Model {
 // blocks (positions within the context, block tables long enough and in
 // range, token ids within the vocabulary, logit rows increasing); the error
 // names the batch entry. Every backend's Forward starts with it.
-absl::Status ValidateBatch(const ModelConfig& config, absl::Span<const SeqChunk> batch,
-                           int num_blocks);
+absl::Status ValidateBatch(const ModelConfig& config,
+                           absl::Span<const SeqChunk> batch, int num_blocks);
 
 }  // namespace evald::runners::native::model
 

@@ -8,7 +8,8 @@ std::vector<double> RopeInverseFrequencies(const ModelConfig& c) {
   const int half = c.head_dim / 2;
   std::vector<double> inv(half);
   for (int i = 0; i < half; ++i) {
-    inv[i] = 1.0 / std::pow(c.rope_theta, static_cast<double>(2 * i) / c.head_dim);
+    inv[i] =
+        1.0 / std::pow(c.rope_theta, static_cast<double>(2 * i) / c.head_dim);
   }
   const RopeScaling& r = c.rope_scaling;
   if (r.type == "linear") {
@@ -24,8 +25,8 @@ std::vector<double> RopeInverseFrequencies(const ModelConfig& c) {
         f /= r.factor;  // low frequency: scaled
         continue;
       }
-      const double smooth =
-          (old_len / wavelen - r.low_freq_factor) / (r.high_freq_factor - r.low_freq_factor);
+      const double smooth = (old_len / wavelen - r.low_freq_factor) /
+                            (r.high_freq_factor - r.low_freq_factor);
       f = (1.0 - smooth) * f / r.factor + smooth * f;
     }
   }

@@ -26,11 +26,12 @@ absl::Status BadTensor(absl::string_view file, absl::string_view tensor,
 
 }  // namespace
 
-absl::StatusOr<SafetensorsHeader> ParseSafetensors(absl::Span<const uint8_t> buffer,
-                                                   absl::string_view file_name) {
+absl::StatusOr<SafetensorsHeader> ParseSafetensors(
+    absl::Span<const uint8_t> buffer, absl::string_view file_name) {
   if (buffer.size() < 8) {
-    return Bad(file_name, absl::StrCat("file too short for the 8-byte header length (",
-                                       buffer.size(), " bytes)"));
+    return Bad(file_name,
+               absl::StrCat("file too short for the 8-byte header length (",
+                            buffer.size(), " bytes)"));
   }
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | buffer[i];
@@ -40,16 +41,18 @@ absl::StatusOr<SafetensorsHeader> ParseSafetensors(absl::Span<const uint8_t> buf
                                        buffer.size(), " bytes)"));
   }
   if (header_len > kMaxHeaderBytes) {
-    return Bad(file_name, absl::StrCat("header length ", header_len, " exceeds the limit of ",
+    return Bad(file_name, absl::StrCat("header length ", header_len,
+                                       " exceeds the limit of ",
                                        kMaxHeaderBytes, " bytes"));
   }
-  const absl::string_view header_text(reinterpret_cast<const char*>(buffer.data() + 8),
-                                      header_len);
+  const absl::string_view header_text(
+      reinterpret_cast<const char*>(buffer.data() + 8), header_len);
   base::JsonParseOptions parse_options;
   parse_options.max_depth = 64;
   absl::StatusOr<base::Json> json = base::ParseJson(header_text, parse_options);
   if (!json.ok()) {
-    return Bad(file_name, absl::StrCat("header is not valid JSON: ", json.status().message()));
+    return Bad(file_name, absl::StrCat("header is not valid JSON: ",
+                                       json.status().message()));
   }
   if (!json->is_object()) return Bad(file_name, "header is not a JSON object");
 
@@ -60,16 +63,19 @@ absl::StatusOr<SafetensorsHeader> ParseSafetensors(absl::Span<const uint8_t> buf
   SafetensorsHeader header;
   for (const auto& [name, entry] : json->object()) {
     if (name == "__metadata__") {
-      if (!entry.is_object()) return Bad(file_name, "__metadata__ is not an object");
+      if (!entry.is_object())
+        return Bad(file_name, "__metadata__ is not an object");
       for (const auto& [key, value] : entry.object()) {
         if (!value.is_string()) {
-          return Bad(file_name, absl::StrCat("__metadata__ value of '", key, "' is not a string"));
+          return Bad(file_name, absl::StrCat("__metadata__ value of '", key,
+                                             "' is not a string"));
         }
         header.metadata.emplace_back(key, value.string_value());
       }
       continue;
     }
-    if (!entry.is_object()) return BadTensor(file_name, name, "entry is not an object");
+    if (!entry.is_object())
+      return BadTensor(file_name, name, "entry is not an object");
     const base::Json* dtype_json = entry.Find("dtype");
     const base::Json* shape_json = entry.Find("shape");
     const base::Json* offsets_json = entry.Find("data_offsets");
@@ -81,12 +87,14 @@ absl::StatusOr<SafetensorsHeader> ParseSafetensors(absl::Span<const uint8_t> buf
     }
     if (offsets_json == nullptr || !offsets_json->is_array() ||
         offsets_json->array().size() != 2) {
-      return BadTensor(file_name, name, "'data_offsets' is not a two-element array");
+      return BadTensor(file_name, name,
+                       "'data_offsets' is not a two-element array");
     }
     std::optional<DType> dtype = ParseDType(dtype_json->string_value());
     if (!dtype.has_value()) {
-      return BadTensor(file_name, name,
-                       absl::StrCat("unknown dtype '", dtype_json->string_value(), "'"));
+      return BadTensor(
+          file_name, name,
+          absl::StrCat("unknown dtype '", dtype_json->string_value(), "'"));
     }
     TensorInfo info;
     info.name = name;
@@ -97,46 +105,54 @@ absl::StatusOr<SafetensorsHeader> ParseSafetensors(absl::Span<const uint8_t> buf
     bool overflow = false;
     for (const base::Json& dim : shape_json->array()) {
       if (!dim.is_int() || dim.int_value() < 0) {
-        return BadTensor(file_name, name, "shape has a dimension that is not a non-negative integer");
+        return BadTensor(
+            file_name, name,
+            "shape has a dimension that is not a non-negative integer");
       }
       const uint64_t d = static_cast<uint64_t>(dim.int_value());
-      if (d != 0 && elements > std::numeric_limits<uint64_t>::max() / d) overflow = true;
+      if (d != 0 && elements > std::numeric_limits<uint64_t>::max() / d)
+        overflow = true;
       elements *= d;
       info.shape.push_back(dim.int_value());
     }
     const uint64_t elem_size = DTypeSize(*dtype);
-    if (overflow || elements > std::numeric_limits<uint64_t>::max() / elem_size ||
+    if (overflow ||
+        elements > std::numeric_limits<uint64_t>::max() / elem_size ||
         elements > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
       return BadTensor(file_name, name, "shape is too large");
     }
     const base::Json& begin_json = offsets_json->array()[0];
     const base::Json& end_json = offsets_json->array()[1];
-    if (!begin_json.is_int() || !end_json.is_int() || begin_json.int_value() < 0 ||
-        end_json.int_value() < 0) {
-      return BadTensor(file_name, name, "data_offsets are not non-negative integers");
+    if (!begin_json.is_int() || !end_json.is_int() ||
+        begin_json.int_value() < 0 || end_json.int_value() < 0) {
+      return BadTensor(file_name, name,
+                       "data_offsets are not non-negative integers");
     }
     const uint64_t begin = static_cast<uint64_t>(begin_json.int_value());
     const uint64_t end = static_cast<uint64_t>(end_json.int_value());
     if (begin > end) {
-      return BadTensor(file_name, name, absl::StrCat("data_offsets [", begin, ", ", end,
-                                                     ") are reversed"));
+      return BadTensor(
+          file_name, name,
+          absl::StrCat("data_offsets [", begin, ", ", end, ") are reversed"));
     }
     if (end > data_size) {
       return BadTensor(file_name, name,
                        absl::StrCat("data_offsets [", begin, ", ", end,
-                                    ") run past the end of the data section (", data_size,
-                                    " bytes)"));
+                                    ") run past the end of the data section (",
+                                    data_size, " bytes)"));
     }
     const uint64_t expected = elements * elem_size;
     if (end - begin != expected) {
-      return BadTensor(file_name, name,
-                       absl::StrCat("byte span ", end - begin, " does not match shape x ",
-                                    DTypeName(*dtype), " size (", expected, " bytes)"));
+      return BadTensor(
+          file_name, name,
+          absl::StrCat("byte span ", end - begin, " does not match shape x ",
+                       DTypeName(*dtype), " size (", expected, " bytes)"));
     }
     if ((data_offset_in_file + begin) % elem_size != 0) {
-      return BadTensor(file_name, name,
-                       absl::StrCat("data at file offset ", data_offset_in_file + begin,
-                                    " is not aligned to its ", elem_size, "-byte elements"));
+      return BadTensor(
+          file_name, name,
+          absl::StrCat("data at file offset ", data_offset_in_file + begin,
+                       " is not aligned to its ", elem_size, "-byte elements"));
     }
     info.num_elements = static_cast<int64_t>(elements);
     info.data = data_start + begin;
@@ -170,52 +186,63 @@ absl::StatusOr<SafetensorsHeader> ParseSafetensors(absl::Span<const uint8_t> buf
   return header;
 }
 
-absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::string& path) {
-  ASSIGN_OR_RETURN(std::unique_ptr<base::MappedFile> file, base::MappedFile::Open(path));
-  ASSIGN_OR_RETURN(SafetensorsHeader header,
-                   ParseSafetensors(absl::MakeConstSpan(file->data(), file->size()), path));
-  return std::unique_ptr<SafetensorsFile>(new SafetensorsFile(std::move(file), std::move(header)));
+absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(
+    const std::string& path) {
+  ASSIGN_OR_RETURN(std::unique_ptr<base::MappedFile> file,
+                   base::MappedFile::Open(path));
+  ASSIGN_OR_RETURN(
+      SafetensorsHeader header,
+      ParseSafetensors(absl::MakeConstSpan(file->data(), file->size()), path));
+  return std::unique_ptr<SafetensorsFile>(
+      new SafetensorsFile(std::move(file), std::move(header)));
 }
 
-absl::StatusOr<std::unique_ptr<TensorStore>> TensorStore::Open(const std::string& dir) {
+absl::StatusOr<std::unique_ptr<TensorStore>> TensorStore::Open(
+    const std::string& dir) {
   std::unique_ptr<TensorStore> store(new TensorStore());
   const std::string index_path = dir + "/model.safetensors.index.json";
   const std::string single_path = dir + "/model.safetensors";
-  std::vector<std::pair<std::string, std::string>> weight_map;  // tensor -> shard
+  std::vector<std::pair<std::string, std::string>>
+      weight_map;  // tensor -> shard
   if (base::PathExists(index_path)) {
     ASSIGN_OR_RETURN(std::string text, base::ReadFileToString(index_path));
     absl::StatusOr<base::Json> json = base::ParseJson(text);
     if (!json.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(index_path, ": not valid JSON: ", json.status().message()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          index_path, ": not valid JSON: ", json.status().message()));
     }
     const base::Json* map = json->Find("weight_map");
     if (map == nullptr || !map->is_object()) {
-      return absl::InvalidArgumentError(absl::StrCat(index_path, ": missing object 'weight_map'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(index_path, ": missing object 'weight_map'"));
     }
     for (const auto& [tensor, shard] : map->object()) {
       if (!shard.is_string() || shard.string_value().empty() ||
           shard.string_value().find('/') != std::string::npos) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            index_path, ": weight_map entry '", tensor, "' is not a plain file name"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(index_path, ": weight_map entry '", tensor,
+                         "' is not a plain file name"));
       }
       weight_map.emplace_back(tensor, shard.string_value());
       bool known = false;
-      for (const std::string& p : store->paths_) known = known || p == dir + "/" + shard.string_value();
+      for (const std::string& p : store->paths_)
+        known = known || p == dir + "/" + shard.string_value();
       if (!known) store->paths_.push_back(dir + "/" + shard.string_value());
     }
   } else if (base::PathExists(single_path)) {
     store->paths_.push_back(single_path);
   } else {
-    return absl::NotFoundError(absl::StrCat(dir, ": neither model.safetensors nor ",
-                                            "model.safetensors.index.json exists"));
+    return absl::NotFoundError(
+        absl::StrCat(dir, ": neither model.safetensors nor ",
+                     "model.safetensors.index.json exists"));
   }
   for (const std::string& path : store->paths_) {
-    ASSIGN_OR_RETURN(std::unique_ptr<SafetensorsFile> file, SafetensorsFile::Open(path));
+    ASSIGN_OR_RETURN(std::unique_ptr<SafetensorsFile> file,
+                     SafetensorsFile::Open(path));
     for (const TensorInfo& t : file->header().tensors) {
       if (!store->by_name_.emplace(t.name, &t).second) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(path, ": tensor '", t.name, "' is also in another shard"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            path, ": tensor '", t.name, "' is also in another shard"));
       }
     }
     store->files_.push_back(std::move(file));
@@ -223,8 +250,8 @@ absl::StatusOr<std::unique_ptr<TensorStore>> TensorStore::Open(const std::string
   for (const auto& [tensor, shard] : weight_map) {
     const TensorInfo* t = store->Find(tensor);
     if (t == nullptr || t->file != dir + "/" + shard) {
-      return absl::InvalidArgumentError(absl::StrCat(index_path, ": tensor '", tensor,
-                                                     "' is not in its shard ", shard));
+      return absl::InvalidArgumentError(absl::StrCat(
+          index_path, ": tensor '", tensor, "' is not in its shard ", shard));
     }
   }
   return store;

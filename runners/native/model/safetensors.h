@@ -54,12 +54,13 @@ struct SafetensorsHeader {
 // dtypes, shape x dtype size == byte span, offsets within the data section,
 // no overlapping tensors, element-aligned data, `__metadata__` a map of
 // strings.
-absl::StatusOr<SafetensorsHeader> ParseSafetensors(absl::Span<const uint8_t> buffer,
-                                                   absl::string_view file_name);
+absl::StatusOr<SafetensorsHeader> ParseSafetensors(
+    absl::Span<const uint8_t> buffer, absl::string_view file_name);
 
 class SafetensorsFile {
  public:
-  static absl::StatusOr<std::unique_ptr<SafetensorsFile>> Open(const std::string& path);
+  static absl::StatusOr<std::unique_ptr<SafetensorsFile>> Open(
+      const std::string& path);
   SafetensorsFile(const SafetensorsFile&) = delete;
   SafetensorsFile& operator=(const SafetensorsFile&) = delete;
 
@@ -68,7 +69,8 @@ class SafetensorsFile {
   size_t size() const { return file_->size(); }
 
  private:
-  SafetensorsFile(std::unique_ptr<base::MappedFile> file, SafetensorsHeader header)
+  SafetensorsFile(std::unique_ptr<base::MappedFile> file,
+                  SafetensorsHeader header)
       : file_(std::move(file)), header_(std::move(header)) {}
   std::unique_ptr<base::MappedFile> file_;
   SafetensorsHeader header_;
@@ -80,7 +82,8 @@ class TensorStore {
   // Opens `dir`/model.safetensors.index.json when present (every shard it
   // names, and every tensor it maps must be in the named shard), else
   // `dir`/model.safetensors. A tensor name present twice is an error.
-  static absl::StatusOr<std::unique_ptr<TensorStore>> Open(const std::string& dir);
+  static absl::StatusOr<std::unique_ptr<TensorStore>> Open(
+      const std::string& dir);
   TensorStore(const TensorStore&) = delete;
   TensorStore& operator=(const TensorStore&) = delete;
 

@@ -34,10 +34,12 @@ inline int64_t MinKvTokens(int64_t max_context) {
 // Activations of one engine step of `max_batch_tokens` tokens, the logits of
 // kLogitRows rows, and on the GPU the GEMM workspace (and the INT4 one for
 // an AWQ model).
-inline int64_t WorkspaceBytes(int64_t hidden, int64_t intermediate, int64_t vocab,
-                              int64_t max_batch_tokens, bool gpu, bool awq = false) {
-  return max_batch_tokens * (24 * hidden + 10 * intermediate) + kLogitRows * vocab * 4 +
-         (gpu ? kGemmWorkspaceBytes : 0) + (gpu && awq ? kInt4WorkspaceBytes : 0);
+inline int64_t WorkspaceBytes(int64_t hidden, int64_t intermediate,
+                              int64_t vocab, int64_t max_batch_tokens, bool gpu,
+                              bool awq = false) {
+  return max_batch_tokens * (24 * hidden + 10 * intermediate) +
+         kLogitRows * vocab * 4 + (gpu ? kGemmWorkspaceBytes : 0) +
+         (gpu && awq ? kInt4WorkspaceBytes : 0);
 }
 
 }  // namespace evald::runners::native::planner

@@ -45,7 +45,8 @@ class KvBudget {
   // `model`. Fails when the name is taken or the reservations and minimums
   // together would exceed the total; the message names the model and both
   // figures.
-  absl::Status Register(absl::string_view model, int64_t min_bytes, int64_t fixed_bytes = 0);
+  absl::Status Register(absl::string_view model, int64_t min_bytes,
+                        int64_t fixed_bytes = 0);
   // Drops `model` and everything it held.
   void Unregister(absl::string_view model);
 
@@ -53,14 +54,15 @@ class KvBudget {
   // whole multiples of `unit` (> 0): first from its own unused minimum, then
   // from the shared remainder. Returns the bytes granted (0..wanted). A grant
   // short of `wanted` marks the model starved. Unknown model: NotFound.
-  absl::StatusOr<int64_t> Acquire(absl::string_view model, int64_t wanted, int64_t unit = 1);
+  absl::StatusOr<int64_t> Acquire(absl::string_view model, int64_t wanted,
+                                  int64_t unit = 1);
   // Returns `bytes` of KV the model no longer uses.
   absl::Status Release(absl::string_view model, int64_t bytes);
   // The model no longer waits for memory (its allocations fit again).
   void ClearStarved(absl::string_view model);
 
-  int64_t Held(absl::string_view model) const;   // KV bytes held by model
-  int64_t SharedFree() const;                    // remainder nobody holds
+  int64_t Held(absl::string_view model) const;  // KV bytes held by model
+  int64_t SharedFree() const;                   // remainder nobody holds
   // True when another registered model asked for memory and was refused.
   bool OthersStarved(absl::string_view model) const;
   int64_t total_bytes() const { return total_bytes_; }

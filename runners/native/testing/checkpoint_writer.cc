@@ -41,16 +41,20 @@ uint64_t NameKey(uint64_t seed, absl::string_view name) {
 // Element i of a tensor's stream: uniform in [-1, 1), counter-based so that
 // any chunk can be produced independently.
 inline float UniformAt(uint64_t key, int64_t i) {
-  const uint64_t r = Mix64(key + static_cast<uint64_t>(i + 1) * 0x9e3779b97f4a7c15ull);
+  const uint64_t r =
+      Mix64(key + static_cast<uint64_t>(i + 1) * 0x9e3779b97f4a7c15ull);
   return static_cast<float>(r >> 40) * (2.0f / 16777216.0f) - 1.0f;
 }
 
-void StoreAs(model::DType dtype, const float* values, int64_t count, uint8_t* out) {
+void StoreAs(model::DType dtype, const float* values, int64_t count,
+             uint8_t* out) {
   for (int64_t i = 0; i < count; ++i) {
     if (dtype == model::DType::kF32) {
       std::memcpy(out + 4 * i, &values[i], 4);
     } else {
-      const uint16_t h = dtype == model::DType::kBF16 ? model::FloatToBf16(values[i]) : model::FloatToF16(values[i]);
+      const uint16_t h = dtype == model::DType::kBF16
+                             ? model::FloatToBf16(values[i])
+                             : model::FloatToF16(values[i]);
       out[2 * i] = static_cast<uint8_t>(h & 0xff);
       out[2 * i + 1] = static_cast<uint8_t>(h >> 8);
     }
@@ -58,17 +62,20 @@ void StoreAs(model::DType dtype, const float* values, int64_t count, uint8_t* ou
 }
 
 // uniform * sqrt(3) has std 1.
-TensorToWrite RandomTensor(std::string name, model::DType dtype, std::vector<int64_t> shape,
-                           uint64_t seed, float center, float stddev) {
+TensorToWrite RandomTensor(std::string name, model::DType dtype,
+                           std::vector<int64_t> shape, uint64_t seed,
+                           float center, float stddev) {
   TensorToWrite t;
   const uint64_t key = NameKey(seed, name);
   t.name = std::move(name);
   t.dtype = dtype;
   t.shape = std::move(shape);
   const float scale = stddev * std::sqrt(3.0f);
-  t.fill = [key, dtype, center, scale](int64_t offset, int64_t count, uint8_t* out) {
+  t.fill = [key, dtype, center, scale](int64_t offset, int64_t count,
+                                       uint8_t* out) {
     std::vector<float> values(count);
-    for (int64_t i = 0; i < count; ++i) values[i] = center + scale * UniformAt(key, offset + i);
+    for (int64_t i = 0; i < count; ++i)
+      values[i] = center + scale * UniformAt(key, offset + i);
     StoreAs(dtype, values.data(), count, out);
   };
   return t;
@@ -85,8 +92,9 @@ int64_t NumElements(const TensorToWrite& t) {
 // fill produces the group parameters it needs from that stream (cached per
 // group row, since fills arrive in order), so nothing larger than one group
 // row of parameters is held.
-void AppendAwqProjection(std::vector<TensorToWrite>* out, const std::string& base, int64_t rows,
-                         int64_t cols, int group, uint64_t seed, float stddev) {
+void AppendAwqProjection(std::vector<TensorToWrite>* out,
+                         const std::string& base, int64_t rows, int64_t cols,
+                         int group, uint64_t seed, float stddev) {
   struct State {
     uint64_t key;
     int64_t rows, cols;
@@ -95,7 +103,8 @@ void AppendAwqProjection(std::vector<TensorToWrite>* out, const std::string& bas
     int64_t cached_group = -1;
     std::vector<AwqGroupParams> params;  // [rows] of cached_group
     float WeightAt(int64_t n, int64_t k) const {
-      return model::Bf16ToFloat(model::FloatToBf16(scale * UniformAt(key, n * cols + k)));
+      return model::Bf16ToFloat(
+          model::FloatToBf16(scale * UniformAt(key, n * cols + k)));
     }
     const std::vector<AwqGroupParams>& Group(int64_t g) {
       if (g != cached_group) {
@@ -124,7 +133,8 @@ void AppendAwqProjection(std::vector<TensorToWrite>* out, const std::string& bas
   qweight.name = base + ".qweight";
   qweight.dtype = model::DType::kI32;
   qweight.shape = {cols, words};
-  qweight.fill = [st = make_state(), words](int64_t offset, int64_t count, uint8_t* out) {
+  qweight.fill = [st = make_state(), words](int64_t offset, int64_t count,
+                                            uint8_t* out) {
     for (int64_t i = 0; i < count; ++i) {
       const int64_t k = (offset + i) / words, c = (offset + i) % words;
       const std::vector<AwqGroupParams>& p = st->Group(k / st->group);
@@ -140,7 +150,8 @@ void AppendAwqProjection(std::vector<TensorToWrite>* out, const std::string& bas
   qzeros.name = base + ".qzeros";
   qzeros.dtype = model::DType::kI32;
   qzeros.shape = {groups, words};
-  qzeros.fill = [st = make_state(), words](int64_t offset, int64_t count, uint8_t* out) {
+  qzeros.fill = [st = make_state(), words](int64_t offset, int64_t count,
+                                           uint8_t* out) {
     for (int64_t i = 0; i < count; ++i) {
       const int64_t g = (offset + i) / words, c = (offset + i) % words;
       const std::vector<AwqGroupParams>& p = st->Group(g);
@@ -154,7 +165,8 @@ void AppendAwqProjection(std::vector<TensorToWrite>* out, const std::string& bas
   scales.name = base + ".scales";
   scales.dtype = model::DType::kF16;
   scales.shape = {groups, rows};
-  scales.fill = [st = make_state(), rows](int64_t offset, int64_t count, uint8_t* out) {
+  scales.fill = [st = make_state(), rows](int64_t offset, int64_t count,
+                                          uint8_t* out) {
     for (int64_t i = 0; i < count; ++i) {
       const int64_t g = (offset + i) / rows, n = (offset + i) % rows;
       const uint16_t h = st->Group(g)[n].scale_f16;
@@ -167,44 +179,58 @@ void AppendAwqProjection(std::vector<TensorToWrite>* out, const std::string& bas
   out->push_back(std::move(scales));
 }
 
-std::vector<TensorToWrite> SpecTensors(const CheckpointSpec& s, const model::ModelConfig& c) {
+std::vector<TensorToWrite> SpecTensors(const CheckpointSpec& s,
+                                       const model::ModelConfig& c) {
   const model::DType dt = s.dtype;
-  const int64_t h = c.hidden_size, hd = c.head_dim, v = c.vocab_size, in = c.intermediate_size;
+  const int64_t h = c.hidden_size, hd = c.head_dim, v = c.vocab_size,
+                in = c.intermediate_size;
   const float norm_std = static_cast<float>(s.norm_jitter);
   const float wstd = 1.0f / std::sqrt(static_cast<float>(h));
   std::vector<TensorToWrite> out;
-  auto proj = [&](const std::string& base, int64_t rows, int64_t cols, float stddev) {
+  auto proj = [&](const std::string& base, int64_t rows, int64_t cols,
+                  float stddev) {
     if (s.awq_int4) {
-      AppendAwqProjection(&out, base, rows, cols, s.awq_group_size, s.seed, stddev);
+      AppendAwqProjection(&out, base, rows, cols, s.awq_group_size, s.seed,
+                          stddev);
     } else {
-      out.push_back(RandomTensor(base + ".weight", dt, {rows, cols}, s.seed, 0, stddev));
+      out.push_back(
+          RandomTensor(base + ".weight", dt, {rows, cols}, s.seed, 0, stddev));
     }
   };
-  out.push_back(RandomTensor("model.embed_tokens.weight", dt, {v, h}, s.seed, 0, wstd));
+  out.push_back(
+      RandomTensor("model.embed_tokens.weight", dt, {v, h}, s.seed, 0, wstd));
   for (int l = 0; l < c.num_layers; ++l) {
     const std::string p = absl::StrCat("model.layers.", l, ".");
-    out.push_back(RandomTensor(p + "input_layernorm.weight", dt, {h}, s.seed, 1, norm_std));
+    out.push_back(RandomTensor(p + "input_layernorm.weight", dt, {h}, s.seed, 1,
+                               norm_std));
     proj(p + "self_attn.q_proj", c.num_heads * hd, h, wstd);
     proj(p + "self_attn.k_proj", c.num_kv_heads * hd, h, wstd);
     proj(p + "self_attn.v_proj", c.num_kv_heads * hd, h, wstd);
     if (c.attention_bias) {
       const float b = static_cast<float>(s.bias_std);
-      out.push_back(RandomTensor(p + "self_attn.q_proj.bias", dt, {c.num_heads * hd}, s.seed, 0, b));
-      out.push_back(RandomTensor(p + "self_attn.k_proj.bias", dt, {c.num_kv_heads * hd}, s.seed, 0, b));
-      out.push_back(RandomTensor(p + "self_attn.v_proj.bias", dt, {c.num_kv_heads * hd}, s.seed, 0, b));
+      out.push_back(RandomTensor(p + "self_attn.q_proj.bias", dt,
+                                 {c.num_heads * hd}, s.seed, 0, b));
+      out.push_back(RandomTensor(p + "self_attn.k_proj.bias", dt,
+                                 {c.num_kv_heads * hd}, s.seed, 0, b));
+      out.push_back(RandomTensor(p + "self_attn.v_proj.bias", dt,
+                                 {c.num_kv_heads * hd}, s.seed, 0, b));
     }
     if (c.qk_norm) {
-      out.push_back(RandomTensor(p + "self_attn.q_norm.weight", dt, {hd}, s.seed, 1, norm_std));
-      out.push_back(RandomTensor(p + "self_attn.k_norm.weight", dt, {hd}, s.seed, 1, norm_std));
+      out.push_back(RandomTensor(p + "self_attn.q_norm.weight", dt, {hd},
+                                 s.seed, 1, norm_std));
+      out.push_back(RandomTensor(p + "self_attn.k_norm.weight", dt, {hd},
+                                 s.seed, 1, norm_std));
     }
     proj(p + "self_attn.o_proj", h, c.num_heads * hd,
          1.0f / std::sqrt(static_cast<float>(c.num_heads * hd)));
-    out.push_back(RandomTensor(p + "post_attention_layernorm.weight", dt, {h}, s.seed, 1, norm_std));
+    out.push_back(RandomTensor(p + "post_attention_layernorm.weight", dt, {h},
+                               s.seed, 1, norm_std));
     proj(p + "mlp.gate_proj", in, h, wstd);
     proj(p + "mlp.up_proj", in, h, wstd);
     proj(p + "mlp.down_proj", h, in, 1.0f / std::sqrt(static_cast<float>(in)));
   }
-  out.push_back(RandomTensor("model.norm.weight", dt, {h}, s.seed, 1, norm_std));
+  out.push_back(
+      RandomTensor("model.norm.weight", dt, {h}, s.seed, 1, norm_std));
   if (!c.tie_word_embeddings) {
     out.push_back(RandomTensor("lm_head.weight", dt, {v, h}, s.seed, 0, wstd));
   }
@@ -254,8 +280,10 @@ std::string ConfigJson(const CheckpointSpec& s, const model::ModelConfig& c) {
   } else {
     base::Json r = base::Json::MakeObject();
     r.Set("factor", base::Json::Double(c.rope_scaling.factor));
-    r.Set("high_freq_factor", base::Json::Double(c.rope_scaling.high_freq_factor));
-    r.Set("low_freq_factor", base::Json::Double(c.rope_scaling.low_freq_factor));
+    r.Set("high_freq_factor",
+          base::Json::Double(c.rope_scaling.high_freq_factor));
+    r.Set("low_freq_factor",
+          base::Json::Double(c.rope_scaling.low_freq_factor));
     r.Set("original_max_position_embeddings",
           base::Json::Int(c.rope_scaling.original_max_position_embeddings));
     r.Set("rope_type", base::Json::String(c.rope_scaling.type));
@@ -264,7 +292,8 @@ std::string ConfigJson(const CheckpointSpec& s, const model::ModelConfig& c) {
   j.Set("rope_theta", base::Json::Double(c.rope_theta));
   if (s.arch == "mistral" || s.arch == "qwen2" || s.arch == "qwen3") {
     j.Set("sliding_window", base::Json::Null());
-    if (s.arch != "mistral") j.Set("use_sliding_window", base::Json::Bool(false));
+    if (s.arch != "mistral")
+      j.Set("use_sliding_window", base::Json::Bool(false));
   }
   j.Set("tie_word_embeddings", base::Json::Bool(c.tie_word_embeddings));
   j.Set("torch_dtype", base::Json::String(c.torch_dtype));
@@ -295,12 +324,14 @@ std::string GenerationConfigJson(const model::ModelConfig& c) {
   return j.Dump(dump) + "\n";
 }
 
-absl::Status WriteAll(int fd, const uint8_t* data, size_t size, const std::string& path) {
+absl::Status WriteAll(int fd, const uint8_t* data, size_t size,
+                      const std::string& path) {
   while (size > 0) {
     const ssize_t n = ::write(fd, data, size);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return absl::InternalError(absl::StrCat(path, ": write failed: ", std::strerror(errno)));
+      return absl::InternalError(
+          absl::StrCat(path, ": write failed: ", std::strerror(errno)));
     }
     data += n;
     size -= static_cast<size_t>(n);
@@ -322,20 +353,22 @@ AwqGroupParams AwqQuantizeGroupParams(const float* w, int64_t n) {
   AwqGroupParams p;
   p.scale_f16 = model::FloatToF16(std::max(hi - lo, 1e-5f) / 15.0f);
   const float scale = model::F16ToFloat(p.scale_f16);
-  p.zero = static_cast<int>(std::clamp(std::nearbyint(-lo / scale), 0.0f, 15.0f));
+  p.zero =
+      static_cast<int>(std::clamp(std::nearbyint(-lo / scale), 0.0f, 15.0f));
   return p;
 }
 
 int AwqQuantizeValue(float w, const AwqGroupParams& p) {
   const float scale = model::F16ToFloat(p.scale_f16);
-  return static_cast<int>(std::clamp(std::nearbyint(w / scale) + static_cast<float>(p.zero),
-                                     0.0f, 15.0f));
+  return static_cast<int>(std::clamp(
+      std::nearbyint(w / scale) + static_cast<float>(p.zero), 0.0f, 15.0f));
 }
 
 int32_t AwqPackWord(const int nibbles[8]) {
   static constexpr int kOrder[8] = {0, 2, 4, 6, 1, 3, 5, 7};
   uint32_t word = 0;
-  for (int i = 0; i < 8; ++i) word |= static_cast<uint32_t>(nibbles[kOrder[i]] & 15) << (4 * i);
+  for (int i = 0; i < 8; ++i)
+    word |= static_cast<uint32_t>(nibbles[kOrder[i]] & 15) << (4 * i);
   return static_cast<int32_t>(word);
 }
 
@@ -387,17 +420,21 @@ absl::StatusOr<CheckpointSpec> CheckpointPreset(absl::string_view name) {
     s.intermediate = 28672;
     return s;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown preset '", name, "' (known: tiny, llama-3.2-1b, llama-3.1-8b, llama-3.1-70b, llama-3.1-70b-awq)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown preset '", name,
+                   "' (known: tiny, llama-3.2-1b, llama-3.1-8b, llama-3.1-70b, "
+                   "llama-3.1-70b-awq)"));
 }
 
-absl::StatusOr<CheckpointSpec> SpecFromModelConfig(const model::ModelConfig& c) {
+absl::StatusOr<CheckpointSpec> SpecFromModelConfig(
+    const model::ModelConfig& c) {
   CheckpointSpec s;
-  if (c.model_type != "llama" && c.model_type != "mistral" && c.model_type != "qwen2" &&
-      c.model_type != "qwen3") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "config.json: model_type '", c.model_type, "' is not supported (llama, mistral, qwen2, "
-        "qwen3)"));
+  if (c.model_type != "llama" && c.model_type != "mistral" &&
+      c.model_type != "qwen2" && c.model_type != "qwen3") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config.json: model_type '", c.model_type,
+                     "' is not supported (llama, mistral, qwen2, "
+                     "qwen3)"));
   }
   s.arch = c.model_type;
   s.hidden = c.hidden_size;
@@ -411,7 +448,7 @@ absl::StatusOr<CheckpointSpec> SpecFromModelConfig(const model::ModelConfig& c) 
   s.tie_embeddings = c.tie_word_embeddings;
   s.rope_theta = c.rope_theta;
   s.rms_norm_eps = c.rms_norm_eps;
-  s.dtype = c.torch_dtype == "float32" ? model::DType::kF32
+  s.dtype = c.torch_dtype == "float32"   ? model::DType::kF32
             : c.torch_dtype == "float16" ? model::DType::kF16
                                          : model::DType::kBF16;
   if (c.rope_scaling.type == "llama3") {
@@ -419,10 +456,12 @@ absl::StatusOr<CheckpointSpec> SpecFromModelConfig(const model::ModelConfig& c) 
     s.rope_factor = c.rope_scaling.factor;
     s.rope_low_freq_factor = c.rope_scaling.low_freq_factor;
     s.rope_high_freq_factor = c.rope_scaling.high_freq_factor;
-    s.rope_original_max_position = c.rope_scaling.original_max_position_embeddings;
+    s.rope_original_max_position =
+        c.rope_scaling.original_max_position_embeddings;
   } else if (!c.rope_scaling.type.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "config.json: rope_scaling type '", c.rope_scaling.type, "' cannot be written (llama3)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("config.json: rope_scaling type '", c.rope_scaling.type,
+                     "' cannot be written (llama3)"));
   }
   if (c.quantization.awq) {
     s.awq_int4 = true;
@@ -454,7 +493,8 @@ model::ModelConfig SpecToModelConfig(const CheckpointSpec& s) {
   c.num_layers = s.layers;
   c.num_heads = s.heads;
   c.num_kv_heads = s.kv_heads;
-  c.head_dim = s.head_dim > 0 ? s.head_dim : (s.heads > 0 ? s.hidden / s.heads : 0);
+  c.head_dim =
+      s.head_dim > 0 ? s.head_dim : (s.heads > 0 ? s.hidden / s.heads : 0);
   c.rms_norm_eps = s.rms_norm_eps;
   c.rope_theta = s.rope_theta;
   if (s.rope_scaling == "llama3") {
@@ -462,7 +502,8 @@ model::ModelConfig SpecToModelConfig(const CheckpointSpec& s) {
     c.rope_scaling.factor = s.rope_factor;
     c.rope_scaling.low_freq_factor = s.rope_low_freq_factor;
     c.rope_scaling.high_freq_factor = s.rope_high_freq_factor;
-    c.rope_scaling.original_max_position_embeddings = s.rope_original_max_position;
+    c.rope_scaling.original_max_position_embeddings =
+        s.rope_original_max_position;
   }
   c.max_position_embeddings = s.max_position;
   c.tie_word_embeddings = s.tie_embeddings;
@@ -470,14 +511,16 @@ model::ModelConfig SpecToModelConfig(const CheckpointSpec& s) {
   return c;
 }
 
-absl::Status WriteSafetensors(const std::string& path, const std::vector<TensorToWrite>& tensors) {
+absl::Status WriteSafetensors(const std::string& path,
+                              const std::vector<TensorToWrite>& tensors) {
   base::Json header = base::Json::MakeObject();
   base::Json meta = base::Json::MakeObject();
   meta.Set("format", base::Json::String("pt"));
   header.Set("__metadata__", std::move(meta));
   uint64_t offset = 0;
   for (const TensorToWrite& t : tensors) {
-    const uint64_t bytes = static_cast<uint64_t>(NumElements(t)) * model::DTypeSize(t.dtype);
+    const uint64_t bytes =
+        static_cast<uint64_t>(NumElements(t)) * model::DTypeSize(t.dtype);
     base::Json e = base::Json::MakeObject();
     e.Set("dtype", base::Json::String(std::string(model::DTypeName(t.dtype))));
     base::Json shape = base::Json::MakeArray();
@@ -493,9 +536,11 @@ absl::Status WriteSafetensors(const std::string& path, const std::vector<TensorT
   std::string text = header.Dump();
   while ((8 + text.size()) % 8 != 0) text.push_back(' ');
   const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd =
+      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
-    return absl::InternalError(absl::StrCat(tmp, ": cannot create: ", std::strerror(errno)));
+    return absl::InternalError(
+        absl::StrCat(tmp, ": cannot create: ", std::strerror(errno)));
   }
   struct FdCloser {
     int fd;
@@ -505,7 +550,8 @@ absl::Status WriteSafetensors(const std::string& path, const std::vector<TensorT
   const uint64_t n = text.size();
   for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(n >> (8 * i));
   RETURN_IF_ERROR(WriteAll(fd, len, 8, tmp));
-  RETURN_IF_ERROR(WriteAll(fd, reinterpret_cast<const uint8_t*>(text.data()), text.size(), tmp));
+  RETURN_IF_ERROR(WriteAll(fd, reinterpret_cast<const uint8_t*>(text.data()),
+                           text.size(), tmp));
   std::vector<uint8_t> buffer;
   for (const TensorToWrite& t : tensors) {
     const int64_t total = NumElements(t);
@@ -518,63 +564,78 @@ absl::Status WriteSafetensors(const std::string& path, const std::vector<TensorT
     }
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat(path, ": rename failed: ", std::strerror(errno)));
+    return absl::InternalError(
+        absl::StrCat(path, ": rename failed: ", std::strerror(errno)));
   }
   return absl::OkStatus();
 }
 
-absl::Status WriteCheckpoint(const CheckpointSpec& spec, const std::string& dir) {
+absl::Status WriteCheckpoint(const CheckpointSpec& spec,
+                             const std::string& dir) {
   if (spec.arch != "llama" && spec.arch != "mistral" && spec.arch != "qwen2" &&
       spec.arch != "qwen3") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown arch '", spec.arch, "' (known: llama, mistral, qwen2, qwen3)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown arch '", spec.arch,
+                     "' (known: llama, mistral, qwen2, qwen3)"));
   }
-  if (spec.dtype != model::DType::kBF16 && spec.dtype != model::DType::kF16 && spec.dtype != model::DType::kF32) {
+  if (spec.dtype != model::DType::kBF16 && spec.dtype != model::DType::kF16 &&
+      spec.dtype != model::DType::kF32) {
     return absl::InvalidArgumentError("dtype must be bf16, f16 or f32");
   }
-  if (spec.hidden <= 0 || spec.layers <= 0 || spec.heads <= 0 || spec.kv_heads <= 0 ||
-      spec.intermediate <= 0 || spec.vocab <= 0 || spec.heads % spec.kv_heads != 0) {
+  if (spec.hidden <= 0 || spec.layers <= 0 || spec.heads <= 0 ||
+      spec.kv_heads <= 0 || spec.intermediate <= 0 || spec.vocab <= 0 ||
+      spec.heads % spec.kv_heads != 0) {
     return absl::InvalidArgumentError(
-        "hidden, layers, heads, kv-heads, intermediate and vocab must be positive and kv-heads "
+        "hidden, layers, heads, kv-heads, intermediate and vocab must be "
+        "positive and kv-heads "
         "must divide heads");
   }
   if (spec.awq_int4) {
-    const int64_t hd = spec.head_dim > 0 ? spec.head_dim : spec.hidden / spec.heads;
+    const int64_t hd =
+        spec.head_dim > 0 ? spec.head_dim : spec.hidden / spec.heads;
     const int g = spec.awq_group_size;
     if (g <= 0 || spec.hidden % g != 0 || spec.intermediate % g != 0 ||
-        (spec.heads * hd) % g != 0 || spec.hidden % 8 != 0 || spec.intermediate % 8 != 0 ||
-        (spec.kv_heads * hd) % 8 != 0) {
+        (spec.heads * hd) % g != 0 || spec.hidden % 8 != 0 ||
+        spec.intermediate % 8 != 0 || (spec.kv_heads * hd) % 8 != 0) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "awq-int4: group size ", g, " must divide hidden, intermediate and heads * head_dim, "
+          "awq-int4: group size ", g,
+          " must divide hidden, intermediate and heads * head_dim, "
           "and every projection's output size must be a multiple of 8"));
     }
   }
   if (spec.head_dim <= 0 && spec.hidden % spec.heads != 0) {
-    return absl::InvalidArgumentError("hidden must be a multiple of heads (or give head_dim)");
+    return absl::InvalidArgumentError(
+        "hidden must be a multiple of heads (or give head_dim)");
   }
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return absl::InternalError(absl::StrCat(dir, ": cannot create: ", ec.message()));
+  if (ec)
+    return absl::InternalError(
+        absl::StrCat(dir, ": cannot create: ", ec.message()));
 
-  ASSIGN_OR_RETURN(SyntheticTokenizer tok,
-                   BuildSyntheticTokenizer(TokenizerVocab(spec), spec.max_position));
+  ASSIGN_OR_RETURN(
+      SyntheticTokenizer tok,
+      BuildSyntheticTokenizer(TokenizerVocab(spec), spec.max_position));
   model::ModelConfig config = SpecToModelConfig(spec);
   config.bos_token_ids = {tok.bos_id};
   config.eos_token_ids = {tok.eos_id, tok.eot_id};
 
-  RETURN_IF_ERROR(base::WriteFileAtomically(dir + "/config.json", ConfigJson(spec, config)));
+  RETURN_IF_ERROR(base::WriteFileAtomically(dir + "/config.json",
+                                            ConfigJson(spec, config)));
+  RETURN_IF_ERROR(base::WriteFileAtomically(dir + "/generation_config.json",
+                                            GenerationConfigJson(config)));
   RETURN_IF_ERROR(
-      base::WriteFileAtomically(dir + "/generation_config.json", GenerationConfigJson(config)));
-  RETURN_IF_ERROR(base::WriteFileAtomically(dir + "/tokenizer.json", tok.tokenizer_json));
-  RETURN_IF_ERROR(
-      base::WriteFileAtomically(dir + "/tokenizer_config.json", tok.tokenizer_config_json));
+      base::WriteFileAtomically(dir + "/tokenizer.json", tok.tokenizer_json));
+  RETURN_IF_ERROR(base::WriteFileAtomically(dir + "/tokenizer_config.json",
+                                            tok.tokenizer_config_json));
 
   std::vector<TensorToWrite> tensors = SpecTensors(spec, config);
   // Greedy sharding in tensor order.
   std::vector<std::vector<TensorToWrite>> shards(1);
   uint64_t shard_bytes = 0, total_bytes = 0;
   for (TensorToWrite& t : tensors) {
-    const uint64_t bytes = static_cast<uint64_t>(NumElements(t)) * model::DTypeSize(t.dtype);
+    const uint64_t bytes =
+        static_cast<uint64_t>(NumElements(t)) * model::DTypeSize(t.dtype);
     if (!shards.back().empty() && shard_bytes + bytes > spec.max_shard_bytes) {
       shards.emplace_back();
       shard_bytes = 0;
@@ -592,16 +653,18 @@ absl::Status WriteCheckpoint(const CheckpointSpec& spec, const std::string& dir)
   std::vector<std::string> names(shards.size());
   for (size_t i = 0; i < shards.size(); ++i) {
     char name[64];
-    std::snprintf(name, sizeof(name), "model-%05zu-of-%05zu.safetensors", i + 1, shards.size());
+    std::snprintf(name, sizeof(name), "model-%05zu-of-%05zu.safetensors", i + 1,
+                  shards.size());
     names[i] = name;
-    for (const TensorToWrite& t : shards[i]) weight_map.Set(t.name, base::Json::String(name));
+    for (const TensorToWrite& t : shards[i])
+      weight_map.Set(t.name, base::Json::String(name));
   }
   // Shards are independent files and every fill keeps its own state, so they
   // are generated in parallel (a 70B checkpoint is CPU-bound on generation).
   std::vector<absl::Status> results(shards.size());
   std::atomic<size_t> next{0};
-  const size_t workers =
-      std::min<size_t>(shards.size(), std::max(1u, std::thread::hardware_concurrency()));
+  const size_t workers = std::min<size_t>(
+      shards.size(), std::max(1u, std::thread::hardware_concurrency()));
   std::vector<std::thread> threads;
   for (size_t w = 0; w < workers; ++w) {
     threads.emplace_back([&] {
@@ -619,7 +682,8 @@ absl::Status WriteCheckpoint(const CheckpointSpec& spec, const std::string& dir)
   index.Set("weight_map", std::move(weight_map));
   base::Json::DumpOptions dump;
   dump.indent = 2;
-  return base::WriteFileAtomically(dir + "/model.safetensors.index.json", index.Dump(dump) + "\n");
+  return base::WriteFileAtomically(dir + "/model.safetensors.index.json",
+                                   index.Dump(dump) + "\n");
 }
 
 }  // namespace evald::runners::native::testing

@@ -74,7 +74,8 @@ absl::StatusOr<CheckpointSpec> CheckpointPreset(absl::string_view name);
 // from model_type (llama, mistral, qwen2, qwen3), sizes, RoPE and norm
 // settings; an AWQ quantization_config turns on awq_int4. Other model types
 // are an InvalidArgument naming model_type.
-absl::StatusOr<CheckpointSpec> SpecFromModelConfig(const model::ModelConfig& config);
+absl::StatusOr<CheckpointSpec> SpecFromModelConfig(
+    const model::ModelConfig& config);
 
 // The ModelConfig the spec describes (what config.json will say).
 model::ModelConfig SpecToModelConfig(const CheckpointSpec& spec);
@@ -93,7 +94,8 @@ int AwqQuantizeValue(float w, const AwqGroupParams& p);
 int32_t AwqPackWord(const int nibbles[8]);
 
 // Writes the folder `dir` (created if missing; existing files replaced).
-absl::Status WriteCheckpoint(const CheckpointSpec& spec, const std::string& dir);
+absl::Status WriteCheckpoint(const CheckpointSpec& spec,
+                             const std::string& dir);
 
 // A tensor for WriteSafetensors: data is produced by `fill`, which writes
 // `count` elements starting at element `offset` as raw little-endian bytes of
@@ -107,7 +109,8 @@ struct TensorToWrite {
 
 // Writes one safetensors file (header padded to 8 bytes, `__metadata__`
 // {"format": "pt"}); tensors are laid out in the given order.
-absl::Status WriteSafetensors(const std::string& path, const std::vector<TensorToWrite>& tensors);
+absl::Status WriteSafetensors(const std::string& path,
+                              const std::vector<TensorToWrite>& tensors);
 
 }  // namespace evald::runners::native::testing
 

@@ -17,7 +17,8 @@ namespace {
 
 // Training text for the merges: plain English prose about everyday things,
 // so that frequent words and word pieces get their own tokens.
-constexpr char kTrainingText[] = R"(The quick brown fox jumps over the lazy dog. This is a small
+constexpr char kTrainingText[] =
+    R"(The quick brown fox jumps over the lazy dog. This is a small
 piece of English text that the tokenizer learns from, so that the most common words of the language
 become single tokens. When you read a sentence, you see words like the, and, of, to, in, that, is,
 was, for, it, with, as, his, on, be, at, by, and I. These words appear again and again in every kind
@@ -55,9 +56,9 @@ also about what you give. She said that she would come back tomorrow, and he sai
 They were happy because the work was done, and the house was clean, and the dinner was ready.
 )";
 
-constexpr const char* kNamedSpecials[] = {"<|begin_of_text|>", "<|end_of_text|>",
-                                          "<|start_header_id|>", "<|end_header_id|>",
-                                          "<|eot_id|>"};
+constexpr const char* kNamedSpecials[] = {
+    "<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>",
+    "<|end_header_id|>", "<|eot_id|>"};
 // Offsets of the named specials inside a 256-token Llama-3-style block.
 constexpr int kLlama3Offsets[] = {0, 1, 6, 7, 9};
 
@@ -67,12 +68,14 @@ constexpr char kChatTemplate[] =
     "{{ bos_token }}{% for message in messages %}"
     "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + "
     "message['content'] | trim + '<|eot_id|>' }}{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}"
+    "{% if add_generation_prompt %}{{ "
+    "'<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}"
     "{% endif %}";
 
 // The Split regex of Llama 3's tokenizer.json pre-tokenizer.
 constexpr char kLlama3SplitRegex[] =
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+"
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
+    "?[^\\s\\p{L}\\p{N}]+"
     "[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 void AppendUtf8(uint32_t cp, std::string* out) {
@@ -96,23 +99,30 @@ std::vector<std::string> PreTokenize(const std::string& text) {
   std::vector<std::string> words;
   size_t i = 0;
   const size_t n = text.size();
-  auto is_letter = [](char c) { return absl::ascii_isalpha(static_cast<unsigned char>(c)); };
-  auto is_digit = [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); };
-  auto is_space = [](char c) { return absl::ascii_isspace(static_cast<unsigned char>(c)); };
+  auto is_letter = [](char c) {
+    return absl::ascii_isalpha(static_cast<unsigned char>(c));
+  };
+  auto is_digit = [](char c) {
+    return absl::ascii_isdigit(static_cast<unsigned char>(c));
+  };
+  auto is_space = [](char c) {
+    return absl::ascii_isspace(static_cast<unsigned char>(c));
+  };
   while (i < n) {
     const size_t start = i;
     if (text[i] == '\'' && i + 1 < n && is_letter(text[i + 1])) {
       // contraction or quote + letters: take quote + letters
       ++i;
       while (i < n && is_letter(text[i])) ++i;
-    } else if (is_letter(text[i]) ||
-               (!is_digit(text[i]) && text[i] != '\n' && i + 1 < n && is_letter(text[i + 1]))) {
+    } else if (is_letter(text[i]) || (!is_digit(text[i]) && text[i] != '\n' &&
+                                      i + 1 < n && is_letter(text[i + 1]))) {
       ++i;
       while (i < n && is_letter(text[i])) ++i;
     } else if (is_digit(text[i])) {
       while (i < n && is_digit(text[i]) && i - start < 3) ++i;
     } else if (is_space(text[i]) &&
-               !(text[i] == ' ' && i + 1 < n && !is_space(text[i + 1]) && !is_digit(text[i + 1]))) {
+               !(text[i] == ' ' && i + 1 < n && !is_space(text[i + 1]) &&
+                 !is_digit(text[i + 1]))) {
       size_t j = i;
       while (j < n && is_space(text[j])) ++j;
       // A run before a word keeps its last space for that word (\s+(?!\S)).
@@ -120,7 +130,9 @@ std::vector<std::string> PreTokenize(const std::string& text) {
       i = j;
     } else {
       if (text[i] == ' ') ++i;
-      while (i < n && !is_space(text[i]) && !is_letter(text[i]) && !is_digit(text[i])) ++i;
+      while (i < n && !is_space(text[i]) && !is_letter(text[i]) &&
+             !is_digit(text[i]))
+        ++i;
       while (i < n && text[i] == '\n') ++i;
       if (i == start) ++i;
     }
@@ -146,7 +158,8 @@ TrainedBpe TrainBpe(int max_merges) {
   }
   TrainedBpe result;
   absl::flat_hash_set<std::string> vocab;
-  for (int b = 0; b < 256; ++b) vocab.insert(ByteLevelSymbol(static_cast<uint8_t>(b)));
+  for (int b = 0; b < 256; ++b)
+    vocab.insert(ByteLevelSymbol(static_cast<uint8_t>(b)));
   while (static_cast<int>(result.merges.size()) < max_merges) {
     std::map<std::pair<std::string, std::string>, int> pair_counts;
     for (const auto& [symbols, count] : words) {
@@ -170,7 +183,8 @@ TrainedBpe TrainBpe(int max_merges) {
     for (auto& [symbols, count] : words) {
       std::vector<std::string> next;
       for (size_t i = 0; i < symbols.size(); ++i) {
-        if (i + 1 < symbols.size() && symbols[i] == merge.first && symbols[i + 1] == merge.second) {
+        if (i + 1 < symbols.size() && symbols[i] == merge.first &&
+            symbols[i + 1] == merge.second) {
           next.push_back(joined);
           ++i;
         } else {
@@ -212,7 +226,8 @@ std::string ByteLevelSymbol(uint8_t byte) {
   // Printable Latin-1 bytes map to themselves; the rest are shifted to
   // code points 256.. in byte order.
   auto printable = [](int b) {
-    return (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+    return (b >= 33 && b <= 126) || (b >= 161 && b <= 172) ||
+           (b >= 174 && b <= 255);
   };
   uint32_t cp = byte;
   if (!printable(byte)) {
@@ -227,12 +242,13 @@ std::string ByteLevelSymbol(uint8_t byte) {
   return out;
 }
 
-absl::StatusOr<SyntheticTokenizer> BuildSyntheticTokenizer(int vocab_size,
-                                                           int model_max_length) {
+absl::StatusOr<SyntheticTokenizer> BuildSyntheticTokenizer(
+    int vocab_size, int model_max_length) {
   const int num_specials = vocab_size >= 4096 ? 256 : 5;
   if (vocab_size < 256 + num_specials + 1) {
     return absl::InvalidArgumentError(
-        absl::StrCat("vocab size ", vocab_size, " is too small for a byte-level tokenizer (needs >= ",
+        absl::StrCat("vocab size ", vocab_size,
+                     " is too small for a byte-level tokenizer (needs >= ",
                      256 + num_specials + 1, ")"));
   }
   const int special_base = vocab_size - num_specials;
@@ -248,7 +264,9 @@ absl::StatusOr<SyntheticTokenizer> BuildSyntheticTokenizer(int vocab_size,
       named[offset] = true;
     }
     for (int i = 0; i < num_specials; ++i) {
-      if (!named[i]) specials[i] = absl::StrCat("<|reserved_special_token_", reserved++, "|>");
+      if (!named[i])
+        specials[i] =
+            absl::StrCat("<|reserved_special_token_", reserved++, "|>");
     }
   }
   SyntheticTokenizer out;
@@ -260,7 +278,9 @@ absl::StatusOr<SyntheticTokenizer> BuildSyntheticTokenizer(int vocab_size,
   base::Json vocab = base::Json::MakeObject();
   vocab.mutable_object().reserve(special_base);
   int next_id = 0;
-  for (int b = 0; b < 256; ++b) vocab.Set(ByteLevelSymbol(static_cast<uint8_t>(b)), base::Json::Int(next_id++));
+  for (int b = 0; b < 256; ++b)
+    vocab.Set(ByteLevelSymbol(static_cast<uint8_t>(b)),
+              base::Json::Int(next_id++));
   for (const std::string& t : bpe.tokens) {
     vocab.mutable_object().emplace_back(t, base::Json::Int(next_id++));
   }
@@ -270,10 +290,12 @@ absl::StatusOr<SyntheticTokenizer> BuildSyntheticTokenizer(int vocab_size,
                                         base::Json::Int(next_id++));
   }
   base::Json merges = base::Json::MakeArray();
-  for (const auto& [a, b] : bpe.merges) merges.Push(base::Json::String(absl::StrCat(a, " ", b)));
+  for (const auto& [a, b] : bpe.merges)
+    merges.Push(base::Json::String(absl::StrCat(a, " ", b)));
 
   base::Json added = base::Json::MakeArray();
-  for (int i = 0; i < num_specials; ++i) added.Push(AddedToken(special_base + i, specials[i]));
+  for (int i = 0; i < num_specials; ++i)
+    added.Push(AddedToken(special_base + i, specials[i]));
 
   base::Json split_pattern = base::Json::MakeObject();
   split_pattern.Set("Regex", base::Json::String(kLlama3SplitRegex));

@@ -38,8 +38,8 @@ struct SyntheticTokenizer {
 };
 
 // REQUIRES nothing; vocab_size below 256 + 5 + 1 is an InvalidArgument.
-absl::StatusOr<SyntheticTokenizer> BuildSyntheticTokenizer(int vocab_size,
-                                                           int model_max_length);
+absl::StatusOr<SyntheticTokenizer> BuildSyntheticTokenizer(
+    int vocab_size, int model_max_length);
 
 // The GPT-2 byte-level alphabet: the UTF-8 text of the symbol for `byte`.
 std::string ByteLevelSymbol(uint8_t byte);

@@ -29,13 +29,14 @@ std::string Quote(absl::string_view s) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const base::JsonReader& model) {
+absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(
+    const base::JsonReader& model) {
   RETURN_IF_ERROR(model.Object().status());
   const base::JsonReader type = model.Field("type");
   ASSIGN_OR_RETURN(const std::string type_name, type.StringOr("BPE"));
   if (type_name != "BPE") {
-    return type.Error(
-        absl::StrCat("unsupported model type ", Quote(type_name), " (only BPE is supported)"));
+    return type.Error(absl::StrCat("unsupported model type ", Quote(type_name),
+                                   " (only BPE is supported)"));
   }
   auto m = std::unique_ptr<BpeModel>(new BpeModel);
   m->byte_ids_.fill(-1);
@@ -48,7 +49,8 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const base::JsonRea
   // So are merges below.
   for (size_t i = 0; i < vocab.size(); ++i) {
     const auto& [token, id_json] = vocab.json().object()[i];
-    if (!id_json.is_int() || id_json.int_value() < 0 || id_json.int_value() > kMaxTokenId) {
+    if (!id_json.is_int() || id_json.int_value() < 0 ||
+        id_json.int_value() > kMaxTokenId) {
       return vocab.Item(i).Int(0, kMaxTokenId).status();
     }
     m->vocab_[token] = static_cast<int32_t>(id_json.int_value());
@@ -63,14 +65,18 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const base::JsonRea
 
   ASSIGN_OR_RETURN(m->continuing_subword_prefix_,
                    model.Field("continuing_subword_prefix").StringOr(""));
-  ASSIGN_OR_RETURN(m->end_of_word_suffix_, model.Field("end_of_word_suffix").StringOr(""));
+  ASSIGN_OR_RETURN(m->end_of_word_suffix_,
+                   model.Field("end_of_word_suffix").StringOr(""));
   ASSIGN_OR_RETURN(m->fuse_unk_, model.Field("fuse_unk").BoolOr(false));
-  ASSIGN_OR_RETURN(m->byte_fallback_, model.Field("byte_fallback").BoolOr(false));
-  ASSIGN_OR_RETURN(m->ignore_merges_, model.Field("ignore_merges").BoolOr(false));
+  ASSIGN_OR_RETURN(m->byte_fallback_,
+                   model.Field("byte_fallback").BoolOr(false));
+  ASSIGN_OR_RETURN(m->ignore_merges_,
+                   model.Field("ignore_merges").BoolOr(false));
   const base::JsonReader dropout = model.Field("dropout");
   ASSIGN_OR_RETURN(const double dropout_p, dropout.NumberOr(0.0));
   if (dropout_p != 0.0) {
-    return dropout.Error("BPE dropout is not supported (encoding must be exact)");
+    return dropout.Error(
+        "BPE dropout is not supported (encoding must be exact)");
   }
   if (const base::JsonReader unk = model.Field("unk_token"); unk.present()) {
     ASSIGN_OR_RETURN(const std::string unk_token, unk.String());
@@ -84,7 +90,8 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const base::JsonRea
     if (it != m->vocab_.end()) m->byte_ids_[b] = it->second;
   }
 
-  ASSIGN_OR_RETURN(const base::JsonReader merges, model.Field("merges").Array());
+  ASSIGN_OR_RETURN(const base::JsonReader merges,
+                   model.Field("merges").Array());
   m->merges_.reserve(merges.size());
   const std::string& prefix = m->continuing_subword_prefix_;
   std::string merged;
@@ -94,17 +101,19 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const base::JsonRea
     if (merge.is_string()) {
       const absl::string_view v = merge.string_value();
       const size_t space = v.find(' ');
-      if (space == absl::string_view::npos || v.find(' ', space + 1) != absl::string_view::npos) {
+      if (space == absl::string_view::npos ||
+          v.find(' ', space + 1) != absl::string_view::npos) {
         return merges.Item(i).Expected(R"("left right")");
       }
       a = v.substr(0, space);
       b = v.substr(space + 1);
-    } else if (merge.is_array() && merge.array().size() == 2 && merge.array()[0].is_string() &&
-               merge.array()[1].is_string()) {
+    } else if (merge.is_array() && merge.array().size() == 2 &&
+               merge.array()[0].is_string() && merge.array()[1].is_string()) {
       a = merge.array()[0].string_value();
       b = merge.array()[1].string_value();
     } else {
-      return merges.Item(i).Expected("a string or a [left, right] pair of strings");
+      return merges.Item(i).Expected(
+          "a string or a [left, right] pair of strings");
     }
     auto ia = m->vocab_.find(a);
     if (ia == m->vocab_.end()) {
@@ -115,16 +124,18 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const base::JsonRea
       return merges.Item(i).Error(absl::StrCat("unknown token ", Quote(b)));
     }
     absl::string_view b_tail = b;
-    if (!prefix.empty() && absl::StartsWith(b_tail, prefix)) b_tail.remove_prefix(prefix.size());
+    if (!prefix.empty() && absl::StartsWith(b_tail, prefix))
+      b_tail.remove_prefix(prefix.size());
     merged.assign(a.data(), a.size());
     merged.append(b_tail.data(), b_tail.size());
     auto im = m->vocab_.find(merged);
     if (im == m->vocab_.end()) {
-      return merges.Item(i).Error(
-          absl::StrCat("merge result ", Quote(merged), " is not in the vocabulary"));
+      return merges.Item(i).Error(absl::StrCat("merge result ", Quote(merged),
+                                               " is not in the vocabulary"));
     }
     // A repeated pair takes its last rank, as the reference's map insert does.
-    m->merges_[PairKey(ia->second, ib->second)] = Merge{static_cast<int32_t>(i), im->second};
+    m->merges_[PairKey(ia->second, ib->second)] =
+        Merge{static_cast<int32_t>(i), im->second};
   }
   return m;
 }
@@ -136,11 +147,14 @@ std::optional<int32_t> BpeModel::TokenToId(absl::string_view token) const {
 }
 
 const std::string* BpeModel::IdToToken(int32_t id) const {
-  if (id < 0 || static_cast<size_t>(id) >= id_to_token_.size() || !id_present_[id]) return nullptr;
+  if (id < 0 || static_cast<size_t>(id) >= id_to_token_.size() ||
+      !id_present_[id])
+    return nullptr;
   return &id_to_token_[id];
 }
 
-void BpeModel::Tokenize(absl::string_view word, std::vector<int32_t>* out) const {
+void BpeModel::Tokenize(absl::string_view word,
+                        std::vector<int32_t>* out) const {
   if (word.empty()) return;
   if (ignore_merges_) {
     auto it = vocab_.find(word);
@@ -163,7 +177,8 @@ void BpeModel::Tokenize(absl::string_view word, std::vector<int32_t>* out) const
   }
   const size_t begin = out->size();
   TokenizeUncached(word, out);
-  std::vector<int32_t> ids(out->begin() + static_cast<std::ptrdiff_t>(begin), out->end());
+  std::vector<int32_t> ids(out->begin() + static_cast<std::ptrdiff_t>(begin),
+                           out->end());
   absl::MutexLock lock(&cache_mu_);
   // A full cache is dropped wholesale: simple, bounded, and hot words come
   // straight back.
@@ -171,7 +186,8 @@ void BpeModel::Tokenize(absl::string_view word, std::vector<int32_t>* out) const
   cache_.emplace(std::string(word), std::move(ids));
 }
 
-void BpeModel::TokenizeUncached(absl::string_view word, std::vector<int32_t>* out) const {
+void BpeModel::TokenizeUncached(absl::string_view word,
+                                std::vector<int32_t>* out) const {
   struct Symbol {
     int32_t id;
     int32_t prev;
@@ -188,7 +204,8 @@ void BpeModel::TokenizeUncached(absl::string_view word, std::vector<int32_t>* ou
   std::string piece;
   size_t pos = 0;
   while (pos < word.size()) {
-    const size_t len = std::min(Utf8Len(static_cast<uint8_t>(word[pos])), word.size() - pos);
+    const size_t len =
+        std::min(Utf8Len(static_cast<uint8_t>(word[pos])), word.size() - pos);
     const absl::string_view ch = word.substr(pos, len);
     const bool first = pos == 0;
     pos += len;
@@ -228,14 +245,18 @@ void BpeModel::TokenizeUncached(absl::string_view word, std::vector<int32_t>* ou
       return rank != o.rank ? rank > o.rank : pos > o.pos;
     }
   };
-  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> queue;
+  std::priority_queue<Candidate, std::vector<Candidate>,
+                      std::greater<Candidate>>
+      queue;
   auto consider = [&](int32_t left) {
     const int32_t right = symbols[left].next;
     if (right < 0) return;
     auto it = merges_.find(PairKey(symbols[left].id, symbols[right].id));
-    if (it != merges_.end()) queue.push(Candidate{it->second.rank, left, it->second.new_id});
+    if (it != merges_.end())
+      queue.push(Candidate{it->second.rank, left, it->second.new_id});
   };
-  for (int32_t i = 0; i + 1 < static_cast<int32_t>(symbols.size()); ++i) consider(i);
+  for (int32_t i = 0; i + 1 < static_cast<int32_t>(symbols.size()); ++i)
+    consider(i);
   while (!queue.empty()) {
     const Candidate top = queue.top();
     queue.pop();
@@ -244,7 +265,8 @@ void BpeModel::TokenizeUncached(absl::string_view word, std::vector<int32_t>* ou
     Symbol& right = symbols[left.next];
     auto it = merges_.find(PairKey(left.id, right.id));
     // Stale entry: one side has merged since this pair was queued.
-    if (it == merges_.end() || it->second.new_id != top.new_id || it->second.rank != top.rank) {
+    if (it == merges_.end() || it->second.new_id != top.new_id ||
+        it->second.rank != top.rank) {
       continue;
     }
     left.id = top.new_id;
@@ -254,7 +276,8 @@ void BpeModel::TokenizeUncached(absl::string_view word, std::vector<int32_t>* ou
     if (left.prev >= 0) consider(left.prev);
     consider(top.pos);
   }
-  for (int32_t i = 0; i >= 0; i = symbols[i].next) out->push_back(symbols[i].id);
+  for (int32_t i = 0; i >= 0; i = symbols[i].next)
+    out->push_back(symbols[i].id);
 }
 
 }  // namespace evald::runners::native::tokenizer::internal

@@ -28,7 +28,8 @@ namespace evald::runners::native::tokenizer::internal {
 class BpeModel {
  public:
   // `model` reads the tokenizer.json "model" object.
-  static absl::StatusOr<std::unique_ptr<BpeModel>> FromJson(const base::JsonReader& model);
+  static absl::StatusOr<std::unique_ptr<BpeModel>> FromJson(
+      const base::JsonReader& model);
 
   // Appends the ids of `word` (one pre-tokenized piece) to `out`.
   void Tokenize(absl::string_view word, std::vector<int32_t>* out) const;
@@ -45,9 +46,11 @@ class BpeModel {
     int32_t new_id;
   };
   static uint64_t PairKey(int32_t a, int32_t b) {
-    return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
+    return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) |
+           static_cast<uint32_t>(b);
   }
-  void TokenizeUncached(absl::string_view word, std::vector<int32_t>* out) const;
+  void TokenizeUncached(absl::string_view word,
+                        std::vector<int32_t>* out) const;
 
   absl::flat_hash_map<std::string, int32_t> vocab_;
   std::vector<std::string> id_to_token_;
@@ -64,7 +67,8 @@ class BpeModel {
   static constexpr size_t kMaxCachedWordBytes = 256;
   static constexpr size_t kMaxCacheEntries = 1 << 16;
   mutable absl::Mutex cache_mu_;
-  mutable absl::flat_hash_map<std::string, std::vector<int32_t>> cache_ ABSL_GUARDED_BY(cache_mu_);
+  mutable absl::flat_hash_map<std::string, std::vector<int32_t>> cache_
+      ABSL_GUARDED_BY(cache_mu_);
 };
 
 }  // namespace evald::runners::native::tokenizer::internal

@@ -60,7 +60,8 @@ class Pattern {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<std::string> ReplaceAll(absl::string_view s, absl::string_view content) const {
+  absl::StatusOr<std::string> ReplaceAll(absl::string_view s,
+                                         absl::string_view content) const {
     Spans spans;
     RETURN_IF_ERROR(FindAll(s, &spans));
     if (spans.empty()) return std::string(s);
@@ -103,7 +104,9 @@ class LowercaseNormalizer : public Normalizer {
 
 class StripAccentsNormalizer : public Normalizer {
  public:
-  absl::StatusOr<std::string> Normalize(std::string s) const override { return StripAccents(s); }
+  absl::StatusOr<std::string> Normalize(std::string s) const override {
+    return StripAccents(s);
+  }
 };
 
 class StripNormalizer : public Normalizer {
@@ -121,7 +124,8 @@ class StripNormalizer : public Normalizer {
     if (right_) {
       while (end > begin) {
         size_t start = end - 1;
-        while (start > begin && (static_cast<uint8_t>(s[start]) & 0xC0) == 0x80) --start;
+        while (start > begin && (static_cast<uint8_t>(s[start]) & 0xC0) == 0x80)
+          --start;
         size_t p = start;
         if (!IsWhitespace(base::DecodeUtf8At(s, &p))) break;
         end = start;
@@ -136,7 +140,8 @@ class StripNormalizer : public Normalizer {
 
 class PrependNormalizer : public Normalizer {
  public:
-  explicit PrependNormalizer(std::string prepend) : prepend_(std::move(prepend)) {}
+  explicit PrependNormalizer(std::string prepend)
+      : prepend_(std::move(prepend)) {}
   absl::StatusOr<std::string> Normalize(std::string s) const override {
     if (s.empty()) return s;
     return absl::StrCat(prepend_, s);
@@ -177,10 +182,17 @@ class NormalizerSequence : public Normalizer {
 // ----------------------------------------------------------------------------
 // Pre-tokenizers
 
-enum class SplitBehavior { kRemoved, kIsolated, kMergedWithPrevious, kMergedWithNext, kContiguous };
+enum class SplitBehavior {
+  kRemoved,
+  kIsolated,
+  kMergedWithPrevious,
+  kMergedWithNext,
+  kContiguous
+};
 
 // Splits `s` at `spans` (matches) per `behavior`, appending non-empty parts.
-void SplitBySpans(absl::string_view s, const Spans& spans, SplitBehavior behavior, bool invert,
+void SplitBySpans(absl::string_view s, const Spans& spans,
+                  SplitBehavior behavior, bool invert,
                   std::vector<std::string>* out) {
   struct Seg {
     size_t b, e;
@@ -300,7 +312,8 @@ class ByteLevelPreTokenizer : public PreTokenizer {
   absl::Status PreTokenize(std::vector<Piece>* pieces) const override {
     return SplitEach(pieces, [this](Piece& p, std::vector<std::string>* parts) {
       std::string text = std::move(p.text);
-      if (add_prefix_space_ && !absl::StartsWith(text, " ")) text = absl::StrCat(" ", text);
+      if (add_prefix_space_ && !absl::StartsWith(text, " "))
+        text = absl::StrCat(" ", text);
       std::vector<std::string> raw;
       if (regex_.has_value()) {
         Spans spans;
@@ -328,7 +341,8 @@ enum class PrependScheme { kAlways, kFirst, kNever };
 
 class MetaspacePreTokenizer : public PreTokenizer {
  public:
-  MetaspacePreTokenizer(std::string replacement, PrependScheme scheme, bool split)
+  MetaspacePreTokenizer(std::string replacement, PrependScheme scheme,
+                        bool split)
       : replacement_(std::move(replacement)), scheme_(scheme), split_(split) {}
   absl::Status PreTokenize(std::vector<Piece>* pieces) const override {
     return SplitEach(pieces, [this](Piece& p, std::vector<std::string>* parts) {
@@ -388,7 +402,8 @@ class WhitespaceSplitPreTokenizer : public PreTokenizer {
 
 class PreTokenizerSequence : public PreTokenizer {
  public:
-  explicit PreTokenizerSequence(std::vector<std::unique_ptr<PreTokenizer>> parts)
+  explicit PreTokenizerSequence(
+      std::vector<std::unique_ptr<PreTokenizer>> parts)
       : parts_(std::move(parts)) {}
   absl::Status PreTokenize(std::vector<Piece>* pieces) const override {
     for (const auto& p : parts_) RETURN_IF_ERROR(p->PreTokenize(pieces));
@@ -405,7 +420,8 @@ absl::StatusOr<PrependScheme> ParsePrependScheme(const JsonReader& j) {
     if (v == "always") return PrependScheme::kAlways;
     if (v == "first") return PrependScheme::kFirst;
     if (v == "never") return PrependScheme::kNever;
-    return s.Error(absl::StrCat("unknown scheme '", v, "' (always, first or never)"));
+    return s.Error(
+        absl::StrCat("unknown scheme '", v, "' (always, first or never)"));
   }
   // Older files state the same with add_prefix_space.
   ASSIGN_OR_RETURN(bool add, j.Field("add_prefix_space").BoolOr(true));
@@ -415,7 +431,8 @@ absl::StatusOr<PrependScheme> ParsePrependScheme(const JsonReader& j) {
 absl::StatusOr<std::string> ReplacementChar(const JsonReader& j) {
   const JsonReader field = j.Field("replacement");
   ASSIGN_OR_RETURN(std::string r, field.StringOr("\xE2\x96\x81"));  // U+2581
-  if (r.empty() || !base::IsValidUtf8(r) || Utf8Len(static_cast<uint8_t>(r[0])) != r.size()) {
+  if (r.empty() || !base::IsValidUtf8(r) ||
+      Utf8Len(static_cast<uint8_t>(r[0])) != r.size()) {
     return field.Expected("a single character");
   }
   return r;
@@ -497,7 +514,8 @@ class ByteFallbackDecoder : public Decoder {
       } else {
         // Each byte of an invalid run becomes its own U+FFFD, as the
         // reference does.
-        for (size_t i = 0; i < pending_count; ++i) out.push_back("\xEF\xBF\xBD");
+        for (size_t i = 0; i < pending_count; ++i)
+          out.push_back("\xEF\xBF\xBD");
       }
       pending.clear();
       pending_count = 0;
@@ -582,7 +600,8 @@ class MetaspaceDecoder : public Decoder {
 
 class DecoderSequence : public Decoder {
  public:
-  explicit DecoderSequence(std::vector<std::unique_ptr<Decoder>> parts) : parts_(std::move(parts)) {}
+  explicit DecoderSequence(std::vector<std::unique_ptr<Decoder>> parts)
+      : parts_(std::move(parts)) {}
   void DecodeChain(std::vector<std::string>* tokens) const override {
     for (const auto& p : parts_) p->DecodeChain(tokens);
   }
@@ -601,7 +620,8 @@ class WrapPostProcessor : public PostProcessor {
  public:
   WrapPostProcessor(std::vector<int32_t> leading, std::vector<int32_t> trailing)
       : leading_(std::move(leading)), trailing_(std::move(trailing)) {}
-  void Process(std::vector<int32_t>* ids, bool add_special_tokens) const override {
+  void Process(std::vector<int32_t>* ids,
+               bool add_special_tokens) const override {
     if (!add_special_tokens) return;
     ids->insert(ids->begin(), leading_.begin(), leading_.end());
     ids->insert(ids->end(), trailing_.begin(), trailing_.end());
@@ -620,9 +640,11 @@ class NoopPostProcessor : public PostProcessor {
 
 class PostProcessorSequence : public PostProcessor {
  public:
-  explicit PostProcessorSequence(std::vector<std::unique_ptr<PostProcessor>> parts)
+  explicit PostProcessorSequence(
+      std::vector<std::unique_ptr<PostProcessor>> parts)
       : parts_(std::move(parts)) {}
-  void Process(std::vector<int32_t>* ids, bool add_special_tokens) const override {
+  void Process(std::vector<int32_t>* ids,
+               bool add_special_tokens) const override {
     for (const auto& p : parts_) p->Process(ids, add_special_tokens);
   }
   std::vector<int32_t> LeadingIds() const override {
@@ -648,7 +670,8 @@ class PostProcessorSequence : public PostProcessor {
 
 absl::StatusOr<std::unique_ptr<PostProcessor>> TemplateFromJson(
     const JsonReader& j,
-    const std::function<std::optional<int32_t>(absl::string_view)>& token_to_id) {
+    const std::function<std::optional<int32_t>(absl::string_view)>&
+        token_to_id) {
   ASSIGN_OR_RETURN(const JsonReader single, j.Field("single").Array());
   const JsonReader specials = j.Field("special_tokens");
   if (specials.present()) RETURN_IF_ERROR(specials.Object().status());
@@ -660,7 +683,8 @@ absl::StatusOr<std::unique_ptr<PostProcessor>> TemplateFromJson(
       RETURN_IF_ERROR(seq.Object().status());
       ASSIGN_OR_RETURN(const std::string id, seq.Field("id").String());
       if (id != "A") {
-        return seq.Field("id").Error("a single-sequence template may only use sequence A");
+        return seq.Field("id").Error(
+            "a single-sequence template may only use sequence A");
       }
       if (seen_sequence) return item.Error("sequence A appears twice");
       seen_sequence = true;
@@ -682,14 +706,16 @@ absl::StatusOr<std::unique_ptr<PostProcessor>> TemplateFromJson(
     } else {
       std::optional<int32_t> id = token_to_id(name);
       if (!id.has_value()) {
-        return special.Field("id").Error(absl::StrCat("unknown token '", name, "'"));
+        return special.Field("id").Error(
+            absl::StrCat("unknown token '", name, "'"));
       }
       ids.push_back(*id);
     }
     auto& dst = seen_sequence ? trailing : leading;
     dst.insert(dst.end(), ids.begin(), ids.end());
   }
-  return std::make_unique<WrapPostProcessor>(std::move(leading), std::move(trailing));
+  return std::make_unique<WrapPostProcessor>(std::move(leading),
+                                             std::move(trailing));
 }
 
 absl::StatusOr<int32_t> PairId(const JsonReader& pair) {
@@ -703,12 +729,17 @@ absl::StatusOr<int32_t> PairId(const JsonReader& pair) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Normalizer>> NormalizerFromJson(const JsonReader& j) {
+absl::StatusOr<std::unique_ptr<Normalizer>> NormalizerFromJson(
+    const JsonReader& j) {
   ASSIGN_OR_RETURN(std::string type, TypeOf(j));
-  if (type == "NFC") return std::make_unique<UnicodeNormalizer>(NormalForm::kNfc);
-  if (type == "NFD") return std::make_unique<UnicodeNormalizer>(NormalForm::kNfd);
-  if (type == "NFKC") return std::make_unique<UnicodeNormalizer>(NormalForm::kNfkc);
-  if (type == "NFKD") return std::make_unique<UnicodeNormalizer>(NormalForm::kNfkd);
+  if (type == "NFC")
+    return std::make_unique<UnicodeNormalizer>(NormalForm::kNfc);
+  if (type == "NFD")
+    return std::make_unique<UnicodeNormalizer>(NormalForm::kNfd);
+  if (type == "NFKC")
+    return std::make_unique<UnicodeNormalizer>(NormalForm::kNfkc);
+  if (type == "NFKD")
+    return std::make_unique<UnicodeNormalizer>(NormalForm::kNfkd);
   if (type == "Lowercase") return std::make_unique<LowercaseNormalizer>();
   if (type == "StripAccents") return std::make_unique<StripAccentsNormalizer>();
   if (type == "Strip") {
@@ -718,14 +749,17 @@ absl::StatusOr<std::unique_ptr<Normalizer>> NormalizerFromJson(const JsonReader&
   }
   if (type == "Prepend") {
     ASSIGN_OR_RETURN(std::string prepend, j.Field("prepend").String());
-    if (!base::IsValidUtf8(prepend)) return j.Field("prepend").Error("invalid UTF-8");
+    if (!base::IsValidUtf8(prepend))
+      return j.Field("prepend").Error("invalid UTF-8");
     return std::make_unique<PrependNormalizer>(std::move(prepend));
   }
   if (type == "Replace") {
     ASSIGN_OR_RETURN(Pattern pattern, Pattern::FromJson(j.Field("pattern")));
     ASSIGN_OR_RETURN(std::string content, j.Field("content").String());
-    if (!base::IsValidUtf8(content)) return j.Field("content").Error("invalid UTF-8");
-    return std::make_unique<ReplaceNormalizer>(std::move(pattern), std::move(content));
+    if (!base::IsValidUtf8(content))
+      return j.Field("content").Error("invalid UTF-8");
+    return std::make_unique<ReplaceNormalizer>(std::move(pattern),
+                                               std::move(content));
   }
   if (type == "Sequence") {
     ASSIGN_OR_RETURN(const JsonReader list, j.Field("normalizers").Array());
@@ -736,10 +770,12 @@ absl::StatusOr<std::unique_ptr<Normalizer>> NormalizerFromJson(const JsonReader&
     }
     return std::make_unique<NormalizerSequence>(std::move(parts));
   }
-  return j.Field("type").Error(absl::StrCat("unknown normalizer type '", type, "'"));
+  return j.Field("type").Error(
+      absl::StrCat("unknown normalizer type '", type, "'"));
 }
 
-absl::StatusOr<std::unique_ptr<PreTokenizer>> PreTokenizerFromJson(const JsonReader& j) {
+absl::StatusOr<std::unique_ptr<PreTokenizer>> PreTokenizerFromJson(
+    const JsonReader& j) {
   ASSIGN_OR_RETURN(std::string type, TypeOf(j));
   if (type == "Split") {
     ASSIGN_OR_RETURN(Pattern pattern, Pattern::FromJson(j.Field("pattern")));
@@ -756,33 +792,43 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> PreTokenizerFromJson(const JsonRea
     } else if (b == "Contiguous") {
       behavior = SplitBehavior::kContiguous;
     } else {
-      return j.Field("behavior").Error(absl::StrCat("unknown behavior '", b, "'"));
+      return j.Field("behavior")
+          .Error(absl::StrCat("unknown behavior '", b, "'"));
     }
     ASSIGN_OR_RETURN(bool invert, j.Field("invert").BoolOr(false));
-    return std::make_unique<SplitPreTokenizer>(std::move(pattern), behavior, invert);
+    return std::make_unique<SplitPreTokenizer>(std::move(pattern), behavior,
+                                               invert);
   }
   if (type == "ByteLevel") {
-    ASSIGN_OR_RETURN(bool add_prefix_space, j.Field("add_prefix_space").BoolOr(true));
+    ASSIGN_OR_RETURN(bool add_prefix_space,
+                     j.Field("add_prefix_space").BoolOr(true));
     ASSIGN_OR_RETURN(bool use_regex, j.Field("use_regex").BoolOr(true));
     std::optional<py::Regex> regex;
     if (use_regex) {
       ASSIGN_OR_RETURN(regex, py::Regex::CompilePcre2(kGpt2Pattern));
     }
-    return std::make_unique<ByteLevelPreTokenizer>(add_prefix_space, std::move(regex));
+    return std::make_unique<ByteLevelPreTokenizer>(add_prefix_space,
+                                                   std::move(regex));
   }
   if (type == "Metaspace") {
     ASSIGN_OR_RETURN(std::string replacement, ReplacementChar(j));
     ASSIGN_OR_RETURN(PrependScheme scheme, ParsePrependScheme(j));
     ASSIGN_OR_RETURN(bool split, j.Field("split").BoolOr(true));
-    return std::make_unique<MetaspacePreTokenizer>(std::move(replacement), scheme, split);
+    return std::make_unique<MetaspacePreTokenizer>(std::move(replacement),
+                                                   scheme, split);
   }
-  if (type == "WhitespaceSplit") return std::make_unique<WhitespaceSplitPreTokenizer>();
+  if (type == "WhitespaceSplit")
+    return std::make_unique<WhitespaceSplitPreTokenizer>();
   if (type == "Digits") {
-    ASSIGN_OR_RETURN(bool individual, j.Field("individual_digits").BoolOr(false));
+    ASSIGN_OR_RETURN(bool individual,
+                     j.Field("individual_digits").BoolOr(false));
     const Json pattern = Json::MakeObject({{"Regex", Json::String("\\p{N}")}});
-    ASSIGN_OR_RETURN(Pattern p, Pattern::FromJson(JsonReader(pattern, j.where(), j.path())));
+    ASSIGN_OR_RETURN(
+        Pattern p, Pattern::FromJson(JsonReader(pattern, j.where(), j.path())));
     return std::make_unique<SplitPreTokenizer>(
-        std::move(p), individual ? SplitBehavior::kIsolated : SplitBehavior::kContiguous, false);
+        std::move(p),
+        individual ? SplitBehavior::kIsolated : SplitBehavior::kContiguous,
+        false);
   }
   if (type == "Sequence") {
     ASSIGN_OR_RETURN(const JsonReader list, j.Field("pretokenizers").Array());
@@ -793,7 +839,8 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> PreTokenizerFromJson(const JsonRea
     }
     return std::make_unique<PreTokenizerSequence>(std::move(parts));
   }
-  return j.Field("type").Error(absl::StrCat("unknown pre-tokenizer type '", type, "'"));
+  return j.Field("type").Error(
+      absl::StrCat("unknown pre-tokenizer type '", type, "'"));
 }
 
 absl::StatusOr<std::unique_ptr<Decoder>> DecoderFromJson(const JsonReader& j) {
@@ -804,7 +851,8 @@ absl::StatusOr<std::unique_ptr<Decoder>> DecoderFromJson(const JsonReader& j) {
   if (type == "Replace") {
     ASSIGN_OR_RETURN(Pattern pattern, Pattern::FromJson(j.Field("pattern")));
     ASSIGN_OR_RETURN(std::string content, j.Field("content").String());
-    return std::make_unique<ReplaceDecoder>(std::move(pattern), std::move(content));
+    return std::make_unique<ReplaceDecoder>(std::move(pattern),
+                                            std::move(content));
   }
   if (type == "Strip") {
     ASSIGN_OR_RETURN(std::string content, j.Field("content").String());
@@ -827,35 +875,41 @@ absl::StatusOr<std::unique_ptr<Decoder>> DecoderFromJson(const JsonReader& j) {
     }
     return std::make_unique<DecoderSequence>(std::move(parts));
   }
-  return j.Field("type").Error(absl::StrCat("unknown decoder type '", type, "'"));
+  return j.Field("type").Error(
+      absl::StrCat("unknown decoder type '", type, "'"));
 }
 
 absl::StatusOr<std::unique_ptr<PostProcessor>> PostProcessorFromJson(
     const JsonReader& j,
-    const std::function<std::optional<int32_t>(absl::string_view)>& token_to_id) {
+    const std::function<std::optional<int32_t>(absl::string_view)>&
+        token_to_id) {
   ASSIGN_OR_RETURN(std::string type, TypeOf(j));
   if (type == "ByteLevel") return std::make_unique<NoopPostProcessor>();
   if (type == "TemplateProcessing") return TemplateFromJson(j, token_to_id);
   if (type == "BertProcessing" || type == "RobertaProcessing") {
     ASSIGN_OR_RETURN(int32_t cls, PairId(j.Field("cls")));
     ASSIGN_OR_RETURN(int32_t sep, PairId(j.Field("sep")));
-    return std::make_unique<WrapPostProcessor>(std::vector<int32_t>{cls}, std::vector<int32_t>{sep});
+    return std::make_unique<WrapPostProcessor>(std::vector<int32_t>{cls},
+                                               std::vector<int32_t>{sep});
   }
   if (type == "Sequence") {
     ASSIGN_OR_RETURN(const JsonReader list, j.Field("processors").Array());
     std::vector<std::unique_ptr<PostProcessor>> parts;
     for (size_t i = 0; i < list.size(); ++i) {
-      ASSIGN_OR_RETURN(auto part, PostProcessorFromJson(list.Item(i), token_to_id));
+      ASSIGN_OR_RETURN(auto part,
+                       PostProcessorFromJson(list.Item(i), token_to_id));
       parts.push_back(std::move(part));
     }
     return std::make_unique<PostProcessorSequence>(std::move(parts));
   }
-  return j.Field("type").Error(absl::StrCat("unknown post-processor type '", type, "'"));
+  return j.Field("type").Error(
+      absl::StrCat("unknown post-processor type '", type, "'"));
 }
 
-std::unique_ptr<PostProcessor> MakeWrapPostProcessor(std::vector<int32_t> leading,
-                                                     std::vector<int32_t> trailing) {
-  return std::make_unique<WrapPostProcessor>(std::move(leading), std::move(trailing));
+std::unique_ptr<PostProcessor> MakeWrapPostProcessor(
+    std::vector<int32_t> leading, std::vector<int32_t> trailing) {
+  return std::make_unique<WrapPostProcessor>(std::move(leading),
+                                             std::move(trailing));
 }
 
 }  // namespace evald::runners::native::tokenizer::internal

@@ -32,7 +32,8 @@ class Normalizer {
   // REQUIRES: `s` is valid UTF-8; the result is valid UTF-8.
   virtual absl::StatusOr<std::string> Normalize(std::string s) const = 0;
 };
-absl::StatusOr<std::unique_ptr<Normalizer>> NormalizerFromJson(const base::JsonReader& j);
+absl::StatusOr<std::unique_ptr<Normalizer>> NormalizerFromJson(
+    const base::JsonReader& j);
 
 // One piece of pre-tokenized text. `at_origin` marks the piece that starts at
 // byte 0 of the caller's input (Metaspace's prepend_scheme "first").
@@ -47,7 +48,8 @@ class PreTokenizer {
   // Replaces `pieces` by their finer split. Empty pieces are dropped.
   virtual absl::Status PreTokenize(std::vector<Piece>* pieces) const = 0;
 };
-absl::StatusOr<std::unique_ptr<PreTokenizer>> PreTokenizerFromJson(const base::JsonReader& j);
+absl::StatusOr<std::unique_ptr<PreTokenizer>> PreTokenizerFromJson(
+    const base::JsonReader& j);
 
 class Decoder {
  public:
@@ -59,13 +61,15 @@ class Decoder {
   // context-dependent steps (stripping, UTF-8 repair).
   virtual void TokenBytes(std::string* token) const = 0;
 };
-absl::StatusOr<std::unique_ptr<Decoder>> DecoderFromJson(const base::JsonReader& j);
+absl::StatusOr<std::unique_ptr<Decoder>> DecoderFromJson(
+    const base::JsonReader& j);
 
 class PostProcessor {
  public:
   virtual ~PostProcessor() = default;
   // Wraps the ids of a single sequence; adds special tokens only when asked.
-  virtual void Process(std::vector<int32_t>* ids, bool add_special_tokens) const = 0;
+  virtual void Process(std::vector<int32_t>* ids,
+                       bool add_special_tokens) const = 0;
   // The special ids placed before / after the sequence (BOS / EOS guesses when
   // tokenizer_config.json names none).
   virtual std::vector<int32_t> LeadingIds() const { return {}; }
@@ -74,11 +78,12 @@ class PostProcessor {
 // `token_to_id` resolves token names the file uses without giving ids.
 absl::StatusOr<std::unique_ptr<PostProcessor>> PostProcessorFromJson(
     const base::JsonReader& j,
-    const std::function<std::optional<int32_t>(absl::string_view)>& token_to_id);
+    const std::function<std::optional<int32_t>(absl::string_view)>&
+        token_to_id);
 // A post-processor that puts `leading` before and `trailing` after the text
 // (the BOS/EOS rule LlamaTokenizer-style configs state with add_bos_token).
-std::unique_ptr<PostProcessor> MakeWrapPostProcessor(std::vector<int32_t> leading,
-                                                     std::vector<int32_t> trailing);
+std::unique_ptr<PostProcessor> MakeWrapPostProcessor(
+    std::vector<int32_t> leading, std::vector<int32_t> trailing);
 
 }  // namespace evald::runners::native::tokenizer::internal
 

@@ -26,9 +26,11 @@ const ByteMap& GetByteMap() {
     // 256 and up in byte order so no byte maps to whitespace or a control.
     int next = 256;
     for (int b = 0; b < 256; ++b) {
-      const bool printable = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) ||
+      const bool printable = (b >= 0x21 && b <= 0x7E) ||
+                             (b >= 0xA1 && b <= 0xAC) ||
                              (b >= 0xAE && b <= 0xFF);
-      const uint32_t cp = printable ? static_cast<uint32_t>(b) : static_cast<uint32_t>(next++);
+      const uint32_t cp =
+          printable ? static_cast<uint32_t>(b) : static_cast<uint32_t>(next++);
       base::AppendUtf8(cp, &m->byte_to_char[b]);
       m->char_to_byte[cp] = b;
     }
@@ -39,7 +41,9 @@ const ByteMap& GetByteMap() {
 
 }  // namespace
 
-const std::string& ByteToChar(uint8_t b) { return GetByteMap().byte_to_char[b]; }
+const std::string& ByteToChar(uint8_t b) {
+  return GetByteMap().byte_to_char[b];
+}
 
 int CharToByte(uint32_t cp) {
   const ByteMap& m = GetByteMap();
@@ -99,10 +103,18 @@ std::string NormalizeUnicode(absl::string_view s, NormalForm form) {
   UErrorCode err = U_ZERO_ERROR;
   const icu::Normalizer2* n = nullptr;
   switch (form) {
-    case NormalForm::kNfc: n = icu::Normalizer2::getNFCInstance(err); break;
-    case NormalForm::kNfd: n = icu::Normalizer2::getNFDInstance(err); break;
-    case NormalForm::kNfkc: n = icu::Normalizer2::getNFKCInstance(err); break;
-    case NormalForm::kNfkd: n = icu::Normalizer2::getNFKDInstance(err); break;
+    case NormalForm::kNfc:
+      n = icu::Normalizer2::getNFCInstance(err);
+      break;
+    case NormalForm::kNfd:
+      n = icu::Normalizer2::getNFDInstance(err);
+      break;
+    case NormalForm::kNfkc:
+      n = icu::Normalizer2::getNFKCInstance(err);
+      break;
+    case NormalForm::kNfkd:
+      n = icu::Normalizer2::getNFKDInstance(err);
+      break;
   }
   if (U_FAILURE(err) || n == nullptr) return std::string(s);
   const icu::StringPiece piece(s.data(), static_cast<int32_t>(s.size()));
@@ -116,8 +128,8 @@ std::string NormalizeUnicode(absl::string_view s, NormalForm form) {
 }
 
 std::string LowercaseUnicode(absl::string_view s) {
-  icu::UnicodeString u =
-      icu::UnicodeString::fromUTF8(icu::StringPiece(s.data(), static_cast<int32_t>(s.size())));
+  icu::UnicodeString u = icu::UnicodeString::fromUTF8(
+      icu::StringPiece(s.data(), static_cast<int32_t>(s.size())));
   u.toLower(icu::Locale::getRoot());
   std::string out;
   u.toUTF8String(out);
@@ -136,14 +148,17 @@ std::string StripAccents(absl::string_view s) {
   return out;
 }
 
-bool IsWhitespace(uint32_t cp) { return u_isUWhiteSpace(static_cast<UChar32>(cp)); }
+bool IsWhitespace(uint32_t cp) {
+  return u_isUWhiteSpace(static_cast<UChar32>(cp));
+}
 
 bool IsWordChar(uint32_t cp) {
   if (cp == '_') return true;
   const UChar32 c = static_cast<UChar32>(cp);
   if (u_hasBinaryProperty(c, UCHAR_ALPHABETIC)) return true;
   const int8_t type = u_charType(c);
-  return type == U_DECIMAL_DIGIT_NUMBER || type == U_LETTER_NUMBER || type == U_OTHER_NUMBER;
+  return type == U_DECIMAL_DIGIT_NUMBER || type == U_LETTER_NUMBER ||
+         type == U_OTHER_NUMBER;
 }
 
 }  // namespace evald::runners::native::tokenizer::internal

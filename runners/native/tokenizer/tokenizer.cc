@@ -5,8 +5,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "base/file.h"
@@ -98,7 +98,8 @@ class AddedTokenMatcher {
       }
       const AddedToken& tok = tokens[match];
       size_t begin = pos, end = match_end;
-      if (tok.single_word && !(IsBoundaryBefore(s, begin) && IsBoundaryAfter(s, end))) {
+      if (tok.single_word &&
+          !(IsBoundaryBefore(s, begin) && IsBoundaryAfter(s, end))) {
         // The reference's matcher has consumed this span; it is not searched
         // again for shorter tokens.
         pos = end;
@@ -107,7 +108,9 @@ class AddedTokenMatcher {
       if (tok.lstrip) {
         while (begin > text_start) {
           size_t start = begin - 1;
-          while (start > text_start && (static_cast<uint8_t>(s[start]) & 0xC0) == 0x80) --start;
+          while (start > text_start &&
+                 (static_cast<uint8_t>(s[start]) & 0xC0) == 0x80)
+            --start;
           size_t p = start;
           if (!internal::IsWhitespace(base::DecodeUtf8At(s, &p))) break;
           begin = start;
@@ -131,7 +134,8 @@ class AddedTokenMatcher {
   static bool IsBoundaryBefore(absl::string_view s, size_t at) {
     if (at == 0) return true;
     size_t start = at - 1;
-    while (start > 0 && (static_cast<uint8_t>(s[start]) & 0xC0) == 0x80) --start;
+    while (start > 0 && (static_cast<uint8_t>(s[start]) & 0xC0) == 0x80)
+      --start;
     size_t p = start;
     return !internal::IsWordChar(base::DecodeUtf8At(s, &p));
   }
@@ -152,7 +156,8 @@ class AddedTokenMatcher {
 
 // The `{"content": ...}` or plain-string form of a special token in
 // tokenizer_config.json; nullopt when absent or null.
-absl::StatusOr<std::optional<std::string>> ConfigToken(const JsonReader& token) {
+absl::StatusOr<std::optional<std::string>> ConfigToken(
+    const JsonReader& token) {
   if (!token.present()) return std::nullopt;
   if (token.json().is_string()) return token.json().string_value();
   if (token.json().is_object()) return token.Field("content").String();
@@ -163,8 +168,9 @@ void CleanUpTokenization(std::string* s) {
   // The fixed list of English tokenization artefacts transformers removes,
   // applied in the same order.
   static const std::pair<absl::string_view, absl::string_view> kRules[] = {
-      {" .", "."},    {" ?", "?"},     {" !", "!"},     {" ,", ","},     {" ' ", "'"},
-      {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
+      {" .", "."},     {" ?", "?"},     {" !", "!"},   {" ,", ","},
+      {" ' ", "'"},    {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"},
+      {" 've", "'ve"}, {" 're", "'re"}};
   for (const auto& [from, to] : kRules) {
     if (absl::StrContains(*s, from)) *s = absl::StrReplaceAll(*s, {{from, to}});
   }
@@ -172,19 +178,21 @@ void CleanUpTokenization(std::string* s) {
 
 class HfTokenizer : public Tokenizer {
  public:
-  static absl::StatusOr<std::unique_ptr<Tokenizer>> Create(absl::string_view tokenizer_json,
-                                                           absl::string_view config_json,
-                                                           absl::string_view json_label,
-                                                           absl::string_view config_label);
+  static absl::StatusOr<std::unique_ptr<Tokenizer>> Create(
+      absl::string_view tokenizer_json, absl::string_view config_json,
+      absl::string_view json_label, absl::string_view config_label);
 
-  absl::StatusOr<std::vector<int32_t>> Encode(absl::string_view text,
-                                              bool add_special_tokens) const override;
-  std::string Decode(absl::Span<const int32_t> ids, bool skip_special_tokens) const override;
+  absl::StatusOr<std::vector<int32_t>> Encode(
+      absl::string_view text, bool add_special_tokens) const override;
+  std::string Decode(absl::Span<const int32_t> ids,
+                     bool skip_special_tokens) const override;
   std::string TokenBytes(int32_t id) const override;
   int vocab_size() const override { return vocab_size_; }
   std::optional<int32_t> TokenToId(absl::string_view token) const override;
   std::optional<std::string> IdToToken(int32_t id) const override;
-  bool IsSpecial(int32_t id) const override { return special_ids_.contains(id); }
+  bool IsSpecial(int32_t id) const override {
+    return special_ids_.contains(id);
+  }
   std::optional<int32_t> bos_id() const override { return bos_id_; }
   std::optional<int32_t> eos_id() const override { return eos_id_; }
   std::string bos_token() const override { return bos_token_; }
@@ -194,7 +202,8 @@ class HfTokenizer : public Tokenizer {
  private:
   absl::Status ParseAddedTokens(const JsonReader& root);
   absl::Status ParseConfig(const JsonReader& config);
-  absl::Status EncodeText(absl::string_view text, bool at_origin, std::vector<int32_t>* ids) const;
+  absl::Status EncodeText(absl::string_view text, bool at_origin,
+                          std::vector<int32_t>* ids) const;
 
   std::unique_ptr<BpeModel> model_;
   std::unique_ptr<internal::Normalizer> normalizer_;
@@ -203,7 +212,7 @@ class HfTokenizer : public Tokenizer {
   std::unique_ptr<internal::PostProcessor> post_processor_;
 
   std::vector<AddedToken> added_;
-  absl::flat_hash_map<int32_t, int32_t> added_by_id_;        // id -> index in added_
+  absl::flat_hash_map<int32_t, int32_t> added_by_id_;  // id -> index in added_
   absl::flat_hash_map<std::string, int32_t> added_by_text_;  // content -> id
   absl::flat_hash_set<int32_t> special_ids_;
   AddedTokenMatcher raw_matcher_;         // tokens matched before normalization
@@ -217,17 +226,18 @@ class HfTokenizer : public Tokenizer {
   bool clean_up_spaces_ = false;
 };
 
-absl::StatusOr<std::unique_ptr<Tokenizer>> HfTokenizer::Create(absl::string_view tokenizer_json,
-                                                               absl::string_view config_json,
-                                                               absl::string_view json_label,
-                                                               absl::string_view config_label) {
+absl::StatusOr<std::unique_ptr<Tokenizer>> HfTokenizer::Create(
+    absl::string_view tokenizer_json, absl::string_view config_json,
+    absl::string_view json_label, absl::string_view config_label) {
   base::JsonParseOptions options;
   options.max_depth = 128;
   auto root_or = base::ParseJson(tokenizer_json, options);
   if (!root_or.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(json_label, ": ", root_or.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(json_label, ": ", root_or.status().message()));
   }
-  ASSIGN_OR_RETURN(const JsonReader root, JsonReader(*root_or, json_label).Object());
+  ASSIGN_OR_RETURN(const JsonReader root,
+                   JsonReader(*root_or, json_label).Object());
 
   auto t = std::make_unique<HfTokenizer>();
   ASSIGN_OR_RETURN(t->model_, BpeModel::FromJson(root.Field("model")));
@@ -243,9 +253,10 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> HfTokenizer::Create(absl::string_view
   RETURN_IF_ERROR(t->ParseAddedTokens(root));
   if (const JsonReader j = root.Field("post_processor"); j.present()) {
     const HfTokenizer* self = t.get();
-    ASSIGN_OR_RETURN(t->post_processor_,
-                     internal::PostProcessorFromJson(
-                         j, [self](absl::string_view tok) { return self->TokenToId(tok); }));
+    ASSIGN_OR_RETURN(t->post_processor_, internal::PostProcessorFromJson(
+                                             j, [self](absl::string_view tok) {
+                                               return self->TokenToId(tok);
+                                             }));
   }
 
   if (!config_json.empty()) {
@@ -254,7 +265,8 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> HfTokenizer::Create(absl::string_view
       return absl::InvalidArgumentError(
           absl::StrCat(config_label, ": ", config_or.status().message()));
     }
-    ASSIGN_OR_RETURN(const JsonReader config, JsonReader(*config_or, config_label).Object());
+    ASSIGN_OR_RETURN(const JsonReader config,
+                     JsonReader(*config_or, config_label).Object());
     RETURN_IF_ERROR(t->ParseConfig(config));
   }
   if (!t->bos_id_.has_value() && t->post_processor_ != nullptr) {
@@ -276,19 +288,22 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> HfTokenizer::Create(absl::string_view
 
 absl::Status HfTokenizer::ParseAddedTokens(const JsonReader& root) {
   int64_t max_id = model_->id_limit() - 1;
-  if (const JsonReader list_field = root.Field("added_tokens"); list_field.present()) {
+  if (const JsonReader list_field = root.Field("added_tokens");
+      list_field.present()) {
     ASSIGN_OR_RETURN(const JsonReader list, list_field.Array());
     for (size_t i = 0; i < list.size(); ++i) {
       ASSIGN_OR_RETURN(const JsonReader j, list.Item(i).Object());
       AddedToken tok;
       ASSIGN_OR_RETURN(tok.content, j.Field("content").String());
-      if (tok.content.empty()) return j.Field("content").Expected("a non-empty string");
+      if (tok.content.empty())
+        return j.Field("content").Expected("a non-empty string");
       ASSIGN_OR_RETURN(tok.id, j.Field("id").Int(0, kMaxAddedTokenId));
       ASSIGN_OR_RETURN(tok.special, j.Field("special").BoolOr(false));
       ASSIGN_OR_RETURN(tok.single_word, j.Field("single_word").BoolOr(false));
       ASSIGN_OR_RETURN(tok.lstrip, j.Field("lstrip").BoolOr(false));
       ASSIGN_OR_RETURN(tok.rstrip, j.Field("rstrip").BoolOr(false));
-      ASSIGN_OR_RETURN(tok.normalized, j.Field("normalized").BoolOr(!tok.special));
+      ASSIGN_OR_RETURN(tok.normalized,
+                       j.Field("normalized").BoolOr(!tok.special));
       max_id = std::max<int64_t>(max_id, tok.id);
       const int32_t index = static_cast<int32_t>(added_.size());
       added_by_id_[tok.id] = index;
@@ -306,7 +321,8 @@ absl::Status HfTokenizer::ParseAddedTokens(const JsonReader& root) {
       AddedToken n = tok;
       ASSIGN_OR_RETURN(n.content, normalizer_->Normalize(tok.content));
       normalized_added_.push_back(n);
-      normalized_matcher_.Add(n.content, static_cast<int32_t>(normalized_added_.size() - 1));
+      normalized_matcher_.Add(
+          n.content, static_cast<int32_t>(normalized_added_.size() - 1));
     } else {
       raw_matcher_.Add(tok.content, static_cast<int32_t>(i));
     }
@@ -316,8 +332,10 @@ absl::Status HfTokenizer::ParseAddedTokens(const JsonReader& root) {
 }
 
 absl::Status HfTokenizer::ParseConfig(const JsonReader& config) {
-  ASSIGN_OR_RETURN(std::optional<std::string> bos, ConfigToken(config.Field("bos_token")));
-  ASSIGN_OR_RETURN(std::optional<std::string> eos, ConfigToken(config.Field("eos_token")));
+  ASSIGN_OR_RETURN(std::optional<std::string> bos,
+                   ConfigToken(config.Field("bos_token")));
+  ASSIGN_OR_RETURN(std::optional<std::string> eos,
+                   ConfigToken(config.Field("eos_token")));
   if (bos.has_value()) {
     bos_token_ = *bos;
     bos_id_ = TokenToId(*bos);
@@ -326,9 +344,11 @@ absl::Status HfTokenizer::ParseConfig(const JsonReader& config) {
     eos_token_ = *eos;
     eos_id_ = TokenToId(*eos);
   }
-  ASSIGN_OR_RETURN(clean_up_spaces_, config.Field("clean_up_tokenization_spaces").BoolOr(false));
+  ASSIGN_OR_RETURN(clean_up_spaces_,
+                   config.Field("clean_up_tokenization_spaces").BoolOr(false));
 
-  if (const JsonReader tmpl = config.Field("chat_template"); tmpl.json().is_string()) {
+  if (const JsonReader tmpl = config.Field("chat_template");
+      tmpl.json().is_string()) {
     chat_template_ = tmpl.json().string_value();
   } else if (tmpl.json().is_array()) {
     for (size_t i = 0; i < tmpl.size(); ++i) {
@@ -345,18 +365,23 @@ absl::Status HfTokenizer::ParseConfig(const JsonReader& config) {
   // LlamaTokenizer and GemmaTokenizer state their BOS/EOS rule in the config
   // (add_bos_token defaults to true); transformers rebuilds the
   // post-processor from it.
-  if (const Json& cls = config.Field("tokenizer_class").json(); cls.is_string()) {
+  if (const Json& cls = config.Field("tokenizer_class").json();
+      cls.is_string()) {
     std::string name = cls.string_value();
     if (absl::EndsWith(name, "Fast")) name.resize(name.size() - 4);
-    if (name == "LlamaTokenizer" || name == "GemmaTokenizer" || name == "CodeLlamaTokenizer") {
-      ASSIGN_OR_RETURN(bool add_bos, config.Field("add_bos_token").BoolOr(true));
-      ASSIGN_OR_RETURN(bool add_eos, config.Field("add_eos_token").BoolOr(false));
-      if ((!add_bos || bos_id_.has_value()) && (!add_eos || eos_id_.has_value())) {
+    if (name == "LlamaTokenizer" || name == "GemmaTokenizer" ||
+        name == "CodeLlamaTokenizer") {
+      ASSIGN_OR_RETURN(bool add_bos,
+                       config.Field("add_bos_token").BoolOr(true));
+      ASSIGN_OR_RETURN(bool add_eos,
+                       config.Field("add_eos_token").BoolOr(false));
+      if ((!add_bos || bos_id_.has_value()) &&
+          (!add_eos || eos_id_.has_value())) {
         std::vector<int32_t> leading, trailing;
         if (add_bos) leading.push_back(*bos_id_);
         if (add_eos) trailing.push_back(*eos_id_);
-        post_processor_ =
-            internal::MakeWrapPostProcessor(std::move(leading), std::move(trailing));
+        post_processor_ = internal::MakeWrapPostProcessor(std::move(leading),
+                                                          std::move(trailing));
       }
     }
   }
@@ -383,16 +408,17 @@ absl::Status HfTokenizer::EncodeText(absl::string_view text, bool at_origin,
       continue;
     }
     pieces.clear();
-    pieces.push_back(
-        Piece{normalized.substr(seg.begin, seg.end - seg.begin), at_origin && seg.begin == 0});
-    if (pre_tokenizer_ != nullptr) RETURN_IF_ERROR(pre_tokenizer_->PreTokenize(&pieces));
+    pieces.push_back(Piece{normalized.substr(seg.begin, seg.end - seg.begin),
+                           at_origin && seg.begin == 0});
+    if (pre_tokenizer_ != nullptr)
+      RETURN_IF_ERROR(pre_tokenizer_->PreTokenize(&pieces));
     for (const Piece& p : pieces) model_->Tokenize(p.text, ids);
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<int32_t>> HfTokenizer::Encode(absl::string_view text,
-                                                         bool add_special_tokens) const {
+absl::StatusOr<std::vector<int32_t>> HfTokenizer::Encode(
+    absl::string_view text, bool add_special_tokens) const {
   if (auto bad = base::FindInvalidUtf8(text); bad.has_value()) {
     return absl::InvalidArgumentError(
         absl::StrCat("tokenizer input: invalid UTF-8 at byte offset ", *bad));
@@ -409,15 +435,17 @@ absl::StatusOr<std::vector<int32_t>> HfTokenizer::Encode(absl::string_view text,
     if (seg.token >= 0) {
       ids.push_back(added_[seg.token].id);
     } else {
-      RETURN_IF_ERROR(
-          EncodeText(text.substr(seg.begin, seg.end - seg.begin), seg.begin == 0, &ids));
+      RETURN_IF_ERROR(EncodeText(text.substr(seg.begin, seg.end - seg.begin),
+                                 seg.begin == 0, &ids));
     }
   }
-  if (post_processor_ != nullptr) post_processor_->Process(&ids, add_special_tokens);
+  if (post_processor_ != nullptr)
+    post_processor_->Process(&ids, add_special_tokens);
   return ids;
 }
 
-std::string HfTokenizer::Decode(absl::Span<const int32_t> ids, bool skip_special_tokens) const {
+std::string HfTokenizer::Decode(absl::Span<const int32_t> ids,
+                                bool skip_special_tokens) const {
   std::vector<std::string> tokens;
   tokens.reserve(ids.size());
   for (int32_t id : ids) {
@@ -428,7 +456,8 @@ std::string HfTokenizer::Decode(absl::Span<const int32_t> ids, bool skip_special
       tokens.push_back(tok.content);
       continue;
     }
-    if (const std::string* t = model_->IdToToken(id); t != nullptr) tokens.push_back(*t);
+    if (const std::string* t = model_->IdToToken(id); t != nullptr)
+      tokens.push_back(*t);
   }
   std::string out;
   if (decoder_ != nullptr) {
@@ -469,11 +498,12 @@ std::optional<std::string> HfTokenizer::IdToToken(int32_t id) const {
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(
     absl::string_view tokenizer_json, absl::string_view tokenizer_config_json) {
-  return HfTokenizer::Create(tokenizer_json, tokenizer_config_json, "tokenizer.json",
-                             "tokenizer_config.json");
+  return HfTokenizer::Create(tokenizer_json, tokenizer_config_json,
+                             "tokenizer.json", "tokenizer_config.json");
 }
 
-absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromDirectory(const std::string& dir) {
+absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromDirectory(
+    const std::string& dir) {
   const std::string json_path = dir + "/tokenizer.json";
   const std::string config_path = dir + "/tokenizer_config.json";
   ASSIGN_OR_RETURN(std::string json, base::ReadFileToString(json_path));

@@ -27,22 +27,26 @@ class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
 
-  // Reads `<dir>/tokenizer.json` and, when present, `<dir>/tokenizer_config.json`
-  // (bos/eos tokens, add_bos_token/add_eos_token, chat_template). Errors name
-  // the file and the field at fault.
-  static absl::StatusOr<std::unique_ptr<Tokenizer>> FromDirectory(const std::string& dir);
+  // Reads `<dir>/tokenizer.json` and, when present,
+  // `<dir>/tokenizer_config.json` (bos/eos tokens, add_bos_token/add_eos_token,
+  // chat_template). Errors name the file and the field at fault.
+  static absl::StatusOr<std::unique_ptr<Tokenizer>> FromDirectory(
+      const std::string& dir);
   // Same from in-memory file contents (tokenizer_config may be empty).
-  static absl::StatusOr<std::unique_ptr<Tokenizer>> FromJson(absl::string_view tokenizer_json,
-                                                             absl::string_view tokenizer_config_json);
+  static absl::StatusOr<std::unique_ptr<Tokenizer>> FromJson(
+      absl::string_view tokenizer_json,
+      absl::string_view tokenizer_config_json);
 
-  // Encodes `text` like HF `tokenizer(text, add_special_tokens=...)["input_ids"]`.
-  // Invalid UTF-8 is an InvalidArgument error naming the byte offset.
-  virtual absl::StatusOr<std::vector<int32_t>> Encode(absl::string_view text,
-                                                      bool add_special_tokens) const = 0;
+  // Encodes `text` like HF `tokenizer(text,
+  // add_special_tokens=...)["input_ids"]`. Invalid UTF-8 is an InvalidArgument
+  // error naming the byte offset.
+  virtual absl::StatusOr<std::vector<int32_t>> Encode(
+      absl::string_view text, bool add_special_tokens) const = 0;
 
   // Decodes like HF `tokenizer.decode(ids, skip_special_tokens=...)`. Byte
   // sequences that are not valid UTF-8 come out as U+FFFD as HF does.
-  virtual std::string Decode(absl::Span<const int32_t> ids, bool skip_special_tokens) const = 0;
+  virtual std::string Decode(absl::Span<const int32_t> ids,
+                             bool skip_special_tokens) const = 0;
 
   // Raw bytes a token id contributes when decoded in sequence (for streaming
   // and stop-string matching; may be a partial UTF-8 sequence).

@@ -1,7 +1,8 @@
 // File: tasks/ifeval/tools/ifeval_score_main.cc
 // -----------------------------------------------------------------------------
 // ifeval_score --data INPUT.jsonl --responses RESPONSES.jsonl [--punkt DIR]
-//              [--language langdetect|cld2] [--langdetect DIR] [--details OUT.tsv]
+//              [--language langdetect|cld2] [--langdetect DIR] [--details
+//              OUT.tsv]
 // Scores the official {"prompt", "response"} JSONL against an IFEval dataset
 // with the task's own scorer and prints the four metrics (in %). --details
 // writes one line per document: key, prompt-strict, prompt-loose, and each
@@ -28,7 +29,8 @@ int Fail(const std::string& message) {
 
 int main(int argc, char** argv) {
   using namespace evald;
-  std::string data, responses_path, punkt_dir, details_path, language_id, langdetect_dir;
+  std::string data, responses_path, punkt_dir, details_path, language_id,
+      langdetect_dir;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--data")

@@ -22,14 +22,16 @@ int main(int argc, char** argv) {
   if ((argc != 3 && argc != 5) || std::string(argv[1]) != "--punkt" ||
       (argc == 5 && std::string(argv[3]) != "--langdetect")) {
     std::fprintf(stderr,
-                 "usage: ifeval_tokenize --punkt DIR [--langdetect DIR] < texts.jsonl\n");
+                 "usage: ifeval_tokenize --punkt DIR [--langdetect DIR] < "
+                 "texts.jsonl\n");
     return 1;
   }
   std::unique_ptr<tasks::ifeval::LangDetect> langdetect;
   if (argc == 5) {
     auto loaded = tasks::ifeval::LangDetect::Load(argv[4]);
     if (!loaded.ok()) {
-      std::fprintf(stderr, "ifeval_tokenize: %s\n", loaded.status().ToString().c_str());
+      std::fprintf(stderr, "ifeval_tokenize: %s\n",
+                   loaded.status().ToString().c_str());
       return 1;
     }
     langdetect = *std::move(loaded);
@@ -67,8 +69,7 @@ int main(int argc, char** argv) {
     out.Set("count_words",
             base::Json::Int(static_cast<int64_t>(
                 tasks::ifeval::CountWords(text->string_value()))));
-    std::optional<std::string> lang =
-        detector.Detect(text->string_value());
+    std::optional<std::string> lang = detector.Detect(text->string_value());
     out.Set("language", lang ? base::Json::String(*lang) : base::Json::Null());
     std::cout << out.Dump() << "\n";
   }

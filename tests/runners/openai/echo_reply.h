@@ -18,8 +18,10 @@ namespace evald::testing {
 
 // {"choices": [{"text": prompt, "logprobs": {tokens, token_logprobs,
 // top_logprobs, text_offset}}]}, each list one entry per echoed token.
-inline std::string EchoCompletionBody(const std::string& prompt, base::Json tokens,
-                                      base::Json token_logprobs, base::Json top_logprobs,
+inline std::string EchoCompletionBody(const std::string& prompt,
+                                      base::Json tokens,
+                                      base::Json token_logprobs,
+                                      base::Json top_logprobs,
                                       base::Json text_offset) {
   base::Json logprobs = base::Json::MakeObject();
   logprobs.Set("tokens", std::move(tokens));
@@ -38,12 +40,15 @@ inline std::string EchoCompletionBody(const std::string& prompt, base::Json toke
 
 // Runs `reqs` through `runner` in one call; every request's result, in order.
 inline std::vector<absl::StatusOr<runners::LoglikelihoodResult>> ScoreAll(
-    runners::Runner& runner, const std::vector<runners::LoglikelihoodRequest>& reqs) {
+    runners::Runner& runner,
+    const std::vector<runners::LoglikelihoodRequest>& reqs) {
   std::vector<absl::StatusOr<runners::LoglikelihoodResult>> out(
       reqs.size(), absl::UnknownError("missing"));
   const absl::Status call = runner.Loglikelihood(
       reqs, runners::CallOptions(),
-      [&](size_t i, absl::StatusOr<runners::LoglikelihoodResult> r) { out[i] = std::move(r); });
+      [&](size_t i, absl::StatusOr<runners::LoglikelihoodResult> r) {
+        out[i] = std::move(r);
+      });
   if (!call.ok()) {
     for (auto& r : out) r = call;
   }

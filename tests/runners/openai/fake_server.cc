@@ -18,7 +18,8 @@ namespace {
 bool SendAll(int fd, const std::string& data) {
   size_t sent = 0;
   while (sent < data.size()) {
-    ssize_t n = ::send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+    ssize_t n =
+        ::send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
     if (n <= 0) return false;
     sent += static_cast<size_t>(n);
   }
@@ -26,7 +27,8 @@ bool SendAll(int fd, const std::string& data) {
 }
 
 std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : s)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
 
@@ -38,13 +40,20 @@ std::string Trim(const std::string& s) {
 
 const char* Reason(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Status";
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Status";
   }
 }
 
@@ -60,9 +69,11 @@ FakeServer::FakeServer(Handler handler) : handler_(std::move(handler)) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = 0;
   socklen_t len = sizeof(addr);
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) !=
+          0 ||
       ::listen(listen_fd_, 64) != 0 ||
-      ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) !=
+          0) {
     ::close(listen_fd_);
     listen_fd_ = -1;
     return;
@@ -112,16 +123,19 @@ void FakeServer::Serve(int fd) {
   char buf[8192];
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (!stop_ && std::chrono::steady_clock::now() < deadline) {
-    if (head_end != std::string::npos && data.size() >= head_end + 4 + want) break;
+    if (head_end != std::string::npos && data.size() >= head_end + 4 + want)
+      break;
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, 20) <= 0) continue;
     ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
     if (n <= 0) break;
     data.append(buf, static_cast<size_t>(n));
-    if (head_end == std::string::npos && (head_end = data.find("\r\n\r\n")) != std::string::npos) {
+    if (head_end == std::string::npos &&
+        (head_end = data.find("\r\n\r\n")) != std::string::npos) {
       std::string lower = Lower(data.substr(0, head_end));
       size_t cl = lower.find("content-length:");
-      if (cl != std::string::npos) want = std::strtoul(lower.c_str() + cl + 15, nullptr, 10);
+      if (cl != std::string::npos)
+        want = std::strtoul(lower.c_str() + cl + 15, nullptr, 10);
     }
   }
   if (head_end == std::string::npos || data.size() < head_end + 4 + want) {
@@ -143,7 +157,8 @@ void FakeServer::Serve(int fd) {
     std::string line = head.substr(pos, end - pos);
     size_t colon = line.find(':');
     if (colon != std::string::npos) {
-      request.headers[Lower(Trim(line.substr(0, colon)))] = Trim(line.substr(colon + 1));
+      request.headers[Lower(Trim(line.substr(0, colon)))] =
+          Trim(line.substr(colon + 1));
     }
     pos = end + 2;
   }
@@ -159,15 +174,18 @@ void FakeServer::Serve(int fd) {
     received_.push_back(request);
   }
   FakeResponse response = handler_(request);
-  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(response.delay_ms);
+  auto until = std::chrono::steady_clock::now() +
+               std::chrono::milliseconds(response.delay_ms);
   while (!stop_ && std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   std::string out = "HTTP/1.1 " + std::to_string(response.status) + " " +
-                    Reason(response.status) + "\r\nContent-Type: application/json\r\n" +
+                    Reason(response.status) +
+                    "\r\nContent-Type: application/json\r\n" +
                     "Content-Length: " + std::to_string(response.body.size()) +
                     "\r\nConnection: close\r\n";
-  for (const auto& [name, value] : response.headers) out += name + ": " + value + "\r\n";
+  for (const auto& [name, value] : response.headers)
+    out += name + ": " + value + "\r\n";
   out += "\r\n";
   --in_flight_;
   if (response.drop_mid_body) {

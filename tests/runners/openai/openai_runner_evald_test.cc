@@ -4,12 +4,11 @@
 // continuation split moves whitespace that only Python calls whitespace.
 // Skips while the evald binary has no --http-listen flag.
 #include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <memory>
@@ -19,8 +18,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "runners/native/testing/checkpoint_writer.h"
 #include "runners/native/native_runner.h"
+#include "runners/native/testing/checkpoint_writer.h"
 #include "runners/native/tokenizer/tokenizer.h"
 #include "runners/openai/openai_runner.h"
 #include "tests/daemon/process.h"
@@ -51,9 +50,12 @@ class OpenAiRunnerEvaldTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const std::string evald = evald::testing::BinDir() + "/evald";
-    evald::testing::ProcessResult help = evald::testing::RunProcess({evald, "--help"}, {}, 30);
+    evald::testing::ProcessResult help =
+        evald::testing::RunProcess({evald, "--help"}, {}, 30);
     if (!absl::StrContains(help.out + help.err, "--http-listen")) {
-      GTEST_SKIP() << evald << " has no --http-listen flag (the HTTP endpoint is not built yet)";
+      GTEST_SKIP()
+          << evald
+          << " has no --http-listen flag (the HTTP endpoint is not built yet)";
     }
     runners::native::testing::CheckpointSpec spec;
     spec.arch = "llama";
@@ -71,9 +73,10 @@ class OpenAiRunnerEvaldTest : public ::testing::Test {
     ASSERT_OK(runners::native::testing::WriteCheckpoint(spec, model_dir_));
 
     const int port = FreePort();
-    ASSERT_TRUE(daemon_.Start(tmp_.Join("data"),
-                              {"--threads", "2", "--http-listen", "127.0.0.1:" + std::to_string(port),
-                               "--serve-model", "tiny=" + model_dir_}))
+    ASSERT_TRUE(daemon_.Start(
+        tmp_.Join("data"),
+        {"--threads", "2", "--http-listen", "127.0.0.1:" + std::to_string(port),
+         "--serve-model", "tiny=" + model_dir_}))
         << daemon_.log();
 
     OpenAiRunnerOptions o;
@@ -83,10 +86,12 @@ class OpenAiRunnerEvaldTest : public ::testing::Test {
     o.max_context = spec.max_position;
     o.max_retries = 2;
     o.backoff_initial_s = 0.05;
-    absl::StatusOr<std::unique_ptr<Runner>> remote = absl::UnavailableError("not tried");
+    absl::StatusOr<std::unique_ptr<Runner>> remote =
+        absl::UnavailableError("not tried");
     for (int i = 0; i < 100 && !remote.ok(); ++i) {
       remote = CreateOpenAiRunner(o);
-      if (!remote.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (!remote.ok())
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     ASSERT_OK(remote.status()) << daemon_.log();
     remote_ = *std::move(remote);
@@ -130,13 +135,17 @@ TEST_F(OpenAiRunnerEvaldTest, ScoresAndGreedyTextMatchNativeRunner) {
   GenerateRequest g;
   g.prompt = "Once upon a time";
   g.max_new_tokens = 12;
-  std::vector<absl::StatusOr<GenerateResult>> gen_want(1, absl::UnknownError("missing"));
-  std::vector<absl::StatusOr<GenerateResult>> gen_got(1, absl::UnknownError("missing"));
+  std::vector<absl::StatusOr<GenerateResult>> gen_want(
+      1, absl::UnknownError("missing"));
+  std::vector<absl::StatusOr<GenerateResult>> gen_got(
+      1, absl::UnknownError("missing"));
   std::vector<GenerateRequest> greqs = {g};
-  ASSERT_OK(native_->Generate(greqs, CallOptions(),
-                              [&](size_t i, auto r) { gen_want[i] = std::move(r); }));
-  ASSERT_OK(remote_->Generate(greqs, CallOptions(),
-                              [&](size_t i, auto r) { gen_got[i] = std::move(r); }));
+  ASSERT_OK(native_->Generate(greqs, CallOptions(), [&](size_t i, auto r) {
+    gen_want[i] = std::move(r);
+  }));
+  ASSERT_OK(remote_->Generate(greqs, CallOptions(), [&](size_t i, auto r) {
+    gen_got[i] = std::move(r);
+  }));
   ASSERT_OK(gen_want[0].status());
   ASSERT_OK(gen_got[0].status());
   EXPECT_EQ(gen_got[0]->text, gen_want[0]->text);
@@ -161,7 +170,9 @@ TEST_F(OpenAiRunnerEvaldTest, ControlWhitespaceSplitsTheSameInBothRunners) {
   for (const Case& c : cases) reqs.push_back(c.request);
   auto want = Score(native_.get(), reqs);
   auto got = Score(remote_.get(), reqs);
-  ASSERT_OK_AND_ASSIGN(auto tokenizer, runners::native::tokenizer::Tokenizer::FromDirectory(model_dir_));
+  ASSERT_OK_AND_ASSIGN(
+      auto tokenizer,
+      runners::native::tokenizer::Tokenizer::FromDirectory(model_dir_));
   for (size_t i = 0; i < cases.size(); ++i) {
     ASSERT_OK(want[i].status()) << i;
     ASSERT_OK(got[i].status()) << i << " " << daemon_.log();
@@ -169,7 +180,8 @@ TEST_F(OpenAiRunnerEvaldTest, ControlWhitespaceSplitsTheSameInBothRunners) {
     // encoding of the whole text.
     ASSERT_OK_AND_ASSIGN(std::vector<int32_t> context_ids,
                          tokenizer->Encode(cases[i].stripped_context, true));
-    EXPECT_EQ(want[i]->context_tokens, static_cast<int>(context_ids.size())) << i;
+    EXPECT_EQ(want[i]->context_tokens, static_cast<int>(context_ids.size()))
+        << i;
     // The OpenAI runner picks the same tokens out of the endpoint's echo.
     EXPECT_EQ(got[i]->context_tokens, want[i]->context_tokens) << i;
     EXPECT_NEAR(got[i]->logprob, want[i]->logprob, 1e-4) << i;
@@ -184,7 +196,8 @@ TEST_F(OpenAiRunnerEvaldTest, ControlWhitespaceSplitsTheSameInBothRunners) {
 TEST_F(OpenAiRunnerEvaldTest, NonAsciiTextSplitsTheSameInBothRunners) {
   const std::vector<LoglikelihoodRequest> reqs = {
       {"Le caf\xc3\xa9 est", " chaud"},
-      {"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x80\x80", "\xe3\x81\xa7\xe3\x81\x99"},
+      {"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x80\x80",
+       "\xe3\x81\xa7\xe3\x81\x99"},
       {"Emoji \xf0\x9f\x98\x80", " done"},
       {"Price:\xc2\xa0", "5 \xe2\x82\xac"},
       {"Na\xc3\xafve r\xc3\xa9sum\xc3\xa9s", " \xc3\xa0 la carte"},

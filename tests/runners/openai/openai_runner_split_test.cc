@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "base/json.h"
-#include "runners/native/testing/checkpoint_writer.h"
 #include "runners/native/native_runner.h"
+#include "runners/native/testing/checkpoint_writer.h"
 #include "runners/native/tokenizer/tokenizer.h"
 #include "runners/openai/openai_runner.h"
 #include "tests/runners/openai/echo_reply.h"
@@ -57,9 +57,11 @@ class OpenAiRunnerSplitTest : public ::testing::Test {
     n.device = model::Device::kCpu;
     n.num_threads = 2;
     ASSERT_OK_AND_ASSIGN(native_, runners::native::CreateNativeRunner(n));
-    ASSERT_OK_AND_ASSIGN(tokenizer_, tokenizer::Tokenizer::FromDirectory(model_dir_));
+    ASSERT_OK_AND_ASSIGN(tokenizer_,
+                         tokenizer::Tokenizer::FromDirectory(model_dir_));
 
-    server_ = std::make_unique<FakeServer>([this](const FakeRequest& r) { return Serve(r); });
+    server_ = std::make_unique<FakeServer>(
+        [this](const FakeRequest& r) { return Serve(r); });
     ASSERT_FALSE(server_->endpoint().empty());
     OpenAiRunnerOptions o;
     o.endpoint = server_->endpoint();
@@ -77,15 +79,16 @@ class OpenAiRunnerSplitTest : public ::testing::Test {
       return {200, R"({"data": [{"id": "tiny", "max_model_len": 512}]})"};
     }
     absl::StatusOr<Json> body = base::ParseJson(r.body);
-    if (!body.ok() || body->Find("prompt") == nullptr) return {400, R"({"error": "bad body"})"};
+    if (!body.ok() || body->Find("prompt") == nullptr)
+      return {400, R"({"error": "bad body"})"};
     const std::string prompt = body->Find("prompt")->string_value();
     absl::StatusOr<std::vector<int32_t>> ids = native_->Tokenize(prompt, true);
     if (!ids.ok()) return {400, R"({"error": "tokenize"})"};
     absl::StatusOr<std::vector<Runner::TokenLogprob>> lps =
         native_->PromptLogprobs(*ids, /*top_k=*/1, CallOptions());
     if (!lps.ok()) return {500, R"({"error": "score"})"};
-    Json tokens = Json::MakeArray(), logprobs = Json::MakeArray(), top = Json::MakeArray(),
-         offsets = Json::MakeArray();
+    Json tokens = Json::MakeArray(), logprobs = Json::MakeArray(),
+         top = Json::MakeArray(), offsets = Json::MakeArray();
     int64_t offset = 0;
     for (size_t p = 0; p < ids->size(); ++p) {
       const std::string bytes = tokenizer_->TokenBytes((*ids)[p]);
@@ -104,8 +107,9 @@ class OpenAiRunnerSplitTest : public ::testing::Test {
       }
       top.Push(std::move(alternatives));
     }
-    return {200, evald::testing::EchoCompletionBody(prompt, std::move(tokens), std::move(logprobs), std::move(top),
-                                    std::move(offsets))};
+    return {200, evald::testing::EchoCompletionBody(
+                     prompt, std::move(tokens), std::move(logprobs),
+                     std::move(top), std::move(offsets))};
   }
 
   std::vector<absl::StatusOr<LoglikelihoodResult>> Score(
@@ -121,19 +125,21 @@ class OpenAiRunnerSplitTest : public ::testing::Test {
   std::unique_ptr<Runner> remote_;
 };
 
-TEST_F(OpenAiRunnerSplitTest, PythonWhitespaceMovesToTheContinuationInBothRunners) {
+TEST_F(OpenAiRunnerSplitTest,
+       PythonWhitespaceMovesToTheContinuationInBothRunners) {
   struct Case {
     LoglikelihoodRequest request;
     std::string stripped_context;  // lm-eval's context.rstrip(), by hand
   };
   const std::vector<Case> cases = {
-      {{"Hello\xc2\xa0", "world"}, "Hello"},                       // U+00A0
-      {{"Answer:\xe3\x80\x80", "yes"}, "Answer:"},                 // U+3000
-      {{"Line\xe2\x80\xa8", "two"}, "Line"},                       // U+2028
-      {{"Next\xc2\x85", "line"}, "Next"},                          // U+0085
-      {{"Field\x1c", "next"}, "Field"},                            // \x1c
-      {{"Mixed \t\xc2\xa0\xe3\x80\x80\x1f", " end"}, "Mixed"},     // a run
-      {{"Zero\xe2\x80\x8b", " width"}, "Zero\xe2\x80\x8b"},        // U+200B: not space
+      {{"Hello\xc2\xa0", "world"}, "Hello"},                    // U+00A0
+      {{"Answer:\xe3\x80\x80", "yes"}, "Answer:"},              // U+3000
+      {{"Line\xe2\x80\xa8", "two"}, "Line"},                    // U+2028
+      {{"Next\xc2\x85", "line"}, "Next"},                       // U+0085
+      {{"Field\x1c", "next"}, "Field"},                         // \x1c
+      {{"Mixed \t\xc2\xa0\xe3\x80\x80\x1f", " end"}, "Mixed"},  // a run
+      {{"Zero\xe2\x80\x8b", " width"},
+       "Zero\xe2\x80\x8b"},  // U+200B: not space
       {{"The quick brown fox ", "jumps"}, "The quick brown fox"},  // ASCII
   };
   std::vector<LoglikelihoodRequest> reqs;
@@ -148,11 +154,14 @@ TEST_F(OpenAiRunnerSplitTest, PythonWhitespaceMovesToTheContinuationInBothRunner
     // it in the encoding of the whole text.
     ASSERT_OK_AND_ASSIGN(std::vector<int32_t> context_ids,
                          tokenizer_->Encode(c.stripped_context, true));
-    ASSERT_OK_AND_ASSIGN(std::vector<int32_t> whole_ids,
-                         tokenizer_->Encode(c.request.context + c.request.continuation, true));
-    EXPECT_EQ(want[i]->context_tokens, static_cast<int>(context_ids.size())) << i;
+    ASSERT_OK_AND_ASSIGN(
+        std::vector<int32_t> whole_ids,
+        tokenizer_->Encode(c.request.context + c.request.continuation, true));
+    EXPECT_EQ(want[i]->context_tokens, static_cast<int>(context_ids.size()))
+        << i;
     EXPECT_EQ(want[i]->continuation_token_ids,
-              std::vector<int32_t>(whole_ids.begin() + context_ids.size(), whole_ids.end()))
+              std::vector<int32_t>(whole_ids.begin() + context_ids.size(),
+                                   whole_ids.end()))
         << i;
     // The OpenAI runner cuts the echoed prompt at the same token and sums
     // the same log-probabilities.

@@ -49,7 +49,9 @@ std::vector<std::string> Tokens(const std::string& text) {
 }
 
 // The fake model's log-probability of a token.
-double TokenLogprob(const std::string& token) { return -0.5 * static_cast<double>(token.size()); }
+double TokenLogprob(const std::string& token) {
+  return -0.5 * static_cast<double>(token.size());
+}
 
 FakeResponse ModelsReply(int max_model_len) {
   Json entry = Json::MakeObject();
@@ -68,8 +70,8 @@ FakeResponse EchoReplyWith(const FakeRequest& request, bool bos) {
   absl::StatusOr<Json> body = base::ParseJson(request.body);
   if (!body.ok()) return FakeResponse{400, "{\"error\":\"bad json\"}"};
   const std::string prompt = body->Find("prompt")->string_value();
-  Json tokens = Json::MakeArray(), lps = Json::MakeArray(), top = Json::MakeArray(),
-       offsets = Json::MakeArray();
+  Json tokens = Json::MakeArray(), lps = Json::MakeArray(),
+       top = Json::MakeArray(), offsets = Json::MakeArray();
   size_t offset = 0;
   std::vector<std::string> toks = Tokens(prompt);
   // A server that prepends BOS counts its text in text_offset.
@@ -85,15 +87,19 @@ FakeResponse EchoReplyWith(const FakeRequest& request, bool bos) {
     }
     lps.Push(Json::Double(TokenLogprob(toks[i])));
     Json alternatives = Json::MakeObject();
-    if (absl::StrContains(toks[i], "down")) alternatives.Set(" up", Json::Double(-0.01));
+    if (absl::StrContains(toks[i], "down"))
+      alternatives.Set(" up", Json::Double(-0.01));
     alternatives.Set(toks[i], Json::Double(TokenLogprob(toks[i])));
     top.Push(std::move(alternatives));
   }
-  return FakeResponse{200, evald::testing::EchoCompletionBody(prompt, std::move(tokens), std::move(lps),
-                                               std::move(top), std::move(offsets))};
+  return FakeResponse{200, evald::testing::EchoCompletionBody(
+                               prompt, std::move(tokens), std::move(lps),
+                               std::move(top), std::move(offsets))};
 }
 
-FakeResponse EchoReply(const FakeRequest& request) { return EchoReplyWith(request, false); }
+FakeResponse EchoReply(const FakeRequest& request) {
+  return EchoReplyWith(request, false);
+}
 
 OpenAiRunnerOptions Options(const FakeServer& server) {
   OpenAiRunnerOptions o;
@@ -109,26 +115,31 @@ OpenAiRunnerOptions Options(const FakeServer& server) {
 }
 
 template <typename Res, typename Req, typename Fn>
-std::vector<absl::StatusOr<Res>> RunCall(const std::vector<Req>& reqs, Fn call) {
-  std::vector<absl::StatusOr<Res>> out(reqs.size(), absl::UnknownError("missing"));
-  absl::Status s = call(absl::Span<const Req>(reqs), CallOptions(),
-                        [&](size_t i, absl::StatusOr<Res> r) { out[i] = std::move(r); });
+std::vector<absl::StatusOr<Res>> RunCall(const std::vector<Req>& reqs,
+                                         Fn call) {
+  std::vector<absl::StatusOr<Res>> out(reqs.size(),
+                                       absl::UnknownError("missing"));
+  absl::Status s =
+      call(absl::Span<const Req>(reqs), CallOptions(),
+           [&](size_t i, absl::StatusOr<Res> r) { out[i] = std::move(r); });
   EXPECT_TRUE(s.ok()) << s;
   return out;
 }
 
-std::vector<absl::StatusOr<LoglikelihoodResult>> Score(Runner* runner,
-                                                       const std::vector<LoglikelihoodRequest>& reqs) {
-  return RunCall<LoglikelihoodResult>(reqs, [&](auto span, const CallOptions& o, auto cb) {
-    return runner->Loglikelihood(span, o, cb);
-  });
+std::vector<absl::StatusOr<LoglikelihoodResult>> Score(
+    Runner* runner, const std::vector<LoglikelihoodRequest>& reqs) {
+  return RunCall<LoglikelihoodResult>(
+      reqs, [&](auto span, const CallOptions& o, auto cb) {
+        return runner->Loglikelihood(span, o, cb);
+      });
 }
 
-std::vector<absl::StatusOr<GenerateResult>> Gen(Runner* runner,
-                                                const std::vector<GenerateRequest>& reqs) {
-  return RunCall<GenerateResult>(reqs, [&](auto span, const CallOptions& o, auto cb) {
-    return runner->Generate(span, o, cb);
-  });
+std::vector<absl::StatusOr<GenerateResult>> Gen(
+    Runner* runner, const std::vector<GenerateRequest>& reqs) {
+  return RunCall<GenerateResult>(reqs,
+                                 [&](auto span, const CallOptions& o, auto cb) {
+                                   return runner->Generate(span, o, cb);
+                                 });
 }
 
 // Routes /models to a listing and everything else to `post`.
@@ -159,7 +170,8 @@ TEST(OpenAiRunnerTest, ScoresContinuationFromTextOffsets) {
     EXPECT_EQ(results[i]->context_tokens, 2) << i;
   }
   ASSERT_OK(results[2].status());
-  EXPECT_NEAR(results[2]->logprob, TokenLogprob(" sat") + TokenLogprob(" down"), 1e-9);
+  EXPECT_NEAR(results[2]->logprob, TokenLogprob(" sat") + TokenLogprob(" down"),
+              1e-9);
   EXPECT_FALSE(results[2]->is_greedy);
   // The request carried the echo parameters and the whole text.
   for (const FakeRequest& r : server.received()) {
@@ -168,19 +180,24 @@ TEST(OpenAiRunnerTest, ScoresContinuationFromTextOffsets) {
     EXPECT_TRUE(body.Find("echo")->bool_value());
     EXPECT_EQ(body.Find("max_tokens")->int_value(), 0);
     EXPECT_EQ(body.Find("logprobs")->int_value(), 1);
-    EXPECT_TRUE(absl::StartsWith(body.Find("prompt")->string_value(), "The cat "));
+    EXPECT_TRUE(
+        absl::StartsWith(body.Find("prompt")->string_value(), "The cat "));
   }
 }
 
 TEST(OpenAiRunnerTest, BosTextInOffsetsIsAlignedAway) {
-  FakeServer server(Route([](const FakeRequest& r) { return EchoReplyWith(r, /*bos=*/true); }));
+  FakeServer server(Route(
+      [](const FakeRequest& r) { return EchoReplyWith(r, /*bos=*/true); }));
   ASSERT_OK_AND_ASSIGN(auto runner, CreateOpenAiRunner(Options(server)));
-  auto results = Score(runner.get(), {{"The cat", " sat still"}, {"", "Hello there"}});
+  auto results =
+      Score(runner.get(), {{"The cat", " sat still"}, {"", "Hello there"}});
   ASSERT_OK(results[0].status());
-  EXPECT_NEAR(results[0]->logprob, TokenLogprob(" sat") + TokenLogprob(" still"), 1e-9);
+  EXPECT_NEAR(results[0]->logprob,
+              TokenLogprob(" sat") + TokenLogprob(" still"), 1e-9);
   EXPECT_EQ(results[0]->context_tokens, 3);  // BOS, "The", " cat"
   ASSERT_OK(results[1].status());
-  EXPECT_NEAR(results[1]->logprob, TokenLogprob("Hello") + TokenLogprob(" there"), 1e-9);
+  EXPECT_NEAR(results[1]->logprob,
+              TokenLogprob("Hello") + TokenLogprob(" there"), 1e-9);
   EXPECT_EQ(results[1]->context_tokens, 1);
 }
 
@@ -188,7 +205,8 @@ TEST(OpenAiRunnerTest, RetriesAfter429AndHonoursRetryAfter) {
   std::atomic<int> calls{0};
   FakeServer server(Route([&](const FakeRequest& r) {
     if (calls++ < 2) {
-      return FakeResponse{429, "{\"error\":\"slow down\"}", {{"Retry-After", "0.3"}}};
+      return FakeResponse{
+          429, "{\"error\":\"slow down\"}", {{"Retry-After", "0.3"}}};
     }
     return EchoReply(r);
   }));
@@ -197,14 +215,17 @@ TEST(OpenAiRunnerTest, RetriesAfter429AndHonoursRetryAfter) {
   ASSERT_OK_AND_ASSIGN(auto runner, CreateOpenAiRunner(o));
   auto start = std::chrono::steady_clock::now();
   auto results = Score(runner.get(), {{"a b", " c"}});
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   ASSERT_OK(results[0].status());
   EXPECT_NEAR(results[0]->logprob, TokenLogprob(" c"), 1e-9);
   EXPECT_EQ(calls.load(), 3);
   EXPECT_GE(seconds, 0.6);  // two waits of Retry-After 0.3 s
 }
 
-TEST(OpenAiRunnerTest, ServerErrorsFailAfterLastRetryNamingEndpointStatusAndBody) {
+TEST(OpenAiRunnerTest,
+     ServerErrorsFailAfterLastRetryNamingEndpointStatusAndBody) {
   std::atomic<int> calls{0};
   FakeServer server(Route([&](const FakeRequest&) {
     ++calls;
@@ -212,11 +233,13 @@ TEST(OpenAiRunnerTest, ServerErrorsFailAfterLastRetryNamingEndpointStatusAndBody
   }));
   ASSERT_OK_AND_ASSIGN(auto runner, CreateOpenAiRunner(Options(server)));
   auto results = Score(runner.get(), {{"a", " b"}});
-  EXPECT_THAT(results[0].status(),
-              StatusIs(absl::StatusCode::kUnavailable,
-                       ::testing::AllOf(HasSubstr(server.endpoint() + "/completions"),
-                                        HasSubstr("HTTP 500"), HasSubstr("kv cache exploded"),
-                                        HasSubstr("4 attempt"))));
+  EXPECT_THAT(
+      results[0].status(),
+      StatusIs(absl::StatusCode::kUnavailable,
+               ::testing::AllOf(HasSubstr(server.endpoint() + "/completions"),
+                                HasSubstr("HTTP 500"),
+                                HasSubstr("kv cache exploded"),
+                                HasSubstr("4 attempt"))));
   EXPECT_EQ(calls.load(), 4);  // first try + max_retries
 }
 
@@ -228,8 +251,8 @@ TEST(OpenAiRunnerTest, ClientErrorIsNotRetried) {
   }));
   ASSERT_OK_AND_ASSIGN(auto runner, CreateOpenAiRunner(Options(server)));
   auto results = Score(runner.get(), {{"a", " b"}});
-  EXPECT_THAT(results[0].status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("prompt too long")));
+  EXPECT_THAT(results[0].status(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                            HasSubstr("prompt too long")));
   EXPECT_EQ(calls.load(), 1);
 }
 
@@ -243,8 +266,8 @@ TEST(OpenAiRunnerTest, TimeoutIsDeadlineExceeded) {
   o.timeout_s = 0.3;
   ASSERT_OK_AND_ASSIGN(auto runner, CreateOpenAiRunner(o));
   auto results = Score(runner.get(), {{"a", " b"}});
-  EXPECT_THAT(results[0].status(),
-              StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("timed out")));
+  EXPECT_THAT(results[0].status(), StatusIs(absl::StatusCode::kDeadlineExceeded,
+                                            HasSubstr("timed out")));
 }
 
 TEST(OpenAiRunnerTest, DroppedConnectionIsRetried) {
@@ -269,12 +292,14 @@ TEST(OpenAiRunnerTest, AlwaysDroppedConnectionFailsAsUnavailable) {
   }));
   ASSERT_OK_AND_ASSIGN(auto runner, CreateOpenAiRunner(Options(server)));
   auto results = Score(runner.get(), {{"x y", " z"}});
-  EXPECT_THAT(results[0].status(),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("transport error")));
+  EXPECT_THAT(results[0].status(), StatusIs(absl::StatusCode::kUnavailable,
+                                            HasSubstr("transport error")));
 }
 
 TEST(OpenAiRunnerTest, GarbageJsonIsDataLoss) {
-  FakeServer server(Route([&](const FakeRequest&) { return FakeResponse{200, "{\"choices\": [tru"}; }));
+  FakeServer server(Route([&](const FakeRequest&) {
+    return FakeResponse{200, "{\"choices\": [tru"};
+  }));
   ASSERT_OK_AND_ASSIGN(auto runner, CreateOpenAiRunner(Options(server)));
   auto results = Score(runner.get(), {{"a", " b"}});
   EXPECT_THAT(results[0].status(),
@@ -283,26 +308,30 @@ TEST(OpenAiRunnerTest, GarbageJsonIsDataLoss) {
 
 TEST(OpenAiRunnerTest, MissingPromptLogprobsIsFailedPrecondition) {
   FakeServer server(Route([&](const FakeRequest&) {
-    return FakeResponse{200, "{\"choices\":[{\"text\":\"\",\"logprobs\":null}]}"};
+    return FakeResponse{200,
+                        "{\"choices\":[{\"text\":\"\",\"logprobs\":null}]}"};
   }));
   ASSERT_OK_AND_ASSIGN(auto runner, CreateOpenAiRunner(Options(server)));
   auto results = Score(runner.get(), {{"a", " b"}});
   EXPECT_THAT(results[0].status(),
               StatusIs(absl::StatusCode::kFailedPrecondition,
-                       ::testing::AllOf(HasSubstr(server.endpoint()),
-                                        HasSubstr("cannot give prompt log-probabilities"))));
+                       ::testing::AllOf(
+                           HasSubstr(server.endpoint()),
+                           HasSubstr("cannot give prompt log-probabilities"))));
 }
 
 TEST(OpenAiRunnerTest, EchoWithoutPromptTokensIsFailedPrecondition) {
   // A server that ignores echo returns only (zero) generated tokens.
   FakeServer server(Route([&](const FakeRequest&) {
-    return FakeResponse{200,
-                        "{\"choices\":[{\"text\":\"\",\"logprobs\":{\"tokens\":[],"
-                        "\"token_logprobs\":[],\"top_logprobs\":[],\"text_offset\":[]}}]}"};
+    return FakeResponse{
+        200,
+        "{\"choices\":[{\"text\":\"\",\"logprobs\":{\"tokens\":[],"
+        "\"token_logprobs\":[],\"top_logprobs\":[],\"text_offset\":[]}}]}"};
   }));
   ASSERT_OK_AND_ASSIGN(auto runner, CreateOpenAiRunner(Options(server)));
   auto results = Score(runner.get(), {{"a", " b"}});
-  EXPECT_THAT(results[0].status(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(results[0].status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 TEST(OpenAiRunnerTest, ConcurrencyIsBounded) {
@@ -315,7 +344,8 @@ TEST(OpenAiRunnerTest, ConcurrencyIsBounded) {
   o.max_concurrency = 3;
   ASSERT_OK_AND_ASSIGN(auto runner, CreateOpenAiRunner(o));
   std::vector<LoglikelihoodRequest> reqs;
-  for (int i = 0; i < 24; ++i) reqs.push_back({"ctx " + std::to_string(i), " word"});
+  for (int i = 0; i < 24; ++i)
+    reqs.push_back({"ctx " + std::to_string(i), " word"});
   auto results = Score(runner.get(), reqs);
   for (const auto& r : results) EXPECT_OK(r.status());
   EXPECT_LE(server.max_in_flight(), 3);
@@ -336,22 +366,25 @@ TEST(OpenAiRunnerTest, CancelledCallFinishesRemainingRequestsCancelled) {
   CallOptions call;
   call.cancelled = &cancelled;
   int ok = 0, cancelled_count = 0;
-  ASSERT_OK(runner->Loglikelihood(reqs, call, [&](size_t, absl::StatusOr<LoglikelihoodResult> r) {
-    cancelled = true;
-    (r.ok() ? ok : cancelled_count)++;
-    if (!r.ok()) {
-      EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled);
-    }
-  }));
+  ASSERT_OK(runner->Loglikelihood(
+      reqs, call, [&](size_t, absl::StatusOr<LoglikelihoodResult> r) {
+        cancelled = true;
+        (r.ok() ? ok : cancelled_count)++;
+        if (!r.ok()) {
+          EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled);
+        }
+      }));
   EXPECT_EQ(ok, 1);
   EXPECT_EQ(cancelled_count, 9);
 }
 
 TEST(OpenAiRunnerTest, GenerateSendsSamplingAndCutsAtStop) {
   FakeServer server(Route([&](const FakeRequest&) {
-    return FakeResponse{200,
-                        "{\"choices\":[{\"text\":\" four\\n\\nQ: next\",\"finish_reason\":\"length\"}],"
-                        "\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":4}}"};
+    return FakeResponse{
+        200,
+        "{\"choices\":[{\"text\":\" four\\n\\nQ: "
+        "next\",\"finish_reason\":\"length\"}],"
+        "\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":4}}"};
   }));
   ASSERT_OK_AND_ASSIGN(auto runner, CreateOpenAiRunner(Options(server)));
   GenerateRequest req;
@@ -380,14 +413,17 @@ TEST(OpenAiRunnerTest, GenerateSendsSamplingAndCutsAtStop) {
 TEST(OpenAiRunnerTest, ChatMessagesGoToChatCompletions) {
   FakeServer server(Route([&](const FakeRequest&) {
     return FakeResponse{200,
-                        "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"Paris\"},"
+                        "{\"choices\":[{\"message\":{\"role\":\"assistant\","
+                        "\"content\":\"Paris\"},"
                         "\"finish_reason\":\"stop\"}]}"};
   }));
   ASSERT_OK_AND_ASSIGN(auto runner, CreateOpenAiRunner(Options(server)));
-  std::vector<ChatMessage> messages = {{"system", "Be brief."}, {"user", "Capital of France?"}};
+  std::vector<ChatMessage> messages = {{"system", "Be brief."},
+                                       {"user", "Capital of France?"}};
   // The endpoint applies its own template: the runner has none to render.
   EXPECT_THAT(runner->ApplyChatTemplate(messages, true).status(),
-              StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("its own chat template")));
+              StatusIs(absl::StatusCode::kUnimplemented,
+                       HasSubstr("its own chat template")));
   GenerateRequest req;
   req.messages = messages;
   auto results = Gen(runner.get(), {req});
@@ -401,15 +437,17 @@ TEST(OpenAiRunnerTest, ChatMessagesGoToChatCompletions) {
   ASSERT_NE(sent, nullptr);
   ASSERT_EQ(sent->array().size(), 2u);
   EXPECT_EQ(sent->array()[1].Find("role")->string_value(), "user");
-  EXPECT_EQ(sent->array()[1].Find("content")->string_value(), "Capital of France?");
+  EXPECT_EQ(sent->array()[1].Find("content")->string_value(),
+            "Capital of France?");
   EXPECT_EQ(sent->array()[0].Find("role")->string_value(), "system");
 }
 
 TEST(OpenAiRunnerTest, MaxContextFallsBackToOptionOrFails) {
   FakeServer server(Route(EchoReply, /*max_model_len=*/0));
   OpenAiRunnerOptions o = Options(server);
-  EXPECT_THAT(CreateOpenAiRunner(o).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_model_len")));
+  EXPECT_THAT(
+      CreateOpenAiRunner(o).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_model_len")));
   o.max_context = 777;
   ASSERT_OK_AND_ASSIGN(auto runner, CreateOpenAiRunner(o));
   EXPECT_EQ(runner->max_context(), 777);
@@ -420,8 +458,9 @@ TEST(OpenAiRunnerTest, ApiKeyFromEnvironmentIsSentAsBearer) {
   OpenAiRunnerOptions o = Options(server);
   o.api_key_env = "EVALD_OPENAI_RUNNER_TEST_KEY";
   ::unsetenv(o.api_key_env.c_str());
-  EXPECT_THAT(CreateOpenAiRunner(o).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(o.api_key_env)));
+  EXPECT_THAT(
+      CreateOpenAiRunner(o).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(o.api_key_env)));
   ::setenv(o.api_key_env.c_str(), "sk-test-123", 1);
   ASSERT_OK_AND_ASSIGN(auto runner, CreateOpenAiRunner(o));
   for (const FakeRequest& r : server.received()) {
@@ -442,7 +481,8 @@ TEST(OpenAiRunnerTest, UnreachableEndpointFailsAtCreation) {
   o.max_retries = 1;
   o.backoff_initial_s = 0.01;
   EXPECT_THAT(CreateOpenAiRunner(o).status(),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr(endpoint + "/models")));
+              StatusIs(absl::StatusCode::kUnavailable,
+                       HasSubstr(endpoint + "/models")));
 }
 
 }  // namespace

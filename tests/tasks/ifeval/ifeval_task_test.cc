@@ -2,7 +2,6 @@
 // the official and the Hugging Face kwargs layout), errors that name file,
 // line and field, prompts, scoring, Run() against an in-process runner, and
 // the four aggregate metrics (expected values worked out by hand below).
-#include "runners/chat_prompt.h"
 #include "tasks/ifeval/ifeval_task.h"
 
 #include <gmock/gmock.h>
@@ -13,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "runners/chat_prompt.h"
 #include "tasks/task.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -166,36 +166,54 @@ TEST_F(IfevalTaskTest, BadLinesNameFileLineAndField) {
 }
 
 TEST_F(IfevalTaskTest, FieldsOfTheWrongShapeSayWhatWasFound) {
-  EXPECT_THAT(Make(R"({"key": "1", "prompt": "p", "instruction_id_list": [], "kwargs": []})"
-                   "\n"),
+  EXPECT_THAT(
+      Make(
+          R"({"key": "1", "prompt": "p", "instruction_id_list": [], "kwargs": []})"
+          "\n"),
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          HasSubstr(
+              "input_data.jsonl: line 1: field 'key': expected an integer, "
+              R"(got "1")")));
+  EXPECT_THAT(
+      Make(
+          R"({"key": 1, "prompt": "p", "instruction_id_list": [7], "kwargs": [{}]})"
+          "\n"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr(
+                   "line 1: field 'instruction_id_list[0]': expected a string, "
+                   "got 7")));
+  EXPECT_THAT(
+      Make(
+          R"({"key": 1, "prompt": "p", "instruction_id_list": ["punctuation:no_comma"], )"
+          R"("kwargs": []})"
+          "\n"),
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          HasSubstr("line 1: field 'kwargs': 0 entries for 1 instructions")));
+  EXPECT_THAT(Make("[1]\n"),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("input_data.jsonl: line 1: field 'key': expected an integer, "
-                                 R"(got "1")")));
-  EXPECT_THAT(Make(R"({"key": 1, "prompt": "p", "instruction_id_list": [7], "kwargs": [{}]})"
-                   "\n"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("line 1: field 'instruction_id_list[0]': expected a string, "
-                                 "got 7")));
-  EXPECT_THAT(Make(R"({"key": 1, "prompt": "p", "instruction_id_list": ["punctuation:no_comma"], )"
-                   R"("kwargs": []})"
-                   "\n"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("line 1: field 'kwargs': 0 entries for 1 instructions")));
-  EXPECT_THAT(Make("[1]\n"), StatusIs(absl::StatusCode::kInvalidArgument,
-                                      HasSubstr("line 1: expected an object, got [1]")));
+                       HasSubstr("line 1: expected an object, got [1]")));
 }
 
 TEST_F(IfevalTaskTest, InvalidUtf8IsRefusedNamingLineAndField) {
-  EXPECT_THAT(Make(std::string(kDataset) +
-                   "{\"key\": 4, \"prompt\": \"caf\xc3\", \"instruction_id_list\": [], \"kwargs\": []}\n"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("input_data.jsonl: line 4: field 'prompt' is not valid UTF-8 "
-                                 "(byte 3 of its value)")));
   EXPECT_THAT(
-      Make("{\"key\": 1, \"prompt\": \"p\", \"instruction_id_list\": [\"keywords:existence\"], "
+      Make(std::string(kDataset) +
+           "{\"key\": 4, \"prompt\": \"caf\xc3\", \"instruction_id_list\": [], "
+           "\"kwargs\": []}\n"),
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          HasSubstr(
+              "input_data.jsonl: line 4: field 'prompt' is not valid UTF-8 "
+              "(byte 3 of its value)")));
+  EXPECT_THAT(
+      Make("{\"key\": 1, \"prompt\": \"p\", \"instruction_id_list\": "
+           "[\"keywords:existence\"], "
            "\"kwargs\": [{\"keywords\": [\"sun\", \"m\xedoon\"]}]}\n"),
-      StatusIs(absl::StatusCode::kInvalidArgument,
-               HasSubstr("line 1: field 'kwargs[0].keywords[1]' is not valid UTF-8")));
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          HasSubstr(
+              "line 1: field 'kwargs[0].keywords[1]' is not valid UTF-8")));
 }
 
 TEST_F(IfevalTaskTest, MissingPunktIsReported) {
@@ -223,7 +241,8 @@ TEST_F(IfevalTaskTest, RegisteredByName) {
   // The language detector is part of the prompt format: cld2 and langdetect
   // runs are told apart by their fingerprints.
   options.options["language_id"] = "cld2";
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Task> cld2, CreateTask("ifeval", options));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Task> cld2,
+                       CreateTask("ifeval", options));
   EXPECT_THAT(cld2->info().generation_settings, HasSubstr("language id cld2"));
   options.options["language_id"] = "langdetect";
   options.options["langdetect_path"] = data_dir_ + "/no-such-dir";

@@ -4,11 +4,11 @@
 // float64 reference.
 #include "runners/native/cpu/cpu_gemm.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <cstring>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace evald::runners::native::cpu {
 
@@ -42,8 +42,10 @@ TEST_P(GemmTest, RowsAreIndependentOfBatchThreadsAndIsa) {
     wb[i] = FloatToBf16(Value(i, 2));
     wf[i] = Bf16ToFloat(wb[i]);
   }
-  const WeightMatrix w{p.dtype, p.dtype == DType::kBF16 ? static_cast<const void*>(wb.data())
-                                                       : static_cast<const void*>(wf.data()),
+  const WeightMatrix w{p.dtype,
+                       p.dtype == DType::kBF16
+                           ? static_cast<const void*>(wb.data())
+                           : static_cast<const void*>(wf.data()),
                        p.n, p.k};
   ThreadPool one(1), three(3);
   std::vector<float> full(p.m * p.n), threaded(p.m * p.n), portable(p.m * p.n);
@@ -58,7 +60,8 @@ TEST_P(GemmTest, RowsAreIndependentOfBatchThreadsAndIsa) {
   std::vector<float> row(p.n);
   for (int64_t r = 0; r < p.m; ++r) {
     MatMul(&x[r * p.k], 1, w, row.data(), &three);
-    EXPECT_EQ(std::memcmp(row.data(), &full[r * p.n], p.n * 4), 0) << "row " << r;
+    EXPECT_EQ(std::memcmp(row.data(), &full[r * p.n], p.n * 4), 0)
+        << "row " << r;
   }
   // Against float64.
   double max_rel = 0;
@@ -79,7 +82,8 @@ INSTANTIATE_TEST_SUITE_P(Shapes, GemmTest,
                          ::testing::Values(Problem{1, 7, 5, DType::kF32},
                                            Problem{5, 13, 33, DType::kBF16},
                                            Problem{67, 20, 64, DType::kBF16},
-                                           Problem{9, 14, 4100, DType::kBF16},  // 3 K passes
+                                           Problem{9, 14, 4100,
+                                                   DType::kBF16},  // 3 K passes
                                            Problem{70, 12, 2061, DType::kF32}));
 
 TEST(DotCanonicalTest, MatchesPortableOrder) {
@@ -131,8 +135,9 @@ TEST(GemmBf16Test, RowsAreIndependentAndExactOnRoundedInputs) {
     for (int64_t c = 0; c < n; ++c) {
       double ref = 0, mag = 0;
       for (int64_t i = 0; i < k; ++i) {
-        const double p = static_cast<double>(Bf16ToFloat(FloatToBf16(x[r * k + i]))) *
-                         Bf16ToFloat(wb[c * k + i]);
+        const double p =
+            static_cast<double>(Bf16ToFloat(FloatToBf16(x[r * k + i]))) *
+            Bf16ToFloat(wb[c * k + i]);
         ref += p;
         mag += std::fabs(p);
       }

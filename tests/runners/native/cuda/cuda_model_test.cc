@@ -1,30 +1,30 @@
 // The CUDA backend against the CPU backend (its numerical reference) and the
 // determinism contract of model.h on the GPU. Every test that needs a GPU
 // skips with the reason when none is usable (CI machines have none).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "runners/native/model/backend.h"
-#include "runners/native/testing/checkpoint_writer.h"
 #include "runners/native/model/model.h"
 #include "runners/native/native_runner.h"
 #include "runners/native/planner/kv_budget.h"
+#include "runners/native/testing/checkpoint_writer.h"
 #include "tests/runners/native/model/model_test_util.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
 namespace evald::runners::native::cuda {
 
-using model::DType;
 using model::Device;
+using model::DType;
 using model::FindGpuBackend;
 using model::ForwardOutput;
 using model::GpuBackend;
@@ -47,14 +47,15 @@ std::string NoGpuReason() {
   return available.ok() ? "" : std::string(available.message());
 }
 
-#define SKIP_WITHOUT_GPU()                                               \
-  do {                                                                   \
-    const std::string reason = NoGpuReason();                            \
-    if (!reason.empty()) GTEST_SKIP() << "no CUDA device: " << reason;   \
+#define SKIP_WITHOUT_GPU()                                             \
+  do {                                                                 \
+    const std::string reason = NoGpuReason();                          \
+    if (!reason.empty()) GTEST_SKIP() << "no CUDA device: " << reason; \
   } while (0)
 
 bool BitEqual(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  return a.size() == b.size() &&
+         std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
 // "llama", "qwen2", ...; a "-awq" suffix writes the projections as AWQ INT4
@@ -84,7 +85,8 @@ CheckpointSpec Spec(const std::string& name, uint64_t seed) {
 }
 
 TEST(CudaBackendTest, DeviceCudaWithoutGpuIsAClearError) {
-  if (NoGpuReason().empty()) GTEST_SKIP() << "a GPU is present; this checks the refusal without one";
+  if (NoGpuReason().empty())
+    GTEST_SKIP() << "a GPU is present; this checks the refusal without one";
   evald::testing::TempDir dir;
   ASSERT_OK(WriteCheckpoint(Spec("llama", 1), dir.path()));
   absl::StatusOr<std::unique_ptr<Model>> model =
@@ -104,18 +106,23 @@ TEST_P(CudaVsCpuTest, LogprobsWithinBoundOfCpu) {
   SKIP_WITHOUT_GPU();
   evald::testing::TempDir dir;
   ASSERT_OK(WriteCheckpoint(Spec(GetParam(), 3), dir.path()));
-  ASSERT_OK_AND_ASSIGN(auto gpu, Model::Load(dir.path(), LoadOptions{.device = Device::kCuda}));
-  ASSERT_OK_AND_ASSIGN(auto cpu, Model::Load(dir.path(), LoadOptions{.device = Device::kCpu}));
+  ASSERT_OK_AND_ASSIGN(
+      auto gpu, Model::Load(dir.path(), LoadOptions{.device = Device::kCuda}));
+  ASSERT_OK_AND_ASSIGN(
+      auto cpu, Model::Load(dir.path(), LoadOptions{.device = Device::kCpu}));
   EXPECT_THAT(gpu->backend(), HasSubstr("cuda:0"));
   ASSERT_OK_AND_ASSIGN(auto gpu_kv, gpu->AllocateKvCache(40));
   ASSERT_OK_AND_ASSIGN(auto cpu_kv, cpu->AllocateKvCache(40));
   double worst = 0;
   for (uint64_t seed : {11, 12, 13}) {
-    const std::vector<int32_t> tokens = testing::RandomTokens(150 + 40 * seed % 3, 777, seed);
+    const std::vector<int32_t> tokens =
+        testing::RandomTokens(150 + 40 * seed % 3, 777, seed);
     std::vector<int32_t> blocks;
     for (int b = 0; b < 12; ++b) blocks.push_back(39 - 3 * b);  // scattered
-    ASSERT_OK_AND_ASSIGN(Logits g, testing::RunPrompt(gpu.get(), gpu_kv.get(), tokens, blocks, 0));
-    ASSERT_OK_AND_ASSIGN(Logits c, testing::RunPrompt(cpu.get(), cpu_kv.get(), tokens, blocks, 0));
+    ASSERT_OK_AND_ASSIGN(Logits g, testing::RunPrompt(gpu.get(), gpu_kv.get(),
+                                                      tokens, blocks, 0));
+    ASSERT_OK_AND_ASSIGN(Logits c, testing::RunPrompt(cpu.get(), cpu_kv.get(),
+                                                      tokens, blocks, 0));
     ASSERT_EQ(g.size(), c.size());
     for (size_t r = 0; r + 1 < g.size(); ++r) {
       const double lg = testing::LogSoftmax(g[r])[tokens[r + 1]];
@@ -123,13 +130,14 @@ TEST_P(CudaVsCpuTest, LogprobsWithinBoundOfCpu) {
       worst = std::max(worst, std::abs(lg - lc));
     }
   }
-  std::printf("[ %s ] max |gpu - cpu| next-token log-prob: %.3e\n", GetParam().c_str(), worst);
+  std::printf("[ %s ] max |gpu - cpu| next-token log-prob: %.3e\n",
+              GetParam().c_str(), worst);
   EXPECT_LE(worst, 2e-2);
 }
 
 INSTANTIATE_TEST_SUITE_P(Architectures, CudaVsCpuTest,
-                         ::testing::Values("llama", "qwen2", "qwen3", "mistral", "llama-awq",
-                                           "qwen2-awq"));
+                         ::testing::Values("llama", "qwen2", "qwen3", "mistral",
+                                           "llama-awq", "qwen2-awq"));
 
 SeqChunk Chunk(const std::vector<int32_t>& tokens, int start, int len,
                const std::vector<int32_t>& blocks) {
@@ -150,34 +158,44 @@ TEST_P(CudaDeterminismTest, BatchAndChunkingDoNotChangeBits) {
   SKIP_WITHOUT_GPU();
   evald::testing::TempDir dir;
   ASSERT_OK(WriteCheckpoint(Spec(GetParam(), 5), dir.path()));
-  ASSERT_OK_AND_ASSIGN(auto model, Model::Load(dir.path(), LoadOptions{.device = Device::kCuda}));
+  ASSERT_OK_AND_ASSIGN(
+      auto model,
+      Model::Load(dir.path(), LoadOptions{.device = Device::kCuda}));
   const std::vector<int32_t> a = testing::RandomTokens(70, 777, 21);
   const std::vector<int32_t> b = testing::RandomTokens(45, 777, 22);
   const std::vector<int32_t> c = testing::RandomTokens(30, 777, 23);
   ASSERT_OK_AND_ASSIGN(auto kv, model->AllocateKvCache(64));
-  ASSERT_OK_AND_ASSIGN(Logits alone_a, testing::RunPrompt(model.get(), kv.get(), a, {1, 2, 3, 4, 5}, 0));
-  ASSERT_OK_AND_ASSIGN(Logits chunked_a,
-                       testing::RunPrompt(model.get(), kv.get(), a, {9, 8, 7, 6, 10}, 7));
+  ASSERT_OK_AND_ASSIGN(
+      Logits alone_a,
+      testing::RunPrompt(model.get(), kv.get(), a, {1, 2, 3, 4, 5}, 0));
+  ASSERT_OK_AND_ASSIGN(
+      Logits chunked_a,
+      testing::RunPrompt(model.get(), kv.get(), a, {9, 8, 7, 6, 10}, 7));
   ASSERT_EQ(alone_a.size(), chunked_a.size());
   for (size_t r = 0; r < alone_a.size(); ++r) {
-    EXPECT_TRUE(BitEqual(alone_a[r], chunked_a[r])) << "row " << r << " differs when chunked";
+    EXPECT_TRUE(BitEqual(alone_a[r], chunked_a[r]))
+        << "row " << r << " differs when chunked";
   }
-  ASSERT_OK_AND_ASSIGN(Logits alone_c, testing::RunPrompt(model.get(), kv.get(), c, {20, 21}, 0));
+  ASSERT_OK_AND_ASSIGN(Logits alone_c, testing::RunPrompt(model.get(), kv.get(),
+                                                          c, {20, 21}, 0));
   // One step with a, b and c together (a's blocks elsewhere again).
   const std::vector<int32_t> blocks_a = {30, 31, 32, 33, 34};
   const std::vector<int32_t> blocks_b = {40, 41, 42};
   const std::vector<int32_t> blocks_c = {50, 51};
-  std::vector<SeqChunk> batch = {Chunk(b, 0, static_cast<int>(b.size()), blocks_b),
-                                 Chunk(a, 0, static_cast<int>(a.size()), blocks_a),
-                                 Chunk(c, 0, static_cast<int>(c.size()), blocks_c)};
+  std::vector<SeqChunk> batch = {
+      Chunk(b, 0, static_cast<int>(b.size()), blocks_b),
+      Chunk(a, 0, static_cast<int>(a.size()), blocks_a),
+      Chunk(c, 0, static_cast<int>(c.size()), blocks_c)};
   ForwardOutput out;
   ASSERT_OK(model->Forward(batch, kv.get(), &out));
   ASSERT_EQ(out.logits.size(), a.size() + b.size() + c.size());
   for (size_t r = 0; r < a.size(); ++r) {
-    EXPECT_TRUE(BitEqual(out.logits[b.size() + r], alone_a[r])) << "a row " << r;
+    EXPECT_TRUE(BitEqual(out.logits[b.size() + r], alone_a[r]))
+        << "a row " << r;
   }
   for (size_t r = 0; r < c.size(); ++r) {
-    EXPECT_TRUE(BitEqual(out.logits[a.size() + b.size() + r], alone_c[r])) << "c row " << r;
+    EXPECT_TRUE(BitEqual(out.logits[a.size() + b.size() + r], alone_c[r]))
+        << "c row " << r;
   }
   // A decode step of a (one new token after the cached 70) inside a batch
   // equals the same step alone.
@@ -200,7 +218,9 @@ TEST_P(CudaDeterminismTest, TiledAttentionIsBitIdentical) {
   SKIP_WITHOUT_GPU();
   evald::testing::TempDir dir;
   ASSERT_OK(WriteCheckpoint(Spec(GetParam(), 6), dir.path()));
-  ASSERT_OK_AND_ASSIGN(auto plain, Model::Load(dir.path(), LoadOptions{.device = Device::kCuda}));
+  ASSERT_OK_AND_ASSIGN(
+      auto plain,
+      Model::Load(dir.path(), LoadOptions{.device = Device::kCuda}));
   LoadOptions tiled_options{.device = Device::kCuda};
   tiled_options.tiled_attention = true;
   ASSERT_OK_AND_ASSIGN(auto tiled, Model::Load(dir.path(), tiled_options));
@@ -210,8 +230,12 @@ TEST_P(CudaDeterminismTest, TiledAttentionIsBitIdentical) {
   for (int chunk : {0, 7, 64}) {
     std::vector<int32_t> blocks;
     for (int b = 0; b < 10; ++b) blocks.push_back(60 - 5 * b);
-    ASSERT_OK_AND_ASSIGN(Logits p, testing::RunPrompt(plain.get(), kv_plain.get(), a, blocks, chunk));
-    ASSERT_OK_AND_ASSIGN(Logits q, testing::RunPrompt(tiled.get(), kv_tiled.get(), a, blocks, chunk));
+    ASSERT_OK_AND_ASSIGN(
+        Logits p,
+        testing::RunPrompt(plain.get(), kv_plain.get(), a, blocks, chunk));
+    ASSERT_OK_AND_ASSIGN(
+        Logits q,
+        testing::RunPrompt(tiled.get(), kv_tiled.get(), a, blocks, chunk));
     ASSERT_EQ(p.size(), q.size());
     for (size_t r = 0; r < p.size(); ++r) {
       EXPECT_TRUE(BitEqual(p[r], q[r])) << "chunk " << chunk << " row " << r;
@@ -219,7 +243,8 @@ TEST_P(CudaDeterminismTest, TiledAttentionIsBitIdentical) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Weights, CudaDeterminismTest, ::testing::Values("qwen2", "qwen2-awq"));
+INSTANTIATE_TEST_SUITE_P(Weights, CudaDeterminismTest,
+                         ::testing::Values("qwen2", "qwen2-awq"));
 
 // Two runners sharing one GPU memory budget: the KV pool is elastic
 // (virtual memory mapped per unit), grows for a wide batch, and changes no
@@ -233,7 +258,8 @@ TEST(CudaElasticKvTest, SharedBudgetGrowsThePoolAndKeepsResultsBitIdentical) {
   std::vector<runners::GenerateRequest> requests;
   for (int i = 0; i < 160; ++i) {
     runners::GenerateRequest g;
-    g.prompt = absl::StrCat("Question ", i, ": which is larger, ", i * 7, " or ", i * 13, "?");
+    g.prompt = absl::StrCat("Question ", i, ": which is larger, ", i * 7,
+                            " or ", i * 13, "?");
     g.max_new_tokens = 200;
     requests.push_back(g);
   }
@@ -247,16 +273,18 @@ TEST(CudaElasticKvTest, SharedBudgetGrowsThePoolAndKeepsResultsBitIdentical) {
     options.max_context = 256;
     options.kv_cache_bytes = size_t{1} << 30;  // the fixed pool: ample
     if (i == 1) options.kv_budget = &budget;
-    ASSERT_OK_AND_ASSIGN(auto runner, runners::native::CreateNativeRunner(options));
+    ASSERT_OK_AND_ASSIGN(auto runner,
+                         runners::native::CreateNativeRunner(options));
     tokens[i].resize(requests.size());
-    ASSERT_OK(runner->Generate(requests, {},
-                               [&](size_t k, absl::StatusOr<runners::GenerateResult> r) {
-                                 ASSERT_OK(r.status());
-                                 tokens[i][k] = r->token_ids;
-                               }));
+    ASSERT_OK(runner->Generate(
+        requests, {}, [&](size_t k, absl::StatusOr<runners::GenerateResult> r) {
+          ASSERT_OK(r.status());
+          tokens[i][k] = r->token_ids;
+        }));
     if (i == 1) elastic_stats = runner->stats();
   }
-  for (size_t k = 0; k < requests.size(); ++k) EXPECT_EQ(tokens[0][k], tokens[1][k]) << k;
+  for (size_t k = 0; k < requests.size(); ++k)
+    EXPECT_EQ(tokens[0][k], tokens[1][k]) << k;
   std::printf("elastic kv: %lld bytes guaranteed, %lld borrowed in all\n",
               static_cast<long long>(elastic_stats.kv_min_bytes),
               static_cast<long long>(elastic_stats.kv_grown_bytes));
@@ -271,20 +299,23 @@ TEST(CudaRunnerTest, LoglikelihoodMatchesCpuRunner) {
   ASSERT_OK_AND_ASSIGN(CheckpointSpec spec, CheckpointPreset("tiny"));
   ASSERT_OK(WriteCheckpoint(spec, dir.path()));
   std::vector<runners::LoglikelihoodRequest> requests = {
-      {"The capital of France is", " Paris"}, {"Question: 2+2=?\nAnswer:", " 4"},
+      {"The capital of France is", " Paris"},
+      {"Question: 2+2=?\nAnswer:", " 4"},
       {"", "hello world"}};
   std::vector<double> results[2];
   for (int i = 0; i < 2; ++i) {
     runners::native::NativeRunnerOptions options;
     options.model_dir = dir.path();
     options.device = i == 0 ? Device::kCuda : Device::kCpu;
-    ASSERT_OK_AND_ASSIGN(auto runner, runners::native::CreateNativeRunner(options));
+    ASSERT_OK_AND_ASSIGN(auto runner,
+                         runners::native::CreateNativeRunner(options));
     results[i].resize(requests.size());
-    ASSERT_OK(runner->Loglikelihood(requests, {},
-                                    [&](size_t k, absl::StatusOr<runners::LoglikelihoodResult> r) {
-                                      ASSERT_OK(r.status());
-                                      results[i][k] = r->logprob;
-                                    }));
+    ASSERT_OK(runner->Loglikelihood(
+        requests, {},
+        [&](size_t k, absl::StatusOr<runners::LoglikelihoodResult> r) {
+          ASSERT_OK(r.status());
+          results[i][k] = r->logprob;
+        }));
   }
   for (size_t k = 0; k < requests.size(); ++k) {
     EXPECT_NEAR(results[0][k], results[1][k], 2e-2 * 8) << "request " << k;

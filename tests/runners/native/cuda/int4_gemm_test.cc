@@ -3,17 +3,17 @@
 // Skips, saying why, where there is no GPU.
 #include "runners/native/cuda/int4_gemm.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "runners/native/cpu/cpu_gemm.h"
-#include "runners/native/model/dtype.h"
 #include "runners/native/cpu/thread_pool.h"
+#include "runners/native/model/dtype.h"
 
 namespace evald::runners::native::cuda {
 
@@ -63,16 +63,20 @@ TEST_P(AwqGemmTest, MatchesCpuReferenceAndIsBatchInvariant) {
   const int64_t words = p.rows / 8, groups = p.cols / p.group;
   std::vector<int32_t> qweight(p.cols * words), qzeros(groups * words);
   std::vector<uint16_t> scales(groups * p.rows);
-  for (size_t i = 0; i < qweight.size(); ++i) qweight[i] = static_cast<int32_t>(Hash(i, 1));
-  for (size_t i = 0; i < qzeros.size(); ++i) qzeros[i] = static_cast<int32_t>(Hash(i, 2));
+  for (size_t i = 0; i < qweight.size(); ++i)
+    qweight[i] = static_cast<int32_t>(Hash(i, 1));
+  for (size_t i = 0; i < qzeros.size(); ++i)
+    qzeros[i] = static_cast<int32_t>(Hash(i, 2));
   for (size_t i = 0; i < scales.size(); ++i) {
-    scales[i] = FloatToF16(0.002f + static_cast<float>(Hash(i, 3) % 1000) * 2e-5f);
+    scales[i] =
+        FloatToF16(0.002f + static_cast<float>(Hash(i, 3) % 1000) * 2e-5f);
   }
   const int64_t m_max = 37;
   std::vector<uint16_t> xb(m_max * p.cols);
   std::vector<float> xf(xb.size());
   for (size_t i = 0; i < xb.size(); ++i) {
-    xb[i] = FloatToF16(static_cast<float>(Hash(i, 4) >> 40) / 16777216.0f * 2.0f - 1.0f);
+    xb[i] = FloatToF16(
+        static_cast<float>(Hash(i, 4) >> 40) / 16777216.0f * 2.0f - 1.0f);
     xf[i] = F16ToFloat(xb[i]);
   }
   WeightMatrix cw;
@@ -87,7 +91,11 @@ TEST_P(AwqGemmTest, MatchesCpuReferenceAndIsBatchInvariant) {
   std::vector<float> ref(m_max * p.rows);
   MatMul(xf.data(), m_max, cw, ref.data(), &pool);
 
-  DeviceAwqMatrix dw{ToDevice(qweight), ToDevice(qzeros), ToDevice(scales), p.rows, p.cols,
+  DeviceAwqMatrix dw{ToDevice(qweight),
+                     ToDevice(qzeros),
+                     ToDevice(scales),
+                     p.rows,
+                     p.cols,
                      p.group};
   const uint16_t* dx = ToDevice(xb);
   float* dy = nullptr;
@@ -101,41 +109,62 @@ TEST_P(AwqGemmTest, MatchesCpuReferenceAndIsBatchInvariant) {
               static_cast<long long>(p.cols), AwqSplits(dw));
   if (ws_bytes > 0) {
     // A short workspace is refused, not overrun.
-    EXPECT_EQ(AwqMatMul(dw, dx, 1, dy, false, ws, ws_bytes - 4, nullptr), cudaErrorInvalidValue);
+    EXPECT_EQ(AwqMatMul(dw, dx, 1, dy, false, ws, ws_bytes - 4, nullptr),
+              cudaErrorInvalidValue);
   }
   ASSERT_TRUE(dw.qweight && dw.qzeros && dw.scales && dx);
 
   std::vector<float> full(ref.size());
-  ASSERT_EQ(AwqMatMul(dw, dx, m_max, dy, /*accumulate=*/false, ws, ws_bytes, nullptr), cudaSuccess);
-  ASSERT_EQ(cudaMemcpy(full.data(), dy, full.size() * 4, cudaMemcpyDeviceToHost), cudaSuccess);
+  ASSERT_EQ(
+      AwqMatMul(dw, dx, m_max, dy, /*accumulate=*/false, ws, ws_bytes, nullptr),
+      cudaSuccess);
+  ASSERT_EQ(
+      cudaMemcpy(full.data(), dy, full.size() * 4, cudaMemcpyDeviceToHost),
+      cudaSuccess);
   for (size_t i = 0; i < ref.size(); ++i) {
     // |x| <= 1, |w| <= 15 * 0.022: the sums are O(sqrt(cols)); FP32 rounding
     // of two different orders stays well under 1e-5 relative to that scale.
-    ASSERT_NEAR(full[i], ref[i], 1e-5 * std::sqrt(static_cast<double>(p.cols)) * 4 + 1e-4)
+    ASSERT_NEAR(full[i], ref[i],
+                1e-5 * std::sqrt(static_cast<double>(p.cols)) * 4 + 1e-4)
         << "element " << i;
   }
   // Any batch size, and a row batched at another place in its tile (rows
   // 3.. of x computed as rows 0.. of a shorter launch): bit-identical.
   for (int64_t m : {1, 2, 5, 8, 9, 16}) {
     std::vector<float> part(m * p.rows);
-    ASSERT_EQ(AwqMatMul(dw, dx, m, dy, false, ws, ws_bytes, nullptr), cudaSuccess);
-    ASSERT_EQ(cudaMemcpy(part.data(), dy, part.size() * 4, cudaMemcpyDeviceToHost), cudaSuccess);
-    EXPECT_EQ(0, std::memcmp(part.data(), full.data(), part.size() * 4)) << "m=" << m;
+    ASSERT_EQ(AwqMatMul(dw, dx, m, dy, false, ws, ws_bytes, nullptr),
+              cudaSuccess);
+    ASSERT_EQ(
+        cudaMemcpy(part.data(), dy, part.size() * 4, cudaMemcpyDeviceToHost),
+        cudaSuccess);
+    EXPECT_EQ(0, std::memcmp(part.data(), full.data(), part.size() * 4))
+        << "m=" << m;
   }
   {
     const int64_t m = 11;
     std::vector<float> shifted(m * p.rows);
-    ASSERT_EQ(AwqMatMul(dw, dx + 3 * p.cols, m, dy, false, ws, ws_bytes, nullptr), cudaSuccess);
-    ASSERT_EQ(cudaMemcpy(shifted.data(), dy, shifted.size() * 4, cudaMemcpyDeviceToHost),
+    ASSERT_EQ(
+        AwqMatMul(dw, dx + 3 * p.cols, m, dy, false, ws, ws_bytes, nullptr),
+        cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(shifted.data(), dy, shifted.size() * 4,
+                         cudaMemcpyDeviceToHost),
               cudaSuccess);
-    EXPECT_EQ(0, std::memcmp(shifted.data(), full.data() + 3 * p.rows, shifted.size() * 4));
+    EXPECT_EQ(0, std::memcmp(shifted.data(), full.data() + 3 * p.rows,
+                             shifted.size() * 4));
   }
   // accumulate adds to what y holds: y = full + full.
-  ASSERT_EQ(cudaMemcpy(dy, full.data(), full.size() * 4, cudaMemcpyHostToDevice), cudaSuccess);
-  ASSERT_EQ(AwqMatMul(dw, dx, m_max, dy, /*accumulate=*/true, ws, ws_bytes, nullptr), cudaSuccess);
+  ASSERT_EQ(
+      cudaMemcpy(dy, full.data(), full.size() * 4, cudaMemcpyHostToDevice),
+      cudaSuccess);
+  ASSERT_EQ(
+      AwqMatMul(dw, dx, m_max, dy, /*accumulate=*/true, ws, ws_bytes, nullptr),
+      cudaSuccess);
   std::vector<float> twice(full.size());
-  ASSERT_EQ(cudaMemcpy(twice.data(), dy, twice.size() * 4, cudaMemcpyDeviceToHost), cudaSuccess);
-  for (size_t i = 0; i < full.size(); ++i) ASSERT_EQ(twice[i], full[i] + full[i]) << i;
+  ASSERT_EQ(
+      cudaMemcpy(twice.data(), dy, twice.size() * 4, cudaMemcpyDeviceToHost),
+      cudaSuccess);
+  for (size_t i = 0; i < full.size(); ++i)
+    ASSERT_EQ(twice[i], full[i] + full[i]) << i;
   cudaFree(const_cast<int32_t*>(dw.qweight));
   cudaFree(const_cast<int32_t*>(dw.qzeros));
   cudaFree(const_cast<uint16_t*>(dw.scales));
@@ -145,8 +174,10 @@ TEST_P(AwqGemmTest, MatchesCpuReferenceAndIsBatchInvariant) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, AwqGemmTest,
-                         ::testing::Values(Case{64, 128, 128}, Case{1024, 4096, 128},
-                                           Case{264, 384, 64}, Case{256, 16384, 128}));
+                         ::testing::Values(Case{64, 128, 128},
+                                           Case{1024, 4096, 128},
+                                           Case{264, 384, 64},
+                                           Case{256, 16384, 128}));
 
 // The split count depends on the shape only, and narrow 70B matrices get
 // enough of them to fill a GPU at decode.
@@ -165,7 +196,8 @@ TEST(AwqGemmShapeTest, SplitsFollowTheShape) {
 
 TEST(AwqGemmShapeTest, RejectsRowsNotAMultipleOf8) {
   DeviceAwqMatrix w{nullptr, nullptr, nullptr, 12, 128, 128};
-  EXPECT_EQ(AwqMatMul(w, nullptr, 1, nullptr, false, nullptr, 0, nullptr), cudaErrorInvalidValue);
+  EXPECT_EQ(AwqMatMul(w, nullptr, 1, nullptr, false, nullptr, 0, nullptr),
+            cudaErrorInvalidValue);
 }
 
 }  // namespace

@@ -4,22 +4,22 @@
 // where there is no GPU.
 #include "runners/native/cuda/kernels.h"
 
+#include <gtest/gtest.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 #include <vector>
 
-#include <gtest/gtest.h>
-
-#include "runners/native/cuda/gemm.h"
 #include "runners/native/cpu/cpu_ops.h"
-#include "runners/native/model/rope.h"
+#include "runners/native/cpu/thread_pool.h"
+#include "runners/native/cuda/gemm.h"
 #include "runners/native/model/dtype.h"
 #include "runners/native/model/model.h"
-#include "runners/native/cpu/thread_pool.h"
+#include "runners/native/model/rope.h"
 
 namespace evald::runners::native::cuda {
 
@@ -35,18 +35,18 @@ using model::Bf16ToFloat;
 using model::F16ToFloat;
 using model::FloatToBf16;
 using model::FloatToF16;
+using model::kKvBlockSize;
 using model::ModelConfig;
 using model::RopeInverseFrequencies;
-using model::kKvBlockSize;
 namespace {
 
-#define SKIP_WITHOUT_GPU()                                                      \
-  do {                                                                          \
-    int n = 0;                                                                  \
-    const cudaError_t e = cudaGetDeviceCount(&n);                               \
-    if (e != cudaSuccess || n == 0) {                                           \
-      GTEST_SKIP() << "no CUDA device: " << cudaGetErrorString(e);              \
-    }                                                                           \
+#define SKIP_WITHOUT_GPU()                                         \
+  do {                                                             \
+    int n = 0;                                                     \
+    const cudaError_t e = cudaGetDeviceCount(&n);                  \
+    if (e != cudaSuccess || n == 0) {                              \
+      GTEST_SKIP() << "no CUDA device: " << cudaGetErrorString(e); \
+    }                                                              \
   } while (0)
 
 // A device copy of a host vector, freed with the owner.
@@ -54,8 +54,10 @@ template <typename T>
 class Dev {
  public:
   explicit Dev(const std::vector<T>& host) : n_(host.size()) {
-    EXPECT_EQ(cudaMalloc(&ptr_, std::max<size_t>(1, n_) * sizeof(T)), cudaSuccess);
-    if (n_ > 0) cudaMemcpy(ptr_, host.data(), n_ * sizeof(T), cudaMemcpyHostToDevice);
+    EXPECT_EQ(cudaMalloc(&ptr_, std::max<size_t>(1, n_) * sizeof(T)),
+              cudaSuccess);
+    if (n_ > 0)
+      cudaMemcpy(ptr_, host.data(), n_ * sizeof(T), cudaMemcpyHostToDevice);
   }
   explicit Dev(size_t n) : Dev(std::vector<T>(n)) {}
   ~Dev() { cudaFree(ptr_); }
@@ -88,8 +90,8 @@ std::vector<float> Randoms(size_t n, uint64_t salt, float scale = 1.0f) {
 }
 
 // Within the rounding of an FP16 result.
-void ExpectNearF16(const std::vector<uint16_t>& got, const std::vector<float>& want,
-                   const char* what) {
+void ExpectNearF16(const std::vector<uint16_t>& got,
+                   const std::vector<float>& want, const char* what) {
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < want.size(); ++i) {
     ASSERT_NEAR(F16ToFloat(got[i]), want[i], 1.5e-3 * std::abs(want[i]) + 1e-5)
@@ -116,7 +118,9 @@ TEST(CudaKernelsTest, EmbedGatherReadsBf16AndF16TablesExactly) {
     for (size_t r = 0; r < rows.size(); ++r) {
       for (int i = 0; i < hidden; ++i) {
         const uint16_t bits = (f16 ? hf : bf)[rows[r].token * hidden + i];
-        ASSERT_EQ(got[r * hidden + i], f16 ? F16ToFloat(bits) : Bf16ToFloat(bits)) << r << " " << i;
+        ASSERT_EQ(got[r * hidden + i],
+                  f16 ? F16ToFloat(bits) : Bf16ToFloat(bits))
+            << r << " " << i;
       }
     }
   }
@@ -129,7 +133,8 @@ TEST(CudaKernelsTest, RmsNormMatchesCpuAndGathersRows) {
   const std::vector<float> x = Randoms(rows * n, 2, 3.0f);
   const std::vector<float> w = Randoms(n, 3);
   std::vector<float> want(rows * n);
-  for (int r = 0; r < rows; ++r) RmsNorm(&x[r * n], w.data(), n, eps, &want[r * n]);
+  for (int r = 0; r < rows; ++r)
+    RmsNorm(&x[r * n], w.data(), n, eps, &want[r * n]);
   Dev<float> dx(x), dw(w);
   Dev<uint16_t> out(rows * n);
   RmsNormToF16(dx.get(), nullptr, dw.get(), rows, n, eps, out.get(), nullptr);
@@ -138,7 +143,8 @@ TEST(CudaKernelsTest, RmsNormMatchesCpuAndGathersRows) {
   // Rows 5 and 2 through the gather equal their rows of the full launch.
   Dev<int32_t> gather(std::vector<int32_t>{5, 2});
   Dev<uint16_t> picked(2 * n);
-  RmsNormToF16(dx.get(), gather.get(), dw.get(), 2, n, eps, picked.get(), nullptr);
+  RmsNormToF16(dx.get(), gather.get(), dw.get(), 2, n, eps, picked.get(),
+               nullptr);
   const std::vector<uint16_t> p = picked.Host();
   EXPECT_EQ(0, std::memcmp(p.data(), &all[5 * n], n * 2));
   EXPECT_EQ(0, std::memcmp(p.data() + n, &all[2 * n], n * 2));
@@ -150,7 +156,8 @@ TEST(CudaKernelsTest, SiluMulMatchesCpu) {
   const std::vector<float> gu = Randoms(rows * 2 * inter, 4, 6.0f);
   std::vector<float> want;
   for (int r = 0; r < rows; ++r) {
-    std::vector<float> gate(gu.begin() + r * 2 * inter, gu.begin() + r * 2 * inter + inter);
+    std::vector<float> gate(gu.begin() + r * 2 * inter,
+                            gu.begin() + r * 2 * inter + inter);
     SiluMul(gate.data(), &gu[r * 2 * inter + inter], inter);
     want.insert(want.end(), gate.begin(), gate.end());
   }
@@ -174,27 +181,32 @@ TEST(CudaKernelsTest, QkvPostMatchesCpuBiasNormRopeAndCacheWrite) {
   config.rope_scaling.low_freq_factor = 1.0;
   config.rope_scaling.high_freq_factor = 4.0;
   config.rope_scaling.original_max_position_embeddings = 8192;
-  const int hd = 64, q_dim = 8 * hd, kv_dim = 2 * hd, width = q_dim + 2 * kv_dim;
+  const int hd = 64, q_dim = 8 * hd, kv_dim = 2 * hd,
+            width = q_dim + 2 * kv_dim;
   const float eps = 1e-6f;
   const std::vector<double> inv_freq = RopeInverseFrequencies(config);
-  const std::vector<RowInfo> rows = {{1, 0, 0, 16 * 3 + 0}, {2, 17, 0, 16 * 5 + 1},
-                                     {3, 4000, 0, 16 * 9 + 0}};
+  const std::vector<RowInfo> rows = {
+      {1, 0, 0, 16 * 3 + 0}, {2, 17, 0, 16 * 5 + 1}, {3, 4000, 0, 16 * 9 + 0}};
   const int t = static_cast<int>(rows.size());
   const std::vector<float> qkv = Randoms(t * width, 5, 2.0f);
-  const std::vector<float> qb = Randoms(q_dim, 6, 0.1f), kb = Randoms(kv_dim, 7, 0.1f),
+  const std::vector<float> qb = Randoms(q_dim, 6, 0.1f),
+                           kb = Randoms(kv_dim, 7, 0.1f),
                            vb = Randoms(kv_dim, 8, 0.1f);
   std::vector<float> qn = Randoms(hd, 9, 0.2f), kn = Randoms(hd, 10, 0.2f);
   for (float& v : qn) v += 1.0f;
   for (float& v : kn) v += 1.0f;
   for (bool with_norm : {false, true}) {
-    std::vector<float> want_q(t * q_dim), want_k(t * kv_dim), want_v(t * kv_dim);
+    std::vector<float> want_q(t * q_dim), want_k(t * kv_dim),
+        want_v(t * kv_dim);
     for (int r = 0; r < t; ++r) {
-      std::vector<float> v(qkv.begin() + r * width, qkv.begin() + (r + 1) * width);
+      std::vector<float> v(qkv.begin() + r * width,
+                           qkv.begin() + (r + 1) * width);
       for (int i = 0; i < q_dim; ++i) v[i] += qb[i];
       for (int i = 0; i < kv_dim; ++i) v[q_dim + i] += kb[i];
       for (int i = 0; i < kv_dim; ++i) v[q_dim + kv_dim + i] += vb[i];
       if (with_norm) {
-        for (int h = 0; h < 8; ++h) RmsNorm(&v[h * hd], qn.data(), hd, eps, &v[h * hd]);
+        for (int h = 0; h < 8; ++h)
+          RmsNorm(&v[h * hd], qn.data(), hd, eps, &v[h * hd]);
         for (int h = 0; h < 2; ++h) {
           RmsNorm(&v[q_dim + h * hd], kn.data(), hd, eps, &v[q_dim + h * hd]);
         }
@@ -204,8 +216,10 @@ TEST(CudaKernelsTest, QkvPostMatchesCpuBiasNormRopeAndCacheWrite) {
       ApplyRope(v.data(), 8, hd, cos.data(), sin.data());
       ApplyRope(v.data() + q_dim, 2, hd, cos.data(), sin.data());
       std::copy(v.begin(), v.begin() + q_dim, want_q.begin() + r * q_dim);
-      std::copy(v.begin() + q_dim, v.begin() + q_dim + kv_dim, want_k.begin() + r * kv_dim);
-      std::copy(v.begin() + q_dim + kv_dim, v.end(), want_v.begin() + r * kv_dim);
+      std::copy(v.begin() + q_dim, v.begin() + q_dim + kv_dim,
+                want_k.begin() + r * kv_dim);
+      std::copy(v.begin() + q_dim + kv_dim, v.end(),
+                want_v.begin() + r * kv_dim);
     }
     Dev<float> d_qkv(qkv), d_qb(qb), d_kb(kb), d_vb(vb), d_qn(qn), d_kn(kn);
     Dev<double> d_freq(inv_freq);
@@ -213,9 +227,10 @@ TEST(CudaKernelsTest, QkvPostMatchesCpuBiasNormRopeAndCacheWrite) {
     Dev<float> q(t * q_dim);
     const int slots = 16 * 10;
     Dev<uint16_t> kc(slots * kv_dim), vc(slots * kv_dim);
-    QkvPost(d_qkv.get(), d_rows.get(), t, QkvShape{8, 2, hd, eps}, d_qb.get(), d_kb.get(),
-            d_vb.get(), with_norm ? d_qn.get() : nullptr, with_norm ? d_kn.get() : nullptr,
-            d_freq.get(), q.get(), kc.get(), vc.get(), nullptr);
+    QkvPost(d_qkv.get(), d_rows.get(), t, QkvShape{8, 2, hd, eps}, d_qb.get(),
+            d_kb.get(), d_vb.get(), with_norm ? d_qn.get() : nullptr,
+            with_norm ? d_kn.get() : nullptr, d_freq.get(), q.get(), kc.get(),
+            vc.get(), nullptr);
     const std::vector<float> got_q = q.Host();
     for (size_t i = 0; i < want_q.size(); ++i) {
       ASSERT_NEAR(got_q[i], want_q[i], 2e-5 * std::abs(want_q[i]) + 2e-5)
@@ -227,10 +242,14 @@ TEST(CudaKernelsTest, QkvPostMatchesCpuBiasNormRopeAndCacheWrite) {
                                   k_all.begin() + (rows[r].slot + 1) * kv_dim);
       std::vector<uint16_t> v_row(v_all.begin() + rows[r].slot * kv_dim,
                                   v_all.begin() + (rows[r].slot + 1) * kv_dim);
-      ExpectNearF16(k_row, std::vector<float>(want_k.begin() + r * kv_dim,
-                                              want_k.begin() + (r + 1) * kv_dim), "k");
-      ExpectNearF16(v_row, std::vector<float>(want_v.begin() + r * kv_dim,
-                                              want_v.begin() + (r + 1) * kv_dim), "v");
+      ExpectNearF16(k_row,
+                    std::vector<float>(want_k.begin() + r * kv_dim,
+                                       want_k.begin() + (r + 1) * kv_dim),
+                    "k");
+      ExpectNearF16(v_row,
+                    std::vector<float>(want_v.begin() + r * kv_dim,
+                                       want_v.begin() + (r + 1) * kv_dim),
+                    "v");
     }
   }
 }
@@ -239,8 +258,10 @@ TEST(CudaKernelsTest, QkvPostMatchesCpuBiasNormRopeAndCacheWrite) {
 // tables, against the CPU attention on the same (FP16-valued) keys.
 TEST(CudaKernelsTest, PagedAttentionMatchesCpuAndIgnoresTheBatch) {
   SKIP_WITHOUT_GPU();
-  const int heads = 8, kv_heads = 2, hd = 128, kv_dim = kv_heads * hd, blocks = 40;
-  const std::vector<float> kf = Randoms(blocks * kKvBlockSize * kv_dim, 11, 2.0f);
+  const int heads = 8, kv_heads = 2, hd = 128, kv_dim = kv_heads * hd,
+            blocks = 40;
+  const std::vector<float> kf =
+      Randoms(blocks * kKvBlockSize * kv_dim, 11, 2.0f);
   const std::vector<float> vf = Randoms(blocks * kKvBlockSize * kv_dim, 12);
   std::vector<uint16_t> kh(kf.size()), vh(vf.size());
   std::vector<float> k_ref(kf.size()), v_ref(vf.size());
@@ -268,34 +289,39 @@ TEST(CudaKernelsTest, PagedAttentionMatchesCpuAndIgnoresTheBatch) {
   const std::vector<float> q = Randoms(t * heads * hd, 13);
   std::vector<float> want(t * heads * hd);
   ThreadPool pool(2);
-  Attention(q.data(), cpu_rows, k_ref.data(), v_ref.data(), AttentionShape{heads, kv_heads, hd},
-            want.data(), &pool);
+  Attention(q.data(), cpu_rows, k_ref.data(), v_ref.data(),
+            AttentionShape{heads, kv_heads, hd}, want.data(), &pool);
   Dev<float> dq(q);
   Dev<RowInfo> d_rows(rows);
   Dev<int32_t> d_tables(tables);
   Dev<uint16_t> dk(kh), dv(vh), out(t * heads * hd);
-  PagedAttention(dq.get(), d_rows.get(), d_tables.get(), t, QkvShape{heads, kv_heads, hd, 1e-5f},
-                 dk.get(), dv.get(), out.get(), nullptr);
+  PagedAttention(dq.get(), d_rows.get(), d_tables.get(), t,
+                 QkvShape{heads, kv_heads, hd, 1e-5f}, dk.get(), dv.get(),
+                 out.get(), nullptr);
   const std::vector<uint16_t> all = out.Host();
   for (size_t i = 0; i < want.size(); ++i) {
-    ASSERT_NEAR(F16ToFloat(all[i]), want[i], 2e-3 * std::abs(want[i]) + 2e-4) << "element " << i;
+    ASSERT_NEAR(F16ToFloat(all[i]), want[i], 2e-3 * std::abs(want[i]) + 2e-4)
+        << "element " << i;
   }
   // The tiled kernel (rows of a sequence sharing each K/V load) gives the
   // same bits, with tiles of any size up to kAttentionTileRows.
   if (TiledAttentionFits(hd, 0)) {
     for (int tile : {1, 4, 6}) {
       std::vector<RowTile> tiles;
-      for (int first = 0; first < 6; first += tile) tiles.push_back({first, std::min(tile, 6 - first)});
+      for (int first = 0; first < 6; first += tile)
+        tiles.push_back({first, std::min(tile, 6 - first)});
       tiles.push_back({6, 1});
       Dev<RowTile> d_tiles(tiles);
       Dev<uint16_t> tiled(t * heads * hd);
-      ASSERT_EQ(PagedAttentionTiled(dq.get(), d_rows.get(), d_tiles.get(),
-                                    static_cast<int>(tiles.size()), d_tables.get(),
-                                    QkvShape{heads, kv_heads, hd, 1e-5f}, dk.get(), dv.get(),
-                                    tiled.get(), nullptr),
-                cudaSuccess);
+      ASSERT_EQ(
+          PagedAttentionTiled(dq.get(), d_rows.get(), d_tiles.get(),
+                              static_cast<int>(tiles.size()), d_tables.get(),
+                              QkvShape{heads, kv_heads, hd, 1e-5f}, dk.get(),
+                              dv.get(), tiled.get(), nullptr),
+          cudaSuccess);
       const std::vector<uint16_t> got = tiled.Host();
-      EXPECT_EQ(0, std::memcmp(got.data(), all.data(), all.size() * 2)) << "tiles of " << tile;
+      EXPECT_EQ(0, std::memcmp(got.data(), all.data(), all.size() * 2))
+          << "tiles of " << tile;
     }
   } else {
     std::printf("tiled attention does not fit this GPU at head_dim %d\n", hd);
@@ -305,9 +331,11 @@ TEST(CudaKernelsTest, PagedAttentionMatchesCpuAndIgnoresTheBatch) {
   Dev<float> alone_q(std::vector<float>(q.end() - heads * hd, q.end()));
   Dev<uint16_t> alone(heads * hd);
   PagedAttention(alone_q.get(), alone_row.get(), d_tables.get(), 1,
-                 QkvShape{heads, kv_heads, hd, 1e-5f}, dk.get(), dv.get(), alone.get(), nullptr);
+                 QkvShape{heads, kv_heads, hd, 1e-5f}, dk.get(), dv.get(),
+                 alone.get(), nullptr);
   const std::vector<uint16_t> a = alone.Host();
-  EXPECT_EQ(0, std::memcmp(a.data(), &all[(t - 1) * heads * hd], heads * hd * 2));
+  EXPECT_EQ(0,
+            std::memcmp(a.data(), &all[(t - 1) * heads * hd], heads * hd * 2));
 }
 
 // y = x W^T with FP16 inputs and FP32 accumulation against a double
@@ -316,13 +344,15 @@ TEST(CudaKernelsTest, GemmMatchesReferenceAccumulatesAndIsBatchInvariant) {
   SKIP_WITHOUT_GPU();
   const int64_t n = 384, k = 1024, m = 37;
   std::vector<uint16_t> wh(n * k), xh(m * k);
-  for (size_t i = 0; i < wh.size(); ++i) wh[i] = FloatToF16(0.05f * Rand(i, 14));
+  for (size_t i = 0; i < wh.size(); ++i)
+    wh[i] = FloatToF16(0.05f * Rand(i, 14));
   for (size_t i = 0; i < xh.size(); ++i) xh[i] = FloatToF16(Rand(i, 15));
   std::vector<double> want(m * n);
   for (int64_t r = 0; r < m; ++r) {
     for (int64_t c = 0; c < n; ++c) {
       double acc = 0;
-      for (int64_t j = 0; j < k; ++j) acc += double(F16ToFloat(xh[r * k + j])) * F16ToFloat(wh[c * k + j]);
+      for (int64_t j = 0; j < k; ++j)
+        acc += double(F16ToFloat(xh[r * k + j])) * F16ToFloat(wh[c * k + j]);
       want[r * n + c] = acc;
     }
   }
@@ -330,19 +360,26 @@ TEST(CudaKernelsTest, GemmMatchesReferenceAccumulatesAndIsBatchInvariant) {
   ASSERT_TRUE(gemm.ok()) << gemm.status();
   Dev<uint16_t> dw(wh), dx(xh);
   Dev<float> y(m * n);
-  ASSERT_TRUE((*gemm)->Run(dw.get(), n, k, dx.get(), m, y.get(), false, nullptr).ok());
+  ASSERT_TRUE(
+      (*gemm)->Run(dw.get(), n, k, dx.get(), m, y.get(), false, nullptr).ok());
   const std::vector<float> full = y.Host();
   for (size_t i = 0; i < want.size(); ++i) {
-    ASSERT_NEAR(full[i], want[i], 1e-5 * std::sqrt(double(k)) + 1e-5) << "element " << i;
+    ASSERT_NEAR(full[i], want[i], 1e-5 * std::sqrt(double(k)) + 1e-5)
+        << "element " << i;
   }
   for (int64_t rows : {1, 2, 8, 13}) {
     Dev<float> part(rows * n);
-    ASSERT_TRUE((*gemm)->Run(dw.get(), n, k, dx.get(), rows, part.get(), false, nullptr).ok());
+    ASSERT_TRUE(
+        (*gemm)
+            ->Run(dw.get(), n, k, dx.get(), rows, part.get(), false, nullptr)
+            .ok());
     const std::vector<float> p = part.Host();
-    EXPECT_EQ(0, std::memcmp(p.data(), full.data(), p.size() * 4)) << "m=" << rows;
+    EXPECT_EQ(0, std::memcmp(p.data(), full.data(), p.size() * 4))
+        << "m=" << rows;
   }
   // accumulate: y += x W^T on top of what y holds.
-  ASSERT_TRUE((*gemm)->Run(dw.get(), n, k, dx.get(), m, y.get(), true, nullptr).ok());
+  ASSERT_TRUE(
+      (*gemm)->Run(dw.get(), n, k, dx.get(), m, y.get(), true, nullptr).ok());
   const std::vector<float> twice = y.Host();
   for (size_t i = 0; i < twice.size(); ++i) {
     ASSERT_NEAR(twice[i], 2.0 * full[i], 1e-6 * std::abs(full[i]) + 1e-6) << i;

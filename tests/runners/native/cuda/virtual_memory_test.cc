@@ -5,11 +5,10 @@
 #include "runners/native/cuda/virtual_memory.h"
 
 #include <cuda_runtime.h>
+#include <gtest/gtest.h>
 
 #include <cstdint>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace evald::runners::native::cuda {
 namespace {
@@ -30,17 +29,23 @@ TEST(VirtualDeviceRangeTest, MapsWritesUnmapsAndRemapsInPlace) {
   EXPECT_FALSE(r.Map(5 * g, g).ok());  // already mapped
   EXPECT_EQ(r.mapped_bytes(), 3 * g);
   std::vector<uint32_t> a(g / 4), b(g / 4);
-  for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<uint32_t>(i * 2654435761u);
+  for (size_t i = 0; i < a.size(); ++i)
+    a[i] = static_cast<uint32_t>(i * 2654435761u);
   char* base = static_cast<char*>(r.base());
-  ASSERT_EQ(cudaMemcpy(base + g, a.data(), g, cudaMemcpyHostToDevice), cudaSuccess);
-  ASSERT_EQ(cudaMemcpy(base + 5 * g, a.data(), g, cudaMemcpyHostToDevice), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(base + g, a.data(), g, cudaMemcpyHostToDevice),
+            cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(base + 5 * g, a.data(), g, cudaMemcpyHostToDevice),
+            cudaSuccess);
   r.Unmap(5 * g, g);
   ASSERT_TRUE(r.Map(5 * g, g).ok());
   // The first mapping kept its data across the other's unmap and remap.
-  ASSERT_EQ(cudaMemcpy(b.data(), base + g, g, cudaMemcpyDeviceToHost), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(b.data(), base + g, g, cudaMemcpyDeviceToHost),
+            cudaSuccess);
   EXPECT_EQ(a, b);
-  ASSERT_EQ(cudaMemcpy(base + 5 * g, a.data(), g, cudaMemcpyHostToDevice), cudaSuccess);
-  ASSERT_EQ(cudaMemcpy(b.data(), base + 5 * g, g, cudaMemcpyDeviceToHost), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(base + 5 * g, a.data(), g, cudaMemcpyHostToDevice),
+            cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(b.data(), base + 5 * g, g, cudaMemcpyDeviceToHost),
+            cudaSuccess);
   EXPECT_EQ(a, b);
   EXPECT_FALSE(VirtualDeviceRange::Reserve(0, g + 1).ok());
 }

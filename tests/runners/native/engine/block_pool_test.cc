@@ -22,7 +22,8 @@ std::vector<int32_t> Tokens(int n, int32_t first = 0) {
   return t;
 }
 
-std::vector<BlockHash> Hashes(const std::vector<int32_t>& tokens, absl::string_view model = "m") {
+std::vector<BlockHash> Hashes(const std::vector<int32_t>& tokens,
+                              absl::string_view model = "m") {
   std::vector<BlockHash> h;
   ExtendBlockHashes(RootBlockHash(model), tokens, &h);
   return h;
@@ -42,7 +43,8 @@ TEST(BlockHashTest, ChainCoversWholePrefixAndModel) {
   EXPECT_NE(Hashes(a, "other")[0], ha[0]);
   // Only full blocks are hashed, and extending is incremental.
   std::vector<BlockHash> h;
-  ExtendBlockHashes(RootBlockHash("m"), absl::MakeConstSpan(a).subspan(0, 31), &h);
+  ExtendBlockHashes(RootBlockHash("m"), absl::MakeConstSpan(a).subspan(0, 31),
+                    &h);
   EXPECT_EQ(h.size(), 1u);
   ExtendBlockHashes(RootBlockHash("m"), a, &h);
   EXPECT_EQ(h, ha);

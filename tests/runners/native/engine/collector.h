@@ -18,7 +18,8 @@ namespace evald::runners::native::testing {
 template <typename T>
 class Collector {
  public:
-  explicit Collector(size_t n) : results_(n, absl::UnknownError("not delivered")), left_(n) {}
+  explicit Collector(size_t n)
+      : results_(n, absl::UnknownError("not delivered")), left_(n) {}
   engine::Engine::Callback<T> For(size_t i) {
     return [this, i](absl::StatusOr<T> r) {
       absl::MutexLock l(&mu_);
@@ -28,7 +29,8 @@ class Collector {
   }
   std::vector<absl::StatusOr<T>> Wait() {
     absl::MutexLock l(&mu_);
-    mu_.Await(absl::Condition(+[](size_t* left) { return *left == 0; }, &left_));
+    mu_.Await(absl::Condition(
+        +[](size_t* left) { return *left == 0; }, &left_));
     return results_;
   }
 

@@ -25,8 +25,8 @@ using model::kKvBlockSize;
 namespace {
 
 using ::evald::testing::StatusIs;
-using testing::ToyKvCache;
 using testing::Collector;
+using testing::ToyKvCache;
 using testing::ToyModel;
 
 constexpr int64_t kBlockBytes = kKvBlockSize * testing::kToyDim * sizeof(float);
@@ -79,17 +79,21 @@ struct Side {
   std::unique_ptr<KvCacheManager> manager;
 };
 
-Side MakeSide(planner::KvBudget* budget, const char* name, int capacity, int min_blocks) {
+Side MakeSide(planner::KvBudget* budget, const char* name, int capacity,
+              int min_blocks) {
   Side s;
   s.cache = std::make_unique<ToyKvCache>(capacity, /*commit_unit=*/4);
-  auto kv = ElasticKv::Create(budget, name, s.cache.get(), min_blocks, kBlockBytes, 0);
+  auto kv = ElasticKv::Create(budget, name, s.cache.get(), min_blocks,
+                              kBlockBytes, 0);
   EXPECT_OK(kv.status());
   s.kv = *std::move(kv);
-  s.manager = std::make_unique<KvCacheManager>(capacity, true, s.kv->min_blocks(), s.kv.get());
+  s.manager = std::make_unique<KvCacheManager>(capacity, true,
+                                               s.kv->min_blocks(), s.kv.get());
   return s;
 }
 
-TEST(ElasticKvTest, GrowsFromTheSharedRemainderAndGivesUnusedUnitsToAStarvedPeer) {
+TEST(ElasticKvTest,
+     GrowsFromTheSharedRemainderAndGivesUnusedUnitsToAStarvedPeer) {
   planner::KvBudget budget(32 * kBlockBytes);
   Side a = MakeSide(&budget, "a", 32, 5);  // minimum rounds up to 8 blocks
   Side b = MakeSide(&budget, "b", 32, 8);
@@ -105,10 +109,12 @@ TEST(ElasticKvTest, GrowsFromTheSharedRemainderAndGivesUnusedUnitsToAStarvedPeer
   // Its second takes the rest of the shared remainder; a third runs dry.
   ASSERT_TRUE(a.manager->AllocateSlots(2, 0, 8 * kKvBlockSize, {}).has_value());
   EXPECT_EQ(budget.SharedFree(), 0);
-  EXPECT_FALSE(a.manager->AllocateSlots(3, 0, 4 * kKvBlockSize, {}).has_value());
+  EXPECT_FALSE(
+      a.manager->AllocateSlots(3, 0, 4 * kKvBlockSize, {}).has_value());
   // b still has its whole minimum, but nothing more: it starves.
   ASSERT_TRUE(b.manager->AllocateSlots(1, 0, 7 * kKvBlockSize, {}).has_value());
-  EXPECT_FALSE(b.manager->AllocateSlots(2, 0, 1 * kKvBlockSize, {}).has_value());
+  EXPECT_FALSE(
+      b.manager->AllocateSlots(2, 0, 1 * kKvBlockSize, {}).has_value());
   b.kv->AfterStep(b.manager->mutable_pool());
   EXPECT_TRUE(budget.OthersStarved("a"));
   // a's step ends with its first sequence done and the second still
@@ -118,27 +124,32 @@ TEST(ElasticKvTest, GrowsFromTheSharedRemainderAndGivesUnusedUnitsToAStarvedPeer
   EXPECT_EQ(a.kv->shrunk_blocks(), 8);
   EXPECT_EQ(a.kv->committed_blocks(), 16);
   EXPECT_EQ(a.cache->decommits() * 4, a.kv->shrunk_blocks());
-  for (int32_t id : a.manager->BlockTable(2)) EXPECT_TRUE(a.cache->committed(id)) << id;
+  for (int32_t id : a.manager->BlockTable(2))
+    EXPECT_TRUE(a.cache->committed(id)) << id;
   // b grows into what a gave back and stops starving once a step's
   // allocations all fitted.
   ASSERT_TRUE(b.manager->AllocateSlots(2, 0, 1 * kKvBlockSize, {}).has_value());
   b.kv->AfterStep(b.manager->mutable_pool());
   EXPECT_FALSE(budget.OthersStarved("a"));
-  EXPECT_EQ(budget.Held("a") + budget.Held("b") + budget.SharedFree(), 32 * kBlockBytes);
+  EXPECT_EQ(budget.Held("a") + budget.Held("b") + budget.SharedFree(),
+            32 * kBlockBytes);
 }
 
 TEST(ElasticKvTest, MinimumThatCannotBeGuaranteedIsRefusedWithTheModelNamed) {
   planner::KvBudget budget(16 * kBlockBytes);
   ToyKvCache cache(16, 4);
-  auto first = ElasticKv::Create(&budget, "candidate", &cache, 12, kBlockBytes, 0);
+  auto first =
+      ElasticKv::Create(&budget, "candidate", &cache, 12, kBlockBytes, 0);
   ASSERT_OK(first.status());
   ToyKvCache other(16, 4);
   auto second = ElasticKv::Create(&budget, "judge", &other, 8, kBlockBytes, 0);
   EXPECT_THAT(second.status(), StatusIs(absl::StatusCode::kResourceExhausted));
-  EXPECT_THAT(std::string(second.status().message()), ::testing::HasSubstr("judge"));
+  EXPECT_THAT(std::string(second.status().message()),
+              ::testing::HasSubstr("judge"));
   first->reset();
   // The candidate's engine is gone: its registration went with it.
-  EXPECT_OK(ElasticKv::Create(&budget, "judge", &other, 8, kBlockBytes, 0).status());
+  EXPECT_OK(
+      ElasticKv::Create(&budget, "judge", &other, 8, kBlockBytes, 0).status());
 }
 
 // --- Two engines on one budget -------------------------------------------
@@ -147,30 +158,37 @@ TEST(ElasticKvTest, MinimumThatCannotBeGuaranteedIsRefusedWithTheModelNamed) {
 std::vector<ScoreRequest> Burst(int n, int len, int salt) {
   std::vector<ScoreRequest> out(n);
   for (int i = 0; i < n; ++i) {
-    for (int p = 0; p < len; ++p) out[i].tokens.push_back((salt * 131 + i * 37 + p * 11) % 290);
-    for (int j = 1; j <= 3; ++j) out[i].targets.push_back({len - j, (i + j) % 290});
+    for (int p = 0; p < len; ++p)
+      out[i].tokens.push_back((salt * 131 + i * 37 + p * 11) % 290);
+    for (int j = 1; j <= 3; ++j)
+      out[i].targets.push_back({len - j, (i + j) % 290});
   }
   return out;
 }
 
 // Runs the burst and checks every log-prob against a recompute from the
 // tokens alone (the toy model's reference): bit-identical or the test fails.
-void RunAndCheck(Engine* engine, const ToyModel& model, const std::vector<ScoreRequest>& reqs) {
+void RunAndCheck(Engine* engine, const ToyModel& model,
+                 const std::vector<ScoreRequest>& reqs) {
   Collector<ScoreOutput> c(reqs.size());
-  for (size_t i = 0; i < reqs.size(); ++i) ASSERT_OK(engine->SubmitScore(reqs[i], c.For(i)));
+  for (size_t i = 0; i < reqs.size(); ++i)
+    ASSERT_OK(engine->SubmitScore(reqs[i], c.For(i)));
   const auto got = c.Wait();
   for (size_t i = 0; i < reqs.size(); ++i) {
     ASSERT_OK(got[i].status()) << i;
     for (size_t t = 0; t < reqs[i].targets.size(); ++t) {
       const ScoreTarget& tg = reqs[i].targets[t];
-      std::vector<int32_t> prefix(reqs[i].tokens.begin(), reqs[i].tokens.begin() + tg.row + 1);
-      EXPECT_EQ(got[i]->logprobs[t], TokenLogprob(model.ReferenceLogits(prefix), tg.token))
+      std::vector<int32_t> prefix(reqs[i].tokens.begin(),
+                                  reqs[i].tokens.begin() + tg.row + 1);
+      EXPECT_EQ(got[i]->logprobs[t],
+                TokenLogprob(model.ReferenceLogits(prefix), tg.token))
           << "request " << i << " target " << t;
     }
   }
 }
 
-EngineOptions Shared(planner::KvBudget* budget, const char* id, int min_blocks) {
+EngineOptions Shared(planner::KvBudget* budget, const char* id,
+                     int min_blocks) {
   EngineOptions o;
   o.num_kv_blocks = min_blocks;
   o.max_batch_tokens = 4096;
@@ -186,9 +204,12 @@ TEST(ElasticEngineTest, IdleJudgeLendsItsBlocksToTheCandidateAndGetsThemBack) {
   judge_model.set_elastic_unit(8);
   // 256 blocks in all; each model is guaranteed 40 (rounded to 40).
   planner::KvBudget budget(256 * kBlockBytes);
-  ASSERT_OK_AND_ASSIGN(auto candidate,
-                       Engine::Create(&candidate_model, nullptr, Shared(&budget, "cand", 40)));
-  ASSERT_OK_AND_ASSIGN(auto judge, Engine::Create(&judge_model, nullptr, Shared(&budget, "judge", 40)));
+  ASSERT_OK_AND_ASSIGN(
+      auto candidate,
+      Engine::Create(&candidate_model, nullptr, Shared(&budget, "cand", 40)));
+  ASSERT_OK_AND_ASSIGN(
+      auto judge,
+      Engine::Create(&judge_model, nullptr, Shared(&budget, "judge", 40)));
   EXPECT_EQ(candidate->stats().kv_min_blocks, 40);
   EXPECT_EQ(candidate->stats().kv_blocks, 40);
 
@@ -209,13 +230,16 @@ TEST(ElasticEngineTest, IdleJudgeLendsItsBlocksToTheCandidateAndGetsThemBack) {
   // an engine with a fixed pool of its own.
   std::vector<GenerateTokensRequest> gens(30);
   for (int i = 0; i < 30; ++i) {
-    for (int p = 0; p < 20; ++p) gens[i].prompt.push_back((i * 41 + p * 7 + 3) % 290);
+    for (int p = 0; p < 20; ++p)
+      gens[i].prompt.push_back((i * 41 + p * 7 + 3) % 290);
     gens[i].max_new_tokens = 80;
   }
   ToyModel fixed_model;
   EngineOptions fixed = Shared(nullptr, "cand-fixed", 512);
-  ASSERT_OK_AND_ASSIGN(auto reference, Engine::Create(&fixed_model, nullptr, fixed));
-  Collector<runners::GenerateResult> elastic_out(gens.size()), fixed_out(gens.size());
+  ASSERT_OK_AND_ASSIGN(auto reference,
+                       Engine::Create(&fixed_model, nullptr, fixed));
+  Collector<runners::GenerateResult> elastic_out(gens.size()),
+      fixed_out(gens.size());
   for (size_t i = 0; i < gens.size(); ++i) {
     ASSERT_OK(candidate->SubmitGenerate(gens[i], elastic_out.For(i)));
     ASSERT_OK(reference->SubmitGenerate(gens[i], fixed_out.For(i)));
@@ -244,13 +268,15 @@ TEST(ElasticEngineTest, RequestsBeyondTheGuaranteedMinimumAreRefused) {
   ToyModel model;
   model.set_elastic_unit(8);
   planner::KvBudget budget(256 * kBlockBytes);
-  ASSERT_OK_AND_ASSIGN(auto engine, Engine::Create(&model, nullptr, Shared(&budget, "m", 16)));
+  ASSERT_OK_AND_ASSIGN(
+      auto engine, Engine::Create(&model, nullptr, Shared(&budget, "m", 16)));
   ScoreRequest r = Burst(1, 17 * kKvBlockSize, 4)[0];
   EXPECT_THAT(engine->SubmitScore(r, [](absl::StatusOr<ScoreOutput>) {}),
               StatusIs(absl::StatusCode::kResourceExhausted));
 }
 
-TEST(ElasticEngineTest, BackendWithoutAnElasticCacheGetsAFixedPoolCountedInTheBudget) {
+TEST(ElasticEngineTest,
+     BackendWithoutAnElasticCacheGetsAFixedPoolCountedInTheBudget) {
   ToyModel fixed_model;  // no elastic unit
   planner::KvBudget budget(100 * kBlockBytes);
   EngineOptions o = Shared(&budget, "fixed", 60);

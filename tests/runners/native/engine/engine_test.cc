@@ -27,7 +27,8 @@ using testing::ToyModel;
 std::vector<int32_t> Seq(int header, int header_len, int tail, int tail_len) {
   std::vector<int32_t> t;
   for (int i = 0; i < header_len; ++i) t.push_back((header * 31 + i * 7) % 250);
-  for (int i = 0; i < tail_len; ++i) t.push_back((tail * 17 + i * 13 + 5) % 250);
+  for (int i = 0; i < tail_len; ++i)
+    t.push_back((tail * 17 + i * 13 + 5) % 250);
   return t;
 }
 
@@ -39,7 +40,8 @@ std::vector<ScoreRequest> MmluLike(int subjects, int questions) {
       ScoreRequest r;
       r.tokens = Seq(s + 1, 150, 100 * s + q, 37);
       for (int j = 0; j < 4; ++j) {
-        r.targets.push_back({static_cast<int>(r.tokens.size()) - 4 + j, (q + j) % 250});
+        r.targets.push_back(
+            {static_cast<int>(r.tokens.size()) - 4 + j, (q + j) % 250});
       }
       out.push_back(std::move(r));
     }
@@ -47,8 +49,8 @@ std::vector<ScoreRequest> MmluLike(int subjects, int questions) {
   return out;
 }
 
-std::vector<absl::StatusOr<ScoreOutput>> RunScores(Engine* engine,
-                                                   const std::vector<ScoreRequest>& reqs) {
+std::vector<absl::StatusOr<ScoreOutput>> RunScores(
+    Engine* engine, const std::vector<ScoreRequest>& reqs) {
   Collector<ScoreOutput> c(reqs.size());
   for (size_t i = 0; i < reqs.size(); ++i) {
     EXPECT_OK(engine->SubmitScore(reqs[i], c.For(i)));
@@ -75,9 +77,11 @@ TEST(EngineTest, ScoresEqualARecomputeBitForBitAndReadTheCache) {
     ASSERT_OK(got[i].status());
     for (size_t t = 0; t < reqs[i].targets.size(); ++t) {
       const ScoreTarget& tg = reqs[i].targets[t];
-      std::vector<int32_t> prefix(reqs[i].tokens.begin(), reqs[i].tokens.begin() + tg.row + 1);
+      std::vector<int32_t> prefix(reqs[i].tokens.begin(),
+                                  reqs[i].tokens.begin() + tg.row + 1);
       const std::vector<float> logits = model.ReferenceLogits(prefix);
-      EXPECT_EQ(got[i]->logprobs[t], TokenLogprob(logits, tg.token)) << i << " " << t;
+      EXPECT_EQ(got[i]->logprobs[t], TokenLogprob(logits, tg.token))
+          << i << " " << t;
       EXPECT_EQ(got[i]->is_greedy[t], Argmax(logits) == tg.token);
     }
     cached += got[i]->cached_tokens;
@@ -99,8 +103,9 @@ TEST(EngineTest, EqualBlocksAfterDifferentPrefixesAreNotShared) {
   // Blocks of 16: A = [x, y, t], C = [z, w, t], then B = [z, y, t]. B shares
   // block 0 with C and block 1's tokens with A, but only block 0 is a prefix
   // it may reuse.
-  const std::vector<int32_t> x = Seq(1, 16, 0, 0), y = Seq(2, 16, 0, 0), z = Seq(3, 16, 0, 0),
-                             w = Seq(4, 16, 0, 0), t = Seq(5, 8, 0, 0);
+  const std::vector<int32_t> x = Seq(1, 16, 0, 0), y = Seq(2, 16, 0, 0),
+                             z = Seq(3, 16, 0, 0), w = Seq(4, 16, 0, 0),
+                             t = Seq(5, 8, 0, 0);
   auto cat = [](std::vector<std::vector<int32_t>> parts) {
     std::vector<int32_t> out;
     for (auto& p : parts) out.insert(out.end(), p.begin(), p.end());
@@ -115,7 +120,8 @@ TEST(EngineTest, EqualBlocksAfterDifferentPrefixesAreNotShared) {
   const auto got = RunScores(engine.get(), second);
   ASSERT_OK(got[0].status());
   EXPECT_EQ(got[0]->cached_tokens, 16);
-  EXPECT_EQ(got[0]->logprobs[0], TokenLogprob(model.ReferenceLogits(second[0].tokens), 3));
+  EXPECT_EQ(got[0]->logprobs[0],
+            TokenLogprob(model.ReferenceLogits(second[0].tokens), 3));
 }
 
 TEST(EngineTest, ScoredPositionsInsideACachedPrefixAreRecomputed) {
@@ -131,19 +137,24 @@ TEST(EngineTest, ScoredPositionsInsideACachedPrefixAreRecomputed) {
     ASSERT_OK(got[0].status());
     for (int t = 0; t < 2; ++t) {
       const ScoreTarget& tg = reqs[0].targets[t];
-      std::vector<int32_t> prefix(reqs[0].tokens.begin(), reqs[0].tokens.begin() + tg.row + 1);
-      EXPECT_EQ(got[0]->logprobs[t], TokenLogprob(model.ReferenceLogits(prefix), tg.token))
+      std::vector<int32_t> prefix(reqs[0].tokens.begin(),
+                                  reqs[0].tokens.begin() + tg.row + 1);
+      EXPECT_EQ(got[0]->logprobs[t],
+                TokenLogprob(model.ReferenceLogits(prefix), tg.token))
           << "run " << run << " target " << t;
     }
-    EXPECT_EQ(got[0]->cached_tokens, 0) << "run " << run;  // row 5 lies in block 0
+    EXPECT_EQ(got[0]->cached_tokens, 0)
+        << "run " << run;  // row 5 lies in block 0
   }
 }
 
 TEST(EngineTest, CacheOffGivesTheSameScoresAndComputesEveryToken) {
   const auto reqs = MmluLike(2, 4);
   ToyModel on_model, off_model;
-  ASSERT_OK_AND_ASSIGN(auto on, Engine::Create(&on_model, nullptr, Options(512, true, 100)));
-  ASSERT_OK_AND_ASSIGN(auto off, Engine::Create(&off_model, nullptr, Options(512, false, 100)));
+  ASSERT_OK_AND_ASSIGN(
+      auto on, Engine::Create(&on_model, nullptr, Options(512, true, 100)));
+  ASSERT_OK_AND_ASSIGN(
+      auto off, Engine::Create(&off_model, nullptr, Options(512, false, 100)));
   const auto a = RunScores(on.get(), reqs);
   const auto b = RunScores(off.get(), reqs);
   int64_t total = 0;
@@ -159,7 +170,8 @@ TEST(EngineTest, CacheOffGivesTheSameScoresAndComputesEveryToken) {
 }
 
 // Greedy continuation computed from ReferenceLogits alone.
-std::vector<int32_t> ReferenceGreedy(const ToyModel& model, std::vector<int32_t> tokens, int n) {
+std::vector<int32_t> ReferenceGreedy(const ToyModel& model,
+                                     std::vector<int32_t> tokens, int n) {
   std::vector<int32_t> out;
   for (int i = 0; i < n; ++i) {
     const int32_t t = Argmax(model.ReferenceLogits(tokens));
@@ -169,7 +181,8 @@ std::vector<int32_t> ReferenceGreedy(const ToyModel& model, std::vector<int32_t>
   return out;
 }
 
-absl::StatusOr<runners::GenerateResult> GenerateOne(Engine* engine, GenerateTokensRequest r) {
+absl::StatusOr<runners::GenerateResult> GenerateOne(Engine* engine,
+                                                    GenerateTokensRequest r) {
   Collector<runners::GenerateResult> c(1);
   absl::Status s = engine->SubmitGenerate(std::move(r), c.For(0));
   if (!s.ok()) return s;
@@ -179,14 +192,16 @@ absl::StatusOr<runners::GenerateResult> GenerateOne(Engine* engine, GenerateToke
 TEST(EngineTest, GreedyGenerationMatchesReferenceAndHonoursLimits) {
   ToyModel model(/*vocab=*/258);
   ByteTokenizer tok;
-  ASSERT_OK_AND_ASSIGN(auto engine, Engine::Create(&model, &tok, Options(64, true, 16)));
+  ASSERT_OK_AND_ASSIGN(auto engine,
+                       Engine::Create(&model, &tok, Options(64, true, 16)));
   const std::vector<int32_t> prompt = Seq(3, 40, 1, 5);
   const std::vector<int32_t> want = ReferenceGreedy(model, prompt, 20);
 
   GenerateTokensRequest r;
   r.prompt = prompt;
   r.max_new_tokens = 20;
-  ASSERT_OK_AND_ASSIGN(runners::GenerateResult full, GenerateOne(engine.get(), r));
+  ASSERT_OK_AND_ASSIGN(runners::GenerateResult full,
+                       GenerateOne(engine.get(), r));
   EXPECT_EQ(full.token_ids, want);
   EXPECT_EQ(full.finish_reason, runners::FinishReason::kLength);
   EXPECT_EQ(full.prompt_tokens, 45);
@@ -194,10 +209,13 @@ TEST(EngineTest, GreedyGenerationMatchesReferenceAndHonoursLimits) {
 
   // EOS: declare the 6th generated token an end-of-sequence id.
   r.eos_ids = {want[5]};
-  const size_t first = std::find(want.begin(), want.end(), want[5]) - want.begin();
-  ASSERT_OK_AND_ASSIGN(runners::GenerateResult eos, GenerateOne(engine.get(), r));
+  const size_t first =
+      std::find(want.begin(), want.end(), want[5]) - want.begin();
+  ASSERT_OK_AND_ASSIGN(runners::GenerateResult eos,
+                       GenerateOne(engine.get(), r));
   EXPECT_EQ(eos.finish_reason, runners::FinishReason::kEos);
-  EXPECT_EQ(eos.token_ids, std::vector<int32_t>(want.begin(), want.begin() + first + 1));
+  EXPECT_EQ(eos.token_ids,
+            std::vector<int32_t>(want.begin(), want.begin() + first + 1));
 
   // Stop string: two bytes of the reference text, cut before the match.
   r.eos_ids.clear();
@@ -205,16 +223,19 @@ TEST(EngineTest, GreedyGenerationMatchesReferenceAndHonoursLimits) {
   ASSERT_GE(text.size(), 10u);
   const std::string stop = text.substr(7, 2);
   r.stop = {"never-there", stop};
-  ASSERT_OK_AND_ASSIGN(runners::GenerateResult stopped, GenerateOne(engine.get(), r));
+  ASSERT_OK_AND_ASSIGN(runners::GenerateResult stopped,
+                       GenerateOne(engine.get(), r));
   EXPECT_EQ(stopped.finish_reason, runners::FinishReason::kStop);
   EXPECT_EQ(stopped.text, text.substr(0, text.find(stop)));
   EXPECT_LE(stopped.token_ids.size(), 9u);
 
   // Generation stops at the context window.
   ToyModel short_model(258, /*max_position=*/50);
-  ASSERT_OK_AND_ASSIGN(auto short_engine, Engine::Create(&short_model, &tok, Options(64)));
+  ASSERT_OK_AND_ASSIGN(auto short_engine,
+                       Engine::Create(&short_model, &tok, Options(64)));
   r.stop.clear();
-  ASSERT_OK_AND_ASSIGN(runners::GenerateResult capped, GenerateOne(short_engine.get(), r));
+  ASSERT_OK_AND_ASSIGN(runners::GenerateResult capped,
+                       GenerateOne(short_engine.get(), r));
   EXPECT_EQ(capped.token_ids.size(), 5u);
   EXPECT_EQ(capped.finish_reason, runners::FinishReason::kLength);
 }
@@ -227,12 +248,15 @@ TEST(EngineTest, SampledTextDependsOnSeedNotOnBatchOrPoolPressure) {
   r.max_new_tokens = 40;
   r.sampling = {.temperature = 1.5, .top_p = 0.9, .top_k = 50, .seed = 1234};
 
-  ASSERT_OK_AND_ASSIGN(auto alone, Engine::Create(&model, &tok, Options(256, true, 64)));
-  ASSERT_OK_AND_ASSIGN(runners::GenerateResult solo, GenerateOne(alone.get(), r));
+  ASSERT_OK_AND_ASSIGN(auto alone,
+                       Engine::Create(&model, &tok, Options(256, true, 64)));
+  ASSERT_OK_AND_ASSIGN(runners::GenerateResult solo,
+                       GenerateOne(alone.get(), r));
 
   // The same request among 24 others in a pool small enough to preempt.
   ToyModel model2(258);
-  ASSERT_OK_AND_ASSIGN(auto busy, Engine::Create(&model2, &tok, Options(20, true, 64)));
+  ASSERT_OK_AND_ASSIGN(auto busy,
+                       Engine::Create(&model2, &tok, Options(20, true, 64)));
   Collector<runners::GenerateResult> c(25);
   for (int i = 0; i < 25; ++i) {
     GenerateTokensRequest other = r;
@@ -249,7 +273,8 @@ TEST(EngineTest, SampledTextDependsOnSeedNotOnBatchOrPoolPressure) {
   EXPECT_GT(busy->stats().preemptions, 0);
   // Another seed gives another text.
   r.sampling.seed = 99;
-  ASSERT_OK_AND_ASSIGN(runners::GenerateResult other_seed, GenerateOne(alone.get(), r));
+  ASSERT_OK_AND_ASSIGN(runners::GenerateResult other_seed,
+                       GenerateOne(alone.get(), r));
   EXPECT_NE(other_seed.token_ids, solo.token_ids);
 }
 
@@ -258,7 +283,8 @@ TEST(EngineTest, SampledTextDependsOnSeedNotOnBatchOrPoolPressure) {
 TEST(EngineTest, OnTextSeesTheTextSoFarAfterEachToken) {
   ToyModel model(258);
   ByteTokenizer tok;
-  ASSERT_OK_AND_ASSIGN(auto engine, Engine::Create(&model, &tok, Options(64, true, 16)));
+  ASSERT_OK_AND_ASSIGN(auto engine,
+                       Engine::Create(&model, &tok, Options(64, true, 16)));
   const std::vector<int32_t> prompt = Seq(3, 40, 1, 5);
   const std::vector<int32_t> want = ReferenceGreedy(model, prompt, 20);
 
@@ -267,11 +293,14 @@ TEST(EngineTest, OnTextSeesTheTextSoFarAfterEachToken) {
   r.prompt = prompt;
   r.max_new_tokens = 20;
   r.on_text = [&seen](absl::string_view text) { seen.emplace_back(text); };
-  ASSERT_OK_AND_ASSIGN(runners::GenerateResult full, GenerateOne(engine.get(), r));
+  ASSERT_OK_AND_ASSIGN(runners::GenerateResult full,
+                       GenerateOne(engine.get(), r));
   EXPECT_EQ(full.token_ids, want);
   ASSERT_EQ(seen.size(), 19u);
   for (size_t i = 0; i < seen.size(); ++i) {
-    EXPECT_EQ(seen[i], tok.Decode(absl::MakeConstSpan(want).subspan(0, i + 1), true)) << i;
+    EXPECT_EQ(seen[i],
+              tok.Decode(absl::MakeConstSpan(want).subspan(0, i + 1), true))
+        << i;
   }
   EXPECT_EQ(full.text, tok.Decode(want, true));
 
@@ -281,13 +310,16 @@ TEST(EngineTest, OnTextSeesTheTextSoFarAfterEachToken) {
   const std::string stop = text.substr(7, 2);
   seen.clear();
   r.stop = {stop};
-  ASSERT_OK_AND_ASSIGN(runners::GenerateResult stopped, GenerateOne(engine.get(), r));
+  ASSERT_OK_AND_ASSIGN(runners::GenerateResult stopped,
+                       GenerateOne(engine.get(), r));
   EXPECT_EQ(seen.size(), stopped.token_ids.size() - 1);
-  for (const std::string& t : seen) EXPECT_EQ(t.find(stop), std::string::npos) << t;
+  for (const std::string& t : seen)
+    EXPECT_EQ(t.find(stop), std::string::npos) << t;
 
   // Preempted and recomputed: the same calls, none repeated.
   ToyModel model2(258);
-  ASSERT_OK_AND_ASSIGN(auto busy, Engine::Create(&model2, &tok, Options(20, true, 64)));
+  ASSERT_OK_AND_ASSIGN(auto busy,
+                       Engine::Create(&model2, &tok, Options(20, true, 64)));
   std::vector<std::string> busy_seen;
   Collector<runners::GenerateResult> c(25);
   for (int i = 0; i < 25; ++i) {
@@ -297,7 +329,9 @@ TEST(EngineTest, OnTextSeesTheTextSoFarAfterEachToken) {
     if (i == 12) {
       other.prompt = prompt;
       other.max_new_tokens = 20;
-      other.on_text = [&busy_seen](absl::string_view text) { busy_seen.emplace_back(text); };
+      other.on_text = [&busy_seen](absl::string_view text) {
+        busy_seen.emplace_back(text);
+      };
     }
     ASSERT_OK(busy->SubmitGenerate(other, c.For(i)));
   }
@@ -306,26 +340,31 @@ TEST(EngineTest, OnTextSeesTheTextSoFarAfterEachToken) {
   ASSERT_OK(results[12].status());
   std::vector<std::string> alone;
   for (size_t i = 0; i + 1 < want.size(); ++i) {
-    alone.push_back(tok.Decode(absl::MakeConstSpan(want).subspan(0, i + 1), true));
+    alone.push_back(
+        tok.Decode(absl::MakeConstSpan(want).subspan(0, i + 1), true));
   }
   EXPECT_EQ(busy_seen, alone);
 
   // Without a tokenizer there is no text to stream.
   ToyModel model3(258);
-  ASSERT_OK_AND_ASSIGN(auto bare, Engine::Create(&model3, nullptr, Options(64)));
+  ASSERT_OK_AND_ASSIGN(auto bare,
+                       Engine::Create(&model3, nullptr, Options(64)));
   GenerateTokensRequest g;
   g.prompt = {1, 2};
   g.on_text = [](absl::string_view) {};
-  EXPECT_THAT(bare->SubmitGenerate(g, [](absl::StatusOr<runners::GenerateResult>) {}),
-              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(
+      bare->SubmitGenerate(g, [](absl::StatusOr<runners::GenerateResult>) {}),
+      StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(EngineTest, PreemptionUnderPoolPressureKeepsScoresExact) {
   const auto reqs = MmluLike(4, 6);
   ToyModel big_model, small_model;
-  ASSERT_OK_AND_ASSIGN(auto big, Engine::Create(&big_model, nullptr, Options(1024, true, 512)));
+  ASSERT_OK_AND_ASSIGN(
+      auto big, Engine::Create(&big_model, nullptr, Options(1024, true, 512)));
   // 40 blocks: a few sequences at a time.
-  ASSERT_OK_AND_ASSIGN(auto small, Engine::Create(&small_model, nullptr, Options(40, true, 512)));
+  ASSERT_OK_AND_ASSIGN(auto small, Engine::Create(&small_model, nullptr,
+                                                  Options(40, true, 512)));
   const auto a = RunScores(big.get(), reqs);
   const auto b = RunScores(small.get(), reqs);
   for (size_t i = 0; i < reqs.size(); ++i) {
@@ -337,29 +376,34 @@ TEST(EngineTest, PreemptionUnderPoolPressureKeepsScoresExact) {
 
 TEST(EngineTest, CancelledRequestsFinishWithCancelledError) {
   ToyModel model;
-  ASSERT_OK_AND_ASSIGN(auto engine, Engine::Create(&model, nullptr, Options(512, true, 32)));
+  ASSERT_OK_AND_ASSIGN(auto engine,
+                       Engine::Create(&model, nullptr, Options(512, true, 32)));
   std::atomic<bool> cancelled{true};
   auto reqs = MmluLike(2, 10);
   for (auto& r : reqs) r.cancelled = &cancelled;
   const auto got = RunScores(engine.get(), reqs);
-  for (const auto& g : got) EXPECT_THAT(g.status(), StatusIs(absl::StatusCode::kCancelled));
+  for (const auto& g : got)
+    EXPECT_THAT(g.status(), StatusIs(absl::StatusCode::kCancelled));
   EXPECT_LT(model.forwarded_tokens(), 64);
 }
 
 TEST(EngineTest, RefusesRequestsThatCanNeverRun) {
   ToyModel model(300, /*max_position=*/100);
-  ASSERT_OK_AND_ASSIGN(auto engine, Engine::Create(&model, nullptr, Options(5)));
+  ASSERT_OK_AND_ASSIGN(auto engine,
+                       Engine::Create(&model, nullptr, Options(5)));
   auto noop = [](absl::StatusOr<ScoreOutput>) {};
   ScoreRequest too_long;
   too_long.tokens.assign(101, 1);
   too_long.targets = {{0, 1}};
   EXPECT_THAT(engine->SubmitScore(too_long, noop),
-              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("101 tokens")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::HasSubstr("101 tokens")));
   ScoreRequest bad_token;
   bad_token.tokens = {1, 2, 300};
   bad_token.targets = {{0, 1}};
   EXPECT_THAT(engine->SubmitScore(bad_token, noop),
-              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("300")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::HasSubstr("300")));
   ScoreRequest too_big_for_pool;  // 4 usable blocks = 64 tokens
   too_big_for_pool.tokens.assign(80, 1);
   too_big_for_pool.targets = {{79, 1}};
@@ -368,18 +412,21 @@ TEST(EngineTest, RefusesRequestsThatCanNeverRun) {
   GenerateTokensRequest g;
   g.prompt = {1, 2};
   g.stop = {"x"};  // no tokenizer to decode with
-  EXPECT_THAT(engine->SubmitGenerate(g, [](absl::StatusOr<runners::GenerateResult>) {}),
-              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(
+      engine->SubmitGenerate(g, [](absl::StatusOr<runners::GenerateResult>) {}),
+      StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(EngineTest, ManyCallerThreadsShareTheEngine) {
   ToyModel model;
-  ASSERT_OK_AND_ASSIGN(auto engine, Engine::Create(&model, nullptr, Options(256, true, 128)));
+  ASSERT_OK_AND_ASSIGN(
+      auto engine, Engine::Create(&model, nullptr, Options(256, true, 128)));
   const auto reqs = MmluLike(3, 4);
   std::vector<std::vector<absl::StatusOr<ScoreOutput>>> per_thread(4);
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&, t] { per_thread[t] = RunScores(engine.get(), reqs); });
+    threads.emplace_back(
+        [&, t] { per_thread[t] = RunScores(engine.get(), reqs); });
   }
   for (auto& th : threads) th.join();
   for (int t = 1; t < 4; ++t) {
@@ -434,7 +481,8 @@ TEST(StepTurnsTest, TwoEnginesShareTheDeviceStepByStep) {
   ASSERT_OK_AND_ASSIGN(auto a, Engine::Create(&model_a, &tok, shared));
   ASSERT_OK_AND_ASSIGN(auto b, Engine::Create(&model_b, &tok, shared));
   ToyModel model_solo(/*vocab=*/258);
-  ASSERT_OK_AND_ASSIGN(auto solo, Engine::Create(&model_solo, &tok, Options(64, true, 16)));
+  ASSERT_OK_AND_ASSIGN(
+      auto solo, Engine::Create(&model_solo, &tok, Options(64, true, 16)));
   Collector<runners::GenerateResult> ca(6), cb(6);
   std::vector<GenerateTokensRequest> requests;
   for (int i = 0; i < 6; ++i) {
@@ -450,7 +498,8 @@ TEST(StepTurnsTest, TwoEnginesShareTheDeviceStepByStep) {
   for (int i = 0; i < 6; ++i) {
     ASSERT_OK(ra[i].status());
     ASSERT_OK(rb[i].status());
-    ASSERT_OK_AND_ASSIGN(runners::GenerateResult alone, GenerateOne(solo.get(), requests[i]));
+    ASSERT_OK_AND_ASSIGN(runners::GenerateResult alone,
+                         GenerateOne(solo.get(), requests[i]));
     EXPECT_EQ(ra[i]->token_ids, alone.token_ids) << i;
     EXPECT_EQ(rb[i]->token_ids, alone.token_ids) << i;
   }

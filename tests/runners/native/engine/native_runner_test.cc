@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "runners/native/testing/checkpoint_writer.h"
 #include "runners/native/model/model.h"
+#include "runners/native/testing/checkpoint_writer.h"
 #include "runners/native/tokenizer/tokenizer.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -53,7 +53,8 @@ class NativeRunnerTest : public ::testing::Test {
 
   static std::string ModelDir() { return dir_->Join("model"); }
 
-  static std::unique_ptr<Runner> Make(bool prefix_cache = true, int max_batch_tokens = 2048) {
+  static std::unique_ptr<Runner> Make(bool prefix_cache = true,
+                                      int max_batch_tokens = 2048) {
     NativeRunnerOptions o;
     o.model_dir = ModelDir();
     o.num_threads = 2;
@@ -70,13 +71,18 @@ class NativeRunnerTest : public ::testing::Test {
 evald::testing::TempDir* NativeRunnerTest::dir_ = nullptr;
 
 template <typename Req, typename Res>
-std::vector<absl::StatusOr<Res>> Call(Runner* runner, const std::vector<Req>& reqs,
-                                      size_t batch, const CallOptions& options = {}) {
-  std::vector<absl::StatusOr<Res>> out(reqs.size(), absl::UnknownError("missing"));
+std::vector<absl::StatusOr<Res>> Call(Runner* runner,
+                                      const std::vector<Req>& reqs,
+                                      size_t batch,
+                                      const CallOptions& options = {}) {
+  std::vector<absl::StatusOr<Res>> out(reqs.size(),
+                                       absl::UnknownError("missing"));
   for (size_t start = 0; start < reqs.size(); start += batch) {
     const size_t n = std::min(batch, reqs.size() - start);
     absl::Span<const Req> span(reqs.data() + start, n);
-    auto cb = [&](size_t i, absl::StatusOr<Res> r) { out[start + i] = std::move(r); };
+    auto cb = [&](size_t i, absl::StatusOr<Res> r) {
+      out[start + i] = std::move(r);
+    };
     absl::Status s;
     if constexpr (std::is_same_v<Req, LoglikelihoodRequest>) {
       s = runner->Loglikelihood(span, options, cb);
@@ -92,16 +98,20 @@ std::vector<LoglikelihoodRequest> MmluShaped() {
   const char* subjects[] = {"anatomy", "astronomy", "world history"};
   std::vector<LoglikelihoodRequest> out;
   for (const char* subject : subjects) {
-    std::string header = absl::StrCat("The following are multiple choice questions (with answers) about ",
-                                      subject, ".\n\n");
+    std::string header = absl::StrCat(
+        "The following are multiple choice questions (with answers) about ",
+        subject, ".\n\n");
     for (int d = 0; d < 3; ++d) {
-      absl::StrAppend(&header, "What is the answer to example ", d, " of the ", subject,
-                      " section?\nA. one\nB. two\nC. three\nD. four\nAnswer: B\n\n");
+      absl::StrAppend(
+          &header, "What is the answer to example ", d, " of the ", subject,
+          " section?\nA. one\nB. two\nC. three\nD. four\nAnswer: B\n\n");
     }
     for (int q = 0; q < 6; ++q) {
-      const std::string ctx = absl::StrCat(header, "Which of these is true for question ", q,
-                                           " in the world?\nA. yes\nB. no\nC. maybe\nD. never\nAnswer:");
-      for (const char* choice : {" A", " B", " C", " D"}) out.push_back({ctx, choice});
+      const std::string ctx = absl::StrCat(
+          header, "Which of these is true for question ", q,
+          " in the world?\nA. yes\nB. no\nC. maybe\nD. never\nAnswer:");
+      for (const char* choice : {" A", " B", " C", " D"})
+        out.push_back({ctx, choice});
     }
   }
   // Multi-token continuations and trailing-space contexts.
@@ -115,9 +125,12 @@ std::vector<GenerateRequest> Generations() {
   std::vector<GenerateRequest> out;
   for (int i = 0; i < 6; ++i) {
     GenerateRequest g;
-    g.prompt = absl::StrCat("Question ", i, ": what comes after the number ", i, "?\nAnswer:");
+    g.prompt = absl::StrCat("Question ", i, ": what comes after the number ", i,
+                            "?\nAnswer:");
     g.max_new_tokens = 12;
-    if (i % 2 == 1) g.sampling = {.temperature = 0.8, .top_p = 0.9, .top_k = 40, .seed = 77u + i};
+    if (i % 2 == 1)
+      g.sampling = {
+          .temperature = 0.8, .top_p = 0.9, .top_k = 40, .seed = 77u + i};
     out.push_back(g);
   }
   return out;
@@ -126,8 +139,11 @@ std::vector<GenerateRequest> Generations() {
 TEST_F(NativeRunnerTest, ScoresMatchADirectForwardWithTheLmEvalSplit) {
   auto runner = Make();
   ASSERT_NE(runner, nullptr);
-  ASSERT_OK_AND_ASSIGN(auto tok, tokenizer::Tokenizer::FromDirectory(ModelDir()));
-  ASSERT_OK_AND_ASSIGN(auto model, model::Model::Load(ModelDir(), {.device = model::Device::kCpu, .num_threads = 1}));
+  ASSERT_OK_AND_ASSIGN(auto tok,
+                       tokenizer::Tokenizer::FromDirectory(ModelDir()));
+  ASSERT_OK_AND_ASSIGN(
+      auto model, model::Model::Load(ModelDir(), {.device = model::Device::kCpu,
+                                                  .num_threads = 1}));
   ASSERT_OK_AND_ASSIGN(auto kv, model->AllocateKvCache(64));
 
   const std::vector<LoglikelihoodRequest> reqs = {
@@ -135,7 +151,8 @@ TEST_F(NativeRunnerTest, ScoresMatchADirectForwardWithTheLmEvalSplit) {
       {"Count: one, two,", " three"},
       {"", "hello world"},
   };
-  const auto got = Call<LoglikelihoodRequest, LoglikelihoodResult>(runner.get(), reqs, 3);
+  const auto got =
+      Call<LoglikelihoodRequest, LoglikelihoodResult>(runner.get(), reqs, 3);
   for (size_t i = 0; i < reqs.size(); ++i) {
     ASSERT_OK(got[i].status()) << i;
     std::vector<int32_t> ctx, cont;
@@ -158,9 +175,11 @@ TEST_F(NativeRunnerTest, ScoresMatchADirectForwardWithTheLmEvalSplit) {
     std::vector<int32_t> all = ctx;
     all.insert(all.end(), cont.begin(), cont.end() - 1);
     std::vector<int32_t> table;
-    for (size_t b = 0; b * 16 < all.size(); ++b) table.push_back(static_cast<int32_t>(b + 1));
+    for (size_t b = 0; b * 16 < all.size(); ++b)
+      table.push_back(static_cast<int32_t>(b + 1));
     model::SeqChunk chunk{.tokens = all, .start_pos = 0, .block_table = table};
-    for (size_t j = 0; j < cont.size(); ++j) chunk.logit_rows.push_back(ctx.size() + j - 1);
+    for (size_t j = 0; j < cont.size(); ++j)
+      chunk.logit_rows.push_back(ctx.size() + j - 1);
     model::ForwardOutput out;
     ASSERT_OK(model->Forward({chunk}, kv.get(), &out));
     double want = 0;
@@ -172,7 +191,8 @@ TEST_F(NativeRunnerTest, ScoresMatchADirectForwardWithTheLmEvalSplit) {
       double z = 0;
       for (float v : l) z += std::exp(v - mx);
       want += l[cont[j]] - mx - std::log(z);
-      greedy = greedy && std::max_element(l.begin(), l.end()) - l.begin() == cont[j];
+      greedy =
+          greedy && std::max_element(l.begin(), l.end()) - l.begin() == cont[j];
     }
     EXPECT_NEAR(got[i]->logprob, want, 1e-9) << i;
     EXPECT_EQ(got[i]->is_greedy, greedy) << i;
@@ -189,21 +209,26 @@ TEST_F(NativeRunnerTest, BitIdenticalAcrossBatchSizesChunkingAndCacheState) {
   // Reference: prefix cache off, everything in one call.
   auto cold = Make(/*prefix_cache=*/false);
   ASSERT_NE(cold, nullptr);
-  const LL ref_ll = Call<LoglikelihoodRequest, LoglikelihoodResult>(cold.get(), ll, ll.size());
-  const GR ref_gen = Call<GenerateRequest, GenerateResult>(cold.get(), gen, gen.size());
+  const LL ref_ll = Call<LoglikelihoodRequest, LoglikelihoodResult>(
+      cold.get(), ll, ll.size());
+  const GR ref_gen =
+      Call<GenerateRequest, GenerateResult>(cold.get(), gen, gen.size());
   for (const auto& r : ref_ll) ASSERT_OK(r.status());
   for (const auto& r : ref_gen) ASSERT_OK(r.status());
 
   auto same = [&](const LL& a, const GR& g, const std::string& what) {
     for (size_t i = 0; i < ll.size(); ++i) {
       ASSERT_OK(a[i].status()) << what << " " << i;
-      EXPECT_EQ(a[i]->logprob, ref_ll[i]->logprob) << what << " loglikelihood " << i;
+      EXPECT_EQ(a[i]->logprob, ref_ll[i]->logprob)
+          << what << " loglikelihood " << i;
       EXPECT_EQ(a[i]->is_greedy, ref_ll[i]->is_greedy) << what << " " << i;
-      EXPECT_EQ(a[i]->continuation_token_ids, ref_ll[i]->continuation_token_ids) << what;
+      EXPECT_EQ(a[i]->continuation_token_ids, ref_ll[i]->continuation_token_ids)
+          << what;
     }
     for (size_t i = 0; i < gen.size(); ++i) {
       ASSERT_OK(g[i].status()) << what << " " << i;
-      EXPECT_EQ(g[i]->token_ids, ref_gen[i]->token_ids) << what << " generate " << i;
+      EXPECT_EQ(g[i]->token_ids, ref_gen[i]->token_ids)
+          << what << " generate " << i;
       EXPECT_EQ(g[i]->text, ref_gen[i]->text) << what << " generate " << i;
     }
   };
@@ -211,13 +236,17 @@ TEST_F(NativeRunnerTest, BitIdenticalAcrossBatchSizesChunkingAndCacheState) {
     auto runner = Make();
     ASSERT_NE(runner, nullptr);
     const std::string what = absl::StrCat("batch ", batch, " cold");
-    const LL a = Call<LoglikelihoodRequest, LoglikelihoodResult>(runner.get(), ll, batch);
-    const GR g = Call<GenerateRequest, GenerateResult>(runner.get(), gen, batch);
+    const LL a = Call<LoglikelihoodRequest, LoglikelihoodResult>(runner.get(),
+                                                                 ll, batch);
+    const GR g =
+        Call<GenerateRequest, GenerateResult>(runner.get(), gen, batch);
     same(a, g, what);
     // Warm: every prefix is now cached.
     const int64_t cached_before = runner->stats().cached_prompt_tokens;
-    const LL w = Call<LoglikelihoodRequest, LoglikelihoodResult>(runner.get(), ll, batch);
-    const GR wg = Call<GenerateRequest, GenerateResult>(runner.get(), gen, batch);
+    const LL w = Call<LoglikelihoodRequest, LoglikelihoodResult>(runner.get(),
+                                                                 ll, batch);
+    const GR wg =
+        Call<GenerateRequest, GenerateResult>(runner.get(), gen, batch);
     same(w, wg, absl::StrCat("batch ", batch, " warm"));
     EXPECT_GT(runner->stats().cached_prompt_tokens, cached_before);
   }
@@ -225,21 +254,24 @@ TEST_F(NativeRunnerTest, BitIdenticalAcrossBatchSizesChunkingAndCacheState) {
   auto chunked = Make(/*prefix_cache=*/true, /*max_batch_tokens=*/24);
   ASSERT_NE(chunked, nullptr);
   same(Call<LoglikelihoodRequest, LoglikelihoodResult>(chunked.get(), ll, 64),
-       Call<GenerateRequest, GenerateResult>(chunked.get(), gen, 64), "24-token steps");
+       Call<GenerateRequest, GenerateResult>(chunked.get(), gen, 64),
+       "24-token steps");
 }
 
 // A candidate and a judge on one memory budget (the CPU backend's elastic
 // cache): the KV pool grows past its guaranteed minimum for a wide batch,
 // goes back to it when idle, and every output stays bit-identical to a
 // runner with a pool of its own.
-TEST_F(NativeRunnerTest, SharedMemoryBudgetGrowsAndShrinksThePoolWithoutChangingOutputs) {
+TEST_F(NativeRunnerTest,
+       SharedMemoryBudgetGrowsAndShrinksThePoolWithoutChangingOutputs) {
   const auto ll = MmluShaped();
   const auto gen = Generations();
   auto reference = Make(/*prefix_cache=*/false);
   ASSERT_NE(reference, nullptr);
-  const auto ref_ll =
-      Call<LoglikelihoodRequest, LoglikelihoodResult>(reference.get(), ll, ll.size());
-  const auto ref_gen = Call<GenerateRequest, GenerateResult>(reference.get(), gen, gen.size());
+  const auto ref_ll = Call<LoglikelihoodRequest, LoglikelihoodResult>(
+      reference.get(), ll, ll.size());
+  const auto ref_gen =
+      Call<GenerateRequest, GenerateResult>(reference.get(), gen, gen.size());
 
   planner::KvBudget budget(int64_t{96} << 20);
   NativeRunnerOptions o;
@@ -252,10 +284,13 @@ TEST_F(NativeRunnerTest, SharedMemoryBudgetGrowsAndShrinksThePoolWithoutChanging
   const RunnerStats idle = candidate->stats();
   EXPECT_GT(idle.kv_min_bytes, 0);
   EXPECT_EQ(idle.kv_bytes, idle.kv_min_bytes);
-  EXPECT_LT(budget.SharedFree(), budget.total_bytes() - 2 * idle.kv_min_bytes);  // weights too
+  EXPECT_LT(budget.SharedFree(),
+            budget.total_bytes() - 2 * idle.kv_min_bytes);  // weights too
 
-  const auto got_ll = Call<LoglikelihoodRequest, LoglikelihoodResult>(candidate.get(), ll, ll.size());
-  const auto got_gen = Call<GenerateRequest, GenerateResult>(judge.get(), gen, gen.size());
+  const auto got_ll = Call<LoglikelihoodRequest, LoglikelihoodResult>(
+      candidate.get(), ll, ll.size());
+  const auto got_gen =
+      Call<GenerateRequest, GenerateResult>(judge.get(), gen, gen.size());
   for (size_t i = 0; i < ll.size(); ++i) {
     ASSERT_OK(got_ll[i].status()) << i;
     EXPECT_EQ(got_ll[i]->logprob, ref_ll[i]->logprob) << i;
@@ -266,7 +301,8 @@ TEST_F(NativeRunnerTest, SharedMemoryBudgetGrowsAndShrinksThePoolWithoutChanging
   }
   // 75 prompts at once need more blocks than the 64-block minimum.
   EXPECT_GT(candidate->stats().kv_grown_bytes, 0);
-  EXPECT_LE(candidate->stats().kv_bytes + judge->stats().kv_bytes, budget.total_bytes());
+  EXPECT_LE(candidate->stats().kv_bytes + judge->stats().kv_bytes,
+            budget.total_bytes());
   const int64_t shared_before = budget.SharedFree();
   candidate.reset();
   EXPECT_GT(budget.SharedFree(), shared_before);  // weights and KV are back
@@ -276,7 +312,8 @@ TEST_F(NativeRunnerTest, PrefixCacheServesTheSharedHeader) {
   auto runner = Make();
   ASSERT_NE(runner, nullptr);
   const auto ll = MmluShaped();
-  const auto got = Call<LoglikelihoodRequest, LoglikelihoodResult>(runner.get(), ll, ll.size());
+  const auto got = Call<LoglikelihoodRequest, LoglikelihoodResult>(
+      runner.get(), ll, ll.size());
   int64_t cached = 0;
   for (const auto& r : got) {
     ASSERT_OK(r.status());
@@ -303,7 +340,8 @@ TEST_F(NativeRunnerTest, PerRequestErrorsNameTheRequest) {
       {"bad \xff utf8", " x"},
       {long_text, " end"},
   };
-  const auto got = Call<LoglikelihoodRequest, LoglikelihoodResult>(runner.get(), ll, 3);
+  const auto got =
+      Call<LoglikelihoodRequest, LoglikelihoodResult>(runner.get(), ll, 3);
   EXPECT_OK(got[0].status());
   EXPECT_THAT(got[1].status(), StatusIs(absl::StatusCode::kInvalidArgument,
                                         HasSubstr("loglikelihood request 1")));
@@ -318,11 +356,12 @@ TEST_F(NativeRunnerTest, PerRequestErrorsNameTheRequest) {
   gen[2].prompt = long_text;
   const auto g = Call<GenerateRequest, GenerateResult>(runner.get(), gen, 3);
   EXPECT_OK(g[0].status());
-  EXPECT_THAT(g[1].status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("generate request 1")));
-  EXPECT_THAT(g[2].status(), StatusIs(absl::StatusCode::kInvalidArgument,
-                                      ::testing::AllOf(HasSubstr("generate request 2"),
-                                                       HasSubstr("context window is 512"))));
+  EXPECT_THAT(g[1].status(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                      HasSubstr("generate request 1")));
+  EXPECT_THAT(g[2].status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::AllOf(HasSubstr("generate request 2"),
+                                        HasSubstr("context window is 512"))));
 }
 
 TEST_F(NativeRunnerTest, CancelledCallReturnsCancelledErrors) {
@@ -330,9 +369,10 @@ TEST_F(NativeRunnerTest, CancelledCallReturnsCancelledErrors) {
   ASSERT_NE(runner, nullptr);
   std::atomic<bool> cancelled{true};
   const auto gen = Generations();
-  const auto g = Call<GenerateRequest, GenerateResult>(runner.get(), gen, gen.size(),
-                                                       {.cancelled = &cancelled});
-  for (const auto& r : g) EXPECT_THAT(r.status(), StatusIs(absl::StatusCode::kCancelled));
+  const auto g = Call<GenerateRequest, GenerateResult>(
+      runner.get(), gen, gen.size(), {.cancelled = &cancelled});
+  for (const auto& r : g)
+    EXPECT_THAT(r.status(), StatusIs(absl::StatusCode::kCancelled));
 }
 
 // Many generations at once, with distinct prompts of known token counts.
@@ -340,7 +380,8 @@ std::vector<GenerateRequest> ManyGenerations(int n) {
   std::vector<GenerateRequest> out;
   for (int i = 0; i < n; ++i) {
     GenerateRequest g;
-    g.prompt = absl::StrCat("Document ", i, " of many: continue the text after this line.");
+    g.prompt = absl::StrCat("Document ", i,
+                            " of many: continue the text after this line.");
     g.max_new_tokens = 24;
     out.push_back(g);
   }
@@ -360,26 +401,30 @@ TEST_F(NativeRunnerTest, OnTheCpuFewSequencesRunAtOnceSoResultsArriveSteadily) {
     o.max_num_seqs = max_num_seqs;
     auto runner = CreateNativeRunner(o);
     ASSERT_OK(runner);
-    ASSERT_OK((*runner)->Generate(gen, {}, [&](size_t, absl::StatusOr<GenerateResult> r) {
-      EXPECT_OK(r);
-    }));
+    ASSERT_OK((*runner)->Generate(
+        gen, {},
+        [&](size_t, absl::StatusOr<GenerateResult> r) { EXPECT_OK(r); }));
     EXPECT_EQ((*runner)->stats().max_running_seqs, max_num_seqs == 0 ? 16 : 64);
   }
 }
 
 // A draining call (stop_admitting) finishes the requests already started,
 // with the outputs they would have had, and cancels only the others.
-TEST_F(NativeRunnerTest, StopAdmittingFinishesStartedRequestsAndCancelsTheRest) {
+TEST_F(NativeRunnerTest,
+       StopAdmittingFinishesStartedRequestsAndCancelsTheRest) {
   auto runner = Make();
   ASSERT_NE(runner, nullptr);
   const std::vector<GenerateRequest> gen = ManyGenerations(64);
-  const auto reference = Call<GenerateRequest, GenerateResult>(runner.get(), gen, gen.size());
+  const auto reference =
+      Call<GenerateRequest, GenerateResult>(runner.get(), gen, gen.size());
   std::atomic<bool> stop{false};
-  std::vector<absl::StatusOr<GenerateResult>> got(gen.size(), absl::UnknownError("missing"));
+  std::vector<absl::StatusOr<GenerateResult>> got(
+      gen.size(), absl::UnknownError("missing"));
   ASSERT_OK(runner->Generate(gen, {.stop_admitting = &stop},
                              [&](size_t i, absl::StatusOr<GenerateResult> r) {
                                got[i] = std::move(r);
-                               stop.store(true);  // drain from the first result on
+                               stop.store(
+                                   true);  // drain from the first result on
                              }));
   int finished = 0, cancelled = 0;
   for (size_t i = 0; i < gen.size(); ++i) {
@@ -402,7 +447,8 @@ TEST_F(NativeRunnerTest, ChatTemplateUsesTheModelsTemplateAndTokens) {
   ASSERT_NE(runner, nullptr);
   const std::vector<ChatMessage> msgs = {{"user", "Hi there"}};
   ASSERT_OK_AND_ASSIGN(std::string text, runner->ApplyChatTemplate(msgs, true));
-  ASSERT_OK_AND_ASSIGN(auto tok, tokenizer::Tokenizer::FromDirectory(ModelDir()));
+  ASSERT_OK_AND_ASSIGN(auto tok,
+                       tokenizer::Tokenizer::FromDirectory(ModelDir()));
   EXPECT_THAT(text, HasSubstr("Hi there"));
   EXPECT_EQ(text.rfind(tok->bos_token(), 0), 0u) << text;
   // A rendered prompt already carries BOS: generation must not double it.

@@ -32,7 +32,8 @@ TEST(SamplerTest, GreedyWhenTemperatureIsZero) {
 TEST(SamplerTest, SameSeedSameDraws) {
   std::vector<float> logits(50);
   for (int i = 0; i < 50; ++i) logits[i] = std::sin(i * 0.7f);
-  runners::SamplingParams p{.temperature = 0.9, .top_p = 0.95, .top_k = 0, .seed = 42};
+  runners::SamplingParams p{
+      .temperature = 0.9, .top_p = 0.95, .top_k = 0, .seed = 42};
   TokenRng a(42), b(42), c(43);
   std::vector<int32_t> sa, sb, sc;
   for (int i = 0; i < 40; ++i) {
@@ -47,14 +48,16 @@ TEST(SamplerTest, SameSeedSameDraws) {
 TEST(SamplerTest, TopKAndTopPRestrictTheSupport) {
   const std::vector<float> logits = {0.0f, 5.0f, 4.0f, 3.0f, -2.0f};
   TokenRng rng(7);
-  runners::SamplingParams k2{.temperature = 1.0, .top_p = 1.0, .top_k = 2, .seed = 7};
+  runners::SamplingParams k2{
+      .temperature = 1.0, .top_p = 1.0, .top_k = 2, .seed = 7};
   std::map<int32_t, int> seen;
   for (int i = 0; i < 500; ++i) ++seen[SampleToken(logits, k2, &rng)];
   EXPECT_EQ(seen.size(), 2u);
   EXPECT_TRUE(seen.count(1) && seen.count(2));
   // p(1) = e^5 / (e^5 + e^4 + e^3 + 1 + e^-2) ~ 0.66 < 0.7, so top_p 0.7
   // keeps tokens 1 and 2.
-  runners::SamplingParams p7{.temperature = 1.0, .top_p = 0.7, .top_k = 0, .seed = 7};
+  runners::SamplingParams p7{
+      .temperature = 1.0, .top_p = 0.7, .top_k = 0, .seed = 7};
   seen.clear();
   for (int i = 0; i < 500; ++i) ++seen[SampleToken(logits, p7, &rng)];
   EXPECT_EQ(seen.size(), 2u);

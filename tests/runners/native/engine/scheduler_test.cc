@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <map>
 #include <memory>
-#include <set>
 #include <numeric>
+#include <set>
 #include <vector>
 
 #include "runners/native/engine/block_hash.h"
@@ -21,11 +21,12 @@ namespace {
 // a token each time it is fully computed until it reaches `gen_len` tokens.
 class SchedulerHarness {
  public:
-  SchedulerHarness(int num_blocks, SchedulerOptions options, bool caching = true)
+  SchedulerHarness(int num_blocks, SchedulerOptions options,
+                   bool caching = true)
       : kv_(num_blocks, caching), scheduler_(options, &kv_) {}
 
-  Sequence* Add(std::vector<int32_t> tokens, Sequence::Kind kind = Sequence::Kind::kScore,
-                int gen_len = 0) {
+  Sequence* Add(std::vector<int32_t> tokens,
+                Sequence::Kind kind = Sequence::Kind::kScore, int gen_len = 0) {
     auto s = std::make_unique<Sequence>();
     s->id = next_id_++;
     s->kind = kind;
@@ -44,7 +45,8 @@ class SchedulerHarness {
   StepPlan Step() {
     StepPlan plan = scheduler_.Schedule();
     for (const ScheduledChunk& c : plan.chunks) {
-      if (std::find(admitted_.begin(), admitted_.end(), c.seq->id) == admitted_.end()) {
+      if (std::find(admitted_.begin(), admitted_.end(), c.seq->id) ==
+          admitted_.end()) {
         admitted_.push_back(c.seq->id);
       }
     }
@@ -52,7 +54,8 @@ class SchedulerHarness {
     for (const ScheduledChunk& c : plan.chunks) {
       Sequence* s = c.seq;
       if (s->num_uncomputed() != 0) continue;
-      if (s->kind == Sequence::Kind::kGenerate && s->num_tokens() < gen_len_[s->id]) {
+      if (s->kind == Sequence::Kind::kGenerate &&
+          s->num_tokens() < gen_len_[s->id]) {
         s->tokens.push_back(5000 + s->num_tokens());
         ExtendBlockHashes(root_, s->tokens, &s->block_hashes);
         continue;
@@ -88,10 +91,12 @@ class SchedulerHarness {
   std::vector<int64_t> admitted_;
 };
 
-std::vector<int32_t> Prompt(int header_id, int header_len, int question_id, int question_len) {
+std::vector<int32_t> Prompt(int header_id, int header_len, int question_id,
+                            int question_len) {
   std::vector<int32_t> t;
   for (int i = 0; i < header_len; ++i) t.push_back(100 * header_id + i % 97);
-  for (int i = 0; i < question_len; ++i) t.push_back(20000 + 131 * question_id + i);
+  for (int i = 0; i < question_len; ++i)
+    t.push_back(20000 + 131 * question_id + i);
   return t;
 }
 
@@ -117,7 +122,8 @@ TEST(SchedulerTest, ChunkedPrefillRespectsTokenBudget) {
 
 TEST(SchedulerTest, DecodesAreScheduledBeforePrefills) {
   SchedulerHarness h(64, {.max_batch_tokens = 40});
-  Sequence* g = h.Add(Prompt(1, 0, 1, 10), Sequence::Kind::kGenerate, /*gen_len=*/30);
+  Sequence* g =
+      h.Add(Prompt(1, 0, 1, 10), Sequence::Kind::kGenerate, /*gen_len=*/30);
   h.Step();  // prefill of g, which then has one token to decode
   Sequence* p = h.Add(Prompt(2, 0, 2, 100));
   StepPlan plan = h.Step();
@@ -145,8 +151,10 @@ TEST(SchedulerTest, OneLeaderPerUncachedPrefixThenFollowersHit) {
   EXPECT_NE(first.chunks[0].seq->tokens[0], first.chunks[1].seq->tokens[0]);
   h.RunToCompletion();
   int64_t cached = 0, prompt = 0;
-  for (auto* s : a) cached += s->cached_prompt_tokens, prompt += s->num_prompt_tokens;
-  for (auto* s : b) cached += s->cached_prompt_tokens, prompt += s->num_prompt_tokens;
+  for (auto* s : a)
+    cached += s->cached_prompt_tokens, prompt += s->num_prompt_tokens;
+  for (auto* s : b)
+    cached += s->cached_prompt_tokens, prompt += s->num_prompt_tokens;
   // 10 followers read the 96-token header (6 blocks) from the cache.
   EXPECT_EQ(cached, 10 * 96);
   EXPECT_EQ(h.finished().size(), 12u);
@@ -196,7 +204,8 @@ TEST(SchedulerTest, PreemptsByRecomputeWhenThePoolIsFullAndFinishesAll) {
   SchedulerHarness h(9, {.max_batch_tokens = 256});
   std::vector<Sequence*> g;
   for (int i = 0; i < 3; ++i) {
-    g.push_back(h.Add(Prompt(i + 1, 0, i, 17), Sequence::Kind::kGenerate, /*gen_len=*/48));
+    g.push_back(h.Add(Prompt(i + 1, 0, i, 17), Sequence::Kind::kGenerate,
+                      /*gen_len=*/48));
   }
   int preempted = 0;
   int steps = 0;

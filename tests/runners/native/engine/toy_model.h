@@ -49,10 +49,13 @@ class ToyKvCache : public model::KvCache {
   absl::Status Commit(int first, int n) override {
     if (unit_ == 0) return absl::OkStatus();
     if (first % unit_ != 0 || n % unit_ != 0 || first + n > num_blocks_) {
-      return absl::InvalidArgumentError(absl::StrCat("unaligned commit ", first, "+", n));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unaligned commit ", first, "+", n));
     }
     for (int b = first; b < first + n; ++b) {
-      if (committed_[b]) return absl::InternalError(absl::StrCat("block ", b, " committed twice"));
+      if (committed_[b])
+        return absl::InternalError(
+            absl::StrCat("block ", b, " committed twice"));
       committed_[b] = true;
     }
     ++commits_;
@@ -62,7 +65,8 @@ class ToyKvCache : public model::KvCache {
     for (int b = first; b < first + n; ++b) {
       committed_[b] = false;
       for (int o = 0; o < model::kKvBlockSize; ++o) {
-        for (int d = 0; d < kToyDim; ++d) slot(b, o)[d] = std::numeric_limits<float>::quiet_NaN();
+        for (int d = 0; d < kToyDim; ++d)
+          slot(b, o)[d] = std::numeric_limits<float>::quiet_NaN();
       }
     }
     ++decommits_;
@@ -71,7 +75,8 @@ class ToyKvCache : public model::KvCache {
   int commits() const { return commits_; }
   int decommits() const { return decommits_; }
   float* slot(int block, int offset) {
-    return &keys_[(static_cast<size_t>(block) * model::kKvBlockSize + offset) * kToyDim];
+    return &keys_[(static_cast<size_t>(block) * model::kKvBlockSize + offset) *
+                  kToyDim];
   }
 
  private:
@@ -95,15 +100,18 @@ class ToyModel : public model::Model {
   }
 
   static float Embed(int32_t token, int d) {
-    return std::sin(0.37f * static_cast<float>(token) + 1.3f * static_cast<float>(d));
+    return std::sin(0.37f * static_cast<float>(token) +
+                    1.3f * static_cast<float>(d));
   }
   static void Key(int32_t token, int pos, float* k) {
     for (int d = 0; d < kToyDim; ++d) {
-      k[d] = Embed(token, d) + 0.25f * std::cos(0.11f * static_cast<float>(pos) * (d + 1));
+      k[d] = Embed(token, d) +
+             0.25f * std::cos(0.11f * static_cast<float>(pos) * (d + 1));
     }
   }
   // logits[v] from the keys of positions 0..p, in position order.
-  static void Logits(const std::vector<const float*>& keys, int vocab, std::vector<float>* out) {
+  static void Logits(const std::vector<const float*>& keys, int vocab,
+                     std::vector<float>* out) {
     float h[kToyDim] = {};
     for (const float* k : keys) {
       for (int d = 0; d < kToyDim; ++d) h[d] = 0.8f * h[d] + k[d];
@@ -118,7 +126,8 @@ class ToyModel : public model::Model {
 
   // What Forward must produce for the last position of `tokens`.
   std::vector<float> ReferenceLogits(const std::vector<int32_t>& tokens) const {
-    std::vector<std::vector<float>> k(tokens.size(), std::vector<float>(kToyDim));
+    std::vector<std::vector<float>> k(tokens.size(),
+                                      std::vector<float>(kToyDim));
     std::vector<const float*> ptrs;
     for (size_t p = 0; p < tokens.size(); ++p) {
       Key(tokens[p], static_cast<int>(p), k[p].data());
@@ -132,18 +141,22 @@ class ToyModel : public model::Model {
   const model::ModelConfig& config() const override { return config_; }
   size_t weight_bytes() const override { return 1000; }
   size_t kv_bytes_per_token() const override { return kToyDim * sizeof(float); }
-  absl::StatusOr<std::unique_ptr<model::KvCache>> AllocateKvCache(int num_blocks) const override {
+  absl::StatusOr<std::unique_ptr<model::KvCache>> AllocateKvCache(
+      int num_blocks) const override {
     return std::make_unique<ToyKvCache>(num_blocks);
   }
   // Elastic caches in units of `unit` blocks when set_elastic_unit(unit > 0).
-  absl::StatusOr<std::unique_ptr<model::KvCache>> ReserveKvCache(int capacity_blocks) const override {
-    if (elastic_unit_ == 0) return absl::UnimplementedError("toy model: no elastic cache");
-    return std::make_unique<ToyKvCache>(capacity_blocks / elastic_unit_ * elastic_unit_,
-                                        elastic_unit_);
+  absl::StatusOr<std::unique_ptr<model::KvCache>> ReserveKvCache(
+      int capacity_blocks) const override {
+    if (elastic_unit_ == 0)
+      return absl::UnimplementedError("toy model: no elastic cache");
+    return std::make_unique<ToyKvCache>(
+        capacity_blocks / elastic_unit_ * elastic_unit_, elastic_unit_);
   }
   void set_elastic_unit(int unit) { elastic_unit_ = unit; }
 
-  absl::Status Forward(absl::Span<const model::SeqChunk> batch, model::KvCache* kv_base,
+  absl::Status Forward(absl::Span<const model::SeqChunk> batch,
+                       model::KvCache* kv_base,
                        model::ForwardOutput* out) override {
     auto* kv = static_cast<ToyKvCache*>(kv_base);
     out->logits.clear();
@@ -155,18 +168,23 @@ class ToyModel : public model::Model {
         return absl::InternalError("block table too short");
       }
       for (int32_t b : c.block_table) {
-        if (b <= 0 || b >= kv->num_blocks()) return absl::InternalError(absl::StrCat("bad block ", b));
-        if (!kv->committed(b)) return absl::InternalError(absl::StrCat("uncommitted block ", b));
+        if (b <= 0 || b >= kv->num_blocks())
+          return absl::InternalError(absl::StrCat("bad block ", b));
+        if (!kv->committed(b))
+          return absl::InternalError(absl::StrCat("uncommitted block ", b));
       }
       for (size_t i = 0; i < c.tokens.size(); ++i) {
         const int p = c.start_pos + static_cast<int>(i);
-        Key(c.tokens[i], p, kv->slot(c.block_table[p / model::kKvBlockSize], p % model::kKvBlockSize));
+        Key(c.tokens[i], p,
+            kv->slot(c.block_table[p / model::kKvBlockSize],
+                     p % model::kKvBlockSize));
       }
       for (int row : c.logit_rows) {
         const int p = c.start_pos + row;
         std::vector<const float*> keys;
         for (int q = 0; q <= p; ++q) {
-          keys.push_back(kv->slot(c.block_table[q / model::kKvBlockSize], q % model::kKvBlockSize));
+          keys.push_back(kv->slot(c.block_table[q / model::kKvBlockSize],
+                                  q % model::kKvBlockSize));
         }
         out->logits.emplace_back();
         Logits(keys, config_.vocab_size, &out->logits.back());
@@ -193,18 +211,21 @@ class ToyModel : public model::Model {
 // Byte tokenizer: ids 0..255 are bytes; 256 = BOS, 257 = EOS.
 class ByteTokenizer : public tokenizer::Tokenizer {
  public:
-  absl::StatusOr<std::vector<int32_t>> Encode(absl::string_view text,
-                                              bool add_special_tokens) const override {
+  absl::StatusOr<std::vector<int32_t>> Encode(
+      absl::string_view text, bool add_special_tokens) const override {
     std::vector<int32_t> ids;
     if (add_special_tokens) ids.push_back(256);
     for (unsigned char c : text) ids.push_back(c);
     return ids;
   }
-  std::string Decode(absl::Span<const int32_t> ids, bool skip_special_tokens) const override {
+  std::string Decode(absl::Span<const int32_t> ids,
+                     bool skip_special_tokens) const override {
     std::string s;
     for (int32_t id : ids) {
-      if (id < 256) s.push_back(static_cast<char>(id));
-      else if (!skip_special_tokens) s += id == 256 ? "<s>" : "</s>";
+      if (id < 256)
+        s.push_back(static_cast<char>(id));
+      else if (!skip_special_tokens)
+        s += id == 256 ? "<s>" : "</s>";
     }
     return s;
   }
@@ -212,8 +233,12 @@ class ByteTokenizer : public tokenizer::Tokenizer {
     return id < 256 ? std::string(1, static_cast<char>(id)) : "";
   }
   int vocab_size() const override { return 258; }
-  std::optional<int32_t> TokenToId(absl::string_view) const override { return std::nullopt; }
-  std::optional<std::string> IdToToken(int32_t) const override { return std::nullopt; }
+  std::optional<int32_t> TokenToId(absl::string_view) const override {
+    return std::nullopt;
+  }
+  std::optional<std::string> IdToToken(int32_t) const override {
+    return std::nullopt;
+  }
   bool IsSpecial(int32_t id) const override { return id >= 256; }
   std::optional<int32_t> bos_id() const override { return 256; }
   std::optional<int32_t> eos_id() const override { return 257; }

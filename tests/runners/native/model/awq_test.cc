@@ -2,6 +2,9 @@
 // layout worked out bit by bit here, the dequantising MatMul against a dense
 // FP32 product of independently dequantised weights, an AWQ checkpoint
 // against the BF16 checkpoint it was quantised from, and config errors.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -9,16 +12,13 @@
 #include <string>
 #include <vector>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include "absl/strings/str_replace.h"
 #include "base/file.h"
-#include "runners/native/testing/checkpoint_writer.h"
-#include "runners/native/model/config_parser.h"
 #include "runners/native/cpu/cpu_gemm.h"
+#include "runners/native/model/config_parser.h"
 #include "runners/native/model/model.h"
 #include "runners/native/model/safetensors.h"
+#include "runners/native/testing/checkpoint_writer.h"
 #include "tests/runners/native/model/model_test_util.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -55,9 +55,12 @@ TEST(AwqPackTest, PhysicalNibbleIHoldsLogicalColumnOfTheAwqOrder) {
   const uint32_t word = static_cast<uint32_t>(AwqPackWord(nibbles));
   const int expected_logical[8] = {0, 2, 4, 6, 1, 3, 5, 7};
   for (int i = 0; i < 8; ++i) {
-    EXPECT_EQ((word >> (4 * i)) & 15u, static_cast<uint32_t>(expected_logical[i] + 1)) << i;
+    EXPECT_EQ((word >> (4 * i)) & 15u,
+              static_cast<uint32_t>(expected_logical[i] + 1))
+        << i;
   }
-  // 0x86427531 spelled out: nibble 7 (top) = column 7 -> 8, ..., nibble 0 = column 0 -> 1.
+  // 0x86427531 spelled out: nibble 7 (top) = column 7 -> 8, ..., nibble 0 =
+  // column 0 -> 1.
   EXPECT_EQ(word, 0x86427531u);
 }
 
@@ -70,14 +73,17 @@ TEST(AwqPackTest, QuantiseDequantiseErrorIsAtMostHalfAStep) {
   const float s = F16ToFloat(p.scale_f16);
   float lo = w[0], hi = w[0];
   for (float v : w) lo = std::min(lo, v), hi = std::max(hi, v);
-  EXPECT_NEAR(s, (hi - lo) / 15.0f, 1e-3f * (hi - lo) / 15.0f);  // fp16 rounding only
+  EXPECT_NEAR(s, (hi - lo) / 15.0f,
+              1e-3f * (hi - lo) / 15.0f);  // fp16 rounding only
   EXPECT_EQ(p.zero, static_cast<int>(std::nearbyint(-lo / s)));
   for (float v : w) {
     const int q = AwqQuantizeValue(v, p);
     ASSERT_GE(q, 0);
     ASSERT_LE(q, 15);
     // Half a step plus the slack of the fp16-rounded scale at the ends.
-    EXPECT_LE(std::fabs(static_cast<float>(q - p.zero) * s - v), 0.5f * s + 16 * 1e-3f * s) << v;
+    EXPECT_LE(std::fabs(static_cast<float>(q - p.zero) * s - v),
+              0.5f * s + 16 * 1e-3f * s)
+        << v;
   }
 }
 
@@ -101,7 +107,8 @@ struct AwqFixture {
     for (int64_t g2 = 0; g2 < groups; ++g2) {
       for (int64_t n = 0; n < rows; ++n) {
         const int z = static_cast<int>(Hash(g2 * rows + n, 11) & 15);
-        const float s = 0.001f + static_cast<float>(Hash(g2 * rows + n, 12) % 1000) * 1e-5f;
+        const float s =
+            0.001f + static_cast<float>(Hash(g2 * rows + n, 12) % 1000) * 1e-5f;
         scales[g2 * rows + n] = FloatToF16(s);
         qzeros[g2 * words + n / 8] |= static_cast<int32_t>(
             static_cast<uint32_t>(z) << (4 * nibble_of[n % 8]));
@@ -148,7 +155,8 @@ TEST(AwqMatMulTest, DequantiseMatchesTheLogicalLayout) {
   EXPECT_EQ(out, f.dense);
   std::vector<float> row(f.cols);
   ReadRow(f.Awq(), 13, row.data());
-  EXPECT_EQ(0, std::memcmp(row.data(), f.dense.data() + 13 * f.cols, f.cols * sizeof(float)));
+  EXPECT_EQ(0, std::memcmp(row.data(), f.dense.data() + 13 * f.cols,
+                           f.cols * sizeof(float)));
 }
 
 TEST(AwqMatMulTest, EqualsDenseFp32ProductAndIsBatchInvariant) {
@@ -171,7 +179,8 @@ TEST(AwqMatMulTest, EqualsDenseFp32ProductAndIsBatchInvariant) {
       for (int64_t n = 0; n < f.rows; ++n) {
         double ref = 0;
         for (int64_t k = 0; k < f.cols; ++k) {
-          ref += static_cast<double>(x[i * f.cols + k]) * f.dense[n * f.cols + k];
+          ref +=
+              static_cast<double>(x[i * f.cols + k]) * f.dense[n * f.cols + k];
         }
         ASSERT_NEAR(y_awq[i * f.rows + n], ref, 1e-4) << i << "," << n;
       }
@@ -180,7 +189,8 @@ TEST(AwqMatMulTest, EqualsDenseFp32ProductAndIsBatchInvariant) {
     for (int64_t i = 0; i < m; ++i) {
       std::vector<float> one(f.rows);
       MatMul(x.data() + i * f.cols, 1, awq, one.data(), &pool);
-      ASSERT_EQ(0, std::memcmp(one.data(), y_awq.data() + i * f.rows, f.rows * sizeof(float)))
+      ASSERT_EQ(0, std::memcmp(one.data(), y_awq.data() + i * f.rows,
+                               f.rows * sizeof(float)))
           << "row " << i << " portable=" << portable;
     }
   }
@@ -200,11 +210,13 @@ class AwqCheckpointTest : public ::testing::Test {
     auto text = base::ReadFileToString(awq_dir_.Join("config.json"));
     ASSERT_OK(text.status());
     ASSERT_NE(text->find(from), std::string::npos) << from;
-    ASSERT_OK(base::WriteFileAtomically(awq_dir_.Join("config.json"),
-                                        absl::StrReplaceAll(*text, {{from, to}})));
+    ASSERT_OK(
+        base::WriteFileAtomically(awq_dir_.Join("config.json"),
+                                  absl::StrReplaceAll(*text, {{from, to}})));
   }
   absl::Status LoadAwq() {
-    return Model::Load(awq_dir_.path(), LoadOptions{.device = Device::kCpu}).status();
+    return Model::Load(awq_dir_.path(), LoadOptions{.device = Device::kCpu})
+        .status();
   }
   evald::testing::TempDir awq_dir_;
   evald::testing::TempDir bf16_dir_;
@@ -216,16 +228,21 @@ TEST_F(AwqCheckpointTest, LogProbsAreCloseToTheBf16CheckpointItCameFrom) {
   ASSERT_OK_AND_ASSIGN(auto cfg, LoadModelConfig(awq_dir_.path()));
   EXPECT_TRUE(cfg.quantization.awq);
   EXPECT_EQ(cfg.quantization.group_size, 64);
-  ASSERT_OK_AND_ASSIGN(auto awq, Model::Load(awq_dir_.path(), LoadOptions{.device = Device::kCpu}));
-  ASSERT_OK_AND_ASSIGN(auto bf16,
-                       Model::Load(bf16_dir_.path(), LoadOptions{.device = Device::kCpu}));
+  ASSERT_OK_AND_ASSIGN(
+      auto awq,
+      Model::Load(awq_dir_.path(), LoadOptions{.device = Device::kCpu}));
+  ASSERT_OK_AND_ASSIGN(
+      auto bf16,
+      Model::Load(bf16_dir_.path(), LoadOptions{.device = Device::kCpu}));
   // INT4 codes are an eighth of the BF16 bytes (plus fp16 scales and zeros).
   EXPECT_LT(awq->weight_bytes(), bf16->weight_bytes());
   const std::vector<int32_t> tokens = testing::RandomTokens(48, 1024, 17);
   ASSERT_OK_AND_ASSIGN(auto kv_a, awq->AllocateKvCache(8));
   ASSERT_OK_AND_ASSIGN(auto kv_b, bf16->AllocateKvCache(8));
-  ASSERT_OK_AND_ASSIGN(auto la, testing::RunPrompt(awq.get(), kv_a.get(), tokens, {0, 1, 2, 3}, 0));
-  ASSERT_OK_AND_ASSIGN(auto lb, testing::RunPrompt(bf16.get(), kv_b.get(), tokens, {0, 1, 2, 3}, 0));
+  ASSERT_OK_AND_ASSIGN(auto la, testing::RunPrompt(awq.get(), kv_a.get(),
+                                                   tokens, {0, 1, 2, 3}, 0));
+  ASSERT_OK_AND_ASSIGN(auto lb, testing::RunPrompt(bf16.get(), kv_b.get(),
+                                                   tokens, {0, 1, 2, 3}, 0));
   double max_diff = 0, sum_diff = 0;
   int count = 0;
   for (size_t t = 0; t + 1 < tokens.size(); ++t) {
@@ -245,16 +262,18 @@ TEST_F(AwqCheckpointTest, LogProbsAreCloseToTheBf16CheckpointItCameFrom) {
   // scrambles the weights and moves log-probs by whole nats).
   EXPECT_LT(max_diff, 0.8) << "mean " << sum_diff / count;
   EXPECT_LT(sum_diff / count, 0.3);
-  std::printf("awq vs bf16 next-token log-prob |diff|: max %.4g mean %.4g\n", max_diff,
-              sum_diff / count);
+  std::printf("awq vs bf16 next-token log-prob |diff|: max %.4g mean %.4g\n",
+              max_diff, sum_diff / count);
 }
 
-TEST_F(AwqCheckpointTest, WrittenCodesDequantiseToWithinHalfAStepOfTheBf16Weights) {
+TEST_F(AwqCheckpointTest,
+       WrittenCodesDequantiseToWithinHalfAStepOfTheBf16Weights) {
   ASSERT_OK(WriteCheckpoint(Spec(true), awq_dir_.path()));
   ASSERT_OK(WriteCheckpoint(Spec(false), bf16_dir_.path()));
   ASSERT_OK_AND_ASSIGN(auto qs, TensorStore::Open(awq_dir_.path()));
   ASSERT_OK_AND_ASSIGN(auto ds, TensorStore::Open(bf16_dir_.path()));
-  for (const std::string name : {"model.layers.1.mlp.down_proj", "model.layers.0.self_attn.k_proj"}) {
+  for (const std::string name :
+       {"model.layers.1.mlp.down_proj", "model.layers.0.self_attn.k_proj"}) {
     const TensorInfo* dense = ds->Find(name + ".weight");
     const TensorInfo* qw = qs->Find(name + ".qweight");
     const TensorInfo* qz = qs->Find(name + ".qzeros");
@@ -277,7 +296,8 @@ TEST_F(AwqCheckpointTest, WrittenCodesDequantiseToWithinHalfAStepOfTheBf16Weight
         const float ref = Bf16ToFloat(bf[n * w.cols + k]);
         const float s = F16ToFloat(w.scales[(k / 64) * w.rows + n]);
         const float err = deq[n * w.cols + k] - ref;
-        ASSERT_LE(std::fabs(err), 0.5f * s * 1.02f) << name << " [" << n << ", " << k << "]";
+        ASSERT_LE(std::fabs(err), 0.5f * s * 1.02f)
+            << name << " [" << n << ", " << k << "]";
         sum_sq += ref * ref;
         sum_err_sq += err * err;
       }
@@ -295,36 +315,48 @@ TEST_F(AwqCheckpointTest, UnsupportedQuantizationConfigNamesTheField) {
     std::string from, to, field;
   };
   const std::vector<Case> cases = {
-      {"\"quant_method\": \"awq\"", "\"quant_method\": \"gptq\"", "quantization_config.quant_method"},
+      {"\"quant_method\": \"awq\"", "\"quant_method\": \"gptq\"",
+       "quantization_config.quant_method"},
       {"\"bits\": 4", "\"bits\": 8", "quantization_config.bits"},
-      {"\"version\": \"gemm\"", "\"version\": \"gemv\"", "quantization_config.version"},
-      {"\"zero_point\": true", "\"zero_point\": false", "quantization_config.zero_point"},
-      {"\"group_size\": 64", "\"group_size\": 48", "quantization_config.group_size"},
+      {"\"version\": \"gemm\"", "\"version\": \"gemv\"",
+       "quantization_config.version"},
+      {"\"zero_point\": true", "\"zero_point\": false",
+       "quantization_config.zero_point"},
+      {"\"group_size\": 64", "\"group_size\": 48",
+       "quantization_config.group_size"},
   };
   for (const Case& c : cases) {
     EditConfig(c.from, c.to);
-    EXPECT_THAT(LoadAwq(), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.field)))
+    EXPECT_THAT(LoadAwq(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                    HasSubstr(c.field)))
         << c.to;
     EditConfig(c.to, c.from);
   }
   // A group size that divides the config but not the stored tensors.
   EditConfig("\"group_size\": 64", "\"group_size\": 128");
-  EXPECT_THAT(LoadAwq(), StatusIs(absl::StatusCode::kInvalidArgument,
-                                  HasSubstr("self_attn.q_proj.qzeros' has shape [2, 16]")));
+  EXPECT_THAT(
+      LoadAwq(),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("self_attn.q_proj.qzeros' has shape [2, 16]")));
 }
 
 TEST_F(AwqCheckpointTest, DenseTensorsUnderAnAwqConfigAreMissingTensors) {
   ASSERT_OK(WriteCheckpoint(Spec(false), awq_dir_.path()));
   EditConfig("\"vocab_size\": 1024",
-             "\"vocab_size\": 1024, \"quantization_config\": {\"quant_method\": \"awq\", "
-             "\"bits\": 4, \"group_size\": 64, \"zero_point\": true, \"version\": \"GEMM\"}");
-  EXPECT_THAT(LoadAwq(), StatusIs(absl::StatusCode::kInvalidArgument,
-                                  HasSubstr("missing tensor 'model.layers.0.self_attn.q_proj."
-                                            "qweight'")));
+             "\"vocab_size\": 1024, \"quantization_config\": "
+             "{\"quant_method\": \"awq\", "
+             "\"bits\": 4, \"group_size\": 64, \"zero_point\": true, "
+             "\"version\": \"GEMM\"}");
+  EXPECT_THAT(
+      LoadAwq(),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("missing tensor 'model.layers.0.self_attn.q_proj."
+                         "qweight'")));
 }
 
 TEST(AwqSpecTest, SpecFromHfConfigKeepsRealShapes) {
-  const std::string json = R"({"architectures": ["LlamaForCausalLM"], "model_type": "llama",
+  const std::string json =
+      R"({"architectures": ["LlamaForCausalLM"], "model_type": "llama",
     "hidden_size": 8192, "intermediate_size": 28672, "num_hidden_layers": 80,
     "num_attention_heads": 64, "num_key_value_heads": 8, "vocab_size": 128256,
     "rope_theta": 500000.0, "torch_dtype": "bfloat16",

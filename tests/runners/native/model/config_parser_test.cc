@@ -17,7 +17,8 @@ TEST(ConfigParserTest, AppliesHuggingFaceDefaults) {
   ASSERT_OK_AND_ASSIGN(ModelConfig c, ParseModelConfig(R"({
     "architectures": ["MistralForCausalLM"], "vocab_size": 100, "hidden_size": 64,
     "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 8,
-    "eos_token_id": 2})", "config.json"));
+    "eos_token_id": 2})",
+                                                       "config.json"));
   EXPECT_EQ(c.architecture, "MistralForCausalLM");
   EXPECT_EQ(c.head_dim, 8);
   EXPECT_EQ(c.num_kv_heads, 8);
@@ -47,83 +48,123 @@ TEST(ConfigParserTest, AcceptsOlderRopeScalingTypeKey) {
   ASSERT_OK_AND_ASSIGN(ModelConfig c, ParseModelConfig(R"({
     "architectures": ["LlamaForCausalLM"], "vocab_size": 10, "hidden_size": 8,
     "intermediate_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2,
-    "rope_scaling": {"type": "linear", "factor": 2.0}})", "c.json"));
+    "rope_scaling": {"type": "linear", "factor": 2.0}})",
+                                                       "c.json"));
   EXPECT_EQ(c.rope_scaling.type, "linear");
 }
 
 TEST(ConfigParserTest, MissingFieldIsNamed) {
-  EXPECT_THAT(ParseModelConfig(R"({"architectures": ["LlamaForCausalLM"], "vocab_size": 10,
-    "intermediate_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2})", "dir/config.json"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       AllOf(HasSubstr("dir/config.json"), HasSubstr("'hidden_size'"),
-                             HasSubstr("missing"))));
+  EXPECT_THAT(
+      ParseModelConfig(
+          R"({"architectures": ["LlamaForCausalLM"], "vocab_size": 10,
+    "intermediate_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2})",
+          "dir/config.json"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               AllOf(HasSubstr("dir/config.json"), HasSubstr("'hidden_size'"),
+                     HasSubstr("missing"))));
 }
 
 TEST(ConfigParserTest, BadValuesAreNamed) {
-  const char* base = R"({"architectures": ["LlamaForCausalLM"], "vocab_size": 10,
+  const char* base =
+      R"({"architectures": ["LlamaForCausalLM"], "vocab_size": 10,
     "hidden_size": 8, "intermediate_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2,)";
-  EXPECT_THAT(ParseModelConfig(std::string(base) + R"("num_key_value_heads": 3})", "c"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'num_key_value_heads'")));
-  EXPECT_THAT(ParseModelConfig(std::string(base) + R"("rms_norm_eps": "x"})", "c"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'rms_norm_eps'")));
-  EXPECT_THAT(ParseModelConfig(std::string(base) + R"("rope_scaling": {"rope_type": "yarn"}})", "c"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rope_scaling.rope_type")));
-  EXPECT_THAT(ParseModelConfig(std::string(base) + R"("eos_token_id": ["a"]})", "c"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'eos_token_id'")));
+  EXPECT_THAT(
+      ParseModelConfig(std::string(base) + R"("num_key_value_heads": 3})", "c"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("'num_key_value_heads'")));
+  EXPECT_THAT(
+      ParseModelConfig(std::string(base) + R"("rms_norm_eps": "x"})", "c"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("'rms_norm_eps'")));
+  EXPECT_THAT(
+      ParseModelConfig(
+          std::string(base) + R"("rope_scaling": {"rope_type": "yarn"}})", "c"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("rope_scaling.rope_type")));
+  EXPECT_THAT(
+      ParseModelConfig(std::string(base) + R"("eos_token_id": ["a"]})", "c"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("'eos_token_id'")));
   EXPECT_THAT(ParseModelConfig(R"({"vocab_size": 1})", "c"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'architectures'")));
-  EXPECT_THAT(ParseModelConfig("{", "c"), StatusIs(absl::StatusCode::kInvalidArgument));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("'architectures'")));
+  EXPECT_THAT(ParseModelConfig("{", "c"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 // Each bad value is one line with the file, the field path, what was
 // expected and what the file holds.
 TEST(ConfigParserTest, BadValuesSayWhatWasExpectedAndFound) {
-  const std::string base = R"({"architectures": ["LlamaForCausalLM"], "vocab_size": 10,
+  const std::string base =
+      R"({"architectures": ["LlamaForCausalLM"], "vocab_size": 10,
     "hidden_size": 8, "intermediate_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2,)";
   auto error = [&](const std::string& tail) {
-    return std::string(ParseModelConfig(base + tail, "c.json").status().message());
+    return std::string(
+        ParseModelConfig(base + tail, "c.json").status().message());
   };
   EXPECT_EQ(error(R"("rms_norm_eps": "x"})"),
             R"(c.json: field 'rms_norm_eps': expected a number, got "x")");
   EXPECT_EQ(error(R"("rms_norm_eps": -1e-5})"),
             "c.json: field 'rms_norm_eps': expected a number >= 0, got -1e-05");
-  EXPECT_EQ(error(R"("rope_theta": 1e999})"),
-            "c.json: field 'rope_theta': expected a finite number, got Infinity");
+  EXPECT_EQ(
+      error(R"("rope_theta": 1e999})"),
+      "c.json: field 'rope_theta': expected a finite number, got Infinity");
   EXPECT_EQ(error(R"("max_position_embeddings": 0})"),
-            "c.json: field 'max_position_embeddings': expected an integer in [1, 1073741824], "
+            "c.json: field 'max_position_embeddings': expected an integer in "
+            "[1, 1073741824], "
             "got 0");
   EXPECT_EQ(error(R"("num_key_value_heads": 2.0})"),
-            "c.json: field 'num_key_value_heads': expected an integer in [1, 1073741824], "
+            "c.json: field 'num_key_value_heads': expected an integer in [1, "
+            "1073741824], "
             "got 2.0");
   EXPECT_EQ(error(R"("num_key_value_heads": 3})"),
-            "c.json: field 'num_key_value_heads': 3 does not divide num_attention_heads (2)");
-  EXPECT_EQ(error(R"("head_dim": 3})"), "c.json: field 'head_dim': 3 is odd; RoPE rotates pairs");
-  EXPECT_EQ(error(R"("tie_word_embeddings": "yes"})"),
-            R"(c.json: field 'tie_word_embeddings': expected true or false, got "yes")");
+            "c.json: field 'num_key_value_heads': 3 does not divide "
+            "num_attention_heads (2)");
+  EXPECT_EQ(error(R"("head_dim": 3})"),
+            "c.json: field 'head_dim': 3 is odd; RoPE rotates pairs");
+  EXPECT_EQ(
+      error(R"("tie_word_embeddings": "yes"})"),
+      R"(c.json: field 'tie_word_embeddings': expected true or false, got "yes")");
   EXPECT_EQ(error(R"("eos_token_id": [1, -2]})"),
-            "c.json: field 'eos_token_id': expected a token id or a list of token ids, "
+            "c.json: field 'eos_token_id': expected a token id or a list of "
+            "token ids, "
             "got [1, -2]");
   EXPECT_EQ(error(R"("rope_scaling": [1]})"),
             "c.json: field 'rope_scaling': expected an object, got [1]");
   EXPECT_EQ(error(R"("rope_scaling": {"type": "yarn"}})"),
-            "c.json: field 'rope_scaling.type': 'yarn' is not supported (llama3, linear)");
-  EXPECT_EQ(error(R"("rope_scaling": {"rope_type": "linear", "factor": "x"}})"),
-            R"(c.json: field 'rope_scaling.factor': expected a number, got "x")");
-  EXPECT_EQ(error(R"("rope_scaling": {"rope_type": "llama3", "high_freq_factor": 0.5}})"),
-            "c.json: field 'rope_scaling.high_freq_factor': 0.5 does not exceed low_freq_factor "
-            "(1)");
-  EXPECT_EQ(std::string(ParseModelConfig(R"({"architectures": ["LlamaForCausalLM"],
+            "c.json: field 'rope_scaling.type': 'yarn' is not supported "
+            "(llama3, linear)");
+  EXPECT_EQ(
+      error(R"("rope_scaling": {"rope_type": "linear", "factor": "x"}})"),
+      R"(c.json: field 'rope_scaling.factor': expected a number, got "x")");
+  EXPECT_EQ(
+      error(
+          R"("rope_scaling": {"rope_type": "llama3", "high_freq_factor": 0.5}})"),
+      "c.json: field 'rope_scaling.high_freq_factor': 0.5 does not exceed "
+      "low_freq_factor "
+      "(1)");
+  EXPECT_EQ(
+      std::string(ParseModelConfig(R"({"architectures": ["LlamaForCausalLM"],
     "vocab_size": 10, "hidden_size": 9, "intermediate_size": 8, "num_hidden_layers": 1,
-    "num_attention_heads": 2})", "c.json").status().message()),
-            "c.json: field 'head_dim': not given, and hidden_size (9) is not a multiple of "
-            "num_attention_heads (2)");
-  EXPECT_EQ(std::string(ParseModelConfig(R"({"architectures": []})", "c.json").status().message()),
-            "c.json: field 'architectures': expected a non-empty list of strings, got []");
+    "num_attention_heads": 2})",
+                                   "c.json")
+                      .status()
+                      .message()),
+      "c.json: field 'head_dim': not given, and hidden_size (9) is not a "
+      "multiple of "
+      "num_attention_heads (2)");
+  EXPECT_EQ(std::string(ParseModelConfig(R"({"architectures": []})", "c.json")
+                            .status()
+                            .message()),
+            "c.json: field 'architectures': expected a non-empty list of "
+            "strings, got []");
   EXPECT_EQ(std::string(ParseModelConfig("[1]", "c.json").status().message()),
             "c.json: expected an object, got [1]");
   // null reads as absent, as transformers reads it.
-  ASSERT_OK_AND_ASSIGN(ModelConfig c, ParseModelConfig(base + R"("head_dim": null,
-    "rope_scaling": null, "eos_token_id": null, "torch_dtype": null})", "c.json"));
+  ASSERT_OK_AND_ASSIGN(ModelConfig c,
+                       ParseModelConfig(base + R"("head_dim": null,
+    "rope_scaling": null, "eos_token_id": null, "torch_dtype": null})",
+                                        "c.json"));
   EXPECT_EQ(c.head_dim, 4);
   EXPECT_TRUE(c.eos_token_ids.empty());
 }

@@ -1,17 +1,17 @@
 // The determinism contract of model.h: a row's logits depend only on its own
 // sequence - not on the other entries of the batch, the chunking, the block
 // table, the thread count or the instruction set. Checked bit for bit.
+#include <gtest/gtest.h>
+
 #include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "absl/strings/str_cat.h"
-#include "runners/native/testing/checkpoint_writer.h"
 #include "runners/native/cpu/cpu_gemm.h"
 #include "runners/native/model/model.h"
+#include "runners/native/testing/checkpoint_writer.h"
 #include "tests/runners/native/model/model_test_util.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -26,7 +26,8 @@ namespace {
 using Logits = std::vector<std::vector<float>>;
 
 bool BitEqual(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  return a.size() == b.size() &&
+         std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
 class DeterminismTest : public ::testing::Test {
@@ -59,7 +60,8 @@ class DeterminismTest : public ::testing::Test {
   Logits Alone(const std::vector<int32_t>& tokens) {
     auto kv = model1_->AllocateKvCache(8);
     EXPECT_OK(kv.status());
-    auto logits = testing::RunPrompt(model1_.get(), kv->get(), tokens, {0, 1, 2, 3}, 0);
+    auto logits =
+        testing::RunPrompt(model1_.get(), kv->get(), tokens, {0, 1, 2, 3}, 0);
     EXPECT_OK(logits.status());
     return *logits;
   }
@@ -96,7 +98,8 @@ TEST_F(DeterminismTest, BatchCompositionChunkingAndThreadsDoNotChangeBits) {
     // Step 3: a's last 7 alone.
     Logits got_a, got_b, got_c;
     std::vector<std::vector<SeqChunk>> steps = {
-        {Chunk(c_, 0, 20, blocks_c), Chunk(a_, 0, 13, blocks_a), Chunk(b_, 0, 16, blocks_b)},
+        {Chunk(c_, 0, 20, blocks_c), Chunk(a_, 0, 13, blocks_a),
+         Chunk(b_, 0, 16, blocks_b)},
         {Chunk(b_, 16, 21, blocks_b), Chunk(a_, 13, 30, blocks_a)},
         {Chunk(a_, 43, 7, blocks_a)}};
     for (const auto& step : steps) {
@@ -107,15 +110,19 @@ TEST_F(DeterminismTest, BatchCompositionChunkingAndThreadsDoNotChangeBits) {
         Logits* dst = ch.tokens.data() == a_.data() + ch.start_pos   ? &got_a
                       : ch.tokens.data() == b_.data() + ch.start_pos ? &got_b
                                                                      : &got_c;
-        for (size_t i = 0; i < ch.logit_rows.size(); ++i) dst->push_back(out.logits[k++]);
+        for (size_t i = 0; i < ch.logit_rows.size(); ++i)
+          dst->push_back(out.logits[k++]);
       }
     }
     ASSERT_EQ(got_a.size(), base_a.size());
     ASSERT_EQ(got_b.size(), base_b.size());
     ASSERT_EQ(got_c.size(), base_c.size());
-    for (size_t i = 0; i < base_a.size(); ++i) EXPECT_TRUE(BitEqual(got_a[i], base_a[i])) << "a row " << i;
-    for (size_t i = 0; i < base_b.size(); ++i) EXPECT_TRUE(BitEqual(got_b[i], base_b[i])) << "b row " << i;
-    for (size_t i = 0; i < base_c.size(); ++i) EXPECT_TRUE(BitEqual(got_c[i], base_c[i])) << "c row " << i;
+    for (size_t i = 0; i < base_a.size(); ++i)
+      EXPECT_TRUE(BitEqual(got_a[i], base_a[i])) << "a row " << i;
+    for (size_t i = 0; i < base_b.size(); ++i)
+      EXPECT_TRUE(BitEqual(got_b[i], base_b[i])) << "b row " << i;
+    for (size_t i = 0; i < base_c.size(); ++i)
+      EXPECT_TRUE(BitEqual(got_c[i], base_c[i])) << "c row " << i;
   }
 }
 
@@ -138,7 +145,8 @@ TEST_F(DeterminismTest, DecodeStepsInABatchMatchPrefill) {
     std::vector<SeqChunk> step = {Chunk(a_, pos, 1, blocks_a)};
     if (pos - 10 < 37) step.push_back(Chunk(b_, pos - 10, 1, blocks_b));
     ASSERT_OK(model2_->Forward(step, kv.get(), &out));
-    EXPECT_TRUE(BitEqual(out.logits[0], base_a[pos])) << "decode position " << pos;
+    EXPECT_TRUE(BitEqual(out.logits[0], base_a[pos]))
+        << "decode position " << pos;
   }
 }
 
@@ -149,21 +157,25 @@ TEST_F(DeterminismTest, Bf16ActivationPathIsBatchInvariantToo) {
   options.bf16_activations = true;
   ASSERT_OK_AND_ASSIGN(auto model, Model::Load(dir_.path(), options));
   ASSERT_OK_AND_ASSIGN(auto kv_alone, model->AllocateKvCache(8));
-  ASSERT_OK_AND_ASSIGN(Logits alone,
-                       testing::RunPrompt(model.get(), kv_alone.get(), a_, {0, 1, 2, 3}, 0));
+  ASSERT_OK_AND_ASSIGN(
+      Logits alone,
+      testing::RunPrompt(model.get(), kv_alone.get(), a_, {0, 1, 2, 3}, 0));
   ASSERT_OK_AND_ASSIGN(auto kv, model->AllocateKvCache(32));
   const std::vector<int32_t> blocks_a = {8, 2, 30, 5};
   const std::vector<int32_t> blocks_b = {1, 9, 12};
   Logits got;
   for (const auto& step : std::vector<std::vector<SeqChunk>>{
-           {Chunk(b_, 0, 37, blocks_b), Chunk(a_, 0, 21, blocks_a)}, {Chunk(a_, 21, 29, blocks_a)}}) {
+           {Chunk(b_, 0, 37, blocks_b), Chunk(a_, 0, 21, blocks_a)},
+           {Chunk(a_, 21, 29, blocks_a)}}) {
     ForwardOutput out;
     ASSERT_OK(model->Forward(step, kv.get(), &out));
     const size_t skip = step.size() == 2 ? 37 : 0;
-    for (size_t i = skip; i < out.logits.size(); ++i) got.push_back(out.logits[i]);
+    for (size_t i = skip; i < out.logits.size(); ++i)
+      got.push_back(out.logits[i]);
   }
   ASSERT_EQ(got.size(), alone.size());
-  for (size_t i = 0; i < alone.size(); ++i) EXPECT_TRUE(BitEqual(got[i], alone[i])) << "row " << i;
+  for (size_t i = 0; i < alone.size(); ++i)
+    EXPECT_TRUE(BitEqual(got[i], alone[i])) << "row " << i;
 }
 
 TEST_F(DeterminismTest, PortableKernelsMatchAvx512Bits) {
@@ -172,7 +184,8 @@ TEST_F(DeterminismTest, PortableKernelsMatchAvx512Bits) {
   const Logits portable = Alone(c_);
   SetGemmPortableForTesting(false);
   ASSERT_EQ(fast.size(), portable.size());
-  for (size_t i = 0; i < fast.size(); ++i) EXPECT_TRUE(BitEqual(fast[i], portable[i])) << "row " << i;
+  for (size_t i = 0; i < fast.size(); ++i)
+    EXPECT_TRUE(BitEqual(fast[i], portable[i])) << "row " << i;
 }
 
 }  // namespace

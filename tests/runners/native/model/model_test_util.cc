@@ -16,7 +16,8 @@ namespace {
 
 std::string ScriptPath() {
   const char* src = std::getenv("EVALD_SOURCE_DIR");
-  if (src != nullptr) return std::string(src) + "/tests/runners/native/model/torch_reference.py";
+  if (src != nullptr)
+    return std::string(src) + "/tests/runners/native/model/torch_reference.py";
   return std::string(EVALD_MODEL_TEST_DIR) + "/torch_reference.py";
 }
 
@@ -28,7 +29,9 @@ absl::StatusOr<std::string> RunCommand(const std::string& command) {
   size_t n;
   while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
   const int rc = ::pclose(pipe);
-  if (rc != 0) return absl::InternalError(absl::StrCat("command failed (", rc, "): ", command));
+  if (rc != 0)
+    return absl::InternalError(
+        absl::StrCat("command failed (", rc, "): ", command));
   return out;
 }
 
@@ -45,10 +48,9 @@ std::vector<double> LogSoftmax(const std::vector<float>& logits) {
   return out;
 }
 
-absl::StatusOr<std::vector<std::vector<float>>> RunPrompt(model::Model* model, model::KvCache* kv,
-                                                          const std::vector<int32_t>& tokens,
-                                                          const std::vector<int32_t>& blocks,
-                                                          int chunk) {
+absl::StatusOr<std::vector<std::vector<float>>> RunPrompt(
+    model::Model* model, model::KvCache* kv, const std::vector<int32_t>& tokens,
+    const std::vector<int32_t>& blocks, int chunk) {
   std::vector<std::vector<float>> all;
   const int n = static_cast<int>(tokens.size());
   const int step = chunk <= 0 ? n : chunk;
@@ -67,11 +69,13 @@ absl::StatusOr<std::vector<std::vector<float>>> RunPrompt(model::Model* model, m
 }
 
 bool TorchAvailable() {
-  return std::system("/usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1") == 0;
+  return std::system(
+             "/usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1") == 0;
 }
 
 absl::StatusOr<ReferenceResult> RunTorchReference(
-    const std::string& model_dir, const std::vector<std::vector<int32_t>>& prompts) {
+    const std::string& model_dir,
+    const std::vector<std::vector<int32_t>>& prompts) {
   base::Json req = base::Json::MakeObject();
   req.Set("model", base::Json::String(model_dir));
   base::Json list = base::Json::MakeArray();
@@ -83,8 +87,9 @@ absl::StatusOr<ReferenceResult> RunTorchReference(
   req.Set("prompts", std::move(list));
   const std::string req_path = model_dir + "/reference_request.json";
   RETURN_IF_ERROR(base::WriteFileAtomically(req_path, req.Dump()));
-  ASSIGN_OR_RETURN(std::string text, RunCommand("/usr/bin/python3 " + ScriptPath() + " < " +
-                                                req_path));
+  ASSIGN_OR_RETURN(
+      std::string text,
+      RunCommand("/usr/bin/python3 " + ScriptPath() + " < " + req_path));
   ASSIGN_OR_RETURN(base::Json json, base::ParseJson(text));
   ReferenceResult result;
   for (const char* key : {"next_logprobs", "last_logprobs"}) {
@@ -92,7 +97,8 @@ absl::StatusOr<ReferenceResult> RunTorchReference(
     if (rows == nullptr || !rows->is_array()) {
       return absl::InternalError(absl::StrCat("reference output lacks ", key));
     }
-    auto& dst = std::string(key) == "next_logprobs" ? result.next_logprobs : result.last_logprobs;
+    auto& dst = std::string(key) == "next_logprobs" ? result.next_logprobs
+                                                    : result.last_logprobs;
     for (const base::Json& row : rows->array()) {
       std::vector<double> v;
       for (const base::Json& x : row.array()) v.push_back(x.number_value());

@@ -21,10 +21,9 @@ std::vector<double> LogSoftmax(const std::vector<float>& logits);
 // Runs `tokens` through `model` in chunks of `chunk` tokens (0 = one chunk),
 // using the physical blocks `blocks` (must cover the prompt), asking for the
 // logits of every row. Returns one logits vector per token.
-absl::StatusOr<std::vector<std::vector<float>>> RunPrompt(model::Model* model, model::KvCache* kv,
-                                                          const std::vector<int32_t>& tokens,
-                                                          const std::vector<int32_t>& blocks,
-                                                          int chunk);
+absl::StatusOr<std::vector<std::vector<float>>> RunPrompt(
+    model::Model* model, model::KvCache* kv, const std::vector<int32_t>& tokens,
+    const std::vector<int32_t>& blocks, int chunk);
 
 struct ReferenceResult {
   std::vector<std::vector<double>> next_logprobs;
@@ -35,8 +34,9 @@ struct ReferenceResult {
 bool TorchAvailable();
 
 // Runs torch_reference.py on `model_dir` for `prompts`.
-absl::StatusOr<ReferenceResult> RunTorchReference(const std::string& model_dir,
-                                                  const std::vector<std::vector<int32_t>>& prompts);
+absl::StatusOr<ReferenceResult> RunTorchReference(
+    const std::string& model_dir,
+    const std::vector<std::vector<int32_t>>& prompts);
 
 // Deterministic pseudo-random token ids in [0, vocab).
 std::vector<int32_t> RandomTokens(int n, int vocab, uint64_t seed);

@@ -16,7 +16,8 @@ TEST(KvBudgetTest, MinimumsAreGuaranteedAndOversubscriptionRefused) {
   absl::Status status = budget.Register("third", 21);
   EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_NE(status.message().find("third"), std::string::npos);
-  EXPECT_EQ(budget.Register("judge", 1).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(budget.Register("judge", 1).code(),
+            absl::StatusCode::kAlreadyExists);
 }
 
 TEST(KvBudgetTest, IdleJudgeLendsItsShareToTheCandidate) {
@@ -40,8 +41,10 @@ TEST(KvBudgetTest, IdleJudgeLendsItsShareToTheCandidate) {
   // Candidate finishes its long sequences; the shared remainder is free again.
   ASSERT_TRUE(budget.Release("candidate", 50).ok());
   EXPECT_EQ(budget.SharedFree(), 20);
-  EXPECT_EQ(budget.Release("candidate", 1).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(budget.Acquire("nobody", 1).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(budget.Release("candidate", 1).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(budget.Acquire("nobody", 1).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST(KvBudgetTest, FixedReservationsAreNeverLentAndGrantsComeInWholeUnits) {
@@ -57,7 +60,8 @@ TEST(KvBudgetTest, FixedReservationsAreNeverLentAndGrantsComeInWholeUnits) {
   auto grant = budget.Acquire("candidate", 64, 8);
   ASSERT_TRUE(grant.ok());
   EXPECT_EQ(*grant, 8);
-  EXPECT_EQ(budget.Acquire("candidate", 8, 0).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(budget.Acquire("candidate", 8, 0).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(KvBudgetTest, AShortGrantMarksTheModelStarvedForTheOthersToSee) {

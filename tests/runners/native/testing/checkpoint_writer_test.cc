@@ -1,11 +1,11 @@
 #include "runners/native/testing/checkpoint_writer.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <set>
 #include <string>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "absl/container/flat_hash_map.h"
 #include "base/file.h"
@@ -59,9 +59,12 @@ TEST(CheckpointWriterTest, SameSeedSameBytesOtherSeedOtherBytes) {
   ASSERT_OK(WriteCheckpoint(spec, b.path()));
   spec.seed = 1;
   ASSERT_OK(WriteCheckpoint(spec, c.path()));
-  ASSERT_OK_AND_ASSIGN(std::string wa, base::ReadFileToString(a.Join("model.safetensors")));
-  ASSERT_OK_AND_ASSIGN(std::string wb, base::ReadFileToString(b.Join("model.safetensors")));
-  ASSERT_OK_AND_ASSIGN(std::string wc, base::ReadFileToString(c.Join("model.safetensors")));
+  ASSERT_OK_AND_ASSIGN(std::string wa,
+                       base::ReadFileToString(a.Join("model.safetensors")));
+  ASSERT_OK_AND_ASSIGN(std::string wb,
+                       base::ReadFileToString(b.Join("model.safetensors")));
+  ASSERT_OK_AND_ASSIGN(std::string wc,
+                       base::ReadFileToString(c.Join("model.safetensors")));
   EXPECT_EQ(wa, wb);
   EXPECT_NE(wa, wc);
   EXPECT_EQ(wa.size(), wc.size());
@@ -73,7 +76,8 @@ TEST(CheckpointWriterTest, WeightsHaveTheIntendedScale) {
   spec.dtype = DType::kF32;
   ASSERT_OK(WriteCheckpoint(spec, dir.path()));
   ASSERT_OK_AND_ASSIGN(auto store, TensorStore::Open(dir.path()));
-  const TensorInfo* t = store->Find("model.layers.0.mlp.down_proj.weight");  // fan-in 256
+  const TensorInfo* t =
+      store->Find("model.layers.0.mlp.down_proj.weight");  // fan-in 256
   ASSERT_NE(t, nullptr);
   const float* v = reinterpret_cast<const float*>(t->data);
   double sum = 0, sum_sq = 0;
@@ -93,21 +97,26 @@ TEST(CheckpointWriterTest, RejectsBadSpecs) {
   evald::testing::TempDir dir;
   CheckpointSpec spec;
   spec.arch = "gpt2";
-  EXPECT_THAT(WriteCheckpoint(spec, dir.path()), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(WriteCheckpoint(spec, dir.path()),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   spec.arch = "llama";
   spec.kv_heads = 3;
-  EXPECT_THAT(WriteCheckpoint(spec, dir.path()), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(WriteCheckpoint(spec, dir.path()),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   spec.kv_heads = 2;
   spec.vocab = 200;
-  EXPECT_THAT(WriteCheckpoint(spec, dir.path()), StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(CheckpointPreset("gpt-5").status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(WriteCheckpoint(spec, dir.path()),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(CheckpointPreset("gpt-5").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(CheckpointWriterTest, PresetsHaveRealShapes) {
   ASSERT_OK_AND_ASSIGN(CheckpointSpec s, CheckpointPreset("llama-3.2-1b"));
   const ModelConfig c = SpecToModelConfig(s);
   // 1.235 B parameters with tied embeddings.
-  const int64_t per_layer = 2 * 2048 * 2048 + 2 * 512 * 2048 + 3 * 2048 * 8192 + 2 * 2048;
+  const int64_t per_layer =
+      2 * 2048 * 2048 + 2 * 512 * 2048 + 3 * 2048 * 8192 + 2 * 2048;
   const int64_t params = 128256LL * 2048 + 16 * per_layer + 2048;
   EXPECT_NEAR(static_cast<double>(params), 1.2355e9, 1e6);
   EXPECT_EQ(c.head_dim, 64);
@@ -118,13 +127,15 @@ class TokenizerFileTest : public ::testing::TestWithParam<int> {};
 
 TEST_P(TokenizerFileTest, IsAConsistentByteLevelBpe) {
   const int vocab = GetParam();
-  ASSERT_OK_AND_ASSIGN(SyntheticTokenizer tok, BuildSyntheticTokenizer(vocab, 4096));
+  ASSERT_OK_AND_ASSIGN(SyntheticTokenizer tok,
+                       BuildSyntheticTokenizer(vocab, 4096));
   ASSERT_OK_AND_ASSIGN(base::Json j, base::ParseJson(tok.tokenizer_json));
   const base::Json* model = j.Find("model");
   ASSERT_NE(model, nullptr);
   EXPECT_EQ(model->Find("type")->string_value(), "BPE");
   EXPECT_EQ(j.Find("decoder")->Find("type")->string_value(), "ByteLevel");
-  EXPECT_EQ(j.Find("post_processor")->Find("type")->string_value(), "TemplateProcessing");
+  EXPECT_EQ(j.Find("post_processor")->Find("type")->string_value(),
+            "TemplateProcessing");
   const auto& pre = j.Find("pre_tokenizer")->Find("pretokenizers")->array();
   ASSERT_EQ(pre.size(), 2u);
   EXPECT_EQ(pre[0].Find("type")->string_value(), "Split");
@@ -163,17 +174,21 @@ TEST_P(TokenizerFileTest, IsAConsistentByteLevelBpe) {
   if (vocab >= 1024) {
     EXPECT_TRUE(by_token.contains("\xC4\xA0the"));
   }
-  ASSERT_OK_AND_ASSIGN(base::Json cfg, base::ParseJson(tok.tokenizer_config_json));
+  ASSERT_OK_AND_ASSIGN(base::Json cfg,
+                       base::ParseJson(tok.tokenizer_config_json));
   EXPECT_EQ(cfg.Find("bos_token")->string_value(), "<|begin_of_text|>");
   EXPECT_EQ(cfg.Find("eos_token")->string_value(), "<|eot_id|>");
-  EXPECT_NE(cfg.Find("chat_template")->string_value().find("<|start_header_id|>"),
-            std::string::npos);
+  EXPECT_NE(
+      cfg.Find("chat_template")->string_value().find("<|start_header_id|>"),
+      std::string::npos);
 }
 
-INSTANTIATE_TEST_SUITE_P(Vocabs, TokenizerFileTest, ::testing::Values(300, 1024, 128256));
+INSTANTIATE_TEST_SUITE_P(Vocabs, TokenizerFileTest,
+                         ::testing::Values(300, 1024, 128256));
 
 TEST(TokenizerWriterTest, Llama3SizedVocabUsesLlama3SpecialIds) {
-  ASSERT_OK_AND_ASSIGN(SyntheticTokenizer tok, BuildSyntheticTokenizer(128256, 131072));
+  ASSERT_OK_AND_ASSIGN(SyntheticTokenizer tok,
+                       BuildSyntheticTokenizer(128256, 131072));
   EXPECT_EQ(tok.bos_id, 128000);
   EXPECT_EQ(tok.eos_id, 128001);
   EXPECT_EQ(tok.eot_id, 128009);
@@ -185,7 +200,8 @@ TEST(TokenizerWriterTest, ByteLevelAlphabet) {
   EXPECT_EQ(ByteLevelSymbol('\n'), "\xC4\x8A");  // U+010A
   EXPECT_EQ(ByteLevelSymbol(0xAD), "\xC5\x83");  // U+0143
   std::set<std::string> all;
-  for (int b = 0; b < 256; ++b) all.insert(ByteLevelSymbol(static_cast<uint8_t>(b)));
+  for (int b = 0; b < 256; ++b)
+    all.insert(ByteLevelSymbol(static_cast<uint8_t>(b)));
   EXPECT_EQ(all.size(), 256u);
 }
 

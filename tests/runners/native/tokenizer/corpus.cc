@@ -12,7 +12,9 @@ namespace {
 class Rng {
  public:
   explicit Rng(uint64_t seed) : gen_(seed) {}
-  size_t Below(size_t n) { return n == 0 ? 0 : static_cast<size_t>(gen_() % n); }
+  size_t Below(size_t n) {
+    return n == 0 ? 0 : static_cast<size_t>(gen_() % n);
+  }
   bool Chance(int percent) { return Below(100) < static_cast<size_t>(percent); }
   template <typename T>
   const T& Pick(const std::vector<T>& v) {
@@ -24,22 +26,86 @@ class Rng {
 };
 
 const std::vector<std::string>& Words() {
-  static const auto* w = new std::vector<std::string>{
-      "the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "tokenizer", "evaluation",
-      "model", "checkpoint", "language", "Hello", "world", "it", "is", "was", "they", "we", "I",
-      "don", "can", "won", "shouldn", "they're", "we've", "I'm", "you'll", "he'd", "it's",
-      "internationalization", "antidisestablishmentarianism", "naïve", "café", "résumé",
-      "coöperate", "Zürich", "São", "Paulo", "façade", "jalapeño", "über", "straße", "ÅNGSTRÖM",
-      "ﬁne", "Ωmega", "λambda", "Москва", "привет", "Ελλάδα", "שלום", "GPU", "CUDA", "McDonald",
-      "O'Neil", "rock'n'roll", "e-mail", "co-operate", "state-of-the-art", "x86_64", "snake_case",
-      "camelCase", "PascalCase", "SCREAMING_CASE", "HTTPServer", "iPhone", "eBay", "A", "a", "Z"};
+  static const auto* w =
+      new std::vector<std::string>{"the",
+                                   "quick",
+                                   "brown",
+                                   "fox",
+                                   "jumps",
+                                   "over",
+                                   "lazy",
+                                   "dog",
+                                   "tokenizer",
+                                   "evaluation",
+                                   "model",
+                                   "checkpoint",
+                                   "language",
+                                   "Hello",
+                                   "world",
+                                   "it",
+                                   "is",
+                                   "was",
+                                   "they",
+                                   "we",
+                                   "I",
+                                   "don",
+                                   "can",
+                                   "won",
+                                   "shouldn",
+                                   "they're",
+                                   "we've",
+                                   "I'm",
+                                   "you'll",
+                                   "he'd",
+                                   "it's",
+                                   "internationalization",
+                                   "antidisestablishmentarianism",
+                                   "naïve",
+                                   "café",
+                                   "résumé",
+                                   "coöperate",
+                                   "Zürich",
+                                   "São",
+                                   "Paulo",
+                                   "façade",
+                                   "jalapeño",
+                                   "über",
+                                   "straße",
+                                   "ÅNGSTRÖM",
+                                   "ﬁne",
+                                   "Ωmega",
+                                   "λambda",
+                                   "Москва",
+                                   "привет",
+                                   "Ελλάδα",
+                                   "שלום",
+                                   "GPU",
+                                   "CUDA",
+                                   "McDonald",
+                                   "O'Neil",
+                                   "rock'n'roll",
+                                   "e-mail",
+                                   "co-operate",
+                                   "state-of-the-art",
+                                   "x86_64",
+                                   "snake_case",
+                                   "camelCase",
+                                   "PascalCase",
+                                   "SCREAMING_CASE",
+                                   "HTTPServer",
+                                   "iPhone",
+                                   "eBay",
+                                   "A",
+                                   "a",
+                                   "Z"};
   return *w;
 }
 
 const std::vector<std::string>& Contractions() {
   static const auto* c = new std::vector<std::string>{
-      "'s", "'S", "'t", "'T", "'re", "'RE", "'Re", "'ve", "'VE", "'vE", "'m", "'M", "'ll", "'LL",
-      "'Ll", "'d", "'D", "n't", "N'T", "’s", "’ll", "'", "''", "'''", "'x", "'sa", "'lls"};
+      "'s",  "'S", "'t",  "'T",  "'re", "'RE", "'Re", "'ve", "'VE",
+      "'vE", "'m", "'M",  "'ll", "'LL", "'Ll", "'d",  "'D",  "n't",
+      "N'T", "’s", "’ll", "'",   "''",  "'''", "'x",  "'sa", "'lls"};
   return *c;
 }
 
@@ -65,60 +131,170 @@ const std::vector<std::string>& Code() {
 }
 
 const std::vector<std::string>& Scripts() {
-  static const auto* s = new std::vector<std::string>{
-      "你好，世界！", "我爱自然语言处理。", "機械学習とディープラーニング", "ひらがなとカタカナ",
-      "東京都渋谷区", "한국어 텍스트입니다", "안녕하세요", "مرحبا بالعالم", "السلام عليكم ورحمة الله",
-      "اللغة العربية", "नमस्ते दुनिया", "हिन्दी भाषा में पाठ", "क्षत्रिय", "สวัสดีครับ", "ภาษาไทย",
-      "Здравствуйте", "Γειά σου Κόσμε", "ᚠᚢᚦᚨᚱᚲ", "ខ្មែរ", "ગુજરાતી", "தமிழ்", "বাংলা", "ελληνικά",
-      "עברית", "ქართული", "Հայերեն", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "𝐁𝐨𝐥𝐝", "ℌ𝔢𝔩𝔩𝔬", "①②③", "Ⅻ", "½¾", "²³¹"};
+  static const auto* s =
+      new std::vector<std::string>{"你好，世界！",
+                                   "我爱自然语言处理。",
+                                   "機械学習とディープラーニング",
+                                   "ひらがなとカタカナ",
+                                   "東京都渋谷区",
+                                   "한국어 텍스트입니다",
+                                   "안녕하세요",
+                                   "مرحبا بالعالم",
+                                   "السلام عليكم ورحمة الله",
+                                   "اللغة العربية",
+                                   "नमस्ते दुनिया",
+                                   "हिन्दी भाषा में पाठ",
+                                   "क्षत्रिय",
+                                   "สวัสดีครับ",
+                                   "ภาษาไทย",
+                                   "Здравствуйте",
+                                   "Γειά σου Κόσμε",
+                                   "ᚠᚢᚦᚨᚱᚲ",
+                                   "ខ្មែរ",
+                                   "ગુજરાતી",
+                                   "தமிழ்",
+                                   "বাংলা",
+                                   "ελληνικά",
+                                   "עברית",
+                                   "ქართული",
+                                   "Հայերեն",
+                                   "𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
+                                   "𝐁𝐨𝐥𝐝",
+                                   "ℌ𝔢𝔩𝔩𝔬",
+                                   "①②③",
+                                   "Ⅻ",
+                                   "½¾",
+                                   "²³¹"};
   return *s;
 }
 
 const std::vector<std::string>& Emoji() {
-  static const auto* e = new std::vector<std::string>{
-      "😀", "😂🤣", "👍", "👍🏽", "👨‍👩‍👧‍👦", "👩🏾‍💻", "🏳️‍🌈", "🇺🇸", "🇯🇵🇫🇷", "❤️", "❤", "✨", "🔥🔥🔥",
-      "🧑‍🤝‍🧑", "☕", "⚡️", "🙏🏻", "🐍", "🦀", "🤖", "1️⃣", "#️⃣", "©️", "™", "🫠", "💯"};
+  static const auto* e =
+      new std::vector<std::string>{"😀",
+                                   "😂🤣",
+                                   "👍",
+                                   "👍🏽",
+                                   "👨‍👩‍👧‍👦",
+                                   "👩🏾‍💻",
+                                   "🏳️‍🌈",
+                                   "🇺🇸",
+                                   "🇯🇵🇫🇷",
+                                   "❤️",
+                                   "❤",
+                                   "✨",
+                                   "🔥🔥🔥",
+                                   "🧑‍🤝‍🧑",
+                                   "☕",
+                                   "⚡️",
+                                   "🙏🏻",
+                                   "🐍",
+                                   "🦀",
+                                   "🤖",
+                                   "1️⃣",
+                                   "#️⃣",
+                                   "©️",
+                                   "™",
+                                   "🫠",
+                                   "💯"};
   return *e;
 }
 
 const std::vector<std::string>& Accents() {
   // Decomposed forms (base + combining mark) are deliberate: NFC
   // normalizers must compose them.
-  static const auto* a = new std::vector<std::string>{
-      "e\xCC\x81", "a\xCC\x80", "o\xCC\x88", "n\xCC\x83", "A\xCC\x8A", "c\xCC\xA7",
-      "e\xCC\x81\xCC\x82", "Tie\xCC\x82\xCC\x81ng Vie\xCC\xA3\xCC\x82t", "Tiếng Việt",
-      "\xCC\x81", "\xCC\x81\xCC\x81x", "ǅ", "Ǆ", "ǈ", "ﬀ", "ﬃ", "Å", "Å", "Ω", "K", "ḱ̷̨",
-      "Z̤͔ͧ̑̓ä͖̭̈̇lͮ̒ͫǧ̗͚̚o̙̔ͮ̇͐̇"};
+  static const auto* a =
+      new std::vector<std::string>{"e\xCC\x81",
+                                   "a\xCC\x80",
+                                   "o\xCC\x88",
+                                   "n\xCC\x83",
+                                   "A\xCC\x8A",
+                                   "c\xCC\xA7",
+                                   "e\xCC\x81\xCC\x82",
+                                   "Tie\xCC\x82\xCC\x81ng Vie\xCC\xA3\xCC\x82t",
+                                   "Tiếng Việt",
+                                   "\xCC\x81",
+                                   "\xCC\x81\xCC\x81x",
+                                   "ǅ",
+                                   "Ǆ",
+                                   "ǈ",
+                                   "ﬀ",
+                                   "ﬃ",
+                                   "Å",
+                                   "Å",
+                                   "Ω",
+                                   "K",
+                                   "ḱ̷̨",
+                                   "Z̤͔ͧ̑̓ä͖̭̈̇lͮ̒ͫǧ̗͚̚o̙̔ͮ̇͐̇"};
   return *a;
 }
 
 const std::vector<std::string>& Specials() {
-  static const auto* s = new std::vector<std::string>{
-      "<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>", "<|start_header_id|>",
-      "<|end_header_id|>", "<|reserved_special_token_3|>", "<|python_tag|>", "<s>", "</s>",
-      "<unk>", "<pad>", "<bos>", "<eos>", "<start_of_turn>", "<end_of_turn>", "<|im_start|>",
-      "<|im_end|>", "<|endoftext|>", "<think>", "</think>", "<tool_call>", "</tool_call>",
-      "<|vision_start|>", "<|begin_of", "<|im_", "<<s>>", "<s><s>", "</s></s>", "<|eot_id|><|eot_id|>",
-      "<0x41>", "<0xE2>", "<0x0A>", "<0xZZ>", "▁", "▁▁▁", "▁hello", "\xEF\xBF\xBD", "<mask>",
-      "<start_of_image>", "<image_soft_token>", "[multimodal]", "<unused0>", "<unused99>"};
+  static const auto* s =
+      new std::vector<std::string>{"<|begin_of_text|>",
+                                   "<|end_of_text|>",
+                                   "<|eot_id|>",
+                                   "<|start_header_id|>",
+                                   "<|end_header_id|>",
+                                   "<|reserved_special_token_3|>",
+                                   "<|python_tag|>",
+                                   "<s>",
+                                   "</s>",
+                                   "<unk>",
+                                   "<pad>",
+                                   "<bos>",
+                                   "<eos>",
+                                   "<start_of_turn>",
+                                   "<end_of_turn>",
+                                   "<|im_start|>",
+                                   "<|im_end|>",
+                                   "<|endoftext|>",
+                                   "<think>",
+                                   "</think>",
+                                   "<tool_call>",
+                                   "</tool_call>",
+                                   "<|vision_start|>",
+                                   "<|begin_of",
+                                   "<|im_",
+                                   "<<s>>",
+                                   "<s><s>",
+                                   "</s></s>",
+                                   "<|eot_id|><|eot_id|>",
+                                   "<0x41>",
+                                   "<0xE2>",
+                                   "<0x0A>",
+                                   "<0xZZ>",
+                                   "▁",
+                                   "▁▁▁",
+                                   "▁hello",
+                                   "\xEF\xBF\xBD",
+                                   "<mask>",
+                                   "<start_of_image>",
+                                   "<image_soft_token>",
+                                   "[multimodal]",
+                                   "<unused0>",
+                                   "<unused99>"};
   return *s;
 }
 
 const std::vector<std::string>& Punct() {
   static const auto* p = new std::vector<std::string>{
-      "!", "!!!!", "?", "???", "?!", "...", "…", "—", "--", "---", "===", "***", "___", ",,,", ";;",
-      "::", "((()))", "[[]]", "{{}}", "<<>>", "&&", "||", "~~", "``", "\"\"", "''", "@@", "##",
-      "$$", "%%", "^^", "、", "。", "，", "！", "？", "«", "»", "“", "”", "‘", "’", "¿", "¡", "§",
-      "¶", "•", "·", "†", "‡", "°", "±", "×", "÷", "≠", "≤", "≥", "∞", "∑", "√", "∫", "→", "⇒"};
+      "!",    "!!!!", "?",   "???", "?!",  "...", "…",    "—",      "--",
+      "---",  "===",  "***", "___", ",,,", ";;",  "::",   "((()))", "[[]]",
+      "{{}}", "<<>>", "&&",  "||",  "~~",  "``",  "\"\"", "''",     "@@",
+      "##",   "$$",   "%%",  "^^",  "、",  "。",  "，",   "！",     "？",
+      "«",    "»",    "“",   "”",   "‘",   "’",   "¿",    "¡",      "§",
+      "¶",    "•",    "·",   "†",   "‡",   "°",   "±",    "×",      "÷",
+      "≠",    "≤",    "≥",   "∞",   "∑",   "√",   "∫",    "→",      "⇒"};
   return *p;
 }
 
 const std::vector<std::string>& Spaces() {
   // No U+FEFF or U+0085: regex engines disagree on whether they are \s.
   static const auto* s = new std::vector<std::string>{
-      " ", "  ", "   ", "    ", "        ", "\t", "\t\t", "\n", "\n\n", "\n\n\n", "\r\n", "\r",
-      " \n", "\n ", " \t ", "\t\n", "\u00A0", "\u3000", "\u2009", "\u2028", "\u202F",
-      " \n\n  \t", "\n    ", "\n\t\t"};
+      " ",      "  ",     "   ",    "    ",      "        ", "\t",
+      "\t\t",   "\n",     "\n\n",   "\n\n\n",    "\r\n",     "\r",
+      " \n",    "\n ",    " \t ",   "\t\n",      "\u00A0",   "\u3000",
+      "\u2009", "\u2028", "\u202F", " \n\n  \t", "\n    ",   "\n\t\t"};
   return *s;
 }
 
@@ -130,23 +306,27 @@ std::string Number(Rng& rng) {
       break;
     case 1: {
       const size_t n = 1 + rng.Below(25);
-      for (size_t i = 0; i < n; ++i) s.push_back(static_cast<char>('0' + rng.Below(10)));
+      for (size_t i = 0; i < n; ++i)
+        s.push_back(static_cast<char>('0' + rng.Below(10)));
       break;
     }
     case 2:
       s = absl::StrCat(rng.Below(100000), ".", rng.Below(1000));
       break;
     case 3:
-      s = absl::StrCat("-", rng.Below(1000000), "e", rng.Chance(50) ? "-" : "+", rng.Below(40));
+      s = absl::StrCat("-", rng.Below(1000000), "e", rng.Chance(50) ? "-" : "+",
+                       rng.Below(40));
       break;
     case 4:
-      s = absl::StrCat(1 + rng.Below(999), ",", 100 + rng.Below(900), ",", 100 + rng.Below(900));
+      s = absl::StrCat(1 + rng.Below(999), ",", 100 + rng.Below(900), ",",
+                       100 + rng.Below(900));
       break;
     case 5:
       s = absl::StrCat("0x", rng.Below(1u << 30));
       break;
     default:
-      s = absl::StrCat("٣٤٥", rng.Chance(50) ? "१२३" : "١٢");  // non-ASCII digits
+      s = absl::StrCat("٣٤٥",
+                       rng.Chance(50) ? "१२३" : "١٢");  // non-ASCII digits
       break;
   }
   return s;
@@ -161,7 +341,8 @@ std::string Word(Rng& rng) {
       }
       break;
     case 1:
-      if (!w.empty() && w[0] >= 'a' && w[0] <= 'z') w[0] = static_cast<char>(w[0] - 32);
+      if (!w.empty() && w[0] >= 'a' && w[0] <= 'z')
+        w[0] = static_cast<char>(w[0] - 32);
       break;
     default:
       break;
@@ -178,7 +359,8 @@ std::string LongWord(Rng& rng) {
       s.assign(n, static_cast<char>('a' + rng.Below(26)));
       break;
     case 1:
-      for (size_t i = 0; i < n; ++i) s.push_back(static_cast<char>('a' + rng.Below(26)));
+      for (size_t i = 0; i < n; ++i)
+        s.push_back(static_cast<char>('a' + rng.Below(26)));
       break;
     case 2:
       for (size_t i = 0; i < n / 3; ++i) s += "ab";
@@ -193,11 +375,16 @@ std::string LongWord(Rng& rng) {
 
 std::string Url(Rng& rng) {
   static const std::vector<std::string> urls = {
-      "https://example.com/path/to/page?query=1&x=y#frag", "http://localhost:8080/api/v1/models",
-      "ftp://files.example.org/pub/README.txt", "user.name+tag@example.co.uk",
-      "https://huggingface.co/meta-llama/Llama-3.1-8B-Instruct/blob/main/tokenizer.json",
-      "C:\\Users\\admin\\Documents\\file (1).txt", "/home/user/.config/evald/config.yaml",
-      "www.日本語.jp/パス", "mailto:someone@example.com?subject=Hi%20there"};
+      "https://example.com/path/to/page?query=1&x=y#frag",
+      "http://localhost:8080/api/v1/models",
+      "ftp://files.example.org/pub/README.txt",
+      "user.name+tag@example.co.uk",
+      "https://huggingface.co/meta-llama/Llama-3.1-8B-Instruct/blob/main/"
+      "tokenizer.json",
+      "C:\\Users\\admin\\Documents\\file (1).txt",
+      "/home/user/.config/evald/config.yaml",
+      "www.日本語.jp/パス",
+      "mailto:someone@example.com?subject=Hi%20there"};
   return rng.Pick(urls);
 }
 
@@ -229,7 +416,8 @@ std::string Fragment(Rng& rng) {
     case 8:
       return rng.Pick(Specials());
     case 9:
-      return rng.Chance(30) ? LongWord(rng) : Word(rng) + rng.Pick(Contractions());
+      return rng.Chance(30) ? LongWord(rng)
+                            : Word(rng) + rng.Pick(Contractions());
     case 10:
       return Url(rng);
     case 11: {
@@ -283,7 +471,8 @@ std::vector<std::string> HandWritten() {
       "مرحبا123abc",
       "नमस्ते",
       "!!!???...",
-      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+      "aaaaaaaaaaaaaaa",
       "https://example.com/a_b-c.d?e=f&g=h",
       "\xEF\xBF\xBD\xEF\xBF\xBD",
       "'s's's",
@@ -306,7 +495,8 @@ std::vector<std::string> TokenizerCorpus(int generated, uint64_t seed) {
   for (int i = 0; i < 500; ++i) thumbs += "\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD";
   out.push_back(thumbs);
   Rng rng(seed);
-  static const std::vector<std::string> joiners = {"", " ", " ", " ", "\n", "\t", "  ", "\n\n"};
+  static const std::vector<std::string> joiners = {"",   " ",  " ",  " ",
+                                                   "\n", "\t", "  ", "\n\n"};
   for (int i = 0; i < generated; ++i) {
     std::string s;
     const size_t n = 1 + rng.Below(6);
@@ -321,18 +511,25 @@ std::vector<std::string> TokenizerCorpus(int generated, uint64_t seed) {
 
 std::string EnglishText(size_t bytes, uint64_t seed) {
   static const std::vector<std::string> words = {
-      "the", "of", "and", "to", "in", "evaluation", "model", "language", "results", "were",
-      "measured", "across", "several", "benchmarks", "with", "a", "careful", "protocol", "that",
-      "controls", "for", "prompt", "format", "it's", "we've", "they're", "data", "training",
-      "performance", "improved", "significantly", "when", "larger", "batches", "used", "however",
-      "some", "tasks", "remain", "difficult", "reasoning", "arithmetic", "questions", "answers"};
+      "the",         "of",         "and",           "to",
+      "in",          "evaluation", "model",         "language",
+      "results",     "were",       "measured",      "across",
+      "several",     "benchmarks", "with",          "a",
+      "careful",     "protocol",   "that",          "controls",
+      "for",         "prompt",     "format",        "it's",
+      "we've",       "they're",    "data",          "training",
+      "performance", "improved",   "significantly", "when",
+      "larger",      "batches",    "used",          "however",
+      "some",        "tasks",      "remain",        "difficult",
+      "reasoning",   "arithmetic", "questions",     "answers"};
   Rng rng(seed);
   std::string s;
   s.reserve(bytes + 64);
   int in_sentence = 0;
   while (s.size() < bytes) {
     std::string w = rng.Pick(words);
-    if (in_sentence == 0 && w[0] >= 'a' && w[0] <= 'z') w[0] = static_cast<char>(w[0] - 32);
+    if (in_sentence == 0 && w[0] >= 'a' && w[0] <= 'z')
+      w[0] = static_cast<char>(w[0] - 32);
     s += w;
     ++in_sentence;
     if (in_sentence > 6 && rng.Chance(15)) {

@@ -3,12 +3,12 @@
 // the derivations).
 #include "runners/native/tokenizer/tokenizer.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -53,7 +53,8 @@ constexpr char kByteLevelJson[] = R"json({
 })json";
 
 std::string ByteLevelJson(bool ignore_merges = false) {
-  return absl::StrReplaceAll(kByteLevelJson, {{"IGNORE_MERGES", ignore_merges ? "true" : "false"}});
+  return absl::StrReplaceAll(
+      kByteLevelJson, {{"IGNORE_MERGES", ignore_merges ? "true" : "false"}});
 }
 
 // SentencePiece-style BPE: Prepend/Replace normalizers, byte fallback (only
@@ -96,13 +97,15 @@ std::string MetaspaceJson() {
   return j;
 }
 
-std::unique_ptr<Tokenizer> Load(const std::string& json, const std::string& config = "") {
+std::unique_ptr<Tokenizer> Load(const std::string& json,
+                                const std::string& config = "") {
   auto t = Tokenizer::FromJson(json, config);
   EXPECT_THAT(t, IsOk());
   return t.ok() ? std::move(t).value() : nullptr;
 }
 
-std::vector<int32_t> Enc(const Tokenizer& t, const std::string& text, bool special = false) {
+std::vector<int32_t> Enc(const Tokenizer& t, const std::string& text,
+                         bool special = false) {
   auto ids = t.Encode(text, special);
   EXPECT_THAT(ids, IsOk()) << text;
   return ids.ok() ? *ids : std::vector<int32_t>{};
@@ -151,7 +154,8 @@ TEST(TokenizerByteLevelTest, AddedTokensAndPostProcessor) {
 TEST(TokenizerByteLevelTest, DecodeAndTokenBytes) {
   auto t = Load(ByteLevelJson());
   ASSERT_NE(t, nullptr);
-  EXPECT_EQ(t->Decode({17, 11, 14, 2, 7, 16, 15}, false), "<|bos|>hello world<|end|>!");
+  EXPECT_EQ(t->Decode({17, 11, 14, 2, 7, 16, 15}, false),
+            "<|bos|>hello world<|end|>!");
   EXPECT_EQ(t->Decode({17, 11, 14, 2, 7, 16, 15}, true), "hello world!");
   EXPECT_EQ(t->TokenBytes(14), " wor");
   EXPECT_EQ(t->TokenBytes(16), "<|end|>");
@@ -162,10 +166,14 @@ TEST(TokenizerByteLevelTest, DecodeAndTokenBytes) {
 TEST(TokenizerByteLevelTest, InvalidUtf8NamesTheOffset) {
   auto t = Load(ByteLevelJson());
   ASSERT_NE(t, nullptr);
-  EXPECT_THAT(t->Encode("ab\xFF" "cd", false),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("byte offset 2")));
-  EXPECT_THAT(t->Encode("hello \xE2\x82", false),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("byte offset 6")));
+  EXPECT_THAT(
+      t->Encode("ab\xFF"
+                "cd",
+                false),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("byte offset 2")));
+  EXPECT_THAT(
+      t->Encode("hello \xE2\x82", false),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("byte offset 6")));
 }
 
 TEST(TokenizerSentencePieceTest, PrependReplaceAndMerges) {
@@ -236,7 +244,8 @@ TEST(TokenizerNormalizerTest, NfcComposes) {
 std::string SplitJson(const std::string& behavior, bool invert) {
   return absl::StrCat(R"json({
     "pre_tokenizer": {"type": "Split", "pattern": {"String": "-"}, "behavior": ")json",
-                      behavior, R"json(", "invert": )json", invert ? "true" : "false", R"json(},
+                      behavior, R"json(", "invert": )json",
+                      invert ? "true" : "false", R"json(},
     "model": {"type": "BPE", "vocab": {"a": 0, "-": 1, "a-": 2, "-a": 3, "--": 4},
               "merges": ["a -", "- a", "- -"]}})json");
 }
@@ -254,16 +263,18 @@ TEST(TokenizerSplitTest, Behaviors) {
       {"MergedWithPrevious", false, "a-a", {2, 0}},  // "a-" "a"
       {"MergedWithNext", false, "a-a", {0, 3}},      // "a" "-a"
       {"Isolated", false, "a--a", {0, 1, 1, 0}},
-      {"Contiguous", false, "a--a", {0, 4, 0}},      // "a" "--" "a"
-      {"Removed", true, "a-a", {1}},                 // inverted: the "a"s are delimiters
+      {"Contiguous", false, "a--a", {0, 4, 0}},  // "a" "--" "a"
+      {"Removed", true, "a-a", {1}},  // inverted: the "a"s are delimiters
   };
   for (const Case& c : cases) {
     auto t = Load(SplitJson(c.behavior, c.invert));
     ASSERT_NE(t, nullptr) << c.behavior;
-    EXPECT_EQ(Enc(*t, c.text), c.want) << c.behavior << (c.invert ? " inverted " : " ") << c.text;
+    EXPECT_EQ(Enc(*t, c.text), c.want)
+        << c.behavior << (c.invert ? " inverted " : " ") << c.text;
   }
   // Without a pre-tokenizer the merges run across: a - a -(a -)-> a- a.
-  auto whole = Load(R"json({"model": {"type": "BPE", "vocab": {"a": 0, "-": 1, "a-": 2, "-a": 3, "--": 4},
+  auto whole = Load(
+      R"json({"model": {"type": "BPE", "vocab": {"a": 0, "-": 1, "a-": 2, "-a": 3, "--": 4},
                                       "merges": ["a -", "- a", "- -"]}})json");
   ASSERT_NE(whole, nullptr);
   EXPECT_THAT(Enc(*whole, "a-a"), ElementsAre(2, 0));
@@ -287,8 +298,9 @@ TEST(TokenizerConfigTest, SpecialTokensAndChatTemplate) {
 }
 
 TEST(TokenizerConfigTest, LlamaClassFollowsAddBosAndAddEos) {
-  auto t = Load(kSentencePieceJson,
-                R"({"tokenizer_class": "LlamaTokenizer", "bos_token": "<s>", "eos_token": "</s>",
+  auto t = Load(
+      kSentencePieceJson,
+      R"({"tokenizer_class": "LlamaTokenizer", "bos_token": "<s>", "eos_token": "</s>",
                     "add_bos_token": false, "add_eos_token": true})");
   ASSERT_NE(t, nullptr);
   EXPECT_THAT(Enc(*t, "hi", true), ElementsAre(10, 2));
@@ -297,11 +309,13 @@ TEST(TokenizerConfigTest, LlamaClassFollowsAddBosAndAddEos) {
 TEST(TokenizerLoadTest, FromDirectory) {
   testing::TempDir dir;
   testing::WriteTestFile(dir.Join("tokenizer.json"), kSentencePieceJson);
-  testing::WriteTestFile(dir.Join("tokenizer_config.json"), R"({"eos_token": "</s>"})");
+  testing::WriteTestFile(dir.Join("tokenizer_config.json"),
+                         R"({"eos_token": "</s>"})");
   auto t = Tokenizer::FromDirectory(dir.path());
   ASSERT_THAT(t, IsOk());
   EXPECT_EQ((*t)->eos_id(), 2);
-  EXPECT_THAT(Tokenizer::FromDirectory(dir.Join("missing")), ::testing::Not(IsOk()));
+  EXPECT_THAT(Tokenizer::FromDirectory(dir.Join("missing")),
+              ::testing::Not(IsOk()));
 }
 
 struct BadCase {
@@ -316,10 +330,14 @@ TEST(TokenizerLoadTest, MalformedFilesNameTheField) {
   const std::vector<BadCase> cases = {
       {"not json", "{", "tokenizer.json: line"},
       {"not an object", "[]", "tokenizer.json: expected an object, got []"},
-      {"no model", R"({"normalizer": null})", "tokenizer.json: field 'model' is missing"},
-      {"unknown model", R"({"model": {"type": "Unigram", "vocab": []}})", "model.type"},
-      {"no merges", R"({"model": {"type": "BPE", "vocab": {}}})", "field 'model.merges' is missing"},
-      {"bad vocab id", R"({"model": {"type": "BPE", "vocab": {"x": "0"}, "merges": []}})",
+      {"no model", R"({"normalizer": null})",
+       "tokenizer.json: field 'model' is missing"},
+      {"unknown model", R"({"model": {"type": "Unigram", "vocab": []}})",
+       "model.type"},
+      {"no merges", R"({"model": {"type": "BPE", "vocab": {}}})",
+       "field 'model.merges' is missing"},
+      {"bad vocab id",
+       R"({"model": {"type": "BPE", "vocab": {"x": "0"}, "merges": []}})",
        R"(field 'model.vocab.x': expected an integer in [0, 2097151], got "0")"},
       {"unknown merge token",
        R"({"model": {"type": "BPE", "vocab": {"x": 0, "y": 1, "xy": 2}, "merges": ["x y", "xy z"]}})",
@@ -327,63 +345,83 @@ TEST(TokenizerLoadTest, MalformedFilesNameTheField) {
       {"merge result missing",
        R"({"model": {"type": "BPE", "vocab": {"x": 0, "y": 1}, "merges": [["x", "y"]]}})",
        "field 'model.merges[0]': merge result 'xy'"},
-      {"bad merge shape", R"({"model": {"type": "BPE", "vocab": {"x": 0}, "merges": [3]}})",
+      {"bad merge shape",
+       R"({"model": {"type": "BPE", "vocab": {"x": 0}, "merges": [3]}})",
        "model.merges[0]"},
-      {"unknown normalizer", absl::StrCat(R"({"normalizer": {"type": "Fancy"}, )", model, "}"),
+      {"unknown normalizer",
+       absl::StrCat(R"({"normalizer": {"type": "Fancy"}, )", model, "}"),
        "field 'normalizer.type': unknown normalizer type 'Fancy'"},
       {"unknown pre-tokenizer",
-       absl::StrCat(R"({"pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Nope"}]}, )",
-                    model, "}"),
+       absl::StrCat(
+           R"({"pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Nope"}]}, )",
+           model, "}"),
        "pre_tokenizer.pretokenizers[0].type"},
       {"bad regex",
-       absl::StrCat(R"({"pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(a"}, "behavior": "Isolated"}, )",
-                    model, "}"),
+       absl::StrCat(
+           R"({"pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(a"}, "behavior": "Isolated"}, )",
+           model, "}"),
        "pre_tokenizer.pattern.Regex"},
       {"bad behavior",
-       absl::StrCat(R"({"pre_tokenizer": {"type": "Split", "pattern": {"String": "a"}, "behavior": "Sideways"}, )",
-                    model, "}"),
+       absl::StrCat(
+           R"({"pre_tokenizer": {"type": "Split", "pattern": {"String": "a"}, "behavior": "Sideways"}, )",
+           model, "}"),
        "pre_tokenizer.behavior"},
-      {"unknown decoder", absl::StrCat(R"({"decoder": {"type": "Wat"}, )", model, "}"),
+      {"unknown decoder",
+       absl::StrCat(R"({"decoder": {"type": "Wat"}, )", model, "}"),
        "decoder.type"},
-      {"unknown post-processor", absl::StrCat(R"({"post_processor": {"type": "Wat"}, )", model, "}"),
+      {"unknown post-processor",
+       absl::StrCat(R"({"post_processor": {"type": "Wat"}, )", model, "}"),
        "post_processor.type"},
       {"template with unknown token",
-       absl::StrCat(R"({"post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<q>"}}]}, )",
-                    model, "}"),
+       absl::StrCat(
+           R"({"post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<q>"}}]}, )",
+           model, "}"),
        "field 'post_processor.single[0].SpecialToken.id': unknown token '<q>'"},
       {"added token without id",
        absl::StrCat(R"({"added_tokens": [{"content": "<a>"}], )", model, "}"),
        "added_tokens[0].id"},
-      {"normalizer not an object", absl::StrCat(R"({"normalizer": 7, )", model, "}"),
+      {"normalizer not an object",
+       absl::StrCat(R"({"normalizer": 7, )", model, "}"),
        "field 'normalizer': expected an object, got 7"},
       {"bad merge string",
        R"({"model": {"type": "BPE", "vocab": {"x": 0}, "merges": ["x y z"]}})",
        R"(tokenizer.json: field 'model.merges[0]': expected "left right", got "x y z")"},
       {"split without pattern",
-       absl::StrCat(R"({"pre_tokenizer": {"type": "Split", "behavior": "Isolated"}, )", model, "}"),
+       absl::StrCat(
+           R"({"pre_tokenizer": {"type": "Split", "behavior": "Isolated"}, )",
+           model, "}"),
        "tokenizer.json: field 'pre_tokenizer.pattern' is missing"},
       {"template special ids",
-       absl::StrCat(R"({"post_processor": {"type": "TemplateProcessing", "single": )"
-                    R"([{"SpecialToken": {"id": "<s>"}}], "special_tokens": {"<s>": {"ids": [-1]}}}, )",
-                    model, "}"),
+       absl::StrCat(
+           R"({"post_processor": {"type": "TemplateProcessing", "single": )"
+           R"([{"SpecialToken": {"id": "<s>"}}], "special_tokens": {"<s>": {"ids": [-1]}}}, )",
+           model, "}"),
        R"(field 'post_processor.special_tokens["<s>"].ids[0]': expected an integer in )"
        "[0, 2147483647], got -1"},
-      {"bert pair", absl::StrCat(R"({"post_processor": {"type": "BertProcessing", "cls": "x"}, )",
-                                 model, "}"),
+      {"bert pair",
+       absl::StrCat(
+           R"({"post_processor": {"type": "BertProcessing", "cls": "x"}, )",
+           model, "}"),
        R"(field 'post_processor.cls': expected [token, id], got "x")"},
       {"added token id out of range",
-       absl::StrCat(R"({"added_tokens": [{"content": "<a>", "id": 99999999}], )", model, "}"),
-       "field 'added_tokens[0].id': expected an integer in [0, 2097151], got 99999999"},
+       absl::StrCat(
+           R"({"added_tokens": [{"content": "<a>", "id": 99999999}], )", model,
+           "}"),
+       "field 'added_tokens[0].id': expected an integer in [0, 2097151], got "
+       "99999999"},
   };
   for (const BadCase& c : cases) {
-    EXPECT_THAT(Tokenizer::FromJson(c.json, ""),
-                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.message)))
+    EXPECT_THAT(
+        Tokenizer::FromJson(c.json, ""),
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.message)))
         << c.name;
   }
-  EXPECT_THAT(Tokenizer::FromJson(kSentencePieceJson, R"({"chat_template": 5})"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("tokenizer_config.json: field 'chat_template': expected a "
-                                 "string or a list of {name, template}, got 5")));
+  EXPECT_THAT(
+      Tokenizer::FromJson(kSentencePieceJson, R"({"chat_template": 5})"),
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          HasSubstr("tokenizer_config.json: field 'chat_template': expected a "
+                    "string or a list of {name, template}, got 5")));
 }
 
 TEST(TokenizerConcurrencyTest, ParallelEncodesAgree) {
@@ -395,7 +433,9 @@ TEST(TokenizerConcurrencyTest, ParallelEncodesAgree) {
     threads.emplace_back([&, k] {
       for (int i = 0; i < 2000; ++i) {
         auto ids = t->Encode("hello world! lll hello", false);
-        if (!ids.ok() || *ids != std::vector<int32_t>{11, 14, 2, 7, 15, 4, 9, 2, 4, 11}) ++bad[k];
+        if (!ids.ok() ||
+            *ids != std::vector<int32_t>{11, 14, 2, 7, 15, 4, 9, 2, 4, 11})
+          ++bad[k];
       }
     });
   }

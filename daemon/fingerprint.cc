@@ -22,16 +22,7 @@
 #include "base/logging.h"
 #include "base/sha256.h"
 #include "base/status_macros.h"
-
-#ifndef EVALD_VERSION
-#define EVALD_VERSION "unknown"
-#endif
-#ifndef EVALD_GIT_COMMIT
-#define EVALD_GIT_COMMIT "unknown"
-#endif
-#ifndef EVALD_BUILD_TYPE
-#define EVALD_BUILD_TYPE "unknown"
-#endif
+#include "daemon/version.h"
 
 namespace evald::daemon {
 namespace {
@@ -443,10 +434,10 @@ v1::Fingerprint CollectHostFingerprint() {
   CollectNvml(&fp);
   CollectCuda(&fp);
   fp.set_cpu_model(CpuModel());
-  fp.set_evald_version(EVALD_VERSION);
-  fp.set_git_commit(EVALD_GIT_COMMIT);
+  fp.set_evald_version(Version());
+  fp.set_git_commit(GitCommit());
   fp.set_compiler(absl::StrCat("g++ ", __VERSION__));
-  fp.set_build_type(EVALD_BUILD_TYPE);
+  fp.set_build_type(BuildType());
   char host[256] = {0};
   if (gethostname(host, sizeof(host) - 1) == 0) fp.set_hostname(host);
   return fp;

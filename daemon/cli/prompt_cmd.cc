@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/json.h"
 #include "daemon/cli/command.h"
+#include "daemon/cli/offline_task.h"
 #include "tasks/task.h"
 
 namespace evald::daemon::cli {
@@ -41,22 +41,12 @@ int PromptCommand(CommandContext& context, const PromptFlags& flags) {
   const std::string& task_name = flags.task;
   const std::string& doc = flags.doc;
   const bool json = context.global.json;
-  tasks::TaskOptions options;
-  options.data_path = flags.data;
-  options.variant = flags.variant;
-  options.system_instruction = flags.system;
-  if (!flags.shots.empty() &&
-      (!absl::SimpleAtoi(flags.shots, &options.shots) || options.shots < 0)) {
-    context.err
-        << "evalctl prompt: --shots: expected a non-negative integer, got '"
-        << flags.shots << "'\n";
-    return kExitInvalidInput;
-  }
-  if (options.data_path.empty()) {
-    options.data_path = DefaultDatasetPath(task_name, context.global.data_dir);
-  }
-
-  auto task = tasks::CreateTask(task_name, options);
+  auto task = CreateOfflineTask({.task = flags.task,
+                                 .data = flags.data,
+                                 .shots = flags.shots,
+                                 .variant = flags.variant,
+                                 .system = flags.system},
+                                context.global);
   if (!task.ok()) {
     context.err << "evalctl prompt: " << task.status().message() << "\n";
     return kExitInvalidInput;

@@ -14,13 +14,13 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "base/file.h"
 #include "base/json.h"
 #include "daemon/cli/command.h"
+#include "daemon/cli/offline_task.h"
 #include "daemon/cli/output.h"
 #include "tasks/dataset.h"
 #include "tasks/task.h"
@@ -48,21 +48,11 @@ int ScoreCommand(CommandContext& context, const ScoreFlags& flags) {
     context.err << "evalctl score: " << format.status().message() << "\n";
     return kExitInvalidInput;
   }
-  tasks::TaskOptions options;
-  options.data_path = flags.data;
-  options.variant = flags.variant;
-  if (!flags.shots.empty() &&
-      (!absl::SimpleAtoi(flags.shots, &options.shots) || options.shots < 0)) {
-    context.err
-        << "evalctl score: --shots: expected a non-negative integer, got '"
-        << flags.shots << "'\n";
-    return kExitInvalidInput;
-  }
-  if (options.data_path.empty()) {
-    options.data_path = DefaultDatasetPath(task_name, context.global.data_dir);
-  }
-
-  auto task = tasks::CreateTask(task_name, options);
+  auto task = CreateOfflineTask({.task = task_name,
+                                 .data = flags.data,
+                                 .shots = flags.shots,
+                                 .variant = flags.variant},
+                                context.global);
   if (!task.ok()) {
     context.err << "evalctl score: " << task.status().message() << "\n";
     return kExitInvalidInput;

@@ -5,7 +5,8 @@ if(TARGET evald_tasks AND TARGET evald_cli)
   find_package(CURL REQUIRED)
   find_package(LibArchive REQUIRED)
   evald_cc_library(evald_task_commands
-    SRCS ${CMAKE_CURRENT_LIST_DIR}/prompt_cmd.cc
+    SRCS ${CMAKE_CURRENT_LIST_DIR}/offline_task.cc
+         ${CMAKE_CURRENT_LIST_DIR}/prompt_cmd.cc
          ${CMAKE_CURRENT_LIST_DIR}/score_cmd.cc
          ${CMAKE_CURRENT_LIST_DIR}/datasets_cmd.cc
          ${CMAKE_CURRENT_LIST_DIR}/judge_cmd.cc

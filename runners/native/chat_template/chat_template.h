@@ -18,9 +18,13 @@
 #include "absl/strings/string_view.h"
 #include "base/clock.h"
 #include "base/json.h"
-#include "runners/native/chat_template/template.h"
+#include "jinja/template.h"
 
 namespace evald::runners::native::chat_template {
+
+// The Jinja engine lives in jinja/ (task templates share it).
+using ::evald::jinja::RenderOptions;
+using ::evald::jinja::Template;
 
 struct ChatTemplateInputs {
   // A JSON array of message objects ({"role", "content", ...}); every member

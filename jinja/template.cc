@@ -1,4 +1,4 @@
-#include "runners/native/chat_template/template.h"
+#include "jinja/template.h"
 
 #include <memory>
 #include <string>
@@ -8,20 +8,12 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
-#include "runners/native/chat_template/ast.h"
-#include "runners/native/chat_template/builtins.h"
-#include "runners/native/chat_template/parser.h"
-#include "runners/native/chat_template/value.h"
+#include "jinja/ast.h"
+#include "jinja/builtins.h"
+#include "jinja/parser.h"
+#include "jinja/value.h"
 
-namespace evald::runners::native::chat_template {
-
-using jinja::Body;
-using jinja::Expr;
-using jinja::KwArgs;
-using jinja::Node;
-using jinja::Value;
-using jinja::ValueDict;
-using jinja::ValueList;
+namespace evald::jinja {
 
 struct Template::Impl {
   Body body;
@@ -190,18 +182,17 @@ class Interpreter {
       const base::Clock* clock = options_.clock;
       scope->Set(
           "strftime_now",
-          Value::Function("strftime_now",
-                          [clock](std::vector<Value> args,
-                                  KwArgs) -> absl::StatusOr<Value> {
-                            if (args.size() != 1 || !args[0].is_string()) {
-                              return absl::InvalidArgumentError(
-                                  "strftime_now: expected one format string");
-                            }
-                            const int64_t secs =
-                                clock->NowUnixNanos() / 1'000'000'000;
-                            return Value::String(jinja::FormatTime(
-                                secs, args[0].string_value()));
-                          }));
+          Value::Function(
+              "strftime_now",
+              [clock](std::vector<Value> args,
+                      KwArgs) -> absl::StatusOr<Value> {
+                if (args.size() != 1 || !args[0].is_string()) {
+                  return absl::InvalidArgumentError(
+                      "strftime_now: expected one format string");
+                }
+                const int64_t secs = clock->NowUnixNanos() / 1'000'000'000;
+                return Value::String(FormatTime(secs, args[0].string_value()));
+              }));
     }
   }
 
@@ -306,7 +297,7 @@ class Interpreter {
       scope->Set(targets[0], std::move(v));
       return absl::OkStatus();
     }
-    ASSIGN_OR_RETURN(ValueList items, jinja::Iterate(v));
+    ASSIGN_OR_RETURN(ValueList items, Iterate(v));
     if (items.size() != targets.size()) {
       return absl::InvalidArgumentError(
           absl::StrCat("cannot unpack ", items.size(), " values into ",
@@ -319,7 +310,7 @@ class Interpreter {
 
   absl::StatusOr<Flow> ExecFor(const Node& node, Scope* scope) {
     ASSIGN_OR_RETURN(Value iterable, Eval(*node.expr, scope));
-    auto items_or = jinja::Iterate(iterable);
+    auto items_or = Iterate(iterable);
     if (!items_or.ok()) return Located(*node.expr, items_or.status());
     ValueList items = *std::move(items_or);
     Scope loop_scope(scope);
@@ -489,13 +480,13 @@ class Interpreter {
       case Expr::Kind::kGetAttr: {
         ASSIGN_OR_RETURN(Value obj, Eval(*e.args[0], scope));
         if (obj.is_undefined()) return Located(e, UndefinedError(*e.args[0]));
-        return jinja::GetAttribute(obj, e.name, limits_);
+        return GetAttribute(obj, e.name, limits_);
       }
       case Expr::Kind::kGetItem: {
         ASSIGN_OR_RETURN(Value obj, Eval(*e.args[0], scope));
         if (obj.is_undefined()) return Located(e, UndefinedError(*e.args[0]));
         ASSIGN_OR_RETURN(Value key, Eval(*e.args[1], scope));
-        return jinja::GetItem(obj, key, limits_);
+        return GetItem(obj, key, limits_);
       }
       case Expr::Kind::kSlice: {
         ASSIGN_OR_RETURN(Value obj, Eval(*e.args[0], scope));
@@ -506,7 +497,7 @@ class Interpreter {
             ASSIGN_OR_RETURN(parts[i], Eval(*e.args[i + 1], scope));
           }
         }
-        auto r = jinja::GetSlice(obj, parts[0], parts[1], parts[2]);
+        auto r = GetSlice(obj, parts[0], parts[1], parts[2]);
         if (!r.ok()) return Located(e, r.status());
         return r;
       }
@@ -517,15 +508,15 @@ class Interpreter {
         ASSIGN_OR_RETURN(std::vector<Value> args, EvalArgs(e, 1, scope));
         ASSIGN_OR_RETURN(KwArgs kwargs, EvalKwargs(e, scope));
         RETURN_IF_ERROR(Step(e.line, e.column));
-        auto r = jinja::ApplyFilter(e.name, operand, std::move(args),
-                                    std::move(kwargs), limits_);
+        auto r = ApplyFilter(e.name, operand, std::move(args),
+                             std::move(kwargs), limits_);
         if (!r.ok()) return Located(e, r.status());
         return r;
       }
       case Expr::Kind::kTest: {
         ASSIGN_OR_RETURN(Value operand, Eval(*e.args[0], scope));
         ASSIGN_OR_RETURN(std::vector<Value> args, EvalArgs(e, 1, scope));
-        auto r = jinja::ApplyTest(e.name, operand, args);
+        auto r = ApplyTest(e.name, operand, args);
         if (!r.ok()) return Located(e, r.status());
         return Value::Bool(*r != e.negated);
       }
@@ -533,7 +524,7 @@ class Interpreter {
       case Expr::Kind::kPos: {
         ASSIGN_OR_RETURN(Value v, Eval(*e.args[0], scope));
         if (e.kind == Expr::Kind::kPos && v.is_number()) return v;
-        auto r = jinja::BinaryOp("-", Value::Int(0), v, limits_);
+        auto r = BinaryOp("-", Value::Int(0), v, limits_);
         if (!v.is_number() && !v.is_bool()) {
           return Located(
               e, absl::InvalidArgumentError(absl::StrCat(
@@ -560,7 +551,7 @@ class Interpreter {
       case Expr::Kind::kBinary: {
         ASSIGN_OR_RETURN(Value a, Eval(*e.args[0], scope));
         ASSIGN_OR_RETURN(Value b, Eval(*e.args[1], scope));
-        auto r = jinja::BinaryOp(e.name, a, b, limits_);
+        auto r = BinaryOp(e.name, a, b, limits_);
         if (!r.ok()) return Located(e, r.status());
         return r;
       }
@@ -628,12 +619,12 @@ class Interpreter {
                                       const Value& b) {
     if (op == "==") return a == b;
     if (op == "!=") return !(a == b);
-    if (op == "in") return jinja::Contains(b, a);
+    if (op == "in") return Contains(b, a);
     if (op == "not in") {
-      ASSIGN_OR_RETURN(bool in, jinja::Contains(b, a));
+      ASSIGN_OR_RETURN(bool in, Contains(b, a));
       return !in;
     }
-    auto c = jinja::CompareValues(a, b);
+    auto c = CompareValues(a, b);
     if (!c.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("'", op, "' not supported between ", a.TypeName(),
@@ -646,7 +637,7 @@ class Interpreter {
   }
 
   const RenderOptions& options_;
-  jinja::BuiltinLimits limits_;
+  BuiltinLimits limits_;
   std::string* out_ = nullptr;
   Scope* root_ = nullptr;
   Value placeholder_;
@@ -663,8 +654,7 @@ Template::~Template() = default;
 
 absl::StatusOr<Template> Template::Parse(absl::string_view source) {
   auto impl = std::make_shared<Impl>();
-  ASSIGN_OR_RETURN(impl->body,
-                   jinja::ParseTemplate(source, jinja::ParseOptions()));
+  ASSIGN_OR_RETURN(impl->body, ParseTemplate(source, ParseOptions()));
   return Template(std::move(impl));
 }
 
@@ -676,4 +666,4 @@ absl::StatusOr<std::string> Template::Render(
   return interpreter.Run(impl_->body, context);
 }
 
-}  // namespace evald::runners::native::chat_template
+}  // namespace evald::jinja

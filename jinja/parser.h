@@ -1,4 +1,4 @@
-// File: runners/native/chat_template/parser.h
+// File: jinja/parser.h
 // -----------------------------------------------------------------------------
 // Lexer and parser for the Jinja subset (internal to the renderer). The
 // whitespace rules are those Hugging Face renders chat templates with:
@@ -8,16 +8,16 @@
 // Errors are InvalidArgument "line L, column C: ..." pointing into `source`.
 // Nesting is bounded (ParseOptions::max_depth) so hostile input cannot
 // overflow the stack. Pure functions; thread-safe.
-#ifndef EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_PARSER_H_
-#define EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_PARSER_H_
+#ifndef EVALD_JINJA_PARSER_H_
+#define EVALD_JINJA_PARSER_H_
 
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "runners/native/chat_template/ast.h"
+#include "jinja/ast.h"
 
-namespace evald::runners::native::chat_template::jinja {
+namespace evald::jinja {
 
 struct ParseOptions {
   // Deepest nesting of expressions and block statements.
@@ -32,6 +32,6 @@ absl::StatusOr<Body> ParseTemplate(absl::string_view source,
 bool IsKnownFilter(absl::string_view name);
 bool IsKnownTest(absl::string_view name);
 
-}  // namespace evald::runners::native::chat_template::jinja
+}  // namespace evald::jinja
 
-#endif  // EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_PARSER_H_
+#endif  // EVALD_JINJA_PARSER_H_

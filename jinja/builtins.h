@@ -1,11 +1,11 @@
-// File: runners/native/chat_template/builtins.h
+// File: jinja/builtins.h
 // -----------------------------------------------------------------------------
 // Filters, tests, Python methods and global functions of the Jinja
 // interpreter (internal to the renderer). Semantics follow jinja2 and Python
 // 3 as Hugging Face's chat-template environment exposes them. Pure functions
 // of their arguments; thread-safe.
-#ifndef EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_BUILTINS_H_
-#define EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_BUILTINS_H_
+#ifndef EVALD_JINJA_BUILTINS_H_
+#define EVALD_JINJA_BUILTINS_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -14,9 +14,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "runners/native/chat_template/value.h"
+#include "jinja/value.h"
 
-namespace evald::runners::native::chat_template::jinja {
+namespace evald::jinja {
 
 struct BuiltinLimits {
   // Largest string or list a builtin may build.
@@ -53,6 +53,6 @@ absl::StatusOr<Value> BinaryOp(absl::string_view op, const Value& a,
 // Python datetime.strftime for a UTC instant (C locale names).
 std::string FormatTime(int64_t unix_seconds, absl::string_view format);
 
-}  // namespace evald::runners::native::chat_template::jinja
+}  // namespace evald::jinja
 
-#endif  // EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_BUILTINS_H_
+#endif  // EVALD_JINJA_BUILTINS_H_

@@ -1,5 +1,5 @@
-// File: runners/native/chat_template/py_string.cc
-#include "runners/native/chat_template/py_string.h"
+// File: jinja/py_string.cc
+#include "jinja/py_string.h"
 
 #include <string>
 #include <utility>
@@ -11,7 +11,7 @@
 #include "base/utf8.h"
 #include "py/str.h"
 
-namespace evald::runners::native::chat_template::jinja::pystr {
+namespace evald::jinja::pystr {
 namespace {
 
 using Cps = std::vector<uint32_t>;
@@ -142,4 +142,4 @@ bool StartsOrEnds(const std::string& s, const Value& affix, bool ends) {
   return false;
 }
 
-}  // namespace evald::runners::native::chat_template::jinja::pystr
+}  // namespace evald::jinja::pystr

@@ -1,4 +1,4 @@
-#include "runners/native/chat_template/lexer.h"
+#include "jinja/lexer.h"
 
 #include <cerrno>
 #include <cstdlib>
@@ -13,7 +13,7 @@
 #include "base/status_macros.h"
 #include "base/utf8.h"
 
-namespace evald::runners::native::chat_template::jinja {
+namespace evald::jinja {
 namespace {
 
 bool IsNameStart(char c) {
@@ -385,4 +385,4 @@ absl::StatusOr<std::vector<Token>> Tokenize(absl::string_view source,
   return lexer.Run();
 }
 
-}  // namespace evald::runners::native::chat_template::jinja
+}  // namespace evald::jinja

@@ -1,4 +1,4 @@
-#include "runners/native/chat_template/value.h"
+#include "jinja/value.h"
 
 #include <cmath>
 #include <utility>
@@ -8,7 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
 
-namespace evald::runners::native::chat_template::jinja {
+namespace evald::jinja {
 
 Value Value::None() {
   Value v;
@@ -367,4 +367,4 @@ absl::StatusOr<int> CompareValues(const Value& a, const Value& b) {
       absl::StrCat("cannot compare ", a.TypeName(), " with ", b.TypeName()));
 }
 
-}  // namespace evald::runners::native::chat_template::jinja
+}  // namespace evald::jinja

@@ -1,12 +1,12 @@
-// File: runners/native/chat_template/lexer.h
+// File: jinja/lexer.h
 // -----------------------------------------------------------------------------
 // Tokenizer for the Jinja subset (internal to the renderer): splits template
 // source into text and the tokens inside {{ }} and {% %} tags, applying the
 // whitespace rules Hugging Face renders with (trim_blocks, lstrip_blocks, `-`
 // markers), dropping comments and passing {% raw %} bodies through as text.
 // Pure functions; thread-safe.
-#ifndef EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_LEXER_H_
-#define EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_LEXER_H_
+#ifndef EVALD_JINJA_LEXER_H_
+#define EVALD_JINJA_LEXER_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -19,7 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
-namespace evald::runners::native::chat_template::jinja {
+namespace evald::jinja {
 
 // Token kinds: template text, tag delimiters, and the tokens inside tags.
 enum class Tok {
@@ -83,6 +83,6 @@ class Positions {
 absl::StatusOr<std::vector<Token>> Tokenize(absl::string_view source,
                                             const Positions& positions);
 
-}  // namespace evald::runners::native::chat_template::jinja
+}  // namespace evald::jinja
 
-#endif  // EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_LEXER_H_
+#endif  // EVALD_JINJA_LEXER_H_

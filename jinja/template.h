@@ -1,11 +1,12 @@
-// File: runners/native/chat_template/template.h
+// File: jinja/template.h
 // -----------------------------------------------------------------------------
 // A Jinja template compiled once and rendered many times: the subset of
 // jinja2 that model chat templates use (if/for/set/macro/call/filter/raw,
 // loop variables, namespaces, filters, tests, Python string methods) with the
 // environment Hugging Face renders them in (trim_blocks, lstrip_blocks,
-// undefined values print empty and are falsy). Chat templates and judge
-// prompts share it.
+// undefined values print empty and are falsy). Model chat templates
+// (runners/native/chat_template) and lm-eval task templates (tasks/lm_eval)
+// share it.
 //
 // Errors (syntax, unknown filter or test, raise_exception, type errors) are
 // InvalidArgument "line L, column C: ..."; exceeding a RenderOptions limit is
@@ -14,8 +15,8 @@
 //
 // Thread-safety: a Template is immutable after Parse; Render is const and may
 // run on many threads at once.
-#ifndef EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_TEMPLATE_H_
-#define EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_TEMPLATE_H_
+#ifndef EVALD_JINJA_TEMPLATE_H_
+#define EVALD_JINJA_TEMPLATE_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -27,7 +28,7 @@
 #include "base/clock.h"
 #include "base/json.h"
 
-namespace evald::runners::native::chat_template {
+namespace evald::jinja {
 
 struct RenderOptions {
   // Largest rendered output (and largest string built on the way), in bytes.
@@ -60,6 +61,6 @@ class Template {
   std::shared_ptr<const Impl> impl_;
 };
 
-}  // namespace evald::runners::native::chat_template
+}  // namespace evald::jinja
 
-#endif  // EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_TEMPLATE_H_
+#endif  // EVALD_JINJA_TEMPLATE_H_

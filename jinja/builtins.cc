@@ -1,4 +1,4 @@
-#include "runners/native/chat_template/builtins.h"
+#include "jinja/builtins.h"
 
 #include <algorithm>
 #include <cmath>
@@ -17,12 +17,12 @@
 #include "base/json.h"
 #include "base/status_macros.h"
 #include "base/utf8.h"
+#include "jinja/parser.h"
+#include "jinja/py_string.h"
 #include "py/re.h"
 #include "py/str.h"
-#include "runners/native/chat_template/parser.h"
-#include "runners/native/chat_template/py_string.h"
 
-namespace evald::runners::native::chat_template::jinja {
+namespace evald::jinja {
 namespace {
 
 using Cps = std::vector<uint32_t>;
@@ -1106,4 +1106,4 @@ std::string FormatTime(int64_t unix_seconds, absl::string_view format) {
   return out;
 }
 
-}  // namespace evald::runners::native::chat_template::jinja
+}  // namespace evald::jinja

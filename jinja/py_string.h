@@ -1,20 +1,20 @@
-// File: runners/native/chat_template/py_string.h
+// File: jinja/py_string.h
 // -----------------------------------------------------------------------------
 // The Jinja interpreter's side of Python's str methods (internal): the
 // argument handling of strip/split/replace/startswith on template Values, and
 // jinja2's own title filter. The str semantics themselves (whitespace, case
 // mapping, character classes) are py/str.h's. Pure functions; thread-safe.
-#ifndef EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_PY_STRING_H_
-#define EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_PY_STRING_H_
+#ifndef EVALD_JINJA_PY_STRING_H_
+#define EVALD_JINJA_PY_STRING_H_
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "runners/native/chat_template/value.h"
+#include "jinja/value.h"
 
-namespace evald::runners::native::chat_template::jinja::pystr {
+namespace evald::jinja::pystr {
 
 bool IsAscii(const std::string& s);
 
@@ -36,6 +36,6 @@ absl::StatusOr<std::string> Replace(const std::string& s,
 // str.startswith / str.endswith with a string or a tuple of strings.
 bool StartsOrEnds(const std::string& s, const Value& affix, bool ends);
 
-}  // namespace evald::runners::native::chat_template::jinja::pystr
+}  // namespace evald::jinja::pystr
 
-#endif  // EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_PY_STRING_H_
+#endif  // EVALD_JINJA_PY_STRING_H_

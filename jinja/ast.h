@@ -1,20 +1,20 @@
-// File: runners/native/chat_template/ast.h
+// File: jinja/ast.h
 // -----------------------------------------------------------------------------
 // The syntax tree of a parsed Jinja template (internal to the renderer). A
 // Template owns its tree; nodes own their children through unique_ptr. Every
 // node carries the 1-based line and column of its first token so runtime
 // errors can point at the template source.
-#ifndef EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_AST_H_
-#define EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_AST_H_
+#ifndef EVALD_JINJA_AST_H_
+#define EVALD_JINJA_AST_H_
 
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "runners/native/chat_template/value.h"
+#include "jinja/value.h"
 
-namespace evald::runners::native::chat_template::jinja {
+namespace evald::jinja {
 
 struct Expr {
   enum class Kind {
@@ -86,6 +86,6 @@ struct Node {
   Body else_body;
 };
 
-}  // namespace evald::runners::native::chat_template::jinja
+}  // namespace evald::jinja
 
-#endif  // EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_AST_H_
+#endif  // EVALD_JINJA_AST_H_

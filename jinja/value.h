@@ -1,4 +1,4 @@
-// File: runners/native/chat_template/value.h
+// File: jinja/value.h
 // -----------------------------------------------------------------------------
 // The runtime value of the Jinja interpreter, modelled on the Python objects
 // that jinja2 templates see when Hugging Face renders a chat template:
@@ -9,8 +9,8 @@
 //
 // Thread-safety: a Value is not synchronised; values never leave the render
 // call that made them.
-#ifndef EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_VALUE_H_
-#define EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_VALUE_H_
+#ifndef EVALD_JINJA_VALUE_H_
+#define EVALD_JINJA_VALUE_H_
 
 #include <cstdint>
 #include <functional>
@@ -23,7 +23,7 @@
 #include "absl/strings/string_view.h"
 #include "base/json.h"
 
-namespace evald::runners::native::chat_template::jinja {
+namespace evald::jinja {
 
 class Value;
 using ValueList = std::vector<Value>;
@@ -133,6 +133,6 @@ class Value {
 // kinds are not comparable (a str with an int, ...).
 absl::StatusOr<int> CompareValues(const Value& a, const Value& b);
 
-}  // namespace evald::runners::native::chat_template::jinja
+}  // namespace evald::jinja
 
-#endif  // EVALD_RUNNERS_NATIVE_CHAT_TEMPLATE_VALUE_H_
+#endif  // EVALD_JINJA_VALUE_H_

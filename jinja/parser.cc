@@ -1,4 +1,4 @@
-#include "runners/native/chat_template/parser.h"
+#include "jinja/parser.h"
 
 #include <memory>
 #include <string>
@@ -9,9 +9,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/status_macros.h"
-#include "runners/native/chat_template/lexer.h"
+#include "jinja/lexer.h"
 
-namespace evald::runners::native::chat_template::jinja {
+namespace evald::jinja {
 namespace {
 
 class Parser {
@@ -838,4 +838,4 @@ absl::StatusOr<Body> ParseTemplate(absl::string_view raw_source,
   return parser.Run();
 }
 
-}  // namespace evald::runners::native::chat_template::jinja
+}  // namespace evald::jinja

@@ -46,6 +46,10 @@ struct TaskOptions {
   // Task-specific options from the suite's `options:` map (e.g. ifeval's
   // punkt_path). Unknown keys are the task's to reject.
   std::map<std::string, std::string> options;
+  // An lm-eval task YAML file or a folder of them (suite `- yaml: PATH`,
+  // absolute). When set, CreateTask builds the task or group called `name`
+  // from it (tasks/lm_eval) instead of looking up a built-in task.
+  std::string task_file;
 };
 
 struct DatasetFile {
@@ -69,6 +73,10 @@ struct TaskInfo {
   // Option keys whose values name a baseline run (pairwise judged tasks);
   // the daemon resolves them to a run id at submit.
   bool needs_baseline = false;
+  // The task's lm-eval configuration as a JSON object (lm-eval's `configs`
+  // entry of a results file; for a group, {"<subtask>": config, ...}).
+  // "" when the task has none to give.
+  std::string lm_eval_config_json;
 };
 
 // One judge call made for a sample, stored with it.
@@ -98,6 +106,20 @@ struct SampleResult {
   double wall_seconds = 0;
   std::string error;             // non-empty: the sample failed
   std::vector<JudgeCall> judge;  // judge calls, in order
+  // The sample as lm-eval's samples file records it, for `evalctl export
+  // --format lm-eval`; "" when the task does not record it. A JSON object:
+  //   {"doc": {...the document...},
+  //    "arguments": [[arg0, arg1], ...],   one entry per request:
+  //        loglikelihood [context, continuation], generate_until
+  //        [context, {generation kwargs}], loglikelihood_rolling [text]
+  //    "resps": [[...], ...],               one entry per request:
+  //        loglikelihood [logprob, is_greedy], generate_until [text],
+  //        loglikelihood_rolling [logprob]
+  //    "filtered_resps": {"<filter>": value}}  per filter name ("none"
+  //        without filters): what lm-eval's filtered_resps holds for it
+  // Numbers are JSON numbers and booleans JSON booleans; the exporter
+  // writes them in lm-eval's own spelling.
+  std::string lm_eval_json;
 };
 
 // One reported number.
@@ -183,6 +205,13 @@ void RegisterTask(const std::string& name, TaskFactory factory);
 absl::StatusOr<std::unique_ptr<Task>> CreateTask(const std::string& name,
                                                  const TaskOptions& options);
 std::vector<std::string> RegisteredTasks();
+
+// Task files (TaskOptions::task_file, lm-eval task YAML): one factory
+// builds the task or group `name` from the file; `name` "" means the one
+// the file is about. tasks/lm_eval registers it.
+using TaskFileFactory = std::function<absl::StatusOr<std::unique_ptr<Task>>(
+    const std::string& name, const TaskOptions&)>;
+void RegisterTaskFileFactory(TaskFileFactory factory);
 
 }  // namespace evald::tasks
 

@@ -22,6 +22,7 @@ namespace {
 struct Registry {
   absl::Mutex mu;
   std::map<std::string, TaskFactory> factories ABSL_GUARDED_BY(mu);
+  TaskFileFactory file_factory ABSL_GUARDED_BY(mu);
 };
 
 Registry& GetRegistry() {
@@ -40,8 +41,27 @@ void RegisterTask(const std::string& name, TaskFactory factory) {
   registry.factories[name] = std::move(factory);
 }
 
+void RegisterTaskFileFactory(TaskFileFactory factory) {
+  Registry& registry = GetRegistry();
+  absl::MutexLock lock(&registry.mu);
+  registry.file_factory = std::move(factory);
+}
+
 absl::StatusOr<std::unique_ptr<Task>> CreateTask(const std::string& name,
                                                  const TaskOptions& options) {
+  if (!options.task_file.empty()) {
+    TaskFileFactory file_factory;
+    {
+      Registry& registry = GetRegistry();
+      absl::MutexLock lock(&registry.mu);
+      file_factory = registry.file_factory;
+    }
+    if (!file_factory) {
+      return absl::UnimplementedError(absl::StrCat(
+          options.task_file, ": task files are not supported by this build"));
+    }
+    return file_factory(name, options);
+  }
   TaskFactory factory;
   {
     Registry& registry = GetRegistry();

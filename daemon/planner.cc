@@ -135,9 +135,14 @@ absl::StatusOr<MemoryPlan> PlanModels(const v1::RunSpec& spec,
     m.kv_bytes_per_token =
         int64_t{c.num_layers} * 2 * c.num_kv_heads * c.head_dim * kv_elem;
     m.workspace_bytes = planner::WorkspaceBytes(
-        c.hidden_size, c.intermediate_size, c.vocab_size,
-        options.max_batch_tokens, options.device == PlanDevice::kGpu,
-        c.quantization.awq);
+        planner::ModelShape{.hidden = c.hidden_size,
+                            .intermediate = c.intermediate_size,
+                            .num_heads = c.num_heads,
+                            .num_kv_heads = c.num_kv_heads,
+                            .head_dim = c.head_dim,
+                            .vocab = c.vocab_size,
+                            .awq = c.quantization.awq},
+        options.max_batch_tokens, options.device == PlanDevice::kGpu);
     m.min_kv_tokens = planner::MinKvTokens(model->max_context());
     needed += m.weight_bytes + m.workspace_bytes +
               m.min_kv_tokens * m.kv_bytes_per_token;

@@ -12,11 +12,15 @@
 //              AWQ INT4 checkpoints count their packed qweight/qzeros/scales.
 //   kv/token   layers x 2 (K and V) x kv_heads x head_dim x the KV element
 //              size: 4 bytes on the CPU (FP32), 2 on the GPU (FP16).
-//   workspace  activations of one engine step of max_batch_tokens tokens:
-//              max_batch_tokens x (24 x hidden + 10 x intermediate) bytes, plus
-//              the logits of up to 256 rows (256 x vocab x 4 bytes), plus 32
-//              MiB of GEMM workspace on the GPU (and 128 MiB of INT4 workspace
-//              for an AWQ model there).
+//   workspace  working memory of one engine step of max_batch_tokens tokens
+//              (runners/native/planner/footprint.h). On the GPU exactly the
+//              step buffers the CUDA model allocates (GpuStepBufferBytes:
+//              activations, 256 rows of FP32 logits - scored rows go through
+//              the lm_head 256 at a time - and step metadata), plus 32 MiB of
+//              GEMM workspace, 32 MiB of load-time weight staging and, for an
+//              AWQ model, 128 MiB of INT4 workspace. On the CPU
+//              max_batch_tokens x (24 x hidden + 10 x intermediate) bytes plus
+//              the logits of up to 256 rows (256 x vocab x 4 bytes).
 //   kv pool    at least `min_kv_tokens` (the model's context window when the
 //              suite caps it with max_context, else 8,192 tokens); what the
 //              budget has left after weights, workspaces, minimum pools and (on

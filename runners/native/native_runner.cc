@@ -508,11 +508,17 @@ absl::StatusOr<std::unique_ptr<Runner>> CreateNativeRunner(
   eo.max_context = max_context;
   eo.model_id = options.model_dir;
   eo.kv_budget = options.kv_budget;
-  eo.resident_bytes = static_cast<int64_t>(model->weight_bytes()) +
-                      planner::WorkspaceBytes(
-                          config.hidden_size, config.intermediate_size,
-                          config.vocab_size, options.max_batch_tokens,
-                          model->backend() != "cpu", config.quantization.awq);
+  eo.resident_bytes =
+      static_cast<int64_t>(model->weight_bytes()) +
+      planner::WorkspaceBytes(
+          planner::ModelShape{.hidden = config.hidden_size,
+                              .intermediate = config.intermediate_size,
+                              .num_heads = config.num_heads,
+                              .num_kv_heads = config.num_kv_heads,
+                              .head_dim = config.head_dim,
+                              .vocab = config.vocab_size,
+                              .awq = config.quantization.awq},
+          options.max_batch_tokens, model->backend() != "cpu");
   // Every model of this process shares the device: steps take turns.
   eo.turns = engine::StepTurns::Shared();
   auto runner = std::make_unique<NativeRunner>(

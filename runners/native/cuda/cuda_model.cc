@@ -29,6 +29,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "base/logging.h"
 #include "base/status_macros.h"
 #include "runners/native/cuda/gemm.h"
 #include "runners/native/cuda/int4_gemm.h"
@@ -37,6 +38,7 @@
 #include "runners/native/model/backend.h"
 #include "runners/native/model/dtype.h"
 #include "runners/native/model/rope.h"
+#include "runners/native/planner/footprint.h"
 
 namespace evald::runners::native::cuda {
 
@@ -81,10 +83,11 @@ class DeviceBuffer {
     bytes_ = bytes;
     return absl::OkStatus();
   }
-  // Grows (never shrinks) to at least `bytes`; contents are not kept.
+  // Grows (never shrinks) to exactly `bytes` when smaller; contents are not
+  // kept. The sizes come from planner::GpuStepBufferBytes, which the budget
+  // counts, so nothing is added here.
   absl::Status Reserve(size_t bytes, const char* what) {
-    return bytes <= bytes_ ? absl::OkStatus()
-                           : Allocate(bytes + bytes / 4, what);
+    return bytes <= bytes_ ? absl::OkStatus() : Allocate(bytes, what);
   }
   template <typename T>
   T* as() const {
@@ -195,8 +198,9 @@ class CudaKvCache : public KvCache {
     for (int r = 0; r < 2 * num_layers_; ++r) {
       absl::Status st = range_->Map(r * region_bytes_ + offset, len);
       if (!st.ok()) {
-        for (int u = 0; u < r; ++u)
-          range_->Unmap(u * region_bytes_ + offset, len);
+        for (int u = 0; u < r; ++u) {
+          range_->Unmap(u * region_bytes_ + offset, len).IgnoreError();
+        }
         return st;
       }
     }
@@ -206,8 +210,15 @@ class CudaKvCache : public KvCache {
     if (range_ == nullptr) return;
     const size_t offset = static_cast<size_t>(first) * block_layer_bytes_;
     const size_t len = static_cast<size_t>(n) * block_layer_bytes_;
-    for (int r = 0; r < 2 * num_layers_; ++r)
-      range_->Unmap(r * region_bytes_ + offset, len);
+    for (int r = 0; r < 2 * num_layers_; ++r) {
+      // Only the elastic pool's own bookkeeping calls this; a mismatch is a
+      // bug there, reported without taking the daemon down.
+      if (absl::Status st = range_->Unmap(r * region_bytes_ + offset, len);
+          !st.ok()) {
+        LOG(ERROR) << "kv cache: decommit of blocks [" << first << ", "
+                   << first + n << "): " << st;
+      }
+    }
   }
 
   f16_t* k(int layer) const { return k_[layer]; }
@@ -329,14 +340,23 @@ absl::StatusOr<DeviceMatrix> UploadStacked(
             "upload weights");
         continue;
       }
-      // BF16 -> FP16 on the device, through a staging copy.
-      RETURN_IF_ERROR(staging.Reserve(count * 2, "weight staging"));
-      CUDA_RETURN_IF_ERROR(cudaMemcpy(staging.as<void>(), p->data, count * 2,
-                                      cudaMemcpyHostToDevice),
-                           "upload weights");
-      Bf16ToF16(staging.as<bf16_t>(), static_cast<int64_t>(count),
-                reinterpret_cast<f16_t*>(dst), nullptr);
-      CUDA_RETURN_IF_ERROR(cudaDeviceSynchronize(), "convert weights");
+      // BF16 -> FP16 on the device, through a staging buffer of fixed size
+      // (counted in the planner's workspace), a piece at a time.
+      const size_t piece = planner::kWeightStagingBytes / sizeof(bf16_t);
+      RETURN_IF_ERROR(staging.Reserve(std::min(count, piece) * sizeof(bf16_t),
+                                      "weight staging"));
+      const auto* src = static_cast<const bf16_t*>(p->data);
+      for (size_t done = 0; done < count; done += piece) {
+        const size_t n = std::min(piece, count - done);
+        CUDA_RETURN_IF_ERROR(
+            cudaMemcpy(staging.as<void>(), src + done, n * sizeof(bf16_t),
+                       cudaMemcpyHostToDevice),
+            "upload weights");
+        Bf16ToF16(staging.as<bf16_t>(), static_cast<int64_t>(n),
+                  reinterpret_cast<f16_t*>(dst) + done, nullptr);
+        // The next piece overwrites the staging buffer.
+        CUDA_RETURN_IF_ERROR(cudaDeviceSynchronize(), "convert weights");
+      }
       continue;
     }
     if (p->dtype != DType::kF32) {
@@ -383,6 +403,34 @@ absl::Status DeviceAvailable(int device) {
   return absl::OkStatus();
 }
 
+// Whether QkvPost's shared memory (q, k and v of a row) fits the device.
+absl::Status CheckQkvPostFits(const ModelConfig& c, int device) {
+  int optin = 0;
+  CUDA_RETURN_IF_ERROR(
+      cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin,
+                             device),
+      "shared memory limit");
+  const QkvShape shape{c.num_heads, c.num_kv_heads, c.head_dim, 0.0f};
+  if (!QkvPostFits(shape, optin)) {
+    return absl::UnimplementedError(
+        absl::StrCat("cuda backend: q/k/v of one row (", c.num_heads, " + 2 x ",
+                     c.num_kv_heads, " heads x ", c.head_dim, ") need ",
+                     QkvPostSharedBytes(shape), " bytes of shared memory; GPU ",
+                     device, " allows ", optin));
+  }
+  return absl::OkStatus();
+}
+
+planner::ModelShape ShapeOf(const ModelConfig& c) {
+  return planner::ModelShape{.hidden = c.hidden_size,
+                             .intermediate = c.intermediate_size,
+                             .num_heads = c.num_heads,
+                             .num_kv_heads = c.num_kv_heads,
+                             .head_dim = c.head_dim,
+                             .vocab = c.vocab_size,
+                             .awq = c.quantization.awq};
+}
+
 class CudaDecoderModel : public Model {
  public:
   static absl::StatusOr<std::unique_ptr<model::Model>> Create(
@@ -394,6 +442,7 @@ class CudaDecoderModel : public Model {
           absl::StrCat("cuda backend: head_dim ", config.head_dim,
                        " is not supported (even, at most 256)"));
     }
+    RETURN_IF_ERROR(CheckQkvPostFits(config, options.cuda_device));
     if (options.tiled_attention &&
         !TiledAttentionFits(config.head_dim, options.cuda_device)) {
       return absl::UnimplementedError(
@@ -533,6 +582,12 @@ absl::Status CudaDecoderModel::Upload(const model::DecoderWeights& w) {
         workspace = std::max(workspace, AwqWorkspaceBytes(m->awq_matrix()));
     }
   }
+  if (workspace > static_cast<size_t>(planner::kInt4WorkspaceBytes)) {
+    return absl::UnimplementedError(absl::StrCat(
+        "cuda backend: the INT4 products need ", workspace,
+        " bytes of workspace, more than the ", planner::kInt4WorkspaceBytes,
+        " the memory planner counts"));
+  }
   RETURN_IF_ERROR(awq_workspace_.Allocate(workspace, "int4 workspace"));
   const std::vector<double> inv_freq = model::RopeInverseFrequencies(config_);
   RETURN_IF_ERROR(
@@ -541,6 +596,11 @@ absl::Status CudaDecoderModel::Upload(const model::DecoderWeights& w) {
       cudaMemcpy(inv_freq_.as<void>(), inv_freq.data(),
                  inv_freq.size() * sizeof(double), cudaMemcpyHostToDevice),
       "upload rope frequencies");
+  weight_bytes_ += inv_freq.size() * sizeof(double);
+  // Copies from pageable memory may still be in flight when cudaMemcpy
+  // returns, and the conversions ran on the legacy default stream, which the
+  // non-blocking stream of Forward does not wait for.
+  CUDA_RETURN_IF_ERROR(cudaDeviceSynchronize(), "finish weight upload");
   return absl::OkStatus();
 }
 
@@ -601,9 +661,6 @@ absl::Status CudaDecoderModel::Forward(absl::Span<const SeqChunk> batch,
   const ModelConfig& c = config_;
   const int64_t hidden = c.hidden_size;
   const int64_t inter = c.intermediate_size;
-  const int64_t q_dim = QDim();
-  const int64_t kv_dim = KvDim();
-  const int64_t qkv_dim = q_dim + 2 * kv_dim;
   const float eps = static_cast<float>(c.rms_norm_eps);
   const QkvShape shape{c.num_heads, c.num_kv_heads, c.head_dim, eps};
 
@@ -619,16 +676,19 @@ absl::Status CudaDecoderModel::Forward(absl::Span<const SeqChunk> batch,
               gather_bytes);
   std::memcpy(meta.data() + rows_bytes + tables_bytes + gather_bytes,
               tiles.data(), tiles_bytes);
-  RETURN_IF_ERROR(meta_.Reserve(meta.size(), "step metadata"));
-  RETURN_IF_ERROR(h_.Reserve(t * hidden * sizeof(float), "activations"));
-  RETURN_IF_ERROR(
-      xn_.Reserve(t * std::max(hidden, inter) * sizeof(f16_t), "activations"));
-  RETURN_IF_ERROR(qkv_.Reserve(t * qkv_dim * sizeof(float), "activations"));
-  RETURN_IF_ERROR(q_.Reserve(t * q_dim * sizeof(float), "activations"));
-  RETURN_IF_ERROR(att_.Reserve(t * q_dim * sizeof(f16_t), "activations"));
-  RETURN_IF_ERROR(
-      gate_up_.Reserve(t * 2 * inter * sizeof(float), "activations"));
-  RETURN_IF_ERROR(act_.Reserve(t * inter * sizeof(f16_t), "activations"));
+  // Every buffer is sized by the rule the memory planner counts.
+  const planner::GpuStepBuffers sizes =
+      planner::GpuStepBufferBytes(ShapeOf(c), t);
+  RETURN_IF_ERROR(meta_.Reserve(std::max<size_t>(meta.size(), sizes.metadata),
+                                "step metadata"));
+  RETURN_IF_ERROR(h_.Reserve(sizes.residual, "activations"));
+  RETURN_IF_ERROR(xn_.Reserve(sizes.normed, "activations"));
+  RETURN_IF_ERROR(qkv_.Reserve(sizes.qkv, "activations"));
+  RETURN_IF_ERROR(q_.Reserve(sizes.q, "activations"));
+  RETURN_IF_ERROR(att_.Reserve(sizes.attention, "activations"));
+  RETURN_IF_ERROR(gate_up_.Reserve(sizes.gate_up, "activations"));
+  RETURN_IF_ERROR(act_.Reserve(sizes.act, "activations"));
+  RETURN_IF_ERROR(logits_.Reserve(sizes.logits, "logits"));
   CUDA_RETURN_IF_ERROR(
       cudaMemcpyAsync(meta_.as<void>(), meta.data(), meta.size(),
                       cudaMemcpyHostToDevice, stream_),
@@ -651,11 +711,13 @@ absl::Status CudaDecoderModel::Forward(absl::Span<const SeqChunk> batch,
                  static_cast<int>(hidden), eps, xn, stream_);
     RETURN_IF_ERROR(
         Linear(lw.qkv, xn, t, qkv_.as<float>(), /*accumulate=*/false));
-    QkvPost(qkv_.as<float>(), d_rows, t, shape, lw.q_bias->as<float>(),
-            lw.k_bias->as<float>(), lw.v_bias->as<float>(),
-            lw.q_norm->as<float>(), lw.k_norm->as<float>(),
-            inv_freq_.as<double>(), q_.as<float>(), kv->k(layer), kv->v(layer),
-            stream_);
+    CUDA_RETURN_IF_ERROR(
+        QkvPost(qkv_.as<float>(), d_rows, t, shape, lw.q_bias->as<float>(),
+                lw.k_bias->as<float>(), lw.v_bias->as<float>(),
+                lw.q_norm->as<float>(), lw.k_norm->as<float>(),
+                inv_freq_.as<double>(), q_.as<float>(), kv->k(layer),
+                kv->v(layer), stream_),
+        "qkv post");
     if (tiled_attention_) {
       CUDA_RETURN_IF_ERROR(
           PagedAttentionTiled(q_.as<float>(), d_rows, d_tiles,
@@ -682,17 +744,28 @@ absl::Status CudaDecoderModel::Forward(absl::Span<const SeqChunk> batch,
   if (n_logits == 0) {
     return CudaStatus(cudaStreamSynchronize(stream_), "forward");
   }
-  RmsNormToF16(h, d_gather, final_norm_->as<float>(), n_logits,
-               static_cast<int>(hidden), eps, xn, stream_);
+  // The scored rows go through the lm_head kLogitChunkRows at a time into
+  // one chunk-sized buffer (the size the planner counts). With batch-
+  // invariant GEMMs (the default) a row's product does not depend on the
+  // rows beside it, so chunking changes no bits.
   const int64_t vocab = c.vocab_size;
-  RETURN_IF_ERROR(logits_.Reserve(n_logits * vocab * sizeof(float), "logits"));
-  RETURN_IF_ERROR(Linear(lm_head_, xn, n_logits, logits_.as<float>(),
-                         /*accumulate=*/false));
   host_logits_.resize(static_cast<size_t>(n_logits) * vocab);
-  CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host_logits_.data(), logits_.as<void>(),
-                                       host_logits_.size() * sizeof(float),
-                                       cudaMemcpyDeviceToHost, stream_),
-                       "download logits");
+  for (int first = 0; first < n_logits;
+       first += static_cast<int>(planner::kLogitChunkRows)) {
+    const int n = std::min<int>(n_logits - first,
+                                static_cast<int>(planner::kLogitChunkRows));
+    RmsNormToF16(h, d_gather + first, final_norm_->as<float>(), n,
+                 static_cast<int>(hidden), eps, xn, stream_);
+    RETURN_IF_ERROR(Linear(lm_head_, xn, n, logits_.as<float>(),
+                           /*accumulate=*/false));
+    // Stream order keeps the next chunk's product behind this copy.
+    CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(
+            host_logits_.data() + static_cast<size_t>(first) * vocab,
+            logits_.as<void>(), static_cast<size_t>(n) * vocab * sizeof(float),
+            cudaMemcpyDeviceToHost, stream_),
+        "download logits");
+  }
   CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_), "forward");
   out->logits.resize(n_logits);
   for (int i = 0; i < n_logits; ++i) {

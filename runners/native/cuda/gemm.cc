@@ -3,11 +3,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "runners/native/planner/footprint.h"
 
 namespace evald::runners::native::cuda {
 namespace {
 
-constexpr size_t kWorkspaceBytes = size_t{32} << 20;
+// The size the memory planner counts for it.
+constexpr size_t kWorkspaceBytes = planner::kGemmWorkspaceBytes;
 // The m the invariant mode tunes each shape for: a typical prefill step.
 constexpr int64_t kPinnedM = 2048;
 constexpr int kHeuristicResults = 16;

@@ -210,19 +210,24 @@ void RmsNormToF16(const float* x, const int32_t* gather, const float* w,
                                                        out);
 }
 
-void QkvPost(const float* qkv, const RowInfo* rows, int num_rows,
-             const QkvShape& shape, const float* q_bias, const float* k_bias,
-             const float* v_bias, const float* q_norm, const float* k_norm,
-             const double* inv_freq, float* q_out, f16_t* k_cache,
-             f16_t* v_cache, cudaStream_t stream) {
-  if (num_rows == 0) return;
-  const size_t smem =
-      sizeof(float) *
-      static_cast<size_t>(shape.num_heads + 2 * shape.num_kv_heads) *
-      shape.head_dim;
+cudaError_t QkvPost(const float* qkv, const RowInfo* rows, int num_rows,
+                    const QkvShape& shape, const float* q_bias,
+                    const float* k_bias, const float* v_bias,
+                    const float* q_norm, const float* k_norm,
+                    const double* inv_freq, float* q_out, f16_t* k_cache,
+                    f16_t* v_cache, cudaStream_t stream) {
+  if (num_rows == 0) return cudaSuccess;
+  const size_t smem = QkvPostSharedBytes(shape);
+  if (smem > kDefaultDynamicSharedBytes) {
+    const cudaError_t e = cudaFuncSetAttribute(
+        QkvPostKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+        static_cast<int>(smem));
+    if (e != cudaSuccess) return e;
+  }
   QkvPostKernel<<<num_rows, 256, smem, stream>>>(
       qkv, rows, shape, q_bias, k_bias, v_bias, q_norm, k_norm, inv_freq, q_out,
       k_cache, v_cache);
+  return cudaGetLastError();
 }
 
 void PagedAttention(const float* q, const RowInfo* rows,

@@ -16,6 +16,7 @@
 
 #include <cuda_runtime.h>
 
+#include <cstddef>
 #include <cstdint>
 
 namespace evald::runners::native::cuda {
@@ -58,11 +59,30 @@ struct QkvShape {
   int head_dim;
   float eps;
 };
-void QkvPost(const float* qkv, const RowInfo* rows, int num_rows,
-             const QkvShape& shape, const float* q_bias, const float* k_bias,
-             const float* v_bias, const float* q_norm, const float* k_norm,
-             const double* inv_freq, float* q_out, f16_t* k_cache,
-             f16_t* v_cache, cudaStream_t stream);
+// QkvPost holds a row's q, k and v in dynamic shared memory: this many
+// bytes, the size its launch asks for. Above kDefaultDynamicSharedBytes the
+// kernel must opt in (cudaFuncAttributeMaxDynamicSharedMemorySize), which
+// the launch does; above the device's opt-in maximum
+// (cudaDevAttrMaxSharedMemoryPerBlockOptin) the shape cannot run, which
+// QkvPostFits tells the model at load.
+inline constexpr size_t kDefaultDynamicSharedBytes = size_t{48} << 10;
+inline size_t QkvPostSharedBytes(const QkvShape& shape) {
+  return sizeof(float) *
+         (static_cast<size_t>(shape.num_heads) + 2 * shape.num_kv_heads) *
+         static_cast<size_t>(shape.head_dim);
+}
+inline bool QkvPostFits(const QkvShape& shape, int device_optin_max_bytes) {
+  return QkvPostSharedBytes(shape) <=
+         static_cast<size_t>(device_optin_max_bytes);
+}
+// Returns the attribute or launch error (cudaErrorInvalidValue when the
+// shared memory exceeds the current device's opt-in maximum).
+cudaError_t QkvPost(const float* qkv, const RowInfo* rows, int num_rows,
+                    const QkvShape& shape, const float* q_bias,
+                    const float* k_bias, const float* v_bias,
+                    const float* q_norm, const float* k_norm,
+                    const double* inv_freq, float* q_out, f16_t* k_cache,
+                    f16_t* v_cache, cudaStream_t stream);
 
 // Causal attention of every row over positions [0, position] of its own
 // sequence, read through its block table from the paged caches; output FP16

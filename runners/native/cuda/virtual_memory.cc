@@ -5,7 +5,7 @@
 #include <cuda_runtime.h>
 
 #include "absl/strings/str_cat.h"
-#include "base/logging.h"
+#include "base/status_macros.h"
 
 namespace evald::runners::native::cuda {
 namespace {
@@ -128,9 +128,30 @@ absl::StatusOr<std::unique_ptr<VirtualDeviceRange>> VirtualDeviceRange::Reserve(
       new VirtualDeviceRange(device, base, bytes));
 }
 
+namespace {
+
+// Waits for the work in flight on `device`, leaving the current device as
+// it was.
+absl::Status SynchronizeDevice(int device) {
+  int current = 0;
+  cudaError_t e = cudaGetDevice(&current);
+  if (e == cudaSuccess && current != device) e = cudaSetDevice(device);
+  if (e == cudaSuccess) e = cudaDeviceSynchronize();
+  if (current != device) cudaSetDevice(current);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    return absl::InternalError(
+        absl::StrCat("cuda virtual memory: synchronise device ", device, ": ",
+                     cudaGetErrorString(e)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 VirtualDeviceRange::~VirtualDeviceRange() {
   const Driver& d = GetDriver();
-  cudaDeviceSynchronize();
+  SynchronizeDevice(device_).IgnoreError();
   for (const auto& [offset, mapping] : mappings_) {
     d.unmap(base_ + offset, mapping.second);
     d.release(mapping.first);
@@ -173,18 +194,21 @@ absl::Status VirtualDeviceRange::Map(size_t offset, size_t bytes) {
   return absl::OkStatus();
 }
 
-void VirtualDeviceRange::Unmap(size_t offset, size_t bytes) {
+absl::Status VirtualDeviceRange::Unmap(size_t offset, size_t bytes) {
   auto it = mappings_.find(offset);
-  CHECK(it != mappings_.end() && it->second.second == bytes)
-      << "cuda virtual memory: unmap of [" << offset << ", " << offset + bytes
-      << ") does not match a mapping";
-  // Kernels still in flight may read the pages.
-  cudaDeviceSynchronize();
+  if (it == mappings_.end() || it->second.second != bytes) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cuda virtual memory: unmap of [", offset, ", ",
+                     offset + bytes, ") does not match a mapping"));
+  }
+  // Kernels still in flight on the range's device may read the pages.
+  RETURN_IF_ERROR(SynchronizeDevice(device_));
   const Driver& d = GetDriver();
-  d.unmap(base_ + offset, bytes);
+  RETURN_IF_ERROR(DriverStatus(d.unmap(base_ + offset, bytes), "unmap"));
   d.release(it->second.first);
   mapped_bytes_ -= bytes;
   mappings_.erase(it);
+  return absl::OkStatus();
 }
 
 }  // namespace evald::runners::native::cuda

@@ -47,8 +47,11 @@ class VirtualDeviceRange {
   // writable from `device`. REQUIRES: aligned to the granularity, within
   // the range, not mapped. ResourceExhausted when the device is full.
   absl::Status Map(size_t offset, size_t bytes);
-  // Unmaps and frees what Map backed at exactly [offset, offset + bytes).
-  void Unmap(size_t offset, size_t bytes);
+  // Unmaps and frees what Map backed at exactly [offset, offset + bytes),
+  // after the range's device has finished the work in flight (which may
+  // read the pages), whichever device is current. FailedPrecondition, and
+  // nothing changes, when no mapping is exactly that.
+  absl::Status Unmap(size_t offset, size_t bytes);
 
  private:
   VirtualDeviceRange(int device, uint64_t base, size_t size)

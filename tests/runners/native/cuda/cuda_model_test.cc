@@ -1,10 +1,12 @@
 // The CUDA backend against the CPU backend (its numerical reference) and the
 // determinism contract of model.h on the GPU. Every test that needs a GPU
 // skips with the reason when none is usable (CI machines have none).
+#include <cuda_runtime.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -15,6 +17,7 @@
 #include "runners/native/model/backend.h"
 #include "runners/native/model/model.h"
 #include "runners/native/native_runner.h"
+#include "runners/native/planner/footprint.h"
 #include "runners/native/planner/kv_budget.h"
 #include "runners/native/testing/checkpoint_writer.h"
 #include "tests/runners/native/model/model_test_util.h"
@@ -211,6 +214,65 @@ TEST_P(CudaDeterminismTest, BatchAndChunkingDoNotChangeBits) {
   ASSERT_OK(model->Forward(decode, kv.get(), &batched_step));
   ASSERT_EQ(batched_step.logits.size(), 2u);
   EXPECT_TRUE(BitEqual(batched_step.logits[1], alone_step.logits[0]));
+}
+
+// Prompt log-probs of a 2,048-token echo score every row: the lm_head runs
+// over them a chunk at a time, so the step allocates what the planner
+// counts (one chunk of logits, not 2,048 rows), and a row's logits are the
+// same bits whether it is scored with all the others or alone.
+TEST(CudaFootprintTest, EchoScoringAllocatesOneLogitChunkAndKeepsBits) {
+  SKIP_WITHOUT_GPU();
+  evald::testing::TempDir dir;
+  CheckpointSpec spec = Spec("llama", 8);
+  spec.vocab = 128256;  // Llama-3's: 2,048 rows of logits would be 1 GiB
+  ASSERT_OK(WriteCheckpoint(spec, dir.path()));
+  ASSERT_OK_AND_ASSIGN(
+      auto model,
+      Model::Load(dir.path(), LoadOptions{.device = Device::kCuda}));
+  const model::ModelConfig& c = model->config();
+  constexpr int kTokens = 2048;
+  const std::vector<int32_t> tokens =
+      testing::RandomTokens(kTokens, c.vocab_size, 31);
+  ASSERT_OK_AND_ASSIGN(auto kv, model->AllocateKvCache(kTokens / 16 + 1));
+  std::vector<int32_t> blocks(kTokens / 16);
+  for (int i = 0; i < kTokens / 16; ++i) blocks[i] = i;
+  size_t free_before = 0, free_after = 0, total = 0;
+  ASSERT_EQ(cudaMemGetInfo(&free_before, &total), cudaSuccess);
+  ForwardOutput all;
+  ASSERT_OK(
+      model->Forward({Chunk(tokens, 0, kTokens, blocks)}, kv.get(), &all));
+  ASSERT_EQ(cudaMemGetInfo(&free_after, &total), cudaSuccess);
+  ASSERT_EQ(all.logits.size(), static_cast<size_t>(kTokens));
+  const planner::GpuStepBuffers counted = planner::GpuStepBufferBytes(
+      planner::ModelShape{.hidden = c.hidden_size,
+                          .intermediate = c.intermediate_size,
+                          .num_heads = c.num_heads,
+                          .num_kv_heads = c.num_kv_heads,
+                          .head_dim = c.head_dim,
+                          .vocab = c.vocab_size},
+      kTokens);
+  const int64_t grew =
+      static_cast<int64_t>(free_before) - static_cast<int64_t>(free_after);
+  // cudaMalloc hands out whole 2 MiB pages: allow one per buffer.
+  const int64_t slack = int64_t{10} * (2 << 20);
+  std::printf(
+      "echo of %d tokens: step allocated %.1f MiB, counted %.1f MiB "
+      "(logits %.1f MiB)\n",
+      kTokens, grew / 1048576.0, counted.Total() / 1048576.0,
+      counted.logits / 1048576.0);
+  EXPECT_LE(grew, counted.Total() + slack);
+  EXPECT_LT(grew, int64_t{kTokens} * c.vocab_size * 4);
+  // The same prompt scoring only a few rows (one lm_head chunk) gives those
+  // rows' logits bit for bit.
+  SeqChunk few = Chunk(tokens, 0, kTokens, blocks);
+  few.logit_rows = {0, 255, 256, 1000, kTokens - 1};
+  ForwardOutput some;
+  ASSERT_OK(model->Forward({few}, kv.get(), &some));
+  ASSERT_EQ(some.logits.size(), few.logit_rows.size());
+  for (size_t i = 0; i < few.logit_rows.size(); ++i) {
+    EXPECT_TRUE(BitEqual(some.logits[i], all.logits[few.logit_rows[i]]))
+        << "row " << few.logit_rows[i];
+  }
 }
 
 // The tiled attention kernel changes no bit of a model's logits.

@@ -169,19 +169,27 @@ TEST(CudaKernelsTest, SiluMulMatchesCpu) {
 
 // Bias, per-head q/k RMSNorm (Qwen3), rotary embeddings with llama3
 // frequencies, and the K/V written to each row's slot.
-TEST(CudaKernelsTest, QkvPostMatchesCpuBiasNormRopeAndCacheWrite) {
+// Heads, kv heads and head_dim: a small shape, and Llama-3.1-405B's, whose
+// q/k/v need 72 KiB of shared memory (above the 48 KiB default).
+struct QkvCase {
+  int heads, kv_heads, hd;
+};
+class QkvPostTest : public ::testing::TestWithParam<QkvCase> {};
+
+TEST_P(QkvPostTest, MatchesCpuBiasNormRopeAndCacheWrite) {
   SKIP_WITHOUT_GPU();
+  const int heads = GetParam().heads, kv_heads = GetParam().kv_heads;
   ModelConfig config;
-  config.num_heads = 8;
-  config.num_kv_heads = 2;
-  config.head_dim = 64;
+  config.num_heads = heads;
+  config.num_kv_heads = kv_heads;
+  config.head_dim = GetParam().hd;
   config.rope_theta = 500000.0;
   config.rope_scaling.type = "llama3";
   config.rope_scaling.factor = 8.0;
   config.rope_scaling.low_freq_factor = 1.0;
   config.rope_scaling.high_freq_factor = 4.0;
   config.rope_scaling.original_max_position_embeddings = 8192;
-  const int hd = 64, q_dim = 8 * hd, kv_dim = 2 * hd,
+  const int hd = GetParam().hd, q_dim = heads * hd, kv_dim = kv_heads * hd,
             width = q_dim + 2 * kv_dim;
   const float eps = 1e-6f;
   const std::vector<double> inv_freq = RopeInverseFrequencies(config);
@@ -205,16 +213,16 @@ TEST(CudaKernelsTest, QkvPostMatchesCpuBiasNormRopeAndCacheWrite) {
       for (int i = 0; i < kv_dim; ++i) v[q_dim + i] += kb[i];
       for (int i = 0; i < kv_dim; ++i) v[q_dim + kv_dim + i] += vb[i];
       if (with_norm) {
-        for (int h = 0; h < 8; ++h)
+        for (int h = 0; h < heads; ++h)
           RmsNorm(&v[h * hd], qn.data(), hd, eps, &v[h * hd]);
-        for (int h = 0; h < 2; ++h) {
+        for (int h = 0; h < kv_heads; ++h) {
           RmsNorm(&v[q_dim + h * hd], kn.data(), hd, eps, &v[q_dim + h * hd]);
         }
       }
       std::vector<float> cos(hd / 2), sin(hd / 2);
       RopeCosSin(inv_freq, rows[r].position, cos.data(), sin.data());
-      ApplyRope(v.data(), 8, hd, cos.data(), sin.data());
-      ApplyRope(v.data() + q_dim, 2, hd, cos.data(), sin.data());
+      ApplyRope(v.data(), heads, hd, cos.data(), sin.data());
+      ApplyRope(v.data() + q_dim, kv_heads, hd, cos.data(), sin.data());
       std::copy(v.begin(), v.begin() + q_dim, want_q.begin() + r * q_dim);
       std::copy(v.begin() + q_dim, v.begin() + q_dim + kv_dim,
                 want_k.begin() + r * kv_dim);
@@ -227,10 +235,12 @@ TEST(CudaKernelsTest, QkvPostMatchesCpuBiasNormRopeAndCacheWrite) {
     Dev<float> q(t * q_dim);
     const int slots = 16 * 10;
     Dev<uint16_t> kc(slots * kv_dim), vc(slots * kv_dim);
-    QkvPost(d_qkv.get(), d_rows.get(), t, QkvShape{8, 2, hd, eps}, d_qb.get(),
-            d_kb.get(), d_vb.get(), with_norm ? d_qn.get() : nullptr,
-            with_norm ? d_kn.get() : nullptr, d_freq.get(), q.get(), kc.get(),
-            vc.get(), nullptr);
+    ASSERT_EQ(QkvPost(d_qkv.get(), d_rows.get(), t,
+                      QkvShape{heads, kv_heads, hd, eps}, d_qb.get(),
+                      d_kb.get(), d_vb.get(), with_norm ? d_qn.get() : nullptr,
+                      with_norm ? d_kn.get() : nullptr, d_freq.get(), q.get(),
+                      kc.get(), vc.get(), nullptr),
+              cudaSuccess);
     const std::vector<float> got_q = q.Host();
     for (size_t i = 0; i < want_q.size(); ++i) {
       ASSERT_NEAR(got_q[i], want_q[i], 2e-5 * std::abs(want_q[i]) + 2e-5)
@@ -253,6 +263,10 @@ TEST(CudaKernelsTest, QkvPostMatchesCpuBiasNormRopeAndCacheWrite) {
     }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Shapes, QkvPostTest,
+                         ::testing::Values(QkvCase{8, 2, 64},
+                                           QkvCase{128, 8, 128}));
 
 // Causal GQA attention over a paged FP16 cache with scattered block
 // tables, against the CPU attention on the same (FP16-valued) keys.

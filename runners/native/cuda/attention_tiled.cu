@@ -50,7 +50,7 @@ __global__ void TiledAttentionKernel(const float* q, const RowInfo* rows,
   const int group = shape.num_heads / shape.num_kv_heads;
   const int kv_head = head / group;
   const int kv_dim = shape.num_kv_heads * hd;
-  const float scale = 1.0f / sqrtf(static_cast<float>(hd));
+  const float scale = device::AttentionScale(hd);
   for (int i = 0; i < tile.count; ++i) {
     const float* qr =
         q + static_cast<int64_t>(tile.first + i) * shape.num_heads * hd +

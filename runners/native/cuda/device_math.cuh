@@ -5,7 +5,12 @@
 // 32 keys into a warp's online softmax; the merge of the warps' partials).
 // The per-row attention kernel (kernels.cu) and the tiled one
 // (attention_tiled.cu) both run these, so their results are the same bits by
-// construction: only where K and V are read from differs.
+// construction: only where K and V are read from differs. Their arithmetic
+// is written with explicit round-to-nearest intrinsics (__fmaf_rn,
+// __fmul_rn, __fadd_rn, ...), which the compiler never contracts or
+// reassociates, so the two kernels cannot end up with different
+// instructions for the same expression whatever nvcc's -fmad setting or
+// inlining decides.
 #ifndef EVALD_RUNNERS_NATIVE_CUDA_DEVICE_MATH_CUH_
 #define EVALD_RUNNERS_NATIVE_CUDA_DEVICE_MATH_CUH_
 
@@ -35,9 +40,14 @@ __device__ __forceinline__ float F16ToF32(f16_t v) {
 // Sum over a warp by a fixed xor-butterfly; every lane gets the same value.
 __device__ __forceinline__ float WarpSum(float v) {
   for (int offset = kWarp / 2; offset > 0; offset /= 2) {
-    v += __shfl_xor_sync(0xffffffffu, v, offset);
+    v = __fadd_rn(v, __shfl_xor_sync(0xffffffffu, v, offset));
   }
   return v;
+}
+
+// The softmax scale 1 / sqrt(head_dim), the same bits in every kernel.
+__device__ __forceinline__ float AttentionScale(int hd) {
+  return __fdiv_rn(1.0f, __fsqrt_rn(static_cast<float>(hd)));
 }
 
 // A warp's online-softmax state for one (row, head).
@@ -65,10 +75,10 @@ __device__ __forceinline__ void AttendChunk(int chunk, int last, const float* q,
     float dot = 0.0f;
     for (int d = 0; d < hd / 2; ++d) {
       const float2 kv = __half22float2(kp[d]);
-      dot = fmaf(q[2 * d], kv.x, dot);
-      dot = fmaf(q[2 * d + 1], kv.y, dot);
+      dot = __fmaf_rn(q[2 * d], kv.x, dot);
+      dot = __fmaf_rn(q[2 * d + 1], kv.y, dot);
     }
-    s = dot * scale;
+    s = __fmul_rn(dot, scale);
   }
   float chunk_max = s;
   for (int offset = kWarp / 2; offset > 0; offset /= 2) {
@@ -76,11 +86,12 @@ __device__ __forceinline__ void AttendChunk(int chunk, int last, const float* q,
         fmaxf(chunk_max, __shfl_xor_sync(0xffffffffu, chunk_max, offset));
   }
   const float m_new = fmaxf(st->m, chunk_max);
-  const float correction = __expf(st->m - m_new);
-  const float p = valid ? __expf(s - m_new) : 0.0f;
-  st->l = st->l * correction + WarpSum(p);
+  const float correction = __expf(__fsub_rn(st->m, m_new));
+  const float p = valid ? __expf(__fsub_rn(s, m_new)) : 0.0f;
+  st->l = __fmaf_rn(st->l, correction, WarpSum(p));
 #pragma unroll
-  for (int j = 0; j < kMaxHeadDimPerLane; ++j) st->acc[j] *= correction;
+  for (int j = 0; j < kMaxHeadDimPerLane; ++j)
+    st->acc[j] = __fmul_rn(st->acc[j], correction);
   const int keys = min(kWarp, last - chunk * kWarp + 1);
   for (int k = 0; k < keys; ++k) {
     const float pk = __shfl_sync(0xffffffffu, p, k);
@@ -88,7 +99,7 @@ __device__ __forceinline__ void AttendChunk(int chunk, int last, const float* q,
 #pragma unroll
     for (int j = 0; j < kMaxHeadDimPerLane; ++j) {
       const int d = lane + j * kWarp;
-      if (d < hd) st->acc[j] = fmaf(pk, F16ToF32(vp[d]), st->acc[j]);
+      if (d < hd) st->acc[j] = __fmaf_rn(pk, F16ToF32(vp[d]), st->acc[j]);
     }
   }
   st->m = m_new;
@@ -121,15 +132,16 @@ __device__ __forceinline__ void MergePartials(const float* parts, size_t stride,
   float weight[kAttnWarps];
   for (int w = 0; w < kAttnWarps; ++w) {
     const float l = parts[w * stride + hd + 1];
-    weight[w] = l > 0.0f ? __expf(parts[w * stride + hd] - big_m) : 0.0f;
-    total_l = fmaf(l, weight[w], total_l);
+    weight[w] =
+        l > 0.0f ? __expf(__fsub_rn(parts[w * stride + hd], big_m)) : 0.0f;
+    total_l = __fmaf_rn(l, weight[w], total_l);
   }
-  const float inv = 1.0f / total_l;
+  const float inv = __fdiv_rn(1.0f, total_l);
   for (int d = lane; d < hd; d += kWarp) {
     float sum = 0.0f;
     for (int w = 0; w < kAttnWarps; ++w)
-      sum = fmaf(parts[w * stride + d], weight[w], sum);
-    out[d] = F32ToF16(sum * inv);
+      sum = __fmaf_rn(parts[w * stride + d], weight[w], sum);
+    out[d] = F32ToF16(__fmul_rn(sum, inv));
   }
 }
 

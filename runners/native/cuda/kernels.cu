@@ -147,7 +147,7 @@ __global__ void PagedAttentionKernel(const float* q, const RowInfo* rows,
   const int group = shape.num_heads / shape.num_kv_heads;
   const int kv_head = head / group;
   const int kv_dim = shape.num_kv_heads * hd;
-  const float scale = 1.0f / sqrtf(static_cast<float>(hd));
+  const float scale = device::AttentionScale(hd);
   const float* qr =
       q + static_cast<int64_t>(r) * shape.num_heads * hd + head * hd;
   for (int d = threadIdx.x; d < hd; d += blockDim.x) q_s[d] = qr[d];

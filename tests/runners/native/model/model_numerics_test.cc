@@ -36,6 +36,7 @@ struct NumericsCase {
   int head_dim = 0;
   int vocab = 320;
   bool bf16_activations = false;
+  int awq_group_size = 0;  // > 0: AWQ INT4 projections in groups of this
 };
 
 void PrintTo(const NumericsCase& c, std::ostream* os) { *os << c.name; }
@@ -61,6 +62,10 @@ TEST_P(NumericsTest, MatchesTorchReference) {
   spec.tie_embeddings = tc.tie;
   spec.norm_jitter = 0.2;
   spec.rope_theta = 10000.0;
+  if (tc.awq_group_size > 0) {
+    spec.awq_int4 = true;
+    spec.awq_group_size = tc.awq_group_size;
+  }
   if (tc.llama3_rope) {
     // Small original context so that the three llama3 bands all occur.
     spec.rope_scaling = "llama3";
@@ -87,9 +92,9 @@ TEST_P(NumericsTest, MatchesTorchReference) {
   // FP32 weights 1e-4, BF16 weights 2e-2 (issue bounds). The opt-in BF16
   // activation path rounds every GEMM input as well; it is held to a looser
   // bound, and the report prints what it measures (about 3e-2 here).
-  const double tol = tc.bf16_activations       ? 6e-2
-                     : tc.dtype == DType::kF32 ? 1e-4
-                                               : 2e-2;
+  const double tol = tc.bf16_activations                                ? 6e-2
+                     : tc.dtype == DType::kF32 || tc.awq_group_size > 0 ? 1e-4
+                                                                        : 2e-2;
 
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<KvCache> kv, model->AllocateKvCache(16));
   // Scattered, non-monotonic physical blocks.
@@ -144,7 +149,11 @@ INSTANTIATE_TEST_SUITE_P(
         NumericsCase{"llama_bf16_bf16act", "llama", DType::kBF16, false, true,
                      64, 4, 2, 0, 320, true},
         NumericsCase{"qwen2_bf16_bf16act", "qwen2", DType::kBF16, true, false,
-                     64, 4, 1, 0, 320, true}),
+                     64, 4, 1, 0, 320, true},
+        // AWQ INT4 projections, which the reference dequantises with
+        // AutoAWQ's layout: the CPU dequantises exactly, so the FP32 bound.
+        NumericsCase{"llama_awq", "llama", DType::kBF16, false, true, 64, 4, 2,
+                     0, 320, false, 32}),
     [](const ::testing::TestParamInfo<NumericsCase>& info) {
       return info.param.name;
     });

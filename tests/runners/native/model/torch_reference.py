@@ -12,6 +12,12 @@ LlamaForCausalLM / MistralForCausalLM / Qwen2ForCausalLM / Qwen3ForCausalLM
 with plain torch ops in float64 (weights widened from their stored dtype), so
 it is an independent, higher-precision reference for the C++ forward pass.
 The safetensors files are read directly (no safetensors package needed).
+
+AWQ INT4 checkpoints (quantization_config.quant_method "awq", version "gemm")
+are dequantised with AutoAWQ's published GEMM layout, not evald's: qweight
+[in, out / 8] and qzeros [in / g, out / 8] are int32 words whose nibble i
+(bits 4i..4i+3) holds output column 8c + [0, 2, 4, 6, 1, 3, 5, 7][i];
+scales [in / g, out]; W[out, in] = (q - z) * s.
 """
 import json
 import math
@@ -46,6 +52,8 @@ def read_safetensors(path):
         elif dtype == "BF16":
             u = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16
             arr = u.view(np.float32).astype(np.float64)
+        elif dtype == "I32":
+            arr = np.frombuffer(raw, dtype="<i4").astype(np.int64)
         else:
             raise ValueError("unsupported dtype " + dtype)
         tensors[name] = torch.from_numpy(arr.reshape(shape).copy())
@@ -157,11 +165,38 @@ def forward(cfg, w, tokens):
     return torch.log_softmax(h @ head.T, dim=-1)  # [T, V]
 
 
+AWQ_ORDER = [0, 2, 4, 6, 1, 3, 5, 7]
+
+
+def awq_unpack(packed):
+    """int32 words [rows, out / 8] -> 4-bit values [rows, out] in column order."""
+    rows, words = packed.shape
+    out = torch.zeros((rows, words * 8), dtype=torch.int64)
+    for i in range(8):
+        nibble = torch.bitwise_and(torch.bitwise_right_shift(packed, 4 * i), 15)
+        out[:, AWQ_ORDER[i]::8] = nibble
+    return out
+
+
+def dequantize_awq(w, group_size):
+    """Replaces every P.qweight / P.qzeros / P.scales triple by P.weight."""
+    for key in [k for k in w if k.endswith(".qweight")]:
+        prefix = key[:-len(".qweight")]
+        q = awq_unpack(w.pop(key))  # [in, out]
+        z = awq_unpack(w.pop(prefix + ".qzeros")).repeat_interleave(group_size, dim=0)
+        s = w.pop(prefix + ".scales").repeat_interleave(group_size, dim=0)
+        w[prefix + ".weight"] = ((q - z).to(DT) * s).T.contiguous()
+    return w
+
+
 def main():
     req = json.load(sys.stdin)
     with open(os.path.join(req["model"], "config.json")) as f:
         cfg = json.load(f)
     w = load_weights(req["model"])
+    quant = cfg.get("quantization_config") or {}
+    if quant.get("quant_method") == "awq":
+        w = dequantize_awq(w, quant.get("group_size") or quant.get("q_group_size"))
     next_lp, last_lp = [], []
     with torch.no_grad():
         for tokens in req["prompts"]:

@@ -85,7 +85,6 @@ def awq_dequantize(qweight, qzeros, scales, group_size):
 
 
 def hf_dequantized_awq_model(model_dir, config):
-    import torch
     from transformers import AutoConfig, AutoModelForCausalLM
     dense_config = dict(config)
     quant = dense_config.pop("quantization_config")
@@ -100,7 +99,7 @@ def hf_dequantized_awq_model(model_dir, config):
         elif not key.endswith((".qzeros", ".scales")):
             state[key] = t.float()
     cfg = AutoConfig.for_model(**dense_config)
-    model = AutoModelForCausalLM.from_config(cfg, torch_dtype=torch.float32)
+    model = AutoModelForCausalLM.from_config(cfg).float()
     if cfg.tie_word_embeddings and "lm_head.weight" not in state:
         state["lm_head.weight"] = state["model.embed_tokens.weight"]
     missing, unexpected = model.load_state_dict(state, strict=False)

@@ -7,13 +7,21 @@
 #   bench/gpu/run_checks.sh PROGRAMS OUT [all|conformance|bench]
 #
 # PROGRAMS is a folder with bin/ and lib/: the programs below, built on any machine with the
-# CUDA toolkit, and the shared libraries they need (ICU, abseil, ...; not the CUDA ones):
+# CUDA toolkit, and the shared libraries they need (ICU, abseil, ...; not the CUDA ones);
+# bench/gpu/pack_programs.sh makes it:
 #   evald-cuda-bench evald-make-checkpoint evald-logprobs evald-int4-gemv-bench
-#   cuda_model_test kernels_test int4_gemm_test virtual_memory_test
+#   cuda_model_test kernels_test int4_gemm_test virtual_memory_test launch_shapes_test
+#   footprint_test
 # OUT receives one log per step and summary.txt, the lines that carry the figures.
 #
-# The third argument runs one half (conformance: the tests and the transformers comparison, about
-# two minutes; bench: checkpoints and benchmarks), for machines lent by the quarter hour.
+# The third argument runs one half (conformance: the tests and the transformers comparisons,
+# about two minutes; bench: checkpoints and benchmarks), for machines lent by the quarter hour.
+# The conformance half checks the CPU-side correctness work of issue 19 on the device: the step
+# buffers of a 2,048-token echo against the planner's count (CudaFootprintTest, which prints
+# "echo of 2048 tokens: step allocated ... counted ..."), QkvPost at the 405B shape (72 KiB of
+# shared memory, opted in), unmatched and cross-device unmaps (virtual_memory_test), the tiled
+# and per-row attention bit for bit (cuda_model_test, kernels_test), and an AWQ checkpoint
+# against transformers running its weights dequantised with AutoAWQ's layout (hf-compare-awq).
 #
 # Environment (defaults in brackets): WORK [/tmp/evald-gpu] for the random-weight checkpoints,
 # JUDGE_LAYERS [20] layers of the 70B-shaped judge (80 is the real model, 37 GiB to write:
@@ -53,15 +61,27 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | 
 
 if [ "$part" != bench ]; then
   # 1. Conformance against the CPU backend; the tests print their measured gaps.
-  for t in kernels_test int4_gemm_test virtual_memory_test cuda_model_test; do
+  for t in launch_shapes_test footprint_test kernels_test int4_gemm_test virtual_memory_test \
+           cuda_model_test; do
     step "$t" "$bin/$t"
-    grep -E "max \||elastic kv|K splits|does not fit|FAILED|SKIPPED \] [0-9]+ test|PASSED" "$out/$t.log" | head -20 >> "$summary"
+    grep -E "max \||elastic kv|K splits|does not fit|echo of|FAILED|SKIPPED \] [0-9]+ test|PASSED" \
+      "$out/$t.log" | head -20 >> "$summary"
   done
-  # 2. Against transformers on a small random Llama (and the CPU backend).
-  step make-tiny "$bin/evald-make-checkpoint" --preset tiny --out "$work/tiny"
-  step hf-compare python3 "$here/hf_compare.py" --model "$work/tiny" \
-    --evald-logprobs "$bin/evald-logprobs"
-  tail -5 "$out/hf-compare.log" >> "$summary"
+  # 2. Against transformers on small random Llamas (and the CPU backend): BF16, and AWQ INT4
+  # compared through its weights dequantised with AutoAWQ's layout.
+  if python3 -c "import torch, transformers" 2> /dev/null; then
+    step make-tiny "$bin/evald-make-checkpoint" --preset tiny --out "$work/tiny"
+    step hf-compare python3 "$here/hf_compare.py" --model "$work/tiny" \
+      --evald-logprobs "$bin/evald-logprobs"
+    tail -5 "$out/hf-compare.log" >> "$summary"
+    step make-tiny-awq "$bin/evald-make-checkpoint" --preset tiny --dtype awq-int4 \
+      --awq-group-size 64 --out "$work/tiny-awq"
+    step hf-compare-awq python3 "$here/hf_compare.py" --model "$work/tiny-awq" \
+      --evald-logprobs "$bin/evald-logprobs"
+    tail -6 "$out/hf-compare-awq.log" >> "$summary"
+  else
+    echo "== hf-compare: skipped (python3 cannot import torch and transformers)" | tee -a "$summary"
+  fi
 fi
 [ "$part" = conformance ] && { cat "$summary"; exit $status; }
 

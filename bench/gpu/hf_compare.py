@@ -22,15 +22,21 @@ runs as well ("hf-cuda-awq").
 """
 import argparse
 import json
+import os
 import random
 import subprocess
 import sys
 
 
 def evald_logprobs(binary, model, device, prompts):
+    # run_checks.sh keeps the packed libraries away from python3 and names
+    # them here for the evald programs.
+    env = dict(os.environ)
+    if "EVALD_LD_LIBRARY_PATH" in env:
+        env["LD_LIBRARY_PATH"] = env["EVALD_LD_LIBRARY_PATH"]
     out = subprocess.run([binary, "--model", model, "--device", device],
                          input=json.dumps({"prompts": prompts}), capture_output=True,
-                         text=True, check=False)
+                         text=True, check=False, env=env)
     if out.returncode != 0:
         sys.exit(f"{binary} --device {device}: {out.stderr.strip()}")
     return json.loads(out.stdout)["next_logprobs"]

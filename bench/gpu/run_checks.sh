@@ -41,7 +41,13 @@ mmlu=${MMLU_QUESTIONS:-1000}
 gsm8k=${GSM8K:-200}
 step_timeout=${STEP_TIMEOUT:-240}
 mkdir -p "$out" "$work"
-export LD_LIBRARY_PATH="$programs/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+# The programs' libraries come first for them, but not for python3: its torch and ssl must not
+# load the packed libstdc++ or libcrypto. hf_compare.py hands EVALD_LD_LIBRARY_PATH to the
+# evald programs it starts.
+system_ld=${LD_LIBRARY_PATH:-}
+export EVALD_LD_LIBRARY_PATH="$programs/lib:/usr/local/cuda/lib64${system_ld:+:$system_ld}"
+export LD_LIBRARY_PATH=$EVALD_LD_LIBRARY_PATH
+py=(env "LD_LIBRARY_PATH=$system_ld" python3)  # a command, so that timeout can run it
 bin=$programs/bin
 summary=$out/summary.txt
 : > "$summary"
@@ -69,14 +75,14 @@ if [ "$part" != bench ]; then
   done
   # 2. Against transformers on small random Llamas (and the CPU backend): BF16, and AWQ INT4
   # compared through its weights dequantised with AutoAWQ's layout.
-  if python3 -c "import torch, transformers" 2> /dev/null; then
+  if "${py[@]}" -c "import torch, transformers" 2> /dev/null; then
     step make-tiny "$bin/evald-make-checkpoint" --preset tiny --out "$work/tiny"
-    step hf-compare python3 "$here/hf_compare.py" --model "$work/tiny" \
+    step hf-compare "${py[@]}" "$here/hf_compare.py" --model "$work/tiny" \
       --evald-logprobs "$bin/evald-logprobs"
     tail -5 "$out/hf-compare.log" >> "$summary"
     step make-tiny-awq "$bin/evald-make-checkpoint" --preset tiny --dtype awq-int4 \
       --awq-group-size 64 --out "$work/tiny-awq"
-    step hf-compare-awq python3 "$here/hf_compare.py" --model "$work/tiny-awq" \
+    step hf-compare-awq "${py[@]}" "$here/hf_compare.py" --model "$work/tiny-awq" \
       --evald-logprobs "$bin/evald-logprobs"
     tail -6 "$out/hf-compare-awq.log" >> "$summary"
   else

@@ -27,7 +27,7 @@ constexpr char kData[] =
     "{\"question\": \"1+1?\", \"choices\": [\"1\", \"2\"], \"answer\": 1}\n"
     "{\"question\": \"2+2?\", \"choices\": [\"4\", \"5\"], \"answer\": 0}\n";
 
-class LoaderTest : public ::testing::Test {
+class LmEvalLoaderTest : public ::testing::Test {
  protected:
   std::string Write(const std::string& name, const std::string& text) {
     WriteTestFile(dir_.Join(name), text);
@@ -45,7 +45,7 @@ class LoaderTest : public ::testing::Test {
   TempDir dir_;
 };
 
-TEST_F(LoaderTest, ReadsEveryKeyOfATask) {
+TEST_F(LmEvalLoaderTest, ReadsEveryKeyOfATask) {
   Write("data/test.jsonl", kData);
   const std::string path = Write("t.yaml", R"Y(task: arith
 tag: [math, small]
@@ -157,7 +157,7 @@ metadata:
             R"("fewshot_delimiter":"\n###\n","target_delimiter":""})");
 }
 
-TEST_F(LoaderTest, DefaultsAsLmEval) {
+TEST_F(LmEvalLoaderTest, DefaultsAsLmEval) {
   Write("data/test.jsonl", kData);
   const std::string path = Write("t.yaml",
                                  "task: t\ndataset_path: data\n"
@@ -177,7 +177,7 @@ TEST_F(LoaderTest, DefaultsAsLmEval) {
   EXPECT_EQ(t.config_json.Find("doc_to_target")->Dump(), "1");
 }
 
-TEST_F(LoaderTest, IncludeMergesAndTheIncludingFileWins) {
+TEST_F(LmEvalLoaderTest, IncludeMergesAndTheIncludingFileWins) {
   Write("data/test.jsonl", kData);
   Write("base/_base.yaml",
         "dataset_path: ../data\ntest_split: test\noutput_type: "
@@ -207,7 +207,7 @@ TEST_F(LoaderTest, IncludeMergesAndTheIncludingFileWins) {
                 "mean 'doc_to_text'?)");
 }
 
-TEST_F(LoaderTest, IncludeCycleIsRefused) {
+TEST_F(LmEvalLoaderTest, IncludeCycleIsRefused) {
   Write("a.yaml", "include: b.yaml\ntask: a\n");
   Write("b.yaml", "include: a.yaml\ndataset_path: x\n");
   EXPECT_EQ(ErrorOf("a.yaml"),
@@ -221,7 +221,7 @@ TEST_F(LoaderTest, IncludeCycleIsRefused) {
               HasSubstr("missing.yaml:1:10: key 'include': "));
 }
 
-TEST_F(LoaderTest, FolderWithGroupTagsAndInlineTasks) {
+TEST_F(LmEvalLoaderTest, FolderWithGroupTagsAndInlineTasks) {
   Write("data/test.jsonl", kData);
   const std::string common =
       "dataset_path: data\ntest_split: test\noutput_type: multiple_choice\n"
@@ -285,7 +285,7 @@ metadata:
   EXPECT_EQ(tasks.size(), 2u);
 }
 
-TEST_F(LoaderTest, AmbiguousFolderAndUnknownMember) {
+TEST_F(LmEvalLoaderTest, AmbiguousFolderAndUnknownMember) {
   Write("data/test.jsonl", kData);
   Write("two/a.yaml", "task: a\ndataset_path: ../data\ntest_split: test\n");
   Write("two/b.yaml", "task: b\ndataset_path: ../data\ntest_split: test\n");
@@ -300,7 +300,7 @@ TEST_F(LoaderTest, AmbiguousFolderAndUnknownMember) {
                                 "task, group or tag here");
 }
 
-TEST_F(LoaderTest, Refusals) {
+TEST_F(LmEvalLoaderTest, Refusals) {
   struct Case {
     std::string yaml;
     std::string error;  // after "<file>:"
@@ -415,7 +415,7 @@ TEST_F(LoaderTest, Refusals) {
   }
 }
 
-TEST_F(LoaderTest, FileTooLargeAndFromText) {
+TEST_F(LmEvalLoaderTest, FileTooLargeAndFromText) {
   Write("big.yaml",
         "task: t\ndescription: \"" + std::string(1 << 20, 'x') + "\"\n");
   EXPECT_THAT(ErrorOf("big.yaml"),
@@ -432,7 +432,7 @@ TEST_F(LoaderTest, FileTooLargeAndFromText) {
 // ---------------------------------------------------------------------------
 // LoadTaskDocs
 
-class DocsTest : public LoaderTest {
+class LmEvalDocsTest : public LmEvalLoaderTest {
  protected:
   absl::StatusOr<TaskDocs> Docs(const std::string& yaml) {
     const std::string path = Write("task.yaml", yaml);
@@ -442,7 +442,7 @@ class DocsTest : public LoaderTest {
   }
 };
 
-TEST_F(DocsTest, FolderSplitsAndLmEvalFewshotOrder) {
+TEST_F(LmEvalDocsTest, FolderSplitsAndLmEvalFewshotOrder) {
   Write("d/test.jsonl", kData);
   Write("d/validation.jsonl", "{\"question\": \"v\"}\n");
   Write("d/train.jsonl", "{\"question\": \"t1\"}\n{\"question\": \"t2\"}\n");
@@ -485,7 +485,7 @@ TEST_F(DocsTest, FolderSplitsAndLmEvalFewshotOrder) {
   EXPECT_EQ(docs.fewshot[0].value.Dump(), R"({"question":"s1"})");
 }
 
-TEST_F(DocsTest, DatasetNameDataFilesJsonAndCsv) {
+TEST_F(LmEvalDocsTest, DatasetNameDataFilesJsonAndCsv) {
   Write("d/sub/test.json", "{\"test\": [{\"q\": \"a\"}, {\"q\": \"b\"}]}");
   ASSERT_OK_AND_ASSIGN(
       TaskDocs docs,
@@ -530,7 +530,7 @@ TEST_F(DocsTest, DatasetNameDataFilesJsonAndCsv) {
                HasSubstr(dir_.Join("files/a.csv") + ":1: malformed JSON")));
 }
 
-TEST_F(DocsTest, Refusals) {
+TEST_F(LmEvalDocsTest, Refusals) {
   Write("d/test.jsonl", "{\"q\": 1}\nnot json\n");
   Write("d/bad.jsonl", "{\"q\": \"\xff\"}\n");
   Write("one.jsonl", kData);

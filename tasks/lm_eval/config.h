@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "base/json.h"
 #include "tasks/task.h"
 
@@ -103,6 +104,7 @@ struct FewshotConfig {
   DocField doc_to_choice;
   std::optional<std::string> target_delimiter;
   std::optional<std::string> fewshot_delimiter;
+  std::optional<std::string> gen_prefix;
   // Fixed examples given inline (`samples: [{...}, ...]`), used in order.
   std::vector<base::Json> samples;
   Origin origin;
@@ -182,6 +184,8 @@ struct TaskLibrary {
   std::vector<GroupConfig> groups;
   // Every YAML file read, with its sha256 (the fingerprint lists them).
   std::vector<DatasetFile> files;
+  // The task or group a lone file defines ("" for a folder): DefaultName().
+  std::string primary;
 
   const TaskConfig* FindTask(const std::string& name) const;
   const GroupConfig* FindGroup(const std::string& name) const;
@@ -190,16 +194,26 @@ struct TaskLibrary {
   absl::StatusOr<std::vector<const TaskConfig*>> Resolve(
       const std::string& name) const;
   // The one task or group a file or folder is about when the suite names
-  // none: the only group no other group lists, else the only task.
+  // none: the one a lone file defines, else the only group no other group
+  // lists, else the only task.
   // InvalidArgument listing the candidates otherwise.
   absl::StatusOr<std::string> DefaultName() const;
 };
 
+// A lone file given as a group whose members are defined elsewhere also
+// reads the folder it is in (recursively), as lm-eval indexes its task
+// folders. Each YAML file is at most 1 MiB; includes nest at most 16 deep.
 absl::StatusOr<TaskLibrary> LoadTaskLibrary(const std::string& path);
+
+// The same for the text of one file; `display_path` names it in errors and
+// is where its includes are resolved from (the fuzzer's entry point).
+absl::StatusOr<TaskLibrary> LoadTaskLibraryFromText(
+    absl::string_view text, const std::string& display_path);
 
 // Documents of one task, in file order.
 struct Doc {
-  base::Json value;   // a JSON object (CSV rows: every column a string)
+  base::Json value;   // a JSON object (CSV rows typed per column as pandas
+                      // reads CSV: int, float, bool or str; see docs.cc)
   std::string where;  // "file:line" for errors
 };
 

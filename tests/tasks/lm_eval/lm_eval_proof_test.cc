@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -20,11 +21,14 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "base/file.h"
 #include "base/json.h"
 #include "tasks/task.h"
 #include "tests/tasks/task_test_util.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
 
 namespace evald::tasks::lm_eval {
 namespace {
@@ -269,6 +273,101 @@ TEST(LmEvalProofTest, HellaswagShapedTaskMatchesPythonReference) {
 TEST(LmEvalProofTest, WikitextShapedTaskMatchesPythonReference) {
   ExpectMatchesReference(
       "examples/lm-eval-tasks/wikitext_like/wikitext_like.yaml");
+}
+
+// Every prompt of two tasks, compared; returns the number compared.
+size_t ExpectSamePrompts(const Task& builtin, const Task& yaml,
+                         const std::string& yaml_id_prefix) {
+  std::map<std::string, size_t> yaml_index;
+  const std::vector<std::string> yaml_ids = yaml.DocIds();
+  for (size_t i = 0; i < yaml_ids.size(); ++i) yaml_index[yaml_ids[i]] = i;
+  const std::vector<std::string> ids = builtin.DocIds();
+  EXPECT_EQ(ids.size(), yaml_ids.size());
+  size_t same = 0;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto it = yaml_index.find(absl::StrCat(yaml_id_prefix, ids[i]));
+    if (it == yaml_index.end()) {
+      ADD_FAILURE() << "no YAML document for " << ids[i];
+      continue;
+    }
+    auto a = builtin.BuildPrompt(i);
+    auto b = yaml.BuildPrompt(it->second);
+    if (!a.ok() || !b.ok()) {
+      ADD_FAILURE() << ids[i];
+      continue;
+    }
+    const bool equal = a->context == b->context &&
+                       a->continuations == b->continuations &&
+                       a->stop == b->stop && a->target == b->target &&
+                       a->max_new_tokens == b->max_new_tokens;
+    EXPECT_TRUE(equal) << ids[i];
+    same += equal ? 1 : 0;
+  }
+  return same;
+}
+
+// The full datasets (not committed): EVALD_REAL_DATASETS names a folder
+// with mmlu/{dev,test}/*.csv and gsm8k/{train,test}.jsonl as `evalctl
+// datasets fetch` leaves them. Skipped without it.
+TEST(LmEvalProofTest, RealDataPromptsMatchBuiltIns) {
+  const char* real = std::getenv("EVALD_REAL_DATASETS");
+  if (real == nullptr) GTEST_SKIP() << "EVALD_REAL_DATASETS is not set";
+  const std::string root = real;
+  ::evald::testing::TempDir dir;
+  // MMLU: every subject's task file and data, made by the example's script,
+  // beside the example's template and group files.
+  ASSERT_EQ(std::system(absl::StrCat("/usr/bin/python3 ",
+                                     Source("examples/lm-eval-tasks/mmlu/"
+                                            "make_mmlu_tasks.py"),
+                                     " ", root, "/mmlu ", dir.Join("mmlu"))
+                            .c_str()),
+            0);
+  for (const char* name :
+       {"_default_template_yaml", "_mmlu.yaml", "_mmlu_stem.yaml",
+        "_mmlu_other.yaml", "_mmlu_social_sciences.yaml",
+        "_mmlu_humanities.yaml"}) {
+    ASSERT_OK_AND_ASSIGN(std::string text,
+                         base::ReadFileToString(Source(absl::StrCat(
+                             "examples/lm-eval-tasks/mmlu/", name))));
+    ::evald::testing::WriteTestFile(dir.Join(absl::StrCat("mmlu/", name)),
+                                    text);
+  }
+  for (int shots : {0, 5}) {
+    TaskOptions builtin_options;
+    builtin_options.data_path = root + "/mmlu";
+    builtin_options.shots = shots;
+    ASSERT_OK_AND_ASSIGN(auto builtin, CreateTask("mmlu", builtin_options));
+    TaskOptions yaml_options;
+    yaml_options.task_file = dir.Join("mmlu");
+    yaml_options.shots = shots;
+    ASSERT_OK_AND_ASSIGN(auto yaml, CreateTask("mmlu", yaml_options));
+    const size_t same = ExpectSamePrompts(*builtin, *yaml, "mmlu_");
+    std::printf("mmlu %d-shot: %zu of %zu prompts equal\n", shots, same,
+                builtin->DocIds().size());
+  }
+  // GSM8K: the example files pointed at the real data.
+  for (const auto& [builtin_name, file] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"gsm8k", "gsm8k.yaml"}, {"gsm8k_cot", "gsm8k-cot.yaml"}}) {
+    ASSERT_OK_AND_ASSIGN(std::string text,
+                         base::ReadFileToString(Source(absl::StrCat(
+                             "examples/lm-eval-tasks/gsm8k/", file))));
+    text = absl::StrReplaceAll(
+        text, {{"dataset_path: ../../data/gsm8k",
+                absl::StrCat("dataset_path: ", root, "/gsm8k")}});
+    ::evald::testing::WriteTestFile(dir.Join(file), text);
+    TaskOptions builtin_options;
+    builtin_options.data_path = root + "/gsm8k";
+    ASSERT_OK_AND_ASSIGN(auto builtin,
+                         CreateTask(builtin_name, builtin_options));
+    TaskOptions yaml_options;
+    yaml_options.task_file = dir.Join(file);
+    ASSERT_OK_AND_ASSIGN(auto yaml, CreateTask("", yaml_options));
+    const size_t same =
+        ExpectSamePrompts(*builtin, *yaml, absl::StrCat(builtin_name, "/"));
+    std::printf("%s: %zu of %zu prompts equal\n", builtin_name.c_str(), same,
+                builtin->DocIds().size());
+  }
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "base/sha256.h"
 #include "base/status_macros.h"
@@ -250,7 +251,7 @@ absl::StatusOr<Leaf> BuildLeaf(LeafTask input, const TaskOptions& options) {
                      "' is not one of multiple_choice, generate_until, "
                      "loglikelihood, loglikelihood_rolling"));
   }
-  if (!c.gen_prefix.empty()) {
+  if (!c.gen_prefix.empty() || c.fewshot_config.gen_prefix.has_value()) {
     return absl::InvalidArgumentError(absl::StrCat(
         origin, ": task '", c.task, "': gen_prefix is not supported"));
   }
@@ -406,16 +407,17 @@ absl::StatusOr<Leaf> BuildLeaf(LeafTask input, const TaskOptions& options) {
 
   // The few-shot pool.
   if (leaf.num_fewshot > 0) {
-    std::vector<Doc> pool_docs;
+    // The loader gives the pool lm-eval's fewshot_docs() picks (a split or
+    // the inline samples); configs built in code may give samples alone.
+    std::vector<Doc> pool_docs = input.docs.fewshot;
     bool pool_is_eval = input.docs.fewshot_is_eval;
-    if (!fc.samples.empty()) {
+    if (pool_docs.empty()) {
       for (size_t k = 0; k < fc.samples.size(); ++k) {
-        pool_docs.push_back({fc.samples[k], absl::StrCat(fc.origin.ToString(),
-                                                         " samples[", k, "]")});
+        pool_docs.push_back(
+            {fc.samples[k], absl::StrCat(fc.origin.ToString(),
+                                         ": fewshot_config.samples[", k, "]")});
       }
       pool_is_eval = false;
-    } else {
-      pool_docs = input.docs.fewshot;
     }
     const bool first_n = fc.sampler == "first_n";
     if (!first_n && fc.sampler != "default") {
@@ -1016,7 +1018,7 @@ class LmEvalTask : public Task {
           new py::Regex(py::Regex::CompileOrDie(R"(\s+)"));
       const double words = static_cast<double>(kSpaces->Split(text).size());
       const double bytes = static_cast<double>(text.size());
-      sample->responses = {absl::StrCat("loglikelihood=", lls[0])};
+      sample->responses = {absl::StrFormat("loglikelihood=%.6f", lls[0])};
       sample->metrics["loglikelihood"] = lls[0];
       sample->metrics["words"] = words;
       sample->metrics["bytes"] = bytes;
@@ -1024,7 +1026,7 @@ class LmEvalTask : public Task {
     }
     if (type == "loglikelihood") {
       sample->responses = {
-          absl::StrCat("logprob=", lls[0], " greedy=", greedy[0] ? 1 : 0)};
+          absl::StrFormat("logprob=%.6f greedy=%d", lls[0], greedy[0] ? 1 : 0)};
       for (const MetricSpec& spec : leaf.metrics) {
         if (spec.metric == "acc") sample->metrics["acc,none"] = greedy[0];
         if (spec.metric == "perplexity")
@@ -1053,8 +1055,9 @@ class LmEvalTask : public Task {
                  : 0.0;
     };
     for (size_t c = 0; c < n; ++c) {
-      sample->responses.push_back(absl::StrCat(
-          doc.choices[c], ": logprob=", lls[c], " greedy=", greedy[c] ? 1 : 0));
+      sample->responses.push_back(absl::StrFormat("%s: logprob=%.6f greedy=%d",
+                                                  doc.choices[c], lls[c],
+                                                  greedy[c] ? 1 : 0));
     }
     sample->extracted = doc.choices[pred];
     for (const MetricSpec& spec : leaf.metrics) {

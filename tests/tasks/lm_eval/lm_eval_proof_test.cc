@@ -17,10 +17,12 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "base/file.h"
@@ -209,6 +211,64 @@ TEST(LmEvalProofTest, Gsm8kYamlMatchesBuiltInGsm8k) {
 TEST(LmEvalProofTest, Gsm8kCotYamlMatchesBuiltInGsm8kCot) {
   ExpectGsm8kMatches("gsm8k_cot", "examples/lm-eval-tasks/gsm8k/gsm8k-cot.yaml",
                      "gsm8k_cot");
+}
+
+// Under the model's chat template (lm-eval's multi-turn few-shot, no
+// leading space on choices) the YAML tasks send what the built-ins send.
+TEST(LmEvalProofTest, ChatTemplateRequestsMatchBuiltIns) {
+  struct Pair {
+    std::string builtin;
+    std::string data;
+    std::string yaml_file;
+    std::string yaml_name;
+  };
+  for (const Pair& p :
+       std::vector<Pair>{{"mmlu", "examples/data/mmlu",
+                          "examples/lm-eval-tasks/mmlu", "mmlu"},
+                         {"gsm8k", "examples/data/gsm8k",
+                          "examples/lm-eval-tasks/gsm8k/gsm8k.yaml", ""},
+                         {"gsm8k_cot", "examples/data/gsm8k",
+                          "examples/lm-eval-tasks/gsm8k/gsm8k-cot.yaml", ""}}) {
+    TaskOptions builtin_options;
+    builtin_options.data_path = Source(p.data);
+    builtin_options.chat_template = true;
+    builtin_options.system_instruction = "Be brief.";
+    ASSERT_OK_AND_ASSIGN(auto builtin, CreateTask(p.builtin, builtin_options));
+    TaskOptions yaml_options = builtin_options;
+    yaml_options.data_path.clear();
+    yaml_options.task_file = Source(p.yaml_file);
+    if (p.builtin == "mmlu") {
+      builtin_options.shots = 5;
+      yaml_options.shots = 5;
+      ASSERT_OK_AND_ASSIGN(builtin, CreateTask(p.builtin, builtin_options));
+    }
+    ASSERT_OK_AND_ASSIGN(auto yaml, CreateTask(p.yaml_name, yaml_options));
+    FakeRunner a_runner;
+    FakeRunner b_runner;
+    a_runner.score = Score;
+    b_runner.score = Score;
+    std::vector<SampleResult> a = RunAll(*builtin, a_runner);
+    std::vector<SampleResult> b = RunAll(*yaml, b_runner);
+    ASSERT_EQ(a.size(), b.size());
+    std::multiset<std::string> sent_a;
+    std::multiset<std::string> sent_b;
+    for (const auto& r : a_runner.ll_requests)
+      sent_a.insert(r.context + "|" + r.continuation);
+    for (const auto& r : b_runner.ll_requests)
+      sent_b.insert(r.context + "|" + r.continuation);
+    for (const auto& r : a_runner.gen_requests) {
+      std::string chat;
+      for (const auto& m : r.messages) chat += m.role + ":" + m.content + "|";
+      sent_a.insert(chat + absl::StrJoin(r.stop, ","));
+    }
+    for (const auto& r : b_runner.gen_requests) {
+      std::string chat;
+      for (const auto& m : r.messages) chat += m.role + ":" + m.content + "|";
+      sent_b.insert(chat + absl::StrJoin(r.stop, ","));
+    }
+    EXPECT_FALSE(sent_a.empty()) << p.builtin;
+    EXPECT_EQ(sent_a, sent_b) << p.builtin;
+  }
 }
 
 // Runs lm_eval_reference.py on a task YAML; its JSON answer, or null when

@@ -276,8 +276,22 @@ class Lexer {
           out.push_back('\a');
           break;
         case '0':
-          out.push_back('\0');
+        case '1':
+        case '2':
+        case '3':
+        case '4':
+        case '5':
+        case '6':
+        case '7': {
+          // Python's octal escape: up to three digits.
+          uint32_t cp = static_cast<uint32_t>(e - '0');
+          for (int k = 0;
+               k < 2 && q < src_.size() && src_[q] >= '0' && src_[q] <= '7';
+               ++k, ++q)
+            cp = cp * 8 + static_cast<uint32_t>(src_[q] - '0');
+          base::AppendUtf8(cp, &out);
           break;
+        }
         case '\\':
           out.push_back('\\');
           break;

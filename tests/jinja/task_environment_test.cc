@@ -44,6 +44,7 @@ const std::vector<Case>& Cases() {
       {"{{ text|regex_replace('\\s+', ' ') }}", R"({"text": "a  b \t c"})"},
       {"{{ text|regex_replace('(\\w+)@(\\w+)', '\\\\2 at \\\\1') }}",
        R"({"text": "me@here you@there"})"},
+      {"{{ 'a\\2b\\101\\0'|length }} {{ 'x\\101y' }}", R"({})"},
       {"{{ missing is defined }} {{ missing|default('d') }}", R"({})"},
       {"{{query}}", R"({"question": "no query"})"},
       {"{{doc.nothing}}", R"({"doc": {"a": 1}})"},

@@ -410,15 +410,19 @@ absl::StatusOr<Leaf> BuildLeaf(LeafTask input, const TaskOptions& options) {
     // The loader gives the pool lm-eval's fewshot_docs() picks (a split or
     // the inline samples); configs built in code may give samples alone.
     std::vector<Doc> pool_docs = input.docs.fewshot;
-    bool pool_is_eval = input.docs.fewshot_is_eval;
     if (pool_docs.empty()) {
       for (size_t k = 0; k < fc.samples.size(); ++k) {
         pool_docs.push_back(
             {fc.samples[k], absl::StrCat(fc.origin.ToString(),
                                          ": fewshot_config.samples[", k, "]")});
       }
-      pool_is_eval = false;
     }
+    // lm-eval hands the sampler the eval document (to draw n+1 and drop
+    // it) when the few-shot split equals test_split, an unset one
+    // included (None == None), whichever pool the examples come from.
+    const std::string& fewshot_split =
+        fc.split.empty() ? c.fewshot_split : fc.split;
+    const bool pool_is_eval = fewshot_split == c.test_split;
     const bool first_n = fc.sampler == "first_n";
     if (!first_n && fc.sampler != "default") {
       return absl::InvalidArgumentError(
@@ -427,7 +431,7 @@ absl::StatusOr<Leaf> BuildLeaf(LeafTask input, const TaskOptions& options) {
     }
     const size_t needed =
         static_cast<size_t>(leaf.num_fewshot) + (pool_is_eval ? 1 : 0);
-    if (pool_docs.size() < static_cast<size_t>(leaf.num_fewshot)) {
+    if (pool_docs.size() < needed) {
       return absl::InvalidArgumentError(
           absl::StrCat(origin, ": task '", c.task, "': ", leaf.num_fewshot,
                        " few-shot examples asked, the few-shot pool has ",

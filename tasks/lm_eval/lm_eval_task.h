@@ -7,8 +7,9 @@
 // template rendered in lm-eval's environment, with its isdigit-to-int and
 // literal_eval rules), description, delimiters, few-shot sampling
 // (`default`: random.Random(seed) once per leaf, drawn in document order,
-// n+1 with the eval document dropped when the few-shot split is the eval
-// split; `first_n`; fixed `fewshot_config.samples`), the four output types,
+// n+1 with the eval document dropped when the few-shot split equals
+// test_split, both unset included, as lm-eval compares them; `first_n`;
+// fixed `fewshot_config.samples`), the four output types,
 // filters, metrics and group aggregation (micro or macro, pooled stderr).
 //
 // Documents are "<leaf task>/<index>"; SampleResult::subtask is the leaf.

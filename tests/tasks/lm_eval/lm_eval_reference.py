@@ -96,6 +96,13 @@ def main(path):
         split = cfg.get("fewshot_split") or cfg.get("training_split")
         pool = read_split(folder, split)
     rnd = random.Random(1234)
+    # lm-eval passes the eval document to the sampler (which then draws
+    # n+1 and drops it) when the few-shot split equals test_split; both may
+    # be None.
+    fewshot_split = (cfg.get("fewshot_config") or {}).get("split") or cfg.get(
+        "fewshot_split"
+    )
+    pass_eval_doc = fewshot_split == cfg.get("test_split")
     out_docs = []
     per_doc = []
     for doc in docs:
@@ -113,7 +120,12 @@ def main(path):
             continue
         description = render(cfg.get("description", ""), doc)
         context = description
-        for shot in rnd.sample(pool, n_shots) if n_shots else []:
+        shots = []
+        if n_shots and pass_eval_doc:
+            shots = [x for x in rnd.sample(pool, n_shots + 1) if x != doc][:n_shots]
+        elif n_shots:
+            shots = rnd.sample(pool, n_shots)
+        for shot in shots:
             answer = doc_to_target(shot)
             if isinstance(answer, int):
                 answer = doc_to_choice(shot)[answer]

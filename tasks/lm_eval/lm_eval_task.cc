@@ -865,6 +865,19 @@ class LmEvalTask : public Task {
                                     .count();
           if (!p.error.empty()) {
             sample.error = p.error;
+            Json::Array arguments;
+            for (size_t k = 0; k < slots[s].count; ++k) {
+              const runners::LoglikelihoodRequest& req =
+                  requests[slots[s].first + k];
+              arguments.push_back(
+                  leaves_[docs_[slots[s].doc_index].first].config.output_type ==
+                          "loglikelihood_rolling"
+                      ? Json::MakeArray({Json::String(req.continuation)})
+                      : Json::MakeArray({Json::String(req.context),
+                                         Json::String(req.continuation)}));
+            }
+            sample.lm_eval_json =
+                ErrorRecord(slots[s].doc_index, std::move(arguments));
           } else {
             ScoreLoglikelihood(slots[s].doc_index, requests, slots[s],
                                p.logprob, p.greedy, &sample);
@@ -971,6 +984,14 @@ class LmEvalTask : public Task {
                                     .count();
           if (!p.error.empty()) {
             sample.error = p.error;
+            const Json kwargs =
+                GenKwargsJson(leaves_[docs_[slots[s].doc_index].first]);
+            Json::Array arguments;
+            for (size_t k = 0; k < slots[s].count; ++k)
+              arguments.push_back(
+                  Json::MakeArray({Json::String(shown[s]), kwargs}));
+            sample.lm_eval_json =
+                ErrorRecord(slots[s].doc_index, std::move(arguments));
           } else {
             ScoreGeneration(slots[s].doc_index, p.texts, shown[s], &sample);
           }
@@ -1108,14 +1129,7 @@ class LmEvalTask : public Task {
       }
     }
     sample->extracted = absl::StrJoin(extracted, "; ");
-    Json kwargs = Json::MakeObject();
-    const GenerationKwargs& g = leaf.config.generation_kwargs;
-    Json::Array until;
-    for (const std::string& s : Until(leaf)) until.push_back(Json::String(s));
-    kwargs.Set("until", Json::MakeArray(std::move(until)));
-    kwargs.Set("max_gen_toks", Json::Int(g.max_gen_toks));
-    kwargs.Set("do_sample", Json::Bool(g.do_sample));
-    kwargs.Set("temperature", Json::Double(g.temperature));
+    const Json kwargs = GenKwargsJson(leaf);
     Json::Array arguments;
     Json::Array resps;
     for (const std::string& r : responses) {
@@ -1128,6 +1142,30 @@ class LmEvalTask : public Task {
     record.Set("resps", Json::MakeArray(std::move(resps)));
     record.Set("filtered_resps", Json::MakeObject(std::move(filtered_resps)));
     sample->lm_eval_json = record.Dump();
+  }
+
+  // The generation kwargs as lm-eval's request arguments carry them.
+  static Json GenKwargsJson(const Leaf& leaf) {
+    Json kwargs = Json::MakeObject();
+    const GenerationKwargs& g = leaf.config.generation_kwargs;
+    Json::Array until;
+    for (const std::string& s : Until(leaf)) until.push_back(Json::String(s));
+    kwargs.Set("until", Json::MakeArray(std::move(until)));
+    kwargs.Set("max_gen_toks", Json::Int(g.max_gen_toks));
+    kwargs.Set("do_sample", Json::Bool(g.do_sample));
+    kwargs.Set("temperature", Json::Double(g.temperature));
+    return kwargs;
+  }
+
+  // A failed document's record: what was asked, no responses.
+  std::string ErrorRecord(size_t doc_index, Json::Array arguments) const {
+    const auto [l, i] = docs_[doc_index];
+    Json record = Json::MakeObject();
+    record.Set("doc", leaves_[l].docs[i].doc);
+    record.Set("arguments", Json::MakeArray(std::move(arguments)));
+    record.Set("resps", Json::MakeArray());
+    record.Set("filtered_resps", Json::MakeObject());
+    return record.Dump();
   }
 
   MetricResult AggregateLeaf(

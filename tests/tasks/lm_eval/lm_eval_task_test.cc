@@ -9,6 +9,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -366,6 +367,60 @@ TEST(LmEvalTaskTest, ATemplateThatFailsNamesTheDocumentAndKey) {
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("5 few-shot examples asked, the few-shot "
                                  "pool has 1")));
+}
+
+TEST(LmEvalTaskTest, CancelledDocumentsAreNotStoredAndErrorsAreRecorded) {
+  LeafTask leaf;
+  leaf.config.task = "mc";
+  leaf.config.output_type = "multiple_choice";
+  leaf.config.doc_to_text = Str("{{q}}");
+  leaf.config.doc_to_choice = List({"a", "b"});
+  leaf.config.doc_to_target = Str("gold");
+  leaf.docs.eval =
+      Docs({R"({"q": "one", "gold": 0})", R"({"q": "two", "gold": 1})",
+            R"({"q": "three", "gold": 0})"});
+  ASSERT_OK_AND_ASSIGN(auto task,
+                       CreateLmEvalTask("mc", {leaf}, {}, {}, TaskOptions()));
+  // A failing request fails its document only, with what was asked kept.
+  FakeRunner failing;
+  failing.fail_context_containing = "two";
+  std::vector<SampleResult> samples = RunAll(*task, failing);
+  ASSERT_EQ(samples.size(), 3u);
+  EXPECT_EQ(samples[0].error, "");
+  EXPECT_THAT(samples[1].error, HasSubstr("request "));
+  ASSERT_OK_AND_ASSIGN(base::Json record,
+                       base::ParseJson(samples[1].lm_eval_json));
+  EXPECT_EQ(record.Find("arguments")->Dump(), R"([["two"," a"],["two"," b"]])");
+  EXPECT_EQ(record.Find("resps")->Dump(), "[]");
+  // Cancelled mid-call (a generation task; the FakeRunner answers in
+  // reverse order and raises the flag before documents 0 and 1): the run
+  // says so and hands over at most the documents that finished.
+  LeafTask qa;
+  qa.config = QaConfig();
+  qa.docs.eval = Docs({R"({"q": "1", "a": "1"})", R"({"q": "2", "a": "2"})",
+                       R"({"q": "3", "a": "3"})"});
+  ASSERT_OK_AND_ASSIGN(auto gen,
+                       CreateLmEvalTask("qa", {qa}, {}, {}, TaskOptions()));
+  std::atomic<bool> cancelled{false};
+  FakeRunner runner;
+  runner.raise_before_index_flag = &cancelled;
+  runner.raise_before_index = 2;
+  RunContext context;
+  context.cancelled = &cancelled;
+  std::vector<std::string> stored;
+  std::vector<size_t> all = {0, 1, 2};
+  absl::Status st = gen->Run(runner, all, context, [&](SampleResult s) {
+    stored.push_back(s.doc_id);
+    return absl::OkStatus();
+  });
+  EXPECT_THAT(st, StatusIs(absl::StatusCode::kCancelled));
+  EXPECT_THAT(stored, ::testing::IsSubsetOf({"qa/2", "qa/1", "qa/0"}));
+  EXPECT_GE(stored.size(), 1u);
+  // A sink that fails stops the run with its status.
+  FakeRunner plain;
+  st = task->Run(plain, all, RunContext{},
+                 [](SampleResult) { return absl::DataLossError("disk full"); });
+  EXPECT_THAT(st, StatusIs(absl::StatusCode::kDataLoss));
 }
 
 TEST(ScoringTest, PythonLiterals) {

@@ -1180,10 +1180,12 @@ absl::StatusOr<TaskConfig> Loader::BuildTask(const Flat& flat,
       RETURN_IF_ERROR(ReadString(v, f, key).status());
     } else if (key == "dataset_path") {
       ASSIGN_OR_RETURN(c.dataset_path, ReadString(v, f, key));
+      c.dataset_path_dir = fs::path(f).parent_path().string();
     } else if (key == "dataset_name") {
       ASSIGN_OR_RETURN(c.dataset_name, ReadString(v, f, key));
     } else if (key == "dataset_kwargs") {
       RETURN_IF_ERROR(ReadDataset(&e, &c));
+      c.data_files_dir = fs::path(f).parent_path().string();
     } else if (key == "training_split") {
       ASSIGN_OR_RETURN(c.training_split, ReadString(v, f, key));
     } else if (key == "validation_split") {

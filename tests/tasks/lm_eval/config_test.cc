@@ -193,9 +193,11 @@ TEST_F(LmEvalLoaderTest, IncludeMergesAndTheIncludingFileWins) {
   EXPECT_EQ(t.doc_to_text.text, "mid text");
   EXPECT_EQ(t.description.text, "top");
   EXPECT_EQ(t.version, "1.0");
-  // dataset_path is relative to the file that wrote it... as lm-eval, it is
-  // a plain string, read relative to the task's own file.
+  // dataset_path is read relative to the file that wrote it.
   EXPECT_EQ(t.dataset_path, "../data");
+  ASSERT_OK_AND_ASSIGN(TaskDocs docs, LoadTaskDocs(t));
+  EXPECT_EQ(docs.eval.size(), 2u);
+  EXPECT_EQ(docs.files[0].path, dir_.Join("data/test.jsonl"));
   EXPECT_EQ(lib.files.size(), 3u);
   EXPECT_EQ(t.config_json.Find("include"), nullptr);
   // An include's error names the file it is in.

@@ -177,6 +177,48 @@ TEST_F(LmEvalLoaderTest, DefaultsAsLmEval) {
   EXPECT_EQ(t.config_json.Find("doc_to_target")->Dump(), "1");
 }
 
+// config_json reads scalars as PyYAML (YAML 1.1) does. The expected text
+// is PyYAML 6.0's own: yaml.safe_load, then json.dumps(default=str).
+TEST_F(LmEvalLoaderTest, ScalarsAreTypedAsPyYaml) {
+  const std::string path = Write("t.yaml", R"Y(task: t
+dataset_path: d
+test_split: test
+metadata:
+  a: yes
+  b: No
+  c: on
+  d: 1e3
+  e: 1.0e+3
+  f: .5
+  g: 0x1F
+  h: 017
+  i: 0b101
+  j: 1_000
+  k: ~
+  l:
+  m: "1"
+  n: 'true'
+  q: 3.
+  r: +12
+  t: 1:30
+  u: 2001-12-14
+  v: [1, "2", three]
+  w: {x: null}
+  y: 0
+  z: -0.0
+  aa: 1e+3
+  ab: 08
+  ac: 0o17
+)Y");
+  ASSERT_OK_AND_ASSIGN(TaskLibrary lib, LoadTaskLibrary(path));
+  EXPECT_EQ(
+      lib.tasks[0].config_json.Find("metadata")->Dump(),
+      R"({"a":true,"b":false,"c":true,"d":"1e3","e":1000.0,"f":0.5,"g":31,)"
+      R"("h":15,"i":5,"j":1000,"k":null,"l":null,"m":"1","n":"true",)"
+      R"("q":3.0,"r":12,"t":90,"u":"2001-12-14","v":[1,"2","three"],)"
+      R"("w":{"x":null},"y":0,"z":-0.0,"aa":"1e+3","ab":"08","ac":"0o17"})");
+}
+
 TEST_F(LmEvalLoaderTest, IncludeMergesAndTheIncludingFileWins) {
   Write("data/test.jsonl", kData);
   Write("base/_base.yaml",

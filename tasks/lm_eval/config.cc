@@ -843,9 +843,6 @@ absl::Status ReadFilterList(const Entry& e, TaskConfig* c) {
       const YAML::Node s = steps[j];
       const std::string sw = absl::StrCat(where, ".filter[", j, "]");
       RETURN_IF_ERROR(NeedsMap(s, e.file, sw));
-      RETURN_IF_ERROR(CheckMapKeys(
-          s, e.file, sw,
-          {"function", "regex_pattern", "group_select", "fallback"}));
       FilterStep step;
       step.origin = OriginOf(e.file, s);
       if (!s["function"].IsDefined()) {
@@ -862,6 +859,9 @@ absl::Status ReadFilterList(const Entry& e, TaskConfig* c) {
                                     absl::StrJoin(kFunctions, ", "), ")",
                                     Suggest(step.function, kFunctions)));
       }
+      RETURN_IF_ERROR(CheckMapKeys(
+          s, e.file, sw,
+          {"function", "regex_pattern", "group_select", "fallback"}));
       const bool is_regex = step.function == "regex";
       for (const char* k : {"regex_pattern", "group_select", "fallback"}) {
         if (s[k].IsDefined() && !is_regex) {
@@ -908,10 +908,6 @@ absl::Status ReadMetricList(const Entry& e, TaskConfig* c) {
     const YAML::Node item = e.value[i];
     const std::string where = absl::StrCat("metric_list[", i, "]");
     RETURN_IF_ERROR(NeedsMap(item, e.file, where));
-    RETURN_IF_ERROR(CheckMapKeys(
-        item, e.file, where,
-        {"metric", "aggregation", "higher_is_better", "ignore_case",
-         "ignore_punctuation", "regexes_to_ignore"}));
     MetricConfig m;
     m.origin = OriginOf(e.file, item);
     if (!item["metric"].IsDefined()) {
@@ -928,6 +924,10 @@ absl::Status ReadMetricList(const Entry& e, TaskConfig* c) {
                                   absl::StrJoin(kMetrics, ", "), ")",
                                   Suggest(m.metric, kMetrics)));
     }
+    RETURN_IF_ERROR(CheckMapKeys(
+        item, e.file, where,
+        {"metric", "aggregation", "higher_is_better", "ignore_case",
+         "ignore_punctuation", "regexes_to_ignore"}));
     if (const YAML::Node a = item["aggregation"]; a.IsDefined()) {
       ASSIGN_OR_RETURN(m.aggregation,
                        ReadString(a, e.file, where + ".aggregation"));

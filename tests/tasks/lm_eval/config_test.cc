@@ -433,6 +433,11 @@ TEST_F(LmEvalLoaderTest, Refusals) {
        "filter evald runs (regex, take_first, lowercase, uppercase, "
        "remove_whitespace, majority_vote)"},
       {ok + "filter_list:\n  - name: x\n    filter:\n      - function: "
+            "multi_choice_regex\n        ignore_case: true\n",
+       "7:19: key 'filter_list[0].filter[0].function': 'multi_choice_regex' "
+       "is not a filter evald runs (regex, take_first, lowercase, uppercase, "
+       "remove_whitespace, majority_vote)"},
+      {ok + "filter_list:\n  - name: x\n    filter:\n      - function: "
             "take_first\n        fallback: y\n",
        "8:19: key 'filter_list[0].filter[0].fallback' belongs to function "
        "'regex' only"},

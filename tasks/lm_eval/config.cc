@@ -348,11 +348,16 @@ class Loader {
     return AddFile(display, text, /*in_folder=*/false, primary);
   }
 
-  // Whether a group lists a name that nothing defines.
+  // Whether a group file lists a name that nothing read so far defines.
   bool HasUnresolvedMembers() const {
-    for (const GroupConfig& g : lib_.groups) {
-      for (const std::string& m : g.members) {
-        if (!Known(m)) return true;
+    for (const PendingGroup& g : pending_) {
+      const Entry* tasks = FindEntry(g.flat, "task");
+      if (tasks == nullptr) continue;
+      if (tasks->value.IsScalar() && !Known(tasks->value.Scalar())) return true;
+      if (!tasks->value.IsSequence()) continue;
+      for (size_t i = 0; i < tasks->value.size(); ++i) {
+        const YAML::Node item = tasks->value[i];
+        if (item.IsScalar() && !Known(item.Scalar())) return true;
       }
     }
     return false;
@@ -388,6 +393,13 @@ class Loader {
   }
 
   absl::Status Finish() {
+    // Groups are built once every file is read: whether an entry of a
+    // group's `task:` list names a known task or group decides what it is
+    // (lm-eval looks it up in its index of every file).
+    for (const PendingGroup& p : pending_) {
+      RETURN_IF_ERROR(AddGroup(p.flat, p.file, 0, "").status());
+    }
+    pending_.clear();
     // Every group member names something; tags do not clash with tasks.
     for (const GroupConfig& g : lib_.groups) {
       for (size_t i = 0; i < g.members.size(); ++i) {
@@ -421,6 +433,9 @@ class Loader {
 
   bool Known(const std::string& name) const {
     if (lib_.FindTask(name) || lib_.FindGroup(name)) return true;
+    for (const PendingGroup& g : pending_) {
+      if (g.name == name) return true;
+    }
     for (const TaskConfig& t : lib_.tasks) {
       if (std::find(t.tags.begin(), t.tags.end(), name) != t.tags.end()) {
         return true;
@@ -449,8 +464,21 @@ class Loader {
     ASSIGN_OR_RETURN(Flat flat, Flatten(root, path, 0, &stack));
     const bool underscore =
         absl::StartsWith(fs::path(path).filename().string(), "_");
-    if (FindEntry(flat, "group") != nullptr) {
-      ASSIGN_OR_RETURN(*primary, AddGroup(flat, path, 0));
+    if (const Entry* group = FindEntry(flat, "group")) {
+      ASSIGN_OR_RETURN(std::string name,
+                       ReadString(group->value, group->file, "group"));
+      if (name.empty()) return KeyError(*group, "group", "is empty");
+      for (const PendingGroup& other : pending_) {
+        if (other.name == name) {
+          return ErrorAt(
+              group->file, group->key,
+              absl::StrCat("group '", name, "' is defined twice (also in ",
+                           other.file, ")"));
+        }
+      }
+      RETURN_IF_ERROR(CheckGroupKeys(flat));
+      *primary = name;
+      pending_.push_back({std::move(flat), path, name});
       return absl::OkStatus();
     }
     const Entry* task = FindEntry(flat, "task");
@@ -535,16 +563,21 @@ class Loader {
     return merged;
   }
 
-  // Adds the group of `flat` (and its inline members); returns its name.
-  absl::StatusOr<std::string> AddGroup(const Flat& flat,
-                                       const std::string& file, int depth) {
-    if (depth > kMaxGroupDepth) {
-      return KeyError(*FindEntry(flat, "group"), "group",
-                      "groups nest too deep");
-    }
-    GroupConfig g;
-    g.file = file;
+  static absl::Status CheckGroupKeys(const Flat& flat) {
     for (const auto& [key, e] : flat) {
+      // `tag` on a group names it for lm-eval's index only.
+      if (key == "tag") continue;
+      if (std::find(GroupKeys().begin(), GroupKeys().end(), key) ==
+              GroupKeys().end() &&
+          std::find(TaskKeys().begin(), TaskKeys().end(), key) !=
+              TaskKeys().end()) {
+        return ErrorAt(e.file, e.key,
+                       absl::StrCat("key '", key,
+                                    "' in a group file sets it for every "
+                                    "task of the group, which evald does "
+                                    "not support; set it in the task "
+                                    "files"));
+      }
       if (std::find(GroupKeys().begin(), GroupKeys().end(), key) ==
           GroupKeys().end()) {
         return ErrorAt(e.file, e.key,
@@ -555,10 +588,27 @@ class Loader {
                                     Suggest(key, GroupKeys())));
       }
     }
+    return absl::OkStatus();
+  }
+
+  // Adds the group of `flat` (and its inline members); returns its name.
+  // An inline group (in `parent`'s task list) and an inline task are named
+  // "<parent>::<name>", as lm-eval names them.
+  absl::StatusOr<std::string> AddGroup(const Flat& flat,
+                                       const std::string& file, int depth,
+                                       const std::string& parent) {
+    if (depth > kMaxGroupDepth) {
+      return KeyError(*FindEntry(flat, "group"), "group",
+                      "groups nest too deep");
+    }
+    GroupConfig g;
+    g.file = file;
+    RETURN_IF_ERROR(CheckGroupKeys(flat));
     const Entry& name = *FindEntry(flat, "group");
     ASSIGN_OR_RETURN(g.group, ReadString(name.value, name.file, "group"));
     g.origin = OriginOf(name.file, name.key);
     if (g.group.empty()) return KeyError(name, "group", "is empty");
+    if (!parent.empty()) g.group = absl::StrCat(parent, "::", g.group);
     const Entry* tasks = FindEntry(flat, "task");
     if (tasks == nullptr || IsYamlNull(tasks->value)) {
       return KeyError(
@@ -589,19 +639,44 @@ class Loader {
       }
       std::vector<std::string> stack = {Canonical(tasks->file)};
       ASSIGN_OR_RETURN(Flat inline_flat, Flatten(item, tasks->file, 0, &stack));
-      if (FindEntry(inline_flat, "group") != nullptr) {
-        ASSIGN_OR_RETURN(std::string member,
-                         AddGroup(inline_flat, tasks->file, depth + 1));
-        g.members.push_back(std::move(member));
-        continue;
-      }
-      if (FindEntry(inline_flat, "task") == nullptr) {
+      const char* kind = FindEntry(inline_flat, "group") != nullptr  ? "group"
+                         : FindEntry(inline_flat, "task") != nullptr ? "task"
+                                                                     : nullptr;
+      if (kind == nullptr) {
         return ErrorAt(tasks->file, item,
                        absl::StrCat("key '", key,
                                     "': an inline entry needs `task:` (or "
                                     "`group:`)"));
       }
+      const Entry& named = *FindEntry(inline_flat, kind);
+      ASSIGN_OR_RETURN(
+          std::string member,
+          ReadString(named.value, named.file, absl::StrCat(key, ".", kind)));
+      if (Known(member)) {
+        // A reference to a task or group defined elsewhere; lm-eval would
+        // apply the entry's other keys over its config.
+        if (inline_flat.size() > 1) {
+          const auto& [other, e] =
+              inline_flat[inline_flat[0].first == kind ? 1 : 0];
+          return ErrorAt(
+              e.file, e.key,
+              absl::StrCat("key '", other, "': the entry for '", member,
+                           "' (defined elsewhere) overrides its "
+                           "config, which evald does not "
+                           "support; set it in its own file"));
+        }
+        g.members.push_back(std::move(member));
+        continue;
+      }
+      if (std::string(kind) == "group") {
+        ASSIGN_OR_RETURN(
+            member, AddGroup(inline_flat, tasks->file, depth + 1, g.group));
+        g.members.push_back(std::move(member));
+        continue;
+      }
       ASSIGN_OR_RETURN(TaskConfig config, BuildTask(inline_flat, tasks->file));
+      config.task = absl::StrCat(g.group, "::", config.task);
+      config.config_json.Set("task", base::Json::String(config.task));
       g.members.push_back(config.task);
       RETURN_IF_ERROR(AddTask(std::move(config)));
     }
@@ -716,7 +791,15 @@ class Loader {
   absl::StatusOr<TaskConfig> BuildTask(const Flat& flat,
                                        const std::string& file);
 
+  // A group file read but not yet built (see Finish).
+  struct PendingGroup {
+    Flat flat;
+    std::string file;
+    std::string name;
+  };
+
   TaskLibrary lib_;
+  std::vector<PendingGroup> pending_;
   std::set<std::string> read_;
 };
 
@@ -760,9 +843,6 @@ absl::Status ReadFilterList(const Entry& e, TaskConfig* c) {
       const YAML::Node s = steps[j];
       const std::string sw = absl::StrCat(where, ".filter[", j, "]");
       RETURN_IF_ERROR(NeedsMap(s, e.file, sw));
-      RETURN_IF_ERROR(CheckMapKeys(
-          s, e.file, sw,
-          {"function", "regex_pattern", "group_select", "fallback"}));
       FilterStep step;
       step.origin = OriginOf(e.file, s);
       if (!s["function"].IsDefined()) {
@@ -779,6 +859,9 @@ absl::Status ReadFilterList(const Entry& e, TaskConfig* c) {
                                     absl::StrJoin(kFunctions, ", "), ")",
                                     Suggest(step.function, kFunctions)));
       }
+      RETURN_IF_ERROR(CheckMapKeys(
+          s, e.file, sw,
+          {"function", "regex_pattern", "group_select", "fallback"}));
       const bool is_regex = step.function == "regex";
       for (const char* k : {"regex_pattern", "group_select", "fallback"}) {
         if (s[k].IsDefined() && !is_regex) {
@@ -825,10 +908,6 @@ absl::Status ReadMetricList(const Entry& e, TaskConfig* c) {
     const YAML::Node item = e.value[i];
     const std::string where = absl::StrCat("metric_list[", i, "]");
     RETURN_IF_ERROR(NeedsMap(item, e.file, where));
-    RETURN_IF_ERROR(CheckMapKeys(
-        item, e.file, where,
-        {"metric", "aggregation", "higher_is_better", "ignore_case",
-         "ignore_punctuation", "regexes_to_ignore"}));
     MetricConfig m;
     m.origin = OriginOf(e.file, item);
     if (!item["metric"].IsDefined()) {
@@ -845,6 +924,10 @@ absl::Status ReadMetricList(const Entry& e, TaskConfig* c) {
                                   absl::StrJoin(kMetrics, ", "), ")",
                                   Suggest(m.metric, kMetrics)));
     }
+    RETURN_IF_ERROR(CheckMapKeys(
+        item, e.file, where,
+        {"metric", "aggregation", "higher_is_better", "ignore_case",
+         "ignore_punctuation", "regexes_to_ignore"}));
     if (const YAML::Node a = item["aggregation"]; a.IsDefined()) {
       ASSIGN_OR_RETURN(m.aggregation,
                        ReadString(a, e.file, where + ".aggregation"));
@@ -1180,10 +1263,12 @@ absl::StatusOr<TaskConfig> Loader::BuildTask(const Flat& flat,
       RETURN_IF_ERROR(ReadString(v, f, key).status());
     } else if (key == "dataset_path") {
       ASSIGN_OR_RETURN(c.dataset_path, ReadString(v, f, key));
+      c.dataset_path_dir = fs::path(f).parent_path().string();
     } else if (key == "dataset_name") {
       ASSIGN_OR_RETURN(c.dataset_name, ReadString(v, f, key));
     } else if (key == "dataset_kwargs") {
       RETURN_IF_ERROR(ReadDataset(&e, &c));
+      c.data_files_dir = fs::path(f).parent_path().string();
     } else if (key == "training_split") {
       ASSIGN_OR_RETURN(c.training_split, ReadString(v, f, key));
     } else if (key == "validation_split") {
@@ -1354,14 +1439,19 @@ absl::Status ResolveInto(const TaskLibrary& lib, const std::string& name,
     seen_groups->pop_back();
     return absl::OkStatus();
   }
-  bool tagged = false;
+  // A tag stands for its tasks in order of name (lm-eval's sorted()).
+  std::vector<const TaskConfig*> tagged;
   for (const TaskConfig& t : lib.tasks) {
     if (std::find(t.tags.begin(), t.tags.end(), name) != t.tags.end()) {
-      add(&t);
-      tagged = true;
+      tagged.push_back(&t);
     }
   }
-  if (tagged) return absl::OkStatus();
+  std::sort(tagged.begin(), tagged.end(),
+            [](const TaskConfig* a, const TaskConfig* b) {
+              return a->task < b->task;
+            });
+  for (const TaskConfig* t : tagged) add(t);
+  if (!tagged.empty()) return absl::OkStatus();
   std::vector<std::string> names;
   for (const GroupConfig& g : lib.groups) names.push_back(g.group);
   for (const TaskConfig& t : lib.tasks) names.push_back(t.task);

@@ -118,13 +118,17 @@ struct TaskConfig {
   Origin origin;                  // where `task:` was written
 
   // Data, from local files: `dataset_path` is a file or folder (relative to
-  // the YAML file's folder), or `dataset_kwargs: {data_files: {split: path
-  // or [paths]}}` names the file(s) of each split. Formats by extension:
-  // .jsonl, .json (a list of objects, or {"data"|split: [...]}), .csv (header
-  // row).
+  // the folder of the YAML file that wrote it), or `dataset_kwargs:
+  // {data_files: {split: path or [paths]}}` names the file(s) of each split.
+  // Formats by extension: .jsonl, .json (a list of objects, or {"data"|split:
+  // [...]}), .csv (header row).
   std::string dataset_path;
   std::string dataset_name;  // `dataset_name`: a subfolder or file stem
   std::vector<std::pair<std::string, std::vector<std::string>>> data_files;
+  // The folders of the files that wrote `dataset_path` and `dataset_kwargs`
+  // (an include base may live elsewhere): relative paths resolve there.
+  std::string dataset_path_dir;
+  std::string data_files_dir;
   std::string test_split;
   std::string validation_split;
   std::string training_split;

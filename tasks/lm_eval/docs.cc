@@ -4,8 +4,9 @@
 // `datasets` would read them for lm-eval:
 //
 //   dataset_kwargs.data_files {split: file(s)}  the files of each split,
-//       relative to dataset_path when that is a folder, else to the YAML
-//       file's folder (dataset_path may then be a builder name: json, csv);
+//       relative to dataset_path when that is a folder, else to the folder
+//       of the YAML file that wrote them (dataset_path may then be a
+//       builder name: json, csv);
 //       a bare file or list is the split "train", as `datasets` names it.
 //   dataset_path FOLDER  <split>.jsonl, <split>.json or <split>.csv in it,
 //       or in FOLDER/<dataset_name>/ when dataset_name is set.
@@ -282,7 +283,9 @@ absl::StatusOr<std::vector<Doc>> ReadDataFile(const std::string& path,
 class SplitReader {
  public:
   explicit SplitReader(const TaskConfig& c) : c_(c) {
-    dir_ = fs::path(c.file).parent_path();
+    const fs::path own = fs::path(c.file).parent_path();
+    path_dir_ = c.dataset_path_dir.empty() ? own : fs::path(c.dataset_path_dir);
+    files_dir_ = c.data_files_dir.empty() ? own : fs::path(c.data_files_dir);
   }
 
   absl::StatusOr<const SplitDocs*> Read(const std::string& split) {
@@ -307,7 +310,7 @@ class SplitReader {
   absl::Status Load(const std::string& split, SplitDocs* out) {
     std::error_code ec;
     const std::string local_path =
-        c_.dataset_path.empty() ? "" : Local(c_.dataset_path, dir_);
+        c_.dataset_path.empty() ? "" : Local(c_.dataset_path, path_dir_);
     const bool path_is_dir =
         !local_path.empty() && fs::is_directory(local_path, ec);
     if (!c_.data_files.empty()) {
@@ -323,7 +326,7 @@ class SplitReader {
                          "' is not in dataset_kwargs.data_files (it has: ",
                          absl::StrJoin(splits, ", "), ")"));
       }
-      const fs::path base = path_is_dir ? fs::path(local_path) : dir_;
+      const fs::path base = path_is_dir ? fs::path(local_path) : files_dir_;
       const std::string format =
           IsBuilderName(c_.dataset_path) ? c_.dataset_path : "";
       for (const std::string& f : *files) {
@@ -382,7 +385,8 @@ class SplitReader {
   }
 
   const TaskConfig& c_;
-  fs::path dir_;
+  fs::path path_dir_;
+  fs::path files_dir_;
   std::map<std::string, SplitDocs> cache_;
 };
 

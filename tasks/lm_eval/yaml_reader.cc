@@ -80,6 +80,42 @@ std::optional<base::Json> ResolveInt(absl::string_view s) {
   return base::Json::Int(negative ? -v : v);
 }
 
+// PyYAML's base-60 ints: "1:30" is 90 ([-+]?[1-9][0-9_]*(:[0-5]?[0-9])+).
+std::optional<base::Json> ResolveSexagesimal(absl::string_view s) {
+  bool negative = false;
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
+    negative = s[0] == '-';
+    s.remove_prefix(1);
+  }
+  const size_t colon = s.find(':');
+  if (colon == absl::string_view::npos || colon == 0 || s[0] == '0') {
+    return std::nullopt;
+  }
+  absl::string_view head = s.substr(0, colon);
+  if (!AllOf(head, "0123456789_")) return std::nullopt;
+  int64_t value = 0;
+  for (char c : head) {
+    if (c == '_') continue;
+    if (value > (INT64_MAX - 9) / 10) return std::nullopt;
+    value = value * 10 + (c - '0');
+  }
+  absl::string_view rest = s.substr(colon);
+  while (!rest.empty()) {
+    // ":d" or ":dd" with the first of two digits 0-5.
+    rest.remove_prefix(1);
+    size_t n = 0;
+    while (n < rest.size() && n < 3 && rest[n] >= '0' && rest[n] <= '9') ++n;
+    if (n == 0 || n > 2 || (n == 2 && rest[0] > '5')) return std::nullopt;
+    if (n < rest.size() && rest[n] != ':') return std::nullopt;
+    const int part =
+        n == 1 ? rest[0] - '0' : (rest[0] - '0') * 10 + rest[1] - '0';
+    if (value > (INT64_MAX - 59) / 60) return std::nullopt;
+    value = value * 60 + part;
+    rest.remove_prefix(n);
+  }
+  return base::Json::Int(negative ? -value : value);
+}
+
 // PyYAML's float forms: a dot is required ("1.", "1.5", ".5", "1.0e+3"),
 // the exponent needs a sign; .inf / .nan.
 std::optional<base::Json> ResolveFloat(absl::string_view s) {
@@ -136,6 +172,7 @@ std::optional<base::Json> ResolvePlain(const std::string& s) {
   if (kTrue->count(s)) return base::Json::Bool(true);
   if (kFalse->count(s)) return base::Json::Bool(false);
   if (auto i = ResolveInt(s)) return i;
+  if (auto i = ResolveSexagesimal(s)) return i;
   if (auto f = ResolveFloat(s)) return f;
   return std::nullopt;
 }

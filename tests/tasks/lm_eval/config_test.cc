@@ -177,6 +177,48 @@ TEST_F(LmEvalLoaderTest, DefaultsAsLmEval) {
   EXPECT_EQ(t.config_json.Find("doc_to_target")->Dump(), "1");
 }
 
+// config_json reads scalars as PyYAML (YAML 1.1) does. The expected text
+// is PyYAML 6.0's own: yaml.safe_load, then json.dumps(default=str).
+TEST_F(LmEvalLoaderTest, ScalarsAreTypedAsPyYaml) {
+  const std::string path = Write("t.yaml", R"Y(task: t
+dataset_path: d
+test_split: test
+metadata:
+  a: yes
+  b: No
+  c: on
+  d: 1e3
+  e: 1.0e+3
+  f: .5
+  g: 0x1F
+  h: 017
+  i: 0b101
+  j: 1_000
+  k: ~
+  l:
+  m: "1"
+  n: 'true'
+  q: 3.
+  r: +12
+  t: 1:30
+  u: 2001-12-14
+  v: [1, "2", three]
+  w: {x: null}
+  y: 0
+  z: -0.0
+  aa: 1e+3
+  ab: 08
+  ac: 0o17
+)Y");
+  ASSERT_OK_AND_ASSIGN(TaskLibrary lib, LoadTaskLibrary(path));
+  EXPECT_EQ(
+      lib.tasks[0].config_json.Find("metadata")->Dump(),
+      R"({"a":true,"b":false,"c":true,"d":"1e3","e":1000.0,"f":0.5,"g":31,)"
+      R"("h":15,"i":5,"j":1000,"k":null,"l":null,"m":"1","n":"true",)"
+      R"("q":3.0,"r":12,"t":90,"u":"2001-12-14","v":[1,"2","three"],)"
+      R"("w":{"x":null},"y":0,"z":-0.0,"aa":"1e+3","ab":"08","ac":"0o17"})");
+}
+
 TEST_F(LmEvalLoaderTest, IncludeMergesAndTheIncludingFileWins) {
   Write("data/test.jsonl", kData);
   Write("base/_base.yaml",
@@ -193,9 +235,11 @@ TEST_F(LmEvalLoaderTest, IncludeMergesAndTheIncludingFileWins) {
   EXPECT_EQ(t.doc_to_text.text, "mid text");
   EXPECT_EQ(t.description.text, "top");
   EXPECT_EQ(t.version, "1.0");
-  // dataset_path is relative to the file that wrote it... as lm-eval, it is
-  // a plain string, read relative to the task's own file.
+  // dataset_path is read relative to the file that wrote it.
   EXPECT_EQ(t.dataset_path, "../data");
+  ASSERT_OK_AND_ASSIGN(TaskDocs docs, LoadTaskDocs(t));
+  EXPECT_EQ(docs.eval.size(), 2u);
+  EXPECT_EQ(docs.files[0].path, dir_.Join("data/test.jsonl"));
   EXPECT_EQ(lib.files.size(), 3u);
   EXPECT_EQ(t.config_json.Find("include"), nullptr);
   // An include's error names the file it is in.
@@ -249,14 +293,15 @@ metadata:
   ASSERT_EQ(lib.groups.size(), 2u);
   const GroupConfig* all = lib.FindGroup("all");
   ASSERT_NE(all, nullptr);
-  EXPECT_THAT(all->members, ElementsAre("easy_group", "inline_c"));
+  // An inline task is named after its group, as lm-eval names it.
+  EXPECT_THAT(all->members, ElementsAre("easy_group", "all::inline_c"));
   ASSERT_EQ(all->aggregate_metric_list.size(), 1u);
   EXPECT_FALSE(all->aggregate_metric_list[0].weight_by_size);
   EXPECT_THAT(all->aggregate_metric_list[0].filter_list, ElementsAre("none"));
   EXPECT_EQ(all->version, "3");
   EXPECT_EQ(all->config_json.Dump(),
             R"({"group":"all","group_alias":null,)"
-            R"("task":["easy_group","inline_c"],"aggregate_metric_list":)"
+            R"("task":["easy_group","all::inline_c"],"aggregate_metric_list":)"
             R"([{"metric":"acc","filter_list":["none"],"aggregation":"mean",)"
             R"("weight_by_size":false}],"metadata":{"version":3}})");
   ASSERT_OK_AND_ASSIGN(std::vector<const TaskConfig*> easy,
@@ -267,7 +312,9 @@ metadata:
   ASSERT_OK_AND_ASSIGN(std::vector<const TaskConfig*> tasks,
                        lib.Resolve("all"));
   ASSERT_EQ(tasks.size(), 3u);
-  EXPECT_EQ(tasks[2]->task, "inline_c");
+  EXPECT_EQ(tasks[2]->task, "all::inline_c");
+  EXPECT_EQ(tasks[2]->config_json.Find("task")->string_value(),
+            "all::inline_c");
   ASSERT_OK_AND_ASSIGN(std::string name, lib.DefaultName());
   EXPECT_EQ(name, "all");
   EXPECT_THAT(lib.Resolve("al"),
@@ -283,6 +330,29 @@ metadata:
   EXPECT_EQ(name, "easy_group");
   ASSERT_OK_AND_ASSIGN(tasks, lone.Resolve("easy_group"));
   EXPECT_EQ(tasks.size(), 2u);
+
+  // An entry that names a task of another file is a reference; with more
+  // keys it would override that task's config (lm-eval), which is refused.
+  // A group's `tag` is accepted.
+  Write("lib/_ref.yaml", "group: ref\ntag: groups\ntask:\n  - task: sub_a\n");
+  ASSERT_OK_AND_ASSIGN(lib, LoadTaskLibrary(dir_.Join("lib")));
+  EXPECT_THAT(lib.FindGroup("ref")->members, ElementsAre("sub_a"));
+  Write("lib/_ref.yaml",
+        "group: ref\ntask:\n  - task: sub_a\n    num_fewshot: 2\n");
+  EXPECT_EQ(ErrorOf("lib"),
+            dir_.Join("lib/_ref.yaml") +
+                ":4:5: key 'num_fewshot': the entry for 'sub_a' (defined "
+                "elsewhere) overrides its config, which evald does not "
+                "support; set it in its own file");
+
+  // A tag stands for its tasks in order of name, as lm-eval's sorted().
+  Write("lib/_ref.yaml", "group: ref\ntask: [sub_a]\n");
+  Write("lib/zz.yaml", "include: _common.yaml\ntask: sub_0\ntag: easy\n");
+  ASSERT_OK_AND_ASSIGN(lib, LoadTaskLibrary(dir_.Join("lib")));
+  ASSERT_OK_AND_ASSIGN(easy, lib.Resolve("easy"));
+  ASSERT_EQ(easy.size(), 3u);
+  EXPECT_EQ(easy[0]->task, "sub_0");
+  EXPECT_EQ(easy[1]->task, "sub_a");
 }
 
 TEST_F(LmEvalLoaderTest, AmbiguousFolderAndUnknownMember) {
@@ -363,6 +433,11 @@ TEST_F(LmEvalLoaderTest, Refusals) {
        "filter evald runs (regex, take_first, lowercase, uppercase, "
        "remove_whitespace, majority_vote)"},
       {ok + "filter_list:\n  - name: x\n    filter:\n      - function: "
+            "multi_choice_regex\n        ignore_case: true\n",
+       "7:19: key 'filter_list[0].filter[0].function': 'multi_choice_regex' "
+       "is not a filter evald runs (regex, take_first, lowercase, uppercase, "
+       "remove_whitespace, majority_vote)"},
+      {ok + "filter_list:\n  - name: x\n    filter:\n      - function: "
             "take_first\n        fallback: y\n",
        "8:19: key 'filter_list[0].filter[0].fallback' belongs to function "
        "'regex' only"},
@@ -380,8 +455,8 @@ TEST_F(LmEvalLoaderTest, Refusals) {
        "4:1: key 'use_prompt' needs promptsource (Python), which evald does "
        "not run"},
       {ok + "group: g\n",
-       "2:1: key 'dataset_path' is not an lm-eval group key (a group file has "
-       "group, group_alias, task, aggregate_metric_list, metadata)"},
+       "2:1: key 'dataset_path' in a group file sets it for every task of the "
+       "group, which evald does not support; set it in the task files"},
       {"task: t\ndataset_path: d\n",
        "1:1: task 't' names neither `test_split` nor `validation_split`"},
       {"task: t\ntest_split: test\n",
@@ -393,8 +468,13 @@ TEST_F(LmEvalLoaderTest, Refusals) {
        "...)"},
       {"task: t\ndescription: \"\xff\"\n", "2: not valid UTF-8 (byte 22)"},
       {"group: g\ntask: [a]\ndataset_path: x\n",
-       "3:1: key 'dataset_path' is not an lm-eval group key (a group file has "
-       "group, group_alias, task, aggregate_metric_list, metadata)"},
+       "3:1: key 'dataset_path' in a group file sets it for every task of the "
+       "group, which evald does not support; set it in the task files"},
+      {"group: g\ntask: [a]\ngroup_alias: G\naggregate_metric_lst: []\n",
+       "4:1: key 'aggregate_metric_lst' is not an lm-eval group key (a group "
+       "file has group, group_alias, task, aggregate_metric_list, metadata) "
+       "(did you mean 'aggregate_metric_list'?)"},
+
       {"group: g\ntask: [a]\naggregate_metric_list:\n  - metric: acc\n    "
        "aggregation: median\n",
        "5:18: key 'aggregate_metric_list[0].aggregation': 'median' is not "
@@ -407,7 +487,8 @@ TEST_F(LmEvalLoaderTest, Refusals) {
        "another file's `include:`)"},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
-    const std::string name = "case" + std::to_string(i) + ".yaml";
+    // Each in a folder of its own: a lone group file reads its folder.
+    const std::string name = "case" + std::to_string(i) + "/t.yaml";
     Write(name, cases[i].yaml);
     const std::string error = ErrorOf(name);
     std::string expected = dir_.Join(name) + ":" + cases[i].error;

@@ -429,13 +429,20 @@ absl::StatusOr<Leaf> BuildLeaf(LeafTask input, const TaskOptions& options) {
           absl::StrCat(fc.origin.ToString(), ": task '", c.task, "': sampler '",
                        fc.sampler, "' is not default or first_n"));
     }
+    // The seeded sampler draws n+1 when it must drop the eval document
+    // (random.sample refuses more than the pool); first_n drops it first
+    // and needs n of what is left (checked per document below).
     const size_t needed =
         static_cast<size_t>(leaf.num_fewshot) + (pool_is_eval ? 1 : 0);
-    if (pool_docs.size() < needed) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(origin, ": task '", c.task, "': ", leaf.num_fewshot,
-                       " few-shot examples asked, the few-shot pool has ",
-                       pool_docs.size()));
+    const size_t draws =
+        first_n ? static_cast<size_t>(leaf.num_fewshot) : needed;
+    if (pool_docs.size() < draws) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          origin, ": task '", c.task, "': ", leaf.num_fewshot,
+          " few-shot examples asked, the few-shot pool has ", pool_docs.size(),
+          draws > static_cast<size_t>(leaf.num_fewshot)
+              ? " (the sampler draws one more to drop the evaluated document)"
+              : ""));
     }
     // first_n uses the head of the pool only; the seeded sampler all of it.
     const size_t render =
@@ -570,7 +577,7 @@ class LmEvalTask : public Task {
       view.continuations.push_back(doc.target.string_value());
       return view;
     }
-    view.context = RenderPlainContext(Parts(l, i), options_.system_instruction);
+    view.context = PlainContext(l, i);
     if (type == "multiple_choice") {
       for (const std::string& choice : doc.choices)
         view.continuations.push_back(leaf.target_delimiter + choice);
@@ -594,8 +601,7 @@ class LmEvalTask : public Task {
                        "generate_until task"));
     }
     SampleResult sample = NewSample(doc_index);
-    sample.prompt =
-        RenderPlainContext(Parts(l, i), options_.system_instruction);
+    sample.prompt = PlainContext(l, i);
     ScoreGeneration(doc_index, {response}, sample.prompt, &sample);
     return sample;
   }
@@ -750,6 +756,40 @@ class LmEvalTask : public Task {
     return parts;
   }
 
+  // lm-eval joins the system instruction and the description with the
+  // task's fewshot_delimiter and the examples with the few-shot config's;
+  // PromptParts carries one, so a task whose two differ renders the system
+  // part itself.
+  std::string PlainContext(size_t l, size_t i) const {
+    const Leaf& leaf = leaves_[l];
+    PromptParts parts = Parts(l, i);
+    if (leaf.config.fewshot_delimiter == parts.fewshot_delimiter)
+      return RenderPlainContext(parts, options_.system_instruction);
+    std::string system =
+        MaybeDelimit(options_.system_instruction, parts.description,
+                     leaf.config.fewshot_delimiter);
+    parts.description.clear();
+    return system + RenderPlainContext(parts, "");
+  }
+
+  std::vector<runners::ChatMessage> ChatMessages(size_t l, size_t i) const {
+    const Leaf& leaf = leaves_[l];
+    PromptParts parts = Parts(l, i);
+    if (leaf.config.fewshot_delimiter == parts.fewshot_delimiter) {
+      return BuildChatMessages(parts, options_.system_instruction,
+                               /*fewshot_as_multiturn=*/true);
+    }
+    std::string system =
+        MaybeDelimit(options_.system_instruction, parts.description,
+                     leaf.config.fewshot_delimiter);
+    parts.description.clear();
+    std::vector<runners::ChatMessage> messages =
+        BuildChatMessages(parts, "", /*fewshot_as_multiturn=*/true);
+    if (!system.empty())
+      messages.insert(messages.begin(), {"system", std::move(system)});
+    return messages;
+  }
+
   SampleResult NewSample(size_t doc_index) const {
     const auto [l, i] = docs_[doc_index];
     SampleResult sample;
@@ -768,16 +808,10 @@ class LmEvalTask : public Task {
     if (leaf.config.output_type == "loglikelihood_rolling")
       return std::make_pair(std::string(), std::string());
     if (options_.chat_template) {
-      ASSIGN_OR_RETURN(
-          std::string ctx,
-          RenderChat(runner,
-                     BuildChatMessages(Parts(l, i), options_.system_instruction,
-                                       /*fewshot_as_multiturn=*/true)));
+      ASSIGN_OR_RETURN(std::string ctx, RenderChat(runner, ChatMessages(l, i)));
       return std::make_pair(std::move(ctx), std::string());
     }
-    return std::make_pair(
-        RenderPlainContext(Parts(l, i), options_.system_instruction),
-        leaf.target_delimiter);
+    return std::make_pair(PlainContext(l, i), leaf.target_delimiter);
   }
 
   template <typename Emit>
@@ -903,17 +937,12 @@ class LmEvalTask : public Task {
       runners::GenerateRequest request;
       std::string prompt;
       if (options_.chat_template) {
-        ASSIGN_OR_RETURN(
-            runners::ChatPrompt chat,
-            PrepareChatRequest(
-                runner,
-                BuildChatMessages(Parts(l, i), options_.system_instruction,
-                                  /*fewshot_as_multiturn=*/true)));
+        ASSIGN_OR_RETURN(runners::ChatPrompt chat,
+                         PrepareChatRequest(runner, ChatMessages(l, i)));
         request.messages = std::move(chat.messages);
         prompt = std::move(chat.text);
       } else {
-        request.prompt =
-            RenderPlainContext(Parts(l, i), options_.system_instruction);
+        request.prompt = PlainContext(l, i);
         prompt = request.prompt;
       }
       const GenerationKwargs& g = leaf.config.generation_kwargs;

@@ -138,6 +138,26 @@ TEST(LmEvalTaskTest, PlainPromptWithDescriptionAndFirstNShots) {
   EXPECT_EQ(task->info().shots, 0);
 }
 
+TEST(LmEvalTaskTest, FewshotConfigDelimitersApplyToTheExamplesOnly) {
+  LeafTask leaf;
+  leaf.config = QaConfig();
+  leaf.config.description = Str("Desc.");
+  leaf.config.num_fewshot = 1;
+  leaf.config.fewshot_config.sampler = "first_n";
+  leaf.config.fewshot_config.target_delimiter = "=";
+  leaf.config.fewshot_config.fewshot_delimiter = "|";
+  leaf.docs.eval = Docs({R"({"q": "1+1", "a": "2"})"});
+  leaf.docs.fewshot = Docs({R"({"q": "2+2", "a": "4"})"});
+  TaskOptions options;
+  options.system_instruction = "Sys.";
+  ASSERT_OK_AND_ASSIGN(auto task,
+                       CreateLmEvalTask("qa", {leaf}, {}, {}, options));
+  // maybe_delimit(system, description, task's "\n\n"), then the example
+  // with the few-shot config's delimiters.
+  EXPECT_THAT(Contexts(*task),
+              ElementsAre("Sys.\n\nDesc.Q: 2+2\nA:=4|Q: 1+1\nA:"));
+}
+
 TEST(LmEvalTaskTest, DefaultSamplerDrawsLikeRandomSampleOncePerTask) {
   // Few-shot split == eval split: n+1 drawn in document order from one
   // generator, the eval document dropped, the first n kept.

@@ -288,6 +288,49 @@ TEST(LmEvalTaskTest, MultipleChoiceAccNormAndMutualInfo) {
   EXPECT_EQ(samples[0].subtask, "mc");
 }
 
+TEST(LmEvalTaskTest, LoglikelihoodAndMultipleTargets) {
+  // loglikelihood: (context, target) with no delimiter added; acc is
+  // is_greedy, perplexity exp(-mean).
+  LeafTask ll;
+  ll.config.task = "ll";
+  ll.config.output_type = "loglikelihood";
+  ll.config.doc_to_text = Str("{{a}}");
+  ll.config.doc_to_target = Str("{{' ' + b}}");
+  ll.docs.eval = Docs({R"({"a": "x", "b": "y"})", R"({"a": "p", "b": "q"})"});
+  ASSERT_OK_AND_ASSIGN(auto task,
+                       CreateLmEvalTask("ll", {ll}, {}, {}, TaskOptions()));
+  ASSERT_OK_AND_ASSIGN(PromptView view, task->BuildPrompt(0));
+  EXPECT_EQ(view.context, "x");
+  EXPECT_THAT(view.continuations, ElementsAre(" y"));
+  FakeRunner runner;
+  runner.score = [](const runners::LoglikelihoodRequest& r) {
+    return r.continuation == " y" ? -1.0 : -3.0;
+  };
+  auto m = Metrics(task->Aggregate(RunAll(*task, runner)), "");
+  EXPECT_DOUBLE_EQ(m.at("perplexity,none"), std::exp(2.0));
+  EXPECT_DOUBLE_EQ(m.at("acc,none"), 0);  // the fake is never greedy
+  // multiple_choice with a list target: any gold index counts.
+  LeafTask mc;
+  mc.config.task = "mc";
+  mc.config.output_type = "multiple_choice";
+  mc.config.doc_to_text = Str("{{q}}");
+  mc.config.doc_to_choice = List({"a", "b", "c"});
+  mc.config.doc_to_target = Str("golds");
+  mc.docs.eval = Docs({R"({"q": "one", "golds": [0, 2]})",
+                       R"({"q": "two", "golds": [0, 1]})",
+                       R"({"q": "three", "golds": "c"})"});
+  ASSERT_OK_AND_ASSIGN(task,
+                       CreateLmEvalTask("mc", {mc}, {}, {}, TaskOptions()));
+  runner.score = [](const runners::LoglikelihoodRequest& r) {
+    return r.continuation == " c" ? -1.0 : -2.0;
+  };
+  std::vector<SampleResult> samples = RunAll(*task, runner);
+  ASSERT_EQ(samples.size(), 3u);
+  EXPECT_EQ(samples[0].metrics.at("acc,none"), 1);
+  EXPECT_EQ(samples[1].metrics.at("acc,none"), 0);
+  EXPECT_EQ(samples[2].metrics.at("acc,none"), 1);  // a string gold
+}
+
 TEST(LmEvalTaskTest, RollingPerplexityAggregatesByWordsAndBytes) {
   LeafTask leaf;
   leaf.config.task = "wiki";

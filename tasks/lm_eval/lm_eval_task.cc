@@ -1060,6 +1060,7 @@ class LmEvalTask : public Task {
     filtered_resps.emplace_back("none", Json::MakeArray(std::move(filtered)));
     Json record = Json::MakeObject();
     record.Set("doc", doc.doc);
+    record.Set("target", doc.target);
     record.Set("arguments", Json::MakeArray(std::move(arguments)));
     record.Set("resps", Json::MakeArray(std::move(resps)));
     record.Set("filtered_resps", Json::MakeObject(std::move(filtered_resps)));
@@ -1167,6 +1168,7 @@ class LmEvalTask : public Task {
     }
     Json record = Json::MakeObject();
     record.Set("doc", doc.doc);
+    record.Set("target", doc.target);
     record.Set("arguments", Json::MakeArray(std::move(arguments)));
     record.Set("resps", Json::MakeArray(std::move(resps)));
     record.Set("filtered_resps", Json::MakeObject(std::move(filtered_resps)));
@@ -1191,6 +1193,7 @@ class LmEvalTask : public Task {
     const auto [l, i] = docs_[doc_index];
     Json record = Json::MakeObject();
     record.Set("doc", leaves_[l].docs[i].doc);
+    record.Set("target", leaves_[l].docs[i].target);
     record.Set("arguments", Json::MakeArray(std::move(arguments)));
     record.Set("resps", Json::MakeArray());
     record.Set("filtered_resps", Json::MakeObject());

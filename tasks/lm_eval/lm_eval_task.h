@@ -18,6 +18,13 @@
 // group the suite named, and the leaf or sub-group name for the parts of a
 // group.
 //
+// SampleResult::lm_eval_json follows tasks/task.h and adds "target": the
+// document's doc_to_target value as lm-eval's samples file records it (an
+// int index for MMLU), where SampleResult::target holds its text. For
+// multiple_choice and loglikelihood tasks "filtered_resps" is {"none":
+// [[logprob, is_greedy], ...]} (one per request), for rolling {"none":
+// [logprob]}, for generate_until {"<filter>": ["<filtered text>"]}.
+//
 // Every template of every document in use is rendered when the task is
 // created, so a template that fails for a document refuses the task with
 // the document ("data/test.jsonl:17") and the template's key named.

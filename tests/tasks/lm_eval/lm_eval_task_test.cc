@@ -242,6 +242,7 @@ TEST(LmEvalTaskTest, GenerateUntilFiltersAndExactMatch) {
                        base::ParseJson(samples[1].lm_eval_json));
   EXPECT_EQ(record.Find("filtered_resps")->Find("loose")->Dump(), R"(["xyz"])");
   EXPECT_EQ(record.Find("doc")->Find("a")->string_value(), "xyz");
+  EXPECT_EQ(record.Find("target")->string_value(), "xyz");
   const auto m = Metrics(task->Aggregate(samples), "");
   EXPECT_DOUBLE_EQ(m.at("exact_match,strict"), 1.0 / 3);
   EXPECT_DOUBLE_EQ(m.at("exact_match,loose"), 2.0 / 3);
@@ -455,6 +456,7 @@ TEST(LmEvalTaskTest, CancelledDocumentsAreNotStoredAndErrorsAreRecorded) {
                        base::ParseJson(samples[1].lm_eval_json));
   EXPECT_EQ(record.Find("arguments")->Dump(), R"([["two"," a"],["two"," b"]])");
   EXPECT_EQ(record.Find("resps")->Dump(), "[]");
+  EXPECT_EQ(record.Find("target")->Dump(), "1");  // the gold index
   // Cancelled mid-call (a generation task; the FakeRunner answers in
   // reverse order and raises the flag before documents 0 and 1): the run
   // says so and hands over at most the documents that finished.

@@ -1226,7 +1226,9 @@ class LmEvalTask : public Task {
         m.stderr_na = values.size() < 2;
       } else {
         m.value = std::exp(-Mean(values));
-        m.stderr_na = true;  // lm-eval bootstraps it
+        // lm-eval bootstraps it; one document has none ("N/A").
+        m.stderr_na = values.size() < 2;
+        if (!m.stderr_na) m.stderr_value = PerplexityBootstrapStderr(values);
       }
       return m;
     }

@@ -32,8 +32,9 @@
 // Not supported (refused at creation, named): multiple-input tasks
 // (doc_to_text giving an index), gen_prefix. A loglikelihood_rolling
 // document longer than the model's context fails as that sample's error
-// (no rolling windows). perplexity's stderr (lm-eval bootstraps it) is
-// reported as N/A.
+// (no rolling windows). perplexity's stderr is lm-eval's bootstrap (100,000
+// replicates, reproduced draw for draw); word/byte perplexity and
+// bits_per_byte have none (N/A), as in lm-eval.
 //
 // Thread-safety: as tasks::Task.
 #ifndef EVALD_TASKS_LM_EVAL_LM_EVAL_TASK_H_

@@ -2,6 +2,7 @@
 #include "tasks/lm_eval/scoring.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <map>
 #include <string>
@@ -15,6 +16,7 @@
 #include "base/status_macros.h"
 #include "base/utf8.h"
 #include "py/str.h"
+#include "tasks/python_random.h"
 
 namespace evald::tasks::lm_eval {
 namespace {
@@ -372,6 +374,33 @@ std::string ExactMatcher::Normalize(absl::string_view text) const {
 double ExactMatcher::Score(absl::string_view prediction,
                            absl::string_view reference) const {
   return Normalize(prediction) == Normalize(reference) ? 1.0 : 0.0;
+}
+
+double PerplexityBootstrapStderr(const std::vector<double>& xs, int iters) {
+  const int chunk = std::min(1000, iters);
+  const size_t n = xs.size();
+  std::vector<double> replicates;
+  replicates.reserve(static_cast<size_t>(iters));
+  for (int i = 0; i < iters / chunk; ++i) {
+    PythonRandom rng(static_cast<uint64_t>(i));
+    for (int r = 0; r < chunk; ++r) {
+      // choices(): population[floor(random() * n)], summed in order as
+      // Python's sum() does, then lm-eval's mean and perplexity.
+      double sum = 0;
+      for (size_t k = 0; k < n; ++k) {
+        sum += xs[static_cast<size_t>(
+            std::floor(rng.Random() * static_cast<double>(n)))];
+      }
+      replicates.push_back(std::exp(-(sum / static_cast<double>(n))));
+    }
+  }
+  if (replicates.size() < 2) return 0;
+  double total = 0;
+  for (double v : replicates) total += v;
+  const double mu = total / static_cast<double>(replicates.size());
+  double squares = 0;
+  for (double v : replicates) squares += (v - mu) * (v - mu);
+  return std::sqrt(squares / static_cast<double>(replicates.size() - 1));
 }
 
 std::vector<MetricConfig> DefaultMetrics(const std::string& output_type) {

@@ -102,6 +102,13 @@ struct MetricSpec {
 absl::StatusOr<MetricSpec> ResolveMetric(const MetricConfig& metric,
                                          const std::string& output_type);
 
+// lm-eval's bootstrap_stderr for the `perplexity` aggregation with its
+// default 100,000 replicates: in chunks of 1,000, chunk i drawing with
+// random.Random(i).choices(xs, k=len(xs)); the sample standard deviation
+// of exp(-mean) over the replicates. REQUIRES: !xs.empty().
+double PerplexityBootstrapStderr(const std::vector<double>& xs,
+                                 int iters = 100000);
+
 // lm-eval's default metric_list of an output type.
 std::vector<MetricConfig> DefaultMetrics(const std::string& output_type);
 

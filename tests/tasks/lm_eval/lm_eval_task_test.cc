@@ -499,6 +499,24 @@ TEST(ScoringTest, PythonLiterals) {
   EXPECT_FALSE(ParsePythonLiteral("['x'").ok());
 }
 
+TEST(ScoringTest, PerplexityBootstrapMatchesPython) {
+  const std::vector<double> xs = {-1.25, -0.5, -3.0, -2.75, -0.125, -1.0, -4.5};
+  // lm-eval's bootstrap_stderr(perplexity, xs, 100000), single process.
+  const std::string out = testing::RunPython(
+      "import math, random\n"
+      "xs = [-1.25, -0.5, -3.0, -2.75, -0.125, -1.0, -4.5]\n"
+      "res = []\n"
+      "for i in range(100):\n"
+      "    rnd = random.Random(i)\n"
+      "    for _ in range(1000):\n"
+      "        s = rnd.choices(xs, k=len(xs))\n"
+      "        res.append(math.exp(-(sum(s) / len(s))))\n"
+      "mu = sum(res) / len(res)\n"
+      "print(repr(math.sqrt(sum((x - mu) ** 2 for x in res) / (len(res) - "
+      "1))))\n");
+  EXPECT_DOUBLE_EQ(PerplexityBootstrapStderr(xs), std::stod(out)) << out;
+}
+
 TEST(ScoringTest, FiltersAsLmEval) {
   FilterPipeline p;
   p.name = "maj";

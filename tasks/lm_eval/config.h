@@ -224,8 +224,10 @@ struct Doc {
 struct TaskDocs {
   std::vector<Doc> eval;           // test_split, else validation_split
   std::vector<Doc> fewshot;        // fewshot_config.split / fewshot_split /
-                                   // training_split / validation_split, as
-                                   // lm-eval picks; empty when none is needed
+                                   // inline samples / training_split /
+                                   // validation_split / test_split, as
+                                   // lm-eval picks (and, like lm-eval, read
+                                   // even for 0-shot)
   bool fewshot_is_eval = false;    // the few-shot split is the eval split
   std::vector<DatasetFile> files;  // every data file read, with sha256
 };

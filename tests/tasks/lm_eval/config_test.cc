@@ -592,6 +592,20 @@ TEST_F(LmEvalDocsTest, DatasetNameDataFilesJsonAndCsv) {
             R"("gap":null,"mixed":"1"})");
   EXPECT_EQ(docs.eval[1].where, dir_.Join("files/a.csv") + ":3");
   EXPECT_EQ(docs.files.size(), 1u);
+  // pandas' names for a repeated and an empty column; a BOM is dropped.
+  // Expected as pandas.read_csv gives them (integers past int64 stay str;
+  // spaces around a number are allowed).
+  Write("files/c.csv",
+        "\xEF\xBB\xBFq,q,,big,sp\nx,y,z,99999999999999999999, 4\n"
+        "x,y,z,1,5 \n");
+  ASSERT_OK_AND_ASSIGN(
+      docs, Docs("task: t\ndataset_path: csv\ntest_split: eval\n"
+                 "dataset_kwargs:\n  data_files:\n    eval: files/c.csv\n"));
+  EXPECT_EQ(docs.eval[0].value.Dump(),
+            R"({"q":"x","q.1":"y","Unnamed: 2":"z",)"
+            R"("big":"99999999999999999999","sp":4})");
+  EXPECT_EQ(docs.eval[1].value.Dump(),
+            R"({"q":"x","q.1":"y","Unnamed: 2":"z","big":"1","sp":5})");
   // The builder name decides the format, as in `datasets`: a .csv file
   // under `json` is read as JSON (and refused).
   Write("files/b.jsonl", "{\"id\": 3}\n");

@@ -1390,6 +1390,14 @@ absl::StatusOr<TaskLibrary> Load(
   return lib;
 }
 
+absl::StatusOr<TaskLibrary> LoadOneLine(
+    const std::function<absl::Status(Loader*, std::string*)>& add,
+    const std::string& path) {
+  absl::StatusOr<TaskLibrary> lib = Load(add, path);
+  if (!lib.ok()) return OneLine(lib.status());
+  return lib;
+}
+
 }  // namespace
 
 std::string Origin::ToString() const {
@@ -1469,7 +1477,7 @@ absl::StatusOr<std::vector<const TaskConfig*>> TaskLibrary::Resolve(
     const std::string& name) const {
   std::vector<const TaskConfig*> out;
   std::vector<std::string> seen;
-  RETURN_IF_ERROR(ResolveInto(*this, name, 0, &seen, &out));
+  RETURN_IF_ERROR(OneLine(ResolveInto(*this, name, 0, &seen, &out)));
   if (out.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("lm-eval group '", name, "' holds no task"));
@@ -1495,14 +1503,14 @@ absl::StatusOr<std::string> TaskLibrary::DefaultName() const {
     for (const TaskConfig& t : tasks) candidates.push_back(t.task);
   }
   if (candidates.size() > 20) candidates.resize(20);
-  return absl::InvalidArgumentError(
+  return OneLine(absl::InvalidArgumentError(
       absl::StrCat("more than one lm-eval task or group here; name one "
                    "(`name:` in the suite, --name on the command line): ",
-                   absl::StrJoin(candidates, ", ")));
+                   absl::StrJoin(candidates, ", "))));
 }
 
 absl::StatusOr<TaskLibrary> LoadTaskLibrary(const std::string& path) {
-  return Load(
+  return LoadOneLine(
       [&](Loader* loader, std::string* primary) {
         return loader->AddPath(path, primary);
       },
@@ -1511,7 +1519,7 @@ absl::StatusOr<TaskLibrary> LoadTaskLibrary(const std::string& path) {
 
 absl::StatusOr<TaskLibrary> LoadTaskLibraryFromText(
     absl::string_view text, const std::string& display_path) {
-  return Load(
+  return LoadOneLine(
       [&](Loader* loader, std::string* primary) {
         return loader->AddText(text, display_path, primary);
       },

@@ -46,6 +46,7 @@
 #include "base/status_macros.h"
 #include "tasks/dataset.h"
 #include "tasks/lm_eval/config.h"
+#include "tasks/lm_eval/yaml_reader.h"
 
 namespace evald::tasks::lm_eval {
 namespace {
@@ -416,9 +417,7 @@ class SplitReader {
   std::map<std::string, SplitDocs> cache_;
 };
 
-}  // namespace
-
-absl::StatusOr<TaskDocs> LoadTaskDocs(const TaskConfig& config) {
+absl::StatusOr<TaskDocs> LoadTaskDocsImpl(const TaskConfig& config) {
   TaskDocs out;
   SplitReader reader(config);
   const std::string eval_split =
@@ -464,6 +463,14 @@ absl::StatusOr<TaskDocs> LoadTaskDocs(const TaskConfig& config) {
   out.fewshot_is_eval = fewshot_split == eval_split;
   add_files(*fewshot);
   return out;
+}
+
+}  // namespace
+
+absl::StatusOr<TaskDocs> LoadTaskDocs(const TaskConfig& config) {
+  absl::StatusOr<TaskDocs> docs = LoadTaskDocsImpl(config);
+  if (!docs.ok()) return OneLine(docs.status());
+  return docs;
 }
 
 }  // namespace evald::tasks::lm_eval

@@ -277,6 +277,16 @@ absl::Status ErrorAt(const std::string& file, const YAML::Node& node,
       absl::StrCat(OriginOf(file, node).ToString(), ": ", what));
 }
 
+absl::Status OneLine(const absl::Status& status) {
+  if (status.ok() ||
+      status.message().find_first_of("\r\n") == absl::string_view::npos) {
+    return status;
+  }
+  return absl::Status(
+      status.code(),
+      absl::StrReplaceAll(status.message(), {{"\n", "\\n"}, {"\r", "\\r"}}));
+}
+
 bool IsYamlNull(const YAML::Node& node) {
   if (!node.IsDefined() || node.IsNull()) return true;
   if (!node.IsScalar() || node.Tag() != "?") return false;

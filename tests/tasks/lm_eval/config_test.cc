@@ -413,6 +413,10 @@ TEST_F(LmEvalLoaderTest, Refusals) {
        "3:13: key 'test_split': expected a string, got a list"},
       {ok + "num_fewshot: five\n",
        "4:14: key 'num_fewshot': expected an integer, got 'five'"},
+      {ok + "output_type: \"a\\nb\"\n",
+       "4:14: key 'output_type': 'a\\nb' is not an output type "
+       "(multiple_choice, generate_until, loglikelihood, "
+       "loglikelihood_rolling)"},
       {ok + "num_fewshot: -1\n",
        "4:14: key 'num_fewshot': -1 is out of range [0, 100000]"},
       {ok + "output_type: multiple_choise\n",

@@ -23,8 +23,6 @@
 namespace evald::tasks::lm_eval {
 namespace {
 
-bool IsPlain(const YAML::Node& node) { return node.Tag() == "?"; }
-
 bool AllOf(absl::string_view s, absl::string_view chars) {
   if (s.empty()) return false;
   for (char c : s) {

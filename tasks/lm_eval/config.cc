@@ -374,6 +374,12 @@ class Loader {
     }
     for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
       if (ec) break;
+      // Hidden files and folders (.git, .github/workflows/*.yml) are not
+      // task files.
+      if (absl::StartsWith(it->path().filename().string(), ".")) {
+        if (it->is_directory(ec)) it.disable_recursion_pending();
+        continue;
+      }
       if (it->is_regular_file(ec) && IsYamlName(it->path())) {
         paths.push_back(it->path());
         if (paths.size() > kMaxFiles) {

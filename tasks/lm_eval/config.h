@@ -181,8 +181,9 @@ struct GroupConfig {
 };
 
 // Every task and group defined by a file or a folder (searched
-// recursively, `*.yaml` and `*.yml`; files whose name starts with `_` are
-// read as include bases, not as tasks, unless they define a group).
+// recursively, `*.yaml` and `*.yml`, hidden files and folders skipped;
+// files whose name starts with `_` are read as include bases, not as
+// tasks, unless they define a group).
 struct TaskLibrary {
   std::vector<TaskConfig> tasks;
   std::vector<GroupConfig> groups;

@@ -288,6 +288,7 @@ metadata:
   Write("lib/easy_group.yaml",
         "group: easy_group\ntask: easy\naggregate_metric_list:\n  metric: "
         "acc\n");
+  Write("lib/.hidden/t.yml", "task: x\ndoc_to_txt: y\n");  // skipped
   ASSERT_OK_AND_ASSIGN(TaskLibrary lib, LoadTaskLibrary(dir_.Join("lib")));
   ASSERT_EQ(lib.tasks.size(), 3u);
   ASSERT_EQ(lib.groups.size(), 2u);

@@ -683,6 +683,11 @@ class Loader {
       ASSIGN_OR_RETURN(TaskConfig config, BuildTask(inline_flat, tasks->file));
       config.task = absl::StrCat(g.group, "::", config.task);
       config.config_json.Set("task", base::Json::String(config.task));
+      base::Json metadata = base::Json::MakeObject();
+      for (const auto& [k, v] : config.config_json.Find("metadata")->object()) {
+        if (k != "config_source") metadata.Set(k, v);
+      }
+      config.config_json.Set("metadata", std::move(metadata));
       g.members.push_back(config.task);
       RETURN_IF_ERROR(AddTask(std::move(config)));
     }
@@ -1139,8 +1144,21 @@ absl::StatusOr<base::Json> ConfigJson(const Flat& flat, const TaskConfig& c) {
     return YamlToJson(e->value, e->file);
   };
   for (const std::string& key : TaskKeys()) {
+    // lm-eval drops `tag` before it builds the task.
+    if (key == "tag") continue;
     ASSIGN_OR_RETURN(base::Json v, value_of(key));
-    if (key == "unsafe_code" || key == "should_decontaminate") {
+    if (key == "metadata") {
+      // lm-eval's loader adds where the task came from (an inline task of a
+      // group file gets none).
+      if (!v.is_object()) v = base::Json::MakeObject();
+      if (!c.file.empty()) {
+        std::error_code ec;
+        const fs::path source = fs::absolute(c.file, ec);
+        v.Set("config_source",
+              base::Json::String(ec ? c.file
+                                    : source.lexically_normal().string()));
+      }
+    } else if (key == "unsafe_code" || key == "should_decontaminate") {
       if (v.is_null()) v = base::Json::Bool(false);
     } else if (key == "description") {
       if (v.is_null()) v = base::Json::String("");

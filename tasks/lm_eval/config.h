@@ -153,7 +153,9 @@ struct TaskConfig {
   std::string version;  // metadata.version as written ("1.0"); "" if none
 
   // The merged configuration as lm-eval's results file records it under
-  // `configs` (None fields dropped), as a JSON object.
+  // `configs` (None fields dropped, `tag` dropped, metadata.config_source
+  // the file's absolute path), as a JSON object. What lm-eval adds at run
+  // time (num_fewshot as run, the model's metadata) is the caller's.
   base::Json config_json;
 };
 

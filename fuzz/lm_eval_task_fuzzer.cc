@@ -3,8 +3,8 @@
 // lm-eval task YAML as users write it: arbitrary bytes as a task or group
 // file (with its names resolved), or as the data file a fixed task reads
 // (JSONL, JSON or CSV). The first byte picks the target; the rest is the
-// input. Nothing may crash or hang; a library that loads must resolve its
-// own default name's tasks.
+// input. Nothing may crash or hang; every error is one line; a library
+// that loads must resolve its own default name's tasks.
 #include <unistd.h>
 
 #include <cstddef>
@@ -35,6 +35,11 @@ void WriteFile(const std::string& path, const std::string& text) {
   out << text;
 }
 
+// Every error is one line.
+bool OneLine(const absl::Status& status) {
+  return status.message().find('\n') == absl::string_view::npos;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -48,7 +53,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 0:
     case 1: {
       auto lib = LoadTaskLibraryFromText(input, Dir() + "/fuzz.yaml");
-      if (!lib.ok()) break;
+      if (!lib.ok()) {
+        if (!OneLine(lib.status())) std::abort();
+        break;
+      }
       if (lib->tasks.empty() && lib->groups.empty()) std::abort();
       auto name = lib->DefaultName();
       if (name.ok() && !lib->Resolve(*name).ok() &&
@@ -72,6 +80,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       auto lib = LoadTaskLibrary(task_path);
       if (!lib.ok() || lib->tasks.size() != 1) std::abort();
       auto docs = LoadTaskDocs(lib->tasks[0]);
+      if (!docs.ok() && !OneLine(docs.status())) std::abort();
       if (docs.ok()) {
         if (docs->eval.size() != docs->fewshot.size()) std::abort();
         for (const auto& d : docs->eval) {

@@ -374,6 +374,12 @@ class Loader {
     }
     for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
       if (ec) break;
+      // Hidden files and folders (.git, .github/workflows/*.yml) are not
+      // task files.
+      if (absl::StartsWith(it->path().filename().string(), ".")) {
+        if (it->is_directory(ec)) it.disable_recursion_pending();
+        continue;
+      }
       if (it->is_regular_file(ec) && IsYamlName(it->path())) {
         paths.push_back(it->path());
         if (paths.size() > kMaxFiles) {
@@ -677,6 +683,11 @@ class Loader {
       ASSIGN_OR_RETURN(TaskConfig config, BuildTask(inline_flat, tasks->file));
       config.task = absl::StrCat(g.group, "::", config.task);
       config.config_json.Set("task", base::Json::String(config.task));
+      base::Json metadata = base::Json::MakeObject();
+      for (const auto& [k, v] : config.config_json.Find("metadata")->object()) {
+        if (k != "config_source") metadata.Set(k, v);
+      }
+      config.config_json.Set("metadata", std::move(metadata));
       g.members.push_back(config.task);
       RETURN_IF_ERROR(AddTask(std::move(config)));
     }
@@ -1133,8 +1144,21 @@ absl::StatusOr<base::Json> ConfigJson(const Flat& flat, const TaskConfig& c) {
     return YamlToJson(e->value, e->file);
   };
   for (const std::string& key : TaskKeys()) {
+    // lm-eval drops `tag` before it builds the task.
+    if (key == "tag") continue;
     ASSIGN_OR_RETURN(base::Json v, value_of(key));
-    if (key == "unsafe_code" || key == "should_decontaminate") {
+    if (key == "metadata") {
+      // lm-eval's loader adds where the task came from (an inline task of a
+      // group file gets none).
+      if (!v.is_object()) v = base::Json::MakeObject();
+      if (!c.file.empty()) {
+        std::error_code ec;
+        const fs::path source = fs::absolute(c.file, ec);
+        v.Set("config_source",
+              base::Json::String(ec ? c.file
+                                    : source.lexically_normal().string()));
+      }
+    } else if (key == "unsafe_code" || key == "should_decontaminate") {
       if (v.is_null()) v = base::Json::Bool(false);
     } else if (key == "description") {
       if (v.is_null()) v = base::Json::String("");
@@ -1390,6 +1414,14 @@ absl::StatusOr<TaskLibrary> Load(
   return lib;
 }
 
+absl::StatusOr<TaskLibrary> LoadOneLine(
+    const std::function<absl::Status(Loader*, std::string*)>& add,
+    const std::string& path) {
+  absl::StatusOr<TaskLibrary> lib = Load(add, path);
+  if (!lib.ok()) return OneLine(lib.status());
+  return lib;
+}
+
 }  // namespace
 
 std::string Origin::ToString() const {
@@ -1469,7 +1501,7 @@ absl::StatusOr<std::vector<const TaskConfig*>> TaskLibrary::Resolve(
     const std::string& name) const {
   std::vector<const TaskConfig*> out;
   std::vector<std::string> seen;
-  RETURN_IF_ERROR(ResolveInto(*this, name, 0, &seen, &out));
+  RETURN_IF_ERROR(OneLine(ResolveInto(*this, name, 0, &seen, &out)));
   if (out.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("lm-eval group '", name, "' holds no task"));
@@ -1495,14 +1527,14 @@ absl::StatusOr<std::string> TaskLibrary::DefaultName() const {
     for (const TaskConfig& t : tasks) candidates.push_back(t.task);
   }
   if (candidates.size() > 20) candidates.resize(20);
-  return absl::InvalidArgumentError(
+  return OneLine(absl::InvalidArgumentError(
       absl::StrCat("more than one lm-eval task or group here; name one "
                    "(`name:` in the suite, --name on the command line): ",
-                   absl::StrJoin(candidates, ", ")));
+                   absl::StrJoin(candidates, ", "))));
 }
 
 absl::StatusOr<TaskLibrary> LoadTaskLibrary(const std::string& path) {
-  return Load(
+  return LoadOneLine(
       [&](Loader* loader, std::string* primary) {
         return loader->AddPath(path, primary);
       },
@@ -1511,7 +1543,7 @@ absl::StatusOr<TaskLibrary> LoadTaskLibrary(const std::string& path) {
 
 absl::StatusOr<TaskLibrary> LoadTaskLibraryFromText(
     absl::string_view text, const std::string& display_path) {
-  return Load(
+  return LoadOneLine(
       [&](Loader* loader, std::string* primary) {
         return loader->AddText(text, display_path, primary);
       },

@@ -153,7 +153,9 @@ struct TaskConfig {
   std::string version;  // metadata.version as written ("1.0"); "" if none
 
   // The merged configuration as lm-eval's results file records it under
-  // `configs` (None fields dropped), as a JSON object.
+  // `configs` (None fields dropped, `tag` dropped, metadata.config_source
+  // the file's absolute path), as a JSON object. What lm-eval adds at run
+  // time (num_fewshot as run, the model's metadata) is the caller's.
   base::Json config_json;
 };
 
@@ -181,8 +183,9 @@ struct GroupConfig {
 };
 
 // Every task and group defined by a file or a folder (searched
-// recursively, `*.yaml` and `*.yml`; files whose name starts with `_` are
-// read as include bases, not as tasks, unless they define a group).
+// recursively, `*.yaml` and `*.yml`, hidden files and folders skipped;
+// files whose name starts with `_` are read as include bases, not as
+// tasks, unless they define a group).
 struct TaskLibrary {
   std::vector<TaskConfig> tasks;
   std::vector<GroupConfig> groups;
@@ -224,8 +227,10 @@ struct Doc {
 struct TaskDocs {
   std::vector<Doc> eval;           // test_split, else validation_split
   std::vector<Doc> fewshot;        // fewshot_config.split / fewshot_split /
-                                   // training_split / validation_split, as
-                                   // lm-eval picks; empty when none is needed
+                                   // inline samples / training_split /
+                                   // validation_split / test_split, as
+                                   // lm-eval picks (and, like lm-eval, read
+                                   // even for 0-shot)
   bool fewshot_is_eval = false;    // the few-shot split is the eval split
   std::vector<DatasetFile> files;  // every data file read, with sha256
 };

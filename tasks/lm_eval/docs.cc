@@ -21,7 +21,9 @@
 // uses for CSV) types them with its defaults: a column of integers is int,
 // of numbers float, of True/False bool, anything else str; pandas' NA
 // spellings ("", "NA", "N/A", "null", "NaN", "None", ...) are null, and
-// an integer column with a null becomes float.
+// an integer column with a null becomes float, one with an integer past
+// int64 str (checked against pandas' own read_csv). Column names as pandas
+// makes them: a repeated name gets ".1", ".2", an empty one "Unnamed: i".
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -34,6 +36,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -43,6 +46,7 @@
 #include "base/status_macros.h"
 #include "tasks/dataset.h"
 #include "tasks/lm_eval/config.h"
+#include "tasks/lm_eval/yaml_reader.h"
 
 namespace evald::tasks::lm_eval {
 namespace {
@@ -78,16 +82,21 @@ absl::string_view TrimSpaces(absl::string_view s) {
   return s;
 }
 
-std::optional<int64_t> CsvInt(const std::string& cell) {
-  absl::string_view s = TrimSpaces(cell);
-  absl::string_view digits = s;
+bool IntShaped(const std::string& cell) {
+  absl::string_view digits = TrimSpaces(cell);
   if (!digits.empty() && (digits[0] == '+' || digits[0] == '-')) {
     digits.remove_prefix(1);
   }
-  if (digits.empty()) return std::nullopt;
+  if (digits.empty()) return false;
   for (char c : digits) {
-    if (c < '0' || c > '9') return std::nullopt;
+    if (c < '0' || c > '9') return false;
   }
+  return true;
+}
+
+std::optional<int64_t> CsvInt(const std::string& cell) {
+  if (!IntShaped(cell)) return std::nullopt;
+  absl::string_view s = TrimSpaces(cell);
   int64_t v = 0;
   if (!absl::SimpleAtoi(s, &v)) return std::nullopt;
   return v;
@@ -140,10 +149,24 @@ std::optional<bool> CsvBool(const std::string& s) {
 
 absl::StatusOr<std::vector<Doc>> ReadCsvDocs(const std::string& path,
                                              const std::string& text) {
-  ASSIGN_OR_RETURN(std::vector<CsvRecord> records, ParseCsv(text, path));
+  absl::string_view body = text;
+  if (absl::StartsWith(body, "\xEF\xBB\xBF")) body.remove_prefix(3);  // BOM
+  ASSIGN_OR_RETURN(std::vector<CsvRecord> records, ParseCsv(body, path));
   std::vector<Doc> docs;
   if (records.empty()) return docs;
-  const std::vector<std::string> header = records[0].fields;
+  // pandas' column names: an empty one is "Unnamed: <i>", a repeated one
+  // "<name>.<n>".
+  std::vector<std::string> header = records[0].fields;
+  std::set<std::string> taken;
+  for (size_t c = 0; c < header.size(); ++c) {
+    if (header[c].empty()) header[c] = absl::StrCat("Unnamed: ", c);
+    std::string name = header[c];
+    for (int n = 1; taken.count(name) > 0; ++n) {
+      name = absl::StrCat(header[c], ".", n);
+    }
+    header[c] = name;
+    taken.insert(name);
+  }
   for (size_t r = 1; r < records.size(); ++r) {
     if (records[r].fields.size() != header.size()) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -155,7 +178,8 @@ absl::StatusOr<std::vector<Doc>> ReadCsvDocs(const std::string& path,
   std::vector<Type> types(header.size(), Type::kString);
   std::vector<bool> has_na(header.size(), false);
   for (size_t c = 0; c < header.size(); ++c) {
-    bool all_int = true, all_float = true, all_bool = true, any = false;
+    bool all_int = true, all_shaped = true, all_float = true, all_bool = true,
+         any = false;
     for (size_t r = 1; r < records.size(); ++r) {
       const std::string& cell = records[r].fields[c];
       if (IsCsvNa(cell)) {
@@ -164,6 +188,7 @@ absl::StatusOr<std::vector<Doc>> ReadCsvDocs(const std::string& path,
       }
       any = true;
       all_int = all_int && CsvInt(cell).has_value();
+      all_shaped = all_shaped && IntShaped(cell);
       all_float = all_float && CsvFloat(cell).has_value();
       all_bool = all_bool && CsvBool(cell).has_value();
     }
@@ -171,6 +196,8 @@ absl::StatusOr<std::vector<Doc>> ReadCsvDocs(const std::string& path,
       types[c] = Type::kFloat;  // all NaN: float64 of nulls
     } else if (all_int) {
       types[c] = has_na[c] ? Type::kFloat : Type::kInt;
+    } else if (all_shaped) {
+      types[c] = Type::kString;  // integers past int64: pandas keeps str
     } else if (all_float) {
       types[c] = Type::kFloat;
     } else if (all_bool) {
@@ -390,9 +417,7 @@ class SplitReader {
   std::map<std::string, SplitDocs> cache_;
 };
 
-}  // namespace
-
-absl::StatusOr<TaskDocs> LoadTaskDocs(const TaskConfig& config) {
+absl::StatusOr<TaskDocs> LoadTaskDocsImpl(const TaskConfig& config) {
   TaskDocs out;
   SplitReader reader(config);
   const std::string eval_split =
@@ -438,6 +463,14 @@ absl::StatusOr<TaskDocs> LoadTaskDocs(const TaskConfig& config) {
   out.fewshot_is_eval = fewshot_split == eval_split;
   add_files(*fewshot);
   return out;
+}
+
+}  // namespace
+
+absl::StatusOr<TaskDocs> LoadTaskDocs(const TaskConfig& config) {
+  absl::StatusOr<TaskDocs> docs = LoadTaskDocsImpl(config);
+  if (!docs.ok()) return OneLine(docs.status());
+  return docs;
 }
 
 }  // namespace evald::tasks::lm_eval

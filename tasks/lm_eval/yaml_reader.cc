@@ -23,8 +23,6 @@
 namespace evald::tasks::lm_eval {
 namespace {
 
-bool IsPlain(const YAML::Node& node) { return node.Tag() == "?"; }
-
 bool AllOf(absl::string_view s, absl::string_view chars) {
   if (s.empty()) return false;
   for (char c : s) {
@@ -275,6 +273,16 @@ absl::Status ErrorAt(const std::string& file, const YAML::Node& node,
                      absl::string_view what) {
   return absl::InvalidArgumentError(
       absl::StrCat(OriginOf(file, node).ToString(), ": ", what));
+}
+
+absl::Status OneLine(const absl::Status& status) {
+  if (status.ok() ||
+      status.message().find_first_of("\r\n") == absl::string_view::npos) {
+    return status;
+  }
+  return absl::Status(
+      status.code(),
+      absl::StrReplaceAll(status.message(), {{"\n", "\\n"}, {"\r", "\\r"}}));
 }
 
 bool IsYamlNull(const YAML::Node& node) {

@@ -45,6 +45,10 @@ absl::StatusOr<base::Json> YamlToJson(const YAML::Node& node,
                                       const std::string& file,
                                       size_t max_nodes = 200000);
 
+// `status` with its message on one line (a newline or carriage return a
+// user's text brought into it written as \n, \r).
+absl::Status OneLine(const absl::Status& status);
+
 // True for a plain (unquoted) scalar PyYAML reads as null (`~`, `null`,
 // empty).
 bool IsYamlNull(const YAML::Node& node);

@@ -131,30 +131,27 @@ metadata:
   ASSERT_OK_AND_ASSIGN(std::string name, lib.DefaultName());
   EXPECT_EQ(name, "arith");
 
-  // config_json: lm-eval's TaskConfig.to_dict(): dataclass order, None
-  // dropped, PyYAML's types (2.0 a float), defaults filled in.
-  const base::Json& j = t.config_json;
-  ASSERT_TRUE(j.is_object());
-  std::vector<std::string> keys;
-  for (const auto& [k, v] : j.object()) keys.push_back(k);
-  EXPECT_THAT(
-      keys,
-      ElementsAre("task", "tag", "dataset_path", "test_split", "doc_to_text",
-                  "doc_to_target", "unsafe_code", "description",
-                  "target_delimiter", "fewshot_delimiter", "fewshot_config",
-                  "num_fewshot", "metric_list", "output_type",
-                  "generation_kwargs", "repeats", "filter_list",
-                  "should_decontaminate", "gen_prefix", "metadata"));
-  EXPECT_EQ(j.Find("metadata")->Dump(), R"({"version":2.0,"note":"anything"})");
-  EXPECT_EQ(j.Find("generation_kwargs")->Dump(),
-            R"({"until":"\n","max_gen_toks":32,"do_sample":false,)"
-            R"("temperature":0.0,"top_k":5})");
-  EXPECT_EQ(j.Find("fewshot_config")->Dump(),
-            R"({"sampler":"first_n","split":null,"process_docs":null,)"
-            R"("fewshot_indices":null,"samples":null,)"
-            R"("doc_to_text":"{{question}}","doc_to_choice":null,)"
-            R"("doc_to_target":"{{choices[answer]}}","gen_prefix":"So",)"
-            R"("fewshot_delimiter":"\n###\n","target_delimiter":""})");
+  // config_json is what lm-eval's own TaskConfig(**merged).to_dict() gives
+  // for this file (lm_eval/config/task.py at the reference commit, run on
+  // the same YAML): dataclass order, None dropped, `tag` dropped, PyYAML's
+  // types, __post_init__'s defaults, metadata.config_source added.
+  std::string expected =
+      R"J({"task":"arith","dataset_path":"data","test_split":"test","doc_to_text":"Q: {{question}}\nA:",)J"
+      R"J("doc_to_target":"{{choices[answer]}}","unsafe_code":false,"description":"Sums.\n\n",)J"
+      R"J("target_delimiter":"","fewshot_delimiter":"\n","fewshot_config":{"sampler":"first_n",)J"
+      R"J("split":null,"process_docs":null,"fewshot_indices":null,"samples":null,)J"
+      R"J("doc_to_text":"{{question}}","doc_to_choice":null,"doc_to_target":"{{choices[answer]}}",)J"
+      R"J("gen_prefix":"So","fewshot_delimiter":"\n###\n","target_delimiter":""},)J"
+      R"J("num_fewshot":3,"metric_list":[{"metric":"exact_match","aggregation":"mean",)J"
+      R"J("higher_is_better":true,"ignore_case":true,"regexes_to_ignore":[",)J"
+      R"J(","\\$"]}],"output_type":"generate_until","generation_kwargs":{"until":"\n",)J"
+      R"J("max_gen_toks":32,"do_sample":false,"temperature":0.0,"top_k":5},)J"
+      R"J("repeats":2,"filter_list":[{"name":"strict","filter":[{"function":"regex",)J"
+      R"J("regex_pattern":"(\\d+)","group_select":-1,"fallback":"?"},{"function":"take_first"}]}],)J"
+      R"J("should_decontaminate":false,"gen_prefix":"So","metadata":{"version":2.0,)J"
+      R"J("note":"anything","config_source":"@PATH@"}})J";
+  expected.replace(expected.find("@PATH@"), 6, path);
+  EXPECT_EQ(t.config_json.Dump(), expected);
 }
 
 TEST_F(LmEvalLoaderTest, DefaultsAsLmEval) {
@@ -211,12 +208,15 @@ metadata:
   ac: 0o17
 )Y");
   ASSERT_OK_AND_ASSIGN(TaskLibrary lib, LoadTaskLibrary(path));
+  base::Json metadata = *lib.tasks[0].config_json.Find("metadata");
+  metadata.Set("config_source", base::Json::String("x"));
   EXPECT_EQ(
-      lib.tasks[0].config_json.Find("metadata")->Dump(),
+      metadata.Dump(),
       R"({"a":true,"b":false,"c":true,"d":"1e3","e":1000.0,"f":0.5,"g":31,)"
       R"("h":15,"i":5,"j":1000,"k":null,"l":null,"m":"1","n":"true",)"
       R"("q":3.0,"r":12,"t":90,"u":"2001-12-14","v":[1,"2","three"],)"
-      R"("w":{"x":null},"y":0,"z":-0.0,"aa":"1e+3","ab":"08","ac":"0o17"})");
+      R"("w":{"x":null},"y":0,"z":-0.0,"aa":"1e+3","ab":"08","ac":"0o17",)"
+      R"("config_source":"x"})");
 }
 
 TEST_F(LmEvalLoaderTest, IncludeMergesAndTheIncludingFileWins) {
@@ -288,6 +288,7 @@ metadata:
   Write("lib/easy_group.yaml",
         "group: easy_group\ntask: easy\naggregate_metric_list:\n  metric: "
         "acc\n");
+  Write("lib/.hidden/t.yml", "task: x\ndoc_to_txt: y\n");  // skipped
   ASSERT_OK_AND_ASSIGN(TaskLibrary lib, LoadTaskLibrary(dir_.Join("lib")));
   ASSERT_EQ(lib.tasks.size(), 3u);
   ASSERT_EQ(lib.groups.size(), 2u);
@@ -315,6 +316,11 @@ metadata:
   EXPECT_EQ(tasks[2]->task, "all::inline_c");
   EXPECT_EQ(tasks[2]->config_json.Find("task")->string_value(),
             "all::inline_c");
+  // lm-eval gives an inline task no config_source; a file's task has it.
+  EXPECT_EQ(tasks[2]->config_json.Find("metadata")->Dump(), R"({"version":1})");
+  EXPECT_EQ(
+      tasks[0]->config_json.Find("metadata")->Dump(),
+      R"({"version":1,"config_source":")" + dir_.Join("lib/a.yaml") + R"("})");
   ASSERT_OK_AND_ASSIGN(std::string name, lib.DefaultName());
   EXPECT_EQ(name, "all");
   EXPECT_THAT(lib.Resolve("al"),
@@ -413,6 +419,10 @@ TEST_F(LmEvalLoaderTest, Refusals) {
        "3:13: key 'test_split': expected a string, got a list"},
       {ok + "num_fewshot: five\n",
        "4:14: key 'num_fewshot': expected an integer, got 'five'"},
+      {ok + "output_type: \"a\\nb\"\n",
+       "4:14: key 'output_type': 'a\\nb' is not an output type "
+       "(multiple_choice, generate_until, loglikelihood, "
+       "loglikelihood_rolling)"},
       {ok + "num_fewshot: -1\n",
        "4:14: key 'num_fewshot': -1 is out of range [0, 100000]"},
       {ok + "output_type: multiple_choise\n",
@@ -592,6 +602,20 @@ TEST_F(LmEvalDocsTest, DatasetNameDataFilesJsonAndCsv) {
             R"("gap":null,"mixed":"1"})");
   EXPECT_EQ(docs.eval[1].where, dir_.Join("files/a.csv") + ":3");
   EXPECT_EQ(docs.files.size(), 1u);
+  // pandas' names for a repeated and an empty column; a BOM is dropped.
+  // Expected as pandas.read_csv gives them (integers past int64 stay str;
+  // spaces around a number are allowed).
+  Write("files/c.csv",
+        "\xEF\xBB\xBFq,q,,big,sp\nx,y,z,99999999999999999999, 4\n"
+        "x,y,z,1,5 \n");
+  ASSERT_OK_AND_ASSIGN(
+      docs, Docs("task: t\ndataset_path: csv\ntest_split: eval\n"
+                 "dataset_kwargs:\n  data_files:\n    eval: files/c.csv\n"));
+  EXPECT_EQ(docs.eval[0].value.Dump(),
+            R"({"q":"x","q.1":"y","Unnamed: 2":"z",)"
+            R"("big":"99999999999999999999","sp":4})");
+  EXPECT_EQ(docs.eval[1].value.Dump(),
+            R"({"q":"x","q.1":"y","Unnamed: 2":"z","big":"1","sp":5})");
   // The builder name decides the format, as in `datasets`: a .csv file
   // under `json` is read as JSON (and refused).
   Write("files/b.jsonl", "{\"id\": 3}\n");

@@ -45,6 +45,9 @@ tasks::TaskOptions TaskOptionsFor(const v1::RunSpec& spec,
   options.system_instruction = task.system_instruction();
   options.seed = spec.seed();
   for (const auto& [key, value] : task.options()) options.options[key] = value;
+  // An lm-eval task file names its own data (relative to itself).
+  options.task_file = task.task_file();
+  if (!options.task_file.empty()) options.data_path.clear();
   return options;
 }
 
@@ -135,7 +138,7 @@ absl::StatusOr<PreparedRun> PrepareRun(const v1::RunSpec& spec,
     const v1::TaskSpec& t = spec.tasks(i);
     const std::string field = absl::StrCat("tasks[", i, "]");
     tasks::TaskOptions options = TaskOptionsFor(spec, t, data_dir);
-    if (!base::PathExists(options.data_path)) {
+    if (options.task_file.empty() && !base::PathExists(options.data_path)) {
       return absl::NotFoundError(absl::StrCat(
           "field '", field, ".data': dataset path ", options.data_path,
           " of task '", t.name(), "' does not exist",

@@ -21,6 +21,7 @@
 #include "base/file.h"
 #include "base/status_macros.h"
 #include "base/utf8.h"
+#include "tasks/lm_eval/config.h"
 
 namespace evald::daemon {
 namespace {
@@ -457,10 +458,14 @@ class SuiteParser {
                    "expected a task name or a mapping, got " + Describe(node));
     }
     RETURN_IF_ERROR(CheckKeys(node, field,
-                              {"name", "shots", "limit", "variant", "data",
-                               "system_instruction", "options"}));
-    ASSIGN_OR_RETURN(*task->mutable_name(),
-                     RequiredString(node, "name", field));
+                              {"name", "yaml", "shots", "limit", "variant",
+                               "data", "system_instruction", "options"}));
+    if (node["yaml"]) {
+      RETURN_IF_ERROR(ParseTaskFile(node, field, task));
+    } else {
+      ASSIGN_OR_RETURN(*task->mutable_name(),
+                       RequiredString(node, "name", field));
+    }
     if (task->name().empty())
       return Error(node["name"], Join(field, "name"), "must not be empty");
     if (node["shots"]) {
@@ -505,6 +510,47 @@ class SuiteParser {
           value = ResolvePath(source_.base_dir, value);
         }
       }
+    }
+    return absl::OkStatus();
+  }
+
+  // `- yaml: PATH` (an lm-eval task file or folder) with an optional
+  // `name:` (which task or group of it; default the one it is about). The
+  // file is loaded here, so a broken one is refused at submit naming its
+  // own file, line and key.
+  absl::Status ParseTaskFile(const YAML::Node& node, const std::string& field,
+                             v1::TaskSpec* task) {
+    const std::string yaml_field = Join(field, "yaml");
+    ASSIGN_OR_RETURN(std::string yaml, String(node["yaml"], yaml_field));
+    if (yaml.empty())
+      return Error(node["yaml"], yaml_field, "must not be empty");
+    for (const char* key : {"variant", "data"}) {
+      if (node[key]) {
+        return Error(node[key], Join(field, key),
+                     "not meaningful with 'yaml' (the task file names its "
+                     "data)");
+      }
+    }
+    task->set_task_file(ResolvePath(source_.base_dir, yaml));
+    absl::StatusOr<tasks::lm_eval::TaskLibrary> library =
+        tasks::lm_eval::LoadTaskLibrary(task->task_file());
+    if (!library.ok()) {
+      return Error(node["yaml"], yaml_field, library.status().message());
+    }
+    if (node["name"]) {
+      ASSIGN_OR_RETURN(*task->mutable_name(),
+                       String(node["name"], Join(field, "name")));
+      if (auto resolved = library->Resolve(task->name()); !resolved.ok()) {
+        return Error(node["name"], Join(field, "name"),
+                     absl::StrCat(resolved.status().message(), " in ",
+                                  task->task_file()));
+      }
+    } else {
+      absl::StatusOr<std::string> name = library->DefaultName();
+      if (!name.ok()) {
+        return Error(node["yaml"], yaml_field, name.status().message());
+      }
+      task->set_name(*name);
     }
     return absl::OkStatus();
   }

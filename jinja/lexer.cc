@@ -29,8 +29,9 @@ bool IsSpace(char c) {
 
 class Lexer {
  public:
-  Lexer(absl::string_view source, const Positions& positions)
-      : src_(source), pos_(positions) {}
+  Lexer(absl::string_view source, const Positions& positions,
+        const LexOptions& options)
+      : src_(source), pos_(positions), opts_(options) {}
 
   absl::StatusOr<std::vector<Token>> Run() {
     size_t i = 0;
@@ -55,7 +56,7 @@ class Lexer {
       if (minus || plus) ++p;
       if (minus) {
         while (!text.empty() && IsSpace(text.back())) text.pop_back();
-      } else if (!plus && kind != '{') {
+      } else if (!plus && kind != '{' && opts_.lstrip_blocks) {
         // lstrip_blocks: drop spaces and tabs between the line start and a
         // block or comment tag.
         size_t k = text.size();
@@ -71,7 +72,7 @@ class Lexer {
         i = end + 2;
         if (end > p && src_[end - 1] == '-') {
           lstrip_next = true;
-        } else if (i < src_.size() && src_[i] == '\n') {
+        } else if (opts_.trim_blocks && i < src_.size() && src_[i] == '\n') {
           ++i;
         }
         continue;
@@ -136,7 +137,8 @@ class Lexer {
           size_t after = q + 2;
           if (minus) {
             *lstrip_next = true;
-          } else if (block && after < src_.size() && src_[after] == '\n') {
+          } else if (block && opts_.trim_blocks && after < src_.size() &&
+                     src_[after] == '\n') {
             ++after;  // trim_blocks
           }
           return after;
@@ -274,8 +276,22 @@ class Lexer {
           out.push_back('\a');
           break;
         case '0':
-          out.push_back('\0');
+        case '1':
+        case '2':
+        case '3':
+        case '4':
+        case '5':
+        case '6':
+        case '7': {
+          // Python's octal escape: up to three digits.
+          uint32_t cp = static_cast<uint32_t>(e - '0');
+          for (int k = 0;
+               k < 2 && q < src_.size() && src_[q] >= '0' && src_[q] <= '7';
+               ++k, ++q)
+            cp = cp * 8 + static_cast<uint32_t>(src_[q] - '0');
+          base::AppendUtf8(cp, &out);
           break;
+        }
         case '\\':
           out.push_back('\\');
           break;
@@ -365,7 +381,8 @@ class Lexer {
       size_t after = p + 2;
       if (close_minus) {
         *lstrip_next = true;
-      } else if (after < src_.size() && src_[after] == '\n') {
+      } else if (opts_.trim_blocks && after < src_.size() &&
+                 src_[after] == '\n') {
         ++after;
       }
       return after;
@@ -374,14 +391,16 @@ class Lexer {
 
   absl::string_view src_;
   const Positions& pos_;
+  const LexOptions opts_;
   std::vector<Token> tokens_;
 };
 
 }  // namespace
 
 absl::StatusOr<std::vector<Token>> Tokenize(absl::string_view source,
-                                            const Positions& positions) {
-  Lexer lexer(source, positions);
+                                            const Positions& positions,
+                                            const LexOptions& options) {
+  Lexer lexer(source, positions, options);
   return lexer.Run();
 }
 

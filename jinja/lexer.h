@@ -80,8 +80,15 @@ class Positions {
 // Tokens of `source` ending with kEof. Errors are InvalidArgument
 // "line L, column C: ..." (unclosed tags, comments or strings, bad
 // characters).
+// The whitespace rules of the environment (jinja2.Environment's
+// trim_blocks and lstrip_blocks); Hugging Face's chat templates set both.
+struct LexOptions {
+  bool trim_blocks = true;
+  bool lstrip_blocks = true;
+};
 absl::StatusOr<std::vector<Token>> Tokenize(absl::string_view source,
-                                            const Positions& positions);
+                                            const Positions& positions,
+                                            const LexOptions& options = {});
 
 }  // namespace evald::jinja
 

@@ -754,7 +754,8 @@ class Parser {
           name += "." + Peek().value;
           i_ += 2;
         }
-        if (!IsKnownFilter(name))
+        if (!IsKnownFilter(name) &&
+            !(name == "regex_replace" && options_.regex_replace_filter))
           return pos_.Error(name_tok.offset,
                             absl::StrCat("no filter named '", name, "'"));
         auto e = std::make_unique<Expr>();
@@ -819,7 +820,7 @@ class Parser {
 absl::StatusOr<Body> ParseTemplate(absl::string_view raw_source,
                                    const ParseOptions& options) {
   // jinja2 reads "\r\n" and "\r" as "\n", then drops one trailing newline
-  // (keep_trailing_newline is off).
+  // unless keep_trailing_newline is on.
   std::string normalized;
   normalized.reserve(raw_source.size());
   for (size_t i = 0; i < raw_source.size(); ++i) {
@@ -831,9 +832,15 @@ absl::StatusOr<Body> ParseTemplate(absl::string_view raw_source,
     }
   }
   absl::string_view source = normalized;
-  if (!source.empty() && source.back() == '\n') source.remove_suffix(1);
+  if (!options.keep_trailing_newline && !source.empty() &&
+      source.back() == '\n')
+    source.remove_suffix(1);
   Positions positions(source);
-  ASSIGN_OR_RETURN(std::vector<Token> tokens, Tokenize(source, positions));
+  LexOptions lex_options;
+  lex_options.trim_blocks = options.trim_blocks;
+  lex_options.lstrip_blocks = options.lstrip_blocks;
+  ASSIGN_OR_RETURN(std::vector<Token> tokens,
+                   Tokenize(source, positions, lex_options));
   Parser parser(std::move(tokens), positions, options);
   return parser.Run();
 }

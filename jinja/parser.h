@@ -22,6 +22,13 @@ namespace evald::jinja {
 struct ParseOptions {
   // Deepest nesting of expressions and block statements.
   int max_depth = 128;
+  // jinja2.Environment's whitespace settings (Hugging Face's by default).
+  bool trim_blocks = true;
+  bool lstrip_blocks = true;
+  bool keep_trailing_newline = false;
+  // Filters beyond the built-in set that this environment knows (lm-eval
+  // adds `regex_replace`).
+  bool regex_replace_filter = false;
 };
 
 absl::StatusOr<Body> ParseTemplate(absl::string_view source,

@@ -12,11 +12,13 @@
 #include "jinja/builtins.h"
 #include "jinja/parser.h"
 #include "jinja/value.h"
+#include "py/re.h"
 
 namespace evald::jinja {
 
 struct Template::Impl {
   Body body;
+  bool strict_undefined = false;
 };
 
 namespace {
@@ -49,7 +51,8 @@ enum class Flow { kNormal, kBreak, kContinue };
 
 class Interpreter {
  public:
-  explicit Interpreter(const RenderOptions& options) : options_(options) {
+  Interpreter(const RenderOptions& options, bool strict_undefined)
+      : options_(options), strict_(strict_undefined) {
     limits_.max_size = options.max_output_bytes;
   }
 
@@ -467,7 +470,43 @@ class Interpreter {
     return result;
   }
 
+  // Eval with the environment's undefined rule: under StrictUndefined a
+  // name, attribute or item that is undefined is an error where it is read.
   absl::StatusOr<Value> Eval(const Expr& e, Scope* scope) {
+    ASSIGN_OR_RETURN(Value v, EvalLenient(e, scope));
+    if (strict_ && v.is_undefined() &&
+        (e.kind == Expr::Kind::kName || e.kind == Expr::Kind::kGetAttr ||
+         e.kind == Expr::Kind::kGetItem)) {
+      return Located(e, StrictUndefinedError(e));
+    }
+    return v;
+  }
+
+  // An undefined operand is allowed (StrictUndefined too) where jinja2
+  // only asks whether it is defined.
+  absl::StatusOr<Value> EvalOperand(const Expr& parent, Scope* scope) {
+    const bool asks_defined =
+        (parent.kind == Expr::Kind::kTest &&
+         (parent.name == "defined" || parent.name == "undefined")) ||
+        (parent.kind == Expr::Kind::kFilter &&
+         (parent.name == "default" || parent.name == "d"));
+    return asks_defined ? EvalLenient(*parent.args[0], scope)
+                        : Eval(*parent.args[0], scope);
+  }
+
+  static absl::Status StrictUndefinedError(const Expr& e) {
+    if (e.kind == Expr::Kind::kName) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("'", e.name, "' is undefined"));
+    }
+    if (e.kind == Expr::Kind::kGetAttr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("object has no attribute '", e.name, "'"));
+    }
+    return absl::InvalidArgumentError("item is undefined");
+  }
+
+  absl::StatusOr<Value> EvalLenient(const Expr& e, Scope* scope) {
     switch (e.kind) {
       case Expr::Kind::kLiteral:
         if (e.literal.is_undefined())
@@ -504,17 +543,22 @@ class Interpreter {
       case Expr::Kind::kCall:
         return EvalCall(e, scope, nullptr);
       case Expr::Kind::kFilter: {
-        ASSIGN_OR_RETURN(Value operand, Eval(*e.args[0], scope));
+        ASSIGN_OR_RETURN(Value operand, EvalOperand(e, scope));
         ASSIGN_OR_RETURN(std::vector<Value> args, EvalArgs(e, 1, scope));
         ASSIGN_OR_RETURN(KwArgs kwargs, EvalKwargs(e, scope));
         RETURN_IF_ERROR(Step(e.line, e.column));
+        if (e.name == "regex_replace") {
+          auto r = RegexReplace(operand, args, kwargs);
+          if (!r.ok()) return Located(e, r.status());
+          return r;
+        }
         auto r = ApplyFilter(e.name, operand, std::move(args),
                              std::move(kwargs), limits_);
         if (!r.ok()) return Located(e, r.status());
         return r;
       }
       case Expr::Kind::kTest: {
-        ASSIGN_OR_RETURN(Value operand, Eval(*e.args[0], scope));
+        ASSIGN_OR_RETURN(Value operand, EvalOperand(e, scope));
         ASSIGN_OR_RETURN(std::vector<Value> args, EvalArgs(e, 1, scope));
         auto r = ApplyTest(e.name, operand, args);
         if (!r.ok()) return Located(e, r.status());
@@ -636,7 +680,35 @@ class Interpreter {
     return *c >= 0;
   }
 
+  // lm-eval's regex_replace(string, pattern, repl, count=0): re.sub.
+  static absl::StatusOr<Value> RegexReplace(const Value& v,
+                                            const std::vector<Value>& args,
+                                            const KwArgs& kwargs) {
+    std::vector<Value> all = args;
+    for (const auto& [k, value] : kwargs) {
+      const size_t slot = k == "pattern" ? 0 : k == "repl" ? 1 : 2;
+      if (k != "pattern" && k != "repl" && k != "count") {
+        return absl::InvalidArgumentError(
+            absl::StrCat("regex_replace: unexpected argument '", k, "'"));
+      }
+      if (all.size() <= slot) all.resize(slot + 1);
+      all[slot] = value;
+    }
+    if (!v.is_string() || all.size() < 2 || !all[0].is_string() ||
+        !all[1].is_string()) {
+      return absl::InvalidArgumentError(
+          "regex_replace: expected a string, a pattern and a replacement");
+    }
+    if (all.size() > 2 && !(all[2].is_int() && all[2].int_value() == 0)) {
+      return absl::InvalidArgumentError(
+          "regex_replace: only count=0 (replace all) is supported");
+    }
+    ASSIGN_OR_RETURN(py::Regex re, py::Regex::Compile(all[0].string_value()));
+    return Value::String(re.Sub(v.string_value(), all[1].string_value()));
+  }
+
   const RenderOptions& options_;
+  const bool strict_;
   BuiltinLimits limits_;
   std::string* out_ = nullptr;
   Scope* root_ = nullptr;
@@ -652,9 +724,16 @@ Template::Template(Template&&) noexcept = default;
 Template& Template::operator=(Template&&) noexcept = default;
 Template::~Template() = default;
 
-absl::StatusOr<Template> Template::Parse(absl::string_view source) {
+absl::StatusOr<Template> Template::Parse(absl::string_view source,
+                                         const Environment& env) {
   auto impl = std::make_shared<Impl>();
-  ASSIGN_OR_RETURN(impl->body, ParseTemplate(source, ParseOptions()));
+  ParseOptions parse_options;
+  parse_options.trim_blocks = env.trim_blocks;
+  parse_options.lstrip_blocks = env.lstrip_blocks;
+  parse_options.keep_trailing_newline = env.keep_trailing_newline;
+  parse_options.regex_replace_filter = env.regex_replace_filter;
+  ASSIGN_OR_RETURN(impl->body, ParseTemplate(source, parse_options));
+  impl->strict_undefined = env.strict_undefined;
   return Template(std::move(impl));
 }
 
@@ -662,7 +741,7 @@ absl::StatusOr<std::string> Template::Render(
     const base::Json& context, const RenderOptions& options) const {
   if (!context.is_object())
     return absl::InvalidArgumentError("template context must be a JSON object");
-  Interpreter interpreter(options);
+  Interpreter interpreter(options, impl_->strict_undefined);
   return interpreter.Run(impl_->body, context);
 }
 

@@ -42,10 +42,38 @@ struct RenderOptions {
   const base::Clock* clock = nullptr;
 };
 
+// The jinja2.Environment a template is compiled for. The defaults are
+// Hugging Face's chat-template environment; LmEvalTask() is the one
+// lm-evaluation-harness renders task templates in (`BaseLoader`,
+// `StrictUndefined`, `keep_trailing_newline=True`, no trim/lstrip, and its
+// `regex_replace(pattern, repl, count=0)` filter, i.e. Python's re.sub).
+struct Environment {
+  bool trim_blocks = true;
+  bool lstrip_blocks = true;
+  bool keep_trailing_newline = false;
+  // StrictUndefined: using an undefined name, attribute or item in any way
+  // but the `defined` / `undefined` tests and the `default` filter is an
+  // error naming it. Off: jinja2's default Undefined (prints empty, falsy).
+  bool strict_undefined = false;
+  bool regex_replace_filter = false;
+
+  static Environment LmEvalTask() {
+    Environment env;
+    env.trim_blocks = false;
+    env.lstrip_blocks = false;
+    env.keep_trailing_newline = true;
+    env.strict_undefined = true;
+    env.regex_replace_filter = true;
+    return env;
+  }
+};
+
 class Template {
  public:
-  // Compiles `source`. Errors carry the line and column of the fault.
-  static absl::StatusOr<Template> Parse(absl::string_view source);
+  // Compiles `source` for `env`. Errors carry the line and column of the
+  // fault.
+  static absl::StatusOr<Template> Parse(absl::string_view source,
+                                        const Environment& env = {});
 
   // Renders with the members of `context` (a JSON object) as variables.
   absl::StatusOr<std::string> Render(const base::Json& context,

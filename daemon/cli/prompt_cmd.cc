@@ -2,7 +2,8 @@
 // -----------------------------------------------------------------------------
 // `evalctl prompt TASK --data PATH [--shots N] [--variant V] [--system TEXT]
 //  --doc ID|all [--json]`: prints exactly what a task sends for a document
-// (context, continuations or stop strings, target), offline. With --json:
+// (context, continuations or stop strings, target), offline. TASK may be an
+// lm-eval task YAML file or folder (`--name` picks its task). With --json:
 // one JSON object per document, one per line.
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -30,6 +31,7 @@ Json StringArray(const std::vector<std::string>& values) {
 
 struct PromptFlags {
   std::string task;
+  std::string name;
   std::string data;
   std::string doc;
   std::string shots;
@@ -38,15 +40,16 @@ struct PromptFlags {
 };
 
 int PromptCommand(CommandContext& context, const PromptFlags& flags) {
-  const std::string& task_name = flags.task;
+  std::string task_name = flags.task;
   const std::string& doc = flags.doc;
   const bool json = context.global.json;
   auto task = CreateOfflineTask({.task = flags.task,
+                                 .name = flags.name,
                                  .data = flags.data,
                                  .shots = flags.shots,
                                  .variant = flags.variant,
                                  .system = flags.system},
-                                context.global);
+                                context.global, &task_name);
   if (!task.ok()) {
     context.err << "evalctl prompt: " << task.status().message() << "\n";
     return kExitInvalidInput;
@@ -115,8 +118,14 @@ const bool kRegistered = RegisterCommand({
       auto flags = std::make_shared<PromptFlags>();
       command
           .add_option("TASK", flags->task,
-                      "the task (mmlu, gsm8k, gsm8k_cot, ifeval, ...)")
+                      "the task (mmlu, gsm8k, gsm8k_cot, ifeval, ...), or an "
+                      "lm-eval task YAML file or folder")
           ->required();
+      command
+          .add_option("--name", flags->name,
+                      "with a task file: the task, group or tag of it "
+                      "(default: the one it is about)")
+          ->type_name("NAME");
       command.add_option("--doc", flags->doc, "the document's id, or all")
           ->type_name("ID|all")
           ->required();

@@ -32,6 +32,7 @@ using base::Json;
 
 struct ScoreFlags {
   std::string task;
+  std::string name;
   std::string data;
   std::string responses;
   std::string shots;
@@ -40,7 +41,7 @@ struct ScoreFlags {
 };
 
 int ScoreCommand(CommandContext& context, const ScoreFlags& flags) {
-  const std::string& task_name = flags.task;
+  std::string task_name = flags.task;
   const std::string& responses_path = flags.responses;
   absl::StatusOr<OutputFormat> format =
       ResolveOutput(context.global.json, flags.output);
@@ -48,11 +49,12 @@ int ScoreCommand(CommandContext& context, const ScoreFlags& flags) {
     context.err << "evalctl score: " << format.status().message() << "\n";
     return kExitInvalidInput;
   }
-  auto task = CreateOfflineTask({.task = task_name,
+  auto task = CreateOfflineTask({.task = flags.task,
+                                 .name = flags.name,
                                  .data = flags.data,
                                  .shots = flags.shots,
                                  .variant = flags.variant},
-                                context.global);
+                                context.global, &task_name);
   if (!task.ok()) {
     context.err << "evalctl score: " << task.status().message() << "\n";
     return kExitInvalidInput;
@@ -183,8 +185,14 @@ const bool kRegistered = RegisterCommand({
       auto flags = std::make_shared<ScoreFlags>();
       command
           .add_option("TASK", flags->task,
-                      "the task (mmlu, gsm8k, gsm8k_cot, ifeval, ...)")
+                      "the task (mmlu, gsm8k, gsm8k_cot, ifeval, ...), or an "
+                      "lm-eval task YAML file or folder")
           ->required();
+      command
+          .add_option("--name", flags->name,
+                      "with a task file: the task, group or tag of it "
+                      "(default: the one it is about)")
+          ->type_name("NAME");
       command
           .add_option(
               "--responses", flags->responses,

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "base/json.h"
 #include "tasks/task.h"
 
@@ -103,6 +104,7 @@ struct FewshotConfig {
   DocField doc_to_choice;
   std::optional<std::string> target_delimiter;
   std::optional<std::string> fewshot_delimiter;
+  std::optional<std::string> gen_prefix;
   // Fixed examples given inline (`samples: [{...}, ...]`), used in order.
   std::vector<base::Json> samples;
   Origin origin;
@@ -116,13 +118,17 @@ struct TaskConfig {
   Origin origin;                  // where `task:` was written
 
   // Data, from local files: `dataset_path` is a file or folder (relative to
-  // the YAML file's folder), or `dataset_kwargs: {data_files: {split: path
-  // or [paths]}}` names the file(s) of each split. Formats by extension:
-  // .jsonl, .json (a list of objects, or {"data"|split: [...]}), .csv (header
-  // row).
+  // the folder of the YAML file that wrote it), or `dataset_kwargs:
+  // {data_files: {split: path or [paths]}}` names the file(s) of each split.
+  // Formats by extension: .jsonl, .json (a list of objects, or {"data"|split:
+  // [...]}), .csv (header row).
   std::string dataset_path;
   std::string dataset_name;  // `dataset_name`: a subfolder or file stem
   std::vector<std::pair<std::string, std::vector<std::string>>> data_files;
+  // The folders of the files that wrote `dataset_path` and `dataset_kwargs`
+  // (an include base may live elsewhere): relative paths resolve there.
+  std::string dataset_path_dir;
+  std::string data_files_dir;
   std::string test_split;
   std::string validation_split;
   std::string training_split;
@@ -147,7 +153,9 @@ struct TaskConfig {
   std::string version;  // metadata.version as written ("1.0"); "" if none
 
   // The merged configuration as lm-eval's results file records it under
-  // `configs` (None fields dropped), as a JSON object.
+  // `configs` (None fields dropped, `tag` dropped, metadata.config_source
+  // the file's absolute path), as a JSON object. What lm-eval adds at run
+  // time (num_fewshot as run, the model's metadata) is the caller's.
   base::Json config_json;
 };
 
@@ -175,13 +183,16 @@ struct GroupConfig {
 };
 
 // Every task and group defined by a file or a folder (searched
-// recursively, `*.yaml` and `*.yml`; files whose name starts with `_` are
-// read as include bases, not as tasks, unless they define a group).
+// recursively, `*.yaml` and `*.yml`, hidden files and folders skipped;
+// files whose name starts with `_` are read as include bases, not as
+// tasks, unless they define a group).
 struct TaskLibrary {
   std::vector<TaskConfig> tasks;
   std::vector<GroupConfig> groups;
   // Every YAML file read, with its sha256 (the fingerprint lists them).
   std::vector<DatasetFile> files;
+  // The task or group a lone file defines ("" for a folder): DefaultName().
+  std::string primary;
 
   const TaskConfig* FindTask(const std::string& name) const;
   const GroupConfig* FindGroup(const std::string& name) const;
@@ -190,24 +201,36 @@ struct TaskLibrary {
   absl::StatusOr<std::vector<const TaskConfig*>> Resolve(
       const std::string& name) const;
   // The one task or group a file or folder is about when the suite names
-  // none: the only group no other group lists, else the only task.
+  // none: the one a lone file defines, else the only group no other group
+  // lists, else the only task.
   // InvalidArgument listing the candidates otherwise.
   absl::StatusOr<std::string> DefaultName() const;
 };
 
+// A lone file given as a group whose members are defined elsewhere also
+// reads the folder it is in (recursively), as lm-eval indexes its task
+// folders. Each YAML file is at most 1 MiB; includes nest at most 16 deep.
 absl::StatusOr<TaskLibrary> LoadTaskLibrary(const std::string& path);
+
+// The same for the text of one file; `display_path` names it in errors and
+// is where its includes are resolved from (the fuzzer's entry point).
+absl::StatusOr<TaskLibrary> LoadTaskLibraryFromText(
+    absl::string_view text, const std::string& display_path);
 
 // Documents of one task, in file order.
 struct Doc {
-  base::Json value;   // a JSON object (CSV rows: every column a string)
+  base::Json value;   // a JSON object (CSV rows typed per column as pandas
+                      // reads CSV: int, float, bool or str; see docs.cc)
   std::string where;  // "file:line" for errors
 };
 
 struct TaskDocs {
   std::vector<Doc> eval;           // test_split, else validation_split
   std::vector<Doc> fewshot;        // fewshot_config.split / fewshot_split /
-                                   // training_split / validation_split, as
-                                   // lm-eval picks; empty when none is needed
+                                   // inline samples / training_split /
+                                   // validation_split / test_split, as
+                                   // lm-eval picks (and, like lm-eval, read
+                                   // even for 0-shot)
   bool fewshot_is_eval = false;    // the few-shot split is the eval split
   std::vector<DatasetFile> files;  // every data file read, with sha256
 };

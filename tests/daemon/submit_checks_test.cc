@@ -164,5 +164,29 @@ TEST_F(SubmitChecksTest, BrokenCheckpointsAreRefusedAtSubmitAsPlanRefusesThem) {
   EXPECT_EQ(good.exit_code, 0) << good.err;
 }
 
+// A broken lm-eval task file (`- yaml:`) is refused at submit, before any
+// run is stored, with one line naming the suite field and the task file's
+// own file, line and key.
+TEST_F(SubmitChecksTest, BrokenTaskYamlIsRefusedAtSubmit) {
+  WriteTestFile(tmp_.Join("lm/broken.yaml"),
+                "task: mine\ndataset_path: d\ntest_split: test\n"
+                "doc_to_text: !function utils.doc_to_text\n");
+  const std::string suite = tmp_.Join("yaml_suite.yaml");
+  WriteTestFile(
+      suite, absl::StrCat("name: y\ncandidate:\n  model: ", tmp_.Join("good"),
+                          "\ntasks:\n  - yaml: lm/broken.yaml\n"));
+  ProcessResult submitted = Ctl({"submit", suite});
+  EXPECT_EQ(submitted.exit_code, 2) << submitted.out << submitted.err;
+  EXPECT_EQ(submitted.out, "");
+  EXPECT_EQ(submitted.err,
+            absl::StrCat("evalctl: ", suite, ":5:11: field 'tasks[0].yaml': ",
+                         tmp_.Join("lm/broken.yaml"),
+                         ":4:14: key 'doc_to_text' needs Python (!function), "
+                         "which evald does not run\n"));
+  ProcessResult list = Ctl({"list"});
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_EQ(list.out, "no runs\n");
+}
+
 }  // namespace
 }  // namespace evald::testing

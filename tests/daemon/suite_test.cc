@@ -247,5 +247,74 @@ TEST(SuiteTest, OverrideExpandsShortTaskEntries) {
   EXPECT_EQ(spec.tasks(1).limit(), 3);
 }
 
+// `- yaml: PATH`: an lm-eval task file or folder, resolved against the
+// suite's folder and loaded at parse, so a broken one fails here naming its
+// own file, line and key.
+TEST(SuiteTest, YamlTaskFiles) {
+  evald::testing::TempDir dir;
+  evald::testing::WriteTestFile(
+      dir.Join("tasks/a.yaml"),
+      "task: a\ntag: both\ndataset_path: d\ntest_split: test\n");
+  evald::testing::WriteTestFile(
+      dir.Join("tasks/b.yaml"),
+      "task: b\ntag: both\ndataset_path: d\ntest_split: test\n");
+  evald::testing::WriteTestFile(dir.Join("tasks/g.yaml"),
+                                "group: g\ntask: [a, b]\n");
+  evald::testing::WriteTestFile(dir.Join("bad/x.yaml"),
+                                "task: x\ndoc_to_txt: q\n");
+  auto parse = [&](const std::string& tasks) {
+    return ParseSuite(
+        SuiteSource{.text = "name: n\ncandidate:\n  model: m\ntasks:\n" + tasks,
+                    .display_name = "suite.yaml",
+                    .base_dir = dir.path()},
+        {});
+  };
+  ASSERT_OK_AND_ASSIGN(
+      v1::RunSpec spec,
+      parse("  - yaml: tasks/a.yaml\n    shots: 2\n    limit: 3\n"
+            "  - {yaml: tasks, name: both, system_instruction: be brief}\n"
+            "  - yaml: tasks/g.yaml\n"));
+  ASSERT_EQ(spec.tasks_size(), 3);
+  EXPECT_EQ(spec.tasks(0).name(), "a");
+  EXPECT_EQ(spec.tasks(0).task_file(), dir.Join("tasks/a.yaml"));
+  EXPECT_EQ(spec.tasks(0).shots(), 2);
+  EXPECT_EQ(spec.tasks(0).limit(), 3);
+  EXPECT_EQ(spec.tasks(1).name(), "both");
+  EXPECT_EQ(spec.tasks(1).task_file(), dir.Join("tasks"));
+  EXPECT_EQ(spec.tasks(1).system_instruction(), "be brief");
+  EXPECT_EQ(spec.tasks(2).name(), "g");  // a lone file's own group
+
+  ASSERT_OK_AND_ASSIGN(spec, parse("  - yaml: tasks\n"));
+  EXPECT_EQ(spec.tasks(0).name(), "g");  // the group no group lists
+  evald::testing::WriteTestFile(dir.Join("two/a.yaml"),
+                                "task: a\ndataset_path: d\ntest_split: test\n");
+  evald::testing::WriteTestFile(dir.Join("two/b.yaml"),
+                                "task: b\ndataset_path: d\ntest_split: test\n");
+  EXPECT_THAT(parse("  - yaml: two\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("suite.yaml:5:11: field 'tasks[0].yaml': more "
+                                 "than one lm-eval task or group here")));
+  EXPECT_THAT(parse("  - {yaml: tasks, name: c}\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("suite.yaml:5:25: field 'tasks[0].name': no "
+                                 "lm-eval task, group or tag 'c'")));
+  EXPECT_THAT(
+      parse("  - yaml: bad/x.yaml\n"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("suite.yaml:5:11: field 'tasks[0].yaml': " +
+                         dir.Join("bad/x.yaml") +
+                         ":2:1: key 'doc_to_txt' is not an lm-eval task key "
+                         "(did you mean 'doc_to_text'?)")));
+  EXPECT_THAT(parse("  - {yaml: tasks/a.yaml, data: /x}\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("field 'tasks[0].data': not meaningful with "
+                                 "'yaml'")));
+  EXPECT_THAT(
+      parse("  - yaml: nowhere.yaml\n"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("field 'tasks[0].yaml': " + dir.Join("nowhere.yaml") +
+                         ": no such task YAML file or folder")));
+}
+
 }  // namespace
 }  // namespace evald::daemon

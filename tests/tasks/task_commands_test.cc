@@ -198,6 +198,42 @@ TEST(PromptCommandTest, PrintsJsonAndText) {
   EXPECT_THAT(r.err, HasSubstr("unknown task"));
 }
 
+// A task argument that is a .yaml file or a folder is an lm-eval task file:
+// its errors name its own file, line and key, before any task is built.
+TEST(PromptCommandTest, TaskFileArgumentsAndTheirErrors) {
+  TempDir dir;
+  WriteTestFile(dir.Join("lm/bad.yaml"), "task: t\ndoc_to_txt: q\n");
+  WriteTestFile(dir.Join("lm/ok/a.yaml"),
+                "task: a\ndataset_path: d\ntest_split: test\n");
+  for (const char* command : {"prompt", "score"}) {
+    std::vector<std::string> rest =
+        std::string(command) == "prompt"
+            ? std::vector<std::string>{"--doc", "all", "--json"}
+            : std::vector<std::string>{"--responses", dir.Join("r.jsonl")};
+    auto run = [&](std::vector<std::string> args) {
+      args.insert(args.end(), rest.begin(), rest.end());
+      return RunCommand(command, args, dir.Join("dd"));
+    };
+    CommandResult r = run({dir.Join("lm/bad.yaml")});
+    EXPECT_EQ(r.code, kExitInvalidInput) << command;
+    EXPECT_EQ(r.err,
+              absl::StrCat("evalctl ", command, ": ", dir.Join("lm/bad.yaml"),
+                           ":2:1: key 'doc_to_txt' is not an lm-eval "
+                           "task key (did you mean 'doc_to_text'?)\n"));
+    r = run({dir.Join("lm/ok"), "--name", "b"});
+    EXPECT_EQ(r.code, kExitInvalidInput);
+    EXPECT_THAT(r.err, HasSubstr(absl::StrCat(
+                           "--name: no lm-eval task, group or tag 'b' (known: "
+                           "a)")));
+    r = run({dir.Join("lm/ok"), "--data", dir.Join("x")});
+    EXPECT_EQ(r.code, kExitInvalidInput);
+    EXPECT_THAT(r.err, HasSubstr("--data is not meaningful with a task file"));
+    r = run({"gsm8k", "--name", "x"});
+    EXPECT_EQ(r.code, kExitInvalidInput);
+    EXPECT_THAT(r.err, HasSubstr("--name picks a task of a task file"));
+  }
+}
+
 TEST(ScoreCommandTest, ScoresResponsesAndReportsAggregates) {
   TempDir dir;
   WriteTestFile(dir.Join("gsm8k/test.jsonl"), kTest);

@@ -300,11 +300,17 @@ metadata:
   EXPECT_FALSE(all->aggregate_metric_list[0].weight_by_size);
   EXPECT_THAT(all->aggregate_metric_list[0].filter_list, ElementsAre("none"));
   EXPECT_EQ(all->version, "3");
+  // As lm-eval's own GroupConfig(**cfg).to_dict() gives it for this file.
   EXPECT_EQ(all->config_json.Dump(),
-            R"({"group":"all","group_alias":null,)"
-            R"("task":["easy_group","all::inline_c"],"aggregate_metric_list":)"
-            R"([{"metric":"acc","filter_list":["none"],"aggregation":"mean",)"
-            R"("weight_by_size":false}],"metadata":{"version":3}})");
+            R"({"group":"all","group_alias":null,"task":["easy_group",)"
+            R"({"task":"inline_c","include":"_common.yaml"}],)"
+            R"("aggregate_metric_list":[{"metric":"acc","filter_list":null,)"
+            R"("aggregation":"mean","weight_by_size":false}],)"
+            R"("metadata":{"version":3}})");
+  EXPECT_EQ(lib.FindGroup("easy_group")->config_json.Dump(),
+            R"({"group":"easy_group","group_alias":null,"task":["easy"],)"
+            R"("aggregate_metric_list":[{"metric":"acc","filter_list":null,)"
+            R"("aggregation":"mean","weight_by_size":true}],"metadata":{}})");
   ASSERT_OK_AND_ASSIGN(std::vector<const TaskConfig*> easy,
                        lib.Resolve("easy"));
   ASSERT_EQ(easy.size(), 2u);

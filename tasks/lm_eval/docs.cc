@@ -151,7 +151,20 @@ absl::StatusOr<std::vector<Doc>> ReadCsvDocs(const std::string& path,
                                              const std::string& text) {
   absl::string_view body = text;
   if (absl::StartsWith(body, "\xEF\xBB\xBF")) body.remove_prefix(3);  // BOM
-  ASSIGN_OR_RETURN(std::vector<CsvRecord> records, ParseCsv(body, path));
+  absl::StatusOr<std::vector<CsvRecord>> parsed = ParseCsv(body, path);
+  if (!parsed.ok()) {
+    // Name the column of a bad byte: read the header line alone, then the
+    // file again with its names.
+    absl::StatusOr<std::vector<CsvRecord>> head =
+        ParseCsv(body.substr(0, body.find('\n')), path);
+    if (head.ok() && !head->empty()) {
+      std::vector<absl::string_view> names(head->front().fields.begin(),
+                                           head->front().fields.end());
+      RETURN_IF_ERROR(ParseCsv(body, path, names).status());
+    }
+    return parsed.status();
+  }
+  std::vector<CsvRecord> records = *std::move(parsed);
   std::vector<Doc> docs;
   if (records.empty()) return docs;
   // pandas' column names: an empty one is "Unnamed: <i>", a repeated one

@@ -686,6 +686,12 @@ TEST_F(LmEvalDocsTest, Refusals) {
            "  data_files: {test: gone.jsonl}\n"),
       StatusIs(absl::StatusCode::kInvalidArgument,
                HasSubstr("data file 'gone.jsonl' of split 'test'")));
+  Write("bad.csv", "a,text\n1,ok\n2,\"x\xff\"\n");
+  EXPECT_THAT(
+      Docs("task: t\ndataset_path: csv\ntest_split: test\ndataset_kwargs:\n"
+           "  data_files: {test: bad.csv}\n"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr(dir_.Join("bad.csv") + ":3: field 'text'")));
   Write("ragged.csv", "a,b\n1\n");
   EXPECT_THAT(
       Docs("task: t\ndataset_path: csv\ntest_split: test\ndataset_kwargs:\n"

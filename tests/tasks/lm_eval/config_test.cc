@@ -686,6 +686,23 @@ TEST_F(LmEvalDocsTest, Refusals) {
            "  data_files: {test: gone.jsonl}\n"),
       StatusIs(absl::StatusCode::kInvalidArgument,
                HasSubstr("data file 'gone.jsonl' of split 'test'")));
+  // A pattern names the matching files of its folder, in name order.
+  Write("parts/test-00001.jsonl", "{\"q\": 2}\n");
+  Write("parts/test-00000.jsonl", "{\"q\": 1}\n");
+  Write("parts/train-00000.jsonl", "{\"q\": 0}\n");
+  ASSERT_OK_AND_ASSIGN(
+      TaskDocs parts,
+      Docs("task: t\ndataset_path: json\ntest_split: test\ndataset_kwargs:\n"
+           "  data_files: {test: parts/test-*.jsonl}\n"));
+  ASSERT_EQ(parts.eval.size(), 2u);
+  EXPECT_EQ(parts.eval[0].value.Dump(), R"({"q":1})");
+  EXPECT_EQ(parts.files.size(), 2u);
+  EXPECT_THAT(
+      Docs("task: t\ndataset_path: json\ntest_split: test\ndataset_kwargs:\n"
+           "  data_files: {test: parts/dev-*.jsonl}\n"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("data files 'parts/dev-*.jsonl' of split 'test': no "
+                         "file matches")));
   Write("bad.csv", "a,text\n1,ok\n2,\"x\xff\"\n");
   EXPECT_THAT(
       Docs("task: t\ndataset_path: csv\ntest_split: test\ndataset_kwargs:\n"

@@ -691,6 +691,7 @@ class Loader {
       g.members.push_back(config.task);
       RETURN_IF_ERROR(AddTask(std::move(config)));
     }
+    std::vector<bool> filter_written;  // per aggregate_metric_list entry
     if (const Entry* agg = FindEntry(flat, "aggregate_metric_list")) {
       if (!IsYamlNull(agg->value)) {
         std::vector<YAML::Node> entries;
@@ -742,6 +743,7 @@ class Loader {
                 m.filter_list,
                 ReadStringOrList(f, agg->file, where + ".filter_list"));
           }
+          filter_written.push_back(entries[i]["filter_list"].IsDefined());
           g.aggregate_metric_list.push_back(std::move(m));
         }
       }
@@ -755,23 +757,35 @@ class Loader {
         }
       }
     }
-    // lm-eval's GroupConfig.to_dict(): every field, None included.
+    // lm-eval's GroupConfig.to_dict(): every field, None included; `task`
+    // as written (a name becomes a list of one), an aggregate's unwritten
+    // filter_list None, metadata at least {}.
     base::Json json = base::Json::MakeObject();
     for (const std::string& key : GroupKeys()) {
       const Entry* e = FindEntry(flat, key);
       base::Json v;
       if (key == "task") {
-        v = base::Json::MakeArray();
-        for (const std::string& m : g.members) v.Push(base::Json::String(m));
+        ASSIGN_OR_RETURN(v, YamlToJson(e->value, e->file));
+        if (!v.is_array()) {
+          base::Json list = base::Json::MakeArray();
+          list.Push(std::move(v));
+          v = std::move(list);
+        }
+      } else if (key == "metadata" && (e == nullptr || IsYamlNull(e->value))) {
+        v = base::Json::MakeObject();
       } else if (key == "aggregate_metric_list" && e != nullptr &&
                  !g.aggregate_metric_list.empty()) {
         v = base::Json::MakeArray();
-        for (const AggregateMetric& m : g.aggregate_metric_list) {
+        for (size_t i = 0; i < g.aggregate_metric_list.size(); ++i) {
+          const AggregateMetric& m = g.aggregate_metric_list[i];
           base::Json item = base::Json::MakeObject();
           item.Set("metric", base::Json::String(m.metric));
-          base::Json filters = base::Json::MakeArray();
-          for (const std::string& f : m.filter_list) {
-            filters.Push(base::Json::String(f));
+          base::Json filters;
+          if (filter_written[i]) {
+            filters = base::Json::MakeArray();
+            for (const std::string& f : m.filter_list) {
+              filters.Push(base::Json::String(f));
+            }
           }
           item.Set("filter_list", std::move(filters));
           item.Set("aggregation", base::Json::String(m.aggregation));

@@ -119,9 +119,10 @@ struct TaskConfig {
 
   // Data, from local files: `dataset_path` is a file or folder (relative to
   // the folder of the YAML file that wrote it), or `dataset_kwargs:
-  // {data_files: {split: path or [paths]}}` names the file(s) of each split.
-  // Formats by extension: .jsonl, .json (a list of objects, or {"data"|split:
-  // [...]}), .csv (header row).
+  // {data_files: {split: path or [paths]}}` names the file(s) of each split
+  // (a name may be a pattern, test-*.jsonl). Formats by extension: .jsonl,
+  // .json (a list of objects, or {"data"|split: [...]}), .csv (header row);
+  // or by dataset_path `json` / `csv`, as `datasets` reads them.
   std::string dataset_path;
   std::string dataset_name;  // `dataset_name`: a subfolder or file stem
   std::vector<std::pair<std::string, std::vector<std::string>>> data_files;

@@ -6,7 +6,8 @@
 //   dataset_kwargs.data_files {split: file(s)}  the files of each split,
 //       relative to dataset_path when that is a folder, else to the folder
 //       of the YAML file that wrote them (dataset_path may then be a
-//       builder name: json, csv);
+//       builder name: json, csv); a file name may be a pattern
+//       (test-*.jsonl) of files in its folder;
 //       a bare file or list is the split "train", as `datasets` names it.
 //   dataset_path FOLDER  <split>.jsonl, <split>.json or <split>.csv in it,
 //       or in FOLDER/<dataset_name>/ when dataset_name is set.
@@ -24,6 +25,8 @@
 // an integer column with a null becomes float, one with an integer past
 // int64 str (checked against pandas' own read_csv). Column names as pandas
 // makes them: a repeated name gets ".1", ".2", an empty one "Unnamed: i".
+#include <fnmatch.h>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -151,7 +154,20 @@ absl::StatusOr<std::vector<Doc>> ReadCsvDocs(const std::string& path,
                                              const std::string& text) {
   absl::string_view body = text;
   if (absl::StartsWith(body, "\xEF\xBB\xBF")) body.remove_prefix(3);  // BOM
-  ASSIGN_OR_RETURN(std::vector<CsvRecord> records, ParseCsv(body, path));
+  absl::StatusOr<std::vector<CsvRecord>> parsed = ParseCsv(body, path);
+  if (!parsed.ok()) {
+    // Name the column of a bad byte: read the header line alone, then the
+    // file again with its names.
+    absl::StatusOr<std::vector<CsvRecord>> head =
+        ParseCsv(body.substr(0, body.find('\n')), path);
+    if (head.ok() && !head->empty()) {
+      std::vector<absl::string_view> names(head->front().fields.begin(),
+                                           head->front().fields.end());
+      RETURN_IF_ERROR(ParseCsv(body, path, names).status());
+    }
+    return parsed.status();
+  }
+  std::vector<CsvRecord> records = *std::move(parsed);
   std::vector<Doc> docs;
   if (records.empty()) return docs;
   // pandas' column names: an empty one is "Unnamed: <i>", a repeated one
@@ -307,6 +323,25 @@ absl::StatusOr<std::vector<Doc>> ReadDataFile(const std::string& path,
   return docs;
 }
 
+// The regular files of `pattern`'s folder whose names match its last
+// component (fnmatch: *, ?, [...]), sorted; the folder part is literal.
+std::vector<std::string> Glob(const std::string& pattern) {
+  const fs::path p(pattern);
+  const std::string name_pattern = p.filename().string();
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (fs::directory_iterator it(p.parent_path(), ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (it->is_regular_file(ec) &&
+        fnmatch(name_pattern.c_str(), name.c_str(), FNM_PERIOD) == 0) {
+      out.push_back(it->path().string());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 class SplitReader {
  public:
   explicit SplitReader(const TaskConfig& c) : c_(c) {
@@ -357,15 +392,28 @@ class SplitReader {
       const std::string format =
           IsBuilderName(c_.dataset_path) ? c_.dataset_path : "";
       for (const std::string& f : *files) {
-        absl::StatusOr<std::vector<Doc>> docs =
-            ReadDataFile(Local(f, base), format, split, &out->files);
-        if (absl::IsNotFound(docs.status())) {
-          return absl::InvalidArgumentError(
-              absl::StrCat(Where(), ": data file '", f, "' of split '", split,
-                           "': ", docs.status().message()));
+        std::vector<std::string> paths = {Local(f, base)};
+        if (f.find_first_of("*?[") != std::string::npos) {
+          // A pattern, as `datasets` takes them: the matching files of its
+          // folder, in name order.
+          paths = Glob(paths[0]);
+          if (paths.empty()) {
+            return absl::InvalidArgumentError(
+                absl::StrCat(Where(), ": data files '", f, "' of split '",
+                             split, "': no file matches"));
+          }
         }
-        RETURN_IF_ERROR(docs.status());
-        for (Doc& d : *docs) out->docs.push_back(std::move(d));
+        for (const std::string& path : paths) {
+          absl::StatusOr<std::vector<Doc>> docs =
+              ReadDataFile(path, format, split, &out->files);
+          if (absl::IsNotFound(docs.status())) {
+            return absl::InvalidArgumentError(
+                absl::StrCat(Where(), ": data file '", f, "' of split '", split,
+                             "': ", docs.status().message()));
+          }
+          RETURN_IF_ERROR(docs.status());
+          for (Doc& d : *docs) out->docs.push_back(std::move(d));
+        }
       }
       return absl::OkStatus();
     }

@@ -300,11 +300,17 @@ metadata:
   EXPECT_FALSE(all->aggregate_metric_list[0].weight_by_size);
   EXPECT_THAT(all->aggregate_metric_list[0].filter_list, ElementsAre("none"));
   EXPECT_EQ(all->version, "3");
+  // As lm-eval's own GroupConfig(**cfg).to_dict() gives it for this file.
   EXPECT_EQ(all->config_json.Dump(),
-            R"({"group":"all","group_alias":null,)"
-            R"("task":["easy_group","all::inline_c"],"aggregate_metric_list":)"
-            R"([{"metric":"acc","filter_list":["none"],"aggregation":"mean",)"
-            R"("weight_by_size":false}],"metadata":{"version":3}})");
+            R"({"group":"all","group_alias":null,"task":["easy_group",)"
+            R"({"task":"inline_c","include":"_common.yaml"}],)"
+            R"("aggregate_metric_list":[{"metric":"acc","filter_list":null,)"
+            R"("aggregation":"mean","weight_by_size":false}],)"
+            R"("metadata":{"version":3}})");
+  EXPECT_EQ(lib.FindGroup("easy_group")->config_json.Dump(),
+            R"({"group":"easy_group","group_alias":null,"task":["easy"],)"
+            R"("aggregate_metric_list":[{"metric":"acc","filter_list":null,)"
+            R"("aggregation":"mean","weight_by_size":true}],"metadata":{}})");
   ASSERT_OK_AND_ASSIGN(std::vector<const TaskConfig*> easy,
                        lib.Resolve("easy"));
   ASSERT_EQ(easy.size(), 2u);
@@ -680,6 +686,29 @@ TEST_F(LmEvalDocsTest, Refusals) {
            "  data_files: {test: gone.jsonl}\n"),
       StatusIs(absl::StatusCode::kInvalidArgument,
                HasSubstr("data file 'gone.jsonl' of split 'test'")));
+  // A pattern names the matching files of its folder, in name order.
+  Write("parts/test-00001.jsonl", "{\"q\": 2}\n");
+  Write("parts/test-00000.jsonl", "{\"q\": 1}\n");
+  Write("parts/train-00000.jsonl", "{\"q\": 0}\n");
+  ASSERT_OK_AND_ASSIGN(
+      TaskDocs parts,
+      Docs("task: t\ndataset_path: json\ntest_split: test\ndataset_kwargs:\n"
+           "  data_files: {test: parts/test-*.jsonl}\n"));
+  ASSERT_EQ(parts.eval.size(), 2u);
+  EXPECT_EQ(parts.eval[0].value.Dump(), R"({"q":1})");
+  EXPECT_EQ(parts.files.size(), 2u);
+  EXPECT_THAT(
+      Docs("task: t\ndataset_path: json\ntest_split: test\ndataset_kwargs:\n"
+           "  data_files: {test: parts/dev-*.jsonl}\n"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("data files 'parts/dev-*.jsonl' of split 'test': no "
+                         "file matches")));
+  Write("bad.csv", "a,text\n1,ok\n2,\"x\xff\"\n");
+  EXPECT_THAT(
+      Docs("task: t\ndataset_path: csv\ntest_split: test\ndataset_kwargs:\n"
+           "  data_files: {test: bad.csv}\n"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr(dir_.Join("bad.csv") + ":3: field 'text'")));
   Write("ragged.csv", "a,b\n1\n");
   EXPECT_THAT(
       Docs("task: t\ndataset_path: csv\ntest_split: test\ndataset_kwargs:\n"

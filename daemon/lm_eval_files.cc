@@ -1,0 +1,774 @@
+// File: daemon/lm_eval_files.cc
+#include "daemon/lm_eval_files.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "base/json.h"
+#include "base/sha256.h"
+#include "base/status_macros.h"
+
+namespace evald::daemon {
+namespace {
+
+using base::Json;
+
+// ---------------------------------------------------------------------------
+// Python's spellings
+
+// Python's repr() of a str: single quotes unless the text holds a single
+// quote and no double quote.
+std::string PyStrRepr(const std::string& s) {
+  const bool dq =
+      s.find('\'') != std::string::npos && s.find('"') == std::string::npos;
+  const char quote = dq ? '"' : '\'';
+  std::string out(1, quote);
+  for (unsigned char c : s) {
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c == static_cast<unsigned char>(quote)) {
+          out += '\\';
+          out += static_cast<char>(c);
+        } else if (c < 0x20 || c == 0x7f) {
+          out += absl::StrFormat("\\x%02x", c);
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  out += quote;
+  return out;
+}
+
+std::string PyRepr(const Json& v);
+
+// Python's str() of a value json.loads could have made.
+std::string PyStr(const Json& v) {
+  if (v.is_string()) return v.string_value();
+  return PyRepr(v);
+}
+
+std::string PyRepr(const Json& v) {
+  switch (v.type()) {
+    case Json::Type::kNull:
+      return "None";
+    case Json::Type::kBool:
+      return v.bool_value() ? "True" : "False";
+    case Json::Type::kNumber:
+      if (v.is_int()) return absl::StrCat(v.int_value());
+      return base::PythonFloatRepr(v.number_value());
+    case Json::Type::kString:
+      return PyStrRepr(v.string_value());
+    case Json::Type::kArray: {
+      std::string out = "[";
+      for (size_t i = 0; i < v.array().size(); ++i)
+        absl::StrAppend(&out, i ? ", " : "", PyRepr(v.array()[i]));
+      return out + "]";
+    }
+    case Json::Type::kObject: {
+      std::string out = "{";
+      bool first = true;
+      for (const auto& [k, item] : v.object()) {
+        absl::StrAppend(&out, first ? "" : ", ", PyStrRepr(k), ": ",
+                        PyRepr(item));
+        first = false;
+      }
+      return out + "}";
+    }
+  }
+  return "";
+}
+
+// lm-eval's sanitize_list: lists (and tuples) kept, everything else str().
+Json SanitizeList(const Json& v) {
+  if (!v.is_array()) return Json::String(PyStr(v));
+  Json out = Json::MakeArray();
+  for (const Json& item : v.array()) out.Push(SanitizeList(item));
+  return out;
+}
+
+// A response as lm-eval's model returns it, from a task's record: a
+// two-element array is a tuple (logprob, is_greedy), a one-element array
+// the bare value (a generation, a rolling logprob).
+Json ModelResponse(const Json& entry) {
+  if (entry.is_array() && entry.array().size() == 1) return entry.array()[0];
+  return entry;
+}
+
+std::string PyDumps(const Json& v) {
+  Json::DumpOptions options;
+  options.spaced_separators = true;
+  return v.Dump(options);
+}
+
+std::string PyDumpsIndent2(const Json& v) {
+  Json::DumpOptions options;
+  options.indent = 2;
+  return v.Dump(options);
+}
+
+// datetime.isoformat() of a UTC time with ':' replaced by '-', as lm-eval
+// names its files: 2026-12-02T16-05-07.123456.
+std::string DateId(int64_t unix_ms) {
+  const absl::Time t = absl::FromUnixMillis(unix_ms);
+  return absl::StrCat(
+      absl::FormatTime("%Y-%m-%dT%H-%M-%S", t, absl::UTCTimeZone()),
+      absl::StrFormat(".%06d", (unix_ms % 1000) * 1000));
+}
+
+// ---------------------------------------------------------------------------
+// Export
+
+// A metric name as evald stores it split into lm-eval's (metric, filter).
+std::pair<std::string, std::string> SplitMetric(const std::string& name) {
+  const size_t comma = name.find(',');
+  if (comma == std::string::npos) return {name, "none"};
+  return {name.substr(0, comma), name.substr(comma + 1)};
+}
+
+struct LeafTask {
+  std::string name;
+  Json config;
+  std::vector<const v1::Metric*> metrics;
+  std::vector<const v1::SampleRecord*> samples;
+  int64_t sample_len = 0;
+};
+
+struct GroupTask {
+  std::string name;
+  std::string alias;
+  std::vector<std::string> children;
+  std::vector<const v1::Metric*> metrics;
+};
+
+// Metric names a config's metric_list lists (lm-eval reports no others).
+std::set<std::string> ListedMetrics(const Json& config) {
+  std::set<std::string> names;
+  const Json* list = config.Find("metric_list");
+  if (list == nullptr || !list->is_array()) return names;
+  for (const Json& m : list->array()) {
+    const Json* name = m.Find("metric");
+    if (name != nullptr && name->is_string())
+      names.insert(name->string_value());
+  }
+  return names;
+}
+
+bool HasTag(const Json& config, const std::string& tag) {
+  const Json* t = config.Find("tag");
+  if (t == nullptr) return false;
+  if (t->is_string()) return t->string_value() == tag;
+  if (!t->is_array()) return false;
+  for (const Json& item : t->array())
+    if (item.is_string() && item.string_value() == tag) return true;
+  return false;
+}
+
+// The versions lm-eval's group files record (metadata.version); groups are
+// not described by the tasks' configs.
+Json GroupVersion(const std::string& group) {
+  if (group == "mmlu" || absl::StartsWith(group, "mmlu_")) return Json::Int(2);
+  return Json::Null();
+}
+
+// lm-eval's doc_id: the document's index within its (sub)task. evald's ids
+// are "<index>" or "<subtask>/<index>".
+int64_t LmEvalDocId(const v1::SampleRecord& s) {
+  absl::string_view id = s.doc_id();
+  const size_t slash = id.rfind('/');
+  if (slash != absl::string_view::npos) id = id.substr(slash + 1);
+  int64_t n = 0;
+  if (absl::SimpleAtoi(id, &n)) return n;
+  return s.doc_index();
+}
+
+Json MetricValue(const v1::Metric& m, bool stderr_value) {
+  if (stderr_value && (m.std_error_na() || m.count() <= 1))
+    return Json::String("N/A");
+  return Json::Double(stderr_value ? m.std_error() : m.value());
+}
+
+// The rows lm-eval logs for one leaf task: filter by filter, document by
+// document within each.
+absl::Status SampleRows(const LeafTask& leaf, std::vector<std::string>* rows,
+                        std::string* task_hash_input,
+                        std::vector<std::string>* warnings) {
+  struct Parsed {
+    int64_t doc_id;
+    const v1::SampleRecord* record;
+    Json json;
+  };
+  std::vector<Parsed> parsed;
+  std::vector<std::string> filters;
+  for (const v1::SampleRecord* s : leaf.samples) {
+    if (!s->error().empty() || s->lm_eval_json().empty()) continue;
+    auto json = base::ParseJson(s->lm_eval_json());
+    if (!json.ok() || !json->is_object()) {
+      warnings->push_back(
+          absl::StrCat("task ", leaf.name, " document ", s->doc_id(),
+                       ": unreadable lm-eval record, left out"));
+      continue;
+    }
+    const Json* filtered = json->Find("filtered_resps");
+    if (filtered != nullptr && filtered->is_object()) {
+      for (const auto& [f, unused] : filtered->object()) {
+        if (std::find(filters.begin(), filters.end(), f) == filters.end())
+          filters.push_back(f);
+      }
+    }
+    parsed.push_back({LmEvalDocId(*s), s, *std::move(json)});
+  }
+  std::stable_sort(
+      parsed.begin(), parsed.end(),
+      [](const Parsed& a, const Parsed& b) { return a.doc_id < b.doc_id; });
+  std::vector<std::string> metric_order;
+  if (const Json* list = leaf.config.Find("metric_list");
+      list != nullptr && list->is_array()) {
+    for (const Json& m : list->array()) {
+      const Json* name = m.Find("metric");
+      if (name != nullptr && name->is_string())
+        metric_order.push_back(name->string_value());
+    }
+  }
+  for (const std::string& filter : filters) {
+    for (const Parsed& p : parsed) {
+      const Json* filtered = p.json.Find("filtered_resps");
+      const Json* value = filtered->Find(filter);
+      if (value == nullptr) continue;
+      const Json empty_doc = Json::MakeObject();
+      const Json* doc = p.json.Find("doc");
+      if (doc == nullptr) doc = &empty_doc;
+      const Json* target_json = p.json.Find("target");
+      const std::string target =
+          target_json != nullptr ? PyStr(*target_json) : p.record->target();
+      Json arguments = Json::MakeObject();
+      std::string context;
+      if (const Json* args = p.json.Find("arguments");
+          args != nullptr && args->is_array()) {
+        for (size_t i = 0; i < args->array().size(); ++i) {
+          const Json& request = args->array()[i];
+          Json entry = Json::MakeObject();
+          if (request.is_array()) {
+            for (size_t j = 0; j < request.array().size(); ++j)
+              entry.Set(absl::StrCat("arg_", j), request.array()[j]);
+            if (i == 0 && !request.array().empty() &&
+                request.array()[0].is_string())
+              context = request.array()[0].string_value();
+          }
+          arguments.Set(absl::StrCat("gen_args_", i), std::move(entry));
+        }
+      }
+      Json resps = Json::MakeArray();
+      if (const Json* r = p.json.Find("resps"); r != nullptr && r->is_array()) {
+        for (const Json& entry : r->array()) {
+          Json per_request = Json::MakeArray();
+          per_request.Push(SanitizeList(ModelResponse(entry)));
+          resps.Push(std::move(per_request));
+        }
+      }
+      Json filtered_value = *value;
+      if (!filtered_value.is_array()) {
+        Json list = Json::MakeArray();
+        list.Push(std::move(filtered_value));
+        filtered_value = std::move(list);
+      }
+      // The metric values of this filter, in the task's metric_list order.
+      std::vector<std::pair<std::string, double>> values;
+      for (const auto& [key, v] : p.record->metrics()) {
+        auto [metric, f] = SplitMetric(key);
+        if (f != filter) continue;
+        if (!metric_order.empty() &&
+            std::find(metric_order.begin(), metric_order.end(), metric) ==
+                metric_order.end())
+          continue;
+        values.push_back({metric, v});
+      }
+      std::stable_sort(
+          values.begin(), values.end(), [&](const auto& a, const auto& b) {
+            auto rank = [&](const std::string& m) {
+              return std::find(metric_order.begin(), metric_order.end(), m) -
+                     metric_order.begin();
+            };
+            return rank(a.first) < rank(b.first);
+          });
+      Json metric_names = Json::MakeArray();
+      for (const auto& [m, v] : values) metric_names.Push(Json::String(m));
+      const std::string doc_hash = base::Sha256Hex(PyDumpsIndent2(*doc));
+      const std::string prompt_hash = base::Sha256Hex(context);
+      const std::string target_hash = base::Sha256Hex(target);
+      Json row = Json::MakeObject();
+      row.Set("doc_id", Json::Int(p.doc_id));
+      row.Set("doc", *doc);
+      row.Set("target", Json::String(target));
+      row.Set("arguments", std::move(arguments));
+      row.Set("resps", std::move(resps));
+      row.Set("filtered_resps", SanitizeList(filtered_value));
+      row.Set("filter", Json::String(filter));
+      row.Set("metrics", std::move(metric_names));
+      row.Set("doc_hash", Json::String(doc_hash));
+      row.Set("prompt_hash", Json::String(prompt_hash));
+      row.Set("target_hash", Json::String(target_hash));
+      for (const auto& [m, v] : values) row.Set(m, Json::Double(v));
+      rows->push_back(PyDumps(row));
+      absl::StrAppend(task_hash_input, doc_hash, prompt_hash, target_hash);
+    }
+  }
+  return absl::OkStatus();
+}
+
+// model_args and model_name as lm-eval's tracker derives them.
+void ModelNames(const v1::RunSpec& spec, std::string* model_args,
+                std::string* model_name) {
+  const v1::ModelSpec& m = spec.candidate();
+  if (m.has_endpoint()) {
+    *model_args = absl::StrCat("model=", m.model(), ",base_url=", m.endpoint());
+    *model_name = m.model();
+  } else {
+    *model_args = absl::StrCat("pretrained=", m.path());
+    if (!m.dtype().empty()) absl::StrAppend(model_args, ",dtype=", m.dtype());
+    *model_name = m.path();
+  }
+}
+
+}  // namespace
+
+std::string SanitizeModelName(absl::string_view name) {
+  std::string out;
+  bool in_run = false;
+  for (char c : name) {
+    if (absl::string_view("\"<>:/|\\?*[]").find(c) != absl::string_view::npos) {
+      if (!in_run) out += "__";
+      in_run = true;
+    } else {
+      out += c;
+      in_run = false;
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<LmEvalExport> ExportLmEval(
+    const v1::RunRecord& run, absl::Span<const v1::TaskScores> scores,
+    const std::map<std::string, std::vector<v1::SampleRecord>>& samples) {
+  LmEvalExport out;
+  const v1::RunSpec& spec = run.spec();
+  std::vector<LeafTask> leaves;
+  std::vector<GroupTask> groups;
+  Json n_shot = Json::MakeObject();
+  int64_t limit = 0;
+  for (int i = 0; i < spec.tasks_size(); ++i) {
+    const v1::TaskSpec& task = spec.tasks(i);
+    const v1::TaskFingerprint* fp = nullptr;
+    if (i < run.fingerprint().tasks_size()) fp = &run.fingerprint().tasks(i);
+    if (task.limit() > 0) limit = task.limit();
+    if (fp == nullptr || fp->lm_eval_config_json().empty()) {
+      out.warnings.push_back(absl::StrCat(
+          "task ", task.name(),
+          " records no lm-eval configuration (stored before evald recorded "
+          "it, or a task without an lm-eval form); left out"));
+      continue;
+    }
+    auto configs = base::ParseJson(fp->lm_eval_config_json());
+    if (!configs.ok() || !configs->is_object()) {
+      return absl::DataLossError(absl::StrCat(
+          "run ", run.id(), " task ", task.name(),
+          ": the stored lm-eval configuration is not a JSON object"));
+    }
+    const v1::TaskScores* task_scores = nullptr;
+    for (const v1::TaskScores& s : scores)
+      if (s.task() == task.name()) task_scores = &s;
+    auto sample_it = samples.find(task.name());
+    const Json* single = configs->Find("task");
+    if (single != nullptr && single->is_string()) {
+      LeafTask leaf;
+      leaf.name = single->string_value();
+      leaf.config = *configs;
+      const std::set<std::string> listed = ListedMetrics(leaf.config);
+      if (task_scores != nullptr) {
+        for (const v1::Metric& m : task_scores->metrics()) {
+          if (!m.group().empty()) continue;
+          if (!listed.empty() && !listed.count(SplitMetric(m.name()).first))
+            continue;
+          leaf.metrics.push_back(&m);
+          leaf.sample_len = m.count();
+        }
+      }
+      if (sample_it != samples.end())
+        for (const v1::SampleRecord& s : sample_it->second)
+          leaf.samples.push_back(&s);
+      leaves.push_back(std::move(leaf));
+      continue;
+    }
+    // A group: {"<subtask>": config, ...}; the group is named by the task.
+    const std::string group_name =
+        fp->name().empty() ? task.name() : fp->name();
+    std::map<std::string, size_t> leaf_index;
+    std::set<std::string> listed;
+    for (const auto& [name, config] : configs->object()) {
+      leaf_index[name] = leaves.size();
+      LeafTask leaf;
+      leaf.name = name;
+      leaf.config = config;
+      for (const std::string& m : ListedMetrics(config)) listed.insert(m);
+      leaves.push_back(std::move(leaf));
+    }
+    auto leaf_for = [&](const std::string& sub) -> LeafTask* {
+      for (const std::string& name :
+           {absl::StrCat(group_name, "_", sub), sub}) {
+        auto it = leaf_index.find(name);
+        if (it != leaf_index.end()) return &leaves[it->second];
+      }
+      return nullptr;
+    };
+    GroupTask top;
+    top.name = group_name;
+    top.alias = group_name;
+    std::vector<GroupTask> subgroups;
+    std::set<std::string> in_subgroup;
+    if (task_scores != nullptr) {
+      for (const v1::Metric& m : task_scores->metrics()) {
+        if (!listed.empty() && !listed.count(SplitMetric(m.name()).first))
+          continue;
+        if (m.group().empty()) {
+          top.metrics.push_back(&m);
+        } else if (LeafTask* leaf = leaf_for(m.group())) {
+          leaf->metrics.push_back(&m);
+          leaf->sample_len = m.count();
+        } else {
+          const std::string name = absl::StrCat(group_name, "_", m.group());
+          auto it =
+              std::find_if(subgroups.begin(), subgroups.end(),
+                           [&](const GroupTask& g) { return g.name == name; });
+          if (it == subgroups.end()) {
+            GroupTask g;
+            g.name = name;
+            g.alias = m.group();
+            for (const auto& [leaf_name, index] : leaf_index) {
+              (void)index;
+              if (HasTag(leaves[leaf_index[leaf_name]].config,
+                         name + "_tasks") ||
+                  HasTag(leaves[leaf_index[leaf_name]].config, name)) {
+                g.children.push_back(leaf_name);
+                in_subgroup.insert(leaf_name);
+              }
+            }
+            subgroups.push_back(std::move(g));
+            it = subgroups.end() - 1;
+          }
+          it->metrics.push_back(&m);
+        }
+      }
+    }
+    for (const GroupTask& g : subgroups) top.children.push_back(g.name);
+    for (const auto& [name, config] : configs->object())
+      if (!in_subgroup.count(name)) top.children.push_back(name);
+    if (sample_it != samples.end()) {
+      for (const v1::SampleRecord& s : sample_it->second) {
+        if (LeafTask* leaf = leaf_for(s.subtask())) leaf->samples.push_back(&s);
+      }
+    }
+    groups.push_back(std::move(top));
+    for (GroupTask& g : subgroups) groups.push_back(std::move(g));
+  }
+  // Leaves of a group whose scores name none of them (no document ran).
+  leaves.erase(std::remove_if(leaves.begin(), leaves.end(),
+                              [](const LeafTask& l) {
+                                return l.metrics.empty() && l.samples.empty();
+                              }),
+               leaves.end());
+  std::set<std::string> present;
+  for (const LeafTask& l : leaves) present.insert(l.name);
+  for (GroupTask& g : groups) {
+    std::vector<std::string> kept;
+    for (const std::string& c : g.children) {
+      const bool is_group =
+          std::any_of(groups.begin(), groups.end(),
+                      [&](const GroupTask& other) { return other.name == c; });
+      if (is_group || present.count(c)) kept.push_back(c);
+    }
+    g.children = std::move(kept);
+  }
+
+  const std::string date_id =
+      DateId(run.finished_unix_ms() > 0 ? run.finished_unix_ms()
+                                        : run.created_unix_ms());
+  std::string model_args;
+  std::string model_name;
+  ModelNames(spec, &model_args, &model_name);
+  const std::string sanitized = SanitizeModelName(model_name);
+
+  // results, leaves then groups' own entries.
+  Json results = Json::MakeObject();
+  Json configs = Json::MakeObject();
+  Json versions = Json::MakeObject();
+  Json higher = Json::MakeObject();
+  Json n_samples = Json::MakeObject();
+  Json task_hashes = Json::MakeObject();
+  std::map<std::string, int64_t> leaf_len;
+  std::map<std::string, Json> leaf_higher;
+  std::map<std::string, Json> leaf_shots;
+  for (const LeafTask& leaf : leaves) {
+    Json entry = Json::MakeObject();
+    entry.Set("name", Json::String(leaf.name));
+    const Json* alias = leaf.config.Find("task_alias");
+    entry.Set("alias", alias != nullptr && alias->is_string()
+                           ? *alias
+                           : Json::String(leaf.name));
+    int64_t sample_len = leaf.sample_len;
+    if (sample_len == 0) {
+      for (const v1::SampleRecord* s : leaf.samples)
+        if (s->error().empty()) ++sample_len;
+    }
+    entry.Set("sample_len", Json::Int(sample_len));
+    Json hib = Json::MakeObject();
+    for (const v1::Metric* m : leaf.metrics) {
+      auto [metric, filter] = SplitMetric(m->name());
+      entry.Set(m->name().find(',') == std::string::npos
+                    ? absl::StrCat(metric, ",", filter)
+                    : m->name(),
+                MetricValue(*m, false));
+      entry.Set(absl::StrCat(metric, "_stderr,", filter),
+                MetricValue(*m, true));
+      hib.Set(metric, Json::Bool(true));
+    }
+    if (const Json* list = leaf.config.Find("metric_list");
+        list != nullptr && list->is_array()) {
+      for (const Json& m : list->array()) {
+        const Json* name = m.Find("metric");
+        const Json* h = m.Find("higher_is_better");
+        if (name != nullptr && name->is_string() && h != nullptr &&
+            h->is_bool())
+          hib.Set(name->string_value(), *h);
+      }
+    }
+    results.Set(leaf.name, std::move(entry));
+    configs.Set(leaf.name, leaf.config);
+    const Json* metadata = leaf.config.Find("metadata");
+    const Json* version =
+        metadata != nullptr ? metadata->Find("version") : nullptr;
+    versions.Set(leaf.name, version != nullptr ? *version : Json::Null());
+    const Json* shots = leaf.config.Find("num_fewshot");
+    leaf_shots[leaf.name] = shots != nullptr ? *shots : Json::Int(0);
+    leaf_higher[leaf.name] = hib;
+    higher.Set(leaf.name, std::move(hib));
+    leaf_len[leaf.name] = sample_len;
+    Json count = Json::MakeObject();
+    // The dataset's size is not stored; without a limit it is what ran.
+    count.Set("original", Json::Int(sample_len));
+    count.Set("effective", Json::Int(sample_len));
+    n_samples.Set(leaf.name, std::move(count));
+
+    std::vector<std::string> rows;
+    std::string hash_input;
+    RETURN_IF_ERROR(SampleRows(leaf, &rows, &hash_input, &out.warnings));
+    if (!rows.empty()) {
+      std::string content;
+      for (const std::string& row : rows) absl::StrAppend(&content, row, "\n");
+      out.files.push_back({absl::StrCat(sanitized, "/samples_", leaf.name, "_",
+                                        date_id, ".jsonl"),
+                           std::move(content)});
+      task_hashes.Set(leaf.name, Json::String(base::Sha256Hex(hash_input)));
+    }
+  }
+  // Groups: bottom-up (subgroups before the group that holds them).
+  Json group_results = Json::MakeObject();
+  Json group_subtasks = Json::MakeObject();
+  std::map<std::string, Json> group_entries;
+  for (auto it = groups.rbegin(); it != groups.rend(); ++it) {
+    const GroupTask& g = *it;
+    int64_t len = 0;
+    std::function<void(const std::string&)> add_len =
+        [&](const std::string& c) {
+          if (leaf_len.count(c)) len += leaf_len[c];
+          for (const GroupTask& other : groups)
+            if (other.name == c)
+              for (const std::string& cc : other.children) add_len(cc);
+        };
+    for (const std::string& c : g.children) add_len(c);
+    Json entry = Json::MakeObject();
+    entry.Set("alias", Json::String(g.alias));
+    entry.Set("name", Json::String(g.name));
+    entry.Set("sample_len", Json::Int(len));
+    Json sample_count = Json::MakeObject();
+    for (const v1::Metric* m : g.metrics) {
+      auto [metric, filter] = SplitMetric(m->name());
+      const std::string key = absl::StrCat(metric, ",", filter);
+      entry.Set(key, MetricValue(*m, false));
+      entry.Set(absl::StrCat(metric, "_stderr,", filter),
+                MetricValue(*m, true));
+      sample_count.Set(key, Json::Int(m->count()));
+    }
+    if (!sample_count.object().empty())
+      entry.Set("sample_count", std::move(sample_count));
+    group_entries[g.name] = entry;
+    versions.Set(g.name, GroupVersion(g.name));
+    // higher_is_better and n-shot propagate from the children.
+    Json hib = Json::MakeObject();
+    std::set<std::string> shot_values;
+    Json shot_value;
+    for (const std::string& c : g.children) {
+      if (const Json* h = higher.Find(c); h != nullptr && h->is_object())
+        for (const auto& [m, v] : h->object())
+          if (hib.Find(m) == nullptr) hib.Set(m, v);
+      auto s = leaf_shots.find(c);
+      if (s != leaf_shots.end()) {
+        shot_values.insert(PyDumps(s->second));
+        shot_value = s->second;
+      }
+    }
+    if (!hib.object().empty()) higher.Set(g.name, std::move(hib));
+    if (shot_values.size() == 1) leaf_shots[g.name] = shot_value;
+    Json children = Json::MakeArray();
+    for (const std::string& c : g.children) children.Push(Json::String(c));
+    group_subtasks.Set(g.name, std::move(children));
+  }
+  // Groups' entries ahead of their subtasks', as lm-eval prints them.
+  Json ordered = Json::MakeObject();
+  for (const GroupTask& g : groups) {
+    ordered.Set(g.name, group_entries[g.name]);
+    if (!g.metrics.empty()) group_results.Set(g.name, group_entries[g.name]);
+  }
+  for (const auto& [name, entry] : results.object()) ordered.Set(name, entry);
+  for (const auto& [name, shots] : leaf_shots) n_shot.Set(name, shots);
+
+  auto sorted = [](const Json& object) {
+    std::vector<std::pair<std::string, Json>> items = object.object();
+    std::stable_sort(
+        items.begin(), items.end(),
+        [](const auto& a, const auto& b) { return a.first < b.first; });
+    return Json::MakeObject(std::move(items));
+  };
+
+  Json doc = Json::MakeObject();
+  doc.Set("results", std::move(ordered));
+  if (!group_results.object().empty())
+    doc.Set("groups", std::move(group_results));
+  doc.Set("group_subtasks", std::move(group_subtasks));
+  doc.Set("configs", sorted(configs));
+  doc.Set("versions", sorted(versions));
+  doc.Set("n-shot", sorted(n_shot));
+  doc.Set("higher_is_better", sorted(higher));
+  doc.Set("n-samples", std::move(n_samples));
+  Json config = Json::MakeObject();
+  config.Set("model", Json::String("evald"));
+  config.Set("model_args", Json::String(model_args));
+  config.Set("batch_size", Json::String("auto"));
+  config.Set("batch_sizes", Json::MakeArray());
+  config.Set("device", run.fingerprint().gpus_size() > 0 ? Json::String("cuda")
+                                                         : Json::String("cpu"));
+  config.Set("use_cache", Json::Null());
+  config.Set("limit", limit > 0 ? Json::Int(limit) : Json::Null());
+  config.Set("bootstrap_iters", Json::Int(100000));
+  config.Set("gen_kwargs", Json::Null());
+  config.Set("random_seed", Json::Int(0));
+  config.Set("numpy_seed", Json::Int(1234));
+  config.Set("torch_seed", Json::Int(1234));
+  config.Set("fewshot_seed", Json::Int(static_cast<int64_t>(spec.seed())));
+  doc.Set("config", std::move(config));
+  doc.Set("git_hash",
+          Json::String(run.fingerprint().git_commit().substr(0, 7)));
+  const double start_s = static_cast<double>(run.started_unix_ms()) / 1000.0;
+  const double end_s = static_cast<double>(run.finished_unix_ms()) / 1000.0;
+  doc.Set("date", Json::Double(start_s));
+  doc.Set("pretty_env_info", Json::String("N/A (evald)"));
+  doc.Set("transformers_version", Json::String("N/A"));
+  doc.Set("lm_eval_version", Json::String(absl::StrCat(
+                                 "evald ", run.fingerprint().evald_version())));
+  doc.Set("upper_git_hash", Json::Null());
+  doc.Set("task_hashes", std::move(task_hashes));
+  doc.Set("model_source", Json::String("evald"));
+  doc.Set("model_name", Json::String(model_name));
+  doc.Set("model_name_sanitized", Json::String(sanitized));
+  const std::string system_instruction =
+      spec.tasks_size() > 0 ? spec.tasks(0).system_instruction() : "";
+  doc.Set("system_instruction", system_instruction.empty()
+                                    ? Json::Null()
+                                    : Json::String(system_instruction));
+  doc.Set("system_instruction_sha",
+          system_instruction.empty()
+              ? Json::Null()
+              : Json::String(base::Sha256Hex(system_instruction)));
+  const bool chat = spec.candidate().chat_template();
+  doc.Set("fewshot_as_multiturn", Json::Bool(chat));
+  std::string chat_sha;
+  for (const v1::ModelFingerprint& m : run.fingerprint().models())
+    if (m.role() == "candidate" && m.chat_template_sha256() != "none")
+      chat_sha = m.chat_template_sha256();
+  doc.Set("chat_template", Json::Null());
+  doc.Set("chat_template_sha",
+          chat && !chat_sha.empty() ? Json::String(chat_sha) : Json::Null());
+  doc.Set("start_time", Json::Double(start_s));
+  doc.Set("end_time", Json::Double(end_s));
+  doc.Set("total_evaluation_time_seconds",
+          Json::String(base::PythonFloatRepr(end_s - start_s)));
+  Json evald = Json::MakeObject();
+  evald.Set("run_id", Json::String(run.id()));
+  evald.Set("run_name", Json::String(spec.name()));
+  evald.Set("evald_version", Json::String(run.fingerprint().evald_version()));
+  evald.Set("git_commit", Json::String(run.fingerprint().git_commit()));
+  evald.Set("decoding_mode", Json::String(run.fingerprint().decoding_mode()));
+  Json models = Json::MakeArray();
+  for (const v1::ModelFingerprint& m : run.fingerprint().models()) {
+    Json model = Json::MakeObject();
+    model.Set("role", Json::String(m.role()));
+    model.Set("path", Json::String(m.path()));
+    Json files = Json::MakeObject();
+    for (const v1::FileHash& f : m.files())
+      files.Set(f.name(), Json::String(f.sha256()));
+    model.Set("sha256", std::move(files));
+    models.Push(std::move(model));
+  }
+  evald.Set("models", std::move(models));
+  Json datasets = Json::MakeObject();
+  for (const v1::TaskFingerprint& t : run.fingerprint().tasks())
+    for (const v1::FileHash& f : t.dataset_files())
+      datasets.Set(f.name(), Json::String(f.sha256()));
+  evald.Set("datasets", std::move(datasets));
+  Json labels = Json::MakeObject();
+  std::map<std::string, std::string> sorted_labels(spec.labels().begin(),
+                                                   spec.labels().end());
+  for (const auto& [k, v] : sorted_labels) labels.Set(k, Json::String(v));
+  evald.Set("labels", std::move(labels));
+  doc.Set("evald", std::move(evald));
+
+  Json::DumpOptions options;
+  options.indent = 2;
+  out.files.insert(out.files.begin(),
+                   {absl::StrCat(sanitized, "/results_", date_id, ".json"),
+                    doc.Dump(options)});
+  return out;
+}
+
+absl::StatusOr<LmEvalImport> ParseLmEval(
+    const LmEvalInputFile& results, absl::Span<const LmEvalInputFile> samples,
+    const std::string& run_id, int64_t now_unix_ms) {
+  return absl::UnimplementedError("import: not yet");
+}
+
+}  // namespace evald::daemon

@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "base/json.h"
@@ -765,10 +766,487 @@ absl::StatusOr<LmEvalExport> ExportLmEval(
   return out;
 }
 
+namespace {
+
+// ---------------------------------------------------------------------------
+// Import
+
+// The keys of a JsonReader path: 'a.b["c,d"][2].e' -> a, b, c,d, e (array
+// indices dropped).
+std::vector<std::string> PathKeys(absl::string_view path) {
+  std::vector<std::string> keys;
+  size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '.') {
+      ++i;
+    } else if (path.substr(i, 2) == "[\"") {
+      const size_t end = path.find("\"]", i + 2);
+      if (end == absl::string_view::npos) break;
+      keys.emplace_back(path.substr(i + 2, end - i - 2));
+      i = end + 2;
+    } else if (path[i] == '[') {
+      const size_t end = path.find(']', i);
+      if (end == absl::string_view::npos) break;
+      i = end + 1;
+    } else {
+      size_t end = i;
+      while (end < path.size() && path[end] != '.' && path[end] != '[') ++end;
+      keys.emplace_back(path.substr(i, end - i));
+      i = end;
+    }
+  }
+  return keys;
+}
+
+// "<file>: field 'results.x[\"acc,none\"]': what" becomes "<file>: line L:
+// field ...", L the line of the field's key in `text`, found key after key.
+absl::Status WithLine(const absl::Status& status, const std::string& file,
+                      absl::string_view text) {
+  if (status.ok()) return status;
+  const std::string message(status.message());
+  const std::string prefix = file + ": field '";
+  if (!absl::StartsWith(message, prefix)) return status;
+  const size_t end = message.find("': ", prefix.size());
+  const size_t end2 = message.find("' is missing", prefix.size());
+  const size_t stop = std::min(end, end2);
+  if (stop == std::string::npos) return status;
+  size_t at = 0;
+  bool found = false;
+  for (const std::string& key : PathKeys(absl::string_view(message).substr(
+           prefix.size(), stop - prefix.size()))) {
+    std::string quoted;
+    base::AppendJsonString(key, false, &quoted);
+    const size_t next = text.find(quoted, at);
+    if (next == absl::string_view::npos) break;
+    at = next;
+    found = true;
+  }
+  if (!found) return status;
+  const int line =
+      1 + static_cast<int>(std::count(text.begin(), text.begin() + at, '\n'));
+  return absl::Status(status.code(), absl::StrCat(file, ": line ", line,
+                                                  message.substr(file.size())));
+}
+
+std::string BaseName(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// A metric value of a results entry: a number, or "N/A" (stderr only).
+absl::Status ReadMetric(const base::JsonReader& r, bool stderr_value,
+                        double* value, bool* na) {
+  *na = false;
+  if (stderr_value && r.json().is_string() &&
+      r.json().string_value() == "N/A") {
+    *na = true;
+    *value = 0;
+    return absl::OkStatus();
+  }
+  if (r.json().is_bool()) {
+    *value = r.json().bool_value() ? 1 : 0;
+    return absl::OkStatus();
+  }
+  auto v = r.Number();
+  if (!v.ok()) {
+    return r.Expected(stderr_value ? "a number or \"N/A\"" : "a number");
+  }
+  *value = *v;
+  return absl::OkStatus();
+}
+
+// evald's metric name of lm-eval's "<metric>,<filter>".
+std::string EvaldMetricName(const std::string& key) {
+  if (absl::EndsWith(key, ",none")) return key.substr(0, key.size() - 5);
+  return key;
+}
+
+struct ImportedLeaf {
+  std::string task;     // evald task (the top group, or the leaf itself)
+  std::string subtask;  // "" for a task of its own
+};
+
+}  // namespace
+
 absl::StatusOr<LmEvalImport> ParseLmEval(
     const LmEvalInputFile& results, absl::Span<const LmEvalInputFile> samples,
     const std::string& run_id, int64_t now_unix_ms) {
-  return absl::UnimplementedError("import: not yet");
+  const std::string file = BaseName(results.path);
+  base::JsonParseOptions parse_options;
+  parse_options.allow_nan_literals = true;
+  auto parsed = base::ParseJson(results.content, parse_options);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(file, ": ", parsed.status().message()));
+  }
+  const Json& doc = *parsed;
+  const base::JsonReader root(doc, file);
+  auto fail = [&](const absl::Status& s) {
+    return WithLine(s, file, results.content);
+  };
+  auto root_object = root.Object();
+  if (!root_object.ok()) return fail(root_object.status());
+  auto results_reader = root.Field("results").Object();
+  if (!results_reader.ok()) return fail(results_reader.status());
+
+  // The tree: group -> children; leaves are results entries that are no
+  // group. A top group is no group's child.
+  std::map<std::string, std::vector<std::string>> children;
+  std::set<std::string> is_child;
+  if (root.Field("group_subtasks").present()) {
+    auto gs = root.Field("group_subtasks").Object();
+    if (!gs.ok()) return fail(gs.status());
+    for (size_t i = 0; i < gs->size(); ++i) {
+      base::JsonReader g = gs->Item(i);
+      const std::string name = doc.Find("group_subtasks")->object()[i].first;
+      auto list = g.Array();
+      if (!list.ok()) return fail(list.status());
+      for (size_t j = 0; j < list->size(); ++j) {
+        auto child = list->Item(j).String();
+        if (!child.ok()) return fail(child.status());
+        children[name].push_back(*child);
+        is_child.insert(*child);
+      }
+    }
+  }
+  const Json* configs = doc.Find("configs");
+  if (configs != nullptr) {
+    auto c = root.Field("configs").Object();
+    if (!c.ok()) return fail(c.status());
+    for (size_t i = 0; i < c->size(); ++i) {
+      auto one = c->Item(i).Object();
+      if (!one.ok()) return fail(one.status());
+    }
+  }
+  std::map<std::string, ImportedLeaf> leaves;
+  std::function<void(const std::string&, const std::string&)> place =
+      [&](const std::string& top, const std::string& node) {
+        auto it = children.find(node);
+        if (it == children.end()) {
+          std::string sub = node;
+          if (absl::StartsWith(sub, top + "_"))
+            sub = sub.substr(top.size() + 1);
+          leaves[node] = {top, sub};
+          return;
+        }
+        for (const std::string& c : it->second) place(top, c);
+      };
+  for (const auto& [name, unused] : children)
+    if (!is_child.count(name)) place(name, name);
+  for (const auto& [name, unused] : doc.Find("results")->object())
+    if (!children.count(name) && !leaves.count(name)) leaves[name] = {name, ""};
+
+  LmEvalImport out;
+  v1::RunRecord& run = out.run;
+  run.set_id(run_id);
+  run.set_state(v1::SUCCEEDED);
+  run.set_created_unix_ms(now_unix_ms);
+  std::string model_name = "unknown";
+  if (const Json* m = doc.Find("model_name"); m != nullptr && m->is_string())
+    model_name = m->string_value();
+  double date = 0;
+  if (const Json* d = doc.Find("date"); d != nullptr && d->is_number())
+    date = d->number_value();
+  double total = 0;
+  if (const Json* t = doc.Find("total_evaluation_time_seconds");
+      t != nullptr && t->is_string())
+    (void)absl::SimpleAtod(t->string_value(), &total);
+  run.set_started_unix_ms(static_cast<int64_t>(std::llround(date * 1000)));
+  run.set_finished_unix_ms(
+      static_cast<int64_t>(std::llround((date + total) * 1000)));
+  v1::RunSpec& spec = *run.mutable_spec();
+  spec.set_name(absl::StrCat("lm-eval ", model_name));
+  spec.mutable_candidate()->set_path(model_name);
+  (*spec.mutable_labels())["imported"] = "lm-eval";
+  (*spec.mutable_labels())["source"] = results.path;
+  spec.set_suite_path(results.path);
+  if (const Json* c = doc.Find("config"); c != nullptr && c->is_object()) {
+    if (const Json* seed = c->Find("fewshot_seed");
+        seed != nullptr && seed->is_int() && seed->int_value() >= 0)
+      spec.set_seed(static_cast<uint64_t>(seed->int_value()));
+  }
+  v1::Fingerprint& fp = *run.mutable_fingerprint();
+  fp.set_driver_version("unknown");
+  fp.set_cuda_runtime_version("unknown");
+  fp.set_cpu_model("unknown");
+  fp.set_hostname("unknown");
+  if (const Json* v = doc.Find("lm_eval_version");
+      v != nullptr && v->is_string())
+    fp.set_evald_version(absl::StrCat("lm-eval ", v->string_value()));
+  if (const Json* g = doc.Find("git_hash"); g != nullptr && g->is_string())
+    fp.set_git_commit(g->string_value());
+  fp.set_decoding_mode("unknown (imported from lm-evaluation-harness)");
+  v1::ModelFingerprint* model = fp.add_models();
+  model->set_role("candidate");
+  model->set_path(model_name);
+
+  // Tasks in the order their first entry appears.
+  std::vector<std::string> task_order;
+  std::map<std::string, v1::TaskScores> scores;
+  std::map<std::string, Json> task_configs;
+  auto note_task = [&](const std::string& task) {
+    if (std::find(task_order.begin(), task_order.end(), task) ==
+        task_order.end())
+      task_order.push_back(task);
+  };
+  for (size_t i = 0; i < results_reader->size(); ++i) {
+    const std::string& name = doc.Find("results")->object()[i].first;
+    auto entry = results_reader->Item(i).Object();
+    if (!entry.ok()) return fail(entry.status());
+    std::string task;
+    std::string group;
+    if (leaves.count(name)) {
+      task = leaves[name].task;
+      group = leaves[name].subtask;
+    } else {
+      // A group: the top one is the task; a subgroup names its group.
+      std::string top = name;
+      for (const auto& [g, kids] : children)
+        if (!is_child.count(g) && (g == name || [&] {
+              std::function<bool(const std::string&)> under =
+                  [&](const std::string& n) {
+                    auto it = children.find(n);
+                    if (it == children.end()) return false;
+                    for (const std::string& k : it->second)
+                      if (k == name || under(k)) return true;
+                    return false;
+                  };
+              return under(g);
+            }()))
+          top = g;
+      task = top;
+      if (name != top) {
+        group = name;
+        if (absl::StartsWith(group, top + "_"))
+          group = group.substr(top.size() + 1);
+      }
+    }
+    note_task(task);
+    v1::TaskScores& ts = scores[task];
+    ts.set_task(task);
+    int64_t sample_len = 0;
+    if (entry->Field("sample_len").present()) {
+      auto n = entry->Field("sample_len").Int(0, int64_t{1} << 40);
+      if (!n.ok()) return fail(n.status());
+      sample_len = *n;
+    }
+    const Json& e = entry->json();
+    for (size_t k = 0; k < e.object().size(); ++k) {
+      const std::string& key = e.object()[k].first;
+      if (key.find(',') == std::string::npos ||
+          key.find("_stderr,") != std::string::npos)
+        continue;
+      double value = 0;
+      bool na = false;
+      RETURN_IF_ERROR(fail(ReadMetric(entry->Field(key), false, &value, &na)));
+      const size_t comma = key.find(',');
+      const std::string stderr_key =
+          absl::StrCat(key.substr(0, comma), "_stderr", key.substr(comma));
+      double se = 0;
+      bool se_na = true;
+      if (entry->Field(stderr_key).present()) {
+        RETURN_IF_ERROR(
+            fail(ReadMetric(entry->Field(stderr_key), true, &se, &se_na)));
+      }
+      int64_t count = sample_len;
+      if (const Json* sc = e.Find("sample_count");
+          sc != nullptr && sc->is_object()) {
+        if (const Json* c = sc->Find(key); c != nullptr && c->is_int())
+          count = c->int_value();
+      }
+      v1::Metric* m = ts.add_metrics();
+      m->set_name(EvaldMetricName(key));
+      m->set_group(group);
+      m->set_value(value);
+      m->set_std_error(se);
+      m->set_std_error_na(se_na);
+      m->set_count(count);
+      m->set_aggregation(leaves.count(name) ? "mean" : "micro");
+    }
+    if (leaves.count(name) && configs != nullptr && configs->is_object()) {
+      if (const Json* c = configs->Find(name)) {
+        if (leaves[name].subtask.empty()) {
+          task_configs[task] = *c;
+        } else {
+          if (!task_configs.count(task))
+            task_configs[task] = Json::MakeObject();
+          task_configs[task].Set(name, *c);
+        }
+      }
+    }
+  }
+
+  // Samples: rows of one document (one per filter) make one sample.
+  std::string date_id;
+  if (absl::StartsWith(file, "results_") && absl::EndsWith(file, ".json"))
+    date_id = file.substr(8, file.size() - 8 - 5);
+  std::map<std::string, int64_t> next_index;
+  for (const LmEvalInputFile& f : samples) {
+    const std::string name = BaseName(f.path);
+    const std::string suffix = absl::StrCat("_", date_id, ".jsonl");
+    if (!absl::StartsWith(name, "samples_") || !absl::EndsWith(name, suffix) ||
+        name.size() <= 8 + suffix.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ": not a samples file of ", file,
+                       " (expected samples_<task>", suffix, ")"));
+    }
+    const std::string leaf = name.substr(8, name.size() - 8 - suffix.size());
+    auto placed = leaves.find(leaf);
+    if (placed == leaves.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          name, ": task '", leaf, "' has no entry in ", file, "'s results"));
+    }
+    const ImportedLeaf& where = placed->second;
+    struct Doc {
+      v1::SampleRecord record;
+      Json lm;
+    };
+    std::map<int64_t, Doc> docs;
+    int line_number = 0;
+    for (absl::string_view line : absl::StrSplit(f.content, '\n')) {
+      ++line_number;
+      if (line.empty()) continue;
+      const std::string at = absl::StrCat(name, ": line ", line_number);
+      auto row_json = base::ParseJson(line, parse_options);
+      if (!row_json.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(at, ": ", row_json.status().message()));
+      }
+      const base::JsonReader row(*row_json, at);
+      RETURN_IF_ERROR(row.Object().status());
+      ASSIGN_OR_RETURN(int64_t doc_id,
+                       row.Field("doc_id").Int(0, int64_t{1} << 40));
+      ASSIGN_OR_RETURN(base::JsonReader doc_reader, row.Field("doc").Object());
+      ASSIGN_OR_RETURN(std::string target, row.Field("target").String());
+      ASSIGN_OR_RETURN(base::JsonReader args, row.Field("arguments").Object());
+      ASSIGN_OR_RETURN(base::JsonReader resps, row.Field("resps").Array());
+      ASSIGN_OR_RETURN(base::JsonReader filtered,
+                       row.Field("filtered_resps").Array());
+      ASSIGN_OR_RETURN(std::string filter, row.Field("filter").String());
+      ASSIGN_OR_RETURN(base::JsonReader metrics, row.Field("metrics").Array());
+      Doc& d = docs[doc_id];
+      v1::SampleRecord& s = d.record;
+      if (d.lm.is_null()) {
+        d.lm = Json::MakeObject();
+        d.lm.Set("doc", doc_reader.json());
+        d.lm.Set("target", Json::String(target));
+        Json arguments = Json::MakeArray();
+        std::string prompt;
+        for (size_t i = 0; i < args.size(); ++i) {
+          ASSIGN_OR_RETURN(base::JsonReader request, args.Item(i).Object());
+          Json list = Json::MakeArray();
+          for (size_t j = 0; j < request.size(); ++j)
+            list.Push(request.Item(j).json());
+          if (i == 0 && request.size() > 0) {
+            ASSIGN_OR_RETURN(prompt, request.Item(0).String());
+          }
+          arguments.Push(std::move(list));
+        }
+        d.lm.Set("arguments", std::move(arguments));
+        Json stored_resps = Json::MakeArray();
+        for (size_t i = 0; i < resps.size(); ++i) {
+          ASSIGN_OR_RETURN(base::JsonReader per_request, resps.Item(i).Array());
+          if (per_request.size() == 0)
+            return per_request.Error("a request with no response");
+          const Json& first = per_request.Item(0).json();
+          stored_resps.Push(first);
+          std::string shown = first.is_array() ? PyRepr(first) : PyStr(first);
+          if (args.size() > 1) {
+            const Json* cont = args.Item(i).Field("arg_1").present()
+                                   ? &args.Item(i).Field("arg_1").json()
+                                   : nullptr;
+            if (cont != nullptr && cont->is_string())
+              shown = absl::StrCat(cont->string_value(), ": ", shown);
+          }
+          s.add_responses(shown);
+        }
+        d.lm.Set("resps", std::move(stored_resps));
+        d.lm.Set("filtered_resps", Json::MakeObject());
+        s.set_task(where.task);
+        s.set_subtask(where.subtask);
+        s.set_doc_id(where.subtask.empty()
+                         ? absl::StrCat(doc_id)
+                         : absl::StrCat(where.subtask, "/", doc_id));
+        s.set_prompt(prompt);
+        s.set_target(target);
+      }
+      Json filtered_list = Json::MakeArray();
+      for (size_t i = 0; i < filtered.size(); ++i)
+        filtered_list.Push(filtered.Item(i).json());
+      if (filter != "none" && filtered.size() == 1) {
+        absl::StrAppend(s.mutable_extracted(),
+                        s.extracted().empty() ? "" : "; ", filter, ": ",
+                        PyStr(filtered.Item(0).json()));
+      }
+      Json* fr = nullptr;
+      for (auto& [k, v] : d.lm.mutable_object())
+        if (k == "filtered_resps") fr = &v;
+      fr->Set(filter, std::move(filtered_list));
+      for (size_t i = 0; i < metrics.size(); ++i) {
+        ASSIGN_OR_RETURN(std::string metric, metrics.Item(i).String());
+        base::JsonReader v = row.Field(metric);
+        double value = 0;
+        if (v.json().is_bool()) {
+          value = v.json().bool_value() ? 1 : 0;
+        } else if (v.json().is_array()) {
+          continue;  // per-instruction lists (IFEval) have no sample value
+        } else {
+          ASSIGN_OR_RETURN(value, v.Number());
+        }
+        (*s.mutable_metrics())[filter == "none"
+                                   ? metric
+                                   : absl::StrCat(metric, ",", filter)] = value;
+      }
+    }
+    for (auto& [doc_id, d] : docs) {
+      d.record.set_doc_index(next_index[where.task]++);
+      d.record.set_lm_eval_json(d.lm.Dump());
+      d.record.set_run_id(run_id);
+      d.record.set_finished_unix_ms(run.finished_unix_ms());
+      out.samples.push_back(std::move(d.record));
+    }
+  }
+
+  for (const std::string& task : task_order) {
+    v1::TaskSpec* t = spec.add_tasks();
+    t->set_name(task);
+    v1::TaskFingerprint* tf = fp.add_tasks();
+    tf->set_name(task);
+    tf->set_seed(spec.seed());
+    // A group's version is its subtasks' (evald versions the task, not the
+    // group): the first leaf's.
+    std::string versioned = task;
+    for (const auto& [leaf, placed] : leaves) {
+      if (placed.task == task && !placed.subtask.empty()) {
+        versioned = leaf;
+        break;
+      }
+    }
+    if (const Json* versions = doc.Find("versions"); versions != nullptr) {
+      if (const Json* v = versions->Find(versioned);
+          v != nullptr && !v->is_null())
+        tf->set_version(PyStr(*v));
+    }
+    if (const Json* shots = doc.Find("n-shot"); shots != nullptr) {
+      if (const Json* n = shots->Find(task); n != nullptr && n->is_int()) {
+        tf->set_shots(static_cast<int32_t>(n->int_value()));
+        t->set_shots(static_cast<int32_t>(n->int_value()));
+      }
+    }
+    if (task_configs.count(task))
+      tf->set_lm_eval_config_json(task_configs[task].Dump());
+    v1::TaskScores& ts = scores[task];
+    ts.set_run_id(run_id);
+    out.scores.push_back(ts);
+    int64_t n = 0;
+    for (const v1::SampleRecord& s : out.samples)
+      if (s.task() == task) ++n;
+    v1::TaskProgress* p = run.add_progress();
+    p->set_task(task);
+    p->set_done(n);
+    p->set_total(n);
+  }
+  return out;
 }
 
 }  // namespace evald::daemon

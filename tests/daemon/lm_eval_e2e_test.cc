@@ -14,11 +14,13 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "base/file.h"
@@ -104,6 +106,40 @@ class LmEvalE2eTest : public EvaldTestBase {
     return path;
   }
 
+  // (task, metric, group) -> "value stderr count" of a `results` reply;
+  // `lm_eval_only` leaves out what lm-eval does not report (acc_macro).
+  static std::map<std::string, std::string> ScoreMap(const base::Json& results,
+                                                     bool lm_eval_only) {
+    std::map<std::string, std::string> out;
+    const base::Json* scores = results.Find("scores");
+    if (scores == nullptr) return out;
+    for (const base::Json& t : scores->array()) {
+      for (const base::Json& m : t.Find("metrics")->array()) {
+        const std::string name = Str(m, {"name"});
+        if (lm_eval_only && name == "acc_macro") continue;
+        const base::Json* v = m.Find("value");
+        const base::Json* se = m.Find("std_error");
+        out[absl::StrCat(Str(t, {"task"}), " ", name, " ", Str(m, {"group"}))] =
+            absl::StrCat(v ? v->Dump() : "0", " ", se ? se->Dump() : "0", " ",
+                         Int(m.Find("count")));
+      }
+    }
+    return out;
+  }
+
+  // Writes an lm-eval output folder with `results` and one samples file.
+  std::string WriteLmEvalDir(const std::string& name,
+                             const std::string& results,
+                             const std::string& samples) {
+    const std::string dir = tmp_.Join(name);
+    const std::string date = "2026-01-02T03-04-05.000006";
+    WriteTestFile(absl::StrCat(dir, "/results_", date, ".json"), results);
+    if (!samples.empty())
+      WriteTestFile(absl::StrCat(dir, "/samples_gsm8k_", date, ".jsonl"),
+                    samples);
+    return dir;
+  }
+
   std::string RunSuite() {
     ProcessResult r = Ctl({"--json", "submit", WriteSuite(), "--wait"});
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -147,6 +183,49 @@ TEST_F(LmEvalE2eTest, ExportReadsAsLmEvalOutputAndImportsBackEqual) {
   // 4 leaf tasks; MMLU 4 + 4 rows, gsm8k 5 x 2 filters, gsm8k_cot 3 x 2.
   EXPECT_EQ(checked.out, "ok 4 24\n") << checked.err;
 
+  // Imported back, the run is a baseline with the same scores and samples.
+  ProcessResult imported =
+      Ctl({"--json", "import", "--format", "lm-eval", out});
+  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  const std::string baseline = Str(Json(imported), {"run_id"});
+  ASSERT_FALSE(baseline.empty());
+  EXPECT_EQ(Int(Json(imported).Find("samples")), 4 + 4 + 5 + 3);
+  EXPECT_THAT(Ctl({"list", "--label", "imported=lm-eval"}).out,
+              HasSubstr(baseline));
+  const base::Json a = Results(run);
+  const base::Json b = Results(baseline);
+  EXPECT_EQ(State(b), "SUCCEEDED");
+  EXPECT_EQ(ScoreMap(a, /*lm_eval_only=*/true), ScoreMap(b, false));
+  EXPECT_EQ(ScoreMap(b, false).size(), 9u);  // 5 mmlu + 2 + 2 gsm8k
+  ProcessResult compared = Ctl({"--json", "compare", run, baseline});
+  ASSERT_EQ(compared.exit_code, 0) << compared.err;
+  const base::Json comparison = Json(compared);
+  const base::Json* rows = comparison.Find("metrics");
+  ASSERT_NE(rows, nullptr);
+  int64_t shared = 0;
+  for (const base::Json& row : rows->array()) {
+    EXPECT_EQ(row.Find("score_a")->number_value(),
+              row.Find("score_b")->number_value())
+        << row.Dump();
+    EXPECT_EQ(row.Find("difference")->number_value(), 0) << row.Dump();
+    if (Str(row, {"subtask"}).empty()) shared += Int(row.Find("shared"));
+  }
+  EXPECT_EQ(shared, 8 + 5 + 5 + 3 + 3);  // mmlu; gsm8k, gsm8k_cot x 2 filters
+  // Exported again, the imported run gives the same samples files.
+  const std::string again = tmp_.Join("again");
+  ProcessResult reexported =
+      Ctl({"export", baseline, "--format", "lm-eval", "--out", again});
+  ASSERT_EQ(reexported.exit_code, 0) << reexported.err;
+  std::vector<std::string> again_files = ListFiles(again);
+  ASSERT_EQ(again_files.size(), files.size());
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (absl::StrContains(files[i], "/results_")) continue;
+    auto x = base::ReadFileToString(files[i]);
+    auto y = base::ReadFileToString(again_files[i]);
+    ASSERT_TRUE(x.ok() && y.ok());
+    EXPECT_EQ(*x, *y) << files[i] << " vs " << again_files[i];
+  }
+
   // The same files offline, from the stopped daemon's store.
   ASSERT_EQ(daemon_->Signal(SIGTERM, true), 0);
   const std::string offline_out = tmp_.Join("offline-out");
@@ -161,6 +240,106 @@ TEST_F(LmEvalE2eTest, ExportReadsAsLmEvalOutputAndImportsBackEqual) {
     ASSERT_TRUE(a.ok() && b.ok());
     EXPECT_EQ(*a, *b) << files[i];
   }
+}
+
+constexpr char kGoodResults[] = R"({
+  "results": {
+    "gsm8k": {
+      "name": "gsm8k",
+      "alias": "gsm8k",
+      "sample_len": 2,
+      "exact_match,strict-match": 0.5,
+      "exact_match_stderr,strict-match": 0.5
+    }
+  },
+  "group_subtasks": {},
+  "date": 1767322800.0
+})";
+
+std::string Row(int doc_id, const std::string& response, double em) {
+  return absl::StrCat(
+      R"({"doc_id": )", doc_id,
+      R"(, "doc": {"question": "q", "answer": "#### 2"}, "target": "#### 2", )",
+      R"("arguments": {"gen_args_0": {"arg_0": "Question: q\nAnswer:", )",
+      R"("arg_1": {"until": ["Question:"]}}}, "resps": [[")", response,
+      R"("]], "filtered_resps": [")", response,
+      R"("], "filter": "strict-match", "metrics": ["exact_match"], )",
+      R"("doc_hash": "x", "prompt_hash": "y", "target_hash": "z", )",
+      R"("exact_match": )", em, "}\n");
+}
+
+TEST_F(LmEvalE2eTest, ImportStoresAWellFormedFolderAndRefusesMalformedOnes) {
+  const std::string good_samples = Row(0, "2", 1.0) + Row(1, "3", 0.0);
+  ProcessResult ok = Ctl({"--json", "import", "--format", "lm-eval",
+                          WriteLmEvalDir("good", kGoodResults, good_samples)});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  const std::string run = Str(Json(ok), {"run_id"});
+  base::Json results = Results(run);
+  EXPECT_EQ(State(results), "SUCCEEDED");
+  EXPECT_EQ(ScoreMap(results, false),
+            (std::map<std::string, std::string>{
+                {"gsm8k exact_match,strict-match ", "0.5 0.5 2"}}));
+  ProcessResult samples = Ctl({"--json", "samples", run, "gsm8k"});
+  EXPECT_THAT(samples.out, HasSubstr(R"("doc_id":"1")"));
+  EXPECT_THAT(samples.out, HasSubstr(R"("exact_match,strict-match":1)"));
+
+  struct Case {
+    std::string name;
+    std::string results;
+    std::string samples;
+    std::string error;  // what the one line says
+  };
+  std::string bad_value = kGoodResults;
+  bad_value.replace(bad_value.find("0.5"), 3, "\"high\"");
+  std::string bad_na = kGoodResults;
+  bad_na.replace(bad_na.rfind("0.5"), 3, "\"n/a\"");
+  const std::vector<Case> cases = {
+      {"not-json", "{\"results\": {", "",
+       "results_2026-01-02T03-04-05.000006.json: line 1, column 14"},
+      {"no-results", "{\"configs\": {}}", "",
+       "results_2026-01-02T03-04-05.000006.json: field 'results' is missing"},
+      {"bad-value", bad_value, "",
+       "results_2026-01-02T03-04-05.000006.json: line 7: field "
+       "'results.gsm8k[\"exact_match,strict-match\"]': expected a number, "
+       "got \"high\""},
+      {"bad-stderr", bad_na, "",
+       "results_2026-01-02T03-04-05.000006.json: line 8: field "
+       "'results.gsm8k[\"exact_match_stderr,strict-match\"]': expected a "
+       "number or \"N/A\""},
+      {"row-not-json", kGoodResults, Row(0, "2", 1.0) + "{\"doc_id\": 1,\n",
+       "samples_gsm8k_2026-01-02T03-04-05.000006.jsonl: line 2"},
+      {"row-no-doc-id", kGoodResults,
+       Row(0, "2", 1.0) + "{\"doc\": {}, \"target\": \"1\"}\n",
+       "samples_gsm8k_2026-01-02T03-04-05.000006.jsonl: line 2: field "
+       "'doc_id' is missing"},
+      {"row-bad-metric", kGoodResults,
+       Row(0, "2", 1.0) +
+           absl::StrReplaceAll(Row(1, "3", 0.0), {{"\"exact_match\": 0",
+                                                   "\"exact_match\": \"no\""}}),
+       "samples_gsm8k_2026-01-02T03-04-05.000006.jsonl: line 2: field "
+       "'exact_match': expected a number"},
+  };
+  for (const Case& c : cases) {
+    ProcessResult r = Ctl({"import", "--format", "lm-eval",
+                           WriteLmEvalDir(c.name, c.results, c.samples)});
+    EXPECT_EQ(r.exit_code, 2) << c.name << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr(c.error)) << c.name;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  // A samples file of a task the results do not name.
+  const std::string stray = WriteLmEvalDir("stray", kGoodResults, "");
+  WriteTestFile(stray + "/samples_mmlu_x_2026-01-02T03-04-05.000006.jsonl",
+                Row(0, "2", 1.0));
+  ProcessResult r = Ctl({"import", "--format", "lm-eval", stray});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("samples_mmlu_x_2026-01-02T03-04-05.000006."
+                               "jsonl: task 'mmlu_x' has no entry"));
+  // Nothing of the refused folders was stored: only the good import.
+  ProcessResult listed = Ctl({"--json", "list", "--label", "imported=lm-eval"});
+  ASSERT_EQ(listed.exit_code, 0);
+  const base::Json runs = Json(listed);
+  ASSERT_NE(runs.Find("runs"), nullptr) << listed.out;
+  EXPECT_EQ(runs.Find("runs")->array().size(), 1u) << listed.out;
 }
 
 }  // namespace

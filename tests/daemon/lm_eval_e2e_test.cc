@@ -183,6 +183,29 @@ TEST_F(LmEvalE2eTest, ExportReadsAsLmEvalOutputAndImportsBackEqual) {
   // 4 leaf tasks; MMLU 4 + 4 rows, gsm8k 5 x 2 filters, gsm8k_cot 3 x 2.
   EXPECT_EQ(checked.out, "ok 4 24\n") << checked.err;
 
+  // `evalctl score` reads lm-eval's samples file and scores its generations
+  // as the run did.
+  for (const std::string& f : files) {
+    if (!absl::StrContains(f, "/samples_gsm8k_2")) continue;
+    ProcessResult scored =
+        Ctl({"--json", "score", "gsm8k", "--shots", "2", "--data",
+             g_fixture->Join("data") + "/gsm8k", "--responses", f});
+    ASSERT_EQ(scored.exit_code, 0) << scored.err;
+    const base::Json score = Json(scored);
+    std::map<std::string, double> got;
+    for (const base::Json& m : score.Find("metrics")->array())
+      got[Str(m, {"name"})] = m.Find("value")->number_value();
+    std::map<std::string, double> want;
+    for (const auto& [key, value] : ScoreMap(Results(run), false)) {
+      if (absl::StartsWith(key, "gsm8k "))
+        want[std::string(
+            absl::StripPrefix(key.substr(0, key.size() - 1), "gsm8k "))] =
+            std::stod(value.substr(0, value.find(' ')));
+    }
+    EXPECT_EQ(got, want);
+    EXPECT_EQ(score.Find("samples")->array().size(), 5u);
+  }
+
   // Imported back, the run is a baseline with the same scores and samples.
   ProcessResult imported =
       Ctl({"--json", "import", "--format", "lm-eval", out});

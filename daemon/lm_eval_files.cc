@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -198,14 +199,16 @@ Json GroupVersion(const std::string& group) {
   return Json::Null();
 }
 
-// lm-eval's doc_id: the document's index within its (sub)task. evald's ids
-// are "<index>" or "<subtask>/<index>".
+// lm-eval's doc_id: the document's index within its (sub)task: the tail
+// of evald's "<subtask>/<index>", else the index in the task (IFEval's ids
+// are the dataset's keys).
 int64_t LmEvalDocId(const v1::SampleRecord& s) {
   absl::string_view id = s.doc_id();
   const size_t slash = id.rfind('/');
-  if (slash != absl::string_view::npos) id = id.substr(slash + 1);
   int64_t n = 0;
-  if (absl::SimpleAtoi(id, &n)) return n;
+  if (slash != absl::string_view::npos &&
+      absl::SimpleAtoi(id.substr(slash + 1), &n))
+    return n;
   return s.doc_index();
 }
 
@@ -299,16 +302,25 @@ absl::Status SampleRows(const LeafTask& leaf, std::vector<std::string>* rows,
         list.Push(std::move(filtered_value));
         filtered_value = std::move(list);
       }
-      // The metric values of this filter, in the task's metric_list order.
-      std::vector<std::pair<std::string, double>> values;
-      for (const auto& [key, v] : p.record->metrics()) {
+      // The metric values of this filter, in the task's metric_list order:
+      // the record's own "metrics" (lm-eval's per-document values: lists,
+      // booleans) where it has them, else the sample's numbers.
+      std::vector<std::pair<std::string, Json>> values;
+      auto keep = [&](const std::string& key, Json value) {
         auto [metric, f] = SplitMetric(key);
-        if (f != filter) continue;
+        if (f != filter) return;
         if (!metric_order.empty() &&
             std::find(metric_order.begin(), metric_order.end(), metric) ==
                 metric_order.end())
-          continue;
-        values.push_back({metric, v});
+          return;
+        values.push_back({metric, std::move(value)});
+      };
+      if (const Json* own = p.json.Find("metrics");
+          own != nullptr && own->is_object()) {
+        for (const auto& [key, v] : own->object()) keep(key, v);
+      } else {
+        for (const auto& [key, v] : p.record->metrics())
+          keep(key, Json::Double(v));
       }
       std::stable_sort(
           values.begin(), values.end(), [&](const auto& a, const auto& b) {
@@ -335,7 +347,7 @@ absl::Status SampleRows(const LeafTask& leaf, std::vector<std::string>* rows,
       row.Set("doc_hash", Json::String(doc_hash));
       row.Set("prompt_hash", Json::String(prompt_hash));
       row.Set("target_hash", Json::String(target_hash));
-      for (const auto& [m, v] : values) row.Set(m, Json::Double(v));
+      for (const auto& [m, v] : values) row.Set(m, v);
       rows->push_back(PyDumps(row));
       absl::StrAppend(task_hash_input, doc_hash, prompt_hash, target_hash);
     }
@@ -541,11 +553,12 @@ absl::StatusOr<LmEvalExport> ExportLmEval(
     entry.Set("alias", alias != nullptr && alias->is_string()
                            ? *alias
                            : Json::String(leaf.name));
-    int64_t sample_len = leaf.sample_len;
-    if (sample_len == 0) {
-      for (const v1::SampleRecord* s : leaf.samples)
-        if (s->error().empty()) ++sample_len;
-    }
+    // lm-eval's sample_len counts documents (an instruction-level metric
+    // counts instructions in evald's scores).
+    int64_t sample_len = 0;
+    for (const v1::SampleRecord* s : leaf.samples)
+      if (s->error().empty()) ++sample_len;
+    if (sample_len == 0) sample_len = leaf.sample_len;
     entry.Set("sample_len", Json::Int(sample_len));
     Json hib = Json::MakeObject();
     for (const v1::Metric* m : leaf.metrics) {
@@ -1081,6 +1094,9 @@ absl::StatusOr<LmEvalImport> ParseLmEval(
   if (absl::StartsWith(file, "results_") && absl::EndsWith(file, ".json"))
     date_id = file.substr(8, file.size() - 8 - 5);
   std::map<std::string, int64_t> next_index;
+  // (task, subtask, metric) -> items of list-valued per-document metrics.
+  std::map<std::tuple<std::string, std::string, std::string>, int64_t>
+      list_items;
   for (const LmEvalInputFile& f : samples) {
     const std::string name = BaseName(f.path);
     const std::string suffix = absl::StrCat("_", date_id, ".jsonl");
@@ -1100,6 +1116,8 @@ absl::StatusOr<LmEvalImport> ParseLmEval(
     struct Doc {
       v1::SampleRecord record;
       Json lm;
+      Json metrics = Json::MakeObject();  // the rows' values as written
+      bool own_metrics = false;           // some are not plain numbers
     };
     std::map<int64_t, Doc> docs;
     int line_number = 0;
@@ -1164,9 +1182,17 @@ absl::StatusOr<LmEvalImport> ParseLmEval(
         d.lm.Set("filtered_resps", Json::MakeObject());
         s.set_task(where.task);
         s.set_subtask(where.subtask);
-        s.set_doc_id(where.subtask.empty()
-                         ? absl::StrCat(doc_id)
-                         : absl::StrCat(where.subtask, "/", doc_id));
+        std::string id = where.subtask.empty()
+                             ? absl::StrCat(doc_id)
+                             : absl::StrCat(where.subtask, "/", doc_id);
+        // IFEval's documents are named by their dataset key, as evald's
+        // ifeval names them.
+        if (leaf == "ifeval") {
+          if (const Json* key = doc_reader.json().Find("key");
+              key != nullptr && key->is_int())
+            id = absl::StrCat(key->int_value());
+        }
+        s.set_doc_id(id);
         s.set_prompt(prompt);
         s.set_target(target);
       }
@@ -1186,19 +1212,39 @@ absl::StatusOr<LmEvalImport> ParseLmEval(
         ASSIGN_OR_RETURN(std::string metric, metrics.Item(i).String());
         base::JsonReader v = row.Field(metric);
         double value = 0;
+        const std::string key =
+            filter == "none" ? metric : absl::StrCat(metric, ",", filter);
         if (v.json().is_bool()) {
           value = v.json().bool_value() ? 1 : 0;
+          d.own_metrics = true;
         } else if (v.json().is_array()) {
-          continue;  // per-instruction lists (IFEval) have no sample value
+          // Per-instruction lists (IFEval): the sample's value is their mean.
+          double sum = 0;
+          for (size_t k = 0; k < v.size(); ++k) {
+            const Json& item = v.Item(k).json();
+            if (item.is_bool()) {
+              sum += item.bool_value() ? 1 : 0;
+            } else {
+              ASSIGN_OR_RETURN(double x, v.Item(k).Number());
+              sum += x;
+            }
+          }
+          d.own_metrics = true;
+          d.metrics.Set(key, v.json());
+          // The metric counts instructions, as evald's scores count them.
+          list_items[{where.task, where.subtask, key}] +=
+              static_cast<int64_t>(v.size());
+          if (v.size() == 0) continue;
+          value = sum / static_cast<double>(v.size());
         } else {
           ASSIGN_OR_RETURN(value, v.Number());
         }
-        (*s.mutable_metrics())[filter == "none"
-                                   ? metric
-                                   : absl::StrCat(metric, ",", filter)] = value;
+        if (!v.json().is_array()) d.metrics.Set(key, v.json());
+        (*s.mutable_metrics())[key] = value;
       }
     }
     for (auto& [doc_id, d] : docs) {
+      if (d.own_metrics) d.lm.Set("metrics", d.metrics);
       d.record.set_doc_index(next_index[where.task]++);
       d.record.set_lm_eval_json(d.lm.Dump());
       d.record.set_run_id(run_id);
@@ -1237,6 +1283,10 @@ absl::StatusOr<LmEvalImport> ParseLmEval(
       tf->set_lm_eval_config_json(task_configs[task].Dump());
     v1::TaskScores& ts = scores[task];
     ts.set_run_id(run_id);
+    for (v1::Metric& m : *ts.mutable_metrics()) {
+      auto it = list_items.find({task, m.group(), m.name()});
+      if (it != list_items.end()) m.set_count(it->second);
+    }
     out.scores.push_back(ts);
     int64_t n = 0;
     for (const v1::SampleRecord& s : out.samples)

@@ -117,6 +117,9 @@ struct SampleResult {
   //    "resps": [[...], ...],               one entry per request:
   //        loglikelihood [logprob, is_greedy], generate_until [text],
   //        loglikelihood_rolling [logprob]
+  //    "metrics": {"<metric>[,<filter>]": value},  optional: lm-eval's
+  //        per-document metric values where they are not the sample's
+  //        numbers (IFEval's booleans and per-instruction lists)
   //    "filtered_resps": {"<filter>": [...]}}  per filter name ("none"
   //        without filters): one entry per request, what lm-eval's
   //        filtered_resps holds for it (loglikelihood [logprob, is_greedy],

@@ -66,6 +66,18 @@ class LmEvalE2eTest : public EvaldTestBase {
     ASSERT_EQ(made.exit_code, 0) << made.err;
     const std::string root = g_fixture->Join("data");
     WriteGsm8kFixture(root + "/gsm8k", 5);
+    // IFEval: three prompts and the smallest Punkt model its sentence
+    // splitter reads.
+    WriteTestFile(root + "/punkt/english/abbrev_types.txt", "dr\n");
+    WriteTestFile(root + "/punkt/english/collocations.tab", "");
+    WriteTestFile(root + "/punkt/english/sent_starters.txt", "the\n");
+    WriteTestFile(root + "/punkt/english/ortho_context.tab", "the\t50\n");
+    WriteTestFile(
+        root + "/ifeval/input_data.jsonl",
+        R"({"key": 11, "prompt": "Write without commas.", "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]}
+{"key": 12, "prompt": "Give a title and end with bye.", "instruction_id_list": ["startend:end_checker", "detectable_format:title"], "kwargs": [{"end_phrase": "Bye"}, {}]}
+{"key": 13, "prompt": "Mention the sun ☀.", "instruction_id_list": ["keywords:existence"], "kwargs": [{"keywords": ["sun"], "num_words": null, "relation": null, "end_phrase": null}]}
+)");
     // Two subjects of two groups; text with non-ASCII characters, quotes and
     // a tab, which json.dumps(ensure_ascii=False) keeps or escapes its way.
     std::string algebra_test, algebra_dev, math_test, math_dev;
@@ -102,7 +114,8 @@ class LmEvalE2eTest : public EvaldTestBase {
                   g_fixture->Join("model"), "\ntasks:\n",
                   "  - {name: mmlu, shots: 2, data: ", data, "/mmlu}\n",
                   "  - {name: gsm8k, shots: 2, data: ", data, "/gsm8k}\n",
-                  "  - {name: gsm8k_cot, limit: 3, data: ", data, "/gsm8k}\n"));
+                  "  - {name: gsm8k_cot, limit: 3, data: ", data, "/gsm8k}\n",
+                  "  - {name: ifeval, data: ", data, "/ifeval}\n"));
     return path;
   }
 
@@ -163,8 +176,8 @@ TEST_F(LmEvalE2eTest, ExportReadsAsLmEvalOutputAndImportsBackEqual) {
   ASSERT_EQ(exported.exit_code, 0) << exported.err;
   EXPECT_EQ(exported.err, "");
   std::vector<std::string> files = ListFiles(out);
-  // results + 2 MMLU subjects + gsm8k + gsm8k_cot.
-  ASSERT_EQ(files.size(), 5u) << exported.out;
+  // results + 2 MMLU subjects + gsm8k + gsm8k_cot + ifeval.
+  ASSERT_EQ(files.size(), 6u) << exported.out;
   for (const char* name :
        {"/samples_mmlu_abstract_algebra_",
         "/samples_mmlu_high_school_geography_", "/samples_gsm8k_",
@@ -180,8 +193,9 @@ TEST_F(LmEvalE2eTest, ExportReadsAsLmEvalOutputAndImportsBackEqual) {
   }
   ProcessResult checked = RunProcess({kPython, CheckScript(), out});
   EXPECT_EQ(checked.exit_code, 0) << checked.out << checked.err;
-  // 4 leaf tasks; MMLU 4 + 4 rows, gsm8k 5 x 2 filters, gsm8k_cot 3 x 2.
-  EXPECT_EQ(checked.out, "ok 4 24\n") << checked.err;
+  // 5 leaf tasks; MMLU 4 + 4 rows, gsm8k 5 x 2 filters, gsm8k_cot 3 x 2,
+  // ifeval 3.
+  EXPECT_EQ(checked.out, "ok 5 27\n") << checked.err;
 
   // `evalctl score` reads lm-eval's samples file and scores its generations
   // as the run did.
@@ -212,14 +226,15 @@ TEST_F(LmEvalE2eTest, ExportReadsAsLmEvalOutputAndImportsBackEqual) {
   ASSERT_EQ(imported.exit_code, 0) << imported.err;
   const std::string baseline = Str(Json(imported), {"run_id"});
   ASSERT_FALSE(baseline.empty());
-  EXPECT_EQ(Int(Json(imported).Find("samples")), 4 + 4 + 5 + 3);
+  EXPECT_EQ(Int(Json(imported).Find("samples")), 4 + 4 + 5 + 3 + 3);
   EXPECT_THAT(Ctl({"list", "--label", "imported=lm-eval"}).out,
               HasSubstr(baseline));
   const base::Json a = Results(run);
   const base::Json b = Results(baseline);
   EXPECT_EQ(State(b), "SUCCEEDED");
   EXPECT_EQ(ScoreMap(a, /*lm_eval_only=*/true), ScoreMap(b, false));
-  EXPECT_EQ(ScoreMap(b, false).size(), 9u);  // 5 mmlu + 2 + 2 gsm8k
+  // 5 mmlu, 2 + 2 gsm8k, 4 ifeval.
+  EXPECT_EQ(ScoreMap(b, false).size(), 13u);
   ProcessResult compared = Ctl({"--json", "compare", run, baseline});
   ASSERT_EQ(compared.exit_code, 0) << compared.err;
   const base::Json comparison = Json(compared);
@@ -233,7 +248,8 @@ TEST_F(LmEvalE2eTest, ExportReadsAsLmEvalOutputAndImportsBackEqual) {
     EXPECT_EQ(row.Find("difference")->number_value(), 0) << row.Dump();
     if (Str(row, {"subtask"}).empty()) shared += Int(row.Find("shared"));
   }
-  EXPECT_EQ(shared, 8 + 5 + 5 + 3 + 3);  // mmlu; gsm8k, gsm8k_cot x 2 filters
+  // mmlu; gsm8k, gsm8k_cot x 2 filters; ifeval x 4 metrics.
+  EXPECT_EQ(shared, 8 + 5 + 5 + 3 + 3 + 4 * 3);
   // Exported again, the imported run gives the same samples files.
   const std::string again = tmp_.Join("again");
   ProcessResult reexported =

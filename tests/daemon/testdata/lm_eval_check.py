@@ -151,19 +151,28 @@ for task in leaves:
         ids = [r["doc_id"] for r in frows]
         check(ids == sorted(ids), "rows of filter %s in doc order" % filt)
         for metric in frows[0]["metrics"]:
-            xs = [float(r[metric]) for r in frows]
-            mean = sum(xs) / len(xs)
+            values = [r[metric] for r in frows]
             key = "%s,%s" % (metric, filt)
-            check(key in entry, "results[%r] lacks %r" % (task, key))
-            check(abs(entry[key] - mean) < 1e-12, "%s %s: %r != mean %r" % (task, key, entry[key], mean))
             skey = "%s_stderr,%s" % (metric, filt)
+            check(key in entry, "results[%r] lacks %r" % (task, key))
+            check(entry["sample_len"] == len(values), "sample_len of %s" % task)
+            if all(isinstance(v, list) for v in values):
+                # IFEval's instruction level: the mean over every instruction
+                # (utils.agg_inst_level_acc), no stderr.
+                flat = [float(x) for v in values for x in v]
+                mean = sum(flat) / len(flat)
+                check(abs(entry[key] - mean) < 1e-12, "%s %s" % (task, key))
+                check(entry[skey] == "N/A", "%s %s is N/A" % (task, skey))
+                continue
+            xs = [float(v) for v in values]
+            mean = sum(xs) / len(xs)
+            check(abs(entry[key] - mean) < 1e-12, "%s %s: %r != mean %r" % (task, key, entry[key], mean))
             if len(xs) > 1:
                 sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1))
                 check(abs(entry[skey] - sd / math.sqrt(len(xs))) < 1e-12,
                       "%s %s: %r" % (task, skey, entry[skey]))
             else:
                 check(entry[skey] == "N/A", "one sample: stderr N/A")
-            check(entry["sample_len"] == len(xs), "sample_len of %s" % task)
 
 # Groups: size-weighted mean and pooled stderr over their leaf tasks.
 def leaf_tasks(name):

@@ -19,6 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "base/json.h"
 #include "base/sha256.h"
@@ -474,19 +475,23 @@ absl::StatusOr<LmEvalExport> ExportLmEval(
           leaf->metrics.push_back(&m);
           leaf->sample_len = m.count();
         } else {
-          const std::string name = absl::StrCat(group_name, "_", m.group());
+          // MMLU names its groups "stem", lm-eval "mmlu_stem"; a group
+          // named in full keeps its name.
+          const std::string name =
+              absl::StartsWith(m.group(), group_name + "_")
+                  ? m.group()
+                  : absl::StrCat(group_name, "_", m.group());
           auto it =
               std::find_if(subgroups.begin(), subgroups.end(),
                            [&](const GroupTask& g) { return g.name == name; });
           if (it == subgroups.end()) {
             GroupTask g;
             g.name = name;
-            g.alias = m.group();
+            g.alias =
+                std::string(absl::StripPrefix(m.group(), group_name + "_"));
             for (const auto& [leaf_name, index] : leaf_index) {
-              (void)index;
-              if (HasTag(leaves[leaf_index[leaf_name]].config,
-                         name + "_tasks") ||
-                  HasTag(leaves[leaf_index[leaf_name]].config, name)) {
+              if (HasTag(leaves[index].config, name + "_tasks") ||
+                  HasTag(leaves[index].config, name)) {
                 g.children.push_back(leaf_name);
                 in_subgroup.insert(leaf_name);
               }

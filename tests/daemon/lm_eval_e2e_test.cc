@@ -279,6 +279,13 @@ TEST_F(LmEvalE2eTest, ExportReadsAsLmEvalOutputAndImportsBackEqual) {
     ASSERT_TRUE(a.ok() && b.ok());
     EXPECT_EQ(*a, *b) << files[i];
   }
+  // With the daemon stopped, import writes the store itself.
+  ProcessResult offline_import =
+      Offline({"--json", "import", "--format", "lm-eval", out});
+  ASSERT_EQ(offline_import.exit_code, 0) << offline_import.err;
+  const std::string offline_run = Str(Json(offline_import), {"run_id"});
+  EXPECT_EQ(ScoreMap(Results(offline_run, /*offline=*/true), false),
+            ScoreMap(b, false));
 }
 
 constexpr char kGoodResults[] = R"({

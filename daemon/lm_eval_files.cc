@@ -937,9 +937,11 @@ absl::StatusOr<LmEvalImport> ParseLmEval(
     }
   }
   std::map<std::string, ImportedLeaf> leaves;
+  std::set<std::string> placed_groups;  // a group listed twice, or a cycle
   std::function<void(const std::string&, const std::string&)> place =
       [&](const std::string& top, const std::string& node) {
         auto it = children.find(node);
+        if (it != children.end() && !placed_groups.insert(node).second) return;
         if (it == children.end()) {
           std::string sub = node;
           if (absl::StartsWith(sub, top + "_"))
@@ -951,6 +953,17 @@ absl::StatusOr<LmEvalImport> ParseLmEval(
       };
   for (const auto& [name, unused] : children)
     if (!is_child.count(name)) place(name, name);
+  // Each group's top group (the evald task it belongs to).
+  std::map<std::string, std::string> top_of;
+  std::function<void(const std::string&, const std::string&)> mark =
+      [&](const std::string& top, const std::string& node) {
+        auto it = children.find(node);
+        if (it == children.end() || top_of.count(node)) return;
+        top_of[node] = top;
+        for (const std::string& c : it->second) mark(top, c);
+      };
+  for (const auto& [name, unused] : children)
+    if (!is_child.count(name)) mark(name, name);
   for (const auto& [name, unused] : doc.Find("results")->object())
     if (!children.count(name) && !leaves.count(name)) leaves[name] = {name, ""};
 
@@ -1018,20 +1031,8 @@ absl::StatusOr<LmEvalImport> ParseLmEval(
       group = leaves[name].subtask;
     } else {
       // A group: the top one is the task; a subgroup names its group.
-      std::string top = name;
-      for (const auto& [g, kids] : children)
-        if (!is_child.count(g) && (g == name || [&] {
-              std::function<bool(const std::string&)> under =
-                  [&](const std::string& n) {
-                    auto it = children.find(n);
-                    if (it == children.end()) return false;
-                    for (const std::string& k : it->second)
-                      if (k == name || under(k)) return true;
-                    return false;
-                  };
-              return under(g);
-            }()))
-          top = g;
+      auto it = top_of.find(name);
+      const std::string top = it != top_of.end() ? it->second : name;
       task = top;
       if (name != top) {
         group = name;

@@ -231,7 +231,9 @@ absl::Status SampleRows(const LeafTask& leaf, std::vector<std::string>* rows,
   };
   std::vector<Parsed> parsed;
   std::vector<std::string> filters;
+  int64_t failed = 0;
   for (const v1::SampleRecord* s : leaf.samples) {
+    if (!s->error().empty()) ++failed;
     if (!s->error().empty() || s->lm_eval_json().empty()) continue;
     auto json = base::ParseJson(s->lm_eval_json());
     if (!json.ok() || !json->is_object()) {
@@ -248,6 +250,12 @@ absl::Status SampleRows(const LeafTask& leaf, std::vector<std::string>* rows,
       }
     }
     parsed.push_back({LmEvalDocId(*s), s, *std::move(json)});
+  }
+  if (failed > 0) {
+    warnings->push_back(absl::StrCat(
+        "task ", leaf.name, ": ", failed,
+        " document(s) failed (see `evalctl samples --failed`); left out of "
+        "its samples file and scores, as lm-eval would not have them"));
   }
   std::stable_sort(
       parsed.begin(), parsed.end(),
@@ -514,10 +522,23 @@ absl::StatusOr<LmEvalExport> ExportLmEval(
     groups.push_back(std::move(top));
     for (GroupTask& g : subgroups) groups.push_back(std::move(g));
   }
-  // Leaves of a group whose scores name none of them (no document ran).
+  // Leaves of a group whose scores name none of them (no document ran,
+  // or every one failed).
+  for (const LeafTask& l : leaves) {
+    if (l.metrics.empty() && !l.samples.empty()) {
+      out.warnings.push_back(absl::StrCat(
+          "task ", l.name, ": all ", l.samples.size(),
+          " document(s) failed (see `evalctl samples --failed`); left out"));
+    }
+  }
   leaves.erase(std::remove_if(leaves.begin(), leaves.end(),
                               [](const LeafTask& l) {
-                                return l.metrics.empty() && l.samples.empty();
+                                return l.metrics.empty() &&
+                                       std::none_of(
+                                           l.samples.begin(), l.samples.end(),
+                                           [](const v1::SampleRecord* s) {
+                                             return s->error().empty();
+                                           });
                               }),
                leaves.end());
   std::set<std::string> present;

@@ -288,11 +288,18 @@ absl::Status SampleRows(const LeafTask& leaf, std::vector<std::string>* rows,
           const Json& request = args->array()[i];
           Json entry = Json::MakeObject();
           if (request.is_array()) {
-            for (size_t j = 0; j < request.array().size(); ++j)
-              entry.Set(absl::StrCat("arg_", j), request.array()[j]);
-            if (i == 0 && !request.array().empty() &&
-                request.array()[0].is_string())
-              context = request.array()[0].string_value();
+            for (size_t j = 0; j < request.array().size(); ++j) {
+              // A null context is the sample's prompt, stored once.
+              entry.Set(absl::StrCat("arg_", j),
+                        j == 0 && request.array()[j].is_null()
+                            ? Json::String(p.record->prompt())
+                            : request.array()[j]);
+            }
+            if (i == 0 && !request.array().empty()) {
+              context = request.array()[0].is_string()
+                            ? request.array()[0].string_value()
+                            : p.record->prompt();
+            }
           }
           arguments.Set(absl::StrCat("gen_args_", i), std::move(entry));
         }
@@ -1179,11 +1186,16 @@ absl::StatusOr<LmEvalImport> ParseLmEval(
         std::string prompt;
         for (size_t i = 0; i < args.size(); ++i) {
           ASSIGN_OR_RETURN(base::JsonReader request, args.Item(i).Object());
-          Json list = Json::MakeArray();
-          for (size_t j = 0; j < request.size(); ++j)
-            list.Push(request.Item(j).json());
           if (i == 0 && request.size() > 0) {
             ASSIGN_OR_RETURN(prompt, request.Item(0).String());
+          }
+          Json list = Json::MakeArray();
+          for (size_t j = 0; j < request.size(); ++j) {
+            // The context is the sample's prompt: stored once.
+            const Json& arg = request.Item(j).json();
+            list.Push(j == 0 && arg.is_string() && arg.string_value() == prompt
+                          ? Json::Null()
+                          : arg);
           }
           arguments.Push(std::move(list));
         }

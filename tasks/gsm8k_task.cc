@@ -574,8 +574,7 @@ class Gsm8kTask : public Task {
         Gsm8kExactMatch(strict, target);
     sample->metrics["exact_match,flexible-extract"] =
         Gsm8kExactMatch(flexible, target);
-    sample->lm_eval_json =
-        LmEvalSample(doc_index, sample->prompt, response, strict, flexible);
+    sample->lm_eval_json = LmEvalSample(doc_index, response, strict, flexible);
     return strict;
   }
 
@@ -708,8 +707,7 @@ class Gsm8kTask : public Task {
   }
 
   // The sample as lm-eval logs it (task.h, SampleResult::lm_eval_json).
-  std::string LmEvalSample(size_t doc_index, const std::string& context,
-                           const std::string& response,
+  std::string LmEvalSample(size_t doc_index, const std::string& response,
                            const std::string& strict,
                            const std::string& flexible) const {
     using base::Json;
@@ -718,7 +716,7 @@ class Gsm8kTask : public Task {
     doc.Set("question", Json::String(problem.question));
     doc.Set("answer", Json::String(problem.answer));
     Json args = Json::MakeArray();
-    args.Push(Json::String(context));
+    args.Push(Json::Null());  // the sample's prompt
     args.Push(GenerationKwargs());
     Json arguments = Json::MakeArray();
     arguments.Push(std::move(args));

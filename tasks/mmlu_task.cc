@@ -343,7 +343,6 @@ class MmluTask : public Task {
   // The sample as lm-eval logs it (task.h, SampleResult::lm_eval_json).
   static std::string LmEvalSample(const MmluQuestion& q,
                                   const std::string& subject,
-                                  const std::string& ctx,
                                   const std::string& delimiter,
                                   const double* logprob, const bool* greedy) {
     using base::Json;
@@ -359,7 +358,7 @@ class MmluTask : public Task {
     Json resps = Json::MakeArray();
     for (int c = 0; c < 4; ++c) {
       Json args = Json::MakeArray();
-      args.Push(Json::String(ctx));
+      args.Push(Json::Null());  // the sample's prompt
       args.Push(
           Json::String(absl::StrCat(delimiter, std::string(1, kLetters[c]))));
       arguments.Push(std::move(args));
@@ -408,8 +407,8 @@ class MmluTask : public Task {
     }
     sample.extracted = std::string(1, kLetters[best]);
     sample.metrics["acc"] = best == q.answer ? 1.0 : 0.0;
-    sample.lm_eval_json = LmEvalSample(q, data_.subjects[s].name, ctx,
-                                       delimiter, logprob, greedy);
+    sample.lm_eval_json =
+        LmEvalSample(q, data_.subjects[s].name, delimiter, logprob, greedy);
     return sample;
   }
 

@@ -113,7 +113,8 @@ struct SampleResult {
   //        doc_to_target gives (an int for MMLU's answer); else `target`
   //    "arguments": [[arg0, arg1], ...],   one entry per request:
   //        loglikelihood [context, continuation], generate_until
-  //        [context, {generation kwargs}], loglikelihood_rolling [text]
+  //        [context, {generation kwargs}], loglikelihood_rolling [text];
+  //        a context of null is the sample's `prompt` (stored once)
   //    "resps": [[...], ...],               one entry per request:
   //        loglikelihood [logprob, is_greedy], generate_until [text],
   //        loglikelihood_rolling [logprob]

@@ -86,8 +86,8 @@ absl::StatusOr<IfevalDoc> ParseDoc(const Json& row, const std::string& where,
 // The sample as lm-eval logs it (task.h, SampleResult::lm_eval_json), with
 // lm-eval's per-document metric values: booleans per prompt, lists of
 // booleans per instruction.
-std::string LmEvalSample(const IfevalDoc& doc, const std::string& context,
-                         const std::string& response, const IfevalScore& score);
+std::string LmEvalSample(const IfevalDoc& doc, const std::string& response,
+                         const IfevalScore& score);
 
 SampleResult MakeSample(size_t doc_index, const IfevalDoc& doc,
                         const std::string& context,
@@ -117,17 +117,16 @@ SampleResult MakeSample(size_t doc_index, const IfevalDoc& doc,
   s.metrics["inst_strict_followed"] = strict;
   s.metrics["inst_loose_followed"] = loose;
   s.extracted = absl::StrJoin(parts, "; ");
-  s.lm_eval_json = LmEvalSample(doc, context, response, score);
+  s.lm_eval_json = LmEvalSample(doc, response, score);
   return s;
 }
 
 Json GenerationKwargs();
 
-std::string LmEvalSample(const IfevalDoc& doc, const std::string& context,
-                         const std::string& response,
+std::string LmEvalSample(const IfevalDoc& doc, const std::string& response,
                          const IfevalScore& score) {
   Json args = Json::MakeArray();
-  args.Push(Json::String(context));
+  args.Push(Json::Null());  // the sample's prompt
   args.Push(GenerationKwargs());
   Json arguments = Json::MakeArray();
   arguments.Push(std::move(args));

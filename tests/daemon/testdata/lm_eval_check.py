@@ -129,7 +129,8 @@ for task in leaves:
             for r in row["resps"]:
                 check(len(r) == 1 and len(r[0]) == 2 and r[0][1] in ("True", "False"),
                       "loglikelihood resps are [[str(logprob), str(is_greedy)]]")
-                float(r[0][0])
+                check(str(float(r[0][0])) == r[0][0],
+                      "logprob %r is not Python's str() of a float" % r[0][0])
             # acc: the argmax of the choices' logprobs is the target.
             lls = [float(r[0]) for r in row["filtered_resps"]]
             gold = int(row["target"])

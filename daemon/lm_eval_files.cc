@@ -1,6 +1,8 @@
 // File: daemon/lm_eval_files.cc
 #include "daemon/lm_eval_files.h"
 
+#include <google/protobuf/util/json_util.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -802,6 +804,20 @@ absl::StatusOr<LmEvalExport> ExportLmEval(
                                                    spec.labels().end());
   for (const auto& [k, v] : sorted_labels) labels.Set(k, Json::String(v));
   evald.Set("labels", std::move(labels));
+  // The whole fingerprint, as `evalctl env --json` prints it (less the
+  // tasks' lm-eval configurations, which are `configs` above).
+  v1::Fingerprint fingerprint = run.fingerprint();
+  for (v1::TaskFingerprint& t : *fingerprint.mutable_tasks())
+    t.clear_lm_eval_config_json();
+  google::protobuf::util::JsonPrintOptions print;
+  print.preserve_proto_field_names = true;
+  std::string fingerprint_text;
+  if (google::protobuf::util::MessageToJsonString(fingerprint,
+                                                  &fingerprint_text, print)
+          .ok()) {
+    auto parsed = base::ParseJson(fingerprint_text);
+    if (parsed.ok()) evald.Set("fingerprint", *std::move(parsed));
+  }
   doc.Set("evald", std::move(evald));
 
   Json::DumpOptions options;

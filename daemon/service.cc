@@ -441,4 +441,44 @@ grpc::Status EvalServiceImpl::CheckStore(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status EvalServiceImpl::ImportRun(
+    grpc::ServerContext* context,
+    grpc::ServerReader<v1::ImportRunChunk>* reader,
+    v1::ImportRunResponse* response) {
+  if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
+  v1::RunRecord run;
+  std::vector<v1::TaskScores> scores;
+  std::vector<v1::SampleRecord> samples;
+  v1::ImportRunChunk chunk;
+  bool first = true;
+  while (reader->Read(&chunk)) {
+    if (first) {
+      run = std::move(*chunk.mutable_run());
+      first = false;
+    }
+    for (v1::TaskScores& s : *chunk.mutable_scores())
+      scores.push_back(std::move(s));
+    for (v1::SampleRecord& s : *chunk.mutable_samples())
+      samples.push_back(std::move(s));
+  }
+  if (context->IsCancelled()) {
+    return grpc::Status(grpc::StatusCode::CANCELLED,
+                        "import: the client went away; nothing stored");
+  }
+  if (first) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "import: no run was sent");
+  }
+  // The daemon names the run: ids stay ordered by creation in this store.
+  run.clear_id();
+  run.set_created_unix_ms(0);
+  const int64_t count = static_cast<int64_t>(samples.size());
+  auto stored =
+      store_->ImportRun(std::move(run), std::move(scores), std::move(samples));
+  if (!stored.ok()) return ToGrpcStatus(stored.status());
+  *response->mutable_run() = std::move(*stored);
+  response->set_samples(count);
+  return grpc::Status::OK;
+}
+
 }  // namespace evald::daemon

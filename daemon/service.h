@@ -94,6 +94,9 @@ class EvalServiceImpl final : public v1::EvalService::Service {
   grpc::Status CheckStore(grpc::ServerContext* context,
                           const v1::CheckStoreRequest* request,
                           v1::CheckStoreResponse* response) override;
+  grpc::Status ImportRun(grpc::ServerContext* context,
+                         grpc::ServerReader<v1::ImportRunChunk>* reader,
+                         v1::ImportRunResponse* response) override;
 
  private:
   grpc::Status CheckAuth(const grpc::ServerContext* context) const;

@@ -32,6 +32,7 @@ v1::SampleRecord ToSampleRecord(const SampleOrigin& origin,
     j->set_verdict(std::move(call.verdict));
     j->set_error(std::move(call.error));
   }
+  s.set_lm_eval_json(std::move(r.lm_eval_json));
   return s;
 }
 
@@ -59,6 +60,7 @@ tasks::SampleResult FromSampleRecord(const v1::SampleRecord& s) {
     call.error = j.error();
     r.judge.push_back(std::move(call));
   }
+  r.lm_eval_json = s.lm_eval_json();
   return r;
 }
 

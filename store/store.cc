@@ -434,6 +434,73 @@ absl::StatusOr<RunRecord> Store::CreateRun(RunRecord run) {
   return run;
 }
 
+absl::StatusOr<RunRecord> Store::ImportRun(RunRecord run,
+                                           std::vector<TaskScores> scores,
+                                           std::vector<SampleRecord> samples) {
+  RETURN_IF_ERROR(CheckWritable("import a run"));
+  if (run.created_unix_ms() == 0)
+    run.set_created_unix_ms(absl::ToUnixMillis(Now()));
+  if (run.id().empty()) {
+    run.set_id(NewRunId(absl::FromUnixMillis(run.created_unix_ms())));
+  } else {
+    RETURN_IF_ERROR(keys::ValidateName("run id", run.id()));
+  }
+  if (run.state() == evald::v1::QUEUED || run.state() == evald::v1::RUNNING ||
+      run.state() == evald::v1::RUN_STATE_UNSPECIFIED) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "import run ", Quote(run.id()), ": only a finished run is imported"));
+  }
+  const std::string what = absl::StrCat("import run ", Quote(run.id()));
+  rocksdb::WriteBatch batch;
+  std::map<std::string, std::set<int64_t>> done;
+  for (SampleRecord& sample : samples) {
+    sample.set_run_id(run.id());
+    RETURN_IF_ERROR(keys::ValidateName("task name", sample.task()));
+    if (sample.doc_index() < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": task ", Quote(sample.task()), " doc ",
+                       Quote(sample.doc_id()), ": negative doc index"));
+    }
+    if (!done[sample.task()].insert(sample.doc_index()).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": task ", Quote(sample.task()), " doc index ",
+                       sample.doc_index(), " given twice"));
+    }
+    RETURN_IF_ERROR(FromRocks(
+        batch.Put(handles_->cf(ColumnFamily::kSamples),
+                  keys::SampleKey(run.id(), sample.task(),
+                                  static_cast<uint64_t>(sample.doc_index())),
+                  DeterministicBytes(sample)),
+        what));
+  }
+  for (const auto& [task, indices] : done) {
+    TaskProgress marker;
+    marker.set_task(task);
+    marker.set_done(static_cast<int64_t>(indices.size()));
+    RETURN_IF_ERROR(FromRocks(batch.Put(handles_->cf(ColumnFamily::kMeta),
+                                        keys::ProgressKey(run.id(), task),
+                                        DeterministicBytes(marker)),
+                              what));
+  }
+  for (TaskScores& s : scores) {
+    s.set_run_id(run.id());
+    RETURN_IF_ERROR(keys::ValidateName("task name", s.task()));
+    RETURN_IF_ERROR(FromRocks(
+        batch.Put(handles_->cf(ColumnFamily::kScores),
+                  keys::ScoresKey(run.id(), s.task()), DeterministicBytes(s)),
+        what));
+  }
+  absl::MutexLock lock(&write_mu_);
+  ASSIGN_OR_RETURN(bool exists, RunExists(run.id()));
+  if (exists) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("run ", Quote(run.id()), " already exists"));
+  }
+  RETURN_IF_ERROR(AddRunToBatch(run, &batch));
+  RETURN_IF_ERROR(Write(&batch, what));
+  return run;
+}
+
 absl::Status Store::AddRunToBatch(const RunRecord& run,
                                   rocksdb::WriteBatch* batch) {
   // The fingerprint (one hash per weight shard, dataset file, ...) lives in

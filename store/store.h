@@ -89,6 +89,14 @@ class Store {
   // (now), state (QUEUED). AlreadyExists if the id is taken. Returns the run
   // as stored.
   absl::StatusOr<evald::v1::RunRecord> CreateRun(evald::v1::RunRecord run);
+  // Stores a finished run made elsewhere (`evalctl import`) with its scores
+  // and samples in one atomic write: all of it or nothing. The run is not
+  // queued. Fills in id and created_unix_ms as CreateRun does; the samples'
+  // and scores' run ids are set to the run's, and each task's progress
+  // marker counts its samples. AlreadyExists if the id is taken.
+  absl::StatusOr<evald::v1::RunRecord> ImportRun(
+      evald::v1::RunRecord run, std::vector<evald::v1::TaskScores> scores,
+      std::vector<evald::v1::SampleRecord> samples);
   // Overwrites a run record. A record without a fingerprint keeps the stored
   // one. progress[].done is maintained by PutSample and need not be passed.
   // With `fold_figures` the run's AttemptFigures records are removed in the

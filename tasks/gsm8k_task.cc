@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "base/json.h"
 #include "base/logging.h"
 #include "base/sha256.h"
 #include "base/status_macros.h"
@@ -278,6 +279,7 @@ class Gsm8kTask : public Task {
     }
     info_.prompt_format_hash = base::Sha256Hex(rules);
     info_.needs_judge = judge_check_;
+    info_.lm_eval_config_json = LmEvalConfig().Dump();
   }
 
   void EnableJudgeCheck(judge::JudgeTemplate tmpl) {
@@ -572,7 +574,171 @@ class Gsm8kTask : public Task {
         Gsm8kExactMatch(strict, target);
     sample->metrics["exact_match,flexible-extract"] =
         Gsm8kExactMatch(flexible, target);
+    sample->lm_eval_json = LmEvalSample(doc_index, response, strict, flexible);
     return strict;
+  }
+
+  // The generation kwargs lm-eval's YAML gives (the request's second
+  // argument), in the file's key order.
+  base::Json GenerationKwargs() const {
+    using base::Json;
+    Json until = Json::MakeArray();
+    for (const std::string& stop : variant_.stop)
+      until.Push(Json::String(stop));
+    Json kwargs = Json::MakeObject();
+    if (variant_.kind == Kind::kRandomShots) {
+      kwargs.Set("until", std::move(until));
+      kwargs.Set("do_sample", Json::Bool(false));
+      kwargs.Set("temperature", Json::Double(0.0));
+    } else {
+      kwargs.Set("do_sample", Json::Bool(false));
+      kwargs.Set("until", std::move(until));
+    }
+    return kwargs;
+  }
+
+  // lm-eval's `configs` entry for this task: TaskConfig.to_dict() of
+  // gsm8k.yaml, gsm8k-cot.yaml or gsm8k-cot-llama.yaml (None fields dropped,
+  // fewshot_config whole).
+  base::Json LmEvalConfig() const {
+    using base::Json;
+    const bool plain = variant_.kind == Kind::kRandomShots;
+    const std::string doc_to_target =
+        plain ? "{{answer}}"
+              : "{{answer.split('####')[-1].strip() if answer is defined else "
+                "target}}";
+    auto regex_filter = [](const std::string& pattern, int group_select) {
+      Json f = Json::MakeObject();
+      f.Set("function", Json::String("regex"));
+      if (group_select != 0) f.Set("group_select", Json::Int(group_select));
+      f.Set("regex_pattern", Json::String(pattern));
+      return f;
+    };
+    auto take_first = [] {
+      Json f = Json::MakeObject();
+      f.Set("function", Json::String("take_first"));
+      return f;
+    };
+    auto filter = [&](const std::string& name, Json regex) {
+      Json steps = Json::MakeArray();
+      steps.Push(std::move(regex));
+      steps.Push(take_first());
+      Json f = Json::MakeObject();
+      if (plain) f.Set("name", Json::String(name));
+      f.Set("filter", std::move(steps));
+      if (!plain) f.Set("name", Json::String(name));
+      return f;
+    };
+    Json filters = Json::MakeArray();
+    filters.Push(filter(
+        "strict-match",
+        regex_filter(variant_.strict_regex, variant_.strict_group_select)));
+    filters.Push(filter("flexible-extract", regex_filter(kFlexibleRegex, -1)));
+    Json ignore = Json::MakeArray();
+    for (const char* r : {",", "\\$", "(?s).*#### ", "\\.$"})
+      ignore.Push(Json::String(r));
+    Json metric = Json::MakeObject();
+    if (plain) metric.Set("metric", Json::String("exact_match"));
+    metric.Set("aggregation", Json::String("mean"));
+    metric.Set("higher_is_better", Json::Bool(true));
+    metric.Set("ignore_case", Json::Bool(true));
+    metric.Set("ignore_punctuation", Json::Bool(false));
+    if (!plain) metric.Set("metric", Json::String("exact_match"));
+    metric.Set("regexes_to_ignore", std::move(ignore));
+    Json metrics = Json::MakeArray();
+    metrics.Push(std::move(metric));
+    Json samples = Json::Null();
+    if (!plain) {
+      samples = Json::MakeArray();
+      for (const Exemplar& e : kExemplars) {
+        Json shot = Json::MakeObject();
+        shot.Set("question", Json::String(e.question));
+        shot.Set("target",
+                 Json::String(variant_.kind == Kind::kCot
+                                  ? absl::StrCat(e.reasoning, " The answer is ",
+                                                 e.answer, ".")
+                                  : absl::StrCat(e.reasoning,
+                                                 " The final answer is ",
+                                                 e.answer)));
+        samples.Push(std::move(shot));
+      }
+    }
+    Json fewshot = Json::MakeObject();
+    fewshot.Set("sampler", Json::String(plain ? "default" : "first_n"));
+    fewshot.Set("split", plain ? Json::String("train") : Json::Null());
+    fewshot.Set("process_docs", Json::Null());
+    fewshot.Set("fewshot_indices", Json::Null());
+    fewshot.Set("samples", std::move(samples));
+    fewshot.Set("doc_to_text", Json::String(variant_.doc_to_text_template));
+    fewshot.Set("doc_to_choice", Json::Null());
+    fewshot.Set("doc_to_target", Json::String(doc_to_target));
+    fewshot.Set("gen_prefix", Json::Null());
+    fewshot.Set("fewshot_delimiter", Json::String("\n\n"));
+    fewshot.Set("target_delimiter", Json::String(variant_.target_delimiter));
+    Json tag = Json::MakeArray();
+    tag.Push(Json::String(plain ? "math_word_problems" : "chain_of_thought"));
+    Json metadata = Json::MakeObject();
+    metadata.Set("version",
+                 Json::Double(variant_.kind == Kind::kCotLlama ? 4.0 : 3.0));
+    Json c = Json::MakeObject();
+    c.Set("task", Json::String(variant_.name));
+    c.Set("tag", std::move(tag));
+    c.Set("dataset_path", Json::String("openai/gsm8k"));
+    c.Set("dataset_name", Json::String("main"));
+    if (plain) c.Set("training_split", Json::String("train"));
+    c.Set("test_split", Json::String("test"));
+    if (plain) c.Set("fewshot_split", Json::String("train"));
+    c.Set("doc_to_text", Json::String(variant_.doc_to_text_template));
+    c.Set("doc_to_target", Json::String(doc_to_target));
+    c.Set("unsafe_code", Json::Bool(false));
+    c.Set("description", Json::String(""));
+    c.Set("target_delimiter", Json::String(variant_.target_delimiter));
+    c.Set("fewshot_delimiter", Json::String("\n\n"));
+    c.Set("fewshot_config", std::move(fewshot));
+    c.Set("num_fewshot", Json::Int(shots_));
+    c.Set("metric_list", std::move(metrics));
+    c.Set("output_type", Json::String("generate_until"));
+    c.Set("generation_kwargs", GenerationKwargs());
+    c.Set("repeats", Json::Int(1));
+    c.Set("filter_list", std::move(filters));
+    c.Set("should_decontaminate", Json::Bool(false));
+    c.Set("metadata", std::move(metadata));
+    return c;
+  }
+
+  // The sample as lm-eval logs it (task.h, SampleResult::lm_eval_json).
+  std::string LmEvalSample(size_t doc_index, const std::string& response,
+                           const std::string& strict,
+                           const std::string& flexible) const {
+    using base::Json;
+    const Gsm8kProblem& problem = data_.test[doc_index];
+    Json doc = Json::MakeObject();
+    doc.Set("question", Json::String(problem.question));
+    doc.Set("answer", Json::String(problem.answer));
+    Json args = Json::MakeArray();
+    args.Push(Json::Null());  // the sample's prompt
+    args.Push(GenerationKwargs());
+    Json arguments = Json::MakeArray();
+    arguments.Push(std::move(args));
+    Json resp = Json::MakeArray();
+    resp.Push(Json::String(response));
+    Json resps = Json::MakeArray();
+    resps.Push(std::move(resp));
+    auto one = [](const std::string& value) {
+      Json list = Json::MakeArray();
+      list.Push(Json::String(value));
+      return list;
+    };
+    Json filtered = Json::MakeObject();
+    filtered.Set("strict-match", one(strict));
+    filtered.Set("flexible-extract", one(flexible));
+    Json sample = Json::MakeObject();
+    sample.Set("doc", std::move(doc));
+    sample.Set("target", Json::String(Target(doc_index)));
+    sample.Set("arguments", std::move(arguments));
+    sample.Set("resps", std::move(resps));
+    sample.Set("filtered_resps", std::move(filtered));
+    return sample.Dump();
   }
 
   const Variant& variant_;

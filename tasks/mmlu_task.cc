@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "base/json.h"
 #include "base/sha256.h"
 #include "base/status_macros.h"
 #include "py/str.h"
@@ -61,6 +62,7 @@ class MmluTask : public Task {
                      "\nfewshot_as_multiturn=1\nsystem_instruction=",
                      options_.system_instruction, "\nlimit=", options_.limit);
     info_.prompt_format_hash = base::Sha256Hex(rules);
+    info_.lm_eval_config_json = LmEvalConfigs().Dump();
   }
 
   const TaskInfo& info() const override { return info_; }
@@ -97,6 +99,7 @@ class MmluTask : public Task {
     const auto start = std::chrono::steady_clock::now();
     std::vector<runners::LoglikelihoodRequest> requests;
     std::vector<std::string> contexts;
+    std::vector<std::string> delimiters;  // before each choice letter
     requests.reserve(doc_indices.size() * 4);
     for (size_t doc_index : doc_indices) {
       if (doc_index >= docs_.size()) {
@@ -123,6 +126,7 @@ class MmluTask : public Task {
             {ctx, absl::StrCat(delimiter, std::string(1, kLetters[c]))});
       }
       contexts.push_back(std::move(ctx));
+      delimiters.push_back(std::move(delimiter));
     }
 
     if (requests.empty()) return absl::OkStatus();
@@ -166,8 +170,8 @@ class MmluTask : public Task {
           if (++p.received < 4 || p.cancelled || !sink_status.ok()) return;
           // A cancelled document is not stored, so a resumed run redoes it.
           absl::Status st = on_sample(MakeSample(
-              doc_indices[d], contexts[d], p.logprob, p.greedy, p.prompt_tokens,
-              p.cached_tokens, p.error,
+              doc_indices[d], contexts[d], delimiters[d], p.logprob, p.greedy,
+              p.prompt_tokens, p.cached_tokens, p.error,
               std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                             start)
                   .count()));
@@ -269,10 +273,116 @@ class MmluTask : public Task {
                         q.choices[3], "\nAnswer:");
   }
 
+  // lm-eval's `configs` entries: one per subject task (mmlu_<subject>), as
+  // lm-eval's TaskConfig.to_dict() records the default MMLU template
+  // (tasks/mmlu/default/_default_template_yaml and mmlu_<subject>.yaml).
+  base::Json LmEvalConfigs() const {
+    using base::Json;
+    std::map<std::string, std::string> group_of;
+    for (const auto& [subject, group] : MmluSubjects())
+      group_of[subject] = group;
+    auto choices = [] {
+      Json list = Json::MakeArray();
+      for (int c = 0; c < 4; ++c)
+        list.Push(Json::String(std::string(1, kLetters[c])));
+      return list;
+    };
+    Json configs = Json::MakeObject();
+    for (const MmluSubject& subject : data_.subjects) {
+      const std::string description = absl::StrCat(
+          "The following are multiple choice questions (with answers) about ",
+          absl::StrReplaceAll(subject.name, {{"_", " "}}), ".\n\n");
+      Json fewshot = Json::MakeObject();
+      fewshot.Set("sampler", Json::String("first_n"));
+      fewshot.Set("split", Json::String("dev"));
+      fewshot.Set("process_docs", Json::Null());
+      fewshot.Set("fewshot_indices", Json::Null());
+      fewshot.Set("samples", Json::Null());
+      fewshot.Set("doc_to_text", Json::String(kDocToText));
+      fewshot.Set("doc_to_choice", choices());
+      fewshot.Set("doc_to_target", Json::String("answer"));
+      fewshot.Set("gen_prefix", Json::Null());
+      fewshot.Set("fewshot_delimiter", Json::String("\n\n"));
+      fewshot.Set("target_delimiter", Json::String(" "));
+      Json metric = Json::MakeObject();
+      metric.Set("metric", Json::String("acc"));
+      metric.Set("aggregation", Json::String("mean"));
+      metric.Set("higher_is_better", Json::Bool(true));
+      Json metadata = Json::MakeObject();
+      metadata.Set("version", Json::Double(1.0));
+      Json c = Json::MakeObject();
+      c.Set("task", Json::String("mmlu_" + subject.name));
+      c.Set("task_alias", Json::String(subject.name));
+      c.Set("tag", Json::String(absl::StrCat("mmlu_", group_of[subject.name],
+                                             "_tasks")));
+      c.Set("dataset_path", Json::String("cais/mmlu"));
+      c.Set("dataset_name", Json::String(subject.name));
+      c.Set("test_split", Json::String("test"));
+      c.Set("fewshot_split", Json::String("dev"));
+      c.Set("doc_to_text", Json::String(kDocToText));
+      c.Set("doc_to_target", Json::String("answer"));
+      c.Set("unsafe_code", Json::Bool(false));
+      c.Set("doc_to_choice", choices());
+      c.Set("description", Json::String(description));
+      c.Set("target_delimiter", Json::String(" "));
+      c.Set("fewshot_delimiter", Json::String("\n\n"));
+      c.Set("fewshot_config", std::move(fewshot));
+      c.Set("num_fewshot", Json::Int(shots_));
+      Json metrics = Json::MakeArray();
+      metrics.Push(std::move(metric));
+      c.Set("metric_list", std::move(metrics));
+      c.Set("output_type", Json::String("multiple_choice"));
+      c.Set("repeats", Json::Int(1));
+      c.Set("should_decontaminate", Json::Bool(false));
+      c.Set("metadata", std::move(metadata));
+      configs.Set("mmlu_" + subject.name, std::move(c));
+    }
+    return configs;
+  }
+
+  // The sample as lm-eval logs it (task.h, SampleResult::lm_eval_json).
+  static std::string LmEvalSample(const MmluQuestion& q,
+                                  const std::string& subject,
+                                  const std::string& delimiter,
+                                  const double* logprob, const bool* greedy) {
+    using base::Json;
+    Json doc = Json::MakeObject();
+    doc.Set("question", Json::String(q.question));
+    doc.Set("subject", Json::String(subject));
+    Json choices = Json::MakeArray();
+    for (const std::string& choice : q.choices)
+      choices.Push(Json::String(choice));
+    doc.Set("choices", std::move(choices));
+    doc.Set("answer", Json::Int(q.answer));
+    Json arguments = Json::MakeArray();
+    Json resps = Json::MakeArray();
+    for (int c = 0; c < 4; ++c) {
+      Json args = Json::MakeArray();
+      args.Push(Json::Null());  // the sample's prompt
+      args.Push(
+          Json::String(absl::StrCat(delimiter, std::string(1, kLetters[c]))));
+      arguments.Push(std::move(args));
+      Json resp = Json::MakeArray();
+      resp.Push(Json::Double(logprob[c]));
+      resp.Push(Json::Bool(greedy[c]));
+      resps.Push(std::move(resp));
+    }
+    Json filtered = Json::MakeObject();
+    filtered.Set("none", resps);
+    Json sample = Json::MakeObject();
+    sample.Set("doc", std::move(doc));
+    sample.Set("target", Json::Int(q.answer));
+    sample.Set("arguments", std::move(arguments));
+    sample.Set("resps", std::move(resps));
+    sample.Set("filtered_resps", std::move(filtered));
+    return sample.Dump();
+  }
+
   SampleResult MakeSample(size_t doc_index, const std::string& ctx,
-                          const double* logprob, const bool* greedy,
-                          int64_t prompt_tokens, int64_t cached_tokens,
-                          const std::string& error, double wall_seconds) const {
+                          const std::string& delimiter, const double* logprob,
+                          const bool* greedy, int64_t prompt_tokens,
+                          int64_t cached_tokens, const std::string& error,
+                          double wall_seconds) const {
     const auto [s, i] = docs_[doc_index];
     const MmluQuestion& q = data_.subjects[s].test[i];
     SampleResult sample;
@@ -297,6 +407,8 @@ class MmluTask : public Task {
     }
     sample.extracted = std::string(1, kLetters[best]);
     sample.metrics["acc"] = best == q.answer ? 1.0 : 0.0;
+    sample.lm_eval_json =
+        LmEvalSample(q, data_.subjects[s].name, delimiter, logprob, greedy);
     return sample;
   }
 

@@ -109,16 +109,27 @@ struct SampleResult {
   // The sample as lm-eval's samples file records it, for `evalctl export
   // --format lm-eval`; "" when the task does not record it. A JSON object:
   //   {"doc": {...the document...},
+  //    "target": value,                     optional: what lm-eval's
+  //        doc_to_target gives (an int for MMLU's answer); else `target`
   //    "arguments": [[arg0, arg1], ...],   one entry per request:
   //        loglikelihood [context, continuation], generate_until
-  //        [context, {generation kwargs}], loglikelihood_rolling [text]
+  //        [context, {generation kwargs}], loglikelihood_rolling [text];
+  //        a context of null is the sample's `prompt` (stored once)
   //    "resps": [[...], ...],               one entry per request:
   //        loglikelihood [logprob, is_greedy], generate_until [text],
   //        loglikelihood_rolling [logprob]
-  //    "filtered_resps": {"<filter>": value}}  per filter name ("none"
-  //        without filters): what lm-eval's filtered_resps holds for it
+  //    "metrics": {"<metric>[,<filter>]": value},  optional: lm-eval's
+  //        per-document metric values where they are not the sample's
+  //        numbers (IFEval's booleans and per-instruction lists)
+  //    "filtered_resps": {"<filter>": [...]}}  per filter name ("none"
+  //        without filters): one entry per request, what lm-eval's
+  //        filtered_resps holds for it (loglikelihood [logprob, is_greedy],
+  //        generate_until the extracted text); a value that is not an
+  //        array stands for a one-request list of it
   // Numbers are JSON numbers and booleans JSON booleans; the exporter
-  // writes them in lm-eval's own spelling.
+  // writes them in lm-eval's own spelling (Python's str()). A row's metric
+  // values are the sample's `metrics`: "<metric>,<filter>" for that filter,
+  // a bare "<metric>" for filter "none".
   std::string lm_eval_json;
 };
 

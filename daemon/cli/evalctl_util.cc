@@ -179,6 +179,38 @@ class DaemonReader : public RunReader {
         client_->stub().CheckStore(&context, request, &response)));
     return response;
   }
+  absl::StatusOr<v1::ImportRunResponse> ImportRun(
+      v1::RunRecord run, std::vector<v1::TaskScores> scores,
+      std::vector<v1::SampleRecord> samples) override {
+    grpc::ClientContext context;
+    client_->Prepare(&context, 600);
+    v1::ImportRunResponse response;
+    std::unique_ptr<grpc::ClientWriter<v1::ImportRunChunk>> writer =
+        client_->stub().ImportRun(&context, &response);
+    v1::ImportRunChunk chunk;
+    *chunk.mutable_run() = std::move(run);
+    for (v1::TaskScores& s : scores) *chunk.add_scores() = std::move(s);
+    // A few MiB per message, under any server's receive limit.
+    constexpr size_t kChunkBytes = 4 << 20;
+    size_t bytes = 0;
+    bool open = true;
+    for (v1::SampleRecord& s : samples) {
+      bytes += s.ByteSizeLong();
+      *chunk.add_samples() = std::move(s);
+      if (bytes >= kChunkBytes) {
+        open = writer->Write(chunk);
+        chunk.Clear();
+        bytes = 0;
+        if (!open) break;
+      }
+    }
+    if (open && (chunk.ByteSizeLong() > 0 || chunk.has_run())) {
+      writer->Write(chunk);
+    }
+    writer->WritesDone();
+    RETURN_IF_ERROR(client_->Convert(writer->Finish()));
+    return response;
+  }
 
  private:
   std::unique_ptr<Client> client_;
@@ -211,6 +243,22 @@ class StoreReader : public RunReader {
     ASSIGN_OR_RETURN(std::unique_ptr<store::Store> writable,
                      OpenWritable("fsck --repair"));
     return daemon::CheckStoredRecords(*writable, true, {});
+  }
+  absl::StatusOr<v1::ImportRunResponse> ImportRun(
+      v1::RunRecord run, std::vector<v1::TaskScores> scores,
+      std::vector<v1::SampleRecord> samples) override {
+    ASSIGN_OR_RETURN(std::unique_ptr<store::Store> writable,
+                     OpenWritable("import"));
+    run.clear_id();
+    run.set_created_unix_ms(0);
+    const int64_t count = static_cast<int64_t>(samples.size());
+    ASSIGN_OR_RETURN(v1::RunRecord stored,
+                     writable->ImportRun(std::move(run), std::move(scores),
+                                         std::move(samples)));
+    v1::ImportRunResponse response;
+    *response.mutable_run() = std::move(stored);
+    response.set_samples(count);
+    return response;
   }
 
   absl::StatusOr<v1::ListRunsResponse> ListRuns(

@@ -87,6 +87,12 @@ class RunReader {
   virtual absl::StatusOr<v1::DeleteRunResponse> DeleteRun(
       const std::string& run_id) = 0;
   virtual absl::StatusOr<v1::CheckStoreResponse> CheckStore(bool repair) = 0;
+  // Stores a finished run made elsewhere with its scores and samples, all or
+  // nothing (`evalctl import`); the id is assigned on the way. Offline this
+  // opens the store for writing, which fails while a daemon holds it.
+  virtual absl::StatusOr<v1::ImportRunResponse> ImportRun(
+      v1::RunRecord run, std::vector<v1::TaskScores> scores,
+      std::vector<v1::SampleRecord> samples) = 0;
 };
 // With global.data_dir: the store opened read-only; otherwise the daemon.
 absl::StatusOr<std::unique_ptr<RunReader>> OpenReader(

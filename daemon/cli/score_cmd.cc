@@ -4,7 +4,9 @@
 // responses produced elsewhere, offline. FILE is JSONL; each line names its
 // document by {"doc": ID} (a doc id as `evalctl prompt` prints it, or the
 // line index as a number) or by {"prompt": TEXT} (the exact prompt, as in
-// IFEval's official response files), and carries {"response": TEXT}.
+// IFEval's official response files), and carries {"response": TEXT}. Rows
+// of lm-eval's samples_<task>_<date>.jsonl are read too: {"doc_id": N,
+// "resps": [[TEXT]], ...} (generate_until tasks; one row per filter).
 // Prints per-document results and the task's aggregates; --json / -o json
 // print them as one JSON object ({"task", "samples", "metrics"}), -o yaml
 // as YAML.
@@ -69,6 +71,7 @@ int ScoreCommand(CommandContext& context, const ScoreFlags& flags) {
   for (size_t i = 0; i < ids.size(); ++i) by_id[ids[i]] = i;
   std::map<std::string, size_t> by_prompt;  // built on first use
   std::vector<bool> seen(ids.size(), false);
+  std::map<size_t, std::string> lm_eval_rows;  // doc -> response scored
 
   std::vector<tasks::SampleResult> samples;
   for (const tasks::JsonlRecord& record : *records) {
@@ -77,11 +80,49 @@ int ScoreCommand(CommandContext& context, const ScoreFlags& flags) {
                   << ": " << message << "\n";
       return kExitInvalidInput;
     };
-    const Json* response = record.value.Find("response");
-    if (response == nullptr || !response->is_string())
-      return fail("response: missing or not a string");
     size_t index = 0;
-    if (const Json* doc = record.value.Find("doc"); doc != nullptr) {
+    std::string response_text;
+    const Json* lm_eval_id = record.value.Find("doc_id");
+    if (lm_eval_id != nullptr && record.value.Find("resps") != nullptr) {
+      // A row of lm-eval's samples_<task>_<date>.jsonl: its doc_id and the
+      // first response of the first request (generate_until). lm-eval
+      // writes one row per filter; a document's later rows are the same
+      // generation.
+      if (!lm_eval_id->is_int() || lm_eval_id->int_value() < 0)
+        return fail("doc_id: expected a non-negative integer");
+      const Json* resps = record.value.Find("resps");
+      if (!resps->is_array() || resps->array().empty() ||
+          !resps->array()[0].is_array() || resps->array()[0].array().empty() ||
+          !resps->array()[0].array()[0].is_string()) {
+        return fail(
+            "resps: expected [[TEXT]] (a generate_until row of lm-eval's "
+            "samples file)");
+      }
+      response_text = resps->array()[0].array()[0].string_value();
+      const std::string id = absl::StrCat(lm_eval_id->int_value());
+      auto it = by_id.find(id);
+      if (it == by_id.end()) {
+        return fail(absl::StrCat("doc_id: ", task_name, " has no document \"",
+                                 id, "\""));
+      }
+      index = it->second;
+      if (seen[index]) {
+        auto first = lm_eval_rows.find(index);
+        if (first != lm_eval_rows.end() && first->second == response_text)
+          continue;  // the same document's row for another filter
+        return fail(absl::StrCat("doc_id: ", ids[index],
+                                 " is scored twice with different responses"));
+      }
+      lm_eval_rows[index] = response_text;
+    } else if (const Json* response = record.value.Find("response");
+               response == nullptr || !response->is_string()) {
+      return fail("response: missing or not a string");
+    } else {
+      response_text = response->string_value();
+    }
+    if (lm_eval_id != nullptr && record.value.Find("resps") != nullptr) {
+      // Found above.
+    } else if (const Json* doc = record.value.Find("doc"); doc != nullptr) {
       std::string id;
       if (doc->is_string()) {
         id = doc->string_value();
@@ -113,7 +154,7 @@ int ScoreCommand(CommandContext& context, const ScoreFlags& flags) {
     if (seen[index])
       return fail(absl::StrCat("doc: ", ids[index], " is scored twice"));
     seen[index] = true;
-    auto sample = (*task)->ScoreResponse(index, response->string_value());
+    auto sample = (*task)->ScoreResponse(index, response_text);
     if (!sample.ok()) return fail(std::string(sample.status().message()));
     samples.push_back(*std::move(sample));
   }
@@ -197,7 +238,8 @@ const bool kRegistered = RegisterCommand({
           .add_option(
               "--responses", flags->responses,
               "JSONL: {\"doc\": ID or line number, or \"prompt\": TEXT} with "
-              "{\"response\": TEXT} per line")
+              "{\"response\": TEXT} per line, or lm-eval's samples_<task>_"
+              "<date>.jsonl ({\"doc_id\": N, \"resps\": [[TEXT]], ...})")
           ->type_name("FILE")
           ->required();
       command

@@ -55,6 +55,7 @@ absl::StatusOr<IfevalDoc> ParseDoc(const Json& row, const std::string& where,
                                    const CheckerData& data) {
   ASSIGN_OR_RETURN(const JsonReader r, JsonReader(row, where).Object());
   IfevalDoc doc;
+  doc.row = row;
   ASSIGN_OR_RETURN(doc.key, r.Field("key").Int());
   ASSIGN_OR_RETURN(doc.prompt, r.Field("prompt").String());
   ASSIGN_OR_RETURN(const JsonReader ids,
@@ -81,6 +82,12 @@ absl::StatusOr<IfevalDoc> ParseDoc(const Json& row, const std::string& where,
   }
   return doc;
 }
+
+// The sample as lm-eval logs it (task.h, SampleResult::lm_eval_json), with
+// lm-eval's per-document metric values: booleans per prompt, lists of
+// booleans per instruction.
+std::string LmEvalSample(const IfevalDoc& doc, const std::string& response,
+                         const IfevalScore& score);
 
 SampleResult MakeSample(size_t doc_index, const IfevalDoc& doc,
                         const std::string& context,
@@ -110,7 +117,106 @@ SampleResult MakeSample(size_t doc_index, const IfevalDoc& doc,
   s.metrics["inst_strict_followed"] = strict;
   s.metrics["inst_loose_followed"] = loose;
   s.extracted = absl::StrJoin(parts, "; ");
+  s.lm_eval_json = LmEvalSample(doc, response, score);
   return s;
+}
+
+Json GenerationKwargs();
+
+std::string LmEvalSample(const IfevalDoc& doc, const std::string& response,
+                         const IfevalScore& score) {
+  Json args = Json::MakeArray();
+  args.Push(Json::Null());  // the sample's prompt
+  args.Push(GenerationKwargs());
+  Json arguments = Json::MakeArray();
+  arguments.Push(std::move(args));
+  Json resp = Json::MakeArray();
+  resp.Push(Json::String(response));
+  Json resps = Json::MakeArray();
+  resps.Push(resp);
+  Json filtered = Json::MakeObject();
+  filtered.Set("none", resp);
+  auto bools = [](const std::vector<bool>& v) {
+    Json list = Json::MakeArray();
+    for (bool b : v) list.Push(Json::Bool(b));
+    return list;
+  };
+  Json metrics = Json::MakeObject();
+  metrics.Set("prompt_level_strict_acc", Json::Bool(score.prompt_strict));
+  metrics.Set("inst_level_strict_acc", bools(score.strict));
+  metrics.Set("prompt_level_loose_acc", Json::Bool(score.prompt_loose));
+  metrics.Set("inst_level_loose_acc", bools(score.loose));
+  Json sample = Json::MakeObject();
+  sample.Set("doc", doc.row);
+  sample.Set("target", Json::Int(0));
+  sample.Set("arguments", std::move(arguments));
+  sample.Set("resps", std::move(resps));
+  sample.Set("filtered_resps", std::move(filtered));
+  sample.Set("metrics", std::move(metrics));
+  return sample.Dump();
+}
+
+// The generation kwargs of lm-eval's ifeval.yaml (max_gen_toks as evald
+// generates).
+Json GenerationKwargs() {
+  Json kwargs = Json::MakeObject();
+  kwargs.Set("until", Json::MakeArray());
+  kwargs.Set("do_sample", Json::Bool(false));
+  kwargs.Set("temperature", Json::Double(0.0));
+  kwargs.Set("max_gen_toks", Json::Int(kMaxNewTokens));
+  return kwargs;
+}
+
+// lm-eval's `configs` entry of ifeval.yaml. The two Python hooks lm-eval
+// serialises by their source are named by their YAML tags instead.
+Json LmEvalConfig() {
+  auto metric = [](const char* name, const char* aggregation) {
+    Json m = Json::MakeObject();
+    m.Set("metric", Json::String(name));
+    m.Set("aggregation", Json::String(aggregation));
+    m.Set("higher_is_better", Json::Bool(true));
+    return m;
+  };
+  constexpr char kInstAgg[] = "!function utils.agg_inst_level_acc";
+  Json metrics = Json::MakeArray();
+  metrics.Push(metric("prompt_level_strict_acc", "mean"));
+  metrics.Push(metric("inst_level_strict_acc", kInstAgg));
+  metrics.Push(metric("prompt_level_loose_acc", "mean"));
+  metrics.Push(metric("inst_level_loose_acc", kInstAgg));
+  Json fewshot = Json::MakeObject();
+  fewshot.Set("sampler", Json::String("default"));
+  fewshot.Set("split", Json::Null());
+  fewshot.Set("process_docs", Json::Null());
+  fewshot.Set("fewshot_indices", Json::Null());
+  fewshot.Set("samples", Json::Null());
+  fewshot.Set("doc_to_text", Json::String("prompt"));
+  fewshot.Set("doc_to_choice", Json::Null());
+  fewshot.Set("doc_to_target", Json::Int(0));
+  fewshot.Set("gen_prefix", Json::Null());
+  fewshot.Set("fewshot_delimiter", Json::String("\n\n"));
+  fewshot.Set("target_delimiter", Json::String(" "));
+  Json metadata = Json::MakeObject();
+  metadata.Set("version", Json::Double(4.0));
+  Json c = Json::MakeObject();
+  c.Set("task", Json::String("ifeval"));
+  c.Set("dataset_path", Json::String("google/IFEval"));
+  c.Set("test_split", Json::String("train"));
+  c.Set("doc_to_text", Json::String("prompt"));
+  c.Set("doc_to_target", Json::Int(0));
+  c.Set("unsafe_code", Json::Bool(false));
+  c.Set("process_results", Json::String("!function utils.process_results"));
+  c.Set("description", Json::String(""));
+  c.Set("target_delimiter", Json::String(" "));
+  c.Set("fewshot_delimiter", Json::String("\n\n"));
+  c.Set("fewshot_config", std::move(fewshot));
+  c.Set("num_fewshot", Json::Int(0));
+  c.Set("metric_list", std::move(metrics));
+  c.Set("output_type", Json::String("generate_until"));
+  c.Set("generation_kwargs", GenerationKwargs());
+  c.Set("repeats", Json::Int(1));
+  c.Set("should_decontaminate", Json::Bool(false));
+  c.Set("metadata", std::move(metadata));
+  return c;
 }
 
 class IfevalTask : public Task {
@@ -456,6 +562,7 @@ absl::StatusOr<std::unique_ptr<Task>> CreateIfevalTask(
   info.name = kTaskName;
   info.version = kTaskVersion;
   info.shots = 0;
+  info.lm_eval_config_json = LmEvalConfig().Dump();
   info.prompt_format_hash = base::Sha256Hex(absl::StrCat(
       kPromptFormat, "\nchat_template=", options.chat_template ? 1 : 0,
       "\nsystem_instruction=", options.system_instruction,

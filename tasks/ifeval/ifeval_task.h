@@ -34,6 +34,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "base/json.h"
 #include "tasks/ifeval/instructions.h"
 #include "tasks/ifeval/punkt.h"
 #include "tasks/task.h"
@@ -47,6 +48,7 @@ struct IfevalDoc {
   std::string prompt;
   std::vector<std::string> instruction_ids;
   std::vector<std::unique_ptr<Instruction>> instructions;
+  base::Json row;  // the dataset row as read (lm-eval's `doc`)
 };
 
 struct IfevalScore {

@@ -29,6 +29,8 @@ tasks::SampleResult FullSample() {
                      .raw = {"no verdict", "[[A]]"},
                      .verdict = "A",
                      .error = ""});
+  r.lm_eval_json =
+      R"({"doc":{"question":"Q?"},"resps":[[-1.5,true]],"arguments":[["c"," B"]]})";
   return r;
 }
 
@@ -60,6 +62,8 @@ TEST(TaskRecordsTest, SamplesRoundTripWhole) {
   EXPECT_EQ(back.judge[0].order, "candidate_first");
   EXPECT_EQ(back.judge[0].raw, original.judge[0].raw);
   EXPECT_EQ(back.judge[0].verdict, "A");
+  EXPECT_EQ(record.lm_eval_json(), original.lm_eval_json);
+  EXPECT_EQ(back.lm_eval_json, original.lm_eval_json);
   // And the record made again from the result it gave is the same record.
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
       ToSampleRecord(origin, back), record));

@@ -90,6 +90,47 @@ TEST_F(StoreTest, CreatedRunSurvivesReopen) {
                   ::testing::Property(&QueueEntry::run_id, created.id()))));
 }
 
+TEST_F(StoreTest, ImportRunStoresEverythingOrNothing) {
+  auto store = OpenStore();
+  RunRecord run = MakeRun("imported");
+  run.set_state(evald::v1::SUCCEEDED);
+  evald::v1::TaskScores scores;
+  scores.set_task("gsm8k");
+  auto* metric = scores.add_metrics();
+  metric->set_name("exact_match,strict-match");
+  metric->set_value(0.5);
+  std::vector<SampleRecord> samples = {MakeTestSample("", "gsm8k", 0),
+                                       MakeTestSample("", "gsm8k", 1)};
+  // A document given twice refuses the whole import: nothing is stored.
+  std::vector<SampleRecord> twice = {samples[0], samples[0]};
+  EXPECT_THAT(
+      store->ImportRun(run, {scores}, twice),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("given twice")));
+  ASSERT_OK_AND_ASSIGN(auto none, store->ListRuns({}));
+  EXPECT_TRUE(none.empty());
+  // A queued run is not imported.
+  RunRecord queued = run;
+  queued.set_state(evald::v1::QUEUED);
+  EXPECT_THAT(store->ImportRun(queued, {}, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+
+  ASSERT_OK_AND_ASSIGN(RunRecord stored,
+                       store->ImportRun(run, {scores}, samples));
+  EXPECT_FALSE(stored.id().empty());
+  EXPECT_EQ(stored.state(), evald::v1::SUCCEEDED);
+  ASSERT_OK_AND_ASSIGN(auto listed, store->ListSamples(stored.id(), "gsm8k"));
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[1].run_id(), stored.id());
+  EXPECT_THAT(store->CountSamples(stored.id(), "gsm8k"), IsOkAndHolds(2));
+  ASSERT_OK_AND_ASSIGN(auto got, store->GetScores(stored.id()));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].run_id(), stored.id());
+  EXPECT_EQ(got[0].metrics(0).value(), 0.5);
+  // Imported runs are finished: nothing is queued.
+  ASSERT_OK_AND_ASSIGN(auto queue, store->ListQueue());
+  EXPECT_TRUE(queue.empty());
+}
+
 TEST_F(StoreTest, PutRunKeepsFingerprintAndUpdatesState) {
   auto store = OpenStore();
   RunRecord run = MakeRun("a");

@@ -525,6 +525,7 @@ v1::TaskFingerprint TaskFingerprintFromInfo(const tasks::TaskInfo& info,
   t.set_generation_settings(info.generation_settings);
   t.set_seed(seed);
   t.set_lm_eval_config_json(info.lm_eval_config_json);
+  t.set_lm_eval_groups_json(info.lm_eval_groups_json);
   for (const tasks::DatasetFile& d : info.datasets) {
     v1::FileHash* f = t.add_dataset_files();
     f->set_name(d.path);

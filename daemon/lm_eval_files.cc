@@ -411,6 +411,7 @@ absl::StatusOr<LmEvalExport> ExportLmEval(
   const v1::RunSpec& spec = run.spec();
   std::vector<LeafTask> leaves;
   std::vector<GroupTask> groups;
+  std::map<std::string, Json> group_versions;  // as the task gave them
   Json n_shot = Json::MakeObject();
   int64_t limit = 0;
   for (int i = 0; i < spec.tasks_size(); ++i) {
@@ -477,6 +478,51 @@ absl::StatusOr<LmEvalExport> ExportLmEval(
       }
       return nullptr;
     };
+    if (!fp->lm_eval_groups_json().empty()) {
+      // The task gave its groups (lm-eval task YAML): their children as
+      // written, scores by group name ("" for the task's own group).
+      auto structure = base::ParseJson(fp->lm_eval_groups_json());
+      if (!structure.ok() || !structure->is_object()) {
+        return absl::DataLossError(absl::StrCat(
+            "run ", run.id(), " task ", task.name(),
+            ": the stored lm-eval group structure is not a JSON object"));
+      }
+      for (const auto& [name, entry] : structure->object()) {
+        GroupTask g;
+        g.name = name;
+        const Json* alias = entry.Find("alias");
+        g.alias = alias != nullptr && alias->is_string() ? alias->string_value()
+                                                         : name;
+        if (const Json* c = entry.Find("children");
+            c != nullptr && c->is_array()) {
+          for (const Json& child : c->array())
+            if (child.is_string()) g.children.push_back(child.string_value());
+        }
+        if (const Json* v = entry.Find("version");
+            v != nullptr && !v->is_null())
+          group_versions[name] = *v;
+        groups.push_back(std::move(g));
+      }
+      if (task_scores != nullptr) {
+        for (const v1::Metric& m : task_scores->metrics()) {
+          const std::string& owner = m.group().empty() ? group_name : m.group();
+          if (auto it = leaf_index.find(owner); it != leaf_index.end()) {
+            leaves[it->second].metrics.push_back(&m);
+            leaves[it->second].sample_len = m.count();
+            continue;
+          }
+          for (GroupTask& g : groups)
+            if (g.name == owner) g.metrics.push_back(&m);
+        }
+      }
+      if (sample_it != samples.end()) {
+        for (const v1::SampleRecord& s : sample_it->second) {
+          if (LeafTask* leaf = leaf_for(s.subtask()))
+            leaf->samples.push_back(&s);
+        }
+      }
+      continue;
+    }
     GroupTask top;
     top.name = group_name;
     top.alias = group_name;
@@ -676,7 +722,10 @@ absl::StatusOr<LmEvalExport> ExportLmEval(
     if (!sample_count.object().empty())
       entry.Set("sample_count", std::move(sample_count));
     group_entries[g.name] = entry;
-    versions.Set(g.name, GroupVersion(g.name));
+    auto given_version = group_versions.find(g.name);
+    versions.Set(g.name, given_version != group_versions.end()
+                             ? given_version->second
+                             : GroupVersion(g.name));
     // higher_is_better and n-shot propagate from the children.
     Json hib = Json::MakeObject();
     std::set<std::string> shot_values;

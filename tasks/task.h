@@ -77,6 +77,13 @@ struct TaskInfo {
   // entry of a results file; for a group, {"<subtask>": config, ...}).
   // "" when the task has none to give.
   std::string lm_eval_config_json;
+  // A group's structure as lm-eval reports it, for the export: a JSON object
+  // {"<group>": {"alias": "...", "version": metadata.version, "children":
+  // [names of subgroups and tasks, in order]}, ...}, the task's own group
+  // first.
+  // "" when the task reports no groups this way (the built-ins: the export
+  // knows theirs).
+  std::string lm_eval_groups_json;
 };
 
 // One judge call made for a sample, stored with it.

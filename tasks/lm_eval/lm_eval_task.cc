@@ -675,7 +675,7 @@ class LmEvalTask : public Task {
       if (members == group_leaves_.end()) continue;
       for (const AggregateMetric& agg : g.aggregate_metric_list) {
         for (const std::string& filter : agg.filter_list) {
-          const std::string key = absl::StrCat(agg.metric, ",", filter);
+          const std::string key = MetricKey(agg.metric, filter);
           auto found = leaf_results.find(key);
           if (found == leaf_results.end()) continue;
           std::vector<double> stderrs;
@@ -1064,7 +1064,6 @@ class LmEvalTask : public Task {
     record.Set("arguments", Json::MakeArray(std::move(arguments)));
     record.Set("resps", Json::MakeArray(std::move(resps)));
     record.Set("filtered_resps", Json::MakeObject(std::move(filtered_resps)));
-    sample->lm_eval_json = record.Dump();
 
     if (type == "loglikelihood_rolling") {
       const std::string& text = doc.target.string_value();
@@ -1073,19 +1072,30 @@ class LmEvalTask : public Task {
           new py::Regex(py::Regex::CompileOrDie(R"(\s+)"));
       const double words = static_cast<double>(kSpaces->Split(text).size());
       const double bytes = static_cast<double>(text.size());
+      // lm-eval logs each perplexity metric as its (loglikelihood, weight)
+      // pair, the inputs of its weighted aggregation.
+      Json own = Json::MakeObject();
+      for (const MetricSpec& spec : leaf.metrics) {
+        const double weight = spec.metric == "word_perplexity" ? words : bytes;
+        own.Set(spec.metric,
+                Json::MakeArray({Json::Double(lls[0]),
+                                 Json::Int(static_cast<int64_t>(weight))}));
+      }
+      record.Set("metrics", std::move(own));
+      sample->lm_eval_json = record.Dump();
       sample->responses = {absl::StrFormat("loglikelihood=%.6f", lls[0])};
       sample->metrics["loglikelihood"] = lls[0];
       sample->metrics["words"] = words;
       sample->metrics["bytes"] = bytes;
       return;
     }
+    sample->lm_eval_json = record.Dump();
     if (type == "loglikelihood") {
       sample->responses = {
           absl::StrFormat("logprob=%.6f greedy=%d", lls[0], greedy[0] ? 1 : 0)};
       for (const MetricSpec& spec : leaf.metrics) {
-        if (spec.metric == "acc") sample->metrics["acc,none"] = greedy[0];
-        if (spec.metric == "perplexity")
-          sample->metrics["perplexity,none"] = lls[0];
+        if (spec.metric == "acc") sample->metrics["acc"] = greedy[0];
+        if (spec.metric == "perplexity") sample->metrics["perplexity"] = lls[0];
       }
       return;
     }
@@ -1116,13 +1126,13 @@ class LmEvalTask : public Task {
     }
     sample->extracted = doc.choices[pred];
     for (const MetricSpec& spec : leaf.metrics) {
-      if (spec.metric == "acc") sample->metrics["acc,none"] = hit(pred);
+      if (spec.metric == "acc") sample->metrics["acc"] = hit(pred);
       if (spec.metric == "acc_norm")
-        sample->metrics["acc_norm,none"] = hit(pred_norm);
+        sample->metrics["acc_norm"] = hit(pred_norm);
       if (spec.metric == "acc_mutual_info" && slot.count == 2 * n) {
         const int pred_mi =
             argmax([&](size_t c) { return lls[c] - lls[n + c]; });
-        sample->metrics["acc_mutual_info,none"] = hit(pred_mi);
+        sample->metrics["acc_mutual_info"] = hit(pred_mi);
       }
     }
   }
@@ -1154,8 +1164,7 @@ class LmEvalTask : public Task {
         double score = 0;
         for (const std::string& gold : golds)
           score = std::max(score, leaf.matchers[m]->Score(value, gold));
-        sample->metrics[absl::StrCat(leaf.metrics[m].metric, ",", f.name)] =
-            score;
+        sample->metrics[MetricKey(leaf.metrics[m].metric, f.name)] = score;
       }
     }
     sample->extracted = absl::StrJoin(extracted, "; ");
@@ -1204,7 +1213,7 @@ class LmEvalTask : public Task {
       const Leaf& leaf, const MetricSpec& spec, const std::string& filter,
       const std::vector<const SampleResult*>& samples) const {
     MetricResult m;
-    m.name = absl::StrCat(spec.metric, ",", filter);
+    m.name = MetricKey(spec.metric, filter);
     m.aggregation = spec.aggregation_name;
     auto get = [](const SampleResult* s, const std::string& key, double* out) {
       auto it = s->metrics.find(key);
@@ -1340,6 +1349,43 @@ absl::StatusOr<std::unique_ptr<Task>> CreateLmEvalTask(
     group_leaves[g->group] = std::move(members);
   }
   const bool root_is_group = by_name.count(name) > 0;
+  // Each group's direct children for the lm-eval export: subgroups by name,
+  // tags expanded to their tasks (sorted by name, as lm-eval expands them).
+  Json groups_json = Json::MakeObject();
+  for (const GroupConfig* g : under) {
+    Json children = Json::MakeArray();
+    for (const std::string& m : g->members) {
+      if (by_name.count(m) > 0) {
+        children.Push(Json::String(m));
+        continue;
+      }
+      std::vector<std::string> tagged;
+      for (const Leaf& leaf : leaves) {
+        const std::vector<std::string>& tags = leaf.config.tags;
+        if (leaf.config.task == m ||
+            std::find(tags.begin(), tags.end(), m) != tags.end())
+          tagged.push_back(leaf.config.task);
+      }
+      std::sort(tagged.begin(), tagged.end());
+      for (const std::string& t : tagged) children.Push(Json::String(t));
+    }
+    const Json* alias = g->config_json.is_object()
+                            ? g->config_json.Find("group_alias")
+                            : nullptr;
+    Json entry = Json::MakeObject();
+    entry.Set("alias", Json::String(alias != nullptr && alias->is_string()
+                                        ? alias->string_value()
+                                        : g->group));
+    // metadata.version as the group file wrote it (lm-eval's `versions`).
+    const Json* metadata =
+        g->config_json.is_object() ? g->config_json.Find("metadata") : nullptr;
+    const Json* version = metadata != nullptr && metadata->is_object()
+                              ? metadata->Find("version")
+                              : nullptr;
+    entry.Set("version", version != nullptr ? *version : Json::Null());
+    entry.Set("children", std::move(children));
+    groups_json.Set(g->group, std::move(entry));
+  }
 
   // What the fingerprint records.
   TaskInfo info;
@@ -1405,6 +1451,8 @@ absl::StatusOr<std::unique_ptr<Task>> CreateLmEvalTask(
                   options.system_instruction);
   info.prompt_format_hash = base::Sha256Hex(rules);
   info.generation_settings = absl::StrJoin(settings, "; ");
+  if (!groups_json.object().empty())
+    info.lm_eval_groups_json = groups_json.Dump();
   info.lm_eval_config_json = (!root_is_group && leaves.size() == 1)
                                  ? configs.object()[0].second.Dump()
                                  : configs.Dump();

@@ -479,4 +479,9 @@ absl::StatusOr<MetricSpec> ResolveMetric(const MetricConfig& metric,
       "bits_per_byte)"));
 }
 
+std::string MetricKey(absl::string_view metric, absl::string_view filter) {
+  if (filter == "none") return std::string(metric);
+  return absl::StrCat(metric, ",", filter);
+}
+
 }  // namespace evald::tasks::lm_eval

@@ -65,6 +65,12 @@ class CompiledFilters {
 // RegexFilter.apply for one response: re.findall, match[group_select]
 // (negative counts from the end), the first non-empty group of a tuple,
 // stripped; `fallback` when nothing matches.
+// evald's name of lm-eval's metric key "<metric>,<filter>": the bare metric
+// for filter "none" (as the built-in tasks name theirs, so runs of a built-in
+// and of its YAML twin compare metric by metric), "<metric>,<filter>"
+// otherwise. The lm-eval export writes the full key back.
+std::string MetricKey(absl::string_view metric, absl::string_view filter);
+
 std::string RegexExtract(const py::Regex& regex, int group_select,
                          absl::string_view fallback, absl::string_view text);
 

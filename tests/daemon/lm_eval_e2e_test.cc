@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -312,6 +313,64 @@ std::string Row(int doc_id, const std::string& response, double em) {
       R"("], "filter": "strict-match", "metrics": ["exact_match"], )",
       R"("doc_hash": "x", "prompt_hash": "y", "target_hash": "z", )",
       R"("exact_match": )", em, "}\n");
+}
+
+// A run of lm-eval task YAML (the examples: the MMLU group over its
+// category groups, GSM8K, a HellaSwag-shaped and a WikiText-shaped task)
+// exports as lm-eval would write it: the groups as the YAML nests them, the
+// rolling task's per-document (loglikelihood, weight) pairs.
+TEST_F(LmEvalE2eTest, YamlTasksExportAsLmEvalOutput) {
+  const char* source = std::getenv("EVALD_SOURCE_DIR");
+  // Tests run in the source folder; the suite resolves paths against its own.
+  const std::string examples =
+      absl::StrCat(source != nullptr ? std::string(source)
+                                     : std::filesystem::current_path().string(),
+                   "/examples/lm-eval-tasks");
+  const std::string suite = tmp_.Join("yaml-suite.yaml");
+  WriteTestFile(
+      suite,
+      absl::StrCat(
+          "name: lm-eval-yaml\ncandidate:\n  model: ", g_fixture->Join("model"),
+          "\ntasks:\n", "  - {yaml: ", examples, "/mmlu, shots: 2}\n",
+          "  - {yaml: ", examples, "/gsm8k/gsm8k.yaml, limit: 3}\n",
+          "  - {yaml: ", examples, "/hellaswag_like}\n",
+          "  - {yaml: ", examples, "/wikitext_like}\n"));
+  ProcessResult r = Ctl({"--json", "submit", suite, "--wait"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string run = Str(Json(r), {"run", "id"});
+  ASSERT_FALSE(run.empty());
+  const std::string out = tmp_.Join("yaml-out");
+  ProcessResult exported =
+      Ctl({"export", run, "--format", "lm-eval", "--out", out});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_EQ(exported.err, "");
+  // results + 4 MMLU subjects + gsm8k + the two new shapes.
+  ASSERT_EQ(ListFiles(out).size(), 8u) << exported.out;
+  std::string results_text;
+  for (const std::string& f : ListFiles(out)) {
+    if (absl::StrContains(f, "/results_")) {
+      auto text = base::ReadFileToString(f);
+      ASSERT_TRUE(text.ok());
+      results_text = *text;
+    }
+  }
+  auto results = base::ParseJson(results_text);
+  ASSERT_TRUE(results.ok());
+  const base::Json* subtasks = results->Find("group_subtasks");
+  ASSERT_NE(subtasks, nullptr);
+  EXPECT_EQ(
+      subtasks->Find("mmlu")->Dump(),
+      R"(["mmlu_stem","mmlu_other","mmlu_social_sciences","mmlu_humanities"])");
+  EXPECT_EQ(subtasks->Find("mmlu_stem")->Dump(),
+            R"(["mmlu_high_school_mathematics"])");
+  if (::access(kPython, X_OK) != 0) {
+    GTEST_SKIP() << "no " << kPython << " to read the export with";
+  }
+  ProcessResult checked = RunProcess({kPython, CheckScript(), out});
+  EXPECT_EQ(checked.exit_code, 0) << checked.out << checked.err;
+  // 7 leaf tasks; MMLU 4 + 3 + 3 + 3 rows, gsm8k 3 x 2 filters,
+  // hellaswag_like 5, wikitext_like 4.
+  EXPECT_EQ(checked.out, "ok 7 28\n") << checked.err;
 }
 
 TEST_F(LmEvalE2eTest, ImportStoresAWellFormedFolderAndRefusesMalformedOnes) {

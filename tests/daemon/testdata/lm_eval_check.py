@@ -135,8 +135,17 @@ for task in leaves:
             lls = [float(r[0]) for r in row["filtered_resps"]]
             gold = int(row["target"])
             check(float(lls.index(max(lls)) == gold) == row["acc"], "acc of a row")
-            check(row["arguments"]["gen_args_%d" % gold]["arg_1"].endswith(
-                config["doc_to_choice"][gold]), "continuation of the gold choice")
+            if isinstance(config["doc_to_choice"], list):  # else a template
+                check(row["arguments"]["gen_args_%d" % gold]["arg_1"].endswith(
+                    config["doc_to_choice"][gold]), "continuation of the gold choice")
+        elif config["output_type"] == "loglikelihood_rolling":
+            check(len(args) == 1 and list(args["gen_args_0"]) == ["arg_0"],
+                  "a rolling request's one argument is the text")
+            for m in row["metrics"]:
+                v = row[m]
+                check(isinstance(v, list) and len(v) == 2 and isinstance(v[1], int),
+                      "%s of a row is lm-eval's (loglikelihood, weight)" % m)
+                check(v[0] == float(row["resps"][0][0]), "%s loglikelihood" % m)
         else:
             check(isinstance(row["arguments"]["gen_args_0"]["arg_1"], dict),
                   "generation kwargs are a dict")
@@ -157,6 +166,15 @@ for task in leaves:
             skey = "%s_stderr,%s" % (metric, filt)
             check(key in entry, "results[%r] lacks %r" % (task, key))
             check(entry["sample_len"] == len(values), "sample_len of %s" % task)
+            if config["output_type"] == "loglikelihood_rolling":
+                # weighted_perplexity / bits_per_byte over (ll, weight) pairs.
+                ll = sum(v[0] for v in values)
+                weight = sum(v[1] for v in values)
+                want = (-ll / weight / math.log(2) if metric == "bits_per_byte"
+                        else math.exp(-ll / weight))
+                check(abs(entry[key] - want) <= 1e-9 * abs(want), "%s %s" % (task, key))
+                check(entry[skey] == "N/A", "%s %s is N/A" % (task, skey))
+                continue
             if all(isinstance(v, list) for v in values):
                 # IFEval's instruction level: the mean over every instruction
                 # (utils.agg_inst_level_acc), no stderr.

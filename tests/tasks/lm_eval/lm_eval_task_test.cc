@@ -282,10 +282,10 @@ TEST(LmEvalTaskTest, MultipleChoiceAccNormAndMutualInfo) {
   std::vector<SampleResult> samples = RunAll(*task, runner);
   ASSERT_EQ(samples.size(), 1u);
   EXPECT_EQ(runner.ll_requests.size(), 6u);  // 3 + 3 unconditional
-  EXPECT_EQ(samples[0].metrics.at("acc,none"), 0);
-  EXPECT_EQ(samples[0].metrics.at("acc_norm,none"), 1);
+  EXPECT_EQ(samples[0].metrics.at("acc"), 0);
+  EXPECT_EQ(samples[0].metrics.at("acc_norm"), 1);
   // -6 - -1 = -5, -2 - -0.5 = -1.5, -7 - -1 = -6: "x" wins.
-  EXPECT_EQ(samples[0].metrics.at("acc_mutual_info,none"), 0);
+  EXPECT_EQ(samples[0].metrics.at("acc_mutual_info"), 0);
   EXPECT_EQ(samples[0].subtask, "mc");
 }
 
@@ -308,8 +308,8 @@ TEST(LmEvalTaskTest, LoglikelihoodAndMultipleTargets) {
     return r.continuation == " y" ? -1.0 : -3.0;
   };
   auto m = Metrics(task->Aggregate(RunAll(*task, runner)), "");
-  EXPECT_DOUBLE_EQ(m.at("perplexity,none"), std::exp(2.0));
-  EXPECT_DOUBLE_EQ(m.at("acc,none"), 0);  // the fake is never greedy
+  EXPECT_DOUBLE_EQ(m.at("perplexity"), std::exp(2.0));
+  EXPECT_DOUBLE_EQ(m.at("acc"), 0);  // the fake is never greedy
   // multiple_choice with a list target: any gold index counts.
   LeafTask mc;
   mc.config.task = "mc";
@@ -327,9 +327,9 @@ TEST(LmEvalTaskTest, LoglikelihoodAndMultipleTargets) {
   };
   std::vector<SampleResult> samples = RunAll(*task, runner);
   ASSERT_EQ(samples.size(), 3u);
-  EXPECT_EQ(samples[0].metrics.at("acc,none"), 1);
-  EXPECT_EQ(samples[1].metrics.at("acc,none"), 0);
-  EXPECT_EQ(samples[2].metrics.at("acc,none"), 1);  // a string gold
+  EXPECT_EQ(samples[0].metrics.at("acc"), 1);
+  EXPECT_EQ(samples[1].metrics.at("acc"), 0);
+  EXPECT_EQ(samples[2].metrics.at("acc"), 1);  // a string gold
 }
 
 TEST(LmEvalTaskTest, RollingPerplexityAggregatesByWordsAndBytes) {
@@ -348,9 +348,9 @@ TEST(LmEvalTaskTest, RollingPerplexityAggregatesByWordsAndBytes) {
   std::vector<SampleResult> samples = RunAll(*task, runner);
   const auto m = Metrics(task->Aggregate(samples), "");
   // words 3 + 1, bytes 6 + 3.
-  EXPECT_DOUBLE_EQ(m.at("word_perplexity,none"), std::exp(5.0 / 4));
-  EXPECT_DOUBLE_EQ(m.at("byte_perplexity,none"), std::exp(5.0 / 9));
-  EXPECT_DOUBLE_EQ(m.at("bits_per_byte,none"), 5.0 / 9 / std::log(2.0));
+  EXPECT_DOUBLE_EQ(m.at("word_perplexity"), std::exp(5.0 / 4));
+  EXPECT_DOUBLE_EQ(m.at("byte_perplexity"), std::exp(5.0 / 9));
+  EXPECT_DOUBLE_EQ(m.at("bits_per_byte"), 5.0 / 9 / std::log(2.0));
 }
 
 TEST(LmEvalTaskTest, GroupsAggregateMicroAndMacroWithPooledStderr) {
@@ -390,10 +390,10 @@ TEST(LmEvalTaskTest, GroupsAggregateMicroAndMacroWithPooledStderr) {
   };
   const std::vector<MetricResult> results =
       task->Aggregate(RunAll(*task, runner));
-  EXPECT_DOUBLE_EQ(Metrics(results, "t1").at("acc,none"), 0.5);
-  EXPECT_DOUBLE_EQ(Metrics(results, "t2").at("acc,none"), 0.75);
-  EXPECT_DOUBLE_EQ(Metrics(results, "").at("acc,none"), 4.0 / 6);
-  EXPECT_DOUBLE_EQ(Metrics(results, "inner").at("acc,none"), 0.625);
+  EXPECT_DOUBLE_EQ(Metrics(results, "t1").at("acc"), 0.5);
+  EXPECT_DOUBLE_EQ(Metrics(results, "t2").at("acc"), 0.75);
+  EXPECT_DOUBLE_EQ(Metrics(results, "").at("acc"), 4.0 / 6);
+  EXPECT_DOUBLE_EQ(Metrics(results, "inner").at("acc"), 0.625);
   for (const MetricResult& m : results) {
     if (m.group != "") continue;
     const double se1 = std::sqrt(0.5 / 2);   // sample sd 0.7071 / sqrt 2

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -185,6 +186,11 @@ class DecoderModel : public Model {
   }
   absl::Status Validate(absl::Span<const SeqChunk> batch,
                         const CpuKvCache& kv) const;
+  // The sparse MoE block of `lw` on x[t, hidden] -> out[t, hidden].
+  void MoeFfn(const LayerWeights& lw, const float* x, int64_t t, float* out);
+  // SwiGLU FFN down(silu(gate x) * up x) of the n rows of x -> y[n, hidden].
+  void SwiGlu(const model::ExpertWeights& ew, const float* x, int64_t n,
+              float* y);
 
   model::ModelConfig config_;
   std::unique_ptr<model::TensorStore> store_;
@@ -211,6 +217,125 @@ absl::Status DecoderModel::Validate(absl::Span<const SeqChunk> batch,
         "kv cache was not allocated by this model");
   }
   return ValidateBatch(config_, batch, kv.num_blocks());
+}
+
+// Router weights of one token from its logits over the experts: the `k`
+// chosen experts in ascending id order and their weights. Ties go to the
+// lower id. Depends on this token's logits only.
+void RouteToken(const float* logits, const model::MoeConfig& m, int* experts,
+                float* weights) {
+  const int n = m.num_experts, k = m.experts_per_token;
+  std::vector<int> order(n);
+  for (int e = 0; e < n; ++e) order[e] = e;
+  std::partial_sort(
+      order.begin(), order.begin() + k, order.end(), [&](int a, int b) {
+        return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+      });
+  std::vector<float> p(k);
+  if (m.softmax_after_topk) {
+    // Softmax over the k largest logits (order[0] is the largest).
+    float sum = 0;
+    for (int j = 0; j < k; ++j) {
+      p[j] = std::exp(logits[order[j]] - logits[order[0]]);
+      sum += p[j];
+    }
+    for (int j = 0; j < k; ++j) p[j] /= sum;
+  } else {
+    // Softmax over every expert, then the top k (softmax keeps the order).
+    float max = logits[order[0]], sum = 0;
+    for (int e = 0; e < n; ++e) sum += std::exp(logits[e] - max);
+    float top = 0;
+    for (int j = 0; j < k; ++j) {
+      p[j] = std::exp(logits[order[j]] - max) / sum;
+      top += p[j];
+    }
+    if (m.norm_topk_prob) {
+      for (int j = 0; j < k; ++j) p[j] /= top;
+    }
+  }
+  std::vector<int> by_id(k);
+  for (int j = 0; j < k; ++j) by_id[j] = j;
+  std::sort(by_id.begin(), by_id.end(),
+            [&](int a, int b) { return order[a] < order[b]; });
+  for (int j = 0; j < k; ++j) {
+    experts[j] = order[by_id[j]];
+    weights[j] = p[by_id[j]];
+  }
+}
+
+void DecoderModel::SwiGlu(const model::ExpertWeights& ew, const float* x,
+                          int64_t n, float* y) {
+  const int64_t inter = ew.gate.rows;
+  std::vector<float> gate(n * inter), up(n * inter);
+  const MatMulTarget gate_up[] = {{&ew.gate, gate.data()}, {&ew.up, up.data()}};
+  Gemm(x, n, gate_up);
+  pool_.ParallelRange(n, 1, [&](int64_t b, int64_t e) {
+    SiluMul(&gate[b * inter], &up[b * inter], (e - b) * inter);
+  });
+  Gemm(gate.data(), n, {{&ew.down, y}});
+}
+
+// Tokens are grouped per expert and each expert's rows go through one GEMM;
+// a row's product does not depend on the other rows (cpu_gemm.h). Each token
+// then sums its experts' outputs in ascending expert id, then adds the shared
+// expert: a fixed order, so its result is the same whatever the batch.
+void DecoderModel::MoeFfn(const LayerWeights& lw, const float* x, int64_t t,
+                          float* out) {
+  const model::MoeConfig& m = config_.moe;
+  const int n_experts = m.num_experts, k = m.experts_per_token;
+  const int64_t hidden = config_.hidden_size;
+  std::vector<float> logits(t * n_experts);
+  Gemm(x, t, {{&lw.router, logits.data()}});
+  std::vector<int> chosen(t * k);
+  std::vector<float> weight(t * k);
+  pool_.ParallelRange(t, 1, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      RouteToken(&logits[r * n_experts], m, &chosen[r * k], &weight[r * k]);
+    }
+  });
+  // slots[e]: the (row * k + j) picks of expert e, in row order.
+  std::vector<std::vector<int64_t>> slots(n_experts);
+  for (int64_t i = 0; i < t * k; ++i) slots[chosen[i]].push_back(i);
+  std::vector<float> expert_out(t * k * hidden);
+  std::vector<float> xs, ys;
+  for (int e = 0; e < n_experts; ++e) {
+    const int64_t n = static_cast<int64_t>(slots[e].size());
+    if (n == 0) continue;
+    xs.resize(n * hidden);
+    ys.resize(n * hidden);
+    for (int64_t i = 0; i < n; ++i) {
+      std::memcpy(&xs[i * hidden], x + (slots[e][i] / k) * hidden,
+                  hidden * sizeof(float));
+    }
+    SwiGlu(lw.experts[e], xs.data(), n, ys.data());
+    for (int64_t i = 0; i < n; ++i) {
+      std::memcpy(&expert_out[slots[e][i] * hidden], &ys[i * hidden],
+                  hidden * sizeof(float));
+    }
+  }
+  std::vector<float> shared, shared_gate;
+  if (lw.shared_expert.gate.rows > 0) {
+    shared.resize(t * hidden);
+    shared_gate.resize(t);
+    SwiGlu(lw.shared_expert, x, t, shared.data());
+    Gemm(x, t, {{&lw.shared_expert_gate, shared_gate.data()}});
+  }
+  pool_.ParallelRange(t, 1, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      float* o = out + r * hidden;
+      std::fill(o, o + hidden, 0.0f);
+      for (int j = 0; j < k; ++j) {
+        const float w = weight[r * k + j];
+        const float* y = &expert_out[(r * k + j) * hidden];
+        for (int64_t i = 0; i < hidden; ++i) o[i] += w * y[i];
+      }
+      if (!shared.empty()) {
+        const float g = 1.0f / (1.0f + std::exp(-shared_gate[r]));
+        const float* s = &shared[r * hidden];
+        for (int64_t i = 0; i < hidden; ++i) o[i] += g * s[i];
+      }
+    }
+  });
 }
 
 absl::Status DecoderModel::Forward(absl::Span<const SeqChunk> batch,
@@ -312,14 +437,18 @@ absl::Status DecoderModel::Forward(absl::Span<const SeqChunk> batch,
                 &xn[r * hidden]);
       }
     });
-    const MatMulTarget gate_up[] = {{&lw.gate, gate.data()},
-                                    {&lw.up, up.data()}};
-    Gemm(xn.data(), t_rows, gate_up);
-    const int64_t inter = c.intermediate_size;
-    pool_.ParallelRange(t_rows, 1, [&](int64_t b, int64_t e) {
-      SiluMul(&gate[b * inter], &up[b * inter], (e - b) * inter);
-    });
-    Gemm(gate.data(), t_rows, {{&lw.down, proj.data()}});
+    if (!lw.experts.empty()) {
+      MoeFfn(lw, xn.data(), t_rows, proj.data());
+    } else {
+      const MatMulTarget gate_up[] = {{&lw.gate, gate.data()},
+                                      {&lw.up, up.data()}};
+      Gemm(xn.data(), t_rows, gate_up);
+      const int64_t inter = c.intermediate_size;
+      pool_.ParallelRange(t_rows, 1, [&](int64_t b, int64_t e) {
+        SiluMul(&gate[b * inter], &up[b * inter], (e - b) * inter);
+      });
+      Gemm(gate.data(), t_rows, {{&lw.down, proj.data()}});
+    }
     pool_.ParallelRange(t_rows * hidden, 16, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) h[i] += proj[i];
     });

@@ -1,0 +1,200 @@
+// File: tests/runners/native/model/moe_load_test.cc
+// -----------------------------------------------------------------------------
+// Loading the mixture-of-experts families: expert matrices stay in the
+// mapping, and bad input (a config.json key the family needs, an expert
+// tensor missing or of the wrong shape, F16 experts) is one error naming the
+// file and the key or tensor.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "base/file.h"
+#include "runners/native/model/architecture.h"
+#include "runners/native/model/config_parser.h"
+#include "runners/native/model/model.h"
+#include "runners/native/model/moe_weights.h"
+#include "runners/native/model/safetensors.h"
+#include "runners/native/testing/checkpoint_writer.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace evald::runners::native::model {
+
+using ::evald::testing::StatusIs;
+using ::testing::AllOf;
+using testing::CheckpointSpec;
+using ::testing::HasSubstr;
+using testing::WriteCheckpoint;
+namespace {
+
+CheckpointSpec TinyMoe(const std::string& arch) {
+  CheckpointSpec spec;
+  spec.arch = arch;
+  spec.hidden = 64;
+  spec.layers = 2;
+  spec.heads = 4;
+  spec.kv_heads = 2;
+  spec.intermediate = 96;
+  spec.moe_intermediate = 48;
+  spec.vocab = 300;
+  spec.num_experts = 4;
+  return spec;
+}
+
+// Replaces `from` by `to` in dir/config.json (which must contain it).
+void EditConfig(const std::string& dir, const std::string& from,
+                const std::string& to) {
+  const std::string path = dir + "/config.json";
+  ASSERT_OK_AND_ASSIGN(std::string text, base::ReadFileToString(path));
+  ASSERT_NE(text.find(from), std::string::npos) << from;
+  ASSERT_OK(
+      base::WriteFileAtomically(path, absl::StrReplaceAll(text, {{from, to}})));
+}
+
+absl::Status LoadStatus(const std::string& dir) {
+  LoadOptions options;
+  options.device = Device::kCpu;
+  return Model::Load(dir, options).status();
+}
+
+TEST(MoeLoadTest, ExpertsStayInTheMapping) {
+  evald::testing::TempDir dir;
+  ASSERT_OK(WriteCheckpoint(TinyMoe("mixtral"), dir.path()));
+  ASSERT_OK_AND_ASSIGN(ModelConfig config, LoadModelConfig(dir.path()));
+  const Architecture* arch = FindArchitecture("MixtralForCausalLM");
+  ASSERT_NE(arch, nullptr);
+  ASSERT_OK(arch->FinalizeConfig(&config));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<TensorStore> store,
+                       TensorStore::Open(dir.path()));
+  WeightLoader loader(store.get());
+  ASSERT_OK_AND_ASSIGN(DecoderWeights w, arch->LoadWeights(config, &loader));
+  EXPECT_TRUE(w.owned.empty());
+  ASSERT_EQ(w.layers[1].experts.size(), 4u);
+  const TensorInfo* t =
+      store->Find("model.layers.1.block_sparse_moe.experts.3.w2.weight");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(w.layers[1].experts[3].down.data, t->data);
+  EXPECT_EQ(w.layers[1].experts[3].down.rows, 64);
+  EXPECT_EQ(w.layers[1].experts[3].down.cols, 96);
+  // No dense MLP in a sparse layer.
+  EXPECT_EQ(w.layers[0].gate.data, nullptr);
+}
+
+TEST(MoeLoadTest, Qwen2MoeDenseLayersAndSharedExpert) {
+  evald::testing::TempDir dir;
+  CheckpointSpec spec = TinyMoe("qwen2_moe");
+  spec.layers = 3;
+  spec.mlp_only_layers = {0};
+  spec.shared_expert_intermediate = 40;
+  ASSERT_OK(WriteCheckpoint(spec, dir.path()));
+  LoadOptions options;
+  options.device = Device::kCpu;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Model> model,
+                       Model::Load(dir.path(), options));
+  const MoeConfig& moe = model->config().moe;
+  EXPECT_EQ(moe.num_experts, 4);
+  EXPECT_EQ(moe.expert_intermediate_size, 48);
+  EXPECT_EQ(moe.shared_expert_intermediate_size, 40);
+  EXPECT_FALSE(IsMoeLayer(model->config(), 0));
+  EXPECT_TRUE(IsMoeLayer(model->config(), 1));
+  EXPECT_TRUE(model->config().attention_bias);
+}
+
+TEST(MoeLoadTest, MissingConfigKeyIsNamed) {
+  struct Case {
+    std::string arch, from, to, key;
+  };
+  for (const Case& c : {
+           Case{"mixtral", "\"num_local_experts\": 4,", "",
+                "'num_local_experts' is missing"},
+           Case{"mixtral", "\"num_experts_per_tok\": 2,", "",
+                "'num_experts_per_tok' is missing"},
+           Case{"qwen2_moe", "\"shared_expert_intermediate_size\": 96,", "",
+                "'shared_expert_intermediate_size' is missing"},
+           Case{"qwen3_moe", "\"moe_intermediate_size\": 48,", "",
+                "'moe_intermediate_size' is missing"},
+           Case{"qwen3_moe", "\"num_experts\": 4,", "",
+                "'num_experts' is missing"},
+           Case{"qwen3_moe", "\"num_experts_per_tok\": 2,",
+                "\"num_experts_per_tok\": 5,", "exceeds num_experts"},
+           Case{"qwen3_moe", "\"mlp_only_layers\": []",
+                "\"mlp_only_layers\": [7]", "layer 7 does not exist"},
+           Case{"qwen3_moe", "\"mlp_only_layers\": []",
+                "\"mlp_only_layers\": 1", "mlp_only_layers"},
+       }) {
+    SCOPED_TRACE(c.arch + ": " + c.key);
+    evald::testing::TempDir dir;
+    ASSERT_OK(WriteCheckpoint(TinyMoe(c.arch), dir.path()));
+    EditConfig(dir.path(), c.from, c.to);
+    EXPECT_THAT(LoadStatus(dir.path()),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         AllOf(HasSubstr(dir.path() + "/config.json"),
+                               HasSubstr(c.key))));
+  }
+}
+
+TEST(MoeLoadTest, MoreExpertsThanTheRouterHasIsNamed) {
+  evald::testing::TempDir dir;
+  ASSERT_OK(WriteCheckpoint(TinyMoe("mixtral"), dir.path()));
+  // The config now promises a fifth expert the file does not hold.
+  EditConfig(dir.path(), "\"num_local_experts\": 4,",
+             "\"num_local_experts\": 5,");
+  EXPECT_THAT(
+      LoadStatus(dir.path()),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               AllOf(HasSubstr(dir.path()),
+                     HasSubstr("model.layers.0.block_sparse_moe.gate.weight"),
+                     HasSubstr("[5, 64]"))));
+}
+
+TEST(MoeLoadTest, MissingExpertMatrixIsNamed) {
+  evald::testing::TempDir dir;
+  ASSERT_OK(WriteCheckpoint(TinyMoe("mixtral"), dir.path()));
+  // Rename one expert matrix in the safetensors header (same length).
+  const std::string path = dir.path() + "/model.safetensors";
+  ASSERT_OK_AND_ASSIGN(std::string bytes, base::ReadFileToString(path));
+  const std::string name =
+      "model.layers.1.block_sparse_moe.experts.2.w3.weight";
+  const size_t at = bytes.find(name);
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + name.size() - 8] = '9';  // ...experts.2.w9.weight
+  ASSERT_OK(base::WriteFileAtomically(path, bytes));
+  const absl::Status status = LoadStatus(dir.path());
+  std::printf("%s\n", std::string(status.message()).c_str());
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument,
+                               AllOf(HasSubstr(dir.path()),
+                                     HasSubstr("missing tensor '" + name),
+                                     HasSubstr("[96, 64]"))));
+}
+
+TEST(MoeLoadTest, ExpertShapeMismatchNamesFileAndTensor) {
+  evald::testing::TempDir dir;
+  ASSERT_OK(WriteCheckpoint(TinyMoe("qwen3_moe"), dir.path()));
+  EditConfig(dir.path(), "\"moe_intermediate_size\": 48,",
+             "\"moe_intermediate_size\": 40,");
+  EXPECT_THAT(
+      LoadStatus(dir.path()),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               AllOf(HasSubstr("model.safetensors"),
+                     HasSubstr("model.layers.0.mlp.experts.0.gate_proj.weight"),
+                     HasSubstr("has shape [48, 64], expected [40, 64]"))));
+}
+
+TEST(MoeLoadTest, F16ExpertsAreRefusedNotCopied) {
+  evald::testing::TempDir dir;
+  CheckpointSpec spec = TinyMoe("qwen2_moe");
+  spec.dtype = DType::kF16;
+  ASSERT_OK(WriteCheckpoint(spec, dir.path()));
+  EXPECT_THAT(
+      LoadStatus(dir.path()),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               AllOf(HasSubstr("model.safetensors"),
+                     HasSubstr("model.layers.0.mlp.experts.0.gate_proj.weight"),
+                     HasSubstr("BF16 or F32"))));
+}
+
+}  // namespace
+}  // namespace evald::runners::native::model

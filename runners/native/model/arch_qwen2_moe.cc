@@ -23,12 +23,12 @@ class Qwen2MoeArchitecture : public Architecture {
     MoeConfig& moe = config->moe;
     if (moe.moe_intermediate_size <= 0) {
       return absl::InvalidArgumentError(
-          "config.json: field 'moe_intermediate_size' is missing "
+          "field 'moe_intermediate_size' is missing "
           "(Qwen2MoeForCausalLM needs it)");
     }
     if (moe.shared_expert_intermediate_size <= 0) {
       return absl::InvalidArgumentError(
-          "config.json: field 'shared_expert_intermediate_size' is missing "
+          "field 'shared_expert_intermediate_size' is missing "
           "(Qwen2MoeForCausalLM needs it)");
     }
     moe.expert_intermediate_size = moe.moe_intermediate_size;

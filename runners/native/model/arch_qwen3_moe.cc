@@ -19,7 +19,7 @@ class Qwen3MoeArchitecture : public Architecture {
     MoeConfig& moe = config->moe;
     if (moe.moe_intermediate_size <= 0) {
       return absl::InvalidArgumentError(
-          "config.json: field 'moe_intermediate_size' is missing "
+          "field 'moe_intermediate_size' is missing "
           "(Qwen3MoeForCausalLM needs it)");
     }
     moe.expert_intermediate_size = moe.moe_intermediate_size;

@@ -97,8 +97,9 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& dir,
         "' (known: ", absl::StrJoin(RegisteredArchitectures(), ", "), ")"));
   }
   if (absl::Status s = arch->FinalizeConfig(&config); !s.ok()) {
-    // Messages name config.json and the key; say which folder.
-    return absl::Status(s.code(), absl::StrCat(dir, "/", s.message()));
+    // Messages name the key; say which file.
+    return absl::Status(s.code(),
+                        absl::StrCat(dir, "/config.json: ", s.message()));
   }
   // Pick the backend before reading weights, so a refused kCuda costs nothing.
   const GpuBackend* gpu = FindGpuBackend();

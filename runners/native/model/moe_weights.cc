@@ -8,28 +8,27 @@ namespace evald::runners::native::model {
 
 absl::Status CheckMoeConfig(const ModelConfig& c, const char* experts_key) {
   auto missing = [&](const char* key) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("config.json: field '", key, "' is missing (",
-                     c.architecture, " needs it)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "field '", key, "' is missing (", c.architecture, " needs it)"));
   };
   if (c.moe.num_experts <= 0) return missing(experts_key);
   if (c.moe.experts_per_token <= 0) return missing("num_experts_per_tok");
   if (c.moe.experts_per_token > c.moe.num_experts) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "config.json: field 'num_experts_per_tok': ", c.moe.experts_per_token,
-        " exceeds ", experts_key, " (", c.moe.num_experts, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("field 'num_experts_per_tok': ", c.moe.experts_per_token,
+                     " exceeds ", experts_key, " (", c.moe.num_experts, ")"));
   }
   for (int l : c.moe.mlp_only_layers) {
     if (l >= c.num_layers) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "config.json: field 'mlp_only_layers': layer ", l,
+          "field 'mlp_only_layers': layer ", l,
           " does not exist (num_hidden_layers is ", c.num_layers, ")"));
     }
   }
   if (c.quantization.awq) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "config.json: field 'quantization_config': AWQ is not supported for ",
-        c.architecture));
+    return absl::InvalidArgumentError(
+        absl::StrCat("field 'quantization_config': AWQ is not supported for ",
+                     c.architecture));
   }
   return absl::OkStatus();
 }

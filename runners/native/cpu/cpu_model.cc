@@ -188,9 +188,8 @@ class DecoderModel : public Model {
                         const CpuKvCache& kv) const;
   // The sparse MoE block of `lw` on x[t, hidden] -> out[t, hidden].
   void MoeFfn(const LayerWeights& lw, const float* x, int64_t t, float* out);
-  // SwiGLU FFN down(silu(gate x) * up x) of the n rows of x -> y[n, hidden].
-  void SwiGlu(const model::ExpertWeights& ew, const float* x, int64_t n,
-              float* y);
+  // Products of different inputs in one step (Gemm's path choice).
+  void GroupedGemm(absl::Span<const MatMulGroup> groups);
 
   model::ModelConfig config_;
   std::unique_ptr<model::TensorStore> store_;
@@ -263,27 +262,29 @@ void RouteToken(const float* logits, const model::MoeConfig& m, int* experts,
   }
 }
 
-void DecoderModel::SwiGlu(const model::ExpertWeights& ew, const float* x,
-                          int64_t n, float* y) {
-  const int64_t inter = ew.gate.rows;
-  std::vector<float> gate(n * inter), up(n * inter);
-  const MatMulTarget gate_up[] = {{&ew.gate, gate.data()}, {&ew.up, up.data()}};
-  Gemm(x, n, gate_up);
-  pool_.ParallelRange(n, 1, [&](int64_t b, int64_t e) {
-    SiluMul(&gate[b * inter], &up[b * inter], (e - b) * inter);
-  });
-  Gemm(gate.data(), n, {{&ew.down, y}});
+void DecoderModel::GroupedGemm(absl::Span<const MatMulGroup> groups) {
+  if (bf16_activations_) {
+    for (const MatMulGroup& g : groups) {
+      if (g.m > 0) MatMulManyBf16(g.x, g.m, {{g.w, g.y}}, &pool_);
+    }
+  } else {
+    MatMulGrouped(groups, &pool_);
+  }
 }
 
-// Tokens are grouped per expert and each expert's rows go through one GEMM;
-// a row's product does not depend on the other rows (cpu_gemm.h). Each token
-// then sums its experts' outputs in ascending expert id, then adds the shared
-// expert: a fixed order, so its result is the same whatever the batch.
+// Tokens are grouped per expert; all experts' gate/up products run in one
+// parallel step and all down products in another, and a row's product never
+// depends on the other rows (cpu_gemm.h). Each token then sums its experts'
+// outputs in ascending expert id, then adds the shared expert: a fixed
+// order, so its result is the same whatever the batch.
 void DecoderModel::MoeFfn(const LayerWeights& lw, const float* x, int64_t t,
                           float* out) {
   const model::MoeConfig& m = config_.moe;
   const int n_experts = m.num_experts, k = m.experts_per_token;
   const int64_t hidden = config_.hidden_size;
+  const int64_t inter = m.expert_intermediate_size;
+  const int64_t shared_inter =
+      lw.shared_expert.gate.rows > 0 ? m.shared_expert_intermediate_size : 0;
   std::vector<float> logits(t * n_experts);
   Gemm(x, t, {{&lw.router, logits.data()}});
   std::vector<int> chosen(t * k);
@@ -293,44 +294,67 @@ void DecoderModel::MoeFfn(const LayerWeights& lw, const float* x, int64_t t,
       RouteToken(&logits[r * n_experts], m, &chosen[r * k], &weight[r * k]);
     }
   });
-  // slots[e]: the (row * k + j) picks of expert e, in row order.
-  std::vector<std::vector<int64_t>> slots(n_experts);
-  for (int64_t i = 0; i < t * k; ++i) slots[chosen[i]].push_back(i);
-  std::vector<float> expert_out(t * k * hidden);
-  std::vector<float> xs, ys;
+  // Picks (row * k + j) ordered by expert, then row: pos[pick] is its row in
+  // the grouped buffers, first[e] where expert e's rows begin.
+  const int64_t picks = t * k;
+  std::vector<int64_t> first(n_experts + 1, 0), pos(picks);
+  for (int64_t i = 0; i < picks; ++i) ++first[chosen[i] + 1];
+  for (int e = 0; e < n_experts; ++e) first[e + 1] += first[e];
+  {
+    std::vector<int64_t> next(first.begin(), first.end() - 1);
+    for (int64_t i = 0; i < picks; ++i) pos[i] = next[chosen[i]]++;
+  }
+  std::vector<float> xs(picks * hidden), gate(picks * inter), up(picks * inter),
+      ys(picks * hidden);
+  for (int64_t i = 0; i < picks; ++i) {
+    std::memcpy(&xs[pos[i] * hidden], x + (i / k) * hidden,
+                hidden * sizeof(float));
+  }
+  std::vector<float> s_gate(t * shared_inter), s_up(t * shared_inter),
+      shared(t * (shared_inter > 0 ? hidden : 0)), shared_logit(t);
+  std::vector<MatMulGroup> groups;
   for (int e = 0; e < n_experts; ++e) {
-    const int64_t n = static_cast<int64_t>(slots[e].size());
+    const int64_t n = first[e + 1] - first[e];
     if (n == 0) continue;
-    xs.resize(n * hidden);
-    ys.resize(n * hidden);
-    for (int64_t i = 0; i < n; ++i) {
-      std::memcpy(&xs[i * hidden], x + (slots[e][i] / k) * hidden,
-                  hidden * sizeof(float));
-    }
-    SwiGlu(lw.experts[e], xs.data(), n, ys.data());
-    for (int64_t i = 0; i < n; ++i) {
-      std::memcpy(&expert_out[slots[e][i] * hidden], &ys[i * hidden],
-                  hidden * sizeof(float));
-    }
+    groups.push_back({&xs[first[e] * hidden], n, &lw.experts[e].gate,
+                      &gate[first[e] * inter]});
+    groups.push_back(
+        {&xs[first[e] * hidden], n, &lw.experts[e].up, &up[first[e] * inter]});
   }
-  std::vector<float> shared, shared_gate;
-  if (lw.shared_expert.gate.rows > 0) {
-    shared.resize(t * hidden);
-    shared_gate.resize(t);
-    SwiGlu(lw.shared_expert, x, t, shared.data());
-    Gemm(x, t, {{&lw.shared_expert_gate, shared_gate.data()}});
+  if (shared_inter > 0) {
+    groups.push_back({x, t, &lw.shared_expert.gate, s_gate.data()});
+    groups.push_back({x, t, &lw.shared_expert.up, s_up.data()});
+    groups.push_back({x, t, &lw.shared_expert_gate, shared_logit.data()});
   }
+  GroupedGemm(groups);
+  pool_.ParallelRange(picks, 1, [&](int64_t b, int64_t e) {
+    SiluMul(&gate[b * inter], &up[b * inter], (e - b) * inter);
+  });
+  if (shared_inter > 0) {
+    SiluMul(s_gate.data(), s_up.data(), t * shared_inter);
+  }
+  groups.clear();
+  for (int e = 0; e < n_experts; ++e) {
+    const int64_t n = first[e + 1] - first[e];
+    if (n == 0) continue;
+    groups.push_back({&gate[first[e] * inter], n, &lw.experts[e].down,
+                      &ys[first[e] * hidden]});
+  }
+  if (shared_inter > 0) {
+    groups.push_back({s_gate.data(), t, &lw.shared_expert.down, shared.data()});
+  }
+  GroupedGemm(groups);
   pool_.ParallelRange(t, 1, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       float* o = out + r * hidden;
       std::fill(o, o + hidden, 0.0f);
       for (int j = 0; j < k; ++j) {
         const float w = weight[r * k + j];
-        const float* y = &expert_out[(r * k + j) * hidden];
+        const float* y = &ys[pos[r * k + j] * hidden];
         for (int64_t i = 0; i < hidden; ++i) o[i] += w * y[i];
       }
-      if (!shared.empty()) {
-        const float g = 1.0f / (1.0f + std::exp(-shared_gate[r]));
+      if (shared_inter > 0) {
+        const float g = 1.0f / (1.0f + std::exp(-shared_logit[r]));
         const float* s = &shared[r * hidden];
         for (int64_t i = 0; i < hidden; ++i) o[i] += g * s[i];
       }

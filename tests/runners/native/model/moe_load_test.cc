@@ -60,6 +60,80 @@ absl::Status LoadStatus(const std::string& dir) {
   return Model::Load(dir, options).status();
 }
 
+// config.json keys as the published Qwen1.5-MoE-A2.7B (Qwen2MoeForCausalLM)
+// and Qwen3-30B-A3B checkpoints give them.
+TEST(MoeLoadTest, PublishedConfigsParse) {
+  ASSERT_OK_AND_ASSIGN(
+      ModelConfig q2,
+      ParseModelConfig(
+          R"({"architectures": ["Qwen2MoeForCausalLM"], "model_type": "qwen2_moe",
+          "hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 24,
+          "num_attention_heads": 16, "num_key_value_heads": 16, "vocab_size": 151936,
+          "num_experts": 60, "num_experts_per_tok": 4, "moe_intermediate_size": 1408,
+          "shared_expert_intermediate_size": 5632, "norm_topk_prob": false,
+          "decoder_sparse_step": 1, "output_router_logits": false,
+          "router_aux_loss_coef": 0.001, "torch_dtype": "bfloat16"})",
+          "q2/config.json"));
+  ASSERT_OK(FindArchitecture("Qwen2MoeForCausalLM")->FinalizeConfig(&q2));
+  EXPECT_EQ(q2.moe.num_experts, 60);
+  EXPECT_EQ(q2.moe.experts_per_token, 4);
+  EXPECT_EQ(q2.moe.expert_intermediate_size, 1408);
+  EXPECT_EQ(q2.moe.shared_expert_intermediate_size, 5632);
+  EXPECT_FALSE(q2.moe.norm_topk_prob);
+  EXPECT_FALSE(q2.moe.softmax_after_topk);
+  EXPECT_TRUE(q2.attention_bias);
+  for (int l = 0; l < 24; ++l) EXPECT_TRUE(IsMoeLayer(q2, l)) << l;
+
+  ASSERT_OK_AND_ASSIGN(
+      ModelConfig q3,
+      ParseModelConfig(
+          R"({"architectures": ["Qwen3MoeForCausalLM"], "model_type": "qwen3_moe",
+          "hidden_size": 2048, "intermediate_size": 6144, "num_hidden_layers": 48,
+          "num_attention_heads": 32, "num_key_value_heads": 4, "head_dim": 128,
+          "vocab_size": 151936, "num_experts": 128, "num_experts_per_tok": 8,
+          "moe_intermediate_size": 768, "norm_topk_prob": true,
+          "decoder_sparse_step": 2, "mlp_only_layers": [3], "attention_bias": false,
+          "torch_dtype": "bfloat16"})",
+          "q3/config.json"));
+  ASSERT_OK(FindArchitecture("Qwen3MoeForCausalLM")->FinalizeConfig(&q3));
+  EXPECT_EQ(q3.moe.expert_intermediate_size, 768);
+  EXPECT_EQ(q3.moe.shared_expert_intermediate_size, 0);
+  EXPECT_TRUE(q3.moe.norm_topk_prob);
+  EXPECT_TRUE(q3.qk_norm);
+  // Sparse: layers 1, 5, 7, ... (every second, 3 listed dense).
+  EXPECT_FALSE(IsMoeLayer(q3, 0));
+  EXPECT_TRUE(IsMoeLayer(q3, 1));
+  EXPECT_FALSE(IsMoeLayer(q3, 3));
+  EXPECT_TRUE(IsMoeLayer(q3, 5));
+
+  // Mixtral's experts are intermediate_size wide; routing renormalises.
+  ASSERT_OK_AND_ASSIGN(
+      ModelConfig mx,
+      ParseModelConfig(
+          R"({"architectures": ["MixtralForCausalLM"], "model_type": "mixtral",
+          "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
+          "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 32000,
+          "num_local_experts": 8, "num_experts_per_tok": 2, "rope_theta": 1e6,
+          "sliding_window": null, "torch_dtype": "bfloat16"})",
+          "mx/config.json"));
+  ASSERT_OK(FindArchitecture("MixtralForCausalLM")->FinalizeConfig(&mx));
+  EXPECT_EQ(mx.moe.num_experts, 8);
+  EXPECT_EQ(mx.moe.expert_intermediate_size, 14336);
+  EXPECT_TRUE(mx.moe.softmax_after_topk);
+  EXPECT_TRUE(IsMoeLayer(mx, 31));
+
+  // A dense config has no MoE layer.
+  ASSERT_OK_AND_ASSIGN(
+      ModelConfig dense,
+      ParseModelConfig(
+          R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 64,
+          "intermediate_size": 128, "num_hidden_layers": 2,
+          "num_attention_heads": 4, "vocab_size": 100})",
+          "d/config.json"));
+  EXPECT_EQ(dense.moe.num_experts, 0);
+  EXPECT_FALSE(IsMoeLayer(dense, 0));
+}
+
 TEST(MoeLoadTest, ExpertsStayInTheMapping) {
   evald::testing::TempDir dir;
   ASSERT_OK(WriteCheckpoint(TinyMoe("mixtral"), dir.path()));

@@ -3,8 +3,9 @@
 // The mixture-of-experts families through the whole NativeRunner (scheduler,
 // paged KV, prefix cache, continuous batching): scores and generations are
 // bit-identical whether requests run one at a time, one token per step,
-// without a prefix cache, 64 at a time with it (cold and warm), or in 24-token steps, so a token's
-// expert routing and reduction do not depend on what shares its batch.
+// without a prefix cache, 64 at a time with it (cold and warm), or in 24-token
+// steps, so a token's expert routing and reduction do not depend on what shares
+// its batch.
 #include <gtest/gtest.h>
 
 #include <memory>

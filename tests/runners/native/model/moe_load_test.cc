@@ -13,6 +13,7 @@
 #include "absl/strings/str_replace.h"
 #include "base/file.h"
 #include "runners/native/model/architecture.h"
+#include "runners/native/model/backend.h"
 #include "runners/native/model/config_parser.h"
 #include "runners/native/model/model.h"
 #include "runners/native/model/moe_weights.h"
@@ -268,6 +269,48 @@ TEST(MoeLoadTest, F16ExpertsAreRefusedNotCopied) {
                AllOf(HasSubstr("model.safetensors"),
                      HasSubstr("model.layers.0.mlp.experts.0.gate_proj.weight"),
                      HasSubstr("BF16 or F32"))));
+}
+
+// The CUDA backend has no MoE op. With a GPU backend that reports a usable
+// device (a stand-in, so that this runs without a GPU; the build's own
+// backend, if any, is put back after), --device cuda refuses a MoE model at
+// load in one line naming the missing op, before any weight is read, and
+// --device auto runs it on the CPU.
+TEST(MoeLoadTest, CudaRefusesMoeAndAutoFallsBackToCpu) {
+  const GpuBackend* built = FindGpuBackend();
+  GpuBackend fake;
+  fake.name = "cuda";
+  fake.available = [](int) { return absl::OkStatus(); };
+  fake.create =
+      [](ModelConfig config, std::unique_ptr<TensorStore>, DecoderWeights,
+         const LoadOptions&) -> absl::StatusOr<std::unique_ptr<Model>> {
+    return absl::InternalError("the GPU backend was asked to build " +
+                               config.architecture);
+  };
+  RegisterGpuBackend(fake);
+  struct Restore {
+    const GpuBackend* built;
+    ~Restore() {
+      if (built != nullptr) RegisterGpuBackend(*built);
+    }
+  } restore{built};
+  evald::testing::TempDir dir;
+  ASSERT_OK(WriteCheckpoint(TinyMoe("qwen3_moe"), dir.path()));
+  LoadOptions cuda;
+  cuda.device = Device::kCuda;
+  const absl::Status refused = Model::Load(dir.path(), cuda).status();
+  EXPECT_THAT(refused,
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("--device cuda: Qwen3MoeForCausalLM"),
+                             HasSubstr("mixture-of-experts op"),
+                             HasSubstr("--device cpu"))));
+  std::printf("%s\n", std::string(refused.message()).c_str());
+  LoadOptions automatic;
+  automatic.device = Device::kAuto;
+  automatic.num_threads = 1;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Model> model,
+                       Model::Load(dir.path(), automatic));
+  EXPECT_EQ(model->config().moe.num_experts, 4);
 }
 
 }  // namespace

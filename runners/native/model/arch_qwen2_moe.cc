@@ -1,6 +1,7 @@
 // File: runners/native/model/arch_qwen2_moe.cc
 // -----------------------------------------------------------------------------
-// Qwen2MoeForCausalLM: Qwen2 attention (q/k/v biases) with a sparse MoE block
+// Qwen2MoeForCausalLM: Qwen2 attention (q/k/v biases unless `qkv_bias` is
+// false) with a sparse MoE block
 // (`mlp`: router `gate` [num_experts, hidden], experts `experts.E.
 // {gate,up,down}_proj` moe_intermediate_size wide) in every
 // decoder_sparse_step-th layer not listed in mlp_only_layers; the other
@@ -18,7 +19,7 @@ namespace {
 class Qwen2MoeArchitecture : public Architecture {
  public:
   absl::Status FinalizeConfig(ModelConfig* config) const override {
-    config->attention_bias = true;
+    config->attention_bias = config->moe.qkv_bias;  // default true
     config->qk_norm = false;
     MoeConfig& moe = config->moe;
     if (moe.moe_intermediate_size <= 0) {

@@ -108,6 +108,7 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text,
         r.Field("shared_expert_intermediate_size").IntOr(0, 0, kMaxSize));
     ASSIGN_OR_RETURN(c.moe.norm_topk_prob,
                      r.Field("norm_topk_prob").BoolOr(false));
+    ASSIGN_OR_RETURN(c.moe.qkv_bias, r.Field("qkv_bias").BoolOr(true));
     ASSIGN_OR_RETURN(c.moe.decoder_sparse_step,
                      r.Field("decoder_sparse_step").IntOr(1, 1, kMaxSize));
     const base::JsonReader dense = r.Field("mlp_only_layers");

@@ -41,6 +41,7 @@ struct MoeConfig {
   bool softmax_after_topk = false;
   int decoder_sparse_step = 1;       // every Nth layer is sparse
   std::vector<int> mlp_only_layers;  // these layers stay dense
+  bool qkv_bias = true;              // Qwen2-MoE's "qkv_bias": q/k/v biases
 };
 
 struct ModelConfig {

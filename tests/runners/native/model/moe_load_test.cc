@@ -84,6 +84,19 @@ TEST(MoeLoadTest, PublishedConfigsParse) {
   EXPECT_FALSE(q2.moe.softmax_after_topk);
   EXPECT_TRUE(q2.attention_bias);
   for (int l = 0; l < 24; ++l) EXPECT_TRUE(IsMoeLayer(q2, l)) << l;
+  // Qwen2MoeConfig's qkv_bias (default true) turns the biases off.
+  ASSERT_OK_AND_ASSIGN(
+      ModelConfig q2_nobias,
+      ParseModelConfig(
+          R"({"architectures": ["Qwen2MoeForCausalLM"], "hidden_size": 64,
+          "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+          "vocab_size": 100, "num_experts": 4, "num_experts_per_tok": 2,
+          "moe_intermediate_size": 32, "shared_expert_intermediate_size": 64,
+          "qkv_bias": false})",
+          "q2b/config.json"));
+  ASSERT_OK(
+      FindArchitecture("Qwen2MoeForCausalLM")->FinalizeConfig(&q2_nobias));
+  EXPECT_FALSE(q2_nobias.attention_bias);
 
   ASSERT_OK_AND_ASSIGN(
       ModelConfig q3,

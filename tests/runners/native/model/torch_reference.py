@@ -118,8 +118,8 @@ def forward(cfg, w, tokens):
     n_kv = cfg.get("num_key_value_heads") or n_heads
     head_dim = cfg.get("head_dim") or hidden // n_heads
     eps = cfg.get("rms_norm_eps", 1e-6)
-    qkv_bias = arch in ("Qwen2ForCausalLM", "Qwen2MoeForCausalLM") or cfg.get(
-        "attention_bias", False)
+    qkv_bias = (arch == "Qwen2ForCausalLM" or cfg.get("attention_bias", False)
+                or (arch == "Qwen2MoeForCausalLM" and cfg.get("qkv_bias", True)))
     qk_norm = arch in ("Qwen3ForCausalLM", "Qwen3MoeForCausalLM")
     T = len(tokens)
 

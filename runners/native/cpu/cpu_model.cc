@@ -285,8 +285,10 @@ void DecoderModel::MoeFfn(const LayerWeights& lw, const float* x, int64_t t,
   const int64_t inter = m.expert_intermediate_size;
   const int64_t shared_inter =
       lw.shared_expert.gate.rows > 0 ? m.shared_expert_intermediate_size : 0;
+  // The router always takes the FP32 path, also under the opt-in BF16
+  // activations: its top-k is a discrete choice that rounding would flip.
   std::vector<float> logits(t * n_experts);
-  Gemm(x, t, {{&lw.router, logits.data()}});
+  MatMulMany(x, t, {{&lw.router, logits.data()}}, &pool_);
   std::vector<int> chosen(t * k);
   std::vector<float> weight(t * k);
   pool_.ParallelRange(t, 1, [&](int64_t b, int64_t e) {

@@ -6,6 +6,7 @@
 //   DIR evald-make-checkpoint --arch qwen3 --hidden 128 --layers 2 --heads 4
 //     --kv-heads 2 --intermediate 256 --vocab 1024 --dtype f32 --seed 7 --out
 //     DIR
+//   evald-make-checkpoint --arch mixtral --preset tiny --out DIR
 //
 // Flags given after --preset or --config override their values.
 #include <cstdio>
@@ -14,6 +15,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "base/file.h"
 #include "runners/native/model/config_parser.h"
 #include "runners/native/testing/checkpoint_writer.h"
@@ -33,7 +35,13 @@ constexpr char kUsage[] =
     "[--tie-embeddings]\n"
     "         [--rope-scaling llama3|none] [--rope-factor F] [--rope-theta T]\n"
     "         [--norm-jitter X] [--max-shard-mb N] [--awq-group-size N] --out "
-    "DIR\n";
+    "DIR\n"
+    "  mixture of experts (--arch mixtral|qwen2_moe|qwen3_moe; presets "
+    "mixtral-8x7b,\n"
+    "  mixtral-small): [--num-experts N] [--experts-per-token N]\n"
+    "         [--moe-intermediate N] [--shared-expert-intermediate N]\n"
+    "         [--norm-topk-prob 0|1] [--decoder-sparse-step N] "
+    "[--mlp-only-layers I,J,...]\n";
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "evald-make-checkpoint: %s\n%s", message.c_str(),
@@ -141,6 +149,26 @@ int main(int argc, char** argv) {
       spec.max_shard_bytes = static_cast<uint64_t>(mb) << 20;
     } else if (flag == "--awq-group-size") {
       ok = int_flag(&spec.awq_group_size);
+    } else if (flag == "--num-experts") {
+      ok = int_flag(&spec.num_experts);
+    } else if (flag == "--experts-per-token") {
+      ok = int_flag(&spec.experts_per_token);
+    } else if (flag == "--moe-intermediate") {
+      ok = int_flag(&spec.moe_intermediate);
+    } else if (flag == "--shared-expert-intermediate") {
+      ok = int_flag(&spec.shared_expert_intermediate);
+    } else if (flag == "--norm-topk-prob") {
+      ok = value == "0" || value == "1";
+      spec.norm_topk_prob = value == "1" ? 1 : 0;
+    } else if (flag == "--decoder-sparse-step") {
+      ok = int_flag(&spec.decoder_sparse_step);
+    } else if (flag == "--mlp-only-layers") {
+      spec.mlp_only_layers.clear();
+      for (absl::string_view part : absl::StrSplit(value, ',')) {
+        int layer = -1;
+        ok = ok && absl::SimpleAtoi(part, &layer) && layer >= 0;
+        spec.mlp_only_layers.push_back(layer);
+      }
     } else if (flag == "--out") {
       out = value;
     } else {

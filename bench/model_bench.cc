@@ -156,11 +156,32 @@ int main(int argc, char** argv) {
       c.num_heads, c.num_kv_heads, c.vocab_size, model.weight_bytes() / 1e9,
       pool.size(), cpu::GemmIsa());
 
-  // Matrix parameters per layer and the lm_head.
+  // Matrix parameters per layer that one token reads (for MoE layers: the
+  // router, the experts_per_token experts it is routed to and any shared
+  // expert, not the idle experts), averaged over the layers, and the lm_head.
   const double hd = c.head_dim;
+  double ffn_params = 0;
+  for (int l = 0; l < c.num_layers; ++l) {
+    if (!model::IsMoeLayer(c, l)) {
+      ffn_params += 3.0 * c.hidden_size * c.intermediate_size;
+      continue;
+    }
+    const model::MoeConfig& m = c.moe;
+    ffn_params += static_cast<double>(c.hidden_size) *
+                  (m.num_experts +
+                   3.0 * m.experts_per_token * m.expert_intermediate_size);
+    if (m.shared_expert_intermediate_size > 0) {
+      ffn_params +=
+          c.hidden_size * (3.0 * m.shared_expert_intermediate_size + 1);
+    }
+  }
   const double layer_params =
       c.hidden_size * hd * (2.0 * c.num_heads + 2.0 * c.num_kv_heads) +
-      3.0 * c.hidden_size * c.intermediate_size;
+      ffn_params / c.num_layers;
+  if (c.moe.num_experts > 0) {
+    std::printf("moe: %d of %d experts per token counted as read\n",
+                c.moe.experts_per_token, c.moe.num_experts);
+  }
   const double head_params = static_cast<double>(c.vocab_size) * c.hidden_size;
   const double dtype_bytes = c.torch_dtype == "float32" ? 4.0 : 2.0;
 

@@ -135,13 +135,19 @@ absl::StatusOr<MemoryPlan> PlanModels(const v1::RunSpec& spec,
     m.kv_bytes_per_token =
         int64_t{c.num_layers} * 2 * c.num_kv_heads * c.head_dim * kv_elem;
     m.workspace_bytes = planner::WorkspaceBytes(
-        planner::ModelShape{.hidden = c.hidden_size,
-                            .intermediate = c.intermediate_size,
-                            .num_heads = c.num_heads,
-                            .num_kv_heads = c.num_kv_heads,
-                            .head_dim = c.head_dim,
-                            .vocab = c.vocab_size,
-                            .awq = c.quantization.awq},
+        planner::ModelShape{
+            .hidden = c.hidden_size,
+            .intermediate = c.intermediate_size,
+            .num_heads = c.num_heads,
+            .num_kv_heads = c.num_kv_heads,
+            .head_dim = c.head_dim,
+            .vocab = c.vocab_size,
+            .awq = c.quantization.awq,
+            .num_experts = c.moe.num_experts,
+            .experts_per_token = c.moe.experts_per_token,
+            .expert_intermediate = c.moe.expert_intermediate_size,
+            .shared_expert_intermediate =
+                c.moe.shared_expert_intermediate_size},
         options.max_batch_tokens, options.device == PlanDevice::kGpu);
     m.min_kv_tokens = planner::MinKvTokens(model->max_context());
     needed += m.weight_bytes + m.workspace_bytes +

@@ -224,6 +224,56 @@ TEST_F(PlannerTest, ExactWeightsAndGpuFitFor8bPlus70bAwq) {
   EXPECT_EQ(cpu.reserve_bytes, 0);
 }
 
+// Mixtral-8x7B as its model card gives it: every expert is resident, so the
+// weights are all 46,702,792,704 parameters x 2 bytes. By hand: embed and
+// lm_head 2 x 32000 x 4096; per layer q/o 2 x 4096^2, k/v 2 x 1024 x 4096,
+// router 8 x 4096, 8 experts x 3 x 14336 x 4096, two norms 2 x 4096; 32
+// layers; final norm 4096.
+TEST_F(PlannerTest, MixtralCountsEveryExpertResident) {
+  const std::string dir = dir_.Join("mixtral");
+  WriteTokenizer(dir);
+  WriteTestFile(
+      dir + "/config.json",
+      R"({"architectures": ["MixtralForCausalLM"], "hidden_size": 4096,
+  "intermediate_size": 14336, "num_attention_heads": 32, "num_hidden_layers": 32,
+  "num_key_value_heads": 8, "vocab_size": 32000, "max_position_embeddings": 32768,
+  "num_local_experts": 8, "num_experts_per_tok": 2, "torch_dtype": "bfloat16"})");
+  std::vector<Tensor> t = {{"model.embed_tokens.weight", "BF16", {32000, 4096}},
+                           {"lm_head.weight", "BF16", {32000, 4096}},
+                           {"model.norm.weight", "BF16", {4096}}};
+  for (int l = 0; l < 32; ++l) {
+    const std::string p = absl::StrCat("model.layers.", l, ".");
+    t.push_back({p + "input_layernorm.weight", "BF16", {4096}});
+    t.push_back({p + "post_attention_layernorm.weight", "BF16", {4096}});
+    t.push_back({p + "self_attn.q_proj.weight", "BF16", {4096, 4096}});
+    t.push_back({p + "self_attn.k_proj.weight", "BF16", {1024, 4096}});
+    t.push_back({p + "self_attn.v_proj.weight", "BF16", {1024, 4096}});
+    t.push_back({p + "self_attn.o_proj.weight", "BF16", {4096, 4096}});
+    t.push_back({p + "block_sparse_moe.gate.weight", "BF16", {8, 4096}});
+    for (int e = 0; e < 8; ++e) {
+      const std::string x =
+          absl::StrCat(p, "block_sparse_moe.experts.", e, ".");
+      t.push_back({x + "w1.weight", "BF16", {14336, 4096}});
+      t.push_back({x + "w3.weight", "BF16", {14336, 4096}});
+      t.push_back({x + "w2.weight", "BF16", {4096, 14336}});
+    }
+  }
+  WriteSparseSafetensors(dir + "/model.safetensors", t);
+  v1::RunSpec spec;
+  spec.mutable_candidate()->set_path(dir);
+  PlanOptions options;
+  options.device = PlanDevice::kCpu;
+  options.budget_bytes = int64_t{128} << 30;
+  ASSERT_OK_AND_ASSIGN(MemoryPlan plan, PlanModels(spec, options));
+  ASSERT_EQ(plan.models.size(), 1u);
+  EXPECT_EQ(plan.models[0].weight_bytes, int64_t{46702792704} * 2);
+  EXPECT_EQ(plan.models[0].kv_bytes_per_token, 32 * 2 * 8 * 128 * 4);
+  EXPECT_TRUE(plan.fits);
+  options.budget_bytes = int64_t{80} << 30;  // 93.4 GB of experts do not fit
+  ASSERT_OK_AND_ASSIGN(MemoryPlan no, PlanModels(spec, options));
+  EXPECT_FALSE(no.fits);
+}
+
 TEST_F(PlannerTest, BadCheckpointsAndSizesNameTheFault) {
   WriteTestFile(
       dir_.Join("8b/config.json"),
@@ -266,8 +316,8 @@ TEST_F(PlannerTest, CheckpointsThatCannotLoadAreNamedByRoleFolderAndFile) {
                  "config.json: field 'architectures': 'GPT2LMHeadModel' is not "
                  "supported by this "
                  "evald (supported: LlamaForCausalLM, MistralForCausalLM, "
-                 "Qwen2ForCausalLM, "
-                 "Qwen3ForCausalLM)");
+                 "MixtralForCausalLM, Qwen2ForCausalLM, Qwen2MoeForCausalLM, "
+                 "Qwen3ForCausalLM, Qwen3MoeForCausalLM)");
   WriteTestFile(dir + "/config.json",
                 "{\"architectures\": [\"LlamaForCausalLM\"], ");
   expect_refused(absl::StatusCode::kInvalidArgument,

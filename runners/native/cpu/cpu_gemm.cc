@@ -570,6 +570,31 @@ void MatMulMany(const float* x, int64_t m,
   });
 }
 
+void MatMulGrouped(absl::Span<const MatMulGroup> groups, ThreadPool* pool) {
+  int64_t total_rows = 0;
+  for (const MatMulGroup& g : groups) total_rows += g.m > 0 ? g.w->rows : 0;
+  if (total_rows == 0) return;
+  const int64_t want = pool->size() == 1 ? 1 : 4 * pool->size();
+  const int64_t piece = std::max<int64_t>(
+      kNr, ((total_rows + want - 1) / want + kNr - 1) / kNr * kNr);
+  struct Piece {
+    const MatMulGroup* group;
+    int64_t begin, end;
+  };
+  std::vector<Piece> pieces;
+  for (const MatMulGroup& g : groups) {
+    if (g.m <= 0) continue;
+    for (int64_t b = 0; b < g.w->rows; b += piece) {
+      pieces.push_back(Piece{&g, b, std::min(g.w->rows, b + piece)});
+    }
+  }
+  pool->ParallelFor(static_cast<int64_t>(pieces.size()), [&](int64_t i) {
+    const Piece& p = pieces[i];
+    MatMulColumns(p.group->x, p.group->m, *p.group->w, p.group->y, p.begin,
+                  p.end);
+  });
+}
+
 void MatMul(const float* x, int64_t m, const model::WeightMatrix& w, float* y,
             ThreadPool* pool) {
   const MatMulTarget target{&w, y};

@@ -43,6 +43,16 @@ struct MatMulTarget {
 void MatMulMany(const float* x, int64_t m,
                 absl::Span<const MatMulTarget> targets, ThreadPool* pool);
 
+// Products of different inputs in one parallel step (the experts of a MoE
+// layer): groups[i].y[m, w.rows] = groups[i].x[m, w.cols] * groups[i].w^T.
+// Each product is bit-equal to MatMul of the same x and w.
+struct MatMulGroup {
+  const float* x;
+  int64_t m;
+  const model::WeightMatrix* w;
+  float* y;
+};
+void MatMulGrouped(absl::Span<const MatMulGroup> groups, ThreadPool* pool);
 // The opt-in BF16-activation path: x is rounded to BF16 (nearest even) and
 // multiplied with BF16 weights by the AVX512_BF16 dot-product instruction,
 // accumulating in FP32 in a fixed order (lane l takes the pairs (k, k + 1),

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -185,6 +186,10 @@ class DecoderModel : public Model {
   }
   absl::Status Validate(absl::Span<const SeqChunk> batch,
                         const CpuKvCache& kv) const;
+  // The sparse MoE block of `lw` on x[t, hidden] -> out[t, hidden].
+  void MoeFfn(const LayerWeights& lw, const float* x, int64_t t, float* out);
+  // Products of different inputs in one step (Gemm's path choice).
+  void GroupedGemm(absl::Span<const MatMulGroup> groups);
 
   model::ModelConfig config_;
   std::unique_ptr<model::TensorStore> store_;
@@ -211,6 +216,152 @@ absl::Status DecoderModel::Validate(absl::Span<const SeqChunk> batch,
         "kv cache was not allocated by this model");
   }
   return ValidateBatch(config_, batch, kv.num_blocks());
+}
+
+// Router weights of one token from its logits over the experts: the `k`
+// chosen experts in ascending id order and their weights. Ties go to the
+// lower id. Depends on this token's logits only.
+void RouteToken(const float* logits, const model::MoeConfig& m, int* experts,
+                float* weights) {
+  const int n = m.num_experts, k = m.experts_per_token;
+  std::vector<int> order(n);
+  for (int e = 0; e < n; ++e) order[e] = e;
+  std::partial_sort(
+      order.begin(), order.begin() + k, order.end(), [&](int a, int b) {
+        return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+      });
+  std::vector<float> p(k);
+  if (m.softmax_after_topk) {
+    // Softmax over the k largest logits (order[0] is the largest).
+    float sum = 0;
+    for (int j = 0; j < k; ++j) {
+      p[j] = std::exp(logits[order[j]] - logits[order[0]]);
+      sum += p[j];
+    }
+    for (int j = 0; j < k; ++j) p[j] /= sum;
+  } else {
+    // Softmax over every expert, then the top k (softmax keeps the order).
+    float max = logits[order[0]], sum = 0;
+    for (int e = 0; e < n; ++e) sum += std::exp(logits[e] - max);
+    float top = 0;
+    for (int j = 0; j < k; ++j) {
+      p[j] = std::exp(logits[order[j]] - max) / sum;
+      top += p[j];
+    }
+    if (m.norm_topk_prob) {
+      for (int j = 0; j < k; ++j) p[j] /= top;
+    }
+  }
+  std::vector<int> by_id(k);
+  for (int j = 0; j < k; ++j) by_id[j] = j;
+  std::sort(by_id.begin(), by_id.end(),
+            [&](int a, int b) { return order[a] < order[b]; });
+  for (int j = 0; j < k; ++j) {
+    experts[j] = order[by_id[j]];
+    weights[j] = p[by_id[j]];
+  }
+}
+
+void DecoderModel::GroupedGemm(absl::Span<const MatMulGroup> groups) {
+  if (bf16_activations_) {
+    for (const MatMulGroup& g : groups) {
+      if (g.m > 0) MatMulManyBf16(g.x, g.m, {{g.w, g.y}}, &pool_);
+    }
+  } else {
+    MatMulGrouped(groups, &pool_);
+  }
+}
+
+// Tokens are grouped per expert; all experts' gate/up products run in one
+// parallel step and all down products in another, and a row's product never
+// depends on the other rows (cpu_gemm.h). Each token then sums its experts'
+// outputs in ascending expert id, then adds the shared expert: a fixed
+// order, so its result is the same whatever the batch.
+void DecoderModel::MoeFfn(const LayerWeights& lw, const float* x, int64_t t,
+                          float* out) {
+  const model::MoeConfig& m = config_.moe;
+  const int n_experts = m.num_experts, k = m.experts_per_token;
+  const int64_t hidden = config_.hidden_size;
+  const int64_t inter = m.expert_intermediate_size;
+  const int64_t shared_inter =
+      lw.shared_expert.gate.rows > 0 ? m.shared_expert_intermediate_size : 0;
+  // The router always takes the FP32 path, also under the opt-in BF16
+  // activations: its top-k is a discrete choice that rounding would flip.
+  std::vector<float> logits(t * n_experts);
+  MatMulMany(x, t, {{&lw.router, logits.data()}}, &pool_);
+  std::vector<int> chosen(t * k);
+  std::vector<float> weight(t * k);
+  pool_.ParallelRange(t, 1, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      RouteToken(&logits[r * n_experts], m, &chosen[r * k], &weight[r * k]);
+    }
+  });
+  // Picks (row * k + j) ordered by expert, then row: pos[pick] is its row in
+  // the grouped buffers, first[e] where expert e's rows begin.
+  const int64_t picks = t * k;
+  std::vector<int64_t> first(n_experts + 1, 0), pos(picks);
+  for (int64_t i = 0; i < picks; ++i) ++first[chosen[i] + 1];
+  for (int e = 0; e < n_experts; ++e) first[e + 1] += first[e];
+  {
+    std::vector<int64_t> next(first.begin(), first.end() - 1);
+    for (int64_t i = 0; i < picks; ++i) pos[i] = next[chosen[i]]++;
+  }
+  std::vector<float> xs(picks * hidden), gate(picks * inter), up(picks * inter),
+      ys(picks * hidden);
+  for (int64_t i = 0; i < picks; ++i) {
+    std::memcpy(&xs[pos[i] * hidden], x + (i / k) * hidden,
+                hidden * sizeof(float));
+  }
+  std::vector<float> s_gate(t * shared_inter), s_up(t * shared_inter),
+      shared(t * (shared_inter > 0 ? hidden : 0)), shared_logit(t);
+  std::vector<MatMulGroup> groups;
+  for (int e = 0; e < n_experts; ++e) {
+    const int64_t n = first[e + 1] - first[e];
+    if (n == 0) continue;
+    groups.push_back({&xs[first[e] * hidden], n, &lw.experts[e].gate,
+                      &gate[first[e] * inter]});
+    groups.push_back(
+        {&xs[first[e] * hidden], n, &lw.experts[e].up, &up[first[e] * inter]});
+  }
+  if (shared_inter > 0) {
+    groups.push_back({x, t, &lw.shared_expert.gate, s_gate.data()});
+    groups.push_back({x, t, &lw.shared_expert.up, s_up.data()});
+    groups.push_back({x, t, &lw.shared_expert_gate, shared_logit.data()});
+  }
+  GroupedGemm(groups);
+  pool_.ParallelRange(picks, 1, [&](int64_t b, int64_t e) {
+    SiluMul(&gate[b * inter], &up[b * inter], (e - b) * inter);
+  });
+  if (shared_inter > 0) {
+    SiluMul(s_gate.data(), s_up.data(), t * shared_inter);
+  }
+  groups.clear();
+  for (int e = 0; e < n_experts; ++e) {
+    const int64_t n = first[e + 1] - first[e];
+    if (n == 0) continue;
+    groups.push_back({&gate[first[e] * inter], n, &lw.experts[e].down,
+                      &ys[first[e] * hidden]});
+  }
+  if (shared_inter > 0) {
+    groups.push_back({s_gate.data(), t, &lw.shared_expert.down, shared.data()});
+  }
+  GroupedGemm(groups);
+  pool_.ParallelRange(t, 1, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      float* o = out + r * hidden;
+      std::fill(o, o + hidden, 0.0f);
+      for (int j = 0; j < k; ++j) {
+        const float w = weight[r * k + j];
+        const float* y = &ys[pos[r * k + j] * hidden];
+        for (int64_t i = 0; i < hidden; ++i) o[i] += w * y[i];
+      }
+      if (shared_inter > 0) {
+        const float g = 1.0f / (1.0f + std::exp(-shared_logit[r]));
+        const float* s = &shared[r * hidden];
+        for (int64_t i = 0; i < hidden; ++i) o[i] += g * s[i];
+      }
+    }
+  });
 }
 
 absl::Status DecoderModel::Forward(absl::Span<const SeqChunk> batch,
@@ -312,14 +463,18 @@ absl::Status DecoderModel::Forward(absl::Span<const SeqChunk> batch,
                 &xn[r * hidden]);
       }
     });
-    const MatMulTarget gate_up[] = {{&lw.gate, gate.data()},
-                                    {&lw.up, up.data()}};
-    Gemm(xn.data(), t_rows, gate_up);
-    const int64_t inter = c.intermediate_size;
-    pool_.ParallelRange(t_rows, 1, [&](int64_t b, int64_t e) {
-      SiluMul(&gate[b * inter], &up[b * inter], (e - b) * inter);
-    });
-    Gemm(gate.data(), t_rows, {{&lw.down, proj.data()}});
+    if (!lw.experts.empty()) {
+      MoeFfn(lw, xn.data(), t_rows, proj.data());
+    } else {
+      const MatMulTarget gate_up[] = {{&lw.gate, gate.data()},
+                                      {&lw.up, up.data()}};
+      Gemm(xn.data(), t_rows, gate_up);
+      const int64_t inter = c.intermediate_size;
+      pool_.ParallelRange(t_rows, 1, [&](int64_t b, int64_t e) {
+        SiluMul(&gate[b * inter], &up[b * inter], (e - b) * inter);
+      });
+      Gemm(gate.data(), t_rows, {{&lw.down, proj.data()}});
+    }
     pool_.ParallelRange(t_rows * hidden, 16, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) h[i] += proj[i];
     });

@@ -92,6 +92,37 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text,
   ASSIGN_OR_RETURN(c.eos_token_ids, TokenIds(r.Field("eos_token_id")));
   ASSIGN_OR_RETURN(c.attention_bias, r.Field("attention_bias").BoolOr(false));
 
+  // Mixture of experts: read when present; the architecture decides which
+  // keys it needs (arch_mixtral.cc, arch_qwen2_moe.cc, arch_qwen3_moe.cc).
+  {
+    const base::JsonReader local = r.Field("num_local_experts");
+    ASSIGN_OR_RETURN(c.moe.num_experts,
+                     (local.present() ? local : r.Field("num_experts"))
+                         .IntOr(0, 1, kMaxSize));
+    ASSIGN_OR_RETURN(c.moe.experts_per_token,
+                     r.Field("num_experts_per_tok").IntOr(0, 1, kMaxSize));
+    ASSIGN_OR_RETURN(c.moe.moe_intermediate_size,
+                     r.Field("moe_intermediate_size").IntOr(0, 1, kMaxSize));
+    ASSIGN_OR_RETURN(
+        c.moe.shared_expert_intermediate_size,
+        r.Field("shared_expert_intermediate_size").IntOr(0, 0, kMaxSize));
+    ASSIGN_OR_RETURN(c.moe.norm_topk_prob,
+                     r.Field("norm_topk_prob").BoolOr(false));
+    ASSIGN_OR_RETURN(c.moe.qkv_bias, r.Field("qkv_bias").BoolOr(true));
+    ASSIGN_OR_RETURN(c.moe.decoder_sparse_step,
+                     r.Field("decoder_sparse_step").IntOr(1, 1, kMaxSize));
+    const base::JsonReader dense = r.Field("mlp_only_layers");
+    if (dense.present() && !dense.json().is_null()) {
+      if (!dense.json().is_array()) return dense.Expected("a list of layers");
+      for (const base::Json& l : dense.json().array()) {
+        if (!l.is_int() || l.int_value() < 0 || l.int_value() > kMaxSize) {
+          return dense.Expected("a list of layer indices");
+        }
+        c.moe.mlp_only_layers.push_back(static_cast<int>(l.int_value()));
+      }
+    }
+  }
+
   if (const base::JsonReader scaling = r.Field("rope_scaling");
       scaling.present()) {
     ASSIGN_OR_RETURN(const base::JsonReader s, scaling.Object());

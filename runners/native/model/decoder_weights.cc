@@ -71,6 +71,18 @@ absl::StatusOr<WeightMatrix> WeightLoader::Matrix(absl::string_view name,
   return m;
 }
 
+absl::StatusOr<WeightMatrix> WeightLoader::MappedMatrix(
+    absl::string_view name, int64_t rows, int64_t cols,
+    DecoderWeights* weights) {
+  ASSIGN_OR_RETURN(const TensorInfo* t, Get(name, {rows, cols}));
+  if (t->dtype == DType::kF16) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        t->file, ": tensor '", name,
+        "' is F16; expert weights are read in place and must be BF16 or F32"));
+  }
+  return Matrix(name, rows, cols, weights);
+}
+
 absl::StatusOr<const TensorInfo*> WeightLoader::GetTyped(
     absl::string_view name, std::vector<int64_t> shape, DType dtype,
     size_t alignment) {
@@ -181,9 +193,11 @@ absl::StatusOr<DecoderWeights> LoadLlamaStyleWeights(const ModelConfig& c,
     ASSIGN_OR_RETURN(
         lw.post_norm,
         loader->Vector(p + "post_attention_layernorm.weight", h, &w));
-    ASSIGN_OR_RETURN(lw.gate, proj(p + "mlp.gate_proj", inter, h));
-    ASSIGN_OR_RETURN(lw.up, proj(p + "mlp.up_proj", inter, h));
-    ASSIGN_OR_RETURN(lw.down, proj(p + "mlp.down_proj", h, inter));
+    if (!IsMoeLayer(c, l)) {
+      ASSIGN_OR_RETURN(lw.gate, proj(p + "mlp.gate_proj", inter, h));
+      ASSIGN_OR_RETURN(lw.up, proj(p + "mlp.up_proj", inter, h));
+      ASSIGN_OR_RETURN(lw.down, proj(p + "mlp.down_proj", h, inter));
+    }
     w.layers.push_back(std::move(lw));
   }
   ASSIGN_OR_RETURN(w.final_norm, loader->Vector("model.norm.weight", h, &w));

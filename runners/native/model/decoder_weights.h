@@ -25,6 +25,13 @@
 
 namespace evald::runners::native::model {
 
+// One expert's SwiGLU FFN, read in place from the mapping.
+struct ExpertWeights {
+  WeightMatrix gate;  // [expert_intermediate, hidden]
+  WeightMatrix up;    // [expert_intermediate, hidden]
+  WeightMatrix down;  // [hidden, expert_intermediate]
+};
+
 struct LayerWeights {
   std::vector<float> input_norm;  // [hidden]
   WeightMatrix q;                 // [heads * head_dim, hidden]
@@ -40,6 +47,11 @@ struct LayerWeights {
   WeightMatrix gate;              // [intermediate, hidden]
   WeightMatrix up;                // [intermediate, hidden]
   WeightMatrix down;              // [hidden, intermediate]
+  // A sparse MoE layer (IsMoeLayer) has these instead of gate/up/down.
+  WeightMatrix router;                 // [num_experts, hidden]
+  std::vector<ExpertWeights> experts;  // [num_experts]
+  ExpertWeights shared_expert;         // rows == 0 when absent (Qwen2-MoE)
+  WeightMatrix shared_expert_gate;     // [1, hidden]
 };
 
 struct DecoderWeights {
@@ -72,6 +84,12 @@ class WeightLoader {
                                          DecoderWeights* weights);
   absl::StatusOr<std::vector<float>> Vector(absl::string_view name, int64_t n,
                                             DecoderWeights* weights);
+  // Like Matrix, but only for BF16 and FP32 tensors, which stay in the
+  // mapping (pages are read when first used): MoE experts, of which only a
+  // few are touched per token, are never copied. F16 is an InvalidArgument.
+  absl::StatusOr<WeightMatrix> MappedMatrix(absl::string_view name,
+                                            int64_t rows, int64_t cols,
+                                            DecoderWeights* weights);
 
  private:
   // The tensor `name` with exactly `shape`; errors name the tensor and file.
@@ -88,6 +106,8 @@ class WeightLoader {
 // The common Llama-family naming (model.embed_tokens, model.layers.N.self_attn
 // .q_proj, ..., model.norm, lm_head). Biases and q/k norms are loaded when the
 // config asks for them.
+// Layers with a sparse MoE block (IsMoeLayer) get no dense MLP here; see
+// moe_weights.h.
 absl::StatusOr<DecoderWeights> LoadLlamaStyleWeights(const ModelConfig& config,
                                                      WeightLoader* loader);
 

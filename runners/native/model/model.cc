@@ -96,7 +96,11 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& dir,
         dir, "/config.json: unknown architecture '", config.architecture,
         "' (known: ", absl::StrJoin(RegisteredArchitectures(), ", "), ")"));
   }
-  RETURN_IF_ERROR(arch->FinalizeConfig(&config));
+  if (absl::Status s = arch->FinalizeConfig(&config); !s.ok()) {
+    // Messages name the key; say which file.
+    return absl::Status(s.code(),
+                        absl::StrCat(dir, "/config.json: ", s.message()));
+  }
   // Pick the backend before reading weights, so a refused kCuda costs nothing.
   const GpuBackend* gpu = FindGpuBackend();
   bool use_gpu = false;
@@ -114,6 +118,17 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& dir,
     use_gpu = true;
   } else if (options.device == Device::kAuto && gpu != nullptr) {
     use_gpu = gpu->available(options.cuda_device).ok();
+  }
+  // The CUDA backend has no mixture-of-experts op yet: such models are
+  // refused on kCuda and computed by the CPU backend under kAuto.
+  if (config.moe.num_experts > 0 && use_gpu) {
+    if (options.device == Device::kCuda) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "--device cuda: ", config.architecture,
+          " needs the mixture-of-experts op (router top-k, per-expert "
+          "FFNs), which the CUDA backend does not compute; use --device cpu"));
+    }
+    use_gpu = false;
   }
   ASSIGN_OR_RETURN(std::unique_ptr<TensorStore> store, TensorStore::Open(dir));
   WeightLoader loader(store.get());

@@ -26,6 +26,24 @@ struct QuantizationConfig {
   int group_size = 0;
 };
 
+// Mixture-of-experts settings (Mixtral, Qwen2-MoE, Qwen3-MoE). Dense models
+// keep num_experts == 0. 0 for a count means "not in config.json".
+struct MoeConfig {
+  int num_experts = 0;                      // num_local_experts / num_experts
+  int experts_per_token = 0;                // num_experts_per_tok
+  int expert_intermediate_size = 0;         // each expert's FFN width
+  int moe_intermediate_size = 0;            // config.json moe_intermediate_size
+  int shared_expert_intermediate_size = 0;  // 0 = no shared expert
+  bool norm_topk_prob = false;  // renormalise the top-k router weights
+  // Mixtral: softmax over the k largest router logits (equal to its
+  // softmax, top-k, renormalise). Qwen: softmax over all experts, then top-k
+  // (renormalised only with norm_topk_prob).
+  bool softmax_after_topk = false;
+  int decoder_sparse_step = 1;       // every Nth layer is sparse
+  std::vector<int> mlp_only_layers;  // these layers stay dense
+  bool qkv_bias = true;              // Qwen2-MoE's "qkv_bias": q/k/v biases
+};
+
 struct ModelConfig {
   std::string architecture;  // e.g. "LlamaForCausalLM"
   std::string model_type;    // e.g. "llama"
@@ -47,7 +65,18 @@ struct ModelConfig {
   std::vector<int32_t> bos_token_ids;
   std::vector<int32_t> eos_token_ids;
   QuantizationConfig quantization;
+  MoeConfig moe;
 };
+
+// Whether layer `layer` has a sparse MoE block (else the dense MLP): the
+// Qwen2-MoE rule, which Mixtral (step 1, no dense layers) also follows.
+inline bool IsMoeLayer(const ModelConfig& c, int layer) {
+  if (c.moe.num_experts <= 0) return false;
+  for (int l : c.moe.mlp_only_layers) {
+    if (l == layer) return false;
+  }
+  return (layer + 1) % c.moe.decoder_sparse_step == 0;
+}
 
 }  // namespace evald::runners::native::model
 

@@ -23,10 +23,24 @@ GpuStepBuffers GpuStepBufferBytes(const ModelShape& s, int64_t tokens) {
   return b;
 }
 
+// FP32: router logits [E], the k expert outputs and the combined output
+// [k + 1, hidden], one expert's gathered input and output [2, hidden], its
+// gate and up [2, expert_intermediate], and the shared expert's gate, up,
+// output and gate logit.
+int64_t MoeCpuBytesPerToken(const ModelShape& s) {
+  if (s.num_experts <= 0) return 0;
+  return 4 * (s.num_experts + (s.experts_per_token + 3) * s.hidden +
+              2 * s.expert_intermediate +
+              (s.shared_expert_intermediate > 0
+                   ? 2 * s.shared_expert_intermediate + s.hidden + 1
+                   : 0));
+}
+
 int64_t WorkspaceBytes(const ModelShape& s, int64_t max_batch_tokens,
                        bool gpu) {
   if (!gpu) {
-    return max_batch_tokens * (24 * s.hidden + 10 * s.intermediate) +
+    return max_batch_tokens *
+               (24 * s.hidden + 10 * s.intermediate + MoeCpuBytesPerToken(s)) +
            kLogitRows * s.vocab * 4;
   }
   return GpuStepBufferBytes(s, max_batch_tokens).Total() + kGemmWorkspaceBytes +

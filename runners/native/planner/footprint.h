@@ -51,6 +51,13 @@ struct ModelShape {
   int64_t head_dim = 0;
   int64_t vocab = 0;
   bool awq = false;  // AWQ INT4 projections
+  // Mixture of experts (num_experts == 0: dense). The weights of every
+  // expert are resident (they count in the checkpoint's bytes); these size
+  // the CPU step's routing buffers.
+  int64_t num_experts = 0;
+  int64_t experts_per_token = 0;
+  int64_t expert_intermediate = 0;
+  int64_t shared_expert_intermediate = 0;
 };
 
 // The device buffers of one GPU forward step (runners/native/cuda/
@@ -95,7 +102,9 @@ inline int64_t MinKvTokens(int64_t max_context) {
 // to `max_batch_tokens` tokens. On the GPU: GpuStepBufferBytes, the GEMM
 // workspace, the INT4 workspace of an AWQ model and the load-time weight
 // staging buffer. On the CPU: max_batch_tokens x (24 hidden + 10
-// intermediate) bytes of activations and kLogitRows rows of FP32 logits.
+// intermediate) bytes of activations and kLogitRows rows of FP32 logits,
+// plus for MoE MoeCpuBytesPerToken per token.
+int64_t MoeCpuBytesPerToken(const ModelShape& shape);
 int64_t WorkspaceBytes(const ModelShape& shape, int64_t max_batch_tokens,
                        bool gpu);
 

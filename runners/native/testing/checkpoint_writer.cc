@@ -179,6 +179,42 @@ void AppendAwqProjection(std::vector<TensorToWrite>* out,
   out->push_back(std::move(scales));
 }
 
+// The sparse block of one layer (`p` = "model.layers.N."), named as the
+// family names it.
+void AppendMoeBlock(std::vector<TensorToWrite>* out, const CheckpointSpec& s,
+                    const model::ModelConfig& c, const std::string& p) {
+  const model::DType dt = s.dtype;
+  const int64_t h = c.hidden_size, in = c.moe.expert_intermediate_size;
+  const float wstd = 1.0f / std::sqrt(static_cast<float>(h));
+  const bool mixtral = s.arch == "mixtral";
+  const std::string b = p + (mixtral ? "block_sparse_moe." : "mlp.");
+  out->push_back(RandomTensor(b + "gate.weight", dt, {c.moe.num_experts, h},
+                              s.seed, 0, wstd));
+  auto ffn = [&](const std::string& x, int64_t width, const char* gate,
+                 const char* up, const char* down) {
+    out->push_back(
+        RandomTensor(x + gate + ".weight", dt, {width, h}, s.seed, 0, wstd));
+    out->push_back(
+        RandomTensor(x + up + ".weight", dt, {width, h}, s.seed, 0, wstd));
+    out->push_back(RandomTensor(x + down + ".weight", dt, {h, width}, s.seed, 0,
+                                1.0f / std::sqrt(static_cast<float>(width))));
+  };
+  for (int e = 0; e < c.moe.num_experts; ++e) {
+    const std::string x = absl::StrCat(b, "experts.", e, ".");
+    if (mixtral) {
+      ffn(x, in, "w1", "w3", "w2");
+    } else {
+      ffn(x, in, "gate_proj", "up_proj", "down_proj");
+    }
+  }
+  if (c.moe.shared_expert_intermediate_size > 0) {
+    ffn(b + "shared_expert.", c.moe.shared_expert_intermediate_size,
+        "gate_proj", "up_proj", "down_proj");
+    out->push_back(RandomTensor(b + "shared_expert_gate.weight", dt, {1, h},
+                                s.seed, 0, wstd));
+  }
+}
+
 std::vector<TensorToWrite> SpecTensors(const CheckpointSpec& s,
                                        const model::ModelConfig& c) {
   const model::DType dt = s.dtype;
@@ -225,6 +261,10 @@ std::vector<TensorToWrite> SpecTensors(const CheckpointSpec& s,
          1.0f / std::sqrt(static_cast<float>(c.num_heads * hd)));
     out.push_back(RandomTensor(p + "post_attention_layernorm.weight", dt, {h},
                                s.seed, 1, norm_std));
+    if (model::IsMoeLayer(c, l)) {
+      AppendMoeBlock(&out, s, c, p);
+      continue;
+    }
     proj(p + "mlp.gate_proj", in, h, wstd);
     proj(p + "mlp.up_proj", in, h, wstd);
     proj(p + "mlp.down_proj", h, in, 1.0f / std::sqrt(static_cast<float>(in)));
@@ -294,6 +334,31 @@ std::string ConfigJson(const CheckpointSpec& s, const model::ModelConfig& c) {
     j.Set("sliding_window", base::Json::Null());
     if (s.arch != "mistral")
       j.Set("use_sliding_window", base::Json::Bool(false));
+  }
+  if (c.moe.num_experts > 0) {
+    const bool mixtral = s.arch == "mixtral";
+    j.Set(mixtral ? "num_local_experts" : "num_experts",
+          base::Json::Int(c.moe.num_experts));
+    j.Set("num_experts_per_tok", base::Json::Int(c.moe.experts_per_token));
+    j.Set("output_router_logits", base::Json::Bool(false));
+    j.Set("router_aux_loss_coef", base::Json::Double(0.001));
+    if (mixtral) {
+      j.Set("sliding_window", base::Json::Null());
+    } else {
+      j.Set("moe_intermediate_size",
+            base::Json::Int(c.moe.moe_intermediate_size));
+      if (s.arch == "qwen2_moe") {
+        j.Set("shared_expert_intermediate_size",
+              base::Json::Int(c.moe.shared_expert_intermediate_size));
+      }
+      j.Set("norm_topk_prob", base::Json::Bool(c.moe.norm_topk_prob));
+      j.Set("decoder_sparse_step", base::Json::Int(c.moe.decoder_sparse_step));
+      base::Json dense = base::Json::MakeArray();
+      for (int l : c.moe.mlp_only_layers) dense.Push(base::Json::Int(l));
+      j.Set("mlp_only_layers", std::move(dense));
+      j.Set("sliding_window", base::Json::Null());
+      j.Set("use_sliding_window", base::Json::Bool(false));
+    }
   }
   j.Set("tie_word_embeddings", base::Json::Bool(c.tie_word_embeddings));
   j.Set("torch_dtype", base::Json::String(c.torch_dtype));
@@ -412,6 +477,22 @@ absl::StatusOr<CheckpointSpec> CheckpointPreset(absl::string_view name) {
     s.awq_group_size = 128;
     return s;
   }
+  if (name == "mixtral-8x7b" || name == "mixtral-small") {
+    s.arch = "mixtral";
+    s.vocab = 32000;
+    s.rope_scaling = "";
+    s.rope_theta = 1000000.0;
+    s.max_position = 32768;
+    s.num_experts = 8;
+    s.experts_per_token = 2;
+    s.layers = 32;
+    s.heads = 32;
+    s.kv_heads = 8;
+    s.hidden = name == "mixtral-8x7b" ? 4096 : 1024;
+    s.intermediate = name == "mixtral-8x7b" ? 14336 : 3584;
+    if (name == "mixtral-small") s.layers = 8;
+    return s;
+  }
   if (name == "llama-3.1-70b") {
     s.hidden = 8192;
     s.layers = 80;
@@ -423,18 +504,29 @@ absl::StatusOr<CheckpointSpec> CheckpointPreset(absl::string_view name) {
   return absl::InvalidArgumentError(
       absl::StrCat("unknown preset '", name,
                    "' (known: tiny, llama-3.2-1b, llama-3.1-8b, llama-3.1-70b, "
-                   "llama-3.1-70b-awq)"));
+                   "llama-3.1-70b-awq, mixtral-8x7b, mixtral-small)"));
 }
 
 absl::StatusOr<CheckpointSpec> SpecFromModelConfig(
     const model::ModelConfig& c) {
   CheckpointSpec s;
   if (c.model_type != "llama" && c.model_type != "mistral" &&
-      c.model_type != "qwen2" && c.model_type != "qwen3") {
+      c.model_type != "qwen2" && c.model_type != "qwen3" &&
+      c.model_type != "mixtral" && c.model_type != "qwen2_moe" &&
+      c.model_type != "qwen3_moe") {
     return absl::InvalidArgumentError(
         absl::StrCat("config.json: model_type '", c.model_type,
                      "' is not supported (llama, mistral, qwen2, "
-                     "qwen3)"));
+                     "qwen3, mixtral, qwen2_moe, qwen3_moe)"));
+  }
+  if (c.moe.num_experts > 0) {
+    s.num_experts = c.moe.num_experts;
+    s.experts_per_token = c.moe.experts_per_token;
+    s.moe_intermediate = c.moe.moe_intermediate_size;
+    s.shared_expert_intermediate = c.moe.shared_expert_intermediate_size;
+    s.norm_topk_prob = c.moe.norm_topk_prob ? 1 : 0;
+    s.decoder_sparse_step = c.moe.decoder_sparse_step;
+    s.mlp_only_layers = c.moe.mlp_only_layers;
   }
   s.arch = c.model_type;
   s.hidden = c.hidden_size;
@@ -483,6 +575,35 @@ model::ModelConfig SpecToModelConfig(const CheckpointSpec& s) {
     c.architecture = "Qwen3ForCausalLM";
     c.model_type = "qwen3";
     c.qk_norm = true;
+  } else if (s.arch == "mixtral" || s.arch == "qwen2_moe" ||
+             s.arch == "qwen3_moe") {
+    c.architecture = s.arch == "mixtral"     ? "MixtralForCausalLM"
+                     : s.arch == "qwen2_moe" ? "Qwen2MoeForCausalLM"
+                                             : "Qwen3MoeForCausalLM";
+    c.model_type = s.arch;
+    c.attention_bias = s.arch == "qwen2_moe";
+    c.qk_norm = s.arch == "qwen3_moe";
+    c.moe.num_experts = s.num_experts;
+    c.moe.experts_per_token = s.experts_per_token;
+    if (s.arch == "mixtral") {
+      c.moe.expert_intermediate_size = s.intermediate;
+      c.moe.norm_topk_prob = true;
+      c.moe.softmax_after_topk = true;
+    } else {
+      c.moe.moe_intermediate_size = s.moe_intermediate > 0
+                                        ? s.moe_intermediate
+                                        : std::max(1, s.intermediate / 2);
+      c.moe.expert_intermediate_size = c.moe.moe_intermediate_size;
+      c.moe.norm_topk_prob =
+          s.norm_topk_prob < 0 ? s.arch == "qwen3_moe" : s.norm_topk_prob == 1;
+      c.moe.decoder_sparse_step = s.decoder_sparse_step;
+      c.moe.mlp_only_layers = s.mlp_only_layers;
+      if (s.arch == "qwen2_moe") {
+        c.moe.shared_expert_intermediate_size =
+            s.shared_expert_intermediate > 0 ? s.shared_expert_intermediate
+                                             : s.intermediate;
+      }
+    }
   } else {
     c.architecture = "LlamaForCausalLM";
     c.model_type = "llama";
@@ -572,11 +693,21 @@ absl::Status WriteSafetensors(const std::string& path,
 
 absl::Status WriteCheckpoint(const CheckpointSpec& spec,
                              const std::string& dir) {
+  const bool moe = spec.arch == "mixtral" || spec.arch == "qwen2_moe" ||
+                   spec.arch == "qwen3_moe";
   if (spec.arch != "llama" && spec.arch != "mistral" && spec.arch != "qwen2" &&
-      spec.arch != "qwen3") {
+      spec.arch != "qwen3" && !moe) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown arch '", spec.arch,
+        "' (known: llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, "
+        "qwen3_moe)"));
+  }
+  if (moe && (spec.num_experts <= 0 || spec.experts_per_token <= 0 ||
+              spec.experts_per_token > spec.num_experts ||
+              spec.decoder_sparse_step <= 0 || spec.awq_int4)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("unknown arch '", spec.arch,
-                     "' (known: llama, mistral, qwen2, qwen3)"));
+        "moe: experts and experts per token must be positive, at most the "
+        "number of experts, with a positive sparse step and no AWQ");
   }
   if (spec.dtype != model::DType::kBF16 && spec.dtype != model::DType::kF16 &&
       spec.dtype != model::DType::kF32) {

@@ -30,7 +30,8 @@
 namespace evald::runners::native::testing {
 
 struct CheckpointSpec {
-  // "llama", "mistral", "qwen2" or "qwen3".
+  // "llama", "mistral", "qwen2", "qwen3", "mixtral", "qwen2_moe" or
+  // "qwen3_moe".
   std::string arch = "llama";
   int hidden = 128;
   int layers = 2;
@@ -64,10 +65,23 @@ struct CheckpointSpec {
   // `dtype`.
   bool awq_int4 = false;
   int awq_group_size = 128;
+  // Mixture of experts (arch "mixtral", "qwen2_moe", "qwen3_moe"); ignored
+  // by the dense archs. Mixtral's experts are `intermediate` wide.
+  int num_experts = 8;
+  int experts_per_token = 2;
+  // Qwen MoE experts' width (0 = intermediate / 2) and Qwen2-MoE's shared
+  // expert (0 = intermediate).
+  int moe_intermediate = 0;
+  int shared_expert_intermediate = 0;
+  // -1: the family's usual (qwen2_moe false, qwen3_moe true), else 0 / 1.
+  int norm_topk_prob = -1;
+  int decoder_sparse_step = 1;
+  std::vector<int> mlp_only_layers;
 };
 
 // Known presets: "tiny", "llama-3.2-1b", "llama-3.1-8b", "llama-3.1-70b",
-// "llama-3.1-70b-awq" (70B with awq_int4).
+// "llama-3.1-70b-awq" (70B with awq_int4), "mixtral-8x7b", and
+// "mixtral-small" (Mixtral's 8 experts / top 2 at hidden 1024, for benches).
 absl::StatusOr<CheckpointSpec> CheckpointPreset(absl::string_view name);
 
 // The shape of a parsed Hugging Face config.json (real model shapes): arch

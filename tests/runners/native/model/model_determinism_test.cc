@@ -30,11 +30,15 @@ bool BitEqual(const std::vector<float>& a, const std::vector<float>& b) {
          std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
-class DeterminismTest : public ::testing::Test {
+// Run for each architecture given below: qwen2 (biases exercise one more
+// kernel) and the MoE families, whose tokens are grouped per expert.
+class DeterminismTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     CheckpointSpec spec;
-    spec.arch = "qwen2";  // biases exercise one more kernel
+    spec.arch = GetParam();
+    spec.moe_intermediate = 72;  // MoE: experts not a multiple of 16 wide
+    spec.shared_expert_intermediate = 100;
     spec.hidden = 128;
     spec.layers = 2;
     spec.heads = 8;
@@ -81,7 +85,7 @@ SeqChunk Chunk(const std::vector<int32_t>& tokens, int start, int len,
   return c;
 }
 
-TEST_F(DeterminismTest, BatchCompositionChunkingAndThreadsDoNotChangeBits) {
+TEST_P(DeterminismTest, BatchCompositionChunkingAndThreadsDoNotChangeBits) {
   const Logits base_a = Alone(a_);
   const Logits base_b = Alone(b_);
   const Logits base_c = Alone(c_);
@@ -126,7 +130,7 @@ TEST_F(DeterminismTest, BatchCompositionChunkingAndThreadsDoNotChangeBits) {
   }
 }
 
-TEST_F(DeterminismTest, DecodeStepsInABatchMatchPrefill) {
+TEST_P(DeterminismTest, DecodeStepsInABatchMatchPrefill) {
   const Logits base_a = Alone(a_);
   ASSERT_OK_AND_ASSIGN(auto kv, model2_->AllocateKvCache(32));
   const std::vector<int32_t> blocks_a = {1, 2, 3, 4};
@@ -150,7 +154,7 @@ TEST_F(DeterminismTest, DecodeStepsInABatchMatchPrefill) {
   }
 }
 
-TEST_F(DeterminismTest, Bf16ActivationPathIsBatchInvariantToo) {
+TEST_P(DeterminismTest, Bf16ActivationPathIsBatchInvariantToo) {
   LoadOptions options;
   options.device = Device::kCpu;
   options.num_threads = 2;
@@ -178,7 +182,7 @@ TEST_F(DeterminismTest, Bf16ActivationPathIsBatchInvariantToo) {
     EXPECT_TRUE(BitEqual(got[i], alone[i])) << "row " << i;
 }
 
-TEST_F(DeterminismTest, PortableKernelsMatchAvx512Bits) {
+TEST_P(DeterminismTest, PortableKernelsMatchAvx512Bits) {
   const Logits fast = Alone(c_);
   SetGemmPortableForTesting(true);
   const Logits portable = Alone(c_);
@@ -187,6 +191,13 @@ TEST_F(DeterminismTest, PortableKernelsMatchAvx512Bits) {
   for (size_t i = 0; i < fast.size(); ++i)
     EXPECT_TRUE(BitEqual(fast[i], portable[i])) << "row " << i;
 }
+
+INSTANTIATE_TEST_SUITE_P(Architectures, DeterminismTest,
+                         ::testing::Values("qwen2", "mixtral", "qwen2_moe",
+                                           "qwen3_moe"),
+                         [](const ::testing::TestParamInfo<std::string>& i) {
+                           return i.param;
+                         });
 
 }  // namespace
 }  // namespace evald::runners::native::model

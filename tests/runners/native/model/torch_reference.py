@@ -9,7 +9,8 @@ and writes JSON on stdout:
 
 The model is rebuilt from the Hugging Face architecture definitions of
 LlamaForCausalLM / MistralForCausalLM / Qwen2ForCausalLM / Qwen3ForCausalLM
-with plain torch ops in float64 (weights widened from their stored dtype), so
+(and the sparse MoE blocks of MixtralForCausalLM / Qwen2MoeForCausalLM /
+Qwen3MoeForCausalLM) with plain torch ops in float64 (weights widened from their stored dtype), so
 it is an independent, higher-precision reference for the C++ forward pass.
 The safetensors files are read directly (no safetensors package needed).
 
@@ -117,8 +118,9 @@ def forward(cfg, w, tokens):
     n_kv = cfg.get("num_key_value_heads") or n_heads
     head_dim = cfg.get("head_dim") or hidden // n_heads
     eps = cfg.get("rms_norm_eps", 1e-6)
-    qkv_bias = arch == "Qwen2ForCausalLM" or cfg.get("attention_bias", False)
-    qk_norm = arch == "Qwen3ForCausalLM"
+    qkv_bias = (arch == "Qwen2ForCausalLM" or cfg.get("attention_bias", False)
+                or (arch == "Qwen2MoeForCausalLM" and cfg.get("qkv_bias", True)))
+    qk_norm = arch in ("Qwen3ForCausalLM", "Qwen3MoeForCausalLM")
     T = len(tokens)
 
     h = w["model.embed_tokens.weight"][torch.tensor(tokens)]
@@ -154,6 +156,9 @@ def forward(cfg, w, tokens):
         att = att.transpose(0, 1).reshape(T, n_heads * head_dim)
         h = h + att @ w[p + "self_attn.o_proj.weight"].T
         x = rms_norm(h, w[p + "post_attention_layernorm.weight"], eps)
+        if is_sparse_layer(cfg, l):
+            h = h + sparse_moe_block(cfg, w, p, x)
+            continue
         g = x @ w[p + "mlp.gate_proj.weight"].T
         u = x @ w[p + "mlp.up_proj.weight"].T
         h = h + (torch.nn.functional.silu(g) * u) @ w[p + "mlp.down_proj.weight"].T
@@ -163,6 +168,59 @@ def forward(cfg, w, tokens):
     if head is None:
         head = w["model.embed_tokens.weight"]
     return torch.log_softmax(h @ head.T, dim=-1)  # [T, V]
+
+
+def is_sparse_layer(cfg, l):
+    """Which decoder layers hold a sparse MoE block instead of the MLP.
+
+    MixtralDecoderLayer: every layer. Qwen2MoeDecoderLayer /
+    Qwen3MoeDecoderLayer: layers not in mlp_only_layers with
+    (l + 1) % decoder_sparse_step == 0, when num_experts > 0."""
+    arch = cfg["architectures"][0]
+    if arch == "MixtralForCausalLM":
+        return True
+    if arch in ("Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM"):
+        return (l not in (cfg.get("mlp_only_layers") or [])
+                and cfg["num_experts"] > 0
+                and (l + 1) % cfg.get("decoder_sparse_step", 1) == 0)
+    return False
+
+
+def swiglu(x, gate, up, down):
+    return (torch.nn.functional.silu(x @ gate.T) * (x @ up.T)) @ down.T
+
+
+def sparse_moe_block(cfg, w, p, x):
+    """MixtralSparseMoeBlock / Qwen2MoeSparseMoeBlock / Qwen3MoeSparseMoeBlock.
+
+    router logits = x @ gate^T; probabilities = softmax over all experts;
+    keep the top num_experts_per_tok; Mixtral always divides them by their
+    sum, Qwen only when norm_topk_prob; output = sum of the chosen experts'
+    SwiGLU outputs times their weight. Qwen2-MoE adds the shared expert times
+    sigmoid(shared_expert_gate(x))."""
+    arch = cfg["architectures"][0]
+    mixtral = arch == "MixtralForCausalLM"
+    block = p + ("block_sparse_moe." if mixtral else "mlp.")
+    names = ("w1", "w3", "w2") if mixtral else ("gate_proj", "up_proj", "down_proj")
+    k = cfg["num_experts_per_tok"]
+    probs = torch.softmax(x @ w[block + "gate.weight"].T, dim=-1)
+    top_w, top_i = torch.topk(probs, k, dim=-1)
+    if mixtral or cfg.get("norm_topk_prob", False):
+        top_w = top_w / top_w.sum(dim=-1, keepdim=True)
+    out = torch.zeros_like(x)
+    for t in range(x.shape[0]):
+        for j in range(k):
+            e = int(top_i[t, j])
+            ep = block + "experts.%d." % e
+            y = swiglu(x[t:t + 1], *[w[ep + n + ".weight"] for n in names])
+            out[t] += top_w[t, j] * y[0]
+    if arch == "Qwen2MoeForCausalLM":
+        sp = block + "shared_expert."
+        shared = swiglu(x, w[sp + "gate_proj.weight"], w[sp + "up_proj.weight"],
+                        w[sp + "down_proj.weight"])
+        gate = torch.sigmoid(x @ w[block + "shared_expert_gate.weight"].T)
+        out = out + gate * shared
+    return out
 
 
 AWQ_ORDER = [0, 2, 4, 6, 1, 3, 5, 7]

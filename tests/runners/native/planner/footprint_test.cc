@@ -141,5 +141,51 @@ TEST(FootprintTest, CpuWorkspaceKeepsItsRule) {
       512 * (24 * s.hidden + 10 * s.intermediate) + kLogitRows * s.vocab * 4);
 }
 
+// A MoE model's CPU step needs, beside the dense buffers, per token (FP32):
+// the router logits over all experts, the outputs of its k experts, one
+// expert's gathered input and output rows, that expert's gate and up rows,
+// and Qwen2-MoE's shared expert (gate, up, output, gate logit)
+// (runners/native/cpu/cpu_model.cc, MoeFfn). All experts stay resident; they
+// count in the weights, not here.
+TEST(FootprintTest, CpuWorkspaceCountsTheMoeBuffers) {
+  const ModelShape mixtral{.hidden = 4096,
+                           .intermediate = 14336,
+                           .num_heads = 32,
+                           .num_kv_heads = 8,
+                           .head_dim = 128,
+                           .vocab = 32000,
+                           .num_experts = 8,
+                           .experts_per_token = 2,
+                           .expert_intermediate = 14336};
+  ModelShape qwen2_moe{.hidden = 2048,
+                       .intermediate = 5632,
+                       .num_heads = 16,
+                       .num_kv_heads = 16,
+                       .head_dim = 128,
+                       .vocab = 151936,
+                       .num_experts = 60,
+                       .experts_per_token = 4,
+                       .expert_intermediate = 1408,
+                       .shared_expert_intermediate = 5632};
+  for (const ModelShape& s : {mixtral, qwen2_moe}) {
+    ModelShape dense = s;
+    dense.num_experts = dense.experts_per_token = 0;
+    dense.expert_intermediate = dense.shared_expert_intermediate = 0;
+    for (int64_t t : {1, 2048}) {
+      const int64_t routing = t * s.num_experts * 4;
+      const int64_t expert_outputs = t * s.experts_per_token * s.hidden * 4;
+      const int64_t gathered = 2 * t * s.hidden * 4;
+      const int64_t gate_up = 2 * t * s.expert_intermediate * 4;
+      const int64_t shared =
+          s.shared_expert_intermediate > 0
+              ? t * (2 * s.shared_expert_intermediate + s.hidden + 1) * 4
+              : 0;
+      EXPECT_GE(WorkspaceBytes(s, t, false) - WorkspaceBytes(dense, t, false),
+                routing + expert_outputs + gathered + gate_up + shared)
+          << s.num_experts << " experts, " << t << " tokens";
+    }
+  }
+}
+
 }  // namespace
 }  // namespace evald::runners::native::planner

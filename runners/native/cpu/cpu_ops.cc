@@ -246,7 +246,12 @@ void RopeCosSin(absl::Span<const double> inv_freq, int position, float* cos_out,
 
 void ApplyRope(float* x, int num_heads, int head_dim, const float* cos,
                const float* sin) {
-  const int half = head_dim / 2;
+  ApplyRope(x, num_heads, head_dim, head_dim, cos, sin);
+}
+
+void ApplyRope(float* x, int num_heads, int head_dim, int rotary_dim,
+               const float* cos, const float* sin) {
+  const int half = rotary_dim / 2;
   for (int h = 0; h < num_heads; ++h) {
     float* v = x + static_cast<int64_t>(h) * head_dim;
     for (int i = 0; i < half; ++i) {

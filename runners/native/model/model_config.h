@@ -11,11 +11,24 @@
 namespace evald::runners::native::model {
 
 struct RopeScaling {
-  std::string type;  // "" (none), "llama3", "linear"
+  // "" (none), "llama3", "linear", "yarn", "dynamic", "longrope" ("su" is
+  // read as "longrope").
+  std::string type;
   double factor = 1.0;
   double low_freq_factor = 1.0;
   double high_freq_factor = 4.0;
   int original_max_position_embeddings = 8192;
+  // yarn
+  double beta_fast = 32.0;
+  double beta_slow = 1.0;
+  double mscale = 0.0;          // 0: not given
+  double mscale_all_dim = 0.0;  // 0: not given
+  // yarn, longrope: multiplies cos and sin; < 0: derived from the factor.
+  double attention_factor = -1.0;
+  // longrope: per-frequency divisors [rotary_dim / 2], short used while the
+  // sequence fits original_max_position_embeddings, long past it.
+  std::vector<double> short_factor;
+  std::vector<double> long_factor;
 };
 
 // config.json "quantization_config"; only AWQ "gemm" INT4 with zero points
@@ -47,6 +60,12 @@ struct ModelConfig {
   std::vector<int32_t> bos_token_ids;
   std::vector<int32_t> eos_token_ids;
   QuantizationConfig quantization;
+  // Dimensions of each head that RoPE rotates (the leading ones, as
+  // partial_rotary_factor * head_dim); 0 means all of head_dim.
+  int rotary_dim = 0;
+  // Attention window in tokens (Phi-3's `sliding_window`); 0: none. The
+  // window mask is not implemented: positions past it are refused.
+  int sliding_window = 0;
 };
 
 }  // namespace evald::runners::native::model

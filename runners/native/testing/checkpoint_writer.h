@@ -30,7 +30,8 @@
 namespace evald::runners::native::testing {
 
 struct CheckpointSpec {
-  // "llama", "mistral", "qwen2" or "qwen3".
+  // "llama", "mistral", "qwen2", "qwen3" or "phi3" (fused qkv_proj and
+  // gate_up_proj).
   std::string arch = "llama";
   int hidden = 128;
   int layers = 2;
@@ -44,7 +45,10 @@ struct CheckpointSpec {
   model::DType dtype = model::DType::kBF16;  // kBF16, kF16 or kF32
   uint64_t seed = 0;
   bool tie_embeddings = false;
-  // "" or "llama3" (factor 8 / 1 / 4 / 8192 unless changed below).
+  // "", "llama3" (factor 8 / 1 / 4 / 8192 unless changed below), "linear",
+  // "yarn" (factor, original context), "dynamic" (factor; the original
+  // context is max_position) or "longrope" (original context at the top
+  // level, as Phi-3 writes it; short/long factors drawn from `seed`).
   std::string rope_scaling;
   double rope_factor = 8.0;
   double rope_low_freq_factor = 1.0;
@@ -64,6 +68,10 @@ struct CheckpointSpec {
   // `dtype`.
   bool awq_int4 = false;
   int awq_group_size = 128;
+  // Written as config.json's partial_rotary_factor when not 1.
+  double partial_rotary_factor = 1.0;
+  // config.json's sliding_window (phi3); 0 writes null.
+  int sliding_window = 0;
 };
 
 // Known presets: "tiny", "llama-3.2-1b", "llama-3.1-8b", "llama-3.1-70b",

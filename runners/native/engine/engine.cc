@@ -19,7 +19,6 @@
 #include "runners/native/engine/sequence.h"
 #include "runners/native/engine/step_turns.h"
 #include "runners/native/model/model.h"
-#include "runners/native/model/rope.h"
 #include "runners/native/tokenizer/tokenizer.h"
 
 namespace evald::runners::native::engine {
@@ -91,7 +90,7 @@ class Engine::Loop {
         // of different lengths, so such models share no prefixes.
         kv_(engine->pool_->capacity,
             engine->options_.prefix_cache &&
-                !model::RopeDependsOnLength(engine->model_->config()),
+                !engine->model_->config().rope_scaling.DependsOnLength(),
             engine->pool_->min_blocks, engine->pool_->elastic.get()),
         scheduler_({.max_batch_tokens = engine->options_.max_batch_tokens,
                     .max_num_seqs = engine->options_.max_num_seqs},

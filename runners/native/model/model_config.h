@@ -29,6 +29,11 @@ struct RopeScaling {
   // sequence fits original_max_position_embeddings, long past it.
   std::vector<double> short_factor;
   std::vector<double> long_factor;
+
+  // Whether the frequencies depend on the sequence's length (rope.h).
+  bool DependsOnLength() const {
+    return type == "dynamic" || type == "longrope";
+  }
 };
 
 // config.json "quantization_config"; only AWQ "gemm" INT4 with zero points

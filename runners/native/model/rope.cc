@@ -22,7 +22,7 @@ double YarnCorrectionDim(double rotations, int dim, double base,
 }  // namespace
 
 bool RopeDependsOnLength(const ModelConfig& c) {
-  return c.rope_scaling.type == "dynamic" || c.rope_scaling.type == "longrope";
+  return c.rope_scaling.DependsOnLength();
 }
 
 RopeTable RopeFrequencies(const ModelConfig& c, int seq_len) {

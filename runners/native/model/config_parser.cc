@@ -65,6 +65,9 @@ absl::Status ParseLongContextRope(const base::JsonReader& r,
     return absl::OkStatus();
   }
   if (type == "yarn") {
+    // `factor` as given, also when original_max_position_embeddings is
+    // (transformers before the fix of its issue 38224 replaced it by
+    // max_position_embeddings / original_max_position_embeddings).
     ASSIGN_OR_RETURN(rs.original_max_position_embeddings,
                      original.IntOr(c->max_position_embeddings, 1, kMaxSize));
     ASSIGN_OR_RETURN(rs.beta_fast, s.Field("beta_fast").NumberOr(32.0));
@@ -84,19 +87,19 @@ absl::Status ParseLongContextRope(const base::JsonReader& r,
     return absl::OkStatus();
   }
   if (type != "longrope") return absl::OkStatus();
-  // Phi-3 writes the original context at the top level; the factor is then
-  // the ratio of the contexts, as in transformers.
+  // Phi-3 writes the original context at the top level, which then wins over
+  // rope_scaling's; without a `factor` the factor is the ratio of the
+  // contexts (transformers' rules).
   const base::JsonReader top_original =
       r.Field("original_max_position_embeddings");
-  if (original.present()) {
-    ASSIGN_OR_RETURN(rs.original_max_position_embeddings,
-                     original.Int(1, kMaxSize));
-  } else {
-    ASSIGN_OR_RETURN(
-        rs.original_max_position_embeddings,
-        top_original.IntOr(c->max_position_embeddings, 1, kMaxSize));
-  }
   if (top_original.present()) {
+    ASSIGN_OR_RETURN(rs.original_max_position_embeddings,
+                     top_original.Int(1, kMaxSize));
+  } else {
+    ASSIGN_OR_RETURN(rs.original_max_position_embeddings,
+                     original.IntOr(c->max_position_embeddings, 1, kMaxSize));
+  }
+  if (!s.Field("factor").present()) {
     rs.factor = static_cast<double>(c->max_position_embeddings) /
                 rs.original_max_position_embeddings;
   }

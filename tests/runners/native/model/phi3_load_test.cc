@@ -127,6 +127,16 @@ TEST_F(Phi3LoadTest, UnknownRopeTypeIsRefusedNamingTheKey) {
                                      HasSubstr("'ntk-by-parts'"))));
 }
 
+TEST_F(Phi3LoadTest, LongRopeFactorWhenGivenWinsOverTheContextRatio) {
+  EditConfig("\"type\": \"longrope\"",
+             "\"type\": \"longrope\", \"factor\": 2.0");
+  ASSERT_OK_AND_ASSIGN(auto model, Load());
+  EXPECT_DOUBLE_EQ(model->config().rope_scaling.factor, 2.0);
+  const RopeTable t = RopeFrequencies(model->config(), 100);
+  EXPECT_DOUBLE_EQ(t.attention_factor,
+                   std::sqrt(1 + std::log(2.0) / std::log(32.0)));
+}
+
 TEST_F(Phi3LoadTest, SuIsLongRope) {
   EditConfig("\"type\": \"longrope\"", "\"type\": \"su\"");
   ASSERT_OK_AND_ASSIGN(auto model, Load());

@@ -140,12 +140,14 @@ def rope_tables(cfg, head_dim, seq_len):
         else:
             attention = mscale(factor)
     elif kind in ("longrope", "su"):
-        if "original_max_position_embeddings" in cfg:
-            old = cfg["original_max_position_embeddings"]
+        # Phi-3 keeps the pretrained context at the top level (it wins);
+        # without a factor, the factor is the ratio of the two contexts.
+        old = (cfg.get("original_max_position_embeddings")
+               or rs.get("original_max_position_embeddings")
+               or cfg["max_position_embeddings"])
+        factor = rs.get("factor")
+        if factor is None:
             factor = cfg["max_position_embeddings"] / old
-        else:
-            old = rs.get("original_max_position_embeddings") or cfg["max_position_embeddings"]
-            factor = rs.get("factor", 1.0)
         ext = rs["long_factor"] if seq_len > old else rs["short_factor"]
         inv = [f / e for f, e in zip(inv, ext)]
         if rs.get("attention_factor") is not None:

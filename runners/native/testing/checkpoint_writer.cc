@@ -469,11 +469,12 @@ absl::StatusOr<CheckpointSpec> SpecFromModelConfig(
     const model::ModelConfig& c) {
   CheckpointSpec s;
   if (c.model_type != "llama" && c.model_type != "mistral" &&
-      c.model_type != "qwen2" && c.model_type != "qwen3") {
+      c.model_type != "qwen2" && c.model_type != "qwen3" &&
+      c.model_type != "phi3") {
     return absl::InvalidArgumentError(
         absl::StrCat("config.json: model_type '", c.model_type,
                      "' is not supported (llama, mistral, qwen2, "
-                     "qwen3)"));
+                     "qwen3, phi3)"));
   }
   s.arch = c.model_type;
   s.hidden = c.hidden_size;
@@ -497,11 +498,23 @@ absl::StatusOr<CheckpointSpec> SpecFromModelConfig(
     s.rope_high_freq_factor = c.rope_scaling.high_freq_factor;
     s.rope_original_max_position =
         c.rope_scaling.original_max_position_embeddings;
+  } else if (c.rope_scaling.type == "dynamic") {
+    // The parsed context is the extended one; write the configured one.
+    s.rope_scaling = "dynamic";
+    s.rope_factor = c.rope_scaling.factor;
+    s.max_position = c.rope_scaling.original_max_position_embeddings;
   } else if (!c.rope_scaling.type.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("config.json: rope_scaling type '", c.rope_scaling.type,
-                     "' cannot be written (llama3)"));
+    // yarn, linear, longrope: the same kind and contexts (longrope's
+    // short/long factors are drawn anew).
+    s.rope_scaling = c.rope_scaling.type;
+    s.rope_factor = c.rope_scaling.factor;
+    s.rope_original_max_position =
+        c.rope_scaling.original_max_position_embeddings;
   }
+  if (c.rotary_dim > 0 && c.rotary_dim != c.head_dim) {
+    s.partial_rotary_factor = static_cast<double>(c.rotary_dim) / c.head_dim;
+  }
+  s.sliding_window = c.sliding_window;
   if (c.quantization.awq) {
     s.awq_int4 = true;
     s.awq_group_size = c.quantization.group_size;

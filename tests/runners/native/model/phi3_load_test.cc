@@ -137,6 +137,24 @@ TEST_F(Phi3LoadTest, LongRopeFactorWhenGivenWinsOverTheContextRatio) {
                    std::sqrt(1 + std::log(2.0) / std::log(32.0)));
 }
 
+TEST_F(Phi3LoadTest, SpecFromItsConfigWritesTheSameShape) {
+  ASSERT_OK_AND_ASSIGN(auto model, Load());
+  ASSERT_OK_AND_ASSIGN(CheckpointSpec spec,
+                       testing::SpecFromModelConfig(model->config()));
+  EXPECT_EQ(spec.arch, "phi3");
+  EXPECT_EQ(spec.rope_scaling, "longrope");
+  EXPECT_EQ(spec.rope_original_max_position, 32);
+  EXPECT_EQ(spec.max_position, 128);
+  EXPECT_EQ(spec.sliding_window, 40);
+  evald::testing::TempDir again;
+  ASSERT_OK(WriteCheckpoint(spec, again.path()));
+  ASSERT_OK_AND_ASSIGN(
+      auto reloaded,
+      Model::Load(again.path(), LoadOptions{.device = Device::kCpu}));
+  EXPECT_EQ(reloaded->weight_bytes(), model->weight_bytes());
+  EXPECT_EQ(reloaded->config().rope_scaling.factor, 4.0);
+}
+
 TEST_F(Phi3LoadTest, SuIsLongRope) {
   EditConfig("\"type\": \"longrope\"", "\"type\": \"su\"");
   ASSERT_OK_AND_ASSIGN(auto model, Load());

@@ -442,22 +442,7 @@ class CudaDecoderModel : public Model {
           absl::StrCat("cuda backend: head_dim ", config.head_dim,
                        " is not supported (even, at most 256)"));
     }
-    // The RoPE kernel rotates whole heads with unscaled cos/sin of one table
-    // per model; the CPU backend runs these.
-    const std::string& rope = config.rope_scaling.type;
-    if (rope == "yarn" || rope == "dynamic" || rope == "longrope") {
-      return absl::UnimplementedError(absl::StrCat(
-          "cuda backend: rope_scaling type '", rope,
-          "' is not supported (its scaled, length-dependent RoPE op has no GPU "
-          "kernel; use the cpu device)"));
-    }
-    if (config.rotary_dim > 0 && config.rotary_dim != config.head_dim) {
-      return absl::UnimplementedError(absl::StrCat(
-          "cuda backend: partial_rotary_factor (rotating ", config.rotary_dim,
-          " of ", config.head_dim,
-          " head dimensions) is not supported (no partial RoPE kernel; use "
-          "the cpu device)"));
-    }
+    RETURN_IF_ERROR(model::CheckRopeOnCuda(config));
     RETURN_IF_ERROR(CheckQkvPostFits(config, options.cuda_device));
     if (options.tiled_attention &&
         !TiledAttentionFits(config.head_dim, options.cuda_device)) {

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
+
+#include "absl/strings/str_cat.h"
 
 namespace evald::runners::native::model {
 namespace {
@@ -101,6 +104,24 @@ RopeTable RopeFrequencies(const ModelConfig& c, int seq_len) {
     }
   }
   return t;
+}
+
+absl::Status CheckRopeOnCuda(const ModelConfig& c) {
+  const std::string& type = c.rope_scaling.type;
+  if (type == "yarn" || type == "dynamic" || type == "longrope") {
+    return absl::UnimplementedError(absl::StrCat(
+        "cuda backend: rope_scaling type '", type,
+        "' is not supported (its scaled, length-dependent RoPE has no GPU "
+        "kernel; use the cpu device)"));
+  }
+  if (c.rotary_dim > 0 && c.rotary_dim != c.head_dim) {
+    return absl::UnimplementedError(absl::StrCat(
+        "cuda backend: partial_rotary_factor (rotating ", c.rotary_dim, " of ",
+        c.head_dim,
+        " head dimensions) is not supported (no partial RoPE kernel; use the "
+        "cpu device)"));
+  }
+  return absl::OkStatus();
 }
 
 std::vector<double> RopeInverseFrequencies(const ModelConfig& c) {

@@ -16,6 +16,7 @@
 
 #include <vector>
 
+#include "absl/status/status.h"
 #include "runners/native/model/model_config.h"
 
 namespace evald::runners::native::model {
@@ -35,6 +36,12 @@ bool RopeDependsOnLength(const ModelConfig& config);
 // Inverse frequencies for the length-independent types (none, linear,
 // llama3, yarn); what RopeFrequencies gives for seq_len 0.
 std::vector<double> RopeInverseFrequencies(const ModelConfig& config);
+
+// OK when the CUDA backend's RoPE kernel (whole heads, one unscaled table per
+// model) computes this config's RoPE; else an Unimplemented error naming the
+// config key (yarn, dynamic, longrope; partial_rotary_factor). Model::Load
+// keeps such models on the CPU under Device::kAuto.
+absl::Status CheckRopeOnCuda(const ModelConfig& config);
 
 }  // namespace evald::runners::native::model
 

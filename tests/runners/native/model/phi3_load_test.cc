@@ -198,6 +198,20 @@ TEST(RopeTest, DynamicNtkGrowsTheBaseWithTheLength) {
               1e-15);
 }
 
+TEST(RopeTest, CudaRefusesTheRopeItHasNoKernelForNamingTheKey) {
+  EXPECT_OK(CheckRopeOnCuda(Parse("null")));
+  EXPECT_OK(CheckRopeOnCuda(Parse("{\"type\": \"linear\", \"factor\": 2.0}")));
+  EXPECT_THAT(
+      CheckRopeOnCuda(Parse("{\"type\": \"dynamic\", \"factor\": 2.0}")),
+      StatusIs(absl::StatusCode::kUnimplemented,
+               HasSubstr("rope_scaling type 'dynamic'")));
+  ModelConfig partial = Parse("null");
+  partial.rotary_dim = partial.head_dim / 2;
+  EXPECT_THAT(CheckRopeOnCuda(partial),
+              StatusIs(absl::StatusCode::kUnimplemented,
+                       HasSubstr("partial_rotary_factor")));
+}
+
 TEST(RopeTest, LlamaAndLinearDoNotDependOnLength) {
   EXPECT_FALSE(RopeDependsOnLength(Parse("null")));
   EXPECT_FALSE(

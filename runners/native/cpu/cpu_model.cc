@@ -282,7 +282,12 @@ absl::Status DecoderModel::Forward(absl::Span<const SeqChunk> batch,
         sin[r * half + i] *= f;
       }
     }
-    att_rows[r] = AttentionRow{rows[r].position, rows[r].block_table};
+    // A sliding window of W tokens: the W most recent positions, its own
+    // included (transformers' mask: key > query - W).
+    const int first = c.sliding_window > 0
+                          ? std::max(0, rows[r].position - c.sliding_window + 1)
+                          : 0;
+    att_rows[r] = AttentionRow{rows[r].position, rows[r].block_table, first};
   }
   const AttentionShape shape{c.num_heads, c.num_kv_heads, hd};
   const int64_t slot_floats = kv_dim;

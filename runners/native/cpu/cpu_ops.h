@@ -45,8 +45,9 @@ void SiluMul(float* gate, const float* up, int64_t n);
 
 // One query row of the batch for Attention.
 struct AttentionRow {
-  int position = 0;                      // attends to [0, position]
+  int position = 0;                      // attends to [first, position]
   const int32_t* block_table = nullptr;  // physical blocks of its sequence
+  int first = 0;  // > 0 under a sliding window; the same ops otherwise
 };
 
 // Paged K or V of one layer: [num_blocks, kKvBlockSize, num_kv_heads,

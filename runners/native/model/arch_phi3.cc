@@ -5,9 +5,9 @@
 // ([(heads + 2 kv_heads) head_dim, hidden]) and mlp.gate_up_proj stacks gate
 // and up ([2 intermediate, hidden]); both are split at load into row views of
 // the same mapping (no copy). partial_rotary_factor, longrope/su scaling and
-// tied embeddings come from config.json; `sliding_window` is read and
-// prompts past it are refused (ValidateBatch), since the window mask is not
-// implemented.
+// tied embeddings come from config.json; `sliding_window` limits attention
+// to the W most recent positions (the CPU backend's mask; the CUDA backend
+// refuses positions past it).
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"

@@ -184,8 +184,8 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text,
         partial_factor, " times head_dim (", c.head_dim,
         ") must give an even number of rotated dimensions, at most head_dim"));
   }
-  // Only Phi-3's window is enforced (by refusing longer prompts); Mistral's
-  // and Qwen2's are not applied (see arch_mistral.cc).
+  // Only Phi-3's window is applied; Mistral's and Qwen2's are not (see
+  // arch_mistral.cc).
   if (c.architecture == "Phi3ForCausalLM") {
     const base::JsonReader window = r.Field("sliding_window");
     ASSIGN_OR_RETURN(c.sliding_window, window.IntOr(0, 0, kMaxSize));

@@ -41,12 +41,6 @@ absl::Status ValidateBatch(const ModelConfig& config,
                        " exceed the model's context of ",
                        config.max_position_embeddings, " tokens"));
     }
-    if (config.sliding_window > 0 && end > config.sliding_window) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "batch entry ", c, ": positions up to ", end,
-          " exceed the model's sliding_window of ", config.sliding_window,
-          " tokens (windowed attention is not implemented)"));
-    }
     const int64_t blocks_needed = (end + kKvBlockSize - 1) / kKvBlockSize;
     if (static_cast<int64_t>(chunk.block_table.size()) < blocks_needed) {
       return absl::InvalidArgumentError(absl::StrCat(

@@ -68,8 +68,9 @@ struct ModelConfig {
   // Dimensions of each head that RoPE rotates (the leading ones, as
   // partial_rotary_factor * head_dim); 0 means all of head_dim.
   int rotary_dim = 0;
-  // Attention window in tokens (Phi-3's `sliding_window`); 0: none. The
-  // window mask is not implemented: positions past it are refused.
+  // Attention window in tokens (Phi-3's `sliding_window`): a query attends
+  // to the W most recent positions, its own included; 0: none. The CPU
+  // backend applies it; the CUDA backend refuses positions past it.
   int sliding_window = 0;
 };
 

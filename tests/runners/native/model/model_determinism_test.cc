@@ -188,9 +188,10 @@ TEST_F(DeterminismTest, PortableKernelsMatchAvx512Bits) {
     EXPECT_TRUE(BitEqual(fast[i], portable[i])) << "row " << i;
 }
 
-// Phi-3 with longrope, whose frequencies depend on each sequence's length:
-// a long and a short sequence, chunked and batched together on two threads,
-// give the bits each gives alone in one chunk on one thread.
+// Phi-3 with longrope, whose frequencies depend on each sequence's length,
+// and a sliding window: a long and a short sequence, chunked and batched
+// together on two threads, give the bits each gives alone in one chunk on one
+// thread, and the portable kernels give the AVX-512 bits.
 TEST(LengthDependentRopeDeterminismTest, Phi3LongRopeIsBatchInvariant) {
   evald::testing::TempDir dir;
   CheckpointSpec spec;
@@ -207,6 +208,7 @@ TEST(LengthDependentRopeDeterminismTest, Phi3LongRopeIsBatchInvariant) {
   spec.rope_original_max_position = 32;
   spec.max_position = 256;
   spec.partial_rotary_factor = 0.75;
+  spec.sliding_window = 24;  // a window that starts inside a block
   ASSERT_OK(WriteCheckpoint(spec, dir.path()));
   LoadOptions one, two;
   one.device = two.device = Device::kCpu;
@@ -252,6 +254,13 @@ TEST(LengthDependentRopeDeterminismTest, Phi3LongRopeIsBatchInvariant) {
   ForwardOutput out_long;
   ASSERT_OK(model2->Forward({as_long}, kv.get(), &out_long));
   EXPECT_FALSE(BitEqual(out.logits[19], out_long.logits[19]));
+  SetGemmPortableForTesting(true);
+  ASSERT_OK_AND_ASSIGN(
+      Logits portable_a,
+      testing::RunPrompt(model1.get(), kv1.get(), a, {0, 1, 2, 3}, 0));
+  SetGemmPortableForTesting(false);
+  for (size_t i = 0; i < base_a.size(); ++i)
+    EXPECT_TRUE(BitEqual(portable_a[i], base_a[i])) << "portable row " << i;
 }
 
 }  // namespace

@@ -3,8 +3,9 @@
 // Phi-3 and the long-context RoPE types (yarn, dynamic NTK, longrope, linear)
 // against the independent float64 PyTorch forward (torch_reference.py), on
 // tiny random checkpoints whose original context is short, so that the
-// prompts run past it: per-token log-probabilities within 1e-4 for FP32
-// weights (2e-2 for BF16), greedy continuations equal, whole and chunked.
+// prompts run past it, and Phi-3 with a sliding window shorter than the
+// prompts: per-token log-probabilities within 1e-4 for FP32 weights (2e-2
+// for BF16), greedy continuations equal, whole and chunked.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -38,6 +39,7 @@ struct RopeCase {
   double partial_rotary = 1.0;
   bool tie = false;
   std::vector<int> prompt_lengths = {20, 45, 70};
+  int sliding_window = 0;  // phi3
 };
 
 void PrintTo(const RopeCase& c, std::ostream* os) { *os << c.name; }
@@ -97,6 +99,7 @@ TEST_P(RopeNumericsTest, MatchesTorchReference) {
   spec.rope_original_max_position = tc.original;
   spec.max_position = tc.max_position;
   spec.partial_rotary_factor = tc.partial_rotary;
+  spec.sliding_window = tc.sliding_window;
   ASSERT_OK(WriteCheckpoint(spec, dir.path()));
   LoadOptions options;
   options.device = Device::kCpu;
@@ -174,7 +177,31 @@ INSTANTIATE_TEST_SUITE_P(
         RopeCase{"phi3_dynamic_partial_f32", "phi3", DType::kF32, "dynamic",
                  3.0, 32, 32, 0.5},
         RopeCase{"llama_linear_f32", "llama", DType::kF32, "linear", 4.0, 32,
-                 128}),
+                 128},
+        // Phi-3's sliding window, shorter than the longer prompts (and the
+        // greedy continuations), alone and with longrope and partial rotary.
+        RopeCase{"phi3_window_f32",
+                 "phi3",
+                 DType::kF32,
+                 "",
+                 1.0,
+                 32,
+                 4096,
+                 1.0,
+                 false,
+                 {20, 45, 70},
+                 24},
+        RopeCase{"phi3_window_longrope_partial_f32",
+                 "phi3",
+                 DType::kF32,
+                 "longrope",
+                 4.0,
+                 32,
+                 4096,
+                 0.75,
+                 true,
+                 {20, 45, 70},
+                 40}),
     [](const ::testing::TestParamInfo<RopeCase>& info) {
       return info.param.name;
     });

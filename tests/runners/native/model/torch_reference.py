@@ -187,6 +187,12 @@ def forward(cfg, w, tokens, rope_len=None):
     emb = torch.cat((freqs, freqs), dim=-1)
     cos, sin = emb.cos() * attention, emb.sin() * attention  # [T, rot]
     mask = torch.full((T, T), float("-inf"), dtype=DT).triu(1)
+    window = cfg.get("sliding_window") if arch == "Phi3ForCausalLM" else None
+    if window:
+        # Phi-3's window as transformers masks it: key index > query - window.
+        q_idx = torch.arange(T).unsqueeze(1)
+        k_idx = torch.arange(T).unsqueeze(0)
+        mask = mask.masked_fill(k_idx <= q_idx - window, float("-inf"))
 
     for l in range(cfg["num_hidden_layers"]):
         p = "model.layers.%d." % l

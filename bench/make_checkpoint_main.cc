@@ -28,12 +28,15 @@ constexpr char kUsage[] =
     "usage: evald-make-checkpoint [--preset "
     "tiny|llama-3.2-1b|llama-3.1-8b|llama-3.1-70b|\n"
     "         llama-3.1-70b-awq] [--config HF_CONFIG_JSON]\n"
-    "         [--arch llama|mistral|qwen2|qwen3] [--hidden N] [--layers N] "
+    "         [--arch llama|mistral|qwen2|qwen3|phi3] [--hidden N] [--layers "
+    "N] "
     "[--heads N]\n"
     "         [--kv-heads N] [--head-dim N] [--intermediate N] [--vocab N]\n"
     "         [--max-position N] [--dtype bf16|f16|f32|awq-int4] [--seed S] "
     "[--tie-embeddings]\n"
-    "         [--rope-scaling llama3|none] [--rope-factor F] [--rope-theta T]\n"
+    "         [--rope-scaling llama3|linear|yarn|dynamic|longrope|none]\n"
+    "         [--rope-factor F] [--rope-original-max N] [--rope-theta T]\n"
+    "         [--partial-rotary F] [--sliding-window N]\n"
     "         [--norm-jitter X] [--max-shard-mb N] [--awq-group-size N] --out "
     "DIR\n"
     "  mixture of experts (--arch mixtral|qwen2_moe|qwen3_moe; presets "
@@ -130,8 +133,9 @@ int main(int argc, char** argv) {
     } else if (flag == "--seed") {
       ok = absl::SimpleAtoi(value, &spec.seed);
     } else if (flag == "--rope-scaling") {
-      if (value == "llama3") {
-        spec.rope_scaling = "llama3";
+      if (value == "llama3" || value == "linear" || value == "yarn" ||
+          value == "dynamic" || value == "longrope") {
+        spec.rope_scaling = value;
       } else if (value == "none") {
         spec.rope_scaling = "";
       } else {
@@ -139,6 +143,13 @@ int main(int argc, char** argv) {
       }
     } else if (flag == "--rope-factor") {
       ok = absl::SimpleAtod(value, &spec.rope_factor) && spec.rope_factor > 0;
+    } else if (flag == "--rope-original-max") {
+      ok = int_flag(&spec.rope_original_max_position);
+    } else if (flag == "--partial-rotary") {
+      ok = absl::SimpleAtod(value, &spec.partial_rotary_factor) &&
+           spec.partial_rotary_factor > 0 && spec.partial_rotary_factor <= 1;
+    } else if (flag == "--sliding-window") {
+      ok = int_flag(&spec.sliding_window);
     } else if (flag == "--rope-theta") {
       ok = absl::SimpleAtod(value, &spec.rope_theta) && spec.rope_theta > 0;
     } else if (flag == "--norm-jitter") {

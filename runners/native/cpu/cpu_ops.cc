@@ -75,9 +75,9 @@ EVALD_AVX512 inline float ReduceAvx512(__m512 v) {
 constexpr int kMaxGroup = 16;
 
 // Attention for the `group` query heads that share kv head `kv_head`, over
-// positions [0, row.position]. q and out: [group, head_dim]. Online softmax
-// block by block in position order; within a block, scores, the running max
-// and the rescale are per head and the weighted V sum goes position by
+// positions [row.first, row.position]. q and out: [group, head_dim]. Online
+// softmax block by block in position order; within a block, scores, the running
+// max and the rescale are per head and the weighted V sum goes position by
 // position. `Simd` picks the AVX-512 path (head_dim % 16 == 0) or the
 // portable one; both perform the same operations.
 template <bool kSimd>
@@ -102,13 +102,14 @@ void AttendGroupImpl<false>(const float* q, int group, const AttentionRow& row,
   }
   std::fill(out, out + static_cast<int64_t>(group) * d, 0.0f);
   const int num_blocks = row.position / model::kKvBlockSize + 1;
-  for (int b = 0; b < num_blocks; ++b) {
+  for (int b = row.first / model::kKvBlockSize; b < num_blocks; ++b) {
     const int64_t base =
         static_cast<int64_t>(row.block_table[b]) * block_stride +
         static_cast<int64_t>(kv_head) * d;
     const int count = std::min(model::kKvBlockSize,
                                row.position + 1 - b * model::kKvBlockSize);
-    for (int j = 0; j < count; ++j) {
+    const int lo = std::max(0, row.first - b * model::kKvBlockSize);
+    for (int j = lo; j < count; ++j) {
       for (int i = 0; i < group; ++i) {
         scores[i][j] =
             DotCanonical(q + i * d, k_cache + base + j * slot_stride, d) *
@@ -117,7 +118,7 @@ void AttendGroupImpl<false>(const float* q, int group, const AttentionRow& row,
     }
     for (int i = 0; i < group; ++i) {
       float block_max = -std::numeric_limits<float>::infinity();
-      for (int j = 0; j < count; ++j)
+      for (int j = lo; j < count; ++j)
         block_max = std::max(block_max, scores[i][j]);
       const float m_new = std::max(m[i], block_max);
       if (m_new > m[i]) {
@@ -126,11 +127,11 @@ void AttendGroupImpl<false>(const float* q, int group, const AttentionRow& row,
         for (int c = 0; c < d; ++c) out[i * d + c] *= correction;
         m[i] = m_new;
       }
-      for (int j = 0; j < count; ++j)
+      for (int j = lo; j < count; ++j)
         scores[i][j] = ExpScalar(scores[i][j] - m[i]);
-      for (int j = 0; j < count; ++j) l[i] += scores[i][j];
+      for (int j = lo; j < count; ++j) l[i] += scores[i][j];
     }
-    for (int j = 0; j < count; ++j) {
+    for (int j = lo; j < count; ++j) {
       const float* vj = v_cache + base + j * slot_stride;
       for (int i = 0; i < group; ++i) {
         for (int c = 0; c < d; ++c)
@@ -163,13 +164,14 @@ EVALD_AVX512 void AttendGroupImpl<true>(const float* q, int group,
   }
   std::fill(out, out + static_cast<int64_t>(group) * d, 0.0f);
   const int num_blocks = row.position / model::kKvBlockSize + 1;
-  for (int b = 0; b < num_blocks; ++b) {
+  for (int b = row.first / model::kKvBlockSize; b < num_blocks; ++b) {
     const int64_t base =
         static_cast<int64_t>(row.block_table[b]) * block_stride +
         static_cast<int64_t>(kv_head) * d;
     const int count = std::min(model::kKvBlockSize,
                                row.position + 1 - b * model::kKvBlockSize);
-    for (int j = 0; j < count; ++j) {
+    const int lo = std::max(0, row.first - b * model::kKvBlockSize);
+    for (int j = lo; j < count; ++j) {
       const float* kj = k_cache + base + j * slot_stride;
       for (int i = 0; i < group; ++i) {
         const float* qi = q + i * d;
@@ -181,10 +183,11 @@ EVALD_AVX512 void AttendGroupImpl<true>(const float* q, int group,
         scores[i][j] = ReduceAvx512(acc) * scale;
       }
     }
-    const __mmask16 valid = static_cast<__mmask16>((1u << count) - 1u);
+    const __mmask16 valid =
+        static_cast<__mmask16>(((1u << count) - 1u) & ~((1u << lo) - 1u));
     for (int i = 0; i < group; ++i) {
       float block_max = -std::numeric_limits<float>::infinity();
-      for (int j = 0; j < count; ++j)
+      for (int j = lo; j < count; ++j)
         block_max = std::max(block_max, scores[i][j]);
       const float m_new = std::max(m[i], block_max);
       float* oi = out + i * d;
@@ -201,9 +204,9 @@ EVALD_AVX512 void AttendGroupImpl<true>(const float* q, int group,
       const __m512 sv = _mm512_maskz_loadu_ps(valid, scores[i]);
       _mm512_mask_storeu_ps(scores[i], valid,
                             ExpAvx512(_mm512_sub_ps(sv, _mm512_set1_ps(m[i]))));
-      for (int j = 0; j < count; ++j) l[i] += scores[i][j];
+      for (int j = lo; j < count; ++j) l[i] += scores[i][j];
     }
-    for (int j = 0; j < count; ++j) {
+    for (int j = lo; j < count; ++j) {
       const float* vj = v_cache + base + j * slot_stride;
       for (int i = 0; i < group; ++i) {
         float* oi = out + i * d;
@@ -246,7 +249,12 @@ void RopeCosSin(absl::Span<const double> inv_freq, int position, float* cos_out,
 
 void ApplyRope(float* x, int num_heads, int head_dim, const float* cos,
                const float* sin) {
-  const int half = head_dim / 2;
+  ApplyRope(x, num_heads, head_dim, head_dim, cos, sin);
+}
+
+void ApplyRope(float* x, int num_heads, int head_dim, int rotary_dim,
+               const float* cos, const float* sin) {
+  const int half = rotary_dim / 2;
   for (int h = 0; h < num_heads; ++h) {
     float* v = x + static_cast<int64_t>(h) * head_dim;
     for (int i = 0; i < half; ++i) {

@@ -34,14 +34,20 @@ void RopeCosSin(absl::Span<const double> inv_freq, int position, float* cos_out,
 //   x1' = x1 cos - x2 sin, x2' = x2 cos + x1 sin (x1, x2 the two halves).
 void ApplyRope(float* x, int num_heads, int head_dim, const float* cos,
                const float* sin);
+// The same over the leading `rotary_dim` dimensions of each head (partial
+// rotary: the halves are those of the rotated part; cos/sin are
+// [rotary_dim / 2]); the rest pass through.
+void ApplyRope(float* x, int num_heads, int head_dim, int rotary_dim,
+               const float* cos, const float* sin);
 
 // gate[i] = silu(gate[i]) * up[i].
 void SiluMul(float* gate, const float* up, int64_t n);
 
 // One query row of the batch for Attention.
 struct AttentionRow {
-  int position = 0;                      // attends to [0, position]
+  int position = 0;                      // attends to [first, position]
   const int32_t* block_table = nullptr;  // physical blocks of its sequence
+  int first = 0;  // > 0 under a sliding window; the same ops otherwise
 };
 
 // Paged K or V of one layer: [num_blocks, kKvBlockSize, num_kv_heads,

@@ -442,6 +442,7 @@ class CudaDecoderModel : public Model {
           absl::StrCat("cuda backend: head_dim ", config.head_dim,
                        " is not supported (even, at most 256)"));
     }
+    RETURN_IF_ERROR(model::CheckRopeOnCuda(config));
     RETURN_IF_ERROR(CheckQkvPostFits(config, options.cuda_device));
     if (options.tiled_attention &&
         !TiledAttentionFits(config.head_dim, options.cuda_device)) {
@@ -613,6 +614,18 @@ absl::Status CudaDecoderModel::Forward(absl::Span<const SeqChunk> batch,
         "kv cache was not allocated by this cuda model");
   }
   RETURN_IF_ERROR(ValidateBatch(config_, batch, kv->num_blocks()));
+  // The attention kernels have no window: refuse what it would change.
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const int64_t end =
+        batch[i].start_pos + static_cast<int64_t>(batch[i].tokens.size());
+    if (config_.sliding_window > 0 && end > config_.sliding_window) {
+      return absl::UnimplementedError(absl::StrCat(
+          "batch entry ", i, ": positions up to ", end,
+          " exceed the model's sliding_window of ", config_.sliding_window,
+          " tokens (the cuda backend has no windowed attention; use the cpu "
+          "device)"));
+    }
+  }
   out->logits.clear();
   CUDA_RETURN_IF_ERROR(cudaSetDevice(device_), "set device");
 

@@ -86,7 +86,11 @@ class Engine::Loop {
   explicit Loop(Engine* engine)
       : root_(RootBlockHash(engine->options_.model_id)),
         e_(engine),
-        kv_(engine->pool_->capacity, engine->options_.prefix_cache,
+        // Length-dependent RoPE gives a prefix different keys in sequences
+        // of different lengths, so such models share no prefixes.
+        kv_(engine->pool_->capacity,
+            engine->options_.prefix_cache &&
+                !engine->model_->config().rope_scaling.DependsOnLength(),
             engine->pool_->min_blocks, engine->pool_->elastic.get()),
         scheduler_({.max_batch_tokens = engine->options_.max_batch_tokens,
                     .max_num_seqs = engine->options_.max_num_seqs},
@@ -291,6 +295,7 @@ void Engine::Loop::Step() {
     chunk.start_pos = c.start_pos;
     chunk.block_table = kv_.BlockTable(c.seq->id);
     chunk.logit_rows = c.logit_rows;
+    chunk.rope_length = c.seq->num_prompt_tokens;
     batch.push_back(std::move(chunk));
   }
   model::ForwardOutput out;

@@ -1,5 +1,6 @@
 #include "runners/native/model/config_parser.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include "absl/status/status.h"
@@ -29,6 +30,89 @@ absl::StatusOr<std::vector<int32_t>> TokenIds(const base::JsonReader& field) {
     ids.push_back(static_cast<int32_t>(id.int_value()));
   }
   return ids;
+}
+
+// A list of rotary_dim / 2 positive numbers (longrope's short_factor and
+// long_factor).
+absl::StatusOr<std::vector<double>> FactorList(const base::JsonReader& field,
+                                               int n) {
+  if (!field.json().is_array() || static_cast<int>(field.size()) != n) {
+    return field.Expected(
+        absl::StrCat("a list of ", n, " numbers (rotary dimensions / 2)"));
+  }
+  std::vector<double> out;
+  for (int i = 0; i < n; ++i) {
+    ASSIGN_OR_RETURN(const double f, field.Item(i).Number());
+    if (!(f > 0)) return field.Item(i).Expected("a number > 0");
+    out.push_back(f);
+  }
+  return out;
+}
+
+// The keys of `yarn`, `dynamic` and `longrope` (rope.h computes with them),
+// as Hugging Face's modeling_rope_utils reads them. These types extend the
+// context: positions up to factor x the original context are accepted.
+absl::Status ParseLongContextRope(const base::JsonReader& r,
+                                  const base::JsonReader& s,
+                                  const std::string& type, ModelConfig* c) {
+  RopeScaling& rs = c->rope_scaling;
+  const base::JsonReader original = s.Field("original_max_position_embeddings");
+  if (type == "dynamic") {
+    // NTK against the configured context, which then grows by `factor`.
+    rs.original_max_position_embeddings = c->max_position_embeddings;
+    c->max_position_embeddings = static_cast<int>(std::min<double>(
+        kMaxSize, rs.factor * rs.original_max_position_embeddings));
+    return absl::OkStatus();
+  }
+  if (type == "yarn") {
+    // `factor` as given, also when original_max_position_embeddings is
+    // (transformers before the fix of its issue 38224 replaced it by
+    // max_position_embeddings / original_max_position_embeddings).
+    ASSIGN_OR_RETURN(rs.original_max_position_embeddings,
+                     original.IntOr(c->max_position_embeddings, 1, kMaxSize));
+    ASSIGN_OR_RETURN(rs.beta_fast, s.Field("beta_fast").NumberOr(32.0));
+    ASSIGN_OR_RETURN(rs.beta_slow, s.Field("beta_slow").NumberOr(1.0));
+    ASSIGN_OR_RETURN(rs.mscale, s.Field("mscale").NumberOr(0.0));
+    ASSIGN_OR_RETURN(rs.mscale_all_dim,
+                     s.Field("mscale_all_dim").NumberOr(0.0));
+    const base::JsonReader af = s.Field("attention_factor");
+    ASSIGN_OR_RETURN(rs.attention_factor, af.NumberOr(-1.0));
+    if (af.present() && !(rs.attention_factor > 0)) {
+      return af.Expected("a number > 0");
+    }
+    c->max_position_embeddings = std::max<int>(
+        c->max_position_embeddings,
+        static_cast<int>(std::min<double>(
+            kMaxSize, rs.factor * rs.original_max_position_embeddings)));
+    return absl::OkStatus();
+  }
+  if (type != "longrope") return absl::OkStatus();
+  // Phi-3 writes the original context at the top level, which then wins over
+  // rope_scaling's; without a `factor` the factor is the ratio of the
+  // contexts (transformers' rules).
+  const base::JsonReader top_original =
+      r.Field("original_max_position_embeddings");
+  if (top_original.present()) {
+    ASSIGN_OR_RETURN(rs.original_max_position_embeddings,
+                     top_original.Int(1, kMaxSize));
+  } else {
+    ASSIGN_OR_RETURN(rs.original_max_position_embeddings,
+                     original.IntOr(c->max_position_embeddings, 1, kMaxSize));
+  }
+  if (!s.Field("factor").present()) {
+    rs.factor = static_cast<double>(c->max_position_embeddings) /
+                rs.original_max_position_embeddings;
+  }
+  const base::JsonReader af = s.Field("attention_factor");
+  ASSIGN_OR_RETURN(rs.attention_factor, af.NumberOr(-1.0));
+  if (af.present() && !(rs.attention_factor > 0)) {
+    return af.Expected("a number > 0");
+  }
+  ASSIGN_OR_RETURN(rs.short_factor,
+                   FactorList(s.Field("short_factor"), c->rotary_dim / 2));
+  ASSIGN_OR_RETURN(rs.long_factor,
+                   FactorList(s.Field("long_factor"), c->rotary_dim / 2));
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -91,6 +175,21 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text,
   ASSIGN_OR_RETURN(c.bos_token_ids, TokenIds(r.Field("bos_token_id")));
   ASSIGN_OR_RETURN(c.eos_token_ids, TokenIds(r.Field("eos_token_id")));
   ASSIGN_OR_RETURN(c.attention_bias, r.Field("attention_bias").BoolOr(false));
+  const base::JsonReader partial = r.Field("partial_rotary_factor");
+  ASSIGN_OR_RETURN(const double partial_factor, partial.NumberOr(1.0));
+  c.rotary_dim = static_cast<int>(c.head_dim * partial_factor);
+  if (!(partial_factor > 0 && partial_factor <= 1) || c.rotary_dim < 2 ||
+      c.rotary_dim % 2 != 0) {
+    return partial.Error(absl::StrCat(
+        partial_factor, " times head_dim (", c.head_dim,
+        ") must give an even number of rotated dimensions, at most head_dim"));
+  }
+  // Only Phi-3's window is applied; Mistral's and Qwen2's are not (see
+  // arch_mistral.cc).
+  if (c.architecture == "Phi3ForCausalLM") {
+    const base::JsonReader window = r.Field("sliding_window");
+    ASSIGN_OR_RETURN(c.sliding_window, window.IntOr(0, 0, kMaxSize));
+  }
 
   // Mixture of experts: read when present; the architecture decides which
   // keys it needs (arch_mixtral.cc, arch_qwen2_moe.cc, arch_qwen3_moe.cc).
@@ -133,9 +232,12 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text,
       ASSIGN_OR_RETURN(type, type_field.StringOr(""));
     }
     if (type == "default") type = "";
-    if (type != "" && type != "llama3" && type != "linear") {
-      return type_field.Error(
-          absl::StrCat("'", type, "' is not supported (llama3, linear)"));
+    if (type == "su") type = "longrope";  // Phi-3's first name for it
+    if (type != "" && type != "llama3" && type != "linear" && type != "yarn" &&
+        type != "dynamic" && type != "longrope") {
+      return type_field.Error(absl::StrCat(
+          "'", type,
+          "' is not supported (llama3, linear, yarn, dynamic, longrope, su)"));
     }
     c.rope_scaling.type = type;
     if (!type.empty()) {
@@ -157,6 +259,7 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text,
                                        c.rope_scaling.low_freq_factor, ")"));
       }
     }
+    RETURN_IF_ERROR(ParseLongContextRope(r, s, type, &c));
   }
   if (const base::JsonReader quant = r.Field("quantization_config");
       quant.present()) {

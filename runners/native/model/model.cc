@@ -7,6 +7,7 @@
 #include "runners/native/model/architecture.h"
 #include "runners/native/model/backend.h"
 #include "runners/native/model/config_parser.h"
+#include "runners/native/model/rope.h"
 #include "runners/native/model/safetensors.h"
 
 namespace evald::runners::native::model {
@@ -115,9 +116,15 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& dir,
       return absl::FailedPreconditionError(
           absl::StrCat("--device cuda: ", available.message()));
     }
+    if (absl::Status rope = CheckRopeOnCuda(config); !rope.ok()) {
+      return absl::Status(rope.code(),
+                          absl::StrCat("--device cuda: ", rope.message()));
+    }
     use_gpu = true;
   } else if (options.device == Device::kAuto && gpu != nullptr) {
-    use_gpu = gpu->available(options.cuda_device).ok();
+    // RoPE the GPU kernels cannot compute keeps the model on the CPU.
+    use_gpu = gpu->available(options.cuda_device).ok() &&
+              CheckRopeOnCuda(config).ok();
   }
   // The CUDA backend has no mixture-of-experts op yet: such models are
   // refused on kCuda and computed by the CPU backend under kAuto.

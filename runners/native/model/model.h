@@ -44,6 +44,10 @@ struct SeqChunk {
   // Rows of `tokens` (0-based within the chunk) whose logits are wanted, in
   // increasing order.
   std::vector<int> logit_rows;
+  // The length by which sequence-length-dependent RoPE (`dynamic`,
+  // `longrope`; see rope.h) picks the frequencies of this sequence; the same
+  // for every chunk of it. 0: start_pos + tokens.size() of this chunk.
+  int rope_length = 0;
 };
 
 // Logits for the requested rows of each chunk, in batch order then row order:

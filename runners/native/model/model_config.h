@@ -11,11 +11,29 @@
 namespace evald::runners::native::model {
 
 struct RopeScaling {
-  std::string type;  // "" (none), "llama3", "linear"
+  // "" (none), "llama3", "linear", "yarn", "dynamic", "longrope" ("su" is
+  // read as "longrope").
+  std::string type;
   double factor = 1.0;
   double low_freq_factor = 1.0;
   double high_freq_factor = 4.0;
   int original_max_position_embeddings = 8192;
+  // yarn
+  double beta_fast = 32.0;
+  double beta_slow = 1.0;
+  double mscale = 0.0;          // 0: not given
+  double mscale_all_dim = 0.0;  // 0: not given
+  // yarn, longrope: multiplies cos and sin; < 0: derived from the factor.
+  double attention_factor = -1.0;
+  // longrope: per-frequency divisors [rotary_dim / 2], short used while the
+  // sequence fits original_max_position_embeddings, long past it.
+  std::vector<double> short_factor;
+  std::vector<double> long_factor;
+
+  // Whether the frequencies depend on the sequence's length (rope.h).
+  bool DependsOnLength() const {
+    return type == "dynamic" || type == "longrope";
+  }
 };
 
 // config.json "quantization_config"; only AWQ "gemm" INT4 with zero points
@@ -66,6 +84,13 @@ struct ModelConfig {
   std::vector<int32_t> eos_token_ids;
   QuantizationConfig quantization;
   MoeConfig moe;
+  // Dimensions of each head that RoPE rotates (the leading ones, as
+  // partial_rotary_factor * head_dim); 0 means all of head_dim.
+  int rotary_dim = 0;
+  // Attention window in tokens (Phi-3's `sliding_window`): a query attends
+  // to the W most recent positions, its own included; 0: none. The CPU
+  // backend applies it; the CUDA backend refuses positions past it.
+  int sliding_window = 0;
 };
 
 // Whether layer `layer` has a sparse MoE block (else the dense MLP): the

@@ -239,9 +239,14 @@ std::vector<TensorToWrite> SpecTensors(const CheckpointSpec& s,
     const std::string p = absl::StrCat("model.layers.", l, ".");
     out.push_back(RandomTensor(p + "input_layernorm.weight", dt, {h}, s.seed, 1,
                                norm_std));
-    proj(p + "self_attn.q_proj", c.num_heads * hd, h, wstd);
-    proj(p + "self_attn.k_proj", c.num_kv_heads * hd, h, wstd);
-    proj(p + "self_attn.v_proj", c.num_kv_heads * hd, h, wstd);
+    if (s.arch == "phi3") {
+      proj(p + "self_attn.qkv_proj", (c.num_heads + 2 * c.num_kv_heads) * hd, h,
+           wstd);
+    } else {
+      proj(p + "self_attn.q_proj", c.num_heads * hd, h, wstd);
+      proj(p + "self_attn.k_proj", c.num_kv_heads * hd, h, wstd);
+      proj(p + "self_attn.v_proj", c.num_kv_heads * hd, h, wstd);
+    }
     if (c.attention_bias) {
       const float b = static_cast<float>(s.bias_std);
       out.push_back(RandomTensor(p + "self_attn.q_proj.bias", dt,
@@ -265,8 +270,12 @@ std::vector<TensorToWrite> SpecTensors(const CheckpointSpec& s,
       AppendMoeBlock(&out, s, c, p);
       continue;
     }
-    proj(p + "mlp.gate_proj", in, h, wstd);
-    proj(p + "mlp.up_proj", in, h, wstd);
+    if (s.arch == "phi3") {
+      proj(p + "mlp.gate_up_proj", 2 * in, h, wstd);
+    } else {
+      proj(p + "mlp.gate_proj", in, h, wstd);
+      proj(p + "mlp.up_proj", in, h, wstd);
+    }
     proj(p + "mlp.down_proj", h, in, 1.0f / std::sqrt(static_cast<float>(in)));
   }
   out.push_back(
@@ -315,7 +324,32 @@ std::string ConfigJson(const CheckpointSpec& s, const model::ModelConfig& c) {
   j.Set("num_hidden_layers", base::Json::Int(c.num_layers));
   j.Set("num_key_value_heads", base::Json::Int(c.num_kv_heads));
   j.Set("rms_norm_eps", base::Json::Double(c.rms_norm_eps));
-  if (c.rope_scaling.type.empty()) {
+  if (c.rotary_dim > 0 && c.rotary_dim != c.head_dim) {
+    j.Set("partial_rotary_factor", base::Json::Double(s.partial_rotary_factor));
+  }
+  const model::RopeScaling& rs = c.rope_scaling;
+  if (rs.type == "yarn" || rs.type == "dynamic" || rs.type == "linear") {
+    base::Json r = base::Json::MakeObject();
+    r.Set("factor", base::Json::Double(rs.factor));
+    if (rs.type == "yarn") {
+      r.Set("original_max_position_embeddings",
+            base::Json::Int(rs.original_max_position_embeddings));
+    }
+    r.Set("rope_type", base::Json::String(rs.type));
+    j.Set("rope_scaling", std::move(r));
+  } else if (rs.type == "longrope") {
+    base::Json r = base::Json::MakeObject();
+    base::Json shorts = base::Json::MakeArray(),
+               longs = base::Json::MakeArray();
+    for (double f : rs.short_factor) shorts.Push(base::Json::Double(f));
+    for (double f : rs.long_factor) longs.Push(base::Json::Double(f));
+    r.Set("long_factor", std::move(longs));
+    r.Set("short_factor", std::move(shorts));
+    r.Set("type", base::Json::String("longrope"));
+    j.Set("rope_scaling", std::move(r));
+    j.Set("original_max_position_embeddings",
+          base::Json::Int(rs.original_max_position_embeddings));
+  } else if (c.rope_scaling.type.empty()) {
     j.Set("rope_scaling", base::Json::Null());
   } else {
     base::Json r = base::Json::MakeObject();
@@ -330,6 +364,11 @@ std::string ConfigJson(const CheckpointSpec& s, const model::ModelConfig& c) {
     j.Set("rope_scaling", std::move(r));
   }
   j.Set("rope_theta", base::Json::Double(c.rope_theta));
+  if (s.arch == "phi3") {
+    j.Set("sliding_window", s.sliding_window > 0
+                                ? base::Json::Int(s.sliding_window)
+                                : base::Json::Null());
+  }
   if (s.arch == "mistral" || s.arch == "qwen2" || s.arch == "qwen3") {
     j.Set("sliding_window", base::Json::Null());
     if (s.arch != "mistral")
@@ -513,11 +552,11 @@ absl::StatusOr<CheckpointSpec> SpecFromModelConfig(
   if (c.model_type != "llama" && c.model_type != "mistral" &&
       c.model_type != "qwen2" && c.model_type != "qwen3" &&
       c.model_type != "mixtral" && c.model_type != "qwen2_moe" &&
-      c.model_type != "qwen3_moe") {
+      c.model_type != "qwen3_moe" && c.model_type != "phi3") {
     return absl::InvalidArgumentError(
         absl::StrCat("config.json: model_type '", c.model_type,
                      "' is not supported (llama, mistral, qwen2, "
-                     "qwen3, mixtral, qwen2_moe, qwen3_moe)"));
+                     "qwen3, mixtral, qwen2_moe, qwen3_moe, phi3)"));
   }
   if (c.moe.num_experts > 0) {
     s.num_experts = c.moe.num_experts;
@@ -550,11 +589,23 @@ absl::StatusOr<CheckpointSpec> SpecFromModelConfig(
     s.rope_high_freq_factor = c.rope_scaling.high_freq_factor;
     s.rope_original_max_position =
         c.rope_scaling.original_max_position_embeddings;
+  } else if (c.rope_scaling.type == "dynamic") {
+    // The parsed context is the extended one; write the configured one.
+    s.rope_scaling = "dynamic";
+    s.rope_factor = c.rope_scaling.factor;
+    s.max_position = c.rope_scaling.original_max_position_embeddings;
   } else if (!c.rope_scaling.type.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("config.json: rope_scaling type '", c.rope_scaling.type,
-                     "' cannot be written (llama3)"));
+    // yarn, linear, longrope: the same kind and contexts (longrope's
+    // short/long factors are drawn anew).
+    s.rope_scaling = c.rope_scaling.type;
+    s.rope_factor = c.rope_scaling.factor;
+    s.rope_original_max_position =
+        c.rope_scaling.original_max_position_embeddings;
   }
+  if (c.rotary_dim > 0 && c.rotary_dim != c.head_dim) {
+    s.partial_rotary_factor = static_cast<double>(c.rotary_dim) / c.head_dim;
+  }
+  s.sliding_window = c.sliding_window;
   if (c.quantization.awq) {
     s.awq_int4 = true;
     s.awq_group_size = c.quantization.group_size;
@@ -604,6 +655,9 @@ model::ModelConfig SpecToModelConfig(const CheckpointSpec& s) {
                                              : s.intermediate;
       }
     }
+  } else if (s.arch == "phi3") {
+    c.architecture = "Phi3ForCausalLM";
+    c.model_type = "phi3";
   } else {
     c.architecture = "LlamaForCausalLM";
     c.model_type = "llama";
@@ -625,6 +679,30 @@ model::ModelConfig SpecToModelConfig(const CheckpointSpec& s) {
     c.rope_scaling.high_freq_factor = s.rope_high_freq_factor;
     c.rope_scaling.original_max_position_embeddings =
         s.rope_original_max_position;
+  }
+  c.rotary_dim = static_cast<int>(c.head_dim * s.partial_rotary_factor);
+  c.sliding_window = s.sliding_window;
+  if (s.rope_scaling == "linear" || s.rope_scaling == "yarn" ||
+      s.rope_scaling == "dynamic" || s.rope_scaling == "longrope") {
+    c.rope_scaling.type = s.rope_scaling;
+    c.rope_scaling.factor = s.rope_factor;
+    c.rope_scaling.original_max_position_embeddings =
+        s.rope_original_max_position;
+  }
+  if (s.rope_scaling == "longrope") {
+    // Smooth, distinct divisors like Phi-3's: short near 1, long growing
+    // with the wavelength.
+    auto jitter = [&](int i) {
+      const double x = std::sin(12.9898 * i + 78.233 * (s.seed % 1000) + 1.0);
+      return 0.05 * std::fabs(x);
+    };
+    const int n = c.rotary_dim / 2;
+    for (int i = 0; i < n; ++i) {
+      const double t = n > 1 ? static_cast<double>(i) / (n - 1) : 0.0;
+      c.rope_scaling.short_factor.push_back(1.0 + 0.2 * t + jitter(2 * i));
+      c.rope_scaling.long_factor.push_back(1.0 + (s.rope_factor - 1.0) * t +
+                                           jitter(2 * i + 1));
+    }
   }
   c.max_position_embeddings = s.max_position;
   c.tie_word_embeddings = s.tie_embeddings;
@@ -696,10 +774,10 @@ absl::Status WriteCheckpoint(const CheckpointSpec& spec,
   const bool moe = spec.arch == "mixtral" || spec.arch == "qwen2_moe" ||
                    spec.arch == "qwen3_moe";
   if (spec.arch != "llama" && spec.arch != "mistral" && spec.arch != "qwen2" &&
-      spec.arch != "qwen3" && !moe) {
+      spec.arch != "qwen3" && spec.arch != "phi3" && !moe) {
     return absl::InvalidArgumentError(absl::StrCat(
         "unknown arch '", spec.arch,
-        "' (known: llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, "
+        "' (known: llama, mistral, qwen2, qwen3, phi3, mixtral, qwen2_moe, "
         "qwen3_moe)"));
   }
   if (moe && (spec.num_experts <= 0 || spec.experts_per_token <= 0 ||
@@ -708,6 +786,10 @@ absl::Status WriteCheckpoint(const CheckpointSpec& spec,
     return absl::InvalidArgumentError(
         "moe: experts and experts per token must be positive, at most the "
         "number of experts, with a positive sparse step and no AWQ");
+  }
+  if (spec.arch == "phi3" && spec.awq_int4) {
+    return absl::InvalidArgumentError(
+        "phi3 checkpoints are written dense only (no awq)");
   }
   if (spec.dtype != model::DType::kBF16 && spec.dtype != model::DType::kF16 &&
       spec.dtype != model::DType::kF32) {

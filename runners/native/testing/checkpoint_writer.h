@@ -30,8 +30,8 @@
 namespace evald::runners::native::testing {
 
 struct CheckpointSpec {
-  // "llama", "mistral", "qwen2", "qwen3", "mixtral", "qwen2_moe" or
-  // "qwen3_moe".
+  // "llama", "mistral", "qwen2", "qwen3", "phi3" (fused qkv_proj and
+  // gate_up_proj), "mixtral", "qwen2_moe" or "qwen3_moe".
   std::string arch = "llama";
   int hidden = 128;
   int layers = 2;
@@ -45,7 +45,10 @@ struct CheckpointSpec {
   model::DType dtype = model::DType::kBF16;  // kBF16, kF16 or kF32
   uint64_t seed = 0;
   bool tie_embeddings = false;
-  // "" or "llama3" (factor 8 / 1 / 4 / 8192 unless changed below).
+  // "", "llama3" (factor 8 / 1 / 4 / 8192 unless changed below), "linear",
+  // "yarn" (factor, original context), "dynamic" (factor; the original
+  // context is max_position) or "longrope" (original context at the top
+  // level, as Phi-3 writes it; short/long factors drawn from `seed`).
   std::string rope_scaling;
   double rope_factor = 8.0;
   double rope_low_freq_factor = 1.0;
@@ -77,6 +80,10 @@ struct CheckpointSpec {
   int norm_topk_prob = -1;
   int decoder_sparse_step = 1;
   std::vector<int> mlp_only_layers;
+  // Written as config.json's partial_rotary_factor when not 1.
+  double partial_rotary_factor = 1.0;
+  // config.json's sliding_window (phi3); 0 writes null.
+  int sliding_window = 0;
 };
 
 // Known presets: "tiny", "llama-3.2-1b", "llama-3.1-8b", "llama-3.1-70b",

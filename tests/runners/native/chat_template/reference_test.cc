@@ -223,7 +223,7 @@ absl::StatusOr<std::vector<NamedTemplate>> LoadTemplates(
   }
   for (const char* name :
        {"llama2", "llama3_1_tools", "llama3_2_tools", "mistral_v0_1",
-        "mistral_v0_3_tools", "qwen2_5_tools"}) {
+        "mistral_v0_3_tools", "qwen2_5_tools", "phi3_5_mini"}) {
     auto text = base::ReadFileToString(absl::StrCat(
         SourceDir(), "/tests/runners/native/chat_template/testdata/", name,
         ".jinja"));

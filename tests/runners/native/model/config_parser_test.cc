@@ -78,7 +78,7 @@ TEST(ConfigParserTest, BadValuesAreNamed) {
                HasSubstr("'rms_norm_eps'")));
   EXPECT_THAT(
       ParseModelConfig(
-          std::string(base) + R"("rope_scaling": {"rope_type": "yarn"}})", "c"),
+          std::string(base) + R"("rope_scaling": {"rope_type": "ntk"}})", "c"),
       StatusIs(absl::StatusCode::kInvalidArgument,
                HasSubstr("rope_scaling.rope_type")));
   EXPECT_THAT(
@@ -131,9 +131,16 @@ TEST(ConfigParserTest, BadValuesSayWhatWasExpectedAndFound) {
             "got [1, -2]");
   EXPECT_EQ(error(R"("rope_scaling": [1]})"),
             "c.json: field 'rope_scaling': expected an object, got [1]");
-  EXPECT_EQ(error(R"("rope_scaling": {"type": "yarn"}})"),
-            "c.json: field 'rope_scaling.type': 'yarn' is not supported "
-            "(llama3, linear)");
+  EXPECT_EQ(error(R"("rope_scaling": {"type": "ntk"}})"),
+            "c.json: field 'rope_scaling.type': 'ntk' is not supported "
+            "(llama3, linear, yarn, dynamic, longrope, su)");
+  EXPECT_EQ(error(R"("rope_scaling": {"rope_type": "mrope"}})"),
+            "c.json: field 'rope_scaling.rope_type': 'mrope' is not supported "
+            "(llama3, linear, yarn, dynamic, longrope, su)");
+  EXPECT_EQ(error(R"("partial_rotary_factor": 0.01})"),
+            "c.json: field 'partial_rotary_factor': 0.01 times head_dim (4) "
+            "must give an even number of rotated dimensions, at most "
+            "head_dim");
   EXPECT_EQ(
       error(R"("rope_scaling": {"rope_type": "linear", "factor": "x"}})"),
       R"(c.json: field 'rope_scaling.factor': expected a number, got "x")");

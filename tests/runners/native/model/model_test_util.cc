@@ -60,6 +60,7 @@ absl::StatusOr<std::vector<std::vector<float>>> RunPrompt(
     c.tokens = absl::MakeConstSpan(tokens.data() + start, len);
     c.start_pos = start;
     c.block_table = blocks;
+    c.rope_length = n;  // the whole prompt, as the engine passes it
     for (int i = 0; i < len; ++i) c.logit_rows.push_back(i);
     model::ForwardOutput out;
     RETURN_IF_ERROR(model->Forward({c}, kv, &out));
@@ -75,7 +76,7 @@ bool TorchAvailable() {
 
 absl::StatusOr<ReferenceResult> RunTorchReference(
     const std::string& model_dir,
-    const std::vector<std::vector<int32_t>>& prompts) {
+    const std::vector<std::vector<int32_t>>& prompts, int greedy) {
   base::Json req = base::Json::MakeObject();
   req.Set("model", base::Json::String(model_dir));
   base::Json list = base::Json::MakeArray();
@@ -85,6 +86,7 @@ absl::StatusOr<ReferenceResult> RunTorchReference(
     list.Push(std::move(a));
   }
   req.Set("prompts", std::move(list));
+  if (greedy > 0) req.Set("greedy", base::Json::Int(greedy));
   const std::string req_path = model_dir + "/reference_request.json";
   RETURN_IF_ERROR(base::WriteFileAtomically(req_path, req.Dump()));
   ASSIGN_OR_RETURN(
@@ -103,6 +105,18 @@ absl::StatusOr<ReferenceResult> RunTorchReference(
       std::vector<double> v;
       for (const base::Json& x : row.array()) v.push_back(x.number_value());
       dst.push_back(std::move(v));
+    }
+  }
+  if (greedy > 0) {
+    const base::Json* rows = json.Find("greedy");
+    if (rows == nullptr || !rows->is_array()) {
+      return absl::InternalError("reference output lacks greedy");
+    }
+    for (const base::Json& row : rows->array()) {
+      std::vector<int32_t> v;
+      for (const base::Json& x : row.array())
+        v.push_back(static_cast<int32_t>(x.int_value()));
+      result.greedy.push_back(std::move(v));
     }
   }
   return result;

@@ -28,15 +28,18 @@ absl::StatusOr<std::vector<std::vector<float>>> RunPrompt(
 struct ReferenceResult {
   std::vector<std::vector<double>> next_logprobs;
   std::vector<std::vector<double>> last_logprobs;
+  // The greedy continuation of each prompt, when asked for.
+  std::vector<std::vector<int32_t>> greedy;
 };
 
 // True when /usr/bin/python3 can import torch.
 bool TorchAvailable();
 
-// Runs torch_reference.py on `model_dir` for `prompts`.
+// Runs torch_reference.py on `model_dir` for `prompts`, with `greedy`
+// argmax tokens continuing each.
 absl::StatusOr<ReferenceResult> RunTorchReference(
     const std::string& model_dir,
-    const std::vector<std::vector<int32_t>>& prompts);
+    const std::vector<std::vector<int32_t>>& prompts, int greedy = 0);
 
 // Deterministic pseudo-random token ids in [0, vocab).
 std::vector<int32_t> RandomTokens(int n, int vocab, uint64_t seed);

@@ -2,15 +2,16 @@
 """Reference forward pass for evald's numerics tests.
 
 Reads a JSON request on stdin:
-    {"model": DIR, "prompts": [[token ids], ...]}
+    {"model": DIR, "prompts": [[token ids], ...], "greedy": N (optional)}
 and writes JSON on stdout:
     {"next_logprobs": [[log p(t[i+1] | t[..i]) for i < n-1], ...],
-     "last_logprobs": [[log-softmax over the vocabulary at the last position], ...]}
+     "last_logprobs": [[log-softmax over the vocabulary at the last position], ...],
+     "greedy": [[N argmax tokens continuing each prompt], ...] (when asked)}
 
 The model is rebuilt from the Hugging Face architecture definitions of
-LlamaForCausalLM / MistralForCausalLM / Qwen2ForCausalLM / Qwen3ForCausalLM
-(and the sparse MoE blocks of MixtralForCausalLM / Qwen2MoeForCausalLM /
-Qwen3MoeForCausalLM) with plain torch ops in float64 (weights widened from their stored dtype), so
+LlamaForCausalLM / MistralForCausalLM / Qwen2ForCausalLM / Qwen3ForCausalLM /
+Phi3ForCausalLM (and the sparse MoE blocks of MixtralForCausalLM /
+Qwen2MoeForCausalLM / Qwen3MoeForCausalLM) with plain torch ops in float64 (weights widened from their stored dtype), so
 it is an independent, higher-precision reference for the C++ forward pass.
 The safetensors files are read directly (no safetensors package needed).
 
@@ -73,11 +74,24 @@ def load_weights(model_dir):
     return read_safetensors(os.path.join(model_dir, "model.safetensors"))
 
 
-def rope_inv_freq(cfg, head_dim):
+def rope_tables(cfg, head_dim, seq_len):
+    """(inv_freq [dim / 2], attention factor) as transformers'
+    modeling_rope_utils defines each rope_type. dim is the rotated part of a
+    head (partial_rotary_factor). `dynamic` and `longrope` depend on the
+    length of the sequence, which is that of the whole prompt here (one
+    forward call in transformers)."""
     theta = cfg.get("rope_theta", 10000.0)
-    inv = [1.0 / (theta ** (2 * i / head_dim)) for i in range(head_dim // 2)]
+    dim = int(head_dim * cfg.get("partial_rotary_factor", 1.0))
     rs = cfg.get("rope_scaling") or {}
     kind = rs.get("rope_type", rs.get("type", ""))
+    attention = 1.0
+    if kind == "dynamic":
+        # NTK-aware: the base grows with the length past the context.
+        ctx = cfg.get("max_position_embeddings", 2048)
+        factor = rs["factor"]
+        length = max(seq_len, ctx)
+        theta = theta * ((factor * length / ctx) - (factor - 1)) ** (dim / (dim - 2))
+    inv = [1.0 / (theta ** (2 * i / dim)) for i in range(dim // 2)]
     if kind == "linear":
         inv = [f / rs["factor"] for f in inv]
     elif kind == "llama3":
@@ -98,7 +112,50 @@ def rope_inv_freq(cfg, head_dim):
                 smooth = (old / wavelen - low) / (high - low)
                 out.append((1 - smooth) * f / factor + smooth * f)
         inv = out
-    return torch.tensor(inv, dtype=DT)
+    elif kind == "yarn":
+        factor = rs["factor"]
+        old = rs.get("original_max_position_embeddings") or cfg["max_position_embeddings"]
+        fast = rs.get("beta_fast") or 32
+        slow = rs.get("beta_slow") or 1
+
+        def turns_dim(turns):
+            return (dim * math.log(old / (turns * 2 * math.pi))) / (2 * math.log(theta))
+
+        lo = max(math.floor(turns_dim(fast)), 0)
+        hi = min(math.ceil(turns_dim(slow)), dim - 1)
+        if lo == hi:
+            hi += 0.001
+        out = []
+        for i, f in enumerate(inv):
+            keep = 1 - min(max((i - lo) / (hi - lo), 0.0), 1.0)
+            out.append((f / factor) * (1 - keep) + f * keep)
+        inv = out
+
+        def mscale(scale, m=1.0):
+            return 1.0 if scale <= 1 else 0.1 * m * math.log(scale) + 1.0
+
+        if rs.get("attention_factor") is not None:
+            attention = rs["attention_factor"]
+        elif rs.get("mscale") and rs.get("mscale_all_dim"):
+            attention = mscale(factor, rs["mscale"]) / mscale(factor, rs["mscale_all_dim"])
+        else:
+            attention = mscale(factor)
+    elif kind in ("longrope", "su"):
+        # Phi-3 keeps the pretrained context at the top level (it wins);
+        # without a factor, the factor is the ratio of the two contexts.
+        old = (cfg.get("original_max_position_embeddings")
+               or rs.get("original_max_position_embeddings")
+               or cfg["max_position_embeddings"])
+        factor = rs.get("factor")
+        if factor is None:
+            factor = cfg["max_position_embeddings"] / old
+        ext = rs["long_factor"] if seq_len > old else rs["short_factor"]
+        inv = [f / e for f, e in zip(inv, ext)]
+        if rs.get("attention_factor") is not None:
+            attention = rs["attention_factor"]
+        elif factor > 1.0:
+            attention = math.sqrt(1 + math.log(factor) / math.log(old))
+    return torch.tensor(inv, dtype=DT), attention
 
 
 def rms_norm(x, w, eps):
@@ -111,7 +168,7 @@ def rotate_half(x):
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
-def forward(cfg, w, tokens):
+def forward(cfg, w, tokens, rope_len=None):
     arch = cfg["architectures"][0]
     hidden = cfg["hidden_size"]
     n_heads = cfg["num_attention_heads"]
@@ -121,21 +178,37 @@ def forward(cfg, w, tokens):
     qkv_bias = (arch == "Qwen2ForCausalLM" or cfg.get("attention_bias", False)
                 or (arch == "Qwen2MoeForCausalLM" and cfg.get("qkv_bias", True)))
     qk_norm = arch in ("Qwen3ForCausalLM", "Qwen3MoeForCausalLM")
+    fused = arch == "Phi3ForCausalLM"
     T = len(tokens)
 
     h = w["model.embed_tokens.weight"][torch.tensor(tokens)]
     pos = torch.arange(T, dtype=DT)
-    freqs = torch.outer(pos, rope_inv_freq(cfg, head_dim))
+    inv_freq, attention = rope_tables(cfg, head_dim, rope_len or T)
+    rot = 2 * inv_freq.shape[0]  # rotated dimensions of each head
+    freqs = torch.outer(pos, inv_freq)
     emb = torch.cat((freqs, freqs), dim=-1)
-    cos, sin = emb.cos(), emb.sin()  # [T, head_dim]
+    cos, sin = emb.cos() * attention, emb.sin() * attention  # [T, rot]
     mask = torch.full((T, T), float("-inf"), dtype=DT).triu(1)
+    window = cfg.get("sliding_window") if arch == "Phi3ForCausalLM" else None
+    if window:
+        # Phi-3's window as transformers masks it: key index > query - window.
+        q_idx = torch.arange(T).unsqueeze(1)
+        k_idx = torch.arange(T).unsqueeze(0)
+        mask = mask.masked_fill(k_idx <= q_idx - window, float("-inf"))
 
     for l in range(cfg["num_hidden_layers"]):
         p = "model.layers.%d." % l
         x = rms_norm(h, w[p + "input_layernorm.weight"], eps)
-        q = x @ w[p + "self_attn.q_proj.weight"].T
-        k = x @ w[p + "self_attn.k_proj.weight"].T
-        v = x @ w[p + "self_attn.v_proj.weight"].T
+        if fused:
+            # Phi-3: one projection, q then k then v along the output.
+            qkv = x @ w[p + "self_attn.qkv_proj.weight"].T
+            q = qkv[:, :n_heads * head_dim]
+            k = qkv[:, n_heads * head_dim:(n_heads + n_kv) * head_dim]
+            v = qkv[:, (n_heads + n_kv) * head_dim:]
+        else:
+            q = x @ w[p + "self_attn.q_proj.weight"].T
+            k = x @ w[p + "self_attn.k_proj.weight"].T
+            v = x @ w[p + "self_attn.v_proj.weight"].T
         if qkv_bias:
             q = q + w[p + "self_attn.q_proj.bias"]
             k = k + w[p + "self_attn.k_proj.bias"]
@@ -146,8 +219,8 @@ def forward(cfg, w, tokens):
         if qk_norm:
             q = rms_norm(q, w[p + "self_attn.q_norm.weight"], eps)
             k = rms_norm(k, w[p + "self_attn.k_norm.weight"], eps)
-        q = q * cos + rotate_half(q) * sin
-        k = k * cos + rotate_half(k) * sin
+        q = torch.cat((q[..., :rot] * cos + rotate_half(q[..., :rot]) * sin, q[..., rot:]), dim=-1)
+        k = torch.cat((k[..., :rot] * cos + rotate_half(k[..., :rot]) * sin, k[..., rot:]), dim=-1)
         group = n_heads // n_kv
         k = k.repeat_interleave(group, dim=0)
         v = v.repeat_interleave(group, dim=0)
@@ -159,8 +232,12 @@ def forward(cfg, w, tokens):
         if is_sparse_layer(cfg, l):
             h = h + sparse_moe_block(cfg, w, p, x)
             continue
-        g = x @ w[p + "mlp.gate_proj.weight"].T
-        u = x @ w[p + "mlp.up_proj.weight"].T
+        if fused:
+            # Phi-3: gate_up_proj's output is the gate, then the up half.
+            g, u = (x @ w[p + "mlp.gate_up_proj.weight"].T).chunk(2, dim=-1)
+        else:
+            g = x @ w[p + "mlp.gate_proj.weight"].T
+            u = x @ w[p + "mlp.up_proj.weight"].T
         h = h + (torch.nn.functional.silu(g) * u) @ w[p + "mlp.down_proj.weight"].T
 
     h = rms_norm(h, w["model.norm.weight"], eps)
@@ -255,13 +332,24 @@ def main():
     quant = cfg.get("quantization_config") or {}
     if quant.get("quant_method") == "awq":
         w = dequantize_awq(w, quant.get("group_size") or quant.get("q_group_size"))
-    next_lp, last_lp = [], []
+    next_lp, last_lp, greedy = [], [], []
     with torch.no_grad():
         for tokens in req["prompts"]:
             lp = forward(cfg, w, tokens)
             next_lp.append([lp[i, tokens[i + 1]].item() for i in range(len(tokens) - 1)])
             last_lp.append(lp[-1].tolist())
-    json.dump({"next_logprobs": next_lp, "last_logprobs": last_lp}, sys.stdout)
+            # Greedy continuation, recomputed whole at each step; the
+            # length-dependent RoPE types keep the prompt's frequencies
+            # (evald's documented rule, see runners/native/model/rope.h).
+            seq = list(tokens)
+            for _ in range(req.get("greedy", 0)):
+                nxt = int(forward(cfg, w, seq, rope_len=len(tokens))[-1].argmax())
+                seq.append(nxt)
+            greedy.append(seq[len(tokens):])
+    result = {"next_logprobs": next_lp, "last_logprobs": last_lp}
+    if req.get("greedy"):
+        result["greedy"] = greedy
+    json.dump(result, sys.stdout)
 
 
 if __name__ == "__main__":

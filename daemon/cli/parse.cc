@@ -8,29 +8,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "base/edit_distance.h"
 
 namespace evald::daemon::cli {
 namespace {
-
-// Optimal string alignment distance: Levenshtein plus adjacent swaps, the
-// commonest typo ("--dco" for "--doc").
-size_t EditDistance(const std::string& a, const std::string& b) {
-  std::vector<std::vector<size_t>> d(a.size() + 1,
-                                     std::vector<size_t>(b.size() + 1));
-  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] =
-          std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[a.size()][b.size()];
-}
 
 std::string StripDashes(const std::string& s) {
   size_t i = 0;
@@ -178,7 +159,7 @@ std::string Nearest(const std::string& word,
   size_t best_distance = std::max<size_t>(1, bare.size() / 3) + 1;
   for (const std::string& candidate : candidates) {
     const std::string c = StripDashes(candidate);
-    size_t distance = EditDistance(bare, c);
+    size_t distance = base::EditDistance(bare, c);
     if (bare.size() >= 3 && absl::StartsWith(c, bare))
       distance = std::min<size_t>(distance, 1);
     if (distance < best_distance) {

@@ -24,6 +24,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/edit_distance.h"
 #include "base/sha256.h"
 #include "base/status_macros.h"
 #include "tasks/lm_eval/yaml_reader.h"
@@ -86,25 +87,6 @@ const std::vector<std::string>& GroupKeys() {
   return *kKeys;
 }
 
-// Optimal string alignment distance (Levenshtein plus adjacent swaps).
-size_t EditDistance(const std::string& a, const std::string& b) {
-  std::vector<std::vector<size_t>> d(a.size() + 1,
-                                     std::vector<size_t>(b.size() + 1));
-  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] =
-          std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[a.size()][b.size()];
-}
-
 // " (did you mean 'x'?)" for the nearest of `known`, or "" when none is
 // near (at most a third of the key's length, and at least 2, apart).
 std::string Suggest(const std::string& key,
@@ -113,7 +95,7 @@ std::string Suggest(const std::string& key,
   std::string best;
   size_t best_distance = SIZE_MAX;
   for (const std::string& k : known) {
-    const size_t d = EditDistance(key, k);
+    const size_t d = base::EditDistance(key, k);
     if (d < best_distance) {
       best_distance = d;
       best = k;

@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "base/status_macros.h"
+#include "runners/native/model/backend.h"
 #include "runners/native/model/model.h"
 #include "runners/native/testing/checkpoint_writer.h"
 #include "tests/runners/native/model/model_test_util.h"
@@ -273,6 +274,51 @@ TEST_F(GemmaBadInputTest, MultimodalGemma3IsRefusedByName) {
             absl::string_view::npos)
       << s;
   EXPECT_NE(s.message().find("config.json"), absl::string_view::npos) << s;
+}
+
+// The CUDA backend has none of Gemma's ops. With a stand-in GPU backend that
+// reports a usable device (so this runs without a GPU; the build's own
+// backend, if any, is put back after), --device cuda refuses Gemma at load
+// in one line naming the missing ops, and --device auto runs it on the CPU.
+TEST(GemmaCudaTest, CudaRefusesGemmaAndAutoFallsBackToCpu) {
+  const GpuBackend* built = FindGpuBackend();
+  GpuBackend fake;
+  fake.name = "cuda";
+  fake.available = [](int) { return absl::OkStatus(); };
+  fake.create =
+      [](ModelConfig config, std::unique_ptr<TensorStore>, DecoderWeights,
+         const LoadOptions&) -> absl::StatusOr<std::unique_ptr<Model>> {
+    return absl::InternalError("the GPU backend was asked to build " +
+                               config.architecture);
+  };
+  RegisterGpuBackend(fake);
+  struct Restore {
+    const GpuBackend* built;
+    ~Restore() {
+      if (built != nullptr) RegisterGpuBackend(*built);
+    }
+  } restore{built};
+  for (const char* arch : {"gemma2", "gemma3"}) {
+    evald::testing::TempDir dir;
+    ASSERT_OK(WriteCheckpoint(GemmaSpec(arch, DType::kBF16), dir.path()));
+    LoadOptions cuda;
+    cuda.device = Device::kCuda;
+    const absl::Status refused = Model::Load(dir.path(), cuda).status();
+    EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
+    EXPECT_NE(refused.message().find("--device cuda: Gemma"),
+              absl::string_view::npos)
+        << refused;
+    EXPECT_NE(refused.message().find("Gemma ops"), absl::string_view::npos)
+        << refused;
+    EXPECT_EQ(refused.message().find('\n'), absl::string_view::npos);
+    std::printf("%s\n", std::string(refused.message()).c_str());
+    LoadOptions automatic;
+    automatic.device = Device::kAuto;
+    automatic.num_threads = 1;
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Model> model,
+                         Model::Load(dir.path(), automatic));
+    EXPECT_TRUE(model->config().scale_embeddings);
+  }
 }
 
 }  // namespace

@@ -3,8 +3,8 @@
 // Gemma 2 and Gemma 3 (text) against the independent float64 PyTorch forward
 // (torch_reference.py, written from transformers' modeling_gemma2.py and
 // modeling_gemma3.py) on tiny random checkpoints whose sliding window is
-// shorter than the prompts: per-token log-probabilities within 1e-4 for FP32
-// weights (2e-2 for BF16), greedy continuations equal, whole and chunked over
+// shorter than the prompts: per-token log-probabilities within 1e-4 (FP32
+// and BF16 weights), greedy continuations equal, whole and chunked over
 // scattered blocks. Then the bad inputs: a config missing a key Gemma needs,
 // a tensor missing, a shape mismatch, the multimodal architecture.
 #include <gtest/gtest.h>
@@ -41,6 +41,7 @@ struct GemmaCase {
   double final_cap = -1.0;  // < 0: the family's
   std::string rope;         // "" or "linear" (Gemma 3's global layers)
   int layers = 4;
+  int hidden = 64;
 };
 
 void PrintTo(const GemmaCase& c, std::ostream* os) { *os << c.name; }
@@ -104,6 +105,7 @@ TEST_P(GemmaNumericsTest, MatchesTorchReference) {
   evald::testing::TempDir dir;
   CheckpointSpec spec = GemmaSpec(tc.arch, tc.dtype);
   spec.layers = tc.layers;
+  spec.hidden = tc.hidden;
   spec.attn_logit_softcapping = tc.attn_cap;
   spec.final_logit_softcapping = tc.final_cap;
   if (!tc.rope.empty()) {
@@ -126,7 +128,10 @@ TEST_P(GemmaNumericsTest, MatchesTorchReference) {
   ASSERT_OK_AND_ASSIGN(
       testing::ReferenceResult ref,
       testing::RunTorchReference(dir.path(), prompts, kGreedy));
-  const double tol = tc.dtype == DType::kF32 ? 1e-4 : 2e-2;
+  // The reference widens the same BF16 values, so BF16 checkpoints are held
+  // to the FP32 bound too (the issue allows 2e-2); this also sees the
+  // embedding scale's rounding to BF16 (sqrt(72) = 8.485 becomes 8.5).
+  const double tol = 1e-4;
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<KvCache> kv, model->AllocateKvCache(16));
   const std::vector<int32_t> blocks = {9, 3, 14, 0, 7, 11};
   for (size_t p = 0; p < prompts.size(); ++p) {
@@ -175,7 +180,13 @@ INSTANTIATE_TEST_SUITE_P(
         GemmaCase{"gemma3_linear_f32", "gemma3", DType::kF32, -1.0, -1.0,
                   "linear", 5},
         GemmaCase{"gemma3_linear_bf16", "gemma3", DType::kBF16, -1.0, -1.0,
-                  "linear", 5}),
+                  "linear", 5},
+        // sqrt(hidden) not a BF16 value: the scale is rounded as in
+        // transformers.
+        GemmaCase{"gemma3_h72_bf16", "gemma3", DType::kBF16, -1.0, -1.0, "", 4,
+                  72},
+        GemmaCase{"gemma2_h72_f32", "gemma2", DType::kF32, 0.8, 2.0, "", 4,
+                  72}),
     [](const ::testing::TestParamInfo<GemmaCase>& info) {
       return info.param.name;
     });

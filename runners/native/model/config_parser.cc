@@ -150,6 +150,50 @@ absl::Status ParseGemmaKeys(const base::JsonReader& r, ModelConfig* c) {
     ASSIGN_OR_RETURN(c->rope_local_theta, local.NumberOr(10000.0));
     if (!(c->rope_local_theta > 0)) return local.Expected("a number > 0");
   }
+  // Newer transformers save RoPE per layer type: {"full_attention":
+  // {rope_type, rope_theta, factor}, "sliding_attention": {...}}.
+  if (const base::JsonReader per_type = r.Field("rope_parameters");
+      per_type.present()) {
+    ASSIGN_OR_RETURN(const base::JsonReader params, per_type.Object());
+    for (const char* kind : {"full_attention", "sliding_attention"}) {
+      const base::JsonReader p = params.Field(kind);
+      if (!p.present()) continue;
+      ASSIGN_OR_RETURN(const base::JsonReader o, p.Object());
+      const bool full = std::string(kind) == "full_attention";
+      const base::JsonReader theta = o.Field("rope_theta");
+      ASSIGN_OR_RETURN(const double base,
+                       theta.NumberOr(full || c->rope_local_theta <= 0
+                                          ? c->rope_theta
+                                          : c->rope_local_theta));
+      if (!(base > 0)) return theta.Expected("a number > 0");
+      const base::JsonReader type = o.Field("rope_type");
+      ASSIGN_OR_RETURN(std::string type_name, type.StringOr("default"));
+      if (type_name != "default" && !(full && type_name == "linear")) {
+        return type.Error(absl::StrCat("'", type_name,
+                                       "' is not supported here (default",
+                                       full ? ", linear)" : ")"));
+      }
+      if (full) {
+        c->rope_theta = base;
+        c->rope_scaling = RopeScaling();
+        if (type_name == "linear") {
+          c->rope_scaling.type = "linear";
+          const base::JsonReader factor = o.Field("factor");
+          ASSIGN_OR_RETURN(c->rope_scaling.factor, factor.NumberOr(1.0));
+          if (!(c->rope_scaling.factor > 0)) {
+            return factor.Expected("a number > 0");
+          }
+        }
+      } else {
+        c->rope_local_theta = base;
+      }
+    }
+  }
+  const base::JsonReader bidirectional = r.Field("use_bidirectional_attention");
+  ASSIGN_OR_RETURN(const bool both_ways, bidirectional.BoolOr(false));
+  if (both_ways) {
+    return bidirectional.Error("true is not supported (causal decoders only)");
+  }
   // Which layers slide: layer_types when given, else Gemma 2 alternates
   // (even layers local) and Gemma 3 makes every sliding_window_pattern-th
   // layer global.

@@ -21,6 +21,7 @@
 #include "absl/strings/str_replace.h"
 #include "base/status_macros.h"
 #include "runners/native/model/backend.h"
+#include "runners/native/model/config_parser.h"
 #include "runners/native/model/model.h"
 #include "runners/native/testing/checkpoint_writer.h"
 #include "tests/runners/native/model/model_test_util.h"
@@ -285,6 +286,57 @@ TEST_F(GemmaBadInputTest, MultimodalGemma3IsRefusedByName) {
             absl::string_view::npos)
       << s;
   EXPECT_NE(s.message().find("config.json"), absl::string_view::npos) << s;
+}
+
+// A Gemma 3 4B-shaped config.json as published, and the per-layer-type
+// rope_parameters newer transformers write instead.
+TEST(GemmaConfigTest, ReadsPublishedAndNewerConfigs) {
+  const std::string published = R"({
+    "architectures": ["Gemma3ForCausalLM"], "model_type": "gemma3_text",
+    "hidden_size": 2560, "intermediate_size": 10240, "num_hidden_layers": 34,
+    "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256,
+    "vocab_size": 262208, "hidden_activation": "gelu_pytorch_tanh",
+    "query_pre_attn_scalar": 256, "rope_local_base_freq": 10000.0,
+    "rope_scaling": {"factor": 8.0, "rope_type": "linear"},
+    "rope_theta": 1000000.0, "sliding_window": 1024,
+    "sliding_window_pattern": 6, "final_logit_softcapping": null,
+    "attn_logit_softcapping": null, "max_position_embeddings": 131072,
+    "torch_dtype": "bfloat16"})";
+  ASSERT_OK_AND_ASSIGN(ModelConfig c,
+                       ParseModelConfig(published, "config.json"));
+  EXPECT_TRUE(c.tie_word_embeddings);
+  EXPECT_EQ(c.sliding_window, 1024);
+  EXPECT_DOUBLE_EQ(c.rope_local_theta, 10000.0);
+  EXPECT_DOUBLE_EQ(c.rope_theta, 1e6);
+  EXPECT_EQ(c.rope_scaling.type, "linear");
+  EXPECT_DOUBLE_EQ(c.rope_scaling.factor, 8.0);
+  EXPECT_DOUBLE_EQ(c.attn_logit_softcapping, 0.0);
+  EXPECT_DOUBLE_EQ(c.final_logit_softcapping, 0.0);
+  ASSERT_EQ(c.sliding_layers.size(), 34u);
+  for (int l = 0; l < 34; ++l) {
+    EXPECT_EQ(c.sliding_layers[l], (l + 1) % 6 != 0) << l;
+  }
+  std::string newer = absl::StrReplaceAll(
+      published,
+      {{R"("rope_scaling": {"factor": 8.0, "rope_type": "linear"},)",
+        R"("rope_parameters": {"full_attention": {"rope_type": "linear",
+           "factor": 4.0, "rope_theta": 500000.0}, "sliding_attention":
+           {"rope_type": "default", "rope_theta": 20000.0}},)"}});
+  ASSERT_NE(newer, published);
+  ASSERT_OK_AND_ASSIGN(c, ParseModelConfig(newer, "config.json"));
+  EXPECT_DOUBLE_EQ(c.rope_theta, 500000.0);
+  EXPECT_DOUBLE_EQ(c.rope_local_theta, 20000.0);
+  EXPECT_EQ(c.rope_scaling.type, "linear");
+  EXPECT_DOUBLE_EQ(c.rope_scaling.factor, 4.0);
+  const std::string bidirectional = absl::StrReplaceAll(
+      published, {{R"("sliding_window": 1024,)",
+                   R"("sliding_window": 1024, "use_bidirectional_attention":
+                      true,)"}});
+  const absl::Status refused =
+      ParseModelConfig(bidirectional, "config.json").status();
+  EXPECT_NE(refused.message().find("use_bidirectional_attention"),
+            absl::string_view::npos)
+      << refused;
 }
 
 // The CUDA backend has none of Gemma's ops. With a stand-in GPU backend that

@@ -619,11 +619,12 @@ absl::StatusOr<CheckpointSpec> SpecFromModelConfig(
   if (c.model_type != "llama" && c.model_type != "mistral" &&
       c.model_type != "qwen2" && c.model_type != "qwen3" &&
       c.model_type != "mixtral" && c.model_type != "qwen2_moe" &&
-      c.model_type != "qwen3_moe" && c.model_type != "phi3") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("config.json: model_type '", c.model_type,
-                     "' is not supported (llama, mistral, qwen2, "
-                     "qwen3, mixtral, qwen2_moe, qwen3_moe, phi3)"));
+      c.model_type != "qwen3_moe" && c.model_type != "phi3" &&
+      c.model_type != "gemma2" && c.model_type != "gemma3_text") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config.json: model_type '", c.model_type,
+        "' is not supported (llama, mistral, qwen2, qwen3, mixtral, "
+        "qwen2_moe, qwen3_moe, phi3, gemma2, gemma3_text)"));
   }
   if (c.moe.num_experts > 0) {
     s.num_experts = c.moe.num_experts;
@@ -634,7 +635,20 @@ absl::StatusOr<CheckpointSpec> SpecFromModelConfig(
     s.decoder_sparse_step = c.moe.decoder_sparse_step;
     s.mlp_only_layers = c.moe.mlp_only_layers;
   }
-  s.arch = c.model_type;
+  s.arch = c.model_type == "gemma3_text" ? "gemma3" : c.model_type;
+  if (c.model_type == "gemma2" || c.model_type == "gemma3_text") {
+    s.attn_logit_softcapping = c.attn_logit_softcapping;
+    s.final_logit_softcapping = c.final_logit_softcapping;
+    s.query_pre_attn_scalar = static_cast<int>(c.query_pre_attn_scalar);
+    s.rope_local_theta = c.rope_local_theta > 0 ? c.rope_local_theta : 10000.0;
+    // The period of the global layers (a published layer_types is periodic).
+    for (int l = 0; l < static_cast<int>(c.sliding_layers.size()); ++l) {
+      if (!c.sliding_layers[l]) {
+        s.sliding_window_pattern = l + 1;
+        break;
+      }
+    }
+  }
   s.hidden = c.hidden_size;
   s.layers = c.num_layers;
   s.heads = c.num_heads;

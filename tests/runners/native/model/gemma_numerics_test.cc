@@ -339,6 +339,31 @@ TEST(GemmaConfigTest, ReadsPublishedAndNewerConfigs) {
       << refused;
 }
 
+// A loaded Gemma folder describes itself back as the spec that wrote it
+// (evald-make-checkpoint --config reads real configs this way).
+TEST(GemmaConfigTest, SpecRoundTrips) {
+  evald::testing::TempDir dir;
+  CheckpointSpec spec = GemmaSpec("gemma3", DType::kBF16);
+  spec.layers = 6;
+  spec.rope_local_theta = 20000.0;
+  spec.attn_logit_softcapping = 7.0;
+  ASSERT_OK(WriteCheckpoint(spec, dir.path()));
+  LoadOptions options;
+  options.device = Device::kCpu;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Model> model,
+                       Model::Load(dir.path(), options));
+  ASSERT_OK_AND_ASSIGN(CheckpointSpec back,
+                       testing::SpecFromModelConfig(model->config()));
+  EXPECT_EQ(back.arch, "gemma3");
+  EXPECT_EQ(back.sliding_window, 24);
+  EXPECT_EQ(back.sliding_window_pattern, 3);
+  EXPECT_EQ(back.query_pre_attn_scalar, 24);
+  EXPECT_DOUBLE_EQ(back.rope_local_theta, 20000.0);
+  EXPECT_DOUBLE_EQ(back.attn_logit_softcapping, 7.0);
+  EXPECT_DOUBLE_EQ(back.final_logit_softcapping, 0.0);
+  EXPECT_EQ(back.head_dim, 32);
+}
+
 // The CUDA backend has none of Gemma's ops. With a stand-in GPU backend that
 // reports a usable device (so this runs without a GPU; the build's own
 // backend, if any, is put back after), --device cuda refuses Gemma at load

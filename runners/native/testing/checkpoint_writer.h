@@ -104,7 +104,8 @@ struct CheckpointSpec {
 absl::StatusOr<CheckpointSpec> CheckpointPreset(absl::string_view name);
 
 // The shape of a parsed Hugging Face config.json (real model shapes): arch
-// from model_type (llama, mistral, qwen2, qwen3), sizes, RoPE and norm
+// from model_type (llama, mistral, qwen2, qwen3, phi3, the MoE types,
+// gemma2, gemma3_text), sizes, RoPE and norm
 // settings; an AWQ quantization_config turns on awq_int4. Other model types
 // are an InvalidArgument naming model_type.
 absl::StatusOr<CheckpointSpec> SpecFromModelConfig(

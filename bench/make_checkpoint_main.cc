@@ -28,7 +28,8 @@ constexpr char kUsage[] =
     "usage: evald-make-checkpoint [--preset "
     "tiny|llama-3.2-1b|llama-3.1-8b|llama-3.1-70b|\n"
     "         llama-3.1-70b-awq] [--config HF_CONFIG_JSON]\n"
-    "         [--arch llama|mistral|qwen2|qwen3|phi3] [--hidden N] [--layers "
+    "         [--arch llama|mistral|qwen2|qwen3|phi3|gemma2|gemma3] [--hidden "
+    "N] [--layers "
     "N] "
     "[--heads N]\n"
     "         [--kv-heads N] [--head-dim N] [--intermediate N] [--vocab N]\n"
@@ -44,7 +45,9 @@ constexpr char kUsage[] =
     "  mixtral-small): [--num-experts N] [--experts-per-token N]\n"
     "         [--moe-intermediate N] [--shared-expert-intermediate N]\n"
     "         [--norm-topk-prob 0|1] [--decoder-sparse-step N] "
-    "[--mlp-only-layers I,J,...]\n";
+    "[--mlp-only-layers I,J,...]\n"
+    "  gemma (--arch gemma2|gemma3): [--sliding-window-pattern N]\n"
+    "         [--query-pre-attn-scalar N] [--rope-local-theta T]\n";
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "evald-make-checkpoint: %s\n%s", message.c_str(),
@@ -150,6 +153,13 @@ int main(int argc, char** argv) {
            spec.partial_rotary_factor > 0 && spec.partial_rotary_factor <= 1;
     } else if (flag == "--sliding-window") {
       ok = int_flag(&spec.sliding_window);
+    } else if (flag == "--sliding-window-pattern") {
+      ok = int_flag(&spec.sliding_window_pattern);
+    } else if (flag == "--query-pre-attn-scalar") {
+      ok = int_flag(&spec.query_pre_attn_scalar);
+    } else if (flag == "--rope-local-theta") {
+      ok = absl::SimpleAtod(value, &spec.rope_local_theta) &&
+           spec.rope_local_theta > 0;
     } else if (flag == "--rope-theta") {
       ok = absl::SimpleAtod(value, &spec.rope_theta) && spec.rope_theta > 0;
     } else if (flag == "--norm-jitter") {

@@ -146,8 +146,9 @@ absl::StatusOr<MemoryPlan> PlanModels(const v1::RunSpec& spec,
             .num_experts = c.moe.num_experts,
             .experts_per_token = c.moe.experts_per_token,
             .expert_intermediate = c.moe.expert_intermediate_size,
-            .shared_expert_intermediate =
-                c.moe.shared_expert_intermediate_size},
+            .shared_expert_intermediate = c.moe.shared_expert_intermediate_size,
+            .local_rope = c.rope_local_theta > 0,
+            .per_layer_window = !c.sliding_layers.empty()},
         options.max_batch_tokens, options.device == PlanDevice::kGpu);
     m.min_kv_tokens = planner::MinKvTokens(model->max_context());
     needed += m.weight_bytes + m.workspace_bytes +

@@ -315,7 +315,8 @@ TEST_F(PlannerTest, CheckpointsThatCannotLoadAreNamedByRoleFolderAndFile) {
   expect_refused(absl::StatusCode::kInvalidArgument,
                  "config.json: field 'architectures': 'GPT2LMHeadModel' is not "
                  "supported by this "
-                 "evald (supported: LlamaForCausalLM, MistralForCausalLM, ");
+                 "evald (supported: Gemma2ForCausalLM, Gemma3ForCausalLM, "
+                 "LlamaForCausalLM, MistralForCausalLM, ");
   WriteTestFile(dir + "/config.json",
                 "{\"architectures\": [\"LlamaForCausalLM\"], ");
   expect_refused(absl::StatusCode::kInvalidArgument,

@@ -17,6 +17,7 @@
 #include "runners/native/cpu/cpu_ops.h"
 #include "runners/native/cpu/thread_pool.h"
 #include "runners/native/model/backend.h"
+#include "runners/native/model/dtype.h"
 #include "runners/native/model/rope.h"
 
 namespace evald::runners::native::cpu {
@@ -126,6 +127,29 @@ class CpuKvCache : public KvCache {
   std::atomic<int> committed_;  // written by the engine thread, read by any
 };
 
+// The unscaled table of rope_local_theta; empty when there is none.
+model::RopeTable LocalRope(const ModelConfig& c) {
+  if (c.rope_local_theta <= 0) return {};
+  ModelConfig local = c;
+  local.rope_theta = c.rope_local_theta;
+  local.rope_scaling = model::RopeScaling();
+  return RopeFrequencies(local, 0);
+}
+
+// Gemma multiplies the embeddings by sqrt(hidden_size) taken in the
+// activation dtype (that of the weights): rounded to BF16 or F16 for such
+// checkpoints, FP32 otherwise.
+float EmbedScale(const ModelConfig& c, model::DType dtype) {
+  if (!c.scale_embeddings) return 0.0f;
+  const float s =
+      static_cast<float>(std::sqrt(static_cast<double>(c.hidden_size)));
+  if (dtype == model::DType::kBF16)
+    return model::Bf16ToFloat(model::FloatToBf16(s));
+  if (dtype == model::DType::kF16)
+    return model::F16ToFloat(model::FloatToF16(s));
+  return s;
+}
+
 // One token of the flattened batch.
 struct Row {
   int32_t token = 0;
@@ -142,7 +166,9 @@ class DecoderModel : public Model {
         weights_(std::move(weights)),
         pool_(options.num_threads),
         bf16_activations_(options.bf16_activations),
-        rope_(RopeFrequencies(config_, 0)) {}
+        rope_(RopeFrequencies(config_, 0)),
+        rope_local_(LocalRope(config_)),
+        embed_scale_(EmbedScale(config_, weights_.embed.dtype)) {}
 
   const model::ModelConfig& config() const override { return config_; }
   size_t weight_bytes() const override { return weights_.bytes; }
@@ -210,6 +236,11 @@ class DecoderModel : public Model {
   // The length-independent table; length-dependent types build theirs per
   // sequence in Forward.
   model::RopeTable rope_;
+  // The sliding layers' own table (Gemma 3's rope_local_base_freq); empty
+  // inv_freq when they use rope_.
+  model::RopeTable rope_local_;
+  // sqrt(hidden_size) in the embedding's dtype (Gemma); 0: no scaling.
+  float embed_scale_;
 };
 
 absl::Status DecoderModel::Validate(absl::Span<const SeqChunk> batch,
@@ -421,8 +452,25 @@ absl::Status DecoderModel::Forward(absl::Span<const SeqChunk> batch,
       up(t_rows * c.intermediate_size);
   std::vector<float> cos(t_rows * half), sin(t_rows * half);
   std::vector<AttentionRow> att_rows(t_rows);
+  // Gemma: rows of the global layers when only some layers slide, and the
+  // sliding layers' own RoPE.
+  const bool per_layer_window = !c.sliding_layers.empty();
+  const bool local_rope = !rope_local_.inv_freq.empty();
+  std::vector<AttentionRow> global_rows(per_layer_window ? t_rows : 0);
+  std::vector<float> cos_local(local_rope ? t_rows * half : 0),
+      sin_local(local_rope ? t_rows * half : 0);
   for (int64_t r = 0; r < t_rows; ++r) {
     ReadRow(weights_.embed, rows[r].token, &h[r * hidden]);
+    if (embed_scale_ > 0) {
+      for (int64_t i = 0; i < hidden; ++i) h[r * hidden + i] *= embed_scale_;
+    }
+    if (local_rope) {
+      RopeCosSin(rope_local_.inv_freq, rows[r].position, &cos_local[r * half],
+                 &sin_local[r * half]);
+    }
+    if (per_layer_window) {
+      global_rows[r] = AttentionRow{rows[r].position, rows[r].block_table, 0};
+    }
     const RopeTable& table = row_rope[r] < 0 ? rope_ : seq_rope[row_rope[r]];
     RopeCosSin(table.inv_freq, rows[r].position, &cos[r * half],
                &sin[r * half]);
@@ -440,11 +488,22 @@ absl::Status DecoderModel::Forward(absl::Span<const SeqChunk> batch,
                           : 0;
     att_rows[r] = AttentionRow{rows[r].position, rows[r].block_table, first};
   }
-  const AttentionShape shape{c.num_heads, c.num_kv_heads, hd};
+  AttentionShape shape{c.num_heads, c.num_kv_heads, hd};
+  if (c.query_pre_attn_scalar > 0) {
+    shape.scale = static_cast<float>(std::pow(c.query_pre_attn_scalar, -0.5));
+  }
+  shape.softcap = static_cast<float>(c.attn_logit_softcapping);
   const int64_t slot_floats = kv_dim;
 
   for (int layer = 0; layer < c.num_layers; ++layer) {
     const LayerWeights& lw = weights_.layers[layer];
+    const bool sliding = model::IsSlidingLayer(c, layer);
+    const std::vector<AttentionRow>& layer_rows =
+        per_layer_window && !sliding ? global_rows : att_rows;
+    const float* layer_cos =
+        local_rope && sliding ? cos_local.data() : cos.data();
+    const float* layer_sin =
+        local_rope && sliding ? sin_local.data() : sin.data();
     pool_.ParallelRange(t_rows, 1, [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
         RmsNorm(&h[r * hidden], lw.input_norm.data(), hidden, eps,
@@ -474,8 +533,10 @@ absl::Status DecoderModel::Forward(absl::Span<const SeqChunk> batch,
             RmsNorm(kr + hh * hd, lw.k_norm.data(), hd, eps, kr + hh * hd);
           }
         }
-        ApplyRope(qr, c.num_heads, hd, rot, &cos[r * half], &sin[r * half]);
-        ApplyRope(kr, c.num_kv_heads, hd, rot, &cos[r * half], &sin[r * half]);
+        ApplyRope(qr, c.num_heads, hd, rot, layer_cos + r * half,
+                  layer_sin + r * half);
+        ApplyRope(kr, c.num_kv_heads, hd, rot, layer_cos + r * half,
+                  layer_sin + r * half);
         const int pos = rows[r].position;
         const int64_t slot =
             static_cast<int64_t>(rows[r].block_table[pos / kKvBlockSize]) *
@@ -485,10 +546,15 @@ absl::Status DecoderModel::Forward(absl::Span<const SeqChunk> batch,
         std::memcpy(v_cache + slot * slot_floats, vr, kv_dim * sizeof(float));
       }
     });
-    Attention(q.data(), att_rows, k_cache, v_cache, shape, att.data(), &pool_);
+    Attention(q.data(), layer_rows, k_cache, v_cache, shape, att.data(),
+              &pool_);
     Gemm(att.data(), t_rows, {{&lw.o, proj.data()}});
     pool_.ParallelRange(t_rows, 1, [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
+        if (!lw.attn_out_norm.empty()) {
+          RmsNorm(&proj[r * hidden], lw.attn_out_norm.data(), hidden, eps,
+                  &proj[r * hidden]);
+        }
         for (int64_t i = 0; i < hidden; ++i)
           h[r * hidden + i] += proj[r * hidden + i];
         RmsNorm(&h[r * hidden], lw.post_norm.data(), hidden, eps,
@@ -503,9 +569,21 @@ absl::Status DecoderModel::Forward(absl::Span<const SeqChunk> batch,
       Gemm(xn.data(), t_rows, gate_up);
       const int64_t inter = c.intermediate_size;
       pool_.ParallelRange(t_rows, 1, [&](int64_t b, int64_t e) {
-        SiluMul(&gate[b * inter], &up[b * inter], (e - b) * inter);
+        if (c.gelu_tanh) {
+          GeluTanhMul(&gate[b * inter], &up[b * inter], (e - b) * inter);
+        } else {
+          SiluMul(&gate[b * inter], &up[b * inter], (e - b) * inter);
+        }
       });
       Gemm(gate.data(), t_rows, {{&lw.down, proj.data()}});
+    }
+    if (!lw.ffn_out_norm.empty()) {
+      pool_.ParallelRange(t_rows, 1, [&](int64_t b, int64_t e) {
+        for (int64_t r = b; r < e; ++r) {
+          RmsNorm(&proj[r * hidden], lw.ffn_out_norm.data(), hidden, eps,
+                  &proj[r * hidden]);
+        }
+      });
     }
     pool_.ParallelRange(t_rows * hidden, 16, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) h[i] += proj[i];
@@ -521,6 +599,10 @@ absl::Status DecoderModel::Forward(absl::Span<const SeqChunk> batch,
   }
   std::vector<float> logits(n_logits * static_cast<int64_t>(c.vocab_size));
   Gemm(selected.data(), n_logits, {{&weights_.lm_head, logits.data()}});
+  if (c.final_logit_softcapping > 0) {
+    const float cap = static_cast<float>(c.final_logit_softcapping);
+    for (float& x : logits) x = std::tanh(x / cap) * cap;
+  }
   out->logits.resize(n_logits);
   for (int64_t i = 0; i < n_logits; ++i) {
     out->logits[i].assign(logits.begin() + i * c.vocab_size,

@@ -74,6 +74,17 @@ EVALD_AVX512 inline float ReduceAvx512(__m512 v) {
 // Largest query-head group handled in one task (GQA heads per kv head).
 constexpr int kMaxGroup = 16;
 
+// Gemma's soft-capping of the scores [lo, count) of `group` heads:
+// cap * tanh(x / cap), the same scalar operations on every path.
+void SoftcapScores(float (*scores)[model::kKvBlockSize], int group, int lo,
+                   int count, float cap) {
+  for (int i = 0; i < group; ++i) {
+    for (int j = lo; j < count; ++j) {
+      scores[i][j] = std::tanh(scores[i][j] / cap) * cap;
+    }
+  }
+}
+
 // Attention for the `group` query heads that share kv head `kv_head`, over
 // positions [row.first, row.position]. q and out: [group, head_dim]. Online
 // softmax block by block in position order; within a block, scores, the running
@@ -93,7 +104,8 @@ void AttendGroupImpl<false>(const float* q, int group, const AttentionRow& row,
   const int d = s.head_dim;
   const int64_t slot_stride = static_cast<int64_t>(s.num_kv_heads) * d;
   const int64_t block_stride = slot_stride * model::kKvBlockSize;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  const float scale =
+      s.scale > 0 ? s.scale : 1.0f / std::sqrt(static_cast<float>(d));
   float m[kMaxGroup], l[kMaxGroup];
   float scores[kMaxGroup][model::kKvBlockSize];
   for (int i = 0; i < group; ++i) {
@@ -116,6 +128,7 @@ void AttendGroupImpl<false>(const float* q, int group, const AttentionRow& row,
             scale;
       }
     }
+    if (s.softcap > 0) SoftcapScores(scores, group, lo, count, s.softcap);
     for (int i = 0; i < group; ++i) {
       float block_max = -std::numeric_limits<float>::infinity();
       for (int j = lo; j < count; ++j)
@@ -155,7 +168,8 @@ EVALD_AVX512 void AttendGroupImpl<true>(const float* q, int group,
   const int nv = d / 16;
   const int64_t slot_stride = static_cast<int64_t>(s.num_kv_heads) * d;
   const int64_t block_stride = slot_stride * model::kKvBlockSize;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  const float scale =
+      s.scale > 0 ? s.scale : 1.0f / std::sqrt(static_cast<float>(d));
   float m[kMaxGroup], l[kMaxGroup];
   alignas(64) float scores[kMaxGroup][model::kKvBlockSize];
   for (int i = 0; i < group; ++i) {
@@ -183,6 +197,7 @@ EVALD_AVX512 void AttendGroupImpl<true>(const float* q, int group,
         scores[i][j] = ReduceAvx512(acc) * scale;
       }
     }
+    if (s.softcap > 0) SoftcapScores(scores, group, lo, count, s.softcap);
     const __mmask16 valid =
         static_cast<__mmask16>(((1u << count) - 1u) & ~((1u << lo) - 1u));
     for (int i = 0; i < group; ++i) {
@@ -270,6 +285,15 @@ void SiluMul(float* gate, const float* up, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     const float g = gate[i];
     gate[i] = (g / (1.0f + std::exp(-g))) * up[i];
+  }
+}
+
+void GeluTanhMul(float* gate, const float* up, int64_t n) {
+  constexpr float kSqrt2OverPi = 0.7978845608028654f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    const float inner = kSqrt2OverPi * (g + 0.044715f * g * g * g);
+    gate[i] = (0.5f * g * (1.0f + std::tanh(inner))) * up[i];
   }
 }
 

@@ -42,6 +42,9 @@ void ApplyRope(float* x, int num_heads, int head_dim, int rotary_dim,
 
 // gate[i] = silu(gate[i]) * up[i].
 void SiluMul(float* gate, const float* up, int64_t n);
+// gate[i] = gelu_tanh(gate[i]) * up[i] (GeGLU; GELU's tanh approximation
+// 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))).
+void GeluTanhMul(float* gate, const float* up, int64_t n);
 
 // One query row of the batch for Attention.
 struct AttentionRow {
@@ -56,6 +59,10 @@ struct AttentionShape {
   int num_heads = 0;
   int num_kv_heads = 0;
   int head_dim = 0;
+  // Score scale; 0: 1 / sqrt(head_dim). Gemma: query_pre_attn_scalar^-1/2.
+  float scale = 0.0f;
+  // > 0: scores become softcap * tanh(score / softcap) (Gemma 2).
+  float softcap = 0.0f;
 };
 
 // out[r, h, :] = softmax(q[r, h] . K[0..pos] / sqrt(d)) V[0..pos] for every

@@ -115,6 +115,115 @@ absl::Status ParseLongContextRope(const base::JsonReader& r,
   return absl::OkStatus();
 }
 
+// Gemma 2 / Gemma 3 keys, with the defaults of transformers' Gemma2Config and
+// Gemma3TextConfig. query_pre_attn_scalar is demanded: every published
+// checkpoint writes it and the scores depend on it.
+absl::Status ParseGemmaKeys(const base::JsonReader& r, ModelConfig* c) {
+  const bool gemma3 = c->architecture == "Gemma3ForCausalLM";
+  const base::JsonReader scalar = r.Field("query_pre_attn_scalar");
+  if (!scalar.present()) return scalar.Expected("a number > 0");
+  ASSIGN_OR_RETURN(c->query_pre_attn_scalar, scalar.Number());
+  if (!(c->query_pre_attn_scalar > 0)) return scalar.Expected("a number > 0");
+  base::JsonReader act = r.Field("hidden_activation");
+  if (!act.present()) act = r.Field("hidden_act");
+  ASSIGN_OR_RETURN(const std::string act_name,
+                   act.StringOr("gelu_pytorch_tanh"));
+  if (act_name != "gelu_pytorch_tanh" && act_name != "gelu_tanh") {
+    return act.Error(absl::StrCat(
+        "'", act_name, "' is not supported (gelu_pytorch_tanh, gelu_tanh)"));
+  }
+  const base::JsonReader attn_cap = r.Field("attn_logit_softcapping");
+  ASSIGN_OR_RETURN(c->attn_logit_softcapping,
+                   attn_cap.NumberOr(gemma3 ? 0.0 : 50.0));
+  if (c->attn_logit_softcapping < 0) return attn_cap.Expected("a number > 0");
+  const base::JsonReader final_cap = r.Field("final_logit_softcapping");
+  ASSIGN_OR_RETURN(c->final_logit_softcapping,
+                   final_cap.NumberOr(gemma3 ? 0.0 : 30.0));
+  if (c->final_logit_softcapping < 0) return final_cap.Expected("a number > 0");
+  ASSIGN_OR_RETURN(c->sliding_window,
+                   r.Field("sliding_window").IntOr(4096, 1, kMaxSize));
+  ASSIGN_OR_RETURN(c->tie_word_embeddings,
+                   r.Field("tie_word_embeddings").BoolOr(true));
+  if (gemma3) {
+    ASSIGN_OR_RETURN(c->rope_theta, r.Field("rope_theta").NumberOr(1e6));
+    const base::JsonReader local = r.Field("rope_local_base_freq");
+    ASSIGN_OR_RETURN(c->rope_local_theta, local.NumberOr(10000.0));
+    if (!(c->rope_local_theta > 0)) return local.Expected("a number > 0");
+  }
+  // Newer transformers save RoPE per layer type: {"full_attention":
+  // {rope_type, rope_theta, factor}, "sliding_attention": {...}}.
+  if (const base::JsonReader per_type = r.Field("rope_parameters");
+      per_type.present()) {
+    ASSIGN_OR_RETURN(const base::JsonReader params, per_type.Object());
+    for (const char* kind : {"full_attention", "sliding_attention"}) {
+      const base::JsonReader p = params.Field(kind);
+      if (!p.present()) continue;
+      ASSIGN_OR_RETURN(const base::JsonReader o, p.Object());
+      const bool full = std::string(kind) == "full_attention";
+      const base::JsonReader theta = o.Field("rope_theta");
+      ASSIGN_OR_RETURN(const double base,
+                       theta.NumberOr(full || c->rope_local_theta <= 0
+                                          ? c->rope_theta
+                                          : c->rope_local_theta));
+      if (!(base > 0)) return theta.Expected("a number > 0");
+      const base::JsonReader type = o.Field("rope_type");
+      ASSIGN_OR_RETURN(std::string type_name, type.StringOr("default"));
+      if (type_name != "default" && !(full && type_name == "linear")) {
+        return type.Error(absl::StrCat("'", type_name,
+                                       "' is not supported here (default",
+                                       full ? ", linear)" : ")"));
+      }
+      if (full) {
+        c->rope_theta = base;
+        c->rope_scaling = RopeScaling();
+        if (type_name == "linear") {
+          c->rope_scaling.type = "linear";
+          const base::JsonReader factor = o.Field("factor");
+          ASSIGN_OR_RETURN(c->rope_scaling.factor, factor.NumberOr(1.0));
+          if (!(c->rope_scaling.factor > 0)) {
+            return factor.Expected("a number > 0");
+          }
+        }
+      } else {
+        c->rope_local_theta = base;
+      }
+    }
+  }
+  const base::JsonReader bidirectional = r.Field("use_bidirectional_attention");
+  ASSIGN_OR_RETURN(const bool both_ways, bidirectional.BoolOr(false));
+  if (both_ways) {
+    return bidirectional.Error("true is not supported (causal decoders only)");
+  }
+  // Which layers slide: layer_types when given, else Gemma 2 alternates
+  // (even layers local) and Gemma 3 makes every sliding_window_pattern-th
+  // layer global.
+  c->sliding_layers.assign(c->num_layers, false);
+  const base::JsonReader types = r.Field("layer_types");
+  if (types.present()) {
+    if (!types.json().is_array() ||
+        static_cast<int>(types.size()) != c->num_layers) {
+      return types.Expected(absl::StrCat("a list of ", c->num_layers,
+                                         " layer types (num_hidden_layers)"));
+    }
+    for (int l = 0; l < c->num_layers; ++l) {
+      ASSIGN_OR_RETURN(const std::string t, types.Item(l).String());
+      if (t != "sliding_attention" && t != "full_attention") {
+        return types.Item(l).Expected(
+            "'sliding_attention' or 'full_attention'");
+      }
+      c->sliding_layers[l] = t == "sliding_attention";
+    }
+  } else {
+    const base::JsonReader pattern = r.Field("sliding_window_pattern");
+    ASSIGN_OR_RETURN(const int every,
+                     pattern.IntOr(gemma3 ? 6 : 2, 1, kMaxSize));
+    for (int l = 0; l < c->num_layers; ++l) {
+      c->sliding_layers[l] = (l + 1) % every != 0;
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text,
@@ -133,6 +242,12 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text,
     return archs.Expected("a non-empty list of strings");
   }
   c.architecture = archs.json().array()[0].string_value();
+  if (c.architecture == "Gemma3ForConditionalGeneration") {
+    // Its weights sit under language_model.* with a nested text_config.
+    return archs.Error(
+        "Gemma3ForConditionalGeneration (the multimodal Gemma 3) is not "
+        "supported; use a text-only Gemma3ForCausalLM checkpoint");
+  }
   ASSIGN_OR_RETURN(c.model_type, r.Field("model_type").StringOr(""));
   ASSIGN_OR_RETURN(c.vocab_size, r.Field("vocab_size").Int(1, kMaxSize));
   ASSIGN_OR_RETURN(c.hidden_size, r.Field("hidden_size").Int(1, kMaxSize));
@@ -260,6 +375,10 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text,
       }
     }
     RETURN_IF_ERROR(ParseLongContextRope(r, s, type, &c));
+  }
+  if (c.architecture == "Gemma2ForCausalLM" ||
+      c.architecture == "Gemma3ForCausalLM") {
+    RETURN_IF_ERROR(ParseGemmaKeys(r, &c));
   }
   if (const base::JsonReader quant = r.Field("quantization_config");
       quant.present()) {

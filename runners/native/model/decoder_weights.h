@@ -52,6 +52,11 @@ struct LayerWeights {
   std::vector<ExpertWeights> experts;  // [num_experts]
   ExpertWeights shared_expert;         // rows == 0 when absent (Qwen2-MoE)
   WeightMatrix shared_expert_gate;     // [1, hidden]
+  // Gemma's norms of the attention and MLP outputs before their residual
+  // adds (post_attention_layernorm, post_feedforward_layernorm): [hidden],
+  // or empty when the family has none.
+  std::vector<float> attn_out_norm;
+  std::vector<float> ffn_out_norm;
 };
 
 struct DecoderWeights {

@@ -137,6 +137,18 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& dir,
     }
     use_gpu = false;
   }
+  // Nor Gemma's ops (GeGLU, the norms after attention and the MLP, logit
+  // soft-capping, per-layer sliding windows and RoPE bases): the same rule.
+  if (config.scale_embeddings && use_gpu) {
+    if (options.device == Device::kCuda) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "--device cuda: ", config.architecture,
+          " needs the Gemma ops (GeGLU, post-attention and post-MLP norms, "
+          "logit soft-capping, per-layer sliding windows), which the CUDA "
+          "backend does not compute; use --device cpu"));
+    }
+    use_gpu = false;
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<TensorStore> store, TensorStore::Open(dir));
   WeightLoader loader(store.get());
   absl::StatusOr<DecoderWeights> weights = arch->LoadWeights(config, &loader);

@@ -91,7 +91,31 @@ struct ModelConfig {
   // to the W most recent positions, its own included; 0: none. The CPU
   // backend applies it; the CUDA backend refuses positions past it.
   int sliding_window = 0;
+  // Per layer, whether `sliding_window` applies to it (Gemma's interleaved
+  // local and global layers); empty: every layer, as for Phi-3.
+  std::vector<bool> sliding_layers;
+  // RoPE base of the sliding layers (Gemma 3's rope_local_base_freq, never
+  // scaled); 0: they use the global table.
+  double rope_local_theta = 0.0;
+  // Gemma 2 / Gemma 3 (arch_gemma2.cc, arch_gemma3.cc); the defaults leave
+  // every other family as it was.
+  // Embeddings times sqrt(hidden_size), rounded to the embedding's dtype.
+  bool scale_embeddings = false;
+  // MLP: tanh-approximated GELU of the gate times up (GeGLU), not SwiGLU.
+  bool gelu_tanh = false;
+  // > 0: attention scores are scaled by query_pre_attn_scalar^-1/2 instead
+  // of head_dim^-1/2.
+  double query_pre_attn_scalar = 0.0;
+  // > 0: cap * tanh(x / cap) on the attention scores / the final logits.
+  double attn_logit_softcapping = 0.0;
+  double final_logit_softcapping = 0.0;
 };
+
+// Whether attention in layer `layer` is limited to `sliding_window`.
+inline bool IsSlidingLayer(const ModelConfig& c, int layer) {
+  if (c.sliding_window <= 0) return false;
+  return c.sliding_layers.empty() || c.sliding_layers[layer];
+}
 
 // Whether layer `layer` has a sparse MoE block (else the dense MLP): the
 // Qwen2-MoE rule, which Mixtral (step 1, no dense layers) also follows.

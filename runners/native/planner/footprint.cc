@@ -36,11 +36,18 @@ int64_t MoeCpuBytesPerToken(const ModelShape& s) {
                    : 0));
 }
 
+int64_t WideAttentionCpuBytesPerToken(const ModelShape& s) {
+  const int64_t q_dim = s.num_heads * s.head_dim;
+  return 2 * 4 * std::max<int64_t>(0, q_dim - s.hidden) +
+         (s.local_rope ? 4 * s.head_dim : 0) + (s.per_layer_window ? 24 : 0);
+}
+
 int64_t WorkspaceBytes(const ModelShape& s, int64_t max_batch_tokens,
                        bool gpu) {
   if (!gpu) {
     return max_batch_tokens *
-               (24 * s.hidden + 10 * s.intermediate + MoeCpuBytesPerToken(s)) +
+               (24 * s.hidden + 10 * s.intermediate + MoeCpuBytesPerToken(s) +
+                WideAttentionCpuBytesPerToken(s)) +
            kLogitRows * s.vocab * 4;
   }
   return GpuStepBufferBytes(s, max_batch_tokens).Total() + kGemmWorkspaceBytes +

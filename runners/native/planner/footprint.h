@@ -58,6 +58,10 @@ struct ModelShape {
   int64_t experts_per_token = 0;
   int64_t expert_intermediate = 0;
   int64_t shared_expert_intermediate = 0;
+  // Gemma: a second RoPE table for the local layers (Gemma 3) and the
+  // global layers' own attention rows (interleaved windows).
+  bool local_rope = false;
+  bool per_layer_window = false;
 };
 
 // The device buffers of one GPU forward step (runners/native/cuda/
@@ -105,6 +109,11 @@ inline int64_t MinKvTokens(int64_t max_context) {
 // intermediate) bytes of activations and kLogitRows rows of FP32 logits,
 // plus for MoE MoeCpuBytesPerToken per token.
 int64_t MoeCpuBytesPerToken(const ModelShape& shape);
+// What the CPU step needs per token beyond 24 hidden + 10 intermediate when
+// the attention is wider than the model (num_heads x head_dim > hidden, as
+// in Gemma 2 9B: q and the attention output), and Gemma's local RoPE
+// cos/sin and global-layer attention rows.
+int64_t WideAttentionCpuBytesPerToken(const ModelShape& shape);
 int64_t WorkspaceBytes(const ModelShape& shape, int64_t max_batch_tokens,
                        bool gpu);
 

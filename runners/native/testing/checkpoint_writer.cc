@@ -215,8 +215,55 @@ void AppendMoeBlock(std::vector<TensorToWrite>* out, const CheckpointSpec& s,
   }
 }
 
+// Gemma 2 / Gemma 3: the four norms of each layer (stored as offsets from
+// 1), q/k norms for Gemma 3, tied embeddings.
+std::vector<TensorToWrite> GemmaTensors(const CheckpointSpec& s,
+                                        const model::ModelConfig& c) {
+  const model::DType dt = s.dtype;
+  const int64_t h = c.hidden_size, hd = c.head_dim, v = c.vocab_size,
+                in = c.intermediate_size;
+  const float norm_std = static_cast<float>(s.norm_jitter);
+  const float wstd = 1.0f / std::sqrt(static_cast<float>(h));
+  std::vector<TensorToWrite> out;
+  auto matrix = [&](const std::string& name, int64_t rows, int64_t cols,
+                    float stddev) {
+    out.push_back(RandomTensor(name, dt, {rows, cols}, s.seed, 0, stddev));
+  };
+  auto norm = [&](const std::string& name, int64_t n) {
+    out.push_back(RandomTensor(name, dt, {n}, s.seed, 0, norm_std));
+  };
+  matrix("model.embed_tokens.weight", v, h, wstd);
+  for (int l = 0; l < c.num_layers; ++l) {
+    const std::string p = absl::StrCat("model.layers.", l, ".");
+    norm(p + "input_layernorm.weight", h);
+    matrix(p + "self_attn.q_proj.weight", c.num_heads * hd, h, wstd);
+    matrix(p + "self_attn.k_proj.weight", c.num_kv_heads * hd, h, wstd);
+    matrix(p + "self_attn.v_proj.weight", c.num_kv_heads * hd, h, wstd);
+    if (c.qk_norm) {
+      norm(p + "self_attn.q_norm.weight", hd);
+      norm(p + "self_attn.k_norm.weight", hd);
+    }
+    matrix(p + "self_attn.o_proj.weight", h, c.num_heads * hd,
+           1.0f / std::sqrt(static_cast<float>(c.num_heads * hd)));
+    norm(p + "post_attention_layernorm.weight", h);
+    norm(p + "pre_feedforward_layernorm.weight", h);
+    norm(p + "post_feedforward_layernorm.weight", h);
+    matrix(p + "mlp.gate_proj.weight", in, h, wstd);
+    matrix(p + "mlp.up_proj.weight", in, h, wstd);
+    matrix(p + "mlp.down_proj.weight", h, in,
+           1.0f / std::sqrt(static_cast<float>(in)));
+  }
+  norm("model.norm.weight", h);
+  return out;
+}
+
+bool IsGemma(const std::string& arch) {
+  return arch == "gemma2" || arch == "gemma3";
+}
+
 std::vector<TensorToWrite> SpecTensors(const CheckpointSpec& s,
                                        const model::ModelConfig& c) {
+  if (IsGemma(s.arch)) return GemmaTensors(s, c);
   const model::DType dt = s.dtype;
   const int64_t h = c.hidden_size, hd = c.head_dim, v = c.vocab_size,
                 in = c.intermediate_size;
@@ -399,6 +446,26 @@ std::string ConfigJson(const CheckpointSpec& s, const model::ModelConfig& c) {
       j.Set("use_sliding_window", base::Json::Bool(false));
     }
   }
+  if (IsGemma(s.arch)) {
+    j.Set("hidden_act", base::Json::String("gelu_pytorch_tanh"));
+    j.Set("hidden_activation", base::Json::String("gelu_pytorch_tanh"));
+    j.Set("query_pre_attn_scalar",
+          base::Json::Int(s.query_pre_attn_scalar > 0 ? s.query_pre_attn_scalar
+                                                      : c.head_dim));
+    j.Set("sliding_window", base::Json::Int(c.sliding_window));
+    auto cap = [](double v) {
+      return v > 0 ? base::Json::Double(v) : base::Json::Null();
+    };
+    j.Set("attn_logit_softcapping", cap(c.attn_logit_softcapping));
+    j.Set("final_logit_softcapping", cap(c.final_logit_softcapping));
+    if (s.arch == "gemma3") {
+      j.Set("sliding_window_pattern",
+            base::Json::Int(s.sliding_window_pattern));
+      j.Set("rope_local_base_freq", base::Json::Double(s.rope_local_theta));
+    } else {
+      j.Set("cache_implementation", base::Json::String("hybrid"));
+    }
+  }
   j.Set("tie_word_embeddings", base::Json::Bool(c.tie_word_embeddings));
   j.Set("torch_dtype", base::Json::String(c.torch_dtype));
   j.Set("use_cache", base::Json::Bool(true));
@@ -552,11 +619,12 @@ absl::StatusOr<CheckpointSpec> SpecFromModelConfig(
   if (c.model_type != "llama" && c.model_type != "mistral" &&
       c.model_type != "qwen2" && c.model_type != "qwen3" &&
       c.model_type != "mixtral" && c.model_type != "qwen2_moe" &&
-      c.model_type != "qwen3_moe" && c.model_type != "phi3") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("config.json: model_type '", c.model_type,
-                     "' is not supported (llama, mistral, qwen2, "
-                     "qwen3, mixtral, qwen2_moe, qwen3_moe, phi3)"));
+      c.model_type != "qwen3_moe" && c.model_type != "phi3" &&
+      c.model_type != "gemma2" && c.model_type != "gemma3_text") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config.json: model_type '", c.model_type,
+        "' is not supported (llama, mistral, qwen2, qwen3, mixtral, "
+        "qwen2_moe, qwen3_moe, phi3, gemma2, gemma3_text)"));
   }
   if (c.moe.num_experts > 0) {
     s.num_experts = c.moe.num_experts;
@@ -567,7 +635,20 @@ absl::StatusOr<CheckpointSpec> SpecFromModelConfig(
     s.decoder_sparse_step = c.moe.decoder_sparse_step;
     s.mlp_only_layers = c.moe.mlp_only_layers;
   }
-  s.arch = c.model_type;
+  s.arch = c.model_type == "gemma3_text" ? "gemma3" : c.model_type;
+  if (c.model_type == "gemma2" || c.model_type == "gemma3_text") {
+    s.attn_logit_softcapping = c.attn_logit_softcapping;
+    s.final_logit_softcapping = c.final_logit_softcapping;
+    s.query_pre_attn_scalar = static_cast<int>(c.query_pre_attn_scalar);
+    s.rope_local_theta = c.rope_local_theta > 0 ? c.rope_local_theta : 10000.0;
+    // The period of the global layers (a published layer_types is periodic).
+    for (int l = 0; l < static_cast<int>(c.sliding_layers.size()); ++l) {
+      if (!c.sliding_layers[l]) {
+        s.sliding_window_pattern = l + 1;
+        break;
+      }
+    }
+  }
   s.hidden = c.hidden_size;
   s.layers = c.num_layers;
   s.heads = c.num_heads;
@@ -658,6 +739,23 @@ model::ModelConfig SpecToModelConfig(const CheckpointSpec& s) {
   } else if (s.arch == "phi3") {
     c.architecture = "Phi3ForCausalLM";
     c.model_type = "phi3";
+  } else if (IsGemma(s.arch)) {
+    const bool g3 = s.arch == "gemma3";
+    c.architecture = g3 ? "Gemma3ForCausalLM" : "Gemma2ForCausalLM";
+    c.model_type = g3 ? "gemma3_text" : "gemma2";
+    c.qk_norm = g3;
+    c.scale_embeddings = true;
+    c.gelu_tanh = true;
+    c.query_pre_attn_scalar = s.query_pre_attn_scalar;
+    c.attn_logit_softcapping = s.attn_logit_softcapping >= 0
+                                   ? s.attn_logit_softcapping
+                               : g3 ? 0.0
+                                    : 50.0;
+    c.final_logit_softcapping = s.final_logit_softcapping >= 0
+                                    ? s.final_logit_softcapping
+                                : g3 ? 0.0
+                                     : 30.0;
+    if (g3) c.rope_local_theta = s.rope_local_theta;
   } else {
     c.architecture = "LlamaForCausalLM";
     c.model_type = "llama";
@@ -682,6 +780,15 @@ model::ModelConfig SpecToModelConfig(const CheckpointSpec& s) {
   }
   c.rotary_dim = static_cast<int>(c.head_dim * s.partial_rotary_factor);
   c.sliding_window = s.sliding_window;
+  if (IsGemma(s.arch)) {
+    if (c.sliding_window <= 0) c.sliding_window = 4096;
+    const int every = s.arch == "gemma3" ? s.sliding_window_pattern : 2;
+    c.sliding_layers.assign(c.num_layers, false);
+    for (int l = 0; l < c.num_layers; ++l) {
+      c.sliding_layers[l] = (l + 1) % every != 0;
+    }
+    if (c.query_pre_attn_scalar <= 0) c.query_pre_attn_scalar = c.head_dim;
+  }
   if (s.rope_scaling == "linear" || s.rope_scaling == "yarn" ||
       s.rope_scaling == "dynamic" || s.rope_scaling == "longrope") {
     c.rope_scaling.type = s.rope_scaling;
@@ -705,7 +812,7 @@ model::ModelConfig SpecToModelConfig(const CheckpointSpec& s) {
     }
   }
   c.max_position_embeddings = s.max_position;
-  c.tie_word_embeddings = s.tie_embeddings;
+  c.tie_word_embeddings = s.tie_embeddings || IsGemma(s.arch);
   c.torch_dtype = DTypeTorchName(s.dtype);
   return c;
 }
@@ -774,11 +881,18 @@ absl::Status WriteCheckpoint(const CheckpointSpec& spec,
   const bool moe = spec.arch == "mixtral" || spec.arch == "qwen2_moe" ||
                    spec.arch == "qwen3_moe";
   if (spec.arch != "llama" && spec.arch != "mistral" && spec.arch != "qwen2" &&
-      spec.arch != "qwen3" && spec.arch != "phi3" && !moe) {
+      spec.arch != "qwen3" && spec.arch != "phi3" && !moe &&
+      !IsGemma(spec.arch)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "unknown arch '", spec.arch,
         "' (known: llama, mistral, qwen2, qwen3, phi3, mixtral, qwen2_moe, "
-        "qwen3_moe)"));
+        "qwen3_moe, gemma2, gemma3)"));
+  }
+  if (IsGemma(spec.arch) &&
+      (spec.awq_int4 || spec.sliding_window_pattern <= 0)) {
+    return absl::InvalidArgumentError(
+        "gemma checkpoints are written dense only (no awq), with a positive "
+        "sliding_window_pattern");
   }
   if (moe && (spec.num_experts <= 0 || spec.experts_per_token <= 0 ||
               spec.experts_per_token > spec.num_experts ||

@@ -31,7 +31,8 @@ namespace evald::runners::native::testing {
 
 struct CheckpointSpec {
   // "llama", "mistral", "qwen2", "qwen3", "phi3" (fused qkv_proj and
-  // gate_up_proj), "mixtral", "qwen2_moe" or "qwen3_moe".
+  // gate_up_proj), "mixtral", "qwen2_moe", "qwen3_moe", "gemma2" or
+  // "gemma3" (text-only Gemma3ForCausalLM).
   std::string arch = "llama";
   int hidden = 128;
   int layers = 2;
@@ -84,6 +85,17 @@ struct CheckpointSpec {
   double partial_rotary_factor = 1.0;
   // config.json's sliding_window (phi3); 0 writes null.
   int sliding_window = 0;
+  // Gemma (arch "gemma2", "gemma3"): norms are stored as offsets from 1
+  // (0 + `norm_jitter` noise), embeddings are always tied, sliding_window 0
+  // writes 4096. Soft-capping < 0: the family's (Gemma 2 50 / 30, Gemma 3
+  // null); 0 writes null. query_pre_attn_scalar 0: head_dim. Gemma 3: every
+  // sliding_window_pattern-th layer is global, local layers use
+  // rope_local_theta.
+  double attn_logit_softcapping = -1.0;
+  double final_logit_softcapping = -1.0;
+  int query_pre_attn_scalar = 0;
+  int sliding_window_pattern = 6;
+  double rope_local_theta = 10000.0;
 };
 
 // Known presets: "tiny", "llama-3.2-1b", "llama-3.1-8b", "llama-3.1-70b",
@@ -92,7 +104,8 @@ struct CheckpointSpec {
 absl::StatusOr<CheckpointSpec> CheckpointPreset(absl::string_view name);
 
 // The shape of a parsed Hugging Face config.json (real model shapes): arch
-// from model_type (llama, mistral, qwen2, qwen3), sizes, RoPE and norm
+// from model_type (llama, mistral, qwen2, qwen3, phi3, the MoE types,
+// gemma2, gemma3_text), sizes, RoPE and norm
 // settings; an AWQ quantization_config turns on awq_int4. Other model types
 // are an InvalidArgument naming model_type.
 absl::StatusOr<CheckpointSpec> SpecFromModelConfig(

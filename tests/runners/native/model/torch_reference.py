@@ -10,7 +10,7 @@ and writes JSON on stdout:
 
 The model is rebuilt from the Hugging Face architecture definitions of
 LlamaForCausalLM / MistralForCausalLM / Qwen2ForCausalLM / Qwen3ForCausalLM /
-Phi3ForCausalLM (and the sparse MoE blocks of MixtralForCausalLM /
+Phi3ForCausalLM / Gemma2ForCausalLM / Gemma3ForCausalLM (and the sparse MoE blocks of MixtralForCausalLM /
 Qwen2MoeForCausalLM / Qwen3MoeForCausalLM) with plain torch ops in float64 (weights widened from their stored dtype), so
 it is an independent, higher-precision reference for the C++ forward pass.
 The safetensors files are read directly (no safetensors package needed).
@@ -168,8 +168,110 @@ def rotate_half(x):
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
+def gelu_tanh(x):
+    """GELU's tanh approximation (transformers' gelu_pytorch_tanh)."""
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x.pow(3))))
+
+
+def gemma_forward(cfg, w, tokens):
+    """Gemma2ForCausalLM / Gemma3ForCausalLM (text) as transformers'
+    modeling_gemma2.py and modeling_gemma3.py define them: embeddings times
+    sqrt(hidden_size) taken in the weights' dtype; every RMSNorm multiplies
+    by (1 + weight); each layer is x + post_attention_layernorm(attn(
+    input_layernorm(x))), then + post_feedforward_layernorm(mlp(
+    pre_feedforward_layernorm(x))); the MLP is down(gelu_tanh(gate) * up);
+    scores scaled by query_pre_attn_scalar^-1/2, soft-capped as
+    cap * tanh(s / cap) when attn_logit_softcapping is set, then masked
+    (sliding layers: key > query - sliding_window); Gemma 3 norms q and k
+    per head before RoPE and its sliding layers use rope_local_base_freq
+    unscaled; final logits soft-capped by final_logit_softcapping."""
+    arch = cfg["architectures"][0]
+    gemma3 = arch == "Gemma3ForCausalLM"
+    hidden = cfg["hidden_size"]
+    n_heads = cfg["num_attention_heads"]
+    n_kv = cfg.get("num_key_value_heads") or n_heads
+    head_dim = cfg.get("head_dim") or hidden // n_heads
+    eps = cfg.get("rms_norm_eps", 1e-6)
+    n_layers = cfg["num_hidden_layers"]
+    window = cfg.get("sliding_window") or 4096
+    types = cfg.get("layer_types")
+    if not types:
+        every = cfg.get("sliding_window_pattern", 6) if gemma3 else 2
+        types = ["sliding_attention" if (i + 1) % every else "full_attention"
+                 for i in range(n_layers)]
+    attn_cap = cfg.get("attn_logit_softcapping", None if gemma3 else 50.0)
+    final_cap = cfg.get("final_logit_softcapping", None if gemma3 else 30.0)
+    scaling = cfg["query_pre_attn_scalar"] ** -0.5
+    T = len(tokens)
+
+    def norm(x, name):
+        return rms_norm(x, 1.0 + w[name], eps)
+
+    dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(
+        cfg.get("torch_dtype"), torch.float32)
+    normalizer = torch.tensor(hidden ** 0.5, dtype=dtype).to(DT)
+    h = w["model.embed_tokens.weight"][torch.tensor(tokens)] * normalizer
+
+    pos = torch.arange(T, dtype=DT)
+
+    def cos_sin(rope_cfg):
+        inv_freq, attention = rope_tables(rope_cfg, head_dim, T)
+        freqs = torch.outer(pos, inv_freq)
+        emb = torch.cat((freqs, freqs), dim=-1)
+        return emb.cos() * attention, emb.sin() * attention
+
+    global_rope = cos_sin(cfg)
+    local_rope = global_rope
+    if gemma3:
+        local_rope = cos_sin({"rope_theta": cfg.get("rope_local_base_freq", 10000.0)})
+    causal = torch.full((T, T), float("-inf"), dtype=DT).triu(1)
+    q_idx = torch.arange(T).unsqueeze(1)
+    k_idx = torch.arange(T).unsqueeze(0)
+    sliding_mask = causal.masked_fill(k_idx <= q_idx - window, float("-inf"))
+
+    for l in range(n_layers):
+        p = "model.layers.%d." % l
+        sliding = types[l] == "sliding_attention"
+        cos, sin = local_rope if sliding else global_rope
+        x = norm(h, p + "input_layernorm.weight")
+        q = (x @ w[p + "self_attn.q_proj.weight"].T).view(T, n_heads, head_dim).transpose(0, 1)
+        k = (x @ w[p + "self_attn.k_proj.weight"].T).view(T, n_kv, head_dim).transpose(0, 1)
+        v = (x @ w[p + "self_attn.v_proj.weight"].T).view(T, n_kv, head_dim).transpose(0, 1)
+        if gemma3:
+            q = norm(q, p + "self_attn.q_norm.weight")
+            k = norm(k, p + "self_attn.k_norm.weight")
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        group = n_heads // n_kv
+        k = k.repeat_interleave(group, dim=0)
+        v = v.repeat_interleave(group, dim=0)
+        scores = (q @ k.transpose(1, 2)) * scaling
+        if attn_cap:
+            scores = torch.tanh(scores / attn_cap) * attn_cap
+        scores = scores + (sliding_mask if sliding else causal)
+        att = torch.softmax(scores, dim=-1) @ v
+        att = att.transpose(0, 1).reshape(T, n_heads * head_dim)
+        att = att @ w[p + "self_attn.o_proj.weight"].T
+        h = h + norm(att, p + "post_attention_layernorm.weight")
+        x = norm(h, p + "pre_feedforward_layernorm.weight")
+        y = (gelu_tanh(x @ w[p + "mlp.gate_proj.weight"].T)
+             * (x @ w[p + "mlp.up_proj.weight"].T)) @ w[p + "mlp.down_proj.weight"].T
+        h = h + norm(y, p + "post_feedforward_layernorm.weight")
+
+    h = norm(h, "model.norm.weight")
+    head = w["model.embed_tokens.weight"]
+    if not cfg.get("tie_word_embeddings", True):
+        head = w["lm_head.weight"]
+    logits = h @ head.T
+    if final_cap:
+        logits = torch.tanh(logits / final_cap) * final_cap
+    return torch.log_softmax(logits, dim=-1)
+
+
 def forward(cfg, w, tokens, rope_len=None):
     arch = cfg["architectures"][0]
+    if arch in ("Gemma2ForCausalLM", "Gemma3ForCausalLM"):
+        return gemma_forward(cfg, w, tokens)
     hidden = cfg["hidden_size"]
     n_heads = cfg["num_attention_heads"]
     n_kv = cfg.get("num_key_value_heads") or n_heads

@@ -187,5 +187,33 @@ TEST(FootprintTest, CpuWorkspaceCountsTheMoeBuffers) {
   }
 }
 
+// Gemma 2 9B's attention is wider than its hidden size (16 heads x 256 >
+// 3584): q and the attention output [t, q_dim] outgrow the hidden-sized
+// buffers; Gemma 3 adds the local layers' cos/sin [t, head_dim] and the
+// global layers' attention rows (runners/native/cpu/cpu_model.cc).
+TEST(FootprintTest, CpuWorkspaceCountsGemmaShapes) {
+  ModelShape gemma2_9b{.hidden = 3584,
+                       .intermediate = 14336,
+                       .num_heads = 16,
+                       .num_kv_heads = 8,
+                       .head_dim = 256,
+                       .vocab = 256000,
+                       .per_layer_window = true};
+  ModelShape plain = gemma2_9b;
+  plain.num_heads = 14;  // q_dim == hidden
+  plain.per_layer_window = false;
+  ModelShape gemma3 = plain;
+  gemma3.local_rope = true;
+  gemma3.per_layer_window = true;
+  for (int64_t t : {1, 2048}) {
+    EXPECT_EQ(
+        WorkspaceBytes(gemma2_9b, t, false) - WorkspaceBytes(plain, t, false),
+        t * (2 * 4 * (16 * 256 - 3584) + 24));
+    EXPECT_EQ(
+        WorkspaceBytes(gemma3, t, false) - WorkspaceBytes(plain, t, false),
+        t * (4 * 256 + 24));
+  }
+}
+
 }  // namespace
 }  // namespace evald::runners::native::planner

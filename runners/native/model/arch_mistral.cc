@@ -1,5 +1,5 @@
-// MistralForCausalLM: the Llama layout. `sliding_window` is not applied: it
-// only matters beyond the window (4096 tokens in Mistral 7B v0.1, none later).
+// MistralForCausalLM: the Llama layout, with `sliding_window` (4096 tokens in
+// Mistral 7B v0.1, null later) masked as transformers masks it.
 #include "absl/status/status.h"
 #include "runners/native/model/architecture.h"
 

@@ -299,9 +299,12 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text,
         partial_factor, " times head_dim (", c.head_dim,
         ") must give an even number of rotated dimensions, at most head_dim"));
   }
-  // Only Phi-3's window is applied; Mistral's and Qwen2's are not (see
-  // arch_mistral.cc).
-  if (c.architecture == "Phi3ForCausalLM") {
+  // Phi-3's, Mistral's and Mixtral's `sliding_window` apply to every layer
+  // (null: none); Qwen2's needs `use_sliding_window`, which evald does not
+  // apply, and Gemma reads its own per-layer windows.
+  if (c.architecture == "Phi3ForCausalLM" ||
+      c.architecture == "MistralForCausalLM" ||
+      c.architecture == "MixtralForCausalLM") {
     const base::JsonReader window = r.Field("sliding_window");
     ASSIGN_OR_RETURN(c.sliding_window, window.IntOr(0, 0, kMaxSize));
   }

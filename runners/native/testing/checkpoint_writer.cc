@@ -411,15 +411,15 @@ std::string ConfigJson(const CheckpointSpec& s, const model::ModelConfig& c) {
     j.Set("rope_scaling", std::move(r));
   }
   j.Set("rope_theta", base::Json::Double(c.rope_theta));
-  if (s.arch == "phi3") {
+  // The windows evald applies (Phi-3, Mistral, Mixtral); 0 writes null.
+  if (s.arch == "phi3" || s.arch == "mistral" || s.arch == "mixtral") {
     j.Set("sliding_window", s.sliding_window > 0
                                 ? base::Json::Int(s.sliding_window)
                                 : base::Json::Null());
   }
-  if (s.arch == "mistral" || s.arch == "qwen2" || s.arch == "qwen3") {
+  if (s.arch == "qwen2" || s.arch == "qwen3") {
     j.Set("sliding_window", base::Json::Null());
-    if (s.arch != "mistral")
-      j.Set("use_sliding_window", base::Json::Bool(false));
+    j.Set("use_sliding_window", base::Json::Bool(false));
   }
   if (c.moe.num_experts > 0) {
     const bool mixtral = s.arch == "mixtral";
@@ -428,9 +428,7 @@ std::string ConfigJson(const CheckpointSpec& s, const model::ModelConfig& c) {
     j.Set("num_experts_per_tok", base::Json::Int(c.moe.experts_per_token));
     j.Set("output_router_logits", base::Json::Bool(false));
     j.Set("router_aux_loss_coef", base::Json::Double(0.001));
-    if (mixtral) {
-      j.Set("sliding_window", base::Json::Null());
-    } else {
+    if (!mixtral) {
       j.Set("moe_intermediate_size",
             base::Json::Int(c.moe.moe_intermediate_size));
       if (s.arch == "qwen2_moe") {

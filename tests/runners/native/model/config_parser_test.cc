@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "tests/testing/status_matchers.h"
 
 namespace evald::runners::native::model {
@@ -25,6 +26,28 @@ TEST(ConfigParserTest, AppliesHuggingFaceDefaults) {
   EXPECT_THAT(c.eos_token_ids, ElementsAre(2));
   EXPECT_FALSE(c.tie_word_embeddings);
   EXPECT_EQ(c.rope_scaling.type, "");
+  EXPECT_EQ(c.sliding_window, 0);  // absent: no window
+}
+
+TEST(ConfigParserTest, MistralAndMixtralApplyTheirSlidingWindow) {
+  for (const char* arch : {"MistralForCausalLM", "MixtralForCausalLM"}) {
+    ASSERT_OK_AND_ASSIGN(
+        ModelConfig c,
+        ParseModelConfig(
+            absl::StrCat(R"({"architectures": [")", arch,
+                         R"("], "vocab_size": 100, "hidden_size": 64,
+    "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 8,
+    "sliding_window": 4096})"),
+            "config.json"));
+    EXPECT_EQ(c.sliding_window, 4096) << arch;
+  }
+  // Qwen2 writes a window it does not use without use_sliding_window.
+  ASSERT_OK_AND_ASSIGN(ModelConfig q, ParseModelConfig(R"({
+    "architectures": ["Qwen2ForCausalLM"], "vocab_size": 100, "hidden_size": 64,
+    "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 8,
+    "sliding_window": 4096, "use_sliding_window": false})",
+                                                       "config.json"));
+  EXPECT_EQ(q.sliding_window, 0);
 }
 
 TEST(ConfigParserTest, ReadsLlama31Fields) {

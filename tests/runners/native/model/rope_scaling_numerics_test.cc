@@ -39,7 +39,7 @@ struct RopeCase {
   double partial_rotary = 1.0;
   bool tie = false;
   std::vector<int> prompt_lengths = {20, 45, 70};
-  int sliding_window = 0;  // phi3
+  int sliding_window = 0;  // phi3, mistral, mixtral
 };
 
 void PrintTo(const RopeCase& c, std::ostream* os) { *os << c.name; }
@@ -201,7 +201,30 @@ INSTANTIATE_TEST_SUITE_P(
                  0.75,
                  true,
                  {20, 45, 70},
-                 40}),
+                 40},
+        // Mistral's and Mixtral's window over every layer.
+        RopeCase{"mistral_window_f32",
+                 "mistral",
+                 DType::kF32,
+                 "",
+                 1.0,
+                 32,
+                 4096,
+                 1.0,
+                 false,
+                 {20, 45, 70},
+                 24},
+        RopeCase{"mixtral_window_f32",
+                 "mixtral",
+                 DType::kF32,
+                 "",
+                 1.0,
+                 32,
+                 4096,
+                 1.0,
+                 false,
+                 {20, 45, 70},
+                 24}),
     [](const ::testing::TestParamInfo<RopeCase>& info) {
       return info.param.name;
     });

@@ -291,7 +291,8 @@ def forward(cfg, w, tokens, rope_len=None):
     emb = torch.cat((freqs, freqs), dim=-1)
     cos, sin = emb.cos() * attention, emb.sin() * attention  # [T, rot]
     mask = torch.full((T, T), float("-inf"), dtype=DT).triu(1)
-    window = cfg.get("sliding_window") if arch == "Phi3ForCausalLM" else None
+    window = (cfg.get("sliding_window") if arch in (
+        "Phi3ForCausalLM", "MistralForCausalLM", "MixtralForCausalLM") else None)
     if window:
         # Phi-3's window as transformers masks it: key index > query - window.
         q_idx = torch.arange(T).unsqueeze(1)

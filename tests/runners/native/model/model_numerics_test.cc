@@ -106,17 +106,8 @@ TEST_P(NumericsTest, MatchesTorchReference) {
           auto logits,
           testing::RunPrompt(model.get(), kv.get(), prompts[p], blocks, chunk));
       ASSERT_EQ(logits.size(), prompts[p].size());
-      double max_diff = 0;
-      for (size_t i = 0; i + 1 < prompts[p].size(); ++i) {
-        const std::vector<double> lp = testing::LogSoftmax(logits[i]);
-        max_diff = std::max(max_diff, std::fabs(lp[prompts[p][i + 1]] -
-                                                ref.next_logprobs[p][i]));
-      }
-      const std::vector<double> last = testing::LogSoftmax(logits.back());
-      for (size_t v = 0; v < last.size(); ++v) {
-        max_diff =
-            std::max(max_diff, std::fabs(last[v] - ref.last_logprobs[p][v]));
-      }
+      const double max_diff = testing::MaxLogprobDiff(
+          logits, prompts[p], ref.next_logprobs[p], ref.last_logprobs[p]);
       EXPECT_LE(max_diff, tol);
       if (chunk == 0)
         std::printf("[%s] prompt %zu max |dlogprob| = %.3g\n", tc.name.c_str(),

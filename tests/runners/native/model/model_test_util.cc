@@ -1,11 +1,13 @@
 #include "tests/runners/native/model/model_test_util.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "base/file.h"
 #include "base/json.h"
 #include "base/status_macros.h"
@@ -130,6 +132,49 @@ std::vector<int32_t> RandomTokens(int n, int vocab, uint64_t seed) {
     s ^= s >> 7;
     s ^= s << 17;
     out.push_back(static_cast<int32_t>(s % static_cast<uint64_t>(vocab)));
+  }
+  return out;
+}
+
+double MaxLogprobDiff(const std::vector<std::vector<float>>& logits,
+                      const std::vector<int32_t>& prompt,
+                      const std::vector<double>& next_ref,
+                      const std::vector<double>& last_ref) {
+  double max_diff = 0;
+  for (size_t i = 0; i + 1 < prompt.size(); ++i) {
+    const std::vector<double> lp = LogSoftmax(logits[i]);
+    max_diff = std::max(max_diff, std::fabs(lp[prompt[i + 1]] - next_ref[i]));
+  }
+  const std::vector<double> last = LogSoftmax(logits.back());
+  for (size_t v = 0; v < last.size(); ++v)
+    max_diff = std::max(max_diff, std::fabs(last[v] - last_ref[v]));
+  return max_diff;
+}
+
+absl::StatusOr<std::vector<int32_t>> Greedy(model::Model* model,
+                                            model::KvCache* kv,
+                                            const std::vector<int32_t>& prompt,
+                                            const std::vector<int32_t>& blocks,
+                                            int n, int rope_length) {
+  ASSIGN_OR_RETURN(auto logits, RunPrompt(model, kv, prompt, blocks, 0));
+  std::vector<int32_t> seq = prompt;
+  std::vector<int32_t> out;
+  std::vector<float> last = logits.back();
+  for (int i = 0; i < n; ++i) {
+    const int32_t next = static_cast<int32_t>(
+        std::max_element(last.begin(), last.end()) - last.begin());
+    out.push_back(next);
+    seq.push_back(next);
+    if (i + 1 == n) break;
+    model::SeqChunk c;
+    c.tokens = absl::MakeConstSpan(seq.data() + seq.size() - 1, 1);
+    c.start_pos = static_cast<int>(seq.size()) - 1;
+    c.block_table = blocks;
+    c.logit_rows = {0};
+    c.rope_length = rope_length;
+    model::ForwardOutput step;
+    RETURN_IF_ERROR(model->Forward({c}, kv, &step));
+    last = step.logits[0];
   }
   return out;
 }

@@ -41,6 +41,23 @@ absl::StatusOr<ReferenceResult> RunTorchReference(
     const std::string& model_dir,
     const std::vector<std::vector<int32_t>>& prompts, int greedy = 0);
 
+// The largest |log-probability - reference| over each row's next prompt
+// token and over the whole last row (`next_ref`, `last_ref`: one prompt's
+// ReferenceResult rows).
+double MaxLogprobDiff(const std::vector<std::vector<float>>& logits,
+                      const std::vector<int32_t>& prompt,
+                      const std::vector<double>& next_ref,
+                      const std::vector<double>& last_ref);
+
+// Greedy continuation of `prompt` by `n` tokens through the KV cache, each
+// step a one-token chunk (with `rope_length`, 0 for none, as the engine
+// sets it for length-dependent RoPE).
+absl::StatusOr<std::vector<int32_t>> Greedy(model::Model* model,
+                                            model::KvCache* kv,
+                                            const std::vector<int32_t>& prompt,
+                                            const std::vector<int32_t>& blocks,
+                                            int n, int rope_length = 0);
+
 // Deterministic pseudo-random token ids in [0, vocab).
 std::vector<int32_t> RandomTokens(int n, int vocab, uint64_t seed);
 

@@ -41,10 +41,6 @@ void PrintTo(const MoeCase& c, std::ostream* os) { *os << c.name; }
 
 class MoeNumericsTest : public ::testing::TestWithParam<MoeCase> {};
 
-int ArgMax(const std::vector<double>& v) {
-  return static_cast<int>(std::max_element(v.begin(), v.end()) - v.begin());
-}
-
 TEST_P(MoeNumericsTest, MatchesTorchReference) {
   if (!testing::TorchAvailable())
     GTEST_SKIP() << "/usr/bin/python3 cannot import torch";
@@ -80,8 +76,10 @@ TEST_P(MoeNumericsTest, MatchesTorchReference) {
   const std::vector<std::vector<int32_t>> prompts = {
       testing::RandomTokens(45, spec.vocab, 1),
       testing::RandomTokens(70, spec.vocab, 2)};
-  ASSERT_OK_AND_ASSIGN(testing::ReferenceResult ref,
-                       testing::RunTorchReference(dir.path(), prompts));
+  constexpr int kGreedy = 8;
+  ASSERT_OK_AND_ASSIGN(
+      testing::ReferenceResult ref,
+      testing::RunTorchReference(dir.path(), prompts, kGreedy));
   const double tol = tc.dtype == DType::kF32 ? 1e-4 : 2e-2;
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<KvCache> kv, model->AllocateKvCache(16));
   const std::vector<int32_t> blocks = {9, 3, 14, 0, 7, 11};
@@ -92,17 +90,8 @@ TEST_P(MoeNumericsTest, MatchesTorchReference) {
           auto logits,
           testing::RunPrompt(model.get(), kv.get(), prompts[p], blocks, chunk));
       ASSERT_EQ(logits.size(), prompts[p].size());
-      double max_diff = 0;
-      for (size_t i = 0; i + 1 < prompts[p].size(); ++i) {
-        const std::vector<double> lp = testing::LogSoftmax(logits[i]);
-        max_diff = std::max(max_diff, std::fabs(lp[prompts[p][i + 1]] -
-                                                ref.next_logprobs[p][i]));
-      }
-      const std::vector<double> last = testing::LogSoftmax(logits.back());
-      for (size_t v = 0; v < last.size(); ++v) {
-        max_diff =
-            std::max(max_diff, std::fabs(last[v] - ref.last_logprobs[p][v]));
-      }
+      const double max_diff = testing::MaxLogprobDiff(
+          logits, prompts[p], ref.next_logprobs[p], ref.last_logprobs[p]);
       EXPECT_LE(max_diff, tol);
       if (chunk == 0)
         std::printf("[%s] prompt %zu max |dlogprob| = %.3g\n", tc.name.c_str(),
@@ -110,31 +99,13 @@ TEST_P(MoeNumericsTest, MatchesTorchReference) {
     }
   }
 
-  // Greedy: decode 8 tokens after prompt 0 one at a time; the reference's
-  // argmax after every prefix must pick the same tokens.
-  std::vector<int32_t> seq = prompts[0];
-  ASSERT_OK_AND_ASSIGN(
-      auto prefill, testing::RunPrompt(model.get(), kv.get(), seq, blocks, 0));
-  std::vector<std::vector<int32_t>> prefixes = {seq};
-  seq.push_back(ArgMax(testing::LogSoftmax(prefill.back())));
-  for (int step = 1; step < 8; ++step) {
-    prefixes.push_back(seq);
-    SeqChunk c;
-    c.tokens = absl::MakeConstSpan(&seq.back(), 1);
-    c.start_pos = static_cast<int>(seq.size()) - 1;
-    c.block_table = blocks;
-    c.logit_rows = {0};
-    ForwardOutput out;
-    ASSERT_OK(model->Forward({c}, kv.get(), &out));
-    seq.push_back(ArgMax(testing::LogSoftmax(out.logits[0])));
-  }
-  ASSERT_OK_AND_ASSIGN(testing::ReferenceResult greedy,
-                       testing::RunTorchReference(dir.path(), prefixes));
-  for (size_t i = 0; i < prefixes.size(); ++i) {
-    const std::vector<double>& lp = greedy.last_logprobs[i];
-    EXPECT_EQ(std::max_element(lp.begin(), lp.end()) - lp.begin(),
-              seq[prompts[0].size() + i])
-        << "greedy step " << i;
+  // Greedy: 8 tokens after each prompt, one at a time, equal to the
+  // reference's argmax continuation.
+  for (size_t p = 0; p < prompts.size(); ++p) {
+    ASSERT_OK_AND_ASSIGN(
+        std::vector<int32_t> greedy,
+        testing::Greedy(model.get(), kv.get(), prompts[p], blocks, kGreedy));
+    EXPECT_EQ(greedy, ref.greedy[p]) << "prompt " << p;
   }
 }
 

@@ -44,36 +44,6 @@ struct RopeCase {
 
 void PrintTo(const RopeCase& c, std::ostream* os) { *os << c.name; }
 
-// Greedy continuation of `prompt` by `n` tokens through the KV cache, each
-// step a one-token chunk with the prompt's rope_length (as the engine runs).
-absl::StatusOr<std::vector<int32_t>> Greedy(Model* model, KvCache* kv,
-                                            const std::vector<int32_t>& prompt,
-                                            const std::vector<int32_t>& blocks,
-                                            int n) {
-  ASSIGN_OR_RETURN(auto logits,
-                   testing::RunPrompt(model, kv, prompt, blocks, 0));
-  std::vector<int32_t> seq = prompt;
-  std::vector<int32_t> out;
-  std::vector<float> last = logits.back();
-  for (int i = 0; i < n; ++i) {
-    const int32_t next = static_cast<int32_t>(
-        std::max_element(last.begin(), last.end()) - last.begin());
-    out.push_back(next);
-    seq.push_back(next);
-    if (i + 1 == n) break;
-    SeqChunk c;
-    c.tokens = absl::MakeConstSpan(seq.data() + seq.size() - 1, 1);
-    c.start_pos = static_cast<int>(seq.size()) - 1;
-    c.block_table = blocks;
-    c.logit_rows = {0};
-    c.rope_length = static_cast<int>(prompt.size());
-    ForwardOutput step;
-    RETURN_IF_ERROR(model->Forward({c}, kv, &step));
-    last = step.logits[0];
-  }
-  return out;
-}
-
 class RopeNumericsTest : public ::testing::TestWithParam<RopeCase> {};
 
 TEST_P(RopeNumericsTest, MatchesTorchReference) {
@@ -126,17 +96,8 @@ TEST_P(RopeNumericsTest, MatchesTorchReference) {
           auto logits,
           testing::RunPrompt(model.get(), kv.get(), prompts[p], blocks, chunk));
       ASSERT_EQ(logits.size(), prompts[p].size());
-      double max_diff = 0;
-      for (size_t i = 0; i + 1 < prompts[p].size(); ++i) {
-        const std::vector<double> lp = testing::LogSoftmax(logits[i]);
-        max_diff = std::max(max_diff, std::fabs(lp[prompts[p][i + 1]] -
-                                                ref.next_logprobs[p][i]));
-      }
-      const std::vector<double> last = testing::LogSoftmax(logits.back());
-      for (size_t v = 0; v < last.size(); ++v) {
-        max_diff =
-            std::max(max_diff, std::fabs(last[v] - ref.last_logprobs[p][v]));
-      }
+      const double max_diff = testing::MaxLogprobDiff(
+          logits, prompts[p], ref.next_logprobs[p], ref.last_logprobs[p]);
       EXPECT_LE(max_diff, tol);
       if (chunk == 0)
         std::printf("[%s] prompt of %zu tokens: max |dlogprob| = %.3g\n",
@@ -145,7 +106,8 @@ TEST_P(RopeNumericsTest, MatchesTorchReference) {
     if (tc.dtype == DType::kF32) {
       ASSERT_OK_AND_ASSIGN(
           std::vector<int32_t> greedy,
-          Greedy(model.get(), kv.get(), prompts[p], blocks, kGreedy));
+          testing::Greedy(model.get(), kv.get(), prompts[p], blocks, kGreedy,
+                          static_cast<int>(prompts[p].size())));
       EXPECT_EQ(greedy, ref.greedy[p]) << "prompt " << p;
     }
   }

@@ -174,7 +174,7 @@ class SuiteParser {
       return Error(root, "", "expected a mapping, got " + Describe(root));
     RETURN_IF_ERROR(CheckKeys(root, "",
                               {"version", "name", "candidate", "judge", "tasks",
-                               "seed", "limit", "pin", "labels"}));
+                               "seed", "limit", "pin", "labels", "cluster"}));
     if (root["version"]) {
       ASSIGN_OR_RETURN(int64_t version, Int(root["version"], "version"));
       if (version != 1) {
@@ -241,6 +241,9 @@ class SuiteParser {
                            " bytes and values at most ", kMaxLabelValueBytes));
         }
       }
+    }
+    if (root["cluster"] && !root["cluster"].IsNull()) {
+      RETURN_IF_ERROR(ParseCluster(root["cluster"], spec.mutable_cluster()));
     }
     spec.set_suite_yaml(source_.text);
     return spec;
@@ -551,6 +554,102 @@ class SuiteParser {
         return Error(node["yaml"], yaml_field, name.status().message());
       }
       task->set_name(*name);
+    }
+    return absl::OkStatus();
+  }
+
+  // cluster: {slurm: {shards: N, partition, gres, time, account, qos,
+  // extra_args: [...], max_failures, transport, shared_dir, coordinator,
+  // evald, log_dir}}
+  absl::Status ParseCluster(const YAML::Node& node, v1::ClusterSpec* cluster) {
+    if (!node.IsMap()) {
+      return Error(node, "cluster", "expected a mapping, got " + Describe(node));
+    }
+    RETURN_IF_ERROR(CheckKeys(node, "cluster", {"slurm"}));
+    const YAML::Node slurm = node["slurm"];
+    if (!slurm || slurm.IsNull()) {
+      return Error(node, "cluster.slurm", "required field is missing");
+    }
+    if (!slurm.IsMap()) {
+      return Error(slurm, "cluster.slurm",
+                   "expected a mapping, got " + Describe(slurm));
+    }
+    RETURN_IF_ERROR(CheckKeys(
+        slurm, "cluster.slurm",
+        {"shards", "partition", "gres", "time", "account", "qos", "extra_args",
+         "max_failures", "transport", "shared_dir", "coordinator", "evald",
+         "log_dir"}));
+    v1::SlurmSpec* out = cluster->mutable_slurm();
+    if (!slurm["shards"]) {
+      return Error(slurm, "cluster.slurm.shards", "required field is missing");
+    }
+    ASSIGN_OR_RETURN(int64_t shards,
+                     Int(slurm["shards"], "cluster.slurm.shards"));
+    if (shards < 1 || shards > kMaxShards) {
+      return Error(slurm["shards"], "cluster.slurm.shards",
+                   absl::StrCat("must be between 1 and ", kMaxShards, ", got ",
+                                shards));
+    }
+    out->set_shards(static_cast<int32_t>(shards));
+    const std::pair<const char*, std::string*> strings[] = {
+        {"partition", out->mutable_partition()},
+        {"gres", out->mutable_gres()},
+        {"time", out->mutable_time()},
+        {"account", out->mutable_account()},
+        {"qos", out->mutable_qos()},
+        {"transport", out->mutable_transport()},
+        {"shared_dir", out->mutable_shared_dir()},
+        {"coordinator", out->mutable_coordinator()},
+        {"evald", out->mutable_evald()},
+        {"log_dir", out->mutable_log_dir()},
+    };
+    for (const auto& [key, field] : strings) {
+      if (!slurm[key] || slurm[key].IsNull()) continue;
+      const std::string name = absl::StrCat("cluster.slurm.", key);
+      ASSIGN_OR_RETURN(*field, String(slurm[key], name));
+      // Values reach sbatch's command line and the job script.
+      for (char c : *field) {
+        if (c == '\n' || c == '\r' || c == '\0') {
+          return Error(slurm[key], name, "must be one line");
+        }
+      }
+    }
+    if (slurm["max_failures"]) {
+      ASSIGN_OR_RETURN(int64_t max_failures, Int(slurm["max_failures"],
+                                                 "cluster.slurm.max_failures"));
+      if (max_failures < 0 || max_failures > 100) {
+        return Error(slurm["max_failures"], "cluster.slurm.max_failures",
+                     "must be between 0 and 100");
+      }
+      out->set_max_failures(static_cast<int32_t>(max_failures));
+    } else {
+      out->set_max_failures(3);
+    }
+    if (out->transport().empty()) out->set_transport("grpc");
+    if (out->transport() != "grpc" && out->transport() != "files") {
+      return Error(slurm["transport"], "cluster.slurm.transport",
+                   "expected grpc or files, got " + out->transport());
+    }
+    if (out->transport() == "files" && out->shared_dir().empty()) {
+      return Error(slurm, "cluster.slurm.shared_dir",
+                   "required with transport: files (a folder both the "
+                   "coordinator and the compute nodes can reach)");
+    }
+    if (const YAML::Node extra = slurm["extra_args"];
+        extra && !extra.IsNull()) {
+      if (!extra.IsSequence()) {
+        return Error(extra, "cluster.slurm.extra_args",
+                     "expected a list of strings, got " + Describe(extra));
+      }
+      for (size_t i = 0; i < extra.size(); ++i) {
+        const std::string name =
+            absl::StrCat("cluster.slurm.extra_args[", i, "]");
+        ASSIGN_OR_RETURN(std::string arg, String(extra[i], name));
+        if (arg.empty() || arg.find_first_of("\n\r") != std::string::npos) {
+          return Error(extra[i], name, "must be one non-empty line");
+        }
+        out->add_extra_args(std::move(arg));
+      }
     }
     return absl::OkStatus();
   }

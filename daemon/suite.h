@@ -37,6 +37,7 @@ inline constexpr size_t kMaxSuiteBytes = 1 << 20;
 // Labels are listed and filtered on; they stay short.
 inline constexpr size_t kMaxLabelKeyBytes = 128;
 inline constexpr size_t kMaxLabelValueBytes = 1024;
+inline constexpr int64_t kMaxShards = 4096;  // cluster.slurm.shards
 
 // The checks every run spec passes before it is stored, whether it came from
 // ParseSuite or from another gRPC client: sizes within the limits above and

@@ -42,6 +42,7 @@
 #include "base/logging.h"
 #include "daemon/cli/help.h"
 #include "daemon/cli/parse.h"
+#include "daemon/cluster/worker.h"
 #include "daemon/data_dir_lock.h"
 #include "daemon/executor.h"
 #include "daemon/fingerprint.h"
@@ -226,6 +227,12 @@ std::vector<evald::daemon::cli::HelpSection> HelpSections() {
        "scores and fingerprints. DIR/datasets: the datasets `evalctl datasets "
        "fetch` stores. "
        "Every file evald writes is mode 0600."},
+      {"worker mode",
+       "`evald worker --run RUN --shard N --coordinator HOST:PORT "
+       "--token-file FILE` (or `--shared-dir DIR`) computes one shard of a "
+       "sharded run on a compute node and delivers its samples to the "
+       "coordinating evald; the Slurm jobs of a run with cluster.slurm run "
+       "it. `evald worker --help` lists its flags."},
       {"exit codes",
        "0 stopped by a signal, 1 could not start (data dir held by another "
        "evald, "
@@ -309,6 +316,9 @@ std::optional<int> ParseFlags(int argc, char** argv, Flags* flags) {
 
 int main(int argc, char** argv) {
   using namespace evald;  // NOLINT(build/namespaces): main only
+  // `evald worker ...`: compute one shard of a sharded run (daemon/cluster).
+  if (argc > 1 && std::string(argv[1]) == "worker")
+    return daemon::cluster::WorkerMain(argc - 1, argv + 1);
   // Runs hold every prompt and output: whatever evald creates (the data dir,
   // the store's files, the socket) is its owner's alone.
   umask(0077);

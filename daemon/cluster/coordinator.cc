@@ -18,6 +18,7 @@
 #include "base/logging.h"
 #include "base/status_macros.h"
 #include "daemon/aggregate.h"
+#include "daemon/cluster/shard_files.h"
 #include "daemon/run_validation.h"
 #include "tasks/task.h"
 
@@ -81,11 +82,7 @@ absl::Status Coordinator::CheckSubmit(const v1::RunSpec& spec) const {
                            "); install Slurm's client commands where evald "
                            "runs"));
   }
-  if (slurm.transport() == "files") {
-    return absl::UnimplementedError(
-        "cluster.slurm.transport: files is not supported by this evald yet; "
-        "use transport: grpc");
-  }
+  if (slurm.transport() == "files") return absl::OkStatus();
   if (slurm.coordinator().empty() && options_.cluster_address.empty()) {
     return absl::FailedPreconditionError(
         "cluster.slurm: transport grpc needs the address workers dial: set "
@@ -118,6 +115,19 @@ WorkerJob Coordinator::JobFor(const v1::RunRecord& run) const {
 
 absl::Status Coordinator::SubmitShards(v1::RunRecord& run,
                                        const std::vector<int32_t>& indices) {
+  const v1::SlurmSpec& slurm = run.spec().cluster().slurm();
+  if (slurm.transport() == "files") {
+    // Workers that cannot reach the coordinator find their claim here
+    // before their job starts.
+    for (int32_t i : indices) {
+      v1::ClaimShardResponse claim;
+      *claim.mutable_spec() = run.spec();
+      claim.set_attempt(run.attempt());
+      claim.set_claim(run.shards(i).claims() + 1);
+      RETURN_IF_ERROR(AddShardTasks(*store_, run, i, &claim));
+      RETURN_IF_ERROR(WriteClaimFile(slurm.shared_dir(), run.id(), i, claim));
+    }
+  }
   ASSIGN_OR_RETURN(
       std::string array,
       slurm_.SubmitArray(run.spec().cluster().slurm(), JobFor(run), indices));
@@ -278,23 +288,93 @@ std::string Coordinator::LogTail(const std::string& path) const {
   return tail;
 }
 
+void Coordinator::IngestFiles(const v1::RunRecord& run) {
+  const std::string& shared = run.spec().cluster().slurm().shared_dir();
+  auto listed = ListShardFiles(shared, run.id());
+  if (!listed.ok()) {
+    LOG(ERROR) << "run " << run.id() << ": " << listed.status();
+    return;
+  }
+  for (const WorkerFiles& files : *listed) {
+    const std::string key = files.worker_path;
+    if (files.has_worker && ingested_workers_.insert(key).second) {
+      absl::StatusOr<v1::ClaimShardRequest> request =
+          ReadWorkerFile(files.worker_path);
+      if (request.ok()) request->set_run_id(run.id());
+      absl::Status claimed =
+          request.ok() ? shards_->Claim(*request).status() : request.status();
+      if (!claimed.ok()) {
+        // A worker the coordinator would have refused: its samples stay
+        // out of the store.
+        LOG(ERROR) << "run " << run.id() << ": " << claimed;
+        refused_workers_.insert(key);
+        const int32_t shard = files.shard;
+        absl::Status noted =
+            shards_->Update(run.id(), [&](v1::RunRecord& r) -> absl::Status {
+              if (shard >= 0 && shard < r.shards_size())
+                r.mutable_shards(shard)->set_last_error(
+                    std::string(claimed.message()));
+              return absl::OkStatus();
+            });
+        if (!noted.ok()) LOG(ERROR) << noted;
+      }
+    }
+    if (!files.has_worker || refused_workers_.count(key) > 0) continue;
+    if (files.has_samples) {
+      int64_t& offset = samples_offsets_[files.samples_path];
+      auto batches = ReadShardSamples(files.samples_path, &offset);
+      if (!batches.ok()) {
+        LOG(ERROR) << "run " << run.id() << ": " << batches.status();
+      } else {
+        for (v1::PutShardSamplesRequest& batch : *batches) {
+          batch.set_run_id(run.id());
+          batch.set_shard(files.shard);
+          auto put = shards_->Put(std::move(batch));
+          if (!put.ok()) {
+            LOG(ERROR) << "run " << run.id() << ": " << files.samples_path
+                       << ": " << put.status();
+          }
+        }
+      }
+    }
+    // The finish file's presence means the samples file was complete when
+    // it was listed, and it has been read through since.
+    if (files.has_finish && ingested_finishes_.insert(key).second) {
+      auto finish = ReadFinishFile(files.finish_path);
+      if (finish.ok()) {
+        finish->set_run_id(run.id());
+        finish->set_shard(files.shard);
+      }
+      absl::Status finished =
+          finish.ok() ? shards_->Finish(*finish) : finish.status();
+      if (!finished.ok()) LOG(ERROR) << "run " << run.id() << ": " << finished;
+    }
+  }
+}
+
 absl::Status Coordinator::PollRun(const std::string& run_id) {
+  ASSIGN_OR_RETURN(v1::RunRecord seen, store_->GetRun(run_id));
+  if (seen.state() != v1::RUNNING || !IsShardedRun(seen.spec()))
+    return absl::OkStatus();
+  // Slurm first, then what the workers delivered, then the store: a job
+  // seen finished has delivered everything it ever will by the time its
+  // samples are counted. (Only this thread submits, so the shards' jobs do
+  // not change in between.)
+  std::map<std::string, std::vector<SlurmTask>> arrays;
+  for (const v1::ShardState& shard : seen.shards()) {
+    if (shard.status() == v1::SHARD_DONE ||
+        shard.status() == v1::SHARD_FAILED || shard.slurm_job_id().empty())
+      continue;
+    const std::string array = ArrayOf(shard.slurm_job_id());
+    if (arrays.count(array) > 0) continue;
+    ASSIGN_OR_RETURN(arrays[array], slurm_.Query(array));
+  }
+  if (seen.spec().cluster().slurm().transport() == "files") IngestFiles(seen);
   absl::MutexLock lock(&shards_->mutex());
   return shards_->UpdateLocked(run_id, [&](v1::RunRecord& run) -> absl::Status {
     if (run.state() != v1::RUNNING || !IsShardedRun(run.spec()))
       return absl::OkStatus();
     const v1::SlurmSpec& spec = run.spec().cluster().slurm();
-    // Slurm first, then the store: a job seen finished has delivered
-    // everything it ever will by the time the samples are counted.
-    std::map<std::string, std::vector<SlurmTask>> arrays;
-    for (const v1::ShardState& shard : run.shards()) {
-      if (shard.status() == v1::SHARD_DONE ||
-          shard.status() == v1::SHARD_FAILED || shard.slurm_job_id().empty())
-        continue;
-      const std::string array = ArrayOf(shard.slurm_job_id());
-      if (arrays.count(array) > 0) continue;
-      ASSIGN_OR_RETURN(arrays[array], slurm_.Query(array));
-    }
     std::map<std::string, std::set<int64_t>> done_docs;
     for (const v1::TaskSpec& t : run.spec().tasks()) {
       ASSIGN_OR_RETURN(done_docs[t.name()],

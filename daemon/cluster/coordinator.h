@@ -28,6 +28,9 @@
 #ifndef EVALD_DAEMON_CLUSTER_COORDINATOR_H_
 #define EVALD_DAEMON_CLUSTER_COORDINATOR_H_
 
+#include <cstdint>
+#include <map>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -102,6 +105,12 @@ class Coordinator {
   // Aggregates every task and marks the run SUCCEEDED (or FAILED).
   void FinishRun(v1::RunRecord& run);
   std::string LogTail(const std::string& path) const;
+  // Transport files: feeds what the run's workers wrote under its shared
+  // dir since the last poll through the shard service (Claim for .worker,
+  // Put for .samples, Finish for .finish), each once per poll thread's life;
+  // after a restart everything is read again and the samples already
+  // stored are left as they are.
+  void IngestFiles(const v1::RunRecord& run);
 
   const CoordinatorOptions options_;
   store::Store* store_;
@@ -112,6 +121,11 @@ class Coordinator {
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
+  // The files transport's progress; used by the poll thread only.
+  std::set<std::string> ingested_workers_;
+  std::set<std::string> refused_workers_;
+  std::set<std::string> ingested_finishes_;
+  std::map<std::string, int64_t> samples_offsets_;
 };
 
 }  // namespace evald::daemon::cluster

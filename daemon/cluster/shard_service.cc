@@ -62,6 +62,22 @@ std::vector<TaskRange> ShardTasks(const v1::RunRecord& run, int32_t index) {
   return ranges;
 }
 
+absl::Status AddShardTasks(store::Store& store, const v1::RunRecord& run,
+                           int32_t index, v1::ClaimShardResponse* claim) {
+  for (const TaskRange& r : ShardTasks(run, index)) {
+    v1::ShardTask* task = claim->add_tasks();
+    task->set_task(r.task);
+    task->set_first_doc(r.range.first);
+    task->set_end_doc(r.range.end);
+    ASSIGN_OR_RETURN(std::set<int64_t> done,
+                     store.DoneDocIndices(run.id(), r.task));
+    for (int64_t d = r.range.first; d < r.range.end; ++d) {
+      if (done.count(d) == 0) task->add_todo(d);
+    }
+  }
+  return absl::OkStatus();
+}
+
 std::string WorkerLabel(const v1::ShardState& shard) {
   std::string label = absl::StrCat("shard ", shard.index());
   if (!shard.node().empty()) absl::StrAppend(&label, " on ", shard.node());
@@ -163,7 +179,9 @@ absl::StatusOr<v1::ClaimShardResponse> ShardService::Claim(
         if (shard.status() != v1::SHARD_DONE)
           shard.set_status(v1::SHARD_RUNNING);
         shard.set_node(request.node());
-        if (!request.slurm_job_id().empty())
+        // The coordinator's latest submission stays the shard's job; a
+        // worker of an older one (requeued by Slurm) does not replace it.
+        if (shard.slurm_job_id().empty())
           shard.set_slurm_job_id(request.slurm_job_id());
         shard.set_claims(shard.claims() + 1);
         *shard.mutable_worker() = HostFacts(mine);
@@ -171,17 +189,7 @@ absl::StatusOr<v1::ClaimShardResponse> ShardService::Claim(
         *response.mutable_spec() = run.spec();
         response.set_attempt(run.attempt());
         response.set_claim(shard.claims());
-        for (const TaskRange& r : ShardTasks(run, index)) {
-          v1::ShardTask* task = response.add_tasks();
-          task->set_task(r.task);
-          task->set_first_doc(r.range.first);
-          task->set_end_doc(r.range.end);
-          ASSIGN_OR_RETURN(std::set<int64_t> done,
-                           store_->DoneDocIndices(run.id(), r.task));
-          for (int64_t d = r.range.first; d < r.range.end; ++d) {
-            if (done.count(d) == 0) task->add_todo(d);
-          }
-        }
+        RETURN_IF_ERROR(AddShardTasks(*store_, run, index, &response));
         LOG(INFO) << "run " << run.id() << ": " << WorkerLabel(shard)
                   << " claimed (claim " << shard.claims() << ")";
         return absl::OkStatus();

@@ -45,6 +45,11 @@ struct TaskRange {
 // run's progress records (set at submit), in the spec's task order.
 std::vector<TaskRange> ShardTasks(const v1::RunRecord& run, int32_t index);
 
+// Adds shard `index`'s tasks to `claim`: per task its range and the
+// documents of it not stored yet (what a worker computes).
+absl::Status AddShardTasks(store::Store& store, const v1::RunRecord& run,
+                           int32_t index, v1::ClaimShardResponse* claim);
+
 // "shard 2 on node7 (job 1234_2)": what a sample of the shard records as its
 // worker.
 std::string WorkerLabel(const v1::ShardState& shard);

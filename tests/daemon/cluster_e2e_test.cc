@@ -322,6 +322,30 @@ TEST_F(ClusterTest, ShardedFourWaysEqualsTheLocalRun) {
   EXPECT_THAT(watch.out, HasSubstr("5/5"));
 }
 
+TEST_F(ClusterTest, FilesTransportEqualsTheLocalRun) {
+  const std::string local = LocalRun("small");
+  const std::string shared = tmp_.Join("shared");
+  const std::string run = SubmitSuite(WriteSuite(
+      "files", "small",
+      absl::StrCat("shards: 3, transport: files, shared_dir: ", shared,
+                   ", partition: ", g_cluster->partition())));
+  v1::RunRecord done = WaitDone(run);
+  ASSERT_EQ(done.state(), v1::SUCCEEDED)
+      << done.error() << daemon_->log() << g_cluster->LogTail();
+  ASSERT_EQ(done.shards_size(), 3);
+  for (const v1::ShardState& s : done.shards()) {
+    EXPECT_EQ(s.status(), v1::SHARD_DONE) << s.DebugString();
+    EXPECT_EQ(s.node(), g_cluster->node());
+    EXPECT_EQ(s.claims(), 1);
+  }
+  // The coordinator wrote the claims; the workers never dialled it.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(base::PathExists(
+        absl::StrCat(shared, "/", run, "/shard-", i, ".claim")));
+  }
+  ExpectSameAsLocal(run, local);
+}
+
 TEST_F(ClusterTest, KilledWorkerAndRequeuedJobLoseNothingAndStoreNothingTwice) {
   const std::string local = LocalRun("long");
   const std::string run = SubmitSuite(

@@ -189,6 +189,7 @@ TEST(SlurmScriptTest, BashRunsTheWorkerWithEveryValueIntact) {
   EXPECT_THAT(script, StartsWith("#!/bin/bash\n#SBATCH --job-name=evald-run-1\n"
                                  "#SBATCH --output=/var/log/evald/"
                                  "slurm-%A_%a.out\n#SBATCH --requeue\n"
+                                 "#SBATCH --open-mode=append\n"
                                  "#SBATCH --partition=\"gpu a\"\n"
                                  "#SBATCH --gres=gpu:1\n"
                                  "#SBATCH --account=\"lab\\\"x\"\n"));
@@ -505,6 +506,12 @@ TEST_F(SlurmClusterTest, RequeuedElementRunsAgain) {
   EXPECT_EQ(ByIndex(done, 0)->restarts, 0);
   EXPECT_EQ(Slurp(jobs_ + "/runs-0"), "restarts=0\n");
   EXPECT_EQ(Slurp(jobs_ + "/runs-5"), "restarts=0\nrestarts=1\n");
+  // Both attempts' output, the requeue notice between them.
+  const std::string log = Slurp(ByIndex(done, 5)->std_out);
+  EXPECT_THAT(log, HasSubstr("DUE TO JOB REQUEUE"));
+  EXPECT_EQ(
+      std::vector<std::string>(absl::StrSplit(log, "fake evald on")).size(), 3u)
+      << log;
 }
 
 TEST_F(SlurmClusterTest, PendingArrayIsExpandedPerIndex) {
@@ -557,6 +564,8 @@ TEST_F(SlurmClusterTest, ForgottenJobIsAnEmptyList) {
   absl::StatusOr<std::vector<SlurmTask>> tasks = slurm.Query("3999999");
   ASSERT_TRUE(tasks.ok()) << tasks.status();
   EXPECT_TRUE(tasks->empty());
+  absl::Status cancel = slurm.Cancel("3999999");
+  EXPECT_TRUE(cancel.ok()) << cancel;
 }
 
 TEST_F(SlurmClusterTest, SbatchMissingFromPathIsNotFound) {

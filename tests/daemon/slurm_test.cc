@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -578,6 +579,63 @@ TEST_F(SlurmClusterTest, SbatchMissingFromPathIsNotFound) {
   EXPECT_EQ(id.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(Msg(id.status()),
               StartsWith("evald-no-such-sbatch not found on PATH ("));
+}
+
+// Two clusters in one process, as two test binaries under ctest -j2 have
+// them: separate dirs, ports and munge sockets; each runs its own jobs.
+TEST(SlurmTestClusterTest, TwoClustersRunSideBySide) {
+  absl::StatusOr<std::unique_ptr<testing::SlurmCluster>> a =
+      testing::SlurmCluster::Start();
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  absl::StatusOr<std::unique_ptr<testing::SlurmCluster>> b =
+      testing::SlurmCluster::Start();
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  EXPECT_NE((*a)->conf_path(), (*b)->conf_path());
+  EXPECT_NE((*a)->cluster_name(), (*b)->cluster_name());
+  const std::string conf_a = Slurp((*a)->conf_path());
+  const std::string conf_b = Slurp((*b)->conf_path());
+  for (const char* key : {"SlurmctldPort=", "SlurmdPort=", "AuthInfo="}) {
+    const auto value = [&](const std::string& conf) {
+      const size_t at = conf.find(key);
+      return at == std::string::npos
+                 ? std::string()
+                 : conf.substr(at, conf.find('\n', at) - at);
+    };
+    EXPECT_NE(value(conf_a), "") << key;
+    EXPECT_NE(value(conf_a), value(conf_b)) << key;
+  }
+  std::vector<std::string> ids;
+  for (const auto* cluster : {&*a, &*b}) {
+    base::SubprocessOptions options;
+    options.env = (*cluster)->env();
+    absl::StatusOr<base::SubprocessResult> r =
+        base::RunSubprocess({"sbatch", "--parsable", "--array=0-1", "-o",
+                             "/dev/null", "--wrap", "sleep 1"},
+                            options);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->exit_code, 0) << r->err;
+    ids.push_back(std::string(absl::StripAsciiWhitespace(r->out)));
+  }
+  for (size_t i = 0; i < 2; ++i) {
+    SlurmCommands commands;
+    commands.env = (i == 0 ? *a : *b)->env();
+    Slurm slurm(commands);
+    std::vector<SlurmTask> tasks;
+    for (int tries = 0; tries < 300; ++tries) {
+      absl::StatusOr<std::vector<SlurmTask>> q = slurm.Query(ids[i]);
+      ASSERT_TRUE(q.ok()) << q.status();
+      tasks = *q;
+      if (tasks.size() == 2 && tasks[0].state == "COMPLETED" &&
+          tasks[1].state == "COMPLETED") {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_EQ(tasks.size(), 2u) << Describe(tasks);
+    for (const SlurmTask& t : tasks) {
+      EXPECT_EQ(t.state, "COMPLETED") << Describe(tasks);
+    }
+  }
 }
 
 }  // namespace

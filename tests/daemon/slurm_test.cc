@@ -45,9 +45,9 @@ set -eu
 jobs="$(dirname "$0")/../jobs"
 mkdir -p "$jobs"
 i="${SLURM_ARRAY_TASK_ID:-none}"
+echo "fake evald on $(hostname), shard $i"
 printf '%s\n' "$@" > "$jobs/args-$i"
 echo "restarts=${SLURM_RESTART_COUNT:-0}" >> "$jobs/runs-$i"
-echo "fake evald on $(hostname), shard $i"
 sleep "${EVALD_FAKE_SLEEP:-2}"
 )";
 
@@ -494,7 +494,13 @@ TEST_F(SlurmClusterTest, RequeuedElementRunsAgain) {
         return t != nullptr && t->state == "RUNNING";
       },
       "element 5 RUNNING");
-  ASSERT_TRUE(cluster_->Requeue(*id + "_5").ok());
+  // Requeued once the worker has started (and said so in its log).
+  for (int i = 0; i < 300 && Slurp(jobs_ + "/runs-5").empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(Slurp(jobs_ + "/runs-5"), "restarts=0\n");
+  absl::Status requeued = cluster_->Requeue(*id + "_5");
+  ASSERT_TRUE(requeued.ok()) << requeued;
   std::vector<SlurmTask> done = WaitFor(
       slurm, *id,
       [](const std::vector<SlurmTask>& tasks) {

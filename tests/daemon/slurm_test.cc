@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -306,7 +307,9 @@ class SlurmClusterTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (HasFailure() && cluster_ != nullptr) {
+    // EVALD_SLURM_LOGS=1 shows them after a passing test too.
+    if ((HasFailure() || std::getenv("EVALD_SLURM_LOGS") != nullptr) &&
+        cluster_ != nullptr) {
       std::cerr << "---- Slurm test cluster logs\n" << cluster_->LogTail();
     }
   }

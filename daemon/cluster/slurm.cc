@@ -358,6 +358,9 @@ std::string RenderBatchScript(const v1::SlurmSpec& spec, const WorkerJob& job) {
                                           : job.job_name);
   option("output", absl::StrCat(job.log_dir, "/slurm-%A_%a.out"));
   s += "#SBATCH --requeue\n";
+  // A requeued element appends to its output file: the failed attempt's
+  // last lines stay readable.
+  s += "#SBATCH --open-mode=append\n";
   option("partition", spec.partition());
   option("gres", spec.gres());
   option("time", spec.time());
@@ -491,6 +494,11 @@ absl::Status Slurm::Cancel(const std::string& job_id) const {
       base::RunSubprocess({commands_.scancel, job_id}, Options(commands_));
   if (!r.ok()) return r.status();
   if (r->exit_code != 0) {
+    // Nothing left to cancel is what the caller wanted.
+    if (absl::StrContains(r->err, "Invalid job id specified") ||
+        absl::StrContains(r->err, "already completing or completed")) {
+      return absl::OkStatus();
+    }
     absl::Status failed = CommandFailed("scancel", *r);
     return absl::Status(failed.code(), absl::StrCat("scancel ", job_id, ": ",
                                                     failed.message()));

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -44,9 +46,9 @@ set -eu
 jobs="$(dirname "$0")/../jobs"
 mkdir -p "$jobs"
 i="${SLURM_ARRAY_TASK_ID:-none}"
+echo "fake evald on $(hostname), shard $i"
 printf '%s\n' "$@" > "$jobs/args-$i"
 echo "restarts=${SLURM_RESTART_COUNT:-0}" >> "$jobs/runs-$i"
-echo "fake evald on $(hostname), shard $i"
 sleep "${EVALD_FAKE_SLEEP:-2}"
 )";
 
@@ -189,6 +191,7 @@ TEST(SlurmScriptTest, BashRunsTheWorkerWithEveryValueIntact) {
   EXPECT_THAT(script, StartsWith("#!/bin/bash\n#SBATCH --job-name=evald-run-1\n"
                                  "#SBATCH --output=/var/log/evald/"
                                  "slurm-%A_%a.out\n#SBATCH --requeue\n"
+                                 "#SBATCH --open-mode=append\n"
                                  "#SBATCH --partition=\"gpu a\"\n"
                                  "#SBATCH --gres=gpu:1\n"
                                  "#SBATCH --account=\"lab\\\"x\"\n"));
@@ -304,7 +307,9 @@ class SlurmClusterTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (HasFailure() && cluster_ != nullptr) {
+    // EVALD_SLURM_LOGS=1 shows them after a passing test too.
+    if ((HasFailure() || std::getenv("EVALD_SLURM_LOGS") != nullptr) &&
+        cluster_ != nullptr) {
       std::cerr << "---- Slurm test cluster logs\n" << cluster_->LogTail();
     }
   }
@@ -492,7 +497,13 @@ TEST_F(SlurmClusterTest, RequeuedElementRunsAgain) {
         return t != nullptr && t->state == "RUNNING";
       },
       "element 5 RUNNING");
-  ASSERT_TRUE(cluster_->Requeue(*id + "_5").ok());
+  // Requeued once the worker has started (and said so in its log).
+  for (int i = 0; i < 300 && Slurp(jobs_ + "/runs-5").empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(Slurp(jobs_ + "/runs-5"), "restarts=0\n");
+  absl::Status requeued = cluster_->Requeue(*id + "_5");
+  ASSERT_TRUE(requeued.ok()) << requeued;
   std::vector<SlurmTask> done = WaitFor(
       slurm, *id,
       [](const std::vector<SlurmTask>& tasks) {
@@ -505,6 +516,12 @@ TEST_F(SlurmClusterTest, RequeuedElementRunsAgain) {
   EXPECT_EQ(ByIndex(done, 0)->restarts, 0);
   EXPECT_EQ(Slurp(jobs_ + "/runs-0"), "restarts=0\n");
   EXPECT_EQ(Slurp(jobs_ + "/runs-5"), "restarts=0\nrestarts=1\n");
+  // Both attempts' output, the requeue notice between them.
+  const std::string log = Slurp(ByIndex(done, 5)->std_out);
+  EXPECT_THAT(log, HasSubstr("DUE TO JOB REQUEUE"));
+  EXPECT_EQ(
+      std::vector<std::string>(absl::StrSplit(log, "fake evald on")).size(), 3u)
+      << log;
 }
 
 TEST_F(SlurmClusterTest, PendingArrayIsExpandedPerIndex) {
@@ -557,6 +574,8 @@ TEST_F(SlurmClusterTest, ForgottenJobIsAnEmptyList) {
   absl::StatusOr<std::vector<SlurmTask>> tasks = slurm.Query("3999999");
   ASSERT_TRUE(tasks.ok()) << tasks.status();
   EXPECT_TRUE(tasks->empty());
+  absl::Status cancel = slurm.Cancel("3999999");
+  EXPECT_TRUE(cancel.ok()) << cancel;
 }
 
 TEST_F(SlurmClusterTest, SbatchMissingFromPathIsNotFound) {
@@ -569,6 +588,63 @@ TEST_F(SlurmClusterTest, SbatchMissingFromPathIsNotFound) {
   EXPECT_EQ(id.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(Msg(id.status()),
               StartsWith("evald-no-such-sbatch not found on PATH ("));
+}
+
+// Two clusters in one process, as two test binaries under ctest -j2 have
+// them: separate dirs, ports and munge sockets; each runs its own jobs.
+TEST(SlurmTestClusterTest, TwoClustersRunSideBySide) {
+  absl::StatusOr<std::unique_ptr<testing::SlurmCluster>> a =
+      testing::SlurmCluster::Start();
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  absl::StatusOr<std::unique_ptr<testing::SlurmCluster>> b =
+      testing::SlurmCluster::Start();
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  EXPECT_NE((*a)->conf_path(), (*b)->conf_path());
+  EXPECT_NE((*a)->cluster_name(), (*b)->cluster_name());
+  const std::string conf_a = Slurp((*a)->conf_path());
+  const std::string conf_b = Slurp((*b)->conf_path());
+  for (const char* key : {"SlurmctldPort=", "SlurmdPort=", "AuthInfo="}) {
+    const auto value = [&](const std::string& conf) {
+      const size_t at = conf.find(key);
+      return at == std::string::npos
+                 ? std::string()
+                 : conf.substr(at, conf.find('\n', at) - at);
+    };
+    EXPECT_NE(value(conf_a), "") << key;
+    EXPECT_NE(value(conf_a), value(conf_b)) << key;
+  }
+  std::vector<std::string> ids;
+  for (const auto* cluster : {&*a, &*b}) {
+    base::SubprocessOptions options;
+    options.env = (*cluster)->env();
+    absl::StatusOr<base::SubprocessResult> r =
+        base::RunSubprocess({"sbatch", "--parsable", "--array=0-1", "-o",
+                             "/dev/null", "--wrap", "sleep 1"},
+                            options);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->exit_code, 0) << r->err;
+    ids.push_back(std::string(absl::StripAsciiWhitespace(r->out)));
+  }
+  for (size_t i = 0; i < 2; ++i) {
+    SlurmCommands commands;
+    commands.env = (i == 0 ? *a : *b)->env();
+    Slurm slurm(commands);
+    std::vector<SlurmTask> tasks;
+    for (int tries = 0; tries < 300; ++tries) {
+      absl::StatusOr<std::vector<SlurmTask>> q = slurm.Query(ids[i]);
+      ASSERT_TRUE(q.ok()) << q.status();
+      tasks = *q;
+      if (tasks.size() == 2 && tasks[0].state == "COMPLETED" &&
+          tasks[1].state == "COMPLETED") {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_EQ(tasks.size(), 2u) << Describe(tasks);
+    for (const SlurmTask& t : tasks) {
+      EXPECT_EQ(t.state, "COMPLETED") << Describe(tasks);
+    }
+  }
 }
 
 }  // namespace

@@ -326,6 +326,8 @@ absl::Status SlurmCluster::CheckAlive() const {
 }
 
 void SlurmCluster::Stop() {
+  const auto start = Clock::now();
+  const bool started = start_seconds_ > 0;
   if (Alive(slurmctld_)) {
     // Jobs first, so no job step outlives its slurmd.
     base::SubprocessOptions options;
@@ -343,6 +345,10 @@ void SlurmCluster::Stop() {
   StopProcess(slurmd_, std::chrono::seconds(10));
   StopProcess(slurmctld_, std::chrono::seconds(10));
   StopProcess(munged_, std::chrono::seconds(5));
+  if (started) {
+    std::fprintf(stderr, "SlurmCluster: cluster %s stopped in %.2f s\n",
+                 cluster_name_.c_str(), SecondsSince(start));
+  }
 }
 
 absl::Status SlurmCluster::Requeue(const std::string& job_id) const {

@@ -618,7 +618,8 @@ absl::Status RunShard(const WorkerOptions& options, ShardTransport& transport,
   absl::Status result = compute();
   absl::Status delivered = sender.Close();
   if (result.ok() && !delivered.ok()) result = delivered;
-  if (result.ok() && sender.stop_requested()) {
+  if (result.ok() && sender.stop_requested() &&
+      sender.delivered() < todo_total) {
     result = absl::CancelledError(
         "the coordinator asked the worker to stop (the run was cancelled or "
         "failed)");

@@ -72,6 +72,13 @@ std::string ArrayExpression(const std::vector<int32_t>& indices);
 // --slurm` prints.
 std::string RenderBatchScript(const v1::SlurmSpec& spec, const WorkerJob& job);
 
+// The elements in `scontrol show job -o` output (one record per line). A
+// pending array's elements that Slurm has not split off yet come as one
+// record whose ArrayTaskId is a set ("0-3", "1,3", "0-15:4", "0-3%2"); it is
+// expanded into one SlurmTask per index. Sorted by index.
+absl::StatusOr<std::vector<SlurmTask>> ParseJobRecords(
+    const std::string& scontrol_output);
+
 class Slurm {
  public:
   explicit Slurm(SlurmCommands commands = {});

@@ -10,17 +10,21 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "base/file.h"
 #include "base/json.h"
 #include "proto/service.grpc.pb.h"
 #include "tests/daemon/evald_test_base.h"
@@ -78,6 +82,58 @@ class WorkerGrpcTest : public EvaldTestBase {
     return s;
   }
 
+  // A real Slurm cluster (the daemon runs sbatch and scontrol against it),
+  // a token, a free TCP port, and evald coordinating on it; the tiny model.
+  void StartCoordinator() {
+    absl::StatusOr<std::unique_ptr<SlurmCluster>> cluster =
+        SlurmCluster::Start();
+    ASSERT_TRUE(cluster.ok()) << cluster.status().message();
+    cluster_ = *std::move(cluster);
+    setenv("SLURM_CONF", cluster_->conf_path().c_str(), 1);
+    ProcessResult made =
+        RunProcess({BinDir() + "/evald-make-checkpoint", "--preset", "tiny",
+                    "--seed", "1", "--out", tmp_.Join("model")});
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+    WriteTestFile(token_file_, absl::StrCat(kToken, "\n"));
+    // evalctl (Ctl, Results) carries it too.
+    setenv("EVALD_TOKEN_FILE", token_file_.c_str(), 1);
+    const int port = FreeTcpPort();
+    ASSERT_GT(port, 0);
+    tcp_ = absl::StrCat("127.0.0.1:", port);
+    StartDaemon(CoordinatorFlags());
+  }
+  std::vector<std::string> CoordinatorFlags() const {
+    return {"--listen-tcp",   tcp_, "--token-file", token_file_,
+            "--cluster-poll", "0.5"};
+  }
+  void TearDown() override {
+    unsetenv("SLURM_CONF");
+    unsetenv("EVALD_TOKEN_FILE");
+  }
+  std::vector<std::string> WorkerArgs(const std::string& run, int shard,
+                                      const std::string& scratch) {
+    return {BinDir() + "/evald",
+            "worker",
+            "--run",
+            run,
+            "--shard",
+            std::to_string(shard),
+            "--coordinator",
+            tcp_,
+            "--token-file",
+            token_file_,
+            "--device",
+            "cpu",
+            "--threads",
+            "2",
+            "--data-dir",
+            tmp_.Join(scratch)};
+  }
+
+  std::unique_ptr<SlurmCluster> cluster_;
+  const std::string token_file_ = tmp_.Join("token");
+  std::string tcp_;
+
   // Every task's metrics, without the run id.
   static std::string Scores(const base::Json& results) {
     const base::Json* scores = results.Find("scores");
@@ -92,15 +148,8 @@ class WorkerGrpcTest : public EvaldTestBase {
 };
 
 TEST_F(WorkerGrpcTest, TwoWorkersByHandCompleteAShardedRunEqualToALocalOne) {
-  absl::StatusOr<std::unique_ptr<SlurmCluster>> cluster = SlurmCluster::Start();
-  ASSERT_TRUE(cluster.ok()) << cluster.status().message();
-  // The daemon runs sbatch and scontrol against the test cluster.
-  setenv("SLURM_CONF", (*cluster)->conf_path().c_str(), 1);
-
-  ProcessResult made =
-      RunProcess({BinDir() + "/evald-make-checkpoint", "--preset", "tiny",
-                  "--seed", "1", "--out", tmp_.Join("model")});
-  ASSERT_EQ(made.exit_code, 0) << made.err;
+  StartCoordinator();
+  ASSERT_NE(cluster_, nullptr);
   WriteGsm8kFixture(tmp_.Join("gsm8k"), 9);
   std::string mmlu_test;
   for (int i = 0; i < 7; ++i) {
@@ -120,19 +169,11 @@ TEST_F(WorkerGrpcTest, TwoWorkersByHandCompleteAShardedRunEqualToALocalOne) {
   WriteTestFile(tmp_.Join("local.yaml"), head);
   WriteTestFile(tmp_.Join("sharded.yaml"),
                 absl::StrCat(head, "cluster:\n  slurm:\n    shards: 2\n",
-                             "    partition: ", (*cluster)->partition(), "\n",
+                             "    partition: ", cluster_->partition(), "\n",
                              "    extra_args: [\"--hold\"]\n"));
 
-  const std::string token_file = tmp_.Join("token");
-  WriteTestFile(token_file, absl::StrCat(kToken, "\n"));
-  // evalctl (Ctl, Results) carries it too.
-  setenv("EVALD_TOKEN_FILE", token_file.c_str(), 1);
-  const int port = FreeTcpPort();
-  ASSERT_GT(port, 0);
-  const std::string tcp = absl::StrCat("127.0.0.1:", port);
-  StartDaemon({"--listen-tcp", tcp, "--token-file", token_file,
-               "--cluster-poll", "0.5"});
-
+  const std::string& token_file = token_file_;
+  const std::string& tcp = tcp_;
   ProcessResult local = Ctl({"--token-file", token_file, "--json", "submit",
                              tmp_.Join("local.yaml"), "--wait"});
   ASSERT_EQ(local.exit_code, 0) << local.err;
@@ -149,10 +190,7 @@ TEST_F(WorkerGrpcTest, TwoWorkersByHandCompleteAShardedRunEqualToALocalOne) {
 
   // The workers Slurm would run, run by hand (Slurm holds the array).
   auto worker = [&](int shard, const std::string& scratch) {
-    return RunProcess({BinDir() + "/evald", "worker", "--run", sharded_id,
-                       "--shard", std::to_string(shard), "--coordinator", tcp,
-                       "--token-file", token_file, "--device", "cpu",
-                       "--threads", "2", "--data-dir", tmp_.Join(scratch)},
+    return RunProcess(WorkerArgs(sharded_id, shard, scratch),
                       {"SLURM_ARRAY_TASK_ID=", "SLURM_ARRAY_JOB_ID="}, 600);
   };
   ProcessResult first = worker(0, "scratch-0");
@@ -205,8 +243,83 @@ TEST_F(WorkerGrpcTest, TwoWorkersByHandCompleteAShardedRunEqualToALocalOne) {
   EXPECT_EQ(late.exit_code, 1);
   EXPECT_THAT(late.err, HasSubstr("evald worker: ClaimShard (run " +
                                   sharded_id + ") at coordinator " + tcp));
-  unsetenv("SLURM_CONF");
-  unsetenv("EVALD_TOKEN_FILE");
+}
+
+TEST_F(WorkerGrpcTest, AWorkerRidesOutACoordinatorKilledAndRestarted) {
+  StartCoordinator();
+  ASSERT_NE(cluster_, nullptr);
+  constexpr int kDocs = 600;
+  WriteGsm8kFixture(tmp_.Join("gsm8k"), kDocs);
+  WriteTestFile(
+      tmp_.Join("sharded.yaml"),
+      absl::StrCat("name: restart\ncandidate:\n  model: ", tmp_.Join("model"),
+                   "\ntasks:\n  - {name: gsm8k, shots: 3, data: ",
+                   tmp_.Join("gsm8k"), "}\ncluster:\n  slurm:\n    shards: 1\n",
+                   "    partition: ", cluster_->partition(), "\n",
+                   "    extra_args: [\"--hold\"]\n"));
+  ProcessResult submitted = Ctl({"submit", tmp_.Join("sharded.yaml")});
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.err << daemon_->log();
+  const std::string run =
+      std::string(absl::StripAsciiWhitespace(submitted.out));
+
+  // The worker runs in the background, its stderr in a file.
+  const std::string log = tmp_.Join("worker.log");
+  std::vector<std::string> args = WorkerArgs(run, 0, "scratch");
+  args.insert(args.end(), {"--max-seqs", "4"});
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (freopen(log.c_str(), "w", stderr) == nullptr) _exit(126);
+    unsetenv("SLURM_ARRAY_TASK_ID");
+    unsetenv("SLURM_ARRAY_JOB_ID");
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  auto worker_log = [&] {
+    auto text = base::ReadFileToString(log);
+    return text.ok() ? *text : std::string();
+  };
+  // Some samples stored, then the coordinator dies without a word.
+  ASSERT_TRUE(WaitFor([&] { return Done(Results(run)) > 0; }, 300))
+      << worker_log() << daemon_->log();
+  daemon_->Signal(SIGKILL, /*wait=*/true);
+  const int64_t before_restart = Done(Results(run, /*offline=*/true));
+  EXPECT_LT(before_restart, kDocs) << "the worker finished before the kill";
+  // The worker keeps its samples and retries while nobody answers.
+  ASSERT_TRUE(WaitFor(
+      [&] { return worker_log().find("unavailable") != std::string::npos; },
+      60))
+      << worker_log();
+  StartDaemon(CoordinatorFlags());
+
+  int status = 0;
+  ASSERT_TRUE(
+      WaitFor([&] { return waitpid(pid, &status, WNOHANG) == pid; }, 600))
+      << worker_log();
+  ASSERT_TRUE(WIFEXITED(status)) << worker_log();
+  EXPECT_EQ(WEXITSTATUS(status), 0) << worker_log() << daemon_->log();
+  EXPECT_THAT(worker_log(), HasSubstr("retrying in"));
+  EXPECT_THAT(worker_log(),
+              HasSubstr(absl::StrCat("done, ", kDocs, " samples delivered")));
+
+  base::Json results;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        results = Results(run);
+        return State(results) == "SUCCEEDED" || State(results) == "FAILED";
+      },
+      120))
+      << daemon_->log();
+  EXPECT_EQ(State(results), "SUCCEEDED") << results.Dump() << daemon_->log();
+  EXPECT_EQ(Done(results), kDocs);
+  const std::vector<v1::SampleRecord> stored = Samples(run, "gsm8k");
+  std::set<int64_t> docs;
+  for (const v1::SampleRecord& s : stored) docs.insert(s.doc_index());
+  EXPECT_EQ(stored.size(), static_cast<size_t>(kDocs));
+  EXPECT_EQ(docs.size(), static_cast<size_t>(kDocs));
 }
 
 }  // namespace

@@ -310,7 +310,15 @@ absl::Status Coordinator::PollRun(const std::string& run_id) {
       }
       shard.set_done(done);
       if (shard.status() == v1::SHARD_FAILED) continue;
+      const SlurmTask* task = nullptr;
+      if (!shard.slurm_job_id().empty()) {
+        for (const SlurmTask& t : arrays[ArrayOf(shard.slurm_job_id())]) {
+          if (t.job_id == shard.slurm_job_id() || t.index == shard.index())
+            task = &t;
+        }
+      }
       if (done >= shard.documents()) {
+        if (task != nullptr) shard.set_slurm_state(task->state);
         if (shard.status() != v1::SHARD_DONE) {
           LOG(INFO) << "run " << run.id() << ": " << WorkerLabel(shard)
                     << " done (" << done << " documents)";
@@ -321,11 +329,6 @@ absl::Status Coordinator::PollRun(const std::string& run_id) {
       if (shard.slurm_job_id().empty()) {  // never submitted
         resubmit.push_back(shard.index());
         continue;
-      }
-      const SlurmTask* task = nullptr;
-      for (const SlurmTask& t : arrays[ArrayOf(shard.slurm_job_id())]) {
-        if (t.job_id == shard.slurm_job_id() || t.index == shard.index())
-          task = &t;
       }
       if (task != nullptr && !IsFinalState(task->state)) {
         shard.set_slurm_state(task->state);

@@ -28,9 +28,6 @@ namespace evald::daemon::cluster {
 namespace {
 
 constexpr int kLogTailLines = 20;
-// A batch never carries more than this many samples, whatever piled up
-// while the coordinator was away (the server takes messages up to 64 MiB).
-constexpr size_t kMaxBatchSamples = 256;
 
 absl::Mutex g_log_mu;
 std::deque<std::string>* LogLines() ABSL_EXCLUSIVE_LOCKS_REQUIRED(g_log_mu) {
@@ -308,7 +305,9 @@ class Sender {
           pending_.clear();
           continue;
         }
-        const size_t n = std::min(pending_.size(), kMaxBatchSamples);
+        // Never more than flush_samples per batch, whatever piled up while
+        // the coordinator was away: batches stay small messages.
+        const size_t n = std::min(pending_.size(), flush_samples_);
         for (size_t i = 0; i < n; ++i)
           *batch.add_samples() = std::move(pending_[i]);
         pending_.erase(pending_.begin(),
@@ -618,7 +617,8 @@ absl::Status RunShard(const WorkerOptions& options, ShardTransport& transport,
   absl::Status result = compute();
   absl::Status delivered = sender.Close();
   if (result.ok() && !delivered.ok()) result = delivered;
-  if (result.ok() && sender.stop_requested()) {
+  if (result.ok() && sender.stop_requested() &&
+      sender.delivered() < todo_total) {
     result = absl::CancelledError(
         "the coordinator asked the worker to stop (the run was cancelled or "
         "failed)");

@@ -225,6 +225,8 @@ int WorkerMain(int argc, char** argv) {
   const std::string array_task = Env("SLURM_ARRAY_TASK_ID");
   if (!array_job.empty() && !array_task.empty())
     options.slurm_job_id = absl::StrCat(array_job, "_", array_task);
+  // The default scratch folder is this worker's own: removed at the end.
+  const bool own_scratch = f.data_dir.empty();
   if (f.data_dir.empty()) {
     std::string tmp = Env("TMPDIR");
     if (tmp.empty()) tmp = "/tmp";
@@ -302,6 +304,10 @@ int WorkerMain(int argc, char** argv) {
   absl::Status status = RunShard(options, *transport, models, host_facts);
   finished.store(true);
   signal_thread.join();
+  if (own_scratch) {
+    std::error_code ec;
+    std::filesystem::remove_all(f.data_dir, ec);
+  }
   if (!status.ok()) {
     std::cerr << "evald worker: " << status.message() << "\n";
     return 1;

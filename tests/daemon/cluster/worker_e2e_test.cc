@@ -41,6 +41,7 @@ using ::evald::daemon::cluster::ShardRange;
 using ::evald::daemon::cluster::WorkerFiles;
 using ::evald::daemon::cluster::WriteClaimFile;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 TempDir* g_fixture = nullptr;
 
@@ -375,6 +376,34 @@ TEST_F(WorkerTest, BadInputIsOneClearLineAndANonZeroExit) {
       Worker({"--run", "r1", "--shard", "0", "--coordinator", "127.0.0.1:1"});
   EXPECT_EQ(tcp.exit_code, 2);
   EXPECT_THAT(tcp.err, HasSubstr("--token-file"));
+}
+
+TEST_F(WorkerTest, AnUnreachableCoordinatorIsRetriedUntilItAnswers) {
+  // Nothing listens yet: the worker retries (logging it) and, once the
+  // daemon is up, gets its answer (here: no such run).
+  std::thread late([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    StartDaemon();
+  });
+  ProcessResult r =
+      Worker({"--run", "no-such-run", "--shard", "0", "--coordinator", addr_,
+              "--data-dir", tmp_.Join("scratch")});
+  late.join();
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("unavailable"));
+  EXPECT_THAT(r.err, HasSubstr("retrying in"));
+  EXPECT_THAT(LastLine(r.err),
+              HasSubstr("GetRun (run no-such-run) at coordinator " + addr_));
+  EXPECT_THAT(LastLine(r.err), Not(HasSubstr("unavailable")));
+
+  // With a short --retry-for it gives up, naming the coordinator.
+  ProcessResult gone = Worker({"--run", "r1", "--shard", "0", "--coordinator",
+                               "unix:" + tmp_.Join("none.sock"), "--retry-for",
+                               "1", "--data-dir", tmp_.Join("scratch")});
+  EXPECT_EQ(gone.exit_code, 1);
+  EXPECT_THAT(LastLine(gone.err),
+              HasSubstr("evald worker: GetRun (run r1) at coordinator unix:" +
+                        tmp_.Join("none.sock")));
 }
 
 }  // namespace

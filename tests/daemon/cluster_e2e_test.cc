@@ -434,6 +434,169 @@ TEST_F(ClusterTest, RestartedCoordinatorReattachesWithoutResubmitting) {
   ExpectSameAsLocal(run, LocalRun("long"));
 }
 
+// The worker RPCs by hand against a run whose array Slurm holds (so no
+// real worker runs): claims check fingerprints and pins, samples are
+// checked and stored once, cancel scancels and stops deliveries.
+TEST_F(ClusterTest, WorkerCallsAreCheckedAndStoredOnce) {
+  const std::string run = SubmitSuite(
+      WriteSuite("by-hand", "small",
+                 absl::StrCat("shards: 4, extra_args: [--hold], partition: ",
+                              g_cluster->partition())));
+  const v1::RunRecord record = GetRun(run);
+  ASSERT_EQ(record.state(), v1::RUNNING);
+  ASSERT_EQ(record.slurm_jobs_size(), 1);
+  ASSERT_TRUE(record.has_fingerprint());
+  auto tcp = v1::EvalService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials()));
+  auto claim = [&](int shard, const std::string& node,
+                   const v1::Fingerprint& fingerprint,
+                   v1::ClaimShardResponse* response) {
+    grpc::ClientContext context;
+    Prepare(&context);
+    v1::ClaimShardRequest request;
+    request.set_run_id(run);
+    request.set_shard(shard);
+    request.set_node(node);
+    *request.mutable_fingerprint() = fingerprint;
+    return tcp->ClaimShard(&context, request, response);
+  };
+  auto put = [&](int shard, std::vector<v1::SampleRecord> samples,
+                 v1::PutShardSamplesResponse* response) {
+    grpc::ClientContext context;
+    Prepare(&context);
+    v1::PutShardSamplesRequest request;
+    request.set_run_id(run);
+    request.set_shard(shard);
+    request.set_claim(1);
+    for (v1::SampleRecord& s : samples) *request.add_samples() = std::move(s);
+    return tcp->PutShardSamples(&context, request, response);
+  };
+  auto sample = [&](const std::string& task, int64_t doc) {
+    v1::SampleRecord s;
+    s.set_run_id(run);
+    s.set_task(task);
+    s.set_doc_index(doc);
+    s.set_doc_id(absl::StrCat(task, "-", doc));
+    s.add_responses("by hand");
+    return s;
+  };
+
+  // Shard 1: gsm8k's 8 documents split 2 per shard, mmlu's 12 3 per shard.
+  v1::ClaimShardResponse claimed;
+  grpc::Status s = claim(1, "nodeA", record.fingerprint(), &claimed);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(claimed.claim(), 1);
+  EXPECT_EQ(claimed.spec().name(), "by-hand");
+  ASSERT_EQ(claimed.tasks_size(), 2);
+  EXPECT_EQ(claimed.tasks(0).task(), "mmlu");
+  EXPECT_EQ(claimed.tasks(0).first_doc(), 3);
+  EXPECT_EQ(claimed.tasks(0).end_doc(), 6);
+  EXPECT_EQ(claimed.tasks(1).task(), "gsm8k");
+  EXPECT_EQ(claimed.tasks(1).first_doc(), 2);
+  EXPECT_EQ(claimed.tasks(1).end_doc(), 4);
+  EXPECT_EQ(claimed.tasks(1).todo_size(), 2);
+  EXPECT_EQ(claimed.drift_size(), 0);
+
+  v1::PutShardSamplesResponse stored;
+  s = put(1, {sample("gsm8k", 2), sample("mmlu", 4)}, &stored);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(stored.stored(), 2);
+  EXPECT_EQ(stored.duplicates(), 0);
+  EXPECT_FALSE(stored.stop());
+  // A second delivery is a no-op.
+  v1::SampleRecord changed = sample("gsm8k", 2);
+  changed.set_responses(0, "a different answer");
+  s = put(1, {changed, sample("gsm8k", 3)}, &stored);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(stored.stored(), 1);
+  EXPECT_EQ(stored.duplicates(), 1);
+  std::vector<v1::SampleRecord> gsm = Samples(run, "gsm8k");
+  ASSERT_EQ(gsm.size(), 2u);
+  EXPECT_EQ(gsm[0].responses(0), "by hand");
+  EXPECT_EQ(gsm[0].worker(), absl::StrCat("shard 1 on nodeA (job ",
+                                          record.slurm_jobs(0), "_1)"));
+  // A claim again is told only what is still missing.
+  s = claim(1, "nodeA", record.fingerprint(), &claimed);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(claimed.claim(), 2);
+  EXPECT_EQ(claimed.tasks(1).todo_size(), 0);
+  EXPECT_EQ(claimed.tasks(0).todo_size(), 2);
+
+  // Bad samples: nothing of the batch is stored.
+  s = put(1, {sample("mmlu", 5), sample("gsm8k", 4)}, &stored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("doc 4 is outside the shard"));
+  s = put(1, {sample("ifeval", 3)}, &stored);
+  EXPECT_THAT(s.error_message(), HasSubstr("'ifeval' is not a task"));
+  v1::SampleRecord other = sample("mmlu", 5);
+  other.set_run_id("r-other");
+  s = put(1, {other}, &stored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Samples(run, "mmlu").size(), 1u);
+  s = put(7, {}, &stored);
+  EXPECT_THAT(s.error_message(), HasSubstr("not shard 7"));
+
+  // Another model file than the run's: refused, naming shard and node.
+  v1::Fingerprint changed_model = record.fingerprint();
+  ASSERT_GT(changed_model.models(0).files_size(), 0);
+  changed_model.mutable_models(0)->mutable_files(0)->set_sha256("0badc0de");
+  s = claim(2, "nodeB", changed_model, &claimed);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), HasSubstr("shard 2 on nodeB"));
+  EXPECT_THAT(s.error_message(),
+              HasSubstr(record.fingerprint().models(0).files(0).name()));
+  // Another driver than the first worker's: recorded as drift.
+  v1::Fingerprint other_driver = record.fingerprint();
+  other_driver.set_driver_version("999.1");
+  s = claim(3, "nodeC", other_driver, &claimed);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(claimed.drift_size(), 1);
+  EXPECT_EQ(claimed.drift(0).field(), "shard 3 on nodeC: driver");
+  v1::RunRecord drifted = GetRun(run);
+  EXPECT_TRUE(drifted.drifted());
+  EXPECT_EQ(drifted.shards(3).node(), "nodeC");
+  EXPECT_EQ(drifted.shards(3).status(), v1::SHARD_RUNNING);
+  EXPECT_EQ(drifted.shards(2).claims(), 0);
+
+  // A worker's failure is recorded on its shard.
+  {
+    grpc::ClientContext context;
+    Prepare(&context);
+    v1::FinishShardRequest finish;
+    finish.set_run_id(run);
+    finish.set_shard(3);
+    finish.set_claim(1);
+    finish.set_error("out of memory");
+    finish.set_log_tail("worker: loading the model");
+    v1::FinishShardResponse response;
+    s = tcp->FinishShard(&context, finish, &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_THAT(GetRun(run).shards(3).last_error(),
+                HasSubstr("out of memory; last lines: worker: loading"));
+  }
+
+  // Without the token, nothing.
+  {
+    grpc::ClientContext context;
+    v1::ClaimShardRequest request;
+    request.set_run_id(run);
+    s = tcp->ClaimShard(&context, request, &claimed);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+
+  // cancel scancels the held array; deliveries are told to stop.
+  ProcessResult cancelled = Call({"cancel", run});
+  EXPECT_EQ(cancelled.exit_code, 0) << cancelled.err;
+  EXPECT_EQ(GetRun(run).state(), v1::CANCELLED);
+  ProcessResult squeue =
+      RunProcess({"/usr/bin/squeue", "-h", "-j", record.slurm_jobs(0)});
+  EXPECT_THAT(squeue.out, ::testing::Not(HasSubstr("PD")));
+  s = put(1, {sample("mmlu", 5)}, &stored);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(stored.stop());
+  EXPECT_EQ(stored.stored(), 0);
+}
+
 TEST_F(ClusterTest, BadInputIsOneLineAndStoresNothing) {
   const std::set<std::string> runs_before = ListedRuns();
   auto expect_refused = [&](const std::string& suite, const std::string& text) {

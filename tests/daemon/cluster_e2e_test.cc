@@ -401,6 +401,35 @@ TEST_F(ClusterTest, KilledWorkerAndRequeuedJobLoseNothingAndStoreNothingTwice) {
   ExpectSameAsLocal(run, local);
 }
 
+TEST_F(ClusterTest, AShardFailingMoreThanMaxFailuresFailsTheRun) {
+  // Every job's worker command fails at once: `evald` is not there.
+  const std::string run = SubmitSuite(WriteSuite(
+      "failing", "small",
+      absl::StrCat("shards: 2, max_failures: 1, evald: ", tmp_.Join("nowhere"),
+                   ", partition: ", g_cluster->partition())));
+  v1::RunRecord done = WaitDone(run);
+  ASSERT_EQ(done.state(), v1::FAILED) << daemon_->log();
+  // Slurm's state, the node, the job and the job output's last lines.
+  EXPECT_THAT(done.error(), HasSubstr("Slurm state FAILED on "));
+  EXPECT_THAT(done.error(), HasSubstr(g_cluster->node()));
+  EXPECT_THAT(done.error(), HasSubstr("last lines: "));
+  EXPECT_THAT(done.error(), HasSubstr("nowhere"));
+  // Submitted once, resubmitted once (max_failures 1), then given up.
+  int failed = 0;
+  for (const v1::ShardState& s : done.shards()) {
+    EXPECT_LE(s.failures(), 2) << s.DebugString();
+    if (s.status() == v1::SHARD_FAILED) {
+      ++failed;
+      EXPECT_EQ(s.failures(), 2);
+      EXPECT_EQ(s.submissions(), 2);
+    }
+  }
+  EXPECT_GE(failed, 1);
+  EXPECT_GE(done.slurm_jobs_size(), 2);
+  ProcessResult results = Call({"results", run});
+  EXPECT_EQ(results.exit_code, 1) << results.out << results.err;
+}
+
 TEST_F(ClusterTest, RestartedCoordinatorReattachesWithoutResubmitting) {
   const std::string run = SubmitSuite(WriteSuite(
       "restart", "long",

@@ -380,6 +380,7 @@ class SlurmClusterTest : public ::testing::Test {
 TEST_F(SlurmClusterTest, ArrayRunsEveryShardAndReportsNodeAndExitCode) {
   Slurm slurm = MakeSlurm(3);
   WorkerJob job = Job("run-abc");
+  job.log_dir += " at 100%";  // a blank and a % reach Slurm intact
   absl::StatusOr<std::string> id = slurm.SubmitArray(Spec(3), job, {0, 1, 2});
   ASSERT_TRUE(id.ok()) << id.status();
 
@@ -389,8 +390,8 @@ TEST_F(SlurmClusterTest, ArrayRunsEveryShardAndReportsNodeAndExitCode) {
   EXPECT_EQ(Mode(job.log_dir), 0700);
   EXPECT_EQ(Mode(script_path), 0600);
   EXPECT_THAT(script, HasSubstr("#SBATCH --job-name=\"evald run-abc\"\n"));
-  EXPECT_THAT(script, HasSubstr("#SBATCH --output=" + job.log_dir +
-                                "/slurm-%A_%a.out\n"));
+  EXPECT_THAT(script, HasSubstr("#SBATCH --output=\"" + cluster_->dir() +
+                                "/logs/run-abc at 100%%/slurm-%A_%a.out\"\n"));
   EXPECT_THAT(script, HasSubstr("#SBATCH --requeue\n"));
   EXPECT_THAT(script, HasSubstr("#SBATCH --partition=debug\n"));
   EXPECT_THAT(script, HasSubstr("#SBATCH --time=00:10:00\n"));

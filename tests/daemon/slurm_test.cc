@@ -525,6 +525,30 @@ TEST_F(SlurmClusterTest, RequeuedElementRunsAgain) {
       << log;
 }
 
+// What an operator does by hand: scancel an element, then requeue it.
+TEST_F(SlurmClusterTest, CancelledElementRequeuedRunsAgain) {
+  Slurm slurm = MakeSlurm(2);
+  absl::StatusOr<std::string> id =
+      slurm.SubmitArray(Spec(1), Job("run-cancel-requeue"), {0});
+  ASSERT_TRUE(id.ok()) << id.status();
+  for (int i = 0; i < 1500 && Slurp(jobs_ + "/runs-0").empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(Slurp(jobs_ + "/runs-0"), "restarts=0\n");
+  ASSERT_TRUE(slurm.Cancel(*id + "_0").ok());
+  absl::Status requeued = cluster_->Requeue(*id + "_0");  // at once
+  ASSERT_TRUE(requeued.ok()) << requeued;
+  std::vector<SlurmTask> done = WaitFor(
+      slurm, *id,
+      [](const std::vector<SlurmTask>& tasks) {
+        return tasks.size() == 1 && tasks[0].state == "COMPLETED";
+      },
+      "element 0 COMPLETED after the requeue");
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].restarts, 1);
+  EXPECT_EQ(Slurp(jobs_ + "/runs-0"), "restarts=0\nrestarts=1\n");
+}
+
 TEST_F(SlurmClusterTest, PendingArrayIsExpandedPerIndex) {
   Slurm slurm = MakeSlurm(1);
   v1::SlurmSpec spec = Spec(8);

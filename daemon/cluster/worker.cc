@@ -310,9 +310,9 @@ class Sender {
         const size_t n = std::min(pending_.size(), flush_samples_);
         for (size_t i = 0; i < n; ++i)
           *batch.add_samples() = std::move(pending_[i]);
+        // What is left is older still: oldest_ stays, so it goes next.
         pending_.erase(pending_.begin(),
                        pending_.begin() + static_cast<std::ptrdiff_t>(n));
-        oldest_ = absl::Now();
       }
       absl::StatusOr<bool> put = transport_->Put(batch);
       absl::MutexLock lock(&mu_);

@@ -423,9 +423,7 @@ std::unique_ptr<ShardTransport> MakeFilesTransport(
 absl::Status RunShard(const WorkerOptions& options, ShardTransport& transport,
                       ModelCache& models, const v1::Fingerprint& host) {
   std::atomic<bool> own_stop{false};
-  std::atomic<bool>* stop = options.stop != nullptr
-                                ? const_cast<std::atomic<bool>*>(options.stop)
-                                : &own_stop;
+  std::atomic<bool>* stop = options.stop != nullptr ? options.stop : &own_stop;
   const std::string who =
       absl::StrCat("run ", options.run_id, " shard ", options.shard,
                    options.slurm_job_id.empty()

@@ -658,6 +658,31 @@ TEST_F(ClusterTest, BadInputIsOneLineAndStoresNothing) {
                                          g_cluster->partition())),
                  "sbatch not found on PATH");
   EXPECT_EQ(ListedRuns(), runs_before);
+
+  // A daemon without TCP cannot coordinate workers that dial it.
+  daemon_->Signal(SIGTERM, /*wait=*/true);
+  StartDaemon({"--token-file", g_fixture->Join("token")});
+  expect_refused(WriteSuite("no-tcp", "small",
+                            absl::StrCat("shards: 2, partition: ",
+                                         g_cluster->partition())),
+                 "cluster.slurm: transport grpc needs");
+  EXPECT_EQ(ListedRuns(), runs_before);
+
+  // evald's own flags.
+  for (const auto& [flags, text] :
+       std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--listen-tcp", "127.0.0.1:0"}, "--token-file"},
+           {{"--listen-tcp", "nowhere"}, "expected HOST:PORT"},
+           {{"--cluster-poll", "soon"}, "--cluster-poll"}}) {
+    std::vector<std::string> argv = {BinDir() + "/evald", "--data-dir",
+                                     tmp_.Join("other")};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    ProcessResult r = RunProcess(argv);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    std::string err(absl::StripTrailingAsciiWhitespace(r.err));
+    EXPECT_EQ(err.find('\n'), std::string::npos) << err;
+    EXPECT_THAT(err, HasSubstr(text));
+  }
 }
 
 }  // namespace

@@ -563,7 +563,8 @@ class SuiteParser {
   // evald, log_dir}}
   absl::Status ParseCluster(const YAML::Node& node, v1::ClusterSpec* cluster) {
     if (!node.IsMap()) {
-      return Error(node, "cluster", "expected a mapping, got " + Describe(node));
+      return Error(node, "cluster",
+                   "expected a mapping, got " + Describe(node));
     }
     RETURN_IF_ERROR(CheckKeys(node, "cluster", {"slurm"}));
     const YAML::Node slurm = node["slurm"];
@@ -574,11 +575,11 @@ class SuiteParser {
       return Error(slurm, "cluster.slurm",
                    "expected a mapping, got " + Describe(slurm));
     }
-    RETURN_IF_ERROR(CheckKeys(
-        slurm, "cluster.slurm",
-        {"shards", "partition", "gres", "time", "account", "qos", "extra_args",
-         "max_failures", "transport", "shared_dir", "coordinator", "evald",
-         "log_dir"}));
+    RETURN_IF_ERROR(
+        CheckKeys(slurm, "cluster.slurm",
+                  {"shards", "partition", "gres", "time", "account", "qos",
+                   "extra_args", "max_failures", "transport", "shared_dir",
+                   "coordinator", "evald", "log_dir"}));
     v1::SlurmSpec* out = cluster->mutable_slurm();
     if (!slurm["shards"]) {
       return Error(slurm, "cluster.slurm.shards", "required field is missing");
@@ -586,9 +587,9 @@ class SuiteParser {
     ASSIGN_OR_RETURN(int64_t shards,
                      Int(slurm["shards"], "cluster.slurm.shards"));
     if (shards < 1 || shards > kMaxShards) {
-      return Error(slurm["shards"], "cluster.slurm.shards",
-                   absl::StrCat("must be between 1 and ", kMaxShards, ", got ",
-                                shards));
+      return Error(
+          slurm["shards"], "cluster.slurm.shards",
+          absl::StrCat("must be between 1 and ", kMaxShards, ", got ", shards));
     }
     out->set_shards(static_cast<int32_t>(shards));
     const std::pair<const char*, std::string*> strings[] = {

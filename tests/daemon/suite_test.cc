@@ -316,5 +316,90 @@ TEST(SuiteTest, YamlTaskFiles) {
                          ": no such task YAML file or folder")));
 }
 
+constexpr char kClusterSuite[] = R"(name: sharded
+candidate:
+  model: /ckpt
+tasks: [gsm8k]
+cluster:
+  slurm:
+    shards: 4
+    partition: gpu
+    gres: "gpu:1"
+    time: "02:00:00"
+    account: lab
+    qos: normal
+    extra_args: ["--exclusive", "--mem=64G"]
+)";
+
+TEST(SuiteTest, ParsesSlurmCluster) {
+  ASSERT_OK_AND_ASSIGN(v1::RunSpec spec, Parse(kClusterSuite));
+  const v1::SlurmSpec& slurm = spec.cluster().slurm();
+  EXPECT_EQ(slurm.shards(), 4);
+  EXPECT_EQ(slurm.partition(), "gpu");
+  EXPECT_EQ(slurm.gres(), "gpu:1");
+  EXPECT_EQ(slurm.time(), "02:00:00");
+  EXPECT_EQ(slurm.account(), "lab");
+  EXPECT_EQ(slurm.qos(), "normal");
+  EXPECT_THAT(slurm.extra_args(),
+              ::testing::ElementsAre("--exclusive", "--mem=64G"));
+  EXPECT_EQ(slurm.max_failures(), 3);    // the default
+  EXPECT_EQ(slurm.transport(), "grpc");  // the default
+  // A suite without `cluster:` runs locally.
+  ASSERT_OK_AND_ASSIGN(v1::RunSpec local, Parse(kSuite));
+  EXPECT_FALSE(local.has_cluster());
+}
+
+TEST(SuiteTest, SlurmShardsCanBeSetFromTheCommandLine) {
+  ASSERT_OK_AND_ASSIGN(v1::RunSpec spec,
+                       Parse(kClusterSuite, {"cluster.slurm.shards=8"}));
+  EXPECT_EQ(spec.cluster().slurm().shards(), 8);
+  ASSERT_OK_AND_ASSIGN(spec, Parse(kSuite, {"cluster.slurm.shards=2"}));
+  EXPECT_EQ(spec.cluster().slurm().shards(), 2);
+}
+
+TEST(SuiteTest, RefusesBadSlurmSettings) {
+  EXPECT_THAT(Parse(Replace(kClusterSuite, "qos: normal", "qoss: normal")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("field 'cluster.slurm.qoss': unknown key")));
+  EXPECT_THAT(Parse(Replace(kClusterSuite, "shards: 4", "shards: 0")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("field 'cluster.slurm.shards': must be "
+                                 "between 1 and 4096, got 0")));
+  EXPECT_THAT(
+      Parse(Replace(kClusterSuite, "shards: 4", "shards: four")),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("cluster.slurm.shards': expected an integer")));
+  EXPECT_THAT(Parse(Replace(kClusterSuite, "    shards: 4\n", "")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("cluster.slurm.shards': required")));
+  EXPECT_THAT(Parse(Replace(kClusterSuite, "  slurm:", "  kubernetes:")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("field 'cluster.kubernetes': unknown key")));
+  EXPECT_THAT(
+      Parse(Replace(kClusterSuite, "qos: normal",
+                    "qos: normal\n    transport: files")),
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          HasSubstr("cluster.slurm.shared_dir': required with transport")));
+  EXPECT_THAT(Parse(Replace(kClusterSuite, "qos: normal",
+                            "qos: normal\n    transport: ssh")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("expected grpc or files, got ssh")));
+  EXPECT_THAT(
+      Parse(Replace(kClusterSuite, "[\"--exclusive\", \"--mem=64G\"]",
+                    "--exclusive")),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("cluster.slurm.extra_args': expected a list")));
+  EXPECT_THAT(Parse(Replace(kClusterSuite, "account: lab",
+                            "account: \"lab\\nrm -rf /\"")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("cluster.slurm.account': must be one line")));
+  // The line and column of the bad key are named.
+  EXPECT_THAT(
+      Parse(Replace(kClusterSuite, "shards: 4", "shards: -1")),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("suite.yaml:7:13: field 'cluster.slurm.shards'")));
+}
+
 }  // namespace
 }  // namespace evald::daemon

@@ -613,6 +613,18 @@ TEST_F(ClusterTest, WorkerCallsAreCheckedAndStoredOnce) {
     EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   }
 
+  // status lists the shards of the active run, as the manager's last poll
+  // counted them.
+  EXPECT_TRUE(WaitFor([&] { return GetRun(run).shards(1).done() == 3; }, 60));
+  ProcessResult status = Call({"status"});
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_THAT(status.out,
+              HasSubstr(absl::StrCat("run ", run, ", 4 shards on Slurm (jobs ",
+                                     record.slurm_jobs(0), ")")));
+  EXPECT_THAT(status.out, HasSubstr("nodeC"));
+  EXPECT_THAT(status.out, HasSubstr(absl::StrCat(record.slurm_jobs(0), "_0")));
+  EXPECT_THAT(status.out, HasSubstr("3/5"));  // shard 1: 3 of 5 stored
+
   // cancel scancels the held array; deliveries are told to stop.
   ProcessResult cancelled = Call({"cancel", run});
   EXPECT_EQ(cancelled.exit_code, 0) << cancelled.err;

@@ -300,12 +300,42 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
         s, absl::StrCat("store at ", options.path, ": read queue sequence"));
   }
 
-  // The newest run id, so ids stay increasing across restarts.
+  // The store's instance id, the suffix that keeps its run ids apart from
+  // every other store's: drawn once, when the store first opens for writing.
+  s = db->Get(rocksdb::ReadOptions(), meta, std::string(keys::kInstanceIdKey),
+              &value);
+  std::string instance;
+  if (s.ok()) {
+    if (!keys::IsInstanceId(value)) {
+      return absl::DataLossError(absl::StrCat("store at ", options.path,
+                                              ": corrupt instance id \"",
+                                              absl::CHexEscape(value), "\""));
+    }
+    instance = value;
+  } else if (s.IsNotFound()) {
+    if (!options.read_only) {
+      instance = keys::NewInstanceId();
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      RETURN_IF_ERROR(FromRocks(
+          db->Put(wo, meta, std::string(keys::kInstanceIdKey), instance),
+          absl::StrCat("store at ", options.path, ": write instance id")));
+    }
+  } else {
+    return FromRocks(
+        s, absl::StrCat("store at ", options.path, ": read instance id"));
+  }
+
+  // The newest run id this store minted (imported runs keep the ids other
+  // stores gave them), so ids stay increasing across restarts.
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(
       rocksdb::ReadOptions(), store->handles_->cf(ColumnFamily::kRuns)));
+  absl::MutexLock lock(&store->id_mu_);
+  store->instance_id_ = instance;
   for (it->SeekToLast(); it->Valid(); it->Prev()) {
-    if (keys::ParseRunId(ToView(it->key()))) {
-      absl::MutexLock lock(&store->id_mu_);
+    std::optional<keys::ParsedRunId> parsed =
+        keys::ParseRunId(ToView(it->key()));
+    if (parsed && (parsed->instance.empty() || parsed->instance == instance)) {
       store->last_run_id_ = it->key().ToString();
       break;
     }
@@ -339,7 +369,7 @@ std::string Store::NewRunId(absl::Time now) {
       sequence = 0;
     }
   }
-  last_run_id_ = keys::FormatRunId(second, sequence);
+  last_run_id_ = keys::FormatRunId(second, sequence, instance_id_);
   return last_run_id_;
 }
 
@@ -413,8 +443,12 @@ absl::StatusOr<RunRecord> Store::CreateRun(RunRecord run) {
   } else {
     RETURN_IF_ERROR(keys::ValidateName("run id", run.id()));
     absl::MutexLock lock(&id_mu_);
-    if (keys::ParseRunId(run.id()) && run.id() > last_run_id_)
+    std::optional<keys::ParsedRunId> parsed = keys::ParseRunId(run.id());
+    if (parsed &&
+        (parsed->instance.empty() || parsed->instance == instance_id_) &&
+        run.id() > last_run_id_) {
       last_run_id_ = run.id();
+    }
   }
   if (run.state() == evald::v1::RUN_STATE_UNSPECIFIED)
     run.set_state(evald::v1::QUEUED);

@@ -80,8 +80,16 @@ class Store {
   bool read_only() const { return options_.read_only; }
 
   // A fresh run id for a run created at `now`: time-ordered, unique within
-  // this store even for many runs in one second or a clock that steps back.
+  // this store even for many runs in one second or a clock that steps back,
+  // and never equal to another store's (it ends in instance_id()).
   std::string NewRunId(absl::Time now);
+  // The random id this store puts at the end of the run ids it mints (kept
+  // in its meta); empty for a store made before instance ids, opened
+  // read-only.
+  std::string instance_id() const {
+    absl::MutexLock lock(&id_mu_);
+    return instance_id_;
+  }
 
   // ---- Runs ----------------------------------------------------------------
   // Stores a new run and enqueues it (spec.priority) in one atomic write.
@@ -247,7 +255,8 @@ class Store {
   // sequence numbers); plain reads and blind writes do not take it.
   absl::Mutex write_mu_;
   uint64_t next_queue_seq_ ABSL_GUARDED_BY(write_mu_) = 0;
-  absl::Mutex id_mu_;
+  mutable absl::Mutex id_mu_;
+  std::string instance_id_ ABSL_GUARDED_BY(id_mu_);
   std::string last_run_id_ ABSL_GUARDED_BY(id_mu_);
 };
 

@@ -120,7 +120,8 @@ const bool kRegistered = [] {
   RegisterCommand({
       .name = "export",
       .summary = "write a run as lm-evaluation-harness output files",
-      .example = "evalctl export r20261122T084512Z-0007 --format lm-eval --out "
+      .example = "evalctl export r20261122T084512Z-0007-k3q9x2ma --format "
+                 "lm-eval --out "
                  "lm-eval-out",
       .setup = [](CLI::App& command) -> CommandFn {
         auto flags = std::make_shared<ExportFlags>();

@@ -428,7 +428,7 @@ const bool kRegistered = [] {
   RegisterCommand({
       .name = "watch",
       .summary = "follow a run's progress until it ends",
-      .example = "evalctl watch r20261122T084512Z-0007",
+      .example = "evalctl watch r20261122T084512Z-0007-k3q9x2ma",
       .setup = [](CLI::App& command) -> CommandFn {
         auto run = std::make_shared<std::string>();
         command.add_option("RUN", *run, "the run id")->required();
@@ -470,7 +470,7 @@ const bool kRegistered = [] {
   RegisterCommand({
       .name = "results",
       .summary = "a run's scores with standard errors",
-      .example = "evalctl results r20261122T084512Z-0007 -o yaml",
+      .example = "evalctl results r20261122T084512Z-0007-k3q9x2ma -o yaml",
       .setup = [](CLI::App& command) -> CommandFn {
         auto flags = std::make_shared<RunFlags>();
         command.add_option("RUN", flags->run, "the run id")->required();
@@ -483,8 +483,8 @@ const bool kRegistered = [] {
   RegisterCommand({
       .name = "samples",
       .summary = "a task's per-document samples",
-      .example =
-          "evalctl samples r20261122T084512Z-0007 gsm8k --failed --limit 5",
+      .example = "evalctl samples r20261122T084512Z-0007-k3q9x2ma gsm8k "
+                 "--failed --limit 5",
       .setup = [](CLI::App& command) -> CommandFn {
         auto flags = std::make_shared<SamplesFlags>();
         command.add_option("RUN", flags->run, "the run id")->required();
@@ -504,7 +504,7 @@ const bool kRegistered = [] {
   RegisterCommand({
       .name = "cancel",
       .summary = "cancel a queued or running run",
-      .example = "evalctl cancel r20261122T084512Z-0007",
+      .example = "evalctl cancel r20261122T084512Z-0007-k3q9x2ma",
       .setup = [](CLI::App& command) -> CommandFn {
         auto run = std::make_shared<std::string>();
         command.add_option("RUN", *run, "the run id")->required();
@@ -514,7 +514,7 @@ const bool kRegistered = [] {
   RegisterCommand({
       .name = "env",
       .summary = "the environment fingerprint of a run (or the daemon)",
-      .example = "evalctl env r20261122T084512Z-0007",
+      .example = "evalctl env r20261122T084512Z-0007-k3q9x2ma",
       .setup = [](CLI::App& command) -> CommandFn {
         auto flags = std::make_shared<RunFlags>();
         command.add_option("RUN", flags->run,

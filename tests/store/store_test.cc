@@ -6,9 +6,11 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "base/file.h"
@@ -76,8 +78,8 @@ TEST_F(StoreTest, CreatedRunSurvivesReopen) {
     ASSERT_OK_AND_ASSIGN(created, store->CreateRun(run));
     EXPECT_EQ(created.state(), evald::v1::QUEUED);
     EXPECT_EQ(created.created_unix_ms(), kStartNanos / 1'000'000);
-    EXPECT_EQ(created.id(),
-              keys::FormatRunId(absl::FromUnixNanos(kStartNanos), 0));
+    EXPECT_EQ(created.id(), keys::FormatRunId(absl::FromUnixNanos(kStartNanos),
+                                              0, store->instance_id()));
   }
   auto store = OpenStore();
   ASSERT_OK_AND_ASSIGN(RunRecord got, store->GetRun(created.id()));
@@ -192,11 +194,61 @@ TEST_F(StoreTest, RunIdsSortByTimeWithinASecondAndAcrossReopen) {
   EXPECT_EQ(sorted, ids);
   EXPECT_EQ(std::unique(sorted.begin(), sorted.end()), sorted.end())
       << "duplicate run id";
-  EXPECT_EQ(ids[0], keys::FormatRunId(absl::FromUnixNanos(kStartNanos), 0));
-  EXPECT_EQ(ids[9], keys::FormatRunId(absl::FromUnixNanos(kStartNanos), 9));
-  EXPECT_EQ(ids[10],
-            keys::FormatRunId(
-                absl::FromUnixNanos(kStartNanos) + absl::Seconds(1), 0));
+  const std::string instance = OpenStore()->instance_id();
+  EXPECT_TRUE(keys::IsInstanceId(instance)) << instance;
+  EXPECT_EQ(ids[0],
+            keys::FormatRunId(absl::FromUnixNanos(kStartNanos), 0, instance));
+  EXPECT_EQ(ids[9],
+            keys::FormatRunId(absl::FromUnixNanos(kStartNanos), 9, instance));
+  EXPECT_EQ(ids[10], keys::FormatRunId(
+                         absl::FromUnixNanos(kStartNanos) + absl::Seconds(1), 0,
+                         instance));
+}
+
+TEST_F(StoreTest, TwoStoresNeverMintTheSameIdInOneSecond) {
+  // Two daemons' stores, the same clock: every id differs, each ends in its
+  // own store's instance id, and both keep it across a reopen.
+  evald::testing::TempDir other_dir;
+  std::string first_instance;
+  std::set<std::string> ids;
+  {
+    auto a = OpenStore();
+    ASSERT_OK_AND_ASSIGN(auto b,
+                         Store::Open(StoreOptions{.path = other_dir.Join("db"),
+                                                  .clock = &clock_}));
+    first_instance = a->instance_id();
+    ASSERT_NE(a->instance_id(), b->instance_id());
+    for (int i = 0; i < 5; ++i) {
+      const std::string id_a =
+          a->NewRunId(absl::FromUnixNanos(clock_.NowUnixNanos()));
+      const std::string id_b =
+          b->NewRunId(absl::FromUnixNanos(clock_.NowUnixNanos()));
+      EXPECT_TRUE(absl::EndsWith(id_a, "-" + a->instance_id())) << id_a;
+      EXPECT_TRUE(absl::EndsWith(id_b, "-" + b->instance_id())) << id_b;
+      EXPECT_TRUE(ids.insert(id_a).second) << id_a;
+      EXPECT_TRUE(ids.insert(id_b).second) << id_b;
+    }
+  }
+  EXPECT_EQ(OpenStore()->instance_id(), first_instance);
+}
+
+TEST_F(StoreTest, OldRunIdsStayReadableAndNewIdsFollowThem) {
+  // A store written before instance ids: its runs keep their ids, and the
+  // ids minted after sort after them within the same second.
+  const std::string old_id =
+      keys::FormatRunId(absl::FromUnixNanos(kStartNanos), 3);
+  auto store = OpenStore();
+  RunRecord run = MakeRun("old");
+  run.set_id(old_id);
+  ASSERT_OK(store->CreateRun(run).status());
+  ASSERT_OK_AND_ASSIGN(RunRecord got, store->GetRun(old_id));
+  EXPECT_EQ(got.spec().name(), "old");
+  store.reset();
+  store = OpenStore();
+  const std::string next = store->NewRunId(absl::FromUnixNanos(kStartNanos));
+  EXPECT_EQ(next, keys::FormatRunId(absl::FromUnixNanos(kStartNanos), 4,
+                                    store->instance_id()));
+  EXPECT_LT(old_id, next);
 }
 
 TEST_F(StoreTest, ListRunsFiltersNewestFirst) {

@@ -193,6 +193,10 @@ std::string FiguresPrefix(absl::string_view run_id) {
   return key;
 }
 
+std::string ImportingKey(absl::string_view run_id) {
+  return Join({"importing", run_id});
+}
+
 std::string ProgressPrefix(absl::string_view run_id) {
   std::string key = Join({"progress", run_id});
   key.push_back(kSep);

@@ -86,6 +86,10 @@ std::string ProgressPrefix(absl::string_view run_id);
 std::string FiguresKey(absl::string_view run_id, int32_t attempt);
 std::string FiguresPrefix(absl::string_view run_id);
 
+// meta: "importing" \0 run_id -> "" while a RunImport stores the run.
+std::string ImportingKey(absl::string_view run_id);
+inline constexpr absl::string_view kImportingPrefix{"importing\0", 10};
+
 // Fixed meta keys.
 inline constexpr absl::string_view kSchemaVersionKey = "schema_version";
 inline constexpr absl::string_view kNextQueueSeqKey = "next_queue_seq";

@@ -133,6 +133,73 @@ TEST_F(StoreTest, ImportRunStoresEverythingOrNothing) {
   EXPECT_TRUE(queue.empty());
 }
 
+TEST_F(StoreTest, RunImportKeepsTheIdAndStoresNothingUntilCommit) {
+  const std::string id = "r20260101T000000Z-0000-otherstr";
+  RunRecord run = MakeRun("moved");
+  run.set_id(id);
+  run.set_state(evald::v1::SUCCEEDED);
+  run.mutable_fingerprint()->set_hostname("elsewhere");
+  evald::v1::TaskScores scores;
+  scores.set_task("gsm8k");
+  scores.add_metrics()->set_value(0.25);
+  auto store = OpenStore();
+  {
+    // Given up half way (a truncated file): nothing of it stays.
+    ASSERT_OK_AND_ASSIGN(auto import, store->BeginImport(run));
+    for (int i = 0; i < 8000; ++i)  // 2.4 MB: flushed batches
+      ASSERT_OK(import->AddSample(MakeTestSample("", "gsm8k", i)));
+    EXPECT_THAT(store->BeginImport(run),
+                StatusIs(absl::StatusCode::kAlreadyExists,
+                         HasSubstr("being imported")));
+    EXPECT_THAT(import->AddSample(MakeTestSample("", "gsm8k", 5)),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("doc index 5 after 7999")));
+  }
+  EXPECT_THAT(store->GetRun(id), StatusIs(absl::StatusCode::kNotFound));
+  // fsck would name any sample left behind as an orphan.
+  ASSERT_OK_AND_ASSIGN(CheckReport clean, store->Check(false));
+  EXPECT_TRUE(clean.problems.empty()) << clean.problems[0].record;
+  {
+    // A crash mid-import: the next writable open removes what it wrote.
+    ASSERT_OK_AND_ASSIGN(auto import, store->BeginImport(run));
+    for (int i = 0; i < 8000; ++i)
+      ASSERT_OK(import->AddSample(MakeTestSample("", "gsm8k", i)));
+    import.release();  // never rolled back nor committed, as after SIGKILL
+    ASSERT_OK_AND_ASSIGN(CheckReport left, store->Check(false));
+    EXPECT_FALSE(left.problems.empty());  // flushed batches are on disk
+    store.reset();
+    store = OpenStore();
+    ASSERT_OK_AND_ASSIGN(CheckReport reopened, store->Check(false));
+    EXPECT_TRUE(reopened.problems.empty()) << reopened.problems[0].record;
+  }
+  ASSERT_OK_AND_ASSIGN(auto import, store->BeginImport(run));
+  ASSERT_OK(import->AddSample(MakeTestSample("", "gsm8k", 0)));
+  ASSERT_OK(import->AddSample(MakeTestSample("", "gsm8k", 7)));
+  ASSERT_OK(import->AddSample(MakeTestSample("", "mmlu", 1)));
+  EXPECT_THAT(
+      import->AddSample(MakeTestSample("", "gsm8k", 9)),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("two places")));
+  ASSERT_OK(import->AddScores(scores));
+  ASSERT_OK_AND_ASSIGN(RunRecord stored, import->Commit());
+  EXPECT_EQ(stored.id(), id);
+  ASSERT_OK_AND_ASSIGN(RunRecord got, store->GetRun(id));
+  EXPECT_EQ(got.fingerprint().hostname(), "elsewhere");
+  EXPECT_THAT(store->CountSamples(id, "gsm8k"), IsOkAndHolds(2));
+  ASSERT_OK_AND_ASSIGN(auto got_scores, store->GetScores(id));
+  ASSERT_EQ(got_scores.size(), 1u);
+  EXPECT_EQ(got_scores[0].run_id(), id);
+  ASSERT_OK_AND_ASSIGN(CheckReport after, store->Check(false));
+  EXPECT_TRUE(after.problems.empty());
+  import.reset();  // committed: destroying it removes nothing
+  EXPECT_THAT(store->CountSamples(id, "gsm8k"), IsOkAndHolds(2));
+  EXPECT_THAT(
+      store->BeginImport(run),
+      StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("already exists")));
+  // An imported id never moves this store's own ids.
+  EXPECT_TRUE(absl::EndsWith(store->NewRunId(absl::FromUnixNanos(kStartNanos)),
+                             store->instance_id()));
+}
+
 TEST_F(StoreTest, PutRunKeepsFingerprintAndUpdatesState) {
   auto store = OpenStore();
   RunRecord run = MakeRun("a");

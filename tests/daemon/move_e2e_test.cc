@@ -46,6 +46,13 @@ class MoveE2eTest : public EvaldTestBase {
                     "--seed", "3", "--out", g_fixture->Join("model")});
     ASSERT_EQ(made.exit_code, 0) << made.err;
     WriteGsm8kFixture(g_fixture->Join("data/gsm8k"), 4);
+    // Three checkpoints of a sweep, named so that string order is wrong.
+    for (const char* step : {"1200", "50", "900"}) {
+      ProcessResult ckpt = RunProcess(
+          {BinDir() + "/evald-make-checkpoint", "--preset", "tiny", "--seed",
+           step, "--out", g_fixture->Join(absl::StrCat("ckpts/step-", step))});
+      ASSERT_EQ(ckpt.exit_code, 0) << ckpt.err;
+    }
   }
 
   void SetUp() override { StartDaemon(); }
@@ -222,6 +229,150 @@ TEST_F(MoveE2eTest, TruncatedOrGarbageRunFilesStoreNothing) {
   WriteTestFile(path, bytes);
   ProcessResult ok = CtlAt(other_addr, {"import", path});
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
+}
+
+TEST_F(MoveE2eTest, SweepSubmitsOneLabelledRunPerCheckpointInOrder) {
+  const std::string suite = WriteSuite();
+  const std::string ckpts = g_fixture->Join("ckpts");
+  ProcessResult swept =
+      Ctl({"submit", suite, "--sweep", "candidate.model=" + ckpts + "/step-*",
+           "--sweep-name", "s1", "--set", "tasks[0].limit=2", "--set",
+           "tasks[1].limit=1"});
+  ASSERT_EQ(swept.exit_code, 0) << swept.err;
+  std::vector<std::string> lines =
+      absl::StrSplit(swept.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 3u) << swept.out;
+  std::vector<std::string> ids;
+  const std::vector<std::string> order = {"step-50", "step-900", "step-1200"};
+  for (size_t i = 0; i < 3; ++i) {
+    std::vector<std::string> parts = absl::StrSplit(lines[i], '\t');
+    ASSERT_EQ(parts.size(), 2u) << lines[i];
+    EXPECT_EQ(parts[1], order[i]);
+    ids.push_back(parts[0]);
+  }
+  EXPECT_LT(ids[0], ids[1]);
+  EXPECT_LT(ids[1], ids[2]);
+  EXPECT_THAT(swept.err, HasSubstr("evalctl list --label sweep=s1"));
+  EXPECT_THAT(swept.err,
+              HasSubstr("evalctl report --since 7d --label sweep=s1"));
+
+  // Each run is the suite with that checkpoint as its candidate, labelled.
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(WaitFor([&] { return State(Results(ids[i])) == "SUCCEEDED"; }))
+        << ids[i];
+    const base::Json results = Results(ids[i]);
+    EXPECT_EQ(Str(results, {"run", "spec", "candidate", "path"}),
+              absl::StrCat(ckpts, "/", order[i]));
+    EXPECT_EQ(Str(results, {"run", "spec", "labels", "sweep"}), "s1");
+    EXPECT_EQ(Str(results, {"run", "spec", "labels", "checkpoint"}), order[i]);
+    EXPECT_EQ(Str(results, {"run", "spec", "labels", "branch"}), "main");
+  }
+  ProcessResult listed = Ctl({"--json", "list", "--label", "sweep=s1"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  const base::Json list = Json(listed);
+  ASSERT_NE(list.Find("runs"), nullptr) << listed.out;
+  EXPECT_EQ(list.Find("runs")->array().size(), 3u);
+
+  // The report trends them in checkpoint order.
+  const std::string md = tmp_.Join("sweep.md");
+  ProcessResult report =
+      Ctl({"report", "--since", "1d", "--label", "sweep=s1", "--out", md});
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  auto text = base::ReadFileToString(md);
+  ASSERT_TRUE(text.ok());
+  const size_t at50 = text->find("| step-50 |");
+  const size_t at900 = text->find("| step-900 |");
+  const size_t at1200 = text->find("| step-1200 |");
+  ASSERT_NE(at50, std::string::npos) << *text;
+  ASSERT_NE(at900, std::string::npos) << *text;
+  ASSERT_NE(at1200, std::string::npos) << *text;
+  EXPECT_LT(at50, at900);
+  EXPECT_LT(at900, at1200);
+
+  // A list file, in any order, gives the same order; --json names each.
+  const std::string list_file = tmp_.Join("ckpts.txt");
+  WriteTestFile(list_file,
+                absl::StrCat("# two of them\n", ckpts, "/step-1200\n\n", ckpts,
+                             "/step-900/\n"));
+  ProcessResult from_file = Ctl(
+      {"--json", "submit", suite, "--sweep", "candidate.model=@" + list_file});
+  ASSERT_EQ(from_file.exit_code, 0) << from_file.err;
+  const base::Json filed = Json(from_file);
+  EXPECT_TRUE(absl::StartsWith(Str(filed, {"sweep"}), "moved-"))
+      << from_file.out;
+  ASSERT_NE(filed.Find("runs"), nullptr);
+  ASSERT_EQ(filed.Find("runs")->array().size(), 2u);
+  EXPECT_EQ(Str(filed.Find("runs")->array()[0], {"checkpoint"}), "step-900");
+  EXPECT_EQ(Str(filed.Find("runs")->array()[1], {"checkpoint"}), "step-1200");
+  for (const base::Json& r : filed.Find("runs")->array())
+    Ctl({"cancel", Str(r, {"run_id"})});
+}
+
+TEST_F(MoveE2eTest, BadSweepsSubmitNothing) {
+  const std::string suite = WriteSuite();
+  const std::string ckpts = g_fixture->Join("ckpts");
+  // A folder beside the checkpoints that is not one, a file, and a
+  // checkpoint whose config.json is broken.
+  WriteTestFile(tmp_.Join("mixed/step-1/config.json"), "{not json");
+  WriteTestFile(tmp_.Join("mixed/step-2/README"), "no config here\n");
+  WriteTestFile(tmp_.Join("list.txt"),
+                absl::StrCat(ckpts, "/step-50\n", tmp_.Join("nowhere"), "\n"));
+  WriteTestFile(tmp_.Join("twice.txt"),
+                absl::StrCat(ckpts, "/step-50\n", ckpts, "/step-50/\n"));
+  WriteTestFile(tmp_.Join("empty.txt"), "# nothing\n");
+  struct Case {
+    std::vector<std::string> args;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {{"--sweep", "candidate.model=" + ckpts + "/nope-*"}, "matches no path"},
+      {{"--sweep", "tasks[0].limit=" + ckpts + "/step-*"},
+       "'tasks[0].limit' is not a model path"},
+      {{"--sweep", ckpts + "/step-*"}, "expected FIELD=GLOB or FIELD=@FILE"},
+      {{"--sweep", "candidate.model=" + tmp_.Join("mixed") + "/step-*"},
+       "not a checkpoint folder (no config.json)"},
+      {{"--sweep", "candidate.model=" + tmp_.Join("suite.yaml")},
+       "not a checkpoint folder (not a folder)"},
+      {{"--sweep", "candidate.model=@" + tmp_.Join("list.txt")},
+       "not a checkpoint folder (no such path)"},
+      {{"--sweep", "candidate.model=@" + tmp_.Join("twice.txt")},
+       "listed twice"},
+      {{"--sweep", "candidate.model=@" + tmp_.Join("empty.txt")},
+       "lists no path"},
+      {{"--sweep", "candidate.model=" + ckpts + "/step-*", "--wait"},
+       "--wait with --sweep"},
+      {{"--sweep-name", "x"}, "--sweep-name needs --sweep"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = {"submit", suite};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    ProcessResult r = Ctl(args);
+    EXPECT_EQ(r.exit_code, 2) << absl::StrJoin(c.args, " ") << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr(c.error)) << absl::StrJoin(c.args, " ");
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  // A broken checkpoint among good ones: refused before any is submitted.
+  const std::string broken_dir = tmp_.Join("broken");
+  ASSERT_EQ(RunProcess({"/bin/mkdir", "-p", broken_dir}).exit_code, 0);
+  ASSERT_EQ(
+      RunProcess({"/bin/cp", "-r", ckpts + "/step-50", broken_dir + "/step-1"})
+          .exit_code,
+      0);
+  ASSERT_EQ(
+      RunProcess({"/bin/cp", "-r", ckpts + "/step-900", broken_dir + "/step-2"})
+          .exit_code,
+      0);
+  WriteTestFile(broken_dir + "/step-2/config.json", "{not json");
+  ProcessResult broken = Ctl({"submit", suite, "--sweep",
+                              "candidate.model=" + broken_dir + "/step-*"});
+  EXPECT_EQ(broken.exit_code, 2) << broken.err;
+  EXPECT_THAT(broken.err, HasSubstr(broken_dir + "/step-2"));
+  EXPECT_EQ(std::count(broken.err.begin(), broken.err.end(), '\n'), 1)
+      << broken.err;
+  ProcessResult listed = Ctl({"--json", "list"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  const base::Json* runs = Json(listed).Find("runs");
+  EXPECT_TRUE(runs == nullptr || runs->array().empty()) << listed.out;
 }
 
 }  // namespace

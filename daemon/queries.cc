@@ -1,10 +1,12 @@
 #include "daemon/queries.h"
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "base/utf8.h"
 #include "daemon/run_file.h"
+#include "store/keys.h"
 
 namespace evald::daemon {
 
@@ -191,6 +193,11 @@ absl::StatusOr<v1::ImportRunResponse> ImportRunChunks(
         next,
     absl::string_view where) {
   RETURN_IF_ERROR(CheckRunFileHeader(first.header(), where));
+  if (!store::keys::ParseRunId(first.run().id())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ": run id \"", absl::CHexEscape(first.run().id().substr(0, 64)),
+        "\" is not an evald run id"));
+  }
   const int64_t scores = first.scores_size();
   ASSIGN_OR_RETURN(std::unique_ptr<store::RunImport> import,
                    store.BeginImport(std::move(*first.mutable_run())));

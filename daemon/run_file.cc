@@ -9,6 +9,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "daemon/version.h"
@@ -20,6 +21,11 @@ namespace {
 
 // A sample chunk is written once it holds this many bytes.
 constexpr size_t kSampleChunkBytes = 1 << 20;
+
+// A string from the file, made safe for a one-line message.
+std::string Shown(absl::string_view s) {
+  return absl::CHexEscape(s.substr(0, 64));
+}
 
 // Map fields written sorted, so the same run exports to the same bytes.
 std::string Deterministic(const google::protobuf::Message& message) {
@@ -43,13 +49,13 @@ absl::Status CheckRunFileHeader(const v1::RunFileHeader& header,
                                 absl::string_view where) {
   if (header.format() != kRunFileFormat) {
     return absl::InvalidArgumentError(
-        absl::StrCat(where, ": format \"", header.format(),
+        absl::StrCat(where, ": format \"", Shown(header.format()),
                      "\" is not an evald run file (\"", kRunFileFormat, "\")"));
   }
   if (header.version() != kRunFileVersion) {
     return absl::InvalidArgumentError(
         absl::StrCat(where, ": run file version ", header.version(),
-                     " (written by evald ", header.evald_version(),
+                     " (written by evald ", Shown(header.evald_version()),
                      "); this evald reads version ", kRunFileVersion));
   }
   return absl::OkStatus();
@@ -200,9 +206,9 @@ absl::StatusOr<v1::ImportRunChunk> RunFileReader::ReadStart() {
   const v1::RunState state = first->run().state();
   if (state == v1::QUEUED || state == v1::RUNNING ||
       state == v1::RUN_STATE_UNSPECIFIED) {
-    return Error(
-        at, absl::StrCat("run ", first->run().id(), " is not finished (state ",
-                         v1::RunState_Name(state), ")"));
+    return Error(at, absl::StrCat("run ", Shown(first->run().id()),
+                                  " is not finished (state ",
+                                  v1::RunState_Name(state), ")"));
   }
   scores_ = first->scores_size();
   *first->mutable_header() = header->header();

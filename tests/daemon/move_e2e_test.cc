@@ -175,6 +175,9 @@ TEST_F(MoveE2eTest, ExportedRunImportsWholeUnderItsIdThroughADaemonAndOffline) {
     return Offline(a);
   };
   daemon_->Signal(SIGTERM, true);
+  // Offline export writes the same bytes as the daemon's.
+  EXPECT_EQ(Offline({"export", run}).out, *bytes);
+  EXPECT_EQ(OfflineAt(third_dir, {"export", run}).out, *bytes);
   EXPECT_EQ(Views(offline_view, run), Views(offline_here, run));
   EXPECT_EQ(Views(offline_view, run), want);
 }

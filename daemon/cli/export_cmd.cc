@@ -243,7 +243,9 @@ const bool kRegistered = [] {
       .summary = "write a finished run whole to a file, to import into "
                  "another store (or as lm-evaluation-harness output files)",
       .example = "evalctl export r20261122T084512Z-0007-k3q9x2ma --out "
-                 "run.evald",
+                 "run.evald\n"
+                 "evalctl export r20261122T084512Z-0007-k3q9x2ma --format "
+                 "lm-eval --out lm-eval-out",
       .setup = [](CLI::App& command) -> CommandFn {
         auto flags = std::make_shared<ExportFlags>();
         command.add_option("RUN", flags->run, "the run id")->required();

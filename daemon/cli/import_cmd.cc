@@ -199,7 +199,10 @@ const bool kRegistered = [] {
       .name = "import",
       .summary = "store a run file from `evalctl export` (or "
                  "lm-evaluation-harness output files) as a run",
-      .example = "evalctl import run.evald",
+      .example = "evalctl import run.evald\n"
+                 "ssh login-node evalctl export RUN | evalctl import -\n"
+                 "evalctl import --format lm-eval "
+                 "lm-eval-out/meta-llama__Llama-3.1-8B",
       .setup = [](CLI::App& command) -> CommandFn {
         auto flags = std::make_shared<ImportFlags>();
         command

@@ -471,9 +471,10 @@ absl::StatusOr<RunRecord> Store::CreateRun(RunRecord run) {
 
   absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(bool exists, RunExists(run.id()));
-  if (exists) {
+  if (exists || importing_.count(run.id()) > 0) {
     return absl::AlreadyExistsError(
-        absl::StrCat("run ", Quote(run.id()), " already exists"));
+        absl::StrCat("run ", Quote(run.id()),
+                     exists ? " already exists" : " is being imported"));
   }
   rocksdb::WriteBatch batch;
   RETURN_IF_ERROR(AddRunToBatch(run, &batch));
@@ -542,9 +543,10 @@ absl::StatusOr<RunRecord> Store::ImportRun(RunRecord run,
   }
   absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(bool exists, RunExists(run.id()));
-  if (exists) {
+  if (exists || importing_.count(run.id()) > 0) {
     return absl::AlreadyExistsError(
-        absl::StrCat("run ", Quote(run.id()), " already exists"));
+        absl::StrCat("run ", Quote(run.id()),
+                     exists ? " already exists" : " is being imported"));
   }
   RETURN_IF_ERROR(AddRunToBatch(run, &batch));
   RETURN_IF_ERROR(Write(&batch, what));

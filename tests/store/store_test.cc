@@ -151,6 +151,11 @@ TEST_F(StoreTest, RunImportKeepsTheIdAndStoresNothingUntilCommit) {
     EXPECT_THAT(store->BeginImport(run),
                 StatusIs(absl::StatusCode::kAlreadyExists,
                          HasSubstr("being imported")));
+    RunRecord same_id = MakeRun("other");
+    same_id.set_id(id);
+    EXPECT_THAT(store->CreateRun(same_id),
+                StatusIs(absl::StatusCode::kAlreadyExists,
+                         HasSubstr("being imported")));
     EXPECT_THAT(import->AddSample(MakeTestSample("", "gsm8k", 5)),
                 StatusIs(absl::StatusCode::kInvalidArgument,
                          HasSubstr("doc index 5 after 7999")));

@@ -121,6 +121,12 @@ int ExportRunFile(CommandContext& context, const ExportFlags& flags) {
                              "export: --json needs --out FILE (without it, "
                              "stdout is the run file)"));
     }
+    if (IsTerminal(context.out)) {
+      return ReportError(context,
+                         absl::InvalidArgumentError(
+                             "export: stdout is a terminal; redirect it to a "
+                             "file or use --out FILE"));
+    }
     auto written =
         WriteRunFile(context, **reader, flags.run, context.out, "stdout");
     if (!written.ok()) return ReportError(context, written.status());

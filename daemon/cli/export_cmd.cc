@@ -246,8 +246,8 @@ int Export(CommandContext& context, const ExportFlags& flags) {
 const bool kRegistered = [] {
   RegisterCommand({
       .name = "export",
-      .summary = "write a finished run whole to a file, to import into "
-                 "another store (or as lm-evaluation-harness output files)",
+      .summary = "write a finished run to a file to import elsewhere (or "
+                 "lm-eval files)",
       .example = "evalctl export r20261122T084512Z-0007-k3q9x2ma --out "
                  "run.evald\n"
                  "evalctl export r20261122T084512Z-0007-k3q9x2ma --format "

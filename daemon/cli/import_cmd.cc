@@ -197,8 +197,8 @@ int Import(CommandContext& context, const ImportFlags& flags) {
 const bool kRegistered = [] {
   RegisterCommand({
       .name = "import",
-      .summary = "store a run file from `evalctl export` (or "
-                 "lm-evaluation-harness output files) as a run",
+      .summary =
+          "store a run file from export (or lm-eval output files) as a run",
       .example = "evalctl import run.evald\n"
                  "ssh login-node evalctl export RUN | evalctl import -\n"
                  "evalctl import --format lm-eval "

@@ -1,9 +1,12 @@
 #include "daemon/queries.h"
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "base/utf8.h"
+#include "daemon/run_file.h"
+#include "store/keys.h"
 
 namespace evald::daemon {
 
@@ -182,6 +185,52 @@ absl::StatusOr<int64_t> ParseSinceMillis(absl::string_view text) {
       return absl::InvalidArgumentError(
           absl::StrCat("--since ", text, ": unit must be d, h, m or s"));
   }
+}
+
+absl::StatusOr<v1::ImportRunResponse> ImportRunChunks(
+    store::Store& store, v1::ImportRunChunk first,
+    const std::function<absl::StatusOr<std::optional<v1::ImportRunChunk>>()>&
+        next,
+    absl::string_view where) {
+  RETURN_IF_ERROR(CheckRunFileHeader(first.header(), where));
+  if (!store::keys::ParseRunId(first.run().id())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ": run id \"", absl::CHexEscape(first.run().id().substr(0, 64)),
+        "\" is not an evald run id"));
+  }
+  const int64_t scores = first.scores_size();
+  ASSIGN_OR_RETURN(std::unique_ptr<store::RunImport> import,
+                   store.BeginImport(std::move(*first.mutable_run())));
+  for (v1::TaskScores& s : *first.mutable_scores())
+    RETURN_IF_ERROR(import->AddScores(std::move(s)));
+  bool ended = false;
+  while (true) {
+    ASSIGN_OR_RETURN(std::optional<v1::ImportRunChunk> chunk, next());
+    if (!chunk) break;
+    if (ended || chunk->has_header() || chunk->has_run() ||
+        chunk->scores_size() > 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": run ", import->run_id(),
+          ": a chunk out of order (after the end, or a second run or "
+          "scores); nothing stored"));
+    }
+    for (v1::SampleRecord& s : *chunk->mutable_samples())
+      RETURN_IF_ERROR(import->AddSample(std::move(s)));
+    if (chunk->has_end()) {
+      RETURN_IF_ERROR(
+          CheckRunFileEnd(chunk->end(), import->samples(), scores, where));
+      ended = true;
+    }
+  }
+  if (!ended) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ": run ", import->run_id(), ": ended after ", import->samples(),
+        " samples without its end chunk; nothing stored"));
+  }
+  v1::ImportRunResponse response;
+  response.set_samples(import->samples());
+  ASSIGN_OR_RETURN(*response.mutable_run(), import->Commit());
+  return response;
 }
 
 }  // namespace evald::daemon

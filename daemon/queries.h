@@ -9,6 +9,7 @@
 #define EVALD_DAEMON_QUERIES_H_
 
 #include <functional>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -47,6 +48,18 @@ absl::StatusOr<v1::DeleteRunResponse> DeleteStoredRun(store::Store& store,
 // Checks (and with `repair` mends) the store; runs in `skip` are not changed.
 absl::StatusOr<v1::CheckStoreResponse> CheckStoredRecords(
     store::Store& store, bool repair, const std::set<std::string>& skip);
+
+// Stores a run moved from another store (evald's run files, daemon/
+// run_file.h) under its own id, in bounded memory: `first` carries the
+// header, the run and its scores; `next` yields the sample chunks, then the
+// end chunk, then nullopt. All or nothing: unless the end chunk came and
+// counted what came before it, nothing stays stored. AlreadyExists when the
+// store has the run. Errors start with `where`.
+absl::StatusOr<v1::ImportRunResponse> ImportRunChunks(
+    store::Store& store, v1::ImportRunChunk first,
+    const std::function<absl::StatusOr<std::optional<v1::ImportRunChunk>>()>&
+        next,
+    absl::string_view where);
 
 // The longest tag name.
 inline constexpr size_t kMaxTagBytes = 128;

@@ -494,8 +494,37 @@ grpc::Status EvalServiceImpl::ImportRun(
   std::vector<v1::TaskScores> scores;
   std::vector<v1::SampleRecord> samples;
   v1::ImportRunChunk chunk;
+  if (!reader->Read(&chunk)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "import: no run was sent");
+  }
+  if (chunk.has_header()) {
+    // evald's own run file: the run keeps its id, samples are stored as they
+    // arrive, and nothing stays unless the end chunk comes.
+    bool cancelled = false;
+    auto stored = ImportRunChunks(
+        *store_, std::move(chunk),
+        [&]() -> absl::StatusOr<std::optional<v1::ImportRunChunk>> {
+          v1::ImportRunChunk next;
+          if (reader->Read(&next)) return next;
+          if (context->IsCancelled()) {
+            // Never committed, even after the end chunk came.
+            cancelled = true;
+            return absl::CancelledError("import: the client went away");
+          }
+          return std::nullopt;
+        },
+        "import");
+    if (cancelled) {
+      return grpc::Status(grpc::StatusCode::CANCELLED,
+                          "import: the client went away; nothing stored");
+    }
+    if (!stored.ok()) return ToGrpcStatus(stored.status());
+    *response = std::move(*stored);
+    return grpc::Status::OK;
+  }
   bool first = true;
-  while (reader->Read(&chunk)) {
+  do {
     if (first) {
       run = std::move(*chunk.mutable_run());
       first = false;
@@ -504,7 +533,7 @@ grpc::Status EvalServiceImpl::ImportRun(
       scores.push_back(std::move(s));
     for (v1::SampleRecord& s : *chunk.mutable_samples())
       samples.push_back(std::move(s));
-  }
+  } while (reader->Read(&chunk));
   if (context->IsCancelled()) {
     return grpc::Status(grpc::StatusCode::CANCELLED,
                         "import: the client went away; nothing stored");

@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "base/natural_order.h"
 #include "report/text.h"
 
 namespace evald::report {
@@ -31,21 +32,28 @@ std::string Checkpoint(const v1::RunRecord& run) {
   return it == run.spec().labels().end() ? "" : it->second;
 }
 
-// Orders runs by numeric checkpoint when every run has one, else by
-// submission time.
+// Orders runs by numeric checkpoint when every run has one; else, when
+// every run has a checkpoint label (a sweep's "step-900", "step-1200"), in
+// natural order, digit runs by value; else by submission time.
 void SortRuns(std::vector<RunData>* runs) {
   bool numeric = true;
+  bool named = true;
   for (const RunData& r : *runs) {
     double v = 0;
     numeric = numeric && absl::SimpleAtod(Checkpoint(r.run), &v);
+    named = named && !Checkpoint(r.run).empty();
   }
   std::stable_sort(runs->begin(), runs->end(),
-                   [numeric](const RunData& a, const RunData& b) {
+                   [numeric, named](const RunData& a, const RunData& b) {
                      if (numeric) {
                        double x = 0, y = 0;
                        (void)absl::SimpleAtod(Checkpoint(a.run), &x);
                        (void)absl::SimpleAtod(Checkpoint(b.run), &y);
                        if (x != y) return x < y;
+                     } else if (named) {
+                       const std::string x = Checkpoint(a.run),
+                                         y = Checkpoint(b.run);
+                       if (x != y) return base::NaturalLess(x, y);
                      }
                      return a.run.created_unix_ms() < b.run.created_unix_ms();
                    });

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <random>
 #include <string>
 
 #include "absl/strings/ascii.h"
@@ -17,8 +18,11 @@ namespace {
 
 constexpr char kSep = '\0';
 constexpr absl::string_view kRunIdTimeFormat = "%Y%m%dT%H%M%S";
-// "r" + "YYYYMMDDTHHMMSS" + "Z-" + "NNNN"
-constexpr size_t kRunIdLength = 1 + 15 + 2 + 4;
+// "r" + "YYYYMMDDTHHMMSS" + "Z-" + "NNNN", then "-" + instance in new ids.
+constexpr size_t kOldRunIdLength = 1 + 15 + 2 + 4;
+constexpr size_t kRunIdLength = kOldRunIdLength + 1 + kInstanceIdLength;
+constexpr absl::string_view kInstanceAlphabet =
+    "abcdefghijklmnopqrstuvwxyz234567";
 
 std::string Join(std::initializer_list<absl::string_view> parts) {
   std::string out;
@@ -47,15 +51,47 @@ uint64_t ReadBigEndian64(absl::string_view bytes) {
   return v;
 }
 
-std::string FormatRunId(absl::Time time, int sequence) {
-  return absl::StrCat(
+std::string FormatRunId(absl::Time time, int sequence,
+                        absl::string_view instance) {
+  std::string id = absl::StrCat(
       "r", absl::FormatTime(kRunIdTimeFormat, time, absl::UTCTimeZone()), "Z-",
       absl::StrFormat("%04d", sequence));
+  if (!instance.empty()) absl::StrAppend(&id, "-", instance);
+  return id;
+}
+
+bool IsInstanceId(absl::string_view s) {
+  if (s.size() != kInstanceIdLength) return false;
+  for (char c : s) {
+    if (!absl::ascii_islower(static_cast<unsigned char>(c)) &&
+        !absl::ascii_isdigit(static_cast<unsigned char>(c))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string NewInstanceId() {
+  std::random_device device;
+  uint64_t bits = (static_cast<uint64_t>(device()) << 32) | device();
+  std::string id;
+  for (size_t i = 0; i < kInstanceIdLength; ++i) {
+    id.push_back(kInstanceAlphabet[bits & 31]);
+    bits >>= 5;
+  }
+  return id;
 }
 
 std::optional<ParsedRunId> ParseRunId(absl::string_view id) {
-  if (id.size() != kRunIdLength || id[0] != 'r' || id.substr(16, 2) != "Z-") {
+  if ((id.size() != kOldRunIdLength && id.size() != kRunIdLength) ||
+      id[0] != 'r' || id.substr(16, 2) != "Z-") {
     return std::nullopt;
+  }
+  absl::string_view instance;
+  if (id.size() == kRunIdLength) {
+    instance = id.substr(kOldRunIdLength + 1);
+    if (id[kOldRunIdLength] != '-' || !IsInstanceId(instance))
+      return std::nullopt;
   }
   // Fixed-width digit fields: year, month, day, 'T', hour, minute, second,
   // then the sequence. (absl's %Y would swallow every digit that follows.)
@@ -80,7 +116,9 @@ std::optional<ParsedRunId> ParseRunId(absl::string_view id) {
                       absl::UTCTimeZone());
   // Reject spellings that parse but would not round-trip (e.g. month 13
   // normalised by the parser), so parsed ids always sort as their times do.
-  if (FormatRunId(parsed.time, parsed.sequence) != id) return std::nullopt;
+  parsed.instance = std::string(instance);
+  if (FormatRunId(parsed.time, parsed.sequence, instance) != id)
+    return std::nullopt;
   return parsed;
 }
 
@@ -153,6 +191,10 @@ std::string FiguresPrefix(absl::string_view run_id) {
   std::string key = Join({"figures", run_id});
   key.push_back(kSep);
   return key;
+}
+
+std::string ImportingKey(absl::string_view run_id) {
+  return Join({"importing", run_id});
 }
 
 std::string ProgressPrefix(absl::string_view run_id) {

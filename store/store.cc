@@ -300,12 +300,58 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
         s, absl::StrCat("store at ", options.path, ": read queue sequence"));
   }
 
-  // The newest run id, so ids stay increasing across restarts.
+  // The store's instance id, the suffix that keeps its run ids apart from
+  // every other store's: drawn once, when the store first opens for writing.
+  s = db->Get(rocksdb::ReadOptions(), meta, std::string(keys::kInstanceIdKey),
+              &value);
+  std::string instance;
+  if (s.ok()) {
+    if (!keys::IsInstanceId(value)) {
+      return absl::DataLossError(absl::StrCat("store at ", options.path,
+                                              ": corrupt instance id \"",
+                                              absl::CHexEscape(value), "\""));
+    }
+    instance = value;
+  } else if (s.IsNotFound()) {
+    if (!options.read_only) {
+      instance = keys::NewInstanceId();
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      RETURN_IF_ERROR(FromRocks(
+          db->Put(wo, meta, std::string(keys::kInstanceIdKey), instance),
+          absl::StrCat("store at ", options.path, ": write instance id")));
+    }
+  } else {
+    return FromRocks(
+        s, absl::StrCat("store at ", options.path, ": read instance id"));
+  }
+
+  // Imports a crash cut short: their markers name what to remove.
+  if (!options.read_only) {
+    std::vector<std::string> unfinished;
+    RETURN_IF_ERROR(store->ScanPrefix(
+        ColumnFamily::kMeta, keys::kImportingPrefix, "unfinished imports",
+        [&](absl::string_view key, absl::string_view) {
+          unfinished.emplace_back(key.substr(keys::kImportingPrefix.size()));
+          return absl::OkStatus();
+        }));
+    for (const std::string& run_id : unfinished) {
+      LOG(WARNING) << "store at " << options.path
+                   << ": removing the unfinished import of run " << run_id;
+      RETURN_IF_ERROR(store->RollBackImport(run_id));
+    }
+  }
+
+  // The newest run id this store minted (imported runs keep the ids other
+  // stores gave them), so ids stay increasing across restarts.
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(
       rocksdb::ReadOptions(), store->handles_->cf(ColumnFamily::kRuns)));
+  absl::MutexLock lock(&store->id_mu_);
+  store->instance_id_ = instance;
   for (it->SeekToLast(); it->Valid(); it->Prev()) {
-    if (keys::ParseRunId(ToView(it->key()))) {
-      absl::MutexLock lock(&store->id_mu_);
+    std::optional<keys::ParsedRunId> parsed =
+        keys::ParseRunId(ToView(it->key()));
+    if (parsed && (parsed->instance.empty() || parsed->instance == instance)) {
       store->last_run_id_ = it->key().ToString();
       break;
     }
@@ -339,7 +385,7 @@ std::string Store::NewRunId(absl::Time now) {
       sequence = 0;
     }
   }
-  last_run_id_ = keys::FormatRunId(second, sequence);
+  last_run_id_ = keys::FormatRunId(second, sequence, instance_id_);
   return last_run_id_;
 }
 
@@ -413,17 +459,22 @@ absl::StatusOr<RunRecord> Store::CreateRun(RunRecord run) {
   } else {
     RETURN_IF_ERROR(keys::ValidateName("run id", run.id()));
     absl::MutexLock lock(&id_mu_);
-    if (keys::ParseRunId(run.id()) && run.id() > last_run_id_)
+    std::optional<keys::ParsedRunId> parsed = keys::ParseRunId(run.id());
+    if (parsed &&
+        (parsed->instance.empty() || parsed->instance == instance_id_) &&
+        run.id() > last_run_id_) {
       last_run_id_ = run.id();
+    }
   }
   if (run.state() == evald::v1::RUN_STATE_UNSPECIFIED)
     run.set_state(evald::v1::QUEUED);
 
   absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(bool exists, RunExists(run.id()));
-  if (exists) {
+  if (exists || importing_.count(run.id()) > 0) {
     return absl::AlreadyExistsError(
-        absl::StrCat("run ", Quote(run.id()), " already exists"));
+        absl::StrCat("run ", Quote(run.id()),
+                     exists ? " already exists" : " is being imported"));
   }
   rocksdb::WriteBatch batch;
   RETURN_IF_ERROR(AddRunToBatch(run, &batch));
@@ -492,13 +543,158 @@ absl::StatusOr<RunRecord> Store::ImportRun(RunRecord run,
   }
   absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(bool exists, RunExists(run.id()));
-  if (exists) {
+  if (exists || importing_.count(run.id()) > 0) {
     return absl::AlreadyExistsError(
-        absl::StrCat("run ", Quote(run.id()), " already exists"));
+        absl::StrCat("run ", Quote(run.id()),
+                     exists ? " already exists" : " is being imported"));
   }
   RETURN_IF_ERROR(AddRunToBatch(run, &batch));
   RETURN_IF_ERROR(Write(&batch, what));
   return run;
+}
+
+absl::StatusOr<std::unique_ptr<RunImport>> Store::BeginImport(RunRecord run) {
+  const std::string what = absl::StrCat("import run ", Quote(run.id()));
+  RETURN_IF_ERROR(CheckWritable(what));
+  RETURN_IF_ERROR(keys::ValidateName("run id", run.id()));
+  if (run.state() == evald::v1::QUEUED || run.state() == evald::v1::RUNNING ||
+      run.state() == evald::v1::RUN_STATE_UNSPECIFIED) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": only a finished run is imported"));
+  }
+  absl::MutexLock lock(&write_mu_);
+  ASSIGN_OR_RETURN(bool exists, RunExists(run.id()));
+  if (exists || importing_.count(run.id()) > 0) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("run ", Quote(run.id()),
+                     exists ? " already exists" : " is being imported"));
+  }
+  // The marker goes first: whatever follows it is removed again on the next
+  // open unless Commit deletes it with the run record.
+  rocksdb::WriteBatch batch;
+  RETURN_IF_ERROR(FromRocks(batch.Put(handles_->cf(ColumnFamily::kMeta),
+                                      keys::ImportingKey(run.id()), ""),
+                            what));
+  RETURN_IF_ERROR(Write(&batch, what));
+  importing_.insert(run.id());
+  return std::unique_ptr<RunImport>(new RunImport(this, std::move(run)));
+}
+
+absl::Status Store::RollBackImport(absl::string_view run_id) {
+  const std::string what =
+      absl::StrCat("roll back import of run ", Quote(run_id));
+  rocksdb::WriteBatch batch;
+  // Sample and scores keys of the run are exactly [run_id \0, run_id \1).
+  const std::string begin = keys::RunPrefix(run_id);
+  const std::string end = absl::StrCat(run_id, std::string(1, '\1'));
+  for (ColumnFamily cf : {ColumnFamily::kSamples, ColumnFamily::kScores}) {
+    RETURN_IF_ERROR(FromRocks(
+        batch.DeleteRange(handles_->cf(cf), ToSlice(begin), ToSlice(end)),
+        what));
+  }
+  RETURN_IF_ERROR(FromRocks(batch.Delete(handles_->cf(ColumnFamily::kMeta),
+                                         keys::ImportingKey(run_id)),
+                            what));
+  return Write(&batch, what);
+}
+
+RunImport::RunImport(Store* store, RunRecord run)
+    : store_(store),
+      run_(std::move(run)),
+      batch_(std::make_unique<rocksdb::WriteBatch>()) {}
+
+RunImport::~RunImport() {
+  if (finished_) return;
+  absl::Status rolled = store_->RollBackImport(run_.id());
+  if (!rolled.ok()) LOG(WARNING) << rolled.message();
+  absl::MutexLock lock(&store_->write_mu_);
+  store_->importing_.erase(run_.id());
+}
+
+absl::Status RunImport::AddSample(SampleRecord sample) {
+  const std::string what = absl::StrCat("import run ", Quote(run_.id()));
+  if (finished_) return absl::FailedPreconditionError(what + ": finished");
+  RETURN_IF_ERROR(keys::ValidateName("task name", sample.task()));
+  if (sample.task() != task_) {
+    if (done_.count(sample.task()) > 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, ": task ", Quote(sample.task()),
+          " has samples in two places (a task's samples come together)"));
+    }
+    task_ = sample.task();
+    last_doc_ = -1;
+  }
+  if (sample.doc_index() <= last_doc_) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": task ", Quote(sample.task()), " doc index ",
+                     sample.doc_index(), " after ", last_doc_,
+                     " (doc indices come once each, in increasing order)"));
+  }
+  last_doc_ = sample.doc_index();
+  ++done_[sample.task()];
+  ++samples_;
+  sample.set_run_id(run_.id());
+  RETURN_IF_ERROR(FromRocks(
+      batch_->Put(store_->handles_->cf(ColumnFamily::kSamples),
+                  keys::SampleKey(run_.id(), sample.task(),
+                                  static_cast<uint64_t>(sample.doc_index())),
+                  DeterministicBytes(sample)),
+      what));
+  constexpr size_t kFlushBytes = 1 << 20;
+  if (batch_->GetDataSize() >= kFlushBytes) return Flush();
+  return absl::OkStatus();
+}
+
+absl::Status RunImport::AddScores(TaskScores scores) {
+  const std::string what = absl::StrCat("import run ", Quote(run_.id()));
+  RETURN_IF_ERROR(keys::ValidateName("task name", scores.task()));
+  for (const TaskScores& s : scores_) {
+    if (s.task() == scores.task()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, ": scores of task ", Quote(scores.task()), " given twice"));
+    }
+  }
+  scores.set_run_id(run_.id());
+  scores_.push_back(std::move(scores));
+  return absl::OkStatus();
+}
+
+absl::Status RunImport::Flush() {
+  if (batch_->Count() == 0) return absl::OkStatus();
+  RETURN_IF_ERROR(store_->Write(batch_.get(),
+                                absl::StrCat("import run ", Quote(run_.id()))));
+  batch_->Clear();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RunRecord> RunImport::Commit() {
+  const std::string what = absl::StrCat("import run ", Quote(run_.id()));
+  if (finished_) return absl::FailedPreconditionError(what + ": finished");
+  rocksdb::ColumnFamilyHandle* meta = store_->handles_->cf(ColumnFamily::kMeta);
+  for (const auto& [task, count] : done_) {
+    TaskProgress marker;
+    marker.set_task(task);
+    marker.set_done(count);
+    RETURN_IF_ERROR(
+        FromRocks(batch_->Put(meta, keys::ProgressKey(run_.id(), task),
+                              DeterministicBytes(marker)),
+                  what));
+  }
+  for (const TaskScores& s : scores_) {
+    RETURN_IF_ERROR(
+        FromRocks(batch_->Put(store_->handles_->cf(ColumnFamily::kScores),
+                              keys::ScoresKey(run_.id(), s.task()),
+                              DeterministicBytes(s)),
+                  what));
+  }
+  RETURN_IF_ERROR(
+      FromRocks(batch_->Delete(meta, keys::ImportingKey(run_.id())), what));
+  absl::MutexLock lock(&store_->write_mu_);
+  RETURN_IF_ERROR(store_->AddRunToBatch(run_, batch_.get()));
+  RETURN_IF_ERROR(store_->Write(batch_.get(), what));
+  store_->importing_.erase(run_.id());
+  finished_ = true;
+  return run_;
 }
 
 absl::Status Store::AddRunToBatch(const RunRecord& run,

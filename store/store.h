@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -67,6 +68,46 @@ struct CheckReport {
   bool repaired = false;  // the repairs were written
 };
 
+class Store;
+
+// A finished run made elsewhere being stored with its own id (`evalctl
+// import` of evald's run files), its samples added a few at a time so a run
+// of any size is stored in bounded memory. Nothing of it is visible until
+// Commit writes the run record; a RunImport destroyed before then removes
+// everything it wrote, and one cut short by a crash is removed the next time
+// the store opens for writing. Samples come in doc_index order within a
+// task and each task's samples together (the order ScanSamples reads them).
+// Not thread-safe; the Store must outlive it.
+class RunImport {
+ public:
+  ~RunImport();
+  RunImport(const RunImport&) = delete;
+  RunImport& operator=(const RunImport&) = delete;
+
+  const std::string& run_id() const { return run_.id(); }
+  absl::Status AddSample(evald::v1::SampleRecord sample);
+  absl::Status AddScores(evald::v1::TaskScores scores);
+  int64_t samples() const { return samples_; }
+  // Stores the run record, the scores and each task's progress marker in one
+  // write; the run is then complete and visible. Returns it as stored.
+  absl::StatusOr<evald::v1::RunRecord> Commit();
+
+ private:
+  friend class Store;
+  RunImport(Store* store, evald::v1::RunRecord run);
+  absl::Status Flush();
+
+  Store* store_;
+  evald::v1::RunRecord run_;
+  std::unique_ptr<rocksdb::WriteBatch> batch_;
+  std::vector<evald::v1::TaskScores> scores_;
+  std::map<std::string, int64_t> done_;  // task -> samples
+  std::string task_;                     // the task samples now come for
+  int64_t last_doc_ = -1;
+  int64_t samples_ = 0;
+  bool finished_ = false;  // committed or rolled back
+};
+
 class Store {
  public:
   // Opens (and by default creates) the store at options.path.
@@ -80,8 +121,16 @@ class Store {
   bool read_only() const { return options_.read_only; }
 
   // A fresh run id for a run created at `now`: time-ordered, unique within
-  // this store even for many runs in one second or a clock that steps back.
+  // this store even for many runs in one second or a clock that steps back,
+  // and never equal to another store's (it ends in instance_id()).
   std::string NewRunId(absl::Time now);
+  // The random id this store puts at the end of the run ids it mints (kept
+  // in its meta); empty for a store made before instance ids, opened
+  // read-only.
+  std::string instance_id() const {
+    absl::MutexLock lock(&id_mu_);
+    return instance_id_;
+  }
 
   // ---- Runs ----------------------------------------------------------------
   // Stores a new run and enqueues it (spec.priority) in one atomic write.
@@ -97,6 +146,12 @@ class Store {
   absl::StatusOr<evald::v1::RunRecord> ImportRun(
       evald::v1::RunRecord run, std::vector<evald::v1::TaskScores> scores,
       std::vector<evald::v1::SampleRecord> samples);
+  // Begins storing a finished run made elsewhere under its own id (ids are
+  // global: store.keys), in bounded memory (RunImport). AlreadyExists when a
+  // run with the id is stored or being imported; InvalidArgument for a run
+  // that is not finished.
+  absl::StatusOr<std::unique_ptr<RunImport>> BeginImport(
+      evald::v1::RunRecord run);
   // Overwrites a run record. A record without a fingerprint keeps the stored
   // one. progress[].done is maintained by PutSample and need not be passed.
   // With `fold_figures` the run's AttemptFigures records are removed in the
@@ -253,14 +308,21 @@ class Store {
                                 rocksdb::WriteBatch* batch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
+  friend class RunImport;
+  // Removes what an unfinished import of `run_id` wrote, and its marker.
+  absl::Status RollBackImport(absl::string_view run_id);
+
   const StoreOptions options_;
   std::unique_ptr<Handles> handles_;
   // Serialises read-modify-write operations (create, sample counting, queue
   // sequence numbers); plain reads and blind writes do not take it.
   absl::Mutex write_mu_;
   uint64_t next_queue_seq_ ABSL_GUARDED_BY(write_mu_) = 0;
-  absl::Mutex id_mu_;
+  mutable absl::Mutex id_mu_;
+  std::string instance_id_ ABSL_GUARDED_BY(id_mu_);
   std::string last_run_id_ ABSL_GUARDED_BY(id_mu_);
+  // Runs a RunImport is storing now.
+  std::set<std::string> importing_ ABSL_GUARDED_BY(write_mu_);
 };
 
 }  // namespace evald::store

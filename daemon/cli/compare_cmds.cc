@@ -358,7 +358,8 @@ const bool kRegistered = [] {
   RegisterCommand({
       .name = "compare",
       .summary = "paired comparison of two runs on their shared documents",
-      .example = "evalctl compare release-3 r20261122T084512Z-0007 --flips",
+      .example =
+          "evalctl compare release-3 r20261122T084512Z-0007-k3q9x2ma --flips",
       .setup = [](CLI::App& command) -> CommandFn {
         auto flags = std::make_shared<CompareFlags>();
         command
@@ -380,9 +381,10 @@ const bool kRegistered = [] {
   RegisterCommand({
       .name = "gate",
       .summary = "regression gate: exit 0 pass, 1 fail, 4 inconclusive",
-      .example = "evalctl gate r20261122T084512Z-0007 --baseline release-3 "
-                 "--rules gate.yaml "
-                 "--junit gate.xml",
+      .example =
+          "evalctl gate r20261122T084512Z-0007-k3q9x2ma --baseline release-3 "
+          "--rules gate.yaml "
+          "--junit gate.xml",
       .setup = [](CLI::App& command) -> CommandFn {
         auto flags = std::make_shared<GateFlags>();
         command
@@ -418,7 +420,7 @@ const bool kRegistered = [] {
   RegisterCommand({
       .name = "tag",
       .summary = "name a run (for gate baselines), or list the names",
-      .example = "evalctl tag r20261122T084512Z-0007 release-3",
+      .example = "evalctl tag r20261122T084512Z-0007-k3q9x2ma release-3",
       .setup = [](CLI::App& command) -> CommandFn {
         auto flags = std::make_shared<TagFlags>();
         command.add_option("RUN", flags->run,

@@ -211,6 +211,31 @@ class DaemonReader : public RunReader {
     RETURN_IF_ERROR(client_->Convert(writer->Finish()));
     return response;
   }
+  absl::StatusOr<v1::ImportRunResponse> ImportRunChunks(
+      v1::ImportRunChunk first,
+      const std::function<absl::StatusOr<std::optional<v1::ImportRunChunk>>()>&
+          next) override {
+    grpc::ClientContext context;
+    client_->Prepare(&context, 3600);
+    v1::ImportRunResponse response;
+    std::unique_ptr<grpc::ClientWriter<v1::ImportRunChunk>> writer =
+        client_->stub().ImportRun(&context, &response);
+    bool open = writer->Write(first);
+    while (open) {
+      absl::StatusOr<std::optional<v1::ImportRunChunk>> chunk = next();
+      if (!chunk.ok()) {
+        // The daemon sees the call cancelled and removes what it stored.
+        context.TryCancel();
+        writer->Finish().error_code();
+        return chunk.status();
+      }
+      if (!chunk->has_value()) break;
+      open = writer->Write(**chunk);
+    }
+    writer->WritesDone();
+    RETURN_IF_ERROR(client_->Convert(writer->Finish()));
+    return response;
+  }
 
  private:
   std::unique_ptr<Client> client_;
@@ -260,6 +285,14 @@ class StoreReader : public RunReader {
     response.set_samples(count);
     return response;
   }
+  absl::StatusOr<v1::ImportRunResponse> ImportRunChunks(
+      v1::ImportRunChunk first,
+      const std::function<absl::StatusOr<std::optional<v1::ImportRunChunk>>()>&
+          next) override {
+    ASSIGN_OR_RETURN(std::unique_ptr<store::Store> writable,
+                     OpenWritable("import"));
+    return daemon::ImportRunChunks(*writable, std::move(first), next, "import");
+  }
 
   absl::StatusOr<v1::ListRunsResponse> ListRuns(
       const v1::ListRunsRequest& request) override {
@@ -277,12 +310,25 @@ class StoreReader : public RunReader {
       const v1::ListSamplesRequest& request,
       const std::function<absl::Status(const v1::SampleChunk& chunk)>& visit)
       override {
-    // The store reads a task's samples at once; there is no message to bound.
-    ASSIGN_OR_RETURN(v1::ListSamplesResponse samples,
-                     daemon::ReadSamples(*store_, request));
+    // A few samples at a time, as the daemon streams them, so a task of any
+    // size is read in bounded memory.
+    constexpr int kChunkSamples = 64;
     v1::SampleChunk chunk;
-    *chunk.mutable_samples() = std::move(*samples.mutable_samples());
-    *chunk.mutable_unreadable() = std::move(*samples.mutable_unreadable());
+    absl::Status visited;
+    store::Unreadable unreadable;
+    RETURN_IF_ERROR(daemon::VisitSamples(
+        *store_, request,
+        [&](v1::SampleRecord s) {
+          *chunk.add_samples() = std::move(s);
+          if (chunk.samples_size() < kChunkSamples) return true;
+          visited = visit(chunk);
+          chunk.Clear();
+          return visited.ok();
+        },
+        &unreadable));
+    RETURN_IF_ERROR(visited);
+    // Records the store could not read are named with the last chunk.
+    for (std::string& u : unreadable) chunk.add_unreadable(std::move(u));
     return visit(chunk);
   }
   absl::StatusOr<v1::GetEnvironmentResponse> GetEnvironment(

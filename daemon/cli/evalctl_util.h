@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,15 @@ class RunReader {
   virtual absl::StatusOr<v1::ImportRunResponse> ImportRun(
       v1::RunRecord run, std::vector<v1::TaskScores> scores,
       std::vector<v1::SampleRecord> samples) = 0;
+  // Stores a run moved from another store (evald's run file: `first` with
+  // header, run and scores, then what `next` yields up to nullopt) under its
+  // own id, all or nothing (daemon::ImportRunChunks). An error `next`
+  // returns cancels the import and is returned. Offline this opens the store
+  // for writing.
+  virtual absl::StatusOr<v1::ImportRunResponse> ImportRunChunks(
+      v1::ImportRunChunk first,
+      const std::function<absl::StatusOr<std::optional<v1::ImportRunChunk>>()>&
+          next) = 0;
 };
 // With global.data_dir: the store opened read-only; otherwise the daemon.
 absl::StatusOr<std::unique_ptr<RunReader>> OpenReader(

@@ -1,5 +1,11 @@
 // File: daemon/cli/import_cmd.cc
 // -----------------------------------------------------------------------------
+// evalctl import FILE: evald's run file (`evalctl export`, daemon/
+// run_file.h; "-" reads stdin) stored under the run's own id, streamed a
+// chunk at a time through the daemon (or, with --data-dir, into the store),
+// all or nothing: a truncated or damaged file is named with the byte offset
+// and nothing of it stays stored.
+//
 // evalctl import --format lm-eval PATH: lm-evaluation-harness's output (a
 // results_<date>.json and the samples_<task>_<date>.jsonl beside it) stored
 // as one finished run, labelled imported=lm-eval, so that compare, gate and
@@ -9,7 +15,11 @@
 // malformed file stores nothing.
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iostream>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -26,6 +36,7 @@
 #include "daemon/cli/command.h"
 #include "daemon/cli/evalctl_util.h"
 #include "daemon/lm_eval_files.h"
+#include "daemon/run_file.h"
 
 namespace evald::daemon::cli {
 namespace {
@@ -33,7 +44,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct ImportFlags {
-  std::string format = "lm-eval";
+  std::string format = "evald";
   std::string path;
 };
 
@@ -80,11 +91,57 @@ absl::StatusOr<std::string> FindResults(const std::string& path) {
   return fs::absolute(found[0]).string();
 }
 
+int ImportRunFile(CommandContext& context, const ImportFlags& flags) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  const std::string name = flags.path == "-" ? "stdin" : flags.path;
+  if (flags.path != "-") {
+    if (base::IsDirectory(flags.path)) {
+      return ReportError(
+          context, absl::InvalidArgumentError(absl::StrCat(
+                       flags.path,
+                       ": a folder; an evald run file is one file (lm-eval "
+                       "output folders import with --format lm-eval)")));
+    }
+    file.open(flags.path, std::ios::binary);
+    if (!file) {
+      return ReportError(
+          context, absl::NotFoundError(absl::StrCat(
+                       flags.path, ": cannot open: ", std::strerror(errno))));
+    }
+    in = &file;
+  }
+  // The header and run are read and checked before anything is sent.
+  RunFileReader run_file(in, name);
+  auto first = run_file.ReadStart();
+  if (!first.ok()) return ReportError(context, first.status());
+  const std::string run_id = first->run().id();
+  auto reader = OpenReader(context.global);
+  if (!reader.ok()) return ReportError(context, reader.status());
+  auto stored = (*reader)->ImportRunChunks(*std::move(first),
+                                           [&] { return run_file.Next(); });
+  if (!stored.ok()) return ReportError(context, stored.status());
+  if (context.global.json) {
+    base::Json out = base::Json::MakeObject();
+    out.Set("run_id", base::Json::String(stored->run().id()));
+    out.Set("samples", base::Json::Int(stored->samples()));
+    out.Set("source", base::Json::String(name));
+    context.out << out.Dump() << "\n";
+  } else {
+    context.out << stored->run().id() << "\n";
+    context.err << "evalctl: imported run " << stored->run().id() << " from "
+                << name << " (" << stored->samples() << " samples)\n";
+  }
+  return kExitOk;
+}
+
 int Import(CommandContext& context, const ImportFlags& flags) {
+  if (flags.format == "evald") return ImportRunFile(context, flags);
   if (flags.format != "lm-eval") {
     return ReportError(context, absl::InvalidArgumentError(absl::StrCat(
                                     "--format ", flags.format,
-                                    ": unknown format (known: lm-eval)")));
+                                    ": unknown format (known: evald, "
+                                    "lm-eval)")));
   }
   auto results_path = FindResults(flags.path);
   if (!results_path.ok()) return ReportError(context, results_path.status());
@@ -140,20 +197,26 @@ int Import(CommandContext& context, const ImportFlags& flags) {
 const bool kRegistered = [] {
   RegisterCommand({
       .name = "import",
-      .summary = "store lm-evaluation-harness output files as a run",
-      .example = "evalctl import --format lm-eval "
+      .summary =
+          "store a run file from export (or lm-eval output files) as a run",
+      .example = "evalctl import run.evald\n"
+                 "ssh login-node evalctl export RUN | evalctl import -\n"
+                 "evalctl import --format lm-eval "
                  "lm-eval-out/meta-llama__Llama-3.1-8B",
       .setup = [](CLI::App& command) -> CommandFn {
         auto flags = std::make_shared<ImportFlags>();
         command
             .add_option("--format", flags->format,
-                        "the input format (lm-eval: results_<date>.json with "
-                        "its samples_<task>_<date>.jsonl)")
-            ->type_name("lm-eval");
+                        "the input format (evald: a run file from `evalctl "
+                        "export`, which keeps its run id; lm-eval: "
+                        "results_<date>.json with its "
+                        "samples_<task>_<date>.jsonl, stored as a new run)")
+            ->type_name("evald|lm-eval");
         command
             .add_option("PATH", flags->path,
-                        "a results_<date>.json, or the folder that holds it "
-                        "(or its model folder)")
+                        "evald: the run file, or - for stdin; lm-eval: a "
+                        "results_<date>.json, or the folder that holds it (or "
+                        "its model folder)")
             ->required();
         return [flags](CommandContext& context) {
           return Import(context, *flags);

@@ -16,6 +16,8 @@
 #include "daemon/cli/evalctl_util.h"
 #include "daemon/cli/output.h"
 #include "daemon/cli/parse.h"
+#include "daemon/cli/sweep.h"
+#include "daemon/planner.h"
 #include "daemon/queries.h"
 #include "daemon/render.h"
 #include "daemon/suite.h"
@@ -99,9 +101,126 @@ struct SubmitFlags {
   std::string priority;
   bool allow_drift = false;
   bool wait = false;
+  std::string sweep;
+  std::string sweep_name;
 };
 
+absl::Status ApplySubmitFlags(const SubmitFlags& flags, v1::RunSpec* spec) {
+  if (!flags.priority.empty()) {
+    int priority = 0;
+    if (!absl::SimpleAtoi(flags.priority, &priority)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--priority: expected an integer, got '", flags.priority, "'"));
+    }
+    spec->set_priority(priority);
+  }
+  spec->set_allow_drift(flags.allow_drift);
+  return absl::OkStatus();
+}
+
+// One run per checkpoint of the sweep, each as `--set FIELD=PATH` would make
+// it, labelled sweep=NAME and checkpoint=<base name>. Every spec is built
+// and every checkpoint checked before the first is submitted; should the
+// daemon still refuse one, the runs queued before it are cancelled.
+int SubmitSweep(CommandContext& context, const SubmitFlags& flags) {
+  if (flags.wait) {
+    return ReportError(context,
+                       absl::InvalidArgumentError(
+                           "--wait with --sweep: follow a sweep's runs with "
+                           "`evalctl list --label sweep=NAME`"));
+  }
+  auto sweep = ExpandSweep(flags.sweep);
+  if (!sweep.ok()) return ReportError(context, sweep.status());
+  std::string name = flags.sweep_name;
+  if (name.empty()) {
+    auto base = daemon::ParseSuiteFile(flags.suite, flags.sets);
+    if (!base.ok()) return ReportError(context, base.status());
+    name = DefaultSweepName(base->name(), absl::Now());
+  }
+  std::vector<v1::RunSpec> specs;
+  for (const SweepPoint& point : sweep->points) {
+    std::vector<std::string> sets = flags.sets;
+    sets.push_back(absl::StrCat(sweep->field, "=", point.path));
+    sets.push_back(absl::StrCat("labels.sweep=", name));
+    sets.push_back(absl::StrCat("labels.checkpoint=", point.checkpoint));
+    auto spec = daemon::ParseSuiteFile(flags.suite, sets);
+    if (!spec.ok()) return ReportError(context, spec.status());
+    if (absl::Status s = ApplySubmitFlags(flags, &*spec); !s.ok())
+      return ReportError(context, s);
+    const bool candidate = sweep->field == "candidate.model";
+    if (absl::Status s = daemon::CheckCheckpoint(
+            candidate ? "candidate" : "judge", point.path);
+        !s.ok()) {
+      return ReportError(context,
+                         absl::InvalidArgumentError(absl::StrCat(
+                             "--sweep ", flags.sweep, ": ", s.message())));
+    }
+    specs.push_back(*std::move(spec));
+  }
+  auto client = Client::Create(context.global);
+  if (!client.ok()) return ReportError(context, client.status());
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    grpc::ClientContext call;
+    (*client)->Prepare(&call, 600);
+    v1::SubmitRequest request;
+    *request.mutable_spec() = specs[i];
+    v1::SubmitResponse response;
+    absl::Status status =
+        (*client)->Convert((*client)->stub().Submit(&call, request, &response));
+    if (!status.ok()) {
+      for (const std::string& id : ids) {
+        grpc::ClientContext cancel_call;
+        (*client)->Prepare(&cancel_call, 30);
+        v1::CancelRequest cancel;
+        cancel.set_run_id(id);
+        v1::CancelResponse cancelled;
+        (void)(*client)->stub().Cancel(&cancel_call, cancel, &cancelled);
+      }
+      return ReportError(
+          context,
+          absl::Status(
+              status.code(),
+              absl::StrCat("--sweep: checkpoint ", sweep->points[i].path, ": ",
+                           status.message(),
+                           ids.empty() ? ""
+                                       : absl::StrCat(" (the ", ids.size(),
+                                                      " runs queued before "
+                                                      "it were cancelled)"))));
+    }
+    ids.push_back(response.run_id());
+  }
+  if (context.global.json) {
+    base::Json out = base::Json::MakeObject();
+    out.Set("sweep", base::Json::String(name));
+    base::Json runs = base::Json::MakeArray();
+    for (size_t i = 0; i < ids.size(); ++i) {
+      base::Json run = base::Json::MakeObject();
+      run.Set("run_id", base::Json::String(ids[i]));
+      run.Set("checkpoint", base::Json::String(sweep->points[i].checkpoint));
+      run.Set("path", base::Json::String(sweep->points[i].path));
+      runs.Push(std::move(run));
+    }
+    out.Set("runs", std::move(runs));
+    context.out << out.Dump() << "\n";
+    return kExitOk;
+  }
+  for (size_t i = 0; i < ids.size(); ++i)
+    context.out << ids[i] << "\t" << sweep->points[i].checkpoint << "\n";
+  context.err << "evalctl: sweep " << name << ": " << ids.size()
+              << " runs queued; follow them with\n"
+              << "  evalctl list --label sweep=" << name << "\n"
+              << "  evalctl report --since 7d --label sweep=" << name
+              << " --out " << name << ".html\n";
+  return kExitOk;
+}
+
 int Submit(CommandContext& context, const SubmitFlags& flags) {
+  if (!flags.sweep.empty()) return SubmitSweep(context, flags);
+  if (!flags.sweep_name.empty()) {
+    return ReportError(
+        context, absl::InvalidArgumentError("--sweep-name needs --sweep"));
+  }
   auto spec = daemon::ParseSuiteFile(flags.suite, flags.sets);
   if (!spec.ok()) return ReportError(context, spec.status());
   if (!flags.priority.empty()) {
@@ -415,7 +534,8 @@ const bool kRegistered = [] {
       .name = "submit",
       .summary = "queue a suite.yaml run",
       .example =
-          "evalctl submit suite.yaml --set candidate.model=/ckpt/1200 --wait",
+          "evalctl submit suite.yaml --set candidate.model=/ckpt/1200 --wait\n"
+          "evalctl submit suite.yaml --sweep 'candidate.model=/ckpts/step-*'",
       .setup = [](CLI::App& command) -> CommandFn {
         auto flags = std::make_shared<SubmitFlags>();
         command
@@ -437,6 +557,20 @@ const bool kRegistered = [] {
                          "follow the run until it ends, then print its results "
                          "(exit 1 if it "
                          "failed)");
+        command
+            .add_option("--sweep", flags->sweep,
+                        "submit one run per checkpoint folder, each as --set "
+                        "FIELD=PATH would, labelled sweep=NAME and "
+                        "checkpoint=<folder name>, in natural order "
+                        "(step-900 before step-1200); FIELD is "
+                        "candidate.model or judge.model, paths a glob or "
+                        "@FILE (one per line)")
+            ->type_name("FIELD=GLOB|FIELD=@FILE");
+        command
+            .add_option("--sweep-name", flags->sweep_name,
+                        "the sweep label's value (default: the suite's name "
+                        "and the UTC time)")
+            ->type_name("NAME");
         return [flags](CommandContext& context) {
           return Submit(context, *flags);
         };
@@ -445,7 +579,7 @@ const bool kRegistered = [] {
   RegisterCommand({
       .name = "watch",
       .summary = "follow a run's progress until it ends",
-      .example = "evalctl watch r20261122T084512Z-0007",
+      .example = "evalctl watch r20261122T084512Z-0007-k3q9x2ma",
       .setup = [](CLI::App& command) -> CommandFn {
         auto run = std::make_shared<std::string>();
         command.add_option("RUN", *run, "the run id")->required();
@@ -487,7 +621,7 @@ const bool kRegistered = [] {
   RegisterCommand({
       .name = "results",
       .summary = "a run's scores with standard errors",
-      .example = "evalctl results r20261122T084512Z-0007 -o yaml",
+      .example = "evalctl results r20261122T084512Z-0007-k3q9x2ma -o yaml",
       .setup = [](CLI::App& command) -> CommandFn {
         auto flags = std::make_shared<RunFlags>();
         command.add_option("RUN", flags->run, "the run id")->required();
@@ -500,8 +634,8 @@ const bool kRegistered = [] {
   RegisterCommand({
       .name = "samples",
       .summary = "a task's per-document samples",
-      .example =
-          "evalctl samples r20261122T084512Z-0007 gsm8k --failed --limit 5",
+      .example = "evalctl samples r20261122T084512Z-0007-k3q9x2ma gsm8k "
+                 "--failed --limit 5",
       .setup = [](CLI::App& command) -> CommandFn {
         auto flags = std::make_shared<SamplesFlags>();
         command.add_option("RUN", flags->run, "the run id")->required();
@@ -521,7 +655,7 @@ const bool kRegistered = [] {
   RegisterCommand({
       .name = "cancel",
       .summary = "cancel a queued or running run",
-      .example = "evalctl cancel r20261122T084512Z-0007",
+      .example = "evalctl cancel r20261122T084512Z-0007-k3q9x2ma",
       .setup = [](CLI::App& command) -> CommandFn {
         auto run = std::make_shared<std::string>();
         command.add_option("RUN", *run, "the run id")->required();
@@ -531,7 +665,7 @@ const bool kRegistered = [] {
   RegisterCommand({
       .name = "env",
       .summary = "the environment fingerprint of a run (or the daemon)",
-      .example = "evalctl env r20261122T084512Z-0007",
+      .example = "evalctl env r20261122T084512Z-0007-k3q9x2ma",
       .setup = [](CLI::App& command) -> CommandFn {
         auto flags = std::make_shared<RunFlags>();
         command.add_option("RUN", flags->run,

@@ -77,7 +77,7 @@ const bool kRegistered = [] {
       .name = "delete",
       .summary =
           "remove runs with their samples, scores and tags (not a running run)",
-      .example = "evalctl delete r20261122T084512Z-0007",
+      .example = "evalctl delete r20261122T084512Z-0007-k3q9x2ma",
       .setup = [](CLI::App& command) -> CommandFn {
         auto runs = std::make_shared<std::vector<std::string>>();
         command.add_option("RUN", *runs, "the run ids")->required();

@@ -76,6 +76,27 @@ std::vector<RunData> Week() {
   return runs;
 }
 
+std::vector<RunData> Sweep() {
+  std::vector<RunData> runs;
+  runs.push_back(Run("ra", "step-1200", 1000, [](int i) { return i % 2; }));
+  runs.push_back(Run("rb", "step-900", 1000, [](int i) { return i % 3; }));
+  runs.push_back(Run("rc", "step-10000", 1000, [](int i) { return i % 4; }));
+  return runs;
+}
+
+TEST(WeeklyReportTest, SweepCheckpointNamesTrendInNaturalOrder) {
+  // A sweep labels runs with checkpoint folder names: step-900 comes before
+  // step-1200 whatever order they were submitted (or listed) in.
+  ASSERT_OK_AND_ASSIGN(Report r, BuildReport(Sweep(), GateRules(), 0, 10000));
+  ASSERT_EQ(r.runs.size(), 3u);
+  EXPECT_EQ(r.runs[0].checkpoint, "step-900");
+  EXPECT_EQ(r.runs[1].checkpoint, "step-1200");
+  EXPECT_EQ(r.runs[2].checkpoint, "step-10000");
+  ASSERT_EQ(r.trends.size(), 1u);
+  ASSERT_EQ(r.trends[0].points.size(), 3u);
+  EXPECT_EQ(r.trends[0].points[0].x_label, "step-900");
+}
+
 TEST(WeeklyReportTest, TrendsRegressionsEnvironmentAndMovedDocuments) {
   ASSERT_OK_AND_ASSIGN(Report r, BuildReport(Week(), GateRules(), 0, 10000));
   ASSERT_EQ(r.runs.size(), 3u);

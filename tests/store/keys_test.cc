@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <random>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -35,11 +36,43 @@ TEST(RunIdTest, FormatAndParseRoundTrip) {
   EXPECT_EQ(parsed->sequence, 7);
 }
 
+TEST(RunIdTest, InstanceSuffixRoundTripsAndOldIdsStillParse) {
+  const absl::Time t = Utc(2026, 11, 22, 8, 45, 12);
+  EXPECT_EQ(FormatRunId(t, 7, "k3q9x2ma"), "r20261122T084512Z-0007-k3q9x2ma");
+  auto parsed = ParseRunId("r20261122T084512Z-0007-k3q9x2ma");
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->time, t);
+  EXPECT_EQ(parsed->sequence, 7);
+  EXPECT_EQ(parsed->instance, "k3q9x2ma");
+  auto old = ParseRunId("r20261122T084512Z-0007");
+  ASSERT_TRUE(old.has_value());
+  EXPECT_EQ(old->instance, "");
+  // Old and new ids of one second sort by sequence first.
+  EXPECT_LT(std::string("r20261122T084512Z-0007"),
+            FormatRunId(t, 7, "aaaaaaaa"));
+  EXPECT_LT(FormatRunId(t, 7, "zzzzzzzz"), FormatRunId(t, 8, "aaaaaaaa"));
+}
+
+TEST(RunIdTest, NewInstanceIdsAreValidAndDiffer) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 100; ++i) {
+    const std::string id = NewInstanceId();
+    EXPECT_TRUE(IsInstanceId(id)) << id;
+    EXPECT_EQ(
+        ParseRunId(FormatRunId(Utc(2026, 1, 1, 0, 0, 0), 0, id))->instance, id);
+    seen.insert(id);
+  }
+  EXPECT_EQ(seen.size(), 100u);  // 40 random bits: a repeat means no entropy
+}
+
 TEST(RunIdTest, ParseRejectsMalformedIds) {
   for (const char* bad :
        {"", "r20261122T084512Z-007", "x20261122T084512Z-0007",
         "r20261122T084512Z+0007", "r20261322T084512Z-0007",
-        "r20261122T084512Z-00a7", "r20261122T084512Z-00070"}) {
+        "r20261122T084512Z-00a7", "r20261122T084512Z-00070",
+        "r20261122T084512Z-0007-", "r20261122T084512Z-0007-k3q9x2m",
+        "r20261122T084512Z-0007_k3q9x2ma", "r20261122T084512Z-0007-K3Q9X2MA",
+        "r20261122T084512Z-0007-k3q9x2ma0"}) {
     EXPECT_FALSE(ParseRunId(bad).has_value()) << bad;
   }
 }

@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "base/file.h"
@@ -77,8 +79,8 @@ TEST_F(StoreTest, CreatedRunSurvivesReopen) {
     ASSERT_OK_AND_ASSIGN(created, store->CreateRun(run));
     EXPECT_EQ(created.state(), evald::v1::QUEUED);
     EXPECT_EQ(created.created_unix_ms(), kStartNanos / 1'000'000);
-    EXPECT_EQ(created.id(),
-              keys::FormatRunId(absl::FromUnixNanos(kStartNanos), 0));
+    EXPECT_EQ(created.id(), keys::FormatRunId(absl::FromUnixNanos(kStartNanos),
+                                              0, store->instance_id()));
   }
   auto store = OpenStore();
   ASSERT_OK_AND_ASSIGN(RunRecord got, store->GetRun(created.id()));
@@ -130,6 +132,78 @@ TEST_F(StoreTest, ImportRunStoresEverythingOrNothing) {
   // Imported runs are finished: nothing is queued.
   ASSERT_OK_AND_ASSIGN(auto queue, store->ListQueue());
   EXPECT_TRUE(queue.empty());
+}
+
+TEST_F(StoreTest, RunImportKeepsTheIdAndStoresNothingUntilCommit) {
+  const std::string id = "r20260101T000000Z-0000-otherstr";
+  RunRecord run = MakeRun("moved");
+  run.set_id(id);
+  run.set_state(evald::v1::SUCCEEDED);
+  run.mutable_fingerprint()->set_hostname("elsewhere");
+  evald::v1::TaskScores scores;
+  scores.set_task("gsm8k");
+  scores.add_metrics()->set_value(0.25);
+  auto store = OpenStore();
+  {
+    // Given up half way (a truncated file): nothing of it stays.
+    ASSERT_OK_AND_ASSIGN(auto import, store->BeginImport(run));
+    for (int i = 0; i < 8000; ++i)  // 2.4 MB: flushed batches
+      ASSERT_OK(import->AddSample(MakeTestSample("", "gsm8k", i)));
+    EXPECT_THAT(store->BeginImport(run),
+                StatusIs(absl::StatusCode::kAlreadyExists,
+                         HasSubstr("being imported")));
+    RunRecord same_id = MakeRun("other");
+    same_id.set_id(id);
+    EXPECT_THAT(store->CreateRun(same_id),
+                StatusIs(absl::StatusCode::kAlreadyExists,
+                         HasSubstr("being imported")));
+    EXPECT_THAT(import->AddSample(MakeTestSample("", "gsm8k", 5)),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("doc index 5 after 7999")));
+  }
+  EXPECT_THAT(store->GetRun(id), StatusIs(absl::StatusCode::kNotFound));
+  // fsck would name any sample left behind as an orphan.
+  ASSERT_OK_AND_ASSIGN(CheckReport clean, store->Check(false));
+  EXPECT_TRUE(clean.problems.empty()) << clean.problems[0].record;
+  {
+    // A crash mid-import: the next writable open removes what it wrote.
+    ASSERT_OK_AND_ASSIGN(auto import, store->BeginImport(run));
+    for (int i = 0; i < 8000; ++i)
+      ASSERT_OK(import->AddSample(MakeTestSample("", "gsm8k", i)));
+    import.release();  // never rolled back nor committed, as after SIGKILL
+    ASSERT_OK_AND_ASSIGN(CheckReport left, store->Check(false));
+    EXPECT_FALSE(left.problems.empty());  // flushed batches are on disk
+    store.reset();
+    store = OpenStore();
+    ASSERT_OK_AND_ASSIGN(CheckReport reopened, store->Check(false));
+    EXPECT_TRUE(reopened.problems.empty()) << reopened.problems[0].record;
+  }
+  ASSERT_OK_AND_ASSIGN(auto import, store->BeginImport(run));
+  ASSERT_OK(import->AddSample(MakeTestSample("", "gsm8k", 0)));
+  ASSERT_OK(import->AddSample(MakeTestSample("", "gsm8k", 7)));
+  ASSERT_OK(import->AddSample(MakeTestSample("", "mmlu", 1)));
+  EXPECT_THAT(
+      import->AddSample(MakeTestSample("", "gsm8k", 9)),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("two places")));
+  ASSERT_OK(import->AddScores(scores));
+  ASSERT_OK_AND_ASSIGN(RunRecord stored, import->Commit());
+  EXPECT_EQ(stored.id(), id);
+  ASSERT_OK_AND_ASSIGN(RunRecord got, store->GetRun(id));
+  EXPECT_EQ(got.fingerprint().hostname(), "elsewhere");
+  EXPECT_THAT(store->CountSamples(id, "gsm8k"), IsOkAndHolds(2));
+  ASSERT_OK_AND_ASSIGN(auto got_scores, store->GetScores(id));
+  ASSERT_EQ(got_scores.size(), 1u);
+  EXPECT_EQ(got_scores[0].run_id(), id);
+  ASSERT_OK_AND_ASSIGN(CheckReport after, store->Check(false));
+  EXPECT_TRUE(after.problems.empty());
+  import.reset();  // committed: destroying it removes nothing
+  EXPECT_THAT(store->CountSamples(id, "gsm8k"), IsOkAndHolds(2));
+  EXPECT_THAT(
+      store->BeginImport(run),
+      StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("already exists")));
+  // An imported id never moves this store's own ids.
+  EXPECT_TRUE(absl::EndsWith(store->NewRunId(absl::FromUnixNanos(kStartNanos)),
+                             store->instance_id()));
 }
 
 TEST_F(StoreTest, PutRunKeepsFingerprintAndUpdatesState) {
@@ -193,11 +267,61 @@ TEST_F(StoreTest, RunIdsSortByTimeWithinASecondAndAcrossReopen) {
   EXPECT_EQ(sorted, ids);
   EXPECT_EQ(std::unique(sorted.begin(), sorted.end()), sorted.end())
       << "duplicate run id";
-  EXPECT_EQ(ids[0], keys::FormatRunId(absl::FromUnixNanos(kStartNanos), 0));
-  EXPECT_EQ(ids[9], keys::FormatRunId(absl::FromUnixNanos(kStartNanos), 9));
-  EXPECT_EQ(ids[10],
-            keys::FormatRunId(
-                absl::FromUnixNanos(kStartNanos) + absl::Seconds(1), 0));
+  const std::string instance = OpenStore()->instance_id();
+  EXPECT_TRUE(keys::IsInstanceId(instance)) << instance;
+  EXPECT_EQ(ids[0],
+            keys::FormatRunId(absl::FromUnixNanos(kStartNanos), 0, instance));
+  EXPECT_EQ(ids[9],
+            keys::FormatRunId(absl::FromUnixNanos(kStartNanos), 9, instance));
+  EXPECT_EQ(ids[10], keys::FormatRunId(
+                         absl::FromUnixNanos(kStartNanos) + absl::Seconds(1), 0,
+                         instance));
+}
+
+TEST_F(StoreTest, TwoStoresNeverMintTheSameIdInOneSecond) {
+  // Two daemons' stores, the same clock: every id differs, each ends in its
+  // own store's instance id, and both keep it across a reopen.
+  evald::testing::TempDir other_dir;
+  std::string first_instance;
+  std::set<std::string> ids;
+  {
+    auto a = OpenStore();
+    ASSERT_OK_AND_ASSIGN(auto b,
+                         Store::Open(StoreOptions{.path = other_dir.Join("db"),
+                                                  .clock = &clock_}));
+    first_instance = a->instance_id();
+    ASSERT_NE(a->instance_id(), b->instance_id());
+    for (int i = 0; i < 5; ++i) {
+      const std::string id_a =
+          a->NewRunId(absl::FromUnixNanos(clock_.NowUnixNanos()));
+      const std::string id_b =
+          b->NewRunId(absl::FromUnixNanos(clock_.NowUnixNanos()));
+      EXPECT_TRUE(absl::EndsWith(id_a, "-" + a->instance_id())) << id_a;
+      EXPECT_TRUE(absl::EndsWith(id_b, "-" + b->instance_id())) << id_b;
+      EXPECT_TRUE(ids.insert(id_a).second) << id_a;
+      EXPECT_TRUE(ids.insert(id_b).second) << id_b;
+    }
+  }
+  EXPECT_EQ(OpenStore()->instance_id(), first_instance);
+}
+
+TEST_F(StoreTest, OldRunIdsStayReadableAndNewIdsFollowThem) {
+  // A store written before instance ids: its runs keep their ids, and the
+  // ids minted after sort after them within the same second.
+  const std::string old_id =
+      keys::FormatRunId(absl::FromUnixNanos(kStartNanos), 3);
+  auto store = OpenStore();
+  RunRecord run = MakeRun("old");
+  run.set_id(old_id);
+  ASSERT_OK(store->CreateRun(run).status());
+  ASSERT_OK_AND_ASSIGN(RunRecord got, store->GetRun(old_id));
+  EXPECT_EQ(got.spec().name(), "old");
+  store.reset();
+  store = OpenStore();
+  const std::string next = store->NewRunId(absl::FromUnixNanos(kStartNanos));
+  EXPECT_EQ(next, keys::FormatRunId(absl::FromUnixNanos(kStartNanos), 4,
+                                    store->instance_id()));
+  EXPECT_LT(old_id, next);
 }
 
 TEST_F(StoreTest, ListRunsFiltersNewestFirst) {

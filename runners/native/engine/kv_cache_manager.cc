@@ -89,18 +89,43 @@ void KvCacheManager::CacheBlocks(int64_t seq_id,
   const int full = std::min<int>({num_computed_tokens / model::kKvBlockSize,
                                   static_cast<int>(hashes.size()),
                                   static_cast<int>(seq.blocks.size())});
-  for (int i = seq.num_cached_blocks; i < full; ++i)
+  for (int i = std::max(seq.num_cached_blocks, seq.num_released); i < full;
+       ++i) {
     pool_.CacheFullBlock(seq.blocks[i], hashes[i]);
+  }
   seq.num_cached_blocks = std::max(seq.num_cached_blocks, full);
 }
 
 void KvCacheManager::Free(int64_t seq_id) {
   auto it = seqs_.find(seq_id);
   if (it == seqs_.end()) return;
-  std::vector<KvBlock*> reversed(it->second.blocks.rbegin(),
-                                 it->second.blocks.rend());
+  const SeqBlocks& seq = it->second;
+  std::vector<KvBlock*> reversed(seq.blocks.rbegin(),
+                                 seq.blocks.rend() - seq.num_released);
   pool_.FreeBlocks(reversed);
   seqs_.erase(it);
+}
+
+int KvCacheManager::ReleaseBefore(int64_t seq_id, int first_needed) {
+  auto it = seqs_.find(seq_id);
+  if (it == seqs_.end() || first_needed <= 0) return 0;
+  SeqBlocks& seq = it->second;
+  const int end = std::min(first_needed / model::kKvBlockSize,
+                           static_cast<int>(seq.blocks.size()));
+  if (end <= seq.num_released) return 0;
+  // Deepest first, as Free does: among blocks freed together the deepest
+  // (least shareable) are evicted first.
+  std::vector<KvBlock*> released;
+  for (int i = end - 1; i >= seq.num_released; --i) {
+    released.push_back(seq.blocks[i]);
+    seq.blocks[i] = nullptr;
+    seq.ids[i] = pool_.null_block()->id;
+  }
+  pool_.FreeBlocks(released);
+  const int n = end - seq.num_released;
+  seq.num_released = end;
+  num_window_released_ += n;
+  return n;
 }
 
 absl::Span<const int32_t> KvCacheManager::BlockTable(int64_t seq_id) const {

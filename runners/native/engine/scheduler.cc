@@ -198,6 +198,12 @@ void Scheduler::OnStepComputed(const StepPlan& plan) {
     Sequence* seq = c.seq;
     seq->num_computed_tokens = c.start_pos + c.num_tokens;
     kv_->CacheBlocks(seq->id, seq->block_hashes, seq->num_computed_tokens);
+    // Future queries sit at positions >= num_computed_tokens and attend to
+    // [position - kv_window + 1, position].
+    if (options_.kv_window > 0) {
+      kv_->ReleaseBefore(seq->id,
+                         seq->num_computed_tokens - options_.kv_window + 1);
+    }
   }
 }
 

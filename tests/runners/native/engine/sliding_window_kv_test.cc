@@ -1,0 +1,193 @@
+// File: tests/runners/native/engine/sliding_window_kv_test.cc
+// -----------------------------------------------------------------------------
+// Sliding-window KV release through the engine, on a Mistral-shaped tiny
+// model the test writes: prompts and generations longer than the window give
+// the same tokens and the same log-probability bits whether the blocks
+// outside the window are released or kept (full attention masked to the
+// window), whatever the chunking and the batch; the released blocks are
+// counted, and a released prefix is still a prefix-cache hit for a later
+// request. Gemma's interleaved global layers keep every block.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runners/native/engine/engine.h"
+#include "runners/native/model/model.h"
+#include "runners/native/testing/checkpoint_writer.h"
+#include "tests/runners/native/engine/collector.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace evald::runners::native::engine {
+namespace {
+
+using testing::Collector;
+
+constexpr int kWindow = 24;  // starts inside a block
+constexpr int kVocab = 512;
+
+std::vector<int32_t> Tokens(int n, int salt) {
+  std::vector<int32_t> t(n);
+  for (int i = 0; i < n; ++i) t[i] = (i * 37 + salt * 101 + 7) % kVocab;
+  return t;
+}
+
+class SlidingWindowKvTest : public ::testing::Test {
+ protected:
+  void Load(const std::string& arch) {
+    testing::CheckpointSpec spec;
+    spec.arch = arch;
+    spec.hidden = 64;
+    spec.layers = 2;
+    spec.heads = 4;
+    spec.kv_heads = 2;
+    spec.intermediate = 96;
+    spec.vocab = kVocab;
+    spec.max_position = 512;
+    spec.dtype = model::DType::kF32;
+    spec.seed = 11;
+    spec.sliding_window = kWindow;
+    spec.sliding_window_pattern = 2;  // gemma3: local, global
+    ASSERT_OK(testing::WriteCheckpoint(spec, dir_.path()));
+    model::LoadOptions lo;
+    lo.device = model::Device::kCpu;
+    lo.num_threads = 2;
+    ASSERT_OK_AND_ASSIGN(model_, model::Model::Load(dir_.path(), lo));
+  }
+
+  std::unique_ptr<Engine> Make(bool release, int budget = 256,
+                               int blocks = 64) {
+    EngineOptions o;
+    o.num_kv_blocks = blocks;
+    o.max_batch_tokens = budget;
+    o.max_num_seqs = 8;
+    o.model_id = "swa";
+    o.release_window_kv = release;
+    auto e = Engine::Create(model_.get(), nullptr, o);
+    EXPECT_OK(e.status());
+    return std::move(e).value();
+  }
+
+  static std::vector<std::vector<int32_t>> Generate(
+      Engine* e, const std::vector<std::vector<int32_t>>& prompts,
+      int max_new) {
+    Collector<runners::GenerateResult> c(prompts.size());
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      GenerateTokensRequest r;
+      r.prompt = prompts[i];
+      r.max_new_tokens = max_new;
+      EXPECT_OK(e->SubmitGenerate(std::move(r), c.For(i)));
+    }
+    std::vector<std::vector<int32_t>> out;
+    for (auto& r : c.Wait()) {
+      EXPECT_OK(r.status());
+      out.push_back(r.ok() ? r->token_ids : std::vector<int32_t>{});
+    }
+    return out;
+  }
+
+  // Every position's log-probability of the next token, from `first_row` on.
+  static std::vector<ScoreOutput> Score(
+      Engine* e, const std::vector<std::vector<int32_t>>& seqs,
+      int first_row = 0) {
+    Collector<ScoreOutput> c(seqs.size());
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      ScoreRequest r;
+      r.tokens.assign(seqs[i].begin(), seqs[i].end() - 1);
+      for (int row = first_row; row < r.tokens.size(); ++row)
+        r.targets.push_back({row, seqs[i][row + 1]});
+      EXPECT_OK(e->SubmitScore(std::move(r), c.For(i)));
+    }
+    std::vector<ScoreOutput> out;
+    for (auto& r : c.Wait()) {
+      EXPECT_OK(r.status());
+      out.push_back(r.ok() ? *r : ScoreOutput{});
+    }
+    return out;
+  }
+
+  evald::testing::TempDir dir_;
+  std::unique_ptr<model::Model> model_;
+};
+
+TEST_F(SlidingWindowKvTest, MistralReleaseGivesTheSameTokensAndBits) {
+  Load("mistral");
+  ASSERT_EQ(model_->config().sliding_window, kWindow);
+  const std::vector<std::vector<int32_t>> prompts = {Tokens(40, 1),
+                                                     Tokens(57, 2)};
+  auto kept = Make(false);
+  auto released = Make(true);
+  // Generations well past the window, batched together.
+  const auto want = Generate(kept.get(), prompts, 70);
+  const auto got = Generate(released.get(), prompts, 70);
+  ASSERT_EQ(want.size(), 2u);
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(want[0].size(), 70u);
+  EXPECT_EQ(kept->stats().kv_window_released_blocks, 0);
+  // Each sequence ends at 110 / 127 positions: blocks wholly before
+  // position - 23 went back, 5 and 6 of them.
+  EXPECT_EQ(released->stats().kv_window_released_blocks, 5 + 6);
+
+  // Prompt + generation scored whole, and in chunks of 16 tokens (blocks
+  // released between chunks), alone and batched.
+  std::vector<std::vector<int32_t>> full;
+  for (int i = 0; i < 2; ++i) {
+    full.push_back(prompts[i]);
+    full.back().insert(full.back().end(), want[i].begin(), want[i].end());
+  }
+  const auto base = Score(kept.get(), full);
+  auto chunked = Make(true, /*budget=*/16);
+  for (Engine* e : {released.get(), chunked.get()}) {
+    const auto out = Score(e, full);
+    for (int i = 0; i < 2; ++i) {
+      ASSERT_EQ(out[i].logprobs.size(), base[i].logprobs.size());
+      for (size_t k = 0; k < out[i].logprobs.size(); ++k)
+        EXPECT_EQ(out[i].logprobs[k], base[i].logprobs[k]) << i << " " << k;
+    }
+    EXPECT_EQ(Score(e, {full[1]})[0].logprobs, base[1].logprobs);
+  }
+  EXPECT_GT(chunked->stats().kv_window_released_blocks, 0);
+  // Greedy means each generated token is its position's argmax.
+  for (size_t k = prompts[0].size() - 1; k < base[0].is_greedy.size(); ++k)
+    EXPECT_TRUE(base[0].is_greedy[k]) << k;
+}
+
+TEST_F(SlidingWindowKvTest, ReleasedPrefixBlocksStayInThePrefixCache) {
+  Load("mistral");
+  auto released = Make(true);
+  auto kept = Make(false);
+  const std::vector<int32_t> seq = Tokens(120, 3);
+  const int first_row = 100;
+  // The first request releases its leading blocks as its prefill goes on in
+  // chunks of 32; they were published first, so the second one hits them.
+  auto chunked = Make(true, /*budget=*/32);
+  const ScoreOutput first = Score(chunked.get(), {seq}, first_row)[0];
+  EXPECT_GT(chunked->stats().kv_window_released_blocks, 0);
+  const ScoreOutput second = Score(chunked.get(), {seq}, first_row)[0];
+  EXPECT_EQ(first.cached_tokens, 0);
+  EXPECT_EQ(second.cached_tokens, 96);  // 6 whole blocks before row 100
+  const ScoreOutput want = Score(kept.get(), {seq}, first_row)[0];
+  EXPECT_EQ(first.logprobs, want.logprobs);
+  EXPECT_EQ(second.logprobs, want.logprobs);
+  // A request sharing only the first 64 tokens, with another one holding
+  // them at the same time: both match the kept pool.
+  std::vector<int32_t> other = seq;
+  for (int i = 64; i < 120; ++i) other[i] = (other[i] + 5) % kVocab;
+  const auto both = Score(released.get(), {seq, other}, first_row);
+  const auto both_kept = Score(kept.get(), {seq, other}, first_row);
+  EXPECT_EQ(both[0].logprobs, both_kept[0].logprobs);
+  EXPECT_EQ(both[1].logprobs, both_kept[1].logprobs);
+}
+
+TEST_F(SlidingWindowKvTest, GemmaGlobalLayersKeepEveryBlock) {
+  Load("gemma3");
+  auto e = Make(true);
+  const auto out = Generate(e.get(), {Tokens(40, 4)}, 60);
+  EXPECT_EQ(out[0].size(), 60u);
+  EXPECT_EQ(e->stats().kv_window_released_blocks, 0);
+}
+
+}  // namespace
+}  // namespace evald::runners::native::engine

@@ -418,8 +418,12 @@ std::string ConfigJson(const CheckpointSpec& s, const model::ModelConfig& c) {
                                 : base::Json::Null());
   }
   if (s.arch == "qwen2" || s.arch == "qwen3") {
-    j.Set("sliding_window", base::Json::Null());
-    j.Set("use_sliding_window", base::Json::Bool(false));
+    const bool window = s.sliding_window > 0;
+    j.Set("sliding_window",
+          window ? base::Json::Int(s.sliding_window) : base::Json::Null());
+    j.Set("use_sliding_window", base::Json::Bool(window));
+    if (window)
+      j.Set("max_window_layers", base::Json::Int(s.max_window_layers));
   }
   if (c.moe.num_experts > 0) {
     const bool mixtral = s.arch == "mixtral";

@@ -36,7 +36,7 @@ std::vector<int32_t> Tokens(int n, int salt) {
 
 class SlidingWindowKvTest : public ::testing::Test {
  protected:
-  void Load(const std::string& arch) {
+  void Load(const std::string& arch, int max_window_layers = 0) {
     testing::CheckpointSpec spec;
     spec.arch = arch;
     spec.hidden = 64;
@@ -49,7 +49,8 @@ class SlidingWindowKvTest : public ::testing::Test {
     spec.dtype = model::DType::kF32;
     spec.seed = 11;
     spec.sliding_window = kWindow;
-    spec.sliding_window_pattern = 2;  // gemma3: local, global
+    spec.sliding_window_pattern = 2;             // gemma3: local, global
+    spec.max_window_layers = max_window_layers;  // qwen2: first sliding layer
     ASSERT_OK(testing::WriteCheckpoint(spec, dir_.path()));
     model::LoadOptions lo;
     lo.device = model::Device::kCpu;
@@ -187,6 +188,23 @@ TEST_F(SlidingWindowKvTest, GemmaGlobalLayersKeepEveryBlock) {
   const auto out = Generate(e.get(), {Tokens(40, 4)}, 60);
   EXPECT_EQ(out[0].size(), 60u);
   EXPECT_EQ(e->stats().kv_window_released_blocks, 0);
+}
+
+TEST_F(SlidingWindowKvTest, Qwen2ReleasesOnlyWhenEveryLayerSlides) {
+  const std::vector<std::vector<int32_t>> prompts = {Tokens(40, 5)};
+  Load("qwen2", /*max_window_layers=*/1);  // layer 0 attends to everything
+  auto partial = Make(true);
+  const auto partial_out = Generate(partial.get(), prompts, 60);
+  EXPECT_EQ(partial_out[0].size(), 60u);
+  EXPECT_EQ(partial->stats().kv_window_released_blocks, 0);
+  partial.reset();
+  model_.reset();
+  Load("qwen2", /*max_window_layers=*/0);  // rewritten in place
+  auto released = Make(true);
+  auto kept = Make(false);
+  EXPECT_EQ(Generate(released.get(), prompts, 60),
+            Generate(kept.get(), prompts, 60));
+  EXPECT_GT(released->stats().kv_window_released_blocks, 0);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "base/status_macros.h"
@@ -224,9 +225,15 @@ absl::Status NativeRunner::Loglikelihood(
       }
       continuation_enc = *std::move(c);
     } else {
+      // lm-eval (its #3347, has_bos_prefix): a context that already starts
+      // with the BOS text, as a rendered chat template does (Llama 3, Gemma),
+      // is encoded without the tokenizer's special tokens: one BOS, not two.
+      const std::string bos_text = tokenizer_->bos_token();
+      const bool add_special =
+          bos_text.empty() || !absl::StartsWith(context, bos_text);
       absl::StatusOr<std::vector<int32_t>> whole =
-          Encode(context + continuation, true);
-      absl::StatusOr<std::vector<int32_t>> ctx = Encode(context, true);
+          Encode(context + continuation, add_special);
+      absl::StatusOr<std::vector<int32_t>> ctx = Encode(context, add_special);
       if (!whole.ok() || !ctx.ok()) {
         fail(Annotate("loglikelihood", i,
                       !whole.ok() ? whole.status() : ctx.status()));

@@ -459,6 +459,25 @@ TEST_F(NativeRunnerTest, ChatTemplateUsesTheModelsTemplateAndTokens) {
   ASSERT_OK(g[0].status());
   ASSERT_OK_AND_ASSIGN(auto ids, tok->Encode(text, false));
   EXPECT_EQ(g[0]->prompt_tokens, static_cast<int>(ids.size()));
+  // Nor scoring (lm-eval's has_bos_prefix): a rendered context is encoded
+  // without the tokenizer's BOS, a plain one with it.
+  const std::vector<LoglikelihoodRequest> reqs = {
+      {text, "Hello"}, {text.substr(tok->bos_token().size()), "Hello"}};
+  const auto s =
+      Call<LoglikelihoodRequest, LoglikelihoodResult>(runner.get(), reqs, 2);
+  ASSERT_OK(s[0].status());
+  ASSERT_OK(s[1].status());
+  std::string ctx = text;  // trailing whitespace joins the continuation
+  while (!ctx.empty() && (ctx.back() == ' ' || ctx.back() == '\n'))
+    ctx.pop_back();
+  ASSERT_OK_AND_ASSIGN(auto ctx_ids, tok->Encode(ctx, false));
+  ASSERT_GE(ctx_ids.size(), 2u);
+  EXPECT_EQ(ctx_ids[0], *tok->bos_id());
+  EXPECT_NE(ctx_ids[1], *tok->bos_id());
+  EXPECT_EQ(s[0]->context_tokens, static_cast<int>(ctx_ids.size()));
+  EXPECT_EQ(s[1]->context_tokens, static_cast<int>(ctx_ids.size()));
+  EXPECT_EQ(s[0]->continuation_token_ids, s[1]->continuation_token_ids);
+  EXPECT_EQ(s[0]->logprob, s[1]->logprob);
 }
 
 TEST(NativeRunnerErrorsTest, MissingFolderIsAnError) {

@@ -9,6 +9,7 @@
 // request. Gemma's interleaved global layers keep every block.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -180,6 +181,40 @@ TEST_F(SlidingWindowKvTest, ReleasedPrefixBlocksStayInThePrefixCache) {
   const auto both_kept = Score(kept.get(), {seq, other}, first_row);
   EXPECT_EQ(both[0].logprobs, both_kept[0].logprobs);
   EXPECT_EQ(both[1].logprobs, both_kept[1].logprobs);
+}
+
+TEST_F(SlidingWindowKvTest, PoolPressureWithSharedPrefixesKeepsTheBits) {
+  // Six generations sharing a 48-token prefix on a pool that cannot hold
+  // them all at full length: preemption, recompute from the prefix cache
+  // and release interleave; every token equals a roomy kept pool's.
+  Load("mistral");
+  std::vector<std::vector<int32_t>> prompts;
+  for (int i = 0; i < 6; ++i) {
+    std::vector<int32_t> p = Tokens(48, 7);
+    const std::vector<int32_t> tail = Tokens(5 + 3 * i, 20 + i);
+    p.insert(p.end(), tail.begin(), tail.end());
+    prompts.push_back(std::move(p));
+  }
+  auto roomy = Make(false, 256, 128);
+  const auto want = Generate(roomy.get(), prompts, 60);
+  // 9 usable blocks, up to 8 per sequence: kept, the pool preempts; with
+  // release it preempts less, and the bits stay.
+  auto tight_kept = Make(false, 64, 10);
+  auto tight = Make(true, 64, 10);
+  EXPECT_EQ(Generate(tight_kept.get(), prompts, 60), want);
+  EXPECT_EQ(Generate(tight.get(), prompts, 60), want);
+  const EngineStats kept = tight_kept->stats();
+  const EngineStats s = tight->stats();
+  EXPECT_GT(kept.preemptions, 0);
+  EXPECT_LT(s.preemptions, kept.preemptions);
+  EXPECT_GT(s.kv_window_released_blocks, 0);
+  EXPECT_GT(s.cached_prompt_tokens, 0);
+  std::printf(
+      "[ pressure ] preemptions kept %lld, released %lld; released blocks "
+      "%lld\n",
+      static_cast<long long>(kept.preemptions),
+      static_cast<long long>(s.preemptions),
+      static_cast<long long>(s.kv_window_released_blocks));
 }
 
 TEST_F(SlidingWindowKvTest, GemmaGlobalLayersKeepEveryBlock) {

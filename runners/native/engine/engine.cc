@@ -583,9 +583,18 @@ absl::Status Engine::Enqueue(std::unique_ptr<Request> r) {
     }
   }
   // The longest the sequence can grow: its K/V must fit the pool alone.
+  // With KV release under a window it holds at most the window's blocks (one
+  // more where the window straddles a block edge) plus a step's chunk.
   const int longest = r->is_score() ? seq.num_tokens()
                                     : seq.num_tokens() + r->max_new_tokens - 1;
-  const int need = KvCacheManager::BlocksFor(longest);
+  int need = KvCacheManager::BlocksFor(longest);
+  if (const int window =
+          options_.release_window_kv ? KvReleaseWindow(model_->config()) : 0;
+      window > 0) {
+    need = std::min(need,
+                    KvCacheManager::BlocksFor(window) + 2 +
+                        KvCacheManager::BlocksFor(options_.max_batch_tokens));
+  }
   if (need > pool_->min_blocks - 1) {
     return absl::ResourceExhaustedError(
         absl::StrCat("request needs ", need, " kv blocks (", longest,

@@ -80,9 +80,10 @@ struct EngineOptions {
   // hands back each sequence's KV blocks wholly outside the window of its
   // future queries as it goes; the results are the same bits. Gemma's
   // global layers read every position, so its blocks all stay. Off: every
-  // block stays until its request finishes. Either way a request is
-  // refused unless its whole length fits the pool (release lets more of them
-  // run at once; it does not make a longer one fit).
+  // block stays until its request finishes. With release a request needs
+  // room for its window plus a step's tokens, not for its whole length, so
+  // a pool smaller than the context serves long prompts; without, its whole
+  // length must fit the pool.
   bool release_window_kv = true;
   // Longest sequence served; 0 = the model's max_position_embeddings.
   int max_context = 0;

@@ -45,10 +45,13 @@ std::optional<std::vector<int32_t>> KvCacheManager::AllocateSlots(
       num_computed_tokens + computed.num_tokens + num_new_tokens;
   const int need = std::max(0, BlocksFor(total_tokens) - have -
                                    static_cast<int>(computed.blocks.size()));
+  const int unheld = std::clamp(computed.num_unheld, 0,
+                                static_cast<int>(computed.blocks.size()));
+  const absl::Span<KvBlock* const> held =
+      absl::MakeConstSpan(computed.blocks).subspan(unheld);
   // Hit blocks that sit in the free queue stop being free when touched.
   int hits_in_free_queue = 0;
-  for (const KvBlock* b : computed.blocks)
-    hits_in_free_queue += b->ref_cnt == 0 ? 1 : 0;
+  for (const KvBlock* b : held) hits_in_free_queue += b->ref_cnt == 0 ? 1 : 0;
   while (need + hits_in_free_queue > pool_.num_free_blocks()) {
     if (growth_ == nullptr ||
         !growth_->Grow(need + hits_in_free_queue - pool_.num_free_blocks(),
@@ -59,8 +62,13 @@ std::optional<std::vector<int32_t>> KvCacheManager::AllocateSlots(
 
   seq = &seqs_[seq_id];
   if (!computed.blocks.empty()) {
-    pool_.Touch(computed.blocks);
-    for (KvBlock* b : computed.blocks) {
+    for (int i = 0; i < unheld; ++i) {
+      seq->blocks.push_back(nullptr);
+      seq->ids.push_back(pool_.null_block()->id);
+    }
+    seq->num_released = unheld;
+    pool_.Touch(held);
+    for (KvBlock* b : held) {
       seq->blocks.push_back(b);
       seq->ids.push_back(b->id);
     }

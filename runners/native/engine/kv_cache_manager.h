@@ -43,6 +43,10 @@ class KvGrowth {
 struct ComputedBlocks {
   std::vector<KvBlock*> blocks;
   int num_tokens = 0;  // blocks.size() * kKvBlockSize
+  // Sliding-window attention: how many leading blocks of the hit the
+  // sequence does not take (none of its queries reads them); AllocateSlots
+  // enters them as already released. Set by the caller.
+  int num_unheld = 0;
 };
 
 class KvCacheManager {

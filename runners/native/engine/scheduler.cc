@@ -167,8 +167,15 @@ Scheduler::AdmitResult Scheduler::Admit(Sequence* seq, bool apply_leader_rule,
   if (seq->kind == Sequence::Kind::kScore && !seq->logit_rows.empty()) {
     max_cached = std::min(max_cached, seq->logit_rows.front());
   }
-  const ComputedBlocks computed =
+  ComputedBlocks computed =
       kv_->GetComputedBlocks(seq->block_hashes, max_cached);
+  // Under a window the first query (at computed.num_tokens) and every later
+  // one read nothing before computed.num_tokens - kv_window + 1.
+  if (options_.kv_window > 0) {
+    computed.num_unheld =
+        std::max(0, computed.num_tokens - options_.kv_window + 1) /
+        model::kKvBlockSize;
+  }
   const size_t m = computed.blocks.size();
   // Without a prefix cache nobody could read the leader's blocks.
   if (apply_leader_rule && kv_->caching_enabled() &&

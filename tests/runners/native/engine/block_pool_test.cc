@@ -264,6 +264,34 @@ TEST(KvCacheManagerTest, ReleasingASharedPrefixLeavesItToTheOtherSequence) {
   EXPECT_EQ(kv.num_free_blocks(), 15);
 }
 
+TEST(KvCacheManagerTest, UnheldLeadingHitsAreNeitherTakenNorCounted) {
+  KvCacheManager kv(16, /*enable_caching=*/true);  // 15 usable
+  const auto a = Tokens(80);                       // 5 blocks
+  const auto h = Hashes(a);
+  ASSERT_TRUE(kv.AllocateSlots(1, 0, 80, {}).has_value());
+  kv.CacheBlocks(1, h, 80);
+  kv.Free(1);
+  ASSERT_EQ(kv.num_free_blocks(), 15);
+  ComputedBlocks c = kv.GetComputedBlocks(h, 79);
+  ASSERT_EQ(c.num_tokens, 64);
+  const int32_t third = c.blocks[2]->id;
+  c.num_unheld = 2;  // blocks 0 and 1 lie before the window
+  auto fresh = kv.AllocateSlots(2, 0, 16, c);
+  ASSERT_TRUE(fresh.has_value());
+  EXPECT_EQ(fresh->size(), 1u);
+  const auto table = kv.BlockTable(2);
+  ASSERT_EQ(table.size(), 5u);
+  EXPECT_EQ(table[0], 0);
+  EXPECT_EQ(table[1], 0);
+  EXPECT_EQ(table[2], third);
+  // Two hits taken from the free queue and one fresh block: 12 free.
+  EXPECT_EQ(kv.num_free_blocks(), 12);
+  // The unheld blocks stay cached for others.
+  EXPECT_EQ(kv.GetComputedBlocks(h, 79).num_tokens, 64);
+  kv.Free(2);
+  EXPECT_EQ(kv.num_free_blocks(), 15);
+}
+
 TEST(KvCacheManagerTest, ReleasedBlocksAreNotPublishedLater) {
   // Caching a sequence whose leading blocks were released before it was
   // published skips them (they are not the sequence's any more).

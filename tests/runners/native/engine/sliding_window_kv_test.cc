@@ -217,6 +217,40 @@ TEST_F(SlidingWindowKvTest, PoolPressureWithSharedPrefixesKeepsTheBits) {
       static_cast<long long>(s.kv_window_released_blocks));
 }
 
+TEST_F(SlidingWindowKvTest, APoolSmallerThanTheSequenceServesItUnderRelease) {
+  // 7 usable blocks (112 positions); the window (2 blocks) plus a 32-token
+  // step fits, a 300-token sequence (19 blocks) does not.
+  Load("mistral");
+  const std::vector<int32_t> seq = Tokens(300, 9);
+  auto roomy = Make(false, 32, 64);
+  auto small = Make(true, 32, 8);
+  auto small_kept = Make(false, 32, 8);
+  ScoreRequest r;
+  r.tokens.assign(seq.begin(), seq.end() - 1);
+  r.targets.push_back({0, seq[1]});
+  EXPECT_THAT(small_kept->SubmitScore(r, [](absl::StatusOr<ScoreOutput>) {}),
+              ::evald::testing::StatusIs(absl::StatusCode::kResourceExhausted));
+  const ScoreOutput want = Score(roomy.get(), {seq})[0];
+  const ScoreOutput got = Score(small.get(), {seq})[0];
+  EXPECT_EQ(got.logprobs, want.logprobs);
+  // Again: the leading blocks went first and were evicted first, so
+  // nothing is cached here; the bits are the same.
+  const ScoreOutput tail_want = Score(roomy.get(), {seq}, 280)[0];
+  EXPECT_EQ(Score(small.get(), {seq}, 280)[0].logprobs, tail_want.logprobs);
+  // A pool that keeps the whole prefix cached (19 of 23 blocks) serves 17
+  // blocks of it, taking only the 2 the first query's window reads.
+  auto medium = Make(true, 32, 24);
+  ASSERT_EQ(Score(medium.get(), {seq}, 280)[0].logprobs, tail_want.logprobs);
+  const ScoreOutput tail = Score(medium.get(), {seq}, 280)[0];
+  EXPECT_EQ(tail.cached_tokens, 272);
+  EXPECT_EQ(tail.logprobs, tail_want.logprobs);
+  // A generation past the pool's size, next to a scored one.
+  const std::vector<std::vector<int32_t>> prompts = {Tokens(100, 10)};
+  EXPECT_EQ(Generate(small.get(), prompts, 100),
+            Generate(roomy.get(), prompts, 100));
+  EXPECT_GT(small->stats().kv_window_released_blocks, 20);
+}
+
 TEST_F(SlidingWindowKvTest, GemmaGlobalLayersKeepEveryBlock) {
   Load("gemma3");
   auto e = Make(true);

@@ -37,7 +37,8 @@ constexpr char kUsage[] =
     "[--tie-embeddings]\n"
     "         [--rope-scaling llama3|linear|yarn|dynamic|longrope|none]\n"
     "         [--rope-factor F] [--rope-original-max N] [--rope-theta T]\n"
-    "         [--partial-rotary F] [--sliding-window N]\n"
+    "         [--partial-rotary F] [--sliding-window N] "
+    "[--max-window-layers N (qwen2|qwen3)]\n"
     "         [--norm-jitter X] [--max-shard-mb N] [--awq-group-size N] --out "
     "DIR\n"
     "  mixture of experts (--arch mixtral|qwen2_moe|qwen3_moe; presets "
@@ -153,6 +154,9 @@ int main(int argc, char** argv) {
            spec.partial_rotary_factor > 0 && spec.partial_rotary_factor <= 1;
     } else if (flag == "--sliding-window") {
       ok = int_flag(&spec.sliding_window);
+    } else if (flag == "--max-window-layers") {
+      ok = absl::SimpleAtoi(value, &spec.max_window_layers) &&
+           spec.max_window_layers >= 0;
     } else if (flag == "--sliding-window-pattern") {
       ok = int_flag(&spec.sliding_window_pattern);
     } else if (flag == "--query-pre-attn-scalar") {

@@ -175,15 +175,38 @@ int main(int argc, char** argv) {
           c.hidden_size * (3.0 * m.shared_expert_intermediate_size + 1);
     }
   }
-  const double layer_params =
-      c.hidden_size * hd * (2.0 * c.num_heads + 2.0 * c.num_kv_heads) +
-      ffn_params / c.num_layers;
-  if (c.moe.num_experts > 0) {
-    std::printf("moe: %d of %d experts per token counted as read\n",
-                c.moe.experts_per_token, c.moe.num_experts);
-  }
+  const double attn_params =
+      c.hidden_size * hd * (2.0 * c.num_heads + 2.0 * c.num_kv_heads);
+  const double layer_params = attn_params + ffn_params / c.num_layers;
   const double head_params = static_cast<double>(c.vocab_size) * c.hidden_size;
   const double dtype_bytes = c.torch_dtype == "float32" ? 4.0 : 2.0;
+  if (c.moe.num_experts > 0) {
+    // What one decode token reads, part by part, so the bytes/s below can be
+    // checked: the idle experts are not counted.
+    double router = 0, experts = 0, shared = 0, dense = 0;
+    const model::MoeConfig& m = c.moe;
+    for (int l = 0; l < c.num_layers; ++l) {
+      if (!model::IsMoeLayer(c, l)) {
+        dense += 3.0 * c.hidden_size * c.intermediate_size;
+        continue;
+      }
+      router += static_cast<double>(c.hidden_size) * m.num_experts;
+      experts += 3.0 * c.hidden_size * m.experts_per_token *
+                 m.expert_intermediate_size;
+      if (m.shared_expert_intermediate_size > 0)
+        shared += c.hidden_size * (3.0 * m.shared_expert_intermediate_size + 1);
+    }
+    const double all_experts = experts * m.num_experts / m.experts_per_token;
+    std::printf(
+        "moe: %d of %d experts per token counted as read; per token: "
+        "attention %.1f MB, router %.2f MB, experts %.1f MB (all %d: %.1f "
+        "MB), shared experts %.1f MB, dense MLPs %.1f MB, lm_head %.1f MB\n",
+        m.experts_per_token, m.num_experts,
+        attn_params * c.num_layers * dtype_bytes / 1e6,
+        router * dtype_bytes / 1e6, experts * dtype_bytes / 1e6, m.num_experts,
+        all_experts * dtype_bytes / 1e6, shared * dtype_bytes / 1e6,
+        dense * dtype_bytes / 1e6, head_params * dtype_bytes / 1e6);
+  }
 
   const int total = prefill + decode;
   const int blocks_needed =

@@ -1,6 +1,7 @@
 #include "runners/native/native_runner.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -10,8 +11,11 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "base/file.h"
+#include "base/json.h"
 #include "base/status_macros.h"
 #include "base/utf8.h"
 #include "runners/chat_prompt.h"
@@ -81,14 +85,49 @@ class CallResults {
   std::deque<std::pair<size_t, absl::StatusOr<T>>> queue_ ABSL_GUARDED_BY(mu_);
 };
 
+// generation_config.json's eos_token_id (an id or a list; none when the file
+// or the key is absent): Gemma 2 instruction-tuned checkpoints end a turn
+// with <end_of_turn>, listed there and not in config.json, and transformers'
+// generate and vLLM stop on it.
+absl::StatusOr<std::vector<int32_t>> GenerationEosIds(const std::string& dir) {
+  const std::string path = dir + "/generation_config.json";
+  if (!base::PathExists(path)) return std::vector<int32_t>{};
+  ASSIGN_OR_RETURN(const std::string text, base::ReadFileToString(path));
+  absl::StatusOr<base::Json> json = base::ParseJson(text);
+  if (!json.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", json.status().message()));
+  }
+  const base::JsonReader root(*json, path);
+  ASSIGN_OR_RETURN(const base::JsonReader object, root.Object());
+  const base::JsonReader eos = object.Field("eos_token_id");
+  std::vector<int32_t> ids;
+  if (!eos.present()) return ids;
+  if (!eos.json().is_array()) {
+    ASSIGN_OR_RETURN(const int64_t id, eos.Int(0, INT32_MAX));
+    ids.push_back(static_cast<int32_t>(id));
+    return ids;
+  }
+  for (size_t i = 0; i < eos.size(); ++i) {
+    ASSIGN_OR_RETURN(const int64_t id, eos.Item(i).Int(0, INT32_MAX));
+    ids.push_back(static_cast<int32_t>(id));
+  }
+  return ids;
+}
+
 class NativeRunner final : public Runner {
  public:
   NativeRunner(std::string name, std::unique_ptr<Model> model,
-               std::unique_ptr<Tokenizer> tokenizer)
+               std::unique_ptr<Tokenizer> tokenizer,
+               const std::vector<int32_t>& generation_eos_ids)
       : name_(std::move(name)),
         model_(std::move(model)),
         tokenizer_(std::move(tokenizer)) {
     for (int32_t id : model_->config().eos_token_ids) eos_ids_.push_back(id);
+    for (int32_t id : generation_eos_ids) {
+      if (std::find(eos_ids_.begin(), eos_ids_.end(), id) == eos_ids_.end())
+        eos_ids_.push_back(id);
+    }
     if (auto eos = tokenizer_->eos_id();
         eos.has_value() &&
         std::find(eos_ids_.begin(), eos_ids_.end(), *eos) == eos_ids_.end()) {
@@ -224,9 +263,15 @@ absl::Status NativeRunner::Loglikelihood(
       }
       continuation_enc = *std::move(c);
     } else {
+      // lm-eval (its #3347, has_bos_prefix): a context that already starts
+      // with the BOS text, as a rendered chat template does (Llama 3, Gemma),
+      // is encoded without the tokenizer's special tokens: one BOS, not two.
+      const std::string bos_text = tokenizer_->bos_token();
+      const bool add_special =
+          bos_text.empty() || !absl::StartsWith(context, bos_text);
       absl::StatusOr<std::vector<int32_t>> whole =
-          Encode(context + continuation, true);
-      absl::StatusOr<std::vector<int32_t>> ctx = Encode(context, true);
+          Encode(context + continuation, add_special);
+      absl::StatusOr<std::vector<int32_t>> ctx = Encode(context, add_special);
       if (!whole.ok() || !ctx.ok()) {
         fail(Annotate("loglikelihood", i,
                       !whole.ok() ? whole.status() : ctx.status()));
@@ -521,8 +566,11 @@ absl::StatusOr<std::unique_ptr<Runner>> CreateNativeRunner(
           options.max_batch_tokens, model->backend() != "cpu");
   // Every model of this process shares the device: steps take turns.
   eo.turns = engine::StepTurns::Shared();
-  auto runner = std::make_unique<NativeRunner>(
-      options.model_dir, std::move(model), std::move(tokenizer));
+  ASSIGN_OR_RETURN(const std::vector<int32_t> generation_eos,
+                   GenerationEosIds(options.model_dir));
+  auto runner =
+      std::make_unique<NativeRunner>(options.model_dir, std::move(model),
+                                     std::move(tokenizer), generation_eos);
   RETURN_IF_ERROR(runner->Start(eo));
   return std::unique_ptr<Runner>(std::move(runner));
 }

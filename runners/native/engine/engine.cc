@@ -80,6 +80,18 @@ struct Engine::Request {
   }
 };
 
+namespace {
+// The window past which a sequence's KV blocks can be released: the model's
+// sliding_window when every layer slides, else 0 (a global layer reads every
+// position, and one block table serves all layers).
+int KvReleaseWindow(const model::ModelConfig& c) {
+  for (int layer = 0; layer < c.num_layers; ++layer) {
+    if (!model::IsSlidingLayer(c, layer)) return 0;
+  }
+  return c.sliding_window;
+}
+}  // namespace
+
 // The engine thread's state: everything here is touched by that thread only.
 class Engine::Loop {
  public:
@@ -93,7 +105,10 @@ class Engine::Loop {
                 !engine->model_->config().rope_scaling.DependsOnLength(),
             engine->pool_->min_blocks, engine->pool_->elastic.get()),
         scheduler_({.max_batch_tokens = engine->options_.max_batch_tokens,
-                    .max_num_seqs = engine->options_.max_num_seqs},
+                    .max_num_seqs = engine->options_.max_num_seqs,
+                    .kv_window = engine->options_.release_window_kv
+                                     ? KvReleaseWindow(engine->model_->config())
+                                     : 0},
                    &kv_) {}
 
   void Add(std::unique_ptr<Request> r) {
@@ -252,6 +267,7 @@ class Engine::Loop {
   const BlockHash root_;  // chain root of this model's block hashes
   int64_t generated_ = 0;
   int64_t published_generated_ = 0;  // of generated_, added to the stats
+  int64_t published_released_ = 0;   // of kv_'s window releases, likewise
   Engine* const e_;
   KvCacheManager kv_;
   Scheduler scheduler_;
@@ -314,6 +330,7 @@ void Engine::Loop::Step() {
     e_->stats_.max_running_seqs = std::max<int64_t>(
         e_->stats_.max_running_seqs, static_cast<int64_t>(plan.chunks.size()));
   }
+
   if (!st.ok() || out.logits.size() != expected_rows) {
     const absl::Status err =
         !st.ok() ? st
@@ -327,6 +344,12 @@ void Engine::Loop::Step() {
     return;
   }
   scheduler_.OnStepComputed(plan);
+  if (kv_.num_window_released() != published_released_) {
+    absl::MutexLock l(&e_->mu_);
+    e_->stats_.kv_window_released_blocks +=
+        kv_.num_window_released() - published_released_;
+    published_released_ = kv_.num_window_released();
+  }
 
   size_t k = 0;
   std::vector<Request*> done;
@@ -560,9 +583,18 @@ absl::Status Engine::Enqueue(std::unique_ptr<Request> r) {
     }
   }
   // The longest the sequence can grow: its K/V must fit the pool alone.
+  // With KV release under a window it holds at most the window's blocks (one
+  // more where the window straddles a block edge) plus a step's chunk.
   const int longest = r->is_score() ? seq.num_tokens()
                                     : seq.num_tokens() + r->max_new_tokens - 1;
-  const int need = KvCacheManager::BlocksFor(longest);
+  int need = KvCacheManager::BlocksFor(longest);
+  if (const int window =
+          options_.release_window_kv ? KvReleaseWindow(model_->config()) : 0;
+      window > 0) {
+    need = std::min(need,
+                    KvCacheManager::BlocksFor(window) + 2 +
+                        KvCacheManager::BlocksFor(options_.max_batch_tokens));
+  }
   if (need > pool_->min_blocks - 1) {
     return absl::ResourceExhaustedError(
         absl::StrCat("request needs ", need, " kv blocks (", longest,

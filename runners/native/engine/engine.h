@@ -76,6 +76,15 @@ struct EngineOptions {
   int64_t resident_bytes = 0;
   // Share full KV blocks across requests with identical prefixes.
   bool prefix_cache = true;
+  // A model whose every layer attends to a sliding window (Mistral, Phi-3)
+  // hands back each sequence's KV blocks wholly outside the window of its
+  // future queries as it goes; the results are the same bits. Gemma's
+  // global layers read every position, so its blocks all stay. Off: every
+  // block stays until its request finishes. With release a request needs
+  // room for its window plus a step's tokens, not for its whole length, so
+  // a pool smaller than the context serves long prompts; without, its whole
+  // length must fit the pool.
+  bool release_window_kv = true;
   // Longest sequence served; 0 = the model's max_position_embeddings.
   int max_context = 0;
   // Identity of the model's weights, salting the prefix-cache hashes.
@@ -149,6 +158,8 @@ struct EngineStats {
   int64_t kv_min_blocks = 0;
   int64_t kv_grown_blocks = 0;
   int64_t kv_shrunk_blocks = 0;
+  // Blocks handed back early because they fell outside a sliding window.
+  int64_t kv_window_released_blocks = 0;
 };
 
 class Engine {

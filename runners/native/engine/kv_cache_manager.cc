@@ -45,10 +45,13 @@ std::optional<std::vector<int32_t>> KvCacheManager::AllocateSlots(
       num_computed_tokens + computed.num_tokens + num_new_tokens;
   const int need = std::max(0, BlocksFor(total_tokens) - have -
                                    static_cast<int>(computed.blocks.size()));
+  const int unheld = std::clamp(computed.num_unheld, 0,
+                                static_cast<int>(computed.blocks.size()));
+  const absl::Span<KvBlock* const> held =
+      absl::MakeConstSpan(computed.blocks).subspan(unheld);
   // Hit blocks that sit in the free queue stop being free when touched.
   int hits_in_free_queue = 0;
-  for (const KvBlock* b : computed.blocks)
-    hits_in_free_queue += b->ref_cnt == 0 ? 1 : 0;
+  for (const KvBlock* b : held) hits_in_free_queue += b->ref_cnt == 0 ? 1 : 0;
   while (need + hits_in_free_queue > pool_.num_free_blocks()) {
     if (growth_ == nullptr ||
         !growth_->Grow(need + hits_in_free_queue - pool_.num_free_blocks(),
@@ -59,8 +62,13 @@ std::optional<std::vector<int32_t>> KvCacheManager::AllocateSlots(
 
   seq = &seqs_[seq_id];
   if (!computed.blocks.empty()) {
-    pool_.Touch(computed.blocks);
-    for (KvBlock* b : computed.blocks) {
+    for (int i = 0; i < unheld; ++i) {
+      seq->blocks.push_back(nullptr);
+      seq->ids.push_back(pool_.null_block()->id);
+    }
+    seq->num_released = unheld;
+    pool_.Touch(held);
+    for (KvBlock* b : held) {
       seq->blocks.push_back(b);
       seq->ids.push_back(b->id);
     }
@@ -89,18 +97,43 @@ void KvCacheManager::CacheBlocks(int64_t seq_id,
   const int full = std::min<int>({num_computed_tokens / model::kKvBlockSize,
                                   static_cast<int>(hashes.size()),
                                   static_cast<int>(seq.blocks.size())});
-  for (int i = seq.num_cached_blocks; i < full; ++i)
+  for (int i = std::max(seq.num_cached_blocks, seq.num_released); i < full;
+       ++i) {
     pool_.CacheFullBlock(seq.blocks[i], hashes[i]);
+  }
   seq.num_cached_blocks = std::max(seq.num_cached_blocks, full);
 }
 
 void KvCacheManager::Free(int64_t seq_id) {
   auto it = seqs_.find(seq_id);
   if (it == seqs_.end()) return;
-  std::vector<KvBlock*> reversed(it->second.blocks.rbegin(),
-                                 it->second.blocks.rend());
+  const SeqBlocks& seq = it->second;
+  std::vector<KvBlock*> reversed(seq.blocks.rbegin(),
+                                 seq.blocks.rend() - seq.num_released);
   pool_.FreeBlocks(reversed);
   seqs_.erase(it);
+}
+
+int KvCacheManager::ReleaseBefore(int64_t seq_id, int first_needed) {
+  auto it = seqs_.find(seq_id);
+  if (it == seqs_.end() || first_needed <= 0) return 0;
+  SeqBlocks& seq = it->second;
+  const int end = std::min(first_needed / model::kKvBlockSize,
+                           static_cast<int>(seq.blocks.size()));
+  if (end <= seq.num_released) return 0;
+  // Deepest first, as Free does: among blocks freed together the deepest
+  // (least shareable) are evicted first.
+  std::vector<KvBlock*> released;
+  for (int i = end - 1; i >= seq.num_released; --i) {
+    released.push_back(seq.blocks[i]);
+    seq.blocks[i] = nullptr;
+    seq.ids[i] = pool_.null_block()->id;
+  }
+  pool_.FreeBlocks(released);
+  const int n = end - seq.num_released;
+  seq.num_released = end;
+  num_window_released_ += n;
+  return n;
 }
 
 absl::Span<const int32_t> KvCacheManager::BlockTable(int64_t seq_id) const {

@@ -6,7 +6,10 @@
 //
 // A block table is append-only: block i holds positions [16 i, 16 i + 16).
 // Cached blocks are shared read-only (ref-counted); a sequence only ever
-// writes into blocks past its cached prefix, which it owns alone.
+// writes into blocks past its cached prefix, which it owns alone. Under
+// sliding-window attention the leading blocks no future query reads are
+// released (ReleaseBefore): their entries become the null block, and the
+// table keeps its length so block i still holds positions [16 i, 16 i + 16).
 //
 // "No room" is a value (std::nullopt), never an error: the scheduler reacts
 // by preempting or by not admitting.
@@ -40,6 +43,10 @@ class KvGrowth {
 struct ComputedBlocks {
   std::vector<KvBlock*> blocks;
   int num_tokens = 0;  // blocks.size() * kKvBlockSize
+  // Sliding-window attention: how many leading blocks of the hit the
+  // sequence does not take (none of its queries reads them); AllocateSlots
+  // enters them as already released. Set by the caller.
+  int num_unheld = 0;
 };
 
 class KvCacheManager {
@@ -78,6 +85,15 @@ class KvCacheManager {
   // Releases every block of the sequence, deepest first.
   void Free(int64_t seq_id);
 
+  // Sliding-window attention: releases the sequence's blocks that lie wholly
+  // before position `first_needed` (the first position any of its future
+  // queries attends to). Their table entries become the null block (id 0),
+  // which the model never reads there. A released block that is in the
+  // prefix cache stays there for other sequences until evicted; one shared
+  // with another sequence stays allocated to it. Returns how many blocks
+  // were released by this call.
+  int ReleaseBefore(int64_t seq_id, int first_needed);
+
   // The sequence's block table (empty if it holds none). Valid until the
   // next call that changes that sequence.
   absl::Span<const int32_t> BlockTable(int64_t seq_id) const;
@@ -86,6 +102,8 @@ class KvCacheManager {
   static int BlocksFor(int num_tokens);
 
   int num_free_blocks() const { return pool_.num_free_blocks(); }
+  // Blocks released by ReleaseBefore since construction.
+  int64_t num_window_released() const { return num_window_released_; }
   int num_usable_blocks() const { return pool_.num_blocks() - 1; }
   bool caching_enabled() const { return pool_.caching_enabled(); }
   const BlockPool& pool() const { return pool_; }
@@ -97,10 +115,12 @@ class KvCacheManager {
     std::vector<KvBlock*> blocks;
     std::vector<int32_t> ids;
     int num_cached_blocks = 0;  // leading blocks already published
+    int num_released = 0;       // leading entries now the null block
   };
 
   BlockPool pool_;
   KvGrowth* const growth_;
+  int64_t num_window_released_ = 0;
   absl::flat_hash_map<int64_t, SeqBlocks> seqs_;
 };
 

@@ -167,8 +167,15 @@ Scheduler::AdmitResult Scheduler::Admit(Sequence* seq, bool apply_leader_rule,
   if (seq->kind == Sequence::Kind::kScore && !seq->logit_rows.empty()) {
     max_cached = std::min(max_cached, seq->logit_rows.front());
   }
-  const ComputedBlocks computed =
+  ComputedBlocks computed =
       kv_->GetComputedBlocks(seq->block_hashes, max_cached);
+  // Under a window the first query (at computed.num_tokens) and every later
+  // one read nothing before computed.num_tokens - kv_window + 1.
+  if (options_.kv_window > 0) {
+    computed.num_unheld =
+        std::max(0, computed.num_tokens - options_.kv_window + 1) /
+        model::kKvBlockSize;
+  }
   const size_t m = computed.blocks.size();
   // Without a prefix cache nobody could read the leader's blocks.
   if (apply_leader_rule && kv_->caching_enabled() &&
@@ -198,6 +205,12 @@ void Scheduler::OnStepComputed(const StepPlan& plan) {
     Sequence* seq = c.seq;
     seq->num_computed_tokens = c.start_pos + c.num_tokens;
     kv_->CacheBlocks(seq->id, seq->block_hashes, seq->num_computed_tokens);
+    // Future queries sit at positions >= num_computed_tokens and attend to
+    // [position - kv_window + 1, position].
+    if (options_.kv_window > 0) {
+      kv_->ReleaseBefore(seq->id,
+                         seq->num_computed_tokens - options_.kv_window + 1);
+    }
   }
 }
 

@@ -46,6 +46,11 @@ struct SchedulerOptions {
   // Waiting sequences skipped by the leader rule before admission stops for
   // the step (bounds the per-step scan).
   int max_skipped_per_step = 512;
+  // > 0: every attention layer sees only the `kv_window` most recent
+  // positions, so after each step a sequence's blocks wholly before the
+  // window of its next position are released (KvCacheManager::
+  // ReleaseBefore). 0: every block stays until the sequence finishes.
+  int kv_window = 0;
 };
 
 struct ScheduledChunk {
@@ -75,9 +80,10 @@ class Scheduler {
 
   StepPlan Schedule();
 
-  // After the step's forward: advances the scheduled sequences and publishes
-  // their newly full blocks in the prefix cache. A generate sequence that
-  // grew meanwhile must have extended its block_hashes first.
+  // After the step's forward: advances the scheduled sequences, publishes
+  // their newly full blocks in the prefix cache, then (with kv_window)
+  // releases the blocks no future query of theirs reads. A generate
+  // sequence that grew meanwhile must have extended its block_hashes first.
   void OnStepComputed(const StepPlan& plan);
 
   // Removes a sequence (finished, failed or cancelled) and frees its blocks.

@@ -115,6 +115,57 @@ absl::Status ParseLongContextRope(const base::JsonReader& r,
   return absl::OkStatus();
 }
 
+// `layer_types` when present: sets c->sliding_layers (sized num_layers) from
+// it and returns true; false when absent.
+absl::StatusOr<bool> ReadLayerTypes(const base::JsonReader& r, ModelConfig* c) {
+  const base::JsonReader types = r.Field("layer_types");
+  if (!types.present()) return false;
+  if (!types.json().is_array() ||
+      static_cast<int>(types.size()) != c->num_layers) {
+    return types.Expected(absl::StrCat("a list of ", c->num_layers,
+                                       " layer types (num_hidden_layers)"));
+  }
+  c->sliding_layers.assign(c->num_layers, false);
+  for (int l = 0; l < c->num_layers; ++l) {
+    ASSIGN_OR_RETURN(const std::string t, types.Item(l).String());
+    if (t != "sliding_attention" && t != "full_attention") {
+      return types.Item(l).Expected("'sliding_attention' or 'full_attention'");
+    }
+    c->sliding_layers[l] = t == "sliding_attention";
+  }
+  return true;
+}
+
+// Qwen2 / Qwen3: `sliding_window` applies only with `use_sliding_window`,
+// and then (as transformers' Qwen2Config / Qwen3Config derive layer_types)
+// to the layers listed as sliding_attention in `layer_types`, else to the
+// layers numbered >= `max_window_layers`. Defaults: false, 4096, 28.
+absl::Status ParseQwenWindow(const base::JsonReader& r, ModelConfig* c) {
+  ASSIGN_OR_RETURN(const bool use, r.Field("use_sliding_window").BoolOr(false));
+  if (!use) return absl::OkStatus();
+  // Written as null: no window; absent: Qwen2Config's 4096.
+  const base::Json* raw =
+      r.json().is_object() ? r.json().Find("sliding_window") : nullptr;
+  if (raw != nullptr && raw->is_null()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(const int w,
+                   r.Field("sliding_window").IntOr(4096, 1, kMaxSize));
+  ASSIGN_OR_RETURN(const bool typed, ReadLayerTypes(r, c));
+  if (!typed) {
+    ASSIGN_OR_RETURN(const int first,
+                     r.Field("max_window_layers").IntOr(28, 0, kMaxSize));
+    c->sliding_layers.assign(c->num_layers, false);
+    for (int l = first; l < c->num_layers; ++l) c->sliding_layers[l] = true;
+  }
+  bool any = false;
+  for (bool s : c->sliding_layers) any = any || s;
+  if (!any) {
+    c->sliding_layers.clear();
+    return absl::OkStatus();
+  }
+  c->sliding_window = w;
+  return absl::OkStatus();
+}
+
 // Gemma 2 / Gemma 3 keys, with the defaults of transformers' Gemma2Config and
 // Gemma3TextConfig. query_pre_attn_scalar is demanded: every published
 // checkpoint writes it and the scores depend on it.
@@ -198,22 +249,8 @@ absl::Status ParseGemmaKeys(const base::JsonReader& r, ModelConfig* c) {
   // (even layers local) and Gemma 3 makes every sliding_window_pattern-th
   // layer global.
   c->sliding_layers.assign(c->num_layers, false);
-  const base::JsonReader types = r.Field("layer_types");
-  if (types.present()) {
-    if (!types.json().is_array() ||
-        static_cast<int>(types.size()) != c->num_layers) {
-      return types.Expected(absl::StrCat("a list of ", c->num_layers,
-                                         " layer types (num_hidden_layers)"));
-    }
-    for (int l = 0; l < c->num_layers; ++l) {
-      ASSIGN_OR_RETURN(const std::string t, types.Item(l).String());
-      if (t != "sliding_attention" && t != "full_attention") {
-        return types.Item(l).Expected(
-            "'sliding_attention' or 'full_attention'");
-      }
-      c->sliding_layers[l] = t == "sliding_attention";
-    }
-  } else {
+  ASSIGN_OR_RETURN(const bool typed, ReadLayerTypes(r, c));
+  if (!typed) {
     const base::JsonReader pattern = r.Field("sliding_window_pattern");
     ASSIGN_OR_RETURN(const int every,
                      pattern.IntOr(gemma3 ? 6 : 2, 1, kMaxSize));
@@ -300,13 +337,29 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text,
         ") must give an even number of rotated dimensions, at most head_dim"));
   }
   // Phi-3's, Mistral's and Mixtral's `sliding_window` apply to every layer
-  // (null: none); Qwen2's needs `use_sliding_window`, which evald does not
-  // apply, and Gemma reads its own per-layer windows.
+  // (null: none); Qwen2's and Qwen3's need `use_sliding_window` and apply
+  // per layer; Gemma reads its own per-layer windows.
   if (c.architecture == "Phi3ForCausalLM" ||
       c.architecture == "MistralForCausalLM" ||
       c.architecture == "MixtralForCausalLM") {
     const base::JsonReader window = r.Field("sliding_window");
     ASSIGN_OR_RETURN(c.sliding_window, window.IntOr(0, 0, kMaxSize));
+  }
+  if (c.architecture == "Qwen2ForCausalLM" ||
+      c.architecture == "Qwen3ForCausalLM") {
+    RETURN_IF_ERROR(ParseQwenWindow(r, &c));
+  }
+  // The Qwen mixtures of experts: a window evald does not apply is refused
+  // rather than ignored.
+  if (c.architecture == "Qwen2MoeForCausalLM" ||
+      c.architecture == "Qwen3MoeForCausalLM") {
+    const base::JsonReader use = r.Field("use_sliding_window");
+    ASSIGN_OR_RETURN(const bool on, use.BoolOr(false));
+    if (on) {
+      return use.Error(absl::StrCat("true is not supported for ",
+                                    c.architecture,
+                                    " (its sliding window is not applied)"));
+    }
   }
 
   // Mixture of experts: read when present; the architecture decides which

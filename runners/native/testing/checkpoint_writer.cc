@@ -418,8 +418,12 @@ std::string ConfigJson(const CheckpointSpec& s, const model::ModelConfig& c) {
                                 : base::Json::Null());
   }
   if (s.arch == "qwen2" || s.arch == "qwen3") {
-    j.Set("sliding_window", base::Json::Null());
-    j.Set("use_sliding_window", base::Json::Bool(false));
+    const bool window = s.sliding_window > 0;
+    j.Set("sliding_window",
+          window ? base::Json::Int(s.sliding_window) : base::Json::Null());
+    j.Set("use_sliding_window", base::Json::Bool(window));
+    if (window)
+      j.Set("max_window_layers", base::Json::Int(s.max_window_layers));
   }
   if (c.moe.num_experts > 0) {
     const bool mixtral = s.arch == "mixtral";
@@ -685,6 +689,14 @@ absl::StatusOr<CheckpointSpec> SpecFromModelConfig(
     s.partial_rotary_factor = static_cast<double>(c.rotary_dim) / c.head_dim;
   }
   s.sliding_window = c.sliding_window;
+  // Qwen2 / Qwen3: the window starts at the first sliding layer (the
+  // max_window_layers rule; a layer_types that is not a suffix is not kept).
+  for (int l = 0; l < static_cast<int>(c.sliding_layers.size()); ++l) {
+    if (c.sliding_layers[l]) {
+      s.max_window_layers = l;
+      break;
+    }
+  }
   if (c.quantization.awq) {
     s.awq_int4 = true;
     s.awq_group_size = c.quantization.group_size;

@@ -83,8 +83,11 @@ struct CheckpointSpec {
   std::vector<int> mlp_only_layers;
   // Written as config.json's partial_rotary_factor when not 1.
   double partial_rotary_factor = 1.0;
-  // config.json's sliding_window (phi3); 0 writes null.
+  // config.json's sliding_window (phi3, mistral, mixtral); 0 writes null.
+  // qwen2 / qwen3: > 0 also writes use_sliding_window true and
+  // max_window_layers (the first sliding layer).
   int sliding_window = 0;
+  int max_window_layers = 0;
   // Gemma (arch "gemma2", "gemma3"): norms are stored as offsets from 1
   // (0 + `norm_jitter` noise), embeddings are always tied, sliding_window 0
   // writes 4096. Soft-capping < 0: the family's (Gemma 2 50 / 30, Gemma 3

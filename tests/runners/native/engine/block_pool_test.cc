@@ -211,5 +211,101 @@ TEST(KvCacheManagerTest, CachingDisabledReturnsNoHits) {
   EXPECT_EQ(kv.GetComputedBlocks(Hashes(a), 39).num_tokens, 0);
 }
 
+TEST(KvCacheManagerTest, ReleaseBeforeFreesWholeBlocksAndKeepsTableLength) {
+  KvCacheManager kv(16, /*enable_caching=*/true);  // 15 usable
+  const auto a = Tokens(70);                       // 5 blocks
+  const auto h = Hashes(a);
+  ASSERT_TRUE(kv.AllocateSlots(1, 0, 70, {}).has_value());
+  kv.CacheBlocks(1, h, 70);
+  const std::vector<int32_t> before(kv.BlockTable(1).begin(),
+                                    kv.BlockTable(1).end());
+  EXPECT_EQ(kv.num_free_blocks(), 10);
+  // Position 47 is still needed: only blocks 0 and 1 ([0, 32)) lie wholly
+  // before it.
+  EXPECT_EQ(kv.ReleaseBefore(1, 47), 2);
+  EXPECT_EQ(kv.num_free_blocks(), 12);
+  EXPECT_THAT(kv.BlockTable(1),
+              ElementsAre(0, 0, before[2], before[3], before[4]));
+  // Nothing more to release at the same point, or before it.
+  EXPECT_EQ(kv.ReleaseBefore(1, 47), 0);
+  EXPECT_EQ(kv.ReleaseBefore(1, 20), 0);
+  EXPECT_EQ(kv.ReleaseBefore(1, 48), 1);
+  EXPECT_EQ(kv.num_window_released(), 3);
+  // The released blocks were cached: still prefix-cache hits for others.
+  EXPECT_EQ(kv.GetComputedBlocks(h, 69).num_tokens, 64);
+  // Growing still appends after the released entries.
+  auto fresh = kv.AllocateSlots(1, 70, 20, {});
+  ASSERT_TRUE(fresh.has_value());
+  EXPECT_EQ(fresh->size(), 1u);
+  EXPECT_EQ(kv.BlockTable(1).size(), 6u);
+  // Free releases the rest once: every usable block is free again.
+  kv.Free(1);
+  EXPECT_EQ(kv.num_free_blocks(), 15);
+}
+
+TEST(KvCacheManagerTest, ReleasingASharedPrefixLeavesItToTheOtherSequence) {
+  KvCacheManager kv(16, /*enable_caching=*/true);
+  const auto a = Tokens(50);
+  const auto h = Hashes(a);
+  ASSERT_TRUE(kv.AllocateSlots(1, 0, 50, {}).has_value());
+  kv.CacheBlocks(1, h, 50);
+  ComputedBlocks c = kv.GetComputedBlocks(h, 49);
+  ASSERT_EQ(c.num_tokens, 48);
+  ASSERT_TRUE(kv.AllocateSlots(2, 0, 2, c).has_value());
+  const int32_t shared = kv.BlockTable(2)[0];
+  const int free_before = kv.num_free_blocks();
+  // Sequence 1 drops blocks 0-2; sequence 2 still holds them.
+  EXPECT_EQ(kv.ReleaseBefore(1, 48), 3);
+  EXPECT_EQ(kv.num_free_blocks(), free_before);
+  EXPECT_EQ(kv.pool().block(shared).ref_cnt, 1);
+  EXPECT_EQ(kv.BlockTable(2)[0], shared);
+  kv.Free(2);
+  kv.Free(1);
+  EXPECT_EQ(kv.num_free_blocks(), 15);
+}
+
+TEST(KvCacheManagerTest, UnheldLeadingHitsAreNeitherTakenNorCounted) {
+  KvCacheManager kv(16, /*enable_caching=*/true);  // 15 usable
+  const auto a = Tokens(80);                       // 5 blocks
+  const auto h = Hashes(a);
+  ASSERT_TRUE(kv.AllocateSlots(1, 0, 80, {}).has_value());
+  kv.CacheBlocks(1, h, 80);
+  kv.Free(1);
+  ASSERT_EQ(kv.num_free_blocks(), 15);
+  ComputedBlocks c = kv.GetComputedBlocks(h, 79);
+  ASSERT_EQ(c.num_tokens, 64);
+  const int32_t third = c.blocks[2]->id;
+  c.num_unheld = 2;  // blocks 0 and 1 lie before the window
+  auto fresh = kv.AllocateSlots(2, 0, 16, c);
+  ASSERT_TRUE(fresh.has_value());
+  EXPECT_EQ(fresh->size(), 1u);
+  const auto table = kv.BlockTable(2);
+  ASSERT_EQ(table.size(), 5u);
+  EXPECT_EQ(table[0], 0);
+  EXPECT_EQ(table[1], 0);
+  EXPECT_EQ(table[2], third);
+  // Two hits taken from the free queue and one fresh block: 12 free.
+  EXPECT_EQ(kv.num_free_blocks(), 12);
+  // The unheld blocks stay cached for others.
+  EXPECT_EQ(kv.GetComputedBlocks(h, 79).num_tokens, 64);
+  kv.Free(2);
+  EXPECT_EQ(kv.num_free_blocks(), 15);
+}
+
+TEST(KvCacheManagerTest, ReleasedBlocksAreNotPublishedLater) {
+  // Caching a sequence whose leading blocks were released before it was
+  // published skips them (they are not the sequence's any more).
+  KvCacheManager kv(16, /*enable_caching=*/true);
+  const auto a = Tokens(64);
+  const auto h = Hashes(a);
+  ASSERT_TRUE(kv.AllocateSlots(1, 0, 64, {}).has_value());
+  EXPECT_EQ(kv.ReleaseBefore(1, 33), 2);
+  kv.CacheBlocks(1, h, 64);
+  EXPECT_EQ(kv.GetComputedBlocks(h, 63).num_tokens, 0);
+  EXPECT_EQ(kv.pool().num_cached_blocks(), 2);
+  kv.Free(1);
+  EXPECT_EQ(kv.num_free_blocks(), 15);
+}
+
 }  // namespace
 }  // namespace evald::runners::native::engine

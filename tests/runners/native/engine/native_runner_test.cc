@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <map>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/file.h"
 #include "runners/native/model/model.h"
 #include "runners/native/testing/checkpoint_writer.h"
 #include "runners/native/tokenizer/tokenizer.h"
@@ -459,6 +461,83 @@ TEST_F(NativeRunnerTest, ChatTemplateUsesTheModelsTemplateAndTokens) {
   ASSERT_OK(g[0].status());
   ASSERT_OK_AND_ASSIGN(auto ids, tok->Encode(text, false));
   EXPECT_EQ(g[0]->prompt_tokens, static_cast<int>(ids.size()));
+  // Nor scoring (lm-eval's has_bos_prefix): a rendered context is encoded
+  // without the tokenizer's BOS, a plain one with it.
+  const std::vector<LoglikelihoodRequest> reqs = {
+      {text, "Hello"}, {text.substr(tok->bos_token().size()), "Hello"}};
+  const auto s =
+      Call<LoglikelihoodRequest, LoglikelihoodResult>(runner.get(), reqs, 2);
+  ASSERT_OK(s[0].status());
+  ASSERT_OK(s[1].status());
+  std::string ctx = text;  // trailing whitespace joins the continuation
+  while (!ctx.empty() && (ctx.back() == ' ' || ctx.back() == '\n'))
+    ctx.pop_back();
+  ASSERT_OK_AND_ASSIGN(auto ctx_ids, tok->Encode(ctx, false));
+  ASSERT_GE(ctx_ids.size(), 2u);
+  EXPECT_EQ(ctx_ids[0], *tok->bos_id());
+  EXPECT_NE(ctx_ids[1], *tok->bos_id());
+  EXPECT_EQ(s[0]->context_tokens, static_cast<int>(ctx_ids.size()));
+  EXPECT_EQ(s[1]->context_tokens, static_cast<int>(ctx_ids.size()));
+  EXPECT_EQ(s[0]->continuation_token_ids, s[1]->continuation_token_ids);
+  EXPECT_EQ(s[0]->logprob, s[1]->logprob);
+}
+
+// Gemma 2 instruction-tuned checkpoints list <end_of_turn> as an EOS in
+// generation_config.json only: generation stops there too.
+TEST(NativeRunnerGenerationConfigTest, EosIdsOfGenerationConfigEndGeneration) {
+  evald::testing::TempDir dir;
+  testing::CheckpointSpec spec;
+  spec.hidden = 64;
+  spec.layers = 2;
+  spec.heads = 4;
+  spec.kv_heads = 2;
+  spec.intermediate = 128;
+  spec.vocab = 600;
+  spec.max_position = 512;
+  spec.dtype = model::DType::kF32;
+  spec.seed = 12;
+  ASSERT_OK(testing::WriteCheckpoint(spec, dir.path()));
+  NativeRunnerOptions o;
+  o.model_dir = dir.path();
+  o.num_threads = 2;
+  std::vector<GenerateRequest> gen(1);
+  gen[0].prompt = "Once upon a time";
+  gen[0].max_new_tokens = 12;
+  std::vector<int32_t> free_run;
+  {
+    ASSERT_OK_AND_ASSIGN(auto runner, CreateNativeRunner(o));
+    auto g = Call<GenerateRequest, GenerateResult>(runner.get(), gen, 1);
+    ASSERT_OK(g[0].status());
+    free_run = g[0]->token_ids;
+  }
+  ASSERT_EQ(free_run.size(), 12u);
+  // The first generated token not seen before it becomes an EOS.
+  size_t k = 1;
+  while (k < free_run.size() &&
+         std::find(free_run.begin(), free_run.begin() + k, free_run[k]) !=
+             free_run.begin() + k)
+    ++k;
+  ASSERT_LT(k, free_run.size());
+  ASSERT_OK(base::WriteFileAtomically(
+      dir.Join("generation_config.json"),
+      absl::StrCat(R"({"bos_token_id": 1, "eos_token_id": [599, )", free_run[k],
+                   "]}")));
+  {
+    ASSERT_OK_AND_ASSIGN(auto runner, CreateNativeRunner(o));
+    auto g = Call<GenerateRequest, GenerateResult>(runner.get(), gen, 1);
+    ASSERT_OK(g[0].status());
+    EXPECT_EQ(g[0]->finish_reason, FinishReason::kEos);
+    EXPECT_EQ(g[0]->token_ids,
+              std::vector<int32_t>(free_run.begin(), free_run.begin() + k + 1));
+  }
+  // A malformed file is one error naming it and the key.
+  ASSERT_OK(base::WriteFileAtomically(dir.Join("generation_config.json"),
+                                      R"({"eos_token_id": ["x"]})"));
+  auto bad = CreateNativeRunner(o);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(),
+              ::testing::AllOf(HasSubstr("generation_config.json"),
+                               HasSubstr("eos_token_id")));
 }
 
 TEST(NativeRunnerErrorsTest, MissingFolderIsAnError) {

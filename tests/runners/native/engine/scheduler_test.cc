@@ -219,6 +219,52 @@ TEST(SchedulerTest, PreemptsByRecomputeWhenThePoolIsFullAndFinishesAll) {
   EXPECT_EQ(h.kv().num_free_blocks(), 8);
 }
 
+TEST(SchedulerTest, SlidingWindowReleasesBlocksAsDecodeGoesOn) {
+  // Window of 20: a sequence at position p needs positions >= p - 19 only.
+  // 7 usable blocks; two generators growing to 100 tokens (7 blocks each)
+  // finish without preemption because each holds at most 3 blocks at once.
+  SchedulerHarness h(8, {.max_batch_tokens = 64, .kv_window = 20});
+  Sequence* a = h.Add(Prompt(1, 0, 1, 30), Sequence::Kind::kGenerate, 100);
+  Sequence* b = h.Add(Prompt(2, 0, 2, 30), Sequence::Kind::kGenerate, 100);
+  int preempted = 0;
+  int steps = 0;
+  while (h.scheduler().HasWork() && steps < 1000) {
+    preempted += h.Step().num_preempted;
+    ++steps;
+    for (Sequence* s : {a, b}) {
+      if (s->num_computed_tokens == 0) continue;
+      // Held entries: blocks from the window's first position on.
+      const auto table = h.kv().BlockTable(s->id);
+      const int first_needed = s->num_computed_tokens - 20 + 1;
+      for (int i = 0; i < static_cast<int>(table.size()); ++i) {
+        EXPECT_EQ(table[i] == 0, (i + 1) * 16 <= first_needed)
+            << "sequence " << s->id << " block " << i << " at "
+            << s->num_computed_tokens;
+      }
+    }
+  }
+  EXPECT_EQ(preempted, 0);
+  EXPECT_EQ(h.finished().size(), 2u);
+  EXPECT_EQ(a->num_tokens(), 100);
+  EXPECT_GT(h.kv().num_window_released(), 0);
+  EXPECT_EQ(h.kv().num_free_blocks(), 7);
+}
+
+TEST(SchedulerTest, WithoutAWindowTheSameWorkloadPreempts) {
+  SchedulerHarness h(8, {.max_batch_tokens = 64});
+  h.Add(Prompt(1, 0, 1, 30), Sequence::Kind::kGenerate, 100);
+  h.Add(Prompt(2, 0, 2, 30), Sequence::Kind::kGenerate, 100);
+  int preempted = 0;
+  int steps = 0;
+  while (h.scheduler().HasWork() && steps < 2000) {
+    preempted += h.Step().num_preempted;
+    ++steps;
+  }
+  EXPECT_GT(preempted, 0);
+  EXPECT_EQ(h.finished().size(), 2u);
+  EXPECT_EQ(h.kv().num_window_released(), 0);
+}
+
 TEST(SchedulerTest, FinishRemovesAWaitingSequence) {
   SchedulerHarness h(64, {.max_batch_tokens = 16});
   Sequence* a = h.Add(Prompt(1, 0, 1, 40));

@@ -50,6 +50,69 @@ TEST(ConfigParserTest, MistralAndMixtralApplyTheirSlidingWindow) {
   EXPECT_EQ(q.sliding_window, 0);
 }
 
+absl::StatusOr<ModelConfig> Qwen(const char* arch, const char* extra) {
+  return ParseModelConfig(
+      absl::StrCat(R"({"architectures": [")", arch,
+                   R"("], "vocab_size": 100, "hidden_size": 64,
+    "intermediate_size": 128, "num_hidden_layers": 4, "num_attention_heads": 8)",
+                   extra, "}"),
+      "config.json");
+}
+
+TEST(ConfigParserTest, QwenSlidesFromMaxWindowLayersWithUseSlidingWindow) {
+  for (const char* arch : {"Qwen2ForCausalLM", "Qwen3ForCausalLM"}) {
+    ASSERT_OK_AND_ASSIGN(ModelConfig c,
+                         Qwen(arch, R"(, "use_sliding_window": true,
+        "sliding_window": 32, "max_window_layers": 2)"));
+    EXPECT_EQ(c.sliding_window, 32) << arch;
+    EXPECT_THAT(c.sliding_layers, ElementsAre(false, false, true, true));
+    EXPECT_FALSE(IsSlidingLayer(c, 1));
+    EXPECT_TRUE(IsSlidingLayer(c, 3));
+    // layer_types, when written, say which layers slide.
+    ASSERT_OK_AND_ASSIGN(c, Qwen(arch, R"(, "use_sliding_window": true,
+        "sliding_window": 32, "max_window_layers": 2, "layer_types":
+        ["sliding_attention", "full_attention", "full_attention", "full_attention"])"));
+    EXPECT_THAT(c.sliding_layers, ElementsAre(true, false, false, false));
+    // Without use_sliding_window, or with a null window, nothing slides.
+    ASSERT_OK_AND_ASSIGN(c, Qwen(arch, R"(, "sliding_window": 32,
+        "max_window_layers": 0, "layer_types": ["sliding_attention",
+        "sliding_attention", "sliding_attention", "sliding_attention"])"));
+    EXPECT_EQ(c.sliding_window, 0);
+    ASSERT_OK_AND_ASSIGN(c, Qwen(arch, R"(, "use_sliding_window": true,
+        "sliding_window": null, "max_window_layers": 0)"));
+    EXPECT_EQ(c.sliding_window, 0);
+    // Qwen2Config's defaults: a 4096 window from layer 28, so a 4-layer
+    // model has none.
+    ASSERT_OK_AND_ASSIGN(c, Qwen(arch, R"(, "use_sliding_window": true)"));
+    EXPECT_EQ(c.sliding_window, 0);
+    EXPECT_TRUE(c.sliding_layers.empty());
+    ASSERT_OK_AND_ASSIGN(
+        c,
+        Qwen(arch, R"(, "use_sliding_window": true, "max_window_layers": 0)"));
+    EXPECT_EQ(c.sliding_window, 4096);
+  }
+  EXPECT_THAT(Qwen("Qwen2ForCausalLM", R"(, "use_sliding_window": true,
+        "max_window_layers": -1)"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("config.json"),
+                             HasSubstr("max_window_layers"))));
+  EXPECT_THAT(Qwen("Qwen2ForCausalLM", R"(, "use_sliding_window": true,
+        "layer_types": ["full_attention"])"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("config.json"), HasSubstr("layer_types"),
+                             HasSubstr("a list of 4 layer types"))));
+}
+
+TEST(ConfigParserTest, QwenMixturesRefuseAWindowTheyDoNotApply) {
+  for (const char* arch : {"Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM"}) {
+    EXPECT_THAT(Qwen(arch, R"(, "use_sliding_window": true)"),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         AllOf(HasSubstr("config.json"),
+                               HasSubstr("use_sliding_window"))))
+        << arch;
+  }
+}
+
 TEST(ConfigParserTest, ReadsLlama31Fields) {
   ASSERT_OK_AND_ASSIGN(ModelConfig c, ParseModelConfig(R"({
     "architectures": ["LlamaForCausalLM"], "vocab_size": 128256, "hidden_size": 2048,

@@ -3,7 +3,8 @@
 // Phi-3 and the long-context RoPE types (yarn, dynamic NTK, longrope, linear)
 // against the independent float64 PyTorch forward (torch_reference.py), on
 // tiny random checkpoints whose original context is short, so that the
-// prompts run past it, and Phi-3 with a sliding window shorter than the
+// prompts run past it, and Phi-3, Mistral, Mixtral and Qwen2/Qwen3 (per
+// layer, from max_window_layers) with a sliding window shorter than the
 // prompts: per-token log-probabilities within 1e-4 for FP32 weights (2e-2
 // for BF16), greedy continuations equal, whole and chunked.
 #include <gtest/gtest.h>
@@ -39,7 +40,8 @@ struct RopeCase {
   double partial_rotary = 1.0;
   bool tie = false;
   std::vector<int> prompt_lengths = {20, 45, 70};
-  int sliding_window = 0;  // phi3, mistral, mixtral
+  int sliding_window = 0;     // phi3, mistral, mixtral, qwen2, qwen3
+  int max_window_layers = 0;  // qwen2, qwen3: the first sliding layer
 };
 
 void PrintTo(const RopeCase& c, std::ostream* os) { *os << c.name; }
@@ -70,6 +72,7 @@ TEST_P(RopeNumericsTest, MatchesTorchReference) {
   spec.max_position = tc.max_position;
   spec.partial_rotary_factor = tc.partial_rotary;
   spec.sliding_window = tc.sliding_window;
+  spec.max_window_layers = tc.max_window_layers;
   ASSERT_OK(WriteCheckpoint(spec, dir.path()));
   LoadOptions options;
   options.device = Device::kCpu;
@@ -186,7 +189,33 @@ INSTANTIATE_TEST_SUITE_P(
                  1.0,
                  false,
                  {20, 45, 70},
-                 24}),
+                 24},
+        // Qwen2's and Qwen3's use_sliding_window: layer 0 attends to every
+        // position, layers 1 and 2 (>= max_window_layers) to the window.
+        RopeCase{"qwen2_window_f32",
+                 "qwen2",
+                 DType::kF32,
+                 "",
+                 1.0,
+                 32,
+                 4096,
+                 1.0,
+                 false,
+                 {20, 45, 70},
+                 24,
+                 1},
+        RopeCase{"qwen3_window_f32",
+                 "qwen3",
+                 DType::kF32,
+                 "",
+                 1.0,
+                 32,
+                 4096,
+                 1.0,
+                 true,
+                 {20, 45, 70},
+                 24,
+                 2}),
     [](const ::testing::TestParamInfo<RopeCase>& info) {
       return info.param.name;
     });

@@ -293,11 +293,23 @@ def forward(cfg, w, tokens, rope_len=None):
     mask = torch.full((T, T), float("-inf"), dtype=DT).triu(1)
     window = (cfg.get("sliding_window") if arch in (
         "Phi3ForCausalLM", "MistralForCausalLM", "MixtralForCausalLM") else None)
+    # Qwen2 / Qwen3 (Qwen2Config, Qwen3Config): the window exists only with
+    # use_sliding_window (default 4096 when the key is absent) and covers the
+    # layers that layer_types calls sliding_attention, which by default are
+    # those numbered >= max_window_layers (default 28).
+    slides = [window is not None] * cfg["num_hidden_layers"]
+    if arch in ("Qwen2ForCausalLM", "Qwen3ForCausalLM"):
+        window = cfg.get("sliding_window", 4096) if cfg.get("use_sliding_window") else None
+        types = cfg.get("layer_types") or [
+            "sliding_attention" if window is not None and i >= cfg.get("max_window_layers", 28)
+            else "full_attention" for i in range(cfg["num_hidden_layers"])]
+        slides = [t == "sliding_attention" and window is not None for t in types]
+    window_mask = mask
     if window:
-        # Phi-3's window as transformers masks it: key index > query - window.
+        # The window as transformers masks it: key index > query - window.
         q_idx = torch.arange(T).unsqueeze(1)
         k_idx = torch.arange(T).unsqueeze(0)
-        mask = mask.masked_fill(k_idx <= q_idx - window, float("-inf"))
+        window_mask = mask.masked_fill(k_idx <= q_idx - window, float("-inf"))
 
     for l in range(cfg["num_hidden_layers"]):
         p = "model.layers.%d." % l
@@ -327,7 +339,8 @@ def forward(cfg, w, tokens, rope_len=None):
         group = n_heads // n_kv
         k = k.repeat_interleave(group, dim=0)
         v = v.repeat_interleave(group, dim=0)
-        scores = (q @ k.transpose(1, 2)) / math.sqrt(head_dim) + mask
+        scores = (q @ k.transpose(1, 2)) / math.sqrt(head_dim)
+        scores = scores + (window_mask if slides[l] else mask)
         att = torch.softmax(scores, dim=-1) @ v  # [H, T, D]
         att = att.transpose(0, 1).reshape(T, n_heads * head_dim)
         h = h + att @ w[p + "self_attn.o_proj.weight"].T

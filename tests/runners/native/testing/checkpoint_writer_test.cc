@@ -52,6 +52,22 @@ TEST(CheckpointWriterTest, ConfigRoundTripsThroughTheParser) {
             (std::vector<int64_t>{4 * 48, 128}));
 }
 
+TEST(CheckpointWriterTest, QwenWindowRoundTripsThroughTheParser) {
+  evald::testing::TempDir dir;
+  CheckpointSpec spec;
+  spec.arch = "qwen2";
+  spec.layers = 4;
+  spec.sliding_window = 48;
+  spec.max_window_layers = 3;
+  ASSERT_OK(WriteCheckpoint(spec, dir.path()));
+  ASSERT_OK_AND_ASSIGN(ModelConfig c, LoadModelConfig(dir.path()));
+  EXPECT_EQ(c.sliding_window, 48);
+  EXPECT_EQ(c.sliding_layers, (std::vector<bool>{false, false, false, true}));
+  ASSERT_OK_AND_ASSIGN(CheckpointSpec again, SpecFromModelConfig(c));
+  EXPECT_EQ(again.sliding_window, 48);
+  EXPECT_EQ(again.max_window_layers, 3);
+}
+
 TEST(CheckpointWriterTest, SameSeedSameBytesOtherSeedOtherBytes) {
   evald::testing::TempDir a, b, c;
   CheckpointSpec spec;

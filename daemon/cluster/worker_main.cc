@@ -89,7 +89,9 @@ void DeclareFlags(CLI::App& app, WorkerFlags* f) {
                  "created 0700)")
       ->type_name("DIR");
   app.add_option("--threads", f->threads,
-                 "CPU worker threads (default: all cores)")
+                 "CPU worker threads (default: the CPUs Slurm gave the job, "
+                 "$SLURM_CPUS_PER_TASK or $SLURM_CPUS_ON_NODE, else all "
+                 "cores)")
       ->type_name("N");
   app.add_option("--device", f->device,
                  "where native models run (default auto: the GPU when the "
@@ -182,6 +184,18 @@ int WorkerMain(int argc, char** argv) {
       return Fail(2,
                   absl::StrCat(flag, ": expected a non-negative integer, got '",
                                *text, "'"));
+    }
+  }
+  if (f.threads.empty()) {
+    // The job's allocation, not the node's cores: two workers sharing a
+    // node must not each start a thread per core.
+    for (const char* var : {"SLURM_CPUS_PER_TASK", "SLURM_CPUS_ON_NODE"}) {
+      const char* value = std::getenv(var);
+      int n = 0;
+      if (value != nullptr && absl::SimpleAtoi(value, &n) && n > 0) {
+        threads = n;
+        break;
+      }
     }
   }
   if (f.device != "auto" && f.device != "cpu" && f.device != "cuda") {

@@ -112,10 +112,11 @@ void DeclareFlags(CLI::App& app, WorkerFlags* f) {
                  "how long an unreachable coordinator is retried (default "
                  "600)")
       ->type_name("SECONDS");
-  cli::SetExamples(
-      app, {"evald worker --run r-1a2b --shard 0 --coordinator login1:7070 "
-            "--token-file ~/.evald/token",
-            "evald worker --run r-1a2b --shared-dir /scratch/evald"});
+  cli::SetExamples(app, {"evald worker --run r20261202T181900Z-0001-k3j5x2ab "
+                         "--shard 0 --coordinator login1:7070 "
+                         "--token-file ~/.evald/token",
+                         "evald worker --run r20261202T181900Z-0001-k3j5x2ab "
+                         "--shared-dir /scratch/evald"});
 }
 
 std::vector<cli::HelpSection> HelpSections() {

@@ -18,6 +18,11 @@
 namespace evald::base {
 
 absl::StatusOr<std::string> ReadFileToString(const std::string& path);
+// A bearer token kept in the file `path`, given by the flag `flag`: the
+// file's text without surrounding whitespace. InvalidArgument, naming the
+// flag, when it cannot be read or is empty.
+absl::StatusOr<std::string> ReadTokenFile(absl::string_view flag,
+                                          const std::string& path);
 
 // Writes `contents` to `path` atomically: a reader sees the old or the new
 // file, never a torn one.

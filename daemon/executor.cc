@@ -503,13 +503,8 @@ absl::StatusOr<v1::RunState> Executor::ExecuteTasks(
   std::vector<std::set<int64_t>> done_sets;
   run.clear_progress();
   for (const v1::TaskSpec& t : spec.tasks()) {
-    auto task =
-        tasks::CreateTask(t.name(), TaskOptionsFor(spec, t, options_.data_dir));
-    if (!task.ok()) {
-      return absl::Status(
-          task.status().code(),
-          absl::StrCat("task '", t.name(), "': ", task.status().message()));
-    }
+    auto task = CreateSpecTask(spec, t, options_.data_dir);
+    if (!task.ok()) return task.status();
     // The task applies `limit` itself, with its own meaning (mmlu: per
     // subject, as lm-eval's --limit); its DocIds() are the documents to run.
     std::vector<std::string> ids = (*task)->DocIds();

@@ -370,16 +370,10 @@ int main(int argc, char** argv) {
                                   flags.http_listen, "'"));
     }
     if (!flags.http_token_file.empty()) {
-      auto text = base::ReadFileToString(flags.http_token_file);
-      if (!text.ok())
-        return Fail(
-            2, absl::StrCat("--http-token-file: ", text.status().message()));
-      openai_options.bearer_token =
-          std::string(absl::StripAsciiWhitespace(*text));
-      if (openai_options.bearer_token.empty()) {
-        return Fail(2, absl::StrCat("--http-token-file ", flags.http_token_file,
-                                    ": empty"));
-      }
+      auto token =
+          base::ReadTokenFile("--http-token-file", flags.http_token_file);
+      if (!token.ok()) return Fail(2, std::string(token.status().message()));
+      openai_options.bearer_token = *std::move(token);
     } else if (!absl::StartsWith(http_options.host, "127.")) {
       return Fail(
           2,
@@ -422,13 +416,9 @@ int main(int argc, char** argv) {
   }
   std::string token;
   if (!flags.token_file.empty()) {
-    auto text = base::ReadFileToString(flags.token_file);
-    if (!text.ok())
-      return Fail(2, absl::StrCat("--token-file: ", text.status().message()));
-    token = std::string(absl::StripAsciiWhitespace(*text));
-    if (token.empty())
-      return Fail(2,
-                  absl::StrCat("--token-file ", flags.token_file, ": empty"));
+    auto read = base::ReadTokenFile("--token-file", flags.token_file);
+    if (!read.ok()) return Fail(2, std::string(read.status().message()));
+    token = *std::move(read);
   }
   std::string listen_tcp = flags.listen_tcp;
   if (!listen_tcp.empty()) {

@@ -51,6 +51,19 @@ tasks::TaskOptions TaskOptionsFor(const v1::RunSpec& spec,
   return options;
 }
 
+absl::StatusOr<std::unique_ptr<tasks::Task>> CreateSpecTask(
+    const v1::RunSpec& spec, const v1::TaskSpec& task,
+    const std::string& data_dir) {
+  auto created =
+      tasks::CreateTask(task.name(), TaskOptionsFor(spec, task, data_dir));
+  if (!created.ok()) {
+    return absl::Status(
+        created.status().code(),
+        absl::StrCat("task '", task.name(), "': ", created.status().message()));
+  }
+  return created;
+}
+
 absl::Status ResolveBaselines(v1::RunSpec* spec, store::Store* store) {
   for (int i = 0; i < spec->tasks_size(); ++i) {
     v1::TaskSpec* t = spec->mutable_tasks(i);

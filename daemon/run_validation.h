@@ -8,6 +8,7 @@
 #ifndef EVALD_DAEMON_RUN_VALIDATION_H_
 #define EVALD_DAEMON_RUN_VALIDATION_H_
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,6 +39,12 @@ class StoreHashCache : public FileHashCache {
 tasks::TaskOptions TaskOptionsFor(const v1::RunSpec& spec,
                                   const v1::TaskSpec& task,
                                   const std::string& data_dir);
+
+// Creates task `task` of `spec` (TaskOptionsFor); an error is prefixed with
+// "task 'NAME': ".
+absl::StatusOr<std::unique_ptr<tasks::Task>> CreateSpecTask(
+    const v1::RunSpec& spec, const v1::TaskSpec& task,
+    const std::string& data_dir);
 
 struct PreparedRun {
   v1::Fingerprint fingerprint;

@@ -29,12 +29,8 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(
     const GlobalOptions& global) {
   std::string token;
   if (!global.token_file.empty()) {
-    auto text = base::ReadFileToString(global.token_file);
-    if (!text.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--token-file: ", text.status().message()));
-    }
-    token = std::string(absl::StripAsciiWhitespace(*text));
+    ASSIGN_OR_RETURN(token,
+                     base::ReadTokenFile("--token-file", global.token_file));
   }
   const std::string addr = DaemonAddress(global);
   grpc::ChannelArguments channel_args;

@@ -160,16 +160,11 @@ absl::StatusOr<v1::RunRecord> Coordinator::Submit(v1::RunRecord run) {
   run.clear_progress();
   std::vector<int64_t> totals;
   for (const v1::TaskSpec& t : spec.tasks()) {
-    auto task =
-        tasks::CreateTask(t.name(), TaskOptionsFor(spec, t, options_.data_dir));
-    if (!task.ok()) {
-      return absl::Status(
-          task.status().code(),
-          absl::StrCat("task '", t.name(), "': ", task.status().message()));
-    }
+    ASSIGN_OR_RETURN(std::unique_ptr<tasks::Task> task,
+                     CreateSpecTask(spec, t, options_.data_dir));
     v1::TaskProgress* p = run.add_progress();
     p->set_task(t.name());
-    p->set_total(static_cast<int64_t>((*task)->DocIds().size()));
+    p->set_total(static_cast<int64_t>(task->DocIds().size()));
   }
   for (int32_t i = 0; i < shards; ++i) {
     v1::ShardState* shard = run.add_shards();
@@ -494,12 +489,9 @@ void Coordinator::FinishRun(v1::RunRecord& run) {
   const int64_t t0 = clock_->MonotonicNanos();
   absl::Status aggregated = absl::OkStatus();
   for (const v1::TaskSpec& t : run.spec().tasks()) {
-    auto task = tasks::CreateTask(
-        t.name(), TaskOptionsFor(run.spec(), t, options_.data_dir));
+    auto task = CreateSpecTask(run.spec(), t, options_.data_dir);
     if (!task.ok()) {
-      aggregated = absl::Status(
-          task.status().code(),
-          absl::StrCat("task '", t.name(), "': ", task.status().message()));
+      aggregated = task.status();
       break;
     }
     int64_t total = 0;

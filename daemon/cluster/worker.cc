@@ -521,14 +521,8 @@ absl::Status RunShard(const WorkerOptions& options, ShardTransport& transport,
                          "', which the run's spec "
                          "does not have"));
       }
-      auto task =
-          tasks::CreateTask(task_spec->name(),
-                            TaskOptionsFor(spec, *task_spec, options.data_dir));
-      if (!task.ok()) {
-        return absl::Status(
-            task.status().code(),
-            absl::StrCat("task '", st.task(), "': ", task.status().message()));
-      }
+      auto task = CreateSpecTask(spec, *task_spec, options.data_dir);
+      if (!task.ok()) return task.status();
       const int64_t docs = static_cast<int64_t>((*task)->DocIds().size());
       if (st.end_doc() > docs) {
         return absl::FailedPreconditionError(absl::StrCat(

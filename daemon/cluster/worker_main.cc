@@ -219,12 +219,9 @@ int WorkerMain(int argc, char** argv) {
   if (!f.coordinator.empty()) {
     if (f.token_file.empty()) f.token_file = Env("EVALD_TOKEN_FILE");
     if (!f.token_file.empty()) {
-      auto text = base::ReadFileToString(f.token_file);
-      if (!text.ok())
-        return Fail(2, absl::StrCat("--token-file: ", text.status().message()));
-      token = std::string(absl::StripAsciiWhitespace(*text));
-      if (token.empty())
-        return Fail(2, absl::StrCat("--token-file ", f.token_file, ": empty"));
+      auto read = base::ReadTokenFile("--token-file", f.token_file);
+      if (!read.ok()) return Fail(2, std::string(read.status().message()));
+      token = *std::move(read);
     } else if (!absl::StartsWith(f.coordinator, "unix:")) {
       return Fail(2, absl::StrCat("--coordinator ", f.coordinator,
                                   ": TCP needs the bearer token; pass "

@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
+#include "daemon/aggregate.h"
 #include "daemon/fingerprint.h"
 #include "daemon/queries.h"
 #include "daemon/run_validation.h"
@@ -85,6 +86,9 @@ absl::Status Executor::Recover() {
     std::reverse(runs.begin(), runs.end());
     for (v1::RunRecord& run : runs) {
       if (queued.count(run.id()) > 0) continue;
+      // A sharded run is computed by its Slurm jobs; the cluster manager
+      // re-attaches to them (daemon/cluster/coordinator.h).
+      if (run.spec().cluster().slurm().shards() > 0) continue;
       if (run.state() == v1::RUNNING) {
         LOG(INFO) << "resuming run " << run.id()
                   << " left running by a previous daemon";
@@ -601,19 +605,8 @@ absl::StatusOr<v1::RunState> Executor::ExecuteTasks(
     }
     // Aggregate from everything stored, whichever attempt computed it.
     const int64_t t_score = clock_->MonotonicNanos();
-    ASSIGN_OR_RETURN(std::vector<v1::SampleRecord> stored,
-                     store_->ListSamples(run.id(), name));
-    if (stored.size() != ids.size()) {
-      return absl::InternalError(
-          absl::StrCat("task '", name, "': ", stored.size(),
-                       " samples stored, expected ", ids.size()));
-    }
-    std::vector<tasks::SampleResult> samples;
-    samples.reserve(stored.size());
-    for (const v1::SampleRecord& s : stored)
-      samples.push_back(FromSampleRecord(s));
-    RETURN_IF_ERROR(store_->PutScores(
-        ToTaskScores(run.id(), name, task.Aggregate(samples))));
+    RETURN_IF_ERROR(AggregateStoredTask(*store_, run.id(), name, task,
+                                        static_cast<int64_t>(ids.size())));
     run.mutable_phases()->set_scoring_s(
         run.phases().scoring_s() +
         static_cast<double>(clock_->MonotonicNanos() - t_score) / 1e9);

@@ -42,6 +42,9 @@
 #include "base/logging.h"
 #include "daemon/cli/help.h"
 #include "daemon/cli/parse.h"
+#include "daemon/cluster/coordinator.h"
+#include "daemon/cluster/shard_service.h"
+#include "daemon/cluster/worker.h"
 #include "daemon/data_dir_lock.h"
 #include "daemon/executor.h"
 #include "daemon/fingerprint.h"
@@ -62,7 +65,13 @@ namespace {
 struct Flags {
   std::string data_dir;
   std::string listen;
+  // A TCP address served beside --listen (workers of sharded runs dial it).
+  std::string listen_tcp;
   std::string token_file;
+  // Sharded runs: the HOST:PORT their workers dial, and how often the
+  // cluster manager polls Slurm.
+  std::string cluster_address;
+  double cluster_poll_s = 5;
   // OpenAI-compatible HTTP endpoint: [HOST:]PORT (off when empty).
   std::string http_listen;
   std::string http_token_file;
@@ -134,7 +143,7 @@ int Fail(int code, const std::string& message) {
 // errors name the flag and the value ("--threads: expected a non-negative
 // integer, got 'x'").
 struct FlagText {
-  std::string threads, max_resident, drain_timeout, max_seqs;
+  std::string threads, max_resident, drain_timeout, max_seqs, cluster_poll;
   std::vector<std::string> serve_models;
   bool version = false;
   std::string help_man;  // hidden: write evald.8 into this folder
@@ -155,6 +164,18 @@ void DeclareFlags(CLI::App& app, Flags* flags, FlagText* text) {
                  "HOST:PORT (127.0.0.1:PORT for loopback; TCP always requires "
                  "--token-file)")
       ->type_name("ADDR");
+  app.add_option("--listen-tcp", flags->listen_tcp,
+                 "also serve gRPC on this TCP address (requires --token-file), "
+                 "e.g. for the workers of sharded runs while --listen stays "
+                 "the unix socket")
+      ->type_name("HOST:PORT");
+  app.add_option("--cluster-address", flags->cluster_address,
+                 "the address the Slurm workers of sharded runs dial "
+                 "(default: the --listen-tcp address)")
+      ->type_name("HOST:PORT");
+  app.add_option("--cluster-poll", text->cluster_poll,
+                 "seconds between polls of Slurm for sharded runs (default 5)")
+      ->type_name("SECONDS");
   app.add_option("--token-file", flags->token_file,
                  "a file holding the bearer token every call must carry")
       ->type_name("FILE");
@@ -226,6 +247,12 @@ std::vector<evald::daemon::cli::HelpSection> HelpSections() {
        "scores and fingerprints. DIR/datasets: the datasets `evalctl datasets "
        "fetch` stores. "
        "Every file evald writes is mode 0600."},
+      {"worker mode",
+       "`evald worker --run RUN --shard N --coordinator HOST:PORT "
+       "--token-file FILE` (or `--shared-dir DIR`) computes one shard of a "
+       "sharded run on a compute node and delivers its samples to the "
+       "coordinating evald; the Slurm jobs of a run with cluster.slurm run "
+       "it. `evald worker --help` lists its flags."},
       {"exit codes",
        "0 stopped by a signal, 1 could not start (data dir held by another "
        "evald, "
@@ -289,6 +316,14 @@ std::optional<int> ParseFlags(int argc, char** argv, Flags* flags) {
                                *value, "'"));
     }
   }
+  if (!text.cluster_poll.empty()) {
+    if (!absl::SimpleAtod(text.cluster_poll, &flags->cluster_poll_s) ||
+        !(flags->cluster_poll_s > 0) || flags->cluster_poll_s > 3600) {
+      return Fail(2, absl::StrCat("--cluster-poll: expected seconds between 0 "
+                                  "and 3600, got '",
+                                  text.cluster_poll, "'"));
+    }
+  }
   for (const std::string& spec : text.serve_models) {
     const size_t eq = spec.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
@@ -309,6 +344,9 @@ std::optional<int> ParseFlags(int argc, char** argv, Flags* flags) {
 
 int main(int argc, char** argv) {
   using namespace evald;  // NOLINT(build/namespaces): main only
+  // `evald worker ...`: compute one shard of a sharded run (daemon/cluster).
+  if (argc > 1 && std::string(argv[1]) == "worker")
+    return daemon::cluster::WorkerMain(argc - 1, argv + 1);
   // Runs hold every prompt and output: whatever evald creates (the data dir,
   // the store's files, the socket) is its owner's alone.
   umask(0077);
@@ -391,6 +429,20 @@ int main(int argc, char** argv) {
     if (token.empty())
       return Fail(2,
                   absl::StrCat("--token-file ", flags.token_file, ": empty"));
+  }
+  std::string listen_tcp = flags.listen_tcp;
+  if (!listen_tcp.empty()) {
+    if (absl::StartsWith(listen_tcp, "unix:") ||
+        listen_tcp.find(':') == std::string::npos) {
+      return Fail(
+          2, absl::StrCat("--listen-tcp ", listen_tcp, ": expected HOST:PORT"));
+    }
+    if (listen_tcp.front() == ':') listen_tcp = "127.0.0.1" + listen_tcp;
+    if (token.empty()) {
+      return Fail(2, absl::StrCat("--listen-tcp ", listen_tcp,
+                                  ": TCP always requires a bearer token; pass "
+                                  "--token-file FILE"));
+    }
   }
   if (tcp && token.empty()) {
     return Fail(
@@ -475,9 +527,25 @@ int main(int argc, char** argv) {
   if (absl::Status s = executor.Recover(); !s.ok()) {
     return Fail(1, absl::StrCat("recovering the queue: ", s.message()));
   }
+  // Sharded runs: the worker RPCs and the cluster manager.
+  daemon::cluster::ShardService shard_service(store->get(), clock);
+  daemon::cluster::CoordinatorOptions cluster_options;
+  cluster_options.data_dir = dir;
+  {
+    std::error_code self_ec;
+    std::filesystem::path self =
+        std::filesystem::read_symlink("/proc/self/exe", self_ec);
+    cluster_options.evald = self_ec ? std::string(argv[0]) : self.string();
+  }
+  if (!flags.token_file.empty()) {
+    cluster_options.token_file =
+        std::filesystem::absolute(flags.token_file).lexically_normal().string();
+  }
+  cluster_options.serves_tcp = tcp || !listen_tcp.empty();
+  cluster_options.poll_interval = absl::Seconds(flags.cluster_poll_s);
   daemon::EvalServiceImpl service(
       daemon::ServiceOptions{.data_dir = dir, .token = token, .plan = plan},
-      store->get(), &executor, &models, host, clock);
+      store->get(), &executor, &models, host, clock, nullptr, &shard_service);
 
   if (!socket_path.empty()) {
     // We hold the data-dir lock, so a socket file left here is stale.
@@ -487,22 +555,47 @@ int main(int argc, char** argv) {
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(),
                            tcp ? &port : nullptr);
+  int tcp_port = 0;
+  if (!listen_tcp.empty()) {
+    builder.AddListeningPort(listen_tcp, grpc::InsecureServerCredentials(),
+                             &tcp_port);
+  }
   builder.RegisterService(&service);
   builder.SetMaxReceiveMessageSize(64 << 20);
   builder.SetMaxSendMessageSize(-1);
   const mode_t old_umask = umask(0077);  // the socket is created 0600
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   umask(old_umask);
-  if (server == nullptr || (tcp && port == 0)) {
-    return Fail(1, absl::StrCat("cannot listen on ", listen));
+  if (server == nullptr || (tcp && port == 0) ||
+      (!listen_tcp.empty() && tcp_port == 0)) {
+    return Fail(1, absl::StrCat("cannot listen on ", listen,
+                                listen_tcp.empty() ? "" : " and ", listen_tcp));
   }
   if (!socket_path.empty()) chmod(socket_path.c_str(), 0600);
   std::cerr << "evald: listening on "
             << (tcp ? absl::StrCat(listen.substr(0, listen.rfind(':')), ":",
                                    port)
                     : listen)
+            << (listen_tcp.empty()
+                    ? ""
+                    : absl::StrCat(" and ",
+                                   listen_tcp.substr(0, listen_tcp.rfind(':')),
+                                   ":", tcp_port))
             << " (pid " << getpid() << ", data dir " << dir << ")" << std::endl;
+  // Workers dial --cluster-address, else the TCP address as bound.
+  cluster_options.cluster_address = flags.cluster_address;
+  if (cluster_options.cluster_address.empty() && !listen_tcp.empty()) {
+    cluster_options.cluster_address = absl::StrCat(
+        listen_tcp.substr(0, listen_tcp.rfind(':')), ":", tcp_port);
+  } else if (cluster_options.cluster_address.empty() && tcp) {
+    cluster_options.cluster_address =
+        absl::StrCat(listen.substr(0, listen.rfind(':')), ":", port);
+  }
+  daemon::cluster::Coordinator coordinator(cluster_options, store->get(),
+                                           &shard_service, clock);
+  service.SetCoordinator(&coordinator);
   executor.Start();
+  coordinator.Start();
 
   // The OpenAI-compatible endpoint. Loopback needs no token; any other
   // address requires --http-token-file.
@@ -544,6 +637,7 @@ int main(int argc, char** argv) {
   if (http_server != nullptr) http_server->Shutdown();
   if (preload.joinable()) preload.join();
   service.BeginShutdown();
+  coordinator.Stop();
   executor.Drain();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server->Wait();

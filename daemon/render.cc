@@ -268,7 +268,15 @@ std::string FormatProgressLine(const v1::WatchEvent& event, int bar_width) {
   for (const v1::TaskProgress& p : r.progress()) {
     parts.push_back(absl::StrCat(p.task(), " ", p.done(), "/", p.total()));
   }
-  if (r.state() == v1::RUNNING) {
+  if (r.shards_size() > 0) {
+    // A sharded run: its engines run on the compute nodes.
+    std::map<v1::ShardStatus, int> counts;
+    for (const v1::ShardState& s : r.shards()) ++counts[s.status()];
+    std::vector<std::string> states;
+    for (const auto& [status, n] : counts)
+      states.push_back(absl::StrCat(n, " ", ShardStatusName(status)));
+    parts.push_back(absl::StrCat("shards ", absl::StrJoin(states, ", ")));
+  } else if (r.state() == v1::RUNNING) {
     parts.push_back(absl::StrFormat("%.1f tok/s", event.tokens_per_s()));
     parts.push_back(
         absl::StrFormat("cache %.0f%%", 100 * event.prefix_cache_hit_rate()));
@@ -280,6 +288,37 @@ std::string FormatProgressLine(const v1::WatchEvent& event, int bar_width) {
     }
   }
   return absl::StrJoin(parts, " | ");
+}
+
+std::string ShardStatusName(v1::ShardStatus status) {
+  switch (status) {
+    case v1::SHARD_PENDING:
+      return "pending";
+    case v1::SHARD_RUNNING:
+      return "running";
+    case v1::SHARD_DONE:
+      return "done";
+    case v1::SHARD_FAILED:
+      return "failed";
+    default:
+      return "unknown";
+  }
+}
+
+std::string FormatShards(const v1::RunRecord& run) {
+  if (run.shards_size() == 0) return "";
+  std::vector<std::vector<std::string>> rows = {{"  SHARD", "STATE", "NODE",
+                                                 "SLURM JOB", "SLURM STATE",
+                                                 "DONE", "FAILURES"}};
+  for (const v1::ShardState& s : run.shards()) {
+    rows.push_back({absl::StrCat("  ", s.index()), ShardStatusName(s.status()),
+                    s.node().empty() ? "-" : s.node(),
+                    s.slurm_job_id().empty() ? "-" : s.slurm_job_id(),
+                    s.slurm_state().empty() ? "-" : s.slurm_state(),
+                    absl::StrCat(s.done(), "/", s.documents()),
+                    absl::StrCat(s.failures())});
+  }
+  return FormatTable(rows);
 }
 
 }  // namespace evald::daemon

@@ -34,6 +34,11 @@ std::string FormatEnvironment(const v1::GetEnvironmentResponse& env);
 // ETA 12s", with a "[####....]" bar of `bar_width` cells after the state when >
 // 0.
 std::string FormatProgressLine(const v1::WatchEvent& event, int bar_width = 0);
+// "pending", "running", "done", "failed".
+std::string ShardStatusName(v1::ShardStatus status);
+// A sharded run's shards, one line each: index, state, node, Slurm job id
+// and state, documents stored of the shard's, failures; "" for a local run.
+std::string FormatShards(const v1::RunRecord& run);
 
 }  // namespace evald::daemon
 

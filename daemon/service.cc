@@ -72,13 +72,17 @@ v1::ModelSpec LocalModel(const std::string& path) {
 
 EvalServiceImpl::EvalServiceImpl(ServiceOptions options, store::Store* store,
                                  Executor* executor, ModelCache* models,
-                                 v1::Fingerprint host, const base::Clock* clock)
+                                 v1::Fingerprint host, const base::Clock* clock,
+                                 cluster::Coordinator* coordinator,
+                                 cluster::ShardService* shards)
     : options_(std::move(options)),
       store_(store),
       executor_(executor),
       models_(models),
       host_(std::move(host)),
       clock_(clock),
+      coordinator_(coordinator),
+      shards_(shards),
       hash_cache_(store) {}
 
 grpc::Status EvalServiceImpl::CheckAuth(
@@ -111,6 +115,17 @@ grpc::Status EvalServiceImpl::Submit(grpc::ServerContext* context,
   if (absl::Status bounds = ValidateSpecBounds(spec); !bounds.ok()) {
     return ToGrpcStatus(bounds);
   }
+  const bool sharded = cluster::IsShardedRun(spec);
+  cluster::Coordinator* const coordinator = coordinator_.load();
+  if (sharded) {
+    // Checked before anything else is read or stored.
+    if (coordinator == nullptr) {
+      return ToGrpcStatus(absl::FailedPreconditionError(
+          "cluster.slurm: this evald does not coordinate sharded runs"));
+    }
+    if (absl::Status ok = coordinator->CheckSubmit(spec); !ok.ok())
+      return ToGrpcStatus(ok);
+  }
   if (absl::Status resolved = ResolveBaselines(&spec, store_); !resolved.ok()) {
     return ToGrpcStatus(resolved);
   }
@@ -119,7 +134,8 @@ grpc::Status EvalServiceImpl::Submit(grpc::ServerContext* context,
   // The checkpoints and the memory plan, once the suite is known to be
   // valid. A checkpoint that cannot load is refused now, with the error
   // `evalctl plan` gives, not when the run reaches the front of the queue.
-  if (options_.plan.budget_bytes <= 0) {
+  // A sharded run's models load on the compute nodes, not here.
+  if (options_.plan.budget_bytes <= 0 || sharded) {
     if (absl::Status checked = CheckModels(spec); !checked.ok())
       return ToGrpcStatus(checked);
   } else {
@@ -139,6 +155,16 @@ grpc::Status EvalServiceImpl::Submit(grpc::ServerContext* context,
   *run.mutable_fingerprint() = std::move(prepared->fingerprint);
   for (v1::Drift& d : prepared->drift) *run.add_drift() = d;
   run.set_drifted(!prepared->drift.empty());
+  if (sharded) {
+    auto created = coordinator->Submit(std::move(run));
+    if (!created.ok()) return ToGrpcStatus(created.status());
+    response->set_run_id(created->id());
+    *response->mutable_drift() = created->drift();
+    LOG(INFO) << "submitted run " << created->id() << " (" << spec.name()
+              << ") as " << spec.cluster().slurm().shards()
+              << " shards on Slurm (job " << created->slurm_jobs(0) << ")";
+    return grpc::Status::OK;
+  }
   auto created = store_->CreateRun(std::move(run));
   if (!created.ok()) return ToGrpcStatus(created.status());
   executor_->Wake();
@@ -219,6 +245,16 @@ grpc::Status EvalServiceImpl::Cancel(grpc::ServerContext* context,
                                      const v1::CancelRequest* request,
                                      v1::CancelResponse* response) {
   if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
+  if (cluster::Coordinator* coordinator = coordinator_.load();
+      coordinator != nullptr) {
+    auto run = store_->GetRun(request->run_id());
+    if (run.ok() && cluster::IsShardedRun(run->spec())) {
+      auto state = coordinator->Cancel(request->run_id());
+      if (!state.ok()) return ToGrpcStatus(state.status());
+      response->set_state(*state);
+      return grpc::Status::OK;
+    }
+  }
   auto state = executor_->Cancel(request->run_id());
   if (!state.ok()) return ToGrpcStatus(state.status());
   response->set_state(*state);
@@ -425,6 +461,14 @@ grpc::Status EvalServiceImpl::DeleteRun(grpc::ServerContext* context,
                                         const v1::DeleteRunRequest* request,
                                         v1::DeleteRunResponse* response) {
   if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
+  if (auto run = store_->GetRun(request->run_id());
+      run.ok() && cluster::IsShardedRun(run->spec()) &&
+      (run->state() == v1::RUNNING || run->state() == v1::QUEUED)) {
+    return ToGrpcStatus(absl::FailedPreconditionError(
+        absl::StrCat("run ", request->run_id(),
+                     " is running on Slurm; cancel it first (`evalctl cancel ",
+                     request->run_id(), "`)")));
+  }
   auto deleted = executor_->Delete(request->run_id());
   if (!deleted.ok()) return ToGrpcStatus(deleted.status());
   *response = std::move(*deleted);
@@ -479,6 +523,45 @@ grpc::Status EvalServiceImpl::ImportRun(
   *response->mutable_run() = std::move(*stored);
   response->set_samples(count);
   return grpc::Status::OK;
+}
+
+grpc::Status EvalServiceImpl::ClaimShard(grpc::ServerContext* context,
+                                         const v1::ClaimShardRequest* request,
+                                         v1::ClaimShardResponse* response) {
+  if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
+  if (shards_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "this evald does not coordinate sharded runs");
+  }
+  auto claimed = shards_->Claim(*request);
+  if (!claimed.ok()) return ToGrpcStatus(claimed.status());
+  *response = std::move(*claimed);
+  return grpc::Status::OK;
+}
+
+grpc::Status EvalServiceImpl::PutShardSamples(
+    grpc::ServerContext* context, const v1::PutShardSamplesRequest* request,
+    v1::PutShardSamplesResponse* response) {
+  if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
+  if (shards_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "this evald does not coordinate sharded runs");
+  }
+  auto put = shards_->Put(*request);
+  if (!put.ok()) return ToGrpcStatus(put.status());
+  *response = std::move(*put);
+  return grpc::Status::OK;
+}
+
+grpc::Status EvalServiceImpl::FinishShard(grpc::ServerContext* context,
+                                          const v1::FinishShardRequest* request,
+                                          v1::FinishShardResponse*) {
+  if (grpc::Status auth = CheckAuth(context); !auth.ok()) return auth;
+  if (shards_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "this evald does not coordinate sharded runs");
+  }
+  return ToGrpcStatus(shards_->Finish(*request));
 }
 
 }  // namespace evald::daemon

@@ -13,6 +13,8 @@
 #include <string>
 
 #include "base/clock.h"
+#include "daemon/cluster/coordinator.h"
+#include "daemon/cluster/shard_service.h"
 #include "daemon/executor.h"
 #include "daemon/model_cache.h"
 #include "daemon/planner.h"
@@ -34,10 +36,19 @@ struct ServiceOptions {
 
 class EvalServiceImpl final : public v1::EvalService::Service {
  public:
+  // `coordinator` and `shards` serve sharded runs (cluster.slurm); null
+  // refuses them.
   EvalServiceImpl(ServiceOptions options, store::Store* store,
                   Executor* executor, ModelCache* models, v1::Fingerprint host,
-                  const base::Clock* clock);
+                  const base::Clock* clock,
+                  cluster::Coordinator* coordinator = nullptr,
+                  cluster::ShardService* shards = nullptr);
 
+  // Serves sharded runs from now on (main sets it once the TCP address the
+  // workers dial is bound).
+  void SetCoordinator(cluster::Coordinator* coordinator) {
+    coordinator_.store(coordinator);
+  }
   // Ends open Watch streams (the server is going down).
   void BeginShutdown() { shutting_down_.store(true); }
 
@@ -97,6 +108,15 @@ class EvalServiceImpl final : public v1::EvalService::Service {
   grpc::Status ImportRun(grpc::ServerContext* context,
                          grpc::ServerReader<v1::ImportRunChunk>* reader,
                          v1::ImportRunResponse* response) override;
+  grpc::Status ClaimShard(grpc::ServerContext* context,
+                          const v1::ClaimShardRequest* request,
+                          v1::ClaimShardResponse* response) override;
+  grpc::Status PutShardSamples(grpc::ServerContext* context,
+                               const v1::PutShardSamplesRequest* request,
+                               v1::PutShardSamplesResponse* response) override;
+  grpc::Status FinishShard(grpc::ServerContext* context,
+                           const v1::FinishShardRequest* request,
+                           v1::FinishShardResponse* response) override;
 
  private:
   grpc::Status CheckAuth(const grpc::ServerContext* context) const;
@@ -107,6 +127,8 @@ class EvalServiceImpl final : public v1::EvalService::Service {
   ModelCache* models_;
   const v1::Fingerprint host_;
   const base::Clock* clock_;
+  std::atomic<cluster::Coordinator*> coordinator_;
+  cluster::ShardService* shards_;
   StoreHashCache hash_cache_;
   std::atomic<bool> shutting_down_{false};
 };

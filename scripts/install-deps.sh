@@ -12,6 +12,10 @@ packages=(
   python3 python3-torch python3-numpy python3-jinja2 python3-langdetect
   nodejs
   chromium
+  # Sharded runs drive Slurm's own commands; the tests start a real
+  # single-node cluster (sbatch, scontrol, scancel, squeue from slurm-client,
+  # slurmctld, slurmd, munged: all Depends, none a Recommends).
+  slurm-wlm munge
 )
 
 missing=()

@@ -684,6 +684,17 @@ absl::StatusOr<std::vector<RunRecord>> Store::ListRuns(const RunFilter& filter,
 
 absl::Status Store::PutSample(const SampleRecord& sample,
                               const v1::AttemptFigures* figures) {
+  return WriteSample(sample, figures, /*only_if_absent=*/false).status();
+}
+
+absl::StatusOr<bool> Store::PutSampleIfAbsent(
+    const SampleRecord& sample, const v1::AttemptFigures* figures) {
+  return WriteSample(sample, figures, /*only_if_absent=*/true);
+}
+
+absl::StatusOr<bool> Store::WriteSample(const SampleRecord& sample,
+                                        const v1::AttemptFigures* figures,
+                                        bool only_if_absent) {
   const std::string where =
       absl::StrCat("sample of run ", Quote(sample.run_id()), " task ",
                    Quote(sample.task()), " doc ", sample.doc_index());
@@ -708,6 +719,9 @@ absl::Status Store::PutSample(const SampleRecord& sample,
   }
   ASSIGN_OR_RETURN(std::optional<std::string> previous,
                    Get(ColumnFamily::kSamples, key, where));
+  // Checked and written under write_mu_: two deliveries of one document
+  // cannot both find it absent.
+  if (only_if_absent && previous) return false;
   rocksdb::WriteBatch batch;
   RETURN_IF_ERROR(FromRocks(batch.Put(handles_->cf(ColumnFamily::kSamples), key,
                                       DeterministicBytes(sample)),
@@ -750,7 +764,8 @@ absl::Status Store::PutSample(const SampleRecord& sample,
                             DeterministicBytes(marker)),
                   where));
   }
-  return Write(&batch, absl::StrCat("write ", where));
+  RETURN_IF_ERROR(Write(&batch, absl::StrCat("write ", where)));
+  return true;
 }
 
 absl::StatusOr<std::vector<SampleRecord>> Store::ListSamples(

@@ -133,6 +133,13 @@ class Store {
   // null): the running attempt's figures so far, written in the same batch.
   absl::Status PutSample(const evald::v1::SampleRecord& sample,
                          const evald::v1::AttemptFigures* figures = nullptr);
+  // PutSample, unless (run, task, doc) is already stored: then nothing is
+  // written. Returns whether it wrote. The check and the write happen under
+  // one lock, so of concurrent deliveries of one document exactly one is
+  // stored (a sharded run's workers may deliver a document twice).
+  absl::StatusOr<bool> PutSampleIfAbsent(
+      const evald::v1::SampleRecord& sample,
+      const evald::v1::AttemptFigures* figures = nullptr);
   // Samples of (run, task) in doc_index order; unreadable ones are skipped
   // and named in `unreadable`.
   absl::StatusOr<std::vector<evald::v1::SampleRecord>> ListSamples(
@@ -210,6 +217,11 @@ class Store {
 
   absl::Time Now() const;
   absl::Status CheckWritable(absl::string_view what) const;
+  // PutSample and PutSampleIfAbsent; false when `only_if_absent` found the
+  // document stored and wrote nothing.
+  absl::StatusOr<bool> WriteSample(const evald::v1::SampleRecord& sample,
+                                   const evald::v1::AttemptFigures* figures,
+                                   bool only_if_absent);
   absl::Status Write(rocksdb::WriteBatch* batch, absl::string_view what);
   // The value at `key`, or nullopt when absent.
   absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf,

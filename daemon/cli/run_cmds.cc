@@ -8,6 +8,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "base/json.h"
@@ -51,6 +52,7 @@ int WatchRun(CommandContext& context, Client& client, const std::string& run_id,
   const bool tty = IsTerminal(context.out) && !context.global.json;
   v1::WatchEvent event;
   std::string last_line;
+  std::string last_shards;
   bool got_any = false;
   v1::RunState state = v1::RUN_STATE_UNSPECIFIED;
   while (reader->Read(&event)) {
@@ -69,8 +71,16 @@ int WatchRun(CommandContext& context, Client& client, const std::string& run_id,
       context.out << line << "\n" << std::flush;
     }
     last_line = line;
+    // A sharded run's shards, whenever one of them changes.
+    if (!tty) {
+      std::string shards = daemon::FormatShards(event.run());
+      if (shards != last_shards) context.out << shards << std::flush;
+      last_shards = std::move(shards);
+    }
   }
-  if (tty && !quiet) context.out << "\n";
+  if (tty && !quiet) {
+    context.out << "\n" << daemon::FormatShards(event.run());
+  }
   absl::Status status = client.Convert(reader->Finish());
   if (!status.ok()) return ReportError(context, status);
   if (!got_any)
@@ -199,6 +209,13 @@ int Status(CommandContext& context, const std::string& output) {
               << " active run(s), " << models.models_size()
               << " resident model(s)\n";
   if (active.runs_size() > 0) context.out << daemon::FormatRunList(active);
+  for (const v1::RunRecord& r : active.runs()) {
+    if (r.shards_size() == 0) continue;
+    context.out << "run " << r.id() << ", " << r.shards_size()
+                << " shards on Slurm (jobs "
+                << absl::StrJoin(r.slurm_jobs(), ", ") << "):\n"
+                << daemon::FormatShards(r);
+  }
   for (const v1::ResidentModel& m : models.models()) {
     context.out << "  model " << m.path() << " (" << m.options() << ", "
                 << m.resident_bytes() / (1024 * 1024) << " MiB)\n";

@@ -66,11 +66,19 @@ struct SlurmCommands {
 std::string ArrayExpression(const std::vector<int32_t>& indices);
 
 // The batch script for `spec` and `job`: #SBATCH lines for the job name,
-// output file (LOG_DIR/slurm-%A_%a.out), --requeue, partition, gres, time,
+// output file (LOG_DIR/slurm-%A_%a.out, appended to by a requeued element),
+// --requeue, partition, gres, time,
 // account and qos where set, then the worker command. The array and
 // extra_args go on sbatch's command line. This is what `evalctl plan
 // --slurm` prints.
 std::string RenderBatchScript(const v1::SlurmSpec& spec, const WorkerJob& job);
+
+// The elements in `scontrol show job -o` output (one record per line). A
+// pending array's elements that Slurm has not split off yet come as one
+// record whose ArrayTaskId is a set ("0-3", "1,3", "0-15:4", "0-3%2"); it is
+// expanded into one SlurmTask per index. Sorted by index.
+absl::StatusOr<std::vector<SlurmTask>> ParseJobRecords(
+    const std::string& scontrol_output);
 
 class Slurm {
  public:
@@ -88,7 +96,8 @@ class Slurm {
   // list, not an error.
   absl::StatusOr<std::vector<SlurmTask>> Query(
       const std::string& array_job_id) const;
-  // scancel JOB (an array job id, or one element "<array>_<index>").
+  // scancel JOB (an array job id, or one element "<array>_<index>"). A job
+  // Slurm has forgotten or that already ended is not an error.
   absl::Status Cancel(const std::string& job_id) const;
 
  private:

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "daemon/queries.h"
 #include "tests/testing/status_matchers.h"
 
@@ -41,6 +42,42 @@ TEST(RenderTest, ProgressLineSumsTasksIntoTheBar) {
   EXPECT_EQ(FormatProgressLine(event),
             "r1 running | mmlu 3/4 | gsm8k 0/4 | 12.5 tok/s | cache 50% | "
             "judge 2 graded, 1 waiting");
+}
+
+TEST(RenderTest, ShardedRunsShowTheirShards) {
+  v1::WatchEvent event;
+  v1::RunRecord& run = *event.mutable_run();
+  run.set_id("r2");
+  run.set_state(v1::RUNNING);
+  auto* p = run.add_progress();
+  p->set_task("gsm8k");
+  p->set_done(5);
+  p->set_total(8);
+  const v1::ShardStatus states[] = {v1::SHARD_DONE, v1::SHARD_RUNNING,
+                                    v1::SHARD_PENDING, v1::SHARD_DONE};
+  for (int i = 0; i < 4; ++i) {
+    v1::ShardState* s = run.add_shards();
+    s->set_index(i);
+    s->set_status(states[i]);
+    s->set_documents(2);
+    s->set_done(states[i] == v1::SHARD_DONE ? 2 : i == 1 ? 1 : 0);
+    if (states[i] != v1::SHARD_PENDING) {
+      s->set_node(absl::StrCat("node", i));
+      s->set_slurm_job_id(absl::StrCat("41_", i));
+      s->set_slurm_state(states[i] == v1::SHARD_DONE ? "COMPLETED" : "RUNNING");
+    }
+  }
+  run.mutable_shards(1)->set_failures(1);
+  // No tokens/s for a sharded run: its engines are on the compute nodes.
+  EXPECT_EQ(FormatProgressLine(event),
+            "r2 running | gsm8k 5/8 | shards 1 pending, 1 running, 2 done");
+  EXPECT_EQ(FormatShards(run),
+            "  SHARD  STATE    NODE   SLURM JOB  SLURM STATE  DONE  FAILURES\n"
+            "  0      done     node0  41_0       COMPLETED    2/2   0\n"
+            "  1      running  node1  41_1       RUNNING      1/2   1\n"
+            "  2      pending  -      -          -            0/2   0\n"
+            "  3      done     node3  41_3       COMPLETED    2/2   0\n");
+  EXPECT_EQ(FormatShards(v1::RunRecord()), "");
 }
 
 TEST(RenderTest, ResultsShowDriftAndErrors) {

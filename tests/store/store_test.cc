@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -338,6 +339,47 @@ TEST_F(StoreTest, ClaimNextRunSkipsCancelledRunsAndMarksRunning) {
   EXPECT_EQ(next->id(), c);
   ASSERT_OK_AND_ASSIGN(std::optional<RunRecord> none, store->ClaimNextRun());
   EXPECT_FALSE(none.has_value());
+}
+
+TEST_F(StoreTest, PutSampleIfAbsentStoresEachDocumentOnce) {
+  auto store = OpenStore();
+  ASSERT_OK_AND_ASSIGN(RunRecord run, store->CreateRun(MakeRun("once")));
+  SampleRecord first = MakeTestSample(run.id(), "gsm8k", 3);
+  EXPECT_THAT(store->PutSampleIfAbsent(first), IsOkAndHolds(true));
+  // A second delivery of the same document is left out, whatever it holds.
+  SampleRecord second = first;
+  second.set_extracted("a later delivery");
+  EXPECT_THAT(store->PutSampleIfAbsent(second), IsOkAndHolds(false));
+  ASSERT_OK_AND_ASSIGN(std::vector<SampleRecord> samples,
+                       store->ListSamples(run.id(), "gsm8k"));
+  ASSERT_EQ(samples.size(), 1u);
+  EXPECT_EQ(samples[0].extracted(), first.extracted());
+
+  // Racing deliveries of the same documents: each is written exactly once
+  // and counted once.
+  constexpr int kThreads = 4;
+  constexpr int kDocs = 50;
+  std::vector<int> wrote(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int d = 10; d < 10 + kDocs; ++d) {
+        auto w = store->PutSampleIfAbsent(MakeTestSample(run.id(), "gsm8k", d));
+        if (w.ok() && *w) ++wrote[t];
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  int total = 0;
+  for (int w : wrote) total += w;
+  EXPECT_EQ(total, kDocs);
+  EXPECT_THAT(store->CountSamples(run.id(), "gsm8k"), IsOkAndHolds(kDocs + 1));
+  ASSERT_OK_AND_ASSIGN(RunRecord got, store->GetRun(run.id()));
+  ASSERT_EQ(got.progress_size(), 1);
+  EXPECT_EQ(got.progress(0).done(), kDocs + 1);
+  // The run must exist.
+  EXPECT_THAT(store->PutSampleIfAbsent(MakeTestSample("ghost", "gsm8k", 0)),
+              StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST_F(StoreTest, SamplesListInDocOrderAndProgressCountsEachDocOnce) {

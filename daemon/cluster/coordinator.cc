@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <set>
@@ -267,6 +268,11 @@ void Coordinator::PollOnce() {
     LOG(ERROR) << "cluster: listing running runs: " << runs.status();
     return;
   }
+  std::set<std::string> running;
+  for (const v1::RunRecord& run : *runs) running.insert(run.id());
+  for (auto it = stored_docs_.begin(); it != stored_docs_.end();) {
+    it = running.count(it->first) > 0 ? std::next(it) : stored_docs_.erase(it);
+  }
   for (const v1::RunRecord& run : *runs) {
     if (!IsShardedRun(run.spec())) continue;
     if (absl::Status s = PollRun(run.id()); !s.ok()) {
@@ -375,10 +381,21 @@ absl::Status Coordinator::PollRun(const std::string& run_id) {
     if (run.state() != v1::RUNNING || !IsShardedRun(run.spec()))
       return absl::OkStatus();
     const v1::SlurmSpec& spec = run.spec().cluster().slurm();
+    // The stored documents of each task, read again only when the task's
+    // progress marker moved (reading them parses every sample).
+    std::map<std::string, StoredDocs>& cache = stored_docs_[run.id()];
     std::map<std::string, std::set<int64_t>> done_docs;
     for (const v1::TaskSpec& t : run.spec().tasks()) {
-      ASSIGN_OR_RETURN(done_docs[t.name()],
-                       store_->DoneDocIndices(run.id(), t.name()));
+      int64_t marker = -1;
+      for (const v1::TaskProgress& p : run.progress())
+        if (p.task() == t.name()) marker = p.done();
+      StoredDocs& cached = cache[t.name()];
+      if (cached.marker != marker || marker < 0) {
+        ASSIGN_OR_RETURN(cached.docs,
+                         store_->DoneDocIndices(run.id(), t.name()));
+        cached.marker = marker;
+      }
+      done_docs[t.name()] = cached.docs;
     }
     std::vector<int32_t> resubmit;
     for (v1::ShardState& shard : *run.mutable_shards()) {

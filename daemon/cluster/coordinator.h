@@ -126,6 +126,12 @@ class Coordinator {
   std::set<std::string> refused_workers_;
   std::set<std::string> ingested_finishes_;
   std::map<std::string, int64_t> samples_offsets_;
+  // Per run and task: the stored documents, as of a progress count.
+  struct StoredDocs {
+    int64_t marker = -1;
+    std::set<int64_t> docs;
+  };
+  std::map<std::string, std::map<std::string, StoredDocs>> stored_docs_;
 };
 
 }  // namespace evald::daemon::cluster

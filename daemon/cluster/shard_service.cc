@@ -184,6 +184,13 @@ absl::StatusOr<v1::ClaimShardResponse> ShardService::Claim(
         if (shard.slurm_job_id().empty())
           shard.set_slurm_job_id(request.slurm_job_id());
         shard.set_claims(shard.claims() + 1);
+        // Queued until the first worker started.
+        if (run.phases().queue_s() == 0) {
+          run.mutable_phases()->set_queue_s(
+              static_cast<double>(clock_->NowUnixNanos() / 1'000'000 -
+                                  run.created_unix_ms()) /
+              1e3);
+        }
         *shard.mutable_worker() = HostFacts(mine);
 
         *response.mutable_spec() = run.spec();

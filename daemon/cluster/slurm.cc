@@ -356,7 +356,9 @@ std::string RenderBatchScript(const v1::SlurmSpec& spec, const WorkerJob& job) {
   };
   option("job-name", job.job_name.empty() ? absl::StrCat("evald-", job.run_id)
                                           : job.job_name);
-  option("output", absl::StrCat(job.log_dir, "/slurm-%A_%a.out"));
+  // sbatch expands %-patterns in the whole path: a literal % is %%.
+  option("output", absl::StrCat(absl::StrReplaceAll(job.log_dir, {{"%", "%%"}}),
+                                "/slurm-%A_%a.out"));
   s += "#SBATCH --requeue\n";
   // A requeued element appends to its output file: the failed attempt's
   // last lines stay readable.
@@ -407,7 +409,8 @@ absl::StatusOr<std::vector<SlurmTask>> ParseJobRecords(
     if (base.node == "(null)") base.node.clear();
     base.exit_code = f["ExitCode"];
     base.restarts = ToInt(f["Restarts"]);
-    base.std_out = f["StdOut"];
+    // scontrol fills in %A, %a, %j... but leaves sbatch's %% as it is.
+    base.std_out = absl::StrReplaceAll(f["StdOut"], {{"%%", "%"}});
     auto task_ids = f.find("ArrayTaskId");
     auto array_job = f.find("ArrayJobId");
     if (task_ids == f.end() || array_job == f.end()) {

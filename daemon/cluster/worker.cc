@@ -310,9 +310,9 @@ class Sender {
         const size_t n = std::min(pending_.size(), flush_samples_);
         for (size_t i = 0; i < n; ++i)
           *batch.add_samples() = std::move(pending_[i]);
+        // What is left is older still: oldest_ stays, so it goes next.
         pending_.erase(pending_.begin(),
                        pending_.begin() + static_cast<std::ptrdiff_t>(n));
-        oldest_ = absl::Now();
       }
       absl::StatusOr<bool> put = transport_->Put(batch);
       absl::MutexLock lock(&mu_);
@@ -423,9 +423,7 @@ std::unique_ptr<ShardTransport> MakeFilesTransport(
 absl::Status RunShard(const WorkerOptions& options, ShardTransport& transport,
                       ModelCache& models, const v1::Fingerprint& host) {
   std::atomic<bool> own_stop{false};
-  std::atomic<bool>* stop = options.stop != nullptr
-                                ? const_cast<std::atomic<bool>*>(options.stop)
-                                : &own_stop;
+  std::atomic<bool>* stop = options.stop != nullptr ? options.stop : &own_stop;
   const std::string who =
       absl::StrCat("run ", options.run_id, " shard ", options.shard,
                    options.slurm_job_id.empty()

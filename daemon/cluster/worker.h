@@ -83,8 +83,10 @@ struct WorkerOptions {
   int flush_samples = 32;
   absl::Duration flush_interval = absl::Milliseconds(500);
   // Set on SIGTERM: start nothing new, send what is done, finish with an
-  // error.
-  const std::atomic<bool>* stop = nullptr;
+  // error. RunShard sets it too, to stop the tasks when samples can no
+  // longer be delivered or the coordinator says stop. Null: a flag of its
+  // own.
+  std::atomic<bool>* stop = nullptr;
 };
 
 // Writes "worker: LINE" to stderr (the Slurm job's output file) and keeps

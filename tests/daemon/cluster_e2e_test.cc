@@ -401,6 +401,35 @@ TEST_F(ClusterTest, KilledWorkerAndRequeuedJobLoseNothingAndStoreNothingTwice) {
   ExpectSameAsLocal(run, local);
 }
 
+TEST_F(ClusterTest, AShardFailingMoreThanMaxFailuresFailsTheRun) {
+  // Every job's worker command fails at once: `evald` is not there.
+  const std::string run = SubmitSuite(WriteSuite(
+      "failing", "small",
+      absl::StrCat("shards: 2, max_failures: 1, evald: ", tmp_.Join("nowhere"),
+                   ", partition: ", g_cluster->partition())));
+  v1::RunRecord done = WaitDone(run);
+  ASSERT_EQ(done.state(), v1::FAILED) << daemon_->log();
+  // Slurm's state, the node, the job and the job output's last lines.
+  EXPECT_THAT(done.error(), HasSubstr("Slurm state FAILED on "));
+  EXPECT_THAT(done.error(), HasSubstr(g_cluster->node()));
+  EXPECT_THAT(done.error(), HasSubstr("last lines: "));
+  EXPECT_THAT(done.error(), HasSubstr("nowhere"));
+  // Submitted once, resubmitted once (max_failures 1), then given up.
+  int failed = 0;
+  for (const v1::ShardState& s : done.shards()) {
+    EXPECT_LE(s.failures(), 2) << s.DebugString();
+    if (s.status() == v1::SHARD_FAILED) {
+      ++failed;
+      EXPECT_EQ(s.failures(), 2);
+      EXPECT_EQ(s.submissions(), 2);
+    }
+  }
+  EXPECT_GE(failed, 1);
+  EXPECT_GE(done.slurm_jobs_size(), 2);
+  ProcessResult results = Call({"results", run});
+  EXPECT_EQ(results.exit_code, 1) << results.out << results.err;
+}
+
 TEST_F(ClusterTest, RestartedCoordinatorReattachesWithoutResubmitting) {
   const std::string run = SubmitSuite(WriteSuite(
       "restart", "long",
@@ -584,6 +613,18 @@ TEST_F(ClusterTest, WorkerCallsAreCheckedAndStoredOnce) {
     EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   }
 
+  // status lists the shards of the active run, as the manager's last poll
+  // counted them.
+  EXPECT_TRUE(WaitFor([&] { return GetRun(run).shards(1).done() == 3; }, 60));
+  ProcessResult status = Call({"status"});
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_THAT(status.out,
+              HasSubstr(absl::StrCat("run ", run, ", 4 shards on Slurm (jobs ",
+                                     record.slurm_jobs(0), ")")));
+  EXPECT_THAT(status.out, HasSubstr("nodeC"));
+  EXPECT_THAT(status.out, HasSubstr(absl::StrCat(record.slurm_jobs(0), "_0")));
+  EXPECT_THAT(status.out, HasSubstr("3/5"));  // shard 1: 3 of 5 stored
+
   // cancel scancels the held array; deliveries are told to stop.
   ProcessResult cancelled = Call({"cancel", run});
   EXPECT_EQ(cancelled.exit_code, 0) << cancelled.err;
@@ -629,6 +670,31 @@ TEST_F(ClusterTest, BadInputIsOneLineAndStoresNothing) {
                                          g_cluster->partition())),
                  "sbatch not found on PATH");
   EXPECT_EQ(ListedRuns(), runs_before);
+
+  // A daemon without TCP cannot coordinate workers that dial it.
+  daemon_->Signal(SIGTERM, /*wait=*/true);
+  StartDaemon({"--token-file", g_fixture->Join("token")});
+  expect_refused(WriteSuite("no-tcp", "small",
+                            absl::StrCat("shards: 2, partition: ",
+                                         g_cluster->partition())),
+                 "cluster.slurm: transport grpc needs");
+  EXPECT_EQ(ListedRuns(), runs_before);
+
+  // evald's own flags.
+  for (const auto& [flags, text] :
+       std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--listen-tcp", "127.0.0.1:0"}, "--token-file"},
+           {{"--listen-tcp", "nowhere"}, "expected HOST:PORT"},
+           {{"--cluster-poll", "soon"}, "--cluster-poll"}}) {
+    std::vector<std::string> argv = {BinDir() + "/evald", "--data-dir",
+                                     tmp_.Join("other")};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    ProcessResult r = RunProcess(argv);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    std::string err(absl::StripTrailingAsciiWhitespace(r.err));
+    EXPECT_EQ(err.find('\n'), std::string::npos) << err;
+    EXPECT_THAT(err, HasSubstr(text));
+  }
 }
 
 }  // namespace

@@ -380,6 +380,7 @@ class SlurmClusterTest : public ::testing::Test {
 TEST_F(SlurmClusterTest, ArrayRunsEveryShardAndReportsNodeAndExitCode) {
   Slurm slurm = MakeSlurm(3);
   WorkerJob job = Job("run-abc");
+  job.log_dir += " at 100%";  // a blank and a % reach Slurm intact
   absl::StatusOr<std::string> id = slurm.SubmitArray(Spec(3), job, {0, 1, 2});
   ASSERT_TRUE(id.ok()) << id.status();
 
@@ -389,8 +390,8 @@ TEST_F(SlurmClusterTest, ArrayRunsEveryShardAndReportsNodeAndExitCode) {
   EXPECT_EQ(Mode(job.log_dir), 0700);
   EXPECT_EQ(Mode(script_path), 0600);
   EXPECT_THAT(script, HasSubstr("#SBATCH --job-name=\"evald run-abc\"\n"));
-  EXPECT_THAT(script, HasSubstr("#SBATCH --output=" + job.log_dir +
-                                "/slurm-%A_%a.out\n"));
+  EXPECT_THAT(script, HasSubstr("#SBATCH --output=\"" + cluster_->dir() +
+                                "/logs/run-abc at 100%%/slurm-%A_%a.out\"\n"));
   EXPECT_THAT(script, HasSubstr("#SBATCH --requeue\n"));
   EXPECT_THAT(script, HasSubstr("#SBATCH --partition=debug\n"));
   EXPECT_THAT(script, HasSubstr("#SBATCH --time=00:10:00\n"));
@@ -522,6 +523,30 @@ TEST_F(SlurmClusterTest, RequeuedElementRunsAgain) {
   EXPECT_EQ(
       std::vector<std::string>(absl::StrSplit(log, "fake evald on")).size(), 3u)
       << log;
+}
+
+// What an operator does by hand: scancel an element, then requeue it.
+TEST_F(SlurmClusterTest, CancelledElementRequeuedRunsAgain) {
+  Slurm slurm = MakeSlurm(2);
+  absl::StatusOr<std::string> id =
+      slurm.SubmitArray(Spec(1), Job("run-cancel-requeue"), {0});
+  ASSERT_TRUE(id.ok()) << id.status();
+  for (int i = 0; i < 1500 && Slurp(jobs_ + "/runs-0").empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(Slurp(jobs_ + "/runs-0"), "restarts=0\n");
+  ASSERT_TRUE(slurm.Cancel(*id + "_0").ok());
+  absl::Status requeued = cluster_->Requeue(*id + "_0");  // at once
+  ASSERT_TRUE(requeued.ok()) << requeued;
+  std::vector<SlurmTask> done = WaitFor(
+      slurm, *id,
+      [](const std::vector<SlurmTask>& tasks) {
+        return tasks.size() == 1 && tasks[0].state == "COMPLETED";
+      },
+      "element 0 COMPLETED after the requeue");
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].restarts, 1);
+  EXPECT_EQ(Slurp(jobs_ + "/runs-0"), "restarts=0\nrestarts=1\n");
 }
 
 TEST_F(SlurmClusterTest, PendingArrayIsExpandedPerIndex) {

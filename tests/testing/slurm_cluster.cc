@@ -234,7 +234,8 @@ absl::Status SlurmCluster::StartOnce() {
   conf_ = d + "/slurm.conf";
   std::vector<std::string> conf = {
       "ClusterName=" + cluster_name_,
-      "SlurmctldHost=" + node_,
+      // Loopback addresses: no need for the host name to resolve.
+      "SlurmctldHost=" + node_ + "(127.0.0.1)",
       absl::StrCat("SlurmctldPort=", *ctld_port),
       absl::StrCat("SlurmdPort=", *slurmd_port),
       "AuthType=auth/munge",
@@ -262,7 +263,8 @@ absl::Status SlurmCluster::StartOnce() {
       "MinJobAge=300",
       "JobRequeue=1",
       "KillWait=5",
-      absl::StrCat("NodeName=", node_, " CPUs=", cpus, " State=UNKNOWN"),
+      absl::StrCat("NodeName=", node_, " NodeAddr=127.0.0.1 CPUs=", cpus,
+                   " State=UNKNOWN"),
       absl::StrCat("PartitionName=", partition_, " Nodes=", node_,
                    " Default=YES MaxTime=INFINITE State=UP "
                    "OverSubscribe=FORCE:4"),

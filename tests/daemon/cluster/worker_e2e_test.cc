@@ -2,7 +2,8 @@
 // `evald worker` as real processes on a tiny random-weight checkpoint: the
 // files transport end to end without a coordinator (two shards computed by
 // two worker processes equal, document for document, what a local evald run
-// of the same suite stored), SIGTERM delivering what is done, and bad input
+// of the same suite stored, with and without a native judge), SIGTERM
+// delivering what is done, a coordinator that answers late, and bad input
 // (missing claim file, no --shard, an unknown run on a real daemon).
 #include <gmock/gmock.h>
 #include <google/protobuf/util/message_differencer.h>
@@ -80,6 +81,17 @@ class WorkerTest : public EvaldTestBase {
     ASSERT_EQ(made.exit_code, 0) << made.err;
     WriteDatasets(g_fixture->Join("small"), 10);
     WriteDatasets(g_fixture->Join("long"), 1000);
+    made = RunProcess({BinDir() + "/evald-make-checkpoint", "--preset", "tiny",
+                       "--seed", "7", "--out", g_fixture->Join("judge")});
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+    std::string prompts;
+    for (int i = 0; i < 5; ++i) {
+      prompts +=
+          absl::StrCat("{\"id\": \"Q-", i, "\", \"prompt\": \"Q-", i,
+                       ": what is ", i, " plus two?\", \"reference\": \"",
+                       i + 2, "\", \"category\": \"math\"}\n");
+    }
+    WriteTestFile(g_fixture->Join("prompts.jsonl"), prompts);
   }
 
   std::string WriteSuite(const std::string& name, const std::string& tasks) {
@@ -151,6 +163,29 @@ class WorkerTest : public EvaldTestBase {
       }
       ASSERT_TRUE(WriteClaimFile(shared, run.id(), i, claim).ok());
     }
+  }
+
+  // Every sample the workers of `run_id` wrote under `shared`, by task and
+  // document (a document delivered twice is a failure).
+  std::map<std::string, std::map<int64_t, v1::SampleRecord>> WorkerSamples(
+      const std::string& shared, const std::string& run_id) {
+    std::map<std::string, std::map<int64_t, v1::SampleRecord>> out;
+    auto listed = ListShardFiles(shared, run_id);
+    EXPECT_TRUE(listed.ok()) << listed.status();
+    if (!listed.ok()) return out;
+    for (const WorkerFiles& files : *listed) {
+      int64_t offset = 0;
+      auto batches = ReadShardSamples(files.samples_path, &offset);
+      EXPECT_TRUE(batches.ok()) << batches.status();
+      if (!batches.ok()) continue;
+      for (const v1::PutShardSamplesRequest& b : *batches) {
+        for (const v1::SampleRecord& s : b.samples()) {
+          EXPECT_TRUE(out[s.task()].emplace(s.doc_index(), s).second)
+              << s.task() << " doc " << s.doc_index() << " delivered twice";
+        }
+      }
+    }
+    return out;
   }
 
   ProcessResult Worker(std::vector<std::string> args, int timeout_s = 600) {
@@ -259,6 +294,49 @@ TEST_F(WorkerTest, FilesTransportShardsEqualALocalRunDocumentForDocument) {
       EXPECT_FALSE(want.prompt().empty());
       EXPECT_GT(want.responses_size(), 0);
     }
+  }
+}
+
+// Candidate and judge both resident in the worker: the judge's prompts,
+// replies and verdicts equal the local run's.
+TEST_F(WorkerTest, FilesTransportWithANativeJudgeEqualsALocalRun) {
+  StartDaemon();
+  const std::string suite = tmp_.Join("judged.yaml");
+  WriteTestFile(suite,
+                absl::StrCat("name: judged\ncandidate:\n  model: ",
+                             g_fixture->Join("model"),
+                             "\njudge:\n  model: ", g_fixture->Join("judge"),
+                             "\ntasks:\n  - name: judged\n    data: ",
+                             g_fixture->Join("prompts.jsonl"),
+                             "\n    options: {max_new_tokens: 8, "
+                             "judge_max_new_tokens: 8}\n"));
+  ProcessResult submitted = Ctl({"--json", "submit", suite, "--wait"});
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
+  const std::string run_id = Str(Json(submitted), {"run", "id"});
+  const v1::RunRecord run = GetRun(run_id);
+  ASSERT_EQ(run.state(), v1::SUCCEEDED);
+  const std::string shared = tmp_.Join("shared");
+  WriteClaims(shared, run, 2);
+  for (int shard = 0; shard < 2; ++shard) {
+    ProcessResult r =
+        Worker({"--run", run_id, "--shard", std::to_string(shard),
+                "--shared-dir", shared, "--threads", "2", "--device", "cpu",
+                "--data-dir", tmp_.Join(absl::StrCat("scratch-", shard))});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  auto mine = WorkerSamples(shared, run_id)["judged"];
+  const std::vector<v1::SampleRecord> local = Samples(run_id, "judged");
+  ASSERT_EQ(local.size(), 5u);
+  ASSERT_EQ(mine.size(), 5u);
+  for (const v1::SampleRecord& want : local) {
+    ASSERT_EQ(mine.count(want.doc_index()), 1u);
+    ASSERT_GT(want.judge_size(), 0);
+    std::string diff;
+    google::protobuf::util::MessageDifferencer differencer;
+    differencer.ReportDifferencesToString(&diff);
+    EXPECT_TRUE(differencer.Compare(Comparable(want),
+                                    Comparable(mine[want.doc_index()])))
+        << "doc " << want.doc_index() << ": " << diff;
   }
 }
 

@@ -72,10 +72,13 @@ struct Flags {
   int local_threads = 0;  // the local daemon's --threads; 0: --shards
 };
 
-[[noreturn]] void Die(const std::string& message) {
-  std::fprintf(stderr, "evald-cluster-bench: %s\n", message.c_str());
-  std::exit(2);
-}
+// Thrown by Die and caught in main, so that the daemons, the Slurm
+// cluster and the temp dir are stopped and removed on the way out.
+struct Fatal {
+  std::string message;
+};
+
+[[noreturn]] void Die(const std::string& message) { throw Fatal{message}; }
 
 Flags ParseFlags(int argc, char** argv) {
   Flags f;
@@ -347,9 +350,7 @@ double WorkerCpu(const std::string& dir, int expected, int* files) {
   }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int Bench(int argc, char** argv) {
   const Flags flags = ParseFlags(argc, argv);
   // evald and evalctl are built beside this program.
   if (std::getenv("EVALD_BIN_DIR") == nullptr) {
@@ -550,4 +551,15 @@ int main(int argc, char** argv) {
                 worker_files, flags.shards, cpu_dir.c_str());
   }
   return same ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Bench(argc, argv);
+  } catch (const Fatal& fatal) {
+    std::fprintf(stderr, "evald-cluster-bench: %s\n", fatal.message.c_str());
+    return 2;
+  }
 }

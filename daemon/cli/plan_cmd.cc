@@ -7,7 +7,6 @@
 // task's documents split over its shards (daemon/cluster/shards.h).
 #include <CLI/CLI.hpp>
 #include <cstdint>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,8 +47,9 @@ struct TaskSplit {
 };
 
 // Each task's document count, from the task the daemon would create: the
-// options of daemon/run_validation.cc TaskOptionsFor, the dataset defaulting
-// to <data dir>/datasets/<dataset>.
+// options of TaskOptionsFor (daemon/run_validation.cc, in evald_server,
+// which evalctl does not link), the dataset defaulting to
+// <data dir>/datasets/<dataset>. Keep the two alike.
 absl::StatusOr<std::vector<TaskSplit>> CountDocuments(
     const v1::RunSpec& spec, const std::string& data_dir) {
   std::vector<TaskSplit> splits;

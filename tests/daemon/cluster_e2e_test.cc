@@ -653,6 +653,23 @@ TEST_F(ClusterTest, BadInputIsOneLineAndStoresNothing) {
                  "nodes");
   expect_refused(WriteSuite("no-shards", "small", "shards: 0"),
                  "cluster.slurm.shards");
+  // A pairwise-judged task compares with another run's answers.
+  WriteTestFile(tmp_.Join("prompts.jsonl"),
+                "{\"question_id\": 1, \"turns\": [\"Say hi.\"]}\n");
+  const std::string pairwise = tmp_.Join("pairwise.yaml");
+  WriteTestFile(
+      pairwise,
+      absl::StrCat(
+          "name: pairwise\ncandidate:\n  model: ", g_fixture->Join("model"),
+          "\njudge:\n  model: ", g_fixture->Join("model"),
+          "\ntasks:\n  - name: judged\n",
+          "    data: ", tmp_.Join("prompts.jsonl"),
+          "\n    options: {mode: pairwise, baseline: r-elsewhere}\n",
+          "cluster:\n  slurm: {shards: 2, partition: ", g_cluster->partition(),
+          "}\n"));
+  expect_refused(pairwise,
+                 "task 'judged': a pairwise baseline is not supported in a "
+                 "sharded run");
   // sbatch refuses the job: the run stored for it is deleted again.
   expect_refused(
       WriteSuite("bad-partition", "small", "shards: 2, partition: nowhere"),

@@ -16,3 +16,10 @@ if(EVALD_OPENBLAS_LIBRARY AND EVALD_CBLAS_INCLUDE)
 else()
   message(STATUS "evald: OpenBLAS not found; evald-model-bench is not built")
 endif()
+
+# The benchmark's smoke run: every section on a tiny model, so it cannot rot;
+# no timing is asserted.
+if(TARGET evald-model-bench AND EVALD_BUILD_TESTS)
+  add_test(NAME ModelBench.Short COMMAND evald-model-bench --short --threads 2)
+  set_tests_properties(ModelBench.Short PROPERTIES LABELS bench TIMEOUT 120)
+endif()

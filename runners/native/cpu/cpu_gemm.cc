@@ -145,20 +145,23 @@ EVALD_AVX512 void Avx512Tile(const float* x, int64_t ldx, const void* w,
                       : _mm512_setzero_ps();
     }
   }
+  // Decode streams every weight once. The NR rows of this tile are NR
+  // streams that each last one row (4 KB for 2048 BF16 columns: a page), too
+  // short for the hardware prefetchers; the next tile's rows follow this
+  // one's in memory, so fetch that block linearly, at the pace this tile
+  // consumes its own (non-temporal: each line is used once, by this tile's
+  // successor). Prefetching changes no arithmetic. Figures: bench/README.md.
+  constexpr int kEsize = kBf16 ? 2 : 4;
+  constexpr int kStepBytes = NR * kLanes * kEsize;
+  const char* next = static_cast<const char*>(w) + NR * ldw * kEsize;
   int64_t k = 0;
   for (; k + kLanes <= k_total; k += kLanes) {
-    if constexpr (MR == 1) {
-      // Decode streams every weight once: ask for the lines well ahead.
-      if ((k & 63) == 0) {
+    if constexpr (MR <= 2) {
+      if (ldw == k_total) {
+        const char* pf = next + (k / kLanes) * kStepBytes;
 #pragma GCC unroll 8
-        for (int n = 0; n < NR; ++n) {
-          _mm_prefetch(static_cast<const char*>(w) +
-                           (n * ldw + k) * (kBf16 ? 2 : 4) + 1024,
-                       _MM_HINT_T0);
-          _mm_prefetch(static_cast<const char*>(w) +
-                           (n * ldw + k) * (kBf16 ? 2 : 4) + 1088,
-                       _MM_HINT_T0);
-        }
+        for (int j = 0; j < kStepBytes; j += 64)
+          _mm_prefetch(pf + j, _MM_HINT_NTA);
       }
     }
     __m512 xv[MR];
@@ -219,6 +222,19 @@ constexpr auto MakeTable(std::integer_sequence<int, MRs...>) {
 const auto kBf16Tiles = MakeTable<true>(std::make_integer_sequence<int, kMr>());
 const auto kF32Tiles = MakeTable<false>(std::make_integer_sequence<int, kMr>());
 
+// Asks for `bytes` from `p` on (the first weight tile of a decode chunk).
+inline void PrefetchBlock(const char* p, int64_t bytes) {
+  for (int64_t j = 0; j < bytes; j += 64) _mm_prefetch(p + j, _MM_HINT_NTA);
+}
+
+// Chunks of output columns a product is cut into for the pool: a few per
+// thread, claimed dynamically. (16 per thread at decode measured 2-3% slower
+// than 4 in back-to-back pairs: each chunk restarts the weight streams.)
+int64_t PiecesWanted(int threads, int64_t m) {
+  (void)m;
+  return threads == 1 ? 1 : 4 * threads;
+}
+
 // ---- AVX512_BF16 kernels (the opt-in BF16-activation path) -----------------
 
 #define EVALD_AVX512BF16 \
@@ -245,8 +261,19 @@ EVALD_AVX512BF16 void Bf16Tile(const uint16_t* x, int64_t ldx,
                       : _mm512_setzero_ps();
     }
   }
+  // As Avx512Tile: at decode, fetch the next tile's rows linearly.
+  constexpr int kStepBytes = NR * 2 * kLanes * 2;
+  const char* next = reinterpret_cast<const char*>(w + NR * ldw);
   int64_t k = 0;
   for (; k < k_total; k += 2 * kLanes) {
+    if constexpr (MR <= 2) {
+      if (ldw == k_total) {
+        const char* pf = next + (k / (2 * kLanes)) * kStepBytes;
+#pragma GCC unroll 8
+        for (int j = 0; j < kStepBytes; j += 64)
+          _mm_prefetch(pf + j, _MM_HINT_NTA);
+      }
+    }
     const int64_t left = k_total - k;
     const __mmask32 mask =
         left >= 32 ? ~__mmask32{0} : static_cast<__mmask32>((1u << left) - 1u);
@@ -311,6 +338,10 @@ void MatMulColumnsBf16(const uint16_t* x, int64_t m_total,
   if (k_passes > 1)
     carry.resize(static_cast<size_t>(n_tiles) * m_tiles * kMr * kNr * kLanes);
   const uint16_t* wdata = static_cast<const uint16_t*>(w.data);
+  if (m_total <= 2) {
+    PrefetchBlock(reinterpret_cast<const char*>(wdata + n_begin * k_total),
+                  std::min<int64_t>(kNr, n_end - n_begin) * k_total * 2);
+  }
   for (int64_t mc = 0; mc < m_total; mc += kMc) {
     const int64_t mc_end = std::min(m_total, mc + kMc);
     for (int64_t pass = 0; pass < k_passes; ++pass) {
@@ -374,7 +405,7 @@ void MatMulManyBf16(const float* x, int64_t m,
   for (int64_t i = 0; i < m * k_total; ++i) xb[i] = model::FloatToBf16(x[i]);
   int64_t total_rows = 0;
   for (const MatMulTarget& t : targets) total_rows += t.w->rows;
-  const int64_t want = pool->size() == 1 ? 1 : 4 * pool->size();
+  const int64_t want = PiecesWanted(pool->size(), m);
   const int64_t piece = std::max<int64_t>(
       kNr, ((total_rows + want - 1) / want + kNr - 1) / kNr * kNr);
   struct Piece {
@@ -451,6 +482,13 @@ void DenseColumns(const float* x, int64_t m_total, const model::WeightMatrix& w,
   // Few rows (decode) stream the weights once anyway; splitting K would only
   // break the streams into short strided pieces.
   const int64_t k_passes = m_total <= 2 * kMr ? 1 : (k_total + kKc - 1) / kKc;
+  if (m_total <= 2) {
+    // Each tile fetches its successor (Avx512Tile); fetch the first one.
+    PrefetchBlock(
+        static_cast<const char*>(w.data) +
+            static_cast<size_t>(n_begin - data_row0) * k_total * esize,
+        std::min<int64_t>(kNr, n_end - n_begin) * k_total * esize);
+  }
   // Lane sums carried between K passes: one [kMr * kNr * 16] slot per tile.
   thread_local std::vector<float> carry;
   const int64_t n_tiles = (n_end - n_begin + kNr - 1) / kNr;
@@ -551,7 +589,7 @@ void MatMulMany(const float* x, int64_t m,
   int64_t total_rows = 0;
   for (const MatMulTarget& t : targets) total_rows += t.w->rows;
   // A few chunks per thread, each a whole number of kNr-column tiles.
-  const int64_t want = pool->size() == 1 ? 1 : 4 * pool->size();
+  const int64_t want = PiecesWanted(pool->size(), m);
   const int64_t piece = std::max<int64_t>(
       kNr, ((total_rows + want - 1) / want + kNr - 1) / kNr * kNr);
   struct Piece {
@@ -571,10 +609,13 @@ void MatMulMany(const float* x, int64_t m,
 }
 
 void MatMulGrouped(absl::Span<const MatMulGroup> groups, ThreadPool* pool) {
-  int64_t total_rows = 0;
-  for (const MatMulGroup& g : groups) total_rows += g.m > 0 ? g.w->rows : 0;
+  int64_t total_rows = 0, max_m = 0;
+  for (const MatMulGroup& g : groups) {
+    total_rows += g.m > 0 ? g.w->rows : 0;
+    max_m = std::max(max_m, g.m);
+  }
   if (total_rows == 0) return;
-  const int64_t want = pool->size() == 1 ? 1 : 4 * pool->size();
+  const int64_t want = PiecesWanted(pool->size(), max_m);
   const int64_t piece = std::max<int64_t>(
       kNr, ((total_rows + want - 1) / want + kNr - 1) / kNr * kNr);
   struct Piece {

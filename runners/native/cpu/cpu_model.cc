@@ -585,8 +585,9 @@ absl::Status DecoderModel::Forward(absl::Span<const SeqChunk> batch,
         }
       });
     }
-    pool_.ParallelRange(t_rows * hidden, 16, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) h[i] += proj[i];
+    // By rows: a decode step (one row) adds inline, without a pool step.
+    pool_.ParallelRange(t_rows, 1, [&](int64_t b, int64_t e) {
+      for (int64_t i = b * hidden; i < e * hidden; ++i) h[i] += proj[i];
     });
   }
 

@@ -268,8 +268,7 @@ int Plan(CommandContext& context, const PlanFlags& flags) {
 
 const bool kRegistered = RegisterCommand({
     .name = "plan",
-    .summary = "whether the suite's models fit in memory, without loading "
-               "them; with --slurm, its Slurm batch script",
+    .summary = "whether a suite fits in memory (--slurm: its batch script)",
     .example = "evalctl plan suite.yaml --device-memory 80GiB",
     .setup = [](CLI::App& command) -> CommandFn {
       auto flags = std::make_shared<PlanFlags>();

@@ -14,6 +14,7 @@
 #include "daemon/fingerprint.h"
 #include "daemon/queries.h"
 #include "daemon/run_validation.h"
+#include "daemon/suite.h"
 #include "daemon/task_records.h"
 #include "tasks/task.h"
 

@@ -30,40 +30,6 @@ void StoreHashCache::Remember(const std::string& path,
   (void)store_->PutHash(entry);
 }
 
-tasks::TaskOptions TaskOptionsFor(const v1::RunSpec& spec,
-                                  const v1::TaskSpec& task,
-                                  const std::string& data_dir) {
-  tasks::TaskOptions options;
-  options.data_path = task.data_path().empty()
-                          ? absl::StrCat(data_dir, "/datasets/",
-                                         DefaultDatasetName(task.name()))
-                          : task.data_path();
-  options.shots = task.shots();
-  options.limit = task.limit();
-  options.variant = task.variant();
-  options.chat_template = spec.candidate().chat_template();
-  options.system_instruction = task.system_instruction();
-  options.seed = spec.seed();
-  for (const auto& [key, value] : task.options()) options.options[key] = value;
-  // An lm-eval task file names its own data (relative to itself).
-  options.task_file = task.task_file();
-  if (!options.task_file.empty()) options.data_path.clear();
-  return options;
-}
-
-absl::StatusOr<std::unique_ptr<tasks::Task>> CreateSpecTask(
-    const v1::RunSpec& spec, const v1::TaskSpec& task,
-    const std::string& data_dir) {
-  auto created =
-      tasks::CreateTask(task.name(), TaskOptionsFor(spec, task, data_dir));
-  if (!created.ok()) {
-    return absl::Status(
-        created.status().code(),
-        absl::StrCat("task '", task.name(), "': ", created.status().message()));
-  }
-  return created;
-}
-
 absl::Status ResolveBaselines(v1::RunSpec* spec, store::Store* store) {
   for (int i = 0; i < spec->tasks_size(); ++i) {
     v1::TaskSpec* t = spec->mutable_tasks(i);

@@ -34,18 +34,6 @@ class StoreHashCache : public FileHashCache {
   store::Store* store_;  // not owned
 };
 
-// The options a task of `spec` is created with. A task without `data:` reads
-// <data_dir>/datasets/<dataset>.
-tasks::TaskOptions TaskOptionsFor(const v1::RunSpec& spec,
-                                  const v1::TaskSpec& task,
-                                  const std::string& data_dir);
-
-// Creates task `task` of `spec` (TaskOptionsFor); an error is prefixed with
-// "task 'NAME': ".
-absl::StatusOr<std::unique_ptr<tasks::Task>> CreateSpecTask(
-    const v1::RunSpec& spec, const v1::TaskSpec& task,
-    const std::string& data_dir);
-
 struct PreparedRun {
   v1::Fingerprint fingerprint;
   std::vector<v1::Drift> drift;  // empty, or allowed by spec.allow_drift

@@ -14,12 +14,14 @@
 #ifndef EVALD_DAEMON_SUITE_H_
 #define EVALD_DAEMON_SUITE_H_
 
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "proto/store.pb.h"
+#include "tasks/task.h"
 
 namespace evald::daemon {
 
@@ -55,6 +57,18 @@ absl::StatusOr<v1::RunSpec> ParseSuiteFile(
 
 // The dataset folder name a task reads by default (gsm8k_cot* → gsm8k).
 std::string DefaultDatasetName(absl::string_view task_name);
+
+// The options a task of `spec` is created with. A task without `data:` reads
+// <data_dir>/datasets/<dataset>.
+tasks::TaskOptions TaskOptionsFor(const v1::RunSpec& spec,
+                                  const v1::TaskSpec& task,
+                                  const std::string& data_dir);
+
+// Creates task `task` of `spec` (TaskOptionsFor); an error is prefixed with
+// "task 'NAME': ".
+absl::StatusOr<std::unique_ptr<tasks::Task>> CreateSpecTask(
+    const v1::RunSpec& spec, const v1::TaskSpec& task,
+    const std::string& data_dir);
 
 }  // namespace evald::daemon
 

@@ -46,34 +46,14 @@ struct TaskSplit {
   int64_t documents = 0;
 };
 
-// Each task's document count, from the task the daemon would create: the
-// options of TaskOptionsFor (daemon/run_validation.cc, in evald_server,
-// which evalctl does not link), the dataset defaulting to
-// <data dir>/datasets/<dataset>. Keep the two alike.
+// Each task's document count, from the task the daemon would create
+// (CreateSpecTask).
 absl::StatusOr<std::vector<TaskSplit>> CountDocuments(
     const v1::RunSpec& spec, const std::string& data_dir) {
   std::vector<TaskSplit> splits;
   for (const v1::TaskSpec& t : spec.tasks()) {
-    tasks::TaskOptions options;
-    options.data_path = t.data_path().empty()
-                            ? absl::StrCat(data_dir, "/datasets/",
-                                           daemon::DefaultDatasetName(t.name()))
-                            : t.data_path();
-    options.shots = t.shots();
-    options.limit = t.limit();
-    options.variant = t.variant();
-    options.chat_template = spec.candidate().chat_template();
-    options.system_instruction = t.system_instruction();
-    options.seed = spec.seed();
-    for (const auto& [key, value] : t.options()) options.options[key] = value;
-    options.task_file = t.task_file();
-    if (!options.task_file.empty()) options.data_path.clear();
-    auto task = tasks::CreateTask(t.name(), options);
-    if (!task.ok()) {
-      return absl::Status(
-          task.status().code(),
-          absl::StrCat("task '", t.name(), "': ", task.status().message()));
-    }
+    auto task = daemon::CreateSpecTask(spec, t, data_dir);
+    if (!task.ok()) return task.status();
     splits.push_back(
         TaskSplit{t.name(), static_cast<int64_t>((*task)->DocIds().size())});
   }

@@ -21,6 +21,7 @@
 #include "daemon/aggregate.h"
 #include "daemon/cluster/shard_files.h"
 #include "daemon/run_validation.h"
+#include "daemon/suite.h"
 #include "tasks/task.h"
 
 namespace evald::daemon::cluster {

@@ -20,6 +20,7 @@
 #include "daemon/fingerprint.h"
 #include "daemon/run_validation.h"
 #include "daemon/status_convert.h"
+#include "daemon/suite.h"
 #include "daemon/task_records.h"
 #include "proto/service.grpc.pb.h"
 #include "tasks/task.h"

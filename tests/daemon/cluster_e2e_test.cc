@@ -57,37 +57,7 @@ constexpr int kLongGsm8k = 800;
 
 void WriteDatasets(const std::string& root, int gsm_docs, int mmlu_docs) {
   WriteGsm8kFixture(root + "/gsm8k", gsm_docs);
-  std::string mmlu_test, mmlu_dev;
-  for (int i = 0; i < mmlu_docs; ++i) {
-    mmlu_test += absl::StrCat("What is ", i, " plus ", i + 1, "?,", 2 * i, ",",
-                              2 * i + 1, ",", 2 * i + 2, ",", 2 * i + 3, ",",
-                              std::string(1, "ABCD"[i % 4]), "\n");
-  }
-  for (int i = 0; i < 5; ++i) {
-    mmlu_dev += absl::StrCat("What is ", i, " times 2?,", 2 * i, ",", i, ",",
-                             i + 2, ",1,A\n");
-  }
-  WriteTestFile(root + "/mmlu/test/high_school_mathematics_test.csv",
-                mmlu_test);
-  WriteTestFile(root + "/mmlu/dev/high_school_mathematics_dev.csv", mmlu_dev);
-}
-
-// A TCP port nobody listens on now (the kernel's pick, released again).
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    close(fd);
-    return 0;
-  }
-  const int port = ntohs(addr.sin_port);
-  close(fd);
-  return port;
+  WriteMmluFixture(root + "/mmlu", mmlu_docs);
 }
 
 // What a sample holds whoever computed it: not when, how long, what the
@@ -132,7 +102,7 @@ class ClusterTest : public EvaldTestBase {
   void SetUp() override {
     ASSERT_NE(g_cluster, nullptr) << "the Slurm test cluster did not start: "
                                   << (g_cluster_error ? *g_cluster_error : "");
-    port_ = FreePort();
+    port_ = FreeLoopbackPort();
     ASSERT_GT(port_, 0);
     StartCoordinator();
   }

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "tests/daemon/process.h"
+#include "tests/testing/fixtures.h"
 #include "tests/testing/temp_dir.h"
 
 namespace evald::testing {
@@ -29,19 +30,6 @@ ProcessResult Ctl(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {Evalctl()};
   argv.insert(argv.end(), args.begin(), args.end());
   return RunProcess(argv);
-}
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
 }
 
 // A model folder that gets past fingerprinting (config.json present); every
@@ -204,7 +192,7 @@ TEST_F(DaemonTest, SubmitRejectsBadRunsWithExit2AndStoresNothing) {
 
 TEST(DaemonTcpTest, TcpNeedsATokenAndEveryCallCarriesIt) {
   TempDir tmp;
-  const std::string port = absl::StrCat(FreePort());
+  const std::string port = absl::StrCat(FreeLoopbackPort());
   ProcessResult refused =
       RunProcess({BinDir() + "/evald", "--data-dir", tmp.Join("d0"), "--listen",
                   "127.0.0.1:" + port},

@@ -37,19 +37,7 @@ TempDir* g_fixture = nullptr;
 
 void WriteDatasets(const std::string& root, int gsm_docs) {
   WriteGsm8kFixture(root + "/gsm8k", gsm_docs);
-  std::string mmlu_test, mmlu_dev;
-  for (int i = 0; i < 12; ++i) {
-    mmlu_test += absl::StrCat("What is ", i, " plus ", i + 1, "?,", 2 * i, ",",
-                              2 * i + 1, ",", 2 * i + 2, ",", 2 * i + 3, ",",
-                              std::string(1, "ABCD"[i % 4]), "\n");
-  }
-  for (int i = 0; i < 5; ++i) {
-    mmlu_dev += absl::StrCat("What is ", i, " times 2?,", 2 * i, ",", i, ",",
-                             i + 2, ",1,A\n");
-  }
-  WriteTestFile(root + "/mmlu/test/high_school_mathematics_test.csv",
-                mmlu_test);
-  WriteTestFile(root + "/mmlu/dev/high_school_mathematics_dev.csv", mmlu_dev);
+  WriteMmluFixture(root + "/mmlu", 12);
 }
 
 class E2eTest : public EvaldTestBase {

@@ -14,6 +14,15 @@ namespace evald::testing {
 // more for the few-shot examples. The same arguments give the same bytes.
 void WriteGsm8kFixture(const std::string& dir, int docs);
 
+// Writes an MMLU-shaped subject, high_school_mathematics: `docs` questions
+// ("What is i plus i+1?") in <dir>/test/ and 5 few-shot ones in <dir>/dev/.
+// The same arguments give the same bytes.
+void WriteMmluFixture(const std::string& dir, int docs);
+
+// A loopback TCP port nobody listens on now (the kernel's pick, released
+// again); 0 when none could be had.
+int FreeLoopbackPort();
+
 }  // namespace evald::testing
 
 #endif  // EVALD_TESTS_TESTING_FIXTURES_H_

@@ -40,22 +40,6 @@ using ::testing::HasSubstr;
 
 constexpr char kToken[] = "s3cret-token";
 
-int FreeTcpPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return 0;
-  }
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 class WorkerGrpcTest : public EvaldTestBase {
  protected:
   std::vector<v1::SampleRecord> Samples(const std::string& run,
@@ -97,7 +81,7 @@ class WorkerGrpcTest : public EvaldTestBase {
     WriteTestFile(token_file_, absl::StrCat(kToken, "\n"));
     // evalctl (Ctl, Results) carries it too.
     setenv("EVALD_TOKEN_FILE", token_file_.c_str(), 1);
-    const int port = FreeTcpPort();
+    const int port = FreeLoopbackPort();
     ASSERT_GT(port, 0);
     tcp_ = absl::StrCat("127.0.0.1:", port);
     StartDaemon(CoordinatorFlags());
